@@ -1,0 +1,30 @@
+// Lint runs inside `npm test`. Besides the recommended rules, it enforces the
+// layering in docs/architecture.md: protocol imports nothing else in src,
+// broker and store never import server, http or cli.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const layer = (files, forbidden, why) => ({
+  files,
+  rules: {
+    'no-restricted-imports': ['error', { patterns: [{ group: forbidden, message: why }] }],
+  },
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  layer(['src/protocol/**'], ['**/broker/**', '**/store/**', '**/server/**', '**/http/**', '**/cli/**'],
+    'src/protocol is bytes only: it imports nothing else in src'),
+  layer(['src/broker/**'], ['**/server/**', '**/http/**', '**/cli/**', '**/protocol/**'],
+    'src/broker knows nothing of sockets or wire bytes'),
+  layer(['src/store/**'], ['**/broker/**', '**/server/**', '**/http/**', '**/cli/**', '**/protocol/**'],
+    'src/store is the bottom layer'),
+);
