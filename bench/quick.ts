@@ -1,0 +1,99 @@
+// Quick one-publisher/one-consumer throughput against any AMQP URL, through amqplib.
+// Prints numbers; asserts nothing. `wharf perf` (issue: performance) supersedes it.
+//   node dist/bench/quick.js [url] [--messages N] [--size BYTES] [--persistent] [--confirm]
+//
+// Modes: transient + auto-ack, or persistent + confirms (window) + manual acks (prefetch).
+
+import amqp from 'amqplib';
+import { parseArgs } from 'node:util';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    messages: { type: 'string', default: '200000' },
+    size: { type: 'string', default: '16' },
+    persistent: { type: 'boolean', default: false },
+    window: { type: 'string', default: '1000' },
+    prefetch: { type: 'string', default: '1000' },
+  },
+});
+
+const url = positionals[0] ?? 'amqp://guest:guest@127.0.0.1:5672';
+const total = Number(values.messages);
+const body = Buffer.alloc(Number(values.size), 'x');
+const persistent = values.persistent ?? false;
+const window = Number(values.window);
+
+async function main(): Promise<void> {
+  const pubConn = await amqp.connect(url);
+  const subConn = await amqp.connect(url);
+  const queue = `bench-${process.pid}-${Date.now()}`;
+  const setup = await pubConn.createChannel();
+  await setup.assertQueue(queue, { durable: persistent, autoDelete: false });
+  await setup.close();
+
+  const sub = await subConn.createChannel();
+  let received = 0;
+  const started = process.hrtime.bigint();
+  const done = new Promise<bigint>((resolve) => {
+    if (persistent) void sub.prefetch(Number(values.prefetch));
+    void sub.consume(
+      queue,
+      (msg) => {
+        if (!msg) return;
+        received++;
+        if (persistent) sub.ack(msg);
+        if (received === total) resolve(process.hrtime.bigint());
+      },
+      { noAck: !persistent },
+    );
+  });
+
+  if (persistent) {
+    const pub = await pubConn.createConfirmChannel();
+    let inFlight = 0;
+    let sent = 0;
+    await new Promise<void>((resolve, reject) => {
+      const pump = (): void => {
+        while (sent < total && inFlight < window) {
+          inFlight++;
+          sent++;
+          pub.publish('', queue, body, { persistent: true }, (err) => {
+            if (err) return reject(err);
+            inFlight--;
+            if (sent === total && inFlight === 0) resolve();
+            else if (inFlight < window / 2) pump();
+          });
+        }
+      };
+      pump();
+    });
+  } else {
+    const pub = await pubConn.createChannel();
+    for (let i = 0; i < total; i++) {
+      if (!pub.publish('', queue, body)) await new Promise((r) => pub.once('drain', r));
+    }
+  }
+  const published = process.hrtime.bigint();
+  const finished = await done;
+  const pubSecs = Number(published - started) / 1e9;
+  const secs = Number(finished - started) / 1e9;
+  const cleanup = await subConn.createChannel();
+  await cleanup.deleteQueue(queue);
+  console.log(
+    JSON.stringify({
+      mode: persistent ? 'persistent+confirms+manual-ack' : 'transient+auto-ack',
+      size: body.length,
+      messages: total,
+      publishedPerSec: Math.round(total / pubSecs),
+      consumedPerSec: Math.round(total / secs),
+    }),
+  );
+  await pubConn.close();
+  await subConn.close();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,205 @@
+// The broker: opens the store, recovers topology and messages, owns the
+// vhosts and users. Protocol adapters talk to it and to its sessions.
+
+import { join } from 'node:path';
+import {
+  openDataDir,
+  openFileLog,
+  readFileIfExists,
+  writeFileAtomic,
+  type FsyncPolicy,
+  type Log,
+  type Logger,
+} from '../store/index.js';
+import { MessageStore } from './message-store.js';
+import { QueueEntry, StoredMessage } from './message.js';
+import type { Queue } from './queue/queue.js';
+import { Vhost, type VhostSnapshot } from './vhost.js';
+
+export interface User {
+  readonly name: string;
+  readonly password: string;
+}
+
+export interface BrokerCoreOptions {
+  readonly dataDir: string;
+  readonly fsync: FsyncPolicy;
+  readonly logger: Logger;
+  readonly users?: readonly User[];
+  readonly segmentBytesMax?: number;
+}
+
+interface MetadataFile {
+  version: 1;
+  nextQueueId: number;
+  vhosts: Record<string, VhostSnapshot>;
+}
+
+export const DEFAULT_VHOST = '/';
+
+export class Broker {
+  private readonly vhosts = new Map<string, Vhost>();
+  private readonly users = new Map<string, string>();
+  private nextMsgId = 1;
+  private nextQueueId = 1;
+  private saving: Promise<void> | undefined;
+  private saveAgain = false;
+  private dirty = false;
+  private closed = false;
+  readonly startedAt = Date.now();
+
+  private constructor(
+    readonly store: MessageStore,
+    private readonly log: Log,
+    private readonly metaPath: string,
+    readonly logger: Logger,
+    private readonly release: () => Promise<void>,
+  ) {}
+
+  static async open(opts: BrokerCoreOptions): Promise<Broker> {
+    const dd = await openDataDir(opts.dataDir, opts.logger);
+    const log = await openFileLog({
+      dir: dd.messagesDir,
+      fsync: opts.fsync,
+      logger: opts.logger,
+      ...(opts.segmentBytesMax ? { segmentBytesMax: opts.segmentBytesMax } : {}),
+    });
+    const broker = new Broker(new MessageStore(log), log, dd.metaPath, opts.logger, dd.release);
+    broker.users.set('guest', 'guest');
+    for (const u of opts.users ?? []) broker.users.set(u.name, u.password);
+    await broker.recover();
+    return broker;
+  }
+
+  vhost(name: string): Vhost | undefined {
+    return this.vhosts.get(name);
+  }
+
+  /** RabbitMQ's rule: guest may only connect from loopback. */
+  authenticate(user: string, password: string, fromLoopback: boolean): boolean {
+    const expected = this.users.get(user);
+    if (expected === undefined || expected !== password) return false;
+    return user !== 'guest' || fromLoopback;
+  }
+
+  /** Resolves once durable topology changes made so far are on disk. */
+  topologySaved(): Promise<void> {
+    if (!this.dirty && !this.saving) return Promise.resolve();
+    if (this.saving) {
+      if (this.dirty) this.saveAgain = true;
+      return this.saving.then(() => this.topologySaved());
+    }
+    this.dirty = false;
+    this.saving = this.saveMetadata().finally(() => {
+      this.saving = undefined;
+    });
+    return this.saving;
+  }
+
+  stats(): Record<string, unknown> {
+    let queues = 0;
+    let messages = 0;
+    for (const v of this.vhosts.values()) {
+      for (const q of v.queues.values()) {
+        queues++;
+        messages += q.messageCount + q.unacked;
+      }
+    }
+    return { queues, messages, logBytes: this.log.sizeBytes(), uptimeMs: Date.now() - this.startedAt };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.topologySaved();
+    await this.store.sync().catch(() => undefined);
+    await this.log.close();
+    await this.release();
+  }
+
+  private createVhost(name: string): Vhost {
+    const v = new Vhost(name, {
+      store: this.store,
+      nextMessageId: () => this.nextMsgId++,
+      nextQueueId: () => this.nextQueueId++,
+      topologyChanged: () => {
+        this.dirty = true;
+      },
+      queueError: (q: Queue, err: unknown) => {
+        this.logger.error('queue failed to read message content', { queue: q.name, error: String(err) });
+      },
+    });
+    this.vhosts.set(name, v);
+    return v;
+  }
+
+  private async recover(): Promise<void> {
+    const started = Date.now();
+    const raw = await readFileIfExists(this.metaPath);
+    let meta: MetadataFile = { version: 1, nextQueueId: 1, vhosts: {} };
+    if (raw) meta = JSON.parse(raw.toString('utf8'), reviveArgs) as MetadataFile;
+    this.nextQueueId = meta.nextQueueId;
+    if (!meta.vhosts[DEFAULT_VHOST]) meta.vhosts[DEFAULT_VHOST] = { exchanges: [], queues: [], bindings: [] };
+    const byId = new Map<number, Queue>();
+    for (const [name, snap] of Object.entries(meta.vhosts)) {
+      const v = this.createVhost(name);
+      v.restore(snap);
+      for (const q of v.queues.values()) byId.set(q.id, q);
+    }
+    const result = await this.store.recover(new Set(byId.keys()));
+    this.nextMsgId = result.nextMsgId;
+    let messages = 0;
+    const shared = new Map<number, StoredMessage>();
+    for (const [id, list] of result.queues) {
+      const q = byId.get(id);
+      if (!q) continue;
+      for (const m of list) {
+        let msg = shared.get(m.id);
+        if (!msg) {
+          msg = new StoredMessage(m.id, true, m.bodySize, undefined, m.pos);
+          shared.set(m.id, msg);
+        }
+        const entry = new QueueEntry(msg);
+        // We do not log deliveries, so a recovered message may have been seen before.
+        entry.redelivered = true;
+        q.restore(entry);
+        messages++;
+      }
+    }
+    this.logger.info('recovered', {
+      queues: byId.size,
+      messages,
+      records: result.records,
+      ms: Date.now() - started,
+    });
+  }
+
+  private async saveMetadata(): Promise<void> {
+    do {
+      this.saveAgain = false;
+      const meta: MetadataFile = { version: 1, nextQueueId: this.nextQueueId, vhosts: {} };
+      for (const [name, v] of this.vhosts) meta.vhosts[name] = v.snapshot();
+      await writeFileAtomic(this.metaPath, JSON.stringify(meta, replaceArgs));
+    } while (this.saveAgain);
+  }
+}
+
+/** Field-table values JSON cannot hold natively. */
+function replaceArgs(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return { $bigint: value.toString() };
+  if (value && typeof value === 'object' && (value as { type?: string }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
+    return { $buffer: Buffer.from((value as { data: number[] }).data).toString('base64') };
+  }
+  return value;
+}
+
+function reviveArgs(_key: string, value: unknown): unknown {
+  if (value && typeof value === 'object') {
+    const o = value as { $bigint?: string; $buffer?: string };
+    if (typeof o.$bigint === 'string') return BigInt(o.$bigint);
+    if (typeof o.$buffer === 'string') return Buffer.from(o.$buffer, 'base64');
+  }
+  return value;
+}
+
+export { join };

@@ -1,0 +1,222 @@
+// The broker's view of the shared message log: writes Enqueue/Ack/Purge
+// records, counts live messages per segment so fully-consumed segments are
+// deleted, pages message content out and back in, and replays the log on start.
+
+import type { Log, LogPosition } from '../store/index.js';
+import {
+  RecordType,
+  decodeMessageRecords,
+  encodeAck,
+  encodeBatch,
+  encodeEnqueue,
+  encodePurge,
+  type EncodedRecord,
+  type EnqueueRecord,
+} from '../store/message-log.js';
+import type { MessageContent, StoredMessage } from './message.js';
+
+export interface RecoveredMessage {
+  readonly id: number;
+  readonly pos: LogPosition;
+  readonly bodySize: number;
+}
+
+export interface RecoveryResult {
+  /** Per durable queue id: live messages in queue order. */
+  readonly queues: Map<number, RecoveredMessage[]>;
+  readonly nextMsgId: number;
+  readonly records: number;
+}
+
+export class MessageStore {
+  /** Live (unreleased) messages per segment id. */
+  private readonly live = new Map<number, number>();
+  private pendingAcks = new Map<number, number[]>();
+  private ackFlushScheduled = false;
+  private deleting = false;
+  /** While a tx commit collects its records they go here instead of the log. */
+  private batch: EncodedRecord[] | undefined;
+
+  constructor(readonly log: Log) {}
+
+  /** Write a message for its durable queues (persistent) or to page it out (transient). */
+  write(msg: StoredMessage, queueIds: readonly number[], content: MessageContent): void {
+    // Paging out inside a tx batch would put transient copies in it: keep content instead.
+    if (this.batch && queueIds.length === 0) return;
+    const rec = encodeEnqueue({
+      msgId: msg.id,
+      persistent: msg.persistent && queueIds.length > 0,
+      queueIds,
+      exchange: content.exchange,
+      routingKey: content.routingKey,
+      properties: content.properties,
+      body: content.body,
+    });
+    if (this.batch) {
+      this.batch.push(rec);
+      return;
+    }
+    msg.pos = this.append(rec, 1);
+  }
+
+  /** Collect writes into one atomic Batch record (tx.commit) until endBatch. */
+  beginBatch(): void {
+    this.flushAcks();
+    this.batch = [];
+  }
+
+  endBatch(messages: readonly StoredMessage[]): void {
+    const records = this.batch ?? [];
+    this.batch = undefined;
+    // Acks gathered during the batch must land inside it.
+    for (const [queueId, ids] of this.pendingAcks) records.push(encodeAck(queueId, ids));
+    this.pendingAcks = new Map();
+    if (records.length === 0) return;
+    const enqueues = records.filter((r) => r.type === RecordType.Enqueue).length;
+    const pos = this.append(encodeBatch(records), enqueues);
+    for (const m of messages) if (m.pos === undefined && m.content) m.pos = pos;
+  }
+
+  ack(queueId: number, msgId: number): void {
+    let ids = this.pendingAcks.get(queueId);
+    if (!ids) this.pendingAcks.set(queueId, (ids = []));
+    ids.push(msgId);
+    if (!this.ackFlushScheduled && !this.batch) {
+      this.ackFlushScheduled = true;
+      setImmediate(() => this.flushAcks());
+    }
+  }
+
+  purge(queueId: number, upTo: number): void {
+    this.flushAcks();
+    this.append(encodePurge(queueId, upTo));
+  }
+
+  /** The message is in no queue any more: its log space may be reclaimed. */
+  release(msg: StoredMessage): void {
+    const pos = msg.pos;
+    if (!pos) return;
+    const n = (this.live.get(pos.segment) ?? 1) - 1;
+    if (n > 0) this.live.set(pos.segment, n);
+    else {
+      this.live.delete(pos.segment);
+      this.deleteConsumedSegments();
+    }
+  }
+
+  /** Durable once resolved (per the log's fsync policy). */
+  sync(): Promise<void> {
+    this.flushAcks();
+    return this.log.sync();
+  }
+
+  /** Read content back for messages that were paged out. */
+  async load(messages: readonly StoredMessage[]): Promise<void> {
+    const want = messages.filter((m) => !m.content && m.pos);
+    if (want.length === 0) return;
+    const records = await this.log.readBatch(want.map((m) => m.pos as LogPosition));
+    for (let i = 0; i < want.length; i++) {
+      const m = want[i];
+      if (m.content) continue;
+      const r = records[i];
+      const enq = decodeMessageRecords(r.type, r.payload).find(
+        (x): x is EnqueueRecord => x.type === RecordType.Enqueue && x.msgId === m.id,
+      );
+      if (!enq) throw new Error(`message ${m.id} not found at ${m.pos?.segment}:${m.pos?.offset}`);
+      m.content = {
+        exchange: enq.exchange,
+        routingKey: enq.routingKey,
+        // Copies, so a big read buffer is not kept alive by one small message.
+        properties: Buffer.from(enq.properties),
+        body: Buffer.from(enq.body),
+      };
+    }
+  }
+
+  /** Replay the log: which persistent messages are still in which durable queue. */
+  async recover(durableQueueIds: ReadonlySet<number>): Promise<RecoveryResult> {
+    const perQueue = new Map<number, Map<number, RecoveredMessage>>();
+    const refsById = new Map<number, { pos: LogPosition; refs: number }>();
+    let maxId = 0;
+    let records = 0;
+    await this.log.scan((r) => {
+      records++;
+      let decoded;
+      try {
+        decoded = decodeMessageRecords(r.type, r.payload);
+      } catch {
+        return; // a record we cannot interpret is skipped; the log already verified its CRC
+      }
+      for (const rec of decoded) {
+        if (rec.type === RecordType.Enqueue) {
+          if (rec.msgId > maxId) maxId = rec.msgId;
+          if (!rec.persistent) continue;
+          const m: RecoveredMessage = { id: rec.msgId, pos: r.pos, bodySize: rec.body.length };
+          for (const q of rec.queueIds) {
+            if (!durableQueueIds.has(q)) continue;
+            let map = perQueue.get(q);
+            if (!map) perQueue.set(q, (map = new Map()));
+            map.set(rec.msgId, m);
+          }
+        } else if (rec.type === RecordType.Ack) {
+          const map = perQueue.get(rec.queueId);
+          if (map) for (const id of rec.msgIds) map.delete(id);
+        } else if (rec.type === RecordType.Purge) {
+          const map = perQueue.get(rec.queueId);
+          if (map) for (const id of map.keys()) if (id <= rec.upTo) map.delete(id);
+        }
+      }
+    });
+    const queues = new Map<number, RecoveredMessage[]>();
+    for (const [q, map] of perQueue) {
+      const list = [...map.values()].sort((a, b) => a.id - b.id);
+      queues.set(q, list);
+      for (const m of list) {
+        const seen = refsById.get(m.id);
+        if (seen) seen.refs++;
+        else refsById.set(m.id, { pos: m.pos, refs: 1 });
+      }
+    }
+    // Each recovered message counts once in its segment until all its queues release it.
+    for (const { pos } of refsById.values()) this.live.set(pos.segment, (this.live.get(pos.segment) ?? 0) + 1);
+    this.deleteConsumedSegments();
+    return { queues, nextMsgId: maxId + 1, records };
+  }
+
+  /** Append a record holding `messages` message copies (each counted live in its segment). */
+  private append(rec: EncodedRecord, messages = 0): LogPosition {
+    const pos = this.log.append(rec.type, rec.parts);
+    if (messages > 0) this.live.set(pos.segment, (this.live.get(pos.segment) ?? 0) + messages);
+    return pos;
+  }
+
+  private flushAcks(): void {
+    this.ackFlushScheduled = false;
+    if (this.batch || this.pendingAcks.size === 0) return;
+    for (const [queueId, ids] of this.pendingAcks) this.append(encodeAck(queueId, ids));
+    this.pendingAcks = new Map();
+  }
+
+  /** Segments are deleted oldest-first only: a later segment may hold acks for an older one. */
+  private deleteConsumedSegments(): void {
+    if (this.deleting) return;
+    const segments = this.log.segments();
+    const active = this.log.activeSegment();
+    let keepFrom = active;
+    for (const s of segments) {
+      if (s === active || (this.live.get(s) ?? 0) > 0) {
+        keepFrom = s;
+        break;
+      }
+    }
+    if (segments.length === 0 || keepFrom === segments[0]) return;
+    this.deleting = true;
+    // Acks written so far must be durable before older segments go, or a crash could resurrect nothing (they go together).
+    this.log
+      .deleteSegmentsBefore(keepFrom)
+      .catch(() => undefined)
+      .finally(() => {
+        this.deleting = false;
+      });
+  }
+}

@@ -1,0 +1,49 @@
+// What the broker keeps in memory per message. Content (properties + body) is
+// held only while the message is near the head of a queue or was just published;
+// otherwise it is dropped and read back from the message log by position.
+
+import type { LogPosition } from '../store/index.js';
+
+export type Args = Readonly<Record<string, unknown>>;
+
+/** What a protocol adapter hands the broker for one publish. */
+export interface PublishInput {
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly mandatory: boolean;
+  /** Raw AMQP content-header property bytes (flags + list), forwarded verbatim. */
+  readonly properties: Buffer;
+  readonly body: Buffer;
+  readonly persistent: boolean;
+  /** Decoded message headers, for headers exchanges; undefined when absent. */
+  readonly headers: Args | undefined;
+}
+
+export interface MessageContent {
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly properties: Buffer;
+  readonly body: Buffer;
+}
+
+/** One message, shared by every queue it was routed to. */
+export class StoredMessage {
+  /** Queues still holding this message; its log space is released at zero. */
+  refs = 0;
+  constructor(
+    /** Broker-wide, monotonically increasing; orders messages within a queue. */
+    readonly id: number,
+    readonly persistent: boolean,
+    readonly bodySize: number,
+    public content: MessageContent | undefined,
+    /** Where its Enqueue record is in the log, once written. */
+    public pos: LogPosition | undefined,
+  ) {}
+}
+
+/** A message's place in one queue. */
+export class QueueEntry {
+  deliveryCount = 0;
+  redelivered = false;
+  constructor(readonly msg: StoredMessage) {}
+}

@@ -1,0 +1,326 @@
+// A session is the broker side of one AMQP channel: its consumers, the
+// deliveries it has not settled (by delivery tag), prefetch, flow, and the
+// transaction buffer. It knows nothing of frames: a DeliverySink writes them.
+
+import { randomBytes } from 'node:crypto';
+import { BrokerError, preconditionFailed } from './errors.js';
+import type { Args, MessageContent, PublishInput, QueueEntry } from './message.js';
+import type { Consumer, Queue } from './queue/queue.js';
+import type { PublishOutcome, Vhost } from './vhost.js';
+import type { MessageStore } from './message-store.js';
+
+export interface DeliverySink {
+  deliver(consumerTag: string, deliveryTag: number, redelivered: boolean, content: MessageContent, entry: QueueEntry): void;
+  /** The connection can take more output now (socket backpressure). */
+  writable(): boolean;
+  /** The broker cancelled a consumer (its queue was deleted). */
+  consumerCancelled(consumerTag: string): void;
+}
+
+export interface GetResult {
+  readonly deliveryTag: number;
+  readonly entry: QueueEntry;
+  readonly content: MessageContent;
+  readonly messageCount: number;
+}
+
+interface Unacked {
+  readonly tag: number;
+  readonly entry: QueueEntry;
+  readonly queue: Queue;
+  readonly consumer: SessionConsumer | undefined;
+}
+
+class SessionConsumer implements Consumer {
+  unacked = 0;
+  active = true;
+  constructor(
+    private readonly session: Session,
+    readonly tag: string,
+    readonly queue: Queue,
+    readonly noAck: boolean,
+    readonly exclusive: boolean,
+    readonly prefetch: number,
+    readonly args: Args,
+  ) {}
+
+  canAccept(): boolean {
+    return this.active && this.session.canDeliver() && (this.noAck || this.prefetch === 0 || this.unacked < this.prefetch);
+  }
+
+  deliver(queue: Queue, entry: QueueEntry, content: MessageContent): void {
+    this.session.delivered(this, queue, entry, content);
+  }
+
+  cancelledByBroker(): void {
+    this.session.consumerGone(this);
+  }
+}
+
+export class Session {
+  private readonly consumers = new Map<string, SessionConsumer>();
+  /** Insertion order is delivery-tag order (tags only grow). */
+  private readonly unacked = new Map<number, Unacked>();
+  private nextTag = 1;
+  private prefetchPerConsumer = 0;
+  private prefetchGlobal = 0;
+  /** Unacked deliveries to consumers (global prefetch counts these, not basic.get). */
+  private consumerUnacked = 0;
+  private flowActive = true;
+  private tx: { publishes: PublishInput[]; settles: { u: Unacked; requeue: boolean }[] } | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly vhost: Vhost,
+    private readonly store: MessageStore,
+    readonly connectionId: string,
+    private readonly sink: DeliverySink,
+  ) {}
+
+  get inTx(): boolean {
+    return this.tx !== undefined;
+  }
+
+  get unackedCount(): number {
+    return this.unacked.size;
+  }
+
+  canDeliver(): boolean {
+    return (
+      this.flowActive &&
+      !this.closed &&
+      (this.prefetchGlobal === 0 || this.consumerUnacked < this.prefetchGlobal) &&
+      this.sink.writable()
+    );
+  }
+
+  qos(prefetchCount: number, global: boolean): void {
+    if (global) this.prefetchGlobal = prefetchCount;
+    else this.prefetchPerConsumer = prefetchCount;
+    this.resume();
+  }
+
+  /** Validate and register a consumer; call start() after consume-ok is written. */
+  consume(
+    queueName: string,
+    requestedTag: string,
+    o: { noAck: boolean; exclusive: boolean; args: Args },
+  ): { tag: string; start: () => void } {
+    const queue = this.vhost.getQueue(queueName, this.connectionId);
+    const tag = requestedTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url').slice(0, 22)}` : requestedTag;
+    if (this.consumers.has(tag)) {
+      throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${tag}'`, true);
+    }
+    queue.checkConsumable(o.exclusive);
+    const c = new SessionConsumer(this, tag, queue, o.noAck, o.exclusive, this.prefetchPerConsumer, o.args);
+    this.consumers.set(tag, c);
+    return {
+      tag,
+      start: () => {
+        if (c.active) queue.addConsumer(c);
+      },
+    };
+  }
+
+  /** basic.cancel: the consumer stops; its unacked deliveries stay with the channel. */
+  cancel(tag: string): boolean {
+    const c = this.consumers.get(tag);
+    if (!c) return false;
+    this.consumers.delete(tag);
+    c.active = false;
+    c.queue.removeConsumer(c);
+    return true;
+  }
+
+  async get(queueName: string, noAck: boolean): Promise<GetResult | undefined> {
+    const queue = this.vhost.getQueue(queueName, this.connectionId);
+    const entry = await queue.take();
+    if (!entry) return undefined;
+    const content = entry.msg.content as MessageContent;
+    entry.deliveryCount++;
+    const tag = this.nextTag++;
+    if (noAck) queue.settle(entry);
+    else this.unacked.set(tag, { tag, entry, queue, consumer: undefined });
+    return { deliveryTag: tag, entry, content, messageCount: queue.messageCount };
+  }
+
+  ack(deliveryTag: number, multiple: boolean): void {
+    for (const u of this.takeUnacked(deliveryTag, multiple)) this.settle(u, false, true);
+    this.afterSettle();
+  }
+
+  nack(deliveryTag: number, multiple: boolean, requeue: boolean): void {
+    for (const u of this.takeUnacked(deliveryTag, multiple)) this.settle(u, requeue, false);
+    this.afterSettle();
+  }
+
+  /** basic.recover requeue=true: every unacked delivery goes back to its queue. */
+  recover(): void {
+    const all = [...this.unacked.values()];
+    this.unacked.clear();
+    for (const u of all) this.returnToQueue(u);
+    this.afterSettle();
+  }
+
+  flow(active: boolean): void {
+    this.flowActive = active;
+    if (active) this.resume();
+  }
+
+  /** The connection drained its output, or credit grew: let queues deliver again. */
+  resume(): void {
+    const queues = new Set<Queue>();
+    for (const c of this.consumers.values()) queues.add(c.queue);
+    for (const q of queues) q.drain();
+  }
+
+  publish(input: PublishInput): PublishOutcome | undefined {
+    if (this.tx) {
+      // Checked now so a bad exchange fails the publish, not the commit (as RabbitMQ).
+      this.vhost.getExchange(input.exchange);
+      this.tx.publishes.push(input);
+      return undefined;
+    }
+    return this.vhost.publish(input);
+  }
+
+  txSelect(): void {
+    this.tx ??= { publishes: [], settles: [] };
+  }
+
+  /** Apply the buffered publishes and acks atomically; resolves when durable. */
+  async txCommit(): Promise<{ unroutable: PublishInput[] }> {
+    const tx = this.tx;
+    if (!tx) throw preconditionFailed('channel is not transactional');
+    this.tx = { publishes: [], settles: [] };
+    const unroutable: PublishInput[] = [];
+    const written = [];
+    let needsSync = false;
+    this.store.beginBatch();
+    try {
+      for (const p of tx.publishes) {
+        const out = this.vhost.publish(p);
+        if (out.queues === 0 && p.mandatory) unroutable.push(p);
+        if (out.needsSync && out.message) {
+          written.push(out.message);
+          needsSync = true;
+        }
+      }
+      // Consumer credit was already given back when the ack was buffered.
+      for (const s of tx.settles) {
+        if (s.requeue) s.u.queue.requeue(s.u.entry);
+        else {
+          if (s.u.entry.msg.persistent && s.u.queue.persistsMessages) needsSync = true;
+          s.u.queue.settle(s.u.entry);
+        }
+      }
+    } finally {
+      this.store.endBatch(written);
+    }
+    this.afterSettle();
+    if (needsSync) await this.store.sync();
+    return { unroutable };
+  }
+
+  txRollback(): void {
+    const tx = this.tx;
+    if (!tx) throw preconditionFailed('channel is not transactional');
+    this.tx = { publishes: [], settles: [] };
+    // Rolled-back acks leave the deliveries unacked, under their old tags.
+    const back = tx.settles.map((s) => s.u).sort((a, b) => a.tag - b.tag);
+    const rest = [...this.unacked.values()];
+    this.unacked.clear();
+    for (const u of [...back, ...rest].sort((a, b) => a.tag - b.tag)) this.unacked.set(u.tag, u);
+    for (const u of back) if (u.consumer) u.consumer.unacked++;
+    this.consumerUnacked += back.filter((u) => u.consumer).length;
+  }
+
+  /** Channel closed: consumers go, unacked deliveries return to their queues. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.consumers.values()) {
+      c.active = false;
+      c.queue.removeConsumer(c);
+    }
+    this.consumers.clear();
+    const pending = [...this.unacked.values()];
+    if (this.tx) for (const s of this.tx.settles) pending.push(s.u);
+    this.tx = undefined;
+    this.unacked.clear();
+    pending.sort((a, b) => a.tag - b.tag);
+    const queues = new Set<Queue>();
+    for (const u of pending) {
+      u.queue.requeue(u.entry);
+      queues.add(u.queue);
+    }
+    for (const q of queues) q.drain();
+  }
+
+  // --- called by consumers -----------------------------------------------
+
+  delivered(c: SessionConsumer, queue: Queue, entry: QueueEntry, content: MessageContent): void {
+    const tag = this.nextTag++;
+    if (c.noAck) {
+      queue.settle(entry);
+    } else {
+      c.unacked++;
+      this.consumerUnacked++;
+      this.unacked.set(tag, { tag, entry, queue, consumer: c });
+    }
+    this.sink.deliver(c.tag, tag, entry.redelivered, content, entry);
+  }
+
+  consumerGone(c: SessionConsumer): void {
+    if (this.consumers.get(c.tag) !== c) return;
+    this.consumers.delete(c.tag);
+    c.active = false;
+    this.sink.consumerCancelled(c.tag);
+  }
+
+  // --- helpers -----------------------------------------------------------
+
+  private takeUnacked(deliveryTag: number, multiple: boolean): Unacked[] {
+    const out: Unacked[] = [];
+    if (multiple) {
+      for (const [tag, u] of this.unacked) {
+        if (deliveryTag !== 0 && tag > deliveryTag) break;
+        out.push(u);
+      }
+      if (out.length === 0 && deliveryTag !== 0) throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
+    } else {
+      const u = this.unacked.get(deliveryTag);
+      if (!u) throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
+      out.push(u);
+    }
+    for (const u of out) this.unacked.delete(u.tag);
+    return out;
+  }
+
+  private settle(u: Unacked, requeue: boolean, ack: boolean): void {
+    if (u.consumer) {
+      u.consumer.unacked--;
+      this.consumerUnacked--;
+    }
+    if (this.tx) {
+      this.tx.settles.push({ u, requeue: !ack && requeue });
+      return;
+    }
+    if (requeue) u.queue.requeue(u.entry);
+    else u.queue.settle(u.entry);
+  }
+
+  private returnToQueue(u: Unacked): void {
+    if (u.consumer) {
+      u.consumer.unacked--;
+      this.consumerUnacked--;
+    }
+    u.queue.requeue(u.entry);
+  }
+
+  private afterSettle(): void {
+    const queues = new Set<Queue>();
+    for (const c of this.consumers.values()) queues.add(c.queue);
+    for (const q of queues) q.drain();
+  }
+}

@@ -1,0 +1,382 @@
+// A virtual host: its exchanges, queues and bindings, and the publish path
+// (route, write once to the log for durable queues, enqueue everywhere).
+
+import { BrokerError, accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
+import { Exchange, type Destination, type ExchangeType } from './exchange/exchange.js';
+import { QueueEntry, StoredMessage, type Args, type PublishInput } from './message.js';
+import type { MessageStore } from './message-store.js';
+import { Queue } from './queue/queue.js';
+import { randomBytes } from 'node:crypto';
+
+export interface ExchangeDef {
+  name: string;
+  type: ExchangeType;
+  durable: boolean;
+  autoDelete: boolean;
+  internal: boolean;
+  args: Args;
+}
+
+export interface QueueDef {
+  name: string;
+  id: number;
+  durable: boolean;
+  autoDelete: boolean;
+  args: Args;
+}
+
+export interface BindingDef {
+  source: string;
+  destination: string;
+  destinationKind: 'queue' | 'exchange';
+  routingKey: string;
+  args: Args;
+}
+
+export interface VhostSnapshot {
+  exchanges: ExchangeDef[];
+  queues: QueueDef[];
+  bindings: BindingDef[];
+}
+
+/** What the vhost needs from the broker around it. */
+export interface VhostContext {
+  readonly store: MessageStore;
+  nextMessageId(): number;
+  nextQueueId(): number;
+  /** Durable topology changed: persist it. */
+  topologyChanged(): void;
+  queueError(q: Queue, err: unknown): void;
+}
+
+export interface PublishOutcome {
+  /** Queues the message was enqueued on. */
+  readonly queues: number;
+  /** Written to the log for a durable queue: a confirm must wait for sync. */
+  readonly needsSync: boolean;
+  readonly message: StoredMessage | undefined;
+}
+
+const EXCHANGE_TYPES: ReadonlySet<string> = new Set(['direct', 'fanout', 'topic', 'headers']);
+
+const PREDECLARED: readonly [string, ExchangeType][] = [
+  ['', 'direct'],
+  ['amq.direct', 'direct'],
+  ['amq.fanout', 'fanout'],
+  ['amq.topic', 'topic'],
+  ['amq.headers', 'headers'],
+  ['amq.match', 'headers'],
+];
+
+export class Vhost {
+  readonly exchanges = new Map<string, Exchange>();
+  readonly queues = new Map<string, Queue>();
+
+  constructor(
+    readonly name: string,
+    private readonly ctx: VhostContext,
+  ) {
+    for (const [n, type] of PREDECLARED) {
+      this.exchanges.set(n, new Exchange({ name: n, type, durable: true, autoDelete: false, internal: false, args: {}, vhost: name }));
+    }
+  }
+
+  // --- exchanges ---------------------------------------------------------
+
+  declareExchange(
+    name: string,
+    type: string,
+    o: { passive: boolean; durable: boolean; autoDelete: boolean; internal: boolean; args: Args },
+  ): Exchange {
+    const existing = this.exchanges.get(name);
+    if (o.passive) {
+      if (!existing) throw notFound('exchange', name, this.name);
+      return existing;
+    }
+    if (name.startsWith('amq.') && !existing) {
+      throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
+    }
+    if (!EXCHANGE_TYPES.has(type)) throw commandInvalid(`unknown exchange type '${type}'`);
+    const t = type as ExchangeType;
+    if (existing) {
+      existing.checkEquivalent({ ...o, type: t });
+      return existing;
+    }
+    const ex = new Exchange({ name, type: t, durable: o.durable, autoDelete: o.autoDelete, internal: o.internal, args: o.args, vhost: this.name });
+    this.exchanges.set(name, ex);
+    if (ex.durable) this.ctx.topologyChanged();
+    return ex;
+  }
+
+  deleteExchange(name: string, ifUnused: boolean): void {
+    if (name === '') throw accessRefused('operation not permitted on the default exchange');
+    if (name.startsWith('amq.')) {
+      throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
+    }
+    const ex = this.exchanges.get(name);
+    if (!ex) return; // RabbitMQ: deleting a missing exchange succeeds
+    if (ifUnused && (ex.router.size > 0 || this.isBindingDestination(ex))) {
+      throw preconditionFailed(`exchange '${name}' in vhost '${this.name}' in use`);
+    }
+    this.removeExchange(ex);
+  }
+
+  getExchange(name: string): Exchange {
+    const ex = this.exchanges.get(name);
+    if (!ex) throw notFound('exchange', name, this.name);
+    return ex;
+  }
+
+  // --- queues ------------------------------------------------------------
+
+  declareQueue(
+    requestedName: string,
+    o: { passive: boolean; durable: boolean; exclusive: boolean; autoDelete: boolean; args: Args },
+    connectionId: string,
+  ): Queue {
+    if (o.passive) {
+      const q = this.getQueue(requestedName, connectionId);
+      return q;
+    }
+    const name = requestedName === '' ? `amq.gen-${randomBytes(16).toString('base64url').slice(0, 22)}` : requestedName;
+    if (requestedName.startsWith('amq.')) {
+      throw accessRefused(`queue name '${requestedName}' contains reserved prefix 'amq.*'`);
+    }
+    const existing = this.queues.get(name);
+    if (existing) {
+      this.checkExclusive(existing, connectionId);
+      existing.checkEquivalent(o.durable, o.autoDelete, o.exclusive, o.args);
+      return existing;
+    }
+    // Exclusive queues die with their connection: they are never persisted.
+    const persisted = o.durable && !o.exclusive;
+    const q = new Queue(
+      {
+        name,
+        id: persisted ? this.ctx.nextQueueId() : 0,
+        durable: o.durable,
+        autoDelete: o.autoDelete,
+        exclusiveOwner: o.exclusive ? connectionId : undefined,
+        args: o.args,
+        vhost: this.name,
+      },
+      this.ctx.store,
+    );
+    this.addQueue(q);
+    if (persisted) this.ctx.topologyChanged();
+    return q;
+  }
+
+  addQueue(q: Queue): void {
+    q.onUnused = (queue) => this.removeQueue(queue);
+    q.onError = (queue, err) => this.ctx.queueError(queue, err);
+    this.queues.set(q.name, q);
+    // Every queue is bound to the default exchange by its name.
+  }
+
+  /** Look up a queue the connection may use (exclusive queues: only their owner). */
+  getQueue(name: string, connectionId: string): Queue {
+    const q = this.queues.get(name);
+    if (!q) throw notFound('queue', name, this.name);
+    this.checkExclusive(q, connectionId);
+    return q;
+  }
+
+  deleteQueue(name: string, o: { ifUnused: boolean; ifEmpty: boolean }, connectionId: string): number {
+    const q = this.queues.get(name);
+    if (!q) return 0; // RabbitMQ: deleting a missing queue succeeds with 0 messages
+    this.checkExclusive(q, connectionId);
+    if (o.ifUnused && q.consumerCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' in use`);
+    if (o.ifEmpty && q.messageCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' is not empty`);
+    return this.removeQueue(q);
+  }
+
+  removeQueue(q: Queue): number {
+    if (this.queues.get(q.name) !== q) return 0;
+    this.queues.delete(q.name);
+    for (const ex of this.exchanges.values()) {
+      if (ex.router.unbindAll(q) > 0) this.maybeAutoDeleteExchange(ex);
+    }
+    const n = q.delete();
+    if (q.persistsMessages) this.ctx.topologyChanged();
+    return n;
+  }
+
+  /** Exclusive queues owned by a closing connection are deleted. */
+  connectionClosed(connectionId: string): void {
+    for (const q of [...this.queues.values()]) if (q.exclusiveOwner === connectionId) this.removeQueue(q);
+  }
+
+  // --- bindings ----------------------------------------------------------
+
+  bindQueue(queueName: string, exchangeName: string, routingKey: string, args: Args, connectionId: string): void {
+    const q = this.getQueue(queueName, connectionId);
+    const ex = this.bindableExchange(exchangeName);
+    if (ex.router.bind(q, routingKey, args) && ex.durable && q.persistsMessages) this.ctx.topologyChanged();
+  }
+
+  unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: Args, connectionId: string): void {
+    const q = this.getQueue(queueName, connectionId);
+    const ex = this.bindableExchange(exchangeName);
+    if (ex.router.unbind(q, routingKey, args)) {
+      if (ex.durable && q.persistsMessages) this.ctx.topologyChanged();
+      this.maybeAutoDeleteExchange(ex);
+    }
+  }
+
+  bindExchange(destination: string, source: string, routingKey: string, args: Args): void {
+    const dest = this.bindableExchange(destination);
+    const src = this.bindableExchange(source);
+    if (src.router.bind(dest, routingKey, args) && src.durable && dest.durable) this.ctx.topologyChanged();
+  }
+
+  unbindExchange(destination: string, source: string, routingKey: string, args: Args): void {
+    const dest = this.bindableExchange(destination);
+    const src = this.bindableExchange(source);
+    if (src.router.unbind(dest, routingKey, args)) {
+      if (src.durable && dest.durable) this.ctx.topologyChanged();
+      this.maybeAutoDeleteExchange(src);
+    }
+  }
+
+  // --- publish -----------------------------------------------------------
+
+  /** Route and enqueue one message. Throws when the exchange is missing or internal. */
+  publish(input: PublishInput): PublishOutcome {
+    const ex = this.exchanges.get(input.exchange);
+    if (!ex) throw notFound('exchange', input.exchange, this.name);
+    if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${ex.name}' in vhost '${this.name}'`);
+    const queues = this.route(ex, input);
+    if (queues.length === 0) return { queues: 0, needsSync: false, message: undefined };
+    const msg = new StoredMessage(this.ctx.nextMessageId(), input.persistent, input.body.length, {
+      exchange: input.exchange,
+      routingKey: input.routingKey,
+      properties: input.properties,
+      body: input.body,
+    }, undefined);
+    let needsSync = false;
+    if (input.persistent) {
+      let durableIds: number[] | undefined;
+      for (const q of queues) if (q.persistsMessages) (durableIds ??= []).push(q.id);
+      if (durableIds && msg.content) {
+        this.ctx.store.write(msg, durableIds, msg.content);
+        needsSync = true;
+      }
+    }
+    for (const q of queues) q.enqueue(new QueueEntry(msg));
+    return { queues: queues.length, needsSync, message: msg };
+  }
+
+  /** Which queues a message reaches, following exchange-to-exchange bindings once each. */
+  route(ex: Exchange, input: { routingKey: string; headers: Args | undefined }): Queue[] {
+    if (ex.isDefault) {
+      const q = this.queues.get(input.routingKey);
+      return q ? [q] : [];
+    }
+    const out = new Set<Destination>();
+    ex.router.route(input.routingKey, input.headers, out);
+    let hasExchange = false;
+    for (const d of out) if (d instanceof Exchange) hasExchange = true;
+    if (!hasExchange) return [...out] as Queue[];
+    const queues = new Set<Queue>();
+    const seen = new Set<Exchange>([ex]);
+    const pending = [...out];
+    while (pending.length > 0) {
+      const d = pending.pop() as Destination;
+      if (d instanceof Queue) {
+        queues.add(d);
+      } else if (!seen.has(d)) {
+        seen.add(d);
+        const next = new Set<Destination>();
+        d.router.route(input.routingKey, input.headers, next);
+        pending.push(...next);
+      }
+    }
+    return [...queues];
+  }
+
+  // --- persistence -------------------------------------------------------
+
+  snapshot(): VhostSnapshot {
+    const exchanges: ExchangeDef[] = [];
+    const bindings: BindingDef[] = [];
+    for (const ex of this.exchanges.values()) {
+      if (!ex.durable || ex.isDefault) continue;
+      if (!ex.name.startsWith('amq.')) {
+        exchanges.push({ name: ex.name, type: ex.type, durable: true, autoDelete: ex.autoDelete, internal: ex.internal, args: ex.args });
+      }
+      for (const b of ex.router.bindings()) {
+        const d = b.destination;
+        if (d instanceof Queue ? !d.persistsMessages : !d.durable) continue;
+        bindings.push({
+          source: ex.name,
+          destination: d.name,
+          destinationKind: d instanceof Queue ? 'queue' : 'exchange',
+          routingKey: b.routingKey,
+          args: b.args,
+        });
+      }
+    }
+    const queues: QueueDef[] = [];
+    for (const q of this.queues.values()) {
+      if (q.persistsMessages) queues.push({ name: q.name, id: q.id, durable: true, autoDelete: q.autoDelete, args: q.args });
+    }
+    return { exchanges, queues, bindings };
+  }
+
+  /** Rebuild durable topology at startup (queues get their recovered messages separately). */
+  restore(s: VhostSnapshot): void {
+    for (const e of s.exchanges) {
+      this.exchanges.set(e.name, new Exchange({ ...e, vhost: this.name }));
+    }
+    for (const d of s.queues) {
+      this.addQueue(
+        new Queue({ name: d.name, id: d.id, durable: true, autoDelete: d.autoDelete, exclusiveOwner: undefined, args: d.args, vhost: this.name }, this.ctx.store),
+      );
+    }
+    for (const b of s.bindings) {
+      const src = this.exchanges.get(b.source);
+      const dest = b.destinationKind === 'queue' ? this.queues.get(b.destination) : this.exchanges.get(b.destination);
+      if (src && dest) src.router.bind(dest, b.routingKey, b.args);
+    }
+  }
+
+  // --- helpers -----------------------------------------------------------
+
+  private bindableExchange(name: string): Exchange {
+    if (name === '') throw accessRefused(`operation not permitted on the default exchange`);
+    return this.getExchange(name);
+  }
+
+  private checkExclusive(q: Queue, connectionId: string): void {
+    if (q.exclusiveOwner !== undefined && q.exclusiveOwner !== connectionId) {
+      throw resourceLocked(
+        `cannot obtain exclusive access to locked queue '${q.name}' in vhost '${this.name}'. ` +
+          `It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`,
+      );
+    }
+  }
+
+  private isBindingDestination(ex: Exchange): boolean {
+    for (const other of this.exchanges.values()) {
+      for (const b of other.router.bindings()) if (b.destination === ex) return true;
+    }
+    return false;
+  }
+
+  private removeExchange(ex: Exchange): void {
+    this.exchanges.delete(ex.name);
+    ex.deleted = true;
+    for (const other of this.exchanges.values()) {
+      if (other.router.unbindAll(ex) > 0) this.maybeAutoDeleteExchange(other);
+    }
+    if (ex.durable) this.ctx.topologyChanged();
+  }
+
+  private maybeAutoDeleteExchange(ex: Exchange): void {
+    // RabbitMQ: an auto-delete exchange goes when its last binding (as source) is removed.
+    if (ex.autoDelete && ex.router.size === 0 && !ex.deleted && this.exchanges.get(ex.name) === ex) this.removeExchange(ex);
+  }
+}
+
+export { BrokerError };

@@ -1,0 +1,279 @@
+// The `wharf` command line, as data: argv + environment (+ an optional JSON
+// config file, read through the function passed in) -> the command to run and
+// its fully resolved options. No I/O of its own, so every rule is unit-tested.
+//
+// Precedence for each option: flag > environment variable > config file > default.
+// The user list follows the same rule as a whole: the highest source that names
+// any users replaces the lower ones (guest always exists besides them).
+
+import { parseArgs } from 'node:util';
+import { logLevels, parseLogLevel, type LogLevel } from '../util/logger.js';
+
+export type FsyncMode = 'always' | 'batch' | 'never';
+
+export interface UserSpec {
+  name: string;
+  password: string;
+}
+
+export interface ServeOptions {
+  dataDir: string;
+  amqpPort: number;
+  httpPort: number;
+  bind: string;
+  fsync: FsyncMode;
+  logLevel: LogLevel;
+  users: UserSpec[];
+}
+
+export type Command =
+  | { readonly command: 'help'; readonly text: string }
+  | { readonly command: 'version' }
+  | { readonly command: 'serve'; readonly options: ServeOptions };
+
+/** Bad input from the person at the keyboard: print the one-line message, exit 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message.replace(/\s*\n\s*/g, ' '));
+    this.name = 'UsageError';
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads a file as UTF-8 text; throws (e.g. ENOENT) like fs.readFileSync. */
+export type ReadFile = (path: string) => string;
+
+export const serveDefaults: Readonly<ServeOptions> = {
+  dataDir: './data',
+  amqpPort: 5672,
+  httpPort: 15672,
+  bind: '::',
+  fsync: 'batch',
+  logLevel: 'info',
+  users: [],
+};
+
+const fsyncModes: readonly FsyncMode[] = ['always', 'batch', 'never'];
+
+export const helpText = `Usage: wharf <command> [options]
+
+Commands:
+  serve           run the broker
+  --help, -h      show this help (wharf serve --help for the broker's options)
+  --version, -v   print the version
+`;
+
+export const serveHelpText = `Usage: wharf serve [options]
+
+Options (flag > environment variable > config file > default):
+  --data-dir DIR        WHARF_DATA_DIR   where messages and metadata live (./data)
+  --amqp-port PORT      WHARF_AMQP_PORT  AMQP port, 0 picks a free one (5672)
+  --http-port PORT      WHARF_HTTP_PORT  HTTP health/management port, 0 picks a free one (15672)
+  --bind ADDRESS        WHARF_BIND       address to listen on; :: means IPv6 and IPv4 (::)
+  --fsync MODE          WHARF_FSYNC      always | batch | never (batch)
+  --log-level LEVEL     WHARF_LOG_LEVEL  ${logLevels.join(' | ')} (info)
+  --user NAME:PASSWORD  WHARF_USERS      a user besides guest; repeat the flag, or
+                                         separate users with commas in WHARF_USERS
+  --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
+                                         "dataDir", "amqpPort", "httpPort", "bind", "fsync", "logLevel"}
+  --help, -h                             show this help
+`;
+
+export function parseCommandLine(argv: readonly string[], env: Env, readFile: ReadFile): Command {
+  const [first, ...rest] = argv;
+  switch (first) {
+    case undefined:
+      throw new UsageError("missing command; try 'wharf --help'");
+    case '--help':
+    case '-h':
+    case 'help':
+      return { command: 'help', text: helpText };
+    case '--version':
+    case '-v':
+    case 'version':
+      return { command: 'version' };
+    case 'serve':
+      return parseServe(rest, env, readFile);
+    default:
+      throw new UsageError(
+        first.startsWith('-')
+          ? `unknown option '${first}'; try 'wharf --help'`
+          : `unknown command '${first}'; try 'wharf --help'`,
+      );
+  }
+}
+
+const serveFlags = {
+  'data-dir': { type: 'string' },
+  'amqp-port': { type: 'string' },
+  'http-port': { type: 'string' },
+  bind: { type: 'string' },
+  fsync: { type: 'string' },
+  'log-level': { type: 'string' },
+  user: { type: 'string', multiple: true },
+  config: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Command {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...args], options: serveFlags, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new UsageError(`serve: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (values.help) return { command: 'help', text: serveHelpText };
+
+  const configPath = values.config ?? envValue(env, 'WHARF_CONFIG');
+  const file = configPath === undefined ? {} : loadConfigFile(configPath, readFile);
+  const fileSource = (key: string): string => `${key} in config file '${configPath}'`;
+
+  // One option's value from the first source that sets it, parsed with that source named in errors.
+  const resolve = <T>(flag: string, envName: string, fileKey: keyof ServeOptions, parse: Parser<T>, dflt: T): T => {
+    const fromFlag = (values as Record<string, unknown>)[flag];
+    if (fromFlag !== undefined) return parse(fromFlag, `--${flag}`);
+    const fromEnv = envValue(env, envName);
+    if (fromEnv !== undefined) return parse(fromEnv, envName);
+    if (file[fileKey] !== undefined) return parse(file[fileKey], fileSource(fileKey));
+    return dflt;
+  };
+
+  const options: ServeOptions = {
+    dataDir: resolve('data-dir', 'WHARF_DATA_DIR', 'dataDir', parsePath, serveDefaults.dataDir),
+    amqpPort: resolve('amqp-port', 'WHARF_AMQP_PORT', 'amqpPort', parsePort, serveDefaults.amqpPort),
+    httpPort: resolve('http-port', 'WHARF_HTTP_PORT', 'httpPort', parsePort, serveDefaults.httpPort),
+    bind: resolve('bind', 'WHARF_BIND', 'bind', parseBind, serveDefaults.bind),
+    fsync: resolve('fsync', 'WHARF_FSYNC', 'fsync', parseFsync, serveDefaults.fsync),
+    logLevel: resolve('log-level', 'WHARF_LOG_LEVEL', 'logLevel', parseLevel, serveDefaults.logLevel),
+    users: resolveUsers(values.user, env, file.users, fileSource('users')),
+  };
+  return { command: 'serve', options };
+}
+
+/** An unset or empty variable counts as absent, so `WHARF_BIND= wharf serve` uses the default. */
+function envValue(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v;
+}
+
+type Parser<T> = (raw: unknown, source: string) => T;
+
+const invalid = (source: string, raw: unknown, expected: string): UsageError =>
+  new UsageError(`invalid ${source}: ${JSON.stringify(raw)} (expected ${expected})`);
+
+const parsePort: Parser<number> = (raw, source) => {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw invalid(source, raw, 'a port number from 0 to 65535');
+  return n;
+};
+
+const parsePath: Parser<string> = (raw, source) => {
+  if (typeof raw !== 'string' || raw.trim() === '') throw invalid(source, raw, 'a directory path');
+  return raw;
+};
+
+const parseBind: Parser<string> = (raw, source) => {
+  if (typeof raw !== 'string' || !/^\S+$/.test(raw)) throw invalid(source, raw, 'an IP address or host name');
+  return raw;
+};
+
+const parseFsync: Parser<FsyncMode> = (raw, source) => {
+  if (typeof raw !== 'string' || !(fsyncModes as readonly string[]).includes(raw)) {
+    throw invalid(source, raw, fsyncModes.join(', '));
+  }
+  return raw as FsyncMode;
+};
+
+const parseLevel: Parser<LogLevel> = (raw, source) => {
+  if (typeof raw === 'string') {
+    try {
+      return parseLogLevel(raw);
+    } catch {
+      // fall through to the uniform message
+    }
+  }
+  throw invalid(source, raw, logLevels.join(', '));
+};
+
+function resolveUsers(flags: string[] | undefined, env: Env, fromFile: unknown, fileSource: string): UserSpec[] {
+  if (flags !== undefined && flags.length > 0) return checkUnique(flags.map((f) => parseUser(f, '--user')), '--user');
+  const fromEnv = envValue(env, 'WHARF_USERS');
+  if (fromEnv !== undefined) {
+    const entries = fromEnv.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    return checkUnique(entries.map((e) => parseUser(e, 'WHARF_USERS')), 'WHARF_USERS');
+  }
+  if (fromFile === undefined) return [...serveDefaults.users];
+  if (!Array.isArray(fromFile)) throw invalid(fileSource, fromFile, 'an array of {"name", "password"}');
+  return checkUnique(fromFile.map((u) => parseUserObject(u, fileSource)), fileSource);
+}
+
+/** "name:password"; the password may itself contain ':'. */
+function parseUser(spec: string, source: string): UserSpec {
+  const colon = spec.indexOf(':');
+  const name = colon < 0 ? '' : spec.slice(0, colon);
+  const password = colon < 0 ? '' : spec.slice(colon + 1);
+  if (name === '' || password === '') throw new UsageError(`invalid ${source}: '${spec}' (expected name:password)`);
+  return { name, password };
+}
+
+function parseUserObject(u: unknown, source: string): UserSpec {
+  const o = u as Record<string, unknown> | null;
+  const ok =
+    typeof o === 'object' && o !== null && !Array.isArray(o) &&
+    typeof o.name === 'string' && o.name !== '' &&
+    typeof o.password === 'string' && o.password !== '' &&
+    Object.keys(o).every((k) => k === 'name' || k === 'password');
+  // Not echoing the entry: it may hold a password.
+  if (!ok) throw new UsageError(`invalid ${source}: each user must be {"name": "...", "password": "..."}, both non-empty`);
+  return { name: o.name as string, password: o.password as string };
+}
+
+function checkUnique(users: UserSpec[], source: string): UserSpec[] {
+  const seen = new Set<string>();
+  for (const u of users) {
+    if (seen.has(u.name)) throw new UsageError(`invalid ${source}: user '${u.name}' is given twice`);
+    seen.add(u.name);
+  }
+  return users;
+}
+
+const configKeys: readonly (keyof ServeOptions)[] = [
+  'dataDir', 'amqpPort', 'httpPort', 'bind', 'fsync', 'logLevel', 'users',
+];
+
+/** The config file's top-level object; unknown keys are refused so typos do not pass silently. */
+function loadConfigFile(path: string, readFile: ReadFile): Partial<Record<keyof ServeOptions, unknown>> {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    throw new UsageError(`cannot read config file '${path}': ${typeof code === 'string' ? code : String(err)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`config file '${path}' is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(`config file '${path}' must hold a JSON object`);
+  }
+  for (const key of Object.keys(parsed)) {
+    if (!(configKeys as readonly string[]).includes(key)) {
+      throw new UsageError(`unknown key '${key}' in config file '${path}' (expected ${configKeys.join(', ')})`);
+    }
+  }
+  return parsed as Partial<Record<keyof ServeOptions, unknown>>;
+}
+
+/** The one line `serve` prints on stdout once both listeners are up. */
+export function listeningLine(where: { host: string; amqpPort: number; httpPort: number }): string {
+  return `wharf listening amqp=${hostPort(where.host, where.amqpPort)} http=${hostPort(where.host, where.httpPort)}`;
+}
+
+/** host:port, with IPv6 addresses in brackets as in URLs (RFC 3986 §3.2.2). */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

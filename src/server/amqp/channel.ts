@@ -1,0 +1,354 @@
+// One AMQP channel: a flat dispatcher from decoded methods to the broker
+// session (LavinMQ's process_frame style), plus publisher confirms.
+// Commands run in order; a command that must wait (a disk write, a read of
+// paged-out content) holds back the ones after it on this channel only.
+
+import type { MessageContent, PublishInput, QueueEntry } from '../../broker/message.js';
+import { Session, type DeliverySink } from '../../broker/session.js';
+import { BrokerError, preconditionFailed } from '../../broker/errors.js';
+import type { Vhost } from '../../broker/vhost.js';
+import {
+  AmqpProtocolError,
+  ReplyCode,
+  decodeProperties,
+  type Command,
+  type FieldTable,
+  type Method,
+  type MethodOf,
+} from '../../protocol/amqp/index.js';
+import type { AmqpConnection } from './connection.js';
+
+export class AmqpChannel implements DeliverySink {
+  private readonly session: Session;
+  private readonly vhost: Vhost;
+  private busy = false;
+  private readonly backlog: Command[] = [];
+  private released = false;
+  private confirmMode = false;
+  private publishSeq = 0;
+  private scheduledSeq = 0;
+  private batchNeedsSync = false;
+  private confirmChain: Promise<void> = Promise.resolve();
+  /** RabbitMQ: an empty queue name means the last queue declared on this channel. */
+  private lastQueue = '';
+
+  constructor(
+    readonly id: number,
+    private readonly conn: AmqpConnection,
+  ) {
+    this.vhost = conn.vhost as Vhost;
+    this.session = new Session(this.vhost, conn.broker.store, conn.id, this);
+  }
+
+  handle(cmd: Command): void {
+    if (this.released) return;
+    if (this.busy) {
+      this.backlog.push(cmd);
+      return;
+    }
+    this.run(cmd);
+  }
+
+  /** End of one socket read: schedule confirms for the publishes it carried. */
+  endOfBatch(): void {
+    if (!this.confirmMode || this.publishSeq === this.scheduledSeq) return;
+    const upTo = this.publishSeq;
+    this.scheduledSeq = upTo;
+    const durable = this.batchNeedsSync ? this.conn.broker.store.sync() : undefined;
+    this.batchNeedsSync = false;
+    this.confirmChain = this.confirmChain
+      .then(() => durable)
+      .then(
+        () => this.sendIfOpen({ name: 'basic.ack', deliveryTag: upTo, multiple: true }),
+        (err: unknown) => {
+          this.conn.log.error('message store write failed, nacking publishes', { error: String(err) });
+          this.sendIfOpen({ name: 'basic.nack', deliveryTag: upTo, multiple: true, requeue: false });
+        },
+      );
+  }
+
+  resume(): void {
+    if (!this.released) this.session.resume();
+  }
+
+  /** The channel is gone (closed by either side, or the connection went). */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.backlog.length = 0;
+    this.session.close();
+  }
+
+  // --- DeliverySink --------------------------------------------------------
+
+  deliver(consumerTag: string, deliveryTag: number, redelivered: boolean, content: MessageContent, _entry: QueueEntry): void {
+    this.conn.sendContent(
+      this.id,
+      { name: 'basic.deliver', consumerTag, deliveryTag, redelivered, exchange: content.exchange, routingKey: content.routingKey },
+      content.properties,
+      content.body,
+    );
+  }
+
+  writable(): boolean {
+    return this.conn.writable();
+  }
+
+  consumerCancelled(consumerTag: string): void {
+    if (!this.released) this.conn.sendMethod(this.id, { name: 'basic.cancel', consumerTag, nowait: true });
+  }
+
+  // --- dispatch ------------------------------------------------------------
+
+  private run(cmd: Command): void {
+    let result: void | Promise<void>;
+    try {
+      result = this.execute(cmd);
+    } catch (err) {
+      this.fail(err, cmd.method);
+      return;
+    }
+    if (result instanceof Promise) {
+      this.busy = true;
+      result.then(
+        () => this.resumeBacklog(),
+        (err: unknown) => {
+          this.busy = false;
+          this.fail(err, cmd.method);
+        },
+      );
+    }
+  }
+
+  private resumeBacklog(): void {
+    this.busy = false;
+    while (!this.busy && !this.released && this.backlog.length > 0) this.run(this.backlog.shift() as Command);
+    if (!this.busy) this.endOfBatch();
+  }
+
+  private fail(err: unknown, m: Method): void {
+    if (this.released) return;
+    this.conn.failMethod(err, this.id, m);
+  }
+
+  private sendIfOpen(m: Method): void {
+    if (!this.released) this.conn.sendMethod(this.id, m);
+  }
+
+  private execute(cmd: Command): void | Promise<void> {
+    const m = cmd.method;
+    switch (m.name) {
+      case 'basic.publish':
+        return this.publish(m, cmd);
+      case 'basic.ack':
+        return this.session.ack(m.deliveryTag, m.multiple);
+      case 'basic.nack':
+        return this.session.nack(m.deliveryTag, m.multiple, m.requeue);
+      case 'basic.reject':
+        return this.session.nack(m.deliveryTag, false, m.requeue);
+      case 'basic.qos':
+        return this.qos(m);
+      case 'basic.consume':
+        return this.consume(m);
+      case 'basic.cancel':
+        this.session.cancel(m.consumerTag);
+        if (!m.nowait) this.send({ name: 'basic.cancel-ok', consumerTag: m.consumerTag });
+        return;
+      case 'basic.get':
+        return this.get(m);
+      case 'basic.recover':
+      case 'basic.recover-async':
+        if (!m.requeue) throw new AmqpProtocolError(ReplyCode.NOT_IMPLEMENTED, 'requeue=false');
+        this.session.recover();
+        if (m.name === 'basic.recover') this.send({ name: 'basic.recover-ok' });
+        return;
+      case 'channel.close':
+        this.release();
+        this.conn.channelClosedByClient(this.id);
+        return;
+      case 'channel.close-ok':
+        return;
+      case 'channel.flow':
+        this.session.flow(m.active);
+        this.send({ name: 'channel.flow-ok', active: m.active });
+        return;
+      case 'exchange.declare':
+        return this.exchangeDeclare(m);
+      case 'exchange.delete':
+        this.vhost.deleteExchange(m.exchange, m.ifUnused);
+        return this.afterTopology(m.nowait, { name: 'exchange.delete-ok' });
+      case 'exchange.bind':
+        this.vhost.bindExchange(m.destination, m.source, m.routingKey, m.arguments);
+        return this.afterTopology(m.nowait, { name: 'exchange.bind-ok' });
+      case 'exchange.unbind':
+        this.vhost.unbindExchange(m.destination, m.source, m.routingKey, m.arguments);
+        return this.afterTopology(m.nowait, { name: 'exchange.unbind-ok' });
+      case 'queue.declare':
+        return this.queueDeclare(m);
+      case 'queue.bind':
+        this.vhost.bindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id);
+        return this.afterTopology(m.nowait, { name: 'queue.bind-ok' });
+      case 'queue.unbind':
+        this.vhost.unbindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id);
+        return this.afterTopology(false, { name: 'queue.unbind-ok' });
+      case 'queue.purge': {
+        const q = this.vhost.getQueue(this.queueName(m.queue), this.conn.id);
+        const messageCount = q.purge();
+        if (!m.nowait) this.send({ name: 'queue.purge-ok', messageCount });
+        return;
+      }
+      case 'queue.delete': {
+        const messageCount = this.vhost.deleteQueue(
+          this.queueName(m.queue),
+          { ifUnused: m.ifUnused, ifEmpty: m.ifEmpty },
+          this.conn.id,
+        );
+        return this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount });
+      }
+      case 'tx.select':
+        if (this.confirmMode) throw preconditionFailed('cannot switch from confirm to tx mode');
+        this.session.txSelect();
+        this.send({ name: 'tx.select-ok' });
+        return;
+      case 'tx.commit':
+        return this.txCommit();
+      case 'tx.rollback':
+        this.session.txRollback();
+        this.send({ name: 'tx.rollback-ok' });
+        return;
+      case 'confirm.select':
+        if (this.session.inTx) throw preconditionFailed('cannot switch from tx to confirm mode');
+        this.confirmMode = true;
+        if (!m.nowait) this.send({ name: 'confirm.select-ok' });
+        return;
+      case 'access.request':
+        this.send({ name: 'access.request-ok', ticket: 1 });
+        return;
+      default:
+        throw new AmqpProtocolError(ReplyCode.COMMAND_INVALID, `method '${m.name}' is not valid from a client on a channel`);
+    }
+  }
+
+  private send(m: Method): void {
+    this.conn.sendMethod(this.id, m);
+  }
+
+  private queueName(name: string): string {
+    if (name !== '') return name;
+    if (this.lastQueue === '') throw new BrokerError('not-found', 'no previously declared queue');
+    return this.lastQueue;
+  }
+
+  /** Durable topology changes are on disk before the reply (§: declare-ok means it exists). */
+  private afterTopology(nowait: boolean, reply: Method): void | Promise<void> {
+    const saved = this.conn.broker.topologySaved();
+    return saved.then(() => {
+      if (!nowait) this.sendIfOpen(reply);
+    });
+  }
+
+  private publish(m: MethodOf<'basic.publish'>, cmd: Command): void {
+    if (m.immediate) throw new AmqpProtocolError(ReplyCode.NOT_IMPLEMENTED, 'immediate=true');
+    const header = cmd.header;
+    const body = cmd.body ?? Buffer.alloc(0);
+    if (!header) throw new AmqpProtocolError(ReplyCode.UNEXPECTED_FRAME, 'basic.publish without content');
+    const props = decodeProperties(header.rawProperties);
+    if (props.userId !== undefined && props.userId !== this.conn.user) {
+      throw preconditionFailed(`user_id property set to '${props.userId}' but authenticated user was '${this.conn.user}'`);
+    }
+    const input: PublishInput = {
+      exchange: m.exchange,
+      routingKey: m.routingKey,
+      mandatory: m.mandatory,
+      properties: header.rawProperties,
+      body,
+      persistent: props.deliveryMode === 2,
+      headers: props.headers as Readonly<Record<string, unknown>> | undefined,
+    };
+    if (this.confirmMode) this.publishSeq++;
+    const out = this.session.publish(input);
+    if (!out) return; // buffered in a transaction
+    if (out.needsSync) this.batchNeedsSync = true;
+    if (out.queues === 0 && m.mandatory) this.returnUnroutable(input);
+  }
+
+  private returnUnroutable(p: PublishInput): void {
+    this.conn.sendContent(
+      this.id,
+      { name: 'basic.return', replyCode: ReplyCode.NO_ROUTE, replyText: 'NO_ROUTE', exchange: p.exchange, routingKey: p.routingKey },
+      p.properties,
+      p.body,
+    );
+  }
+
+  private qos(m: MethodOf<'basic.qos'>): void {
+    if (m.prefetchSize !== 0) throw new AmqpProtocolError(ReplyCode.NOT_IMPLEMENTED, `prefetch_size!=0 (${m.prefetchSize})`);
+    this.session.qos(m.prefetchCount, m.global);
+    this.send({ name: 'basic.qos-ok' });
+  }
+
+  private consume(m: MethodOf<'basic.consume'>): void {
+    const { tag, start } = this.session.consume(this.queueName(m.queue), m.consumerTag, {
+      noAck: m.noAck,
+      exclusive: m.exclusive,
+      args: m.arguments,
+    });
+    if (!m.nowait) this.send({ name: 'basic.consume-ok', consumerTag: tag });
+    start();
+  }
+
+  private async get(m: MethodOf<'basic.get'>): Promise<void> {
+    const r = await this.session.get(this.queueName(m.queue), m.noAck);
+    if (this.released) return;
+    if (!r) {
+      this.send({ name: 'basic.get-empty', clusterId: '' });
+      return;
+    }
+    this.conn.sendContent(
+      this.id,
+      {
+        name: 'basic.get-ok',
+        deliveryTag: r.deliveryTag,
+        redelivered: r.entry.redelivered,
+        exchange: r.content.exchange,
+        routingKey: r.content.routingKey,
+        messageCount: r.messageCount,
+      },
+      r.content.properties,
+      r.content.body,
+    );
+  }
+
+  private exchangeDeclare(m: MethodOf<'exchange.declare'>): void | Promise<void> {
+    this.vhost.declareExchange(m.exchange, m.type, {
+      passive: m.passive,
+      durable: m.durable,
+      autoDelete: m.autoDelete,
+      internal: m.internal,
+      args: m.arguments,
+    });
+    return this.afterTopology(m.nowait, { name: 'exchange.declare-ok' });
+  }
+
+  private queueDeclare(m: MethodOf<'queue.declare'>): void | Promise<void> {
+    const q = this.vhost.declareQueue(
+      m.queue,
+      { passive: m.passive, durable: m.durable, exclusive: m.exclusive, autoDelete: m.autoDelete, args: m.arguments as FieldTable },
+      this.conn.id,
+    );
+    this.lastQueue = q.name;
+    return this.afterTopology(m.nowait, {
+      name: 'queue.declare-ok',
+      queue: q.name,
+      messageCount: q.messageCount,
+      consumerCount: q.consumerCount,
+    });
+  }
+
+  private async txCommit(): Promise<void> {
+    const { unroutable } = await this.session.txCommit();
+    for (const p of unroutable) this.returnUnroutable(p);
+    this.sendIfOpen({ name: 'tx.commit-ok' });
+  }
+}
+

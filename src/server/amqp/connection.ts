@@ -1,0 +1,480 @@
+// One AMQP 0-9-1 client connection: handshake (§2.2.4), heartbeats, the
+// channel table, error handling by the spec's close rules, and batched
+// socket writes (one write per event-loop turn).
+
+import type { Socket } from 'node:net';
+import type { Broker } from '../../broker/broker.js';
+import type { Vhost } from '../../broker/vhost.js';
+import {
+  AmqpProtocolError,
+  CommandAssembler,
+  FRAME_HEARTBEAT,
+  FRAME_MIN_SIZE,
+  FrameParser,
+  FrameWriter,
+  PROTOCOL_HEADER,
+  ReplyCode,
+  decodeTable,
+  methodIds,
+  replyCodeName,
+  type Command,
+  type Frame,
+  type Method,
+  type MethodOf,
+} from '../../protocol/amqp/index.js';
+import type { Logger } from '../../util/logger.js';
+import { AmqpChannel } from './channel.js';
+import { toAmqpFailure } from './errors.js';
+import { serverProperties } from './properties.js';
+
+export interface ConnectionLimits {
+  readonly channelMax: number;
+  readonly frameMax: number;
+  readonly heartbeatSec: number;
+}
+
+type State = 'header' | 'start' | 'tune' | 'open' | 'running' | 'closing' | 'closed';
+
+/** Output above this many buffered bytes pauses deliveries until the socket drains. */
+const WRITE_HIGH_WATER_BYTES = 1024 * 1024;
+const CLOSE_OK_TIMEOUT_MS = 3000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+let connectionCounter = 0;
+
+export class AmqpConnection {
+  readonly id = `conn-${++connectionCounter}`;
+  private state: State = 'header';
+  private readonly parser: FrameParser;
+  private readonly assembler: CommandAssembler;
+  private readonly writer: FrameWriter;
+  private readonly channels = new Map<number, AmqpChannel>();
+  /** Channels closed by the server, waiting for channel.close-ok (§4.2.x: discard other frames). */
+  private readonly closingChannels = new Set<number>();
+  private flushScheduled = false;
+  private blockedChannels = false;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private lastReceived = Date.now();
+  private lastSent = Date.now();
+  private heartbeatSec = 0;
+  private channelMax: number;
+  private frameMax: number;
+  user = '';
+  vhost: Vhost | undefined;
+  clientProperties: Record<string, unknown> = {};
+  readonly log: Logger;
+  private inChunk = false;
+  /** Set by the listener during shutdown. */
+  onGone: (() => void) | undefined;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly broker: Broker,
+    private readonly limits: ConnectionLimits,
+    logger: Logger,
+    private readonly onClosed: (c: AmqpConnection) => void,
+  ) {
+    this.log = logger.child({ conn: this.id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.channelMax = limits.channelMax;
+    this.frameMax = limits.frameMax;
+    this.writer = new FrameWriter(FRAME_MIN_SIZE);
+    this.assembler = new CommandAssembler((c) => this.dispatch(c));
+    this.parser = new FrameParser(
+      {
+        onProtocolHeader: (ok) => this.onProtocolHeader(ok),
+        onFrame: (f) => this.onFrame(f),
+        onError: (e) => this.fail(e),
+      },
+      FRAME_MIN_SIZE,
+    );
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', (err) => this.log.debug('socket error', { error: err.message }));
+    socket.on('close', () => this.cleanup());
+    this.handshakeTimer = setTimeout(() => {
+      if (this.state !== 'running') this.destroy('handshake timeout');
+    }, HANDSHAKE_TIMEOUT_MS);
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'running';
+  }
+
+  get negotiatedFrameMax(): number {
+    return this.frameMax;
+  }
+
+  /** Deliveries pause while output is backed up. */
+  writable(): boolean {
+    const ok = this.writer.length + this.socket.writableLength < WRITE_HIGH_WATER_BYTES;
+    if (!ok) this.blockedChannels = true;
+    return ok;
+  }
+
+  sendMethod(channel: number, m: Method): void {
+    this.writer.method(channel, m);
+    this.scheduleFlush();
+  }
+
+  sendContent(channel: number, m: Method, properties: Buffer, body: Buffer): void {
+    this.writer.method(channel, m);
+    this.writer.content(channel, 60, properties, body);
+    this.scheduleFlush();
+  }
+
+  /** Server-initiated close of the whole connection (hard error or shutdown). */
+  close(code: number, text: string, classId = 0, methodId = 0): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    const replyText = `${replyCodeName(code)} - ${text}`;
+    this.log.info('closing connection', { code, text: replyText });
+    this.sendMethod(0, { name: 'connection.close', replyCode: code, replyText, classId, methodId });
+    this.state = 'closing';
+    this.closeChannels();
+    this.flush();
+    setTimeout(() => this.destroy('close-ok timeout'), CLOSE_OK_TIMEOUT_MS).unref();
+  }
+
+  /** Server-initiated channel close (soft error). */
+  closeChannel(channel: number, code: number, text: string, classId = 0, methodId = 0): void {
+    const ch = this.channels.get(channel);
+    if (!ch) return;
+    ch.release();
+    this.channels.delete(channel);
+    this.assembler.resetChannel(channel);
+    this.closingChannels.add(channel);
+    this.sendMethod(channel, {
+      name: 'channel.close',
+      replyCode: code,
+      replyText: `${replyCodeName(code)} - ${text}`,
+      classId,
+      methodId,
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastReceived = Date.now();
+    this.inChunk = true;
+    try {
+      this.parser.push(chunk);
+    } finally {
+      this.inChunk = false;
+    }
+    for (const ch of this.channels.values()) ch.endOfBatch();
+    this.flush();
+  }
+
+  private onProtocolHeader(ok: boolean): void {
+    if (!ok) {
+      // §4.2.2: reply with the header we support, then close.
+      this.socket.end(PROTOCOL_HEADER);
+      this.state = 'closed';
+      return;
+    }
+    this.state = 'start';
+    this.sendMethod(0, {
+      name: 'connection.start',
+      versionMajor: 0,
+      versionMinor: 9,
+      serverProperties: serverProperties(),
+      mechanisms: Buffer.from('PLAIN AMQPLAIN'),
+      locales: Buffer.from('en_US'),
+    });
+  }
+
+  private onFrame(f: Frame): void {
+    if (this.state === 'closed') return;
+    if (f.type === FRAME_HEARTBEAT) {
+      if (f.channel !== 0) this.fail(new AmqpProtocolError(ReplyCode.FRAME_ERROR, `heartbeat frame on channel ${f.channel}`));
+      return;
+    }
+    if (this.state === 'closing') {
+      // After sending connection.close only close/close-ok matter (§4.2.x).
+      if (f.channel !== 0) return;
+    }
+    if (f.channel !== 0 && this.closingChannels.has(f.channel)) {
+      // Discard everything but channel.close / close-ok until the client confirms.
+      if (f.type !== 1) return;
+      const name = methodNameOf(f.payload);
+      if (name !== 'channel.close-ok' && name !== 'channel.close') return;
+      if (name === 'channel.close') this.sendMethod(f.channel, { name: 'channel.close-ok' });
+      this.closingChannels.delete(f.channel);
+      return;
+    }
+    try {
+      this.assembler.handleFrame(f);
+    } catch (err) {
+      this.handleError(err, f.channel);
+    }
+  }
+
+  private dispatch(cmd: Command): void {
+    const m = cmd.method;
+    if (cmd.channel === 0) {
+      this.onConnectionMethod(m);
+      return;
+    }
+    if (this.state !== 'running') {
+      if (this.state === 'closing') return;
+      throw new AmqpProtocolError(ReplyCode.COMMAND_INVALID, `expected connection method, got '${m.name}'`);
+    }
+    const ch = this.channels.get(cmd.channel);
+    if (!ch) {
+      if (m.name !== 'channel.open') {
+        throw new AmqpProtocolError(ReplyCode.CHANNEL_ERROR, `expected 'channel.open'`, ...ids(m));
+      }
+      if (cmd.channel > this.channelMax) {
+        throw new AmqpProtocolError(
+          ReplyCode.CHANNEL_ERROR,
+          `channel number ${cmd.channel} exceeds the negotiated channel_max ${this.channelMax}`,
+          ...ids(m),
+        );
+      }
+      const channel = new AmqpChannel(cmd.channel, this);
+      this.channels.set(cmd.channel, channel);
+      this.sendMethod(cmd.channel, { name: 'channel.open-ok', channelId: '' });
+      return;
+    }
+    if (m.name === 'channel.open') {
+      throw new AmqpProtocolError(ReplyCode.CHANNEL_ERROR, `second 'channel.open' seen`, ...ids(m));
+    }
+    ch.handle(cmd);
+  }
+
+  private onConnectionMethod(m: Method): void {
+    switch (this.state) {
+      case 'start':
+        if (m.name !== 'connection.start-ok') break;
+        return this.onStartOk(m);
+      case 'tune':
+        if (m.name !== 'connection.tune-ok') break;
+        return this.onTuneOk(m);
+      case 'open':
+        if (m.name !== 'connection.open') break;
+        return this.onOpen(m);
+      case 'running':
+        if (m.name === 'connection.close') {
+          this.sendMethod(0, { name: 'connection.close-ok' });
+          this.flush();
+          this.state = 'closed';
+          this.closeChannels();
+          this.socket.end();
+          return;
+        }
+        if (m.name === 'connection.update-secret') {
+          this.sendMethod(0, { name: 'connection.update-secret-ok' });
+          return;
+        }
+        if (m.name === 'connection.blocked' || m.name === 'connection.unblocked') return;
+        break;
+      case 'closing':
+        if (m.name === 'connection.close-ok' || m.name === 'connection.close') {
+          if (m.name === 'connection.close') this.sendMethod(0, { name: 'connection.close-ok' });
+          this.flush();
+          this.destroy('closed');
+        }
+        return;
+      default:
+        return;
+    }
+    throw new AmqpProtocolError(
+      ReplyCode.COMMAND_INVALID,
+      `unexpected method '${m.name}' on channel 0 in state '${this.state}'`,
+      ...ids(m),
+    );
+  }
+
+  private onStartOk(m: MethodOf<'connection.start-ok'>): void {
+    this.clientProperties = m.clientProperties as Record<string, unknown>;
+    const creds = parseCredentials(m.mechanism, m.response);
+    const loopback = isLoopback(this.socket.remoteAddress ?? '');
+    if (!creds || !this.broker.authenticate(creds.user, creds.password, loopback)) {
+      this.log.warn('login refused', { mechanism: m.mechanism, user: creds?.user });
+      // RabbitMQ with authentication_failure_close: a connection.close 403.
+      this.close(
+        ReplyCode.ACCESS_REFUSED,
+        `Login was refused using authentication mechanism ${m.mechanism}. For details see the broker logfile.`,
+      );
+      return;
+    }
+    this.user = creds.user;
+    this.state = 'tune';
+    this.sendMethod(0, {
+      name: 'connection.tune',
+      channelMax: this.limits.channelMax,
+      frameMax: this.limits.frameMax,
+      heartbeat: this.limits.heartbeatSec,
+    });
+  }
+
+  private onTuneOk(m: MethodOf<'connection.tune-ok'>): void {
+    const frameMax = m.frameMax === 0 ? this.limits.frameMax : m.frameMax;
+    if (frameMax < FRAME_MIN_SIZE) {
+      throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `frame_max=${m.frameMax} < ${FRAME_MIN_SIZE} min size`, ...ids(m));
+    }
+    if (frameMax > this.limits.frameMax) {
+      throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `frame_max=${m.frameMax} > ${this.limits.frameMax} max size`, ...ids(m));
+    }
+    const channelMax = m.channelMax === 0 ? this.limits.channelMax : m.channelMax;
+    if (channelMax > this.limits.channelMax) {
+      throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `channel_max=${m.channelMax} > ${this.limits.channelMax} max`, ...ids(m));
+    }
+    this.frameMax = frameMax;
+    this.channelMax = channelMax;
+    this.parser.setFrameMax(frameMax);
+    this.writer.setFrameMax(frameMax);
+    // The client's tune-ok value is final (RabbitMQ accepts what the client chose).
+    this.heartbeatSec = m.heartbeat;
+    this.startHeartbeats();
+    this.state = 'open';
+  }
+
+  private onOpen(m: MethodOf<'connection.open'>): void {
+    const vhost = this.broker.vhost(m.virtualHost);
+    if (!vhost) {
+      throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `vhost ${m.virtualHost} not found`, ...ids(m));
+    }
+    this.vhost = vhost;
+    this.state = 'running';
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.sendMethod(0, { name: 'connection.open-ok', knownHosts: '' });
+    this.log.debug('connection open', { user: this.user, vhost: m.virtualHost });
+  }
+
+  /** The client closed a channel: reply close-ok and forget it. */
+  channelClosedByClient(channel: number): void {
+    this.channels.delete(channel);
+    this.assembler.resetChannel(channel);
+    this.sendMethod(channel, { name: 'channel.close-ok' });
+  }
+
+  /** Errors while handling a frame: soft ones close the channel, hard ones the connection. */
+  handleError(err: unknown, channel: number): void {
+    const f = toAmqpFailure(err);
+    const classId = err instanceof AmqpProtocolError ? err.classId : 0;
+    const methodId = err instanceof AmqpProtocolError ? err.methodId : 0;
+    if (f.code === ReplyCode.INTERNAL_ERROR) this.log.error('internal error', { error: err instanceof Error ? err.stack : String(err) });
+    if (f.connectionLevel || channel === 0 || !this.channels.has(channel)) {
+      this.close(f.code, f.text, classId, methodId);
+    } else {
+      this.closeChannel(channel, f.code, f.text, classId, methodId);
+    }
+  }
+
+  /** Method-level failure with explicit ids (used by channels). */
+  failMethod(err: unknown, channel: number, m: Method): void {
+    const f = toAmqpFailure(err);
+    const { classId, methodId } = methodIds(m.name);
+    if (f.code === ReplyCode.INTERNAL_ERROR) this.log.error('internal error', { error: err instanceof Error ? err.stack : String(err) });
+    if (f.connectionLevel) this.close(f.code, f.text, classId, methodId);
+    else this.closeChannel(channel, f.code, f.text, classId, methodId);
+  }
+
+  private fail(e: AmqpProtocolError): void {
+    this.close(e.replyCode, e.message, e.classId, e.methodId);
+  }
+
+  private scheduleFlush(): void {
+    if (this.inChunk || this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const out = this.writer.take();
+    if (!out || this.socket.destroyed) return;
+    this.lastSent = Date.now();
+    this.socket.write(out);
+    if (this.blockedChannels && this.socket.writableLength < WRITE_HIGH_WATER_BYTES) this.onDrain();
+  }
+
+  private onDrain(): void {
+    if (!this.blockedChannels) return;
+    this.blockedChannels = false;
+    for (const ch of this.channels.values()) ch.resume();
+  }
+
+  private startHeartbeats(): void {
+    if (this.heartbeatSec <= 0) return;
+    const intervalMs = (this.heartbeatSec * 1000) / 2;
+    this.heartbeatTimer = setInterval(() => {
+      const now = Date.now();
+      if (now - this.lastReceived > this.heartbeatSec * 2 * 1000) {
+        this.log.warn('missed heartbeats from client, closing', { heartbeatSec: this.heartbeatSec });
+        this.destroy('missed heartbeats');
+        return;
+      }
+      if (now - this.lastSent >= intervalMs) {
+        this.writer.heartbeat();
+        this.flush();
+      }
+    }, intervalMs);
+    this.heartbeatTimer.unref();
+  }
+
+  private closeChannels(): void {
+    for (const ch of this.channels.values()) ch.release();
+    this.channels.clear();
+  }
+
+  destroy(reason: string): void {
+    if (this.state !== 'closed') this.log.debug('connection destroyed', { reason });
+    this.state = 'closed';
+    this.socket.destroy();
+    this.cleanup();
+  }
+
+  private cleanupDone = false;
+  private cleanup(): void {
+    if (this.cleanupDone) return;
+    this.cleanupDone = true;
+    this.state = 'closed';
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.closeChannels();
+    this.vhost?.connectionClosed(this.id);
+    this.onClosed(this);
+  }
+}
+
+function ids(m: Method): [number, number] {
+  const { classId, methodId } = methodIds(m.name);
+  return [classId, methodId];
+}
+
+function methodNameOf(payload: Buffer): string | undefined {
+  if (payload.length < 4) return undefined;
+  const c = payload.readUInt16BE(0);
+  const mm = payload.readUInt16BE(2);
+  if (c === 20 && mm === 40) return 'channel.close';
+  if (c === 20 && mm === 41) return 'channel.close-ok';
+  return undefined;
+}
+
+function parseCredentials(mechanism: string, response: Buffer): { user: string; password: string } | undefined {
+  if (mechanism === 'PLAIN') {
+    // RFC 4616: [authzid] NUL authcid NUL passwd
+    const parts = response.toString('utf8').split('\u0000');
+    if (parts.length !== 3) return undefined;
+    return { user: parts[1], password: parts[2] };
+  }
+  if (mechanism === 'AMQPLAIN') {
+    // A field table without its length prefix (RabbitMQ's AMQPLAIN).
+    try {
+      const withLength = Buffer.allocUnsafe(4 + response.length);
+      withLength.writeUInt32BE(response.length, 0);
+      response.copy(withLength, 4);
+      const t = decodeTable(withLength, 0).value;
+      if (typeof t.LOGIN === 'string' && typeof t.PASSWORD === 'string') return { user: t.LOGIN, password: t.PASSWORD };
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}

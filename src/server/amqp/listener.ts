@@ -1,0 +1,75 @@
+// Accepts AMQP client sockets and tracks live connections for shutdown.
+
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Broker } from '../../broker/broker.js';
+import { ReplyCode } from '../../protocol/amqp/index.js';
+import type { Logger } from '../../util/logger.js';
+import { AmqpConnection, type ConnectionLimits } from './connection.js';
+
+export interface AmqpListenerOptions extends ConnectionLimits {
+  readonly port: number;
+  readonly host: string;
+}
+
+export class AmqpListener {
+  private readonly server: Server;
+  private readonly connections = new Set<AmqpConnection>();
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly opts: AmqpListenerOptions,
+    private readonly logger: Logger,
+  ) {
+    this.server = createServer((socket: Socket) => this.accept(socket));
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  listen(): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      // '::' listens on IPv6 and IPv4 (dual stack) where the OS allows it.
+      this.server.listen({ port: this.opts.port, host: this.opts.host }, () => {
+        this.server.off('error', onError);
+        const addr = this.server.address();
+        if (addr && typeof addr === 'object') resolve({ host: addr.address, port: addr.port });
+        else reject(new Error('AMQP listener has no address'));
+      });
+    });
+  }
+
+  /** Stop accepting; close every client with 320 CONNECTION_FORCED and wait for them. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const waits: Promise<void>[] = [];
+    for (const c of this.connections) {
+      waits.push(
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            c.destroy('shutdown');
+            resolve();
+          }, 2000);
+          c.onGone = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        }),
+      );
+      if (c.isOpen) c.close(ReplyCode.CONNECTION_FORCED, "broker forced connection closure with reason 'shutdown'");
+      else c.destroy('shutdown');
+    }
+    await Promise.all(waits);
+    await closed;
+  }
+
+  private accept(socket: Socket): void {
+    const conn = new AmqpConnection(socket, this.broker, this.opts, this.logger, (c) => {
+      this.connections.delete(c);
+      c.onGone?.();
+    });
+    this.connections.add(conn);
+  }
+}

@@ -1,0 +1,167 @@
+// Record types the broker writes to the shared message log, and their codecs.
+// Layout of each payload is documented in docs/storage-format.md
+// ("Message records"). All integers big-endian.
+
+export const RecordType = {
+  /** A message and the durable queues it was enqueued on. */
+  Enqueue: 1,
+  /** Messages acked (or otherwise removed) from one queue. */
+  Ack: 2,
+  /** Every message of a queue with id <= upTo is gone (purge). */
+  Purge: 3,
+  /** Several records that must survive a crash together or not at all (tx.commit). */
+  Batch: 4,
+} as const;
+
+export interface EnqueueRecord {
+  readonly type: typeof RecordType.Enqueue;
+  readonly msgId: number;
+  /** Persistent messages are replayed on recovery; transient ones were only paged out of memory. */
+  readonly persistent: boolean;
+  readonly queueIds: readonly number[];
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly properties: Buffer;
+  readonly body: Buffer;
+}
+
+export interface AckRecord {
+  readonly type: typeof RecordType.Ack;
+  readonly queueId: number;
+  readonly msgIds: readonly number[];
+}
+
+export interface PurgeRecord {
+  readonly type: typeof RecordType.Purge;
+  readonly queueId: number;
+  readonly upTo: number;
+}
+
+export type MessageRecord = EnqueueRecord | AckRecord | PurgeRecord;
+
+export interface EncodedRecord {
+  readonly type: number;
+  readonly parts: Buffer[];
+}
+
+const FLAG_PERSISTENT = 1;
+
+/** Encoded as [fixed header, body] so the body is never copied before the log's buffer. */
+export function encodeEnqueue(r: Omit<EnqueueRecord, 'type'>): EncodedRecord {
+  const exchangeBytes = Buffer.byteLength(r.exchange);
+  const keyBytes = Buffer.byteLength(r.routingKey);
+  const size = 1 + 8 + 2 + 4 * r.queueIds.length + 1 + exchangeBytes + 1 + keyBytes + 4 + r.properties.length;
+  const head = Buffer.allocUnsafe(size);
+  let o = head.writeUInt8(r.persistent ? FLAG_PERSISTENT : 0, 0);
+  o = head.writeDoubleBE(r.msgId, o);
+  o = head.writeUInt16BE(r.queueIds.length, o);
+  for (const id of r.queueIds) o = head.writeUInt32BE(id, o);
+  o = head.writeUInt8(exchangeBytes, o);
+  o += head.write(r.exchange, o);
+  o = head.writeUInt8(keyBytes, o);
+  o += head.write(r.routingKey, o);
+  o = head.writeUInt32BE(r.properties.length, o);
+  r.properties.copy(head, o);
+  return { type: RecordType.Enqueue, parts: [head, r.body] };
+}
+
+export function encodeAck(queueId: number, msgIds: readonly number[]): EncodedRecord {
+  const buf = Buffer.allocUnsafe(8 + 8 * msgIds.length);
+  let o = buf.writeUInt32BE(queueId, 0);
+  o = buf.writeUInt32BE(msgIds.length, o);
+  for (const id of msgIds) o = buf.writeDoubleBE(id, o);
+  return { type: RecordType.Ack, parts: [buf] };
+}
+
+export function encodePurge(queueId: number, upTo: number): EncodedRecord {
+  const buf = Buffer.allocUnsafe(12);
+  buf.writeUInt32BE(queueId, 0);
+  buf.writeDoubleBE(upTo, 4);
+  return { type: RecordType.Purge, parts: [buf] };
+}
+
+/** Nested records: u8 type | u32 length | payload, repeated. */
+export function encodeBatch(records: readonly EncodedRecord[]): EncodedRecord {
+  const parts: Buffer[] = [];
+  for (const r of records) {
+    const head = Buffer.allocUnsafe(5);
+    head.writeUInt8(r.type, 0);
+    head.writeUInt32BE(r.parts.reduce((n, p) => n + p.length, 0), 1);
+    parts.push(head, ...r.parts);
+  }
+  return { type: RecordType.Batch, parts };
+}
+
+export class MessageRecordError extends Error {}
+
+function need(buf: Buffer, offset: number, bytes: number): void {
+  if (offset + bytes > buf.length) throw new MessageRecordError(`record truncated at byte ${offset}`);
+}
+
+export function decodeEnqueue(buf: Buffer): EnqueueRecord {
+  need(buf, 0, 11);
+  const persistent = (buf.readUInt8(0) & FLAG_PERSISTENT) !== 0;
+  const msgId = buf.readDoubleBE(1);
+  const nQueues = buf.readUInt16BE(9);
+  let o = 11;
+  need(buf, o, 4 * nQueues + 1);
+  const queueIds: number[] = [];
+  for (let i = 0; i < nQueues; i++, o += 4) queueIds.push(buf.readUInt32BE(o));
+  const exchangeBytes = buf.readUInt8(o++);
+  need(buf, o, exchangeBytes + 1);
+  const exchange = buf.toString('utf8', o, o + exchangeBytes);
+  o += exchangeBytes;
+  const keyBytes = buf.readUInt8(o++);
+  need(buf, o, keyBytes + 4);
+  const routingKey = buf.toString('utf8', o, o + keyBytes);
+  o += keyBytes;
+  const propsBytes = buf.readUInt32BE(o);
+  o += 4;
+  need(buf, o, propsBytes);
+  const properties = buf.subarray(o, o + propsBytes);
+  const body = buf.subarray(o + propsBytes);
+  return { type: RecordType.Enqueue, msgId, persistent, queueIds, exchange, routingKey, properties, body };
+}
+
+function decodeAck(buf: Buffer): AckRecord {
+  need(buf, 0, 8);
+  const queueId = buf.readUInt32BE(0);
+  const n = buf.readUInt32BE(4);
+  need(buf, 8, 8 * n);
+  const msgIds: number[] = [];
+  for (let i = 0; i < n; i++) msgIds.push(buf.readDoubleBE(8 + 8 * i));
+  return { type: RecordType.Ack, queueId, msgIds };
+}
+
+function decodePurge(buf: Buffer): PurgeRecord {
+  need(buf, 0, 12);
+  return { type: RecordType.Purge, queueId: buf.readUInt32BE(0), upTo: buf.readDoubleBE(4) };
+}
+
+/** Decode one log record into the message records it holds (a batch holds several). */
+export function decodeMessageRecords(type: number, payload: Buffer): MessageRecord[] {
+  switch (type) {
+    case RecordType.Enqueue:
+      return [decodeEnqueue(payload)];
+    case RecordType.Ack:
+      return [decodeAck(payload)];
+    case RecordType.Purge:
+      return [decodePurge(payload)];
+    case RecordType.Batch: {
+      const out: MessageRecord[] = [];
+      let o = 0;
+      while (o < payload.length) {
+        need(payload, o, 5);
+        const t = payload.readUInt8(o);
+        const len = payload.readUInt32BE(o + 1);
+        need(payload, o + 5, len);
+        if (t === RecordType.Batch) throw new MessageRecordError('nested batch record');
+        out.push(...decodeMessageRecords(t, payload.subarray(o + 5, o + 5 + len)));
+        o += 5 + len;
+      }
+      return out;
+    }
+    default:
+      throw new MessageRecordError(`unknown record type ${type}`);
+  }
+}

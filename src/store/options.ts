@@ -1,0 +1,34 @@
+// Defaults and validation of LogOptions shared by the file and memory logs.
+
+import {
+  type FsyncPolicy,
+  type Logger,
+  SEGMENT_BYTES_MAX_DEFAULT,
+  WRITE_BUFFER_BYTES_DEFAULT,
+  stderrLogger,
+} from './log.js';
+import { RECORD_BYTES_MIN, SEGMENT_HEADER_BYTES } from './record-format.js';
+import type { SegmentedLogOptions } from './segmented-log.js';
+
+export interface TuningOptions {
+  fsync?: FsyncPolicy;
+  segmentBytesMax?: number;
+  writeBufferBytesMax?: number;
+  logger?: Logger;
+}
+
+const POLICIES: readonly FsyncPolicy[] = ['always', 'batch', 'never'];
+
+export function resolveOptions(o: TuningOptions, fsyncDefault: FsyncPolicy): SegmentedLogOptions {
+  const fsync = o.fsync ?? fsyncDefault;
+  if (!POLICIES.includes(fsync)) throw new TypeError(`fsync must be one of ${POLICIES.join(', ')}, not ${String(fsync)}`);
+  const segmentBytesMax = o.segmentBytesMax ?? SEGMENT_BYTES_MAX_DEFAULT;
+  if (!Number.isSafeInteger(segmentBytesMax) || segmentBytesMax < SEGMENT_HEADER_BYTES + RECORD_BYTES_MIN) {
+    throw new RangeError(`segmentBytesMax must be an integer >= ${SEGMENT_HEADER_BYTES + RECORD_BYTES_MIN}`);
+  }
+  const writeBufferBytesMax = o.writeBufferBytesMax ?? WRITE_BUFFER_BYTES_DEFAULT;
+  if (!Number.isSafeInteger(writeBufferBytesMax) || writeBufferBytesMax < RECORD_BYTES_MIN) {
+    throw new RangeError(`writeBufferBytesMax must be an integer >= ${RECORD_BYTES_MIN}`);
+  }
+  return { fsync, segmentBytesMax, writeBufferBytesMax, logger: o.logger ?? stderrLogger };
+}

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  helpText,
+  hostPort,
+  listeningLine,
+  parseCommandLine,
+  serveDefaults,
+  serveHelpText,
+  UsageError,
+  type Command,
+  type Env,
+  type ServeOptions,
+} from '../../../src/cli/config.js';
+
+const noFiles = (path: string): string => {
+  throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
+};
+
+function files(map: Record<string, string>) {
+  return (path: string): string => (Object.hasOwn(map, path) ? map[path] : noFiles(path));
+}
+
+function serve(argv: string[], env: Env = {}, readFile = noFiles): ServeOptions {
+  const cmd: Command = parseCommandLine(['serve', ...argv], env, readFile);
+  assert.equal(cmd.command, 'serve');
+  return (cmd as Extract<Command, { command: 'serve' }>).options;
+}
+
+function usageError(argv: string[], env: Env, readFile: (p: string) => string, message: RegExp | string): void {
+  assert.throws(
+    () => parseCommandLine(argv, env, readFile),
+    (err: unknown) => {
+      assert.ok(err instanceof UsageError, `expected UsageError, got ${String(err)}`);
+      assert.ok(!err.message.includes('\n'), 'one line');
+      if (typeof message === 'string') assert.equal(err.message, message);
+      else assert.match(err.message, message);
+      return true;
+    },
+  );
+}
+
+describe('cli: commands', () => {
+  it('help and version', () => {
+    for (const a of ['--help', '-h', 'help']) assert.deepEqual(parseCommandLine([a], {}, noFiles), { command: 'help', text: helpText });
+    for (const a of ['--version', '-v', 'version']) assert.deepEqual(parseCommandLine([a], {}, noFiles), { command: 'version' });
+    assert.deepEqual(parseCommandLine(['serve', '--help'], {}, noFiles), { command: 'help', text: serveHelpText });
+    assert.deepEqual(parseCommandLine(['serve', '-h', '--amqp-port', 'bad'], {}, noFiles), { command: 'help', text: serveHelpText });
+  });
+
+  it('help mentions every serve flag and its variable', () => {
+    for (const s of ['--data-dir', 'WHARF_DATA_DIR', '--amqp-port', 'WHARF_AMQP_PORT', '--http-port', 'WHARF_HTTP_PORT',
+      '--bind', 'WHARF_BIND', '--fsync', 'WHARF_FSYNC', '--log-level', 'WHARF_LOG_LEVEL', '--user', 'WHARF_USERS', '--config']) {
+      assert.ok(serveHelpText.includes(s), s);
+    }
+  });
+
+  it('refuses a missing or unknown command', () => {
+    usageError([], {}, noFiles, "missing command; try 'wharf --help'");
+    usageError(['start'], {}, noFiles, "unknown command 'start'; try 'wharf --help'");
+    usageError(['--port', '1'], {}, noFiles, "unknown option '--port'; try 'wharf --help'");
+  });
+});
+
+describe('cli: serve options', () => {
+  it('defaults', () => {
+    assert.deepEqual(serve([]), {
+      dataDir: './data', amqpPort: 5672, httpPort: 15672, bind: '::', fsync: 'batch', logLevel: 'info', users: [],
+    });
+    assert.deepEqual(serve([]), serveDefaults);
+  });
+
+  it('flags, in both --flag value and --flag=value forms', () => {
+    assert.deepEqual(
+      serve(['--data-dir', '/var/lib/wharf', '--amqp-port=5673', '--http-port', '0', '--bind', '127.0.0.1',
+        '--fsync', 'always', '--log-level=debug', '--user', 'alice:secret', '--user', 'bob:pa:ss']),
+      {
+        dataDir: '/var/lib/wharf', amqpPort: 5673, httpPort: 0, bind: '127.0.0.1', fsync: 'always', logLevel: 'debug',
+        users: [{ name: 'alice', password: 'secret' }, { name: 'bob', password: 'pa:ss' }],
+      },
+    );
+  });
+
+  it('environment variables', () => {
+    const env = {
+      WHARF_DATA_DIR: 'd', WHARF_AMQP_PORT: '0', WHARF_HTTP_PORT: '8080', WHARF_BIND: '::1', WHARF_FSYNC: 'never',
+      WHARF_LOG_LEVEL: 'WARN', WHARF_USERS: 'alice:a, bob:b ,,',
+    };
+    assert.deepEqual(serve([], env), {
+      dataDir: 'd', amqpPort: 0, httpPort: 8080, bind: '::1', fsync: 'never', logLevel: 'warn',
+      users: [{ name: 'alice', password: 'a' }, { name: 'bob', password: 'b' }],
+    });
+  });
+
+  it('empty environment variables count as unset', () => {
+    assert.deepEqual(serve([], { WHARF_AMQP_PORT: '', WHARF_BIND: '  ', WHARF_USERS: '' }), serveDefaults);
+  });
+
+  it('config file', () => {
+    const file = JSON.stringify({
+      dataDir: '/srv/wharf', amqpPort: 1234, httpPort: '4321', bind: '0.0.0.0', fsync: 'never', logLevel: 'error',
+      users: [{ name: 'carol', password: 'c' }],
+    });
+    assert.deepEqual(serve(['--config', 'w.json'], {}, files({ 'w.json': file })), {
+      dataDir: '/srv/wharf', amqpPort: 1234, httpPort: 4321, bind: '0.0.0.0', fsync: 'never', logLevel: 'error',
+      users: [{ name: 'carol', password: 'c' }],
+    });
+    assert.equal(serve([], { WHARF_CONFIG: 'w.json' }, files({ 'w.json': file })).amqpPort, 1234);
+  });
+
+  it('precedence: flag > environment > config file > default, option by option', () => {
+    const file = JSON.stringify({ amqpPort: 1, httpPort: 1, bind: 'file-host', users: [{ name: 'f', password: 'f' }] });
+    const env = { WHARF_AMQP_PORT: '2', WHARF_HTTP_PORT: '2', WHARF_USERS: 'e:e' };
+    const o = serve(['--config', 'c.json', '--amqp-port', '3'], env, files({ 'c.json': file }));
+    assert.equal(o.amqpPort, 3); // flag
+    assert.equal(o.httpPort, 2); // env
+    assert.equal(o.bind, 'file-host'); // file
+    assert.equal(o.fsync, 'batch'); // default
+    assert.deepEqual(o.users, [{ name: 'e', password: 'e' }]); // env list replaces the file's
+    const o2 = serve(['--config', 'c.json', '--user', 'x:y'], env, files({ 'c.json': file }));
+    assert.deepEqual(o2.users, [{ name: 'x', password: 'y' }]);
+    const o3 = serve(['--config', 'c.json'], {}, files({ 'c.json': file }));
+    assert.deepEqual(o3.users, [{ name: 'f', password: 'f' }]);
+  });
+
+  it('--config on the command line beats WHARF_CONFIG', () => {
+    const read = files({ 'a.json': '{"amqpPort": 1}', 'b.json': '{"amqpPort": 2}' });
+    assert.equal(serve(['--config', 'b.json'], { WHARF_CONFIG: 'a.json' }, read).amqpPort, 2);
+  });
+
+  it('port bounds', () => {
+    assert.equal(serve(['--amqp-port', '65535']).amqpPort, 65535);
+    assert.equal(serve(['--amqp-port', '0']).amqpPort, 0);
+  });
+});
+
+describe('cli: bad values are one-line usage errors', () => {
+  const cases: [name: string, argv: string[], env: Env, message: RegExp | string][] = [
+    ['port too large', ['--amqp-port', '65536'], {}, 'invalid --amqp-port: "65536" (expected a port number from 0 to 65535)'],
+    ['negative port', ['--http-port=-1'], {}, /^invalid --http-port: "-1"/],
+    ['port not a number', ['--amqp-port', '56x'], {}, /^invalid --amqp-port: "56x"/],
+    ['fractional port', ['--amqp-port', '1.5'], {}, /^invalid --amqp-port/],
+    ['hex port', ['--amqp-port', '0x10'], {}, /^invalid --amqp-port/],
+    ['empty port', ['--amqp-port='], {}, /^invalid --amqp-port: ""/],
+    ['env port', [], { WHARF_HTTP_PORT: 'eighty' }, 'invalid WHARF_HTTP_PORT: "eighty" (expected a port number from 0 to 65535)'],
+    ['fsync', ['--fsync', 'sometimes'], {}, 'invalid --fsync: "sometimes" (expected always, batch, never)'],
+    ['env fsync', [], { WHARF_FSYNC: 'ALWAYS' }, /^invalid WHARF_FSYNC/],
+    ['log level', ['--log-level', 'trace'], {}, 'invalid --log-level: "trace" (expected debug, info, warn, error, silent)'],
+    ['bind with a space', ['--bind', 'a b'], {}, /^invalid --bind/],
+    ['empty data dir', ['--data-dir', ''], {}, /^invalid --data-dir/],
+    ['user without colon', ['--user', 'alice'], {}, "invalid --user: 'alice' (expected name:password)"],
+    ['user without name', ['--user', ':pw'], {}, /^invalid --user/],
+    ['user without password', ['--user', 'alice:'], {}, /^invalid --user/],
+    ['duplicate user', ['--user', 'a:1', '--user', 'a:2'], {}, "invalid --user: user 'a' is given twice"],
+    ['env user', [], { WHARF_USERS: 'a:1,b' }, "invalid WHARF_USERS: 'b' (expected name:password)"],
+    ['unknown flag', ['--port', '1'], {}, /^serve: Unknown option '--port'/],
+    ['missing value', ['--amqp-port'], {}, /^serve: Option '--amqp-port <value>' argument missing/],
+    ['positional argument', ['extra'], {}, /^serve: Unexpected argument 'extra'/],
+    ['missing config file', ['--config', 'nope.json'], {}, "cannot read config file 'nope.json': ENOENT"],
+  ];
+  for (const [name, argv, env, message] of cases) {
+    it(name, () => usageError(['serve', ...argv], env, noFiles, message));
+  }
+
+  const fileCases: [name: string, content: string, message: RegExp | string][] = [
+    ['not JSON', '{amqpPort: 1}', /^config file 'c.json' is not valid JSON: /],
+    ['not an object', '[1]', "config file 'c.json' must hold a JSON object"],
+    ['unknown key', '{"amqp_port": 1}', /^unknown key 'amqp_port' in config file 'c.json' \(expected dataDir, /],
+    ['bad port', '{"amqpPort": 70000}', "invalid amqpPort in config file 'c.json': 70000 (expected a port number from 0 to 65535)"],
+    ['fractional port', '{"httpPort": 1.5}', /^invalid httpPort in config file/],
+    ['port as boolean', '{"httpPort": true}', /^invalid httpPort in config file/],
+    ['bad fsync', '{"fsync": 1}', /^invalid fsync in config file/],
+    ['users not an array', '{"users": {"name": "a"}}', /^invalid users in config file/],
+    ['user missing password', '{"users": [{"name": "a"}]}', /^invalid users in config file 'c.json': each user must be/],
+    ['user with extra key', '{"users": [{"name": "a", "password": "b", "tags": []}]}', /^invalid users in config file/],
+    ['duplicate users', '{"users": [{"name": "a", "password": "b"}, {"name": "a", "password": "c"}]}', /given twice$/],
+  ];
+  for (const [name, content, message] of fileCases) {
+    it(`config file: ${name}`, () => usageError(['serve', '--config', 'c.json'], {}, files({ 'c.json': content }), message));
+  }
+
+  it('a bad value in a lower-precedence source is not looked at when a higher one wins', () => {
+    const read = files({ 'c.json': '{"amqpPort": "bad"}' });
+    assert.equal(serve(['--config', 'c.json', '--amqp-port', '1'], { WHARF_AMQP_PORT: 'also bad' }, read).amqpPort, 1);
+  });
+
+  it('does not echo passwords from the config file', () => {
+    const read = files({ 'c.json': '{"users": [{"name": "a", "password": "hunter2", "x": 1}]}' });
+    assert.throws(() => parseCommandLine(['serve', '--config', 'c.json'], {}, read), (err: Error) => !err.message.includes('hunter2'));
+  });
+});
+
+describe('cli: listening line', () => {
+  it('brackets IPv6 hosts', () => {
+    assert.equal(hostPort('::', 5672), '[::]:5672');
+    assert.equal(hostPort('::1', 1), '[::1]:1');
+    assert.equal(hostPort('127.0.0.1', 1), '127.0.0.1:1');
+    assert.equal(hostPort('localhost', 1), 'localhost:1');
+    assert.equal(listeningLine({ host: '::', amqpPort: 5672, httpPort: 15672 }), 'wharf listening amqp=[::]:5672 http=[::]:15672');
+    assert.equal(listeningLine({ host: '0.0.0.0', amqpPort: 1, httpPort: 2 }), 'wharf listening amqp=0.0.0.0:1 http=0.0.0.0:2');
+  });
+});
