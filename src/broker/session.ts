@@ -145,13 +145,15 @@ export class Session {
   }
 
   ack(deliveryTag: number, multiple: boolean): void {
-    for (const u of this.takeUnacked(deliveryTag, multiple)) this.settle(u, false, true);
-    this.afterSettle();
+    const settled = this.takeUnacked(deliveryTag, multiple);
+    for (const u of settled) this.settle(u, false, true);
+    this.afterSettle(settled);
   }
 
   nack(deliveryTag: number, multiple: boolean, requeue: boolean): void {
-    for (const u of this.takeUnacked(deliveryTag, multiple)) this.settle(u, requeue, false);
-    this.afterSettle();
+    const settled = this.takeUnacked(deliveryTag, multiple);
+    for (const u of settled) this.settle(u, requeue, false);
+    this.afterSettle(settled);
   }
 
   /** basic.recover requeue=true: every unacked delivery goes back to its queue. */
@@ -159,7 +161,7 @@ export class Session {
     const all = [...this.unacked.values()];
     this.unacked.clear();
     for (const u of all) this.returnToQueue(u);
-    this.afterSettle();
+    this.afterSettle(all);
   }
 
   flow(active: boolean): void {
@@ -217,7 +219,7 @@ export class Session {
     } finally {
       this.store.endBatch(written);
     }
-    this.afterSettle();
+    this.afterSettle(tx.settles.map((s) => s.u));
     if (needsSync) await this.store.sync();
     return { unroutable };
   }
@@ -318,8 +320,10 @@ export class Session {
     u.queue.requeue(u.entry);
   }
 
-  private afterSettle(): void {
+  /** Credit came back and messages may have been requeued: let the queues deliver. */
+  private afterSettle(settled: readonly Unacked[]): void {
     const queues = new Set<Queue>();
+    for (const u of settled) queues.add(u.queue);
     for (const c of this.consumers.values()) queues.add(c.queue);
     for (const q of queues) q.drain();
   }

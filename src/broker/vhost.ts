@@ -88,6 +88,8 @@ export class Vhost {
     type: string,
     o: { passive: boolean; durable: boolean; autoDelete: boolean; internal: boolean; args: Args },
   ): Exchange {
+    // RabbitMQ refuses even a passive declare of the default exchange.
+    if (name === '') throw accessRefused('operation not permitted on the default exchange');
     const existing = this.exchanges.get(name);
     if (o.passive) {
       if (!existing) throw notFound('exchange', name, this.name);
@@ -111,7 +113,7 @@ export class Vhost {
   deleteExchange(name: string, ifUnused: boolean): void {
     if (name === '') throw accessRefused('operation not permitted on the default exchange');
     if (name.startsWith('amq.')) {
-      throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
+      throw accessRefused(`deletion of system exchange '${name}' in vhost '${this.name}' not allowed`);
     }
     const ex = this.exchanges.get(name);
     if (!ex) return; // RabbitMQ: deleting a missing exchange succeeds
@@ -187,7 +189,7 @@ export class Vhost {
     if (!q) return 0; // RabbitMQ: deleting a missing queue succeeds with 0 messages
     this.checkExclusive(q, connectionId);
     if (o.ifUnused && q.consumerCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' in use`);
-    if (o.ifEmpty && q.messageCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' is not empty`);
+    if (o.ifEmpty && q.messageCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' not empty`);
     return this.removeQueue(q);
   }
 

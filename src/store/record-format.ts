@@ -43,9 +43,7 @@ export function segmentHeader(): Buffer {
   return b;
 }
 
-export type HeaderCheck =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly reason: string; readonly newerVersion?: number };
+export type HeaderCheck = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 /** `head` is the first bytes of the file (fewer than a header if the file is that short). */
 export function checkSegmentHeader(head: Buffer): HeaderCheck {
@@ -57,10 +55,7 @@ export function checkSegmentHeader(head: Buffer): HeaderCheck {
   }
   const version = head[SEGMENT_MAGIC.length];
   if (version === SEGMENT_FORMAT_VERSION) return { ok: true };
-  if (version > SEGMENT_FORMAT_VERSION) {
-    return { ok: false, reason: `format version ${version} is newer than ${SEGMENT_FORMAT_VERSION}`, newerVersion: version };
-  }
-  return { ok: false, reason: `unknown format version ${version}` };
+  return { ok: false, reason: `unknown segment format version ${version} (this build writes ${SEGMENT_FORMAT_VERSION})` };
 }
 
 /** Bytes a record with this payload takes on disk. */

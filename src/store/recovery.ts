@@ -1,13 +1,11 @@
 // Opening a log directory after a clean stop or a crash (docs/storage-format.md, "Recovery").
 // Every segment is verified record by record. A segment is cut at its first bad record: the bytes
 // from there on are copied to the quarantine area, then the file is truncated and fsync'd. Nothing
-// found on disk makes this throw, except a segment written by a newer format version (refusing is
-// safer than cutting away data this build cannot read).
+// found on disk makes this throw (I/O errors do).
 
 import type { LogDisk, LogFile } from './disk.js';
 import type { Logger } from './log.js';
 import {
-  SEGMENT_FORMAT_VERSION,
   SEGMENT_HEADER_BYTES,
   checkSegmentHeader,
   parseSegmentFileName,
@@ -66,12 +64,9 @@ async function recoverSegment(
   await file.read(head, 0);
   const header = checkSegmentHeader(head);
   if (!header.ok) {
-    if (header.newerVersion !== undefined) {
-      throw new Error(
-        `${disk.describe(name)} has segment format version ${header.newerVersion}, newer than ` +
-          `${SEGMENT_FORMAT_VERSION} which this build understands; upgrade Wharf to open this data`,
-      );
-    }
+    // A version byte this build does not know is treated like any damaged header: a torn write of
+    // a new segment's header looks exactly the same. Newer data is refused earlier, by the data
+    // dir's FORMAT file (data-dir.ts); and the quarantine keeps the bytes either way.
     await cut(disk, file, { id, name, from: 0, size, reason: header.reason, isLast, logger, quarantined });
     await file.writev([segmentHeader()], 0);
     await file.datasync();

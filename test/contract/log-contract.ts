@@ -293,7 +293,7 @@ export function runLogContract(name: string, open: OpenLog, features: ContractFe
       );
       await fc.assert(
         fc.asyncProperty(
-          fc.array(op, { maxLength: 60 }),
+          fc.array(op, { maxLength: 60, size: 'max' }),
           fc.constantFrom<FsyncPolicy>('batch', 'always', 'never'),
           async (ops, fsync) => {
             await withLog({ fsync, segmentBytesMax: 600, writeBufferBytesMax: 200 }, async (log, dir) => {

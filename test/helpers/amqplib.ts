@@ -196,8 +196,11 @@ export async function closeQuietly(conn: ChannelModel): Promise<void> {
 
 /** Drops the TCP connection without an AMQP close, as a crashed client would. */
 export function destroySocket(conn: ChannelModel): void {
-  const stream = (conn.connection as unknown as { stream?: { destroy(): void } }).stream;
-  stream?.destroy();
+  const c = conn.connection as unknown as { stream?: { destroy(): void }; onSocketError?: (err: Error) => void };
+  c.stream?.destroy();
+  // destroy() emits no 'end', so amqplib would not notice and its heartbeat
+  // timer would keep the test process alive for minutes; tell it directly.
+  c.onSocketError?.(new Error('socket destroyed by the test'));
 }
 
 /** The tuned values amqplib negotiated (not in its typings). */

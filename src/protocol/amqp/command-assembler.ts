@@ -126,8 +126,7 @@ export class CommandAssembler {
     const p = this.pending.get(channel);
     if (p === undefined || p.header !== undefined) {
       this.pending.delete(channel);
-      const what = p === undefined ? 'method frame' : `content body for ${p.method.name}`;
-      throw this.error(ReplyCode.UNEXPECTED_FRAME, `expected ${what}, got a content header frame instead`, p, channel);
+      throw this.error(ReplyCode.UNEXPECTED_FRAME, 'expected method frame, got non method frame instead', p, channel);
     }
     let header: ContentHeader;
     try {
@@ -161,8 +160,7 @@ export class CommandAssembler {
     const header = p?.header;
     if (p === undefined || header === undefined) {
       this.pending.delete(channel);
-      const what = p === undefined ? 'method frame' : `content header for ${p.method.name}`;
-      throw this.error(ReplyCode.UNEXPECTED_FRAME, `expected ${what}, got a content body frame instead`, p, channel);
+      throw this.error(ReplyCode.UNEXPECTED_FRAME, 'expected method frame, got non method frame instead', p, channel);
     }
     const chunk = f.payload;
     const received = p.receivedBytes + chunk.length;

@@ -26,5 +26,11 @@ export {
   type TypedNumberType,
 } from './field-table.js';
 export { FrameParser, type Frame, type FrameParserHandler } from './frame-parser.js';
-export { CommandAssembler, parseContentHeader, type Command, type ContentHeader } from './command-assembler.js';
-export { FrameWriter, heartbeatFrame } from './frame-writer.js';
+export {
+  CommandAssembler,
+  DEFAULT_MAX_BODY_BYTES,
+  parseContentHeader,
+  type Command,
+  type ContentHeader,
+} from './command-assembler.js';
+export { DEFAULT_FRAME_MAX, FrameWriter, heartbeatFrame } from './frame-writer.js';

@@ -260,8 +260,8 @@ export class AmqpChannel implements DeliverySink {
       exchange: m.exchange,
       routingKey: m.routingKey,
       mandatory: m.mandatory,
-      properties: header.rawProperties,
-      body,
+      properties: detach(header.rawProperties),
+      body: detach(body),
       persistent: props.deliveryMode === 2,
       headers: props.headers as Readonly<Record<string, unknown>> | undefined,
     };
@@ -352,3 +352,11 @@ export class AmqpChannel implements DeliverySink {
   }
 }
 
+/**
+ * The parser hands out zero-copy slices of the socket read. A message kept in a
+ * queue must not pin a whole 64 KiB read buffer, so small slices are copied
+ * (into Node's shared pool); slices that are most of their buffer are kept.
+ */
+function detach(b: Buffer): Buffer {
+  return b.byteLength * 2 < b.buffer.byteLength ? Buffer.from(b) : b;
+}

@@ -186,7 +186,7 @@ export class AmqpConnection {
   private onFrame(f: Frame): void {
     if (this.state === 'closed') return;
     if (f.type === FRAME_HEARTBEAT) {
-      if (f.channel !== 0) this.fail(new AmqpProtocolError(ReplyCode.FRAME_ERROR, `heartbeat frame on channel ${f.channel}`));
+      if (f.channel !== 0) this.fail(new AmqpProtocolError(ReplyCode.UNEXPECTED_FRAME, `heartbeat frame on channel ${f.channel}`));
       return;
     }
     if (this.state === 'closing') {
@@ -223,6 +223,13 @@ export class AmqpConnection {
     if (!ch) {
       if (m.name !== 'channel.open') {
         throw new AmqpProtocolError(ReplyCode.CHANNEL_ERROR, `expected 'channel.open'`, ...ids(m));
+      }
+      if (this.channels.size >= this.channelMax) {
+        throw new AmqpProtocolError(
+          ReplyCode.NOT_ALLOWED,
+          `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`,
+          ...ids(m),
+        );
       }
       if (cmd.channel > this.channelMax) {
         throw new AmqpProtocolError(
@@ -278,11 +285,9 @@ export class AmqpConnection {
       default:
         return;
     }
-    throw new AmqpProtocolError(
-      ReplyCode.COMMAND_INVALID,
-      `unexpected method '${m.name}' on channel 0 in state '${this.state}'`,
-      ...ids(m),
-    );
+    // A channel-class method on channel 0 is a channel error; anything else out of place is invalid.
+    const code = m.name.startsWith('connection.') ? ReplyCode.COMMAND_INVALID : ReplyCode.CHANNEL_ERROR;
+    throw new AmqpProtocolError(code, `unexpected method '${m.name}' on channel 0 in state '${this.state}'`, ...ids(m));
   }
 
   private onStartOk(m: MethodOf<'connection.start-ok'>): void {
@@ -291,6 +296,12 @@ export class AmqpConnection {
     const loopback = isLoopback(this.socket.remoteAddress ?? '');
     if (!creds || !this.broker.authenticate(creds.user, creds.password, loopback)) {
       this.log.warn('login refused', { mechanism: m.mechanism, user: creds?.user });
+      const caps = this.clientProperties.capabilities as Record<string, unknown> | undefined;
+      if (caps?.authentication_failure_close !== true) {
+        // AMQP 0-9-1 §2.2.4: without the capability the server just closes the socket.
+        this.destroy('login refused');
+        return;
+      }
       // RabbitMQ with authentication_failure_close: a connection.close 403.
       this.close(
         ReplyCode.ACCESS_REFUSED,

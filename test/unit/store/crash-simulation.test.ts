@@ -26,7 +26,7 @@ type Op =
   | { readonly kind: 'crash'; readonly tear: boolean };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ kind: fc.constant('append' as const), bytes: fc.nat(120), count: fc.integer({ min: 1, max: 5 }) }) },
+  { weight: 10, arbitrary: fc.record({ kind: fc.constant('append' as const), bytes: fc.nat(120), count: fc.integer({ min: 1, max: 5 }) }) },
   { weight: 3, arbitrary: fc.constant({ kind: 'sync' as const }) },
   { weight: 3, arbitrary: fc.constant({ kind: 'syncNoWait' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'flush' as const }) },
@@ -35,7 +35,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'failWrite' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'deleteOldest' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('crash' as const), tear: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('crash' as const), tear: fc.boolean() }) },
 );
 
 interface Rec {
@@ -185,10 +185,10 @@ class Simulation {
 for (const fsync of ['batch', 'always'] as FsyncPolicy[]) {
   test(`crash simulation (fsync ${fsync}): synced records survive every crash, in order`, async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 120 }), fc.integer({ min: 1, max: 2 ** 31 - 1 }), (ops, seed) =>
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 150, size: 'max' }), fc.integer({ min: 1, max: 2 ** 31 - 1 }), (ops, seed) =>
         new Simulation(fsync, seed).run(ops),
       ),
-      { numRuns: 150, seed: fsync === 'batch' ? 4242 : 4343 },
+      { numRuns: 300, seed: fsync === 'batch' ? 4242 : 4343 },
     );
   });
 }

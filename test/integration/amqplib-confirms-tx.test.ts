@@ -1,0 +1,345 @@
+// Publisher confirms, transactions (tx.select/commit/rollback), channel.flow
+// and basic.qos global vs per-consumer prefetch, through amqplib (plus its
+// untyped Channel.rpc for tx and flow, which amqplib has no API for).
+// Expectations checked against RabbitMQ 3.10.
+
+import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import type { Message } from 'amqplib';
+import { Collector, SETTLE_MS, TEST_OPTS, WAIT_MS, sleep, uniqueName, withTimeout } from '../helpers/async.js';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import {
+  Clients,
+  METHOD,
+  assertRejectsWith,
+  bodies,
+  collect,
+  consumeInto,
+  rpc,
+  sendAll,
+  serverClose,
+  tx,
+  waitForReady,
+} from '../helpers/amqplib.js';
+
+const range = (n: number, prefix = 'm') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+describe('amqplib: publisher confirms', () => {
+  let broker: TestBroker;
+  let clients: Clients;
+
+  before(async () => {
+    broker = await startTestBroker();
+  });
+  after(async () => {
+    await broker.close();
+  });
+  beforeEach(() => {
+    clients = new Clients(broker.url);
+  });
+  afterEach(async () => {
+    await clients.closeAll();
+  });
+
+  it('confirms every publish, in order, and waitForConfirms resolves', TEST_OPTS, async () => {
+    const ch = await clients.confirmChannel();
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    const acked: number[] = [];
+    let lastTag = 0;
+    let tagsIncrease = true;
+    ch.on('ack', ({ deliveryTag }) => {
+      if (deliveryTag <= lastTag) tagsIncrease = false;
+      lastTag = deliveryTag;
+    });
+    const done = Array.from({ length: 200 }, (_, i) =>
+      new Promise<void>((resolve, reject) => {
+        ch.sendToQueue(queue, Buffer.from(`m${i}`), {}, (err) => {
+          if (err) reject(new Error(`publish ${i} nacked`));
+          else {
+            acked.push(i);
+            resolve();
+          }
+        });
+      }));
+    await withTimeout(ch.waitForConfirms(), WAIT_MS, 'waitForConfirms');
+    await Promise.all(done);
+    assert.equal(acked.length, 200);
+    assert.ok(tagsIncrease, 'confirm delivery tags only increase');
+    assert.equal(lastTag, 200, 'the last confirm covers publish sequence number 200');
+    assert.equal((await ch.checkQueue(queue)).messageCount, 200);
+  });
+
+  it('confirms persistent messages on a durable queue', TEST_OPTS, async () => {
+    const ch = await clients.confirmChannel();
+    const q = clients.deleteLater(uniqueName());
+    await ch.assertQueue(q, { durable: true });
+    for (let i = 0; i < 20; i++) ch.sendToQueue(q, Buffer.from(`p${i}`), { persistent: true });
+    await withTimeout(ch.waitForConfirms(), WAIT_MS, 'waitForConfirms');
+    assert.equal((await ch.checkQueue(q)).messageCount, 20);
+  });
+
+  it('confirms unroutable messages too; a mandatory one is returned before its ack', TEST_OPTS, async () => {
+    const ch = await clients.confirmChannel();
+    const x = clients.deleteExchangeLater(uniqueName('x'));
+    await ch.assertExchange(x, 'direct', { durable: false });
+    const events: string[] = [];
+    ch.on('return', (m: Message) => events.push(`return:${m.content.toString()}`));
+    ch.on('ack', ({ deliveryTag }) => events.push(`ack:${deliveryTag}`));
+    ch.publish(x, 'nowhere', Buffer.from('plain'));
+    ch.publish(x, 'nowhere', Buffer.from('bounced'), { mandatory: true });
+    await withTimeout(ch.waitForConfirms(), WAIT_MS, 'waitForConfirms');
+    // Acks may be combined with multiple=true; the return must precede the ack covering tag 2.
+    const returnAt = events.indexOf('return:bounced');
+    const ackAt = events.findIndex((e) => e.startsWith('ack:') && Number(e.slice(4)) >= 2);
+    assert.ok(returnAt >= 0, `no return in ${events.join(', ')}`);
+    assert.ok(returnAt < ackAt, `basic.return must come before the ack: ${events.join(', ')}`);
+  });
+
+  it('confirms publishes to a fanout with many queues once each', TEST_OPTS, async () => {
+    const ch = await clients.confirmChannel();
+    const x = clients.deleteExchangeLater(uniqueName('x'));
+    await ch.assertExchange(x, 'fanout', { durable: false });
+    const queues: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const { queue } = await ch.assertQueue('', { exclusive: true });
+      await ch.bindQueue(queue, x, '');
+      queues.push(queue);
+    }
+    let confirms = 0;
+    for (let i = 0; i < 10; i++) ch.publish(x, '', Buffer.from(`f${i}`), {}, (err) => { if (!err) confirms += 1; });
+    await withTimeout(ch.waitForConfirms(), WAIT_MS, 'waitForConfirms');
+    assert.equal(confirms, 10);
+    for (const q of queues) assert.equal((await ch.checkQueue(q)).messageCount, 10);
+  });
+
+  it('refuses confirm.select on a transactional channel (406)', TEST_OPTS, async () => {
+    const ch = await clients.channel();
+    await tx.select(ch);
+    await assertRejectsWith(
+      rpc(ch, (85 << 16) | 10, { nowait: false }, (85 << 16) | 11),
+      406,
+      'PRECONDITION_FAILED - cannot switch from tx to confirm mode',
+    );
+  });
+
+  it('refuses tx.select on a confirm channel (406)', TEST_OPTS, async () => {
+    const ch = await clients.confirmChannel();
+    await assertRejectsWith(tx.select(ch), 406, 'PRECONDITION_FAILED - cannot switch from confirm to tx mode');
+  });
+});
+
+describe('amqplib: transactions', () => {
+  let broker: TestBroker;
+  let clients: Clients;
+
+  before(async () => {
+    broker = await startTestBroker();
+  });
+  after(async () => {
+    await broker.close();
+  });
+  beforeEach(() => {
+    clients = new Clients(broker.url);
+  });
+  afterEach(async () => {
+    await clients.closeAll();
+  });
+
+  it('publishes only on commit', TEST_OPTS, async () => {
+    const conn = await clients.connect();
+    const ch = await clients.channel(conn);
+    const observer = await clients.channel(conn);
+    const q = clients.deleteLater(uniqueName());
+    await ch.assertQueue(q, { durable: false });
+    await tx.select(ch);
+    sendAll(ch, q, range(3));
+    await sleep(SETTLE_MS);
+    assert.equal((await observer.checkQueue(q)).messageCount, 0, 'uncommitted publishes are invisible');
+    await tx.commit(ch);
+    await waitForReady(observer, q, 3);
+    assert.deepEqual(bodies(await collect(observer, q, 3, { noAck: true })), range(3));
+  });
+
+  it('rolled-back publishes never appear', TEST_OPTS, async () => {
+    const conn = await clients.connect();
+    const ch = await clients.channel(conn);
+    const observer = await clients.channel(conn);
+    const q = clients.deleteLater(uniqueName());
+    await ch.assertQueue(q, { durable: false });
+    await tx.select(ch);
+    sendAll(ch, q, ['gone1', 'gone2']);
+    await tx.rollback(ch);
+    sendAll(ch, q, ['kept']);
+    await tx.commit(ch);
+    await waitForReady(observer, q, 1);
+    await sleep(SETTLE_MS);
+    assert.equal((await observer.checkQueue(q)).messageCount, 1);
+    const m = await observer.get(q, { noAck: true });
+    assert.ok(m);
+    assert.equal(m.content.toString(), 'kept');
+  });
+
+  it('the channel stays transactional: each commit is its own transaction', TEST_OPTS, async () => {
+    const conn = await clients.connect();
+    const ch = await clients.channel(conn);
+    const observer = await clients.channel(conn);
+    const q = clients.deleteLater(uniqueName());
+    await ch.assertQueue(q, { durable: false });
+    await tx.select(ch);
+    sendAll(ch, q, ['a']);
+    await tx.commit(ch);
+    sendAll(ch, q, ['b']);
+    await sleep(SETTLE_MS);
+    assert.equal((await observer.checkQueue(q)).messageCount, 1);
+    await tx.rollback(ch);
+    await tx.commit(ch); // empty commit is fine
+    assert.equal((await observer.checkQueue(q)).messageCount, 1);
+  });
+
+  it('acks take effect on commit; rolled-back acks leave messages unacked', TEST_OPTS, async () => {
+    const conn = await clients.connect();
+    const ch = await clients.channel(conn);
+    const q = clients.deleteLater(uniqueName());
+    await ch.assertQueue(q, { durable: false });
+    sendAll(ch, q, range(4));
+    await waitForReady(ch, q, 4);
+    await tx.select(ch);
+    const got = [];
+    for (let i = 0; i < 4; i++) {
+      const m = await ch.get(q, { noAck: false });
+      assert.ok(m);
+      got.push(m);
+    }
+    ch.ack(got[0]);
+    ch.ack(got[1]);
+    await tx.rollback(ch);
+    // Still unacked (not requeued, not ready) after the rollback ...
+    assert.equal((await ch.checkQueue(q)).messageCount, 0);
+    // ... so they can be acked again, and this time committed.
+    ch.ack(got[1]);
+    ch.ack(got[2]);
+    await tx.commit(ch);
+    await ch.close(); // m0 and m3 were never committed as acked: requeued
+    const probe = await clients.channel(conn);
+    await waitForReady(probe, q, 2);
+    const rest = await collect(probe, q, 2, { noAck: true });
+    assert.deepEqual(rest.map((m) => [m.content.toString(), m.fields.redelivered]), [['m0', true], ['m3', true]]);
+  });
+
+  it('a reject with requeue inside a transaction takes effect on commit', TEST_OPTS, async () => {
+    const conn = await clients.connect();
+    const ch = await clients.channel(conn);
+    const observer = await clients.channel(conn);
+    const q = clients.deleteLater(uniqueName());
+    await ch.assertQueue(q, { durable: false });
+    sendAll(ch, q, ['r']);
+    await waitForReady(ch, q, 1);
+    await tx.select(ch);
+    const m = await ch.get(q, { noAck: false });
+    assert.ok(m);
+    ch.reject(m, true);
+    await sleep(SETTLE_MS);
+    assert.equal((await observer.checkQueue(q)).messageCount, 0, 'not requeued before commit');
+    await tx.commit(ch);
+    await waitForReady(observer, q, 1);
+  });
+
+  it('refuses tx.commit and tx.rollback without tx.select (406)', TEST_OPTS, async () => {
+    const conn = await clients.connect();
+    await assertRejectsWith(tx.commit(await clients.channel(conn)), 406, 'PRECONDITION_FAILED - channel is not transactional');
+    await assertRejectsWith(tx.rollback(await clients.channel(conn)), 406, 'PRECONDITION_FAILED - channel is not transactional');
+  });
+});
+
+describe('amqplib: channel.flow and basic.qos', () => {
+  let broker: TestBroker;
+  let clients: Clients;
+
+  before(async () => {
+    broker = await startTestBroker();
+  });
+  after(async () => {
+    await broker.close();
+  });
+  beforeEach(() => {
+    clients = new Clients(broker.url);
+  });
+  afterEach(async () => {
+    await clients.closeAll();
+  });
+
+  it('answers channel.flow active=true with flow-ok active=true', TEST_OPTS, async () => {
+    const ch = await clients.channel();
+    const ok = await rpc(ch, METHOD.channelFlow, { active: true }, METHOD.channelFlowOk);
+    assert.deepEqual(ok, { active: true });
+    await ch.checkExchange('amq.direct');
+  });
+
+  it('refuses channel.flow active=false with 540 NOT_IMPLEMENTED, closing the connection', TEST_OPTS, async () => {
+    const conn = await clients.connect();
+    const ch = await clients.channel(conn);
+    const closed = serverClose(conn);
+    await assert.rejects(rpc(ch, METHOD.channelFlow, { active: false }, METHOD.channelFlowOk));
+    const err = await closed;
+    assert.equal(err.code, 540);
+    assert.match(err.message, /"NOT_IMPLEMENTED - active=false"/);
+  });
+
+  /** Two queues with `n` messages each, consumed by two consumers on one channel. */
+  async function twoConsumers(setup: (ch: import('amqplib').Channel) => Promise<void>, n = 6) {
+    const ch = await clients.channel();
+    const collectors: Collector<import('amqplib').ConsumeMessage>[] = [];
+    await setup(ch);
+    for (let i = 0; i < 2; i++) {
+      const { queue } = await ch.assertQueue('', { exclusive: true });
+      sendAll(ch, queue, range(n, `q${i}-`));
+      await waitForReady(ch, queue, n);
+      collectors.push((await consumeInto(ch, queue, { noAck: false })).collector);
+    }
+    return { ch, a: collectors[0], b: collectors[1] };
+  }
+
+  it('per-consumer prefetch (global=false) limits each consumer separately', TEST_OPTS, async () => {
+    const { a, b } = await twoConsumers((ch) => ch.prefetch(2, false).then(() => undefined));
+    await a.waitFor(2);
+    await b.waitFor(2);
+    await sleep(SETTLE_MS);
+    assert.deepEqual([a.length, b.length], [2, 2]);
+  });
+
+  it('global prefetch (global=true) limits the whole channel', TEST_OPTS, async () => {
+    const { a, b } = await twoConsumers((ch) => ch.prefetch(3, true).then(() => undefined));
+    await a.waitFor(3);
+    await sleep(SETTLE_MS);
+    // The first consumer fills the channel's window before the second subscribes.
+    assert.deepEqual([a.length, b.length], [3, 0]);
+  });
+
+  it('global and per-consumer limits combine', TEST_OPTS, async () => {
+    const { ch, a, b } = await twoConsumers(async (c) => {
+      await c.prefetch(3, true);
+      await c.prefetch(2, false);
+    });
+    await a.waitFor(2);
+    await b.waitFor(1);
+    await sleep(SETTLE_MS);
+    assert.deepEqual([a.length, b.length], [2, 1], 'each consumer <= 2, channel <= 3');
+    ch.ack(a.items[0]);
+    await sleep(SETTLE_MS);
+    assert.equal(a.length + b.length, 4, 'one ack frees one slot in the channel window');
+  });
+
+  it('a later basic.qos changes the limit for existing global windows', TEST_OPTS, async () => {
+    const { ch, a } = await twoConsumers(async (c) => {
+      await c.prefetch(1, true);
+    }, 4);
+    await a.waitFor(1);
+    await ch.prefetch(3, true);
+    // Raising the limit lets more flow without any ack.
+    await withTimeout((async () => {
+      while (a.length < 3) await sleep(10);
+    })(), WAIT_MS, 'deliveries after raising the global prefetch');
+    await sleep(SETTLE_MS);
+    assert.ok(a.length <= 3);
+  });
+});
