@@ -9,8 +9,10 @@ import type { Consumer, Queue } from './queue/queue.js';
 import type { PublishOutcome, Vhost } from './vhost.js';
 import type { MessageStore } from './message-store.js';
 
+export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
+
 export interface DeliverySink {
-  deliver(consumerTag: string, deliveryTag: number, redelivered: boolean, content: MessageContent, entry: QueueEntry): void;
+  deliver(consumerTag: string, deliveryTag: number, redelivered: boolean, content: MessageContent): void;
   /** The connection can take more output now (socket backpressure). */
   writable(): boolean;
   /** The broker cancelled a consumer (its queue was deleted). */
@@ -67,6 +69,8 @@ export class Session {
   /** Unacked deliveries to consumers (global prefetch counts these, not basic.get). */
   private consumerUnacked = 0;
   private flowActive = true;
+  /** RabbitMQ's direct reply-to: the pseudo-queue's consumer and this channel's reply address. */
+  private directReply: { tag: string; address: string } | undefined;
   private tx: { publishes: PublishInput[]; settles: { u: Unacked; requeue: boolean }[] } | undefined;
   private closed = false;
 
@@ -106,11 +110,12 @@ export class Session {
     requestedTag: string,
     o: { noAck: boolean; exclusive: boolean; args: Args },
   ): { tag: string; start: () => void } {
-    const queue = this.vhost.getQueue(queueName, this.connectionId);
     const tag = requestedTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url').slice(0, 22)}` : requestedTag;
-    if (this.consumers.has(tag)) {
+    if (this.consumers.has(tag) || this.directReply?.tag === tag) {
       throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${tag}'`, true);
     }
+    if (queueName === DIRECT_REPLY_TO) return this.consumeDirectReply(tag, o.noAck);
+    const queue = this.vhost.getQueue(queueName, this.connectionId);
     queue.checkConsumable(o.exclusive);
     const c = new SessionConsumer(this, tag, queue, o.noAck, o.exclusive, this.prefetchPerConsumer, o.args);
     this.consumers.set(tag, c);
@@ -122,8 +127,19 @@ export class Session {
     };
   }
 
+  /** The address a publish's reply-to 'amq.rabbitmq.reply-to' is rewritten to. */
+  directReplyAddress(): string {
+    if (!this.directReply) throw preconditionFailed('fast reply consumer does not exist');
+    return this.directReply.address;
+  }
+
   /** basic.cancel: the consumer stops; its unacked deliveries stay with the channel. */
   cancel(tag: string): boolean {
+    if (this.directReply?.tag === tag) {
+      this.vhost.directReplies.delete(this.directReply.address);
+      this.directReply = undefined;
+      return true;
+    }
     const c = this.consumers.get(tag);
     if (!c) return false;
     this.consumers.delete(tag);
@@ -241,6 +257,7 @@ export class Session {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.directReply) this.vhost.directReplies.delete(this.directReply.address);
     for (const c of this.consumers.values()) {
       c.active = false;
       c.queue.removeConsumer(c);
@@ -270,7 +287,7 @@ export class Session {
       this.consumerUnacked++;
       this.unacked.set(tag, { tag, entry, queue, consumer: c });
     }
-    this.sink.deliver(c.tag, tag, entry.redelivered, content, entry);
+    this.sink.deliver(c.tag, tag, entry.redelivered, content);
   }
 
   consumerGone(c: SessionConsumer): void {
@@ -281,6 +298,22 @@ export class Session {
   }
 
   // --- helpers -----------------------------------------------------------
+
+  private consumeDirectReply(tag: string, noAck: boolean): { tag: string; start: () => void } {
+    // RabbitMQ: replies are delivered without acks; one such consumer per channel.
+    if (!noAck) throw preconditionFailed('reply consumer cannot acknowledge');
+    if (this.directReply) throw preconditionFailed('reply consumer already set');
+    const address = `${DIRECT_REPLY_TO}.${randomBytes(18).toString('base64url')}`;
+    this.directReply = { tag, address };
+    return {
+      tag,
+      start: () => {
+        this.vhost.directReplies.set(address, (content) => {
+          if (!this.closed) this.sink.deliver(tag, this.nextTag++, false, content);
+        });
+      },
+    };
+  }
 
   private takeUnacked(deliveryTag: number, multiple: boolean): Unacked[] {
     const out: Unacked[] = [];

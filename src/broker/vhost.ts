@@ -3,7 +3,7 @@
 
 import { BrokerError, accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import { Exchange, type Destination, type ExchangeType } from './exchange/exchange.js';
-import { QueueEntry, StoredMessage, type Args, type PublishInput } from './message.js';
+import { QueueEntry, StoredMessage, type Args, type MessageContent, type PublishInput } from './message.js';
 import type { MessageStore } from './message-store.js';
 import { Queue } from './queue/queue.js';
 import { randomBytes } from 'node:crypto';
@@ -71,6 +71,8 @@ const PREDECLARED: readonly [string, ExchangeType][] = [
 export class Vhost {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
+  /** Direct reply-to addresses (amq.rabbitmq.reply-to.*) to their channel's delivery. */
+  readonly directReplies = new Map<string, (content: MessageContent) => void>();
 
   constructor(
     readonly name: string,
@@ -248,6 +250,7 @@ export class Vhost {
     const ex = this.exchanges.get(input.exchange);
     if (!ex) throw notFound('exchange', input.exchange, this.name);
     if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${ex.name}' in vhost '${this.name}'`);
+    if (ex.isDefault && input.routingKey.startsWith('amq.rabbitmq.reply-to.')) return this.publishDirectReply(input);
     const queues = this.route(ex, input);
     if (queues.length === 0) return { queues: 0, needsSync: false, message: undefined };
     const msg = new StoredMessage(this.ctx.nextMessageId(), input.persistent, input.body.length, {
@@ -267,6 +270,14 @@ export class Vhost {
     }
     for (const q of queues) q.enqueue(new QueueEntry(msg));
     return { queues: queues.length, needsSync, message: msg };
+  }
+
+  /** A reply straight to the requesting channel, never stored (RabbitMQ's direct reply-to). */
+  private publishDirectReply(input: PublishInput): PublishOutcome {
+    const deliver = this.directReplies.get(input.routingKey);
+    if (!deliver) return { queues: 0, needsSync: false, message: undefined };
+    deliver({ exchange: input.exchange, routingKey: input.routingKey, properties: input.properties, body: input.body });
+    return { queues: 1, needsSync: false, message: undefined };
   }
 
   /** Which queues a message reaches, following exchange-to-exchange bindings once each. */

@@ -3,14 +3,15 @@
 // Commands run in order; a command that must wait (a disk write, a read of
 // paged-out content) holds back the ones after it on this channel only.
 
-import type { MessageContent, PublishInput, QueueEntry } from '../../broker/message.js';
-import { Session, type DeliverySink } from '../../broker/session.js';
+import type { MessageContent, PublishInput } from '../../broker/message.js';
+import { DIRECT_REPLY_TO, Session, type DeliverySink } from '../../broker/session.js';
 import { BrokerError, preconditionFailed } from '../../broker/errors.js';
 import type { Vhost } from '../../broker/vhost.js';
 import {
   AmqpProtocolError,
   ReplyCode,
   decodeProperties,
+  encodeProperties,
   type Command,
   type FieldTable,
   type Method,
@@ -81,7 +82,7 @@ export class AmqpChannel implements DeliverySink {
 
   // --- DeliverySink --------------------------------------------------------
 
-  deliver(consumerTag: string, deliveryTag: number, redelivered: boolean, content: MessageContent, _entry: QueueEntry): void {
+  deliver(consumerTag: string, deliveryTag: number, redelivered: boolean, content: MessageContent): void {
     this.conn.sendContent(
       this.id,
       { name: 'basic.deliver', consumerTag, deliveryTag, redelivered, exchange: content.exchange, routingKey: content.routingKey },
@@ -256,11 +257,15 @@ export class AmqpChannel implements DeliverySink {
     if (props.userId !== undefined && props.userId !== this.conn.user) {
       throw preconditionFailed(`user_id property set to '${props.userId}' but authenticated user was '${this.conn.user}'`);
     }
+    let properties = detach(header.rawProperties);
+    if (props.replyTo === DIRECT_REPLY_TO) {
+      properties = encodeProperties({ ...props, replyTo: this.session.directReplyAddress() });
+    }
     const input: PublishInput = {
       exchange: m.exchange,
       routingKey: m.routingKey,
       mandatory: m.mandatory,
-      properties: detach(header.rawProperties),
+      properties,
       body: detach(body),
       persistent: props.deliveryMode === 2,
       headers: props.headers as Readonly<Record<string, unknown>> | undefined,

@@ -30,7 +30,7 @@ export function serverProperties(): FieldTable {
       consumer_priorities: true,
       authentication_failure_close: true,
       per_consumer_qos: true,
-      direct_reply_to: false,
+      direct_reply_to: true,
     },
     cluster_name: 'wharf',
     copyright: 'Copyright (c) the Wharf authors',
