@@ -1,7 +1,7 @@
 // The broker: opens the store, recovers topology and messages, owns the
 // vhosts and users. Protocol adapters talk to it and to its sessions.
 
-import { join } from 'node:path';
+
 import {
   openDataDir,
   openFileLog,
@@ -12,7 +12,7 @@ import {
   type Logger,
 } from '../store/index.js';
 import { MessageStore } from './message-store.js';
-import { QueueEntry, StoredMessage } from './message.js';
+import { QueueEntry } from './message.js';
 import type { Queue } from './queue/queue.js';
 import { Vhost, type VhostSnapshot } from './vhost.js';
 
@@ -149,16 +149,10 @@ export class Broker {
     const result = await this.store.recover(new Set(byId.keys()));
     this.nextMsgId = result.nextMsgId;
     let messages = 0;
-    const shared = new Map<number, StoredMessage>();
     for (const [id, list] of result.queues) {
       const q = byId.get(id);
       if (!q) continue;
-      for (const m of list) {
-        let msg = shared.get(m.id);
-        if (!msg) {
-          msg = new StoredMessage(m.id, true, m.bodySize, undefined, m.pos);
-          shared.set(m.id, msg);
-        }
+      for (const msg of list.values()) {
         const entry = new QueueEntry(msg);
         // We do not log deliveries, so a recovered message may have been seen before.
         entry.redelivered = true;
@@ -202,4 +196,4 @@ function reviveArgs(_key: string, value: unknown): unknown {
   return value;
 }
 
-export { join };
+

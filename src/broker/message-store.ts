@@ -10,20 +10,15 @@ import {
   encodeBatch,
   encodeEnqueue,
   encodePurge,
+  peekEnqueue,
   type EncodedRecord,
   type EnqueueRecord,
 } from '../store/message-log.js';
-import type { MessageContent, StoredMessage } from './message.js';
-
-export interface RecoveredMessage {
-  readonly id: number;
-  readonly pos: LogPosition;
-  readonly bodySize: number;
-}
+import { StoredMessage, type MessageContent } from './message.js';
 
 export interface RecoveryResult {
-  /** Per durable queue id: live messages in queue order. */
-  readonly queues: Map<number, RecoveredMessage[]>;
+  /** Per durable queue id: live messages (by id) in queue order. */
+  readonly queues: Map<number, Map<number, StoredMessage>>;
   readonly nextMsgId: number;
   readonly records: number;
 }
@@ -74,7 +69,7 @@ export class MessageStore {
     if (records.length === 0) return;
     const enqueues = records.filter((r) => r.type === RecordType.Enqueue).length;
     const pos = this.append(encodeBatch(records), enqueues);
-    for (const m of messages) if (m.pos === undefined && m.content) m.pos = pos;
+    for (const m of messages) if (!m.written && m.content) m.pos = pos;
   }
 
   ack(queueId: number, msgId: number): void {
@@ -94,12 +89,12 @@ export class MessageStore {
 
   /** The message is in no queue any more: its log space may be reclaimed. */
   release(msg: StoredMessage): void {
-    const pos = msg.pos;
-    if (!pos) return;
-    const n = (this.live.get(pos.segment) ?? 1) - 1;
-    if (n > 0) this.live.set(pos.segment, n);
+    if (!msg.written) return;
+    const segment = msg.logSegment;
+    const n = (this.live.get(segment) ?? 1) - 1;
+    if (n > 0) this.live.set(segment, n);
     else {
-      this.live.delete(pos.segment);
+      this.live.delete(segment);
       this.deleteConsumedSegments();
     }
   }
@@ -112,7 +107,7 @@ export class MessageStore {
 
   /** Read content back for messages that were paged out. */
   async load(messages: readonly StoredMessage[]): Promise<void> {
-    const want = messages.filter((m) => !m.content && m.pos);
+    const want = messages.filter((m) => !m.content && m.written);
     if (want.length === 0) return;
     const records = await this.log.readBatch(want.map((m) => m.pos as LogPosition));
     for (let i = 0; i < want.length; i++) {
@@ -133,54 +128,58 @@ export class MessageStore {
     }
   }
 
-  /** Replay the log: which persistent messages are still in which durable queue. */
+  /**
+   * Replay the log: which persistent messages are still in which durable queue,
+   * in queue order. Each message's `refs` is set to the number of queues holding it.
+   */
   async recover(durableQueueIds: ReadonlySet<number>): Promise<RecoveryResult> {
-    const perQueue = new Map<number, Map<number, RecoveredMessage>>();
-    const refsById = new Map<number, { pos: LogPosition; refs: number }>();
+    const perQueue = new Map<number, Map<number, StoredMessage>>();
     let maxId = 0;
     let records = 0;
+    const enqueue = (msgId: number, queueIds: readonly number[], bodySize: number, pos: LogPosition): void => {
+      let msg: StoredMessage | undefined;
+      for (const q of queueIds) {
+        if (!durableQueueIds.has(q)) continue;
+        let map = perQueue.get(q);
+        if (!map) perQueue.set(q, (map = new Map()));
+        msg ??= new StoredMessage(msgId, true, bodySize, undefined, pos);
+        map.set(msgId, msg);
+      }
+    };
     await this.log.scan((r) => {
       records++;
-      let decoded;
       try {
-        decoded = decodeMessageRecords(r.type, r.payload);
-      } catch {
-        return; // a record we cannot interpret is skipped; the log already verified its CRC
-      }
-      for (const rec of decoded) {
-        if (rec.type === RecordType.Enqueue) {
-          if (rec.msgId > maxId) maxId = rec.msgId;
-          if (!rec.persistent) continue;
-          const m: RecoveredMessage = { id: rec.msgId, pos: r.pos, bodySize: rec.body.length };
-          for (const q of rec.queueIds) {
-            if (!durableQueueIds.has(q)) continue;
-            let map = perQueue.get(q);
-            if (!map) perQueue.set(q, (map = new Map()));
-            map.set(rec.msgId, m);
-          }
-        } else if (rec.type === RecordType.Ack) {
-          const map = perQueue.get(rec.queueId);
-          if (map) for (const id of rec.msgIds) map.delete(id);
-        } else if (rec.type === RecordType.Purge) {
-          const map = perQueue.get(rec.queueId);
-          if (map) for (const id of map.keys()) if (id <= rec.upTo) map.delete(id);
+        if (r.type === RecordType.Enqueue) {
+          // The hot case: read only the header, never the body.
+          const e = peekEnqueue(r.payload);
+          if (e.msgId > maxId) maxId = e.msgId;
+          if (e.persistent) enqueue(e.msgId, e.queueIds, e.bodySize, r.pos);
+          return;
         }
+        for (const rec of decodeMessageRecords(r.type, r.payload)) {
+          if (rec.type === RecordType.Enqueue) {
+            if (rec.msgId > maxId) maxId = rec.msgId;
+            if (rec.persistent) enqueue(rec.msgId, rec.queueIds, rec.body.length, r.pos);
+          } else if (rec.type === RecordType.Ack) {
+            const map = perQueue.get(rec.queueId);
+            if (map) for (const id of rec.msgIds) map.delete(id);
+          } else {
+            const map = perQueue.get(rec.queueId);
+            if (map) for (const id of map.keys()) if (id <= rec.upTo) map.delete(id);
+          }
+        }
+      } catch {
+        // A record we cannot interpret is skipped; the log already verified its CRC.
       }
     });
-    const queues = new Map<number, RecoveredMessage[]>();
-    for (const [q, map] of perQueue) {
-      const list = [...map.values()].sort((a, b) => a.id - b.id);
-      queues.set(q, list);
-      for (const m of list) {
-        const seen = refsById.get(m.id);
-        if (seen) seen.refs++;
-        else refsById.set(m.id, { pos: m.pos, refs: 1 });
+    // Log order is message-id order, and Maps keep insertion order: queue order needs no sort.
+    for (const map of perQueue.values()) {
+      for (const msg of map.values()) {
+        if (msg.refs++ === 0) this.live.set(msg.logSegment, (this.live.get(msg.logSegment) ?? 0) + 1);
       }
     }
-    // Each recovered message counts once in its segment until all its queues release it.
-    for (const { pos } of refsById.values()) this.live.set(pos.segment, (this.live.get(pos.segment) ?? 0) + 1);
     this.deleteConsumedSegments();
-    return { queues, nextMsgId: maxId + 1, records };
+    return { queues: perQueue, nextMsgId: maxId + 1, records };
   }
 
   /** Append a record holding `messages` message copies (each counted live in its segment). */

@@ -26,19 +26,43 @@ export interface MessageContent {
   readonly body: Buffer;
 }
 
-/** One message, shared by every queue it was routed to. */
+/**
+ * One message, shared by every queue it was routed to. Kept small: a deep
+ * queue holds one of these (plus a QueueEntry) per message and nothing else.
+ */
 export class StoredMessage {
   /** Queues still holding this message; its log space is released at zero. */
   refs = 0;
+  /** Where its Enqueue record is in the log (segment -1: not written). Plain fields, not an object, to save memory. */
+  private segment = -1;
+  private offset = 0;
   constructor(
     /** Broker-wide, monotonically increasing; orders messages within a queue. */
     readonly id: number,
     readonly persistent: boolean,
     readonly bodySize: number,
     public content: MessageContent | undefined,
-    /** Where its Enqueue record is in the log, once written. */
-    public pos: LogPosition | undefined,
-  ) {}
+    pos: LogPosition | undefined,
+  ) {
+    if (pos) this.pos = pos;
+  }
+
+  get pos(): LogPosition | undefined {
+    return this.segment < 0 ? undefined : { segment: this.segment, offset: this.offset };
+  }
+
+  set pos(p: LogPosition | undefined) {
+    this.segment = p ? p.segment : -1;
+    this.offset = p ? p.offset : 0;
+  }
+
+  get written(): boolean {
+    return this.segment >= 0;
+  }
+
+  get logSegment(): number {
+    return this.segment;
+  }
 }
 
 /** A message's place in one queue. */

@@ -123,6 +123,25 @@ export function decodeEnqueue(buf: Buffer): EnqueueRecord {
   return { type: RecordType.Enqueue, msgId, persistent, queueIds, exchange, routingKey, properties, body };
 }
 
+/** The fields recovery needs from an Enqueue payload, without copying strings or body. */
+export function peekEnqueue(buf: Buffer): { msgId: number; persistent: boolean; queueIds: number[]; bodySize: number } {
+  need(buf, 0, 11);
+  const persistent = (buf.readUInt8(0) & FLAG_PERSISTENT) !== 0;
+  const msgId = buf.readDoubleBE(1);
+  const nQueues = buf.readUInt16BE(9);
+  let o = 11;
+  need(buf, o, 4 * nQueues + 1);
+  const queueIds: number[] = [];
+  for (let i = 0; i < nQueues; i++, o += 4) queueIds.push(buf.readUInt32BE(o));
+  o += 1 + buf.readUInt8(o);
+  need(buf, o, 1);
+  o += 1 + buf.readUInt8(o);
+  need(buf, o, 4);
+  o += 4 + buf.readUInt32BE(o);
+  if (o > buf.length) throw new MessageRecordError(`record truncated at byte ${o}`);
+  return { msgId, persistent, queueIds, bodySize: buf.length - o };
+}
+
 function decodeAck(buf: Buffer): AckRecord {
   need(buf, 0, 8);
   const queueId = buf.readUInt32BE(0);

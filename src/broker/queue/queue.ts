@@ -98,17 +98,16 @@ export class Queue {
       (this.ready.length >= QUEUE_MEMORY_MESSAGES_MAX || this.readyBytes >= QUEUE_MEMORY_BYTES_MAX)
     ) {
       // Deep queue: keep only the position. Transient messages are written first.
-      if (!msg.pos) this.store.write(msg, [], msg.content);
-      if (msg.pos) msg.content = undefined;
+      if (!msg.written) this.store.write(msg, [], msg.content);
+      if (msg.written) msg.content = undefined;
     }
     this.ready.push(entry);
     this.readyBytes += msg.bodySize;
     if (this.consumers.length > 0) this.drain();
   }
 
-  /** Recovered messages (content on disk). */
+  /** Recovered messages (content on disk; refs already counted by recovery). */
   restore(entry: QueueEntry): void {
-    entry.msg.refs++;
     this.ready.push(entry);
     this.readyBytes += entry.msg.bodySize;
   }

@@ -126,7 +126,9 @@ export class CommandAssembler {
     const p = this.pending.get(channel);
     if (p === undefined || p.header !== undefined) {
       this.pending.delete(channel);
-      throw this.error(ReplyCode.UNEXPECTED_FRAME, 'expected method frame, got non method frame instead', p, channel);
+      // RabbitMQ's text when no content method is pending; ours names what was expected otherwise.
+      const text = p === undefined ? 'expected method frame, got non method frame instead' : `expected content body for ${p.method.name}, got a content header frame instead`;
+      throw this.error(ReplyCode.UNEXPECTED_FRAME, text, p, channel);
     }
     let header: ContentHeader;
     try {
@@ -160,7 +162,8 @@ export class CommandAssembler {
     const header = p?.header;
     if (p === undefined || header === undefined) {
       this.pending.delete(channel);
-      throw this.error(ReplyCode.UNEXPECTED_FRAME, 'expected method frame, got non method frame instead', p, channel);
+      const text = p === undefined ? 'expected method frame, got non method frame instead' : `expected content header for ${p.method.name}, got a content body frame instead`;
+      throw this.error(ReplyCode.UNEXPECTED_FRAME, text, p, channel);
     }
     const chunk = f.payload;
     const received = p.receivedBytes + chunk.length;

@@ -113,7 +113,7 @@ test('a content header without a pending content method is UNEXPECTED_FRAME', ()
   const e = protocolError(() => asm.handleFrame(headerFrame(4, 1)));
   assert.equal(e.replyCode, ReplyCode.UNEXPECTED_FRAME);
   assert.equal(e.channel, 4);
-  assert.equal(e.message, 'expected method frame, got a content header frame instead');
+  assert.equal(e.message, 'expected method frame, got non method frame instead');
 });
 
 test('a body frame without a content header is UNEXPECTED_FRAME', () => {
