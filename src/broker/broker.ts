@@ -65,6 +65,8 @@ export class Broker {
       ...(opts.segmentBytesMax ? { segmentBytesMax: opts.segmentBytesMax } : {}),
     });
     const broker = new Broker(new MessageStore(log), log, dd.metaPath, opts.logger, dd.release);
+    broker.store.onUnreadable = (m, err) =>
+      opts.logger.error('message content unreadable, dropping it', { msgId: m.id, error: String(err) });
     broker.users.set('guest', 'guest');
     for (const u of opts.users ?? []) broker.users.set(u.name, u.password);
     await broker.recover();
@@ -90,9 +92,15 @@ export class Broker {
       return this.saving.then(() => this.topologySaved());
     }
     this.dirty = false;
-    this.saving = this.saveMetadata().finally(() => {
-      this.saving = undefined;
-    });
+    this.saving = this.saveMetadata()
+      .catch((err: unknown) => {
+        // Not saved: the next caller must try again, and this one must not reply ok.
+        this.dirty = true;
+        throw err;
+      })
+      .finally(() => {
+        this.saving = undefined;
+      });
     return this.saving;
   }
 
@@ -124,6 +132,10 @@ export class Broker {
       nextQueueId: () => this.nextQueueId++,
       topologyChanged: () => {
         this.dirty = true;
+        // Changes with no client waiting (auto-delete, exclusive queues going) are saved too.
+        setImmediate(() => {
+          this.topologySaved().catch((err: unknown) => this.logger.error('saving metadata failed', { error: String(err) }));
+        });
       },
       queueError: (q: Queue, err: unknown) => {
         this.logger.error('queue failed to read message content', { queue: q.name, error: String(err) });

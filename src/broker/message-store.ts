@@ -2,14 +2,13 @@
 // records, counts live messages per segment so fully-consumed segments are
 // deleted, pages message content out and back in, and replays the log on start.
 
-import type { Log, LogPosition } from '../store/index.js';
+import { StoreCorruptionError, type Log, type LogPosition, type LogRecord } from '../store/index.js';
 import {
   RecordType,
   decodeMessageRecords,
   encodeAck,
   encodeBatch,
   encodeEnqueue,
-  encodePurge,
   peekEnqueue,
   type EncodedRecord,
   type EnqueueRecord,
@@ -29,8 +28,12 @@ export class MessageStore {
   private pendingAcks = new Map<number, number[]>();
   private ackFlushScheduled = false;
   private deleting = false;
+  private deleteAgain = false;
   /** While a tx commit collects its records they go here instead of the log. */
   private batch: EncodedRecord[] | undefined;
+
+  /** Told about each message whose content can never be read back. */
+  onUnreadable: ((m: StoredMessage, err: unknown) => void) | undefined;
 
   constructor(readonly log: Log) {}
 
@@ -67,9 +70,11 @@ export class MessageStore {
     for (const [queueId, ids] of this.pendingAcks) records.push(encodeAck(queueId, ids));
     this.pendingAcks = new Map();
     if (records.length === 0) return;
-    const enqueues = records.filter((r) => r.type === RecordType.Enqueue).length;
-    const pos = this.append(encodeBatch(records), enqueues);
-    for (const m of messages) if (!m.written && m.content) m.pos = pos;
+    // Messages already consumed and released during the commit are not live.
+    const live = messages.filter((m) => m.refs > 0);
+    const pos = this.append(encodeBatch(records), live.length);
+    for (const m of live) m.pos = pos;
+    if (live.length < messages.length) this.deleteConsumedSegments();
   }
 
   ack(queueId: number, msgId: number): void {
@@ -80,11 +85,6 @@ export class MessageStore {
       this.ackFlushScheduled = true;
       setImmediate(() => this.flushAcks());
     }
-  }
-
-  purge(queueId: number, upTo: number): void {
-    this.flushAcks();
-    this.append(encodePurge(queueId, upTo));
   }
 
   /** The message is in no queue any more: its log space may be reclaimed. */
@@ -109,23 +109,44 @@ export class MessageStore {
   async load(messages: readonly StoredMessage[]): Promise<void> {
     const want = messages.filter((m) => !m.content && m.written);
     if (want.length === 0) return;
-    const records = await this.log.readBatch(want.map((m) => m.pos as LogPosition));
-    for (let i = 0; i < want.length; i++) {
-      const m = want[i];
-      if (m.content) continue;
-      const r = records[i];
-      const enq = decodeMessageRecords(r.type, r.payload).find(
-        (x): x is EnqueueRecord => x.type === RecordType.Enqueue && x.msgId === m.id,
-      );
-      if (!enq) throw new Error(`message ${m.id} not found at ${m.pos?.segment}:${m.pos?.offset}`);
-      m.content = {
-        exchange: enq.exchange,
-        routingKey: enq.routingKey,
-        // Copies, so a big read buffer is not kept alive by one small message.
-        properties: Buffer.from(enq.properties),
-        body: Buffer.from(enq.body),
-      };
+    let records: LogRecord[];
+    try {
+      records = await this.log.readBatch(want.map((m) => m.pos as LogPosition));
+    } catch {
+      // Find the culprits one by one; the others still load.
+      for (const m of want) await this.loadOne(m);
+      return;
     }
+    for (let i = 0; i < want.length; i++) this.fill(want[i], records[i]);
+  }
+
+  private async loadOne(m: StoredMessage): Promise<void> {
+    try {
+      this.fill(m, await this.log.readBatch([m.pos as LogPosition]).then((r) => r[0]));
+    } catch (err) {
+      if (!(err instanceof RangeError || err instanceof StoreCorruptionError)) throw err;
+      // The record was cut off after a failed write (its publish was nacked), or the disk damaged it.
+      this.onUnreadable?.(m, err);
+      m.markUnreadable();
+    }
+  }
+
+  private fill(m: StoredMessage, r: LogRecord): void {
+    if (m.content) return;
+    const enq = decodeMessageRecords(r.type, r.payload).find(
+      (x): x is EnqueueRecord => x.type === RecordType.Enqueue && x.msgId === m.id,
+    );
+    if (!enq) {
+      m.markUnreadable();
+      return;
+    }
+    m.content = {
+      exchange: enq.exchange,
+      routingKey: enq.routingKey,
+      // Copies, so a big read buffer is not kept alive by one small message.
+      properties: Buffer.from(enq.properties),
+      body: Buffer.from(enq.body),
+    };
   }
 
   /**
@@ -198,7 +219,10 @@ export class MessageStore {
 
   /** Segments are deleted oldest-first only: a later segment may hold acks for an older one. */
   private deleteConsumedSegments(): void {
-    if (this.deleting) return;
+    if (this.deleting) {
+      this.deleteAgain = true;
+      return;
+    }
     const segments = this.log.segments();
     const active = this.log.activeSegment();
     let keepFrom = active;
@@ -216,6 +240,10 @@ export class MessageStore {
       .catch(() => undefined)
       .finally(() => {
         this.deleting = false;
+        if (this.deleteAgain) {
+          this.deleteAgain = false;
+          this.deleteConsumedSegments();
+        }
       });
   }
 }

@@ -30,6 +30,8 @@ export interface MessageContent {
  * One message, shared by every queue it was routed to. Kept small: a deep
  * queue holds one of these (plus a QueueEntry) per message and nothing else.
  */
+const UNREADABLE = -2;
+
 export class StoredMessage {
   /** Queues still holding this message; its log space is released at zero. */
   refs = 0;
@@ -58,6 +60,15 @@ export class StoredMessage {
 
   get written(): boolean {
     return this.segment >= 0;
+  }
+
+  /** Its record was lost (a failed, nacked write): queues drop it instead of delivering. */
+  get unreadable(): boolean {
+    return this.segment === UNREADABLE;
+  }
+
+  markUnreadable(): void {
+    this.segment = UNREADABLE;
   }
 
   get logSegment(): number {

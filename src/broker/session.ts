@@ -152,6 +152,12 @@ export class Session {
     const queue = this.vhost.getQueue(queueName, this.connectionId);
     const entry = await queue.take();
     if (!entry) return undefined;
+    if (this.closed) {
+      // The channel went away while content was being read: the message goes back.
+      queue.requeue(entry);
+      queue.drain();
+      return undefined;
+    }
     const content = entry.msg.content as MessageContent;
     entry.deliveryCount++;
     const tag = this.nextTag++;
@@ -211,6 +217,13 @@ export class Session {
     const tx = this.tx;
     if (!tx) throw preconditionFailed('channel is not transactional');
     this.tx = { publishes: [], settles: [] };
+    // Validate before applying anything, so a failing commit changes nothing.
+    try {
+      for (const p of tx.publishes) this.vhost.checkPublishable(p.exchange);
+    } catch (err) {
+      this.tx = tx;
+      throw err;
+    }
     const unroutable: PublishInput[] = [];
     const written = [];
     let needsSync = false;
@@ -355,9 +368,15 @@ export class Session {
 
   /** Credit came back and messages may have been requeued: let the queues deliver. */
   private afterSettle(settled: readonly Unacked[]): void {
+    if (settled.length === 1 && this.prefetchGlobal === 0) {
+      // The common case (one ack): only that queue's consumers got credit back.
+      settled[0].queue.drain();
+      return;
+    }
     const queues = new Set<Queue>();
     for (const u of settled) queues.add(u.queue);
-    for (const c of this.consumers.values()) queues.add(c.queue);
+    // Channel-wide (global) credit may unblock consumers on any queue.
+    if (this.prefetchGlobal > 0) for (const c of this.consumers.values()) queues.add(c.queue);
     for (const q of queues) q.drain();
   }
 }

@@ -245,6 +245,12 @@ export class Vhost {
 
   // --- publish -----------------------------------------------------------
 
+  /** Throws as publish would for a missing or internal exchange. */
+  checkPublishable(exchange: string): void {
+    const ex = this.getExchange(exchange);
+    if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${ex.name}' in vhost '${this.name}'`);
+  }
+
   /** Route and enqueue one message. Throws when the exchange is missing or internal. */
   publish(input: PublishInput): PublishOutcome {
     const ex = this.exchanges.get(input.exchange);

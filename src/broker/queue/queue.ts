@@ -4,7 +4,7 @@
 
 import { Deque } from '../../util/deque.js';
 import { MinHeap } from '../../util/heap.js';
-import { accessRefused, preconditionFailed } from '../errors.js';
+import { BrokerError, accessRefused, preconditionFailed } from '../errors.js';
 import type { Args, MessageContent } from '../message.js';
 import { QueueEntry } from '../message.js';
 import type { MessageStore } from '../message-store.js';
@@ -53,7 +53,9 @@ export class Queue {
   private consumers: Consumer[] = [];
   private nextConsumer = 0;
   private draining = false;
-  private loading = false;
+  /** One read of paged-out content at a time; everyone waiting shares it. */
+  private loading: Promise<void> | undefined;
+  private loadFailures = 0;
   private hadConsumer = false;
   /** Delivered and not yet acked, across all channels. */
   unacked = 0;
@@ -116,7 +118,7 @@ export class Queue {
   requeue(entry: QueueEntry): void {
     this.unacked--;
     if (this.deleted) {
-      this.release(entry);
+      this.release(entry, false);
       return;
     }
     entry.redelivered = true;
@@ -127,7 +129,7 @@ export class Queue {
   /** A delivered entry is done with (acked, or rejected without requeue). */
   settle(entry: QueueEntry): void {
     this.unacked--;
-    this.release(entry);
+    this.release(entry, !this.deleted);
   }
 
   /** RabbitMQ: an exclusive consumer needs the queue to itself (403 otherwise). */
@@ -154,6 +156,7 @@ export class Queue {
 
   /** Take the next message for basic.get; undefined when empty. Content may need loading first. */
   async take(): Promise<QueueEntry | undefined> {
+    let failures = 0;
     for (;;) {
       const entry = this.peekReady();
       if (!entry) return undefined;
@@ -162,7 +165,12 @@ export class Queue {
         this.unacked++;
         return entry;
       }
+      const before = this.loadFailures;
       await this.loadAhead();
+      if (this.deleted) return undefined;
+      if (this.loadFailures > before && ++failures >= 3) {
+        throw new BrokerError('internal-error', `cannot read message content of queue '${this.name}' from disk`);
+      }
     }
   }
 
@@ -178,10 +186,7 @@ export class Queue {
         if (!consumer) break;
         const content = entry.msg.content;
         if (!content) {
-          void this.loadAhead().then(
-            () => this.drain(),
-            (err: unknown) => this.onError?.(this, err),
-          );
+          void this.loadAhead();
           break;
         }
         this.popReady();
@@ -197,18 +202,12 @@ export class Queue {
   /** Drop all ready messages (queue.purge); returns how many. */
   purge(): number {
     const n = this.messageCount;
-    let maxId = 0;
-    for (const e of this.ready) {
-      maxId = Math.max(maxId, e.msg.id);
-      this.release(e);
-    }
-    for (const e of this.requeued.drain()) {
-      maxId = Math.max(maxId, e.msg.id);
-      this.release(e);
-    }
+    // Each purged message gets an Ack record: a Purge-up-to-id record would also
+    // remove delivered, unacked messages (lower ids) on replay.
+    for (const e of this.ready) this.release(e, true);
+    for (const e of this.requeued.drain()) this.release(e, true);
     this.ready.clear();
     this.readyBytes = 0;
-    if (n > 0 && this.persistsMessages) this.store.purge(this.id, maxId);
     return n;
   }
 
@@ -219,8 +218,9 @@ export class Queue {
     const consumers = this.consumers;
     this.consumers = [];
     for (const c of consumers) c.cancelledByBroker(this);
-    for (const e of this.ready) this.release(e);
-    for (const e of this.requeued.drain()) this.release(e);
+    // No Ack records: the queue's id leaves meta.json, so replay ignores its messages.
+    for (const e of this.ready) this.release(e, false);
+    for (const e of this.requeued.drain()) this.release(e, false);
     this.ready.clear();
     this.readyBytes = 0;
     return n;
@@ -254,6 +254,16 @@ export class Queue {
   }
 
   private peekReady(): QueueEntry | undefined {
+    // Messages whose content could not be read back (their write failed and was nacked) are dropped here.
+    for (let e = this.headEntry(); e; e = this.headEntry()) {
+      if (!e.msg.unreadable) return e;
+      this.popReady();
+      this.release(e, false);
+    }
+    return undefined;
+  }
+
+  private headEntry(): QueueEntry | undefined {
     const a = this.requeued.peek();
     const b = this.ready.peek();
     if (!a) return b;
@@ -282,26 +292,35 @@ export class Queue {
     return undefined;
   }
 
-  /** Read the content of the next paged-out messages in one batch. */
-  private async loadAhead(): Promise<void> {
-    if (this.loading) return;
-    this.loading = true;
-    try {
-      const batch = [];
-      for (const e of this.requeued) if (!e.msg.content) batch.push(e.msg);
-      for (let i = 0; i < this.ready.length && batch.length < LOAD_BATCH_MESSAGES; i++) {
-        const e = this.ready.at(i) as QueueEntry;
-        if (!e.msg.content) batch.push(e.msg);
-      }
-      await this.store.load(batch);
-    } finally {
-      this.loading = false;
-    }
+  /** Read the content of the next paged-out messages in one batch; drains when done. */
+  private loadAhead(): Promise<void> {
+    this.loading ??= this.load().then(
+      () => {
+        this.loading = undefined;
+        this.drain();
+      },
+      (err: unknown) => {
+        this.loading = undefined;
+        this.loadFailures++;
+        this.onError?.(this, err);
+      },
+    );
+    return this.loading;
   }
 
-  private release(entry: QueueEntry): void {
+  private load(): Promise<void> {
+    const batch = [];
+    for (const e of this.requeued) if (!e.msg.content) batch.push(e.msg);
+    for (let i = 0; i < this.ready.length && batch.length < LOAD_BATCH_MESSAGES; i++) {
+      const e = this.ready.at(i) as QueueEntry;
+      if (!e.msg.content) batch.push(e.msg);
+    }
+    return this.store.load(batch);
+  }
+
+  private release(entry: QueueEntry, logAck = true): void {
     const msg = entry.msg;
-    if (this.persistsMessages && msg.persistent) this.store.ack(this.id, msg.id);
+    if (logAck && this.persistsMessages && msg.persistent) this.store.ack(this.id, msg.id);
     msg.refs--;
     if (msg.refs === 0) {
       this.store.release(msg);
