@@ -17,7 +17,6 @@ import {
   consumeInto,
   rpc,
   sendAll,
-  serverClose,
   tx,
   waitForReady,
 } from '../helpers/amqplib.js';
