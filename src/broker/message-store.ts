@@ -29,6 +29,7 @@ export class MessageStore {
   private ackFlushScheduled = false;
   private deleting = false;
   private deleteAgain = false;
+  private lastSegment = -1;
   /** While a tx commit collects its records they go here instead of the log. */
   private batch: EncodedRecord[] | undefined;
 
@@ -207,6 +208,11 @@ export class MessageStore {
   private append(rec: EncodedRecord, messages = 0): LogPosition {
     const pos = this.log.append(rec.type, rec.parts);
     if (messages > 0) this.live.set(pos.segment, (this.live.get(pos.segment) ?? 0) + messages);
+    if (pos.segment !== this.lastSegment) {
+      // A new segment: the one before may already be fully consumed.
+      this.lastSegment = pos.segment;
+      this.deleteConsumedSegments();
+    }
     return pos;
   }
 
