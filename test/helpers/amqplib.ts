@@ -229,7 +229,11 @@ export async function consumeInto(
   return { collector, consumerTag, cancelled };
 }
 
-/** Consumes until `n` messages arrive, cancels the consumer, returns them. */
+/**
+ * Consumes until `n` messages arrive, cancels the consumer, returns them.
+ * For queues that get exactly `n` messages: with noAck, anything delivered
+ * past `n` before the cancel takes effect would be lost.
+ */
 export async function collect(
   ch: Channel,
   queue: string,

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { ChannelModel } from 'amqplib';
 import { TEST_OPTS, WAIT_MS, once, sleep, uniqueName, withTimeout } from '../helpers/async.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, assertRejectsWith, tunedOf, watchOf } from '../helpers/amqplib.js';
+import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { Clients, assertRejectsWith, tunedOf, watchOf, type AmqpError } from '../helpers/amqplib.js';
 import {
   FRAME_HEARTBEAT,
   FRAME_METHOD,
@@ -19,6 +19,7 @@ import {
   frame,
   method,
   methodFrame,
+  shortstr,
   u16,
   u32,
   u8,
@@ -145,6 +146,31 @@ describe('amqplib: connection', () => {
     assert.deepEqual(watchOf(conn).errors, []);
     const ch = await clients.channel(conn);
     await ch.checkExchange('amq.fanout');
+  });
+
+  it('drops a client that sends nothing for two heartbeat intervals', TEST_OPTS, async () => {
+    // RabbitMQ closes the socket ("missed heartbeats from client") without connection.close.
+    const { raw } = await RawAmqp.open(broker.port, broker.host, { heartbeat: 1 });
+    const close = await closeOrHangUp(raw);
+    if (close !== undefined) assert.equal(close, 501, 'a close frame, if any, must be a hard error');
+    await withTimeout(raw.closed, WAIT_MS, 'the server to drop the silent client');
+  });
+
+  it('closes clients with 320 CONNECTION_FORCED when the broker shuts down', { ...TEST_OPTS, skip: skipUnderReference }, async () => {
+    const own = await startTestBroker();
+    try {
+      const conn = await clients.connect(undefined, own.url);
+      await clients.channel(conn);
+      // amqplib treats 320 as non-fatal: no 'error' event, only 'close' with the reason.
+      const closed = once<[AmqpError | undefined]>(conn, 'close');
+      await own.close();
+      const [err] = await closed;
+      assert.ok(err, 'close carries the server reason');
+      assert.equal(err.code, 320);
+      assert.match(err.message, /"CONNECTION_FORCED - /);
+    } finally {
+      await own.close();
+    }
   });
 
   it('advertises the capabilities RabbitMQ advertises in connection.start', TEST_OPTS, async () => {
@@ -359,6 +385,18 @@ describe('raw socket: malformed input', () => {
       if (close !== undefined) assert.ok([503, 540].includes(close), `reply code ${close} for ${classId}.${methodId}`);
       await withTimeout(raw.closed, WAIT_MS, 'the server to close the socket');
     }
+  });
+
+  it('closes with 540 NOT_IMPLEMENTED on basic.publish with immediate=true', TEST_OPTS, async () => {
+    const { raw } = await RawAmqp.open(broker.port, broker.host);
+    await raw.openChannel(1);
+    raw.write(methodFrame(1, 60, 40, Buffer.concat([u16(0), shortstr('amq.direct'), shortstr('k'), u8(2 /* immediate */)])));
+    raw.write(contentHeaderFrame(1, 0));
+    const close = await raw.expectConnectionClose();
+    assert.deepEqual(
+      [close.replyCode, close.replyText, close.classId, close.methodId],
+      [540, 'NOT_IMPLEMENTED - immediate=true', 60, 40],
+    );
   });
 
   it('closes with 504 CHANNEL_ERROR on a method for an unopened channel', TEST_OPTS, async () => {

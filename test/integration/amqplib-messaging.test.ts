@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import type { Channel, ConsumeMessage, Message } from 'amqplib';
-import { SETTLE_MS, TEST_OPTS, WAIT_MS, once, sleep, uniqueName, withTimeout } from '../helpers/async.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import type { Channel, Message } from 'amqplib';
+import { SETTLE_MS, TEST_OPTS, WAIT_MS, once, sleep, uniqueName, waitUntil, withTimeout } from '../helpers/async.js';
+import { startTestBroker, wharfGap, type TestBroker } from '../helpers/broker.js';
 import {
   Clients,
   assertRejectsWith,
@@ -17,6 +17,7 @@ import {
   collect,
   consumeInto,
   destroySocket,
+  rpc,
   sendAll,
   serverClose,
   waitForReady,
@@ -319,6 +320,16 @@ describe('amqplib: consuming and acknowledging', () => {
     ch.ackAll();
   });
 
+  it('refuses basic.recover with requeue=false with 540 NOT_IMPLEMENTED', TEST_OPTS, async () => {
+    const conn = await clients.connect();
+    const ch = await clients.channel(conn);
+    const closed = serverClose(conn);
+    await assert.rejects(rpc(ch, (60 << 16) | 110, { requeue: false }, (60 << 16) | 111));
+    const err = await closed;
+    assert.equal(err.code, 540);
+    assert.match(err.message, /"NOT_IMPLEMENTED - requeue=false"/);
+  });
+
   it('a cancelled consumer gets nothing more; messages wait in the queue', TEST_OPTS, async () => {
     const ch = await clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
@@ -465,6 +476,57 @@ describe('amqplib: consuming and acknowledging', () => {
     assert.deepEqual(again.map((m) => [m.content.toString(), m.fields.redelivered]), [['m0', true], ['m1', true], ['m2', true]]);
   });
 
+  it('honours consumer priorities (x-priority): higher priority first while it has capacity',
+    { ...TEST_OPTS, ...wharfGap('x-priority is ignored although consumer_priorities is advertised') }, async () => {
+    // RabbitMQ advertises consumer_priorities; so does a broker that copies its capabilities.
+    const conn = await clients.connect();
+    const q = clients.deleteLater(uniqueName());
+    const pub = await clients.channel(conn);
+    await pub.assertQueue(q, { durable: false });
+    const chHigh = await clients.channel(conn);
+    await chHigh.prefetch(2);
+    const low = await consumeInto(await clients.channel(conn), q, { noAck: true, arguments: { 'x-priority': 1 } });
+    const high = await consumeInto(chHigh, q, { noAck: false, arguments: { 'x-priority': 10 } });
+    sendAll(pub, q, range(6));
+    await high.collector.waitFor(2);
+    await low.collector.waitFor(4);
+    await sleep(SETTLE_MS);
+    assert.deepEqual(bodies(high.collector.items), ['m0', 'm1'], 'the high-priority consumer is served first');
+    assert.deepEqual(bodies(low.collector.items), ['m2', 'm3', 'm4', 'm5'], 'the rest overflow to the low-priority one');
+    chHigh.ack(high.collector.items[1], true);
+    sendAll(pub, q, ['n0']);
+    const [, , next] = await high.collector.waitFor(3);
+    assert.equal(next.content.toString(), 'n0', 'with capacity again, the high-priority consumer wins');
+  });
+
+  it('moves 20 000 messages through confirms and a prefetch window intact and in order', { timeout: 120_000 }, async () => {
+    const conn = await clients.connect();
+    const pub = await clients.confirmChannel(conn);
+    const { queue } = await pub.assertQueue('', { exclusive: true });
+    const n = 20_000;
+    const payload = Buffer.alloc(1000, 'x');
+    const sub = await clients.channel(conn);
+    await sub.prefetch(100);
+    let next = 0;
+    let outOfOrder = 0;
+    const done = new Promise<void>((resolve) => {
+      void sub.consume(queue, (m) => {
+        if (!m) return;
+        if (m.properties.messageId !== String(next)) outOfOrder += 1;
+        next += 1;
+        sub.ack(m);
+        if (next === n) resolve();
+      }, { noAck: false });
+    });
+    for (let i = 0; i < n; i++) {
+      if (!pub.sendToQueue(queue, payload, { messageId: String(i) })) await once(pub, 'drain', WAIT_MS);
+    }
+    await withTimeout(pub.waitForConfirms(), 60_000, 'confirms for 20 000 publishes');
+    await withTimeout(done, 60_000, `20 000 deliveries (have ${next})`);
+    assert.equal(outOfOrder, 0);
+    await waitForReady(pub, queue, 0);
+  });
+
   it('keeps the prefetch window per channel: messages rejected by one consumer go to another', TEST_OPTS, async () => {
     const conn = await clients.connect();
     const q = clients.deleteLater(uniqueName());
@@ -524,14 +586,14 @@ describe('amqplib: routing', () => {
     for (const q of queues) ch.sendToQueue(q, Buffer.from('end'));
     const result: string[][] = [];
     for (const q of queues) {
-      const msgs = await collect(ch, q, 1, { noAck: true }).then(async (first) => {
-        const all: ConsumeMessage[] = [...first];
-        while (all[all.length - 1].content.toString() !== 'end') {
-          all.push(...(await collect(ch, q, 1, { noAck: true })));
-        }
-        return all;
-      });
-      result.push(msgs.slice(0, -1).map((m) => m.content.toString().replace(/^\d+:/, '')));
+      const { collector, consumerTag } = await consumeInto(ch, q, { noAck: true });
+      await waitUntil(
+        () => collector.items.some((m) => m.content.toString() === 'end'),
+        `the end marker in ${q} (have ${bodies(collector.items).join(', ')})`,
+      );
+      await ch.cancel(consumerTag);
+      const msgs = collector.items.slice(0, collector.items.findIndex((m) => m.content.toString() === 'end'));
+      result.push(msgs.map((m) => m.content.toString().replace(/^\d+:/, '')));
     }
     return result;
   }

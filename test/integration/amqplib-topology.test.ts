@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { TEST_OPTS, uniqueName, waitUntil } from '../helpers/async.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, assertRejectsWith, serverClose, waitForReady } from '../helpers/amqplib.js';
+import { startTestBroker, wharfGap, type TestBroker } from '../helpers/broker.js';
+import { Clients, assertRejectsWith, sendAll, serverClose, waitForReady } from '../helpers/amqplib.js';
 
 const SERVER_NAMED = /^amq\.gen-[A-Za-z0-9_-]{22}$/;
 
@@ -408,6 +408,45 @@ describe('amqplib: queues', () => {
     const b = await ch.get(queue, { noAck: true });
     assert.ok(a && b);
     assert.deepEqual([a.content.toString(), b.content.toString()], ['1', 'marker']);
+  });
+
+  it('unbinding a missing queue or from a missing exchange succeeds (idempotent, as RabbitMQ 3.x)',
+    { ...TEST_OPTS, ...wharfGap('queue.unbind/exchange.unbind with a missing queue or exchange close the channel with 404') }, async () => {
+    const conn = await clients.connect();
+    await (await clients.channel(conn)).unbindQueue(uniqueName('q-missing'), 'amq.direct', 'k');
+    const ch = await clients.channel(conn);
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    await ch.unbindQueue(queue, uniqueName('x-missing'), 'k');
+    await ch.unbindExchange('amq.fanout', uniqueName('x-missing'), 'k');
+    await ch.checkQueue(queue);
+  });
+
+  it('refuses a headers binding with an invalid x-match (406)', TEST_OPTS, async () => {
+    const ch = await clients.channel();
+    const x = clients.deleteExchangeLater(uniqueName('x-h'));
+    await ch.assertExchange(x, 'headers', { durable: false });
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    // RabbitMQ prints the value as an Erlang binary (<<"foo">>); the rest is fixed.
+    await assertRejectsWith(
+      ch.bindQueue(queue, x, '', { 'x-match': 'foo', a: 1 }),
+      406,
+      /^PRECONDITION_FAILED - Invalid x-match field value \S*foo\S*; expected all, any, all-with-x, or any-with-x$/,
+    );
+  });
+
+  it('refuses a passive declare of the empty queue name with 404', TEST_OPTS, async () => {
+    const ch = await clients.channel();
+    await assertRejectsWith(ch.checkQueue(''), 404, "NOT_FOUND - no queue '' in vhost '/'");
+  });
+
+  it('counts only ready messages in delete-ok', TEST_OPTS, async () => {
+    const ch = await clients.channel();
+    const q = uniqueName();
+    await ch.assertQueue(q, { durable: false });
+    sendAll(ch, q, ['a', 'b']);
+    await waitForReady(ch, q, 2);
+    assert.ok(await ch.get(q, { noAck: false }));
+    assert.deepEqual(await ch.deleteQueue(q), { messageCount: 1 });
   });
 
   it('refuses to bind a missing queue or to a missing exchange (404)', TEST_OPTS, async () => {
