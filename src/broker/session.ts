@@ -44,6 +44,7 @@ class SessionConsumer implements Consumer {
     readonly exclusive: boolean,
     readonly prefetch: number,
     readonly args: Args,
+    readonly priority: number,
   ) {}
 
   canAccept(): boolean {
@@ -117,7 +118,7 @@ export class Session {
     if (queueName === DIRECT_REPLY_TO) return this.consumeDirectReply(tag, o.noAck);
     const queue = this.vhost.getQueue(queueName, this.connectionId);
     queue.checkConsumable(o.exclusive);
-    const c = new SessionConsumer(this, tag, queue, o.noAck, o.exclusive, this.prefetchPerConsumer, o.args);
+    const c = new SessionConsumer(this, tag, queue, o.noAck, o.exclusive, this.prefetchPerConsumer, o.args, consumerPriority(o.args));
     this.consumers.set(tag, c);
     return {
       tag,
@@ -379,4 +380,13 @@ export class Session {
     if (this.prefetchGlobal > 0) for (const c of this.consumers.values()) queues.add(c.queue);
     for (const q of queues) q.drain();
   }
+}
+
+/** x-priority on basic.consume (RabbitMQ: an integer, default 0; anything else is 406). */
+function consumerPriority(args: Args): number {
+  const v = args['x-priority'];
+  if (v === undefined) return 0;
+  const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : typeof v === 'object' && v !== null && typeof (v as { value?: unknown }).value === 'number' ? (v as { value: number }).value : NaN;
+  if (!Number.isInteger(n)) throw preconditionFailed(`invalid arg 'x-priority' for basic.consume: ${String(v)}`);
+  return n;
 }

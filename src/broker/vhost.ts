@@ -219,9 +219,12 @@ export class Vhost {
     if (ex.router.bind(q, routingKey, args) && ex.durable && q.persistsMessages) this.ctx.topologyChanged();
   }
 
+  /** RabbitMQ 3.x: unbinding with a missing queue or exchange succeeds (idempotent). */
   unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: Args, connectionId: string): void {
+    if (exchangeName === '') throw accessRefused('operation not permitted on the default exchange');
+    const ex = this.exchanges.get(exchangeName);
+    if (!this.queues.has(queueName) || !ex) return;
     const q = this.getQueue(queueName, connectionId);
-    const ex = this.bindableExchange(exchangeName);
     if (ex.router.unbind(q, routingKey, args)) {
       if (ex.durable && q.persistsMessages) this.ctx.topologyChanged();
       this.maybeAutoDeleteExchange(ex);
@@ -235,8 +238,10 @@ export class Vhost {
   }
 
   unbindExchange(destination: string, source: string, routingKey: string, args: Args): void {
-    const dest = this.bindableExchange(destination);
-    const src = this.bindableExchange(source);
+    if (destination === '' || source === '') throw accessRefused('operation not permitted on the default exchange');
+    const dest = this.exchanges.get(destination);
+    const src = this.exchanges.get(source);
+    if (!dest || !src) return;
     if (src.router.unbind(dest, routingKey, args)) {
       if (src.durable && dest.durable) this.ctx.topologyChanged();
       this.maybeAutoDeleteExchange(src);

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { Channel, Message } from 'amqplib';
 import { SETTLE_MS, TEST_OPTS, WAIT_MS, once, sleep, uniqueName, waitUntil, withTimeout } from '../helpers/async.js';
-import { startTestBroker, wharfGap, type TestBroker } from '../helpers/broker.js';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import {
   Clients,
   assertRejectsWith,
@@ -477,7 +477,7 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('honours consumer priorities (x-priority): higher priority first while it has capacity',
-    { ...TEST_OPTS, ...wharfGap('x-priority is ignored although consumer_priorities is advertised') }, async () => {
+    TEST_OPTS, async () => {
     // RabbitMQ advertises consumer_priorities; so does a broker that copies its capabilities.
     const conn = await clients.connect();
     const q = clients.deleteLater(uniqueName());

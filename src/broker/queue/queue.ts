@@ -14,6 +14,8 @@ export interface Consumer {
   readonly tag: string;
   readonly noAck: boolean;
   readonly exclusive: boolean;
+  /** RabbitMQ's consumer priority (x-priority): higher ones get messages first while they have credit. */
+  readonly priority: number;
   /** Has credit (prefetch), flow is on and the connection is writable. */
   canAccept(): boolean;
   deliver(queue: Queue, entry: QueueEntry, content: MessageContent): void;
@@ -53,6 +55,7 @@ export class Queue {
   private consumers: Consumer[] = [];
   private nextConsumer = 0;
   private draining = false;
+  private mixedPriorities = false;
   /** One read of paged-out content at a time; everyone waiting shares it. */
   private loading: Promise<void> | undefined;
   private loadFailures = 0;
@@ -142,6 +145,7 @@ export class Queue {
   addConsumer(c: Consumer): void {
     this.checkConsumable(c.exclusive);
     this.consumers.push(c);
+    this.updatePriorities();
     this.hadConsumer = true;
     this.drain();
   }
@@ -150,6 +154,7 @@ export class Queue {
     const i = this.consumers.indexOf(c);
     if (i < 0) return;
     this.consumers.splice(i, 1);
+    this.updatePriorities();
     if (this.nextConsumer > i) this.nextConsumer--;
     if (this.consumers.length === 0 && this.autoDelete && this.hadConsumer && !this.deleted) this.onUnused?.(this);
   }
@@ -279,17 +284,28 @@ export class Queue {
     return entry;
   }
 
+  /** Round-robin among the highest-priority consumers that can take a message now. */
   private pickConsumer(): Consumer | undefined {
     const n = this.consumers.length;
+    let best: Consumer | undefined;
+    let bestIdx = 0;
     for (let i = 0; i < n; i++) {
       const idx = (this.nextConsumer + i) % n;
       const c = this.consumers[idx];
-      if (c.canAccept()) {
-        this.nextConsumer = (idx + 1) % n;
-        return c;
+      if ((best === undefined || c.priority > best.priority) && c.canAccept()) {
+        best = c;
+        bestIdx = idx;
+        if (!this.mixedPriorities) break;
       }
     }
-    return undefined;
+    if (best) this.nextConsumer = (bestIdx + 1) % n;
+    return best;
+  }
+
+  /** Recomputed when consumers change: with one priority (the usual case) the first with credit wins. */
+  private updatePriorities(): void {
+    const first = this.consumers[0];
+    this.mixedPriorities = first !== undefined && this.consumers.some((c) => c.priority !== first.priority);
   }
 
   /** Read the content of the next paged-out messages in one batch; drains when done. */
