@@ -98,7 +98,16 @@ function need(buf: Buffer, offset: number, bytes: number): void {
   if (offset + bytes > buf.length) throw new MessageRecordError(`record truncated at byte ${offset}`);
 }
 
-export function decodeEnqueue(buf: Buffer): EnqueueRecord {
+interface EnqueueHead {
+  msgId: number;
+  persistent: boolean;
+  queueIds: number[];
+  /** Offset of the exchange name's length byte. */
+  next: number;
+}
+
+/** The fixed part of an Enqueue payload: flags, id, queue ids. */
+function readEnqueueHead(buf: Buffer): EnqueueHead {
   need(buf, 0, 11);
   const persistent = (buf.readUInt8(0) & FLAG_PERSISTENT) !== 0;
   const msgId = buf.readDoubleBE(1);
@@ -107,6 +116,12 @@ export function decodeEnqueue(buf: Buffer): EnqueueRecord {
   need(buf, o, 4 * nQueues + 1);
   const queueIds: number[] = [];
   for (let i = 0; i < nQueues; i++, o += 4) queueIds.push(buf.readUInt32BE(o));
+  return { msgId, persistent, queueIds, next: o };
+}
+
+export function decodeEnqueue(buf: Buffer): EnqueueRecord {
+  const { msgId, persistent, queueIds, next } = readEnqueueHead(buf);
+  let o = next;
   const exchangeBytes = buf.readUInt8(o++);
   need(buf, o, exchangeBytes + 1);
   const exchange = buf.toString('utf8', o, o + exchangeBytes);
@@ -125,14 +140,8 @@ export function decodeEnqueue(buf: Buffer): EnqueueRecord {
 
 /** The fields recovery needs from an Enqueue payload, without copying strings or body. */
 export function peekEnqueue(buf: Buffer): { msgId: number; persistent: boolean; queueIds: number[]; bodySize: number } {
-  need(buf, 0, 11);
-  const persistent = (buf.readUInt8(0) & FLAG_PERSISTENT) !== 0;
-  const msgId = buf.readDoubleBE(1);
-  const nQueues = buf.readUInt16BE(9);
-  let o = 11;
-  need(buf, o, 4 * nQueues + 1);
-  const queueIds: number[] = [];
-  for (let i = 0; i < nQueues; i++, o += 4) queueIds.push(buf.readUInt32BE(o));
+  const { msgId, persistent, queueIds, next } = readEnqueueHead(buf);
+  let o = next;
   o += 1 + buf.readUInt8(o);
   need(buf, o, 1);
   o += 1 + buf.readUInt8(o);

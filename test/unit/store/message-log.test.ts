@@ -9,6 +9,7 @@ import {
   encodeEnqueue,
   encodePurge,
   MessageRecordError,
+  peekEnqueue,
   type EncodedRecord,
 } from '../../../src/store/message-log.js';
 
@@ -27,8 +28,11 @@ const enqueueArb = fc.record({
 test('enqueue records round-trip', () => {
   fc.assert(
     fc.property(enqueueArb, (r) => {
-      const [d] = decodeMessageRecords(RecordType.Enqueue, join(encodeEnqueue(r)));
+      const bytes = join(encodeEnqueue(r));
+      const [d] = decodeMessageRecords(RecordType.Enqueue, bytes);
       assert.deepEqual(d, { type: RecordType.Enqueue, ...r });
+      // Recovery's header-only read agrees with the full decode.
+      assert.deepEqual(peekEnqueue(bytes), { msgId: r.msgId, persistent: r.persistent, queueIds: r.queueIds, bodySize: r.body.length });
     }),
   );
 });
@@ -59,10 +63,12 @@ test('ack, purge and batch records round-trip', () => {
 test('truncated or unknown records throw MessageRecordError, never anything else', () => {
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 6 }), fc.uint8Array({ maxLength: 64 }), (type, bytes) => {
-      try {
-        decodeMessageRecords(type, Buffer.from(bytes));
-      } catch (err) {
-        assert.ok(err instanceof MessageRecordError, String(err));
+      for (const decode of [() => decodeMessageRecords(type, Buffer.from(bytes)), () => peekEnqueue(Buffer.from(bytes))]) {
+        try {
+          decode();
+        } catch (err) {
+          assert.ok(err instanceof MessageRecordError, String(err));
+        }
       }
     }),
   );
