@@ -19,6 +19,9 @@ import {
 } from '../../protocol/amqp/index.js';
 import type { AmqpConnection } from './connection.js';
 
+/** Commands queued behind an unfinished one before the connection stops reading. */
+const BACKLOG_PAUSE_COMMANDS = 10_000;
+
 export class AmqpChannel implements DeliverySink {
   private readonly session: Session;
   private readonly vhost: Vhost;
@@ -45,6 +48,8 @@ export class AmqpChannel implements DeliverySink {
     if (this.released) return;
     if (this.busy) {
       this.backlog.push(cmd);
+      // Backpressure: stop reading the socket while commands pile up behind a slow one.
+      if (this.backlog.length === BACKLOG_PAUSE_COMMANDS) this.conn.pauseReading(this.id);
       return;
     }
     this.run(cmd);
@@ -77,6 +82,7 @@ export class AmqpChannel implements DeliverySink {
     if (this.released) return;
     this.released = true;
     this.backlog.length = 0;
+    this.conn.resumeReading(this.id);
     this.session.close();
   }
 
@@ -124,6 +130,7 @@ export class AmqpChannel implements DeliverySink {
   private resumeBacklog(): void {
     this.busy = false;
     while (!this.busy && !this.released && this.backlog.length > 0) this.run(this.backlog.shift() as Command);
+    if (this.backlog.length < BACKLOG_PAUSE_COMMANDS) this.conn.resumeReading(this.id);
     if (!this.busy) this.endOfBatch();
   }
 

@@ -353,6 +353,19 @@ export class AmqpConnection {
     this.log.debug('connection open', { user: this.user, vhost: m.virtualHost });
   }
 
+  /** Channels whose backlog asked to stop reading; reading resumes when none is left. */
+  private readonly pausedBy = new Set<number>();
+
+  pauseReading(channel: number): void {
+    this.pausedBy.add(channel);
+    this.socket.pause();
+  }
+
+  resumeReading(channel: number): void {
+    if (!this.pausedBy.delete(channel) || this.pausedBy.size > 0) return;
+    if (!this.socket.destroyed) this.socket.resume();
+  }
+
   /** The client closed a channel: reply close-ok and forget it. */
   channelClosedByClient(channel: number): void {
     this.channels.delete(channel);
@@ -412,6 +425,8 @@ export class AmqpConnection {
     const intervalMs = (this.heartbeatSec * 1000) / 2;
     this.heartbeatTimer = setInterval(() => {
       const now = Date.now();
+      // While we deliberately stop reading (backpressure), silence is ours, not the client's.
+      if (this.pausedBy.size > 0) this.lastReceived = now;
       if (now - this.lastReceived > this.heartbeatSec * 2 * 1000) {
         this.log.warn('missed heartbeats from client, closing', { heartbeatSec: this.heartbeatSec });
         this.destroy('missed heartbeats');
