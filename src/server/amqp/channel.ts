@@ -60,7 +60,11 @@ export class AmqpChannel implements DeliverySink {
     if (!this.confirmMode || this.publishSeq === this.scheduledSeq) return;
     const upTo = this.publishSeq;
     this.scheduledSeq = upTo;
-    const durable = this.batchNeedsSync ? this.conn.broker.store.sync() : undefined;
+    // A queue declared a moment ago may still be on its way into meta.json: a confirm
+    // waits for that too, or a crash could drop the queue and its confirmed messages.
+    const durable = this.batchNeedsSync
+      ? Promise.all([this.conn.broker.store.sync(), this.conn.broker.topologySaved()])
+      : undefined;
     this.batchNeedsSync = false;
     this.confirmChain = this.confirmChain
       .then(() => durable)
