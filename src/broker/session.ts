@@ -86,10 +86,6 @@ export class Session {
     return this.tx !== undefined;
   }
 
-  get unackedCount(): number {
-    return this.unacked.size;
-  }
-
   canDeliver(): boolean {
     return (
       this.flowActive &&
@@ -194,9 +190,7 @@ export class Session {
 
   /** The connection drained its output, or credit grew: let queues deliver again. */
   resume(): void {
-    const queues = new Set<Queue>();
-    for (const c of this.consumers.values()) queues.add(c.queue);
-    for (const q of queues) q.drain();
+    drainEach(this.consumerQueues());
   }
 
   publish(input: PublishInput): PublishOutcome | undefined {
@@ -282,12 +276,8 @@ export class Session {
     this.tx = undefined;
     this.unacked.clear();
     pending.sort((a, b) => a.tag - b.tag);
-    const queues = new Set<Queue>();
-    for (const u of pending) {
-      u.queue.requeue(u.entry);
-      queues.add(u.queue);
-    }
-    for (const q of queues) q.drain();
+    for (const u of pending) u.queue.requeue(u.entry);
+    drainEach(pending.map((u) => u.queue));
   }
 
   // --- called by consumers -----------------------------------------------
@@ -312,6 +302,10 @@ export class Session {
   }
 
   // --- helpers -----------------------------------------------------------
+
+  private consumerQueues(): Queue[] {
+    return [...this.consumers.values()].map((c) => c.queue);
+  }
 
   private consumeDirectReply(tag: string, noAck: boolean): { tag: string; start: () => void } {
     // RabbitMQ: replies are delivered without acks; one such consumer per channel.
@@ -374,12 +368,15 @@ export class Session {
       settled[0].queue.drain();
       return;
     }
-    const queues = new Set<Queue>();
-    for (const u of settled) queues.add(u.queue);
+    const queues = settled.map((u) => u.queue);
     // Channel-wide (global) credit may unblock consumers on any queue.
-    if (this.prefetchGlobal > 0) for (const c of this.consumers.values()) queues.add(c.queue);
-    for (const q of queues) q.drain();
+    drainEach(this.prefetchGlobal > 0 ? [...queues, ...this.consumerQueues()] : queues);
   }
+}
+
+/** Let each queue deliver again, once even if it appears several times. */
+function drainEach(queues: readonly Queue[]): void {
+  for (const q of new Set(queues)) q.drain();
 }
 
 /** x-priority on basic.consume (RabbitMQ: an integer, default 0; anything else is 406). */

@@ -1,7 +1,7 @@
 // A virtual host: its exchanges, queues and bindings, and the publish path
 // (route, write once to the log for durable queues, enqueue everywhere).
 
-import { BrokerError, accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
+import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import { Exchange, type Destination, type ExchangeType } from './exchange/exchange.js';
 import { QueueEntry, StoredMessage, type Args, type MessageContent, type PublishInput } from './message.js';
 import type { MessageStore } from './message-store.js';
@@ -403,4 +403,3 @@ export class Vhost {
   }
 }
 
-export { BrokerError };

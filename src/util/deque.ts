@@ -1,4 +1,4 @@
-/** A growable ring buffer: O(1) push/shift at both ends, no per-item allocation. */
+/** A growable ring buffer (FIFO): O(1) push and shift, no per-item allocation. */
 export class Deque<T> {
   private items: (T | undefined)[];
   private head = 0;
@@ -15,13 +15,6 @@ export class Deque<T> {
   push(item: T): void {
     if (this.count === this.items.length) this.grow();
     this.items[(this.head + this.count) % this.items.length] = item;
-    this.count++;
-  }
-
-  unshift(item: T): void {
-    if (this.count === this.items.length) this.grow();
-    this.head = (this.head - 1 + this.items.length) % this.items.length;
-    this.items[this.head] = item;
     this.count++;
   }
 

@@ -348,7 +348,7 @@ export class Queue {
 function sameArg(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (a === undefined || b === undefined || a === null || b === null) return false;
-  if (typeof a === 'object' && typeof b === 'object') return JSON.stringify(a) === JSON.stringify(b);
+  if (typeof a === 'object' && typeof b === 'object') return toJson(a) === toJson(b);
   return Number(a) === Number(b) && typeof a !== 'string' && typeof b !== 'string';
 }
 
@@ -357,5 +357,10 @@ function describeArg(v: unknown): string {
   if (typeof v === 'string') return `the value '${v}' of type 'longstr'`;
   if (typeof v === 'number' || typeof v === 'bigint') return `the value '${v}' of type 'long'`;
   if (typeof v === 'boolean') return `the value '${v}' of type 'bool'`;
-  return `the value '${JSON.stringify(v)}'`;
+  return `the value '${toJson(v)}'`;
+}
+
+/** JSON for comparing and printing argument values; JSON.stringify alone throws on bigint. */
+function toJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
 }

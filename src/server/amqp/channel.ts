@@ -140,7 +140,7 @@ export class AmqpChannel implements DeliverySink {
 
   private fail(err: unknown, m: Method): void {
     if (this.released) return;
-    this.conn.failMethod(err, this.id, m);
+    this.conn.handleError(err, this.id, m);
   }
 
   private sendIfOpen(m: Method): void {

@@ -59,7 +59,6 @@ export class AmqpConnection {
   private lastSent = Date.now();
   private heartbeatSec = 0;
   private channelMax: number;
-  private frameMax: number;
   user = '';
   vhost: Vhost | undefined;
   clientProperties: Record<string, unknown> = {};
@@ -77,7 +76,6 @@ export class AmqpConnection {
   ) {
     this.log = logger.child({ conn: this.id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
     this.channelMax = limits.channelMax;
-    this.frameMax = limits.frameMax;
     this.writer = new FrameWriter(FRAME_MIN_SIZE);
     this.assembler = new CommandAssembler((c) => this.dispatch(c));
     this.parser = new FrameParser(
@@ -100,10 +98,6 @@ export class AmqpConnection {
 
   get isOpen(): boolean {
     return this.state === 'running';
-  }
-
-  get negotiatedFrameMax(): number {
-    return this.frameMax;
   }
 
   /** Deliveries pause while output is backed up. */
@@ -331,7 +325,6 @@ export class AmqpConnection {
     if (channelMax > this.limits.channelMax) {
       throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `channel_max=${m.channelMax} > ${this.limits.channelMax} max`, ...ids(m));
     }
-    this.frameMax = frameMax;
     this.channelMax = channelMax;
     this.parser.setFrameMax(frameMax);
     this.writer.setFrameMax(frameMax);
@@ -373,26 +366,20 @@ export class AmqpConnection {
     this.sendMethod(channel, { name: 'channel.close-ok' });
   }
 
-  /** Errors while handling a frame: soft ones close the channel, hard ones the connection. */
-  handleError(err: unknown, channel: number): void {
+  /**
+   * Errors while handling a frame: soft ones close the channel, hard ones the
+   * connection. The failing method's ids come from the error, or from `m`.
+   */
+  handleError(err: unknown, channel: number, m?: Method): void {
     const f = toAmqpFailure(err);
-    const classId = err instanceof AmqpProtocolError ? err.classId : 0;
-    const methodId = err instanceof AmqpProtocolError ? err.methodId : 0;
+    const ids = m ? methodIds(m.name) : err instanceof AmqpProtocolError ? err : { classId: 0, methodId: 0 };
+    const { classId, methodId } = ids;
     if (f.code === ReplyCode.INTERNAL_ERROR) this.log.error('internal error', { error: err instanceof Error ? err.stack : String(err) });
     if (f.connectionLevel || channel === 0 || !this.channels.has(channel)) {
       this.close(f.code, f.text, classId, methodId);
     } else {
       this.closeChannel(channel, f.code, f.text, classId, methodId);
     }
-  }
-
-  /** Method-level failure with explicit ids (used by channels). */
-  failMethod(err: unknown, channel: number, m: Method): void {
-    const f = toAmqpFailure(err);
-    const { classId, methodId } = methodIds(m.name);
-    if (f.code === ReplyCode.INTERNAL_ERROR) this.log.error('internal error', { error: err instanceof Error ? err.stack : String(err) });
-    if (f.connectionLevel) this.close(f.code, f.text, classId, methodId);
-    else this.closeChannel(channel, f.code, f.text, classId, methodId);
   }
 
   private fail(e: AmqpProtocolError): void {
