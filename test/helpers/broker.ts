@@ -24,15 +24,6 @@ export const isReference = referenceUrl !== undefined;
 /** Pass as `{ skip }` to tests that need Wharf's own restart or data dir. */
 export const skipUnderReference: string | false = isReference ? 'needs a Wharf restart; not possible against the reference broker' : false;
 
-/**
- * Test options for a RabbitMQ behaviour Wharf does not have yet: the test runs
- * as `todo` against Wharf (reported, but not failing the run) and as a normal
- * test against the reference broker. Remove once Wharf passes it.
- */
-export function wharfGap(reason: string): { todo?: string } {
-  return isReference ? {} : { todo: `Wharf gap: ${reason}` };
-}
-
 const BROKER_START_TIMEOUT_MS = 10_000;
 
 export interface TestBroker {
