@@ -6,6 +6,7 @@
 import { Broker } from './broker/broker.js';
 import { startHttpServer } from './http/server.js';
 import { AmqpListener } from './server/amqp/listener.js';
+import { amqpPropertiesCodec } from './server/amqp/properties-codec.js';
 import type { FsyncPolicy } from './store/index.js';
 import { createLogger, type LogLevel, type Logger } from './util/logger.js';
 
@@ -54,6 +55,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     fsync: opts.fsync ?? DEFAULTS.fsync,
     logger,
     users: opts.users ?? [],
+    properties: amqpPropertiesCodec,
   });
   const bind = opts.bind ?? DEFAULTS.bind;
   const amqp = new AmqpListener(

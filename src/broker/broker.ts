@@ -11,6 +11,8 @@ import {
   type Log,
   type Logger,
 } from '../store/index.js';
+import { join } from 'node:path';
+import { DelayedStore, type PropertiesCodec } from './delayed/delayed-store.js';
 import { MessageStore } from './message-store.js';
 import { QueueEntry } from './message.js';
 import type { Queue } from './queue/queue.js';
@@ -27,6 +29,8 @@ export interface BrokerCoreOptions {
   readonly logger: Logger;
   readonly users?: readonly User[];
   readonly segmentBytesMax?: number;
+  /** Reads and rewrites message properties (delayed messages); the protocol adapter's. */
+  readonly properties: PropertiesCodec;
 }
 
 interface MetadataFile {
@@ -47,24 +51,39 @@ export class Broker {
   private dirty = false;
   private closed = false;
   readonly startedAt = Date.now();
+  readonly delayed: DelayedStore;
 
   private constructor(
     readonly store: MessageStore,
     private readonly log: Log,
+    delayedLog: Log,
+    properties: PropertiesCodec,
     private readonly metaPath: string,
     readonly logger: Logger,
     private readonly release: () => Promise<void>,
-  ) {}
+  ) {
+    this.delayed = new DelayedStore({
+      log: delayedLog,
+      logger,
+      codec: properties,
+      vhost: (name) => this.vhosts.get(name),
+      // Released messages count as delivered to their queues only once those and the queues are on disk.
+      durable: () => Promise.all([this.store.sync(), this.topologySaved()]).then(() => undefined),
+    });
+    // A confirm of a held delayed message waits for the delayed log too.
+    store.syncWith(this.delayed);
+  }
 
   static async open(opts: BrokerCoreOptions): Promise<Broker> {
     const dd = await openDataDir(opts.dataDir, opts.logger);
-    const log = await openFileLog({
-      dir: dd.messagesDir,
+    const logOptions = {
       fsync: opts.fsync,
       logger: opts.logger,
       ...(opts.segmentBytesMax ? { segmentBytesMax: opts.segmentBytesMax } : {}),
-    });
-    const broker = new Broker(new MessageStore(log), log, dd.metaPath, opts.logger, dd.release);
+    };
+    const log = await openFileLog({ dir: dd.messagesDir, ...logOptions });
+    const delayedLog = await openFileLog({ dir: join(dd.dir, 'delayed'), ...logOptions });
+    const broker = new Broker(new MessageStore(log), log, delayedLog, opts.properties, dd.metaPath, opts.logger, dd.release);
     broker.store.onUnreadable = (m, err) =>
       opts.logger.error('message content unreadable, dropping it', { msgId: m.id, error: String(err) });
     broker.users.set('guest', 'guest');
@@ -119,6 +138,7 @@ export class Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.delayed.close();
     await this.topologySaved();
     await this.store.sync().catch(() => undefined);
     await this.log.close();
@@ -128,6 +148,7 @@ export class Broker {
   private createVhost(name: string): Vhost {
     const v = new Vhost(name, {
       store: this.store,
+      delayed: this.delayed,
       nextMessageId: () => this.nextMsgId++,
       nextQueueId: () => this.nextQueueId++,
       topologyChanged: () => {
@@ -172,10 +193,14 @@ export class Broker {
         messages++;
       }
     }
+    // After the queues: overdue delayed messages are released into them.
+    const delayed = await this.delayed.recover();
     this.logger.info('recovered', {
       queues: byId.size,
       messages,
       records: result.records,
+      delayed: delayed.held,
+      delayedOrphaned: delayed.orphaned,
       ms: Date.now() - started,
     });
   }
@@ -183,6 +208,8 @@ export class Broker {
   private async saveMetadata(): Promise<void> {
     do {
       this.saveAgain = false;
+      // A deleted delayed exchange's Dropped record is durable before meta.json forgets the exchange.
+      await this.delayed.sync();
       const meta: MetadataFile = { version: 1, nextQueueId: this.nextQueueId, vhosts: {} };
       for (const [name, v] of this.vhosts) meta.vhosts[name] = v.snapshot();
       await writeFileAtomic(this.metaPath, JSON.stringify(meta, replaceArgs));

@@ -33,6 +33,9 @@ export class MessageStore {
   /** While a tx commit collects its records they go here instead of the log. */
   private batch: EncodedRecord[] | undefined;
 
+  /** Other logs that a sync() covers too (the delayed-message log), so a confirm waits for them. */
+  private readonly syncedWith: { sync(): Promise<void> }[] = [];
+
   /** Told about each message whose content can never be read back. */
   onUnreadable: ((m: StoredMessage, err: unknown) => void) | undefined;
 
@@ -103,7 +106,13 @@ export class MessageStore {
   /** Durable once resolved (per the log's fsync policy). */
   sync(): Promise<void> {
     this.flushAcks();
-    return this.log.sync();
+    if (this.syncedWith.length === 0) return this.log.sync();
+    return Promise.all([this.log.sync(), ...this.syncedWith.map((l) => l.sync())]).then(() => undefined);
+  }
+
+  /** Make sync() cover another log too. */
+  syncWith(other: { sync(): Promise<void> }): void {
+    this.syncedWith.push(other);
   }
 
   /** Read content back for messages that were paged out. */

@@ -227,9 +227,9 @@ export class Session {
       for (const p of tx.publishes) {
         const out = this.vhost.publish(p);
         if (out.queues === 0 && p.mandatory) unroutable.push(p);
-        if (out.needsSync && out.message) {
-          written.push(out.message);
-          needsSync = true;
+        if (out.needsSync) {
+          needsSync = true; // also a delayed message held on disk (out.message undefined)
+          if (out.message) written.push(out.message);
         }
       }
       // Consumer credit was already given back when the ack was buffered.

@@ -5,6 +5,7 @@ import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLo
 import { Exchange, type Destination, type ExchangeType } from './exchange/exchange.js';
 import { QueueEntry, StoredMessage, type Args, type MessageContent, type PublishInput } from './message.js';
 import type { MessageStore } from './message-store.js';
+import type { DelayedMessages } from './delayed/delayed-store.js';
 import { Queue } from './queue/queue.js';
 import { randomBytes } from 'node:crypto';
 
@@ -42,6 +43,8 @@ export interface VhostSnapshot {
 /** What the vhost needs from the broker around it. */
 export interface VhostContext {
   readonly store: MessageStore;
+  /** Holds messages of x-delayed-message exchanges until they are due. */
+  readonly delayed: DelayedMessages;
   nextMessageId(): number;
   nextQueueId(): number;
   /** Durable topology changed: persist it. */
@@ -57,7 +60,7 @@ export interface PublishOutcome {
   readonly message: StoredMessage | undefined;
 }
 
-const EXCHANGE_TYPES: ReadonlySet<string> = new Set(['direct', 'fanout', 'topic', 'headers']);
+const EXCHANGE_TYPES: ReadonlySet<string> = new Set(['direct', 'fanout', 'topic', 'headers', 'x-delayed-message']);
 
 const PREDECLARED: readonly [string, ExchangeType][] = [
   ['', 'direct'],
@@ -261,6 +264,8 @@ export class Vhost {
     const ex = this.exchanges.get(input.exchange);
     if (!ex) throw notFound('exchange', input.exchange, this.name);
     if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${ex.name}' in vhost '${this.name}'`);
+    const held = ex.delayed ? this.ctx.delayed.hold(this, ex, input) : undefined;
+    if (held) return held;
     if (ex.isDefault && input.routingKey.startsWith('amq.rabbitmq.reply-to.')) return this.publishDirectReply(input);
     const queues = this.route(ex, input);
     if (queues.length === 0) return { queues: 0, needsSync: false, message: undefined };
@@ -391,6 +396,7 @@ export class Vhost {
   private removeExchange(ex: Exchange): void {
     this.exchanges.delete(ex.name);
     ex.deleted = true;
+    if (ex.delayed) this.ctx.delayed.dropExchange(this, ex);
     for (const other of this.exchanges.values()) {
       if (other.router.unbindAll(ex) > 0) this.maybeAutoDeleteExchange(other);
     }

@@ -3,10 +3,11 @@
 import { preconditionFailed } from '../errors.js';
 import type { Args } from '../message.js';
 import type { Queue } from '../queue/queue.js';
+import { DELAYED_EXCHANGE_TYPE, delayedRouterType } from './delayed.js';
 import { createRouter } from './index.js';
 import type { Router } from './router.js';
 
-export type ExchangeType = 'direct' | 'fanout' | 'topic' | 'headers';
+export type ExchangeType = 'direct' | 'fanout' | 'topic' | 'headers' | typeof DELAYED_EXCHANGE_TYPE;
 export type Destination = Queue | Exchange;
 
 export interface ExchangeOptions {
@@ -38,7 +39,13 @@ export class Exchange {
     this.internal = opts.internal;
     this.args = opts.args;
     this.vhost = opts.vhost;
-    this.router = createRouter(opts.type);
+    // A delayed exchange routes (at release time) as the type its x-delayed-type names.
+    this.router = createRouter(opts.type === DELAYED_EXCHANGE_TYPE ? delayedRouterType(opts.args) : opts.type);
+  }
+
+  /** An x-delayed-message exchange: holds messages with a positive x-delay (src/broker/delayed/). */
+  get delayed(): boolean {
+    return this.type === DELAYED_EXCHANGE_TYPE;
   }
 
   get isDefault(): boolean {

@@ -1,0 +1,378 @@
+// Held messages of x-delayed-message exchanges (docs/architecture.md, "Delayed
+// messages"). Content lives in a log of its own (data/delayed/, records in
+// src/store/delayed-log.ts); memory holds 24 bytes per message in a typed-array
+// heap. One timer, for the earliest due time, releases messages in bounded
+// batches: read from disk, route through the exchange's bindings as they are
+// now (the normal publish path), wait until that is durable, and only then
+// write a Released record. A crash in between releases the message again after
+// restart: at-least-once, never lost.
+
+import { StoreCorruptionError, type Log, type LogPosition, type LogRecord, type Logger } from '../../store/index.js';
+import {
+  DelayedRecordType,
+  decodeDropped,
+  decodeHeld,
+  decodeReleased,
+  encodeDropped,
+  encodeHeld,
+  encodeReleased,
+  peekHeld,
+  type EncodedDelayedRecord,
+  type HeldRecord,
+} from '../../store/delayed-log.js';
+import { DELAY_HEADER, delayOf } from '../exchange/delayed.js';
+import type { Exchange } from '../exchange/exchange.js';
+import { LiveSegments } from '../live-segments.js';
+import type { Args, PublishInput } from '../message.js';
+import type { PublishOutcome, Vhost } from '../vhost.js';
+import { HeldHeap, type HeldEntry } from './held-heap.js';
+
+/** Reads and rewrites raw AMQP message properties; the protocol adapter supplies it (the broker holds no codec). */
+export interface PropertiesCodec {
+  /** The decoded headers table, or undefined when the message has none. */
+  headers(properties: Buffer): Args | undefined;
+  /** The properties with one header set to an integer, every other field and header kept. */
+  withIntHeader(properties: Buffer, name: string, value: number): Buffer;
+}
+
+/** What a vhost asks of the delayed store. */
+export interface DelayedMessages {
+  /** Holds the message if it asks for a delay; undefined means route it now. */
+  hold(vhost: Vhost, ex: Exchange, input: PublishInput): PublishOutcome | undefined;
+  /** The exchange was deleted: its held messages go, with their storage. */
+  dropExchange(vhost: Vhost, ex: Exchange): void;
+}
+
+export interface DelayedStoreOptions {
+  readonly log: Log;
+  readonly logger: Logger;
+  readonly codec: PropertiesCodec;
+  vhost(name: string): Vhost | undefined;
+  /** Resolves once every message published so far, and the queues it went to, are durable. */
+  durable(): Promise<void>;
+}
+
+/** One release batch reads at most this many messages, or this many bytes (at least one message). */
+const RELEASE_BATCH_MESSAGES = 2048;
+const RELEASE_BATCH_BYTES = 4 * 1024 * 1024;
+/** setTimeout's longest delay (~24.8 days); a later due time is re-checked then. */
+const TIMER_MS_MAX = 0x7fffffff;
+/** After an I/O failure while releasing, the next try waits this long. */
+const RETRY_MS = 1000;
+/** Recovery marks void entries with this exchange index. */
+const VOID = 0xffffffff;
+
+interface ExchangeRef {
+  readonly vhost: Vhost;
+  readonly exchange: Exchange;
+}
+
+export class DelayedStore implements DelayedMessages {
+  private readonly heap = new HeldHeap();
+  private readonly segments: LiveSegments;
+  /** Heap entries name their exchange by index here; a deleted exchange leaves a hole. */
+  private readonly refs: (ExchangeRef | undefined)[] = [];
+  private readonly refIndex = new Map<Exchange, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerDueMs = Infinity;
+  private releasing: Promise<void> | undefined;
+  private closed = false;
+  private readonly scratch: HeldEntry = { dueMs: 0, segment: 0, offset: 0, size: 0, exchange: 0 };
+
+  constructor(private readonly opts: DelayedStoreOptions) {
+    this.segments = new LiveSegments(opts.log);
+  }
+
+  /** Messages held now. */
+  get size(): number {
+    return this.heap.length;
+  }
+
+  hold(vhost: Vhost, ex: Exchange, input: PublishInput): PublishOutcome | undefined {
+    const delayMs = delayOf(input.headers);
+    if (delayMs === undefined) return undefined;
+    const dueMs = Date.now() + delayMs;
+    // A transient message, or one on a transient exchange, is written too (memory stays
+    // bounded) but marked so that recovery skips it.
+    const recoverable = input.persistent && ex.durable;
+    const rec = encodeHeld({
+      persistent: input.persistent,
+      recoverable,
+      dueMs,
+      delayMs,
+      vhost: vhost.name,
+      exchange: ex.name,
+      routingKey: input.routingKey,
+      properties: input.properties,
+      body: input.body,
+    });
+    const pos = this.append(rec);
+    const e = this.scratch;
+    e.dueMs = dueMs;
+    e.segment = pos.segment;
+    e.offset = pos.offset;
+    e.size = recordBytes(rec);
+    e.exchange = this.refFor(vhost, ex);
+    this.heap.push(e);
+    this.segments.add(pos.segment);
+    if (dueMs < this.timerDueMs) this.arm();
+    // Held counts as routed: a delayed message is never returned as unroutable (mandatory).
+    return { queues: 1, needsSync: recoverable, message: undefined };
+  }
+
+  dropExchange(_vhost: Vhost, ex: Exchange): void {
+    const idx = this.refIndex.get(ex);
+    if (idx === undefined) return; // nothing held for it
+    this.refIndex.delete(ex);
+    this.refs[idx] = undefined;
+    const e = this.scratch;
+    this.heap.retain(
+      (i) => this.heap.exchangeAt(i) !== idx,
+      (i) => this.segments.settle(this.heap.read(i, e).segment),
+    );
+    this.heap.heapify();
+    // Recovery voids the exchange's earlier Held records, so a redeclared exchange starts empty.
+    if (ex.durable && !this.closed) this.append(encodeDropped({ vhost: ex.vhost, exchange: ex.name }));
+    this.segments.reclaim();
+  }
+
+  /** Durable once resolved (per the fsync policy); confirms of held messages wait for it. */
+  sync(): Promise<void> {
+    return this.opts.log.sync();
+  }
+
+  /**
+   * Replays the log: recoverable Held records of durable delayed exchanges that still exist,
+   * minus Released ones and those voided by Dropped. Overdue messages are released at once.
+   */
+  async recover(): Promise<{ held: number; orphaned: number; records: number }> {
+    const heap = this.heap;
+    const e = this.scratch;
+    const byName = new Map<string, number>();
+    let records = 0;
+    let orphaned = 0;
+    await this.opts.log.scan((r) => {
+      records++;
+      try {
+        if (r.type === DelayedRecordType.Held) {
+          const h = peekHeld(r.payload);
+          if (!h.recoverable) return;
+          const idx = this.recoveredRef(byName, h.vhost, h.exchange);
+          if (idx === VOID) {
+            orphaned++; // its exchange is gone
+            return;
+          }
+          e.dueMs = h.dueMs;
+          e.segment = r.pos.segment;
+          e.offset = r.pos.offset;
+          e.size = r.size;
+          e.exchange = idx;
+          heap.append(e); // in log order, so findAppended can binary-search
+        } else if (r.type === DelayedRecordType.Released) {
+          for (const p of decodeReleased(r.payload)) {
+            const i = heap.findAppended(p.segment, p.offset);
+            if (i >= 0) heap.setExchange(i, VOID);
+          }
+        } else if (r.type === DelayedRecordType.Dropped) {
+          const d = decodeDropped(r.payload);
+          const idx = byName.get(nameKey(d.vhost, d.exchange));
+          if (idx !== undefined && idx !== VOID) {
+            for (let i = 0; i < heap.length; i++) if (heap.exchangeAt(i) === idx) heap.setExchange(i, VOID);
+          }
+        }
+      } catch (err) {
+        // The log checked the CRC; a record we cannot interpret is skipped.
+        this.opts.logger.error('delayed-message record unreadable, skipping it', { pos: r.pos, error: String(err) });
+      }
+    });
+    heap.retain((i) => heap.exchangeAt(i) !== VOID, () => undefined);
+    for (let i = 0; i < heap.length; i++) this.segments.count(heap.read(i, e).segment);
+    heap.heapify();
+    this.segments.reclaim();
+    this.arm();
+    return { held: heap.length, orphaned, records };
+  }
+
+  /** Stops releasing (an in-flight batch finishes) and closes the log. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.releasing;
+    await this.opts.log.close();
+  }
+
+  // --- releasing -----------------------------------------------------------
+
+  /** One timer, for the earliest due time. */
+  private arm(delayMs?: number): void {
+    if (this.closed || this.releasing) return; // the release loop arms when it ends
+    const dueMs = delayMs === undefined ? this.heap.topDueMs : Date.now() + delayMs;
+    if (this.timer && this.timerDueMs <= dueMs) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerDueMs = dueMs;
+    if (dueMs === Infinity) return;
+    this.timer = setTimeout(() => this.onTimer(), Math.min(Math.max(0, dueMs - Date.now()), TIMER_MS_MAX));
+    this.timer.unref();
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.timerDueMs = Infinity;
+    if (this.closed || this.releasing) return;
+    let retry = false;
+    this.releasing = this.releaseDue()
+      .catch((err: unknown) => {
+        retry = true;
+        this.opts.logger.error('releasing delayed messages failed; retrying', { error: String(err) });
+      })
+      .finally(() => {
+        this.releasing = undefined;
+        this.arm(retry ? RETRY_MS : undefined);
+      });
+  }
+
+  private async releaseDue(): Promise<void> {
+    while (!this.closed) {
+      const batch = this.takeDue(Date.now());
+      if (batch.length === 0) return;
+      await this.release(batch);
+    }
+  }
+
+  private takeDue(nowMs: number): HeldEntry[] {
+    const batch: HeldEntry[] = [];
+    let bytes = 0;
+    while (batch.length < RELEASE_BATCH_MESSAGES && bytes < RELEASE_BATCH_BYTES && this.heap.topDueMs <= nowMs) {
+      const e: HeldEntry = { dueMs: 0, segment: 0, offset: 0, size: 0, exchange: 0 };
+      this.heap.pop(e);
+      batch.push(e);
+      bytes += e.size;
+    }
+    return batch;
+  }
+
+  /** Route one batch, make it durable, then mark it released. */
+  private async release(batch: readonly HeldEntry[]): Promise<void> {
+    let records: (LogRecord | undefined)[];
+    try {
+      records = await this.read(batch);
+    } catch (err) {
+      for (const e of batch) this.heap.push(e); // I/O failed: they stay held
+      throw err;
+    }
+    const released: LogPosition[] = [];
+    let needsDurable = false;
+    for (let i = 0; i < batch.length; i++) {
+      const ref = this.refs[batch[i].exchange];
+      const r = records[i];
+      // A deleted exchange's messages are void (its Dropped record says so); unreadable ones were logged.
+      if (!ref || !r) continue;
+      let h: HeldRecord;
+      try {
+        h = decodeHeld(r.payload);
+        const out = ref.vhost.publish(this.releasedInput(h));
+        if (out.needsSync) needsDurable = true;
+      } catch (err) {
+        this.opts.logger.error('delayed message could not be released, dropping it', { exchange: ref.exchange.name, error: String(err) });
+        continue;
+      }
+      if (h.recoverable) released.push(r.pos);
+    }
+    if (needsDurable) {
+      try {
+        await this.opts.durable();
+      } catch (err) {
+        // Not known to be durable in their queues: keep the Held records (live) so a restart
+        // releases them again rather than losing them.
+        this.opts.logger.error('released delayed messages not durable; they are released again after a restart', { error: String(err) });
+        return;
+      }
+    }
+    if (released.length > 0 && !this.closed) this.append(encodeReleased(released));
+    for (const e of batch) this.segments.settle(e.segment);
+    this.segments.reclaim();
+  }
+
+  /**
+   * What the exchange routes at release time. As the plugin, x-delay becomes the negated
+   * delay, so the message is not delayed again (by this exchange or another delayed
+   * exchange it is republished to) and consumers can tell it was delayed.
+   */
+  private releasedInput(h: HeldRecord): PublishInput {
+    const properties = this.opts.codec.withIntHeader(h.properties, DELAY_HEADER, -h.delayMs);
+    return {
+      exchange: h.exchange,
+      routingKey: h.routingKey,
+      mandatory: false,
+      properties,
+      // A copy: the read buffer holds a whole batch and must not be kept alive by one message.
+      body: Buffer.from(h.body),
+      persistent: h.persistent,
+      headers: this.opts.codec.headers(properties),
+    };
+  }
+
+  /** Records in batch order; undefined for one that cannot be read back (logged). */
+  private async read(batch: readonly HeldEntry[]): Promise<(LogRecord | undefined)[]> {
+    const positions = batch.map((e) => ({ segment: e.segment, offset: e.offset }));
+    try {
+      return await this.opts.log.readBatch(positions);
+    } catch {
+      // Find the culprits one by one; the others still go out.
+      const out: (LogRecord | undefined)[] = [];
+      for (const p of positions) {
+        try {
+          out.push((await this.opts.log.readBatch([p]))[0]);
+        } catch (err) {
+          if (!(err instanceof RangeError || err instanceof StoreCorruptionError)) throw err;
+          this.opts.logger.error('delayed message unreadable, dropping it', { pos: p, error: String(err) });
+          out.push(undefined);
+        }
+      }
+      return out;
+    }
+  }
+
+  // --- helpers -------------------------------------------------------------
+
+  private append(rec: EncodedDelayedRecord): LogPosition {
+    return this.opts.log.append(rec.type, rec.parts);
+  }
+
+  private refFor(vhost: Vhost, ex: Exchange): number {
+    let idx = this.refIndex.get(ex);
+    if (idx === undefined) {
+      idx = this.refs.length;
+      this.refs.push({ vhost, exchange: ex });
+      this.refIndex.set(ex, idx);
+    }
+    return idx;
+  }
+
+  /** The exchange a recovered record belongs to: a durable delayed exchange that exists now, else VOID. */
+  private recoveredRef(cache: Map<string, number>, vhostName: string, exchange: string): number {
+    const key = nameKey(vhostName, exchange);
+    let idx = cache.get(key);
+    if (idx === undefined) {
+      const vhost = this.opts.vhost(vhostName);
+      const ex = vhost?.exchanges.get(exchange);
+      idx = vhost && ex && ex.delayed && ex.durable ? this.refFor(vhost, ex) : VOID;
+      cache.set(key, idx);
+    }
+    return idx;
+  }
+}
+
+function nameKey(vhost: string, exchange: string): string {
+  return `${vhost}\u0000${exchange}`;
+}
+
+/** Bytes the record takes in the log: 8-byte header, type byte, payload. */
+function recordBytes(rec: EncodedDelayedRecord): number {
+  let n = 9;
+  for (const p of rec.parts) n += p.length;
+  return n;
+}
