@@ -80,46 +80,48 @@ export function encodeDropped(r: DroppedRecord): EncodedDelayedRecord {
   return { type: DelayedRecordType.Dropped, parts: [buf] };
 }
 
-/** The fields recovery needs from a Held payload, without copying properties or body. */
-export interface HeldHead {
-  readonly persistent: boolean;
+/** The fields recovery needs from a Held payload, read without decoding strings or copying. */
+export interface HeldPeek {
   readonly recoverable: boolean;
   readonly dueMs: number;
-  readonly delayMs: number;
-  readonly vhost: string;
-  readonly exchange: string;
-  readonly routingKey: string;
-  /** Offset of the properties length. */
-  readonly next: number;
+  /** The payload bytes naming vhost and exchange (two shortstrs): equal bytes, same exchange. */
+  readonly names: Buffer;
 }
 
-export function peekHeld(buf: Buffer): HeldHead {
-  need(buf, 0, 13);
-  const flags = buf.readUInt8(0);
-  const dueMs = buf.readDoubleBE(1);
-  const delayMs = buf.readUInt32BE(9);
-  const [vhost, o1] = readShortStr(buf, 13);
-  const [exchange, o2] = readShortStr(buf, o1);
-  const [routingKey, next] = readShortStr(buf, o2);
-  return {
-    persistent: (flags & FLAG_PERSISTENT) !== 0,
-    recoverable: (flags & FLAG_RECOVERABLE) !== 0,
-    dueMs,
-    delayMs,
-    vhost,
-    exchange,
-    routingKey,
-    next,
-  };
+export function peekHeld(buf: Buffer): HeldPeek {
+  need(buf, 0, 15);
+  const vhostEnd = 14 + buf.readUInt8(13);
+  need(buf, vhostEnd, 1);
+  const namesEnd = vhostEnd + 1 + buf.readUInt8(vhostEnd);
+  need(buf, namesEnd, 0);
+  return { recoverable: (buf.readUInt8(0) & FLAG_RECOVERABLE) !== 0, dueMs: buf.readDoubleBE(1), names: buf.subarray(13, namesEnd) };
+}
+
+/** Vhost and exchange from HeldPeek.names (laid out as a Dropped payload). */
+export function decodeNames(names: Buffer): DroppedRecord {
+  return decodeDropped(names);
 }
 
 export function decodeHeld(buf: Buffer): HeldRecord {
-  const { next, ...head } = peekHeld(buf);
+  need(buf, 0, 13);
+  const flags = buf.readUInt8(0);
+  const [vhost, o1] = readShortStr(buf, 13);
+  const [exchange, o2] = readShortStr(buf, o1);
+  const [routingKey, next] = readShortStr(buf, o2);
   need(buf, next, 4);
   const propsBytes = buf.readUInt32BE(next);
   need(buf, next + 4, propsBytes);
-  const properties = buf.subarray(next + 4, next + 4 + propsBytes);
-  return { ...head, properties, body: buf.subarray(next + 4 + propsBytes) };
+  return {
+    persistent: (flags & FLAG_PERSISTENT) !== 0,
+    recoverable: (flags & FLAG_RECOVERABLE) !== 0,
+    dueMs: buf.readDoubleBE(1),
+    delayMs: buf.readUInt32BE(9),
+    vhost,
+    exchange,
+    routingKey,
+    properties: buf.subarray(next + 4, next + 4 + propsBytes),
+    body: buf.subarray(next + 4 + propsBytes),
+  };
 }
 
 export function decodeReleased(buf: Buffer): LogPosition[] {

@@ -12,6 +12,7 @@ import {
   DelayedRecordType,
   decodeDropped,
   decodeHeld,
+  decodeNames,
   decodeReleased,
   encodeDropped,
   encodeHeld,
@@ -151,13 +152,21 @@ export class DelayedStore implements DelayedMessages {
     const byName = new Map<string, number>();
     let records = 0;
     let orphaned = 0;
+    // Consecutive records mostly name the same exchange: compare bytes rather than decode.
+    let lastNames: Buffer | undefined;
+    let lastIdx = VOID;
     await this.opts.log.scan((r) => {
       records++;
       try {
         if (r.type === DelayedRecordType.Held) {
           const h = peekHeld(r.payload);
           if (!h.recoverable) return;
-          const idx = this.recoveredRef(byName, h.vhost, h.exchange);
+          if (!lastNames?.equals(h.names)) {
+            const { vhost, exchange } = decodeNames(h.names);
+            lastIdx = this.recoveredRef(byName, vhost, exchange);
+            lastNames = h.names;
+          }
+          const idx = lastIdx;
           if (idx === VOID) {
             orphaned++; // its exchange is gone
             return;

@@ -1,0 +1,112 @@
+// A million delayed messages: the broker (a child process, as in production)
+// holds 1,000,000 small persistent messages with long delays; its resident
+// memory must stay bounded, since bodies live on disk and each held message
+// costs a few numbers in a typed-array heap. Prints the RSS, the publish rate
+// and the recovery time so they can be reported; asserts only a generous bound.
+
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import amqp from 'amqplib';
+import { makeDataDir, skipUnderReference, spawnBroker } from '../helpers/broker.js';
+import { withTimeout } from '../helpers/async.js';
+
+const MESSAGES = 1_000_000;
+/** Unconfirmed publishes in flight. */
+const WINDOW = 20_000;
+const DELAY_MS = 3_600_000;
+const RSS_LIMIT_MB = 700;
+const EXCHANGE = 'million-delayed-x';
+const QUEUE = 'million-delayed-q';
+
+/** VmRSS (now) and VmHWM (peak) of a process, in MB, from /proc. */
+function memoryMb(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+function dirBytes(dir: string): number {
+  return readdirSync(dir).reduce((n, name) => n + statSync(join(dir, name)).size, 0);
+}
+
+/** Publishes `n` messages with confirms, at most WINDOW unconfirmed; resolves when all are confirmed. */
+async function publishAll(ch: amqp.ConfirmChannel, n: number, headers: Record<string, unknown>, sample: (sent: number) => void): Promise<void> {
+  const body = Buffer.from('0123456789abcdef');
+  let sent = 0;
+  let confirmed = 0;
+  await new Promise<void>((resolve, reject) => {
+    const onConfirm = (err: unknown): void => {
+      if (err) return reject(new Error('a publish was nacked'));
+      confirmed++;
+      if (confirmed === n) resolve();
+      else if (sent - confirmed < WINDOW / 2) pump();
+    };
+    let waitingForDrain = false;
+    const pump = (): void => {
+      if (waitingForDrain) return;
+      while (sent < n && sent - confirmed < WINDOW) {
+        sent++;
+        if (sent % 100_000 === 0) sample(sent);
+        if (!ch.publish(EXCHANGE, 'k', body, { persistent: true, headers }, onConfirm)) {
+          waitingForDrain = true;
+          ch.once('drain', () => {
+            waitingForDrain = false;
+            pump();
+          });
+          return;
+        }
+      }
+    };
+    pump();
+  });
+}
+
+test('1,000,000 delayed messages keep the broker\'s memory bounded', { skip: skipUnderReference, timeout: 120_000 }, async (t) => {
+  const dataDir = await makeDataDir();
+  try {
+    let b = await spawnBroker(dataDir);
+    const pid = b.process.pid as number;
+    const conn = await amqp.connect(b.url);
+    const ch = await conn.createConfirmChannel();
+    await ch.assertExchange(EXCHANGE, 'x-delayed-message', { durable: true, arguments: { 'x-delayed-type': 'direct' } });
+    await ch.assertQueue(QUEUE, { durable: true });
+    await ch.bindQueue(QUEUE, EXCHANGE, 'k');
+    const before = memoryMb(pid);
+    let maxRss = before.rss;
+    const started = Date.now();
+    await withTimeout(
+      publishAll(ch, MESSAGES, { 'x-delay': DELAY_MS }, () => {
+        maxRss = Math.max(maxRss, memoryMb(pid).rss);
+      }),
+      100_000,
+      'a million confirmed delayed publishes',
+    );
+    const seconds = (Date.now() - started) / 1000;
+    const after = memoryMb(pid);
+    maxRss = Math.max(maxRss, after.rss);
+    assert.equal((await ch.checkQueue(QUEUE)).messageCount, 0, 'all held, none routed yet');
+    await conn.close();
+    const logMb = dirBytes(join(dataDir, 'delayed')) / 2 ** 20;
+    t.diagnostic(
+      `broker RSS: ${before.rss.toFixed(0)} MB idle, ${after.rss.toFixed(0)} MB holding 1M delayed messages ` +
+        `(max sampled ${maxRss.toFixed(0)} MB, VmHWM ${after.peak.toFixed(0)} MB); ` +
+        `publish rate ${(MESSAGES / seconds).toFixed(0)} msg/s with confirms; delayed log ${logMb.toFixed(0)} MB on disk`,
+    );
+    assert.ok(after.peak < RSS_LIMIT_MB, `broker peak RSS ${after.peak.toFixed(0)} MB exceeds ${RSS_LIMIT_MB} MB`);
+
+    // A restart recovers the million from disk with memory still bounded.
+    await b.kill('SIGTERM');
+    const restartAt = Date.now();
+    b = await spawnBroker(dataDir);
+    const recoverMs = Date.now() - restartAt;
+    const recovered = memoryMb(b.process.pid as number);
+    t.diagnostic(`restart with 1M held: listening after ${recoverMs} ms, RSS ${recovered.rss.toFixed(0)} MB (VmHWM ${recovered.peak.toFixed(0)} MB)`);
+    assert.ok(recovered.peak < RSS_LIMIT_MB, `peak RSS after recovery ${recovered.peak.toFixed(0)} MB exceeds ${RSS_LIMIT_MB} MB`);
+    await b.kill('SIGTERM');
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
