@@ -1,8 +1,9 @@
 // A million delayed messages: the broker (a child process, as in production)
 // holds 1,000,000 small persistent messages with long delays; its resident
 // memory must stay bounded, since bodies live on disk and each held message
-// costs a few numbers in a typed-array heap. Prints the RSS, the publish rate
-// and the recovery time so they can be reported; asserts only a generous bound.
+// costs a few numbers in a typed-array heap. Prints the RSS and the publish
+// rate so they can be reported; asserts only a generous bound. Recovery time
+// and the rate without x-delay: bench/delayed.ts.
 
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -67,7 +68,7 @@ async function publishAll(ch: amqp.ConfirmChannel, n: number, headers: Record<st
 test('1,000,000 delayed messages keep the broker\'s memory bounded', { skip: skipUnderReference, timeout: 120_000 }, async (t) => {
   const dataDir = await makeDataDir();
   try {
-    let b = await spawnBroker(dataDir);
+    const b = await spawnBroker(dataDir);
     const pid = b.process.pid as number;
     const conn = await amqp.connect(b.url);
     const ch = await conn.createConfirmChannel();
@@ -96,15 +97,6 @@ test('1,000,000 delayed messages keep the broker\'s memory bounded', { skip: ski
         `publish rate ${(MESSAGES / seconds).toFixed(0)} msg/s with confirms; delayed log ${logMb.toFixed(0)} MB on disk`,
     );
     assert.ok(after.peak < RSS_LIMIT_MB, `broker peak RSS ${after.peak.toFixed(0)} MB exceeds ${RSS_LIMIT_MB} MB`);
-
-    // A restart recovers the million from disk with memory still bounded.
-    await b.kill('SIGTERM');
-    const restartAt = Date.now();
-    b = await spawnBroker(dataDir);
-    const recoverMs = Date.now() - restartAt;
-    const recovered = memoryMb(b.process.pid as number);
-    t.diagnostic(`restart with 1M held: listening after ${recoverMs} ms, RSS ${recovered.rss.toFixed(0)} MB (VmHWM ${recovered.peak.toFixed(0)} MB)`);
-    assert.ok(recovered.peak < RSS_LIMIT_MB, `peak RSS after recovery ${recovered.peak.toFixed(0)} MB exceeds ${RSS_LIMIT_MB} MB`);
     await b.kill('SIGTERM');
   } finally {
     await rm(dataDir, { recursive: true, force: true });

@@ -56,6 +56,8 @@ export interface DelayedStoreOptions {
 /** One release batch reads at most this many messages, or this many bytes (at least one message). */
 const RELEASE_BATCH_MESSAGES = 2048;
 const RELEASE_BATCH_BYTES = 4 * 1024 * 1024;
+/** Messages routed per turn of the event loop, so a big backlog never blocks it for long. */
+const RELEASE_SLICE_MESSAGES = 256;
 /** setTimeout's longest delay (~24.8 days); a later due time is re-checked then. */
 const TIMER_MS_MAX = 0x7fffffff;
 /** After an I/O failure while releasing, the next try waits this long. */
@@ -275,6 +277,7 @@ export class DelayedStore implements DelayedMessages {
     const released: LogPosition[] = [];
     let needsDurable = false;
     for (let i = 0; i < batch.length; i++) {
+      if (i > 0 && i % RELEASE_SLICE_MESSAGES === 0) await yieldToEventLoop();
       const ref = this.refs[batch[i].exchange];
       const r = records[i];
       // A deleted exchange's messages are void (its Dropped record says so); unreadable ones were logged.
@@ -373,6 +376,10 @@ export class DelayedStore implements DelayedMessages {
     }
     return idx;
   }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function nameKey(vhost: string, exchange: string): string {

@@ -1,0 +1,161 @@
+// Delayed messages: publish N small persistent messages with confirms through a
+// durable x-delayed-message exchange, once without and once with an x-delay
+// header, to a Wharf started as a child process; report publish rates and RSS,
+// the restart (recovery) with N held, and how fast a backlog that falls due at
+// once is released (and the longest AMQP round trip meanwhile, which shows
+// whether releasing blocks the event loop). Prints numbers only.
+//   node dist/bench/delayed.js [--messages 1000000] [--release 200000] [--size 16]
+
+import amqp from 'amqplib';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '1000000' },
+    release: { type: 'string', default: '200000' },
+    size: { type: 'string', default: '16' },
+  },
+});
+const total = Number(values.messages);
+const releaseTotal = Number(values.release);
+const body = Buffer.alloc(Number(values.size), 'x');
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const WINDOW = 20_000;
+
+interface Broker {
+  proc: ChildProcess;
+  url: string;
+  startMs: number;
+}
+
+function start(dataDir: string): Promise<Broker> {
+  const t0 = Date.now();
+  const proc = spawn(process.execPath, [cli, 'serve', '--data-dir', dataDir, '--amqp-port', '0', '--http-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`broker exited ${code}`)));
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      const m = /amqp=\S*:(\d+)/.exec(line);
+      if (m) resolve({ proc, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, startMs: Date.now() - t0 });
+    });
+  });
+}
+
+async function stop(b: Broker, signal: NodeJS.Signals): Promise<void> {
+  b.proc.removeAllListeners('exit');
+  b.proc.kill(signal);
+  await new Promise((r) => b.proc.once('exit', r));
+}
+
+function rssMb(b: Broker): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${b.proc.pid}/status`, 'utf8');
+  const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+}
+
+async function setup(url: string): Promise<{ conn: amqp.ChannelModel; ch: amqp.ConfirmChannel }> {
+  const conn = await amqp.connect(url);
+  const ch = await conn.createConfirmChannel();
+  await ch.assertExchange('bench-delayed', 'x-delayed-message', { durable: true, arguments: { 'x-delayed-type': 'direct' } });
+  await ch.assertQueue('bench-delayed-q', { durable: true });
+  await ch.bindQueue('bench-delayed-q', 'bench-delayed', 'k');
+  return { conn, ch };
+}
+
+/** Publishes n with confirms (WINDOW in flight); `delay(i)` gives x-delay or undefined. Returns msg/s. */
+async function publish(ch: amqp.ConfirmChannel, n: number, delay: () => number | undefined): Promise<number> {
+  const t0 = Date.now();
+  let sent = 0;
+  let confirmed = 0;
+  await new Promise<void>((resolve, reject) => {
+    let waitingForDrain = false;
+    const onConfirm = (err: unknown): void => {
+      if (err) return reject(new Error('nacked'));
+      if (++confirmed === n) resolve();
+      else if (sent - confirmed < WINDOW / 2) pump();
+    };
+    const pump = (): void => {
+      if (waitingForDrain) return;
+      while (sent < n && sent - confirmed < WINDOW) {
+        sent++;
+        const d = delay();
+        const ok = ch.publish('bench-delayed', 'k', body, { persistent: true, headers: d === undefined ? {} : { 'x-delay': d } }, onConfirm);
+        if (!ok) {
+          waitingForDrain = true;
+          ch.once('drain', () => {
+            waitingForDrain = false;
+            pump();
+          });
+          return;
+        }
+      }
+    };
+    pump();
+  });
+  return Math.round(n / ((Date.now() - t0) / 1000));
+}
+
+async function run(delayed: boolean): Promise<Record<string, number>> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'wharf-bench-'));
+  let b = await start(dataDir);
+  const idle = rssMb(b);
+  const { conn, ch } = await setup(b.url);
+  const perSec = await publish(ch, total, () => (delayed ? 3_600_000 : undefined));
+  const filled = rssMb(b);
+  await conn.close();
+  const out: Record<string, number> = { publishPerSec: perSec, rssIdleMb: idle.rss, rssAfterMb: filled.rss, peakRssMb: filled.peak };
+  if (delayed) {
+    await stop(b, 'SIGKILL');
+    b = await start(dataDir);
+    out.recoveryMs = b.startMs;
+    out.rssAfterRecoveryMb = rssMb(b).rss;
+  }
+  await stop(b, 'SIGTERM');
+  rmSync(dataDir, { recursive: true, force: true });
+  return out;
+}
+
+/** releaseTotal messages that all fall due at one moment, after publishing ends. */
+async function releaseBacklog(): Promise<Record<string, number>> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'wharf-bench-'));
+  const b = await start(dataDir);
+  const { conn, ch } = await setup(b.url);
+  // Due well after the publishing is over (~50k/s); x-delay counts from each publish.
+  const dueAt = Date.now() + 2000 + releaseTotal / 20;
+  await publish(ch, releaseTotal, () => Math.max(1, dueAt - Date.now()));
+  const probe = await conn.createChannel();
+  while (Date.now() < dueAt) await new Promise((r) => setTimeout(r, 20));
+  let maxRttMs = 0;
+  const t0 = Date.now();
+  for (;;) {
+    const t = Date.now();
+    const { messageCount } = await probe.checkQueue('bench-delayed-q');
+    maxRttMs = Math.max(maxRttMs, Date.now() - t);
+    if (messageCount >= releaseTotal) break;
+  }
+  const secs = (Date.now() - t0) / 1000;
+  const peak = rssMb(b).peak;
+  await conn.close();
+  await stop(b, 'SIGTERM');
+  rmSync(dataDir, { recursive: true, force: true });
+  return { releasePerSec: Math.round(releaseTotal / secs), maxRoundTripMsWhileReleasing: maxRttMs, peakRssMb: peak };
+}
+
+async function main(): Promise<void> {
+  const withoutDelay = await run(false);
+  const withDelay = await run(true);
+  const release = await releaseBacklog();
+  console.log(JSON.stringify({ messages: total, size: body.length, withoutDelay, withDelay, release: { messages: releaseTotal, ...release } }, null, 2));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
