@@ -323,7 +323,8 @@ export class DelayedStore implements DelayedMessages {
       // A copy: the read buffer holds a whole batch and must not be kept alive by one message.
       body: Buffer.from(h.body),
       persistent: h.persistent,
-      headers: this.opts.codec.headers(properties),
+      // Negated here too, whatever the codec did, so the exchange can never hold it again.
+      headers: { ...this.opts.codec.headers(properties), [DELAY_HEADER]: -h.delayMs },
     };
   }
 
