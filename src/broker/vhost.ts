@@ -396,7 +396,7 @@ export class Vhost {
   private removeExchange(ex: Exchange): void {
     this.exchanges.delete(ex.name);
     ex.deleted = true;
-    if (ex.delayed) this.ctx.delayed.dropExchange(this, ex);
+    if (ex.delayed) this.ctx.delayed.dropExchange(ex);
     for (const other of this.exchanges.values()) {
       if (other.router.unbindAll(ex) > 0) this.maybeAutoDeleteExchange(other);
     }

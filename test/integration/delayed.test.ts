@@ -235,6 +235,30 @@ describe('delayed-message exchange', () => {
     assert.equal(collector.length, 2, 'no duplicates after a clean restart');
   });
 
+  it('neither loses nor duplicates messages when a clean restart interrupts a release', opts, async () => {
+    let ch = await clients.confirmChannel();
+    const exchange = uniqueName('dx');
+    const q = uniqueName('dq');
+    await ch.assertExchange(exchange, DELAYED, { durable: true, arguments: { 'x-delayed-type': 'direct' } });
+    await ch.assertQueue(q, { durable: true });
+    await ch.bindQueue(q, exchange, 'k');
+    const n = 6000;
+    for (let i = 0; i < n; i++) ch.publish(exchange, 'k', Buffer.from(String(i)), { persistent: true, ...delayed(300) });
+    await withTimeout(ch.waitForConfirms(), WAIT_MS, 'confirms');
+    while ((await ch.checkQueue(q)).messageCount === 0) await sleep(1);
+    await clients.closeAll();
+    await broker.restart();
+    clients = new Clients(broker.url);
+    clients.deleteLater(q);
+    clients.deleteExchangeLater(exchange);
+    ch = await clients.confirmChannel();
+    const { collector } = await consumeInto(ch, q, { noAck: true });
+    await collector.waitFor(n);
+    await sleep(SETTLE_MS);
+    const got = bodies(collector.items).map(Number).sort((a, b) => a - b);
+    assert.deepEqual(got, Array.from({ length: n }, (_, i) => i));
+  });
+
   it('drops transient delayed messages and those of transient exchanges at a restart', opts, async () => {
     let ch = await clients.confirmChannel();
     const durableX = uniqueName('dx');

@@ -41,7 +41,7 @@ export interface DelayedMessages {
   /** Holds the message if it asks for a delay; undefined means route it now. */
   hold(vhost: Vhost, ex: Exchange, input: PublishInput): PublishOutcome | undefined;
   /** The exchange was deleted: its held messages go, with their storage. */
-  dropExchange(vhost: Vhost, ex: Exchange): void;
+  dropExchange(ex: Exchange): void;
 }
 
 export interface DelayedStoreOptions {
@@ -123,7 +123,7 @@ export class DelayedStore implements DelayedMessages {
     return { queues: 1, needsSync: recoverable, message: undefined };
   }
 
-  dropExchange(_vhost: Vhost, ex: Exchange): void {
+  dropExchange(ex: Exchange): void {
     const idx = this.refIndex.get(ex);
     if (idx === undefined) return; // nothing held for it
     this.refIndex.delete(ex);
@@ -303,7 +303,12 @@ export class DelayedStore implements DelayedMessages {
         return;
       }
     }
-    if (released.length > 0 && !this.closed) this.append(encodeReleased(released));
+    // (close() waits for this batch before it closes the log.)
+    if (released.length > 0) {
+      this.append(encodeReleased(released));
+      // Not awaited: only narrows the window in which a crash releases this batch twice.
+      this.opts.log.sync().catch(() => undefined);
+    }
     for (const e of batch) this.segments.settle(e.segment);
     this.segments.reclaim();
   }
