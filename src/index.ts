@@ -26,6 +26,8 @@ export interface BrokerOptions {
   channelMax?: number;
   frameMax?: number;
   heartbeatSec?: number;
+  /** Consumer (ack) timeout in ms for every queue without x-consumer-timeout; 0 disables (RabbitMQ: 30 min). */
+  consumerTimeoutMs?: number;
 }
 
 export interface BrokerHandle {
@@ -54,6 +56,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     fsync: opts.fsync ?? DEFAULTS.fsync,
     logger,
     users: opts.users ?? [],
+    ...(opts.consumerTimeoutMs !== undefined ? { consumerTimeoutMs: opts.consumerTimeoutMs } : {}),
   });
   const bind = opts.bind ?? DEFAULTS.bind;
   const amqp = new AmqpListener(

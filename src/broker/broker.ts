@@ -12,7 +12,6 @@ import {
   type Logger,
 } from '../store/index.js';
 import { MessageStore } from './message-store.js';
-import { QueueEntry } from './message.js';
 import type { Queue } from './queue/queue.js';
 import { Vhost, type VhostSnapshot } from './vhost.js';
 
@@ -27,7 +26,11 @@ export interface BrokerCoreOptions {
   readonly logger: Logger;
   readonly users?: readonly User[];
   readonly segmentBytesMax?: number;
+  /** Broker-wide consumer (ack) timeout in ms; 0 disables it. RabbitMQ's default is 30 minutes. */
+  readonly consumerTimeoutMs?: number;
 }
+
+export const DEFAULT_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000;
 
 interface MetadataFile {
   version: 1;
@@ -54,6 +57,7 @@ export class Broker {
     private readonly metaPath: string,
     readonly logger: Logger,
     private readonly release: () => Promise<void>,
+    private readonly consumerTimeoutMs: number,
   ) {}
 
   static async open(opts: BrokerCoreOptions): Promise<Broker> {
@@ -64,7 +68,14 @@ export class Broker {
       logger: opts.logger,
       ...(opts.segmentBytesMax ? { segmentBytesMax: opts.segmentBytesMax } : {}),
     });
-    const broker = new Broker(new MessageStore(log), log, dd.metaPath, opts.logger, dd.release);
+    const broker = new Broker(
+      new MessageStore(log),
+      log,
+      dd.metaPath,
+      opts.logger,
+      dd.release,
+      opts.consumerTimeoutMs ?? DEFAULT_CONSUMER_TIMEOUT_MS,
+    );
     broker.store.onUnreadable = (m, err) =>
       opts.logger.error('message content unreadable, dropping it', { msgId: m.id, error: String(err) });
     broker.users.set('guest', 'guest');
@@ -137,9 +148,10 @@ export class Broker {
           this.topologySaved().catch((err: unknown) => this.logger.error('saving metadata failed', { error: String(err) }));
         });
       },
-      queueError: (q: Queue, err: unknown) => {
-        this.logger.error('queue failed to read message content', { queue: q.name, error: String(err) });
+      queueError: (queue: string, err: unknown) => {
+        this.logger.error('queue error', { queue, error: String(err) });
       },
+      consumerTimeoutMs: this.consumerTimeoutMs,
     });
     this.vhosts.set(name, v);
     return v;
@@ -164,14 +176,12 @@ export class Broker {
     for (const [id, list] of result.queues) {
       const q = byId.get(id);
       if (!q) continue;
-      for (const msg of list.values()) {
-        const entry = new QueueEntry(msg);
-        // We do not log deliveries, so a recovered message may have been seen before.
-        entry.redelivered = true;
-        q.restore(entry);
+      for (const { msg, returns } of list.values()) {
+        q.restore(msg, returns);
         messages++;
       }
     }
+    for (const q of byId.values()) q.recovered();
     this.logger.info('recovered', {
       queues: byId.size,
       messages,

@@ -9,15 +9,23 @@ import {
   encodeAck,
   encodeBatch,
   encodeEnqueue,
+  encodeReturn,
   peekEnqueue,
   type EncodedRecord,
+  type EnqueuePeek,
   type EnqueueRecord,
 } from '../store/message-log.js';
 import { StoredMessage, type MessageContent } from './message.js';
 
+/** A recovered message in one queue, with how often it was returned there. */
+export interface RecoveredEntry {
+  readonly msg: StoredMessage;
+  returns: number;
+}
+
 export interface RecoveryResult {
   /** Per durable queue id: live messages (by id) in queue order. */
-  readonly queues: Map<number, Map<number, StoredMessage>>;
+  readonly queues: Map<number, Map<number, RecoveredEntry>>;
   readonly nextMsgId: number;
   readonly records: number;
 }
@@ -26,12 +34,17 @@ export class MessageStore {
   /** Live (unreleased) messages per segment id. */
   private readonly live = new Map<number, number>();
   private pendingAcks = new Map<number, number[]>();
+  private pendingReturns = new Map<number, { ids: number[]; counts: number[] }>();
   private ackFlushScheduled = false;
   private deleting = false;
   private deleteAgain = false;
   private lastSegment = -1;
-  /** While a tx commit collects its records they go here instead of the log. */
+  /** While a tx commit or a dead-lettering collects its records they go here instead of the log. */
   private batch: EncodedRecord[] | undefined;
+  /** Messages written into the open batch (their position is the batch record's). */
+  private batchMessages: StoredMessage[] = [];
+  /** Nesting depth of beginBatch (a dead-lettering inside a tx commit joins the commit's batch). */
+  private batchDepth = 0;
 
   /** Told about each message whose content can never be read back. */
   onUnreadable: ((m: StoredMessage, err: unknown) => void) | undefined;
@@ -46,6 +59,9 @@ export class MessageStore {
       msgId: msg.id,
       persistent: msg.persistent && queueIds.length > 0,
       queueIds,
+      publishedAt: msg.publishedAt,
+      expiration: msg.expiration,
+      priority: msg.priority,
       exchange: content.exchange,
       routingKey: content.routingKey,
       properties: content.properties,
@@ -53,25 +69,34 @@ export class MessageStore {
     });
     if (this.batch) {
       this.batch.push(rec);
+      this.batchMessages.push(msg);
       return;
     }
     msg.pos = this.append(rec, 1);
   }
 
-  /** Collect writes into one atomic Batch record (tx.commit) until endBatch. */
+  /**
+   * Collect writes, acks and returns into one atomic Batch record until the matching
+   * endBatch (tx.commit; dead-lettering, so a moved message is never in both queues
+   * or neither after a crash). Nested calls join the outer batch.
+   */
   beginBatch(): void {
+    if (this.batchDepth++ > 0) return;
     this.flushAcks();
     this.batch = [];
+    this.batchMessages = [];
   }
 
-  endBatch(messages: readonly StoredMessage[]): void {
+  endBatch(): void {
+    if (--this.batchDepth > 0) return;
     const records = this.batch ?? [];
+    const messages = this.batchMessages;
     this.batch = undefined;
-    // Acks gathered during the batch must land inside it.
-    for (const [queueId, ids] of this.pendingAcks) records.push(encodeAck(queueId, ids));
-    this.pendingAcks = new Map();
+    this.batchMessages = [];
+    // Acks and returns gathered during the batch must land inside it.
+    records.push(...this.takePending());
     if (records.length === 0) return;
-    // Messages already consumed and released during the commit are not live.
+    // Messages already consumed and released during the batch are not live.
     const live = messages.filter((m) => m.refs > 0);
     const pos = this.append(encodeBatch(records), live.length);
     for (const m of live) m.pos = pos;
@@ -82,6 +107,19 @@ export class MessageStore {
     let ids = this.pendingAcks.get(queueId);
     if (!ids) this.pendingAcks.set(queueId, (ids = []));
     ids.push(msgId);
+    this.scheduleFlush();
+  }
+
+  /** A message went back to a queue unsuccessfully for the `count`th time (logged for x-delivery-limit). */
+  returned(queueId: number, msgId: number, count: number): void {
+    let r = this.pendingReturns.get(queueId);
+    if (!r) this.pendingReturns.set(queueId, (r = { ids: [], counts: [] }));
+    r.ids.push(msgId);
+    r.counts.push(count);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (!this.ackFlushScheduled && !this.batch) {
       this.ackFlushScheduled = true;
       setImmediate(() => this.flushAcks());
@@ -155,17 +193,17 @@ export class MessageStore {
    * in queue order. Each message's `refs` is set to the number of queues holding it.
    */
   async recover(durableQueueIds: ReadonlySet<number>): Promise<RecoveryResult> {
-    const perQueue = new Map<number, Map<number, StoredMessage>>();
+    const perQueue = new Map<number, Map<number, RecoveredEntry>>();
     let maxId = 0;
     let records = 0;
-    const enqueue = (msgId: number, queueIds: readonly number[], bodySize: number, pos: LogPosition): void => {
+    const enqueue = (e: EnqueuePeek, pos: LogPosition): void => {
       let msg: StoredMessage | undefined;
-      for (const q of queueIds) {
+      for (const q of e.queueIds) {
         if (!durableQueueIds.has(q)) continue;
         let map = perQueue.get(q);
         if (!map) perQueue.set(q, (map = new Map()));
-        msg ??= new StoredMessage(msgId, true, bodySize, undefined, pos);
-        map.set(msgId, msg);
+        msg ??= new StoredMessage(e.msgId, true, e.bodySize, undefined, pos, e.publishedAt, e.expiration, e.priority);
+        map.set(e.msgId, { msg, returns: 0 });
       }
     };
     await this.log.scan((r) => {
@@ -175,16 +213,24 @@ export class MessageStore {
           // The hot case: read only the header, never the body.
           const e = peekEnqueue(r.payload);
           if (e.msgId > maxId) maxId = e.msgId;
-          if (e.persistent) enqueue(e.msgId, e.queueIds, e.bodySize, r.pos);
+          if (e.persistent) enqueue(e, r.pos);
           return;
         }
         for (const rec of decodeMessageRecords(r.type, r.payload)) {
           if (rec.type === RecordType.Enqueue) {
             if (rec.msgId > maxId) maxId = rec.msgId;
-            if (rec.persistent) enqueue(rec.msgId, rec.queueIds, rec.body.length, r.pos);
+            if (rec.persistent) enqueue({ ...rec, bodySize: rec.body.length }, r.pos);
           } else if (rec.type === RecordType.Ack) {
             const map = perQueue.get(rec.queueId);
             if (map) for (const id of rec.msgIds) map.delete(id);
+          } else if (rec.type === RecordType.Return) {
+            const map = perQueue.get(rec.queueId);
+            if (map) {
+              for (let i = 0; i < rec.msgIds.length; i++) {
+                const entry = map.get(rec.msgIds[i]);
+                if (entry) entry.returns = rec.counts[i];
+              }
+            }
           } else {
             const map = perQueue.get(rec.queueId);
             if (map) for (const id of map.keys()) if (id <= rec.upTo) map.delete(id);
@@ -196,7 +242,7 @@ export class MessageStore {
     });
     // Log order is message-id order, and Maps keep insertion order: queue order needs no sort.
     for (const map of perQueue.values()) {
-      for (const msg of map.values()) {
+      for (const { msg } of map.values()) {
         if (msg.refs++ === 0) this.live.set(msg.logSegment, (this.live.get(msg.logSegment) ?? 0) + 1);
       }
     }
@@ -218,9 +264,17 @@ export class MessageStore {
 
   private flushAcks(): void {
     this.ackFlushScheduled = false;
-    if (this.batch || this.pendingAcks.size === 0) return;
-    for (const [queueId, ids] of this.pendingAcks) this.append(encodeAck(queueId, ids));
-    this.pendingAcks = new Map();
+    if (this.batch) return;
+    for (const rec of this.takePending()) this.append(rec);
+  }
+
+  private takePending(): EncodedRecord[] {
+    const out: EncodedRecord[] = [];
+    for (const [queueId, r] of this.pendingReturns) out.push(encodeReturn(queueId, r.ids, r.counts));
+    for (const [queueId, ids] of this.pendingAcks) out.push(encodeAck(queueId, ids));
+    if (this.pendingReturns.size > 0) this.pendingReturns = new Map();
+    if (this.pendingAcks.size > 0) this.pendingAcks = new Map();
+    return out;
   }
 
   /** Segments are deleted oldest-first only: a later segment may hold acks for an older one. */
