@@ -274,17 +274,18 @@ export class Session {
     this.closed = true;
     if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
     if (this.directReply) this.vhost.directReplies.delete(this.directReply.address);
-    for (const c of this.consumers.values()) {
-      c.active = false;
-      c.queue.removeConsumer(c);
-    }
-    this.consumers.clear();
     const pending = [...this.unacked.values()];
     if (this.tx) for (const s of this.tx.settles) pending.push(s.u);
     this.tx = undefined;
     this.unacked.clear();
     pending.sort((a, b) => a.tag - b.tag);
+    // Requeued before the consumers go: a single active consumer taking over gets them first.
     for (const u of pending) u.queue.requeue(u.entry);
+    for (const c of this.consumers.values()) {
+      c.active = false;
+      c.queue.removeConsumer(c);
+    }
+    this.consumers.clear();
     drainEach(pending.map((u) => u.queue));
   }
 
