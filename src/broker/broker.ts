@@ -130,6 +130,7 @@ export class Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const v of this.vhosts.values()) v.close();
     await this.topologySaved();
     await this.store.sync().catch(() => undefined);
     await this.log.close();

@@ -81,6 +81,7 @@ export class Vhost {
   readonly queues = new Map<string, Queue>();
   /** Direct reply-to addresses (amq.rabbitmq.reply-to.*) to their channel's delivery. */
   readonly directReplies = new Map<string, (content: MessageContent) => void>();
+  private closed = false;
 
   constructor(
     readonly name: string,
@@ -189,6 +190,12 @@ export class Vhost {
     q.onDeadLetter = (queue, entries, reason) => this.deadLetter(queue, entries, reason);
     this.queues.set(q.name, q);
     // Every queue is bound to the default exchange by its name.
+  }
+
+  /** The broker is closing: queues stop their timers, and nothing more is dead-lettered into the log. */
+  close(): void {
+    this.closed = true;
+    for (const q of this.queues.values()) q.stop();
   }
 
   /** Broker-wide consumer timeout (ms, 0 for none); x-consumer-timeout overrides it per queue. */
@@ -340,7 +347,11 @@ export class Vhost {
       return;
     }
     this.ctx.store.load(missing).then(
-      () => this.deadLetterNow(q, entries, reason),
+      () => {
+        // Closed meanwhile: left in the log (no Ack), so a restart brings them back.
+        if (this.closed) for (const e of entries) q.forget(e);
+        else this.deadLetterNow(q, entries, reason);
+      },
       (err: unknown) => {
         // Unreadable now: left in the log (no Ack), so a restart brings them back.
         this.ctx.queueError(q.name, err);

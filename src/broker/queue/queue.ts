@@ -154,7 +154,8 @@ export class Queue {
     this.lanes.push(entry);
     this.readyBytes += msg.bodySize;
     if (entry.expiresAt !== 0) this.expiring = true;
-    if (this.consumers.length > 0) this.drain();
+    // Same clock as the expiry: with TTL 0 a later millisecond would expire it before a waiting consumer sees it.
+    if (this.consumers.length > 0) this.drain(now);
     if (entry.expiresAt !== 0) {
       // TTL 0 (or an expiration already past): it goes unless a consumer took it just now.
       if (entry.expiresAt <= now && this.lanes.popNewest(entry)) {
@@ -302,12 +303,12 @@ export class Queue {
     }
   }
 
-  /** Deliver to consumers while there are messages and consumers with credit. */
-  drain(): void {
+  /** Deliver to consumers while there are messages and consumers with credit (`at`: the time to expire by). */
+  drain(at?: number): void {
     if (this.draining || this.loading || this.deleted) return;
     this.draining = true;
     try {
-      const now = this.expiring ? Date.now() : 0;
+      const now = this.expiring ? (at ?? Date.now()) : 0;
       while (this.consumers.length > 0) {
         const entry = this.peekReady(now);
         if (!entry) break;
@@ -350,6 +351,13 @@ export class Queue {
     for (const e of all) this.release(e, false);
     this.readyBytes = 0;
     return all.length;
+  }
+
+  /** The broker is closing: its timers must not fire into a closed log (or a restarted broker's data dir). */
+  stop(): void {
+    this.deleted = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
   }
 
   checkEquivalent(durable: boolean, autoDelete: boolean, exclusive: boolean, args: Args): void {
@@ -399,7 +407,13 @@ export class Queue {
 
   private popReady(): QueueEntry | undefined {
     const entry = this.lanes.shift();
-    if (entry) this.readyBytes -= entry.msg.bodySize;
+    if (!entry) return undefined;
+    this.readyBytes -= entry.msg.bodySize;
+    if (this.expiring) {
+      // The new head may have been waiting behind one that never expires: time it now.
+      const head = this.lanes.head();
+      if (head && head.expiresAt !== 0) this.armExpiry(head.expiresAt);
+    }
     return entry;
   }
 
