@@ -209,6 +209,8 @@ export class Queue {
     this.lanes.requeue(entry);
     this.readyBytes += entry.msg.bodySize;
     if (entry.expiresAt !== 0) this.armExpiry(entry.expiresAt);
+    // RabbitMQ drops the head after a requeue too (requeue_and_run: maybe_drop_head).
+    this.enforceLimits();
   }
 
   /** A delivered entry is done with (acked, or rejected without requeue and no dead-letter exchange). */
