@@ -10,7 +10,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { Message } from 'amqplib';
 import { SETTLE_MS, TEST_OPTS, sleep, uniqueName } from '../helpers/async.js';
 import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, bodies, consumeInto, sendAll, waitForReady } from '../helpers/amqplib.js';
+import { Clients, bodies, consumeInto, sendAll, tx, waitForReady } from '../helpers/amqplib.js';
 import { consumeWith, declareDeadLetters, range, xDeaths } from '../helpers/reliable.js';
 
 /** The x-death entries without their time, for comparing. */
@@ -88,6 +88,34 @@ describe('dead-lettering', () => {
     assert.deepEqual(bodies(await dead.collector.waitFor(4)), range(4));
     ch.ack(got[4]);
     await waitForReady(ch, q, 0);
+  });
+
+  it('a reject without requeue inside a transaction dead-letters on commit, and not after a rollback', TEST_OPTS, async () => {
+    const ch = await clients.channel();
+    const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients, durable: true });
+    const q = clients.deleteLater(uniqueName('q'));
+    await ch.assertQueue(q, { durable: true, arguments: { 'x-dead-letter-exchange': dlx } });
+    sendAll(ch, q, ['rolled-back', 'committed'], { persistent: true });
+    await waitForReady(ch, q, 2);
+    const txCh = await clients.channel();
+    await tx.select(txCh);
+    const a = await txCh.get(q, { noAck: false });
+    const b = await txCh.get(q, { noAck: false });
+    assert.ok(a && b);
+    txCh.reject(a, false);
+    await tx.rollback(txCh);
+    txCh.reject(b, false);
+    await sleep(SETTLE_MS);
+    assert.equal((await ch.checkQueue(dlq)).messageCount, 0, 'nothing before the commit');
+    await tx.commit(txCh);
+    await waitForReady(ch, dlq, 1);
+    const d = await ch.get(dlq, { noAck: true });
+    assert.ok(d);
+    assert.equal(d.content.toString(), 'committed');
+    assert.equal(xDeaths(d)[0].reason, 'rejected');
+    // The rolled-back reject left 'rolled-back' unacked on the channel: closing it requeues it.
+    await txCh.close();
+    await waitForReady(ch, q, 1);
   });
 
   it('x-dead-letter-routing-key replaces the routing key; x-death keeps the original one', TEST_OPTS, async () => {

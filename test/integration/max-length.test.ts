@@ -121,6 +121,19 @@ describe('x-max-length and x-max-length-bytes', () => {
       assert.deepEqual(await drainBodies(ch, q), ['n0', 'n1']);
     });
 
+    it('a deep queue whose content is paged out dead-letters what it drops in order', TEST_OPTS, async () => {
+      const ch = await clients.channel();
+      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients });
+      const q = await limited(ch, { 'x-max-length': 5000 }, dlx);
+      sendAll(ch, q, range(10_000));
+      const dead = await consumeInto(await clients.channel(), dlq, { noAck: true });
+      assert.deepEqual(bodies(await dead.collector.waitFor(5000)), range(5000));
+      await waitForReady(ch, q, 5000);
+      const m = await ch.get(q, { noAck: true });
+      assert.ok(m);
+      assert.equal(m.content.toString(), 'm5000');
+    });
+
     it('a requeue into a full queue drops the head (the requeued message, back in its place) as RabbitMQ does', TEST_OPTS, async () => {
       const ch = await clients.channel();
       const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients });
