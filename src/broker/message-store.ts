@@ -45,6 +45,8 @@ export class MessageStore {
   private batchMessages: StoredMessage[] = [];
   /** Nesting depth of beginBatch (a dead-lettering inside a tx commit joins the commit's batch). */
   private batchDepth = 0;
+  /** Messages a deep queue wanted paged out while a batch was open: done when it closes. */
+  private deferredPageOuts: StoredMessage[] = [];
 
   /** Told about each message whose content can never be read back. */
   onUnreadable: ((m: StoredMessage, err: unknown) => void) | undefined;
@@ -75,6 +77,17 @@ export class MessageStore {
     msg.pos = this.append(rec, 1);
   }
 
+  /** Drop a message's content from memory, writing it first if it is not in the log (transient). */
+  pageOut(msg: StoredMessage): void {
+    if (this.batch) {
+      // Its position is known only when the batch is written.
+      this.deferredPageOuts.push(msg);
+      return;
+    }
+    if (!msg.written && msg.content) this.write(msg, [], msg.content);
+    if (msg.written) msg.content = undefined;
+  }
+
   /**
    * Collect writes, acks and returns into one atomic Batch record until the matching
    * endBatch (tx.commit; dead-lettering, so a moved message is never in both queues
@@ -95,12 +108,20 @@ export class MessageStore {
     this.batchMessages = [];
     // Acks and returns gathered during the batch must land inside it.
     records.push(...this.takePending());
-    if (records.length === 0) return;
+    if (records.length === 0) {
+      const deferred = this.deferredPageOuts;
+      this.deferredPageOuts = [];
+      for (const m of deferred) if (m.refs > 0 && m.content) this.pageOut(m);
+      return;
+    }
     // Messages already consumed and released during the batch are not live.
     const live = messages.filter((m) => m.refs > 0);
     const pos = this.append(encodeBatch(records), live.length);
     for (const m of live) m.pos = pos;
     if (live.length < messages.length) this.deleteConsumedSegments();
+    const deferred = this.deferredPageOuts;
+    this.deferredPageOuts = [];
+    for (const m of deferred) if (m.refs > 0 && m.content) this.pageOut(m);
   }
 
   ack(queueId: number, msgId: number): void {
@@ -148,15 +169,24 @@ export class MessageStore {
   async load(messages: readonly StoredMessage[]): Promise<void> {
     const want = messages.filter((m) => !m.content && m.written);
     if (want.length === 0) return;
+    // Messages written in one Batch record (a tx, a dead-lettering) share its position: read it once.
+    const byPos = new Map<string, StoredMessage[]>();
+    for (const m of want) {
+      const key = `${m.logSegment}:${(m.pos as LogPosition).offset}`;
+      const list = byPos.get(key);
+      if (list) list.push(m);
+      else byPos.set(key, [m]);
+    }
+    const groups = [...byPos.values()];
     let records: LogRecord[];
     try {
-      records = await this.log.readBatch(want.map((m) => m.pos as LogPosition));
+      records = await this.log.readBatch(groups.map((g) => g[0].pos as LogPosition));
     } catch {
       // Find the culprits one by one; the others still load.
       for (const m of want) await this.loadOne(m);
       return;
     }
-    for (let i = 0; i < want.length; i++) this.fill(want[i], records[i]);
+    for (let i = 0; i < groups.length; i++) this.fillAll(groups[i], records[i]);
   }
 
   private async loadOne(m: StoredMessage): Promise<void> {
@@ -171,21 +201,19 @@ export class MessageStore {
   }
 
   private fill(m: StoredMessage, r: LogRecord): void {
-    if (m.content) return;
-    const enq = decodeMessageRecords(r.type, r.payload).find(
-      (x): x is EnqueueRecord => x.type === RecordType.Enqueue && x.msgId === m.id,
-    );
-    if (!enq) {
-      m.markUnreadable();
-      return;
+    this.fillAll([m], r);
+  }
+
+  /** Content for messages whose Enqueue is in record r (one, or several in a Batch). */
+  private fillAll(messages: readonly StoredMessage[], r: LogRecord): void {
+    const found = new Map<number, EnqueueRecord>();
+    for (const x of decodeMessageRecords(r.type, r.payload)) if (x.type === RecordType.Enqueue) found.set(x.msgId, x);
+    for (const m of messages) {
+      const enq = found.get(m.id);
+      if (m.content) continue;
+      if (!enq) m.markUnreadable();
+      else m.content = contentOf(enq);
     }
-    m.content = {
-      exchange: enq.exchange,
-      routingKey: enq.routingKey,
-      // Copies, so a big read buffer is not kept alive by one small message.
-      properties: Buffer.from(enq.properties),
-      body: Buffer.from(enq.body),
-    };
   }
 
   /**
@@ -306,4 +334,14 @@ export class MessageStore {
         }
       });
   }
+}
+
+function contentOf(enq: EnqueueRecord): MessageContent {
+  return {
+    exchange: enq.exchange,
+    routingKey: enq.routingKey,
+    // Copies, so a big read buffer is not kept alive by one small message.
+    properties: Buffer.from(enq.properties),
+    body: Buffer.from(enq.body),
+  };
 }

@@ -148,8 +148,7 @@ export class Queue {
       (this.lanes.length >= QUEUE_MEMORY_MESSAGES_MAX || this.readyBytes >= QUEUE_MEMORY_BYTES_MAX)
     ) {
       // Deep queue: keep only the position. Transient messages are written first.
-      if (!msg.written) this.store.write(msg, [], msg.content);
-      if (msg.written) msg.content = undefined;
+      this.store.pageOut(msg);
     }
     this.lanes.push(entry);
     this.readyBytes += msg.bodySize;
