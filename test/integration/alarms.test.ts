@@ -7,11 +7,12 @@
 // equivalent is rabbitmqctl set_vm_memory_high_watermark / set_disk_free_limit).
 
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { Collector, SETTLE_MS, TEST_OPTS, once, sleep, uniqueName, waitUntil } from '../helpers/async.js';
-import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, bodies, consumeInto, sendAll, watchOf } from '../helpers/amqplib.js';
+import { makeDataDir, skipUnderReference, spawnBroker, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { Clients, bodies, consumeInto, sendAll, watchOf, type AmqpError } from '../helpers/amqplib.js';
 import { FRAME_BODY, FRAME_METHOD, RawAmqp, contentHeaderFrame, frame, method } from '../helpers/raw-amqp.js';
 import type { ResourceLimits } from '../../src/index.js';
 
@@ -229,6 +230,39 @@ describe('resource alarms', { skip: skipUnderReference }, () => {
       /diskFreeLimit must be/,
     );
     assert.deepEqual(broker.handle.alarms(), []);
+  });
+});
+
+describe('resource alarms: wharf serve flags', { skip: skipUnderReference }, () => {
+  it('--memory-high-watermark 0 blocks every publisher from the start (RabbitMQ: watermark 0 stops all publishing)', TEST_OPTS, async () => {
+    const dataDir = await makeDataDir();
+    const wharf = await spawnBroker(dataDir, ['--memory-high-watermark', '0', '--disk-free-limit', '1kB']);
+    const clients = new Clients(wharf.url);
+    try {
+      const health = JSON.parse(await httpGet(wharf.httpPort, '/api/health')) as Record<string, unknown>;
+      assert.deepEqual(health.alarms, ['memory']);
+      assert.deepEqual(health.memory, { usedBytes: (health.memory as { usedBytes: number }).usedBytes, limitBytes: 0, highWatermark: { relative: 0 } });
+      assert.equal((health.disk as { limitBytes: number }).limitBytes, 1000);
+
+      const conn = await clients.connect();
+      const ch = await clients.channel(conn);
+      const { queue } = await ch.assertQueue('', { exclusive: true });
+      const blocked = once<[string]>(conn, 'blocked');
+      sendAll(ch, queue, ['s1']);
+      assert.deepEqual(await blocked, ['low on memory']);
+
+      // Shutdown reaches a blocked connection too: it is read again to see its close-ok.
+      // (amqplib reports 320 as a 'close' with the reason, not an 'error'.)
+      const closed = once<[AmqpError | undefined]>(conn, 'close');
+      assert.equal(await wharf.kill('SIGTERM'), 0);
+      const [err] = await closed;
+      assert.equal(err?.code, 320);
+      assert.match(err.message, /"CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"/);
+    } finally {
+      await clients.closeAll();
+      await wharf.kill('SIGTERM');
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

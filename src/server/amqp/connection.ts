@@ -407,7 +407,7 @@ export class AmqpConnection {
       this.toldBlocked = true;
       this.sendMethod(0, { name: 'connection.blocked', reason: `low on ${this.alarms.join(' & ')}` });
     }
-    this.log.info('connection blocked', { alarms: this.alarms.join(',') });
+    this.log.debug('connection blocked', { alarms: this.alarms.join(',') });
   }
 
   /** Resumes reading; the frames held back are handled first, in order. */
@@ -417,7 +417,7 @@ export class AmqpConnection {
     this.heldFrames = undefined;
     if (this.toldBlocked && this.state === 'running') this.sendMethod(0, { name: 'connection.unblocked' });
     this.toldBlocked = false;
-    this.log.info('connection unblocked', { heldFrames: held.length });
+    this.log.debug('connection unblocked', { heldFrames: held.length });
     this.batch(() => {
       for (const f of held) this.onFrame(f);
     });
