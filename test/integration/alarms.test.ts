@@ -8,6 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
+import { AMQPClient, type AMQPMessage } from '@cloudamqp/amqp-client';
 import { request } from 'node:http';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { Collector, SETTLE_MS, TEST_OPTS, once, sleep, uniqueName, waitUntil } from '../helpers/async.js';
@@ -217,6 +218,32 @@ describe('resource alarms', { skip: skipUnderReference }, () => {
       assert.equal(next.payload.readUInt32BE(4 + 1 + Buffer.byteLength(queue)), 1, 'declare-ok counts the publish');
     } finally {
       raw.destroy();
+    }
+  });
+
+  it('@cloudamqp/amqp-client hears blocked and unblocked, and its publish before the block arrives', TEST_OPTS, async () => {
+    const client = new AMQPClient(broker.url);
+    const events: string[] = [];
+    client.onblocked = (reason) => events.push(`blocked: ${reason}`);
+    client.onunblocked = () => events.push('unblocked');
+    const conn = await client.connect();
+    try {
+      const ch = await conn.channel();
+      const queue = uniqueName('alarm-cloudamqp');
+      await ch.queueDeclare(queue, { exclusive: true });
+      await broker.handle.setResourceLimits(DISK_ALARM);
+      await ch.basicPublish('', queue, 'p1');
+      await waitUntil(() => events.length === 1, 'connection.blocked reaches the client');
+      assert.deepEqual(events, ['blocked: low on disk']);
+      assert.equal(conn.blocked, 'low on disk');
+      await broker.handle.setResourceLimits(NO_ALARM);
+      await waitUntil(() => events.length === 2, 'connection.unblocked reaches the client');
+      assert.deepEqual(events, ['blocked: low on disk', 'unblocked']);
+      const got = new Collector<AMQPMessage>();
+      await ch.basicConsume(queue, { noAck: true }, (m) => got.push(m));
+      assert.deepEqual((await got.waitFor(1)).map((m) => m.bodyToString()), ['p1']);
+    } finally {
+      await conn.close().catch(() => undefined);
     }
   });
 
