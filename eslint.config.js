@@ -23,8 +23,20 @@ export default tseslint.config(
   },
   layer(['src/protocol/**'], ['**/broker/**', '**/store/**', '**/server/**', '**/http/**', '**/cli/**'],
     'src/protocol is bytes only: it imports nothing else in src'),
-  layer(['src/broker/**'], ['**/server/**', '**/http/**', '**/cli/**', '**/protocol/**'],
-    'src/broker knows nothing of sockets or wire bytes'),
+  {
+    files: ['src/broker/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/server/**', '**/http/**', '**/cli/**'], message: 'src/broker knows nothing of sockets or wire bytes' },
+          {
+            regex: '(^|/)protocol/(?!amqp/content\\.js$)',
+            message: 'src/broker knows nothing of wire bytes; it may edit message content only through protocol/amqp/content.js',
+          },
+        ],
+      }],
+    },
+  },
   layer(['src/store/**'], ['**/broker/**', '**/server/**', '**/http/**', '**/cli/**', '**/protocol/**'],
     'src/store is the bottom layer'),
 );

@@ -4,6 +4,14 @@
 //   await broker.close();
 
 import { Broker } from './broker/broker.js';
+import {
+  ResourceMonitor,
+  type DiskFreeLimit,
+  type MemoryHighWatermark,
+  type ResourceAlarm,
+  type ResourceLimits,
+  type ResourceStatus,
+} from './broker/resource-monitor.js';
 import { startHttpServer } from './http/server.js';
 import { AmqpListener } from './server/amqp/listener.js';
 import { amqpPropertiesCodec } from './server/amqp/properties-codec.js';
@@ -27,6 +35,17 @@ export interface BrokerOptions {
   channelMax?: number;
   frameMax?: number;
   heartbeatSec?: number;
+  /** Consumer (ack) timeout in ms for every queue without x-consumer-timeout; 0 disables (RabbitMQ: 30 min). */
+  consumerTimeoutMs?: number;
+  /** Memory alarm above this much RSS (RabbitMQ's vm_memory_high_watermark; default { relative: 0.4 }). */
+  memoryHighWatermark?: MemoryHighWatermark;
+  /** Disk alarm below this much free space on the data dir's filesystem (disk_free_limit; default { bytes: 50e6 }). */
+  diskFreeLimit?: DiskFreeLimit;
+}
+
+export interface ResourceReport extends ResourceStatus {
+  /** Connections that published during an alarm and are not being read until it clears. */
+  readonly blockedConnections: number;
 }
 
 export interface BrokerHandle {
@@ -34,6 +53,12 @@ export interface BrokerHandle {
   readonly httpPort: number;
   readonly host: string;
   readonly amqpUrl: string;
+  /** Resource alarms in effect: while any is, publishing connections are blocked. */
+  alarms(): ResourceAlarm[];
+  /** The alarms and the numbers behind them. */
+  resources(): ResourceReport;
+  /** Changes the memory watermark and/or free-disk limit; resolves once alarms reflect them. */
+  setResourceLimits(limits: Partial<ResourceLimits>): Promise<ResourceReport>;
   close(): Promise<void>;
 }
 
@@ -50,13 +75,27 @@ export const DEFAULTS = {
 
 export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandle> {
   const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info');
+  const dataDir = opts.dataDir ?? DEFAULTS.dataDir;
   const broker = await Broker.open({
-    dataDir: opts.dataDir ?? DEFAULTS.dataDir,
+    dataDir,
     fsync: opts.fsync ?? DEFAULTS.fsync,
     logger,
     users: opts.users ?? [],
+    ...(opts.consumerTimeoutMs !== undefined ? { consumerTimeoutMs: opts.consumerTimeoutMs } : {}),
     properties: amqpPropertiesCodec,
   });
+  let resources: ResourceMonitor;
+  try {
+    resources = new ResourceMonitor({
+      dir: dataDir,
+      logger,
+      limits: { memoryHighWatermark: opts.memoryHighWatermark, diskFreeLimit: opts.diskFreeLimit },
+    });
+    await resources.start();
+  } catch (err) {
+    await broker.close();
+    throw err;
+  }
   const bind = opts.bind ?? DEFAULTS.bind;
   const amqp = new AmqpListener(
     broker,
@@ -68,11 +107,14 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       heartbeatSec: opts.heartbeatSec ?? DEFAULTS.heartbeatSec,
     },
     logger,
+    resources,
   );
+  const report = (): ResourceReport => ({ ...resources.status(), blockedConnections: amqp.blockedConnectionCount });
   let amqpAddr;
   try {
     amqpAddr = await amqp.listen();
   } catch (err) {
+    resources.stop();
     await broker.close();
     throw err;
   }
@@ -81,9 +123,10 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     http = await startHttpServer({
       port: opts.httpPort ?? DEFAULTS.httpPort,
       host: bind,
-      health: () => ({ ...broker.stats(), connections: amqp.connectionCount }),
+      health: () => ({ ...broker.stats(), connections: amqp.connectionCount, ...report() }),
     });
   } catch (err) {
+    resources.stop();
     await amqp.close();
     await broker.close();
     throw err;
@@ -96,8 +139,15 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     httpPort: http.port,
     host,
     amqpUrl: `amqp://guest:guest@${urlHost}:${amqpAddr.port}`,
+    alarms: () => [...resources.alarms],
+    resources: report,
+    async setResourceLimits(limits) {
+      await resources.setLimits(limits);
+      return report();
+    },
     close() {
       closing ??= (async () => {
+        resources.stop();
         await amqp.close();
         await http.close();
         await broker.close();
@@ -110,3 +160,4 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
 
 export type { LogLevel, Logger } from './util/logger.js';
 export type { FsyncPolicy } from './store/index.js';
+export type { DiskFreeLimit, MemoryHighWatermark, ResourceAlarm, ResourceLimits, ResourceStatus } from './broker/resource-monitor.js';

@@ -14,7 +14,6 @@ import {
 import { join } from 'node:path';
 import { DelayedStore, type PropertiesCodec } from './delayed/delayed-store.js';
 import { MessageStore } from './message-store.js';
-import { QueueEntry } from './message.js';
 import type { Queue } from './queue/queue.js';
 import { Vhost, type VhostSnapshot } from './vhost.js';
 
@@ -29,9 +28,13 @@ export interface BrokerCoreOptions {
   readonly logger: Logger;
   readonly users?: readonly User[];
   readonly segmentBytesMax?: number;
+  /** Broker-wide consumer (ack) timeout in ms; 0 disables it. RabbitMQ's default is 30 minutes. */
+  readonly consumerTimeoutMs?: number;
   /** Reads and rewrites message properties (delayed messages); the protocol adapter's. */
   readonly properties: PropertiesCodec;
 }
+
+export const DEFAULT_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000;
 
 interface MetadataFile {
   version: 1;
@@ -61,6 +64,7 @@ export class Broker {
     private readonly metaPath: string,
     readonly logger: Logger,
     private readonly release: () => Promise<void>,
+    private readonly consumerTimeoutMs: number,
   ) {
     this.delayed = new DelayedStore({
       log: delayedLog,
@@ -83,7 +87,16 @@ export class Broker {
     };
     const log = await openFileLog({ dir: dd.messagesDir, ...logOptions });
     const delayedLog = await openFileLog({ dir: join(dd.dir, 'delayed'), ...logOptions });
-    const broker = new Broker(new MessageStore(log), log, delayedLog, opts.properties, dd.metaPath, opts.logger, dd.release);
+    const broker = new Broker(
+      new MessageStore(log),
+      log,
+      delayedLog,
+      opts.properties,
+      dd.metaPath,
+      opts.logger,
+      dd.release,
+      opts.consumerTimeoutMs ?? DEFAULT_CONSUMER_TIMEOUT_MS,
+    );
     broker.store.onUnreadable = (m, err) =>
       opts.logger.error('message content unreadable, dropping it', { msgId: m.id, error: String(err) });
     broker.users.set('guest', 'guest');
@@ -139,6 +152,7 @@ export class Broker {
     if (this.closed) return;
     this.closed = true;
     await this.delayed.close();
+    for (const v of this.vhosts.values()) v.close();
     await this.topologySaved();
     await this.store.sync().catch(() => undefined);
     await this.log.close();
@@ -158,9 +172,10 @@ export class Broker {
           this.topologySaved().catch((err: unknown) => this.logger.error('saving metadata failed', { error: String(err) }));
         });
       },
-      queueError: (q: Queue, err: unknown) => {
-        this.logger.error('queue failed to read message content', { queue: q.name, error: String(err) });
+      queueError: (queue: string, err: unknown) => {
+        this.logger.error('queue error', { queue, error: String(err) });
       },
+      consumerTimeoutMs: this.consumerTimeoutMs,
     });
     this.vhosts.set(name, v);
     return v;
@@ -185,14 +200,12 @@ export class Broker {
     for (const [id, list] of result.queues) {
       const q = byId.get(id);
       if (!q) continue;
-      for (const msg of list.values()) {
-        const entry = new QueueEntry(msg);
-        // We do not log deliveries, so a recovered message may have been seen before.
-        entry.redelivered = true;
-        q.restore(entry);
+      for (const { msg, returns } of list.values()) {
+        q.restore(msg, returns);
         messages++;
       }
     }
+    for (const q of byId.values()) q.recovered();
     // After the queues: overdue delayed messages are released into them.
     const delayed = await this.delayed.recover();
     this.logger.info('recovered', {

@@ -9,15 +9,23 @@ import {
   encodeAck,
   encodeBatch,
   encodeEnqueue,
+  encodeReturn,
   peekEnqueue,
   type EncodedRecord,
+  type EnqueuePeek,
   type EnqueueRecord,
 } from '../store/message-log.js';
 import { StoredMessage, type MessageContent } from './message.js';
 
+/** A recovered message in one queue, with how often it was returned there. */
+export interface RecoveredEntry {
+  readonly msg: StoredMessage;
+  returns: number;
+}
+
 export interface RecoveryResult {
   /** Per durable queue id: live messages (by id) in queue order. */
-  readonly queues: Map<number, Map<number, StoredMessage>>;
+  readonly queues: Map<number, Map<number, RecoveredEntry>>;
   readonly nextMsgId: number;
   readonly records: number;
 }
@@ -26,12 +34,19 @@ export class MessageStore {
   /** Live (unreleased) messages per segment id. */
   private readonly live = new Map<number, number>();
   private pendingAcks = new Map<number, number[]>();
+  private pendingReturns = new Map<number, { ids: number[]; counts: number[] }>();
   private ackFlushScheduled = false;
   private deleting = false;
   private deleteAgain = false;
   private lastSegment = -1;
-  /** While a tx commit collects its records they go here instead of the log. */
+  /** While a tx commit or a dead-lettering collects its records they go here instead of the log. */
   private batch: EncodedRecord[] | undefined;
+  /** Messages written into the open batch (their position is the batch record's). */
+  private batchMessages: StoredMessage[] = [];
+  /** Nesting depth of beginBatch (a dead-lettering inside a tx commit joins the commit's batch). */
+  private batchDepth = 0;
+  /** Messages a deep queue wanted paged out while a batch was open: done when it closes. */
+  private deferredPageOuts: StoredMessage[] = [];
 
   /** Other logs that a sync() covers too (the delayed-message log), so a confirm waits for them. */
   private readonly syncedWith: { sync(): Promise<void> }[] = [];
@@ -49,6 +64,9 @@ export class MessageStore {
       msgId: msg.id,
       persistent: msg.persistent && queueIds.length > 0,
       queueIds,
+      publishedAt: msg.publishedAt,
+      expiration: msg.expiration,
+      priority: msg.priority,
       exchange: content.exchange,
       routingKey: content.routingKey,
       properties: content.properties,
@@ -56,35 +74,76 @@ export class MessageStore {
     });
     if (this.batch) {
       this.batch.push(rec);
+      this.batchMessages.push(msg);
       return;
     }
     msg.pos = this.append(rec, 1);
   }
 
-  /** Collect writes into one atomic Batch record (tx.commit) until endBatch. */
-  beginBatch(): void {
-    this.flushAcks();
-    this.batch = [];
+  /** Drop a message's content from memory, writing it first if it is not in the log (transient). */
+  pageOut(msg: StoredMessage): void {
+    if (this.batch) {
+      // Its position is known only when the batch is written.
+      this.deferredPageOuts.push(msg);
+      return;
+    }
+    if (!msg.written && msg.content) this.write(msg, [], msg.content);
+    if (msg.written) msg.content = undefined;
   }
 
-  endBatch(messages: readonly StoredMessage[]): void {
+  /**
+   * Collect writes, acks and returns into one atomic Batch record until the matching
+   * endBatch (tx.commit; dead-lettering, so a moved message is never in both queues
+   * or neither after a crash). Nested calls join the outer batch.
+   */
+  beginBatch(): void {
+    if (this.batchDepth++ > 0) return;
+    this.flushAcks();
+    this.batch = [];
+    this.batchMessages = [];
+  }
+
+  endBatch(): void {
+    if (--this.batchDepth > 0) return;
     const records = this.batch ?? [];
+    const messages = this.batchMessages;
     this.batch = undefined;
-    // Acks gathered during the batch must land inside it.
-    for (const [queueId, ids] of this.pendingAcks) records.push(encodeAck(queueId, ids));
-    this.pendingAcks = new Map();
-    if (records.length === 0) return;
-    // Messages already consumed and released during the commit are not live.
+    this.batchMessages = [];
+    // Acks and returns gathered during the batch must land inside it.
+    records.push(...this.takePending());
+    if (records.length === 0) {
+      const deferred = this.deferredPageOuts;
+      this.deferredPageOuts = [];
+      for (const m of deferred) if (m.refs > 0 && m.content) this.pageOut(m);
+      return;
+    }
+    // Messages already consumed and released during the batch are not live.
     const live = messages.filter((m) => m.refs > 0);
     const pos = this.append(encodeBatch(records), live.length);
     for (const m of live) m.pos = pos;
     if (live.length < messages.length) this.deleteConsumedSegments();
+    const deferred = this.deferredPageOuts;
+    this.deferredPageOuts = [];
+    for (const m of deferred) if (m.refs > 0 && m.content) this.pageOut(m);
   }
 
   ack(queueId: number, msgId: number): void {
     let ids = this.pendingAcks.get(queueId);
     if (!ids) this.pendingAcks.set(queueId, (ids = []));
     ids.push(msgId);
+    this.scheduleFlush();
+  }
+
+  /** A message went back to a queue unsuccessfully for the `count`th time (logged for x-delivery-limit). */
+  returned(queueId: number, msgId: number, count: number): void {
+    let r = this.pendingReturns.get(queueId);
+    if (!r) this.pendingReturns.set(queueId, (r = { ids: [], counts: [] }));
+    r.ids.push(msgId);
+    r.counts.push(count);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (!this.ackFlushScheduled && !this.batch) {
       this.ackFlushScheduled = true;
       setImmediate(() => this.flushAcks());
@@ -119,15 +178,24 @@ export class MessageStore {
   async load(messages: readonly StoredMessage[]): Promise<void> {
     const want = messages.filter((m) => !m.content && m.written);
     if (want.length === 0) return;
+    // Messages written in one Batch record (a tx, a dead-lettering) share its position: read it once.
+    const byPos = new Map<string, StoredMessage[]>();
+    for (const m of want) {
+      const key = `${m.logSegment}:${(m.pos as LogPosition).offset}`;
+      const list = byPos.get(key);
+      if (list) list.push(m);
+      else byPos.set(key, [m]);
+    }
+    const groups = [...byPos.values()];
     let records: LogRecord[];
     try {
-      records = await this.log.readBatch(want.map((m) => m.pos as LogPosition));
+      records = await this.log.readBatch(groups.map((g) => g[0].pos as LogPosition));
     } catch {
       // Find the culprits one by one; the others still load.
       for (const m of want) await this.loadOne(m);
       return;
     }
-    for (let i = 0; i < want.length; i++) this.fill(want[i], records[i]);
+    for (let i = 0; i < groups.length; i++) this.fillAll(groups[i], records[i]);
   }
 
   private async loadOne(m: StoredMessage): Promise<void> {
@@ -142,21 +210,19 @@ export class MessageStore {
   }
 
   private fill(m: StoredMessage, r: LogRecord): void {
-    if (m.content) return;
-    const enq = decodeMessageRecords(r.type, r.payload).find(
-      (x): x is EnqueueRecord => x.type === RecordType.Enqueue && x.msgId === m.id,
-    );
-    if (!enq) {
-      m.markUnreadable();
-      return;
+    this.fillAll([m], r);
+  }
+
+  /** Content for messages whose Enqueue is in record r (one, or several in a Batch). */
+  private fillAll(messages: readonly StoredMessage[], r: LogRecord): void {
+    const found = new Map<number, EnqueueRecord>();
+    for (const x of decodeMessageRecords(r.type, r.payload)) if (x.type === RecordType.Enqueue) found.set(x.msgId, x);
+    for (const m of messages) {
+      const enq = found.get(m.id);
+      if (m.content) continue;
+      if (!enq) m.markUnreadable();
+      else m.content = contentOf(enq);
     }
-    m.content = {
-      exchange: enq.exchange,
-      routingKey: enq.routingKey,
-      // Copies, so a big read buffer is not kept alive by one small message.
-      properties: Buffer.from(enq.properties),
-      body: Buffer.from(enq.body),
-    };
   }
 
   /**
@@ -164,17 +230,17 @@ export class MessageStore {
    * in queue order. Each message's `refs` is set to the number of queues holding it.
    */
   async recover(durableQueueIds: ReadonlySet<number>): Promise<RecoveryResult> {
-    const perQueue = new Map<number, Map<number, StoredMessage>>();
+    const perQueue = new Map<number, Map<number, RecoveredEntry>>();
     let maxId = 0;
     let records = 0;
-    const enqueue = (msgId: number, queueIds: readonly number[], bodySize: number, pos: LogPosition): void => {
+    const enqueue = (e: EnqueuePeek, pos: LogPosition): void => {
       let msg: StoredMessage | undefined;
-      for (const q of queueIds) {
+      for (const q of e.queueIds) {
         if (!durableQueueIds.has(q)) continue;
         let map = perQueue.get(q);
         if (!map) perQueue.set(q, (map = new Map()));
-        msg ??= new StoredMessage(msgId, true, bodySize, undefined, pos);
-        map.set(msgId, msg);
+        msg ??= new StoredMessage(e.msgId, true, e.bodySize, undefined, pos, e.publishedAt, e.expiration, e.priority);
+        map.set(e.msgId, { msg, returns: 0 });
       }
     };
     await this.log.scan((r) => {
@@ -184,16 +250,24 @@ export class MessageStore {
           // The hot case: read only the header, never the body.
           const e = peekEnqueue(r.payload);
           if (e.msgId > maxId) maxId = e.msgId;
-          if (e.persistent) enqueue(e.msgId, e.queueIds, e.bodySize, r.pos);
+          if (e.persistent) enqueue(e, r.pos);
           return;
         }
         for (const rec of decodeMessageRecords(r.type, r.payload)) {
           if (rec.type === RecordType.Enqueue) {
             if (rec.msgId > maxId) maxId = rec.msgId;
-            if (rec.persistent) enqueue(rec.msgId, rec.queueIds, rec.body.length, r.pos);
+            if (rec.persistent) enqueue({ ...rec, bodySize: rec.body.length }, r.pos);
           } else if (rec.type === RecordType.Ack) {
             const map = perQueue.get(rec.queueId);
             if (map) for (const id of rec.msgIds) map.delete(id);
+          } else if (rec.type === RecordType.Return) {
+            const map = perQueue.get(rec.queueId);
+            if (map) {
+              for (let i = 0; i < rec.msgIds.length; i++) {
+                const entry = map.get(rec.msgIds[i]);
+                if (entry) entry.returns = rec.counts[i];
+              }
+            }
           } else {
             const map = perQueue.get(rec.queueId);
             if (map) for (const id of map.keys()) if (id <= rec.upTo) map.delete(id);
@@ -205,7 +279,7 @@ export class MessageStore {
     });
     // Log order is message-id order, and Maps keep insertion order: queue order needs no sort.
     for (const map of perQueue.values()) {
-      for (const msg of map.values()) {
+      for (const { msg } of map.values()) {
         if (msg.refs++ === 0) this.live.set(msg.logSegment, (this.live.get(msg.logSegment) ?? 0) + 1);
       }
     }
@@ -227,9 +301,17 @@ export class MessageStore {
 
   private flushAcks(): void {
     this.ackFlushScheduled = false;
-    if (this.batch || this.pendingAcks.size === 0) return;
-    for (const [queueId, ids] of this.pendingAcks) this.append(encodeAck(queueId, ids));
-    this.pendingAcks = new Map();
+    if (this.batch) return;
+    for (const rec of this.takePending()) this.append(rec);
+  }
+
+  private takePending(): EncodedRecord[] {
+    const out: EncodedRecord[] = [];
+    for (const [queueId, r] of this.pendingReturns) out.push(encodeReturn(queueId, r.ids, r.counts));
+    for (const [queueId, ids] of this.pendingAcks) out.push(encodeAck(queueId, ids));
+    if (this.pendingReturns.size > 0) this.pendingReturns = new Map();
+    if (this.pendingAcks.size > 0) this.pendingAcks = new Map();
+    return out;
   }
 
   /** Segments are deleted oldest-first only: a later segment may hold acks for an older one. */
@@ -261,4 +343,14 @@ export class MessageStore {
         }
       });
   }
+}
+
+function contentOf(enq: EnqueueRecord): MessageContent {
+  return {
+    exchange: enq.exchange,
+    routingKey: enq.routingKey,
+    // Copies, so a big read buffer is not kept alive by one small message.
+    properties: Buffer.from(enq.properties),
+    body: Buffer.from(enq.body),
+  };
 }

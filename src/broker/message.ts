@@ -17,6 +17,12 @@ export interface PublishInput {
   readonly persistent: boolean;
   /** Decoded message headers, for headers exchanges; undefined when absent. */
   readonly headers: Args | undefined;
+  /** The `priority` property (0-255); 0 when absent. */
+  readonly priority: number;
+  /** The `expiration` property as ms (per-message TTL); -1 when absent. */
+  readonly expiration: number;
+  /** The `message-id` property, for de-duplication. */
+  readonly messageId: string | undefined;
 }
 
 export interface MessageContent {
@@ -45,6 +51,11 @@ export class StoredMessage {
     readonly bodySize: number,
     public content: MessageContent | undefined,
     pos: LogPosition | undefined,
+    /** Wall-clock ms of the publish (or of the dead-lettering that made this copy). */
+    readonly publishedAt: number,
+    /** Per-message TTL in ms; -1 when none. */
+    readonly expiration = -1,
+    readonly priority = 0,
   ) {
     if (pos) this.pos = pos;
   }
@@ -78,7 +89,12 @@ export class StoredMessage {
 
 /** A message's place in one queue. */
 export class QueueEntry {
-  deliveryCount = 0;
+  /** Times it came back unsuccessfully (nack/reject requeue, timeout, consumer gone): x-delivery-count. */
+  returns = 0;
   redelivered = false;
-  constructor(readonly msg: StoredMessage) {}
+  constructor(
+    readonly msg: StoredMessage,
+    /** Wall-clock ms after which it expires in this queue; 0 for never. */
+    readonly expiresAt = 0,
+  ) {}
 }

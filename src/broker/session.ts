@@ -3,7 +3,9 @@
 // transaction buffer. It knows nothing of frames: a DeliverySink writes them.
 
 import { randomBytes } from 'node:crypto';
+import { withDeliveryCount } from './dead-letter.js';
 import { BrokerError, preconditionFailed } from './errors.js';
+import { argNumber } from './queue/args.js';
 import type { Args, MessageContent, PublishInput, QueueEntry } from './message.js';
 import type { Consumer, Queue } from './queue/queue.js';
 import type { PublishOutcome, Vhost } from './vhost.js';
@@ -17,6 +19,8 @@ export interface DeliverySink {
   writable(): boolean;
   /** The broker cancelled a consumer (its queue was deleted). */
   consumerCancelled(consumerTag: string): void;
+  /** A delivery was not acked within the consumer timeout (ms): RabbitMQ closes the channel with 406. */
+  timedOut(timeoutMs: number): void;
 }
 
 export interface GetResult {
@@ -31,7 +35,14 @@ interface Unacked {
   readonly entry: QueueEntry;
   readonly queue: Queue;
   readonly consumer: SessionConsumer | undefined;
+  /** Wall-clock ms by which it must be acked (consumer timeout); 0 for never. */
+  readonly deadline: number;
 }
+
+type Settlement = 'ack' | 'requeue' | 'reject';
+
+/** Tags of deliveries requeued by a timeout (requeue mode) whose late acks are ignored. */
+const TIMED_OUT_TAGS_MAX = 10_000;
 
 class SessionConsumer implements Consumer {
   unacked = 0;
@@ -72,8 +83,11 @@ export class Session {
   private flowActive = true;
   /** RabbitMQ's direct reply-to: the pseudo-queue's consumer and this channel's reply address. */
   private directReply: { tag: string; address: string } | undefined;
-  private tx: { publishes: PublishInput[]; settles: { u: Unacked; requeue: boolean }[] } | undefined;
+  private tx: { publishes: PublishInput[]; settles: { u: Unacked; how: Settlement }[] } | undefined;
   private closed = false;
+  private timeoutTimer: NodeJS.Timeout | undefined;
+  private timeoutAt = 0;
+  private readonly timedOutTags = new Set<number>();
 
   constructor(
     private readonly vhost: Vhost,
@@ -155,23 +169,23 @@ export class Session {
       queue.drain();
       return undefined;
     }
-    const content = entry.msg.content as MessageContent;
-    entry.deliveryCount++;
+    const content = deliveryContent(entry, entry.msg.content as MessageContent);
     const tag = this.nextTag++;
     if (noAck) queue.settle(entry);
-    else this.unacked.set(tag, { tag, entry, queue, consumer: undefined });
+    else this.track({ tag, entry, queue, consumer: undefined, deadline: this.deadlineFor(queue) });
     return { deliveryTag: tag, entry, content, messageCount: queue.messageCount };
   }
 
   ack(deliveryTag: number, multiple: boolean): void {
     const settled = this.takeUnacked(deliveryTag, multiple);
-    for (const u of settled) this.settle(u, false, true);
+    for (const u of settled) this.settle(u, 'ack');
     this.afterSettle(settled);
   }
 
+  /** basic.nack / basic.reject: requeue, or dead-letter (reason 'rejected') / drop. */
   nack(deliveryTag: number, multiple: boolean, requeue: boolean): void {
     const settled = this.takeUnacked(deliveryTag, multiple);
-    for (const u of settled) this.settle(u, requeue, false);
+    for (const u of settled) this.settle(u, requeue ? 'requeue' : 'reject');
     this.afterSettle(settled);
   }
 
@@ -220,28 +234,21 @@ export class Session {
       throw err;
     }
     const unroutable: PublishInput[] = [];
-    const written = [];
     let needsSync = false;
     this.store.beginBatch();
     try {
       for (const p of tx.publishes) {
         const out = this.vhost.publish(p);
         if (out.queues === 0 && p.mandatory) unroutable.push(p);
-        if (out.needsSync) {
-          needsSync = true; // also a delayed message held on disk (out.message undefined)
-          if (out.message) written.push(out.message);
-        }
+        if (out.needsSync) needsSync = true;
       }
       // Consumer credit was already given back when the ack was buffered.
       for (const s of tx.settles) {
-        if (s.requeue) s.u.queue.requeue(s.u.entry);
-        else {
-          if (s.u.entry.msg.persistent && s.u.queue.persistsMessages) needsSync = true;
-          s.u.queue.settle(s.u.entry);
-        }
+        if (s.u.entry.msg.persistent && s.u.queue.persistsMessages) needsSync = true;
+        applySettlement(s.u, s.how);
       }
     } finally {
-      this.store.endBatch(written);
+      this.store.endBatch();
     }
     this.afterSettle(tx.settles.map((s) => s.u));
     if (needsSync) await this.store.sync();
@@ -265,18 +272,20 @@ export class Session {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
     if (this.directReply) this.vhost.directReplies.delete(this.directReply.address);
-    for (const c of this.consumers.values()) {
-      c.active = false;
-      c.queue.removeConsumer(c);
-    }
-    this.consumers.clear();
     const pending = [...this.unacked.values()];
     if (this.tx) for (const s of this.tx.settles) pending.push(s.u);
     this.tx = undefined;
     this.unacked.clear();
     pending.sort((a, b) => a.tag - b.tag);
+    // Requeued before the consumers go: a single active consumer taking over gets them first.
     for (const u of pending) u.queue.requeue(u.entry);
+    for (const c of this.consumers.values()) {
+      c.active = false;
+      c.queue.removeConsumer(c);
+    }
+    this.consumers.clear();
     drainEach(pending.map((u) => u.queue));
   }
 
@@ -284,14 +293,15 @@ export class Session {
 
   delivered(c: SessionConsumer, queue: Queue, entry: QueueEntry, content: MessageContent): void {
     const tag = this.nextTag++;
+    const out = deliveryContent(entry, content);
     if (c.noAck) {
       queue.settle(entry);
     } else {
       c.unacked++;
       this.consumerUnacked++;
-      this.unacked.set(tag, { tag, entry, queue, consumer: c });
+      this.track({ tag, entry, queue, consumer: c, deadline: this.deadlineFor(queue) });
     }
-    this.sink.deliver(c.tag, tag, entry.redelivered, content);
+    this.sink.deliver(c.tag, tag, entry.redelivered, out);
   }
 
   consumerGone(c: SessionConsumer): void {
@@ -330,27 +340,79 @@ export class Session {
         if (deliveryTag !== 0 && tag > deliveryTag) break;
         out.push(u);
       }
-      if (out.length === 0 && deliveryTag !== 0) throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
+      if (out.length === 0 && deliveryTag !== 0 && !this.timedOutTags.has(deliveryTag)) {
+        throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
+      }
     } else {
       const u = this.unacked.get(deliveryTag);
-      if (!u) throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
+      if (!u) {
+        // A delivery a timeout already requeued (requeue mode): its late settlement is moot.
+        if (this.timedOutTags.delete(deliveryTag)) return out;
+        throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
+      }
       out.push(u);
     }
     for (const u of out) this.unacked.delete(u.tag);
     return out;
   }
 
-  private settle(u: Unacked, requeue: boolean, ack: boolean): void {
+  private settle(u: Unacked, how: Settlement): void {
     if (u.consumer) {
       u.consumer.unacked--;
       this.consumerUnacked--;
     }
-    if (this.tx) {
-      this.tx.settles.push({ u, requeue: !ack && requeue });
+    if (this.tx) this.tx.settles.push({ u, how });
+    else applySettlement(u, how);
+  }
+
+  private track(u: Unacked): void {
+    this.unacked.set(u.tag, u);
+    if (u.deadline !== 0 && (!this.timeoutTimer || u.deadline < this.timeoutAt)) this.armTimeout(u.deadline);
+  }
+
+  /** x-consumer-timeout of the queue, else the broker-wide default (0: none). */
+  private deadlineFor(queue: Queue): number {
+    const ms = queue.config.consumerTimeout ?? this.vhost.consumerTimeoutMs;
+    return ms > 0 ? Date.now() + ms : 0;
+  }
+
+  /** One timer per channel, for the soonest deadline; it fires rarely (deadlines are minutes). */
+  private armTimeout(at: number): void {
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    this.timeoutAt = at;
+    this.timeoutTimer = setTimeout(() => this.checkTimeouts(), Math.max(0, at - Date.now() + 1));
+    this.timeoutTimer.unref();
+  }
+
+  /**
+   * Deliveries past their deadline: RabbitMQ closes the channel (406), which requeues
+   * everything unacked; a queue with x-consumer-timeout-mode 'requeue' only gets the late
+   * message back (SQS visibility-timeout style) and the channel lives on.
+   */
+  private checkTimeouts(): void {
+    this.timeoutTimer = undefined;
+    if (this.closed) return;
+    const now = Date.now();
+    let next = 0;
+    const late: Unacked[] = [];
+    for (const u of this.unacked.values()) {
+      if (u.deadline === 0) continue;
+      if (u.deadline <= now) late.push(u);
+      else if (next === 0 || u.deadline < next) next = u.deadline;
+    }
+    const closing = late.find((u) => u.queue.config.consumerTimeoutMode === 'close-channel');
+    if (closing) {
+      this.sink.timedOut(closing.queue.config.consumerTimeout ?? this.vhost.consumerTimeoutMs);
       return;
     }
-    if (requeue) u.queue.requeue(u.entry);
-    else u.queue.settle(u.entry);
+    for (const u of late) {
+      this.unacked.delete(u.tag);
+      this.timedOutTags.add(u.tag);
+      if (this.timedOutTags.size > TIMED_OUT_TAGS_MAX) this.timedOutTags.delete(this.timedOutTags.values().next().value as number);
+      this.returnToQueue(u);
+    }
+    if (late.length > 0) this.afterSettle(late);
+    if (next !== 0) this.armTimeout(next);
   }
 
   private returnToQueue(u: Unacked): void {
@@ -374,6 +436,17 @@ export class Session {
   }
 }
 
+function applySettlement(u: Unacked, how: Settlement): void {
+  if (how === 'ack') u.queue.settle(u.entry);
+  else if (how === 'requeue') u.queue.requeue(u.entry);
+  else u.queue.reject(u.entry);
+}
+
+/** A redelivered message carries x-delivery-count (how often it came back), as in RabbitMQ quorum queues. */
+function deliveryContent(entry: QueueEntry, content: MessageContent): MessageContent {
+  return entry.returns > 0 ? withDeliveryCount(content, entry.returns) : content;
+}
+
 /** Let each queue deliver again, once even if it appears several times. */
 function drainEach(queues: readonly Queue[]): void {
   for (const q of new Set(queues)) q.drain();
@@ -383,7 +456,7 @@ function drainEach(queues: readonly Queue[]): void {
 function consumerPriority(args: Args): number {
   const v = args['x-priority'];
   if (v === undefined) return 0;
-  const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : typeof v === 'object' && v !== null && typeof (v as { value?: unknown }).value === 'number' ? (v as { value: number }).value : NaN;
-  if (!Number.isInteger(n)) throw preconditionFailed(`invalid arg 'x-priority' for basic.consume: ${String(v)}`);
+  const n = argNumber(v);
+  if (n === undefined || !Number.isInteger(n)) throw preconditionFailed(`invalid arg 'x-priority' for basic.consume: ${String(v)}`);
   return n;
 }

@@ -1,12 +1,14 @@
 // A virtual host: its exchanges, queues and bindings, and the publish path
 // (route, write once to the log for durable queues, enqueue everywhere).
 
+import { deadLetterContent, isDeadLetterCycle } from './dead-letter.js';
 import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import { Exchange, type Destination, type ExchangeType } from './exchange/exchange.js';
-import { QueueEntry, StoredMessage, type Args, type MessageContent, type PublishInput } from './message.js';
+import { StoredMessage, type Args, type MessageContent, type PublishInput, type QueueEntry } from './message.js';
 import type { MessageStore } from './message-store.js';
 import type { DelayedMessages } from './delayed/delayed-store.js';
-import { Queue } from './queue/queue.js';
+import { DEFAULT_QUEUE_CONFIG, parseQueueArgs } from './queue/args.js';
+import { Queue, type DeathReason } from './queue/queue.js';
 import { randomBytes } from 'node:crypto';
 
 export interface ExchangeDef {
@@ -49,7 +51,9 @@ export interface VhostContext {
   nextQueueId(): number;
   /** Durable topology changed: persist it. */
   topologyChanged(): void;
-  queueError(q: Queue, err: unknown): void;
+  queueError(queue: string, err: unknown): void;
+  /** Broker-wide consumer (ack) timeout in ms; 0 for none. Queues may override it. */
+  readonly consumerTimeoutMs: number;
 }
 
 export interface PublishOutcome {
@@ -58,7 +62,11 @@ export interface PublishOutcome {
   /** Written to the log for a durable queue: a confirm must wait for sync. */
   readonly needsSync: boolean;
   readonly message: StoredMessage | undefined;
+  /** A queue refused it (x-overflow reject-publish/-dlx): under confirms it is nacked. */
+  readonly rejected: boolean;
 }
+
+const NOT_ROUTED: PublishOutcome = { queues: 0, needsSync: false, message: undefined, rejected: false };
 
 const EXCHANGE_TYPES: ReadonlySet<string> = new Set(['direct', 'fanout', 'topic', 'headers', 'x-delayed-message']);
 
@@ -76,6 +84,7 @@ export class Vhost {
   readonly queues = new Map<string, Queue>();
   /** Direct reply-to addresses (amq.rabbitmq.reply-to.*) to their channel's delivery. */
   readonly directReplies = new Map<string, (content: MessageContent) => void>();
+  private closed = false;
 
   constructor(
     readonly name: string,
@@ -149,10 +158,12 @@ export class Vhost {
     if (requestedName.startsWith('amq.')) {
       throw accessRefused(`queue name '${requestedName}' contains reserved prefix 'amq.*'`);
     }
+    const config = parseQueueArgs(o.args, { queue: name, vhost: this.name }, o);
     const existing = this.queues.get(name);
     if (existing) {
       this.checkExclusive(existing, connectionId);
       existing.checkEquivalent(o.durable, o.autoDelete, o.exclusive, o.args);
+      existing.touch();
       return existing;
     }
     // Exclusive queues die with their connection: they are never persisted.
@@ -166,6 +177,7 @@ export class Vhost {
         exclusiveOwner: o.exclusive ? connectionId : undefined,
         args: o.args,
         vhost: this.name,
+        config,
       },
       this.ctx.store,
     );
@@ -176,9 +188,22 @@ export class Vhost {
 
   addQueue(q: Queue): void {
     q.onUnused = (queue) => this.removeQueue(queue);
-    q.onError = (queue, err) => this.ctx.queueError(queue, err);
+    q.onIdle = (queue) => this.removeQueue(queue);
+    q.onError = (queue, err) => this.ctx.queueError(queue.name, err);
+    q.onDeadLetter = (queue, entries, reason) => this.deadLetter(queue, entries, reason);
     this.queues.set(q.name, q);
     // Every queue is bound to the default exchange by its name.
+  }
+
+  /** The broker is closing: queues stop their timers, and nothing more is dead-lettered into the log. */
+  close(): void {
+    this.closed = true;
+    for (const q of this.queues.values()) q.stop();
+  }
+
+  /** Broker-wide consumer timeout (ms, 0 for none); x-consumer-timeout overrides it per queue. */
+  get consumerTimeoutMs(): number {
+    return this.ctx.consumerTimeoutMs;
   }
 
   /** Look up a queue the connection may use (exclusive queues: only their owner). */
@@ -268,32 +293,126 @@ export class Vhost {
     if (held) return held;
     if (ex.isDefault && input.routingKey.startsWith('amq.rabbitmq.reply-to.')) return this.publishDirectReply(input);
     const queues = this.route(ex, input);
-    if (queues.length === 0) return { queues: 0, needsSync: false, message: undefined };
-    const msg = new StoredMessage(this.ctx.nextMessageId(), input.persistent, input.body.length, {
-      exchange: input.exchange,
-      routingKey: input.routingKey,
-      properties: input.properties,
-      body: input.body,
-    }, undefined);
+    if (queues.length === 0) return NOT_ROUTED;
+    const now = Date.now();
+    // x-overflow reject-publish: a full queue refuses the message before it is written anywhere.
+    let refused: Queue[] | undefined;
+    for (const q of queues) if (q.refuses(input.body.length)) (refused ??= []).push(q);
+    const targets = refused ? queues.filter((q) => !refused.includes(q)) : queues;
+    const msg = new StoredMessage(
+      this.ctx.nextMessageId(),
+      input.persistent,
+      input.body.length,
+      { exchange: input.exchange, routingKey: input.routingKey, properties: input.properties, body: input.body },
+      undefined,
+      now,
+      input.expiration,
+      input.priority,
+    );
     let needsSync = false;
     if (input.persistent) {
       let durableIds: number[] | undefined;
-      for (const q of queues) if (q.persistsMessages) (durableIds ??= []).push(q.id);
+      for (const q of targets) if (q.persistsMessages) (durableIds ??= []).push(q.id);
       if (durableIds && msg.content) {
         this.ctx.store.write(msg, durableIds, msg.content);
         needsSync = true;
       }
     }
-    for (const q of queues) q.enqueue(new QueueEntry(msg));
-    return { queues: queues.length, needsSync, message: msg };
+    for (const q of targets) q.enqueue(msg, now);
+    if (refused) {
+      for (const q of refused) {
+        if (q.config.overflow === 'reject-publish-dlx' && msg.content) {
+          needsSync = this.deadLetterCopies(q, msg.content, msg, 'maxlen', now) || needsSync;
+        }
+      }
+    }
+    return { queues: queues.length, needsSync, message: msg, rejected: refused !== undefined };
   }
 
   /** A reply straight to the requesting channel, never stored (RabbitMQ's direct reply-to). */
   private publishDirectReply(input: PublishInput): PublishOutcome {
     const deliver = this.directReplies.get(input.routingKey);
-    if (!deliver) return { queues: 0, needsSync: false, message: undefined };
+    if (!deliver) return NOT_ROUTED;
     deliver({ exchange: input.exchange, routingKey: input.routingKey, properties: input.properties, body: input.body });
-    return { queues: 1, needsSync: false, message: undefined };
+    return { queues: 1, needsSync: false, message: undefined, rejected: false };
+  }
+
+  // --- dead lettering ----------------------------------------------------
+
+  /**
+   * Entries that left `q` (rejected, expired, over the length limit, over the delivery
+   * limit) go to its dead-letter exchange. Paged-out content is read first. The copies'
+   * Enqueue records and the source's Ack records go into one Batch record, so a crash
+   * leaves the message in exactly one of the two places.
+   */
+  private deadLetter(q: Queue, entries: QueueEntry[], reason: DeathReason): void {
+    const missing = entries.filter((e) => !e.msg.content && e.msg.written).map((e) => e.msg);
+    if (missing.length === 0) {
+      this.deadLetterNow(q, entries, reason);
+      return;
+    }
+    this.ctx.store.load(missing).then(
+      () => {
+        // Closed meanwhile: left in the log (no Ack), so a restart brings them back.
+        if (this.closed) for (const e of entries) q.forget(e);
+        else this.deadLetterNow(q, entries, reason);
+      },
+      (err: unknown) => {
+        // Unreadable now: left in the log (no Ack), so a restart brings them back.
+        this.ctx.queueError(q.name, err);
+        for (const e of entries) q.forget(e);
+      },
+    );
+  }
+
+  private deadLetterNow(q: Queue, entries: readonly QueueEntry[], reason: DeathReason): void {
+    const store = this.ctx.store;
+    const now = Date.now();
+    store.beginBatch();
+    try {
+      for (const e of entries) {
+        if (e.msg.content) this.deadLetterCopies(q, e.msg.content, e.msg, reason, now);
+        q.dropEntry(e);
+      }
+    } finally {
+      store.endBatch();
+    }
+  }
+
+  /** Routes a dead-lettered copy of a message from `q`; true if it was written for a durable queue. */
+  private deadLetterCopies(q: Queue, content: MessageContent, original: StoredMessage, reason: DeathReason, now: number): boolean {
+    const dlxName = q.config.deadLetterExchange;
+    const dlx = dlxName === undefined ? undefined : this.exchanges.get(dlxName);
+    // RabbitMQ drops the message when the dead-letter exchange does not exist.
+    if (!dlx) return false;
+    const dl = deadLetterContent(content, { queue: q.name, reason, now });
+    const keys = q.config.deadLetterRoutingKey !== undefined ? [q.config.deadLetterRoutingKey] : dl.routingKeys;
+    const targets = new Set<Queue>();
+    for (const routingKey of keys) for (const t of this.route(dlx, { routingKey, headers: dl.headers })) targets.add(t);
+    const accepted = [...targets].filter(
+      (t) => !t.deleted && !isDeadLetterCycle(dl.headers, reason, t.name) && !t.refuses(content.body.length),
+    );
+    if (accepted.length === 0) return false;
+    const msg = new StoredMessage(
+      this.ctx.nextMessageId(),
+      original.persistent,
+      content.body.length,
+      { exchange: dlx.name, routingKey: keys[0], properties: dl.properties, body: content.body },
+      undefined,
+      now,
+      -1,
+      dl.priority,
+    );
+    let written = false;
+    if (msg.persistent) {
+      const ids = accepted.filter((t) => t.persistsMessages).map((t) => t.id);
+      if (ids.length > 0 && msg.content) {
+        this.ctx.store.write(msg, ids, msg.content);
+        written = true;
+      }
+    }
+    for (const t of accepted) t.enqueue(msg, now);
+    return written;
   }
 
   /** Which queues a message reaches, following exchange-to-exchange bindings once each. */
@@ -359,8 +478,14 @@ export class Vhost {
       this.exchanges.set(e.name, new Exchange({ ...e, vhost: this.name }));
     }
     for (const d of s.queues) {
+      let config = DEFAULT_QUEUE_CONFIG;
+      try {
+        config = parseQueueArgs(d.args, { queue: d.name, vhost: this.name }, { durable: true, exclusive: false });
+      } catch (err) {
+        this.ctx.queueError(d.name, err);
+      }
       this.addQueue(
-        new Queue({ name: d.name, id: d.id, durable: true, autoDelete: d.autoDelete, exclusiveOwner: undefined, args: d.args, vhost: this.name }, this.ctx.store),
+        new Queue({ name: d.name, id: d.id, durable: true, autoDelete: d.autoDelete, exclusiveOwner: undefined, args: d.args, vhost: this.name, config }, this.ctx.store),
       );
     }
     for (const b of s.bindings) {

@@ -7,6 +7,7 @@
 // any users replaces the lower ones (guest always exists besides them).
 
 import { parseArgs } from 'node:util';
+import type { DiskFreeLimit, MemoryHighWatermark } from '../broker/resource-monitor.js';
 import { logLevels, parseLogLevel, type LogLevel } from '../util/logger.js';
 
 export type FsyncMode = 'always' | 'batch' | 'never';
@@ -24,6 +25,8 @@ export interface ServeOptions {
   fsync: FsyncMode;
   logLevel: LogLevel;
   users: UserSpec[];
+  memoryHighWatermark: MemoryHighWatermark;
+  diskFreeLimit: DiskFreeLimit;
 }
 
 export type Command =
@@ -52,6 +55,8 @@ export const serveDefaults: Readonly<ServeOptions> = {
   fsync: 'batch',
   logLevel: 'info',
   users: [],
+  memoryHighWatermark: { relative: 0.4 },
+  diskFreeLimit: { bytes: 50_000_000 },
 };
 
 const fsyncModes: readonly FsyncMode[] = ['always', 'batch', 'never'];
@@ -75,8 +80,18 @@ Options (flag > environment variable > config file > default):
   --log-level LEVEL     WHARF_LOG_LEVEL  ${logLevels.join(' | ')} (info)
   --user NAME:PASSWORD  WHARF_USERS      a user besides guest; repeat the flag, or
                                          separate users with commas in WHARF_USERS
+  --memory-high-watermark LIMIT
+                        WHARF_MEMORY_HIGH_WATERMARK
+                                         block publishers while the broker's memory (RSS) is above
+                                         LIMIT: a fraction of RAM like 0.4, or a size like 512MB (0.4)
+  --disk-free-limit LIMIT
+                        WHARF_DISK_FREE_LIMIT
+                                         block publishers while free space on the data dir's disk is
+                                         below LIMIT: a size like 1GB, or mem_relative:N for N x RAM (50MB)
+                                         Sizes: kB MB GB TB (powers of 1000), KiB MiB GiB TiB (of 1024)
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
-                                         "dataDir", "amqpPort", "httpPort", "bind", "fsync", "logLevel"}
+                                         "dataDir", "amqpPort", "httpPort", "bind", "fsync", "logLevel",
+                                         "memoryHighWatermark", "diskFreeLimit"}
   --help, -h                             show this help
 `;
 
@@ -112,6 +127,8 @@ const serveFlags = {
   fsync: { type: 'string' },
   'log-level': { type: 'string' },
   user: { type: 'string', multiple: true },
+  'memory-high-watermark': { type: 'string' },
+  'disk-free-limit': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -147,6 +164,10 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
     fsync: resolve('fsync', 'WHARF_FSYNC', 'fsync', parseFsync, serveDefaults.fsync),
     logLevel: resolve('log-level', 'WHARF_LOG_LEVEL', 'logLevel', parseLevel, serveDefaults.logLevel),
     users: resolveUsers(values.user, env, file.users, fileSource('users')),
+    memoryHighWatermark: resolve('memory-high-watermark', 'WHARF_MEMORY_HIGH_WATERMARK', 'memoryHighWatermark',
+      parseMemoryHighWatermark, serveDefaults.memoryHighWatermark),
+    diskFreeLimit: resolve('disk-free-limit', 'WHARF_DISK_FREE_LIMIT', 'diskFreeLimit', parseDiskFreeLimit,
+      serveDefaults.diskFreeLimit),
   };
   return { command: 'serve', options };
 }
@@ -196,6 +217,55 @@ const parseLevel: Parser<LogLevel> = (raw, source) => {
   throw invalid(source, raw, logLevels.join(', '));
 };
 
+/** Units of sizes, lower-cased: RabbitMQ's spellings (MB = 1000², Mi/MiB = 1024²; a bare k/m/g/t is binary too). */
+const sizeUnits: Readonly<Record<string, number>> = {
+  '': 1, b: 1,
+  kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12,
+  k: 2 ** 10, ki: 2 ** 10, kib: 2 ** 10,
+  m: 2 ** 20, mi: 2 ** 20, mib: 2 ** 20,
+  g: 2 ** 30, gi: 2 ** 30, gib: 2 ** 30,
+  t: 2 ** 40, ti: 2 ** 40, tib: 2 ** 40,
+};
+
+/** "512MB", "1.5GiB", "1000000" -> bytes (whole), or undefined. A number without a unit must be whole. */
+export function parseSize(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = m?.[2].toLowerCase() ?? '';
+  if (!m || !Object.hasOwn(sizeUnits, unit) || (sizeUnits[unit] === 1 && m[1].includes('.'))) return undefined;
+  const bytes = Math.floor(Number(m[1]) * sizeUnits[unit]);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+const memoryWatermarkExpected = 'a fraction of RAM from 0 to 1 like 0.4, or a size like 512MB or 2GiB';
+
+/**
+ * A plain number up to 1 is a fraction of RAM (RabbitMQ's relative watermark;
+ * 0 blocks all publishing); anything with a unit, or a whole number above 1,
+ * is bytes.
+ */
+const parseMemoryHighWatermark: Parser<MemoryHighWatermark> = (raw, source) => {
+  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw : undefined;
+  if (text !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(text)) {
+    const n = Number(text);
+    if (n <= 1) return { relative: n };
+    if (Number.isSafeInteger(n)) return { bytes: n };
+  } else if (text !== undefined) {
+    const bytes = parseSize(text);
+    if (bytes !== undefined) return { bytes };
+  }
+  throw invalid(source, raw, memoryWatermarkExpected);
+};
+
+/** A size (a plain number is bytes), or mem_relative:N for N times the RAM (RabbitMQ's {mem_relative, N}). */
+const parseDiskFreeLimit: Parser<DiskFreeLimit> = (raw, source) => {
+  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw : undefined;
+  const relative = text === undefined ? null : /^\s*mem_relative\s*:\s*(\d+(?:\.\d+)?)\s*$/i.exec(text);
+  if (relative) return { memRelative: Number(relative[1]) };
+  const bytes = text === undefined ? undefined : parseSize(text);
+  if (bytes !== undefined) return { bytes };
+  throw invalid(source, raw, 'a size like 50MB or 1GiB, or mem_relative:N (N times the RAM)');
+};
+
 function resolveUsers(flags: string[] | undefined, env: Env, fromFile: unknown, fileSource: string): UserSpec[] {
   if (flags !== undefined && flags.length > 0) return checkUnique(flags.map((f) => parseUser(f, '--user')), '--user');
   const fromEnv = envValue(env, 'WHARF_USERS');
@@ -239,7 +309,7 @@ function checkUnique(users: UserSpec[], source: string): UserSpec[] {
 }
 
 const configKeys: readonly (keyof ServeOptions)[] = [
-  'dataDir', 'amqpPort', 'httpPort', 'bind', 'fsync', 'logLevel', 'users',
+  'dataDir', 'amqpPort', 'httpPort', 'bind', 'fsync', 'logLevel', 'users', 'memoryHighWatermark', 'diskFreeLimit',
 ];
 
 /** The config file's top-level object; unknown keys are refused so typos do not pass silently. */

@@ -11,7 +11,7 @@ import { fsyncDir } from './disk.js';
 import { type Logger, stderrLogger } from './log.js';
 
 /** Version of the whole data directory layout; bump it (and add a migration) on incompatible change. */
-export const STORE_FORMAT_VERSION = 1;
+export const STORE_FORMAT_VERSION = 2;
 
 export const FORMAT_FILE = 'FORMAT';
 export const LOCK_FILE = 'LOCK';
@@ -35,9 +35,14 @@ export class DataDirError extends Error {
 
 /**
  * Steps from format N to N+1, run in order while holding the lock; FORMAT is rewritten after each
- * step so an interrupted upgrade resumes where it stopped. None yet: 1 is the first format.
+ * step so an interrupted upgrade resumes where it stopped.
  */
-const MIGRATIONS: ReadonlyMap<number, (dir: string, logger: Logger) => Promise<void>> = new Map();
+const MIGRATIONS: ReadonlyMap<number, (dir: string, logger: Logger) => Promise<void>> = new Map([
+  // 1 → 2: Enqueue records gained publish time, expiration and priority (a flag marks them) and a
+  // Return record type was added. Format-1 records still decode, so there is nothing to rewrite;
+  // the bump keeps an older Wharf from misreading format-2 records.
+  [1, () => Promise.resolve()],
+]);
 
 /**
  * Creates or opens a data directory: takes the lock, then writes or checks FORMAT. Throws

@@ -36,6 +36,20 @@ export class Deque<T> {
     return item;
   }
 
+  /** Removes the newest item. */
+  pop(): T | undefined {
+    if (this.count === 0) return undefined;
+    const i = (this.head + this.count - 1) % this.items.length;
+    const item = this.items[i];
+    this.items[i] = undefined;
+    this.count--;
+    return item;
+  }
+
+  peekLast(): T | undefined {
+    return this.count === 0 ? undefined : this.items[(this.head + this.count - 1) % this.items.length];
+  }
+
   clear(): void {
     this.items = new Array<T | undefined>(16);
     this.head = 0;

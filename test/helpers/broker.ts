@@ -37,6 +37,8 @@ export interface TestBroker {
   close(options?: { keepData?: boolean }): Promise<void>;
   /** Closes the broker and starts it again on the same data dir (new port). */
   restart(): Promise<void>;
+  /** Wharf's embedding handle (alarms, HTTP port); throws under the reference broker. */
+  readonly handle: BrokerHandle;
 }
 
 export type TestBrokerOptions = Omit<BrokerOptions, 'dataDir' | 'amqpPort' | 'httpPort' | 'bind'>;
@@ -72,6 +74,9 @@ export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<Tes
       await handle.close();
       handle = await startWharf(dataDir, opts);
     },
+    get handle() {
+      return handle;
+    },
   };
 }
 
@@ -99,6 +104,9 @@ function referenceBroker(url: string): TestBroker {
     async close() {},
     async restart() {
       throw new Error('restart() is not available against the reference broker; skip with skipUnderReference');
+    },
+    get handle(): BrokerHandle {
+      throw new Error('handle is Wharf\'s own; skip with skipUnderReference');
     },
   };
 }

@@ -24,14 +24,17 @@ import {
 import { DELAY_HEADER, delayOf } from '../exchange/delayed.js';
 import type { Exchange } from '../exchange/exchange.js';
 import { LiveSegments } from '../live-segments.js';
-import type { Args, PublishInput } from '../message.js';
+import type { PublishInput } from '../message.js';
 import type { PublishOutcome, Vhost } from '../vhost.js';
 import { HeldHeap, type HeldEntry } from './held-heap.js';
 
+/** What a publish takes from the message properties besides the raw bytes. */
+export type PublishFields = Pick<PublishInput, 'headers' | 'priority' | 'expiration' | 'messageId'>;
+
 /** Reads and rewrites raw AMQP message properties; the protocol adapter supplies it (the broker holds no codec). */
 export interface PropertiesCodec {
-  /** The decoded headers table, or undefined when the message has none. */
-  headers(properties: Buffer): Args | undefined;
+  /** The fields a publish of a message with these properties carries (as the channel decodes them). */
+  publishFields(properties: Buffer): PublishFields;
   /** The properties with one header set to an integer, every other field and header kept. */
   withIntHeader(properties: Buffer, name: string, value: number): Buffer;
 }
@@ -120,7 +123,7 @@ export class DelayedStore implements DelayedMessages {
     this.segments.add(pos.segment);
     if (dueMs < this.timerDueMs) this.arm();
     // Held counts as routed: a delayed message is never returned as unroutable (mandatory).
-    return { queues: 1, needsSync: recoverable, message: undefined };
+    return { queues: 1, needsSync: recoverable, message: undefined, rejected: false };
   }
 
   dropExchange(ex: Exchange): void {
@@ -320,7 +323,9 @@ export class DelayedStore implements DelayedMessages {
    */
   private releasedInput(h: HeldRecord): PublishInput {
     const properties = this.opts.codec.withIntHeader(h.properties, DELAY_HEADER, -h.delayMs);
+    const fields = this.opts.codec.publishFields(properties);
     return {
+      ...fields,
       exchange: h.exchange,
       routingKey: h.routingKey,
       mandatory: false,
@@ -329,7 +334,7 @@ export class DelayedStore implements DelayedMessages {
       body: Buffer.from(h.body),
       persistent: h.persistent,
       // Negated here too, whatever the codec did, so the exchange can never hold it again.
-      headers: { ...this.opts.codec.headers(properties), [DELAY_HEADER]: -h.delayMs },
+      headers: { ...fields.headers, [DELAY_HEADER]: -h.delayMs },
     };
   }
 

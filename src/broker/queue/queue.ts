@@ -1,13 +1,16 @@
-// A queue: FIFO of entries with requeued entries returning to their place,
-// round-robin delivery to consumers that have credit, and paging of message
-// content so a deep queue holds only small bookkeeping per message.
+// A queue: messages in priority lanes (FIFO within a priority, requeued entries
+// returning to their place), round-robin delivery to consumers with credit (or
+// to one single active consumer), paging of message content so a deep queue
+// holds only small bookkeeping per message, TTLs checked only at the lane heads
+// with one timer, length limits with their overflow modes, and dead-lettering
+// (handed to the vhost, which routes the copies).
 
-import { Deque } from '../../util/deque.js';
-import { MinHeap } from '../../util/heap.js';
 import { BrokerError, accessRefused, preconditionFailed } from '../errors.js';
-import type { Args, MessageContent } from '../message.js';
+import type { Args, MessageContent, StoredMessage } from '../message.js';
 import { QueueEntry } from '../message.js';
 import type { MessageStore } from '../message-store.js';
+import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from './args.js';
+import { Lanes } from './lanes.js';
 
 /** The broker side of a consumer: implemented by a channel session. */
 export interface Consumer {
@@ -23,6 +26,9 @@ export interface Consumer {
   cancelledByBroker(queue: Queue): void;
 }
 
+/** Why a message left a queue for its dead-letter exchange (the x-death reason). */
+export type DeathReason = 'rejected' | 'expired' | 'maxlen' | 'delivery_limit';
+
 export interface QueueOptions {
   readonly name: string;
   /** Durable queues have an id in the message log; 0 for transient ones. */
@@ -33,12 +39,16 @@ export interface QueueOptions {
   readonly exclusiveOwner: string | undefined;
   readonly args: Args;
   readonly vhost: string;
+  /** Parsed and validated args (parseQueueArgs); defaults when absent. */
+  readonly config?: QueueConfig;
 }
 
 /** How much message content a queue keeps in memory ahead of its consumers. */
 export const QUEUE_MEMORY_MESSAGES_MAX = 4096;
 export const QUEUE_MEMORY_BYTES_MAX = 16 * 1024 * 1024;
 const LOAD_BATCH_MESSAGES = 512;
+/** Expired messages removed per turn of the event loop; the rest follow on the next. */
+const EXPIRE_BATCH_MESSAGES = 10_000;
 
 export class Queue {
   readonly name: string;
@@ -48,9 +58,9 @@ export class Queue {
   readonly exclusiveOwner: string | undefined;
   readonly args: Args;
   readonly vhost: string;
+  readonly config: QueueConfig;
 
-  private readonly ready = new Deque<QueueEntry>();
-  private readonly requeued = new MinHeap<QueueEntry>((e) => e.msg.id);
+  private readonly lanes: Lanes;
   private readyBytes = 0;
   private consumers: Consumer[] = [];
   private nextConsumer = 0;
@@ -60,13 +70,22 @@ export class Queue {
   private loading: Promise<void> | undefined;
   private loadFailures = 0;
   private hadConsumer = false;
+  /** Some entry may carry an expiry (x-message-ttl, or a message's expiration). */
+  private expiring: boolean;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryAt = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
   /** Delivered and not yet acked, across all channels. */
   unacked = 0;
   deleted = false;
   /** Called when an auto-delete queue loses its last consumer. */
   onUnused: ((q: Queue) => void) | undefined;
+  /** Called when x-expires passes with the queue unused. */
+  onIdle: ((q: Queue) => void) | undefined;
   /** Called when loading paged-out content fails. */
   onError: ((q: Queue, err: unknown) => void) | undefined;
+  /** Routes dead-lettered entries (already out of the queue) to the dead-letter exchange; must dropEntry each. */
+  onDeadLetter: ((q: Queue, entries: QueueEntry[], reason: DeathReason) => void) | undefined;
 
   constructor(
     opts: QueueOptions,
@@ -79,10 +98,18 @@ export class Queue {
     this.exclusiveOwner = opts.exclusiveOwner;
     this.args = opts.args;
     this.vhost = opts.vhost;
+    this.config = opts.config ?? DEFAULT_QUEUE_CONFIG;
+    this.lanes = new Lanes(this.config.maxPriority);
+    this.expiring = this.config.messageTtl !== undefined;
+    this.touch();
   }
 
   get messageCount(): number {
-    return this.ready.length + this.requeued.length;
+    return this.lanes.length;
+  }
+
+  get messageBytes(): number {
+    return this.readyBytes;
   }
 
   get consumerCount(): number {
@@ -94,30 +121,76 @@ export class Queue {
     return this.durable && this.id > 0;
   }
 
+  /** Returns are logged so delivery counts survive a restart (quorum queues and x-delivery-limit). */
+  get logsReturns(): boolean {
+    return this.persistsMessages && (this.config.deliveryLimit !== undefined || this.config.queueType === 'quorum');
+  }
+
+  /**
+   * With x-overflow reject-publish(-dlx): would a message of this size be refused?
+   * (RabbitMQ counts ready messages only.) Checked before the message is written.
+   */
+  refuses(bodySize: number): boolean {
+    const c = this.config;
+    if (c.overflow === 'drop-head') return false;
+    return (
+      (c.maxLength !== undefined && this.lanes.length >= c.maxLength) ||
+      (c.maxLengthBytes !== undefined && this.readyBytes + bodySize > c.maxLengthBytes)
+    );
+  }
+
   /** Add a routed message; pages its content out when the queue is already deep. */
-  enqueue(entry: QueueEntry): void {
-    const msg = entry.msg;
+  enqueue(msg: StoredMessage, now: number): void {
+    const entry = new QueueEntry(msg, this.expiryOf(msg, now));
     msg.refs++;
     if (
       msg.content &&
-      (this.ready.length >= QUEUE_MEMORY_MESSAGES_MAX || this.readyBytes >= QUEUE_MEMORY_BYTES_MAX)
+      (this.lanes.length >= QUEUE_MEMORY_MESSAGES_MAX || this.readyBytes >= QUEUE_MEMORY_BYTES_MAX)
     ) {
       // Deep queue: keep only the position. Transient messages are written first.
-      if (!msg.written) this.store.write(msg, [], msg.content);
-      if (msg.written) msg.content = undefined;
+      this.store.pageOut(msg);
     }
-    this.ready.push(entry);
+    this.lanes.push(entry);
     this.readyBytes += msg.bodySize;
-    if (this.consumers.length > 0) this.drain();
+    if (entry.expiresAt !== 0) this.expiring = true;
+    // Same clock as the expiry: with TTL 0 a later millisecond would expire it before a waiting consumer sees it.
+    if (this.consumers.length > 0) this.drain(now);
+    if (entry.expiresAt !== 0) {
+      // TTL 0 (or an expiration already past): it goes unless a consumer took it just now.
+      if (entry.expiresAt <= now && this.lanes.popNewest(entry)) {
+        this.readyBytes -= msg.bodySize;
+        this.discard([entry], 'expired');
+      } else {
+        this.armExpiry(entry.expiresAt);
+      }
+    }
+    this.enforceLimits();
   }
 
   /** Recovered messages (content on disk; refs already counted by recovery). */
-  restore(entry: QueueEntry): void {
-    this.ready.push(entry);
-    this.readyBytes += entry.msg.bodySize;
+  restore(msg: StoredMessage, returns: number): void {
+    const entry = new QueueEntry(msg, this.expiryOf(msg, msg.publishedAt || Date.now()));
+    entry.returns = returns;
+    // We do not log deliveries, so a recovered message may have been seen before.
+    entry.redelivered = true;
+    this.lanes.push(entry);
+    this.readyBytes += msg.bodySize;
+    if (entry.expiresAt !== 0) {
+      this.expiring = true;
+      this.armExpiry(entry.expiresAt);
+    }
   }
 
-  /** Entries that were delivered and came back (nack/reject requeue, channel closed). */
+  /** After recovery: apply limits that may have changed meaning (none drop silently). */
+  recovered(): void {
+    this.enforceLimits();
+  }
+
+  /**
+   * A delivered entry came back unsuccessfully (nack/reject requeue, channel closed,
+   * consumer timeout): it counts as a return, and past x-delivery-limit it is
+   * dead-lettered instead of requeued.
+   */
   requeue(entry: QueueEntry): void {
     this.unacked--;
     if (this.deleted) {
@@ -125,14 +198,41 @@ export class Queue {
       return;
     }
     entry.redelivered = true;
-    this.requeued.push(entry);
+    entry.returns++;
+    const limit = this.config.deliveryLimit;
+    if (limit !== undefined && entry.returns > limit) {
+      this.discard([entry], 'delivery_limit');
+      return;
+    }
+    if (this.logsReturns && entry.msg.persistent) this.store.returned(this.id, entry.msg.id, entry.returns);
+    this.lanes.requeue(entry);
     this.readyBytes += entry.msg.bodySize;
+    if (entry.expiresAt !== 0) this.armExpiry(entry.expiresAt);
+    // RabbitMQ drops the head after a requeue too (requeue_and_run: maybe_drop_head).
+    this.enforceLimits();
   }
 
-  /** A delivered entry is done with (acked, or rejected without requeue). */
+  /** A delivered entry is done with (acked, or rejected without requeue and no dead-letter exchange). */
   settle(entry: QueueEntry): void {
     this.unacked--;
     this.release(entry, !this.deleted);
+  }
+
+  /** basic.reject/nack with requeue=false: dead-lettered with reason 'rejected' (or dropped). */
+  reject(entry: QueueEntry): void {
+    this.unacked--;
+    if (this.deleted) this.release(entry, false);
+    else this.discard([entry], 'rejected');
+  }
+
+  /** Removes an entry that left the queue (dead-lettered or dropped); logs the removal. */
+  dropEntry(entry: QueueEntry): void {
+    this.release(entry, !this.deleted);
+  }
+
+  /** Lets go of an entry that left the queue without logging its removal (a restart brings it back). */
+  forget(entry: QueueEntry): void {
+    this.release(entry, false);
   }
 
   /** RabbitMQ: an exclusive consumer needs the queue to itself (403 otherwise). */
@@ -147,6 +247,7 @@ export class Queue {
     this.consumers.push(c);
     this.updatePriorities();
     this.hadConsumer = true;
+    this.touch();
     this.drain();
   }
 
@@ -156,14 +257,38 @@ export class Queue {
     this.consumers.splice(i, 1);
     this.updatePriorities();
     if (this.nextConsumer > i) this.nextConsumer--;
+    this.touch();
     if (this.consumers.length === 0 && this.autoDelete && this.hadConsumer && !this.deleted) this.onUnused?.(this);
+    // With a single active consumer, the next one in line takes over now.
+    else if (this.config.singleActiveConsumer && i === 0) this.drain();
+  }
+
+  /** The consumer that receives under x-single-active-consumer (the oldest one). */
+  get activeConsumer(): Consumer | undefined {
+    return this.config.singleActiveConsumer ? this.consumers[0] : undefined;
+  }
+
+  /** Queue was used (declare, get, consume): restarts the x-expires countdown. */
+  touch(): void {
+    const ms = this.config.expires;
+    if (ms === undefined || this.deleted) return;
+    if (this.idleTimer) this.idleTimer.refresh();
+    else {
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = undefined;
+        if (this.consumers.length === 0 && !this.deleted) this.onIdle?.(this);
+        else this.touch();
+      }, ms);
+      this.idleTimer.unref();
+    }
   }
 
   /** Take the next message for basic.get; undefined when empty. Content may need loading first. */
   async take(): Promise<QueueEntry | undefined> {
+    this.touch();
     let failures = 0;
     for (;;) {
-      const entry = this.peekReady();
+      const entry = this.peekReady(this.expiring ? Date.now() : 0);
       if (!entry) return undefined;
       if (entry.msg.content) {
         this.popReady();
@@ -179,13 +304,14 @@ export class Queue {
     }
   }
 
-  /** Deliver to consumers while there are messages and consumers with credit. */
-  drain(): void {
+  /** Deliver to consumers while there are messages and consumers with credit (`at`: the time to expire by). */
+  drain(at?: number): void {
     if (this.draining || this.loading || this.deleted) return;
     this.draining = true;
     try {
+      const now = this.expiring ? (at ?? Date.now()) : 0;
       while (this.consumers.length > 0) {
-        const entry = this.peekReady();
+        const entry = this.peekReady(now);
         if (!entry) break;
         const consumer = this.pickConsumer();
         if (!consumer) break;
@@ -195,7 +321,6 @@ export class Queue {
           break;
         }
         this.popReady();
-        entry.deliveryCount++;
         this.unacked++;
         consumer.deliver(this, entry, content);
       }
@@ -206,29 +331,34 @@ export class Queue {
 
   /** Drop all ready messages (queue.purge); returns how many. */
   purge(): number {
-    const n = this.messageCount;
     // Each purged message gets an Ack record: a Purge-up-to-id record would also
     // remove delivered, unacked messages (lower ids) on replay.
-    for (const e of this.ready) this.release(e, true);
-    for (const e of this.requeued.drain()) this.release(e, true);
-    this.ready.clear();
+    const all = this.lanes.drain();
+    for (const e of all) this.release(e, true);
     this.readyBytes = 0;
-    return n;
+    return all.length;
   }
 
   /** The queue is being deleted: tell consumers, drop messages. */
   delete(): number {
-    const n = this.messageCount;
     this.deleted = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     const consumers = this.consumers;
     this.consumers = [];
     for (const c of consumers) c.cancelledByBroker(this);
     // No Ack records: the queue's id leaves meta.json, so replay ignores its messages.
-    for (const e of this.ready) this.release(e, false);
-    for (const e of this.requeued.drain()) this.release(e, false);
-    this.ready.clear();
+    const all = this.lanes.drain();
+    for (const e of all) this.release(e, false);
     this.readyBytes = 0;
-    return n;
+    return all.length;
+  }
+
+  /** The broker is closing: its timers must not fire into a closed log (or a restarted broker's data dir). */
+  stop(): void {
+    this.deleted = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
   }
 
   checkEquivalent(durable: boolean, autoDelete: boolean, exclusive: boolean, args: Args): void {
@@ -258,35 +388,122 @@ export class Queue {
     }
   }
 
-  private peekReady(): QueueEntry | undefined {
-    // Messages whose content could not be read back (their write failed and was nacked) are dropped here.
-    for (let e = this.headEntry(); e; e = this.headEntry()) {
-      if (!e.msg.unreadable) return e;
-      this.popReady();
-      this.release(e, false);
+  private peekReady(now: number): QueueEntry | undefined {
+    // Messages whose content could not be read back (their write failed and was nacked) are
+    // dropped here, and so are expired ones (RabbitMQ never delivers an expired message).
+    let expired: QueueEntry[] | undefined;
+    let e = this.lanes.head();
+    for (; e; e = this.lanes.head()) {
+      if (e.msg.unreadable) {
+        this.popReady();
+        this.release(e, false);
+      } else if (e.expiresAt !== 0 && now > e.expiresAt) {
+        this.popReady();
+        (expired ??= []).push(e);
+      } else break;
     }
-    return undefined;
-  }
-
-  private headEntry(): QueueEntry | undefined {
-    const a = this.requeued.peek();
-    const b = this.ready.peek();
-    if (!a) return b;
-    if (!b) return a;
-    return a.msg.id < b.msg.id ? a : b;
+    if (expired) this.discard(expired, 'expired');
+    return e;
   }
 
   private popReady(): QueueEntry | undefined {
-    const a = this.requeued.peek();
-    const b = this.ready.peek();
-    const entry = a && (!b || a.msg.id < b.msg.id) ? this.requeued.pop() : this.ready.shift();
-    if (entry) this.readyBytes -= entry.msg.bodySize;
+    const entry = this.lanes.shift();
+    if (!entry) return undefined;
+    this.readyBytes -= entry.msg.bodySize;
+    if (this.expiring) {
+      // The new head may have been waiting behind one that never expires: time it now.
+      const head = this.lanes.head();
+      if (head && head.expiresAt !== 0) this.armExpiry(head.expiresAt);
+    }
     return entry;
+  }
+
+  /** When an entry expires in this queue: the sooner of x-message-ttl and its own expiration. */
+  private expiryOf(msg: StoredMessage, since: number): number {
+    const ttl = this.config.messageTtl;
+    let at = ttl === undefined ? 0 : since + ttl;
+    if (msg.expiration >= 0) {
+      const own = since + msg.expiration;
+      if (at === 0 || own < at) at = own;
+    }
+    return at;
+  }
+
+  /** One timer per queue, for the soonest expiry among the lane heads. */
+  private armExpiry(at: number): void {
+    if (this.deleted) return;
+    if (this.expiryTimer && this.expiryAt <= at) return;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryAt = at;
+    this.expiryTimer = setTimeout(() => this.expireDue(), Math.max(0, at - Date.now() + 1));
+    this.expiryTimer.unref();
+  }
+
+  /**
+   * Removes expired messages from the lane heads (RabbitMQ's rule: a message expires
+   * when it is at the head; with one x-message-ttl per queue heads expire first
+   * anyway). Never scans the queue: the cost is the number of expired messages.
+   */
+  private expireDue(): void {
+    this.expiryTimer = undefined;
+    if (this.deleted) return;
+    const now = Date.now();
+    const expired: QueueEntry[] = [];
+    let next = 0;
+    for (const h of this.lanes.heads()) {
+      if (expired.length >= EXPIRE_BATCH_MESSAGES) {
+        next = now;
+        break;
+      }
+      const e = h.head;
+      if (e.expiresAt !== 0 && now > e.expiresAt) {
+        h.shift();
+        this.readyBytes -= e.msg.bodySize;
+        expired.push(e);
+      } else if (e.expiresAt !== 0 && (next === 0 || e.expiresAt < next)) {
+        next = e.expiresAt;
+      }
+    }
+    if (expired.length > 0) this.discard(expired, 'expired');
+    if (next !== 0) {
+      if (next === now) {
+        // More to expire: continue on the next turn so other work interleaves.
+        this.expiryTimer = setTimeout(() => this.expireDue(), 0);
+        this.expiryTimer.unref();
+        this.expiryAt = now;
+      } else this.armExpiry(next);
+    }
+  }
+
+  /** x-max-length / x-max-length-bytes with drop-head: the oldest go (dead-lettered 'maxlen'). */
+  private enforceLimits(): void {
+    const c = this.config;
+    if (c.overflow !== 'drop-head' || (c.maxLength === undefined && c.maxLengthBytes === undefined)) return;
+    let dropped: QueueEntry[] | undefined;
+    while (
+      (c.maxLength !== undefined && this.lanes.length > c.maxLength) ||
+      (c.maxLengthBytes !== undefined && this.readyBytes > c.maxLengthBytes && this.lanes.length > 0)
+    ) {
+      const e = this.popReady();
+      if (!e) break;
+      (dropped ??= []).push(e);
+    }
+    if (dropped) this.discard(dropped, 'maxlen');
+  }
+
+  /** Entries leaving the queue for good: to the dead-letter exchange if there is one, else dropped. */
+  private discard(entries: QueueEntry[], reason: DeathReason): void {
+    if (this.config.deadLetterExchange !== undefined && this.onDeadLetter) this.onDeadLetter(this, entries, reason);
+    else for (const e of entries) this.release(e, true);
   }
 
   /** Round-robin among the highest-priority consumers that can take a message now. */
   private pickConsumer(): Consumer | undefined {
     const n = this.consumers.length;
+    if (this.config.singleActiveConsumer) {
+      const c = this.consumers[0];
+      return c !== undefined && c.canAccept() ? c : undefined;
+    }
     let best: Consumer | undefined;
     let bestIdx = 0;
     for (let i = 0; i < n; i++) {
@@ -326,9 +543,8 @@ export class Queue {
 
   private load(): Promise<void> {
     const batch = [];
-    for (const e of this.requeued) if (!e.msg.content) batch.push(e.msg);
-    for (let i = 0; i < this.ready.length && batch.length < LOAD_BATCH_MESSAGES; i++) {
-      const e = this.ready.at(i) as QueueEntry;
+    for (const e of this.lanes) {
+      if (batch.length >= LOAD_BATCH_MESSAGES) break;
       if (!e.msg.content) batch.push(e.msg);
     }
     return this.store.load(batch);

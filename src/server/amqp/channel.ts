@@ -32,6 +32,8 @@ export class AmqpChannel implements DeliverySink {
   private publishSeq = 0;
   private scheduledSeq = 0;
   private batchNeedsSync = false;
+  /** Publish sequence numbers of this batch that a full queue refused (x-overflow reject-publish): nacked. */
+  private batchRejected: number[] = [];
   private confirmChain: Promise<void> = Promise.resolve();
   /** RabbitMQ: an empty queue name means the last queue declared on this channel. */
   private lastQueue = '';
@@ -59,22 +61,36 @@ export class AmqpChannel implements DeliverySink {
   endOfBatch(): void {
     if (!this.confirmMode || this.publishSeq === this.scheduledSeq) return;
     const upTo = this.publishSeq;
-    this.scheduledSeq = upTo;
     // A queue declared a moment ago may still be on its way into meta.json: a confirm
     // waits for that too, or a crash could drop the queue and its confirmed messages.
     const durable = this.batchNeedsSync
       ? Promise.all([this.conn.broker.store.sync(), this.conn.broker.topologySaved()])
       : undefined;
+    const from = this.scheduledSeq + 1;
+    this.scheduledSeq = upTo;
+    const rejected = this.batchRejected;
     this.batchNeedsSync = false;
+    if (rejected.length > 0) this.batchRejected = [];
     this.confirmChain = this.confirmChain
       .then(() => durable)
       .then(
-        () => this.sendIfOpen({ name: 'basic.ack', deliveryTag: upTo, multiple: true }),
+        () => this.sendConfirms(from, upTo, rejected),
         (err: unknown) => {
           this.conn.log.error('message store write failed, nacking publishes', { error: String(err) });
           this.sendIfOpen({ name: 'basic.nack', deliveryTag: upTo, multiple: true, requeue: false });
         },
       );
+  }
+
+  /** basic.ack multiple for runs of accepted publishes, basic.nack for each refused one. */
+  private sendConfirms(from: number, upTo: number, rejected: readonly number[]): void {
+    let next = from;
+    for (const seq of rejected) {
+      if (seq > next) this.sendIfOpen({ name: 'basic.ack', deliveryTag: seq - 1, multiple: true });
+      this.sendIfOpen({ name: 'basic.nack', deliveryTag: seq, multiple: false, requeue: false });
+      next = seq + 1;
+    }
+    if (upTo >= next) this.sendIfOpen({ name: 'basic.ack', deliveryTag: upTo, multiple: true });
   }
 
   resume(): void {
@@ -103,6 +119,15 @@ export class AmqpChannel implements DeliverySink {
 
   writable(): boolean {
     return this.conn.writable();
+  }
+
+  timedOut(timeoutMs: number): void {
+    if (this.released) return;
+    // RabbitMQ's text, so people find the same advice.
+    const text =
+      `delivery acknowledgement on channel ${this.id} timed out. Timeout value used: ${timeoutMs} ms. ` +
+      'This timeout value can be configured, see consumers doc guide to learn more';
+    this.conn.handleError(preconditionFailed(text), this.id);
   }
 
   consumerCancelled(consumerTag: string): void {
@@ -280,11 +305,15 @@ export class AmqpChannel implements DeliverySink {
       body: detach(body),
       persistent: props.deliveryMode === 2,
       headers: props.headers as Readonly<Record<string, unknown>> | undefined,
+      priority: props.priority ?? 0,
+      expiration: props.expiration === undefined ? -1 : parseExpiration(props.expiration),
+      messageId: props.messageId,
     };
     if (this.confirmMode) this.publishSeq++;
     const out = this.session.publish(input);
     if (!out) return; // buffered in a transaction
     if (out.needsSync) this.batchNeedsSync = true;
+    if (out.rejected && this.confirmMode) this.batchRejected.push(this.publishSeq);
     if (out.queues === 0 && m.mandatory) this.returnUnroutable(input);
   }
 
@@ -366,6 +395,12 @@ export class AmqpChannel implements DeliverySink {
     for (const p of unroutable) this.returnUnroutable(p);
     this.sendIfOpen({ name: 'tx.commit-ok' });
   }
+}
+
+/** RabbitMQ: expiration is a string holding a non-negative integer of ms; anything else is 406. */
+function parseExpiration(v: string): number {
+  if (!/^\d{1,15}$/.test(v)) throw preconditionFailed(`invalid expiration '${v}': no_integer`);
+  return Number(v);
 }
 
 /**

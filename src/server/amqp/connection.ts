@@ -1,9 +1,11 @@
 // One AMQP 0-9-1 client connection: handshake (§2.2.4), heartbeats, the
-// channel table, error handling by the spec's close rules, and batched
-// socket writes (one write per event-loop turn).
+// channel table, error handling by the spec's close rules, batched socket
+// writes (one write per event-loop turn), and blocking by resource alarms
+// (RabbitMQ's connection.blocked / connection.unblocked).
 
 import type { Socket } from 'node:net';
 import type { Broker } from '../../broker/broker.js';
+import type { ResourceAlarm } from '../../broker/resource-monitor.js';
 import type { Vhost } from '../../broker/vhost.js';
 import {
   AmqpProtocolError,
@@ -39,6 +41,8 @@ type State = 'header' | 'start' | 'tune' | 'open' | 'running' | 'closing' | 'clo
 const WRITE_HIGH_WATER_BYTES = 1024 * 1024;
 const CLOSE_OK_TIMEOUT_MS = 3000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** pauseReading's key for a resource alarm (channels use their number). */
+const ALARM = 'resource-alarm';
 
 let connectionCounter = 0;
 
@@ -127,6 +131,8 @@ export class AmqpConnection {
     this.state = 'closing';
     this.closeChannels();
     this.flush();
+    // A blocked connection must be read again to see close-ok (in 'closing', only that matters).
+    this.unblock();
     setTimeout(() => this.destroy('close-ok timeout'), CLOSE_OK_TIMEOUT_MS).unref();
   }
 
@@ -149,9 +155,14 @@ export class AmqpConnection {
 
   private onData(chunk: Buffer): void {
     this.lastReceived = Date.now();
+    this.batch(() => this.parser.push(chunk));
+  }
+
+  /** Handles frames as one batch: one write, and one confirm per channel, at its end. */
+  private batch(handleFrames: () => void): void {
     this.inChunk = true;
     try {
-      this.parser.push(chunk);
+      handleFrames();
     } finally {
       this.inChunk = false;
     }
@@ -179,6 +190,11 @@ export class AmqpConnection {
 
   private onFrame(f: Frame): void {
     if (this.state === 'closed') return;
+    if (this.heldFrames) {
+      // Blocked by an alarm: the rest of this read waits, in order, like the socket's unread bytes.
+      this.heldFrames.push(f);
+      return;
+    }
     if (f.type === FRAME_HEARTBEAT) {
       if (f.channel !== 0) this.fail(new AmqpProtocolError(ReplyCode.UNEXPECTED_FRAME, `heartbeat frame on channel ${f.channel}`));
       return;
@@ -241,6 +257,7 @@ export class AmqpConnection {
       throw new AmqpProtocolError(ReplyCode.CHANNEL_ERROR, `second 'channel.open' seen`, ...ids(m));
     }
     ch.handle(cmd);
+    if (m.name === 'basic.publish') this.publishReceived();
   }
 
   private onConnectionMethod(m: Method): void {
@@ -346,17 +363,65 @@ export class AmqpConnection {
     this.log.debug('connection open', { user: this.user, vhost: m.virtualHost });
   }
 
-  /** Channels whose backlog asked to stop reading; reading resumes when none is left. */
-  private readonly pausedBy = new Set<number>();
+  /** Channels whose backlog asked to stop reading (or an alarm); reading resumes when none is left. */
+  private readonly pausedBy = new Set<number | typeof ALARM>();
 
-  pauseReading(channel: number): void {
+  pauseReading(channel: number | typeof ALARM): void {
     this.pausedBy.add(channel);
     this.socket.pause();
   }
 
-  resumeReading(channel: number): void {
+  resumeReading(channel: number | typeof ALARM): void {
     if (!this.pausedBy.delete(channel) || this.pausedBy.size > 0) return;
     if (!this.socket.destroyed) this.socket.resume();
+  }
+
+  // --- resource alarms ----------------------------------------------------
+  // RabbitMQ's rules: a connection is blocked when it publishes while an alarm
+  // is in effect (consume-only connections never are); it stops being read,
+  // and is told connection.blocked if its client-properties capabilities ask
+  // for it. When every alarm has cleared, connection.unblocked and reading
+  // resumes with the frames it had not yet handled.
+
+  private alarms: readonly ResourceAlarm[] = [];
+  /** Set while blocked: frames read but not handled yet. */
+  private heldFrames: Frame[] | undefined;
+  private toldBlocked = false;
+
+  get blocked(): boolean {
+    return this.heldFrames !== undefined;
+  }
+
+  /** The broker's alarms in effect (the listener passes every change on). */
+  setAlarms(alarms: readonly ResourceAlarm[]): void {
+    this.alarms = alarms;
+    if (alarms.length === 0) this.unblock();
+  }
+
+  private publishReceived(): void {
+    if (this.alarms.length === 0 || this.heldFrames) return;
+    this.heldFrames = [];
+    this.pauseReading(ALARM); // heartbeat monitoring is off while paused, as RabbitMQ's
+    const caps = this.clientProperties.capabilities as Record<string, unknown> | undefined;
+    if (caps?.['connection.blocked'] === true) {
+      this.toldBlocked = true;
+      this.sendMethod(0, { name: 'connection.blocked', reason: `low on ${this.alarms.join(' & ')}` });
+    }
+    this.log.debug('connection blocked', { alarms: this.alarms.join(',') });
+  }
+
+  /** Resumes reading; the frames held back are handled first, in order. */
+  private unblock(): void {
+    const held = this.heldFrames;
+    if (!held) return;
+    this.heldFrames = undefined;
+    if (this.toldBlocked && this.state === 'running') this.sendMethod(0, { name: 'connection.unblocked' });
+    this.toldBlocked = false;
+    this.log.debug('connection unblocked', { heldFrames: held.length });
+    this.batch(() => {
+      for (const f of held) this.onFrame(f);
+    });
+    this.resumeReading(ALARM);
   }
 
   /** The client closed a channel: reply close-ok and forget it. */
@@ -444,6 +509,7 @@ export class AmqpConnection {
     if (this.cleanupDone) return;
     this.cleanupDone = true;
     this.state = 'closed';
+    this.heldFrames = undefined;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.closeChannels();

@@ -1,7 +1,9 @@
-// Accepts AMQP client sockets and tracks live connections for shutdown.
+// Accepts AMQP client sockets and tracks live connections for shutdown, and
+// passes the broker's resource alarms on to every connection.
 
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Broker } from '../../broker/broker.js';
+import type { ResourceMonitor } from '../../broker/resource-monitor.js';
 import { ReplyCode } from '../../protocol/amqp/index.js';
 import type { Logger } from '../../util/logger.js';
 import { AmqpConnection, type ConnectionLimits } from './connection.js';
@@ -14,17 +16,29 @@ export interface AmqpListenerOptions extends ConnectionLimits {
 export class AmqpListener {
   private readonly server: Server;
   private readonly connections = new Set<AmqpConnection>();
+  private readonly unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly broker: Broker,
     private readonly opts: AmqpListenerOptions,
     private readonly logger: Logger,
+    private readonly resources?: ResourceMonitor,
   ) {
     this.server = createServer((socket: Socket) => this.accept(socket));
+    this.unsubscribe = resources?.onChange((alarms) => {
+      for (const c of this.connections) c.setAlarms(alarms);
+    });
   }
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Connections that published during an alarm and are not being read. */
+  get blockedConnectionCount(): number {
+    let n = 0;
+    for (const c of this.connections) if (c.blocked) n++;
+    return n;
   }
 
   listen(): Promise<{ host: string; port: number }> {
@@ -43,6 +57,7 @@ export class AmqpListener {
 
   /** Stop accepting; close every client with 320 CONNECTION_FORCED and wait for them. */
   async close(): Promise<void> {
+    this.unsubscribe?.();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const waits: Promise<void>[] = [];
     for (const c of this.connections) {
@@ -71,5 +86,6 @@ export class AmqpListener {
       c.onGone?.();
     });
     this.connections.add(conn);
+    if (this.resources) conn.setAlarms(this.resources.alarms);
   }
 }

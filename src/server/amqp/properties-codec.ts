@@ -1,5 +1,6 @@
 // The broker stores message properties as raw AMQP bytes; the delayed-message
-// store needs their headers decoded (headers-type routing at release time) and
+// store needs the fields routing and queues use (headers for headers-type
+// routing, priority, expiration, message-id) read back at release time, and
 // x-delay rewritten. This adapter does both with the protocol layer's codec.
 
 import type { PropertiesCodec } from '../../broker/delayed/delayed-store.js';
@@ -9,8 +10,15 @@ import { decodeProperties, encodeProperties } from '../../protocol/amqp/index.js
 const UNKNOWN_FLAGS = 0x0003;
 
 export const amqpPropertiesCodec: PropertiesCodec = {
-  headers(properties: Buffer) {
-    return decodeProperties(properties).headers;
+  publishFields(properties: Buffer) {
+    const p = decodeProperties(properties);
+    return {
+      headers: p.headers,
+      priority: p.priority ?? 0,
+      // Validated when it was published (channel.ts parseExpiration); -1 is "none".
+      expiration: p.expiration !== undefined && /^\d{1,15}$/.test(p.expiration) ? Number(p.expiration) : -1,
+      messageId: p.messageId,
+    };
   },
 
   withIntHeader(properties: Buffer, name: string, value: number): Buffer {

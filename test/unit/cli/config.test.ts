@@ -5,6 +5,7 @@ import {
   hostPort,
   listeningLine,
   parseCommandLine,
+  parseSize,
   serveDefaults,
   serveHelpText,
   UsageError,
@@ -50,7 +51,8 @@ describe('cli: commands', () => {
 
   it('help mentions every serve flag and its variable', () => {
     for (const s of ['--data-dir', 'WHARF_DATA_DIR', '--amqp-port', 'WHARF_AMQP_PORT', '--http-port', 'WHARF_HTTP_PORT',
-      '--bind', 'WHARF_BIND', '--fsync', 'WHARF_FSYNC', '--log-level', 'WHARF_LOG_LEVEL', '--user', 'WHARF_USERS', '--config']) {
+      '--bind', 'WHARF_BIND', '--fsync', 'WHARF_FSYNC', '--log-level', 'WHARF_LOG_LEVEL', '--user', 'WHARF_USERS', '--config',
+      '--memory-high-watermark', 'WHARF_MEMORY_HIGH_WATERMARK', '--disk-free-limit', 'WHARF_DISK_FREE_LIMIT']) {
       assert.ok(serveHelpText.includes(s), s);
     }
   });
@@ -66,6 +68,7 @@ describe('cli: serve options', () => {
   it('defaults', () => {
     assert.deepEqual(serve([]), {
       dataDir: './data', amqpPort: 5672, httpPort: 15672, bind: '::', fsync: 'batch', logLevel: 'info', users: [],
+      memoryHighWatermark: { relative: 0.4 }, diskFreeLimit: { bytes: 50_000_000 },
     });
     assert.deepEqual(serve([]), serveDefaults);
   });
@@ -73,10 +76,12 @@ describe('cli: serve options', () => {
   it('flags, in both --flag value and --flag=value forms', () => {
     assert.deepEqual(
       serve(['--data-dir', '/var/lib/wharf', '--amqp-port=5673', '--http-port', '0', '--bind', '127.0.0.1',
-        '--fsync', 'always', '--log-level=debug', '--user', 'alice:secret', '--user', 'bob:pa:ss']),
+        '--fsync', 'always', '--log-level=debug', '--user', 'alice:secret', '--user', 'bob:pa:ss',
+        '--memory-high-watermark', '0.6', '--disk-free-limit=2GB']),
       {
         dataDir: '/var/lib/wharf', amqpPort: 5673, httpPort: 0, bind: '127.0.0.1', fsync: 'always', logLevel: 'debug',
         users: [{ name: 'alice', password: 'secret' }, { name: 'bob', password: 'pa:ss' }],
+        memoryHighWatermark: { relative: 0.6 }, diskFreeLimit: { bytes: 2_000_000_000 },
       },
     );
   });
@@ -85,25 +90,27 @@ describe('cli: serve options', () => {
     const env = {
       WHARF_DATA_DIR: 'd', WHARF_AMQP_PORT: '0', WHARF_HTTP_PORT: '8080', WHARF_BIND: '::1', WHARF_FSYNC: 'never',
       WHARF_LOG_LEVEL: 'WARN', WHARF_USERS: 'alice:a, bob:b ,,',
+      WHARF_MEMORY_HIGH_WATERMARK: '512MiB', WHARF_DISK_FREE_LIMIT: 'mem_relative:1.5',
     };
     assert.deepEqual(serve([], env), {
       dataDir: 'd', amqpPort: 0, httpPort: 8080, bind: '::1', fsync: 'never', logLevel: 'warn',
       users: [{ name: 'alice', password: 'a' }, { name: 'bob', password: 'b' }],
+      memoryHighWatermark: { bytes: 512 * 2 ** 20 }, diskFreeLimit: { memRelative: 1.5 },
     });
   });
 
   it('empty environment variables count as unset', () => {
-    assert.deepEqual(serve([], { WHARF_AMQP_PORT: '', WHARF_BIND: '  ', WHARF_USERS: '' }), serveDefaults);
+    assert.deepEqual(serve([], { WHARF_AMQP_PORT: '', WHARF_BIND: '  ', WHARF_USERS: '', WHARF_DISK_FREE_LIMIT: '' }), serveDefaults);
   });
 
   it('config file', () => {
     const file = JSON.stringify({
       dataDir: '/srv/wharf', amqpPort: 1234, httpPort: '4321', bind: '0.0.0.0', fsync: 'never', logLevel: 'error',
-      users: [{ name: 'carol', password: 'c' }],
+      users: [{ name: 'carol', password: 'c' }], memoryHighWatermark: 0.5, diskFreeLimit: 1_000_000,
     });
     assert.deepEqual(serve(['--config', 'w.json'], {}, files({ 'w.json': file })), {
       dataDir: '/srv/wharf', amqpPort: 1234, httpPort: 4321, bind: '0.0.0.0', fsync: 'never', logLevel: 'error',
-      users: [{ name: 'carol', password: 'c' }],
+      users: [{ name: 'carol', password: 'c' }], memoryHighWatermark: { relative: 0.5 }, diskFreeLimit: { bytes: 1_000_000 },
     });
     assert.equal(serve([], { WHARF_CONFIG: 'w.json' }, files({ 'w.json': file })).amqpPort, 1234);
   });
@@ -126,6 +133,38 @@ describe('cli: serve options', () => {
   it('--config on the command line beats WHARF_CONFIG', () => {
     const read = files({ 'a.json': '{"amqpPort": 1}', 'b.json': '{"amqpPort": 2}' });
     assert.equal(serve(['--config', 'b.json'], { WHARF_CONFIG: 'a.json' }, read).amqpPort, 2);
+  });
+
+  it('memory high watermark: a plain number up to 1 is a fraction of RAM, a size is bytes', () => {
+    const w = (v: string) => serve(['--memory-high-watermark', v]).memoryHighWatermark;
+    assert.deepEqual(w('0.4'), { relative: 0.4 });
+    assert.deepEqual(w('0'), { relative: 0 });
+    assert.deepEqual(w('1'), { relative: 1 });
+    assert.deepEqual(w('1.0'), { relative: 1 });
+    assert.deepEqual(w('2GB'), { bytes: 2_000_000_000 });
+    assert.deepEqual(w('2GiB'), { bytes: 2 * 2 ** 30 });
+    assert.deepEqual(w('1073741824'), { bytes: 1073741824 });
+    assert.deepEqual(serve(['--config', 'c.json'], {}, files({ 'c.json': '{"memoryHighWatermark": 4e9}' })).memoryHighWatermark, { bytes: 4e9 });
+  });
+
+  it('disk free limit: a size (a plain number is bytes), or mem_relative:N', () => {
+    const d = (v: string) => serve(['--disk-free-limit', v]).diskFreeLimit;
+    assert.deepEqual(d('50MB'), { bytes: 50_000_000 });
+    assert.deepEqual(d('1.5GiB'), { bytes: 1.5 * 2 ** 30 });
+    assert.deepEqual(d('0'), { bytes: 0 });
+    assert.deepEqual(d('mem_relative:1.0'), { memRelative: 1 });
+    assert.deepEqual(d('MEM_RELATIVE: 2'), { memRelative: 2 });
+  });
+
+  it('sizes: RabbitMQ units (kB MB GB TB are powers of 1000; k, Ki, KiB and the like of 1024)', () => {
+    const cases: [string, number | undefined][] = [
+      ['1000', 1000], ['7B', 7], ['1kB', 1e3], ['1KB', 1e3], ['3MB', 3e6], ['2gb', 2e9], ['1TB', 1e12],
+      ['1k', 1024], ['1K', 1024], ['1Ki', 1024], ['1KiB', 1024], ['1kib', 1024], ['2M', 2 * 2 ** 20], ['2Mi', 2 * 2 ** 20],
+      ['1G', 2 ** 30], ['1GiB', 2 ** 30], ['1Ti', 2 ** 40], ['0.5GB', 5e8], [' 10 MB ', 1e7],
+      ['1.5', undefined], ['-1', undefined], ['1e9', undefined], ['MB', undefined], ['1XB', undefined],
+      ['1 constructor', undefined], ['', undefined], ['99999999999TB', undefined],
+    ];
+    for (const [text, bytes] of cases) assert.equal(parseSize(text), bytes, text);
   });
 
   it('port bounds', () => {
@@ -157,6 +196,16 @@ describe('cli: bad values are one-line usage errors', () => {
     ['missing value', ['--amqp-port'], {}, /^serve: Option '--amqp-port <value>' argument missing/],
     ['positional argument', ['extra'], {}, /^serve: Unexpected argument 'extra'/],
     ['missing config file', ['--config', 'nope.json'], {}, "cannot read config file 'nope.json': ENOENT"],
+    ['watermark above 1 with a fraction', ['--memory-high-watermark', '1.5'], {},
+      'invalid --memory-high-watermark: "1.5" (expected a fraction of RAM from 0 to 1 like 0.4, or a size like 512MB or 2GiB)'],
+    ['negative watermark', ['--memory-high-watermark=-0.1'], {}, /^invalid --memory-high-watermark: "-0.1"/],
+    ['watermark with a percent sign', ['--memory-high-watermark', '40%'], {}, /^invalid --memory-high-watermark/],
+    ['env watermark', [], { WHARF_MEMORY_HIGH_WATERMARK: 'lots' }, /^invalid WHARF_MEMORY_HIGH_WATERMARK: "lots"/],
+    ['disk limit unit', ['--disk-free-limit', '50XB'], {},
+      'invalid --disk-free-limit: "50XB" (expected a size like 50MB or 1GiB, or mem_relative:N (N times the RAM))'],
+    ['disk limit fraction of a byte', ['--disk-free-limit', '0.5'], {}, /^invalid --disk-free-limit/],
+    ['disk limit relative without factor', ['--disk-free-limit', 'mem_relative:'], {}, /^invalid --disk-free-limit/],
+    ['env disk limit', [], { WHARF_DISK_FREE_LIMIT: '-5MB' }, /^invalid WHARF_DISK_FREE_LIMIT/],
   ];
   for (const [name, argv, env, message] of cases) {
     it(name, () => usageError(['serve', ...argv], env, noFiles, message));
@@ -170,6 +219,9 @@ describe('cli: bad values are one-line usage errors', () => {
     ['fractional port', '{"httpPort": 1.5}', /^invalid httpPort in config file/],
     ['port as boolean', '{"httpPort": true}', /^invalid httpPort in config file/],
     ['bad fsync', '{"fsync": 1}', /^invalid fsync in config file/],
+    ['bad watermark', '{"memoryHighWatermark": 2.5}', /^invalid memoryHighWatermark in config file 'c.json': 2.5/],
+    ['watermark as object', '{"memoryHighWatermark": {"relative": 0.4}}', /^invalid memoryHighWatermark in config file/],
+    ['bad disk limit', '{"diskFreeLimit": true}', /^invalid diskFreeLimit in config file 'c.json': true/],
     ['users not an array', '{"users": {"name": "a"}}', /^invalid users in config file/],
     ['user missing password', '{"users": [{"name": "a"}]}', /^invalid users in config file 'c.json': each user must be/],
     ['user with extra key', '{"users": [{"name": "a", "password": "b", "tags": []}]}', /^invalid users in config file/],

@@ -8,6 +8,7 @@ import {
   encodeBatch,
   encodeEnqueue,
   encodePurge,
+  encodeReturn,
   MessageRecordError,
   peekEnqueue,
   type EncodedRecord,
@@ -19,6 +20,9 @@ const enqueueArb = fc.record({
   msgId: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
   persistent: fc.boolean(),
   queueIds: fc.array(fc.integer({ min: 1, max: 0xffffffff }), { maxLength: 20 }),
+  publishedAt: fc.integer({ min: 0, max: 2 ** 45 }),
+  expiration: fc.integer({ min: -1, max: 2 ** 32 }),
+  priority: fc.integer({ min: 0, max: 255 }),
   exchange: fc.string({ maxLength: 40 }),
   routingKey: fc.string({ maxLength: 40 }),
   properties: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
@@ -32,18 +36,32 @@ test('enqueue records round-trip', () => {
       const [d] = decodeMessageRecords(RecordType.Enqueue, bytes);
       assert.deepEqual(d, { type: RecordType.Enqueue, ...r });
       // Recovery's header-only read agrees with the full decode.
-      assert.deepEqual(peekEnqueue(bytes), { msgId: r.msgId, persistent: r.persistent, queueIds: r.queueIds, bodySize: r.body.length });
+      const { exchange: _e, routingKey: _k, properties: _p, body, ...head } = r;
+      assert.deepEqual(peekEnqueue(bytes), { ...head, bodySize: body.length });
     }),
   );
 });
 
-test('ack, purge and batch records round-trip', () => {
+test('format-1 enqueue records (no times) still decode, with neutral times and priority', () => {
+  const v2 = join(encodeEnqueue({ msgId: 7, persistent: true, queueIds: [3], publishedAt: 5, expiration: 9, priority: 4, exchange: 'x', routingKey: 'k', properties: Buffer.from([0, 0]), body: Buffer.from('hi') }));
+  // Format 1 had flags, id, then the queue count straight away.
+  const v1 = Buffer.concat([Buffer.from([1]), v2.subarray(1, 9), v2.subarray(26)]);
+  assert.deepEqual(decodeMessageRecords(RecordType.Enqueue, v1), [
+    { type: RecordType.Enqueue, msgId: 7, persistent: true, queueIds: [3], publishedAt: 0, expiration: -1, priority: 0, exchange: 'x', routingKey: 'k', properties: Buffer.from([0, 0]), body: Buffer.from('hi') },
+  ]);
+});
+
+test('ack, return, purge and batch records round-trip', () => {
   fc.assert(
     fc.property(
       fc.integer({ min: 0, max: 0xffffffff }),
       fc.array(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), { maxLength: 50 }),
       enqueueArb,
       (queueId, ids, enq) => {
+        const counts = ids.map((_, i) => i);
+        assert.deepEqual(decodeMessageRecords(RecordType.Return, join(encodeReturn(queueId, ids, counts))), [
+          { type: RecordType.Return, queueId, msgIds: ids, counts },
+        ]);
         assert.deepEqual(decodeMessageRecords(RecordType.Ack, join(encodeAck(queueId, ids))), [
           { type: RecordType.Ack, queueId, msgIds: ids },
         ]);

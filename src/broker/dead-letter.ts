@@ -1,0 +1,120 @@
+// Message content edits the broker makes: the x-death history of a
+// dead-lettered message (as RabbitMQ writes it), cycle detection, and the
+// x-delivery-count header of a redelivered message (as quorum queues add it).
+
+import {
+  Timestamp,
+  decodeProperties,
+  encodeProperties,
+  type FieldTable,
+  type FieldValue,
+} from '../protocol/amqp/content.js';
+import type { MessageContent } from './message.js';
+import type { DeathReason } from './queue/queue.js';
+
+export interface Death {
+  /** The queue the message left. */
+  readonly queue: string;
+  readonly reason: DeathReason;
+  readonly now: number;
+}
+
+export interface DeadLetteredContent {
+  readonly properties: Buffer;
+  readonly headers: FieldTable;
+  /** The routing keys it was published with: its routing key plus any CC header values. */
+  readonly routingKeys: string[];
+  readonly priority: number;
+}
+
+/**
+ * RabbitMQ's dead-lettering edits: the x-death entry for (queue, reason) is added or,
+ * if present, has its count incremented and moves to the front; x-first-death-* are set
+ * once and x-last-death-* every time; the expiration property is removed (kept in
+ * x-death as original-expiration) so the copy does not expire again; BCC is removed.
+ */
+export function deadLetterContent(content: MessageContent, d: Death): DeadLetteredContent {
+  const props = decodeProperties(content.properties);
+  const headers: FieldTable = { ...(props.headers ?? {}) };
+  const routingKeys = [content.routingKey, ...stringList(headers['CC'])];
+  delete headers['BCC'];
+  const deaths = Array.isArray(headers['x-death']) ? (headers['x-death'] as FieldValue[]).filter(isTable) : [];
+  const i = deaths.findIndex((x) => text(x['queue']) === d.queue && text(x['reason']) === d.reason);
+  let entry: FieldTable;
+  if (i >= 0) {
+    const old = deaths[i];
+    deaths.splice(i, 1);
+    entry = { ...old, count: BigInt(numberOf(old['count']) + 1) };
+  } else {
+    entry = {
+      count: 1n,
+      reason: d.reason,
+      queue: d.queue,
+      time: new Timestamp(Math.floor(d.now / 1000)),
+      exchange: content.exchange,
+      'routing-keys': routingKeys,
+    };
+    if (props.expiration !== undefined) entry['original-expiration'] = props.expiration;
+  }
+  deaths.unshift(entry);
+  headers['x-death'] = deaths;
+  if (headers['x-first-death-reason'] === undefined) {
+    headers['x-first-death-reason'] = d.reason;
+    headers['x-first-death-queue'] = d.queue;
+    headers['x-first-death-exchange'] = content.exchange;
+  }
+  headers['x-last-death-reason'] = d.reason;
+  headers['x-last-death-queue'] = d.queue;
+  headers['x-last-death-exchange'] = content.exchange;
+  const { expiration: _expiration, ...rest } = props;
+  return {
+    properties: encodeProperties({ ...rest, headers }),
+    headers,
+    routingKeys,
+    priority: props.priority ?? 0,
+  };
+}
+
+/**
+ * RabbitMQ's cycle rule: dead-lettering a message into a queue it already died in is a
+ * cycle, and the copy for that queue is dropped, unless a consumer rejected it somewhere
+ * along the way (then the loop is driven by a client and allowed). Rejections never cycle.
+ */
+export function isDeadLetterCycle(headers: FieldTable, reason: DeathReason, target: string): boolean {
+  if (reason === 'rejected') return false;
+  const deaths = Array.isArray(headers['x-death']) ? (headers['x-death'] as FieldValue[]).filter(isTable) : [];
+  for (const x of deaths) {
+    if (text(x['reason']) === 'rejected') return false;
+    if (text(x['queue']) === target) return true;
+  }
+  return false;
+}
+
+/** A redelivery carries how often the message came back (RabbitMQ quorum queues: x-delivery-count). */
+export function withDeliveryCount(content: MessageContent, count: number): MessageContent {
+  const props = decodeProperties(content.properties);
+  const headers: FieldTable = { ...(props.headers ?? {}), 'x-delivery-count': BigInt(count) };
+  return { ...content, properties: encodeProperties({ ...props, headers }) };
+}
+
+function isTable(v: FieldValue): v is FieldTable {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) && v.constructor === Object;
+}
+
+function text(v: FieldValue | undefined): string | undefined {
+  if (typeof v === 'string') return v;
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return undefined;
+}
+
+function stringList(v: FieldValue | undefined): string[] {
+  if (!Array.isArray(v)) return [];
+  return v.map(text).filter((s): s is string => s !== undefined);
+}
+
+function numberOf(v: FieldValue | undefined): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'object' && v !== null && 'value' in v && typeof v.value === 'number') return v.value;
+  return 0;
+}

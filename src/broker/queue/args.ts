@@ -1,0 +1,160 @@
+// Queue arguments (x-args of queue.declare): parsed once into a typed config and
+// validated as RabbitMQ validates them, so a bad value is a 406 naming the argument
+// instead of a queue that silently ignores it.
+
+import { preconditionFailed } from '../errors.js';
+import type { Args } from '../message.js';
+
+export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
+
+/** What a consumer timeout does: RabbitMQ closes the channel; SQS-style only requeues the late message. */
+export type ConsumerTimeoutMode = 'close-channel' | 'requeue';
+
+export interface QueueConfig {
+  readonly queueType: 'classic' | 'quorum';
+  /** x-message-ttl (ms); undefined for none. */
+  readonly messageTtl: number | undefined;
+  /** x-expires (ms): the queue is deleted after being unused this long. */
+  readonly expires: number | undefined;
+  readonly maxLength: number | undefined;
+  readonly maxLengthBytes: number | undefined;
+  readonly overflow: Overflow;
+  readonly deadLetterExchange: string | undefined;
+  readonly deadLetterRoutingKey: string | undefined;
+  /** x-max-priority: 0 means a plain FIFO queue. */
+  readonly maxPriority: number;
+  /** x-delivery-limit: returns allowed before a message is dead-lettered. */
+  readonly deliveryLimit: number | undefined;
+  readonly singleActiveConsumer: boolean;
+  /** x-consumer-timeout (ms); undefined: the broker-wide default. */
+  readonly consumerTimeout: number | undefined;
+  readonly consumerTimeoutMode: ConsumerTimeoutMode;
+}
+
+export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
+  queueType: 'classic',
+  messageTtl: undefined,
+  expires: undefined,
+  maxLength: undefined,
+  maxLengthBytes: undefined,
+  overflow: 'drop-head',
+  deadLetterExchange: undefined,
+  deadLetterRoutingKey: undefined,
+  maxPriority: 0,
+  deliveryLimit: undefined,
+  singleActiveConsumer: false,
+  consumerTimeout: undefined,
+  consumerTimeoutMode: 'close-channel',
+};
+
+/** RabbitMQ caps x-max-priority at 255. */
+export const MAX_PRIORITY_LIMIT = 255;
+
+/** The numeric value of an argument: number, bigint, or a wire-typed number ({ value }). */
+export function argNumber(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'object' && v !== null && typeof (v as { value?: unknown }).value === 'number' && !('scale' in v)) {
+    return (v as { value: number }).value;
+  }
+  return undefined;
+}
+
+/** An argument as text (longstr arrives as a string, or as bytes from some clients). */
+export function argString(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return undefined;
+}
+
+interface Where {
+  readonly queue: string;
+  readonly vhost: string;
+}
+
+/**
+ * Validates queue.declare arguments. Unknown x-arguments are kept and ignored, as
+ * RabbitMQ does; known ones must have the right type and range.
+ */
+export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; exclusive: boolean }): QueueConfig {
+  const bad = (name: string, why: string): Error =>
+    preconditionFailed(`invalid arg '${name}' for queue '${where.queue}' in vhost '${where.vhost}': ${why}`);
+  const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+    const raw = args[name];
+    if (raw === undefined || raw === null) return undefined;
+    const n = argNumber(raw);
+    if (n === undefined || !Number.isInteger(n)) throw bad(name, `{unacceptable_type,${describeType(raw)}}`);
+    if (n < min) throw bad(name, n < 0 ? `{value_negative,${n}}` : `{value_zero,${n}}`);
+    if (n > max) throw bad(name, `{value_too_large,${n},${max}}`);
+    return n;
+  };
+  const str = (name: string): string | undefined => {
+    const raw = args[name];
+    if (raw === undefined || raw === null) return undefined;
+    const s = argString(raw);
+    if (s === undefined) throw bad(name, `{unacceptable_type,${describeType(raw)}}`);
+    return s;
+  };
+  const oneOf = <T extends string>(name: string, values: readonly T[], dflt: T): T => {
+    const s = str(name);
+    if (s === undefined) return dflt;
+    if (!(values as readonly string[]).includes(s)) {
+      throw bad(name, `{unacceptable_value,<<"${s}">>} (expected one of ${values.join(', ')})`);
+    }
+    return s as T;
+  };
+  const bool = (name: string): boolean => {
+    const raw = args[name];
+    if (raw === undefined || raw === null) return false;
+    if (typeof raw !== 'boolean') throw bad(name, `{unacceptable_type,${describeType(raw)}}`);
+    return raw;
+  };
+
+  const queueType = oneOf('x-queue-type', ['classic', 'quorum', 'stream'] as const, 'classic');
+  if (queueType === 'stream') {
+    throw preconditionFailed(`invalid arg 'x-queue-type' for queue '${where.queue}' in vhost '${where.vhost}': stream queues are not supported yet`);
+  }
+  if (queueType === 'quorum') {
+    // RabbitMQ's own texts for the properties a quorum queue cannot have.
+    if (!o.durable) throw preconditionFailed(`invalid property 'non-durable' for queue '${where.queue}' in vhost '${where.vhost}'`);
+    if (o.exclusive) throw preconditionFailed(`invalid property 'exclusive-declare' for queue '${where.queue}' in vhost '${where.vhost}'`);
+  }
+  const deadLetterExchange = str('x-dead-letter-exchange');
+  const deadLetterRoutingKey = str('x-dead-letter-routing-key');
+  if (deadLetterRoutingKey !== undefined && deadLetterExchange === undefined) {
+    throw bad('x-dead-letter-routing-key', '{routing_key_but_no_dlx_defined}');
+  }
+  // Accepted for compatibility; every Wharf queue pages to disk as a lazy queue would.
+  oneOf('x-queue-mode', ['default', 'lazy'] as const, 'default');
+  return {
+    queueType,
+    messageTtl: int('x-message-ttl', 0),
+    expires: int('x-expires', 1),
+    maxLength: int('x-max-length', 0),
+    maxLengthBytes: int('x-max-length-bytes', 0),
+    overflow: oneOf('x-overflow', ['drop-head', 'reject-publish', 'reject-publish-dlx'] as const, 'drop-head'),
+    deadLetterExchange,
+    deadLetterRoutingKey,
+    maxPriority: int('x-max-priority', 0, MAX_PRIORITY_LIMIT) ?? 0,
+    deliveryLimit: int('x-delivery-limit', 0),
+    singleActiveConsumer: bool('x-single-active-consumer'),
+    consumerTimeout: int('x-consumer-timeout', 1),
+    consumerTimeoutMode: oneOf('x-consumer-timeout-mode', ['close-channel', 'requeue'] as const, 'close-channel'),
+  };
+}
+
+/** RabbitMQ's names of AMQP field types, for error texts. */
+function describeType(v: unknown): string {
+  if (typeof v === 'string' || Buffer.isBuffer(v)) return 'longstr';
+  if (typeof v === 'boolean') return 'bool';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'long' : 'double';
+  if (typeof v === 'bigint') return 'long';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'object' && v !== null) {
+    if ('seconds' in v) return 'timestamp';
+    if ('scale' in v) return 'decimal';
+    if ('type' in v) return String((v as { type: unknown }).type);
+    return 'table';
+  }
+  return typeof v;
+}
