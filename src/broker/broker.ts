@@ -11,6 +11,8 @@ import {
   type Log,
   type Logger,
 } from '../store/index.js';
+import { join } from 'node:path';
+import { DEDUP_SEGMENT_BYTES_MAX, DedupJournal } from './dedup-journal.js';
 import { MessageStore } from './message-store.js';
 import { QueueEntry } from './message.js';
 import type { Queue } from './queue/queue.js';
@@ -54,7 +56,10 @@ export class Broker {
     private readonly metaPath: string,
     readonly logger: Logger,
     private readonly release: () => Promise<void>,
-  ) {}
+    private readonly dedup: DedupJournal,
+  ) {
+    store.syncAlso = () => dedup.sync();
+  }
 
   static async open(opts: BrokerCoreOptions): Promise<Broker> {
     const dd = await openDataDir(opts.dataDir, opts.logger);
@@ -64,7 +69,17 @@ export class Broker {
       logger: opts.logger,
       ...(opts.segmentBytesMax ? { segmentBytesMax: opts.segmentBytesMax } : {}),
     });
-    const broker = new Broker(new MessageStore(log), log, dd.metaPath, opts.logger, dd.release);
+    const dedupLog = await openFileLog({
+      dir: dd.dedupDir,
+      fsync: opts.fsync,
+      logger: opts.logger,
+      segmentBytesMax: DEDUP_SEGMENT_BYTES_MAX,
+      quarantineDir: join(dd.quarantineDir, 'dedup'),
+    });
+    const dedup = new DedupJournal(dedupLog, () => log.sync(), (err) =>
+      opts.logger.error('writing de-duplication keys failed', { error: String(err) }),
+    );
+    const broker = new Broker(new MessageStore(log), log, dd.metaPath, opts.logger, dd.release, dedup);
     broker.store.onUnreadable = (m, err) =>
       opts.logger.error('message content unreadable, dropping it', { msgId: m.id, error: String(err) });
     broker.users.set('guest', 'guest');
@@ -121,6 +136,7 @@ export class Broker {
     this.closed = true;
     await this.topologySaved();
     await this.store.sync().catch(() => undefined);
+    await this.dedup.close();
     await this.log.close();
     await this.release();
   }
@@ -128,6 +144,7 @@ export class Broker {
   private createVhost(name: string): Vhost {
     const v = new Vhost(name, {
       store: this.store,
+      dedup: this.dedup,
       nextMessageId: () => this.nextMsgId++,
       nextQueueId: () => this.nextQueueId++,
       topologyChanged: () => {
@@ -172,9 +189,11 @@ export class Broker {
         messages++;
       }
     }
+    const dedupKeys = await this.dedup.recover((queueId, key, expiresAt) => byId.get(queueId)?.dedup?.restore(key, expiresAt));
     this.logger.info('recovered', {
       queues: byId.size,
       messages,
+      dedupKeys,
       records: result.records,
       ms: Date.now() - started,
     });

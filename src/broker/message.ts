@@ -17,6 +17,8 @@ export interface PublishInput {
   readonly persistent: boolean;
   /** Decoded message headers, for headers exchanges; undefined when absent. */
   readonly headers: Args | undefined;
+  /** The message-id property (a de-duplication key); undefined when absent. */
+  readonly messageId: string | undefined;
 }
 
 export interface MessageContent {

@@ -227,10 +227,9 @@ export class Session {
       for (const p of tx.publishes) {
         const out = this.vhost.publish(p);
         if (out.queues === 0 && p.mandatory) unroutable.push(p);
-        if (out.needsSync && out.message) {
-          written.push(out.message);
-          needsSync = true;
-        }
+        // A duplicate needs the sync too: the first copy's key may not be on disk yet.
+        if (out.needsSync) needsSync = true;
+        if (out.needsSync && out.message) written.push(out.message);
       }
       // Consumer credit was already given back when the ack was buffered.
       for (const s of tx.settles) {

@@ -5,6 +5,7 @@ import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLo
 import { Exchange, type Destination, type ExchangeType } from './exchange/exchange.js';
 import { QueueEntry, StoredMessage, type Args, type MessageContent, type PublishInput } from './message.js';
 import type { MessageStore } from './message-store.js';
+import { dropDuplicates, type KeyRecorder } from './queue/dedup.js';
 import { Queue } from './queue/queue.js';
 import { randomBytes } from 'node:crypto';
 
@@ -42,6 +43,8 @@ export interface VhostSnapshot {
 /** What the vhost needs from the broker around it. */
 export interface VhostContext {
   readonly store: MessageStore;
+  /** Where de-duplication keys that must survive a restart go. */
+  readonly dedup: KeyRecorder;
   nextMessageId(): number;
   nextQueueId(): number;
   /** Durable topology changed: persist it. */
@@ -50,10 +53,11 @@ export interface VhostContext {
 }
 
 export interface PublishOutcome {
-  /** Queues the message was enqueued on. */
+  /** Queues the message was routed to (a queue that dropped it as a duplicate counts). */
   readonly queues: number;
-  /** Written to the log for a durable queue: a confirm must wait for sync. */
+  /** Written to the log for a durable queue, or a durable de-duplication key: a confirm must wait for sync. */
   readonly needsSync: boolean;
+  /** The message, when it was written to the log for a durable queue. */
   readonly message: StoredMessage | undefined;
 }
 
@@ -262,8 +266,10 @@ export class Vhost {
     if (!ex) throw notFound('exchange', input.exchange, this.name);
     if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${ex.name}' in vhost '${this.name}'`);
     if (ex.isDefault && input.routingKey.startsWith('amq.rabbitmq.reply-to.')) return this.publishDirectReply(input);
-    const queues = this.route(ex, input);
-    if (queues.length === 0) return { queues: 0, needsSync: false, message: undefined };
+    const routed = this.route(ex, input);
+    if (routed.length === 0) return { queues: 0, needsSync: false, message: undefined };
+    const { queues, keySync } = dropDuplicates(routed, input, Date.now(), this.ctx.dedup);
+    if (queues.length === 0) return { queues: routed.length, needsSync: keySync, message: undefined };
     const msg = new StoredMessage(this.ctx.nextMessageId(), input.persistent, input.body.length, {
       exchange: input.exchange,
       routingKey: input.routingKey,
@@ -280,7 +286,7 @@ export class Vhost {
       }
     }
     for (const q of queues) q.enqueue(new QueueEntry(msg));
-    return { queues: queues.length, needsSync, message: msg };
+    return { queues: routed.length, needsSync: needsSync || keySync, message: needsSync ? msg : undefined };
   }
 
   /** A reply straight to the requesting channel, never stored (RabbitMQ's direct reply-to). */

@@ -8,6 +8,7 @@ import { BrokerError, accessRefused, preconditionFailed } from '../errors.js';
 import type { Args, MessageContent } from '../message.js';
 import { QueueEntry } from '../message.js';
 import type { MessageStore } from '../message-store.js';
+import { DedupCache, parseDedupArgs } from './dedup.js';
 
 /** The broker side of a consumer: implemented by a channel session. */
 export interface Consumer {
@@ -48,6 +49,8 @@ export class Queue {
   readonly exclusiveOwner: string | undefined;
   readonly args: Args;
   readonly vhost: string;
+  /** The de-duplication window (x-message-deduplication), if enabled. */
+  readonly dedup: DedupCache | undefined;
 
   private readonly ready = new Deque<QueueEntry>();
   private readonly requeued = new MinHeap<QueueEntry>((e) => e.msg.id);
@@ -79,6 +82,8 @@ export class Queue {
     this.exclusiveOwner = opts.exclusiveOwner;
     this.args = opts.args;
     this.vhost = opts.vhost;
+    const dedup = parseDedupArgs(opts.args, `queue '${opts.name}' in vhost '${opts.vhost}'`);
+    this.dedup = dedup && new DedupCache(dedup);
   }
 
   get messageCount(): number {

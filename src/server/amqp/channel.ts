@@ -280,6 +280,7 @@ export class AmqpChannel implements DeliverySink {
       body: detach(body),
       persistent: props.deliveryMode === 2,
       headers: props.headers as Readonly<Record<string, unknown>> | undefined,
+      messageId: props.messageId,
     };
     if (this.confirmMode) this.publishSeq++;
     const out = this.session.publish(input);
