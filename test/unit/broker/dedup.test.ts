@@ -140,6 +140,11 @@ describe('dedup key records', () => {
     );
   });
 
+  it('match the byte example in docs/storage-format.md', () => {
+    const payload = encodeDedupKey({ queueId: 7, expiresAt: 1_700_000_300_000, key: 'k1' });
+    assert.equal(payload.toString('hex'), '000000074278bcfe9fbe0000026b31');
+  });
+
   it('refuse bad lengths', () => {
     assert.throws(() => encodeDedupKey({ queueId: 1, expiresAt: 1, key: 'k'.repeat(256) }), RangeError);
     const good = encodeDedupKey({ queueId: 1, expiresAt: 1, key: 'abc' });
