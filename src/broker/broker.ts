@@ -11,6 +11,8 @@ import {
   type Log,
   type Logger,
 } from '../store/index.js';
+import { join } from 'node:path';
+import { DEDUP_SEGMENT_BYTES_MAX, DedupJournal } from './dedup-journal.js';
 import { MessageStore } from './message-store.js';
 import type { Queue } from './queue/queue.js';
 import { Vhost, type VhostSnapshot } from './vhost.js';
@@ -58,7 +60,10 @@ export class Broker {
     readonly logger: Logger,
     private readonly release: () => Promise<void>,
     private readonly consumerTimeoutMs: number,
-  ) {}
+    private readonly dedup: DedupJournal,
+  ) {
+    store.syncAlso = () => dedup.sync();
+  }
 
   static async open(opts: BrokerCoreOptions): Promise<Broker> {
     const dd = await openDataDir(opts.dataDir, opts.logger);
@@ -68,6 +73,16 @@ export class Broker {
       logger: opts.logger,
       ...(opts.segmentBytesMax ? { segmentBytesMax: opts.segmentBytesMax } : {}),
     });
+    const dedupLog = await openFileLog({
+      dir: dd.dedupDir,
+      fsync: opts.fsync,
+      logger: opts.logger,
+      segmentBytesMax: DEDUP_SEGMENT_BYTES_MAX,
+      quarantineDir: join(dd.quarantineDir, 'dedup'),
+    });
+    const dedup = new DedupJournal(dedupLog, () => log.sync(), (err) =>
+      opts.logger.error('writing de-duplication keys failed', { error: String(err) }),
+    );
     const broker = new Broker(
       new MessageStore(log),
       log,
@@ -75,6 +90,7 @@ export class Broker {
       opts.logger,
       dd.release,
       opts.consumerTimeoutMs ?? DEFAULT_CONSUMER_TIMEOUT_MS,
+      dedup,
     );
     broker.store.onUnreadable = (m, err) =>
       opts.logger.error('message content unreadable, dropping it', { msgId: m.id, error: String(err) });
@@ -133,6 +149,7 @@ export class Broker {
     for (const v of this.vhosts.values()) v.close();
     await this.topologySaved();
     await this.store.sync().catch(() => undefined);
+    await this.dedup.close();
     await this.log.close();
     await this.release();
   }
@@ -140,6 +157,7 @@ export class Broker {
   private createVhost(name: string): Vhost {
     const v = new Vhost(name, {
       store: this.store,
+      dedup: this.dedup,
       nextMessageId: () => this.nextMsgId++,
       nextQueueId: () => this.nextQueueId++,
       topologyChanged: () => {
@@ -183,9 +201,11 @@ export class Broker {
       }
     }
     for (const q of byId.values()) q.recovered();
+    const dedupKeys = await this.dedup.recover((queueId, key, expiresAt) => byId.get(queueId)?.dedup?.restore(key, expiresAt));
     this.logger.info('recovered', {
       queues: byId.size,
       messages,
+      dedupKeys,
       records: result.records,
       ms: Date.now() - started,
     });

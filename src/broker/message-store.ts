@@ -50,6 +50,8 @@ export class MessageStore {
 
   /** Told about each message whose content can never be read back. */
   onUnreadable: ((m: StoredMessage, err: unknown) => void) | undefined;
+  /** Another store a confirm also waits for (the de-duplication keys). */
+  syncAlso: (() => Promise<void>) | undefined;
 
   constructor(readonly log: Log) {}
 
@@ -162,7 +164,8 @@ export class MessageStore {
   /** Durable once resolved (per the log's fsync policy). */
   sync(): Promise<void> {
     this.flushAcks();
-    return this.log.sync();
+    const synced = this.log.sync();
+    return this.syncAlso ? Promise.all([synced, this.syncAlso()]).then(() => undefined) : synced;
   }
 
   /** Read content back for messages that were paged out. */
