@@ -13,6 +13,7 @@ import {
 } from '../store/index.js';
 import { join } from 'node:path';
 import { DelayedStore, type PropertiesCodec } from './delayed/delayed-store.js';
+import { DEDUP_SEGMENT_BYTES_MAX, DedupJournal } from './dedup-journal.js';
 import { MessageStore } from './message-store.js';
 import type { Queue } from './queue/queue.js';
 import { Vhost, type VhostSnapshot } from './vhost.js';
@@ -65,6 +66,7 @@ export class Broker {
     readonly logger: Logger,
     private readonly release: () => Promise<void>,
     private readonly consumerTimeoutMs: number,
+    private readonly dedup: DedupJournal,
   ) {
     this.delayed = new DelayedStore({
       log: delayedLog,
@@ -74,7 +76,8 @@ export class Broker {
       // Released messages count as delivered to their queues only once those and the queues are on disk.
       durable: () => Promise.all([this.store.sync(), this.topologySaved()]).then(() => undefined),
     });
-    // A confirm of a held delayed message waits for the delayed log too.
+    // A confirm waits for the de-duplication keys and for held delayed messages too.
+    store.syncWith(dedup);
     store.syncWith(this.delayed);
   }
 
@@ -86,7 +89,17 @@ export class Broker {
       ...(opts.segmentBytesMax ? { segmentBytesMax: opts.segmentBytesMax } : {}),
     };
     const log = await openFileLog({ dir: dd.messagesDir, ...logOptions });
-    const delayedLog = await openFileLog({ dir: join(dd.dir, 'delayed'), ...logOptions });
+    const delayedLog = await openFileLog({ dir: dd.delayedDir, ...logOptions, quarantineDir: join(dd.quarantineDir, 'delayed') });
+    const dedupLog = await openFileLog({
+      dir: dd.dedupDir,
+      fsync: opts.fsync,
+      logger: opts.logger,
+      segmentBytesMax: DEDUP_SEGMENT_BYTES_MAX,
+      quarantineDir: join(dd.quarantineDir, 'dedup'),
+    });
+    const dedup = new DedupJournal(dedupLog, () => log.sync(), (err) =>
+      opts.logger.error('writing de-duplication keys failed', { error: String(err) }),
+    );
     const broker = new Broker(
       new MessageStore(log),
       log,
@@ -96,6 +109,7 @@ export class Broker {
       opts.logger,
       dd.release,
       opts.consumerTimeoutMs ?? DEFAULT_CONSUMER_TIMEOUT_MS,
+      dedup,
     );
     broker.store.onUnreadable = (m, err) =>
       opts.logger.error('message content unreadable, dropping it', { msgId: m.id, error: String(err) });
@@ -155,6 +169,7 @@ export class Broker {
     for (const v of this.vhosts.values()) v.close();
     await this.topologySaved();
     await this.store.sync().catch(() => undefined);
+    await this.dedup.close();
     await this.log.close();
     await this.release();
   }
@@ -163,6 +178,7 @@ export class Broker {
     const v = new Vhost(name, {
       store: this.store,
       delayed: this.delayed,
+      dedup: this.dedup,
       nextMessageId: () => this.nextMsgId++,
       nextQueueId: () => this.nextQueueId++,
       topologyChanged: () => {
@@ -206,11 +222,13 @@ export class Broker {
       }
     }
     for (const q of byId.values()) q.recovered();
+    const dedupKeys = await this.dedup.recover((queueId, key, expiresAt) => byId.get(queueId)?.dedup?.restore(key, expiresAt));
     // After the queues: overdue delayed messages are released into them.
     const delayed = await this.delayed.recover();
     this.logger.info('recovered', {
       queues: byId.size,
       messages,
+      dedupKeys,
       records: result.records,
       delayed: delayed.held,
       delayedOrphaned: delayed.orphaned,

@@ -48,7 +48,7 @@ export class MessageStore {
   /** Messages a deep queue wanted paged out while a batch was open: done when it closes. */
   private deferredPageOuts: StoredMessage[] = [];
 
-  /** Other logs that a sync() covers too (the delayed-message log), so a confirm waits for them. */
+  /** Other stores a sync() covers too (de-duplication keys, held delayed messages), so a confirm waits for them. */
   private readonly syncedWith: { sync(): Promise<void> }[] = [];
 
   /** Told about each message whose content can never be read back. */

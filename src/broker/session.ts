@@ -240,6 +240,7 @@ export class Session {
       for (const p of tx.publishes) {
         const out = this.vhost.publish(p);
         if (out.queues === 0 && p.mandatory) unroutable.push(p);
+        // A duplicate needs the sync too: the first copy's key may not be on disk yet.
         if (out.needsSync) needsSync = true;
       }
       // Consumer credit was already given back when the ack was buffered.

@@ -9,6 +9,7 @@ import type { MessageStore } from './message-store.js';
 import type { DelayedMessages } from './delayed/delayed-store.js';
 import { DEFAULT_QUEUE_CONFIG, parseQueueArgs } from './queue/args.js';
 import { Queue, type DeathReason } from './queue/queue.js';
+import { dropDuplicates, type KeyRecorder } from './queue/dedup.js';
 import { randomBytes } from 'node:crypto';
 
 export interface ExchangeDef {
@@ -47,6 +48,8 @@ export interface VhostContext {
   readonly store: MessageStore;
   /** Holds messages of x-delayed-message exchanges until they are due. */
   readonly delayed: DelayedMessages;
+  /** Where de-duplication keys that must survive a restart go. */
+  readonly dedup: KeyRecorder;
   nextMessageId(): number;
   nextQueueId(): number;
   /** Durable topology changed: persist it. */
@@ -57,10 +60,11 @@ export interface VhostContext {
 }
 
 export interface PublishOutcome {
-  /** Queues the message was enqueued on. */
+  /** Queues the message was routed to (a queue that dropped it as a duplicate counts). */
   readonly queues: number;
-  /** Written to the log for a durable queue: a confirm must wait for sync. */
+  /** Written to the log for a durable queue, or a durable de-duplication key: a confirm must wait for sync. */
   readonly needsSync: boolean;
+  /** The message, when it was written to the log for a durable queue. */
   readonly message: StoredMessage | undefined;
   /** A queue refused it (x-overflow reject-publish/-dlx): under confirms it is nacked. */
   readonly rejected: boolean;
@@ -292,13 +296,16 @@ export class Vhost {
     const held = ex.delayed ? this.ctx.delayed.hold(this, ex, input) : undefined;
     if (held) return held;
     if (ex.isDefault && input.routingKey.startsWith('amq.rabbitmq.reply-to.')) return this.publishDirectReply(input);
-    const queues = this.route(ex, input);
-    if (queues.length === 0) return NOT_ROUTED;
+    const routed = this.route(ex, input);
+    if (routed.length === 0) return NOT_ROUTED;
     const now = Date.now();
-    // x-overflow reject-publish: a full queue refuses the message before it is written anywhere.
+    // x-overflow reject-publish: a full queue refuses the message before it is written anywhere
+    // (and before its de-duplication key is recorded, so a retry is not mistaken for a duplicate).
     let refused: Queue[] | undefined;
-    for (const q of queues) if (q.refuses(input.body.length)) (refused ??= []).push(q);
-    const targets = refused ? queues.filter((q) => !refused.includes(q)) : queues;
+    for (const q of routed) if (q.refuses(input.body.length)) (refused ??= []).push(q);
+    const accepting = refused ? routed.filter((q) => !refused.includes(q)) : routed;
+    const { queues: targets, keySync } = dropDuplicates(accepting, input, now, this.ctx.dedup);
+    if (targets.length === 0 && !refused) return { queues: routed.length, needsSync: keySync, message: undefined, rejected: false };
     const msg = new StoredMessage(
       this.ctx.nextMessageId(),
       input.persistent,
@@ -326,7 +333,12 @@ export class Vhost {
         }
       }
     }
-    return { queues: queues.length, needsSync, message: msg, rejected: refused !== undefined };
+    return {
+      queues: routed.length,
+      needsSync: needsSync || keySync,
+      message: needsSync ? msg : undefined,
+      rejected: refused !== undefined,
+    };
   }
 
   /** A reply straight to the requesting channel, never stored (RabbitMQ's direct reply-to). */

@@ -21,6 +21,10 @@ export interface DataDir {
   readonly dir: string;
   /** The shared message log's segments. */
   readonly messagesDir: string;
+  /** The de-duplication log's segments (keys accepted by durable queues). */
+  readonly dedupDir: string;
+  /** The delayed-message log's segments (messages held by x-delayed-message exchanges). */
+  readonly delayedDir: string;
   /** Metadata JSON (exchanges, queues, bindings, users), written with writeFileAtomic. */
   readonly metaPath: string;
   /** Bytes recovery cut off damaged segments (the message log's default quarantine). */
@@ -56,11 +60,15 @@ export async function openDataDir(dir: string, logger: Logger = stderrLogger): P
   try {
     await checkFormat(root, logger);
     const messagesDir = path.join(root, 'messages');
+    const dedupDir = path.join(root, 'dedup');
+    const delayedDir = path.join(root, 'delayed');
     const quarantineDir = path.join(root, 'quarantine');
     await fs.mkdir(messagesDir, { recursive: true });
+    await fs.mkdir(dedupDir, { recursive: true });
+    await fs.mkdir(delayedDir, { recursive: true });
     await fs.mkdir(quarantineDir, { recursive: true });
     await fsyncDir(root);
-    return { dir: root, messagesDir, metaPath: path.join(root, 'meta.json'), quarantineDir, release };
+    return { dir: root, messagesDir, dedupDir, delayedDir, metaPath: path.join(root, 'meta.json'), quarantineDir, release };
   } catch (err) {
     await release();
     throw err;

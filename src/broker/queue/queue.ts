@@ -11,6 +11,7 @@ import { QueueEntry } from '../message.js';
 import type { MessageStore } from '../message-store.js';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from './args.js';
 import { Lanes } from './lanes.js';
+import { DedupCache, parseDedupArgs } from './dedup.js';
 
 /** The broker side of a consumer: implemented by a channel session. */
 export interface Consumer {
@@ -59,6 +60,8 @@ export class Queue {
   readonly args: Args;
   readonly vhost: string;
   readonly config: QueueConfig;
+  /** The de-duplication window (x-message-deduplication), if enabled. */
+  readonly dedup: DedupCache | undefined;
 
   private readonly lanes: Lanes;
   private readyBytes = 0;
@@ -102,6 +105,8 @@ export class Queue {
     this.lanes = new Lanes(this.config.maxPriority);
     this.expiring = this.config.messageTtl !== undefined;
     this.touch();
+    const dedup = parseDedupArgs(opts.args, `queue '${opts.name}' in vhost '${opts.vhost}'`);
+    this.dedup = dedup && new DedupCache(dedup);
   }
 
   get messageCount(): number {

@@ -21,12 +21,14 @@ describe('data dir', () => {
       assert.equal(dd.dir, dir);
       assert.equal(await fs.readFile(path.join(dir, 'FORMAT'), 'utf8'), `wharf-store ${STORE_FORMAT_VERSION}\n`);
       assert.equal((await fs.stat(dd.messagesDir)).isDirectory(), true);
+      assert.equal((await fs.stat(dd.dedupDir)).isDirectory(), true);
+      assert.equal((await fs.stat(dd.delayedDir)).isDirectory(), true);
       assert.equal((await fs.stat(dd.quarantineDir)).isDirectory(), true);
       assert.equal(path.dirname(dd.metaPath), dir);
       assert.equal((await fs.readFile(path.join(dir, 'LOCK'), 'utf8')).split('\n')[0], String(process.pid));
       await dd.release();
       await dd.release();
-      assert.deepEqual((await fs.readdir(dir)).sort(), ['FORMAT', 'messages', 'quarantine']);
+      assert.deepEqual((await fs.readdir(dir)).sort(), ['FORMAT', 'dedup', 'delayed', 'messages', 'quarantine']);
     } finally {
       await removeDir(root);
     }
