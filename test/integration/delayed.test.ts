@@ -9,7 +9,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { SETTLE_MS, TEST_OPTS, WAIT_MS, sleep, uniqueName, withTimeout } from '../helpers/async.js';
 import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, assertRejectsWith, bodies, collect, consumeInto, tx } from '../helpers/amqplib.js';
+import { Clients, assertRejectsWith, bodies, collect, consumeInto, tx, waitForReady } from '../helpers/amqplib.js';
 
 const opts = { ...TEST_OPTS, skip: skipUnderReference };
 const DELAYED = 'x-delayed-message';
@@ -124,6 +124,30 @@ describe('delayed-message exchange', () => {
     assert.deepEqual(bodies(msgs), ['eu']);
     await sleep(SETTLE_MS);
     assert.equal((await ch.checkQueue(queue)).messageCount, 0);
+  });
+
+  it('keeps the priority of a delayed message', opts, async () => {
+    const ch = await clients.confirmChannel();
+    const exchange = clients.deleteExchangeLater(uniqueName('dx'));
+    await ch.assertExchange(exchange, DELAYED, { arguments: { 'x-delayed-type': 'direct' } });
+    const { queue } = await ch.assertQueue('', { exclusive: true, arguments: { 'x-max-priority': 5 } });
+    await ch.bindQueue(queue, exchange, 'k');
+    ch.publish(exchange, 'k', Buffer.from('low'), { priority: 1, ...delayed(150) });
+    ch.publish(exchange, 'k', Buffer.from('high'), { priority: 5, ...delayed(150) });
+    await ch.waitForConfirms();
+    await waitForReady(ch, queue, 2);
+    const got = [await ch.get(queue, { noAck: true }), await ch.get(queue, { noAck: true })];
+    assert.deepEqual(got.map((m) => (m ? m.content.toString() : m)), ['high', 'low']);
+  });
+
+  it('starts a per-message TTL when the message is released, not when it is published', opts, async () => {
+    const ch = await clients.confirmChannel();
+    const { exchange, queue } = await setup(ch);
+    const { collector } = await consumeInto(ch, queue, { noAck: true });
+    // Expired long before its release if the TTL ran from the publish.
+    ch.publish(exchange, 'k', Buffer.from('ttl'), { expiration: '100', ...delayed(400) });
+    await ch.waitForConfirms();
+    assert.deepEqual(bodies(await collector.waitFor(1)), ['ttl']);
   });
 
   it('routes through the bindings as they are at release time', opts, async () => {
