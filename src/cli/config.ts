@@ -26,6 +26,8 @@ export interface ServeOptions {
   logLevel: LogLevel;
   users: UserSpec[];
   memoryHighWatermark: MemoryHighWatermark;
+  /** Ack timeout (ms) for deliveries on queues without x-consumer-timeout; 0 turns it off. */
+  consumerTimeoutMs: number;
   diskFreeLimit: DiskFreeLimit;
 }
 
@@ -56,6 +58,7 @@ export const serveDefaults: Readonly<ServeOptions> = {
   logLevel: 'info',
   users: [],
   memoryHighWatermark: { relative: 0.4 },
+  consumerTimeoutMs: 30 * 60 * 1000,
   diskFreeLimit: { bytes: 50_000_000 },
 };
 
@@ -89,9 +92,12 @@ Options (flag > environment variable > config file > default):
                                          block publishers while free space on the data dir's disk is
                                          below LIMIT: a size like 1GB, or mem_relative:N for N x RAM (50MB)
                                          Sizes: kB MB GB TB (powers of 1000), KiB MiB GiB TiB (of 1024)
+  --consumer-timeout MS WHARF_CONSUMER_TIMEOUT
+                                         a delivery not acked within MS closes its channel (406);
+                                         0 turns it off; x-consumer-timeout overrides it (1800000)
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "bind", "fsync", "logLevel",
-                                         "memoryHighWatermark", "diskFreeLimit"}
+                                         "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs"}
   --help, -h                             show this help
 `;
 
@@ -128,6 +134,7 @@ const serveFlags = {
   'log-level': { type: 'string' },
   user: { type: 'string', multiple: true },
   'memory-high-watermark': { type: 'string' },
+  'consumer-timeout': { type: 'string' },
   'disk-free-limit': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -168,6 +175,8 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
       parseMemoryHighWatermark, serveDefaults.memoryHighWatermark),
     diskFreeLimit: resolve('disk-free-limit', 'WHARF_DISK_FREE_LIMIT', 'diskFreeLimit', parseDiskFreeLimit,
       serveDefaults.diskFreeLimit),
+    consumerTimeoutMs: resolve('consumer-timeout', 'WHARF_CONSUMER_TIMEOUT', 'consumerTimeoutMs', parseMillis,
+      serveDefaults.consumerTimeoutMs),
   };
   return { command: 'serve', options };
 }
@@ -186,6 +195,12 @@ const invalid = (source: string, raw: unknown, expected: string): UsageError =>
 const parsePort: Parser<number> = (raw, source) => {
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw invalid(source, raw, 'a port number from 0 to 65535');
+  return n;
+};
+
+const parseMillis: Parser<number> = (raw, source) => {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw invalid(source, raw, 'a whole number of milliseconds, 0 or more');
   return n;
 };
 
@@ -309,7 +324,7 @@ function checkUnique(users: UserSpec[], source: string): UserSpec[] {
 }
 
 const configKeys: readonly (keyof ServeOptions)[] = [
-  'dataDir', 'amqpPort', 'httpPort', 'bind', 'fsync', 'logLevel', 'users', 'memoryHighWatermark', 'diskFreeLimit',
+  'dataDir', 'amqpPort', 'httpPort', 'bind', 'fsync', 'logLevel', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
 ];
 
 /** The config file's top-level object; unknown keys are refused so typos do not pass silently. */

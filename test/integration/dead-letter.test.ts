@@ -192,6 +192,20 @@ describe('dead-lettering', () => {
     assert.equal(seen.collector.length, 1, 'a copy that re-entered a would have expired again and reached the observer');
   });
 
+  it('breaks a cycle through the default exchange: a queue dead-lettering expired messages to itself drops them', TEST_OPTS, async () => {
+    const ch = await clients.channel();
+    const a = clients.deleteLater(uniqueName('self'));
+    // No routing key of its own: the copy goes by the original routing key, the queue's name.
+    await ch.assertQueue(a, { durable: false, arguments: { 'x-message-ttl': 20, 'x-dead-letter-exchange': '' } });
+    ch.sendToQueue(a, Buffer.from('cyclic'));
+    await waitForReady(ch, a, 0);
+    // A copy bouncing back would sit in the queue most of the time (20 ms each round).
+    for (let i = 0; i < 10; i++) {
+      await sleep(SETTLE_MS / 10);
+      assert.equal((await ch.checkQueue(a)).messageCount, 0, 'the copy back into the queue was dropped');
+    }
+  });
+
   it('breaks a two-queue cycle of expiries (a -> b -> a)', TEST_OPTS, async () => {
     const ch = await clients.channel();
     const { dlx, dlq: observer } = await declareDeadLetters(ch, { cleanup: clients });

@@ -52,7 +52,8 @@ describe('cli: commands', () => {
   it('help mentions every serve flag and its variable', () => {
     for (const s of ['--data-dir', 'WHARF_DATA_DIR', '--amqp-port', 'WHARF_AMQP_PORT', '--http-port', 'WHARF_HTTP_PORT',
       '--bind', 'WHARF_BIND', '--fsync', 'WHARF_FSYNC', '--log-level', 'WHARF_LOG_LEVEL', '--user', 'WHARF_USERS', '--config',
-      '--memory-high-watermark', 'WHARF_MEMORY_HIGH_WATERMARK', '--disk-free-limit', 'WHARF_DISK_FREE_LIMIT']) {
+      '--memory-high-watermark', 'WHARF_MEMORY_HIGH_WATERMARK', '--disk-free-limit', 'WHARF_DISK_FREE_LIMIT',
+      '--consumer-timeout', 'WHARF_CONSUMER_TIMEOUT']) {
       assert.ok(serveHelpText.includes(s), s);
     }
   });
@@ -68,7 +69,7 @@ describe('cli: serve options', () => {
   it('defaults', () => {
     assert.deepEqual(serve([]), {
       dataDir: './data', amqpPort: 5672, httpPort: 15672, bind: '::', fsync: 'batch', logLevel: 'info', users: [],
-      memoryHighWatermark: { relative: 0.4 }, diskFreeLimit: { bytes: 50_000_000 },
+      memoryHighWatermark: { relative: 0.4 }, diskFreeLimit: { bytes: 50_000_000 }, consumerTimeoutMs: 1_800_000,
     });
     assert.deepEqual(serve([]), serveDefaults);
   });
@@ -77,11 +78,11 @@ describe('cli: serve options', () => {
     assert.deepEqual(
       serve(['--data-dir', '/var/lib/wharf', '--amqp-port=5673', '--http-port', '0', '--bind', '127.0.0.1',
         '--fsync', 'always', '--log-level=debug', '--user', 'alice:secret', '--user', 'bob:pa:ss',
-        '--memory-high-watermark', '0.6', '--disk-free-limit=2GB']),
+        '--memory-high-watermark', '0.6', '--disk-free-limit=2GB', '--consumer-timeout', '0']),
       {
         dataDir: '/var/lib/wharf', amqpPort: 5673, httpPort: 0, bind: '127.0.0.1', fsync: 'always', logLevel: 'debug',
         users: [{ name: 'alice', password: 'secret' }, { name: 'bob', password: 'pa:ss' }],
-        memoryHighWatermark: { relative: 0.6 }, diskFreeLimit: { bytes: 2_000_000_000 },
+        memoryHighWatermark: { relative: 0.6 }, diskFreeLimit: { bytes: 2_000_000_000 }, consumerTimeoutMs: 0,
       },
     );
   });
@@ -90,12 +91,12 @@ describe('cli: serve options', () => {
     const env = {
       WHARF_DATA_DIR: 'd', WHARF_AMQP_PORT: '0', WHARF_HTTP_PORT: '8080', WHARF_BIND: '::1', WHARF_FSYNC: 'never',
       WHARF_LOG_LEVEL: 'WARN', WHARF_USERS: 'alice:a, bob:b ,,',
-      WHARF_MEMORY_HIGH_WATERMARK: '512MiB', WHARF_DISK_FREE_LIMIT: 'mem_relative:1.5',
+      WHARF_MEMORY_HIGH_WATERMARK: '512MiB', WHARF_DISK_FREE_LIMIT: 'mem_relative:1.5', WHARF_CONSUMER_TIMEOUT: '60000',
     };
     assert.deepEqual(serve([], env), {
       dataDir: 'd', amqpPort: 0, httpPort: 8080, bind: '::1', fsync: 'never', logLevel: 'warn',
       users: [{ name: 'alice', password: 'a' }, { name: 'bob', password: 'b' }],
-      memoryHighWatermark: { bytes: 512 * 2 ** 20 }, diskFreeLimit: { memRelative: 1.5 },
+      memoryHighWatermark: { bytes: 512 * 2 ** 20 }, diskFreeLimit: { memRelative: 1.5 }, consumerTimeoutMs: 60_000,
     });
   });
 
@@ -106,11 +107,12 @@ describe('cli: serve options', () => {
   it('config file', () => {
     const file = JSON.stringify({
       dataDir: '/srv/wharf', amqpPort: 1234, httpPort: '4321', bind: '0.0.0.0', fsync: 'never', logLevel: 'error',
-      users: [{ name: 'carol', password: 'c' }], memoryHighWatermark: 0.5, diskFreeLimit: 1_000_000,
+      users: [{ name: 'carol', password: 'c' }], memoryHighWatermark: 0.5, diskFreeLimit: 1_000_000, consumerTimeoutMs: 900_000,
     });
     assert.deepEqual(serve(['--config', 'w.json'], {}, files({ 'w.json': file })), {
       dataDir: '/srv/wharf', amqpPort: 1234, httpPort: 4321, bind: '0.0.0.0', fsync: 'never', logLevel: 'error',
       users: [{ name: 'carol', password: 'c' }], memoryHighWatermark: { relative: 0.5 }, diskFreeLimit: { bytes: 1_000_000 },
+      consumerTimeoutMs: 900_000,
     });
     assert.equal(serve([], { WHARF_CONFIG: 'w.json' }, files({ 'w.json': file })).amqpPort, 1234);
   });
@@ -206,6 +208,8 @@ describe('cli: bad values are one-line usage errors', () => {
     ['disk limit fraction of a byte', ['--disk-free-limit', '0.5'], {}, /^invalid --disk-free-limit/],
     ['disk limit relative without factor', ['--disk-free-limit', 'mem_relative:'], {}, /^invalid --disk-free-limit/],
     ['env disk limit', [], { WHARF_DISK_FREE_LIMIT: '-5MB' }, /^invalid WHARF_DISK_FREE_LIMIT/],
+    ['consumer timeout', ['--consumer-timeout', '5s'], {},
+      'invalid --consumer-timeout: "5s" (expected a whole number of milliseconds, 0 or more)'],
   ];
   for (const [name, argv, env, message] of cases) {
     it(name, () => usageError(['serve', ...argv], env, noFiles, message));

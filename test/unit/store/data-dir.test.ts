@@ -13,6 +13,21 @@ function deadPid(): number {
 }
 
 describe('data dir', () => {
+  test('a format-1 data dir is upgraded to the current format in place', async () => {
+    const root = await tempRoot();
+    try {
+      const dir = path.join(root, 'data');
+      await fs.mkdir(dir);
+      await fs.writeFile(path.join(dir, 'FORMAT'), 'wharf-store 1\n');
+      const dd = await openDataDir(dir, memoryLogger());
+      assert.equal(await fs.readFile(path.join(dir, 'FORMAT'), 'utf8'), `wharf-store ${STORE_FORMAT_VERSION}\n`);
+      assert.equal(STORE_FORMAT_VERSION, 2);
+      await dd.release();
+    } finally {
+      await removeDir(root);
+    }
+  });
+
   test('a new data dir gets FORMAT, its folders and a LOCK with our pid', async () => {
     const root = await tempRoot();
     try {
