@@ -1,6 +1,7 @@
 // Quick one-publisher/one-consumer throughput against any AMQP URL, through amqplib.
 // Prints numbers; asserts nothing. `wharf perf` (issue: performance) supersedes it.
-//   node dist/bench/quick.js [url] [--messages N] [--size BYTES] [--persistent] [--confirm]
+//   node dist/bench/quick.js [url] [--messages N] [--size BYTES] [--persistent] [--window N] [--prefetch N]
+//     [--args JSON] (queue.declare arguments) [--message-ids] (a distinct message-id per message)
 //
 // Modes: transient + auto-ack, or persistent + confirms (window) + manual acks (prefetch).
 
@@ -15,6 +16,8 @@ const { values, positionals } = parseArgs({
     persistent: { type: 'boolean', default: false },
     window: { type: 'string', default: '1000' },
     prefetch: { type: 'string', default: '1000' },
+    args: { type: 'string', default: '{}' },
+    'message-ids': { type: 'boolean', default: false },
   },
 });
 
@@ -23,13 +26,17 @@ const total = Number(values.messages);
 const body = Buffer.alloc(Number(values.size), 'x');
 const persistent = values.persistent ?? false;
 const window = Number(values.window);
+const queueArgs = JSON.parse(values.args ?? '{}') as Record<string, unknown>;
+const messageIds = values['message-ids'] ?? false;
+const publishOptions = (i: number): amqp.Options.Publish =>
+  messageIds ? { persistent, messageId: `m-${i}` } : { persistent };
 
 async function main(): Promise<void> {
   const pubConn = await amqp.connect(url);
   const subConn = await amqp.connect(url);
   const queue = `bench-${process.pid}-${Date.now()}`;
   const setup = await pubConn.createChannel();
-  await setup.assertQueue(queue, { durable: persistent, autoDelete: false });
+  await setup.assertQueue(queue, { durable: persistent, autoDelete: false, arguments: queueArgs });
   await setup.close();
 
   const sub = await subConn.createChannel();
@@ -58,7 +65,7 @@ async function main(): Promise<void> {
         while (sent < total && inFlight < window) {
           inFlight++;
           sent++;
-          pub.publish('', queue, body, { persistent: true }, (err) => {
+          pub.publish('', queue, body, publishOptions(sent), (err) => {
             if (err) return reject(err);
             inFlight--;
             if (sent === total && inFlight === 0) resolve();
@@ -71,7 +78,7 @@ async function main(): Promise<void> {
   } else {
     const pub = await pubConn.createChannel();
     for (let i = 0; i < total; i++) {
-      if (!pub.publish('', queue, body)) await new Promise((r) => pub.once('drain', r));
+      if (!pub.publish('', queue, body, publishOptions(i))) await new Promise((r) => pub.once('drain', r));
     }
   }
   const published = process.hrtime.bigint();
@@ -84,6 +91,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       mode: persistent ? 'persistent+confirms+manual-ack' : 'transient+auto-ack',
       size: body.length,
+      args: queueArgs,
       messages: total,
       publishedPerSec: Math.round(total / pubSecs),
       consumedPerSec: Math.round(total / secs),

@@ -164,8 +164,9 @@ export class Session {
     const entry = await queue.take();
     if (!entry) return undefined;
     if (this.closed) {
-      // The channel went away while content was being read: the message goes back.
-      queue.requeue(entry);
+      // The channel went away while content was being read: the message goes back,
+      // unseen, so it is not a return (no redelivered flag, no delivery count).
+      queue.requeue(entry, false);
       queue.drain();
       return undefined;
     }

@@ -196,14 +196,16 @@ export class Queue {
    * consumer timeout): it counts as a return, and past x-delivery-limit it is
    * dead-lettered instead of requeued.
    */
-  requeue(entry: QueueEntry): void {
+  requeue(entry: QueueEntry, counted = true): void {
     this.unacked--;
     if (this.deleted) {
       this.release(entry, false);
       return;
     }
-    entry.redelivered = true;
-    entry.returns++;
+    if (counted) {
+      entry.redelivered = true;
+      entry.returns++;
+    }
     const limit = this.config.deliveryLimit;
     if (limit !== undefined && entry.returns > limit) {
       this.discard([entry], 'delivery_limit');
