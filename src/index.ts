@@ -14,7 +14,6 @@ import {
 } from './broker/resource-monitor.js';
 import { startHttpServer } from './http/server.js';
 import { AmqpListener } from './server/amqp/listener.js';
-import { amqpPropertiesCodec } from './server/amqp/properties-codec.js';
 import type { FsyncPolicy } from './store/index.js';
 import { createLogger, type LogLevel, type Logger } from './util/logger.js';
 
@@ -82,7 +81,6 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     logger,
     users: opts.users ?? [],
     ...(opts.consumerTimeoutMs !== undefined ? { consumerTimeoutMs: opts.consumerTimeoutMs } : {}),
-    properties: amqpPropertiesCodec,
   });
   let resources: ResourceMonitor;
   try {

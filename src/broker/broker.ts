@@ -12,7 +12,8 @@ import {
   type Logger,
 } from '../store/index.js';
 import { join } from 'node:path';
-import { DelayedStore, type PropertiesCodec } from './delayed/delayed-store.js';
+import { propertiesCodec } from './content.js';
+import { DelayedStore } from './delayed/delayed-store.js';
 import { DEDUP_SEGMENT_BYTES_MAX, DedupJournal } from './dedup-journal.js';
 import { MessageStore } from './message-store.js';
 import type { Queue } from './queue/queue.js';
@@ -31,8 +32,6 @@ export interface BrokerCoreOptions {
   readonly segmentBytesMax?: number;
   /** Broker-wide consumer (ack) timeout in ms; 0 disables it. RabbitMQ's default is 30 minutes. */
   readonly consumerTimeoutMs?: number;
-  /** Reads and rewrites message properties (delayed messages); the protocol adapter's. */
-  readonly properties: PropertiesCodec;
 }
 
 export const DEFAULT_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000;
@@ -61,7 +60,6 @@ export class Broker {
     readonly store: MessageStore,
     private readonly log: Log,
     delayedLog: Log,
-    properties: PropertiesCodec,
     private readonly metaPath: string,
     readonly logger: Logger,
     private readonly release: () => Promise<void>,
@@ -71,7 +69,7 @@ export class Broker {
     this.delayed = new DelayedStore({
       log: delayedLog,
       logger,
-      codec: properties,
+      codec: propertiesCodec,
       vhost: (name) => this.vhosts.get(name),
       // Released messages count as delivered to their queues only once those and the queues are on disk.
       durable: () => Promise.all([this.store.sync(), this.topologySaved()]).then(() => undefined),
@@ -104,7 +102,6 @@ export class Broker {
       new MessageStore(log),
       log,
       delayedLog,
-      opts.properties,
       dd.metaPath,
       opts.logger,
       dd.release,

@@ -9,6 +9,7 @@ import {
   type FieldTable,
   type FieldValue,
 } from '../protocol/amqp/content.js';
+import { withHeaders } from './content.js';
 import type { MessageContent } from './message.js';
 import type { DeathReason } from './queue/queue.js';
 
@@ -34,6 +35,8 @@ export interface DeadLetteredContent {
  * x-death as original-expiration) so the copy does not expire again; BCC is removed.
  */
 export function deadLetterContent(content: MessageContent, d: Death): DeadLetteredContent {
+  // Properties 0-9-1 does not define (a client's extension) cannot be re-encoded and are lost here;
+  // the x-death history matters more. Every defined property is kept.
   const props = decodeProperties(content.properties);
   const headers: FieldTable = { ...(props.headers ?? {}) };
   const routingKeys = [content.routingKey, ...stringList(headers['CC'])];
@@ -92,9 +95,7 @@ export function isDeadLetterCycle(headers: FieldTable, reason: DeathReason, targ
 
 /** A redelivery carries how often the message came back (RabbitMQ quorum queues: x-delivery-count). */
 export function withDeliveryCount(content: MessageContent, count: number): MessageContent {
-  const props = decodeProperties(content.properties);
-  const headers: FieldTable = { ...(props.headers ?? {}), 'x-delivery-count': BigInt(count) };
-  return { ...content, properties: encodeProperties({ ...props, headers }) };
+  return { ...content, properties: withHeaders(content.properties, (h) => ({ ...h, 'x-delivery-count': BigInt(count) })) };
 }
 
 function isTable(v: FieldValue): v is FieldTable {

@@ -31,7 +31,7 @@ import { HeldHeap, type HeldEntry } from './held-heap.js';
 /** What a publish takes from the message properties besides the raw bytes. */
 export type PublishFields = Pick<PublishInput, 'headers' | 'priority' | 'expiration' | 'messageId'>;
 
-/** Reads and rewrites raw AMQP message properties; the protocol adapter supplies it (the broker holds no codec). */
+/** Reads and rewrites raw AMQP message properties (src/broker/content.ts; tests may pass their own). */
 export interface PropertiesCodec {
   /** The fields a publish of a message with these properties carries (as the channel decodes them). */
   publishFields(properties: Buffer): PublishFields;
