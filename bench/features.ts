@@ -1,11 +1,13 @@
 // Throughput cost of issue 3's queue features on the 1-publisher/1-consumer
 // benchmark (bench/quick.ts through amqplib): the same workload against queues
 // declared with each feature's arguments, variants alternated over several rounds,
-// medians printed. A fresh broker (CLI, own data dir) per run. Prints; asserts nothing.
+// medians printed. A fresh broker (CLI, own data dir) per run. Besides msgs/s it
+// prints the broker's CPU time per message (from /proc), which a machine busy with
+// other work disturbs far less than wall-clock rates. Prints; asserts nothing.
 //   node dist/bench/features.js [--rounds 3] [--messages 100000] [--persistent]
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +35,18 @@ const VARIANTS: Record<string, { args: Record<string, unknown>; extra?: string[]
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const quick = fileURLToPath(new URL('./quick.js', import.meta.url));
 
-async function run(name: string): Promise<number> {
+/** User + system CPU of a process so far, in ms (Linux /proc; clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+interface Sample {
+  rate: number;
+  cpuUsPerMsg: number;
+}
+
+async function run(name: string): Promise<Sample> {
   const dir = mkdtempSync(join(tmpdir(), 'wharf-bench-'));
   const broker = spawn(process.execPath, [cli, 'serve', '--data-dir', dir, '--amqp-port', '0', '--http-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
@@ -49,8 +62,11 @@ async function run(name: string): Promise<number> {
     const v = VARIANTS[name];
     const args = [quick, `amqp://guest:guest@127.0.0.1:${port}`, '--messages', values.messages ?? '100000', '--args', JSON.stringify(v.args), ...(v.extra ?? [])];
     if (values.persistent) args.push('--persistent');
+    const before = cpuMs(broker.pid as number);
     const out = execFileSync(process.execPath, args, { encoding: 'utf8' });
-    return (JSON.parse(out.trim().split('\n').pop() as string) as { consumedPerSec: number }).consumedPerSec;
+    const cpu = cpuMs(broker.pid as number) - before;
+    const rate = (JSON.parse(out.trim().split('\n').pop() as string) as { consumedPerSec: number }).consumedPerSec;
+    return { rate, cpuUsPerMsg: (cpu * 1000) / Number(values.messages) };
   } finally {
     broker.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -59,17 +75,21 @@ async function run(name: string): Promise<number> {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const results = new Map<string, number[]>();
+const results = new Map<string, Sample[]>();
 for (let r = 0; r < Number(values.rounds); r++) {
   for (const name of Object.keys(VARIANTS)) {
-    const rate = await run(name);
-    results.set(name, [...(results.get(name) ?? []), rate]);
-    console.error(`round ${r + 1} ${name}: ${rate} msg/s`);
+    const s = await run(name);
+    results.set(name, [...(results.get(name) ?? []), s]);
+    console.error(`round ${r + 1} ${name}: ${s.rate} msg/s, broker ${s.cpuUsPerMsg.toFixed(1)} µs CPU/msg`);
   }
 }
-const base = median(results.get('plain') ?? [1]);
-console.log(`| variant (${values.persistent ? 'persistent, confirms, manual ack' : 'transient, auto-ack'}) | median msg/s | min-max | vs plain |`);
-console.log('| --- | --- | --- | --- |');
+const plain = results.get('plain') ?? [];
+const baseRate = median(plain.map((s) => s.rate));
+const baseCpu = median(plain.map((s) => s.cpuUsPerMsg));
+console.log(`| variant (${values.persistent ? 'persistent, confirms, manual ack' : 'transient, auto-ack'}) | median msg/s | min-max | vs plain | broker µs CPU/msg | vs plain |`);
+console.log('| --- | --- | --- | --- | --- | --- |');
 for (const [name, xs] of results) {
-  console.log(`| ${name} | ${median(xs)} | ${Math.min(...xs)}-${Math.max(...xs)} | ${(median(xs) / base).toFixed(2)} |`);
+  const rates = xs.map((s) => s.rate);
+  const cpu = median(xs.map((s) => s.cpuUsPerMsg));
+  console.log(`| ${name} | ${median(rates)} | ${Math.min(...rates)}-${Math.max(...rates)} | ${(median(rates) / baseRate).toFixed(2)} | ${cpu.toFixed(1)} | ${(cpu / baseCpu).toFixed(2)} |`);
 }
