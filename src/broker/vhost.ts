@@ -325,6 +325,7 @@ export class Vhost {
         needsSync = true;
       }
     }
+    this.hold(msg);
     for (const q of targets) q.enqueue(msg, now);
     if (refused) {
       for (const q of refused) {
@@ -333,6 +334,7 @@ export class Vhost {
         }
       }
     }
+    this.unhold(msg);
     return {
       queues: routed.length,
       needsSync: needsSync || keySync,
@@ -423,8 +425,25 @@ export class Vhost {
         written = true;
       }
     }
+    this.hold(msg);
     for (const t of accepted) t.enqueue(msg, now);
+    this.unhold(msg);
     return written;
+  }
+
+  /**
+   * Pins a message while it is being enqueued on several queues: a no-ack consumer of the
+   * first queue settles it at once, and without the pin its content would be dropped
+   * before the other queues took it.
+   */
+  private hold(msg: StoredMessage): void {
+    msg.refs++;
+  }
+
+  private unhold(msg: StoredMessage): void {
+    if (--msg.refs > 0) return;
+    this.ctx.store.release(msg);
+    msg.content = undefined;
   }
 
   /** Which queues a message reaches, following exchange-to-exchange bindings once each. */
