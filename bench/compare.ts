@@ -13,7 +13,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { COMPARE_HELP, parseCompareArgs, type CompareOptions } from './lib/args.js';
 import { startBroker, type BrokerKind } from './lib/brokers.js';
-import { cleanupAll } from './lib/cleanup.js';
+import { cleanupAll, wasInterrupted } from './lib/cleanup.js';
 import { driverCommand, runDriver, type DriverResult } from './lib/driver.js';
 import { ResourceSampler } from './lib/proc.js';
 import { ensureRabbitmqInstalled } from './lib/rabbitmq-install.js';
@@ -97,7 +97,10 @@ async function main(): Promise<void> {
     log(`\nworkload ${id}: ${w.title}`);
     const brokers = opts.brokers.filter((b) => w.brokers.includes(b));
     for (let round = 1; round <= opts.rounds; round++) {
-      for (const broker of brokers) runs.push(await runOnce(w, broker, round, opts, driver.argv));
+      for (const broker of brokers) {
+        if (wasInterrupted()) break;
+        runs.push(await runOnce(w, broker, round, opts, driver.argv));
+      }
     }
   }
 

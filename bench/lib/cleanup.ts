@@ -15,6 +15,12 @@ interface Entry {
 
 const entries: Entry[] = [];
 let installed = false;
+let interrupted = false;
+
+/** True once a signal asked the benchmark to stop: start nothing new. */
+export function wasInterrupted(): boolean {
+  return interrupted;
+}
 
 /** Registers a cleanup; returns a function that runs it now (once) and unregisters it. */
 export function onCleanup(name: string, run: AsyncCleanup, lastResort: SyncCleanup): () => Promise<void> {
@@ -57,6 +63,7 @@ function installSignalHandlers(): void {
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
+      interrupted = true;
       process.stderr.write(`\n${signal}: stopping brokers...\n`);
       void cleanupAll().finally(() => process.exit(130));
     });

@@ -6,6 +6,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { onCleanup } from './cleanup.js';
 
 export interface DriverResult {
   published: number;
@@ -59,10 +60,13 @@ export function runDriver(argv: string[], url: string, args: string[], timeoutMs
   child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-4000)));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const kill = (): void => void child.kill('SIGKILL');
+  const forget = onCleanup('driver', async () => kill(), kill);
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
+      void forget();
       const what = `driver ${argv.slice(1).join(' ')} ${args.join(' ')}`;
       if (code !== 0) {
         reject(new Error(`${what} failed (${signal ?? `exit ${code}`}${signal === 'SIGKILL' ? `, timeout ${timeoutMs} ms` : ''}): ${err.trim() || out.trim().slice(-500)}`));
