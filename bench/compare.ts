@@ -52,6 +52,7 @@ async function runOnce(w: Workload, broker: BrokerKind, round: number, opts: Com
     const results: DriverResult[] = [];
     for (const step of w.steps(wo)) results.push(await runDriver(driverArgv, running.url, step.args, stepTimeoutMs(wo)));
     record.metrics = w.measure(results, sampler.stop());
+    record.driver = results;
     log(`${label} ${w.metrics.map((m) => `${m.label} ${formatNumber(record.metrics?.[m.key] ?? NaN)} ${m.unit}`).join(', ')}`);
   } catch (err) {
     sampler.stop();

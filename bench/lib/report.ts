@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrokerKind } from './brokers.js';
+import type { DriverResult } from './driver.js';
 import type { MetricSpec, WorkloadId } from './workloads.js';
 
 export interface RunRecord {
@@ -13,6 +14,8 @@ export interface RunRecord {
   broker: BrokerKind;
   round: number;
   metrics?: Record<string, number>;
+  /** The driver's JSON lines, one per step, for a closer look. */
+  driver?: DriverResult[];
   error?: string;
 }
 
