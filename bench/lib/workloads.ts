@@ -1,0 +1,141 @@
+// The workloads of the comparison (issue 4), as driver flags and the metrics
+// read from the driver's JSON line and the broker's resource samples. Pure:
+// bench/compare.ts runs the steps; tests check the flags.
+
+import type { DriverResult } from './driver.js';
+import type { ResourceSummary } from './proc.js';
+import type { BrokerKind } from './brokers.js';
+
+export type WorkloadId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g';
+export const WORKLOAD_IDS: readonly WorkloadId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+
+export interface MetricSpec {
+  readonly key: string;
+  readonly label: string;
+  readonly unit: string;
+  /** Which direction is better, for reading the ratio. */
+  readonly better: 'higher' | 'lower';
+}
+
+export interface WorkloadOptions {
+  durationSecs: number;
+  /** Messages published in workload f. */
+  deepMessages: number;
+  /** Connections held open in workload g. */
+  idleConnections: number;
+}
+
+export interface Step {
+  readonly name: string;
+  readonly args: string[];
+}
+
+export interface Workload {
+  readonly id: WorkloadId;
+  readonly title: string;
+  /** The ceiling only takes part where it can carry the same traffic meaningfully. */
+  readonly brokers: readonly BrokerKind[];
+  readonly metrics: readonly MetricSpec[];
+  steps(o: WorkloadOptions): Step[];
+  /** Metric values from the steps' driver results (in step order) and the broker's samples. */
+  measure(results: DriverResult[], resources: ResourceSummary): Record<string, number>;
+}
+
+const MB = 1024 * 1024;
+const msgs = (key: string, label: string): MetricSpec => ({ key, label, unit: 'msg/s', better: 'higher' });
+const ms = (key: string, label: string): MetricSpec => ({ key, label, unit: 'ms', better: 'lower' });
+const rssMetric: MetricSpec = { key: 'peakRssMB', label: 'broker peak RSS', unit: 'MB', better: 'lower' };
+const cpuMetric: MetricSpec = { key: 'brokerCpuPercent', label: 'broker CPU', unit: '% of a core', better: 'lower' };
+const driverCpuMetric: MetricSpec = { key: 'driverCpuPercent', label: 'driver CPU', unit: '% of a core', better: 'lower' };
+
+const BOTH: readonly BrokerKind[] = ['wharf', 'rabbitmq'];
+const WITH_CEILING: readonly BrokerKind[] = ['wharf', 'rabbitmq', 'ceiling'];
+
+/** Persistent, confirm window 1000, manual acks with prefetch 1000 (workloads b, c, d). */
+const RELIABLE = ['--persistent', '--confirm', '1000', '--prefetch', '1000'];
+
+function common(results: DriverResult[], resources: ResourceSummary): Record<string, number> {
+  return {
+    peakRssMB: resources.peakRssBytes / MB,
+    brokerCpuPercent: resources.cpuPercent,
+    driverCpuPercent: results.reduce((max, r) => Math.max(max, r.cpu?.percentOfOneCore ?? 0), 0),
+  };
+}
+
+function throughput(id: WorkloadId, title: string, brokers: readonly BrokerKind[], args: (o: WorkloadOptions) => string[]): Workload {
+  return {
+    id,
+    title,
+    brokers,
+    metrics: [msgs('consumeRate', 'consumed'), msgs('publishRate', 'published'), rssMetric, cpuMetric, driverCpuMetric],
+    steps: (o) => [{ name: id, args: [...args(o), '--duration', String(o.durationSecs)] }],
+    measure: ([r], res) => ({ consumeRate: r.consumeRate, publishRate: r.publishRate, ...common([r], res) }),
+  };
+}
+
+export const WORKLOADS: Readonly<Record<WorkloadId, Workload>> = {
+  a: throughput('a', 'transient 16 B, auto-ack, 1 publisher / 1 consumer', WITH_CEILING, () => ['--size', '16', '--auto-ack']),
+  b: throughput('b', 'persistent 16 B, confirms (window 1000), manual ack (prefetch 1000), durable queue', WITH_CEILING, () => [
+    '--size', '16', ...RELIABLE,
+  ]),
+  c: throughput('c', 'as b with 1 KiB bodies', WITH_CEILING, () => ['--size', '1024', ...RELIABLE]),
+  d: {
+    id: 'd',
+    title: 'fan-out: 1 publisher to a fanout exchange with 10 bound queues, 10 consumers (persistent, confirms, manual ack as b)',
+    brokers: BOTH,
+    metrics: [msgs('consumeRate', 'deliveries'), msgs('publishRate', 'publishes'), rssMetric, cpuMetric, driverCpuMetric],
+    steps: (o) => [{
+      name: 'd',
+      args: ['--exchange-type', 'fanout', '--queues', '10', '--consumers', '10', '--size', '16', ...RELIABLE, '--duration', String(o.durationSecs)],
+    }],
+    measure: ([r], res) => ({ consumeRate: r.consumeRate, publishRate: r.publishRate, ...common([r], res) }),
+  },
+  e: {
+    id: 'e',
+    title: 'latency: persistent 16 B with confirms at a fixed 5,000 msg/s, manual ack',
+    brokers: BOTH,
+    metrics: [ms('p50', 'latency p50'), ms('p99', 'latency p99'), ms('p999', 'latency p99.9'), msgs('consumeRate', 'consumed'), rssMetric, cpuMetric],
+    steps: (o) => [{ name: 'e', args: ['--size', '16', ...RELIABLE, '--rate', '5000', '--duration', String(o.durationSecs)] }],
+    measure: ([r], res) => ({ p50: r.latencyMs.p50, p99: r.latencyMs.p99, p999: r.latencyMs.p999, consumeRate: r.consumeRate, ...common([r], res) }),
+  },
+  f: {
+    id: 'f',
+    title: 'deep queue: publish N persistent 1 KiB messages with no consumer (confirms 1000), then drain (prefetch 1000)',
+    brokers: BOTH,
+    metrics: [msgs('fillRate', 'fill'), msgs('drainRate', 'drain'), rssMetric, cpuMetric],
+    steps: (o) => [
+      {
+        name: 'f-fill',
+        args: ['--publishers', '1', '--consumers', '0', '--size', '1024', '--persistent', '--confirm', '1000',
+          '--pmessages', String(o.deepMessages), '--queue-prefix', 'deep', '--no-cleanup'],
+      },
+      {
+        name: 'f-drain',
+        args: ['--publishers', '0', '--consumers', '1', '--persistent', '--prefetch', '1000', '--drain', '--queue-prefix', 'deep', '--no-declare'],
+      },
+    ],
+    measure: ([fill, drain], res) => ({ fillRate: fill.publishRate, drainRate: drain.consumeRate, ...common([fill, drain], res) }),
+  },
+  g: {
+    id: 'g',
+    title: 'idle connections with one channel each: broker RSS',
+    brokers: BOTH,
+    metrics: [{ key: 'peakRssMB', label: 'broker peak RSS', unit: 'MB', better: 'lower' }, { key: 'baselineRssMB', label: 'RSS before', unit: 'MB', better: 'lower' }],
+    steps: (o) => [{
+      name: 'g',
+      args: ['--publishers', '0', '--consumers', '0', '--idle-connections', String(o.idleConnections), '--duration', String(Math.max(5, o.durationSecs))],
+    }],
+    measure: (results, res) => ({ ...common(results, res), baselineRssMB: res.firstRssBytes / MB }),
+  },
+};
+
+/** Parses "a,b,c" (or "all") into workload ids; throws on unknown ones. */
+export function parseWorkloads(list: string): WorkloadId[] {
+  if (list.trim() === 'all') return [...WORKLOAD_IDS];
+  const ids = list.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+  for (const id of ids) {
+    if (!(WORKLOAD_IDS as readonly string[]).includes(id)) throw new Error(`unknown workload '${id}' (known: ${WORKLOAD_IDS.join(',')})`);
+  }
+  if (ids.length === 0) throw new Error('no workloads selected');
+  return [...new Set(ids)] as WorkloadId[];
+}

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseCompareArgs } from '../../../bench/lib/args.js';
+import { parseDriverOutput } from '../../../bench/lib/driver.js';
+import { WORKLOADS, parseWorkloads, type WorkloadOptions } from '../../../bench/lib/workloads.js';
+
+describe('bench compare: arguments', () => {
+  it('defaults to every workload, three rounds of 10 s, a million deep messages, 1000 idle connections, all three endpoints', () => {
+    const o = parseCompareArgs([]);
+    assert.deepEqual(o.workloads, ['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+    assert.equal(o.rounds, 3);
+    assert.equal(o.durationSecs, 10);
+    assert.equal(o.deepMessages, 1_000_000);
+    assert.equal(o.idleConnections, 1000);
+    assert.deepEqual(o.brokers, ['wharf', 'rabbitmq', 'ceiling']);
+    assert.equal(o.driver, 'auto');
+    assert.equal(o.fsyncSecs, 3);
+  });
+
+  it('takes the smoke-run flags', () => {
+    const o = parseCompareArgs(['--workloads', 'a, B', '--rounds', '5', '--duration', '5', '--deep-messages', '20000', '--brokers', 'rabbitmq,wharf', '--driver', 'amqplib', '--fsync-seconds', '0']);
+    assert.deepEqual(o.workloads, ['a', 'b']);
+    assert.equal(o.rounds, 5);
+    assert.equal(o.durationSecs, 5);
+    assert.equal(o.deepMessages, 20000);
+    assert.deepEqual(o.brokers, ['wharf', 'rabbitmq'], 'Wharf runs first in each round whatever the order given');
+    assert.equal(o.driver, 'amqplib');
+    assert.equal(o.fsyncSecs, 0);
+  });
+
+  it('refuses unknown workloads, brokers, drivers, flags and non-positive counts with one line naming the problem', () => {
+    assert.throws(() => parseCompareArgs(['--workloads', 'a,h']), /^Error: unknown workload 'h' \(known: a,b,c,d,e,f,g\)$/);
+    assert.throws(() => parseCompareArgs(['--brokers', 'wharf,kafka']), /unknown broker 'kafka'/);
+    assert.throws(() => parseCompareArgs(['--driver', 'go']), /--driver must be perf, amqplib or auto, got 'go'/);
+    assert.throws(() => parseCompareArgs(['--rounds', '0']), /--rounds must be an integer >= 1, got '0'/);
+    assert.throws(() => parseCompareArgs(['--duration', '2.5']), /--duration must be an integer >= 1/);
+    assert.throws(() => parseCompareArgs(['--bogus']), /Unknown option '--bogus'/);
+  });
+
+  it('parses workload lists', () => {
+    assert.deepEqual(parseWorkloads('all'), ['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+    assert.deepEqual(parseWorkloads('g,a,g'), ['g', 'a']);
+    assert.throws(() => parseWorkloads(' , '), /no workloads selected/);
+  });
+});
+
+describe('bench compare: workloads as wharf perf flags', () => {
+  const o: WorkloadOptions = { durationSecs: 7, deepMessages: 5000, idleConnections: 300 };
+  const args = (id: keyof typeof WORKLOADS): string[][] => WORKLOADS[id].steps(o).map((s) => s.args);
+
+  it('a is transient 16 B with auto-ack; b and c add persistence, a confirm window of 1000 and prefetch 1000', () => {
+    assert.deepEqual(args('a'), [['--size', '16', '--auto-ack', '--duration', '7']]);
+    assert.deepEqual(args('b'), [['--size', '16', '--persistent', '--confirm', '1000', '--prefetch', '1000', '--duration', '7']]);
+    assert.deepEqual(args('c'), [['--size', '1024', '--persistent', '--confirm', '1000', '--prefetch', '1000', '--duration', '7']]);
+  });
+
+  it('d fans out to 10 queues with 10 consumers; e publishes at 5,000 msg/s', () => {
+    assert.deepEqual(args('d')[0].slice(0, 6), ['--exchange-type', 'fanout', '--queues', '10', '--consumers', '10']);
+    assert.ok(args('e')[0].join(' ').includes('--rate 5000'));
+  });
+
+  it('f fills a kept queue with N messages and no consumer, then drains that same queue', () => {
+    const [fill, drain] = args('f');
+    assert.ok(fill.join(' ').includes('--consumers 0 --size 1024 --persistent --confirm 1000 --pmessages 5000 --queue-prefix deep --no-cleanup'));
+    assert.ok(drain.join(' ').includes('--publishers 0 --consumers 1 --persistent --prefetch 1000 --drain --queue-prefix deep --no-declare'));
+  });
+
+  it('g holds the idle connections for the duration', () => {
+    assert.ok(args('g')[0].join(' ').includes('--idle-connections 300 --duration 7'));
+  });
+
+  it('measures f from the fill publish rate and the drain consume rate', () => {
+    const r = (publishRate: number, consumeRate: number) =>
+      ({ published: 0, consumed: 0, publishRate, consumeRate, confirmRate: 0, durationMs: 0, latencyMs: { p50: 0, p95: 0, p99: 0, p999: 0, max: 0 }, cpu: { userMs: 0, systemMs: 0, percentOfOneCore: 12 } });
+    const m = WORKLOADS.f.measure([r(8000, 0), r(0, 12000)], { peakRssBytes: 200 * 1024 * 1024, firstRssBytes: 0, lastRssBytes: 0, cpuPercent: 50, samples: 4 });
+    assert.equal(m.fillRate, 8000);
+    assert.equal(m.drainRate, 12000);
+    assert.equal(m.peakRssMB, 200);
+    assert.equal(m.driverCpuPercent, 12);
+  });
+});
+
+describe('bench compare: driver output', () => {
+  it('reads the last JSON result line after progress lines', () => {
+    const line = JSON.stringify({ published: 5, consumed: 5, publishRate: 1, consumeRate: 2 });
+    const r = parseDriverOutput(`time 1s published 100/s\n{"not":"a result"}\n${line}\n`);
+    assert.equal(r.consumeRate, 2);
+  });
+
+  it('says so when there is no result line', () => {
+    assert.throws(() => parseDriverOutput('progress only\n{broken'), /the driver printed no result line/);
+  });
+});
