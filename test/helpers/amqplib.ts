@@ -1,13 +1,15 @@
 // amqplib glue for the integration suites: connections and channels that
 // never crash the test process on a server-initiated close (amqplib emits
 // 'error', which throws if nobody listens), reply code/text extraction from
-// amqplib's errors, consumers that collect n messages, and cleanup that
-// always finishes.
+// amqplib's errors, consumers that collect n messages, cleanup that always
+// finishes, and useBroker(), the broker-plus-clients set-up of a suite.
 
 import { connect } from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options, SocketOptions } from 'amqplib';
 import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach } from 'node:test';
 import { Collector, WAIT_MS, once, withTimeout } from './async.js';
+import { startTestBroker, type TestBroker, type TestBrokerOptions } from './broker.js';
 
 const CLOSE_MS = 5_000;
 
@@ -183,6 +185,58 @@ export class Clients {
     this.queues.clear();
     this.exchanges.clear();
   }
+}
+
+/** The broker of a describe block and the current test's clients; see useBroker. */
+export interface BrokerScope {
+  readonly broker: TestBroker;
+  readonly clients: Clients;
+  /** Closes the test's clients, restarts the broker and gives the test new clients for its new URL. */
+  restart(): Promise<void>;
+}
+
+export interface BrokerScopeHooks {
+  /** Runs after each test, before its clients close (e.g. to clear an alarm that would block them). */
+  beforeClose?: () => unknown;
+}
+
+/**
+ * Registers the node:test hooks of the current describe block: one broker for
+ * the block (startTestBroker(opts)), new Clients before each test, all closed
+ * after it. Read `broker` and `clients` from the result inside tests and hooks.
+ */
+export function useBroker(opts?: TestBrokerOptions, hooks: BrokerScopeHooks = {}): BrokerScope {
+  let broker: TestBroker | undefined;
+  let clients: Clients | undefined;
+  before(async () => {
+    broker = await startTestBroker(opts);
+  });
+  after(async () => {
+    await broker?.close();
+  });
+  beforeEach(() => {
+    clients = new Clients(scope.broker.url);
+  });
+  afterEach(async () => {
+    await hooks.beforeClose?.();
+    await clients?.closeAll();
+  });
+  const scope: BrokerScope = {
+    get broker() {
+      assert.ok(broker, 'useBroker: the broker is not started yet (read it inside a test or hook)');
+      return broker;
+    },
+    get clients() {
+      assert.ok(clients, 'useBroker: no clients yet (read them inside a test or hook)');
+      return clients;
+    },
+    async restart() {
+      await scope.clients.closeAll();
+      await scope.broker.restart();
+      clients = new Clients(scope.broker.url);
+    },
+  };
+  return scope;
 }
 
 /** Closes a connection; if the server does not answer, drops the socket. */

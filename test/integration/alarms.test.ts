@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { AMQPClient, type AMQPMessage } from '@cloudamqp/amqp-client';
 import { request } from 'node:http';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Collector, SETTLE_MS, TEST_OPTS, once, sleep, uniqueName, waitUntil } from '../helpers/async.js';
-import { makeDataDir, skipUnderReference, spawnBroker, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, bodies, consumeInto, sendAll, watchOf, type AmqpError } from '../helpers/amqplib.js';
+import { makeDataDir, skipUnderReference, spawnBroker } from '../helpers/broker.js';
+import { Clients, bodies, consumeInto, sendAll, useBroker, watchOf, type AmqpError } from '../helpers/amqplib.js';
 import { FRAME_BODY, FRAME_METHOD, RawAmqp, contentHeaderFrame, frame, method } from '../helpers/raw-amqp.js';
 import type { ResourceLimits } from '../../src/index.js';
 
@@ -26,40 +26,25 @@ const MEMORY_ALARM = { memoryHighWatermark: { bytes: 1 } };
 const DISK_ALARM = { diskFreeLimit: { bytes: Number.MAX_SAFE_INTEGER } };
 
 describe('resource alarms', { skip: skipUnderReference }, () => {
-  let broker: TestBroker;
-  let clients: Clients;
+  const ctx = useBroker(NO_ALARM, { beforeClose: () => ctx.broker.handle.setResourceLimits(NO_ALARM) });
 
-  before(async () => {
-    broker = await startTestBroker(NO_ALARM);
-  });
-  after(async () => {
-    await broker?.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await broker.handle.setResourceLimits(NO_ALARM);
-    await clients.closeAll();
-  });
-
-  const blockedCount = (): number => broker.handle.resources().blockedConnections;
+  const blockedCount = (): number => ctx.broker.handle.resources().blockedConnections;
 
   it('memory alarm: the publisher is blocked, a consumer drains, and held publishes arrive after unblock', TEST_OPTS, async () => {
-    const queue = clients.deleteLater(uniqueName('alarm-mem'));
-    const pubConn = await clients.connect();
-    const pub = await clients.confirmChannel(pubConn);
+    const queue = ctx.clients.deleteLater(uniqueName('alarm-mem'));
+    const pubConn = await ctx.clients.connect();
+    const pub = await ctx.clients.confirmChannel(pubConn);
     await pub.assertQueue(queue, { durable: true });
     sendAll(pub, queue, ['a1', 'a2'], { persistent: true });
     await pub.waitForConfirms();
 
-    const status = await broker.handle.setResourceLimits(MEMORY_ALARM);
+    const status = await ctx.broker.handle.setResourceLimits(MEMORY_ALARM);
     assert.deepEqual(status.alarms, ['memory']);
-    assert.deepEqual(broker.handle.alarms(), ['memory']);
+    assert.deepEqual(ctx.broker.handle.alarms(), ['memory']);
     assert.ok(status.memory.usedBytes > status.memory.limitBytes);
 
     // Consumers keep working during the alarm: what was queued before is delivered and acked.
-    const consCh = await clients.channel();
+    const consCh = await ctx.clients.channel();
     const { collector } = await consumeInto(consCh, queue);
     for (const m of await collector.waitFor(2)) consCh.ack(m);
 
@@ -79,7 +64,7 @@ describe('resource alarms', { skip: skipUnderReference }, () => {
     assert.equal(blockedCount(), 1);
 
     const unblocked = once(pubConn, 'unblocked');
-    const cleared = await broker.handle.setResourceLimits(NO_ALARM);
+    const cleared = await ctx.broker.handle.setResourceLimits(NO_ALARM);
     assert.deepEqual(cleared.alarms, []);
     await unblocked;
     await confirmed;
@@ -89,75 +74,75 @@ describe('resource alarms', { skip: skipUnderReference }, () => {
   });
 
   it('disk alarm: a connection opened during the alarm is blocked at its first publish, with /api/health showing it', TEST_OPTS, async () => {
-    const status = await broker.handle.setResourceLimits(DISK_ALARM);
+    const status = await ctx.broker.handle.setResourceLimits(DISK_ALARM);
     assert.deepEqual(status.alarms, ['disk']);
     assert.ok(status.disk.freeBytes !== null && status.disk.freeBytes < status.disk.limitBytes);
 
-    const queue = clients.deleteLater(uniqueName('alarm-disk'));
-    const pubConn = await clients.connect();
-    const pub = await clients.channel(pubConn);
+    const queue = ctx.clients.deleteLater(uniqueName('alarm-disk'));
+    const pubConn = await ctx.clients.connect();
+    const pub = await ctx.clients.channel(pubConn);
     await pub.assertQueue(queue);
     const blocked = once<[string]>(pubConn, 'blocked');
     sendAll(pub, queue, ['d1', 'd2', 'd3']);
     assert.deepEqual(await blocked, ['low on disk']);
     await waitUntil(() => blockedCount() === 1, 'the publisher is blocked');
 
-    const health = JSON.parse(await httpGet(broker.handle.httpPort, '/api/health')) as Record<string, unknown>;
+    const health = JSON.parse(await httpGet(ctx.broker.handle.httpPort, '/api/health')) as Record<string, unknown>;
     assert.equal(health.status, 'ok');
     assert.deepEqual(health.alarms, ['disk']);
     assert.equal(health.blockedConnections, 1);
 
     // Only the publish that blocked the connection was handled; the rest wait unread.
-    const other = await clients.channel();
+    const other = await ctx.clients.channel();
     await sleep(SETTLE_MS);
     assert.equal((await other.checkQueue(queue)).messageCount, 1);
 
     const unblocked = once(pubConn, 'unblocked');
-    await broker.handle.setResourceLimits(NO_ALARM);
+    await ctx.broker.handle.setResourceLimits(NO_ALARM);
     await unblocked;
     const { collector } = await consumeInto(other, queue, { noAck: true });
     assert.deepEqual(bodies(await collector.waitFor(3)), ['d1', 'd2', 'd3']);
   });
 
   it('with both alarms, a blocked connection is unblocked only when both have cleared', TEST_OPTS, async () => {
-    const queue = clients.deleteLater(uniqueName('alarm-both'));
-    const pubConn = await clients.connect();
-    const pub = await clients.channel(pubConn);
+    const queue = ctx.clients.deleteLater(uniqueName('alarm-both'));
+    const pubConn = await ctx.clients.connect();
+    const pub = await ctx.clients.channel(pubConn);
     await pub.assertQueue(queue);
     const events: string[] = [];
     pubConn.on('blocked', (reason: string) => events.push(`blocked: ${reason}`));
     pubConn.on('unblocked', () => events.push('unblocked'));
 
-    await broker.handle.setResourceLimits({ ...MEMORY_ALARM, ...DISK_ALARM });
+    await ctx.broker.handle.setResourceLimits({ ...MEMORY_ALARM, ...DISK_ALARM });
     const blocked = once(pubConn, 'blocked');
     sendAll(pub, queue, ['x1', 'x2']);
     await blocked;
     await waitUntil(() => blockedCount() === 1, 'the publisher is blocked');
 
-    assert.deepEqual((await broker.handle.setResourceLimits({ memoryHighWatermark: NO_ALARM.memoryHighWatermark })).alarms, ['disk']);
+    assert.deepEqual((await ctx.broker.handle.setResourceLimits({ memoryHighWatermark: NO_ALARM.memoryHighWatermark })).alarms, ['disk']);
     await sleep(SETTLE_MS);
     assert.equal(blockedCount(), 1, 'still blocked by the disk alarm');
 
     const unblocked = once(pubConn, 'unblocked');
-    await broker.handle.setResourceLimits(NO_ALARM);
+    await ctx.broker.handle.setResourceLimits(NO_ALARM);
     await unblocked;
     assert.deepEqual(events, ['blocked: low on memory & disk', 'unblocked']);
-    const consCh = await clients.channel();
+    const consCh = await ctx.clients.channel();
     const { collector } = await consumeInto(consCh, queue, { noAck: true });
     assert.deepEqual(bodies(await collector.waitFor(2)), ['x1', 'x2']);
   });
 
   it('connections that do not publish during the alarm are not blocked, even one that published before', TEST_OPTS, async () => {
-    const queue = clients.deleteLater(uniqueName('alarm-consume'));
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
+    const queue = ctx.clients.deleteLater(uniqueName('alarm-consume'));
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
     await ch.assertQueue(queue);
     sendAll(ch, queue, ['c1', 'c2', 'c3']);
     await waitUntil(async () => (await ch.checkQueue(queue)).messageCount === 3, 'three messages are queued');
     let blockedEvents = 0;
     conn.on('blocked', () => blockedEvents++);
 
-    await broker.handle.setResourceLimits(MEMORY_ALARM);
+    await ctx.broker.handle.setResourceLimits(MEMORY_ALARM);
     // Consume, ack, declare: all answered.
     const { collector } = await consumeInto(ch, queue);
     for (const m of await collector.waitFor(3)) ch.ack(m);
@@ -169,13 +154,13 @@ describe('resource alarms', { skip: skipUnderReference }, () => {
   });
 
   it('a blocked connection is not closed for missed heartbeats', { ...TEST_OPTS, timeout: 60_000 }, async () => {
-    const conn = await clients.connect(undefined, `${broker.url}?heartbeat=1`);
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect(undefined, `${ctx.broker.url}?heartbeat=1`);
+    const ch = await ctx.clients.channel(conn);
     const { queue } = await ch.assertQueue('', { exclusive: true });
     const closed = new Collector<unknown>();
     conn.on('close', closed.push);
 
-    await broker.handle.setResourceLimits(MEMORY_ALARM);
+    await ctx.broker.handle.setResourceLimits(MEMORY_ALARM);
     const blocked = once(conn, 'blocked');
     sendAll(ch, queue, ['h1', 'h2']);
     await blocked;
@@ -184,7 +169,7 @@ describe('resource alarms', { skip: skipUnderReference }, () => {
     assert.equal(closed.length, 0);
 
     const unblocked = once(conn, 'unblocked');
-    await broker.handle.setResourceLimits(NO_ALARM);
+    await ctx.broker.handle.setResourceLimits(NO_ALARM);
     await unblocked;
     const { collector } = await consumeInto(ch, queue, { noAck: true });
     assert.deepEqual(bodies(await collector.waitFor(2)), ['h1', 'h2']);
@@ -192,14 +177,14 @@ describe('resource alarms', { skip: skipUnderReference }, () => {
   });
 
   it('a client without the connection.blocked capability is blocked without being told', TEST_OPTS, async () => {
-    const { raw } = await RawAmqp.open(broker.port, broker.host); // its client-properties have no capabilities
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host); // its client-properties have no capabilities
     try {
       await raw.openChannel(1);
       const queue = uniqueName('alarm-raw');
       raw.write(method.queueDeclare(1, queue, 0b100)); // exclusive
       await raw.expectMethod(50, 11);
 
-      await broker.handle.setResourceLimits(MEMORY_ALARM);
+      await ctx.broker.handle.setResourceLimits(MEMORY_ALARM);
       const body = Buffer.from('r1');
       raw.write(Buffer.concat([
         method.basicPublish(1, '', queue),
@@ -211,7 +196,7 @@ describe('resource alarms', { skip: skipUnderReference }, () => {
       // The declare came in the same read as the publish, yet waits: nothing is answered while blocked.
       await assert.rejects(raw.nextFrame(SETTLE_MS), /timed out/);
 
-      await broker.handle.setResourceLimits(NO_ALARM);
+      await ctx.broker.handle.setResourceLimits(NO_ALARM);
       let next = await raw.nextFrame();
       while (next.type !== FRAME_METHOD) next = await raw.nextFrame(); // heartbeats, if any
       assert.deepEqual([next.classId, next.methodId], [50, 11], 'no connection.blocked/unblocked before declare-ok');
@@ -222,7 +207,7 @@ describe('resource alarms', { skip: skipUnderReference }, () => {
   });
 
   it('@cloudamqp/amqp-client hears blocked and unblocked, and its publish before the block arrives', TEST_OPTS, async () => {
-    const client = new AMQPClient(broker.url);
+    const client = new AMQPClient(ctx.broker.url);
     const events: string[] = [];
     client.onblocked = (reason) => events.push(`blocked: ${reason}`);
     client.onunblocked = () => events.push('unblocked');
@@ -231,12 +216,12 @@ describe('resource alarms', { skip: skipUnderReference }, () => {
       const ch = await conn.channel();
       const queue = uniqueName('alarm-cloudamqp');
       await ch.queueDeclare(queue, { exclusive: true });
-      await broker.handle.setResourceLimits(DISK_ALARM);
+      await ctx.broker.handle.setResourceLimits(DISK_ALARM);
       await ch.basicPublish('', queue, 'p1');
       await waitUntil(() => events.length === 1, 'connection.blocked reaches the client');
       assert.deepEqual(events, ['blocked: low on disk']);
       assert.equal(conn.blocked, 'low on disk');
-      await broker.handle.setResourceLimits(NO_ALARM);
+      await ctx.broker.handle.setResourceLimits(NO_ALARM);
       await waitUntil(() => events.length === 2, 'connection.unblocked reaches the client');
       assert.deepEqual(events, ['blocked: low on disk', 'unblocked']);
       const got = new Collector<AMQPMessage>();
@@ -249,14 +234,14 @@ describe('resource alarms', { skip: skipUnderReference }, () => {
 
   it('refuses invalid limits at runtime', TEST_OPTS, async () => {
     await assert.rejects(
-      broker.handle.setResourceLimits({ memoryHighWatermark: { relative: -1 } }),
+      ctx.broker.handle.setResourceLimits({ memoryHighWatermark: { relative: -1 } }),
       /memoryHighWatermark must be/,
     );
     await assert.rejects(
-      broker.handle.setResourceLimits({ diskFreeLimit: { bytes: Number.NaN } }),
+      ctx.broker.handle.setResourceLimits({ diskFreeLimit: { bytes: Number.NaN } }),
       /diskFreeLimit must be/,
     );
-    assert.deepEqual(broker.handle.alarms(), []);
+    assert.deepEqual(ctx.broker.handle.alarms(), []);
   });
 });
 

@@ -4,12 +4,11 @@
 // Expectations checked against RabbitMQ 3.10.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Message } from 'amqplib';
 import { Collector, SETTLE_MS, TEST_OPTS, WAIT_MS, sleep, uniqueName, withTimeout } from '../helpers/async.js';
-import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { skipUnderReference } from '../helpers/broker.js';
 import {
-  Clients,
   METHOD,
   assertRejectsWith,
   bodies,
@@ -19,30 +18,17 @@ import {
   sendAll,
   serverClose,
   tx,
+  useBroker,
   waitForReady,
 } from '../helpers/amqplib.js';
 
 const range = (n: number, prefix = 'm') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 describe('amqplib: publisher confirms', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   it('confirms every publish, in order, and waitForConfirms resolves', TEST_OPTS, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     const acked: number[] = [];
     let lastTag = 0;
@@ -70,8 +56,8 @@ describe('amqplib: publisher confirms', () => {
   });
 
   it('confirms persistent messages on a durable queue', TEST_OPTS, async () => {
-    const ch = await clients.confirmChannel();
-    const q = clients.deleteLater(uniqueName());
+    const ch = await ctx.clients.confirmChannel();
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { durable: true });
     for (let i = 0; i < 20; i++) ch.sendToQueue(q, Buffer.from(`p${i}`), { persistent: true });
     await withTimeout(ch.waitForConfirms(), WAIT_MS, 'waitForConfirms');
@@ -79,8 +65,8 @@ describe('amqplib: publisher confirms', () => {
   });
 
   it('confirms unroutable messages too; a mandatory one is returned before its ack', TEST_OPTS, async () => {
-    const ch = await clients.confirmChannel();
-    const x = clients.deleteExchangeLater(uniqueName('x'));
+    const ch = await ctx.clients.confirmChannel();
+    const x = ctx.clients.deleteExchangeLater(uniqueName('x'));
     await ch.assertExchange(x, 'direct', { durable: false });
     const events: string[] = [];
     ch.on('return', (m: Message) => events.push(`return:${m.content.toString()}`));
@@ -96,8 +82,8 @@ describe('amqplib: publisher confirms', () => {
   });
 
   it('confirms publishes to a fanout with many queues once each', TEST_OPTS, async () => {
-    const ch = await clients.confirmChannel();
-    const x = clients.deleteExchangeLater(uniqueName('x'));
+    const ch = await ctx.clients.confirmChannel();
+    const x = ctx.clients.deleteExchangeLater(uniqueName('x'));
     await ch.assertExchange(x, 'fanout', { durable: false });
     const queues: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -113,7 +99,7 @@ describe('amqplib: publisher confirms', () => {
   });
 
   it('refuses confirm.select on a transactional channel (406)', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     await tx.select(ch);
     await assertRejectsWith(
       rpc(ch, (85 << 16) | 10, { nowait: false }, (85 << 16) | 11),
@@ -123,33 +109,19 @@ describe('amqplib: publisher confirms', () => {
   });
 
   it('refuses tx.select on a confirm channel (406)', TEST_OPTS, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     await assertRejectsWith(tx.select(ch), 406, 'PRECONDITION_FAILED - cannot switch from confirm to tx mode');
   });
 });
 
 describe('amqplib: transactions', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   it('publishes only on commit', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
-    const observer = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName());
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const observer = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { durable: false });
     await tx.select(ch);
     sendAll(ch, q, range(3));
@@ -161,10 +133,10 @@ describe('amqplib: transactions', () => {
   });
 
   it('rolled-back publishes never appear', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
-    const observer = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName());
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const observer = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { durable: false });
     await tx.select(ch);
     sendAll(ch, q, ['gone1', 'gone2']);
@@ -180,10 +152,10 @@ describe('amqplib: transactions', () => {
   });
 
   it('the channel stays transactional: each commit is its own transaction', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
-    const observer = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName());
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const observer = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { durable: false });
     await tx.select(ch);
     sendAll(ch, q, ['a']);
@@ -197,9 +169,9 @@ describe('amqplib: transactions', () => {
   });
 
   it('acks take effect on commit; rolled-back acks leave messages unacked', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName());
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { durable: false });
     sendAll(ch, q, range(4));
     await waitForReady(ch, q, 4);
@@ -220,17 +192,17 @@ describe('amqplib: transactions', () => {
     ch.ack(got[2]);
     await tx.commit(ch);
     await ch.close(); // m0 and m3 were never committed as acked: requeued
-    const probe = await clients.channel(conn);
+    const probe = await ctx.clients.channel(conn);
     await waitForReady(probe, q, 2);
     const rest = await collect(probe, q, 2, { noAck: true });
     assert.deepEqual(rest.map((m) => [m.content.toString(), m.fields.redelivered]), [['m0', true], ['m3', true]]);
   });
 
   it('a reject with requeue inside a transaction takes effect on commit', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
-    const observer = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName());
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const observer = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { durable: false });
     sendAll(ch, q, ['r']);
     await waitForReady(ch, q, 1);
@@ -245,31 +217,17 @@ describe('amqplib: transactions', () => {
   });
 
   it('refuses tx.commit and tx.rollback without tx.select (406)', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    await assertRejectsWith(tx.commit(await clients.channel(conn)), 406, 'PRECONDITION_FAILED - channel is not transactional');
-    await assertRejectsWith(tx.rollback(await clients.channel(conn)), 406, 'PRECONDITION_FAILED - channel is not transactional');
+    const conn = await ctx.clients.connect();
+    await assertRejectsWith(tx.commit(await ctx.clients.channel(conn)), 406, 'PRECONDITION_FAILED - channel is not transactional');
+    await assertRejectsWith(tx.rollback(await ctx.clients.channel(conn)), 406, 'PRECONDITION_FAILED - channel is not transactional');
   });
 });
 
 describe('amqplib: channel.flow and basic.qos', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   it('answers channel.flow active=true with flow-ok active=true', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const ok = await rpc(ch, METHOD.channelFlow, { active: true }, METHOD.channelFlowOk);
     assert.deepEqual(ok, { active: true });
     await ch.checkExchange('amq.direct');
@@ -278,13 +236,13 @@ describe('amqplib: channel.flow and basic.qos', () => {
   // RabbitMQ 3.x refuses active=false with 540; Wharf really pauses deliveries, as
   // AMQP 0-9-1 §1.5.2.3 describes and the core issue asks, so this is Wharf-only.
   it('pauses deliveries on channel.flow active=false and resumes on active=true', { ...TEST_OPTS, skip: skipUnderReference }, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
     const { queue } = await ch.assertQueue('', { exclusive: true });
     const paused = await rpc(ch, METHOD.channelFlow, { active: false }, METHOD.channelFlowOk);
     assert.deepEqual(paused, { active: false });
     const { collector } = await consumeInto(ch, queue, { noAck: true });
-    const pub = await clients.channel(conn);
+    const pub = await ctx.clients.channel(conn);
     sendAll(pub, queue, range(3));
     await waitForReady(pub, queue, 3);
     await sleep(SETTLE_MS);
@@ -295,8 +253,8 @@ describe('amqplib: channel.flow and basic.qos', () => {
   });
 
   it('refuses basic.qos with prefetch-size != 0 with 540 NOT_IMPLEMENTED', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
     const closed = serverClose(conn);
     await assert.rejects(rpc(ch, (60 << 16) | 10, { prefetchSize: 10, prefetchCount: 0, global: false }, (60 << 16) | 11));
     const err = await closed;
@@ -306,7 +264,7 @@ describe('amqplib: channel.flow and basic.qos', () => {
 
   /** Two queues with `n` messages each, consumed by two consumers on one channel. */
   async function twoConsumers(setup: (ch: import('amqplib').Channel) => Promise<void>, n = 6) {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const collectors: Collector<import('amqplib').ConsumeMessage>[] = [];
     await setup(ch);
     for (let i = 0; i < 2; i++) {
@@ -335,7 +293,7 @@ describe('amqplib: channel.flow and basic.qos', () => {
   });
 
   it('per-consumer prefetch is fixed when the consumer subscribes', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const queues: string[] = [];
     for (let i = 0; i < 2; i++) {
       const { queue } = await ch.assertQueue('', { exclusive: true });

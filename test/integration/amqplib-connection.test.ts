@@ -5,11 +5,11 @@
 // Every expectation was checked against RabbitMQ 3.10 (see test/helpers/broker.ts).
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import type { ChannelModel } from 'amqplib';
 import { TEST_OPTS, WAIT_MS, once, sleep, uniqueName, withTimeout } from '../helpers/async.js';
-import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, assertRejectsWith, tunedOf, watchOf, type AmqpError } from '../helpers/amqplib.js';
+import { skipUnderReference, startTestBroker } from '../helpers/broker.js';
+import { assertRejectsWith, tunedOf, useBroker, watchOf, type AmqpError } from '../helpers/amqplib.js';
 import {
   FRAME_HEARTBEAT,
   FRAME_METHOD,
@@ -26,26 +26,11 @@ import {
 } from '../helpers/raw-amqp.js';
 
 describe('amqplib: connection', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    RawAmqp.destroyAll();
-    await clients.closeAll();
-  });
+  const ctx = useBroker(undefined, { beforeClose: () => RawAmqp.destroyAll() });
 
   it('connects, opens a channel and closes cleanly', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
     await ch.checkExchange('amq.direct');
     const closed = once<[Error | undefined]>(conn, 'close');
     await conn.close();
@@ -55,23 +40,23 @@ describe('amqplib: connection', () => {
   });
 
   it('refuses a wrong password with 403 ACCESS_REFUSED', TEST_OPTS, async () => {
-    const url = new URL(broker.url);
+    const url = new URL(ctx.broker.url);
     url.password = 'not-the-password';
     await assertRejectsWith(
-      clients.connect(undefined, url.toString()),
+      ctx.clients.connect(undefined, url.toString()),
       403,
       'ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.',
     );
   });
 
   it('refuses an unknown user with 403 ACCESS_REFUSED', TEST_OPTS, async () => {
-    const url = new URL(broker.url);
+    const url = new URL(ctx.broker.url);
     url.username = 'nobody-here';
-    await assertRejectsWith(clients.connect(undefined, url.toString()), 403, /^ACCESS_REFUSED - /);
+    await assertRejectsWith(ctx.clients.connect(undefined, url.toString()), 403, /^ACCESS_REFUSED - /);
   });
 
   it('sends connection.close 403 and closes the socket after a failed login', TEST_OPTS, async () => {
-    const raw = await RawAmqp.connect(broker.port, broker.host);
+    const raw = await RawAmqp.connect(ctx.broker.port, ctx.broker.host);
     try {
       raw.write(PROTOCOL_HEADER);
       await raw.expectMethod(10, 10);
@@ -86,7 +71,7 @@ describe('amqplib: connection', () => {
 
   it('just closes the socket after a failed login when the client lacks authentication_failure_close', TEST_OPTS, async () => {
     // AMQP 0-9-1 §2.2.4: the server closes the socket without connection.close.
-    const raw = await RawAmqp.connect(broker.port, broker.host);
+    const raw = await RawAmqp.connect(ctx.broker.port, ctx.broker.host);
     try {
       raw.write(PROTOCOL_HEADER);
       await raw.expectMethod(10, 10);
@@ -98,21 +83,21 @@ describe('amqplib: connection', () => {
   });
 
   it('offers RabbitMQ defaults in connection.tune: channel-max 2047, frame-max 131072, heartbeat 60', TEST_OPTS, async () => {
-    const { raw, serverTune } = await RawAmqp.open(broker.port, broker.host);
+    const { raw, serverTune } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
     raw.destroy();
     assert.deepEqual(serverTune, { channelMax: 2047, frameMax: 131072, heartbeat: 60 });
   });
 
   it('negotiates a lower heartbeat, frameMax and channelMax asked for by the client', TEST_OPTS, async () => {
-    const conn = await clients.connect(undefined, {
-      ...connectOptions(broker.url),
+    const conn = await ctx.clients.connect(undefined, {
+      ...connectOptions(ctx.broker.url),
       heartbeat: 5,
       frameMax: 16384,
       channelMax: 10,
     });
     assert.deepEqual(tunedOf(conn), { heartbeat: 5, frameMax: 16384, channelMax: 10 });
     // A body larger than the frame size arrives whole across several frames.
-    const ch = await clients.channel(conn);
+    const ch = await ctx.clients.channel(conn);
     const { queue } = await ch.assertQueue('', { exclusive: true });
     const body = Buffer.alloc(100_000, 7);
     ch.sendToQueue(queue, body);
@@ -121,15 +106,15 @@ describe('amqplib: connection', () => {
   });
 
   it('accepts heartbeat 0 (disabled) and the server default when the client has no preference', TEST_OPTS, async () => {
-    const off = await clients.connect(undefined, { ...connectOptions(broker.url), heartbeat: 0 });
+    const off = await ctx.clients.connect(undefined, { ...connectOptions(ctx.broker.url), heartbeat: 0 });
     assert.equal(tunedOf(off).heartbeat, 0);
-    const dflt = await clients.connect();
+    const dflt = await ctx.clients.connect();
     assert.equal(tunedOf(dflt).heartbeat, 60);
     assert.equal(tunedOf(dflt).frameMax, 131072);
   });
 
   it('sends heartbeat frames at the negotiated interval', TEST_OPTS, async () => {
-    const { raw } = await RawAmqp.open(broker.port, broker.host, { heartbeat: 1 });
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host, { heartbeat: 1 });
     try {
       const f = await raw.nextFrame(WAIT_MS);
       assert.equal(f.type, FRAME_HEARTBEAT);
@@ -140,17 +125,17 @@ describe('amqplib: connection', () => {
   });
 
   it('keeps an idle connection with a 1 s heartbeat open', TEST_OPTS, async () => {
-    const conn = await clients.connect(undefined, { ...connectOptions(broker.url), heartbeat: 1 });
+    const conn = await ctx.clients.connect(undefined, { ...connectOptions(ctx.broker.url), heartbeat: 1 });
     // amqplib drops the connection if it hears nothing for two intervals.
     await sleep(3500);
     assert.deepEqual(watchOf(conn).errors, []);
-    const ch = await clients.channel(conn);
+    const ch = await ctx.clients.channel(conn);
     await ch.checkExchange('amq.fanout');
   });
 
   it('drops a client that sends nothing for two heartbeat intervals', TEST_OPTS, async () => {
     // RabbitMQ closes the socket ("missed heartbeats from client") without connection.close.
-    const { raw } = await RawAmqp.open(broker.port, broker.host, { heartbeat: 1 });
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host, { heartbeat: 1 });
     const close = await closeOrHangUp(raw);
     if (close !== undefined) assert.equal(close, 501, 'a close frame, if any, must be a hard error');
     await withTimeout(raw.closed, WAIT_MS, 'the server to drop the silent client');
@@ -159,8 +144,8 @@ describe('amqplib: connection', () => {
   it('closes clients with 320 CONNECTION_FORCED when the broker shuts down', { ...TEST_OPTS, skip: skipUnderReference }, async () => {
     const own = await startTestBroker();
     try {
-      const conn = await clients.connect(undefined, own.url);
-      await clients.channel(conn);
+      const conn = await ctx.clients.connect(undefined, own.url);
+      await ctx.clients.channel(conn);
       // amqplib treats 320 as non-fatal: no 'error' event, only 'close' with the reason.
       const closed = once<[AmqpError | undefined]>(conn, 'close');
       await own.close();
@@ -174,7 +159,7 @@ describe('amqplib: connection', () => {
   });
 
   it('advertises the capabilities RabbitMQ advertises in connection.start', TEST_OPTS, async () => {
-    const conn = await clients.connect();
+    const conn = await ctx.clients.connect();
     const props = conn.connection.serverProperties as unknown as Record<string, unknown>;
     assert.equal(typeof props.product, 'string');
     assert.ok((props.product as string).length > 0);
@@ -196,7 +181,7 @@ describe('amqplib: connection', () => {
   });
 
   it('offers PLAIN and AMQPLAIN and the en_US locale', TEST_OPTS, async () => {
-    const raw = await RawAmqp.connect(broker.port, broker.host);
+    const raw = await RawAmqp.connect(ctx.broker.port, ctx.broker.host);
     try {
       raw.write(PROTOCOL_HEADER);
       const start = await raw.expectMethod(10, 10);
@@ -212,11 +197,11 @@ describe('amqplib: connection', () => {
   });
 
   it('supports direct reply-to (amq.rabbitmq.reply-to) and advertises it', TEST_OPTS, async () => {
-    const conn = await clients.connect();
+    const conn = await ctx.clients.connect();
     const caps = (conn.connection.serverProperties as unknown as { capabilities: Record<string, unknown> }).capabilities;
     assert.equal(caps.direct_reply_to, true);
-    const client = await clients.channel(conn);
-    const server = await clients.channel(await clients.connect());
+    const client = await ctx.clients.channel(conn);
+    const server = await ctx.clients.channel(await ctx.clients.connect());
     const { queue: rpcQueue } = await server.assertQueue('', { exclusive: true });
     await server.consume(rpcQueue, (msg) => {
       if (!msg) return;
@@ -239,30 +224,30 @@ describe('amqplib: connection', () => {
   });
 
   it('opens and closes channels, and reuses a closed channel number', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const a = await clients.channel(conn);
-    const b = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const a = await ctx.clients.channel(conn);
+    const b = await ctx.clients.channel(conn);
     const numA = channelNumber(a);
     assert.notEqual(numA, channelNumber(b));
     await a.close();
-    const c = await clients.channel(conn);
+    const c = await ctx.clients.channel(conn);
     assert.equal(channelNumber(c), numA, 'amqplib reuses the lowest free number; the server must accept it');
     await c.checkExchange('amq.topic');
     await b.checkExchange('amq.topic');
   });
 
   it('handles 200 channels on one connection', TEST_OPTS, async () => {
-    const conn = await clients.connect();
+    const conn = await ctx.clients.connect();
     const channels = await Promise.all(Array.from({ length: 200 }, () => conn.createChannel()));
     const queues = await Promise.all(channels.map((ch) => ch.assertQueue('', { exclusive: true })));
     assert.equal(new Set(queues.map((q) => q.queue)).size, 200);
     await Promise.all(channels.map((ch) => ch.close()));
-    const ch = await clients.channel(conn);
+    const ch = await ctx.clients.channel(conn);
     await ch.checkExchange('amq.direct');
   });
 
   it('closes the connection with 530 NOT_ALLOWED past the negotiated channel-max', TEST_OPTS, async () => {
-    const { raw } = await RawAmqp.open(broker.port, broker.host, { channelMax: 2 });
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host, { channelMax: 2 });
     try {
       await raw.openChannel(1);
       await raw.openChannel(2);
@@ -279,35 +264,27 @@ describe('amqplib: connection', () => {
 });
 
 describe('raw socket: malformed input', () => {
-  let broker: TestBroker;
-  let clients: Clients;
+  const ctx = useBroker(undefined, { beforeClose: checkBystander });
   /** An amqplib connection opened before each bad one; it must keep working. */
   let bystander: ChannelModel;
 
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
   beforeEach(async () => {
-    clients = new Clients(broker.url);
-    bystander = await clients.connect();
+    bystander = await ctx.clients.connect();
   });
-  afterEach(async () => {
+
+  async function checkBystander(): Promise<void> {
     RawAmqp.destroyAll();
     // The broker still serves the connection opened before the bad one.
-    const ch = await clients.channel(bystander);
+    const ch = await ctx.clients.channel(bystander);
     const { queue } = await ch.assertQueue('', { exclusive: true });
     ch.sendToQueue(queue, Buffer.from('still here'));
     const got = await waitGet(ch, queue);
     assert.equal(got.content.toString(), 'still here');
     assert.deepEqual(watchOf(bystander).errors, []);
-    await clients.closeAll();
-  });
+  }
 
   async function headerReply(bytes: Buffer): Promise<Buffer> {
-    const raw = await RawAmqp.connect(broker.port, broker.host);
+    const raw = await RawAmqp.connect(ctx.broker.port, ctx.broker.host);
     raw.rawMode();
     raw.write(bytes);
     await withTimeout(raw.closed, WAIT_MS, 'the server to close the socket');
@@ -330,7 +307,7 @@ describe('raw socket: malformed input', () => {
   });
 
   it('closes with 501 FRAME_ERROR on a bad frame-end byte', TEST_OPTS, async () => {
-    const { raw } = await RawAmqp.open(broker.port, broker.host);
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
     raw.write(frame(FRAME_HEARTBEAT, 0, Buffer.alloc(0), 0x00));
     const close = await raw.expectConnectionClose();
     assert.equal(close.replyCode, 501);
@@ -338,7 +315,7 @@ describe('raw socket: malformed input', () => {
   });
 
   it('closes with 501 FRAME_ERROR on a bad frame-end byte after a method', TEST_OPTS, async () => {
-    const { raw } = await RawAmqp.open(broker.port, broker.host);
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
     raw.write(frame(FRAME_METHOD, 1, Buffer.concat([u16(20), u16(10), u8(0)]), 0x01));
     const close = await raw.expectConnectionClose();
     assert.equal(close.replyCode, 501);
@@ -346,7 +323,7 @@ describe('raw socket: malformed input', () => {
   });
 
   it('closes with 501 FRAME_ERROR on an unknown frame type', TEST_OPTS, async () => {
-    const { raw } = await RawAmqp.open(broker.port, broker.host);
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
     raw.write(frame(7, 0, Buffer.alloc(0)));
     const close = await raw.expectConnectionClose();
     assert.equal(close.replyCode, 501);
@@ -354,7 +331,7 @@ describe('raw socket: malformed input', () => {
   });
 
   it('closes with 501 FRAME_ERROR on a frame larger than frame-max', TEST_OPTS, async () => {
-    const { raw } = await RawAmqp.open(broker.port, broker.host);
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
     await raw.openChannel(1);
     raw.write(frame(FRAME_METHOD, 1, Buffer.alloc(200_000)));
     const close = await raw.expectConnectionClose();
@@ -363,7 +340,7 @@ describe('raw socket: malformed input', () => {
   });
 
   it('closes with 501 FRAME_ERROR as soon as a frame header announces more than frame-max', TEST_OPTS, async () => {
-    const { raw } = await RawAmqp.open(broker.port, broker.host);
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
     await raw.openChannel(1);
     // Only the 7-byte header and a few payload bytes: the server must not wait for 3 MiB.
     raw.write(Buffer.concat([u8(FRAME_METHOD), u16(1), u32(3 * 1024 * 1024), Buffer.alloc(16)]));
@@ -378,7 +355,7 @@ describe('raw socket: malformed input', () => {
     // with 503 COMMAND_INVALID or 540 NOT_IMPLEMENTED first; either way the
     // connection must end.
     for (const [ch, classId, methodId] of [[0, 99, 99], [1, 99, 1], [1, 60, 99]] as const) {
-      const { raw } = await RawAmqp.open(broker.port, broker.host);
+      const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
       if (ch !== 0) await raw.openChannel(ch);
       raw.write(methodFrame(ch, classId, methodId));
       const close = await closeOrHangUp(raw);
@@ -388,7 +365,7 @@ describe('raw socket: malformed input', () => {
   });
 
   it('closes with 540 NOT_IMPLEMENTED on basic.publish with immediate=true', TEST_OPTS, async () => {
-    const { raw } = await RawAmqp.open(broker.port, broker.host);
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
     await raw.openChannel(1);
     raw.write(methodFrame(1, 60, 40, Buffer.concat([u16(0), shortstr('amq.direct'), shortstr('k'), u8(2 /* immediate */)])));
     raw.write(contentHeaderFrame(1, 0));
@@ -400,7 +377,7 @@ describe('raw socket: malformed input', () => {
   });
 
   it('closes with 504 CHANNEL_ERROR on a method for an unopened channel', TEST_OPTS, async () => {
-    const { raw } = await RawAmqp.open(broker.port, broker.host);
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
     raw.write(method.queueDeclare(5, uniqueName()));
     const close = await raw.expectConnectionClose();
     assert.deepEqual(
@@ -410,7 +387,7 @@ describe('raw socket: malformed input', () => {
   });
 
   it('closes with 504 CHANNEL_ERROR on a second channel.open', TEST_OPTS, async () => {
-    const { raw } = await RawAmqp.open(broker.port, broker.host);
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
     await raw.openChannel(1);
     raw.write(method.channelOpen(1));
     const close = await raw.expectConnectionClose();
@@ -421,7 +398,7 @@ describe('raw socket: malformed input', () => {
   });
 
   it('closes with 504 CHANNEL_ERROR on a channel method sent on channel 0', TEST_OPTS, async () => {
-    const { raw } = await RawAmqp.open(broker.port, broker.host);
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
     raw.write(method.queueDeclare(0, uniqueName()));
     const close = await raw.expectConnectionClose();
     assert.equal(close.replyCode, 504);
@@ -430,7 +407,7 @@ describe('raw socket: malformed input', () => {
   });
 
   it('closes with 505 UNEXPECTED_FRAME on a content header without a method', TEST_OPTS, async () => {
-    const { raw } = await RawAmqp.open(broker.port, broker.host);
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
     await raw.openChannel(1);
     raw.write(contentHeaderFrame(1, 10));
     const close = await raw.expectConnectionClose();
@@ -441,7 +418,7 @@ describe('raw socket: malformed input', () => {
   });
 
   it('closes with 505 UNEXPECTED_FRAME on a content body without a method', TEST_OPTS, async () => {
-    const { raw } = await RawAmqp.open(broker.port, broker.host);
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
     await raw.openChannel(1);
     raw.write(frame(3, 1, Buffer.from('abc')));
     const close = await raw.expectConnectionClose();
@@ -452,7 +429,7 @@ describe('raw socket: malformed input', () => {
   });
 
   it('closes with 505 UNEXPECTED_FRAME on a heartbeat on a non-zero channel', TEST_OPTS, async () => {
-    const { raw } = await RawAmqp.open(broker.port, broker.host);
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
     await raw.openChannel(1);
     raw.write(frame(FRAME_HEARTBEAT, 1, Buffer.alloc(0)));
     const close = await raw.expectConnectionClose();

@@ -6,12 +6,10 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Channel, Message } from 'amqplib';
 import { SETTLE_MS, TEST_OPTS, WAIT_MS, once, sleep, uniqueName, waitUntil, withTimeout } from '../helpers/async.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import {
-  Clients,
   assertRejectsWith,
   bodies,
   collect,
@@ -20,6 +18,7 @@ import {
   rpc,
   sendAll,
   serverClose,
+  useBroker,
   waitForReady,
 } from '../helpers/amqplib.js';
 import {
@@ -45,25 +44,11 @@ async function getOrFail(ch: Channel, queue: string, noAck = false) {
 }
 
 describe('amqplib: consuming and acknowledging', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   it('delivers in publish order with increasing delivery tags, and acked messages are gone', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
     const { queue } = await ch.assertQueue('', { exclusive: true });
     sendAll(ch, queue, range(20));
     const { collector, consumerTag } = await consumeInto(ch, queue, { noAck: false });
@@ -80,25 +65,25 @@ describe('amqplib: consuming and acknowledging', () => {
     await ch.cancel(consumerTag);
     // Closing the channel would requeue anything unacked: nothing comes back.
     await ch.close();
-    const probe = await clients.channel(conn);
+    const probe = await ctx.clients.channel(conn);
     await sleep(SETTLE_MS);
     assert.deepEqual(await probe.checkQueue(queue), { queue, messageCount: 0, consumerCount: 0 });
   });
 
   it('auto-ack (no-ack) consumers remove messages on delivery', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
     const { queue } = await ch.assertQueue('', { exclusive: true });
     sendAll(ch, queue, range(5));
     const msgs = await collect(ch, queue, 5, { noAck: true });
     assert.deepEqual(bodies(msgs), range(5));
     await ch.close();
-    const probe = await clients.channel(conn);
+    const probe = await ctx.clients.channel(conn);
     assert.equal((await probe.checkQueue(queue)).messageCount, 0);
   });
 
   it('basic.qos prefetch limits unacked deliveries; each ack lets one more through', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     sendAll(ch, queue, range(5));
     await waitForReady(ch, queue, 5);
@@ -118,7 +103,7 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('prefetch 0 means unlimited', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     await ch.prefetch(0);
     sendAll(ch, queue, range(50));
@@ -127,12 +112,12 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('distributes round-robin among competing consumers', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const pub = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName());
+    const conn = await ctx.clients.connect();
+    const pub = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName());
     await pub.assertQueue(q, { durable: false });
-    const a = await consumeInto(await clients.channel(conn), q, { noAck: true });
-    const b = await consumeInto(await clients.channel(conn), q, { noAck: true });
+    const a = await consumeInto(await ctx.clients.channel(conn), q, { noAck: true });
+    const b = await consumeInto(await ctx.clients.channel(conn), q, { noAck: true });
     sendAll(pub, q, range(6));
     await a.collector.waitFor(3);
     await b.collector.waitFor(3);
@@ -141,12 +126,12 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('prefetch 1 consumers share by acks: a busy consumer gets nothing more', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const pub = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName());
+    const conn = await ctx.clients.connect();
+    const pub = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName());
     await pub.assertQueue(q, { durable: false });
-    const chA = await clients.channel(conn);
-    const chB = await clients.channel(conn);
+    const chA = await ctx.clients.channel(conn);
+    const chB = await ctx.clients.channel(conn);
     await chA.prefetch(1);
     await chB.prefetch(1);
     const a = await consumeInto(chA, q, { noAck: false });
@@ -165,7 +150,7 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('reject with requeue redelivers with redelivered=true at the head of the queue', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     sendAll(ch, queue, ['a', 'b', 'c']);
     await ch.prefetch(1);
@@ -185,7 +170,7 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('requeued messages go back to their original positions', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     sendAll(ch, queue, ['a', 'b', 'c', 'd']);
     await waitForReady(ch, queue, 4);
@@ -203,7 +188,7 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('nack and reject without requeue drop the message', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     sendAll(ch, queue, ['a', 'b', 'c']);
     await waitForReady(ch, queue, 3);
@@ -219,7 +204,7 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('nack multiple with requeue requeues every unacked delivery up to the tag', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     sendAll(ch, queue, range(4));
     await waitForReady(ch, queue, 4);
@@ -235,16 +220,16 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('ack multiple acknowledges every delivery up to the tag', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName());
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { durable: false });
     sendAll(ch, q, range(5));
     const { collector } = await consumeInto(ch, q, { noAck: false });
     const msgs = await collector.waitFor(5);
     ch.ack(msgs[2], true); // m0..m2
     await ch.close(); // m3, m4 are requeued
-    const probe = await clients.channel(conn);
+    const probe = await ctx.clients.channel(conn);
     await waitForReady(probe, q, 2);
     const rest = [await getOrFail(probe, q, true), await getOrFail(probe, q, true)];
     assert.deepEqual(bodies(rest), ['m3', 'm4']);
@@ -252,21 +237,21 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('ackAll acknowledges everything outstanding', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName());
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { durable: false });
     sendAll(ch, q, range(3));
     await collect(ch, q, 3, { noAck: false });
     ch.ackAll();
     await ch.close();
-    const probe = await clients.channel(conn);
+    const probe = await ctx.clients.channel(conn);
     await sleep(SETTLE_MS);
     assert.equal((await probe.checkQueue(q)).messageCount, 0);
   });
 
   it('closes the channel with 406 on an unknown delivery tag', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const closed = serverClose(ch);
     ch.ack({ fields: { deliveryTag: 99 } } as unknown as Message);
     const err = await closed;
@@ -275,7 +260,7 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('closes the channel with 406 when a delivery is acked twice', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     ch.sendToQueue(queue, Buffer.from('once'));
     await waitForReady(ch, queue, 1);
@@ -289,7 +274,7 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('basic.get returns the remaining message count, and get-empty when empty', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     assert.equal(await ch.get(queue), false);
     sendAll(ch, queue, ['a', 'b', 'c']);
@@ -309,7 +294,7 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('basic.recover redelivers all unacked messages with redelivered=true', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     sendAll(ch, queue, ['a', 'b']);
     const { collector } = await consumeInto(ch, queue, { noAck: false });
@@ -321,8 +306,8 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('refuses basic.recover with requeue=false with 540 NOT_IMPLEMENTED', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
     const closed = serverClose(conn);
     await assert.rejects(rpc(ch, (60 << 16) | 110, { requeue: false }, (60 << 16) | 111));
     const err = await closed;
@@ -331,7 +316,7 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('a cancelled consumer gets nothing more; messages wait in the queue', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     const { collector, consumerTag } = await consumeInto(ch, queue, { noAck: true });
     ch.sendToQueue(queue, Buffer.from('before'));
@@ -344,8 +329,8 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('uses the client-chosen consumer tag and refuses a duplicate on the channel (530 NOT_ALLOWED)', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
     const { queue } = await ch.assertQueue('', { exclusive: true });
     const tag = uniqueName('ctag');
     const ok = await ch.consume(queue, () => {}, { consumerTag: tag });
@@ -358,20 +343,20 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('server-generated consumer tags start with amq.ctag-', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     const ok = await ch.consume(queue, () => {});
     assert.match(ok.consumerTag, /^amq\.ctag-[A-Za-z0-9_-]{22}$/);
   });
 
   it('sends basic.cancel to consumers when their queue is deleted', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
     const q = uniqueName();
     await ch.assertQueue(q, { durable: false });
     const cancelEvent = once<[{ consumerTag: string }]>(ch, 'cancel');
     const { cancelled, consumerTag } = await consumeInto(ch, q, { noAck: false });
-    const other = await clients.channel(conn);
+    const other = await ctx.clients.channel(conn);
     await other.deleteQueue(q);
     await withTimeout(cancelled, WAIT_MS, 'the consumer callback to get null');
     const [fields] = await cancelEvent;
@@ -381,34 +366,34 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('refuses a second consumer on a queue with an exclusive consumer (403 ACCESS_REFUSED)', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const q = clients.deleteLater(uniqueName());
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const q = ctx.clients.deleteLater(uniqueName());
+    const ch = await ctx.clients.channel(conn);
     await ch.assertQueue(q, { durable: false });
     await ch.consume(q, () => {}, { exclusive: true });
     await assertRejectsWith(
-      (await clients.channel(conn)).consume(q, () => {}),
+      (await ctx.clients.channel(conn)).consume(q, () => {}),
       403,
       `ACCESS_REFUSED - queue '${q}' in vhost '/' in exclusive use`,
     );
   });
 
   it('refuses an exclusive consumer on a queue that already has consumers (403 ACCESS_REFUSED)', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const q = clients.deleteLater(uniqueName());
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const q = ctx.clients.deleteLater(uniqueName());
+    const ch = await ctx.clients.channel(conn);
     await ch.assertQueue(q, { durable: false });
     await ch.consume(q, () => {});
     await assertRejectsWith(
-      (await clients.channel(conn)).consume(q, () => {}, { exclusive: true }),
+      (await ctx.clients.channel(conn)).consume(q, () => {}, { exclusive: true }),
       403,
       `ACCESS_REFUSED - queue '${q}' in vhost '/' in exclusive use`,
     );
   });
 
   it('returns an unroutable mandatory message with 312 NO_ROUTE', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const x = clients.deleteExchangeLater(uniqueName('x'));
+    const ch = await ctx.clients.channel();
+    const x = ctx.clients.deleteExchangeLater(uniqueName('x'));
     await ch.assertExchange(x, 'direct', { durable: false });
     const returned = once<[Message]>(ch, 'return');
     // Not mandatory: silently dropped, never returned.
@@ -426,7 +411,7 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('returns a mandatory message published to a missing queue via the default exchange', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const returned = once<[Message]>(ch, 'return');
     const q = uniqueName('q-missing');
     ch.sendToQueue(q, Buffer.from('x'), { mandatory: true });
@@ -436,7 +421,7 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('does not return a mandatory message that was routed', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     let returns = 0;
     ch.on('return', () => { returns += 1; });
@@ -447,30 +432,30 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('requeues unacked messages, in order and redelivered, when the channel closes', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName());
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { durable: false });
     sendAll(ch, q, range(3));
     const { collector } = await consumeInto(ch, q, { noAck: false });
     const first = await collector.waitFor(3);
     ch.ack(first[1]);
     await ch.close();
-    const ch2 = await clients.channel(conn);
+    const ch2 = await ctx.clients.channel(conn);
     const again = await collect(ch2, q, 2, { noAck: true });
     assert.deepEqual(again.map((m) => [m.content.toString(), m.fields.redelivered]), [['m0', true], ['m2', true]]);
   });
 
   it('requeues unacked messages when the connection drops without a close', TEST_OPTS, async () => {
-    const q = clients.deleteLater(uniqueName());
-    const victim = await clients.connect();
-    const ch = await clients.channel(victim);
+    const q = ctx.clients.deleteLater(uniqueName());
+    const victim = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(victim);
     await ch.assertQueue(q, { durable: false });
     sendAll(ch, q, range(3));
     const { collector } = await consumeInto(ch, q, { noAck: false });
     await collector.waitFor(3);
     destroySocket(victim);
-    const ch2 = await clients.channel();
+    const ch2 = await ctx.clients.channel();
     await waitForReady(ch2, q, 3);
     const again = await collect(ch2, q, 3, { noAck: true });
     assert.deepEqual(again.map((m) => [m.content.toString(), m.fields.redelivered]), [['m0', true], ['m1', true], ['m2', true]]);
@@ -479,13 +464,13 @@ describe('amqplib: consuming and acknowledging', () => {
   it('honours consumer priorities (x-priority): higher priority first while it has capacity',
     TEST_OPTS, async () => {
     // RabbitMQ advertises consumer_priorities; so does a broker that copies its capabilities.
-    const conn = await clients.connect();
-    const q = clients.deleteLater(uniqueName());
-    const pub = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const q = ctx.clients.deleteLater(uniqueName());
+    const pub = await ctx.clients.channel(conn);
     await pub.assertQueue(q, { durable: false });
-    const chHigh = await clients.channel(conn);
+    const chHigh = await ctx.clients.channel(conn);
     await chHigh.prefetch(2);
-    const low = await consumeInto(await clients.channel(conn), q, { noAck: true, arguments: { 'x-priority': 1 } });
+    const low = await consumeInto(await ctx.clients.channel(conn), q, { noAck: true, arguments: { 'x-priority': 1 } });
     const high = await consumeInto(chHigh, q, { noAck: false, arguments: { 'x-priority': 10 } });
     sendAll(pub, q, range(6));
     await high.collector.waitFor(2);
@@ -500,12 +485,12 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('moves 20 000 messages through confirms and a prefetch window intact and in order', { timeout: 120_000 }, async () => {
-    const conn = await clients.connect();
-    const pub = await clients.confirmChannel(conn);
+    const conn = await ctx.clients.connect();
+    const pub = await ctx.clients.confirmChannel(conn);
     const { queue } = await pub.assertQueue('', { exclusive: true });
     const n = 20_000;
     const payload = Buffer.alloc(1000, 'x');
-    const sub = await clients.channel(conn);
+    const sub = await ctx.clients.channel(conn);
     await sub.prefetch(100);
     let next = 0;
     let outOfOrder = 0;
@@ -528,15 +513,15 @@ describe('amqplib: consuming and acknowledging', () => {
   });
 
   it('keeps the prefetch window per channel: messages rejected by one consumer go to another', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const q = clients.deleteLater(uniqueName());
-    const chA = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const q = ctx.clients.deleteLater(uniqueName());
+    const chA = await ctx.clients.channel(conn);
     await chA.assertQueue(q, { durable: false });
     await chA.prefetch(1);
     const a = await consumeInto(chA, q, { noAck: false });
     chA.sendToQueue(q, Buffer.from('only'));
     const [m] = await a.collector.waitFor(1);
-    const chB = await clients.channel(conn);
+    const chB = await ctx.clients.channel(conn);
     const b = await consumeInto(chB, q, { noAck: true });
     await chA.cancel(a.consumerTag);
     chA.reject(m, true);
@@ -547,21 +532,7 @@ describe('amqplib: consuming and acknowledging', () => {
 });
 
 describe('amqplib: routing', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   /**
    * Binds one exclusive queue per binding, publishes each key once (with a
@@ -573,8 +544,8 @@ describe('amqplib: routing', () => {
     bindings: { key: string; args?: Record<string, unknown> }[],
     publishes: { key: string; headers?: Record<string, unknown> }[],
   ): Promise<string[][]> {
-    const ch = await clients.channel();
-    const x = clients.deleteExchangeLater(uniqueName(`x-${type}`));
+    const ch = await ctx.clients.channel();
+    const x = ctx.clients.deleteExchangeLater(uniqueName(`x-${type}`));
     await ch.assertExchange(x, type, { durable: false });
     const queues: string[] = [];
     for (const b of bindings) {
@@ -606,11 +577,11 @@ describe('amqplib: routing', () => {
   });
 
   it('direct: a queue bound twice gets one copy', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     await ch.bindQueue(queue, 'amq.direct', queue);
     await ch.bindQueue(queue, 'amq.direct', queue);
-    const x = clients.deleteExchangeLater(uniqueName('x-fan'));
+    const x = ctx.clients.deleteExchangeLater(uniqueName('x-fan'));
     await ch.assertExchange(x, 'fanout', { durable: false });
     await ch.bindQueue(queue, x, 'a');
     await ch.bindQueue(queue, x, 'b');
@@ -693,7 +664,7 @@ describe('amqplib: routing', () => {
   });
 
   it('the default exchange routes to the queue named by the routing key', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     ch.publish('', queue, Buffer.from('via default'));
     const [m] = await collect(ch, queue, 1, { noAck: true });
@@ -703,25 +674,10 @@ describe('amqplib: routing', () => {
 });
 
 describe('amqplib: message properties and bodies', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    RawAmqp.destroyAll();
-    await clients.closeAll();
-  });
+  const ctx = useBroker(undefined, { beforeClose: () => RawAmqp.destroyAll() });
 
   it('round-trips every basic property and nested header tables intact', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     const headers = {
       str: 'héllo',
@@ -767,7 +723,7 @@ describe('amqplib: message properties and bodies', () => {
   it('passes the encoded properties through byte for byte (field types preserved)', TEST_OPTS, async () => {
     // amqplib decodes every integer type to a JS number, so only the wire
     // shows whether a broker re-encodes 'b'/'s'/'I'/'l' or 'f'/'d' differently.
-    const { raw } = await RawAmqp.open(broker.port, broker.host);
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
     await raw.openChannel(1);
     const queue = uniqueName();
     raw.write(method.queueDeclare(1, queue, 4 /* exclusive */));
@@ -832,7 +788,7 @@ describe('amqplib: message properties and bodies', () => {
   });
 
   it('leaves unset properties unset', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     ch.sendToQueue(queue, Buffer.from('plain'));
     const [m] = await collect(ch, queue, 1, { noAck: true });
@@ -843,7 +799,7 @@ describe('amqplib: message properties and bodies', () => {
   });
 
   it('refuses a user-id that is not the authenticated user (406)', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     const closed = serverClose(ch);
     ch.sendToQueue(queue, Buffer.from('x'), { userId: 'mallory' });
@@ -853,7 +809,7 @@ describe('amqplib: message properties and bodies', () => {
   });
 
   it('carries a 1 MiB binary body across many frames byte for byte', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     const body = randomBytes(1024 * 1024);
     ch.sendToQueue(queue, body);
@@ -865,7 +821,7 @@ describe('amqplib: message properties and bodies', () => {
   });
 
   it('carries an empty body', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     ch.sendToQueue(queue, Buffer.alloc(0), { messageId: 'empty' });
     const [m] = await collect(ch, queue, 1, { noAck: true });
@@ -878,7 +834,7 @@ describe('amqplib: message properties and bodies', () => {
   });
 
   it('carries bodies of exactly one frame, one byte over, and frame multiples', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     const frameBody = 131072 - 8; // frame-max minus frame overhead
     const sizes = [1, frameBody - 1, frameBody, frameBody + 1, 2 * frameBody, 3 * frameBody + 7];

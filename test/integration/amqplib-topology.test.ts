@@ -3,34 +3,19 @@
 // refused (checked against RabbitMQ 3.10), and the counts in the -ok replies.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { TEST_OPTS, uniqueName, waitUntil } from '../helpers/async.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, assertRejectsWith, sendAll, serverClose, waitForReady } from '../helpers/amqplib.js';
+import { assertRejectsWith, sendAll, serverClose, useBroker, waitForReady } from '../helpers/amqplib.js';
 
 const SERVER_NAMED = /^amq\.gen-[A-Za-z0-9_-]{22}$/;
 
 describe('amqplib: exchanges', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   it('declares direct, fanout, topic and headers exchanges; redeclaring equivalently is fine', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     for (const type of ['direct', 'fanout', 'topic', 'headers']) {
-      const name = clients.deleteExchangeLater(uniqueName(`x-${type}`));
+      const name = ctx.clients.deleteExchangeLater(uniqueName(`x-${type}`));
       const ok = await ch.assertExchange(name, type, { durable: false });
       assert.deepEqual(ok, { exchange: name });
       await ch.assertExchange(name, type, { durable: false });
@@ -39,19 +24,19 @@ describe('amqplib: exchanges', () => {
   });
 
   it('refuses a passive declare of a missing exchange with 404, closing the channel only', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
     const name = uniqueName('x-missing');
     const closed = serverClose(ch);
     await assertRejectsWith(ch.checkExchange(name), 404, `NOT_FOUND - no exchange '${name}' in vhost '/'`);
     await closed;
-    const again = await clients.channel(conn);
+    const again = await ctx.clients.channel(conn);
     await again.checkExchange('amq.direct');
   });
 
   it('refuses a redeclare with a different type with 406 PRECONDITION_FAILED', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const name = clients.deleteExchangeLater(uniqueName('x'));
+    const ch = await ctx.clients.channel();
+    const name = ctx.clients.deleteExchangeLater(uniqueName('x'));
     await ch.assertExchange(name, 'direct', { durable: false });
     await assertRejectsWith(
       ch.assertExchange(name, 'fanout', { durable: false }),
@@ -61,8 +46,8 @@ describe('amqplib: exchanges', () => {
   });
 
   it('refuses a redeclare with different durability with 406 PRECONDITION_FAILED', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const name = clients.deleteExchangeLater(uniqueName('x'));
+    const ch = await ctx.clients.channel();
+    const name = ctx.clients.deleteExchangeLater(uniqueName('x'));
     await ch.assertExchange(name, 'topic', { durable: false });
     await assertRejectsWith(
       ch.assertExchange(name, 'topic', { durable: true }),
@@ -72,8 +57,8 @@ describe('amqplib: exchanges', () => {
   });
 
   it('closes the connection with 503 COMMAND_INVALID on an unknown exchange type', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
     const closed = serverClose(conn);
     await assert.rejects(ch.assertExchange(uniqueName('x'), 'no-such-type'));
     const err = await closed;
@@ -82,9 +67,9 @@ describe('amqplib: exchanges', () => {
   });
 
   it('deletes an exchange; if-unused refuses while it has bindings (406)', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    let ch = await clients.channel(conn);
-    const name = clients.deleteExchangeLater(uniqueName('x'));
+    const conn = await ctx.clients.connect();
+    let ch = await ctx.clients.channel(conn);
+    const name = ctx.clients.deleteExchangeLater(uniqueName('x'));
     await ch.assertExchange(name, 'direct', { durable: false });
     const { queue } = await ch.assertQueue('', { exclusive: true });
     await ch.bindQueue(queue, name, 'k');
@@ -93,27 +78,27 @@ describe('amqplib: exchanges', () => {
       406,
       `PRECONDITION_FAILED - exchange '${name}' in vhost '/' in use`,
     );
-    ch = await clients.channel(conn);
+    ch = await ctx.clients.channel(conn);
     await ch.unbindQueue(queue, name, 'k');
     await ch.deleteExchange(name, { ifUnused: true });
     await assertRejectsWith(ch.checkExchange(name), 404, `NOT_FOUND - no exchange '${name}' in vhost '/'`);
   });
 
   it('deleting a missing exchange succeeds', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     await ch.deleteExchange(uniqueName('x-never'));
     await ch.checkExchange('amq.direct');
   });
 
   it('deleting an exchange removes its bindings but not the bound queues', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const name = uniqueName('x');
     await ch.assertExchange(name, 'fanout', { durable: false });
     const { queue } = await ch.assertQueue('', { exclusive: true });
     await ch.bindQueue(queue, name, '');
     await ch.deleteExchange(name);
     await ch.assertExchange(name, 'fanout', { durable: false });
-    clients.deleteExchangeLater(name);
+    ctx.clients.deleteExchangeLater(name);
     ch.publish(name, '', Buffer.from('to nobody'));
     ch.sendToQueue(queue, Buffer.from('direct'));
     await waitForReady(ch, queue, 1);
@@ -123,9 +108,9 @@ describe('amqplib: exchanges', () => {
   });
 
   it('routes through exchange-to-exchange bindings, and stops after unbind', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const src = clients.deleteExchangeLater(uniqueName('x-src'));
-    const dst = clients.deleteExchangeLater(uniqueName('x-dst'));
+    const ch = await ctx.clients.channel();
+    const src = ctx.clients.deleteExchangeLater(uniqueName('x-src'));
+    const dst = ctx.clients.deleteExchangeLater(uniqueName('x-dst'));
     await ch.assertExchange(src, 'topic', { durable: false });
     await ch.assertExchange(dst, 'fanout', { durable: false });
     const { queue } = await ch.assertQueue('', { exclusive: true });
@@ -147,15 +132,15 @@ describe('amqplib: exchanges', () => {
   });
 
   it('refuses an exchange-to-exchange binding with a missing source (404)', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const dst = clients.deleteExchangeLater(uniqueName('x-dst'));
+    const ch = await ctx.clients.channel();
+    const dst = ctx.clients.deleteExchangeLater(uniqueName('x-dst'));
     await ch.assertExchange(dst, 'fanout', { durable: false });
     const missing = uniqueName('x-missing');
     await assertRejectsWith(ch.bindExchange(dst, missing, ''), 404, `NOT_FOUND - no exchange '${missing}' in vhost '/'`);
   });
 
   it('has the amq.* exchanges pre-declared; even a passive declare of the default exchange is refused', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     for (const name of ['amq.direct', 'amq.fanout', 'amq.topic', 'amq.headers', 'amq.match']) {
       await ch.checkExchange(name);
     }
@@ -167,7 +152,7 @@ describe('amqplib: exchanges', () => {
   });
 
   it('refuses to declare an exchange named amq.* (403 ACCESS_REFUSED)', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const name = `amq.${uniqueName('x')}`;
     await assertRejectsWith(
       ch.assertExchange(name, 'direct', { durable: false }),
@@ -177,15 +162,15 @@ describe('amqplib: exchanges', () => {
   });
 
   it('refuses to bind a queue to the default exchange (403 ACCESS_REFUSED)', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
     const { queue } = await ch.assertQueue('', { exclusive: true });
     await assertRejectsWith(
       ch.bindQueue(queue, '', 'k'),
       403,
       "ACCESS_REFUSED - operation not permitted on the default exchange",
     );
-    const ch2 = await clients.channel(conn);
+    const ch2 = await ctx.clients.channel(conn);
     await assertRejectsWith(
       ch2.unbindQueue(queue, '', queue),
       403,
@@ -194,22 +179,22 @@ describe('amqplib: exchanges', () => {
   });
 
   it('refuses to delete the default exchange or an amq.* exchange (403 ACCESS_REFUSED)', TEST_OPTS, async () => {
-    const conn = await clients.connect();
+    const conn = await ctx.clients.connect();
     await assertRejectsWith(
-      (await clients.channel(conn)).deleteExchange(''),
+      (await ctx.clients.channel(conn)).deleteExchange(''),
       403,
       'ACCESS_REFUSED - operation not permitted on the default exchange',
     );
     await assertRejectsWith(
-      (await clients.channel(conn)).deleteExchange('amq.direct'),
+      (await ctx.clients.channel(conn)).deleteExchange('amq.direct'),
       403,
       "ACCESS_REFUSED - deletion of system exchange 'amq.direct' in vhost '/' not allowed",
     );
   });
 
   it('refuses to publish to an internal exchange (403 ACCESS_REFUSED)', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const name = clients.deleteExchangeLater(uniqueName('x-internal'));
+    const ch = await ctx.clients.channel();
+    const name = ctx.clients.deleteExchangeLater(uniqueName('x-internal'));
     await ch.assertExchange(name, 'fanout', { durable: false, internal: true });
     const closed = serverClose(ch);
     ch.publish(name, '', Buffer.from('nope'));
@@ -219,7 +204,7 @@ describe('amqplib: exchanges', () => {
   });
 
   it('closes the channel with 404 when publishing to a missing exchange', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const name = uniqueName('x-missing');
     const closed = serverClose(ch);
     ch.publish(name, 'k', Buffer.from('nope'));
@@ -229,9 +214,9 @@ describe('amqplib: exchanges', () => {
   });
 
   it('auto-deletes an auto-delete exchange when its last binding goes', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
-    const name = clients.deleteExchangeLater(uniqueName('x-auto'));
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const name = ctx.clients.deleteExchangeLater(uniqueName('x-auto'));
     await ch.assertExchange(name, 'direct', { durable: false, autoDelete: true });
     const { queue } = await ch.assertQueue('', { exclusive: true });
     await ch.bindQueue(queue, name, 'a');
@@ -240,7 +225,7 @@ describe('amqplib: exchanges', () => {
     await ch.checkExchange(name);
     await ch.unbindQueue(queue, name, 'b');
     await waitUntil(async () => {
-      const probe = await clients.channel(conn);
+      const probe = await ctx.clients.channel(conn);
       try {
         await probe.checkExchange(name);
         await probe.close();
@@ -253,24 +238,10 @@ describe('amqplib: exchanges', () => {
 });
 
 describe('amqplib: queues', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   it('declares a server-named queue amq.gen-*', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const a = await ch.assertQueue('', { exclusive: true });
     const b = await ch.assertQueue('', { exclusive: true });
     assert.match(a.queue, SERVER_NAMED);
@@ -281,14 +252,14 @@ describe('amqplib: queues', () => {
   });
 
   it('reports message and consumer counts in declare-ok', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const q = clients.deleteLater(uniqueName());
+    const ch = await ctx.clients.channel();
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { durable: false });
     for (let i = 0; i < 3; i++) ch.sendToQueue(q, Buffer.from(`m${i}`));
     await waitForReady(ch, q, 3);
     const ok = await ch.assertQueue(q, { durable: false });
     assert.deepEqual(ok, { queue: q, messageCount: 3, consumerCount: 0 });
-    const other = await clients.channel();
+    const other = await ctx.clients.channel();
     await other.prefetch(1);
     await other.consume(q, () => {}, { noAck: false });
     // One message is out for delivery and unacked: declare-ok counts ready messages only.
@@ -298,45 +269,45 @@ describe('amqplib: queues', () => {
   });
 
   it('refuses a passive declare of a missing queue with 404', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const q = uniqueName();
     await assertRejectsWith(ch.checkQueue(q), 404, `NOT_FOUND - no queue '${q}' in vhost '/'`);
   });
 
   it('refuses another connection access to an exclusive queue with 405 RESOURCE_LOCKED', TEST_OPTS, async () => {
-    const ownerConn = await clients.connect();
-    const owner = await clients.channel(ownerConn);
+    const ownerConn = await ctx.clients.connect();
+    const owner = await ctx.clients.channel(ownerConn);
     const { queue } = await owner.assertQueue(uniqueName(), { exclusive: true });
     const locked =
       `RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '${queue}' in vhost '/'. ` +
       'It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.';
-    const other = await clients.connect();
-    await assertRejectsWith((await clients.channel(other)).assertQueue(queue, { exclusive: true }), 405, locked);
-    await assertRejectsWith((await clients.channel(other)).assertQueue(queue, { exclusive: false }), 405, locked);
-    await assertRejectsWith((await clients.channel(other)).checkQueue(queue), 405, locked);
-    await assertRejectsWith((await clients.channel(other)).consume(queue, () => {}), 405, locked);
-    await assertRejectsWith((await clients.channel(other)).deleteQueue(queue), 405, locked);
-    await assertRejectsWith((await clients.channel(other)).purgeQueue(queue), 405, locked);
+    const other = await ctx.clients.connect();
+    await assertRejectsWith((await ctx.clients.channel(other)).assertQueue(queue, { exclusive: true }), 405, locked);
+    await assertRejectsWith((await ctx.clients.channel(other)).assertQueue(queue, { exclusive: false }), 405, locked);
+    await assertRejectsWith((await ctx.clients.channel(other)).checkQueue(queue), 405, locked);
+    await assertRejectsWith((await ctx.clients.channel(other)).consume(queue, () => {}), 405, locked);
+    await assertRejectsWith((await ctx.clients.channel(other)).deleteQueue(queue), 405, locked);
+    await assertRejectsWith((await ctx.clients.channel(other)).purgeQueue(queue), 405, locked);
     // The owner's other channels share the connection and may use it.
-    const sibling = await clients.channel(ownerConn);
+    const sibling = await ctx.clients.channel(ownerConn);
     assert.deepEqual(await sibling.checkQueue(queue), { queue, messageCount: 0, consumerCount: 0 });
     await sibling.consume(queue, () => {});
   });
 
   it('deletes an exclusive queue when its connection closes', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
     const q = uniqueName();
     await ch.assertQueue(q, { exclusive: true });
     await conn.close();
-    const probe = await clients.channel();
+    const probe = await ctx.clients.channel();
     await waitUntil(async () => (await probe.checkQueue(q).then(() => false, () => true)), `exclusive queue ${q} is gone`);
   });
 
   it('auto-deletes an auto-delete queue after its last consumer cancels', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName());
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { autoDelete: true, durable: false });
     const c1 = await ch.consume(q, () => {});
     const c2 = await ch.consume(q, () => {});
@@ -345,21 +316,21 @@ describe('amqplib: queues', () => {
     assert.equal(ok.consumerCount, 1);
     await ch.cancel(c2.consumerTag);
     await waitUntil(async () => {
-      const probe = await clients.channel(conn);
+      const probe = await ctx.clients.channel(conn);
       return probe.checkQueue(q).then(async () => { await probe.close(); return false; }, () => true);
     }, `auto-delete queue ${q} is gone`);
   });
 
   it('keeps an auto-delete queue that never had a consumer', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const q = clients.deleteLater(uniqueName());
+    const ch = await ctx.clients.channel();
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { autoDelete: true, durable: false });
     await ch.checkQueue(q);
   });
 
   it('refuses a redeclare with different durable with 406 PRECONDITION_FAILED', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const q = clients.deleteLater(uniqueName());
+    const ch = await ctx.clients.channel();
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { durable: false });
     await assertRejectsWith(
       ch.assertQueue(q, { durable: true }),
@@ -369,8 +340,8 @@ describe('amqplib: queues', () => {
   });
 
   it('refuses a redeclare with different auto-delete with 406 PRECONDITION_FAILED', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const q = clients.deleteLater(uniqueName());
+    const ch = await ctx.clients.channel();
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { durable: false, autoDelete: false });
     await assertRejectsWith(
       ch.assertQueue(q, { durable: false, autoDelete: true }),
@@ -380,7 +351,7 @@ describe('amqplib: queues', () => {
   });
 
   it('refuses to declare a queue named amq.* (403 ACCESS_REFUSED)', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const q = `amq.${uniqueName()}`;
     await assertRejectsWith(
       ch.assertQueue(q, { durable: false }),
@@ -390,8 +361,8 @@ describe('amqplib: queues', () => {
   });
 
   it('binds and unbinds a queue; unbinding a missing binding succeeds', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const x = clients.deleteExchangeLater(uniqueName('x'));
+    const ch = await ctx.clients.channel();
+    const x = ctx.clients.deleteExchangeLater(uniqueName('x'));
     await ch.assertExchange(x, 'direct', { durable: false });
     const { queue } = await ch.assertQueue('', { exclusive: true });
     await ch.bindQueue(queue, x, 'red');
@@ -412,9 +383,9 @@ describe('amqplib: queues', () => {
 
   it('unbinding a missing queue or from a missing exchange succeeds (idempotent, as RabbitMQ 3.x)',
     TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    await (await clients.channel(conn)).unbindQueue(uniqueName('q-missing'), 'amq.direct', 'k');
-    const ch = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    await (await ctx.clients.channel(conn)).unbindQueue(uniqueName('q-missing'), 'amq.direct', 'k');
+    const ch = await ctx.clients.channel(conn);
     const { queue } = await ch.assertQueue('', { exclusive: true });
     await ch.unbindQueue(queue, uniqueName('x-missing'), 'k');
     await ch.unbindExchange('amq.fanout', uniqueName('x-missing'), 'k');
@@ -422,8 +393,8 @@ describe('amqplib: queues', () => {
   });
 
   it('refuses a headers binding with an invalid x-match (406)', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const x = clients.deleteExchangeLater(uniqueName('x-h'));
+    const ch = await ctx.clients.channel();
+    const x = ctx.clients.deleteExchangeLater(uniqueName('x-h'));
     await ch.assertExchange(x, 'headers', { durable: false });
     const { queue } = await ch.assertQueue('', { exclusive: true });
     // RabbitMQ prints the value as an Erlang binary (<<"foo">>); the rest is fixed.
@@ -435,12 +406,12 @@ describe('amqplib: queues', () => {
   });
 
   it('refuses a passive declare of the empty queue name with 404', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     await assertRejectsWith(ch.checkQueue(''), 404, "NOT_FOUND - no queue '' in vhost '/'");
   });
 
   it('counts only ready messages in delete-ok', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const q = uniqueName();
     await ch.assertQueue(q, { durable: false });
     sendAll(ch, q, ['a', 'b']);
@@ -450,21 +421,21 @@ describe('amqplib: queues', () => {
   });
 
   it('refuses to bind a missing queue or to a missing exchange (404)', TEST_OPTS, async () => {
-    const conn = await clients.connect();
+    const conn = await ctx.clients.connect();
     const missingQ = uniqueName('q-missing');
     await assertRejectsWith(
-      (await clients.channel(conn)).bindQueue(missingQ, 'amq.direct', 'k'),
+      (await ctx.clients.channel(conn)).bindQueue(missingQ, 'amq.direct', 'k'),
       404,
       `NOT_FOUND - no queue '${missingQ}' in vhost '/'`,
     );
-    const ch = await clients.channel(conn);
+    const ch = await ctx.clients.channel(conn);
     const { queue } = await ch.assertQueue('', { exclusive: true });
     const missingX = uniqueName('x-missing');
     await assertRejectsWith(ch.bindQueue(queue, missingX, 'k'), 404, `NOT_FOUND - no exchange '${missingX}' in vhost '/'`);
   });
 
   it('purges a queue and returns the number of messages purged', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     for (let i = 0; i < 5; i++) ch.sendToQueue(queue, Buffer.from(`m${i}`));
     await waitForReady(ch, queue, 5);
@@ -474,7 +445,7 @@ describe('amqplib: queues', () => {
   });
 
   it('purge leaves unacked messages alone', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     for (let i = 0; i < 3; i++) ch.sendToQueue(queue, Buffer.from(`m${i}`));
     await waitForReady(ch, queue, 3);
@@ -486,7 +457,7 @@ describe('amqplib: queues', () => {
   });
 
   it('deletes a queue and returns its message count', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const q = uniqueName();
     await ch.assertQueue(q, { durable: false });
     ch.sendToQueue(q, Buffer.from('a'));
@@ -497,52 +468,52 @@ describe('amqplib: queues', () => {
   });
 
   it('deleting a missing queue succeeds with message count 0', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     assert.deepEqual(await ch.deleteQueue(uniqueName('q-never')), { messageCount: 0 });
   });
 
   it('refuses delete if-unused while the queue has a consumer (406)', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName());
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { durable: false });
     const { consumerTag } = await ch.consume(q, () => {});
     await assertRejectsWith(
-      (await clients.channel(conn)).deleteQueue(q, { ifUnused: true }),
+      (await ctx.clients.channel(conn)).deleteQueue(q, { ifUnused: true }),
       406,
       `PRECONDITION_FAILED - queue '${q}' in vhost '/' in use`,
     );
     await ch.cancel(consumerTag);
-    assert.deepEqual(await (await clients.channel(conn)).deleteQueue(q, { ifUnused: true }), { messageCount: 0 });
+    assert.deepEqual(await (await ctx.clients.channel(conn)).deleteQueue(q, { ifUnused: true }), { messageCount: 0 });
   });
 
   it('refuses delete if-empty while the queue has messages (406)', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName());
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName());
     await ch.assertQueue(q, { durable: false });
     ch.sendToQueue(q, Buffer.from('x'));
     await waitForReady(ch, q, 1);
     await assertRejectsWith(
-      (await clients.channel(conn)).deleteQueue(q, { ifEmpty: true }),
+      (await ctx.clients.channel(conn)).deleteQueue(q, { ifEmpty: true }),
       406,
       `PRECONDITION_FAILED - queue '${q}' in vhost '/' not empty`,
     );
-    const ch2 = await clients.channel(conn);
+    const ch2 = await ctx.clients.channel(conn);
     await ch2.purgeQueue(q);
     assert.deepEqual(await ch2.deleteQueue(q, { ifEmpty: true }), { messageCount: 0 });
   });
 
   it('closes the channel with 404 when consuming from a missing queue', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const q = uniqueName();
     await assertRejectsWith(ch.consume(q, () => {}), 404, `NOT_FOUND - no queue '${q}' in vhost '/'`);
   });
 
   it('channel errors leave the connection and its other channels working', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const good = await clients.channel(conn);
-    const bad = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const good = await ctx.clients.channel(conn);
+    const bad = await ctx.clients.channel(conn);
     await assertRejectsWith(bad.checkQueue(uniqueName()), 404);
     const { queue } = await good.assertQueue('', { exclusive: true });
     good.sendToQueue(queue, Buffer.from('ok'));

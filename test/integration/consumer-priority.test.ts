@@ -5,37 +5,22 @@
 // its high-priority consumer step aside like a per-consumer limit does.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { SETTLE_MS, TEST_OPTS, sleep, uniqueName } from '../helpers/async.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, bodies, consumeInto, sendAll, waitForReady } from '../helpers/amqplib.js';
+import { bodies, consumeInto, sendAll, useBroker, waitForReady } from '../helpers/amqplib.js';
 import { range } from '../helpers/reliable.js';
 
 describe('consumer priorities', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   it('consumers of the highest priority share round-robin; lower ones get nothing while they can take', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const pub = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName('q'));
+    const conn = await ctx.clients.connect();
+    const pub = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName('q'));
     await pub.assertQueue(q, { durable: false });
-    const low = await consumeInto(await clients.channel(conn), q, { noAck: true, arguments: { 'x-priority': 1 } });
-    const a = await consumeInto(await clients.channel(conn), q, { noAck: true, arguments: { 'x-priority': 5 } });
-    const b = await consumeInto(await clients.channel(conn), q, { noAck: true, arguments: { 'x-priority': 5 } });
+    const low = await consumeInto(await ctx.clients.channel(conn), q, { noAck: true, arguments: { 'x-priority': 1 } });
+    const a = await consumeInto(await ctx.clients.channel(conn), q, { noAck: true, arguments: { 'x-priority': 5 } });
+    const b = await consumeInto(await ctx.clients.channel(conn), q, { noAck: true, arguments: { 'x-priority': 5 } });
     sendAll(pub, q, range(6));
     await a.collector.waitFor(3);
     await b.collector.waitFor(3);
@@ -46,12 +31,12 @@ describe('consumer priorities', () => {
   });
 
   it('a negative x-priority ranks below the default', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const pub = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName('q'));
+    const conn = await ctx.clients.connect();
+    const pub = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName('q'));
     await pub.assertQueue(q, { durable: false });
-    const negative = await consumeInto(await clients.channel(conn), q, { noAck: true, arguments: { 'x-priority': -3 } });
-    const dflt = await consumeInto(await clients.channel(conn), q, { noAck: true });
+    const negative = await consumeInto(await ctx.clients.channel(conn), q, { noAck: true, arguments: { 'x-priority': -3 } });
+    const dflt = await consumeInto(await ctx.clients.channel(conn), q, { noAck: true });
     sendAll(pub, q, range(3));
     assert.deepEqual(bodies(await dflt.collector.waitFor(3)), range(3));
     await sleep(SETTLE_MS);
@@ -59,14 +44,14 @@ describe('consumer priorities', () => {
   });
 
   it('a high-priority consumer whose channel hit its global prefetch limit steps aside', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const pub = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName('q'));
+    const conn = await ctx.clients.connect();
+    const pub = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName('q'));
     await pub.assertQueue(q, { durable: false });
-    const chHigh = await clients.channel(conn);
+    const chHigh = await ctx.clients.channel(conn);
     await chHigh.prefetch(2, true);
     const high = await consumeInto(chHigh, q, { noAck: false, arguments: { 'x-priority': 10 } });
-    const low = await consumeInto(await clients.channel(conn), q, { noAck: true, arguments: { 'x-priority': 0 } });
+    const low = await consumeInto(await ctx.clients.channel(conn), q, { noAck: true, arguments: { 'x-priority': 0 } });
     sendAll(pub, q, range(5));
     await high.collector.waitFor(2);
     await low.collector.waitFor(3);

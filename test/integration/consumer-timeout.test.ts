@@ -7,11 +7,11 @@
 // timeouts about once a minute, so these run against Wharf only.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Channel } from 'amqplib';
 import { SETTLE_MS, TEST_OPTS, sleep, uniqueName } from '../helpers/async.js';
-import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, assertReply, consumeInto, serverClose, waitForReady, watchOf } from '../helpers/amqplib.js';
+import { skipUnderReference } from '../helpers/broker.js';
+import { assertReply, consumeInto, serverClose, useBroker, waitForReady, watchOf } from '../helpers/amqplib.js';
 import { declareDeadLetters, deliveryCount, xDeaths } from '../helpers/reliable.js';
 
 const opts = { ...TEST_OPTS, skip: skipUnderReference };
@@ -19,36 +19,22 @@ const TIMEOUT_MS = 300;
 const TIMED_OUT = /PRECONDITION_FAILED - delivery acknowledgement on channel \d+ timed out\. Timeout value used: (\d+) ms/;
 
 describe('consumer timeouts', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   async function timedQueue(ch: Channel, args: Record<string, unknown>): Promise<string> {
-    const q = clients.deleteLater(uniqueName('timed'));
+    const q = ctx.clients.deleteLater(uniqueName('timed'));
     await ch.assertQueue(q, { durable: false, arguments: { 'x-consumer-timeout': TIMEOUT_MS, ...args } });
     return q;
   }
 
   describe("mode 'close-channel' (the default, as RabbitMQ)", () => {
     it('closes the channel with 406 when a delivery is not acked in time; the message comes back redelivered', opts, async () => {
-      const conn = await clients.connect();
-      const other = await clients.channel(conn);
+      const conn = await ctx.clients.connect();
+      const other = await ctx.clients.channel(conn);
       const q = await timedQueue(other, {});
       other.sendToQueue(q, Buffer.from('slow'));
       other.sendToQueue(q, Buffer.from('fast'));
-      const ch = await clients.channel(conn);
+      const ch = await ctx.clients.channel(conn);
       const closed = serverClose(ch);
       const c = await consumeInto(ch, q, { noAck: false });
       const [, fast] = await c.collector.waitFor(2);
@@ -65,7 +51,7 @@ describe('consumer timeouts', () => {
     });
 
     it('leaves a consumer that acks in time alone', opts, async () => {
-      const ch = await clients.channel();
+      const ch = await ctx.clients.channel();
       const q = await timedQueue(ch, {});
       const c = await consumeInto(ch, q, { noAck: false });
       for (let i = 0; i < 3; i++) {
@@ -79,7 +65,7 @@ describe('consumer timeouts', () => {
     });
 
     it('no-ack consumers never time out', opts, async () => {
-      const ch = await clients.channel();
+      const ch = await ctx.clients.channel();
       const q = await timedQueue(ch, {});
       const c = await consumeInto(ch, q, { noAck: true });
       ch.sendToQueue(q, Buffer.from('x'));
@@ -92,7 +78,7 @@ describe('consumer timeouts', () => {
 
   describe("mode 'requeue' (Wharf: SQS-style visibility timeout)", () => {
     it('requeues only the late message, counted as a return; the channel stays open and the late ack is ignored', opts, async () => {
-      const ch = await clients.channel();
+      const ch = await ctx.clients.channel();
       const q = await timedQueue(ch, { 'x-consumer-timeout-mode': 'requeue' });
       ch.sendToQueue(q, Buffer.from('slow'));
       ch.sendToQueue(q, Buffer.from('fast'));
@@ -115,8 +101,8 @@ describe('consumer timeouts', () => {
     });
 
     it('the returns count towards x-delivery-limit', opts, async () => {
-      const ch = await clients.channel();
-      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients });
+      const ch = await ctx.clients.channel();
+      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: ctx.clients });
       const q = await timedQueue(ch, {
         'x-consumer-timeout-mode': 'requeue',
         'x-delivery-limit': 1,
@@ -135,29 +121,15 @@ describe('consumer timeouts', () => {
 });
 
 describe('broker-wide consumer timeout (consumerTimeoutMs)', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker({ consumerTimeoutMs: TIMEOUT_MS });
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker({ consumerTimeoutMs: TIMEOUT_MS });
 
   it('applies to queues without x-consumer-timeout, basic.get deliveries included', opts, async () => {
-    const conn = await clients.connect();
-    const other = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName('q'));
+    const conn = await ctx.clients.connect();
+    const other = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName('q'));
     await other.assertQueue(q, { durable: false });
     other.sendToQueue(q, Buffer.from('held'));
-    const ch = await clients.channel(conn);
+    const ch = await ctx.clients.channel(conn);
     const closed = serverClose(ch);
     await waitForReady(other, q, 1);
     assert.ok(await ch.get(q, { noAck: false }));
@@ -166,8 +138,8 @@ describe('broker-wide consumer timeout (consumerTimeoutMs)', () => {
   });
 
   it('x-consumer-timeout overrides it per queue', opts, async () => {
-    const ch = await clients.channel();
-    const q = clients.deleteLater(uniqueName('q'));
+    const ch = await ctx.clients.channel();
+    const q = ctx.clients.deleteLater(uniqueName('q'));
     await ch.assertQueue(q, { durable: false, arguments: { 'x-consumer-timeout': 600_000 } });
     ch.sendToQueue(q, Buffer.from('held'));
     const c = await consumeInto(ch, q, { noAck: false });

@@ -6,11 +6,11 @@
 // across a restart.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Message } from 'amqplib';
 import { SETTLE_MS, TEST_OPTS, sleep, uniqueName } from '../helpers/async.js';
-import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, bodies, consumeInto, sendAll, tx, waitForReady } from '../helpers/amqplib.js';
+import { skipUnderReference } from '../helpers/broker.js';
+import { Clients, bodies, consumeInto, sendAll, tx, useBroker, waitForReady } from '../helpers/amqplib.js';
 import { consumeWith, declareDeadLetters, range, xDeaths } from '../helpers/reliable.js';
 
 /** The x-death entries without their time, for comparing. */
@@ -19,27 +19,13 @@ function deaths(m: Message): { queue: string; reason: string; count: number; exc
 }
 
 describe('dead-lettering', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   it('reject and nack without requeue dead-letter with reason rejected and a full x-death', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients });
-    const src = clients.deleteExchangeLater(uniqueName('src'));
-    const q = clients.deleteLater(uniqueName('q'));
+    const ch = await ctx.clients.channel();
+    const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: ctx.clients });
+    const src = ctx.clients.deleteExchangeLater(uniqueName('src'));
+    const q = ctx.clients.deleteLater(uniqueName('q'));
     await ch.assertExchange(src, 'direct', { durable: false });
     await ch.assertQueue(q, { durable: false, arguments: { 'x-dead-letter-exchange': dlx } });
     await ch.bindQueue(q, src, 'rk');
@@ -76,9 +62,9 @@ describe('dead-lettering', () => {
   });
 
   it('nack multiple without requeue dead-letters every delivery up to the tag, in order', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients });
-    const q = clients.deleteLater(uniqueName('q'));
+    const ch = await ctx.clients.channel();
+    const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: ctx.clients });
+    const q = ctx.clients.deleteLater(uniqueName('q'));
     await ch.assertQueue(q, { durable: false, arguments: { 'x-dead-letter-exchange': dlx } });
     sendAll(ch, q, range(5));
     const { collector } = await consumeInto(ch, q, { noAck: false });
@@ -91,13 +77,13 @@ describe('dead-lettering', () => {
   });
 
   it('a reject without requeue inside a transaction dead-letters on commit, and not after a rollback', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients, durable: true });
-    const q = clients.deleteLater(uniqueName('q'));
+    const ch = await ctx.clients.channel();
+    const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: ctx.clients, durable: true });
+    const q = ctx.clients.deleteLater(uniqueName('q'));
     await ch.assertQueue(q, { durable: true, arguments: { 'x-dead-letter-exchange': dlx } });
     sendAll(ch, q, ['rolled-back', 'committed'], { persistent: true });
     await waitForReady(ch, q, 2);
-    const txCh = await clients.channel();
+    const txCh = await ctx.clients.channel();
     await tx.select(txCh);
     const a = await txCh.get(q, { noAck: false });
     const b = await txCh.get(q, { noAck: false });
@@ -119,9 +105,9 @@ describe('dead-lettering', () => {
   });
 
   it('x-dead-letter-routing-key replaces the routing key; x-death keeps the original one', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients, type: 'direct', bindingKey: 'dead' });
-    const q = clients.deleteLater(uniqueName('q'));
+    const ch = await ctx.clients.channel();
+    const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: ctx.clients, type: 'direct', bindingKey: 'dead' });
+    const q = ctx.clients.deleteLater(uniqueName('q'));
     await ch.assertQueue(q, {
       durable: false,
       arguments: { 'x-dead-letter-exchange': dlx, 'x-dead-letter-routing-key': 'dead' },
@@ -138,10 +124,10 @@ describe('dead-lettering', () => {
   });
 
   it('drops the message when the dead-letter exchange does not exist or routes it nowhere', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients, type: 'direct', bindingKey: 'bound' });
-    const missing = clients.deleteLater(uniqueName('q'));
-    const nowhere = clients.deleteLater(uniqueName('q'));
+    const ch = await ctx.clients.channel();
+    const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: ctx.clients, type: 'direct', bindingKey: 'bound' });
+    const missing = ctx.clients.deleteLater(uniqueName('q'));
+    const nowhere = ctx.clients.deleteLater(uniqueName('q'));
     await ch.assertQueue(missing, { durable: false, arguments: { 'x-dead-letter-exchange': uniqueName('no-such-x') } });
     await ch.assertQueue(nowhere, { durable: false, arguments: { 'x-dead-letter-exchange': dlx } });
     for (const q of [missing, nowhere]) {
@@ -157,8 +143,8 @@ describe('dead-lettering', () => {
   });
 
   it('a message rejected repeatedly back into its own queue (a client-driven cycle) is kept; x-death count grows', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const q = clients.deleteLater(uniqueName('loop'));
+    const ch = await ctx.clients.channel();
+    const q = ctx.clients.deleteLater(uniqueName('loop'));
     // The default exchange routes the dead-lettered copy by its routing key: back to q.
     await ch.assertQueue(q, { durable: false, arguments: { 'x-dead-letter-exchange': '' } });
     ch.sendToQueue(q, Buffer.from('again'));
@@ -177,9 +163,9 @@ describe('dead-lettering', () => {
   });
 
   it('breaks a cycle of expiries: the copy back into a queue the message already expired in is dropped', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const { dlx, dlq: observer } = await declareDeadLetters(ch, { cleanup: clients });
-    const a = clients.deleteLater(uniqueName('a'));
+    const ch = await ctx.clients.channel();
+    const { dlx, dlq: observer } = await declareDeadLetters(ch, { cleanup: ctx.clients });
+    const a = ctx.clients.deleteLater(uniqueName('a'));
     await ch.assertQueue(a, { durable: false, arguments: { 'x-message-ttl': 20, 'x-dead-letter-exchange': dlx } });
     // The fanout dead-letter exchange routes back to a itself (a cycle) and to the observer.
     await ch.bindQueue(a, dlx, '');
@@ -193,8 +179,8 @@ describe('dead-lettering', () => {
   });
 
   it('breaks a cycle through the default exchange: a queue dead-lettering expired messages to itself drops them', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const a = clients.deleteLater(uniqueName('self'));
+    const ch = await ctx.clients.channel();
+    const a = ctx.clients.deleteLater(uniqueName('self'));
     // No routing key of its own: the copy goes by the original routing key, the queue's name.
     await ch.assertQueue(a, { durable: false, arguments: { 'x-message-ttl': 20, 'x-dead-letter-exchange': '' } });
     ch.sendToQueue(a, Buffer.from('cyclic'));
@@ -207,10 +193,10 @@ describe('dead-lettering', () => {
   });
 
   it('breaks a two-queue cycle of expiries (a -> b -> a)', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const { dlx, dlq: observer } = await declareDeadLetters(ch, { cleanup: clients });
-    const a = clients.deleteLater(uniqueName('a'));
-    const b = clients.deleteLater(uniqueName('b'));
+    const ch = await ctx.clients.channel();
+    const { dlx, dlq: observer } = await declareDeadLetters(ch, { cleanup: ctx.clients });
+    const a = ctx.clients.deleteLater(uniqueName('a'));
+    const b = ctx.clients.deleteLater(uniqueName('b'));
     await ch.assertQueue(a, { durable: false, arguments: { 'x-message-ttl': 20, 'x-dead-letter-exchange': dlx } });
     await ch.assertQueue(b, {
       durable: false,
@@ -227,9 +213,9 @@ describe('dead-lettering', () => {
   });
 
   it('allows a cycle with a rejection in it; x-death lists the newest death first', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const a = clients.deleteLater(uniqueName('a'));
-    const b = clients.deleteLater(uniqueName('b'));
+    const ch = await ctx.clients.channel();
+    const a = ctx.clients.deleteLater(uniqueName('a'));
+    const b = ctx.clients.deleteLater(uniqueName('b'));
     await ch.assertQueue(a, { durable: false, arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': b } });
     await ch.assertQueue(b, {
       durable: false,
@@ -253,7 +239,7 @@ describe('dead-lettering', () => {
 
   it('keeps dead-lettered persistent messages (rejected, expired, maxlen) across a restart', { ...TEST_OPTS, skip: skipUnderReference }, async () => {
     // Nothing is registered for deletion before the restart: the broker's URL changes with it.
-    const pre = new Clients(broker.url);
+    const pre = new Clients(ctx.broker.url);
     const ch = await pre.confirmChannel();
     const { dlx, dlq } = await declareDeadLetters(ch, { durable: true });
     const r = uniqueName('rejects');
@@ -272,11 +258,10 @@ describe('dead-lettering', () => {
     ch.reject(got, false);
     await waitForReady(ch, dlq, 3);
     await pre.closeAll();
-    await broker.restart();
-    clients = new Clients(broker.url);
-    for (const q of [r, t, m, dlq]) clients.deleteLater(q);
-    clients.deleteExchangeLater(dlx);
-    const ch2 = await clients.channel();
+    await ctx.restart();
+    for (const q of [r, t, m, dlq]) ctx.clients.deleteLater(q);
+    ctx.clients.deleteExchangeLater(dlx);
+    const ch2 = await ctx.clients.channel();
     await waitForReady(ch2, dlq, 3);
     const dead = await consumeInto(ch2, dlq, { noAck: true });
     const all = await dead.collector.waitFor(3);

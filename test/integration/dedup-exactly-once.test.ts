@@ -5,11 +5,11 @@
 // ack all end with exactly one output per input.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { TEST_OPTS, WAIT_MS, uniqueName, waitUntil, withTimeout } from '../helpers/async.js';
-import { isReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, collect, consumeInto, destroySocket, tx, waitForReady } from '../helpers/amqplib.js';
+import { isReference } from '../helpers/broker.js';
+import { collect, consumeInto, destroySocket, tx, useBroker, waitForReady } from '../helpers/amqplib.js';
 
 const skip = isReference ? 'message de-duplication is a Wharf feature (RabbitMQ needs a plugin)' : false;
 const DEDUP = { 'x-message-deduplication': true };
@@ -21,31 +21,17 @@ function transform(m: ConsumeMessage): { body: Buffer; messageId: string } {
 }
 
 describe('de-duplication: exactly-once consume-transform-produce', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   it('every input yields exactly one output despite producer retries and worker crashes', { ...TEST_OPTS, skip }, async () => {
-    const input = clients.deleteLater(uniqueName('in'));
-    const output = clients.deleteLater(uniqueName('out'));
-    const admin = await clients.channel();
+    const input = ctx.clients.deleteLater(uniqueName('in'));
+    const output = ctx.clients.deleteLater(uniqueName('out'));
+    const admin = await ctx.clients.channel();
     await admin.assertQueue(input, { durable: true, arguments: DEDUP });
     await admin.assertQueue(output, { durable: true, arguments: DEDUP });
 
     // (a) The producer retries some publishes (as after a lost confirm): the input queue absorbs them.
-    const producer = await clients.confirmChannel();
+    const producer = await ctx.clients.confirmChannel();
     for (const body of [...INPUTS, 'bravo', 'delta', 'bravo']) {
       producer.sendToQueue(input, Buffer.from(body), { messageId: `in:${body}`, persistent: true });
     }
@@ -55,8 +41,8 @@ describe('de-duplication: exactly-once consume-transform-produce', () => {
     // (b) A transactional worker publishes its output, then dies before tx.commit:
     // the publish is discarded and the input goes back to the queue.
     {
-      const conn = await clients.connect();
-      const ch = await clients.channel(conn);
+      const conn = await ctx.clients.connect();
+      const ch = await ctx.clients.channel(conn);
       await tx.select(ch);
       await ch.prefetch(1);
       const { collector } = await consumeInto(ch, input);
@@ -74,8 +60,8 @@ describe('de-duplication: exactly-once consume-transform-produce', () => {
     // before acking: the input is redelivered and its output will be published again.
     let published: string;
     {
-      const conn = await clients.connect();
-      const ch: ConfirmChannel = await clients.confirmChannel(conn);
+      const conn = await ctx.clients.connect();
+      const ch: ConfirmChannel = await ctx.clients.confirmChannel(conn);
       await ch.prefetch(1);
       const { collector } = await consumeInto(ch, input);
       const [m] = await collector.waitFor(1);
@@ -90,7 +76,7 @@ describe('de-duplication: exactly-once consume-transform-produce', () => {
     }
 
     // A healthy transactional worker processes everything: publish output, ack input, commit.
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     await tx.select(ch);
     await ch.prefetch(1);
     const processed: string[] = [];

@@ -7,11 +7,11 @@
 // skipped against the reference broker.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { Channel, ConfirmChannel, Options } from 'amqplib';
 import { TEST_OPTS, WAIT_MS, sleep, uniqueName, withTimeout } from '../helpers/async.js';
 import { isReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, assertRejectsWith, bodies, collect, tx, waitForReady } from '../helpers/amqplib.js';
+import { Clients, assertRejectsWith, bodies, collect, tx, useBroker, waitForReady } from '../helpers/amqplib.js';
 
 const skip = isReference ? 'message de-duplication is a Wharf feature (RabbitMQ needs a plugin)' : false;
 const opts = { ...TEST_OPTS, skip };
@@ -31,30 +31,16 @@ async function readyCount(ch: Channel, queue: string): Promise<number> {
 }
 
 describe('de-duplication: semantics', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   async function dedupQueue(ch: Channel, args: Record<string, unknown> = {}): Promise<string> {
-    const q = clients.deleteLater(uniqueName('dedup'));
+    const q = ctx.clients.deleteLater(uniqueName('dedup'));
     await ch.assertQueue(q, { durable: false, arguments: { ...DEDUP, ...args } });
     return q;
   }
 
   it('a repeated message-id is confirmed but enqueued once', opts, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const q = await dedupQueue(ch);
     await publishConfirmed(ch, q, 'first', { messageId: 'order-1' });
     await publishConfirmed(ch, q, 'retry', { messageId: 'order-1' });
@@ -64,7 +50,7 @@ describe('de-duplication: semantics', () => {
   });
 
   it('x-deduplication-header is the key when present (string or number), before message-id', opts, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const q = await dedupQueue(ch);
     await publishConfirmed(ch, q, 'a1', { messageId: 'm-1', headers: { 'x-deduplication-header': 'k-a' } });
     await publishConfirmed(ch, q, 'a2', { messageId: 'm-2', headers: { 'x-deduplication-header': 'k-a' } });
@@ -79,7 +65,7 @@ describe('de-duplication: semantics', () => {
   });
 
   it('a duplicate is absorbed even after the first copy was consumed and acked', opts, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const q = await dedupQueue(ch);
     await publishConfirmed(ch, q, 'once', { messageId: 'pay-7' });
     const [m] = await collect(ch, q, 1);
@@ -90,7 +76,7 @@ describe('de-duplication: semantics', () => {
   });
 
   it('different keys pass, and messages without a key are never de-duplicated', opts, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const q = await dedupQueue(ch);
     for (const id of ['k1', 'k2', 'k3']) await publishConfirmed(ch, q, id, { messageId: id });
     for (let i = 0; i < 3; i++) await publishConfirmed(ch, q, 'no key');
@@ -100,7 +86,7 @@ describe('de-duplication: semantics', () => {
   });
 
   it('the key passes again once its window has expired', opts, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const q = await dedupQueue(ch, { 'x-deduplication-window': 200 });
     await publishConfirmed(ch, q, 'first', { messageId: 'w' });
     await publishConfirmed(ch, q, 'duplicate', { messageId: 'w' });
@@ -111,7 +97,7 @@ describe('de-duplication: semantics', () => {
   });
 
   it('x-cache-size bounds the remembered keys: the oldest is forgotten first', opts, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const q = await dedupQueue(ch, { 'x-cache-size': 2 });
     for (const id of ['k1', 'k2', 'k3']) await publishConfirmed(ch, q, id, { messageId: id });
     await publishConfirmed(ch, q, 'k1 again', { messageId: 'k1' }); // k1 was evicted by k3
@@ -120,12 +106,12 @@ describe('de-duplication: semantics', () => {
   });
 
   it('each queue de-duplicates on its own; a queue without the argument takes every copy', opts, async () => {
-    const ch = await clients.confirmChannel();
-    const x = clients.deleteExchangeLater(uniqueName('x'));
+    const ch = await ctx.clients.confirmChannel();
+    const x = ctx.clients.deleteExchangeLater(uniqueName('x'));
     await ch.assertExchange(x, 'fanout', { durable: false });
     const a = await dedupQueue(ch);
     const b = await dedupQueue(ch);
-    const plain = clients.deleteLater(uniqueName('plain'));
+    const plain = ctx.clients.deleteLater(uniqueName('plain'));
     await ch.assertQueue(plain, { durable: false });
     for (const q of [a, b, plain]) await ch.bindQueue(q, x, '');
     await publishConfirmed(ch, a, 'only a', { messageId: 'shared' }); // through the default exchange: a only
@@ -138,7 +124,7 @@ describe('de-duplication: semantics', () => {
   });
 
   it('a mandatory duplicate counts as routed: confirmed, not returned', opts, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const q = await dedupQueue(ch);
     const returned: string[] = [];
     ch.on('return', (m: { content: Buffer }) => returned.push(m.content.toString()));
@@ -150,9 +136,9 @@ describe('de-duplication: semantics', () => {
   });
 
   it('in a transaction the check happens at commit; a rolled-back publish leaves no key behind', opts, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
-    const observer = await clients.channel(conn);
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const observer = await ctx.clients.channel(conn);
     const q = await dedupQueue(observer);
     await tx.select(ch);
     ch.sendToQueue(q, Buffer.from('rolled back'), { messageId: 't-1' });
@@ -168,21 +154,7 @@ describe('de-duplication: semantics', () => {
 });
 
 describe('de-duplication: arguments', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   const invalid: [string, Record<string, unknown>, string, RegExp][] = [
     ['a string flag', { 'x-message-deduplication': 'yes' }, 'x-message-deduplication', /expected a boolean, got 'yes'/],
@@ -196,7 +168,7 @@ describe('de-duplication: arguments', () => {
   ];
   for (const [what, args, name, detail] of invalid) {
     it(`refuses ${what} with 406 naming '${name}'`, opts, async () => {
-      const ch = await clients.channel();
+      const ch = await ctx.clients.channel();
       const q = uniqueName('bad');
       const reply = await assertRejectsWith(
         ch.assertQueue(q, { durable: false, arguments: args }),
@@ -204,20 +176,20 @@ describe('de-duplication: arguments', () => {
         new RegExp(`^PRECONDITION_FAILED - invalid arg '${name}' for queue '${q}' in vhost '/': `),
       );
       assert.match(reply.text, detail);
-      const probe = await clients.channel();
+      const probe = await ctx.clients.channel();
       await assertRejectsWith(probe.checkQueue(q), 404);
     });
   }
 
   it('accepts the arguments in every integer encoding, and re-declaring with the same ones', opts, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const args = { ...DEDUP, 'x-deduplication-window': 60_000, 'x-cache-size': 10 };
-    const q = clients.deleteLater(uniqueName('ok'));
+    const q = ctx.clients.deleteLater(uniqueName('ok'));
     await ch.assertQueue(q, { durable: false, arguments: args });
     await ch.assertQueue(q, { durable: false, arguments: args });
-    const big = clients.deleteLater(uniqueName('ok'));
+    const big = ctx.clients.deleteLater(uniqueName('ok'));
     await ch.assertQueue(big, { durable: false, arguments: { ...DEDUP, 'x-deduplication-window': 2 ** 32 - 1, 'x-cache-size': 2 ** 31 } });
-    const off = clients.deleteLater(uniqueName('off'));
+    const off = ctx.clients.deleteLater(uniqueName('off'));
     await ch.assertQueue(off, { durable: false, arguments: { 'x-message-deduplication': false, 'x-deduplication-window': 5 } });
     assert.equal((await ch.checkQueue(off)).messageCount, 0);
   });

@@ -6,11 +6,11 @@
 // do this in RabbitMQ; Wharf also on classic queues (those cases are Wharf-only).
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Message } from 'amqplib';
 import { SETTLE_MS, TEST_OPTS, sleep, uniqueName } from '../helpers/async.js';
-import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, bodies, consumeInto, destroySocket, sendAll, waitForReady } from '../helpers/amqplib.js';
+import { skipUnderReference } from '../helpers/broker.js';
+import { Clients, bodies, consumeInto, destroySocket, sendAll, useBroker, waitForReady } from '../helpers/amqplib.js';
 import { consumeWith, declareDeadLetters, deliveryCount, range, xDeaths } from '../helpers/reliable.js';
 
 /** Queue types under test: RabbitMQ counts deliveries on quorum queues only; Wharf on both. */
@@ -20,26 +20,12 @@ const KINDS = [
 ] as const;
 
 describe('delivery counting and x-delivery-limit', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   /** A durable queue of the given kind holding `items` as persistent, confirmed messages. */
-  async function filledQueue(args: Record<string, unknown>, items: string[], c: Clients = clients): Promise<string> {
+  async function filledQueue(args: Record<string, unknown>, items: string[], c: Clients = ctx.clients): Promise<string> {
     const q = uniqueName('work');
-    if (c === clients) clients.deleteLater(q);
+    if (c === ctx.clients) ctx.clients.deleteLater(q);
     const ch = await c.confirmChannel();
     await ch.assertQueue(q, { durable: true, arguments: args });
     sendAll(ch, q, items, { persistent: true });
@@ -51,8 +37,8 @@ describe('delivery counting and x-delivery-limit', () => {
     it(`${kind}: a consumer crashing mid-batch gets every unacked message back, in order, redelivered and counted`, opts, async () => {
       const q = await filledQueue(args, range(10));
       const crashOnce = async (expect: string[], count: number, ackIdx: number[]): Promise<void> => {
-        const victim = await clients.connect();
-        const ch = await clients.channel(victim);
+        const victim = await ctx.clients.connect();
+        const ch = await ctx.clients.channel(victim);
         await ch.prefetch(20);
         const { collector } = await consumeInto(ch, q, { noAck: false });
         const got = await collector.waitFor(expect.length);
@@ -67,7 +53,7 @@ describe('delivery counting and x-delivery-limit', () => {
         destroySocket(victim);
       };
       await crashOnce(range(10), 0, [0, 2]);
-      const ch = await clients.channel();
+      const ch = await ctx.clients.channel();
       await waitForReady(ch, q, 8);
       const left = ['m1', ...range(10).slice(3)];
       await crashOnce(left, 1, [0]);
@@ -83,14 +69,14 @@ describe('delivery counting and x-delivery-limit', () => {
     });
 
     it(`${kind}: a poison message with x-delivery-limit 3 is delivered 4 times, then dead-lettered; good messages keep flowing`, opts, async () => {
-      const setup = await clients.channel();
-      const { dlx, dlq } = await declareDeadLetters(setup, { cleanup: clients, durable: true });
+      const setup = await ctx.clients.channel();
+      const { dlx, dlq } = await declareDeadLetters(setup, { cleanup: ctx.clients, durable: true });
       const goods = range(10, 'good');
       const q = await filledQueue(
         { ...args, 'x-delivery-limit': 3, 'x-dead-letter-exchange': dlx },
         ['poison', ...goods],
       );
-      const ch = await clients.channel();
+      const ch = await ctx.clients.channel();
       await ch.prefetch(3);
       const poisoned: Message[] = [];
       const good: Message[] = [];
@@ -103,7 +89,7 @@ describe('delivery counting and x-delivery-limit', () => {
           ch.ack(m);
         }
       });
-      const dead = await consumeInto(await clients.channel(), dlq, { noAck: false });
+      const dead = await consumeInto(await ctx.clients.channel(), dlq, { noAck: false });
       const [d] = await dead.collector.waitFor(1);
       await waitForReady(ch, q, 0);
       assert.deepEqual(bodies(good), goods, 'good messages all arrive, in order, once');
@@ -133,30 +119,30 @@ describe('delivery counting and x-delivery-limit', () => {
     });
 
     it(`${kind}: returns by channel close, connection loss and basic.reject count towards the limit`, opts, async () => {
-      const setup = await clients.channel();
-      const { dlx, dlq } = await declareDeadLetters(setup, { cleanup: clients, durable: true });
+      const setup = await ctx.clients.channel();
+      const { dlx, dlq } = await declareDeadLetters(setup, { cleanup: ctx.clients, durable: true });
       const q = await filledQueue({ ...args, 'x-delivery-limit': 2, 'x-dead-letter-exchange': dlx }, ['once']);
       // Return 1: the consuming channel closes.
-      const ch1 = await clients.channel();
+      const ch1 = await ctx.clients.channel();
       const c1 = await consumeInto(ch1, q, { noAck: false });
       await c1.collector.waitFor(1);
       await ch1.close();
       // Return 2: basic.reject with requeue.
-      const ch2 = await clients.channel();
+      const ch2 = await ctx.clients.channel();
       await waitForReady(ch2, q, 1);
       const m2 = await ch2.get(q, { noAck: false });
       assert.ok(m2);
       assert.equal(deliveryCount(m2), 1);
       ch2.reject(m2, true);
       // Return 3 (> 2): the connection dies.
-      const victim = await clients.connect();
-      const ch3 = await clients.channel(victim);
+      const victim = await ctx.clients.connect();
+      const ch3 = await ctx.clients.channel(victim);
       await waitForReady(ch3, q, 1);
       const m3 = await ch3.get(q, { noAck: false });
       assert.ok(m3);
       assert.equal(deliveryCount(m3), 2);
       destroySocket(victim);
-      const dead = await consumeInto(await clients.channel(), dlq, { noAck: true });
+      const dead = await consumeInto(await ctx.clients.channel(), dlq, { noAck: true });
       const [d] = await dead.collector.waitFor(1);
       assert.equal(d.content.toString(), 'once');
       assert.equal(xDeaths(d)[0].reason, 'delivery_limit');
@@ -165,7 +151,7 @@ describe('delivery counting and x-delivery-limit', () => {
 
     it(`${kind}: without a dead-letter exchange a message over the limit is dropped`, opts, async () => {
       const q = await filledQueue({ ...args, 'x-delivery-limit': 1 }, ['drop-me', 'keep']);
-      const ch = await clients.channel();
+      const ch = await ctx.clients.channel();
       for (let i = 0; i < 2; i++) {
         const m = await ch.get(q, { noAck: false });
         assert.ok(m);
@@ -182,7 +168,7 @@ describe('delivery counting and x-delivery-limit', () => {
 
   it('quorum: delivery counts survive a restart, and the limit still applies', { ...TEST_OPTS, skip: skipUnderReference }, async () => {
     // Nothing is registered for deletion before the restart: the broker's URL changes with it.
-    const pre = new Clients(broker.url);
+    const pre = new Clients(ctx.broker.url);
     const setup = await pre.channel();
     const { dlx, dlq } = await declareDeadLetters(setup, { durable: true });
     const q = await filledQueue({ 'x-queue-type': 'quorum', 'x-delivery-limit': 2, 'x-dead-letter-exchange': dlx }, ['p'], pre);
@@ -194,12 +180,11 @@ describe('delivery counting and x-delivery-limit', () => {
     }
     await waitForReady(ch, q, 1);
     await pre.closeAll();
-    await broker.restart();
-    clients = new Clients(broker.url);
-    clients.deleteLater(q);
-    clients.deleteLater(dlq);
-    clients.deleteExchangeLater(dlx);
-    const ch2 = await clients.channel();
+    await ctx.restart();
+    ctx.clients.deleteLater(q);
+    ctx.clients.deleteLater(dlq);
+    ctx.clients.deleteExchangeLater(dlx);
+    const ch2 = await ctx.clients.channel();
     const m = await ch2.get(q, { noAck: false });
     assert.ok(m);
     assert.equal(m.fields.redelivered, true);

@@ -5,11 +5,10 @@
 // ready messages count.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Channel, ConfirmChannel } from 'amqplib';
 import { SETTLE_MS, TEST_OPTS, WAIT_MS, sleep, uniqueName, withTimeout } from '../helpers/async.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, bodies, consumeInto, sendAll, waitForReady } from '../helpers/amqplib.js';
+import { bodies, consumeInto, sendAll, useBroker, waitForReady } from '../helpers/amqplib.js';
 import { declareDeadLetters, range, xDeaths } from '../helpers/reliable.js';
 
 /** Publishes each body and resolves with 'ack' or 'nack' per message, in order. */
@@ -34,32 +33,18 @@ async function drainBodies(ch: Channel, queue: string): Promise<string[]> {
 }
 
 describe('x-max-length and x-max-length-bytes', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   async function limited(ch: Channel, args: Record<string, unknown>, dlx?: string): Promise<string> {
-    const q = clients.deleteLater(uniqueName('limited'));
+    const q = ctx.clients.deleteLater(uniqueName('limited'));
     await ch.assertQueue(q, { durable: false, arguments: { ...args, ...(dlx ? { 'x-dead-letter-exchange': dlx } : {}) } });
     return q;
   }
 
   describe('x-overflow drop-head (the default)', () => {
     it('drops the oldest messages and dead-letters them with reason maxlen', TEST_OPTS, async () => {
-      const ch = await clients.channel();
-      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients });
+      const ch = await ctx.clients.channel();
+      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: ctx.clients });
       const q = await limited(ch, { 'x-max-length': 3 }, dlx);
       sendAll(ch, q, range(5));
       await waitForReady(ch, dlq, 2);
@@ -77,15 +62,15 @@ describe('x-max-length and x-max-length-bytes', () => {
     });
 
     it('without a dead-letter exchange just drops them; publishes are still confirmed', TEST_OPTS, async () => {
-      const ch = await clients.confirmChannel();
+      const ch = await ctx.clients.confirmChannel();
       const q = await limited(ch, { 'x-max-length': 2, 'x-overflow': 'drop-head' });
       assert.deepEqual(await publishConfirmed(ch, q, range(4)), ['ack', 'ack', 'ack', 'ack']);
       assert.deepEqual(await drainBodies(ch, q), ['m2', 'm3']);
     });
 
     it('x-max-length-bytes counts body bytes: the oldest go until the rest fits', TEST_OPTS, async () => {
-      const ch = await clients.channel();
-      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients });
+      const ch = await ctx.clients.channel();
+      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: ctx.clients });
       const q = await limited(ch, { 'x-max-length-bytes': 10 }, dlx);
       sendAll(ch, q, ['aaaa', 'bbbb', 'cccc', 'dd']);
       await waitForReady(ch, dlq, 1);
@@ -97,20 +82,20 @@ describe('x-max-length and x-max-length-bytes', () => {
     });
 
     it('x-max-length 0 keeps nothing, but a waiting consumer still gets each message', TEST_OPTS, async () => {
-      const ch = await clients.channel();
-      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients });
+      const ch = await ctx.clients.channel();
+      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: ctx.clients });
       const q = await limited(ch, { 'x-max-length': 0 }, dlx);
       ch.sendToQueue(q, Buffer.from('nobody-there'));
       await waitForReady(ch, dlq, 1);
       assert.equal((await ch.checkQueue(q)).messageCount, 0);
-      const c = await consumeInto(await clients.channel(), q, { noAck: true });
+      const c = await consumeInto(await ctx.clients.channel(), q, { noAck: true });
       sendAll(ch, q, range(3));
       assert.deepEqual(bodies(await c.collector.waitFor(3)), range(3));
       assert.equal((await ch.checkQueue(dlq)).messageCount, 1);
     });
 
     it('counts ready messages only: delivered, unacked ones leave room', TEST_OPTS, async () => {
-      const ch = await clients.channel();
+      const ch = await ctx.clients.channel();
       const q = await limited(ch, { 'x-max-length': 2 });
       sendAll(ch, q, range(2));
       await waitForReady(ch, q, 2);
@@ -122,11 +107,11 @@ describe('x-max-length and x-max-length-bytes', () => {
     });
 
     it('a deep queue whose content is paged out dead-letters what it drops in order', TEST_OPTS, async () => {
-      const ch = await clients.channel();
-      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients });
+      const ch = await ctx.clients.channel();
+      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: ctx.clients });
       const q = await limited(ch, { 'x-max-length': 5000 }, dlx);
       sendAll(ch, q, range(10_000));
-      const dead = await consumeInto(await clients.channel(), dlq, { noAck: true });
+      const dead = await consumeInto(await ctx.clients.channel(), dlq, { noAck: true });
       assert.deepEqual(bodies(await dead.collector.waitFor(5000)), range(5000));
       await waitForReady(ch, q, 5000);
       const m = await ch.get(q, { noAck: true });
@@ -135,8 +120,8 @@ describe('x-max-length and x-max-length-bytes', () => {
     });
 
     it('a requeue into a full queue drops the head (the requeued message, back in its place) as RabbitMQ does', TEST_OPTS, async () => {
-      const ch = await clients.channel();
-      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients });
+      const ch = await ctx.clients.channel();
+      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: ctx.clients });
       const q = await limited(ch, { 'x-max-length': 2 }, dlx);
       sendAll(ch, q, range(2));
       await waitForReady(ch, q, 2);
@@ -156,7 +141,7 @@ describe('x-max-length and x-max-length-bytes', () => {
 
   describe('x-overflow reject-publish', () => {
     it('nacks publishes to a full queue under confirms, and accepts again once there is room', TEST_OPTS, async () => {
-      const ch = await clients.confirmChannel();
+      const ch = await ctx.clients.confirmChannel();
       const q = await limited(ch, { 'x-max-length': 2, 'x-overflow': 'reject-publish' });
       assert.deepEqual(await publishConfirmed(ch, q, range(4)), ['ack', 'ack', 'nack', 'nack']);
       const first = await ch.get(q, { noAck: true });
@@ -167,7 +152,7 @@ describe('x-max-length and x-max-length-bytes', () => {
     });
 
     it('drops them silently without confirms; the channel stays open', TEST_OPTS, async () => {
-      const ch = await clients.channel();
+      const ch = await ctx.clients.channel();
       const q = await limited(ch, { 'x-max-length': 2, 'x-overflow': 'reject-publish' });
       sendAll(ch, q, range(4));
       await waitForReady(ch, q, 2);
@@ -176,15 +161,15 @@ describe('x-max-length and x-max-length-bytes', () => {
     });
 
     it('x-max-length-bytes: refuses a message that would not fit', TEST_OPTS, async () => {
-      const ch = await clients.confirmChannel();
+      const ch = await ctx.clients.confirmChannel();
       const q = await limited(ch, { 'x-max-length-bytes': 10, 'x-overflow': 'reject-publish' });
       assert.deepEqual(await publishConfirmed(ch, q, ['aaaa', 'bbbb', 'cccc', 'dd']), ['ack', 'ack', 'nack', 'ack']);
       assert.deepEqual(await drainBodies(ch, q), ['aaaa', 'bbbb', 'dd']);
     });
 
     it('a message refused by one of the queues it is routed to is nacked, and still reaches the others', TEST_OPTS, async () => {
-      const ch = await clients.confirmChannel();
-      const x = clients.deleteExchangeLater(uniqueName('fan'));
+      const ch = await ctx.clients.confirmChannel();
+      const x = ctx.clients.deleteExchangeLater(uniqueName('fan'));
       await ch.assertExchange(x, 'fanout', { durable: false });
       const full = await limited(ch, { 'x-max-length': 0, 'x-overflow': 'reject-publish' });
       const open = await limited(ch, {});
@@ -203,10 +188,10 @@ describe('x-max-length and x-max-length-bytes', () => {
     });
 
     it('counts ready messages only: a consumer\'s unacked messages leave room', TEST_OPTS, async () => {
-      const ch = await clients.confirmChannel();
+      const ch = await ctx.clients.confirmChannel();
       const q = await limited(ch, { 'x-max-length': 2, 'x-overflow': 'reject-publish' });
       assert.deepEqual(await publishConfirmed(ch, q, range(2)), ['ack', 'ack']);
-      const sub = await clients.channel();
+      const sub = await ctx.clients.channel();
       const c = await consumeInto(sub, q, { noAck: false });
       await c.collector.waitFor(2);
       await sub.cancel(c.consumerTag);
@@ -216,8 +201,8 @@ describe('x-max-length and x-max-length-bytes', () => {
 
   describe('x-overflow reject-publish-dlx', () => {
     it('nacks publishes to a full queue and dead-letters them with reason maxlen', TEST_OPTS, async () => {
-      const ch = await clients.confirmChannel();
-      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients });
+      const ch = await ctx.clients.confirmChannel();
+      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: ctx.clients });
       const q = await limited(ch, { 'x-max-length': 1, 'x-overflow': 'reject-publish-dlx' }, dlx);
       assert.deepEqual(await publishConfirmed(ch, q, range(3)), ['ack', 'nack', 'nack']);
       assert.deepEqual(await drainBodies(ch, q), ['m0']);
@@ -233,8 +218,8 @@ describe('x-max-length and x-max-length-bytes', () => {
     });
 
     it('without confirms the refused messages are still dead-lettered', TEST_OPTS, async () => {
-      const ch = await clients.channel();
-      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients });
+      const ch = await ctx.clients.channel();
+      const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: ctx.clients });
       const q = await limited(ch, { 'x-max-length-bytes': 4, 'x-overflow': 'reject-publish-dlx' }, dlx);
       sendAll(ch, q, ['aaaa', 'b']);
       await waitForReady(ch, dlq, 1);

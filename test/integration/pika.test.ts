@@ -4,10 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { TEST_OPTS, WAIT_MS, uniqueName, withTimeout } from '../helpers/async.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, bodies, collect, sendAll, waitForReady } from '../helpers/amqplib.js';
+import { bodies, collect, sendAll, useBroker, waitForReady } from '../helpers/amqplib.js';
 
 // Debian's python3-pika installs for /usr/bin/python3, which may not be the
 // python3 first on PATH (pyenv and the like).
@@ -46,21 +45,7 @@ ch = conn.channel()
 `;
 
 describe('pika (Python)', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   it('publishes with confirms, consumes with acks, gets, and sees returns and channel errors', opts, async () => {
     const missing = uniqueName('q-missing');
@@ -102,7 +87,7 @@ conn.close()
 print(json.dumps({'declared': declared, 'got': got, 'unroutable': unroutable, 'empty': empty,
                   'get': [body.decode(), method.message_count], 'again': [body2.decode(), method2.redelivered],
                   'closed': closed}))
-`, [broker.url, missing]);
+`, [ctx.broker.url, missing]);
     assert.equal(result.declared, 10);
     assert.deepEqual(result.got, Array.from({ length: 10 }, (_, i) => ({
       body: `m${i}`, i, nested: { k: 'v' }, mode: 2, ct: 'text/plain', redelivered: false,
@@ -115,9 +100,9 @@ print(json.dumps({'declared': declared, 'got': got, 'unroutable': unroutable, 'e
   });
 
   it('exchanges messages with amqplib in both directions', opts, async () => {
-    const ch = await clients.channel();
-    const inbox = clients.deleteLater(uniqueName('q-py-in'));
-    const outbox = clients.deleteLater(uniqueName('q-py-out'));
+    const ch = await ctx.clients.channel();
+    const inbox = ctx.clients.deleteLater(uniqueName('q-py-in'));
+    const outbox = ctx.clients.deleteLater(uniqueName('q-py-out'));
     await ch.assertQueue(inbox, { durable: false });
     await ch.assertQueue(outbox, { durable: false });
     sendAll(ch, inbox, ['a', 'b', 'c'], { headers: { from: 'node' }, correlationId: 'c-1' });
@@ -135,7 +120,7 @@ while True:
     ch.basic_ack(method.delivery_tag)
 conn.close()
 print(json.dumps({'seen': seen}))
-`, [broker.url, inbox, outbox]);
+`, [ctx.broker.url, inbox, outbox]);
     assert.deepEqual(result.seen, [['a', 'node', 'c-1'], ['b', 'node', 'c-1'], ['c', 'node', 'c-1']]);
     const replies = await collect(ch, outbox, 3, { noAck: true });
     assert.deepEqual(bodies(replies), ['py:a', 'py:b', 'py:c']);

@@ -5,11 +5,11 @@
 // amqplib-messaging.test.ts.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Channel } from 'amqplib';
 import { TEST_OPTS, uniqueName } from '../helpers/async.js';
-import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, consumeInto, waitForReady } from '../helpers/amqplib.js';
+import { skipUnderReference } from '../helpers/broker.js';
+import { Clients, consumeInto, useBroker, waitForReady } from '../helpers/amqplib.js';
 import { declareDeadLetters } from '../helpers/reliable.js';
 
 /** [body, priority]; priority undefined publishes without the property. */
@@ -31,30 +31,16 @@ async function getAll(ch: Channel, queue: string): Promise<string[]> {
 }
 
 describe('message priorities', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   async function priorityQueue(ch: Channel, max: number, args: Record<string, unknown> = {}): Promise<string> {
-    const q = clients.deleteLater(uniqueName('prio'));
+    const q = ctx.clients.deleteLater(uniqueName('prio'));
     await ch.assertQueue(q, { durable: false, arguments: { 'x-max-priority': max, ...args } });
     return q;
   }
 
   it('delivers higher priorities first, FIFO within a priority; no priority property counts as 0', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const q = await priorityQueue(ch, 10);
     publishAll(ch, q, [['a0', 0], ['b0', 5], ['n0', undefined], ['c0', 9], ['b1', 5], ['a1', 0], ['c1', 9]]);
     await waitForReady(ch, q, 7);
@@ -62,7 +48,7 @@ describe('message priorities', () => {
   });
 
   it('a priority above x-max-priority counts as the maximum', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const q = await priorityQueue(ch, 5);
     publishAll(ch, q, [['low', 3], ['x0', 5], ['x1', 200], ['x2', 5], ['x3', 6]]);
     await waitForReady(ch, q, 5);
@@ -70,8 +56,8 @@ describe('message priorities', () => {
   });
 
   it('a queue without x-max-priority ignores the priority property', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const q = clients.deleteLater(uniqueName('plain'));
+    const ch = await ctx.clients.channel();
+    const q = ctx.clients.deleteLater(uniqueName('plain'));
     await ch.assertQueue(q, { durable: false });
     publishAll(ch, q, [['a', 1], ['b', 9], ['c', 5]]);
     await waitForReady(ch, q, 3);
@@ -79,7 +65,7 @@ describe('message priorities', () => {
   });
 
   it('delivered messages keep their priority property', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const q = await priorityQueue(ch, 5);
     publishAll(ch, q, [['p', 200]]);
     await waitForReady(ch, q, 1);
@@ -89,7 +75,7 @@ describe('message priorities', () => {
   });
 
   it('requeued messages return to their place within their priority', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const q = await priorityQueue(ch, 5);
     publishAll(ch, q, [['h0', 5], ['h1', 5], ['l0', 1], ['h2', 5]]);
     await waitForReady(ch, q, 4);
@@ -103,9 +89,9 @@ describe('message priorities', () => {
   });
 
   it('a consumer waiting for credit gets the highest priority ready when the credit comes', TEST_OPTS, async () => {
-    const pub = await clients.channel();
+    const pub = await ctx.clients.channel();
     const q = await priorityQueue(pub, 9);
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     await ch.prefetch(1);
     const c = await consumeInto(ch, q, { noAck: false });
     publishAll(pub, q, [['first', 0]]);
@@ -125,8 +111,8 @@ describe('message priorities', () => {
   it('expires messages of a lower priority while a higher one waits', { ...TEST_OPTS, skip: skipUnderReference }, async () => {
     // RabbitMQ's priority queues stop looking for expired messages at the first
     // priority whose head has not expired; Wharf checks the head of every priority.
-    const ch = await clients.channel();
-    const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients });
+    const ch = await ctx.clients.channel();
+    const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: ctx.clients });
     const q = await priorityQueue(ch, 5, { 'x-dead-letter-exchange': dlx });
     publishAll(ch, q, [['high', 5]]);
     ch.sendToQueue(q, Buffer.from('low-brief'), { priority: 1, expiration: '20' });
@@ -136,7 +122,7 @@ describe('message priorities', () => {
 
   it('keeps priorities and their order across a restart', { ...TEST_OPTS, skip: skipUnderReference }, async () => {
     // Nothing is registered for deletion before the restart: the broker's URL changes with it.
-    const pre = new Clients(broker.url);
+    const pre = new Clients(ctx.broker.url);
     const ch = await pre.confirmChannel();
     const q = uniqueName('prio-durable');
     await ch.assertQueue(q, { durable: true, arguments: { 'x-max-priority': 10 } });
@@ -145,10 +131,9 @@ describe('message priorities', () => {
     ch.sendToQueue(q, Buffer.from('transient'), { priority: 10 });
     await ch.waitForConfirms();
     await pre.closeAll();
-    await broker.restart();
-    clients = new Clients(broker.url);
-    clients.deleteLater(q);
-    const ch2 = await clients.channel();
+    await ctx.restart();
+    ctx.clients.deleteLater(q);
+    const ch2 = await ctx.clients.channel();
     await waitForReady(ch2, q, 7);
     const got: [string, number | undefined][] = [];
     for (;;) {

@@ -5,10 +5,10 @@
 // Valid arguments of any integer width are accepted; a redeclare must match.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { TEST_OPTS, uniqueName } from '../helpers/async.js';
-import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, assertRejectsWith } from '../helpers/amqplib.js';
+import { skipUnderReference } from '../helpers/broker.js';
+import { assertRejectsWith, useBroker } from '../helpers/amqplib.js';
 
 interface BadCase {
   readonly what: string;
@@ -59,42 +59,28 @@ const BAD: readonly BadCase[] = [
 ];
 
 describe('queue argument validation', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   for (const c of BAD) {
     it(`refuses ${c.what} with 406 naming it, and creates nothing`, { ...TEST_OPTS, skip: c.wharfOnly ? skipUnderReference : false }, async () => {
-      const conn = await clients.connect();
-      const ch = await clients.channel(conn);
-      const q = clients.deleteLater(uniqueName('bad'));
+      const conn = await ctx.clients.connect();
+      const ch = await ctx.clients.channel(conn);
+      const q = ctx.clients.deleteLater(uniqueName('bad'));
       await assertRejectsWith(
         ch.assertQueue(q, { durable: c.durable ?? true, exclusive: c.exclusive ?? false, arguments: c.args }),
         406,
         c.text,
       );
-      const probe = await clients.channel(conn);
+      const probe = await ctx.clients.channel(conn);
       await assertRejectsWith(probe.checkQueue(q), 404);
     });
   }
 
   it('accepts every valid argument, as any integer width, and an equivalent redeclare', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const dlx = clients.deleteExchangeLater(uniqueName('dlx'));
+    const ch = await ctx.clients.channel();
+    const dlx = ctx.clients.deleteExchangeLater(uniqueName('dlx'));
     await ch.assertExchange(dlx, 'fanout', { durable: true });
-    const q = clients.deleteLater(uniqueName('all'));
+    const q = ctx.clients.deleteLater(uniqueName('all'));
     const args = {
       'x-message-ttl': 100_000, // int
       'x-expires': 2 ** 40, // long
@@ -115,8 +101,8 @@ describe('queue argument validation', () => {
   });
 
   it('refuses a redeclare with a different x-argument with 406 inequivalent arg', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const q = clients.deleteLater(uniqueName('q'));
+    const ch = await ctx.clients.channel();
+    const q = ctx.clients.deleteLater(uniqueName('q'));
     await ch.assertQueue(q, { durable: false, arguments: { 'x-max-length': 10 } });
     await assertRejectsWith(
       ch.assertQueue(q, { durable: false, arguments: { 'x-max-length': 20 } }),
@@ -126,8 +112,8 @@ describe('queue argument validation', () => {
   });
 
   it('refuses a consumer x-priority that is not an integer with 406 naming it', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const q = clients.deleteLater(uniqueName('q'));
+    const ch = await ctx.clients.channel();
+    const q = ctx.clients.deleteLater(uniqueName('q'));
     await ch.assertQueue(q, { durable: false });
     await assertRejectsWith(ch.consume(q, () => undefined, { arguments: { 'x-priority': 'high' } }), 406, /x-priority/);
   });

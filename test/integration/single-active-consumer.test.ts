@@ -4,43 +4,28 @@
 // suites do not cover of exclusive consume.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Channel } from 'amqplib';
 import { SETTLE_MS, TEST_OPTS, sleep, uniqueName, waitUntil } from '../helpers/async.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, bodies, consumeInto, destroySocket, sendAll, waitForReady } from '../helpers/amqplib.js';
+import { bodies, consumeInto, destroySocket, sendAll, useBroker, waitForReady } from '../helpers/amqplib.js';
 import { range } from '../helpers/reliable.js';
 
 describe('single active consumer', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   async function sacQueue(ch: Channel): Promise<string> {
-    const q = clients.deleteLater(uniqueName('sac'));
+    const q = ctx.clients.deleteLater(uniqueName('sac'));
     await ch.assertQueue(q, { durable: true, arguments: { 'x-single-active-consumer': true } });
     return q;
   }
 
   it('delivers only to the first consumer, even when it is at its prefetch limit', TEST_OPTS, async () => {
-    const pub = await clients.channel();
+    const pub = await ctx.clients.channel();
     const q = await sacQueue(pub);
-    const chA = await clients.channel();
+    const chA = await ctx.clients.channel();
     await chA.prefetch(2);
     const a = await consumeInto(chA, q, { noAck: false });
-    const b = await consumeInto(await clients.channel(), q, { noAck: true });
+    const b = await consumeInto(await ctx.clients.channel(), q, { noAck: true });
     sendAll(pub, q, range(5));
     await a.collector.waitFor(2);
     await waitForReady(pub, q, 3);
@@ -53,13 +38,13 @@ describe('single active consumer', () => {
   });
 
   it('hands over to the next consumer when the active one is cancelled; nothing lost, in order', TEST_OPTS, async () => {
-    const pub = await clients.channel();
+    const pub = await ctx.clients.channel();
     const q = await sacQueue(pub);
-    const chA = await clients.channel();
+    const chA = await ctx.clients.channel();
     const a = await consumeInto(chA, q, { noAck: false });
-    const chB = await clients.channel();
+    const chB = await ctx.clients.channel();
     const b = await consumeInto(chB, q, { noAck: false });
-    const chC = await clients.channel();
+    const chC = await ctx.clients.channel();
     const c = await consumeInto(chC, q, { noAck: false });
     sendAll(pub, q, range(4));
     const firstFour = await a.collector.waitFor(4);
@@ -80,10 +65,10 @@ describe('single active consumer', () => {
   });
 
   it('cancelling a waiting consumer changes nothing for the active one', TEST_OPTS, async () => {
-    const pub = await clients.channel();
+    const pub = await ctx.clients.channel();
     const q = await sacQueue(pub);
-    const a = await consumeInto(await clients.channel(), q, { noAck: true });
-    const chB = await clients.channel();
+    const a = await consumeInto(await ctx.clients.channel(), q, { noAck: true });
+    const chB = await ctx.clients.channel();
     const b = await consumeInto(chB, q, { noAck: true });
     await chB.cancel(b.consumerTag);
     sendAll(pub, q, range(3));
@@ -93,15 +78,15 @@ describe('single active consumer', () => {
 
   for (const how of ['its channel closes', 'its connection dies'] as const) {
     it(`when ${how}, the next consumer gets the unacked messages first, in order and redelivered, then the rest`, TEST_OPTS, async () => {
-      const pub = await clients.confirmChannel();
+      const pub = await ctx.clients.confirmChannel();
       const q = await sacQueue(pub);
       sendAll(pub, q, range(10), { persistent: true });
       await pub.waitForConfirms();
-      const connA = await clients.connect();
-      const chA = await clients.channel(connA);
+      const connA = await ctx.clients.connect();
+      const chA = await ctx.clients.channel(connA);
       await chA.prefetch(4);
       const a = await consumeInto(chA, q, { noAck: false });
-      const b = await consumeInto(await clients.channel(), q, { noAck: true });
+      const b = await consumeInto(await ctx.clients.channel(), q, { noAck: true });
       const held = await a.collector.waitFor(4);
       chA.ack(held[0]);
       await chA.checkQueue(q); // the ack is in, and with the credit it gave back m4 went out to A
@@ -118,30 +103,16 @@ describe('single active consumer', () => {
 });
 
 describe('exclusive consume', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   it('once the exclusive consumer is cancelled, others may consume again', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const q = clients.deleteLater(uniqueName('excl'));
+    const ch = await ctx.clients.channel();
+    const q = ctx.clients.deleteLater(uniqueName('excl'));
     await ch.assertQueue(q, { durable: false });
     const a = await consumeInto(ch, q, { noAck: true, exclusive: true });
     await ch.cancel(a.consumerTag);
-    const b = await consumeInto(await clients.channel(), q, { noAck: true });
-    const c = await consumeInto(await clients.channel(), q, { noAck: true });
+    const b = await consumeInto(await ctx.clients.channel(), q, { noAck: true });
+    const c = await consumeInto(await ctx.clients.channel(), q, { noAck: true });
     sendAll(ch, q, range(4));
     await waitForReady(ch, q, 0);
     await sleep(SETTLE_MS);
@@ -150,12 +121,12 @@ describe('exclusive consume', () => {
   });
 
   it('once the exclusive consumer\'s connection dies, others may consume and get its unacked messages', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const q = clients.deleteLater(uniqueName('excl'));
+    const ch = await ctx.clients.channel();
+    const q = ctx.clients.deleteLater(uniqueName('excl'));
     await ch.assertQueue(q, { durable: false });
     sendAll(ch, q, range(3));
-    const victim = await clients.connect();
-    const a = await consumeInto(await clients.channel(victim), q, { noAck: false, exclusive: true });
+    const victim = await ctx.clients.connect();
+    const a = await consumeInto(await ctx.clients.channel(victim), q, { noAck: false, exclusive: true });
     await a.collector.waitFor(3);
     destroySocket(victim);
     // The broker notices the dead socket a moment later.

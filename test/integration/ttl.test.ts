@@ -5,46 +5,33 @@
 // unused queue; TTLs of durable messages keep counting across a restart.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Channel, ChannelModel } from 'amqplib';
 import { SETTLE_MS, TEST_OPTS, sleep, uniqueName, waitUntil } from '../helpers/async.js';
-import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { skipUnderReference } from '../helpers/broker.js';
 import {
   Clients,
   bodies,
   consumeInto,
   sendAll,
   serverClose,
+  useBroker,
   waitForReady,
 } from '../helpers/amqplib.js';
 import { declareDeadLetters, range, xDeaths } from '../helpers/reliable.js';
 
 describe('message TTL and queue expiry', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   async function ttlQueue(ch: Channel, args: Record<string, unknown>): Promise<{ q: string; dlq: string }> {
-    const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: clients });
-    const q = clients.deleteLater(uniqueName('ttl'));
+    const { dlx, dlq } = await declareDeadLetters(ch, { cleanup: ctx.clients });
+    const q = ctx.clients.deleteLater(uniqueName('ttl'));
     await ch.assertQueue(q, { durable: false, arguments: { 'x-dead-letter-exchange': dlx, ...args } });
     return { q, dlq };
   }
 
   it('x-message-ttl expires messages with no consumer present: dead-lettered as expired, in order', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { q, dlq } = await ttlQueue(ch, { 'x-message-ttl': 30 });
     sendAll(ch, q, range(5));
     await waitForReady(ch, dlq, 5);
@@ -61,7 +48,7 @@ describe('message TTL and queue expiry', () => {
   });
 
   it('per-message expiration expires the message; x-death keeps it as original-expiration and the copy has none', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { q, dlq } = await ttlQueue(ch, {});
     ch.sendToQueue(q, Buffer.from('short'), { expiration: '30' });
     ch.sendToQueue(q, Buffer.from('long'), { expiration: '600000' });
@@ -80,7 +67,7 @@ describe('message TTL and queue expiry', () => {
   });
 
   it('the smaller of x-message-ttl and the message expiration applies', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const a = await ttlQueue(ch, { 'x-message-ttl': 600_000 });
     const b = await ttlQueue(ch, { 'x-message-ttl': 30 });
     ch.sendToQueue(a.q, Buffer.from('own-expiration-shorter'), { expiration: '30' });
@@ -92,7 +79,7 @@ describe('message TTL and queue expiry', () => {
   });
 
   it('TTL 0: a message nobody can take at once is dead-lettered at once; a waiting consumer gets it', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { q, dlq } = await ttlQueue(ch, { 'x-message-ttl': 0 });
     const plain = await ttlQueue(ch, {});
     ch.sendToQueue(q, Buffer.from('nobody-there'));
@@ -100,7 +87,7 @@ describe('message TTL and queue expiry', () => {
     await waitForReady(ch, dlq, 1);
     await waitForReady(ch, plain.dlq, 1);
     assert.equal((await ch.checkQueue(q)).messageCount, 0);
-    const consumerCh = await clients.channel();
+    const consumerCh = await ctx.clients.channel();
     const c = await consumeInto(consumerCh, q, { noAck: true });
     const c2 = await consumeInto(consumerCh, plain.q, { noAck: true });
     // Many, so some are published across a millisecond tick: none may expire on the way to the consumer.
@@ -113,9 +100,9 @@ describe('message TTL and queue expiry', () => {
   });
 
   it('TTL 0: a consumer at its prefetch limit cannot take it, so it is dead-lettered', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { q, dlq } = await ttlQueue(ch, { 'x-message-ttl': 0 });
-    const consumerCh = await clients.channel();
+    const consumerCh = await ctx.clients.channel();
     await consumerCh.prefetch(1);
     const c = await consumeInto(consumerCh, q, { noAck: false });
     ch.sendToQueue(q, Buffer.from('first'));
@@ -128,7 +115,7 @@ describe('message TTL and queue expiry', () => {
   });
 
   it('a requeued message keeps its original expiry: past it, it is dead-lettered instead of redelivered', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { q, dlq } = await ttlQueue(ch, { 'x-message-ttl': 200 });
     const sentAt = Date.now();
     ch.sendToQueue(q, Buffer.from('late'));
@@ -143,8 +130,8 @@ describe('message TTL and queue expiry', () => {
 
   it('refuses an expiration that is not a non-negative integer string with 406', TEST_OPTS, async () => {
     for (const expiration of ['soon', '-5', '1.5']) {
-      const ch = await clients.channel();
-      const q = clients.deleteLater(uniqueName('q'));
+      const ch = await ctx.clients.channel();
+      const q = ctx.clients.deleteLater(uniqueName('q'));
       await ch.assertQueue(q, { durable: false });
       const closed = serverClose(ch);
       ch.sendToQueue(q, Buffer.from('x'), { expiration });
@@ -155,33 +142,33 @@ describe('message TTL and queue expiry', () => {
   });
 
   it('x-expires deletes a queue nobody uses; a passive declare then gets 404', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName('expiring'));
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName('expiring'));
     await ch.assertQueue(q, { durable: false, arguments: { 'x-expires': 100 } });
     sendAll(ch, q, range(3));
     await waitUntil(() => queueGone(conn, q), 'the queue to be deleted');
   });
 
   it('x-expires keeps a queue while it has a consumer, and deletes it once the consumer is gone', TEST_OPTS, async () => {
-    const conn = await clients.connect();
-    const ch = await clients.channel(conn);
-    const q = clients.deleteLater(uniqueName('expiring'));
+    const conn = await ctx.clients.connect();
+    const ch = await ctx.clients.channel(conn);
+    const q = ctx.clients.deleteLater(uniqueName('expiring'));
     await ch.assertQueue(q, { durable: false, arguments: { 'x-expires': 100 } });
     const c = await consumeInto(ch, q, { noAck: true });
     await sleep(SETTLE_MS);
-    const probe = await clients.channel(conn);
+    const probe = await ctx.clients.channel(conn);
     assert.equal((await probe.checkQueue(q)).consumerCount, 1, 'still there with its consumer');
     await ch.cancel(c.consumerTag);
     await waitUntil(() => queueGone(conn, q), 'the queue to be deleted');
   });
 
   it('expires a deep queue whose content is paged out, dead-lettering every message in order', TEST_OPTS, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { q, dlq } = await ttlQueue(ch, { 'x-message-ttl': 300 });
     const n = 6000;
     sendAll(ch, q, range(n));
-    const dead = await consumeInto(await clients.channel(), dlq, { noAck: true });
+    const dead = await consumeInto(await ctx.clients.channel(), dlq, { noAck: true });
     const got = await dead.collector.waitFor(n);
     assert.deepEqual(bodies(got), range(n));
     await waitForReady(ch, q, 0);
@@ -189,7 +176,7 @@ describe('message TTL and queue expiry', () => {
 
   it('expires a message behind a non-expiring one as soon as that one is consumed', TEST_OPTS, async () => {
     // Messages expire only at the head; RabbitMQ drops expired heads right after each fetch.
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { q, dlq } = await ttlQueue(ch, {});
     ch.sendToQueue(q, Buffer.from('forever'));
     ch.sendToQueue(q, Buffer.from('brief'), { expiration: '20' });
@@ -203,32 +190,29 @@ describe('message TTL and queue expiry', () => {
 
   describe('across a restart', () => {
     it('a closed broker\'s queue timers stay stopped: an x-expires lease running out after a restart does not touch the new broker', { ...TEST_OPTS, skip: skipUnderReference }, async () => {
-      const pre = new Clients(broker.url);
+      const pre = new Clients(ctx.broker.url);
       const ch = await pre.channel();
       const q = uniqueName('lease');
       await ch.assertQueue(q, { durable: true, arguments: { 'x-expires': 300 } });
       const kept = uniqueName('kept');
       await pre.closeAll();
-      await broker.restart();
-      clients = new Clients(broker.url);
-      const ch2 = await clients.channel();
+      await ctx.restart();
+      const ch2 = await ctx.clients.channel();
       // Declared on the new broker, while the old broker's lease on q would still be running.
       await ch2.assertQueue(kept, { durable: true });
-      const conn = await clients.connect();
+      const conn = await ctx.clients.connect();
       await waitUntil(() => queueGone(conn, q), 'the new broker to expire q');
       await sleep(SETTLE_MS);
-      await clients.closeAll();
-      await broker.restart();
-      clients = new Clients(broker.url);
-      clients.deleteLater(kept);
-      const ch3 = await clients.channel();
+      await ctx.restart();
+      ctx.clients.deleteLater(kept);
+      const ch3 = await ctx.clients.channel();
       assert.equal((await ch3.checkQueue(kept)).messageCount, 0, 'the new broker\'s topology was not overwritten');
     });
 
 
     it('keeps unexpired durable messages, and expires the rest on time with no consumer present', { ...TEST_OPTS, skip: skipUnderReference }, async () => {
       // Nothing is registered for deletion before the restart: the broker's URL changes with it.
-      const pre = new Clients(broker.url);
+      const pre = new Clients(ctx.broker.url);
       const ch = await pre.confirmChannel();
       const { dlx, dlq } = await declareDeadLetters(ch, { durable: true });
       const longQ = uniqueName('long');
@@ -242,11 +226,10 @@ describe('message TTL and queue expiry', () => {
       ch.sendToQueue(shortQ, Buffer.from('short-ttl'), { persistent: true });
       await ch.waitForConfirms();
       await pre.closeAll();
-      await broker.restart();
-      clients = new Clients(broker.url);
-      for (const q of [longQ, shortQ, ownQ, dlq]) clients.deleteLater(q);
-      clients.deleteExchangeLater(dlx);
-      const ch2 = await clients.channel();
+      await ctx.restart();
+      for (const q of [longQ, shortQ, ownQ, dlq]) ctx.clients.deleteLater(q);
+      ctx.clients.deleteExchangeLater(dlx);
+      const ch2 = await ctx.clients.channel();
       await waitForReady(ch2, dlq, 2);
       await waitForReady(ch2, shortQ, 0);
       await waitForReady(ch2, ownQ, 0);
