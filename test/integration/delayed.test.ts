@@ -5,31 +5,17 @@
 // purpose for mandatory publishes (docs/architecture.md, "Delayed messages").
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { SETTLE_MS, TEST_OPTS, WAIT_MS, sleep, uniqueName, withTimeout } from '../helpers/async.js';
-import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { Clients, assertRejectsWith, bodies, collect, consumeInto, tx, waitForReady } from '../helpers/amqplib.js';
+import { Collector, SETTLE_MS, TEST_OPTS, WAIT_MS, sleep, uniqueName, withTimeout } from '../helpers/async.js';
+import { skipUnderReference } from '../helpers/broker.js';
+import { assertRejectsWith, bodies, collect, consumeInto, tx, useBroker, waitForReady } from '../helpers/amqplib.js';
 
 const opts = { ...TEST_OPTS, skip: skipUnderReference };
 const DELAYED = 'x-delayed-message';
 
 describe('delayed-message exchange', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   /** A delayed exchange of `type` with a fresh exclusive queue bound to it by `key`. */
   async function setup(
@@ -38,11 +24,31 @@ describe('delayed-message exchange', () => {
     key = 'k',
     o: { durable?: boolean; bindArgs?: Record<string, unknown> } = {},
   ): Promise<{ exchange: string; queue: string }> {
-    const exchange = clients.deleteExchangeLater(uniqueName('dx'));
+    const exchange = ctx.clients.deleteExchangeLater(uniqueName('dx'));
     await ch.assertExchange(exchange, DELAYED, { durable: o.durable ?? false, arguments: { 'x-delayed-type': type } });
     const { queue } = await ch.assertQueue('', { exclusive: true });
     await ch.bindQueue(queue, exchange, key, o.bindArgs ?? {});
     return { exchange, queue };
+  }
+
+  /**
+   * A durable delayed exchange with a durable queue bound to it by 'k', for the
+   * restart tests: registered for deletion only after the restart (restartAndConsume).
+   */
+  async function declareDurable(ch: Channel, exchange: string, queue: string): Promise<void> {
+    await ch.assertExchange(exchange, DELAYED, { durable: true, arguments: { 'x-delayed-type': 'direct' } });
+    await ch.assertQueue(queue, { durable: true });
+    await ch.bindQueue(queue, exchange, 'k');
+  }
+
+  /** Restarts the broker, then consumes `queue` without acks; `queue` and `exchanges` are deleted after the test. */
+  async function restartAndConsume(queue: string, ...exchanges: string[]): Promise<Collector<ConsumeMessage>> {
+    await ctx.restart();
+    ctx.clients.deleteLater(queue);
+    for (const x of exchanges) ctx.clients.deleteExchangeLater(x);
+    const ch = await ctx.clients.confirmChannel();
+    const { collector } = await consumeInto(ch, queue, { noAck: true });
+    return collector;
   }
 
   const delayed = (ms: unknown, extra: Record<string, unknown> = {}) => ({ headers: { 'x-delay': ms, ...extra } });
@@ -50,13 +56,13 @@ describe('delayed-message exchange', () => {
   it('refuses a declare without a valid x-delayed-type with 406', opts, async () => {
     const text = "PRECONDITION_FAILED - Invalid argument, 'x-delayed-type' must be an existing exchange type";
     for (const args of [{}, { 'x-delayed-type': 'no-such-type' }, { 'x-delayed-type': DELAYED }, { 'x-delayed-type': 7 }]) {
-      const ch = await clients.channel();
+      const ch = await ctx.clients.channel();
       await assertRejectsWith(ch.assertExchange(uniqueName('dx'), DELAYED, { arguments: args }), 406, text);
     }
   });
 
   it('releases messages by due time, FIFO among equal delays, with x-delay negated', opts, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const { exchange, queue } = await setup(ch);
     ch.publish(exchange, 'k', Buffer.from('d900'), delayed(900));
     ch.publish(exchange, 'k', Buffer.from('d300-a'), delayed(300));
@@ -72,7 +78,7 @@ describe('delayed-message exchange', () => {
   });
 
   it('routes at once without x-delay, or with x-delay <= 0, not a number, or too large', opts, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const { exchange, queue } = await setup(ch);
     ch.publish(exchange, 'k', Buffer.from('late'), delayed(500));
     ch.publish(exchange, 'k', Buffer.from('none'));
@@ -90,7 +96,7 @@ describe('delayed-message exchange', () => {
   });
 
   it('accepts x-delay as a string or a float, as the plugin does', opts, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const { exchange, queue } = await setup(ch);
     ch.publish(exchange, 'k', Buffer.from('string'), delayed('400'));
     ch.publish(exchange, 'k', Buffer.from('float'), delayed(200.7));
@@ -102,7 +108,7 @@ describe('delayed-message exchange', () => {
   });
 
   it('routes as a topic exchange when x-delayed-type is topic', opts, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const { exchange, queue } = await setup(ch, 'topic', 'orders.*.created');
     ch.publish(exchange, 'orders.eu.created', Buffer.from('match'), delayed(150));
     ch.publish(exchange, 'orders.eu.deleted', Buffer.from('no-match'), delayed(100));
@@ -115,7 +121,7 @@ describe('delayed-message exchange', () => {
   });
 
   it('routes as a headers exchange when x-delayed-type is headers', opts, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const { exchange, queue } = await setup(ch, 'headers', '', { bindArgs: { 'x-match': 'all', region: 'eu' } });
     ch.publish(exchange, '', Buffer.from('eu'), delayed(120, { region: 'eu' }));
     ch.publish(exchange, '', Buffer.from('us'), delayed(100, { region: 'us' }));
@@ -127,8 +133,8 @@ describe('delayed-message exchange', () => {
   });
 
   it('keeps the priority of a delayed message', opts, async () => {
-    const ch = await clients.confirmChannel();
-    const exchange = clients.deleteExchangeLater(uniqueName('dx'));
+    const ch = await ctx.clients.confirmChannel();
+    const exchange = ctx.clients.deleteExchangeLater(uniqueName('dx'));
     await ch.assertExchange(exchange, DELAYED, { arguments: { 'x-delayed-type': 'direct' } });
     const { queue } = await ch.assertQueue('', { exclusive: true, arguments: { 'x-max-priority': 5 } });
     await ch.bindQueue(queue, exchange, 'k');
@@ -141,7 +147,7 @@ describe('delayed-message exchange', () => {
   });
 
   it('starts a per-message TTL when the message is released, not when it is published', opts, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const { exchange, queue } = await setup(ch);
     const { collector } = await consumeInto(ch, queue, { noAck: true });
     // Expired long before its release if the TTL ran from the publish.
@@ -151,8 +157,8 @@ describe('delayed-message exchange', () => {
   });
 
   it('routes through the bindings as they are at release time', opts, async () => {
-    const ch = await clients.confirmChannel();
-    const exchange = clients.deleteExchangeLater(uniqueName('dx'));
+    const ch = await ctx.clients.confirmChannel();
+    const exchange = ctx.clients.deleteExchangeLater(uniqueName('dx'));
     await ch.assertExchange(exchange, DELAYED, { arguments: { 'x-delayed-type': 'fanout' } });
     const early = (await ch.assertQueue('', { exclusive: true })).queue;
     const late = (await ch.assertQueue('', { exclusive: true })).queue;
@@ -166,9 +172,9 @@ describe('delayed-message exchange', () => {
   });
 
   it('follows exchange-to-exchange bindings at release time', opts, async () => {
-    const ch = await clients.confirmChannel();
-    const exchange = clients.deleteExchangeLater(uniqueName('dx'));
-    const fanout = clients.deleteExchangeLater(uniqueName('fx'));
+    const ch = await ctx.clients.confirmChannel();
+    const exchange = ctx.clients.deleteExchangeLater(uniqueName('dx'));
+    const fanout = ctx.clients.deleteExchangeLater(uniqueName('fx'));
     await ch.assertExchange(exchange, DELAYED, { arguments: { 'x-delayed-type': 'direct' } });
     await ch.assertExchange(fanout, 'fanout');
     const { queue } = await ch.assertQueue('', { exclusive: true });
@@ -180,8 +186,8 @@ describe('delayed-message exchange', () => {
   });
 
   it('never returns a held message as unroutable, even with mandatory', opts, async () => {
-    const ch = await clients.confirmChannel();
-    const exchange = clients.deleteExchangeLater(uniqueName('dx'));
+    const ch = await ctx.clients.confirmChannel();
+    const exchange = ctx.clients.deleteExchangeLater(uniqueName('dx'));
     await ch.assertExchange(exchange, DELAYED, { arguments: { 'x-delayed-type': 'direct' } });
     const returned: string[] = [];
     ch.on('return', (m: ConsumeMessage) => returned.push(m.content.toString()));
@@ -194,7 +200,7 @@ describe('delayed-message exchange', () => {
   });
 
   it('holds a delayed publish made in a transaction once the commit applies', opts, async () => {
-    const ch = await clients.channel();
+    const ch = await ctx.clients.channel();
     const { exchange, queue } = await setup(ch);
     await tx.select(ch);
     ch.publish(exchange, 'k', Buffer.from('tx-delayed'), { persistent: true, ...delayed(150) });
@@ -205,53 +211,34 @@ describe('delayed-message exchange', () => {
   });
 
   it('drops held messages when the exchange is deleted, also across a restart', opts, async () => {
-    let ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const exchange = uniqueName('dx');
     const q = uniqueName('dq');
-    const declare = async (c: Channel) => {
-      await c.assertExchange(exchange, DELAYED, { durable: true, arguments: { 'x-delayed-type': 'direct' } });
-      await c.assertQueue(q, { durable: true });
-      await c.bindQueue(q, exchange, 'k');
-    };
-    await declare(ch);
+    await declareDurable(ch, exchange, q);
     for (let i = 0; i < 50; i++) ch.publish(exchange, 'k', Buffer.from(`old-${i}`), { persistent: true, ...delayed(700) });
     await ch.waitForConfirms();
     await ch.deleteExchange(exchange);
     // Same name again: it starts empty.
-    await declare(ch);
+    await declareDurable(ch, exchange, q);
     ch.publish(exchange, 'k', Buffer.from('new'), { persistent: true, ...delayed(400) });
     await ch.waitForConfirms();
-    await clients.closeAll();
-    await broker.restart();
-    clients = new Clients(broker.url);
-    clients.deleteLater(q);
-    clients.deleteExchangeLater(exchange);
-    ch = await clients.confirmChannel();
-    const { collector } = await consumeInto(ch, q, { noAck: true });
+    const collector = await restartAndConsume(q, exchange);
     await collector.waitFor(1);
     await sleep(700 + SETTLE_MS);
     assert.deepEqual(bodies(collector.items), ['new']);
   });
 
   it('keeps durable persistent delayed messages across a restart with their due times', opts, async () => {
-    let ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const exchange = uniqueName('dx');
     const q = uniqueName('dq');
-    await ch.assertExchange(exchange, DELAYED, { durable: true, arguments: { 'x-delayed-type': 'direct' } });
-    await ch.assertQueue(q, { durable: true });
-    await ch.bindQueue(q, exchange, 'k');
+    await declareDurable(ch, exchange, q);
     ch.publish(exchange, 'k', Buffer.from('p-overdue'), { persistent: true, ...delayed(50) });
     ch.publish(exchange, 'k', Buffer.from('p-later'), { persistent: true, ...delayed(1500) });
     ch.publish(exchange, 'k', Buffer.from('transient'), { persistent: false, ...delayed(60) });
     await ch.waitForConfirms();
     // Close before the first ones are due, so they are still held when the broker stops.
-    await clients.closeAll();
-    await broker.restart();
-    clients = new Clients(broker.url);
-    clients.deleteLater(q);
-    clients.deleteExchangeLater(exchange);
-    ch = await clients.confirmChannel();
-    const { collector } = await consumeInto(ch, q, { noAck: true });
+    const collector = await restartAndConsume(q, exchange);
     const msgs = await collector.waitFor(2, WAIT_MS);
     // Either released before the restart (then already in the durable queue) or after it.
     assert.deepEqual(bodies(msgs), ['p-overdue', 'p-later']);
@@ -260,23 +247,15 @@ describe('delayed-message exchange', () => {
   });
 
   it('neither loses nor duplicates messages when a clean restart interrupts a release', opts, async () => {
-    let ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const exchange = uniqueName('dx');
     const q = uniqueName('dq');
-    await ch.assertExchange(exchange, DELAYED, { durable: true, arguments: { 'x-delayed-type': 'direct' } });
-    await ch.assertQueue(q, { durable: true });
-    await ch.bindQueue(q, exchange, 'k');
+    await declareDurable(ch, exchange, q);
     const n = 6000;
     for (let i = 0; i < n; i++) ch.publish(exchange, 'k', Buffer.from(String(i)), { persistent: true, ...delayed(300) });
     await withTimeout(ch.waitForConfirms(), WAIT_MS, 'confirms');
     while ((await ch.checkQueue(q)).messageCount === 0) await sleep(1);
-    await clients.closeAll();
-    await broker.restart();
-    clients = new Clients(broker.url);
-    clients.deleteLater(q);
-    clients.deleteExchangeLater(exchange);
-    ch = await clients.confirmChannel();
-    const { collector } = await consumeInto(ch, q, { noAck: true });
+    const collector = await restartAndConsume(q, exchange);
     await collector.waitFor(n);
     await sleep(SETTLE_MS);
     const got = bodies(collector.items).map(Number).sort((a, b) => a - b);
@@ -284,7 +263,7 @@ describe('delayed-message exchange', () => {
   });
 
   it('drops transient delayed messages and those of transient exchanges at a restart', opts, async () => {
-    let ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const durableX = uniqueName('dx');
     const transientX = uniqueName('dx');
     const q = uniqueName('dq');
@@ -297,20 +276,14 @@ describe('delayed-message exchange', () => {
     ch.publish(transientX, 'k', Buffer.from('transient-x'), { persistent: true, ...delayed(600) });
     ch.publish(durableX, 'k', Buffer.from('kept'), { persistent: true, ...delayed(700) });
     await ch.waitForConfirms();
-    await clients.closeAll();
-    await broker.restart();
-    clients = new Clients(broker.url);
-    clients.deleteLater(q);
-    clients.deleteExchangeLater(durableX);
-    ch = await clients.confirmChannel();
-    const { collector } = await consumeInto(ch, q, { noAck: true });
+    const collector = await restartAndConsume(q, durableX);
     await collector.waitFor(1);
     await sleep(SETTLE_MS);
     assert.deepEqual(bodies(collector.items), ['kept']);
   });
 
   it('releases a large backlog of due messages completely and in order', opts, async () => {
-    const ch = await clients.confirmChannel();
+    const ch = await ctx.clients.confirmChannel();
     const { exchange, queue } = await setup(ch);
     const n = 5000;
     for (let i = 0; i < n; i++) ch.publish(exchange, 'k', Buffer.from(String(i)), delayed(200));

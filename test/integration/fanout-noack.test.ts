@@ -4,35 +4,20 @@
 // and the broker spun reading it back). Both for publishes and dead letters.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { Clients } from '../helpers/amqplib.js';
+import { describe, it } from 'node:test';
+import { useBroker } from '../helpers/amqplib.js';
 import { TEST_OPTS, uniqueName, waitUntil } from '../helpers/async.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 
 describe('fan-out to no-ack consumers', () => {
-  let broker: TestBroker;
-  let clients: Clients;
-
-  before(async () => {
-    broker = await startTestBroker();
-  });
-  after(async () => {
-    await broker.close();
-  });
-  beforeEach(() => {
-    clients = new Clients(broker.url);
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
+  const ctx = useBroker();
 
   it('every queue of a fanout exchange delivers every message to its no-ack consumer', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const ex = clients.deleteExchangeLater(uniqueName('fan'));
+    const ch = await ctx.clients.channel();
+    const ex = ctx.clients.deleteExchangeLater(uniqueName('fan'));
     await ch.assertExchange(ex, 'fanout', { durable: false });
     const got = new Map<string, string[]>();
     for (let i = 0; i < 3; i++) {
-      const q = clients.deleteLater(uniqueName('fanq'));
+      const q = ctx.clients.deleteLater(uniqueName('fanq'));
       await ch.assertQueue(q, { durable: false });
       await ch.bindQueue(q, ex, '');
       got.set(q, []);
@@ -45,18 +30,18 @@ describe('fan-out to no-ack consumers', () => {
   });
 
   it('dead letters fanned out to several queues reach each no-ack consumer', TEST_OPTS, async () => {
-    const ch = await clients.channel();
-    const dlx = clients.deleteExchangeLater(uniqueName('dlfan'));
+    const ch = await ctx.clients.channel();
+    const dlx = ctx.clients.deleteExchangeLater(uniqueName('dlfan'));
     await ch.assertExchange(dlx, 'fanout', { durable: false });
     const got = new Map<string, string[]>();
     for (let i = 0; i < 2; i++) {
-      const q = clients.deleteLater(uniqueName('dlfanq'));
+      const q = ctx.clients.deleteLater(uniqueName('dlfanq'));
       await ch.assertQueue(q, { durable: false });
       await ch.bindQueue(q, dlx, '');
       got.set(q, []);
       await ch.consume(q, (m) => m && got.get(q)?.push(m.content.toString()), { noAck: true });
     }
-    const src = clients.deleteLater(uniqueName('dlsrc'));
+    const src = ctx.clients.deleteLater(uniqueName('dlsrc'));
     await ch.assertQueue(src, { durable: false, arguments: { 'x-dead-letter-exchange': dlx, 'x-message-ttl': 0 } });
     for (let i = 0; i < 10; i++) ch.sendToQueue(src, Buffer.from(`d${i}`));
     await waitUntil(() => [...got.values()].every((l) => l.length === 10), 'both dead-letter queues got every message');
