@@ -2,7 +2,7 @@
 // them is live. Oldest-first only: a later segment may hold the records
 // (releases, acks) that settle an earlier one's, so deleting a later segment
 // while an earlier one stays could bring settled records back on replay.
-// The delayed-message store uses it; MessageStore has the same rule inline.
+// MessageStore and the delayed-message store use it.
 
 import type { Log } from '../store/index.js';
 
@@ -14,9 +14,9 @@ export class LiveSegments {
 
   constructor(private readonly log: Log) {}
 
-  /** One more live record in `segment`, which the log just appended to. */
-  add(segment: number): void {
-    this.count(segment);
+  /** `n` more live records in `segment`, which the log just appended to (0 for a record that holds none). */
+  add(segment: number, n = 1): void {
+    if (n > 0) this.count(segment, n);
     if (segment !== this.lastSegment) {
       // The log rolled over: the segment before may already be fully settled.
       this.lastSegment = segment;
@@ -24,16 +24,20 @@ export class LiveSegments {
     }
   }
 
-  /** One more live record in `segment`, found by recovery (call reclaim() once it is done). */
-  count(segment: number): void {
-    this.live.set(segment, (this.live.get(segment) ?? 0) + 1);
+  /** `n` more live records in `segment`, found by recovery (call reclaim() once it is done). */
+  count(segment: number, n = 1): void {
+    this.live.set(segment, (this.live.get(segment) ?? 0) + n);
   }
 
-  /** One live record of `segment` is settled; call reclaim() after a run of these. */
-  settle(segment: number): void {
+  /**
+   * One live record of `segment` is settled; call reclaim() after a run of
+   * these. True when nothing in `segment` is live any more.
+   */
+  settle(segment: number): boolean {
     const n = (this.live.get(segment) ?? 1) - 1;
     if (n > 0) this.live.set(segment, n);
     else this.live.delete(segment);
+    return n <= 0;
   }
 
   /** Deletes the oldest segments with nothing live (never the active one). */

@@ -15,6 +15,7 @@ import {
   type EnqueuePeek,
   type EnqueueRecord,
 } from '../store/message-log.js';
+import { LiveSegments } from './live-segments.js';
 import { StoredMessage, type MessageContent } from './message.js';
 
 /** A recovered message in one queue, with how often it was returned there. */
@@ -31,14 +32,11 @@ export interface RecoveryResult {
 }
 
 export class MessageStore {
-  /** Live (unreleased) messages per segment id. */
-  private readonly live = new Map<number, number>();
+  /** Live (unreleased) messages per segment, and deleting the segments without any. */
+  private readonly segments: LiveSegments;
   private pendingAcks = new Map<number, number[]>();
   private pendingReturns = new Map<number, { ids: number[]; counts: number[] }>();
   private ackFlushScheduled = false;
-  private deleting = false;
-  private deleteAgain = false;
-  private lastSegment = -1;
   /** While a tx commit or a dead-lettering collects its records they go here instead of the log. */
   private batch: EncodedRecord[] | undefined;
   /** Messages written into the open batch (their position is the batch record's). */
@@ -54,7 +52,9 @@ export class MessageStore {
   /** Told about each message whose content can never be read back. */
   onUnreadable: ((m: StoredMessage, err: unknown) => void) | undefined;
 
-  constructor(readonly log: Log) {}
+  constructor(readonly log: Log) {
+    this.segments = new LiveSegments(log);
+  }
 
   /** Write a message for its durable queues (persistent) or to page it out (transient). */
   write(msg: StoredMessage, queueIds: readonly number[], content: MessageContent): void {
@@ -121,7 +121,7 @@ export class MessageStore {
     const live = messages.filter((m) => m.refs > 0);
     const pos = this.append(encodeBatch(records), live.length);
     for (const m of live) m.pos = pos;
-    if (live.length < messages.length) this.deleteConsumedSegments();
+    if (live.length < messages.length) this.segments.reclaim();
     const deferred = this.deferredPageOuts;
     this.deferredPageOuts = [];
     for (const m of deferred) if (m.refs > 0 && m.content) this.pageOut(m);
@@ -153,13 +153,7 @@ export class MessageStore {
   /** The message is in no queue any more: its log space may be reclaimed. */
   release(msg: StoredMessage): void {
     if (!msg.written) return;
-    const segment = msg.logSegment;
-    const n = (this.live.get(segment) ?? 1) - 1;
-    if (n > 0) this.live.set(segment, n);
-    else {
-      this.live.delete(segment);
-      this.deleteConsumedSegments();
-    }
+    if (this.segments.settle(msg.logSegment)) this.segments.reclaim();
   }
 
   /** Durable once resolved (per the log's fsync policy). */
@@ -280,22 +274,17 @@ export class MessageStore {
     // Log order is message-id order, and Maps keep insertion order: queue order needs no sort.
     for (const map of perQueue.values()) {
       for (const { msg } of map.values()) {
-        if (msg.refs++ === 0) this.live.set(msg.logSegment, (this.live.get(msg.logSegment) ?? 0) + 1);
+        if (msg.refs++ === 0) this.segments.count(msg.logSegment);
       }
     }
-    this.deleteConsumedSegments();
+    this.segments.reclaim();
     return { queues: perQueue, nextMsgId: maxId + 1, records };
   }
 
   /** Append a record holding `messages` message copies (each counted live in its segment). */
   private append(rec: EncodedRecord, messages = 0): LogPosition {
     const pos = this.log.append(rec.type, rec.parts);
-    if (messages > 0) this.live.set(pos.segment, (this.live.get(pos.segment) ?? 0) + messages);
-    if (pos.segment !== this.lastSegment) {
-      // A new segment: the one before may already be fully consumed.
-      this.lastSegment = pos.segment;
-      this.deleteConsumedSegments();
-    }
+    this.segments.add(pos.segment, messages);
     return pos;
   }
 
@@ -314,35 +303,6 @@ export class MessageStore {
     return out;
   }
 
-  /** Segments are deleted oldest-first only: a later segment may hold acks for an older one. */
-  private deleteConsumedSegments(): void {
-    if (this.deleting) {
-      this.deleteAgain = true;
-      return;
-    }
-    const segments = this.log.segments();
-    const active = this.log.activeSegment();
-    let keepFrom = active;
-    for (const s of segments) {
-      if (s === active || (this.live.get(s) ?? 0) > 0) {
-        keepFrom = s;
-        break;
-      }
-    }
-    if (segments.length === 0 || keepFrom === segments[0]) return;
-    this.deleting = true;
-    // Acks written so far must be durable before older segments go, or a crash could resurrect nothing (they go together).
-    this.log
-      .deleteSegmentsBefore(keepFrom)
-      .catch(() => undefined)
-      .finally(() => {
-        this.deleting = false;
-        if (this.deleteAgain) {
-          this.deleteAgain = false;
-          this.deleteConsumedSegments();
-        }
-      });
-  }
 }
 
 function contentOf(enq: EnqueueRecord): MessageContent {
