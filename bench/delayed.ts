@@ -7,13 +7,11 @@
 //   node dist/bench/delayed.js [--messages 1000000] [--release 200000] [--size 16]
 
 import amqp from 'amqplib';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
+import { rssMb, startWharf, stopWharf } from './lib/wharf-child.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,40 +23,7 @@ const { values } = parseArgs({
 const total = Number(values.messages);
 const releaseTotal = Number(values.release);
 const body = Buffer.alloc(Number(values.size), 'x');
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const WINDOW = 20_000;
-
-interface Broker {
-  proc: ChildProcess;
-  url: string;
-  startMs: number;
-}
-
-function start(dataDir: string): Promise<Broker> {
-  const t0 = Date.now();
-  const proc = spawn(process.execPath, [cli, 'serve', '--data-dir', dataDir, '--amqp-port', '0', '--http-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`broker exited ${code}`)));
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      const m = /amqp=\S*:(\d+)/.exec(line);
-      if (m) resolve({ proc, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, startMs: Date.now() - t0 });
-    });
-  });
-}
-
-async function stop(b: Broker, signal: NodeJS.Signals): Promise<void> {
-  b.proc.removeAllListeners('exit');
-  b.proc.kill(signal);
-  await new Promise((r) => b.proc.once('exit', r));
-}
-
-function rssMb(b: Broker): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${b.proc.pid}/status`, 'utf8');
-  const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
-}
 
 async function setup(url: string): Promise<{ conn: amqp.ChannelModel; ch: amqp.ConfirmChannel }> {
   const conn = await amqp.connect(url);
@@ -104,7 +69,7 @@ async function publish(ch: amqp.ConfirmChannel, n: number, delay: () => number |
 
 async function run(delayed: boolean): Promise<Record<string, number>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'wharf-bench-'));
-  let b = await start(dataDir);
+  let b = await startWharf(dataDir);
   const idle = rssMb(b);
   const { conn, ch } = await setup(b.url);
   const perSec = await publish(ch, total, () => (delayed ? 3_600_000 : undefined));
@@ -112,12 +77,12 @@ async function run(delayed: boolean): Promise<Record<string, number>> {
   await conn.close();
   const out: Record<string, number> = { publishPerSec: perSec, rssIdleMb: idle.rss, rssAfterMb: filled.rss, peakRssMb: filled.peak };
   if (delayed) {
-    await stop(b, 'SIGKILL');
-    b = await start(dataDir);
+    await stopWharf(b, 'SIGKILL');
+    b = await startWharf(dataDir);
     out.recoveryMs = b.startMs;
     out.rssAfterRecoveryMb = rssMb(b).rss;
   }
-  await stop(b, 'SIGTERM');
+  await stopWharf(b, 'SIGTERM');
   rmSync(dataDir, { recursive: true, force: true });
   return out;
 }
@@ -125,7 +90,7 @@ async function run(delayed: boolean): Promise<Record<string, number>> {
 /** releaseTotal messages that all fall due at one moment, after publishing ends. */
 async function releaseBacklog(): Promise<Record<string, number>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'wharf-bench-'));
-  const b = await start(dataDir);
+  const b = await startWharf(dataDir);
   const { conn, ch } = await setup(b.url);
   // Due well after the publishing is over (~50k/s); x-delay counts from each publish.
   const dueAt = Date.now() + 2000 + releaseTotal / 20;
@@ -143,7 +108,7 @@ async function releaseBacklog(): Promise<Record<string, number>> {
   const secs = (Date.now() - t0) / 1000;
   const peak = rssMb(b).peak;
   await conn.close();
-  await stop(b, 'SIGTERM');
+  await stopWharf(b, 'SIGTERM');
   rmSync(dataDir, { recursive: true, force: true });
   return { releasePerSec: Math.round(releaseTotal / secs), maxRoundTripMsWhileReleasing: maxRttMs, peakRssMb: peak };
 }

@@ -1,0 +1,45 @@
+// Wharf as a child process for the single-broker benchmarks (deep-queue,
+// delayed): started with the CLI's `serve` on kernel-picked ports, stopped by
+// a signal (SIGKILL to time crash recovery), and its RSS read from /proc.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface WharfChild {
+  proc: ChildProcess;
+  url: string;
+  /** From spawn to the AMQP listener being up: includes recovery of `dataDir`. */
+  startMs: number;
+}
+
+/** Starts `wharf serve` on `dataDir`; resolves once it prints its AMQP address. */
+export function startWharf(dataDir: string): Promise<WharfChild> {
+  const t0 = Date.now();
+  const proc = spawn(process.execPath, [cli, 'serve', '--data-dir', dataDir, '--amqp-port', '0', '--http-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`broker exited ${code}`)));
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      const m = /amqp=\S*:(\d+)/.exec(line);
+      if (m) resolve({ proc, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, startMs: Date.now() - t0 });
+    });
+  });
+}
+
+export async function stopWharf(b: WharfChild, signal: NodeJS.Signals): Promise<void> {
+  b.proc.removeAllListeners('exit');
+  b.proc.kill(signal);
+  await new Promise((r) => b.proc.once('exit', r));
+}
+
+/** Resident and peak resident set size in MB. */
+export function rssMb(b: WharfChild): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${b.proc.pid}/status`, 'utf8');
+  const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+}
