@@ -320,6 +320,9 @@ export class Vhost {
         needsSync = true;
       }
     }
+    // Held while routing: a no-ack consumer of the first queue must not release
+    // (and drop the content of) a message the other queues have yet to take.
+    msg.refs++;
     for (const q of targets) q.enqueue(msg, now);
     if (refused) {
       for (const q of refused) {
@@ -327,6 +330,10 @@ export class Vhost {
           needsSync = this.deadLetterCopies(q, msg.content, msg, 'maxlen', now) || needsSync;
         }
       }
+    }
+    if (--msg.refs === 0) {
+      this.ctx.store.release(msg);
+      msg.content = undefined;
     }
     return {
       queues: routed.length,
