@@ -147,7 +147,6 @@ class PerfRun {
     let drained = false;
 
     return new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
       const finish = (): void => {
         clearInterval(timer);
         this.onFailure = undefined;
@@ -190,7 +189,7 @@ class PerfRun {
         const idle = now - lastDeliveryMs >= GRACE_IDLE_MS;
         if (caughtUp || idle || now - publishersDoneMs >= GRACE_MAX_MS) finish();
       };
-      timer = setInterval(tick, CONTROL_TICK_MS);
+      const timer = setInterval(tick, CONTROL_TICK_MS);
       if (this.failure) finish();
     });
   }
