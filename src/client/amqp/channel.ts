@@ -222,11 +222,8 @@ export class Channel extends EventEmitter {
   handleCommand(c: Command): void {
     const m = c.method;
     switch (m.name) {
-      case 'basic.deliver': {
-        const handler = this.consumers.get(m.consumerTag);
-        if (handler !== undefined) handler(m, c.body as Buffer, c.header as ContentHeader);
-        return;
-      }
+      case 'basic.deliver':
+        return this.deliver(m, c.header as ContentHeader, c.body as Buffer);
       case 'basic.ack':
         return this.onConfirmed(m.deliveryTag, m.multiple, true);
       case 'basic.nack':
@@ -250,6 +247,12 @@ export class Channel extends EventEmitter {
       default:
         return this.onReply(m);
     }
+  }
+
+  /** @internal a delivery, from the connection's fast path (or handleCommand). */
+  deliver(d: BasicDeliver, header: ContentHeader, body: Buffer): void {
+    const handler = this.consumers.get(d.consumerTag);
+    if (handler !== undefined) handler(d, body, header);
   }
 
   /** @internal the connection ended: this channel ends with it. */

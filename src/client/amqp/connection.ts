@@ -22,6 +22,7 @@ import {
   type Method,
 } from '../../protocol/amqp/index.js';
 import { Channel } from './channel.js';
+import { DeliveryFastPath } from './deliveries.js';
 import { AmqpClientError, closedByBroker } from './errors.js';
 import { parseAmqpUrl, type AmqpUrl } from './url.js';
 
@@ -67,6 +68,7 @@ export class Connection extends EventEmitter {
   private readonly socket: Socket;
   private readonly parser: FrameParser;
   private readonly assembler: CommandAssembler;
+  private readonly deliveries = new DeliveryFastPath((channel, d, header, body) => this.channels.get(channel)?.deliver(d, header, body));
   private readonly writer = new FrameWriter();
   private readonly channels = new Map<number, Channel>();
   private state: State = 'handshake';
@@ -95,7 +97,9 @@ export class Connection extends EventEmitter {
     this.parser = new FrameParser(
       {
         onProtocolHeader: () => undefined,
-        onFrame: (f) => this.assembler.handleFrame(f),
+        onFrame: (f) => {
+          if (!this.deliveries.take(f)) this.assembler.handleFrame(f);
+        },
         onError: (e) => this.protocolError(e),
       },
       0,
@@ -168,6 +172,7 @@ export class Connection extends EventEmitter {
   releaseChannel(id: number): void {
     this.channels.delete(id);
     this.assembler.resetChannel(id);
+    this.deliveries.resetChannel(id);
   }
 
   private allocateChannelId(): number {
