@@ -57,7 +57,7 @@ describe('wharf perf', () => {
     assert.equal(r.consumed, 3000);
     assert.ok(r.publishRate > 0 && r.consumeRate > 0 && r.confirmRate > 0);
     assert.ok(r.latencyMs.p50 > 0 && r.latencyMs.p50 <= r.latencyMs.p95 && r.latencyMs.p95 <= r.latencyMs.p99);
-    assert.ok(r.latencyMs.p99 <= r.latencyMs.p999 && r.latencyMs.p999 <= r.latencyMs.max + 0.01);
+    assert.ok(r.latencyMs.p99 <= r.latencyMs.p999 && r.latencyMs.p999 <= r.latencyMs.max);
     assert.equal(r.config.persistent, true);
     assert.equal(await queueDepth(`${String(r.config.queuePrefix)}-1`), undefined, 'cleaned up');
   });

@@ -66,13 +66,16 @@ export class Stats {
     this.fold();
     const h = this.total;
     if (h.totalCount === 0) return { p50: 0, p95: 0, p99: 0, p999: 0, max: 0 };
-    const ms = (us: number): number => round3(us / 1000);
+    // A percentile is its bucket's highest equivalent value (within 0.1 %); the
+    // max is exact, so percentiles are capped by it and never exceed it.
+    const maxUs = h.maxValue;
+    const ms = (us: number): number => round3(Math.min(us, maxUs) / 1000);
     return {
       p50: ms(h.getValueAtPercentile(50)),
       p95: ms(h.getValueAtPercentile(95)),
       p99: ms(h.getValueAtPercentile(99)),
       p999: ms(h.getValueAtPercentile(99.9)),
-      max: ms(h.maxValue),
+      max: ms(maxUs),
     };
   }
 

@@ -126,6 +126,8 @@ describe('wharf perf output', () => {
     assert.ok(Math.abs(r.latencyMs.p99 - 9.9) < 0.01, String(r.latencyMs.p99));
     assert.ok(Math.abs(r.latencyMs.max - 10) < 0.01, String(r.latencyMs.max));
     assert.deepEqual(r.cpu, { userMs: 200, systemMs: 50, percentOfOneCore: 25 });
+    const { p50, p95, p99, p999, max } = r.latencyMs;
+    assert.ok(p50 <= p95 && p95 <= p99 && p99 <= p999 && p999 <= max, JSON.stringify(r.latencyMs));
     assert.equal((parsed.config as { confirmWindow: number }).confirmWindow, 10);
     const text = summaryLines(r).join('\n');
     assert.match(text, /published 1,000 \(2,000 msg\/s\), confirmed 1,000 \(2,000 msg\/s\)/);
