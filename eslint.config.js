@@ -1,6 +1,7 @@
 // Lint runs inside `npm test`. Besides the recommended rules, it enforces the
 // layering in docs/architecture.md: protocol imports nothing else in src,
-// broker and store never import server, http or cli.
+// broker and store never import server, http or cli, the client imports only
+// protocol, and only cli, bench and test import the client.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -21,14 +22,14 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
-  layer(['src/protocol/**'], ['**/broker/**', '**/store/**', '**/server/**', '**/http/**', '**/cli/**'],
+  layer(['src/protocol/**'], ['**/broker/**', '**/store/**', '**/server/**', '**/http/**', '**/cli/**', '**/client/**'],
     'src/protocol is bytes only: it imports nothing else in src'),
   {
     files: ['src/broker/**'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [
-          { group: ['**/server/**', '**/http/**', '**/cli/**'], message: 'src/broker knows nothing of sockets or wire bytes' },
+          { group: ['**/server/**', '**/http/**', '**/cli/**', '**/client/**'], message: 'src/broker knows nothing of sockets or wire bytes' },
           {
             regex: '(^|/)protocol/(?!amqp/content\\.js$)',
             message: 'src/broker knows nothing of wire bytes; it may edit message content only through protocol/amqp/content.js',
@@ -37,6 +38,10 @@ export default tseslint.config(
       }],
     },
   },
-  layer(['src/store/**'], ['**/broker/**', '**/server/**', '**/http/**', '**/cli/**', '**/protocol/**'],
+  layer(['src/store/**'], ['**/broker/**', '**/server/**', '**/http/**', '**/cli/**', '**/protocol/**', '**/client/**'],
     'src/store is the bottom layer'),
+  layer(['src/client/**'], ['**/broker/**', '**/store/**', '**/server/**', '**/http/**', '**/cli/**', '**/util/**'],
+    'src/client is an AMQP client on src/protocol only'),
+  layer(['src/server/**', 'src/http/**', 'src/util/**', 'src/index.ts'], ['**/client/**'],
+    'only the CLI, benchmarks and tests use src/client'),
 );

@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import type { DiskFreeLimit, MemoryHighWatermark } from '../broker/resource-monitor.js';
 import { logLevels, parseLogLevel, type LogLevel } from '../util/logger.js';
+import { parsePerfArgs, type PerfOptions } from './perf/options.js';
 
 export type FsyncMode = 'always' | 'batch' | 'never';
 
@@ -34,7 +35,8 @@ export interface ServeOptions {
 export type Command =
   | { readonly command: 'help'; readonly text: string }
   | { readonly command: 'version' }
-  | { readonly command: 'serve'; readonly options: ServeOptions };
+  | { readonly command: 'serve'; readonly options: ServeOptions }
+  | { readonly command: 'perf'; readonly options: PerfOptions };
 
 /** Bad input from the person at the keyboard: print the one-line message, exit 2. */
 export class UsageError extends Error {
@@ -68,6 +70,7 @@ export const helpText = `Usage: wharf <command> [options]
 
 Commands:
   serve           run the broker
+  perf            load-test an AMQP 0-9-1 broker (wharf perf --help)
   --help, -h      show this help (wharf serve --help for the broker's options)
   --version, -v   print the version
 `;
@@ -116,6 +119,8 @@ export function parseCommandLine(argv: readonly string[], env: Env, readFile: Re
       return { command: 'version' };
     case 'serve':
       return parseServe(rest, env, readFile);
+    case 'perf':
+      return parsePerfArgs(rest);
     default:
       throw new UsageError(
         first.startsWith('-')

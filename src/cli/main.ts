@@ -2,7 +2,7 @@
 // The `wharf` command. Parsing lives in config.ts (pure, tested); this file does
 // the I/O: exit codes, the startup line on stdout, signals.
 //
-// Exit codes: 0 ok, 1 runtime failure (e.g. port in use), 2 bad command line or config.
+// Exit codes: 0 ok, 1 runtime failure (e.g. port in use, a perf run the broker broke off), 2 bad command line or config.
 
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -28,6 +28,12 @@ async function main(argv: readonly string[]): Promise<void> {
       return;
     case 'serve':
       return serve(cmd.options);
+    case 'perf': {
+      // Loaded here so that serve does not pay for the client.
+      const { perfMain } = await import('./perf/main.js');
+      process.exitCode = await perfMain(cmd.options);
+      return;
+    }
   }
 }
 

@@ -64,12 +64,16 @@ export class FrameParser {
   /**
    * `frameMax` defaults to FRAME_MIN_SIZE, the only size both peers know
    * before connection.tune-ok (§4.2.3, connection.tune frame-max).
+   * A client passes `expectProtocolHeader` false: the server's first bytes
+   * are frames (§4.2.2: only the client sends the protocol header).
    */
   constructor(
     private readonly handler: FrameParserHandler,
     frameMax: number = FRAME_MIN_SIZE,
+    expectProtocolHeader = true,
   ) {
     this.frameMaxBytes = frameMax;
+    if (!expectProtocolHeader) this.state = EXPECT_FRAMES;
   }
 
   /** The negotiated frame-max: frames larger than this (header and end byte included) are a FRAME_ERROR. 0 = no limit. */
