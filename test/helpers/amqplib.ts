@@ -305,6 +305,16 @@ export function bodies(msgs: { content: Buffer }[]): string[] {
   return msgs.map((m) => m.content.toString());
 }
 
+/** Takes every ready message of `queue` with basic.get (no ack), in order. */
+export async function drainBodies(ch: Channel, queue: string): Promise<string[]> {
+  const out: string[] = [];
+  for (;;) {
+    const m = await ch.get(queue, { noAck: true });
+    if (!m) return out;
+    out.push(m.content.toString());
+  }
+}
+
 /** Publishes bodies to a queue through the default exchange. */
 export function sendAll(ch: Channel, queue: string, items: string[], options?: Options.Publish): void {
   for (const s of items) ch.sendToQueue(queue, Buffer.from(s), options);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Channel, ConfirmChannel } from 'amqplib';
 import { SETTLE_MS, TEST_OPTS, WAIT_MS, sleep, uniqueName, withTimeout } from '../helpers/async.js';
-import { bodies, consumeInto, sendAll, useBroker, waitForReady } from '../helpers/amqplib.js';
+import { bodies, consumeInto, drainBodies, sendAll, useBroker, waitForReady } from '../helpers/amqplib.js';
 import { declareDeadLetters, range, xDeaths } from '../helpers/reliable.js';
 
 /** Publishes each body and resolves with 'ack' or 'nack' per message, in order. */
@@ -20,16 +20,6 @@ function publishConfirmed(ch: ConfirmChannel, queue: string, items: string[]): P
       }),
   );
   return withTimeout(Promise.all(outcomes), WAIT_MS, 'publisher confirms');
-}
-
-/** Takes every ready message of `queue` with basic.get (no ack), in order. */
-async function drainBodies(ch: Channel, queue: string): Promise<string[]> {
-  const out: string[] = [];
-  for (;;) {
-    const m = await ch.get(queue, { noAck: true });
-    if (!m) return out;
-    out.push(m.content.toString());
-  }
 }
 
 describe('x-max-length and x-max-length-bytes', () => {

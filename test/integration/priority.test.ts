@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import type { Channel } from 'amqplib';
 import { TEST_OPTS, uniqueName } from '../helpers/async.js';
 import { skipUnderReference } from '../helpers/broker.js';
-import { Clients, consumeInto, useBroker, waitForReady } from '../helpers/amqplib.js';
+import { Clients, consumeInto, drainBodies, useBroker, waitForReady } from '../helpers/amqplib.js';
 import { declareDeadLetters } from '../helpers/reliable.js';
 
 /** [body, priority]; priority undefined publishes without the property. */
@@ -18,15 +18,6 @@ type Item = readonly [string, number | undefined];
 function publishAll(ch: Channel, queue: string, items: readonly Item[], persistent = false): void {
   for (const [body, priority] of items) {
     ch.sendToQueue(queue, Buffer.from(body), priority === undefined ? { persistent } : { priority, persistent });
-  }
-}
-
-async function getAll(ch: Channel, queue: string): Promise<string[]> {
-  const out: string[] = [];
-  for (;;) {
-    const m = await ch.get(queue, { noAck: true });
-    if (!m) return out;
-    out.push(m.content.toString());
   }
 }
 
@@ -44,7 +35,7 @@ describe('message priorities', () => {
     const q = await priorityQueue(ch, 10);
     publishAll(ch, q, [['a0', 0], ['b0', 5], ['n0', undefined], ['c0', 9], ['b1', 5], ['a1', 0], ['c1', 9]]);
     await waitForReady(ch, q, 7);
-    assert.deepEqual(await getAll(ch, q), ['c0', 'c1', 'b0', 'b1', 'a0', 'n0', 'a1']);
+    assert.deepEqual(await drainBodies(ch, q), ['c0', 'c1', 'b0', 'b1', 'a0', 'n0', 'a1']);
   });
 
   it('a priority above x-max-priority counts as the maximum', TEST_OPTS, async () => {
@@ -52,7 +43,7 @@ describe('message priorities', () => {
     const q = await priorityQueue(ch, 5);
     publishAll(ch, q, [['low', 3], ['x0', 5], ['x1', 200], ['x2', 5], ['x3', 6]]);
     await waitForReady(ch, q, 5);
-    assert.deepEqual(await getAll(ch, q), ['x0', 'x1', 'x2', 'x3', 'low']);
+    assert.deepEqual(await drainBodies(ch, q), ['x0', 'x1', 'x2', 'x3', 'low']);
   });
 
   it('a queue without x-max-priority ignores the priority property', TEST_OPTS, async () => {
@@ -61,7 +52,7 @@ describe('message priorities', () => {
     await ch.assertQueue(q, { durable: false });
     publishAll(ch, q, [['a', 1], ['b', 9], ['c', 5]]);
     await waitForReady(ch, q, 3);
-    assert.deepEqual(await getAll(ch, q), ['a', 'b', 'c']);
+    assert.deepEqual(await drainBodies(ch, q), ['a', 'b', 'c']);
   });
 
   it('delivered messages keep their priority property', TEST_OPTS, async () => {
@@ -85,7 +76,7 @@ describe('message priorities', () => {
     ch.nack(h1, false, true);
     ch.nack(h0, false, true);
     await waitForReady(ch, q, 4);
-    assert.deepEqual(await getAll(ch, q), ['h0', 'h1', 'h2', 'l0']);
+    assert.deepEqual(await drainBodies(ch, q), ['h0', 'h1', 'h2', 'l0']);
   });
 
   it('a consumer waiting for credit gets the highest priority ready when the credit comes', TEST_OPTS, async () => {
@@ -117,7 +108,7 @@ describe('message priorities', () => {
     publishAll(ch, q, [['high', 5]]);
     ch.sendToQueue(q, Buffer.from('low-brief'), { priority: 1, expiration: '20' });
     await waitForReady(ch, dlq, 1);
-    assert.deepEqual(await getAll(ch, q), ['high']);
+    assert.deepEqual(await drainBodies(ch, q), ['high']);
   });
 
   it('keeps priorities and their order across a restart', { ...TEST_OPTS, skip: skipUnderReference }, async () => {
