@@ -111,17 +111,14 @@ export class MessageStore {
     this.batchMessages = [];
     // Acks and returns gathered during the batch must land inside it.
     records.push(...this.takePending());
-    if (records.length === 0) {
-      const deferred = this.deferredPageOuts;
-      this.deferredPageOuts = [];
-      for (const m of deferred) if (m.refs > 0 && m.content) this.pageOut(m);
-      return;
+    if (records.length > 0) {
+      // Messages already consumed and released during the batch are not live.
+      const live = messages.filter((m) => m.refs > 0);
+      const pos = this.append(encodeBatch(records), live.length);
+      for (const m of live) m.pos = pos;
+      if (live.length < messages.length) this.segments.reclaim();
     }
-    // Messages already consumed and released during the batch are not live.
-    const live = messages.filter((m) => m.refs > 0);
-    const pos = this.append(encodeBatch(records), live.length);
-    for (const m of live) m.pos = pos;
-    if (live.length < messages.length) this.segments.reclaim();
+    // Page-outs asked for during the batch: the messages now have their position.
     const deferred = this.deferredPageOuts;
     this.deferredPageOuts = [];
     for (const m of deferred) if (m.refs > 0 && m.content) this.pageOut(m);
@@ -302,7 +299,6 @@ export class MessageStore {
     if (this.pendingAcks.size > 0) this.pendingAcks = new Map();
     return out;
   }
-
 }
 
 function contentOf(enq: EnqueueRecord): MessageContent {

@@ -373,8 +373,12 @@ export class Session {
   }
 
   /** x-consumer-timeout of the queue, else the broker-wide default (0: none). */
+  private timeoutOf(queue: Queue): number {
+    return queue.config.consumerTimeout ?? this.vhost.consumerTimeoutMs;
+  }
+
   private deadlineFor(queue: Queue): number {
-    const ms = queue.config.consumerTimeout ?? this.vhost.consumerTimeoutMs;
+    const ms = this.timeoutOf(queue);
     return ms > 0 ? Date.now() + ms : 0;
   }
 
@@ -404,7 +408,7 @@ export class Session {
     }
     const closing = late.find((u) => u.queue.config.consumerTimeoutMode === 'close-channel');
     if (closing) {
-      this.sink.timedOut(closing.queue.config.consumerTimeout ?? this.vhost.consumerTimeoutMs);
+      this.sink.timedOut(this.timeoutOf(closing.queue));
       return;
     }
     for (const u of late) {

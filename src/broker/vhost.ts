@@ -64,13 +64,11 @@ export interface PublishOutcome {
   readonly queues: number;
   /** Written to the log for a durable queue, or a durable de-duplication key: a confirm must wait for sync. */
   readonly needsSync: boolean;
-  /** The message, when it was written to the log for a durable queue. */
-  readonly message: StoredMessage | undefined;
   /** A queue refused it (x-overflow reject-publish/-dlx): under confirms it is nacked. */
   readonly rejected: boolean;
 }
 
-const NOT_ROUTED: PublishOutcome = { queues: 0, needsSync: false, message: undefined, rejected: false };
+const NOT_ROUTED: PublishOutcome = { queues: 0, needsSync: false, rejected: false };
 
 const EXCHANGE_TYPES: ReadonlySet<string> = new Set(['direct', 'fanout', 'topic', 'headers', 'x-delayed-message']);
 
@@ -305,7 +303,7 @@ export class Vhost {
     for (const q of routed) if (q.refuses(input.body.length)) (refused ??= []).push(q);
     const accepting = refused ? routed.filter((q) => !refused.includes(q)) : routed;
     const { queues: targets, keySync } = dropDuplicates(accepting, input, now, this.ctx.dedup);
-    if (targets.length === 0 && !refused) return { queues: routed.length, needsSync: keySync, message: undefined, rejected: false };
+    if (targets.length === 0 && !refused) return { queues: routed.length, needsSync: keySync, rejected: false };
     const msg = new StoredMessage(
       this.ctx.nextMessageId(),
       input.persistent,
@@ -316,15 +314,7 @@ export class Vhost {
       input.expiration,
       input.priority,
     );
-    let needsSync = false;
-    if (input.persistent) {
-      let durableIds: number[] | undefined;
-      for (const q of targets) if (q.persistsMessages) (durableIds ??= []).push(q.id);
-      if (durableIds && msg.content) {
-        this.ctx.store.write(msg, durableIds, msg.content);
-        needsSync = true;
-      }
-    }
+    let needsSync = this.writeForDurable(msg, targets);
     this.hold(msg);
     for (const q of targets) q.enqueue(msg, now);
     if (refused) {
@@ -338,7 +328,6 @@ export class Vhost {
     return {
       queues: routed.length,
       needsSync: needsSync || keySync,
-      message: needsSync ? msg : undefined,
       rejected: refused !== undefined,
     };
   }
@@ -348,7 +337,7 @@ export class Vhost {
     const deliver = this.directReplies.get(input.routingKey);
     if (!deliver) return NOT_ROUTED;
     deliver({ exchange: input.exchange, routingKey: input.routingKey, properties: input.properties, body: input.body });
-    return { queues: 1, needsSync: false, message: undefined, rejected: false };
+    return { queues: 1, needsSync: false, rejected: false };
   }
 
   // --- dead lettering ----------------------------------------------------
@@ -417,18 +406,21 @@ export class Vhost {
       -1,
       dl.priority,
     );
-    let written = false;
-    if (msg.persistent) {
-      const ids = accepted.filter((t) => t.persistsMessages).map((t) => t.id);
-      if (ids.length > 0 && msg.content) {
-        this.ctx.store.write(msg, ids, msg.content);
-        written = true;
-      }
-    }
+    const written = this.writeForDurable(msg, accepted);
     this.hold(msg);
     for (const t of accepted) t.enqueue(msg, now);
     this.unhold(msg);
     return written;
+  }
+
+  /** A persistent message is written once, naming every durable queue it goes to; true if written (a confirm waits for sync). */
+  private writeForDurable(msg: StoredMessage, queues: readonly Queue[]): boolean {
+    if (!msg.persistent || !msg.content) return false;
+    const ids: number[] = [];
+    for (const q of queues) if (q.persistsMessages) ids.push(q.id);
+    if (ids.length === 0) return false;
+    this.ctx.store.write(msg, ids, msg.content);
+    return true;
   }
 
   /**

@@ -123,7 +123,7 @@ export class DelayedStore implements DelayedMessages {
     this.segments.add(pos.segment);
     if (dueMs < this.timerDueMs) this.arm();
     // Held counts as routed: a delayed message is never returned as unroutable (mandatory).
-    return { queues: 1, needsSync: recoverable, message: undefined, rejected: false };
+    return { queues: 1, needsSync: recoverable, rejected: false };
   }
 
   dropExchange(ex: Exchange): void {

@@ -4,6 +4,7 @@
 
 import { preconditionFailed } from '../errors.js';
 import type { Args } from '../message.js';
+import { parseDedupArgs, type DedupConfig } from './dedup.js';
 
 export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 
@@ -29,6 +30,8 @@ export interface QueueConfig {
   /** x-consumer-timeout (ms); undefined: the broker-wide default. */
   readonly consumerTimeout: number | undefined;
   readonly consumerTimeoutMode: ConsumerTimeoutMode;
+  /** x-message-deduplication with its window and cache size (dedup.ts); undefined when off. */
+  readonly dedup: DedupConfig | undefined;
 }
 
 export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
@@ -45,6 +48,7 @@ export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
   singleActiveConsumer: false,
   consumerTimeout: undefined,
   consumerTimeoutMode: 'close-channel',
+  dedup: undefined,
 };
 
 /** RabbitMQ caps x-max-priority at 255. */
@@ -140,6 +144,7 @@ export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; 
     singleActiveConsumer: bool('x-single-active-consumer'),
     consumerTimeout: int('x-consumer-timeout', 1),
     consumerTimeoutMode: oneOf('x-consumer-timeout-mode', ['close-channel', 'requeue'] as const, 'close-channel'),
+    dedup: parseDedupArgs(args, `queue '${where.queue}' in vhost '${where.vhost}'`),
   };
 }
 

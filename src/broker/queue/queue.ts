@@ -11,7 +11,7 @@ import { QueueEntry } from '../message.js';
 import type { MessageStore } from '../message-store.js';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from './args.js';
 import { Lanes } from './lanes.js';
-import { DedupCache, parseDedupArgs } from './dedup.js';
+import { DedupCache } from './dedup.js';
 
 /** The broker side of a consumer: implemented by a channel session. */
 export interface Consumer {
@@ -105,16 +105,11 @@ export class Queue {
     this.lanes = new Lanes(this.config.maxPriority);
     this.expiring = this.config.messageTtl !== undefined;
     this.touch();
-    const dedup = parseDedupArgs(opts.args, `queue '${opts.name}' in vhost '${opts.vhost}'`);
-    this.dedup = dedup && new DedupCache(dedup);
+    this.dedup = this.config.dedup && new DedupCache(this.config.dedup);
   }
 
   get messageCount(): number {
     return this.lanes.length;
-  }
-
-  get messageBytes(): number {
-    return this.readyBytes;
   }
 
   get consumerCount(): number {
@@ -268,11 +263,6 @@ export class Queue {
     if (this.consumers.length === 0 && this.autoDelete && this.hadConsumer && !this.deleted) this.onUnused?.(this);
     // With a single active consumer, the next one in line takes over now.
     else if (this.config.singleActiveConsumer && i === 0) this.drain();
-  }
-
-  /** The consumer that receives under x-single-active-consumer (the oldest one). */
-  get activeConsumer(): Consumer | undefined {
-    return this.config.singleActiveConsumer ? this.consumers[0] : undefined;
   }
 
   /** Queue was used (declare, get, consume): restarts the x-expires countdown. */
