@@ -6,19 +6,11 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { PerfResult } from '../../src/cli/perf/report.js';
 import { onCleanup } from './cleanup.js';
 
-export interface DriverResult {
-  published: number;
-  consumed: number;
-  publishRate: number;
-  consumeRate: number;
-  confirmRate: number;
-  durationMs: number;
-  latencyMs: { p50: number; p95: number; p99: number; p999: number; max: number };
-  cpu: { userMs: number; systemMs: number; percentOfOneCore: number };
-  config?: unknown;
-}
+/** The contract's part of wharf perf's final line (the amqplib stand-in prints just that). */
+export type DriverResult = Omit<PerfResult, 'config' | 'confirmed' | 'nacked' | 'returned'> & { config?: unknown };
 
 const WHARF_CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const AMQPLIB_DRIVER = fileURLToPath(new URL('./amqplib-driver.js', import.meta.url));
