@@ -32,11 +32,11 @@ function rabbitmqVersion(): string {
 
 /** Time allowed for one driver step before it is killed. */
 function stepTimeoutMs(o: WorkloadOptions): number {
-  return (o.durationSecs + 120) * 1000 + Math.ceil(o.deepMessages / 500) * 1000;
+  return (o.durationSecs + o.warmupSecs + 120) * 1000 + Math.ceil(o.deepMessages / 500) * 1000;
 }
 
 async function runOnce(w: Workload, broker: BrokerKind, round: number, opts: CompareOptions, driverArgv: string[]): Promise<RunRecord> {
-  const wo: WorkloadOptions = { durationSecs: opts.durationSecs, deepMessages: opts.deepMessages, idleConnections: opts.idleConnections };
+  const wo: WorkloadOptions = { durationSecs: opts.durationSecs, warmupSecs: opts.warmupSecs, deepMessages: opts.deepMessages, idleConnections: opts.idleConnections };
   const record: RunRecord = { workload: w.id, broker, round };
   const label = `[${w.id} round ${round}/${opts.rounds} ${broker}]`;
   let running;

@@ -6,7 +6,7 @@
 //
 //   node dist/bench/lib/amqplib-driver.js --url URL [--publishers 1] [--consumers 1]
 //     [--queues 1] [--exchange-type direct|fanout] [--size 16] [--persistent]
-//     [--confirm 0] [--prefetch 0] [--auto-ack] [--rate 0] [--duration 10]
+//     [--confirm 0] [--prefetch 0] [--auto-ack] [--rate 0] [--duration 10] [--warmup 0]
 //     [--pmessages N] [--drain] [--queue-prefix perf] [--no-declare] [--no-cleanup]
 //     [--idle-connections K] [--json]
 
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     'auto-ack': { type: 'boolean', default: false },
     rate: { type: 'string', default: '0' },
     duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '0' },
     pmessages: { type: 'string', default: '0' },
     cmessages: { type: 'string', default: '0' },
     drain: { type: 'boolean', default: false },
@@ -51,6 +52,7 @@ const cfg = {
   autoAck: values['auto-ack'] === true,
   rate: Number(values.rate),
   durationMs: Number(values.duration) * 1000,
+  warmupMs: Number(values.warmup) * 1000,
   pmessages: Number(values.pmessages),
   drain: values.drain === true,
   prefix: values['queue-prefix'] as string,
@@ -188,12 +190,20 @@ async function main(): Promise<void> {
     consumerConns.push(c);
     await consume(c, i);
   }
-  const start = now();
+  let start = now();
   let publishEnd = start;
+  if (cfg.warmupMs > 0) {
+    // --warmup: the load runs unmeasured first; then the counts and samples start over.
+    setTimeout(() => {
+      published = confirmed = consumed = lastConsumedMs = 0;
+      latencies.length = 0;
+      start = now();
+    }, cfg.warmupMs);
+  }
   if (cfg.idleConnections > 0) {
     await idle();
   } else if (cfg.publishers > 0) {
-    const stopAt = cfg.pmessages > 0 ? Infinity : start + cfg.durationMs;
+    const stopAt = cfg.pmessages > 0 ? Infinity : start + cfg.warmupMs + cfg.durationMs;
     const pubConns = await Promise.all(Array.from({ length: cfg.publishers }, () => amqp.connect(cfg.url)));
     await Promise.all(pubConns.map((c, i) => publish(c, i, stopAt)));
     publishEnd = now();

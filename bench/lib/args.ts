@@ -11,6 +11,7 @@ export interface CompareOptions {
   workloads: WorkloadId[];
   rounds: number;
   durationSecs: number;
+  warmupSecs: number;
   deepMessages: number;
   idleConnections: number;
   brokers: BrokerKind[];
@@ -31,6 +32,7 @@ bench/results/<timestamp>.json and .md. See bench/README.md.
   --workloads LIST        a,b,c,d,e,f,g or all (all)
   --rounds N              rounds per workload and broker (3)
   --duration SECS         length of each timed run (10)
+  --warmup SECS           unmeasured load before each timed run of a-e (2)
   --deep-messages N       messages published in workload f (1000000)
   --idle-connections N    connections held in workload g (1000)
   --brokers LIST          wharf,rabbitmq,ceiling (all three)
@@ -60,6 +62,7 @@ export function parseCompareArgs(argv: string[]): CompareOptions {
       workloads: { type: 'string', default: 'all' },
       rounds: { type: 'string', default: '3' },
       duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '2' },
       'deep-messages': { type: 'string', default: '1000000' },
       'idle-connections': { type: 'string', default: '1000' },
       brokers: { type: 'string', default: BROKERS.join(',') },
@@ -80,6 +83,7 @@ export function parseCompareArgs(argv: string[]): CompareOptions {
     workloads: parseWorkloads(values.workloads as string),
     rounds: positiveInt('rounds', values.rounds as string),
     durationSecs: positiveInt('duration', values.duration as string),
+    warmupSecs: positiveInt('warmup', values.warmup as string, 0),
     deepMessages: positiveInt('deep-messages', values['deep-messages'] as string),
     idleConnections: positiveInt('idle-connections', values['idle-connections'] as string),
     brokers: BROKERS.filter((b) => brokers.includes(b)),

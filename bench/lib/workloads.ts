@@ -19,6 +19,8 @@ export interface MetricSpec {
 
 export interface WorkloadOptions {
   durationSecs: number;
+  /** Unmeasured load before each timed run (a-e): both brokers and the driver warm up (JIT, caches, first segment). */
+  warmupSecs: number;
   /** Messages published in workload f. */
   deepMessages: number;
   /** Connections held open in workload g. */
@@ -51,6 +53,9 @@ const driverCpuMetric: MetricSpec = { key: 'driverCpuPercent', label: 'driver CP
 const BOTH: readonly BrokerKind[] = ['wharf', 'rabbitmq'];
 const WITH_CEILING: readonly BrokerKind[] = ['wharf', 'rabbitmq', 'ceiling'];
 
+/** A timed run: the warm-up, then the measured duration. */
+const timed = (o: WorkloadOptions): string[] => ['--duration', String(o.durationSecs), ...(o.warmupSecs > 0 ? ['--warmup', String(o.warmupSecs)] : [])];
+
 /** Persistent, confirm window 1000, manual acks with prefetch 1000 (workloads b, c, d). */
 const RELIABLE = ['--persistent', '--confirm', '1000', '--prefetch', '1000'];
 
@@ -68,7 +73,7 @@ function throughput(id: WorkloadId, title: string, brokers: readonly BrokerKind[
     title,
     brokers,
     metrics: [msgs('consumeRate', 'consumed'), msgs('publishRate', 'published'), rssMetric, cpuMetric, driverCpuMetric],
-    steps: (o) => [{ name: id, args: [...args(o), '--duration', String(o.durationSecs)] }],
+    steps: (o) => [{ name: id, args: [...args(o), ...timed(o)] }],
     measure: ([r], res) => ({ consumeRate: r.consumeRate, publishRate: r.publishRate, ...common([r], res) }),
   };
 }
@@ -86,7 +91,7 @@ export const WORKLOADS: Readonly<Record<WorkloadId, Workload>> = {
     metrics: [msgs('consumeRate', 'deliveries'), msgs('publishRate', 'publishes'), rssMetric, cpuMetric, driverCpuMetric],
     steps: (o) => [{
       name: 'd',
-      args: ['--exchange-type', 'fanout', '--queues', '10', '--consumers', '10', '--size', '16', ...RELIABLE, '--duration', String(o.durationSecs)],
+      args: ['--exchange-type', 'fanout', '--queues', '10', '--consumers', '10', '--size', '16', ...RELIABLE, ...timed(o)],
     }],
     measure: ([r], res) => ({ consumeRate: r.consumeRate, publishRate: r.publishRate, ...common([r], res) }),
   },
@@ -95,7 +100,7 @@ export const WORKLOADS: Readonly<Record<WorkloadId, Workload>> = {
     title: 'latency: persistent 16 B with confirms at a fixed 5,000 msg/s, manual ack',
     brokers: BOTH,
     metrics: [ms('p50', 'latency p50'), ms('p99', 'latency p99'), ms('p999', 'latency p99.9'), msgs('consumeRate', 'consumed'), rssMetric, cpuMetric],
-    steps: (o) => [{ name: 'e', args: ['--size', '16', ...RELIABLE, '--rate', '5000', '--duration', String(o.durationSecs)] }],
+    steps: (o) => [{ name: 'e', args: ['--size', '16', ...RELIABLE, '--rate', '5000', ...timed(o)] }],
     measure: ([r], res) => ({ p50: r.latencyMs.p50, p99: r.latencyMs.p99, p999: r.latencyMs.p999, consumeRate: r.consumeRate, ...common([r], res) }),
   },
   f: {

@@ -100,6 +100,17 @@ describe('wharf perf', () => {
     assert.equal(r.consumed, r.published);
   });
 
+  it('--warmup: the load runs first, and only what follows is counted', TEST_OPTS, async () => {
+    const lines: string[] = [];
+    const r = await runPerf(options(['--rate', '400', '--duration', '1', '--warmup', '2']), { progress: (l) => lines.push(l) });
+    // About 1,200 messages are sent in all; the measured window holds only its own second's worth.
+    assert.ok(r.published > 0 && r.published <= Math.ceil((400 * r.durationMs) / 1000) + 1, `${r.published} in ${r.durationMs} ms`);
+    assert.ok(r.consumed > 0);
+    assert.ok(r.latencyMs.max > 0);
+    assert.match(lines[0] ?? '', /^warm-up: time /);
+    assert.ok(lines.some((l) => l.startsWith('time ')), lines.join('\n'));
+  });
+
   it('--cmessages: each consumer stops at its count', TEST_OPTS, async () => {
     const r = await perf(['--consumers', '2', '--cmessages', '400', '--prefetch', '10']);
     assert.equal(r.consumed, 800);

@@ -26,6 +26,8 @@ export interface PerfOptions {
   ratePerSec: number;
   /** Run time limit; undefined = none (a message count or --drain ends the run). */
   durationSec: number | undefined;
+  /** Seconds of load before the measured window (counts, latency, CPU start after it); 0 = none. */
+  warmupSec: number;
   /** Messages per publisher; 0 = no limit. */
   pmessages: number;
   /** Messages per consumer; 0 = no limit. */
@@ -54,6 +56,7 @@ export const perfDefaults: Readonly<Omit<PerfOptions, 'url'>> = {
   autoAck: false,
   ratePerSec: 0,
   durationSec: DEFAULT_DURATION_SEC,
+  warmupSec: 0,
   pmessages: 0,
   cmessages: 0,
   drain: false,
@@ -83,6 +86,7 @@ timestamp carried in every body.
   --auto-ack              no-ack consumers (manual acks, batched with multiple=true)
   --rate R                messages/s per publisher; 0 = flat out (0)
   --duration SECONDS      run time (10, or no limit with --pmessages, --cmessages or --drain)
+  --warmup SECONDS        run the load this long first, unmeasured (JIT, caches, first segment) (0)
   --pmessages N           publish N messages per publisher, then stop
   --cmessages N           consume N messages per consumer, then stop
   --drain                 consumers run until the queues are empty and idle
@@ -112,6 +116,7 @@ const perfFlags = {
   'auto-ack': { type: 'boolean' },
   rate: { type: 'string' },
   duration: { type: 'string' },
+  warmup: { type: 'string' },
   pmessages: { type: 'string' },
   cmessages: { type: 'string' },
   drain: { type: 'boolean' },
@@ -177,6 +182,7 @@ export function parsePerfArgs(args: readonly string[]): PerfCommand {
     autoAck: values['auto-ack'] ?? false,
     ratePerSec: count('rate', 0),
     durationSec: values.duration !== undefined ? count('duration', 0, 1) : countEnds ? undefined : DEFAULT_DURATION_SEC,
+    warmupSec: count('warmup', 0, 0, 3600),
     pmessages,
     cmessages,
     drain,
@@ -200,6 +206,9 @@ function checkCombination(o: PerfOptions): void {
   if (o.drain && o.cmessages > 0) throw new UsageError('perf: --drain and --cmessages are alternatives; give one');
   if (o.publishers > 0 && o.pmessages === 0 && o.durationSec === undefined && o.cmessages === 0) {
     throw new UsageError('perf: the publishers would never stop: give --duration or --pmessages');
+  }
+  if (o.warmupSec > 0 && (o.pmessages > 0 || o.cmessages > 0 || o.drain || o.durationSec === undefined)) {
+    throw new UsageError('perf: --warmup needs a timed run (--duration), not --pmessages, --cmessages or --drain');
   }
   if (o.prefetch > 0 && o.autoAck) throw new UsageError('perf: --prefetch has no effect with --auto-ack (the broker does not limit no-ack deliveries)');
 }

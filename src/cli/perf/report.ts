@@ -40,6 +40,19 @@ export class Stats {
     this.startMs = this.intervalStartMs = nowMs();
   }
 
+  /**
+   * Ends the warm-up: everything counted so far is forgotten and the measured window
+   * starts now. Messages in flight across the boundary count where they arrive.
+   */
+  restart(now: number): void {
+    this.published = this.confirmed = this.nacked = this.consumed = this.returned = 0;
+    this.lastPublishMs = this.lastConfirmMs = this.lastConsumeMs = 0;
+    this.total.reset();
+    this.interval.reset();
+    this.startMs = this.intervalStartMs = now;
+    this.intervalPublished = this.intervalConsumed = 0;
+  }
+
   recordLatency(ms: number): void {
     const us = Math.round(ms * 1000);
     this.interval.recordValue(us < 0 ? 0 : us > LATENCY_MAX_US ? LATENCY_MAX_US : us);

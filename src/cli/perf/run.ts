@@ -23,6 +23,8 @@ export interface PerfIo {
 }
 
 const CONTROL_TICK_MS = 10;
+/** With --rate the schedule is released every millisecond, so a publisher sends rate/1000 at a time, not bursts. */
+const RATE_TICK_MS = 1;
 const PROGRESS_MS = 1000;
 const GRACE_IDLE_MS = 1000;
 const GRACE_MAX_MS = 5000;
@@ -60,6 +62,8 @@ class PerfRun {
   private failure: AmqpClientError | undefined;
   private onFailure: (() => void) | undefined;
   private stats: Stats | undefined;
+  /** The tool's CPU time at the start of the measured window. */
+  private cpuStart = process.cpuUsage();
 
   constructor(
     private readonly o: PerfOptions,
@@ -93,12 +97,12 @@ class PerfRun {
     this.checkFailure();
 
     stats.begin();
-    const cpuStart = process.cpuUsage();
+    this.cpuStart = process.cpuUsage();
     for (const p of this.publishers) p.start();
     await this.control(stats.startMs, setupChannel);
     for (const c of this.consumers) await c.stop().catch(() => undefined);
     const endMs = nowMs();
-    const cpu = process.cpuUsage(cpuStart);
+    const cpu = process.cpuUsage(this.cpuStart);
     this.checkFailure();
     const result = buildResult(stats, endMs, cpu, o);
 
@@ -139,7 +143,9 @@ class PerfRun {
   private control(startMs: number, setupChannel: Channel): Promise<void> {
     const o = this.o;
     const stats = this.stats as Stats;
-    const deadlineMs = o.durationSec === undefined ? Infinity : startMs + o.durationSec * 1000;
+    const warmupEndMs = startMs + o.warmupSec * 1000;
+    let warming = o.warmupSec > 0;
+    const deadlineMs = o.durationSec === undefined ? Infinity : warmupEndMs + o.durationSec * 1000;
     const expectedPerMessage = o.consumers === 0 || o.cmessages > 0 ? 0 : o.exchangeType === 'fanout' ? o.queues : 1;
     let nextProgressMs = startMs + PROGRESS_MS;
     let publishersDoneMs = 0;
@@ -158,9 +164,15 @@ class PerfRun {
         const now = nowMs();
         const aborted = this.io.signal?.aborted === true;
         if (o.ratePerSec > 0) for (const p of this.publishers) p.allow(now - startMs);
+        if (warming && now >= warmupEndMs) {
+          warming = false;
+          stats.restart(now);
+          this.cpuStart = process.cpuUsage();
+          nextProgressMs = now + PROGRESS_MS;
+        }
         if (this.io.progress && now >= nextProgressMs) {
           nextProgressMs += PROGRESS_MS;
-          this.io.progress(progressLine(stats.tick(now)));
+          this.io.progress((warming ? 'warm-up: ' : '') + progressLine(stats.tick(now)));
         }
         const consumersCounted = o.cmessages > 0 && this.consumers.every((c) => c.finished);
         if (now >= deadlineMs || aborted || consumersCounted) for (const p of this.publishers) p.stop();
@@ -189,7 +201,7 @@ class PerfRun {
         const idle = now - lastDeliveryMs >= GRACE_IDLE_MS;
         if (caughtUp || idle || now - publishersDoneMs >= GRACE_MAX_MS) finish();
       };
-      const timer = setInterval(tick, CONTROL_TICK_MS);
+      const timer = setInterval(tick, o.ratePerSec > 0 ? RATE_TICK_MS : CONTROL_TICK_MS);
       if (this.failure) finish();
     });
   }

@@ -10,6 +10,7 @@ describe('bench compare: arguments', () => {
     assert.deepEqual(o.workloads, ['a', 'b', 'c', 'd', 'e', 'f', 'g']);
     assert.equal(o.rounds, 3);
     assert.equal(o.durationSecs, 10);
+    assert.equal(o.warmupSecs, 2);
     assert.equal(o.deepMessages, 1_000_000);
     assert.equal(o.idleConnections, 1000);
     assert.deepEqual(o.brokers, ['wharf', 'rabbitmq', 'ceiling']);
@@ -45,7 +46,7 @@ describe('bench compare: arguments', () => {
 });
 
 describe('bench compare: workloads as wharf perf flags', () => {
-  const o: WorkloadOptions = { durationSecs: 7, deepMessages: 5000, idleConnections: 300 };
+  const o: WorkloadOptions = { durationSecs: 7, warmupSecs: 0, deepMessages: 5000, idleConnections: 300 };
   const args = (id: keyof typeof WORKLOADS): string[][] => WORKLOADS[id].steps(o).map((s) => s.args);
 
   it('a is transient 16 B with auto-ack; b and c add persistence, a confirm window of 1000 and prefetch 1000', () => {
@@ -63,6 +64,14 @@ describe('bench compare: workloads as wharf perf flags', () => {
     const [fill, drain] = args('f');
     assert.ok(fill.join(' ').includes('--consumers 0 --size 1024 --persistent --confirm 1000 --pmessages 5000 --queue-prefix deep --no-cleanup'));
     assert.ok(drain.join(' ').includes('--publishers 0 --consumers 1 --persistent --prefetch 1000 --drain --queue-prefix deep --no-declare'));
+  });
+
+  it('a-e run a warm-up before the timed run when one is asked for; f and g never do', () => {
+    const w = { ...o, warmupSecs: 3 };
+    for (const id of ['a', 'b', 'c', 'd', 'e'] as const) {
+      assert.ok(WORKLOADS[id].steps(w)[0].args.join(' ').endsWith('--duration 7 --warmup 3'), id);
+    }
+    for (const id of ['f', 'g'] as const) assert.ok(WORKLOADS[id].steps(w).every((s) => !s.args.includes('--warmup')), id);
   });
 
   it('g holds the idle connections for the duration', () => {

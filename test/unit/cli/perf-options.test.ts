@@ -39,13 +39,13 @@ describe('wharf perf options', () => {
   it('every flag of the contract', () => {
     const o = perf([
       '--publishers', '2', '--consumers', '10', '--queues', '10', '--exchange-type', 'fanout', '--size', '1024',
-      '--persistent', '--confirm', '1000', '--prefetch', '500', '--rate', '5000', '--duration', '7',
+      '--persistent', '--confirm', '1000', '--prefetch', '500', '--rate', '5000', '--duration', '7', '--warmup', '3',
       '--queue-prefix', 'bench', '--no-declare', '--no-cleanup', '--json', '--idle-connections', '1000',
     ]);
     assert.deepEqual(o, {
       url: URL_ARG[1], publishers: 2, consumers: 10, queues: 10, exchangeType: 'fanout', sizeBytes: 1024,
       persistent: true, confirmWindow: 1000, prefetch: 500, autoAck: false, ratePerSec: 5000, durationSec: 7,
-      pmessages: 0, cmessages: 0, drain: false, queuePrefix: 'bench', declare: false, cleanup: false, json: true,
+      warmupSec: 3, pmessages: 0, cmessages: 0, drain: false, queuePrefix: 'bench', declare: false, cleanup: false, json: true,
       idleConnections: 1000,
     });
     assert.equal(perf(['--auto-ack']).autoAck, true);
@@ -79,6 +79,8 @@ describe('wharf perf options', () => {
     refused([...URL_ARG, '--consumers', '0', '--drain'], /--drain needs at least one consumer/);
     refused([...URL_ARG, '--drain'], /publishers would never stop/);
     refused([...URL_ARG, '--auto-ack', '--prefetch', '10'], /--prefetch has no effect with --auto-ack/);
+    refused([...URL_ARG, '--pmessages', '10', '--warmup', '2'], /--warmup needs a timed run/);
+    refused([...URL_ARG, '--publishers', '0', '--drain', '--warmup', '2'], /--warmup needs a timed run/);
   });
 
   it('the reported config hides the password', () => {
