@@ -17,6 +17,8 @@ export interface DeliverySink {
   deliver(consumerTag: string, deliveryTag: number, redelivered: boolean, content: MessageContent): void;
   /** The connection can take more output now (socket backpressure). */
   writable(): boolean;
+  /** The connection's output has been backed up so long that its client looks stalled, not just slower than the broker. */
+  stalled(): boolean;
   /** The broker cancelled a consumer (its queue was deleted). */
   consumerCancelled(consumerTag: string): void;
   /** A delivery was not acked within the consumer timeout (ms): RabbitMQ closes the channel with 406. */
@@ -59,7 +61,15 @@ class SessionConsumer implements Consumer {
   ) {}
 
   canAccept(): boolean {
-    return this.active && this.session.canDeliver() && (this.noAck || this.prefetch === 0 || this.unacked < this.prefetch);
+    return this.active && this.session.canDeliver() && this.hasCredit();
+  }
+
+  waitsOnConnection(): boolean {
+    return this.active && this.session.waitsOnConnection() && this.hasCredit();
+  }
+
+  private hasCredit(): boolean {
+    return this.noAck || this.prefetch === 0 || this.unacked < this.prefetch;
   }
 
   deliver(queue: Queue, entry: QueueEntry, content: MessageContent): void {
@@ -106,6 +116,17 @@ export class Session {
       !this.closed &&
       (this.prefetchGlobal === 0 || this.consumerUnacked < this.prefetchGlobal) &&
       this.sink.writable()
+    );
+  }
+
+  /** Would deliver but for the connection's output being backed up, and its client is still reading. */
+  waitsOnConnection(): boolean {
+    return (
+      this.flowActive &&
+      !this.closed &&
+      (this.prefetchGlobal === 0 || this.consumerUnacked < this.prefetchGlobal) &&
+      !this.sink.writable() &&
+      !this.sink.stalled()
     );
   }
 

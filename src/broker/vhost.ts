@@ -66,6 +66,8 @@ export interface PublishOutcome {
   readonly needsSync: boolean;
   /** A queue refused it (x-overflow reject-publish/-dlx): under confirms it is nacked. */
   readonly rejected: boolean;
+  /** A queue it went to has consumers waiting for content from disk: the publisher should pause until this resolves (Queue.flowWait). */
+  readonly flow?: Promise<void>;
 }
 
 const NOT_ROUTED: PublishOutcome = { queues: 0, needsSync: false, rejected: false };
@@ -325,10 +327,13 @@ export class Vhost {
       }
     }
     this.unhold(msg);
+    let flow: Promise<void> | undefined;
+    for (const q of targets) flow ??= q.flowWait();
     return {
       queues: routed.length,
       needsSync: needsSync || keySync,
       rejected: refused !== undefined,
+      flow,
     };
   }
 

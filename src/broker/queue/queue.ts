@@ -22,6 +22,8 @@ export interface Consumer {
   readonly priority: number;
   /** Has credit (prefetch), flow is on and the connection is writable. */
   canAccept(): boolean;
+  /** Has credit and flow is on, but its connection's output is backed up. */
+  waitsOnConnection(): boolean;
   deliver(queue: Queue, entry: QueueEntry, content: MessageContent): void;
   /** The queue went away under the consumer (RabbitMQ: basic.cancel to the client). */
   cancelledByBroker(queue: Queue): void;
@@ -47,7 +49,16 @@ export interface QueueOptions {
 /** How much message content a queue keeps in memory ahead of its consumers. */
 export const QUEUE_MEMORY_MESSAGES_MAX = 4096;
 export const QUEUE_MEMORY_BYTES_MAX = 16 * 1024 * 1024;
-const LOAD_BATCH_MESSAGES = 512;
+/** Paged-out content read back per disk read: more than a publisher's socket read carries (see flowWait). */
+const LOAD_BATCH_MESSAGES = 4096;
+const LOAD_BATCH_BYTES = 4 * 1024 * 1024;
+/**
+ * Publisher flow control (flowWait): a queue this deep whose consumers want more than their
+ * connections carry holds its publishers back, below the depth where content is paged out.
+ */
+const FLOW_READY_MESSAGES = QUEUE_MEMORY_MESSAGES_MAX / 2;
+/** A publisher held back by flow control reads again after this long at most, whatever the queue does. */
+const FLOW_WAIT_MAX_MS = 100;
 /** Expired messages removed per turn of the event loop; the rest follow on the next. */
 const EXPIRE_BATCH_MESSAGES = 10_000;
 
@@ -71,6 +82,10 @@ export class Queue {
   private mixedPriorities = false;
   /** One read of paged-out content at a time; everyone waiting shares it. */
   private loading: Promise<void> | undefined;
+  /** A consumer that could take a message waits for this load: publishers into the queue wait too (flowWait). */
+  private starved = false;
+  /** Publishers wait on this while the queue is in flow control; opened by the next delivering drain(). */
+  private flowGate: { readonly promise: Promise<void>; readonly open: () => void; readonly timer: NodeJS.Timeout } | undefined;
   private loadFailures = 0;
   private hadConsumer = false;
   /** Some entry may carry an expiry (x-message-ttl, or a message's expiration). */
@@ -258,6 +273,7 @@ export class Queue {
     if (i < 0) return;
     this.consumers.splice(i, 1);
     this.updatePriorities();
+    this.openFlowGate();
     if (this.nextConsumer > i) this.nextConsumer--;
     this.touch();
     if (this.consumers.length === 0 && this.autoDelete && this.hadConsumer && !this.deleted) this.onUnused?.(this);
@@ -301,10 +317,44 @@ export class Queue {
     }
   }
 
+  /**
+   * Publisher flow control (RabbitMQ's "flow" state): a promise while publishers into this
+   * queue should stop reading their connection, because its consumers could take more than
+   * the broker is getting to them, so accepting more would only deepen the queue. That is
+   * when a consumer waits for paged-out content to be read back from disk, or when the
+   * queue is FLOW_READY_MESSAGES deep and a consumer with credit waits on its connection's
+   * output. The promise resolves when the queue next delivers (or after FLOW_WAIT_MAX_MS);
+   * the publisher reads again, and its next publish asks again. Consumers out of credit
+   * (prefetch full) never cause it: a backlog that slow consumers build is what a queue is
+   * for. Without it one flat-out publisher buried its consumer: the queue paged out, each
+   * read-back waited behind megabytes of publishes, and the consumer got 1-2k msg/s.
+   */
+  flowWait(): Promise<void> | undefined {
+    if (this.flowGate) return this.flowGate.promise;
+    if (!this.starved && !(this.lanes.length >= FLOW_READY_MESSAGES && this.consumers.some((c) => c.waitsOnConnection()))) {
+      return undefined;
+    }
+    let open!: () => void;
+    const promise = new Promise<void>((resolve) => (open = resolve));
+    const timer = setTimeout(() => this.openFlowGate(), FLOW_WAIT_MAX_MS);
+    timer.unref();
+    this.flowGate = { promise, open, timer };
+    return promise;
+  }
+
+  private openFlowGate(): void {
+    const gate = this.flowGate;
+    if (!gate) return;
+    this.flowGate = undefined;
+    clearTimeout(gate.timer);
+    gate.open();
+  }
+
   /** Deliver to consumers while there are messages and consumers with credit (`at`: the time to expire by). */
   drain(at?: number): void {
     if (this.draining || this.loading || this.deleted) return;
     this.draining = true;
+    let delivered = false;
     try {
       const now = this.expiring ? (at ?? Date.now()) : 0;
       while (this.consumers.length > 0) {
@@ -315,15 +365,18 @@ export class Queue {
         const content = entry.msg.content;
         if (!content) {
           void this.loadAhead();
+          this.starved = this.loading !== undefined;
           break;
         }
         this.popReady();
         this.unacked++;
+        delivered = true;
         consumer.deliver(this, entry, content);
       }
     } finally {
       this.draining = false;
     }
+    if (delivered) this.openFlowGate();
   }
 
   /** Drop all ready messages (queue.purge); returns how many. */
@@ -354,6 +407,7 @@ export class Queue {
   /** The broker is closing: its timers must not fire into a closed log (or a restarted broker's data dir). */
   stop(): void {
     this.deleted = true;
+    this.openFlowGate();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
   }
@@ -527,10 +581,12 @@ export class Queue {
     this.loading ??= this.load().then(
       () => {
         this.loading = undefined;
+        this.starved = false;
         this.drain();
       },
       (err: unknown) => {
         this.loading = undefined;
+        this.starved = false;
         this.loadFailures++;
         this.onError?.(this, err);
       },
@@ -540,9 +596,13 @@ export class Queue {
 
   private load(): Promise<void> {
     const batch = [];
+    let bytes = 0;
     for (const e of this.lanes) {
-      if (batch.length >= LOAD_BATCH_MESSAGES) break;
-      if (!e.msg.content) batch.push(e.msg);
+      if (batch.length >= LOAD_BATCH_MESSAGES || bytes >= LOAD_BATCH_BYTES) break;
+      if (!e.msg.content) {
+        batch.push(e.msg);
+        bytes += e.msg.bodySize;
+      }
     }
     return this.store.load(batch);
   }

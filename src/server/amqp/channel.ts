@@ -37,12 +37,16 @@ export class AmqpChannel implements DeliverySink {
   private confirmChain: Promise<void> = Promise.resolve();
   /** RabbitMQ: an empty queue name means the last queue declared on this channel. */
   private lastQueue = '';
+  /** Reading paused for publisher flow control (waitForFlow), under its own key. */
+  private flowPaused = false;
+  private readonly flowKey: string;
 
   constructor(
     readonly id: number,
     private readonly conn: AmqpConnection,
   ) {
     this.vhost = conn.vhost as Vhost;
+    this.flowKey = `flow-${id}`;
     this.session = new Session(this.vhost, conn.broker.store, conn.id, this);
   }
 
@@ -103,6 +107,7 @@ export class AmqpChannel implements DeliverySink {
     this.released = true;
     this.backlog.length = 0;
     this.conn.resumeReading(this.id);
+    this.conn.resumeReading(this.flowKey);
     this.session.close();
   }
 
@@ -119,6 +124,10 @@ export class AmqpChannel implements DeliverySink {
 
   writable(): boolean {
     return this.conn.writable();
+  }
+
+  stalled(): boolean {
+    return this.conn.outputStalled();
   }
 
   timedOut(timeoutMs: number): void {
@@ -313,8 +322,20 @@ export class AmqpChannel implements DeliverySink {
     const out = this.session.publish(input);
     if (!out) return; // buffered in a transaction
     if (out.needsSync) this.batchNeedsSync = true;
+    if (out.flow) this.waitForFlow(out.flow);
     if (out.rejected && this.confirmMode) this.batchRejected.push(this.publishSeq);
     if (out.queues === 0 && m.mandatory) this.returnUnroutable(input);
+  }
+
+  /** Publisher flow control: stop reading the connection until the queue has served its waiting consumers. */
+  private waitForFlow(flow: Promise<void>): void {
+    if (this.flowPaused) return;
+    this.flowPaused = true;
+    this.conn.pauseReading(this.flowKey);
+    void flow.then(() => {
+      this.flowPaused = false;
+      this.conn.resumeReading(this.flowKey);
+    });
   }
 
   private returnUnroutable(p: PublishInput): void {

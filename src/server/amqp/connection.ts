@@ -39,6 +39,8 @@ type State = 'header' | 'start' | 'tune' | 'open' | 'running' | 'closing' | 'clo
 
 /** Output above this many buffered bytes pauses deliveries until the socket drains. */
 const WRITE_HIGH_WATER_BYTES = 1024 * 1024;
+/** Output backed up this long without draining: the client is not reading (for flow control, Queue.flowWait). */
+const OUTPUT_STALL_MS = 1000;
 const CLOSE_OK_TIMEOUT_MS = 3000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** pauseReading's key for a resource alarm (channels use their number). */
@@ -57,6 +59,8 @@ export class AmqpConnection {
   private readonly closingChannels = new Set<number>();
   private flushScheduled = false;
   private blockedChannels = false;
+  /** Date.now() when output last backed up past WRITE_HIGH_WATER_BYTES; 0 while it flows. */
+  private backedUpSince = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private lastReceived = Date.now();
@@ -107,8 +111,16 @@ export class AmqpConnection {
   /** Deliveries pause while output is backed up. */
   writable(): boolean {
     const ok = this.writer.length + this.socket.writableLength < WRITE_HIGH_WATER_BYTES;
-    if (!ok) this.blockedChannels = true;
+    if (!ok) {
+      this.blockedChannels = true;
+      if (this.backedUpSince === 0) this.backedUpSince = Date.now();
+    }
     return ok;
+  }
+
+  /** Backed up for OUTPUT_STALL_MS without a drain: the client stopped reading, or nearly. */
+  outputStalled(): boolean {
+    return this.backedUpSince !== 0 && Date.now() - this.backedUpSince >= OUTPUT_STALL_MS;
   }
 
   sendMethod(channel: number, m: Method): void {
@@ -364,14 +376,15 @@ export class AmqpConnection {
   }
 
   /** Channels whose backlog asked to stop reading (or an alarm); reading resumes when none is left. */
-  private readonly pausedBy = new Set<number | typeof ALARM>();
+  private readonly pausedBy = new Set<number | string>();
 
-  pauseReading(channel: number | typeof ALARM): void {
+  /** Stop reading for `reason`: a channel number (its backlog), a channel's flow key, or ALARM. */
+  pauseReading(channel: number | string): void {
     this.pausedBy.add(channel);
     this.socket.pause();
   }
 
-  resumeReading(channel: number | typeof ALARM): void {
+  resumeReading(channel: number | string): void {
     if (!this.pausedBy.delete(channel) || this.pausedBy.size > 0) return;
     if (!this.socket.destroyed) this.socket.resume();
   }
@@ -467,6 +480,7 @@ export class AmqpConnection {
   }
 
   private onDrain(): void {
+    this.backedUpSince = 0;
     if (!this.blockedChannels) return;
     this.blockedChannels = false;
     for (const ch of this.channels.values()) ch.resume();
