@@ -180,8 +180,9 @@ async function idle(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const cpu0 = process.cpuUsage();
-  const t0 = now();
+  if (cfg.warmupMs > 0 && (cfg.pmessages > 0 || cfg.drain)) throw new Error('--warmup needs a timed run, not --pmessages or --drain');
+  let cpu0 = process.cpuUsage();
+  let t0 = now();
   const admin = await amqp.connect(cfg.url);
   await setup(admin);
   const consumerConns: ChannelModel[] = [];
@@ -192,14 +193,16 @@ async function main(): Promise<void> {
   }
   let start = now();
   let publishEnd = start;
-  if (cfg.warmupMs > 0) {
-    // --warmup: the load runs unmeasured first; then the counts and samples start over.
-    setTimeout(() => {
-      published = confirmed = consumed = lastConsumedMs = 0;
-      latencies.length = 0;
-      start = now();
-    }, cfg.warmupMs);
-  }
+  const warmup =
+    cfg.warmupMs > 0
+      ? // --warmup: the load runs unmeasured first; then the counts, samples and CPU start over.
+        setTimeout(() => {
+          published = confirmed = consumed = lastConsumedMs = 0;
+          latencies.length = 0;
+          start = t0 = now();
+          cpu0 = process.cpuUsage();
+        }, cfg.warmupMs)
+      : undefined;
   if (cfg.idleConnections > 0) {
     await idle();
   } else if (cfg.publishers > 0) {
@@ -223,6 +226,7 @@ async function main(): Promise<void> {
     }
   }
   const end = now();
+  clearTimeout(warmup);
   if (cfg.cleanup) {
     const ch = await admin.createChannel();
     for (let i = 0; i < cfg.queues; i++) await ch.deleteQueue(queueName(i));

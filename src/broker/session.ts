@@ -65,7 +65,7 @@ class SessionConsumer implements Consumer {
   }
 
   waitsOnConnection(): boolean {
-    return this.active && this.session.waitsOnConnection() && this.hasCredit();
+    return this.active && this.hasCredit() && this.session.waitsOnConnection();
   }
 
   private hasCredit(): boolean {

@@ -66,7 +66,7 @@ export interface PublishOutcome {
   readonly needsSync: boolean;
   /** A queue refused it (x-overflow reject-publish/-dlx): under confirms it is nacked. */
   readonly rejected: boolean;
-  /** A queue it went to has consumers waiting for content from disk: the publisher should pause until this resolves (Queue.flowWait). */
+  /** A queue it went to is in flow control (Queue.flowWait): the publisher should stop reading until this resolves. */
   readonly flow?: Promise<void>;
 }
 

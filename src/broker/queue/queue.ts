@@ -5,6 +5,7 @@
 // with one timer, length limits with their overflow modes, and dead-lettering
 // (handed to the vhost, which routes the copies).
 
+import { performance } from 'node:perf_hooks';
 import { BrokerError, accessRefused, preconditionFailed } from '../errors.js';
 import type { Args, MessageContent, StoredMessage } from '../message.js';
 import { QueueEntry } from '../message.js';
@@ -54,9 +55,12 @@ const LOAD_BATCH_MESSAGES = 4096;
 const LOAD_BATCH_BYTES = 4 * 1024 * 1024;
 /**
  * Publisher flow control (flowWait): a queue this deep whose consumers want more than their
- * connections carry holds its publishers back, below the depth where content is paged out.
+ * connections carry holds its publishers back, below the depth where content is paged out,
+ * while the event loop is this busy (the broker, not a slow client, is what falls behind).
  */
 const FLOW_READY_MESSAGES = QUEUE_MEMORY_MESSAGES_MAX / 2;
+const FLOW_BUSY_UTILIZATION = 0.9;
+const FLOW_BUSY_WINDOW_MS = 100;
 /** A publisher held back by flow control reads again after this long at most, whatever the queue does. */
 const FLOW_WAIT_MAX_MS = 100;
 /** Expired messages removed per turn of the event loop; the rest follow on the next. */
@@ -273,6 +277,7 @@ export class Queue {
     if (i < 0) return;
     this.consumers.splice(i, 1);
     this.updatePriorities();
+    if (this.consumers.length === 0) this.starved = false;
     this.openFlowGate();
     if (this.nextConsumer > i) this.nextConsumer--;
     this.touch();
@@ -321,25 +326,34 @@ export class Queue {
    * Publisher flow control (RabbitMQ's "flow" state): a promise while publishers into this
    * queue should stop reading their connection, because its consumers could take more than
    * the broker is getting to them, so accepting more would only deepen the queue. That is
-   * when a consumer waits for paged-out content to be read back from disk, or when the
-   * queue is FLOW_READY_MESSAGES deep and a consumer with credit waits on its connection's
-   * output. The promise resolves when the queue next delivers (or after FLOW_WAIT_MAX_MS);
-   * the publisher reads again, and its next publish asks again. Consumers out of credit
-   * (prefetch full) never cause it: a backlog that slow consumers build is what a queue is
-   * for. Without it one flat-out publisher buried its consumer: the queue paged out, each
-   * read-back waited behind megabytes of publishes, and the consumer got 1-2k msg/s.
+   * when a consumer waits for paged-out content to be read back from disk; or when the
+   * queue is FLOW_READY_MESSAGES deep, a consumer that could be given a message has credit
+   * but waits on its connection's output (not stalled, see DeliverySink.stalled), and the
+   * event loop is busy: then the broker is what falls behind, not the client. The promise
+   * resolves when the queue next delivers (or after FLOW_WAIT_MAX_MS); the publisher reads
+   * again, and its next publish asks again. Consumers out of credit (prefetch full) never
+   * cause it: a backlog that slow consumers build is what a queue is for. Without it one
+   * flat-out publisher buried its consumer: the queue paged out, each read-back waited
+   * behind megabytes of publishes, and the consumer got 1-2k msg/s.
    */
   flowWait(): Promise<void> | undefined {
     if (this.flowGate) return this.flowGate.promise;
-    if (!this.starved && !(this.lanes.length >= FLOW_READY_MESSAGES && this.consumers.some((c) => c.waitsOnConnection()))) {
-      return undefined;
-    }
+    if (!this.starved && !this.outputBound()) return undefined;
     let open!: () => void;
     const promise = new Promise<void>((resolve) => (open = resolve));
     const timer = setTimeout(() => this.openFlowGate(), FLOW_WAIT_MAX_MS);
     timer.unref();
     this.flowGate = { promise, open, timer };
     return promise;
+  }
+
+  /** Deep, a consumer it could deliver to waits on its connection's output, and the broker is busy. */
+  private outputBound(): boolean {
+    if (this.lanes.length < FLOW_READY_MESSAGES || this.consumers.length === 0) return false;
+    const waiting = this.config.singleActiveConsumer
+      ? this.consumers[0].waitsOnConnection()
+      : this.consumers.some((c) => c.waitsOnConnection());
+    return waiting && eventLoopBusy();
   }
 
   private openFlowGate(): void {
@@ -392,6 +406,7 @@ export class Queue {
   /** The queue is being deleted: tell consumers, drop messages. */
   delete(): number {
     this.deleted = true;
+    this.openFlowGate();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     const consumers = this.consumers;
@@ -636,4 +651,20 @@ function describeArg(v: unknown): string {
 /** JSON for comparing and printing argument values; JSON.stringify alone throws on bigint. */
 function toJson(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+}
+
+/** Event-loop utilization over the last FLOW_BUSY_WINDOW_MS or more, sampled when asked (no timer). */
+let eluMark = performance.eventLoopUtilization();
+let eluCheckedAt = 0;
+let eluBusy = false;
+
+function eventLoopBusy(): boolean {
+  const now = Date.now();
+  if (now - eluCheckedAt >= FLOW_BUSY_WINDOW_MS) {
+    const mark = performance.eventLoopUtilization();
+    eluBusy = performance.eventLoopUtilization(mark, eluMark).utilization >= FLOW_BUSY_UTILIZATION;
+    eluMark = mark;
+    eluCheckedAt = now;
+  }
+  return eluBusy;
 }

@@ -145,7 +145,7 @@ class PerfRun {
     const stats = this.stats as Stats;
     const warmupEndMs = startMs + o.warmupSec * 1000;
     let warming = o.warmupSec > 0;
-    const deadlineMs = o.durationSec === undefined ? Infinity : warmupEndMs + o.durationSec * 1000;
+    let deadlineMs = o.durationSec === undefined ? Infinity : warmupEndMs + o.durationSec * 1000;
     const expectedPerMessage = o.consumers === 0 || o.cmessages > 0 ? 0 : o.exchangeType === 'fanout' ? o.queues : 1;
     let nextProgressMs = startMs + PROGRESS_MS;
     let publishersDoneMs = 0;
@@ -166,6 +166,8 @@ class PerfRun {
         if (o.ratePerSec > 0) for (const p of this.publishers) p.allow(now - startMs);
         if (warming && now >= warmupEndMs) {
           warming = false;
+          // The measured window is --duration long from here, whenever this tick came.
+          if (o.durationSec !== undefined) deadlineMs = now + o.durationSec * 1000;
           stats.restart(now);
           this.cpuStart = process.cpuUsage();
           nextProgressMs = now + PROGRESS_MS;

@@ -19,6 +19,8 @@ import {
 } from '../../protocol/amqp/index.js';
 import type { AmqpConnection } from './connection.js';
 
+let flowKeys = 0;
+
 /** Commands queued behind an unfinished one before the connection stops reading. */
 const BACKLOG_PAUSE_COMMANDS = 10_000;
 
@@ -46,7 +48,8 @@ export class AmqpChannel implements DeliverySink {
     private readonly conn: AmqpConnection,
   ) {
     this.vhost = conn.vhost as Vhost;
-    this.flowKey = `flow-${id}`;
+    // Unique per channel object: a late resume from a closed channel cannot resume a reopened one.
+    this.flowKey = `flow-${id}-${++flowKeys}`;
     this.session = new Session(this.vhost, conn.broker.store, conn.id, this);
   }
 
