@@ -111,23 +111,17 @@ export class Session {
   }
 
   canDeliver(): boolean {
-    return (
-      this.flowActive &&
-      !this.closed &&
-      (this.prefetchGlobal === 0 || this.consumerUnacked < this.prefetchGlobal) &&
-      this.sink.writable()
-    );
+    return this.mayDeliver() && this.sink.writable();
   }
 
   /** Would deliver but for the connection's output being backed up, and its client is still reading. */
   waitsOnConnection(): boolean {
-    return (
-      this.flowActive &&
-      !this.closed &&
-      (this.prefetchGlobal === 0 || this.consumerUnacked < this.prefetchGlobal) &&
-      !this.sink.writable() &&
-      !this.sink.stalled()
-    );
+    return this.mayDeliver() && !this.sink.writable() && !this.sink.stalled();
+  }
+
+  /** Open, flow on, and under the channel-wide prefetch (basic.qos global). */
+  private mayDeliver(): boolean {
+    return this.flowActive && !this.closed && (this.prefetchGlobal === 0 || this.consumerUnacked < this.prefetchGlobal);
   }
 
   qos(prefetchCount: number, global: boolean): void {

@@ -405,10 +405,7 @@ export class Queue {
 
   /** The queue is being deleted: tell consumers, drop messages. */
   delete(): number {
-    this.deleted = true;
-    this.openFlowGate();
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.stop();
     const consumers = this.consumers;
     this.consumers = [];
     for (const c of consumers) c.cancelledByBroker(this);
@@ -419,7 +416,10 @@ export class Queue {
     return all.length;
   }
 
-  /** The broker is closing: its timers must not fire into a closed log (or a restarted broker's data dir). */
+  /**
+   * The broker is closing (or, from delete(), the queue goes): its timers must not fire into
+   * a closed log (or a restarted broker's data dir), and publishers waiting on it read again.
+   */
   stop(): void {
     this.deleted = true;
     this.openFlowGate();
