@@ -6,6 +6,7 @@
 
 import amqp from 'amqplib';
 import { parseArgs } from 'node:util';
+import { publishConfirmed } from './lib/publish-confirmed.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -22,23 +23,9 @@ const body = Buffer.alloc(16, 'x');
 
 async function publishAll(ch: amqp.ConfirmChannel, queue: string, keyPrefix: string): Promise<number> {
   const started = process.hrtime.bigint();
-  let inFlight = 0;
-  let sent = 0;
-  await new Promise<void>((resolve, reject) => {
-    const pump = (): void => {
-      while (sent < total && inFlight < window) {
-        inFlight++;
-        const messageId = `${keyPrefix}-${sent++}`;
-        ch.publish('', queue, body, { persistent: true, messageId }, (err) => {
-          if (err) return reject(err);
-          inFlight--;
-          if (sent === total && inFlight === 0) resolve();
-          else if (inFlight < window / 2) pump();
-        });
-      }
-    };
-    pump();
-  });
+  await publishConfirmed(ch, total, window, (i, onConfirm) =>
+    ch.publish('', queue, body, { persistent: true, messageId: `${keyPrefix}-${i}` }, onConfirm),
+  );
   return total / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 

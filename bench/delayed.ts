@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { publishConfirmed } from './lib/publish-confirmed.js';
 import { rssMb, startWharf, stopWharf } from './lib/wharf-child.js';
 
 const { values } = parseArgs({
@@ -37,32 +38,9 @@ async function setup(url: string): Promise<{ conn: amqp.ChannelModel; ch: amqp.C
 /** Publishes n with confirms (WINDOW in flight); `delay(i)` gives x-delay or undefined. Returns msg/s. */
 async function publish(ch: amqp.ConfirmChannel, n: number, delay: () => number | undefined): Promise<number> {
   const t0 = Date.now();
-  let sent = 0;
-  let confirmed = 0;
-  await new Promise<void>((resolve, reject) => {
-    let waitingForDrain = false;
-    const onConfirm = (err: unknown): void => {
-      if (err) return reject(new Error('nacked'));
-      if (++confirmed === n) resolve();
-      else if (sent - confirmed < WINDOW / 2) pump();
-    };
-    const pump = (): void => {
-      if (waitingForDrain) return;
-      while (sent < n && sent - confirmed < WINDOW) {
-        sent++;
-        const d = delay();
-        const ok = ch.publish('bench-delayed', 'k', body, { persistent: true, headers: d === undefined ? {} : { 'x-delay': d } }, onConfirm);
-        if (!ok) {
-          waitingForDrain = true;
-          ch.once('drain', () => {
-            waitingForDrain = false;
-            pump();
-          });
-          return;
-        }
-      }
-    };
-    pump();
+  await publishConfirmed(ch, n, WINDOW, (_i, onConfirm) => {
+    const d = delay();
+    return ch.publish('bench-delayed', 'k', body, { persistent: true, headers: d === undefined ? {} : { 'x-delay': d } }, onConfirm);
   });
   return Math.round(n / ((Date.now() - t0) / 1000));
 }

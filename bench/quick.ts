@@ -7,6 +7,7 @@
 
 import amqp from 'amqplib';
 import { parseArgs } from 'node:util';
+import { publishConfirmed } from './lib/publish-confirmed.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -58,23 +59,7 @@ async function main(): Promise<void> {
 
   if (persistent) {
     const pub = await pubConn.createConfirmChannel();
-    let inFlight = 0;
-    let sent = 0;
-    await new Promise<void>((resolve, reject) => {
-      const pump = (): void => {
-        while (sent < total && inFlight < window) {
-          inFlight++;
-          sent++;
-          pub.publish('', queue, body, publishOptions(sent), (err) => {
-            if (err) return reject(err);
-            inFlight--;
-            if (sent === total && inFlight === 0) resolve();
-            else if (inFlight < window / 2) pump();
-          });
-        }
-      };
-      pump();
-    });
+    await publishConfirmed(pub, total, window, (i, onConfirm) => pub.publish('', queue, body, publishOptions(i + 1), onConfirm));
   } else {
     const pub = await pubConn.createChannel();
     for (let i = 0; i < total; i++) {

@@ -11,6 +11,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import amqp from 'amqplib';
+import { publishConfirmed } from '../../bench/lib/publish-confirmed.js';
 import { makeDataDir, skipUnderReference, spawnBroker } from '../helpers/broker.js';
 import { withTimeout } from '../helpers/async.js';
 
@@ -36,32 +37,9 @@ function dirBytes(dir: string): number {
 /** Publishes `n` messages with confirms, at most WINDOW unconfirmed; resolves when all are confirmed. */
 async function publishAll(ch: amqp.ConfirmChannel, n: number, headers: Record<string, unknown>, sample: (sent: number) => void): Promise<void> {
   const body = Buffer.from('0123456789abcdef');
-  let sent = 0;
-  let confirmed = 0;
-  await new Promise<void>((resolve, reject) => {
-    const onConfirm = (err: unknown): void => {
-      if (err) return reject(new Error('a publish was nacked'));
-      confirmed++;
-      if (confirmed === n) resolve();
-      else if (sent - confirmed < WINDOW / 2) pump();
-    };
-    let waitingForDrain = false;
-    const pump = (): void => {
-      if (waitingForDrain) return;
-      while (sent < n && sent - confirmed < WINDOW) {
-        sent++;
-        if (sent % 100_000 === 0) sample(sent);
-        if (!ch.publish(EXCHANGE, 'k', body, { persistent: true, headers }, onConfirm)) {
-          waitingForDrain = true;
-          ch.once('drain', () => {
-            waitingForDrain = false;
-            pump();
-          });
-          return;
-        }
-      }
-    };
-    pump();
+  await publishConfirmed(ch, n, WINDOW, (i, onConfirm) => {
+    if ((i + 1) % 100_000 === 0) sample(i + 1);
+    return ch.publish(EXCHANGE, 'k', body, { persistent: true, headers }, onConfirm);
   });
 }
 
