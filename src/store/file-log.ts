@@ -18,6 +18,6 @@ export async function openFileLog(opts: LogOptions): Promise<Log> {
   await fs.mkdir(dir, { recursive: true });
   const quarantineDir = path.resolve(opts.quarantineDir ?? path.join(dir, '..', 'quarantine'));
   const disk = new NodeLogDisk(dir, quarantineDir);
-  const { segments } = await recoverSegments(disk, resolved.logger);
+  const { segments } = await recoverSegments(disk, resolved.logger, opts.trustedSegments);
   return new SegmentedLog(disk, segments, resolved);
 }

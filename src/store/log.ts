@@ -45,6 +45,14 @@ export interface LogOptions {
   /** Where recovery copies bytes it cuts off. Default `<dir>/../quarantine`. */
   quarantineDir?: string;
   logger?: Logger;
+  /** Handles kept open for reads of older segments. Default 64. */
+  openFilesMax?: number;
+  /**
+   * Segments the caller vouches for (id -> valid length in bytes, e.g. from an index written once
+   * the segment was sealed and durable): recovery skips verifying them record by record when the
+   * file has exactly that length. Default: every segment is verified.
+   */
+  trustedSegments?: ReadonlyMap<number, number>;
 }
 
 export interface LogStats {
@@ -83,6 +91,13 @@ export interface Log {
    * that segment skipped, like recovery does.
    */
   scan(onRecord: (r: LogRecord) => void, from?: LogPosition): Promise<void>;
+  /**
+   * Records in log order starting at `from` (a record start), within `from`'s segment and then
+   * the following ones, until their sizes add up to `bytesMax` (at least one record if there is
+   * any). Payloads may share one freshly read buffer. Fewer (or none) at the end of the log.
+   * A position not in the log -> RangeError; corrupt data -> StoreCorruptionError.
+   */
+  readFrom(from: LogPosition, bytesMax: number): Promise<LogRecord[]>;
   /** Segment ids, oldest first; the last is the active one. */
   segments(): readonly number[];
   activeSegment(): number;

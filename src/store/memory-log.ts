@@ -58,6 +58,6 @@ export function openMemoryLog(opts: MemoryLogOptions = {}): MemoryLog {
 export async function reopenMemoryLog(disk: MemoryDisk, opts: MemoryLogOptions = {}): Promise<MemoryLog> {
   const resolved = resolveOptions(opts, 'batch');
   const session = disk.session();
-  const { segments } = await recoverSegments(session, resolved.logger);
+  const { segments } = await recoverSegments(session, resolved.logger, opts.trustedSegments);
   return new MemoryLogImpl(disk, session, segments, resolved, { ...opts, disk });
 }

@@ -15,7 +15,13 @@ export interface TuningOptions {
   segmentBytesMax?: number;
   writeBufferBytesMax?: number;
   logger?: Logger;
+  /** Handles kept open for reads of older segments (default 64); a log per stream partition keeps few. */
+  openFilesMax?: number;
+  /** Segments recovery need not verify record by record (LogOptions.trustedSegments). */
+  trustedSegments?: ReadonlyMap<number, number>;
 }
+
+const OPEN_FILES_DEFAULT = 64;
 
 const POLICIES: readonly FsyncPolicy[] = ['always', 'batch', 'never'];
 
@@ -30,5 +36,7 @@ export function resolveOptions(o: TuningOptions, fsyncDefault: FsyncPolicy): Seg
   if (!Number.isSafeInteger(writeBufferBytesMax) || writeBufferBytesMax < RECORD_BYTES_MIN) {
     throw new RangeError(`writeBufferBytesMax must be an integer >= ${RECORD_BYTES_MIN}`);
   }
-  return { fsync, segmentBytesMax, writeBufferBytesMax, logger: o.logger ?? stderrLogger };
+  const openFilesMax = o.openFilesMax ?? OPEN_FILES_DEFAULT;
+  if (!Number.isSafeInteger(openFilesMax) || openFilesMax < 1) throw new RangeError('openFilesMax must be an integer >= 1');
+  return { fsync, segmentBytesMax, writeBufferBytesMax, logger: o.logger ?? stderrLogger, openFilesMax };
 }

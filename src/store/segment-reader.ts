@@ -4,7 +4,7 @@
 
 import type { LogDisk } from './disk.js';
 import { type LogPosition, type LogRecord, type Logger, StoreCorruptionError } from './log.js';
-import { SEGMENT_HEADER_BYTES, checkRecord, recordParts, scanRecords } from './record-format.js';
+import { RECORD_BYTES_MIN, SEGMENT_HEADER_BYTES, checkRecord, recordParts, scanRecords } from './record-format.js';
 import type { Segment, SegmentFiles, WriteBuf } from './segment.js';
 
 /** Reads this close together share one pread. */
@@ -154,6 +154,71 @@ export class SegmentReader {
 
   private gone(seg: Segment): RangeError {
     return new RangeError(`segment ${seg.id} was deleted or cut back while reading`);
+  }
+
+  async readFrom(from: LogPosition, bytesMax: number): Promise<LogRecord[]> {
+    let seg = this.segmentAt(from);
+    let offset = from.offset;
+    const out: LogRecord[] = [];
+    let bytes = 0;
+    for (;;) {
+      const got = await this.readRun(seg, offset, bytesMax - bytes, out.length === 0);
+      for (const r of got) {
+        out.push(r);
+        bytes += r.size;
+        offset = r.pos.offset + r.size;
+      }
+      if (bytes >= bytesMax || offset < seg.end) return out;
+      const i = this.segs.indexOf(seg);
+      const next = i >= 0 ? this.segs[i + 1] : undefined;
+      if (!next) return out;
+      seg = next;
+      offset = SEGMENT_HEADER_BYTES;
+    }
+  }
+
+  /**
+   * Records of one segment from `offset` whose sizes add up to at most `bytesMax` (or the first
+   * one alone, if `atLeastOne` and it is bigger), read with one pread where they are on disk.
+   */
+  private async readRun(seg: Segment, offset: number, bytesMax: number, atLeastOne: boolean): Promise<LogRecord[]> {
+    const out: LogRecord[] = [];
+    if (offset >= seg.end) return out;
+    if (offset >= seg.written) {
+      // Still in the write buffers: record by record (copies; the buffers are reused).
+      let used = 0;
+      while (offset < seg.end) {
+        const r = this.readBuffered(seg, offset);
+        if (used + r.size > bytesMax && !(atLeastOne && out.length === 0)) break;
+        out.push(r);
+        used += r.size;
+        offset += r.size;
+      }
+      return out;
+    }
+    const stop = Math.min(seg.written, offset + Math.max(bytesMax, RECORD_BYTES_MIN));
+    let buf = Buffer.allocUnsafe(stop - offset);
+    await this.readExact(seg, buf, offset);
+    let at = 0;
+    while (offset + at < seg.written) {
+      const c = checkRecord(buf, at, seg.written - offset - at);
+      if (c.kind === 'bad') throw this.corruption(seg, offset + at, c.reason);
+      if (c.kind === 'need-more') {
+        if (out.length > 0 || !atLeastOne) break;
+        // A first record bigger than the budget: read it whole.
+        const whole = Buffer.allocUnsafe(c.bytes);
+        buf.copy(whole, 0, 0, buf.length);
+        await this.readExact(seg, whole.subarray(buf.length), offset + buf.length);
+        buf = whole;
+        continue;
+      }
+      const { type, payload } = recordParts(buf, at, c.bytes);
+      out.push({ type, payload, pos: { segment: seg.id, offset: offset + at }, size: c.bytes });
+      at += c.bytes;
+    }
+    // Records past what is on disk are in the write buffers.
+    if (offset + at === seg.written && at < bytesMax) out.push(...(await this.readRun(seg, seg.written, bytesMax - at, false)));
+    return out;
   }
 
   async scan(onRecord: (r: LogRecord) => void, from?: LogPosition): Promise<void> {

@@ -21,8 +21,8 @@ export interface SegmentedLogOptions {
   readonly segmentBytesMax: number;
   readonly writeBufferBytesMax: number;
   readonly logger: Logger;
-  /** Handles kept open for reads of older segments. Default 64. */
-  readonly openFilesMax?: number;
+  /** Handles kept open for reads of older segments. */
+  readonly openFilesMax: number;
 }
 
 /** A sync round: one write (+ fdatasync unless the policy is 'never') covering bytes up to `target`. */
@@ -105,7 +105,7 @@ export class SegmentedLog implements Log {
     this.policy = opts.fsync;
     this.segmentBytesMax = opts.segmentBytesMax;
     this.bufferBytes = opts.writeBufferBytesMax;
-    this.files = new SegmentFiles(storage, opts.openFilesMax ?? 64, (s) => this.quiet(s));
+    this.files = new SegmentFiles(storage, opts.openFilesMax, (s) => this.quiet(s));
     this.reader = new SegmentReader(this.segs, this.bufs, this.files, storage, opts.logger);
     for (const r of recovered) this.segs.push(newSegment(r.id, r.bytes, true));
     const last = recovered[recovered.length - 1];
@@ -464,6 +464,11 @@ export class SegmentedLog implements Log {
   scan(onRecord: (r: LogRecord) => void, from?: LogPosition): Promise<void> {
     this.assertReadable();
     return this.reader.scan(onRecord, from);
+  }
+
+  readFrom(from: LogPosition, bytesMax: number): Promise<LogRecord[]> {
+    this.assertReadable();
+    return this.reader.readFrom(from, bytesMax);
   }
 
   // ---- segments ----

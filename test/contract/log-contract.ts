@@ -176,6 +176,32 @@ export function runLogContract(name: string, open: OpenLog, features: ContractFe
         assert.deepEqual(await log.readBatch([]), []);
       }));
 
+    test('readFrom returns records in order across segments and buffers, within a byte budget', () =>
+      withLog({ segmentBytesMax: 400, writeBufferBytesMax: 128 }, async (log) => {
+        const positions: LogPosition[] = [];
+        for (let i = 0; i < 30; i++) positions.push(log.append(i % 5, payloadFor(i, 40)));
+        const check = async (): Promise<void> => {
+          for (const start of [0, 3, 17, 29]) {
+            const all = await log.readFrom(positions[start], 1 << 20);
+            assert.deepEqual(
+              all.map((r) => r.payload),
+              positions.slice(start).map((_, k) => payloadFor(start + k, 40)),
+            );
+            assert.deepEqual(all.map((r) => r.pos), positions.slice(start));
+            // A budget of one record's size gives exactly one; a tiny budget still gives one.
+            assert.equal((await log.readFrom(positions[start], all[0].size)).length, 1);
+            assert.equal((await log.readFrom(positions[start], 1)).length, 1);
+            const some = await log.readFrom(positions[start], 3 * all[0].size);
+            assert.equal(some.length, Math.min(3, all.length));
+          }
+        };
+        await check(); // partly buffered
+        await log.sync();
+        await check(); // on disk
+        assert.ok(log.segments().length > 3);
+        await assert.rejects(log.readFrom({ segment: 999, offset: 8 }, 100), RangeError);
+      }));
+
     test('reading a position that is not in the log is a RangeError', () =>
       withLog({}, async (log) => {
         const pos = log.append(1, Buffer.from('abc'));
@@ -384,6 +410,31 @@ export function runLogContract(name: string, open: OpenLog, features: ContractFe
         const again = await open(dir, { segmentBytesMax: 300 });
         assert.deepEqual(again.segments(), ids);
         assert.equal(again.sizeBytes(), size);
+        await again.close();
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    test('trusted segments are taken as vouched for; others are still verified', async () => {
+      const dir = await tempDir();
+      try {
+        const log = await open(dir, { segmentBytesMax: 300 });
+        for (let i = 0; i < 40; i++) log.append(1, payloadFor(i, 30));
+        await log.sync();
+        const ids = log.segments();
+        const size = log.sizeBytes();
+        await log.close();
+        // Vouch for every sealed segment with its true length, and one with a wrong length.
+        const lengths = new Map<number, number>();
+        const probe = await open(dir, { segmentBytesMax: 300 });
+        for (const r of await scanAll(probe)) lengths.set(r.pos.segment, r.pos.offset + r.size);
+        await probe.close();
+        lengths.set(ids[1], 5);
+        const again = await open(dir, { segmentBytesMax: 300, trustedSegments: lengths });
+        assert.deepEqual(again.segments(), ids);
+        assert.equal(again.sizeBytes(), size);
+        assert.equal((await scanAll(again)).length, 40);
         await again.close();
       } finally {
         await fs.rm(dir, { recursive: true, force: true });
