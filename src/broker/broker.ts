@@ -18,6 +18,8 @@ import { DEDUP_SEGMENT_BYTES_MAX, DedupJournal } from './dedup-journal.js';
 import { MessageStore } from './message-store.js';
 import type { Queue } from './queue/queue.js';
 import { Vhost, type VhostSnapshot } from './vhost.js';
+import { removeOrphanStreams } from './stream/registry.js';
+import type { StreamEnv } from './stream/stream.js';
 
 export interface User {
   readonly name: string;
@@ -32,13 +34,18 @@ export interface BrokerCoreOptions {
   readonly segmentBytesMax?: number;
   /** Broker-wide consumer (ack) timeout in ms; 0 disables it. RabbitMQ's default is 30 minutes. */
   readonly consumerTimeoutMs?: number;
+  /** How often stream retention runs (ms). */
+  readonly retentionCheckMs?: number;
 }
 
 export const DEFAULT_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000;
+/** How often streams delete segments past their retention (Kafka's log.retention.check.interval.ms is 5 min). */
+export const RETENTION_CHECK_MS = 60_000;
 
 interface MetadataFile {
   version: 1;
   nextQueueId: number;
+  nextStreamId?: number;
   vhosts: Record<string, VhostSnapshot>;
 }
 
@@ -49,6 +56,8 @@ export class Broker {
   private readonly users = new Map<string, string>();
   private nextMsgId = 1;
   private nextQueueId = 1;
+  private nextStreamId = 1;
+  private retentionTimer: NodeJS.Timeout | undefined;
   private saving: Promise<void> | undefined;
   private saveAgain = false;
   private dirty = false;
@@ -65,6 +74,7 @@ export class Broker {
     private readonly release: () => Promise<void>,
     private readonly consumerTimeoutMs: number,
     private readonly dedup: DedupJournal,
+    private readonly streamEnv: StreamEnv,
   ) {
     this.delayed = new DelayedStore({
       log: delayedLog,
@@ -107,12 +117,14 @@ export class Broker {
       dd.release,
       opts.consumerTimeoutMs ?? DEFAULT_CONSUMER_TIMEOUT_MS,
       dedup,
+      { dir: dd.streamsDir, fsync: opts.fsync, logger: opts.logger },
     );
     broker.store.onUnreadable = (m, err) =>
       opts.logger.error('message content unreadable, dropping it', { msgId: m.id, error: String(err) });
     broker.users.set('guest', 'guest');
     for (const u of opts.users ?? []) broker.users.set(u.name, u.password);
     await broker.recover();
+    broker.startRetention(opts.retentionCheckMs ?? RETENTION_CHECK_MS);
     return broker;
   }
 
@@ -159,12 +171,33 @@ export class Broker {
     return { queues, messages, logBytes: this.log.sizeBytes(), uptimeMs: Date.now() - this.startedAt };
   }
 
+  /** Every stream of every vhost, oldest segments past their retention deleted, on one timer. */
+  private startRetention(everyMs: number): void {
+    let running = false;
+    this.retentionTimer = setInterval(() => {
+      if (running || this.closed) return;
+      running = true;
+      void this.enforceRetention()
+        .catch((err: unknown) => this.logger.error('stream retention failed', { error: String(err) }))
+        .finally(() => {
+          running = false;
+        });
+    }, everyMs);
+    this.retentionTimer.unref();
+  }
+
+  async enforceRetention(nowMs = Date.now()): Promise<void> {
+    for (const v of this.vhosts.values()) await v.streams.enforceRetention(nowMs);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.retentionTimer);
     await this.delayed.close();
     for (const v of this.vhosts.values()) v.close();
     await this.topologySaved();
+    for (const v of this.vhosts.values()) await v.streams.close();
     await this.store.sync().catch(() => undefined);
     await this.dedup.close();
     await this.log.close();
@@ -189,6 +222,9 @@ export class Broker {
         this.logger.error('queue error', { queue, error: String(err) });
       },
       consumerTimeoutMs: this.consumerTimeoutMs,
+      streamEnv: this.streamEnv,
+      nextStreamId: () => this.nextStreamId++,
+      topologySaved: () => this.topologySaved(),
     });
     this.vhosts.set(name, v);
     return v;
@@ -200,13 +236,19 @@ export class Broker {
     let meta: MetadataFile = { version: 1, nextQueueId: 1, vhosts: {} };
     if (raw) meta = JSON.parse(raw.toString('utf8'), reviveArgs) as MetadataFile;
     this.nextQueueId = meta.nextQueueId;
+    this.nextStreamId = meta.nextStreamId ?? 1;
     if (!meta.vhosts[DEFAULT_VHOST]) meta.vhosts[DEFAULT_VHOST] = { exchanges: [], queues: [], bindings: [] };
     const byId = new Map<number, Queue>();
+    const streamIds = new Set<number>();
     for (const [name, snap] of Object.entries(meta.vhosts)) {
       const v = this.createVhost(name);
       v.restore(snap);
       for (const q of v.queues.values()) byId.set(q.id, q);
+      await v.streams.restore(snap.streams ?? []);
+      for (const s of v.streams.list()) streamIds.add(s.id);
     }
+    const orphans = await removeOrphanStreams(this.streamEnv.dir, streamIds);
+    if (orphans > 0) this.logger.warn('removed stream directories no stream owns (a crash during create or delete)', { orphans });
     const result = await this.store.recover(new Set(byId.keys()));
     this.nextMsgId = result.nextMsgId;
     let messages = 0;
@@ -238,7 +280,7 @@ export class Broker {
       this.saveAgain = false;
       // A deleted delayed exchange's Dropped record is durable before meta.json forgets the exchange.
       await this.delayed.sync();
-      const meta: MetadataFile = { version: 1, nextQueueId: this.nextQueueId, vhosts: {} };
+      const meta: MetadataFile = { version: 1, nextQueueId: this.nextQueueId, nextStreamId: this.nextStreamId, vhosts: {} };
       for (const [name, v] of this.vhosts) meta.vhosts[name] = v.snapshot();
       await writeFileAtomic(this.metaPath, JSON.stringify(meta, replaceArgs));
     } while (this.saveAgain);

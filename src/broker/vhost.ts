@@ -11,6 +11,8 @@ import { DEFAULT_QUEUE_CONFIG, parseQueueArgs } from './queue/args.js';
 import { Queue, type DeathReason } from './queue/queue.js';
 import { dropDuplicates, type KeyRecorder } from './queue/dedup.js';
 import { randomBytes } from 'node:crypto';
+import { StreamRegistry } from './stream/registry.js';
+import type { StreamDef, StreamEnv } from './stream/stream.js';
 
 export interface ExchangeDef {
   name: string;
@@ -41,6 +43,7 @@ export interface VhostSnapshot {
   exchanges: ExchangeDef[];
   queues: QueueDef[];
   bindings: BindingDef[];
+  streams?: StreamDef[];
 }
 
 /** What the vhost needs from the broker around it. */
@@ -57,6 +60,11 @@ export interface VhostContext {
   queueError(queue: string, err: unknown): void;
   /** Broker-wide consumer (ack) timeout in ms; 0 for none. Queues may override it. */
   readonly consumerTimeoutMs: number;
+  /** Where streams keep their files. */
+  readonly streamEnv: StreamEnv;
+  nextStreamId(): number;
+  /** Resolves once the durable topology (streams included) is on disk. */
+  topologySaved(): Promise<void>;
 }
 
 export interface PublishOutcome {
@@ -88,12 +96,24 @@ export class Vhost {
   readonly queues = new Map<string, Queue>();
   /** Direct reply-to addresses (amq.rabbitmq.reply-to.*) to their channel's delivery. */
   readonly directReplies = new Map<string, (content: MessageContent) => void>();
+  /** Streams (Kafka topics, AMQP stream queues); their names share the queues' namespace. */
+  readonly streams: StreamRegistry;
   private closed = false;
 
   constructor(
     readonly name: string,
     private readonly ctx: VhostContext,
   ) {
+    this.streams = new StreamRegistry({
+      env: ctx.streamEnv,
+      vhost: name,
+      nextStreamId: () => ctx.nextStreamId(),
+      queueExists: (n) => this.queues.has(n),
+      topologyChanged: () => {
+        ctx.topologyChanged();
+        return ctx.topologySaved();
+      },
+    });
     for (const [n, type] of PREDECLARED) {
       this.exchanges.set(n, new Exchange({ name: n, type, durable: true, autoDelete: false, internal: false, args: {}, vhost: name }));
     }
@@ -497,7 +517,7 @@ export class Vhost {
     for (const q of this.queues.values()) {
       if (q.persistsMessages) queues.push({ name: q.name, id: q.id, durable: true, autoDelete: q.autoDelete, args: q.args });
     }
-    return { exchanges, queues, bindings };
+    return { exchanges, queues, bindings, streams: this.streams.snapshot() };
   }
 
   /** Rebuild durable topology at startup (queues get their recovered messages separately). */

@@ -25,6 +25,8 @@ export interface DataDir {
   readonly dedupDir: string;
   /** The delayed-message log's segments (messages held by x-delayed-message exchanges). */
   readonly delayedDir: string;
+  /** Streams: one directory per stream, one per partition inside it. */
+  readonly streamsDir: string;
   /** Metadata JSON (exchanges, queues, bindings, users), written with writeFileAtomic. */
   readonly metaPath: string;
   /** Bytes recovery cut off damaged segments (the message log's default quarantine). */
@@ -63,12 +65,14 @@ export async function openDataDir(dir: string, logger: Logger = stderrLogger): P
     const dedupDir = path.join(root, 'dedup');
     const delayedDir = path.join(root, 'delayed');
     const quarantineDir = path.join(root, 'quarantine');
+    const streamsDir = path.join(root, 'streams');
     await fs.mkdir(messagesDir, { recursive: true });
     await fs.mkdir(dedupDir, { recursive: true });
     await fs.mkdir(delayedDir, { recursive: true });
     await fs.mkdir(quarantineDir, { recursive: true });
+    await fs.mkdir(streamsDir, { recursive: true });
     await fsyncDir(root);
-    return { dir: root, messagesDir, dedupDir, delayedDir, metaPath: path.join(root, 'meta.json'), quarantineDir, release };
+    return { dir: root, messagesDir, dedupDir, delayedDir, streamsDir, metaPath: path.join(root, 'meta.json'), quarantineDir, release };
   } catch (err) {
     await release();
     throw err;

@@ -92,7 +92,7 @@ export interface Log {
    */
   scan(onRecord: (r: LogRecord) => void, from?: LogPosition): Promise<void>;
   /**
-   * Records in log order starting at `from` (a record start), within `from`'s segment and then
+   * Records in log order starting at `from` (a record start, or a segment's end), within `from`'s segment and then
    * the following ones, until their sizes add up to `bytesMax` (at least one record if there is
    * any). Payloads may share one freshly read buffer. Fewer (or none) at the end of the log.
    * A position not in the log -> RangeError; corrupt data -> StoreCorruptionError.

@@ -157,7 +157,8 @@ export class SegmentReader {
   }
 
   async readFrom(from: LogPosition, bytesMax: number): Promise<LogRecord[]> {
-    let seg = this.segmentAt(from);
+    // A segment's end is a valid place to start: reading goes on with the next segment.
+    let seg = from.offset === this.findSegment(from.segment)?.end ? (this.findSegment(from.segment) as Segment) : this.segmentAt(from);
     let offset = from.offset;
     const out: LogRecord[] = [];
     let bytes = 0;

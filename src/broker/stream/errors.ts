@@ -1,0 +1,38 @@
+// Errors of streams, in the domain's words. Each adapter maps the kind to its own code: Kafka's
+// error codes (server/kafka/errors.ts), AMQP reply codes for stream queues.
+
+export type StreamErrorKind =
+  /** A batch fails its checks (length, CRC, record count): Kafka's CORRUPT_MESSAGE. */
+  | 'corrupt'
+  /** Magic 0/1 message sets. */
+  | 'unsupported-format'
+  /** A batch bigger than the stream's max message bytes: RECORD_TOO_LARGE / MESSAGE_TOO_LARGE. */
+  | 'too-large'
+  /** A read below the log start or past the end: OFFSET_OUT_OF_RANGE. */
+  | 'offset-out-of-range'
+  /** An idempotent producer skipped sequence numbers: OUT_OF_ORDER_SEQUENCE_NUMBER. */
+  | 'out-of-order-sequence'
+  /** A producer epoch older than the one the stream knows: INVALID_PRODUCER_EPOCH / PRODUCER_FENCED. */
+  | 'producer-fenced'
+  /** The stream or partition is gone or was never there: UNKNOWN_TOPIC_OR_PARTITION. */
+  | 'unknown-partition'
+  /** Writing to the disk failed: KAFKA_STORAGE_ERROR. */
+  | 'storage'
+  /** A topic config name or value Wharf does not accept: INVALID_CONFIG. */
+  | 'invalid-config'
+  /** A stream by that name (or a queue) exists: TOPIC_ALREADY_EXISTS. */
+  | 'exists'
+  /** An illegal stream name: INVALID_TOPIC_EXCEPTION. */
+  | 'invalid-name'
+  /** A partition count that is not allowed: INVALID_PARTITIONS. */
+  | 'invalid-partitions';
+
+export class StreamError extends Error {
+  constructor(
+    readonly kind: StreamErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StreamError';
+  }
+}
