@@ -14,6 +14,9 @@ import {
 } from './broker/resource-monitor.js';
 import { startHttpServer } from './http/server.js';
 import { AmqpListener } from './server/amqp/listener.js';
+import { KafkaListener } from './server/kafka/listener.js';
+import { DEFAULT_VHOST } from './broker/broker.js';
+import type { Vhost } from './broker/vhost.js';
 import type { FsyncPolicy } from './store/index.js';
 import { createLogger, type LogLevel, type Logger } from './util/logger.js';
 
@@ -24,6 +27,14 @@ export interface BrokerOptions {
   amqpPort?: number;
   /** HTTP port for health and management (default 15672; 0 picks a free port). */
   httpPort?: number;
+  /** Kafka protocol port (default 9092; 0 picks a free port). */
+  kafkaPort?: number;
+  /** Host Kafka clients are told to connect to (default: the bind address; 127.0.0.1 for a wildcard). */
+  kafkaAdvertisedHost?: string;
+  /** Create topics clients ask for (Kafka's auto.create.topics.enable; default true). */
+  kafkaAutoCreateTopics?: boolean;
+  /** How often stream retention runs, in ms (default 60 s). */
+  retentionCheckMs?: number;
   /** Address to bind (default '::', IPv6 and IPv4). */
   bind?: string;
   fsync?: FsyncPolicy;
@@ -50,8 +61,11 @@ export interface ResourceReport extends ResourceStatus {
 export interface BrokerHandle {
   readonly amqpPort: number;
   readonly httpPort: number;
+  readonly kafkaPort: number;
   readonly host: string;
   readonly amqpUrl: string;
+  /** host:port for Kafka clients' bootstrap servers. */
+  readonly kafkaBootstrap: string;
   /** Resource alarms in effect: while any is, publishing connections are blocked. */
   alarms(): ResourceAlarm[];
   /** The alarms and the numbers behind them. */
@@ -65,6 +79,7 @@ export const DEFAULTS = {
   dataDir: './data',
   amqpPort: 5672,
   httpPort: 15672,
+  kafkaPort: 9092,
   bind: '::',
   fsync: 'batch' as FsyncPolicy,
   channelMax: 2047,
@@ -81,6 +96,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     logger,
     users: opts.users ?? [],
     ...(opts.consumerTimeoutMs !== undefined ? { consumerTimeoutMs: opts.consumerTimeoutMs } : {}),
+    ...(opts.retentionCheckMs !== undefined ? { retentionCheckMs: opts.retentionCheckMs } : {}),
   });
   let resources: ResourceMonitor;
   try {
@@ -116,6 +132,26 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     await broker.close();
     throw err;
   }
+  const kafka = new KafkaListener(
+    broker,
+    broker.vhost(DEFAULT_VHOST) as Vhost,
+    {
+      port: opts.kafkaPort ?? DEFAULTS.kafkaPort,
+      host: bind,
+      autoCreateTopics: opts.kafkaAutoCreateTopics ?? true,
+      ...(opts.kafkaAdvertisedHost !== undefined ? { advertisedHost: opts.kafkaAdvertisedHost } : {}),
+    },
+    logger,
+  );
+  let kafkaAddr;
+  try {
+    kafkaAddr = await kafka.listen();
+  } catch (err) {
+    resources.stop();
+    await amqp.close();
+    await broker.close();
+    throw err;
+  }
   let http;
   try {
     http = await startHttpServer({
@@ -126,6 +162,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   } catch (err) {
     resources.stop();
     await amqp.close();
+    await kafka.close();
     await broker.close();
     throw err;
   }
@@ -136,7 +173,9 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     amqpPort: amqpAddr.port,
     httpPort: http.port,
     host,
+    kafkaPort: kafkaAddr.port,
     amqpUrl: `amqp://guest:guest@${urlHost}:${amqpAddr.port}`,
+    kafkaBootstrap: `${urlHost}:${kafkaAddr.port}`,
     alarms: () => [...resources.alarms],
     resources: report,
     async setResourceLimits(limits) {
@@ -147,6 +186,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       closing ??= (async () => {
         resources.stop();
         await amqp.close();
+        await kafka.close();
         await http.close();
         await broker.close();
         logger.info('stopped');

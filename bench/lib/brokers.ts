@@ -115,7 +115,7 @@ async function startNodeChild(kind: BrokerKind, args: string[], dir: string | un
 
 function startWharf(baseDir: string): Promise<RunningBroker> {
   const dir = mkdtempSync(join(baseDir, 'wharf-'));
-  const args = [WHARF_CLI, 'serve', '--amqp-port', '0', '--http-port', '0', '--data-dir', dir, '--bind', '127.0.0.1', '--log-level', 'warn'];
+  const args = [WHARF_CLI, 'serve', '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--data-dir', dir, '--bind', '127.0.0.1', '--log-level', 'warn'];
   return startNodeChild('wharf', args, dir, /wharf listening amqp=\S*:(\d+)/);
 }
 

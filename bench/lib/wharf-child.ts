@@ -19,7 +19,7 @@ export interface WharfChild {
 /** Starts `wharf serve` on `dataDir`; resolves once it prints its AMQP address. */
 export function startWharf(dataDir: string): Promise<WharfChild> {
   const t0 = Date.now();
-  const proc = spawn(process.execPath, [cli, 'serve', '--data-dir', dataDir, '--amqp-port', '0', '--http-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'], {
+  const proc = spawn(process.execPath, [cli, 'serve', '--data-dir', dataDir, '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

@@ -11,6 +11,7 @@ import {
   type Log,
   type Logger,
 } from '../store/index.js';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { propertiesCodec } from './content.js';
 import { DelayedStore } from './delayed/delayed-store.js';
@@ -41,11 +42,16 @@ export interface BrokerCoreOptions {
 export const DEFAULT_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000;
 /** How often streams delete segments past their retention (Kafka's log.retention.check.interval.ms is 5 min). */
 export const RETENTION_CHECK_MS = 60_000;
+const PRODUCER_ID_BLOCK = 1000;
 
 interface MetadataFile {
   version: 1;
   nextQueueId: number;
   nextStreamId?: number;
+  /** Producer ids below this may have been handed out (allocated in blocks). */
+  producerIdsUsedBelow?: number;
+  /** Kafka's cluster id: made once, kept for the data dir's life. */
+  clusterId?: string;
   vhosts: Record<string, VhostSnapshot>;
 }
 
@@ -58,6 +64,11 @@ export class Broker {
   private nextQueueId = 1;
   private nextStreamId = 1;
   private retentionTimer: NodeJS.Timeout | undefined;
+  private nextProducerId = 0;
+  private producerIdsUsedBelow = 0;
+  private producerIdBlock: Promise<void> | undefined;
+  /** Kafka's cluster id (22 characters of base64url, as Kafka makes them). */
+  clusterId = '';
   private saving: Promise<void> | undefined;
   private saveAgain = false;
   private dirty = false;
@@ -186,6 +197,24 @@ export class Broker {
     this.retentionTimer.unref();
   }
 
+  /**
+   * A producer id never handed out before, also across restarts (Kafka's InitProducerId without a
+   * transactional id). Ids are reserved in blocks, each persisted before its first id is used.
+   */
+  async allocateProducerId(): Promise<number> {
+    while (this.nextProducerId >= this.producerIdsUsedBelow) {
+      this.producerIdBlock ??= (async () => {
+        this.producerIdsUsedBelow = this.nextProducerId + PRODUCER_ID_BLOCK;
+        this.dirty = true;
+        await this.topologySaved();
+      })().finally(() => {
+        this.producerIdBlock = undefined;
+      });
+      await this.producerIdBlock;
+    }
+    return this.nextProducerId++;
+  }
+
   async enforceRetention(nowMs = Date.now()): Promise<void> {
     for (const v of this.vhosts.values()) await v.streams.enforceRetention(nowMs);
   }
@@ -237,6 +266,9 @@ export class Broker {
     if (raw) meta = JSON.parse(raw.toString('utf8'), reviveArgs) as MetadataFile;
     this.nextQueueId = meta.nextQueueId;
     this.nextStreamId = meta.nextStreamId ?? 1;
+    this.nextProducerId = this.producerIdsUsedBelow = meta.producerIdsUsedBelow ?? 0;
+    this.clusterId = meta.clusterId ?? randomBytes(16).toString('base64url');
+    if (!meta.clusterId) this.dirty = true; // saved with the first topology save
     if (!meta.vhosts[DEFAULT_VHOST]) meta.vhosts[DEFAULT_VHOST] = { exchanges: [], queues: [], bindings: [] };
     const byId = new Map<number, Queue>();
     const streamIds = new Set<number>();
@@ -247,6 +279,7 @@ export class Broker {
       await v.streams.restore(snap.streams ?? []);
       for (const s of v.streams.list()) streamIds.add(s.id);
     }
+    if (this.dirty) await this.topologySaved();
     const orphans = await removeOrphanStreams(this.streamEnv.dir, streamIds);
     if (orphans > 0) this.logger.warn('removed stream directories no stream owns (a crash during create or delete)', { orphans });
     const result = await this.store.recover(new Set(byId.keys()));
@@ -280,7 +313,14 @@ export class Broker {
       this.saveAgain = false;
       // A deleted delayed exchange's Dropped record is durable before meta.json forgets the exchange.
       await this.delayed.sync();
-      const meta: MetadataFile = { version: 1, nextQueueId: this.nextQueueId, nextStreamId: this.nextStreamId, vhosts: {} };
+      const meta: MetadataFile = {
+        version: 1,
+        nextQueueId: this.nextQueueId,
+        nextStreamId: this.nextStreamId,
+        producerIdsUsedBelow: this.producerIdsUsedBelow,
+        clusterId: this.clusterId,
+        vhosts: {},
+      };
       for (const [name, v] of this.vhosts) meta.vhosts[name] = v.snapshot();
       await writeFileAtomic(this.metaPath, JSON.stringify(meta, replaceArgs));
     } while (this.saveAgain);

@@ -22,6 +22,12 @@ export interface ServeOptions {
   dataDir: string;
   amqpPort: number;
   httpPort: number;
+  /** Kafka protocol port (0 picks a free one). */
+  kafkaPort: number;
+  /** Host Kafka clients are told to connect to (default: the bind address, 127.0.0.1 for a wildcard). */
+  kafkaAdvertisedHost?: string;
+  /** Kafka's auto.create.topics.enable. */
+  kafkaAutoCreateTopics: boolean;
   bind: string;
   fsync: FsyncMode;
   logLevel: LogLevel;
@@ -55,6 +61,8 @@ export const serveDefaults: Readonly<ServeOptions> = {
   dataDir: './data',
   amqpPort: 5672,
   httpPort: 15672,
+  kafkaPort: 9092,
+  kafkaAutoCreateTopics: true,
   bind: '::',
   fsync: 'batch',
   logLevel: 'info',
@@ -81,6 +89,14 @@ Options (flag > environment variable > config file > default):
   --data-dir DIR        WHARF_DATA_DIR   where messages and metadata live (./data)
   --amqp-port PORT      WHARF_AMQP_PORT  AMQP port, 0 picks a free one (5672)
   --http-port PORT      WHARF_HTTP_PORT  HTTP health/management port, 0 picks a free one (15672)
+  --kafka-port PORT     WHARF_KAFKA_PORT Kafka protocol port, 0 picks a free one (9092)
+  --kafka-advertised-host HOST
+                        WHARF_KAFKA_ADVERTISED_HOST
+                                         host Kafka clients are told to connect to
+                                         (the bind address; 127.0.0.1 when binding to all)
+  --kafka-auto-create-topics true|false
+                        WHARF_KAFKA_AUTO_CREATE_TOPICS
+                                         create a topic when a client asks for it (true)
   --bind ADDRESS        WHARF_BIND       address to listen on; :: means IPv6 and IPv4 (::)
   --fsync MODE          WHARF_FSYNC      always | batch | never (batch)
   --log-level LEVEL     WHARF_LOG_LEVEL  ${logLevels.join(' | ')} (info)
@@ -99,7 +115,8 @@ Options (flag > environment variable > config file > default):
                                          a delivery not acked within MS closes its channel (406);
                                          0 turns it off; x-consumer-timeout overrides it (1800000)
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
-                                         "dataDir", "amqpPort", "httpPort", "bind", "fsync", "logLevel",
+                                         "dataDir", "amqpPort", "httpPort", "kafkaPort", "kafkaAdvertisedHost",
+                                         "kafkaAutoCreateTopics", "bind", "fsync", "logLevel",
                                          "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs"}
   --help, -h                             show this help
 `;
@@ -134,6 +151,9 @@ const serveFlags = {
   'data-dir': { type: 'string' },
   'amqp-port': { type: 'string' },
   'http-port': { type: 'string' },
+  'kafka-port': { type: 'string' },
+  'kafka-advertised-host': { type: 'string' },
+  'kafka-auto-create-topics': { type: 'string' },
   bind: { type: 'string' },
   fsync: { type: 'string' },
   'log-level': { type: 'string' },
@@ -172,6 +192,9 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
     dataDir: resolve('data-dir', 'WHARF_DATA_DIR', 'dataDir', parsePath, serveDefaults.dataDir),
     amqpPort: resolve('amqp-port', 'WHARF_AMQP_PORT', 'amqpPort', parsePort, serveDefaults.amqpPort),
     httpPort: resolve('http-port', 'WHARF_HTTP_PORT', 'httpPort', parsePort, serveDefaults.httpPort),
+    kafkaPort: resolve('kafka-port', 'WHARF_KAFKA_PORT', 'kafkaPort', parsePort, serveDefaults.kafkaPort),
+    kafkaAutoCreateTopics: resolve('kafka-auto-create-topics', 'WHARF_KAFKA_AUTO_CREATE_TOPICS', 'kafkaAutoCreateTopics', parseBool,
+      serveDefaults.kafkaAutoCreateTopics),
     bind: resolve('bind', 'WHARF_BIND', 'bind', parseBind, serveDefaults.bind),
     fsync: resolve('fsync', 'WHARF_FSYNC', 'fsync', parseFsync, serveDefaults.fsync),
     logLevel: resolve('log-level', 'WHARF_LOG_LEVEL', 'logLevel', parseLevel, serveDefaults.logLevel),
@@ -183,6 +206,8 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
     consumerTimeoutMs: resolve('consumer-timeout', 'WHARF_CONSUMER_TIMEOUT', 'consumerTimeoutMs', parseMillis,
       serveDefaults.consumerTimeoutMs),
   };
+  const advertised = resolve('kafka-advertised-host', 'WHARF_KAFKA_ADVERTISED_HOST', 'kafkaAdvertisedHost', parseHost, undefined);
+  if (advertised !== undefined) options.kafkaAdvertisedHost = advertised;
   return { command: 'serve', options };
 }
 
@@ -212,6 +237,17 @@ const parseMillis: Parser<number> = (raw, source) => {
 const parsePath: Parser<string> = (raw, source) => {
   if (typeof raw !== 'string' || raw.trim() === '') throw invalid(source, raw, 'a directory path');
   return raw;
+};
+
+const parseBool: Parser<boolean> = (raw, source) => {
+  if (raw === true || raw === 'true') return true;
+  if (raw === false || raw === 'false') return false;
+  throw invalid(source, raw, 'true or false');
+};
+
+const parseHost: Parser<string> = (raw, source) => {
+  if (typeof raw !== 'string' || raw.trim() === '' || /\s/.test(raw.trim())) throw invalid(source, raw, 'a host name or address');
+  return raw.trim();
 };
 
 const parseBind: Parser<string> = (raw, source) => {
@@ -329,7 +365,7 @@ function checkUnique(users: UserSpec[], source: string): UserSpec[] {
 }
 
 const configKeys: readonly (keyof ServeOptions)[] = [
-  'dataDir', 'amqpPort', 'httpPort', 'bind', 'fsync', 'logLevel', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
+  'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'bind', 'fsync', 'logLevel', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
 ];
 
 /** The config file's top-level object; unknown keys are refused so typos do not pass silently. */
@@ -359,8 +395,11 @@ function loadConfigFile(path: string, readFile: ReadFile): Partial<Record<keyof 
 }
 
 /** The one line `serve` prints on stdout once both listeners are up. */
-export function listeningLine(where: { host: string; amqpPort: number; httpPort: number }): string {
-  return `wharf listening amqp=${hostPort(where.host, where.amqpPort)} http=${hostPort(where.host, where.httpPort)}`;
+export function listeningLine(where: { host: string; amqpPort: number; httpPort: number; kafkaPort: number }): string {
+  return (
+    `wharf listening amqp=${hostPort(where.host, where.amqpPort)} http=${hostPort(where.host, where.httpPort)}` +
+    ` kafka=${hostPort(where.host, where.kafkaPort)}`
+  );
 }
 
 /** host:port, with IPv6 addresses in brackets as in URLs (RFC 3986 §3.2.2). */

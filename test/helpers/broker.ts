@@ -84,7 +84,7 @@ async function startWharf(dataDir: string, opts: TestBrokerOptions): Promise<Bro
   // Imported lazily so that a reference run never loads Wharf.
   const { startBroker } = await import('../../src/index.js');
   return withTimeout(
-    startBroker({ logLevel: 'warn', ...opts, dataDir, amqpPort: 0, httpPort: 0, bind: '127.0.0.1' }),
+    startBroker({ logLevel: 'warn', ...opts, dataDir, amqpPort: 0, httpPort: 0, kafkaPort: 0, bind: '127.0.0.1' }),
     BROKER_START_TIMEOUT_MS,
     'startBroker',
   );
@@ -120,6 +120,9 @@ export interface SpawnedBroker {
   readonly url: string;
   readonly port: number;
   readonly httpPort: number;
+  readonly kafkaPort: number;
+  /** host:port for Kafka clients. */
+  readonly kafkaBootstrap: string;
   readonly process: ChildProcess;
   /** Sends the signal; resolves with the exit code (null when killed by a signal). */
   kill(signal?: NodeJS.Signals): Promise<number | null>;
@@ -130,7 +133,7 @@ export interface SpawnedBroker {
 }
 
 const cliPath = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const LISTENING_LINE = /^wharf listening amqp=(\S+):(\d+) http=(\S+):(\d+)\s*$/m;
+const LISTENING_LINE = /^wharf listening amqp=(\S+):(\d+) http=(\S+):(\d+) kafka=(\S+):(\d+)\s*$/m;
 
 /**
  * Runs `wharf serve` as a child process on free loopback ports (for kill -9
@@ -143,6 +146,7 @@ export async function spawnBroker(dataDir: string, extraArgs: string[] = []): Pr
     '--data-dir', dataDir,
     '--amqp-port', '0',
     '--http-port', '0',
+    '--kafka-port', '0',
     '--bind', '127.0.0.1',
     '--log-level', 'warn',
     ...extraArgs,
@@ -176,6 +180,8 @@ export async function spawnBroker(dataDir: string, extraArgs: string[] = []): Pr
     url: `amqp://guest:guest@127.0.0.1:${port}`,
     port,
     httpPort: Number(match[4]),
+    kafkaPort: Number(match[6]),
+    kafkaBootstrap: `127.0.0.1:${Number(match[6])}`,
     process: child,
     exited,
     stderr: () => stderr,

@@ -76,6 +76,11 @@ export class StreamRegistry {
     }
   }
 
+  /** Persists a change to a stream's definition (configs, partitions); resolves once on disk. */
+  persist(): Promise<void> {
+    return this.ctx.topologyChanged();
+  }
+
   /** Deletes a stream: forgotten durably first, then its files go. False if there was none. */
   async delete(name: string): Promise<boolean> {
     const s = this.streams.get(name);

@@ -252,7 +252,10 @@ describe('cli: listening line', () => {
     assert.equal(hostPort('::1', 1), '[::1]:1');
     assert.equal(hostPort('127.0.0.1', 1), '127.0.0.1:1');
     assert.equal(hostPort('localhost', 1), 'localhost:1');
-    assert.equal(listeningLine({ host: '::', amqpPort: 5672, httpPort: 15672 }), 'wharf listening amqp=[::]:5672 http=[::]:15672');
-    assert.equal(listeningLine({ host: '0.0.0.0', amqpPort: 1, httpPort: 2 }), 'wharf listening amqp=0.0.0.0:1 http=0.0.0.0:2');
+    assert.equal(
+      listeningLine({ host: '::', amqpPort: 5672, httpPort: 15672, kafkaPort: 9092 }),
+      'wharf listening amqp=[::]:5672 http=[::]:15672 kafka=[::]:9092',
+    );
+    assert.equal(listeningLine({ host: '0.0.0.0', amqpPort: 1, httpPort: 2, kafkaPort: 3 }), 'wharf listening amqp=0.0.0.0:1 http=0.0.0.0:2 kafka=0.0.0.0:3');
   });
 });

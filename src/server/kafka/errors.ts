@@ -1,0 +1,35 @@
+// The broker's typed errors as Kafka error codes: one place, so every handler answers a domain
+// failure with the code (and message, where the response has one) Kafka would.
+
+import { StreamError, type StreamErrorKind } from '../../broker/stream/errors.js';
+import { ErrorCode } from '../../protocol/kafka/index.js';
+
+const STREAM_CODES: Readonly<Record<StreamErrorKind, number>> = {
+  corrupt: ErrorCode.CORRUPT_MESSAGE,
+  'unsupported-format': ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
+  'too-large': ErrorCode.MESSAGE_TOO_LARGE,
+  'offset-out-of-range': ErrorCode.OFFSET_OUT_OF_RANGE,
+  'out-of-order-sequence': ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+  'producer-fenced': ErrorCode.INVALID_PRODUCER_EPOCH,
+  'unknown-partition': ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+  storage: ErrorCode.KAFKA_STORAGE_ERROR,
+  'invalid-config': ErrorCode.INVALID_CONFIG,
+  exists: ErrorCode.TOPIC_ALREADY_EXISTS,
+  'invalid-name': ErrorCode.INVALID_TOPIC_EXCEPTION,
+  'invalid-partitions': ErrorCode.INVALID_PARTITIONS,
+};
+
+export interface KafkaFailure {
+  readonly code: number;
+  readonly message: string | null;
+}
+
+/** The Kafka error code for anything a handler caught; unexpected errors are UNKNOWN_SERVER_ERROR. */
+export function failureOf(err: unknown): KafkaFailure {
+  if (err instanceof StreamError) return { code: STREAM_CODES[err.kind], message: err.message };
+  return { code: ErrorCode.UNKNOWN_SERVER_ERROR, message: err instanceof Error ? err.message : String(err) };
+}
+
+export function codeOf(err: unknown): number {
+  return failureOf(err).code;
+}

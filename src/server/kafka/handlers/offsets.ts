@@ -1,0 +1,94 @@
+// ListOffsets (earliest, latest, max timestamp, by timestamp), OffsetForLeaderEpoch (one epoch,
+// 0, for the log's whole life on this node) and DeleteRecords.
+
+import type { Partition } from '../../../broker/stream/partition.js';
+import { ErrorCode } from '../../../protocol/kafka/index.js';
+import type { Handler, KafkaContext } from '../context.js';
+import { failureOf } from '../errors.js';
+
+/** ListOffsets' special timestamps (Kafka's ListOffsetsRequest). */
+const LATEST = -1n;
+const EARLIEST = -2n;
+const MAX_TIMESTAMP = -3n;
+const EARLIEST_LOCAL = -4n;
+const LATEST_TIERED = -5n;
+
+function partitionOf(ctx: KafkaContext, topic: string, index: number): Partition | undefined {
+  return ctx.vhost.streams.get(topic)?.partition(index);
+}
+
+/** The offset and timestamp ListOffsets answers for one partition. */
+async function lookUp(p: Partition, timestamp: bigint): Promise<{ offset: number; timestamp: number }> {
+  if (timestamp === LATEST || timestamp === LATEST_TIERED) return { offset: p.highWatermark, timestamp: -1 };
+  if (timestamp === EARLIEST || timestamp === EARLIEST_LOCAL) return { offset: p.logStartOffset, timestamp: -1 };
+  if (timestamp === MAX_TIMESTAMP) {
+    const max = p.maxTimestamp;
+    if (max < 0) return { offset: -1, timestamp: -1 };
+    const found = await p.batchForTimestamp(max);
+    return found ? { offset: found.baseOffset, timestamp: max } : { offset: -1, timestamp: -1 };
+  }
+  const found = await p.batchForTimestamp(Number(timestamp));
+  if (!found) return { offset: -1, timestamp: -1 };
+  return { offset: found.baseOffset, timestamp: Number(found.batch.readBigInt64BE(27)) };
+}
+
+export const listOffsets: Handler<2> = async (ctx, req) => {
+  const topics = [];
+  for (const t of req.topics) {
+    const partitions = [];
+    for (const q of t.partitions) {
+      const p = partitionOf(ctx, t.name, q.partitionIndex);
+      if (!p) {
+        partitions.push({ partitionIndex: q.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestamp: -1n, offset: -1n, leaderEpoch: -1 });
+        continue;
+      }
+      try {
+        const r = await lookUp(p, q.timestamp);
+        partitions.push({ partitionIndex: q.partitionIndex, errorCode: ErrorCode.NONE, timestamp: BigInt(r.timestamp), offset: BigInt(r.offset), leaderEpoch: 0, oldStyleOffsets: [BigInt(r.offset)] });
+      } catch (err) {
+        partitions.push({ partitionIndex: q.partitionIndex, errorCode: failureOf(err).code, timestamp: -1n, offset: -1n, leaderEpoch: -1 });
+      }
+    }
+    topics.push({ name: t.name, partitions });
+  }
+  return { throttleTimeMs: 0, topics };
+};
+
+/** Every record on this node was written in leader epoch 0: that epoch ends at the log end. */
+export const offsetForLeaderEpoch: Handler<23> = (ctx, req) => ({
+  throttleTimeMs: 0,
+  topics: req.topics.map((t) => ({
+    topic: t.topic,
+    partitions: t.partitions.map((q) => {
+      const p = partitionOf(ctx, t.topic, q.partition);
+      if (!p) return { partition: q.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, leaderEpoch: -1, endOffset: -1n };
+      if (q.currentLeaderEpoch > 0) return { partition: q.partition, errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH, leaderEpoch: -1, endOffset: -1n };
+      if (q.leaderEpoch > 0) return { partition: q.partition, errorCode: ErrorCode.NONE, leaderEpoch: -1, endOffset: -1n };
+      return { partition: q.partition, errorCode: ErrorCode.NONE, leaderEpoch: 0, endOffset: BigInt(p.logEndOffset) };
+    }),
+  })),
+});
+
+export const deleteRecords: Handler<21> = async (ctx, req) => {
+  const topics = [];
+  for (const t of req.topics) {
+    const partitions = [];
+    for (const q of t.partitions) {
+      const p = partitionOf(ctx, t.name, q.partitionIndex);
+      if (!p) {
+        partitions.push({ partitionIndex: q.partitionIndex, lowWatermark: -1n, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+        continue;
+      }
+      try {
+        // -1 means "up to the high watermark".
+        const upTo = q.offset === -1n ? p.highWatermark : Number(q.offset);
+        const low = await p.deleteRecordsBefore(upTo);
+        partitions.push({ partitionIndex: q.partitionIndex, lowWatermark: BigInt(low), errorCode: ErrorCode.NONE });
+      } catch (err) {
+        partitions.push({ partitionIndex: q.partitionIndex, lowWatermark: -1n, errorCode: failureOf(err).code });
+      }
+    }
+    topics.push({ name: t.name, partitions });
+  }
+  return { throttleTimeMs: 0, topics };
+};
