@@ -647,6 +647,8 @@ export function generateKafka(specFiles: Record<string, string>): Record<string,
   apis.sort((a, b) => a.key - b.key);
   for (const a of apis) files[`${GENERATED_DIR}/${a.file}.ts`] = genApiFile(a);
   files[`${GENERATED_DIR}/apis.ts`] = genApisTable(apis);
+  const modules = Object.keys(files).map((p) => p.slice(GENERATED_DIR.length + 1, -3)).sort();
+  files[`${GENERATED_DIR}/index.ts`] = [BANNER, '', ...modules.map((m) => `export * from './${m}.js';`), ''].join('\n');
   return files;
 }
 

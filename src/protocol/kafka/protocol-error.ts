@@ -11,9 +11,16 @@ export class KafkaProtocolError extends Error {
     /** A Kafka error code (errors.ts): INVALID_REQUEST, CORRUPT_MESSAGE, UNSUPPORTED_VERSION, ... */
     readonly errorCode: number,
     message: string,
+    /** The request's correlation id, when the header was read far enough to know it. */
+    readonly correlationId?: number,
   ) {
     super(message);
     this.name = 'KafkaProtocolError';
+  }
+
+  /** The same error, tagged with the correlation id of the request it concerns. */
+  withCorrelationId(correlationId: number): KafkaProtocolError {
+    return new KafkaProtocolError(this.errorCode, this.message, correlationId);
   }
 }
 
