@@ -410,6 +410,11 @@ export class Writer {
     return this.chunkBytes + this.pos - this.start;
   }
 
+  /**
+   * Reserves n bytes and returns where they start. It may replace this.buf:
+   * call it before reading this.buf (`this.buf.writeX(v, this.room(4))` would
+   * write into the old buffer).
+   */
   private room(n: number): number {
     if (this.pos + n > this.buf.length) this.grow(n);
     const p = this.pos;
@@ -432,39 +437,48 @@ export class Writer {
   }
 
   bool(b: boolean): void {
-    this.buf[this.room(1)] = b ? 1 : 0;
+    const p = this.room(1);
+    this.buf[p] = b ? 1 : 0;
   }
 
   u8(n: number): void {
-    this.buf[this.room(1)] = n;
+    const p = this.room(1);
+    this.buf[p] = n;
   }
 
   i8(n: number): void {
-    this.buf.writeInt8(n, this.room(1));
+    const p = this.room(1);
+    this.buf.writeInt8(n, p);
   }
 
   i16(n: number): void {
-    this.buf.writeInt16BE(n, this.room(2));
+    const p = this.room(2);
+    this.buf.writeInt16BE(n, p);
   }
 
   u16(n: number): void {
-    this.buf.writeUInt16BE(n, this.room(2));
+    const p = this.room(2);
+    this.buf.writeUInt16BE(n, p);
   }
 
   i32(n: number): void {
-    this.buf.writeInt32BE(n, this.room(4));
+    const p = this.room(4);
+    this.buf.writeInt32BE(n, p);
   }
 
   u32(n: number): void {
-    this.buf.writeUInt32BE(n, this.room(4));
+    const p = this.room(4);
+    this.buf.writeUInt32BE(n, p);
   }
 
   i64(n: bigint): void {
-    this.buf.writeBigInt64BE(n, this.room(8));
+    const p = this.room(8);
+    this.buf.writeBigInt64BE(n, p);
   }
 
   f64(n: number): void {
-    this.buf.writeDoubleBE(n, this.room(8));
+    const p = this.room(8);
+    this.buf.writeDoubleBE(n, p);
   }
 
   uvarint(n: number): void {
@@ -507,7 +521,8 @@ export class Writer {
   uuid(s: string): void {
     const hex = s.length === 36 ? s.replace(/-/g, '') : s;
     if (hex.length !== 32 || !/^[0-9a-fA-F]{32}$/.test(hex)) throw new RangeError(`not a uuid: '${s}'`);
-    this.buf.write(hex, this.room(16), 16, 'hex');
+    const p = this.room(16);
+    this.buf.write(hex, p, 16, 'hex');
   }
 
   private text(s: string, len: number): void {
@@ -582,7 +597,10 @@ export class Writer {
   /** Appends bytes: small ones are copied, large ones become a chunk of their own (no copy). */
   append(b: Buffer): void {
     if (b.length <= EXTERNAL_COPY_MAX_BYTES) {
-      if (b.length > 0) b.copy(this.buf, this.room(b.length));
+      if (b.length > 0) {
+        const p = this.room(b.length);
+        b.copy(this.buf, p);
+      }
       return;
     }
     this.flushRegion();
