@@ -22,3 +22,28 @@ let counter = 0;
 export function topicName(prefix = 't'): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
 }
+
+/** Kafka error type names (e.g. 'INVALID_TOPIC_EXCEPTION') inside a kafkajs error, aggregate or not. */
+export function kafkaErrorTypes(err: unknown): string[] {
+  const e = err as { type?: string; errors?: unknown[]; originalError?: unknown; cause?: unknown };
+  const out: string[] = [];
+  if (typeof e?.type === 'string') out.push(e.type);
+  for (const inner of e?.errors ?? []) out.push(...kafkaErrorTypes(inner));
+  // Retries wrap the last error.
+  if (e?.originalError) out.push(...kafkaErrorTypes(e.originalError));
+  if (e?.cause) out.push(...kafkaErrorTypes(e.cause));
+  return out;
+}
+
+/** Asserts that `p` rejects with a kafkajs error carrying Kafka error `type`. */
+export async function rejectsWithKafkaError(p: Promise<unknown>, type: string): Promise<void> {
+  let caught: unknown;
+  try {
+    await p;
+  } catch (err) {
+    caught = err;
+  }
+  if (caught === undefined) throw new Error(`expected a ${type} error, but it succeeded`);
+  const types = kafkaErrorTypes(caught);
+  if (!types.includes(type)) throw new Error(`expected a ${type} error, got ${types.join(', ') || String(caught)}`);
+}

@@ -6,17 +6,14 @@
 
 import type { Socket } from 'node:net';
 import {
-  API_CODECS,
-  API_TABLE,
   ErrorCode,
   KafkaFrameParser,
-  Reader,
-  Writer,
-  requestHeaderCodec,
-  responseHeaderCodec,
+  decodeRequest,
+  decodeRequestHeader,
+  encodeResponse,
   type ApiKeyNumber,
-  type Input,
-  type RequestHeader,
+  type DecodedRequestHeader,
+  type KafkaProtocolError,
 } from '../../protocol/kafka/index.js';
 import type { Handler, KafkaContext, RequestSource } from './context.js';
 import { SUPPORTED_VERSIONS, isSupported } from './versions.js';
@@ -39,19 +36,27 @@ export class KafkaConnection {
   private readonly queue: Slot[] = [];
   private paused = false;
   private closed = false;
-  readonly source: RequestSource;
+  private clientId: string | null = null;
 
   constructor(
     private readonly socket: Socket,
     private readonly ctx: KafkaContext,
     private readonly handlers: HandlerTable,
-    connectionId: string,
+    private readonly connectionId: string,
     private readonly onClose: (c: KafkaConnection) => void,
   ) {
-    this.source = { clientId: null, clientHost: socket.remoteAddress ?? '', connectionId };
-    this.parser = new KafkaFrameParser(ctx.config.requestBytesMax);
+    this.parser = new KafkaFrameParser(
+      {
+        onFrame: (frame) => this.onRequest(frame),
+        onError: (err: KafkaProtocolError) => this.fail('unreadable request size', err),
+      },
+      ctx.config.requestBytesMax,
+    );
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      this.parser.push(chunk);
+      if (this.queue.length >= PENDING_MAX) this.pause();
+    });
     socket.on('drain', () => this.maybeResume());
     socket.on('error', () => {});
     socket.on('close', () => {
@@ -60,61 +65,56 @@ export class KafkaConnection {
     });
   }
 
-  private onData(chunk: Buffer): void {
-    let frames: Buffer[];
-    try {
-      frames = this.parser.push(chunk);
-    } catch (err) {
-      return this.fail('unreadable request framing', err);
-    }
-    for (const f of frames) {
-      if (this.closed) return;
-      this.onRequest(f);
-    }
-    if (this.queue.length >= PENDING_MAX) this.pause();
+  private source(): RequestSource {
+    return { clientId: this.clientId, clientHost: this.socket.remoteAddress ?? '', connectionId: this.connectionId };
   }
 
   private onRequest(frame: Buffer): void {
-    if (frame.length < 8) return this.fail('request shorter than its header');
-    const apiKey = frame.readInt16BE(0);
-    const version = frame.readInt16BE(2);
-    const correlationId = frame.readInt32BE(4);
-    const codec = API_CODECS[apiKey as ApiKeyNumber];
-    if (apiKey === API_VERSIONS && !isSupported(apiKey, version)) {
+    if (this.closed) return;
+    let header: DecodedRequestHeader;
+    try {
+      header = decodeRequestHeader(frame);
+    } catch (err) {
+      return this.fail('malformed request header', err);
+    }
+    const { apiKey, apiVersion, correlationId } = header;
+    if (apiKey === API_VERSIONS && !isSupported(apiKey, apiVersion)) {
       // KIP-511: a client newer than us gets our versions in the v0 format and retries.
-      return this.respondNow(correlationId, 0, this.apiVersions(ErrorCode.UNSUPPORTED_VERSION));
+      return this.push(correlationId, API_VERSIONS, 0, this.apiVersions(ErrorCode.UNSUPPORTED_VERSION));
     }
-    const handler = apiKey === API_VERSIONS ? () => this.apiVersions(ErrorCode.NONE) : this.handlers.get(apiKey);
-    if (!codec || !handler || !isSupported(apiKey, version)) {
-      return this.fail(`unsupported request: api key ${apiKey} version ${version}`);
+    const handler = apiKey === API_VERSIONS ? (): unknown => this.apiVersions(ErrorCode.NONE) : this.handlers.get(apiKey);
+    if (!handler || !isSupported(apiKey, apiVersion)) {
+      return this.fail(`unsupported request: api key ${apiKey} version ${apiVersion}`);
     }
-    let header: RequestHeader;
     let body: unknown;
     try {
-      const r = new Reader(frame);
-      header = requestHeaderCodec.read(r, flexible(apiKey, version) ? 2 : 1);
-      body = codec.request.read(r, version);
+      body = decodeRequest(frame, header).body;
     } catch (err) {
-      return this.fail(`malformed ${codec.name} v${version} request`, err);
+      return this.fail(`malformed request (api key ${apiKey} v${apiVersion})`, err);
     }
-    if (header.clientId !== null) (this.source as { clientId: string | null }).clientId = header.clientId;
+    this.clientId = header.clientId;
     const slot: Slot = { frames: undefined, done: false };
     this.queue.push(slot);
     const respond = (data: unknown): void => {
-      if (data !== undefined) slot.frames = this.encode(correlationId, apiKey, version, data);
+      if (this.closed) return;
+      try {
+        if (data !== undefined) slot.frames = encodeResponse(apiKey as ApiKeyNumber, apiVersion, correlationId, data as never);
+      } catch (err) {
+        return this.fail(`encoding the response to api key ${apiKey} v${apiVersion} failed`, err);
+      }
       slot.done = true;
       this.flush();
     };
     try {
-      const out = (handler as Handler<ApiKeyNumber>)(this.ctx, body as never, version, this.source);
-      if (out instanceof Promise) out.then(respond, (err: unknown) => this.fail(`${codec.name} failed`, err));
+      const out = (handler as Handler<ApiKeyNumber>)(this.ctx, body as never, apiVersion, this.source());
+      if (out instanceof Promise) out.then(respond, (err: unknown) => this.fail(`request (api key ${apiKey}) failed`, err));
       else respond(out);
     } catch (err) {
-      this.fail(`${codec.name} failed`, err);
+      this.fail(`request (api key ${apiKey}) failed`, err);
     }
   }
 
-  private apiVersions(errorCode: number): Input<unknown> {
+  private apiVersions(errorCode: number): unknown {
     const apiKeys = [];
     for (const [apiKey, range] of SUPPORTED_VERSIONS) {
       if (apiKey === API_VERSIONS || this.handlers.has(apiKey)) apiKeys.push({ apiKey, minVersion: range.min, maxVersion: range.max });
@@ -122,17 +122,9 @@ export class KafkaConnection {
     return { errorCode, apiKeys, throttleTimeMs: 0 };
   }
 
-  private respondNow(correlationId: number, version: number, data: unknown): void {
-    this.queue.push({ frames: this.encode(correlationId, API_VERSIONS, version, data), done: true });
+  private push(correlationId: number, apiKey: ApiKeyNumber, version: number, data: unknown): void {
+    this.queue.push({ frames: encodeResponse(apiKey, version, correlationId, data as never), done: true });
     this.flush();
-  }
-
-  private encode(correlationId: number, apiKey: number, version: number, data: unknown): Buffer[] {
-    const w = new Writer();
-    // ApiVersions responses always use header v0, so a client can read them at any version.
-    responseHeaderCodec.write(w, { correlationId }, apiKey !== API_VERSIONS && flexible(apiKey, version) ? 1 : 0);
-    API_CODECS[apiKey as ApiKeyNumber].response.write(w, data as never, version);
-    return w.finish();
   }
 
   /** Writes every answered response at the head of the queue, in order. */
@@ -163,7 +155,12 @@ export class KafkaConnection {
 
   private fail(why: string, err?: unknown): void {
     if (this.closed) return;
-    this.ctx.logger.warn('closing kafka connection', { client: this.source.clientHost, clientId: this.source.clientId, reason: why, error: err === undefined ? undefined : String(err) });
+    this.ctx.logger.warn('closing kafka connection', {
+      client: this.socket.remoteAddress,
+      clientId: this.clientId,
+      reason: why,
+      ...(err === undefined ? {} : { error: err instanceof Error ? err.message : String(err) }),
+    });
     this.closed = true;
     this.socket.destroy();
   }
@@ -172,12 +169,4 @@ export class KafkaConnection {
     this.closed = true;
     this.socket.destroy();
   }
-}
-
-const FLEXIBLE_FROM = new Map(API_TABLE.map((a) => [a.apiKey as number, a.flexibleFrom]));
-
-/** Flexible versions use request header v2 and response header v1 (tagged fields). */
-function flexible(apiKey: number, version: number): boolean {
-  const from = FLEXIBLE_FROM.get(apiKey);
-  return from !== null && from !== undefined && version >= from;
 }

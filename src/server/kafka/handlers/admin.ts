@@ -123,7 +123,8 @@ interface ConfigOut {
   documentation: string | null;
 }
 
-function describeTopicConfigs(configs: Readonly<Record<string, string>>, keys: readonly string[] | null, synonyms: boolean): ConfigOut[] {
+/** isDefault is v0's field; v1+ say it with configSource. */
+function describeTopicConfigs(configs: Readonly<Record<string, string>>, keys: readonly string[] | null, synonyms: boolean, v = 1): ConfigOut[] {
   const names = keys ?? [...TOPIC_CONFIGS.keys()];
   const out: ConfigOut[] = [];
   for (const name of names) {
@@ -135,7 +136,7 @@ function describeTopicConfigs(configs: Readonly<Record<string, string>>, keys: r
       name,
       value,
       readOnly: false,
-      isDefault: !explicit,
+      isDefault: v === 0 && !explicit,
       configSource: explicit ? SOURCE_DYNAMIC_TOPIC : SOURCE_DEFAULT,
       isSensitive: false,
       synonyms: synonyms ? [{ name, value, source: explicit ? SOURCE_DYNAMIC_TOPIC : SOURCE_DEFAULT }] : [],
@@ -164,14 +165,14 @@ function brokerConfigs(ctx: KafkaContext): Record<string, string> {
   };
 }
 
-export const describeConfigs: Handler<32> = (ctx, req) => ({
+export const describeConfigs: Handler<32> = (ctx, req, v) => ({
   throttleTimeMs: 0,
   results: req.resources.map((r) => {
     const base = { resourceType: r.resourceType, resourceName: r.resourceName };
     if (r.resourceType === TOPIC) {
       const stream = ctx.vhost.streams.get(r.resourceName);
       if (!stream) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${r.resourceName} does not exist`, configs: [] };
-      return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs: describeTopicConfigs(stream.configs, r.configurationKeys, req.includeSynonyms) };
+      return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs: describeTopicConfigs(stream.configs, r.configurationKeys, req.includeSynonyms && v >= 1, v) };
     }
     if (r.resourceType === BROKER) {
       if (r.resourceName !== '' && r.resourceName !== String(NODE_ID)) {

@@ -32,21 +32,23 @@ async function lookUp(p: Partition, timestamp: bigint): Promise<{ offset: number
   return { offset: found.baseOffset, timestamp: Number(found.batch.readBigInt64BE(27)) };
 }
 
-export const listOffsets: Handler<2> = async (ctx, req) => {
+export const listOffsets: Handler<2> = async (ctx, req, v) => {
+  // leader_epoch is a v4+ field.
+  const epoch = (e: number): { leaderEpoch?: number } => (v >= 4 ? { leaderEpoch: e } : {});
   const topics = [];
   for (const t of req.topics) {
     const partitions = [];
     for (const q of t.partitions) {
       const p = partitionOf(ctx, t.name, q.partitionIndex);
       if (!p) {
-        partitions.push({ partitionIndex: q.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestamp: -1n, offset: -1n, leaderEpoch: -1 });
+        partitions.push({ partitionIndex: q.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestamp: -1n, offset: -1n, ...epoch(-1) });
         continue;
       }
       try {
         const r = await lookUp(p, q.timestamp);
-        partitions.push({ partitionIndex: q.partitionIndex, errorCode: ErrorCode.NONE, timestamp: BigInt(r.timestamp), offset: BigInt(r.offset), leaderEpoch: 0, oldStyleOffsets: [BigInt(r.offset)] });
+        partitions.push({ partitionIndex: q.partitionIndex, errorCode: ErrorCode.NONE, timestamp: BigInt(r.timestamp), offset: BigInt(r.offset), ...epoch(0) });
       } catch (err) {
-        partitions.push({ partitionIndex: q.partitionIndex, errorCode: failureOf(err).code, timestamp: -1n, offset: -1n, leaderEpoch: -1 });
+        partitions.push({ partitionIndex: q.partitionIndex, errorCode: failureOf(err).code, timestamp: -1n, offset: -1n, ...epoch(-1) });
       }
     }
     topics.push({ name: t.name, partitions });
@@ -55,19 +57,28 @@ export const listOffsets: Handler<2> = async (ctx, req) => {
 };
 
 /** Every record on this node was written in leader epoch 0: that epoch ends at the log end. */
-export const offsetForLeaderEpoch: Handler<23> = (ctx, req) => ({
-  throttleTimeMs: 0,
-  topics: req.topics.map((t) => ({
-    topic: t.topic,
-    partitions: t.partitions.map((q) => {
-      const p = partitionOf(ctx, t.topic, q.partition);
-      if (!p) return { partition: q.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, leaderEpoch: -1, endOffset: -1n };
-      if (q.currentLeaderEpoch > 0) return { partition: q.partition, errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH, leaderEpoch: -1, endOffset: -1n };
-      if (q.leaderEpoch > 0) return { partition: q.partition, errorCode: ErrorCode.NONE, leaderEpoch: -1, endOffset: -1n };
-      return { partition: q.partition, errorCode: ErrorCode.NONE, leaderEpoch: 0, endOffset: BigInt(p.logEndOffset) };
-    }),
-  })),
-});
+export const offsetForLeaderEpoch: Handler<23> = (ctx, req, v) => {
+  // leader_epoch is a v1+ response field.
+  const answer = (partition: number, errorCode: number, leaderEpoch: number, endOffset: number) => ({
+    partition,
+    errorCode,
+    ...(v >= 1 ? { leaderEpoch } : {}),
+    endOffset: BigInt(endOffset),
+  });
+  return {
+    throttleTimeMs: 0,
+    topics: req.topics.map((t) => ({
+      topic: t.topic,
+      partitions: t.partitions.map((q) => {
+        const p = partitionOf(ctx, t.topic, q.partition);
+        if (!p) return answer(q.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1);
+        if (q.currentLeaderEpoch > 0) return answer(q.partition, ErrorCode.UNKNOWN_LEADER_EPOCH, -1, -1);
+        if (q.leaderEpoch > 0) return answer(q.partition, ErrorCode.NONE, -1, -1);
+        return answer(q.partition, ErrorCode.NONE, 0, p.logEndOffset);
+      }),
+    })),
+  };
+};
 
 export const deleteRecords: Handler<21> = async (ctx, req) => {
   const topics = [];
