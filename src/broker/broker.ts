@@ -274,10 +274,11 @@ export class Broker {
     const streamIds = new Set<number>();
     for (const [name, snap] of Object.entries(meta.vhosts)) {
       const v = this.createVhost(name);
-      v.restore(snap);
-      for (const q of v.queues.values()) byId.set(q.id, q);
+      // Streams first: bindings to stream queues name them.
       await v.streams.restore(snap.streams ?? []);
       for (const s of v.streams.list()) streamIds.add(s.id);
+      v.restore(snap);
+      for (const q of v.queues.values()) byId.set(q.id, q);
     }
     if (this.dirty) await this.topologySaved();
     const orphans = await removeOrphanStreams(this.streamEnv.dir, streamIds);

@@ -10,6 +10,8 @@ import type { Args, MessageContent, PublishInput, QueueEntry } from './message.j
 import type { Consumer, Queue } from './queue/queue.js';
 import type { PublishOutcome, Vhost } from './vhost.js';
 import type { MessageStore } from './message-store.js';
+import { SessionStreams, notSupported } from './session-streams.js';
+import { Stream } from './stream/stream.js';
 
 export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 
@@ -98,13 +100,32 @@ export class Session {
   private timeoutTimer: NodeJS.Timeout | undefined;
   private timeoutAt = 0;
   private readonly timedOutTags = new Set<number>();
+  /** Consumers of stream queues and their unacked deliveries. */
+  private readonly streams: SessionStreams;
 
   constructor(
     private readonly vhost: Vhost,
     private readonly store: MessageStore,
     readonly connectionId: string,
     private readonly sink: DeliverySink,
-  ) {}
+  ) {
+    this.streams = new SessionStreams({
+      vhost,
+      canDeliver: () => this.canDeliver(),
+      deliver: (consumerTag, content) => {
+        const tag = this.nextTag++;
+        this.consumerUnacked++;
+        this.sink.deliver(consumerTag, tag, false, content);
+        return tag;
+      },
+      uncount: (n) => {
+        this.consumerUnacked -= n;
+        // Channel-wide credit came back: classic consumers may deliver too.
+        if (this.prefetchGlobal > 0) drainEach(this.consumerQueues());
+      },
+      consumerCancelled: (tag) => this.sink.consumerCancelled(tag),
+    });
+  }
 
   get inTx(): boolean {
     return this.tx !== undefined;
@@ -137,11 +158,12 @@ export class Session {
     o: { noAck: boolean; exclusive: boolean; args: Args },
   ): { tag: string; start: () => void } {
     const tag = requestedTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url').slice(0, 22)}` : requestedTag;
-    if (this.consumers.has(tag) || this.directReply?.tag === tag) {
+    if (this.consumers.has(tag) || this.directReply?.tag === tag || this.streams.hasConsumer(tag)) {
       throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${tag}'`, true);
     }
     if (queueName === DIRECT_REPLY_TO) return this.consumeDirectReply(tag, o.noAck);
-    const queue = this.vhost.getQueue(queueName, this.connectionId);
+    const queue = this.vhost.getQueueOrStream(queueName, this.connectionId);
+    if (queue instanceof Stream) return this.streams.consume(queue, tag, o, this.prefetchPerConsumer);
     queue.checkConsumable(o.exclusive);
     const c = new SessionConsumer(this, tag, queue, o.noAck, o.exclusive, this.prefetchPerConsumer, o.args, consumerPriority(o.args));
     this.consumers.set(tag, c);
@@ -167,7 +189,7 @@ export class Session {
       return true;
     }
     const c = this.consumers.get(tag);
-    if (!c) return false;
+    if (!c) return this.streams.cancel(tag);
     this.consumers.delete(tag);
     c.active = false;
     c.queue.removeConsumer(c);
@@ -175,7 +197,8 @@ export class Session {
   }
 
   async get(queueName: string, noAck: boolean): Promise<GetResult | undefined> {
-    const queue = this.vhost.getQueue(queueName, this.connectionId);
+    const queue = this.vhost.getQueueOrStream(queueName, this.connectionId);
+    if (queue instanceof Stream) throw notSupported('basic.get', queue.name, this.vhost.name);
     const entry = await queue.take();
     if (!entry) return undefined;
     if (this.closed) {
@@ -192,14 +215,18 @@ export class Session {
     return { deliveryTag: tag, entry, content, messageCount: queue.messageCount };
   }
 
+  /** basic.ack; a stream delivery's ack only returns its consumer's credit, at once even in a transaction. */
   ack(deliveryTag: number, multiple: boolean): void {
-    const settled = this.takeUnacked(deliveryTag, multiple);
+    const streamed = this.streams.ack(deliveryTag, multiple);
+    if (streamed > 0 && !multiple) return;
+    const settled = this.takeUnacked(deliveryTag, multiple, streamed > 0);
     for (const u of settled) this.settle(u, 'ack');
     this.afterSettle(settled);
   }
 
   /** basic.nack / basic.reject: requeue, or dead-letter (reason 'rejected') / drop. */
   nack(deliveryTag: number, multiple: boolean, requeue: boolean): void {
+    this.streams.checkNack(deliveryTag, multiple);
     const settled = this.takeUnacked(deliveryTag, multiple);
     for (const u of settled) this.settle(u, requeue ? 'requeue' : 'reject');
     this.afterSettle(settled);
@@ -207,6 +234,7 @@ export class Session {
 
   /** basic.recover requeue=true: every unacked delivery goes back to its queue. */
   recover(): void {
+    this.streams.checkRecover();
     const all = [...this.unacked.values()];
     this.unacked.clear();
     for (const u of all) this.returnToQueue(u);
@@ -221,6 +249,7 @@ export class Session {
   /** The connection drained its output, or credit grew: let queues deliver again. */
   resume(): void {
     drainEach(this.consumerQueues());
+    this.streams.resume();
   }
 
   publish(input: PublishInput): PublishOutcome | undefined {
@@ -250,6 +279,7 @@ export class Session {
       throw err;
     }
     const unroutable: PublishInput[] = [];
+    const streamWrites: Promise<void>[] = [];
     let needsSync = false;
     this.store.beginBatch();
     try {
@@ -258,6 +288,7 @@ export class Session {
         if (out.queues === 0 && p.mandatory) unroutable.push(p);
         // A duplicate needs the sync too: the first copy's key may not be on disk yet.
         if (out.needsSync) needsSync = true;
+        if (out.streamWrite) streamWrites.push(out.streamWrite);
       }
       // Consumer credit was already given back when the ack was buffered.
       for (const s of tx.settles) {
@@ -269,6 +300,7 @@ export class Session {
     }
     this.afterSettle(tx.settles.map((s) => s.u));
     if (needsSync) await this.store.sync();
+    if (streamWrites.length > 0) await Promise.all(streamWrites);
     return { unroutable };
   }
 
@@ -303,6 +335,7 @@ export class Session {
       c.queue.removeConsumer(c);
     }
     this.consumers.clear();
+    this.streams.close();
     drainEach(pending.map((u) => u.queue));
   }
 
@@ -350,14 +383,15 @@ export class Session {
     };
   }
 
-  private takeUnacked(deliveryTag: number, multiple: boolean): Unacked[] {
+  /** Unacked classic deliveries named by a settlement; `found` elsewhere (streams) means none here is no error. */
+  private takeUnacked(deliveryTag: number, multiple: boolean, found = false): Unacked[] {
     const out: Unacked[] = [];
     if (multiple) {
       for (const [tag, u] of this.unacked) {
         if (deliveryTag !== 0 && tag > deliveryTag) break;
         out.push(u);
       }
-      if (out.length === 0 && deliveryTag !== 0 && !this.timedOutTags.has(deliveryTag)) {
+      if (out.length === 0 && deliveryTag !== 0 && !found && !this.timedOutTags.has(deliveryTag)) {
         throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
       }
     } else {
@@ -452,8 +486,9 @@ export class Session {
       return;
     }
     const queues = settled.map((u) => u.queue);
-    // Channel-wide (global) credit may unblock consumers on any queue.
+    // Channel-wide (global) credit may unblock consumers on any queue, and of streams.
     drainEach(this.prefetchGlobal > 0 ? [...queues, ...this.consumerQueues()] : queues);
+    if (this.prefetchGlobal > 0) this.streams.resume();
   }
 }
 

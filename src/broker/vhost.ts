@@ -3,7 +3,7 @@
 
 import { deadLetterContent, isDeadLetterCycle } from './dead-letter.js';
 import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
-import { Exchange, type Destination, type ExchangeType } from './exchange/exchange.js';
+import { Exchange, type Destination, type ExchangeType, type RouteTarget } from './exchange/exchange.js';
 import { StoredMessage, type Args, type MessageContent, type PublishInput, type QueueEntry } from './message.js';
 import type { MessageStore } from './message-store.js';
 import type { DelayedMessages } from './delayed/delayed-store.js';
@@ -12,7 +12,10 @@ import { Queue, type DeathReason } from './queue/queue.js';
 import { dropDuplicates, type KeyRecorder } from './queue/dedup.js';
 import { randomBytes } from 'node:crypto';
 import { StreamRegistry } from './stream/registry.js';
-import type { StreamDef, StreamEnv } from './stream/stream.js';
+import { Stream, type StreamDef, type StreamEnv } from './stream/stream.js';
+import { declaresStream } from './stream/queue-args.js';
+import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
+import { notSupported } from './session-streams.js';
 
 export interface ExchangeDef {
   name: string;
@@ -76,7 +79,12 @@ export interface PublishOutcome {
   readonly rejected: boolean;
   /** A queue it went to is in flow control (Queue.flowWait): the publisher should stop reading until this resolves. */
   readonly flow?: Promise<void>;
+  /** Appended to a stream: resolves once durable there (a confirm waits for it), rejects if the write failed. */
+  readonly streamWrite?: Promise<void>;
 }
+
+/** What queue.declare reports. */
+export type DeclaredQueue = Queue | StreamQueueInfo;
 
 const NOT_ROUTED: PublishOutcome = { queues: 0, needsSync: false, rejected: false };
 
@@ -98,6 +106,8 @@ export class Vhost {
   readonly directReplies = new Map<string, (content: MessageContent) => void>();
   /** Streams (Kafka topics, AMQP stream queues); their names share the queues' namespace. */
   readonly streams: StreamRegistry;
+  /** Streams of one partition as AMQP queues (RabbitMQ's stream queues). */
+  readonly streamQueues: StreamQueues;
   private closed = false;
 
   constructor(
@@ -113,7 +123,9 @@ export class Vhost {
         ctx.topologyChanged();
         return ctx.topologySaved();
       },
+      streamDeleted: (stream) => this.streamDeleted(stream),
     });
+    this.streamQueues = new StreamQueues(name, this.streams);
     for (const [n, type] of PREDECLARED) {
       this.exchanges.set(n, new Exchange({ name: n, type, durable: true, autoDelete: false, internal: false, args: {}, vhost: name }));
     }
@@ -169,21 +181,30 @@ export class Vhost {
 
   // --- queues ------------------------------------------------------------
 
+  /** queue.declare; a stream queue's (new, or a name a stream holds) resolves once it is on disk. */
   declareQueue(
     requestedName: string,
     o: { passive: boolean; durable: boolean; exclusive: boolean; autoDelete: boolean; args: Args },
     connectionId: string,
-  ): Queue {
+  ): DeclaredQueue | Promise<DeclaredQueue> {
     if (o.passive) {
-      const q = this.getQueue(requestedName, connectionId);
-      return q;
+      const q = this.queues.get(requestedName);
+      if (!q && this.streamQueues.holds(requestedName)) return this.streamQueues.info(this.streamQueues.require(requestedName));
+      return this.getQueue(requestedName, connectionId);
+    }
+    if (requestedName === '' && declaresStream(o.args)) {
+      throw preconditionFailed('Cannot declare a server-named queue for type rabbit_stream_queue');
     }
     const name = requestedName === '' ? `amq.gen-${randomBytes(16).toString('base64url').slice(0, 22)}` : requestedName;
     if (requestedName.startsWith('amq.')) {
       throw accessRefused(`queue name '${requestedName}' contains reserved prefix 'amq.*'`);
     }
-    const config = parseQueueArgs(o.args, { queue: name, vhost: this.name }, o);
+    if (this.streamQueues.holds(name) || (!this.queues.has(name) && declaresStream(o.args))) {
+      return this.streamQueues.declare({ queue: name, vhost: this.name, ...o });
+    }
     const existing = this.queues.get(name);
+    // x-queue-type stream for a classic queue: RabbitMQ's equivalence check answers it.
+    const config = existing && declaresStream(o.args) ? existing.config : parseQueueArgs(o.args, { queue: name, vhost: this.name }, o);
     if (existing) {
       this.checkExclusive(existing, connectionId);
       existing.checkEquivalent(o.durable, o.autoDelete, o.exclusive, o.args);
@@ -238,8 +259,29 @@ export class Vhost {
     return q;
   }
 
-  deleteQueue(name: string, o: { ifUnused: boolean; ifEmpty: boolean }, connectionId: string): number {
+  /** A classic queue, or the stream queue of that name, for binding, consuming and the like. */
+  getQueueOrStream(name: string, connectionId: string): Queue | Stream {
+    if (!this.queues.has(name) && this.streamQueues.holds(name)) return this.streamQueues.require(name);
+    return this.getQueue(name, connectionId);
+  }
+
+  /** queue.purge; RabbitMQ refuses it for stream queues (540, connection). */
+  purgeQueue(name: string, connectionId: string): number {
+    const q = this.getQueueOrStream(name, connectionId);
+    if (q instanceof Stream) throw notSupported('queue.purge', q.name, this.name);
+    return q.purge();
+  }
+
+  /** Reading a stream for a consumer failed. */
+  streamError(name: string, err: unknown): void {
+    this.ctx.queueError(name, err);
+  }
+
+  /** queue.delete; deleting a stream queue deletes the stream (for Kafka too) and resolves once that is durable. */
+  deleteQueue(name: string, o: { ifUnused: boolean; ifEmpty: boolean }, connectionId: string): number | Promise<number> {
     const q = this.queues.get(name);
+    const stream = q ? undefined : this.streamQueues.get(name);
+    if (stream) return this.streamQueues.delete(stream);
     if (!q) return 0; // RabbitMQ: deleting a missing queue succeeds with 0 messages
     this.checkExclusive(q, connectionId);
     if (o.ifUnused && q.consumerCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' in use`);
@@ -266,19 +308,19 @@ export class Vhost {
   // --- bindings ----------------------------------------------------------
 
   bindQueue(queueName: string, exchangeName: string, routingKey: string, args: Args, connectionId: string): void {
-    const q = this.getQueue(queueName, connectionId);
+    const q = this.getQueueOrStream(queueName, connectionId);
     const ex = this.bindableExchange(exchangeName);
-    if (ex.router.bind(q, routingKey, args) && ex.durable && q.persistsMessages) this.ctx.topologyChanged();
+    if (ex.router.bind(q, routingKey, args) && ex.durable && persists(q)) this.ctx.topologyChanged();
   }
 
   /** RabbitMQ 3.x: unbinding with a missing queue or exchange succeeds (idempotent). */
   unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: Args, connectionId: string): void {
     if (exchangeName === '') throw accessRefused('operation not permitted on the default exchange');
     const ex = this.exchanges.get(exchangeName);
-    if (!this.queues.has(queueName) || !ex) return;
-    const q = this.getQueue(queueName, connectionId);
+    if ((!this.queues.has(queueName) && !this.streamQueues.get(queueName)) || !ex) return;
+    const q = this.getQueueOrStream(queueName, connectionId);
     if (ex.router.unbind(q, routingKey, args)) {
-      if (ex.durable && q.persistsMessages) this.ctx.topologyChanged();
+      if (ex.durable && persists(q)) this.ctx.topologyChanged();
       this.maybeAutoDeleteExchange(ex);
     }
   }
@@ -316,9 +358,16 @@ export class Vhost {
     const held = ex.delayed ? this.ctx.delayed.hold(this, ex, input) : undefined;
     if (held) return held;
     if (ex.isDefault && input.routingKey.startsWith('amq.rabbitmq.reply-to.')) return this.publishDirectReply(input);
-    const routed = this.route(ex, input);
-    if (routed.length === 0) return NOT_ROUTED;
-    const now = Date.now();
+    const targets = this.route(ex, input);
+    if (targets.length === 0) return NOT_ROUTED;
+    const { queues, streams } = splitTargets(targets);
+    const out = queues.length > 0 ? this.enqueue(input, queues, Date.now()) : NOT_ROUTED;
+    if (!streams) return out;
+    return { ...out, queues: out.queues + streams.length, streamWrite: this.streamQueues.publish(streams, input) };
+  }
+
+  /** Enqueues a routed message on its classic queues (those with room, not holding it as a duplicate). */
+  private enqueue(input: PublishInput, routed: readonly Queue[], now: number): PublishOutcome {
     // x-overflow reject-publish: a full queue refuses the message before it is written anywhere
     // (and before its de-duplication key is recorded, so a retry is not mistaken for a duplicate).
     let refused: Queue[] | undefined;
@@ -415,9 +464,11 @@ export class Vhost {
     if (!dlx) return false;
     const dl = deadLetterContent(content, { queue: q.name, reason, now });
     const keys = q.config.deadLetterRoutingKey !== undefined ? [q.config.deadLetterRoutingKey] : dl.routingKeys;
-    const targets = new Set<Queue>();
-    for (const routingKey of keys) for (const t of this.route(dlx, { routingKey, headers: dl.headers })) targets.add(t);
-    const accepted = [...targets].filter(
+    const found = new Set<RouteTarget>();
+    for (const routingKey of keys) for (const t of this.route(dlx, { routingKey, headers: dl.headers })) found.add(t);
+    const { queues: targets, streams } = splitTargets([...found]);
+    if (streams) this.deadLetterToStreams(streams, content, original, dlx.name, keys[0], dl);
+    const accepted = targets.filter(
       (t) => !t.deleted && !isDeadLetterCycle(dl.headers, reason, t.name) && !t.refuses(content.body.length),
     );
     if (accepted.length === 0) return false;
@@ -436,6 +487,32 @@ export class Vhost {
     for (const t of accepted) t.enqueue(msg, now);
     this.unhold(msg);
     return written;
+  }
+
+  /**
+   * A dead-lettered copy into stream queues is appended to them. It is not part of the Batch record
+   * that removes the source message, so across a crash it is delivered at most once (docs/streams.md).
+   */
+  private deadLetterToStreams(
+    streams: readonly Stream[],
+    content: MessageContent,
+    original: StoredMessage,
+    exchange: string,
+    routingKey: string,
+    dl: { properties: Buffer; headers: Args; priority: number },
+  ): void {
+    void this.streamQueues.publish(streams, {
+      exchange,
+      routingKey,
+      mandatory: false,
+      properties: dl.properties,
+      body: content.body,
+      persistent: original.persistent,
+      headers: dl.headers,
+      priority: dl.priority,
+      expiration: -1,
+      messageId: undefined,
+    });
   }
 
   /** A persistent message is written once, naming every durable queue it goes to; true if written (a confirm waits for sync). */
@@ -463,23 +540,26 @@ export class Vhost {
     msg.content = undefined;
   }
 
-  /** Which queues a message reaches, following exchange-to-exchange bindings once each. */
-  route(ex: Exchange, input: { routingKey: string; headers: Args | undefined }): Queue[] {
+  /**
+   * Which queues and stream queues a message reaches, following exchange-to-exchange bindings once
+   * each. Routing only names destinations: the caller splits them (splitTargets) and writes each kind.
+   */
+  route(ex: Exchange, input: { routingKey: string; headers: Args | undefined }): RouteTarget[] {
     if (ex.isDefault) {
-      const q = this.queues.get(input.routingKey);
+      const q = this.queues.get(input.routingKey) ?? this.streamQueues.get(input.routingKey);
       return q ? [q] : [];
     }
     const out = new Set<Destination>();
     ex.router.route(input.routingKey, input.headers, out);
     let hasExchange = false;
     for (const d of out) if (d instanceof Exchange) hasExchange = true;
-    if (!hasExchange) return [...out] as Queue[];
-    const queues = new Set<Queue>();
+    if (!hasExchange) return [...out] as RouteTarget[];
+    const queues = new Set<RouteTarget>();
     const seen = new Set<Exchange>([ex]);
     const pending = [...out];
     while (pending.length > 0) {
       const d = pending.pop() as Destination;
-      if (d instanceof Queue) {
+      if (!(d instanceof Exchange)) {
         queues.add(d);
       } else if (!seen.has(d)) {
         seen.add(d);
@@ -503,11 +583,12 @@ export class Vhost {
       }
       for (const b of ex.router.bindings()) {
         const d = b.destination;
-        if (d instanceof Queue ? !d.persistsMessages : !d.durable) continue;
+        if (!persists(d)) continue;
         bindings.push({
           source: ex.name,
           destination: d.name,
-          destinationKind: d instanceof Queue ? 'queue' : 'exchange',
+          // A stream queue is a queue to AMQP (and its name is in the queues' namespace).
+          destinationKind: d instanceof Exchange ? 'exchange' : 'queue',
           routingKey: b.routingKey,
           args: b.args,
         });
@@ -520,7 +601,10 @@ export class Vhost {
     return { exchanges, queues, bindings, streams: this.streams.snapshot() };
   }
 
-  /** Rebuild durable topology at startup (queues get their recovered messages separately). */
+  /**
+   * Rebuild durable topology at startup (queues get their recovered messages separately). Streams
+   * are restored first (streams.restore), so bindings to stream queues find them.
+   */
   restore(s: VhostSnapshot): void {
     for (const e of s.exchanges) {
       this.exchanges.set(e.name, new Exchange({ ...e, vhost: this.name }));
@@ -538,7 +622,7 @@ export class Vhost {
     }
     for (const b of s.bindings) {
       const src = this.exchanges.get(b.source);
-      const dest = b.destinationKind === 'queue' ? this.queues.get(b.destination) : this.exchanges.get(b.destination);
+      const dest = b.destinationKind === 'queue' ? (this.queues.get(b.destination) ?? this.streamQueues.get(b.destination)) : this.exchanges.get(b.destination);
       if (src && dest) src.router.bind(dest, b.routingKey, b.args);
     }
   }
@@ -557,6 +641,19 @@ export class Vhost {
           `It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`,
       );
     }
+  }
+
+  /** A stream went (AMQP queue.delete or Kafka DeleteTopics): as for a deleted queue, its bindings and consumers go. */
+  private streamDeleted(stream: Stream): void {
+    this.streamQueues.deleted(stream);
+    let unbound = false;
+    for (const ex of this.exchanges.values()) {
+      if (ex.router.unbindAll(stream) > 0) {
+        unbound = true;
+        this.maybeAutoDeleteExchange(ex);
+      }
+    }
+    if (unbound) this.ctx.topologyChanged();
   }
 
   private isBindingDestination(ex: Exchange): boolean {
@@ -582,3 +679,18 @@ export class Vhost {
   }
 }
 
+
+/** Bindings to it are persisted: durable queues, stream queues (always durable), durable exchanges. */
+function persists(d: Destination): boolean {
+  if (d instanceof Queue) return d.persistsMessages;
+  if (d instanceof Exchange) return d.durable;
+  return true;
+}
+
+/** Routed destinations by kind; no copy in the common case of classic queues only. */
+function splitTargets(targets: readonly RouteTarget[]): { queues: readonly Queue[]; streams: Stream[] | undefined } {
+  let streams: Stream[] | undefined;
+  for (const t of targets) if (t instanceof Stream) (streams ??= []).push(t);
+  if (!streams) return { queues: targets as readonly Queue[], streams };
+  return { queues: targets.filter((t): t is Queue => t instanceof Queue), streams };
+}

@@ -3,12 +3,16 @@
 import { preconditionFailed } from '../errors.js';
 import type { Args } from '../message.js';
 import type { Queue } from '../queue/queue.js';
+import type { Stream } from '../stream/stream.js';
 import { DELAYED_EXCHANGE_TYPE, delayedRouterType } from './delayed.js';
 import { createRouter } from './index.js';
 import type { Router } from './router.js';
 
 export type ExchangeType = 'direct' | 'fanout' | 'topic' | 'headers' | typeof DELAYED_EXCHANGE_TYPE;
-export type Destination = Queue | Exchange;
+/** Where routing delivers a message: a queue, or a stream queue (a stream of one partition). */
+export type RouteTarget = Queue | Stream;
+/** What a binding points at. */
+export type Destination = RouteTarget | Exchange;
 
 export interface ExchangeOptions {
   readonly name: string;

@@ -114,10 +114,7 @@ export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; 
     return raw;
   };
 
-  const queueType = oneOf('x-queue-type', ['classic', 'quorum', 'stream'] as const, 'classic');
-  if (queueType === 'stream') {
-    throw preconditionFailed(`invalid arg 'x-queue-type' for queue '${where.queue}' in vhost '${where.vhost}': stream queues are not supported yet`);
-  }
+  const queueType = queueTypeOf(args['x-queue-type'], bad);
   if (queueType === 'quorum') {
     // RabbitMQ's own texts for the properties a quorum queue cannot have.
     if (!o.durable) throw preconditionFailed(`invalid property 'non-durable' for queue '${where.queue}' in vhost '${where.vhost}'`);
@@ -148,6 +145,18 @@ export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; 
   };
 }
 
+/**
+ * x-queue-type of a classic or quorum queue, with RabbitMQ's texts. Stream queues never get here
+ * (Vhost.declareQueue hands them to broker/stream/).
+ */
+function queueTypeOf(raw: unknown, bad: (name: string, why: string) => Error): 'classic' | 'quorum' {
+  if (raw === undefined || raw === null) return 'classic';
+  const s = argString(raw);
+  if (s === undefined) throw bad('x-queue-type', `{unacceptable_type,${amqpTypeName(raw)}}`);
+  if (s === 'classic' || s === 'quorum') return s;
+  throw bad('x-queue-type', `"unsupported queue type '${s}'"`);
+}
+
 /** RabbitMQ's names of AMQP field types, for error texts. */
 function describeType(v: unknown): string {
   if (typeof v === 'string' || Buffer.isBuffer(v)) return 'longstr';
@@ -159,6 +168,30 @@ function describeType(v: unknown): string {
     if ('seconds' in v) return 'timestamp';
     if ('scale' in v) return 'decimal';
     if ('type' in v) return String((v as { type: unknown }).type);
+    return 'table';
+  }
+  return typeof v;
+}
+
+/** RabbitMQ's names of field-table types (as its error texts print them). */
+export function amqpTypeName(v: unknown): string {
+  if (typeof v === 'string') return 'longstr';
+  if (Buffer.isBuffer(v)) return 'binary';
+  if (typeof v === 'boolean') return 'bool';
+  if (typeof v === 'bigint') return 'long';
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v)) return 'double';
+    return v >= -0x80000000 && v <= 0x7fffffff ? 'signedint' : 'long';
+  }
+  if (Array.isArray(v)) return 'array';
+  if (v === null) return 'void';
+  if (typeof v === 'object') {
+    // Wire-typed numbers (TypedNumber, or its JSON form after a restart) keep their type name.
+    const t = (v as { type?: unknown }).type;
+    const names: Readonly<Record<string, string>> = { int8: 'byte', uint8: 'unsignedbyte', int16: 'short', uint16: 'unsignedshort', uint32: 'unsignedint', float: 'float' };
+    if (typeof t === 'string' && names[t]) return names[t];
+    if ('seconds' in v) return 'timestamp';
+    if ('scale' in v) return 'decimal';
     return 'table';
   }
   return typeof v;

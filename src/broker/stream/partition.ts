@@ -344,6 +344,31 @@ export class Partition {
     return undefined;
   }
 
+  /**
+   * Base offset of the newest batch below the high watermark (RabbitMQ's "last" chunk), or the
+   * high watermark when there is none. Scans from the last index entry before it: a few KiB.
+   */
+  async lastBatchOffset(): Promise<number> {
+    this.assertOpen();
+    const hw = this.hw;
+    if (hw <= this.start) return hw;
+    const seg = this.segmentFor(hw - 1);
+    let at = { segment: seg.segment, offset: seg.positionFor(hw - 1, SEGMENT_HEADER_BYTES) };
+    let last = this.start;
+    for (;;) {
+      const records = await this.log.readFrom(at, this.indexIntervalBytes);
+      for (const r of records) {
+        if (r.type !== STREAM_RECORD_BATCH) continue;
+        const base = Number(r.payload.readBigInt64BE(0));
+        if (base >= hw) return last;
+        last = Math.max(base, this.start);
+      }
+      if (records.length === 0) return last;
+      const lastRec = records[records.length - 1];
+      at = { segment: lastRec.pos.segment, offset: lastRec.pos.offset + lastRec.size };
+    }
+  }
+
   /** The newest record timestamp (-1 if none), for ListOffsets' max timestamp. */
   get maxTimestamp(): number {
     let ts = -1;
