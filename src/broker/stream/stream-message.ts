@@ -33,8 +33,9 @@ const SHORTSTR_MAX_BYTES = 255;
 
 /** The record an AMQP publish becomes (its timestamp is the batch's, set when the batch is written). */
 export function recordOf(input: PublishInput): RecordSpec {
-  const headers: RecordHeader[] = [{ key: AMQP_CONTENT_HEADER, value: envelope(input) }];
-  let key: Buffer | null = input.routingKey === '' ? null : Buffer.from(input.routingKey, 'utf8');
+  const route = routeBytes(input.exchange, input.routingKey);
+  const headers: RecordHeader[] = [{ key: AMQP_CONTENT_HEADER, value: envelope(route.prefix, input.properties) }];
+  let key = route.key;
   const h = input.headers;
   if (h !== undefined) {
     for (const name of Object.keys(h)) {
@@ -46,16 +47,36 @@ export function recordOf(input: PublishInput): RecordSpec {
   return { key, value: input.body, headers };
 }
 
-function envelope(input: PublishInput): Buffer {
-  const exchange = Buffer.from(input.exchange, 'utf8');
-  const routingKey = Buffer.from(input.routingKey, 'utf8');
-  const out = Buffer.allocUnsafe(3 + exchange.length + routingKey.length + input.properties.length);
-  let o = out.writeUInt8(ENVELOPE_VERSION, 0);
-  o = out.writeUInt8(exchange.length, o);
-  o += exchange.copy(out, o);
-  o = out.writeUInt8(routingKey.length, o);
-  o += routingKey.copy(out, o);
-  input.properties.copy(out, o);
+interface RouteBytes {
+  readonly exchange: string;
+  readonly routingKey: string;
+  /** The envelope up to the properties: version, exchange, routing key. */
+  readonly prefix: Buffer;
+  readonly key: Buffer | null;
+}
+
+/** Publishers mostly repeat one exchange and routing key: their bytes are encoded once (records only read them). */
+let lastRoute: RouteBytes | undefined;
+
+function routeBytes(exchange: string, routingKey: string): RouteBytes {
+  const last = lastRoute;
+  if (last !== undefined && last.exchange === exchange && last.routingKey === routingKey) return last;
+  const ex = Buffer.from(exchange, 'utf8');
+  const rk = Buffer.from(routingKey, 'utf8');
+  const prefix = Buffer.alloc(3 + ex.length + rk.length);
+  prefix[0] = ENVELOPE_VERSION;
+  prefix[1] = ex.length;
+  ex.copy(prefix, 2);
+  prefix[2 + ex.length] = rk.length;
+  rk.copy(prefix, 3 + ex.length);
+  lastRoute = { exchange, routingKey, prefix, key: routingKey === '' ? null : rk };
+  return lastRoute;
+}
+
+function envelope(prefix: Buffer, properties: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(prefix.length + properties.length);
+  prefix.copy(out, 0);
+  properties.copy(out, prefix.length);
   return out;
 }
 
@@ -106,18 +127,29 @@ export function deliveryOf(rec: KafkaRecord, stream: string): MessageContent {
 
 function fromEnvelope(env: Buffer, body: Buffer | null, offset: bigint): MessageContent | undefined {
   if (env.length < 3 || env[0] !== ENVELOPE_VERSION) return undefined;
-  const exLen = env[1];
-  const rkAt = 2 + exLen;
+  const rkAt = 2 + env[1];
   if (rkAt >= env.length) return undefined;
-  const rkLen = env[rkAt];
-  const propsAt = rkAt + 1 + rkLen;
+  const propsAt = rkAt + 1 + env[rkAt];
   if (propsAt > env.length) return undefined;
+  const route = routeOf(env, rkAt, propsAt);
   return {
-    exchange: env.toString('utf8', 2, rkAt),
-    routingKey: env.toString('utf8', rkAt + 1, propsAt),
+    exchange: route.exchange,
+    routingKey: route.routingKey,
     properties: withHeader(env.subarray(propsAt), OFFSET_HEADER, offset),
     body: body ?? Buffer.alloc(0),
   };
+}
+
+/** Consecutive records mostly share exchange and routing key: decoded once while they repeat. */
+let lastDecoded: RouteBytes | undefined;
+
+function routeOf(env: Buffer, rkAt: number, propsAt: number): RouteBytes {
+  const last = lastDecoded;
+  if (last !== undefined && last.prefix.length === propsAt && env.compare(last.prefix, 0, propsAt, 0, propsAt) === 0) return last;
+  const exchange = env.toString('utf8', 2, rkAt);
+  const routingKey = env.toString('utf8', rkAt + 1, propsAt);
+  lastDecoded = { exchange, routingKey, prefix: Buffer.from(env.subarray(0, propsAt)), key: null };
+  return lastDecoded;
 }
 
 function textOrBytes(b: Buffer): string | Buffer {
