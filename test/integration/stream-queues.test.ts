@@ -204,6 +204,30 @@ describe('stream queues: publish and consume', () => {
     assert.deepEqual(returned, ['returned']);
   });
 
+  it('takes dead letters from a classic queue, x-death and all', { ...TEST_OPTS, skip: isReference ? 'RabbitMQ 3.10 drops dead letters routed to a stream queue' : false }, async () => {
+    const q = await stream();
+    const dlx = ctx.clients.deleteExchangeLater(uniqueName('dlx'));
+    const source = ctx.clients.deleteLater(uniqueName('src'));
+    const ch = await ctx.clients.confirmChannel();
+    await ch.assertExchange(dlx, 'fanout', { durable: true });
+    await ch.bindQueue(q, dlx, '');
+    await ch.assertQueue(source, { durable: true, arguments: { 'x-dead-letter-exchange': dlx } });
+    ch.sendToQueue(source, Buffer.from('doomed'), { headers: { h: 1 } });
+    await ch.waitForConfirms();
+    const m = await ch.get(source);
+    assert.ok(m);
+    ch.reject(m, false);
+    const { got } = await consumer(q, 'first');
+    const [dead] = await got.waitFor(1);
+    assert.equal(dead.content.toString(), 'doomed');
+    assert.equal(dead.fields.exchange, dlx);
+    assert.equal(dead.properties.headers?.h, 1);
+    assert.equal(dead.properties.headers?.['x-stream-offset'], 0);
+    const death = (dead.properties.headers?.['x-death'] as unknown as Record<string, unknown>[])[0];
+    assert.equal(death.queue, source);
+    assert.equal(death.reason, 'rejected');
+  });
+
   it('publishes in transactions', TEST_OPTS, async () => {
     const q = await stream();
     const ch = await ctx.clients.channel();
