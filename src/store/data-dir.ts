@@ -11,7 +11,7 @@ import { fsyncDir } from './disk.js';
 import { type Logger, stderrLogger } from './log.js';
 
 /** Version of the whole data directory layout; bump it (and add a migration) on incompatible change. */
-export const STORE_FORMAT_VERSION = 2;
+export const STORE_FORMAT_VERSION = 3;
 
 export const FORMAT_FILE = 'FORMAT';
 export const LOCK_FILE = 'LOCK';
@@ -48,6 +48,9 @@ const MIGRATIONS: ReadonlyMap<number, (dir: string, logger: Logger) => Promise<v
   // Return record type was added. Format-1 records still decode, so there is nothing to rewrite;
   // the bump keeps an older Wharf from misreading format-2 records.
   [1, () => Promise.resolve()],
+  // 2 → 3: streams (streams/ and the streams of meta.json) were added. Nothing to rewrite; the bump
+  // keeps an older Wharf, which would drop the streams from meta.json, off the directory.
+  [2, () => Promise.resolve()],
 ]);
 
 /**
