@@ -9,7 +9,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { type FsyncPolicy, type Log, type Logger, openFileLog, readFileIfExists, writeFileAtomic } from '../../store/index.js';
 import { SEGMENT_HEADER_BYTES, segmentFileName } from '../../store/record-format.js';
-import { type BatchHeader, readBatchHeader, splitBatches } from './batch-header.js';
+import { type BatchHeader, LAST_OFFSET_DELTA_AT, readBatchHeader, splitBatches } from './batch-header.js';
 import { StreamError } from './errors.js';
 import { ProducerStateTable, lastSequence } from './producer-state.js';
 import { SegmentIndex, indexFileName, parseIndexFileName } from './segment-index.js';
@@ -287,7 +287,7 @@ export class Partition {
         if (r.type !== STREAM_RECORD_BATCH) continue;
         const base = Number(r.payload.readBigInt64BE(0));
         if (base >= hw) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
-        const last = base + r.payload.readInt32BE(23);
+        const last = base + r.payload.readInt32BE(LAST_OFFSET_DELTA_AT);
         if (last < offset) continue;
         if (out.length > 0 && bytes + r.payload.length > bytesMax) {
           return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
