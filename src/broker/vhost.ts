@@ -76,13 +76,17 @@ export interface PublishOutcome {
 
 const NOT_ROUTED: PublishOutcome = { queues: 0, needsSync: false, rejected: false };
 
-/** What dead-lettering one message did: written for a durable queue; held by a delayed exchange whose log a confirm waits for. */
+/** What dead-lettering one message did. */
 interface DeadLetterCopies {
+  /** Written for a durable queue: a confirm waits for the sync. */
   readonly written: boolean;
+  /** Held by a delayed exchange whose log a confirm (or the source's Ack) waits for. */
   readonly heldSync: boolean;
+  /** A delayed exchange could not hold it (its log failed or is closed): the source must keep it. */
+  readonly holdFailed: boolean;
 }
 
-const NO_COPIES: DeadLetterCopies = { written: false, heldSync: false };
+const NO_COPIES: DeadLetterCopies = { written: false, heldSync: false, holdFailed: false };
 
 const EXCHANGE_TYPES: ReadonlySet<string> = new Set(['direct', 'fanout', 'topic', 'headers', 'x-delayed-message']);
 
@@ -430,7 +434,9 @@ export class Vhost {
     try {
       for (const e of entries) {
         const copies = e.msg.content ? this.deadLetterCopies(q, e.msg.content, e.msg, reason, now) : NO_COPIES;
-        if (copies.heldSync) (heldCopies ??= []).push(e);
+        // Not logged as removed: a restart brings it back rather than losing it.
+        if (copies.holdFailed) q.forget(e);
+        else if (copies.heldSync) (heldCopies ??= []).push(e);
         else q.dropEntry(e);
       }
     } finally {
@@ -480,11 +486,19 @@ export class Vhost {
       expiration: -1,
       messageId: undefined,
     };
-    const heldSync = this.holdAt(held, copy);
+    let heldSync = false;
+    let holdFailed = false;
+    try {
+      heldSync = this.holdAt(held, copy);
+    } catch (err) {
+      // A timer or another client's ack got here: report it, never throw into them.
+      this.ctx.queueError(q.name, err);
+      holdFailed = true;
+    }
     const accepted = targets.filter(
       (t) => !t.deleted && !isDeadLetterCycle(dl.headers, reason, t.name) && !t.refuses(content.body.length),
     );
-    if (accepted.length === 0) return { written: false, heldSync };
+    if (accepted.length === 0) return { written: false, heldSync, holdFailed };
     const msg = new StoredMessage(
       this.ctx.nextMessageId(),
       original.persistent,
@@ -499,7 +513,7 @@ export class Vhost {
     this.hold(msg);
     for (const t of accepted) t.enqueue(msg, now);
     this.unhold(msg);
-    return { written, heldSync };
+    return { written, heldSync, holdFailed };
   }
 
   /** A persistent message is written once, naming every durable queue it goes to; true if written (a confirm waits for sync). */
