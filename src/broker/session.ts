@@ -43,6 +43,12 @@ interface Unacked {
 
 type Settlement = 'ack' | 'requeue' | 'reject';
 
+/** A mandatory publish of a transaction that nothing routed, with the properties it was stored with. */
+export interface Unroutable {
+  readonly input: PublishInput;
+  readonly properties: Buffer;
+}
+
 /** Tags of deliveries requeued by a timeout (requeue mode) whose late acks are ignored. */
 const TIMED_OUT_TAGS_MAX = 10_000;
 
@@ -225,8 +231,8 @@ export class Session {
 
   publish(input: PublishInput): PublishOutcome | undefined {
     if (this.tx) {
-      // Checked now so a bad exchange fails the publish, not the commit (as RabbitMQ).
-      this.vhost.getExchange(input.exchange);
+      // Checked now so a bad exchange or CC header fails the publish, not the commit (as RabbitMQ).
+      this.vhost.checkPublish(input);
       this.tx.publishes.push(input);
       return undefined;
     }
@@ -238,7 +244,7 @@ export class Session {
   }
 
   /** Apply the buffered publishes and acks atomically; resolves when durable. */
-  async txCommit(): Promise<{ unroutable: PublishInput[] }> {
+  async txCommit(): Promise<{ unroutable: Unroutable[] }> {
     const tx = this.tx;
     if (!tx) throw preconditionFailed('channel is not transactional');
     this.tx = { publishes: [], settles: [] };
@@ -249,18 +255,19 @@ export class Session {
       this.tx = tx;
       throw err;
     }
-    const unroutable: PublishInput[] = [];
+    const unroutable: Unroutable[] = [];
     let needsSync = false;
     this.store.beginBatch();
     try {
       for (const p of tx.publishes) {
         const out = this.vhost.publish(p);
-        if (out.queues === 0 && p.mandatory) unroutable.push(p);
+        if (out.queues === 0 && p.mandatory) unroutable.push({ input: p, properties: out.properties ?? p.properties });
         // A duplicate needs the sync too: the first copy's key may not be on disk yet.
         if (out.needsSync) needsSync = true;
       }
-      // Consumer credit was already given back when the ack was buffered.
+      // Consumer credit comes back now, not when the ack was buffered (as RabbitMQ).
       for (const s of tx.settles) {
+        this.releaseCredit(s.u);
         if (s.u.entry.msg.persistent && s.u.queue.persistsMessages) needsSync = true;
         applySettlement(s.u, s.how);
       }
@@ -281,8 +288,7 @@ export class Session {
     const rest = [...this.unacked.values()];
     this.unacked.clear();
     for (const u of [...back, ...rest].sort((a, b) => a.tag - b.tag)) this.unacked.set(u.tag, u);
-    for (const u of back) if (u.consumer) u.consumer.unacked++;
-    this.consumerUnacked += back.filter((u) => u.consumer).length;
+    // Their credit was never given back (that happens at commit).
   }
 
   /** Channel closed: consumers go, unacked deliveries return to their queues. */
@@ -373,13 +379,22 @@ export class Session {
     return out;
   }
 
+  /** In a transaction the settlement, and the prefetch credit it gives back, wait for the commit. */
   private settle(u: Unacked, how: Settlement): void {
+    if (this.tx) {
+      this.tx.settles.push({ u, how });
+      return;
+    }
+    this.releaseCredit(u);
+    applySettlement(u, how);
+  }
+
+  /** A delivery stops counting against its consumer's and the channel's prefetch. */
+  private releaseCredit(u: Unacked): void {
     if (u.consumer) {
       u.consumer.unacked--;
       this.consumerUnacked--;
     }
-    if (this.tx) this.tx.settles.push({ u, how });
-    else applySettlement(u, how);
   }
 
   private track(u: Unacked): void {
@@ -437,10 +452,7 @@ export class Session {
   }
 
   private returnToQueue(u: Unacked): void {
-    if (u.consumer) {
-      u.consumer.unacked--;
-      this.consumerUnacked--;
-    }
+    this.releaseCredit(u);
     u.queue.requeue(u.entry);
   }
 

@@ -3,7 +3,9 @@
 
 import { deadLetterContent, isDeadLetterCycle } from './dead-letter.js';
 import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
-import { Exchange, type Destination, type ExchangeType } from './exchange/exchange.js';
+import { Exchange, type ExchangeType } from './exchange/exchange.js';
+import { routeMessage, type RouteTopology } from './exchange/route.js';
+import { senderSelectedKeys, withoutBcc } from './exchange/sender-selected.js';
 import { StoredMessage, type Args, type MessageContent, type PublishInput, type QueueEntry } from './message.js';
 import type { MessageStore } from './message-store.js';
 import type { DelayedMessages } from './delayed/delayed-store.js';
@@ -76,9 +78,23 @@ export interface PublishOutcome {
   readonly rejected: boolean;
   /** A queue it went to is in flow control (Queue.flowWait): the publisher should stop reading until this resolves. */
   readonly flow?: Promise<void>;
+  /** The properties as stored, when the broker changed them (BCC removed): what a basic.return carries. */
+  readonly properties?: Buffer;
 }
 
 const NOT_ROUTED: PublishOutcome = { queues: 0, needsSync: false, rejected: false };
+
+/** What dead-lettering one message did. */
+interface DeadLetterCopies {
+  /** Written for a durable queue: a confirm waits for the sync. */
+  readonly written: boolean;
+  /** Held by a delayed exchange whose log a confirm (or the source's Ack) waits for. */
+  readonly heldSync: boolean;
+  /** A delayed exchange could not hold it (its log failed or is closed): the source must keep it. */
+  readonly holdFailed: boolean;
+}
+
+const NO_COPIES: DeadLetterCopies = { written: false, heldSync: false, holdFailed: false };
 
 const EXCHANGE_TYPES: ReadonlySet<string> = new Set(['direct', 'fanout', 'topic', 'headers', 'x-delayed-message']);
 
@@ -99,6 +115,11 @@ export class Vhost {
   /** Streams (Kafka topics, AMQP stream queues); their names share the queues' namespace. */
   readonly streams: StreamRegistry;
   private closed = false;
+  /** Names routing looks up: queues for the default exchange, alternate exchanges. */
+  private readonly topology: RouteTopology = {
+    queue: (name) => this.queues.get(name),
+    exchange: (name) => this.exchanges.get(name),
+  };
 
   constructor(
     readonly name: string,
@@ -308,17 +329,38 @@ export class Vhost {
     if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${ex.name}' in vhost '${this.name}'`);
   }
 
-  /** Route and enqueue one message. Throws when the exchange is missing or internal. */
+  /**
+   * Route and enqueue one message. Throws when the exchange is missing or internal, or
+   * the CC/BCC headers are not arrays (checked before anything is routed, as RabbitMQ).
+   */
   publish(input: PublishInput): PublishOutcome {
     const ex = this.exchanges.get(input.exchange);
     if (!ex) throw notFound('exchange', input.exchange, this.name);
     if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${ex.name}' in vhost '${this.name}'`);
-    const held = ex.delayed ? this.ctx.delayed.hold(this, ex, input) : undefined;
-    if (held) return held;
+    // Sender-selected distribution costs nothing for a publish without headers.
+    const ccKeys = input.headers === undefined ? undefined : senderSelectedKeys(input.headers);
     if (ex.isDefault && input.routingKey.startsWith('amq.rabbitmq.reply-to.')) return this.publishDirectReply(input);
-    const routed = this.route(ex, input);
-    if (routed.length === 0) return NOT_ROUTED;
-    const now = Date.now();
+    const stored = ccKeys === undefined ? input : withoutBcc(input);
+    const held: Exchange[] = [];
+    const routed = routeMessage(ex, { routingKey: input.routingKey, ccKeys, headers: stored.headers }, this.topology, held);
+    // Delayed exchanges hold the message as published (BCC included), so its release routes by the same keys.
+    const heldSync = this.holdAt(held, input);
+    if (routed.length === 0) {
+      if (held.length > 0) return { queues: held.length, needsSync: heldSync, rejected: false };
+      return stored === input ? NOT_ROUTED : { ...NOT_ROUTED, properties: stored.properties };
+    }
+    const out = this.enqueue(stored, routed, Date.now());
+    return held.length === 0 ? out : { ...out, queues: out.queues + held.length, needsSync: out.needsSync || heldSync };
+  }
+
+  /** Checks a publish buffered by a transaction, so it fails now rather than at the commit (as RabbitMQ). */
+  checkPublish(input: PublishInput): void {
+    this.getExchange(input.exchange);
+    if (input.headers !== undefined) senderSelectedKeys(input.headers);
+  }
+
+  /** Enqueues a routed message on its queues (those with room, not holding it as a duplicate). */
+  private enqueue(input: PublishInput, routed: readonly Queue[], now: number): PublishOutcome {
     // x-overflow reject-publish: a full queue refuses the message before it is written anywhere
     // (and before its de-duplication key is recorded, so a retry is not mistaken for a duplicate).
     let refused: Queue[] | undefined;
@@ -342,7 +384,8 @@ export class Vhost {
     if (refused) {
       for (const q of refused) {
         if (q.config.overflow === 'reject-publish-dlx' && msg.content) {
-          needsSync = this.deadLetterCopies(q, msg.content, msg, 'maxlen', now) || needsSync;
+          const copies = this.deadLetterCopies(q, msg.content, msg, 'maxlen', now);
+          needsSync = copies.written || copies.heldSync || needsSync;
         }
       }
     }
@@ -355,6 +398,16 @@ export class Vhost {
       rejected: refused !== undefined,
       flow,
     };
+  }
+
+  /** Delayed exchanges met on the way hold the message; true if a confirm must wait for the delayed log. */
+  private holdAt(held: readonly Exchange[], input: PublishInput): boolean {
+    let needsSync = false;
+    for (const x of held) {
+      const out = this.ctx.delayed.hold(this, x, input);
+      if (out?.needsSync) needsSync = true;
+    }
+    return needsSync;
   }
 
   /** A reply straight to the requesting channel, never stored (RabbitMQ's direct reply-to). */
@@ -396,36 +449,81 @@ export class Vhost {
   private deadLetterNow(q: Queue, entries: readonly QueueEntry[], reason: DeathReason): void {
     const store = this.ctx.store;
     const now = Date.now();
+    let heldCopies: QueueEntry[] | undefined;
     store.beginBatch();
     try {
       for (const e of entries) {
-        if (e.msg.content) this.deadLetterCopies(q, e.msg.content, e.msg, reason, now);
-        q.dropEntry(e);
+        const copies = e.msg.content ? this.deadLetterCopies(q, e.msg.content, e.msg, reason, now) : NO_COPIES;
+        // Not logged as removed: a restart brings it back rather than losing it.
+        if (copies.holdFailed) q.forget(e);
+        else if (copies.heldSync) (heldCopies ??= []).push(e);
+        else q.dropEntry(e);
       }
     } finally {
       store.endBatch();
     }
+    if (heldCopies) this.dropOnceHeld(q, heldCopies);
   }
 
-  /** Routes a dead-lettered copy of a message from `q`; true if it was written for a durable queue. */
-  private deadLetterCopies(q: Queue, content: MessageContent, original: StoredMessage, reason: DeathReason, now: number): boolean {
+  /**
+   * A copy that a delayed exchange holds is in the delayed log, outside the Batch record:
+   * the source keeps its message until that log is durable, so a crash in between leaves
+   * the message in both places (delivered twice), never in neither.
+   */
+  private dropOnceHeld(q: Queue, entries: readonly QueueEntry[]): void {
+    this.ctx.delayed.sync().then(
+      () => {
+        for (const e of entries) {
+          if (this.closed) q.forget(e);
+          else q.dropEntry(e);
+        }
+      },
+      (err: unknown) => {
+        this.ctx.queueError(q.name, err);
+        for (const e of entries) q.forget(e);
+      },
+    );
+  }
+
+  /** Routes a dead-lettered copy of a message from `q`: written for a durable queue, held by a recoverable delayed exchange. */
+  private deadLetterCopies(q: Queue, content: MessageContent, original: StoredMessage, reason: DeathReason, now: number): DeadLetterCopies {
     const dlxName = q.config.deadLetterExchange;
     const dlx = dlxName === undefined ? undefined : this.exchanges.get(dlxName);
     // RabbitMQ drops the message when the dead-letter exchange does not exist.
-    if (!dlx) return false;
-    const dl = deadLetterContent(content, { queue: q.name, reason, now });
-    const keys = q.config.deadLetterRoutingKey !== undefined ? [q.config.deadLetterRoutingKey] : dl.routingKeys;
-    const targets = new Set<Queue>();
-    for (const routingKey of keys) for (const t of this.route(dlx, { routingKey, headers: dl.headers })) targets.add(t);
-    const accepted = [...targets].filter(
+    if (!dlx) return NO_COPIES;
+    const dl = deadLetterContent(content, { queue: q.name, reason, now, routingKey: q.config.deadLetterRoutingKey });
+    const held: Exchange[] = [];
+    const targets = routeMessage(dlx, dl, this.topology, held);
+    const copy: PublishInput = {
+      exchange: dlx.name,
+      routingKey: dl.routingKey,
+      mandatory: false,
+      properties: dl.properties,
+      body: content.body,
+      persistent: original.persistent,
+      headers: dl.headers,
+      priority: dl.priority,
+      expiration: -1,
+      messageId: undefined,
+    };
+    let heldSync = false;
+    let holdFailed = false;
+    try {
+      heldSync = this.holdAt(held, copy);
+    } catch (err) {
+      // A timer or another client's ack got here: report it, never throw into them.
+      this.ctx.queueError(q.name, err);
+      holdFailed = true;
+    }
+    const accepted = targets.filter(
       (t) => !t.deleted && !isDeadLetterCycle(dl.headers, reason, t.name) && !t.refuses(content.body.length),
     );
-    if (accepted.length === 0) return false;
+    if (accepted.length === 0) return { written: false, heldSync, holdFailed };
     const msg = new StoredMessage(
       this.ctx.nextMessageId(),
       original.persistent,
       content.body.length,
-      { exchange: dlx.name, routingKey: keys[0], properties: dl.properties, body: content.body },
+      { exchange: dlx.name, routingKey: dl.routingKey, properties: dl.properties, body: content.body },
       undefined,
       now,
       -1,
@@ -435,7 +533,7 @@ export class Vhost {
     this.hold(msg);
     for (const t of accepted) t.enqueue(msg, now);
     this.unhold(msg);
-    return written;
+    return { written, heldSync, holdFailed };
   }
 
   /** A persistent message is written once, naming every durable queue it goes to; true if written (a confirm waits for sync). */
@@ -461,34 +559,6 @@ export class Vhost {
     if (--msg.refs > 0) return;
     this.ctx.store.release(msg);
     msg.content = undefined;
-  }
-
-  /** Which queues a message reaches, following exchange-to-exchange bindings once each. */
-  route(ex: Exchange, input: { routingKey: string; headers: Args | undefined }): Queue[] {
-    if (ex.isDefault) {
-      const q = this.queues.get(input.routingKey);
-      return q ? [q] : [];
-    }
-    const out = new Set<Destination>();
-    ex.router.route(input.routingKey, input.headers, out);
-    let hasExchange = false;
-    for (const d of out) if (d instanceof Exchange) hasExchange = true;
-    if (!hasExchange) return [...out] as Queue[];
-    const queues = new Set<Queue>();
-    const seen = new Set<Exchange>([ex]);
-    const pending = [...out];
-    while (pending.length > 0) {
-      const d = pending.pop() as Destination;
-      if (d instanceof Queue) {
-        queues.add(d);
-      } else if (!seen.has(d)) {
-        seen.add(d);
-        const next = new Set<Destination>();
-        d.router.route(input.routingKey, input.headers, next);
-        pending.push(...next);
-      }
-    }
-    return [...queues];
   }
 
   // --- persistence -------------------------------------------------------

@@ -327,7 +327,7 @@ export class AmqpChannel implements DeliverySink {
     if (out.needsSync) this.batchNeedsSync = true;
     if (out.flow) this.waitForFlow(out.flow);
     if (out.rejected && this.confirmMode) this.batchRejected.push(this.publishSeq);
-    if (out.queues === 0 && m.mandatory) this.returnUnroutable(input);
+    if (out.queues === 0 && m.mandatory) this.returnUnroutable(input, out.properties);
   }
 
   /** Publisher flow control: stop reading the connection until the queue has served its waiting consumers. */
@@ -341,11 +341,12 @@ export class AmqpChannel implements DeliverySink {
     });
   }
 
-  private returnUnroutable(p: PublishInput): void {
+  /** basic.return of a mandatory publish; `properties` as the broker stored them, if it changed them (BCC removed). */
+  private returnUnroutable(p: PublishInput, properties = p.properties): void {
     this.conn.sendContent(
       this.id,
       { name: 'basic.return', replyCode: ReplyCode.NO_ROUTE, replyText: 'NO_ROUTE', exchange: p.exchange, routingKey: p.routingKey },
-      p.properties,
+      properties,
       p.body,
     );
   }
@@ -416,7 +417,7 @@ export class AmqpChannel implements DeliverySink {
 
   private async txCommit(): Promise<void> {
     const { unroutable } = await this.session.txCommit();
-    for (const p of unroutable) this.returnUnroutable(p);
+    for (const u of unroutable) this.returnUnroutable(u.input, u.properties);
     this.sendIfOpen({ name: 'tx.commit-ok' });
   }
 }
