@@ -104,6 +104,13 @@ export class AmqpChannel implements DeliverySink {
     if (!this.released) this.session.resume();
   }
 
+  /** channel.close commands waiting in the backlog (the client closed while a command was unfinished). */
+  queuedCloses(): number {
+    let n = 0;
+    for (const cmd of this.backlog) if (cmd.method.name === 'channel.close') n++;
+    return n;
+  }
+
   /** The channel is gone (closed by either side, or the connection went). */
   release(): void {
     if (this.released) return;
