@@ -100,7 +100,8 @@ describe('amqp091-go (Go)', () => {
     assert.equal(result.error, undefined, String(result.error));
     assert.equal(result.declared, rounds);
     assert.equal(result.connectionClosed, false);
-    // Close reports the server's 404 when it came first (it always does here), else nothing.
-    for (const code of result.closeCodes as number[]) assert.ok(code === 404 || code === 0, `Close returned ${code}`);
+    // Close reports the server's 404 when it crossed the client's close. Rarely the 404 comes
+    // back before Close is even called, and the client then sends no close at all.
+    for (const r of result.closeResults as string[]) assert.ok(['404', 'ok', 'already-closed'].includes(r), `Close returned ${r}`);
   });
 });

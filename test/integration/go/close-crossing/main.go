@@ -4,9 +4,10 @@
 //
 //	close-crossing URL MISSING_EXCHANGE EXCHANGE ROUNDS
 //
-// Prints one JSON line: the reply code each Close returned (0 for none), how many
-// exchange declarations on the other channel succeeded, and whether the connection
-// is still open.
+// Prints one JSON line: what each Close returned ("ok", the server's reply code, or
+// "already-closed" when the server's close arrived before Close was called), how many
+// exchange declarations on the other channel succeeded, and whether the connection is
+// still open.
 package main
 
 import (
@@ -20,10 +21,10 @@ import (
 )
 
 type result struct {
-	CloseCodes       []int  `json:"closeCodes"`
-	Declared         int    `json:"declared"`
-	ConnectionClosed bool   `json:"connectionClosed"`
-	Error            string `json:"error,omitempty"`
+	CloseResults     []string `json:"closeResults"`
+	Declared         int      `json:"declared"`
+	ConnectionClosed bool     `json:"connectionClosed"`
+	Error            string   `json:"error,omitempty"`
 }
 
 func main() {
@@ -42,7 +43,7 @@ func main() {
 }
 
 func run(conn *amqp.Connection, missing, exchange string, rounds int) result {
-	r := result{CloseCodes: []int{}}
+	r := result{CloseResults: []string{}}
 	other, err := conn.Channel()
 	if err != nil {
 		r.Error = "open other channel: " + err.Error()
@@ -60,7 +61,7 @@ func run(conn *amqp.Connection, missing, exchange string, rounds int) result {
 			r.Error = fmt.Sprintf("round %d: publish: %v", i, err)
 			return r
 		}
-		r.CloseCodes = append(r.CloseCodes, replyCode(ch.Close()))
+		r.CloseResults = append(r.CloseResults, closeResult(ch.Close()))
 		if err := other.ExchangeDeclare(exchange, "fanout", false, false, false, false, nil); err != nil {
 			r.Error = fmt.Sprintf("round %d: declare on the other channel: %v", i, err)
 			return r
@@ -73,13 +74,17 @@ func run(conn *amqp.Connection, missing, exchange string, rounds int) result {
 	return r
 }
 
-func replyCode(err error) int {
+func closeResult(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	// The client refuses to send close on a channel the server has closed already.
+	if errors.Is(err, amqp.ErrClosed) {
+		return "already-closed"
+	}
 	var e *amqp.Error
 	if errors.As(err, &e) {
-		return e.Code
+		return strconv.Itoa(e.Code)
 	}
-	if err != nil {
-		return -1
-	}
-	return 0
+	return err.Error()
 }
