@@ -247,6 +247,7 @@ export class Broker {
           this.topologySaved().catch((err: unknown) => this.logger.error('saving metadata failed', { error: String(err) }));
         });
       },
+      topologySaved: () => this.topologySaved(),
       queueError: (queue: string, err: unknown) => {
         this.logger.error('queue error', { queue, error: String(err) });
       },

@@ -19,7 +19,7 @@ export interface DeliverySink {
   writable(): boolean;
   /** The connection's output has been backed up so long that its client looks stalled, not just slower than the broker. */
   stalled(): boolean;
-  /** The broker cancelled a consumer (its queue was deleted). */
+  /** The broker cancelled a consumer (its queue was deleted); the deletion is durable by now. */
   consumerCancelled(consumerTag: string): void;
   /** A delivery was not acked within the consumer timeout (ms): RabbitMQ closes the channel with 406. */
   timedOut(timeoutMs: number): void;
@@ -327,11 +327,25 @@ export class Session {
     this.sink.deliver(c.tag, tag, entry.redelivered, out);
   }
 
+  /**
+   * The consumer's queue was deleted: deliveries stop now, and the client is told once the
+   * deletion is on disk, just after the deleting channel's delete-ok (sent as that resolves;
+   * setImmediate lets it go first). RabbitMQ's channels hear of a deletion once the queue is
+   * gone from its metadata store, the deleting channel after its delete-ok: a client that
+   * closes on the cancel still gets its reply. Until then the tag stays taken (as in
+   * RabbitMQ); a basic.cancel from the client meanwhile, or the channel closing, leaves
+   * nothing to tell.
+   */
   consumerGone(c: SessionConsumer): void {
     if (this.consumers.get(c.tag) !== c) return;
-    this.consumers.delete(c.tag);
     c.active = false;
-    this.sink.consumerCancelled(c.tag);
+    const tell = (): void => {
+      if (this.closed || this.consumers.get(c.tag) !== c) return;
+      this.consumers.delete(c.tag);
+      this.sink.consumerCancelled(c.tag);
+    };
+    const later = (): void => void setImmediate(tell);
+    this.vhost.topologySaved().then(later, later);
   }
 
   // --- helpers -----------------------------------------------------------

@@ -59,6 +59,8 @@ export interface VhostContext {
   nextQueueId(): number;
   /** Durable topology changed: persist it. */
   topologyChanged(): void;
+  /** Resolves once the durable topology changes made so far are on disk. */
+  topologySaved(): Promise<void>;
   queueError(queue: string, err: unknown): void;
   /** Broker-wide consumer (ack) timeout in ms; 0 for none. Queues may override it. */
   readonly consumerTimeoutMs: number;
@@ -246,6 +248,11 @@ export class Vhost {
     for (const q of this.queues.values()) q.stop();
   }
 
+  /** Resolves once the topology changes made so far are on disk (a queue's deletion, say). */
+  topologySaved(): Promise<void> {
+    return this.ctx.topologySaved();
+  }
+
   /** Broker-wide consumer timeout (ms, 0 for none); x-consumer-timeout overrides it per queue. */
   get consumerTimeoutMs(): number {
     return this.ctx.consumerTimeoutMs;
@@ -274,9 +281,9 @@ export class Vhost {
     for (const ex of this.exchanges.values()) {
       if (ex.router.unbindAll(q) > 0) this.maybeAutoDeleteExchange(ex);
     }
-    const n = q.delete();
+    // Marked before q.delete(): its consumers are told once the deletion is on disk (Session.consumerGone).
     if (q.persistsMessages) this.ctx.topologyChanged();
-    return n;
+    return q.delete();
   }
 
   /** Exclusive queues owned by a closing connection are deleted. */
