@@ -254,7 +254,6 @@ export class Broker {
       consumerTimeoutMs: this.consumerTimeoutMs,
       streamEnv: this.streamEnv,
       nextStreamId: () => this.nextStreamId++,
-      topologySaved: () => this.topologySaved(),
     });
     this.vhosts.set(name, v);
     return v;

@@ -59,7 +59,7 @@ export interface VhostContext {
   nextQueueId(): number;
   /** Durable topology changed: persist it. */
   topologyChanged(): void;
-  /** Resolves once the durable topology changes made so far are on disk. */
+  /** Resolves once the durable topology changes made so far (streams included) are on disk. */
   topologySaved(): Promise<void>;
   queueError(queue: string, err: unknown): void;
   /** Broker-wide consumer (ack) timeout in ms; 0 for none. Queues may override it. */
@@ -67,8 +67,6 @@ export interface VhostContext {
   /** Where streams keep their files. */
   readonly streamEnv: StreamEnv;
   nextStreamId(): number;
-  /** Resolves once the durable topology (streams included) is on disk. */
-  topologySaved(): Promise<void>;
 }
 
 export interface PublishOutcome {

@@ -10,7 +10,7 @@ import { MessageStore } from '../../../src/broker/message-store.js';
 import type { MessageContent } from '../../../src/broker/message.js';
 import { Session, type DeliverySink } from '../../../src/broker/session.js';
 import { Vhost } from '../../../src/broker/vhost.js';
-import { openMemoryLog } from '../../../src/store/index.js';
+import { openMemoryLog, silentLogger } from '../../../src/store/index.js';
 
 class RecordingSink implements DeliverySink {
   readonly cancelled: string[] = [];
@@ -39,7 +39,7 @@ function setup(): { vhost: Vhost; session: Session; sink: RecordingSink; save: (
   let ids = 1;
   const vhost = new Vhost('/', {
     store,
-    delayed: { hold: () => undefined, dropExchange: () => {} },
+    delayed: { hold: () => undefined, dropExchange: () => {}, sync: () => Promise.resolve() },
     dedup: { record: () => {} },
     nextMessageId: () => ids++,
     nextQueueId: () => ids++,
@@ -55,6 +55,8 @@ function setup(): { vhost: Vhost; session: Session; sink: RecordingSink; save: (
     },
     queueError: () => {},
     consumerTimeoutMs: 0,
+    streamEnv: { dir: '/nonexistent', fsync: 'never', logger: silentLogger },
+    nextStreamId: () => ids++,
   });
   const sink = new RecordingSink();
   const session = new Session(vhost, store, 'conn-1', sink);
