@@ -314,7 +314,7 @@ export class GroupCoordinator {
     const writes: Promise<void>[] = [];
     for (const group of [...this.groups.values()]) {
       // An offset on its way to disk is not expired under it (Kafka: pending commits).
-      if (this.store.hasPendingWrites(group.groupId)) continue;
+      if (this.store.hasPendingCommits(group.groupId)) continue;
       const { expired, allExpired } = this.expiredOffsets(group, now);
       if (group.is('Empty') && allExpired) {
         this.dropGroup(group);
@@ -403,9 +403,9 @@ export class GroupCoordinator {
     this.groups.delete(group.groupId);
   }
 
-  /** Writes the group's deletion if the store has anything of it (or is about to). */
+  /** Writes the group's deletion (after any of its writes still on the way). */
   private async forgetStoredGroup(groupId: string): Promise<void> {
-    if (this.store.hasGroup(groupId) || this.store.hasPendingWrites(groupId)) await this.store.deleteGroup(groupId);
+    await this.store.deleteGroup(groupId);
   }
 
   private persistGroupMeta(group: ClassicGroup): void {

@@ -60,6 +60,7 @@ interface LogWrite {
 interface Change {
   readonly kind: 'change';
   readonly groupId: string;
+  readonly isCommit: boolean;
   readonly writes: readonly LogWrite[];
   apply(state: OffsetState): void;
   resolve(): void;
@@ -84,8 +85,8 @@ export interface OffsetStoreStats {
 export class OffsetStore {
   private queue: (Change | Task)[] = [];
   private writing: Promise<void> | undefined;
-  /** Changes submitted and not yet durable (or failed), per group. */
-  private readonly pending = new Map<string, number>();
+  /** Commits submitted and not yet durable (or failed), per group. */
+  private readonly pendingCommits = new Map<string, number>();
   private closing: Promise<void> | undefined;
   private readonly segmentBytesMax: number;
   private readonly compactBytesMin: number;
@@ -164,9 +165,9 @@ export class OffsetStore {
     return out;
   }
 
-  /** Changes to the group are on their way to disk. */
-  hasPendingWrites(groupId: string): boolean {
-    return this.pending.has(groupId);
+  /** Offsets the group committed are on their way to disk (retention leaves the group alone). */
+  hasPendingCommits(groupId: string): boolean {
+    return this.pendingCommits.has(groupId);
   }
 
   /** Bytes of the log on disk (and buffered). */
@@ -188,7 +189,7 @@ export class OffsetStore {
   commit(groupId: string, entries: readonly OffsetEntry[]): Promise<void> {
     if (entries.length === 0) return Promise.resolve();
     const copy = [...entries];
-    return this.submit(groupId, [{ type: GroupRecordType.Commit, payload: encodeOffsets(groupId, copy) }], (s) => s.applyCommit(groupId, copy));
+    return this.submit(groupId, [{ type: GroupRecordType.Commit, payload: encodeOffsets(groupId, copy) }], (s) => s.applyCommit(groupId, copy), true);
   }
 
   deleteOffsets(groupId: string, partitions: readonly TopicPartitionRef[]): Promise<void> {
@@ -224,11 +225,11 @@ export class OffsetStore {
 
   // ---- the writer ----
 
-  private submit(groupId: string, writes: readonly LogWrite[], apply: (s: OffsetState) => void): Promise<void> {
+  private submit(groupId: string, writes: readonly LogWrite[], apply: (s: OffsetState) => void, isCommit = false): Promise<void> {
     if (this.closing) return Promise.reject(new Error('offset store is closed'));
     return new Promise<void>((resolve, reject) => {
-      this.pending.set(groupId, (this.pending.get(groupId) ?? 0) + 1);
-      this.queue.push({ kind: 'change', groupId, writes, apply, resolve, reject });
+      if (isCommit) this.pendingCommits.set(groupId, (this.pendingCommits.get(groupId) ?? 0) + 1);
+      this.queue.push({ kind: 'change', groupId, isCommit, writes, apply, resolve, reject });
       this.kick();
     });
   }
@@ -285,9 +286,11 @@ export class OffsetStore {
   }
 
   private settle(c: Change, err: unknown): void {
-    const n = (this.pending.get(c.groupId) ?? 1) - 1;
-    if (n > 0) this.pending.set(c.groupId, n);
-    else this.pending.delete(c.groupId);
+    if (c.isCommit) {
+      const n = (this.pendingCommits.get(c.groupId) ?? 1) - 1;
+      if (n > 0) this.pendingCommits.set(c.groupId, n);
+      else this.pendingCommits.delete(c.groupId);
+    }
     if (err === undefined) c.resolve();
     else c.reject(err);
   }
