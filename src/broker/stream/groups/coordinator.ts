@@ -77,7 +77,7 @@ export class GroupCoordinator {
     this.logger = opts.logger ?? stderrLogger;
     this.membership = new Membership({
       config: this.config,
-      scheduler: this.scheduler,
+      scheduler: guarded(this.scheduler, this.logger),
       logger: this.logger,
       group: (id) => this.groups.get(id),
       createGroup: (id) => this.createGroup(id),
@@ -99,23 +99,37 @@ export class GroupCoordinator {
   /** JoinGroup: resolves when the member's join completes (usually when the rebalance does). */
   join(req: JoinRequest): Promise<JoinResult> {
     if (this.closing) return Promise.resolve(joinError(req.memberId, 'coordinator-not-available'));
-    return new Promise((resolve) => this.membership.join(req, resolve));
+    return new Promise((resolve) => {
+      this.guard('join', () => this.membership.join(req, resolve), () => resolve(joinError(req.memberId, 'unknown-server-error')));
+    });
   }
 
   /** SyncGroup: a follower's resolves once the leader has sent the assignment. */
   sync(req: SyncRequest): Promise<SyncResult> {
     if (this.closing) return Promise.resolve(syncError('coordinator-not-available'));
-    return new Promise((resolve) => this.membership.sync(req, resolve));
+    return new Promise((resolve) => {
+      this.guard('sync', () => this.membership.sync(req, resolve), () => resolve(syncError('unknown-server-error')));
+    });
   }
 
   heartbeat(req: HeartbeatRequest): Promise<HeartbeatResult> {
     if (this.closing) return Promise.resolve({ error: 'coordinator-not-available' });
-    return Promise.resolve(this.membership.heartbeat(req));
+    return Promise.resolve(this.guard('heartbeat', () => this.membership.heartbeat(req), () => ({ error: 'unknown-server-error' })));
   }
 
   leave(req: LeaveRequest): Promise<LeaveResult> {
     if (this.closing) return Promise.resolve({ error: 'coordinator-not-available', members: [] });
-    return Promise.resolve(this.membership.leave(req));
+    return Promise.resolve(this.guard('leave', () => this.membership.leave(req), () => ({ error: 'unknown-server-error', members: [] })));
+  }
+
+  /** A bug must cost one request (UNKNOWN_SERVER_ERROR), never the process. */
+  private guard<T>(what: string, run: () => T, fallback: () => T): T {
+    try {
+      return run();
+    } catch (err) {
+      this.logger.error(`consumer groups: ${what} failed`, { err: err instanceof Error ? err.stack : String(err) });
+      return fallback();
+    }
   }
 
   // ---- groups ----
@@ -296,6 +310,7 @@ export class GroupCoordinator {
 
   /** A topic was deleted: every group forgets its offsets (Kafka does this on partition deletion). */
   async onTopicDeleted(topic: string): Promise<void> {
+    if (this.closing) return;
     const writes: Promise<void>[] = [];
     for (const [groupId, parts] of this.store.partitionsOfTopic(topic)) {
       writes.push(this.store.deleteOffsets(groupId, parts.map((partition) => ({ topic, partition }))));
@@ -310,6 +325,7 @@ export class GroupCoordinator {
    * then empty groups left with none. Resolves once the removals are durable.
    */
   async expireOffsets(): Promise<void> {
+    if (this.closing) return;
     const now = this.scheduler.now();
     const writes: Promise<void>[] = [];
     for (const group of [...this.groups.values()]) {
@@ -440,6 +456,21 @@ export class GroupCoordinator {
       return undefined;
     }
   }
+}
+
+/** Timer callbacks that throw are logged: an exception in a timer would end the process. */
+function guarded(scheduler: Scheduler, logger: Logger): Scheduler {
+  return {
+    now: () => scheduler.now(),
+    setTimer: (fn, delayMs) =>
+      scheduler.setTimer(() => {
+        try {
+          fn();
+        } catch (err) {
+          logger.error('consumer groups: a timer failed', { err: err instanceof Error ? err.stack : String(err) });
+        }
+      }, delayMs),
+  };
 }
 
 function isInt32(n: number): boolean {

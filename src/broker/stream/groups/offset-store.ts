@@ -43,6 +43,8 @@ export interface OffsetStoreOptions {
 export interface OffsetStoreFileOptions extends OffsetStoreOptions {
   /** The directory of the offsets log (the broker uses `<data>/groups/`). */
   readonly dir: string;
+  /** Where recovery copies bytes it cuts off. Default `<dir>/quarantine`. */
+  readonly quarantineDir?: string;
   /** Default 'batch'. */
   readonly fsync?: FsyncPolicy;
 }
@@ -111,7 +113,7 @@ export class OffsetStore {
       dir: opts.dir,
       fsync: opts.fsync ?? 'batch',
       segmentBytesMax: opts.segmentBytesMax ?? OFFSETS_SEGMENT_BYTES_DEFAULT,
-      quarantineDir: path.join(opts.dir, 'quarantine'),
+      quarantineDir: opts.quarantineDir ?? path.join(opts.dir, 'quarantine'),
       logger: opts.logger,
       openFilesMax: 4,
     });
@@ -186,27 +188,26 @@ export class OffsetStore {
 
   // ---- writing: each resolves once the change is durable and visible ----
 
+  /** Rejects with a RangeError (and writes nothing) if a string is too long for the log. */
   commit(groupId: string, entries: readonly OffsetEntry[]): Promise<void> {
     if (entries.length === 0) return Promise.resolve();
     const copy = [...entries];
-    return this.submit(groupId, [{ type: GroupRecordType.Commit, payload: encodeOffsets(groupId, copy) }], (s) => s.applyCommit(groupId, copy), true);
+    return this.submit(groupId, GroupRecordType.Commit, () => encodeOffsets(groupId, copy), (s) => s.applyCommit(groupId, copy), true);
   }
 
   deleteOffsets(groupId: string, partitions: readonly TopicPartitionRef[]): Promise<void> {
     if (partitions.length === 0) return Promise.resolve();
     const copy = [...partitions];
-    return this.submit(groupId, [{ type: GroupRecordType.DeleteOffsets, payload: encodeDeleteOffsets(groupId, copy) }], (s) =>
-      s.applyDeleteOffsets(groupId, copy),
-    );
+    return this.submit(groupId, GroupRecordType.DeleteOffsets, () => encodeDeleteOffsets(groupId, copy), (s) => s.applyDeleteOffsets(groupId, copy));
   }
 
   deleteGroup(groupId: string): Promise<void> {
-    return this.submit(groupId, [{ type: GroupRecordType.DeleteGroup, payload: encodeDeleteGroup(groupId) }], (s) => s.applyDeleteGroup(groupId));
+    return this.submit(groupId, GroupRecordType.DeleteGroup, () => encodeDeleteGroup(groupId), (s) => s.applyDeleteGroup(groupId));
   }
 
   setMeta(groupId: string, meta: StoredGroupMeta): Promise<void> {
     const copy = { ...meta };
-    return this.submit(groupId, [{ type: GroupRecordType.GroupMeta, payload: encodeGroupMeta(groupId, copy) }], (s) => s.applyMeta(groupId, copy));
+    return this.submit(groupId, GroupRecordType.GroupMeta, () => encodeGroupMeta(groupId, copy), (s) => s.applyMeta(groupId, copy));
   }
 
   /** Writes a snapshot now and drops the segments before it (normally the store decides when). */
@@ -225,8 +226,14 @@ export class OffsetStore {
 
   // ---- the writer ----
 
-  private submit(groupId: string, writes: readonly LogWrite[], apply: (s: OffsetState) => void, isCommit = false): Promise<void> {
+  private submit(groupId: string, type: number, encode: () => Buffer, apply: (s: OffsetState) => void, isCommit = false): Promise<void> {
     if (this.closing) return Promise.reject(new Error('offset store is closed'));
+    let writes: LogWrite[];
+    try {
+      writes = [{ type, payload: encode() }];
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise<void>((resolve, reject) => {
       if (isCommit) this.pendingCommits.set(groupId, (this.pendingCommits.get(groupId) ?? 0) + 1);
       this.queue.push({ kind: 'change', groupId, isCommit, writes, apply, resolve, reject });
