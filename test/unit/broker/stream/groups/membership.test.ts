@@ -312,6 +312,19 @@ describe('group membership', () => {
     await h.coordinator.close();
   });
 
+  test('a JoinGroup repeated while the first is held: the first is answered to retry, the second is held', async () => {
+    const h = await harness();
+    const g = await stableGroup(h, 'g', 2);
+    const [leader, follower] = g.members;
+    const first = track(h.coordinator.join(joinReq('g', { memberId: leader })));
+    const second = track(h.coordinator.join(joinReq('g', { memberId: leader })));
+    assert.equal((await resultOf(first)).error, 'rebalance-in-progress');
+    assert.ok(await stillHeld(second));
+    await h.coordinator.join(joinReq('g', { memberId: follower }));
+    assert.equal((await resultOf(second)).generationId, g.generationId + 1);
+    await h.coordinator.close();
+  });
+
   test('close answers held requests with COORDINATOR_NOT_AVAILABLE', async () => {
     const h = await harness();
     const a = track(h.coordinator.join(joinReq('g')));

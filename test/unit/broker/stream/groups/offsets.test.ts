@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { openMemoryLog, silentLogger } from '../../../../../src/store/index.js';
 import { INITIAL_DELAY_MS, SESSION_MS, harness, joinReq, resultOf, stableGroup, track } from './harness.js';
 
 const DAY_MS = 24 * 60 * 60_000;
@@ -188,6 +189,29 @@ describe('committed offsets', () => {
     assert.deepEqual(await ids(['EMPTY', 'Dead']), ['empty']);
     assert.deepEqual(await ids([], ['Classic']), ['empty', 'stable']);
     assert.deepEqual(await ids([], ['consumer']), []);
+    await h.coordinator.close();
+  });
+});
+
+describe('offsets when the disk fails', () => {
+  test('a commit whose fsync fails answers COORDINATOR_NOT_AVAILABLE and leaves no trace', async () => {
+    // fsync 1: the first commit; 2: the second, which fails.
+    const h = await harness({}, openMemoryLog({ logger: silentLogger, faults: { failFsyncAt: [2] } }));
+    const commit = (offset: number) => h.coordinator.commit({ groupId: 's', generationId: -1, memberId: '', offsets: [{ topic: 't', partition: 0, offset }] });
+    assert.deepEqual(await commit(1), [{ topic: 't', partition: 0 }]);
+    assert.deepEqual(await commit(2), [{ topic: 't', partition: 0, error: 'coordinator-not-available' }]);
+    assert.equal((await h.coordinator.fetch('s', null)).partitions[0].offset, 1);
+    assert.deepEqual(await commit(3), [{ topic: 't', partition: 0 }]);
+    await h.coordinator.close();
+  });
+
+  test('a DeleteGroups whose fsync fails answers COORDINATOR_NOT_AVAILABLE and the group is back', async () => {
+    const h = await harness({}, openMemoryLog({ logger: silentLogger, faults: { failFsyncAt: [2] } }));
+    await h.coordinator.commit({ groupId: 's', generationId: -1, memberId: '', offsets: [{ topic: 't', partition: 0, offset: 7 }] });
+    assert.deepEqual(await h.coordinator.delete(['s']), [{ groupId: 's', error: 'coordinator-not-available' }]);
+    assert.equal((await h.coordinator.describe(['s']))[0].state, 'Empty');
+    assert.equal((await h.coordinator.fetch('s', null)).partitions[0].offset, 7);
+    assert.deepEqual(await h.coordinator.delete(['s']), [{ groupId: 's' }]);
     await h.coordinator.close();
   });
 });
