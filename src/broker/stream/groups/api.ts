@@ -134,6 +134,11 @@ export interface ListedGroup {
   readonly groupType: string;
 }
 
+export interface ListGroupsResult {
+  readonly error?: GroupErrorKind;
+  readonly groups: readonly ListedGroup[];
+}
+
 export interface DeleteGroupResult {
   readonly groupId: string;
   readonly error?: GroupErrorKind;

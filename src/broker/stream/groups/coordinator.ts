@@ -22,6 +22,7 @@ import type {
   JoinResult,
   LeaveRequest,
   LeaveResult,
+  ListGroupsResult,
   ListedGroup,
   PartitionResult,
   SubscriptionDecoder,
@@ -49,11 +50,6 @@ export interface GroupCoordinatorOptions {
 export interface GroupCoordinatorFileOptions extends GroupCoordinatorOptions {
   /** The offsets log: its directory (the broker uses `<data>/groups/`) and tuning. */
   readonly store: OffsetStoreFileOptions;
-}
-
-export interface ListGroupsResult {
-  readonly error?: GroupErrorKind;
-  readonly groups: readonly ListedGroup[];
 }
 
 export class GroupCoordinator {

@@ -229,7 +229,13 @@ export class ClassicGroup {
   }
 
   /** Replaces a member's protocols and timeouts; `onJoin` holds (or, undefined, releases) its JoinGroup. */
-  updateMember(member: Member, protocols: readonly GroupProtocol[], rebalanceTimeoutMs: number, sessionTimeoutMs: number, onJoin: ((r: JoinResult) => void) | undefined): void {
+  updateMember(
+    member: Member,
+    protocols: readonly GroupProtocol[],
+    rebalanceTimeoutMs: number,
+    sessionTimeoutMs: number,
+    onJoin: ((r: JoinResult) => void) | undefined,
+  ): void {
     this.countVotes(member, -1);
     member.protocols = protocols;
     this.countVotes(member, 1);

@@ -3,6 +3,7 @@
 export type * from './api.js';
 export { GROUP_ERROR_KINDS } from './errors.js';
 export { GROUP_CONFIG_DEFAULTS, type GroupConfig } from './config.js';
-export { GroupCoordinator, type GroupCoordinatorFileOptions, type GroupCoordinatorOptions, type ListGroupsResult } from './coordinator.js';
+export type { GroupState } from './group.js';
+export { GroupCoordinator, type GroupCoordinatorFileOptions, type GroupCoordinatorOptions } from './coordinator.js';
 export { OffsetStore, type OffsetStoreFileOptions, type OffsetStoreOptions, type OffsetStoreStats } from './offset-store.js';
 export { realScheduler, type Scheduler, type TimerHandle } from './scheduler.js';
