@@ -14,6 +14,7 @@ import { Queue, type DeathReason } from './queue/queue.js';
 import { dropDuplicates, type KeyRecorder } from './queue/dedup.js';
 import { randomBytes } from 'node:crypto';
 import { StreamRegistry } from './stream/registry.js';
+import type { GroupCoordinator } from './stream/groups/index.js';
 import type { StreamDef, StreamEnv } from './stream/stream.js';
 
 export interface ExchangeDef {
@@ -114,6 +115,8 @@ export class Vhost {
   readonly directReplies = new Map<string, (content: MessageContent) => void>();
   /** Streams (Kafka topics, AMQP stream queues); their names share the queues' namespace. */
   readonly streams: StreamRegistry;
+  /** Consumer groups over the streams (set by the broker once their offsets log is open). */
+  groups: GroupCoordinator | undefined;
   private closed = false;
   /** Names routing looks up: queues for the default exchange, alternate exchanges. */
   private readonly topology: RouteTopology = {
@@ -130,6 +133,7 @@ export class Vhost {
       vhost: name,
       nextStreamId: () => ctx.nextStreamId(),
       queueExists: (n) => this.queues.has(n),
+      streamDeleted: (n) => this.groups?.onTopicDeleted(n) ?? Promise.resolve(),
       topologyChanged: () => {
         ctx.topologyChanged();
         return ctx.topologySaved();

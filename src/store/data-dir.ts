@@ -27,6 +27,8 @@ export interface DataDir {
   readonly delayedDir: string;
   /** Streams: one directory per stream, one per partition inside it. */
   readonly streamsDir: string;
+  /** Consumer groups' committed offsets: one log per vhost. */
+  readonly groupsDir: string;
   /** Metadata JSON (exchanges, queues, bindings, users), written with writeFileAtomic. */
   readonly metaPath: string;
   /** Bytes recovery cut off damaged segments (the message log's default quarantine). */
@@ -69,13 +71,15 @@ export async function openDataDir(dir: string, logger: Logger = stderrLogger): P
     const delayedDir = path.join(root, 'delayed');
     const quarantineDir = path.join(root, 'quarantine');
     const streamsDir = path.join(root, 'streams');
+    const groupsDir = path.join(root, 'groups');
     await fs.mkdir(messagesDir, { recursive: true });
     await fs.mkdir(dedupDir, { recursive: true });
     await fs.mkdir(delayedDir, { recursive: true });
     await fs.mkdir(quarantineDir, { recursive: true });
     await fs.mkdir(streamsDir, { recursive: true });
+    await fs.mkdir(groupsDir, { recursive: true });
     await fsyncDir(root);
-    return { dir: root, messagesDir, dedupDir, delayedDir, streamsDir, metaPath: path.join(root, 'meta.json'), quarantineDir, release };
+    return { dir: root, messagesDir, dedupDir, delayedDir, streamsDir, groupsDir, metaPath: path.join(root, 'meta.json'), quarantineDir, release };
   } catch (err) {
     await release();
     throw err;

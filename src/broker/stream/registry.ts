@@ -15,6 +15,8 @@ export interface StreamRegistryContext {
   queueExists(name: string): boolean;
   /** The set of streams changed: persist the topology; resolves once it is on disk. */
   topologyChanged(): Promise<void>;
+  /** A stream was deleted: what hangs off it (committed group offsets) goes too. */
+  streamDeleted(name: string): Promise<void>;
 }
 
 export interface CreateStreamOptions {
@@ -88,6 +90,7 @@ export class StreamRegistry {
     this.streams.delete(name);
     await this.ctx.topologyChanged();
     await s.destroy();
+    await this.ctx.streamDeleted(name);
     return true;
   }
 
