@@ -9,7 +9,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { type FsyncPolicy, type Log, type Logger, openFileLog, readFileIfExists, writeFileAtomic } from '../../store/index.js';
 import { SEGMENT_HEADER_BYTES, segmentFileName } from '../../store/record-format.js';
-import { type BatchHeader, readBatchHeader, splitBatches } from './batch-header.js';
+import { ATTR_COMPRESSION_MASK, type BatchHeader, checkUncompressedRecords, clientBatch, readBatchHeader } from './batch-header.js';
 import { StreamError } from './errors.js';
 import { ProducerStateTable, lastSequence } from './producer-state.js';
 import { SegmentIndex, indexFileName, parseIndexFileName } from './segment-index.js';
@@ -154,34 +154,23 @@ export class Partition {
   }
 
   /**
-   * Appends a produce request's record batches (Kafka v2 format, as the client sent them) with
-   * offsets from the log end. Throws StreamError for bad batches, oversized ones and producer
-   * sequence errors; a batch an idempotent producer already wrote is not written again.
+   * Appends a produce request's record batch (Kafka v2 format, as the client sent it) at the log
+   * end. Throws StreamError for a bad batch (batch-header.ts clientBatch: Kafka's checks and
+   * codes), an oversized one and producer sequence errors; a batch an idempotent producer
+   * already wrote is not written again but answered with its first offset. The records of an
+   * uncompressed batch are checked here; `checkCompressed` checks a compressed batch's (the
+   * broker has no codecs) and throws a StreamError.
    */
-  append(records: Buffer, nowMs = Date.now()): AppendResult {
+  append(records: Buffer, nowMs = Date.now(), checkCompressed?: (batch: Buffer) => void): AppendResult {
     this.assertOpen();
-    const batches = splitBatches(records);
-    for (const b of batches) {
-      if (b.length > this.config.maxMessageBytes) {
-        throw new StreamError('too-large', `record batch of ${b.length} bytes is larger than max.message.bytes ${this.config.maxMessageBytes}`);
-      }
-    }
-    const headers = batches.map((b) => readBatchHeader(b));
-    let first: number | undefined;
-    let duplicate = false;
-    for (const [i, batch] of batches.entries()) {
-      const h = headers[i];
-      const lastSeq = lastSequence(h.baseSequence, h.lastOffsetDelta);
-      const check = this.producers.check(h.producerId, h.producerEpoch, h.baseSequence, lastSeq);
-      if (check.duplicate) {
-        first ??= check.baseOffset;
-        duplicate = true;
-        continue;
-      }
-      const baseOffset = this.appendBatch(batch, h, nowMs);
-      first ??= baseOffset;
-    }
-    return { baseOffset: first as number, duplicate, logStartOffset: this.start, durable: this.syncSoon() };
+    const batch = clientBatch(records, this.config.maxMessageBytes);
+    const h = readBatchHeader(batch);
+    if ((h.attributes & ATTR_COMPRESSION_MASK) === 0) checkUncompressedRecords(batch, h.recordsCount);
+    else checkCompressed?.(batch);
+    const check = this.producers.check(h.producerId, h.producerEpoch, h.baseSequence, lastSequence(h.baseSequence, h.lastOffsetDelta));
+    if (check.duplicate) return { baseOffset: check.baseOffset, duplicate: true, logStartOffset: this.start, durable: this.syncSoon() };
+    const baseOffset = this.appendBatch(batch, h, nowMs);
+    return { baseOffset, duplicate: false, logStartOffset: this.start, durable: this.syncSoon() };
   }
 
   /**

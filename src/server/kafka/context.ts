@@ -53,3 +53,15 @@ export function streamById(vhost: Vhost, topicId: string): Stream | undefined {
   for (const s of vhost.streams.list()) if (s.topicId === topicId) return s;
   return undefined;
 }
+
+/**
+ * Thrown by a handler when Kafka would close the connection instead of answering: Produce with
+ * acks=0 that failed (the producer gets no response, so a closed connection is how it learns of
+ * the error and refreshes its metadata; KafkaApis.handleProduceRequest).
+ */
+export class CloseConnection extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CloseConnection';
+  }
+}
