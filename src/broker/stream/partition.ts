@@ -247,6 +247,11 @@ export class Partition {
     }
   }
 
+  /** Listeners waiting for the high watermark to move (long polls). */
+  get watcherCount(): number {
+    return this.watchers.size;
+  }
+
   /** Called whenever the high watermark moves; returns the function that stops it. */
   watch(listener: () => void): () => void {
     this.watchers.add(listener);

@@ -64,6 +64,7 @@ export class KafkaConnection {
   private paused = false;
   private closed = false;
   private clientId: string | null = null;
+  private readonly gone = new AbortController();
 
   constructor(
     private readonly socket: Socket,
@@ -92,6 +93,7 @@ export class KafkaConnection {
     socket.on('close', () => {
       this.closed = true;
       this.backlog.length = 0;
+      this.gone.abort();
       this.onClose(this);
     });
   }
@@ -107,7 +109,7 @@ export class KafkaConnection {
   }
 
   private source(): RequestSource {
-    return { clientId: this.clientId, clientHost: this.socket.remoteAddress ?? '', connectionId: this.connectionId };
+    return { clientId: this.clientId, clientHost: this.socket.remoteAddress ?? '', connectionId: this.connectionId, signal: this.gone.signal };
   }
 
   private mayStart(): boolean {

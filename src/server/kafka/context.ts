@@ -35,6 +35,8 @@ export interface RequestSource {
   readonly clientId: string | null;
   readonly clientHost: string;
   readonly connectionId: string;
+  /** Aborted when the connection closes: a long poll stops waiting and lets go of its watchers. */
+  readonly signal: AbortSignal;
 }
 
 /** Returns the response data, or undefined when the request gets no response (Produce with acks=0). */
