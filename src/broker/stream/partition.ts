@@ -314,20 +314,22 @@ export class Partition {
   }
 
   /**
-   * The first batch holding a record with timestamp >= `timestamp` (batch precision: the caller
-   * refines within the batch if it needs to), or undefined if every record is older.
+   * The first batch at or after `fromOffset` (and the log start) whose max timestamp is >=
+   * `timestamp` (batch precision: the caller looks for the record within it, and asks again
+   * after it if none qualifies), or undefined if every such record is older.
    */
-  async batchForTimestamp(timestamp: number): Promise<{ baseOffset: number; batch: Buffer } | undefined> {
+  async batchForTimestamp(timestamp: number, fromOffset = 0): Promise<{ baseOffset: number; batch: Buffer } | undefined> {
     this.assertOpen();
+    const from = Math.max(this.start, fromOffset);
     for (const seg of this.segs) {
-      if (seg.empty || seg.maxTimestamp < timestamp || seg.nextOffset <= this.start) continue;
+      if (seg.empty || seg.maxTimestamp < timestamp || seg.nextOffset <= from) continue;
       let at = { segment: seg.segment, offset: seg.positionForTime(timestamp, SEGMENT_HEADER_BYTES) };
       while (at.offset < seg.bytes) {
         const records = await this.log.readFrom(at, 256 * 1024);
         for (const r of records) {
           if (r.pos.segment !== seg.segment) break;
           const h = readBatchHeader(r.payload);
-          if (h.baseOffset + h.lastOffsetDelta < this.start || h.baseOffset >= this.hw) continue;
+          if (h.baseOffset + h.lastOffsetDelta < from || h.baseOffset >= this.hw) continue;
           if (h.maxTimestamp >= timestamp) return { baseOffset: h.baseOffset, batch: r.payload };
         }
         const lastRec = records[records.length - 1];
