@@ -7,7 +7,7 @@
 
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { type FsyncPolicy, type Log, type Logger, openFileLog, readFileIfExists, writeFileAtomic } from '../../store/index.js';
+import { type FsyncPolicy, HandleBudget, type Log, type Logger, openFileLog, readFileIfExists, writeFileAtomic } from '../../store/index.js';
 import { SEGMENT_HEADER_BYTES, segmentFileName } from '../../store/record-format.js';
 import { ATTR_COMPRESSION_MASK, type BatchHeader, checkUncompressedRecords, clientBatch, readBatchHeader } from './batch-header.js';
 import { StreamError } from './errors.js';
@@ -58,6 +58,10 @@ const INDEX_INTERVAL_DEFAULT = 4096;
 const META_FILE = 'partition.json';
 /** Partitions keep few read handles open, so thousands of them fit the process's descriptors. */
 const OPEN_FILES_PER_PARTITION = 2;
+/** Segment files all stream partitions of the process may hold open together (quiet ones are closed past it). */
+export const STREAM_OPEN_FILES_MAX = 256;
+/** One budget for the process: file descriptors are a per-process limit. */
+const STREAM_HANDLES = new HandleBudget(STREAM_OPEN_FILES_MAX);
 
 interface PartitionMeta {
   logStartOffset: number;
@@ -108,6 +112,7 @@ export class Partition {
       logger: opts.logger,
       segmentBytesMax: opts.config.segmentBytesMax,
       openFilesMax: OPEN_FILES_PER_PARTITION,
+      handleBudget: STREAM_HANDLES,
       quarantineDir: path.join(opts.dir, 'quarantine'),
       trustedSegments: trusted,
     });

@@ -6,10 +6,11 @@
 // A handler that fails unexpectedly gets Kafka's error response for its request (every part
 // of it answered with the error code), as KafkaApis.handle does; the connection carries on.
 //
-// Memory per connection is bounded: at most PENDING_MAX requests are in flight, and none is
-// started while more than OUTPUT_BYTES_MAX of responses wait in the socket for a client that
-// does not read them; frames read past those limits wait unparsed-for-body in a backlog and the
-// socket stops reading, so a backlog is at most one read's worth plus one request.
+// Memory per connection is bounded: at most PENDING_MAX requests are in flight; none starts
+// while more than OUTPUT_BYTES_MAX of responses wait in the socket for a client that does not
+// read them, nor a Fetch whose max bytes could take the output past that while other Fetches
+// are in flight. Frames read past those limits wait in a backlog and the socket stops reading,
+// so a backlog is at most one read's worth plus one request.
 
 import type { Socket } from 'node:net';
 import {
@@ -20,14 +21,17 @@ import {
   encodeResponse,
   type ApiKeyNumber,
   type DecodedRequestHeader,
+  type FetchRequest,
   type KafkaProtocolError,
 } from '../../protocol/kafka/index.js';
 import { CloseConnection, type Handler, type KafkaContext, type RequestSource } from './context.js';
 import { errorResponse } from './error-responses.js';
+import { fetchResponseBytesMax } from './handlers/fetch.js';
 import { failureOf } from './errors.js';
 import { SUPPORTED_VERSIONS, isSupported } from './versions.js';
 
 const API_VERSIONS = 18;
+const FETCH = 1;
 /** Requests in flight (parsed, not yet answered) before the connection stops reading. */
 export const PENDING_MAX = 256;
 /** Response bytes queued in the socket before the connection stops starting requests and reading. */
@@ -38,6 +42,18 @@ const SOFTWARE_NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
 interface Slot {
   frames: Buffer[] | undefined;
   done: boolean;
+  /** Response bytes set aside for it until it is written (Fetch: its max bytes). */
+  reserve: number;
+}
+
+/** A request read and decoded, waiting to start. */
+interface Decoded {
+  readonly header: DecodedRequestHeader;
+  readonly body: unknown;
+  /** Undefined: ApiVersions at a version too new, answered in v0. */
+  readonly handler: Handler<ApiKeyNumber> | undefined;
+  readonly reserve: number;
+  readonly frameBytes: number;
 }
 
 export type HandlerTable = ReadonlyMap<number, Handler<ApiKeyNumber>>;
@@ -58,8 +74,11 @@ export interface KafkaConnectionStats {
 export class KafkaConnection {
   private readonly parser: KafkaFrameParser;
   private readonly queue: Slot[] = [];
-  private readonly backlog: Buffer[] = [];
+  /** Frames read but not started; the head may be decoded already (it waits for room). */
+  private readonly backlog: (Buffer | Decoded)[] = [];
   private backlogBytes = 0;
+  /** Sum of the reserves of requests in flight. */
+  private reserved = 0;
   private pumping = false;
   private paused = false;
   private closed = false;
@@ -112,25 +131,41 @@ export class KafkaConnection {
     return { clientId: this.clientId, clientHost: this.socket.remoteAddress ?? '', connectionId: this.connectionId, signal: this.gone.signal };
   }
 
-  private mayStart(): boolean {
-    return this.queue.length < PENDING_MAX && this.socket.writableLength <= OUTPUT_BYTES_MAX;
+  /**
+   * Whether a request that may answer with up to `reserve` bytes can start now: not past the
+   * in-flight limit, not while the client leaves more than OUTPUT_BYTES_MAX unread, and (unless
+   * nothing else is reserved) not if the responses in flight could push the output past it.
+   */
+  private mayStart(reserve: number): boolean {
+    const out = this.socket.writableLength;
+    if (this.queue.length >= PENDING_MAX || out > OUTPUT_BYTES_MAX) return false;
+    return this.reserved === 0 || out + this.reserved + reserve <= OUTPUT_BYTES_MAX;
   }
 
   /** Starts backlogged requests while the limits allow, then reads on or stops reading. */
   private pump(): void {
     if (this.pumping) return; // a request answered synchronously: the outer loop goes on
     this.pumping = true;
+    let blocked = false;
     try {
-      while (!this.closed && this.backlog.length > 0 && this.mayStart()) {
-        const frame = this.backlog.shift() as Buffer;
-        this.backlogBytes -= frame.length;
-        this.onRequest(frame);
+      while (!this.closed && this.backlog.length > 0) {
+        const head = this.backlog[0];
+        const req = Buffer.isBuffer(head) ? this.decode(head) : head;
+        if (!req) return; // closed
+        this.backlog[0] = req;
+        if (!this.mayStart(req.reserve)) {
+          blocked = true;
+          break;
+        }
+        this.backlog.shift();
+        this.backlogBytes -= req.frameBytes;
+        this.start(req);
       }
     } finally {
       this.pumping = false;
     }
     if (this.closed) return;
-    const hold = this.backlog.length > 0 || !this.mayStart();
+    const hold = blocked || this.backlog.length > 0 || !this.mayStart(0);
     if (hold && !this.paused) {
       this.paused = true;
       this.socket.pause();
@@ -140,30 +175,43 @@ export class KafkaConnection {
     }
   }
 
-  private onRequest(frame: Buffer): void {
+  /** A frame's header and body, or undefined once the connection is closed for it (as Kafka does). */
+  private decode(frame: Buffer): Decoded | undefined {
     let header: DecodedRequestHeader;
     try {
       header = decodeRequestHeader(frame);
     } catch (err) {
-      return this.fail('malformed request header', err);
+      this.fail('malformed request header', err);
+      return undefined;
     }
-    const { apiKey, apiVersion, correlationId } = header;
+    const { apiKey, apiVersion } = header;
     if (apiKey === API_VERSIONS && !isSupported(apiKey, apiVersion)) {
       // KIP-511: a client newer than us gets our versions in the v0 format and retries.
-      return this.push(correlationId, API_VERSIONS, 0, this.apiVersions(ErrorCode.UNSUPPORTED_VERSION));
+      return { header, body: undefined, handler: undefined, reserve: 0, frameBytes: frame.length };
     }
     const handler = apiKey === API_VERSIONS ? this.apiVersionsHandler : this.handlers.get(apiKey);
     if (!handler || !isSupported(apiKey, apiVersion)) {
-      return this.fail(`unsupported request: api key ${apiKey} version ${apiVersion}`);
+      this.fail(`unsupported request: api key ${apiKey} version ${apiVersion}`);
+      return undefined;
     }
     let body: unknown;
     try {
       body = decodeRequest(frame, header).body;
     } catch (err) {
-      return this.fail(`malformed request (api key ${apiKey} v${apiVersion})`, err);
+      this.fail(`malformed request (api key ${apiKey} v${apiVersion})`, err);
+      return undefined;
     }
+    const reserve = apiKey === FETCH ? fetchResponseBytesMax(body as FetchRequest, apiVersion) : 0;
+    return { header, body, handler: handler as Handler<ApiKeyNumber>, reserve, frameBytes: frame.length };
+  }
+
+  private start(req: Decoded): void {
+    const { header, body, handler, reserve } = req;
+    const { apiKey, apiVersion, correlationId } = header;
+    if (!handler) return this.push(correlationId, API_VERSIONS, 0, this.apiVersions(ErrorCode.UNSUPPORTED_VERSION));
     this.clientId = header.clientId;
-    const slot: Slot = { frames: undefined, done: false };
+    const slot: Slot = { frames: undefined, done: false, reserve };
+    this.reserved += reserve;
     this.queue.push(slot);
     const key = apiKey as ApiKeyNumber;
     const answer = (data: unknown): void => {
@@ -192,7 +240,7 @@ export class KafkaConnection {
       this.flush();
     };
     try {
-      const out = (handler as Handler<ApiKeyNumber>)(this.ctx, body as never, apiVersion, this.source());
+      const out = handler(this.ctx, body as never, apiVersion, this.source());
       if (out instanceof Promise) out.then(answer, failed);
       else answer(out);
     } catch (err) {
@@ -217,7 +265,7 @@ export class KafkaConnection {
   }
 
   private push(correlationId: number, apiKey: ApiKeyNumber, version: number, data: unknown): void {
-    this.queue.push({ frames: encodeResponse(apiKey, version, correlationId, data as never), done: true });
+    this.queue.push({ frames: encodeResponse(apiKey, version, correlationId, data as never), done: true, reserve: 0 });
     this.flush();
   }
 
@@ -229,7 +277,10 @@ export class KafkaConnection {
     if (n === 0) return;
     const ready = this.queue.splice(0, n);
     this.socket.cork();
-    for (const s of ready) for (const f of s.frames ?? []) this.socket.write(f);
+    for (const s of ready) {
+      this.reserved -= s.reserve;
+      for (const f of s.frames ?? []) this.socket.write(f);
+    }
     this.socket.uncork();
     this.pump();
   }

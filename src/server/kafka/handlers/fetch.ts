@@ -8,6 +8,7 @@ import type { Stream } from '../../../broker/stream/stream.js';
 import {
   ErrorCode,
   ZERO_UUID,
+  type FetchRequest,
   type FetchRequestFetchPartition,
   type FetchResponsePartitionData,
   type Input,
@@ -101,6 +102,11 @@ function waitForData(partitions: readonly Partition[], ms: number, signal: Abort
     signal.addEventListener('abort', finish);
     for (const p of partitions) stops.push(p.watch(finish));
   });
+}
+
+/** The most response bytes a Fetch may bring (its max bytes, within fetch.max.bytes), for the connection's output budget. */
+export function fetchResponseBytesMax(req: FetchRequest, v: number): number {
+  return Math.max(0, Math.min(v >= 3 ? req.maxBytes : FETCH_BYTES_MAX, FETCH_BYTES_MAX));
 }
 
 export const fetch: Handler<1> = async (ctx, req, v, source) => {
