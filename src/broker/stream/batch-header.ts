@@ -171,10 +171,10 @@ class VarReader {
     this.pos += n;
   }
 
-  /** A varint length then that many bytes (-1 is null), all before `end`; returns the length. */
+  /** A varint length then that many bytes (any negative length is null, as in Kafka's DefaultRecord), all before `end`; returns the length. */
   bytes(end: number): number {
     const n = this.varint();
-    if (n < -1 || this.pos + Math.max(n, 0) > end) bad(`record field of ${n} bytes does not fit its record`);
+    if (this.pos + Math.max(n, 0) > end) bad(`record field of ${n} bytes does not fit its record`);
     if (n > 0) this.pos += n;
     return n;
   }
