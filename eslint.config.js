@@ -31,14 +31,12 @@ export default tseslint.config(
       'no-restricted-imports': ['error', {
         patterns: [
           { group: ['**/server/**', '**/http/**', '**/cli/**', '**/client/**'], message: 'src/broker knows nothing of sockets or wire bytes' },
-          // Two exceptions, both about stored content rather than the wire. Wharf's message format
-          // is AMQP content, so the broker edits headers through protocol/amqp/content.js. A stream
-          // stores Kafka record batches as they arrive, so the broker builds batches for AMQP
-          // publishes into streams and decodes (and decompresses) records for AMQP consumers of them
-          // through protocol/kafka/record-batch.js and compression.js; never frames or requests.
           {
-            regex: '(^|/)protocol/(?!amqp/content\\.js$|kafka/record-batch\\.js$|kafka/compression\\.js$)',
-            message: 'src/broker knows nothing of wire bytes; it may use stored content formats only: protocol/amqp/content.js, protocol/kafka/record-batch.js, protocol/kafka/compression.js',
+            // Two formats are also storage formats: AMQP content (the stored message) and Kafka's
+            // v2 record batch (the stored stream batch, which the broker also builds for AMQP
+            // publishes into stream queues and decodes, decompressing, for their AMQP consumers).
+            regex: '(^|/)protocol/(?!amqp/content\\.js$|kafka/record-batch\\.js$)',
+            message: 'src/broker knows nothing of wire bytes; it may use message content only through protocol/amqp/content.js and stream batches through protocol/kafka/record-batch.js',
           },
         ],
       }],

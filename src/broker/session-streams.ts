@@ -1,6 +1,7 @@
 // One channel's consumers of stream queues and their unacked deliveries (RabbitMQ's stream queue
-// consumers). An ack only returns credit (nothing is removed from a stream); nack, reject and
-// recover are refused as RabbitMQ refuses them; a channel that closes just stops reading.
+// consumers). An ack only returns credit (nothing is removed from a stream; in a transaction, at
+// the commit, as for any queue); nack, reject and recover are refused as RabbitMQ refuses them;
+// a channel that closes just stops reading.
 // The Session delegates here so its classic-queue bookkeeping stays as it is.
 
 import { BrokerError, preconditionFailed } from './errors.js';
@@ -22,6 +23,12 @@ export interface StreamSessionHost {
   uncount(n: number): void;
   /** The broker cancelled the consumer (basic.cancel to the client). */
   consumerCancelled(consumerTag: string): void;
+}
+
+/** An acked stream delivery whose credit is still to come back (a transaction's, until commit). */
+export interface StreamAck {
+  readonly tag: number;
+  readonly consumer: ChannelStreamConsumer;
 }
 
 class ChannelStreamConsumer implements StreamConsumerOwner, StreamSubscription {
@@ -96,17 +103,45 @@ export class SessionStreams {
     return true;
   }
 
-  /** Acks of stream deliveries: up to `tag` (multiple; 0 is all) or that one. Returns how many. */
-  ack(tag: number, multiple: boolean): number {
-    const taken = this.take(tag, multiple);
-    if (taken.size === 0) return 0;
-    let n = 0;
-    for (const [c, count] of taken) {
-      n += count;
-      c.consumer.settled(count);
+  /**
+   * Stream deliveries an ack names: up to `tag` (multiple; 0 is all) or that one, taken off the
+   * unacked ones. Their credit comes back with credit() (at once, or at a transaction's commit).
+   */
+  take(tag: number, multiple: boolean): StreamAck[] {
+    const out: StreamAck[] = [];
+    if (!multiple) {
+      const c = this.unacked.get(tag);
+      if (c) {
+        this.unacked.delete(tag);
+        out.push({ tag, consumer: c });
+      }
+      return out;
     }
-    this.host.uncount(n);
-    return n;
+    for (const [t, c] of this.unacked) {
+      if (tag !== 0 && t > tag) break;
+      this.unacked.delete(t);
+      out.push({ tag: t, consumer: c });
+    }
+    return out;
+  }
+
+  /** Acked deliveries give their consumers credit back. */
+  credit(acks: readonly StreamAck[]): void {
+    if (acks.length === 0) return;
+    const perConsumer = new Map<ChannelStreamConsumer, number>();
+    for (const a of acks) perConsumer.set(a.consumer, (perConsumer.get(a.consumer) ?? 0) + 1);
+    for (const [c, n] of perConsumer) c.consumer.settled(n);
+    this.host.uncount(acks.length);
+  }
+
+  /** A rolled-back transaction's acks: the deliveries are unacked again, under their tags. */
+  restore(acks: readonly StreamAck[]): void {
+    if (acks.length === 0) return;
+    const all: StreamAck[] = [...acks];
+    for (const [tag, consumer] of this.unacked) all.push({ tag, consumer });
+    all.sort((a, b) => a.tag - b.tag);
+    this.unacked.clear();
+    for (const a of all) this.unacked.set(a.tag, a.consumer);
   }
 
   /** basic.nack / basic.reject of a stream delivery: RabbitMQ refuses them (540, connection). */
@@ -139,36 +174,31 @@ export class SessionStreams {
     this.unacked.set(tag, c);
   }
 
-  /** The stream was deleted, or reading it failed: the client is told (basic.cancel). */
+  /**
+   * The stream was deleted, or reading it failed: the consumer stops at once, and the client is
+   * told (basic.cancel) once the deletion is on disk, as for a classic queue (Session.consumerGone).
+   */
   gone(c: ChannelStreamConsumer): void {
-    if (this.consumers.get(c.tag) !== c) return;
-    this.stop(c);
-    this.host.consumerCancelled(c.tag);
+    if (this.consumers.get(c.tag) !== c || !c.active) return;
+    this.halt(c);
+    const tell = (): void => {
+      if (this.consumers.get(c.tag) !== c) return;
+      this.consumers.delete(c.tag);
+      this.host.consumerCancelled(c.tag);
+    };
+    const later = (): void => void setImmediate(tell);
+    this.host.vhost.topologySaved().then(later, later);
   }
 
   private stop(c: ChannelStreamConsumer): void {
     this.consumers.delete(c.tag);
+    this.halt(c);
+  }
+
+  private halt(c: ChannelStreamConsumer): void {
     c.active = false;
     c.unsubscribe();
     c.consumer.stop();
-  }
-
-  private take(tag: number, multiple: boolean): Map<ChannelStreamConsumer, number> {
-    const out = new Map<ChannelStreamConsumer, number>();
-    if (!multiple) {
-      const c = this.unacked.get(tag);
-      if (c) {
-        this.unacked.delete(tag);
-        out.set(c, 1);
-      }
-      return out;
-    }
-    for (const [t, c] of this.unacked) {
-      if (tag !== 0 && t > tag) break;
-      this.unacked.delete(t);
-      out.set(c, (out.get(c) ?? 0) + 1);
-    }
-    return out;
   }
 
   private find(tag: number, multiple: boolean): ChannelStreamConsumer | undefined {

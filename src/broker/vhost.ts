@@ -4,6 +4,8 @@
 import { deadLetterContent, isDeadLetterCycle } from './dead-letter.js';
 import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import { Exchange, type Destination, type ExchangeType, type RouteTarget } from './exchange/exchange.js';
+import { routeMessage, type RouteTopology } from './exchange/route.js';
+import { senderSelectedKeys, withoutBcc } from './exchange/sender-selected.js';
 import { StoredMessage, type Args, type MessageContent, type PublishInput, type QueueEntry } from './message.js';
 import type { MessageStore } from './message-store.js';
 import type { DelayedMessages } from './delayed/delayed-store.js';
@@ -12,6 +14,7 @@ import { Queue, type DeathReason } from './queue/queue.js';
 import { dropDuplicates, type KeyRecorder } from './queue/dedup.js';
 import { randomBytes } from 'node:crypto';
 import { StreamRegistry } from './stream/registry.js';
+import type { GroupCoordinator } from './stream/groups/index.js';
 import { Stream, type StreamDef, type StreamEnv } from './stream/stream.js';
 import { declaresStream } from './stream/queue-args.js';
 import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
@@ -60,14 +63,14 @@ export interface VhostContext {
   nextQueueId(): number;
   /** Durable topology changed: persist it. */
   topologyChanged(): void;
+  /** Resolves once the durable topology changes made so far (streams included) are on disk. */
+  topologySaved(): Promise<void>;
   queueError(queue: string, err: unknown): void;
   /** Broker-wide consumer (ack) timeout in ms; 0 for none. Queues may override it. */
   readonly consumerTimeoutMs: number;
   /** Where streams keep their files. */
   readonly streamEnv: StreamEnv;
   nextStreamId(): number;
-  /** Resolves once the durable topology (streams included) is on disk. */
-  topologySaved(): Promise<void>;
 }
 
 export interface PublishOutcome {
@@ -79,6 +82,8 @@ export interface PublishOutcome {
   readonly rejected: boolean;
   /** A queue it went to is in flow control (Queue.flowWait): the publisher should stop reading until this resolves. */
   readonly flow?: Promise<void>;
+  /** The properties as stored, when the broker changed them (BCC removed): what a basic.return carries. */
+  readonly properties?: Buffer;
   /** Appended to a stream: resolves once durable there (a confirm waits for it), rejects if the write failed. */
   readonly streamWrite?: Promise<void>;
 }
@@ -87,6 +92,18 @@ export interface PublishOutcome {
 export type DeclaredQueue = Queue | StreamQueueInfo;
 
 const NOT_ROUTED: PublishOutcome = { queues: 0, needsSync: false, rejected: false };
+
+/** What dead-lettering one message did. */
+interface DeadLetterCopies {
+  /** Written for a durable queue: a confirm waits for the sync. */
+  readonly written: boolean;
+  /** Held by a delayed exchange whose log a confirm (or the source's Ack) waits for. */
+  readonly heldSync: boolean;
+  /** A delayed exchange could not hold it (its log failed or is closed): the source must keep it. */
+  readonly holdFailed: boolean;
+}
+
+const NO_COPIES: DeadLetterCopies = { written: false, heldSync: false, holdFailed: false };
 
 const EXCHANGE_TYPES: ReadonlySet<string> = new Set(['direct', 'fanout', 'topic', 'headers', 'x-delayed-message']);
 
@@ -108,7 +125,14 @@ export class Vhost {
   readonly streams: StreamRegistry;
   /** Streams of one partition as AMQP queues (RabbitMQ's stream queues). */
   readonly streamQueues: StreamQueues;
+  /** Consumer groups over the streams (set by the broker once their offsets log is open). */
+  groups: GroupCoordinator | undefined;
   private closed = false;
+  /** Names routing looks up: queues (and stream queues) for the default exchange, alternate exchanges. */
+  private readonly topology: RouteTopology = {
+    queue: (name) => this.queues.get(name) ?? this.streamQueues.get(name),
+    exchange: (name) => this.exchanges.get(name),
+  };
 
   constructor(
     readonly name: string,
@@ -119,11 +143,12 @@ export class Vhost {
       vhost: name,
       nextStreamId: () => ctx.nextStreamId(),
       queueExists: (n) => this.queues.has(n),
+      streamRemoved: (stream) => this.streamRemoved(stream),
+      streamDeleted: (n) => this.groups?.onTopicDeleted(n) ?? Promise.resolve(),
       topologyChanged: () => {
         ctx.topologyChanged();
         return ctx.topologySaved();
       },
-      streamDeleted: (stream) => this.streamDeleted(stream),
     });
     this.streamQueues = new StreamQueues(name, this.streams);
     for (const [n, type] of PREDECLARED) {
@@ -246,6 +271,11 @@ export class Vhost {
     for (const q of this.queues.values()) q.stop();
   }
 
+  /** Resolves once the topology changes made so far are on disk (a queue's deletion, say). */
+  topologySaved(): Promise<void> {
+    return this.ctx.topologySaved();
+  }
+
   /** Broker-wide consumer timeout (ms, 0 for none); x-consumer-timeout overrides it per queue. */
   get consumerTimeoutMs(): number {
     return this.ctx.consumerTimeoutMs;
@@ -295,9 +325,9 @@ export class Vhost {
     for (const ex of this.exchanges.values()) {
       if (ex.router.unbindAll(q) > 0) this.maybeAutoDeleteExchange(ex);
     }
-    const n = q.delete();
+    // Marked before q.delete(): its consumers are told once the deletion is on disk (Session.consumerGone).
     if (q.persistsMessages) this.ctx.topologyChanged();
-    return n;
+    return q.delete();
   }
 
   /** Exclusive queues owned by a closing connection are deleted. */
@@ -350,23 +380,40 @@ export class Vhost {
     if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${ex.name}' in vhost '${this.name}'`);
   }
 
-  /** Route and enqueue one message. Throws when the exchange is missing or internal. */
+  /**
+   * Route and enqueue one message. Throws when the exchange is missing or internal, or
+   * the CC/BCC headers are not arrays (checked before anything is routed, as RabbitMQ).
+   */
   publish(input: PublishInput): PublishOutcome {
     const ex = this.exchanges.get(input.exchange);
     if (!ex) throw notFound('exchange', input.exchange, this.name);
     if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${ex.name}' in vhost '${this.name}'`);
-    const held = ex.delayed ? this.ctx.delayed.hold(this, ex, input) : undefined;
-    if (held) return held;
+    // Sender-selected distribution costs nothing for a publish without headers.
+    const ccKeys = input.headers === undefined ? undefined : senderSelectedKeys(input.headers);
     if (ex.isDefault && input.routingKey.startsWith('amq.rabbitmq.reply-to.')) return this.publishDirectReply(input);
-    const targets = this.route(ex, input);
-    if (targets.length === 0) return NOT_ROUTED;
+    const stored = ccKeys === undefined ? input : withoutBcc(input);
+    const held: Exchange[] = [];
+    const targets = routeMessage(ex, { routingKey: input.routingKey, ccKeys, headers: stored.headers }, this.topology, held);
+    // Delayed exchanges hold the message as published (BCC included), so its release routes by the same keys.
+    const heldSync = this.holdAt(held, input);
+    if (targets.length === 0) {
+      if (held.length > 0) return { queues: held.length, needsSync: heldSync, rejected: false };
+      return stored === input ? NOT_ROUTED : { ...NOT_ROUTED, properties: stored.properties };
+    }
+    // Routing names queues and stream queues alike; each kind is written its own way.
     const { queues, streams } = splitTargets(targets);
-    const out = queues.length > 0 ? this.enqueue(input, queues, Date.now()) : NOT_ROUTED;
-    if (!streams) return out;
-    return { ...out, queues: out.queues + streams.length, streamWrite: this.streamQueues.publish(streams, input) };
+    let out = queues.length > 0 ? this.enqueue(stored, queues, Date.now()) : NOT_ROUTED;
+    if (streams) out = { ...out, queues: out.queues + streams.length, streamWrite: this.streamQueues.publish(streams, stored) };
+    return held.length === 0 ? out : { ...out, queues: out.queues + held.length, needsSync: out.needsSync || heldSync };
   }
 
-  /** Enqueues a routed message on its classic queues (those with room, not holding it as a duplicate). */
+  /** Checks a publish buffered by a transaction, so it fails now rather than at the commit (as RabbitMQ). */
+  checkPublish(input: PublishInput): void {
+    this.getExchange(input.exchange);
+    if (input.headers !== undefined) senderSelectedKeys(input.headers);
+  }
+
+  /** Enqueues a routed message on its queues (those with room, not holding it as a duplicate). */
   private enqueue(input: PublishInput, routed: readonly Queue[], now: number): PublishOutcome {
     // x-overflow reject-publish: a full queue refuses the message before it is written anywhere
     // (and before its de-duplication key is recorded, so a retry is not mistaken for a duplicate).
@@ -391,7 +438,8 @@ export class Vhost {
     if (refused) {
       for (const q of refused) {
         if (q.config.overflow === 'reject-publish-dlx' && msg.content) {
-          needsSync = this.deadLetterCopies(q, msg.content, msg, 'maxlen', now) || needsSync;
+          const copies = this.deadLetterCopies(q, msg.content, msg, 'maxlen', now);
+          needsSync = copies.written || copies.heldSync || needsSync;
         }
       }
     }
@@ -404,6 +452,16 @@ export class Vhost {
       rejected: refused !== undefined,
       flow,
     };
+  }
+
+  /** Delayed exchanges met on the way hold the message; true if a confirm must wait for the delayed log. */
+  private holdAt(held: readonly Exchange[], input: PublishInput): boolean {
+    let needsSync = false;
+    for (const x of held) {
+      const out = this.ctx.delayed.hold(this, x, input);
+      if (out?.needsSync) needsSync = true;
+    }
+    return needsSync;
   }
 
   /** A reply straight to the requesting channel, never stored (RabbitMQ's direct reply-to). */
@@ -445,38 +503,83 @@ export class Vhost {
   private deadLetterNow(q: Queue, entries: readonly QueueEntry[], reason: DeathReason): void {
     const store = this.ctx.store;
     const now = Date.now();
+    let heldCopies: QueueEntry[] | undefined;
     store.beginBatch();
     try {
       for (const e of entries) {
-        if (e.msg.content) this.deadLetterCopies(q, e.msg.content, e.msg, reason, now);
-        q.dropEntry(e);
+        const copies = e.msg.content ? this.deadLetterCopies(q, e.msg.content, e.msg, reason, now) : NO_COPIES;
+        // Not logged as removed: a restart brings it back rather than losing it.
+        if (copies.holdFailed) q.forget(e);
+        else if (copies.heldSync) (heldCopies ??= []).push(e);
+        else q.dropEntry(e);
       }
     } finally {
       store.endBatch();
     }
+    if (heldCopies) this.dropOnceHeld(q, heldCopies);
   }
 
-  /** Routes a dead-lettered copy of a message from `q`; true if it was written for a durable queue. */
-  private deadLetterCopies(q: Queue, content: MessageContent, original: StoredMessage, reason: DeathReason, now: number): boolean {
+  /**
+   * A copy that a delayed exchange holds is in the delayed log, outside the Batch record:
+   * the source keeps its message until that log is durable, so a crash in between leaves
+   * the message in both places (delivered twice), never in neither.
+   */
+  private dropOnceHeld(q: Queue, entries: readonly QueueEntry[]): void {
+    this.ctx.delayed.sync().then(
+      () => {
+        for (const e of entries) {
+          if (this.closed) q.forget(e);
+          else q.dropEntry(e);
+        }
+      },
+      (err: unknown) => {
+        this.ctx.queueError(q.name, err);
+        for (const e of entries) q.forget(e);
+      },
+    );
+  }
+
+  /** Routes a dead-lettered copy of a message from `q`: written for a durable queue, held by a recoverable delayed exchange. */
+  private deadLetterCopies(q: Queue, content: MessageContent, original: StoredMessage, reason: DeathReason, now: number): DeadLetterCopies {
     const dlxName = q.config.deadLetterExchange;
     const dlx = dlxName === undefined ? undefined : this.exchanges.get(dlxName);
     // RabbitMQ drops the message when the dead-letter exchange does not exist.
-    if (!dlx) return false;
-    const dl = deadLetterContent(content, { queue: q.name, reason, now });
-    const keys = q.config.deadLetterRoutingKey !== undefined ? [q.config.deadLetterRoutingKey] : dl.routingKeys;
-    const found = new Set<RouteTarget>();
-    for (const routingKey of keys) for (const t of this.route(dlx, { routingKey, headers: dl.headers })) found.add(t);
-    const { queues: targets, streams } = splitTargets([...found]);
-    if (streams) this.deadLetterToStreams(streams, content, original, dlx.name, keys[0], dl);
+    if (!dlx) return NO_COPIES;
+    const dl = deadLetterContent(content, { queue: q.name, reason, now, routingKey: q.config.deadLetterRoutingKey });
+    const held: Exchange[] = [];
+    const { queues: targets, streams } = splitTargets(routeMessage(dlx, dl, this.topology, held));
+    const copy: PublishInput = {
+      exchange: dlx.name,
+      routingKey: dl.routingKey,
+      mandatory: false,
+      properties: dl.properties,
+      body: content.body,
+      persistent: original.persistent,
+      headers: dl.headers,
+      priority: dl.priority,
+      expiration: -1,
+      messageId: undefined,
+    };
+    // Not part of the Batch record that removes the source: at most once across a crash (docs/streams.md).
+    if (streams) void this.streamQueues.publish(streams, copy);
+    let heldSync = false;
+    let holdFailed = false;
+    try {
+      heldSync = this.holdAt(held, copy);
+    } catch (err) {
+      // A timer or another client's ack got here: report it, never throw into them.
+      this.ctx.queueError(q.name, err);
+      holdFailed = true;
+    }
     const accepted = targets.filter(
       (t) => !t.deleted && !isDeadLetterCycle(dl.headers, reason, t.name) && !t.refuses(content.body.length),
     );
-    if (accepted.length === 0) return false;
+    if (accepted.length === 0) return { written: false, heldSync, holdFailed };
     const msg = new StoredMessage(
       this.ctx.nextMessageId(),
       original.persistent,
       content.body.length,
-      { exchange: dlx.name, routingKey: keys[0], properties: dl.properties, body: content.body },
+      { exchange: dlx.name, routingKey: dl.routingKey, properties: dl.properties, body: content.body },
       undefined,
       now,
       -1,
@@ -486,33 +589,7 @@ export class Vhost {
     this.hold(msg);
     for (const t of accepted) t.enqueue(msg, now);
     this.unhold(msg);
-    return written;
-  }
-
-  /**
-   * A dead-lettered copy into stream queues is appended to them. It is not part of the Batch record
-   * that removes the source message, so across a crash it is delivered at most once (docs/streams.md).
-   */
-  private deadLetterToStreams(
-    streams: readonly Stream[],
-    content: MessageContent,
-    original: StoredMessage,
-    exchange: string,
-    routingKey: string,
-    dl: { properties: Buffer; headers: Args; priority: number },
-  ): void {
-    void this.streamQueues.publish(streams, {
-      exchange,
-      routingKey,
-      mandatory: false,
-      properties: dl.properties,
-      body: content.body,
-      persistent: original.persistent,
-      headers: dl.headers,
-      priority: dl.priority,
-      expiration: -1,
-      messageId: undefined,
-    });
+    return { written, heldSync, holdFailed };
   }
 
   /** A persistent message is written once, naming every durable queue it goes to; true if written (a confirm waits for sync). */
@@ -538,37 +615,6 @@ export class Vhost {
     if (--msg.refs > 0) return;
     this.ctx.store.release(msg);
     msg.content = undefined;
-  }
-
-  /**
-   * Which queues and stream queues a message reaches, following exchange-to-exchange bindings once
-   * each. Routing only names destinations: the caller splits them (splitTargets) and writes each kind.
-   */
-  route(ex: Exchange, input: { routingKey: string; headers: Args | undefined }): RouteTarget[] {
-    if (ex.isDefault) {
-      const q = this.queues.get(input.routingKey) ?? this.streamQueues.get(input.routingKey);
-      return q ? [q] : [];
-    }
-    const out = new Set<Destination>();
-    ex.router.route(input.routingKey, input.headers, out);
-    let hasExchange = false;
-    for (const d of out) if (d instanceof Exchange) hasExchange = true;
-    if (!hasExchange) return [...out] as RouteTarget[];
-    const queues = new Set<RouteTarget>();
-    const seen = new Set<Exchange>([ex]);
-    const pending = [...out];
-    while (pending.length > 0) {
-      const d = pending.pop() as Destination;
-      if (!(d instanceof Exchange)) {
-        queues.add(d);
-      } else if (!seen.has(d)) {
-        seen.add(d);
-        const next = new Set<Destination>();
-        d.router.route(input.routingKey, input.headers, next);
-        pending.push(...next);
-      }
-    }
-    return [...queues];
   }
 
   // --- persistence -------------------------------------------------------
@@ -644,7 +690,7 @@ export class Vhost {
   }
 
   /** A stream went (AMQP queue.delete or Kafka DeleteTopics): as for a deleted queue, its bindings and consumers go. */
-  private streamDeleted(stream: Stream): void {
+  private streamRemoved(stream: Stream): void {
     this.streamQueues.deleted(stream);
     let unbound = false;
     for (const ex of this.exchanges.values()) {

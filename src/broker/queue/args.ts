@@ -5,6 +5,8 @@
 import { preconditionFailed } from '../errors.js';
 import type { Args } from '../message.js';
 import { parseDedupArgs, type DedupConfig } from './dedup.js';
+import { fieldTypeName } from '../field-types.js';
+import { TypedNumber } from '../../protocol/amqp/content.js';
 
 export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 
@@ -173,26 +175,20 @@ function describeType(v: unknown): string {
   return typeof v;
 }
 
-/** RabbitMQ's names of field-table types (as its error texts print them). */
+/**
+ * RabbitMQ's type name of an argument value (field-types.ts), also for values read back from
+ * meta.json, where a wire-typed number is a plain { type, value } object, and for integers
+ * beyond 32 bits (which came as a long).
+ */
+const WIRE_TYPES: readonly string[] = ['int8', 'uint8', 'int16', 'uint16', 'uint32', 'float'];
+
 export function amqpTypeName(v: unknown): string {
-  if (typeof v === 'string') return 'longstr';
-  if (Buffer.isBuffer(v)) return 'binary';
-  if (typeof v === 'boolean') return 'bool';
-  if (typeof v === 'bigint') return 'long';
-  if (typeof v === 'number') {
-    if (!Number.isInteger(v)) return 'double';
-    return v >= -0x80000000 && v <= 0x7fffffff ? 'signedint' : 'long';
-  }
-  if (Array.isArray(v)) return 'array';
-  if (v === null) return 'void';
-  if (typeof v === 'object') {
-    // Wire-typed numbers (TypedNumber, or its JSON form after a restart) keep their type name.
+  if (typeof v === 'number' && Number.isInteger(v) && (v < -0x80000000 || v > 0x7fffffff)) return 'long';
+  if (v !== null && typeof v === 'object' && !(v instanceof TypedNumber) && !Buffer.isBuffer(v)) {
     const t = (v as { type?: unknown }).type;
-    const names: Readonly<Record<string, string>> = { int8: 'byte', uint8: 'unsignedbyte', int16: 'short', uint16: 'unsignedshort', uint32: 'unsignedint', float: 'float' };
-    if (typeof t === 'string' && names[t]) return names[t];
-    if ('seconds' in v) return 'timestamp';
-    if ('scale' in v) return 'decimal';
-    return 'table';
+    if (typeof t === 'string' && WIRE_TYPES.includes(t) && typeof (v as { value?: unknown }).value === 'number') {
+      return fieldTypeName(new TypedNumber(t as TypedNumber['type'], (v as { value: number }).value));
+    }
   }
-  return typeof v;
+  return fieldTypeName(v);
 }

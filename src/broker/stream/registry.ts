@@ -15,8 +15,13 @@ export interface StreamRegistryContext {
   queueExists(name: string): boolean;
   /** The set of streams changed: persist the topology; resolves once it is on disk. */
   topologyChanged(): Promise<void>;
-  /** A stream was deleted (by any protocol): its consumers and bindings go. Called before its files are removed. */
-  streamDeleted(stream: Stream): void;
+  /**
+   * A stream left the registry (deleted by any protocol): its AMQP consumers and bindings go.
+   * Called at once, before its files are removed.
+   */
+  streamRemoved(stream: Stream): void;
+  /** A stream was deleted: what hangs off it (committed group offsets) goes too. */
+  streamDeleted(name: string): Promise<void>;
 }
 
 export interface CreateStreamOptions {
@@ -99,9 +104,10 @@ export class StreamRegistry {
     const s = this.streams.get(name);
     if (!s) return false;
     this.streams.delete(name);
-    this.ctx.streamDeleted(s);
+    this.ctx.streamRemoved(s);
     await this.ctx.topologyChanged();
     await s.destroy();
+    await this.ctx.streamDeleted(name);
     return true;
   }
 

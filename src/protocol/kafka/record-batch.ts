@@ -146,9 +146,9 @@ export function batchMagic(batch: Buffer): number {
 
 /** Reads the header of a magic v2 batch (splitBatches() output, or any buffer starting with one). */
 export function readBatchHeader(batch: Buffer): RecordBatchHeader {
-  if (batch.length < RECORD_BATCH_HEADER_BYTES) throw corrupt(`record batch of ${batch.length} bytes is shorter than its 61-byte header`);
   const magic = batch[MAGIC_OFFSET];
-  if (magic !== CURRENT_MAGIC) throw corrupt(`record batch has magic ${magic}, not 2`);
+  if (batch.length > MAGIC_OFFSET && magic !== CURRENT_MAGIC) throw corrupt(`record batch has magic ${magic}, not 2`);
+  if (batch.length < RECORD_BATCH_HEADER_BYTES) throw corrupt(`record batch of ${batch.length} bytes is shorter than its 61-byte header`);
   const attributes = batch.readInt16BE(ATTRIBUTES_OFFSET);
   return {
     baseOffset: batch.readBigInt64BE(0),

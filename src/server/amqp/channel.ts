@@ -41,6 +41,10 @@ export class AmqpChannel implements DeliverySink {
   private confirmChain: Promise<void> = Promise.resolve();
   /** RabbitMQ: an empty queue name means the last queue declared on this channel. */
   private lastQueue = '';
+  /** The client asked for basic.cancel when the broker cancels its consumer (RabbitMQ's capability). */
+  private readonly notifiesCancel: boolean;
+  /** basic.cancel notices that came while a command was unfinished: sent after its reply. */
+  private heldCancels: string[] = [];
   /** Reading paused for publisher flow control (waitForFlow), under its own key. */
   private flowPaused = false;
   private readonly flowKey: string;
@@ -53,6 +57,8 @@ export class AmqpChannel implements DeliverySink {
     // Unique per channel object: a late resume from a closed channel cannot resume a reopened one.
     this.flowKey = `flow-${id}-${++flowKeys}`;
     this.session = new Session(this.vhost, conn.broker.store, conn.id, this);
+    const caps = conn.clientProperties.capabilities as Record<string, unknown> | undefined;
+    this.notifiesCancel = caps?.consumer_cancel_notify === true;
   }
 
   handle(cmd: Command): void {
@@ -107,6 +113,13 @@ export class AmqpChannel implements DeliverySink {
     if (!this.released) this.session.resume();
   }
 
+  /** channel.close commands waiting in the backlog (the client closed while a command was unfinished). */
+  queuedCloses(): number {
+    let n = 0;
+    for (const cmd of this.backlog) if (cmd.method.name === 'channel.close') n++;
+    return n;
+  }
+
   /** The channel is gone (closed by either side, or the connection went). */
   release(): void {
     if (this.released) return;
@@ -145,8 +158,22 @@ export class AmqpChannel implements DeliverySink {
     this.conn.handleError(preconditionFailed(text), this.id);
   }
 
+  /**
+   * RabbitMQ sends basic.cancel only to clients with the consumer_cancel_notify capability,
+   * and a channel busy with a command (its own queue.delete, say) sends it after that
+   * command's reply: a client that closes the channel on the cancel still gets its delete-ok.
+   */
   consumerCancelled(consumerTag: string): void {
-    if (!this.released) this.conn.sendMethod(this.id, { name: 'basic.cancel', consumerTag, nowait: true });
+    if (this.released || !this.notifiesCancel) return;
+    if (this.busy) this.heldCancels.push(consumerTag);
+    else this.conn.sendMethod(this.id, { name: 'basic.cancel', consumerTag, nowait: true });
+  }
+
+  private sendHeldCancels(): void {
+    const tags = this.heldCancels;
+    if (tags.length === 0) return;
+    this.heldCancels = [];
+    for (const consumerTag of tags) this.sendIfOpen({ name: 'basic.cancel', consumerTag, nowait: true });
   }
 
   // --- dispatch ------------------------------------------------------------
@@ -173,6 +200,7 @@ export class AmqpChannel implements DeliverySink {
 
   private resumeBacklog(): void {
     this.busy = false;
+    this.sendHeldCancels();
     while (!this.busy && !this.released && this.backlog.length > 0) this.run(this.backlog.shift() as Command);
     if (this.backlog.length < BACKLOG_PAUSE_COMMANDS) this.conn.resumeReading(this.id);
     if (!this.busy) this.endOfBatch();
@@ -334,7 +362,7 @@ export class AmqpChannel implements DeliverySink {
     }
     if (out.flow) this.waitForFlow(out.flow);
     if (out.rejected && this.confirmMode) this.batchRejected.push(this.publishSeq);
-    if (out.queues === 0 && m.mandatory) this.returnUnroutable(input);
+    if (out.queues === 0 && m.mandatory) this.returnUnroutable(input, out.properties);
   }
 
   /** Publisher flow control: stop reading the connection until the queue has served its waiting consumers. */
@@ -348,11 +376,12 @@ export class AmqpChannel implements DeliverySink {
     });
   }
 
-  private returnUnroutable(p: PublishInput): void {
+  /** basic.return of a mandatory publish; `properties` as the broker stored them, if it changed them (BCC removed). */
+  private returnUnroutable(p: PublishInput, properties = p.properties): void {
     this.conn.sendContent(
       this.id,
       { name: 'basic.return', replyCode: ReplyCode.NO_ROUTE, replyText: 'NO_ROUTE', exchange: p.exchange, routingKey: p.routingKey },
-      p.properties,
+      properties,
       p.body,
     );
   }
@@ -428,7 +457,7 @@ export class AmqpChannel implements DeliverySink {
 
   private async txCommit(): Promise<void> {
     const { unroutable } = await this.session.txCommit();
-    for (const p of unroutable) this.returnUnroutable(p);
+    for (const u of unroutable) this.returnUnroutable(u.input, u.properties);
     this.sendIfOpen({ name: 'tx.commit-ok' });
   }
 }
