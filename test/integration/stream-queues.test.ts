@@ -162,6 +162,27 @@ describe('stream queues: publish and consume', () => {
     assert.equal((await again.got.waitFor(6)).length, 6);
   });
 
+  it('acks in a transaction give credit back at the commit; a rollback leaves them unacked', { ...TEST_OPTS, skip: isReference ? 'RabbitMQ 3.10 grants stream credit per chunk, past the prefetch' : false }, async () => {
+    const q = await stream();
+    await publish(q, ['t0', 't1', 't2']);
+    const { ch, got } = await consumer(q, 'first', 1, false);
+    await tx.select(ch);
+    const [m0] = await got.waitFor(1);
+    ch.ack(m0);
+    await sleep(SETTLE_MS);
+    assert.equal(got.length, 1);
+    await tx.commit(ch);
+    const [, m1] = await got.waitFor(2);
+    ch.ack(m1);
+    await tx.rollback(ch);
+    await sleep(SETTLE_MS);
+    assert.equal(got.length, 2);
+    // Unacked again: acking it (and committing) is what frees the credit.
+    ch.ack(m1);
+    await tx.commit(ch);
+    assert.deepEqual(bodies(await got.waitFor(3)), ['t0', 't1', 't2']);
+  });
+
   it('routes to a stream through exchanges like to a queue', TEST_OPTS, async () => {
     const q = await stream();
     const classic = ctx.clients.deleteLater(uniqueName('cq'));
