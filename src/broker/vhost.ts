@@ -402,8 +402,13 @@ export class Vhost {
     }
     // Routing names queues and stream queues alike; each kind is written its own way.
     const { queues, streams } = splitTargets(targets);
-    let out = queues.length > 0 ? this.enqueue(stored, queues, Date.now()) : NOT_ROUTED;
-    if (streams) out = { ...out, queues: out.queues + streams.length, streamWrite: this.streamQueues.publish(streams, stored) };
+    let out: PublishOutcome;
+    if (!streams) out = this.enqueue(stored, queues, Date.now());
+    else if (queues.length === 0) out = { queues: streams.length, needsSync: false, rejected: false, streamWrite: this.streamQueues.publish(streams, stored) };
+    else {
+      const enqueued = this.enqueue(stored, queues, Date.now());
+      out = { ...enqueued, queues: enqueued.queues + streams.length, streamWrite: this.streamQueues.publish(streams, stored) };
+    }
     return held.length === 0 ? out : { ...out, queues: out.queues + held.length, needsSync: out.needsSync || heldSync };
   }
 
