@@ -6,6 +6,10 @@ export type StreamErrorKind =
   | 'corrupt'
   /** Magic 0/1 message sets. */
   | 'unsupported-format'
+  /** A record Kafka's validation refuses (no key on a compacted topic): INVALID_RECORD. */
+  | 'invalid-record'
+  /** What the stream's configs forbid (DeleteRecords without cleanup.policy delete): POLICY_VIOLATION. */
+  | 'policy-violation'
   /** A batch bigger than the stream's max message bytes: RECORD_TOO_LARGE / MESSAGE_TOO_LARGE. */
   | 'too-large'
   /** A read below the log start or past the end: OFFSET_OUT_OF_RANGE. */
