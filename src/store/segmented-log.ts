@@ -540,7 +540,9 @@ export class SegmentedLog implements Log {
     const victims = this.segs.filter((s) => s.id >= first && s.id <= last);
     if (victims.length === 0 || victims[0].id !== first) throw new RangeError(`segment ${first} is not in the log`);
     if (victims.includes(this.active)) throw new RangeError(`segment ${this.active.id} is the active segment`);
-    const open = victims.find((s) => s.durable < s.end || s.written < s.end);
+    // Under 'never' nothing is fsync'd before close: written counts as settled, as for sync().
+    const settled = (s: Segment): number => (this.policy === 'never' ? s.written : s.durable);
+    const open = victims.find((s) => settled(s) < s.end || s.written < s.end);
     if (open) throw new RangeError(`segment ${open.id} is not durable yet`);
     return victims;
   }

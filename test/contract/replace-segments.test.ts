@@ -234,6 +234,21 @@ for (const v of variants) {
   });
 }
 
+describe('replaceSegments: fsync never', () => {
+  test('segments written to the OS count as settled, as they do for sync()', async () => {
+    const disk = new MemoryDisk();
+    const log = await reopenMemoryLog(disk, { logger: silentLogger, segmentBytesMax: SEGMENT_BYTES, fsync: 'never' });
+    try {
+      const segs = await fill(log, 20);
+      const ids = log.segments();
+      await replace(log, ids[0], ids[1], () => false);
+      assert.deepEqual(await scanIds(log), ids.slice(2).flatMap((s) => segs.get(s) ?? []));
+    } finally {
+      await log.close();
+    }
+  });
+});
+
 describe('replaceSegments: recovery', () => {
   test('a swap file left by a crash is finished; a .cleaned file is dropped', async () => {
     const root = await fs.mkdtemp(path.join(os.tmpdir(), 'wharf-replace-'));
