@@ -92,7 +92,9 @@ export class StreamCleaner {
   private async filthiest(skip: ReadonlySet<string>): Promise<{ host: CleanerHost; plan: CleanPlan } | undefined> {
     let best: { host: CleanerHost; plan: CleanPlan } | undefined;
     const now = this.now();
+    const live = new Set<string>();
     for (const host of this.opts.partitions()) {
+      live.add(host.dir);
       const cleanup = host.config().cleanup;
       if (!cleanup?.compact || host.isClosed() || skip.has(host.dir)) continue;
       const segs = host.segments();
@@ -108,6 +110,9 @@ export class StreamCleaner {
       if (!plan || !worthCleaning(plan, cleanup.minCleanableDirtyRatio)) continue;
       if (!best || plan.dirtyRatio > best.plan.dirtyRatio) best = { host, plan };
     }
+    // Forget partitions that are gone (deleted streams).
+    for (const dir of this.checkpoints.keys()) if (!live.has(dir)) this.checkpoints.delete(dir);
+    for (const dir of this.stuck.keys()) if (!live.has(dir)) this.stuck.delete(dir);
     return best;
   }
 
