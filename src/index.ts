@@ -36,6 +36,10 @@ export interface BrokerOptions {
   kafkaAutoCreateTopics?: boolean;
   /** How often stream retention runs, in ms (default 60 s). */
   retentionCheckMs?: number;
+  /** How often the stream cleaner looks for compacted partitions worth cleaning, in ms (default 15 s). */
+  streamCleanerIntervalMs?: number;
+  /** Memory of the stream cleaner's key -> offset map, in bytes (default 32 MiB, ~1.2 million keys per pass). */
+  streamCleanerMapBytes?: number;
   /** Kafka's group.initial.rebalance.delay.ms (default 3000): a new group waits this long for more members. */
   kafkaGroupInitialRebalanceDelayMs?: number;
   /** Address to bind (default '::', IPv6 and IPv4). */
@@ -100,6 +104,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     users: opts.users ?? [],
     ...(opts.consumerTimeoutMs !== undefined ? { consumerTimeoutMs: opts.consumerTimeoutMs } : {}),
     ...(opts.retentionCheckMs !== undefined ? { retentionCheckMs: opts.retentionCheckMs } : {}),
+    ...(opts.streamCleanerIntervalMs !== undefined ? { streamCleanerIntervalMs: opts.streamCleanerIntervalMs } : {}),
+    ...(opts.streamCleanerMapBytes !== undefined ? { streamCleanerMapBytes: opts.streamCleanerMapBytes } : {}),
     ...(opts.kafkaGroupInitialRebalanceDelayMs !== undefined ? { groups: { initialRebalanceDelayMs: opts.kafkaGroupInitialRebalanceDelayMs } } : {}),
     groupSubscriptions: kafkaSubscriptions,
   });

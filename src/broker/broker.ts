@@ -20,6 +20,8 @@ import { MessageStore } from './message-store.js';
 import type { Queue } from './queue/queue.js';
 import { Vhost, type VhostSnapshot } from './vhost.js';
 import { removeOrphanStreams } from './stream/registry.js';
+import { StreamCleaner } from './stream/compaction/stream-cleaner.js';
+import type { CleanerHost } from './stream/compaction/cleaner.js';
 import { GroupCoordinator, type GroupConfig, type SubscriptionDecoder } from './stream/groups/index.js';
 import type { StreamEnv } from './stream/stream.js';
 
@@ -38,6 +40,10 @@ export interface BrokerCoreOptions {
   readonly consumerTimeoutMs?: number;
   /** How often stream retention runs (ms). */
   readonly retentionCheckMs?: number;
+  /** How often the stream cleaner looks for compacted partitions to clean (ms; Kafka's log.cleaner.backoff.ms, 15 s). */
+  readonly streamCleanerIntervalMs?: number;
+  /** Memory of the cleaner's key -> offset map (bytes; 32 MiB, about 1.2 million keys per pass). */
+  readonly streamCleanerMapBytes?: number;
   /** Consumer group settings (Kafka's broker defaults for what is left out). */
   readonly groups?: Partial<GroupConfig>;
   /** Reads subscribed topics from group members' metadata (the Kafka adapter's decoder). */
@@ -69,6 +75,8 @@ export class Broker {
   private nextQueueId = 1;
   private nextStreamId = 1;
   private retentionTimer: NodeJS.Timeout | undefined;
+  /** Compaction of streams with cleanup.policy compact (stream/compaction/). */
+  cleaner: StreamCleaner | undefined;
   private nextProducerId = 0;
   private producerIdsUsedBelow = 0;
   private producerIdBlock: Promise<void> | undefined;
@@ -147,6 +155,13 @@ export class Broker {
       throw err;
     }
     broker.startRetention(opts.retentionCheckMs ?? RETENTION_CHECK_MS);
+    broker.cleaner = new StreamCleaner({
+      logger: opts.logger,
+      partitions: () => broker.cleanerHosts(),
+      ...(opts.streamCleanerIntervalMs !== undefined ? { intervalMs: opts.streamCleanerIntervalMs } : {}),
+      ...(opts.streamCleanerMapBytes !== undefined ? { mapBytes: opts.streamCleanerMapBytes } : {}),
+    });
+    broker.cleaner.start();
     return broker;
   }
 
@@ -238,6 +253,12 @@ export class Broker {
     return this.nextProducerId++;
   }
 
+  private *cleanerHosts(): Iterable<CleanerHost> {
+    for (const v of this.vhosts.values()) {
+      for (const s of v.streams.list()) for (const p of s.partitions) yield p.cleanerHost();
+    }
+  }
+
   async enforceRetention(nowMs = Date.now()): Promise<void> {
     for (const v of this.vhosts.values()) await v.streams.enforceRetention(nowMs);
   }
@@ -246,6 +267,7 @@ export class Broker {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.retentionTimer);
+    await this.cleaner?.stop();
     await this.delayed.close();
     for (const v of this.vhosts.values()) v.close();
     await this.topologySaved();

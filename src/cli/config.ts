@@ -36,6 +36,8 @@ export interface ServeOptions {
   /** Ack timeout (ms) for deliveries on queues without x-consumer-timeout; 0 turns it off. */
   consumerTimeoutMs: number;
   diskFreeLimit: DiskFreeLimit;
+  /** How often the stream cleaner looks for compacted partitions to clean (default: the broker's, 15 s). */
+  streamCleanerIntervalMs?: number;
 }
 
 export type Command =
@@ -114,10 +116,14 @@ Options (flag > environment variable > config file > default):
   --consumer-timeout MS WHARF_CONSUMER_TIMEOUT
                                          a delivery not acked within MS closes its channel (406);
                                          0 turns it off; x-consumer-timeout overrides it (1800000)
+  --stream-cleaner-interval MS
+                        WHARF_STREAM_CLEANER_INTERVAL
+                                         how often compacted streams are checked for cleaning (15000)
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "kafkaPort", "kafkaAdvertisedHost",
                                          "kafkaAutoCreateTopics", "bind", "fsync", "logLevel",
-                                         "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs"}
+                                         "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs",
+                                         "streamCleanerIntervalMs"}
   --help, -h                             show this help
 `;
 
@@ -161,6 +167,7 @@ const serveFlags = {
   'memory-high-watermark': { type: 'string' },
   'consumer-timeout': { type: 'string' },
   'disk-free-limit': { type: 'string' },
+  'stream-cleaner-interval': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -208,6 +215,8 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
   };
   const advertised = resolve('kafka-advertised-host', 'WHARF_KAFKA_ADVERTISED_HOST', 'kafkaAdvertisedHost', parseHost, undefined);
   if (advertised !== undefined) options.kafkaAdvertisedHost = advertised;
+  const cleanerMs = resolve('stream-cleaner-interval', 'WHARF_STREAM_CLEANER_INTERVAL', 'streamCleanerIntervalMs', parseMillis, undefined);
+  if (cleanerMs !== undefined) options.streamCleanerIntervalMs = Math.max(1, cleanerMs);
   return { command: 'serve', options };
 }
 
@@ -366,6 +375,7 @@ function checkUnique(users: UserSpec[], source: string): UserSpec[] {
 
 const configKeys: readonly (keyof ServeOptions)[] = [
   'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'bind', 'fsync', 'logLevel', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
+  'streamCleanerIntervalMs',
 ];
 
 /** The config file's top-level object; unknown keys are refused so typos do not pass silently. */

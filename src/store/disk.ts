@@ -23,7 +23,12 @@ export interface LogDisk {
   /** 'create' fails if the file exists; 'existing' fails if it does not. Both open read-write. */
   open(name: string, mode: 'create' | 'existing'): Promise<LogFile>;
   remove(name: string): Promise<void>;
-  /** Makes file creations and removals in the log directory durable. */
+  /**
+   * Renames a file in the log directory, atomically replacing `to` if it exists (POSIX rename:
+   * after a crash either name holds the file, never neither). Durable once syncDir() resolves.
+   */
+  rename(from: string, to: string): Promise<void>;
+  /** Makes file creations, removals and renames in the log directory durable. */
   syncDir(): Promise<void>;
   /**
    * Durably copies bytes [from, to) of `file` into the quarantine area under `name` (or a variant
@@ -121,6 +126,10 @@ export class NodeLogDisk implements LogDisk {
 
   remove(name: string): Promise<void> {
     return fs.unlink(this.describe(name));
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return fs.rename(this.describe(from), this.describe(to));
   }
 
   syncDir(): Promise<void> {

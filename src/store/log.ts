@@ -4,6 +4,7 @@
 // The on-disk layout is documented in docs/storage-format.md.
 
 import type { HandleBudget } from './segment.js';
+import type { SegmentRewriter } from './segment-rewrite.js';
 
 /**
  * When sync() resolves:
@@ -110,6 +111,14 @@ export interface Log {
   activeSegment(): number;
   /** Delete whole segments with id < segment (never the active one). Disk space comes back. */
   deleteSegmentsBefore(segment: number): Promise<void>;
+  /**
+   * Starts writing one segment to replace the sealed, durable segments with ids first..last (the
+   * live ones in that range; never the active one). The replacement gets id `first`; once its
+   * commit() resolves, reads see it instead of them, and a crash at any point leaves either the
+   * old segments or the replacement (docs/storage-format.md, "Replacing segments"). Positions
+   * inside the replaced segments mean nothing afterwards. Throws if the range is not replaceable.
+   */
+  replaceSegments(first: number, last: number): SegmentRewriter;
   /** Bytes the segments occupy (buffered bytes included), for metrics and retention. */
   sizeBytes(): number;
   readonly stats: LogStats;

@@ -12,7 +12,8 @@ export interface RecoveredSegment {
 
 export interface Segment {
   readonly id: number;
-  readonly name: string;
+  /** The file's name; a replacement segment is named `<first>-<last>.swap` until its final rename. */
+  name: string;
   /** Logical end: every byte appended, buffered ones included. */
   end: number;
   /** Bytes handed to the OS. Records below this are read from the file, above it from a buffer. */

@@ -10,6 +10,9 @@ import * as path from 'node:path';
 import { type FsyncPolicy, HandleBudget, type Log, type Logger, openFileLog, readFileIfExists, writeFileAtomic } from '../../store/index.js';
 import { SEGMENT_HEADER_BYTES, segmentFileName } from '../../store/record-format.js';
 import { ATTR_COMPRESSION_MASK, type BatchHeader, checkUncompressedRecords, clientBatch, readBatchHeader } from './batch-header.js';
+import type { CleanerHost, SegmentReplacement, StoredBatch } from './compaction/cleaner.js';
+import { producerSnapshotOf, restoreIndexFiles, takeIndexFiles } from './compaction/index-files.js';
+import { requireKeys } from './compaction/keys.js';
 import { StreamError } from './errors.js';
 import { ProducerStateTable, lastSequence } from './producer-state.js';
 import { SegmentIndex, indexFileName, parseIndexFileName } from './segment-index.js';
@@ -28,6 +31,19 @@ export interface PartitionConfig {
   readonly maxMessageBytes: number;
   /** One index entry per this many bytes of batches. */
   readonly indexIntervalBytes?: number;
+  /** cleanup.policy and compaction settings; absent: delete only (retention, no compaction). */
+  readonly cleanup?: CleanupConfig;
+}
+
+/** Kafka's cleanup.policy (compact, delete or both) and the settings of compaction. */
+export interface CleanupConfig {
+  readonly compact: boolean;
+  /** Retention by size and age applies (and DeleteRecords is allowed). */
+  readonly delete: boolean;
+  readonly deleteRetentionMs: number;
+  readonly minCompactionLagMs: number;
+  readonly maxCompactionLagMs: number;
+  readonly minCleanableDirtyRatio: number;
 }
 
 export interface PartitionOptions {
@@ -62,6 +78,8 @@ const OPEN_FILES_PER_PARTITION = 2;
 export const STREAM_OPEN_FILES_MAX = 256;
 /** One budget for the process: file descriptors are a per-process limit. */
 const STREAM_HANDLES = new HandleBudget(STREAM_OPEN_FILES_MAX);
+/** A read that overlapped a segment swap of the cleaner is redone; this often at most. */
+const READ_ATTEMPTS_MAX = 5;
 
 interface PartitionMeta {
   logStartOffset: number;
@@ -81,6 +99,10 @@ export class Partition {
   /** Sealed segments whose index file is not written yet (waits for their data to be durable). */
   private readonly unindexed = new Map<number, Buffer>();
   private indexWrites: Promise<void> = Promise.resolve();
+  /** Bumped whenever cleaned segments replace old ones: positions from before mean nothing after. */
+  private layout = 0;
+  /** Changes of the segment list (retention, DeleteRecords, compaction swaps), one at a time. */
+  private segmentOps: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly log: Log,
@@ -169,6 +191,7 @@ export class Partition {
   append(records: Buffer, nowMs = Date.now(), checkCompressed?: (batch: Buffer) => void): AppendResult {
     this.assertOpen();
     const batch = clientBatch(records, this.config.maxMessageBytes);
+    if (this.config.cleanup?.compact) requireKeys(batch);
     const h = readBatchHeader(batch);
     if ((h.attributes & ATTR_COMPRESSION_MASK) === 0) checkUncompressedRecords(batch, h.recordsCount);
     else checkCompressed?.(batch);
@@ -185,6 +208,7 @@ export class Partition {
   appendOwn(batch: Buffer, nowMs = Date.now()): { baseOffset: number; durable: Promise<void> } {
     this.assertOpen();
     const h = readBatchHeader(batch);
+    if (this.config.cleanup?.compact) requireKeys(batch);
     return { baseOffset: this.appendBatch(batch, h, nowMs), durable: this.syncNow() };
   }
 
@@ -286,6 +310,26 @@ export class Partition {
    * gives no batches; outside [logStartOffset, logEndOffset] is 'offset-out-of-range'.
    */
   async read(offset: number, bytesMax: number): Promise<ReadResult> {
+    return this.stable(() => this.readOnce(offset, bytesMax));
+  }
+
+  /**
+   * Runs a read again if cleaned segments were swapped in while it ran (its positions may then
+   * point into the wrong file, or the old file is gone): the retry sees the new segments.
+   */
+  private async stable<T>(read: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const layout = this.layout;
+      try {
+        const result = await read();
+        if (layout === this.layout || attempt >= READ_ATTEMPTS_MAX) return result;
+      } catch (err) {
+        if (layout === this.layout || attempt >= READ_ATTEMPTS_MAX) throw err;
+      }
+    }
+  }
+
+  private async readOnce(offset: number, bytesMax: number): Promise<ReadResult> {
     this.assertOpen();
     if (offset < this.start || offset > this.next) {
       throw new StreamError('offset-out-of-range', `offset ${offset} is outside [${this.start}, ${this.next}]`);
@@ -340,7 +384,11 @@ export class Partition {
    * `timestamp` (batch precision: the caller looks for the record within it, and asks again
    * after it if none qualifies), or undefined if every such record is older.
    */
-  async batchForTimestamp(timestamp: number, fromOffset = 0): Promise<{ baseOffset: number; batch: Buffer } | undefined> {
+  batchForTimestamp(timestamp: number, fromOffset = 0): Promise<{ baseOffset: number; batch: Buffer } | undefined> {
+    return this.stable(() => this.batchForTimestampOnce(timestamp, fromOffset));
+  }
+
+  private async batchForTimestampOnce(timestamp: number, fromOffset = 0): Promise<{ baseOffset: number; batch: Buffer } | undefined> {
     this.assertOpen();
     const from = Math.max(this.start, fromOffset);
     for (const seg of this.segs) {
@@ -400,6 +448,9 @@ export class Partition {
    */
   async deleteRecordsBefore(offset: number): Promise<number> {
     this.assertOpen();
+    if (this.config.cleanup && !this.config.cleanup.delete) {
+      throw new StreamError('policy-violation', 'Records of the partition can not be deleted due to the configured policy (cleanup.policy has no delete)');
+    }
     if (offset < 0 || offset > this.hw) {
       throw new StreamError('offset-out-of-range', `cannot delete records before ${offset}: outside [0, ${this.hw}]`);
     }
@@ -413,7 +464,10 @@ export class Partition {
   /** Deletes whole segments past the retention limits (never the active one). */
   async enforceRetention(nowMs = Date.now()): Promise<number> {
     this.assertOpen();
-    const { retentionBytes, retentionMs } = this.config;
+    // cleanup.policy=compact alone keeps everything compaction leaves: no retention by size or age.
+    const deletes = this.config.cleanup?.delete ?? true;
+    const retentionBytes = deletes ? this.config.retentionBytes : -1;
+    const retentionMs = deletes ? this.config.retentionMs : -1;
     let excess = retentionBytes >= 0 ? this.log.sizeBytes() - retentionBytes : -1;
     const deleted = await this.dropSegments((s, i) => {
       if (i >= this.segs.length - 1) return false;
@@ -429,7 +483,18 @@ export class Partition {
   }
 
   /** Drops the oldest segments while `doomed` says so; returns how many went. */
-  private async dropSegments(doomed: (s: SegmentIndex, i: number) => boolean): Promise<number> {
+  private dropSegments(doomed: (s: SegmentIndex, i: number) => boolean): Promise<number> {
+    return this.exclusive(() => this.dropSegmentsNow(doomed));
+  }
+
+  /** Runs `fn` once every earlier change of the segment list has finished. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.segmentOps.then(fn);
+    this.segmentOps = run.catch(() => {});
+    return run;
+  }
+
+  private async dropSegmentsNow(doomed: (s: SegmentIndex, i: number) => boolean): Promise<number> {
     let n = 0;
     while (n < this.segs.length - 1 && doomed(this.segs[n], n)) n++;
     if (n === 0) return 0;
@@ -443,6 +508,84 @@ export class Partition {
       await fs.rm(path.join(this.dir, indexFileName(v.segment)), { force: true });
     }
     return n;
+  }
+
+  // ---- compaction: the stream cleaner's view (compaction/cleaner.ts, docs/streams.md) ----
+
+  cleanerHost(): CleanerHost {
+    return {
+      dir: this.dir,
+      isClosed: () => this.closed,
+      config: () => this.config,
+      logStartOffset: () => this.start,
+      // Transactions (branch ktxn): the last stable offset and the aborted transactions go here;
+      // until then the high watermark bounds cleaning and transactional batches stop it.
+      stableOffset: () => this.hw,
+      transactions: () => undefined,
+      segments: () => this.segs,
+      indexed: (seg) => seg !== this.segs[this.segs.length - 1] && !this.unindexed.has(seg.segment),
+      readBatches: (seg, position, bytesMax) => this.readSegment(seg, position, bytesMax),
+      lastOffsetOfProducers: () => this.producers.lastOffsets(),
+      replace: (group) => Promise.resolve(this.replacement(group)),
+    };
+  }
+
+  private async readSegment(seg: SegmentIndex, position: number, bytesMax: number): Promise<StoredBatch[]> {
+    if (position >= seg.bytes) return [];
+    const out: StoredBatch[] = [];
+    for (const r of await this.log.readFrom({ segment: seg.segment, offset: position }, bytesMax)) {
+      if (r.pos.segment !== seg.segment) break;
+      if (r.type === STREAM_RECORD_BATCH) out.push({ batch: r.payload, position: r.pos.offset, size: r.size });
+    }
+    return out;
+  }
+
+  /**
+   * A new segment for a group of consecutive sealed segments. Its commit swaps it in: the old
+   * index files go first, then the store swaps the files (crash-safe), and in the same turn of
+   * the event loop this partition's segment list changes, so readers switch at once (a read
+   * that overlapped is redone, see stable()); then the new index file is written.
+   */
+  private replacement(group: readonly SegmentIndex[]): SegmentReplacement {
+    const first = group[0];
+    const last = group[group.length - 1];
+    const rewriter = this.log.replaceSegments(first.segment, last.segment);
+    const index = SegmentIndex.covering(first.segment, first.baseOffset, SEGMENT_HEADER_BYTES);
+    return {
+      append: async (batch) => {
+        const position = await rewriter.append(STREAM_RECORD_BATCH, batch);
+        const h = readBatchHeader(batch);
+        index.add(h.baseOffset, h.baseOffset + h.lastOffsetDelta, h.maxTimestamp, position, batch.length + RECORD_OVERHEAD, this.indexIntervalBytes);
+      },
+      abort: () => rewriter.abort(),
+      commit: () =>
+        this.exclusive(async () => {
+          const at = this.segs.indexOf(first);
+          if (this.closed || at < 0 || group.some((s, k) => this.segs[at + k] !== s)) {
+            await rewriter.abort();
+            return false;
+          }
+          index.cover(last.nextOffset);
+          const saved = await takeIndexFiles(this.dir, group.map((s) => s.segment));
+          try {
+            await rewriter.commit(() => {
+              this.segs.splice(at, group.length, index);
+              this.layout++;
+            });
+          } catch (err) {
+            await restoreIndexFiles(this.dir, saved);
+            throw err;
+          }
+          // The producer state as of the group's end is the last old segment's snapshot.
+          const producers = producerSnapshotOf(saved.get(last.segment));
+          if (producers) {
+            await writeFileAtomic(path.join(this.dir, indexFileName(first.segment)), index.encode(producers)).catch((err: unknown) =>
+              this.logger.warn('writing a cleaned segment index failed; it is rebuilt at the next start', { dir: this.dir, error: String(err) }),
+            );
+          }
+          return true;
+        }),
+    };
   }
 
   private firstOffset(): number {
@@ -463,6 +606,7 @@ export class Partition {
     if (this.closed) return;
     this.closed = true;
     this.watchers.clear();
+    await this.segmentOps;
     await this.log.close();
     this.hw = this.next;
     await this.indexWrites;
@@ -475,6 +619,7 @@ export class Partition {
     if (!this.closed) {
       this.closed = true;
       this.watchers.clear();
+      await this.segmentOps;
       await this.log.close().catch(() => {});
       await this.indexWrites;
     }
