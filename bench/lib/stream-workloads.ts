@@ -157,7 +157,7 @@ export function recordsForBytes(bytes: number, sizeBytes: number, batchRecords: 
   // A record: length, attributes, timestamp and offset deltas, null key, value length, value, no headers.
   const record = sizeBytes + 8;
   const batch = 61 + 9; // batch header + the store's record header
-  return Math.ceil(bytes / (record + batch / batchRecords));
+  return Math.ceil((bytes * batchRecords) / (record * batchRecords + batch));
 }
 
 export const STREAMS_HELP = `Usage: npm run bench:streams -- [options]

@@ -93,7 +93,7 @@ and end-to-end latency from the creation time carried in every record's value.
   --producers N             producers, each with its own connections (1)
   --consumers M             consumers, each with its own connections (1)
   --size BYTES              record value size, at least ${VALUE_HEADER_BYTES} (100); no key, no headers
-  --acks 0|1|-1|all         0: no response; 1: leader appended; -1/all: durable (-1)
+  --acks 0|1|all            0: no response; 1: leader appended; all (or --acks=-1): durable (all)
   --batch-records N         records per batch; one batch per partition per request (1000)
   --linger MS               with --rate: send a partly filled batch once its oldest record is MS old (5)
   --max-in-flight N         produce requests in flight per connection (5)

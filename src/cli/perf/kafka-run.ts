@@ -9,7 +9,8 @@
 // second, at most GRACE_MAX_MS; with --drain, until they have read what the topic held when
 // they started. Any broker error ends the run with that error.
 
-import { KafkaClient, KafkaClientError } from '../../client/kafka/index.js';
+import { KafkaClient, KafkaClientError, brokerError } from '../../client/kafka/index.js';
+import { ErrorCode } from '../../protocol/kafka/index.js';
 import type { KafkaPerfOptions } from './kafka-options.js';
 import { buildKafkaResult, kafkaProgressLine, KafkaStats, type KafkaPerfResult } from './kafka-report.js';
 import { KafkaConsumer, KafkaProducer } from './kafka-roles.js';
@@ -95,6 +96,9 @@ class KafkaPerfRun {
       const t = (await admin.metadata([this.o.topic])).topics.get(this.o.topic);
       const ready = t !== undefined && t.errorCode === 0 && t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0);
       if (ready) return t.partitions.map((p) => p.partition);
+      if (!this.o.create && t !== undefined && t.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
+        throw brokerError(`topic '${this.o.topic}' (--no-create: it must exist)`, t.errorCode);
+      }
       if (Date.now() > deadline) {
         const why = t === undefined ? 'not in the metadata' : t.errorCode !== 0 ? `error code ${t.errorCode}` : 'partitions without a leader';
         throw new KafkaClientError(`topic '${this.o.topic}': ${why} after ${LEADERS_WAIT_MS} ms${this.o.create ? '' : ' (--no-create: does it exist?)'}`);
