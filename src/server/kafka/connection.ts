@@ -36,6 +36,7 @@ export class KafkaConnection {
   private readonly queue: Slot[] = [];
   private paused = false;
   private closed = false;
+  private flushScheduled = false;
   private clientId: string | null = null;
 
   constructor(
@@ -103,7 +104,7 @@ export class KafkaConnection {
         return this.fail(`encoding the response to api key ${apiKey} v${apiVersion} failed`, err);
       }
       slot.done = true;
-      this.flush();
+      this.scheduleFlush();
     };
     try {
       const out = (handler as Handler<ApiKeyNumber>)(this.ctx, body as never, apiVersion, this.source());
@@ -124,11 +125,23 @@ export class KafkaConnection {
 
   private push(correlationId: number, apiKey: ApiKeyNumber, version: number, data: unknown): void {
     this.queue.push({ frames: encodeResponse(apiKey, version, correlationId, data as never), done: true });
-    this.flush();
+    this.scheduleFlush();
+  }
+
+  /**
+   * Responses answered in the same turn leave in one write: a group commit completes many
+   * produces at once, and one socket read often carries many requests. The flush runs once the
+   * turn's promise callbacks are done (process.nextTick from a microtask), not a turn later.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(this.flush);
   }
 
   /** Writes every answered response at the head of the queue, in order. */
-  private flush(): void {
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
     if (this.closed) return;
     let n = 0;
     while (n < this.queue.length && this.queue[n].done) n++;
@@ -139,7 +152,7 @@ export class KafkaConnection {
     this.socket.uncork();
     if (this.socket.writableLength > OUTPUT_BYTES_MAX) this.pause();
     else this.maybeResume();
-  }
+  };
 
   private pause(): void {
     if (this.paused) return;
