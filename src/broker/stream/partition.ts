@@ -281,9 +281,12 @@ export class Partition {
     const seg = this.segmentFor(offset);
     let at = { segment: seg.segment, offset: seg.positionFor(offset, SEGMENT_HEADER_BYTES) };
     for (;;) {
-      const records = await this.log.readFrom(at, Math.max(bytesMax - bytes, 1) + this.indexIntervalBytes);
+      const budget = Math.max(bytesMax - bytes, 1) + this.indexIntervalBytes;
+      const records = await this.log.readFrom(at, budget);
       if (records.length === 0) break;
+      let readBytes = 0;
       for (const r of records) {
+        readBytes += r.size;
         if (r.type !== STREAM_RECORD_BATCH) continue;
         const base = Number(r.payload.readBigInt64BE(0));
         if (base >= hw) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
@@ -295,7 +298,9 @@ export class Partition {
         out.push(r.payload);
         bytes += r.payload.length;
       }
-      if (bytes >= bytesMax) break;
+      // A read shorter than its budget ended at the log's end or before a batch too big for the
+      // rest of the budget: reading on would fetch that batch only to leave it out.
+      if (bytes >= bytesMax || readBytes < budget) break;
       const lastRec = records[records.length - 1];
       at = { segment: lastRec.pos.segment, offset: lastRec.pos.offset + lastRec.size };
     }
