@@ -268,8 +268,9 @@ export class Partition {
    * Batches from the one holding `offset`, up to about `bytesMax` bytes (always at least one
    * batch if there is one), never past the high watermark. `offset` equal to the high watermark
    * gives no batches; outside [logStartOffset, logEndOffset] is 'offset-out-of-range'.
+   * `alloc` supplies the read buffers (the batches are views of them; see Log.readFrom).
    */
-  async read(offset: number, bytesMax: number): Promise<ReadResult> {
+  async read(offset: number, bytesMax: number, alloc?: (bytes: number) => Buffer): Promise<ReadResult> {
     this.assertOpen();
     if (offset < this.start || offset > this.next) {
       throw new StreamError('offset-out-of-range', `offset ${offset} is outside [${this.start}, ${this.next}]`);
@@ -282,7 +283,7 @@ export class Partition {
     let at = { segment: seg.segment, offset: seg.positionFor(offset, SEGMENT_HEADER_BYTES) };
     for (;;) {
       const budget = Math.max(bytesMax - bytes, 1) + this.indexIntervalBytes;
-      const records = await this.log.readFrom(at, budget);
+      const records = await this.log.readFrom(at, budget, alloc);
       if (records.length === 0) break;
       let readBytes = 0;
       for (const r of records) {

@@ -15,7 +15,7 @@ import {
   type DecodedRequestHeader,
   type KafkaProtocolError,
 } from '../../protocol/kafka/index.js';
-import type { Handler, KafkaContext, RequestSource } from './context.js';
+import { AFTER_WRITE, type Handler, type KafkaContext, type RequestSource } from './context.js';
 import { SUPPORTED_VERSIONS, isSupported } from './versions.js';
 
 const API_VERSIONS = 18;
@@ -27,6 +27,8 @@ const OUTPUT_BYTES_MAX = 16 * 1024 * 1024;
 interface Slot {
   frames: Buffer[] | undefined;
   done: boolean;
+  /** The response's AFTER_WRITE function, called once the socket has taken the frames. */
+  afterWrite?: () => void;
 }
 
 export type HandlerTable = ReadonlyMap<number, Handler<ApiKeyNumber>>;
@@ -100,6 +102,7 @@ export class KafkaConnection {
       if (this.closed) return;
       try {
         if (data !== undefined) slot.frames = encodeResponse(apiKey as ApiKeyNumber, apiVersion, correlationId, data as never);
+        if (typeof data === 'object' && data !== null) slot.afterWrite = (data as { [AFTER_WRITE]?: () => void })[AFTER_WRITE];
       } catch (err) {
         return this.fail(`encoding the response to api key ${apiKey} v${apiVersion} failed`, err);
       }
@@ -148,7 +151,11 @@ export class KafkaConnection {
     if (n === 0) return;
     const ready = this.queue.splice(0, n);
     this.socket.cork();
-    for (const s of ready) for (const f of s.frames ?? []) this.socket.write(f);
+    for (const s of ready) {
+      const frames = s.frames ?? [];
+      for (let i = 0; i < frames.length; i++) this.socket.write(frames[i], i === frames.length - 1 ? s.afterWrite : undefined);
+      if (frames.length === 0) s.afterWrite?.();
+    }
     this.socket.uncork();
     if (this.socket.writableLength > OUTPUT_BYTES_MAX) this.pause();
     else this.maybeResume();
