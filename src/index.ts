@@ -15,6 +15,7 @@ import {
 import { startHttpServer } from './http/server.js';
 import { AmqpListener } from './server/amqp/listener.js';
 import { KafkaListener } from './server/kafka/listener.js';
+import { kafkaSubscriptions } from './server/kafka/handlers/groups.js';
 import { DEFAULT_VHOST } from './broker/broker.js';
 import type { Vhost } from './broker/vhost.js';
 import type { FsyncPolicy } from './store/index.js';
@@ -35,6 +36,8 @@ export interface BrokerOptions {
   kafkaAutoCreateTopics?: boolean;
   /** How often stream retention runs, in ms (default 60 s). */
   retentionCheckMs?: number;
+  /** Kafka's group.initial.rebalance.delay.ms (default 3000): a new group waits this long for more members. */
+  kafkaGroupInitialRebalanceDelayMs?: number;
   /** Address to bind (default '::', IPv6 and IPv4). */
   bind?: string;
   fsync?: FsyncPolicy;
@@ -97,6 +100,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     users: opts.users ?? [],
     ...(opts.consumerTimeoutMs !== undefined ? { consumerTimeoutMs: opts.consumerTimeoutMs } : {}),
     ...(opts.retentionCheckMs !== undefined ? { retentionCheckMs: opts.retentionCheckMs } : {}),
+    ...(opts.kafkaGroupInitialRebalanceDelayMs !== undefined ? { groups: { initialRebalanceDelayMs: opts.kafkaGroupInitialRebalanceDelayMs } } : {}),
+    groupSubscriptions: kafkaSubscriptions,
   });
   let resources: ResourceMonitor;
   try {

@@ -20,6 +20,7 @@ import { MessageStore } from './message-store.js';
 import type { Queue } from './queue/queue.js';
 import { Vhost, type VhostSnapshot } from './vhost.js';
 import { removeOrphanStreams } from './stream/registry.js';
+import { GroupCoordinator, type GroupConfig, type SubscriptionDecoder } from './stream/groups/index.js';
 import type { StreamEnv } from './stream/stream.js';
 
 export interface User {
@@ -37,6 +38,10 @@ export interface BrokerCoreOptions {
   readonly consumerTimeoutMs?: number;
   /** How often stream retention runs (ms). */
   readonly retentionCheckMs?: number;
+  /** Consumer group settings (Kafka's broker defaults for what is left out). */
+  readonly groups?: Partial<GroupConfig>;
+  /** Reads subscribed topics from group members' metadata (the Kafka adapter's decoder). */
+  readonly groupSubscriptions?: SubscriptionDecoder;
 }
 
 export const DEFAULT_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000;
@@ -135,6 +140,12 @@ export class Broker {
     broker.users.set('guest', 'guest');
     for (const u of opts.users ?? []) broker.users.set(u.name, u.password);
     await broker.recover();
+    try {
+      await broker.openGroups(dd.groupsDir, opts);
+    } catch (err) {
+      await broker.close();
+      throw err;
+    }
     broker.startRetention(opts.retentionCheckMs ?? RETENTION_CHECK_MS);
     return broker;
   }
@@ -182,6 +193,18 @@ export class Broker {
     return { queues, messages, logBytes: this.log.sizeBytes(), uptimeMs: Date.now() - this.startedAt };
   }
 
+  /** A group coordinator per vhost, each with its offsets log in `<groups dir>/<vhost, URI-encoded>/`. */
+  private async openGroups(dir: string, opts: BrokerCoreOptions): Promise<void> {
+    for (const [name, v] of this.vhosts) {
+      v.groups = await GroupCoordinator.open({
+        store: { dir: join(dir, encodeURIComponent(name)), fsync: opts.fsync },
+        logger: this.logger,
+        ...(opts.groups ? { config: opts.groups } : {}),
+        ...(opts.groupSubscriptions ? { subscriptions: opts.groupSubscriptions } : {}),
+      });
+    }
+  }
+
   /** Every stream of every vhost, oldest segments past their retention deleted, on one timer. */
   private startRetention(everyMs: number): void {
     let running = false;
@@ -226,7 +249,10 @@ export class Broker {
     await this.delayed.close();
     for (const v of this.vhosts.values()) v.close();
     await this.topologySaved();
-    for (const v of this.vhosts.values()) await v.streams.close();
+    for (const v of this.vhosts.values()) {
+      await v.groups?.close();
+      await v.streams.close();
+    }
     await this.store.sync().catch(() => undefined);
     await this.dedup.close();
     await this.log.close();
@@ -247,13 +273,13 @@ export class Broker {
           this.topologySaved().catch((err: unknown) => this.logger.error('saving metadata failed', { error: String(err) }));
         });
       },
+      topologySaved: () => this.topologySaved(),
       queueError: (queue: string, err: unknown) => {
         this.logger.error('queue error', { queue, error: String(err) });
       },
       consumerTimeoutMs: this.consumerTimeoutMs,
       streamEnv: this.streamEnv,
       nextStreamId: () => this.nextStreamId++,
-      topologySaved: () => this.topologySaved(),
     });
     this.vhosts.set(name, v);
     return v;
@@ -274,10 +300,11 @@ export class Broker {
     const streamIds = new Set<number>();
     for (const [name, snap] of Object.entries(meta.vhosts)) {
       const v = this.createVhost(name);
-      v.restore(snap);
-      for (const q of v.queues.values()) byId.set(q.id, q);
+      // Streams first: bindings to stream queues name them.
       await v.streams.restore(snap.streams ?? []);
       for (const s of v.streams.list()) streamIds.add(s.id);
+      v.restore(snap);
+      for (const q of v.queues.values()) byId.set(q.id, q);
     }
     if (this.dirty) await this.topologySaved();
     const orphans = await removeOrphanStreams(this.streamEnv.dir, streamIds);

@@ -10,6 +10,7 @@ import {
   type FieldValue,
 } from '../protocol/amqp/content.js';
 import { withHeaders } from './content.js';
+import { BCC_HEADER, CC_HEADER, senderSelectedKeys } from './exchange/sender-selected.js';
 import type { MessageContent } from './message.js';
 import type { DeathReason } from './queue/queue.js';
 
@@ -18,13 +19,17 @@ export interface Death {
   readonly queue: string;
   readonly reason: DeathReason;
   readonly now: number;
+  /** The queue's x-dead-letter-routing-key, if it has one. */
+  readonly routingKey?: string;
 }
 
 export interface DeadLetteredContent {
   readonly properties: Buffer;
   readonly headers: FieldTable;
-  /** The routing keys it was published with: its routing key plus any CC header values. */
-  readonly routingKeys: string[];
+  /** The key it is routed by and stored with: x-dead-letter-routing-key, else its own routing key. */
+  readonly routingKey: string;
+  /** Without x-dead-letter-routing-key: its CC keys, routed by too; undefined for none. */
+  readonly ccKeys: readonly string[] | undefined;
   readonly priority: number;
 }
 
@@ -32,15 +37,21 @@ export interface DeadLetteredContent {
  * RabbitMQ's dead-lettering edits: the x-death entry for (queue, reason) is added or,
  * if present, has its count incremented and moves to the front; x-first-death-* are set
  * once and x-last-death-* every time; the expiration property is removed (kept in
- * x-death as original-expiration) so the copy does not expire again; BCC is removed.
+ * x-death as original-expiration) so the copy does not expire again. It is routed by
+ * x-dead-letter-routing-key, which also removes the CC header (x-death keeps its keys),
+ * or else by its routing key and CC keys, read with the publish's rule
+ * (exchange/sender-selected.ts). BCC was removed when it was published, so, unlike
+ * RabbitMQ, which keeps BCC keys with the message, they are not routed by again.
  */
 export function deadLetterContent(content: MessageContent, d: Death): DeadLetteredContent {
   // Properties 0-9-1 does not define (a client's extension) cannot be re-encoded and are lost here;
   // the x-death history matters more. Every defined property is kept.
   const props = decodeProperties(content.properties);
   const headers: FieldTable = { ...(props.headers ?? {}) };
-  const routingKeys = [content.routingKey, ...stringList(headers['CC'])];
-  delete headers['BCC'];
+  const ccKeys = senderSelectedKeys(headers, true);
+  const routingKeys = ccKeys ? [content.routingKey, ...ccKeys] : [content.routingKey];
+  // Stored without BCC since the publish strips it; data of older versions may still have it.
+  delete headers[BCC_HEADER];
   const deaths = Array.isArray(headers['x-death']) ? (headers['x-death'] as FieldValue[]).filter(isTable) : [];
   const i = deaths.findIndex((x) => text(x['queue']) === d.queue && text(x['reason']) === d.reason);
   let entry: FieldTable;
@@ -69,11 +80,13 @@ export function deadLetterContent(content: MessageContent, d: Death): DeadLetter
   headers['x-last-death-reason'] = d.reason;
   headers['x-last-death-queue'] = d.queue;
   headers['x-last-death-exchange'] = content.exchange;
+  if (d.routingKey !== undefined) delete headers[CC_HEADER];
   const { expiration: _expiration, ...rest } = props;
   return {
     properties: encodeProperties({ ...rest, headers }),
     headers,
-    routingKeys,
+    routingKey: d.routingKey ?? content.routingKey,
+    ccKeys: d.routingKey === undefined ? ccKeys : undefined,
     priority: props.priority ?? 0,
   };
 }
@@ -106,11 +119,6 @@ function text(v: FieldValue | undefined): string | undefined {
   if (typeof v === 'string') return v;
   if (Buffer.isBuffer(v)) return v.toString('utf8');
   return undefined;
-}
-
-function stringList(v: FieldValue | undefined): string[] {
-  if (!Array.isArray(v)) return [];
-  return v.map(text).filter((s): s is string => s !== undefined);
 }
 
 function numberOf(v: FieldValue | undefined): number {

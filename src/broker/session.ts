@@ -10,6 +10,8 @@ import type { Args, MessageContent, PublishInput, QueueEntry } from './message.j
 import type { Consumer, Queue } from './queue/queue.js';
 import type { PublishOutcome, Vhost } from './vhost.js';
 import type { MessageStore } from './message-store.js';
+import { SessionStreams, notSupported, type StreamAck } from './session-streams.js';
+import { Stream } from './stream/stream.js';
 
 export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 
@@ -19,7 +21,7 @@ export interface DeliverySink {
   writable(): boolean;
   /** The connection's output has been backed up so long that its client looks stalled, not just slower than the broker. */
   stalled(): boolean;
-  /** The broker cancelled a consumer (its queue was deleted). */
+  /** The broker cancelled a consumer (its queue was deleted); the deletion is durable by now. */
   consumerCancelled(consumerTag: string): void;
   /** A delivery was not acked within the consumer timeout (ms): RabbitMQ closes the channel with 406. */
   timedOut(timeoutMs: number): void;
@@ -42,6 +44,23 @@ interface Unacked {
 }
 
 type Settlement = 'ack' | 'requeue' | 'reject';
+
+/** A transaction's buffered work: publishes, settlements of queue deliveries, acks of stream deliveries. */
+interface Tx {
+  publishes: PublishInput[];
+  settles: { u: Unacked; how: Settlement }[];
+  streamAcks: StreamAck[];
+}
+
+function newTx(): Tx {
+  return { publishes: [], settles: [], streamAcks: [] };
+}
+
+/** A mandatory publish of a transaction that nothing routed, with the properties it was stored with. */
+export interface Unroutable {
+  readonly input: PublishInput;
+  readonly properties: Buffer;
+}
 
 /** Tags of deliveries requeued by a timeout (requeue mode) whose late acks are ignored. */
 const TIMED_OUT_TAGS_MAX = 10_000;
@@ -93,18 +112,37 @@ export class Session {
   private flowActive = true;
   /** RabbitMQ's direct reply-to: the pseudo-queue's consumer and this channel's reply address. */
   private directReply: { tag: string; address: string } | undefined;
-  private tx: { publishes: PublishInput[]; settles: { u: Unacked; how: Settlement }[] } | undefined;
+  private tx: Tx | undefined;
   private closed = false;
   private timeoutTimer: NodeJS.Timeout | undefined;
   private timeoutAt = 0;
   private readonly timedOutTags = new Set<number>();
+  /** Consumers of stream queues and their unacked deliveries. */
+  private readonly streams: SessionStreams;
 
   constructor(
     private readonly vhost: Vhost,
     private readonly store: MessageStore,
     readonly connectionId: string,
     private readonly sink: DeliverySink,
-  ) {}
+  ) {
+    this.streams = new SessionStreams({
+      vhost,
+      canDeliver: () => this.canDeliver(),
+      deliver: (consumerTag, content) => {
+        const tag = this.nextTag++;
+        this.consumerUnacked++;
+        this.sink.deliver(consumerTag, tag, false, content);
+        return tag;
+      },
+      uncount: (n) => {
+        this.consumerUnacked -= n;
+        // Channel-wide credit came back: classic consumers may deliver too.
+        if (this.prefetchGlobal > 0) drainEach(this.consumerQueues());
+      },
+      consumerCancelled: (tag) => this.sink.consumerCancelled(tag),
+    });
+  }
 
   get inTx(): boolean {
     return this.tx !== undefined;
@@ -137,11 +175,12 @@ export class Session {
     o: { noAck: boolean; exclusive: boolean; args: Args },
   ): { tag: string; start: () => void } {
     const tag = requestedTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url').slice(0, 22)}` : requestedTag;
-    if (this.consumers.has(tag) || this.directReply?.tag === tag) {
+    if (this.consumers.has(tag) || this.directReply?.tag === tag || this.streams.hasConsumer(tag)) {
       throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${tag}'`, true);
     }
     if (queueName === DIRECT_REPLY_TO) return this.consumeDirectReply(tag, o.noAck);
-    const queue = this.vhost.getQueue(queueName, this.connectionId);
+    const queue = this.vhost.getQueueOrStream(queueName, this.connectionId);
+    if (queue instanceof Stream) return this.streams.consume(queue, tag, o, this.prefetchPerConsumer);
     queue.checkConsumable(o.exclusive);
     const c = new SessionConsumer(this, tag, queue, o.noAck, o.exclusive, this.prefetchPerConsumer, o.args, consumerPriority(o.args));
     this.consumers.set(tag, c);
@@ -167,7 +206,7 @@ export class Session {
       return true;
     }
     const c = this.consumers.get(tag);
-    if (!c) return false;
+    if (!c) return this.streams.cancel(tag);
     this.consumers.delete(tag);
     c.active = false;
     c.queue.removeConsumer(c);
@@ -175,7 +214,8 @@ export class Session {
   }
 
   async get(queueName: string, noAck: boolean): Promise<GetResult | undefined> {
-    const queue = this.vhost.getQueue(queueName, this.connectionId);
+    const queue = this.vhost.getQueueOrStream(queueName, this.connectionId);
+    if (queue instanceof Stream) throw notSupported('basic.get', queue.name, this.vhost.name);
     const entry = await queue.take();
     if (!entry) return undefined;
     if (this.closed) {
@@ -192,14 +232,22 @@ export class Session {
     return { deliveryTag: tag, entry, content, messageCount: queue.messageCount };
   }
 
+  /** basic.ack; a stream delivery's ack only returns its consumer's credit (in a transaction, at the commit). */
   ack(deliveryTag: number, multiple: boolean): void {
-    const settled = this.takeUnacked(deliveryTag, multiple);
+    const streamed = this.streams.take(deliveryTag, multiple);
+    if (streamed.length > 0) {
+      if (this.tx) this.tx.streamAcks.push(...streamed);
+      else this.streams.credit(streamed);
+      if (!multiple) return;
+    }
+    const settled = this.takeUnacked(deliveryTag, multiple, streamed.length > 0);
     for (const u of settled) this.settle(u, 'ack');
     this.afterSettle(settled);
   }
 
   /** basic.nack / basic.reject: requeue, or dead-letter (reason 'rejected') / drop. */
   nack(deliveryTag: number, multiple: boolean, requeue: boolean): void {
+    this.streams.checkNack(deliveryTag, multiple);
     const settled = this.takeUnacked(deliveryTag, multiple);
     for (const u of settled) this.settle(u, requeue ? 'requeue' : 'reject');
     this.afterSettle(settled);
@@ -207,6 +255,7 @@ export class Session {
 
   /** basic.recover requeue=true: every unacked delivery goes back to its queue. */
   recover(): void {
+    this.streams.checkRecover();
     const all = [...this.unacked.values()];
     this.unacked.clear();
     for (const u of all) this.returnToQueue(u);
@@ -221,12 +270,13 @@ export class Session {
   /** The connection drained its output, or credit grew: let queues deliver again. */
   resume(): void {
     drainEach(this.consumerQueues());
+    this.streams.resume();
   }
 
   publish(input: PublishInput): PublishOutcome | undefined {
     if (this.tx) {
-      // Checked now so a bad exchange fails the publish, not the commit (as RabbitMQ).
-      this.vhost.getExchange(input.exchange);
+      // Checked now so a bad exchange or CC header fails the publish, not the commit (as RabbitMQ).
+      this.vhost.checkPublish(input);
       this.tx.publishes.push(input);
       return undefined;
     }
@@ -234,14 +284,14 @@ export class Session {
   }
 
   txSelect(): void {
-    this.tx ??= { publishes: [], settles: [] };
+    this.tx ??= newTx();
   }
 
   /** Apply the buffered publishes and acks atomically; resolves when durable. */
-  async txCommit(): Promise<{ unroutable: PublishInput[] }> {
+  async txCommit(): Promise<{ unroutable: Unroutable[] }> {
     const tx = this.tx;
     if (!tx) throw preconditionFailed('channel is not transactional');
-    this.tx = { publishes: [], settles: [] };
+    this.tx = newTx();
     // Validate before applying anything, so a failing commit changes nothing.
     try {
       for (const p of tx.publishes) this.vhost.checkPublishable(p.exchange);
@@ -249,18 +299,21 @@ export class Session {
       this.tx = tx;
       throw err;
     }
-    const unroutable: PublishInput[] = [];
+    const unroutable: Unroutable[] = [];
+    const streamWrites: Promise<void>[] = [];
     let needsSync = false;
     this.store.beginBatch();
     try {
       for (const p of tx.publishes) {
         const out = this.vhost.publish(p);
-        if (out.queues === 0 && p.mandatory) unroutable.push(p);
+        if (out.queues === 0 && p.mandatory) unroutable.push({ input: p, properties: out.properties ?? p.properties });
         // A duplicate needs the sync too: the first copy's key may not be on disk yet.
         if (out.needsSync) needsSync = true;
+        if (out.streamWrite) streamWrites.push(out.streamWrite);
       }
-      // Consumer credit was already given back when the ack was buffered.
+      // Consumer credit comes back now, not when the ack was buffered (as RabbitMQ).
       for (const s of tx.settles) {
+        this.releaseCredit(s.u);
         if (s.u.entry.msg.persistent && s.u.queue.persistsMessages) needsSync = true;
         applySettlement(s.u, s.how);
       }
@@ -268,21 +321,23 @@ export class Session {
       this.store.endBatch();
     }
     this.afterSettle(tx.settles.map((s) => s.u));
+    this.streams.credit(tx.streamAcks);
     if (needsSync) await this.store.sync();
+    if (streamWrites.length > 0) await Promise.all(streamWrites);
     return { unroutable };
   }
 
   txRollback(): void {
     const tx = this.tx;
     if (!tx) throw preconditionFailed('channel is not transactional');
-    this.tx = { publishes: [], settles: [] };
+    this.tx = newTx();
+    this.streams.restore(tx.streamAcks);
     // Rolled-back acks leave the deliveries unacked, under their old tags.
     const back = tx.settles.map((s) => s.u).sort((a, b) => a.tag - b.tag);
     const rest = [...this.unacked.values()];
     this.unacked.clear();
     for (const u of [...back, ...rest].sort((a, b) => a.tag - b.tag)) this.unacked.set(u.tag, u);
-    for (const u of back) if (u.consumer) u.consumer.unacked++;
-    this.consumerUnacked += back.filter((u) => u.consumer).length;
+    // Their credit was never given back (that happens at commit).
   }
 
   /** Channel closed: consumers go, unacked deliveries return to their queues. */
@@ -303,6 +358,7 @@ export class Session {
       c.queue.removeConsumer(c);
     }
     this.consumers.clear();
+    this.streams.close();
     drainEach(pending.map((u) => u.queue));
   }
 
@@ -321,11 +377,25 @@ export class Session {
     this.sink.deliver(c.tag, tag, entry.redelivered, out);
   }
 
+  /**
+   * The consumer's queue was deleted: deliveries stop now, and the client is told once the
+   * deletion is on disk, just after the deleting channel's delete-ok (sent as that resolves;
+   * setImmediate lets it go first). RabbitMQ's channels hear of a deletion once the queue is
+   * gone from its metadata store, the deleting channel after its delete-ok: a client that
+   * closes on the cancel still gets its reply. Until then the tag stays taken (as in
+   * RabbitMQ); a basic.cancel from the client meanwhile, or the channel closing, leaves
+   * nothing to tell.
+   */
   consumerGone(c: SessionConsumer): void {
     if (this.consumers.get(c.tag) !== c) return;
-    this.consumers.delete(c.tag);
     c.active = false;
-    this.sink.consumerCancelled(c.tag);
+    const tell = (): void => {
+      if (this.closed || this.consumers.get(c.tag) !== c) return;
+      this.consumers.delete(c.tag);
+      this.sink.consumerCancelled(c.tag);
+    };
+    const later = (): void => void setImmediate(tell);
+    this.vhost.topologySaved().then(later, later);
   }
 
   // --- helpers -----------------------------------------------------------
@@ -350,14 +420,15 @@ export class Session {
     };
   }
 
-  private takeUnacked(deliveryTag: number, multiple: boolean): Unacked[] {
+  /** Unacked classic deliveries named by a settlement; `found` elsewhere (streams) means none here is no error. */
+  private takeUnacked(deliveryTag: number, multiple: boolean, found = false): Unacked[] {
     const out: Unacked[] = [];
     if (multiple) {
       for (const [tag, u] of this.unacked) {
         if (deliveryTag !== 0 && tag > deliveryTag) break;
         out.push(u);
       }
-      if (out.length === 0 && deliveryTag !== 0 && !this.timedOutTags.has(deliveryTag)) {
+      if (out.length === 0 && deliveryTag !== 0 && !found && !this.timedOutTags.has(deliveryTag)) {
         throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
       }
     } else {
@@ -373,13 +444,22 @@ export class Session {
     return out;
   }
 
+  /** In a transaction the settlement, and the prefetch credit it gives back, wait for the commit. */
   private settle(u: Unacked, how: Settlement): void {
+    if (this.tx) {
+      this.tx.settles.push({ u, how });
+      return;
+    }
+    this.releaseCredit(u);
+    applySettlement(u, how);
+  }
+
+  /** A delivery stops counting against its consumer's and the channel's prefetch. */
+  private releaseCredit(u: Unacked): void {
     if (u.consumer) {
       u.consumer.unacked--;
       this.consumerUnacked--;
     }
-    if (this.tx) this.tx.settles.push({ u, how });
-    else applySettlement(u, how);
   }
 
   private track(u: Unacked): void {
@@ -437,10 +517,7 @@ export class Session {
   }
 
   private returnToQueue(u: Unacked): void {
-    if (u.consumer) {
-      u.consumer.unacked--;
-      this.consumerUnacked--;
-    }
+    this.releaseCredit(u);
     u.queue.requeue(u.entry);
   }
 
@@ -452,8 +529,9 @@ export class Session {
       return;
     }
     const queues = settled.map((u) => u.queue);
-    // Channel-wide (global) credit may unblock consumers on any queue.
+    // Channel-wide (global) credit may unblock consumers on any queue, and of streams.
     drainEach(this.prefetchGlobal > 0 ? [...queues, ...this.consumerQueues()] : queues);
+    if (this.prefetchGlobal > 0) this.streams.resume();
   }
 }
 

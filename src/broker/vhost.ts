@@ -3,7 +3,9 @@
 
 import { deadLetterContent, isDeadLetterCycle } from './dead-letter.js';
 import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
-import { Exchange, type Destination, type ExchangeType } from './exchange/exchange.js';
+import { Exchange, type Destination, type ExchangeType, type RouteTarget } from './exchange/exchange.js';
+import { routeMessage, type RouteTopology } from './exchange/route.js';
+import { senderSelectedKeys, withoutBcc } from './exchange/sender-selected.js';
 import { StoredMessage, type Args, type MessageContent, type PublishInput, type QueueEntry } from './message.js';
 import type { MessageStore } from './message-store.js';
 import type { DelayedMessages } from './delayed/delayed-store.js';
@@ -12,7 +14,11 @@ import { Queue, type DeathReason } from './queue/queue.js';
 import { dropDuplicates, type KeyRecorder } from './queue/dedup.js';
 import { randomBytes } from 'node:crypto';
 import { StreamRegistry } from './stream/registry.js';
-import type { StreamDef, StreamEnv } from './stream/stream.js';
+import type { GroupCoordinator } from './stream/groups/index.js';
+import { Stream, type StreamDef, type StreamEnv } from './stream/stream.js';
+import { declaresStream } from './stream/queue-args.js';
+import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
+import { notSupported } from './session-streams.js';
 
 export interface ExchangeDef {
   name: string;
@@ -57,14 +63,14 @@ export interface VhostContext {
   nextQueueId(): number;
   /** Durable topology changed: persist it. */
   topologyChanged(): void;
+  /** Resolves once the durable topology changes made so far (streams included) are on disk. */
+  topologySaved(): Promise<void>;
   queueError(queue: string, err: unknown): void;
   /** Broker-wide consumer (ack) timeout in ms; 0 for none. Queues may override it. */
   readonly consumerTimeoutMs: number;
   /** Where streams keep their files. */
   readonly streamEnv: StreamEnv;
   nextStreamId(): number;
-  /** Resolves once the durable topology (streams included) is on disk. */
-  topologySaved(): Promise<void>;
 }
 
 export interface PublishOutcome {
@@ -76,9 +82,28 @@ export interface PublishOutcome {
   readonly rejected: boolean;
   /** A queue it went to is in flow control (Queue.flowWait): the publisher should stop reading until this resolves. */
   readonly flow?: Promise<void>;
+  /** The properties as stored, when the broker changed them (BCC removed): what a basic.return carries. */
+  readonly properties?: Buffer;
+  /** Appended to a stream: resolves once durable there (a confirm waits for it), rejects if the write failed. */
+  readonly streamWrite?: Promise<void>;
 }
 
+/** What queue.declare reports. */
+export type DeclaredQueue = Queue | StreamQueueInfo;
+
 const NOT_ROUTED: PublishOutcome = { queues: 0, needsSync: false, rejected: false };
+
+/** What dead-lettering one message did. */
+interface DeadLetterCopies {
+  /** Written for a durable queue: a confirm waits for the sync. */
+  readonly written: boolean;
+  /** Held by a delayed exchange whose log a confirm (or the source's Ack) waits for. */
+  readonly heldSync: boolean;
+  /** A delayed exchange could not hold it (its log failed or is closed): the source must keep it. */
+  readonly holdFailed: boolean;
+}
+
+const NO_COPIES: DeadLetterCopies = { written: false, heldSync: false, holdFailed: false };
 
 const EXCHANGE_TYPES: ReadonlySet<string> = new Set(['direct', 'fanout', 'topic', 'headers', 'x-delayed-message']);
 
@@ -98,7 +123,16 @@ export class Vhost {
   readonly directReplies = new Map<string, (content: MessageContent) => void>();
   /** Streams (Kafka topics, AMQP stream queues); their names share the queues' namespace. */
   readonly streams: StreamRegistry;
+  /** Streams of one partition as AMQP queues (RabbitMQ's stream queues). */
+  readonly streamQueues: StreamQueues;
+  /** Consumer groups over the streams (set by the broker once their offsets log is open). */
+  groups: GroupCoordinator | undefined;
   private closed = false;
+  /** Names routing looks up: queues (and stream queues) for the default exchange, alternate exchanges. */
+  private readonly topology: RouteTopology = {
+    queue: (name) => this.queues.get(name) ?? this.streamQueues.get(name),
+    exchange: (name) => this.exchanges.get(name),
+  };
 
   constructor(
     readonly name: string,
@@ -109,11 +143,14 @@ export class Vhost {
       vhost: name,
       nextStreamId: () => ctx.nextStreamId(),
       queueExists: (n) => this.queues.has(n),
+      streamRemoved: (stream) => this.streamRemoved(stream),
+      streamDeleted: (n) => this.groups?.onTopicDeleted(n) ?? Promise.resolve(),
       topologyChanged: () => {
         ctx.topologyChanged();
         return ctx.topologySaved();
       },
     });
+    this.streamQueues = new StreamQueues(name, this.streams);
     for (const [n, type] of PREDECLARED) {
       this.exchanges.set(n, new Exchange({ name: n, type, durable: true, autoDelete: false, internal: false, args: {}, vhost: name }));
     }
@@ -169,21 +206,30 @@ export class Vhost {
 
   // --- queues ------------------------------------------------------------
 
+  /** queue.declare; a stream queue's (new, or a name a stream holds) resolves once it is on disk. */
   declareQueue(
     requestedName: string,
     o: { passive: boolean; durable: boolean; exclusive: boolean; autoDelete: boolean; args: Args },
     connectionId: string,
-  ): Queue {
+  ): DeclaredQueue | Promise<DeclaredQueue> {
     if (o.passive) {
-      const q = this.getQueue(requestedName, connectionId);
-      return q;
+      const q = this.queues.get(requestedName);
+      if (!q && this.streamQueues.holds(requestedName)) return this.streamQueues.info(this.streamQueues.require(requestedName));
+      return this.getQueue(requestedName, connectionId);
+    }
+    if (requestedName === '' && declaresStream(o.args)) {
+      throw preconditionFailed('Cannot declare a server-named queue for type rabbit_stream_queue');
     }
     const name = requestedName === '' ? `amq.gen-${randomBytes(16).toString('base64url').slice(0, 22)}` : requestedName;
     if (requestedName.startsWith('amq.')) {
       throw accessRefused(`queue name '${requestedName}' contains reserved prefix 'amq.*'`);
     }
-    const config = parseQueueArgs(o.args, { queue: name, vhost: this.name }, o);
+    if (this.streamQueues.holds(name) || (!this.queues.has(name) && declaresStream(o.args))) {
+      return this.streamQueues.declare({ queue: name, vhost: this.name, ...o });
+    }
     const existing = this.queues.get(name);
+    // x-queue-type stream for a classic queue: RabbitMQ's equivalence check answers it.
+    const config = existing && declaresStream(o.args) ? existing.config : parseQueueArgs(o.args, { queue: name, vhost: this.name }, o);
     if (existing) {
       this.checkExclusive(existing, connectionId);
       existing.checkEquivalent(o.durable, o.autoDelete, o.exclusive, o.args);
@@ -225,6 +271,11 @@ export class Vhost {
     for (const q of this.queues.values()) q.stop();
   }
 
+  /** Resolves once the topology changes made so far are on disk (a queue's deletion, say). */
+  topologySaved(): Promise<void> {
+    return this.ctx.topologySaved();
+  }
+
   /** Broker-wide consumer timeout (ms, 0 for none); x-consumer-timeout overrides it per queue. */
   get consumerTimeoutMs(): number {
     return this.ctx.consumerTimeoutMs;
@@ -238,8 +289,29 @@ export class Vhost {
     return q;
   }
 
-  deleteQueue(name: string, o: { ifUnused: boolean; ifEmpty: boolean }, connectionId: string): number {
+  /** A classic queue, or the stream queue of that name, for binding, consuming and the like. */
+  getQueueOrStream(name: string, connectionId: string): Queue | Stream {
+    if (!this.queues.has(name) && this.streamQueues.holds(name)) return this.streamQueues.require(name);
+    return this.getQueue(name, connectionId);
+  }
+
+  /** queue.purge; RabbitMQ refuses it for stream queues (540, connection). */
+  purgeQueue(name: string, connectionId: string): number {
+    const q = this.getQueueOrStream(name, connectionId);
+    if (q instanceof Stream) throw notSupported('queue.purge', q.name, this.name);
+    return q.purge();
+  }
+
+  /** Reading a stream for a consumer failed. */
+  streamError(name: string, err: unknown): void {
+    this.ctx.queueError(name, err);
+  }
+
+  /** queue.delete; deleting a stream queue deletes the stream (for Kafka too) and resolves once that is durable. */
+  deleteQueue(name: string, o: { ifUnused: boolean; ifEmpty: boolean }, connectionId: string): number | Promise<number> {
     const q = this.queues.get(name);
+    const stream = q ? undefined : this.streamQueues.get(name);
+    if (stream) return this.streamQueues.delete(stream);
     if (!q) return 0; // RabbitMQ: deleting a missing queue succeeds with 0 messages
     this.checkExclusive(q, connectionId);
     if (o.ifUnused && q.consumerCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' in use`);
@@ -253,9 +325,9 @@ export class Vhost {
     for (const ex of this.exchanges.values()) {
       if (ex.router.unbindAll(q) > 0) this.maybeAutoDeleteExchange(ex);
     }
-    const n = q.delete();
+    // Marked before q.delete(): its consumers are told once the deletion is on disk (Session.consumerGone).
     if (q.persistsMessages) this.ctx.topologyChanged();
-    return n;
+    return q.delete();
   }
 
   /** Exclusive queues owned by a closing connection are deleted. */
@@ -266,19 +338,19 @@ export class Vhost {
   // --- bindings ----------------------------------------------------------
 
   bindQueue(queueName: string, exchangeName: string, routingKey: string, args: Args, connectionId: string): void {
-    const q = this.getQueue(queueName, connectionId);
+    const q = this.getQueueOrStream(queueName, connectionId);
     const ex = this.bindableExchange(exchangeName);
-    if (ex.router.bind(q, routingKey, args) && ex.durable && q.persistsMessages) this.ctx.topologyChanged();
+    if (ex.router.bind(q, routingKey, args) && ex.durable && persists(q)) this.ctx.topologyChanged();
   }
 
   /** RabbitMQ 3.x: unbinding with a missing queue or exchange succeeds (idempotent). */
   unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: Args, connectionId: string): void {
     if (exchangeName === '') throw accessRefused('operation not permitted on the default exchange');
     const ex = this.exchanges.get(exchangeName);
-    if (!this.queues.has(queueName) || !ex) return;
-    const q = this.getQueue(queueName, connectionId);
+    if ((!this.queues.has(queueName) && !this.streamQueues.get(queueName)) || !ex) return;
+    const q = this.getQueueOrStream(queueName, connectionId);
     if (ex.router.unbind(q, routingKey, args)) {
-      if (ex.durable && q.persistsMessages) this.ctx.topologyChanged();
+      if (ex.durable && persists(q)) this.ctx.topologyChanged();
       this.maybeAutoDeleteExchange(ex);
     }
   }
@@ -308,17 +380,41 @@ export class Vhost {
     if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${ex.name}' in vhost '${this.name}'`);
   }
 
-  /** Route and enqueue one message. Throws when the exchange is missing or internal. */
+  /**
+   * Route and enqueue one message. Throws when the exchange is missing or internal, or
+   * the CC/BCC headers are not arrays (checked before anything is routed, as RabbitMQ).
+   */
   publish(input: PublishInput): PublishOutcome {
     const ex = this.exchanges.get(input.exchange);
     if (!ex) throw notFound('exchange', input.exchange, this.name);
     if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${ex.name}' in vhost '${this.name}'`);
-    const held = ex.delayed ? this.ctx.delayed.hold(this, ex, input) : undefined;
-    if (held) return held;
+    // Sender-selected distribution costs nothing for a publish without headers.
+    const ccKeys = input.headers === undefined ? undefined : senderSelectedKeys(input.headers);
     if (ex.isDefault && input.routingKey.startsWith('amq.rabbitmq.reply-to.')) return this.publishDirectReply(input);
-    const routed = this.route(ex, input);
-    if (routed.length === 0) return NOT_ROUTED;
-    const now = Date.now();
+    const stored = ccKeys === undefined ? input : withoutBcc(input);
+    const held: Exchange[] = [];
+    const targets = routeMessage(ex, { routingKey: input.routingKey, ccKeys, headers: stored.headers }, this.topology, held);
+    // Delayed exchanges hold the message as published (BCC included), so its release routes by the same keys.
+    const heldSync = this.holdAt(held, input);
+    if (targets.length === 0) {
+      if (held.length > 0) return { queues: held.length, needsSync: heldSync, rejected: false };
+      return stored === input ? NOT_ROUTED : { ...NOT_ROUTED, properties: stored.properties };
+    }
+    // Routing names queues and stream queues alike; each kind is written its own way.
+    const { queues, streams } = splitTargets(targets);
+    let out = queues.length > 0 ? this.enqueue(stored, queues, Date.now()) : NOT_ROUTED;
+    if (streams) out = { ...out, queues: out.queues + streams.length, streamWrite: this.streamQueues.publish(streams, stored) };
+    return held.length === 0 ? out : { ...out, queues: out.queues + held.length, needsSync: out.needsSync || heldSync };
+  }
+
+  /** Checks a publish buffered by a transaction, so it fails now rather than at the commit (as RabbitMQ). */
+  checkPublish(input: PublishInput): void {
+    this.getExchange(input.exchange);
+    if (input.headers !== undefined) senderSelectedKeys(input.headers);
+  }
+
+  /** Enqueues a routed message on its queues (those with room, not holding it as a duplicate). */
+  private enqueue(input: PublishInput, routed: readonly Queue[], now: number): PublishOutcome {
     // x-overflow reject-publish: a full queue refuses the message before it is written anywhere
     // (and before its de-duplication key is recorded, so a retry is not mistaken for a duplicate).
     let refused: Queue[] | undefined;
@@ -342,7 +438,8 @@ export class Vhost {
     if (refused) {
       for (const q of refused) {
         if (q.config.overflow === 'reject-publish-dlx' && msg.content) {
-          needsSync = this.deadLetterCopies(q, msg.content, msg, 'maxlen', now) || needsSync;
+          const copies = this.deadLetterCopies(q, msg.content, msg, 'maxlen', now);
+          needsSync = copies.written || copies.heldSync || needsSync;
         }
       }
     }
@@ -355,6 +452,16 @@ export class Vhost {
       rejected: refused !== undefined,
       flow,
     };
+  }
+
+  /** Delayed exchanges met on the way hold the message; true if a confirm must wait for the delayed log. */
+  private holdAt(held: readonly Exchange[], input: PublishInput): boolean {
+    let needsSync = false;
+    for (const x of held) {
+      const out = this.ctx.delayed.hold(this, x, input);
+      if (out?.needsSync) needsSync = true;
+    }
+    return needsSync;
   }
 
   /** A reply straight to the requesting channel, never stored (RabbitMQ's direct reply-to). */
@@ -396,36 +503,83 @@ export class Vhost {
   private deadLetterNow(q: Queue, entries: readonly QueueEntry[], reason: DeathReason): void {
     const store = this.ctx.store;
     const now = Date.now();
+    let heldCopies: QueueEntry[] | undefined;
     store.beginBatch();
     try {
       for (const e of entries) {
-        if (e.msg.content) this.deadLetterCopies(q, e.msg.content, e.msg, reason, now);
-        q.dropEntry(e);
+        const copies = e.msg.content ? this.deadLetterCopies(q, e.msg.content, e.msg, reason, now) : NO_COPIES;
+        // Not logged as removed: a restart brings it back rather than losing it.
+        if (copies.holdFailed) q.forget(e);
+        else if (copies.heldSync) (heldCopies ??= []).push(e);
+        else q.dropEntry(e);
       }
     } finally {
       store.endBatch();
     }
+    if (heldCopies) this.dropOnceHeld(q, heldCopies);
   }
 
-  /** Routes a dead-lettered copy of a message from `q`; true if it was written for a durable queue. */
-  private deadLetterCopies(q: Queue, content: MessageContent, original: StoredMessage, reason: DeathReason, now: number): boolean {
+  /**
+   * A copy that a delayed exchange holds is in the delayed log, outside the Batch record:
+   * the source keeps its message until that log is durable, so a crash in between leaves
+   * the message in both places (delivered twice), never in neither.
+   */
+  private dropOnceHeld(q: Queue, entries: readonly QueueEntry[]): void {
+    this.ctx.delayed.sync().then(
+      () => {
+        for (const e of entries) {
+          if (this.closed) q.forget(e);
+          else q.dropEntry(e);
+        }
+      },
+      (err: unknown) => {
+        this.ctx.queueError(q.name, err);
+        for (const e of entries) q.forget(e);
+      },
+    );
+  }
+
+  /** Routes a dead-lettered copy of a message from `q`: written for a durable queue, held by a recoverable delayed exchange. */
+  private deadLetterCopies(q: Queue, content: MessageContent, original: StoredMessage, reason: DeathReason, now: number): DeadLetterCopies {
     const dlxName = q.config.deadLetterExchange;
     const dlx = dlxName === undefined ? undefined : this.exchanges.get(dlxName);
     // RabbitMQ drops the message when the dead-letter exchange does not exist.
-    if (!dlx) return false;
-    const dl = deadLetterContent(content, { queue: q.name, reason, now });
-    const keys = q.config.deadLetterRoutingKey !== undefined ? [q.config.deadLetterRoutingKey] : dl.routingKeys;
-    const targets = new Set<Queue>();
-    for (const routingKey of keys) for (const t of this.route(dlx, { routingKey, headers: dl.headers })) targets.add(t);
-    const accepted = [...targets].filter(
+    if (!dlx) return NO_COPIES;
+    const dl = deadLetterContent(content, { queue: q.name, reason, now, routingKey: q.config.deadLetterRoutingKey });
+    const held: Exchange[] = [];
+    const { queues: targets, streams } = splitTargets(routeMessage(dlx, dl, this.topology, held));
+    const copy: PublishInput = {
+      exchange: dlx.name,
+      routingKey: dl.routingKey,
+      mandatory: false,
+      properties: dl.properties,
+      body: content.body,
+      persistent: original.persistent,
+      headers: dl.headers,
+      priority: dl.priority,
+      expiration: -1,
+      messageId: undefined,
+    };
+    // Not part of the Batch record that removes the source: at most once across a crash (docs/streams.md).
+    if (streams) void this.streamQueues.publish(streams, copy);
+    let heldSync = false;
+    let holdFailed = false;
+    try {
+      heldSync = this.holdAt(held, copy);
+    } catch (err) {
+      // A timer or another client's ack got here: report it, never throw into them.
+      this.ctx.queueError(q.name, err);
+      holdFailed = true;
+    }
+    const accepted = targets.filter(
       (t) => !t.deleted && !isDeadLetterCycle(dl.headers, reason, t.name) && !t.refuses(content.body.length),
     );
-    if (accepted.length === 0) return false;
+    if (accepted.length === 0) return { written: false, heldSync, holdFailed };
     const msg = new StoredMessage(
       this.ctx.nextMessageId(),
       original.persistent,
       content.body.length,
-      { exchange: dlx.name, routingKey: keys[0], properties: dl.properties, body: content.body },
+      { exchange: dlx.name, routingKey: dl.routingKey, properties: dl.properties, body: content.body },
       undefined,
       now,
       -1,
@@ -435,7 +589,7 @@ export class Vhost {
     this.hold(msg);
     for (const t of accepted) t.enqueue(msg, now);
     this.unhold(msg);
-    return written;
+    return { written, heldSync, holdFailed };
   }
 
   /** A persistent message is written once, naming every durable queue it goes to; true if written (a confirm waits for sync). */
@@ -463,34 +617,6 @@ export class Vhost {
     msg.content = undefined;
   }
 
-  /** Which queues a message reaches, following exchange-to-exchange bindings once each. */
-  route(ex: Exchange, input: { routingKey: string; headers: Args | undefined }): Queue[] {
-    if (ex.isDefault) {
-      const q = this.queues.get(input.routingKey);
-      return q ? [q] : [];
-    }
-    const out = new Set<Destination>();
-    ex.router.route(input.routingKey, input.headers, out);
-    let hasExchange = false;
-    for (const d of out) if (d instanceof Exchange) hasExchange = true;
-    if (!hasExchange) return [...out] as Queue[];
-    const queues = new Set<Queue>();
-    const seen = new Set<Exchange>([ex]);
-    const pending = [...out];
-    while (pending.length > 0) {
-      const d = pending.pop() as Destination;
-      if (d instanceof Queue) {
-        queues.add(d);
-      } else if (!seen.has(d)) {
-        seen.add(d);
-        const next = new Set<Destination>();
-        d.router.route(input.routingKey, input.headers, next);
-        pending.push(...next);
-      }
-    }
-    return [...queues];
-  }
-
   // --- persistence -------------------------------------------------------
 
   snapshot(): VhostSnapshot {
@@ -503,11 +629,12 @@ export class Vhost {
       }
       for (const b of ex.router.bindings()) {
         const d = b.destination;
-        if (d instanceof Queue ? !d.persistsMessages : !d.durable) continue;
+        if (!persists(d)) continue;
         bindings.push({
           source: ex.name,
           destination: d.name,
-          destinationKind: d instanceof Queue ? 'queue' : 'exchange',
+          // A stream queue is a queue to AMQP (and its name is in the queues' namespace).
+          destinationKind: d instanceof Exchange ? 'exchange' : 'queue',
           routingKey: b.routingKey,
           args: b.args,
         });
@@ -520,7 +647,10 @@ export class Vhost {
     return { exchanges, queues, bindings, streams: this.streams.snapshot() };
   }
 
-  /** Rebuild durable topology at startup (queues get their recovered messages separately). */
+  /**
+   * Rebuild durable topology at startup (queues get their recovered messages separately). Streams
+   * are restored first (streams.restore), so bindings to stream queues find them.
+   */
   restore(s: VhostSnapshot): void {
     for (const e of s.exchanges) {
       this.exchanges.set(e.name, new Exchange({ ...e, vhost: this.name }));
@@ -538,7 +668,7 @@ export class Vhost {
     }
     for (const b of s.bindings) {
       const src = this.exchanges.get(b.source);
-      const dest = b.destinationKind === 'queue' ? this.queues.get(b.destination) : this.exchanges.get(b.destination);
+      const dest = b.destinationKind === 'queue' ? (this.queues.get(b.destination) ?? this.streamQueues.get(b.destination)) : this.exchanges.get(b.destination);
       if (src && dest) src.router.bind(dest, b.routingKey, b.args);
     }
   }
@@ -557,6 +687,19 @@ export class Vhost {
           `It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`,
       );
     }
+  }
+
+  /** A stream went (AMQP queue.delete or Kafka DeleteTopics): as for a deleted queue, its bindings and consumers go. */
+  private streamRemoved(stream: Stream): void {
+    this.streamQueues.deleted(stream);
+    let unbound = false;
+    for (const ex of this.exchanges.values()) {
+      if (ex.router.unbindAll(stream) > 0) {
+        unbound = true;
+        this.maybeAutoDeleteExchange(ex);
+      }
+    }
+    if (unbound) this.ctx.topologyChanged();
   }
 
   private isBindingDestination(ex: Exchange): boolean {
@@ -582,3 +725,18 @@ export class Vhost {
   }
 }
 
+
+/** Bindings to it are persisted: durable queues, stream queues (always durable), durable exchanges. */
+function persists(d: Destination): boolean {
+  if (d instanceof Queue) return d.persistsMessages;
+  if (d instanceof Exchange) return d.durable;
+  return true;
+}
+
+/** Routed destinations by kind; no copy in the common case of classic queues only. */
+function splitTargets(targets: readonly RouteTarget[]): { queues: readonly Queue[]; streams: Stream[] | undefined } {
+  let streams: Stream[] | undefined;
+  for (const t of targets) if (t instanceof Stream) (streams ??= []).push(t);
+  if (!streams) return { queues: targets as readonly Queue[], streams };
+  return { queues: targets.filter((t): t is Queue => t instanceof Queue), streams };
+}

@@ -11,7 +11,7 @@ import { fsyncDir } from './disk.js';
 import { type Logger, stderrLogger } from './log.js';
 
 /** Version of the whole data directory layout; bump it (and add a migration) on incompatible change. */
-export const STORE_FORMAT_VERSION = 2;
+export const STORE_FORMAT_VERSION = 3;
 
 export const FORMAT_FILE = 'FORMAT';
 export const LOCK_FILE = 'LOCK';
@@ -27,6 +27,8 @@ export interface DataDir {
   readonly delayedDir: string;
   /** Streams: one directory per stream, one per partition inside it. */
   readonly streamsDir: string;
+  /** Consumer groups' committed offsets: one log per vhost. */
+  readonly groupsDir: string;
   /** Metadata JSON (exchanges, queues, bindings, users), written with writeFileAtomic. */
   readonly metaPath: string;
   /** Bytes recovery cut off damaged segments (the message log's default quarantine). */
@@ -48,6 +50,9 @@ const MIGRATIONS: ReadonlyMap<number, (dir: string, logger: Logger) => Promise<v
   // Return record type was added. Format-1 records still decode, so there is nothing to rewrite;
   // the bump keeps an older Wharf from misreading format-2 records.
   [1, () => Promise.resolve()],
+  // 2 → 3: streams (streams/ and the streams of meta.json) were added. Nothing to rewrite; the bump
+  // keeps an older Wharf, which would drop the streams from meta.json, off the directory.
+  [2, () => Promise.resolve()],
 ]);
 
 /**
@@ -66,13 +71,15 @@ export async function openDataDir(dir: string, logger: Logger = stderrLogger): P
     const delayedDir = path.join(root, 'delayed');
     const quarantineDir = path.join(root, 'quarantine');
     const streamsDir = path.join(root, 'streams');
+    const groupsDir = path.join(root, 'groups');
     await fs.mkdir(messagesDir, { recursive: true });
     await fs.mkdir(dedupDir, { recursive: true });
     await fs.mkdir(delayedDir, { recursive: true });
     await fs.mkdir(quarantineDir, { recursive: true });
     await fs.mkdir(streamsDir, { recursive: true });
+    await fs.mkdir(groupsDir, { recursive: true });
     await fsyncDir(root);
-    return { dir: root, messagesDir, dedupDir, delayedDir, streamsDir, metaPath: path.join(root, 'meta.json'), quarantineDir, release };
+    return { dir: root, messagesDir, dedupDir, delayedDir, streamsDir, groupsDir, metaPath: path.join(root, 'meta.json'), quarantineDir, release };
   } catch (err) {
     await release();
     throw err;

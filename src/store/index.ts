@@ -5,6 +5,7 @@ export { openFileLog } from './file-log.js';
 export { openMemoryLog, reopenMemoryLog, type MemoryLog, type MemoryLogOptions } from './memory-log.js';
 export { MemoryDisk, type FaultPlan } from './memory-disk.js';
 export type { LogDisk, LogFile } from './disk.js';
+export { HandleBudget } from './segment.js';
 export { writeFileAtomic, readFileIfExists } from './atomic-file.js';
 export { STORE_FORMAT_VERSION, openDataDir, DataDirError, type DataDir } from './data-dir.js';
 export {

@@ -3,6 +3,8 @@
 // broker (message-log.ts), streams and replication give record types meaning.
 // The on-disk layout is documented in docs/storage-format.md.
 
+import type { HandleBudget } from './segment.js';
+
 /**
  * When sync() resolves:
  * - 'batch': group commit; callers that arrive while an fdatasync runs share the next one.
@@ -47,6 +49,11 @@ export interface LogOptions {
   logger?: Logger;
   /** Handles kept open for reads of older segments. Default 64. */
   openFilesMax?: number;
+  /**
+   * A limit on open handles shared by many logs (one per stream partition): past it the least
+   * recently used quiet handle of any of them, active segments included, is closed.
+   */
+  handleBudget?: HandleBudget;
   /**
    * Segments the caller vouches for (id -> valid length in bytes, e.g. from an index written once
    * the segment was sealed and durable): recovery skips verifying them record by record when the

@@ -116,6 +116,7 @@ export class SegmentReader {
       throw err;
     } finally {
       seg.readers--;
+      this.files.rebalance();
     }
   }
 

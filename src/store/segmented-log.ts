@@ -13,7 +13,7 @@ import {
   recordBytes,
   segmentHeader,
 } from './record-format.js';
-import { type RecoveredSegment, type Segment, SegmentFiles, WriteBuf, newSegment } from './segment.js';
+import { type HandleBudget, type RecoveredSegment, type Segment, SegmentFiles, WriteBuf, newSegment } from './segment.js';
 import { SegmentReader } from './segment-reader.js';
 
 export interface SegmentedLogOptions {
@@ -23,6 +23,8 @@ export interface SegmentedLogOptions {
   readonly logger: Logger;
   /** Handles kept open for reads of older segments. */
   readonly openFilesMax: number;
+  /** A limit shared with other logs on the handles they hold open together. */
+  readonly handleBudget?: HandleBudget;
 }
 
 /** A sync round: one write (+ fdatasync unless the policy is 'never') covering bytes up to `target`. */
@@ -105,7 +107,7 @@ export class SegmentedLog implements Log {
     this.policy = opts.fsync;
     this.segmentBytesMax = opts.segmentBytesMax;
     this.bufferBytes = opts.writeBufferBytesMax;
-    this.files = new SegmentFiles(storage, opts.openFilesMax, (s) => this.quiet(s));
+    this.files = new SegmentFiles(storage, opts.openFilesMax, (s) => this.quiet(s), opts.handleBudget);
     this.reader = new SegmentReader(this.segs, this.bufs, this.files, storage, opts.logger);
     for (const r of recovered) this.segs.push(newSegment(r.id, r.bytes, true));
     const last = recovered[recovered.length - 1];
@@ -295,6 +297,7 @@ export class SegmentedLog implements Log {
       await this.failWrites(toError(err));
     } finally {
       this.inflight = undefined;
+      this.files.rebalance();
     }
   }
 
@@ -523,9 +526,15 @@ export class SegmentedLog implements Log {
     return n;
   }
 
-  /** No reads, buffered bytes or unsynced writes: its handle may be closed. */
+  /**
+   * No reads, buffered bytes or unsynced writes: its handle may be closed. The active segment
+   * too, when no write or fsync round is running and nothing waits to be cut back (a log that
+   * is not being written to need not hold its file open; the next write reopens it).
+   */
   private quiet(seg: Segment): boolean {
-    return seg !== this.active && seg.written === seg.end && !this.dirty.has(seg);
+    if (seg.written !== seg.end || this.dirty.has(seg)) return false;
+    // A round (write, fsync, cut back) holds handles across awaits: none of this log's is closed meanwhile.
+    return this.inflight === undefined && this.pendingCut === undefined;
   }
 
   // ---- lifecycle ----

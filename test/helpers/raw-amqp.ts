@@ -87,8 +87,10 @@ export function table(entries: Record<string, boolean | Record<string, boolean>>
   return Buffer.concat([u32(body.length), body]);
 }
 
-/** client-properties with capabilities.authentication_failure_close = true. */
-const AUTH_FAILURE_CLOSE_PROPERTIES = table({ capabilities: { authentication_failure_close: true } });
+/** client-properties announcing `capabilities` (none: an empty table). */
+function clientProperties(capabilities: Record<string, boolean>): Buffer {
+  return Object.keys(capabilities).length === 0 ? EMPTY_TABLE : table({ capabilities });
+}
 
 /** A whole frame: type, channel, size, payload, and the given end byte. */
 export function frame(type: number, channel: number, payload: Buffer, end = FRAME_END): Buffer {
@@ -112,10 +114,13 @@ export function contentHeaderFrame(channel: number, bodySize: number, properties
 }
 
 export const method = {
-  /** With `authFailureClose`, asks for connection.close 403 on a failed login instead of a bare hang-up. */
-  startOk: (user: string, password: string, authFailureClose = false) =>
+  /**
+   * With `authFailureClose`, asks for connection.close 403 on a failed login instead of a bare
+   * hang-up; `capabilities` are announced in client-properties (e.g. consumer_cancel_notify).
+   */
+  startOk: (user: string, password: string, authFailureClose = false, capabilities: Record<string, boolean> = {}) =>
     methodFrame(0, 10, 11, Buffer.concat([
-      authFailureClose ? AUTH_FAILURE_CLOSE_PROPERTIES : EMPTY_TABLE, // client-properties
+      clientProperties(authFailureClose ? { ...capabilities, authentication_failure_close: true } : capabilities),
       shortstr('PLAIN'),
       longstr(Buffer.from(`\0${user}\0${password}`, 'utf8')),
       shortstr('en_US'),
@@ -124,6 +129,8 @@ export const method = {
   open: (vhost = '/') => methodFrame(0, 10, 40, Buffer.concat([shortstr(vhost), shortstr(''), u8(0)])),
   closeOk: () => methodFrame(0, 10, 51),
   channelOpen: (ch: number) => methodFrame(ch, 20, 10, shortstr('')),
+  channelClose: (ch: number, replyCode = 200, replyText = '') =>
+    methodFrame(ch, 20, 40, Buffer.concat([u16(replyCode), shortstr(replyText), u16(0), u16(0)])),
   channelCloseOk: (ch: number) => methodFrame(ch, 20, 41),
   basicPublish: (ch: number, exchange: string, routingKey: string, mandatory = false) =>
     methodFrame(ch, 60, 40, Buffer.concat([u16(0), shortstr(exchange), shortstr(routingKey), u8(mandatory ? 1 : 0)])),
@@ -132,7 +139,18 @@ export const method = {
   /** queue.declare with no-wait off; flags: bit0 passive, 1 durable, 2 exclusive, 3 auto-delete. */
   queueDeclare: (ch: number, queue: string, flags = 0) =>
     methodFrame(ch, 50, 10, Buffer.concat([u16(0), shortstr(queue), u8(flags), EMPTY_TABLE])),
+  /** queue.delete with if-unused, if-empty and no-wait off. */
+  queueDelete: (ch: number, queue: string) => methodFrame(ch, 50, 40, Buffer.concat([u16(0), shortstr(queue), u8(0)])),
+  /** basic.consume with no-local, exclusive and no-wait off. */
+  basicConsume: (ch: number, queue: string, consumerTag: string, noAck = true) =>
+    methodFrame(ch, 60, 20, Buffer.concat([u16(0), shortstr(queue), shortstr(consumerTag), u8(noAck ? 2 : 0), EMPTY_TABLE])),
+  basicCancel: (ch: number, consumerTag: string) => methodFrame(ch, 60, 30, Buffer.concat([shortstr(consumerTag), u8(0)])),
 };
+
+/** basic.publish with its content header and one body frame. */
+export function publishFrames(ch: number, exchange: string, routingKey: string, body: Buffer): Buffer {
+  return Buffer.concat([method.basicPublish(ch, exchange, routingKey), contentHeaderFrame(ch, body.length), frame(FRAME_BODY, ch, body)]);
+}
 
 // ---- decoding -------------------------------------------------------------
 
@@ -149,12 +167,43 @@ export function decodeClose(f: Frame): CloseReply {
   return { replyCode, replyText, classId: p.readUInt16BE(o), methodId: p.readUInt16BE(o + 2) };
 }
 
+const METHOD_NAMES: Readonly<Record<string, string>> = {
+  '10.50': 'connection.close',
+  '20.11': 'channel.open-ok',
+  '20.40': 'channel.close',
+  '20.41': 'channel.close-ok',
+  '40.11': 'exchange.declare-ok',
+  '50.11': 'queue.declare-ok',
+  '50.41': 'queue.delete-ok',
+  '60.11': 'basic.qos-ok',
+  '60.21': 'basic.consume-ok',
+  '60.30': 'basic.cancel',
+  '60.31': 'basic.cancel-ok',
+  '60.71': 'basic.get-ok',
+  '60.72': 'basic.get-empty',
+};
+
+/** A frame for assertions on order: 'channel.close@1', 'basic.cancel@2', 'body@1', 'method 50.21@1'. */
+export function label(f: Frame): string {
+  if (f.type !== FRAME_METHOD) return `${f.type === FRAME_HEADER ? 'header' : f.type === FRAME_BODY ? 'body' : 'heartbeat'}@${f.channel}`;
+  const id = `${f.classId}.${f.methodId}`;
+  return `${METHOD_NAMES[id] ?? `method ${id}`}@${f.channel}`;
+}
+
+/** A method's first argument when it is a shortstr (basic.cancel's consumer tag, say). */
+export function firstShortstr(f: Frame): string {
+  return readShortstr(f.payload, 4)[0];
+}
+
 export function decodeTune(f: Frame): Tune {
   const p = f.payload;
   return { channelMax: p.readUInt16BE(4), frameMax: p.readUInt32BE(6), heartbeat: p.readUInt16BE(10) };
 }
 
 // ---- connection -----------------------------------------------------------
+
+/** What the client asks for in the handshake; tune values default to the server's, heartbeat to 0. */
+export type HandshakeOptions = Partial<Tune> & { user?: string; password?: string; capabilities?: Record<string, boolean> };
 
 export class RawAmqp {
   private buffer = Buffer.alloc(0);
@@ -201,7 +250,7 @@ export class RawAmqp {
   }
 
   /** Connects and completes the handshake; returns the server's tune and what was agreed. */
-  static async open(port: number, host = '127.0.0.1', opts: Partial<Tune> & { user?: string; password?: string } = {}): Promise<{ raw: RawAmqp; serverTune: Tune }> {
+  static async open(port: number, host = '127.0.0.1', opts: HandshakeOptions = {}): Promise<{ raw: RawAmqp; serverTune: Tune }> {
     const raw = await RawAmqp.connect(port, host);
     const serverTune = await raw.handshake(opts);
     return { raw, serverTune };
@@ -262,6 +311,11 @@ export class RawAmqp {
     }
   }
 
+  /** The next frame as label() describes it. */
+  async nextLabel(ms = WAIT_MS): Promise<string> {
+    return label(await this.nextFrame(ms));
+  }
+
   /** Skips heartbeats and other frames until method class.method arrives. */
   async expectMethod(classId: number, methodId: number, ms = WAIT_MS): Promise<Frame> {
     const deadline = Date.now() + ms;
@@ -276,10 +330,10 @@ export class RawAmqp {
     }
   }
 
-  async handshake(opts: Partial<Tune> & { user?: string; password?: string } = {}): Promise<Tune> {
+  async handshake(opts: HandshakeOptions = {}): Promise<Tune> {
     this.write(PROTOCOL_HEADER);
     await this.expectMethod(10, 10);
-    this.write(method.startOk(opts.user ?? 'guest', opts.password ?? 'guest'));
+    this.write(method.startOk(opts.user ?? 'guest', opts.password ?? 'guest', false, opts.capabilities));
     const serverTune = decodeTune(await this.expectMethod(10, 30));
     this.write(method.tuneOk({
       channelMax: opts.channelMax ?? serverTune.channelMax,

@@ -216,6 +216,31 @@ describe('amqplib: transactions', () => {
     await waitForReady(observer, q, 1);
   });
 
+  it('an ack inside a transaction gives prefetch credit back at the commit, not before; a rollback never', TEST_OPTS, async () => {
+    for (const global of [false, true]) {
+      const ch = await ctx.clients.channel();
+      const { queue } = await ch.assertQueue('', { exclusive: true });
+      sendAll(ch, queue, range(3));
+      await waitForReady(ch, queue, 3);
+      await ch.prefetch(1, global);
+      const { collector } = await consumeInto(ch, queue, { noAck: false });
+      const [m0] = await collector.waitFor(1);
+      await tx.select(ch);
+      ch.ack(m0);
+      await sleep(SETTLE_MS);
+      assert.equal(collector.length, 1, `global=${global}: no credit before the commit`);
+      await tx.commit(ch);
+      const m1 = (await collector.waitFor(2))[1];
+      ch.ack(m1);
+      await tx.rollback(ch);
+      await sleep(SETTLE_MS);
+      assert.equal(collector.length, 2, `global=${global}: a rolled-back ack gives no credit`);
+      ch.ack(m1);
+      await tx.commit(ch);
+      assert.deepEqual(bodies(await collector.waitFor(3)), range(3));
+    }
+  });
+
   it('refuses tx.commit and tx.rollback without tx.select (406)', TEST_OPTS, async () => {
     const conn = await ctx.clients.connect();
     await assertRejectsWith(tx.commit(await ctx.clients.channel(conn)), 406, 'PRECONDITION_FAILED - channel is not transactional');

@@ -45,6 +45,8 @@ export interface DelayedMessages {
   hold(vhost: Vhost, ex: Exchange, input: PublishInput): PublishOutcome | undefined;
   /** The exchange was deleted: its held messages go, with their storage. */
   dropExchange(ex: Exchange): void;
+  /** Resolves once every message held so far is durable (per the fsync policy). */
+  sync(): Promise<void>;
 }
 
 export interface DelayedStoreOptions {

@@ -7,9 +7,9 @@
 
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { type FsyncPolicy, type Log, type Logger, openFileLog, readFileIfExists, writeFileAtomic } from '../../store/index.js';
+import { type FsyncPolicy, HandleBudget, type Log, type Logger, openFileLog, readFileIfExists, writeFileAtomic } from '../../store/index.js';
 import { SEGMENT_HEADER_BYTES, segmentFileName } from '../../store/record-format.js';
-import { type BatchHeader, readBatchHeader, splitBatches } from './batch-header.js';
+import { ATTR_COMPRESSION_MASK, type BatchHeader, checkUncompressedRecords, clientBatch, readBatchHeader } from './batch-header.js';
 import { StreamError } from './errors.js';
 import { ProducerStateTable, lastSequence } from './producer-state.js';
 import { SegmentIndex, indexFileName, parseIndexFileName } from './segment-index.js';
@@ -58,6 +58,10 @@ const INDEX_INTERVAL_DEFAULT = 4096;
 const META_FILE = 'partition.json';
 /** Partitions keep few read handles open, so thousands of them fit the process's descriptors. */
 const OPEN_FILES_PER_PARTITION = 2;
+/** Segment files all stream partitions of the process may hold open together (quiet ones are closed past it). */
+export const STREAM_OPEN_FILES_MAX = 256;
+/** One budget for the process: file descriptors are a per-process limit. */
+const STREAM_HANDLES = new HandleBudget(STREAM_OPEN_FILES_MAX);
 
 interface PartitionMeta {
   logStartOffset: number;
@@ -108,6 +112,7 @@ export class Partition {
       logger: opts.logger,
       segmentBytesMax: opts.config.segmentBytesMax,
       openFilesMax: OPEN_FILES_PER_PARTITION,
+      handleBudget: STREAM_HANDLES,
       quarantineDir: path.join(opts.dir, 'quarantine'),
       trustedSegments: trusted,
     });
@@ -154,34 +159,23 @@ export class Partition {
   }
 
   /**
-   * Appends a produce request's record batches (Kafka v2 format, as the client sent them) with
-   * offsets from the log end. Throws StreamError for bad batches, oversized ones and producer
-   * sequence errors; a batch an idempotent producer already wrote is not written again.
+   * Appends a produce request's record batch (Kafka v2 format, as the client sent it) at the log
+   * end. Throws StreamError for a bad batch (batch-header.ts clientBatch: Kafka's checks and
+   * codes), an oversized one and producer sequence errors; a batch an idempotent producer
+   * already wrote is not written again but answered with its first offset. The records of an
+   * uncompressed batch are checked here; `checkCompressed` checks a compressed batch's (the
+   * broker has no codecs) and throws a StreamError.
    */
-  append(records: Buffer, nowMs = Date.now()): AppendResult {
+  append(records: Buffer, nowMs = Date.now(), checkCompressed?: (batch: Buffer) => void): AppendResult {
     this.assertOpen();
-    const batches = splitBatches(records);
-    for (const b of batches) {
-      if (b.length > this.config.maxMessageBytes) {
-        throw new StreamError('too-large', `record batch of ${b.length} bytes is larger than max.message.bytes ${this.config.maxMessageBytes}`);
-      }
-    }
-    const headers = batches.map((b) => readBatchHeader(b));
-    let first: number | undefined;
-    let duplicate = false;
-    for (const [i, batch] of batches.entries()) {
-      const h = headers[i];
-      const lastSeq = lastSequence(h.baseSequence, h.lastOffsetDelta);
-      const check = this.producers.check(h.producerId, h.producerEpoch, h.baseSequence, lastSeq);
-      if (check.duplicate) {
-        first ??= check.baseOffset;
-        duplicate = true;
-        continue;
-      }
-      const baseOffset = this.appendBatch(batch, h, nowMs);
-      first ??= baseOffset;
-    }
-    return { baseOffset: first as number, duplicate, logStartOffset: this.start, durable: this.syncSoon() };
+    const batch = clientBatch(records, this.config.maxMessageBytes);
+    const h = readBatchHeader(batch);
+    if ((h.attributes & ATTR_COMPRESSION_MASK) === 0) checkUncompressedRecords(batch, h.recordsCount);
+    else checkCompressed?.(batch);
+    const check = this.producers.check(h.producerId, h.producerEpoch, h.baseSequence, lastSequence(h.baseSequence, h.lastOffsetDelta));
+    if (check.duplicate) return { baseOffset: check.baseOffset, duplicate: true, logStartOffset: this.start, durable: this.syncSoon() };
+    const baseOffset = this.appendBatch(batch, h, nowMs);
+    return { baseOffset, duplicate: false, logStartOffset: this.start, durable: this.syncSoon() };
   }
 
   /**
@@ -191,7 +185,7 @@ export class Partition {
   appendOwn(batch: Buffer, nowMs = Date.now()): { baseOffset: number; durable: Promise<void> } {
     this.assertOpen();
     const h = readBatchHeader(batch);
-    return { baseOffset: this.appendBatch(batch, h, nowMs), durable: this.syncSoon() };
+    return { baseOffset: this.appendBatch(batch, h, nowMs), durable: this.syncNow() };
   }
 
   private appendBatch(batch: Buffer, h: BatchHeader, nowMs: number): number {
@@ -216,6 +210,23 @@ export class Partition {
       nowMs,
     );
     return baseOffset;
+  }
+
+  /**
+   * A sync that starts as soon as the log's I/O queue reaches it, for a caller that has already
+   * gathered its appends (the broker's batches of AMQP publishes): no wait for the end of the
+   * turn. Syncs asked for while one is running still share the next one (the log's group commit).
+   */
+  private syncNow(): Promise<void> {
+    const upTo = this.next;
+    const p = this.log.sync().then(
+      () => this.advance(upTo),
+      (err: unknown) => {
+        throw new StreamError('storage', `writing the stream failed: ${String(err)}`);
+      },
+    );
+    p.catch(() => {});
+    return p;
   }
 
   /** One sync per turn of the event loop covers every append made in it (group commit). */
@@ -256,6 +267,11 @@ export class Partition {
         this.logger.warn('writing a segment index failed; it is rebuilt at the next start', { dir: this.dir, segment: id, error: String(err) });
       }
     }
+  }
+
+  /** Listeners waiting for the high watermark to move (long polls). */
+  get watcherCount(): number {
+    return this.watchers.size;
   }
 
   /** Called whenever the high watermark moves; returns the function that stops it. */
@@ -326,20 +342,22 @@ export class Partition {
   }
 
   /**
-   * The first batch holding a record with timestamp >= `timestamp` (batch precision: the caller
-   * refines within the batch if it needs to), or undefined if every record is older.
+   * The first batch at or after `fromOffset` (and the log start) whose max timestamp is >=
+   * `timestamp` (batch precision: the caller looks for the record within it, and asks again
+   * after it if none qualifies), or undefined if every such record is older.
    */
-  async batchForTimestamp(timestamp: number): Promise<{ baseOffset: number; batch: Buffer } | undefined> {
+  async batchForTimestamp(timestamp: number, fromOffset = 0): Promise<{ baseOffset: number; batch: Buffer } | undefined> {
     this.assertOpen();
+    const from = Math.max(this.start, fromOffset);
     for (const seg of this.segs) {
-      if (seg.empty || seg.maxTimestamp < timestamp || seg.nextOffset <= this.start) continue;
+      if (seg.empty || seg.maxTimestamp < timestamp || seg.nextOffset <= from) continue;
       let at = { segment: seg.segment, offset: seg.positionForTime(timestamp, SEGMENT_HEADER_BYTES) };
       while (at.offset < seg.bytes) {
         const records = await this.log.readFrom(at, 256 * 1024);
         for (const r of records) {
           if (r.pos.segment !== seg.segment) break;
           const h = readBatchHeader(r.payload);
-          if (h.baseOffset + h.lastOffsetDelta < this.start || h.baseOffset >= this.hw) continue;
+          if (h.baseOffset + h.lastOffsetDelta < from || h.baseOffset >= this.hw) continue;
           if (h.maxTimestamp >= timestamp) return { baseOffset: h.baseOffset, batch: r.payload };
         }
         const lastRec = records[records.length - 1];
@@ -348,6 +366,31 @@ export class Partition {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Base offset of the newest batch below the high watermark (RabbitMQ's "last" chunk), or the
+   * high watermark when there is none. Scans from the last index entry before it: a few KiB.
+   */
+  async lastBatchOffset(): Promise<number> {
+    this.assertOpen();
+    const hw = this.hw;
+    if (hw <= this.start) return hw;
+    const seg = this.segmentFor(hw - 1);
+    let at = { segment: seg.segment, offset: seg.positionFor(hw - 1, SEGMENT_HEADER_BYTES) };
+    let last = this.start;
+    for (;;) {
+      const records = await this.log.readFrom(at, this.indexIntervalBytes);
+      for (const r of records) {
+        if (r.type !== STREAM_RECORD_BATCH) continue;
+        const base = Number(r.payload.readBigInt64BE(0));
+        if (base >= hw) return last;
+        last = Math.max(base, this.start);
+      }
+      if (records.length === 0) return last;
+      const lastRec = records[records.length - 1];
+      at = { segment: lastRec.pos.segment, offset: lastRec.pos.offset + lastRec.size };
+    }
   }
 
   /** The newest record timestamp (-1 if none), for ListOffsets' max timestamp. */

@@ -6,7 +6,7 @@
 import type { MessageContent, PublishInput } from '../../broker/message.js';
 import { DIRECT_REPLY_TO, Session, type DeliverySink } from '../../broker/session.js';
 import { BrokerError, preconditionFailed } from '../../broker/errors.js';
-import type { Vhost } from '../../broker/vhost.js';
+import type { DeclaredQueue, Vhost } from '../../broker/vhost.js';
 import {
   AmqpProtocolError,
   ReplyCode,
@@ -34,11 +34,17 @@ export class AmqpChannel implements DeliverySink {
   private publishSeq = 0;
   private scheduledSeq = 0;
   private batchNeedsSync = false;
+  /** Appends to stream queues in this batch: its confirms wait for them to be durable. */
+  private batchStreamWrites: Promise<void>[] = [];
   /** Publish sequence numbers of this batch that a full queue refused (x-overflow reject-publish): nacked. */
   private batchRejected: number[] = [];
   private confirmChain: Promise<void> = Promise.resolve();
   /** RabbitMQ: an empty queue name means the last queue declared on this channel. */
   private lastQueue = '';
+  /** The client asked for basic.cancel when the broker cancels its consumer (RabbitMQ's capability). */
+  private readonly notifiesCancel: boolean;
+  /** basic.cancel notices that came while a command was unfinished: sent after its reply. */
+  private heldCancels: string[] = [];
   /** Reading paused for publisher flow control (waitForFlow), under its own key. */
   private flowPaused = false;
   private readonly flowKey: string;
@@ -51,6 +57,8 @@ export class AmqpChannel implements DeliverySink {
     // Unique per channel object: a late resume from a closed channel cannot resume a reopened one.
     this.flowKey = `flow-${id}-${++flowKeys}`;
     this.session = new Session(this.vhost, conn.broker.store, conn.id, this);
+    const caps = conn.clientProperties.capabilities as Record<string, unknown> | undefined;
+    this.notifiesCancel = caps?.consumer_cancel_notify === true;
   }
 
   handle(cmd: Command): void {
@@ -70,9 +78,10 @@ export class AmqpChannel implements DeliverySink {
     const upTo = this.publishSeq;
     // A queue declared a moment ago may still be on its way into meta.json: a confirm
     // waits for that too, or a crash could drop the queue and its confirmed messages.
-    const durable = this.batchNeedsSync
-      ? Promise.all([this.conn.broker.store.sync(), this.conn.broker.topologySaved()])
-      : undefined;
+    const waits: Promise<unknown>[] = this.batchStreamWrites;
+    this.batchStreamWrites = [];
+    if (this.batchNeedsSync) waits.push(this.conn.broker.store.sync(), this.conn.broker.topologySaved());
+    const durable = waits.length > 0 ? Promise.all(waits) : undefined;
     const from = this.scheduledSeq + 1;
     this.scheduledSeq = upTo;
     const rejected = this.batchRejected;
@@ -102,6 +111,13 @@ export class AmqpChannel implements DeliverySink {
 
   resume(): void {
     if (!this.released) this.session.resume();
+  }
+
+  /** channel.close commands waiting in the backlog (the client closed while a command was unfinished). */
+  queuedCloses(): number {
+    let n = 0;
+    for (const cmd of this.backlog) if (cmd.method.name === 'channel.close') n++;
+    return n;
   }
 
   /** The channel is gone (closed by either side, or the connection went). */
@@ -142,8 +158,22 @@ export class AmqpChannel implements DeliverySink {
     this.conn.handleError(preconditionFailed(text), this.id);
   }
 
+  /**
+   * RabbitMQ sends basic.cancel only to clients with the consumer_cancel_notify capability,
+   * and a channel busy with a command (its own queue.delete, say) sends it after that
+   * command's reply: a client that closes the channel on the cancel still gets its delete-ok.
+   */
   consumerCancelled(consumerTag: string): void {
-    if (!this.released) this.conn.sendMethod(this.id, { name: 'basic.cancel', consumerTag, nowait: true });
+    if (this.released || !this.notifiesCancel) return;
+    if (this.busy) this.heldCancels.push(consumerTag);
+    else this.conn.sendMethod(this.id, { name: 'basic.cancel', consumerTag, nowait: true });
+  }
+
+  private sendHeldCancels(): void {
+    const tags = this.heldCancels;
+    if (tags.length === 0) return;
+    this.heldCancels = [];
+    for (const consumerTag of tags) this.sendIfOpen({ name: 'basic.cancel', consumerTag, nowait: true });
   }
 
   // --- dispatch ------------------------------------------------------------
@@ -170,6 +200,7 @@ export class AmqpChannel implements DeliverySink {
 
   private resumeBacklog(): void {
     this.busy = false;
+    this.sendHeldCancels();
     while (!this.busy && !this.released && this.backlog.length > 0) this.run(this.backlog.shift() as Command);
     if (this.backlog.length < BACKLOG_PAUSE_COMMANDS) this.conn.resumeReading(this.id);
     if (!this.busy) this.endOfBatch();
@@ -241,18 +272,18 @@ export class AmqpChannel implements DeliverySink {
         this.vhost.unbindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id);
         return this.afterTopology(false, { name: 'queue.unbind-ok' });
       case 'queue.purge': {
-        const q = this.vhost.getQueue(this.queueName(m.queue), this.conn.id);
-        const messageCount = q.purge();
+        const messageCount = this.vhost.purgeQueue(this.queueName(m.queue), this.conn.id);
         if (!m.nowait) this.send({ name: 'queue.purge-ok', messageCount });
         return;
       }
       case 'queue.delete': {
-        const messageCount = this.vhost.deleteQueue(
+        const deleted = this.vhost.deleteQueue(
           this.queueName(m.queue),
           { ifUnused: m.ifUnused, ifEmpty: m.ifEmpty },
           this.conn.id,
         );
-        return this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount });
+        if (typeof deleted === 'number') return this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount: deleted });
+        return deleted.then((messageCount) => this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount }));
       }
       case 'tx.select':
         if (this.confirmMode) throw preconditionFailed('cannot switch from confirm to tx mode');
@@ -325,9 +356,13 @@ export class AmqpChannel implements DeliverySink {
     const out = this.session.publish(input);
     if (!out) return; // buffered in a transaction
     if (out.needsSync) this.batchNeedsSync = true;
+    // Publishes of one batch into one stream share one promise: keep it once.
+    if (out.streamWrite && this.confirmMode && this.batchStreamWrites[this.batchStreamWrites.length - 1] !== out.streamWrite) {
+      this.batchStreamWrites.push(out.streamWrite);
+    }
     if (out.flow) this.waitForFlow(out.flow);
     if (out.rejected && this.confirmMode) this.batchRejected.push(this.publishSeq);
-    if (out.queues === 0 && m.mandatory) this.returnUnroutable(input);
+    if (out.queues === 0 && m.mandatory) this.returnUnroutable(input, out.properties);
   }
 
   /** Publisher flow control: stop reading the connection until the queue has served its waiting consumers. */
@@ -341,11 +376,12 @@ export class AmqpChannel implements DeliverySink {
     });
   }
 
-  private returnUnroutable(p: PublishInput): void {
+  /** basic.return of a mandatory publish; `properties` as the broker stored them, if it changed them (BCC removed). */
+  private returnUnroutable(p: PublishInput, properties = p.properties): void {
     this.conn.sendContent(
       this.id,
       { name: 'basic.return', replyCode: ReplyCode.NO_ROUTE, replyText: 'NO_ROUTE', exchange: p.exchange, routingKey: p.routingKey },
-      p.properties,
+      properties,
       p.body,
     );
   }
@@ -400,11 +436,16 @@ export class AmqpChannel implements DeliverySink {
   }
 
   private queueDeclare(m: MethodOf<'queue.declare'>): void | Promise<void> {
-    const q = this.vhost.declareQueue(
+    const declared = this.vhost.declareQueue(
       m.queue,
       { passive: m.passive, durable: m.durable, exclusive: m.exclusive, autoDelete: m.autoDelete, args: m.arguments as FieldTable },
       this.conn.id,
     );
+    if (declared instanceof Promise) return declared.then((q) => this.declared(m, q));
+    return this.declared(m, declared);
+  }
+
+  private declared(m: MethodOf<'queue.declare'>, q: DeclaredQueue): void | Promise<void> {
     this.lastQueue = q.name;
     return this.afterTopology(m.nowait, {
       name: 'queue.declare-ok',
@@ -416,7 +457,7 @@ export class AmqpChannel implements DeliverySink {
 
   private async txCommit(): Promise<void> {
     const { unroutable } = await this.session.txCommit();
-    for (const p of unroutable) this.returnUnroutable(p);
+    for (const u of unroutable) this.returnUnroutable(u.input, u.properties);
     this.sendIfOpen({ name: 'tx.commit-ok' });
   }
 }

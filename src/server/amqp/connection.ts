@@ -55,7 +55,7 @@ export class AmqpConnection {
   private readonly assembler: CommandAssembler;
   private readonly writer: FrameWriter;
   private readonly channels = new Map<number, AmqpChannel>();
-  /** Channels closed by the server, waiting for channel.close-ok (§4.2.x: discard other frames). */
+  /** Channels closed by the server, waiting for the client's channel.close-ok (see onClosingChannel). */
   private readonly closingChannels = new Set<number>();
   private flushScheduled = false;
   private blockedChannels = false;
@@ -152,9 +152,11 @@ export class AmqpConnection {
   closeChannel(channel: number, code: number, text: string, classId = 0, methodId = 0): void {
     const ch = this.channels.get(channel);
     if (!ch) return;
+    const queuedCloses = ch.queuedCloses();
     ch.release();
     this.channels.delete(channel);
-    this.assembler.resetChannel(channel);
+    // The assembler keeps its state, as RabbitMQ's: the rest of a half-sent message still
+    // arrives, and is assembled and ignored.
     this.closingChannels.add(channel);
     this.sendMethod(channel, {
       name: 'channel.close',
@@ -163,6 +165,9 @@ export class AmqpConnection {
       classId,
       methodId,
     });
+    // The client's own channel.close, waiting behind the command that failed, still gets its
+    // close-ok: the two closes crossed.
+    for (let i = 0; i < queuedCloses; i++) this.sendMethod(channel, { name: 'channel.close-ok' });
   }
 
   private onData(chunk: Buffer): void {
@@ -215,15 +220,6 @@ export class AmqpConnection {
       // After sending connection.close only close/close-ok matter (§4.2.x).
       if (f.channel !== 0) return;
     }
-    if (f.channel !== 0 && this.closingChannels.has(f.channel)) {
-      // Discard everything but channel.close / close-ok until the client confirms.
-      if (f.type !== 1) return;
-      const name = methodNameOf(f.payload);
-      if (name !== 'channel.close-ok' && name !== 'channel.close') return;
-      if (name === 'channel.close') this.sendMethod(f.channel, { name: 'channel.close-ok' });
-      this.closingChannels.delete(f.channel);
-      return;
-    }
     try {
       this.assembler.handleFrame(f);
     } catch (err) {
@@ -240,6 +236,10 @@ export class AmqpConnection {
     if (this.state !== 'running') {
       if (this.state === 'closing') return;
       throw new AmqpProtocolError(ReplyCode.COMMAND_INVALID, `expected connection method, got '${m.name}'`);
+    }
+    if (this.closingChannels.has(cmd.channel)) {
+      this.onClosingChannel(cmd.channel, m);
+      return;
     }
     const ch = this.channels.get(cmd.channel);
     if (!ch) {
@@ -270,6 +270,27 @@ export class AmqpConnection {
     }
     ch.handle(cmd);
     if (m.name === 'basic.publish') this.publishReceived();
+  }
+
+  /**
+   * A method on a channel the server has closed. AMQP 0-9-1, channel.close rule "stability":
+   * after sending close, discard every method but close and close-ok, and answer a close with
+   * close-ok (both peers closed at once: the closes crossed). The channel number is free again
+   * once the client's close-ok arrives. RabbitMQ refuses a channel.open before that (504).
+   */
+  private onClosingChannel(channel: number, m: Method): void {
+    switch (m.name) {
+      case 'channel.close':
+        this.sendMethod(channel, { name: 'channel.close-ok' });
+        return;
+      case 'channel.close-ok':
+        this.closingChannels.delete(channel);
+        return;
+      case 'channel.open':
+        throw new AmqpProtocolError(ReplyCode.CHANNEL_ERROR, `second 'channel.open' seen`, ...ids(m));
+      default:
+        return;
+    }
   }
 
   private onConnectionMethod(m: Method): void {
@@ -453,6 +474,8 @@ export class AmqpConnection {
     const ids = m ? methodIds(m.name) : err instanceof AmqpProtocolError ? err : { classId: 0, methodId: 0 };
     const { classId, methodId } = ids;
     if (f.code === ReplyCode.INTERNAL_ERROR) this.log.error('internal error', { error: err instanceof Error ? err.stack : String(err) });
+    // A closing channel ignores what it is sent (a body over the size limit, say): no second close.
+    if (!f.connectionLevel && this.closingChannels.has(channel)) return;
     if (f.connectionLevel || channel === 0 || !this.channels.has(channel)) {
       this.close(f.code, f.text, classId, methodId);
     } else {
@@ -535,15 +558,6 @@ export class AmqpConnection {
 function ids(m: Method): [number, number] {
   const { classId, methodId } = methodIds(m.name);
   return [classId, methodId];
-}
-
-function methodNameOf(payload: Buffer): string | undefined {
-  if (payload.length < 4) return undefined;
-  const c = payload.readUInt16BE(0);
-  const mm = payload.readUInt16BE(2);
-  if (c === 20 && mm === 40) return 'channel.close';
-  if (c === 20 && mm === 41) return 'channel.close-ok';
-  return undefined;
 }
 
 function parseCredentials(mechanism: string, response: Buffer): { user: string; password: string } | undefined {

@@ -35,6 +35,8 @@ export interface RequestSource {
   readonly clientId: string | null;
   readonly clientHost: string;
   readonly connectionId: string;
+  /** Aborted when the connection closes: a long poll stops waiting and lets go of its watchers. */
+  readonly signal: AbortSignal;
 }
 
 /** Returns the response data, or undefined when the request gets no response (Produce with acks=0). */
@@ -58,4 +60,16 @@ export const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 export function streamById(vhost: Vhost, topicId: string): Stream | undefined {
   for (const s of vhost.streams.list()) if (s.topicId === topicId) return s;
   return undefined;
+}
+
+/**
+ * Thrown by a handler when Kafka would close the connection instead of answering: Produce with
+ * acks=0 that failed (the producer gets no response, so a closed connection is how it learns of
+ * the error and refreshes its metadata; KafkaApis.handleProduceRequest).
+ */
+export class CloseConnection extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CloseConnection';
+  }
 }

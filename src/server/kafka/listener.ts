@@ -5,7 +5,7 @@ import type { Broker } from '../../broker/broker.js';
 import type { Vhost } from '../../broker/vhost.js';
 import type { Logger } from '../../util/logger.js';
 import type { KafkaContext, KafkaServerConfig } from './context.js';
-import { KafkaConnection } from './connection.js';
+import { KafkaConnection, type KafkaConnectionStats } from './connection.js';
 import { HANDLERS } from './handlers/index.js';
 
 export interface KafkaListenerOptions {
@@ -41,6 +41,11 @@ export class KafkaListener {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** What each open connection holds (in-flight requests, backlog, unsent output). */
+  connectionStats(): KafkaConnectionStats[] {
+    return [...this.connections].map((c) => c.stats);
   }
 
   listen(): Promise<{ host: string; port: number }> {

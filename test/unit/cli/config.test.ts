@@ -53,7 +53,8 @@ describe('cli: commands', () => {
     for (const s of ['--data-dir', 'WHARF_DATA_DIR', '--amqp-port', 'WHARF_AMQP_PORT', '--http-port', 'WHARF_HTTP_PORT',
       '--bind', 'WHARF_BIND', '--fsync', 'WHARF_FSYNC', '--log-level', 'WHARF_LOG_LEVEL', '--user', 'WHARF_USERS', '--config',
       '--memory-high-watermark', 'WHARF_MEMORY_HIGH_WATERMARK', '--disk-free-limit', 'WHARF_DISK_FREE_LIMIT',
-      '--consumer-timeout', 'WHARF_CONSUMER_TIMEOUT']) {
+      '--consumer-timeout', 'WHARF_CONSUMER_TIMEOUT', '--kafka-port', 'WHARF_KAFKA_PORT', '--kafka-advertised-host',
+      'WHARF_KAFKA_ADVERTISED_HOST', '--kafka-auto-create-topics', 'WHARF_KAFKA_AUTO_CREATE_TOPICS']) {
       assert.ok(serveHelpText.includes(s), s);
     }
   });
@@ -68,7 +69,8 @@ describe('cli: commands', () => {
 describe('cli: serve options', () => {
   it('defaults', () => {
     assert.deepEqual(serve([]), {
-      dataDir: './data', amqpPort: 5672, httpPort: 15672, bind: '::', fsync: 'batch', logLevel: 'info', users: [],
+      dataDir: './data', amqpPort: 5672, httpPort: 15672, kafkaPort: 9092, kafkaAutoCreateTopics: true, bind: '::',
+      fsync: 'batch', logLevel: 'info', users: [],
       memoryHighWatermark: { relative: 0.4 }, diskFreeLimit: { bytes: 50_000_000 }, consumerTimeoutMs: 1_800_000,
     });
     assert.deepEqual(serve([]), serveDefaults);
@@ -78,9 +80,11 @@ describe('cli: serve options', () => {
     assert.deepEqual(
       serve(['--data-dir', '/var/lib/wharf', '--amqp-port=5673', '--http-port', '0', '--bind', '127.0.0.1',
         '--fsync', 'always', '--log-level=debug', '--user', 'alice:secret', '--user', 'bob:pa:ss',
-        '--memory-high-watermark', '0.6', '--disk-free-limit=2GB', '--consumer-timeout', '0']),
+        '--memory-high-watermark', '0.6', '--disk-free-limit=2GB', '--consumer-timeout', '0',
+        '--kafka-port', '9093', '--kafka-advertised-host', 'kafka.example', '--kafka-auto-create-topics=false']),
       {
-        dataDir: '/var/lib/wharf', amqpPort: 5673, httpPort: 0, bind: '127.0.0.1', fsync: 'always', logLevel: 'debug',
+        dataDir: '/var/lib/wharf', amqpPort: 5673, httpPort: 0, kafkaPort: 9093, kafkaAdvertisedHost: 'kafka.example',
+        kafkaAutoCreateTopics: false, bind: '127.0.0.1', fsync: 'always', logLevel: 'debug',
         users: [{ name: 'alice', password: 'secret' }, { name: 'bob', password: 'pa:ss' }],
         memoryHighWatermark: { relative: 0.6 }, diskFreeLimit: { bytes: 2_000_000_000 }, consumerTimeoutMs: 0,
       },
@@ -92,9 +96,10 @@ describe('cli: serve options', () => {
       WHARF_DATA_DIR: 'd', WHARF_AMQP_PORT: '0', WHARF_HTTP_PORT: '8080', WHARF_BIND: '::1', WHARF_FSYNC: 'never',
       WHARF_LOG_LEVEL: 'WARN', WHARF_USERS: 'alice:a, bob:b ,,',
       WHARF_MEMORY_HIGH_WATERMARK: '512MiB', WHARF_DISK_FREE_LIMIT: 'mem_relative:1.5', WHARF_CONSUMER_TIMEOUT: '60000',
+      WHARF_KAFKA_PORT: '0', WHARF_KAFKA_AUTO_CREATE_TOPICS: 'true',
     };
     assert.deepEqual(serve([], env), {
-      dataDir: 'd', amqpPort: 0, httpPort: 8080, bind: '::1', fsync: 'never', logLevel: 'warn',
+      dataDir: 'd', amqpPort: 0, httpPort: 8080, kafkaPort: 0, kafkaAutoCreateTopics: true, bind: '::1', fsync: 'never', logLevel: 'warn',
       users: [{ name: 'alice', password: 'a' }, { name: 'bob', password: 'b' }],
       memoryHighWatermark: { bytes: 512 * 2 ** 20 }, diskFreeLimit: { memRelative: 1.5 }, consumerTimeoutMs: 60_000,
     });
@@ -108,9 +113,11 @@ describe('cli: serve options', () => {
     const file = JSON.stringify({
       dataDir: '/srv/wharf', amqpPort: 1234, httpPort: '4321', bind: '0.0.0.0', fsync: 'never', logLevel: 'error',
       users: [{ name: 'carol', password: 'c' }], memoryHighWatermark: 0.5, diskFreeLimit: 1_000_000, consumerTimeoutMs: 900_000,
+      kafkaPort: 19092, kafkaAdvertisedHost: 'h', kafkaAutoCreateTopics: false,
     });
     assert.deepEqual(serve(['--config', 'w.json'], {}, files({ 'w.json': file })), {
-      dataDir: '/srv/wharf', amqpPort: 1234, httpPort: 4321, bind: '0.0.0.0', fsync: 'never', logLevel: 'error',
+      dataDir: '/srv/wharf', amqpPort: 1234, httpPort: 4321, kafkaPort: 19092, kafkaAdvertisedHost: 'h', kafkaAutoCreateTopics: false,
+      bind: '0.0.0.0', fsync: 'never', logLevel: 'error',
       users: [{ name: 'carol', password: 'c' }], memoryHighWatermark: { relative: 0.5 }, diskFreeLimit: { bytes: 1_000_000 },
       consumerTimeoutMs: 900_000,
     });
@@ -183,6 +190,9 @@ describe('cli: bad values are one-line usage errors', () => {
     ['fractional port', ['--amqp-port', '1.5'], {}, /^invalid --amqp-port/],
     ['hex port', ['--amqp-port', '0x10'], {}, /^invalid --amqp-port/],
     ['empty port', ['--amqp-port='], {}, /^invalid --amqp-port: ""/],
+    ['kafka port', ['--kafka-port', '70000'], {}, /^invalid --kafka-port: "70000"/],
+    ['kafka auto-create', ['--kafka-auto-create-topics', 'yes'], {}, 'invalid --kafka-auto-create-topics: "yes" (expected true or false)'],
+    ['kafka advertised host with a space', [], { WHARF_KAFKA_ADVERTISED_HOST: 'a b' }, /^invalid WHARF_KAFKA_ADVERTISED_HOST/],
     ['env port', [], { WHARF_HTTP_PORT: 'eighty' }, 'invalid WHARF_HTTP_PORT: "eighty" (expected a port number from 0 to 65535)'],
     ['fsync', ['--fsync', 'sometimes'], {}, 'invalid --fsync: "sometimes" (expected always, batch, never)'],
     ['env fsync', [], { WHARF_FSYNC: 'ALWAYS' }, /^invalid WHARF_FSYNC/],

@@ -8,6 +8,7 @@ import type { Stream } from '../../../broker/stream/stream.js';
 import {
   ErrorCode,
   ZERO_UUID,
+  type FetchRequest,
   type FetchRequestFetchPartition,
   type FetchResponsePartitionData,
   type Input,
@@ -30,6 +31,8 @@ interface Wanted {
 type PartitionOut = Input<FetchResponsePartitionData>;
 
 const READ_COMMITTED = 1;
+/** Kafka's fetch.max.bytes broker default: no response is bigger, whatever the client asks. */
+const FETCH_BYTES_MAX = 55 * 1024 * 1024;
 
 function resolve(ctx: KafkaContext, topics: readonly { topic: string; topicId: string; partitions: readonly FetchRequestFetchPartition[] }[], byId: boolean): Wanted[] {
   const out: Wanted[] = [];
@@ -95,35 +98,42 @@ async function readOnce(
   return { parts, bytes, failed };
 }
 
-/** Resolves when any partition's high watermark moves, or after `ms`. */
-function waitForData(partitions: readonly Partition[], ms: number): Promise<void> {
+/** Resolves when any partition's high watermark moves, after `ms`, or when the client goes away. */
+function waitForData(partitions: readonly Partition[], ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((done) => {
     const stops: (() => void)[] = [];
     const finish = (): void => {
       clearTimeout(timer);
+      signal.removeEventListener('abort', finish);
       for (const s of stops) s();
       done();
     };
     const timer = setTimeout(finish, ms);
+    signal.addEventListener('abort', finish);
     for (const p of partitions) stops.push(p.watch(finish));
   });
 }
 
-export const fetch: Handler<1> = async (ctx, req, v) => {
+/** The most response bytes a Fetch may bring (its max bytes, within fetch.max.bytes), for the connection's output budget. */
+export function fetchResponseBytesMax(req: FetchRequest, v: number): number {
+  return Math.max(0, Math.min(v >= 3 ? req.maxBytes : FETCH_BYTES_MAX, FETCH_BYTES_MAX));
+}
+
+export const fetch: Handler<1> = async (ctx, req, v, source) => {
   const byId = v >= 13;
   const unknownCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   const wanted = resolve(ctx, req.topics, byId);
-  const maxBytes = v >= 3 ? req.maxBytes : 0x7fffffff;
+  const maxBytes = Math.min(v >= 3 ? req.maxBytes : 0x7fffffff, FETCH_BYTES_MAX);
   const readCommitted = req.isolationLevel === READ_COMMITTED;
   const deadline = Date.now() + Math.max(0, req.maxWaitMs);
   // The batches are views of pooled read buffers, given back once the response is written.
   let lease = readBuffers.lease();
   let result = await readOnce(wanted, maxBytes, readCommitted, unknownCode, lease.alloc);
   const live = wanted.map((w) => w.partition).filter((p): p is Partition => p !== undefined);
-  while (result.bytes < req.minBytes && !result.failed && live.length > 0) {
+  while (result.bytes < req.minBytes && !result.failed && live.length > 0 && !source.signal.aborted) {
     const left = deadline - Date.now();
     if (left <= 0) break;
-    await waitForData(live, left);
+    await waitForData(live, left, source.signal);
     lease.release(); // the short result is dropped
     lease = readBuffers.lease();
     result = await readOnce(wanted, maxBytes, readCommitted, unknownCode, lease.alloc);

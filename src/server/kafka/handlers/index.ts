@@ -6,6 +6,7 @@ import type { ApiKeyNumber } from '../../../protocol/kafka/index.js';
 import type { Handler } from '../context.js';
 import { alterConfigs, createPartitions, createTopics, deleteTopics, describeConfigs, incrementalAlterConfigs, initProducerId } from './admin.js';
 import { fetch } from './fetch.js';
+import { deleteGroups, describeGroups, heartbeat, joinGroup, leaveGroup, listGroups, offsetCommit, offsetDelete, offsetFetch, syncGroup } from './groups.js';
 import { describeCluster, findCoordinator, metadata } from './metadata.js';
 import { deleteRecords, listOffsets, offsetForLeaderEpoch } from './offsets.js';
 import { produce } from './produce.js';
@@ -18,7 +19,15 @@ const table: [number, AnyHandler][] = [
   [1, fetch as unknown as AnyHandler],
   [2, listOffsets as unknown as AnyHandler],
   [3, metadata as unknown as AnyHandler],
+  [8, offsetCommit as unknown as AnyHandler],
+  [9, offsetFetch as unknown as AnyHandler],
   [10, findCoordinator as unknown as AnyHandler],
+  [11, joinGroup as unknown as AnyHandler],
+  [12, heartbeat as unknown as AnyHandler],
+  [13, leaveGroup as unknown as AnyHandler],
+  [14, syncGroup as unknown as AnyHandler],
+  [15, describeGroups as unknown as AnyHandler],
+  [16, listGroups as unknown as AnyHandler],
   [19, createTopics as unknown as AnyHandler],
   [20, deleteTopics as unknown as AnyHandler],
   [21, deleteRecords as unknown as AnyHandler],
@@ -27,7 +36,9 @@ const table: [number, AnyHandler][] = [
   [32, describeConfigs as unknown as AnyHandler],
   [33, alterConfigs as unknown as AnyHandler],
   [37, createPartitions as unknown as AnyHandler],
+  [42, deleteGroups as unknown as AnyHandler],
   [44, incrementalAlterConfigs as unknown as AnyHandler],
+  [47, offsetDelete as unknown as AnyHandler],
   [60, describeCluster as unknown as AnyHandler],
 ];
 

@@ -1,46 +1,68 @@
-// Produce: each partition's record batches are appended as the producer sent them (the broker
-// checks CRCs, sizes and idempotent sequences and assigns offsets). acks=-1 answers once the
-// batches are fsync'd (group commit, shared with every append of the same turn); acks=1 once
-// appended; acks=0 never.
+// Produce: each partition's record batch is appended as the producer sent it (the broker checks
+// it as Kafka does, see batch-header.ts clientBatch, and assigns offsets). acks=-1 answers once
+// the batch is fsync'd (group commit, shared with every append of the same turn); acks=1 once
+// appended; acks=0 never, but a failed acks=0 produce closes the connection, as Kafka does, since
+// that is the only way such a producer learns of the error.
 
-import { ErrorCode, type Input, type ProduceResponseTopicProduceResponse } from '../../../protocol/kafka/index.js';
-import type { Handler } from '../context.js';
+import { StreamError } from '../../../broker/stream/errors.js';
+import {
+  Compression,
+  ErrorCode,
+  decodeRecords,
+  type Input,
+  type ProduceResponseTopicProduceResponse,
+} from '../../../protocol/kafka/index.js';
+import { CloseConnection, type Handler } from '../context.js';
 import { failureOf } from '../errors.js';
 
 type PartitionOut = Input<ProduceResponseTopicProduceResponse>['partitionResponses'] extends readonly (infer E)[] | undefined ? E : never;
 
-export const produce: Handler<0> = async (ctx, req) => {
-  if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) {
-    return {
-      responses: req.topicData.map((t) => ({
-        name: t.name,
-        partitionResponses: t.partitionData.map((p) => ({ index: p.index, errorCode: ErrorCode.INVALID_REQUIRED_ACKS })),
-      })),
-      throttleTimeMs: 0,
-    };
+/** Kafka's ProduceRequest.validateRecords: zstd needs Produce v7+. */
+const ZSTD_MIN_VERSION = 7;
+const COMPRESSION_AT = 22;
+
+/** The records of a compressed batch must decompress and parse (Kafka's LogValidator reads them all). */
+function checkCompressed(batch: Buffer): void {
+  try {
+    decodeRecords(batch);
+  } catch (err) {
+    throw new StreamError('corrupt', `compressed record batch does not decode: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+function refused(index: number, errorCode: number, errorMessage: string | null = null): PartitionOut {
+  return { index, errorCode, errorMessage, baseOffset: -1n, logStartOffset: -1n };
+}
+
+export const produce: Handler<0> = async (ctx, req, v) => {
+  const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
   const waits: Promise<void>[] = [];
+  let failed = false;
   const responses = req.topicData.map((t) => {
     const stream = ctx.vhost.streams.get(t.name);
     const partitionResponses = t.partitionData.map((p): PartitionOut => {
-      const partition = stream?.partition(p.index);
-      if (!partition) return { index: p.index, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, baseOffset: -1n, logStartOffset: -1n };
+      const out = answer(p.index, p.records);
+      if (out.errorCode !== ErrorCode.NONE) failed = true;
+      return out;
+    });
+    return { name: t.name, partitionResponses };
+
+    function answer(index: number, records: Buffer | null): PartitionOut {
+      const partition = stream?.partition(index);
+      if (!partition) return refused(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      // ReplicaManager.appendRecords refuses bad acks before appending anything.
+      if (!validAcks) return refused(index, ErrorCode.INVALID_REQUIRED_ACKS);
       if (req.transactionalId !== null) {
         // Transactions are the exactly-once issue's; until then a transactional batch is refused.
-        return { index: p.index, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, baseOffset: -1n, logStartOffset: -1n };
+        return refused(index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
       }
-      if (!p.records || p.records.length === 0) {
-        return { index: p.index, errorCode: ErrorCode.CORRUPT_MESSAGE, baseOffset: -1n, logStartOffset: -1n, errorMessage: 'no records' };
+      if (!records || records.length === 0) return refused(index, ErrorCode.INVALID_RECORD, 'a produce request must have one record batch per partition');
+      if (v < ZSTD_MIN_VERSION && records.length > COMPRESSION_AT + 1 && (records[COMPRESSION_AT] & 0x07) === Compression.ZSTD) {
+        return refused(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `Produce v${v} may not carry zstd-compressed batches`);
       }
       try {
-        const r = partition.append(p.records);
-        const out: PartitionOut = {
-          index: p.index,
-          errorCode: ErrorCode.NONE,
-          baseOffset: BigInt(r.baseOffset),
-          logAppendTimeMs: -1n,
-          logStartOffset: BigInt(r.logStartOffset),
-        };
+        const r = partition.append(records, Date.now(), checkCompressed);
+        const out: PartitionOut = { index, errorCode: ErrorCode.NONE, baseOffset: BigInt(r.baseOffset), logAppendTimeMs: -1n, logStartOffset: BigInt(r.logStartOffset) };
         if (req.acks === -1) {
           waits.push(
             r.durable.catch((err: unknown) => {
@@ -52,12 +74,14 @@ export const produce: Handler<0> = async (ctx, req) => {
         return out;
       } catch (err) {
         const f = failureOf(err);
-        return { index: p.index, errorCode: f.code, errorMessage: f.message, baseOffset: -1n, logStartOffset: -1n };
+        return refused(index, f.code, f.message);
       }
-    });
-    return { name: t.name, partitionResponses };
+    }
   });
-  if (req.acks === 0) return undefined;
+  if (req.acks === 0) {
+    if (failed) throw new CloseConnection('a produce with acks=0 failed');
+    return undefined;
+  }
   if (waits.length > 0) await Promise.all(waits);
   return { responses, throttleTimeMs: 0 };
 };
