@@ -16,11 +16,13 @@ import { freePorts } from './ports.js';
 import { findDescendant } from './proc.js';
 import { RABBITMQ_SERVER } from './rabbitmq-install.js';
 
-export type BrokerKind = 'wharf' | 'rabbitmq' | 'ceiling';
+export type BrokerKind = 'wharf' | 'rabbitmq' | 'ceiling' | 'kafka-ceiling';
 
 export interface RunningBroker {
   readonly kind: BrokerKind;
   readonly url: string;
+  /** host:port of its Kafka listener (Wharf and the Kafka ceiling). */
+  readonly kafkaBootstrap?: string;
   /** The process whose RSS and CPU are the broker's (beam.smp for RabbitMQ). */
   readonly pid: number;
   stop(): Promise<void>;
@@ -28,6 +30,7 @@ export interface RunningBroker {
 
 const WHARF_CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const CEILING = fileURLToPath(new URL('../ceiling.js', import.meta.url));
+const KAFKA_CEILING = fileURLToPath(new URL('../kafka-ceiling.js', import.meta.url));
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 20_000;
 
@@ -39,6 +42,8 @@ export function startBroker(kind: BrokerKind, baseDir: string): Promise<RunningB
       return startRabbitmq(baseDir);
     case 'ceiling':
       return startCeiling();
+    case 'kafka-ceiling':
+      return startKafkaCeiling();
   }
 }
 
@@ -90,7 +95,11 @@ function waitForLine(child: ChildProcess, pattern: RegExp, what: string): Promis
   });
 }
 
-async function startNodeChild(kind: BrokerKind, args: string[], dir: string | undefined, pattern: RegExp): Promise<RunningBroker> {
+type Endpoints = Pick<RunningBroker, 'url' | 'kafkaBootstrap'>;
+
+const amqpOnly = (m: RegExpExecArray): Endpoints => ({ url: `amqp://guest:guest@127.0.0.1:${m[1]}` });
+
+async function startNodeChild(kind: BrokerKind, args: string[], dir: string | undefined, pattern: RegExp, endpoints: (m: RegExpExecArray) => Endpoints = amqpOnly): Promise<RunningBroker> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const stop = onCleanup(
     kind,
@@ -106,7 +115,7 @@ async function startNodeChild(kind: BrokerKind, args: string[], dir: string | un
   try {
     const m = await waitForLine(child, pattern, kind);
     child.stdout?.resume();
-    return { kind, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, pid: child.pid as number, stop };
+    return { kind, ...endpoints(m), pid: child.pid as number, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -116,11 +125,21 @@ async function startNodeChild(kind: BrokerKind, args: string[], dir: string | un
 function startWharf(baseDir: string): Promise<RunningBroker> {
   const dir = mkdtempSync(join(baseDir, 'wharf-'));
   const args = [WHARF_CLI, 'serve', '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--data-dir', dir, '--bind', '127.0.0.1', '--log-level', 'warn'];
-  return startNodeChild('wharf', args, dir, /wharf listening amqp=\S*:(\d+)/);
+  return startNodeChild('wharf', args, dir, /wharf listening amqp=\S*:(\d+) .*kafka=\S*:(\d+)/, (m) => ({
+    url: `amqp://guest:guest@127.0.0.1:${m[1]}`,
+    kafkaBootstrap: `127.0.0.1:${m[2]}`,
+  }));
 }
 
 function startCeiling(): Promise<RunningBroker> {
   return startNodeChild('ceiling', [CEILING, '--port', '0'], undefined, /ceiling listening amqp=\S*:(\d+)/);
+}
+
+function startKafkaCeiling(): Promise<RunningBroker> {
+  return startNodeChild('kafka-ceiling', [KAFKA_CEILING, '--port', '0'], undefined, /kafka-ceiling listening kafka=\S*:(\d+)/, (m) => ({
+    url: '',
+    kafkaBootstrap: `127.0.0.1:${m[1]}`,
+  }));
 }
 
 /** The environment that puts every RabbitMQ file and port under our control. */

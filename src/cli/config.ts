@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import type { DiskFreeLimit, MemoryHighWatermark } from '../broker/resource-monitor.js';
 import { logLevels, parseLogLevel, type LogLevel } from '../util/logger.js';
+import { parseKafkaPerfArgs, type KafkaPerfOptions } from './perf/kafka-options.js';
 import { parsePerfArgs, type PerfOptions } from './perf/options.js';
 
 export type FsyncMode = 'always' | 'batch' | 'never';
@@ -44,7 +45,8 @@ export type Command =
   | { readonly command: 'help'; readonly text: string }
   | { readonly command: 'version' }
   | { readonly command: 'serve'; readonly options: ServeOptions }
-  | { readonly command: 'perf'; readonly options: PerfOptions };
+  | { readonly command: 'perf'; readonly options: PerfOptions }
+  | { readonly command: 'perf-kafka'; readonly options: KafkaPerfOptions };
 
 /** Bad input from the person at the keyboard: print the one-line message, exit 2. */
 export class UsageError extends Error {
@@ -81,6 +83,7 @@ export const helpText = `Usage: wharf <command> [options]
 Commands:
   serve           run the broker
   perf            load-test an AMQP 0-9-1 broker (wharf perf --help)
+  perf-kafka      load-test a Kafka broker (wharf perf-kafka --help)
   --help, -h      show this help (wharf serve --help for the broker's options)
   --version, -v   print the version
 `;
@@ -144,6 +147,8 @@ export function parseCommandLine(argv: readonly string[], env: Env, readFile: Re
       return parseServe(rest, env, readFile);
     case 'perf':
       return parsePerfArgs(rest);
+    case 'perf-kafka':
+      return parseKafkaPerfArgs(rest);
     default:
       throw new UsageError(
         first.startsWith('-')

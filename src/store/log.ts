@@ -104,8 +104,10 @@ export interface Log {
    * the following ones, until their sizes add up to `bytesMax` (at least one record if there is
    * any). Payloads may share one freshly read buffer. Fewer (or none) at the end of the log.
    * A position not in the log -> RangeError; corrupt data -> StoreCorruptionError.
+   * `alloc`, if given, supplies the buffers records on disk are read into (payloads are views of
+   * them), so a caller that knows when it is done with the payloads can reuse the memory.
    */
-  readFrom(from: LogPosition, bytesMax: number): Promise<LogRecord[]>;
+  readFrom(from: LogPosition, bytesMax: number, alloc?: (bytes: number) => Buffer): Promise<LogRecord[]>;
   /** Segment ids, oldest first; the last is the active one. */
   segments(): readonly number[];
   activeSegment(): number;

@@ -474,9 +474,9 @@ export class SegmentedLog implements Log {
     return this.reader.scan(onRecord, from);
   }
 
-  readFrom(from: LogPosition, bytesMax: number): Promise<LogRecord[]> {
+  readFrom(from: LogPosition, bytesMax: number, alloc?: (bytes: number) => Buffer): Promise<LogRecord[]> {
     this.assertReadable();
-    return this.reader.readFrom(from, bytesMax);
+    return this.reader.readFrom(from, bytesMax, alloc);
   }
 
   // ---- segments ----

@@ -308,9 +308,10 @@ export class Partition {
    * Batches from the one holding `offset`, up to about `bytesMax` bytes (always at least one
    * batch if there is one), never past the high watermark. `offset` equal to the high watermark
    * gives no batches; outside [logStartOffset, logEndOffset] is 'offset-out-of-range'.
+   * `alloc` supplies the read buffers (the batches are views of them; see Log.readFrom).
    */
-  async read(offset: number, bytesMax: number): Promise<ReadResult> {
-    return this.stable(() => this.readOnce(offset, bytesMax));
+  async read(offset: number, bytesMax: number, alloc?: (bytes: number) => Buffer): Promise<ReadResult> {
+    return this.stable(() => this.readOnce(offset, bytesMax, alloc));
   }
 
   /**
@@ -329,7 +330,7 @@ export class Partition {
     }
   }
 
-  private async readOnce(offset: number, bytesMax: number): Promise<ReadResult> {
+  private async readOnce(offset: number, bytesMax: number, alloc?: (bytes: number) => Buffer): Promise<ReadResult> {
     this.assertOpen();
     if (offset < this.start || offset > this.next) {
       throw new StreamError('offset-out-of-range', `offset ${offset} is outside [${this.start}, ${this.next}]`);
@@ -341,9 +342,12 @@ export class Partition {
     const seg = this.segmentFor(offset);
     let at = { segment: seg.segment, offset: seg.positionFor(offset, SEGMENT_HEADER_BYTES) };
     for (;;) {
-      const records = await this.log.readFrom(at, Math.max(bytesMax - bytes, 1) + this.indexIntervalBytes);
+      const budget = Math.max(bytesMax - bytes, 1) + this.indexIntervalBytes;
+      const records = await this.log.readFrom(at, budget, alloc);
       if (records.length === 0) break;
+      let readBytes = 0;
       for (const r of records) {
+        readBytes += r.size;
         if (r.type !== STREAM_RECORD_BATCH) continue;
         const base = Number(r.payload.readBigInt64BE(0));
         if (base >= hw) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
@@ -355,7 +359,9 @@ export class Partition {
         out.push(r.payload);
         bytes += r.payload.length;
       }
-      if (bytes >= bytesMax) break;
+      // A read shorter than its budget ended at the log's end or before a batch too big for the
+      // rest of the budget: reading on would fetch that batch only to leave it out.
+      if (bytes >= bytesMax || readBytes < budget) break;
       const lastRec = records[records.length - 1];
       at = { segment: lastRec.pos.segment, offset: lastRec.pos.offset + lastRec.size };
     }

@@ -18,64 +18,38 @@ export function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-export class Stats {
-  published = 0;
-  confirmed = 0;
-  nacked = 0;
-  consumed = 0;
-  returned = 0;
-  /** nowMs() of the run's start (see begin()) and of the last event of each kind (0 = none yet). */
-  startMs = nowMs();
-  lastPublishMs = 0;
-  lastConfirmMs = 0;
-  lastConsumeMs = 0;
+/**
+ * A latency distribution in microseconds: the current progress interval and the run's total
+ * (the interval is folded into the total at each progress tick and at the end).
+ */
+export class LatencyRecorder {
   private readonly total = newHistogram();
-  private interval = newHistogram();
-  private intervalStartMs = this.startMs;
-  private intervalPublished = 0;
-  private intervalConsumed = 0;
+  private readonly interval = newHistogram();
 
-  /** Starts the measured window: rates, progress and duration count from here. */
-  begin(): void {
-    this.startMs = this.intervalStartMs = nowMs();
-  }
-
-  /**
-   * Ends the warm-up: everything counted so far is forgotten and the measured window
-   * starts now. Messages in flight across the boundary count where they arrive.
-   */
-  restart(now: number): void {
-    this.published = this.confirmed = this.nacked = this.consumed = this.returned = 0;
-    this.lastPublishMs = this.lastConfirmMs = this.lastConsumeMs = 0;
-    this.total.reset();
-    this.interval.reset();
-    this.startMs = this.intervalStartMs = now;
-    this.intervalPublished = this.intervalConsumed = 0;
-  }
-
-  recordLatency(ms: number): void {
+  record(ms: number, count = 1): void {
     const us = Math.round(ms * 1000);
-    this.interval.recordValue(us < 0 ? 0 : us > LATENCY_MAX_US ? LATENCY_MAX_US : us);
+    const v = us < 0 ? 0 : us > LATENCY_MAX_US ? LATENCY_MAX_US : us;
+    if (count === 1) this.interval.recordValue(v);
+    else this.interval.recordValueWithCount(v, count);
   }
 
-  /** The last interval's rates and latency; starts the next interval. */
-  tick(now: number): ProgressSample {
-    const secs = Math.max(now - this.intervalStartMs, 1) / 1000;
-    const sample: ProgressSample = {
-      elapsedSec: (now - this.startMs) / 1000,
-      publishedPerSec: (this.published - this.intervalPublished) / secs,
-      consumedPerSec: (this.consumed - this.intervalConsumed) / secs,
-      p50Ms: this.interval.totalCount === 0 ? undefined : this.interval.getValueAtPercentile(50) / 1000,
-      p99Ms: this.interval.totalCount === 0 ? undefined : this.interval.getValueAtPercentile(99) / 1000,
+  /** p50 and p99 of the interval since the last call, in ms (undefined with no samples); starts the next interval. */
+  tick(): { p50Ms: number | undefined; p99Ms: number | undefined } {
+    const h = this.interval;
+    const out = {
+      p50Ms: h.totalCount === 0 ? undefined : h.getValueAtPercentile(50) / 1000,
+      p99Ms: h.totalCount === 0 ? undefined : h.getValueAtPercentile(99) / 1000,
     };
     this.fold();
-    this.intervalStartMs = now;
-    this.intervalPublished = this.published;
-    this.intervalConsumed = this.consumed;
-    return sample;
+    return out;
   }
 
-  latency(): LatencySummary {
+  reset(): void {
+    this.total.reset();
+    this.interval.reset();
+  }
+
+  summary(): LatencySummary {
     this.fold();
     const h = this.total;
     if (h.totalCount === 0) return { p50: 0, p95: 0, p99: 0, p999: 0, max: 0 };
@@ -96,6 +70,63 @@ export class Stats {
     if (this.interval.totalCount === 0) return;
     this.total.add(this.interval);
     this.interval.reset();
+  }
+}
+
+export class Stats {
+  published = 0;
+  confirmed = 0;
+  nacked = 0;
+  consumed = 0;
+  returned = 0;
+  /** nowMs() of the run's start (see begin()) and of the last event of each kind (0 = none yet). */
+  startMs = nowMs();
+  lastPublishMs = 0;
+  lastConfirmMs = 0;
+  lastConsumeMs = 0;
+  private readonly latencies = new LatencyRecorder();
+  private intervalStartMs = this.startMs;
+  private intervalPublished = 0;
+  private intervalConsumed = 0;
+
+  /** Starts the measured window: rates, progress and duration count from here. */
+  begin(): void {
+    this.startMs = this.intervalStartMs = nowMs();
+  }
+
+  /**
+   * Ends the warm-up: everything counted so far is forgotten and the measured window
+   * starts now. Messages in flight across the boundary count where they arrive.
+   */
+  restart(now: number): void {
+    this.published = this.confirmed = this.nacked = this.consumed = this.returned = 0;
+    this.lastPublishMs = this.lastConfirmMs = this.lastConsumeMs = 0;
+    this.latencies.reset();
+    this.startMs = this.intervalStartMs = now;
+    this.intervalPublished = this.intervalConsumed = 0;
+  }
+
+  recordLatency(ms: number): void {
+    this.latencies.record(ms);
+  }
+
+  /** The last interval's rates and latency; starts the next interval. */
+  tick(now: number): ProgressSample {
+    const secs = Math.max(now - this.intervalStartMs, 1) / 1000;
+    const sample: ProgressSample = {
+      elapsedSec: (now - this.startMs) / 1000,
+      publishedPerSec: (this.published - this.intervalPublished) / secs,
+      consumedPerSec: (this.consumed - this.intervalConsumed) / secs,
+      ...this.latencies.tick(),
+    };
+    this.intervalStartMs = now;
+    this.intervalPublished = this.published;
+    this.intervalConsumed = this.consumed;
+    return sample;
+  }
+
+  latency(): LatencySummary {
+    return this.latencies.summary();
   }
 }
 
@@ -167,7 +198,7 @@ export function buildResult(stats: Stats, endMs: number, cpu: NodeJS.CpuUsage, o
   };
 }
 
-function round3(n: number): number {
+export function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
 

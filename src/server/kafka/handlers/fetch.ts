@@ -13,8 +13,12 @@ import {
   type FetchResponsePartitionData,
   type Input,
 } from '../../../protocol/kafka/index.js';
-import { streamById, type Handler, type KafkaContext } from '../context.js';
+import { AFTER_WRITE, streamById, type Handler, type KafkaContext } from '../context.js';
 import { failureOf } from '../errors.js';
+import { ReadBufferPool } from '../read-buffers.js';
+
+/** One pool for every Kafka connection of the process. */
+const readBuffers = new ReadBufferPool();
 
 interface Wanted {
   readonly topic: string;
@@ -41,7 +45,13 @@ function resolve(ctx: KafkaContext, topics: readonly { topic: string; topicId: s
   return out;
 }
 
-async function readOnce(wanted: readonly Wanted[], maxBytes: number, readCommitted: boolean, unknownCode: number): Promise<{ parts: PartitionOut[]; bytes: number; failed: boolean }> {
+async function readOnce(
+  wanted: readonly Wanted[],
+  maxBytes: number,
+  readCommitted: boolean,
+  unknownCode: number,
+  alloc: (bytes: number) => Buffer,
+): Promise<{ parts: PartitionOut[]; bytes: number; failed: boolean }> {
   const parts: PartitionOut[] = [];
   let bytes = 0;
   let failed = false;
@@ -60,7 +70,7 @@ async function readOnce(wanted: readonly Wanted[], maxBytes: number, readCommitt
     const budget = Math.min(w.req.partitionMaxBytes, maxBytes - bytes);
     try {
       // KIP-74: the first partition with data returns at least one batch even past the limits.
-      const r = budget > 0 || bytes === 0 ? await p.read(Number(w.req.fetchOffset), Math.max(budget, 1)) : undefined;
+      const r = budget > 0 || bytes === 0 ? await p.read(Number(w.req.fetchOffset), Math.max(budget, 1), alloc) : undefined;
       const hw = BigInt(r?.highWatermark ?? p.highWatermark);
       const batches = r?.batches ?? [];
       bytes += r?.bytes ?? 0;
@@ -116,13 +126,17 @@ export const fetch: Handler<1> = async (ctx, req, v, source) => {
   const maxBytes = Math.min(v >= 3 ? req.maxBytes : 0x7fffffff, FETCH_BYTES_MAX);
   const readCommitted = req.isolationLevel === READ_COMMITTED;
   const deadline = Date.now() + Math.max(0, req.maxWaitMs);
-  let result = await readOnce(wanted, maxBytes, readCommitted, unknownCode);
+  // The batches are views of pooled read buffers, given back once the response is written.
+  let lease = readBuffers.lease();
+  let result = await readOnce(wanted, maxBytes, readCommitted, unknownCode, lease.alloc);
   const live = wanted.map((w) => w.partition).filter((p): p is Partition => p !== undefined);
   while (result.bytes < req.minBytes && !result.failed && live.length > 0 && !source.signal.aborted) {
     const left = deadline - Date.now();
     if (left <= 0) break;
     await waitForData(live, left, source.signal);
-    result = await readOnce(wanted, maxBytes, readCommitted, unknownCode);
+    lease.release(); // the short result is dropped
+    lease = readBuffers.lease();
+    result = await readOnce(wanted, maxBytes, readCommitted, unknownCode, lease.alloc);
   }
   // Group the partitions back under their topics, in request order.
   const topics: { topic: string; topicId: string; partitions: PartitionOut[] }[] = [];
@@ -133,5 +147,6 @@ export const fetch: Handler<1> = async (ctx, req, v, source) => {
     i += t.partitions.length;
     topics.push({ topic: w?.topic ?? t.topic, topicId: w?.topicId ?? t.topicId, partitions });
   }
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: topics };
+  const done = lease;
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: topics, [AFTER_WRITE]: () => done.release() };
 };
