@@ -17,6 +17,7 @@ import { propertiesCodec } from './content.js';
 import { DelayedStore } from './delayed/delayed-store.js';
 import { DEDUP_SEGMENT_BYTES_MAX, DedupJournal } from './dedup-journal.js';
 import { MessageStore } from './message-store.js';
+import { ConnectionRegistry } from './connections.js';
 import type { Queue } from './queue/queue.js';
 import { Vhost, type VhostSnapshot } from './vhost.js';
 import { removeOrphanStreams } from './stream/registry.js';
@@ -80,6 +81,8 @@ export class Broker {
   private closed = false;
   readonly startedAt = Date.now();
   readonly delayed: DelayedStore;
+  /** Client connections of every protocol, for the management API and metrics. */
+  readonly connections = new ConnectionRegistry();
 
   private constructor(
     readonly store: MessageStore,

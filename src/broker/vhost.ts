@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { StreamRegistry } from './stream/registry.js';
 import type { GroupCoordinator } from './stream/groups/index.js';
 import type { StreamDef, StreamEnv } from './stream/stream.js';
+import { MessageCounters } from './stats.js';
 
 export interface ExchangeDef {
   name: string;
@@ -117,6 +118,8 @@ export class Vhost {
   readonly streams: StreamRegistry;
   /** Consumer groups over the streams (set by the broker once their offsets log is open). */
   groups: GroupCoordinator | undefined;
+  /** Message counters for the management API and metrics (message_stats). */
+  readonly stats = new MessageCounters();
   private closed = false;
   /** Names routing looks up: queues for the default exchange, alternate exchanges. */
   private readonly topology: RouteTopology = {
@@ -346,6 +349,8 @@ export class Vhost {
     const ex = this.exchanges.get(input.exchange);
     if (!ex) throw notFound('exchange', input.exchange, this.name);
     if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${ex.name}' in vhost '${this.name}'`);
+    this.stats.publish++;
+    ex.stats.publishIn++;
     // Sender-selected distribution costs nothing for a publish without headers.
     const ccKeys = input.headers === undefined ? undefined : senderSelectedKeys(input.headers);
     if (ex.isDefault && input.routingKey.startsWith('amq.rabbitmq.reply-to.')) return this.publishDirectReply(input);
@@ -356,8 +361,11 @@ export class Vhost {
     const heldSync = this.holdAt(held, input);
     if (routed.length === 0) {
       if (held.length > 0) return { queues: held.length, needsSync: heldSync, rejected: false };
+      if (input.mandatory) this.stats.returnUnroutable++;
+      else this.stats.dropUnroutable++;
       return stored === input ? NOT_ROUTED : { ...NOT_ROUTED, properties: stored.properties };
     }
+    ex.stats.publishOut++;
     const out = this.enqueue(stored, routed, Date.now());
     return held.length === 0 ? out : { ...out, queues: out.queues + held.length, needsSync: out.needsSync || heldSync };
   }

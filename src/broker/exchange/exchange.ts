@@ -8,6 +8,7 @@ import type { Queue } from '../queue/queue.js';
 import { DELAYED_EXCHANGE_TYPE, delayedRouterType } from './delayed.js';
 import { createRouter } from './index.js';
 import type { Router } from './router.js';
+import { ExchangeCounters } from '../stats.js';
 
 /** The exchange argument naming an alternate exchange (https://www.rabbitmq.com/docs/ae). */
 export const ALTERNATE_EXCHANGE_ARG = 'alternate-exchange';
@@ -26,6 +27,8 @@ export interface ExchangeOptions {
 }
 
 export class Exchange {
+  /** publish_in / publish_out for the management API. */
+  readonly stats = new ExchangeCounters();
   readonly name: string;
   readonly type: ExchangeType;
   readonly durable: boolean;

@@ -13,6 +13,7 @@ import type { MessageStore } from '../message-store.js';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from './args.js';
 import { Lanes } from './lanes.js';
 import { DedupCache } from './dedup.js';
+import { MessageCounters } from '../stats.js';
 
 /** The broker side of a consumer: implemented by a channel session. */
 export interface Consumer {
@@ -99,6 +100,8 @@ export class Queue {
   private idleTimer: NodeJS.Timeout | undefined;
   /** Delivered and not yet acked, across all channels. */
   unacked = 0;
+  /** Message counters for the management API (message_stats). */
+  readonly stats = new MessageCounters();
   deleted = false;
   /** Called when an auto-delete queue loses its last consumer. */
   onUnused: ((q: Queue) => void) | undefined;
@@ -162,6 +165,7 @@ export class Queue {
   enqueue(msg: StoredMessage, now: number): void {
     const entry = new QueueEntry(msg, this.expiryOf(msg, now));
     msg.refs++;
+    this.stats.publish++;
     if (
       msg.content &&
       (this.lanes.length >= QUEUE_MEMORY_MESSAGES_MAX || this.readyBytes >= QUEUE_MEMORY_BYTES_MAX)
