@@ -49,6 +49,9 @@ export interface QueueOptions {
 }
 
 /** How much message content a queue keeps in memory ahead of its consumers. */
+/** Process-wide count of publisher flow-control pauses (a queue's gate closing), for the metrics endpoint. */
+export const flowControl = { pauses: 0 };
+
 export const QUEUE_MEMORY_MESSAGES_MAX = 4096;
 export const QUEUE_MEMORY_BYTES_MAX = 16 * 1024 * 1024;
 /** Paged-out content read back per disk read: more than a publisher's socket read carries (see flowWait). */
@@ -132,6 +135,16 @@ export class Queue {
 
   get messageCount(): number {
     return this.lanes.length;
+  }
+
+  /** Body bytes of the ready messages. */
+  get readyBodyBytes(): number {
+    return this.readyBytes;
+  }
+
+  /** For the management API's consumer list. */
+  consumerList(): readonly Consumer[] {
+    return this.consumers;
   }
 
   get consumerCount(): number {
@@ -348,6 +361,7 @@ export class Queue {
     const timer = setTimeout(() => this.openFlowGate(), FLOW_WAIT_MAX_MS);
     timer.unref();
     this.flowGate = { promise, open, timer };
+    flowControl.pauses++;
     return promise;
   }
 
