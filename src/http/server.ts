@@ -60,6 +60,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     exposeHeadRoutes: false,
     forceCloseConnections: true,
     return503OnClosing: false,
+    // A malformed path (bad percent-encoding) or media type: RabbitMQ's bare 400.
+    frameworkErrors: (err, _req, reply) => sendError(reply, err),
   });
   installParsing(app);
   let listenPort = 0;
