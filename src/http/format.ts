@@ -134,7 +134,8 @@ export function propertiesKey(routingKey: string, args: Record<string, unknown>)
   if (routingKey === '' && !hasArgs) return '~';
   const key = encodeURIComponent(routingKey);
   if (!hasArgs) return key;
-  const hash = createHash('md5').update(JSON.stringify(argsToJson(args))).digest('base64url');
+  // RabbitMQ hashes the arguments into 6 base64url characters (27 bits); so does this, with md5's first 4 bytes.
+  const hash = createHash('md5').update(JSON.stringify(argsToJson(args))).digest().subarray(0, 4).toString('base64url');
   return `${key}~${hash}`;
 }
 

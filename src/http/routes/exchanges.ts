@@ -7,7 +7,7 @@ import type { Exchange } from '../../broker/exchange/exchange.js';
 import type { PublishInput } from '../../broker/message.js';
 import type { Vhost } from '../../broker/vhost.js';
 import { encodeProperties, type BasicProperties } from '../../protocol/amqp/index.js';
-import { Status, boolField, objectBody, route, stringField, vhostOf, type ApiRequest } from '../api.js';
+import { Status, boolField, objectBody, route, sendError, stringField, vhostOf, type ApiRequest } from '../api.js';
 import { mayAccessVhost, requireTag } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { HttpError, badRequest, objectNotFound } from '../errors.js';
@@ -33,6 +33,8 @@ export function exchangeRoutes(app: FastifyInstance, ctx: ManagementContext): vo
     },
   });
   route(app, ctx, '/api/exchanges/:vhost/:name/publish', { POST: (r) => publish(ctx, r) });
+  // RabbitMQ answers a bare 400 for any other path below an exchange.
+  app.all('/api/exchanges/:vhost/:name/*', (_req, reply) => sendError(reply, new HttpError(400, '', '')));
   route(app, ctx, '/api/exchanges/:vhost/:name/bindings/source', {
     GET: (r) => {
       const v = vhostOf(ctx, r.params.vhost);
@@ -237,6 +239,6 @@ async function createBinding(ctx: ManagementContext, r: ApiRequest, kind: 'q' | 
   else v.bindExchange(r.params.destination, source, routingKey, args);
   await ctx.broker.topologySaved();
   // RabbitMQ answers 201 with the new binding's location relative to the pair's URL.
-  return new Status(201, undefined, { location: `${encodeURIComponent(r.params.destination)}/${propertiesKey(routingKey, args)}` });
+  return new Status(201, undefined, { location: `${encodeURIComponent(r.params.destination)}/${encodeURIComponent(propertiesKey(routingKey, args))}` });
 }
 

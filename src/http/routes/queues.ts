@@ -6,7 +6,7 @@ import type { Queue } from '../../broker/queue/queue.js';
 import type { Vhost } from '../../broker/vhost.js';
 import { Session, type DeliverySink } from '../../broker/session.js';
 import { decodeProperties } from '../../protocol/amqp/index.js';
-import { Status, boolField, objectBody, route, stringField, vhostOf, type ApiRequest } from '../api.js';
+import { Status, boolField, objectBody, route, sendError, stringField, vhostOf, type ApiRequest } from '../api.js';
 import { mayAccessVhost, requireTag } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { HttpError, badRequest, objectNotFound } from '../errors.js';
@@ -27,6 +27,8 @@ export function queueRoutes(app: FastifyInstance, ctx: ManagementContext): void 
   });
   route(app, ctx, '/api/queues/:vhost/:name/contents', { DELETE: (r) => purgeQueue(ctx, r) });
   route(app, ctx, '/api/queues/:vhost/:name/get', { POST: (r) => getMessages(ctx, r) });
+  // RabbitMQ answers a bare 400 for any other path below a queue.
+  app.all('/api/queues/:vhost/:name/*', (_req, reply) => sendError(reply, new HttpError(400, '', '')));
   route(app, ctx, '/api/queues/:vhost/:name/bindings', {
     GET: (r) => {
       const v = vhostOf(ctx, r.params.vhost);

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TEST_OPTS, WAIT_MS, uniqueName, waitUntil, withTimeout } from '../../helpers/async.js';
+import { isReference } from '../../helpers/broker.js';
 import { enc, skipWithoutReferenceManagement, useManagement, type ManagementApi } from '../../helpers/management.js';
 
 const STATS_WAIT_MS = 20_000;
@@ -76,9 +77,9 @@ describe('management API', { skip: skipWithoutReferenceManagement }, () => {
       for (const k of ['mem_used', 'mem_limit', 'disk_free', 'disk_free_limit', 'uptime']) assert.equal(typeof nodes[0][k], 'number', k);
       assert.equal(nodes[0].mem_alarm, false);
       assert.equal((await ctx.api.getJson(`/api/nodes/${enc(name)}`)).name, name);
+      // RabbitMQ 3.10 fails with a 500 for a node that does not exist; Wharf answers 404.
       const missing = await ctx.api.get('/api/nodes/nobody%40nowhere');
-      assert.equal(missing.status, 404);
-      assert.deepEqual(missing.json(), { error: 'Object Not Found', reason: 'Not Found' });
+      assert.equal(missing.status, isReference ? 500 : 404);
     });
 
     it('lists vhosts, gets / by its encoded name, 404s an unknown one', TEST_OPTS, async () => {
@@ -289,7 +290,8 @@ describe('management API', { skip: skipWithoutReferenceManagement }, () => {
       const pair = `/api/bindings/%2F/e/${enc(x)}/q/${enc(q)}`;
       const created = await ctx.api.post(pair, { routing_key: 'a.#', arguments: {} });
       assert.equal(created.status, 201);
-      assert.ok(String(created.headers.location).endsWith('a.%23'));
+      // The properties key, URL-encoded once more.
+      assert.equal(created.headers.location, `${enc(q)}/a.%2523`);
       const listed = await ctx.api.getJson<Json[]>(pair);
       assert.equal(listed.length, 1);
       assert.deepEqual(
@@ -400,7 +402,8 @@ describe('management API', { skip: skipWithoutReferenceManagement }, () => {
       for (const k of ['rabbit_version', 'users', 'vhosts', 'permissions', 'queues', 'exchanges', 'bindings', 'policies', 'parameters']) assert.ok(k in defs, k);
       assert.deepEqual((defs.queues as Json[]).find((d) => d.name === q), { name: q, vhost: '/', durable: true, auto_delete: false, arguments: { 'x-max-length': 5 } });
       assert.deepEqual((defs.bindings as Json[]).find((d) => d.source === x), { source: x, vhost: '/', destination: q, destination_type: 'queue', routing_key: 'rk', arguments: {} });
-      assert.equal((await ctx.api.post('/api/definitions', { queues: 'nope' })).status, 400);
+      // RabbitMQ 3.10 fails with a 500 on a malformed definitions file; Wharf answers 400.
+      assert.equal((await ctx.api.post('/api/definitions', { queues: 'nope' })).status, isReference ? 500 : 400);
     });
   });
 
@@ -426,17 +429,19 @@ describe('management API', { skip: skipWithoutReferenceManagement }, () => {
       const notJson = await ctx.api.request('PUT', `/api/queues/%2F/${enc(q)}`, undefined, { raw: '{"durable":tru' });
       assert.equal(notJson.status, 400);
       assert.deepEqual(notJson.json(), { error: 'bad_request', reason: 'not_json' });
-      for (const p of ['/api/nope', '/api/queues/%2F/x/y/z/w', '/nope']) {
+      for (const p of ['/api/nope', '/api/a/b/c/d/e', '/nope']) {
         const r = await ctx.api.get(p);
         assert.equal(r.status, 404, p);
         assert.deepEqual(r.json(), { error: 'Object Not Found', reason: 'Not Found' });
       }
+      for (const p of ['/api/queues/%2F/x/y', '/api/queues/%2F/x/y/z/w', '/api/exchanges/%2F/x/y']) assert.equal((await ctx.api.get(p)).status, 400, p);
       assert.equal((await ctx.api.get('/api/vhosts/%2')).status, 400);
       assert.equal((await ctx.api.get('/api/vhosts/%2F%2F')).status, 404);
       assert.equal((await ctx.api.request('POST', '/api/overview', {})).status, 405);
       assert.equal((await ctx.api.request('POST', `/api/queues/%2F/${enc(q)}`, {})).status, 405);
       const huge = await ctx.api.request('PUT', `/api/queues/%2F/${enc(q)}`, undefined, { raw: Buffer.alloc(21_000_000, 0x20) });
-      assert.equal(huge.status, 413);
+      // Above the body limit (20 MB): RabbitMQ 3.10 fails with a bare 500; Wharf answers 413.
+      assert.equal(huge.status, isReference ? 500 : 413);
       assert.equal((await ctx.api.get(`/api/queues/%2F/${enc(q)}`)).status, 404);
       // Still serving.
       assert.equal((await ctx.api.get('/api/overview')).status, 200);
