@@ -63,9 +63,9 @@ export function send(reply: FastifyReply, result: unknown): void {
     reply.headers(result.headers);
     reply.code(result.code);
     if (result.body === undefined) return void reply.send();
-    return void reply.type('application/json').send(stringify(result.body));
+    return void reply.header('content-type', 'application/json').send(stringify(result.body));
   }
-  reply.code(200).type('application/json').send(stringify(result));
+  reply.code(200).header('content-type', 'application/json').send(stringify(result));
 }
 
 export function sendError(reply: FastifyReply, err: unknown): void {
@@ -73,7 +73,7 @@ export function sendError(reply: FastifyReply, err: unknown): void {
   reply.code(e.status);
   if (e.status === 401) reply.header('www-authenticate', 'Basic realm="RabbitMQ Management"');
   if (!e.hasBody) return void reply.send();
-  reply.type('application/json').send(JSON.stringify({ error: e.error, reason: e.reason }));
+  reply.header('content-type', 'application/json').send(JSON.stringify({ error: e.error, reason: e.reason }));
 }
 
 function stringify(body: unknown): string {
