@@ -38,6 +38,12 @@ class Exposition {
     return this;
   }
 
+  /** A sample with its label set already written (`{a="b"}`), for series repeated across families. */
+  sampleWith(name: string, labelSet: string, value: number): this {
+    this.lines.push(`${name}${labelSet} ${formatValue(value)}`);
+    return this;
+  }
+
   one(name: string, type: 'gauge' | 'counter', help: string, value: number, labels?: Labels): this {
     return this.family(name, type, help).sample(name, value, labels);
   }
@@ -54,7 +60,10 @@ function labelText(labels: Labels | undefined): string {
   return parts.length === 0 ? '' : `{${parts.join(',')}}`;
 }
 
+const NEEDS_ESCAPE = /[\\"\n]/;
+
 function escapeLabel(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return v;
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
@@ -131,8 +140,8 @@ function writeGlobal(out: Exposition, b: Broker): void {
 }
 
 interface QueueRow {
-  readonly vhost: string;
-  readonly queue: string;
+  /** `{vhost="...",queue="..."}`, written once per scrape and reused by every family. */
+  readonly labels: string;
   readonly ready: number;
   readonly unacked: number;
   readonly consumers: number;
@@ -144,7 +153,7 @@ function writeQueues(out: Exposition, b: Broker, seriesMax: number): void {
   const rows: QueueRow[] = [];
   for (const v of b.vhostList()) {
     for (const q of v.queues.values()) {
-      rows.push({ vhost: v.name, queue: q.name, ready: q.messageCount, unacked: q.unacked, consumers: q.consumerCount, readyBytes: q.readyBodyBytes, published: q.stats.publish });
+      rows.push({ labels: labelText({ vhost: v.name, queue: q.name }), ready: q.messageCount, unacked: q.unacked, consumers: q.consumerCount, readyBytes: q.readyBodyBytes, published: q.stats.publish });
     }
   }
   const families: [string, 'gauge' | 'counter', string, (r: QueueRow) => number][] = [
@@ -159,7 +168,7 @@ function writeQueues(out: Exposition, b: Broker, seriesMax: number): void {
   for (const [name, type, help, value] of families) {
     out.family(name, type, help);
     if (perQueue) {
-      for (const r of rows) out.sample(name, value(r), { vhost: r.vhost, queue: r.queue });
+      for (const r of rows) out.sampleWith(name, r.labels, value(r));
     } else {
       let sum = 0;
       for (const r of rows) sum += value(r);

@@ -12,6 +12,39 @@ type Item = Record<string, unknown>;
 const PAGE_SIZE_DEFAULT = 100;
 const PAGE_SIZE_MAX = 500;
 
+/**
+ * A list whose items are cheap to sort and filter by name and vhost and costly to
+ * render (a queue with its stats): only the requested page is rendered when the
+ * sort is by those fields (the default), so one page of 10,000 queues costs one
+ * page. Any other sort key renders everything first.
+ */
+export interface LazyList<T> {
+  readonly items: readonly T[];
+  readonly key: (t: T) => { readonly name: string; readonly vhost?: string };
+  readonly render: (t: T) => Item;
+}
+
+const CHEAP_KEYS = new Set(['name', 'vhost']);
+
+export function lazyListResponse<T>(list: LazyList<T>, query: Query, defaultSort: readonly string[] = ['vhost', 'name']): unknown {
+  const sort = first(query.sort);
+  const keys = sort !== undefined && sort !== '' ? [sort] : defaultSort;
+  if (!keys.every((k) => CHEAP_KEYS.has(k))) return listResponse(list.items.map(list.render), query, defaultSort);
+  const keyed = list.items.map((t) => ({ ...list.key(t), t }));
+  const shaped = listResponse(keyed as unknown as Item[], { ...query, columns: undefined }, defaultSort) as Item[] | { items: Item[] };
+  const render = (rows: Item[]): Item[] => {
+    const columns = first(query.columns);
+    const out = rows.map((r) => list.render((r as unknown as { t: T }).t));
+    return columns ? out.map((i) => pick(i, columns)) : out;
+  };
+  if (Array.isArray(shaped)) return render(shaped);
+  return { ...shaped, items: render(shaped.items) };
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
 export function listResponse(items: Item[], query: Query, defaultSort: readonly string[] = ['vhost', 'name']): unknown {
   const q = (k: string): string | undefined => {
     const v = query[k];

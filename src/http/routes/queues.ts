@@ -12,14 +12,15 @@ import type { ManagementContext } from '../context.js';
 import { HttpError, badRequest, objectNotFound } from '../errors.js';
 import { allConsumers, queueJson, streamQueueJson } from '../format.js';
 import { argsFromJson, fieldToJson } from '../json.js';
-import { listResponse } from '../paging.js';
+import { lazyListResponse, type LazyList } from '../paging.js';
+import type { Stream } from '../../broker/stream/stream.js';
 
 /** The connection id the API acts as (exclusive queues of clients are still theirs). */
 const API_CONNECTION = 'management-api';
 
 export function queueRoutes(app: FastifyInstance, ctx: ManagementContext): void {
-  route(app, ctx, '/api/queues', { GET: (r) => listResponse(queuesOf(ctx, r, ctx.broker.vhostList()), r.query) });
-  route(app, ctx, '/api/queues/:vhost', { GET: (r) => listResponse(queuesOf(ctx, r, [vhostOf(ctx, r.params.vhost)]), r.query) });
+  route(app, ctx, '/api/queues', { GET: (r) => lazyListResponse(queuesOf(ctx, r, ctx.broker.vhostList()), r.query) });
+  route(app, ctx, '/api/queues/:vhost', { GET: (r) => lazyListResponse(queuesOf(ctx, r, [vhostOf(ctx, r.params.vhost)]), r.query) });
   route(app, ctx, '/api/queues/:vhost/:name', {
     GET: (r) => getQueue(ctx, r),
     PUT: (r) => declareQueue(ctx, r),
@@ -38,14 +39,20 @@ export function queueRoutes(app: FastifyInstance, ctx: ManagementContext): void 
   });
 }
 
-function queuesOf(ctx: ManagementContext, r: ApiRequest, vhosts: readonly Vhost[]): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
+type Listed = { readonly v: Vhost; readonly q: Queue; readonly s?: undefined } | { readonly v: Vhost; readonly s: Stream; readonly q?: undefined };
+
+function queuesOf(ctx: ManagementContext, r: ApiRequest, vhosts: readonly Vhost[]): LazyList<Listed> {
+  const items: Listed[] = [];
   for (const v of vhosts) {
     if (!mayAccessVhost(ctx.broker, r.user, v.name)) continue;
-    for (const q of v.queues.values()) out.push(queueJson(ctx, q));
-    for (const s of v.streams.list()) out.push(streamQueueJson(ctx, v, s));
+    for (const q of v.queues.values()) items.push({ v, q });
+    for (const s of v.streams.list()) items.push({ v, s });
   }
-  return out;
+  return {
+    items,
+    key: (i) => ({ name: i.q ? i.q.name : i.s.name, vhost: i.v.name }),
+    render: (i) => (i.q ? queueJson(ctx, i.q) : streamQueueJson(ctx, i.v, i.s)),
+  };
 }
 
 function findQueue(v: Vhost, name: string | undefined): Queue {
