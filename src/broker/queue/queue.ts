@@ -142,11 +142,6 @@ export class Queue {
     return this.readyBytes;
   }
 
-  /** For the management API's consumer list. */
-  consumerList(): readonly Consumer[] {
-    return this.consumers;
-  }
-
   get consumerCount(): number {
     return this.consumers.length;
   }
