@@ -89,6 +89,11 @@ describe('metrics', { skip: skipUnderReference }, () => {
         await producer.connect();
         await producer.send({ topic, acks: -1, messages: Array.from({ length: 5 }, (_, i) => ({ value: `v${i}` })) });
         await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '2' }] });
+        // Kafka clients are listed with AMQP's, protocol "Kafka".
+        const conns = await ctx.api.getJson<Record<string, unknown>[]>('/api/connections');
+        const kafkaConn = conns.find((c) => c.protocol === 'Kafka');
+        assert.ok(kafkaConn);
+        assert.equal((kafkaConn.client_properties as Record<string, unknown>).client_id, 'wharf-test');
         const text = await metrics(ctx.api);
         const check = promtoolCheck(text);
         assert.equal(check.status, 0, check.output);
