@@ -58,6 +58,10 @@ export interface BrokerOptions {
   memoryHighWatermark?: MemoryHighWatermark;
   /** Disk alarm below this much free space on the data dir's filesystem (disk_free_limit; default { bytes: 50e6 }). */
   diskFreeLimit?: DiskFreeLimit;
+  /** How often the management API samples message rates (RabbitMQ's collect_statistics_interval; default 5000 ms). */
+  statsIntervalMs?: number;
+  /** /metrics has per-queue series up to this many queues, the aggregate above (default 1000). */
+  metricsQueueSeriesMax?: number;
 }
 
 export interface ResourceReport extends ResourceStatus {
@@ -169,6 +173,17 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       port: opts.httpPort ?? DEFAULTS.httpPort,
       host: bind,
       health: () => ({ ...broker.stats(), connections: amqp.connectionCount, ...report() }),
+      management: {
+        broker,
+        resources,
+        listeners: () => [
+          { protocol: 'amqp', ip: amqpAddr.host, port: amqpAddr.port },
+          { protocol: 'kafka', ip: kafkaAddr.host, port: kafkaAddr.port },
+        ],
+        blockedConnections: () => amqp.blockedConnectionCount,
+        ...(opts.statsIntervalMs !== undefined ? { statsIntervalMs: opts.statsIntervalMs } : {}),
+        ...(opts.metricsQueueSeriesMax !== undefined ? { metricsQueueSeriesMax: opts.metricsQueueSeriesMax } : {}),
+      },
     });
   } catch (err) {
     resources.stop();

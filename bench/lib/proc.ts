@@ -38,6 +38,11 @@ function stat(pid: number): Stat | undefined {
   }
 }
 
+/** user + system CPU time of a process in ms, or undefined if it is gone. */
+export function cpuMs(pid: number): number | undefined {
+  return stat(pid)?.cpuMs;
+}
+
 /** The first descendant of `rootPid` (or rootPid itself) whose command name is `comm`. */
 export function findDescendant(rootPid: number, comm: string): number | undefined {
   const parents = new Map<number, number>();

@@ -13,10 +13,12 @@ import {
 } from '../store/index.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { propertiesCodec } from './content.js';
 import { DelayedStore } from './delayed/delayed-store.js';
 import { DEDUP_SEGMENT_BYTES_MAX, DedupJournal } from './dedup-journal.js';
 import { MessageStore } from './message-store.js';
+import { ConnectionRegistry } from './connections.js';
 import type { Queue } from './queue/queue.js';
 import { Vhost, type VhostSnapshot } from './vhost.js';
 import { removeOrphanStreams } from './stream/registry.js';
@@ -88,6 +90,10 @@ export class Broker {
   private closed = false;
   readonly startedAt = Date.now();
   readonly delayed: DelayedStore;
+  /** How long replaying the logs took at start (ms). */
+  recoveryMs = 0;
+  /** Client connections of every protocol, for the management API and metrics. */
+  readonly connections = new ConnectionRegistry();
 
   private constructor(
     readonly store: MessageStore,
@@ -147,7 +153,9 @@ export class Broker {
       opts.logger.error('message content unreadable, dropping it', { msgId: m.id, error: String(err) });
     broker.users.set('guest', 'guest');
     for (const u of opts.users ?? []) broker.users.set(u.name, u.password);
+    const recoveryStart = performance.now();
     await broker.recover();
+    broker.recoveryMs = performance.now() - recoveryStart;
     try {
       await broker.openGroups(dd.groupsDir, opts);
     } catch (err) {
@@ -167,6 +175,14 @@ export class Broker {
 
   vhost(name: string): Vhost | undefined {
     return this.vhosts.get(name);
+  }
+
+  vhostList(): Vhost[] {
+    return [...this.vhosts.values()];
+  }
+
+  userNames(): string[] {
+    return [...this.users.keys()];
   }
 
   /** RabbitMQ's rule: guest may only connect from loopback. */

@@ -5,6 +5,8 @@
 import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fsyncLatency } from './fsync-latency.js';
 
 export interface LogFile {
   /** Reads up to `into.length` bytes at `position`; fewer only at end of file. */
@@ -65,7 +67,8 @@ class NodeLogFile implements LogFile {
   }
 
   datasync(): Promise<void> {
-    return this.fh.datasync();
+    const start = performance.now();
+    return this.fh.datasync().then(() => fsyncLatency.observe((performance.now() - start) / 1000));
   }
 
   truncate(bytes: number): Promise<void> {

@@ -7,6 +7,7 @@ import type { MessageContent, PublishInput } from '../../broker/message.js';
 import { DIRECT_REPLY_TO, Session, type DeliverySink } from '../../broker/session.js';
 import { BrokerError, preconditionFailed } from '../../broker/errors.js';
 import type { DeclaredQueue, Vhost } from '../../broker/vhost.js';
+import type { ChannelInfo } from '../../broker/connections.js';
 import {
   AmqpProtocolError,
   ReplyCode,
@@ -33,6 +34,8 @@ export class AmqpChannel implements DeliverySink {
   private confirmMode = false;
   private publishSeq = 0;
   private scheduledSeq = 0;
+  /** Highest publish sequence number confirmed (acked or nacked): the rest are unconfirmed. */
+  private confirmedSeq = 0;
   private batchNeedsSync = false;
   /** Appends to stream queues in this batch: its confirms wait for them to be durable. */
   private batchStreamWrites: Promise<void>[] = [];
@@ -100,6 +103,8 @@ export class AmqpChannel implements DeliverySink {
 
   /** basic.ack multiple for runs of accepted publishes, basic.nack for each refused one. */
   private sendConfirms(from: number, upTo: number, rejected: readonly number[]): void {
+    this.confirmedSeq = upTo;
+    this.vhost.stats.confirm += upTo - from + 1 - rejected.length;
     let next = from;
     for (const seq of rejected) {
       if (seq > next) this.sendIfOpen({ name: 'basic.ack', deliveryTag: seq - 1, multiple: true });
@@ -111,6 +116,17 @@ export class AmqpChannel implements DeliverySink {
 
   resume(): void {
     if (!this.released) this.session.resume();
+  }
+
+  /** For the management API's channel list. */
+  info(): ChannelInfo {
+    return {
+      number: this.id,
+      ...this.session.info(),
+      unconfirmed: this.confirmMode ? this.publishSeq - this.confirmedSeq : 0,
+      confirm: this.confirmMode,
+      transactional: this.session.inTx,
+    };
   }
 
   /** channel.close commands waiting in the backlog (the client closed while a command was unfinished). */

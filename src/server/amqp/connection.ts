@@ -5,6 +5,7 @@
 
 import type { Socket } from 'node:net';
 import type { Broker } from '../../broker/broker.js';
+import type { ChannelInfo } from '../../broker/connections.js';
 import type { ResourceAlarm } from '../../broker/resource-monitor.js';
 import type { Vhost } from '../../broker/vhost.js';
 import {
@@ -67,6 +68,8 @@ export class AmqpConnection {
   private lastSent = Date.now();
   private heartbeatSec = 0;
   private channelMax: number;
+  private frameMax: number;
+  private authMechanism = '';
   user = '';
   vhost: Vhost | undefined;
   clientProperties: Record<string, unknown> = {};
@@ -84,6 +87,7 @@ export class AmqpConnection {
   ) {
     this.log = logger.child({ conn: this.id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
     this.channelMax = limits.channelMax;
+    this.frameMax = limits.frameMax;
     this.writer = new FrameWriter(FRAME_MIN_SIZE);
     this.assembler = new CommandAssembler((c) => this.dispatch(c));
     this.parser = new FrameParser(
@@ -102,6 +106,20 @@ export class AmqpConnection {
     this.handshakeTimer = setTimeout(() => {
       if (this.state !== 'running') this.destroy('handshake timeout');
     }, HANDSHAKE_TIMEOUT_MS);
+  }
+
+  /** For the management API (src/server/amqp/connection-view.ts): read on demand, never per frame. */
+  describe(): { state: string; authMechanism: string; channelMax: number; frameMax: number; heartbeatSec: number; channels: ChannelInfo[] } {
+    const channels: ChannelInfo[] = [];
+    for (const ch of this.channels.values()) channels.push(ch.info());
+    return {
+      state: this.state,
+      authMechanism: this.authMechanism,
+      channelMax: this.channelMax,
+      frameMax: this.frameMax,
+      heartbeatSec: this.heartbeatSec,
+      channels,
+    };
   }
 
   get isOpen(): boolean {
@@ -336,6 +354,7 @@ export class AmqpConnection {
 
   private onStartOk(m: MethodOf<'connection.start-ok'>): void {
     this.clientProperties = m.clientProperties as Record<string, unknown>;
+    this.authMechanism = m.mechanism;
     const creds = parseCredentials(m.mechanism, m.response);
     const loopback = isLoopback(this.socket.remoteAddress ?? '');
     if (!creds || !this.broker.authenticate(creds.user, creds.password, loopback)) {
@@ -376,6 +395,7 @@ export class AmqpConnection {
       throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `channel_max=${m.channelMax} > ${this.limits.channelMax} max`, ...ids(m));
     }
     this.channelMax = channelMax;
+    this.frameMax = frameMax;
     this.parser.setFrameMax(frameMax);
     this.writer.setFrameMax(frameMax);
     // The client's tune-ok value is final (RabbitMQ accepts what the client chose).

@@ -130,6 +130,11 @@ export class KafkaConnection {
     };
   }
 
+  /** The client.id of the last request (for the management API's connection list). */
+  get clientIdSeen(): string | null {
+    return this.clientId;
+  }
+
   private source(): RequestSource {
     return { clientId: this.clientId, clientHost: this.socket.remoteAddress ?? '', connectionId: this.connectionId, signal: this.gone.signal };
   }
