@@ -15,6 +15,7 @@ import {
 import { startHttpServer } from './http/server.js';
 import { AmqpListener } from './server/amqp/listener.js';
 import type { FsyncPolicy } from './store/index.js';
+import { startLatencyTrace, stopLatencyTrace } from './util/latency-trace.js';
 import { createLogger, type LogLevel, type Logger } from './util/logger.js';
 
 export interface BrokerOptions {
@@ -40,6 +41,8 @@ export interface BrokerOptions {
   memoryHighWatermark?: MemoryHighWatermark;
   /** Disk alarm below this much free space on the data dir's filesystem (disk_free_limit; default { bytes: 50e6 }). */
   diskFreeLimit?: DiskFreeLimit;
+  /** Developers: log the latency breakdown (docs/perf.md) every this many seconds; 0 or absent = off. */
+  latencyTraceSec?: number;
 }
 
 export interface ResourceReport extends ResourceStatus {
@@ -131,6 +134,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   }
   const host = amqpAddr.host;
   const urlHost = host === '::' || host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const tracing = (opts.latencyTraceSec ?? 0) > 0;
+  if (tracing) startLatencyTrace(logger, opts.latencyTraceSec);
   let closing: Promise<void> | undefined;
   return {
     amqpPort: amqpAddr.port,
@@ -149,6 +154,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
         await amqp.close();
         await http.close();
         await broker.close();
+        if (tracing) stopLatencyTrace(logger);
         logger.info('stopped');
       })();
       return closing;

@@ -10,6 +10,7 @@ import type { Args, MessageContent, PublishInput, QueueEntry } from './message.j
 import type { Consumer, Queue } from './queue/queue.js';
 import type { PublishOutcome, Vhost } from './vhost.js';
 import type { MessageStore } from './message-store.js';
+import { SeqMap } from '../util/seq-map.js';
 
 export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 
@@ -84,7 +85,8 @@ class SessionConsumer implements Consumer {
 export class Session {
   private readonly consumers = new Map<string, SessionConsumer>();
   /** Insertion order is delivery-tag order (tags only grow). */
-  private readonly unacked = new Map<number, Unacked>();
+  /** By delivery tag; a SeqMap, not a Map: see util/seq-map.ts (a Map here made every scavenge promote dead messages). */
+  private readonly unacked = new SeqMap<Unacked>();
   private nextTag = 1;
   private prefetchPerConsumer = 0;
   private prefetchGlobal = 0;

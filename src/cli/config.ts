@@ -30,6 +30,8 @@ export interface ServeOptions {
   /** Ack timeout (ms) for deliveries on queues without x-consumer-timeout; 0 turns it off. */
   consumerTimeoutMs: number;
   diskFreeLimit: DiskFreeLimit;
+  /** Log the latency breakdown (docs/perf.md) every this many seconds; 0 = off. */
+  latencyTraceSec: number;
 }
 
 export type Command =
@@ -62,6 +64,7 @@ export const serveDefaults: Readonly<ServeOptions> = {
   memoryHighWatermark: { relative: 0.4 },
   consumerTimeoutMs: 30 * 60 * 1000,
   diskFreeLimit: { bytes: 50_000_000 },
+  latencyTraceSec: 0,
 };
 
 const fsyncModes: readonly FsyncMode[] = ['always', 'batch', 'never'];
@@ -98,9 +101,14 @@ Options (flag > environment variable > config file > default):
   --consumer-timeout MS WHARF_CONSUMER_TIMEOUT
                                          a delivery not acked within MS closes its channel (406);
                                          0 turns it off; x-consumer-timeout overrides it (1800000)
+  --latency-trace SECONDS
+                        WHARF_LATENCY_TRACE
+                                         developers: log where a message's time goes in the broker
+                                         (per-stage histograms, docs/perf.md) every SECONDS; 0 = off (0)
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "bind", "fsync", "logLevel",
-                                         "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs"}
+                                         "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs",
+                                         "latencyTraceSec"}
   --help, -h                             show this help
 `;
 
@@ -141,6 +149,7 @@ const serveFlags = {
   'memory-high-watermark': { type: 'string' },
   'consumer-timeout': { type: 'string' },
   'disk-free-limit': { type: 'string' },
+  'latency-trace': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -182,6 +191,8 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
       serveDefaults.diskFreeLimit),
     consumerTimeoutMs: resolve('consumer-timeout', 'WHARF_CONSUMER_TIMEOUT', 'consumerTimeoutMs', parseMillis,
       serveDefaults.consumerTimeoutMs),
+    latencyTraceSec: resolve('latency-trace', 'WHARF_LATENCY_TRACE', 'latencyTraceSec', parseSeconds,
+      serveDefaults.latencyTraceSec),
   };
   return { command: 'serve', options };
 }
@@ -206,6 +217,12 @@ const parsePort: Parser<number> = (raw, source) => {
 const parseMillis: Parser<number> = (raw, source) => {
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < 0) throw invalid(source, raw, 'a whole number of milliseconds, 0 or more');
+  return n;
+};
+
+const parseSeconds: Parser<number> = (raw, source) => {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0 || n > 86_400) throw invalid(source, raw, 'a whole number of seconds from 0 to 86400');
   return n;
 };
 
@@ -330,6 +347,7 @@ function checkUnique(users: UserSpec[], source: string): UserSpec[] {
 
 const configKeys: readonly (keyof ServeOptions)[] = [
   'dataDir', 'amqpPort', 'httpPort', 'bind', 'fsync', 'logLevel', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
+  'latencyTraceSec',
 ];
 
 /** The config file's top-level object; unknown keys are refused so typos do not pass silently. */

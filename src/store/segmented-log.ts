@@ -4,6 +4,7 @@
 // never more than one fdatasync in flight and group commit falls out of the queueing: callers that
 // arrive while a round is queued or running share the next round.
 
+import { latencyTrace, traceNow } from '../util/latency-trace.js';
 import type { LogDisk } from './disk.js';
 import type { FsyncPolicy, Log, LogPosition, LogRecord, LogStats, Logger } from './log.js';
 import {
@@ -232,6 +233,15 @@ export class SegmentedLog implements Log {
   }
 
   sync(): Promise<void> {
+    const trace = latencyTrace;
+    if (!trace) return this.syncRound();
+    const t0 = traceNow();
+    const p = this.syncRound();
+    p.then(() => trace.since('store.sync', t0), noop);
+    return p;
+  }
+
+  private syncRound(): Promise<void> {
     if (this.closing && !this.dead) return this.closing;
     const refused = this.refusal();
     if (refused) return Promise.reject(refused);
@@ -305,7 +315,9 @@ export class SegmentedLog implements Log {
       const run = this.nextWriteRun(target);
       if (!run) throw new Error(`internal: nothing buffered at byte ${this.writtenGlobal} of ${target}`);
       const file = await this.files.get(run.seg);
+      const t0 = latencyTrace ? traceNow() : 0;
       await file.writev(run.chunks, run.position);
+      if (t0) latencyTrace?.since('store.write', t0);
       this.stats.writes++;
       for (const [buf, end] of run.ends) buf.flushed = end;
       run.seg.written = run.position + run.bytes;
@@ -348,7 +360,10 @@ export class SegmentedLog implements Log {
     const synced: [Segment, number][] = [];
     for (const seg of [...this.dirty].sort((a, b) => a.id - b.id)) {
       const upTo = seg.written;
-      await (await this.files.get(seg)).datasync();
+      const file = await this.files.get(seg);
+      const t0 = latencyTrace ? traceNow() : 0;
+      await file.datasync();
+      if (t0) latencyTrace?.since('store.fsync', t0);
       this.stats.fsyncs++;
       synced.push([seg, upTo]);
     }

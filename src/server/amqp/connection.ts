@@ -24,6 +24,7 @@ import {
   type Method,
   type MethodOf,
 } from '../../protocol/amqp/index.js';
+import { latencyTrace, traceNow } from '../../util/latency-trace.js';
 import type { Logger } from '../../util/logger.js';
 import { AmqpChannel } from './channel.js';
 import { toAmqpFailure } from './errors.js';
@@ -72,6 +73,8 @@ export class AmqpConnection {
   clientProperties: Record<string, unknown> = {};
   readonly log: Logger;
   private inChunk = false;
+  /** With the latency trace on: when each delivery not yet written was queued (traceNow()). */
+  private deliveriesQueuedAt: number[] | undefined;
   /** Set by the listener during shutdown. */
   onGone: (() => void) | undefined;
 
@@ -131,6 +134,7 @@ export class AmqpConnection {
   sendContent(channel: number, m: Method, properties: Buffer, body: Buffer): void {
     this.writer.method(channel, m);
     this.writer.content(channel, 60, properties, body);
+    if (latencyTrace) (this.deliveriesQueuedAt ??= []).push(traceNow());
     this.scheduleFlush();
   }
 
@@ -172,6 +176,8 @@ export class AmqpConnection {
 
   /** Handles frames as one batch: one write, and one confirm per channel, at its end. */
   private batch(handleFrames: () => void): void {
+    const trace = latencyTrace;
+    if (trace) trace.readStartMs = traceNow();
     this.inChunk = true;
     try {
       handleFrames();
@@ -180,6 +186,10 @@ export class AmqpConnection {
     }
     for (const ch of this.channels.values()) ch.endOfBatch();
     this.flush();
+    if (trace) {
+      trace.since('read.handle', trace.readStartMs);
+      trace.readStartMs = 0;
+    }
   }
 
   private onProtocolHeader(ok: boolean): void {
@@ -475,8 +485,22 @@ export class AmqpConnection {
     const out = this.writer.take();
     if (!out || this.socket.destroyed) return;
     this.lastSent = Date.now();
-    this.socket.write(out);
+    if (latencyTrace) this.traceWrite(out);
+    else this.socket.write(out);
     if (this.blockedChannels && this.socket.writableLength < WRITE_HIGH_WATER_BYTES) this.onDrain();
+  }
+
+  /** flush()'s write with the latency trace on: the write's own time and each delivery's wait for it. */
+  private traceWrite(out: Buffer): void {
+    const trace = latencyTrace;
+    const t0 = traceNow();
+    this.socket.write(out);
+    if (!trace) return;
+    trace.since('socket.write', t0);
+    const queued = this.deliveriesQueuedAt;
+    if (!queued) return;
+    for (const t of queued) trace.record('deliver.write', t0 - t);
+    queued.length = 0;
   }
 
   private onDrain(): void {
