@@ -82,6 +82,8 @@ export class WriteBuf {
  */
 export class SegmentFiles {
   private readonly lru = new Map<Segment, LogFile>();
+  /** The segment last moved to the end of `lru`. */
+  private lastUsed: Segment | undefined;
 
   constructor(
     private readonly disk: LogDisk,
@@ -93,8 +95,13 @@ export class SegmentFiles {
   get(seg: Segment): Promise<LogFile> {
     const f = seg.file;
     if (f) {
-      this.lru.delete(seg);
-      this.lru.set(seg, f);
+      // Re-inserting the most recently used one (the active segment, twice per sync) would change
+      // nothing but churn the Map's table (see util/small-set.ts).
+      if (this.lastUsed !== seg) {
+        this.lru.delete(seg);
+        this.lru.set(seg, f);
+        this.lastUsed = seg;
+      }
       return Promise.resolve(f);
     }
     seg.opening ??= this.open(seg);
@@ -115,6 +122,7 @@ export class SegmentFiles {
       }
       seg.file = f;
       this.lru.set(seg, f);
+      this.lastUsed = seg;
       this.evict();
       return f;
     } finally {
@@ -127,6 +135,7 @@ export class SegmentFiles {
       if (this.lru.size <= this.openFilesMax) return;
       if (seg.readers > 0 || !this.quiet(seg)) continue;
       this.lru.delete(seg);
+      if (this.lastUsed === seg) this.lastUsed = undefined;
       seg.file = undefined;
       f.close().catch(() => {}); // reads on it finished; a failing close of a read handle changes nothing
     }
@@ -137,6 +146,7 @@ export class SegmentFiles {
     const f = seg.file;
     if (!f) return;
     this.lru.delete(seg);
+    if (this.lastUsed === seg) this.lastUsed = undefined;
     seg.file = undefined;
     await f.close();
   }

@@ -5,6 +5,7 @@
 // arrive while a round is queued or running share the next round.
 
 import { latencyTrace, traceNow } from '../util/latency-trace.js';
+import { SmallSet } from '../util/small-set.js';
 import type { LogDisk } from './disk.js';
 import type { FsyncPolicy, Log, LogPosition, LogRecord, LogStats, Logger } from './log.js';
 import {
@@ -83,8 +84,8 @@ export class SegmentedLog implements Log {
   private ioTail: Promise<void> = Promise.resolve();
   private writeScheduled = false;
   /** Segments with bytes written but not fdatasync'd. */
-  private readonly dirty = new Set<Segment>();
-  private readonly rounds = new Set<Round>();
+  private readonly dirty = new SmallSet<Segment>();
+  private readonly rounds = new SmallSet<Round>();
   /** 'batch': the round the next sync() callers join; it starts when the I/O queue reaches it. */
   private nextRound: Round | undefined;
   private inflight: Round | undefined;

@@ -236,7 +236,7 @@ export function summaryLines(r: PerfResult): string[] {
       (r.nacked > 0 ? `, nacked ${int(r.nacked)}` : '') +
       (r.returned > 0 ? `, returned ${int(r.returned)}` : ''),
     `  consumed ${int(r.consumed)} (${int(r.consumeRate)} msg/s)`,
-    `  latency ms: p50 ${l.p50}, p95 ${l.p95}, p99 ${l.p99}, p99.9 ${l.p999}, max ${l.max} (publish to delivery)`,
+    `  latency ms: p50 ${l.p50}, p95 ${l.p95}, p99 ${l.p99}, p99.9 ${l.p999}, max ${l.max}`,
     ...(r.confirmed > 0 ? [`  confirm latency ms: p50 ${c.p50}, p95 ${c.p95}, p99 ${c.p99}, p99.9 ${c.p999}, max ${c.max} (publish to confirm)`] : []),
     `  perf's own cpu: ${r.cpu.percentOfOneCore.toFixed(1)}% of one core (user ${int(r.cpu.userMs)} ms, system ${int(r.cpu.systemMs)} ms)`,
   ];
