@@ -46,6 +46,15 @@ const CLOSE_OK_TIMEOUT_MS = 3000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** pauseReading's key for a resource alarm (channels use their number). */
 const ALARM = 'resource-alarm';
+/**
+ * Fair reading: a socket read larger than this is handled this many bytes per turn of
+ * the event loop, so a connection sending flat out (libuv hands over up to 32 reads of
+ * 64 KiB at once) cannot make every other connection wait for all of it. About 200
+ * small publishes, well under a millisecond of work.
+ */
+const READ_QUANTUM_BYTES = 16 * 1024;
+/** pauseReading's key while the rest of a large read waits for its next turn. */
+const FAIR_READ = 'fair-read';
 
 let connectionCounter = 0;
 
@@ -73,6 +82,9 @@ export class AmqpConnection {
   clientProperties: Record<string, unknown> = {};
   readonly log: Logger;
   private inChunk = false;
+  /** The part of a large socket read not handled yet (fair reading); the socket is paused meanwhile. */
+  private unread: Buffer | undefined;
+  private unreadScheduled = false;
   /** With the latency trace on: when each delivery not yet written was queued (traceNow()). */
   private deliveriesQueuedAt: number[] | undefined;
   /** Set by the listener during shutdown. */
@@ -171,7 +183,39 @@ export class AmqpConnection {
 
   private onData(chunk: Buffer): void {
     this.lastReceived = Date.now();
-    this.batch(() => this.parser.push(chunk));
+    if (chunk.length <= READ_QUANTUM_BYTES && this.unread === undefined) {
+      this.batch(() => this.parser.push(chunk));
+      return;
+    }
+    // A paused socket emits nothing, so `unread` is normally empty here; if not, order is kept.
+    this.unread = this.unread === undefined ? chunk : Buffer.concat([this.unread, chunk]);
+    this.pauseReading(FAIR_READ);
+    this.readQuantum();
+  }
+
+  /** Handles the next READ_QUANTUM_BYTES of a large read, then lets the event loop serve others. */
+  private readonly readQuantum = (): void => {
+    this.unreadScheduled = false;
+    const rest = this.unread;
+    if (rest === undefined) return;
+    if (this.state === 'closed') {
+      this.unread = undefined;
+      return;
+    }
+    // Paused for flow control, a channel's backlog or an alarm as well: resumeReading() continues.
+    if (this.pausedBy.size > 1) return;
+    const n = Math.min(rest.length, READ_QUANTUM_BYTES);
+    this.unread = n < rest.length ? rest.subarray(n) : undefined;
+    this.batch(() => this.parser.push(n < rest.length ? rest.subarray(0, n) : rest));
+    if (this.unread !== undefined) this.scheduleQuantum();
+    else this.resumeReading(FAIR_READ);
+  };
+
+  private scheduleQuantum(): void {
+    if (this.unreadScheduled) return;
+    this.unreadScheduled = true;
+    // setImmediate: the poll phase in between hands every other ready socket its read first.
+    setImmediate(this.readQuantum);
   }
 
   /** Handles frames as one batch: one write, and one confirm per channel, at its end. */
@@ -395,7 +439,12 @@ export class AmqpConnection {
   }
 
   resumeReading(channel: number | string): void {
-    if (!this.pausedBy.delete(channel) || this.pausedBy.size > 0) return;
+    if (!this.pausedBy.delete(channel)) return;
+    if (this.pausedBy.size > 0) {
+      // Only the rest of a large read holds the socket now: go on with it.
+      if (this.pausedBy.size === 1 && this.pausedBy.has(FAIR_READ)) this.scheduleQuantum();
+      return;
+    }
     if (!this.socket.destroyed) this.socket.resume();
   }
 
