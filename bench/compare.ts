@@ -1,4 +1,4 @@
-// Wharf vs RabbitMQ side by side on this machine (issue 4): installs Debian's
+// Wharf vs RabbitMQ side by side on this machine (issues 4 and 10): installs Debian's
 // rabbitmq-server if missing, measures the disk's fsync rate, then runs each
 // workload against Wharf, RabbitMQ and (for a, b, c) the byte-forwarding
 // ceiling in alternation, a fresh broker and data dir per run, sampling the
@@ -49,8 +49,11 @@ async function runOnce(w: Workload, broker: BrokerKind, round: number, opts: Com
   }
   const sampler = new ResourceSampler(running.pid);
   try {
+    const steps = w.steps(wo);
+    const run = (args: string[]): Promise<DriverResult> => runDriver(driverArgv, running.url, args, stepTimeoutMs(wo));
     const results: DriverResult[] = [];
-    for (const step of w.steps(wo)) results.push(await runDriver(driverArgv, running.url, step.args, stepTimeoutMs(wo)));
+    if (w.parallel) results.push(...(await Promise.all(steps.map((step) => run(step.args)))));
+    else for (const step of steps) results.push(await run(step.args));
     record.metrics = w.measure(results, sampler.stop());
     record.driver = results;
     log(`${label} ${w.metrics.map((m) => `${m.label} ${formatNumber(record.metrics?.[m.key] ?? NaN)} ${m.unit}`).join(', ')}`);

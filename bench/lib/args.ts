@@ -25,14 +25,14 @@ export interface CompareOptions {
 
 export const COMPARE_HELP = `Usage: npm run bench:compare -- [options]
 
-Runs workloads a-g against Wharf and RabbitMQ (and the byte-forwarding
+Runs workloads a-h against Wharf and RabbitMQ (and the byte-forwarding
 ceiling for a, b, c) in alternation, prints medians and ratios, and writes
 bench/results/<timestamp>.json and .md. See bench/README.md.
 
-  --workloads LIST        a,b,c,d,e,f,g or all (all)
+  --workloads LIST        a,b,c,d,e,e2,f,g,h or all (all)
   --rounds N              rounds per workload and broker (3)
   --duration SECS         length of each timed run (10)
-  --warmup SECS           unmeasured load before each timed run of a-e (2)
+  --warmup SECS           unmeasured load before each timed run of a-e2 and h (2)
   --deep-messages N       messages published in workload f (1000000)
   --idle-connections N    connections held in workload g (1000)
   --brokers LIST          wharf,rabbitmq,ceiling (all three)

@@ -57,6 +57,14 @@ const READ_QUANTUM_BYTES = 16 * 1024;
 const FAIR_READ = 'fair-read';
 
 let connectionCounter = 0;
+/** Batches (socket reads being handled) under way, nested ones included. */
+let batchDepth = 0;
+/**
+ * Connections that queued output during a batch, such as a consumer's deliveries during
+ * a publisher's read: written when the batch ends, not a turn of the event loop later
+ * behind other work (another connection's next slice of a large read, for one).
+ */
+const outputDuringBatch: AmqpConnection[] = [];
 
 export class AmqpConnection {
   readonly id = `conn-${++connectionCounter}`;
@@ -223,13 +231,16 @@ export class AmqpConnection {
     const trace = latencyTrace;
     if (trace) trace.readStartMs = traceNow();
     this.inChunk = true;
+    batchDepth++;
     try {
       handleFrames();
     } finally {
       this.inChunk = false;
+      batchDepth--;
     }
     for (const ch of this.channels.values()) ch.endOfBatch();
     this.flush();
+    if (batchDepth === 0) flushOutputDuringBatch();
     if (trace) {
       trace.since('read.handle', trace.readStartMs);
       trace.readStartMs = 0;
@@ -526,7 +537,15 @@ export class AmqpConnection {
   private scheduleFlush(): void {
     if (this.inChunk || this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    if (batchDepth > 0) outputDuringBatch.push(this);
+    else setImmediate(this.flushNow);
+  }
+
+  private readonly flushNow = (): void => this.flush();
+
+  /** Writes what scheduleFlush() queued during a batch (module-private use). */
+  flushIfScheduled(): void {
+    if (this.flushScheduled) this.flush();
   }
 
   private flush(): void {
@@ -603,6 +622,12 @@ export class AmqpConnection {
     this.vhost?.connectionClosed(this.id);
     this.onClosed(this);
   }
+}
+
+function flushOutputDuringBatch(): void {
+  // A flush can start another batch (a drain resuming a channel): take the list first.
+  const conns = outputDuringBatch.splice(0);
+  for (const c of conns) c.flushIfScheduled();
 }
 
 function ids(m: Method): [number, number] {
