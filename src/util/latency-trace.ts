@@ -16,7 +16,10 @@
 //   gc.minor       one young-generation (scavenge) pause
 //   gc.major       one mark-compact pause (incremental marking steps are not pauses)
 //   loop.delay     how late a 1 ms timer fires: what a message arriving at a random moment waits for the loop
+// and, on Linux, one more line per report: how long the main thread ran and waited for
+// a CPU (runnable, not running) per second, from /proc/self/task/PID/schedstat.
 
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 import { constants } from 'node:perf_hooks';
 import { Histogram, type Percentiles } from './histogram.js';
@@ -50,6 +53,10 @@ export class LatencyTrace {
   private loopDelay: IntervalHistogram | undefined;
   private gcObserver: PerformanceObserver | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private intervalMs = 0;
+  /** The main thread's schedstat and performance.now() at the start of the interval. */
+  private sched = mainThreadSched();
+  private intervalStartMs = performance.now();
 
   /** Records `ms` (a duration) for `stage`, `times` times. */
   record(stage: TraceStage, ms: number, times = 1): void {
@@ -76,6 +83,16 @@ export class LatencyTrace {
   reset(): void {
     for (const h of this.stages.values()) h.reset();
     this.loopDelay?.reset();
+    this.sched = mainThreadSched();
+    this.intervalStartMs = performance.now();
+  }
+
+  /** The main thread's CPU time and run-queue wait per second since the interval started; undefined off Linux. */
+  cpu(): { runMsPerSec: number; waitMsPerSec: number } | undefined {
+    const now = mainThreadSched();
+    const secs = (performance.now() - this.intervalStartMs) / 1000;
+    if (!now || !this.sched || secs <= 0) return undefined;
+    return { runMsPerSec: (now.runMs - this.sched.runMs) / secs, waitMsPerSec: (now.waitMs - this.sched.waitMs) / secs };
   }
 
   /** Starts the GC observer, the event-loop monitor and (intervalMs > 0) the periodic report. */
@@ -90,8 +107,10 @@ export class LatencyTrace {
     this.gcObserver.observe({ entryTypes: ['gc'] });
     this.loopDelay = monitorEventLoopDelay({ resolution: LOOP_MONITOR_RESOLUTION_MS });
     this.loopDelay.enable();
+    this.intervalMs = intervalMs;
+    this.reset();
     if (logger && intervalMs > 0) {
-      this.timer = setInterval(() => this.report(logger, intervalMs), intervalMs);
+      this.timer = setInterval(() => this.report(logger), intervalMs);
       this.timer.unref();
     }
   }
@@ -105,11 +124,14 @@ export class LatencyTrace {
     this.loopDelay = undefined;
   }
 
-  /** Logs one line per stage with data, then starts a new interval. */
-  report(logger: Logger, intervalMs: number): void {
+  /** Logs one line per stage with data (and the main thread's CPU), then starts a new interval. */
+  report(logger: Logger, final = false): void {
+    const fields = { intervalSec: this.intervalMs / 1000, ...(final ? { final } : {}) };
     for (const [stage, s] of Object.entries(this.snapshot())) {
-      logger.info('latency trace', { stage, intervalSec: intervalMs / 1000, ...formatSummary(s) });
+      logger.info('latency trace', { stage, ...fields, ...formatSummary(s) });
     }
+    const cpu = this.cpu();
+    if (cpu) logger.info('latency trace', { stage: 'cpu.main-thread', ...fields, runMsPerSec: round3(cpu.runMsPerSec), waitMsPerSec: round3(cpu.waitMsPerSec) });
     this.reset();
   }
 
@@ -136,9 +158,22 @@ function foldPercentiles(h: Histogram, d: IntervalHistogram): void {
   }
 }
 
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
 function formatSummary(s: StageSummary): Record<string, number> {
-  const ms = (x: number): number => Math.round(x * 1000) / 1000;
-  return { count: s.count, p50: ms(s.p50), p90: ms(s.p90), p99: ms(s.p99), p999: ms(s.p999), max: ms(s.max) };
+  return { count: s.count, p50: round3(s.p50), p90: round3(s.p90), p99: round3(s.p99), p999: round3(s.p999), max: round3(s.max) };
+}
+
+/** The main thread's time on a CPU and waiting for one, in ms (Linux schedstat); undefined elsewhere. */
+function mainThreadSched(): { runMs: number; waitMs: number } | undefined {
+  try {
+    const [run, wait] = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ');
+    return { runMs: Number(run) / 1e6, waitMs: Number(wait) / 1e6 };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The process's trace while one is running; undefined (and every probe a no-op) otherwise. */
@@ -161,7 +196,7 @@ export function startLatencyTrace(logger?: Logger, intervalSec = 0): LatencyTrac
 /** Releases one startLatencyTrace(); the last one logs a final report and turns the trace off. */
 export function stopLatencyTrace(logger?: Logger): void {
   if (users === 0 || --users > 0 || !latencyTrace) return;
-  if (logger) latencyTrace.report(logger, 0);
+  if (logger) latencyTrace.report(logger, true);
   latencyTrace.stop();
   latencyTrace = undefined;
 }

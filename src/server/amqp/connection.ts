@@ -24,7 +24,7 @@ import {
   type Method,
   type MethodOf,
 } from '../../protocol/amqp/index.js';
-import { latencyTrace, traceNow } from '../../util/latency-trace.js';
+import { latencyTrace, traceNow, type LatencyTrace } from '../../util/latency-trace.js';
 import type { Logger } from '../../util/logger.js';
 import { AmqpChannel } from './channel.js';
 import { toAmqpFailure } from './errors.js';
@@ -560,10 +560,9 @@ export class AmqpConnection {
 
   /** flush()'s write with the latency trace on: the write's own time and each delivery's wait for it. */
   private traceWrite(out: Buffer): void {
-    const trace = latencyTrace;
+    const trace = latencyTrace as LatencyTrace;
     const t0 = traceNow();
     this.socket.write(out);
-    if (!trace) return;
     trace.since('socket.write', t0);
     const queued = this.deliveriesQueuedAt;
     if (!queued) return;
@@ -625,7 +624,8 @@ export class AmqpConnection {
 }
 
 function flushOutputDuringBatch(): void {
-  // A flush can start another batch (a drain resuming a channel): take the list first.
+  if (outputDuringBatch.length === 0) return;
+  // A flush runs other code (a drain resumes deliveries), which may queue more: take the list first.
   const conns = outputDuringBatch.splice(0);
   for (const c of conns) c.flushIfScheduled();
 }
