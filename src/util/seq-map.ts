@@ -12,6 +12,9 @@
 // about a megabyte (2-4 ms instead of ~0.3 ms) and brought a major GC every second
 // or two (docs/perf.md). Here a removed entry's slot is simply cleared.
 
+/** A ring this large that is less than 1/8 full shrinks to a quarter (rare: after a big backlog). */
+const SHRINK_ABOVE_CAPACITY = 1024;
+
 export class SeqMap<V> implements Iterable<[number, V]> {
   private keys = new Float64Array(16);
   private vals: (V | undefined)[] = new Array<V | undefined>(16);
@@ -137,7 +140,10 @@ export class SeqMap<V> implements Iterable<[number, V]> {
     this.live++;
   }
 
-  /** Drops holes at both ends; squeezes out inner holes once they outnumber the entries. */
+  /**
+   * Drops holes at both ends; squeezes out inner holes once they outnumber the entries;
+   * gives memory back once a backlog that grew the ring is mostly gone.
+   */
   private trim(): void {
     while (this.span > 0 && this.vals[this.head] === undefined) {
       this.head = (this.head + 1) & this.mask;
@@ -146,6 +152,7 @@ export class SeqMap<V> implements Iterable<[number, V]> {
     while (this.span > 0 && this.vals[(this.head + this.span - 1) & this.mask] === undefined) this.span--;
     if (this.span === 0) this.head = 0;
     else if (this.span > 2 * this.live + 16) this.compact();
+    if (this.keys.length > SHRINK_ABOVE_CAPACITY && this.span < this.keys.length / 8) this.resize(this.keys.length / 4);
   }
 
   /** Moves the entries together, in place. */
@@ -172,7 +179,11 @@ export class SeqMap<V> implements Iterable<[number, V]> {
       this.compact();
       return;
     }
-    const cap = this.keys.length * 2;
+    this.resize(this.keys.length * 2);
+  }
+
+  /** Moves the entries (and holes) to new arrays of `cap` slots, a power of two >= span. */
+  private resize(cap: number): void {
     const keys = new Float64Array(cap);
     const vals = new Array<V | undefined>(cap);
     for (let i = 0; i < this.span; i++) {

@@ -7,10 +7,10 @@ import fc from 'fast-check';
 import { SeqMap } from '../../../src/util/seq-map.js';
 import { SmallSet } from '../../../src/util/small-set.js';
 
-type Op = { kind: 'append' | 'set' | 'delete' | 'deleteOldest' | 'clear'; key: number };
+type Op = { kind: 'append' | 'bulk' | 'set' | 'delete' | 'deleteOldest' | 'drain' | 'clear'; key: number };
 
 const op: fc.Arbitrary<Op> = fc.record({
-  kind: fc.constantFrom<Op['kind']>('append', 'append', 'append', 'set', 'delete', 'deleteOldest', 'deleteOldest', 'clear'),
+  kind: fc.constantFrom<Op['kind']>('append', 'append', 'append', 'bulk', 'set', 'delete', 'deleteOldest', 'deleteOldest', 'drain', 'clear'),
   key: fc.integer({ min: 0, max: 200 }),
 });
 
@@ -22,15 +22,20 @@ function sortedEntries(m: Map<number, string>): [number, string][] {
 describe('SeqMap', () => {
   it('behaves like a Map iterated in key order, under random appends, sets and deletes', () => {
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
         const s = new SeqMap<string>();
         const m = new Map<number, string>();
         let next = 0;
         for (const o of ops) {
-          if (o.kind === 'append') {
-            next += 1 + (o.key % 3);
-            s.set(next, `v${next}`);
-            m.set(next, `v${next}`);
+          if (o.kind === 'append' || o.kind === 'bulk') {
+            // bulk: enough at once to grow the ring past the size where it shrinks again
+            for (let i = o.kind === 'bulk' ? 1500 : 1; i > 0; i--) {
+              next += 1 + (o.key % 3);
+              s.set(next, `v${next}`);
+              m.set(next, `v${next}`);
+            }
+          } else if (o.kind === 'drain') {
+            for (const [k] of sortedEntries(m).slice(0, Math.max(0, m.size - (o.key % 5)))) assert.equal(s.delete(k), m.delete(k));
           } else if (o.kind === 'set') {
             s.set(o.key, `w${o.key}`);
             m.set(o.key, `w${o.key}`);
@@ -53,7 +58,7 @@ describe('SeqMap', () => {
           assert.equal(s.has(k), m.has(k));
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
   });
 
@@ -69,6 +74,20 @@ describe('SeqMap', () => {
     assert.equal(keys[0], 501);
     assert.equal(s.get(999), 999);
     assert.equal(s.get(1000), undefined);
+  });
+
+  it('stays correct while a large backlog drains and the ring shrinks', () => {
+    const s = new SeqMap<number>();
+    for (let tag = 1; tag <= 5000; tag++) s.set(tag, tag * 2);
+    for (let tag = 1; tag <= 4990; tag++) s.delete(tag);
+    assert.deepEqual([...s.values()], Array.from({ length: 10 }, (_, i) => (4991 + i) * 2));
+    for (let tag = 5001; tag <= 5100; tag++) s.set(tag, tag * 2);
+    s.set(4995, -1);
+    assert.equal(s.size, 110);
+    assert.equal(s.get(4995), -1);
+    assert.equal(s.get(5100), 10200);
+    assert.equal(s.get(4990), undefined);
+    assert.deepEqual([...s].map(([k]) => k), [...Array.from({ length: 10 }, (_, i) => 4991 + i), ...Array.from({ length: 100 }, (_, i) => 5001 + i)]);
   });
 
   it('inserts below the highest key in order (a rolled-back transaction re-adds old tags)', () => {
