@@ -40,6 +40,8 @@ export interface Workload {
   readonly metrics: readonly MetricSpec[];
   /** The steps run at the same time (two flows against one broker), not one after the other. */
   readonly parallel?: boolean;
+  /** Light enough on CPU to run at real-time priority with --realtime (bench/lib/realtime.ts). */
+  readonly realtimeOk?: boolean;
   steps(o: WorkloadOptions): Step[];
   /** Metric values from the steps' driver results (in step order) and the broker's samples. */
   measure(results: DriverResult[], resources: ResourceSummary): Record<string, number>;
@@ -89,6 +91,7 @@ function paced(id: WorkloadId, ratePerSec: number): Workload {
     id,
     title: `latency: persistent 16 B with confirms at a fixed ${ratePerSec.toLocaleString('en-US')} msg/s, manual ack`,
     brokers: BOTH,
+    realtimeOk: true,
     metrics: [...LATENCY_METRICS, msgs('consumeRate', 'consumed'), rssMetric, cpuMetric, runqueueMetric, loadMetric],
     steps: (o) => [{ name: id, args: ['--size', '16', ...RELIABLE, '--rate', String(ratePerSec), ...timed(o)] }],
     measure: ([r], res) => ({ ...latencies(r), consumeRate: r.consumeRate, ...common([r], res) }),

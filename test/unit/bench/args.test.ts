@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { parseCompareArgs } from '../../../bench/lib/args.js';
 import { parseDriverOutput } from '../../../bench/lib/driver.js';
 import type { ResourceSummary } from '../../../bench/lib/proc.js';
-import { WORKLOADS, parseWorkloads, type WorkloadOptions } from '../../../bench/lib/workloads.js';
+import { WORKLOADS, WORKLOAD_IDS, parseWorkloads, type WorkloadOptions } from '../../../bench/lib/workloads.js';
 
 describe('bench compare: arguments', () => {
   it('defaults to every workload, three rounds of 10 s, a million deep messages, 1000 idle connections, all three endpoints', () => {
@@ -17,6 +17,7 @@ describe('bench compare: arguments', () => {
     assert.deepEqual(o.brokers, ['wharf', 'rabbitmq', 'ceiling']);
     assert.equal(o.driver, 'auto');
     assert.equal(o.fsyncSecs, 3);
+    assert.equal(o.realtime, false);
   });
 
   it('takes the smoke-run flags', () => {
@@ -37,6 +38,11 @@ describe('bench compare: arguments', () => {
     assert.throws(() => parseCompareArgs(['--rounds', '0']), /--rounds must be an integer >= 1, got '0'/);
     assert.throws(() => parseCompareArgs(['--duration', '2.5']), /--duration must be an integer >= 1/);
     assert.throws(() => parseCompareArgs(['--bogus']), /Unknown option '--bogus'/);
+  });
+
+  it('--realtime applies to the paced workloads only', () => {
+    assert.equal(parseCompareArgs(['--realtime']).realtime, true);
+    assert.deepEqual(WORKLOAD_IDS.filter((id) => WORKLOADS[id].realtimeOk), ['e', 'e2']);
   });
 
   it('parses workload lists', () => {
