@@ -19,6 +19,7 @@ import { kafkaSubscriptions } from './server/kafka/handlers/groups.js';
 import { DEFAULT_VHOST } from './broker/broker.js';
 import type { Vhost } from './broker/vhost.js';
 import type { FsyncPolicy } from './store/index.js';
+import { startLatencyTrace, stopLatencyTrace } from './util/latency-trace.js';
 import { createLogger, type LogLevel, type Logger } from './util/logger.js';
 
 export interface BrokerOptions {
@@ -62,6 +63,8 @@ export interface BrokerOptions {
   statsIntervalMs?: number;
   /** /metrics has per-queue series up to this many queues, the aggregate above (default 1000). */
   metricsQueueSeriesMax?: number;
+  /** Developers: log the latency breakdown (docs/perf.md) every this many seconds; 0 or absent = off. */
+  latencyTraceSec?: number;
 }
 
 export interface ResourceReport extends ResourceStatus {
@@ -194,6 +197,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   }
   const host = amqpAddr.host;
   const urlHost = host === '::' || host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const tracing = (opts.latencyTraceSec ?? 0) > 0;
+  if (tracing) startLatencyTrace(logger, opts.latencyTraceSec);
   let closing: Promise<void> | undefined;
   return {
     amqpPort: amqpAddr.port,
@@ -215,6 +220,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
         await kafka.close();
         await http.close();
         await broker.close();
+        if (tracing) stopLatencyTrace(logger);
         logger.info('stopped');
       })();
       return closing;

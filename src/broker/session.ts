@@ -14,6 +14,7 @@ import { SessionStreams, notSupported, type StreamAck } from './session-streams.
 import { Stream } from './stream/stream.js';
 import type { MessageCounters } from './stats.js';
 import type { ConsumerInfo } from './connections.js';
+import { SeqMap } from '../util/seq-map.js';
 
 export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 
@@ -105,7 +106,8 @@ class SessionConsumer implements Consumer {
 export class Session {
   private readonly consumers = new Map<string, SessionConsumer>();
   /** Insertion order is delivery-tag order (tags only grow). */
-  private readonly unacked = new Map<number, Unacked>();
+  /** By delivery tag; a SeqMap, not a Map: see util/seq-map.ts (a Map here made every scavenge promote dead messages). */
+  private readonly unacked = new SeqMap<Unacked>();
   private nextTag = 1;
   private prefetchPerConsumer = 0;
   private prefetchGlobal = 0;

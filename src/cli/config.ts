@@ -39,6 +39,8 @@ export interface ServeOptions {
   diskFreeLimit: DiskFreeLimit;
   /** How often the stream cleaner looks for compacted partitions to clean (default: the broker's, 15 s). */
   streamCleanerIntervalMs?: number;
+  /** Log the latency breakdown (docs/perf.md) every this many seconds; 0 = off. */
+  latencyTraceSec: number;
 }
 
 export type Command =
@@ -74,6 +76,7 @@ export const serveDefaults: Readonly<ServeOptions> = {
   memoryHighWatermark: { relative: 0.4 },
   consumerTimeoutMs: 30 * 60 * 1000,
   diskFreeLimit: { bytes: 50_000_000 },
+  latencyTraceSec: 0,
 };
 
 const fsyncModes: readonly FsyncMode[] = ['always', 'batch', 'never'];
@@ -122,11 +125,15 @@ Options (flag > environment variable > config file > default):
   --stream-cleaner-interval MS
                         WHARF_STREAM_CLEANER_INTERVAL
                                          how often compacted streams are checked for cleaning (15000)
+  --latency-trace SECONDS
+                        WHARF_LATENCY_TRACE
+                                         developers: log where a message's time goes in the broker
+                                         (per-stage histograms, docs/perf.md) every SECONDS; 0 = off (0)
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "kafkaPort", "kafkaAdvertisedHost",
                                          "kafkaAutoCreateTopics", "bind", "fsync", "logLevel",
                                          "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs",
-                                         "streamCleanerIntervalMs"}
+                                         "streamCleanerIntervalMs", "latencyTraceSec"}
   --help, -h                             show this help
 `;
 
@@ -173,6 +180,7 @@ const serveFlags = {
   'consumer-timeout': { type: 'string' },
   'disk-free-limit': { type: 'string' },
   'stream-cleaner-interval': { type: 'string' },
+  'latency-trace': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -217,6 +225,8 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
       serveDefaults.diskFreeLimit),
     consumerTimeoutMs: resolve('consumer-timeout', 'WHARF_CONSUMER_TIMEOUT', 'consumerTimeoutMs', parseMillis,
       serveDefaults.consumerTimeoutMs),
+    latencyTraceSec: resolve('latency-trace', 'WHARF_LATENCY_TRACE', 'latencyTraceSec', parseSeconds,
+      serveDefaults.latencyTraceSec),
   };
   const advertised = resolve('kafka-advertised-host', 'WHARF_KAFKA_ADVERTISED_HOST', 'kafkaAdvertisedHost', parseHost, undefined);
   if (advertised !== undefined) options.kafkaAdvertisedHost = advertised;
@@ -245,6 +255,12 @@ const parsePort: Parser<number> = (raw, source) => {
 const parseMillis: Parser<number> = (raw, source) => {
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < 0) throw invalid(source, raw, 'a whole number of milliseconds, 0 or more');
+  return n;
+};
+
+const parseSeconds: Parser<number> = (raw, source) => {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0 || n > 86_400) throw invalid(source, raw, 'a whole number of seconds from 0 to 86400');
   return n;
 };
 
@@ -380,7 +396,7 @@ function checkUnique(users: UserSpec[], source: string): UserSpec[] {
 
 const configKeys: readonly (keyof ServeOptions)[] = [
   'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'bind', 'fsync', 'logLevel', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
-  'streamCleanerIntervalMs',
+  'streamCleanerIntervalMs', 'latencyTraceSec',
 ];
 
 /** The config file's top-level object; unknown keys are refused so typos do not pass silently. */

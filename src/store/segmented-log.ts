@@ -4,6 +4,8 @@
 // never more than one fdatasync in flight and group commit falls out of the queueing: callers that
 // arrive while a round is queued or running share the next round.
 
+import { latencyTrace, traceNow } from '../util/latency-trace.js';
+import { SmallSet } from '../util/small-set.js';
 import type { LogDisk } from './disk.js';
 import type { FsyncPolicy, Log, LogPosition, LogRecord, LogStats, Logger } from './log.js';
 import {
@@ -87,8 +89,8 @@ export class SegmentedLog implements Log {
   private ioTail: Promise<void> = Promise.resolve();
   private writeScheduled = false;
   /** Segments with bytes written but not fdatasync'd. */
-  private readonly dirty = new Set<Segment>();
-  private readonly rounds = new Set<Round>();
+  private readonly dirty = new SmallSet<Segment>();
+  private readonly rounds = new SmallSet<Round>();
   /** 'batch': the round the next sync() callers join; it starts when the I/O queue reaches it. */
   private nextRound: Round | undefined;
   private inflight: Round | undefined;
@@ -239,6 +241,15 @@ export class SegmentedLog implements Log {
   }
 
   sync(): Promise<void> {
+    const trace = latencyTrace;
+    if (!trace) return this.syncRound();
+    const t0 = traceNow();
+    const p = this.syncRound();
+    p.then(() => trace.since('store.sync', t0), noop);
+    return p;
+  }
+
+  private syncRound(): Promise<void> {
     if (this.closing && !this.dead) return this.closing;
     const refused = this.refusal();
     if (refused) return Promise.reject(refused);
@@ -313,7 +324,9 @@ export class SegmentedLog implements Log {
       const run = this.nextWriteRun(target);
       if (!run) throw new Error(`internal: nothing buffered at byte ${this.writtenGlobal} of ${target}`);
       const file = await this.files.get(run.seg);
+      const t0 = latencyTrace ? traceNow() : 0;
       await file.writev(run.chunks, run.position);
+      if (t0) latencyTrace?.since('store.write', t0);
       this.stats.writes++;
       for (const [buf, end] of run.ends) buf.flushed = end;
       run.seg.written = run.position + run.bytes;
@@ -356,7 +369,10 @@ export class SegmentedLog implements Log {
     const synced: [Segment, number][] = [];
     for (const seg of [...this.dirty].sort((a, b) => a.id - b.id)) {
       const upTo = seg.written;
-      await (await this.files.get(seg)).datasync();
+      const file = await this.files.get(seg);
+      const t0 = latencyTrace ? traceNow() : 0;
+      await file.datasync();
+      if (t0) latencyTrace?.since('store.fsync', t0);
       this.stats.fsyncs++;
       synced.push([seg, upTo]);
     }

@@ -18,6 +18,7 @@ import {
   type Method,
   type MethodOf,
 } from '../../protocol/amqp/index.js';
+import { latencyTrace } from '../../util/latency-trace.js';
 import type { AmqpConnection } from './connection.js';
 
 let flowKeys = 0;
@@ -90,10 +91,14 @@ export class AmqpChannel implements DeliverySink {
     const rejected = this.batchRejected;
     this.batchNeedsSync = false;
     if (rejected.length > 0) this.batchRejected = [];
+    const readStartMs = latencyTrace?.readStartMs;
     this.confirmChain = this.confirmChain
       .then(() => durable)
       .then(
-        () => this.sendConfirms(from, upTo, rejected),
+        () => {
+          if (readStartMs) latencyTrace?.since('confirm', readStartMs, upTo - from + 1);
+          this.sendConfirms(from, upTo, rejected);
+        },
         (err: unknown) => {
           this.conn.log.error('message store write failed, nacking publishes', { error: String(err) });
           this.sendIfOpen({ name: 'basic.nack', deliveryTag: upTo, multiple: true, requeue: false });
@@ -370,6 +375,7 @@ export class AmqpChannel implements DeliverySink {
     };
     if (this.confirmMode) this.publishSeq++;
     const out = this.session.publish(input);
+    if (latencyTrace?.readStartMs) latencyTrace.since('publish.route', latencyTrace.readStartMs);
     if (!out) return; // buffered in a transaction
     if (out.needsSync) this.batchNeedsSync = true;
     // Publishes of one batch into one stream share one promise: keep it once.
