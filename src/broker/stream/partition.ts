@@ -2,16 +2,22 @@
 // segmented log (one directory per partition, one log record per batch). Offsets are assigned
 // here; the sparse indexes (segment-index.ts) find a batch by offset or by time; consumers see
 // batches up to the high watermark, which only moves once the batches below it are durable, so
-// an offset a consumer has seen is never reused after a crash. Retention deletes whole segments,
-// oldest first. Nothing is removed by reading. See docs/streams.md.
+// an offset a consumer has seen is never reused after a crash. Transactional producers' open
+// transactions hold the last stable offset back (read_committed readers stop there) until the
+// transaction coordinator's markers end them; aborted ones are indexed (aborted-txns.ts).
+// Retention deletes whole segments, oldest first. Nothing is removed by reading. See
+// docs/streams.md.
 
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { type FsyncPolicy, type Log, type Logger, openFileLog, readFileIfExists, writeFileAtomic } from '../../store/index.js';
 import { SEGMENT_HEADER_BYTES, segmentFileName } from '../../store/record-format.js';
+import { ControlRecordType, buildMarkerBatch, decodeTransactionMarker } from '../../protocol/kafka/control-records.js';
+import { decodeRecords } from '../../protocol/kafka/record-batch.js';
+import { type AbortedTxn, AbortedTxnIndex, decodeSegmentState, encodeSegmentState } from './aborted-txns.js';
 import { type BatchHeader, LAST_OFFSET_DELTA_AT, readBatchHeader, splitBatches } from './batch-header.js';
 import { StreamError } from './errors.js';
-import { ProducerStateTable, lastSequence } from './producer-state.js';
+import { type CompletedTxn, ProducerStateTable, lastSequence } from './producer-state.js';
 import { SegmentIndex, indexFileName, parseIndexFileName } from './segment-index.js';
 
 /** The one record type of a stream log: a record batch. */
@@ -54,6 +60,17 @@ export interface ReadResult {
   readonly logStartOffset: number;
 }
 
+/** Kafka's isolation levels: read_uncommitted reads to the high watermark, read_committed to the last stable offset. */
+export type Isolation = 'uncommitted' | 'committed';
+
+/** A transaction marker: the coordinator's decision for one producer's transaction on this partition. */
+export interface MarkerSpec {
+  readonly producerId: number;
+  readonly producerEpoch: number;
+  readonly commit: boolean;
+  readonly coordinatorEpoch: number;
+}
+
 const INDEX_INTERVAL_DEFAULT = 4096;
 const META_FILE = 'partition.json';
 /** Partitions keep few read handles open, so thousands of them fit the process's descriptors. */
@@ -67,6 +84,7 @@ interface PartitionMeta {
 export class Partition {
   private readonly segs: SegmentIndex[];
   private producers: ProducerStateTable;
+  private readonly aborted: AbortedTxnIndex;
   private start: number;
   private next: number;
   private hw: number;
@@ -85,15 +103,19 @@ export class Partition {
     private readonly logger: Logger,
     segs: SegmentIndex[],
     producers: ProducerStateTable,
+    aborted: AbortedTxnIndex,
     logStartOffset: number,
   ) {
     this.segs = segs;
     this.producers = producers;
+    this.aborted = aborted;
     this.indexIntervalBytes = config.indexIntervalBytes ?? INDEX_INTERVAL_DEFAULT;
     const last = segs[segs.length - 1];
     this.next = last.nextOffset;
     this.start = Math.min(Math.max(logStartOffset, this.firstOffset()), this.next);
     this.hw = this.next;
+    // Everything recovered is durable: transactions ended by markers in it are stable.
+    this.producers.markStable(this.hw);
   }
 
   static async open(opts: PartitionOptions): Promise<Partition> {
@@ -112,8 +134,8 @@ export class Partition {
       trustedSegments: trusted,
     });
     try {
-      const { segs, producers, rebuilt } = await recoverIndexes(log, opts.dir, found, meta, opts.config.indexIntervalBytes ?? INDEX_INTERVAL_DEFAULT);
-      const p = new Partition(log, opts.dir, opts.config, opts.logger, segs, producers, meta?.logStartOffset ?? 0);
+      const { segs, producers, aborted, rebuilt } = await recoverIndexes(log, opts.dir, found, meta, opts.config.indexIntervalBytes ?? INDEX_INTERVAL_DEFAULT);
+      const p = new Partition(log, opts.dir, opts.config, opts.logger, segs, producers, aborted, meta?.logStartOffset ?? 0);
       for (const [id, file] of rebuilt) await writeFileAtomic(path.join(opts.dir, indexFileName(id)), file);
       await removeStaleIndexes(opts.dir, new Set(log.segments()));
       return p;
@@ -147,6 +169,44 @@ export class Partition {
 
   get producerCount(): number {
     return this.producers.size;
+  }
+
+  /**
+   * Kafka's last stable offset: read_committed readers see records below it. The first offset of
+   * the earliest transaction still open (or ended by a marker that is not durable yet), else the
+   * high watermark.
+   */
+  get lastStableOffset(): number {
+    const first = this.producers.firstUnstableOffset();
+    return first === undefined ? this.hw : Math.min(first, this.hw);
+  }
+
+  /** Where the producer's open transaction on this partition starts (undefined: none open). */
+  openTxnFirstOffset(producerId: number): number | undefined {
+    return this.producers.openTxnFirstOffset(producerId);
+  }
+
+  /** Aborted transactions with records in [fetchOffset, upperBound), for a read_committed Fetch. */
+  abortedTransactions(fetchOffset: number, upperBound: number): AbortedTxn[] {
+    return this.aborted.collect(fetchOffset, upperBound);
+  }
+
+  /**
+   * Appends a transaction marker (a control batch, as Kafka's WriteTxnMarkers does on a leader):
+   * it ends the producer's open transaction here, if any, and an ABORT marker indexes it as
+   * aborted. A marker of an older producer or coordinator epoch is refused ('producer-fenced').
+   */
+  appendMarker(m: MarkerSpec, nowMs = Date.now()): { offset: number; durable: Promise<void> } {
+    this.assertOpen();
+    this.producers.checkMarker(m.producerId, m.producerEpoch, m.coordinatorEpoch);
+    const batch = buildMarkerBatch({
+      producerId: BigInt(m.producerId),
+      producerEpoch: m.producerEpoch,
+      marker: { type: m.commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT, coordinatorEpoch: m.coordinatorEpoch },
+      timestamp: BigInt(nowMs),
+    });
+    const offset = this.appendBatch(batch, readBatchHeader(batch), nowMs, m);
+    return { offset, durable: this.syncSoon() };
   }
 
   setConfig(config: PartitionConfig): void {
@@ -194,7 +254,9 @@ export class Partition {
     return { baseOffset: this.appendBatch(batch, h, nowMs), durable: this.syncSoon() };
   }
 
-  private appendBatch(batch: Buffer, h: BatchHeader, nowMs: number): number {
+  private appendBatch(batch: Buffer, h: BatchHeader, nowMs: number, marker?: MarkerSpec): number {
+    const transactional = isTransactional(batch);
+    if (!marker) this.producers.checkTxn(h.producerId, transactional);
     const baseOffset = this.next;
     const offsetField = Buffer.allocUnsafe(8);
     offsetField.writeBigInt64BE(BigInt(baseOffset));
@@ -202,20 +264,29 @@ export class Partition {
     let seg = this.segs[this.segs.length - 1];
     if (pos.segment !== seg.segment) {
       // The log rolled: the previous segment is sealed, with the producer state as of its end.
-      this.unindexed.set(seg.segment, seg.encode(this.producers.encode()));
+      this.unindexed.set(seg.segment, seg.encode(encodeSegmentState(this.producers.encode(), this.aborted.ofSegment(seg.segment))));
       seg = new SegmentIndex(pos.segment, baseOffset, SEGMENT_HEADER_BYTES);
       this.segs.push(seg);
     }
     const lastOffset = baseOffset + h.lastOffsetDelta;
     seg.add(baseOffset, lastOffset, h.maxTimestamp, pos.offset, batch.length + RECORD_OVERHEAD, this.indexIntervalBytes);
     this.next = lastOffset + 1;
-    this.producers.record(
-      h.producerId,
-      h.producerEpoch,
-      { firstSeq: h.baseSequence, lastSeq: lastSequence(h.baseSequence, h.lastOffsetDelta), baseOffset, lastOffset },
-      nowMs,
-    );
+    if (marker) this.endTxn(marker, baseOffset, seg.segment, nowMs);
+    else {
+      this.producers.record(
+        h.producerId,
+        h.producerEpoch,
+        { firstSeq: h.baseSequence, lastSeq: lastSequence(h.baseSequence, h.lastOffsetDelta), baseOffset, lastOffset },
+        nowMs,
+        transactional,
+      );
+    }
     return baseOffset;
+  }
+
+  private endTxn(m: MarkerSpec, offset: number, segment: number, nowMs: number): void {
+    const done = this.producers.endTxn(m.producerId, m.producerEpoch, m.coordinatorEpoch, offset, !m.commit, nowMs);
+    if (done?.aborted) this.aborted.add(abortedEntry(done, stableAfter(this.producers, offset), segment));
   }
 
   /** One sync per turn of the event loop covers every append made in it (group commit). */
@@ -241,6 +312,7 @@ export class Partition {
   private advance(upTo: number): void {
     if (upTo <= this.hw) return;
     this.hw = upTo;
+    this.producers.markStable(upTo);
     for (const w of [...this.watchers]) w();
     if (this.unindexed.size > 0) this.indexWrites = this.indexWrites.then(() => this.writeIndexes());
   }
@@ -266,18 +338,22 @@ export class Partition {
 
   /**
    * Batches from the one holding `offset`, up to about `bytesMax` bytes (always at least one
-   * batch if there is one), never past the high watermark. `offset` equal to the high watermark
-   * gives no batches; outside [logStartOffset, logEndOffset] is 'offset-out-of-range'.
+   * batch if there is one), never past the high watermark (read_committed: the last stable
+   * offset). `offset` at that limit gives no batches; outside [logStartOffset, logEndOffset] is
+   * 'offset-out-of-range'.
    */
-  async read(offset: number, bytesMax: number): Promise<ReadResult> {
+  async read(offset: number, bytesMax: number, isolation: Isolation = 'uncommitted'): Promise<ReadResult> {
     this.assertOpen();
     if (offset < this.start || offset > this.next) {
       throw new StreamError('offset-out-of-range', `offset ${offset} is outside [${this.start}, ${this.next}]`);
     }
+    // Batches never straddle the last stable offset (a transaction starts at a batch), so a
+    // read_committed reader reads whole batches up to it.
     const hw = this.hw;
+    const limit = isolation === 'committed' ? this.lastStableOffset : hw;
     const out: Buffer[] = [];
     let bytes = 0;
-    if (offset >= hw) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
+    if (offset >= limit) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
     const seg = this.segmentFor(offset);
     let at = { segment: seg.segment, offset: seg.positionFor(offset, SEGMENT_HEADER_BYTES) };
     for (;;) {
@@ -286,7 +362,7 @@ export class Partition {
       for (const r of records) {
         if (r.type !== STREAM_RECORD_BATCH) continue;
         const base = Number(r.payload.readBigInt64BE(0));
-        if (base >= hw) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
+        if (base >= limit) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
         const last = base + r.payload.readInt32BE(LAST_OFFSET_DELTA_AT);
         if (last < offset) continue;
         if (out.length > 0 && bytes + r.payload.length > bytesMax) {
@@ -394,6 +470,7 @@ export class Partition {
     const keepFrom = this.segs[n];
     await this.log.deleteSegmentsBefore(keepFrom.segment);
     this.segs.splice(0, n);
+    this.aborted.dropSegmentsBefore(keepFrom.segment);
     this.start = Math.max(this.start, this.firstOffset());
     for (const v of victims) {
       this.unindexed.delete(v.segment);
@@ -472,10 +549,60 @@ async function removeStaleIndexes(dir: string, live: Set<number>): Promise<void>
   }
 }
 
+/** Attributes bit 4 (Kafka's RecordBatch.isTransactional). */
+function isTransactional(batch: Buffer): boolean {
+  return (batch.readInt16BE(21) & 0x10) !== 0;
+}
+
+/** Attributes bit 5: a control batch (a transaction marker). */
+function isControl(batch: Buffer): boolean {
+  return (batch.readInt16BE(21) & 0x20) !== 0;
+}
+
+/** Kafka's lastStableOffset of a completed transaction: the first offset still open, else just past the marker. */
+function stableAfter(producers: ProducerStateTable, markerOffset: number): number {
+  let first = markerOffset + 1;
+  const open = producers.firstOpenOffset();
+  if (open !== undefined && open < first) first = open;
+  return first;
+}
+
+function abortedEntry(t: CompletedTxn, lastStableOffset: number, segment: number): AbortedTxn {
+  return { producerId: t.producerId, firstOffset: t.firstOffset, lastOffset: t.lastOffset, lastStableOffset, segment };
+}
+
+/** Replays one stored batch into the producer state (recovery): data batches, and markers ending transactions. */
+function replayBatch(
+  producers: ProducerStateTable,
+  aborted: AbortedTxnIndex,
+  batch: Buffer,
+  h: BatchHeader,
+  segment: number,
+  nowMs: number,
+): void {
+  const last = h.baseOffset + h.lastOffsetDelta;
+  if (!isControl(batch)) {
+    const range = { firstSeq: h.baseSequence, lastSeq: lastSequence(h.baseSequence, h.lastOffsetDelta), baseOffset: h.baseOffset, lastOffset: last };
+    producers.record(h.producerId, h.producerEpoch, range, nowMs, isTransactional(batch));
+    return;
+  }
+  const records = decodeRecords(batch);
+  if (records.length === 0) return; // a control batch emptied by compaction ends nothing
+  let marker;
+  try {
+    marker = decodeTransactionMarker(records[0]);
+  } catch {
+    return; // another kind of control record: not a transaction marker
+  }
+  const done = producers.endTxn(h.producerId, h.producerEpoch, marker.coordinatorEpoch, h.baseOffset, marker.type === ControlRecordType.ABORT, nowMs);
+  if (done?.aborted) aborted.add(abortedEntry(done, stableAfter(producers, h.baseOffset), segment));
+}
+
 /**
  * Indexes for every segment after a restart: a sealed segment's index file is used when its
- * length matches the recovered segment; other segments are scanned batch by batch. Producer state
- * comes from the newest usable snapshot plus the batches after it.
+ * length matches the recovered segment; other segments are scanned batch by batch. The producer
+ * state (with open transactions) and the aborted transactions come from the index files and, for
+ * scanned segments, from replaying them on top of the state as of the segment before.
  */
 async function recoverIndexes(
   log: Log,
@@ -483,36 +610,22 @@ async function recoverIndexes(
   found: Map<number, { index: SegmentIndex; producers: Buffer }>,
   meta: PartitionMeta | undefined,
   intervalBytes: number,
-): Promise<{ segs: SegmentIndex[]; producers: ProducerStateTable; rebuilt: Map<number, Buffer> }> {
+): Promise<{ segs: SegmentIndex[]; producers: ProducerStateTable; aborted: AbortedTxnIndex; rebuilt: Map<number, Buffer> }> {
   const ids = log.segments();
   const active = ids[ids.length - 1];
-  const usable = new Map<number, { index: SegmentIndex; producers: Buffer }>();
-  for (const id of ids) {
-    const f = found.get(id);
-    if (!f || id === active) continue;
-    const size = (await fs.stat(path.join(dir, segmentFileName(id)))).size;
-    if (size === f.index.bytes) usable.set(id, f);
-  }
-  let snapshotAt = -1;
-  let producers = new ProducerStateTable();
-  for (const [id, f] of usable) {
-    if (id > snapshotAt) {
-      try {
-        producers = ProducerStateTable.decode(f.producers);
-        snapshotAt = id;
-      } catch {
-        usable.delete(id);
-      }
-    }
-  }
   const segs: SegmentIndex[] = [];
   const rebuilt = new Map<number, Buffer>();
+  const aborted = new AbortedTxnIndex();
+  let producers = new ProducerStateTable();
   let nextOffset = meta?.logStartOffset ?? 0;
+  const nowMs = Date.now();
   for (const id of ids) {
-    const f = usable.get(id);
+    const f = id === active ? undefined : await usableIndex(dir, id, found.get(id));
     if (f) {
       segs.push(f.index);
       nextOffset = f.index.nextOffset;
+      producers = f.state.producers;
+      aborted.load(id, f.state.aborted);
       continue;
     }
     const seg = new SegmentIndex(id, nextOffset, SEGMENT_HEADER_BYTES);
@@ -523,16 +636,8 @@ async function recoverIndexes(
       for (const r of mine) {
         if (r.type !== STREAM_RECORD_BATCH) continue;
         const h = readBatchHeader(r.payload);
-        const last = h.baseOffset + h.lastOffsetDelta;
-        seg.add(h.baseOffset, last, h.maxTimestamp, r.pos.offset, r.size, intervalBytes);
-        if (id > snapshotAt) {
-          producers.record(
-            h.producerId,
-            h.producerEpoch,
-            { firstSeq: h.baseSequence, lastSeq: lastSequence(h.baseSequence, h.lastOffsetDelta), baseOffset: h.baseOffset, lastOffset: last },
-            Date.now(),
-          );
-        }
+        seg.add(h.baseOffset, h.baseOffset + h.lastOffsetDelta, h.maxTimestamp, r.pos.offset, r.size, intervalBytes);
+        replayBatch(producers, aborted, r.payload, h, id, nowMs);
       }
       if (mine.length < records.length || mine.length === 0) break;
       const lastRec = mine[mine.length - 1];
@@ -544,8 +649,23 @@ async function recoverIndexes(
     }
     segs.push(seg);
     nextOffset = seg.nextOffset;
-    if (id !== active) rebuilt.set(id, seg.encode(producers.encode()));
+    if (id !== active) rebuilt.set(id, seg.encode(encodeSegmentState(producers.encode(), aborted.ofSegment(id))));
   }
-  return { segs, producers, rebuilt };
+  return { segs, producers, aborted, rebuilt };
 }
 
+/** A sealed segment's index file, if its length matches the segment and its state decodes. */
+async function usableIndex(
+  dir: string,
+  id: number,
+  f: { index: SegmentIndex; producers: Buffer } | undefined,
+): Promise<{ index: SegmentIndex; state: ReturnType<typeof decodeSegmentState> } | undefined> {
+  if (!f) return undefined;
+  const size = (await fs.stat(path.join(dir, segmentFileName(id)))).size;
+  if (size !== f.index.bytes) return undefined;
+  try {
+    return { index: f.index, state: decodeSegmentState(f.producers) };
+  } catch {
+    return undefined;
+  }
+}
