@@ -15,6 +15,7 @@ import { dropDuplicates, type KeyRecorder } from './queue/dedup.js';
 import { randomBytes } from 'node:crypto';
 import { StreamRegistry } from './stream/registry.js';
 import type { GroupCoordinator } from './stream/groups/index.js';
+import type { TransactionCoordinator } from './stream/txn/index.js';
 import type { StreamDef, StreamEnv } from './stream/stream.js';
 
 export interface ExchangeDef {
@@ -117,6 +118,8 @@ export class Vhost {
   readonly streams: StreamRegistry;
   /** Consumer groups over the streams (set by the broker once their offsets log is open). */
   groups: GroupCoordinator | undefined;
+  /** Transactions over the streams (set by the broker once their log is open, after the groups). */
+  transactions: TransactionCoordinator | undefined;
   private closed = false;
   /** Names routing looks up: queues for the default exchange, alternate exchanges. */
   private readonly topology: RouteTopology = {

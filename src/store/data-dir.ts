@@ -29,6 +29,8 @@ export interface DataDir {
   readonly streamsDir: string;
   /** Consumer groups' committed offsets: one log per vhost. */
   readonly groupsDir: string;
+  /** Transactional ids' states (the transaction coordinator's log): one log per vhost. */
+  readonly transactionsDir: string;
   /** Metadata JSON (exchanges, queues, bindings, users), written with writeFileAtomic. */
   readonly metaPath: string;
   /** Bytes recovery cut off damaged segments (the message log's default quarantine). */
@@ -72,14 +74,16 @@ export async function openDataDir(dir: string, logger: Logger = stderrLogger): P
     const quarantineDir = path.join(root, 'quarantine');
     const streamsDir = path.join(root, 'streams');
     const groupsDir = path.join(root, 'groups');
+    const transactionsDir = path.join(root, 'transactions');
     await fs.mkdir(messagesDir, { recursive: true });
     await fs.mkdir(dedupDir, { recursive: true });
     await fs.mkdir(delayedDir, { recursive: true });
     await fs.mkdir(quarantineDir, { recursive: true });
     await fs.mkdir(streamsDir, { recursive: true });
     await fs.mkdir(groupsDir, { recursive: true });
+    await fs.mkdir(transactionsDir, { recursive: true });
     await fsyncDir(root);
-    return { dir: root, messagesDir, dedupDir, delayedDir, streamsDir, groupsDir, metaPath: path.join(root, 'meta.json'), quarantineDir, release };
+    return { dir: root, messagesDir, dedupDir, delayedDir, streamsDir, groupsDir, transactionsDir, metaPath: path.join(root, 'meta.json'), quarantineDir, release };
   } catch (err) {
     await release();
     throw err;

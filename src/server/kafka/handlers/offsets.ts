@@ -1,5 +1,7 @@
 // ListOffsets (earliest, latest, max timestamp, by timestamp), OffsetForLeaderEpoch (one epoch,
-// 0, for the log's whole life on this node) and DeleteRecords.
+// 0, for the log's whole life on this node) and DeleteRecords. Under read_committed (isolation
+// level 1) ListOffsets stops at the last stable offset, as Kafka does: latest is the LSO, and an
+// offset found by timestamp at or past it is not found.
 
 import type { Partition } from '../../../broker/stream/partition.js';
 import { ErrorCode } from '../../../protocol/kafka/index.js';
@@ -12,6 +14,7 @@ const EARLIEST = -2n;
 const MAX_TIMESTAMP = -3n;
 const EARLIEST_LOCAL = -4n;
 const LATEST_TIERED = -5n;
+const READ_COMMITTED = 1;
 
 function partitionOf(ctx: KafkaContext, topic: string, index: number): Partition | undefined {
   return ctx.vhost.streams.get(topic)?.partition(index);
@@ -32,6 +35,15 @@ async function lookUp(p: Partition, timestamp: bigint): Promise<{ offset: number
   return { offset: found.baseOffset, timestamp: Number(found.batch.readBigInt64BE(27)) };
 }
 
+/** lookUp, bounded by the last stable offset for read_committed readers. */
+async function lookUpIsolated(p: Partition, timestamp: bigint, readCommitted: boolean): Promise<{ offset: number; timestamp: number }> {
+  if (!readCommitted) return lookUp(p, timestamp);
+  const stable = p.lastStableOffset;
+  if (timestamp === LATEST || timestamp === LATEST_TIERED) return { offset: stable, timestamp: -1 };
+  const r = await lookUp(p, timestamp);
+  return r.offset >= stable && timestamp !== EARLIEST && timestamp !== EARLIEST_LOCAL ? { offset: -1, timestamp: -1 } : r;
+}
+
 export const listOffsets: Handler<2> = async (ctx, req, v) => {
   // leader_epoch is a v4+ field.
   const epoch = (e: number): { leaderEpoch?: number } => (v >= 4 ? { leaderEpoch: e } : {});
@@ -45,7 +57,7 @@ export const listOffsets: Handler<2> = async (ctx, req, v) => {
         continue;
       }
       try {
-        const r = await lookUp(p, q.timestamp);
+        const r = await lookUpIsolated(p, q.timestamp, v >= 2 && req.isolationLevel === READ_COMMITTED);
         partitions.push({ partitionIndex: q.partitionIndex, errorCode: ErrorCode.NONE, timestamp: BigInt(r.timestamp), offset: BigInt(r.offset), ...epoch(0) });
       } catch (err) {
         partitions.push({ partitionIndex: q.partitionIndex, errorCode: failureOf(err).code, timestamp: -1n, offset: -1n, ...epoch(-1) });
