@@ -15,8 +15,8 @@ export type { TxnState, TxnTopicPartition } from './metadata.js';
 /** Where a transaction's markers and offsets go: the vhost's streams and group coordinator. */
 export interface TxnParticipants {
   /** The partition, if the topic and partition exist. */
-  partition(topic: string, index: number): Partition | undefined;
-  groups(): GroupCoordinator | undefined;
+  partition(topic: string, index: number): Pick<Partition, 'appendMarker'> | undefined;
+  groups(): Pick<GroupCoordinator, 'txnCommit' | 'completeTxn'> | undefined;
   /** A producer id never handed out before (shared with idempotent producers). */
   allocateProducerId(): Promise<number>;
 }
