@@ -12,6 +12,8 @@ const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 export interface WharfChild {
   proc: ChildProcess;
   url: string;
+  /** host:port of the Kafka listener. */
+  kafkaBootstrap: string;
   /** From spawn to the AMQP listener being up: includes recovery of `dataDir`. */
   startMs: number;
 }
@@ -26,7 +28,8 @@ export function startWharf(dataDir: string): Promise<WharfChild> {
     proc.once('exit', (code) => reject(new Error(`broker exited ${code}`)));
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       const m = /amqp=\S*:(\d+)/.exec(line);
-      if (m) resolve({ proc, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, startMs: Date.now() - t0 });
+      const k = /kafka=\S*:(\d+)/.exec(line);
+      if (m) resolve({ proc, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, kafkaBootstrap: `127.0.0.1:${k?.[1] ?? 0}`, startMs: Date.now() - t0 });
     });
   });
 }

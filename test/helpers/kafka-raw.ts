@@ -29,6 +29,7 @@ export class RawKafka {
       },
       onError: (err) => socket.destroy(err),
     });
+    socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => parser.push(d));
   }
 
@@ -43,10 +44,16 @@ export class RawKafka {
   /** Sends one request and resolves with the decoded response body. */
   async request<K extends ApiKeyNumber>(apiKey: K, version: number, body: Input<RequestOf<K>>): Promise<ResponseOf<K>> {
     const id = ++this.correlationId;
+    this.socket.cork();
     for (const b of encodeRequest(apiKey, version, id, 'wharf-raw-test', body)) this.socket.write(b);
+    this.socket.uncork();
     const frame = this.frames.shift() ?? (await new Promise<Buffer>((resolve, reject) => {
-      this.waiting = resolve;
-      this.socket.once('close', () => reject(new Error('connection closed before the response')));
+      const closed = (): void => reject(new Error('connection closed before the response'));
+      this.socket.once('close', closed);
+      this.waiting = (f) => {
+        this.socket.off('close', closed);
+        resolve(f);
+      };
     }));
     const r = decodeResponse(apiKey, version, frame);
     if (r.correlationId !== id) throw new Error(`correlation id ${r.correlationId}, expected ${id}`);

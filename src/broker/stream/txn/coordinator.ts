@@ -8,10 +8,11 @@
 //
 // Durability: every state change is written to the transaction log (txn-store.ts) before it takes
 // effect. Ending a transaction writes PrepareCommit/PrepareAbort (the decision) first, then the
-// markers and offsets, waits until they are durable, then writes CompleteCommit/CompleteAbort. A
-// restart finds a transaction in Prepare* and writes its markers again (a second marker of the
-// same decision ends nothing), so a crash at any point leaves it committed everywhere or aborted
-// everywhere. See docs/kafka.md ("Exactly-once").
+// markers and offsets, waits until they are durable, then CompleteCommit/CompleteAbort (which the
+// durable markers imply, so it takes effect without waiting for its fsync). A restart finds a
+// transaction in Prepare* and writes its markers again (a second marker of the same decision ends
+// nothing), so a crash at any point leaves it committed everywhere or aborted everywhere. See
+// docs/kafka.md ("Exactly-once").
 
 import { type Logger, stderrLogger } from '../../../store/index.js';
 import { StreamError } from '../errors.js';
@@ -320,13 +321,16 @@ export class TransactionCoordinator {
       if (this.closing) return; // the next start finishes it
       await this.sleep(this.config.markerRetryMs);
     }
-    for (;;) {
-      if (this.closing) return;
-      const failed = await this.write(meta, meta.prepareComplete(this.scheduler.now()));
-      if (!failed) return;
-      stalled();
-      await this.sleep(this.config.markerRetryMs);
-    }
+    if (this.closing) return;
+    // Complete is implied by the durable decision and the durable markers, so it takes effect at
+    // once and is written without waiting: if a crash loses it, the restart finds the decision
+    // and writes the markers again, which ends nothing twice. The next transaction's first
+    // record follows it in the log, so that one is never durable without it.
+    const complete = meta.prepareComplete(this.scheduler.now());
+    meta.complete(complete);
+    this.store.put(complete).catch((err: unknown) => {
+      this.logger.warn('transactions: writing a Complete state failed; a restart writes the markers again', { transactionalId: meta.transactionalId, err: String(err) });
+    });
   }
 
   /** Writes the markers (and ends the transactional offsets); returns the participants that failed. */
