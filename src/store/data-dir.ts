@@ -11,7 +11,7 @@ import { fsyncDir } from './disk.js';
 import { type Logger, stderrLogger } from './log.js';
 
 /** Version of the whole data directory layout; bump it (and add a migration) on incompatible change. */
-export const STORE_FORMAT_VERSION = 3;
+export const STORE_FORMAT_VERSION = 4;
 
 export const FORMAT_FILE = 'FORMAT';
 export const LOCK_FILE = 'LOCK';
@@ -55,6 +55,10 @@ const MIGRATIONS: ReadonlyMap<number, (dir: string, logger: Logger) => Promise<v
   // 2 → 3: streams (streams/ and the streams of meta.json) were added. Nothing to rewrite; the bump
   // keeps an older Wharf, which would drop the streams from meta.json, off the directory.
   [2, () => Promise.resolve()],
+  // 3 → 4: transactions (control batches and transactional state in stream partitions,
+  // transactions/, transactional offsets in groups/). Nothing to rewrite; the bump keeps an older
+  // Wharf, which would serve aborted records as committed ones, off the directory.
+  [3, () => Promise.resolve()],
 ]);
 
 /**

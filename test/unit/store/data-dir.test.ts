@@ -21,7 +21,7 @@ describe('data dir', () => {
       await fs.writeFile(path.join(dir, 'FORMAT'), 'wharf-store 1\n');
       const dd = await openDataDir(dir, memoryLogger());
       assert.equal(await fs.readFile(path.join(dir, 'FORMAT'), 'utf8'), `wharf-store ${STORE_FORMAT_VERSION}\n`);
-      assert.equal(STORE_FORMAT_VERSION, 3);
+      assert.equal(STORE_FORMAT_VERSION, 4);
       await dd.release();
     } finally {
       await removeDir(root);
