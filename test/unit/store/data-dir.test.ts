@@ -43,7 +43,7 @@ describe('data dir', () => {
       assert.equal((await fs.readFile(path.join(dir, 'LOCK'), 'utf8')).split('\n')[0], String(process.pid));
       await dd.release();
       await dd.release();
-      assert.deepEqual((await fs.readdir(dir)).sort(), ['FORMAT', 'dedup', 'delayed', 'groups', 'messages', 'quarantine', 'streams']);
+      assert.deepEqual((await fs.readdir(dir)).sort(), ['FORMAT', 'dedup', 'delayed', 'groups', 'messages', 'quarantine', 'streams', 'transactions']);
     } finally {
       await removeDir(root);
     }
