@@ -15,6 +15,7 @@ import { SEGMENT_HEADER_BYTES, segmentFileName } from '../../store/record-format
 import { ControlRecordType, buildMarkerBatch, decodeTransactionMarker } from '../../protocol/kafka/control-records.js';
 import { decodeRecords } from '../../protocol/kafka/record-batch.js';
 import { type AbortedTxn, AbortedTxnIndex, decodeSegmentState, encodeSegmentState } from './aborted-txns.js';
+import { isControlBatch, isTransactionalBatch } from './batch-attributes.js';
 import { type BatchHeader, LAST_OFFSET_DELTA_AT, readBatchHeader, splitBatches } from './batch-header.js';
 import { StreamError } from './errors.js';
 import { type CompletedTxn, ProducerStateTable, lastSequence } from './producer-state.js';
@@ -255,7 +256,7 @@ export class Partition {
   }
 
   private appendBatch(batch: Buffer, h: BatchHeader, nowMs: number, marker?: MarkerSpec): number {
-    const transactional = isTransactional(batch);
+    const transactional = isTransactionalBatch(batch);
     if (!marker) this.producers.checkTxn(h.producerId, transactional);
     const baseOffset = this.next;
     const offsetField = Buffer.allocUnsafe(8);
@@ -549,16 +550,6 @@ async function removeStaleIndexes(dir: string, live: Set<number>): Promise<void>
   }
 }
 
-/** Attributes bit 4 (Kafka's RecordBatch.isTransactional). */
-function isTransactional(batch: Buffer): boolean {
-  return (batch.readInt16BE(21) & 0x10) !== 0;
-}
-
-/** Attributes bit 5: a control batch (a transaction marker). */
-function isControl(batch: Buffer): boolean {
-  return (batch.readInt16BE(21) & 0x20) !== 0;
-}
-
 /** Kafka's lastStableOffset of a completed transaction: the first offset still open, else just past the marker. */
 function stableAfter(producers: ProducerStateTable, markerOffset: number): number {
   let first = markerOffset + 1;
@@ -581,9 +572,9 @@ function replayBatch(
   nowMs: number,
 ): void {
   const last = h.baseOffset + h.lastOffsetDelta;
-  if (!isControl(batch)) {
+  if (!isControlBatch(batch)) {
     const range = { firstSeq: h.baseSequence, lastSeq: lastSequence(h.baseSequence, h.lastOffsetDelta), baseOffset: h.baseOffset, lastOffset: last };
-    producers.record(h.producerId, h.producerEpoch, range, nowMs, isTransactional(batch));
+    producers.record(h.producerId, h.producerEpoch, range, nowMs, isTransactionalBatch(batch));
     return;
   }
   const records = decodeRecords(batch);

@@ -6,19 +6,18 @@
 // the partition must be in the producer's ongoing transaction.
 
 import { ErrorCode, type Input, type ProduceResponseTopicProduceResponse } from '../../../protocol/kafka/index.js';
+import { isTransactionalBatch } from '../../../broker/stream/batch-attributes.js';
 import type { Handler, KafkaContext } from '../context.js';
 import { failureOf } from '../errors.js';
 import { txnErrorCode } from './transactions.js';
 
 type PartitionOut = Input<ProduceResponseTopicProduceResponse>['partitionResponses'] extends readonly (infer E)[] | undefined ? E : never;
 
-/** Attributes bit 4: the batch is part of a transaction. */
-const TRANSACTIONAL = 0x10;
 const BATCH_HEADER_BYTES = 61;
 
 /** The producer of a transactional batch (read from the header of the first batch), or undefined. */
 function transactionalProducer(records: Buffer | null): { producerId: number; producerEpoch: number } | undefined {
-  if (!records || records.length < BATCH_HEADER_BYTES || (records.readInt16BE(21) & TRANSACTIONAL) === 0) return undefined;
+  if (!records || records.length < BATCH_HEADER_BYTES || !isTransactionalBatch(records)) return undefined;
   return { producerId: Number(records.readBigInt64BE(43)), producerEpoch: records.readInt16BE(51) };
 }
 
