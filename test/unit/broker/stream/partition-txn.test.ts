@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { decodeSegmentState, encodeSegmentState } from '../../../../src/broker/stream/aborted-txns.js';
 import { readBatchHeader } from '../../../../src/broker/stream/batch-header.js';
 import { StreamError } from '../../../../src/broker/stream/errors.js';
 import { Partition, type PartitionConfig } from '../../../../src/broker/stream/partition.js';
@@ -129,5 +130,24 @@ describe('stream partition transactions', () => {
     await p.deleteRecordsBefore(p.highWatermark);
     assert.deepEqual(p.abortedTransactions(0, p.highWatermark), []);
     await p.close();
+  });
+
+  test('index files written before transactions (a bare version-1 producer snapshot) still read', () => {
+    const v1 = Buffer.alloc(4 + 19 + 32);
+    let o = v1.writeUInt32BE(1, 0);
+    o = v1.writeDoubleBE(9, o); // producer id
+    o = v1.writeInt16BE(2, o); // epoch
+    o = v1.writeDoubleBE(1_700_000_000_000, o); // last write
+    o = v1.writeUInt8(1, o);
+    for (const x of [0, 4, 100, 104]) o = v1.writeDoubleBE(x, o);
+    const state = decodeSegmentState(v1);
+    assert.equal(state.producers.epochOf(9), 2);
+    assert.equal(state.producers.openTxnFirstOffset(9), undefined);
+    assert.deepEqual(state.aborted, []);
+    // And the current layout round-trips, open transaction and aborted list included.
+    state.producers.record(9, 2, { firstSeq: 5, lastSeq: 6, baseOffset: 200, lastOffset: 201 }, 1, true);
+    const again = decodeSegmentState(encodeSegmentState(state.producers.encode(), [{ producerId: 4, firstOffset: 10, lastOffset: 20, lastStableOffset: 21, segment: 3 }]));
+    assert.equal(again.producers.openTxnFirstOffset(9), 200);
+    assert.deepEqual(again.aborted, [{ producerId: 4, firstOffset: 10, lastOffset: 20, lastStableOffset: 21 }]);
   });
 });
