@@ -13,13 +13,17 @@ import {
 } from '../store/index.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { propertiesCodec } from './content.js';
 import { DelayedStore } from './delayed/delayed-store.js';
 import { DEDUP_SEGMENT_BYTES_MAX, DedupJournal } from './dedup-journal.js';
 import { MessageStore } from './message-store.js';
+import { ConnectionRegistry } from './connections.js';
 import type { Queue } from './queue/queue.js';
 import { Vhost, type VhostSnapshot } from './vhost.js';
 import { removeOrphanStreams } from './stream/registry.js';
+import { StreamCleaner } from './stream/compaction/stream-cleaner.js';
+import type { CleanerHost } from './stream/compaction/cleaner.js';
 import { GroupCoordinator, type GroupConfig, type SubscriptionDecoder } from './stream/groups/index.js';
 import { TransactionCoordinator, type TxnConfig } from './stream/txn/index.js';
 import type { StreamEnv } from './stream/stream.js';
@@ -39,6 +43,10 @@ export interface BrokerCoreOptions {
   readonly consumerTimeoutMs?: number;
   /** How often stream retention runs (ms). */
   readonly retentionCheckMs?: number;
+  /** How often the stream cleaner looks for compacted partitions to clean (ms; Kafka's log.cleaner.backoff.ms, 15 s). */
+  readonly streamCleanerIntervalMs?: number;
+  /** Memory of the cleaner's key -> offset map (bytes; 32 MiB, about 1.2 million keys per pass). */
+  readonly streamCleanerMapBytes?: number;
   /** Consumer group settings (Kafka's broker defaults for what is left out). */
   readonly groups?: Partial<GroupConfig>;
   /** Reads subscribed topics from group members' metadata (the Kafka adapter's decoder). */
@@ -72,6 +80,8 @@ export class Broker {
   private nextQueueId = 1;
   private nextStreamId = 1;
   private retentionTimer: NodeJS.Timeout | undefined;
+  /** Compaction of streams with cleanup.policy compact (stream/compaction/). */
+  cleaner: StreamCleaner | undefined;
   private nextProducerId = 0;
   private producerIdsUsedBelow = 0;
   private producerIdBlock: Promise<void> | undefined;
@@ -83,6 +93,10 @@ export class Broker {
   private closed = false;
   readonly startedAt = Date.now();
   readonly delayed: DelayedStore;
+  /** How long replaying the logs took at start (ms). */
+  recoveryMs = 0;
+  /** Client connections of every protocol, for the management API and metrics. */
+  readonly connections = new ConnectionRegistry();
 
   private constructor(
     readonly store: MessageStore,
@@ -142,7 +156,9 @@ export class Broker {
       opts.logger.error('message content unreadable, dropping it', { msgId: m.id, error: String(err) });
     broker.users.set('guest', 'guest');
     for (const u of opts.users ?? []) broker.users.set(u.name, u.password);
+    const recoveryStart = performance.now();
     await broker.recover();
+    broker.recoveryMs = performance.now() - recoveryStart;
     try {
       await broker.openGroups(dd.groupsDir, opts);
       await broker.openTransactions(dd.transactionsDir, opts);
@@ -151,11 +167,26 @@ export class Broker {
       throw err;
     }
     broker.startRetention(opts.retentionCheckMs ?? RETENTION_CHECK_MS);
+    broker.cleaner = new StreamCleaner({
+      logger: opts.logger,
+      partitions: () => broker.cleanerHosts(),
+      ...(opts.streamCleanerIntervalMs !== undefined ? { intervalMs: opts.streamCleanerIntervalMs } : {}),
+      ...(opts.streamCleanerMapBytes !== undefined ? { mapBytes: opts.streamCleanerMapBytes } : {}),
+    });
+    broker.cleaner.start();
     return broker;
   }
 
   vhost(name: string): Vhost | undefined {
     return this.vhosts.get(name);
+  }
+
+  vhostList(): Vhost[] {
+    return [...this.vhosts.values()];
+  }
+
+  userNames(): string[] {
+    return [...this.users.keys()];
   }
 
   /** RabbitMQ's rule: guest may only connect from loopback. */
@@ -261,6 +292,12 @@ export class Broker {
     return this.nextProducerId++;
   }
 
+  private *cleanerHosts(): Iterable<CleanerHost> {
+    for (const v of this.vhosts.values()) {
+      for (const s of v.streams.list()) for (const p of s.partitions) yield p.cleanerHost();
+    }
+  }
+
   async enforceRetention(nowMs = Date.now()): Promise<void> {
     for (const v of this.vhosts.values()) await v.streams.enforceRetention(nowMs);
   }
@@ -269,6 +306,7 @@ export class Broker {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.retentionTimer);
+    await this.cleaner?.stop();
     await this.delayed.close();
     for (const v of this.vhosts.values()) v.close();
     await this.topologySaved();
@@ -325,10 +363,11 @@ export class Broker {
     const streamIds = new Set<number>();
     for (const [name, snap] of Object.entries(meta.vhosts)) {
       const v = this.createVhost(name);
-      v.restore(snap);
-      for (const q of v.queues.values()) byId.set(q.id, q);
+      // Streams first: bindings to stream queues name them.
       await v.streams.restore(snap.streams ?? []);
       for (const s of v.streams.list()) streamIds.add(s.id);
+      v.restore(snap);
+      for (const q of v.queues.values()) byId.set(q.id, q);
     }
     if (this.dirty) await this.topologySaved();
     const orphans = await removeOrphanStreams(this.streamEnv.dir, streamIds);

@@ -10,6 +10,11 @@ import type { Args, MessageContent, PublishInput, QueueEntry } from './message.j
 import type { Consumer, Queue } from './queue/queue.js';
 import type { PublishOutcome, Vhost } from './vhost.js';
 import type { MessageStore } from './message-store.js';
+import { SessionStreams, notSupported, type StreamAck } from './session-streams.js';
+import { Stream } from './stream/stream.js';
+import type { MessageCounters } from './stats.js';
+import type { ConsumerInfo } from './connections.js';
+import { SeqMap } from '../util/seq-map.js';
 
 export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 
@@ -42,6 +47,17 @@ interface Unacked {
 }
 
 type Settlement = 'ack' | 'requeue' | 'reject';
+
+/** A transaction's buffered work: publishes, settlements of queue deliveries, acks of stream deliveries. */
+interface Tx {
+  publishes: PublishInput[];
+  settles: { u: Unacked; how: Settlement }[];
+  streamAcks: StreamAck[];
+}
+
+function newTx(): Tx {
+  return { publishes: [], settles: [], streamAcks: [] };
+}
 
 /** A mandatory publish of a transaction that nothing routed, with the properties it was stored with. */
 export interface Unroutable {
@@ -90,7 +106,8 @@ class SessionConsumer implements Consumer {
 export class Session {
   private readonly consumers = new Map<string, SessionConsumer>();
   /** Insertion order is delivery-tag order (tags only grow). */
-  private readonly unacked = new Map<number, Unacked>();
+  /** By delivery tag; a SeqMap, not a Map: see util/seq-map.ts (a Map here made every scavenge promote dead messages). */
+  private readonly unacked = new SeqMap<Unacked>();
   private nextTag = 1;
   private prefetchPerConsumer = 0;
   private prefetchGlobal = 0;
@@ -99,18 +116,37 @@ export class Session {
   private flowActive = true;
   /** RabbitMQ's direct reply-to: the pseudo-queue's consumer and this channel's reply address. */
   private directReply: { tag: string; address: string } | undefined;
-  private tx: { publishes: PublishInput[]; settles: { u: Unacked; how: Settlement }[] } | undefined;
+  private tx: Tx | undefined;
   private closed = false;
   private timeoutTimer: NodeJS.Timeout | undefined;
   private timeoutAt = 0;
   private readonly timedOutTags = new Set<number>();
+  /** Consumers of stream queues and their unacked deliveries. */
+  private readonly streams: SessionStreams;
 
   constructor(
     private readonly vhost: Vhost,
     private readonly store: MessageStore,
     readonly connectionId: string,
     private readonly sink: DeliverySink,
-  ) {}
+  ) {
+    this.streams = new SessionStreams({
+      vhost,
+      canDeliver: () => this.canDeliver(),
+      deliver: (consumerTag, content) => {
+        const tag = this.nextTag++;
+        this.consumerUnacked++;
+        this.sink.deliver(consumerTag, tag, false, content);
+        return tag;
+      },
+      uncount: (n) => {
+        this.consumerUnacked -= n;
+        // Channel-wide credit came back: classic consumers may deliver too.
+        if (this.prefetchGlobal > 0) drainEach(this.consumerQueues());
+      },
+      consumerCancelled: (tag) => this.sink.consumerCancelled(tag),
+    });
+  }
 
   get inTx(): boolean {
     return this.tx !== undefined;
@@ -143,11 +179,12 @@ export class Session {
     o: { noAck: boolean; exclusive: boolean; args: Args },
   ): { tag: string; start: () => void } {
     const tag = requestedTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url').slice(0, 22)}` : requestedTag;
-    if (this.consumers.has(tag) || this.directReply?.tag === tag) {
+    if (this.consumers.has(tag) || this.directReply?.tag === tag || this.streams.hasConsumer(tag)) {
       throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${tag}'`, true);
     }
     if (queueName === DIRECT_REPLY_TO) return this.consumeDirectReply(tag, o.noAck);
-    const queue = this.vhost.getQueue(queueName, this.connectionId);
+    const queue = this.vhost.getQueueOrStream(queueName, this.connectionId);
+    if (queue instanceof Stream) return this.streams.consume(queue, tag, o, this.prefetchPerConsumer);
     queue.checkConsumable(o.exclusive);
     const c = new SessionConsumer(this, tag, queue, o.noAck, o.exclusive, this.prefetchPerConsumer, o.args, consumerPriority(o.args));
     this.consumers.set(tag, c);
@@ -156,6 +193,29 @@ export class Session {
       start: () => {
         if (c.active) queue.addConsumer(c);
       },
+    };
+  }
+
+  /** For the management API: prefetch, unacked deliveries, consumers. */
+  info(): { prefetchCount: number; globalPrefetchCount: number; unacked: number; uncommitted: number; consumers: ConsumerInfo[] } {
+    const consumers: ConsumerInfo[] = [];
+    for (const c of this.consumers.values()) {
+      consumers.push({
+        tag: c.tag,
+        queue: c.queue.name,
+        ackRequired: !c.noAck,
+        exclusive: c.exclusive,
+        prefetchCount: c.prefetch,
+        args: c.args,
+        active: c.active,
+      });
+    }
+    return {
+      prefetchCount: this.prefetchPerConsumer,
+      globalPrefetchCount: this.prefetchGlobal,
+      unacked: this.unacked.size,
+      uncommitted: this.tx ? this.tx.publishes.length : 0,
+      consumers,
     };
   }
 
@@ -173,7 +233,7 @@ export class Session {
       return true;
     }
     const c = this.consumers.get(tag);
-    if (!c) return false;
+    if (!c) return this.streams.cancel(tag);
     this.consumers.delete(tag);
     c.active = false;
     c.queue.removeConsumer(c);
@@ -181,9 +241,14 @@ export class Session {
   }
 
   async get(queueName: string, noAck: boolean): Promise<GetResult | undefined> {
-    const queue = this.vhost.getQueue(queueName, this.connectionId);
+    const queue = this.vhost.getQueueOrStream(queueName, this.connectionId);
+    if (queue instanceof Stream) throw notSupported('basic.get', queue.name, this.vhost.name);
     const entry = await queue.take();
-    if (!entry) return undefined;
+    if (!entry) {
+      queue.stats.getEmpty++;
+      this.vhost.stats.getEmpty++;
+      return undefined;
+    }
     if (this.closed) {
       // The channel went away while content was being read: the message goes back,
       // unseen, so it is not a return (no redelivered flag, no delivery count).
@@ -193,19 +258,28 @@ export class Session {
     }
     const content = deliveryContent(entry, entry.msg.content as MessageContent);
     const tag = this.nextTag++;
+    countDelivery(queue.stats, this.vhost.stats, noAck ? 'getNoAck' : 'get', entry.redelivered);
     if (noAck) queue.settle(entry);
     else this.track({ tag, entry, queue, consumer: undefined, deadline: this.deadlineFor(queue) });
     return { deliveryTag: tag, entry, content, messageCount: queue.messageCount };
   }
 
+  /** basic.ack; a stream delivery's ack only returns its consumer's credit (in a transaction, at the commit). */
   ack(deliveryTag: number, multiple: boolean): void {
-    const settled = this.takeUnacked(deliveryTag, multiple);
+    const streamed = this.streams.take(deliveryTag, multiple);
+    if (streamed.length > 0) {
+      if (this.tx) this.tx.streamAcks.push(...streamed);
+      else this.streams.credit(streamed);
+      if (!multiple) return;
+    }
+    const settled = this.takeUnacked(deliveryTag, multiple, streamed.length > 0);
     for (const u of settled) this.settle(u, 'ack');
     this.afterSettle(settled);
   }
 
   /** basic.nack / basic.reject: requeue, or dead-letter (reason 'rejected') / drop. */
   nack(deliveryTag: number, multiple: boolean, requeue: boolean): void {
+    this.streams.checkNack(deliveryTag, multiple);
     const settled = this.takeUnacked(deliveryTag, multiple);
     for (const u of settled) this.settle(u, requeue ? 'requeue' : 'reject');
     this.afterSettle(settled);
@@ -213,6 +287,7 @@ export class Session {
 
   /** basic.recover requeue=true: every unacked delivery goes back to its queue. */
   recover(): void {
+    this.streams.checkRecover();
     const all = [...this.unacked.values()];
     this.unacked.clear();
     for (const u of all) this.returnToQueue(u);
@@ -227,6 +302,7 @@ export class Session {
   /** The connection drained its output, or credit grew: let queues deliver again. */
   resume(): void {
     drainEach(this.consumerQueues());
+    this.streams.resume();
   }
 
   publish(input: PublishInput): PublishOutcome | undefined {
@@ -240,14 +316,14 @@ export class Session {
   }
 
   txSelect(): void {
-    this.tx ??= { publishes: [], settles: [] };
+    this.tx ??= newTx();
   }
 
   /** Apply the buffered publishes and acks atomically; resolves when durable. */
   async txCommit(): Promise<{ unroutable: Unroutable[] }> {
     const tx = this.tx;
     if (!tx) throw preconditionFailed('channel is not transactional');
-    this.tx = { publishes: [], settles: [] };
+    this.tx = newTx();
     // Validate before applying anything, so a failing commit changes nothing.
     try {
       for (const p of tx.publishes) this.vhost.checkPublishable(p.exchange);
@@ -256,6 +332,7 @@ export class Session {
       throw err;
     }
     const unroutable: Unroutable[] = [];
+    const streamWrites: Promise<void>[] = [];
     let needsSync = false;
     this.store.beginBatch();
     try {
@@ -264,25 +341,29 @@ export class Session {
         if (out.queues === 0 && p.mandatory) unroutable.push({ input: p, properties: out.properties ?? p.properties });
         // A duplicate needs the sync too: the first copy's key may not be on disk yet.
         if (out.needsSync) needsSync = true;
+        if (out.streamWrite) streamWrites.push(out.streamWrite);
       }
       // Consumer credit comes back now, not when the ack was buffered (as RabbitMQ).
       for (const s of tx.settles) {
         this.releaseCredit(s.u);
         if (s.u.entry.msg.persistent && s.u.queue.persistsMessages) needsSync = true;
-        applySettlement(s.u, s.how);
+        applySettlement(s.u, s.how, this.vhost.stats);
       }
     } finally {
       this.store.endBatch();
     }
     this.afterSettle(tx.settles.map((s) => s.u));
+    this.streams.credit(tx.streamAcks);
     if (needsSync) await this.store.sync();
+    if (streamWrites.length > 0) await Promise.all(streamWrites);
     return { unroutable };
   }
 
   txRollback(): void {
     const tx = this.tx;
     if (!tx) throw preconditionFailed('channel is not transactional');
-    this.tx = { publishes: [], settles: [] };
+    this.tx = newTx();
+    this.streams.restore(tx.streamAcks);
     // Rolled-back acks leave the deliveries unacked, under their old tags.
     const back = tx.settles.map((s) => s.u).sort((a, b) => a.tag - b.tag);
     const rest = [...this.unacked.values()];
@@ -309,6 +390,7 @@ export class Session {
       c.queue.removeConsumer(c);
     }
     this.consumers.clear();
+    this.streams.close();
     drainEach(pending.map((u) => u.queue));
   }
 
@@ -317,6 +399,7 @@ export class Session {
   delivered(c: SessionConsumer, queue: Queue, entry: QueueEntry, content: MessageContent): void {
     const tag = this.nextTag++;
     const out = deliveryContent(entry, content);
+    countDelivery(queue.stats, this.vhost.stats, c.noAck ? 'deliverNoAck' : 'deliver', entry.redelivered);
     if (c.noAck) {
       queue.settle(entry);
     } else {
@@ -370,14 +453,15 @@ export class Session {
     };
   }
 
-  private takeUnacked(deliveryTag: number, multiple: boolean): Unacked[] {
+  /** Unacked classic deliveries named by a settlement; `found` elsewhere (streams) means none here is no error. */
+  private takeUnacked(deliveryTag: number, multiple: boolean, found = false): Unacked[] {
     const out: Unacked[] = [];
     if (multiple) {
       for (const [tag, u] of this.unacked) {
         if (deliveryTag !== 0 && tag > deliveryTag) break;
         out.push(u);
       }
-      if (out.length === 0 && deliveryTag !== 0 && !this.timedOutTags.has(deliveryTag)) {
+      if (out.length === 0 && deliveryTag !== 0 && !found && !this.timedOutTags.has(deliveryTag)) {
         throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
       }
     } else {
@@ -400,7 +484,7 @@ export class Session {
       return;
     }
     this.releaseCredit(u);
-    applySettlement(u, how);
+    applySettlement(u, how, this.vhost.stats);
   }
 
   /** A delivery stops counting against its consumer's and the channel's prefetch. */
@@ -478,15 +562,29 @@ export class Session {
       return;
     }
     const queues = settled.map((u) => u.queue);
-    // Channel-wide (global) credit may unblock consumers on any queue.
+    // Channel-wide (global) credit may unblock consumers on any queue, and of streams.
     drainEach(this.prefetchGlobal > 0 ? [...queues, ...this.consumerQueues()] : queues);
+    if (this.prefetchGlobal > 0) this.streams.resume();
   }
 }
 
-function applySettlement(u: Unacked, how: Settlement): void {
-  if (how === 'ack') u.queue.settle(u.entry);
-  else if (how === 'requeue') u.queue.requeue(u.entry);
+function applySettlement(u: Unacked, how: Settlement, vhostStats: MessageCounters): void {
+  if (how === 'ack') {
+    u.queue.stats.ack++;
+    vhostStats.ack++;
+    u.queue.settle(u.entry);
+  } else if (how === 'requeue') u.queue.requeue(u.entry);
   else u.queue.reject(u.entry);
+}
+
+/** Counts a delivery on the queue's and the vhost's counters (a few integer increments). */
+function countDelivery(q: MessageCounters, v: MessageCounters, kind: 'deliver' | 'deliverNoAck' | 'get' | 'getNoAck', redelivered: boolean): void {
+  q[kind]++;
+  v[kind]++;
+  if (redelivered) {
+    q.redeliver++;
+    v.redeliver++;
+  }
 }
 
 /** A redelivered message carries x-delivery-count (how often it came back), as in RabbitMQ quorum queues. */

@@ -3,7 +3,7 @@
 
 import { deadLetterContent, isDeadLetterCycle } from './dead-letter.js';
 import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
-import { Exchange, type ExchangeType } from './exchange/exchange.js';
+import { Exchange, type Destination, type ExchangeType, type RouteTarget } from './exchange/exchange.js';
 import { routeMessage, type RouteTopology } from './exchange/route.js';
 import { senderSelectedKeys, withoutBcc } from './exchange/sender-selected.js';
 import { StoredMessage, type Args, type MessageContent, type PublishInput, type QueueEntry } from './message.js';
@@ -16,7 +16,11 @@ import { randomBytes } from 'node:crypto';
 import { StreamRegistry } from './stream/registry.js';
 import type { GroupCoordinator } from './stream/groups/index.js';
 import type { TransactionCoordinator } from './stream/txn/index.js';
-import type { StreamDef, StreamEnv } from './stream/stream.js';
+import { Stream, type StreamDef, type StreamEnv } from './stream/stream.js';
+import { declaresStream } from './stream/queue-args.js';
+import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
+import { notSupported } from './session-streams.js';
+import { MessageCounters } from './stats.js';
 
 export interface ExchangeDef {
   name: string;
@@ -82,7 +86,12 @@ export interface PublishOutcome {
   readonly flow?: Promise<void>;
   /** The properties as stored, when the broker changed them (BCC removed): what a basic.return carries. */
   readonly properties?: Buffer;
+  /** Appended to a stream: resolves once durable there (a confirm waits for it), rejects if the write failed. */
+  readonly streamWrite?: Promise<void>;
 }
+
+/** What queue.declare reports. */
+export type DeclaredQueue = Queue | StreamQueueInfo;
 
 const NOT_ROUTED: PublishOutcome = { queues: 0, needsSync: false, rejected: false };
 
@@ -116,14 +125,18 @@ export class Vhost {
   readonly directReplies = new Map<string, (content: MessageContent) => void>();
   /** Streams (Kafka topics, AMQP stream queues); their names share the queues' namespace. */
   readonly streams: StreamRegistry;
+  /** Streams of one partition as AMQP queues (RabbitMQ's stream queues). */
+  readonly streamQueues: StreamQueues;
   /** Consumer groups over the streams (set by the broker once their offsets log is open). */
   groups: GroupCoordinator | undefined;
   /** Transactions over the streams (set by the broker once their log is open, after the groups). */
   transactions: TransactionCoordinator | undefined;
+  /** Message counters for the management API and metrics (message_stats). */
+  readonly stats = new MessageCounters();
   private closed = false;
-  /** Names routing looks up: queues for the default exchange, alternate exchanges. */
+  /** Names routing looks up: queues (and stream queues) for the default exchange, alternate exchanges. */
   private readonly topology: RouteTopology = {
-    queue: (name) => this.queues.get(name),
+    queue: (name) => this.queues.get(name) ?? this.streamQueues.get(name),
     exchange: (name) => this.exchanges.get(name),
   };
 
@@ -136,12 +149,14 @@ export class Vhost {
       vhost: name,
       nextStreamId: () => ctx.nextStreamId(),
       queueExists: (n) => this.queues.has(n),
+      streamRemoved: (stream) => this.streamRemoved(stream),
       streamDeleted: (n) => this.groups?.onTopicDeleted(n) ?? Promise.resolve(),
       topologyChanged: () => {
         ctx.topologyChanged();
         return ctx.topologySaved();
       },
     });
+    this.streamQueues = new StreamQueues(name, this.streams);
     for (const [n, type] of PREDECLARED) {
       this.exchanges.set(n, new Exchange({ name: n, type, durable: true, autoDelete: false, internal: false, args: {}, vhost: name }));
     }
@@ -197,21 +212,30 @@ export class Vhost {
 
   // --- queues ------------------------------------------------------------
 
+  /** queue.declare; a stream queue's (new, or a name a stream holds) resolves once it is on disk. */
   declareQueue(
     requestedName: string,
     o: { passive: boolean; durable: boolean; exclusive: boolean; autoDelete: boolean; args: Args },
     connectionId: string,
-  ): Queue {
+  ): DeclaredQueue | Promise<DeclaredQueue> {
     if (o.passive) {
-      const q = this.getQueue(requestedName, connectionId);
-      return q;
+      const q = this.queues.get(requestedName);
+      if (!q && this.streamQueues.holds(requestedName)) return this.streamQueues.info(this.streamQueues.require(requestedName));
+      return this.getQueue(requestedName, connectionId);
+    }
+    if (requestedName === '' && declaresStream(o.args)) {
+      throw preconditionFailed('Cannot declare a server-named queue for type rabbit_stream_queue');
     }
     const name = requestedName === '' ? `amq.gen-${randomBytes(16).toString('base64url').slice(0, 22)}` : requestedName;
     if (requestedName.startsWith('amq.')) {
       throw accessRefused(`queue name '${requestedName}' contains reserved prefix 'amq.*'`);
     }
-    const config = parseQueueArgs(o.args, { queue: name, vhost: this.name }, o);
+    if (this.streamQueues.holds(name) || (!this.queues.has(name) && declaresStream(o.args))) {
+      return this.streamQueues.declare({ queue: name, vhost: this.name, ...o });
+    }
     const existing = this.queues.get(name);
+    // x-queue-type stream for a classic queue: RabbitMQ's equivalence check answers it.
+    const config = existing && declaresStream(o.args) ? existing.config : parseQueueArgs(o.args, { queue: name, vhost: this.name }, o);
     if (existing) {
       this.checkExclusive(existing, connectionId);
       existing.checkEquivalent(o.durable, o.autoDelete, o.exclusive, o.args);
@@ -271,8 +295,29 @@ export class Vhost {
     return q;
   }
 
-  deleteQueue(name: string, o: { ifUnused: boolean; ifEmpty: boolean }, connectionId: string): number {
+  /** A classic queue, or the stream queue of that name, for binding, consuming and the like. */
+  getQueueOrStream(name: string, connectionId: string): Queue | Stream {
+    if (!this.queues.has(name) && this.streamQueues.holds(name)) return this.streamQueues.require(name);
+    return this.getQueue(name, connectionId);
+  }
+
+  /** queue.purge; RabbitMQ refuses it for stream queues (540, connection). */
+  purgeQueue(name: string, connectionId: string): number {
+    const q = this.getQueueOrStream(name, connectionId);
+    if (q instanceof Stream) throw notSupported('queue.purge', q.name, this.name);
+    return q.purge();
+  }
+
+  /** Reading a stream for a consumer failed. */
+  streamError(name: string, err: unknown): void {
+    this.ctx.queueError(name, err);
+  }
+
+  /** queue.delete; deleting a stream queue deletes the stream (for Kafka too) and resolves once that is durable. */
+  deleteQueue(name: string, o: { ifUnused: boolean; ifEmpty: boolean }, connectionId: string): number | Promise<number> {
     const q = this.queues.get(name);
+    const stream = q ? undefined : this.streamQueues.get(name);
+    if (stream) return this.streamQueues.delete(stream);
     if (!q) return 0; // RabbitMQ: deleting a missing queue succeeds with 0 messages
     this.checkExclusive(q, connectionId);
     if (o.ifUnused && q.consumerCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' in use`);
@@ -299,19 +344,19 @@ export class Vhost {
   // --- bindings ----------------------------------------------------------
 
   bindQueue(queueName: string, exchangeName: string, routingKey: string, args: Args, connectionId: string): void {
-    const q = this.getQueue(queueName, connectionId);
+    const q = this.getQueueOrStream(queueName, connectionId);
     const ex = this.bindableExchange(exchangeName);
-    if (ex.router.bind(q, routingKey, args) && ex.durable && q.persistsMessages) this.ctx.topologyChanged();
+    if (ex.router.bind(q, routingKey, args) && ex.durable && persists(q)) this.ctx.topologyChanged();
   }
 
   /** RabbitMQ 3.x: unbinding with a missing queue or exchange succeeds (idempotent). */
   unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: Args, connectionId: string): void {
     if (exchangeName === '') throw accessRefused('operation not permitted on the default exchange');
     const ex = this.exchanges.get(exchangeName);
-    if (!this.queues.has(queueName) || !ex) return;
-    const q = this.getQueue(queueName, connectionId);
+    if ((!this.queues.has(queueName) && !this.streamQueues.get(queueName)) || !ex) return;
+    const q = this.getQueueOrStream(queueName, connectionId);
     if (ex.router.unbind(q, routingKey, args)) {
-      if (ex.durable && q.persistsMessages) this.ctx.topologyChanged();
+      if (ex.durable && persists(q)) this.ctx.topologyChanged();
       this.maybeAutoDeleteExchange(ex);
     }
   }
@@ -349,19 +394,27 @@ export class Vhost {
     const ex = this.exchanges.get(input.exchange);
     if (!ex) throw notFound('exchange', input.exchange, this.name);
     if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${ex.name}' in vhost '${this.name}'`);
+    this.stats.publish++;
+    ex.stats.publishIn++;
     // Sender-selected distribution costs nothing for a publish without headers.
     const ccKeys = input.headers === undefined ? undefined : senderSelectedKeys(input.headers);
     if (ex.isDefault && input.routingKey.startsWith('amq.rabbitmq.reply-to.')) return this.publishDirectReply(input);
     const stored = ccKeys === undefined ? input : withoutBcc(input);
     const held: Exchange[] = [];
-    const routed = routeMessage(ex, { routingKey: input.routingKey, ccKeys, headers: stored.headers }, this.topology, held);
+    const targets = routeMessage(ex, { routingKey: input.routingKey, ccKeys, headers: stored.headers }, this.topology, held);
     // Delayed exchanges hold the message as published (BCC included), so its release routes by the same keys.
     const heldSync = this.holdAt(held, input);
-    if (routed.length === 0) {
+    if (targets.length === 0) {
       if (held.length > 0) return { queues: held.length, needsSync: heldSync, rejected: false };
+      if (input.mandatory) this.stats.returnUnroutable++;
+      else this.stats.dropUnroutable++;
       return stored === input ? NOT_ROUTED : { ...NOT_ROUTED, properties: stored.properties };
     }
-    const out = this.enqueue(stored, routed, Date.now());
+    ex.stats.publishOut++;
+    // Routing names queues and stream queues alike; each kind is written its own way.
+    const { queues, streams } = splitTargets(targets);
+    let out = queues.length > 0 ? this.enqueue(stored, queues, Date.now()) : NOT_ROUTED;
+    if (streams) out = { ...out, queues: out.queues + streams.length, streamWrite: this.streamQueues.publish(streams, stored) };
     return held.length === 0 ? out : { ...out, queues: out.queues + held.length, needsSync: out.needsSync || heldSync };
   }
 
@@ -505,7 +558,7 @@ export class Vhost {
     if (!dlx) return NO_COPIES;
     const dl = deadLetterContent(content, { queue: q.name, reason, now, routingKey: q.config.deadLetterRoutingKey });
     const held: Exchange[] = [];
-    const targets = routeMessage(dlx, dl, this.topology, held);
+    const { queues: targets, streams } = splitTargets(routeMessage(dlx, dl, this.topology, held));
     const copy: PublishInput = {
       exchange: dlx.name,
       routingKey: dl.routingKey,
@@ -518,6 +571,8 @@ export class Vhost {
       expiration: -1,
       messageId: undefined,
     };
+    // Not part of the Batch record that removes the source: at most once across a crash (docs/streams.md).
+    if (streams) void this.streamQueues.publish(streams, copy);
     let heldSync = false;
     let holdFailed = false;
     try {
@@ -585,11 +640,12 @@ export class Vhost {
       }
       for (const b of ex.router.bindings()) {
         const d = b.destination;
-        if (d instanceof Queue ? !d.persistsMessages : !d.durable) continue;
+        if (!persists(d)) continue;
         bindings.push({
           source: ex.name,
           destination: d.name,
-          destinationKind: d instanceof Queue ? 'queue' : 'exchange',
+          // A stream queue is a queue to AMQP (and its name is in the queues' namespace).
+          destinationKind: d instanceof Exchange ? 'exchange' : 'queue',
           routingKey: b.routingKey,
           args: b.args,
         });
@@ -602,7 +658,10 @@ export class Vhost {
     return { exchanges, queues, bindings, streams: this.streams.snapshot() };
   }
 
-  /** Rebuild durable topology at startup (queues get their recovered messages separately). */
+  /**
+   * Rebuild durable topology at startup (queues get their recovered messages separately). Streams
+   * are restored first (streams.restore), so bindings to stream queues find them.
+   */
   restore(s: VhostSnapshot): void {
     for (const e of s.exchanges) {
       this.exchanges.set(e.name, new Exchange({ ...e, vhost: this.name }));
@@ -620,7 +679,7 @@ export class Vhost {
     }
     for (const b of s.bindings) {
       const src = this.exchanges.get(b.source);
-      const dest = b.destinationKind === 'queue' ? this.queues.get(b.destination) : this.exchanges.get(b.destination);
+      const dest = b.destinationKind === 'queue' ? (this.queues.get(b.destination) ?? this.streamQueues.get(b.destination)) : this.exchanges.get(b.destination);
       if (src && dest) src.router.bind(dest, b.routingKey, b.args);
     }
   }
@@ -639,6 +698,19 @@ export class Vhost {
           `It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`,
       );
     }
+  }
+
+  /** A stream went (AMQP queue.delete or Kafka DeleteTopics): as for a deleted queue, its bindings and consumers go. */
+  private streamRemoved(stream: Stream): void {
+    this.streamQueues.deleted(stream);
+    let unbound = false;
+    for (const ex of this.exchanges.values()) {
+      if (ex.router.unbindAll(stream) > 0) {
+        unbound = true;
+        this.maybeAutoDeleteExchange(ex);
+      }
+    }
+    if (unbound) this.ctx.topologyChanged();
   }
 
   private isBindingDestination(ex: Exchange): boolean {
@@ -664,3 +736,18 @@ export class Vhost {
   }
 }
 
+
+/** Bindings to it are persisted: durable queues, stream queues (always durable), durable exchanges. */
+function persists(d: Destination): boolean {
+  if (d instanceof Queue) return d.persistsMessages;
+  if (d instanceof Exchange) return d.durable;
+  return true;
+}
+
+/** Routed destinations by kind; no copy in the common case of classic queues only. */
+function splitTargets(targets: readonly RouteTarget[]): { queues: readonly Queue[]; streams: Stream[] | undefined } {
+  let streams: Stream[] | undefined;
+  for (const t of targets) if (t instanceof Stream) (streams ??= []).push(t);
+  if (!streams) return { queues: targets as readonly Queue[], streams };
+  return { queues: targets.filter((t): t is Queue => t instanceof Queue), streams };
+}

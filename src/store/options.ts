@@ -8,6 +8,7 @@ import {
   stderrLogger,
 } from './log.js';
 import { RECORD_BYTES_MIN, SEGMENT_HEADER_BYTES } from './record-format.js';
+import type { HandleBudget } from './segment.js';
 import type { SegmentedLogOptions } from './segmented-log.js';
 
 export interface TuningOptions {
@@ -19,6 +20,8 @@ export interface TuningOptions {
   openFilesMax?: number;
   /** Segments recovery need not verify record by record (LogOptions.trustedSegments). */
   trustedSegments?: ReadonlyMap<number, number>;
+  /** A limit on open handles shared with other logs (LogOptions.handleBudget). */
+  handleBudget?: HandleBudget;
 }
 
 const OPEN_FILES_DEFAULT = 64;
@@ -38,5 +41,5 @@ export function resolveOptions(o: TuningOptions, fsyncDefault: FsyncPolicy): Seg
   }
   const openFilesMax = o.openFilesMax ?? OPEN_FILES_DEFAULT;
   if (!Number.isSafeInteger(openFilesMax) || openFilesMax < 1) throw new RangeError('openFilesMax must be an integer >= 1');
-  return { fsync, segmentBytesMax, writeBufferBytesMax, logger: o.logger ?? stderrLogger, openFilesMax };
+  return { fsync, segmentBytesMax, writeBufferBytesMax, logger: o.logger ?? stderrLogger, openFilesMax, ...(o.handleBudget ? { handleBudget: o.handleBudget } : {}) };
 }

@@ -12,7 +12,8 @@ export interface RecoveredSegment {
 
 export interface Segment {
   readonly id: number;
-  readonly name: string;
+  /** The file's name; a replacement segment is named `<first>-<last>.swap` until its final rename. */
+  name: string;
   /** Logical end: every byte appended, buffered ones included. */
   end: number;
   /** Bytes handed to the OS. Records below this are read from the file, above it from a buffer. */
@@ -77,24 +78,68 @@ export class WriteBuf {
 }
 
 /**
+ * A limit on the handles many logs hold open together (thousands of stream partitions, one log
+ * each, in one process): past it, the least recently used quiet handle of any of them is closed,
+ * and reopened on its next use. Handles that are busy stay open, so the limit can be passed
+ * for a while; it is a budget, not a hard cap.
+ */
+export class HandleBudget {
+  private readonly lru = new Map<Segment, SegmentFiles>();
+
+  constructor(readonly openFilesMax: number) {}
+
+  /** Handles open under this budget. */
+  get size(): number {
+    return this.lru.size;
+  }
+
+  touch(seg: Segment, owner: SegmentFiles): void {
+    this.lru.delete(seg);
+    this.lru.set(seg, owner);
+  }
+
+  forget(seg: Segment): void {
+    this.lru.delete(seg);
+  }
+
+  evict(): void {
+    if (this.lru.size <= this.openFilesMax) return;
+    for (const [seg, owner] of [...this.lru]) {
+      if (this.lru.size <= this.openFilesMax) return;
+      owner.closeIfQuiet(seg);
+    }
+  }
+}
+
+/**
  * Open handles by segment, least recently used first. Segments that are quiet (nothing buffered,
- * nothing to fsync, no reads in flight) may be closed when too many are open.
+ * nothing to fsync, no reads in flight) may be closed when too many are open, in this log or,
+ * with a shared budget, in all the logs that share it.
  */
 export class SegmentFiles {
   private readonly lru = new Map<Segment, LogFile>();
+  /** The segment last moved to the end of `lru`. */
+  private lastUsed: Segment | undefined;
 
   constructor(
     private readonly disk: LogDisk,
     private readonly openFilesMax: number,
     private readonly quiet: (seg: Segment) => boolean,
+    private readonly budget?: HandleBudget,
   ) {}
 
   /** The segment's handle, opening it (or creating the file, for a new segment) if needed. */
   get(seg: Segment): Promise<LogFile> {
     const f = seg.file;
     if (f) {
-      this.lru.delete(seg);
-      this.lru.set(seg, f);
+      // Re-inserting the most recently used one (the active segment, twice per sync) would change
+      // nothing but churn the Map's table (see util/small-set.ts).
+      if (this.lastUsed !== seg) {
+        this.lru.delete(seg);
+        this.lru.set(seg, f);
+        this.lastUsed = seg;
+      }
+      this.budget?.touch(seg, this);
       return Promise.resolve(f);
     }
     seg.opening ??= this.open(seg);
@@ -115,7 +160,12 @@ export class SegmentFiles {
       }
       seg.file = f;
       this.lru.set(seg, f);
+      this.lastUsed = seg;
       this.evict();
+      if (this.budget) {
+        this.budget.touch(seg, this);
+        this.budget.evict();
+      }
       return f;
     } finally {
       seg.opening = undefined;
@@ -123,13 +173,26 @@ export class SegmentFiles {
   }
 
   private evict(): void {
-    for (const [seg, f] of this.lru) {
+    for (const seg of [...this.lru.keys()]) {
       if (this.lru.size <= this.openFilesMax) return;
-      if (seg.readers > 0 || !this.quiet(seg)) continue;
-      this.lru.delete(seg);
-      seg.file = undefined;
-      f.close().catch(() => {}); // reads on it finished; a failing close of a read handle changes nothing
+      this.closeIfQuiet(seg);
     }
+  }
+
+  /** Once a handle is no longer busy: back within the shared budget if a busy one pushed past it. */
+  rebalance(): void {
+    this.budget?.evict();
+  }
+
+  /** Closes the segment's handle unless it is in use; the next get() reopens it. */
+  closeIfQuiet(seg: Segment): void {
+    const f = seg.file;
+    if (!f || seg.readers > 0 || !this.quiet(seg)) return;
+    this.lru.delete(seg);
+    if (this.lastUsed === seg) this.lastUsed = undefined;
+    this.budget?.forget(seg);
+    seg.file = undefined;
+    f.close().catch(() => {}); // nothing is buffered or unsynced on it: a failing close changes nothing
   }
 
   async close(seg: Segment): Promise<void> {
@@ -137,6 +200,8 @@ export class SegmentFiles {
     const f = seg.file;
     if (!f) return;
     this.lru.delete(seg);
+    this.budget?.forget(seg);
+    if (this.lastUsed === seg) this.lastUsed = undefined;
     seg.file = undefined;
     await f.close();
   }

@@ -5,15 +5,20 @@ import { preconditionFailed } from '../errors.js';
 import { fieldText, fieldTypeName, sameFieldValue } from '../field-types.js';
 import type { Args } from '../message.js';
 import type { Queue } from '../queue/queue.js';
+import type { Stream } from '../stream/stream.js';
 import { DELAYED_EXCHANGE_TYPE, delayedRouterType } from './delayed.js';
 import { createRouter } from './index.js';
 import type { Router } from './router.js';
+import { ExchangeCounters } from '../stats.js';
 
 /** The exchange argument naming an alternate exchange (https://www.rabbitmq.com/docs/ae). */
 export const ALTERNATE_EXCHANGE_ARG = 'alternate-exchange';
 
 export type ExchangeType = 'direct' | 'fanout' | 'topic' | 'headers' | typeof DELAYED_EXCHANGE_TYPE;
-export type Destination = Queue | Exchange;
+/** Where routing delivers a message: a queue, or a stream queue (a stream of one partition). */
+export type RouteTarget = Queue | Stream;
+/** What a binding points at. */
+export type Destination = RouteTarget | Exchange;
 
 export interface ExchangeOptions {
   readonly name: string;
@@ -26,6 +31,8 @@ export interface ExchangeOptions {
 }
 
 export class Exchange {
+  /** publish_in / publish_out for the management API. */
+  readonly stats = new ExchangeCounters();
   readonly name: string;
   readonly type: ExchangeType;
   readonly durable: boolean;

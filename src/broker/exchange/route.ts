@@ -5,9 +5,8 @@
 // routing it now; the caller enqueues and holds.
 
 import type { Args } from '../message.js';
-import type { Queue } from '../queue/queue.js';
 import { delayOf } from './delayed.js';
-import { Exchange, type Destination } from './exchange.js';
+import { Exchange, type Destination, type RouteTarget } from './exchange.js';
 
 /** What routing looks at. */
 export interface RouteMessage {
@@ -18,13 +17,13 @@ export interface RouteMessage {
   readonly headers: Args | undefined;
 }
 
-/** The vhost's names, for the default exchange (queues by name) and alternate exchanges. */
+/** The vhost's names, for the default exchange (queues and stream queues by name) and alternate exchanges. */
 export interface RouteTopology {
-  queue(name: string): Queue | undefined;
+  queue(name: string): RouteTarget | undefined;
   exchange(name: string): Exchange | undefined;
 }
 
-const NO_QUEUES: readonly Queue[] = [];
+const NO_QUEUES: readonly RouteTarget[] = [];
 
 /**
  * The queues `msg` reaches from `start`. Delayed exchanges on the way that hold it (a
@@ -36,7 +35,7 @@ const NO_QUEUES: readonly Queue[] = [];
  * bound on to an exchange that routes it nowhere is unroutable, unless that exchange
  * has an AE of its own). A missing alternate exchange routes nothing.
  */
-export function routeMessage(start: Exchange, msg: RouteMessage, topo: RouteTopology, held: Exchange[]): readonly Queue[] {
+export function routeMessage(start: Exchange, msg: RouteMessage, topo: RouteTopology, held: Exchange[]): readonly RouteTarget[] {
   const out = new Set<Destination>();
   if (!matchInto(start, msg, topo, out, held, true)) {
     const ae = alternateOf(start, topo);
@@ -51,13 +50,13 @@ export function routeMessage(start: Exchange, msg: RouteMessage, topo: RouteTopo
       break;
     }
   }
-  if (onlyQueues) return [...out] as Queue[];
+  if (onlyQueues) return [...out] as RouteTarget[];
   return walk(start, out, msg, topo, held);
 }
 
 /** Follows exchange destinations and alternate exchanges breadth-first, each exchange once. */
-function walk(start: Exchange, first: Set<Destination>, msg: RouteMessage, topo: RouteTopology, held: Exchange[]): Queue[] {
-  const queues = new Set<Queue>();
+function walk(start: Exchange, first: Set<Destination>, msg: RouteMessage, topo: RouteTopology, held: Exchange[]): RouteTarget[] {
+  const queues = new Set<RouteTarget>();
   const seen = new Set<Exchange>([start]);
   const pending: Exchange[] = [];
   const visit = (d: Destination): void => {
@@ -101,7 +100,7 @@ function matchInto(x: Exchange, msg: RouteMessage, topo: RouteTopology, out: Set
   return out.size > 0;
 }
 
-function addQueue(q: Queue | undefined, out: Set<Destination>): void {
+function addQueue(q: RouteTarget | undefined, out: Set<Destination>): void {
   if (q) out.add(q);
 }
 

@@ -5,6 +5,8 @@
 import { preconditionFailed } from '../errors.js';
 import type { Args } from '../message.js';
 import { parseDedupArgs, type DedupConfig } from './dedup.js';
+import { fieldTypeName } from '../field-types.js';
+import { TypedNumber } from '../../protocol/amqp/content.js';
 
 export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 
@@ -114,10 +116,7 @@ export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; 
     return raw;
   };
 
-  const queueType = oneOf('x-queue-type', ['classic', 'quorum', 'stream'] as const, 'classic');
-  if (queueType === 'stream') {
-    throw preconditionFailed(`invalid arg 'x-queue-type' for queue '${where.queue}' in vhost '${where.vhost}': stream queues are not supported yet`);
-  }
+  const queueType = queueTypeOf(args['x-queue-type'], bad);
   if (queueType === 'quorum') {
     // RabbitMQ's own texts for the properties a quorum queue cannot have.
     if (!o.durable) throw preconditionFailed(`invalid property 'non-durable' for queue '${where.queue}' in vhost '${where.vhost}'`);
@@ -148,6 +147,18 @@ export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; 
   };
 }
 
+/**
+ * x-queue-type of a classic or quorum queue, with RabbitMQ's texts. Stream queues never get here
+ * (Vhost.declareQueue hands them to broker/stream/).
+ */
+function queueTypeOf(raw: unknown, bad: (name: string, why: string) => Error): 'classic' | 'quorum' {
+  if (raw === undefined || raw === null) return 'classic';
+  const s = argString(raw);
+  if (s === undefined) throw bad('x-queue-type', `{unacceptable_type,${amqpTypeName(raw)}}`);
+  if (s === 'classic' || s === 'quorum') return s;
+  throw bad('x-queue-type', `"unsupported queue type '${s}'"`);
+}
+
 /** RabbitMQ's names of AMQP field types, for error texts. */
 function describeType(v: unknown): string {
   if (typeof v === 'string' || Buffer.isBuffer(v)) return 'longstr';
@@ -162,4 +173,22 @@ function describeType(v: unknown): string {
     return 'table';
   }
   return typeof v;
+}
+
+/**
+ * RabbitMQ's type name of an argument value (field-types.ts), also for values read back from
+ * meta.json, where a wire-typed number is a plain { type, value } object, and for integers
+ * beyond 32 bits (which came as a long).
+ */
+const WIRE_TYPES: readonly string[] = ['int8', 'uint8', 'int16', 'uint16', 'uint32', 'float'];
+
+export function amqpTypeName(v: unknown): string {
+  if (typeof v === 'number' && Number.isInteger(v) && (v < -0x80000000 || v > 0x7fffffff)) return 'long';
+  if (v !== null && typeof v === 'object' && !(v instanceof TypedNumber) && !Buffer.isBuffer(v)) {
+    const t = (v as { type?: unknown }).type;
+    if (typeof t === 'string' && WIRE_TYPES.includes(t) && typeof (v as { value?: unknown }).value === 'number') {
+      return fieldTypeName(new TypedNumber(t as TypedNumber['type'], (v as { value: number }).value));
+    }
+  }
+  return fieldTypeName(v);
 }

@@ -69,6 +69,15 @@ export class AbortedTxnIndex {
     return this.entries.filter((t) => t.segment === segment);
   }
 
+  /**
+   * Compaction replaced the segments `ids` by one new segment with id `into`: their entries now
+   * belong to it (their order, by marker offset, does not change).
+   */
+  mergeSegments(ids: readonly number[], into: number): void {
+    const merged = new Set(ids);
+    this.entries = this.entries.map((t) => (merged.has(t.segment) && t.segment !== into ? { ...t, segment: into } : t));
+  }
+
   /** Retention deleted the segments before `segment`. */
   dropSegmentsBefore(segment: number): void {
     this.entries = this.entries.filter((t) => t.segment >= segment);

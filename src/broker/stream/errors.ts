@@ -4,8 +4,10 @@
 export type StreamErrorKind =
   /** A batch fails its checks (length, CRC, record count): Kafka's CORRUPT_MESSAGE. */
   | 'corrupt'
-  /** Magic 0/1 message sets. */
-  | 'unsupported-format'
+  /** A batch Kafka's validation refuses (magic 0/1 in Produce v3+, bad counts, unparsable records, no key on a compacted topic): INVALID_RECORD. */
+  | 'invalid-record'
+  /** What the stream's configs forbid (DeleteRecords without cleanup.policy delete): POLICY_VIOLATION. */
+  | 'policy-violation'
   /** A batch bigger than the stream's max message bytes: RECORD_TOO_LARGE / MESSAGE_TOO_LARGE. */
   | 'too-large'
   /** A read below the log start or past the end: OFFSET_OUT_OF_RANGE. */

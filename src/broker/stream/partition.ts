@@ -10,13 +10,16 @@
 
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { type FsyncPolicy, type Log, type Logger, openFileLog, readFileIfExists, writeFileAtomic } from '../../store/index.js';
+import { type FsyncPolicy, HandleBudget, type Log, type Logger, openFileLog, readFileIfExists, writeFileAtomic } from '../../store/index.js';
 import { SEGMENT_HEADER_BYTES, segmentFileName } from '../../store/record-format.js';
 import { ControlRecordType, buildMarkerBatch, decodeTransactionMarker } from '../../protocol/kafka/control-records.js';
 import { decodeRecords } from '../../protocol/kafka/record-batch.js';
 import { type AbortedTxn, AbortedTxnIndex, decodeSegmentState, encodeSegmentState } from './aborted-txns.js';
 import { isControlBatch, isTransactionalBatch } from './batch-attributes.js';
-import { type BatchHeader, LAST_OFFSET_DELTA_AT, readBatchHeader, splitBatches } from './batch-header.js';
+import { ATTR_COMPRESSION_MASK, type BatchHeader, LAST_OFFSET_DELTA_AT, checkUncompressedRecords, clientBatch, readBatchHeader } from './batch-header.js';
+import type { CleanerHost, SegmentReplacement, StoredBatch } from './compaction/cleaner.js';
+import { producerSnapshotOf, restoreIndexFiles, takeIndexFiles } from './compaction/index-files.js';
+import { requireKeys } from './compaction/keys.js';
 import { StreamError } from './errors.js';
 import { type CompletedTxn, ProducerStateTable, lastSequence } from './producer-state.js';
 import { SegmentIndex, indexFileName, parseIndexFileName } from './segment-index.js';
@@ -35,6 +38,19 @@ export interface PartitionConfig {
   readonly maxMessageBytes: number;
   /** One index entry per this many bytes of batches. */
   readonly indexIntervalBytes?: number;
+  /** cleanup.policy and compaction settings; absent: delete only (retention, no compaction). */
+  readonly cleanup?: CleanupConfig;
+}
+
+/** Kafka's cleanup.policy (compact, delete or both) and the settings of compaction. */
+export interface CleanupConfig {
+  readonly compact: boolean;
+  /** Retention by size and age applies (and DeleteRecords is allowed). */
+  readonly delete: boolean;
+  readonly deleteRetentionMs: number;
+  readonly minCompactionLagMs: number;
+  readonly maxCompactionLagMs: number;
+  readonly minCleanableDirtyRatio: number;
 }
 
 export interface PartitionOptions {
@@ -76,6 +92,12 @@ const INDEX_INTERVAL_DEFAULT = 4096;
 const META_FILE = 'partition.json';
 /** Partitions keep few read handles open, so thousands of them fit the process's descriptors. */
 const OPEN_FILES_PER_PARTITION = 2;
+/** Segment files all stream partitions of the process may hold open together (quiet ones are closed past it). */
+export const STREAM_OPEN_FILES_MAX = 256;
+/** One budget for the process: file descriptors are a per-process limit. */
+const STREAM_HANDLES = new HandleBudget(STREAM_OPEN_FILES_MAX);
+/** A read that overlapped a segment swap of the cleaner is redone; this often at most. */
+const READ_ATTEMPTS_MAX = 5;
 
 interface PartitionMeta {
   logStartOffset: number;
@@ -96,6 +118,10 @@ export class Partition {
   /** Sealed segments whose index file is not written yet (waits for their data to be durable). */
   private readonly unindexed = new Map<number, Buffer>();
   private indexWrites: Promise<void> = Promise.resolve();
+  /** Bumped whenever cleaned segments replace old ones: positions from before mean nothing after. */
+  private layout = 0;
+  /** Changes of the segment list (retention, DeleteRecords, compaction swaps), one at a time. */
+  private segmentOps: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly log: Log,
@@ -131,6 +157,7 @@ export class Partition {
       logger: opts.logger,
       segmentBytesMax: opts.config.segmentBytesMax,
       openFilesMax: OPEN_FILES_PER_PARTITION,
+      handleBudget: STREAM_HANDLES,
       quarantineDir: path.join(opts.dir, 'quarantine'),
       trustedSegments: trusted,
     });
@@ -215,34 +242,33 @@ export class Partition {
   }
 
   /**
-   * Appends a produce request's record batches (Kafka v2 format, as the client sent them) with
-   * offsets from the log end. Throws StreamError for bad batches, oversized ones and producer
-   * sequence errors; a batch an idempotent producer already wrote is not written again.
+   * Appends a produce request's record batch (Kafka v2 format, as the client sent it) at the log
+   * end. Throws StreamError for a bad batch (batch-header.ts clientBatch: Kafka's checks and
+   * codes), an oversized one and producer sequence errors; a batch an idempotent producer
+   * already wrote is not written again but answered with its first offset. The records of an
+   * uncompressed batch are checked here; `checkCompressed` checks a compressed batch's (the
+   * broker has no codecs) and throws a StreamError. `verifyTxn` is asked (and may throw) before a
+   * transactional batch opens its producer's transaction here (KIP-890's verification with the
+   * transaction coordinator); a producer with an open transaction may not write non-transactional
+   * batches ('invalid-txn-state', see appendBatch).
    */
-  append(records: Buffer, nowMs = Date.now()): AppendResult {
+  append(
+    records: Buffer,
+    nowMs = Date.now(),
+    checkCompressed?: (batch: Buffer) => void,
+    verifyTxn?: (producerId: number, producerEpoch: number) => void,
+  ): AppendResult {
     this.assertOpen();
-    const batches = splitBatches(records);
-    for (const b of batches) {
-      if (b.length > this.config.maxMessageBytes) {
-        throw new StreamError('too-large', `record batch of ${b.length} bytes is larger than max.message.bytes ${this.config.maxMessageBytes}`);
-      }
-    }
-    const headers = batches.map((b) => readBatchHeader(b));
-    let first: number | undefined;
-    let duplicate = false;
-    for (const [i, batch] of batches.entries()) {
-      const h = headers[i];
-      const lastSeq = lastSequence(h.baseSequence, h.lastOffsetDelta);
-      const check = this.producers.check(h.producerId, h.producerEpoch, h.baseSequence, lastSeq);
-      if (check.duplicate) {
-        first ??= check.baseOffset;
-        duplicate = true;
-        continue;
-      }
-      const baseOffset = this.appendBatch(batch, h, nowMs);
-      first ??= baseOffset;
-    }
-    return { baseOffset: first as number, duplicate, logStartOffset: this.start, durable: this.syncSoon() };
+    const batch = clientBatch(records, this.config.maxMessageBytes);
+    if (this.config.cleanup?.compact) requireKeys(batch);
+    const h = readBatchHeader(batch);
+    if ((h.attributes & ATTR_COMPRESSION_MASK) === 0) checkUncompressedRecords(batch, h.recordsCount);
+    else checkCompressed?.(batch);
+    if (verifyTxn && isTransactionalBatch(batch) && this.producers.openTxnFirstOffset(h.producerId) === undefined) verifyTxn(h.producerId, h.producerEpoch);
+    const check = this.producers.check(h.producerId, h.producerEpoch, h.baseSequence, lastSequence(h.baseSequence, h.lastOffsetDelta));
+    if (check.duplicate) return { baseOffset: check.baseOffset, duplicate: true, logStartOffset: this.start, durable: this.syncSoon() };
+    const baseOffset = this.appendBatch(batch, h, nowMs);
+    return { baseOffset, duplicate: false, logStartOffset: this.start, durable: this.syncSoon() };
   }
 
   /**
@@ -252,7 +278,8 @@ export class Partition {
   appendOwn(batch: Buffer, nowMs = Date.now()): { baseOffset: number; durable: Promise<void> } {
     this.assertOpen();
     const h = readBatchHeader(batch);
-    return { baseOffset: this.appendBatch(batch, h, nowMs), durable: this.syncSoon() };
+    if (this.config.cleanup?.compact) requireKeys(batch);
+    return { baseOffset: this.appendBatch(batch, h, nowMs), durable: this.syncNow() };
   }
 
   private appendBatch(batch: Buffer, h: BatchHeader, nowMs: number, marker?: MarkerSpec): number {
@@ -288,6 +315,23 @@ export class Partition {
   private endTxn(m: MarkerSpec, offset: number, segment: number, nowMs: number): void {
     const done = this.producers.endTxn(m.producerId, m.producerEpoch, m.coordinatorEpoch, offset, !m.commit, nowMs);
     if (done?.aborted) this.aborted.add(abortedEntry(done, stableAfter(this.producers, offset), segment));
+  }
+
+  /**
+   * A sync that starts as soon as the log's I/O queue reaches it, for a caller that has already
+   * gathered its appends (the broker's batches of AMQP publishes): no wait for the end of the
+   * turn. Syncs asked for while one is running still share the next one (the log's group commit).
+   */
+  private syncNow(): Promise<void> {
+    const upTo = this.next;
+    const p = this.log.sync().then(
+      () => this.advance(upTo),
+      (err: unknown) => {
+        throw new StreamError('storage', `writing the stream failed: ${String(err)}`);
+      },
+    );
+    p.catch(() => {});
+    return p;
   }
 
   /** One sync per turn of the event loop covers every append made in it (group commit). */
@@ -331,6 +375,11 @@ export class Partition {
     }
   }
 
+  /** Listeners waiting for the high watermark to move (long polls). */
+  get watcherCount(): number {
+    return this.watchers.size;
+  }
+
   /** Called whenever the high watermark moves; returns the function that stops it. */
   watch(listener: () => void): () => void {
     this.watchers.add(listener);
@@ -341,9 +390,30 @@ export class Partition {
    * Batches from the one holding `offset`, up to about `bytesMax` bytes (always at least one
    * batch if there is one), never past the high watermark (read_committed: the last stable
    * offset). `offset` at that limit gives no batches; outside [logStartOffset, logEndOffset] is
-   * 'offset-out-of-range'.
+   * 'offset-out-of-range'. `alloc` supplies the read buffers (the batches are views of them; see
+   * Log.readFrom).
    */
-  async read(offset: number, bytesMax: number, isolation: Isolation = 'uncommitted'): Promise<ReadResult> {
+  async read(offset: number, bytesMax: number, isolation: Isolation = 'uncommitted', alloc?: (bytes: number) => Buffer): Promise<ReadResult> {
+    return this.stable(() => this.readOnce(offset, bytesMax, isolation, alloc));
+  }
+
+  /**
+   * Runs a read again if cleaned segments were swapped in while it ran (its positions may then
+   * point into the wrong file, or the old file is gone): the retry sees the new segments.
+   */
+  private async stable<T>(read: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const layout = this.layout;
+      try {
+        const result = await read();
+        if (layout === this.layout || attempt >= READ_ATTEMPTS_MAX) return result;
+      } catch (err) {
+        if (layout === this.layout || attempt >= READ_ATTEMPTS_MAX) throw err;
+      }
+    }
+  }
+
+  private async readOnce(offset: number, bytesMax: number, isolation: Isolation, alloc?: (bytes: number) => Buffer): Promise<ReadResult> {
     this.assertOpen();
     if (offset < this.start || offset > this.next) {
       throw new StreamError('offset-out-of-range', `offset ${offset} is outside [${this.start}, ${this.next}]`);
@@ -358,9 +428,12 @@ export class Partition {
     const seg = this.segmentFor(offset);
     let at = { segment: seg.segment, offset: seg.positionFor(offset, SEGMENT_HEADER_BYTES) };
     for (;;) {
-      const records = await this.log.readFrom(at, Math.max(bytesMax - bytes, 1) + this.indexIntervalBytes);
+      const budget = Math.max(bytesMax - bytes, 1) + this.indexIntervalBytes;
+      const records = await this.log.readFrom(at, budget, alloc);
       if (records.length === 0) break;
+      let readBytes = 0;
       for (const r of records) {
+        readBytes += r.size;
         if (r.type !== STREAM_RECORD_BATCH) continue;
         const base = Number(r.payload.readBigInt64BE(0));
         if (base >= limit) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
@@ -372,7 +445,9 @@ export class Partition {
         out.push(r.payload);
         bytes += r.payload.length;
       }
-      if (bytes >= bytesMax) break;
+      // A read shorter than its budget ended at the log's end or before a batch too big for the
+      // rest of the budget: reading on would fetch that batch only to leave it out.
+      if (bytes >= bytesMax || readBytes < budget) break;
       const lastRec = records[records.length - 1];
       at = { segment: lastRec.pos.segment, offset: lastRec.pos.offset + lastRec.size };
     }
@@ -397,20 +472,26 @@ export class Partition {
   }
 
   /**
-   * The first batch holding a record with timestamp >= `timestamp` (batch precision: the caller
-   * refines within the batch if it needs to), or undefined if every record is older.
+   * The first batch at or after `fromOffset` (and the log start) whose max timestamp is >=
+   * `timestamp` (batch precision: the caller looks for the record within it, and asks again
+   * after it if none qualifies), or undefined if every such record is older.
    */
-  async batchForTimestamp(timestamp: number): Promise<{ baseOffset: number; batch: Buffer } | undefined> {
+  batchForTimestamp(timestamp: number, fromOffset = 0): Promise<{ baseOffset: number; batch: Buffer } | undefined> {
+    return this.stable(() => this.batchForTimestampOnce(timestamp, fromOffset));
+  }
+
+  private async batchForTimestampOnce(timestamp: number, fromOffset = 0): Promise<{ baseOffset: number; batch: Buffer } | undefined> {
     this.assertOpen();
+    const from = Math.max(this.start, fromOffset);
     for (const seg of this.segs) {
-      if (seg.empty || seg.maxTimestamp < timestamp || seg.nextOffset <= this.start) continue;
+      if (seg.empty || seg.maxTimestamp < timestamp || seg.nextOffset <= from) continue;
       let at = { segment: seg.segment, offset: seg.positionForTime(timestamp, SEGMENT_HEADER_BYTES) };
       while (at.offset < seg.bytes) {
         const records = await this.log.readFrom(at, 256 * 1024);
         for (const r of records) {
           if (r.pos.segment !== seg.segment) break;
           const h = readBatchHeader(r.payload);
-          if (h.baseOffset + h.lastOffsetDelta < this.start || h.baseOffset >= this.hw) continue;
+          if (h.baseOffset + h.lastOffsetDelta < from || h.baseOffset >= this.hw) continue;
           if (h.maxTimestamp >= timestamp) return { baseOffset: h.baseOffset, batch: r.payload };
         }
         const lastRec = records[records.length - 1];
@@ -419,6 +500,37 @@ export class Partition {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Base offset of the newest batch below the high watermark (read_committed: the last stable
+   * offset) that is not a transaction marker (RabbitMQ's "last" chunk), or that limit when there
+   * is none. Scans from the last index entry before it: a few KiB.
+   */
+  lastBatchOffset(isolation: Isolation = 'uncommitted'): Promise<number> {
+    return this.stable(() => this.lastBatchOffsetOnce(isolation));
+  }
+
+  private async lastBatchOffsetOnce(isolation: Isolation): Promise<number> {
+    this.assertOpen();
+    const limit = isolation === 'committed' ? this.lastStableOffset : this.hw;
+    if (limit <= this.start) return limit;
+    const seg = this.segmentFor(limit - 1);
+    let at = { segment: seg.segment, offset: seg.positionFor(limit - 1, SEGMENT_HEADER_BYTES) };
+    // Only markers in the scanned stretch: start at the limit, as "next" would.
+    let last = limit;
+    for (;;) {
+      const records = await this.log.readFrom(at, this.indexIntervalBytes);
+      for (const r of records) {
+        if (r.type !== STREAM_RECORD_BATCH) continue;
+        const base = Number(r.payload.readBigInt64BE(0));
+        if (base >= limit) return last;
+        if (!isControlBatch(r.payload)) last = Math.max(base, this.start);
+      }
+      if (records.length === 0) return last;
+      const lastRec = records[records.length - 1];
+      at = { segment: lastRec.pos.segment, offset: lastRec.pos.offset + lastRec.size };
+    }
   }
 
   /** The newest record timestamp (-1 if none), for ListOffsets' max timestamp. */
@@ -434,6 +546,9 @@ export class Partition {
    */
   async deleteRecordsBefore(offset: number): Promise<number> {
     this.assertOpen();
+    if (this.config.cleanup && !this.config.cleanup.delete) {
+      throw new StreamError('policy-violation', 'Records of the partition can not be deleted due to the configured policy (cleanup.policy has no delete)');
+    }
     if (offset < 0 || offset > this.hw) {
       throw new StreamError('offset-out-of-range', `cannot delete records before ${offset}: outside [0, ${this.hw}]`);
     }
@@ -447,7 +562,10 @@ export class Partition {
   /** Deletes whole segments past the retention limits (never the active one). */
   async enforceRetention(nowMs = Date.now()): Promise<number> {
     this.assertOpen();
-    const { retentionBytes, retentionMs } = this.config;
+    // cleanup.policy=compact alone keeps everything compaction leaves: no retention by size or age.
+    const deletes = this.config.cleanup?.delete ?? true;
+    const retentionBytes = deletes ? this.config.retentionBytes : -1;
+    const retentionMs = deletes ? this.config.retentionMs : -1;
     let excess = retentionBytes >= 0 ? this.log.sizeBytes() - retentionBytes : -1;
     const deleted = await this.dropSegments((s, i) => {
       if (i >= this.segs.length - 1) return false;
@@ -463,7 +581,18 @@ export class Partition {
   }
 
   /** Drops the oldest segments while `doomed` says so; returns how many went. */
-  private async dropSegments(doomed: (s: SegmentIndex, i: number) => boolean): Promise<number> {
+  private dropSegments(doomed: (s: SegmentIndex, i: number) => boolean): Promise<number> {
+    return this.exclusive(() => this.dropSegmentsNow(doomed));
+  }
+
+  /** Runs `fn` once every earlier change of the segment list has finished. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.segmentOps.then(fn);
+    this.segmentOps = run.catch(() => {});
+    return run;
+  }
+
+  private async dropSegmentsNow(doomed: (s: SegmentIndex, i: number) => boolean): Promise<number> {
     let n = 0;
     while (n < this.segs.length - 1 && doomed(this.segs[n], n)) n++;
     if (n === 0) return 0;
@@ -478,6 +607,88 @@ export class Partition {
       await fs.rm(path.join(this.dir, indexFileName(v.segment)), { force: true });
     }
     return n;
+  }
+
+  // ---- compaction: the stream cleaner's view (compaction/cleaner.ts, docs/streams.md) ----
+
+  cleanerHost(): CleanerHost {
+    return {
+      dir: this.dir,
+      isClosed: () => this.closed,
+      config: () => this.config,
+      logStartOffset: () => this.start,
+      // Nothing at or past the last stable offset is cleaned: an open transaction's records (and
+      // a marker not yet durable) may still change state. Aborted transactions' records go.
+      stableOffset: () => this.lastStableOffset,
+      transactions: () => ({ abortedTransactions: (from, to) => this.aborted.collect(from, to).sort((a, b) => a.firstOffset - b.firstOffset) }),
+      segments: () => this.segs,
+      indexed: (seg) => seg !== this.segs[this.segs.length - 1] && !this.unindexed.has(seg.segment),
+      readBatches: (seg, position, bytesMax) => this.readSegment(seg, position, bytesMax),
+      lastOffsetOfProducers: () => this.producers.lastOffsets(),
+      replace: (group) => Promise.resolve(this.replacement(group)),
+    };
+  }
+
+  private async readSegment(seg: SegmentIndex, position: number, bytesMax: number): Promise<StoredBatch[]> {
+    if (position >= seg.bytes) return [];
+    const out: StoredBatch[] = [];
+    for (const r of await this.log.readFrom({ segment: seg.segment, offset: position }, bytesMax)) {
+      if (r.pos.segment !== seg.segment) break;
+      if (r.type === STREAM_RECORD_BATCH) out.push({ batch: r.payload, position: r.pos.offset, size: r.size });
+    }
+    return out;
+  }
+
+  /**
+   * A new segment for a group of consecutive sealed segments. Its commit swaps it in: the old
+   * index files go first, then the store swaps the files (crash-safe), and in the same turn of
+   * the event loop this partition's segment list changes, so readers switch at once (a read
+   * that overlapped is redone, see stable()); then the new index file is written.
+   */
+  private replacement(group: readonly SegmentIndex[]): SegmentReplacement {
+    const first = group[0];
+    const last = group[group.length - 1];
+    const rewriter = this.log.replaceSegments(first.segment, last.segment);
+    const index = SegmentIndex.covering(first.segment, first.baseOffset, SEGMENT_HEADER_BYTES);
+    return {
+      append: async (batch) => {
+        const position = await rewriter.append(STREAM_RECORD_BATCH, batch);
+        const h = readBatchHeader(batch);
+        index.add(h.baseOffset, h.baseOffset + h.lastOffsetDelta, h.maxTimestamp, position, batch.length + RECORD_OVERHEAD, this.indexIntervalBytes);
+      },
+      abort: () => rewriter.abort(),
+      commit: () =>
+        this.exclusive(async () => {
+          const at = this.segs.indexOf(first);
+          if (this.closed || at < 0 || group.some((s, k) => this.segs[at + k] !== s)) {
+            await rewriter.abort();
+            return false;
+          }
+          index.cover(last.nextOffset);
+          const saved = await takeIndexFiles(this.dir, group.map((s) => s.segment));
+          try {
+            await rewriter.commit(() => {
+              this.segs.splice(at, group.length, index);
+              this.aborted.mergeSegments(group.map((s) => s.segment), first.segment);
+              this.layout++;
+            });
+          } catch (err) {
+            await restoreIndexFiles(this.dir, saved);
+            throw err;
+          }
+          // The producer state as of the group's end is the last old segment's snapshot; the
+          // aborted transactions are those of every segment of the group (their entries stay even
+          // when the cleaner dropped the aborted records: a reader then simply finds none).
+          const state = segmentStateOf(producerSnapshotOf(saved.get(last.segment)));
+          if (state) {
+            const file = index.encode(encodeSegmentState(state.producers.encode(), this.aborted.ofSegment(first.segment)));
+            await writeFileAtomic(path.join(this.dir, indexFileName(first.segment)), file).catch((err: unknown) =>
+              this.logger.warn('writing a cleaned segment index failed; it is rebuilt at the next start', { dir: this.dir, error: String(err) }),
+            );
+          }
+          return true;
+        }),
+    };
   }
 
   private firstOffset(): number {
@@ -498,6 +709,7 @@ export class Partition {
     if (this.closed) return;
     this.closed = true;
     this.watchers.clear();
+    await this.segmentOps;
     await this.log.close();
     this.hw = this.next;
     await this.indexWrites;
@@ -510,6 +722,7 @@ export class Partition {
     if (!this.closed) {
       this.closed = true;
       this.watchers.clear();
+      await this.segmentOps;
       await this.log.close().catch(() => {});
       await this.indexWrites;
     }
@@ -547,6 +760,16 @@ async function removeStaleIndexes(dir: string, live: Set<number>): Promise<void>
   for (const name of await fs.readdir(dir)) {
     const id = parseIndexFileName(name);
     if (id !== undefined && !live.has(id)) await fs.rm(path.join(dir, name), { force: true });
+  }
+}
+
+/** The producer state (and aborted transactions) of an index file's snapshot, if it decodes. */
+function segmentStateOf(snapshot: Buffer | undefined): ReturnType<typeof decodeSegmentState> | undefined {
+  if (!snapshot) return undefined;
+  try {
+    return decodeSegmentState(snapshot);
+  } catch {
+    return undefined;
   }
 }
 

@@ -216,6 +216,16 @@ export class ProducerStateTable {
     return this.producers.get(pid)?.epoch;
   }
 
+  /** Per producer, the last offset of its last batch: the cleaner keeps that batch (compaction/). */
+  lastOffsets(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const [pid, e] of this.producers) {
+      const last = e.batches[e.batches.length - 1];
+      if (last) out.set(pid, last.lastOffset);
+    }
+    return out;
+  }
+
   /** Forgets producers idle longer than `expirationMs` (never one with an open transaction, as Kafka). */
   expire(nowMs: number, expirationMs = PRODUCER_EXPIRATION_MS): void {
     for (const [pid, e] of this.producers) if (e.txnFirstOffset < 0 && nowMs - e.lastWriteMs > expirationMs) this.producers.delete(pid);

@@ -15,6 +15,11 @@ export interface StreamRegistryContext {
   queueExists(name: string): boolean;
   /** The set of streams changed: persist the topology; resolves once it is on disk. */
   topologyChanged(): Promise<void>;
+  /**
+   * A stream left the registry (deleted by any protocol): its AMQP consumers and bindings go.
+   * Called at once, before its files are removed.
+   */
+  streamRemoved(stream: Stream): void;
   /** A stream was deleted: what hangs off it (committed group offsets) goes too. */
   streamDeleted(name: string): Promise<void>;
 }
@@ -32,7 +37,7 @@ export interface CreateStreamOptions {
 export class StreamRegistry {
   private readonly streams = new Map<string, Stream>();
   /** Creations in progress, so two racing creates of one name do not both succeed. */
-  private readonly creating = new Set<string>();
+  private readonly creating = new Map<string, Promise<unknown>>();
 
   constructor(private readonly ctx: StreamRegistryContext) {}
 
@@ -42,6 +47,12 @@ export class StreamRegistry {
 
   has(name: string): boolean {
     return this.streams.has(name) || this.creating.has(name);
+  }
+
+  /** Resolves when a creation of `name` in progress has finished (either way); undefined if none is. */
+  creation(name: string): Promise<void> | undefined {
+    const p = this.creating.get(name);
+    return p?.then(() => undefined, () => undefined);
   }
 
   get size(): number {
@@ -67,15 +78,20 @@ export class StreamRegistry {
     }
     const def = Stream.define(name, 0, o.partitions, o.configs ?? {}, o.amqpArgs);
     if (o.validateOnly) return undefined;
-    this.creating.add(name);
+    const opening = this.open(name, def);
+    this.creating.set(name, opening);
     try {
-      const stream = await Stream.open({ ...def, id: this.ctx.nextStreamId() }, this.ctx.env);
-      this.streams.set(name, stream);
-      await this.ctx.topologyChanged();
-      return stream;
+      return await opening;
     } finally {
       this.creating.delete(name);
     }
+  }
+
+  private async open(name: string, def: StreamDef): Promise<Stream> {
+    const stream = await Stream.open({ ...def, id: this.ctx.nextStreamId() }, this.ctx.env);
+    this.streams.set(name, stream);
+    await this.ctx.topologyChanged();
+    return stream;
   }
 
   /** Persists a change to a stream's definition (configs, partitions); resolves once on disk. */
@@ -88,6 +104,7 @@ export class StreamRegistry {
     const s = this.streams.get(name);
     if (!s) return false;
     this.streams.delete(name);
+    this.ctx.streamRemoved(s);
     await this.ctx.topologyChanged();
     await s.destroy();
     await this.ctx.streamDeleted(name);

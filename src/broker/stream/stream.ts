@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { FsyncPolicy, Logger } from '../../store/index.js';
 import { StreamError } from './errors.js';
 import { Partition } from './partition.js';
-import { partitionConfigOf, validateTopicConfig } from './topic-config.js';
+import { partitionConfigOf, validateTopicConfig, validateTopicConfigs } from './topic-config.js';
 
 export interface StreamDef {
   readonly name: string;
@@ -53,6 +53,13 @@ export function collisionKey(name: string): string {
   return name.replace(/\./g, '_');
 }
 
+/**
+ * Most partitions one topic may have. A single request for billions would otherwise make the
+ * broker create directories until the disk fills; KRaft's controller likewise refuses any
+ * operation that makes more than 10,000 records (QuorumController.MAX_RECORDS_PER_USER_OP).
+ */
+export const PARTITIONS_MAX = 10_000;
+
 export class Stream {
   private constructor(
     private def: StreamDef,
@@ -79,8 +86,10 @@ export class Stream {
     if (!Number.isInteger(partitions) || partitions < 1) {
       throw new StreamError('invalid-partitions', `Number of partitions must be larger than 0.`);
     }
+    if (partitions > PARTITIONS_MAX) throw new StreamError('invalid-partitions', `Number of partitions may be at most ${PARTITIONS_MAX}.`);
     const clean: Record<string, string> = {};
     for (const [k, v] of Object.entries(configs)) clean[k] = validateTopicConfig(k, v);
+    validateTopicConfigs(clean);
     return { name, id, topicId: randomUUID(), partitions, configs: clean, createdAt: Date.now(), ...(amqpArgs ? { amqpArgs } : {}) };
   }
 
@@ -112,6 +121,7 @@ export class Stream {
   setConfigs(configs: Record<string, string>): void {
     const clean: Record<string, string> = {};
     for (const [k, v] of Object.entries(configs)) clean[k] = validateTopicConfig(k, v);
+    validateTopicConfigs(clean);
     this.def = { ...this.def, configs: clean };
     const config = partitionConfigOf(clean);
     for (const p of this.partitions) p.setConfig(config);
@@ -125,6 +135,7 @@ export class Stream {
         `Topic currently has ${this.partitions.length} partitions, which is higher than the requested ${total}.`,
       );
     }
+    if (total > PARTITIONS_MAX) throw new StreamError('invalid-partitions', `Number of partitions may be at most ${PARTITIONS_MAX}.`);
     const config = partitionConfigOf(this.def.configs);
     for (let i = this.partitions.length; i < total; i++) {
       this.partitions.push(await Partition.open({ dir: partitionDir(this.env.dir, this.def.id, i), fsync: this.env.fsync, logger: this.env.logger, config }));

@@ -6,7 +6,8 @@
 import type { MessageContent, PublishInput } from '../../broker/message.js';
 import { DIRECT_REPLY_TO, Session, type DeliverySink } from '../../broker/session.js';
 import { BrokerError, preconditionFailed } from '../../broker/errors.js';
-import type { Vhost } from '../../broker/vhost.js';
+import type { DeclaredQueue, Vhost } from '../../broker/vhost.js';
+import type { ChannelInfo } from '../../broker/connections.js';
 import {
   AmqpProtocolError,
   ReplyCode,
@@ -17,6 +18,7 @@ import {
   type Method,
   type MethodOf,
 } from '../../protocol/amqp/index.js';
+import { latencyTrace } from '../../util/latency-trace.js';
 import type { AmqpConnection } from './connection.js';
 
 let flowKeys = 0;
@@ -33,7 +35,11 @@ export class AmqpChannel implements DeliverySink {
   private confirmMode = false;
   private publishSeq = 0;
   private scheduledSeq = 0;
+  /** Highest publish sequence number confirmed (acked or nacked): the rest are unconfirmed. */
+  private confirmedSeq = 0;
   private batchNeedsSync = false;
+  /** Appends to stream queues in this batch: its confirms wait for them to be durable. */
+  private batchStreamWrites: Promise<void>[] = [];
   /** Publish sequence numbers of this batch that a full queue refused (x-overflow reject-publish): nacked. */
   private batchRejected: number[] = [];
   private confirmChain: Promise<void> = Promise.resolve();
@@ -76,18 +82,23 @@ export class AmqpChannel implements DeliverySink {
     const upTo = this.publishSeq;
     // A queue declared a moment ago may still be on its way into meta.json: a confirm
     // waits for that too, or a crash could drop the queue and its confirmed messages.
-    const durable = this.batchNeedsSync
-      ? Promise.all([this.conn.broker.store.sync(), this.conn.broker.topologySaved()])
-      : undefined;
+    const waits: Promise<unknown>[] = this.batchStreamWrites;
+    this.batchStreamWrites = [];
+    if (this.batchNeedsSync) waits.push(this.conn.broker.store.sync(), this.conn.broker.topologySaved());
+    const durable = waits.length > 0 ? Promise.all(waits) : undefined;
     const from = this.scheduledSeq + 1;
     this.scheduledSeq = upTo;
     const rejected = this.batchRejected;
     this.batchNeedsSync = false;
     if (rejected.length > 0) this.batchRejected = [];
+    const readStartMs = latencyTrace?.readStartMs;
     this.confirmChain = this.confirmChain
       .then(() => durable)
       .then(
-        () => this.sendConfirms(from, upTo, rejected),
+        () => {
+          if (readStartMs) latencyTrace?.since('confirm', readStartMs, upTo - from + 1);
+          this.sendConfirms(from, upTo, rejected);
+        },
         (err: unknown) => {
           this.conn.log.error('message store write failed, nacking publishes', { error: String(err) });
           this.sendIfOpen({ name: 'basic.nack', deliveryTag: upTo, multiple: true, requeue: false });
@@ -97,6 +108,8 @@ export class AmqpChannel implements DeliverySink {
 
   /** basic.ack multiple for runs of accepted publishes, basic.nack for each refused one. */
   private sendConfirms(from: number, upTo: number, rejected: readonly number[]): void {
+    this.confirmedSeq = upTo;
+    this.vhost.stats.confirm += upTo - from + 1 - rejected.length;
     let next = from;
     for (const seq of rejected) {
       if (seq > next) this.sendIfOpen({ name: 'basic.ack', deliveryTag: seq - 1, multiple: true });
@@ -108,6 +121,17 @@ export class AmqpChannel implements DeliverySink {
 
   resume(): void {
     if (!this.released) this.session.resume();
+  }
+
+  /** For the management API's channel list. */
+  info(): ChannelInfo {
+    return {
+      number: this.id,
+      ...this.session.info(),
+      unconfirmed: this.confirmMode ? this.publishSeq - this.confirmedSeq : 0,
+      confirm: this.confirmMode,
+      transactional: this.session.inTx,
+    };
   }
 
   /** channel.close commands waiting in the backlog (the client closed while a command was unfinished). */
@@ -269,18 +293,18 @@ export class AmqpChannel implements DeliverySink {
         this.vhost.unbindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id);
         return this.afterTopology(false, { name: 'queue.unbind-ok' });
       case 'queue.purge': {
-        const q = this.vhost.getQueue(this.queueName(m.queue), this.conn.id);
-        const messageCount = q.purge();
+        const messageCount = this.vhost.purgeQueue(this.queueName(m.queue), this.conn.id);
         if (!m.nowait) this.send({ name: 'queue.purge-ok', messageCount });
         return;
       }
       case 'queue.delete': {
-        const messageCount = this.vhost.deleteQueue(
+        const deleted = this.vhost.deleteQueue(
           this.queueName(m.queue),
           { ifUnused: m.ifUnused, ifEmpty: m.ifEmpty },
           this.conn.id,
         );
-        return this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount });
+        if (typeof deleted === 'number') return this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount: deleted });
+        return deleted.then((messageCount) => this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount }));
       }
       case 'tx.select':
         if (this.confirmMode) throw preconditionFailed('cannot switch from confirm to tx mode');
@@ -351,8 +375,13 @@ export class AmqpChannel implements DeliverySink {
     };
     if (this.confirmMode) this.publishSeq++;
     const out = this.session.publish(input);
+    if (latencyTrace?.readStartMs) latencyTrace.since('publish.route', latencyTrace.readStartMs);
     if (!out) return; // buffered in a transaction
     if (out.needsSync) this.batchNeedsSync = true;
+    // Publishes of one batch into one stream share one promise: keep it once.
+    if (out.streamWrite && this.confirmMode && this.batchStreamWrites[this.batchStreamWrites.length - 1] !== out.streamWrite) {
+      this.batchStreamWrites.push(out.streamWrite);
+    }
     if (out.flow) this.waitForFlow(out.flow);
     if (out.rejected && this.confirmMode) this.batchRejected.push(this.publishSeq);
     if (out.queues === 0 && m.mandatory) this.returnUnroutable(input, out.properties);
@@ -429,11 +458,16 @@ export class AmqpChannel implements DeliverySink {
   }
 
   private queueDeclare(m: MethodOf<'queue.declare'>): void | Promise<void> {
-    const q = this.vhost.declareQueue(
+    const declared = this.vhost.declareQueue(
       m.queue,
       { passive: m.passive, durable: m.durable, exclusive: m.exclusive, autoDelete: m.autoDelete, args: m.arguments as FieldTable },
       this.conn.id,
     );
+    if (declared instanceof Promise) return declared.then((q) => this.declared(m, q));
+    return this.declared(m, declared);
+  }
+
+  private declared(m: MethodOf<'queue.declare'>, q: DeclaredQueue): void | Promise<void> {
     this.lastQueue = q.name;
     return this.afterTopology(m.nowait, {
       name: 'queue.declare-ok',

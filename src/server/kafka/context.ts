@@ -35,6 +35,8 @@ export interface RequestSource {
   readonly clientId: string | null;
   readonly clientHost: string;
   readonly connectionId: string;
+  /** Aborted when the connection closes: a long poll stops waiting and lets go of its watchers. */
+  readonly signal: AbortSignal;
 }
 
 /** Returns the response data, or undefined when the request gets no response (Produce with acks=0). */
@@ -45,6 +47,12 @@ export type Handler<K extends ApiKeyNumber> = (
   source: RequestSource,
 ) => Promise<Input<ResponseOf<K>> | undefined> | Input<ResponseOf<K>> | undefined;
 
+/**
+ * A response may carry, under this key, a function the connection calls once the socket has
+ * taken the response's bytes (or the connection is gone): Fetch gives its read buffers back then.
+ */
+export const AFTER_WRITE: unique symbol = Symbol('afterWrite');
+
 /** Kafka's "not requested" value for authorized-operations fields. */
 export const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 
@@ -52,4 +60,16 @@ export const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 export function streamById(vhost: Vhost, topicId: string): Stream | undefined {
   for (const s of vhost.streams.list()) if (s.topicId === topicId) return s;
   return undefined;
+}
+
+/**
+ * Thrown by a handler when Kafka would close the connection instead of answering: Produce with
+ * acks=0 that failed (the producer gets no response, so a closed connection is how it learns of
+ * the error and refreshes its metadata; KafkaApis.handleProduceRequest).
+ */
+export class CloseConnection extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CloseConnection';
+  }
 }

@@ -6,7 +6,8 @@ import { ErrorCode } from '../../protocol/kafka/index.js';
 
 const STREAM_CODES: Readonly<Record<StreamErrorKind, number>> = {
   corrupt: ErrorCode.CORRUPT_MESSAGE,
-  'unsupported-format': ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
+  'invalid-record': ErrorCode.INVALID_RECORD,
+  'policy-violation': ErrorCode.POLICY_VIOLATION,
   'too-large': ErrorCode.MESSAGE_TOO_LARGE,
   'offset-out-of-range': ErrorCode.OFFSET_OUT_OF_RANGE,
   'out-of-order-sequence': ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,

@@ -5,8 +5,9 @@ import type { Broker } from '../../broker/broker.js';
 import type { Vhost } from '../../broker/vhost.js';
 import type { Logger } from '../../util/logger.js';
 import type { KafkaContext, KafkaServerConfig } from './context.js';
-import { KafkaConnection } from './connection.js';
+import { KafkaConnection, type KafkaConnectionStats } from './connection.js';
 import { HANDLERS } from './handlers/index.js';
+import { KafkaConnectionView } from './connection-view.js';
 
 export interface KafkaListenerOptions {
   readonly port: number;
@@ -43,6 +44,11 @@ export class KafkaListener {
     return this.connections.size;
   }
 
+  /** What each open connection holds (in-flight requests, backlog, unsent output). */
+  connectionStats(): KafkaConnectionStats[] {
+    return [...this.connections].map((c) => c.stats);
+  }
+
   listen(): Promise<{ host: string; port: number }> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
@@ -58,8 +64,16 @@ export class KafkaListener {
   }
 
   private accept(socket: Socket): void {
-    const c = new KafkaConnection(socket, this.ctx, HANDLERS, `kafka-${this.nextId++}`, (gone) => this.connections.delete(gone));
+    let view: KafkaConnectionView | undefined;
+    const c = new KafkaConnection(socket, this.ctx, HANDLERS, `kafka-${this.nextId++}`, (gone) => {
+      this.connections.delete(gone);
+      if (view) this.ctx.broker.connections.remove(view);
+    });
     this.connections.add(c);
+    if (socket.remoteAddress !== undefined && !socket.destroyed) {
+      view = new KafkaConnectionView(c, socket, this.ctx.vhost.name);
+      this.ctx.broker.connections.add(view);
+    }
   }
 
   async close(): Promise<void> {

@@ -91,7 +91,7 @@ describe('kafkajs: admin and produce', { skip: skipKafkaUnderReference }, () => 
       const p0 = offsets.find((o) => o.partition === 0);
       assert.deepEqual([p0?.low, p0?.high], ['0', '11']);
       const byTime = await admin.fetchTopicOffsetsByTimestamp(name, t0 + 4500);
-      assert.equal(byTime.find((o) => o.partition === 0)?.offset, '0'); // batch precision: the batch holding it starts at 0
+      assert.equal(byTime.find((o) => o.partition === 0)?.offset, '5'); // record precision: the first record at or after t0 + 4500
       await admin.deleteTopicRecords({ topic: name, partitions: [{ partition: 0, offset: '5' }] });
       const after = await admin.fetchTopicOffsets(name);
       assert.equal(after.find((o) => o.partition === 0)?.low, '5');

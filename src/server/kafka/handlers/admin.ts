@@ -2,7 +2,7 @@
 // AlterConfigs, IncrementalAlterConfigs.
 
 import { StreamError } from '../../../broker/stream/errors.js';
-import { TOPIC_CONFIGS, topicConfigValue, validateTopicConfig } from '../../../broker/stream/topic-config.js';
+import { TOPIC_CONFIGS, topicConfigValue, validateTopicConfig, validateTopicConfigs } from '../../../broker/stream/topic-config.js';
 import { ErrorCode, ZERO_UUID } from '../../../protocol/kafka/index.js';
 import { NODE_ID, streamById, type Handler, type KafkaContext } from '../context.js';
 import { failureOf } from '../errors.js';
@@ -196,6 +196,7 @@ async function alterTopic(ctx: KafkaContext, name: string, validateOnly: boolean
   const next = { ...stream.configs };
   change(next);
   for (const [k, val] of Object.entries(next)) next[k] = validateTopicConfig(k, val);
+  validateTopicConfigs(next);
   if (validateOnly) return;
   stream.setConfigs(next);
   await ctx.vhost.streams.persist();

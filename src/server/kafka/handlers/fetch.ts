@@ -1,8 +1,9 @@
 // Fetch: whole record batches from each partition, exactly as stored, up to the high watermark
 // (records below it are durable); read_committed (isolation level 1) only up to the last stable
-// offset, with the aborted transactions among the batches returned, which the client drops. When there is less than min_bytes it long-polls: it waits for
-// any of the partitions' high watermarks to move and answers as soon as enough data is there,
-// or when max_wait_ms has passed.
+// offset, with the aborted transactions among the batches returned, which the client drops.
+// When there is less than min_bytes it long-polls: it waits for any of the partitions' high
+// watermarks to move and answers as soon as enough data is there, when max_wait_ms has passed,
+// or when the client goes away.
 
 import { LAST_OFFSET_DELTA_AT } from '../../../broker/stream/batch-header.js';
 import type { Partition } from '../../../broker/stream/partition.js';
@@ -10,12 +11,17 @@ import type { Stream } from '../../../broker/stream/stream.js';
 import {
   ErrorCode,
   ZERO_UUID,
+  type FetchRequest,
   type FetchRequestFetchPartition,
   type FetchResponsePartitionData,
   type Input,
 } from '../../../protocol/kafka/index.js';
-import { streamById, type Handler, type KafkaContext } from '../context.js';
+import { AFTER_WRITE, streamById, type Handler, type KafkaContext } from '../context.js';
 import { failureOf } from '../errors.js';
+import { ReadBufferPool } from '../read-buffers.js';
+
+/** One pool for every Kafka connection of the process. */
+const readBuffers = new ReadBufferPool();
 
 interface Wanted {
   readonly topic: string;
@@ -28,6 +34,8 @@ interface Wanted {
 type PartitionOut = Input<FetchResponsePartitionData>;
 
 const READ_COMMITTED = 1;
+/** Kafka's fetch.max.bytes broker default: no response is bigger, whatever the client asks. */
+const FETCH_BYTES_MAX = 55 * 1024 * 1024;
 
 function resolve(ctx: KafkaContext, topics: readonly { topic: string; topicId: string; partitions: readonly FetchRequestFetchPartition[] }[], byId: boolean): Wanted[] {
   const out: Wanted[] = [];
@@ -40,7 +48,13 @@ function resolve(ctx: KafkaContext, topics: readonly { topic: string; topicId: s
   return out;
 }
 
-async function readOnce(wanted: readonly Wanted[], maxBytes: number, readCommitted: boolean, unknownCode: number): Promise<{ parts: PartitionOut[]; bytes: number; failed: boolean }> {
+async function readOnce(
+  wanted: readonly Wanted[],
+  maxBytes: number,
+  readCommitted: boolean,
+  unknownCode: number,
+  alloc: (bytes: number) => Buffer,
+): Promise<{ parts: PartitionOut[]; bytes: number; failed: boolean }> {
   const parts: PartitionOut[] = [];
   let bytes = 0;
   let failed = false;
@@ -56,7 +70,7 @@ async function readOnce(wanted: readonly Wanted[], maxBytes: number, readCommitt
     try {
       // KIP-74: the first partition with data returns at least one batch even past the limits.
       const fetchOffset = Number(w.req.fetchOffset);
-      const r = budget > 0 || bytes === 0 ? await p.read(fetchOffset, Math.max(budget, 1), readCommitted ? 'committed' : 'uncommitted') : undefined;
+      const r = budget > 0 || bytes === 0 ? await p.read(fetchOffset, Math.max(budget, 1), readCommitted ? 'committed' : 'uncommitted', alloc) : undefined;
       const hw = BigInt(r?.highWatermark ?? p.highWatermark);
       const batches = r?.batches ?? [];
       bytes += r?.bytes ?? 0;
@@ -94,34 +108,45 @@ function abortedIn(p: Partition, fetchOffset: number, batches: readonly Buffer[]
   return p.abortedTransactions(fetchOffset, upperBound).map((t) => ({ producerId: BigInt(t.producerId), firstOffset: BigInt(t.firstOffset) }));
 }
 
-/** Resolves when any partition's high watermark moves, or after `ms`. */
-function waitForData(partitions: readonly Partition[], ms: number): Promise<void> {
+/** Resolves when any partition's high watermark moves, after `ms`, or when the client goes away. */
+function waitForData(partitions: readonly Partition[], ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((done) => {
     const stops: (() => void)[] = [];
     const finish = (): void => {
       clearTimeout(timer);
+      signal.removeEventListener('abort', finish);
       for (const s of stops) s();
       done();
     };
     const timer = setTimeout(finish, ms);
+    signal.addEventListener('abort', finish);
     for (const p of partitions) stops.push(p.watch(finish));
   });
 }
 
-export const fetch: Handler<1> = async (ctx, req, v) => {
+/** The most response bytes a Fetch may bring (its max bytes, within fetch.max.bytes), for the connection's output budget. */
+export function fetchResponseBytesMax(req: FetchRequest, v: number): number {
+  return Math.max(0, Math.min(v >= 3 ? req.maxBytes : FETCH_BYTES_MAX, FETCH_BYTES_MAX));
+}
+
+export const fetch: Handler<1> = async (ctx, req, v, source) => {
   const byId = v >= 13;
   const unknownCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   const wanted = resolve(ctx, req.topics, byId);
-  const maxBytes = v >= 3 ? req.maxBytes : 0x7fffffff;
+  const maxBytes = Math.min(v >= 3 ? req.maxBytes : 0x7fffffff, FETCH_BYTES_MAX);
   const readCommitted = req.isolationLevel === READ_COMMITTED;
   const deadline = Date.now() + Math.max(0, req.maxWaitMs);
-  let result = await readOnce(wanted, maxBytes, readCommitted, unknownCode);
+  // The batches are views of pooled read buffers, given back once the response is written.
+  let lease = readBuffers.lease();
+  let result = await readOnce(wanted, maxBytes, readCommitted, unknownCode, lease.alloc);
   const live = wanted.map((w) => w.partition).filter((p): p is Partition => p !== undefined);
-  while (result.bytes < req.minBytes && !result.failed && live.length > 0) {
+  while (result.bytes < req.minBytes && !result.failed && live.length > 0 && !source.signal.aborted) {
     const left = deadline - Date.now();
     if (left <= 0) break;
-    await waitForData(live, left);
-    result = await readOnce(wanted, maxBytes, readCommitted, unknownCode);
+    await waitForData(live, left, source.signal);
+    lease.release(); // the short result is dropped
+    lease = readBuffers.lease();
+    result = await readOnce(wanted, maxBytes, readCommitted, unknownCode, lease.alloc);
   }
   // Group the partitions back under their topics, in request order.
   const topics: { topic: string; topicId: string; partitions: PartitionOut[] }[] = [];
@@ -132,5 +157,6 @@ export const fetch: Handler<1> = async (ctx, req, v) => {
     i += t.partitions.length;
     topics.push({ topic: w?.topic ?? t.topic, topicId: w?.topicId ?? t.topicId, partitions });
   }
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: topics };
+  const done = lease;
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: topics, [AFTER_WRITE]: () => done.release() };
 };

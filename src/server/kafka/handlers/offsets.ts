@@ -1,10 +1,15 @@
 // ListOffsets (earliest, latest, max timestamp, by timestamp), OffsetForLeaderEpoch (one epoch,
-// 0, for the log's whole life on this node) and DeleteRecords. Under read_committed (isolation
-// level 1) ListOffsets stops at the last stable offset, as Kafka does: latest is the LSO, and an
-// offset found by timestamp at or past it is not found.
+// 0, for the log's whole life on this node) and DeleteRecords. By timestamp is record-precise as
+// in Kafka's LogSegment.findOffsetByTimestamp: the partition finds the first batch whose max
+// timestamp is late enough, and the records inside it (decompressed if need be) give the first
+// record at or after the target; max timestamp is the first record carrying the partition's
+// newest timestamp (RecordBatch.offsetOfMaxTimestamp). Under read_committed (isolation level 1)
+// ListOffsets stops at the last stable offset, as Kafka does: latest is the LSO, and an offset
+// found by timestamp at or past it is not found.
 
+import { LAST_OFFSET_DELTA_AT } from '../../../broker/stream/batch-header.js';
 import type { Partition } from '../../../broker/stream/partition.js';
-import { ErrorCode } from '../../../protocol/kafka/index.js';
+import { ErrorCode, decodeRecords } from '../../../protocol/kafka/index.js';
 import type { Handler, KafkaContext } from '../context.js';
 import { failureOf } from '../errors.js';
 
@@ -26,13 +31,26 @@ async function lookUp(p: Partition, timestamp: bigint): Promise<{ offset: number
   if (timestamp === EARLIEST || timestamp === EARLIEST_LOCAL) return { offset: p.logStartOffset, timestamp: -1 };
   if (timestamp === MAX_TIMESTAMP) {
     const max = p.maxTimestamp;
-    if (max < 0) return { offset: -1, timestamp: -1 };
-    const found = await p.batchForTimestamp(max);
-    return found ? { offset: found.baseOffset, timestamp: max } : { offset: -1, timestamp: -1 };
+    // The first record at or after the newest timestamp is the first record carrying it.
+    return (max >= 0 ? await firstRecordAt(p, max) : undefined) ?? { offset: -1, timestamp: -1 };
   }
-  const found = await p.batchForTimestamp(Number(timestamp));
-  if (!found) return { offset: -1, timestamp: -1 };
-  return { offset: found.baseOffset, timestamp: Number(found.batch.readBigInt64BE(27)) };
+  return (await firstRecordAt(p, Number(timestamp))) ?? { offset: -1, timestamp: -1 };
+}
+
+/** The first record (from the log start, below the high watermark) with a timestamp >= `target`. */
+async function firstRecordAt(p: Partition, target: number): Promise<{ offset: number; timestamp: number } | undefined> {
+  let from = p.logStartOffset;
+  for (;;) {
+    const found = await p.batchForTimestamp(target, from);
+    if (!found) return undefined;
+    const records = decodeRecords(found.batch);
+    for (const r of records) {
+      const offset = Number(r.offset);
+      if (offset >= from && Number(r.timestamp) >= target) return { offset, timestamp: Number(r.timestamp) };
+    }
+    // The batch header promised a late enough record that its records do not hold: go on after it.
+    from = found.baseOffset + found.batch.readInt32BE(LAST_OFFSET_DELTA_AT) + 1;
+  }
 }
 
 /** lookUp, bounded by the last stable offset for read_committed readers. */

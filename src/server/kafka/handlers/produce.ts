@@ -1,77 +1,101 @@
-// Produce: each partition's record batches are appended as the producer sent them (the broker
-// checks CRCs, sizes and idempotent sequences and assigns offsets). acks=-1 answers once the
-// batches are fsync'd (group commit, shared with every append of the same turn); acks=1 once
-// appended; acks=0 never. A transactional batch that would open its producer's transaction on a
-// partition is first checked with the transaction coordinator (Kafka's KIP-890 verification):
-// the partition must be in the producer's ongoing transaction.
+// Produce: each partition's record batch is appended as the producer sent it (the broker checks
+// it as Kafka does, see batch-header.ts clientBatch, and assigns offsets). acks=-1 answers once
+// the batch is fsync'd (group commit, shared with every append of the same turn); acks=1 once
+// appended; acks=0 never, but a failed acks=0 produce closes the connection, as Kafka does, since
+// that is the only way such a producer learns of the error. A transactional batch that would open
+// its producer's transaction on a partition is first checked with the transaction coordinator
+// (Kafka's KIP-890 verification): the partition must be in the producer's ongoing transaction.
 
-import { ErrorCode, type Input, type ProduceResponseTopicProduceResponse } from '../../../protocol/kafka/index.js';
 import { isTransactionalBatch } from '../../../broker/stream/batch-attributes.js';
-import type { Handler, KafkaContext } from '../context.js';
+import { StreamError } from '../../../broker/stream/errors.js';
+import {
+  Compression,
+  ErrorCode,
+  decodeRecords,
+  type Input,
+  type ProduceResponseTopicProduceResponse,
+} from '../../../protocol/kafka/index.js';
+import { CloseConnection, type Handler, type KafkaContext } from '../context.js';
 import { failureOf } from '../errors.js';
 import { txnErrorCode } from './transactions.js';
 
 type PartitionOut = Input<ProduceResponseTopicProduceResponse>['partitionResponses'] extends readonly (infer E)[] | undefined ? E : never;
 
+/** Kafka's ProduceRequest.validateRecords: zstd needs Produce v7+. */
+const ZSTD_MIN_VERSION = 7;
+const COMPRESSION_AT = 22;
 const BATCH_HEADER_BYTES = 61;
+const MAGIC_AT = 16;
 
-/** The producer of a transactional batch (read from the header of the first batch), or undefined. */
-function transactionalProducer(records: Buffer | null): { producerId: number; producerEpoch: number } | undefined {
-  if (!records || records.length < BATCH_HEADER_BYTES || !isTransactionalBatch(records)) return undefined;
-  return { producerId: Number(records.readBigInt64BE(43)), producerEpoch: records.readInt16BE(51) };
+/** The records of a compressed batch must decompress and parse (Kafka's LogValidator reads them all). */
+function checkCompressed(batch: Buffer): void {
+  try {
+    decodeRecords(batch);
+  } catch (err) {
+    throw new StreamError('corrupt', `compressed record batch does not decode: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
-/** Kafka's verification of a transactional batch that opens its producer's transaction here; an error code or undefined. */
-function verifyTransactional(ctx: KafkaContext, transactionalId: string, topic: string, index: number, records: Buffer, v: number): number | undefined {
-  const producer = transactionalProducer(records);
-  const partition = ctx.vhost.streams.get(topic)?.partition(index);
-  if (!producer || !partition || partition.openTxnFirstOffset(producer.producerId) !== undefined) return undefined;
-  const coordinator = ctx.vhost.transactions;
-  if (!coordinator) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-  const error = coordinator.verifyPartition(transactionalId, producer.producerId, producer.producerEpoch, topic, index);
-  return error === undefined ? undefined : txnErrorCode(error, { fencedAsEpoch: true, abortableAsTxnState: v <= 10 });
+function refused(index: number, errorCode: number, errorMessage: string | null = null): PartitionOut {
+  return { index, errorCode, errorMessage, baseOffset: -1n, logStartOffset: -1n };
+}
+
+/** Whether a partition's records look like a transactional v2 batch (the request-level check of a transactional id). */
+function hasTransactionalRecords(records: Buffer | null): boolean {
+  return records !== null && records.length >= BATCH_HEADER_BYTES && records[MAGIC_AT] === 2 && isTransactionalBatch(records);
+}
+
+/** The coordinator refused a transactional batch (KIP-890 verification), with its Kafka error code. */
+class Unverified extends Error {
+  constructor(readonly code: number) {
+    super(`transactional batch not verified (error ${code})`);
+  }
+}
+
+/**
+ * Kafka's verification, called by the partition (after its batch checks) for a transactional
+ * batch that would open its producer's transaction there: throws Unverified if the coordinator
+ * does not have the partition in that producer's ongoing transaction.
+ */
+function verifier(ctx: KafkaContext, transactionalId: string, topic: string, index: number, v: number): (producerId: number, producerEpoch: number) => void {
+  return (producerId, producerEpoch) => {
+    const coordinator = ctx.vhost.transactions;
+    if (!coordinator) throw new Unverified(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    const error = coordinator.verifyPartition(transactionalId, producerId, producerEpoch, topic, index);
+    if (error !== undefined) throw new Unverified(txnErrorCode(error, { fencedAsEpoch: true, abortableAsTxnState: v <= 10 }));
+  };
 }
 
 export const produce: Handler<0> = async (ctx, req, v) => {
-  if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) {
-    return {
-      responses: req.topicData.map((t) => ({
-        name: t.name,
-        partitionResponses: t.partitionData.map((p) => ({ index: p.index, errorCode: ErrorCode.INVALID_REQUIRED_ACKS })),
-      })),
-      throttleTimeMs: 0,
-    };
-  }
-  // Kafka: transactional records need the request's transactional id.
-  if (req.transactionalId === null && req.topicData.some((t) => t.partitionData.some((p) => transactionalProducer(p.records)))) {
-    return {
-      responses: req.topicData.map((t) => ({
-        name: t.name,
-        partitionResponses: t.partitionData.map((p) => ({ index: p.index, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, baseOffset: -1n, logStartOffset: -1n })),
-      })),
-      throttleTimeMs: 0,
-    };
-  }
+  const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
+  // Kafka (KafkaApis.handleProduceRequest): transactional records need the request's
+  // transactional id, checked for the whole request before anything else.
+  const txnUnauthorized = req.transactionalId === null && req.topicData.some((t) => t.partitionData.some((p) => hasTransactionalRecords(p.records)));
   const waits: Promise<void>[] = [];
+  let failed = false;
   const responses = req.topicData.map((t) => {
     const stream = ctx.vhost.streams.get(t.name);
     const partitionResponses = t.partitionData.map((p): PartitionOut => {
-      const partition = stream?.partition(p.index);
-      if (!partition) return { index: p.index, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, baseOffset: -1n, logStartOffset: -1n };
-      if (!p.records || p.records.length === 0) {
-        return { index: p.index, errorCode: ErrorCode.CORRUPT_MESSAGE, baseOffset: -1n, logStartOffset: -1n, errorMessage: 'no records' };
+      const out = answer(p.index, p.records);
+      if (out.errorCode !== ErrorCode.NONE) failed = true;
+      return out;
+    });
+    return { name: t.name, partitionResponses };
+
+    function answer(index: number, records: Buffer | null): PartitionOut {
+      if (txnUnauthorized) return refused(index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+      const partition = stream?.partition(index);
+      if (!partition) return refused(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      // ReplicaManager.appendRecords refuses bad acks before appending anything.
+      if (!validAcks) return refused(index, ErrorCode.INVALID_REQUIRED_ACKS);
+      if (!records || records.length === 0) return refused(index, ErrorCode.INVALID_RECORD, 'a produce request must have one record batch per partition');
+      if (v < ZSTD_MIN_VERSION && records.length > COMPRESSION_AT + 1 && (records[COMPRESSION_AT] & 0x07) === Compression.ZSTD) {
+        return refused(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `Produce v${v} may not carry zstd-compressed batches`);
       }
-      const unverified = req.transactionalId === null ? undefined : verifyTransactional(ctx, req.transactionalId, t.name, p.index, p.records, v);
-      if (unverified !== undefined) return { index: p.index, errorCode: unverified, baseOffset: -1n, logStartOffset: -1n };
       try {
-        const r = partition.append(p.records);
-        const out: PartitionOut = {
-          index: p.index,
-          errorCode: ErrorCode.NONE,
-          baseOffset: BigInt(r.baseOffset),
-          logAppendTimeMs: -1n,
-          logStartOffset: BigInt(r.logStartOffset),
-        };
+        const verify = req.transactionalId === null ? undefined : verifier(ctx, req.transactionalId, t.name, index, v);
+        const r = partition.append(records, Date.now(), checkCompressed, verify);
+        const out: PartitionOut = { index, errorCode: ErrorCode.NONE, baseOffset: BigInt(r.baseOffset), logAppendTimeMs: -1n, logStartOffset: BigInt(r.logStartOffset) };
         if (req.acks === -1) {
           waits.push(
             r.durable.catch((err: unknown) => {
@@ -82,13 +106,16 @@ export const produce: Handler<0> = async (ctx, req, v) => {
         }
         return out;
       } catch (err) {
+        if (err instanceof Unverified) return refused(index, err.code);
         const f = failureOf(err);
-        return { index: p.index, errorCode: f.code, errorMessage: f.message, baseOffset: -1n, logStartOffset: -1n };
+        return refused(index, f.code, f.message);
       }
-    });
-    return { name: t.name, partitionResponses };
+    }
   });
-  if (req.acks === 0) return undefined;
+  if (req.acks === 0) {
+    if (failed) throw new CloseConnection('a produce with acks=0 failed');
+    return undefined;
+  }
   if (waits.length > 0) await Promise.all(waits);
   return { responses, throttleTimeMs: 0 };
 };

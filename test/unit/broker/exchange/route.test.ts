@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BrokerError } from '../../../../src/broker/errors.js';
-import { Exchange, type ExchangeType } from '../../../../src/broker/exchange/exchange.js';
+import { Exchange, type ExchangeType, type RouteTarget } from '../../../../src/broker/exchange/exchange.js';
 import { routeMessage, type RouteMessage, type RouteTopology } from '../../../../src/broker/exchange/route.js';
 import { senderSelectedKeys } from '../../../../src/broker/exchange/sender-selected.js';
 import type { Queue } from '../../../../src/broker/queue/queue.js';
@@ -32,7 +32,7 @@ function topology() {
 }
 
 const msg = (routingKey: string, o: Partial<RouteMessage> = {}): RouteMessage => ({ routingKey, ccKeys: undefined, headers: undefined, ...o });
-const names = (qs: readonly Queue[]): string[] => qs.map((q) => q.name).sort();
+const names = (qs: readonly RouteTarget[]): string[] => qs.map((q) => q.name).sort();
 
 describe('routeMessage', () => {
   it('follows alternate exchanges when an exchange matches nothing, each once', () => {

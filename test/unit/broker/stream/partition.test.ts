@@ -77,9 +77,9 @@ describe('stream partition', () => {
     assert.throws(() => p.append(bad), (e: unknown) => e instanceof StreamError && e.kind === 'corrupt');
     const v1 = testBatch(values(1));
     v1[16] = 1;
-    assert.throws(() => p.append(v1), (e: unknown) => e instanceof StreamError && e.kind === 'unsupported-format');
+    assert.throws(() => p.append(v1), (e: unknown) => e instanceof StreamError && e.kind === 'invalid-record');
     assert.throws(() => p.append(testBatch(values(10, 0, 50))), (e: unknown) => e instanceof StreamError && e.kind === 'too-large');
-    assert.throws(() => p.append(testBatch(values(1)).subarray(0, 40)), (e: unknown) => e instanceof StreamError && e.kind === 'corrupt');
+    assert.throws(() => p.append(testBatch(values(1)).subarray(0, 40)), (e: unknown) => e instanceof StreamError && e.kind === 'invalid-record');
     assert.equal(p.logEndOffset, 0);
     await p.close();
   });

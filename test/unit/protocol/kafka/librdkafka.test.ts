@@ -150,7 +150,11 @@ test('kcat -P: librdkafka record batches decode in every codec', async () => {
       assert.equal(code, 0, output);
       assert.deepEqual(stub.records.map((r) => r.value?.toString()), lines, name);
       assert.deepEqual(stub.records.map((r) => r.key?.toString()), lines.map((_, i) => `k${i}`));
-      assert.ok(stub.compressions.every((c) => c === codec), `${name}: batches compressed with ${stub.compressions.join(',')}`);
+      // librdkafka sends a batch uncompressed when compressing would not make it smaller (a
+      // batch of one short message, when the load splits the input): the rest use the codec.
+      const used = `${name}: batches compressed with ${stub.compressions.join(',')}`;
+      assert.ok(stub.compressions.every((c) => c === codec || c === Compression.NONE), used);
+      assert.ok(stub.compressions.includes(codec), used);
     } finally {
       await stub.close();
     }

@@ -1,0 +1,65 @@
+// Appends AMQP publishes to a stream partition as record batches built by the broker. Publishes
+// made in one turn of the microtask queue (all those of one socket read, across channels) go into
+// one uncompressed batch: one log append, one CRC, one index entry, instead of one per message.
+// Every publish of a batch shares one promise, resolved once the batch is durable (the
+// partition's high watermark passed it), which is what a publisher confirm waits for.
+
+import { buildRecordBatchSync, type RecordSpec } from '../../protocol/kafka/record-batch.js';
+import type { Partition } from './partition.js';
+
+/** A batch is closed at about this size; later publishes of the same turn start another one. */
+const BATCH_BYTES_MAX = 1024 * 1024;
+
+interface Group {
+  readonly records: RecordSpec[];
+  bytes: number;
+  readonly durable: Promise<void>;
+  readonly settle: (p: Promise<void>) => void;
+}
+
+export class StreamAppender {
+  private group: Group | undefined;
+
+  constructor(private readonly partition: Partition) {}
+
+  /** Queues a record; resolves once it is durable, rejects if it could not be written. */
+  append(rec: RecordSpec, bytes: number): Promise<void> {
+    let g = this.group;
+    if (g && g.bytes + bytes > BATCH_BYTES_MAX && g.records.length > 0) {
+      this.flush();
+      g = undefined;
+    }
+    if (!g) {
+      g = this.open();
+      queueMicrotask(() => this.flush());
+    }
+    g.records.push(rec);
+    g.bytes += bytes;
+    return g.durable;
+  }
+
+  private open(): Group {
+    let settle: (p: Promise<void>) => void = () => {};
+    const durable = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    // Publishers outside confirm mode never look at it: a failure must not become an unhandled rejection.
+    durable.catch(() => {});
+    const g: Group = { records: [], bytes: 0, durable, settle };
+    this.group = g;
+    return g;
+  }
+
+  /** Writes the open batch, if any. */
+  flush(): void {
+    const g = this.group;
+    if (!g) return;
+    this.group = undefined;
+    try {
+      const batch = buildRecordBatchSync({ records: g.records, baseTimestamp: BigInt(Date.now()) });
+      g.settle(this.partition.appendOwn(batch).durable);
+    } catch (err) {
+      g.settle(Promise.reject(err));
+    }
+  }
+}
