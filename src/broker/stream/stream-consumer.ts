@@ -6,8 +6,8 @@
 // high watermark to move (Partition.watch). Protocol-neutral: its owner (a channel's Session)
 // turns deliveries into frames and returns credit on acks.
 //
-// It reads as Kafka's read_committed consumers do (docs/streams.md, "Transactions and AMQP
-// consumers"): only below the partition's last stable offset, so records of a Kafka transaction
+// It reads as Kafka's read_committed consumers do (docs/streams.md, "AMQP and Kafka: one
+// stream"): only below the partition's last stable offset, so records of a Kafka transaction
 // still open are not delivered until it ends; records of aborted transactions are never delivered;
 // transaction markers (control batches) carry no messages and are skipped. An AMQP consumer has no
 // way to drop aborted records itself, and RabbitMQ's streams have no transactions to mirror.
