@@ -33,10 +33,11 @@ export default tseslint.config(
           { group: ['**/server/**', '**/http/**', '**/cli/**', '**/client/**'], message: 'src/broker knows nothing of sockets or wire bytes' },
           {
             // Two formats are also storage formats: AMQP content (the stored message) and Kafka's
-            // v2 record batch (the stored stream batch, which the broker also builds for AMQP
-            // publishes into stream queues and decodes, decompressing, for their AMQP consumers).
-            regex: '(^|/)protocol/(?!amqp/content\\.js$|kafka/record-batch\\.js$)',
-            message: 'src/broker knows nothing of wire bytes; it may use message content only through protocol/amqp/content.js and stream batches through protocol/kafka/record-batch.js',
+            // v2 record batch (the stored stream batch, transaction markers included, which the broker
+            // also builds for AMQP publishes into stream queues and decodes, decompressing, for their
+            // AMQP consumers).
+            regex: '(^|/)protocol/(?!amqp/content\\.js$|kafka/record-batch\\.js$|kafka/control-records\\.js$)',
+            message: 'src/broker knows nothing of wire bytes; it may use message content only through protocol/amqp/content.js and stream batches through protocol/kafka/record-batch.js and control-records.js',
           },
         ],
       }],

@@ -43,6 +43,10 @@ export interface BrokerOptions {
   streamCleanerMapBytes?: number;
   /** Kafka's group.initial.rebalance.delay.ms (default 3000): a new group waits this long for more members. */
   kafkaGroupInitialRebalanceDelayMs?: number;
+  /** Kafka's transaction.max.timeout.ms (default 900000): longer producer transaction timeouts are refused. */
+  kafkaTransactionMaxTimeoutMs?: number;
+  /** Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms (default 10000). */
+  kafkaTransactionAbortCheckMs?: number;
   /** Address to bind (default '::', IPv6 and IPv4). */
   bind?: string;
   fsync?: FsyncPolicy;
@@ -115,6 +119,10 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     ...(opts.streamCleanerMapBytes !== undefined ? { streamCleanerMapBytes: opts.streamCleanerMapBytes } : {}),
     ...(opts.kafkaGroupInitialRebalanceDelayMs !== undefined ? { groups: { initialRebalanceDelayMs: opts.kafkaGroupInitialRebalanceDelayMs } } : {}),
     groupSubscriptions: kafkaSubscriptions,
+    transactions: {
+      ...(opts.kafkaTransactionMaxTimeoutMs !== undefined ? { maxTimeoutMs: opts.kafkaTransactionMaxTimeoutMs } : {}),
+      ...(opts.kafkaTransactionAbortCheckMs !== undefined ? { abortCheckIntervalMs: opts.kafkaTransactionAbortCheckMs } : {}),
+    },
   });
   let resources: ResourceMonitor;
   try {

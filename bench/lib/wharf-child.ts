@@ -27,8 +27,9 @@ export function startWharf(dataDir: string, nodeArgs: readonly string[] = []): P
   return new Promise((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`broker exited ${code}`)));
     createInterface({ input: proc.stdout! }).on('line', (line) => {
-      const m = /amqp=\S*:(\d+).*kafka=\S*:(\d+)/.exec(line);
-      if (m) resolve({ proc, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, kafkaBootstrap: `127.0.0.1:${m[2]}`, startMs: Date.now() - t0 });
+      const m = /amqp=\S*:(\d+)/.exec(line);
+      const k = /kafka=\S*:(\d+)/.exec(line);
+      if (m) resolve({ proc, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, kafkaBootstrap: `127.0.0.1:${k?.[1] ?? 0}`, startMs: Date.now() - t0 });
     });
   });
 }

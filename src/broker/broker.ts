@@ -25,6 +25,7 @@ import { removeOrphanStreams } from './stream/registry.js';
 import { StreamCleaner } from './stream/compaction/stream-cleaner.js';
 import type { CleanerHost } from './stream/compaction/cleaner.js';
 import { GroupCoordinator, type GroupConfig, type SubscriptionDecoder } from './stream/groups/index.js';
+import { TransactionCoordinator, type TxnConfig } from './stream/txn/index.js';
 import type { StreamEnv } from './stream/stream.js';
 
 export interface User {
@@ -50,6 +51,8 @@ export interface BrokerCoreOptions {
   readonly groups?: Partial<GroupConfig>;
   /** Reads subscribed topics from group members' metadata (the Kafka adapter's decoder). */
   readonly groupSubscriptions?: SubscriptionDecoder;
+  /** Transaction coordinator settings (Kafka's broker defaults for what is left out). */
+  readonly transactions?: Partial<TxnConfig>;
 }
 
 export const DEFAULT_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000;
@@ -158,6 +161,7 @@ export class Broker {
     broker.recoveryMs = performance.now() - recoveryStart;
     try {
       await broker.openGroups(dd.groupsDir, opts);
+      await broker.openTransactions(dd.transactionsDir, opts);
     } catch (err) {
       await broker.close();
       throw err;
@@ -236,6 +240,25 @@ export class Broker {
     }
   }
 
+  /**
+   * A transaction coordinator per vhost, its log in `<transactions dir>/<vhost, URI-encoded>/`.
+   * Opened after the streams and groups: transactions a crash left half-ended are finished at once.
+   */
+  private async openTransactions(dir: string, opts: BrokerCoreOptions): Promise<void> {
+    for (const [name, v] of this.vhosts) {
+      v.transactions = await TransactionCoordinator.open({
+        store: { dir: join(dir, encodeURIComponent(name)), fsync: opts.fsync },
+        logger: this.logger,
+        participants: {
+          partition: (topic, index) => v.streams.get(topic)?.partition(index),
+          groups: () => v.groups,
+          allocateProducerId: () => this.allocateProducerId(),
+        },
+        ...(opts.transactions ? { config: opts.transactions } : {}),
+      });
+    }
+  }
+
   /** Every stream of every vhost, oldest segments past their retention deleted, on one timer. */
   private startRetention(everyMs: number): void {
     let running = false;
@@ -288,6 +311,8 @@ export class Broker {
     for (const v of this.vhosts.values()) v.close();
     await this.topologySaved();
     for (const v of this.vhosts.values()) {
+      // Transactions first: markers still being written need the partitions and groups open.
+      await v.transactions?.close();
       await v.groups?.close();
       await v.streams.close();
     }

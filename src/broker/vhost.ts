@@ -15,6 +15,7 @@ import { dropDuplicates, type KeyRecorder } from './queue/dedup.js';
 import { randomBytes } from 'node:crypto';
 import { StreamRegistry } from './stream/registry.js';
 import type { GroupCoordinator } from './stream/groups/index.js';
+import type { TransactionCoordinator } from './stream/txn/index.js';
 import { Stream, type StreamDef, type StreamEnv } from './stream/stream.js';
 import { declaresStream } from './stream/queue-args.js';
 import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
@@ -128,6 +129,8 @@ export class Vhost {
   readonly streamQueues: StreamQueues;
   /** Consumer groups over the streams (set by the broker once their offsets log is open). */
   groups: GroupCoordinator | undefined;
+  /** Transactions over the streams (set by the broker once their log is open, after the groups). */
+  transactions: TransactionCoordinator | undefined;
   /** Message counters for the management API and metrics (message_stats). */
   readonly stats = new MessageCounters();
   private closed = false;

@@ -2,19 +2,26 @@
 // segmented log (one directory per partition, one log record per batch). Offsets are assigned
 // here; the sparse indexes (segment-index.ts) find a batch by offset or by time; consumers see
 // batches up to the high watermark, which only moves once the batches below it are durable, so
-// an offset a consumer has seen is never reused after a crash. Retention deletes whole segments,
-// oldest first. Nothing is removed by reading. See docs/streams.md.
+// an offset a consumer has seen is never reused after a crash. Transactional producers' open
+// transactions hold the last stable offset back (read_committed readers stop there) until the
+// transaction coordinator's markers end them; aborted ones are indexed (aborted-txns.ts).
+// Retention deletes whole segments, oldest first. Nothing is removed by reading. See
+// docs/streams.md.
 
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { type FsyncPolicy, HandleBudget, type Log, type Logger, openFileLog, readFileIfExists, writeFileAtomic } from '../../store/index.js';
 import { SEGMENT_HEADER_BYTES, segmentFileName } from '../../store/record-format.js';
-import { ATTR_COMPRESSION_MASK, type BatchHeader, checkUncompressedRecords, clientBatch, readBatchHeader } from './batch-header.js';
+import { ControlRecordType, buildMarkerBatch, decodeTransactionMarker } from '../../protocol/kafka/control-records.js';
+import { decodeRecords } from '../../protocol/kafka/record-batch.js';
+import { type AbortedTxn, AbortedTxnIndex, decodeSegmentState, encodeSegmentState } from './aborted-txns.js';
+import { isControlBatch, isTransactionalBatch } from './batch-attributes.js';
+import { ATTR_COMPRESSION_MASK, type BatchHeader, LAST_OFFSET_DELTA_AT, checkUncompressedRecords, clientBatch, readBatchHeader } from './batch-header.js';
 import type { CleanerHost, SegmentReplacement, StoredBatch } from './compaction/cleaner.js';
 import { producerSnapshotOf, restoreIndexFiles, takeIndexFiles } from './compaction/index-files.js';
 import { requireKeys } from './compaction/keys.js';
 import { StreamError } from './errors.js';
-import { ProducerStateTable, lastSequence } from './producer-state.js';
+import { type CompletedTxn, ProducerStateTable, lastSequence } from './producer-state.js';
 import { SegmentIndex, indexFileName, parseIndexFileName } from './segment-index.js';
 
 /** The one record type of a stream log: a record batch. */
@@ -70,6 +77,17 @@ export interface ReadResult {
   readonly logStartOffset: number;
 }
 
+/** Kafka's isolation levels: read_uncommitted reads to the high watermark, read_committed to the last stable offset. */
+export type Isolation = 'uncommitted' | 'committed';
+
+/** A transaction marker: the coordinator's decision for one producer's transaction on this partition. */
+export interface MarkerSpec {
+  readonly producerId: number;
+  readonly producerEpoch: number;
+  readonly commit: boolean;
+  readonly coordinatorEpoch: number;
+}
+
 const INDEX_INTERVAL_DEFAULT = 4096;
 const META_FILE = 'partition.json';
 /** Partitions keep few read handles open, so thousands of them fit the process's descriptors. */
@@ -89,6 +107,7 @@ interface PartitionMeta {
 export class Partition {
   private readonly segs: SegmentIndex[];
   private producers: ProducerStateTable;
+  private readonly aborted: AbortedTxnIndex;
   private start: number;
   private next: number;
   private hw: number;
@@ -111,15 +130,19 @@ export class Partition {
     private readonly logger: Logger,
     segs: SegmentIndex[],
     producers: ProducerStateTable,
+    aborted: AbortedTxnIndex,
     logStartOffset: number,
   ) {
     this.segs = segs;
     this.producers = producers;
+    this.aborted = aborted;
     this.indexIntervalBytes = config.indexIntervalBytes ?? INDEX_INTERVAL_DEFAULT;
     const last = segs[segs.length - 1];
     this.next = last.nextOffset;
     this.start = Math.min(Math.max(logStartOffset, this.firstOffset()), this.next);
     this.hw = this.next;
+    // Everything recovered is durable: transactions ended by markers in it are stable.
+    this.producers.markStable(this.hw);
   }
 
   static async open(opts: PartitionOptions): Promise<Partition> {
@@ -139,8 +162,8 @@ export class Partition {
       trustedSegments: trusted,
     });
     try {
-      const { segs, producers, rebuilt } = await recoverIndexes(log, opts.dir, found, meta, opts.config.indexIntervalBytes ?? INDEX_INTERVAL_DEFAULT);
-      const p = new Partition(log, opts.dir, opts.config, opts.logger, segs, producers, meta?.logStartOffset ?? 0);
+      const { segs, producers, aborted, rebuilt } = await recoverIndexes(log, opts.dir, found, meta, opts.config.indexIntervalBytes ?? INDEX_INTERVAL_DEFAULT);
+      const p = new Partition(log, opts.dir, opts.config, opts.logger, segs, producers, aborted, meta?.logStartOffset ?? 0);
       for (const [id, file] of rebuilt) await writeFileAtomic(path.join(opts.dir, indexFileName(id)), file);
       await removeStaleIndexes(opts.dir, new Set(log.segments()));
       return p;
@@ -176,6 +199,44 @@ export class Partition {
     return this.producers.size;
   }
 
+  /**
+   * Kafka's last stable offset: read_committed readers see records below it. The first offset of
+   * the earliest transaction still open (or ended by a marker that is not durable yet), else the
+   * high watermark.
+   */
+  get lastStableOffset(): number {
+    const first = this.producers.firstUnstableOffset();
+    return first === undefined ? this.hw : Math.min(first, this.hw);
+  }
+
+  /** Where the producer's open transaction on this partition starts (undefined: none open). */
+  openTxnFirstOffset(producerId: number): number | undefined {
+    return this.producers.openTxnFirstOffset(producerId);
+  }
+
+  /** Aborted transactions with records in [fetchOffset, upperBound), for a read_committed Fetch. */
+  abortedTransactions(fetchOffset: number, upperBound: number): AbortedTxn[] {
+    return this.aborted.collect(fetchOffset, upperBound);
+  }
+
+  /**
+   * Appends a transaction marker (a control batch, as Kafka's WriteTxnMarkers does on a leader):
+   * it ends the producer's open transaction here, if any, and an ABORT marker indexes it as
+   * aborted. A marker of an older producer or coordinator epoch is refused ('producer-fenced').
+   */
+  appendMarker(m: MarkerSpec, nowMs = Date.now()): { offset: number; durable: Promise<void> } {
+    this.assertOpen();
+    this.producers.checkMarker(m.producerId, m.producerEpoch, m.coordinatorEpoch);
+    const batch = buildMarkerBatch({
+      producerId: BigInt(m.producerId),
+      producerEpoch: m.producerEpoch,
+      marker: { type: m.commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT, coordinatorEpoch: m.coordinatorEpoch },
+      timestamp: BigInt(nowMs),
+    });
+    const offset = this.appendBatch(batch, readBatchHeader(batch), nowMs, m);
+    return { offset, durable: this.syncSoon() };
+  }
+
   setConfig(config: PartitionConfig): void {
     this.config = config;
   }
@@ -186,15 +247,24 @@ export class Partition {
    * codes), an oversized one and producer sequence errors; a batch an idempotent producer
    * already wrote is not written again but answered with its first offset. The records of an
    * uncompressed batch are checked here; `checkCompressed` checks a compressed batch's (the
-   * broker has no codecs) and throws a StreamError.
+   * broker has no codecs) and throws a StreamError. `verifyTxn` is asked (and may throw) before a
+   * transactional batch opens its producer's transaction here (KIP-890's verification with the
+   * transaction coordinator); a producer with an open transaction may not write non-transactional
+   * batches ('invalid-txn-state', see appendBatch).
    */
-  append(records: Buffer, nowMs = Date.now(), checkCompressed?: (batch: Buffer) => void): AppendResult {
+  append(
+    records: Buffer,
+    nowMs = Date.now(),
+    checkCompressed?: (batch: Buffer) => void,
+    verifyTxn?: (producerId: number, producerEpoch: number) => void,
+  ): AppendResult {
     this.assertOpen();
     const batch = clientBatch(records, this.config.maxMessageBytes);
     if (this.config.cleanup?.compact) requireKeys(batch);
     const h = readBatchHeader(batch);
     if ((h.attributes & ATTR_COMPRESSION_MASK) === 0) checkUncompressedRecords(batch, h.recordsCount);
     else checkCompressed?.(batch);
+    if (verifyTxn && isTransactionalBatch(batch) && this.producers.openTxnFirstOffset(h.producerId) === undefined) verifyTxn(h.producerId, h.producerEpoch);
     const check = this.producers.check(h.producerId, h.producerEpoch, h.baseSequence, lastSequence(h.baseSequence, h.lastOffsetDelta));
     if (check.duplicate) return { baseOffset: check.baseOffset, duplicate: true, logStartOffset: this.start, durable: this.syncSoon() };
     const baseOffset = this.appendBatch(batch, h, nowMs);
@@ -212,7 +282,9 @@ export class Partition {
     return { baseOffset: this.appendBatch(batch, h, nowMs), durable: this.syncNow() };
   }
 
-  private appendBatch(batch: Buffer, h: BatchHeader, nowMs: number): number {
+  private appendBatch(batch: Buffer, h: BatchHeader, nowMs: number, marker?: MarkerSpec): number {
+    const transactional = isTransactionalBatch(batch);
+    if (!marker) this.producers.checkTxn(h.producerId, transactional);
     const baseOffset = this.next;
     const offsetField = Buffer.allocUnsafe(8);
     offsetField.writeBigInt64BE(BigInt(baseOffset));
@@ -220,20 +292,29 @@ export class Partition {
     let seg = this.segs[this.segs.length - 1];
     if (pos.segment !== seg.segment) {
       // The log rolled: the previous segment is sealed, with the producer state as of its end.
-      this.unindexed.set(seg.segment, seg.encode(this.producers.encode()));
+      this.unindexed.set(seg.segment, seg.encode(encodeSegmentState(this.producers.encode(), this.aborted.ofSegment(seg.segment))));
       seg = new SegmentIndex(pos.segment, baseOffset, SEGMENT_HEADER_BYTES);
       this.segs.push(seg);
     }
     const lastOffset = baseOffset + h.lastOffsetDelta;
     seg.add(baseOffset, lastOffset, h.maxTimestamp, pos.offset, batch.length + RECORD_OVERHEAD, this.indexIntervalBytes);
     this.next = lastOffset + 1;
-    this.producers.record(
-      h.producerId,
-      h.producerEpoch,
-      { firstSeq: h.baseSequence, lastSeq: lastSequence(h.baseSequence, h.lastOffsetDelta), baseOffset, lastOffset },
-      nowMs,
-    );
+    if (marker) this.endTxn(marker, baseOffset, seg.segment, nowMs);
+    else {
+      this.producers.record(
+        h.producerId,
+        h.producerEpoch,
+        { firstSeq: h.baseSequence, lastSeq: lastSequence(h.baseSequence, h.lastOffsetDelta), baseOffset, lastOffset },
+        nowMs,
+        transactional,
+      );
+    }
     return baseOffset;
+  }
+
+  private endTxn(m: MarkerSpec, offset: number, segment: number, nowMs: number): void {
+    const done = this.producers.endTxn(m.producerId, m.producerEpoch, m.coordinatorEpoch, offset, !m.commit, nowMs);
+    if (done?.aborted) this.aborted.add(abortedEntry(done, stableAfter(this.producers, offset), segment));
   }
 
   /**
@@ -276,6 +357,7 @@ export class Partition {
   private advance(upTo: number): void {
     if (upTo <= this.hw) return;
     this.hw = upTo;
+    this.producers.markStable(upTo);
     for (const w of [...this.watchers]) w();
     if (this.unindexed.size > 0) this.indexWrites = this.indexWrites.then(() => this.writeIndexes());
   }
@@ -306,12 +388,13 @@ export class Partition {
 
   /**
    * Batches from the one holding `offset`, up to about `bytesMax` bytes (always at least one
-   * batch if there is one), never past the high watermark. `offset` equal to the high watermark
-   * gives no batches; outside [logStartOffset, logEndOffset] is 'offset-out-of-range'.
-   * `alloc` supplies the read buffers (the batches are views of them; see Log.readFrom).
+   * batch if there is one), never past the high watermark (read_committed: the last stable
+   * offset). `offset` at that limit gives no batches; outside [logStartOffset, logEndOffset] is
+   * 'offset-out-of-range'. `alloc` supplies the read buffers (the batches are views of them; see
+   * Log.readFrom).
    */
-  async read(offset: number, bytesMax: number, alloc?: (bytes: number) => Buffer): Promise<ReadResult> {
-    return this.stable(() => this.readOnce(offset, bytesMax, alloc));
+  async read(offset: number, bytesMax: number, isolation: Isolation = 'uncommitted', alloc?: (bytes: number) => Buffer): Promise<ReadResult> {
+    return this.stable(() => this.readOnce(offset, bytesMax, isolation, alloc));
   }
 
   /**
@@ -330,15 +413,18 @@ export class Partition {
     }
   }
 
-  private async readOnce(offset: number, bytesMax: number, alloc?: (bytes: number) => Buffer): Promise<ReadResult> {
+  private async readOnce(offset: number, bytesMax: number, isolation: Isolation, alloc?: (bytes: number) => Buffer): Promise<ReadResult> {
     this.assertOpen();
     if (offset < this.start || offset > this.next) {
       throw new StreamError('offset-out-of-range', `offset ${offset} is outside [${this.start}, ${this.next}]`);
     }
+    // Batches never straddle the last stable offset (a transaction starts at a batch), so a
+    // read_committed reader reads whole batches up to it.
     const hw = this.hw;
+    const limit = isolation === 'committed' ? this.lastStableOffset : hw;
     const out: Buffer[] = [];
     let bytes = 0;
-    if (offset >= hw) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
+    if (offset >= limit) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
     const seg = this.segmentFor(offset);
     let at = { segment: seg.segment, offset: seg.positionFor(offset, SEGMENT_HEADER_BYTES) };
     for (;;) {
@@ -350,8 +436,8 @@ export class Partition {
         readBytes += r.size;
         if (r.type !== STREAM_RECORD_BATCH) continue;
         const base = Number(r.payload.readBigInt64BE(0));
-        if (base >= hw) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
-        const last = base + r.payload.readInt32BE(23);
+        if (base >= limit) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
+        const last = base + r.payload.readInt32BE(LAST_OFFSET_DELTA_AT);
         if (last < offset) continue;
         if (out.length > 0 && bytes + r.payload.length > bytesMax) {
           return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
@@ -417,23 +503,29 @@ export class Partition {
   }
 
   /**
-   * Base offset of the newest batch below the high watermark (RabbitMQ's "last" chunk), or the
-   * high watermark when there is none. Scans from the last index entry before it: a few KiB.
+   * Base offset of the newest batch below the high watermark (read_committed: the last stable
+   * offset) that is not a transaction marker (RabbitMQ's "last" chunk), or that limit when there
+   * is none. Scans from the last index entry before it: a few KiB.
    */
-  async lastBatchOffset(): Promise<number> {
+  lastBatchOffset(isolation: Isolation = 'uncommitted'): Promise<number> {
+    return this.stable(() => this.lastBatchOffsetOnce(isolation));
+  }
+
+  private async lastBatchOffsetOnce(isolation: Isolation): Promise<number> {
     this.assertOpen();
-    const hw = this.hw;
-    if (hw <= this.start) return hw;
-    const seg = this.segmentFor(hw - 1);
-    let at = { segment: seg.segment, offset: seg.positionFor(hw - 1, SEGMENT_HEADER_BYTES) };
-    let last = this.start;
+    const limit = isolation === 'committed' ? this.lastStableOffset : this.hw;
+    if (limit <= this.start) return limit;
+    const seg = this.segmentFor(limit - 1);
+    let at = { segment: seg.segment, offset: seg.positionFor(limit - 1, SEGMENT_HEADER_BYTES) };
+    // Only markers in the scanned stretch: start at the limit, as "next" would.
+    let last = limit;
     for (;;) {
       const records = await this.log.readFrom(at, this.indexIntervalBytes);
       for (const r of records) {
         if (r.type !== STREAM_RECORD_BATCH) continue;
         const base = Number(r.payload.readBigInt64BE(0));
-        if (base >= hw) return last;
-        last = Math.max(base, this.start);
+        if (base >= limit) return last;
+        if (!isControlBatch(r.payload)) last = Math.max(base, this.start);
       }
       if (records.length === 0) return last;
       const lastRec = records[records.length - 1];
@@ -508,6 +600,7 @@ export class Partition {
     const keepFrom = this.segs[n];
     await this.log.deleteSegmentsBefore(keepFrom.segment);
     this.segs.splice(0, n);
+    this.aborted.dropSegmentsBefore(keepFrom.segment);
     this.start = Math.max(this.start, this.firstOffset());
     for (const v of victims) {
       this.unindexed.delete(v.segment);
@@ -524,10 +617,10 @@ export class Partition {
       isClosed: () => this.closed,
       config: () => this.config,
       logStartOffset: () => this.start,
-      // Transactions (branch ktxn): the last stable offset and the aborted transactions go here;
-      // until then the high watermark bounds cleaning and transactional batches stop it.
-      stableOffset: () => this.hw,
-      transactions: () => undefined,
+      // Nothing at or past the last stable offset is cleaned: an open transaction's records (and
+      // a marker not yet durable) may still change state. Aborted transactions' records go.
+      stableOffset: () => this.lastStableOffset,
+      transactions: () => ({ abortedTransactions: (from, to) => this.aborted.collect(from, to).sort((a, b) => a.firstOffset - b.firstOffset) }),
       segments: () => this.segs,
       indexed: (seg) => seg !== this.segs[this.segs.length - 1] && !this.unindexed.has(seg.segment),
       readBatches: (seg, position, bytesMax) => this.readSegment(seg, position, bytesMax),
@@ -576,16 +669,20 @@ export class Partition {
           try {
             await rewriter.commit(() => {
               this.segs.splice(at, group.length, index);
+              this.aborted.mergeSegments(group.map((s) => s.segment), first.segment);
               this.layout++;
             });
           } catch (err) {
             await restoreIndexFiles(this.dir, saved);
             throw err;
           }
-          // The producer state as of the group's end is the last old segment's snapshot.
-          const producers = producerSnapshotOf(saved.get(last.segment));
-          if (producers) {
-            await writeFileAtomic(path.join(this.dir, indexFileName(first.segment)), index.encode(producers)).catch((err: unknown) =>
+          // The producer state as of the group's end is the last old segment's snapshot; the
+          // aborted transactions are those of every segment of the group (their entries stay even
+          // when the cleaner dropped the aborted records: a reader then simply finds none).
+          const state = segmentStateOf(producerSnapshotOf(saved.get(last.segment)));
+          if (state) {
+            const file = index.encode(encodeSegmentState(state.producers.encode(), this.aborted.ofSegment(first.segment)));
+            await writeFileAtomic(path.join(this.dir, indexFileName(first.segment)), file).catch((err: unknown) =>
               this.logger.warn('writing a cleaned segment index failed; it is rebuilt at the next start', { dir: this.dir, error: String(err) }),
             );
           }
@@ -666,10 +763,60 @@ async function removeStaleIndexes(dir: string, live: Set<number>): Promise<void>
   }
 }
 
+/** The producer state (and aborted transactions) of an index file's snapshot, if it decodes. */
+function segmentStateOf(snapshot: Buffer | undefined): ReturnType<typeof decodeSegmentState> | undefined {
+  if (!snapshot) return undefined;
+  try {
+    return decodeSegmentState(snapshot);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Kafka's lastStableOffset of a completed transaction: the first offset still open, else just past the marker. */
+function stableAfter(producers: ProducerStateTable, markerOffset: number): number {
+  let first = markerOffset + 1;
+  const open = producers.firstOpenOffset();
+  if (open !== undefined && open < first) first = open;
+  return first;
+}
+
+function abortedEntry(t: CompletedTxn, lastStableOffset: number, segment: number): AbortedTxn {
+  return { producerId: t.producerId, firstOffset: t.firstOffset, lastOffset: t.lastOffset, lastStableOffset, segment };
+}
+
+/** Replays one stored batch into the producer state (recovery): data batches, and markers ending transactions. */
+function replayBatch(
+  producers: ProducerStateTable,
+  aborted: AbortedTxnIndex,
+  batch: Buffer,
+  h: BatchHeader,
+  segment: number,
+  nowMs: number,
+): void {
+  const last = h.baseOffset + h.lastOffsetDelta;
+  if (!isControlBatch(batch)) {
+    const range = { firstSeq: h.baseSequence, lastSeq: lastSequence(h.baseSequence, h.lastOffsetDelta), baseOffset: h.baseOffset, lastOffset: last };
+    producers.record(h.producerId, h.producerEpoch, range, nowMs, isTransactionalBatch(batch));
+    return;
+  }
+  const records = decodeRecords(batch);
+  if (records.length === 0) return; // a control batch emptied by compaction ends nothing
+  let marker;
+  try {
+    marker = decodeTransactionMarker(records[0]);
+  } catch {
+    return; // another kind of control record: not a transaction marker
+  }
+  const done = producers.endTxn(h.producerId, h.producerEpoch, marker.coordinatorEpoch, h.baseOffset, marker.type === ControlRecordType.ABORT, nowMs);
+  if (done?.aborted) aborted.add(abortedEntry(done, stableAfter(producers, h.baseOffset), segment));
+}
+
 /**
  * Indexes for every segment after a restart: a sealed segment's index file is used when its
- * length matches the recovered segment; other segments are scanned batch by batch. Producer state
- * comes from the newest usable snapshot plus the batches after it.
+ * length matches the recovered segment; other segments are scanned batch by batch. The producer
+ * state (with open transactions) and the aborted transactions come from the index files and, for
+ * scanned segments, from replaying them on top of the state as of the segment before.
  */
 async function recoverIndexes(
   log: Log,
@@ -677,36 +824,22 @@ async function recoverIndexes(
   found: Map<number, { index: SegmentIndex; producers: Buffer }>,
   meta: PartitionMeta | undefined,
   intervalBytes: number,
-): Promise<{ segs: SegmentIndex[]; producers: ProducerStateTable; rebuilt: Map<number, Buffer> }> {
+): Promise<{ segs: SegmentIndex[]; producers: ProducerStateTable; aborted: AbortedTxnIndex; rebuilt: Map<number, Buffer> }> {
   const ids = log.segments();
   const active = ids[ids.length - 1];
-  const usable = new Map<number, { index: SegmentIndex; producers: Buffer }>();
-  for (const id of ids) {
-    const f = found.get(id);
-    if (!f || id === active) continue;
-    const size = (await fs.stat(path.join(dir, segmentFileName(id)))).size;
-    if (size === f.index.bytes) usable.set(id, f);
-  }
-  let snapshotAt = -1;
-  let producers = new ProducerStateTable();
-  for (const [id, f] of usable) {
-    if (id > snapshotAt) {
-      try {
-        producers = ProducerStateTable.decode(f.producers);
-        snapshotAt = id;
-      } catch {
-        usable.delete(id);
-      }
-    }
-  }
   const segs: SegmentIndex[] = [];
   const rebuilt = new Map<number, Buffer>();
+  const aborted = new AbortedTxnIndex();
+  let producers = new ProducerStateTable();
   let nextOffset = meta?.logStartOffset ?? 0;
+  const nowMs = Date.now();
   for (const id of ids) {
-    const f = usable.get(id);
+    const f = id === active ? undefined : await usableIndex(dir, id, found.get(id));
     if (f) {
       segs.push(f.index);
       nextOffset = f.index.nextOffset;
+      producers = f.state.producers;
+      aborted.load(id, f.state.aborted);
       continue;
     }
     const seg = new SegmentIndex(id, nextOffset, SEGMENT_HEADER_BYTES);
@@ -717,16 +850,8 @@ async function recoverIndexes(
       for (const r of mine) {
         if (r.type !== STREAM_RECORD_BATCH) continue;
         const h = readBatchHeader(r.payload);
-        const last = h.baseOffset + h.lastOffsetDelta;
-        seg.add(h.baseOffset, last, h.maxTimestamp, r.pos.offset, r.size, intervalBytes);
-        if (id > snapshotAt) {
-          producers.record(
-            h.producerId,
-            h.producerEpoch,
-            { firstSeq: h.baseSequence, lastSeq: lastSequence(h.baseSequence, h.lastOffsetDelta), baseOffset: h.baseOffset, lastOffset: last },
-            Date.now(),
-          );
-        }
+        seg.add(h.baseOffset, h.baseOffset + h.lastOffsetDelta, h.maxTimestamp, r.pos.offset, r.size, intervalBytes);
+        replayBatch(producers, aborted, r.payload, h, id, nowMs);
       }
       if (mine.length < records.length || mine.length === 0) break;
       const lastRec = mine[mine.length - 1];
@@ -738,8 +863,23 @@ async function recoverIndexes(
     }
     segs.push(seg);
     nextOffset = seg.nextOffset;
-    if (id !== active) rebuilt.set(id, seg.encode(producers.encode()));
+    if (id !== active) rebuilt.set(id, seg.encode(encodeSegmentState(producers.encode(), aborted.ofSegment(id))));
   }
-  return { segs, producers, rebuilt };
+  return { segs, producers, aborted, rebuilt };
 }
 
+/** A sealed segment's index file, if its length matches the segment and its state decodes. */
+async function usableIndex(
+  dir: string,
+  id: number,
+  f: { index: SegmentIndex; producers: Buffer } | undefined,
+): Promise<{ index: SegmentIndex; state: ReturnType<typeof decodeSegmentState> } | undefined> {
+  if (!f) return undefined;
+  const size = (await fs.stat(path.join(dir, segmentFileName(id)))).size;
+  if (size !== f.index.bytes) return undefined;
+  try {
+    return { index: f.index, state: decodeSegmentState(f.producers) };
+  } catch {
+    return undefined;
+  }
+}

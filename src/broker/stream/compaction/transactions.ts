@@ -3,10 +3,10 @@
 // stays until no batch of its transaction is left in the log, and then until its delete horizon
 // has passed, so a read_committed consumer never meets transactional data without its marker.
 //
-// The partition supplies what it knows of transactions through TransactionIndex. Until it has
-// one (transactions are being added on another branch), the cleaner runs in a conservative mode:
-// it never cleans at or past the first transactional or control batch it meets (see cleaner.ts),
-// so nothing of a transaction is ever dropped or rewritten.
+// The partition supplies its aborted-transaction index (aborted-txns.ts) through TransactionIndex
+// and bounds cleaning by its last stable offset, so an open transaction is never touched. A host
+// without an index (transactions() undefined: the cleaner's unit tests) runs in a conservative
+// mode: nothing at or past the first transactional or control batch is cleaned (see cleaner.ts).
 
 /** An aborted transaction: its producer, its first offset and the offset of its ABORT marker. */
 export interface AbortedTransaction {

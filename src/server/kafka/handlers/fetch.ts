@@ -1,8 +1,11 @@
 // Fetch: whole record batches from each partition, exactly as stored, up to the high watermark
-// (records below it are durable). When there is less than min_bytes it long-polls: it waits for
-// any of the partitions' high watermarks to move and answers as soon as enough data is there,
-// or when max_wait_ms has passed.
+// (records below it are durable); read_committed (isolation level 1) only up to the last stable
+// offset, with the aborted transactions among the batches returned, which the client drops.
+// When there is less than min_bytes it long-polls: it waits for any of the partitions' high
+// watermarks to move and answers as soon as enough data is there, when max_wait_ms has passed,
+// or when the client goes away.
 
+import { LAST_OFFSET_DELTA_AT } from '../../../broker/stream/batch-header.js';
 import type { Partition } from '../../../broker/stream/partition.js';
 import type { Stream } from '../../../broker/stream/stream.js';
 import {
@@ -62,23 +65,21 @@ async function readOnce(
       parts.push({ partitionIndex: w.req.partition, errorCode: w.stream ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : unknownCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: null });
       continue;
     }
-    const base = {
-      partitionIndex: w.req.partition,
-      abortedTransactions: readCommitted ? [] : null,
-      preferredReadReplica: -1,
-    };
+    const base = { partitionIndex: w.req.partition, preferredReadReplica: -1 };
     const budget = Math.min(w.req.partitionMaxBytes, maxBytes - bytes);
     try {
       // KIP-74: the first partition with data returns at least one batch even past the limits.
-      const r = budget > 0 || bytes === 0 ? await p.read(Number(w.req.fetchOffset), Math.max(budget, 1), alloc) : undefined;
+      const fetchOffset = Number(w.req.fetchOffset);
+      const r = budget > 0 || bytes === 0 ? await p.read(fetchOffset, Math.max(budget, 1), readCommitted ? 'committed' : 'uncommitted', alloc) : undefined;
       const hw = BigInt(r?.highWatermark ?? p.highWatermark);
       const batches = r?.batches ?? [];
       bytes += r?.bytes ?? 0;
       parts.push({
         ...base,
+        abortedTransactions: readCommitted ? abortedIn(p, fetchOffset, batches) : null,
         errorCode: ErrorCode.NONE,
         highWatermark: hw,
-        lastStableOffset: hw,
+        lastStableOffset: BigInt(Math.min(p.lastStableOffset, Number(hw))),
         logStartOffset: BigInt(r?.logStartOffset ?? p.logStartOffset),
         // The writer takes a list of buffers for a records field and sends them without a copy.
         records: (batches.length === 1 ? batches[0] : batches) as unknown as Buffer,
@@ -87,15 +88,24 @@ async function readOnce(
       failed = true;
       parts.push({
         ...base,
+        abortedTransactions: readCommitted ? [] : null,
         errorCode: failureOf(err).code,
         highWatermark: BigInt(p.highWatermark),
-        lastStableOffset: BigInt(p.highWatermark),
+        lastStableOffset: BigInt(p.lastStableOffset),
         logStartOffset: BigInt(p.logStartOffset),
         records: null,
       });
     }
   }
   return { parts, bytes, failed };
+}
+
+/** The aborted transactions a read_committed reader needs to drop records of the batches returned. */
+function abortedIn(p: Partition, fetchOffset: number, batches: readonly Buffer[]): { producerId: bigint; firstOffset: bigint }[] {
+  if (batches.length === 0) return [];
+  const last = batches[batches.length - 1];
+  const upperBound = Number(last.readBigInt64BE(0)) + last.readInt32BE(LAST_OFFSET_DELTA_AT) + 1;
+  return p.abortedTransactions(fetchOffset, upperBound).map((t) => ({ producerId: BigInt(t.producerId), firstOffset: BigInt(t.firstOffset) }));
 }
 
 /** Resolves when any partition's high watermark moves, after `ms`, or when the client goes away. */

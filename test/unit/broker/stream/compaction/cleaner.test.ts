@@ -329,26 +329,41 @@ describe('stream cleaner', () => {
     assert.equal(await p.deleteRecordsBefore(p.logStartOffset), p.logStartOffset);
   });
 
-  test('without a transaction index, cleaning stops at the first transactional batch', async () => {
+  test('an open transaction bounds cleaning at the last stable offset; once aborted, its records go and its index entry stays', async () => {
     const p = await openPartition();
     const all = await fill(p, 100, 5);
-    const txn = testBatch([{ key: Buffer.from('k1'), value: Buffer.from('t') }], { producerId: 9, producerEpoch: 0, baseSequence: 0, baseTimestamp: clock });
-    txn.writeInt16BE(0x10, 21); // transactional
-    const { crc32c } = await import('@node-rs/crc32');
-    txn.writeUInt32BE(crc32c(txn.subarray(21)), 17);
-    const t = p.append(txn);
+    const t = p.append(testBatch([{ key: Buffer.from('k1'), value: Buffer.from('t') }], { producerId: 9, producerEpoch: 0, baseSequence: 0, baseTimestamp: clock, transactional: true }));
     await t.durable;
-    all.push([t.baseOffset, 'k1', 't'], ...(await fill(p, 200, 5, 5, 101)));
+    all.push(...(await fill(p, 200, 5, 5, 101)));
     await settle(p);
+    assert.equal(p.lastStableOffset, t.baseOffset);
     const cleaner = cleanerFor(p);
     await cleaner.kick();
-    assert.deepEqual(await consume(p), compacted(all, t.baseOffset));
-    assert.equal(cleaner.stats.last?.checkpoint.firstDirtyOffset, t.baseOffset);
-    // Stuck there: later kicks do not rewrite the log again, at most notice there is nothing to do.
+    // Cleaned up to the segment holding the open transaction's first offset, not past it.
+    const first = cleaner.stats.last?.checkpoint.firstDirtyOffset ?? -1;
+    assert.ok(first > 0 && first <= t.baseOffset, `checkpoint ${first}`);
+    const withTxn = [...all, [t.baseOffset, 'k1', 't'] as [number, string, string]].sort((a, b) => a[0] - b[0]);
+    assert.deepEqual(await consume(p), compacted(withTxn, first));
+
+    // The coordinator aborts it; the cleaner may now pass it and drops its records, never letting
+    // them shadow older records of the key; the aborted transaction stays indexed.
+    const marker = p.appendMarker({ producerId: 9, producerEpoch: 0, commit: false, coordinatorEpoch: 0 });
+    await marker.durable;
+    const after = await fill(p, 200, 5, 5, 400);
+    await settle(p);
+    assert.equal(p.lastStableOffset, p.highWatermark);
     await cleaner.kick();
-    await cleaner.kick();
-    assert.equal(cleaner.stats.passes, 1);
-    assert.ok(cleaner.stats.abandoned <= 1);
+    const data = (await consume(p)).filter((r) => r.offset !== marker.offset);
+    assert.ok(!data.some((r) => r.value === 't'), 'the aborted record is gone');
+    const cleanedTo = cleaner.stats.last?.checkpoint.firstDirtyOffset ?? -1;
+    assert.ok(cleanedTo > marker.offset, `checkpoint ${cleanedTo}`);
+    assert.deepEqual(data, compacted([...all, ...after], cleanedTo));
+    const indexed = (q: Partition): number[] => q.abortedTransactions(0, q.highWatermark).map((a) => a.firstOffset);
+    assert.deepEqual(indexed(p), [t.baseOffset]);
+    // The cleaned segment's index file carries the aborted transaction across a restart.
+    const q = await reopen(p);
+    assert.deepEqual(indexed(q), [t.baseOffset]);
+    assert.equal(q.lastStableOffset, q.highWatermark);
   });
 
   test('reads and appends running during a pass see whole, consistent data', async () => {
