@@ -1,8 +1,8 @@
 // Lint runs inside `npm test`. Besides the recommended rules, it enforces the
 // layering in docs/architecture.md: protocol imports nothing else in src,
 // broker and store never import server, http or cli (the broker uses protocol
-// only for stored content formats, see below), the client imports only
-// protocol, and only cli, bench and test import the client.
+// only for stored content formats, see below), the clients (AMQP and Kafka)
+// import only protocol, and only cli, bench and test import them.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -33,10 +33,11 @@ export default tseslint.config(
           { group: ['**/server/**', '**/http/**', '**/cli/**', '**/client/**'], message: 'src/broker knows nothing of sockets or wire bytes' },
           {
             // Two formats are also storage formats: AMQP content (the stored message) and Kafka's
-            // v2 record batch (the stored stream batch, which the broker also builds for AMQP
-            // publishes into stream queues and decodes, decompressing, for their AMQP consumers).
-            regex: '(^|/)protocol/(?!amqp/content\\.js$|kafka/record-batch\\.js$)',
-            message: 'src/broker knows nothing of wire bytes; it may use message content only through protocol/amqp/content.js and stream batches through protocol/kafka/record-batch.js',
+            // v2 record batch (the stored stream batch, transaction markers included, which the broker
+            // also builds for AMQP publishes into stream queues and decodes, decompressing, for their
+            // AMQP consumers).
+            regex: '(^|/)protocol/(?!amqp/content\\.js$|kafka/record-batch\\.js$|kafka/control-records\\.js$)',
+            message: 'src/broker knows nothing of wire bytes; it may use message content only through protocol/amqp/content.js and stream batches through protocol/kafka/record-batch.js and control-records.js',
           },
         ],
       }],
@@ -45,7 +46,7 @@ export default tseslint.config(
   layer(['src/store/**'], ['**/broker/**', '**/server/**', '**/http/**', '**/cli/**', '**/protocol/**', '**/client/**'],
     'src/store is the bottom layer'),
   layer(['src/client/**'], ['**/broker/**', '**/store/**', '**/server/**', '**/http/**', '**/cli/**', '**/util/**'],
-    'src/client is an AMQP client on src/protocol only'),
+    'src/client holds Wharf\'s AMQP and Kafka clients, on src/protocol (amqp, kafka) only'),
   layer(['src/server/**', 'src/http/**', 'src/util/**', 'src/index.ts'], ['**/client/**'],
     'only the CLI, benchmarks and tests use src/client'),
 );

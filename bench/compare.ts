@@ -1,4 +1,4 @@
-// Wharf vs RabbitMQ side by side on this machine (issue 4): installs Debian's
+// Wharf vs RabbitMQ side by side on this machine (issues 4 and 10): installs Debian's
 // rabbitmq-server if missing, measures the disk's fsync rate, then runs each
 // workload against Wharf, RabbitMQ and (for a, b, c) the byte-forwarding
 // ceiling in alternation, a fresh broker and data dir per run, sampling the
@@ -17,6 +17,7 @@ import { cleanupAll, wasInterrupted } from './lib/cleanup.js';
 import { driverCommand, runDriver, type DriverResult } from './lib/driver.js';
 import { ResourceSampler } from './lib/proc.js';
 import { ensureRabbitmqInstalled } from './lib/rabbitmq-install.js';
+import { makeRealtime, realtimePrefix } from './lib/realtime.js';
 import { buildTable, formatNumber, renderText, writeResults, type ResultsFile, type RunRecord } from './lib/report.js';
 import { WORKLOADS, type Workload, type WorkloadOptions } from './lib/workloads.js';
 import { formatDisk, measureDisk } from './fsync.js';
@@ -37,8 +38,9 @@ function stepTimeoutMs(o: WorkloadOptions): number {
 
 async function runOnce(w: Workload, broker: BrokerKind, round: number, opts: CompareOptions, driverArgv: string[]): Promise<RunRecord> {
   const wo: WorkloadOptions = { durationSecs: opts.durationSecs, warmupSecs: opts.warmupSecs, deepMessages: opts.deepMessages, idleConnections: opts.idleConnections };
-  const record: RunRecord = { workload: w.id, broker, round };
-  const label = `[${w.id} round ${round}/${opts.rounds} ${broker}]`;
+  const realtime = opts.realtime && w.realtimeOk === true;
+  const record: RunRecord = { workload: w.id, broker, round, ...(realtime && { realtime }) };
+  const label = `[${w.id} round ${round}/${opts.rounds} ${broker}${realtime ? ' realtime' : ''}]`;
   let running;
   try {
     running = await startBroker(broker, opts.dataDirBase);
@@ -49,8 +51,13 @@ async function runOnce(w: Workload, broker: BrokerKind, round: number, opts: Com
   }
   const sampler = new ResourceSampler(running.pid);
   try {
+    if (realtime) makeRealtime(running.pid);
+    const argv = realtime ? [...realtimePrefix(), ...driverArgv] : driverArgv;
+    const steps = w.steps(wo);
+    const run = (args: string[]): Promise<DriverResult> => runDriver(argv, running.url, args, stepTimeoutMs(wo));
     const results: DriverResult[] = [];
-    for (const step of w.steps(wo)) results.push(await runDriver(driverArgv, running.url, step.args, stepTimeoutMs(wo)));
+    if (w.parallel) results.push(...(await Promise.all(steps.map((step) => run(step.args)))));
+    else for (const step of steps) results.push(await run(step.args));
     record.metrics = w.measure(results, sampler.stop());
     record.driver = results;
     log(`${label} ${w.metrics.map((m) => `${m.label} ${formatNumber(record.metrics?.[m.key] ?? NaN)} ${m.unit}`).join(', ')}`);

@@ -62,6 +62,48 @@ export function measureDisk(baseDir: string, seconds: number): DiskResult[] {
   }
 }
 
+export interface SyncLatency {
+  writeBytes: number;
+  syncs: number;
+  /** One append + fdatasync, ms. */
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/**
+ * The latency distribution of one small append + fdatasync, for `seconds` in a temp file under
+ * `baseDir`: the floor under any durable (acks=all, confirm-after-fsync) latency on this disk.
+ */
+export function measureSyncLatency(baseDir: string, seconds: number, writeBytes = 4096): SyncLatency {
+  const dir = mkdtempSync(join(baseDir, 'wharf-fsync-'));
+  const path = join(dir, 'latency.bin');
+  const fd = openSync(path, 'w');
+  const buf = Buffer.alloc(writeBytes, 0x5a);
+  const times: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  try {
+    while (performance.now() < deadline) {
+      const t = performance.now();
+      writeSync(fd, buf);
+      fdatasyncSync(fd);
+      times.push(performance.now() - t);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number): number => times[Math.min(times.length - 1, Math.floor(times.length * q))] ?? 0;
+  const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+  return { writeBytes, syncs: times.length, p50: r3(at(0.5)), p99: r3(at(0.99)), p999: r3(at(0.999)), max: r3(times[times.length - 1] ?? 0) };
+}
+
+export function formatSyncLatency(dir: string, l: SyncLatency): string {
+  return `${l.writeBytes / 1024} KiB append + fdatasync in ${dir}: p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms, max ${l.max} ms (${l.syncs} syncs)\n`;
+}
+
 export function formatDisk(dir: string, results: readonly DiskResult[]): string {
   const lines = [`sequential append + fdatasync in ${dir}:`];
   for (const r of results) {

@@ -5,6 +5,8 @@
 #   scripts/reference-rabbitmq.sh start [AMQP_PORT] [DIR]   (defaults 35700, /tmp/wharf-reference-rabbitmq)
 #   WHARF_TEST_REFERENCE_URL=amqp://guest:guest@127.0.0.1:35700 npm test
 #   scripts/reference-rabbitmq.sh stop [AMQP_PORT] [DIR]
+# With WHARF_REFERENCE_MANAGEMENT_PORT=N set, the management plugin listens on N and
+# the prometheus plugin on N+1 (for the management API tests and bench/management.ts).
 set -euo pipefail
 cmd=${1:-start}
 port=${2:-35700}
@@ -27,6 +29,11 @@ case $cmd in
     mkdir -p "$dir"
     printf 'listeners.tcp.1 = 127.0.0.1:%s\nloopback_users = none\n' "$port" > "$RABBITMQ_CONFIG_FILE"
     echo '[].' > "$RABBITMQ_ENABLED_PLUGINS_FILE"
+    mgmt=${WHARF_REFERENCE_MANAGEMENT_PORT:-}
+    if [ -n "$mgmt" ]; then
+      printf 'management.tcp.port = %s\nmanagement.tcp.ip = 127.0.0.1\nprometheus.tcp.port = %s\nprometheus.tcp.ip = 127.0.0.1\n' "$mgmt" $((mgmt + 1)) >> "$RABBITMQ_CONFIG_FILE"
+      echo '[rabbitmq_management,rabbitmq_prometheus].' > "$RABBITMQ_ENABLED_PLUGINS_FILE"
+    fi
     setsid /usr/lib/rabbitmq/bin/rabbitmq-server > "$dir/stdout.log" 2>&1 < /dev/null &
     for _ in $(seq 1 120); do
       if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then

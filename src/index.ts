@@ -19,6 +19,7 @@ import { kafkaSubscriptions } from './server/kafka/handlers/groups.js';
 import { DEFAULT_VHOST } from './broker/broker.js';
 import type { Vhost } from './broker/vhost.js';
 import type { FsyncPolicy } from './store/index.js';
+import { startLatencyTrace, stopLatencyTrace } from './util/latency-trace.js';
 import { createLogger, type LogLevel, type Logger } from './util/logger.js';
 
 export interface BrokerOptions {
@@ -36,8 +37,16 @@ export interface BrokerOptions {
   kafkaAutoCreateTopics?: boolean;
   /** How often stream retention runs, in ms (default 60 s). */
   retentionCheckMs?: number;
+  /** How often the stream cleaner looks for compacted partitions worth cleaning, in ms (default 15 s). */
+  streamCleanerIntervalMs?: number;
+  /** Memory of the stream cleaner's key -> offset map, in bytes (default 32 MiB, ~1.2 million keys per pass). */
+  streamCleanerMapBytes?: number;
   /** Kafka's group.initial.rebalance.delay.ms (default 3000): a new group waits this long for more members. */
   kafkaGroupInitialRebalanceDelayMs?: number;
+  /** Kafka's transaction.max.timeout.ms (default 900000): longer producer transaction timeouts are refused. */
+  kafkaTransactionMaxTimeoutMs?: number;
+  /** Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms (default 10000). */
+  kafkaTransactionAbortCheckMs?: number;
   /** Address to bind (default '::', IPv6 and IPv4). */
   bind?: string;
   fsync?: FsyncPolicy;
@@ -54,6 +63,12 @@ export interface BrokerOptions {
   memoryHighWatermark?: MemoryHighWatermark;
   /** Disk alarm below this much free space on the data dir's filesystem (disk_free_limit; default { bytes: 50e6 }). */
   diskFreeLimit?: DiskFreeLimit;
+  /** How often the management API samples message rates (RabbitMQ's collect_statistics_interval; default 5000 ms). */
+  statsIntervalMs?: number;
+  /** /metrics has per-queue series up to this many queues, the aggregate above (default 1000). */
+  metricsQueueSeriesMax?: number;
+  /** Developers: log the latency breakdown (docs/perf.md) every this many seconds; 0 or absent = off. */
+  latencyTraceSec?: number;
 }
 
 export interface ResourceReport extends ResourceStatus {
@@ -100,8 +115,14 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     users: opts.users ?? [],
     ...(opts.consumerTimeoutMs !== undefined ? { consumerTimeoutMs: opts.consumerTimeoutMs } : {}),
     ...(opts.retentionCheckMs !== undefined ? { retentionCheckMs: opts.retentionCheckMs } : {}),
+    ...(opts.streamCleanerIntervalMs !== undefined ? { streamCleanerIntervalMs: opts.streamCleanerIntervalMs } : {}),
+    ...(opts.streamCleanerMapBytes !== undefined ? { streamCleanerMapBytes: opts.streamCleanerMapBytes } : {}),
     ...(opts.kafkaGroupInitialRebalanceDelayMs !== undefined ? { groups: { initialRebalanceDelayMs: opts.kafkaGroupInitialRebalanceDelayMs } } : {}),
     groupSubscriptions: kafkaSubscriptions,
+    transactions: {
+      ...(opts.kafkaTransactionMaxTimeoutMs !== undefined ? { maxTimeoutMs: opts.kafkaTransactionMaxTimeoutMs } : {}),
+      ...(opts.kafkaTransactionAbortCheckMs !== undefined ? { abortCheckIntervalMs: opts.kafkaTransactionAbortCheckMs } : {}),
+    },
   });
   let resources: ResourceMonitor;
   try {
@@ -163,6 +184,17 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       port: opts.httpPort ?? DEFAULTS.httpPort,
       host: bind,
       health: () => ({ ...broker.stats(), connections: amqp.connectionCount, ...report() }),
+      management: {
+        broker,
+        resources,
+        listeners: () => [
+          { protocol: 'amqp', ip: amqpAddr.host, port: amqpAddr.port },
+          { protocol: 'kafka', ip: kafkaAddr.host, port: kafkaAddr.port },
+        ],
+        blockedConnections: () => amqp.blockedConnectionCount,
+        ...(opts.statsIntervalMs !== undefined ? { statsIntervalMs: opts.statsIntervalMs } : {}),
+        ...(opts.metricsQueueSeriesMax !== undefined ? { metricsQueueSeriesMax: opts.metricsQueueSeriesMax } : {}),
+      },
     });
   } catch (err) {
     resources.stop();
@@ -173,6 +205,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   }
   const host = amqpAddr.host;
   const urlHost = host === '::' || host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const tracing = (opts.latencyTraceSec ?? 0) > 0;
+  if (tracing) startLatencyTrace(logger, opts.latencyTraceSec);
   let closing: Promise<void> | undefined;
   return {
     amqpPort: amqpAddr.port,
@@ -194,6 +228,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
         await kafka.close();
         await http.close();
         await broker.close();
+        if (tracing) stopLatencyTrace(logger);
         logger.info('stopped');
       })();
       return closing;

@@ -20,19 +20,21 @@ export interface CompareOptions {
   dataDirBase: string;
   resultsDir?: string;
   fsyncSecs: number;
+  /** Run the brokers and the driver of e and e2 under SCHED_FIFO (bench/lib/realtime.ts). */
+  realtime: boolean;
   help: boolean;
 }
 
 export const COMPARE_HELP = `Usage: npm run bench:compare -- [options]
 
-Runs workloads a-g against Wharf and RabbitMQ (and the byte-forwarding
+Runs workloads a-h against Wharf and RabbitMQ (and the byte-forwarding
 ceiling for a, b, c) in alternation, prints medians and ratios, and writes
 bench/results/<timestamp>.json and .md. See bench/README.md.
 
-  --workloads LIST        a,b,c,d,e,f,g or all (all)
+  --workloads LIST        a,b,c,d,e,e2,f,g,h or all (all)
   --rounds N              rounds per workload and broker (3)
   --duration SECS         length of each timed run (10)
-  --warmup SECS           unmeasured load before each timed run of a-e (2)
+  --warmup SECS           unmeasured load before each timed run of a-e2 and h (2)
   --deep-messages N       messages published in workload f (1000000)
   --idle-connections N    connections held in workload g (1000)
   --brokers LIST          wharf,rabbitmq,ceiling (all three)
@@ -43,6 +45,9 @@ bench/results/<timestamp>.json and .md. See bench/README.md.
   --data-dir-base DIR     where broker data dirs and the fsync test go (${tmpdir()})
   --results-dir DIR       where results are written (bench/results)
   --fsync-seconds SECS    seconds per disk measurement, 0 to skip (3)
+  --realtime              run e and e2 (brokers and driver) at real-time priority
+                          (chrt -f 20; Linux, root), so a shared machine's other
+                          load does not decide their latency tail
   --help
 `;
 
@@ -71,6 +76,7 @@ export function parseCompareArgs(argv: string[]): CompareOptions {
       'data-dir-base': { type: 'string', default: tmpdir() },
       'results-dir': { type: 'string' },
       'fsync-seconds': { type: 'string', default: '3' },
+      realtime: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -92,6 +98,7 @@ export function parseCompareArgs(argv: string[]): CompareOptions {
     dataDirBase: values['data-dir-base'] as string,
     resultsDir: values['results-dir'],
     fsyncSecs: positiveInt('fsync-seconds', values['fsync-seconds'] as string, 0),
+    realtime: values.realtime === true,
     help: values.help === true,
   };
 }

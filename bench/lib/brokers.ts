@@ -16,29 +16,43 @@ import { freePorts } from './ports.js';
 import { findDescendant } from './proc.js';
 import { RABBITMQ_SERVER } from './rabbitmq-install.js';
 
-export type BrokerKind = 'wharf' | 'rabbitmq' | 'ceiling';
+export type BrokerKind = 'wharf' | 'rabbitmq' | 'ceiling' | 'kafka-ceiling';
 
 export interface RunningBroker {
   readonly kind: BrokerKind;
   readonly url: string;
+  /** host:port of its Kafka listener (Wharf and the Kafka ceiling). */
+  readonly kafkaBootstrap?: string;
   /** The process whose RSS and CPU are the broker's (beam.smp for RabbitMQ). */
   readonly pid: number;
+  /** The management API's port (Wharf: its HTTP port; RabbitMQ: only when started with `management`). */
+  readonly httpPort?: number;
+  /** Where GET /metrics is served (Wharf: the HTTP port; RabbitMQ: its prometheus plugin's port). */
+  readonly metricsPort?: number;
   stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** RabbitMQ: enable the management and prometheus plugins (bench/management.ts). */
+  readonly management?: boolean;
 }
 
 const WHARF_CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const CEILING = fileURLToPath(new URL('../ceiling.js', import.meta.url));
+const KAFKA_CEILING = fileURLToPath(new URL('../kafka-ceiling.js', import.meta.url));
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 20_000;
 
-export function startBroker(kind: BrokerKind, baseDir: string): Promise<RunningBroker> {
+export function startBroker(kind: BrokerKind, baseDir: string, opts: StartOptions = {}): Promise<RunningBroker> {
   switch (kind) {
     case 'wharf':
       return startWharf(baseDir);
     case 'rabbitmq':
-      return startRabbitmq(baseDir);
+      return startRabbitmq(baseDir, opts.management === true);
     case 'ceiling':
       return startCeiling();
+    case 'kafka-ceiling':
+      return startKafkaCeiling();
   }
 }
 
@@ -90,7 +104,11 @@ function waitForLine(child: ChildProcess, pattern: RegExp, what: string): Promis
   });
 }
 
-async function startNodeChild(kind: BrokerKind, args: string[], dir: string | undefined, pattern: RegExp): Promise<RunningBroker> {
+type Endpoints = Pick<RunningBroker, 'url' | 'kafkaBootstrap'>;
+
+const amqpOnly = (m: RegExpExecArray): Endpoints => ({ url: `amqp://guest:guest@127.0.0.1:${m[1]}` });
+
+async function startNodeChild(kind: BrokerKind, args: string[], dir: string | undefined, pattern: RegExp, endpoints: (m: RegExpExecArray) => Endpoints = amqpOnly): Promise<RunningBroker> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const stop = onCleanup(
     kind,
@@ -106,7 +124,8 @@ async function startNodeChild(kind: BrokerKind, args: string[], dir: string | un
   try {
     const m = await waitForLine(child, pattern, kind);
     child.stdout?.resume();
-    return { kind, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, pid: child.pid as number, stop };
+    const http = m[2] === undefined ? {} : { httpPort: Number(m[2]), metricsPort: Number(m[2]) };
+    return { kind, ...endpoints(m), pid: child.pid as number, stop, ...http };
   } catch (err) {
     await stop();
     throw err;
@@ -116,11 +135,22 @@ async function startNodeChild(kind: BrokerKind, args: string[], dir: string | un
 function startWharf(baseDir: string): Promise<RunningBroker> {
   const dir = mkdtempSync(join(baseDir, 'wharf-'));
   const args = [WHARF_CLI, 'serve', '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--data-dir', dir, '--bind', '127.0.0.1', '--log-level', 'warn'];
-  return startNodeChild('wharf', args, dir, /wharf listening amqp=\S*:(\d+)/);
+  // m[2] is the HTTP port (management API, /metrics), m[3] Kafka's.
+  return startNodeChild('wharf', args, dir, /wharf listening amqp=\S*:(\d+) http=\S*:(\d+) kafka=\S*:(\d+)/, (m) => ({
+    url: `amqp://guest:guest@127.0.0.1:${m[1]}`,
+    kafkaBootstrap: `127.0.0.1:${m[3]}`,
+  }));
 }
 
 function startCeiling(): Promise<RunningBroker> {
   return startNodeChild('ceiling', [CEILING, '--port', '0'], undefined, /ceiling listening amqp=\S*:(\d+)/);
+}
+
+function startKafkaCeiling(): Promise<RunningBroker> {
+  return startNodeChild('kafka-ceiling', [KAFKA_CEILING, '--port', '0'], undefined, /kafka-ceiling listening kafka=\S*:(\d+)/, (m) => ({
+    url: '',
+    kafkaBootstrap: `127.0.0.1:${m[1]}`,
+  }));
 }
 
 /** The environment that puts every RabbitMQ file and port under our control. */
@@ -146,12 +176,16 @@ function killEpmd(env: Record<string, string>): void {
   spawnSync('epmd', ['-kill'], { stdio: 'ignore', env: { ...process.env, ...env } });
 }
 
-async function startRabbitmq(baseDir: string): Promise<RunningBroker> {
+async function startRabbitmq(baseDir: string, management: boolean): Promise<RunningBroker> {
   const dir = mkdtempSync(join(baseDir, 'rabbitmq-'));
-  const [amqp, dist, epmd] = await freePorts(3);
+  const [amqp, dist, epmd, http, prometheus] = await freePorts(5);
   const env = rabbitmqEnv(dir, { amqp, dist, epmd });
-  writeFileSync(env.RABBITMQ_CONFIG_FILE, `listeners.tcp.1 = 127.0.0.1:${amqp}\nloopback_users = none\n`);
-  writeFileSync(env.RABBITMQ_ENABLED_PLUGINS_FILE, '[].\n');
+  let conf = `listeners.tcp.1 = 127.0.0.1:${amqp}\nloopback_users = none\n`;
+  if (management) {
+    conf += `management.tcp.port = ${http}\nmanagement.tcp.ip = 127.0.0.1\nprometheus.tcp.port = ${prometheus}\nprometheus.tcp.ip = 127.0.0.1\n`;
+  }
+  writeFileSync(env.RABBITMQ_CONFIG_FILE, conf);
+  writeFileSync(env.RABBITMQ_ENABLED_PLUGINS_FILE, management ? '[rabbitmq_management,rabbitmq_prometheus].\n' : '[].\n');
   const logFd = openSync(join(dir, 'stdout.log'), 'a');
   // detached: the start script and beam.smp form one process group we can signal as a whole.
   const child = spawn(RABBITMQ_SERVER, [], { cwd: dir, detached: true, stdio: ['ignore', logFd, logFd], env: { ...process.env, ...env } });
@@ -192,7 +226,8 @@ async function startRabbitmq(baseDir: string): Promise<RunningBroker> {
     await waitForAmqp(amqp, child, join(dir, 'stdout.log'));
     beamPid = findDescendant(child.pid as number, 'beam.smp');
     if (beamPid === undefined) throw new Error('RabbitMQ accepts AMQP but no beam.smp process was found under it');
-    return { kind: 'rabbitmq', url: `amqp://guest:guest@127.0.0.1:${amqp}`, pid: beamPid, stop };
+    const ports = management ? { httpPort: http, metricsPort: prometheus } : {};
+    return { kind: 'rabbitmq', url: `amqp://guest:guest@127.0.0.1:${amqp}`, pid: beamPid, stop, ...ports };
   } catch (err) {
     await stop();
     throw err;

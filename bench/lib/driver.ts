@@ -10,7 +10,11 @@ import type { PerfResult } from '../../src/cli/perf/report.js';
 import { onCleanup } from './cleanup.js';
 
 /** The contract's part of wharf perf's final line (the amqplib stand-in prints just that). */
-export type DriverResult = Omit<PerfResult, 'config' | 'confirmed' | 'nacked' | 'returned'> & { config?: unknown };
+export type DriverResult = Omit<PerfResult, 'config' | 'confirmed' | 'nacked' | 'returned' | 'confirmLatencyMs'> & {
+  config?: unknown;
+  /** wharf perf's publish-to-confirm latency (not part of the contract; the amqplib stand-in has none). */
+  confirmLatencyMs?: PerfResult['confirmLatencyMs'];
+};
 
 const WHARF_CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const AMQPLIB_DRIVER = fileURLToPath(new URL('./amqplib-driver.js', import.meta.url));

@@ -3,6 +3,7 @@
 // descendants (RabbitMQ's beam.smp under its start script).
 
 import { readFileSync, readdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 
 const SAMPLE_INTERVAL_MS = 250;
 const CLOCK_TICKS_PER_SEC = 100; // USER_HZ on Linux
@@ -38,6 +39,11 @@ function stat(pid: number): Stat | undefined {
   }
 }
 
+/** user + system CPU time of a process in ms, or undefined if it is gone. */
+export function cpuMs(pid: number): number | undefined {
+  return stat(pid)?.cpuMs;
+}
+
 /** The first descendant of `rootPid` (or rootPid itself) whose command name is `comm`. */
 export function findDescendant(rootPid: number, comm: string): number | undefined {
   const parents = new Map<number, number>();
@@ -58,6 +64,30 @@ export function findDescendant(rootPid: number, comm: string): number | undefine
   return undefined;
 }
 
+/**
+ * Time the process's threads spent runnable but waiting for a CPU, in ms, summed over
+ * its threads (/proc/PID/task/TID/schedstat, second field, ns); undefined where
+ * schedstat is missing. On a shared 2-core machine this is the noise in a latency run.
+ */
+export function runqueueWaitMs(pid: number): number | undefined {
+  let total = 0;
+  let seen = false;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const f = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+        total += Number(f[1]) / 1e6;
+        seen = true;
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return seen ? total : undefined;
+}
+
 export interface ResourceSummary {
   /** Peak VmRSS during the sampling, bytes. */
   readonly peakRssBytes: number;
@@ -67,6 +97,10 @@ export interface ResourceSummary {
   readonly lastRssBytes: number;
   /** Average CPU over the sampling, in percent of one core. */
   readonly cpuPercent: number;
+  /** Run-queue wait of all its threads per second of sampling (see runqueueWaitMs); NaN if unknown. */
+  readonly runqueueWaitMsPerSec: number;
+  /** The machine's 1-minute load average at the end of the sampling. */
+  readonly loadAverage: number;
   readonly samples: number;
 }
 
@@ -74,6 +108,7 @@ export interface ResourceSummary {
 export class ResourceSampler {
   private readonly timer: NodeJS.Timeout;
   private readonly startCpuMs: number;
+  private readonly startWaitMs: number | undefined;
   private readonly startedMs = performance.now();
   private peakRssBytes = 0;
   private firstRssBytes = 0;
@@ -82,6 +117,7 @@ export class ResourceSampler {
 
   constructor(private readonly pid: number) {
     this.startCpuMs = stat(pid)?.cpuMs ?? 0;
+    this.startWaitMs = runqueueWaitMs(pid);
     this.sample();
     this.timer = setInterval(() => this.sample(), SAMPLE_INTERVAL_MS);
   }
@@ -99,11 +135,14 @@ export class ResourceSampler {
     this.sample();
     const elapsedMs = performance.now() - this.startedMs;
     const cpuMs = (stat(this.pid)?.cpuMs ?? this.startCpuMs) - this.startCpuMs;
+    const waitMs = this.startWaitMs === undefined ? undefined : (runqueueWaitMs(this.pid) ?? NaN) - this.startWaitMs;
     return {
       peakRssBytes: this.peakRssBytes,
       firstRssBytes: this.firstRssBytes,
       lastRssBytes: this.lastRssBytes,
       cpuPercent: elapsedMs > 0 ? (cpuMs / elapsedMs) * 100 : 0,
+      runqueueWaitMsPerSec: waitMs !== undefined && elapsedMs > 0 ? (waitMs / elapsedMs) * 1000 : NaN,
+      loadAverage: loadavg()[0],
       samples: this.samples,
     };
   }

@@ -16,6 +16,8 @@ export interface RunRecord {
   metrics?: Record<string, number>;
   /** The driver's JSON lines, one per step, for a closer look. */
   driver?: DriverResult[];
+  /** Broker and driver ran at real-time priority (--realtime). */
+  realtime?: boolean;
   error?: string;
 }
 
@@ -150,6 +152,7 @@ export function renderMarkdown(r: ResultsFile, fsyncText: string): string {
     `Driver: ${r.driver}. Options: ${JSON.stringify(r.options)}`,
     '',
     'Medians of the rounds (min-max); W/R = Wharf median / RabbitMQ median; ceiling = the byte-forwarding endpoint (bench/ceiling.ts).',
+    ...(r.options.realtime === true ? ['Workloads e and e2 ran with --realtime: brokers and driver at real-time priority (SCHED_FIFO), out of reach of the machine\'s other load.'] : []),
     '',
     ...r.workloads.map((w) => `- **${w.id}**: ${w.title}`),
     '',

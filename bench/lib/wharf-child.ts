@@ -12,21 +12,24 @@ const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 export interface WharfChild {
   proc: ChildProcess;
   url: string;
+  /** host:port of its Kafka listener. */
+  kafkaBootstrap: string;
   /** From spawn to the AMQP listener being up: includes recovery of `dataDir`. */
   startMs: number;
 }
 
 /** Starts `wharf serve` on `dataDir`; resolves once it prints its AMQP address. */
-export function startWharf(dataDir: string): Promise<WharfChild> {
+export function startWharf(dataDir: string, nodeArgs: readonly string[] = []): Promise<WharfChild> {
   const t0 = Date.now();
-  const proc = spawn(process.execPath, [cli, 'serve', '--data-dir', dataDir, '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'], {
+  const proc = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--data-dir', dataDir, '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`broker exited ${code}`)));
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       const m = /amqp=\S*:(\d+)/.exec(line);
-      if (m) resolve({ proc, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, startMs: Date.now() - t0 });
+      const k = /kafka=\S*:(\d+)/.exec(line);
+      if (m) resolve({ proc, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, kafkaBootstrap: `127.0.0.1:${k?.[1] ?? 0}`, startMs: Date.now() - t0 });
     });
   });
 }

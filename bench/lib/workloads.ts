@@ -1,13 +1,13 @@
-// The workloads of the comparison (issue 4), as driver flags and the metrics
-// read from the driver's JSON line and the broker's resource samples. Pure:
-// bench/compare.ts runs the steps; tests check the flags.
+// The workloads of the comparison (issues 4 and 10), as driver flags and the
+// metrics read from the driver's JSON line and the broker's resource samples.
+// Pure: bench/compare.ts runs the steps; tests check the flags.
 
 import type { DriverResult } from './driver.js';
 import type { ResourceSummary } from './proc.js';
 import type { BrokerKind } from './brokers.js';
 
-export type WorkloadId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g';
-export const WORKLOAD_IDS: readonly WorkloadId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+export type WorkloadId = 'a' | 'b' | 'c' | 'd' | 'e' | 'e2' | 'f' | 'g' | 'h';
+export const WORKLOAD_IDS: readonly WorkloadId[] = ['a', 'b', 'c', 'd', 'e', 'e2', 'f', 'g', 'h'];
 
 export interface MetricSpec {
   readonly key: string;
@@ -19,7 +19,7 @@ export interface MetricSpec {
 
 export interface WorkloadOptions {
   durationSecs: number;
-  /** Unmeasured load before each timed run (a-e): both brokers and the driver warm up (JIT, caches, first segment). */
+  /** Unmeasured load before each timed run (a-e2, h): both brokers and the driver warm up (JIT, caches, first segment). */
   warmupSecs: number;
   /** Messages published in workload f. */
   deepMessages: number;
@@ -38,6 +38,10 @@ export interface Workload {
   /** The ceiling only takes part where it can carry the same traffic meaningfully. */
   readonly brokers: readonly BrokerKind[];
   readonly metrics: readonly MetricSpec[];
+  /** The steps run at the same time (two flows against one broker), not one after the other. */
+  readonly parallel?: boolean;
+  /** Light enough on CPU to run at real-time priority with --realtime (bench/lib/realtime.ts). */
+  readonly realtimeOk?: boolean;
   steps(o: WorkloadOptions): Step[];
   /** Metric values from the steps' driver results (in step order) and the broker's samples. */
   measure(results: DriverResult[], resources: ResourceSummary): Record<string, number>;
@@ -49,6 +53,9 @@ const ms = (key: string, label: string): MetricSpec => ({ key, label, unit: 'ms'
 const rssMetric: MetricSpec = { key: 'peakRssMB', label: 'broker peak RSS', unit: 'MB', better: 'lower' };
 const cpuMetric: MetricSpec = { key: 'brokerCpuPercent', label: 'broker CPU', unit: '% of a core', better: 'lower' };
 const driverCpuMetric: MetricSpec = { key: 'driverCpuPercent', label: 'driver CPU', unit: '% of a core', better: 'lower' };
+/** How long the broker's threads waited for a CPU: the machine's share of a latency run's tail. */
+const runqueueMetric: MetricSpec = { key: 'runqueueWaitMsPerSec', label: 'broker run-queue wait', unit: 'ms/s', better: 'lower' };
+const loadMetric: MetricSpec = { key: 'loadAverage', label: 'load average (1 min) at the end', unit: 'runnable', better: 'lower' };
 
 const BOTH: readonly BrokerKind[] = ['wharf', 'rabbitmq'];
 const WITH_CEILING: readonly BrokerKind[] = ['wharf', 'rabbitmq', 'ceiling'];
@@ -64,8 +71,66 @@ function common(results: DriverResult[], resources: ResourceSummary): Record<str
     peakRssMB: resources.peakRssBytes / MB,
     brokerCpuPercent: resources.cpuPercent,
     driverCpuPercent: results.reduce((max, r) => Math.max(max, r.cpu?.percentOfOneCore ?? 0), 0),
+    runqueueWaitMsPerSec: resources.runqueueWaitMsPerSec,
+    loadAverage: resources.loadAverage,
   };
 }
+
+/** Publish-to-delivery and publish-to-confirm latency of one flow (the amqplib stand-in has no confirm latency: NaN). */
+function latencies(r: DriverResult): Record<string, number> {
+  return { p50: r.latencyMs.p50, p99: r.latencyMs.p99, p999: r.latencyMs.p999, confirmP99: r.confirmLatencyMs?.p99 ?? NaN };
+}
+
+const LATENCY_METRICS: readonly MetricSpec[] = [
+  ms('p50', 'latency p50'), ms('p99', 'latency p99'), ms('p999', 'latency p99.9'), ms('confirmP99', 'confirm latency p99'),
+];
+
+/** e and e2: persistent 16 B with confirms and acks as b, at a fixed rate. */
+function paced(id: WorkloadId, ratePerSec: number): Workload {
+  return {
+    id,
+    title: `latency: persistent 16 B with confirms at a fixed ${ratePerSec.toLocaleString('en-US')} msg/s, manual ack`,
+    brokers: BOTH,
+    realtimeOk: true,
+    metrics: [...LATENCY_METRICS, msgs('consumeRate', 'consumed'), rssMetric, cpuMetric, runqueueMetric, loadMetric],
+    steps: (o) => [{ name: id, args: ['--size', '16', ...RELIABLE, '--rate', String(ratePerSec), ...timed(o)] }],
+    measure: ([r], res) => ({ ...latencies(r), consumeRate: r.consumeRate, ...common([r], res) }),
+  };
+}
+
+/**
+ * h: e's polite flow (queue polite-1) while another connection publishes persistent 16 B
+ * flat out, without confirms, to queue noisy-1 (an auto-ack consumer takes them). Two
+ * driver processes, so neither flow's client work delays the other's timestamps. Both
+ * start together; the noisy one runs 2 s longer, so it covers the polite one's measured window.
+ */
+const noisyNeighbour: Workload = {
+  id: 'h',
+  title: 'noisy neighbour: e\'s flow (5,000 msg/s, confirms) beside a flat-out persistent publisher without confirms to another queue',
+  brokers: BOTH,
+  parallel: true,
+  metrics: [
+    ...LATENCY_METRICS.map((m) => ({ ...m, label: `polite ${m.label}` })),
+    msgs('consumeRate', 'polite consumed'),
+    msgs('noisyPublishRate', 'noisy published'),
+    msgs('noisyConsumeRate', 'noisy consumed'),
+    rssMetric, cpuMetric, runqueueMetric, loadMetric,
+  ],
+  steps: (o) => [
+    { name: 'h-polite', args: ['--size', '16', ...RELIABLE, '--rate', '5000', '--queue-prefix', 'polite', ...timed(o)] },
+    {
+      name: 'h-noisy',
+      args: ['--size', '16', '--persistent', '--auto-ack', '--queue-prefix', 'noisy', ...timed({ ...o, durationSecs: o.durationSecs + 2 })],
+    },
+  ],
+  measure: ([polite, noisy], res) => ({
+    ...latencies(polite),
+    consumeRate: polite.consumeRate,
+    noisyPublishRate: noisy.publishRate,
+    noisyConsumeRate: noisy.consumeRate,
+    ...common([polite, noisy], res),
+  }),
+};
 
 function throughput(id: WorkloadId, title: string, brokers: readonly BrokerKind[], args: (o: WorkloadOptions) => string[]): Workload {
   return {
@@ -95,14 +160,8 @@ export const WORKLOADS: Readonly<Record<WorkloadId, Workload>> = {
     }],
     measure: ([r], res) => ({ consumeRate: r.consumeRate, publishRate: r.publishRate, ...common([r], res) }),
   },
-  e: {
-    id: 'e',
-    title: 'latency: persistent 16 B with confirms at a fixed 5,000 msg/s, manual ack',
-    brokers: BOTH,
-    metrics: [ms('p50', 'latency p50'), ms('p99', 'latency p99'), ms('p999', 'latency p99.9'), msgs('consumeRate', 'consumed'), rssMetric, cpuMetric],
-    steps: (o) => [{ name: 'e', args: ['--size', '16', ...RELIABLE, '--rate', '5000', ...timed(o)] }],
-    measure: ([r], res) => ({ p50: r.latencyMs.p50, p99: r.latencyMs.p99, p999: r.latencyMs.p999, consumeRate: r.consumeRate, ...common([r], res) }),
-  },
+  e: paced('e', 5000),
+  e2: paced('e2', 20_000),
   f: {
     id: 'f',
     title: 'deep queue: publish N persistent 1 KiB messages with no consumer (confirms 1000), then drain (prefetch 1000)',
@@ -132,6 +191,7 @@ export const WORKLOADS: Readonly<Record<WorkloadId, Workload>> = {
     }],
     measure: (results, res) => ({ ...common(results, res), baselineRssMB: res.firstRssBytes / MB }),
   },
+  h: noisyNeighbour,
 };
 
 /** Parses "a,b,c" (or "all") into workload ids; throws on unknown ones. */

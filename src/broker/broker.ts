@@ -13,14 +13,19 @@ import {
 } from '../store/index.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { propertiesCodec } from './content.js';
 import { DelayedStore } from './delayed/delayed-store.js';
 import { DEDUP_SEGMENT_BYTES_MAX, DedupJournal } from './dedup-journal.js';
 import { MessageStore } from './message-store.js';
+import { ConnectionRegistry } from './connections.js';
 import type { Queue } from './queue/queue.js';
 import { Vhost, type VhostSnapshot } from './vhost.js';
 import { removeOrphanStreams } from './stream/registry.js';
+import { StreamCleaner } from './stream/compaction/stream-cleaner.js';
+import type { CleanerHost } from './stream/compaction/cleaner.js';
 import { GroupCoordinator, type GroupConfig, type SubscriptionDecoder } from './stream/groups/index.js';
+import { TransactionCoordinator, type TxnConfig } from './stream/txn/index.js';
 import type { StreamEnv } from './stream/stream.js';
 
 export interface User {
@@ -38,10 +43,16 @@ export interface BrokerCoreOptions {
   readonly consumerTimeoutMs?: number;
   /** How often stream retention runs (ms). */
   readonly retentionCheckMs?: number;
+  /** How often the stream cleaner looks for compacted partitions to clean (ms; Kafka's log.cleaner.backoff.ms, 15 s). */
+  readonly streamCleanerIntervalMs?: number;
+  /** Memory of the cleaner's key -> offset map (bytes; 32 MiB, about 1.2 million keys per pass). */
+  readonly streamCleanerMapBytes?: number;
   /** Consumer group settings (Kafka's broker defaults for what is left out). */
   readonly groups?: Partial<GroupConfig>;
   /** Reads subscribed topics from group members' metadata (the Kafka adapter's decoder). */
   readonly groupSubscriptions?: SubscriptionDecoder;
+  /** Transaction coordinator settings (Kafka's broker defaults for what is left out). */
+  readonly transactions?: Partial<TxnConfig>;
 }
 
 export const DEFAULT_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000;
@@ -69,6 +80,8 @@ export class Broker {
   private nextQueueId = 1;
   private nextStreamId = 1;
   private retentionTimer: NodeJS.Timeout | undefined;
+  /** Compaction of streams with cleanup.policy compact (stream/compaction/). */
+  cleaner: StreamCleaner | undefined;
   private nextProducerId = 0;
   private producerIdsUsedBelow = 0;
   private producerIdBlock: Promise<void> | undefined;
@@ -80,6 +93,10 @@ export class Broker {
   private closed = false;
   readonly startedAt = Date.now();
   readonly delayed: DelayedStore;
+  /** How long replaying the logs took at start (ms). */
+  recoveryMs = 0;
+  /** Client connections of every protocol, for the management API and metrics. */
+  readonly connections = new ConnectionRegistry();
 
   private constructor(
     readonly store: MessageStore,
@@ -139,19 +156,37 @@ export class Broker {
       opts.logger.error('message content unreadable, dropping it', { msgId: m.id, error: String(err) });
     broker.users.set('guest', 'guest');
     for (const u of opts.users ?? []) broker.users.set(u.name, u.password);
+    const recoveryStart = performance.now();
     await broker.recover();
+    broker.recoveryMs = performance.now() - recoveryStart;
     try {
       await broker.openGroups(dd.groupsDir, opts);
+      await broker.openTransactions(dd.transactionsDir, opts);
     } catch (err) {
       await broker.close();
       throw err;
     }
     broker.startRetention(opts.retentionCheckMs ?? RETENTION_CHECK_MS);
+    broker.cleaner = new StreamCleaner({
+      logger: opts.logger,
+      partitions: () => broker.cleanerHosts(),
+      ...(opts.streamCleanerIntervalMs !== undefined ? { intervalMs: opts.streamCleanerIntervalMs } : {}),
+      ...(opts.streamCleanerMapBytes !== undefined ? { mapBytes: opts.streamCleanerMapBytes } : {}),
+    });
+    broker.cleaner.start();
     return broker;
   }
 
   vhost(name: string): Vhost | undefined {
     return this.vhosts.get(name);
+  }
+
+  vhostList(): Vhost[] {
+    return [...this.vhosts.values()];
+  }
+
+  userNames(): string[] {
+    return [...this.users.keys()];
   }
 
   /** RabbitMQ's rule: guest may only connect from loopback. */
@@ -205,6 +240,25 @@ export class Broker {
     }
   }
 
+  /**
+   * A transaction coordinator per vhost, its log in `<transactions dir>/<vhost, URI-encoded>/`.
+   * Opened after the streams and groups: transactions a crash left half-ended are finished at once.
+   */
+  private async openTransactions(dir: string, opts: BrokerCoreOptions): Promise<void> {
+    for (const [name, v] of this.vhosts) {
+      v.transactions = await TransactionCoordinator.open({
+        store: { dir: join(dir, encodeURIComponent(name)), fsync: opts.fsync },
+        logger: this.logger,
+        participants: {
+          partition: (topic, index) => v.streams.get(topic)?.partition(index),
+          groups: () => v.groups,
+          allocateProducerId: () => this.allocateProducerId(),
+        },
+        ...(opts.transactions ? { config: opts.transactions } : {}),
+      });
+    }
+  }
+
   /** Every stream of every vhost, oldest segments past their retention deleted, on one timer. */
   private startRetention(everyMs: number): void {
     let running = false;
@@ -238,6 +292,12 @@ export class Broker {
     return this.nextProducerId++;
   }
 
+  private *cleanerHosts(): Iterable<CleanerHost> {
+    for (const v of this.vhosts.values()) {
+      for (const s of v.streams.list()) for (const p of s.partitions) yield p.cleanerHost();
+    }
+  }
+
   async enforceRetention(nowMs = Date.now()): Promise<void> {
     for (const v of this.vhosts.values()) await v.streams.enforceRetention(nowMs);
   }
@@ -246,10 +306,13 @@ export class Broker {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.retentionTimer);
+    await this.cleaner?.stop();
     await this.delayed.close();
     for (const v of this.vhosts.values()) v.close();
     await this.topologySaved();
     for (const v of this.vhosts.values()) {
+      // Transactions first: markers still being written need the partitions and groups open.
+      await v.transactions?.close();
       await v.groups?.close();
       await v.streams.close();
     }

@@ -12,6 +12,9 @@ import type { PublishOutcome, Vhost } from './vhost.js';
 import type { MessageStore } from './message-store.js';
 import { SessionStreams, notSupported, type StreamAck } from './session-streams.js';
 import { Stream } from './stream/stream.js';
+import type { MessageCounters } from './stats.js';
+import type { ConsumerInfo } from './connections.js';
+import { SeqMap } from '../util/seq-map.js';
 
 export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 
@@ -103,7 +106,8 @@ class SessionConsumer implements Consumer {
 export class Session {
   private readonly consumers = new Map<string, SessionConsumer>();
   /** Insertion order is delivery-tag order (tags only grow). */
-  private readonly unacked = new Map<number, Unacked>();
+  /** By delivery tag; a SeqMap, not a Map: see util/seq-map.ts (a Map here made every scavenge promote dead messages). */
+  private readonly unacked = new SeqMap<Unacked>();
   private nextTag = 1;
   private prefetchPerConsumer = 0;
   private prefetchGlobal = 0;
@@ -192,6 +196,29 @@ export class Session {
     };
   }
 
+  /** For the management API: prefetch, unacked deliveries, consumers. */
+  info(): { prefetchCount: number; globalPrefetchCount: number; unacked: number; uncommitted: number; consumers: ConsumerInfo[] } {
+    const consumers: ConsumerInfo[] = [];
+    for (const c of this.consumers.values()) {
+      consumers.push({
+        tag: c.tag,
+        queue: c.queue.name,
+        ackRequired: !c.noAck,
+        exclusive: c.exclusive,
+        prefetchCount: c.prefetch,
+        args: c.args,
+        active: c.active,
+      });
+    }
+    return {
+      prefetchCount: this.prefetchPerConsumer,
+      globalPrefetchCount: this.prefetchGlobal,
+      unacked: this.unacked.size,
+      uncommitted: this.tx ? this.tx.publishes.length : 0,
+      consumers,
+    };
+  }
+
   /** The address a publish's reply-to 'amq.rabbitmq.reply-to' is rewritten to. */
   directReplyAddress(): string {
     if (!this.directReply) throw preconditionFailed('fast reply consumer does not exist');
@@ -217,7 +244,11 @@ export class Session {
     const queue = this.vhost.getQueueOrStream(queueName, this.connectionId);
     if (queue instanceof Stream) throw notSupported('basic.get', queue.name, this.vhost.name);
     const entry = await queue.take();
-    if (!entry) return undefined;
+    if (!entry) {
+      queue.stats.getEmpty++;
+      this.vhost.stats.getEmpty++;
+      return undefined;
+    }
     if (this.closed) {
       // The channel went away while content was being read: the message goes back,
       // unseen, so it is not a return (no redelivered flag, no delivery count).
@@ -227,6 +258,7 @@ export class Session {
     }
     const content = deliveryContent(entry, entry.msg.content as MessageContent);
     const tag = this.nextTag++;
+    countDelivery(queue.stats, this.vhost.stats, noAck ? 'getNoAck' : 'get', entry.redelivered);
     if (noAck) queue.settle(entry);
     else this.track({ tag, entry, queue, consumer: undefined, deadline: this.deadlineFor(queue) });
     return { deliveryTag: tag, entry, content, messageCount: queue.messageCount };
@@ -315,7 +347,7 @@ export class Session {
       for (const s of tx.settles) {
         this.releaseCredit(s.u);
         if (s.u.entry.msg.persistent && s.u.queue.persistsMessages) needsSync = true;
-        applySettlement(s.u, s.how);
+        applySettlement(s.u, s.how, this.vhost.stats);
       }
     } finally {
       this.store.endBatch();
@@ -367,6 +399,7 @@ export class Session {
   delivered(c: SessionConsumer, queue: Queue, entry: QueueEntry, content: MessageContent): void {
     const tag = this.nextTag++;
     const out = deliveryContent(entry, content);
+    countDelivery(queue.stats, this.vhost.stats, c.noAck ? 'deliverNoAck' : 'deliver', entry.redelivered);
     if (c.noAck) {
       queue.settle(entry);
     } else {
@@ -451,7 +484,7 @@ export class Session {
       return;
     }
     this.releaseCredit(u);
-    applySettlement(u, how);
+    applySettlement(u, how, this.vhost.stats);
   }
 
   /** A delivery stops counting against its consumer's and the channel's prefetch. */
@@ -535,10 +568,23 @@ export class Session {
   }
 }
 
-function applySettlement(u: Unacked, how: Settlement): void {
-  if (how === 'ack') u.queue.settle(u.entry);
-  else if (how === 'requeue') u.queue.requeue(u.entry);
+function applySettlement(u: Unacked, how: Settlement, vhostStats: MessageCounters): void {
+  if (how === 'ack') {
+    u.queue.stats.ack++;
+    vhostStats.ack++;
+    u.queue.settle(u.entry);
+  } else if (how === 'requeue') u.queue.requeue(u.entry);
   else u.queue.reject(u.entry);
+}
+
+/** Counts a delivery on the queue's and the vhost's counters (a few integer increments). */
+function countDelivery(q: MessageCounters, v: MessageCounters, kind: 'deliver' | 'deliverNoAck' | 'get' | 'getNoAck', redelivered: boolean): void {
+  q[kind]++;
+  v[kind]++;
+  if (redelivered) {
+    q.redeliver++;
+    v.redeliver++;
+  }
 }
 
 /** A redelivered message carries x-delivery-count (how often it came back), as in RabbitMQ quorum queues. */

@@ -15,10 +15,12 @@ import { dropDuplicates, type KeyRecorder } from './queue/dedup.js';
 import { randomBytes } from 'node:crypto';
 import { StreamRegistry } from './stream/registry.js';
 import type { GroupCoordinator } from './stream/groups/index.js';
+import type { TransactionCoordinator } from './stream/txn/index.js';
 import { Stream, type StreamDef, type StreamEnv } from './stream/stream.js';
 import { declaresStream } from './stream/queue-args.js';
 import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
 import { notSupported } from './session-streams.js';
+import { MessageCounters } from './stats.js';
 
 export interface ExchangeDef {
   name: string;
@@ -127,6 +129,10 @@ export class Vhost {
   readonly streamQueues: StreamQueues;
   /** Consumer groups over the streams (set by the broker once their offsets log is open). */
   groups: GroupCoordinator | undefined;
+  /** Transactions over the streams (set by the broker once their log is open, after the groups). */
+  transactions: TransactionCoordinator | undefined;
+  /** Message counters for the management API and metrics (message_stats). */
+  readonly stats = new MessageCounters();
   private closed = false;
   /** Names routing looks up: queues (and stream queues) for the default exchange, alternate exchanges. */
   private readonly topology: RouteTopology = {
@@ -388,6 +394,8 @@ export class Vhost {
     const ex = this.exchanges.get(input.exchange);
     if (!ex) throw notFound('exchange', input.exchange, this.name);
     if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${ex.name}' in vhost '${this.name}'`);
+    this.stats.publish++;
+    ex.stats.publishIn++;
     // Sender-selected distribution costs nothing for a publish without headers.
     const ccKeys = input.headers === undefined ? undefined : senderSelectedKeys(input.headers);
     if (ex.isDefault && input.routingKey.startsWith('amq.rabbitmq.reply-to.')) return this.publishDirectReply(input);
@@ -398,8 +406,11 @@ export class Vhost {
     const heldSync = this.holdAt(held, input);
     if (targets.length === 0) {
       if (held.length > 0) return { queues: held.length, needsSync: heldSync, rejected: false };
+      if (input.mandatory) this.stats.returnUnroutable++;
+      else this.stats.dropUnroutable++;
       return stored === input ? NOT_ROUTED : { ...NOT_ROUTED, properties: stored.properties };
     }
+    ex.stats.publishOut++;
     // Routing names queues and stream queues alike; each kind is written its own way.
     const { queues, streams } = splitTargets(targets);
     let out: PublishOutcome;

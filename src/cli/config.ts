@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import type { DiskFreeLimit, MemoryHighWatermark } from '../broker/resource-monitor.js';
 import { logLevels, parseLogLevel, type LogLevel } from '../util/logger.js';
+import { parseKafkaPerfArgs, type KafkaPerfOptions } from './perf/kafka-options.js';
 import { parsePerfArgs, type PerfOptions } from './perf/options.js';
 
 export type FsyncMode = 'always' | 'batch' | 'never';
@@ -36,13 +37,18 @@ export interface ServeOptions {
   /** Ack timeout (ms) for deliveries on queues without x-consumer-timeout; 0 turns it off. */
   consumerTimeoutMs: number;
   diskFreeLimit: DiskFreeLimit;
+  /** How often the stream cleaner looks for compacted partitions to clean (default: the broker's, 15 s). */
+  streamCleanerIntervalMs?: number;
+  /** Log the latency breakdown (docs/perf.md) every this many seconds; 0 = off. */
+  latencyTraceSec: number;
 }
 
 export type Command =
   | { readonly command: 'help'; readonly text: string }
   | { readonly command: 'version' }
   | { readonly command: 'serve'; readonly options: ServeOptions }
-  | { readonly command: 'perf'; readonly options: PerfOptions };
+  | { readonly command: 'perf'; readonly options: PerfOptions }
+  | { readonly command: 'perf-kafka'; readonly options: KafkaPerfOptions };
 
 /** Bad input from the person at the keyboard: print the one-line message, exit 2. */
 export class UsageError extends Error {
@@ -70,6 +76,7 @@ export const serveDefaults: Readonly<ServeOptions> = {
   memoryHighWatermark: { relative: 0.4 },
   consumerTimeoutMs: 30 * 60 * 1000,
   diskFreeLimit: { bytes: 50_000_000 },
+  latencyTraceSec: 0,
 };
 
 const fsyncModes: readonly FsyncMode[] = ['always', 'batch', 'never'];
@@ -79,6 +86,7 @@ export const helpText = `Usage: wharf <command> [options]
 Commands:
   serve           run the broker
   perf            load-test an AMQP 0-9-1 broker (wharf perf --help)
+  perf-kafka      load-test a Kafka broker (wharf perf-kafka --help)
   --help, -h      show this help (wharf serve --help for the broker's options)
   --version, -v   print the version
 `;
@@ -114,10 +122,18 @@ Options (flag > environment variable > config file > default):
   --consumer-timeout MS WHARF_CONSUMER_TIMEOUT
                                          a delivery not acked within MS closes its channel (406);
                                          0 turns it off; x-consumer-timeout overrides it (1800000)
+  --stream-cleaner-interval MS
+                        WHARF_STREAM_CLEANER_INTERVAL
+                                         how often compacted streams are checked for cleaning (15000)
+  --latency-trace SECONDS
+                        WHARF_LATENCY_TRACE
+                                         developers: log where a message's time goes in the broker
+                                         (per-stage histograms, docs/perf.md) every SECONDS; 0 = off (0)
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "kafkaPort", "kafkaAdvertisedHost",
                                          "kafkaAutoCreateTopics", "bind", "fsync", "logLevel",
-                                         "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs"}
+                                         "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs",
+                                         "streamCleanerIntervalMs", "latencyTraceSec"}
   --help, -h                             show this help
 `;
 
@@ -138,6 +154,8 @@ export function parseCommandLine(argv: readonly string[], env: Env, readFile: Re
       return parseServe(rest, env, readFile);
     case 'perf':
       return parsePerfArgs(rest);
+    case 'perf-kafka':
+      return parseKafkaPerfArgs(rest);
     default:
       throw new UsageError(
         first.startsWith('-')
@@ -161,6 +179,8 @@ const serveFlags = {
   'memory-high-watermark': { type: 'string' },
   'consumer-timeout': { type: 'string' },
   'disk-free-limit': { type: 'string' },
+  'stream-cleaner-interval': { type: 'string' },
+  'latency-trace': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -205,9 +225,13 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
       serveDefaults.diskFreeLimit),
     consumerTimeoutMs: resolve('consumer-timeout', 'WHARF_CONSUMER_TIMEOUT', 'consumerTimeoutMs', parseMillis,
       serveDefaults.consumerTimeoutMs),
+    latencyTraceSec: resolve('latency-trace', 'WHARF_LATENCY_TRACE', 'latencyTraceSec', parseSeconds,
+      serveDefaults.latencyTraceSec),
   };
   const advertised = resolve('kafka-advertised-host', 'WHARF_KAFKA_ADVERTISED_HOST', 'kafkaAdvertisedHost', parseHost, undefined);
   if (advertised !== undefined) options.kafkaAdvertisedHost = advertised;
+  const cleanerMs = resolve('stream-cleaner-interval', 'WHARF_STREAM_CLEANER_INTERVAL', 'streamCleanerIntervalMs', parseMillis, undefined);
+  if (cleanerMs !== undefined) options.streamCleanerIntervalMs = Math.max(1, cleanerMs);
   return { command: 'serve', options };
 }
 
@@ -231,6 +255,12 @@ const parsePort: Parser<number> = (raw, source) => {
 const parseMillis: Parser<number> = (raw, source) => {
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < 0) throw invalid(source, raw, 'a whole number of milliseconds, 0 or more');
+  return n;
+};
+
+const parseSeconds: Parser<number> = (raw, source) => {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0 || n > 86_400) throw invalid(source, raw, 'a whole number of seconds from 0 to 86400');
   return n;
 };
 
@@ -366,6 +396,7 @@ function checkUnique(users: UserSpec[], source: string): UserSpec[] {
 
 const configKeys: readonly (keyof ServeOptions)[] = [
   'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'bind', 'fsync', 'logLevel', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
+  'streamCleanerIntervalMs', 'latencyTraceSec',
 ];
 
 /** The config file's top-level object; unknown keys are refused so typos do not pass silently. */

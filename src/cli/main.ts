@@ -34,6 +34,11 @@ async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = await perfMain(cmd.options);
       return;
     }
+    case 'perf-kafka': {
+      const { kafkaPerfMain } = await import('./perf/kafka-main.js');
+      process.exitCode = await kafkaPerfMain(cmd.options);
+      return;
+    }
   }
 }
 

@@ -1,15 +1,45 @@
-// The HTTP side of the broker: a health endpoint for load balancers and
-// orchestrators, and the place the management API will grow into. Errors use
-// RabbitMQ's management API shape: {"error": "...", "reason": "..."}.
+// The HTTP side of the broker, on fastify: a health endpoint for load balancers
+// (GET /api/health, no credentials), the RabbitMQ-compatible management API
+// (routes/, basic auth) and Prometheus metrics (GET /metrics, no credentials, as
+// RabbitMQ's prometheus plugin). Errors use RabbitMQ's shape and codes:
+// {"error": "...", "reason": "..."} (errors.ts).
 
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { hostname } from 'node:os';
+import type { Broker } from '../broker/broker.js';
+import type { ResourceMonitor } from '../broker/resource-monitor.js';
+import { send, sendError } from './api.js';
+import type { ListenerInfo, ManagementContext } from './context.js';
+import { HttpError, objectNotFound } from './errors.js';
+import { renderMetrics } from './metrics.js';
+import { RateSampler } from './rates.js';
+import { connectionRoutes } from './routes/connections.js';
+import { definitionRoutes } from './routes/definitions.js';
+import { exchangeRoutes } from './routes/exchanges.js';
+import { nodeRoutes } from './routes/node.js';
+import { queueRoutes } from './routes/queues.js';
+import { wharfRoutes } from './routes/wharf.js';
+import { sampleAll } from './stats-json.js';
+
+export interface ManagementOptions {
+  readonly broker: Broker;
+  readonly resources?: ResourceMonitor;
+  /** The broker's other listeners (the HTTP one is added here). */
+  readonly listeners: () => readonly ListenerInfo[];
+  readonly blockedConnections?: () => number;
+  /** RabbitMQ's collect_statistics_interval: how often rates are sampled (default 5000 ms). */
+  readonly statsIntervalMs?: number;
+  /** Per-queue metric series up to this many queues (default 1000), the aggregate above. */
+  readonly metricsQueueSeriesMax?: number;
+}
 
 export interface HttpServerOptions {
   port: number;
   host: string;
   /** Extra fields for GET /api/health; called on every request. */
   health: () => Record<string, unknown>;
+  /** The management API and metrics; without it only /api/health is served. */
+  management?: ManagementOptions;
 }
 
 export interface HttpServerHandle {
@@ -17,58 +47,101 @@ export interface HttpServerHandle {
   close(): Promise<void>;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+/** RabbitMQ's management.http.max_body_size default: larger bodies get 413. */
+export const BODY_BYTES_MAX = 20_000_000;
+export const STATS_INTERVAL_MS_DEFAULT = 5000;
 
-export function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHandle> {
-  const routes: Record<string, Handler> = {
-    '/': (_req, res) => sendText(res, 200, 'Wharf, an AMQP 0-9-1 message broker. Health: GET /api/health\n'),
-    '/api/health': (_req, res) => sendJson(res, 200, { status: 'ok', ...opts.health() }),
-  };
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const handler = Object.hasOwn(routes, path) ? routes[path] : undefined;
-    if (!handler) {
-      sendJson(res, 404, { error: 'not_found', reason: `no such resource: ${path}` });
-    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
-      sendJson(res, 405, { error: 'method_not_allowed', reason: `${req.method} is not allowed on ${path}` });
-    } else {
-      try {
-        handler(req, res);
-      } catch (err) {
-        sendJson(res, 500, { error: 'internal_error', reason: err instanceof Error ? err.message : String(err) });
+export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHandle> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_BYTES_MAX,
+    // Queue and exchange names go up to 255 bytes, percent-encoded up to three times that.
+    routerOptions: { maxParamLength: 2048 },
+    exposeHeadRoutes: false,
+    forceCloseConnections: true,
+    return503OnClosing: false,
+    // A malformed path (bad percent-encoding) or media type: RabbitMQ's bare 400.
+    frameworkErrors: (err, _req, reply) => sendError(reply, err),
+  });
+  installParsing(app);
+  let listenPort = 0;
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/',
+    handler: (_req, reply) => reply.type('text/plain; charset=utf-8').send('Wharf, an AMQP 0-9-1 message broker. Health: GET /api/health\n'),
+  });
+  app.route({
+    method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'],
+    url: '/api/health',
+    handler: (req, reply) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        reply.header('allow', 'GET, HEAD');
+        throw new HttpError(405, '', '');
       }
+      send(reply, { status: 'ok', ...opts.health() });
+    },
+  });
+  let rates: RateSampler | undefined;
+  const m = opts.management;
+  if (m) {
+    rates = new RateSampler(m.statsIntervalMs ?? STATS_INTERVAL_MS_DEFAULT);
+    const ctx: ManagementContext = {
+      broker: m.broker,
+      resources: m.resources,
+      listeners: () => [...m.listeners(), { protocol: 'http', ip: opts.host, port: listenPort }],
+      nodeName: `wharf@${hostname()}`,
+      rates,
+      blockedConnections: m.blockedConnections ?? (() => 0),
+    };
+    nodeRoutes(app, ctx);
+    queueRoutes(app, ctx);
+    exchangeRoutes(app, ctx);
+    connectionRoutes(app, ctx);
+    definitionRoutes(app, ctx);
+    wharfRoutes(app, ctx);
+    for (const [url, perObject] of [['/metrics', false], ['/metrics/per-object', true]] as const) {
+      app.get(url, async (_req, reply) => {
+        const text = await renderMetrics(ctx, { perObject, queueSeriesMax: m.metricsQueueSeriesMax });
+        reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
+      });
+    }
+    const sampler = rates;
+    sampler.start(() => sampleAll(m.broker, sampler));
+  }
+  app.setNotFoundHandler((_req, reply) => sendError(reply, objectNotFound()));
+  app.setErrorHandler((err, _req, reply) => sendError(reply, err));
+  try {
+    await app.listen({ port: opts.port, host: opts.host });
+  } catch (err) {
+    rates?.stop();
+    await app.close().catch(() => {});
+    throw err;
+  }
+  const addr = app.server.address();
+  listenPort = addr && typeof addr === 'object' ? addr.port : opts.port;
+  let closing: Promise<void> | undefined;
+  return {
+    port: listenPort,
+    close: () =>
+      (closing ??= (async () => {
+        rates?.stop();
+        await app.close();
+      })()),
+  };
+}
+
+/**
+ * RabbitMQ reads every request body as JSON whatever its content type; an empty
+ * body is no body, and anything unparsable is 400 {"error":"bad_request","reason":"not_json"}.
+ */
+function installParsing(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
+    if (body.length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse(body.toString('utf8')) as unknown);
+    } catch {
+      done(new HttpError(400, 'bad_request', 'not_json'), undefined);
     }
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: opts.port, host: opts.host }, () => {
-      server.off('error', reject);
-      let closing: Promise<void> | undefined;
-      resolve({ port: (server.address() as AddressInfo).port, close: () => (closing ??= closeServer(server)) });
-    });
-  });
-}
-
-function closeServer(server: ReturnType<typeof createServer>): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    // Keep-alive sockets would hold close() open until they time out.
-    server.closeAllConnections();
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-  res.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Content-Length': Buffer.byteLength(text),
-    'Cache-Control': 'no-store',
-  });
-  res.end(text);
-}
-
-function sendText(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
 }

@@ -11,7 +11,7 @@ import { fsyncDir } from './disk.js';
 import { type Logger, stderrLogger } from './log.js';
 
 /** Version of the whole data directory layout; bump it (and add a migration) on incompatible change. */
-export const STORE_FORMAT_VERSION = 3;
+export const STORE_FORMAT_VERSION = 4;
 
 export const FORMAT_FILE = 'FORMAT';
 export const LOCK_FILE = 'LOCK';
@@ -29,6 +29,8 @@ export interface DataDir {
   readonly streamsDir: string;
   /** Consumer groups' committed offsets: one log per vhost. */
   readonly groupsDir: string;
+  /** Transactional ids' states (the transaction coordinator's log): one log per vhost. */
+  readonly transactionsDir: string;
   /** Metadata JSON (exchanges, queues, bindings, users), written with writeFileAtomic. */
   readonly metaPath: string;
   /** Bytes recovery cut off damaged segments (the message log's default quarantine). */
@@ -53,6 +55,10 @@ const MIGRATIONS: ReadonlyMap<number, (dir: string, logger: Logger) => Promise<v
   // 2 → 3: streams (streams/ and the streams of meta.json) were added. Nothing to rewrite; the bump
   // keeps an older Wharf, which would drop the streams from meta.json, off the directory.
   [2, () => Promise.resolve()],
+  // 3 → 4: transactions (control batches and transactional state in stream partitions,
+  // transactions/, transactional offsets in groups/). Nothing to rewrite; the bump keeps an older
+  // Wharf, which would serve aborted records as committed ones, off the directory.
+  [3, () => Promise.resolve()],
 ]);
 
 /**
@@ -72,14 +78,16 @@ export async function openDataDir(dir: string, logger: Logger = stderrLogger): P
     const quarantineDir = path.join(root, 'quarantine');
     const streamsDir = path.join(root, 'streams');
     const groupsDir = path.join(root, 'groups');
+    const transactionsDir = path.join(root, 'transactions');
     await fs.mkdir(messagesDir, { recursive: true });
     await fs.mkdir(dedupDir, { recursive: true });
     await fs.mkdir(delayedDir, { recursive: true });
     await fs.mkdir(quarantineDir, { recursive: true });
     await fs.mkdir(streamsDir, { recursive: true });
     await fs.mkdir(groupsDir, { recursive: true });
+    await fs.mkdir(transactionsDir, { recursive: true });
     await fsyncDir(root);
-    return { dir: root, messagesDir, dedupDir, delayedDir, streamsDir, groupsDir, metaPath: path.join(root, 'meta.json'), quarantineDir, release };
+    return { dir: root, messagesDir, dedupDir, delayedDir, streamsDir, groupsDir, transactionsDir, metaPath: path.join(root, 'meta.json'), quarantineDir, release };
   } catch (err) {
     await release();
     throw err;

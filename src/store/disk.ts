@@ -5,6 +5,8 @@
 import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fsyncLatency } from './fsync-latency.js';
 
 export interface LogFile {
   /** Reads up to `into.length` bytes at `position`; fewer only at end of file. */
@@ -23,7 +25,12 @@ export interface LogDisk {
   /** 'create' fails if the file exists; 'existing' fails if it does not. Both open read-write. */
   open(name: string, mode: 'create' | 'existing'): Promise<LogFile>;
   remove(name: string): Promise<void>;
-  /** Makes file creations and removals in the log directory durable. */
+  /**
+   * Renames a file in the log directory, atomically replacing `to` if it exists (POSIX rename:
+   * after a crash either name holds the file, never neither). Durable once syncDir() resolves.
+   */
+  rename(from: string, to: string): Promise<void>;
+  /** Makes file creations, removals and renames in the log directory durable. */
   syncDir(): Promise<void>;
   /**
    * Durably copies bytes [from, to) of `file` into the quarantine area under `name` (or a variant
@@ -60,7 +67,8 @@ class NodeLogFile implements LogFile {
   }
 
   datasync(): Promise<void> {
-    return this.fh.datasync();
+    const start = performance.now();
+    return this.fh.datasync().then(() => fsyncLatency.observe((performance.now() - start) / 1000));
   }
 
   truncate(bytes: number): Promise<void> {
@@ -121,6 +129,10 @@ export class NodeLogDisk implements LogDisk {
 
   remove(name: string): Promise<void> {
     return fs.unlink(this.describe(name));
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return fs.rename(this.describe(from), this.describe(to));
   }
 
   syncDir(): Promise<void> {

@@ -4,6 +4,7 @@
 // The on-disk layout is documented in docs/storage-format.md.
 
 import type { HandleBudget } from './segment.js';
+import type { SegmentRewriter } from './segment-rewrite.js';
 
 /**
  * When sync() resolves:
@@ -103,13 +104,23 @@ export interface Log {
    * the following ones, until their sizes add up to `bytesMax` (at least one record if there is
    * any). Payloads may share one freshly read buffer. Fewer (or none) at the end of the log.
    * A position not in the log -> RangeError; corrupt data -> StoreCorruptionError.
+   * `alloc`, if given, supplies the buffers records on disk are read into (payloads are views of
+   * them), so a caller that knows when it is done with the payloads can reuse the memory.
    */
-  readFrom(from: LogPosition, bytesMax: number): Promise<LogRecord[]>;
+  readFrom(from: LogPosition, bytesMax: number, alloc?: (bytes: number) => Buffer): Promise<LogRecord[]>;
   /** Segment ids, oldest first; the last is the active one. */
   segments(): readonly number[];
   activeSegment(): number;
   /** Delete whole segments with id < segment (never the active one). Disk space comes back. */
   deleteSegmentsBefore(segment: number): Promise<void>;
+  /**
+   * Starts writing one segment to replace the sealed, durable segments with ids first..last (the
+   * live ones in that range; never the active one). The replacement gets id `first`; once its
+   * commit() resolves, reads see it instead of them, and a crash at any point leaves either the
+   * old segments or the replacement (docs/storage-format.md, "Replacing segments"). Positions
+   * inside the replaced segments mean nothing afterwards. Throws if the range is not replaceable.
+   */
+  replaceSegments(first: number, last: number): SegmentRewriter;
   /** Bytes the segments occupy (buffered bytes included), for metrics and retention. */
   sizeBytes(): number;
   readonly stats: LogStats;

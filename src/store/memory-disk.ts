@@ -86,6 +86,8 @@ export class MemoryDisk {
   private files = new Map<string, MemFile>();
   /** Directory entries as of the last syncDir. */
   private dirDurable = new Map<string, MemFile>();
+  /** Renames since the last syncDir: a crash keeps each whole or undoes it whole (rename is atomic). */
+  private pendingRenames: { from: string; to: string }[] = [];
   /** Quarantined bytes by name (durable at once). */
   readonly quarantined = new Map<string, Buffer>();
   readonly counters = { writes: 0, fsyncs: 0, fsyncsInFlight: 0, fsyncsInFlightMax: 0, crashes: 0 };
@@ -154,11 +156,21 @@ export class MemoryDisk {
     this.clearPendingFaults(); // they were meant for the process that just died
     const survivors = new Map<string, MemFile>();
     const names = new Set([...this.files.keys(), ...this.dirDurable.keys()]);
+    // Both names of a rename get one outcome: the rename happened, or it did not.
+    const forced = new Map<string, boolean>();
+    for (const r of this.pendingRenames) {
+      const happened = opts.tear === true && this.random() < 0.5;
+      if (!forced.has(r.from)) forced.set(r.from, happened);
+      if (!forced.has(r.to)) forced.set(r.to, happened);
+    }
+    this.pendingRenames = [];
     for (const name of [...names].sort()) {
       const now = this.files.get(name);
       const synced = this.dirDurable.get(name);
+      const keepNow = forced.get(name);
       let file: MemFile | undefined;
       if (now && synced === now) file = now;
+      else if (keepNow !== undefined) file = keepNow ? now : synced;
       else if (opts.tear && this.random() < 0.5) file = now ?? synced;
       else file = synced; // an unsynced creation is lost, an unsynced removal undone
       if (!file) continue;
@@ -214,8 +226,18 @@ export class MemoryDisk {
   }
 
   /** @internal */
+  renameNow(from: string, to: string): void {
+    const file = this.files.get(from);
+    if (!file) throw fault('ENOENT', 'rename');
+    this.files.delete(from);
+    this.files.set(to, file);
+    this.pendingRenames.push({ from, to });
+  }
+
+  /** @internal */
   syncDirNow(): void {
     this.dirDurable = new Map(this.files);
+    this.pendingRenames = [];
   }
 
   /** @internal */
@@ -346,6 +368,10 @@ class MemoryDiskSession implements LogDisk {
 
   remove(name: string): Promise<void> {
     return this.op(() => this.disk.removeNow(name));
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return this.op(() => this.disk.renameNow(from, to));
   }
 
   syncDir(): Promise<void> {

@@ -31,6 +31,35 @@ export function parseSegmentFileName(name: string): number | undefined {
   return Number.isSafeInteger(id) ? id : undefined;
 }
 
+/** `<segment>.cleaned`: a replacement segment being written (incomplete until renamed to a swap file). */
+export function cleanedFileName(segment: number): string {
+  return `${String(segment).padStart(SEGMENT_ID_DIGITS, '0')}.cleaned`;
+}
+
+const CLEANED_NAME = /^\d{20}\.cleaned$/;
+
+export function isCleanedFileName(name: string): boolean {
+  return CLEANED_NAME.test(name);
+}
+
+/**
+ * `<first>-<last>.swap`: a complete, durable replacement for the segments with ids first..last.
+ * Once it exists the replacement is decided: recovery finishes it (docs/storage-format.md).
+ */
+export function swapFileName(first: number, last: number): string {
+  return `${String(first).padStart(SEGMENT_ID_DIGITS, '0')}-${String(last).padStart(SEGMENT_ID_DIGITS, '0')}.swap`;
+}
+
+const SWAP_NAME = /^(\d{20})-(\d{20})\.swap$/;
+
+export function parseSwapFileName(name: string): { first: number; last: number } | undefined {
+  const m = SWAP_NAME.exec(name);
+  if (!m) return undefined;
+  const first = Number(m[1]);
+  const last = Number(m[2]);
+  return Number.isSafeInteger(first) && Number.isSafeInteger(last) && first <= last ? { first, last } : undefined;
+}
+
 /** `<segment>-<offset>.bin`, where recovery puts the bytes it cut off a segment. */
 export function quarantineFileName(segment: number, offset: number): string {
   return `${String(segment).padStart(SEGMENT_ID_DIGITS, '0')}-${offset}.bin`;

@@ -8,9 +8,12 @@ import type { Logger } from './log.js';
 import {
   SEGMENT_HEADER_BYTES,
   checkSegmentHeader,
+  isCleanedFileName,
   parseSegmentFileName,
+  parseSwapFileName,
   quarantineFileName,
   scanRecords,
+  segmentFileName,
   segmentHeader,
 } from './record-format.js';
 import type { RecoveredSegment } from './segment.js';
@@ -27,7 +30,7 @@ export async function recoverSegments(
   logger: Logger,
   trusted?: ReadonlyMap<number, number>,
 ): Promise<RecoveryReport> {
-  const names = await disk.list();
+  const names = await finishReplacements(disk, logger, await disk.list());
   const found: { id: number; name: string }[] = [];
   for (const name of names) {
     const id = parseSegmentFileName(name);
@@ -57,6 +60,41 @@ export async function recoverSegments(
   // page cache shows them, a power loss would not. Make what we found durable before building on it.
   if (found.length > 0) await disk.syncDir();
   return { segments, quarantined };
+}
+
+/**
+ * Segment replacements a crash interrupted (docs/storage-format.md, "Replacing segments"): a
+ * `.cleaned` file was never committed and goes; a `.swap` file is a complete, durable replacement,
+ * so the old segments it names are removed and it takes the first one's name. Returns the
+ * directory's names afterwards.
+ */
+async function finishReplacements(disk: LogDisk, logger: Logger, names: string[]): Promise<string[]> {
+  let changed = false;
+  for (const name of names) {
+    if (!isCleanedFileName(name)) continue;
+    await disk.remove(name);
+    changed = true;
+    logger.info('log recovery: removed an unfinished segment replacement', { file: disk.describe(name) });
+  }
+  const swaps = names
+    .map((name) => ({ name, range: parseSwapFileName(name) }))
+    .filter((s) => s.range !== undefined)
+    .sort((a, b) => (a.range?.first ?? 0) - (b.range?.first ?? 0));
+  for (const { name, range } of swaps) {
+    if (!range) continue;
+    const now = await disk.list();
+    for (const other of now) {
+      const id = parseSegmentFileName(other);
+      if (id !== undefined && id > range.first && id <= range.last) await disk.remove(other);
+    }
+    await disk.syncDir();
+    await disk.rename(name, segmentFileName(range.first));
+    await disk.syncDir();
+    changed = true;
+    logger.warn('log recovery: finished replacing segments', { segment: disk.describe(segmentFileName(range.first)), replaced: `${range.first}..${range.last}` });
+  }
+  if (changed) await disk.syncDir();
+  return changed ? disk.list() : names;
 }
 
 /** Verifies one segment, cuts it at the first bad record and returns its valid length. */

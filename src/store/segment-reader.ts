@@ -157,14 +157,14 @@ export class SegmentReader {
     return new RangeError(`segment ${seg.id} was deleted or cut back while reading`);
   }
 
-  async readFrom(from: LogPosition, bytesMax: number): Promise<LogRecord[]> {
+  async readFrom(from: LogPosition, bytesMax: number, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Promise<LogRecord[]> {
     // A segment's end is a valid place to start: reading goes on with the next segment.
     let seg = from.offset === this.findSegment(from.segment)?.end ? (this.findSegment(from.segment) as Segment) : this.segmentAt(from);
     let offset = from.offset;
     const out: LogRecord[] = [];
     let bytes = 0;
     for (;;) {
-      const got = await this.readRun(seg, offset, bytesMax - bytes, out.length === 0);
+      const got = await this.readRun(seg, offset, bytesMax - bytes, out.length === 0, alloc);
       for (const r of got) {
         out.push(r);
         bytes += r.size;
@@ -183,7 +183,7 @@ export class SegmentReader {
    * Records of one segment from `offset` whose sizes add up to at most `bytesMax` (or the first
    * one alone, if `atLeastOne` and it is bigger), read with one pread where they are on disk.
    */
-  private async readRun(seg: Segment, offset: number, bytesMax: number, atLeastOne: boolean): Promise<LogRecord[]> {
+  private async readRun(seg: Segment, offset: number, bytesMax: number, atLeastOne: boolean, alloc: (bytes: number) => Buffer): Promise<LogRecord[]> {
     const out: LogRecord[] = [];
     if (offset >= seg.end) return out;
     if (offset >= seg.written) {
@@ -199,7 +199,7 @@ export class SegmentReader {
       return out;
     }
     const stop = Math.min(seg.written, offset + Math.max(bytesMax, RECORD_BYTES_MIN));
-    let buf = Buffer.allocUnsafe(stop - offset);
+    let buf = alloc(stop - offset);
     await this.readExact(seg, buf, offset);
     let at = 0;
     while (offset + at < seg.written) {
@@ -219,7 +219,7 @@ export class SegmentReader {
       at += c.bytes;
     }
     // Records past what is on disk are in the write buffers.
-    if (offset + at === seg.written && at < bytesMax) out.push(...(await this.readRun(seg, seg.written, bytesMax - at, false)));
+    if (offset + at === seg.written && at < bytesMax) out.push(...(await this.readRun(seg, seg.written, bytesMax - at, false, alloc)));
     return out;
   }
 

@@ -12,7 +12,8 @@ export interface RecoveredSegment {
 
 export interface Segment {
   readonly id: number;
-  readonly name: string;
+  /** The file's name; a replacement segment is named `<first>-<last>.swap` until its final rename. */
+  name: string;
   /** Logical end: every byte appended, buffered ones included. */
   end: number;
   /** Bytes handed to the OS. Records below this are read from the file, above it from a buffer. */
@@ -117,6 +118,8 @@ export class HandleBudget {
  */
 export class SegmentFiles {
   private readonly lru = new Map<Segment, LogFile>();
+  /** The segment last moved to the end of `lru`. */
+  private lastUsed: Segment | undefined;
 
   constructor(
     private readonly disk: LogDisk,
@@ -129,8 +132,13 @@ export class SegmentFiles {
   get(seg: Segment): Promise<LogFile> {
     const f = seg.file;
     if (f) {
-      this.lru.delete(seg);
-      this.lru.set(seg, f);
+      // Re-inserting the most recently used one (the active segment, twice per sync) would change
+      // nothing but churn the Map's table (see util/small-set.ts).
+      if (this.lastUsed !== seg) {
+        this.lru.delete(seg);
+        this.lru.set(seg, f);
+        this.lastUsed = seg;
+      }
       this.budget?.touch(seg, this);
       return Promise.resolve(f);
     }
@@ -152,6 +160,7 @@ export class SegmentFiles {
       }
       seg.file = f;
       this.lru.set(seg, f);
+      this.lastUsed = seg;
       this.evict();
       if (this.budget) {
         this.budget.touch(seg, this);
@@ -180,6 +189,7 @@ export class SegmentFiles {
     const f = seg.file;
     if (!f || seg.readers > 0 || !this.quiet(seg)) return;
     this.lru.delete(seg);
+    if (this.lastUsed === seg) this.lastUsed = undefined;
     this.budget?.forget(seg);
     seg.file = undefined;
     f.close().catch(() => {}); // nothing is buffered or unsynced on it: a failing close changes nothing
@@ -191,6 +201,7 @@ export class SegmentFiles {
     if (!f) return;
     this.lru.delete(seg);
     this.budget?.forget(seg);
+    if (this.lastUsed === seg) this.lastUsed = undefined;
     seg.file = undefined;
     await f.close();
   }

@@ -4,15 +4,20 @@
 // never more than one fdatasync in flight and group commit falls out of the queueing: callers that
 // arrive while a round is queued or running share the next round.
 
+import { latencyTrace, traceNow } from '../util/latency-trace.js';
+import { SmallSet } from '../util/small-set.js';
 import type { LogDisk } from './disk.js';
 import type { FsyncPolicy, Log, LogPosition, LogRecord, LogStats, Logger } from './log.js';
 import {
   RECORD_PAYLOAD_BYTES_MAX,
   SEGMENT_HEADER_BYTES,
+  cleanedFileName,
   encodeRecordInto,
   recordBytes,
+  segmentFileName,
   segmentHeader,
 } from './record-format.js';
+import { SegmentRewrite, type SegmentRewriter } from './segment-rewrite.js';
 import { type HandleBudget, type RecoveredSegment, type Segment, SegmentFiles, WriteBuf, newSegment } from './segment.js';
 import { SegmentReader } from './segment-reader.js';
 
@@ -84,8 +89,8 @@ export class SegmentedLog implements Log {
   private ioTail: Promise<void> = Promise.resolve();
   private writeScheduled = false;
   /** Segments with bytes written but not fdatasync'd. */
-  private readonly dirty = new Set<Segment>();
-  private readonly rounds = new Set<Round>();
+  private readonly dirty = new SmallSet<Segment>();
+  private readonly rounds = new SmallSet<Round>();
   /** 'batch': the round the next sync() callers join; it starts when the I/O queue reaches it. */
   private nextRound: Round | undefined;
   private inflight: Round | undefined;
@@ -93,6 +98,8 @@ export class SegmentedLog implements Log {
   private unclaimedLoss: Error | undefined;
   /** Segments a failed rollback could not cut back yet; retried before anything else is written. */
   private pendingCut: Segment[] | undefined;
+  /** The last part of a segment replacement (old files removed, swap file renamed), if running. */
+  private replacing: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
   private closed = false;
   /** Set by kill(): the process "died" (memory log crash simulation). */
@@ -234,6 +241,15 @@ export class SegmentedLog implements Log {
   }
 
   sync(): Promise<void> {
+    const trace = latencyTrace;
+    if (!trace) return this.syncRound();
+    const t0 = traceNow();
+    const p = this.syncRound();
+    p.then(() => trace.since('store.sync', t0), noop);
+    return p;
+  }
+
+  private syncRound(): Promise<void> {
     if (this.closing && !this.dead) return this.closing;
     const refused = this.refusal();
     if (refused) return Promise.reject(refused);
@@ -308,7 +324,9 @@ export class SegmentedLog implements Log {
       const run = this.nextWriteRun(target);
       if (!run) throw new Error(`internal: nothing buffered at byte ${this.writtenGlobal} of ${target}`);
       const file = await this.files.get(run.seg);
+      const t0 = latencyTrace ? traceNow() : 0;
       await file.writev(run.chunks, run.position);
+      if (t0) latencyTrace?.since('store.write', t0);
       this.stats.writes++;
       for (const [buf, end] of run.ends) buf.flushed = end;
       run.seg.written = run.position + run.bytes;
@@ -351,7 +369,10 @@ export class SegmentedLog implements Log {
     const synced: [Segment, number][] = [];
     for (const seg of [...this.dirty].sort((a, b) => a.id - b.id)) {
       const upTo = seg.written;
-      await (await this.files.get(seg)).datasync();
+      const file = await this.files.get(seg);
+      const t0 = latencyTrace ? traceNow() : 0;
+      await file.datasync();
+      if (t0) latencyTrace?.since('store.fsync', t0);
       this.stats.fsyncs++;
       synced.push([seg, upTo]);
     }
@@ -469,9 +490,9 @@ export class SegmentedLog implements Log {
     return this.reader.scan(onRecord, from);
   }
 
-  readFrom(from: LogPosition, bytesMax: number): Promise<LogRecord[]> {
+  readFrom(from: LogPosition, bytesMax: number, alloc?: (bytes: number) => Buffer): Promise<LogRecord[]> {
     this.assertReadable();
-    return this.reader.readFrom(from, bytesMax);
+    return this.reader.readFrom(from, bytesMax, alloc);
   }
 
   // ---- segments ----
@@ -492,6 +513,7 @@ export class SegmentedLog implements Log {
     const refused = this.refusal();
     if (refused) return Promise.reject(refused);
     return this.runIo(async () => {
+      await this.replacing;
       const victims = this.segs.filter((s) => s.id < segment && s !== this.active);
       if (victims.length === 0) return;
       await this.finishCutBack();
@@ -518,6 +540,93 @@ export class SegmentedLog implements Log {
       await this.storage.syncDir();
       this.logger.debug('deleted segments', { ids: victims.map((s) => s.id) });
     });
+  }
+
+  // ---- replacing segments (segment-rewrite.ts; docs/storage-format.md) ----
+
+  replaceSegments(first: number, last: number): SegmentRewriter {
+    const refused = this.refusal();
+    if (refused) throw refused;
+    this.replaceable(first, last);
+    return new SegmentRewrite(this.storage, first, last, this.bufferBytes, (f, l, bytes, swapName, onSwitch) =>
+      this.installReplacement(f, l, bytes, swapName, onSwitch),
+    );
+  }
+
+  /** The live segments first..last; throws unless they start at `first`, are sealed and durable. */
+  private replaceable(first: number, last: number): Segment[] {
+    if (!Number.isSafeInteger(first) || !Number.isSafeInteger(last) || first > last) throw new RangeError(`no segments ${first}..${last}`);
+    const victims = this.segs.filter((s) => s.id >= first && s.id <= last);
+    if (victims.length === 0 || victims[0].id !== first) throw new RangeError(`segment ${first} is not in the log`);
+    if (victims.includes(this.active)) throw new RangeError(`segment ${this.active.id} is the active segment`);
+    // Under 'never' nothing is fsync'd before close: written counts as settled, as for sync().
+    const settled = (s: Segment): number => (this.policy === 'never' ? s.written : s.durable);
+    const open = victims.find((s) => settled(s) < s.end || s.written < s.end);
+    if (open) throw new RangeError(`segment ${open.id} is not durable yet`);
+    return victims;
+  }
+
+  /**
+   * The replacement file is durable as `<first>.cleaned`. On the I/O queue (so no deletion or
+   * write round runs meanwhile): check the old segments are still there, commit the swap file,
+   * and switch readers to it; then, off the queue, remove the old files and rename the swap file.
+   */
+  private installReplacement(first: number, last: number, bytes: number, swapName: string, onSwitch: (() => void) | undefined): Promise<void> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    return this.runIo(async () => {
+      await this.replacing;
+      let victims: Segment[];
+      try {
+        victims = this.replaceable(first, last);
+        await this.storage.rename(cleanedFileName(first), swapName);
+        await this.storage.syncDir();
+      } catch (err) {
+        // Not committed: the old segments stay (a swap file that reached the disk anyway is a
+        // complete replacement, which recovery would finish; removing it keeps things simple).
+        await this.storage.remove(swapName).catch(() => {});
+        await this.storage.remove(cleanedFileName(first)).catch(() => {});
+        throw err;
+      }
+      const seg = newSegment(first, bytes, true);
+      seg.name = swapName;
+      this.segs.splice(this.segs.indexOf(victims[0]), victims.length, seg);
+      for (const v of victims) {
+        v.live = false;
+        this.dirty.delete(v);
+      }
+      this.refreshIds();
+      try {
+        onSwitch?.();
+      } catch (err) {
+        this.logger.error('a segment replacement callback failed', { error: toError(err).message });
+      }
+      this.replacing = this.finishReplacement(seg, victims).catch((err: unknown) => {
+        // The swap file is durable: the next start finishes what is left.
+        this.logger.error('could not finish replacing segments; recovery will', { segment: first, error: toError(err).message });
+      });
+    });
+  }
+
+  private async finishReplacement(seg: Segment, victims: readonly Segment[]): Promise<void> {
+    // Reads of the new segment keep one handle through the rename (a read counts as a user).
+    seg.readers++;
+    try {
+      await this.files.get(seg);
+      for (const v of victims) await this.files.close(v).catch(() => {});
+      for (const v of victims) {
+        if (v.id !== seg.id && v.created) await this.storage.remove(v.name).catch(ignoreMissing);
+      }
+      // The old segments are gone for good before the swap file takes the first one's name.
+      await this.storage.syncDir();
+      const name = segmentFileName(seg.id);
+      await this.storage.rename(seg.name, name);
+      seg.name = name;
+      await this.storage.syncDir();
+      this.logger.debug('replaced segments', { segment: seg.id, replaced: victims.map((v) => v.id), bytes: seg.end });
+    } finally {
+      seg.readers--;
+    }
   }
 
   sizeBytes(): number {
@@ -561,6 +670,7 @@ export class SegmentedLog implements Log {
       failure = err;
     });
     await this.ioTail;
+    await this.replacing;
     this.closed = true;
     await this.files.closeAll();
     if (failure) throw failure;

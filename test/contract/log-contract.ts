@@ -202,6 +202,23 @@ export function runLogContract(name: string, open: OpenLog, features: ContractFe
         await assert.rejects(log.readFrom({ segment: 999, offset: 8 }, 100), RangeError);
       }));
 
+    test('readFrom reads records on disk into the buffers an allocator supplies', () =>
+      withLog({ segmentBytesMax: 400, writeBufferBytesMax: 128 }, async (log) => {
+        const positions: LogPosition[] = [];
+        for (let i = 0; i < 12; i++) positions.push(log.append(1, payloadFor(i, 40)));
+        await log.sync();
+        const supplied: Buffer[] = [];
+        const alloc = (bytes: number): Buffer => {
+          const b = Buffer.alloc(bytes + 16).subarray(8, 8 + bytes);
+          supplied.push(b);
+          return b;
+        };
+        const got = await log.readFrom(positions[2], 1 << 20, alloc);
+        assert.deepEqual(got.map((r) => r.payload), positions.slice(2).map((_, k) => payloadFor(2 + k, 40)));
+        assert.ok(supplied.length >= log.segments().length - 1, 'one read per segment run');
+        for (const r of got) assert.ok(supplied.some((b) => b.buffer === r.payload.buffer), 'every payload is a view of a supplied buffer');
+      }));
+
     test('reading a position that is not in the log is a RangeError', () =>
       withLog({}, async (log) => {
         const pos = log.append(1, Buffer.from('abc'));

@@ -28,6 +28,8 @@ export interface TestBatchOptions {
   producerId?: number;
   producerEpoch?: number;
   baseSequence?: number;
+  /** Attributes bit 4: part of a transaction. */
+  transactional?: boolean;
 }
 
 export function testBatch(records: TestRecord[], o: TestBatchOptions = {}): Buffer {
@@ -50,7 +52,7 @@ export function testBatch(records: TestRecord[], o: TestBatchOptions = {}): Buff
   head.writeInt32BE(61 - 12 + recordsBytes, 8);
   head.writeInt32BE(0, 12);
   head[16] = 2;
-  head.writeInt16BE(0, 21);
+  head.writeInt16BE(o.transactional ? 0x10 : 0, 21);
   head.writeInt32BE(records.length - 1, 23);
   head.writeBigInt64BE(BigInt(ts), 27);
   head.writeBigInt64BE(BigInt(ts + maxDelta), 35);

@@ -58,6 +58,8 @@ describe('wharf perf', () => {
     assert.ok(r.publishRate > 0 && r.consumeRate > 0 && r.confirmRate > 0);
     assert.ok(r.latencyMs.p50 > 0 && r.latencyMs.p50 <= r.latencyMs.p95 && r.latencyMs.p95 <= r.latencyMs.p99);
     assert.ok(r.latencyMs.p99 <= r.latencyMs.p999 && r.latencyMs.p999 <= r.latencyMs.max);
+    const c = r.confirmLatencyMs;
+    assert.ok(c.p50 > 0 && c.p50 <= c.p95 && c.p95 <= c.p99 && c.p99 <= c.p999 && c.p999 <= c.max, JSON.stringify(c));
     assert.equal(r.config.persistent, true);
     assert.equal(await queueDepth(`${String(r.config.queuePrefix)}-1`), undefined, 'cleaned up');
   });
@@ -69,6 +71,7 @@ describe('wharf perf', () => {
     assert.ok(r.consumed > 0 && r.consumed <= r.published, `${r.consumed} of ${r.published}`);
     assert.equal(r.confirmed, 0);
     assert.equal(r.confirmRate, 0);
+    assert.deepEqual(r.confirmLatencyMs, { p50: 0, p95: 0, p99: 0, p999: 0, max: 0 });
     assert.ok(r.durationMs >= 2000);
     assert.ok(lines.length >= 1);
     for (const l of lines) assert.match(l, /^time \d+\.\d s, published [\d,]+ msg\/s, consumed [\d,]+ msg\/s, latency p50 (\d+\.\d{3}|-) ms, p99 (\d+\.\d{3}|-) ms$/);
@@ -192,12 +195,13 @@ describe('wharf perf', () => {
     });
 
     it('without --json: progress lines, a summary, and the JSON line last', TEST_OPTS, async () => {
-      const r = await wharf(['perf', '--url', broker.url, '--queue-prefix', uniqueName('perf'), '--duration', '1', '--rate', '1000']);
+      const r = await wharf(['perf', '--url', broker.url, '--queue-prefix', uniqueName('perf'), '--duration', '1', '--rate', '1000', '--confirm', '100']);
       assert.equal(r.code, 0, r.stderr);
       const lines = r.stdout.trimEnd().split('\n');
-      assert.match(lines[0], /^time 1\.0 s, published/);
+      assert.match(lines[0], /^time 1\.0 s, published .*, confirm p99 (\d+\.\d{3}|-) ms$/);
       assert.ok(lines.some((l) => l.startsWith('summary: ')));
       assert.ok(lines.some((l) => /^ {2}latency ms: p50 [\d.]+, p95 [\d.]+, p99 [\d.]+, p99\.9 [\d.]+, max [\d.]+$/.test(l)));
+      assert.ok(lines.some((l) => /^ {2}confirm latency ms: p50 [\d.]+, p95 [\d.]+, p99 [\d.]+, p99\.9 [\d.]+, max [\d.]+ \(publish to confirm\)$/.test(l)));
       const last = JSON.parse(lines[lines.length - 1]) as PerfResult;
       assert.equal(last.consumed, last.published);
     });

@@ -9,6 +9,7 @@ import type { Stream } from '../stream/stream.js';
 import { DELAYED_EXCHANGE_TYPE, delayedRouterType } from './delayed.js';
 import { createRouter } from './index.js';
 import type { Router } from './router.js';
+import { ExchangeCounters } from '../stats.js';
 
 /** The exchange argument naming an alternate exchange (https://www.rabbitmq.com/docs/ae). */
 export const ALTERNATE_EXCHANGE_ARG = 'alternate-exchange';
@@ -30,6 +31,8 @@ export interface ExchangeOptions {
 }
 
 export class Exchange {
+  /** publish_in / publish_out for the management API. */
+  readonly stats = new ExchangeCounters();
   readonly name: string;
   readonly type: ExchangeType;
   readonly durable: boolean;

@@ -13,6 +13,7 @@ import type { MessageStore } from '../message-store.js';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from './args.js';
 import { Lanes } from './lanes.js';
 import { DedupCache } from './dedup.js';
+import { MessageCounters } from '../stats.js';
 
 /** The broker side of a consumer: implemented by a channel session. */
 export interface Consumer {
@@ -48,6 +49,9 @@ export interface QueueOptions {
 }
 
 /** How much message content a queue keeps in memory ahead of its consumers. */
+/** Process-wide count of publisher flow-control pauses (a queue's gate closing), for the metrics endpoint. */
+export const flowControl = { pauses: 0 };
+
 export const QUEUE_MEMORY_MESSAGES_MAX = 4096;
 export const QUEUE_MEMORY_BYTES_MAX = 16 * 1024 * 1024;
 /** Paged-out content read back per disk read: more than a publisher's socket read carries (see flowWait). */
@@ -99,6 +103,8 @@ export class Queue {
   private idleTimer: NodeJS.Timeout | undefined;
   /** Delivered and not yet acked, across all channels. */
   unacked = 0;
+  /** Message counters for the management API (message_stats). */
+  readonly stats = new MessageCounters();
   deleted = false;
   /** Called when an auto-delete queue loses its last consumer. */
   onUnused: ((q: Queue) => void) | undefined;
@@ -129,6 +135,11 @@ export class Queue {
 
   get messageCount(): number {
     return this.lanes.length;
+  }
+
+  /** Body bytes of the ready messages. */
+  get readyBodyBytes(): number {
+    return this.readyBytes;
   }
 
   get consumerCount(): number {
@@ -162,6 +173,7 @@ export class Queue {
   enqueue(msg: StoredMessage, now: number): void {
     const entry = new QueueEntry(msg, this.expiryOf(msg, now));
     msg.refs++;
+    this.stats.publish++;
     if (
       msg.content &&
       (this.lanes.length >= QUEUE_MEMORY_MESSAGES_MAX || this.readyBytes >= QUEUE_MEMORY_BYTES_MAX)
@@ -344,6 +356,7 @@ export class Queue {
     const timer = setTimeout(() => this.openFlowGate(), FLOW_WAIT_MAX_MS);
     timer.unref();
     this.flowGate = { promise, open, timer };
+    flowControl.pauses++;
     return promise;
   }
 

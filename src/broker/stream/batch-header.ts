@@ -19,6 +19,8 @@ export const BATCH_LOG_OVERHEAD_BYTES = 12;
 const MAGIC_AT = 16;
 const CRC_AT = 17;
 const ATTRIBUTES_AT = 21;
+/** Where lastOffsetDelta sits in a batch (readers that need only it skip decoding the header). */
+export const LAST_OFFSET_DELTA_AT = 23;
 
 export const ATTR_COMPRESSION_MASK = 0x07;
 export const ATTR_TIMESTAMP_LOG_APPEND = 0x08;
@@ -45,7 +47,7 @@ export function readBatchHeader(buf: Buffer, at = 0): BatchHeader {
     baseOffset: Number(buf.readBigInt64BE(at)),
     bytes: buf.readInt32BE(at + 8) + BATCH_LOG_OVERHEAD_BYTES,
     attributes: buf.readInt16BE(at + ATTRIBUTES_AT),
-    lastOffsetDelta: buf.readInt32BE(at + 23),
+    lastOffsetDelta: buf.readInt32BE(at + LAST_OFFSET_DELTA_AT),
     baseTimestamp: Number(buf.readBigInt64BE(at + 27)),
     maxTimestamp: Number(buf.readBigInt64BE(at + 35)),
     producerId: Number(buf.readBigInt64BE(at + 43)),

@@ -4,8 +4,10 @@
 export type StreamErrorKind =
   /** A batch fails its checks (length, CRC, record count): Kafka's CORRUPT_MESSAGE. */
   | 'corrupt'
-  /** A batch Kafka's validation refuses (magic 0/1 in Produce v3+, bad counts, unparsable records): INVALID_RECORD. */
+  /** A batch Kafka's validation refuses (magic 0/1 in Produce v3+, bad counts, unparsable records, no key on a compacted topic): INVALID_RECORD. */
   | 'invalid-record'
+  /** What the stream's configs forbid (DeleteRecords without cleanup.policy delete): POLICY_VIOLATION. */
+  | 'policy-violation'
   /** A batch bigger than the stream's max message bytes: RECORD_TOO_LARGE / MESSAGE_TOO_LARGE. */
   | 'too-large'
   /** A read below the log start or past the end: OFFSET_OUT_OF_RANGE. */
@@ -14,6 +16,8 @@ export type StreamErrorKind =
   | 'out-of-order-sequence'
   /** A producer epoch older than the one the stream knows: INVALID_PRODUCER_EPOCH / PRODUCER_FENCED. */
   | 'producer-fenced'
+  /** A producer with an open transaction on the partition wrote a non-transactional batch: INVALID_TXN_STATE. */
+  | 'invalid-txn-state'
   /** The stream or partition is gone or was never there: UNKNOWN_TOPIC_OR_PARTITION. */
   | 'unknown-partition'
   /** Writing to the disk failed: KAFKA_STORAGE_ERROR. */

@@ -2,16 +2,26 @@
 // segmented log (one directory per partition, one log record per batch). Offsets are assigned
 // here; the sparse indexes (segment-index.ts) find a batch by offset or by time; consumers see
 // batches up to the high watermark, which only moves once the batches below it are durable, so
-// an offset a consumer has seen is never reused after a crash. Retention deletes whole segments,
-// oldest first. Nothing is removed by reading. See docs/streams.md.
+// an offset a consumer has seen is never reused after a crash. Transactional producers' open
+// transactions hold the last stable offset back (read_committed readers stop there) until the
+// transaction coordinator's markers end them; aborted ones are indexed (aborted-txns.ts).
+// Retention deletes whole segments, oldest first. Nothing is removed by reading. See
+// docs/streams.md.
 
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { type FsyncPolicy, HandleBudget, type Log, type Logger, openFileLog, readFileIfExists, writeFileAtomic } from '../../store/index.js';
 import { SEGMENT_HEADER_BYTES, segmentFileName } from '../../store/record-format.js';
-import { ATTR_COMPRESSION_MASK, type BatchHeader, checkUncompressedRecords, clientBatch, readBatchHeader } from './batch-header.js';
+import { ControlRecordType, buildMarkerBatch, decodeTransactionMarker } from '../../protocol/kafka/control-records.js';
+import { decodeRecords } from '../../protocol/kafka/record-batch.js';
+import { type AbortedTxn, AbortedTxnIndex, decodeSegmentState, encodeSegmentState } from './aborted-txns.js';
+import { isControlBatch, isTransactionalBatch } from './batch-attributes.js';
+import { ATTR_COMPRESSION_MASK, type BatchHeader, LAST_OFFSET_DELTA_AT, checkUncompressedRecords, clientBatch, readBatchHeader } from './batch-header.js';
+import type { CleanerHost, SegmentReplacement, StoredBatch } from './compaction/cleaner.js';
+import { producerSnapshotOf, restoreIndexFiles, takeIndexFiles } from './compaction/index-files.js';
+import { requireKeys } from './compaction/keys.js';
 import { StreamError } from './errors.js';
-import { ProducerStateTable, lastSequence } from './producer-state.js';
+import { type CompletedTxn, ProducerStateTable, lastSequence } from './producer-state.js';
 import { SegmentIndex, indexFileName, parseIndexFileName } from './segment-index.js';
 
 /** The one record type of a stream log: a record batch. */
@@ -28,6 +38,19 @@ export interface PartitionConfig {
   readonly maxMessageBytes: number;
   /** One index entry per this many bytes of batches. */
   readonly indexIntervalBytes?: number;
+  /** cleanup.policy and compaction settings; absent: delete only (retention, no compaction). */
+  readonly cleanup?: CleanupConfig;
+}
+
+/** Kafka's cleanup.policy (compact, delete or both) and the settings of compaction. */
+export interface CleanupConfig {
+  readonly compact: boolean;
+  /** Retention by size and age applies (and DeleteRecords is allowed). */
+  readonly delete: boolean;
+  readonly deleteRetentionMs: number;
+  readonly minCompactionLagMs: number;
+  readonly maxCompactionLagMs: number;
+  readonly minCleanableDirtyRatio: number;
 }
 
 export interface PartitionOptions {
@@ -54,6 +77,17 @@ export interface ReadResult {
   readonly logStartOffset: number;
 }
 
+/** Kafka's isolation levels: read_uncommitted reads to the high watermark, read_committed to the last stable offset. */
+export type Isolation = 'uncommitted' | 'committed';
+
+/** A transaction marker: the coordinator's decision for one producer's transaction on this partition. */
+export interface MarkerSpec {
+  readonly producerId: number;
+  readonly producerEpoch: number;
+  readonly commit: boolean;
+  readonly coordinatorEpoch: number;
+}
+
 const INDEX_INTERVAL_DEFAULT = 4096;
 const META_FILE = 'partition.json';
 /** Partitions keep few read handles open, so thousands of them fit the process's descriptors. */
@@ -62,6 +96,8 @@ const OPEN_FILES_PER_PARTITION = 2;
 export const STREAM_OPEN_FILES_MAX = 256;
 /** One budget for the process: file descriptors are a per-process limit. */
 const STREAM_HANDLES = new HandleBudget(STREAM_OPEN_FILES_MAX);
+/** A read that overlapped a segment swap of the cleaner is redone; this often at most. */
+const READ_ATTEMPTS_MAX = 5;
 
 interface PartitionMeta {
   logStartOffset: number;
@@ -71,6 +107,7 @@ interface PartitionMeta {
 export class Partition {
   private readonly segs: SegmentIndex[];
   private producers: ProducerStateTable;
+  private readonly aborted: AbortedTxnIndex;
   private start: number;
   private next: number;
   private hw: number;
@@ -81,6 +118,10 @@ export class Partition {
   /** Sealed segments whose index file is not written yet (waits for their data to be durable). */
   private readonly unindexed = new Map<number, Buffer>();
   private indexWrites: Promise<void> = Promise.resolve();
+  /** Bumped whenever cleaned segments replace old ones: positions from before mean nothing after. */
+  private layout = 0;
+  /** Changes of the segment list (retention, DeleteRecords, compaction swaps), one at a time. */
+  private segmentOps: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly log: Log,
@@ -89,15 +130,19 @@ export class Partition {
     private readonly logger: Logger,
     segs: SegmentIndex[],
     producers: ProducerStateTable,
+    aborted: AbortedTxnIndex,
     logStartOffset: number,
   ) {
     this.segs = segs;
     this.producers = producers;
+    this.aborted = aborted;
     this.indexIntervalBytes = config.indexIntervalBytes ?? INDEX_INTERVAL_DEFAULT;
     const last = segs[segs.length - 1];
     this.next = last.nextOffset;
     this.start = Math.min(Math.max(logStartOffset, this.firstOffset()), this.next);
     this.hw = this.next;
+    // Everything recovered is durable: transactions ended by markers in it are stable.
+    this.producers.markStable(this.hw);
   }
 
   static async open(opts: PartitionOptions): Promise<Partition> {
@@ -117,8 +162,8 @@ export class Partition {
       trustedSegments: trusted,
     });
     try {
-      const { segs, producers, rebuilt } = await recoverIndexes(log, opts.dir, found, meta, opts.config.indexIntervalBytes ?? INDEX_INTERVAL_DEFAULT);
-      const p = new Partition(log, opts.dir, opts.config, opts.logger, segs, producers, meta?.logStartOffset ?? 0);
+      const { segs, producers, aborted, rebuilt } = await recoverIndexes(log, opts.dir, found, meta, opts.config.indexIntervalBytes ?? INDEX_INTERVAL_DEFAULT);
+      const p = new Partition(log, opts.dir, opts.config, opts.logger, segs, producers, aborted, meta?.logStartOffset ?? 0);
       for (const [id, file] of rebuilt) await writeFileAtomic(path.join(opts.dir, indexFileName(id)), file);
       await removeStaleIndexes(opts.dir, new Set(log.segments()));
       return p;
@@ -154,6 +199,44 @@ export class Partition {
     return this.producers.size;
   }
 
+  /**
+   * Kafka's last stable offset: read_committed readers see records below it. The first offset of
+   * the earliest transaction still open (or ended by a marker that is not durable yet), else the
+   * high watermark.
+   */
+  get lastStableOffset(): number {
+    const first = this.producers.firstUnstableOffset();
+    return first === undefined ? this.hw : Math.min(first, this.hw);
+  }
+
+  /** Where the producer's open transaction on this partition starts (undefined: none open). */
+  openTxnFirstOffset(producerId: number): number | undefined {
+    return this.producers.openTxnFirstOffset(producerId);
+  }
+
+  /** Aborted transactions with records in [fetchOffset, upperBound), for a read_committed Fetch. */
+  abortedTransactions(fetchOffset: number, upperBound: number): AbortedTxn[] {
+    return this.aborted.collect(fetchOffset, upperBound);
+  }
+
+  /**
+   * Appends a transaction marker (a control batch, as Kafka's WriteTxnMarkers does on a leader):
+   * it ends the producer's open transaction here, if any, and an ABORT marker indexes it as
+   * aborted. A marker of an older producer or coordinator epoch is refused ('producer-fenced').
+   */
+  appendMarker(m: MarkerSpec, nowMs = Date.now()): { offset: number; durable: Promise<void> } {
+    this.assertOpen();
+    this.producers.checkMarker(m.producerId, m.producerEpoch, m.coordinatorEpoch);
+    const batch = buildMarkerBatch({
+      producerId: BigInt(m.producerId),
+      producerEpoch: m.producerEpoch,
+      marker: { type: m.commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT, coordinatorEpoch: m.coordinatorEpoch },
+      timestamp: BigInt(nowMs),
+    });
+    const offset = this.appendBatch(batch, readBatchHeader(batch), nowMs, m);
+    return { offset, durable: this.syncSoon() };
+  }
+
   setConfig(config: PartitionConfig): void {
     this.config = config;
   }
@@ -164,14 +247,24 @@ export class Partition {
    * codes), an oversized one and producer sequence errors; a batch an idempotent producer
    * already wrote is not written again but answered with its first offset. The records of an
    * uncompressed batch are checked here; `checkCompressed` checks a compressed batch's (the
-   * broker has no codecs) and throws a StreamError.
+   * broker has no codecs) and throws a StreamError. `verifyTxn` is asked (and may throw) before a
+   * transactional batch opens its producer's transaction here (KIP-890's verification with the
+   * transaction coordinator); a producer with an open transaction may not write non-transactional
+   * batches ('invalid-txn-state', see appendBatch).
    */
-  append(records: Buffer, nowMs = Date.now(), checkCompressed?: (batch: Buffer) => void): AppendResult {
+  append(
+    records: Buffer,
+    nowMs = Date.now(),
+    checkCompressed?: (batch: Buffer) => void,
+    verifyTxn?: (producerId: number, producerEpoch: number) => void,
+  ): AppendResult {
     this.assertOpen();
     const batch = clientBatch(records, this.config.maxMessageBytes);
+    if (this.config.cleanup?.compact) requireKeys(batch);
     const h = readBatchHeader(batch);
     if ((h.attributes & ATTR_COMPRESSION_MASK) === 0) checkUncompressedRecords(batch, h.recordsCount);
     else checkCompressed?.(batch);
+    if (verifyTxn && isTransactionalBatch(batch) && this.producers.openTxnFirstOffset(h.producerId) === undefined) verifyTxn(h.producerId, h.producerEpoch);
     const check = this.producers.check(h.producerId, h.producerEpoch, h.baseSequence, lastSequence(h.baseSequence, h.lastOffsetDelta));
     if (check.duplicate) return { baseOffset: check.baseOffset, duplicate: true, logStartOffset: this.start, durable: this.syncSoon() };
     const baseOffset = this.appendBatch(batch, h, nowMs);
@@ -185,10 +278,13 @@ export class Partition {
   appendOwn(batch: Buffer, nowMs = Date.now()): { baseOffset: number; durable: Promise<void> } {
     this.assertOpen();
     const h = readBatchHeader(batch);
+    if (this.config.cleanup?.compact) requireKeys(batch);
     return { baseOffset: this.appendBatch(batch, h, nowMs), durable: this.syncNow() };
   }
 
-  private appendBatch(batch: Buffer, h: BatchHeader, nowMs: number): number {
+  private appendBatch(batch: Buffer, h: BatchHeader, nowMs: number, marker?: MarkerSpec): number {
+    const transactional = isTransactionalBatch(batch);
+    if (!marker) this.producers.checkTxn(h.producerId, transactional);
     const baseOffset = this.next;
     const offsetField = Buffer.allocUnsafe(8);
     offsetField.writeBigInt64BE(BigInt(baseOffset));
@@ -196,20 +292,29 @@ export class Partition {
     let seg = this.segs[this.segs.length - 1];
     if (pos.segment !== seg.segment) {
       // The log rolled: the previous segment is sealed, with the producer state as of its end.
-      this.unindexed.set(seg.segment, seg.encode(this.producers.encode()));
+      this.unindexed.set(seg.segment, seg.encode(encodeSegmentState(this.producers.encode(), this.aborted.ofSegment(seg.segment))));
       seg = new SegmentIndex(pos.segment, baseOffset, SEGMENT_HEADER_BYTES);
       this.segs.push(seg);
     }
     const lastOffset = baseOffset + h.lastOffsetDelta;
     seg.add(baseOffset, lastOffset, h.maxTimestamp, pos.offset, batch.length + RECORD_OVERHEAD, this.indexIntervalBytes);
     this.next = lastOffset + 1;
-    this.producers.record(
-      h.producerId,
-      h.producerEpoch,
-      { firstSeq: h.baseSequence, lastSeq: lastSequence(h.baseSequence, h.lastOffsetDelta), baseOffset, lastOffset },
-      nowMs,
-    );
+    if (marker) this.endTxn(marker, baseOffset, seg.segment, nowMs);
+    else {
+      this.producers.record(
+        h.producerId,
+        h.producerEpoch,
+        { firstSeq: h.baseSequence, lastSeq: lastSequence(h.baseSequence, h.lastOffsetDelta), baseOffset, lastOffset },
+        nowMs,
+        transactional,
+      );
+    }
     return baseOffset;
+  }
+
+  private endTxn(m: MarkerSpec, offset: number, segment: number, nowMs: number): void {
+    const done = this.producers.endTxn(m.producerId, m.producerEpoch, m.coordinatorEpoch, offset, !m.commit, nowMs);
+    if (done?.aborted) this.aborted.add(abortedEntry(done, stableAfter(this.producers, offset), segment));
   }
 
   /**
@@ -252,6 +357,7 @@ export class Partition {
   private advance(upTo: number): void {
     if (upTo <= this.hw) return;
     this.hw = upTo;
+    this.producers.markStable(upTo);
     for (const w of [...this.watchers]) w();
     if (this.unindexed.size > 0) this.indexWrites = this.indexWrites.then(() => this.writeIndexes());
   }
@@ -282,28 +388,56 @@ export class Partition {
 
   /**
    * Batches from the one holding `offset`, up to about `bytesMax` bytes (always at least one
-   * batch if there is one), never past the high watermark. `offset` equal to the high watermark
-   * gives no batches; outside [logStartOffset, logEndOffset] is 'offset-out-of-range'.
+   * batch if there is one), never past the high watermark (read_committed: the last stable
+   * offset). `offset` at that limit gives no batches; outside [logStartOffset, logEndOffset] is
+   * 'offset-out-of-range'. `alloc` supplies the read buffers (the batches are views of them; see
+   * Log.readFrom).
    */
-  async read(offset: number, bytesMax: number): Promise<ReadResult> {
+  async read(offset: number, bytesMax: number, isolation: Isolation = 'uncommitted', alloc?: (bytes: number) => Buffer): Promise<ReadResult> {
+    return this.stable(() => this.readOnce(offset, bytesMax, isolation, alloc));
+  }
+
+  /**
+   * Runs a read again if cleaned segments were swapped in while it ran (its positions may then
+   * point into the wrong file, or the old file is gone): the retry sees the new segments.
+   */
+  private async stable<T>(read: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const layout = this.layout;
+      try {
+        const result = await read();
+        if (layout === this.layout || attempt >= READ_ATTEMPTS_MAX) return result;
+      } catch (err) {
+        if (layout === this.layout || attempt >= READ_ATTEMPTS_MAX) throw err;
+      }
+    }
+  }
+
+  private async readOnce(offset: number, bytesMax: number, isolation: Isolation, alloc?: (bytes: number) => Buffer): Promise<ReadResult> {
     this.assertOpen();
     if (offset < this.start || offset > this.next) {
       throw new StreamError('offset-out-of-range', `offset ${offset} is outside [${this.start}, ${this.next}]`);
     }
+    // Batches never straddle the last stable offset (a transaction starts at a batch), so a
+    // read_committed reader reads whole batches up to it.
     const hw = this.hw;
+    const limit = isolation === 'committed' ? this.lastStableOffset : hw;
     const out: Buffer[] = [];
     let bytes = 0;
-    if (offset >= hw) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
+    if (offset >= limit) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
     const seg = this.segmentFor(offset);
     let at = { segment: seg.segment, offset: seg.positionFor(offset, SEGMENT_HEADER_BYTES) };
     for (;;) {
-      const records = await this.log.readFrom(at, Math.max(bytesMax - bytes, 1) + this.indexIntervalBytes);
+      const budget = Math.max(bytesMax - bytes, 1) + this.indexIntervalBytes;
+      const records = await this.log.readFrom(at, budget, alloc);
       if (records.length === 0) break;
+      let readBytes = 0;
       for (const r of records) {
+        readBytes += r.size;
         if (r.type !== STREAM_RECORD_BATCH) continue;
         const base = Number(r.payload.readBigInt64BE(0));
-        if (base >= hw) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
-        const last = base + r.payload.readInt32BE(23);
+        if (base >= limit) return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
+        const last = base + r.payload.readInt32BE(LAST_OFFSET_DELTA_AT);
         if (last < offset) continue;
         if (out.length > 0 && bytes + r.payload.length > bytesMax) {
           return { batches: out, bytes, highWatermark: hw, logStartOffset: this.start };
@@ -311,7 +445,9 @@ export class Partition {
         out.push(r.payload);
         bytes += r.payload.length;
       }
-      if (bytes >= bytesMax) break;
+      // A read shorter than its budget ended at the log's end or before a batch too big for the
+      // rest of the budget: reading on would fetch that batch only to leave it out.
+      if (bytes >= bytesMax || readBytes < budget) break;
       const lastRec = records[records.length - 1];
       at = { segment: lastRec.pos.segment, offset: lastRec.pos.offset + lastRec.size };
     }
@@ -340,7 +476,11 @@ export class Partition {
    * `timestamp` (batch precision: the caller looks for the record within it, and asks again
    * after it if none qualifies), or undefined if every such record is older.
    */
-  async batchForTimestamp(timestamp: number, fromOffset = 0): Promise<{ baseOffset: number; batch: Buffer } | undefined> {
+  batchForTimestamp(timestamp: number, fromOffset = 0): Promise<{ baseOffset: number; batch: Buffer } | undefined> {
+    return this.stable(() => this.batchForTimestampOnce(timestamp, fromOffset));
+  }
+
+  private async batchForTimestampOnce(timestamp: number, fromOffset = 0): Promise<{ baseOffset: number; batch: Buffer } | undefined> {
     this.assertOpen();
     const from = Math.max(this.start, fromOffset);
     for (const seg of this.segs) {
@@ -363,23 +503,29 @@ export class Partition {
   }
 
   /**
-   * Base offset of the newest batch below the high watermark (RabbitMQ's "last" chunk), or the
-   * high watermark when there is none. Scans from the last index entry before it: a few KiB.
+   * Base offset of the newest batch below the high watermark (read_committed: the last stable
+   * offset) that is not a transaction marker (RabbitMQ's "last" chunk), or that limit when there
+   * is none. Scans from the last index entry before it: a few KiB.
    */
-  async lastBatchOffset(): Promise<number> {
+  lastBatchOffset(isolation: Isolation = 'uncommitted'): Promise<number> {
+    return this.stable(() => this.lastBatchOffsetOnce(isolation));
+  }
+
+  private async lastBatchOffsetOnce(isolation: Isolation): Promise<number> {
     this.assertOpen();
-    const hw = this.hw;
-    if (hw <= this.start) return hw;
-    const seg = this.segmentFor(hw - 1);
-    let at = { segment: seg.segment, offset: seg.positionFor(hw - 1, SEGMENT_HEADER_BYTES) };
-    let last = this.start;
+    const limit = isolation === 'committed' ? this.lastStableOffset : this.hw;
+    if (limit <= this.start) return limit;
+    const seg = this.segmentFor(limit - 1);
+    let at = { segment: seg.segment, offset: seg.positionFor(limit - 1, SEGMENT_HEADER_BYTES) };
+    // Only markers in the scanned stretch: start at the limit, as "next" would.
+    let last = limit;
     for (;;) {
       const records = await this.log.readFrom(at, this.indexIntervalBytes);
       for (const r of records) {
         if (r.type !== STREAM_RECORD_BATCH) continue;
         const base = Number(r.payload.readBigInt64BE(0));
-        if (base >= hw) return last;
-        last = Math.max(base, this.start);
+        if (base >= limit) return last;
+        if (!isControlBatch(r.payload)) last = Math.max(base, this.start);
       }
       if (records.length === 0) return last;
       const lastRec = records[records.length - 1];
@@ -400,6 +546,9 @@ export class Partition {
    */
   async deleteRecordsBefore(offset: number): Promise<number> {
     this.assertOpen();
+    if (this.config.cleanup && !this.config.cleanup.delete) {
+      throw new StreamError('policy-violation', 'Records of the partition can not be deleted due to the configured policy (cleanup.policy has no delete)');
+    }
     if (offset < 0 || offset > this.hw) {
       throw new StreamError('offset-out-of-range', `cannot delete records before ${offset}: outside [0, ${this.hw}]`);
     }
@@ -413,7 +562,10 @@ export class Partition {
   /** Deletes whole segments past the retention limits (never the active one). */
   async enforceRetention(nowMs = Date.now()): Promise<number> {
     this.assertOpen();
-    const { retentionBytes, retentionMs } = this.config;
+    // cleanup.policy=compact alone keeps everything compaction leaves: no retention by size or age.
+    const deletes = this.config.cleanup?.delete ?? true;
+    const retentionBytes = deletes ? this.config.retentionBytes : -1;
+    const retentionMs = deletes ? this.config.retentionMs : -1;
     let excess = retentionBytes >= 0 ? this.log.sizeBytes() - retentionBytes : -1;
     const deleted = await this.dropSegments((s, i) => {
       if (i >= this.segs.length - 1) return false;
@@ -429,7 +581,18 @@ export class Partition {
   }
 
   /** Drops the oldest segments while `doomed` says so; returns how many went. */
-  private async dropSegments(doomed: (s: SegmentIndex, i: number) => boolean): Promise<number> {
+  private dropSegments(doomed: (s: SegmentIndex, i: number) => boolean): Promise<number> {
+    return this.exclusive(() => this.dropSegmentsNow(doomed));
+  }
+
+  /** Runs `fn` once every earlier change of the segment list has finished. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.segmentOps.then(fn);
+    this.segmentOps = run.catch(() => {});
+    return run;
+  }
+
+  private async dropSegmentsNow(doomed: (s: SegmentIndex, i: number) => boolean): Promise<number> {
     let n = 0;
     while (n < this.segs.length - 1 && doomed(this.segs[n], n)) n++;
     if (n === 0) return 0;
@@ -437,12 +600,95 @@ export class Partition {
     const keepFrom = this.segs[n];
     await this.log.deleteSegmentsBefore(keepFrom.segment);
     this.segs.splice(0, n);
+    this.aborted.dropSegmentsBefore(keepFrom.segment);
     this.start = Math.max(this.start, this.firstOffset());
     for (const v of victims) {
       this.unindexed.delete(v.segment);
       await fs.rm(path.join(this.dir, indexFileName(v.segment)), { force: true });
     }
     return n;
+  }
+
+  // ---- compaction: the stream cleaner's view (compaction/cleaner.ts, docs/streams.md) ----
+
+  cleanerHost(): CleanerHost {
+    return {
+      dir: this.dir,
+      isClosed: () => this.closed,
+      config: () => this.config,
+      logStartOffset: () => this.start,
+      // Nothing at or past the last stable offset is cleaned: an open transaction's records (and
+      // a marker not yet durable) may still change state. Aborted transactions' records go.
+      stableOffset: () => this.lastStableOffset,
+      transactions: () => ({ abortedTransactions: (from, to) => this.aborted.collect(from, to).sort((a, b) => a.firstOffset - b.firstOffset) }),
+      segments: () => this.segs,
+      indexed: (seg) => seg !== this.segs[this.segs.length - 1] && !this.unindexed.has(seg.segment),
+      readBatches: (seg, position, bytesMax) => this.readSegment(seg, position, bytesMax),
+      lastOffsetOfProducers: () => this.producers.lastOffsets(),
+      replace: (group) => Promise.resolve(this.replacement(group)),
+    };
+  }
+
+  private async readSegment(seg: SegmentIndex, position: number, bytesMax: number): Promise<StoredBatch[]> {
+    if (position >= seg.bytes) return [];
+    const out: StoredBatch[] = [];
+    for (const r of await this.log.readFrom({ segment: seg.segment, offset: position }, bytesMax)) {
+      if (r.pos.segment !== seg.segment) break;
+      if (r.type === STREAM_RECORD_BATCH) out.push({ batch: r.payload, position: r.pos.offset, size: r.size });
+    }
+    return out;
+  }
+
+  /**
+   * A new segment for a group of consecutive sealed segments. Its commit swaps it in: the old
+   * index files go first, then the store swaps the files (crash-safe), and in the same turn of
+   * the event loop this partition's segment list changes, so readers switch at once (a read
+   * that overlapped is redone, see stable()); then the new index file is written.
+   */
+  private replacement(group: readonly SegmentIndex[]): SegmentReplacement {
+    const first = group[0];
+    const last = group[group.length - 1];
+    const rewriter = this.log.replaceSegments(first.segment, last.segment);
+    const index = SegmentIndex.covering(first.segment, first.baseOffset, SEGMENT_HEADER_BYTES);
+    return {
+      append: async (batch) => {
+        const position = await rewriter.append(STREAM_RECORD_BATCH, batch);
+        const h = readBatchHeader(batch);
+        index.add(h.baseOffset, h.baseOffset + h.lastOffsetDelta, h.maxTimestamp, position, batch.length + RECORD_OVERHEAD, this.indexIntervalBytes);
+      },
+      abort: () => rewriter.abort(),
+      commit: () =>
+        this.exclusive(async () => {
+          const at = this.segs.indexOf(first);
+          if (this.closed || at < 0 || group.some((s, k) => this.segs[at + k] !== s)) {
+            await rewriter.abort();
+            return false;
+          }
+          index.cover(last.nextOffset);
+          const saved = await takeIndexFiles(this.dir, group.map((s) => s.segment));
+          try {
+            await rewriter.commit(() => {
+              this.segs.splice(at, group.length, index);
+              this.aborted.mergeSegments(group.map((s) => s.segment), first.segment);
+              this.layout++;
+            });
+          } catch (err) {
+            await restoreIndexFiles(this.dir, saved);
+            throw err;
+          }
+          // The producer state as of the group's end is the last old segment's snapshot; the
+          // aborted transactions are those of every segment of the group (their entries stay even
+          // when the cleaner dropped the aborted records: a reader then simply finds none).
+          const state = segmentStateOf(producerSnapshotOf(saved.get(last.segment)));
+          if (state) {
+            const file = index.encode(encodeSegmentState(state.producers.encode(), this.aborted.ofSegment(first.segment)));
+            await writeFileAtomic(path.join(this.dir, indexFileName(first.segment)), file).catch((err: unknown) =>
+              this.logger.warn('writing a cleaned segment index failed; it is rebuilt at the next start', { dir: this.dir, error: String(err) }),
+            );
+          }
+          return true;
+        }),
+    };
   }
 
   private firstOffset(): number {
@@ -463,6 +709,7 @@ export class Partition {
     if (this.closed) return;
     this.closed = true;
     this.watchers.clear();
+    await this.segmentOps;
     await this.log.close();
     this.hw = this.next;
     await this.indexWrites;
@@ -475,6 +722,7 @@ export class Partition {
     if (!this.closed) {
       this.closed = true;
       this.watchers.clear();
+      await this.segmentOps;
       await this.log.close().catch(() => {});
       await this.indexWrites;
     }
@@ -515,10 +763,60 @@ async function removeStaleIndexes(dir: string, live: Set<number>): Promise<void>
   }
 }
 
+/** The producer state (and aborted transactions) of an index file's snapshot, if it decodes. */
+function segmentStateOf(snapshot: Buffer | undefined): ReturnType<typeof decodeSegmentState> | undefined {
+  if (!snapshot) return undefined;
+  try {
+    return decodeSegmentState(snapshot);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Kafka's lastStableOffset of a completed transaction: the first offset still open, else just past the marker. */
+function stableAfter(producers: ProducerStateTable, markerOffset: number): number {
+  let first = markerOffset + 1;
+  const open = producers.firstOpenOffset();
+  if (open !== undefined && open < first) first = open;
+  return first;
+}
+
+function abortedEntry(t: CompletedTxn, lastStableOffset: number, segment: number): AbortedTxn {
+  return { producerId: t.producerId, firstOffset: t.firstOffset, lastOffset: t.lastOffset, lastStableOffset, segment };
+}
+
+/** Replays one stored batch into the producer state (recovery): data batches, and markers ending transactions. */
+function replayBatch(
+  producers: ProducerStateTable,
+  aborted: AbortedTxnIndex,
+  batch: Buffer,
+  h: BatchHeader,
+  segment: number,
+  nowMs: number,
+): void {
+  const last = h.baseOffset + h.lastOffsetDelta;
+  if (!isControlBatch(batch)) {
+    const range = { firstSeq: h.baseSequence, lastSeq: lastSequence(h.baseSequence, h.lastOffsetDelta), baseOffset: h.baseOffset, lastOffset: last };
+    producers.record(h.producerId, h.producerEpoch, range, nowMs, isTransactionalBatch(batch));
+    return;
+  }
+  const records = decodeRecords(batch);
+  if (records.length === 0) return; // a control batch emptied by compaction ends nothing
+  let marker;
+  try {
+    marker = decodeTransactionMarker(records[0]);
+  } catch {
+    return; // another kind of control record: not a transaction marker
+  }
+  const done = producers.endTxn(h.producerId, h.producerEpoch, marker.coordinatorEpoch, h.baseOffset, marker.type === ControlRecordType.ABORT, nowMs);
+  if (done?.aborted) aborted.add(abortedEntry(done, stableAfter(producers, h.baseOffset), segment));
+}
+
 /**
  * Indexes for every segment after a restart: a sealed segment's index file is used when its
- * length matches the recovered segment; other segments are scanned batch by batch. Producer state
- * comes from the newest usable snapshot plus the batches after it.
+ * length matches the recovered segment; other segments are scanned batch by batch. The producer
+ * state (with open transactions) and the aborted transactions come from the index files and, for
+ * scanned segments, from replaying them on top of the state as of the segment before.
  */
 async function recoverIndexes(
   log: Log,
@@ -526,36 +824,22 @@ async function recoverIndexes(
   found: Map<number, { index: SegmentIndex; producers: Buffer }>,
   meta: PartitionMeta | undefined,
   intervalBytes: number,
-): Promise<{ segs: SegmentIndex[]; producers: ProducerStateTable; rebuilt: Map<number, Buffer> }> {
+): Promise<{ segs: SegmentIndex[]; producers: ProducerStateTable; aborted: AbortedTxnIndex; rebuilt: Map<number, Buffer> }> {
   const ids = log.segments();
   const active = ids[ids.length - 1];
-  const usable = new Map<number, { index: SegmentIndex; producers: Buffer }>();
-  for (const id of ids) {
-    const f = found.get(id);
-    if (!f || id === active) continue;
-    const size = (await fs.stat(path.join(dir, segmentFileName(id)))).size;
-    if (size === f.index.bytes) usable.set(id, f);
-  }
-  let snapshotAt = -1;
-  let producers = new ProducerStateTable();
-  for (const [id, f] of usable) {
-    if (id > snapshotAt) {
-      try {
-        producers = ProducerStateTable.decode(f.producers);
-        snapshotAt = id;
-      } catch {
-        usable.delete(id);
-      }
-    }
-  }
   const segs: SegmentIndex[] = [];
   const rebuilt = new Map<number, Buffer>();
+  const aborted = new AbortedTxnIndex();
+  let producers = new ProducerStateTable();
   let nextOffset = meta?.logStartOffset ?? 0;
+  const nowMs = Date.now();
   for (const id of ids) {
-    const f = usable.get(id);
+    const f = id === active ? undefined : await usableIndex(dir, id, found.get(id));
     if (f) {
       segs.push(f.index);
       nextOffset = f.index.nextOffset;
+      producers = f.state.producers;
+      aborted.load(id, f.state.aborted);
       continue;
     }
     const seg = new SegmentIndex(id, nextOffset, SEGMENT_HEADER_BYTES);
@@ -566,16 +850,8 @@ async function recoverIndexes(
       for (const r of mine) {
         if (r.type !== STREAM_RECORD_BATCH) continue;
         const h = readBatchHeader(r.payload);
-        const last = h.baseOffset + h.lastOffsetDelta;
-        seg.add(h.baseOffset, last, h.maxTimestamp, r.pos.offset, r.size, intervalBytes);
-        if (id > snapshotAt) {
-          producers.record(
-            h.producerId,
-            h.producerEpoch,
-            { firstSeq: h.baseSequence, lastSeq: lastSequence(h.baseSequence, h.lastOffsetDelta), baseOffset: h.baseOffset, lastOffset: last },
-            Date.now(),
-          );
-        }
+        seg.add(h.baseOffset, h.baseOffset + h.lastOffsetDelta, h.maxTimestamp, r.pos.offset, r.size, intervalBytes);
+        replayBatch(producers, aborted, r.payload, h, id, nowMs);
       }
       if (mine.length < records.length || mine.length === 0) break;
       const lastRec = mine[mine.length - 1];
@@ -587,8 +863,23 @@ async function recoverIndexes(
     }
     segs.push(seg);
     nextOffset = seg.nextOffset;
-    if (id !== active) rebuilt.set(id, seg.encode(producers.encode()));
+    if (id !== active) rebuilt.set(id, seg.encode(encodeSegmentState(producers.encode(), aborted.ofSegment(id))));
   }
-  return { segs, producers, rebuilt };
+  return { segs, producers, aborted, rebuilt };
 }
 
+/** A sealed segment's index file, if its length matches the segment and its state decodes. */
+async function usableIndex(
+  dir: string,
+  id: number,
+  f: { index: SegmentIndex; producers: Buffer } | undefined,
+): Promise<{ index: SegmentIndex; state: ReturnType<typeof decodeSegmentState> } | undefined> {
+  if (!f) return undefined;
+  const size = (await fs.stat(path.join(dir, segmentFileName(id)))).size;
+  if (size !== f.index.bytes) return undefined;
+  try {
+    return { index: f.index, state: decodeSegmentState(f.producers) };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,8 +1,10 @@
-// Idempotent producers on one partition (Kafka's ProducerStateManager): per producer id the
-// epoch and the last five batches' sequence ranges with their offsets, so a retried batch that
-// was already appended is answered with its original offset instead of being appended again,
-// and a gap in the sequence is refused. The state is part of each sealed segment's index file
-// (a snapshot as of the segment's end) and rebuilt from there plus the batches after it.
+// Idempotent and transactional producers on one partition (Kafka's ProducerStateManager): per
+// producer id the epoch and the last five batches' sequence ranges with their offsets, so a
+// retried batch that was already appended is answered with its original offset instead of being
+// appended again, and a gap in the sequence is refused; and the producer's open transaction (the
+// offset of its first batch), which holds the partition's last stable offset back until a
+// transaction marker ends it. The state is part of each sealed segment's index file (a snapshot
+// as of the segment's end) and rebuilt from there plus the batches after it.
 
 import { StreamError } from './errors.js';
 
@@ -26,7 +28,23 @@ interface ProducerEntry {
   epoch: number;
   batches: ProducerBatch[];
   lastWriteMs: number;
+  /** Offset of the first batch of the producer's open transaction; -1 when none is open. */
+  txnFirstOffset: number;
+  /** The transaction coordinator epoch of the last marker (-1 before any). */
+  coordinatorEpoch: number;
 }
+
+/** A transaction a marker ended on this partition (Kafka's CompletedTxn). */
+export interface CompletedTxn {
+  readonly producerId: number;
+  readonly firstOffset: number;
+  /** The marker's offset. */
+  readonly lastOffset: number;
+  readonly aborted: boolean;
+}
+
+/** Marks a snapshot in the version-2 layout (a v1 snapshot starts with its producer count). */
+const SNAPSHOT_V2 = 0xffff_fffe;
 
 /** What to do with a producer's batch: append it, or answer with the offset it already has. */
 export type SequenceCheck = { readonly duplicate: false } | { readonly duplicate: true; readonly baseOffset: number };
@@ -44,6 +62,10 @@ function inSequence(lastSeq: number, nextSeq: number): boolean {
 
 export class ProducerStateTable {
   private readonly producers = new Map<number, ProducerEntry>();
+  /** Producer id -> first offset of its open transaction. */
+  private readonly ongoing = new Map<number, number>();
+  /** Transactions ended by markers the high watermark has not passed yet, in marker order. */
+  private readonly unstable: CompletedTxn[] = [];
 
   get size(): number {
     return this.producers.size;
@@ -79,14 +101,25 @@ export class ProducerStateTable {
     return APPEND;
   }
 
-  /** Remembers an appended batch (also used when replaying the log, where no check applies). */
-  record(pid: number, epoch: number, batch: ProducerBatch, nowMs: number): void {
-    if (pid === NO_PRODUCER_ID) return;
-    let e = this.producers.get(pid);
-    if (!e) {
-      e = { epoch, batches: [], lastWriteMs: nowMs };
-      this.producers.set(pid, e);
+  /**
+   * Kafka's InvalidTxnStateException: a producer with an open transaction on this partition may
+   * only write transactional batches until a marker ends it.
+   */
+  checkTxn(pid: number, transactional: boolean): void {
+    if (pid === NO_PRODUCER_ID || transactional) return;
+    const e = this.producers.get(pid);
+    if (e && e.txnFirstOffset >= 0) {
+      throw new StreamError('invalid-txn-state', `producer ${pid} has an open transaction on this partition: expected a transactional batch`);
     }
+  }
+
+  /**
+   * Remembers an appended batch (also used when replaying the log, where no check applies). The
+   * first transactional batch of a producer with no open transaction opens one at its offset.
+   */
+  record(pid: number, epoch: number, batch: ProducerBatch, nowMs: number, transactional = false): void {
+    if (pid === NO_PRODUCER_ID) return;
+    const e = this.entry(pid, epoch, nowMs);
     if (epoch !== e.epoch) {
       e.epoch = epoch;
       e.batches = [];
@@ -94,6 +127,88 @@ export class ProducerStateTable {
     e.batches.push(batch);
     if (e.batches.length > PRODUCER_BATCHES_MAX) e.batches.shift();
     e.lastWriteMs = nowMs;
+    if (transactional && e.txnFirstOffset < 0) {
+      e.txnFirstOffset = batch.baseOffset;
+      this.ongoing.set(pid, batch.baseOffset);
+    }
+  }
+
+  private entry(pid: number, epoch: number, nowMs: number): ProducerEntry {
+    let e = this.producers.get(pid);
+    if (!e) {
+      e = { epoch, batches: [], lastWriteMs: nowMs, txnFirstOffset: -1, coordinatorEpoch: -1 };
+      this.producers.set(pid, e);
+    }
+    return e;
+  }
+
+  /**
+   * Checks a transaction marker before it is appended (Kafka's ProducerAppendInfo.appendEndTxnMarker):
+   * an epoch older than the producer's is fenced, a coordinator epoch older than the last marker's
+   * is a zombie coordinator. Throws StreamError.
+   */
+  checkMarker(pid: number, epoch: number, coordinatorEpoch: number): void {
+    const e = this.producers.get(pid);
+    if (!e) return;
+    if (epoch < e.epoch) throw new StreamError('producer-fenced', `marker of producer ${pid} epoch ${epoch} is older than the current epoch ${e.epoch}`);
+    if (coordinatorEpoch < e.coordinatorEpoch) {
+      throw new StreamError('producer-fenced', `marker of producer ${pid} from coordinator epoch ${coordinatorEpoch}, older than ${e.coordinatorEpoch}`);
+    }
+  }
+
+  /**
+   * A marker at `offset` ends the producer's open transaction (if any; a marker without data on
+   * this partition ends nothing) and moves it to the marker's epoch. The completed transaction
+   * stays unstable (it holds the last stable offset back) until the high watermark passes the marker.
+   */
+  endTxn(pid: number, epoch: number, coordinatorEpoch: number, offset: number, aborted: boolean, nowMs: number): CompletedTxn | undefined {
+    const e = this.entry(pid, epoch, nowMs);
+    if (epoch !== e.epoch) {
+      e.epoch = epoch;
+      e.batches = [];
+    }
+    e.coordinatorEpoch = coordinatorEpoch;
+    e.lastWriteMs = nowMs;
+    if (e.txnFirstOffset < 0) return undefined;
+    const done: CompletedTxn = { producerId: pid, firstOffset: e.txnFirstOffset, lastOffset: offset, aborted };
+    e.txnFirstOffset = -1;
+    this.ongoing.delete(pid);
+    this.unstable.push(done);
+    return done;
+  }
+
+  /** The producer's open transaction on this partition starts here (undefined: none is open). */
+  openTxnFirstOffset(pid: number): number | undefined {
+    return this.ongoing.get(pid);
+  }
+
+  /** Transactions open on this partition. */
+  get openTxnCount(): number {
+    return this.ongoing.size;
+  }
+
+  /**
+   * The first offset a read_committed reader may not pass: the first offset of the earliest open
+   * transaction, or of a completed one whose marker is not durable yet; undefined if there is none.
+   */
+  firstUnstableOffset(): number | undefined {
+    let first = this.firstOpenOffset();
+    for (const t of this.unstable) if (first === undefined || t.firstOffset < first) first = t.firstOffset;
+    return first;
+  }
+
+  /** The first offset of the earliest open transaction, if any. */
+  firstOpenOffset(): number | undefined {
+    let first: number | undefined;
+    for (const o of this.ongoing.values()) if (first === undefined || o < first) first = o;
+    return first;
+  }
+
+  /** The high watermark moved: completed transactions whose markers are below it are stable. */
+  markStable(highWatermark: number): void {
+    let n = 0;
+    while (n < this.unstable.length && this.unstable[n].lastOffset < highWatermark) n++;
+    if (n > 0) this.unstable.splice(0, n);
   }
 
   /** The epoch last seen for a producer, if any. */
@@ -101,21 +216,39 @@ export class ProducerStateTable {
     return this.producers.get(pid)?.epoch;
   }
 
-  /** Forgets producers idle longer than `expirationMs`. */
-  expire(nowMs: number, expirationMs = PRODUCER_EXPIRATION_MS): void {
-    for (const [pid, e] of this.producers) if (nowMs - e.lastWriteMs > expirationMs) this.producers.delete(pid);
+  /** Per producer, the last offset of its last batch: the cleaner keeps that batch (compaction/). */
+  lastOffsets(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const [pid, e] of this.producers) {
+      const last = e.batches[e.batches.length - 1];
+      if (last) out.set(pid, last.lastOffset);
+    }
+    return out;
   }
 
-  /** Binary snapshot: u32 count, then per producer pid f64, epoch i16, lastWrite f64, n u8, n x (4 x f64). */
+  /** Forgets producers idle longer than `expirationMs` (never one with an open transaction, as Kafka). */
+  expire(nowMs: number, expirationMs = PRODUCER_EXPIRATION_MS): void {
+    for (const [pid, e] of this.producers) if (e.txnFirstOffset < 0 && nowMs - e.lastWriteMs > expirationMs) this.producers.delete(pid);
+  }
+
+  /**
+   * Binary snapshot (version 2): u32 0xfffffffe, u32 count, then per producer pid f64, epoch i16,
+   * lastWrite f64, txnFirstOffset f64 (-1: none), coordinatorEpoch i32, n u8, n x (4 x f64).
+   * Completed transactions still unstable are not in it: a snapshot is read after a restart, when
+   * everything in the log is durable.
+   */
   encode(): Buffer {
-    let bytes = 4;
-    for (const e of this.producers.values()) bytes += 8 + 2 + 8 + 1 + e.batches.length * 32;
+    let bytes = 8;
+    for (const e of this.producers.values()) bytes += 8 + 2 + 8 + 8 + 4 + 1 + e.batches.length * 32;
     const b = Buffer.alloc(bytes);
-    let o = b.writeUInt32BE(this.producers.size, 0);
+    let o = b.writeUInt32BE(SNAPSHOT_V2, 0);
+    o = b.writeUInt32BE(this.producers.size, o);
     for (const [pid, e] of this.producers) {
       o = b.writeDoubleBE(pid, o);
       o = b.writeInt16BE(e.epoch, o);
       o = b.writeDoubleBE(e.lastWriteMs, o);
+      o = b.writeDoubleBE(e.txnFirstOffset, o);
+      o = b.writeInt32BE(e.coordinatorEpoch, o);
       o = b.writeUInt8(e.batches.length, o);
       for (const x of e.batches) {
         o = b.writeDoubleBE(x.firstSeq, o);
@@ -127,18 +260,30 @@ export class ProducerStateTable {
     return b;
   }
 
-  /** Inverse of encode(); throws RangeError on malformed input (the caller's checksum guards it). */
+  /**
+   * Inverse of encode(), also reading version 1 (no transaction fields, written before
+   * transactions existed); throws RangeError on malformed input (the caller's checksum guards it).
+   */
   static decode(b: Buffer): ProducerStateTable {
     const t = new ProducerStateTable();
-    let o = 0;
+    const v2 = b.length >= 4 && b.readUInt32BE(0) === SNAPSHOT_V2;
+    let o = v2 ? 4 : 0;
     const count = b.readUInt32BE(o);
     o += 4;
     for (let i = 0; i < count; i++) {
       const pid = b.readDoubleBE(o);
       const epoch = b.readInt16BE(o + 8);
       const lastWriteMs = b.readDoubleBE(o + 10);
-      const n = b.readUInt8(o + 18);
-      o += 19;
+      o += 18;
+      let txnFirstOffset = -1;
+      let coordinatorEpoch = -1;
+      if (v2) {
+        txnFirstOffset = b.readDoubleBE(o);
+        coordinatorEpoch = b.readInt32BE(o + 8);
+        o += 12;
+      }
+      const n = b.readUInt8(o);
+      o += 1;
       const batches: ProducerBatch[] = [];
       for (let k = 0; k < n; k++, o += 32) {
         batches.push({
@@ -148,8 +293,10 @@ export class ProducerStateTable {
           lastOffset: b.readDoubleBE(o + 24),
         });
       }
-      t.producers.set(pid, { epoch, batches, lastWriteMs });
+      t.producers.set(pid, { epoch, batches, lastWriteMs, txnFirstOffset, coordinatorEpoch });
+      if (txnFirstOffset >= 0) t.ongoing.set(pid, txnFirstOffset);
     }
+    if (o !== b.length) throw new RangeError(`producer snapshot has ${b.length - o} bytes left over`);
     return t;
   }
 

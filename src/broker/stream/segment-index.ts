@@ -36,6 +36,8 @@ export class SegmentIndex {
   private ts = new Float64Array(INITIAL_ENTRIES);
   private n = 0;
   private lastIndexedAt = -Infinity;
+  /** A cleaned segment keeps the offsets it covers, whatever batches are left in it. */
+  private pinned = false;
 
   constructor(
     readonly segment: number,
@@ -45,6 +47,26 @@ export class SegmentIndex {
     this.baseOffset = baseOffset;
     this.nextOffset = baseOffset;
     this.bytes = bytes;
+  }
+
+  /**
+   * A cleaned segment (compaction/): it covers offsets from `baseOffset` (its group's first) even
+   * if its first batches were removed; cover() sets where it ends.
+   */
+  static covering(segment: number, baseOffset: number, bytes: number): SegmentIndex {
+    const x = new SegmentIndex(segment, baseOffset, bytes);
+    x.pinned = true;
+    return x;
+  }
+
+  /** Extends a covering segment to `nextOffset` (its last batches may have been removed). */
+  cover(nextOffset: number): void {
+    if (nextOffset > this.nextOffset) this.nextOffset = nextOffset;
+  }
+
+  /** Newest timestamp of the segment's first batch (-1 if none): max.compaction.lag.ms counts from it. */
+  get firstTimestamp(): number {
+    return this.n > 0 ? this.ts[0] : -1;
   }
 
   get empty(): boolean {
@@ -57,7 +79,7 @@ export class SegmentIndex {
 
   /** Notes a batch of offsets [baseOffset, lastOffset] stored at `position`, taking `size` bytes. */
   add(baseOffset: number, lastOffset: number, maxTimestamp: number, position: number, size: number, intervalBytes: number): void {
-    if (this.empty) this.baseOffset = baseOffset;
+    if (this.empty && !this.pinned) this.baseOffset = baseOffset;
     this.nextOffset = lastOffset + 1;
     this.bytes = position + size;
     if (maxTimestamp > this.maxTimestamp) this.maxTimestamp = maxTimestamp;

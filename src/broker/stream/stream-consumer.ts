@@ -5,10 +5,17 @@
 // only when those are delivered and credit is left. At the end of the stream it waits for the
 // high watermark to move (Partition.watch). Protocol-neutral: its owner (a channel's Session)
 // turns deliveries into frames and returns credit on acks.
+//
+// It reads as Kafka's read_committed consumers do (docs/streams.md, "AMQP and Kafka: one
+// stream"): only below the partition's last stable offset, so records of a Kafka transaction
+// still open are not delivered until it ends; records of aborted transactions are never delivered;
+// transaction markers (control batches) carry no messages and are skipped. An AMQP consumer has no
+// way to drop aborted records itself, and RabbitMQ's streams have no transactions to mirror.
 
 import { decodeRecords, readBatchHeader, type KafkaRecord } from '../../protocol/kafka/record-batch.js';
 import type { MessageContent } from '../message.js';
 import { StreamError } from './errors.js';
+import type { AbortedTxn } from './aborted-txns.js';
 import type { Partition } from './partition.js';
 import { deliveryOf } from './stream-message.js';
 
@@ -44,6 +51,8 @@ export class StreamConsumer {
   private records: KafkaRecord[] = [];
   private recordAt = 0;
   private batchEnd = 0;
+  /** Aborted transactions among `batches` (their records are skipped). */
+  private aborted: readonly AbortedTxn[] = [];
   private started = false;
   private reading = false;
   private active = true;
@@ -85,6 +94,7 @@ export class StreamConsumer {
     this.unwatch = undefined;
     this.batches = [];
     this.records = [];
+    this.aborted = [];
   }
 
   get isActive(): boolean {
@@ -136,24 +146,31 @@ export class StreamConsumer {
     const h = readBatchHeader(batch);
     this.batchEnd = Number(h.baseOffset) + h.lastOffsetDelta + 1;
     this.recordAt = 0;
-    // Control batches (transaction markers) carry no messages.
-    this.records = h.isControl ? [] : decodeRecords(batch, h);
+    // Control batches (transaction markers) carry no messages; aborted transactions' batches are dropped.
+    this.records = h.isControl || (h.isTransactional && this.inAborted(Number(h.producerId), Number(h.baseOffset))) ? [] : decodeRecords(batch, h);
   }
 
-  /** Reads the next batches, or waits for the high watermark to pass the next offset. */
+  /** Whether the producer's batch at `offset` belongs to a transaction an ABORT marker ended. */
+  private inAborted(producerId: number, offset: number): boolean {
+    return this.aborted.some((t) => t.producerId === producerId && t.firstOffset <= offset && offset < t.lastOffset);
+  }
+
+  /** Reads the next batches, or waits for the last stable offset to pass the next offset. */
   private fill(): void {
     const p = this.partition;
-    if (this.next >= p.highWatermark) {
+    if (this.next >= p.lastStableOffset) {
       this.waitForData();
       return;
     }
     // Retention deleted what it was about to read: carry on from the oldest record left.
     if (this.next < p.logStartOffset) this.next = p.logStartOffset;
     this.reading = true;
-    p.read(this.next, this.readBytes).then(
+    const from = this.next;
+    p.read(from, this.readBytes, 'committed').then(
       (r) => {
         this.reading = false;
         if (!this.active) return;
+        this.aborted = r.batches.length > 0 ? p.abortedTransactions(from, endOf(r.batches[r.batches.length - 1])) : [];
         this.batches = r.batches;
         this.batchAt = 0;
         this.pump();
@@ -173,7 +190,7 @@ export class StreamConsumer {
   private waitForData(): void {
     if (this.unwatch) return;
     this.unwatch = this.partition.watch(() => {
-      if (this.partition.highWatermark <= this.next) return;
+      if (this.partition.lastStableOffset <= this.next) return;
       this.unwatch?.();
       this.unwatch = undefined;
       this.pump();
@@ -192,9 +209,9 @@ export class StreamConsumer {
       case 'first':
         return p.logStartOffset;
       case 'next':
-        return p.highWatermark;
+        return p.lastStableOffset;
       case 'last':
-        return p.lastBatchOffset();
+        return p.lastBatchOffset('committed');
       case 'offset':
         // Below the log start: the oldest record (RabbitMQ); past the end: waits for that offset.
         return Math.max(start.offset, p.logStartOffset);
@@ -206,11 +223,17 @@ export class StreamConsumer {
   /** The first record with a timestamp at or after `ms`; the next offset if all are older. */
   private async offsetForTime(ms: number): Promise<number> {
     const found = await this.partition.batchForTimestamp(ms);
-    if (!found) return this.partition.highWatermark;
+    if (!found) return this.partition.lastStableOffset;
     const h = readBatchHeader(found.batch);
     if (!h.isControl) {
       for (const r of decodeRecords(found.batch, h)) if (Number(r.timestamp) >= ms) return Math.max(Number(r.offset), this.partition.logStartOffset);
     }
     return Math.max(found.baseOffset, this.partition.logStartOffset);
   }
+}
+
+/** The offset after a batch's last record. */
+function endOf(batch: Buffer): number {
+  const h = readBatchHeader(batch);
+  return Number(h.baseOffset) + h.lastOffsetDelta + 1;
 }

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { FsyncPolicy, Logger } from '../../store/index.js';
 import { StreamError } from './errors.js';
 import { Partition } from './partition.js';
-import { partitionConfigOf, validateTopicConfig } from './topic-config.js';
+import { partitionConfigOf, validateTopicConfig, validateTopicConfigs } from './topic-config.js';
 
 export interface StreamDef {
   readonly name: string;
@@ -89,6 +89,7 @@ export class Stream {
     if (partitions > PARTITIONS_MAX) throw new StreamError('invalid-partitions', `Number of partitions may be at most ${PARTITIONS_MAX}.`);
     const clean: Record<string, string> = {};
     for (const [k, v] of Object.entries(configs)) clean[k] = validateTopicConfig(k, v);
+    validateTopicConfigs(clean);
     return { name, id, topicId: randomUUID(), partitions, configs: clean, createdAt: Date.now(), ...(amqpArgs ? { amqpArgs } : {}) };
   }
 
@@ -120,6 +121,7 @@ export class Stream {
   setConfigs(configs: Record<string, string>): void {
     const clean: Record<string, string> = {};
     for (const [k, v] of Object.entries(configs)) clean[k] = validateTopicConfig(k, v);
+    validateTopicConfigs(clean);
     this.def = { ...this.def, configs: clean };
     const config = partitionConfigOf(clean);
     for (const p of this.partitions) p.setConfig(config);

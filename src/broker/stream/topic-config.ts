@@ -3,7 +3,7 @@
 // Only explicitly set values are stored; the rest take the defaults below.
 
 import { StreamError } from './errors.js';
-import type { PartitionConfig } from './partition.js';
+import type { CleanupConfig, PartitionConfig } from './partition.js';
 
 export interface TopicConfigEntry {
   readonly name: string;
@@ -32,6 +32,19 @@ const bool = (v: string): string => {
   return t;
 };
 const any = (v: string): string => v;
+/** Kafka's LONG: up to 2^63 - 1 (max.compaction.lag.ms defaults to that); used as a number, capped at 2^53. */
+const bigLong = (min: number) => (v: string): string => {
+  if (!/^-?\d+$/.test(v.trim())) throw new Error(`'${v}' is not a whole number`);
+  const n = BigInt(v.trim());
+  if (n < BigInt(min) || n > 0x7fff_ffff_ffff_ffffn) throw new Error(`${v} is outside [${min}, 9223372036854775807]`);
+  return n.toString();
+};
+const ratio = (v: string): string => {
+  const t = v.trim();
+  const n = Number(t);
+  if (t === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new Error(`'${v}' is not a number between 0 and 1`);
+  return String(n);
+};
 
 /** Wharf's default segment size: segments are the unit of retention and of recovery scans. */
 export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
@@ -53,10 +66,10 @@ const ENTRIES: readonly TopicConfigEntry[] = [
   { name: 'segment.ms', default: '604800000', parse: long(1), informational: true },
   { name: 'segment.index.bytes', default: '10485760', parse: long(4), informational: true },
   { name: 'segment.jitter.ms', default: '0', parse: long(0), informational: true },
-  { name: 'delete.retention.ms', default: '86400000', parse: long(0), informational: true },
-  { name: 'min.compaction.lag.ms', default: '0', parse: long(0), informational: true },
-  { name: 'max.compaction.lag.ms', default: '9223372036854775807', parse: any, informational: true },
-  { name: 'min.cleanable.dirty.ratio', default: '0.5', parse: any, informational: true },
+  { name: 'delete.retention.ms', default: '86400000', parse: long(0) },
+  { name: 'min.compaction.lag.ms', default: '0', parse: long(0) },
+  { name: 'max.compaction.lag.ms', default: '9223372036854775807', parse: bigLong(1) },
+  { name: 'min.cleanable.dirty.ratio', default: '0.5', parse: ratio },
   { name: 'file.delete.delay.ms', default: '60000', parse: long(0), informational: true },
   { name: 'flush.messages', default: '9223372036854775807', parse: any, informational: true },
   { name: 'flush.ms', default: '9223372036854775807', parse: any, informational: true },
@@ -88,6 +101,15 @@ export function validateTopicConfig(name: string, value: string | null): string 
   }
 }
 
+/** Checks settings against each other (Kafka's LogConfig.validateValues); throws StreamError('invalid-config'). */
+export function validateTopicConfigs(configs: Readonly<Record<string, string>>): void {
+  const minLag = BigInt(topicConfigValue(configs, 'min.compaction.lag.ms'));
+  const maxLag = BigInt(topicConfigValue(configs, 'max.compaction.lag.ms'));
+  if (minLag > maxLag) {
+    throw new StreamError('invalid-config', `conflict topic config setting min.compaction.lag.ms (${minLag}) > max.compaction.lag.ms (${maxLag})`);
+  }
+}
+
 /** The value in effect: the explicit one or the default. */
 export function topicConfigValue(configs: Readonly<Record<string, string>>, name: string): string {
   return configs[name] ?? (TOPIC_CONFIGS.get(name) as TopicConfigEntry).default;
@@ -101,5 +123,20 @@ export function partitionConfigOf(configs: Readonly<Record<string, string>>): Pa
     retentionMs: num('retention.ms'),
     maxMessageBytes: num('max.message.bytes'),
     indexIntervalBytes: Math.max(1, num('index.interval.bytes')),
+    cleanup: cleanupConfigOf(configs),
+  };
+}
+
+/** cleanup.policy and the compaction settings (docs/streams.md, "Compaction"). */
+export function cleanupConfigOf(configs: Readonly<Record<string, string>>): CleanupConfig {
+  const policy = topicConfigValue(configs, 'cleanup.policy').split(',');
+  const num = (name: string): number => Math.min(Number(topicConfigValue(configs, name)), Number.MAX_SAFE_INTEGER);
+  return {
+    compact: policy.includes('compact'),
+    delete: policy.includes('delete'),
+    deleteRetentionMs: num('delete.retention.ms'),
+    minCompactionLagMs: num('min.compaction.lag.ms'),
+    maxCompactionLagMs: num('max.compaction.lag.ms'),
+    minCleanableDirtyRatio: num('min.cleanable.dirty.ratio'),
   };
 }

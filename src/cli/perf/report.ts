@@ -18,6 +18,62 @@ export function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/**
+ * A latency distribution in microseconds: the current progress interval and the run's total
+ * (the interval is folded into the total at each progress tick and at the end).
+ */
+export class LatencyRecorder {
+  private readonly total = newHistogram();
+  private readonly interval = newHistogram();
+
+  record(ms: number, count = 1): void {
+    const us = Math.round(ms * 1000);
+    const v = us < 0 ? 0 : us > LATENCY_MAX_US ? LATENCY_MAX_US : us;
+    if (count === 1) this.interval.recordValue(v);
+    else this.interval.recordValueWithCount(v, count);
+  }
+
+  /** The current interval's percentile in ms, or undefined if it is empty. */
+  intervalMs(percent: number): number | undefined {
+    return this.interval.totalCount === 0 ? undefined : this.interval.getValueAtPercentile(percent) / 1000;
+  }
+
+  /** p50 and p99 of the interval since the last call, in ms (undefined with no samples); starts the next interval. */
+  tick(): { p50Ms: number | undefined; p99Ms: number | undefined } {
+    const out = { p50Ms: this.intervalMs(50), p99Ms: this.intervalMs(99) };
+    this.fold();
+    return out;
+  }
+
+  fold(): void {
+    if (this.interval.totalCount === 0) return;
+    this.total.add(this.interval);
+    this.interval.reset();
+  }
+
+  reset(): void {
+    this.total.reset();
+    this.interval.reset();
+  }
+
+  summary(): LatencySummary {
+    this.fold();
+    const h = this.total;
+    if (h.totalCount === 0) return { p50: 0, p95: 0, p99: 0, p999: 0, max: 0 };
+    // A percentile is its bucket's highest equivalent value (within 0.1 %); the
+    // max is exact, so percentiles are capped by it and never exceed it.
+    const maxUs = h.maxValue;
+    const ms = (us: number): number => round3(Math.min(us, maxUs) / 1000);
+    return {
+      p50: ms(h.getValueAtPercentile(50)),
+      p95: ms(h.getValueAtPercentile(95)),
+      p99: ms(h.getValueAtPercentile(99)),
+      p999: ms(h.getValueAtPercentile(99.9)),
+      max: ms(maxUs),
+    };
+  }
+}
+
 export class Stats {
   published = 0;
   confirmed = 0;
@@ -29,8 +85,10 @@ export class Stats {
   lastPublishMs = 0;
   lastConfirmMs = 0;
   lastConsumeMs = 0;
-  private readonly total = newHistogram();
-  private interval = newHistogram();
+  /** Publish to delivery (end to end). */
+  private readonly delivery = new LatencyRecorder();
+  /** Publish to its confirm (ack or nack) arriving. */
+  private readonly confirm = new LatencyRecorder();
   private intervalStartMs = this.startMs;
   private intervalPublished = 0;
   private intervalConsumed = 0;
@@ -47,15 +105,20 @@ export class Stats {
   restart(now: number): void {
     this.published = this.confirmed = this.nacked = this.consumed = this.returned = 0;
     this.lastPublishMs = this.lastConfirmMs = this.lastConsumeMs = 0;
-    this.total.reset();
-    this.interval.reset();
+    this.delivery.reset();
+    this.confirm.reset();
     this.startMs = this.intervalStartMs = now;
     this.intervalPublished = this.intervalConsumed = 0;
   }
 
+  /** Publish to delivery, in ms. */
   recordLatency(ms: number): void {
-    const us = Math.round(ms * 1000);
-    this.interval.recordValue(us < 0 ? 0 : us > LATENCY_MAX_US ? LATENCY_MAX_US : us);
+    this.delivery.record(ms);
+  }
+
+  /** Publish to confirm, in ms. */
+  recordConfirmLatency(ms: number): void {
+    this.confirm.record(ms);
   }
 
   /** The last interval's rates and latency; starts the next interval. */
@@ -65,10 +128,12 @@ export class Stats {
       elapsedSec: (now - this.startMs) / 1000,
       publishedPerSec: (this.published - this.intervalPublished) / secs,
       consumedPerSec: (this.consumed - this.intervalConsumed) / secs,
-      p50Ms: this.interval.totalCount === 0 ? undefined : this.interval.getValueAtPercentile(50) / 1000,
-      p99Ms: this.interval.totalCount === 0 ? undefined : this.interval.getValueAtPercentile(99) / 1000,
+      p50Ms: this.delivery.intervalMs(50),
+      p99Ms: this.delivery.intervalMs(99),
+      confirmP99Ms: this.confirm.intervalMs(99),
     };
-    this.fold();
+    this.delivery.fold();
+    this.confirm.fold();
     this.intervalStartMs = now;
     this.intervalPublished = this.published;
     this.intervalConsumed = this.consumed;
@@ -76,26 +141,11 @@ export class Stats {
   }
 
   latency(): LatencySummary {
-    this.fold();
-    const h = this.total;
-    if (h.totalCount === 0) return { p50: 0, p95: 0, p99: 0, p999: 0, max: 0 };
-    // A percentile is its bucket's highest equivalent value (within 0.1 %); the
-    // max is exact, so percentiles are capped by it and never exceed it.
-    const maxUs = h.maxValue;
-    const ms = (us: number): number => round3(Math.min(us, maxUs) / 1000);
-    return {
-      p50: ms(h.getValueAtPercentile(50)),
-      p95: ms(h.getValueAtPercentile(95)),
-      p99: ms(h.getValueAtPercentile(99)),
-      p999: ms(h.getValueAtPercentile(99.9)),
-      max: ms(maxUs),
-    };
+    return this.delivery.summary();
   }
 
-  private fold(): void {
-    if (this.interval.totalCount === 0) return;
-    this.total.add(this.interval);
-    this.interval.reset();
+  confirmLatency(): LatencySummary {
+    return this.confirm.summary();
   }
 }
 
@@ -105,6 +155,8 @@ export interface ProgressSample {
   consumedPerSec: number;
   p50Ms: number | undefined;
   p99Ms: number | undefined;
+  /** Publish-to-confirm p99 of the interval; undefined without confirms. */
+  confirmP99Ms?: number | undefined;
 }
 
 export interface LatencySummary {
@@ -136,6 +188,8 @@ export interface PerfResult {
   confirmed: number;
   nacked: number;
   returned: number;
+  /** Publish to confirm (ack or nack), in publish order per publisher; zeros without confirms. */
+  confirmLatencyMs: LatencySummary;
 }
 
 /** Messages per second over the window from the run's start to the last such event. */
@@ -164,10 +218,11 @@ export function buildResult(stats: Stats, endMs: number, cpu: NodeJS.CpuUsage, o
     confirmed: stats.confirmed,
     nacked: stats.nacked,
     returned: stats.returned,
+    confirmLatencyMs: stats.confirmLatency(),
   };
 }
 
-function round3(n: number): number {
+export function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
 
@@ -178,12 +233,14 @@ const millis = (n: number | undefined): string => (n === undefined ? '-' : n.toF
 export function progressLine(s: ProgressSample): string {
   return (
     `time ${s.elapsedSec.toFixed(1)} s, published ${int(s.publishedPerSec)} msg/s, consumed ${int(s.consumedPerSec)} msg/s, ` +
-    `latency p50 ${millis(s.p50Ms)} ms, p99 ${millis(s.p99Ms)} ms`
+    `latency p50 ${millis(s.p50Ms)} ms, p99 ${millis(s.p99Ms)} ms` +
+    (s.confirmP99Ms === undefined ? '' : `, confirm p99 ${millis(s.confirmP99Ms)} ms`)
   );
 }
 
 export function summaryLines(r: PerfResult): string[] {
   const l = r.latencyMs;
+  const c = r.confirmLatencyMs;
   const lines = [
     `summary: ${(r.durationMs / 1000).toFixed(1)} s`,
     `  published ${int(r.published)} (${int(r.publishRate)} msg/s)` +
@@ -192,6 +249,7 @@ export function summaryLines(r: PerfResult): string[] {
       (r.returned > 0 ? `, returned ${int(r.returned)}` : ''),
     `  consumed ${int(r.consumed)} (${int(r.consumeRate)} msg/s)`,
     `  latency ms: p50 ${l.p50}, p95 ${l.p95}, p99 ${l.p99}, p99.9 ${l.p999}, max ${l.max}`,
+    ...(r.confirmed > 0 ? [`  confirm latency ms: p50 ${c.p50}, p95 ${c.p95}, p99 ${c.p99}, p99.9 ${c.p999}, max ${c.max} (publish to confirm)`] : []),
     `  perf's own cpu: ${r.cpu.percentOfOneCore.toFixed(1)}% of one core (user ${int(r.cpu.userMs)} ms, system ${int(r.cpu.systemMs)} ms)`,
   ];
   return lines;

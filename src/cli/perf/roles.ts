@@ -35,6 +35,10 @@ export class Publisher {
   private stopped = false;
   /** Fixed-rate mode: messages the schedule allows so far. */
   private allowed = 0;
+  /** With confirms: send time of each unconfirmed publish, by tag modulo the window (at most that many are out). */
+  private readonly sentAtByTag: Float64Array;
+  /** The lowest confirm tag not yet timed. */
+  private nextConfirmTag = 1;
 
   constructor(
     readonly connection: Connection,
@@ -46,11 +50,14 @@ export class Publisher {
     this.body = Buffer.alloc(options.sizeBytes);
     this.properties = options.persistent ? PERSISTENT : TRANSIENT;
     this.limit = options.pmessages > 0 ? options.pmessages : Infinity;
+    this.sentAtByTag = new Float64Array(Math.max(1, options.confirmWindow));
     channel.onConfirm = (ok, count) => {
       const s = this.stats;
+      const now = nowMs();
       s.confirmed += count;
       if (!ok) s.nacked += count;
-      s.lastConfirmMs = nowMs();
+      s.lastConfirmMs = now;
+      this.timeConfirms(now, count);
       this.schedule();
     };
     channel.on('return', () => this.stats.returned++);
@@ -77,6 +84,17 @@ export class Publisher {
   allow(elapsedMs: number): void {
     this.allowed = Math.floor((this.options.ratePerSec * elapsedMs) / 1000);
     this.schedule();
+  }
+
+  /**
+   * Confirm latency of the `count` oldest unconfirmed publishes. Brokers confirm a
+   * channel's publishes in order (multiple=true acks), so they are the ones settled.
+   */
+  private timeConfirms(now: number, count: number): void {
+    const times = this.sentAtByTag;
+    for (let i = 0; i < count; i++, this.nextConfirmTag++) {
+      this.stats.recordConfirmLatency(now - times[this.nextConfirmTag % times.length]);
+    }
   }
 
   private schedule(): void {
@@ -115,7 +133,8 @@ export class Publisher {
     this.seq = (this.seq + 1) >>> 0;
     const t = this.targets[this.next];
     if (++this.next === this.targets.length) this.next = 0;
-    this.channel.publish(t.exchange, t.routingKey, body, this.properties);
+    const tag = this.channel.publish(t.exchange, t.routingKey, body, this.properties);
+    if (tag > 0) this.sentAtByTag[tag % this.sentAtByTag.length] = now;
     this.sent++;
     this.stats.published++;
     this.stats.lastPublishMs = now;

@@ -31,10 +31,16 @@ export const DEFAULT_MAX_BODY_BYTES = 128 * 1024 * 1024;
 const CONTENT_HEADER_MIN_BYTES = 14;
 const TWO_POW_32 = 4294967296;
 
+/**
+ * A channel's content in progress. One per channel, reused from message to message:
+ * `method` is undefined between messages. Deleting and re-adding a Map entry per
+ * message would reallocate the Map's hash table each time, and a long-lived Map
+ * allocates its tables in the old generation: garbage only a major GC collects.
+ */
 interface PendingContent {
-  readonly method: Method;
-  readonly classId: number;
-  readonly methodId: number;
+  method: Method | undefined;
+  classId: number;
+  methodId: number;
   header: ContentHeader | undefined;
   receivedBytes: number;
   first: Buffer | undefined;
@@ -61,7 +67,10 @@ export function parseContentHeader(payload: Buffer): ContentHeader {
 }
 
 export class CommandAssembler {
-  private readonly pending = new Map<number, PendingContent>();
+  /** Per channel that has carried content; see PendingContent. */
+  private readonly slots = new Map<number, PendingContent>();
+  /** Channels with content in progress. */
+  private pendingCount = 0;
 
   /** `maxBodyBytes`: larger bodies are refused with 406 PRECONDITION_FAILED; 0 = no limit. */
   constructor(
@@ -87,16 +96,51 @@ export class CommandAssembler {
 
   /** Drops partial content on a channel that is closing. */
   resetChannel(channel: number): void {
-    this.pending.delete(channel);
+    this.finish(this.slots.get(channel));
+    this.slots.delete(channel);
+  }
+
+  /** The content in progress on `channel`, if any. */
+  private pendingOn(channel: number): PendingContent | undefined {
+    if (this.pendingCount === 0) return undefined;
+    const p = this.slots.get(channel);
+    return p?.method === undefined ? undefined : p;
+  }
+
+  /** Ends the content in progress (complete, or abandoned after an error). */
+  private finish(p: PendingContent | undefined): void {
+    if (p?.method === undefined) return;
+    p.method = undefined;
+    p.header = undefined;
+    p.first = undefined;
+    p.rest = undefined;
+    this.pendingCount--;
+  }
+
+  private begin(channel: number, method: Method): void {
+    const { classId, methodId } = methodIds(method.name);
+    let p = this.slots.get(channel);
+    if (p === undefined) {
+      p = { method, classId, methodId, header: undefined, receivedBytes: 0, first: undefined, rest: undefined, discard: false };
+      this.slots.set(channel, p);
+    } else {
+      p.method = method;
+      p.classId = classId;
+      p.methodId = methodId;
+      p.receivedBytes = 0;
+      p.discard = false;
+    }
+    this.pendingCount++;
   }
 
   private onMethodFrame(f: Frame): void {
     const channel = f.channel;
-    const p = this.pending.size === 0 ? undefined : this.pending.get(channel);
+    const p = this.pendingOn(channel);
     if (p !== undefined) {
-      this.pending.delete(channel);
       const expected = p.header === undefined ? 'content header' : 'content body';
-      throw this.error(ReplyCode.UNEXPECTED_FRAME, `expected ${expected} for ${p.method.name}, got a method frame instead`, p, channel);
+      const text = `expected ${expected} for ${nameOf(p)}, got a method frame instead`;
+      this.finish(p);
+      throw this.error(ReplyCode.UNEXPECTED_FRAME, text, p, channel);
     }
     let method: Method;
     try {
@@ -108,37 +152,27 @@ export class CommandAssembler {
       this.onCommand({ channel, method });
       return;
     }
-    const { classId, methodId } = methodIds(method.name);
-    this.pending.set(channel, {
-      method,
-      classId,
-      methodId,
-      header: undefined,
-      receivedBytes: 0,
-      first: undefined,
-      rest: undefined,
-      discard: false,
-    });
+    this.begin(channel, method);
   }
 
   private onHeaderFrame(f: Frame): void {
     const channel = f.channel;
-    const p = this.pending.get(channel);
+    const p = this.pendingOn(channel);
     if (p === undefined || p.header !== undefined) {
-      this.pending.delete(channel);
       // RabbitMQ's text when no content method is pending; ours names what was expected otherwise.
-      const text = p === undefined ? 'expected method frame, got non method frame instead' : `expected content body for ${p.method.name}, got a content header frame instead`;
+      const text = p === undefined ? 'expected method frame, got non method frame instead' : `expected content body for ${nameOf(p)}, got a content header frame instead`;
+      this.finish(p);
       throw this.error(ReplyCode.UNEXPECTED_FRAME, text, p, channel);
     }
     let header: ContentHeader;
     try {
       header = parseContentHeader(f.payload);
     } catch (e) {
-      this.pending.delete(channel);
+      this.finish(p);
       throw e instanceof AmqpProtocolError ? this.error(e.replyCode, e.message, p, channel) : e;
     }
     if (header.classId !== p.classId) {
-      this.pending.delete(channel);
+      this.finish(p);
       const text = `expected content header for class ${p.classId}, got one for class ${header.classId} instead`;
       throw this.error(ReplyCode.UNEXPECTED_FRAME, text, p, channel);
     }
@@ -151,24 +185,25 @@ export class CommandAssembler {
       throw this.error(ReplyCode.PRECONDITION_FAILED, text, p, channel);
     }
     if (header.bodySize === 0) {
-      this.pending.delete(channel);
-      this.onCommand({ channel, method: p.method, header, body: EMPTY_BUFFER });
+      const method = p.method as Method;
+      this.finish(p);
+      this.onCommand({ channel, method, header, body: EMPTY_BUFFER });
     }
   }
 
   private onBodyFrame(f: Frame): void {
     const channel = f.channel;
-    const p = this.pending.get(channel);
+    const p = this.pendingOn(channel);
     const header = p?.header;
     if (p === undefined || header === undefined) {
-      this.pending.delete(channel);
-      const text = p === undefined ? 'expected method frame, got non method frame instead' : `expected content header for ${p.method.name}, got a content body frame instead`;
+      const text = p === undefined ? 'expected method frame, got non method frame instead' : `expected content header for ${nameOf(p)}, got a content body frame instead`;
+      this.finish(p);
       throw this.error(ReplyCode.UNEXPECTED_FRAME, text, p, channel);
     }
     const chunk = f.payload;
     const received = p.receivedBytes + chunk.length;
     if (received > header.bodySize) {
-      this.pending.delete(channel);
+      this.finish(p);
       const text = `content body of at least ${received} bytes exceeds the body size ${header.bodySize} in its content header`;
       throw this.error(ReplyCode.FRAME_ERROR, text, p, channel);
     }
@@ -178,14 +213,19 @@ export class CommandAssembler {
       else (p.rest ??= []).push(chunk);
     }
     if (received < header.bodySize) return;
-    this.pending.delete(channel);
-    if (p.discard) return;
-    this.onCommand({ channel, method: p.method, header, body: joinBody(p, header.bodySize) });
+    const method = p.method as Method;
+    const body = p.discard ? undefined : joinBody(p, header.bodySize);
+    this.finish(p);
+    if (body !== undefined) this.onCommand({ channel, method, header, body });
   }
 
   private error(code: number, text: string, p: PendingContent | undefined, channel: number): AmqpProtocolError {
     return new AmqpProtocolError(code, text, p?.classId ?? 0, p?.methodId ?? 0, channel);
   }
+}
+
+function nameOf(p: PendingContent): string {
+  return (p.method as Method).name;
 }
 
 /** One body frame is passed on as is (zero-copy); several are joined once. */

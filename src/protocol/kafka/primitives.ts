@@ -136,8 +136,9 @@ export class Reader {
       value += (b & 0x7f) * 2 ** shift;
       if ((b & 0x80) === 0) {
         this.pos = p;
-        // zigzag: even -> value/2, odd -> -(value+1)/2; exact for value < 2^53.
-        if (value > Number.MAX_SAFE_INTEGER) break;
+        // zigzag: even -> value/2, odd -> -(value+1)/2; exact up to 2^53 (the writer's
+        // largest, for 2^52), which a double holds exactly.
+        if (value > 2 ** 53) break;
         return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
       }
     }

@@ -462,3 +462,158 @@ export async function buildRecordBatch(spec: RecordBatchSpec): Promise<Buffer> {
   const { body, maxTimestamp } = encodeRecordsBody(spec, base);
   return assembleBatch(spec, base, maxTimestamp, await compress(spec.compression ?? Compression.NONE, body));
 }
+
+// ---- compaction: walking and rebuilding records ---------------------------------------------
+//
+// Kafka's log cleaner keeps each record's offset (the batch keeps its base offset, and records
+// their offset deltas) and rebuilds a batch only with what survives (MemoryRecords.filterTo). A
+// record is `length varint | attributes i8 | timestampDelta varlong | offsetDelta varint | key |
+// value | headers`, so a survivor can be copied as it is, or, when the batch gets a delete horizon
+// as its new base timestamp, re-prefixed with a new timestamp delta and the rest copied.
+
+/** Where a record lies in a records body (forEachRecord reuses one object: copy what you keep). */
+export interface RecordSlot {
+  /** The record's first byte (its length varint) and one past its last. */
+  start: number;
+  end: number;
+  attributes: number;
+  timestampDelta: number;
+  offsetDelta: number;
+  /** The key's first byte and length (-1: a null key). */
+  keyStart: number;
+  keyLength: number;
+  /** The value's first byte and length (-1: a null value, a tombstone). */
+  valueStart: number;
+  valueLength: number;
+  /** Where the key length starts: the record from here on is copied unchanged. */
+  rest: number;
+}
+
+/** The records of a batch as one buffer: decompressed (a view of the batch when uncompressed). */
+export function recordsBody(batch: Buffer, h: RecordBatchHeader = readBatchHeader(batch)): Buffer {
+  return decompress(h.compression, batch.subarray(RECORD_BATCH_HEADER_BYTES));
+}
+
+function skipVarBytes(r: Reader): [number, number] {
+  const len = r.varint();
+  if (len < 0) return [r.pos, -1];
+  return [r.need(len, 'record bytes'), len];
+}
+
+/**
+ * Calls `visit` for each of the `count` records of a records body (recordsBody()), in order,
+ * without copying. Malformed records are CORRUPT_MESSAGE.
+ */
+export function forEachRecord(body: Buffer, count: number, visit: (r: RecordSlot) => void): void {
+  const r = new Reader(body);
+  const slot: RecordSlot = {
+    start: 0, end: 0, attributes: 0, timestampDelta: 0, offsetDelta: 0,
+    keyStart: 0, keyLength: -1, valueStart: 0, valueLength: -1, rest: 0,
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      slot.start = r.pos;
+      const length = r.varint();
+      if (length < 0 || length > r.remaining) throw corrupt(`record length ${length} with ${r.remaining} bytes left`);
+      slot.end = r.pos + length;
+      slot.attributes = r.i8();
+      slot.timestampDelta = r.varlongNumber();
+      slot.offsetDelta = r.varint();
+      slot.rest = r.pos;
+      [slot.keyStart, slot.keyLength] = skipVarBytes(r);
+      [slot.valueStart, slot.valueLength] = skipVarBytes(r);
+      if (slot.end > body.length || r.pos > slot.end) throw corrupt('record fields run past the record');
+      r.pos = slot.end; // headers are copied, never read
+      visit(slot);
+    }
+  } catch (e) {
+    throw e instanceof KafkaProtocolError && e.errorCode === ErrorCode.INVALID_REQUEST ? corrupt(e.message) : e;
+  }
+  if (r.remaining !== 0) throw corrupt(`${r.remaining} bytes after the last of ${count} records`);
+}
+
+/** A surviving record: a copy of the RecordSlot fields a rebuild needs. */
+export interface KeptRecord {
+  readonly start: number;
+  readonly end: number;
+  readonly attributes: number;
+  readonly timestampDelta: number;
+  readonly offsetDelta: number;
+  readonly rest: number;
+}
+
+export interface RebuildSpec {
+  /** The stored batch: base offset, last offset delta, producer fields and flags are kept. */
+  readonly batch: Buffer;
+  /** Its records body (recordsBody()). */
+  readonly body: Buffer;
+  /** The records that survive, in order. */
+  readonly keep: readonly KeptRecord[];
+  /**
+   * KIP-534: the time after which the batch's tombstones and empty-transaction markers may go.
+   * It becomes the base timestamp (record deltas are re-based on it) with attributes bit 6 set.
+   * Undefined: the batch keeps its base timestamp (and horizon, if it had one).
+   */
+  readonly deleteHorizonMs?: number;
+}
+
+/**
+ * The batch with only `keep` in it (Kafka's buildRetainedRecordsInto): same base offset, same last
+ * offset delta (so the producer's last sequence survives), producer id, epoch, base sequence,
+ * leader epoch, flags and compression; each record keeps its offset delta and timestamp.
+ */
+export async function rebuildBatch(spec: RebuildSpec): Promise<Buffer> {
+  const h = readBatchHeader(spec.batch);
+  const oldBase = Number(h.baseTimestamp);
+  const base = spec.deleteHorizonMs ?? oldBase;
+  const shift = oldBase - base;
+  const parts: Buffer[] = [];
+  let maxTimestamp = -1;
+  for (const k of spec.keep) {
+    const timestamp = oldBase + k.timestampDelta;
+    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
+    if (shift === 0) {
+      parts.push(spec.body.subarray(k.start, k.end));
+      continue;
+    }
+    const head = new Writer(16, false);
+    head.i8(k.attributes);
+    head.varlongNumber(k.timestampDelta + shift);
+    head.varint(k.offsetDelta);
+    const prefix = head.toBuffer();
+    const len = new Writer(5, false);
+    len.varint(prefix.length + (k.end - k.rest));
+    parts.push(len.toBuffer(), prefix, spec.body.subarray(k.rest, k.end));
+  }
+  const records = await compress(h.compression, Buffer.concat(parts));
+  const out = Buffer.allocUnsafe(RECORD_BATCH_HEADER_BYTES + records.length);
+  spec.batch.copy(out, 0, 0, RECORD_BATCH_HEADER_BYTES);
+  out.writeInt32BE(out.length - LOG_OVERHEAD_BYTES, 8);
+  let attributes = h.attributes;
+  if (spec.deleteHorizonMs !== undefined) attributes |= DELETE_HORIZON_BIT;
+  out.writeInt16BE(attributes, ATTRIBUTES_OFFSET);
+  out.writeBigInt64BE(BigInt(base), 27);
+  const logAppend = h.timestampType === TimestampType.LOG_APPEND_TIME;
+  out.writeBigInt64BE(logAppend || spec.keep.length === 0 ? h.maxTimestamp : BigInt(maxTimestamp), MAX_TIMESTAMP_OFFSET);
+  out.writeInt32BE(spec.keep.length, 57);
+  records.copy(out, RECORD_BATCH_HEADER_BYTES);
+  out.writeUInt32BE(computeBatchCrc(out), CRC_OFFSET);
+  return out;
+}
+
+/**
+ * A batch with the header of `batch` and no records (Kafka's writeEmptyHeader): kept where the
+ * cleaner removed every record but the batch still carries a producer's last sequence or the
+ * last offset of a cleaned range. Uncompressed, base and max timestamp = the old max timestamp.
+ */
+export function emptyBatchLike(batch: Buffer): Buffer {
+  const h = readBatchHeader(batch);
+  const out = Buffer.allocUnsafe(RECORD_BATCH_HEADER_BYTES);
+  batch.copy(out, 0, 0, RECORD_BATCH_HEADER_BYTES);
+  out.writeInt32BE(out.length - LOG_OVERHEAD_BYTES, 8);
+  out.writeInt16BE(h.attributes & ~(COMPRESSION_MASK | DELETE_HORIZON_BIT), ATTRIBUTES_OFFSET);
+  out.writeBigInt64BE(h.maxTimestamp, 27);
+  out.writeInt32BE(0, 57);
+  out.writeUInt32BE(computeBatchCrc(out), CRC_OFFSET);
+  return out;
+}

@@ -7,6 +7,7 @@ import type { MessageContent, PublishInput } from '../../broker/message.js';
 import { DIRECT_REPLY_TO, Session, type DeliverySink } from '../../broker/session.js';
 import { BrokerError, preconditionFailed } from '../../broker/errors.js';
 import type { DeclaredQueue, Vhost } from '../../broker/vhost.js';
+import type { ChannelInfo } from '../../broker/connections.js';
 import {
   AmqpProtocolError,
   ReplyCode,
@@ -17,6 +18,7 @@ import {
   type Method,
   type MethodOf,
 } from '../../protocol/amqp/index.js';
+import { latencyTrace } from '../../util/latency-trace.js';
 import type { AmqpConnection } from './connection.js';
 
 let flowKeys = 0;
@@ -33,6 +35,8 @@ export class AmqpChannel implements DeliverySink {
   private confirmMode = false;
   private publishSeq = 0;
   private scheduledSeq = 0;
+  /** Highest publish sequence number confirmed (acked or nacked): the rest are unconfirmed. */
+  private confirmedSeq = 0;
   private batchNeedsSync = false;
   /** Appends to stream queues in this batch: its confirms wait for them to be durable. */
   private batchStreamWrites: Promise<void>[] = [];
@@ -87,10 +91,14 @@ export class AmqpChannel implements DeliverySink {
     const rejected = this.batchRejected;
     this.batchNeedsSync = false;
     if (rejected.length > 0) this.batchRejected = [];
+    const readStartMs = latencyTrace?.readStartMs;
     this.confirmChain = this.confirmChain
       .then(() => durable)
       .then(
-        () => this.sendConfirms(from, upTo, rejected),
+        () => {
+          if (readStartMs) latencyTrace?.since('confirm', readStartMs, upTo - from + 1);
+          this.sendConfirms(from, upTo, rejected);
+        },
         (err: unknown) => {
           this.conn.log.error('message store write failed, nacking publishes', { error: String(err) });
           this.sendIfOpen({ name: 'basic.nack', deliveryTag: upTo, multiple: true, requeue: false });
@@ -100,6 +108,8 @@ export class AmqpChannel implements DeliverySink {
 
   /** basic.ack multiple for runs of accepted publishes, basic.nack for each refused one. */
   private sendConfirms(from: number, upTo: number, rejected: readonly number[]): void {
+    this.confirmedSeq = upTo;
+    this.vhost.stats.confirm += upTo - from + 1 - rejected.length;
     let next = from;
     for (const seq of rejected) {
       if (seq > next) this.sendIfOpen({ name: 'basic.ack', deliveryTag: seq - 1, multiple: true });
@@ -111,6 +121,17 @@ export class AmqpChannel implements DeliverySink {
 
   resume(): void {
     if (!this.released) this.session.resume();
+  }
+
+  /** For the management API's channel list. */
+  info(): ChannelInfo {
+    return {
+      number: this.id,
+      ...this.session.info(),
+      unconfirmed: this.confirmMode ? this.publishSeq - this.confirmedSeq : 0,
+      confirm: this.confirmMode,
+      transactional: this.session.inTx,
+    };
   }
 
   /** channel.close commands waiting in the backlog (the client closed while a command was unfinished). */
@@ -354,6 +375,7 @@ export class AmqpChannel implements DeliverySink {
     };
     if (this.confirmMode) this.publishSeq++;
     const out = this.session.publish(input);
+    if (latencyTrace?.readStartMs) latencyTrace.since('publish.route', latencyTrace.readStartMs);
     if (!out) return; // buffered in a transaction
     if (out.needsSync) this.batchNeedsSync = true;
     // Publishes of one batch into one stream share one promise: keep it once.

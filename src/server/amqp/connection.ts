@@ -5,6 +5,7 @@
 
 import type { Socket } from 'node:net';
 import type { Broker } from '../../broker/broker.js';
+import type { ChannelInfo } from '../../broker/connections.js';
 import type { ResourceAlarm } from '../../broker/resource-monitor.js';
 import type { Vhost } from '../../broker/vhost.js';
 import {
@@ -24,6 +25,7 @@ import {
   type Method,
   type MethodOf,
 } from '../../protocol/amqp/index.js';
+import { latencyTrace, traceNow, type LatencyTrace } from '../../util/latency-trace.js';
 import type { Logger } from '../../util/logger.js';
 import { AmqpChannel } from './channel.js';
 import { toAmqpFailure } from './errors.js';
@@ -45,8 +47,25 @@ const CLOSE_OK_TIMEOUT_MS = 3000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** pauseReading's key for a resource alarm (channels use their number). */
 const ALARM = 'resource-alarm';
+/**
+ * Fair reading: a socket read larger than this is handled this many bytes per turn of
+ * the event loop, so a connection sending flat out (libuv hands over up to 32 reads of
+ * 64 KiB at once) cannot make every other connection wait for all of it. About 200
+ * small publishes, well under a millisecond of work.
+ */
+const READ_QUANTUM_BYTES = 16 * 1024;
+/** pauseReading's key while the rest of a large read waits for its next turn. */
+const FAIR_READ = 'fair-read';
 
 let connectionCounter = 0;
+/** Batches (socket reads being handled) under way, nested ones included. */
+let batchDepth = 0;
+/**
+ * Connections that queued output during a batch, such as a consumer's deliveries during
+ * a publisher's read: written when the batch ends, not a turn of the event loop later
+ * behind other work (another connection's next slice of a large read, for one).
+ */
+const outputDuringBatch: AmqpConnection[] = [];
 
 export class AmqpConnection {
   readonly id = `conn-${++connectionCounter}`;
@@ -67,11 +86,18 @@ export class AmqpConnection {
   private lastSent = Date.now();
   private heartbeatSec = 0;
   private channelMax: number;
+  private frameMax: number;
+  private authMechanism = '';
   user = '';
   vhost: Vhost | undefined;
   clientProperties: Record<string, unknown> = {};
   readonly log: Logger;
   private inChunk = false;
+  /** The part of a large socket read not handled yet (fair reading); the socket is paused meanwhile. */
+  private unread: Buffer | undefined;
+  private unreadScheduled = false;
+  /** With the latency trace on: when each delivery not yet written was queued (traceNow()). */
+  private deliveriesQueuedAt: number[] | undefined;
   /** Set by the listener during shutdown. */
   onGone: (() => void) | undefined;
 
@@ -84,6 +110,7 @@ export class AmqpConnection {
   ) {
     this.log = logger.child({ conn: this.id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
     this.channelMax = limits.channelMax;
+    this.frameMax = limits.frameMax;
     this.writer = new FrameWriter(FRAME_MIN_SIZE);
     this.assembler = new CommandAssembler((c) => this.dispatch(c));
     this.parser = new FrameParser(
@@ -102,6 +129,20 @@ export class AmqpConnection {
     this.handshakeTimer = setTimeout(() => {
       if (this.state !== 'running') this.destroy('handshake timeout');
     }, HANDSHAKE_TIMEOUT_MS);
+  }
+
+  /** For the management API (src/server/amqp/connection-view.ts): read on demand, never per frame. */
+  describe(): { state: string; authMechanism: string; channelMax: number; frameMax: number; heartbeatSec: number; channels: ChannelInfo[] } {
+    const channels: ChannelInfo[] = [];
+    for (const ch of this.channels.values()) channels.push(ch.info());
+    return {
+      state: this.state,
+      authMechanism: this.authMechanism,
+      channelMax: this.channelMax,
+      frameMax: this.frameMax,
+      heartbeatSec: this.heartbeatSec,
+      channels,
+    };
   }
 
   get isOpen(): boolean {
@@ -131,6 +172,7 @@ export class AmqpConnection {
   sendContent(channel: number, m: Method, properties: Buffer, body: Buffer): void {
     this.writer.method(channel, m);
     this.writer.content(channel, 60, properties, body);
+    if (latencyTrace) (this.deliveriesQueuedAt ??= []).push(traceNow());
     this.scheduleFlush();
   }
 
@@ -172,19 +214,60 @@ export class AmqpConnection {
 
   private onData(chunk: Buffer): void {
     this.lastReceived = Date.now();
-    this.batch(() => this.parser.push(chunk));
+    if (chunk.length <= READ_QUANTUM_BYTES && this.unread === undefined) {
+      this.batch(() => this.parser.push(chunk));
+      return;
+    }
+    // A paused socket emits nothing, so `unread` is normally empty here; if not, order is kept.
+    this.unread = this.unread === undefined ? chunk : Buffer.concat([this.unread, chunk]);
+    this.pauseReading(FAIR_READ);
+    this.readQuantum();
+  }
+
+  /** Handles the next READ_QUANTUM_BYTES of a large read, then lets the event loop serve others. */
+  private readonly readQuantum = (): void => {
+    this.unreadScheduled = false;
+    const rest = this.unread;
+    if (rest === undefined) return;
+    if (this.state === 'closed') {
+      this.unread = undefined;
+      return;
+    }
+    // Paused for flow control, a channel's backlog or an alarm as well: resumeReading() continues.
+    if (this.pausedBy.size > 1) return;
+    const n = Math.min(rest.length, READ_QUANTUM_BYTES);
+    this.unread = n < rest.length ? rest.subarray(n) : undefined;
+    this.batch(() => this.parser.push(n < rest.length ? rest.subarray(0, n) : rest));
+    if (this.unread !== undefined) this.scheduleQuantum();
+    else this.resumeReading(FAIR_READ);
+  };
+
+  private scheduleQuantum(): void {
+    if (this.unreadScheduled) return;
+    this.unreadScheduled = true;
+    // setImmediate: the poll phase in between hands every other ready socket its read first.
+    setImmediate(this.readQuantum);
   }
 
   /** Handles frames as one batch: one write, and one confirm per channel, at its end. */
   private batch(handleFrames: () => void): void {
+    const trace = latencyTrace;
+    if (trace) trace.readStartMs = traceNow();
     this.inChunk = true;
+    batchDepth++;
     try {
       handleFrames();
     } finally {
       this.inChunk = false;
+      batchDepth--;
     }
     for (const ch of this.channels.values()) ch.endOfBatch();
     this.flush();
+    if (batchDepth === 0) flushOutputDuringBatch();
+    if (trace) {
+      trace.since('read.handle', trace.readStartMs);
+      trace.readStartMs = 0;
+    }
   }
 
   private onProtocolHeader(ok: boolean): void {
@@ -336,6 +419,7 @@ export class AmqpConnection {
 
   private onStartOk(m: MethodOf<'connection.start-ok'>): void {
     this.clientProperties = m.clientProperties as Record<string, unknown>;
+    this.authMechanism = m.mechanism;
     const creds = parseCredentials(m.mechanism, m.response);
     const loopback = isLoopback(this.socket.remoteAddress ?? '');
     if (!creds || !this.broker.authenticate(creds.user, creds.password, loopback)) {
@@ -376,6 +460,7 @@ export class AmqpConnection {
       throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `channel_max=${m.channelMax} > ${this.limits.channelMax} max`, ...ids(m));
     }
     this.channelMax = channelMax;
+    this.frameMax = frameMax;
     this.parser.setFrameMax(frameMax);
     this.writer.setFrameMax(frameMax);
     // The client's tune-ok value is final (RabbitMQ accepts what the client chose).
@@ -406,7 +491,12 @@ export class AmqpConnection {
   }
 
   resumeReading(channel: number | string): void {
-    if (!this.pausedBy.delete(channel) || this.pausedBy.size > 0) return;
+    if (!this.pausedBy.delete(channel)) return;
+    if (this.pausedBy.size > 0) {
+      // Only the rest of a large read holds the socket now: go on with it.
+      if (this.pausedBy.size === 1 && this.pausedBy.has(FAIR_READ)) this.scheduleQuantum();
+      return;
+    }
     if (!this.socket.destroyed) this.socket.resume();
   }
 
@@ -490,7 +580,15 @@ export class AmqpConnection {
   private scheduleFlush(): void {
     if (this.inChunk || this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    if (batchDepth > 0) outputDuringBatch.push(this);
+    else setImmediate(this.flushNow);
+  }
+
+  private readonly flushNow = (): void => this.flush();
+
+  /** Writes what scheduleFlush() queued during a batch (module-private use). */
+  flushIfScheduled(): void {
+    if (this.flushScheduled) this.flush();
   }
 
   private flush(): void {
@@ -498,8 +596,21 @@ export class AmqpConnection {
     const out = this.writer.take();
     if (!out || this.socket.destroyed) return;
     this.lastSent = Date.now();
-    this.socket.write(out);
+    if (latencyTrace) this.traceWrite(out);
+    else this.socket.write(out);
     if (this.blockedChannels && this.socket.writableLength < WRITE_HIGH_WATER_BYTES) this.onDrain();
+  }
+
+  /** flush()'s write with the latency trace on: the write's own time and each delivery's wait for it. */
+  private traceWrite(out: Buffer): void {
+    const trace = latencyTrace as LatencyTrace;
+    const t0 = traceNow();
+    this.socket.write(out);
+    trace.since('socket.write', t0);
+    const queued = this.deliveriesQueuedAt;
+    if (!queued) return;
+    for (const t of queued) trace.record('deliver.write', t0 - t);
+    queued.length = 0;
   }
 
   private onDrain(): void {
@@ -553,6 +664,13 @@ export class AmqpConnection {
     this.vhost?.connectionClosed(this.id);
     this.onClosed(this);
   }
+}
+
+function flushOutputDuringBatch(): void {
+  if (outputDuringBatch.length === 0) return;
+  // A flush runs other code (a drain resumes deliveries), which may queue more: take the list first.
+  const conns = outputDuringBatch.splice(0);
+  for (const c of conns) c.flushIfScheduled();
 }
 
 function ids(m: Method): [number, number] {

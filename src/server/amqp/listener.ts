@@ -7,6 +7,7 @@ import type { ResourceMonitor } from '../../broker/resource-monitor.js';
 import { ReplyCode } from '../../protocol/amqp/index.js';
 import type { Logger } from '../../util/logger.js';
 import { AmqpConnection, type ConnectionLimits } from './connection.js';
+import { AmqpConnectionView } from './connection-view.js';
 
 export interface AmqpListenerOptions extends ConnectionLimits {
   readonly port: number;
@@ -81,11 +82,18 @@ export class AmqpListener {
   }
 
   private accept(socket: Socket): void {
+    let view: AmqpConnectionView | undefined;
     const conn = new AmqpConnection(socket, this.broker, this.opts, this.logger, (c) => {
       this.connections.delete(c);
+      if (view) this.broker.connections.remove(view);
       c.onGone?.();
     });
     this.connections.add(conn);
+    // The management API lists it (a socket closed at once has no address: nothing to list).
+    if (socket.remoteAddress !== undefined && !socket.destroyed) {
+      view = new AmqpConnectionView(conn, socket);
+      this.broker.connections.add(view);
+    }
     if (this.resources) conn.setAlarms(this.resources.alarms);
   }
 }

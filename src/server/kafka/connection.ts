@@ -24,7 +24,7 @@ import {
   type FetchRequest,
   type KafkaProtocolError,
 } from '../../protocol/kafka/index.js';
-import { CloseConnection, type Handler, type KafkaContext, type RequestSource } from './context.js';
+import { AFTER_WRITE, CloseConnection, type Handler, type KafkaContext, type RequestSource } from './context.js';
 import { errorResponse } from './error-responses.js';
 import { fetchResponseBytesMax } from './handlers/fetch.js';
 import { failureOf } from './errors.js';
@@ -44,6 +44,8 @@ interface Slot {
   done: boolean;
   /** Response bytes set aside for it until it is written (Fetch: its max bytes). */
   reserve: number;
+  /** The response's AFTER_WRITE function, called once the socket has taken the frames. */
+  afterWrite?: () => void;
 }
 
 /** A request read and decoded, waiting to start. */
@@ -82,6 +84,7 @@ export class KafkaConnection {
   private pumping = false;
   private paused = false;
   private closed = false;
+  private flushScheduled = false;
   private clientId: string | null = null;
   private readonly gone = new AbortController();
 
@@ -125,6 +128,11 @@ export class KafkaConnection {
       outputBytes: this.socket.writableLength,
       paused: this.paused,
     };
+  }
+
+  /** The client.id of the last request (for the management API's connection list). */
+  get clientIdSeen(): string | null {
+    return this.clientId;
   }
 
   private source(): RequestSource {
@@ -218,11 +226,12 @@ export class KafkaConnection {
       if (this.closed) return;
       try {
         if (data !== undefined) slot.frames = encodeResponse(key, apiVersion, correlationId, data as never);
+        if (typeof data === 'object' && data !== null) slot.afterWrite = (data as { [AFTER_WRITE]?: () => void })[AFTER_WRITE];
       } catch (err) {
         return failed(err);
       }
       slot.done = true;
-      this.flush();
+      this.scheduleFlush();
     };
     const failed = (err: unknown): void => {
       if (this.closed) return;
@@ -237,7 +246,7 @@ export class KafkaConnection {
         return this.fail(`encoding the error response to api key ${apiKey} v${apiVersion} failed`, encodeErr);
       }
       slot.done = true;
-      this.flush();
+      this.scheduleFlush();
     };
     try {
       const out = handler(this.ctx, body as never, apiVersion, this.source());
@@ -266,11 +275,23 @@ export class KafkaConnection {
 
   private push(correlationId: number, apiKey: ApiKeyNumber, version: number, data: unknown): void {
     this.queue.push({ frames: encodeResponse(apiKey, version, correlationId, data as never), done: true, reserve: 0 });
-    this.flush();
+    this.scheduleFlush();
+  }
+
+  /**
+   * Responses answered in the same turn leave in one write: a group commit completes many
+   * produces at once, and one socket read often carries many requests. The flush runs once the
+   * turn's promise callbacks are done (process.nextTick from a microtask), not a turn later.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(this.flush);
   }
 
   /** Writes every answered response at the head of the queue, in order. */
-  private flush(): void {
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
     if (this.closed) return;
     let n = 0;
     while (n < this.queue.length && this.queue[n].done) n++;
@@ -279,11 +300,13 @@ export class KafkaConnection {
     this.socket.cork();
     for (const s of ready) {
       this.reserved -= s.reserve;
-      for (const f of s.frames ?? []) this.socket.write(f);
+      const frames = s.frames ?? [];
+      for (let i = 0; i < frames.length; i++) this.socket.write(frames[i], i === frames.length - 1 ? s.afterWrite : undefined);
+      if (frames.length === 0) s.afterWrite?.();
     }
     this.socket.uncork();
     this.pump();
-  }
+  };
 
   private fail(why: string, err?: unknown): void {
     if (this.closed) return;

@@ -47,6 +47,12 @@ export type Handler<K extends ApiKeyNumber> = (
   source: RequestSource,
 ) => Promise<Input<ResponseOf<K>> | undefined> | Input<ResponseOf<K>> | undefined;
 
+/**
+ * A response may carry, under this key, a function the connection calls once the socket has
+ * taken the response's bytes (or the connection is gone): Fetch gives its read buffers back then.
+ */
+export const AFTER_WRITE: unique symbol = Symbol('afterWrite');
+
 /** Kafka's "not requested" value for authorized-operations fields. */
 export const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 

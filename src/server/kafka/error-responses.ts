@@ -41,6 +41,9 @@ interface ResourcesReq {
 interface OffsetCommitReq {
   topics: Named<{ partitionIndex: number }>[];
 }
+interface AddPartitionsToTxnReq {
+  v3AndBelowTopics: { name: string; partitions: number[] }[];
+}
 interface OffsetFetchReq {
   groupId: string;
   topics: { name: string; partitionIndexes: number[] }[] | null;
@@ -123,6 +126,23 @@ const BUILDERS: ReadonlyMap<number, Builder> = new Map<number, Builder>([
     throttleTimeMs: 0,
     topics: req.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode, leaderEpoch: -1, endOffset: -1n })) })),
   })],
+  [24, (req: AddPartitionsToTxnReq, v, errorCode) => {
+    // v4+ (the batched form) carries one top-level code, as Kafka's getErrorResponse does.
+    if (v >= 4) return { throttleTimeMs: 0, errorCode, resultsByTransaction: [] };
+    return {
+      throttleTimeMs: 0,
+      resultsByTopicV3AndBelow: req.v3AndBelowTopics.map((t) => ({
+        name: t.name,
+        resultsByPartition: t.partitions.map((partitionIndex) => ({ partitionIndex, partitionErrorCode: errorCode })),
+      })),
+    };
+  }],
+  [25, (_req, _v, errorCode) => ({ throttleTimeMs: 0, errorCode })],
+  [26, (_req, _v, errorCode) => ({ throttleTimeMs: 0, errorCode, producerId: -1n, producerEpoch: -1 })],
+  [28, (req: OffsetCommitReq, _v, errorCode) => ({
+    throttleTimeMs: 0,
+    topics: perPartition(req.topics, (p) => ({ partitionIndex: p.partitionIndex, errorCode })),
+  })],
   [32, (req: ResourcesReq, _v, errorCode, errorMessage) => ({
     throttleTimeMs: 0,
     results: req.resources.map((r) => ({ errorCode, errorMessage, resourceType: r.resourceType, resourceName: r.resourceName, configs: [] })),
@@ -142,6 +162,20 @@ const BUILDERS: ReadonlyMap<number, Builder> = new Map<number, Builder>([
   })],
   [47, (_req, _v, errorCode) => ({ errorCode, throttleTimeMs: 0, topics: [] })],
   [60, (_req, _v, errorCode, errorMessage) => ({ throttleTimeMs: 0, errorCode, errorMessage, clusterId: '', controllerId: -1, brokers: [] })],
+  [65, (req: { transactionalIds: string[] }, _v, errorCode) => ({
+    throttleTimeMs: 0,
+    transactionStates: req.transactionalIds.map((transactionalId) => ({
+      errorCode,
+      transactionalId,
+      transactionState: '',
+      transactionTimeoutMs: 0,
+      transactionStartTimeMs: -1n,
+      producerId: -1n,
+      producerEpoch: -1,
+      topics: [],
+    })),
+  })],
+  [66, (_req, _v, errorCode) => ({ throttleTimeMs: 0, errorCode, unknownStateFilters: [], transactionStates: [] })],
 ]);
 
 /** The response that answers every part of `req` with `code`, or undefined if Wharf has none for the API. */

@@ -7,10 +7,12 @@ import { ErrorCode } from '../../protocol/kafka/index.js';
 const STREAM_CODES: Readonly<Record<StreamErrorKind, number>> = {
   corrupt: ErrorCode.CORRUPT_MESSAGE,
   'invalid-record': ErrorCode.INVALID_RECORD,
+  'policy-violation': ErrorCode.POLICY_VIOLATION,
   'too-large': ErrorCode.MESSAGE_TOO_LARGE,
   'offset-out-of-range': ErrorCode.OFFSET_OUT_OF_RANGE,
   'out-of-order-sequence': ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
   'producer-fenced': ErrorCode.INVALID_PRODUCER_EPOCH,
+  'invalid-txn-state': ErrorCode.INVALID_TXN_STATE,
   'unknown-partition': ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
   storage: ErrorCode.KAFKA_STORAGE_ERROR,
   'invalid-config': ErrorCode.INVALID_CONFIG,

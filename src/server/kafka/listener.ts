@@ -7,6 +7,7 @@ import type { Logger } from '../../util/logger.js';
 import type { KafkaContext, KafkaServerConfig } from './context.js';
 import { KafkaConnection, type KafkaConnectionStats } from './connection.js';
 import { HANDLERS } from './handlers/index.js';
+import { KafkaConnectionView } from './connection-view.js';
 
 export interface KafkaListenerOptions {
   readonly port: number;
@@ -63,8 +64,16 @@ export class KafkaListener {
   }
 
   private accept(socket: Socket): void {
-    const c = new KafkaConnection(socket, this.ctx, HANDLERS, `kafka-${this.nextId++}`, (gone) => this.connections.delete(gone));
+    let view: KafkaConnectionView | undefined;
+    const c = new KafkaConnection(socket, this.ctx, HANDLERS, `kafka-${this.nextId++}`, (gone) => {
+      this.connections.delete(gone);
+      if (view) this.ctx.broker.connections.remove(view);
+    });
     this.connections.add(c);
+    if (socket.remoteAddress !== undefined && !socket.destroyed) {
+      view = new KafkaConnectionView(c, socket, this.ctx.vhost.name);
+      this.ctx.broker.connections.add(view);
+    }
   }
 
   async close(): Promise<void> {

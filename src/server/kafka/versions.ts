@@ -28,6 +28,10 @@ export const SUPPORTED_VERSIONS: ReadonlyMap<number, VersionRange> = new Map([
   [21, { min: 0, max: 2 }], // DeleteRecords
   [22, { min: 0, max: 5 }], // InitProducerId
   [23, { min: 0, max: 4 }], // OffsetForLeaderEpoch
+  [24, { min: 0, max: 5 }], // AddPartitionsToTxn: v0-3 from producers, v4-5 the batched broker form
+  [25, { min: 0, max: 4 }], // AddOffsetsToTxn
+  [26, { min: 0, max: 4 }], // EndTxn: v5 (epoch bump per transaction, KIP-890 part 2) is unstable
+  [28, { min: 0, max: 4 }], // TxnOffsetCommit
   [32, { min: 0, max: 4 }], // DescribeConfigs
   [33, { min: 0, max: 2 }], // AlterConfigs
   [37, { min: 0, max: 3 }], // CreatePartitions
@@ -35,6 +39,8 @@ export const SUPPORTED_VERSIONS: ReadonlyMap<number, VersionRange> = new Map([
   [44, { min: 0, max: 1 }], // IncrementalAlterConfigs
   [47, { min: 0, max: 0 }], // OffsetDelete
   [60, { min: 0, max: 1 }], // DescribeCluster
+  [65, { min: 0, max: 0 }], // DescribeTransactions
+  [66, { min: 0, max: 1 }], // ListTransactions
 ]);
 
 export function isSupported(apiKey: number, version: number): boolean {

@@ -54,7 +54,7 @@ describe('cli: commands', () => {
       '--bind', 'WHARF_BIND', '--fsync', 'WHARF_FSYNC', '--log-level', 'WHARF_LOG_LEVEL', '--user', 'WHARF_USERS', '--config',
       '--memory-high-watermark', 'WHARF_MEMORY_HIGH_WATERMARK', '--disk-free-limit', 'WHARF_DISK_FREE_LIMIT',
       '--consumer-timeout', 'WHARF_CONSUMER_TIMEOUT', '--kafka-port', 'WHARF_KAFKA_PORT', '--kafka-advertised-host',
-      'WHARF_KAFKA_ADVERTISED_HOST', '--kafka-auto-create-topics', 'WHARF_KAFKA_AUTO_CREATE_TOPICS']) {
+      'WHARF_KAFKA_ADVERTISED_HOST', '--kafka-auto-create-topics', 'WHARF_KAFKA_AUTO_CREATE_TOPICS', '--latency-trace', 'WHARF_LATENCY_TRACE']) {
       assert.ok(serveHelpText.includes(s), s);
     }
   });
@@ -72,6 +72,7 @@ describe('cli: serve options', () => {
       dataDir: './data', amqpPort: 5672, httpPort: 15672, kafkaPort: 9092, kafkaAutoCreateTopics: true, bind: '::',
       fsync: 'batch', logLevel: 'info', users: [],
       memoryHighWatermark: { relative: 0.4 }, diskFreeLimit: { bytes: 50_000_000 }, consumerTimeoutMs: 1_800_000,
+      latencyTraceSec: 0,
     });
     assert.deepEqual(serve([]), serveDefaults);
   });
@@ -81,12 +82,13 @@ describe('cli: serve options', () => {
       serve(['--data-dir', '/var/lib/wharf', '--amqp-port=5673', '--http-port', '0', '--bind', '127.0.0.1',
         '--fsync', 'always', '--log-level=debug', '--user', 'alice:secret', '--user', 'bob:pa:ss',
         '--memory-high-watermark', '0.6', '--disk-free-limit=2GB', '--consumer-timeout', '0',
-        '--kafka-port', '9093', '--kafka-advertised-host', 'kafka.example', '--kafka-auto-create-topics=false']),
+        '--kafka-port', '9093', '--kafka-advertised-host', 'kafka.example', '--kafka-auto-create-topics=false', '--latency-trace', '10']),
       {
         dataDir: '/var/lib/wharf', amqpPort: 5673, httpPort: 0, kafkaPort: 9093, kafkaAdvertisedHost: 'kafka.example',
         kafkaAutoCreateTopics: false, bind: '127.0.0.1', fsync: 'always', logLevel: 'debug',
         users: [{ name: 'alice', password: 'secret' }, { name: 'bob', password: 'pa:ss' }],
         memoryHighWatermark: { relative: 0.6 }, diskFreeLimit: { bytes: 2_000_000_000 }, consumerTimeoutMs: 0,
+        latencyTraceSec: 10,
       },
     );
   });
@@ -97,11 +99,13 @@ describe('cli: serve options', () => {
       WHARF_LOG_LEVEL: 'WARN', WHARF_USERS: 'alice:a, bob:b ,,',
       WHARF_MEMORY_HIGH_WATERMARK: '512MiB', WHARF_DISK_FREE_LIMIT: 'mem_relative:1.5', WHARF_CONSUMER_TIMEOUT: '60000',
       WHARF_KAFKA_PORT: '0', WHARF_KAFKA_AUTO_CREATE_TOPICS: 'true',
+      WHARF_LATENCY_TRACE: '5',
     };
     assert.deepEqual(serve([], env), {
       dataDir: 'd', amqpPort: 0, httpPort: 8080, kafkaPort: 0, kafkaAutoCreateTopics: true, bind: '::1', fsync: 'never', logLevel: 'warn',
       users: [{ name: 'alice', password: 'a' }, { name: 'bob', password: 'b' }],
       memoryHighWatermark: { bytes: 512 * 2 ** 20 }, diskFreeLimit: { memRelative: 1.5 }, consumerTimeoutMs: 60_000,
+      latencyTraceSec: 5,
     });
   });
 
@@ -114,12 +118,13 @@ describe('cli: serve options', () => {
       dataDir: '/srv/wharf', amqpPort: 1234, httpPort: '4321', bind: '0.0.0.0', fsync: 'never', logLevel: 'error',
       users: [{ name: 'carol', password: 'c' }], memoryHighWatermark: 0.5, diskFreeLimit: 1_000_000, consumerTimeoutMs: 900_000,
       kafkaPort: 19092, kafkaAdvertisedHost: 'h', kafkaAutoCreateTopics: false,
+      latencyTraceSec: 30,
     });
     assert.deepEqual(serve(['--config', 'w.json'], {}, files({ 'w.json': file })), {
       dataDir: '/srv/wharf', amqpPort: 1234, httpPort: 4321, kafkaPort: 19092, kafkaAdvertisedHost: 'h', kafkaAutoCreateTopics: false,
       bind: '0.0.0.0', fsync: 'never', logLevel: 'error',
       users: [{ name: 'carol', password: 'c' }], memoryHighWatermark: { relative: 0.5 }, diskFreeLimit: { bytes: 1_000_000 },
-      consumerTimeoutMs: 900_000,
+      consumerTimeoutMs: 900_000, latencyTraceSec: 30,
     });
     assert.equal(serve([], { WHARF_CONFIG: 'w.json' }, files({ 'w.json': file })).amqpPort, 1234);
   });
@@ -220,6 +225,10 @@ describe('cli: bad values are one-line usage errors', () => {
     ['env disk limit', [], { WHARF_DISK_FREE_LIMIT: '-5MB' }, /^invalid WHARF_DISK_FREE_LIMIT/],
     ['consumer timeout', ['--consumer-timeout', '5s'], {},
       'invalid --consumer-timeout: "5s" (expected a whole number of milliseconds, 0 or more)'],
+    ['latency trace', ['--latency-trace', '1.5'], {},
+      'invalid --latency-trace: "1.5" (expected a whole number of seconds from 0 to 86400)'],
+    ['latency trace env', [], { WHARF_LATENCY_TRACE: 'on' },
+      'invalid WHARF_LATENCY_TRACE: "on" (expected a whole number of seconds from 0 to 86400)'],
   ];
   for (const [name, argv, env, message] of cases) {
     it(name, () => usageError(['serve', ...argv], env, noFiles, message));

@@ -35,7 +35,7 @@ describe('http server', () => {
 
       const health = await call(server.port, 'GET', '/api/health');
       assert.equal(health.status, 200);
-      assert.equal(health.headers['content-type'], 'application/json');
+      assert.match(String(health.headers['content-type']), /^application\/json/);
       assert.deepEqual(JSON.parse(health.body), { status: 'ok', connections: 1, queues: 2 });
 
       const withQuery = await call(server.port, 'GET', '/api/health?x=1');
@@ -49,16 +49,16 @@ describe('http server', () => {
       for (const path of ['/nope', '/api', '/api/health/extra', '/__proto__', '/constructor']) {
         const missing = await call(server.port, 'GET', path);
         assert.equal(missing.status, 404, path);
-        assert.equal(missing.headers['content-type'], 'application/json');
-        const body = JSON.parse(missing.body) as { error: string; reason: string };
-        assert.equal(body.error, 'not_found');
-        assert.equal(typeof body.reason, 'string');
+        assert.match(String(missing.headers['content-type']), /^application\/json/);
+        // RabbitMQ's management API body for anything missing.
+        assert.deepEqual(JSON.parse(missing.body), { error: 'Object Not Found', reason: 'Not Found' });
       }
 
       const post = await call(server.port, 'POST', '/api/health');
       assert.equal(post.status, 405);
       assert.equal(post.headers.allow, 'GET, HEAD');
-      assert.equal((JSON.parse(post.body) as { error: string }).error, 'method_not_allowed');
+      // RabbitMQ sends its 405 without a body.
+      assert.equal(post.body, '');
 
       const head = await call(server.port, 'HEAD', '/api/health');
       assert.equal(head.status, 200);
@@ -81,7 +81,7 @@ describe('http server', () => {
     try {
       const res = await call(server.port, 'GET', '/api/health');
       assert.equal(res.status, 500);
-      assert.deepEqual(JSON.parse(res.body), { error: 'internal_error', reason: 'store unavailable' });
+      assert.deepEqual(JSON.parse(res.body), { error: 'internal_server_error', reason: 'store unavailable' });
     } finally {
       await server.close();
     }

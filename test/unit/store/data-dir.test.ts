@@ -21,7 +21,7 @@ describe('data dir', () => {
       await fs.writeFile(path.join(dir, 'FORMAT'), 'wharf-store 1\n');
       const dd = await openDataDir(dir, memoryLogger());
       assert.equal(await fs.readFile(path.join(dir, 'FORMAT'), 'utf8'), `wharf-store ${STORE_FORMAT_VERSION}\n`);
-      assert.equal(STORE_FORMAT_VERSION, 3);
+      assert.equal(STORE_FORMAT_VERSION, 4);
       await dd.release();
     } finally {
       await removeDir(root);
@@ -43,7 +43,7 @@ describe('data dir', () => {
       assert.equal((await fs.readFile(path.join(dir, 'LOCK'), 'utf8')).split('\n')[0], String(process.pid));
       await dd.release();
       await dd.release();
-      assert.deepEqual((await fs.readdir(dir)).sort(), ['FORMAT', 'dedup', 'delayed', 'groups', 'messages', 'quarantine', 'streams']);
+      assert.deepEqual((await fs.readdir(dir)).sort(), ['FORMAT', 'dedup', 'delayed', 'groups', 'messages', 'quarantine', 'streams', 'transactions']);
     } finally {
       await removeDir(root);
     }

@@ -1,6 +1,6 @@
 // What the group coordinator takes and gives: plain data, one request/result pair per Kafka group
 // API (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, DescribeGroups, ListGroups, DeleteGroups,
-// OffsetCommit, OffsetFetch, OffsetDelete), without wire types. Absent optional fields take the
+// OffsetCommit, OffsetFetch, OffsetDelete, TxnOffsetCommit), without wire types. Absent optional fields take the
 // value an old request version implies. Errors are kinds (errors.ts), never exceptions.
 
 import type { GroupErrorKind } from './errors.js';
@@ -166,6 +166,17 @@ export interface CommitRequest {
   readonly groupInstanceId?: string | null;
   /** OffsetCommit v2-v4's retention_time_ms; -1 or absent: the broker's retention. */
   readonly retentionTimeMs?: number;
+  readonly offsets: readonly CommitOffset[];
+}
+
+/** TxnOffsetCommit: offsets committed inside a producer's transaction. */
+export interface TxnCommitRequest {
+  readonly groupId: string;
+  readonly producerId: number;
+  /** TxnOffsetCommit v3+; -1 (and '' member id) before. */
+  readonly generationId: number;
+  readonly memberId: string;
+  readonly groupInstanceId?: string | null;
   readonly offsets: readonly CommitOffset[];
 }
 

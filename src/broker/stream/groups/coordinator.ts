@@ -1,7 +1,9 @@
 // The group coordinator of one vhost: consumer groups (Kafka's classic group protocol, in
-// membership.ts) and their committed offsets (durable in an OffsetStore). Protocol-neutral: the
-// Kafka adapter maps each of JoinGroup, SyncGroup, Heartbeat, LeaveGroup, DescribeGroups,
-// ListGroups, DeleteGroups, OffsetCommit, OffsetFetch and OffsetDelete onto one method here and
+// membership.ts) and their committed offsets (durable in an OffsetStore), also those committed
+// inside a producer's transaction (TxnOffsetCommit: pending until the transaction coordinator
+// ends the transaction). Protocol-neutral: the Kafka adapter maps each of JoinGroup, SyncGroup,
+// Heartbeat, LeaveGroup, DescribeGroups, ListGroups, DeleteGroups, OffsetCommit, OffsetFetch and
+// OffsetDelete onto one method here and
 // each error kind onto Kafka's code (errors.ts). Group membership lives in memory only; offsets,
 // and the protocol type, generation and empty-since time of groups, survive restarts.
 // See docs/streams.md ("Consumer groups").
@@ -29,6 +31,7 @@ import type {
   SyncRequest,
   SyncResult,
   TopicPartition,
+  TxnCommitRequest,
 } from './api.js';
 import { type GroupConfig, resolveGroupConfig } from './config.js';
 import { ClassicGroup, EMPTY_BYTES, joinError, syncError } from './group.js';
@@ -259,20 +262,74 @@ export class GroupCoordinator {
   }
 
   /**
-   * OffsetFetch: `partitions` null asks for every offset the group committed. A partition without
-   * a committed offset answers offset -1 (and so does every partition of an unknown group).
+   * TxnOffsetCommit: offsets committed inside producer `producerId`'s transaction, pending (not
+   * visible to OffsetFetch) until completeTxn. The transaction coordinator has checked the
+   * producer and that the group is part of its transaction. Kafka's checks of the group are those
+   * of OffsetCommit, except that a commit without generation or member id is accepted in any
+   * state (older TxnOffsetCommit versions carry neither). Resolves once the offsets are durable.
    */
-  fetch(groupId: string, partitions: readonly TopicPartition[] | null): Promise<FetchResult> {
+  async txnCommit(req: TxnCommitRequest): Promise<PartitionResult[]> {
+    const all = (error: GroupErrorKind): PartitionResult[] => req.offsets.map((o) => ({ topic: o.topic, partition: o.partition, error }));
+    if (this.closing) return all('coordinator-not-available');
+    if (req.groupId === '') return all('invalid-group-id');
+    const group = this.groups.get(req.groupId) ?? this.createGroup(req.groupId);
+    const invalid = this.txnCommitError(group, req);
+    if (invalid) return all(invalid);
+    const now = this.scheduler.now();
+    const results: { topic: string; partition: number; error?: GroupErrorKind }[] = [];
+    const entries: OffsetEntry[] = [];
+    for (const o of req.offsets) {
+      const error = this.offsetError(o);
+      results.push(error ? { topic: o.topic, partition: o.partition, error } : { topic: o.topic, partition: o.partition });
+      if (!error) entries.push(toEntry(o, now, -1));
+    }
+    try {
+      await this.store.txnCommit(group.groupId, req.producerId, entries);
+    } catch (err) {
+      const error: GroupErrorKind = err instanceof RangeError ? 'invalid-commit-offset-size' : 'coordinator-not-available';
+      if (error === 'coordinator-not-available') this.logger.warn('consumer group: a transactional offset commit failed', { groupId: req.groupId, err: String(err) });
+      for (const r of results) r.error ??= error;
+    }
+    return results;
+  }
+
+  /** Kafka's validateOffsetCommit for a transactional commit. */
+  private txnCommitError(group: ClassicGroup, req: TxnCommitRequest): GroupErrorKind | undefined {
+    if (req.generationId < 0 && group.is('Empty')) return undefined;
+    if (req.generationId < 0 && req.memberId === '' && req.groupInstanceId == null) return undefined;
+    return memberError(group, req.memberId, req.groupInstanceId) ?? (req.generationId !== group.generationId ? 'illegal-generation' : undefined);
+  }
+
+  /**
+   * The transaction coordinator ended producer `producerId`'s transaction, which included the
+   * group's offsets: they are committed (or dropped). Resolves once that is durable; rejects if
+   * the write failed (the transaction coordinator tries again).
+   */
+  async completeTxn(groupId: string, producerId: number, commit: boolean): Promise<void> {
+    if (this.closing) throw new Error('the group coordinator is closed');
+    if (!this.store.pendingTxnProducers(groupId).includes(producerId)) return;
+    await this.store.txnEnd(groupId, producerId, commit);
+  }
+
+  /**
+   * OffsetFetch: `partitions` null asks for every offset the group committed. A partition without
+   * a committed offset answers offset -1 (and so does every partition of an unknown group). With
+   * `requireStable` (OffsetFetch v7+), a partition an open transaction committed an offset for
+   * answers UNSTABLE_OFFSET_COMMIT: the reader retries once the transaction ended.
+   */
+  fetch(groupId: string, partitions: readonly TopicPartition[] | null, requireStable = false): Promise<FetchResult> {
     if (this.closing) return Promise.resolve({ error: 'coordinator-not-available', partitions: [] });
     // A deleted group's offsets are gone for readers even before the deletion is durable.
     const known = this.groups.has(groupId);
-    if (partitions === null) return Promise.resolve({ partitions: known ? this.store.offsets(groupId).map(fetched) : [] });
-    return Promise.resolve({
-      partitions: partitions.map((p) => {
-        const e = known ? this.store.offset(groupId, p.topic, p.partition) : undefined;
-        return e ? fetched(e) : { topic: p.topic, partition: p.partition, offset: -1, leaderEpoch: -1, metadata: '' };
-      }),
-    });
+    const one = (topic: string, partition: number): FetchedOffset => {
+      if (known && requireStable && this.store.hasPendingTxnOffset(groupId, topic, partition)) {
+        return { topic, partition, offset: -1, leaderEpoch: -1, metadata: '', error: 'unstable-offset-commit' };
+      }
+      const e = known ? this.store.offset(groupId, topic, partition) : undefined;
+      return e ? fetched(e) : { topic, partition, offset: -1, leaderEpoch: -1, metadata: '' };
+    };
+    if (partitions === null) return Promise.resolve({ partitions: known ? this.store.offsets(groupId).map((e) => one(e.topic, e.partition)) : [] });
+    return Promise.resolve({ partitions: partitions.map((p) => one(p.topic, p.partition)) });
   }
 
   /**

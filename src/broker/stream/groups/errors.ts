@@ -23,6 +23,9 @@
 //   'group-max-size-reached'      GROUP_MAX_SIZE_REACHED          81
 //   'fenced-instance-id'          FENCED_INSTANCE_ID              82
 //   'group-subscribed-to-topic'   GROUP_SUBSCRIBED_TO_TOPIC       86
+//   'unstable-offset-commit'      UNSTABLE_OFFSET_COMMIT          88  (OffsetFetch with require_stable:
+//                                                                      an open transaction committed
+//                                                                      an offset for the partition)
 //   'unknown-server-error'        UNKNOWN_SERVER_ERROR            -1
 
 export type GroupErrorKind =
@@ -41,6 +44,7 @@ export type GroupErrorKind =
   | 'group-max-size-reached'
   | 'fenced-instance-id'
   | 'group-subscribed-to-topic'
+  | 'unstable-offset-commit'
   | 'unknown-server-error';
 
 /** Every kind, for adapters' exhaustive mapping tests. */
@@ -60,5 +64,6 @@ export const GROUP_ERROR_KINDS: readonly GroupErrorKind[] = [
   'group-max-size-reached',
   'fenced-instance-id',
   'group-subscribed-to-topic',
+  'unstable-offset-commit',
   'unknown-server-error',
 ];

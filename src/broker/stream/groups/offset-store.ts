@@ -24,11 +24,15 @@ import {
   decodeGroupMeta,
   decodeOffsets,
   decodeSnapshotMark,
+  decodeTxnEnd,
+  decodeTxnOffsets,
   encodeDeleteGroup,
   encodeDeleteOffsets,
   encodeGroupMeta,
   encodeOffsets,
   encodeSnapshotMark,
+  encodeTxnEnd,
+  encodeTxnOffsets,
   offsetEntryBytes,
 } from './records.js';
 
@@ -167,9 +171,22 @@ export class OffsetStore {
     return out;
   }
 
-  /** Offsets the group committed are on their way to disk (retention leaves the group alone). */
+  /**
+   * Offsets the group committed are on their way to disk, or held by an open transaction
+   * (retention leaves the group alone).
+   */
   hasPendingCommits(groupId: string): boolean {
-    return this.pendingCommits.has(groupId);
+    return this.pendingCommits.has(groupId) || (this.state.groups.get(groupId)?.pending.size ?? 0) > 0;
+  }
+
+  /** An open transaction committed an offset for the partition (Kafka's UNSTABLE_OFFSET_COMMIT). */
+  hasPendingTxnOffset(groupId: string, topic: string, partition: number): boolean {
+    return this.state.groups.get(groupId)?.hasPending(topic, partition) ?? false;
+  }
+
+  /** Producers whose open transactions hold offsets of the group. */
+  pendingTxnProducers(groupId: string): number[] {
+    return [...(this.state.groups.get(groupId)?.pending.keys() ?? [])];
   }
 
   /** Bytes of the log on disk (and buffered). */
@@ -193,6 +210,18 @@ export class OffsetStore {
     if (entries.length === 0) return Promise.resolve();
     const copy = [...entries];
     return this.submit(groupId, GroupRecordType.Commit, () => encodeOffsets(groupId, copy), (s) => s.applyCommit(groupId, copy), true);
+  }
+
+  /** Offsets committed inside the producer's transaction: pending until txnEnd. Rejects like commit(). */
+  txnCommit(groupId: string, producerId: number, entries: readonly OffsetEntry[]): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
+    const copy = [...entries];
+    return this.submit(groupId, GroupRecordType.TxnCommit, () => encodeTxnOffsets(groupId, producerId, copy), (s) => s.applyTxnCommit(groupId, producerId, copy));
+  }
+
+  /** The producer's transaction ended: its pending offsets of the group are committed or dropped. */
+  txnEnd(groupId: string, producerId: number, commit: boolean): Promise<void> {
+    return this.submit(groupId, GroupRecordType.TxnEnd, () => encodeTxnEnd(groupId, producerId, commit), (s) => s.applyTxnEnd(groupId, producerId, commit));
   }
 
   deleteOffsets(groupId: string, partitions: readonly TopicPartitionRef[]): Promise<void> {
@@ -331,7 +360,7 @@ export class OffsetStore {
     let offsets = 0;
     for (const [groupId, g] of this.state.groups) {
       groups++;
-      offsets += this.appendGroup(groupId, g);
+      offsets += this.appendGroup(groupId, g) + this.appendPending(groupId, g);
     }
     this.log.append(GroupRecordType.SnapshotEnd, encodeSnapshotMark({ snapshotId, groups, offsets }));
     await this.log.sync();
@@ -355,6 +384,16 @@ export class OffsetStore {
     }
     flush();
     return g.offsetCount;
+  }
+
+  /** A group's pending transactional offsets, one record per producer; returns how many. */
+  private appendPending(groupId: string, g: StoredGroup): number {
+    let n = 0;
+    for (const [producerId, m] of g.pending) {
+      this.log.append(GroupRecordType.SnapshotTxnOffsets, encodeTxnOffsets(groupId, producerId, [...m.values()]));
+      n += m.size;
+    }
+    return n;
   }
 
   private async dropBefore(begin: LogPosition): Promise<void> {
@@ -388,12 +427,13 @@ async function replay(log: Log, logger: Logger): Promise<{ state: OffsetState; s
           break;
         case GroupRecordType.SnapshotOffsets:
         case GroupRecordType.SnapshotGroupMeta:
+        case GroupRecordType.SnapshotTxnOffsets:
           // Content of a snapshot whose begin is gone (a deleted segment) or that was abandoned: ignored.
           if (snap) applyRecord(snap.state, r.type, r.payload);
           break;
         case GroupRecordType.SnapshotEnd: {
           const end = decodeSnapshotMark(r.payload);
-          if (snap && end.snapshotId === snap.snapshotId && end.groups === snap.state.groups.size && end.offsets === snap.state.offsetCount) {
+          if (snap && end.snapshotId === snap.snapshotId && end.groups === snap.state.groups.size && end.offsets === snap.state.offsetCount + snap.state.pendingCount) {
             state = snap.state;
             snap = undefined;
           } else abandon('its end does not match');
@@ -420,6 +460,17 @@ function applyRecord(state: OffsetState, type: number, payload: Buffer): void {
     case GroupRecordType.SnapshotOffsets: {
       const c = decodeOffsets(payload);
       state.applyCommit(c.groupId, c.entries);
+      return;
+    }
+    case GroupRecordType.TxnCommit:
+    case GroupRecordType.SnapshotTxnOffsets: {
+      const c = decodeTxnOffsets(payload);
+      state.applyTxnCommit(c.groupId, c.producerId, c.entries);
+      return;
+    }
+    case GroupRecordType.TxnEnd: {
+      const e = decodeTxnEnd(payload);
+      state.applyTxnEnd(e.groupId, e.producerId, e.commit);
       return;
     }
     case GroupRecordType.DeleteOffsets: {

@@ -1,6 +1,7 @@
 // Record types of the consumer-group offsets log (<data>/groups/): committed offsets, their
-// deletion, group deletion, the little of a group's state that outlives its members, and the
-// brackets of a snapshot. Layout documented in docs/storage-format.md ("Consumer group records").
+// deletion, group deletion, the little of a group's state that outlives its members, offsets
+// committed inside a producer's transaction and the transaction's end, and the brackets of a
+// snapshot. Layout documented in docs/storage-format.md ("Consumer group records").
 // Every payload starts with a version byte (1); integers are big-endian, strings UTF-8 with a
 // u16 length (u32 for commit metadata).
 
@@ -21,6 +22,12 @@ export const GroupRecordType = {
   SnapshotGroupMeta: 7,
   /** The snapshot is complete: only now does it count. */
   SnapshotEnd: 8,
+  /** Offsets committed inside a producer's transaction (TxnOffsetCommit): pending until its end. */
+  TxnCommit: 9,
+  /** The producer's transaction ended: its pending offsets become committed, or are dropped. */
+  TxnEnd: 10,
+  /** Snapshot content, same layout as TxnCommit. */
+  SnapshotTxnOffsets: 11,
 } as const;
 
 const RECORD_VERSION = 1;
@@ -120,11 +127,24 @@ function header(): Writer {
 
 /** Commit and SnapshotOffsets. */
 export function encodeOffsets(groupId: string, entries: readonly OffsetEntry[]): Buffer {
-  const w = header().str16(groupId).u32(entries.length);
+  return writeEntries(header().str16(groupId), entries).done();
+}
+
+/** TxnCommit and SnapshotTxnOffsets: a Commit with the producer id after the group id. */
+export function encodeTxnOffsets(groupId: string, producerId: number, entries: readonly OffsetEntry[]): Buffer {
+  return writeEntries(header().str16(groupId).i64(producerId), entries).done();
+}
+
+export function encodeTxnEnd(groupId: string, producerId: number, commit: boolean): Buffer {
+  return header().str16(groupId).i64(producerId).u8(commit ? 1 : 0).done();
+}
+
+function writeEntries(w: Writer, entries: readonly OffsetEntry[]): Writer {
+  w.u32(entries.length);
   for (const e of entries) {
     w.str16(e.topic).i32(e.partition).i64(e.offset).i32(e.leaderEpoch).f64(e.commitTimestampMs).f64(e.expireTimestampMs).str32(e.metadata);
   }
-  return w.done();
+  return w;
 }
 
 export function encodeDeleteOffsets(groupId: string, partitions: readonly TopicPartitionRef[]): Buffer {
@@ -216,6 +236,28 @@ class Reader {
 export function decodeOffsets(buf: Buffer): { groupId: string; entries: OffsetEntry[] } {
   const r = new Reader(buf);
   const groupId = r.str16();
+  const entries = readEntries(r);
+  r.end();
+  return { groupId, entries };
+}
+
+export function decodeTxnOffsets(buf: Buffer): { groupId: string; producerId: number; entries: OffsetEntry[] } {
+  const r = new Reader(buf);
+  const groupId = r.str16();
+  const producerId = r.i64();
+  const entries = readEntries(r);
+  r.end();
+  return { groupId, producerId, entries };
+}
+
+export function decodeTxnEnd(buf: Buffer): { groupId: string; producerId: number; commit: boolean } {
+  const r = new Reader(buf);
+  const m = { groupId: r.str16(), producerId: r.i64(), commit: r.u8() === 1 };
+  r.end();
+  return m;
+}
+
+function readEntries(r: Reader): OffsetEntry[] {
   const n = r.u32();
   const entries: OffsetEntry[] = [];
   for (let i = 0; i < n; i++) {
@@ -228,8 +270,7 @@ export function decodeOffsets(buf: Buffer): { groupId: string; entries: OffsetEn
     const metadata = r.str32();
     entries.push({ topic, partition, offset, leaderEpoch, metadata, commitTimestampMs, expireTimestampMs });
   }
-  r.end();
-  return { groupId, entries };
+  return entries;
 }
 
 export function decodeDeleteOffsets(buf: Buffer): { groupId: string; partitions: TopicPartitionRef[] } {

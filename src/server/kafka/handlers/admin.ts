@@ -1,8 +1,8 @@
 // Topic administration: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs,
-// AlterConfigs, IncrementalAlterConfigs, and InitProducerId for idempotent producers.
+// AlterConfigs, IncrementalAlterConfigs.
 
 import { StreamError } from '../../../broker/stream/errors.js';
-import { TOPIC_CONFIGS, topicConfigValue, validateTopicConfig } from '../../../broker/stream/topic-config.js';
+import { TOPIC_CONFIGS, topicConfigValue, validateTopicConfig, validateTopicConfigs } from '../../../broker/stream/topic-config.js';
 import { ErrorCode, ZERO_UUID } from '../../../protocol/kafka/index.js';
 import { NODE_ID, streamById, type Handler, type KafkaContext } from '../context.js';
 import { failureOf } from '../errors.js';
@@ -196,6 +196,7 @@ async function alterTopic(ctx: KafkaContext, name: string, validateOnly: boolean
   const next = { ...stream.configs };
   change(next);
   for (const [k, val] of Object.entries(next)) next[k] = validateTopicConfig(k, val);
+  validateTopicConfigs(next);
   if (validateOnly) return;
   stream.setConfigs(next);
   await ctx.vhost.streams.persist();
@@ -247,20 +248,4 @@ export const alterConfigs: Handler<33> = async (ctx, req) => {
     }
   }
   return { throttleTimeMs: 0, responses };
-};
-
-const EPOCH_MAX = 0x7fff;
-
-/**
- * Idempotent producers get a fresh producer id (epoch 0); one that presents its id and epoch
- * (KIP-360) gets the next epoch. Transactional ids are the exactly-once issue's.
- */
-export const initProducerId: Handler<22> = async (ctx, req) => {
-  if (req.transactionalId !== null) {
-    return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1n, producerEpoch: -1 };
-  }
-  if (req.producerId >= 0n && req.producerEpoch >= 0 && req.producerEpoch < EPOCH_MAX - 1) {
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: req.producerId, producerEpoch: req.producerEpoch + 1 };
-  }
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: BigInt(await ctx.broker.allocateProducerId()), producerEpoch: 0 };
 };

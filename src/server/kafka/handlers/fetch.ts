@@ -1,8 +1,11 @@
 // Fetch: whole record batches from each partition, exactly as stored, up to the high watermark
-// (records below it are durable). When there is less than min_bytes it long-polls: it waits for
-// any of the partitions' high watermarks to move and answers as soon as enough data is there,
-// or when max_wait_ms has passed.
+// (records below it are durable); read_committed (isolation level 1) only up to the last stable
+// offset, with the aborted transactions among the batches returned, which the client drops.
+// When there is less than min_bytes it long-polls: it waits for any of the partitions' high
+// watermarks to move and answers as soon as enough data is there, when max_wait_ms has passed,
+// or when the client goes away.
 
+import { LAST_OFFSET_DELTA_AT } from '../../../broker/stream/batch-header.js';
 import type { Partition } from '../../../broker/stream/partition.js';
 import type { Stream } from '../../../broker/stream/stream.js';
 import {
@@ -13,8 +16,12 @@ import {
   type FetchResponsePartitionData,
   type Input,
 } from '../../../protocol/kafka/index.js';
-import { streamById, type Handler, type KafkaContext } from '../context.js';
+import { AFTER_WRITE, streamById, type Handler, type KafkaContext } from '../context.js';
 import { failureOf } from '../errors.js';
+import { ReadBufferPool } from '../read-buffers.js';
+
+/** One pool for every Kafka connection of the process. */
+const readBuffers = new ReadBufferPool();
 
 interface Wanted {
   readonly topic: string;
@@ -41,7 +48,13 @@ function resolve(ctx: KafkaContext, topics: readonly { topic: string; topicId: s
   return out;
 }
 
-async function readOnce(wanted: readonly Wanted[], maxBytes: number, readCommitted: boolean, unknownCode: number): Promise<{ parts: PartitionOut[]; bytes: number; failed: boolean }> {
+async function readOnce(
+  wanted: readonly Wanted[],
+  maxBytes: number,
+  readCommitted: boolean,
+  unknownCode: number,
+  alloc: (bytes: number) => Buffer,
+): Promise<{ parts: PartitionOut[]; bytes: number; failed: boolean }> {
   const parts: PartitionOut[] = [];
   let bytes = 0;
   let failed = false;
@@ -52,23 +65,21 @@ async function readOnce(wanted: readonly Wanted[], maxBytes: number, readCommitt
       parts.push({ partitionIndex: w.req.partition, errorCode: w.stream ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : unknownCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: null });
       continue;
     }
-    const base = {
-      partitionIndex: w.req.partition,
-      abortedTransactions: readCommitted ? [] : null,
-      preferredReadReplica: -1,
-    };
+    const base = { partitionIndex: w.req.partition, preferredReadReplica: -1 };
     const budget = Math.min(w.req.partitionMaxBytes, maxBytes - bytes);
     try {
       // KIP-74: the first partition with data returns at least one batch even past the limits.
-      const r = budget > 0 || bytes === 0 ? await p.read(Number(w.req.fetchOffset), Math.max(budget, 1)) : undefined;
+      const fetchOffset = Number(w.req.fetchOffset);
+      const r = budget > 0 || bytes === 0 ? await p.read(fetchOffset, Math.max(budget, 1), readCommitted ? 'committed' : 'uncommitted', alloc) : undefined;
       const hw = BigInt(r?.highWatermark ?? p.highWatermark);
       const batches = r?.batches ?? [];
       bytes += r?.bytes ?? 0;
       parts.push({
         ...base,
+        abortedTransactions: readCommitted ? abortedIn(p, fetchOffset, batches) : null,
         errorCode: ErrorCode.NONE,
         highWatermark: hw,
-        lastStableOffset: hw,
+        lastStableOffset: BigInt(Math.min(p.lastStableOffset, Number(hw))),
         logStartOffset: BigInt(r?.logStartOffset ?? p.logStartOffset),
         // The writer takes a list of buffers for a records field and sends them without a copy.
         records: (batches.length === 1 ? batches[0] : batches) as unknown as Buffer,
@@ -77,15 +88,24 @@ async function readOnce(wanted: readonly Wanted[], maxBytes: number, readCommitt
       failed = true;
       parts.push({
         ...base,
+        abortedTransactions: readCommitted ? [] : null,
         errorCode: failureOf(err).code,
         highWatermark: BigInt(p.highWatermark),
-        lastStableOffset: BigInt(p.highWatermark),
+        lastStableOffset: BigInt(p.lastStableOffset),
         logStartOffset: BigInt(p.logStartOffset),
         records: null,
       });
     }
   }
   return { parts, bytes, failed };
+}
+
+/** The aborted transactions a read_committed reader needs to drop records of the batches returned. */
+function abortedIn(p: Partition, fetchOffset: number, batches: readonly Buffer[]): { producerId: bigint; firstOffset: bigint }[] {
+  if (batches.length === 0) return [];
+  const last = batches[batches.length - 1];
+  const upperBound = Number(last.readBigInt64BE(0)) + last.readInt32BE(LAST_OFFSET_DELTA_AT) + 1;
+  return p.abortedTransactions(fetchOffset, upperBound).map((t) => ({ producerId: BigInt(t.producerId), firstOffset: BigInt(t.firstOffset) }));
 }
 
 /** Resolves when any partition's high watermark moves, after `ms`, or when the client goes away. */
@@ -116,13 +136,17 @@ export const fetch: Handler<1> = async (ctx, req, v, source) => {
   const maxBytes = Math.min(v >= 3 ? req.maxBytes : 0x7fffffff, FETCH_BYTES_MAX);
   const readCommitted = req.isolationLevel === READ_COMMITTED;
   const deadline = Date.now() + Math.max(0, req.maxWaitMs);
-  let result = await readOnce(wanted, maxBytes, readCommitted, unknownCode);
+  // The batches are views of pooled read buffers, given back once the response is written.
+  let lease = readBuffers.lease();
+  let result = await readOnce(wanted, maxBytes, readCommitted, unknownCode, lease.alloc);
   const live = wanted.map((w) => w.partition).filter((p): p is Partition => p !== undefined);
   while (result.bytes < req.minBytes && !result.failed && live.length > 0 && !source.signal.aborted) {
     const left = deadline - Date.now();
     if (left <= 0) break;
     await waitForData(live, left, source.signal);
-    result = await readOnce(wanted, maxBytes, readCommitted, unknownCode);
+    lease.release(); // the short result is dropped
+    lease = readBuffers.lease();
+    result = await readOnce(wanted, maxBytes, readCommitted, unknownCode, lease.alloc);
   }
   // Group the partitions back under their topics, in request order.
   const topics: { topic: string; topicId: string; partitions: PartitionOut[] }[] = [];
@@ -133,5 +157,6 @@ export const fetch: Handler<1> = async (ctx, req, v, source) => {
     i += t.partitions.length;
     topics.push({ topic: w?.topic ?? t.topic, topicId: w?.topicId ?? t.topicId, partitions });
   }
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: topics };
+  const done = lease;
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: topics, [AFTER_WRITE]: () => done.release() };
 };

@@ -21,6 +21,7 @@ const GROUP_CODES: Readonly<Record<GroupErrorKind, number>> = {
   'group-max-size-reached': ErrorCode.GROUP_MAX_SIZE_REACHED,
   'fenced-instance-id': ErrorCode.FENCED_INSTANCE_ID,
   'group-subscribed-to-topic': ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC,
+  'unstable-offset-commit': ErrorCode.UNSTABLE_OFFSET_COMMIT,
   'unknown-server-error': ErrorCode.UNKNOWN_SERVER_ERROR,
 };
 
@@ -189,9 +190,9 @@ export const offsetCommit: Handler<8> = async (ctx, req, v) => {
   return { throttleTimeMs: 0, topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })) };
 };
 
-async function fetchOffsets(ctx: KafkaContext, groupId: string, topics: readonly { name: string; partitionIndexes: readonly number[] }[] | null) {
+async function fetchOffsets(ctx: KafkaContext, groupId: string, topics: readonly { name: string; partitionIndexes: readonly number[] }[] | null, requireStable: boolean) {
   const wanted = topics === null ? null : topics.flatMap((t) => t.partitionIndexes.map((partition) => ({ topic: t.name, partition })));
-  const r = await coordinator(ctx).fetch(groupId, wanted);
+  const r = await coordinator(ctx).fetch(groupId, wanted, requireStable);
   const byTopic = new Map<string, { partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; metadata: string; errorCode: number }[]>();
   for (const p of r.partitions) {
     const list = byTopic.get(p.topic) ?? [];
@@ -205,12 +206,13 @@ export const offsetFetch: Handler<9> = async (ctx, req, v) => {
   if (v >= 8) {
     const groups = [];
     for (const g of req.groups) {
-      const r = await fetchOffsets(ctx, g.groupId, g.topics);
+      const r = await fetchOffsets(ctx, g.groupId, g.topics, req.requireStable);
       groups.push({ groupId: g.groupId, errorCode: r.errorCode, topics: r.topics });
     }
     return { throttleTimeMs: 0, groups };
   }
-  const r = await fetchOffsets(ctx, req.groupId, req.topics);
+  // require_stable is a v7+ field (read_committed consumers set it, KIP-447).
+  const r = await fetchOffsets(ctx, req.groupId, req.topics, v >= 7 && req.requireStable);
   const topics = r.topics.map((t) => ({
     name: t.name,
     partitions: t.partitions.map((p) => ({ ...p, committedLeaderEpoch: v >= 5 ? p.committedLeaderEpoch : -1 })),

@@ -4,12 +4,13 @@
 
 import type { ApiKeyNumber } from '../../../protocol/kafka/index.js';
 import type { Handler } from '../context.js';
-import { alterConfigs, createPartitions, createTopics, deleteTopics, describeConfigs, incrementalAlterConfigs, initProducerId } from './admin.js';
+import { alterConfigs, createPartitions, createTopics, deleteTopics, describeConfigs, incrementalAlterConfigs } from './admin.js';
 import { fetch } from './fetch.js';
 import { deleteGroups, describeGroups, heartbeat, joinGroup, leaveGroup, listGroups, offsetCommit, offsetDelete, offsetFetch, syncGroup } from './groups.js';
 import { describeCluster, findCoordinator, metadata } from './metadata.js';
 import { deleteRecords, listOffsets, offsetForLeaderEpoch } from './offsets.js';
 import { produce } from './produce.js';
+import { addOffsetsToTxn, addPartitionsToTxn, describeTransactions, endTxn, initProducerId, listTransactions, txnOffsetCommit } from './transactions.js';
 
 /** Handlers stored side by side; each is called only with its own api key's request. */
 type AnyHandler = Handler<ApiKeyNumber>;
@@ -33,6 +34,10 @@ const table: [number, AnyHandler][] = [
   [21, deleteRecords as unknown as AnyHandler],
   [22, initProducerId as unknown as AnyHandler],
   [23, offsetForLeaderEpoch as unknown as AnyHandler],
+  [24, addPartitionsToTxn as unknown as AnyHandler],
+  [25, addOffsetsToTxn as unknown as AnyHandler],
+  [26, endTxn as unknown as AnyHandler],
+  [28, txnOffsetCommit as unknown as AnyHandler],
   [32, describeConfigs as unknown as AnyHandler],
   [33, alterConfigs as unknown as AnyHandler],
   [37, createPartitions as unknown as AnyHandler],
@@ -40,6 +45,8 @@ const table: [number, AnyHandler][] = [
   [44, incrementalAlterConfigs as unknown as AnyHandler],
   [47, offsetDelete as unknown as AnyHandler],
   [60, describeCluster as unknown as AnyHandler],
+  [65, describeTransactions as unknown as AnyHandler],
+  [66, listTransactions as unknown as AnyHandler],
 ];
 
 export const HANDLERS: ReadonlyMap<number, AnyHandler> = new Map(table);

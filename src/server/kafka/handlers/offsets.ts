@@ -3,8 +3,11 @@
 // in Kafka's LogSegment.findOffsetByTimestamp: the partition finds the first batch whose max
 // timestamp is late enough, and the records inside it (decompressed if need be) give the first
 // record at or after the target; max timestamp is the first record carrying the partition's
-// newest timestamp (RecordBatch.offsetOfMaxTimestamp).
+// newest timestamp (RecordBatch.offsetOfMaxTimestamp). Under read_committed (isolation level 1)
+// ListOffsets stops at the last stable offset, as Kafka does: latest is the LSO, and an offset
+// found by timestamp at or past it is not found.
 
+import { LAST_OFFSET_DELTA_AT } from '../../../broker/stream/batch-header.js';
 import type { Partition } from '../../../broker/stream/partition.js';
 import { ErrorCode, decodeRecords } from '../../../protocol/kafka/index.js';
 import type { Handler, KafkaContext } from '../context.js';
@@ -16,6 +19,7 @@ const EARLIEST = -2n;
 const MAX_TIMESTAMP = -3n;
 const EARLIEST_LOCAL = -4n;
 const LATEST_TIERED = -5n;
+const READ_COMMITTED = 1;
 
 function partitionOf(ctx: KafkaContext, topic: string, index: number): Partition | undefined {
   return ctx.vhost.streams.get(topic)?.partition(index);
@@ -45,8 +49,17 @@ async function firstRecordAt(p: Partition, target: number): Promise<{ offset: nu
       if (offset >= from && Number(r.timestamp) >= target) return { offset, timestamp: Number(r.timestamp) };
     }
     // The batch header promised a late enough record that its records do not hold: go on after it.
-    from = found.baseOffset + found.batch.readInt32BE(23) + 1;
+    from = found.baseOffset + found.batch.readInt32BE(LAST_OFFSET_DELTA_AT) + 1;
   }
+}
+
+/** lookUp, bounded by the last stable offset for read_committed readers. */
+async function lookUpIsolated(p: Partition, timestamp: bigint, readCommitted: boolean): Promise<{ offset: number; timestamp: number }> {
+  if (!readCommitted) return lookUp(p, timestamp);
+  const stable = p.lastStableOffset;
+  if (timestamp === LATEST || timestamp === LATEST_TIERED) return { offset: stable, timestamp: -1 };
+  const r = await lookUp(p, timestamp);
+  return r.offset >= stable && timestamp !== EARLIEST && timestamp !== EARLIEST_LOCAL ? { offset: -1, timestamp: -1 } : r;
 }
 
 export const listOffsets: Handler<2> = async (ctx, req, v) => {
@@ -62,7 +75,7 @@ export const listOffsets: Handler<2> = async (ctx, req, v) => {
         continue;
       }
       try {
-        const r = await lookUp(p, q.timestamp);
+        const r = await lookUpIsolated(p, q.timestamp, v >= 2 && req.isolationLevel === READ_COMMITTED);
         partitions.push({ partitionIndex: q.partitionIndex, errorCode: ErrorCode.NONE, timestamp: BigInt(r.timestamp), offset: BigInt(r.offset), ...epoch(0) });
       } catch (err) {
         partitions.push({ partitionIndex: q.partitionIndex, errorCode: failureOf(err).code, timestamp: -1n, offset: -1n, ...epoch(-1) });

@@ -2,8 +2,11 @@
 // it as Kafka does, see batch-header.ts clientBatch, and assigns offsets). acks=-1 answers once
 // the batch is fsync'd (group commit, shared with every append of the same turn); acks=1 once
 // appended; acks=0 never, but a failed acks=0 produce closes the connection, as Kafka does, since
-// that is the only way such a producer learns of the error.
+// that is the only way such a producer learns of the error. A transactional batch that would open
+// its producer's transaction on a partition is first checked with the transaction coordinator
+// (Kafka's KIP-890 verification): the partition must be in the producer's ongoing transaction.
 
+import { isTransactionalBatch } from '../../../broker/stream/batch-attributes.js';
 import { StreamError } from '../../../broker/stream/errors.js';
 import {
   Compression,
@@ -12,14 +15,17 @@ import {
   type Input,
   type ProduceResponseTopicProduceResponse,
 } from '../../../protocol/kafka/index.js';
-import { CloseConnection, type Handler } from '../context.js';
+import { CloseConnection, type Handler, type KafkaContext } from '../context.js';
 import { failureOf } from '../errors.js';
+import { txnErrorCode } from './transactions.js';
 
 type PartitionOut = Input<ProduceResponseTopicProduceResponse>['partitionResponses'] extends readonly (infer E)[] | undefined ? E : never;
 
 /** Kafka's ProduceRequest.validateRecords: zstd needs Produce v7+. */
 const ZSTD_MIN_VERSION = 7;
 const COMPRESSION_AT = 22;
+const BATCH_HEADER_BYTES = 61;
+const MAGIC_AT = 16;
 
 /** The records of a compressed batch must decompress and parse (Kafka's LogValidator reads them all). */
 function checkCompressed(batch: Buffer): void {
@@ -34,8 +40,37 @@ function refused(index: number, errorCode: number, errorMessage: string | null =
   return { index, errorCode, errorMessage, baseOffset: -1n, logStartOffset: -1n };
 }
 
+/** Whether a partition's records look like a transactional v2 batch (the request-level check of a transactional id). */
+function hasTransactionalRecords(records: Buffer | null): boolean {
+  return records !== null && records.length >= BATCH_HEADER_BYTES && records[MAGIC_AT] === 2 && isTransactionalBatch(records);
+}
+
+/** The coordinator refused a transactional batch (KIP-890 verification), with its Kafka error code. */
+class Unverified extends Error {
+  constructor(readonly code: number) {
+    super(`transactional batch not verified (error ${code})`);
+  }
+}
+
+/**
+ * Kafka's verification, called by the partition (after its batch checks) for a transactional
+ * batch that would open its producer's transaction there: throws Unverified if the coordinator
+ * does not have the partition in that producer's ongoing transaction.
+ */
+function verifier(ctx: KafkaContext, transactionalId: string, topic: string, index: number, v: number): (producerId: number, producerEpoch: number) => void {
+  return (producerId, producerEpoch) => {
+    const coordinator = ctx.vhost.transactions;
+    if (!coordinator) throw new Unverified(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    const error = coordinator.verifyPartition(transactionalId, producerId, producerEpoch, topic, index);
+    if (error !== undefined) throw new Unverified(txnErrorCode(error, { fencedAsEpoch: true, abortableAsTxnState: v <= 10 }));
+  };
+}
+
 export const produce: Handler<0> = async (ctx, req, v) => {
   const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
+  // Kafka (KafkaApis.handleProduceRequest): transactional records need the request's
+  // transactional id, checked for the whole request before anything else.
+  const txnUnauthorized = req.transactionalId === null && req.topicData.some((t) => t.partitionData.some((p) => hasTransactionalRecords(p.records)));
   const waits: Promise<void>[] = [];
   let failed = false;
   const responses = req.topicData.map((t) => {
@@ -48,20 +83,18 @@ export const produce: Handler<0> = async (ctx, req, v) => {
     return { name: t.name, partitionResponses };
 
     function answer(index: number, records: Buffer | null): PartitionOut {
+      if (txnUnauthorized) return refused(index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
       const partition = stream?.partition(index);
       if (!partition) return refused(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
       // ReplicaManager.appendRecords refuses bad acks before appending anything.
       if (!validAcks) return refused(index, ErrorCode.INVALID_REQUIRED_ACKS);
-      if (req.transactionalId !== null) {
-        // Transactions are the exactly-once issue's; until then a transactional batch is refused.
-        return refused(index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-      }
       if (!records || records.length === 0) return refused(index, ErrorCode.INVALID_RECORD, 'a produce request must have one record batch per partition');
       if (v < ZSTD_MIN_VERSION && records.length > COMPRESSION_AT + 1 && (records[COMPRESSION_AT] & 0x07) === Compression.ZSTD) {
         return refused(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `Produce v${v} may not carry zstd-compressed batches`);
       }
       try {
-        const r = partition.append(records, Date.now(), checkCompressed);
+        const verify = req.transactionalId === null ? undefined : verifier(ctx, req.transactionalId, t.name, index, v);
+        const r = partition.append(records, Date.now(), checkCompressed, verify);
         const out: PartitionOut = { index, errorCode: ErrorCode.NONE, baseOffset: BigInt(r.baseOffset), logAppendTimeMs: -1n, logStartOffset: BigInt(r.logStartOffset) };
         if (req.acks === -1) {
           waits.push(
@@ -73,6 +106,7 @@ export const produce: Handler<0> = async (ctx, req, v) => {
         }
         return out;
       } catch (err) {
+        if (err instanceof Unverified) return refused(index, err.code);
         const f = failureOf(err);
         return refused(index, f.code, f.message);
       }

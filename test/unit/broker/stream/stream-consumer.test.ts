@@ -1,5 +1,6 @@
-// StreamConsumer on a real partition: where it starts, credit, waiting at the end, and carrying
-// on from the log start when retention deleted what it was about to read.
+// StreamConsumer on a real partition: where it starts, credit, waiting at the end, carrying on
+// from the log start when retention deleted what it was about to read, and read_committed reading
+// of Kafka transactions (markers skipped, open transactions waited for, aborted ones dropped).
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { StreamConsumer, type StreamStart } from '../../../../src/broker/stream/
 import { buildRecordBatchSync } from '../../../../src/protocol/kafka/record-batch.js';
 import { silentLogger } from '../../../../src/store/index.js';
 import { SETTLE_MS, sleep, waitUntil } from '../../../helpers/async.js';
+import { testBatch } from '../../../helpers/kafka-batch.js';
 
 let dir: string;
 let p: Partition;
@@ -99,5 +101,29 @@ describe('stream consumer', () => {
     assert.deepEqual(got.map(([o]) => o), [0, 3]);
     assert.deepEqual(errors, []);
     c.stop();
+  });
+
+  test('reads committed records only: waits at an open transaction, drops aborted ones, skips markers', async () => {
+    const txn = (pid: number, v: string[]): Buffer =>
+      testBatch(v.map((x) => ({ value: Buffer.from(x) })), { producerId: pid, producerEpoch: 0, baseSequence: 0, transactional: true });
+    await append(['a', 'b']); // 0, 1
+    await p.append(txn(7, ['aborted1', 'aborted2'])).durable; // 2, 3
+    await p.append(txn(8, ['committed'])).durable; // 4
+    const { c, got } = consumer({ kind: 'first' });
+    const next = consumer({ kind: 'next' });
+    await waitUntil(() => got.length === 2, 'the records before the open transactions');
+    await sleep(SETTLE_MS);
+    assert.deepEqual(got, [[0, 'a'], [1, 'b']]);
+    await p.appendMarker({ producerId: 7, producerEpoch: 0, commit: false, coordinatorEpoch: 0 }).durable; // 5
+    await p.appendMarker({ producerId: 8, producerEpoch: 0, commit: true, coordinatorEpoch: 0 }).durable; // 6
+    await append(['c']); // 7
+    await waitUntil(() => got.length === 4 && next.got.length === 2, 'the committed transaction and what follows');
+    assert.deepEqual(got, [[0, 'a'], [1, 'b'], [4, 'committed'], [7, 'c']]);
+    // "next" started at the last stable offset: the transaction still open then is delivered once committed.
+    assert.deepEqual(next.got, [[4, 'committed'], [7, 'c']]);
+    const last = consumer({ kind: 'last' });
+    await waitUntil(() => last.got.length === 1, 'the last batch');
+    assert.deepEqual(last.got, [[7, 'c']]);
+    for (const x of [c, next.c, last.c]) x.stop();
   });
 });

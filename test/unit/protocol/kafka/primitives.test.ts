@@ -82,6 +82,8 @@ test('varint, varlong and varlongNumber round trips', () => {
       assert.equal(new Reader(bytes).varlongNumber(), n);
     }),
   );
+  // The edges: 2^52 zigzags to 2^53, one past MAX_SAFE_INTEGER but exact in a double.
+  for (const n of [2 ** 52, -(2 ** 52), 2 ** 52 - 1]) assert.equal(new Reader(written((w) => w.varlongNumber(n))).varlongNumber(), n);
 });
 
 test('over-long and truncated varints are protocol errors', () => {

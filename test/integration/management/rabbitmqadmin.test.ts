@@ -1,0 +1,79 @@
+// RabbitMQ's own CLI, rabbitmqadmin (Debian's rabbitmq-server ships it), driving
+// the management API: declare, publish, get, list, bindings, export/import of
+// definitions, delete. Runs against Wharf, or RabbitMQ in reference mode.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { uniqueName } from '../../helpers/async.js';
+import { skipWithoutReferenceManagement, useManagement } from '../../helpers/management.js';
+
+const OPTS = { timeout: 60_000 } as const;
+const run = promisify(execFile);
+
+describe('rabbitmqadmin', { skip: skipWithoutReferenceManagement }, () => {
+  const ctx = useManagement();
+
+  /** Runs rabbitmqadmin (asynchronously: the broker under test may be in this process). */
+  async function admin(...args: string[]): Promise<unknown> {
+    const url = new URL(ctx.api.baseUrl);
+    const argv = ['-H', url.hostname, '-P', url.port, '-u', 'guest', '-p', 'guest', '-f', 'raw_json', ...args];
+    const { stdout } = await run('rabbitmqadmin', argv, { encoding: 'utf8', timeout: 30_000 }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
+      throw new Error(`rabbitmqadmin ${args.join(' ')}: ${err.message} ${err.stdout ?? ''}${err.stderr ?? ''}`);
+    });
+    const out = stdout.trim();
+    return out.startsWith('[') || out.startsWith('{') ? JSON.parse(out) : out;
+  }
+
+  it('declares, publishes, gets, lists and deletes', OPTS, async () => {
+    const q = ctx.clients.deleteLater(uniqueName('adm-q'));
+    const x = ctx.clients.deleteExchangeLater(uniqueName('adm-x'));
+    await admin('declare', 'queue', `name=${q}`, 'durable=true', 'arguments={"x-max-length":100}');
+    await admin('declare', 'exchange', `name=${x}`, 'type=fanout');
+    await admin('declare', 'binding', `source=${x}`, `destination=${q}`, 'routing_key=rk');
+    assert.match(String(await admin('publish', `exchange=${x}`, 'routing_key=any', 'payload=hello from rabbitmqadmin')), /Message published/);
+    const ch = await ctx.clients.channel();
+    assert.equal((await ch.checkQueue(q)).messageCount, 1);
+    const got = await admin('get', `queue=${q}`, 'ackmode=ack_requeue_false') as Record<string, unknown>[];
+    assert.equal(got.length, 1);
+    assert.equal(got[0].payload, 'hello from rabbitmqadmin');
+    assert.equal((await ch.checkQueue(q)).messageCount, 0);
+    const queues = await admin('list', 'queues', 'name', 'durable', 'arguments') as Record<string, unknown>[];
+    const mine = queues.find((e) => e.name === q);
+    assert.ok(mine);
+    assert.equal(mine.durable, true);
+    assert.deepEqual(mine.arguments, { 'x-max-length': 100 });
+    const bindings = await admin('list', 'bindings', 'source', 'destination', 'routing_key') as Record<string, unknown>[];
+    assert.ok(bindings.some((b) => b.source === x && b.destination === q && b.routing_key === 'rk'));
+    assert.ok((await admin('list', 'exchanges', 'name', 'type') as Record<string, unknown>[]).some((e) => e.name === x && e.type === 'fanout'));
+    assert.equal((await admin('list', 'nodes', 'name') as unknown[]).length, 1);
+    const overview = await admin('show', 'overview') as Record<string, unknown>[];
+    assert.equal(typeof overview[0].rabbitmq_version, 'string');
+    await admin('purge', 'queue', `name=${q}`);
+    await admin('delete', 'queue', `name=${q}`);
+    await admin('delete', 'exchange', `name=${x}`);
+    assert.ok(!(await admin('list', 'queues', 'name') as Record<string, unknown>[]).some((e) => e.name === q));
+  });
+
+  it('exports definitions and imports them back', OPTS, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-adm-'));
+    try {
+      const q = ctx.clients.deleteLater(uniqueName('adm-def'));
+      await admin('declare', 'queue', `name=${q}`, 'durable=true');
+      const file = join(dir, 'defs.json');
+      await admin('export', file);
+      const defs = JSON.parse(await readFile(file, 'utf8')) as { queues: { name: string }[] };
+      assert.ok(defs.queues.some((d) => d.name === q));
+      await admin('delete', 'queue', `name=${q}`);
+      await admin('import', file);
+      const ch = await ctx.clients.channel();
+      await ch.checkQueue(q);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
