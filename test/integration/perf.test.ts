@@ -106,8 +106,9 @@ describe('wharf perf', () => {
   it('--warmup: the load runs first, and only what follows is counted', TEST_OPTS, async () => {
     const lines: string[] = [];
     const r = await runPerf(options(['--rate', '400', '--duration', '1', '--warmup', '2']), { progress: (l) => lines.push(l) });
-    // About 1,200 messages are sent in all; the measured window holds only its own second's worth.
-    assert.ok(r.published > 0 && r.published <= Math.ceil((400 * r.durationMs) / 1000) + 1, `${r.published} in ${r.durationMs} ms`);
+    // About 1,200 messages are sent in all; the measured window holds only its own second's worth
+    // (room is left for a paced schedule catching up on a loaded machine; the warm-up would add ~800).
+    assert.ok(r.published > 0 && r.published <= Math.ceil((400 * r.durationMs * 1.5) / 1000) + 20, `${r.published} in ${r.durationMs} ms`);
     assert.ok(r.consumed > 0);
     assert.ok(r.latencyMs.max > 0);
     assert.match(lines[0] ?? '', /^warm-up: time /);

@@ -101,8 +101,10 @@ describe('wharf perf-kafka', { skip: skipKafkaUnderReference }, () => {
   it('--warmup: the load runs first and only what follows is counted, with progress lines', TEST_OPTS, async () => {
     const lines: string[] = [];
     const r = await runKafkaPerf(options(bootstrap, ['--topic', topicName('perf'), '--rate', '1000', '--duration', '1', '--warmup', '2']), { progress: (l) => lines.push(l) });
-    // Counted when sent: records made in the warm-up's last --linger (5 ms) may go out in the window.
-    assert.ok(r.produced > 0 && r.produced <= Math.ceil((1000 * (r.durationMs + 5)) / 1000) + 1, `${r.produced} in ${r.durationMs} ms`);
+    // The warm-up's 2,000 records are not counted: the window holds its own second's worth. The
+    // bound leaves room for a paced schedule catching up on a loaded machine (no timing assertion:
+    // counting the warm-up would give about 3,000).
+    assert.ok(r.produced > 0 && r.produced <= Math.ceil((1000 * r.durationMs * 1.5) / 1000) + 20, `${r.produced} in ${r.durationMs} ms`);
     assert.match(lines[0] ?? '', /^warm-up: time /);
     for (const l of lines) assert.match(l, /time \d+\.\d s, produced [\d,]+ rec\/s, acked [\d,]+ rec\/s, consumed [\d,]+ rec\/s, p99 produce (\d+\.\d{3}|-) ms, end-to-end (\d+\.\d{3}|-) ms$/);
   });
