@@ -1,6 +1,7 @@
 // Kafka clients for the integration suites: kafkajs against an in-process Wharf, quiet logs,
 // short retries so a failure shows up as a test failure, not a minute of backoff.
 
+import { spawn } from 'node:child_process';
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import { isReference } from './broker.js';
 
@@ -46,4 +47,18 @@ export async function rejectsWithKafkaError(p: Promise<unknown>, type: string): 
   if (caught === undefined) throw new Error(`expected a ${type} error, but it succeeded`);
   const types = kafkaErrorTypes(caught);
   if (!types.includes(type)) throw new Error(`expected a ${type} error, got ${types.join(', ') || String(caught)}`);
+}
+
+/** Runs Debian's kcat (librdkafka) with `input` on its stdin; resolves with its exit code and output. */
+export function kcat(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
 }

@@ -5,13 +5,12 @@
 // topic configs AMQP arguments become; restarts. Wharf only: the reference broker has no Kafka.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { CompressionTypes } from 'kafkajs';
 import { Collector, withTimeout, WAIT_MS } from '../../helpers/async.js';
 import { startTestBroker, type TestBroker } from '../../helpers/broker.js';
-import { kafkaClient, skipKafkaUnderReference, topicName } from '../../helpers/kafka.js';
+import { kafkaClient, kcat, skipKafkaUnderReference, topicName } from '../../helpers/kafka.js';
 
 const STREAM = { 'x-queue-type': 'stream' } as const;
 
@@ -21,19 +20,6 @@ interface KcatRecord {
   payload: string | null;
   ts: number;
   headers?: string[];
-}
-
-function kcat(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
 }
 
 describe('stream queues and Kafka topics are one', { skip: skipKafkaUnderReference }, () => {

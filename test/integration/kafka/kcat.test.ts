@@ -1,23 +1,9 @@
 // librdkafka (Debian's 2.0, through kcat): produce and consume without a group, replay by offset.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { startTestBroker, type TestBroker } from '../../helpers/broker.js';
-import { kafkaClient, skipKafkaUnderReference, topicName } from '../../helpers/kafka.js';
-
-function kcat(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
+import { kafkaClient, kcat, skipKafkaUnderReference, topicName } from '../../helpers/kafka.js';
 
 describe('kcat (librdkafka)', { skip: skipKafkaUnderReference }, () => {
   let broker: TestBroker;
