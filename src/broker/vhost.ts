@@ -401,7 +401,7 @@ export class Vhost {
     if (ex.isDefault && input.routingKey.startsWith('amq.rabbitmq.reply-to.')) return this.publishDirectReply(input);
     const stored = ccKeys === undefined ? input : withoutBcc(input);
     const held: Exchange[] = [];
-    const targets = routeMessage(ex, { routingKey: input.routingKey, ccKeys, headers: stored.headers }, this.topology, held);
+    const targets = routeMessage(ex, { routingKey: input.routingKey, ccKeys, headers: stored.headers, body: input.body }, this.topology, held);
     // Delayed exchanges hold the message as published (BCC included), so its release routes by the same keys.
     const heldSync = this.holdAt(held, input);
     if (targets.length === 0) {
@@ -563,7 +563,7 @@ export class Vhost {
     if (!dlx) return NO_COPIES;
     const dl = deadLetterContent(content, { queue: q.name, reason, now, routingKey: q.config.deadLetterRoutingKey });
     const held: Exchange[] = [];
-    const { queues: targets, streams } = splitTargets(routeMessage(dlx, dl, this.topology, held));
+    const { queues: targets, streams } = splitTargets(routeMessage(dlx, { ...dl, body: content.body }, this.topology, held));
     const copy: PublishInput = {
       exchange: dlx.name,
       routingKey: dl.routingKey,

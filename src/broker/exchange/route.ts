@@ -15,6 +15,8 @@ export interface RouteMessage {
   readonly ccKeys: readonly string[] | undefined;
   /** The headers as stored (BCC removed), for headers exchanges and x-delay. */
   readonly headers: Args | undefined;
+  /** The body, for bindings whose filter policy looks at a JSON body. */
+  readonly body?: Buffer;
 }
 
 /** The vhost's names, for the default exchange (queues and stream queues by name) and alternate exchanges. */
@@ -95,8 +97,8 @@ function matchInto(x: Exchange, msg: RouteMessage, topo: RouteTopology, out: Set
     if (msg.ccKeys) for (const k of msg.ccKeys) addQueue(topo.queue(k), out);
     return out.size > 0;
   }
-  x.router.route(msg.routingKey, msg.headers, out);
-  if (msg.ccKeys) for (const k of msg.ccKeys) x.router.route(k, msg.headers, out);
+  x.router.route(msg.routingKey, msg.headers, out, msg.body);
+  if (msg.ccKeys) for (const k of msg.ccKeys) x.router.route(k, msg.headers, out, msg.body);
   return out.size > 0;
 }
 

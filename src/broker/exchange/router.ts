@@ -19,8 +19,11 @@ export interface Router<D> {
   unbind(destination: D, routingKey: string, args: Args): boolean;
   /** Remove every binding to destination (queue or exchange deleted); returns how many. */
   unbindAll(destination: D): number;
-  /** Add every matching destination to out (a Set, so each destination once). headers = message headers (may be undefined). */
-  route(routingKey: string, headers: Args | undefined, out: Set<D>): void;
+  /**
+   * Add every matching destination to out (a Set, so each destination once). headers = message
+   * headers (may be undefined); body, when given, for bindings filtering on a JSON body.
+   */
+  route(routingKey: string, headers: Args | undefined, out: Set<D>, body?: Buffer): void;
   bindings(): Iterable<Binding<D>>;
   readonly size: number;
 }
