@@ -10,7 +10,7 @@ const PAD_LEFT = 44;
 const PAD_BOTTOM = 18;
 
 /** series: [{ key, label, tone }]; format(v) labels the axis and legend. */
-export function lineChart({ title, series, samplesMax = 60, format = String }) {
+export function lineChart({ title, series, samplesMax = 60, format = String, axisMin = 1 }) {
   const data = series.map(() => []);
   const plot = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': title, preserveAspectRatio: 'none' });
   const legend = h('ul', { class: 'legend' });
@@ -18,7 +18,8 @@ export function lineChart({ title, series, samplesMax = 60, format = String }) {
 
   function draw() {
     clear(plot);
-    const max = niceMax(Math.max(1, ...data.flat()));
+    // axisMin keeps an idle chart's scale whole (a depth axis of 0, 5, 10, not 0, 0.5, 1).
+    const max = niceMax(Math.max(axisMin, ...data.flat()));
     const innerW = W - PAD_LEFT;
     const innerH = H - PAD_BOTTOM;
     for (const f of [0, 0.5, 1]) {
@@ -33,6 +34,9 @@ export function lineChart({ title, series, samplesMax = 60, format = String }) {
       const offset = samplesMax - points.length;
       const coords = points.map((v, j) => `${(PAD_LEFT + (offset + j) * step).toFixed(1)},${(innerH - (v / max) * (innerH - 2)).toFixed(1)}`);
       plot.append(svg('polyline', { points: coords.join(' '), class: `line tone-${s.tone}` }));
+      // The newest sample as a dot: visible even while the line has a single point.
+      const [x, y] = coords.at(-1).split(',');
+      plot.append(svg('circle', { cx: x, cy: y, r: 3, class: `dot tone-${s.tone}` }));
     });
     clear(legend).append(...series.map((s, i) => {
       const last = data[i].at(-1);

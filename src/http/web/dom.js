@@ -166,6 +166,6 @@ export function tiles(items) {
 
 export function notAvailable(what) {
   return h('div', { class: 'empty', 'data-state': 'not-available' },
-    h('strong', {}, `${what} is not available on this broker.`),
+    h('strong', {}, `${what}: not available on this broker.`),
     h('p', { class: 'muted' }, 'The API route behind it answered 404: this Wharf build does not have it yet.'));
 }

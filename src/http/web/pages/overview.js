@@ -24,6 +24,7 @@ export function render() {
       { key: 'queue_totals.messages_unacknowledged', label: 'Unacked', tone: 4 },
     ],
     format: (v) => num(v),
+    axisMin: 10,
   });
   const node = h('div');
   const error = h('div');
