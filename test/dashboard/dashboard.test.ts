@@ -55,6 +55,14 @@ describe('dashboard', { skip: SKIP }, () => {
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
     const js = await fetch(new URL('/dashboard/app.js', base));
     assert.match(js.headers.get('content-type') ?? '', /^text\/javascript/);
+    // The dashboard's own requests get no Basic challenge, so the browser shows no login box of its own.
+    const bad = { authorization: `Basic ${Buffer.from('guest:nope').toString('base64')}` };
+    const plain = await fetch(new URL('/api/whoami', base), { headers: bad });
+    assert.equal(plain.status, 401);
+    assert.match(plain.headers.get('www-authenticate') ?? '', /^Basic realm=/);
+    const fromUi = await fetch(new URL('/api/whoami', base), { headers: { ...bad, 'x-requested-with': 'XMLHttpRequest' } });
+    assert.equal(fromUi.status, 401);
+    assert.equal(fromUi.headers.get('www-authenticate'), null);
     for (const path of ['/dashboard/../package.json', '/dashboard/%2e%2e/%2e%2e/package.json', '/dashboard/nope.js']) {
       const r = await fetch(new URL(path, base));
       assert.equal(r.status, 404, path);
@@ -82,7 +90,7 @@ describe('dashboard', { skip: SKIP }, () => {
     for (let i = 0; i < 3; i++) ch.sendToQueue('dash-overview', Buffer.from(`m${i}`));
     await waitUntil(async () => (await ch.checkQueue('dash-overview')).messageCount === 3, 'messages queued');
     await signIn(page, base);
-    const ready = page.locator('.tile', { hasText: 'Messages ready' }).locator('.tile-value');
+    const ready = page.locator('.tile', { hasText: 'Ready' }).locator('.tile-value');
     await waitUntil(async () => Number((await ready.textContent())?.replace(/\D/g, '')) >= 3, 'ready tile counts the messages');
     assert.equal(await page.locator('svg.chart').count(), 2);
     const depth = page.locator('.chart-box', { hasText: 'Queued messages' });

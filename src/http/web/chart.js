@@ -30,8 +30,11 @@ export function lineChart({ title, series, samplesMax = 60, format = String, axi
     series.forEach((s, i) => {
       const points = data[i];
       if (points.length === 0) return;
-      const step = innerW / Math.max(1, samplesMax - 1);
-      const offset = samplesMax - points.length;
+      // Until the window fills, the samples there are span the width: a chart that
+      // just opened reads as a trend, not as a dot at the right edge.
+      const span = Math.max(2, Math.max(...data.map((d) => d.length)));
+      const step = innerW / (span - 1);
+      const offset = span - points.length;
       const coords = points.map((v, j) => `${(PAD_LEFT + (offset + j) * step).toFixed(1)},${(innerH - (v / max) * (innerH - 2)).toFixed(1)}`);
       plot.append(svg('polyline', { points: coords.join(' '), class: `line tone-${s.tone}` }));
       // The newest sample as a dot: visible even while the line has a single point.

@@ -40,7 +40,7 @@ export function render() {
       const t = o.object_totals ?? {};
       const q = o.queue_totals ?? {};
       clear(totals).append(tiles([
-        ['Messages ready', num(q.messages_ready), `${num(q.messages_unacknowledged)} unacked`],
+        ['Ready', num(q.messages_ready), `${num(q.messages_unacknowledged)} unacked`],
         ['Publish', rate(get(o, 'message_stats.publish_details.rate')), `${num(get(o, 'message_stats.publish'))} total`],
         ['Deliver / get', rate(get(o, 'message_stats.deliver_get_details.rate')), `${num(get(o, 'message_stats.deliver_get'))} total`],
         ['Queues', num(t.queues)],

@@ -39,7 +39,7 @@ function streamTable(list) {
 function groupTable(list) {
   if (list.length === 0) return h('p', { class: 'muted' }, 'No consumer groups.');
   return h('div', {}, list.map((g) => h('div', { class: 'group' },
-    h('h3', {}, h('span', { class: 'name' }, g.group_id), ' ', badge(g.state ?? '', g.state === 'Stable' ? 'good' : 'neutral'), ' ',
+    h('div', { class: 'group-head' }, h('span', { class: 'name' }, g.group_id), ' ', badge(g.state ?? '', g.state === 'Stable' ? 'good' : 'neutral'), ' ',
       h('span', { class: 'muted' }, `${g.members?.length ?? 0} members · total lag `), h('strong', {}, num(g.lag))),
     g.offsets.length === 0 ? h('p', { class: 'muted' }, 'No committed offsets.') : h('table', { class: 'grid' },
       h('thead', {}, h('tr', {}, ['Topic', 'Partition', 'Committed', 'High watermark', 'Lag'].map((t, i) => h('th', { class: i >= 1 ? 'num' : '' }, t)))),
