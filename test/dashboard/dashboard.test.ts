@@ -4,7 +4,7 @@
 // with amqplib. The dashboard is Wharf's own: the suite skips in reference mode.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { useBroker } from '../helpers/amqplib.js';
 import { WAIT_MS, waitUntil, withTimeout } from '../helpers/async.js';
@@ -36,7 +36,6 @@ describe('dashboard', { skip: SKIP }, () => {
     await context.close();
     assert.deepEqual(pageErrors.splice(0), [], 'no uncaught errors in the page');
   });
-  after(() => {});
 
   /** The http(s) path of an API call, with the user's credentials. */
   async function apiStatus(path: string): Promise<number> {

@@ -53,7 +53,7 @@ function start() {
 function showLogin(message) {
   stopRefresh();
   current = null;
-  const user = h('input', { name: 'username', autocomplete: 'username', required: true, autofocus: true });
+  const user = h('input', { name: 'username', autocomplete: 'username', required: true });
   const pass = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const err = h('p', { class: 'error', role: 'alert' }, message ?? '');
   const button = h('button', { class: 'btn btn-primary', type: 'submit' }, 'Sign in');
@@ -143,7 +143,7 @@ function route() {
 function startRefresh() {
   stopRefresh();
   refreshTimer = setInterval(() => {
-    if (!document.hidden) current?.refresh?.();
+    if (!document.hidden) current?.refresh?.({ auto: true });
   }, REFRESH_MS);
 }
 

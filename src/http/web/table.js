@@ -118,10 +118,18 @@ export function pagedTable(opts) {
       h('button', { class: 'btn', disabled: page >= pages, onclick: () => go(pages), 'aria-label': 'Last page' }, '»'));
   }
 
-  async function load() {
+  let headKey = '';
+
+  /** auto: a timed refresh, skipped while focus is in the rows so a keyboard user keeps their place. */
+  async function load({ auto = false } = {}) {
+    if (auto && body.contains(document.activeElement)) return;
     const mine = ++seq;
     remember();
-    renderHead();
+    // Rebuilt only when the sort changes, so a focused header button survives refreshes.
+    if (headKey !== `${state.sort}|${state.rev}`) {
+      headKey = `${state.sort}|${state.rev}`;
+      renderHead();
+    }
     try {
       const res = await apiGet(`${opts.path}?${query()}`);
       if (mine !== seq) return;
