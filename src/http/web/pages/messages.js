@@ -119,7 +119,8 @@ function bodyViewer(m) {
     out.textContent = views[label];
     for (const t of tabs) t.setAttribute('aria-selected', String(t.dataset.view === label));
   }
-  show(json !== null ? 'JSON' : 'Text');
+  // Binary bodies (the API sends them base64) open as hex, JSON pretty-printed, the rest as text.
+  show(m.payload_encoding === 'base64' ? 'Hex' : json !== null ? 'JSON' : 'Text');
   const truncated = m.payload_bytes > raw.length ? h('p', { class: 'muted' }, `Showing ${raw.length} of ${m.payload_bytes} bytes.`) : null;
   return h('div', {}, h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Body view' }, tabs), truncated, out);
 }
