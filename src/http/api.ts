@@ -71,7 +71,11 @@ export function send(reply: FastifyReply, result: unknown): void {
 export function sendError(reply: FastifyReply, err: unknown): void {
   const e = toHttpError(err);
   reply.code(e.status);
-  if (e.status === 401) reply.header('www-authenticate', 'Basic realm="RabbitMQ Management"');
+  // The dashboard marks its requests X-Requested-With: a Basic challenge would make the
+  // browser pop its own login box over the dashboard's.
+  if (e.status === 401 && reply.request.headers['x-requested-with'] !== 'XMLHttpRequest') {
+    reply.header('www-authenticate', 'Basic realm="RabbitMQ Management"');
+  }
   if (!e.hasBody) return void reply.send();
   reply.header('content-type', 'application/json').send(JSON.stringify({ error: e.error, reason: e.reason }));
 }

@@ -1,7 +1,7 @@
 // The HTTP side of the broker, on fastify: a health endpoint for load balancers
 // (GET /api/health, no credentials), the RabbitMQ-compatible management API
 // (routes/, basic auth) and Prometheus metrics (GET /metrics, no credentials, as
-// RabbitMQ's prometheus plugin). Errors use RabbitMQ's shape and codes:
+// RabbitMQ's prometheus plugin) and the dashboard at / (dashboard.ts). Errors use RabbitMQ's shape and codes:
 // {"error": "...", "reason": "..."} (errors.ts).
 
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import type { Broker } from '../broker/broker.js';
 import type { ResourceMonitor } from '../broker/resource-monitor.js';
 import { send, sendError } from './api.js';
+import { dashboardRoutes } from './dashboard.js';
 import type { ListenerInfo, ManagementContext } from './context.js';
 import { HttpError, objectNotFound } from './errors.js';
 import { renderMetrics } from './metrics.js';
@@ -65,11 +66,15 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   });
   installParsing(app);
   let listenPort = 0;
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: '/',
-    handler: (_req, reply) => reply.type('text/plain; charset=utf-8').send('Wharf, an AMQP 0-9-1 message broker. Health: GET /api/health\n'),
-  });
+  // The dashboard at / needs the management API; without it (or without the built
+  // assets) / answers a line of text.
+  if (!opts.management || !dashboardRoutes(app)) {
+    app.route({
+      method: ['GET', 'HEAD'],
+      url: '/',
+      handler: (_req, reply) => reply.type('text/plain; charset=utf-8').send('Wharf, an AMQP 0-9-1 message broker. Health: GET /api/health\n'),
+    });
+  }
   app.route({
     method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'],
     url: '/api/health',
