@@ -53,7 +53,8 @@ export class AdminClient {
 
   /** `path` starts with /api and has its segments encoded already. */
   async request(method: string, path: string, body?: unknown): Promise<ApiReply> {
-    const headers: Record<string, string> = { authorization: this.authorization, accept: 'application/json' };
+    // No Accept header: RabbitMQ answers 406 to one on routes that produce no body (purge).
+    const headers: Record<string, string> = { authorization: this.authorization };
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
