@@ -16,10 +16,16 @@ import { statusVerbs } from './status.js';
 export interface Verb {
   /** `wharf help VERB`: usage, options and an example. */
   readonly help: string;
-  /** Does the work; throws UsageError, ApiError or ReachError on failure. */
-  run(args: readonly string[], io: AdminIo): Promise<void>;
+  /**
+   * Does the work; throws UsageError, ApiError or ReachError on failure. A verb
+   * that manages its own exit codes (e.g. `move`'s runMove) resolves with one.
+   */
+  run(args: readonly string[], io: AdminIo): Promise<void | number>;
 }
 
+// `move` and `dead-letters` (src/cli/move.ts, the dead-letter work) register here as
+//   move: { help: MOVE_HELP, run: (args, io) => runMove(args, io) },
+// plus a line each in verbs.ts; runMove's io (env, stdout, stderr) is a subset of AdminIo.
 const verbs: Readonly<Record<string, Verb>> = {
   ...statusVerbs,
   ...listVerbs,
@@ -57,8 +63,8 @@ export async function runAdmin(verb: string, args: readonly string[], opts: { en
     return 0;
   }
   try {
-    await v.run(args, io);
-    return 0;
+    const code = await v.run(args, io);
+    return typeof code === 'number' ? code : 0;
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr(`wharf: ${err.message}\n`);
