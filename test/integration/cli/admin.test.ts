@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { uniqueName, waitUntil, WAIT_MS } from '../../helpers/async.js';
-import { runWharf, type CliResult } from '../../helpers/cli.js';
+import { runWharf, startWharf, type CliResult } from '../../helpers/cli.js';
 import { skipWithoutReferenceManagement, useManagement } from '../../helpers/management.js';
 
 const OPTS = { timeout: 90_000 } as const;
@@ -81,6 +81,23 @@ describe('wharf CLI: operator verbs', { skip: skipWithoutReferenceManagement }, 
     assert.equal(await ok(['delete', 'queue', q, '--if-empty']), `deleted queue '${q}'\n`);
     assert.equal(await ok(['delete', 'exchange', x]), `deleted exchange '${x}'\n`);
     assert.ok(!(await json(['queues'])).some((e) => e.name === q));
+  });
+
+  it('consume without --count follows the queue until interrupted', OPTS, async () => {
+    const q = ctx.clients.deleteLater(uniqueName('cli-follow'));
+    const ch = await ctx.clients.channel();
+    await ch.assertQueue(q);
+    const env = { WHARF_URL: ctx.api.baseUrl, WHARF_USER: 'guest', WHARF_PASSWORD: 'guest' };
+    const follower = startWharf(['consume', q, '--interval', '100'], { env });
+    ch.sendToQueue(q, Buffer.from('first'));
+    await waitUntil(() => follower.stdout() === 'first\n', 'the first message printed');
+    // The queue was empty meanwhile; the follower keeps asking and sees the next one.
+    ch.sendToQueue(q, Buffer.from('second'));
+    await waitUntil(() => follower.stdout() === 'first\nsecond\n', 'the second message printed');
+    follower.child.kill('SIGINT');
+    const r = await follower.exited;
+    assert.deepEqual({ code: r.code, stdout: r.stdout, stderr: r.stderr }, { code: 0, stdout: 'first\nsecond\n', stderr: '' });
+    assert.equal((await ch.checkQueue(q)).messageCount, 0);
   });
 
   it('lists as aligned tables and as JSON: queues, exchanges, bindings, connections, channels, consumers', OPTS, async () => {
