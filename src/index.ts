@@ -20,7 +20,7 @@ import { DEFAULT_VHOST } from './broker/broker.js';
 import type { Vhost } from './broker/vhost.js';
 import type { FsyncPolicy } from './store/index.js';
 import { startLatencyTrace, stopLatencyTrace } from './util/latency-trace.js';
-import { createLogger, type LogLevel, type Logger } from './util/logger.js';
+import { createLogger, type LogFormat, type LogLevel, type Logger } from './util/logger.js';
 
 export interface BrokerOptions {
   /** Where messages and metadata live (default ./data). */
@@ -51,6 +51,8 @@ export interface BrokerOptions {
   bind?: string;
   fsync?: FsyncPolicy;
   logLevel?: LogLevel;
+  /** Log lines as text (default) or JSON objects; ignored when `logger` is given. */
+  logFormat?: LogFormat;
   users?: { name: string; password: string }[];
   logger?: Logger;
   /** AMQP limits offered in connection.tune (RabbitMQ's defaults). */
@@ -106,7 +108,7 @@ export const DEFAULTS = {
 };
 
 export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandle> {
-  const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info');
+  const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info', undefined, opts.logFormat ?? 'text');
   const dataDir = opts.dataDir ?? DEFAULTS.dataDir;
   const broker = await Broker.open({
     dataDir,
@@ -236,6 +238,6 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   };
 }
 
-export type { LogLevel, Logger } from './util/logger.js';
+export type { LogFormat, LogLevel, Logger } from './util/logger.js';
 export type { FsyncPolicy } from './store/index.js';
 export type { DiskFreeLimit, MemoryHighWatermark, ResourceAlarm, ResourceLimits, ResourceStatus } from './broker/resource-monitor.js';

@@ -8,7 +8,8 @@
 
 import { parseArgs } from 'node:util';
 import type { DiskFreeLimit, MemoryHighWatermark } from '../broker/resource-monitor.js';
-import { logLevels, parseLogLevel, type LogLevel } from '../util/logger.js';
+import { logFormats, logLevels, parseLogFormat, parseLogLevel, type LogFormat, type LogLevel } from '../util/logger.js';
+import { adminVerbs, adminHelpSummary } from './admin/verbs.js';
 import { parseKafkaPerfArgs, type KafkaPerfOptions } from './perf/kafka-options.js';
 import { parsePerfArgs, type PerfOptions } from './perf/options.js';
 
@@ -32,6 +33,8 @@ export interface ServeOptions {
   bind: string;
   fsync: FsyncMode;
   logLevel: LogLevel;
+  /** text for people, json (one object per line) for log shippers. */
+  logFormat: LogFormat;
   users: UserSpec[];
   memoryHighWatermark: MemoryHighWatermark;
   /** Ack timeout (ms) for deliveries on queues without x-consumer-timeout; 0 turns it off. */
@@ -48,7 +51,9 @@ export type Command =
   | { readonly command: 'version' }
   | { readonly command: 'serve'; readonly options: ServeOptions }
   | { readonly command: 'perf'; readonly options: PerfOptions }
-  | { readonly command: 'perf-kafka'; readonly options: KafkaPerfOptions };
+  | { readonly command: 'perf-kafka'; readonly options: KafkaPerfOptions }
+  /** An operator verb over the HTTP API (src/cli/admin/); it parses its own arguments. */
+  | { readonly command: 'admin'; readonly verb: string; readonly args: readonly string[] };
 
 /** Bad input from the person at the keyboard: print the one-line message, exit 2. */
 export class UsageError extends Error {
@@ -72,6 +77,7 @@ export const serveDefaults: Readonly<ServeOptions> = {
   bind: '::',
   fsync: 'batch',
   logLevel: 'info',
+  logFormat: 'text',
   users: [],
   memoryHighWatermark: { relative: 0.4 },
   consumerTimeoutMs: 30 * 60 * 1000,
@@ -87,8 +93,14 @@ Commands:
   serve           run the broker
   perf            load-test an AMQP 0-9-1 broker (wharf perf --help)
   perf-kafka      load-test a Kafka broker (wharf perf-kafka --help)
+${adminHelpSummary()}
+  help VERB       help for one command (also: wharf VERB --help)
   --help, -h      show this help (wharf serve --help for the broker's options)
   --version, -v   print the version
+
+Operator commands talk to the management HTTP API:
+  --url URL (WHARF_URL, http://localhost:15672), --user/--password (WHARF_USER,
+  WHARF_PASSWORD, guest/guest), --vhost (/). See docs/cli.md.
 `;
 
 export const serveHelpText = `Usage: wharf serve [options]
@@ -108,6 +120,8 @@ Options (flag > environment variable > config file > default):
   --bind ADDRESS        WHARF_BIND       address to listen on; :: means IPv6 and IPv4 (::)
   --fsync MODE          WHARF_FSYNC      always | batch | never (batch)
   --log-level LEVEL     WHARF_LOG_LEVEL  ${logLevels.join(' | ')} (info)
+  --log-format FORMAT   WHARF_LOG_FORMAT ${logFormats.join(' | ')}: json is one object per line
+                                         with time, level, msg and the event's fields (text)
   --user NAME:PASSWORD  WHARF_USERS      a user besides guest; repeat the flag, or
                                          separate users with commas in WHARF_USERS
   --memory-high-watermark LIMIT
@@ -131,7 +145,7 @@ Options (flag > environment variable > config file > default):
                                          (per-stage histograms, docs/perf.md) every SECONDS; 0 = off (0)
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "kafkaPort", "kafkaAdvertisedHost",
-                                         "kafkaAutoCreateTopics", "bind", "fsync", "logLevel",
+                                         "kafkaAutoCreateTopics", "bind", "fsync", "logLevel", "logFormat",
                                          "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs",
                                          "streamCleanerIntervalMs", "latencyTraceSec"}
   --help, -h                             show this help
@@ -145,6 +159,7 @@ export function parseCommandLine(argv: readonly string[], env: Env, readFile: Re
     case '--help':
     case '-h':
     case 'help':
+      if (rest.length > 0 && first === 'help') return helpFor(rest[0]);
       return { command: 'help', text: helpText };
     case '--version':
     case '-v':
@@ -157,11 +172,25 @@ export function parseCommandLine(argv: readonly string[], env: Env, readFile: Re
     case 'perf-kafka':
       return parseKafkaPerfArgs(rest);
     default:
+      if (adminVerbs.has(first)) return { command: 'admin', verb: first, args: rest };
       throw new UsageError(
         first.startsWith('-')
           ? `unknown option '${first}'; try 'wharf --help'`
           : `unknown command '${first}'; try 'wharf --help'`,
       );
+  }
+}
+
+/** `wharf help VERB`: the same text as `wharf VERB --help`. */
+function helpFor(verb: string): Command {
+  switch (verb) {
+    case 'serve':
+    case 'perf':
+    case 'perf-kafka':
+      return parseCommandLine([verb, '--help'], {}, () => '');
+    default:
+      if (adminVerbs.has(verb)) return { command: 'admin', verb, args: ['--help'] };
+      throw new UsageError(`unknown command '${verb}'; try 'wharf --help'`);
   }
 }
 
@@ -175,6 +204,7 @@ const serveFlags = {
   bind: { type: 'string' },
   fsync: { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   user: { type: 'string', multiple: true },
   'memory-high-watermark': { type: 'string' },
   'consumer-timeout': { type: 'string' },
@@ -218,6 +248,7 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
     bind: resolve('bind', 'WHARF_BIND', 'bind', parseBind, serveDefaults.bind),
     fsync: resolve('fsync', 'WHARF_FSYNC', 'fsync', parseFsync, serveDefaults.fsync),
     logLevel: resolve('log-level', 'WHARF_LOG_LEVEL', 'logLevel', parseLevel, serveDefaults.logLevel),
+    logFormat: resolve('log-format', 'WHARF_LOG_FORMAT', 'logFormat', parseFormat, serveDefaults.logFormat),
     users: resolveUsers(values.user, env, file.users, fileSource('users')),
     memoryHighWatermark: resolve('memory-high-watermark', 'WHARF_MEMORY_HIGH_WATERMARK', 'memoryHighWatermark',
       parseMemoryHighWatermark, serveDefaults.memoryHighWatermark),
@@ -301,6 +332,17 @@ const parseLevel: Parser<LogLevel> = (raw, source) => {
     }
   }
   throw invalid(source, raw, logLevels.join(', '));
+};
+
+const parseFormat: Parser<LogFormat> = (raw, source) => {
+  if (typeof raw === 'string') {
+    try {
+      return parseLogFormat(raw);
+    } catch {
+      // fall through to the uniform message
+    }
+  }
+  throw invalid(source, raw, logFormats.join(', '));
 };
 
 /** Units of sizes, lower-cased: RabbitMQ's spellings (MB = 1000², Mi/MiB = 1024²; a bare k/m/g/t is binary too). */
@@ -395,7 +437,7 @@ function checkUnique(users: UserSpec[], source: string): UserSpec[] {
 }
 
 const configKeys: readonly (keyof ServeOptions)[] = [
-  'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'bind', 'fsync', 'logLevel', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
+  'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'bind', 'fsync', 'logLevel', 'logFormat', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
   'streamCleanerIntervalMs', 'latencyTraceSec',
 ];
 

@@ -39,6 +39,11 @@ async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = await kafkaPerfMain(cmd.options);
       return;
     }
+    case 'admin': {
+      const { runAdmin } = await import('./admin/run.js');
+      process.exitCode = await runAdmin(cmd.verb, cmd.args, { env: process.env });
+      return;
+    }
   }
 }
 
@@ -59,7 +64,7 @@ function readVersion(): string {
 }
 
 async function serve(options: ServeOptions): Promise<void> {
-  const logger = createLogger(options.logLevel);
+  const logger = createLogger(options.logLevel, undefined, options.logFormat);
   // Loaded here so that --help and --version do not pay for the broker.
   const { startBroker } = await import('../index.js');
   const started = startBroker({ ...options, logger });

@@ -5,6 +5,7 @@
 // they need, so tags plug in here without touching them.
 
 import { isIP } from 'node:net';
+import { logAuthFailure } from '../broker/audit.js';
 import type { Broker } from '../broker/broker.js';
 import { HttpError, notAuthorised } from './errors.js';
 
@@ -55,6 +56,7 @@ export function authenticate(broker: Broker, header: string | undefined, remoteA
   const creds = parseBasic(header);
   if (!creds) throw new HttpError(401, '', '');
   if (!broker.authenticate(creds.user, creds.password, isLoopback(remoteAddress ?? ''))) {
+    logAuthFailure(broker.logger, { protocol: 'http', user: creds.user, peer: remoteAddress });
     throw new HttpError(401, 'not_authorized', 'Login failed');
   }
   const tags = userTags(broker, creds.user);

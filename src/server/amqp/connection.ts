@@ -8,6 +8,7 @@ import type { Broker } from '../../broker/broker.js';
 import type { ChannelInfo } from '../../broker/connections.js';
 import type { ResourceAlarm } from '../../broker/resource-monitor.js';
 import type { Vhost } from '../../broker/vhost.js';
+import { logAuthFailure } from '../../broker/audit.js';
 import {
   AmqpProtocolError,
   CommandAssembler,
@@ -100,6 +101,10 @@ export class AmqpConnection {
   private deliveriesQueuedAt: number[] | undefined;
   /** Set by the listener during shutdown. */
   onGone: (() => void) | undefined;
+  /** Reached 'running': only such connections get the "connection closed" line (one per opened connection). */
+  private opened = false;
+  /** Why the connection ends, for that line: the first of the server's close text, the client's close, a destroy reason. */
+  private closeReason: string | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -180,7 +185,8 @@ export class AmqpConnection {
   close(code: number, text: string, classId = 0, methodId = 0): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     const replyText = `${replyCodeName(code)} - ${text}`;
-    this.log.info('closing connection', { code, text: replyText });
+    this.log.debug('closing connection', { code, text: replyText });
+    this.closeReason ??= replyText;
     this.sendMethod(0, { name: 'connection.close', replyCode: code, replyText, classId, methodId });
     this.state = 'closing';
     this.closeChannels();
@@ -389,6 +395,7 @@ export class AmqpConnection {
         return this.onOpen(m);
       case 'running':
         if (m.name === 'connection.close') {
+          this.closeReason ??= 'client closed the connection';
           this.sendMethod(0, { name: 'connection.close-ok' });
           this.flush();
           this.state = 'closed';
@@ -423,7 +430,7 @@ export class AmqpConnection {
     const creds = parseCredentials(m.mechanism, m.response);
     const loopback = isLoopback(this.socket.remoteAddress ?? '');
     if (!creds || !this.broker.authenticate(creds.user, creds.password, loopback)) {
-      this.log.warn('login refused', { mechanism: m.mechanism, user: creds?.user });
+      logAuthFailure(this.log, { protocol: 'amqp', mechanism: m.mechanism, user: creds?.user });
       const caps = this.clientProperties.capabilities as Record<string, unknown> | undefined;
       if (caps?.authentication_failure_close !== true) {
         // AMQP 0-9-1 §2.2.4: without the capability the server just closes the socket.
@@ -478,7 +485,9 @@ export class AmqpConnection {
     this.state = 'running';
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.sendMethod(0, { name: 'connection.open-ok', knownHosts: '' });
-    this.log.debug('connection open', { user: this.user, vhost: m.virtualHost });
+    this.opened = true;
+    const product = this.clientProperties.product;
+    this.log.info('connection opened', { user: this.user, vhost: m.virtualHost, client: typeof product === 'string' ? product : undefined });
   }
 
   /** Channels whose backlog asked to stop reading (or an alarm); reading resumes when none is left. */
@@ -647,6 +656,7 @@ export class AmqpConnection {
 
   destroy(reason: string): void {
     if (this.state !== 'closed') this.log.debug('connection destroyed', { reason });
+    this.closeReason ??= reason;
     this.state = 'closed';
     this.socket.destroy();
     this.cleanup();
@@ -656,6 +666,7 @@ export class AmqpConnection {
   private cleanup(): void {
     if (this.cleanupDone) return;
     this.cleanupDone = true;
+    if (this.opened) this.log.info('connection closed', { user: this.user, vhost: this.vhost?.name, reason: this.closeReason ?? 'the client went away without connection.close' });
     this.state = 'closed';
     this.heldFrames = undefined;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);

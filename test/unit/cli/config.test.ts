@@ -47,6 +47,16 @@ describe('cli: commands', () => {
     for (const a of ['--version', '-v', 'version']) assert.deepEqual(parseCommandLine([a], {}, noFiles), { command: 'version' });
     assert.deepEqual(parseCommandLine(['serve', '--help'], {}, noFiles), { command: 'help', text: serveHelpText });
     assert.deepEqual(parseCommandLine(['serve', '-h', '--amqp-port', 'bad'], {}, noFiles), { command: 'help', text: serveHelpText });
+    assert.deepEqual(parseCommandLine(['help', 'serve'], {}, noFiles), { command: 'help', text: serveHelpText });
+  });
+
+  it('operator verbs go to src/cli/admin with their arguments; help VERB is VERB --help', () => {
+    assert.deepEqual(parseCommandLine(['queues', '--json'], {}, noFiles), { command: 'admin', verb: 'queues', args: ['--json'] });
+    assert.deepEqual(parseCommandLine(['help', 'publish'], {}, noFiles), { command: 'admin', verb: 'publish', args: ['--help'] });
+    usageError(['help', 'frobnicate'], {}, noFiles, "unknown command 'frobnicate'; try 'wharf --help'");
+    for (const verb of ['status', 'queues', 'publish', 'get', 'consume', 'definitions', 'policies', 'users', 'vhosts']) {
+      assert.ok(helpText.includes(`  ${verb} `), verb);
+    }
   });
 
   it('help mentions every serve flag and its variable', () => {
@@ -54,7 +64,8 @@ describe('cli: commands', () => {
       '--bind', 'WHARF_BIND', '--fsync', 'WHARF_FSYNC', '--log-level', 'WHARF_LOG_LEVEL', '--user', 'WHARF_USERS', '--config',
       '--memory-high-watermark', 'WHARF_MEMORY_HIGH_WATERMARK', '--disk-free-limit', 'WHARF_DISK_FREE_LIMIT',
       '--consumer-timeout', 'WHARF_CONSUMER_TIMEOUT', '--kafka-port', 'WHARF_KAFKA_PORT', '--kafka-advertised-host',
-      'WHARF_KAFKA_ADVERTISED_HOST', '--kafka-auto-create-topics', 'WHARF_KAFKA_AUTO_CREATE_TOPICS', '--latency-trace', 'WHARF_LATENCY_TRACE']) {
+      'WHARF_KAFKA_ADVERTISED_HOST', '--kafka-auto-create-topics', 'WHARF_KAFKA_AUTO_CREATE_TOPICS', '--latency-trace', 'WHARF_LATENCY_TRACE',
+      '--log-format', 'WHARF_LOG_FORMAT']) {
       assert.ok(serveHelpText.includes(s), s);
     }
   });
@@ -70,7 +81,7 @@ describe('cli: serve options', () => {
   it('defaults', () => {
     assert.deepEqual(serve([]), {
       dataDir: './data', amqpPort: 5672, httpPort: 15672, kafkaPort: 9092, kafkaAutoCreateTopics: true, bind: '::',
-      fsync: 'batch', logLevel: 'info', users: [],
+      fsync: 'batch', logLevel: 'info', logFormat: 'text', users: [],
       memoryHighWatermark: { relative: 0.4 }, diskFreeLimit: { bytes: 50_000_000 }, consumerTimeoutMs: 1_800_000,
       latencyTraceSec: 0,
     });
@@ -80,12 +91,12 @@ describe('cli: serve options', () => {
   it('flags, in both --flag value and --flag=value forms', () => {
     assert.deepEqual(
       serve(['--data-dir', '/var/lib/wharf', '--amqp-port=5673', '--http-port', '0', '--bind', '127.0.0.1',
-        '--fsync', 'always', '--log-level=debug', '--user', 'alice:secret', '--user', 'bob:pa:ss',
+        '--fsync', 'always', '--log-level=debug', '--log-format', 'json', '--user', 'alice:secret', '--user', 'bob:pa:ss',
         '--memory-high-watermark', '0.6', '--disk-free-limit=2GB', '--consumer-timeout', '0',
         '--kafka-port', '9093', '--kafka-advertised-host', 'kafka.example', '--kafka-auto-create-topics=false', '--latency-trace', '10']),
       {
         dataDir: '/var/lib/wharf', amqpPort: 5673, httpPort: 0, kafkaPort: 9093, kafkaAdvertisedHost: 'kafka.example',
-        kafkaAutoCreateTopics: false, bind: '127.0.0.1', fsync: 'always', logLevel: 'debug',
+        kafkaAutoCreateTopics: false, bind: '127.0.0.1', fsync: 'always', logLevel: 'debug', logFormat: 'json',
         users: [{ name: 'alice', password: 'secret' }, { name: 'bob', password: 'pa:ss' }],
         memoryHighWatermark: { relative: 0.6 }, diskFreeLimit: { bytes: 2_000_000_000 }, consumerTimeoutMs: 0,
         latencyTraceSec: 10,
@@ -96,13 +107,13 @@ describe('cli: serve options', () => {
   it('environment variables', () => {
     const env = {
       WHARF_DATA_DIR: 'd', WHARF_AMQP_PORT: '0', WHARF_HTTP_PORT: '8080', WHARF_BIND: '::1', WHARF_FSYNC: 'never',
-      WHARF_LOG_LEVEL: 'WARN', WHARF_USERS: 'alice:a, bob:b ,,',
+      WHARF_LOG_LEVEL: 'WARN', WHARF_LOG_FORMAT: 'JSON', WHARF_USERS: 'alice:a, bob:b ,,',
       WHARF_MEMORY_HIGH_WATERMARK: '512MiB', WHARF_DISK_FREE_LIMIT: 'mem_relative:1.5', WHARF_CONSUMER_TIMEOUT: '60000',
       WHARF_KAFKA_PORT: '0', WHARF_KAFKA_AUTO_CREATE_TOPICS: 'true',
       WHARF_LATENCY_TRACE: '5',
     };
     assert.deepEqual(serve([], env), {
-      dataDir: 'd', amqpPort: 0, httpPort: 8080, kafkaPort: 0, kafkaAutoCreateTopics: true, bind: '::1', fsync: 'never', logLevel: 'warn',
+      dataDir: 'd', amqpPort: 0, httpPort: 8080, kafkaPort: 0, kafkaAutoCreateTopics: true, bind: '::1', fsync: 'never', logLevel: 'warn', logFormat: 'json',
       users: [{ name: 'alice', password: 'a' }, { name: 'bob', password: 'b' }],
       memoryHighWatermark: { bytes: 512 * 2 ** 20 }, diskFreeLimit: { memRelative: 1.5 }, consumerTimeoutMs: 60_000,
       latencyTraceSec: 5,
@@ -115,14 +126,14 @@ describe('cli: serve options', () => {
 
   it('config file', () => {
     const file = JSON.stringify({
-      dataDir: '/srv/wharf', amqpPort: 1234, httpPort: '4321', bind: '0.0.0.0', fsync: 'never', logLevel: 'error',
+      dataDir: '/srv/wharf', amqpPort: 1234, httpPort: '4321', bind: '0.0.0.0', fsync: 'never', logLevel: 'error', logFormat: 'text',
       users: [{ name: 'carol', password: 'c' }], memoryHighWatermark: 0.5, diskFreeLimit: 1_000_000, consumerTimeoutMs: 900_000,
       kafkaPort: 19092, kafkaAdvertisedHost: 'h', kafkaAutoCreateTopics: false,
       latencyTraceSec: 30,
     });
     assert.deepEqual(serve(['--config', 'w.json'], {}, files({ 'w.json': file })), {
       dataDir: '/srv/wharf', amqpPort: 1234, httpPort: 4321, kafkaPort: 19092, kafkaAdvertisedHost: 'h', kafkaAutoCreateTopics: false,
-      bind: '0.0.0.0', fsync: 'never', logLevel: 'error',
+      bind: '0.0.0.0', fsync: 'never', logLevel: 'error', logFormat: 'text',
       users: [{ name: 'carol', password: 'c' }], memoryHighWatermark: { relative: 0.5 }, diskFreeLimit: { bytes: 1_000_000 },
       consumerTimeoutMs: 900_000, latencyTraceSec: 30,
     });
@@ -202,6 +213,7 @@ describe('cli: bad values are one-line usage errors', () => {
     ['fsync', ['--fsync', 'sometimes'], {}, 'invalid --fsync: "sometimes" (expected always, batch, never)'],
     ['env fsync', [], { WHARF_FSYNC: 'ALWAYS' }, /^invalid WHARF_FSYNC/],
     ['log level', ['--log-level', 'trace'], {}, 'invalid --log-level: "trace" (expected debug, info, warn, error, silent)'],
+    ['log format', ['--log-format', 'xml'], {}, 'invalid --log-format: "xml" (expected text, json)'],
     ['bind with a space', ['--bind', 'a b'], {}, /^invalid --bind/],
     ['empty data dir', ['--data-dir', ''], {}, /^invalid --data-dir/],
     ['user without colon', ['--user', 'alice'], {}, "invalid --user: 'alice' (expected name:password)"],
