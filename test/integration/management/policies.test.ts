@@ -210,7 +210,7 @@ describe('policies', { skip: skipWithoutReferenceManagement }, () => {
       const ch = await ctx.clients.channel();
       await ch.assertQueue(q, { durable: false });
       await setPolicy('policies', uniqueName('pol-ttl'), { pattern: `^${q}$`, definition: { 'message-ttl': 50 } });
-      await queueJson(q, (x) => (x.effective_policy_definition as Json)['message-ttl'] === 50);
+      await queueJson(q, (x) => ((x.effective_policy_definition ?? {}) as Json)['message-ttl'] === 50);
       for (let i = 0; i < 3; i++) ch.sendToQueue(q, Buffer.from('x'));
       await untilCount(q, 0);
     });
@@ -232,8 +232,8 @@ describe('policies', { skip: skipWithoutReferenceManagement }, () => {
       await ch.assertQueue(plain, { durable: false });
       await ch.assertQueue(withArg, { durable: false, arguments: { 'x-dead-letter-exchange': argDlx } });
       await setPolicy('policies', uniqueName('pol-dl'), { pattern: '^pol-dl-src-', definition: { 'dead-letter-exchange': dlx } });
-      await queueJson(plain, (x) => (x.effective_policy_definition as Json)['dead-letter-exchange'] === dlx);
-      await queueJson(withArg, (x) => (x.effective_policy_definition as Json)['dead-letter-exchange'] === dlx);
+      await queueJson(plain, (x) => ((x.effective_policy_definition ?? {}) as Json)['dead-letter-exchange'] === dlx);
+      await queueJson(withArg, (x) => ((x.effective_policy_definition ?? {}) as Json)['dead-letter-exchange'] === dlx);
       for (const q of [plain, withArg]) {
         ch.sendToQueue(q, Buffer.from(q));
         let m: Awaited<ReturnType<typeof ch.get>> = false;
