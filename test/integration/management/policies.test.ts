@@ -7,7 +7,7 @@
 // management API (WHARF_TEST_REFERENCE_MANAGEMENT_URL) and the AMQP side to its
 // broker, which applies a policy asynchronously, so effects are polled for.
 
-import type { ChannelModel } from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { TEST_OPTS, uniqueName, waitUntil } from '../../helpers/async.js';
@@ -247,6 +247,28 @@ describe('policies', { skip: skipWithoutReferenceManagement }, () => {
       assert.equal(viaPolicy.content.toString(), plain);
     });
 
+    it('overflow: the argument wins on a classic queue, the policy on a quorum queue', OPTS, async () => {
+      const ch = await ctx.clients.channel();
+      const args = { 'x-max-length': 1, 'x-overflow': 'reject-publish' };
+      const classic = ctx.clients.deleteLater(uniqueName('pol-ovf-classic'));
+      const quorum = ctx.clients.deleteLater(uniqueName('pol-ovf-quorum'));
+      await ch.assertQueue(classic, { durable: true, arguments: args });
+      await ch.assertQueue(quorum, { durable: true, arguments: { ...args, 'x-queue-type': 'quorum' } });
+      await setPolicy('policies', uniqueName('pol-ovf'), { pattern: '^pol-ovf-', definition: { overflow: 'drop-head' } });
+      await queueJson(classic, (x) => ((x.effective_policy_definition ?? {}) as Json).overflow === 'drop-head');
+      await queueJson(quorum, (x) => ((x.effective_policy_definition ?? {}) as Json).overflow === 'drop-head');
+      for (const q of [classic, quorum]) {
+        ch.sendToQueue(q, Buffer.from('first'));
+        await untilCount(q, 1);
+        ch.sendToQueue(q, Buffer.from('second'));
+      }
+      // reject-publish (the argument) refused 'second'; drop-head (the policy) dropped 'first'.
+      await waitUntil(async () => (await peek(ch, classic)) === 'first', 'classic queue holds first');
+      await waitUntil(async () => (await peek(ch, quorum)) === 'second', 'quorum queue holds second');
+      assert.equal(await messageCount(classic), 1);
+      assert.equal(await messageCount(quorum), 1);
+    });
+
     it('an expires policy deletes the unused queue', OPTS, async () => {
       const q = ctx.clients.deleteLater(uniqueName('pol-exp'));
       const ch = await ctx.clients.channel();
@@ -326,3 +348,11 @@ describe('policies', { skip: skipWithoutReferenceManagement }, () => {
     });
   });
 });
+
+/** The body of the head message, put back (requeued) at once. */
+async function peek(ch: Channel, q: string): Promise<string | undefined> {
+  const m = await ch.get(q);
+  if (!m) return undefined;
+  ch.nack(m, false, true);
+  return m.content.toString();
+}
