@@ -21,7 +21,7 @@ import { declaresStream } from './stream/queue-args.js';
 import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
 import { notSupported } from './session-streams.js';
 import { MessageCounters } from './stats.js';
-import { applyToExchange, applyToQueue, type PolicyLookup } from './policy/apply.js';
+import { applyToExchange, applyToQueue, applyToStream, type PolicyLookup } from './policy/apply.js';
 
 export interface ExchangeDef {
   name: string;
@@ -169,6 +169,7 @@ export class Vhost {
   applyPolicies(): void {
     for (const x of this.exchanges.values()) applyToExchange(this.ctx.policies, x);
     for (const q of this.queues.values()) applyToQueue(this.ctx.policies, q);
+    for (const s of this.streams.list()) applyToStream(this.ctx.policies, this.name, s);
   }
 
   // --- exchanges ---------------------------------------------------------
@@ -241,7 +242,11 @@ export class Vhost {
       throw accessRefused(`queue name '${requestedName}' contains reserved prefix 'amq.*'`);
     }
     if (this.streamQueues.holds(name) || (!this.queues.has(name) && declaresStream(o.args))) {
-      return this.streamQueues.declare({ queue: name, vhost: this.name, ...o });
+      return this.streamQueues.declare({ queue: name, vhost: this.name, ...o }).then((info) => {
+        const s = this.streamQueues.get(name);
+        if (s) applyToStream(this.ctx.policies, this.name, s);
+        return info;
+      });
     }
     const existing = this.queues.get(name);
     // x-queue-type stream for a classic queue: RabbitMQ's equivalence check answers it.
@@ -684,8 +689,9 @@ export class Vhost {
       applyToExchange(this.ctx.policies, x);
       this.exchanges.set(e.name, x);
     }
-    // The predeclared amq.* exchanges too: policies are loaded before the topology.
+    // The predeclared amq.* exchanges and the streams too: policies are loaded before the topology.
     for (const [n] of PREDECLARED) applyToExchange(this.ctx.policies, this.getExchange(n));
+    for (const st of this.streams.list()) applyToStream(this.ctx.policies, this.name, st);
     for (const d of s.queues) {
       let config = DEFAULT_QUEUE_CONFIG;
       try {

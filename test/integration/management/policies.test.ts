@@ -293,6 +293,21 @@ describe('policies', { skip: skipWithoutReferenceManagement }, () => {
     });
   });
 
+  describe('applied to stream queues', () => {
+    it('a stream queue gets a policy of stream keys, never one with keys streams refuse', OPTS, async () => {
+      const q = ctx.clients.deleteLater(uniqueName('pol-stream'));
+      const ch = await ctx.clients.channel();
+      await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-length-bytes': 50_000_000 } });
+      const streamKeys = uniqueName('pol-stream-ok');
+      const refused = uniqueName('pol-stream-refused');
+      await setPolicy('policies', streamKeys, { pattern: `^${q}$`, definition: { 'max-length-bytes': 10_000_000, 'stream-max-segment-size-bytes': 1_000_000 } });
+      // Higher priority, but max-length is not a stream setting: the policy does not apply to streams at all.
+      await setPolicy('policies', refused, { pattern: `^${q}$`, definition: { 'max-length': 1, 'max-length-bytes': 1 }, priority: 9 });
+      const j = await queueJson(q, (x) => x.policy === streamKeys);
+      assert.deepEqual(j.effective_policy_definition, { 'max-length-bytes': 10_000_000, 'stream-max-segment-size-bytes': 1_000_000 });
+    });
+  });
+
   describe('applied to exchanges', () => {
     it('an alternate-exchange policy takes unroutable messages; the exchange\'s argument wins over it', OPTS, async () => {
       const ch = await ctx.clients.channel();
