@@ -11,6 +11,7 @@ import type { Channel, ChannelModel } from 'amqplib';
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { TEST_OPTS, uniqueName, waitUntil } from '../../helpers/async.js';
+import { assertReply, serverClose } from '../../helpers/amqplib.js';
 import { skipUnderReference } from '../../helpers/broker.js';
 import { enc, skipWithoutReferenceManagement, useManagement, type HttpReply } from '../../helpers/management.js';
 
@@ -267,6 +268,37 @@ describe('policies', { skip: skipWithoutReferenceManagement }, () => {
       await waitUntil(async () => (await peek(ch, quorum)) === 'second', 'quorum queue holds second');
       assert.equal(await messageCount(classic), 1);
       assert.equal(await messageCount(quorum), 1);
+    });
+
+    it('a delivery-limit policy on a quorum queue dead-letters a message returned too often', OPTS, async () => {
+      const ch = await ctx.clients.channel();
+      const dlq = ctx.clients.deleteLater(uniqueName('pol-dlim-dlq'));
+      const q = ctx.clients.deleteLater(uniqueName('pol-dlim'));
+      await ch.assertQueue(dlq, { durable: false });
+      await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dlq } });
+      await setPolicy('policies', uniqueName('pol-dlim'), { pattern: `^${q}$`, definition: { 'delivery-limit': 1 }, 'apply-to': 'queues' });
+      await queueJson(q, (x) => ((x.effective_policy_definition ?? {}) as Json)['delivery-limit'] === 1);
+      ch.sendToQueue(q, Buffer.from('bounce'));
+      // Returned twice: past a limit of 1 the second return dead-letters it.
+      for (let i = 0; i < 2; i++) {
+        let m: Awaited<ReturnType<typeof ch.get>> = false;
+        await waitUntil(async () => (m = await ch.get(q)) !== false, `delivery ${i + 1} from ${q}`);
+        if (m) ch.nack(m, false, true);
+      }
+      await untilCount(dlq, 1);
+      await untilCount(q, 0);
+    });
+
+    it('a consumer-timeout policy closes the channel of a consumer that does not ack in time', { ...OPTS, skip: skipUnderReference }, async () => {
+      const q = ctx.clients.deleteLater(uniqueName('pol-ctimeout'));
+      const setup = await ctx.clients.channel();
+      await setup.assertQueue(q, { durable: false });
+      await setPolicy('policies', uniqueName('pol-ctimeout'), { pattern: `^${q}$`, definition: { 'consumer-timeout': 200 } });
+      const ch = await ctx.clients.channel();
+      const closed = serverClose(ch);
+      await ch.consume(q, () => undefined, { noAck: false });
+      setup.sendToQueue(q, Buffer.from('never acked'));
+      assertReply(await closed, 406, /delivery acknowledgement on channel \d+ timed out\. Timeout value used: 200 ms/);
     });
 
     it('an expires policy deletes the unused queue', OPTS, async () => {
