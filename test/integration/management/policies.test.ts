@@ -9,11 +9,12 @@
 
 import type { Channel, ChannelModel } from 'amqplib';
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { afterEach, describe, it } from 'node:test';
 import { TEST_OPTS, uniqueName, waitUntil } from '../../helpers/async.js';
 import { assertReply, serverClose } from '../../helpers/amqplib.js';
-import { skipUnderReference } from '../../helpers/broker.js';
-import { enc, skipWithoutReferenceManagement, useManagement, type HttpReply } from '../../helpers/management.js';
+import { makeDataDir, skipUnderReference, spawnBroker } from '../../helpers/broker.js';
+import { ManagementApi, enc, skipWithoutReferenceManagement, useManagement, type HttpReply } from '../../helpers/management.js';
 
 type Json = Record<string, unknown>;
 type Kind = 'policies' | 'operator-policies';
@@ -392,6 +393,27 @@ describe('policies', { skip: skipWithoutReferenceManagement }, () => {
       for (let i = 0; i < 5; i++) ch.sendToQueue(q, Buffer.from('x'), { persistent: true });
       await untilCount(q, 2);
       ctx.clients.deleteLater(q);
+    });
+
+    it('a policy the API answered for survives kill -9', { ...OPTS, skip: skipUnderReference }, async () => {
+      const dataDir = await makeDataDir();
+      try {
+        let wharf = await spawnBroker(dataDir);
+        const api = (): ManagementApi => new ManagementApi(`http://127.0.0.1:${wharf.httpPort}`);
+        const body = { pattern: '^crash-', definition: { 'max-length': 7 }, 'apply-to': 'queues', priority: 4 };
+        assert.equal((await api().put('/api/policies/%2F/survivor', body)).status, 201);
+        assert.equal((await api().put('/api/operator-policies/%2F/cap', { pattern: '.*', definition: { expires: 60_000 } })).status, 201);
+        await wharf.kill('SIGKILL');
+        wharf = await spawnBroker(dataDir);
+        try {
+          assert.deepEqual(await api().getJson('/api/policies/%2F/survivor'), { vhost: '/', name: 'survivor', ...body });
+          assert.deepEqual((await api().getJson<Json>('/api/operator-policies/%2F/cap')).definition, { expires: 60_000 });
+        } finally {
+          await wharf.kill();
+        }
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
     });
   });
 });
