@@ -425,3 +425,27 @@ async function peek(ch: Channel, q: string): Promise<string | undefined> {
   ch.nack(m, false, true);
   return m.content.toString();
 }
+
+describe('policies on stream retention', { skip: skipUnderReference }, () => {
+  const ctx = useManagement({ retentionCheckMs: 100 });
+
+  it('a max-length-bytes policy caps a stream queue declared without a limit', OPTS, async () => {
+    const q = ctx.clients.deleteLater(uniqueName('pol-retention'));
+    const ch = await ctx.clients.confirmChannel();
+    // Small segments, so retention (which deletes whole sealed segments) has some to delete.
+    await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'stream', 'x-stream-max-segment-size-bytes': 2000 } });
+    for (let i = 0; i < 40; i++) ch.sendToQueue(q, Buffer.alloc(200, i));
+    await ch.waitForConfirms();
+    const name = uniqueName('pol-retention');
+    const r = await ctx.api.put(`/api/policies/%2F/${name}`, { pattern: `^${q}$`, definition: { 'max-length-bytes': 3000 } });
+    assert.equal(r.status, 201);
+    try {
+      await waitUntil(async () => {
+        const s = await ctx.api.getJson<{ partitions: { log_start_offset: number }[] }>(`/api/wharf/streams/%2F/${enc(q)}`);
+        return s.partitions[0].log_start_offset > 0;
+      }, 'retention to delete the oldest segments');
+    } finally {
+      await ctx.api.delete(`/api/policies/%2F/${name}`);
+    }
+  });
+});
