@@ -54,7 +54,8 @@ describe('policies', { skip: skipWithoutReferenceManagement }, () => {
 
   async function untilCount(q: string, n: number): Promise<void> {
     let last = -1;
-    await waitUntil(async () => (last = await messageCount(q)) === n, `queue ${q} holds ${n} messages (last: ${last})`);
+    // A shared reference broker under load can take a while to apply a policy.
+    await waitUntil(async () => (last = await messageCount(q)) === n, `queue ${q} holds ${n} messages (last: ${last})`, STATS_WAIT_MS);
   }
 
   async function queueJson(q: string, ok: (j: Json) => boolean): Promise<Json> {
