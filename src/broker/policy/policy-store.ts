@@ -52,11 +52,17 @@ export class PolicyStore {
   static async open(path: string): Promise<PolicyStore> {
     const store = new PolicyStore(path);
     const raw = await readFileIfExists(path);
-    if (raw) {
-      const file = JSON.parse(raw.toString('utf8')) as PoliciesFile;
-      for (const p of file.policies ?? []) store.add('policy', p);
-      for (const p of file.operator_policies ?? []) store.add('operator', p);
+    if (!raw) return store;
+    let file: PoliciesFile;
+    try {
+      file = JSON.parse(raw.toString('utf8')) as PoliciesFile;
+    } catch (err) {
+      // Written atomically, so never torn by a crash: this is damage or a hand edit; refuse to start without the policies.
+      throw new Error(`${path}: not valid JSON (${(err as Error).message})`, { cause: err });
     }
+    if (file.version !== 1) throw new Error(`${path}: unknown version ${String(file.version)}`);
+    for (const p of file.policies ?? []) store.add('policy', p);
+    for (const p of file.operator_policies ?? []) store.add('operator', p);
     return store;
   }
 
