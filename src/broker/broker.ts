@@ -27,6 +27,8 @@ import type { CleanerHost } from './stream/compaction/cleaner.js';
 import { GroupCoordinator, type GroupConfig, type SubscriptionDecoder } from './stream/groups/index.js';
 import { TransactionCoordinator, type TxnConfig } from './stream/txn/index.js';
 import type { StreamEnv } from './stream/stream.js';
+import { PolicyStore } from './policy/policy-store.js';
+import type { PolicyDef, PolicyKind } from './policy/definition.js';
 
 export interface User {
   readonly name: string;
@@ -97,6 +99,8 @@ export class Broker {
   recoveryMs = 0;
   /** Client connections of every protocol, for the management API and metrics. */
   readonly connections = new ConnectionRegistry();
+  /** Policies and operator policies (policies.json), loaded before the topology so recovery applies them. */
+  policies!: PolicyStore;
 
   private constructor(
     readonly store: MessageStore,
@@ -154,6 +158,7 @@ export class Broker {
     );
     broker.store.onUnreadable = (m, err) =>
       opts.logger.error('message content unreadable, dropping it', { msgId: m.id, error: String(err) });
+    broker.policies = await PolicyStore.open(join(dd.dir, 'policies.json'));
     broker.users.set('guest', 'guest');
     for (const u of opts.users ?? []) broker.users.set(u.name, u.password);
     const recoveryStart = performance.now();
@@ -194,6 +199,23 @@ export class Broker {
     const expected = this.users.get(user);
     if (expected === undefined || expected !== password) return false;
     return user !== 'guest' || fromLoopback;
+  }
+
+  /**
+   * Sets (adds or replaces) a validated policy (definition.ts: validatePolicy) and applies it to
+   * the vhost's queues and exchanges at once; resolves once it is on disk. True if it is new.
+   */
+  async setPolicy(kind: PolicyKind, def: PolicyDef): Promise<boolean> {
+    const isNew = await this.policies.put(kind, def);
+    this.vhosts.get(def.vhost)?.applyPolicies();
+    return isNew;
+  }
+
+  /** Clears a policy (its objects fall back to the next matching one, or none); false if there was none. */
+  async clearPolicy(kind: PolicyKind, vhost: string, name: string): Promise<boolean> {
+    const had = await this.policies.delete(kind, vhost, name);
+    if (had) this.vhosts.get(vhost)?.applyPolicies();
+    return had;
   }
 
   /** Resolves once durable topology changes made so far are on disk. */
@@ -343,6 +365,7 @@ export class Broker {
       consumerTimeoutMs: this.consumerTimeoutMs,
       streamEnv: this.streamEnv,
       nextStreamId: () => this.nextStreamId++,
+      policies: this.policies,
     });
     this.vhosts.set(name, v);
     return v;

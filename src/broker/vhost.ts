@@ -21,6 +21,7 @@ import { declaresStream } from './stream/queue-args.js';
 import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
 import { notSupported } from './session-streams.js';
 import { MessageCounters } from './stats.js';
+import { applyToExchange, applyToQueue, applyToStream, type PolicyLookup } from './policy/apply.js';
 
 export interface ExchangeDef {
   name: string;
@@ -73,6 +74,8 @@ export interface VhostContext {
   /** Where streams keep their files. */
   readonly streamEnv: StreamEnv;
   nextStreamId(): number;
+  /** Policies and operator policies (src/broker/policy/); none when absent. */
+  readonly policies?: PolicyLookup;
 }
 
 export interface PublishOutcome {
@@ -162,6 +165,13 @@ export class Vhost {
     }
   }
 
+  /** A policy of this vhost was set, changed or cleared: every queue and exchange gets its policies again, at once. */
+  applyPolicies(): void {
+    for (const x of this.exchanges.values()) applyToExchange(this.ctx.policies, x);
+    for (const q of this.queues.values()) applyToQueue(this.ctx.policies, q);
+    for (const s of this.streams.list()) applyToStream(this.ctx.policies, this.name, s);
+  }
+
   // --- exchanges ---------------------------------------------------------
 
   declareExchange(
@@ -186,6 +196,7 @@ export class Vhost {
       return existing;
     }
     const ex = new Exchange({ name, type: t, durable: o.durable, autoDelete: o.autoDelete, internal: o.internal, args: o.args, vhost: this.name });
+    applyToExchange(this.ctx.policies, ex);
     this.exchanges.set(name, ex);
     if (ex.durable) this.ctx.topologyChanged();
     return ex;
@@ -231,7 +242,11 @@ export class Vhost {
       throw accessRefused(`queue name '${requestedName}' contains reserved prefix 'amq.*'`);
     }
     if (this.streamQueues.holds(name) || (!this.queues.has(name) && declaresStream(o.args))) {
-      return this.streamQueues.declare({ queue: name, vhost: this.name, ...o });
+      return this.streamQueues.declare({ queue: name, vhost: this.name, ...o }).then((info) => {
+        const s = this.streamQueues.get(name);
+        if (s) applyToStream(this.ctx.policies, this.name, s);
+        return info;
+      });
     }
     const existing = this.queues.get(name);
     // x-queue-type stream for a classic queue: RabbitMQ's equivalence check answers it.
@@ -257,6 +272,7 @@ export class Vhost {
       },
       this.ctx.store,
     );
+    applyToQueue(this.ctx.policies, q);
     this.addQueue(q);
     if (persisted) this.ctx.topologyChanged();
     return q;
@@ -669,8 +685,13 @@ export class Vhost {
    */
   restore(s: VhostSnapshot): void {
     for (const e of s.exchanges) {
-      this.exchanges.set(e.name, new Exchange({ ...e, vhost: this.name }));
+      const x = new Exchange({ ...e, vhost: this.name });
+      applyToExchange(this.ctx.policies, x);
+      this.exchanges.set(e.name, x);
     }
+    // The predeclared amq.* exchanges and the streams too: policies are loaded before the topology.
+    for (const [n] of PREDECLARED) applyToExchange(this.ctx.policies, this.getExchange(n));
+    for (const st of this.streams.list()) applyToStream(this.ctx.policies, this.name, st);
     for (const d of s.queues) {
       let config = DEFAULT_QUEUE_CONFIG;
       try {
@@ -678,9 +699,10 @@ export class Vhost {
       } catch (err) {
         this.ctx.queueError(d.name, err);
       }
-      this.addQueue(
-        new Queue({ name: d.name, id: d.id, durable: true, autoDelete: d.autoDelete, exclusiveOwner: undefined, args: d.args, vhost: this.name, config }, this.ctx.store),
-      );
+      const q = new Queue({ name: d.name, id: d.id, durable: true, autoDelete: d.autoDelete, exclusiveOwner: undefined, args: d.args, vhost: this.name, config }, this.ctx.store);
+      // Before its messages are restored: recovered() then enforces the effective limits.
+      applyToQueue(this.ctx.policies, q);
+      this.addQueue(q);
     }
     for (const b of s.bindings) {
       const src = this.exchanges.get(b.source);

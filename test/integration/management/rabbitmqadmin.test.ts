@@ -118,4 +118,28 @@ describe('rabbitmqadmin', { skip: skipWithoutReferenceManagement }, () => {
     const err = await closed;
     assert.match(String(err?.message), /CONNECTION_FORCED/);
   });
+
+  it('declares, lists and deletes policies and operator policies', OPTS, async () => {
+    const name = uniqueName('adm-pol');
+    const q = ctx.clients.deleteLater(uniqueName('adm-pol-q'));
+    try {
+      assert.match(String(await admin('declare', 'policy', `name=${name}`, `pattern=^${q}$`, 'definition={"max-length":2}', 'priority=1', 'apply-to=queues')), /policy declared/);
+      assert.match(String(await admin('declare', 'operator_policy', `name=${name}`, `pattern=^${q}$`, 'definition={"max-length":1}')), /operator_policy declared/);
+      const policies = (await admin('list', 'policies')) as Record<string, unknown>[];
+      assert.deepEqual(policies.find((p) => p.name === name), {
+        vhost: '/', name, pattern: `^${q}$`, 'apply-to': 'queues', definition: { 'max-length': 2 }, priority: 1,
+      });
+      const ops = (await admin('list', 'operator_policies')) as Record<string, unknown>[];
+      assert.deepEqual(ops.find((p) => p.name === name)?.definition, { 'max-length': 1 });
+      const ch = await ctx.clients.channel();
+      await ch.assertQueue(q, { durable: false });
+      for (let i = 0; i < 3; i++) ch.sendToQueue(q, Buffer.from('x'));
+      // The operator policy's 1 is lower than the policy's 2 (RabbitMQ applies them asynchronously).
+      await waitUntil(async () => (await ch.checkQueue(q)).messageCount === 1, 'the queue capped at 1');
+    } finally {
+      await admin('delete', 'policy', `name=${name}`).catch(() => undefined);
+      await admin('delete', 'operator_policy', `name=${name}`).catch(() => undefined);
+    }
+    assert.equal(((await admin('list', 'policies')) as Record<string, unknown>[]).some((p) => p.name === name), false);
+  });
 });
