@@ -96,6 +96,13 @@ async function serve(options: ServeOptions): Promise<void> {
     process.exit(1);
   }
   if (stopping) return;
+  // SIGHUP: new TLS certificate files for new connections (open ones keep theirs),
+  // so a renewed certificate needs no restart. A bad one is logged and ignored.
+  const broker = handle;
+  process.on('SIGHUP', () => {
+    if (options.tls === undefined) logger.info('SIGHUP ignored: no TLS configured');
+    else void broker.reloadTls();
+  });
   process.stdout.write(listeningLine(handle) + '\n');
 }
 

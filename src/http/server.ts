@@ -3,9 +3,17 @@
 // (routes/, basic auth) and Prometheus metrics (GET /metrics, no credentials, as
 // RabbitMQ's prometheus plugin). Errors use RabbitMQ's shape and codes:
 // {"error": "...", "reason": "..."} (errors.ts).
+//
+// HTTPS is a second server (node:https) over the same fastify app: the same
+// routes, rate sampler and state behind both ports, and the TLS policy of
+// src/util/tls.ts. The plain HTTP port stays, as RabbitMQ's management listener
+// and its TLS one are two listeners.
 
 import Fastify, { type FastifyInstance } from 'fastify';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { hostname } from 'node:os';
+import type { Socket } from 'node:net';
+import type { TlsOptions } from 'node:tls';
 import type { Broker } from '../broker/broker.js';
 import type { ResourceMonitor } from '../broker/resource-monitor.js';
 import { send, sendError } from './api.js';
@@ -40,10 +48,16 @@ export interface HttpServerOptions {
   health: () => Record<string, unknown>;
   /** The management API and metrics; without it only /api/health is served. */
   management?: ManagementOptions;
+  /** Also serve the same API over TLS on this port (0 picks a free one). */
+  https?: { readonly port: number; readonly options: TlsOptions };
 }
 
 export interface HttpServerHandle {
   readonly port: number;
+  /** undefined without HTTPS. */
+  readonly httpsPort: number | undefined;
+  /** New certificate material for new HTTPS connections (SIGHUP reload); a no-op without HTTPS. */
+  setSecureContext(options: TlsOptions): void;
   close(): Promise<void>;
 }
 
@@ -65,6 +79,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   });
   installParsing(app);
   let listenPort = 0;
+  let httpsPort: number | undefined;
   app.route({
     method: ['GET', 'HEAD'],
     url: '/',
@@ -88,7 +103,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     const ctx: ManagementContext = {
       broker: m.broker,
       resources: m.resources,
-      listeners: () => [...m.listeners(), { protocol: 'http', ip: opts.host, port: listenPort }],
+      listeners: () => [
+        ...m.listeners(),
+        { protocol: 'http', ip: opts.host, port: listenPort },
+        ...(httpsPort !== undefined ? [{ protocol: 'https', ip: opts.host, port: httpsPort }] : []),
+      ],
       nodeName: `wharf@${hostname()}`,
       rates,
       blockedConnections: m.blockedConnections ?? (() => 0),
@@ -119,15 +138,60 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   }
   const addr = app.server.address();
   listenPort = addr && typeof addr === 'object' ? addr.port : opts.port;
+  let https: HttpsListener | undefined;
+  if (opts.https) {
+    try {
+      https = await listenHttps(app, opts.https.port, opts.host, opts.https.options);
+    } catch (err) {
+      rates?.stop();
+      await app.close().catch(() => {});
+      throw err;
+    }
+    const a = https.server.address();
+    httpsPort = a && typeof a === 'object' ? a.port : opts.https.port;
+  }
   let closing: Promise<void> | undefined;
   return {
     port: listenPort,
+    httpsPort,
+    setSecureContext: (options) => https?.server.setSecureContext(options),
     close: () =>
       (closing ??= (async () => {
         rates?.stop();
+        await https?.close();
         await app.close();
       })()),
   };
+}
+
+interface HttpsListener {
+  readonly server: HttpsServer;
+  close(): Promise<void>;
+}
+
+/** An HTTPS server whose requests go to the fastify app's router. */
+function listenHttps(app: FastifyInstance, port: number, host: string, options: TlsOptions): Promise<HttpsListener> {
+  const server = createHttpsServer(options, (req, res) => app.routing(req, res));
+  // Sockets still in their TLS handshake are not HTTP connections yet: closeAllConnections misses them.
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  // As fastify's forceCloseConnections: keep-alive clients do not hold shutdown up.
+  const close = (): Promise<void> => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    for (const s of sockets) s.destroy();
+    return closed;
+  };
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host }, () => {
+      server.off('error', reject);
+      resolve({ server, close });
+    });
+  });
 }
 
 /**
