@@ -55,13 +55,26 @@ async function signed(dir: string, ca: string, name: string, subject: string, ex
   return { certFile, keyFile, cert: await readFile(certFile), key: await readFile(keyFile) };
 }
 
-export async function makeTlsFixture(): Promise<TlsFixture> {
-  const dir = await mkdtemp(join(tmpdir(), 'wharf-tls-'));
-  await selfSignedCa(dir, 'ca');
+/**
+ * A fresh CA and server certificate in a new temp dir; or, given `existingDir`
+ * (a reference RabbitMQ's, made by scripts/reference-rabbitmq.sh with
+ * WHARF_REFERENCE_TLS_DIR), the CA and localhost certificate already there, so
+ * the client certificates made here verify against that broker.
+ */
+export async function makeTlsFixture(existingDir?: string): Promise<TlsFixture> {
+  const dir = existingDir ?? (await mkdtemp(join(tmpdir(), 'wharf-tls-')));
   const makeServer = (name: string): Promise<CertFiles> =>
     signed(dir, 'ca', name, `/CN=${name}`,
       'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n', true);
-  const server = await makeServer('localhost');
+  let server: CertFiles;
+  if (existingDir === undefined) {
+    await selfSignedCa(dir, 'ca');
+    server = await makeServer('localhost');
+  } else {
+    const certFile = join(dir, 'localhost.pem');
+    const keyFile = join(dir, 'localhost.key');
+    server = { certFile, keyFile, cert: await readFile(certFile), key: await readFile(keyFile) };
+  }
   let strangerCa = false;
   return {
     dir,
@@ -79,7 +92,7 @@ export async function makeTlsFixture(): Promise<TlsFixture> {
       }
       return signed(dir, 'stranger-ca', name, `/CN=${name}`, 'extendedKeyUsage=clientAuth\n', false);
     },
-    remove: () => rm(dir, { recursive: true, force: true }),
+    remove: () => (existingDir === undefined ? rm(dir, { recursive: true, force: true }) : Promise.resolve()),
   };
 }
 
@@ -105,8 +118,10 @@ export async function sClient(port: number, args: string[], cwd: string): Promis
     const e = err as { stdout?: string; stderr?: string };
     output = (e.stdout ?? '') + (e.stderr ?? '');
   }
-  const protocol = /^\s*Protocol\s*:\s*(\S+)/m.exec(output)?.[1];
-  const cipher = /^\s*Cipher\s*:\s*(\S+)/m.exec(output)?.[1] ?? /Cipher is (\S+)/.exec(output)?.[1];
+  // "New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384"; "New, (NONE), Cipher is (NONE)" when it failed.
+  const summary = /New, (\S+), Cipher is (\S+)/.exec(output);
+  const protocol = summary?.[1];
+  const cipher = summary?.[2];
   const connected = cipher !== undefined && cipher !== '0000' && cipher !== '(NONE)';
   return { connected, protocol, cipher, output };
 }

@@ -36,10 +36,12 @@ export class AmqpListener {
     const tls = opts.tls;
     if (tls) {
       const server = createTlsServer(tls.options, (socket: TLSSocket) => this.acceptTls(socket, tls.settings));
-      // A plaintext client, a failed certificate check, or ssl_handshake_timeout: the
-      // socket is already destroyed; nobody else is affected.
-      server.on('tlsClientError', (err, socket) =>
-        this.logger.debug('TLS handshake failed', { error: err.message, peer: `${socket.remoteAddress}:${socket.remotePort}` }));
+      // A plaintext client, a failed certificate check, or ssl_handshake_timeout: that
+      // socket goes (with a listener here, destroying it is ours to do); nobody else is affected.
+      server.on('tlsClientError', (err, socket) => {
+        this.logger.debug('TLS handshake failed', { error: err.message, peer: `${socket.remoteAddress}:${socket.remotePort}` });
+        socket.destroy();
+      });
       this.server = server;
     } else {
       this.server = createServer((socket: Socket) => this.accept(socket));
