@@ -424,12 +424,13 @@ export class AmqpConnection {
   }
 
   /**
-   * PLAIN and AMQPLAIN always; EXTERNAL only over TLS with a client certificate
-   * that verified, as RabbitMQ's rabbitmq_auth_mechanism_ssl offers it. Last, so
-   * that clients taking the first mechanism offered keep using PLAIN.
+   * PLAIN and AMQPLAIN always; EXTERNAL on TLS connections, as RabbitMQ 3.10's
+   * rabbitmq_auth_mechanism_ssl offers it (whether or not the client sent a
+   * certificate: without one, the login is refused). Last, so that clients
+   * taking the first mechanism offered keep using PLAIN.
    */
   private mechanisms(): string[] {
-    return this.verifiedPeerCertificate() ? ['PLAIN', 'AMQPLAIN', 'EXTERNAL'] : ['PLAIN', 'AMQPLAIN'];
+    return this.socket instanceof TLSSocket ? ['PLAIN', 'AMQPLAIN', 'EXTERNAL'] : ['PLAIN', 'AMQPLAIN'];
   }
 
   private verifiedPeerCertificate(): boolean {
@@ -458,12 +459,16 @@ export class AmqpConnection {
    * must exist; no password is checked.
    */
   private onExternalLogin(m: MethodOf<'connection.start-ok'>): void {
-    if (!this.verifiedPeerCertificate()) {
-      // RabbitMQ's rabbit_reader: a mechanism the connection was not offered.
-      throw new AmqpProtocolError(ReplyCode.COMMAND_INVALID, "invalid authentication mechanism 'EXTERNAL'", ...ids(m));
+    if (!(this.socket instanceof TLSSocket)) {
+      // Not offered here. RabbitMQ treats it as a protocol error before the connection is
+      // tuned: logged, and the socket closed without a connection.close.
+      this.log.warn("invalid authentication mechanism 'EXTERNAL'");
+      this.destroy('invalid authentication mechanism');
+      return;
     }
-    const cert = (this.socket as TLSSocket).getPeerCertificate();
-    const user = certLoginName(cert, this.limits.certLoginFrom ?? 'common_name');
+    const user = this.verifiedPeerCertificate()
+      ? certLoginName(this.socket.getPeerCertificate(), this.limits.certLoginFrom ?? 'common_name')
+      : undefined;
     // guest stays loopback-only whatever the mechanism (RabbitMQ's loopback_users).
     const guestFromAfar = user === 'guest' && !isLoopback(this.socket.remoteAddress ?? '');
     if (user === undefined || !this.broker.userExists(user) || guestFromAfar) {
