@@ -70,6 +70,20 @@ describe('HTTPS and certificate reload', { skip }, () => {
     assert.equal(listeners.find((l) => l.protocol === 'amqp/ssl')?.port, tls.amqpsPort);
   });
 
+  it('lists TLS connections with ssl true, the protocol, and the client certificate', opts, async () => {
+    const client = await tls.fixture.makeClient(CERT_USER);
+    await tls.connectTls({ client, external: true });
+    const port = tls.broker.handle.httpsPort as number;
+    const list = JSON.parse((await httpsGet(port, '/api/connections', tls.fixture.ca, 'guest:guest')).body) as Record<string, unknown>[];
+    const conn = list.find((c) => c.user === CERT_USER);
+    assert.ok(conn, JSON.stringify(list));
+    assert.equal(conn.ssl, true);
+    assert.equal(conn.auth_mechanism, 'EXTERNAL');
+    assert.match(String(conn.ssl_protocol), /^TLSv1\.[23]$/);
+    assert.equal(conn.peer_cert_subject, `CN=${CERT_USER},O=Wharf tests`);
+    assert.equal(conn.peer_cert_issuer, 'CN=ca');
+  });
+
   it('reloads the certificate for new connections; open ones keep working; a bad one is refused', opts, async () => {
     const conn = await tls.connectTls();
     const ch = await conn.createConfirmChannel();
