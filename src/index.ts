@@ -13,6 +13,7 @@ import {
   type ResourceStatus,
 } from './broker/resource-monitor.js';
 import { startHttpServer } from './http/server.js';
+import type { TLSSocket } from 'node:tls';
 import { AmqpListener } from './server/amqp/listener.js';
 import { KafkaListener } from './server/kafka/listener.js';
 import { kafkaSubscriptions } from './server/kafka/handlers/groups.js';
@@ -24,6 +25,7 @@ import { createLogger, type LogLevel, type Logger } from './util/logger.js';
 import {
   TLS_HANDSHAKE_TIMEOUT_MS,
   loadContextOptions,
+  peerCertificateRejected,
   readTlsMaterial,
   secureContext,
   serverOptions,
@@ -243,7 +245,9 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     http = await startHttpServer({
       port: opts.httpPort ?? DEFAULTS.httpPort,
       host: bind,
-      ...(tlsOptions && opts.httpsPort !== undefined ? { https: { port: opts.httpsPort, options: tlsOptions } } : {}),
+      ...(tls && tlsOptions && opts.httpsPort !== undefined
+        ? { https: { port: opts.httpsPort, options: tlsOptions, refuse: (s: TLSSocket) => peerCertificateRejected(s, tls) } }
+        : {}),
       health: () => ({ ...broker.stats(), connections: connectionCount(), ...report() }),
       management: {
         broker,

@@ -13,7 +13,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { hostname } from 'node:os';
 import type { Socket } from 'node:net';
-import type { TlsOptions } from 'node:tls';
+import type { TLSSocket, TlsOptions } from 'node:tls';
 import type { Broker } from '../broker/broker.js';
 import type { ResourceMonitor } from '../broker/resource-monitor.js';
 import { send, sendError } from './api.js';
@@ -48,8 +48,11 @@ export interface HttpServerOptions {
   health: () => Record<string, unknown>;
   /** The management API and metrics; without it only /api/health is served. */
   management?: ManagementOptions;
-  /** Also serve the same API over TLS on this port (0 picks a free one). */
-  https?: { readonly port: number; readonly options: TlsOptions };
+  /**
+   * Also serve the same API over TLS on this port (0 picks a free one). `refuse`
+   * drops a connection right after its handshake (a client certificate that did not verify).
+   */
+  https?: { readonly port: number; readonly options: TlsOptions; readonly refuse?: (socket: TLSSocket) => boolean };
 }
 
 export interface HttpServerHandle {
@@ -141,7 +144,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   let https: HttpsListener | undefined;
   if (opts.https) {
     try {
-      https = await listenHttps(app, opts.https.port, opts.host, opts.https.options);
+      https = await listenHttps(app, opts.host, opts.https);
     } catch (err) {
       rates?.stop();
       await app.close().catch(() => {});
@@ -170,8 +173,17 @@ interface HttpsListener {
 }
 
 /** An HTTPS server whose requests go to the fastify app's router. */
-function listenHttps(app: FastifyInstance, port: number, host: string, options: TlsOptions): Promise<HttpsListener> {
+function listenHttps(
+  app: FastifyInstance,
+  host: string,
+  { port, options, refuse }: NonNullable<HttpServerOptions['https']>,
+): Promise<HttpsListener> {
   const server = createHttpsServer(options, (req, res) => app.routing(req, res));
+  if (refuse) {
+    server.on('secureConnection', (s: TLSSocket) => {
+      if (refuse(s)) s.destroy();
+    });
+  }
   // Sockets still in their TLS handshake are not HTTP connections yet: closeAllConnections misses them.
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {

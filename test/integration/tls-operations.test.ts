@@ -13,16 +13,19 @@ import { TEST_OPTS, WAIT_MS, uniqueName, withTimeout } from '../helpers/async.js
 import { assertRejectsWith } from '../helpers/amqplib.js';
 import { isReference, makeDataDir, skipUnderReference, spawnBroker, startTestBroker } from '../helpers/broker.js';
 import { CERT_USER, useTlsBroker } from '../helpers/tls-broker.js';
-import { makeTlsFixture, type TlsFixture } from '../helpers/tls.js';
+import { makeTlsFixture, type CertFiles, type TlsFixture } from '../helpers/tls.js';
 
 const opts = { ...TEST_OPTS, skip: skipUnderReference };
 const skip = isReference ? 'Wharf\'s own listeners and process' : false;
 
 /** GET over HTTPS trusting the fixture's CA; resolves with status, body and the server certificate's CN. */
-function httpsGet(port: number, path: string, ca: Buffer, auth?: string): Promise<{ status: number; body: string; cn: string }> {
+function httpsGet(
+  port: number, path: string, ca: Buffer, auth?: string, client?: CertFiles,
+): Promise<{ status: number; body: string; cn: string }> {
   return withTimeout(new Promise((resolve, reject) => {
     // agent: false: a new connection each time (the global agent keeps them alive), so each sees the current certificate.
-    const req = request({ host: '127.0.0.1', port, path, ca, servername: 'localhost', agent: false, ...(auth ? { auth } : {}) }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, ca, servername: 'localhost', agent: false,
+      ...(auth ? { auth } : {}), ...(client ? { cert: client.cert, key: client.key } : {}) }, (res) => {
       const cert = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
       let body = '';
       res.setEncoding('utf8').on('data', (s: string) => { body += s; });
@@ -68,6 +71,11 @@ describe('HTTPS and certificate reload', { skip }, () => {
       ['amqp', 'amqp/ssl', 'http', 'https', 'kafka'],
     );
     assert.equal(listeners.find((l) => l.protocol === 'amqp/ssl')?.port, tls.amqpsPort);
+    // verify_peer applies to HTTPS too: a client certificate from another CA is refused.
+    const stranger = await tls.fixture.makeStranger('https-stranger');
+    await assert.rejects(httpsGet(port, '/api/health', tls.fixture.ca, undefined, stranger));
+    const known = await tls.fixture.makeClient('https-client');
+    assert.equal((await httpsGet(port, '/api/health', tls.fixture.ca, undefined, known)).status, 200);
   });
 
   it('lists TLS connections with ssl true, the protocol, and the client certificate', opts, async () => {

@@ -50,7 +50,7 @@ const WRITE_HIGH_WATER_BYTES = 1024 * 1024;
 /** Output backed up this long without draining: the client is not reading (for flow control, Queue.flowWait). */
 const OUTPUT_STALL_MS = 1000;
 const CLOSE_OK_TIMEOUT_MS = 3000;
-export const HANDSHAKE_TIMEOUT_MS = 10_000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** pauseReading's key for a resource alarm (channels use their number). */
 const ALARM = 'resource-alarm';
 /**
