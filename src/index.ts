@@ -144,6 +144,15 @@ export const DEFAULTS = {
 export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandle> {
   const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info');
   const dataDir = opts.dataDir ?? DEFAULTS.dataDir;
+  // TLS files first: a missing file or a key that does not match its certificate
+  // stops the start before the data dir is opened.
+  const tls = opts.tls;
+  let tlsOptions;
+  if (tls) {
+    const material = await readTlsMaterial(tls);
+    secureContext(material);
+    tlsOptions = serverOptions(tls, material, opts.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS);
+  }
   const broker = await Broker.open({
     dataDir,
     fsync: opts.fsync ?? DEFAULTS.fsync,
@@ -194,15 +203,10 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     await unwind();
     throw err;
   }
-  const tls = opts.tls;
   let amqps: AmqpListener | undefined;
   let amqpsAddr: { host: string; port: number } | undefined;
-  let tlsOptions;
-  if (tls) {
+  if (tls && tlsOptions) {
     try {
-      const material = await readTlsMaterial(tls);
-      secureContext(material); // a key that does not match its certificate fails here, with a clear message
-      tlsOptions = serverOptions(tls, material, opts.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS);
       amqps = new AmqpListener(
         broker,
         { port: opts.amqpsPort ?? DEFAULTS.amqpsPort, host: bind, ...limits, tls: { options: tlsOptions, settings: tls } },

@@ -294,7 +294,9 @@ function resolveTls(options: ServeOptions, resolve: Resolve): void {
       caFile !== undefined && '--tls-ca', verifyPeer && '--tls-verify-peer', failIfNoPeerCert && '--tls-fail-if-no-peer-cert',
       certLoginFrom !== undefined && '--tls-cert-login-from', amqpsPort !== undefined && '--amqps-port', httpsPort !== undefined && '--https-port',
     ].filter((s) => s !== false);
-    if (stray.length > 0) throw new UsageError(`${stray.join(', ')} need TLS: give --tls-cert and --tls-key`);
+    if (stray.length > 0) {
+      throw new UsageError(`${stray.join(', ')} ${stray.length === 1 ? 'needs' : 'need'} TLS: give --tls-cert and --tls-key`);
+    }
     return;
   }
   if (failIfNoPeerCert && !verifyPeer) throw new UsageError('--tls-fail-if-no-peer-cert needs --tls-verify-peer');
