@@ -13,6 +13,7 @@ import {
   type ResourceStatus,
 } from './broker/resource-monitor.js';
 import { startHttpServer } from './http/server.js';
+import type { TLSSocket } from 'node:tls';
 import { AmqpListener } from './server/amqp/listener.js';
 import { KafkaListener } from './server/kafka/listener.js';
 import { kafkaSubscriptions } from './server/kafka/handlers/groups.js';
@@ -21,6 +22,16 @@ import type { Vhost } from './broker/vhost.js';
 import type { FsyncPolicy } from './store/index.js';
 import { startLatencyTrace, stopLatencyTrace } from './util/latency-trace.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from './util/logger.js';
+import {
+  TLS_HANDSHAKE_TIMEOUT_MS,
+  loadContextOptions,
+  peerCertificateRejected,
+  readTlsMaterial,
+  secureContext,
+  serverOptions,
+  type CertLoginFrom,
+  type TlsSettings,
+} from './util/tls.js';
 
 export interface BrokerOptions {
   /** Where messages and metadata live (default ./data). */
@@ -71,6 +82,18 @@ export interface BrokerOptions {
   metricsQueueSeriesMax?: number;
   /** Developers: log the latency breakdown (docs/perf.md) every this many seconds; 0 or absent = off. */
   latencyTraceSec?: number;
+  /** Certificate, key, CA and peer verification for AMQPS and HTTPS; without it neither listener exists. */
+  tls?: TlsSettings;
+  /** AMQPS port (default 5671 when `tls` is set; 0 picks a free port). */
+  amqpsPort?: number;
+  /** HTTPS port for the same HTTP API (only when set, and `tls` too; 0 picks a free port). */
+  httpsPort?: number;
+  /** Where EXTERNAL takes the user name from in a client certificate (default common_name). */
+  certLoginFrom?: CertLoginFrom;
+  /** RabbitMQ's ssl_handshake_timeout (default 5000 ms): a TLS handshake not done by then is dropped. */
+  tlsHandshakeTimeoutMs?: number;
+  /** RabbitMQ's handshake_timeout (default 10000 ms): an AMQP handshake not done by then is dropped. */
+  amqpHandshakeTimeoutMs?: number;
 }
 
 export interface ResourceReport extends ResourceStatus {
@@ -82,8 +105,14 @@ export interface BrokerHandle {
   readonly amqpPort: number;
   readonly httpPort: number;
   readonly kafkaPort: number;
+  /** undefined without TLS. */
+  readonly amqpsPort: number | undefined;
+  /** undefined unless httpsPort and TLS were given. */
+  readonly httpsPort: number | undefined;
   readonly host: string;
   readonly amqpUrl: string;
+  /** amqps://guest:guest@HOST:PORT, undefined without TLS. */
+  readonly amqpsUrl: string | undefined;
   /** host:port for Kafka clients' bootstrap servers. */
   readonly kafkaBootstrap: string;
   /** Resource alarms in effect: while any is, publishing connections are blocked. */
@@ -92,6 +121,12 @@ export interface BrokerHandle {
   resources(): ResourceReport;
   /** Changes the memory watermark and/or free-disk limit; resolves once alarms reflect them. */
   setResourceLimits(limits: Partial<ResourceLimits>): Promise<ResourceReport>;
+  /**
+   * Re-reads the TLS certificate, key and CA files (SIGHUP) for new connections;
+   * open ones are not touched. A file that is missing or does not parse, or a key
+   * that does not match, is logged and the old material stays: resolves false.
+   */
+  reloadTls(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -105,11 +140,21 @@ export const DEFAULTS = {
   channelMax: 2047,
   frameMax: 131072,
   heartbeatSec: 60,
+  amqpsPort: 5671,
 };
 
 export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandle> {
   const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info', undefined, opts.logFormat ?? 'text');
   const dataDir = opts.dataDir ?? DEFAULTS.dataDir;
+  // TLS files first: a missing file or a key that does not match its certificate
+  // stops the start before the data dir is opened.
+  const tls = opts.tls;
+  let tlsOptions;
+  if (tls) {
+    const material = await readTlsMaterial(tls);
+    secureContext(material);
+    tlsOptions = serverOptions(tls, material, opts.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS);
+  }
   const broker = await Broker.open({
     dataDir,
     fsync: opts.fsync ?? DEFAULTS.fsync,
@@ -139,27 +184,49 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     throw err;
   }
   const bind = opts.bind ?? DEFAULTS.bind;
-  const amqp = new AmqpListener(
-    broker,
-    {
-      port: opts.amqpPort ?? DEFAULTS.amqpPort,
-      host: bind,
-      channelMax: opts.channelMax ?? DEFAULTS.channelMax,
-      frameMax: opts.frameMax ?? DEFAULTS.frameMax,
-      heartbeatSec: opts.heartbeatSec ?? DEFAULTS.heartbeatSec,
-    },
-    logger,
-    resources,
-  );
-  const report = (): ResourceReport => ({ ...resources.status(), blockedConnections: amqp.blockedConnectionCount });
+  // Undone in reverse if a later listener fails to start.
+  const started: (() => Promise<void> | void)[] = [() => broker.close(), () => resources.stop()];
+  const unwind = async (): Promise<void> => {
+    for (const stop of started.reverse()) await stop();
+  };
+  const limits = {
+    channelMax: opts.channelMax ?? DEFAULTS.channelMax,
+    frameMax: opts.frameMax ?? DEFAULTS.frameMax,
+    heartbeatSec: opts.heartbeatSec ?? DEFAULTS.heartbeatSec,
+    ...(opts.amqpHandshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: opts.amqpHandshakeTimeoutMs } : {}),
+    ...(opts.certLoginFrom !== undefined ? { certLoginFrom: opts.certLoginFrom } : {}),
+  };
+  const amqp = new AmqpListener(broker, { port: opts.amqpPort ?? DEFAULTS.amqpPort, host: bind, ...limits }, logger, resources);
   let amqpAddr;
   try {
     amqpAddr = await amqp.listen();
+    started.push(() => amqp.close());
   } catch (err) {
-    resources.stop();
-    await broker.close();
+    await unwind();
     throw err;
   }
+  let amqps: AmqpListener | undefined;
+  let amqpsAddr: { host: string; port: number } | undefined;
+  if (tls && tlsOptions) {
+    try {
+      amqps = new AmqpListener(
+        broker,
+        { port: opts.amqpsPort ?? DEFAULTS.amqpsPort, host: bind, ...limits, tls: { options: tlsOptions, settings: tls } },
+        logger,
+        resources,
+      );
+      amqpsAddr = await amqps.listen();
+      const listener = amqps;
+      started.push(() => listener.close());
+    } catch (err) {
+      await unwind();
+      throw err;
+    }
+  }
+  const amqpListeners = amqps ? [amqp, amqps] : [amqp];
+  const connectionCount = (): number => amqpListeners.reduce((n, l) => n + l.connectionCount, 0);
+  const blockedConnections = (): number => amqpListeners.reduce((n, l) => n + l.blockedConnectionCount, 0);
+  const report = (): ResourceReport => ({ ...resources.status(), blockedConnections: blockedConnections() });
   const kafka = new KafkaListener(
     broker,
     broker.vhost(DEFAULT_VHOST) as Vhost,
@@ -171,13 +238,12 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     },
     logger,
   );
-  let kafkaAddr;
+  let kafkaAddr: { host: string; port: number };
   try {
     kafkaAddr = await kafka.listen();
+    started.push(() => kafka.close());
   } catch (err) {
-    resources.stop();
-    await amqp.close();
-    await broker.close();
+    await unwind();
     throw err;
   }
   let http;
@@ -185,37 +251,42 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     http = await startHttpServer({
       port: opts.httpPort ?? DEFAULTS.httpPort,
       host: bind,
-      health: () => ({ ...broker.stats(), connections: amqp.connectionCount, ...report() }),
+      ...(tls && tlsOptions && opts.httpsPort !== undefined
+        ? { https: { port: opts.httpsPort, options: tlsOptions, refuse: (s: TLSSocket) => peerCertificateRejected(s, tls) } }
+        : {}),
+      health: () => ({ ...broker.stats(), connections: connectionCount(), ...report() }),
       management: {
         broker,
         resources,
         listeners: () => [
           { protocol: 'amqp', ip: amqpAddr.host, port: amqpAddr.port },
+          ...(amqpsAddr ? [{ protocol: 'amqp/ssl', ip: amqpsAddr.host, port: amqpsAddr.port }] : []),
           { protocol: 'kafka', ip: kafkaAddr.host, port: kafkaAddr.port },
         ],
-        blockedConnections: () => amqp.blockedConnectionCount,
+        blockedConnections,
         ...(opts.statsIntervalMs !== undefined ? { statsIntervalMs: opts.statsIntervalMs } : {}),
         ...(opts.metricsQueueSeriesMax !== undefined ? { metricsQueueSeriesMax: opts.metricsQueueSeriesMax } : {}),
       },
     });
   } catch (err) {
-    resources.stop();
-    await amqp.close();
-    await kafka.close();
-    await broker.close();
+    await unwind();
     throw err;
   }
   const host = amqpAddr.host;
   const urlHost = host === '::' || host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const tracing = (opts.latencyTraceSec ?? 0) > 0;
   if (tracing) startLatencyTrace(logger, opts.latencyTraceSec);
+  const httpHandle = http;
   let closing: Promise<void> | undefined;
   return {
     amqpPort: amqpAddr.port,
     httpPort: http.port,
+    amqpsPort: amqpsAddr?.port,
+    httpsPort: http.httpsPort,
     host,
     kafkaPort: kafkaAddr.port,
     amqpUrl: `amqp://guest:guest@${urlHost}:${amqpAddr.port}`,
+    amqpsUrl: amqpsAddr ? `amqps://guest:guest@${urlHost}:${amqpsAddr.port}` : undefined,
     kafkaBootstrap: `${urlHost}:${kafkaAddr.port}`,
     alarms: () => [...resources.alarms],
     resources: report,
@@ -223,12 +294,28 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       await resources.setLimits(limits);
       return report();
     },
+    async reloadTls() {
+      if (!tls || !amqps) return false;
+      try {
+        const options = await loadContextOptions(tls);
+        amqps.setSecureContext(options);
+        httpHandle.setSecureContext(options);
+        logger.info('TLS certificate reloaded', { cert: tls.certFile });
+        return true;
+      } catch (err) {
+        logger.error('TLS certificate reload failed; still serving the previous certificate', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+        return false;
+      }
+    },
     close() {
       closing ??= (async () => {
         resources.stop();
         await amqp.close();
+        await amqps?.close();
         await kafka.close();
-        await http.close();
+        await httpHandle.close();
         await broker.close();
         if (tracing) stopLatencyTrace(logger);
         logger.info('stopped');

@@ -194,6 +194,11 @@ export class Broker {
     return [...this.users.keys()];
   }
 
+  /** For logins without a password (EXTERNAL, a TLS client certificate): is there such a user? */
+  userExists(name: string): boolean {
+    return this.users.has(name);
+  }
+
   /** RabbitMQ's rule: guest may only connect from loopback. */
   authenticate(user: string, password: string, fromLoopback: boolean): boolean {
     const expected = this.users.get(user);

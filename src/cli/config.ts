@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import type { DiskFreeLimit, MemoryHighWatermark } from '../broker/resource-monitor.js';
 import { logFormats, logLevels, parseLogFormat, parseLogLevel, type LogFormat, type LogLevel } from '../util/logger.js';
+import { certLoginFroms, type CertLoginFrom, type TlsSettings } from '../util/tls.js';
 import { adminVerbs, adminHelpSummary } from './admin/verbs.js';
 import { parseKafkaPerfArgs, type KafkaPerfOptions } from './perf/kafka-options.js';
 import { parsePerfArgs, type PerfOptions } from './perf/options.js';
@@ -44,6 +45,14 @@ export interface ServeOptions {
   streamCleanerIntervalMs?: number;
   /** Log the latency breakdown (docs/perf.md) every this many seconds; 0 = off. */
   latencyTraceSec: number;
+  /** Certificate and key (and CA, peer verification) for AMQPS and HTTPS; absent: no TLS listener. */
+  tls?: TlsSettings;
+  /** With tls: the AMQPS port (5671 unless given). */
+  amqpsPort?: number;
+  /** With tls: HTTPS on this port too (none unless given). */
+  httpsPort?: number;
+  /** Where EXTERNAL takes the user name from in a client certificate (common_name unless given). */
+  certLoginFrom?: CertLoginFrom;
 }
 
 export type Command =
@@ -143,11 +152,29 @@ Options (flag > environment variable > config file > default):
                         WHARF_LATENCY_TRACE
                                          developers: log where a message's time goes in the broker
                                          (per-stage histograms, docs/perf.md) every SECONDS; 0 = off (0)
+  --tls-cert FILE       WHARF_TLS_CERT   PEM certificate chain for AMQPS and HTTPS; with --tls-key
+                                         it turns TLS on (no TLS listener without it)
+  --tls-key FILE        WHARF_TLS_KEY    PEM private key of --tls-cert
+  --tls-ca FILE         WHARF_TLS_CA     PEM CA bundle client certificates must chain to (system CAs)
+  --tls-verify-peer     WHARF_TLS_VERIFY_PEER
+                                         ask clients for a certificate; one that does not verify is
+                                         refused (false)
+  --tls-fail-if-no-peer-cert
+                        WHARF_TLS_FAIL_IF_NO_PEER_CERT
+                                         with --tls-verify-peer: refuse clients without one (false)
+  --tls-cert-login-from common_name|subject_alternative_name
+                        WHARF_TLS_CERT_LOGIN_FROM
+                                         EXTERNAL login: the user name is the client certificate's
+                                         CN, or its first DNS (else email) SAN (common_name)
+  --amqps-port PORT     WHARF_AMQPS_PORT AMQP over TLS port, 0 picks a free one (5671 with TLS)
+  --https-port PORT     WHARF_HTTPS_PORT the HTTP API over TLS too, on PORT (none)
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "kafkaPort", "kafkaAdvertisedHost",
                                          "kafkaAutoCreateTopics", "bind", "fsync", "logLevel", "logFormat",
                                          "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs",
-                                         "streamCleanerIntervalMs", "latencyTraceSec"}
+                                         "streamCleanerIntervalMs", "latencyTraceSec", "tlsCert", "tlsKey",
+                                         "tlsCa", "tlsVerifyPeer", "tlsFailIfNoPeerCert", "tlsCertLoginFrom",
+                                         "amqpsPort", "httpsPort"}
   --help, -h                             show this help
 `;
 
@@ -211,6 +238,14 @@ const serveFlags = {
   'disk-free-limit': { type: 'string' },
   'stream-cleaner-interval': { type: 'string' },
   'latency-trace': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-verify-peer': { type: 'boolean' },
+  'tls-fail-if-no-peer-cert': { type: 'boolean' },
+  'tls-cert-login-from': { type: 'string' },
+  'amqps-port': { type: 'string' },
+  'https-port': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -229,7 +264,7 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
   const fileSource = (key: string): string => `${key} in config file '${configPath}'`;
 
   // One option's value from the first source that sets it, parsed with that source named in errors.
-  const resolve = <T>(flag: string, envName: string, fileKey: keyof ServeOptions, parse: Parser<T>, dflt: T): T => {
+  const resolve = <T>(flag: string, envName: string, fileKey: ConfigKey, parse: Parser<T>, dflt: T): T => {
     const fromFlag = (values as Record<string, unknown>)[flag];
     if (fromFlag !== undefined) return parse(fromFlag, `--${flag}`);
     const fromEnv = envValue(env, envName);
@@ -263,7 +298,43 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
   if (advertised !== undefined) options.kafkaAdvertisedHost = advertised;
   const cleanerMs = resolve('stream-cleaner-interval', 'WHARF_STREAM_CLEANER_INTERVAL', 'streamCleanerIntervalMs', parseMillis, undefined);
   if (cleanerMs !== undefined) options.streamCleanerIntervalMs = Math.max(1, cleanerMs);
+  resolveTls(options, resolve);
   return { command: 'serve', options };
+}
+
+type Resolve = <T>(flag: string, envName: string, fileKey: ConfigKey, parse: Parser<T>, dflt: T) => T;
+
+/**
+ * TLS is on when a certificate and its key are given; the TLS-only options
+ * without them are a mistake worth stopping for (a broker the operator
+ * believes is encrypted but is not).
+ */
+function resolveTls(options: ServeOptions, resolve: Resolve): void {
+  const certFile = resolve('tls-cert', 'WHARF_TLS_CERT', 'tlsCert', parseFile, undefined);
+  const keyFile = resolve('tls-key', 'WHARF_TLS_KEY', 'tlsKey', parseFile, undefined);
+  const caFile = resolve('tls-ca', 'WHARF_TLS_CA', 'tlsCa', parseFile, undefined);
+  const verifyPeer = resolve('tls-verify-peer', 'WHARF_TLS_VERIFY_PEER', 'tlsVerifyPeer', parseBool, false);
+  const failIfNoPeerCert = resolve('tls-fail-if-no-peer-cert', 'WHARF_TLS_FAIL_IF_NO_PEER_CERT', 'tlsFailIfNoPeerCert', parseBool, false);
+  const certLoginFrom = resolve('tls-cert-login-from', 'WHARF_TLS_CERT_LOGIN_FROM', 'tlsCertLoginFrom', parseCertLoginFrom, undefined);
+  const amqpsPort = resolve('amqps-port', 'WHARF_AMQPS_PORT', 'amqpsPort', parsePort, undefined);
+  const httpsPort = resolve('https-port', 'WHARF_HTTPS_PORT', 'httpsPort', parsePort, undefined);
+  if (certFile === undefined || keyFile === undefined) {
+    if (certFile !== undefined) throw new UsageError('--tls-cert needs --tls-key (the private key of the certificate)');
+    if (keyFile !== undefined) throw new UsageError('--tls-key needs --tls-cert');
+    const stray = [
+      caFile !== undefined && '--tls-ca', verifyPeer && '--tls-verify-peer', failIfNoPeerCert && '--tls-fail-if-no-peer-cert',
+      certLoginFrom !== undefined && '--tls-cert-login-from', amqpsPort !== undefined && '--amqps-port', httpsPort !== undefined && '--https-port',
+    ].filter((s) => s !== false);
+    if (stray.length > 0) {
+      throw new UsageError(`${stray.join(', ')} ${stray.length === 1 ? 'needs' : 'need'} TLS: give --tls-cert and --tls-key`);
+    }
+    return;
+  }
+  if (failIfNoPeerCert && !verifyPeer) throw new UsageError('--tls-fail-if-no-peer-cert needs --tls-verify-peer');
+  options.tls = { certFile, keyFile, ...(caFile !== undefined ? { caFile } : {}), verifyPeer, failIfNoPeerCert };
+  options.amqpsPort = amqpsPort ?? 5671;
+  if (httpsPort !== undefined) options.httpsPort = httpsPort;
+  if (certLoginFrom !== undefined) options.certLoginFrom = certLoginFrom;
 }
 
 /** An unset or empty variable counts as absent, so `WHARF_BIND= wharf serve` uses the default. */
@@ -293,6 +364,18 @@ const parseSeconds: Parser<number> = (raw, source) => {
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < 0 || n > 86_400) throw invalid(source, raw, 'a whole number of seconds from 0 to 86400');
   return n;
+};
+
+const parseFile: Parser<string> = (raw, source) => {
+  if (typeof raw !== 'string' || raw.trim() === '') throw invalid(source, raw, 'a file path');
+  return raw;
+};
+
+const parseCertLoginFrom: Parser<CertLoginFrom> = (raw, source) => {
+  if (typeof raw !== 'string' || !(certLoginFroms as readonly string[]).includes(raw)) {
+    throw invalid(source, raw, certLoginFroms.join(' or '));
+  }
+  return raw as CertLoginFrom;
 };
 
 const parsePath: Parser<string> = (raw, source) => {
@@ -436,13 +519,18 @@ function checkUnique(users: UserSpec[], source: string): UserSpec[] {
   return users;
 }
 
-const configKeys: readonly (keyof ServeOptions)[] = [
+/** The config file's keys: the options' names, with the TLS settings flat ("tlsCert", not "tls": {...}). */
+type ConfigKey = Exclude<keyof ServeOptions, 'tls' | 'certLoginFrom'>
+  | 'tlsCert' | 'tlsKey' | 'tlsCa' | 'tlsVerifyPeer' | 'tlsFailIfNoPeerCert' | 'tlsCertLoginFrom';
+
+const configKeys: readonly ConfigKey[] = [
   'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'bind', 'fsync', 'logLevel', 'logFormat', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
-  'streamCleanerIntervalMs', 'latencyTraceSec',
+  'streamCleanerIntervalMs', 'latencyTraceSec', 'tlsCert', 'tlsKey', 'tlsCa', 'tlsVerifyPeer', 'tlsFailIfNoPeerCert', 'tlsCertLoginFrom',
+  'amqpsPort', 'httpsPort',
 ];
 
 /** The config file's top-level object; unknown keys are refused so typos do not pass silently. */
-function loadConfigFile(path: string, readFile: ReadFile): Partial<Record<keyof ServeOptions, unknown>> {
+function loadConfigFile(path: string, readFile: ReadFile): Partial<Record<ConfigKey, unknown>> {
   let text: string;
   try {
     text = readFile(path);
@@ -464,14 +552,23 @@ function loadConfigFile(path: string, readFile: ReadFile): Partial<Record<keyof 
       throw new UsageError(`unknown key '${key}' in config file '${path}' (expected ${configKeys.join(', ')})`);
     }
   }
-  return parsed as Partial<Record<keyof ServeOptions, unknown>>;
+  return parsed as Partial<Record<ConfigKey, unknown>>;
 }
 
 /** The one line `serve` prints on stdout once both listeners are up. */
-export function listeningLine(where: { host: string; amqpPort: number; httpPort: number; kafkaPort: number }): string {
+export function listeningLine(where: {
+  host: string;
+  amqpPort: number;
+  httpPort: number;
+  kafkaPort: number;
+  amqpsPort?: number | undefined;
+  httpsPort?: number | undefined;
+}): string {
   return (
     `wharf listening amqp=${hostPort(where.host, where.amqpPort)} http=${hostPort(where.host, where.httpPort)}` +
-    ` kafka=${hostPort(where.host, where.kafkaPort)}`
+    ` kafka=${hostPort(where.host, where.kafkaPort)}` +
+    (where.amqpsPort !== undefined ? ` amqps=${hostPort(where.host, where.amqpsPort)}` : '') +
+    (where.httpsPort !== undefined ? ` https=${hostPort(where.host, where.httpsPort)}` : '')
   );
 }
 

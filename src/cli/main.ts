@@ -91,6 +91,13 @@ async function serve(options: ServeOptions): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP: new TLS certificate files for new connections (open ones keep theirs),
+  // so a renewed certificate needs no restart; a bad one is logged and ignored.
+  // Registered now so that an early SIGHUP does not kill the process (its default).
+  process.on('SIGHUP', () => {
+    if (options.tls === undefined) logger.info('SIGHUP ignored: no TLS configured');
+    else void started.then((handle) => handle.reloadTls(), () => undefined);
+  });
 
   let handle;
   try {

@@ -4,6 +4,7 @@
 // (RabbitMQ's connection.blocked / connection.unblocked).
 
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { Broker } from '../../broker/broker.js';
 import type { ChannelInfo } from '../../broker/connections.js';
 import type { ResourceAlarm } from '../../broker/resource-monitor.js';
@@ -28,6 +29,7 @@ import {
 } from '../../protocol/amqp/index.js';
 import { latencyTrace, traceNow, type LatencyTrace } from '../../util/latency-trace.js';
 import type { Logger } from '../../util/logger.js';
+import { certLoginName, type CertLoginFrom } from '../../util/tls.js';
 import { AmqpChannel } from './channel.js';
 import { toAmqpFailure } from './errors.js';
 import { serverProperties } from './properties.js';
@@ -36,6 +38,10 @@ export interface ConnectionLimits {
   readonly channelMax: number;
   readonly frameMax: number;
   readonly heartbeatSec: number;
+  /** Time from accept (TLS: from the end of the TLS handshake) to connection.open (RabbitMQ's handshake_timeout, 10 s). */
+  readonly handshakeTimeoutMs?: number;
+  /** Where EXTERNAL takes the user name from (RabbitMQ's ssl_cert_login_from, default common_name). */
+  readonly certLoginFrom?: CertLoginFrom;
 }
 
 type State = 'header' | 'start' | 'tune' | 'open' | 'running' | 'closing' | 'closed';
@@ -133,7 +139,7 @@ export class AmqpConnection {
     socket.on('close', () => this.cleanup());
     this.handshakeTimer = setTimeout(() => {
       if (this.state !== 'running') this.destroy('handshake timeout');
-    }, HANDSHAKE_TIMEOUT_MS);
+    }, limits.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
   }
 
   /** For the management API (src/server/amqp/connection-view.ts): read on demand, never per frame. */
@@ -289,7 +295,7 @@ export class AmqpConnection {
       versionMajor: 0,
       versionMinor: 9,
       serverProperties: serverProperties(),
-      mechanisms: Buffer.from('PLAIN AMQPLAIN'),
+      mechanisms: Buffer.from(this.mechanisms().join(' ')),
       locales: Buffer.from('en_US'),
     });
   }
@@ -424,27 +430,78 @@ export class AmqpConnection {
     throw new AmqpProtocolError(code, `unexpected method '${m.name}' on channel 0 in state '${this.state}'`, ...ids(m));
   }
 
+  /**
+   * PLAIN and AMQPLAIN always; EXTERNAL on TLS connections, as RabbitMQ 3.10's
+   * rabbitmq_auth_mechanism_ssl offers it (whether or not the client sent a
+   * certificate: without one, the login is refused). Last, so that clients
+   * taking the first mechanism offered keep using PLAIN.
+   */
+  private mechanisms(): string[] {
+    return this.socket instanceof TLSSocket ? ['PLAIN', 'AMQPLAIN', 'EXTERNAL'] : ['PLAIN', 'AMQPLAIN'];
+  }
+
+  private verifiedPeerCertificate(): boolean {
+    return this.socket instanceof TLSSocket && this.socket.authorized && Object.keys(this.socket.getPeerCertificate()).length > 0;
+  }
+
   private onStartOk(m: MethodOf<'connection.start-ok'>): void {
     this.clientProperties = m.clientProperties as Record<string, unknown>;
     this.authMechanism = m.mechanism;
+    if (m.mechanism === 'EXTERNAL') {
+      this.onExternalLogin(m);
+      return;
+    }
     const creds = parseCredentials(m.mechanism, m.response);
     const loopback = isLoopback(this.socket.remoteAddress ?? '');
     if (!creds || !this.broker.authenticate(creds.user, creds.password, loopback)) {
-      logAuthFailure(this.log, { protocol: 'amqp', mechanism: m.mechanism, user: creds?.user });
-      const caps = this.clientProperties.capabilities as Record<string, unknown> | undefined;
-      if (caps?.authentication_failure_close !== true) {
-        // AMQP 0-9-1 §2.2.4: without the capability the server just closes the socket.
-        this.destroy('login refused');
-        return;
-      }
-      // RabbitMQ with authentication_failure_close: a connection.close 403.
-      this.close(
-        ReplyCode.ACCESS_REFUSED,
-        `Login was refused using authentication mechanism ${m.mechanism}. For details see the broker logfile.`,
-      );
+      this.refuseLogin(m.mechanism, creds?.user);
       return;
     }
-    this.user = creds.user;
+    this.loggedIn(creds.user);
+  }
+
+  /**
+   * EXTERNAL (RFC 4422 appendix A): the identity is the client certificate's,
+   * and the response (normally empty) is ignored, as RabbitMQ does. The user
+   * must exist; no password is checked.
+   */
+  private onExternalLogin(m: MethodOf<'connection.start-ok'>): void {
+    if (!(this.socket instanceof TLSSocket)) {
+      // Not offered here. RabbitMQ treats it as a protocol error before the connection is
+      // tuned: logged, and the socket closed without a connection.close.
+      this.log.warn("invalid authentication mechanism 'EXTERNAL'");
+      this.destroy('invalid authentication mechanism');
+      return;
+    }
+    const user = this.verifiedPeerCertificate()
+      ? certLoginName(this.socket.getPeerCertificate(), this.limits.certLoginFrom ?? 'common_name')
+      : undefined;
+    // guest stays loopback-only whatever the mechanism (RabbitMQ's loopback_users).
+    const guestFromAfar = user === 'guest' && !isLoopback(this.socket.remoteAddress ?? '');
+    if (user === undefined || !this.broker.userExists(user) || guestFromAfar) {
+      this.refuseLogin(m.mechanism, user);
+      return;
+    }
+    this.loggedIn(user);
+  }
+
+  private refuseLogin(mechanism: string, user: string | undefined): void {
+    logAuthFailure(this.log, { protocol: 'amqp', mechanism, user });
+    const caps = this.clientProperties.capabilities as Record<string, unknown> | undefined;
+    if (caps?.authentication_failure_close !== true) {
+      // AMQP 0-9-1 §2.2.4: without the capability the server just closes the socket.
+      this.destroy('login refused');
+      return;
+    }
+    // RabbitMQ with authentication_failure_close: a connection.close 403.
+    this.close(
+      ReplyCode.ACCESS_REFUSED,
+      `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
+    );
+  }
+
+  private loggedIn(user: string): void {
+    this.user = user;
     this.state = 'tune';
     this.sendMethod(0, {
       name: 'connection.tune',

@@ -65,7 +65,10 @@ describe('cli: commands', () => {
       '--memory-high-watermark', 'WHARF_MEMORY_HIGH_WATERMARK', '--disk-free-limit', 'WHARF_DISK_FREE_LIMIT',
       '--consumer-timeout', 'WHARF_CONSUMER_TIMEOUT', '--kafka-port', 'WHARF_KAFKA_PORT', '--kafka-advertised-host',
       'WHARF_KAFKA_ADVERTISED_HOST', '--kafka-auto-create-topics', 'WHARF_KAFKA_AUTO_CREATE_TOPICS', '--latency-trace', 'WHARF_LATENCY_TRACE',
-      '--log-format', 'WHARF_LOG_FORMAT']) {
+      '--log-format', 'WHARF_LOG_FORMAT',
+      '--tls-cert', 'WHARF_TLS_CERT', '--tls-key', 'WHARF_TLS_KEY', '--tls-ca', 'WHARF_TLS_CA', '--tls-verify-peer', 'WHARF_TLS_VERIFY_PEER',
+      '--tls-fail-if-no-peer-cert', 'WHARF_TLS_FAIL_IF_NO_PEER_CERT', '--tls-cert-login-from', 'WHARF_TLS_CERT_LOGIN_FROM',
+      '--amqps-port', 'WHARF_AMQPS_PORT', '--https-port', 'WHARF_HTTPS_PORT', '"tlsCert"', '"amqpsPort"', '"httpsPort"']) {
       assert.ok(serveHelpText.includes(s), s);
     }
   });
@@ -289,4 +292,68 @@ describe('cli: listening line', () => {
     );
     assert.equal(listeningLine({ host: '0.0.0.0', amqpPort: 1, httpPort: 2, kafkaPort: 3 }), 'wharf listening amqp=0.0.0.0:1 http=0.0.0.0:2 kafka=0.0.0.0:3');
   });
+
+  it('adds amqps= and https= when those listeners exist', () => {
+    assert.equal(
+      listeningLine({ host: '::', amqpPort: 5672, httpPort: 15672, kafkaPort: 9092, amqpsPort: 5671, httpsPort: 15671 }),
+      'wharf listening amqp=[::]:5672 http=[::]:15672 kafka=[::]:9092 amqps=[::]:5671 https=[::]:15671',
+    );
+    assert.equal(
+      listeningLine({ host: 'h', amqpPort: 1, httpPort: 2, kafkaPort: 3, amqpsPort: 4, httpsPort: undefined }),
+      'wharf listening amqp=h:1 http=h:2 kafka=h:3 amqps=h:4',
+    );
+  });
 });
+
+describe('cli: TLS options', () => {
+  it('no TLS unless a certificate and key are given', () => {
+    const o = serve([]);
+    assert.equal(o.tls, undefined);
+    assert.equal(o.amqpsPort, undefined);
+    assert.equal(o.httpsPort, undefined);
+  });
+
+  it('flags: AMQPS on 5671 by default, HTTPS only when asked', () => {
+    assert.deepEqual(pickTls(serve(['--tls-cert', 'c.pem', '--tls-key', 'k.pem'])), {
+      tls: { certFile: 'c.pem', keyFile: 'k.pem', verifyPeer: false, failIfNoPeerCert: false }, amqpsPort: 5671,
+    });
+    assert.deepEqual(
+      pickTls(serve(['--tls-cert', 'c.pem', '--tls-key=k.pem', '--tls-ca', 'ca.pem', '--tls-verify-peer', '--tls-fail-if-no-peer-cert',
+        '--amqps-port', '0', '--https-port', '15671', '--tls-cert-login-from', 'subject_alternative_name'])),
+      {
+        tls: { certFile: 'c.pem', keyFile: 'k.pem', caFile: 'ca.pem', verifyPeer: true, failIfNoPeerCert: true },
+        amqpsPort: 0, httpsPort: 15671, certLoginFrom: 'subject_alternative_name',
+      },
+    );
+  });
+
+  it('environment variables and config file keys, flags first', () => {
+    const env = { WHARF_TLS_CERT: 'env.pem', WHARF_TLS_KEY: 'env.key', WHARF_TLS_VERIFY_PEER: 'true', WHARF_AMQPS_PORT: '6671' };
+    assert.deepEqual(pickTls(serve([], env)), {
+      tls: { certFile: 'env.pem', keyFile: 'env.key', verifyPeer: true, failIfNoPeerCert: false }, amqpsPort: 6671,
+    });
+    const file = JSON.stringify({ tlsCert: 'f.pem', tlsKey: 'f.key', tlsCa: 'fca.pem', tlsVerifyPeer: true, tlsFailIfNoPeerCert: true,
+      tlsCertLoginFrom: 'common_name', amqpsPort: 7671, httpsPort: 17671 });
+    assert.deepEqual(pickTls(serve(['--tls-cert', 'flag.pem'], { WHARF_CONFIG: 'w.json' }, files({ 'w.json': file }))), {
+      tls: { certFile: 'flag.pem', keyFile: 'f.key', caFile: 'fca.pem', verifyPeer: true, failIfNoPeerCert: true },
+      amqpsPort: 7671, httpsPort: 17671, certLoginFrom: 'common_name',
+    });
+  });
+
+  it('refuses half a TLS setup and TLS options without TLS', () => {
+    usageError(['serve', '--tls-cert', 'c.pem'], {}, noFiles, '--tls-cert needs --tls-key (the private key of the certificate)');
+    usageError(['serve', '--tls-key', 'k.pem'], {}, noFiles, '--tls-key needs --tls-cert');
+    usageError(['serve', '--amqps-port', '5671', '--tls-verify-peer'], {}, noFiles, '--tls-verify-peer, --amqps-port need TLS: give --tls-cert and --tls-key');
+    usageError(['serve', '--tls-cert', 'c', '--tls-key', 'k', '--tls-fail-if-no-peer-cert'], {}, noFiles,
+      '--tls-fail-if-no-peer-cert needs --tls-verify-peer');
+    usageError(['serve', '--tls-cert', 'c', '--tls-key', 'k', '--tls-cert-login-from', 'cn'], {}, noFiles,
+      'invalid --tls-cert-login-from: "cn" (expected common_name or subject_alternative_name)');
+    usageError(['serve', '--tls-cert', 'c', '--tls-key', 'k', '--https-port', '70000'], {}, noFiles, /invalid --https-port/);
+    usageError(['serve'], { WHARF_TLS_CERT: 'c', WHARF_TLS_KEY: 'k', WHARF_TLS_VERIFY_PEER: 'yes' }, noFiles, /invalid WHARF_TLS_VERIFY_PEER/);
+  });
+});
+
+function pickTls(o: ServeOptions): Partial<ServeOptions> {
+  const { tls, amqpsPort, httpsPort, certLoginFrom } = o;
+  return Object.fromEntries(Object.entries({ tls, amqpsPort, httpsPort, certLoginFrom }).filter(([, v]) => v !== undefined));
+}
