@@ -19,6 +19,7 @@ import { exchangeRoutes } from './routes/exchanges.js';
 import { nodeRoutes } from './routes/node.js';
 import { queueRoutes } from './routes/queues.js';
 import { wharfRoutes } from './routes/wharf.js';
+import { deadLetterRoutes } from './routes/dead-letters.js';
 import { sampleAll } from './stats-json.js';
 
 export interface ManagementOptions {
@@ -99,6 +100,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     connectionRoutes(app, ctx);
     definitionRoutes(app, ctx);
     wharfRoutes(app, ctx);
+    deadLetterRoutes(app, ctx);
     for (const [url, perObject] of [['/metrics', false], ['/metrics/per-object', true]] as const) {
       app.get(url, async (_req, reply) => {
         const text = await renderMetrics(ctx, { perObject, queueSeriesMax: m.metricsQueueSeriesMax });
