@@ -186,9 +186,11 @@ async function runMove(job: MoveJob, req: MoveRequest, q: Queue, store: MessageS
       }
       await store.load(batch.map((e) => e.msg));
       if (q.deleted) throw new Error(`queue '${q.name}' was deleted`);
-      moveBatch(job, req, q, store, batch, left);
-      // Reported progress is durable progress.
+      const done = moveBatch(req, q, store, batch, left);
       await store.sync();
+      // Reported progress is durable progress.
+      job.moved += done.moved;
+      job.skipped += done.skipped;
       await nextTurn();
     }
     job.finish(job.cancelRequested ? 'cancelled' : 'done');
@@ -200,8 +202,9 @@ async function runMove(job: MoveJob, req: MoveRequest, q: Queue, store: MessageS
 }
 
 /** One Batch record: each copy's Enqueue and the source's Ack, or neither. */
-function moveBatch(job: MoveJob, req: MoveRequest, q: Queue, store: MessageStore, batch: readonly QueueEntry[], left: QueueEntry[]): void {
+function moveBatch(req: MoveRequest, q: Queue, store: MessageStore, batch: readonly QueueEntry[], left: QueueEntry[]): { moved: number; skipped: number } {
   const v = req.vhost;
+  let moved = 0;
   store.beginBatch();
   try {
     for (const e of batch) {
@@ -212,15 +215,13 @@ function moveBatch(job: MoveJob, req: MoveRequest, q: Queue, store: MessageStore
         v.enqueueMoved(copy.exchange, copy.content, { persistent: e.msg.persistent, priority: e.msg.priority, expiration: e.msg.expiration, exclude: q, headers: copy.headers }) > 0;
       if (taken) {
         q.settle(e);
-        job.moved++;
-      } else {
-        left.push(e);
-        job.skipped++;
-      }
+        moved++;
+      } else left.push(e);
     }
   } finally {
     store.endBatch();
   }
+  return { moved, skipped: batch.length - moved };
 }
 
 export interface Copy {

@@ -82,10 +82,12 @@ async function runReplay(job: MoveJob, req: ReplayRequest, p: Partition, store: 
           records.push(rec);
         }
       }
-      replayRecords(job, req, store, records);
+      const moved = replayRecords(req, store, records);
       next = Math.min(end, Number(last.baseOffset) + last.lastOffsetDelta + 1);
       await store.sync();
       // Reported only once durable: a retry from here never leaves a gap.
+      job.moved += moved;
+      job.skipped += records.length - moved;
       job.nextOffset = next;
       await nextTurn();
     }
@@ -96,7 +98,8 @@ async function runReplay(job: MoveJob, req: ReplayRequest, p: Partition, store: 
 }
 
 /** One Batch record of copies for one read's records. */
-function replayRecords(job: MoveJob, req: ReplayRequest, store: MessageStore, records: readonly KafkaRecord[]): void {
+function replayRecords(req: ReplayRequest, store: MessageStore, records: readonly KafkaRecord[]): number {
+  let moved = 0;
   store.beginBatch();
   try {
     for (const rec of records) {
@@ -112,10 +115,10 @@ function replayRecords(job: MoveJob, req: ReplayRequest, store: MessageStore, re
           exclude: undefined,
           headers: copy.headers,
         }) > 0;
-      if (taken) job.moved++;
-      else job.skipped++;
+      if (taken) moved++;
     }
   } finally {
     store.endBatch();
   }
+  return moved;
 }
