@@ -14,6 +14,8 @@ export interface WharfChild {
   url: string;
   /** host:port of its Kafka listener. */
   kafkaBootstrap: string;
+  /** Port of its management API. */
+  httpPort: number;
   /** From spawn to the AMQP listener being up: includes recovery of `dataDir`. */
   startMs: number;
 }
@@ -29,7 +31,8 @@ export function startWharf(dataDir: string, nodeArgs: readonly string[] = []): P
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       const m = /amqp=\S*:(\d+)/.exec(line);
       const k = /kafka=\S*:(\d+)/.exec(line);
-      if (m) resolve({ proc, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, kafkaBootstrap: `127.0.0.1:${k?.[1] ?? 0}`, startMs: Date.now() - t0 });
+      const h = /http=\S*:(\d+)/.exec(line);
+      if (m) resolve({ proc, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, kafkaBootstrap: `127.0.0.1:${k?.[1] ?? 0}`, httpPort: Number(h?.[1] ?? 0), startMs: Date.now() - t0 });
     });
   });
 }

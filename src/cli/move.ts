@@ -36,7 +36,7 @@ exactly one of the two queues.
   --count N             at most N messages (default: all ready at the start)
   --positions 0,3,7     only these positions of the ready list (as 'wharf dead-letters' numbers them)
   --strip-x-death       remove x-death and x-first/last-death-* headers
-  --batch-size N        messages per atomic batch (default 1000)
+  --batch-size N        messages per atomic batch (default 256)
   --no-wait             print the move's id and return at once
   --json                print the final state as JSON
   --url URL             management API (WHARF_URL, ${DEFAULT_URL})
