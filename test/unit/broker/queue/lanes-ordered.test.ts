@@ -35,4 +35,10 @@ test('ordered() of an empty or plain FIFO queue', () => {
   assert.deepEqual([...lanes.ordered()], []);
   for (let i = 1; i <= 5; i++) lanes.push(entry(i));
   assert.deepEqual([...lanes.ordered()].map((e) => e.msg.id), [1, 2, 3, 4, 5]);
+  // Requeued out of order within one lane: back in id order, ahead of the rest.
+  const taken = [lanes.shift(), lanes.shift(), lanes.shift()] as QueueEntry[];
+  lanes.requeue(taken[2]);
+  lanes.requeue(taken[0]);
+  assert.deepEqual([...lanes.ordered()].map((e) => e.msg.id), [1, 3, 4, 5]);
+  assert.deepEqual(drainIds(lanes), [1, 3, 4, 5]);
 });
