@@ -188,8 +188,14 @@ async function runMove(job: MoveJob, req: MoveRequest, q: Queue, store: MessageS
         batch = taken.filter((e) => selected.has(e.msg.id));
         for (const e of taken) if (!selected.has(e.msg.id)) left.push(e);
       }
-      await store.load(batch.map((e) => e.msg));
-      if (q.deleted) throw new Error(`queue '${q.name}' was deleted`);
+      try {
+        await store.load(batch.map((e) => e.msg));
+        if (q.deleted) throw new Error(`queue '${q.name}' was deleted`);
+      } catch (err) {
+        // Given back (released, if the queue is gone), so their log space is reclaimed.
+        left.push(...batch);
+        throw err;
+      }
       const done = moveBatch(req, q, store, batch, left);
       unsynced.moved += done.moved;
       unsynced.skipped += done.skipped;
@@ -201,6 +207,8 @@ async function runMove(job: MoveJob, req: MoveRequest, q: Queue, store: MessageS
     await syncProgress(job, store, unsynced);
     job.finish(job.cancelRequested ? 'cancelled' : 'done');
   } catch (err) {
+    // Batches written before the failure are moved: count them once on disk (if the disk still works).
+    await syncProgress(job, store, unsynced).catch(() => undefined);
     job.finish('failed', err instanceof Error ? err.message : String(err));
   } finally {
     for (const e of left) q.putBack(e);

@@ -261,6 +261,22 @@ describe('dead letters: browse and replay', () => {
     assert.equal(first.items[0].payload, `m-${done.moved}`, 'the rest in order, from where the move stopped');
   });
 
+  it('fails a move whose source queue is deleted under it, keeping what moved', { timeout: 60_000, skip: wharfOnly }, async () => {
+    const ch = await ctx.clients.confirmChannel();
+    const src = ctx.clients.deleteLater(uniqueName('dl-gone'));
+    const dst = ctx.clients.deleteLater(uniqueName('dl-gone-dst'));
+    await ch.assertQueue(src, { durable: true });
+    await ch.assertQueue(dst, { durable: true });
+    for (let i = 0; i < 5000; i++) ch.sendToQueue(src, Buffer.from(`m-${i}`), { persistent: true });
+    await ch.waitForConfirms();
+    const job = await startMove(ctx.api, src, { destination: { queue: dst }, batch_size: 1 });
+    await ch.deleteQueue(src);
+    const done = await finished(ctx.api, job.id);
+    assert.equal(done.state, 'failed');
+    assert.match(String(done.error), /was deleted/);
+    assert.equal((await ch.checkQueue(dst)).messageCount, done.moved);
+  });
+
   it('replays a range of a stream by offset and by time into a queue', { timeout: 60_000, skip: wharfOnly }, async () => {
     const ch = await ctx.clients.confirmChannel();
     const stream = ctx.clients.deleteLater(uniqueName('dl-stream'));
