@@ -18,6 +18,7 @@ import { propertiesCodec } from './content.js';
 import { DelayedStore } from './delayed/delayed-store.js';
 import { DEDUP_SEGMENT_BYTES_MAX, DedupJournal } from './dedup-journal.js';
 import { MessageStore } from './message-store.js';
+import { Moves } from './move.js';
 import { ConnectionRegistry } from './connections.js';
 import type { Queue } from './queue/queue.js';
 import { Vhost, type VhostSnapshot } from './vhost.js';
@@ -101,6 +102,8 @@ export class Broker {
   readonly connections = new ConnectionRegistry();
   /** Policies and operator policies (policies.json), loaded before the topology so recovery applies them. */
   policies!: PolicyStore;
+  /** Moves (replays) of messages between queues, for the management API. */
+  readonly moves: Moves;
 
   private constructor(
     readonly store: MessageStore,
@@ -121,6 +124,7 @@ export class Broker {
       // Released messages count as delivered to their queues only once those and the queues are on disk.
       durable: () => Promise.all([this.store.sync(), this.topologySaved()]).then(() => undefined),
     });
+    this.moves = new Moves(store);
     // A confirm waits for the de-duplication keys and for held delayed messages too.
     store.syncWith(dedup);
     store.syncWith(this.delayed);
@@ -334,6 +338,7 @@ export class Broker {
     this.closed = true;
     clearInterval(this.retentionTimer);
     await this.cleaner?.stop();
+    await this.moves.close();
     await this.delayed.close();
     for (const v of this.vhosts.values()) v.close();
     await this.topologySaved();

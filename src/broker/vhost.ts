@@ -624,6 +624,29 @@ export class Vhost {
     return { written, heldSync, holdFailed };
   }
 
+  /**
+   * A moved (replayed) message: routed from `exchange` to classic queues only, other than
+   * `exclude` (the queue it leaves), written for the durable ones; inside the caller's
+   * Batch record. Stream queues and delayed exchanges on the way are not written to (a move
+   * is one atomic record). Returns how many queues took it; 0 leaves it where it was.
+   */
+  enqueueMoved(exchange: string, content: MessageContent, o: { persistent: boolean; priority: number; expiration: number; exclude: Queue | undefined; headers: Args | undefined }): number {
+    const ex = this.exchanges.get(exchange);
+    if (!ex) return 0;
+    // Not by CC keys: a replay goes where it is sent, not to every queue the original publish named.
+    const routed = routeMessage(ex, { routingKey: content.routingKey, ccKeys: undefined, headers: o.headers }, this.topology, []);
+    const size = content.body.length;
+    const targets = routed.filter((t): t is Queue => t instanceof Queue && t !== o.exclude && !t.deleted && !t.refuses(size));
+    if (targets.length === 0) return 0;
+    const now = Date.now();
+    const msg = new StoredMessage(this.ctx.nextMessageId(), o.persistent, size, content, undefined, now, o.expiration, o.priority);
+    this.writeForDurable(msg, targets);
+    this.hold(msg);
+    for (const t of targets) t.enqueue(msg, now);
+    this.unhold(msg);
+    return targets.length;
+  }
+
   /** A persistent message is written once, naming every durable queue it goes to; true if written (a confirm waits for sync). */
   private writeForDurable(msg: StoredMessage, queues: readonly Queue[]): boolean {
     if (!msg.persistent || !msg.content) return false;

@@ -29,6 +29,7 @@ import { nodeRoutes } from './routes/node.js';
 import { queueRoutes } from './routes/queues.js';
 import { policyRoutes } from './routes/policies.js';
 import { wharfRoutes } from './routes/wharf.js';
+import { deadLetterRoutes } from './routes/dead-letters.js';
 import { sampleAll } from './stats-json.js';
 
 export interface ManagementOptions {
@@ -128,6 +129,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     definitionRoutes(app, ctx);
     policyRoutes(app, ctx);
     wharfRoutes(app, ctx);
+    deadLetterRoutes(app, ctx);
     for (const [url, perObject] of [['/metrics', false], ['/metrics/per-object', true]] as const) {
       app.get(url, async (_req, reply) => {
         const text = await renderMetrics(ctx, { perObject, queueSeriesMax: m.metricsQueueSeriesMax });

@@ -438,6 +438,42 @@ export class Queue {
     if (delivered) this.openFlowGate();
   }
 
+  /**
+   * Up to `count` ready entries from delivery position `from` on, without taking them
+   * (the management API's peek). Unacked messages are not in the ready list.
+   */
+  peek(from: number, count: number): QueueEntry[] {
+    const out: QueueEntry[] = [];
+    let i = 0;
+    for (const e of this.lanes.ordered()) {
+      if (out.length >= count) break;
+      if (i++ >= from) out.push(e);
+    }
+    return out;
+  }
+
+  /**
+   * Takes up to `max` ready entries from the head for a move (expired ones are
+   * dead-lettered on the way, as for a delivery). They count as unacked until the
+   * move settles them (moved) or requeues them (left), like a basic.get.
+   */
+  takeReady(max: number): QueueEntry[] {
+    const out: QueueEntry[] = [];
+    const now = this.expiring ? Date.now() : 0;
+    while (out.length < max && this.peekReady(now)) {
+      const e = this.popReady() as QueueEntry;
+      this.unacked++;
+      out.push(e);
+    }
+    return out;
+  }
+
+  /** Gives an entry taken with takeReady back to its place, not counted as a redelivery. */
+  putBack(entry: QueueEntry): void {
+    this.requeue(entry, false);
+    this.drain();
+  }
+
   /** Drop all ready messages (queue.purge); returns how many. */
   purge(): number {
     // Each purged message gets an Ack record: a Purge-up-to-id record would also

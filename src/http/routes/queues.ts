@@ -204,7 +204,7 @@ function messageJson(c: Content, redelivered: boolean, messageCount: number, enc
   };
 }
 
-function isUtf8(b: Buffer): boolean {
+export function isUtf8(b: Buffer): boolean {
   try {
     new TextDecoder('utf-8', { fatal: true }).decode(b);
     return true;
