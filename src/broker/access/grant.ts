@@ -131,7 +131,7 @@ export class AccessGrant {
   channelOpened(): void {
     const limit = this.access.user(this.user)?.limits['max-channels'];
     const open = this.access.userChannels.get(this.user) ?? 0;
-    if (limit !== undefined && open >= limit) {
+    if (limit !== undefined && limit >= 0 && open >= limit) {
       throw new BrokerError(
         'not-allowed',
         `number of channels opened for user '${this.user}' has reached the maximum allowed user limit of (${limit})`,
@@ -264,11 +264,11 @@ export function openGrant(access: Access, identity: Identity): AccessGrant {
   const v = access.vhost(vhost);
   if (!v) throw new BrokerError('not-allowed', `vhost ${vhost} not found`, true);
   const vhostMax = v.limits['max-connections'];
-  if (vhostMax !== undefined && (access.vhostConnections.get(vhost) ?? 0) >= vhostMax) {
+  if (vhostMax !== undefined && vhostMax >= 0 && (access.vhostConnections.get(vhost) ?? 0) >= vhostMax) {
     throw new BrokerError('not-allowed', `access to vhost '${vhost}' refused for user '${user}': connection limit (${vhostMax}) is reached`, true);
   }
   const userMax = access.user(user)?.limits['max-connections'];
-  if (userMax !== undefined && (access.userConnections.get(user) ?? 0) >= userMax) {
+  if (userMax !== undefined && userMax >= 0 && (access.userConnections.get(user) ?? 0) >= userMax) {
     throw new BrokerError('not-allowed', `connection refused for user '${user}': user connection limit (${userMax}) is reached`, true);
   }
   if (!access.permission(user, vhost)) {
