@@ -60,13 +60,16 @@ export class AccessGrant {
 
   // --- RabbitMQ's table: one method per operation ------------------------------
 
-  /** exchange.declare: nothing when passive; configure, and with an alternate exchange write on it and read on this one. */
-  exchangeDeclare(name: string, passive: boolean, alternateExchange: unknown): void {
+  /**
+   * exchange.declare: nothing when passive; configure, and for a new exchange with an
+   * alternate exchange read on this one and write on that one (RabbitMQ's order).
+   */
+  exchangeDeclare(name: string, passive: boolean, alternateExchange: unknown, exists: boolean): void {
     if (passive) return;
     this.check('configure', 'exchange', name);
-    if (typeof alternateExchange === 'string') {
-      this.check('write', 'exchange', exchangeResource(alternateExchange));
+    if (typeof alternateExchange === 'string' && !exists) {
       this.check('read', 'exchange', name);
+      this.check('write', 'exchange', exchangeResource(alternateExchange));
     }
   }
 
@@ -74,13 +77,17 @@ export class AccessGrant {
     this.check('configure', 'exchange', name);
   }
 
-  /** queue.declare: nothing when passive; configure (on the generated name for a server-named queue); with a DLX, write on it and read on the queue. */
+  /**
+   * queue.declare: nothing when passive; configure (on the generated name for a
+   * server-named queue); with a dead-letter exchange, read on the queue and write on
+   * the exchange (RabbitMQ's order).
+   */
   queueDeclare(name: string, passive: boolean, deadLetterExchange: unknown): void {
     if (passive) return;
     this.check('configure', 'queue', name);
     if (typeof deadLetterExchange === 'string') {
-      this.check('write', 'exchange', exchangeResource(deadLetterExchange));
       this.check('read', 'queue', name);
+      this.check('write', 'exchange', exchangeResource(deadLetterExchange));
     }
   }
 
