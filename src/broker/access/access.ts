@@ -168,17 +168,12 @@ export class Access {
     return [...this.vhosts.values()];
   }
 
-  /** Records a vhost (the broker creates its topology); an update keeps its limits. */
+  /** Records a vhost (the broker creates its topology); an update replaces its metadata (as RabbitMQ's PUT) and keeps its limits. */
   putVhost(name: string, o: { description?: string; tags?: readonly string[]; defaultQueueType?: string }): Promise<void> {
     const old = this.vhosts.get(name);
     this.vhosts.set(
       name,
-      vhostRecord(name, {
-        description: o.description ?? old?.description ?? '',
-        tags: o.tags ?? old?.tags ?? [],
-        defaultQueueType: o.defaultQueueType ?? old?.default_queue_type,
-        limits: old?.limits,
-      }),
+      vhostRecord(name, { description: o.description, tags: o.tags, defaultQueueType: o.defaultQueueType, limits: old?.limits }),
     );
     return this.save();
   }

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { Status, objectBody, route, vhostOf, type ApiRequest } from '../api.js';
 import { mayAccessVhost, requireTag } from '../auth.js';
 import type { ManagementContext } from '../context.js';
-import { HttpError, badRequest, objectNotFound } from '../errors.js';
+import { HttpError, badRequest, notAuthorised, objectNotFound } from '../errors.js';
 import { listResponse } from '../paging.js';
 import {
   USER_LIMITS,
@@ -28,9 +28,9 @@ export function accessRoutes(app: FastifyInstance, ctx: ManagementContext, vhost
   const access = (): Access => ctx.broker.access;
   route(app, ctx, '/api/vhosts/:vhost', {
     GET: (r) => {
-      const v = vhostOf(ctx, r.params.vhost);
-      if (!mayAccessVhost(ctx.broker, r.user, v.name)) throw objectNotFound();
-      return vhostJson(v.name);
+      // RabbitMQ 3.10 answers a vhost the user may not see (existing or not) with this 401.
+      if (!mayAccessVhost(ctx.broker, r.user, r.params.vhost)) throw notAuthorised('Not administrator user');
+      return vhostJson(vhostOf(ctx, r.params.vhost).name);
     },
     PUT: (r) => putVhost(ctx, r),
     DELETE: async (r) => {
@@ -271,9 +271,8 @@ function limitRoutes(app: FastifyInstance, ctx: ManagementContext, access: () =>
   });
   route(app, ctx, '/api/vhost-limits/:vhost', {
     GET: (r) => {
-      const v = vhostOf(ctx, r.params.vhost);
-      if (!mayAccessVhost(ctx.broker, r.user, v.name)) throw objectNotFound();
-      return vhostLimits([v.name]);
+      if (!mayAccessVhost(ctx.broker, r.user, r.params.vhost)) throw notAuthorised('User not authorised to access virtual host');
+      return vhostLimits([vhostOf(ctx, r.params.vhost).name]);
     },
   });
   route(app, ctx, '/api/vhost-limits/:vhost/:name', {
