@@ -346,8 +346,7 @@ export class AmqpConnection {
           ...ids(m),
         );
       }
-      // The user's max-channels limit: a connection error, as RabbitMQ's.
-      (this.grant as AccessGrant).channelOpened();
+      this.openChannelGrant(m);
       const channel = new AmqpChannel(cmd.channel, this);
       this.channels.set(cmd.channel, channel);
       this.sendMethod(cmd.channel, { name: 'channel.open-ok', channelId: '' });
@@ -474,9 +473,26 @@ export class AmqpConnection {
     this.state = 'open';
   }
 
+  /** The user's max-channels limit: a connection error naming channel.open, as RabbitMQ's. */
+  private openChannelGrant(m: Method): void {
+    try {
+      (this.grant as AccessGrant).channelOpened();
+    } catch (err) {
+      const f = toAmqpFailure(err);
+      throw new AmqpProtocolError(f.code, f.text, ...ids(m));
+    }
+  }
+
   private onOpen(m: MethodOf<'connection.open'>): void {
     // Vhost existence, connection limits and permission: a 530 connection error each, as RabbitMQ's.
-    const grant = this.broker.connect({ user: this.user, vhost: m.virtualHost, clientId: '' });
+    let grant: AccessGrant;
+    try {
+      grant = this.broker.connect({ user: this.user, vhost: m.virtualHost, clientId: '' });
+    } catch (err) {
+      // The close names connection.open (class 10, method 40), as RabbitMQ's does.
+      const f = toAmqpFailure(err);
+      throw new AmqpProtocolError(f.code, f.text, ...ids(m));
+    }
     const vhost = this.broker.vhost(m.virtualHost);
     if (!vhost) {
       grant.release();
