@@ -157,6 +157,24 @@ describe('users and the tenancy API', { skip: skipWithoutReferenceManagement }, 
     assert.equal((await ctx.api.get('/api/users', { auth: [u.name, 'pw-vis'] })).status, 401);
   });
 
+  it('the API\'s object operations check the API user\'s permissions as AMQP does', TEST_OPTS, async () => {
+    const v = await t.vhost('acc-http');
+    const u = await t.user('acc-http', 'pw-http', 'management');
+    const as = { auth: [u.name, 'pw-http'] as [string, string] };
+    assert.equal((await ctx.api.put(`/api/queues/${enc(v)}/xq`, {})).status, 201);
+    assert.deepEqual((await ctx.api.put(`/api/queues/${enc(v)}/cq`, {}, as)).json(), { error: 'not_authorised', reason: 'User not authorised to access virtual host' });
+    await t.permit(v, u.name, '^c', '^w', '^r');
+    assert.deepEqual((await ctx.api.put(`/api/queues/${enc(v)}/xq2`, {}, as)).json(), { error: 'not_authorised', reason: 'Access refused.' });
+    assert.equal((await ctx.api.put(`/api/queues/${enc(v)}/cq`, {}, as)).status, 201);
+    assert.deepEqual((await ctx.api.delete(`/api/queues/${enc(v)}/xq`, as)).json(), { error: 'not_authorised', reason: 'Access refused.' });
+    assert.deepEqual((await ctx.api.delete(`/api/queues/${enc(v)}/xq/contents`, as)).json(), { error: 'not_authorised', reason: 'Access refused.' });
+    const refused = (kind: string, name: string): string => `ACCESS_REFUSED - access to ${kind} '${name}' in vhost '${v}' refused for user '${u.name}'`;
+    const get = await ctx.api.post(`/api/queues/${enc(v)}/xq/get`, { count: 1, ackmode: 'ack_requeue_true', encoding: 'auto' }, as);
+    assert.deepEqual(get.json(), { error: 'not_authorised', reason: refused('queue', 'xq') });
+    const pub = await ctx.api.post(`/api/exchanges/${enc(v)}/amq.direct/publish`, { routing_key: 'k', payload: 'x', payload_encoding: 'string', properties: {} }, as);
+    assert.deepEqual(pub.json(), { error: 'bad_request', reason: `403 ${refused('exchange', 'amq.direct')}` });
+  });
+
   it('pika: a refused declare is a 403 channel close with RabbitMQ\'s text', { ...TEST_OPTS, skip: python ? false : 'python3-pika is not installed' }, async () => {
     const v = await t.vhost('acc-pika');
     const u = await t.user('acc-pika');
