@@ -245,6 +245,8 @@ export class Broker {
     this.vhosts.delete(name);
     for (const q of [...v.queues.values()]) v.removeQueue(q);
     for (const s of [...v.streams.list()]) await v.streams.delete(s.name);
+    // Exchanges through the vhost, so a delayed exchange's held messages are dropped too.
+    for (const x of [...v.exchanges.keys()]) if (x !== '' && !x.startsWith('amq.')) v.deleteExchange(x, false);
     v.close();
     this.dirty = true;
     await this.topologySaved();

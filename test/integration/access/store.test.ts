@@ -52,6 +52,29 @@ describe('access model persistence', { skip: skipUnderReference }, () => {
     assert.equal((await ctx.api.get(`/api/vhosts/${enc(v)}`)).status, 404);
   });
 
+  it('deleting a vhost removes its streams and delayed exchanges too, and a restart finds nothing of it', TEST_OPTS, async () => {
+    const t = new Tenancy(() => ctx.api, () => ctx.broker.url);
+    const v = await t.vhost('acc-del-all');
+    const ch = await ctx.clients.channel(await ctx.clients.connect(undefined, t.url('guest', 'guest', v)));
+    await ch.assertQueue('s', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+    await ch.assertExchange('later', 'x-delayed-message', { durable: true, arguments: { 'x-delayed-type': 'direct' } });
+    await ch.assertQueue('q', { durable: true });
+    await ch.bindQueue('q', 'later', 'k');
+    ch.publish('later', 'k', Buffer.from('held'), { persistent: true, headers: { 'x-delay': 600_000 } });
+    ch.sendToQueue('s', Buffer.from('in the stream'));
+    await ch.checkQueue('q');
+    assert.equal((await ctx.api.delete(`/api/vhosts/${enc(v)}`)).status, 204);
+    await ctx.restart();
+    assert.equal((await ctx.api.put(`/api/vhosts/${enc(v)}`, {})).status, 201);
+    const again = await ctx.clients.connect(undefined, t.url('guest', 'guest', v));
+    for (const q of ['s', 'q']) {
+      const c = await ctx.clients.channel(again);
+      await assert.rejects(c.checkQueue(q), /NOT_FOUND/);
+    }
+    await assert.rejects((await ctx.clients.channel(again)).checkExchange('later'), /NOT_FOUND/);
+    await ctx.api.delete(`/api/vhosts/${enc(v)}`);
+  });
+
   it('no plaintext password in the data dir or the log; --user users are administrators on /', { ...TEST_OPTS, timeout: 60_000 }, async () => {
     const bootPw = `boot-${uniqueName('secret')}`;
     const apiPw = `api-${uniqueName('secret')}`;
