@@ -29,7 +29,7 @@ import { GroupCoordinator, type GroupConfig, type SubscriptionDecoder } from './
 import { TransactionCoordinator, type TxnConfig } from './stream/txn/index.js';
 import type { StreamEnv } from './stream/stream.js';
 import { Access, openGrant, type AccessGrant, type Identity } from './access/index.js';
-import { BrokerError, notFound } from './errors.js';
+import { BrokerError } from './errors.js';
 
 export interface User {
   readonly name: string;
@@ -259,12 +259,6 @@ export class Broker {
     return true;
   }
 
-  /** The vhost or RabbitMQ's not-found error. */
-  requireVhost(name: string): Vhost {
-    const v = this.vhosts.get(name);
-    if (!v) throw notFound('vhost', name, name);
-    return v;
-  }
 
   /** Resolves once durable topology changes made so far are on disk. */
   topologySaved(): Promise<void> {
