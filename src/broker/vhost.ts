@@ -76,6 +76,8 @@ export interface VhostContext {
   nextStreamId(): number;
   /** Policies and operator policies (src/broker/policy/); none when absent. */
   readonly policies?: PolicyLookup;
+  /** The vhost's max-queues limit, if it has one. */
+  queueLimit?(): number | undefined;
 }
 
 export interface PublishOutcome {
@@ -228,6 +230,7 @@ export class Vhost {
     requestedName: string,
     o: { passive: boolean; durable: boolean; exclusive: boolean; autoDelete: boolean; args: Args },
     connectionId: string,
+    authorize?: (name: string) => void,
   ): DeclaredQueue | Promise<DeclaredQueue> {
     if (o.passive) {
       const q = this.queues.get(requestedName);
@@ -241,6 +244,9 @@ export class Vhost {
     if (requestedName.startsWith('amq.')) {
       throw accessRefused(`queue name '${requestedName}' contains reserved prefix 'amq.*'`);
     }
+    // The caller's permission check, on the generated name for a server-named queue (RabbitMQ's order).
+    authorize?.(name);
+    if (!this.queues.has(name) && !this.streamQueues.holds(name)) this.checkQueueLimit(name);
     if (this.streamQueues.holds(name) || (!this.queues.has(name) && declaresStream(o.args))) {
       return this.streamQueues.declare({ queue: name, vhost: this.name, ...o }).then((info) => {
         const s = this.streamQueues.get(name);
@@ -276,6 +282,14 @@ export class Vhost {
     this.addQueue(q);
     if (persisted) this.ctx.topologyChanged();
     return q;
+  }
+
+  /** RabbitMQ's max-queues vhost limit: 406 on the declare that would pass it. */
+  private checkQueueLimit(name: string): void {
+    const max = this.ctx.queueLimit?.();
+    if (max !== undefined && max >= 0 && this.queues.size + this.streams.size >= max) {
+      throw preconditionFailed(`cannot declare queue '${name}': queue limit in vhost '${this.name}' (${max}) is reached`);
+    }
   }
 
   addQueue(q: Queue): void {

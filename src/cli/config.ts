@@ -4,7 +4,8 @@
 //
 // Precedence for each option: flag > environment variable > config file > default.
 // The user list follows the same rule as a whole: the highest source that names
-// any users replaces the lower ones (guest always exists besides them).
+// any users replaces the lower ones (guest, made on first start, is kept besides them;
+// docs/security.md: these users are created or updated as administrators at each start).
 
 import { parseArgs } from 'node:util';
 import type { DiskFreeLimit, MemoryHighWatermark } from '../broker/resource-monitor.js';
@@ -133,7 +134,8 @@ Options (flag > environment variable > config file > default):
   --log-level LEVEL     WHARF_LOG_LEVEL  ${logLevels.join(' | ')} (info)
   --log-format FORMAT   WHARF_LOG_FORMAT ${logFormats.join(' | ')}: json is one object per line
                                          with time, level, msg and the event's fields (text)
-  --user NAME:PASSWORD  WHARF_USERS      a user besides guest; repeat the flag, or
+  --user NAME:PASSWORD  WHARF_USERS      an administrator with full permissions on /, made or
+                                         updated at each start; repeat the flag, or
                                          separate users with commas in WHARF_USERS
   --memory-high-watermark LIMIT
                         WHARF_MEMORY_HIGH_WATERMARK

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { logDefinitionsImport } from '../../broker/audit.js';
 import type { Vhost } from '../../broker/vhost.js';
 import { Status, objectBody, route, vhostOf, type ApiRequest } from '../api.js';
-import { requireTag, userTags } from '../auth.js';
+import { requireTag } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { badRequest } from '../errors.js';
 import { vhostBindings } from '../format.js';
@@ -61,13 +61,14 @@ function exportDefinitions(ctx: ManagementContext, vhosts: readonly Vhost[], who
     .map(({ vhost, ...rest }) => (whole ? { vhost, ...rest } : rest));
   const common = { rabbit_version: RABBITMQ_COMPAT_VERSION, rabbitmq_version: RABBITMQ_COMPAT_VERSION, product_name: 'Wharf', product_version: WHARF_VERSION };
   if (!whole) return { ...common, parameters: [], policies, queues, exchanges, bindings };
-  const users = ctx.broker.userNames();
+  // The access model's records are already in RabbitMQ's definitions shape (broker/access/model.ts).
+  const model = ctx.broker.access.snapshot();
   return {
     ...common,
-    users: users.map((name) => ({ name, tags: userTags(ctx.broker, name), limits: {} })),
-    vhosts: vhosts.map((v) => ({ name: v.name })),
-    permissions: vhosts.flatMap((v) => users.map((user) => ({ user, vhost: v.name, configure: '.*', write: '.*', read: '.*' }))),
-    topic_permissions: [],
+    users: model.users,
+    vhosts: model.vhosts.map((v) => ({ name: v.name, description: v.description, tags: v.tags, default_queue_type: v.default_queue_type, limits: v.limits, metadata: { description: v.description, tags: v.tags } })),
+    permissions: model.permissions,
+    topic_permissions: model.topic_permissions,
     parameters: [],
     global_parameters: [],
     policies,

@@ -6,7 +6,7 @@ import type { Queue } from '../../broker/queue/queue.js';
 import type { Vhost } from '../../broker/vhost.js';
 import { Session, type DeliverySink } from '../../broker/session.js';
 import { decodeProperties } from '../../protocol/amqp/index.js';
-import { Status, boolField, objectBody, route, sendError, stringField, vhostOf, type ApiRequest } from '../api.js';
+import { Status, boolField, checked, grantFor, objectBody, route, sendError, stringField, vhostOf, type ApiRequest } from '../api.js';
 import { mayAccessVhost, requireTag } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { HttpError, badRequest, objectNotFound } from '../errors.js';
@@ -83,6 +83,7 @@ async function declareQueue(ctx: ManagementContext, r: ApiRequest): Promise<Stat
     throw badRequest((err as Error).message);
   }
   const existed = v.queues.has(name) || v.streams.has(name);
+  grantFor(ctx, r, v.name).queueDeclare(name, false, args['x-dead-letter-exchange']);
   v.declareQueue(
     name,
     { passive: false, durable: boolField(body, 'durable', true), exclusive: false, autoDelete: boolField(body, 'auto_delete', false), args },
@@ -94,6 +95,7 @@ async function declareQueue(ctx: ManagementContext, r: ApiRequest): Promise<Stat
 
 async function deleteQueue(ctx: ManagementContext, r: ApiRequest): Promise<Status> {
   const v = vhostOf(ctx, r.params.vhost);
+  grantFor(ctx, r, v.name).queueDelete(r.params.name);
   if (v.streams.has(r.params.name)) {
     await v.streams.delete(r.params.name);
     return new Status(204);
@@ -110,6 +112,7 @@ async function deleteQueue(ctx: ManagementContext, r: ApiRequest): Promise<Statu
 
 function purgeQueue(ctx: ManagementContext, r: ApiRequest): Status {
   const v = vhostOf(ctx, r.params.vhost);
+  grantFor(ctx, r, v.name).purge(r.params.name);
   findQueue(v, r.params.name).purge();
   return new Status(204);
 }
@@ -145,6 +148,9 @@ const NO_SINK: DeliverySink = {
  */
 async function getMessages(ctx: ManagementContext, r: ApiRequest): Promise<unknown[]> {
   const v = vhostOf(ctx, r.params.vhost);
+  const grant = grantFor(ctx, r, v.name);
+  // RabbitMQ answers this refusal with a 401 carrying the AMQP text.
+  checked(() => grant.get(r.params.name), (text) => new HttpError(401, 'not_authorised', text));
   const q = findQueue(v, r.params.name);
   const body = objectBody(r);
   const ackmode = stringField(body, 'ackmode') as AckMode;

@@ -10,6 +10,7 @@ import type { ChannelInfo } from '../../broker/connections.js';
 import type { ResourceAlarm } from '../../broker/resource-monitor.js';
 import type { Vhost } from '../../broker/vhost.js';
 import { logAuthFailure } from '../../broker/audit.js';
+import type { AccessGrant } from '../../broker/access/index.js';
 import {
   AmqpProtocolError,
   CommandAssembler,
@@ -97,6 +98,8 @@ export class AmqpConnection {
   private authMechanism = '';
   user = '';
   vhost: Vhost | undefined;
+  /** What this connection's user may do in its vhost (set by connection.open). */
+  grant: AccessGrant | undefined;
   clientProperties: Record<string, unknown> = {};
   readonly log: Logger;
   private inChunk = false;
@@ -355,6 +358,7 @@ export class AmqpConnection {
           ...ids(m),
         );
       }
+      this.openChannelGrant(m);
       const channel = new AmqpChannel(cmd.channel, this);
       this.channels.set(cmd.channel, channel);
       this.sendMethod(cmd.channel, { name: 'channel.open-ok', channelId: '' });
@@ -533,11 +537,32 @@ export class AmqpConnection {
     this.state = 'open';
   }
 
+  /** The user's max-channels limit: a connection error naming channel.open, as RabbitMQ's. */
+  private openChannelGrant(m: Method): void {
+    try {
+      (this.grant as AccessGrant).channelOpened();
+    } catch (err) {
+      const f = toAmqpFailure(err);
+      throw new AmqpProtocolError(f.code, f.text, ...ids(m));
+    }
+  }
+
   private onOpen(m: MethodOf<'connection.open'>): void {
+    // Vhost existence, connection limits and permission: a 530 connection error each, as RabbitMQ's.
+    let grant: AccessGrant;
+    try {
+      grant = this.broker.connect({ user: this.user, vhost: m.virtualHost, clientId: '' });
+    } catch (err) {
+      // The close names connection.open (class 10, method 40), as RabbitMQ's does.
+      const f = toAmqpFailure(err);
+      throw new AmqpProtocolError(f.code, f.text, ...ids(m));
+    }
     const vhost = this.broker.vhost(m.virtualHost);
     if (!vhost) {
+      grant.release();
       throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `vhost ${m.virtualHost} not found`, ...ids(m));
     }
+    this.grant = grant;
     this.vhost = vhost;
     this.state = 'running';
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
@@ -730,6 +755,7 @@ export class AmqpConnection {
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.closeChannels();
     this.vhost?.connectionClosed(this.id);
+    this.grant?.release();
     this.onClosed(this);
   }
 }
