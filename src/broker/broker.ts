@@ -12,6 +12,7 @@ import {
   type Logger,
 } from '../store/index.js';
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { propertiesCodec } from './content.js';
@@ -27,6 +28,8 @@ import type { CleanerHost } from './stream/compaction/cleaner.js';
 import { GroupCoordinator, type GroupConfig, type SubscriptionDecoder } from './stream/groups/index.js';
 import { TransactionCoordinator, type TxnConfig } from './stream/txn/index.js';
 import type { StreamEnv } from './stream/stream.js';
+import { Access, openGrant, type AccessGrant, type Identity } from './access/index.js';
+import { BrokerError, notFound } from './errors.js';
 
 export interface User {
   readonly name: string;
@@ -73,9 +76,20 @@ interface MetadataFile {
 
 export const DEFAULT_VHOST = '/';
 
+/** What a new vhost's record holds besides its topology (RabbitMQ's vhost metadata). */
+export interface VhostMetadata {
+  readonly description?: string;
+  readonly tags?: readonly string[];
+  readonly defaultQueueType?: string;
+}
+
 export class Broker {
   private readonly vhosts = new Map<string, Vhost>();
-  private readonly users = new Map<string, string>();
+  /** Users, vhost records, permissions and limits (access/), persisted in access.json. */
+  access!: Access;
+  private groupsDir = '';
+  private transactionsDir = '';
+  private coordinatorOptions: BrokerCoreOptions | undefined;
   private nextMsgId = 1;
   private nextQueueId = 1;
   private nextStreamId = 1;
@@ -154,14 +168,14 @@ export class Broker {
     );
     broker.store.onUnreadable = (m, err) =>
       opts.logger.error('message content unreadable, dropping it', { msgId: m.id, error: String(err) });
-    broker.users.set('guest', 'guest');
-    for (const u of opts.users ?? []) broker.users.set(u.name, u.password);
+    broker.groupsDir = dd.groupsDir;
+    broker.transactionsDir = dd.transactionsDir;
+    broker.coordinatorOptions = opts;
     const recoveryStart = performance.now();
-    await broker.recover();
+    await broker.recover(join(dd.dir, 'access.json'), opts.users ?? []);
     broker.recoveryMs = performance.now() - recoveryStart;
     try {
-      await broker.openGroups(dd.groupsDir, opts);
-      await broker.openTransactions(dd.transactionsDir, opts);
+      for (const [name, v] of broker.vhosts) await broker.openCoordinators(name, v);
     } catch (err) {
       await broker.close();
       throw err;
@@ -186,14 +200,68 @@ export class Broker {
   }
 
   userNames(): string[] {
-    return [...this.users.keys()];
+    return this.access.userList().map((u) => u.name);
   }
 
-  /** RabbitMQ's rule: guest may only connect from loopback. */
+  /** Checks a password against the user's hash; RabbitMQ's rule: guest may only connect from loopback. */
   authenticate(user: string, password: string, fromLoopback: boolean): boolean {
-    const expected = this.users.get(user);
-    if (expected === undefined || expected !== password) return false;
-    return user !== 'guest' || fromLoopback;
+    return this.access.authenticate(user, password, fromLoopback) !== undefined;
+  }
+
+  /**
+   * An authenticated user asks to use a vhost (any protocol): the grant checks each
+   * operation (access/grant.ts) and counts against the connection limits until released.
+   */
+  connect(identity: Identity): AccessGrant {
+    if (this.closed) throw new BrokerError('not-allowed', 'broker is shutting down', true);
+    return openGrant(this.access, identity);
+  }
+
+  /** Creates a vhost (or updates the metadata of an existing one); resolves once durable. Returns true if created. */
+  async addVhost(name: string, meta: VhostMetadata = {}): Promise<boolean> {
+    const created = !this.vhosts.has(name);
+    // The record first: after a crash, access.json decides which vhosts exist.
+    await this.access.putVhost(name, meta);
+    if (!created) return false;
+    const v = this.createVhost(name);
+    await this.openCoordinators(name, v);
+    this.dirty = true;
+    await this.topologySaved();
+    return true;
+  }
+
+  /**
+   * Deletes a vhost: its connections are closed (320 CONNECTION_FORCED, as RabbitMQ),
+   * its queues with their messages, streams, exchanges and bindings, its groups and
+   * transactions, and its permissions and limits. Resolves once durable; false if none.
+   */
+  async deleteVhost(name: string): Promise<boolean> {
+    const v = this.vhosts.get(name);
+    if (!v) return false;
+    await this.access.deleteVhost(name);
+    for (const c of [...this.connections.values()]) {
+      if (c.info().vhost === name) c.forceClose(`vhost '${name}' is deleted`);
+    }
+    this.vhosts.delete(name);
+    for (const q of [...v.queues.values()]) v.removeQueue(q);
+    for (const s of [...v.streams.list()]) await v.streams.delete(s.name);
+    v.close();
+    this.dirty = true;
+    await this.topologySaved();
+    await v.transactions?.close();
+    await v.groups?.close();
+    await v.streams.close();
+    const dir = encodeURIComponent(name);
+    await rm(join(this.groupsDir, dir), { recursive: true, force: true });
+    await rm(join(this.transactionsDir, dir), { recursive: true, force: true });
+    return true;
+  }
+
+  /** The vhost or RabbitMQ's not-found error. */
+  requireVhost(name: string): Vhost {
+    const v = this.vhosts.get(name);
+    if (!v) throw notFound('vhost', name, name);
+    return v;
   }
 
   /** Resolves once durable topology changes made so far are on disk. */
@@ -228,35 +296,29 @@ export class Broker {
     return { queues, messages, logBytes: this.log.sizeBytes(), uptimeMs: Date.now() - this.startedAt };
   }
 
-  /** A group coordinator per vhost, each with its offsets log in `<groups dir>/<vhost, URI-encoded>/`. */
-  private async openGroups(dir: string, opts: BrokerCoreOptions): Promise<void> {
-    for (const [name, v] of this.vhosts) {
-      v.groups = await GroupCoordinator.open({
-        store: { dir: join(dir, encodeURIComponent(name)), fsync: opts.fsync },
-        logger: this.logger,
-        ...(opts.groups ? { config: opts.groups } : {}),
-        ...(opts.groupSubscriptions ? { subscriptions: opts.groupSubscriptions } : {}),
-      });
-    }
-  }
-
   /**
-   * A transaction coordinator per vhost, its log in `<transactions dir>/<vhost, URI-encoded>/`.
-   * Opened after the streams and groups: transactions a crash left half-ended are finished at once.
+   * A vhost's group coordinator (offsets log in `<groups dir>/<vhost, URI-encoded>/`) and
+   * transaction coordinator (`<transactions dir>/<vhost, URI-encoded>/`), opened after its
+   * streams: transactions a crash left half-ended are finished at once.
    */
-  private async openTransactions(dir: string, opts: BrokerCoreOptions): Promise<void> {
-    for (const [name, v] of this.vhosts) {
-      v.transactions = await TransactionCoordinator.open({
-        store: { dir: join(dir, encodeURIComponent(name)), fsync: opts.fsync },
-        logger: this.logger,
-        participants: {
-          partition: (topic, index) => v.streams.get(topic)?.partition(index),
-          groups: () => v.groups,
-          allocateProducerId: () => this.allocateProducerId(),
-        },
-        ...(opts.transactions ? { config: opts.transactions } : {}),
-      });
-    }
+  private async openCoordinators(name: string, v: Vhost): Promise<void> {
+    const opts = this.coordinatorOptions as BrokerCoreOptions;
+    v.groups = await GroupCoordinator.open({
+      store: { dir: join(this.groupsDir, encodeURIComponent(name)), fsync: opts.fsync },
+      logger: this.logger,
+      ...(opts.groups ? { config: opts.groups } : {}),
+      ...(opts.groupSubscriptions ? { subscriptions: opts.groupSubscriptions } : {}),
+    });
+    v.transactions = await TransactionCoordinator.open({
+      store: { dir: join(this.transactionsDir, encodeURIComponent(name)), fsync: opts.fsync },
+      logger: this.logger,
+      participants: {
+        partition: (topic, index) => v.streams.get(topic)?.partition(index),
+        groups: () => v.groups,
+        allocateProducerId: () => this.allocateProducerId(),
+      },
+      ...(opts.transactions ? { config: opts.transactions } : {}),
+    });
   }
 
   /** Every stream of every vhost, oldest segments past their retention deleted, on one timer. */
@@ -343,22 +405,23 @@ export class Broker {
       consumerTimeoutMs: this.consumerTimeoutMs,
       streamEnv: this.streamEnv,
       nextStreamId: () => this.nextStreamId++,
+      queueLimit: () => this.access.vhost(name)?.limits['max-queues'],
     });
     this.vhosts.set(name, v);
     return v;
   }
 
-  private async recover(): Promise<void> {
+  private async recover(accessPath: string, bootUsers: BrokerCoreOptions['users'] & object): Promise<void> {
     const started = Date.now();
     const raw = await readFileIfExists(this.metaPath);
     let meta: MetadataFile = { version: 1, nextQueueId: 1, vhosts: {} };
     if (raw) meta = JSON.parse(raw.toString('utf8'), reviveArgs) as MetadataFile;
+    await this.recoverAccess(accessPath, meta, bootUsers);
     this.nextQueueId = meta.nextQueueId;
     this.nextStreamId = meta.nextStreamId ?? 1;
     this.nextProducerId = this.producerIdsUsedBelow = meta.producerIdsUsedBelow ?? 0;
     this.clusterId = meta.clusterId ?? randomBytes(16).toString('base64url');
     if (!meta.clusterId) this.dirty = true; // saved with the first topology save
-    if (!meta.vhosts[DEFAULT_VHOST]) meta.vhosts[DEFAULT_VHOST] = { exchanges: [], queues: [], bindings: [] };
     const byId = new Map<number, Queue>();
     const streamIds = new Set<number>();
     for (const [name, snap] of Object.entries(meta.vhosts)) {
@@ -396,6 +459,24 @@ export class Broker {
       delayedOrphaned: delayed.orphaned,
       ms: Date.now() - started,
     });
+  }
+
+  /**
+   * Opens access.json. Once it exists it decides which vhosts exist: a vhost in
+   * meta.json without a record is one whose deletion a crash interrupted (dropped
+   * now), and a record without topology is a vhost created just before a crash.
+   */
+  private async recoverAccess(path: string, meta: MetadataFile, bootUsers: readonly User[]): Promise<void> {
+    const { access, created } = await Access.open(path, Object.keys(meta.vhosts));
+    this.access = access;
+    for (const name of Object.keys(meta.vhosts)) {
+      if (access.vhost(name)) continue;
+      this.logger.warn('dropping the topology of a deleted vhost', { vhost: name });
+      delete meta.vhosts[name];
+      this.dirty = true;
+    }
+    for (const v of access.vhostList()) meta.vhosts[v.name] ??= { exchanges: [], queues: [], bindings: [] };
+    if (access.applyBootUsers(bootUsers) || created) await access.save();
   }
 
   private async saveMetadata(): Promise<void> {

@@ -73,6 +73,8 @@ export interface VhostContext {
   /** Where streams keep their files. */
   readonly streamEnv: StreamEnv;
   nextStreamId(): number;
+  /** The vhost's max-queues limit, if it has one. */
+  queueLimit?(): number | undefined;
 }
 
 export interface PublishOutcome {
@@ -217,6 +219,7 @@ export class Vhost {
     requestedName: string,
     o: { passive: boolean; durable: boolean; exclusive: boolean; autoDelete: boolean; args: Args },
     connectionId: string,
+    authorize?: (name: string) => void,
   ): DeclaredQueue | Promise<DeclaredQueue> {
     if (o.passive) {
       const q = this.queues.get(requestedName);
@@ -230,6 +233,9 @@ export class Vhost {
     if (requestedName.startsWith('amq.')) {
       throw accessRefused(`queue name '${requestedName}' contains reserved prefix 'amq.*'`);
     }
+    // The caller's permission check, on the generated name for a server-named queue (RabbitMQ's order).
+    authorize?.(name);
+    if (!this.queues.has(name) && !this.streamQueues.holds(name)) this.checkQueueLimit(name);
     if (this.streamQueues.holds(name) || (!this.queues.has(name) && declaresStream(o.args))) {
       return this.streamQueues.declare({ queue: name, vhost: this.name, ...o });
     }
@@ -260,6 +266,14 @@ export class Vhost {
     this.addQueue(q);
     if (persisted) this.ctx.topologyChanged();
     return q;
+  }
+
+  /** RabbitMQ's max-queues vhost limit: 406 on the declare that would pass it. */
+  private checkQueueLimit(name: string): void {
+    const max = this.ctx.queueLimit?.();
+    if (max !== undefined && this.queues.size + this.streams.size >= max) {
+      throw preconditionFailed(`cannot declare queue '${name}': queue limit in vhost '${this.name}' (${max}) is reached`);
+    }
   }
 
   addQueue(q: Queue): void {

@@ -8,6 +8,7 @@ import type { Broker } from '../../broker/broker.js';
 import type { ChannelInfo } from '../../broker/connections.js';
 import type { ResourceAlarm } from '../../broker/resource-monitor.js';
 import type { Vhost } from '../../broker/vhost.js';
+import type { AccessGrant } from '../../broker/access/index.js';
 import {
   AmqpProtocolError,
   CommandAssembler,
@@ -90,6 +91,8 @@ export class AmqpConnection {
   private authMechanism = '';
   user = '';
   vhost: Vhost | undefined;
+  /** What this connection's user may do in its vhost (set by connection.open). */
+  grant: AccessGrant | undefined;
   clientProperties: Record<string, unknown> = {};
   readonly log: Logger;
   private inChunk = false;
@@ -343,6 +346,8 @@ export class AmqpConnection {
           ...ids(m),
         );
       }
+      // The user's max-channels limit: a connection error, as RabbitMQ's.
+      (this.grant as AccessGrant).channelOpened();
       const channel = new AmqpChannel(cmd.channel, this);
       this.channels.set(cmd.channel, channel);
       this.sendMethod(cmd.channel, { name: 'channel.open-ok', channelId: '' });
@@ -470,10 +475,14 @@ export class AmqpConnection {
   }
 
   private onOpen(m: MethodOf<'connection.open'>): void {
+    // Vhost existence, connection limits and permission: a 530 connection error each, as RabbitMQ's.
+    const grant = this.broker.connect({ user: this.user, vhost: m.virtualHost, clientId: '' });
     const vhost = this.broker.vhost(m.virtualHost);
     if (!vhost) {
+      grant.release();
       throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `vhost ${m.virtualHost} not found`, ...ids(m));
     }
+    this.grant = grant;
     this.vhost = vhost;
     this.state = 'running';
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
@@ -662,6 +671,7 @@ export class AmqpConnection {
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.closeChannels();
     this.vhost?.connectionClosed(this.id);
+    this.grant?.release();
     this.onClosed(this);
   }
 }
