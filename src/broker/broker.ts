@@ -30,6 +30,8 @@ import { TransactionCoordinator, type TxnConfig } from './stream/txn/index.js';
 import type { StreamEnv } from './stream/stream.js';
 import { Access, openGrant, type AccessGrant, type Identity } from './access/index.js';
 import { BrokerError, notFound } from './errors.js';
+import { PolicyStore } from './policy/policy-store.js';
+import type { PolicyDef, PolicyKind } from './policy/definition.js';
 
 export interface User {
   readonly name: string;
@@ -111,6 +113,8 @@ export class Broker {
   recoveryMs = 0;
   /** Client connections of every protocol, for the management API and metrics. */
   readonly connections = new ConnectionRegistry();
+  /** Policies and operator policies (policies.json), loaded before the topology so recovery applies them. */
+  policies!: PolicyStore;
 
   private constructor(
     readonly store: MessageStore,
@@ -171,6 +175,7 @@ export class Broker {
     broker.groupsDir = dd.groupsDir;
     broker.transactionsDir = dd.transactionsDir;
     broker.coordinatorOptions = opts;
+    broker.policies = await PolicyStore.open(join(dd.dir, 'policies.json'));
     const recoveryStart = performance.now();
     await broker.recover(join(dd.dir, 'access.json'), opts.users ?? []);
     broker.recoveryMs = performance.now() - recoveryStart;
@@ -262,6 +267,23 @@ export class Broker {
     const v = this.vhosts.get(name);
     if (!v) throw notFound('vhost', name, name);
     return v;
+  }
+
+  /**
+   * Sets (adds or replaces) a validated policy (definition.ts: validatePolicy) and applies it to
+   * the vhost's queues and exchanges at once; resolves once it is on disk. True if it is new.
+   */
+  async setPolicy(kind: PolicyKind, def: PolicyDef): Promise<boolean> {
+    const isNew = await this.policies.put(kind, def);
+    this.vhosts.get(def.vhost)?.applyPolicies();
+    return isNew;
+  }
+
+  /** Clears a policy (its objects fall back to the next matching one, or none); false if there was none. */
+  async clearPolicy(kind: PolicyKind, vhost: string, name: string): Promise<boolean> {
+    const had = await this.policies.delete(kind, vhost, name);
+    if (had) this.vhosts.get(vhost)?.applyPolicies();
+    return had;
   }
 
   /** Resolves once durable topology changes made so far are on disk. */
@@ -406,6 +428,7 @@ export class Broker {
       streamEnv: this.streamEnv,
       nextStreamId: () => this.nextStreamId++,
       queueLimit: () => this.access.vhost(name)?.limits['max-queues'],
+      policies: this.policies,
     });
     this.vhosts.set(name, v);
     return v;

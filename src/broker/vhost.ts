@@ -21,6 +21,7 @@ import { declaresStream } from './stream/queue-args.js';
 import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
 import { notSupported } from './session-streams.js';
 import { MessageCounters } from './stats.js';
+import { applyToExchange, applyToQueue, type PolicyLookup } from './policy/apply.js';
 
 export interface ExchangeDef {
   name: string;
@@ -75,6 +76,8 @@ export interface VhostContext {
   nextStreamId(): number;
   /** The vhost's max-queues limit, if it has one. */
   queueLimit?(): number | undefined;
+  /** Policies and operator policies (src/broker/policy/); none when absent. */
+  readonly policies?: PolicyLookup;
 }
 
 export interface PublishOutcome {
@@ -164,6 +167,12 @@ export class Vhost {
     }
   }
 
+  /** A policy of this vhost was set, changed or cleared: every queue and exchange gets its policies again, at once. */
+  applyPolicies(): void {
+    for (const x of this.exchanges.values()) applyToExchange(this.ctx.policies, x);
+    for (const q of this.queues.values()) applyToQueue(this.ctx.policies, q);
+  }
+
   // --- exchanges ---------------------------------------------------------
 
   declareExchange(
@@ -188,6 +197,7 @@ export class Vhost {
       return existing;
     }
     const ex = new Exchange({ name, type: t, durable: o.durable, autoDelete: o.autoDelete, internal: o.internal, args: o.args, vhost: this.name });
+    applyToExchange(this.ctx.policies, ex);
     this.exchanges.set(name, ex);
     if (ex.durable) this.ctx.topologyChanged();
     return ex;
@@ -263,6 +273,7 @@ export class Vhost {
       },
       this.ctx.store,
     );
+    applyToQueue(this.ctx.policies, q);
     this.addQueue(q);
     if (persisted) this.ctx.topologyChanged();
     return q;
@@ -683,8 +694,12 @@ export class Vhost {
    */
   restore(s: VhostSnapshot): void {
     for (const e of s.exchanges) {
-      this.exchanges.set(e.name, new Exchange({ ...e, vhost: this.name }));
+      const x = new Exchange({ ...e, vhost: this.name });
+      applyToExchange(this.ctx.policies, x);
+      this.exchanges.set(e.name, x);
     }
+    // The predeclared amq.* exchanges too: policies are loaded before the topology.
+    for (const [n] of PREDECLARED) applyToExchange(this.ctx.policies, this.getExchange(n));
     for (const d of s.queues) {
       let config = DEFAULT_QUEUE_CONFIG;
       try {
@@ -692,9 +707,10 @@ export class Vhost {
       } catch (err) {
         this.ctx.queueError(d.name, err);
       }
-      this.addQueue(
-        new Queue({ name: d.name, id: d.id, durable: true, autoDelete: d.autoDelete, exclusiveOwner: undefined, args: d.args, vhost: this.name, config }, this.ctx.store),
-      );
+      const q = new Queue({ name: d.name, id: d.id, durable: true, autoDelete: d.autoDelete, exclusiveOwner: undefined, args: d.args, vhost: this.name, config }, this.ctx.store);
+      // Before its messages are restored: recovered() then enforces the effective limits.
+      applyToQueue(this.ctx.policies, q);
+      this.addQueue(q);
     }
     for (const b of s.bindings) {
       const src = this.exchanges.get(b.source);

@@ -22,7 +22,7 @@ export function queueJson(ctx: ManagementContext, q: Queue): Json {
     consumer_utilisation: consumers > 0 ? 1 : 0,
     consumers,
     durable: q.durable,
-    effective_policy_definition: {},
+    effective_policy_definition: q.policies.definition,
     exclusive: q.exclusiveOwner !== undefined,
     exclusive_consumer_tag: null,
     head_message_timestamp: null,
@@ -33,8 +33,8 @@ export function queueJson(ctx: ManagementContext, q: Queue): Json {
     messages_ready_ram: ready,
     name: q.name,
     node: ctx.nodeName,
-    operator_policy: null,
-    policy: null,
+    operator_policy: q.policies.operatorPolicy?.name ?? null,
+    policy: q.policies.policy?.name ?? null,
     single_active_consumer_tag: null,
     state: 'running',
     type: q.config.queueType === 'quorum' ? 'quorum' : 'classic',
@@ -75,6 +75,8 @@ export function streamQueueJson(ctx: ManagementContext, v: Vhost, s: Stream): Js
 }
 
 export function exchangeJson(ctx: ManagementContext, vhost: string, x: Exchange): Json {
+  // RabbitMQ shows an exchange's policy only when it has one.
+  const policy = x.policies.policy?.name;
   return {
     arguments: argsToJson(x.args),
     auto_delete: x.autoDelete,
@@ -82,6 +84,7 @@ export function exchangeJson(ctx: ManagementContext, vhost: string, x: Exchange)
     internal: x.internal,
     message_stats: exchangeMessageStats(x, ctx.rates),
     name: x.isDefault ? '' : x.name,
+    ...(policy === undefined ? {} : { policy }),
     type: x.type,
     user_who_performed_action: 'rmq-internal',
     vhost,

@@ -18,6 +18,7 @@ import { definitionRoutes } from './routes/definitions.js';
 import { exchangeRoutes } from './routes/exchanges.js';
 import { nodeRoutes } from './routes/node.js';
 import { queueRoutes } from './routes/queues.js';
+import { policyRoutes } from './routes/policies.js';
 import { wharfRoutes } from './routes/wharf.js';
 import { sampleAll } from './stats-json.js';
 
@@ -98,6 +99,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     exchangeRoutes(app, ctx);
     connectionRoutes(app, ctx);
     definitionRoutes(app, ctx);
+    policyRoutes(app, ctx);
     wharfRoutes(app, ctx);
     for (const [url, perObject] of [['/metrics', false], ['/metrics/per-object', true]] as const) {
       app.get(url, async (_req, reply) => {

@@ -52,8 +52,14 @@ function exportDefinitions(ctx: ManagementContext, vhosts: readonly Vhost[], who
       bindings.push({ source: b.source, ...vh, destination: b.destination, destination_type: b.destinationType, routing_key: b.routingKey, arguments: argsToJson(b.args) });
     }
   }
+  const names = new Set(vhosts.map((v) => v.name));
+  // RabbitMQ's definitions format already (policy/definition.ts); a vhost's own export leaves out the vhost.
+  const policies = ctx.broker.policies
+    .list('policy')
+    .filter((p) => names.has(p.vhost))
+    .map(({ vhost, ...rest }) => (whole ? { vhost, ...rest } : rest));
   const common = { rabbit_version: RABBITMQ_COMPAT_VERSION, rabbitmq_version: RABBITMQ_COMPAT_VERSION, product_name: 'Wharf', product_version: WHARF_VERSION };
-  if (!whole) return { ...common, parameters: [], policies: [], queues, exchanges, bindings };
+  if (!whole) return { ...common, parameters: [], policies, queues, exchanges, bindings };
   const users = ctx.broker.userNames();
   return {
     ...common,
@@ -63,7 +69,7 @@ function exportDefinitions(ctx: ManagementContext, vhosts: readonly Vhost[], who
     topic_permissions: [],
     parameters: [],
     global_parameters: [],
-    policies: [],
+    policies,
     queues,
     exchanges,
     bindings,
