@@ -41,6 +41,8 @@ export interface ServeOptions {
   streamCleanerIntervalMs?: number;
   /** Log the latency breakdown (docs/perf.md) every this many seconds; 0 = off. */
   latencyTraceSec: number;
+  /** A definitions file (RabbitMQ's JSON format) applied at every start, as RabbitMQ's load_definitions. */
+  definitions?: string;
 }
 
 export type Command =
@@ -48,7 +50,8 @@ export type Command =
   | { readonly command: 'version' }
   | { readonly command: 'serve'; readonly options: ServeOptions }
   | { readonly command: 'perf'; readonly options: PerfOptions }
-  | { readonly command: 'perf-kafka'; readonly options: KafkaPerfOptions };
+  | { readonly command: 'perf-kafka'; readonly options: KafkaPerfOptions }
+  | { readonly command: 'definitions'; readonly argv: readonly string[] };
 
 /** Bad input from the person at the keyboard: print the one-line message, exit 2. */
 export class UsageError extends Error {
@@ -87,6 +90,7 @@ Commands:
   serve           run the broker
   perf            load-test an AMQP 0-9-1 broker (wharf perf --help)
   perf-kafka      load-test a Kafka broker (wharf perf-kafka --help)
+  definitions     export or import definitions of a stopped broker's data dir (wharf definitions --help)
   --help, -h      show this help (wharf serve --help for the broker's options)
   --version, -v   print the version
 `;
@@ -129,11 +133,15 @@ Options (flag > environment variable > config file > default):
                         WHARF_LATENCY_TRACE
                                          developers: log where a message's time goes in the broker
                                          (per-stage histograms, docs/perf.md) every SECONDS; 0 = off (0)
+  --definitions FILE    WHARF_DEFINITIONS
+                                         definitions (RabbitMQ's JSON format: users, vhosts, permissions,
+                                         policies, queues, ...) applied at every start, as RabbitMQ's
+                                         load_definitions; a bad file stops the start
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "kafkaPort", "kafkaAdvertisedHost",
                                          "kafkaAutoCreateTopics", "bind", "fsync", "logLevel",
                                          "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs",
-                                         "streamCleanerIntervalMs", "latencyTraceSec"}
+                                         "streamCleanerIntervalMs", "latencyTraceSec", "definitions"}
   --help, -h                             show this help
 `;
 
@@ -156,6 +164,8 @@ export function parseCommandLine(argv: readonly string[], env: Env, readFile: Re
       return parsePerfArgs(rest);
     case 'perf-kafka':
       return parseKafkaPerfArgs(rest);
+    case 'definitions':
+      return { command: 'definitions', argv: rest };
     default:
       throw new UsageError(
         first.startsWith('-')
@@ -181,6 +191,7 @@ const serveFlags = {
   'disk-free-limit': { type: 'string' },
   'stream-cleaner-interval': { type: 'string' },
   'latency-trace': { type: 'string' },
+  definitions: { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -232,6 +243,8 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
   if (advertised !== undefined) options.kafkaAdvertisedHost = advertised;
   const cleanerMs = resolve('stream-cleaner-interval', 'WHARF_STREAM_CLEANER_INTERVAL', 'streamCleanerIntervalMs', parseMillis, undefined);
   if (cleanerMs !== undefined) options.streamCleanerIntervalMs = Math.max(1, cleanerMs);
+  const definitions = resolve('definitions', 'WHARF_DEFINITIONS', 'definitions', parsePath, undefined);
+  if (definitions !== undefined) options.definitions = definitions;
   return { command: 'serve', options };
 }
 
@@ -396,7 +409,7 @@ function checkUnique(users: UserSpec[], source: string): UserSpec[] {
 
 const configKeys: readonly (keyof ServeOptions)[] = [
   'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'bind', 'fsync', 'logLevel', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
-  'streamCleanerIntervalMs', 'latencyTraceSec',
+  'streamCleanerIntervalMs', 'latencyTraceSec', 'definitions',
 ];
 
 /** The config file's top-level object; unknown keys are refused so typos do not pass silently. */

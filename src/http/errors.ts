@@ -9,6 +9,8 @@ export class HttpError extends Error {
     readonly status: number,
     readonly error: string,
     readonly reason: string,
+    /** The body's reason when RabbitMQ gives a structured one (e.g. ["no_such_user", "bob"]). */
+    readonly reasonJson?: unknown,
   ) {
     super(reason);
   }
