@@ -282,7 +282,7 @@ export class Vhost {
   /** RabbitMQ's max-queues vhost limit: 406 on the declare that would pass it. */
   private checkQueueLimit(name: string): void {
     const max = this.ctx.queueLimit?.();
-    if (max !== undefined && this.queues.size + this.streams.size >= max) {
+    if (max !== undefined && max >= 0 && this.queues.size + this.streams.size >= max) {
       throw preconditionFailed(`cannot declare queue '${name}': queue limit in vhost '${this.name}' (${max}) is reached`);
     }
   }

@@ -73,7 +73,7 @@ export function sendError(reply: FastifyReply, err: unknown): void {
   reply.code(e.status);
   if (e.status === 401) reply.header('www-authenticate', 'Basic realm="RabbitMQ Management"');
   if (!e.hasBody) return void reply.send();
-  reply.header('content-type', 'application/json').send(JSON.stringify({ error: e.error, reason: e.reasonJson ?? e.reason }));
+  reply.header('content-type', 'application/json').send(JSON.stringify({ error: e.error, reason: e.reason }));
 }
 
 function stringify(body: unknown): string {

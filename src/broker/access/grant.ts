@@ -60,13 +60,16 @@ export class AccessGrant {
 
   // --- RabbitMQ's table: one method per operation ------------------------------
 
-  /** exchange.declare: nothing when passive; configure, and with an alternate exchange write on it and read on this one. */
-  exchangeDeclare(name: string, passive: boolean, alternateExchange: unknown): void {
+  /**
+   * exchange.declare: nothing when passive; configure, and for a new exchange with an
+   * alternate exchange read on this one and write on that one (RabbitMQ's order).
+   */
+  exchangeDeclare(name: string, passive: boolean, alternateExchange: unknown, exists: boolean): void {
     if (passive) return;
     this.check('configure', 'exchange', name);
-    if (typeof alternateExchange === 'string') {
-      this.check('write', 'exchange', exchangeResource(alternateExchange));
+    if (typeof alternateExchange === 'string' && !exists) {
       this.check('read', 'exchange', name);
+      this.check('write', 'exchange', exchangeResource(alternateExchange));
     }
   }
 
@@ -74,13 +77,17 @@ export class AccessGrant {
     this.check('configure', 'exchange', name);
   }
 
-  /** queue.declare: nothing when passive; configure (on the generated name for a server-named queue); with a DLX, write on it and read on the queue. */
+  /**
+   * queue.declare: nothing when passive; configure (on the generated name for a
+   * server-named queue); with a dead-letter exchange, read on the queue and write on
+   * the exchange (RabbitMQ's order).
+   */
   queueDeclare(name: string, passive: boolean, deadLetterExchange: unknown): void {
     if (passive) return;
     this.check('configure', 'queue', name);
     if (typeof deadLetterExchange === 'string') {
-      this.check('write', 'exchange', exchangeResource(deadLetterExchange));
       this.check('read', 'queue', name);
+      this.check('write', 'exchange', exchangeResource(deadLetterExchange));
     }
   }
 
@@ -131,7 +138,7 @@ export class AccessGrant {
   channelOpened(): void {
     const limit = this.access.user(this.user)?.limits['max-channels'];
     const open = this.access.userChannels.get(this.user) ?? 0;
-    if (limit !== undefined && open >= limit) {
+    if (limit !== undefined && limit >= 0 && open >= limit) {
       throw new BrokerError(
         'not-allowed',
         `number of channels opened for user '${this.user}' has reached the maximum allowed user limit of (${limit})`,
@@ -264,11 +271,11 @@ export function openGrant(access: Access, identity: Identity): AccessGrant {
   const v = access.vhost(vhost);
   if (!v) throw new BrokerError('not-allowed', `vhost ${vhost} not found`, true);
   const vhostMax = v.limits['max-connections'];
-  if (vhostMax !== undefined && (access.vhostConnections.get(vhost) ?? 0) >= vhostMax) {
+  if (vhostMax !== undefined && vhostMax >= 0 && (access.vhostConnections.get(vhost) ?? 0) >= vhostMax) {
     throw new BrokerError('not-allowed', `access to vhost '${vhost}' refused for user '${user}': connection limit (${vhostMax}) is reached`, true);
   }
   const userMax = access.user(user)?.limits['max-connections'];
-  if (userMax !== undefined && (access.userConnections.get(user) ?? 0) >= userMax) {
+  if (userMax !== undefined && userMax >= 0 && (access.userConnections.get(user) ?? 0) >= userMax) {
     throw new BrokerError('not-allowed', `connection refused for user '${user}': user connection limit (${userMax}) is reached`, true);
   }
   if (!access.permission(user, vhost)) {

@@ -35,7 +35,7 @@ async function importFrom(ctx: ManagementContext, r: ApiRequest, vhost: Vhost | 
   } catch (err) {
     const failure = importFailure(err);
     if (failure === undefined) throw err;
-    throw new HttpError(400, 'bad_request', failure, err instanceof DefinitionsError ? err.reason : undefined);
+    throw new HttpError(400, 'bad_request', err instanceof DefinitionsError && Array.isArray(err.reason) ? (err.reason as unknown[]) : failure);
   }
   return new Status(204);
 }

@@ -467,7 +467,7 @@ export class AmqpChannel implements DeliverySink {
   }
 
   private exchangeDeclare(m: MethodOf<'exchange.declare'>): void | Promise<void> {
-    this.grant.exchangeDeclare(m.exchange, m.passive, m.arguments['alternate-exchange']);
+    this.grant.exchangeDeclare(m.exchange, m.passive, m.arguments['alternate-exchange'], this.vhost.exchanges.has(m.exchange));
     this.vhost.declareExchange(m.exchange, m.type, {
       passive: m.passive,
       durable: m.durable,
