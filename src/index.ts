@@ -3,6 +3,8 @@
 //   ... amqplib.connect(broker.amqpUrl) ...
 //   await broker.close();
 
+import { readFile } from 'node:fs/promises';
+import { importDefinitions, importFailure } from './definitions/index.js';
 import { Broker } from './broker/broker.js';
 import {
   ResourceMonitor,
@@ -65,6 +67,8 @@ export interface BrokerOptions {
   /** Log lines as text (default) or JSON objects; ignored when `logger` is given. */
   logFormat?: LogFormat;
   users?: { name: string; password: string }[];
+  /** A definitions file (RabbitMQ's JSON format) applied at start, before any listener opens (RabbitMQ's load_definitions). */
+  definitions?: string;
   logger?: Logger;
   /** AMQP limits offered in connection.tune (RabbitMQ's defaults). */
   channelMax?: number;
@@ -171,6 +175,14 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       ...(opts.kafkaTransactionAbortCheckMs !== undefined ? { abortCheckIntervalMs: opts.kafkaTransactionAbortCheckMs } : {}),
     },
   });
+  if (opts.definitions !== undefined) {
+    try {
+      await loadDefinitionsFile(broker, opts.definitions);
+    } catch (err) {
+      await broker.close();
+      throw err;
+    }
+  }
   let resources: ResourceMonitor;
   try {
     resources = new ResourceMonitor({
@@ -328,3 +340,19 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
 export type { LogFormat, LogLevel, Logger } from './util/logger.js';
 export type { FsyncPolicy } from './store/index.js';
 export type { DiskFreeLimit, MemoryHighWatermark, ResourceAlarm, ResourceLimits, ResourceStatus } from './broker/resource-monitor.js';
+
+/** Applies a definitions file at start; a file that is missing, not JSON or refused stops the start. */
+async function loadDefinitionsFile(broker: Broker, path: string): Promise<void> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`definitions file '${path}': ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  try {
+    await importDefinitions(broker, doc, { source: `definitions file '${path}'` });
+  } catch (err) {
+    const failure = importFailure(err);
+    throw failure === undefined ? err : new Error(`definitions file '${path}' refused: ${failure}`, { cause: err });
+  }
+}

@@ -12,6 +12,8 @@ import type { Logger as FullLogger } from '../util/logger.js';
 type Logger = Pick<FullLogger, 'info' | 'warn'>;
 
 export interface PolicyChange {
+  /** A policy or an operator policy. */
+  readonly kind: 'policy' | 'operator';
   readonly vhost: string;
   readonly name: string;
   /** The user who made the change (absent when the broker did, e.g. at boot). */
@@ -23,27 +25,25 @@ export interface PolicyChange {
 }
 
 /**
- * The hook for policy changes: call it once a policy has been set (created or
- * replaced) or cleared, after the change took effect. Policies routes live on
- * another branch; they call this, and so does a definitions import that sets policies.
+ * A policy was set (created or replaced) or cleared and took effect: Broker.setPolicy
+ * and clearPolicy call this, so the management API and definitions imports log alike.
  */
 export function logPolicyChange(logger: Logger, action: 'set' | 'cleared', change: PolicyChange): void {
   logger.info(`policy ${action}`, { ...change });
 }
 
 export interface DefinitionsImport {
-  readonly user: string;
+  /** Who imported: the management API's user, a definitions file at start, the offline CLI. */
+  readonly source: string;
   /** The vhost of a per-vhost import (/api/definitions/{vhost}); absent for the whole broker. */
   readonly vhost?: string;
-  readonly exchanges: number;
-  readonly queues: number;
-  readonly bindings: number;
-  /** Sections in the file that this import did not apply (users, policies, ...), by name. */
-  readonly ignored?: readonly string[];
+  /** How many entries of each section were applied, and how many were skipped. */
+  readonly counts: Readonly<Record<string, number>>;
 }
 
+/** A definitions import, once, with what it applied. */
 export function logDefinitionsImport(logger: Logger, imported: DefinitionsImport): void {
-  logger.info('definitions imported', { ...imported, ignored: imported.ignored?.length ? imported.ignored.join(',') : undefined });
+  logger.info('definitions imported', { source: imported.source, ...(imported.vhost !== undefined ? { vhost: imported.vhost } : {}), ...imported.counts });
 }
 
 export interface AuthFailure {

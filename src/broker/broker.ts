@@ -30,6 +30,7 @@ import { GroupCoordinator, type GroupConfig, type SubscriptionDecoder } from './
 import { TransactionCoordinator, type TxnConfig } from './stream/txn/index.js';
 import type { StreamEnv } from './stream/stream.js';
 import { PolicyStore } from './policy/policy-store.js';
+import { logPolicyChange } from './audit.js';
 import type { PolicyDef, PolicyKind } from './policy/definition.js';
 import { Access, openGrant, type AccessGrant, type Identity } from './access/index.js';
 import { BrokerError } from './errors.js';
@@ -229,13 +230,17 @@ export class Broker {
   async setPolicy(kind: PolicyKind, def: PolicyDef): Promise<boolean> {
     const isNew = await this.policies.put(kind, def);
     this.vhosts.get(def.vhost)?.applyPolicies();
+    logPolicyChange(this.logger, 'set', { kind, vhost: def.vhost, name: def.name, pattern: def.pattern, applyTo: def['apply-to'], priority: def.priority, definition: def.definition });
     return isNew;
   }
 
   /** Clears a policy (its objects fall back to the next matching one, or none); false if there was none. */
   async clearPolicy(kind: PolicyKind, vhost: string, name: string): Promise<boolean> {
     const had = await this.policies.delete(kind, vhost, name);
-    if (had) this.vhosts.get(vhost)?.applyPolicies();
+    if (had) {
+      this.vhosts.get(vhost)?.applyPolicies();
+      logPolicyChange(this.logger, 'cleared', { kind, vhost, name });
+    }
     return had;
   }
 

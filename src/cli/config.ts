@@ -54,6 +54,8 @@ export interface ServeOptions {
   httpsPort?: number;
   /** Where EXTERNAL takes the user name from in a client certificate (common_name unless given). */
   certLoginFrom?: CertLoginFrom;
+  /** A definitions file (RabbitMQ's JSON format) applied at every start, as RabbitMQ's load_definitions. */
+  definitions?: string;
 }
 
 export type Command =
@@ -63,7 +65,8 @@ export type Command =
   | { readonly command: 'perf'; readonly options: PerfOptions }
   | { readonly command: 'perf-kafka'; readonly options: KafkaPerfOptions }
   /** An operator verb over the HTTP API (src/cli/admin/); it parses its own arguments. */
-  | { readonly command: 'admin'; readonly verb: string; readonly args: readonly string[] };
+  | { readonly command: 'admin'; readonly verb: string; readonly args: readonly string[] }
+  | { readonly command: 'definitions'; readonly argv: readonly string[] };
 
 /** Bad input from the person at the keyboard: print the one-line message, exit 2. */
 export class UsageError extends Error {
@@ -172,13 +175,18 @@ Options (flag > environment variable > config file > default):
                                          CN, or its first DNS (else email) SAN (common_name)
   --amqps-port PORT     WHARF_AMQPS_PORT AMQP over TLS port, 0 picks a free one (5671 with TLS)
   --https-port PORT     WHARF_HTTPS_PORT the HTTP API over TLS too, on PORT (none)
+  --definitions FILE    WHARF_DEFINITIONS
+                                         definitions (RabbitMQ's JSON format: users, vhosts, permissions,
+                                         policies, queues, ...) applied at every start, as RabbitMQ's
+                                         load_definitions; a bad file stops the start
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "kafkaPort", "kafkaAdvertisedHost",
                                          "kafkaAutoCreateTopics", "bind", "fsync", "logLevel", "logFormat",
                                          "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs",
                                          "streamCleanerIntervalMs", "latencyTraceSec", "tlsCert", "tlsKey",
                                          "tlsCa", "tlsVerifyPeer", "tlsFailIfNoPeerCert", "tlsCertLoginFrom",
-                                         "amqpsPort", "httpsPort"}
+                                         "amqpsPort", "httpsPort",
+                                         "definitions"}
   --help, -h                             show this help
 `;
 
@@ -202,6 +210,10 @@ export function parseCommandLine(argv: readonly string[], env: Env, readFile: Re
       return parsePerfArgs(rest);
     case 'perf-kafka':
       return parseKafkaPerfArgs(rest);
+    case 'definitions':
+      // With --data-dir: offline, on a stopped broker's data dir (cli/definitions.ts); else over the HTTP API.
+      if (rest.some((a) => a === '--data-dir' || a.startsWith('--data-dir='))) return { command: 'definitions', argv: rest };
+      return { command: 'admin', verb: first, args: rest };
     default:
       if (adminVerbs.has(first)) return { command: 'admin', verb: first, args: rest };
       throw new UsageError(
@@ -250,6 +262,7 @@ const serveFlags = {
   'tls-cert-login-from': { type: 'string' },
   'amqps-port': { type: 'string' },
   'https-port': { type: 'string' },
+  definitions: { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -303,6 +316,8 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
   const cleanerMs = resolve('stream-cleaner-interval', 'WHARF_STREAM_CLEANER_INTERVAL', 'streamCleanerIntervalMs', parseMillis, undefined);
   if (cleanerMs !== undefined) options.streamCleanerIntervalMs = Math.max(1, cleanerMs);
   resolveTls(options, resolve);
+  const definitions = resolve('definitions', 'WHARF_DEFINITIONS', 'definitions', parsePath, undefined);
+  if (definitions !== undefined) options.definitions = definitions;
   return { command: 'serve', options };
 }
 
@@ -530,7 +545,7 @@ type ConfigKey = Exclude<keyof ServeOptions, 'tls' | 'certLoginFrom'>
 const configKeys: readonly ConfigKey[] = [
   'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'bind', 'fsync', 'logLevel', 'logFormat', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
   'streamCleanerIntervalMs', 'latencyTraceSec', 'tlsCert', 'tlsKey', 'tlsCa', 'tlsVerifyPeer', 'tlsFailIfNoPeerCert', 'tlsCertLoginFrom',
-  'amqpsPort', 'httpsPort',
+  'amqpsPort', 'httpsPort', 'definitions',
 ];
 
 /** The config file's top-level object; unknown keys are refused so typos do not pass silently. */

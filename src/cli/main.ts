@@ -57,7 +57,31 @@ async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = await runAdmin(cmd.verb, cmd.args, { env: process.env });
       return;
     }
+    case 'definitions': {
+      const { runDefinitions } = await import('./definitions.js');
+      process.exitCode = await runDefinitions(cmd.argv, {
+        stdout: (t) => process.stdout.write(t),
+        stderr: (t) => process.stderr.write(t),
+        stdin: readStdin,
+        env: process.env,
+      }).catch((err: unknown) => {
+        if (err instanceof UsageError) {
+          process.stderr.write(`wharf: ${err.message}\n`);
+          return 2;
+        }
+        // The data dir is locked by a running broker, unreadable, of a newer format...
+        process.stderr.write(`wharf: ${err instanceof Error ? err.message : String(err)}\n`);
+        return 1;
+      });
+      return;
+    }
   }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The version in the package.json above this file (dist/src/cli or src/cli under tsx). */

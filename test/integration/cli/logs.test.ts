@@ -87,8 +87,8 @@ describe('logs: --log-format json', { skip: skipUnderReference }, () => {
 
       const defs = find('definitions imported');
       assert.equal(defs.length, 1);
-      assert.deepEqual({ user: defs[0].user, queues: defs[0].queues, exchanges: defs[0].exchanges, bindings: defs[0].bindings, ignored: defs[0].ignored },
-        { user: 'guest', queues: 1, exchanges: 0, bindings: 0, ignored: undefined });
+      assert.deepEqual({ source: defs[0].source, queues: defs[0].queues, exchanges: defs[0].exchanges, bindings: defs[0].bindings, ignored: defs[0].ignored },
+        { source: "management API (user 'guest')", queues: 1, exchanges: 0, bindings: 0, ignored: 0 });
 
       const alarms = find('memory alarm set: publishing connections are blocked');
       assert.equal(alarms.length, 1, 'the alarm is logged when it is set, not at every check');
