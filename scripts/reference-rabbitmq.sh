@@ -7,6 +7,8 @@
 #   scripts/reference-rabbitmq.sh stop [AMQP_PORT] [DIR]
 # With WHARF_REFERENCE_MANAGEMENT_PORT=N set, the management plugin listens on N and
 # the prometheus plugin on N+1 (for the management API tests and bench/management.ts).
+# WHARF_REFERENCE_CONF_EXTRA holds more rabbitmq.conf lines (e.g. 'max_message_size = 1024'
+# for the limits suite's own copy: never on the shared reference).
 set -euo pipefail
 cmd=${1:-start}
 port=${2:-35700}
@@ -28,6 +30,7 @@ case $cmd in
   start)
     mkdir -p "$dir"
     printf 'listeners.tcp.1 = 127.0.0.1:%s\nloopback_users = none\n' "$port" > "$RABBITMQ_CONFIG_FILE"
+    if [ -n "${WHARF_REFERENCE_CONF_EXTRA:-}" ]; then printf '%s\n' "$WHARF_REFERENCE_CONF_EXTRA" >> "$RABBITMQ_CONFIG_FILE"; fi
     echo '[].' > "$RABBITMQ_ENABLED_PLUGINS_FILE"
     mgmt=${WHARF_REFERENCE_MANAGEMENT_PORT:-}
     if [ -n "$mgmt" ]; then

@@ -13,7 +13,7 @@ import {
   type ResourceStatus,
 } from './broker/resource-monitor.js';
 import { startHttpServer } from './http/server.js';
-import { AmqpListener } from './server/amqp/listener.js';
+import { AmqpListener, type PublishBudgetReport } from './server/amqp/listener.js';
 import { KafkaListener } from './server/kafka/listener.js';
 import { kafkaSubscriptions } from './server/kafka/handlers/groups.js';
 import { DEFAULT_VHOST } from './broker/broker.js';
@@ -57,6 +57,10 @@ export interface BrokerOptions {
   channelMax?: number;
   frameMax?: number;
   heartbeatSec?: number;
+  /** Largest message body accepted on AMQP and HTTP publish (RabbitMQ's max_message_size; default 128 MiB). */
+  maxMessageSize?: number;
+  /** Publish data per AMQP connection not yet durable or confirmed before the connection stops being read (default 64 MiB). */
+  maxUnconfirmedBytes?: number;
   /** Consumer (ack) timeout in ms for every queue without x-consumer-timeout; 0 disables (RabbitMQ: 30 min). */
   consumerTimeoutMs?: number;
   /** Memory alarm above this much RSS (RabbitMQ's vm_memory_high_watermark; default { relative: 0.4 }). */
@@ -88,6 +92,13 @@ export interface BrokerHandle {
   alarms(): ResourceAlarm[];
   /** The alarms and the numbers behind them. */
   resources(): ResourceReport;
+  /** AMQP connections' publish budgets (--max-unconfirmed-bytes, docs/limits.md). */
+  publishBudgets(): PublishBudgetReport;
+  /**
+   * For tests and tools: hold every store sync (so every confirm of a persistent message)
+   * until the returned function is called.
+   */
+  holdDurability(): () => void;
   /** Changes the memory watermark and/or free-disk limit; resolves once alarms reflect them. */
   setResourceLimits(limits: Partial<ResourceLimits>): Promise<ResourceReport>;
   close(): Promise<void>;
@@ -103,6 +114,8 @@ export const DEFAULTS = {
   channelMax: 2047,
   frameMax: 131072,
   heartbeatSec: 60,
+  maxMessageSize: 128 * 1024 * 1024,
+  maxUnconfirmedBytes: 64 * 1024 * 1024,
 };
 
 export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandle> {
@@ -145,6 +158,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       channelMax: opts.channelMax ?? DEFAULTS.channelMax,
       frameMax: opts.frameMax ?? DEFAULTS.frameMax,
       heartbeatSec: opts.heartbeatSec ?? DEFAULTS.heartbeatSec,
+      maxMessageBytes: opts.maxMessageSize ?? DEFAULTS.maxMessageSize,
+      maxUnconfirmedBytes: opts.maxUnconfirmedBytes ?? DEFAULTS.maxUnconfirmedBytes,
     },
     logger,
     resources,
@@ -192,6 +207,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
           { protocol: 'kafka', ip: kafkaAddr.host, port: kafkaAddr.port },
         ],
         blockedConnections: () => amqp.blockedConnectionCount,
+        maxMessageBytes: opts.maxMessageSize ?? DEFAULTS.maxMessageSize,
         ...(opts.statsIntervalMs !== undefined ? { statsIntervalMs: opts.statsIntervalMs } : {}),
         ...(opts.metricsQueueSeriesMax !== undefined ? { metricsQueueSeriesMax: opts.metricsQueueSeriesMax } : {}),
       },
@@ -208,6 +224,21 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   const tracing = (opts.latencyTraceSec ?? 0) > 0;
   if (tracing) startLatencyTrace(logger, opts.latencyTraceSec);
   let closing: Promise<void> | undefined;
+  // holdDurability(): one extra "store" that every sync waits for; released by the returned function.
+  let gate: Promise<void> | undefined;
+  let gated = false;
+  const holdDurability = (): (() => void) => {
+    let open!: () => void;
+    gate = new Promise<void>((resolve) => (open = resolve));
+    if (!gated) {
+      gated = true;
+      broker.store.syncWith({ sync: () => gate ?? Promise.resolve() });
+    }
+    return () => {
+      gate = undefined;
+      open();
+    };
+  };
   return {
     amqpPort: amqpAddr.port,
     httpPort: http.port,
@@ -217,6 +248,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     kafkaBootstrap: `${urlHost}:${kafkaAddr.port}`,
     alarms: () => [...resources.alarms],
     resources: report,
+    publishBudgets: () => amqp.publishBudgets(),
+    holdDurability: () => holdDurability(),
     async setResourceLimits(limits) {
       await resources.setLimits(limits);
       return report();
@@ -237,5 +270,6 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
 }
 
 export type { LogLevel, Logger } from './util/logger.js';
+export type { PublishBudgetReport } from './server/amqp/listener.js';
 export type { FsyncPolicy } from './store/index.js';
 export type { DiskFreeLimit, MemoryHighWatermark, ResourceAlarm, ResourceLimits, ResourceStatus } from './broker/resource-monitor.js';

@@ -41,6 +41,14 @@ export interface ServeOptions {
   streamCleanerIntervalMs?: number;
   /** Log the latency breakdown (docs/perf.md) every this many seconds; 0 = off. */
   latencyTraceSec: number;
+  /** Largest message body accepted (RabbitMQ's max_message_size; default 128 MiB, at most 512 MiB). */
+  maxMessageSize?: number;
+  /** AMQP channel-max offered in connection.tune (RabbitMQ's default 2047). */
+  channelMax?: number;
+  /** AMQP frame-max offered in connection.tune (RabbitMQ's default 131072). */
+  frameMax?: number;
+  /** Publish data a connection may have in flight (received, not yet durable/confirmed) before it is not read (64 MiB). */
+  maxUnconfirmedBytes?: number;
 }
 
 export type Command =
@@ -129,11 +137,22 @@ Options (flag > environment variable > config file > default):
                         WHARF_LATENCY_TRACE
                                          developers: log where a message's time goes in the broker
                                          (per-stage histograms, docs/perf.md) every SECONDS; 0 = off (0)
+  --max-message-size SIZE
+                        WHARF_MAX_MESSAGE_SIZE
+                                         larger messages close their channel with 406 (134217728 = 128MiB;
+                                         at most 536870912 = 512MiB, RabbitMQ's max_message_size)
+  --channel-max N       WHARF_CHANNEL_MAX channels per AMQP connection, 1 to 65535 (2047)
+  --frame-max BYTES     WHARF_FRAME_MAX  largest AMQP frame, 4096 to 1073741824 (131072)
+  --max-unconfirmed-bytes SIZE
+                        WHARF_MAX_UNCONFIRMED_BYTES
+                                         a connection with this much publish data not yet durable or
+                                         confirmed is not read until some is (64MiB; docs/limits.md)
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "kafkaPort", "kafkaAdvertisedHost",
                                          "kafkaAutoCreateTopics", "bind", "fsync", "logLevel",
                                          "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs",
-                                         "streamCleanerIntervalMs", "latencyTraceSec"}
+                                         "streamCleanerIntervalMs", "latencyTraceSec", "maxMessageSize",
+                                         "channelMax", "frameMax", "maxUnconfirmedBytes"}
   --help, -h                             show this help
 `;
 
@@ -181,6 +200,10 @@ const serveFlags = {
   'disk-free-limit': { type: 'string' },
   'stream-cleaner-interval': { type: 'string' },
   'latency-trace': { type: 'string' },
+  'max-message-size': { type: 'string' },
+  'channel-max': { type: 'string' },
+  'frame-max': { type: 'string' },
+  'max-unconfirmed-bytes': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -232,6 +255,14 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
   if (advertised !== undefined) options.kafkaAdvertisedHost = advertised;
   const cleanerMs = resolve('stream-cleaner-interval', 'WHARF_STREAM_CLEANER_INTERVAL', 'streamCleanerIntervalMs', parseMillis, undefined);
   if (cleanerMs !== undefined) options.streamCleanerIntervalMs = Math.max(1, cleanerMs);
+  const maxMessageSize = resolve('max-message-size', 'WHARF_MAX_MESSAGE_SIZE', 'maxMessageSize', parseMaxMessageSize, undefined);
+  if (maxMessageSize !== undefined) options.maxMessageSize = maxMessageSize;
+  const channelMax = resolve('channel-max', 'WHARF_CHANNEL_MAX', 'channelMax', parseChannelMax, undefined);
+  if (channelMax !== undefined) options.channelMax = channelMax;
+  const frameMax = resolve('frame-max', 'WHARF_FRAME_MAX', 'frameMax', parseFrameMax, undefined);
+  if (frameMax !== undefined) options.frameMax = frameMax;
+  const unconfirmed = resolve('max-unconfirmed-bytes', 'WHARF_MAX_UNCONFIRMED_BYTES', 'maxUnconfirmedBytes', parseUnconfirmed, undefined);
+  if (unconfirmed !== undefined) options.maxUnconfirmedBytes = unconfirmed;
   return { command: 'serve', options };
 }
 
@@ -301,6 +332,29 @@ const parseLevel: Parser<LogLevel> = (raw, source) => {
     }
   }
   throw invalid(source, raw, logLevels.join(', '));
+};
+
+/** RabbitMQ refuses a max_message_size above 512 MiB. */
+export const MAX_MESSAGE_SIZE_LIMIT = 512 * 2 ** 20;
+
+/** A size in bytes (a plain number, or with a unit) from `min` to `max`. */
+function sizeParser(min: number, max: number, expected: string): Parser<number> {
+  return (raw, source) => {
+    const bytes = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseSize(raw) : undefined;
+    if (bytes === undefined || !Number.isSafeInteger(bytes) || bytes < min || bytes > max) throw invalid(source, raw, expected);
+    return bytes;
+  };
+}
+
+const parseMaxMessageSize = sizeParser(1, MAX_MESSAGE_SIZE_LIMIT, 'a size from 1 byte to 512MiB like 16MiB');
+// AMQP 0-9-1 §4.2.3: frame-max is at least 4096 (frame-min-size); RabbitMQ's own ceiling is far below 1 GiB.
+const parseFrameMax = sizeParser(4096, 2 ** 30, 'a size from 4096 bytes to 1GiB');
+const parseUnconfirmed = sizeParser(64 * 1024, 2 ** 40, 'a size of at least 64KiB like 64MiB');
+
+const parseChannelMax: Parser<number> = (raw, source) => {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw invalid(source, raw, 'a number of channels from 1 to 65535');
+  return n;
 };
 
 /** Units of sizes, lower-cased: RabbitMQ's spellings (MB = 1000², Mi/MiB = 1024²; a bare k/m/g/t is binary too). */
@@ -396,7 +450,7 @@ function checkUnique(users: UserSpec[], source: string): UserSpec[] {
 
 const configKeys: readonly (keyof ServeOptions)[] = [
   'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'bind', 'fsync', 'logLevel', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
-  'streamCleanerIntervalMs', 'latencyTraceSec',
+  'streamCleanerIntervalMs', 'latencyTraceSec', 'maxMessageSize', 'channelMax', 'frameMax', 'maxUnconfirmedBytes',
 ];
 
 /** The config file's top-level object; unknown keys are refused so typos do not pass silently. */

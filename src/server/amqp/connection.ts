@@ -28,6 +28,7 @@ import {
 import { latencyTrace, traceNow, type LatencyTrace } from '../../util/latency-trace.js';
 import type { Logger } from '../../util/logger.js';
 import { AmqpChannel } from './channel.js';
+import { PublishBudget } from './publish-budget.js';
 import { toAmqpFailure } from './errors.js';
 import { serverProperties } from './properties.js';
 
@@ -35,6 +36,10 @@ export interface ConnectionLimits {
   readonly channelMax: number;
   readonly frameMax: number;
   readonly heartbeatSec: number;
+  /** Larger message bodies close their channel with 406 (RabbitMQ's max_message_size); 0 = no limit. */
+  readonly maxMessageBytes?: number;
+  /** The connection's publish budget (publish-budget.ts); 0 = no limit. */
+  readonly maxUnconfirmedBytes?: number;
 }
 
 type State = 'header' | 'start' | 'tune' | 'open' | 'running' | 'closing' | 'closed';
@@ -100,6 +105,8 @@ export class AmqpConnection {
   private deliveriesQueuedAt: number[] | undefined;
   /** Set by the listener during shutdown. */
   onGone: (() => void) | undefined;
+  /** Publish data this connection makes the broker hold; above its limit the socket is not read. */
+  readonly publishBudget: PublishBudget;
 
   constructor(
     private readonly socket: Socket,
@@ -112,7 +119,8 @@ export class AmqpConnection {
     this.channelMax = limits.channelMax;
     this.frameMax = limits.frameMax;
     this.writer = new FrameWriter(FRAME_MIN_SIZE);
-    this.assembler = new CommandAssembler((c) => this.dispatch(c));
+    this.assembler = new CommandAssembler((c) => this.dispatch(c), limits.maxMessageBytes);
+    this.publishBudget = new PublishBudget(this, limits.maxUnconfirmedBytes ?? 0);
     this.parser = new FrameParser(
       {
         onProtocolHeader: (ok) => this.onProtocolHeader(ok),
@@ -262,6 +270,7 @@ export class AmqpConnection {
       batchDepth--;
     }
     for (const ch of this.channels.values()) ch.endOfBatch();
+    this.publishBudget.afterRead(this.assembler.bufferedBodyBytes);
     this.flush();
     if (batchDepth === 0) flushOutputDuringBatch();
     if (trace) {
@@ -329,20 +338,14 @@ export class AmqpConnection {
       if (m.name !== 'channel.open') {
         throw new AmqpProtocolError(ReplyCode.CHANNEL_ERROR, `expected 'channel.open'`, ...ids(m));
       }
-      if (this.channels.size >= this.channelMax) {
+      if (this.channelMax > 0 && this.channels.size >= this.channelMax) {
         throw new AmqpProtocolError(
           ReplyCode.NOT_ALLOWED,
           `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`,
           ...ids(m),
         );
       }
-      if (cmd.channel > this.channelMax) {
-        throw new AmqpProtocolError(
-          ReplyCode.CHANNEL_ERROR,
-          `channel number ${cmd.channel} exceeds the negotiated channel_max ${this.channelMax}`,
-          ...ids(m),
-        );
-      }
+      // RabbitMQ counts channels against channel_max; it does not refuse a high channel number.
       const channel = new AmqpChannel(cmd.channel, this);
       this.channels.set(cmd.channel, channel);
       this.sendMethod(cmd.channel, { name: 'channel.open-ok', channelId: '' });
@@ -448,17 +451,18 @@ export class AmqpConnection {
   }
 
   private onTuneOk(m: MethodOf<'connection.tune-ok'>): void {
-    const frameMax = m.frameMax === 0 ? this.limits.frameMax : m.frameMax;
-    if (frameMax < FRAME_MIN_SIZE) {
-      throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `frame_max=${m.frameMax} < ${FRAME_MIN_SIZE} min size`, ...ids(m));
+    const refused =
+      tuneRefusal('frame_max', m.frameMax, FRAME_MIN_SIZE, this.limits.frameMax) ??
+      tuneRefusal('channel_max', m.channelMax, 1, this.limits.channelMax);
+    if (refused !== undefined) {
+      // RabbitMQ 3.10 logs this NOT_ALLOWED and closes the socket without connection.close
+      // (a handshake error: the client is not trusted yet).
+      this.log.warn('handshake refused', { reason: `NOT_ALLOWED - ${refused}` });
+      this.destroy('tune-ok out of range');
+      return;
     }
-    if (frameMax > this.limits.frameMax) {
-      throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `frame_max=${m.frameMax} > ${this.limits.frameMax} max size`, ...ids(m));
-    }
-    const channelMax = m.channelMax === 0 ? this.limits.channelMax : m.channelMax;
-    if (channelMax > this.limits.channelMax) {
-      throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `channel_max=${m.channelMax} > ${this.limits.channelMax} max`, ...ids(m));
-    }
+    const channelMax = m.channelMax;
+    const frameMax = m.frameMax;
     this.channelMax = channelMax;
     this.frameMax = frameMax;
     this.parser.setFrameMax(frameMax);
@@ -671,6 +675,19 @@ function flushOutputDuringBatch(): void {
   // A flush runs other code (a drain resumes deliveries), which may queue more: take the list first.
   const conns = outputDuringBatch.splice(0);
   for (const c of conns) c.flushIfScheduled();
+}
+
+/**
+ * RabbitMQ's validate_negotiated_integer_value: a tune-ok value below the minimum, or
+ * 0 (no limit) or above the server's value when the server has one, is refused.
+ */
+function tuneRefusal(field: string, client: number, min: number, server: number): string | undefined {
+  if (client !== 0 && client < min) return `negotiated ${field} = ${client} is lower than the minimum allowed value (${min})`;
+  if (server !== 0 && (client === 0 || client > server)) {
+    const detail = client === 0 ? ' (no limit)' : '';
+    return `negotiated ${field} = ${client}${detail} is higher than the maximum allowed value (${server})`;
+  }
+  return undefined;
 }
 
 function ids(m: Method): [number, number] {
