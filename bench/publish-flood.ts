@@ -4,13 +4,19 @@
 // budget (--max-unconfirmed-bytes) at its default and effectively off.
 // Prints numbers only (docs/limits.md has a run's figures).
 //
-//   npm run build && node dist/bench/publish-flood.js [--messages 2000] [--budget 64MiB]
+// A second part runs the broker in this process and holds every fsync for
+// --hold-seconds (a disk that has stopped): how much the flooding connection
+// makes the broker take in, and the process's RSS, with and without the budget.
+//
+//   npm run build && node dist/bench/publish-flood.js [--messages 2000] [--budget 64MiB] [--hold-seconds 5]
 
 import { rm } from 'node:fs/promises';
 import { connect as netConnect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
 import { makeDataDir, spawnBroker } from '../test/helpers/broker.js';
+import { startBroker } from '../src/index.js';
+import { parseSize } from '../src/cli/config.js';
 import { processRss } from '../test/fuzz/amqp-fuzz-core.js';
 import { encodeMethod } from '../src/protocol/amqp/index.js';
 import { frame } from '../test/fuzz/amqp-fuzz-core.js';
@@ -20,6 +26,7 @@ const { values: args } = parseArgs({
     messages: { type: 'string', default: '2000' },
     budget: { type: 'string', default: '64MiB' },
     'message-bytes': { type: 'string', default: String(1024 * 1024) },
+    'hold-seconds': { type: 'string', default: '5' },
   },
 });
 const messages = Number(args.messages);
@@ -86,4 +93,47 @@ for (const budget of [args.budget, '1TiB']) {
   const r = await flood(budget);
   const label = budget === '1TiB' ? 'budget off (1TiB)' : `--max-unconfirmed-bytes ${budget}`;
   console.log(`${label.padEnd(36)} broker RSS ${r.rssStartMiB.toFixed(0)} -> max ${r.rssMaxMiB.toFixed(0)} MiB, ${(messages * messageBytes / 2 ** 20 / r.seconds).toFixed(0)} MiB/s`);
+}
+
+/** In this process, fsyncs held for `holdMs` while the publisher floods: bytes taken in and RSS. */
+async function floodHeld(budgetBytes: number, holdMs: number): Promise<{ takenMiB: number; rssMaxMiB: number; pauses: number }> {
+  const dir = await makeDataDir();
+  const broker = await startBroker({ dataDir: dir, amqpPort: 0, httpPort: 0, kafkaPort: 0, bind: '127.0.0.1', logLevel: 'error', maxUnconfirmedBytes: budgetBytes });
+  const queue = `flood-held-${Date.now()}`;
+  global.gc?.();
+  let rssMax = process.memoryUsage().rss;
+  const timer = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss)), 50);
+  const release = broker.holdDurability();
+  const socket: Socket = netConnect({ host: '127.0.0.1', port: broker.amqpPort });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.pause();
+  socket.write(pipelinedOpen(queue));
+  const msg = oneMessage(queue);
+  const deadline = Date.now() + holdMs;
+  let taken = 0;
+  for (let i = 0; i < messages && Date.now() < deadline; i++) {
+    if (!socket.write(msg)) {
+      await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+    }
+    taken = Math.max(taken, broker.publishBudgets().bytes);
+  }
+  while (Date.now() < deadline) {
+    taken = Math.max(taken, broker.publishBudgets().bytes);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const { pauses } = broker.publishBudgets();
+  clearInterval(timer);
+  release();
+  socket.destroy();
+  await broker.close();
+  await rm(dir, { recursive: true, force: true });
+  return { takenMiB: taken / 2 ** 20, rssMaxMiB: rssMax / 2 ** 20, pauses };
+}
+
+const holdMs = Number(args['hold-seconds']) * 1000;
+console.log(`fsyncs held for ${holdMs / 1000} s (in process) while the same publisher floods:`);
+for (const budget of [args.budget, '1TiB']) {
+  const r = await floodHeld(parseSize(budget) as number, holdMs);
+  const label = budget === '1TiB' ? 'budget off (1TiB)' : `--max-unconfirmed-bytes ${budget}`;
+  console.log(`${label.padEnd(36)} unconfirmed bytes held max ${r.takenMiB.toFixed(0)} MiB, process RSS max ${r.rssMaxMiB.toFixed(0)} MiB, reading paused ${r.pauses}x`);
 }
