@@ -227,4 +227,30 @@ describe('publish budget: unconfirmed publish data per connection', () => {
     assert.ok(after.pauses >= 1);
     await setup.deleteQueue(queue);
   });
+
+  it('stops reading a publisher that leaves its basic.returns unread, and catches up when it reads', { ...TEST_OPTS, timeout: 60_000, skip: skipUnderReference }, async () => {
+    const { raw } = await RawAmqp.open(ctx.broker.port, ctx.broker.host);
+    await raw.openChannel(1);
+    raw.socket.pause(); // the client stops reading: each return (with its 64 KiB body) waits in the broker
+    const count = 256;
+    const oneMessage = Buffer.concat([
+      methodFrame(1, 60, 40, Buffer.concat([u16(0), shortstr('amq.direct'), shortstr(uniqueName()), u8(1 /* mandatory */)])),
+      contentHeaderFrame(1, MESSAGE_BYTES),
+      frame(FRAME_BODY, 1, Buffer.alloc(MESSAGE_BYTES / 2, 1)),
+      frame(FRAME_BODY, 1, Buffer.alloc(MESSAGE_BYTES / 2, 2)),
+    ]);
+    for (let i = 0; i < count; i++) raw.write(oneMessage);
+    const deadline = Date.now() + WAIT_MS;
+    while (ctx.broker.handle.publishBudgets().pausedConnections === 0) {
+      assert.ok(Date.now() < deadline, 'the publisher was never paused');
+      await sleep(10);
+    }
+    await sleep(200);
+    const held = ctx.broker.handle.publishBudgets();
+    const slackBytes = 64 * 1024 + 2 * MESSAGE_BYTES;
+    assert.ok(held.peakBytes <= BUDGET_BYTES + slackBytes, `${held.peakBytes} bytes at the peak`);
+    raw.socket.resume();
+    for (let i = 0; i < count; i++) await raw.expectMethod(60, 50); // basic.return, all of them
+    await raw.openChannel(2); // and the connection works on
+  });
 });

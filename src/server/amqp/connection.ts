@@ -195,6 +195,7 @@ export class AmqpConnection {
     this.flush();
     // A blocked connection must be read again to see close-ok (in 'closing', only that matters).
     this.unblock();
+    this.publishBudget.close();
     setTimeout(() => this.destroy('close-ok timeout'), CLOSE_OK_TIMEOUT_MS).unref();
   }
 
@@ -270,8 +271,8 @@ export class AmqpConnection {
       batchDepth--;
     }
     for (const ch of this.channels.values()) ch.endOfBatch();
-    this.publishBudget.afterRead(this.assembler.bufferedBodyBytes);
     this.flush();
+    this.publishBudget.afterRead(this.assembler.bufferedBodyBytes, this.writer.length + this.socket.writableLength);
     if (batchDepth === 0) flushOutputDuringBatch();
     if (trace) {
       trace.since('read.handle', trace.readStartMs);
@@ -619,6 +620,7 @@ export class AmqpConnection {
 
   private onDrain(): void {
     this.backedUpSince = 0;
+    this.publishBudget.outputChanged(this.writer.length + this.socket.writableLength);
     if (!this.blockedChannels) return;
     this.blockedChannels = false;
     for (const ch of this.channels.values()) ch.resume();
