@@ -192,7 +192,7 @@ function publishFrames(rng: Rng, channel: number): Buffer[] {
 function validFrames(rng: Rng): Buffer[] {
   const channel = channelOf(rng);
   if (rng.chance(0.35)) return publishFrames(rng, channel);
-  const name = rng.chance(0.9) ? rng.pick(CHANNEL_METHODS) : rng.pick(ALL_METHODS);
+  const name = rng.chance(0.95) ? rng.pick(CHANNEL_METHODS) : rng.pick(ALL_METHODS);
   const frames = [frame(1, channel, randomMethodPayload(rng, name))];
   // Content-bearing methods the server never accepts from clients still get content sometimes.
   if (hasContent(name) && rng.chance(0.5)) frames.push(frame(2, channel, contentHeader(rng, 0)));
@@ -295,10 +295,13 @@ function planSession(rng: Rng, maxFrames: number, stats: FuzzStats): SessionPlan
   }
   let frames = 0;
   const burst = Math.min(maxFrames, 1 + rng.int(200));
+  // Per session: some send only valid frames, so that the state machines behind the
+  // first error get exercised too (one bad frame usually ends a connection).
+  const mutationRate = rng.pick([0, 0.01, 0.05, 0.25, 0.5]);
   while (frames < burst) {
     const group = validFrames(rng);
     for (const f of group) {
-      if (rng.chance(0.25)) {
+      if (rng.chance(mutationRate)) {
         const name = rng.pick(MUTATION_NAMES);
         stats.byMutation.set(name, (stats.byMutation.get(name) ?? 0) + 1);
         chunks.push(MUTATIONS[name](rng, f));
