@@ -272,7 +272,8 @@ function handshake(user: string, password: string, opts: { channelMax?: number; 
 
 interface SessionPlan {
   kind: 'authenticated' | 'bad-login' | 'no-login' | 'raw';
-  chunks: Buffer[];
+  /** Written one after the other, each once the server has gone quiet after the last. */
+  parts: Buffer[];
   frames: number;
   /** How the client leaves: wait for the server, half-close (FIN), or drop. */
   ending: 'wait' | 'half-close' | 'destroy';
@@ -283,7 +284,8 @@ interface SessionPlan {
 function planSession(rng: Rng, maxFrames: number, stats: FuzzStats): SessionPlan {
   const r = rng.next();
   const kind: SessionPlan['kind'] = r < 0.7 ? 'authenticated' : r < 0.8 ? 'bad-login' : r < 0.9 ? 'no-login' : 'raw';
-  const chunks: Buffer[] = [];
+  let chunks: Buffer[] = [];
+  const parts: Buffer[] = [];
   if (kind === 'authenticated') {
     chunks.push(...handshake('guest', 'guest'));
     for (let ch = 1; ch <= 3; ch++) chunks.push(frame(1, ch, encodeMethod({ name: 'channel.open', outOfBand: '' })));
@@ -309,14 +311,24 @@ function planSession(rng: Rng, maxFrames: number, stats: FuzzStats): SessionPlan
         chunks.push(f);
       }
       frames++;
+      // Up to four parts: after each, the session answers the server's closes and reopens channels.
+      if (chunks.length > 8 && rng.chance(0.02) && parts.length < 3) {
+        parts.push(Buffer.concat(chunks));
+        chunks = [];
+      }
     }
   }
+  parts.push(Buffer.concat(chunks));
   const e = rng.next();
-  return { kind, chunks, frames, ending: e < 0.6 ? 'wait' : e < 0.8 ? 'half-close' : 'destroy', trickle: rng.chance(0.1) };
+  return { kind, parts, frames, ending: e < 0.6 ? 'wait' : e < 0.8 ? 'half-close' : 'destroy', trickle: rng.chance(0.1) };
 }
 
 /** Quiet time after which a waiting session gives up on the server's answer. */
 const SESSION_IDLE_MS = 150;
+/** Quiet time after which a session with more to send sends its next part. */
+const PART_IDLE_MS = 30;
+const CHANNEL_CLOSE_OK = encodeMethod({ name: 'channel.close-ok' });
+const CHANNEL_OPEN = encodeMethod({ name: 'channel.open', outOfBand: '' });
 
 function runSession(opts: FuzzOptions, plan: SessionPlan, stats: FuzzStats): Promise<void> {
   return new Promise((resolve) => {
@@ -330,9 +342,26 @@ function runSession(opts: FuzzOptions, plan: SessionPlan, stats: FuzzStats): Pro
       socket.destroy();
       resolve();
     };
+    let next = 0;
+    const writeNext = (): void => {
+      const data = plan.parts[next++];
+      if (plan.trickle) {
+        for (let off = 0; off < data.length; off += 1 + (off % 97)) socket.write(data.subarray(off, off + 1 + (off % 97)));
+      } else {
+        socket.write(data);
+      }
+    };
+    const onIdle = (): void => {
+      if (next < plan.parts.length && !socket.writableEnded) {
+        writeNext();
+        armIdle();
+      } else {
+        finish();
+      }
+    };
     const armIdle = (): void => {
       if (idle) clearTimeout(idle);
-      idle = setTimeout(finish, SESSION_IDLE_MS);
+      idle = setTimeout(onIdle, next < plan.parts.length ? PART_IDLE_MS : SESSION_IDLE_MS);
     };
     socket.on('error', finish);
     socket.on('close', () => {
@@ -340,29 +369,36 @@ function runSession(opts: FuzzOptions, plan: SessionPlan, stats: FuzzStats): Pro
       finish();
     });
     socket.on('data', (d: Buffer) => {
-      countCloses(d, stats);
-      if (plan.ending === 'wait') armIdle();
+      // A closed channel is acknowledged and opened again, so the next part goes deeper.
+      for (const ch of countCloses(d, stats)) {
+        if (done || socket.writableEnded) break;
+        socket.write(Buffer.concat([frame(1, ch, CHANNEL_CLOSE_OK), frame(1, ch, CHANNEL_OPEN)]));
+      }
+      if (plan.ending !== 'destroy') armIdle();
     });
     socket.on('connect', () => {
       stats.connections++;
       if (plan.kind === 'authenticated') stats.authenticated++;
-      const data = Buffer.concat(plan.chunks);
-      if (plan.trickle) {
-        for (let off = 0; off < data.length; off += 1 + (off % 97)) socket.write(data.subarray(off, off + 1 + (off % 97)));
-      } else {
-        socket.write(data);
-      }
+      writeNext();
       if (plan.ending === 'destroy') finish();
       else {
-        if (plan.ending === 'half-close') socket.end();
+        // A half-closed session sends everything first, then its FIN.
+        if (plan.ending === 'half-close') {
+          while (next < plan.parts.length) writeNext();
+          socket.end();
+        }
         armIdle();
       }
     });
   });
 }
 
-/** Counts connection.close and channel.close methods in what the server sent (best effort: frames may straddle reads). */
-function countCloses(d: Buffer, stats: FuzzStats): void {
+/**
+ * Counts connection.close and channel.close methods in what the server sent (best effort:
+ * frames may straddle reads); returns the channels the server closed.
+ */
+function countCloses(d: Buffer, stats: FuzzStats): number[] {
+  const closed: number[] = [];
   for (let i = 0; i + 12 <= d.length; ) {
     const type = d[i];
     const size = d.readUInt32BE(i + 3);
@@ -372,11 +408,13 @@ function countCloses(d: Buffer, stats: FuzzStats): void {
       if ((cls === 10 || cls === 20) && mth === 40 + (cls === 10 ? 10 : 0)) {
         const code = d.readUInt16BE(i + 11);
         stats.replyCodes.set(code, (stats.replyCodes.get(code) ?? 0) + 1);
+        if (cls === 20) closed.push(d.readUInt16BE(i + 1));
       }
     }
-    if (type !== 1 && type !== 2 && type !== 3 && type !== 8) return;
+    if (type !== 1 && type !== 2 && type !== 3 && type !== 8) break;
     i += 8 + size;
   }
+  return closed;
 }
 
 // --- correct clients -----------------------------------------------------------
