@@ -12,6 +12,8 @@
 # cipher list, verify_peer without fail_if_no_peer_cert, EXTERNAL offered
 # (rabbitmq_auth_mechanism_ssl) and the user wharf-tls-client for it (the TLS suites:
 # test/helpers/tls-broker.ts).
+# WHARF_REFERENCE_CONF_EXTRA holds more rabbitmq.conf lines (e.g. 'max_message_size = 1024'
+# for the limits suite's own copy: never on the shared reference).
 set -euo pipefail
 cmd=${1:-start}
 port=${2:-35700}
@@ -33,6 +35,7 @@ case $cmd in
   start)
     mkdir -p "$dir"
     printf 'listeners.tcp.1 = 127.0.0.1:%s\nloopback_users = none\n' "$port" > "$RABBITMQ_CONFIG_FILE"
+    if [ -n "${WHARF_REFERENCE_CONF_EXTRA:-}" ]; then printf '%s\n' "$WHARF_REFERENCE_CONF_EXTRA" >> "$RABBITMQ_CONFIG_FILE"; fi
     echo '[].' > "$RABBITMQ_ENABLED_PLUGINS_FILE"
     mgmt=${WHARF_REFERENCE_MANAGEMENT_PORT:-}
     if [ -n "$mgmt" ]; then

@@ -16,7 +16,7 @@ import {
 } from './broker/resource-monitor.js';
 import { startHttpServer } from './http/server.js';
 import type { TLSSocket } from 'node:tls';
-import { AmqpListener } from './server/amqp/listener.js';
+import { AmqpListener, type PublishBudgetReport } from './server/amqp/listener.js';
 import { KafkaListener } from './server/kafka/listener.js';
 import { kafkaSubscriptions } from './server/kafka/handlers/groups.js';
 import { DEFAULT_VHOST } from './broker/broker.js';
@@ -74,6 +74,10 @@ export interface BrokerOptions {
   channelMax?: number;
   frameMax?: number;
   heartbeatSec?: number;
+  /** Largest message body accepted on AMQP and HTTP publish (RabbitMQ's max_message_size; default 128 MiB). */
+  maxMessageSize?: number;
+  /** Publish data per AMQP connection not yet durable or confirmed before the connection stops being read (default 64 MiB). */
+  maxUnconfirmedBytes?: number;
   /** Consumer (ack) timeout in ms for every queue without x-consumer-timeout; 0 disables (RabbitMQ: 30 min). */
   consumerTimeoutMs?: number;
   /** Memory alarm above this much RSS (RabbitMQ's vm_memory_high_watermark; default { relative: 0.4 }). */
@@ -123,6 +127,13 @@ export interface BrokerHandle {
   alarms(): ResourceAlarm[];
   /** The alarms and the numbers behind them. */
   resources(): ResourceReport;
+  /** AMQP connections' publish budgets (--max-unconfirmed-bytes, docs/limits.md). */
+  publishBudgets(): PublishBudgetReport;
+  /**
+   * For tests and tools: hold every store sync (so every confirm of a persistent message)
+   * until the returned function is called.
+   */
+  holdDurability(): () => void;
   /** Changes the memory watermark and/or free-disk limit; resolves once alarms reflect them. */
   setResourceLimits(limits: Partial<ResourceLimits>): Promise<ResourceReport>;
   /**
@@ -145,6 +156,8 @@ export const DEFAULTS = {
   frameMax: 131072,
   heartbeatSec: 60,
   amqpsPort: 5671,
+  maxMessageSize: 128 * 1024 * 1024,
+  maxUnconfirmedBytes: 64 * 1024 * 1024,
 };
 
 export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandle> {
@@ -205,6 +218,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     channelMax: opts.channelMax ?? DEFAULTS.channelMax,
     frameMax: opts.frameMax ?? DEFAULTS.frameMax,
     heartbeatSec: opts.heartbeatSec ?? DEFAULTS.heartbeatSec,
+    maxMessageBytes: opts.maxMessageSize ?? DEFAULTS.maxMessageSize,
+    maxUnconfirmedBytes: opts.maxUnconfirmedBytes ?? DEFAULTS.maxUnconfirmedBytes,
     ...(opts.amqpHandshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: opts.amqpHandshakeTimeoutMs } : {}),
     ...(opts.certLoginFrom !== undefined ? { certLoginFrom: opts.certLoginFrom } : {}),
   };
@@ -276,6 +291,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
           { protocol: 'kafka', ip: kafkaAddr.host, port: kafkaAddr.port },
         ],
         blockedConnections,
+        maxMessageBytes: opts.maxMessageSize ?? DEFAULTS.maxMessageSize,
         ...(opts.statsIntervalMs !== undefined ? { statsIntervalMs: opts.statsIntervalMs } : {}),
         ...(opts.metricsQueueSeriesMax !== undefined ? { metricsQueueSeriesMax: opts.metricsQueueSeriesMax } : {}),
       },
@@ -290,6 +306,21 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   if (tracing) startLatencyTrace(logger, opts.latencyTraceSec);
   const httpHandle = http;
   let closing: Promise<void> | undefined;
+  // holdDurability(): one extra "store" that every sync waits for; released by the returned function.
+  let gate: Promise<void> | undefined;
+  let gated = false;
+  const holdDurability = (): (() => void) => {
+    let open!: () => void;
+    gate = new Promise<void>((resolve) => (open = resolve));
+    if (!gated) {
+      gated = true;
+      broker.store.syncWith({ sync: () => gate ?? Promise.resolve() });
+    }
+    return () => {
+      gate = undefined;
+      open();
+    };
+  };
   return {
     amqpPort: amqpAddr.port,
     httpPort: http.port,
@@ -302,6 +333,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     kafkaBootstrap: `${urlHost}:${kafkaAddr.port}`,
     alarms: () => [...resources.alarms],
     resources: report,
+    publishBudgets: () => amqp.publishBudgets(),
+    holdDurability: () => holdDurability(),
     async setResourceLimits(limits) {
       await resources.setLimits(limits);
       return report();
@@ -338,6 +371,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
 }
 
 export type { LogFormat, LogLevel, Logger } from './util/logger.js';
+export type { PublishBudgetReport } from './server/amqp/listener.js';
 export type { FsyncPolicy } from './store/index.js';
 export type { DiskFreeLimit, MemoryHighWatermark, ResourceAlarm, ResourceLimits, ResourceStatus } from './broker/resource-monitor.js';
 

@@ -56,6 +56,14 @@ export interface ServeOptions {
   certLoginFrom?: CertLoginFrom;
   /** A definitions file (RabbitMQ's JSON format) applied at every start, as RabbitMQ's load_definitions. */
   definitions?: string;
+  /** Largest message body accepted (RabbitMQ's max_message_size; default 128 MiB, at most 512 MiB). */
+  maxMessageSize?: number;
+  /** AMQP channel-max offered in connection.tune (RabbitMQ's default 2047). */
+  channelMax?: number;
+  /** AMQP frame-max offered in connection.tune (RabbitMQ's default 131072). */
+  frameMax?: number;
+  /** Publish data a connection may have in flight (received, not yet durable/confirmed) before it is not read (64 MiB). */
+  maxUnconfirmedBytes?: number;
 }
 
 export type Command =
@@ -179,6 +187,16 @@ Options (flag > environment variable > config file > default):
                                          definitions (RabbitMQ's JSON format: users, vhosts, permissions,
                                          policies, queues, ...) applied at every start, as RabbitMQ's
                                          load_definitions; a bad file stops the start
+  --max-message-size SIZE
+                        WHARF_MAX_MESSAGE_SIZE
+                                         larger messages close their channel with 406 (134217728 = 128MiB;
+                                         at most 536870912 = 512MiB, RabbitMQ's max_message_size)
+  --channel-max N       WHARF_CHANNEL_MAX channels per AMQP connection, 1 to 65535 (2047)
+  --frame-max BYTES     WHARF_FRAME_MAX  largest AMQP frame, 4096 to 1073741824 (131072)
+  --max-unconfirmed-bytes SIZE
+                        WHARF_MAX_UNCONFIRMED_BYTES
+                                         a connection with this much publish data not yet durable or
+                                         confirmed is not read until some is (64MiB; docs/limits.md)
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "kafkaPort", "kafkaAdvertisedHost",
                                          "kafkaAutoCreateTopics", "bind", "fsync", "logLevel", "logFormat",
@@ -186,7 +204,8 @@ Options (flag > environment variable > config file > default):
                                          "streamCleanerIntervalMs", "latencyTraceSec", "tlsCert", "tlsKey",
                                          "tlsCa", "tlsVerifyPeer", "tlsFailIfNoPeerCert", "tlsCertLoginFrom",
                                          "amqpsPort", "httpsPort",
-                                         "definitions"}
+                                         "definitions", "maxMessageSize", "channelMax", "frameMax",
+                                         "maxUnconfirmedBytes"}
   --help, -h                             show this help
 `;
 
@@ -263,6 +282,10 @@ const serveFlags = {
   'amqps-port': { type: 'string' },
   'https-port': { type: 'string' },
   definitions: { type: 'string' },
+  'max-message-size': { type: 'string' },
+  'channel-max': { type: 'string' },
+  'frame-max': { type: 'string' },
+  'max-unconfirmed-bytes': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -318,6 +341,14 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
   resolveTls(options, resolve);
   const definitions = resolve('definitions', 'WHARF_DEFINITIONS', 'definitions', parsePath, undefined);
   if (definitions !== undefined) options.definitions = definitions;
+  const maxMessageSize = resolve('max-message-size', 'WHARF_MAX_MESSAGE_SIZE', 'maxMessageSize', parseMaxMessageSize, undefined);
+  if (maxMessageSize !== undefined) options.maxMessageSize = maxMessageSize;
+  const channelMax = resolve('channel-max', 'WHARF_CHANNEL_MAX', 'channelMax', parseChannelMax, undefined);
+  if (channelMax !== undefined) options.channelMax = channelMax;
+  const frameMax = resolve('frame-max', 'WHARF_FRAME_MAX', 'frameMax', parseFrameMax, undefined);
+  if (frameMax !== undefined) options.frameMax = frameMax;
+  const unconfirmed = resolve('max-unconfirmed-bytes', 'WHARF_MAX_UNCONFIRMED_BYTES', 'maxUnconfirmedBytes', parseUnconfirmed, undefined);
+  if (unconfirmed !== undefined) options.maxUnconfirmedBytes = unconfirmed;
   return { command: 'serve', options };
 }
 
@@ -447,6 +478,29 @@ const parseFormat: Parser<LogFormat> = (raw, source) => {
   throw invalid(source, raw, logFormats.join(', '));
 };
 
+/** RabbitMQ refuses a max_message_size above 512 MiB. */
+export const MAX_MESSAGE_SIZE_LIMIT = 512 * 2 ** 20;
+
+/** A size in bytes (a plain number, or with a unit) from `min` to `max`. */
+function sizeParser(min: number, max: number, expected: string): Parser<number> {
+  return (raw, source) => {
+    const bytes = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseSize(raw) : undefined;
+    if (bytes === undefined || !Number.isSafeInteger(bytes) || bytes < min || bytes > max) throw invalid(source, raw, expected);
+    return bytes;
+  };
+}
+
+const parseMaxMessageSize = sizeParser(1, MAX_MESSAGE_SIZE_LIMIT, 'a size from 1 byte to 512MiB like 16MiB');
+// AMQP 0-9-1 §4.2.3: frame-max is at least 4096 (frame-min-size); RabbitMQ's own ceiling is far below 1 GiB.
+const parseFrameMax = sizeParser(4096, 2 ** 30, 'a size from 4096 bytes to 1GiB');
+const parseUnconfirmed = sizeParser(64 * 1024, 2 ** 40, 'a size of at least 64KiB like 64MiB');
+
+const parseChannelMax: Parser<number> = (raw, source) => {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw invalid(source, raw, 'a number of channels from 1 to 65535');
+  return n;
+};
+
 /** Units of sizes, lower-cased: RabbitMQ's spellings (MB = 1000², Mi/MiB = 1024²; a bare k/m/g/t is binary too). */
 const sizeUnits: Readonly<Record<string, number>> = {
   '': 1, b: 1,
@@ -545,7 +599,7 @@ type ConfigKey = Exclude<keyof ServeOptions, 'tls' | 'certLoginFrom'>
 const configKeys: readonly ConfigKey[] = [
   'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'bind', 'fsync', 'logLevel', 'logFormat', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
   'streamCleanerIntervalMs', 'latencyTraceSec', 'tlsCert', 'tlsKey', 'tlsCa', 'tlsVerifyPeer', 'tlsFailIfNoPeerCert', 'tlsCertLoginFrom',
-  'amqpsPort', 'httpsPort', 'definitions',
+  'amqpsPort', 'httpsPort', 'definitions', 'maxMessageSize', 'channelMax', 'frameMax', 'maxUnconfirmedBytes',
 ];
 
 /** The config file's top-level object; unknown keys are refused so typos do not pass silently. */

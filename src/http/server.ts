@@ -42,6 +42,8 @@ export interface ManagementOptions {
   readonly statsIntervalMs?: number;
   /** Per-queue metric series up to this many queues (default 1000), the aggregate above. */
   readonly metricsQueueSeriesMax?: number;
+  /** Largest message body the publish route accepts (max_message_size; default 128 MiB). */
+  readonly maxMessageBytes?: number;
 }
 
 export interface HttpServerOptions {
@@ -121,6 +123,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       nodeName: `wharf@${hostname()}`,
       rates,
       blockedConnections: m.blockedConnections ?? (() => 0),
+      maxMessageBytes: m.maxMessageBytes ?? 128 * 1024 * 1024,
     };
     nodeRoutes(app, ctx);
     queueRoutes(app, ctx);

@@ -128,6 +128,10 @@ async function publish(ctx: ManagementContext, r: ApiRequest): Promise<unknown> 
     throw badRequest(`user_id property set to '${props.userId}' but authenticated user was '${r.user.name}'`);
   }
   const payload = Buffer.from(payloadText, encoding === 'base64' ? 'base64' : 'utf8');
+  if (payload.length > ctx.maxMessageBytes) {
+    // RabbitMQ publishes through a channel, and reports that channel's 406 as a 400.
+    throw badRequest(`406 PRECONDITION_FAILED - message size ${payload.length} is larger than configured max size ${ctx.maxMessageBytes}`);
+  }
   if (props.expiration !== undefined && !/^\d{1,15}$/.test(props.expiration)) throw badRequest(`invalid expiration '${props.expiration}'`);
   const input: PublishInput = {
     exchange: x.name,

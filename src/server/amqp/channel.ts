@@ -55,6 +55,10 @@ export class AmqpChannel implements DeliverySink {
   /** Reading paused for publisher flow control (waitForFlow), under its own key. */
   private flowPaused = false;
   private readonly flowKey: string;
+  /** Body bytes of publishes in the backlog, held in the connection's publish budget. */
+  private backlogBytes = 0;
+  /** Body bytes of this batch's confirm-mode publishes: held until their confirm is sent. */
+  private batchHeldBytes = 0;
 
   constructor(
     readonly id: number,
@@ -73,6 +77,11 @@ export class AmqpChannel implements DeliverySink {
     if (this.released) return;
     if (this.busy) {
       this.backlog.push(cmd);
+      const bytes = cmd.body?.length ?? 0;
+      if (bytes > 0) {
+        this.backlogBytes += bytes;
+        this.conn.publishBudget.hold(bytes);
+      }
       // Backpressure: stop reading the socket while commands pile up behind a slow one.
       if (this.backlog.length === BACKLOG_PAUSE_COMMANDS) this.conn.pauseReading(this.id);
       return;
@@ -82,7 +91,12 @@ export class AmqpChannel implements DeliverySink {
 
   /** End of one socket read: schedule confirms for the publishes it carried. */
   endOfBatch(): void {
-    if (!this.confirmMode || this.publishSeq === this.scheduledSeq) return;
+    const held = this.batchHeldBytes;
+    this.batchHeldBytes = 0;
+    if (!this.confirmMode || this.publishSeq === this.scheduledSeq) {
+      this.conn.publishBudget.release(held);
+      return;
+    }
     const upTo = this.publishSeq;
     // A queue declared a moment ago may still be on its way into meta.json: a confirm
     // waits for that too, or a crash could drop the queue and its confirmed messages.
@@ -102,10 +116,12 @@ export class AmqpChannel implements DeliverySink {
         () => {
           if (readStartMs) latencyTrace?.since('confirm', readStartMs, upTo - from + 1);
           this.sendConfirms(from, upTo, rejected);
+          this.conn.publishBudget.release(held);
         },
         (err: unknown) => {
           this.conn.log.error('message store write failed, nacking publishes', { error: String(err) });
           this.sendIfOpen({ name: 'basic.nack', deliveryTag: upTo, multiple: true, requeue: false });
+          this.conn.publishBudget.release(held);
         },
       );
   }
@@ -150,6 +166,8 @@ export class AmqpChannel implements DeliverySink {
     if (this.released) return;
     this.released = true;
     this.backlog.length = 0;
+    this.conn.publishBudget.release(this.backlogBytes);
+    this.backlogBytes = 0;
     this.conn.resumeReading(this.id);
     this.conn.resumeReading(this.flowKey);
     this.session.close();
@@ -227,7 +245,15 @@ export class AmqpChannel implements DeliverySink {
   private resumeBacklog(): void {
     this.busy = false;
     this.sendHeldCancels();
-    while (!this.busy && !this.released && this.backlog.length > 0) this.run(this.backlog.shift() as Command);
+    while (!this.busy && !this.released && this.backlog.length > 0) {
+      const cmd = this.backlog.shift() as Command;
+      const bytes = cmd.body?.length ?? 0;
+      if (bytes > 0) {
+        this.backlogBytes -= bytes;
+        this.conn.publishBudget.release(bytes);
+      }
+      this.run(cmd);
+    }
     if (this.backlog.length < BACKLOG_PAUSE_COMMANDS) this.conn.resumeReading(this.id);
     if (!this.busy) this.endOfBatch();
   }
@@ -395,6 +421,11 @@ export class AmqpChannel implements DeliverySink {
     const out = this.session.publish(input);
     if (latencyTrace?.readStartMs) latencyTrace.since('publish.route', latencyTrace.readStartMs);
     if (!out) return; // buffered in a transaction
+    if (this.confirmMode) {
+      // Held until its confirm is sent (endOfBatch): the publish budget counts it meanwhile.
+      this.batchHeldBytes += input.body.length;
+      this.conn.publishBudget.hold(input.body.length);
+    }
     if (out.needsSync) this.batchNeedsSync = true;
     // Publishes of one batch into one stream share one promise: keep it once.
     if (out.streamWrite && this.confirmMode && this.batchStreamWrites[this.batchStreamWrites.length - 1] !== out.streamWrite) {

@@ -32,6 +32,7 @@ import { latencyTrace, traceNow, type LatencyTrace } from '../../util/latency-tr
 import type { Logger } from '../../util/logger.js';
 import { certLoginName, type CertLoginFrom } from '../../util/tls.js';
 import { AmqpChannel } from './channel.js';
+import { PublishBudget } from './publish-budget.js';
 import { toAmqpFailure } from './errors.js';
 import { serverProperties } from './properties.js';
 
@@ -43,6 +44,10 @@ export interface ConnectionLimits {
   readonly handshakeTimeoutMs?: number;
   /** Where EXTERNAL takes the user name from (RabbitMQ's ssl_cert_login_from, default common_name). */
   readonly certLoginFrom?: CertLoginFrom;
+  /** Larger message bodies close their channel with 406 (RabbitMQ's max_message_size); 0 = no limit. */
+  readonly maxMessageBytes?: number;
+  /** The connection's publish budget (publish-budget.ts); 0 = no limit. */
+  readonly maxUnconfirmedBytes?: number;
 }
 
 type State = 'header' | 'start' | 'tune' | 'open' | 'running' | 'closing' | 'closed';
@@ -114,6 +119,8 @@ export class AmqpConnection {
   private opened = false;
   /** Why the connection ends, for that line: the first of the server's close text, the client's close, a destroy reason. */
   private closeReason: string | undefined;
+  /** Publish data this connection makes the broker hold; above its limit the socket is not read. */
+  readonly publishBudget: PublishBudget;
 
   constructor(
     private readonly socket: Socket,
@@ -126,7 +133,8 @@ export class AmqpConnection {
     this.channelMax = limits.channelMax;
     this.frameMax = limits.frameMax;
     this.writer = new FrameWriter(FRAME_MIN_SIZE);
-    this.assembler = new CommandAssembler((c) => this.dispatch(c));
+    this.assembler = new CommandAssembler((c) => this.dispatch(c), limits.maxMessageBytes);
+    this.publishBudget = new PublishBudget(this, limits.maxUnconfirmedBytes ?? 0);
     this.parser = new FrameParser(
       {
         onProtocolHeader: (ok) => this.onProtocolHeader(ok),
@@ -202,6 +210,7 @@ export class AmqpConnection {
     this.flush();
     // A blocked connection must be read again to see close-ok (in 'closing', only that matters).
     this.unblock();
+    this.publishBudget.close();
     setTimeout(() => this.destroy('close-ok timeout'), CLOSE_OK_TIMEOUT_MS).unref();
   }
 
@@ -278,6 +287,7 @@ export class AmqpConnection {
     }
     for (const ch of this.channels.values()) ch.endOfBatch();
     this.flush();
+    this.publishBudget.afterRead(this.assembler.bufferedBodyBytes, this.writer.length + this.socket.writableLength);
     if (batchDepth === 0) flushOutputDuringBatch();
     if (trace) {
       trace.since('read.handle', trace.readStartMs);
@@ -344,20 +354,14 @@ export class AmqpConnection {
       if (m.name !== 'channel.open') {
         throw new AmqpProtocolError(ReplyCode.CHANNEL_ERROR, `expected 'channel.open'`, ...ids(m));
       }
-      if (this.channels.size >= this.channelMax) {
+      if (this.channelMax > 0 && this.channels.size >= this.channelMax) {
         throw new AmqpProtocolError(
           ReplyCode.NOT_ALLOWED,
           `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`,
           ...ids(m),
         );
       }
-      if (cmd.channel > this.channelMax) {
-        throw new AmqpProtocolError(
-          ReplyCode.CHANNEL_ERROR,
-          `channel number ${cmd.channel} exceeds the negotiated channel_max ${this.channelMax}`,
-          ...ids(m),
-        );
-      }
+      // RabbitMQ counts channels against channel_max; it does not refuse a high channel number.
       this.openChannelGrant(m);
       const channel = new AmqpChannel(cmd.channel, this);
       this.channels.set(cmd.channel, channel);
@@ -516,17 +520,18 @@ export class AmqpConnection {
   }
 
   private onTuneOk(m: MethodOf<'connection.tune-ok'>): void {
-    const frameMax = m.frameMax === 0 ? this.limits.frameMax : m.frameMax;
-    if (frameMax < FRAME_MIN_SIZE) {
-      throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `frame_max=${m.frameMax} < ${FRAME_MIN_SIZE} min size`, ...ids(m));
+    const refused =
+      tuneRefusal('frame_max', m.frameMax, FRAME_MIN_SIZE, this.limits.frameMax) ??
+      tuneRefusal('channel_max', m.channelMax, 1, this.limits.channelMax);
+    if (refused !== undefined) {
+      // RabbitMQ 3.10 logs this NOT_ALLOWED and closes the socket without connection.close
+      // (a handshake error: the client is not trusted yet).
+      this.log.warn('handshake refused', { reason: `NOT_ALLOWED - ${refused}` });
+      this.destroy('tune-ok out of range');
+      return;
     }
-    if (frameMax > this.limits.frameMax) {
-      throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `frame_max=${m.frameMax} > ${this.limits.frameMax} max size`, ...ids(m));
-    }
-    const channelMax = m.channelMax === 0 ? this.limits.channelMax : m.channelMax;
-    if (channelMax > this.limits.channelMax) {
-      throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `channel_max=${m.channelMax} > ${this.limits.channelMax} max`, ...ids(m));
-    }
+    const channelMax = m.channelMax;
+    const frameMax = m.frameMax;
     this.channelMax = channelMax;
     this.frameMax = frameMax;
     this.parser.setFrameMax(frameMax);
@@ -706,6 +711,7 @@ export class AmqpConnection {
 
   private onDrain(): void {
     this.backedUpSince = 0;
+    this.publishBudget.outputChanged(this.writer.length + this.socket.writableLength);
     if (!this.blockedChannels) return;
     this.blockedChannels = false;
     for (const ch of this.channels.values()) ch.resume();
@@ -765,6 +771,19 @@ function flushOutputDuringBatch(): void {
   // A flush runs other code (a drain resumes deliveries), which may queue more: take the list first.
   const conns = outputDuringBatch.splice(0);
   for (const c of conns) c.flushIfScheduled();
+}
+
+/**
+ * RabbitMQ's validate_negotiated_integer_value: a tune-ok value below the minimum, or
+ * 0 (no limit) or above the server's value when the server has one, is refused.
+ */
+function tuneRefusal(field: string, client: number, min: number, server: number): string | undefined {
+  if (client !== 0 && client < min) return `negotiated ${field} = ${client} is lower than the minimum allowed value (${min})`;
+  if (server !== 0 && (client === 0 || client > server)) {
+    const detail = client === 0 ? ' (no limit)' : '';
+    return `negotiated ${field} = ${client}${detail} is higher than the maximum allowed value (${server})`;
+  }
+  return undefined;
 }
 
 function ids(m: Method): [number, number] {

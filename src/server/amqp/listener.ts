@@ -20,6 +20,17 @@ export interface AmqpListenerOptions extends ConnectionLimits {
   readonly tls?: { readonly options: TlsOptions; readonly settings: TlsSettings };
 }
 
+export interface PublishBudgetReport {
+  /** Publish bytes held for all connections now. */
+  readonly bytes: number;
+  /** The most one open connection ever held at once. */
+  readonly peakBytes: number;
+  /** Times connections (open now) stopped being read for their budget. */
+  readonly pauses: number;
+  /** Connections not being read for their budget now. */
+  readonly pausedConnections: number;
+}
+
 export class AmqpListener {
   private readonly server: Server;
   private readonly connections = new Set<AmqpConnection>();
@@ -73,6 +84,22 @@ export class AmqpListener {
     let n = 0;
     for (const c of this.connections) if (c.blocked) n++;
     return n;
+  }
+
+  /** The publish budgets of all connections (docs/limits.md): bytes held now, the peak of any one, pauses. */
+  publishBudgets(): PublishBudgetReport {
+    let bytes = 0;
+    let peakBytes = 0;
+    let pauses = 0;
+    let paused = 0;
+    for (const c of this.connections) {
+      const b = c.publishBudget;
+      bytes += b.bytes;
+      peakBytes = Math.max(peakBytes, b.peakBytes);
+      pauses += b.pauses;
+      if (b.paused) paused++;
+    }
+    return { bytes, peakBytes, pauses, pausedConnections: paused };
   }
 
   listen(): Promise<{ host: string; port: number }> {

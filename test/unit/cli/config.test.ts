@@ -199,6 +199,30 @@ describe('cli: serve options', () => {
     assert.equal(serve(['--amqp-port', '65535']).amqpPort, 65535);
     assert.equal(serve(['--amqp-port', '0']).amqpPort, 0);
   });
+
+  it('limits: --max-message-size, --channel-max, --frame-max, --max-unconfirmed-bytes from each source', () => {
+    const o = serve(['--max-message-size', '16MiB', '--channel-max=100', '--frame-max', '65536', '--max-unconfirmed-bytes', '8MiB']);
+    assert.deepEqual(
+      [o.maxMessageSize, o.channelMax, o.frameMax, o.maxUnconfirmedBytes],
+      [16 * 2 ** 20, 100, 65536, 8 * 2 ** 20],
+    );
+    const env = { WHARF_MAX_MESSAGE_SIZE: '1024', WHARF_CHANNEL_MAX: '10', WHARF_FRAME_MAX: '4096', WHARF_MAX_UNCONFIRMED_BYTES: '1MB' };
+    const e = serve([], env);
+    assert.deepEqual([e.maxMessageSize, e.channelMax, e.frameMax, e.maxUnconfirmedBytes], [1024, 10, 4096, 1_000_000]);
+    const file = JSON.stringify({ maxMessageSize: 536870912, channelMax: 65535, frameMax: '1MiB', maxUnconfirmedBytes: 65536 });
+    const f = serve(['--config', 'l.json'], {}, files({ 'l.json': file }));
+    assert.deepEqual([f.maxMessageSize, f.channelMax, f.frameMax, f.maxUnconfirmedBytes], [536870912, 65535, 2 ** 20, 65536]);
+    assert.equal(serve([]).maxMessageSize, undefined, 'unset: the broker default (128 MiB)');
+  });
+
+  it('limits: out-of-range values are refused (RabbitMQ caps max_message_size at 512 MiB)', () => {
+    usageError(['serve', '--max-message-size', '513MiB'], {}, noFiles, /invalid --max-message-size: "513MiB" \(expected a size from 1 byte to 512MiB/);
+    usageError(['serve', '--max-message-size', '0'], {}, noFiles, /invalid --max-message-size/);
+    usageError(['serve', '--channel-max', '0'], {}, noFiles, /invalid --channel-max: "0" \(expected a number of channels from 1 to 65535\)/);
+    usageError(['serve', '--channel-max', '65536'], {}, noFiles, /invalid --channel-max/);
+    usageError(['serve', '--frame-max', '4095'], {}, noFiles, /invalid --frame-max: "4095" \(expected a size from 4096 bytes to 1GiB\)/);
+    usageError(['serve'], { WHARF_MAX_UNCONFIRMED_BYTES: '1k' }, noFiles, /invalid WHARF_MAX_UNCONFIRMED_BYTES/);
+  });
 });
 
 describe('cli: bad values are one-line usage errors', () => {
