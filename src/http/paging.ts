@@ -139,13 +139,42 @@ function ordering<T>(list: LazyList<T>, idx: readonly number[], keys: readonly s
     }
   }
   const sign = reverse ? -1 : 1;
+  const compares = values.map((v) => comparatorFor(v, idx));
+  if (compares.length === 1) {
+    const [c0] = compares;
+    return (a, b) => sign * c0(a, b) || a - b;
+  }
   return (a, b) => {
-    for (const v of values) {
-      const c = compare(v[a], v[b]);
-      if (c !== 0) return sign * c;
+    for (const c of compares) {
+      const r = c(a, b);
+      if (r !== 0) return sign * r;
     }
     return a - b;
   };
+}
+
+/**
+ * compare() over one key's values, specialised when they are all strings or all
+ * numbers (the usual case: names, depths, rates), which gives the same order faster.
+ */
+function comparatorFor(v: unknown[], idx: readonly number[]): (a: number, b: number) => number {
+  let strings = true;
+  let numbers = true;
+  for (const i of idx) {
+    const x = v[i];
+    if (typeof x !== 'string') strings = false;
+    if (typeof x !== 'number' || Number.isNaN(x)) numbers = false;
+    if (!strings && !numbers) break;
+  }
+  if (strings) {
+    const s = v as string[];
+    return (a, b) => (s[a] < s[b] ? -1 : s[a] > s[b] ? 1 : 0);
+  }
+  if (numbers) {
+    const n = v as number[];
+    return (a, b) => n[a] - n[b];
+  }
+  return (a, b) => compare(v[a], v[b]);
 }
 
 function integer(text: string): number {
