@@ -385,6 +385,46 @@ describe('management API', { skip: skipWithoutReferenceManagement }, () => {
     });
   });
 
+  describe('sorting a page by stats columns', () => {
+    it('sorts a filtered page by depth and by a nested message_stats field, and pages exchanges by name', OPTS, async () => {
+      const prefix = uniqueName('mgmt-sortq');
+      const ch = await ctx.clients.channel();
+      const depths: Record<string, number> = { a: 2, b: 0, c: 1 };
+      for (const [s, n] of Object.entries(depths)) {
+        const q = ctx.clients.deleteLater(`${prefix}-${s}`);
+        await ch.assertQueue(q, { durable: false });
+        for (let i = 0; i < n; i++) ch.sendToQueue(q, Buffer.from('x'));
+      }
+      const base = `/api/queues/%2F?page=1&page_size=3&name=${enc(prefix)}`;
+      const byDepth = await pollJson<Json>(
+        ctx.api,
+        `${base}&sort=messages&sort_reverse=true&columns=name,messages`,
+        (v) => ((v.items as Json[])[0]?.messages as number | undefined) === 2 && ((v.items as Json[])[1]?.messages as number | undefined) === 1,
+        'queues sorted by depth',
+      );
+      assert.deepEqual(byDepth.items, [
+        { name: `${prefix}-a`, messages: 2 },
+        { name: `${prefix}-c`, messages: 1 },
+        { name: `${prefix}-b`, messages: 0 },
+      ]);
+      assert.equal(byDepth.filtered_count, 3);
+      const byPublished = await pollJson<Json>(
+        ctx.api,
+        `${base}&sort=message_stats.publish&columns=name,message_stats.publish`,
+        (v) => (v.items as Json[]).map((i) => ((i.message_stats as Json | undefined)?.publish as number | undefined) ?? 0).join() === '0,1,2',
+        'queues sorted by message_stats.publish',
+      );
+      assert.deepEqual((byPublished.items as Json[]).map((i) => i.name), [`${prefix}-b`, `${prefix}-c`, `${prefix}-a`]);
+      const second = await ctx.api.getJson(`/api/queues/%2F?page=2&page_size=2&name=${enc(prefix)}&sort=name&sort_reverse=true`);
+      assert.deepEqual((second.items as Json[]).map((i) => i.name), [`${prefix}-a`]);
+      const xs = [`${prefix}-x2`, `${prefix}-x1`].map((x) => ctx.clients.deleteExchangeLater(x));
+      for (const x of xs) await ch.assertExchange(x, 'fanout', { durable: false });
+      const exchanges = await ctx.api.getJson(`/api/exchanges/%2F?page=1&page_size=1&name=${enc(prefix)}&sort=name&columns=name,type`);
+      assert.equal(exchanges.filtered_count, 2);
+      assert.deepEqual(exchanges.items, [{ name: `${prefix}-x1`, type: 'fanout' }]);
+    });
+  });
+
   describe('definitions', () => {
     it('exports in RabbitMQ\'s format and imports exchanges, queues and bindings', OPTS, async () => {
       const x = ctx.clients.deleteExchangeLater(uniqueName('mgmt-defx'));
