@@ -340,6 +340,11 @@ describe('management API', { skip: skipWithoutReferenceManagement }, () => {
       assert.equal(chJson.prefetch_count, 7);
       assert.equal(chJson.number, 1);
       assert.equal(chJson.name, `${String(c.name)} (1)`);
+      assert.equal((await ctx.api.getJson(`/api/channels/${enc(String(chJson.name))}`)).prefetch_count, 7);
+      const pagedConns = await ctx.api.getJson(`/api/connections?page=1&page_size=500&name=${enc(String(c.name))}&sort=name&columns=name,channels`);
+      assert.deepEqual(pagedConns.items, [{ name: c.name, channels: 1 }]);
+      const pagedChannels = await ctx.api.getJson(`/api/channels?page=1&name=${enc(String(c.name))}&sort=prefetch_count&columns=name,prefetch_count`);
+      assert.deepEqual(pagedChannels.items, [{ name: chJson.name, prefetch_count: 7 }]);
       const consumers = await ctx.api.getJson<Json[]>('/api/consumers/%2F');
       const k = consumers.find((x) => x.consumer_tag === 'mgmt-conn-tag') as Json;
       assert.ok(k);
