@@ -150,7 +150,8 @@ describe('management API', { skip: skipWithoutReferenceManagement }, () => {
       const info = await pollJson<Json>(
         ctx.api,
         `/api/queues/%2F/${enc(q)}`,
-        (v) => v.messages === 3 && v.messages_unacknowledged === 1 && v.consumers === 1 && (v.message_stats as Json | undefined)?.publish === 3,
+        // RabbitMQ's stats arrive one event at a time: wait for the delivery too.
+        (v) => v.messages === 3 && v.messages_unacknowledged === 1 && v.consumers === 1 && (v.message_stats as Json | undefined)?.publish === 3 && (v.message_stats as Json).deliver === 1,
         'queue depth and stats',
       );
       assert.equal(info.messages_ready, 2);
