@@ -8,7 +8,7 @@ import type { Stream } from '../broker/stream/stream.js';
 import type { Vhost } from '../broker/vhost.js';
 import type { ManagementContext } from './context.js';
 import { argsToJson } from './json.js';
-import { depthJson, exchangeMessageStats, queueDepth, queueMessageStats } from './stats-json.js';
+import { depthJson, exchangeMessageStats, queueDepth, queueMessageStats, queueStatsColumn } from './stats-json.js';
 
 type Json = Record<string, unknown>;
 
@@ -40,6 +40,37 @@ export function queueJson(ctx: ManagementContext, q: Queue): Json {
     type: q.config.queueType === 'quorum' ? 'quorum' : 'classic',
     vhost: q.vhost,
   };
+}
+
+/** queueJson's plain fields that sort a list without rendering each queue (paging.ts). */
+const QUEUE_COLUMNS: Record<string, (q: Queue, ctx: ManagementContext) => unknown> = {
+  auto_delete: (q) => q.autoDelete,
+  consumer_capacity: (q) => (q.consumerCount > 0 ? 1 : 0),
+  consumer_utilisation: (q) => (q.consumerCount > 0 ? 1 : 0),
+  consumers: (q) => q.consumerCount,
+  durable: (q) => q.durable,
+  exclusive: (q) => q.exclusiveOwner !== undefined,
+  message_bytes: (q) => q.readyBodyBytes,
+  message_bytes_ready: (q) => q.readyBodyBytes,
+  messages: (q) => q.messageCount + q.unacked,
+  messages_ready: (q) => q.messageCount,
+  messages_ready_ram: (q) => q.messageCount,
+  messages_unacknowledged: (q) => q.unacked,
+  name: (q) => q.name,
+  node: (_q, ctx) => ctx.nodeName,
+  state: () => 'running',
+  type: (q) => (q.config.queueType === 'quorum' ? 'quorum' : 'classic'),
+  vhost: (q) => q.vhost,
+};
+
+/**
+ * A reader of one (dotted) path of queueJson(ctx, q) that does not build it, or
+ * undefined for paths only the JSON has (they are rare sort keys: arguments.*).
+ */
+export function queueColumn(ctx: ManagementContext, path: string): ((q: Queue) => unknown) | undefined {
+  const plain = Object.hasOwn(QUEUE_COLUMNS, path) ? QUEUE_COLUMNS[path] : undefined;
+  if (plain) return (q) => plain(q, ctx);
+  return queueStatsColumn(path, ctx.rates);
 }
 
 /** A stream (Kafka topic, AMQP stream queue) as RabbitMQ shows a stream queue; messages = retained records. */

@@ -13,11 +13,11 @@ import type { ManagementContext } from '../context.js';
 import { HttpError, badRequest, objectNotFound } from '../errors.js';
 import { bindingJson, exchangeJson, propertiesKey, vhostBindings, type BindingView } from '../format.js';
 import { argsFromJson } from '../json.js';
-import { listResponse } from '../paging.js';
+import { lazyListResponse, type LazyList } from '../paging.js';
 
 export function exchangeRoutes(app: FastifyInstance, ctx: ManagementContext): void {
-  route(app, ctx, '/api/exchanges', { GET: (r) => listResponse(exchangesOf(ctx, r, ctx.broker.vhostList()), r.query) });
-  route(app, ctx, '/api/exchanges/:vhost', { GET: (r) => listResponse(exchangesOf(ctx, r, [vhostOf(ctx, r.params.vhost)]), r.query) });
+  route(app, ctx, '/api/exchanges', { GET: (r) => lazyListResponse(exchangesOf(ctx, r, ctx.broker.vhostList()), r.query) });
+  route(app, ctx, '/api/exchanges/:vhost', { GET: (r) => lazyListResponse(exchangesOf(ctx, r, [vhostOf(ctx, r.params.vhost)]), r.query) });
   route(app, ctx, '/api/exchanges/:vhost/:name', {
     GET: (r) => {
       const v = vhostOf(ctx, r.params.vhost);
@@ -53,13 +53,29 @@ export function exchangeRoutes(app: FastifyInstance, ctx: ManagementContext): vo
   bindingRoutes(app, ctx);
 }
 
-function exchangesOf(ctx: ManagementContext, r: ApiRequest, vhosts: readonly Vhost[]): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
+type ListedExchange = { readonly vhost: string; readonly x: Exchange };
+
+/** exchangeJson's plain fields, read without rendering for sorting and filtering a page. */
+const EXCHANGE_COLUMNS: Record<string, (i: ListedExchange) => unknown> = {
+  auto_delete: (i) => i.x.autoDelete,
+  durable: (i) => i.x.durable,
+  internal: (i) => i.x.internal,
+  name: (i) => (i.x.isDefault ? '' : i.x.name),
+  type: (i) => i.x.type,
+  vhost: (i) => i.vhost,
+};
+
+function exchangesOf(ctx: ManagementContext, r: ApiRequest, vhosts: readonly Vhost[]): LazyList<ListedExchange> {
+  const items: ListedExchange[] = [];
   for (const v of vhosts) {
     if (!mayAccessVhost(ctx.broker, r.user, v.name)) continue;
-    for (const x of v.exchanges.values()) out.push(exchangeJson(ctx, v.name, x));
+    for (const x of v.exchanges.values()) items.push({ vhost: v.name, x });
   }
-  return out;
+  return {
+    items,
+    column: (path) => (Object.hasOwn(EXCHANGE_COLUMNS, path) ? EXCHANGE_COLUMNS[path] : undefined),
+    render: (i) => exchangeJson(ctx, i.vhost, i.x),
+  };
 }
 
 /** RabbitMQ names the default exchange amq.default in paths. */
@@ -170,10 +186,10 @@ function propertiesFromJson(raw: unknown): BasicProperties {
 
 function bindingRoutes(app: FastifyInstance, ctx: ManagementContext): void {
   route(app, ctx, '/api/bindings', {
-    GET: (r) => listResponse(allBindings(ctx, r, ctx.broker.vhostList()), r.query, []),
+    GET: (r) => lazyListResponse(allBindings(ctx, r, ctx.broker.vhostList()), r.query, []),
   });
   route(app, ctx, '/api/bindings/:vhost', {
-    GET: (r) => listResponse(allBindings(ctx, r, [vhostOf(ctx, r.params.vhost)]), r.query, []),
+    GET: (r) => lazyListResponse(allBindings(ctx, r, [vhostOf(ctx, r.params.vhost)]), r.query, []),
   });
   for (const kind of ['q', 'e'] as const) {
     const base = `/api/bindings/:vhost/e/:source/${kind}/:destination`;
@@ -196,13 +212,30 @@ function bindingRoutes(app: FastifyInstance, ctx: ManagementContext): void {
   }
 }
 
-function allBindings(ctx: ManagementContext, r: ApiRequest, vhosts: readonly Vhost[]): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
+type ListedBinding = { readonly vhost: string; readonly b: BindingView };
+
+/** bindingJson's plain fields, read without rendering (properties_key hashes the arguments). */
+const BINDING_COLUMNS: Record<string, (i: ListedBinding) => unknown> = {
+  destination: (i) => i.b.destination,
+  destination_type: (i) => i.b.destinationType,
+  routing_key: (i) => i.b.routingKey,
+  source: (i) => i.b.source,
+  vhost: (i) => i.vhost,
+  // Bindings have no name: RabbitMQ's name filter sees none.
+  name: () => undefined,
+};
+
+function allBindings(ctx: ManagementContext, r: ApiRequest, vhosts: readonly Vhost[]): LazyList<ListedBinding> {
+  const items: ListedBinding[] = [];
   for (const v of vhosts) {
     if (!mayAccessVhost(ctx.broker, r.user, v.name)) continue;
-    for (const b of vhostBindings(v)) out.push(bindingJson(v.name, b));
+    for (const b of vhostBindings(v)) items.push({ vhost: v.name, b });
   }
-  return out;
+  return {
+    items,
+    column: (path) => (Object.hasOwn(BINDING_COLUMNS, path) ? BINDING_COLUMNS[path] : undefined),
+    render: (i) => bindingJson(i.vhost, i.b),
+  };
 }
 
 function pairBindings(ctx: ManagementContext, r: ApiRequest, kind: 'q' | 'e'): BindingView[] {

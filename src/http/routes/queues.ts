@@ -10,9 +10,9 @@ import { Status, boolField, checked, grantFor, objectBody, route, sendError, str
 import { mayAccessVhost, requireTag } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { HttpError, badRequest, objectNotFound } from '../errors.js';
-import { allConsumers, queueJson, streamQueueJson } from '../format.js';
+import { allConsumers, queueColumn, queueJson, streamQueueJson } from '../format.js';
 import { argsFromJson, fieldToJson } from '../json.js';
-import { lazyListResponse, type LazyList } from '../paging.js';
+import { lazyListResponse, valueAt, type LazyList } from '../paging.js';
 import type { Stream } from '../../broker/stream/stream.js';
 
 /** The connection id the API acts as (exclusive queues of clients are still theirs). */
@@ -48,10 +48,19 @@ function queuesOf(ctx: ManagementContext, r: ApiRequest, vhosts: readonly Vhost[
     for (const q of v.queues.values()) items.push({ v, q });
     for (const s of v.streams.list()) items.push({ v, s });
   }
+  const render = (i: Listed): Record<string, unknown> => (i.q ? queueJson(ctx, i.q) : streamQueueJson(ctx, i.v, i.s));
   return {
     items,
-    key: (i) => ({ name: i.q ? i.q.name : i.s.name, vhost: i.v.name }),
-    render: (i) => (i.q ? queueJson(ctx, i.q) : streamQueueJson(ctx, i.v, i.s)),
+    // Queues are read straight from the broker's objects; streams (few) from their JSON.
+    column: (path) => {
+      if (path === 'name') return (i) => (i.q ? i.q.name : i.s.name);
+      if (path === 'vhost') return (i) => i.v.name;
+      const read = queueColumn(ctx, path);
+      if (!read) return undefined;
+      const parts = path.split('.');
+      return (i) => (i.q ? read(i.q) : valueAt(render(i), parts));
+    },
+    render,
   };
 }
 
