@@ -14,7 +14,9 @@ import {
 } from './broker/resource-monitor.js';
 import { startHttpServer } from './http/server.js';
 import { AmqpListener } from './server/amqp/listener.js';
-import { KafkaListener } from './server/kafka/listener.js';
+import { readFileSync } from 'node:fs';
+import { KafkaListener, type KafkaTlsOptions } from './server/kafka/listener.js';
+import { isSaslMechanism, SASL_MECHANISMS, type SaslMechanismName } from './server/kafka/sasl/mechanism.js';
 import { kafkaSubscriptions } from './server/kafka/handlers/groups.js';
 import { DEFAULT_VHOST } from './broker/broker.js';
 import type { Vhost } from './broker/vhost.js';
@@ -35,6 +37,17 @@ export interface BrokerOptions {
   kafkaAdvertisedHost?: string;
   /** Create topics clients ask for (Kafka's auto.create.topics.enable; default true). */
   kafkaAutoCreateTopics?: boolean;
+  /**
+   * Kafka's sasl.enabled.mechanisms for both Kafka listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.
+   * Empty or absent: no authentication (every connection works in `/`).
+   */
+  kafkaSaslMechanisms?: string[];
+  /** A second Kafka listener, with TLS (SSL, or SASL_SSL with mechanisms); needs tlsCert and tlsKey. */
+  kafkaTlsPort?: number;
+  /** PEM files for TLS listeners: certificate chain, private key, CA bundle. */
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
   /** How often stream retention runs, in ms (default 60 s). */
   retentionCheckMs?: number;
   /** How often the stream cleaner looks for compacted partitions worth cleaning, in ms (default 15 s). */
@@ -80,6 +93,8 @@ export interface BrokerHandle {
   readonly amqpPort: number;
   readonly httpPort: number;
   readonly kafkaPort: number;
+  /** The Kafka TLS listener's port, when kafkaTlsPort was given. */
+  readonly kafkaTlsPort?: number;
   readonly host: string;
   readonly amqpUrl: string;
   /** host:port for Kafka clients' bootstrap servers. */
@@ -105,8 +120,31 @@ export const DEFAULTS = {
   heartbeatSec: 60,
 };
 
+/** The SASL mechanisms option, checked before anything starts. */
+function kafkaSaslMechanisms(names: readonly string[] | undefined): SaslMechanismName[] {
+  const out: SaslMechanismName[] = [];
+  for (const name of names ?? []) {
+    if (!isSaslMechanism(name)) throw new Error(`unknown Kafka SASL mechanism '${name}' (expected ${SASL_MECHANISMS.join(', ')})`);
+    if (!out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
+/** The TLS files for the Kafka TLS listener, read once at start (undefined without kafkaTlsPort). */
+function kafkaTls(opts: BrokerOptions): KafkaTlsOptions | undefined {
+  if (opts.kafkaTlsPort === undefined) return undefined;
+  if (opts.tlsCert === undefined || opts.tlsKey === undefined) throw new Error('kafkaTlsPort needs tlsCert and tlsKey');
+  return {
+    cert: readFileSync(opts.tlsCert),
+    key: readFileSync(opts.tlsKey),
+    ...(opts.tlsCa !== undefined ? { ca: readFileSync(opts.tlsCa) } : {}),
+  };
+}
+
 export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandle> {
   const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info');
+  const saslMechanisms = kafkaSaslMechanisms(opts.kafkaSaslMechanisms);
+  const tls = kafkaTls(opts);
   const dataDir = opts.dataDir ?? DEFAULTS.dataDir;
   const broker = await Broker.open({
     dataDir,
@@ -158,23 +196,31 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     await broker.close();
     throw err;
   }
-  const kafka = new KafkaListener(
-    broker,
-    broker.vhost(DEFAULT_VHOST) as Vhost,
-    {
-      port: opts.kafkaPort ?? DEFAULTS.kafkaPort,
-      host: bind,
-      autoCreateTopics: opts.kafkaAutoCreateTopics ?? true,
-      ...(opts.kafkaAdvertisedHost !== undefined ? { advertisedHost: opts.kafkaAdvertisedHost } : {}),
-    },
-    logger,
-  );
+  const kafkaListener = (port: number, tlsFiles?: KafkaTlsOptions): KafkaListener =>
+    new KafkaListener(
+      broker,
+      broker.vhost(DEFAULT_VHOST) as Vhost,
+      {
+        port,
+        host: bind,
+        autoCreateTopics: opts.kafkaAutoCreateTopics ?? true,
+        saslMechanisms,
+        ...(tlsFiles !== undefined ? { tls: tlsFiles } : {}),
+        ...(opts.kafkaAdvertisedHost !== undefined ? { advertisedHost: opts.kafkaAdvertisedHost } : {}),
+      },
+      logger,
+    );
+  const kafka = kafkaListener(opts.kafkaPort ?? DEFAULTS.kafkaPort);
+  const kafkaTlsListener = tls !== undefined && opts.kafkaTlsPort !== undefined ? kafkaListener(opts.kafkaTlsPort, tls) : undefined;
   let kafkaAddr;
+  let kafkaTlsAddr;
   try {
     kafkaAddr = await kafka.listen();
+    kafkaTlsAddr = await kafkaTlsListener?.listen();
   } catch (err) {
     resources.stop();
     await amqp.close();
+    await kafka.close();
     await broker.close();
     throw err;
   }
@@ -190,6 +236,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
         listeners: () => [
           { protocol: 'amqp', ip: amqpAddr.host, port: amqpAddr.port },
           { protocol: 'kafka', ip: kafkaAddr.host, port: kafkaAddr.port },
+          ...(kafkaTlsAddr !== undefined ? [{ protocol: 'kafka/ssl', ip: kafkaTlsAddr.host, port: kafkaTlsAddr.port }] : []),
         ],
         blockedConnections: () => amqp.blockedConnectionCount,
         ...(opts.statsIntervalMs !== undefined ? { statsIntervalMs: opts.statsIntervalMs } : {}),
@@ -200,6 +247,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     resources.stop();
     await amqp.close();
     await kafka.close();
+    await kafkaTlsListener?.close();
     await broker.close();
     throw err;
   }
@@ -213,6 +261,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     httpPort: http.port,
     host,
     kafkaPort: kafkaAddr.port,
+    ...(kafkaTlsAddr !== undefined ? { kafkaTlsPort: kafkaTlsAddr.port } : {}),
     amqpUrl: `amqp://guest:guest@${urlHost}:${amqpAddr.port}`,
     kafkaBootstrap: `${urlHost}:${kafkaAddr.port}`,
     alarms: () => [...resources.alarms],
@@ -226,6 +275,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
         resources.stop();
         await amqp.close();
         await kafka.close();
+        await kafkaTlsListener?.close();
         await http.close();
         await broker.close();
         if (tracing) stopLatencyTrace(logger);

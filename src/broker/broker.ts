@@ -27,6 +27,7 @@ import type { CleanerHost } from './stream/compaction/cleaner.js';
 import { GroupCoordinator, type GroupConfig, type SubscriptionDecoder } from './stream/groups/index.js';
 import { TransactionCoordinator, type TxnConfig } from './stream/txn/index.js';
 import type { StreamEnv } from './stream/stream.js';
+import { deriveScramCredentials, SCRAM_ITERATIONS_DEFAULT, type ScramCredentials, type ScramHash } from './scram-credentials.js';
 
 export interface User {
   readonly name: string;
@@ -76,6 +77,8 @@ export const DEFAULT_VHOST = '/';
 export class Broker {
   private readonly vhosts = new Map<string, Vhost>();
   private readonly users = new Map<string, string>();
+  /** SCRAM credentials derived from users' passwords, per user and hash (see scramCredentials). */
+  private readonly scramCache = new Map<string, { readonly password: string; readonly credentials: ScramCredentials }>();
   private nextMsgId = 1;
   private nextQueueId = 1;
   private nextStreamId = 1;
@@ -193,7 +196,28 @@ export class Broker {
   authenticate(user: string, password: string, fromLoopback: boolean): boolean {
     const expected = this.users.get(user);
     if (expected === undefined || expected !== password) return false;
+    return this.mayConnectFrom(user, fromLoopback);
+  }
+
+  /** RabbitMQ's loopback_users: guest may only connect from loopback, whatever the mechanism. */
+  mayConnectFrom(user: string, fromLoopback: boolean): boolean {
     return user !== 'guest' || fromLoopback;
+  }
+
+  /**
+   * A user's SCRAM credentials for one hash, or undefined for an unknown user. Derived from
+   * today's in-memory password with a random salt and Kafka's 4096 iterations, then cached
+   * (PBKDF2 is deliberately slow); a changed password derives afresh.
+   */
+  scramCredentials(user: string, hash: ScramHash): ScramCredentials | undefined {
+    const password = this.users.get(user);
+    if (password === undefined) return undefined;
+    const key = `${hash}\u0000${user}`;
+    const cached = this.scramCache.get(key);
+    if (cached !== undefined && cached.password === password) return cached.credentials;
+    const credentials = deriveScramCredentials(password, hash, randomBytes(32), SCRAM_ITERATIONS_DEFAULT);
+    this.scramCache.set(key, { password, credentials });
+    return credentials;
   }
 
   /** Resolves once durable topology changes made so far are on disk. */
