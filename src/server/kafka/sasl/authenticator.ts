@@ -155,14 +155,13 @@ export class KafkaSaslAuthenticator {
   /** The message Kafka sends for a failed token: its own for SaslAuthenticationError, the generic one otherwise. */
   private refusal(err: unknown): { message: string } {
     if (err instanceof SaslAuthenticationError) return { message: err.message };
-    if (!(err instanceof SaslError)) this.note(`unexpected SASL failure: ${err instanceof Error ? err.message : String(err)}`);
-    else this.note(err.message);
+    this.note(err instanceof SaslError ? err.message : `unexpected SASL failure: ${err instanceof Error ? err.message : String(err)}`);
     return { message: `Authentication failed during authentication due to invalid credentials with SASL mechanism ${this.mechanism ?? ''}` };
   }
 
   private newServer(mechanism: SaslMechanismName): SaslServer {
     if (mechanism === 'PLAIN') return new PlainServer(this.backend, this.note);
-    return new ScramServer(mechanism === 'SCRAM-SHA-256' ? 'SHA-256' : 'SHA-512', this.backend, this.note);
+    return new ScramServer(mechanism === 'SCRAM-SHA-256' ? 'SHA-256' : 'SHA-512', this.backend);
   }
 
   private header(frame: Buffer): DecodedRequestHeader | undefined {

@@ -50,7 +50,6 @@ export class ScramServer implements SaslServer {
   constructor(
     private readonly hash: ScramHash,
     private readonly backend: SaslBackend,
-    private readonly note: (reason: string) => void,
     /** The server's part of the nonce (a test gives RFC 7677's). */
     private readonly serverNonce: () => string = () => randomBytes(24).toString('base64'),
   ) {}
@@ -79,10 +78,8 @@ export class ScramServer implements SaslServer {
     const login = saslNameToLogin(g.saslname);
     const { vhost, user } = splitLogin(login);
     const credentials = this.backend.scramCredentials(user, this.hash);
-    if (credentials === undefined) {
-      this.note(`unknown user '${user}'`);
-      throw new SaslError('Authentication failed: Invalid user credentials');
-    }
+    // SaslError messages are logged, never sent: they may name the user.
+    if (credentials === undefined) throw new SaslError(`Authentication failed: Invalid user credentials (no user '${user}')`);
     if (g.authzid !== undefined && saslNameToLogin(g.authzid) !== login) {
       throw new SaslAuthenticationError('Authentication failed: Client requested an authorization id that is different from username');
     }
@@ -111,14 +108,10 @@ export class ScramServer implements SaslServer {
     const clientKey = Buffer.alloc(proof.length);
     for (let i = 0; i < proof.length; i++) clientKey[i] = (proof[i] as number) ^ (clientSignature[i] as number);
     if (!timingSafeEqual(digest(this.hash, clientKey), x.credentials.storedKey)) {
-      this.note(`invalid proof for user '${x.user}'`);
-      throw new SaslError('Invalid client credentials');
+      throw new SaslError(`Invalid client credentials (wrong password for user '${x.user}')`);
     }
     // Checked after the proof so that a missing vhost is not told to someone without the password.
-    if (!this.backend.vhostExists(x.vhost)) {
-      this.note(`vhost '${x.vhost}' does not exist`);
-      throw new SaslError('Authentication failed: vhost does not exist');
-    }
+    if (!this.backend.vhostExists(x.vhost)) throw new SaslError(`Authentication failed: vhost '${x.vhost}' does not exist`);
     const serverSignature = hmac(this.hash, x.credentials.serverKey, authMessage);
     this.identity = { user: x.user, vhost: x.vhost, mechanism: this.mechanism };
     this.state = 'complete';
