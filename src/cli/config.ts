@@ -29,6 +29,14 @@ export interface ServeOptions {
   kafkaAdvertisedHost?: string;
   /** Kafka's auto.create.topics.enable. */
   kafkaAutoCreateTopics: boolean;
+  /** Kafka's sasl.enabled.mechanisms on the Kafka listeners; empty: no authentication. */
+  kafkaSaslMechanisms: string[];
+  /** A Kafka TLS listener's port (SSL, or SASL_SSL with mechanisms); needs tlsCert and tlsKey. */
+  kafkaTlsPort?: number;
+  /** PEM files for TLS listeners: certificate chain, private key, CA bundle. */
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
   bind: string;
   fsync: FsyncMode;
   logLevel: LogLevel;
@@ -69,6 +77,7 @@ export const serveDefaults: Readonly<ServeOptions> = {
   httpPort: 15672,
   kafkaPort: 9092,
   kafkaAutoCreateTopics: true,
+  kafkaSaslMechanisms: [],
   bind: '::',
   fsync: 'batch',
   logLevel: 'info',
@@ -80,6 +89,8 @@ export const serveDefaults: Readonly<ServeOptions> = {
 };
 
 const fsyncModes: readonly FsyncMode[] = ['always', 'batch', 'never'];
+/** The Kafka SASL mechanisms Wharf serves (docs/kafka.md, Authentication). */
+const kafkaSaslMechanismNames: readonly string[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
 
 export const helpText = `Usage: wharf <command> [options]
 
@@ -105,6 +116,17 @@ Options (flag > environment variable > config file > default):
   --kafka-auto-create-topics true|false
                         WHARF_KAFKA_AUTO_CREATE_TOPICS
                                          create a topic when a client asks for it (true)
+  --kafka-sasl-mechanisms LIST
+                        WHARF_KAFKA_SASL_MECHANISMS
+                                         require SASL on the Kafka listeners with these mechanisms,
+                                         comma-separated: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512;
+                                         log in as vhost:user (user alone means /) (none: no auth)
+  --kafka-tls-port PORT WHARF_KAFKA_TLS_PORT
+                                         also serve Kafka over TLS on PORT (needs --tls-cert and
+                                         --tls-key) (off)
+  --tls-cert FILE       WHARF_TLS_CERT   PEM certificate chain for TLS listeners
+  --tls-key FILE        WHARF_TLS_KEY    PEM private key for TLS listeners
+  --tls-ca FILE         WHARF_TLS_CA     PEM CA bundle for TLS listeners
   --bind ADDRESS        WHARF_BIND       address to listen on; :: means IPv6 and IPv4 (::)
   --fsync MODE          WHARF_FSYNC      always | batch | never (batch)
   --log-level LEVEL     WHARF_LOG_LEVEL  ${logLevels.join(' | ')} (info)
@@ -131,7 +153,8 @@ Options (flag > environment variable > config file > default):
                                          (per-stage histograms, docs/perf.md) every SECONDS; 0 = off (0)
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "kafkaPort", "kafkaAdvertisedHost",
-                                         "kafkaAutoCreateTopics", "bind", "fsync", "logLevel",
+                                         "kafkaAutoCreateTopics", "kafkaSaslMechanisms", "kafkaTlsPort",
+                                         "tlsCert", "tlsKey", "tlsCa", "bind", "fsync", "logLevel",
                                          "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs",
                                          "streamCleanerIntervalMs", "latencyTraceSec"}
   --help, -h                             show this help
@@ -172,6 +195,11 @@ const serveFlags = {
   'kafka-port': { type: 'string' },
   'kafka-advertised-host': { type: 'string' },
   'kafka-auto-create-topics': { type: 'string' },
+  'kafka-sasl-mechanisms': { type: 'string' },
+  'kafka-tls-port': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
   bind: { type: 'string' },
   fsync: { type: 'string' },
   'log-level': { type: 'string' },
@@ -215,6 +243,8 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
     kafkaPort: resolve('kafka-port', 'WHARF_KAFKA_PORT', 'kafkaPort', parsePort, serveDefaults.kafkaPort),
     kafkaAutoCreateTopics: resolve('kafka-auto-create-topics', 'WHARF_KAFKA_AUTO_CREATE_TOPICS', 'kafkaAutoCreateTopics', parseBool,
       serveDefaults.kafkaAutoCreateTopics),
+    kafkaSaslMechanisms: resolve('kafka-sasl-mechanisms', 'WHARF_KAFKA_SASL_MECHANISMS', 'kafkaSaslMechanisms', parseSaslMechanisms,
+      serveDefaults.kafkaSaslMechanisms),
     bind: resolve('bind', 'WHARF_BIND', 'bind', parseBind, serveDefaults.bind),
     fsync: resolve('fsync', 'WHARF_FSYNC', 'fsync', parseFsync, serveDefaults.fsync),
     logLevel: resolve('log-level', 'WHARF_LOG_LEVEL', 'logLevel', parseLevel, serveDefaults.logLevel),
@@ -230,6 +260,17 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
   };
   const advertised = resolve('kafka-advertised-host', 'WHARF_KAFKA_ADVERTISED_HOST', 'kafkaAdvertisedHost', parseHost, undefined);
   if (advertised !== undefined) options.kafkaAdvertisedHost = advertised;
+  const optional = <K extends 'kafkaTlsPort' | 'tlsCert' | 'tlsKey' | 'tlsCa'>(flag: string, envName: string, key: K, parse: Parser<ServeOptions[K]>): void => {
+    const v = resolve(flag, envName, key, parse, undefined);
+    if (v !== undefined) options[key] = v;
+  };
+  optional('kafka-tls-port', 'WHARF_KAFKA_TLS_PORT', 'kafkaTlsPort', parsePort);
+  optional('tls-cert', 'WHARF_TLS_CERT', 'tlsCert', parseFile);
+  optional('tls-key', 'WHARF_TLS_KEY', 'tlsKey', parseFile);
+  optional('tls-ca', 'WHARF_TLS_CA', 'tlsCa', parseFile);
+  if (options.kafkaTlsPort !== undefined && (options.tlsCert === undefined || options.tlsKey === undefined)) {
+    throw new UsageError('--kafka-tls-port needs --tls-cert and --tls-key');
+  }
   const cleanerMs = resolve('stream-cleaner-interval', 'WHARF_STREAM_CLEANER_INTERVAL', 'streamCleanerIntervalMs', parseMillis, undefined);
   if (cleanerMs !== undefined) options.streamCleanerIntervalMs = Math.max(1, cleanerMs);
   return { command: 'serve', options };
@@ -267,6 +308,19 @@ const parseSeconds: Parser<number> = (raw, source) => {
 const parsePath: Parser<string> = (raw, source) => {
   if (typeof raw !== 'string' || raw.trim() === '') throw invalid(source, raw, 'a directory path');
   return raw;
+};
+
+const parseFile: Parser<string> = (raw, source) => {
+  if (typeof raw !== 'string' || raw.trim() === '') throw invalid(source, raw, 'a file path');
+  return raw;
+};
+
+/** A comma-separated list (or, in the config file, an array) of Kafka SASL mechanism names. */
+const parseSaslMechanisms: Parser<string[]> = (raw, source) => {
+  const names = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((n) => n.trim()).filter((n) => n !== '') : undefined;
+  const expected = `a comma-separated list of ${kafkaSaslMechanismNames.join(', ')}`;
+  if (names === undefined || !names.every((n) => typeof n === 'string' && kafkaSaslMechanismNames.includes(n))) throw invalid(source, raw, expected);
+  return [...new Set(names as string[])];
 };
 
 const parseBool: Parser<boolean> = (raw, source) => {
@@ -395,7 +449,8 @@ function checkUnique(users: UserSpec[], source: string): UserSpec[] {
 }
 
 const configKeys: readonly (keyof ServeOptions)[] = [
-  'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'bind', 'fsync', 'logLevel', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
+  'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'kafkaSaslMechanisms', 'kafkaTlsPort',
+  'tlsCert', 'tlsKey', 'tlsCa', 'bind', 'fsync', 'logLevel', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
   'streamCleanerIntervalMs', 'latencyTraceSec',
 ];
 
@@ -426,10 +481,11 @@ function loadConfigFile(path: string, readFile: ReadFile): Partial<Record<keyof 
 }
 
 /** The one line `serve` prints on stdout once both listeners are up. */
-export function listeningLine(where: { host: string; amqpPort: number; httpPort: number; kafkaPort: number }): string {
+export function listeningLine(where: { host: string; amqpPort: number; httpPort: number; kafkaPort: number; kafkaTlsPort?: number }): string {
   return (
     `wharf listening amqp=${hostPort(where.host, where.amqpPort)} http=${hostPort(where.host, where.httpPort)}` +
-    ` kafka=${hostPort(where.host, where.kafkaPort)}`
+    ` kafka=${hostPort(where.host, where.kafkaPort)}` +
+    (where.kafkaTlsPort !== undefined ? ` kafka-tls=${hostPort(where.host, where.kafkaTlsPort)}` : '')
   );
 }
 
