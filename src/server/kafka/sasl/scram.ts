@@ -30,6 +30,16 @@ export function saslNameToLogin(saslName: string): string {
   return saslName.replace(/=2C|=3D/g, (e) => (e === '=2C' ? ',' : '='));
 }
 
+/**
+ * RFC 5802 §5.1: the final message repeats the whole nonce (client's + server's). librdkafka up
+ * to at least 2.0 (Debian's) sends its own nonce once more in front of it; the server's random
+ * part is still there, so replay protection holds, and the proof covers the text sent. Kafka
+ * brokers that predate their nonce check accept it too, so Wharf does.
+ */
+function nonceMatches(finalNonce: string, x: { readonly nonce: string; readonly clientNonce: string }): boolean {
+  return finalNonce === x.nonce || finalNonce === x.clientNonce + x.nonce;
+}
+
 type State = 'client-first' | 'client-final' | 'complete' | 'failed';
 
 interface Exchange {
@@ -40,6 +50,7 @@ interface Exchange {
   readonly clientFirstBare: string;
   readonly serverFirst: string;
   readonly nonce: string;
+  readonly clientNonce: string;
 }
 
 export class ScramServer implements SaslServer {
@@ -50,8 +61,11 @@ export class ScramServer implements SaslServer {
   constructor(
     private readonly hash: ScramHash,
     private readonly backend: SaslBackend,
-    /** The server's part of the nonce (a test gives RFC 7677's). */
-    private readonly serverNonce: () => string = () => randomBytes(24).toString('base64'),
+    /**
+     * The server's part of the nonce (a test gives RFC 7677's). Letters and digits only, as
+     * Kafka's (base 36): librdkafka's parser mishandles '=' inside an attribute value.
+     */
+    private readonly serverNonce: () => string = () => randomBytes(24).toString('base64url').replace(/[-_]/g, 'x'),
   ) {}
 
   get mechanism(): 'SCRAM-SHA-256' | 'SCRAM-SHA-512' {
@@ -88,7 +102,7 @@ export class ScramServer implements SaslServer {
     }
     const nonce = g.nonce + this.serverNonce();
     const serverFirst = `r=${nonce},s=${credentials.salt.toString('base64')},i=${credentials.iterations}`;
-    this.exchange = { login, user, vhost, credentials, clientFirstBare: g.bare, serverFirst, nonce };
+    this.exchange = { login, user, vhost, credentials, clientFirstBare: g.bare, serverFirst, nonce, clientNonce: g.nonce };
     this.state = 'client-final';
     return Buffer.from(serverFirst, 'utf8');
   }
@@ -98,7 +112,7 @@ export class ScramServer implements SaslServer {
     const m = CLIENT_FINAL.exec(message);
     if (!m?.groups) throw new SaslError('Invalid SCRAM client final message format');
     const g = m.groups as { withoutProof: string; nonce: string; proof: string };
-    if (g.nonce !== x.nonce) throw new SaslError('Invalid client nonce in the final client message.');
+    if (!nonceMatches(g.nonce, x)) throw new SaslError('Invalid client nonce in the final client message.');
     // RFC 5802 §3: ClientSignature = HMAC(StoredKey, AuthMessage); ClientKey = ClientProof XOR
     // ClientSignature; the client knows the password iff H(ClientKey) = StoredKey.
     const authMessage = `${x.clientFirstBare},${x.serverFirst},${g.withoutProof}`;

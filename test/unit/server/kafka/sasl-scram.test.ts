@@ -22,14 +22,19 @@ function backend(users: Record<string, string>, vhosts = ['/'], salt = RFC_SALT)
 
 const silent = (): void => {};
 
-/** RFC 5802 §3 client side, enough to drive the server. */
+/** RFC 5802 §3 client side, enough to drive the server: the final message for `serverFirst`. */
 function clientFinal(hash: ScramHash, password: string, clientFirstBare: string, serverFirst: string): { message: string; serverSignature: string } {
+  return clientFinalWithNonce(hash, password, clientFirstBare, serverFirst, /r=([^,]+)/.exec(serverFirst)?.[1] ?? '');
+}
+
+/** A client-final message with `nonce` in it (the way librdkafka builds one), signed over what it sends. */
+function clientFinalWithNonce(hash: ScramHash, password: string, clientFirstBare: string, serverFirst: string, nonce: string): { message: string; serverSignature: string } {
   const alg = hash === 'SHA-256' ? 'sha256' : 'sha512';
   const fields = Object.fromEntries(serverFirst.split(',').map((f) => [f[0], f.slice(2)]));
   const salted = pbkdf2Sync(password, Buffer.from(fields.s as string, 'base64'), Number(fields.i), hash === 'SHA-256' ? 32 : 64, alg);
   const clientKey = createHmac(alg, salted).update('Client Key').digest();
   const storedKey = createHash(alg).update(clientKey).digest();
-  const withoutProof = `c=biws,r=${fields.r as string}`;
+  const withoutProof = `c=biws,r=${nonce}`;
   const authMessage = `${clientFirstBare},${serverFirst},${withoutProof}`;
   const signature = createHmac(alg, storedKey).update(authMessage).digest();
   const proof = Buffer.from(clientKey.map((b, i) => b ^ (signature[i] as number)));
@@ -86,6 +91,16 @@ describe('kafka SASL: SCRAM server', () => {
     const first = server.evaluate(Buffer.from('n,,n=alice,r=nonce123')).toString();
     const forged = first.replace('r=nonce123', 'r=nonce124');
     assert.throws(() => server.evaluate(Buffer.from(clientFinal('SHA-256', 'right', 'n=alice,r=nonce123', forged).message)), SaslError);
+  });
+
+  test("librdkafka's final nonce (its own nonce again in front of the whole nonce) is accepted", () => {
+    const server = new ScramServer('SHA-256', backend({ alice: 'right' }));
+    const bare = 'n=alice,r=cnonce';
+    const first = server.evaluate(Buffer.from(`n,,${bare}`)).toString();
+    const nonce = /r=([^,]+)/.exec(first)?.[1] ?? '';
+    const c = clientFinalWithNonce('SHA-256', 'right', bare, first, `cnonce${nonce}`);
+    assert.equal(server.evaluate(Buffer.from(c.message)).toString(), c.serverSignature);
+    assert.equal(server.identity?.user, 'alice');
   });
 
   test('saslname escapes and vhost:user logins', () => {
