@@ -156,3 +156,34 @@ describe('kafka: SASL and TLS with librdkafka (kcat, confluent-kafka)', { skip: 
     assert.equal(ok.code, 0, ok.stderr);
   });
 });
+
+describe('kafka: TLS without SASL (SSL) with kcat', { skip: skipKafkaUnderReference }, () => {
+  let broker: TestBroker;
+  let dir: string;
+  let ca: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wharf-kafka-ssl-'));
+    const files = await makeCertificates(dir);
+    ca = files.ca;
+    broker = await startTestBroker({ kafkaTlsPort: 0, tlsCert: files.cert, tlsKey: files.key });
+  });
+  after(async () => {
+    await broker?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('produce and consume over SSL; the CA must be trusted', async () => {
+    const bootstrap = `127.0.0.1:${broker.handle.kafkaTlsPort ?? 0}`;
+    const tls = ['-X', 'security.protocol=SSL', '-X', `ssl.ca.location=${ca}`];
+    const topic = topicName('rdk-ssl');
+    const p = await kcat(['-b', bootstrap, ...tls, '-t', topic, '-P'], 'secret\n');
+    assert.equal(p.code, 0, p.stderr);
+    const c = await kcat(['-b', bootstrap, ...tls, '-t', topic, '-C', '-p', '0', '-o', 'beginning', '-e', '-q']);
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(c.stdout.trim(), 'secret');
+    // Without the CA, librdkafka refuses the broker's certificate.
+    const untrusted = await kcat(['-b', bootstrap, '-X', 'security.protocol=SSL', '-X', `ssl.ca.location=${join(dir, 'server.pem')}`, '-L', '-m', '3']);
+    assert.notEqual(untrusted.code, 0);
+  });
+});
