@@ -20,6 +20,22 @@ export interface KafkaTlsOptions {
   readonly ca?: Buffer | string;
 }
 
+/**
+ * Forward-secret suites only (issue 13: Node's defaults still allow static-RSA key exchange):
+ * TLS 1.3's, and ECDHE with AEAD for TLS 1.2. Branch tls may define the broker-wide list.
+ */
+export const TLS_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+].join(':');
+
 /** A TLS handshake not done in this time is dropped (Node's default would wait two minutes). */
 const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -63,6 +79,8 @@ export class KafkaListener {
             key: opts.tls.key,
             ...(opts.tls.ca !== undefined ? { ca: opts.tls.ca } : {}),
             minVersion: 'TLSv1.2',
+            ciphers: TLS_CIPHERS,
+            honorCipherOrder: true,
             handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
           },
           (socket: Socket) => this.accept(socket),

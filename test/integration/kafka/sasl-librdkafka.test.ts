@@ -4,7 +4,7 @@
 // message; a mechanism the broker does not enable is refused.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,14 +16,17 @@ import { runPython } from '../../helpers/python-kafka.js';
 const USER = 'kafka-rdk-user';
 const PASSWORD = 'kafka-rdk-pass';
 
-/** A CA and a server certificate for 127.0.0.1 and localhost, signed by it (EC keys: quick to make). */
-async function makeCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
+/**
+ * A CA and a server certificate for 127.0.0.1 and localhost, signed by it. EC keys are quick to
+ * make; an RSA server key lets a test offer static-RSA key exchange (which EC keys cannot do).
+ */
+async function makeCertificates(dir: string, serverKey: 'ec' | 'rsa' = 'ec'): Promise<{ ca: string; cert: string; key: string }> {
   const run = (args: string[]): void => {
     execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
   };
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=wharf-test-ca']);
-  run(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
+  run(['req', ...(serverKey === 'ec' ? ec : ['-newkey', 'rsa:2048', '-nodes']), '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
   await writeFile(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.cnf']);
   return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
@@ -164,7 +167,7 @@ describe('kafka: TLS without SASL (SSL) with kcat', { skip: skipKafkaUnderRefere
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wharf-kafka-ssl-'));
-    const files = await makeCertificates(dir);
+    const files = await makeCertificates(dir, 'rsa');
     ca = files.ca;
     broker = await startTestBroker({ kafkaTlsPort: 0, tlsCert: files.cert, tlsKey: files.key });
   });
@@ -185,5 +188,25 @@ describe('kafka: TLS without SASL (SSL) with kcat', { skip: skipKafkaUnderRefere
     // Without the CA, librdkafka refuses the broker's certificate.
     const untrusted = await kcat(['-b', bootstrap, '-X', 'security.protocol=SSL', '-X', `ssl.ca.location=${join(dir, 'server.pem')}`, '-L', '-m', '3']);
     assert.notEqual(untrusted.code, 0);
+  });
+
+  test('TLS 1.2 and 1.3 with forward-secret suites only: no static RSA, no TLS 1.1', async () => {
+    const port = String(broker.handle.kafkaTlsPort ?? 0);
+    // openssl s_client exits 0 once a handshake completes (stdin is empty), non-zero when it
+    // fails. Run asynchronously: the broker answering it lives in this process.
+    const handshake = (args: string[]): Promise<boolean> =>
+      new Promise((resolve) => {
+        const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-brief', ...args], { stdio: ['ignore', 'ignore', 'ignore'] });
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve(code === 0);
+        });
+      });
+    assert.equal(await handshake(['-tls1_3']), true);
+    assert.equal(await handshake(['-tls1_2', '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256']), true);
+    assert.equal(await handshake(['-tls1_2', '-cipher', 'AES128-GCM-SHA256']), false);
+    assert.equal(await handshake(['-tls1_2', '-cipher', 'AES256-SHA256']), false);
+    assert.equal(await handshake(['-tls1_1', '-cipher', 'DEFAULT@SECLEVEL=0']), false);
   });
 });
