@@ -17,7 +17,8 @@ import {
 import { startHttpServer } from './http/server.js';
 import type { TLSSocket } from 'node:tls';
 import { AmqpListener, type PublishBudgetReport } from './server/amqp/listener.js';
-import { KafkaListener } from './server/kafka/listener.js';
+import { KafkaListener, type KafkaTlsOptions } from './server/kafka/listener.js';
+import { isSaslMechanism, SASL_MECHANISMS, type SaslMechanismName } from './server/kafka/sasl/mechanism.js';
 import { kafkaSubscriptions } from './server/kafka/handlers/groups.js';
 import { DEFAULT_VHOST } from './broker/broker.js';
 import type { Vhost } from './broker/vhost.js';
@@ -48,6 +49,13 @@ export interface BrokerOptions {
   kafkaAdvertisedHost?: string;
   /** Create topics clients ask for (Kafka's auto.create.topics.enable; default true). */
   kafkaAutoCreateTopics?: boolean;
+  /**
+   * Kafka's sasl.enabled.mechanisms for both Kafka listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.
+   * Empty or absent: no authentication (every connection works in `/`).
+   */
+  kafkaSaslMechanisms?: string[];
+  /** A second Kafka listener, with TLS (SSL, or SASL_SSL with mechanisms), on `tls`'s certificate; needs `tls`. */
+  kafkaTlsPort?: number;
   /** How often stream retention runs, in ms (default 60 s). */
   retentionCheckMs?: number;
   /** How often the stream cleaner looks for compacted partitions worth cleaning, in ms (default 15 s). */
@@ -117,6 +125,8 @@ export interface BrokerHandle {
   readonly amqpsPort: number | undefined;
   /** undefined unless httpsPort and TLS were given. */
   readonly httpsPort: number | undefined;
+  /** The Kafka TLS listener's port, when kafkaTlsPort was given. */
+  readonly kafkaTlsPort?: number;
   readonly host: string;
   readonly amqpUrl: string;
   /** amqps://guest:guest@HOST:PORT, undefined without TLS. */
@@ -160,17 +170,30 @@ export const DEFAULTS = {
   maxUnconfirmedBytes: 64 * 1024 * 1024,
 };
 
+/** The SASL mechanisms option, checked before anything starts. */
+function kafkaSaslMechanisms(names: readonly string[] | undefined): SaslMechanismName[] {
+  const out: SaslMechanismName[] = [];
+  for (const name of names ?? []) {
+    if (!isSaslMechanism(name)) throw new Error(`unknown Kafka SASL mechanism '${name}' (expected ${SASL_MECHANISMS.join(', ')})`);
+    if (!out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
 export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandle> {
   const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info', undefined, opts.logFormat ?? 'text');
+  const saslMechanisms = kafkaSaslMechanisms(opts.kafkaSaslMechanisms);
+  if (opts.kafkaTlsPort !== undefined && !opts.tls) throw new Error('kafkaTlsPort needs TLS (tls: a certificate and key)');
   const dataDir = opts.dataDir ?? DEFAULTS.dataDir;
   // TLS files first: a missing file or a key that does not match its certificate
   // stops the start before the data dir is opened.
   const tls = opts.tls;
   let tlsOptions;
+  let tlsMaterial;
   if (tls) {
-    const material = await readTlsMaterial(tls);
-    secureContext(material);
-    tlsOptions = serverOptions(tls, material, opts.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS);
+    tlsMaterial = await readTlsMaterial(tls);
+    secureContext(tlsMaterial);
+    tlsOptions = serverOptions(tls, tlsMaterial, opts.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS);
   }
   const broker = await Broker.open({
     dataDir,
@@ -254,21 +277,30 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   const connectionCount = (): number => amqpListeners.reduce((n, l) => n + l.connectionCount, 0);
   const blockedConnections = (): number => amqpListeners.reduce((n, l) => n + l.blockedConnectionCount, 0);
   const report = (): ResourceReport => ({ ...resources.status(), blockedConnections: blockedConnections() });
-  const kafka = new KafkaListener(
-    broker,
-    broker.vhost(DEFAULT_VHOST) as Vhost,
-    {
-      port: opts.kafkaPort ?? DEFAULTS.kafkaPort,
-      host: bind,
-      autoCreateTopics: opts.kafkaAutoCreateTopics ?? true,
-      ...(opts.kafkaAdvertisedHost !== undefined ? { advertisedHost: opts.kafkaAdvertisedHost } : {}),
-    },
-    logger,
-  );
+  const kafkaListener = (port: number, tlsFiles?: KafkaTlsOptions): KafkaListener =>
+    new KafkaListener(
+      broker,
+      broker.vhost(DEFAULT_VHOST) as Vhost,
+      {
+        port,
+        host: bind,
+        autoCreateTopics: opts.kafkaAutoCreateTopics ?? true,
+        saslMechanisms,
+        ...(tlsFiles !== undefined ? { tls: tlsFiles } : {}),
+        ...(opts.kafkaAdvertisedHost !== undefined ? { advertisedHost: opts.kafkaAdvertisedHost } : {}),
+      },
+      logger,
+    );
+  const kafka = kafkaListener(opts.kafkaPort ?? DEFAULTS.kafkaPort);
+  // The Kafka TLS listener serves the same certificate as AMQPS (SSL, or SASL_SSL with mechanisms).
+  const kafkaTlsListener = tlsMaterial !== undefined && opts.kafkaTlsPort !== undefined ? kafkaListener(opts.kafkaTlsPort, tlsMaterial) : undefined;
   let kafkaAddr: { host: string; port: number };
+  let kafkaTlsAddr: { host: string; port: number } | undefined;
   try {
     kafkaAddr = await kafka.listen();
     started.push(() => kafka.close());
+    kafkaTlsAddr = await kafkaTlsListener?.listen();
+    if (kafkaTlsListener) started.push(() => kafkaTlsListener.close());
   } catch (err) {
     await unwind();
     throw err;
@@ -289,6 +321,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
           { protocol: 'amqp', ip: amqpAddr.host, port: amqpAddr.port },
           ...(amqpsAddr ? [{ protocol: 'amqp/ssl', ip: amqpsAddr.host, port: amqpsAddr.port }] : []),
           { protocol: 'kafka', ip: kafkaAddr.host, port: kafkaAddr.port },
+          ...(kafkaTlsAddr !== undefined ? [{ protocol: 'kafka/ssl', ip: kafkaTlsAddr.host, port: kafkaTlsAddr.port }] : []),
         ],
         blockedConnections,
         maxMessageBytes: opts.maxMessageSize ?? DEFAULTS.maxMessageSize,
@@ -328,6 +361,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     httpsPort: http.httpsPort,
     host,
     kafkaPort: kafkaAddr.port,
+    ...(kafkaTlsAddr !== undefined ? { kafkaTlsPort: kafkaTlsAddr.port } : {}),
     amqpUrl: `amqp://guest:guest@${urlHost}:${amqpAddr.port}`,
     amqpsUrl: amqpsAddr ? `amqps://guest:guest@${urlHost}:${amqpsAddr.port}` : undefined,
     kafkaBootstrap: `${urlHost}:${kafkaAddr.port}`,
@@ -360,6 +394,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
         await amqp.close();
         await amqps?.close();
         await kafka.close();
+        await kafkaTlsListener?.close();
         await httpHandle.close();
         await broker.close();
         if (tracing) stopLatencyTrace(logger);

@@ -34,6 +34,7 @@ import { logPolicyChange } from './audit.js';
 import type { PolicyDef, PolicyKind } from './policy/definition.js';
 import { Access, openGrant, type AccessGrant, type Identity } from './access/index.js';
 import { BrokerError } from './errors.js';
+import type { ScramCredentials, ScramHash } from './scram-credentials.js';
 
 export interface User {
   readonly name: string;
@@ -296,6 +297,21 @@ export class Broker {
     return true;
   }
 
+
+  /** RabbitMQ's loopback_users: guest may only connect from loopback, whatever the mechanism. */
+  mayConnectFrom(user: string, fromLoopback: boolean): boolean {
+    return user !== 'guest' || fromLoopback;
+  }
+
+  /**
+   * A user's SCRAM credentials for one hash (Kafka's SASL SCRAM), or undefined for an
+   * unknown user or one whose password was never set through Wharf (imported as a hash only).
+   */
+  scramCredentials(user: string, hash: ScramHash): ScramCredentials | undefined {
+    const c = this.access.user(user)?.scram?.[hash];
+    if (!c) return undefined;
+    return { salt: Buffer.from(c.salt, 'base64'), iterations: c.iterations, storedKey: Buffer.from(c.storedKey, 'base64'), serverKey: Buffer.from(c.serverKey, 'base64') };
+  }
 
   /** Resolves once durable topology changes made so far are on disk. */
   topologySaved(): Promise<void> {

@@ -32,6 +32,10 @@ export interface ServeOptions {
   kafkaAdvertisedHost?: string;
   /** Kafka's auto.create.topics.enable. */
   kafkaAutoCreateTopics: boolean;
+  /** Kafka's sasl.enabled.mechanisms on the Kafka listeners; empty: no authentication. */
+  kafkaSaslMechanisms: string[];
+  /** A Kafka TLS listener's port (SSL, or SASL_SSL with mechanisms), on the TLS certificate; needs --tls-cert and --tls-key. */
+  kafkaTlsPort?: number;
   bind: string;
   fsync: FsyncMode;
   logLevel: LogLevel;
@@ -95,6 +99,7 @@ export const serveDefaults: Readonly<ServeOptions> = {
   httpPort: 15672,
   kafkaPort: 9092,
   kafkaAutoCreateTopics: true,
+  kafkaSaslMechanisms: [],
   bind: '::',
   fsync: 'batch',
   logLevel: 'info',
@@ -107,6 +112,8 @@ export const serveDefaults: Readonly<ServeOptions> = {
 };
 
 const fsyncModes: readonly FsyncMode[] = ['always', 'batch', 'never'];
+/** The Kafka SASL mechanisms Wharf serves (docs/kafka.md, Authentication). */
+const kafkaSaslMechanismNames: readonly string[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
 
 export const helpText = `Usage: wharf <command> [options]
 
@@ -140,6 +147,14 @@ Options (flag > environment variable > config file > default):
   --kafka-auto-create-topics true|false
                         WHARF_KAFKA_AUTO_CREATE_TOPICS
                                          create a topic when a client asks for it (true)
+  --kafka-sasl-mechanisms LIST
+                        WHARF_KAFKA_SASL_MECHANISMS
+                                         require SASL on the Kafka listeners with these mechanisms,
+                                         comma-separated: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512;
+                                         log in as vhost:user (user alone means /) (none: no auth)
+  --kafka-tls-port PORT WHARF_KAFKA_TLS_PORT
+                                         also serve Kafka over TLS on PORT (needs --tls-cert and
+                                         --tls-key) (off)
   --bind ADDRESS        WHARF_BIND       address to listen on; :: means IPv6 and IPv4 (::)
   --fsync MODE          WHARF_FSYNC      always | batch | never (batch)
   --log-level LEVEL     WHARF_LOG_LEVEL  ${logLevels.join(' | ')} (info)
@@ -167,7 +182,7 @@ Options (flag > environment variable > config file > default):
                         WHARF_LATENCY_TRACE
                                          developers: log where a message's time goes in the broker
                                          (per-stage histograms, docs/perf.md) every SECONDS; 0 = off (0)
-  --tls-cert FILE       WHARF_TLS_CERT   PEM certificate chain for AMQPS and HTTPS; with --tls-key
+  --tls-cert FILE       WHARF_TLS_CERT   PEM certificate chain for AMQPS, HTTPS and Kafka TLS; with --tls-key
                                          it turns TLS on (no TLS listener without it)
   --tls-key FILE        WHARF_TLS_KEY    PEM private key of --tls-cert
   --tls-ca FILE         WHARF_TLS_CA     PEM CA bundle client certificates must chain to (system CAs)
@@ -199,7 +214,7 @@ Options (flag > environment variable > config file > default):
                                          confirmed is not read until some is (64MiB; docs/limits.md)
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "kafkaPort", "kafkaAdvertisedHost",
-                                         "kafkaAutoCreateTopics", "bind", "fsync", "logLevel", "logFormat",
+                                         "kafkaAutoCreateTopics", "kafkaSaslMechanisms", "kafkaTlsPort", "bind", "fsync", "logLevel", "logFormat",
                                          "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs",
                                          "streamCleanerIntervalMs", "latencyTraceSec", "tlsCert", "tlsKey",
                                          "tlsCa", "tlsVerifyPeer", "tlsFailIfNoPeerCert", "tlsCertLoginFrom",
@@ -263,6 +278,8 @@ const serveFlags = {
   'kafka-port': { type: 'string' },
   'kafka-advertised-host': { type: 'string' },
   'kafka-auto-create-topics': { type: 'string' },
+  'kafka-sasl-mechanisms': { type: 'string' },
+  'kafka-tls-port': { type: 'string' },
   bind: { type: 'string' },
   fsync: { type: 'string' },
   'log-level': { type: 'string' },
@@ -320,6 +337,8 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
     kafkaPort: resolve('kafka-port', 'WHARF_KAFKA_PORT', 'kafkaPort', parsePort, serveDefaults.kafkaPort),
     kafkaAutoCreateTopics: resolve('kafka-auto-create-topics', 'WHARF_KAFKA_AUTO_CREATE_TOPICS', 'kafkaAutoCreateTopics', parseBool,
       serveDefaults.kafkaAutoCreateTopics),
+    kafkaSaslMechanisms: resolve('kafka-sasl-mechanisms', 'WHARF_KAFKA_SASL_MECHANISMS', 'kafkaSaslMechanisms', parseSaslMechanisms,
+      serveDefaults.kafkaSaslMechanisms),
     bind: resolve('bind', 'WHARF_BIND', 'bind', parseBind, serveDefaults.bind),
     fsync: resolve('fsync', 'WHARF_FSYNC', 'fsync', parseFsync, serveDefaults.fsync),
     logLevel: resolve('log-level', 'WHARF_LOG_LEVEL', 'logLevel', parseLevel, serveDefaults.logLevel),
@@ -336,9 +355,12 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
   };
   const advertised = resolve('kafka-advertised-host', 'WHARF_KAFKA_ADVERTISED_HOST', 'kafkaAdvertisedHost', parseHost, undefined);
   if (advertised !== undefined) options.kafkaAdvertisedHost = advertised;
+  const kafkaTlsPort = resolve('kafka-tls-port', 'WHARF_KAFKA_TLS_PORT', 'kafkaTlsPort', parsePort, undefined);
+  if (kafkaTlsPort !== undefined) options.kafkaTlsPort = kafkaTlsPort;
   const cleanerMs = resolve('stream-cleaner-interval', 'WHARF_STREAM_CLEANER_INTERVAL', 'streamCleanerIntervalMs', parseMillis, undefined);
   if (cleanerMs !== undefined) options.streamCleanerIntervalMs = Math.max(1, cleanerMs);
   resolveTls(options, resolve);
+  if (options.kafkaTlsPort !== undefined && options.tls === undefined) throw new UsageError('--kafka-tls-port needs --tls-cert and --tls-key');
   const definitions = resolve('definitions', 'WHARF_DEFINITIONS', 'definitions', parsePath, undefined);
   if (definitions !== undefined) options.definitions = definitions;
   const maxMessageSize = resolve('max-message-size', 'WHARF_MAX_MESSAGE_SIZE', 'maxMessageSize', parseMaxMessageSize, undefined);
@@ -431,6 +453,14 @@ const parseCertLoginFrom: Parser<CertLoginFrom> = (raw, source) => {
 const parsePath: Parser<string> = (raw, source) => {
   if (typeof raw !== 'string' || raw.trim() === '') throw invalid(source, raw, 'a directory path');
   return raw;
+};
+
+/** A comma-separated list (or, in the config file, an array) of Kafka SASL mechanism names. */
+const parseSaslMechanisms: Parser<string[]> = (raw, source) => {
+  const names = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((n) => n.trim()).filter((n) => n !== '') : undefined;
+  const expected = `a comma-separated list of ${kafkaSaslMechanismNames.join(', ')}`;
+  if (names === undefined || !names.every((n) => typeof n === 'string' && kafkaSaslMechanismNames.includes(n))) throw invalid(source, raw, expected);
+  return [...new Set(names as string[])];
 };
 
 const parseBool: Parser<boolean> = (raw, source) => {
@@ -597,7 +627,7 @@ type ConfigKey = Exclude<keyof ServeOptions, 'tls' | 'certLoginFrom'>
   | 'tlsCert' | 'tlsKey' | 'tlsCa' | 'tlsVerifyPeer' | 'tlsFailIfNoPeerCert' | 'tlsCertLoginFrom';
 
 const configKeys: readonly ConfigKey[] = [
-  'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'bind', 'fsync', 'logLevel', 'logFormat', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
+  'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'kafkaSaslMechanisms', 'kafkaTlsPort', 'bind', 'fsync', 'logLevel', 'logFormat', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
   'streamCleanerIntervalMs', 'latencyTraceSec', 'tlsCert', 'tlsKey', 'tlsCa', 'tlsVerifyPeer', 'tlsFailIfNoPeerCert', 'tlsCertLoginFrom',
   'amqpsPort', 'httpsPort', 'definitions', 'maxMessageSize', 'channelMax', 'frameMax', 'maxUnconfirmedBytes',
 ];
@@ -636,12 +666,14 @@ export function listeningLine(where: {
   kafkaPort: number;
   amqpsPort?: number | undefined;
   httpsPort?: number | undefined;
+  kafkaTlsPort?: number | undefined;
 }): string {
   return (
     `wharf listening amqp=${hostPort(where.host, where.amqpPort)} http=${hostPort(where.host, where.httpPort)}` +
     ` kafka=${hostPort(where.host, where.kafkaPort)}` +
     (where.amqpsPort !== undefined ? ` amqps=${hostPort(where.host, where.amqpsPort)}` : '') +
-    (where.httpsPort !== undefined ? ` https=${hostPort(where.host, where.httpsPort)}` : '')
+    (where.httpsPort !== undefined ? ` https=${hostPort(where.host, where.httpsPort)}` : '') +
+    (where.kafkaTlsPort !== undefined ? ` kafka-tls=${hostPort(where.host, where.kafkaTlsPort)}` : '')
   );
 }
 

@@ -136,7 +136,7 @@ export interface SpawnedBroker {
 }
 
 const cliPath = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const LISTENING_LINE = /^wharf listening amqp=(\S+):(\d+) http=(\S+):(\d+) kafka=(\S+):(\d+)(?: amqps=\S+:(\d+))?(?: https=\S+:(\d+))?\s*$/m;
+const LISTENING_LINE = /^wharf listening amqp=(\S+):(\d+) http=(\S+):(\d+) kafka=(\S+):(\d+)(?: amqps=\S+:(\d+))?(?: https=\S+:(\d+))?(?: kafka-tls=\S+:\d+)?\s*$/m;
 
 /**
  * Runs `wharf serve` as a child process on free loopback ports (for kill -9

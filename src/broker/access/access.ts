@@ -3,11 +3,14 @@
 // `generation`, which is how connections' grants (grant.ts) know to recompile
 // their patterns and drop cached decisions: one integer compare on the hot path.
 
+import { randomBytes } from 'node:crypto';
 import { readFileIfExists, writeFileAtomic } from '../../store/index.js';
+import { deriveScramCredentials, SCRAM_ITERATIONS_DEFAULT, type ScramHash } from '../scram-credentials.js';
 import { hashPassword, isHashingAlgorithm, SHA256, verifyPassword } from './hashing.js';
 import {
   type AccessFile,
   type PermissionRecord,
+  type StoredScram,
   type TopicPermissionRecord,
   type UserLimitName,
   type UserRecord,
@@ -56,7 +59,7 @@ export class Access {
       return { access: a, created: false };
     }
     for (const v of new Set(['/', ...existingVhosts])) a.vhosts.set(v, vhostRecord(v, { description: v === '/' ? 'Default virtual host' : '' }));
-    a.users.set(GUEST, { name: GUEST, password_hash: hashPassword(GUEST), hashing_algorithm: SHA256, tags: ['administrator'], limits: {} });
+    a.users.set(GUEST, { name: GUEST, password_hash: hashPassword(GUEST), hashing_algorithm: SHA256, tags: ['administrator'], limits: {}, scram: scramFor(GUEST) });
     a.putPermission({ user: GUEST, vhost: '/', configure: FULL, write: FULL, read: FULL });
     return { access: a, created: true };
   }
@@ -98,7 +101,7 @@ export class Access {
       const existing = this.users.get(u.name);
       if (!existing || !verifyPassword(u.password, existing.password_hash, existing.hashing_algorithm)) {
         const tags = existing ? [...new Set([...existing.tags, 'administrator'])] : ['administrator'];
-        this.users.set(u.name, { name: u.name, password_hash: hashPassword(u.password), hashing_algorithm: SHA256, tags, limits: existing?.limits ?? {} });
+        this.users.set(u.name, { name: u.name, password_hash: hashPassword(u.password), hashing_algorithm: SHA256, tags, limits: existing?.limits ?? {}, scram: scramFor(u.password) });
         changed = true;
       }
       if (!this.permission(u.name, '/') && this.vhosts.has('/')) {
@@ -134,8 +137,11 @@ export class Access {
     const algorithm = o.hashingAlgorithm ?? SHA256;
     if (!isHashingAlgorithm(algorithm)) throw new Error(`unknown hashing algorithm '${algorithm}'`);
     const hash = o.password !== undefined ? hashPassword(o.password, algorithm) : (o.passwordHash ?? '');
-    const limits = this.users.get(name)?.limits ?? {};
-    this.users.set(name, { name, password_hash: hash, hashing_algorithm: algorithm, tags: [...o.tags], limits });
+    const old = this.users.get(name);
+    const limits = old?.limits ?? {};
+    // SCRAM needs the password: derived now, or kept when the same hash comes back (a tags-only update).
+    const scram = o.password !== undefined ? scramFor(o.password) : old?.password_hash === hash ? old.scram : undefined;
+    this.users.set(name, { name, password_hash: hash, hashing_algorithm: algorithm, tags: [...o.tags], limits, ...(scram ? { scram } : {}) });
     return this.save();
   }
 
@@ -259,4 +265,14 @@ function vhostRecord(
   o: { description?: string; tags?: readonly string[]; defaultQueueType?: string | undefined; limits?: VhostRecord['limits'] | undefined },
 ): VhostRecord {
   return { name, description: o.description ?? '', tags: [...(o.tags ?? [])], default_queue_type: o.defaultQueueType ?? 'undefined', limits: o.limits ?? {} };
+}
+
+/** SCRAM-SHA-256 and -512 credentials for a password (Kafka's 4096 iterations, a random salt each). */
+function scramFor(password: string): Partial<Record<ScramHash, StoredScram>> {
+  const out: Partial<Record<ScramHash, StoredScram>> = {};
+  for (const hash of ['SHA-256', 'SHA-512'] as const) {
+    const c = deriveScramCredentials(password, hash, randomBytes(32), SCRAM_ITERATIONS_DEFAULT);
+    out[hash] = { salt: c.salt.toString('base64'), iterations: c.iterations, storedKey: c.storedKey.toString('base64'), serverKey: c.serverKey.toString('base64') };
+  }
+  return out;
 }

@@ -16,6 +16,21 @@ export interface UserRecord {
   /** RabbitMQ's tags (administrator, monitoring, policymaker, management, impersonator) and any other string. */
   readonly tags: readonly string[];
   readonly limits: Partial<Record<UserLimitName, number>>;
+  /**
+   * SCRAM credentials (Kafka's SASL SCRAM-SHA-256/512), derived when the password was set
+   * through Wharf: salt, StoredKey and ServerKey (RFC 5802), never the password. A user
+   * imported with only a password hash has none (then only PLAIN works for Kafka).
+   * Not part of RabbitMQ's definitions format: exports leave it out.
+   */
+  readonly scram?: Readonly<Partial<Record<'SHA-256' | 'SHA-512', StoredScram>>>;
+}
+
+/** One SCRAM credential as access.json keeps it (base64 fields). */
+export interface StoredScram {
+  readonly salt: string;
+  readonly iterations: number;
+  readonly storedKey: string;
+  readonly serverKey: string;
 }
 
 export interface VhostRecord {

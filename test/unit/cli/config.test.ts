@@ -83,7 +83,7 @@ describe('cli: commands', () => {
 describe('cli: serve options', () => {
   it('defaults', () => {
     assert.deepEqual(serve([]), {
-      dataDir: './data', amqpPort: 5672, httpPort: 15672, kafkaPort: 9092, kafkaAutoCreateTopics: true, bind: '::',
+      dataDir: './data', amqpPort: 5672, httpPort: 15672, kafkaPort: 9092, kafkaAutoCreateTopics: true, kafkaSaslMechanisms: [], bind: '::',
       fsync: 'batch', logLevel: 'info', logFormat: 'text', users: [],
       memoryHighWatermark: { relative: 0.4 }, diskFreeLimit: { bytes: 50_000_000 }, consumerTimeoutMs: 1_800_000,
       latencyTraceSec: 0,
@@ -99,7 +99,7 @@ describe('cli: serve options', () => {
         '--kafka-port', '9093', '--kafka-advertised-host', 'kafka.example', '--kafka-auto-create-topics=false', '--latency-trace', '10']),
       {
         dataDir: '/var/lib/wharf', amqpPort: 5673, httpPort: 0, kafkaPort: 9093, kafkaAdvertisedHost: 'kafka.example',
-        kafkaAutoCreateTopics: false, bind: '127.0.0.1', fsync: 'always', logLevel: 'debug', logFormat: 'json',
+        kafkaAutoCreateTopics: false, kafkaSaslMechanisms: [], bind: '127.0.0.1', fsync: 'always', logLevel: 'debug', logFormat: 'json',
         users: [{ name: 'alice', password: 'secret' }, { name: 'bob', password: 'pa:ss' }],
         memoryHighWatermark: { relative: 0.6 }, diskFreeLimit: { bytes: 2_000_000_000 }, consumerTimeoutMs: 0,
         latencyTraceSec: 10,
@@ -116,7 +116,7 @@ describe('cli: serve options', () => {
       WHARF_LATENCY_TRACE: '5',
     };
     assert.deepEqual(serve([], env), {
-      dataDir: 'd', amqpPort: 0, httpPort: 8080, kafkaPort: 0, kafkaAutoCreateTopics: true, bind: '::1', fsync: 'never', logLevel: 'warn', logFormat: 'json',
+      dataDir: 'd', amqpPort: 0, httpPort: 8080, kafkaPort: 0, kafkaAutoCreateTopics: true, kafkaSaslMechanisms: [], bind: '::1', fsync: 'never', logLevel: 'warn', logFormat: 'json',
       users: [{ name: 'alice', password: 'a' }, { name: 'bob', password: 'b' }],
       memoryHighWatermark: { bytes: 512 * 2 ** 20 }, diskFreeLimit: { memRelative: 1.5 }, consumerTimeoutMs: 60_000,
       latencyTraceSec: 5,
@@ -136,7 +136,7 @@ describe('cli: serve options', () => {
     });
     assert.deepEqual(serve(['--config', 'w.json'], {}, files({ 'w.json': file })), {
       dataDir: '/srv/wharf', amqpPort: 1234, httpPort: 4321, kafkaPort: 19092, kafkaAdvertisedHost: 'h', kafkaAutoCreateTopics: false,
-      bind: '0.0.0.0', fsync: 'never', logLevel: 'error', logFormat: 'text',
+      kafkaSaslMechanisms: [], bind: '0.0.0.0', fsync: 'never', logLevel: 'error', logFormat: 'text',
       users: [{ name: 'carol', password: 'c' }], memoryHighWatermark: { relative: 0.5 }, diskFreeLimit: { bytes: 1_000_000 },
       consumerTimeoutMs: 900_000, latencyTraceSec: 30,
     });
@@ -193,6 +193,22 @@ describe('cli: serve options', () => {
       ['1 constructor', undefined], ['', undefined], ['99999999999TB', undefined],
     ];
     for (const [text, bytes] of cases) assert.equal(parseSize(text), bytes, text);
+  });
+
+  it('Kafka SASL mechanisms and the Kafka TLS listener, from flags, environment and config file', () => {
+    const o = serve(['--kafka-sasl-mechanisms', 'PLAIN, SCRAM-SHA-512,PLAIN', '--kafka-tls-port', '9093', '--tls-cert', 'c.pem', '--tls-key=k.pem']);
+    assert.deepEqual(o.kafkaSaslMechanisms, ['PLAIN', 'SCRAM-SHA-512']);
+    assert.equal(o.kafkaTlsPort, 9093);
+    assert.equal(o.tls?.certFile, 'c.pem');
+    assert.equal(o.tls?.keyFile, 'k.pem');
+    assert.equal(o.tls?.caFile, undefined);
+    const env = { WHARF_KAFKA_SASL_MECHANISMS: 'SCRAM-SHA-256', WHARF_KAFKA_TLS_PORT: '0', WHARF_TLS_CERT: 'a', WHARF_TLS_KEY: 'b', WHARF_TLS_CA: 'ca' };
+    const fromEnv = serve([], env);
+    assert.deepEqual([fromEnv.kafkaSaslMechanisms, fromEnv.kafkaTlsPort, fromEnv.tls?.certFile, fromEnv.tls?.keyFile, fromEnv.tls?.caFile], [['SCRAM-SHA-256'], 0, 'a', 'b', 'ca']);
+    assert.throws(() => serve(['--kafka-tls-port', '9093']), /--kafka-tls-port needs --tls-cert and --tls-key/);
+    const file = JSON.stringify({ kafkaSaslMechanisms: ['PLAIN'], kafkaTlsPort: 19093, tlsCert: 'x', tlsKey: 'y' });
+    const fromFile = serve(['--config', 'w.json'], {}, files({ 'w.json': file }));
+    assert.deepEqual([fromFile.kafkaSaslMechanisms, fromFile.kafkaTlsPort], [['PLAIN'], 19093]);
   });
 
   it('port bounds', () => {
@@ -293,6 +309,13 @@ describe('cli: bad values are one-line usage errors', () => {
     it(`config file: ${name}`, () => usageError(['serve', '--config', 'c.json'], {}, files({ 'c.json': content }), message));
   }
 
+  it('Kafka SASL mechanisms must be known; the Kafka TLS port needs a certificate and key', () => {
+    usageError(['serve', '--kafka-sasl-mechanisms', 'PLAIN,GSSAPI'], {}, noFiles, /invalid --kafka-sasl-mechanisms: "PLAIN,GSSAPI" \(expected a comma-separated list of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512\)/);
+    usageError(['serve', '--kafka-sasl-mechanisms', 'plain'], {}, noFiles, /invalid --kafka-sasl-mechanisms/);
+    usageError(['serve', '--kafka-tls-port', '9093'], {}, noFiles, '--kafka-tls-port needs --tls-cert and --tls-key');
+    usageError(['serve', '--kafka-tls-port', '9093', '--tls-cert', 'c.pem'], {}, noFiles, '--tls-cert needs --tls-key (the private key of the certificate)');
+  });
+
   it('a bad value in a lower-precedence source is not looked at when a higher one wins', () => {
     const read = files({ 'c.json': '{"amqpPort": "bad"}' });
     assert.equal(serve(['--config', 'c.json', '--amqp-port', '1'], { WHARF_AMQP_PORT: 'also bad' }, read).amqpPort, 1);
@@ -315,6 +338,10 @@ describe('cli: listening line', () => {
       'wharf listening amqp=[::]:5672 http=[::]:15672 kafka=[::]:9092',
     );
     assert.equal(listeningLine({ host: '0.0.0.0', amqpPort: 1, httpPort: 2, kafkaPort: 3 }), 'wharf listening amqp=0.0.0.0:1 http=0.0.0.0:2 kafka=0.0.0.0:3');
+    assert.equal(
+      listeningLine({ host: '0.0.0.0', amqpPort: 1, httpPort: 2, kafkaPort: 3, kafkaTlsPort: 4 }),
+      'wharf listening amqp=0.0.0.0:1 http=0.0.0.0:2 kafka=0.0.0.0:3 kafka-tls=0.0.0.0:4',
+    );
   });
 
   it('adds amqps= and https= when those listeners exist', () => {
