@@ -143,21 +143,16 @@ describe('dashboard', { skip: SKIP }, () => {
     const ready = page.locator('.tile', { hasText: 'Ready' }).locator('.tile-value');
     await waitUntil(async () => (await ready.textContent()) === '1', 'ready tile shows it');
 
-    // TODO(lead): once branch dlq (GET /api/wharf/queues/{vhost}/{name}/messages) is merged, the
-    // browse branch below runs; then drop the not-available branch so a missing route fails the test.
-    if ((await apiStatus(`/api/wharf/queues/%2F/${q}/messages?from=0&count=1`)) === 404) {
-      await page.locator('[data-state=not-available]', { hasText: 'Message browsing' }).waitFor();
-      await page.locator('[data-state=not-available]', { hasText: 'Moving messages' }).waitFor();
-    } else {
-      const row = page.locator('.messages-table tbody tr[data-position]').first();
-      await row.waitFor();
-      await row.locator('.preview button').click();
-      await page.locator('.message-detail').getByText('t-1').waitFor();
-      assert.match((await page.textContent('pre.body')) ?? '', /"order": 42/);
-      await page.click('button[data-view=Hex]');
-      assert.match((await page.textContent('pre.body')) ?? '', /^00000000 {2}7b 22 6f/);
-      assert.equal((await ch.checkQueue(q)).messageCount, 1, 'browsing does not consume');
-    }
+    // Message browsing (Wharf's peek route): the message, its properties, the body as JSON and hex.
+    assert.equal(await apiStatus(`/api/wharf/queues/%2F/${q}/messages?from=0&count=1`), 200);
+    const row = page.locator('.messages-table tbody tr[data-position]').first();
+    await row.waitFor();
+    await row.locator('.preview button').click();
+    await page.locator('.message-detail').getByText('t-1').waitFor();
+    assert.match((await page.textContent('pre.body')) ?? '', /"order": 42/);
+    await page.click('button[data-view=Hex]');
+    assert.match((await page.textContent('pre.body')) ?? '', /^00000000 {2}7b 22 6f/);
+    assert.equal((await ch.checkQueue(q)).messageCount, 1, 'browsing does not consume');
 
     await page.click('#purge');
     await page.click('dialog [data-confirm]');
