@@ -10,8 +10,15 @@
 //    /api/overview, /api/queues, /api/connections, /api/channels and /metrics every
 //    second, alternating A B B A ... in the same window (the machine is shared).
 //
+// 3. paged (--paged, instead of 1 and 2): the dashboard's queue-table requests (one
+//    page sorted by name, a deep page, name and regex filters, sorted by messages and
+//    by a rate) with --queues queues, on this build and, with --baseline, on another
+//    build's dist/src/cli/main.js (say a checkout of the previous commit): both brokers
+//    run at once and each round asks A then B, then B then A, so both see the same load.
+//
 //   npm run build && node dist/bench/management.js [--queues 10000] [--rounds 5]
 //     [--overhead-rounds 4] [--duration 10] [--skip-rabbitmq] [--skip-listing] [--skip-overhead]
+//     [--paged [--baseline /path/to/dist/src/cli/main.js]]
 
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -30,10 +37,12 @@ interface Options {
   rabbitmq: boolean;
   listing: boolean;
   overhead: boolean;
+  paged: boolean;
+  baseline?: string;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { queues: 10_000, rounds: 5, overheadRounds: 4, durationSecs: 10, rabbitmq: true, listing: true, overhead: true };
+  const o: Options = { queues: 10_000, rounds: 5, overheadRounds: 4, durationSecs: 10, rabbitmq: true, listing: true, overhead: true, paged: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = (): number => {
@@ -48,6 +57,8 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--skip-rabbitmq') o.rabbitmq = false;
     else if (a === '--skip-listing') o.listing = false;
     else if (a === '--skip-overhead') o.overhead = false;
+    else if (a === '--paged') o.paged = true;
+    else if (a === '--baseline') o.baseline = argv[++i];
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -227,8 +238,66 @@ async function overheadRun(polled: boolean, o: Options, driverArgv: string[]): P
   }
 }
 
+/** The dashboard's queue-table requests; the rows of the paged mode. */
+function pagedRequests(n: number): { what: string; path: string }[] {
+  const deep = Math.max(1, Math.floor(n / 25));
+  return [
+    { what: 'page 1 of 20, sort=name', path: '/api/queues?page=1&page_size=20&sort=name' },
+    { what: `page ${deep} of 20, sort=name`, path: `/api/queues?page=${deep}&page_size=20&sort=name` },
+    { what: 'page 1 of 100, default sort', path: '/api/queues?page=1&page_size=100' },
+    { what: 'name filter', path: '/api/queues?page=1&page_size=20&name=mgmt-0999' },
+    { what: 'regex filter', path: '/api/queues?page=1&page_size=20&name=%5Ebench-mgmt-0%5B0-9%5D9&use_regex=true' },
+    { what: 'sort=messages reversed', path: '/api/queues?page=1&page_size=20&sort=messages&sort_reverse=true' },
+    { what: 'sort=message_stats.publish_details.rate', path: '/api/queues?page=1&page_size=20&sort=message_stats.publish_details.rate&sort_reverse=true' },
+    { what: 'sort=arguments.x-queue-type (renders all)', path: '/api/queues?page=1&page_size=20&sort=arguments.x-queue-type' },
+    { what: '/api/overview', path: '/api/overview' },
+  ];
+}
+
+async function measurePaged(o: Options): Promise<string> {
+  const builds: { name: string; cli?: string }[] = [{ name: 'this build' }];
+  if (o.baseline) builds.push({ name: 'baseline', cli: o.baseline });
+  const brokers: RunningBroker[] = [];
+  try {
+    for (const b of builds) {
+      const running = await startBroker('wharf', tmpdir(), { wharfCli: b.cli });
+      brokers.push(running);
+      log(`${b.name}: declaring ${o.queues} queues`);
+      await declareQueues(running.url, o.queues);
+    }
+    const requests = pagedRequests(o.queues);
+    const times = requests.map(() => builds.map(() => [] as number[]));
+    for (const [r, req] of requests.entries()) {
+      for (const b of brokers) {
+        const warm = await timedGet(b.httpPort as number, req.path);
+        if (warm.status !== 200) throw new Error(`${req.path}: ${warm.status} ${warm.body.slice(0, 200)}`);
+      }
+      for (let round = 0; round < o.rounds; round++) {
+        // A B, then B A: neither build always goes first.
+        const order = round % 2 === 0 ? brokers.map((_, i) => i) : brokers.map((_, i) => brokers.length - 1 - i);
+        for (const i of order) times[r][i].push((await timedGet(brokers[i].httpPort as number, req.path)).ms);
+      }
+      log(`${req.what}: ${builds.map((b, i) => `${b.name} ${median(times[r][i]).toFixed(1)} ms`).join(', ')}`);
+    }
+    const head = `| request (${o.queues} queues) | ${builds.map((b) => `${b.name} median (min)`).join(' | ')} |${o.baseline ? ' baseline / this |' : ''}`;
+    const lines = [head, `| --- |${builds.map(() => ' --- |').join('')}${o.baseline ? ' --- |' : ''}`];
+    for (const [r, req] of requests.entries()) {
+      const cells = builds.map((_, i) => `${median(times[r][i]).toFixed(1)} ms (${Math.min(...times[r][i]).toFixed(1)})`);
+      const ratio = o.baseline ? ` ${(median(times[r][1]) / median(times[r][0])).toFixed(1)}x |` : '';
+      lines.push(`| ${req.what} | ${cells.join(' | ')} |${ratio}`);
+    }
+    return `Paged queue listing, median of ${o.rounds} requests each, builds interleaved:\n\n${lines.join('\n')}\n`;
+  } finally {
+    for (const b of brokers) await b.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  if (o.paged) {
+    process.stdout.write((await measurePaged(o)) + '\n');
+    return;
+  }
   const out: string[] = [];
   if (o.listing) {
     if (o.rabbitmq) ensureRabbitmqInstalled(log);

@@ -3,6 +3,8 @@
 //   ... amqplib.connect(broker.amqpUrl) ...
 //   await broker.close();
 
+import { readFile } from 'node:fs/promises';
+import { importDefinitions, importFailure } from './definitions/index.js';
 import { Broker } from './broker/broker.js';
 import {
   ResourceMonitor,
@@ -13,14 +15,26 @@ import {
   type ResourceStatus,
 } from './broker/resource-monitor.js';
 import { startHttpServer } from './http/server.js';
-import { AmqpListener } from './server/amqp/listener.js';
-import { KafkaListener } from './server/kafka/listener.js';
+import type { TLSSocket } from 'node:tls';
+import { AmqpListener, type PublishBudgetReport } from './server/amqp/listener.js';
+import { KafkaListener, type KafkaTlsOptions } from './server/kafka/listener.js';
+import { isSaslMechanism, SASL_MECHANISMS, type SaslMechanismName } from './server/kafka/sasl/mechanism.js';
 import { kafkaSubscriptions } from './server/kafka/handlers/groups.js';
 import { DEFAULT_VHOST } from './broker/broker.js';
 import type { Vhost } from './broker/vhost.js';
 import type { FsyncPolicy } from './store/index.js';
 import { startLatencyTrace, stopLatencyTrace } from './util/latency-trace.js';
-import { createLogger, type LogLevel, type Logger } from './util/logger.js';
+import { createLogger, type LogFormat, type LogLevel, type Logger } from './util/logger.js';
+import {
+  TLS_HANDSHAKE_TIMEOUT_MS,
+  loadContextOptions,
+  peerCertificateRejected,
+  readTlsMaterial,
+  secureContext,
+  serverOptions,
+  type CertLoginFrom,
+  type TlsSettings,
+} from './util/tls.js';
 
 export interface BrokerOptions {
   /** Where messages and metadata live (default ./data). */
@@ -35,6 +49,13 @@ export interface BrokerOptions {
   kafkaAdvertisedHost?: string;
   /** Create topics clients ask for (Kafka's auto.create.topics.enable; default true). */
   kafkaAutoCreateTopics?: boolean;
+  /**
+   * Kafka's sasl.enabled.mechanisms for both Kafka listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.
+   * Empty or absent: no authentication (every connection works in `/`).
+   */
+  kafkaSaslMechanisms?: string[];
+  /** A second Kafka listener, with TLS (SSL, or SASL_SSL with mechanisms), on `tls`'s certificate; needs `tls`. */
+  kafkaTlsPort?: number;
   /** How often stream retention runs, in ms (default 60 s). */
   retentionCheckMs?: number;
   /** How often the stream cleaner looks for compacted partitions worth cleaning, in ms (default 15 s). */
@@ -51,12 +72,20 @@ export interface BrokerOptions {
   bind?: string;
   fsync?: FsyncPolicy;
   logLevel?: LogLevel;
+  /** Log lines as text (default) or JSON objects; ignored when `logger` is given. */
+  logFormat?: LogFormat;
   users?: { name: string; password: string }[];
+  /** A definitions file (RabbitMQ's JSON format) applied at start, before any listener opens (RabbitMQ's load_definitions). */
+  definitions?: string;
   logger?: Logger;
   /** AMQP limits offered in connection.tune (RabbitMQ's defaults). */
   channelMax?: number;
   frameMax?: number;
   heartbeatSec?: number;
+  /** Largest message body accepted on AMQP and HTTP publish (RabbitMQ's max_message_size; default 128 MiB). */
+  maxMessageSize?: number;
+  /** Publish data per AMQP connection not yet durable or confirmed before the connection stops being read (default 64 MiB). */
+  maxUnconfirmedBytes?: number;
   /** Consumer (ack) timeout in ms for every queue without x-consumer-timeout; 0 disables (RabbitMQ: 30 min). */
   consumerTimeoutMs?: number;
   /** Memory alarm above this much RSS (RabbitMQ's vm_memory_high_watermark; default { relative: 0.4 }). */
@@ -69,6 +98,18 @@ export interface BrokerOptions {
   metricsQueueSeriesMax?: number;
   /** Developers: log the latency breakdown (docs/perf.md) every this many seconds; 0 or absent = off. */
   latencyTraceSec?: number;
+  /** Certificate, key, CA and peer verification for AMQPS and HTTPS; without it neither listener exists. */
+  tls?: TlsSettings;
+  /** AMQPS port (default 5671 when `tls` is set; 0 picks a free port). */
+  amqpsPort?: number;
+  /** HTTPS port for the same HTTP API (only when set, and `tls` too; 0 picks a free port). */
+  httpsPort?: number;
+  /** Where EXTERNAL takes the user name from in a client certificate (default common_name). */
+  certLoginFrom?: CertLoginFrom;
+  /** RabbitMQ's ssl_handshake_timeout (default 5000 ms): a TLS handshake not done by then is dropped. */
+  tlsHandshakeTimeoutMs?: number;
+  /** RabbitMQ's handshake_timeout (default 10000 ms): an AMQP handshake not done by then is dropped. */
+  amqpHandshakeTimeoutMs?: number;
 }
 
 export interface ResourceReport extends ResourceStatus {
@@ -80,16 +121,37 @@ export interface BrokerHandle {
   readonly amqpPort: number;
   readonly httpPort: number;
   readonly kafkaPort: number;
+  /** undefined without TLS. */
+  readonly amqpsPort: number | undefined;
+  /** undefined unless httpsPort and TLS were given. */
+  readonly httpsPort: number | undefined;
+  /** The Kafka TLS listener's port, when kafkaTlsPort was given. */
+  readonly kafkaTlsPort?: number;
   readonly host: string;
   readonly amqpUrl: string;
+  /** amqps://guest:guest@HOST:PORT, undefined without TLS. */
+  readonly amqpsUrl: string | undefined;
   /** host:port for Kafka clients' bootstrap servers. */
   readonly kafkaBootstrap: string;
   /** Resource alarms in effect: while any is, publishing connections are blocked. */
   alarms(): ResourceAlarm[];
   /** The alarms and the numbers behind them. */
   resources(): ResourceReport;
+  /** AMQP connections' publish budgets (--max-unconfirmed-bytes, docs/limits.md). */
+  publishBudgets(): PublishBudgetReport;
+  /**
+   * For tests and tools: hold every store sync (so every confirm of a persistent message)
+   * until the returned function is called.
+   */
+  holdDurability(): () => void;
   /** Changes the memory watermark and/or free-disk limit; resolves once alarms reflect them. */
   setResourceLimits(limits: Partial<ResourceLimits>): Promise<ResourceReport>;
+  /**
+   * Re-reads the TLS certificate, key and CA files (SIGHUP) for new connections;
+   * open ones are not touched. A file that is missing or does not parse, or a key
+   * that does not match, is logged and the old material stays: resolves false.
+   */
+  reloadTls(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -103,11 +165,36 @@ export const DEFAULTS = {
   channelMax: 2047,
   frameMax: 131072,
   heartbeatSec: 60,
+  amqpsPort: 5671,
+  maxMessageSize: 128 * 1024 * 1024,
+  maxUnconfirmedBytes: 64 * 1024 * 1024,
 };
 
+/** The SASL mechanisms option, checked before anything starts. */
+function kafkaSaslMechanisms(names: readonly string[] | undefined): SaslMechanismName[] {
+  const out: SaslMechanismName[] = [];
+  for (const name of names ?? []) {
+    if (!isSaslMechanism(name)) throw new Error(`unknown Kafka SASL mechanism '${name}' (expected ${SASL_MECHANISMS.join(', ')})`);
+    if (!out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
 export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandle> {
-  const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info');
+  const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info', undefined, opts.logFormat ?? 'text');
+  const saslMechanisms = kafkaSaslMechanisms(opts.kafkaSaslMechanisms);
+  if (opts.kafkaTlsPort !== undefined && !opts.tls) throw new Error('kafkaTlsPort needs TLS (tls: a certificate and key)');
   const dataDir = opts.dataDir ?? DEFAULTS.dataDir;
+  // TLS files first: a missing file or a key that does not match its certificate
+  // stops the start before the data dir is opened.
+  const tls = opts.tls;
+  let tlsOptions;
+  let tlsMaterial;
+  if (tls) {
+    tlsMaterial = await readTlsMaterial(tls);
+    secureContext(tlsMaterial);
+    tlsOptions = serverOptions(tls, tlsMaterial, opts.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS);
+  }
   const broker = await Broker.open({
     dataDir,
     fsync: opts.fsync ?? DEFAULTS.fsync,
@@ -124,6 +211,14 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       ...(opts.kafkaTransactionAbortCheckMs !== undefined ? { abortCheckIntervalMs: opts.kafkaTransactionAbortCheckMs } : {}),
     },
   });
+  if (opts.definitions !== undefined) {
+    try {
+      await loadDefinitionsFile(broker, opts.definitions);
+    } catch (err) {
+      await broker.close();
+      throw err;
+    }
+  }
   let resources: ResourceMonitor;
   try {
     resources = new ResourceMonitor({
@@ -137,45 +232,77 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     throw err;
   }
   const bind = opts.bind ?? DEFAULTS.bind;
-  const amqp = new AmqpListener(
-    broker,
-    {
-      port: opts.amqpPort ?? DEFAULTS.amqpPort,
-      host: bind,
-      channelMax: opts.channelMax ?? DEFAULTS.channelMax,
-      frameMax: opts.frameMax ?? DEFAULTS.frameMax,
-      heartbeatSec: opts.heartbeatSec ?? DEFAULTS.heartbeatSec,
-    },
-    logger,
-    resources,
-  );
-  const report = (): ResourceReport => ({ ...resources.status(), blockedConnections: amqp.blockedConnectionCount });
+  // Undone in reverse if a later listener fails to start.
+  const started: (() => Promise<void> | void)[] = [() => broker.close(), () => resources.stop()];
+  const unwind = async (): Promise<void> => {
+    for (const stop of started.reverse()) await stop();
+  };
+  const limits = {
+    channelMax: opts.channelMax ?? DEFAULTS.channelMax,
+    frameMax: opts.frameMax ?? DEFAULTS.frameMax,
+    heartbeatSec: opts.heartbeatSec ?? DEFAULTS.heartbeatSec,
+    maxMessageBytes: opts.maxMessageSize ?? DEFAULTS.maxMessageSize,
+    maxUnconfirmedBytes: opts.maxUnconfirmedBytes ?? DEFAULTS.maxUnconfirmedBytes,
+    ...(opts.amqpHandshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: opts.amqpHandshakeTimeoutMs } : {}),
+    ...(opts.certLoginFrom !== undefined ? { certLoginFrom: opts.certLoginFrom } : {}),
+  };
+  const amqp = new AmqpListener(broker, { port: opts.amqpPort ?? DEFAULTS.amqpPort, host: bind, ...limits }, logger, resources);
   let amqpAddr;
   try {
     amqpAddr = await amqp.listen();
+    started.push(() => amqp.close());
   } catch (err) {
-    resources.stop();
-    await broker.close();
+    await unwind();
     throw err;
   }
-  const kafka = new KafkaListener(
-    broker,
-    broker.vhost(DEFAULT_VHOST) as Vhost,
-    {
-      port: opts.kafkaPort ?? DEFAULTS.kafkaPort,
-      host: bind,
-      autoCreateTopics: opts.kafkaAutoCreateTopics ?? true,
-      ...(opts.kafkaAdvertisedHost !== undefined ? { advertisedHost: opts.kafkaAdvertisedHost } : {}),
-    },
-    logger,
-  );
-  let kafkaAddr;
+  let amqps: AmqpListener | undefined;
+  let amqpsAddr: { host: string; port: number } | undefined;
+  if (tls && tlsOptions) {
+    try {
+      amqps = new AmqpListener(
+        broker,
+        { port: opts.amqpsPort ?? DEFAULTS.amqpsPort, host: bind, ...limits, tls: { options: tlsOptions, settings: tls } },
+        logger,
+        resources,
+      );
+      amqpsAddr = await amqps.listen();
+      const listener = amqps;
+      started.push(() => listener.close());
+    } catch (err) {
+      await unwind();
+      throw err;
+    }
+  }
+  const amqpListeners = amqps ? [amqp, amqps] : [amqp];
+  const connectionCount = (): number => amqpListeners.reduce((n, l) => n + l.connectionCount, 0);
+  const blockedConnections = (): number => amqpListeners.reduce((n, l) => n + l.blockedConnectionCount, 0);
+  const report = (): ResourceReport => ({ ...resources.status(), blockedConnections: blockedConnections() });
+  const kafkaListener = (port: number, tlsFiles?: KafkaTlsOptions): KafkaListener =>
+    new KafkaListener(
+      broker,
+      broker.vhost(DEFAULT_VHOST) as Vhost,
+      {
+        port,
+        host: bind,
+        autoCreateTopics: opts.kafkaAutoCreateTopics ?? true,
+        saslMechanisms,
+        ...(tlsFiles !== undefined ? { tls: tlsFiles } : {}),
+        ...(opts.kafkaAdvertisedHost !== undefined ? { advertisedHost: opts.kafkaAdvertisedHost } : {}),
+      },
+      logger,
+    );
+  const kafka = kafkaListener(opts.kafkaPort ?? DEFAULTS.kafkaPort);
+  // The Kafka TLS listener serves the same certificate as AMQPS (SSL, or SASL_SSL with mechanisms).
+  const kafkaTlsListener = tlsMaterial !== undefined && opts.kafkaTlsPort !== undefined ? kafkaListener(opts.kafkaTlsPort, tlsMaterial) : undefined;
+  let kafkaAddr: { host: string; port: number };
+  let kafkaTlsAddr: { host: string; port: number } | undefined;
   try {
     kafkaAddr = await kafka.listen();
+    started.push(() => kafka.close());
+    kafkaTlsAddr = await kafkaTlsListener?.listen();
+    if (kafkaTlsListener) started.push(() => kafkaTlsListener.close());
   } catch (err) {
-    resources.stop();
-    await amqp.close();
-    await broker.close();
+    await unwind();
     throw err;
   }
   let http;
@@ -183,50 +310,92 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     http = await startHttpServer({
       port: opts.httpPort ?? DEFAULTS.httpPort,
       host: bind,
-      health: () => ({ ...broker.stats(), connections: amqp.connectionCount, ...report() }),
+      ...(tls && tlsOptions && opts.httpsPort !== undefined
+        ? { https: { port: opts.httpsPort, options: tlsOptions, refuse: (s: TLSSocket) => peerCertificateRejected(s, tls) } }
+        : {}),
+      health: () => ({ ...broker.stats(), connections: connectionCount(), ...report() }),
       management: {
         broker,
         resources,
         listeners: () => [
           { protocol: 'amqp', ip: amqpAddr.host, port: amqpAddr.port },
+          ...(amqpsAddr ? [{ protocol: 'amqp/ssl', ip: amqpsAddr.host, port: amqpsAddr.port }] : []),
           { protocol: 'kafka', ip: kafkaAddr.host, port: kafkaAddr.port },
+          ...(kafkaTlsAddr !== undefined ? [{ protocol: 'kafka/ssl', ip: kafkaTlsAddr.host, port: kafkaTlsAddr.port }] : []),
         ],
-        blockedConnections: () => amqp.blockedConnectionCount,
+        blockedConnections,
+        maxMessageBytes: opts.maxMessageSize ?? DEFAULTS.maxMessageSize,
         ...(opts.statsIntervalMs !== undefined ? { statsIntervalMs: opts.statsIntervalMs } : {}),
         ...(opts.metricsQueueSeriesMax !== undefined ? { metricsQueueSeriesMax: opts.metricsQueueSeriesMax } : {}),
       },
     });
   } catch (err) {
-    resources.stop();
-    await amqp.close();
-    await kafka.close();
-    await broker.close();
+    await unwind();
     throw err;
   }
   const host = amqpAddr.host;
   const urlHost = host === '::' || host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const tracing = (opts.latencyTraceSec ?? 0) > 0;
   if (tracing) startLatencyTrace(logger, opts.latencyTraceSec);
+  const httpHandle = http;
   let closing: Promise<void> | undefined;
+  // holdDurability(): one extra "store" that every sync waits for; released by the returned function.
+  let gate: Promise<void> | undefined;
+  let gated = false;
+  const holdDurability = (): (() => void) => {
+    let open!: () => void;
+    gate = new Promise<void>((resolve) => (open = resolve));
+    if (!gated) {
+      gated = true;
+      broker.store.syncWith({ sync: () => gate ?? Promise.resolve() });
+    }
+    return () => {
+      gate = undefined;
+      open();
+    };
+  };
   return {
     amqpPort: amqpAddr.port,
     httpPort: http.port,
+    amqpsPort: amqpsAddr?.port,
+    httpsPort: http.httpsPort,
     host,
     kafkaPort: kafkaAddr.port,
+    ...(kafkaTlsAddr !== undefined ? { kafkaTlsPort: kafkaTlsAddr.port } : {}),
     amqpUrl: `amqp://guest:guest@${urlHost}:${amqpAddr.port}`,
+    amqpsUrl: amqpsAddr ? `amqps://guest:guest@${urlHost}:${amqpsAddr.port}` : undefined,
     kafkaBootstrap: `${urlHost}:${kafkaAddr.port}`,
     alarms: () => [...resources.alarms],
     resources: report,
+    publishBudgets: () => amqp.publishBudgets(),
+    holdDurability: () => holdDurability(),
     async setResourceLimits(limits) {
       await resources.setLimits(limits);
       return report();
+    },
+    async reloadTls() {
+      if (!tls || !amqps) return false;
+      try {
+        const options = await loadContextOptions(tls);
+        amqps.setSecureContext(options);
+        httpHandle.setSecureContext(options);
+        logger.info('TLS certificate reloaded', { cert: tls.certFile });
+        return true;
+      } catch (err) {
+        logger.error('TLS certificate reload failed; still serving the previous certificate', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+        return false;
+      }
     },
     close() {
       closing ??= (async () => {
         resources.stop();
         await amqp.close();
+        await amqps?.close();
         await kafka.close();
-        await http.close();
+        await kafkaTlsListener?.close();
+        await httpHandle.close();
         await broker.close();
         if (tracing) stopLatencyTrace(logger);
         logger.info('stopped');
@@ -236,6 +405,23 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   };
 }
 
-export type { LogLevel, Logger } from './util/logger.js';
+export type { LogFormat, LogLevel, Logger } from './util/logger.js';
+export type { PublishBudgetReport } from './server/amqp/listener.js';
 export type { FsyncPolicy } from './store/index.js';
 export type { DiskFreeLimit, MemoryHighWatermark, ResourceAlarm, ResourceLimits, ResourceStatus } from './broker/resource-monitor.js';
+
+/** Applies a definitions file at start; a file that is missing, not JSON or refused stops the start. */
+async function loadDefinitionsFile(broker: Broker, path: string): Promise<void> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`definitions file '${path}': ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  try {
+    await importDefinitions(broker, doc, { source: `definitions file '${path}'` });
+  } catch (err) {
+    const failure = importFailure(err);
+    throw failure === undefined ? err : new Error(`definitions file '${path}' refused: ${failure}`, { cause: err });
+  }
+}

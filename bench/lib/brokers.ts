@@ -35,6 +35,8 @@ export interface RunningBroker {
 export interface StartOptions {
   /** RabbitMQ: enable the management and prometheus plugins (bench/management.ts). */
   readonly management?: boolean;
+  /** Wharf: run this build's dist/src/cli/main.js instead of this one (A/B against another commit). */
+  readonly wharfCli?: string;
 }
 
 const WHARF_CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -46,7 +48,7 @@ const STOP_TIMEOUT_MS = 20_000;
 export function startBroker(kind: BrokerKind, baseDir: string, opts: StartOptions = {}): Promise<RunningBroker> {
   switch (kind) {
     case 'wharf':
-      return startWharf(baseDir);
+      return startWharf(baseDir, opts.wharfCli ?? WHARF_CLI);
     case 'rabbitmq':
       return startRabbitmq(baseDir, opts.management === true);
     case 'ceiling':
@@ -132,9 +134,9 @@ async function startNodeChild(kind: BrokerKind, args: string[], dir: string | un
   }
 }
 
-function startWharf(baseDir: string): Promise<RunningBroker> {
+function startWharf(baseDir: string, cli: string): Promise<RunningBroker> {
   const dir = mkdtempSync(join(baseDir, 'wharf-'));
-  const args = [WHARF_CLI, 'serve', '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--data-dir', dir, '--bind', '127.0.0.1', '--log-level', 'warn'];
+  const args = [cli, 'serve', '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--data-dir', dir, '--bind', '127.0.0.1', '--log-level', 'warn'];
   // m[2] is the HTTP port (management API, /metrics), m[3] Kafka's.
   return startNodeChild('wharf', args, dir, /wharf listening amqp=\S*:(\d+) http=\S*:(\d+) kafka=\S*:(\d+)/, (m) => ({
     url: `amqp://guest:guest@127.0.0.1:${m[1]}`,

@@ -14,14 +14,18 @@ export interface WharfChild {
   url: string;
   /** host:port of its Kafka listener. */
   kafkaBootstrap: string;
+  /** amqps://guest:guest@127.0.0.1:PORT when started with --tls-cert and --tls-key. */
+  amqpsUrl?: string;
+  /** Port of its management API. */
+  httpPort: number;
   /** From spawn to the AMQP listener being up: includes recovery of `dataDir`. */
   startMs: number;
 }
 
-/** Starts `wharf serve` on `dataDir`; resolves once it prints its AMQP address. */
-export function startWharf(dataDir: string, nodeArgs: readonly string[] = []): Promise<WharfChild> {
+/** Starts `wharf serve` on `dataDir` (with `serveArgs` added); resolves once it prints its AMQP address. */
+export function startWharf(dataDir: string, nodeArgs: readonly string[] = [], serveArgs: readonly string[] = []): Promise<WharfChild> {
   const t0 = Date.now();
-  const proc = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--data-dir', dataDir, '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'], {
+  const proc = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--data-dir', dataDir, '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn', ...serveArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -29,7 +33,14 @@ export function startWharf(dataDir: string, nodeArgs: readonly string[] = []): P
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       const m = /amqp=\S*:(\d+)/.exec(line);
       const k = /kafka=\S*:(\d+)/.exec(line);
-      if (m) resolve({ proc, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, kafkaBootstrap: `127.0.0.1:${k?.[1] ?? 0}`, startMs: Date.now() - t0 });
+      const s = /amqps=\S*:(\d+)/.exec(line);
+      const h = /http=\S*:(\d+)/.exec(line);
+      if (m) {
+        resolve({
+          proc, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, kafkaBootstrap: `127.0.0.1:${k?.[1] ?? 0}`, httpPort: Number(h?.[1] ?? 0), startMs: Date.now() - t0,
+          ...(s ? { amqpsUrl: `amqps://guest:guest@127.0.0.1:${s[1]}` } : {}),
+        });
+      }
     });
   });
 }

@@ -12,12 +12,14 @@ import {
   type Logger,
 } from '../store/index.js';
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { propertiesCodec } from './content.js';
 import { DelayedStore } from './delayed/delayed-store.js';
 import { DEDUP_SEGMENT_BYTES_MAX, DedupJournal } from './dedup-journal.js';
 import { MessageStore } from './message-store.js';
+import { Moves } from './move.js';
 import { ConnectionRegistry } from './connections.js';
 import type { Queue } from './queue/queue.js';
 import { Vhost, type VhostSnapshot } from './vhost.js';
@@ -27,6 +29,12 @@ import type { CleanerHost } from './stream/compaction/cleaner.js';
 import { GroupCoordinator, type GroupConfig, type SubscriptionDecoder } from './stream/groups/index.js';
 import { TransactionCoordinator, type TxnConfig } from './stream/txn/index.js';
 import type { StreamEnv } from './stream/stream.js';
+import { PolicyStore } from './policy/policy-store.js';
+import { logPolicyChange } from './audit.js';
+import type { PolicyDef, PolicyKind } from './policy/definition.js';
+import { Access, openGrant, type AccessGrant, type Identity } from './access/index.js';
+import { BrokerError } from './errors.js';
+import type { ScramCredentials, ScramHash } from './scram-credentials.js';
 
 export interface User {
   readonly name: string;
@@ -73,9 +81,20 @@ interface MetadataFile {
 
 export const DEFAULT_VHOST = '/';
 
+/** What a new vhost's record holds besides its topology (RabbitMQ's vhost metadata). */
+export interface VhostMetadata {
+  readonly description?: string;
+  readonly tags?: readonly string[];
+  readonly defaultQueueType?: string;
+}
+
 export class Broker {
   private readonly vhosts = new Map<string, Vhost>();
-  private readonly users = new Map<string, string>();
+  /** Users, vhost records, permissions and limits (access/), persisted in access.json. */
+  access!: Access;
+  private groupsDir = '';
+  private transactionsDir = '';
+  private coordinatorOptions: BrokerCoreOptions | undefined;
   private nextMsgId = 1;
   private nextQueueId = 1;
   private nextStreamId = 1;
@@ -97,6 +116,10 @@ export class Broker {
   recoveryMs = 0;
   /** Client connections of every protocol, for the management API and metrics. */
   readonly connections = new ConnectionRegistry();
+  /** Policies and operator policies (policies.json), loaded before the topology so recovery applies them. */
+  policies!: PolicyStore;
+  /** Moves (replays) of messages between queues, for the management API. */
+  readonly moves: Moves;
 
   private constructor(
     readonly store: MessageStore,
@@ -117,6 +140,7 @@ export class Broker {
       // Released messages count as delivered to their queues only once those and the queues are on disk.
       durable: () => Promise.all([this.store.sync(), this.topologySaved()]).then(() => undefined),
     });
+    this.moves = new Moves(store);
     // A confirm waits for the de-duplication keys and for held delayed messages too.
     store.syncWith(dedup);
     store.syncWith(this.delayed);
@@ -154,14 +178,15 @@ export class Broker {
     );
     broker.store.onUnreadable = (m, err) =>
       opts.logger.error('message content unreadable, dropping it', { msgId: m.id, error: String(err) });
-    broker.users.set('guest', 'guest');
-    for (const u of opts.users ?? []) broker.users.set(u.name, u.password);
+    broker.policies = await PolicyStore.open(join(dd.dir, 'policies.json'));
+    broker.groupsDir = dd.groupsDir;
+    broker.transactionsDir = dd.transactionsDir;
+    broker.coordinatorOptions = opts;
     const recoveryStart = performance.now();
-    await broker.recover();
+    await broker.recover(join(dd.dir, 'access.json'), opts.users ?? []);
     broker.recoveryMs = performance.now() - recoveryStart;
     try {
-      await broker.openGroups(dd.groupsDir, opts);
-      await broker.openTransactions(dd.transactionsDir, opts);
+      for (const [name, v] of broker.vhosts) await broker.openCoordinators(name, v);
     } catch (err) {
       await broker.close();
       throw err;
@@ -186,14 +211,106 @@ export class Broker {
   }
 
   userNames(): string[] {
-    return [...this.users.keys()];
+    return this.access.userList().map((u) => u.name);
   }
 
-  /** RabbitMQ's rule: guest may only connect from loopback. */
+  /** For logins without a password (EXTERNAL, a TLS client certificate): is there such a user? */
+  userExists(name: string): boolean {
+    return this.access.user(name) !== undefined;
+  }
+
+  /** Checks a password against the user's hash; RabbitMQ's rule: guest may only connect from loopback. */
   authenticate(user: string, password: string, fromLoopback: boolean): boolean {
-    const expected = this.users.get(user);
-    if (expected === undefined || expected !== password) return false;
+    return this.access.authenticate(user, password, fromLoopback) !== undefined;
+  }
+
+  /**
+   * Sets (adds or replaces) a validated policy (definition.ts: validatePolicy) and applies it to
+   * the vhost's queues and exchanges at once; resolves once it is on disk. True if it is new.
+   */
+  async setPolicy(kind: PolicyKind, def: PolicyDef): Promise<boolean> {
+    const isNew = await this.policies.put(kind, def);
+    this.vhosts.get(def.vhost)?.applyPolicies();
+    logPolicyChange(this.logger, 'set', { kind, vhost: def.vhost, name: def.name, pattern: def.pattern, applyTo: def['apply-to'], priority: def.priority, definition: def.definition });
+    return isNew;
+  }
+
+  /** Clears a policy (its objects fall back to the next matching one, or none); false if there was none. */
+  async clearPolicy(kind: PolicyKind, vhost: string, name: string): Promise<boolean> {
+    const had = await this.policies.delete(kind, vhost, name);
+    if (had) {
+      this.vhosts.get(vhost)?.applyPolicies();
+      logPolicyChange(this.logger, 'cleared', { kind, vhost, name });
+    }
+    return had;
+  }
+
+  /**
+   * An authenticated user asks to use a vhost (any protocol): the grant checks each
+   * operation (access/grant.ts) and counts against the connection limits until released.
+   */
+  connect(identity: Identity): AccessGrant {
+    if (this.closed) throw new BrokerError('not-allowed', 'broker is shutting down', true);
+    return openGrant(this.access, identity);
+  }
+
+  /** Creates a vhost (or updates the metadata of an existing one); resolves once durable. Returns true if created. */
+  async addVhost(name: string, meta: VhostMetadata = {}): Promise<boolean> {
+    const created = !this.vhosts.has(name);
+    // The record first: after a crash, access.json decides which vhosts exist.
+    await this.access.putVhost(name, meta);
+    if (!created) return false;
+    const v = this.createVhost(name);
+    await this.openCoordinators(name, v);
+    this.dirty = true;
+    await this.topologySaved();
+    return true;
+  }
+
+  /**
+   * Deletes a vhost: its connections are closed (320 CONNECTION_FORCED, as RabbitMQ),
+   * its queues with their messages, streams, exchanges and bindings, its groups and
+   * transactions, and its permissions and limits. Resolves once durable; false if none.
+   */
+  async deleteVhost(name: string): Promise<boolean> {
+    const v = this.vhosts.get(name);
+    if (!v) return false;
+    await this.access.deleteVhost(name);
+    await this.policies.dropVhost(name);
+    for (const c of [...this.connections.values()]) {
+      if (c.info().vhost === name) c.forceClose(`vhost '${name}' is deleted`);
+    }
+    this.vhosts.delete(name);
+    for (const q of [...v.queues.values()]) v.removeQueue(q);
+    for (const s of [...v.streams.list()]) await v.streams.delete(s.name);
+    // Exchanges through the vhost, so a delayed exchange's held messages are dropped too.
+    for (const x of [...v.exchanges.keys()]) if (x !== '' && !x.startsWith('amq.')) v.deleteExchange(x, false);
+    v.close();
+    this.dirty = true;
+    await this.topologySaved();
+    await v.transactions?.close();
+    await v.groups?.close();
+    await v.streams.close();
+    const dir = encodeURIComponent(name);
+    await rm(join(this.groupsDir, dir), { recursive: true, force: true });
+    await rm(join(this.transactionsDir, dir), { recursive: true, force: true });
+    return true;
+  }
+
+
+  /** RabbitMQ's loopback_users: guest may only connect from loopback, whatever the mechanism. */
+  mayConnectFrom(user: string, fromLoopback: boolean): boolean {
     return user !== 'guest' || fromLoopback;
+  }
+
+  /**
+   * A user's SCRAM credentials for one hash (Kafka's SASL SCRAM), or undefined for an
+   * unknown user or one whose password was never set through Wharf (imported as a hash only).
+   */
+  scramCredentials(user: string, hash: ScramHash): ScramCredentials | undefined {
+    const c = this.access.user(user)?.scram?.[hash];
+    if (!c) return undefined;
+    return { salt: Buffer.from(c.salt, 'base64'), iterations: c.iterations, storedKey: Buffer.from(c.storedKey, 'base64'), serverKey: Buffer.from(c.serverKey, 'base64') };
   }
 
   /** Resolves once durable topology changes made so far are on disk. */
@@ -228,35 +345,29 @@ export class Broker {
     return { queues, messages, logBytes: this.log.sizeBytes(), uptimeMs: Date.now() - this.startedAt };
   }
 
-  /** A group coordinator per vhost, each with its offsets log in `<groups dir>/<vhost, URI-encoded>/`. */
-  private async openGroups(dir: string, opts: BrokerCoreOptions): Promise<void> {
-    for (const [name, v] of this.vhosts) {
-      v.groups = await GroupCoordinator.open({
-        store: { dir: join(dir, encodeURIComponent(name)), fsync: opts.fsync },
-        logger: this.logger,
-        ...(opts.groups ? { config: opts.groups } : {}),
-        ...(opts.groupSubscriptions ? { subscriptions: opts.groupSubscriptions } : {}),
-      });
-    }
-  }
-
   /**
-   * A transaction coordinator per vhost, its log in `<transactions dir>/<vhost, URI-encoded>/`.
-   * Opened after the streams and groups: transactions a crash left half-ended are finished at once.
+   * A vhost's group coordinator (offsets log in `<groups dir>/<vhost, URI-encoded>/`) and
+   * transaction coordinator (`<transactions dir>/<vhost, URI-encoded>/`), opened after its
+   * streams: transactions a crash left half-ended are finished at once.
    */
-  private async openTransactions(dir: string, opts: BrokerCoreOptions): Promise<void> {
-    for (const [name, v] of this.vhosts) {
-      v.transactions = await TransactionCoordinator.open({
-        store: { dir: join(dir, encodeURIComponent(name)), fsync: opts.fsync },
-        logger: this.logger,
-        participants: {
-          partition: (topic, index) => v.streams.get(topic)?.partition(index),
-          groups: () => v.groups,
-          allocateProducerId: () => this.allocateProducerId(),
-        },
-        ...(opts.transactions ? { config: opts.transactions } : {}),
-      });
-    }
+  private async openCoordinators(name: string, v: Vhost): Promise<void> {
+    const opts = this.coordinatorOptions as BrokerCoreOptions;
+    v.groups = await GroupCoordinator.open({
+      store: { dir: join(this.groupsDir, encodeURIComponent(name)), fsync: opts.fsync },
+      logger: this.logger,
+      ...(opts.groups ? { config: opts.groups } : {}),
+      ...(opts.groupSubscriptions ? { subscriptions: opts.groupSubscriptions } : {}),
+    });
+    v.transactions = await TransactionCoordinator.open({
+      store: { dir: join(this.transactionsDir, encodeURIComponent(name)), fsync: opts.fsync },
+      logger: this.logger,
+      participants: {
+        partition: (topic, index) => v.streams.get(topic)?.partition(index),
+        groups: () => v.groups,
+        allocateProducerId: () => this.allocateProducerId(),
+      },
+      ...(opts.transactions ? { config: opts.transactions } : {}),
+    });
   }
 
   /** Every stream of every vhost, oldest segments past their retention deleted, on one timer. */
@@ -307,6 +418,7 @@ export class Broker {
     this.closed = true;
     clearInterval(this.retentionTimer);
     await this.cleaner?.stop();
+    await this.moves.close();
     await this.delayed.close();
     for (const v of this.vhosts.values()) v.close();
     await this.topologySaved();
@@ -343,22 +455,24 @@ export class Broker {
       consumerTimeoutMs: this.consumerTimeoutMs,
       streamEnv: this.streamEnv,
       nextStreamId: () => this.nextStreamId++,
+      policies: this.policies,
+      queueLimit: () => this.access.vhost(name)?.limits['max-queues'],
     });
     this.vhosts.set(name, v);
     return v;
   }
 
-  private async recover(): Promise<void> {
+  private async recover(accessPath: string, bootUsers: BrokerCoreOptions['users'] & object): Promise<void> {
     const started = Date.now();
     const raw = await readFileIfExists(this.metaPath);
     let meta: MetadataFile = { version: 1, nextQueueId: 1, vhosts: {} };
     if (raw) meta = JSON.parse(raw.toString('utf8'), reviveArgs) as MetadataFile;
+    await this.recoverAccess(accessPath, meta, bootUsers);
     this.nextQueueId = meta.nextQueueId;
     this.nextStreamId = meta.nextStreamId ?? 1;
     this.nextProducerId = this.producerIdsUsedBelow = meta.producerIdsUsedBelow ?? 0;
     this.clusterId = meta.clusterId ?? randomBytes(16).toString('base64url');
     if (!meta.clusterId) this.dirty = true; // saved with the first topology save
-    if (!meta.vhosts[DEFAULT_VHOST]) meta.vhosts[DEFAULT_VHOST] = { exchanges: [], queues: [], bindings: [] };
     const byId = new Map<number, Queue>();
     const streamIds = new Set<number>();
     for (const [name, snap] of Object.entries(meta.vhosts)) {
@@ -396,6 +510,24 @@ export class Broker {
       delayedOrphaned: delayed.orphaned,
       ms: Date.now() - started,
     });
+  }
+
+  /**
+   * Opens access.json. Once it exists it decides which vhosts exist: a vhost in
+   * meta.json without a record is one whose deletion a crash interrupted (dropped
+   * now), and a record without topology is a vhost created just before a crash.
+   */
+  private async recoverAccess(path: string, meta: MetadataFile, bootUsers: readonly User[]): Promise<void> {
+    const { access, created } = await Access.open(path, Object.keys(meta.vhosts));
+    this.access = access;
+    for (const name of Object.keys(meta.vhosts)) {
+      if (access.vhost(name)) continue;
+      this.logger.warn('dropping the topology of a deleted vhost', { vhost: name });
+      delete meta.vhosts[name];
+      this.dirty = true;
+    }
+    for (const v of access.vhostList()) meta.vhosts[v.name] ??= { exchanges: [], queues: [], bindings: [] };
+    if (access.applyBootUsers(bootUsers) || created) await access.save();
   }
 
   private async saveMetadata(): Promise<void> {

@@ -44,6 +44,20 @@ export interface ConnectionInfo {
   readonly bytesReceived: number;
   readonly bytesSent: number;
   readonly channels: readonly ChannelInfo[];
+  /** Set for connections over TLS. */
+  readonly tls?: TlsInfo;
+}
+
+/** A TLS connection's session, as RabbitMQ's management API shows it. */
+export interface TlsInfo {
+  /** "TLSv1.3" */
+  readonly protocol: string;
+  /** OpenSSL's name: "TLS_AES_256_GCM_SHA384" */
+  readonly cipher: string;
+  /** The client certificate's subject and issuer ("CN=...,O=..."), and validity; null without one. */
+  readonly peerCertSubject: string | null;
+  readonly peerCertIssuer: string | null;
+  readonly peerCertValidity: string | null;
 }
 
 /** What an adapter registers for each connection. */

@@ -111,6 +111,47 @@ export function withDeliveryCount(content: MessageContent, count: number): Messa
   return { ...content, properties: withHeaders(content.properties, (h) => ({ ...h, 'x-delivery-count': BigInt(count) })) };
 }
 
+/** One x-death entry, read back for browsing dead letters. */
+export interface DeathEntry {
+  readonly reason: string | undefined;
+  readonly queue: string | undefined;
+  readonly count: number;
+  /** Seconds since the epoch (an AMQP timestamp), undefined when absent. */
+  readonly time: number | undefined;
+  readonly exchange: string | undefined;
+  readonly routingKeys: readonly string[];
+  readonly originalExpiration: string | undefined;
+}
+
+/** The x-death entries of a message's headers, newest death first (as RabbitMQ orders them). */
+export function deathsOf(headers: FieldTable | undefined): DeathEntry[] {
+  const list = headers?.['x-death'];
+  if (!Array.isArray(list)) return [];
+  return list.filter(isTable).map((x) => {
+    const t = x['time'];
+    const keys = x['routing-keys'];
+    return {
+      reason: text(x['reason']),
+      queue: text(x['queue']),
+      count: numberOf(x['count']),
+      time: t instanceof Timestamp ? t.seconds : typeof t === 'number' || typeof t === 'bigint' ? Number(t) : undefined,
+      exchange: text(x['exchange']),
+      routingKeys: Array.isArray(keys) ? keys.map(text).filter((k): k is string => k !== undefined) : [],
+      originalExpiration: text(x['original-expiration']),
+    };
+  });
+}
+
+/** Headers RabbitMQ's dead-lettering adds, which a replay may strip. */
+const DEATH_HEADERS = ['x-death', 'x-first-death-reason', 'x-first-death-queue', 'x-first-death-exchange', 'x-last-death-reason', 'x-last-death-queue', 'x-last-death-exchange'];
+
+/** The headers without the dead-lettering history. */
+export function withoutDeathHeaders(headers: FieldTable): FieldTable {
+  const out: FieldTable = { ...headers };
+  for (const h of DEATH_HEADERS) delete out[h];
+  return out;
+}
+
 function isTable(v: FieldValue): v is FieldTable {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) && v.constructor === Object;
 }

@@ -189,6 +189,31 @@ export class MessageStore {
     for (let i = 0; i < groups.length; i++) this.fillAll(groups[i], records[i]);
   }
 
+  /**
+   * Content of messages without keeping it (the management API's peek): in-memory content
+   * as is, paged-out content read from the log and dropped once the caller is done with it.
+   * Undefined for a message whose record cannot be read.
+   */
+  async peekContents(messages: readonly StoredMessage[]): Promise<(MessageContent | undefined)[]> {
+    const out: (MessageContent | undefined)[] = messages.map((m) => m.content);
+    const want = messages.flatMap((m, i) => (!m.content && m.written ? [i] : []));
+    if (want.length === 0) return out;
+    let records: LogRecord[];
+    try {
+      records = await this.log.readBatch(want.map((i) => messages[i].pos as LogPosition));
+    } catch {
+      return out;
+    }
+    for (let k = 0; k < want.length; k++) {
+      const m = messages[want[k]];
+      const r = records[k];
+      for (const x of decodeMessageRecords(r.type, r.payload)) {
+        if (x.type === RecordType.Enqueue && x.msgId === m.id) out[want[k]] = contentOf(x);
+      }
+    }
+    return out;
+  }
+
   private async loadOne(m: StoredMessage): Promise<void> {
     try {
       this.fill(m, await this.log.readBatch([m.pos as LogPosition]).then((r) => r[0]));

@@ -198,10 +198,10 @@ export class ResourceMonitor {
     if (this.stopped || on === this.active.has(alarm)) return;
     if (on) {
       this.active.add(alarm);
-      this.log.warn(`${alarm} alarm set: publishing connections are blocked`, numbers);
+      this.log.warn(`${alarm} alarm set: publishing connections are blocked`, { ...numbers, alarm });
     } else {
       this.active.delete(alarm);
-      this.log.warn(`${alarm} alarm cleared`, numbers);
+      this.log.warn(`${alarm} alarm cleared`, { ...numbers, alarm });
     }
     this.alarmList = (['memory', 'disk'] as const).filter((a) => this.active.has(a));
     for (const fn of this.listeners) {

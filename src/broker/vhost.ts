@@ -21,6 +21,7 @@ import { declaresStream } from './stream/queue-args.js';
 import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
 import { notSupported } from './session-streams.js';
 import { MessageCounters } from './stats.js';
+import { applyToExchange, applyToQueue, applyToStream, type PolicyLookup } from './policy/apply.js';
 
 export interface ExchangeDef {
   name: string;
@@ -73,6 +74,10 @@ export interface VhostContext {
   /** Where streams keep their files. */
   readonly streamEnv: StreamEnv;
   nextStreamId(): number;
+  /** Policies and operator policies (src/broker/policy/); none when absent. */
+  readonly policies?: PolicyLookup;
+  /** The vhost's max-queues limit, if it has one. */
+  queueLimit?(): number | undefined;
 }
 
 export interface PublishOutcome {
@@ -162,6 +167,13 @@ export class Vhost {
     }
   }
 
+  /** A policy of this vhost was set, changed or cleared: every queue and exchange gets its policies again, at once. */
+  applyPolicies(): void {
+    for (const x of this.exchanges.values()) applyToExchange(this.ctx.policies, x);
+    for (const q of this.queues.values()) applyToQueue(this.ctx.policies, q);
+    for (const s of this.streams.list()) applyToStream(this.ctx.policies, this.name, s);
+  }
+
   // --- exchanges ---------------------------------------------------------
 
   declareExchange(
@@ -186,6 +198,7 @@ export class Vhost {
       return existing;
     }
     const ex = new Exchange({ name, type: t, durable: o.durable, autoDelete: o.autoDelete, internal: o.internal, args: o.args, vhost: this.name });
+    applyToExchange(this.ctx.policies, ex);
     this.exchanges.set(name, ex);
     if (ex.durable) this.ctx.topologyChanged();
     return ex;
@@ -217,6 +230,7 @@ export class Vhost {
     requestedName: string,
     o: { passive: boolean; durable: boolean; exclusive: boolean; autoDelete: boolean; args: Args },
     connectionId: string,
+    authorize?: (name: string) => void,
   ): DeclaredQueue | Promise<DeclaredQueue> {
     if (o.passive) {
       const q = this.queues.get(requestedName);
@@ -230,8 +244,15 @@ export class Vhost {
     if (requestedName.startsWith('amq.')) {
       throw accessRefused(`queue name '${requestedName}' contains reserved prefix 'amq.*'`);
     }
+    // The caller's permission check, on the generated name for a server-named queue (RabbitMQ's order).
+    authorize?.(name);
+    if (!this.queues.has(name) && !this.streamQueues.holds(name)) this.checkQueueLimit(name);
     if (this.streamQueues.holds(name) || (!this.queues.has(name) && declaresStream(o.args))) {
-      return this.streamQueues.declare({ queue: name, vhost: this.name, ...o });
+      return this.streamQueues.declare({ queue: name, vhost: this.name, ...o }).then((info) => {
+        const s = this.streamQueues.get(name);
+        if (s) applyToStream(this.ctx.policies, this.name, s);
+        return info;
+      });
     }
     const existing = this.queues.get(name);
     // x-queue-type stream for a classic queue: RabbitMQ's equivalence check answers it.
@@ -257,9 +278,18 @@ export class Vhost {
       },
       this.ctx.store,
     );
+    applyToQueue(this.ctx.policies, q);
     this.addQueue(q);
     if (persisted) this.ctx.topologyChanged();
     return q;
+  }
+
+  /** RabbitMQ's max-queues vhost limit: 406 on the declare that would pass it. */
+  private checkQueueLimit(name: string): void {
+    const max = this.ctx.queueLimit?.();
+    if (max !== undefined && max >= 0 && this.queues.size + this.streams.size >= max) {
+      throw preconditionFailed(`cannot declare queue '${name}': queue limit in vhost '${this.name}' (${max}) is reached`);
+    }
   }
 
   addQueue(q: Queue): void {
@@ -608,6 +638,29 @@ export class Vhost {
     return { written, heldSync, holdFailed };
   }
 
+  /**
+   * A moved (replayed) message: routed from `exchange` to classic queues only, other than
+   * `exclude` (the queue it leaves), written for the durable ones; inside the caller's
+   * Batch record. Stream queues and delayed exchanges on the way are not written to (a move
+   * is one atomic record). Returns how many queues took it; 0 leaves it where it was.
+   */
+  enqueueMoved(exchange: string, content: MessageContent, o: { persistent: boolean; priority: number; expiration: number; exclude: Queue | undefined; headers: Args | undefined }): number {
+    const ex = this.exchanges.get(exchange);
+    if (!ex) return 0;
+    // Not by CC keys: a replay goes where it is sent, not to every queue the original publish named.
+    const routed = routeMessage(ex, { routingKey: content.routingKey, ccKeys: undefined, headers: o.headers }, this.topology, []);
+    const size = content.body.length;
+    const targets = routed.filter((t): t is Queue => t instanceof Queue && t !== o.exclude && !t.deleted && !t.refuses(size));
+    if (targets.length === 0) return 0;
+    const now = Date.now();
+    const msg = new StoredMessage(this.ctx.nextMessageId(), o.persistent, size, content, undefined, now, o.expiration, o.priority);
+    this.writeForDurable(msg, targets);
+    this.hold(msg);
+    for (const t of targets) t.enqueue(msg, now);
+    this.unhold(msg);
+    return targets.length;
+  }
+
   /** A persistent message is written once, naming every durable queue it goes to; true if written (a confirm waits for sync). */
   private writeForDurable(msg: StoredMessage, queues: readonly Queue[]): boolean {
     if (!msg.persistent || !msg.content) return false;
@@ -669,8 +722,13 @@ export class Vhost {
    */
   restore(s: VhostSnapshot): void {
     for (const e of s.exchanges) {
-      this.exchanges.set(e.name, new Exchange({ ...e, vhost: this.name }));
+      const x = new Exchange({ ...e, vhost: this.name });
+      applyToExchange(this.ctx.policies, x);
+      this.exchanges.set(e.name, x);
     }
+    // The predeclared amq.* exchanges and the streams too: policies are loaded before the topology.
+    for (const [n] of PREDECLARED) applyToExchange(this.ctx.policies, this.getExchange(n));
+    for (const st of this.streams.list()) applyToStream(this.ctx.policies, this.name, st);
     for (const d of s.queues) {
       let config = DEFAULT_QUEUE_CONFIG;
       try {
@@ -678,9 +736,10 @@ export class Vhost {
       } catch (err) {
         this.ctx.queueError(d.name, err);
       }
-      this.addQueue(
-        new Queue({ name: d.name, id: d.id, durable: true, autoDelete: d.autoDelete, exclusiveOwner: undefined, args: d.args, vhost: this.name, config }, this.ctx.store),
-      );
+      const q = new Queue({ name: d.name, id: d.id, durable: true, autoDelete: d.autoDelete, exclusiveOwner: undefined, args: d.args, vhost: this.name, config }, this.ctx.store);
+      // Before its messages are restored: recovered() then enforces the effective limits.
+      applyToQueue(this.ctx.policies, q);
+      this.addQueue(q);
     }
     for (const b of s.bindings) {
       const src = this.exchanges.get(b.source);

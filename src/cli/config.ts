@@ -4,11 +4,14 @@
 //
 // Precedence for each option: flag > environment variable > config file > default.
 // The user list follows the same rule as a whole: the highest source that names
-// any users replaces the lower ones (guest always exists besides them).
+// any users replaces the lower ones (guest, made on first start, is kept besides them;
+// docs/security.md: these users are created or updated as administrators at each start).
 
 import { parseArgs } from 'node:util';
 import type { DiskFreeLimit, MemoryHighWatermark } from '../broker/resource-monitor.js';
-import { logLevels, parseLogLevel, type LogLevel } from '../util/logger.js';
+import { logFormats, logLevels, parseLogFormat, parseLogLevel, type LogFormat, type LogLevel } from '../util/logger.js';
+import { certLoginFroms, type CertLoginFrom, type TlsSettings } from '../util/tls.js';
+import { adminVerbs, adminHelpSummary } from './admin/verbs.js';
 import { parseKafkaPerfArgs, type KafkaPerfOptions } from './perf/kafka-options.js';
 import { parsePerfArgs, type PerfOptions } from './perf/options.js';
 
@@ -29,9 +32,15 @@ export interface ServeOptions {
   kafkaAdvertisedHost?: string;
   /** Kafka's auto.create.topics.enable. */
   kafkaAutoCreateTopics: boolean;
+  /** Kafka's sasl.enabled.mechanisms on the Kafka listeners; empty: no authentication. */
+  kafkaSaslMechanisms: string[];
+  /** A Kafka TLS listener's port (SSL, or SASL_SSL with mechanisms), on the TLS certificate; needs --tls-cert and --tls-key. */
+  kafkaTlsPort?: number;
   bind: string;
   fsync: FsyncMode;
   logLevel: LogLevel;
+  /** text for people, json (one object per line) for log shippers. */
+  logFormat: LogFormat;
   users: UserSpec[];
   memoryHighWatermark: MemoryHighWatermark;
   /** Ack timeout (ms) for deliveries on queues without x-consumer-timeout; 0 turns it off. */
@@ -41,6 +50,24 @@ export interface ServeOptions {
   streamCleanerIntervalMs?: number;
   /** Log the latency breakdown (docs/perf.md) every this many seconds; 0 = off. */
   latencyTraceSec: number;
+  /** Certificate and key (and CA, peer verification) for AMQPS and HTTPS; absent: no TLS listener. */
+  tls?: TlsSettings;
+  /** With tls: the AMQPS port (5671 unless given). */
+  amqpsPort?: number;
+  /** With tls: HTTPS on this port too (none unless given). */
+  httpsPort?: number;
+  /** Where EXTERNAL takes the user name from in a client certificate (common_name unless given). */
+  certLoginFrom?: CertLoginFrom;
+  /** A definitions file (RabbitMQ's JSON format) applied at every start, as RabbitMQ's load_definitions. */
+  definitions?: string;
+  /** Largest message body accepted (RabbitMQ's max_message_size; default 128 MiB, at most 512 MiB). */
+  maxMessageSize?: number;
+  /** AMQP channel-max offered in connection.tune (RabbitMQ's default 2047). */
+  channelMax?: number;
+  /** AMQP frame-max offered in connection.tune (RabbitMQ's default 131072). */
+  frameMax?: number;
+  /** Publish data a connection may have in flight (received, not yet durable/confirmed) before it is not read (64 MiB). */
+  maxUnconfirmedBytes?: number;
 }
 
 export type Command =
@@ -48,7 +75,10 @@ export type Command =
   | { readonly command: 'version' }
   | { readonly command: 'serve'; readonly options: ServeOptions }
   | { readonly command: 'perf'; readonly options: PerfOptions }
-  | { readonly command: 'perf-kafka'; readonly options: KafkaPerfOptions };
+  | { readonly command: 'perf-kafka'; readonly options: KafkaPerfOptions }
+  /** An operator verb over the HTTP API (src/cli/admin/); it parses its own arguments. */
+  | { readonly command: 'admin'; readonly verb: string; readonly args: readonly string[] }
+  | { readonly command: 'definitions'; readonly argv: readonly string[] };
 
 /** Bad input from the person at the keyboard: print the one-line message, exit 2. */
 export class UsageError extends Error {
@@ -69,9 +99,11 @@ export const serveDefaults: Readonly<ServeOptions> = {
   httpPort: 15672,
   kafkaPort: 9092,
   kafkaAutoCreateTopics: true,
+  kafkaSaslMechanisms: [],
   bind: '::',
   fsync: 'batch',
   logLevel: 'info',
+  logFormat: 'text',
   users: [],
   memoryHighWatermark: { relative: 0.4 },
   consumerTimeoutMs: 30 * 60 * 1000,
@@ -80,6 +112,8 @@ export const serveDefaults: Readonly<ServeOptions> = {
 };
 
 const fsyncModes: readonly FsyncMode[] = ['always', 'batch', 'never'];
+/** The Kafka SASL mechanisms Wharf serves (docs/kafka.md, Authentication). */
+const kafkaSaslMechanismNames: readonly string[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
 
 export const helpText = `Usage: wharf <command> [options]
 
@@ -87,8 +121,16 @@ Commands:
   serve           run the broker
   perf            load-test an AMQP 0-9-1 broker (wharf perf --help)
   perf-kafka      load-test a Kafka broker (wharf perf-kafka --help)
+${adminHelpSummary()}
+  move            move or replay a queue's messages (dead letters) with progress (wharf move --help)
+  dead-letters    list a queue's messages and why each died, without consuming (wharf dead-letters --help)
+  help VERB       help for one command (also: wharf VERB --help)
   --help, -h      show this help (wharf serve --help for the broker's options)
   --version, -v   print the version
+
+Operator commands talk to the management HTTP API:
+  --url URL (WHARF_URL, http://localhost:15672), --user/--password (WHARF_USER,
+  WHARF_PASSWORD, guest/guest), --vhost (/). See docs/cli.md.
 `;
 
 export const serveHelpText = `Usage: wharf serve [options]
@@ -105,10 +147,21 @@ Options (flag > environment variable > config file > default):
   --kafka-auto-create-topics true|false
                         WHARF_KAFKA_AUTO_CREATE_TOPICS
                                          create a topic when a client asks for it (true)
+  --kafka-sasl-mechanisms LIST
+                        WHARF_KAFKA_SASL_MECHANISMS
+                                         require SASL on the Kafka listeners with these mechanisms,
+                                         comma-separated: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512;
+                                         log in as vhost:user (user alone means /) (none: no auth)
+  --kafka-tls-port PORT WHARF_KAFKA_TLS_PORT
+                                         also serve Kafka over TLS on PORT (needs --tls-cert and
+                                         --tls-key) (off)
   --bind ADDRESS        WHARF_BIND       address to listen on; :: means IPv6 and IPv4 (::)
   --fsync MODE          WHARF_FSYNC      always | batch | never (batch)
   --log-level LEVEL     WHARF_LOG_LEVEL  ${logLevels.join(' | ')} (info)
-  --user NAME:PASSWORD  WHARF_USERS      a user besides guest; repeat the flag, or
+  --log-format FORMAT   WHARF_LOG_FORMAT ${logFormats.join(' | ')}: json is one object per line
+                                         with time, level, msg and the event's fields (text)
+  --user NAME:PASSWORD  WHARF_USERS      an administrator with full permissions on /, made or
+                                         updated at each start; repeat the flag, or
                                          separate users with commas in WHARF_USERS
   --memory-high-watermark LIMIT
                         WHARF_MEMORY_HIGH_WATERMARK
@@ -129,11 +182,45 @@ Options (flag > environment variable > config file > default):
                         WHARF_LATENCY_TRACE
                                          developers: log where a message's time goes in the broker
                                          (per-stage histograms, docs/perf.md) every SECONDS; 0 = off (0)
+  --tls-cert FILE       WHARF_TLS_CERT   PEM certificate chain for AMQPS, HTTPS and Kafka TLS; with --tls-key
+                                         it turns TLS on (no TLS listener without it)
+  --tls-key FILE        WHARF_TLS_KEY    PEM private key of --tls-cert
+  --tls-ca FILE         WHARF_TLS_CA     PEM CA bundle client certificates must chain to (system CAs)
+  --tls-verify-peer     WHARF_TLS_VERIFY_PEER
+                                         ask clients for a certificate; one that does not verify is
+                                         refused (false)
+  --tls-fail-if-no-peer-cert
+                        WHARF_TLS_FAIL_IF_NO_PEER_CERT
+                                         with --tls-verify-peer: refuse clients without one (false)
+  --tls-cert-login-from common_name|subject_alternative_name
+                        WHARF_TLS_CERT_LOGIN_FROM
+                                         EXTERNAL login: the user name is the client certificate's
+                                         CN, or its first DNS (else email) SAN (common_name)
+  --amqps-port PORT     WHARF_AMQPS_PORT AMQP over TLS port, 0 picks a free one (5671 with TLS)
+  --https-port PORT     WHARF_HTTPS_PORT the HTTP API over TLS too, on PORT (none)
+  --definitions FILE    WHARF_DEFINITIONS
+                                         definitions (RabbitMQ's JSON format: users, vhosts, permissions,
+                                         policies, queues, ...) applied at every start, as RabbitMQ's
+                                         load_definitions; a bad file stops the start
+  --max-message-size SIZE
+                        WHARF_MAX_MESSAGE_SIZE
+                                         larger messages close their channel with 406 (134217728 = 128MiB;
+                                         at most 536870912 = 512MiB, RabbitMQ's max_message_size)
+  --channel-max N       WHARF_CHANNEL_MAX channels per AMQP connection, 1 to 65535 (2047)
+  --frame-max BYTES     WHARF_FRAME_MAX  largest AMQP frame, 4096 to 1073741824 (131072)
+  --max-unconfirmed-bytes SIZE
+                        WHARF_MAX_UNCONFIRMED_BYTES
+                                         a connection with this much publish data not yet durable or
+                                         confirmed is not read until some is (64MiB; docs/limits.md)
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "kafkaPort", "kafkaAdvertisedHost",
-                                         "kafkaAutoCreateTopics", "bind", "fsync", "logLevel",
+                                         "kafkaAutoCreateTopics", "kafkaSaslMechanisms", "kafkaTlsPort", "bind", "fsync", "logLevel", "logFormat",
                                          "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs",
-                                         "streamCleanerIntervalMs", "latencyTraceSec"}
+                                         "streamCleanerIntervalMs", "latencyTraceSec", "tlsCert", "tlsKey",
+                                         "tlsCa", "tlsVerifyPeer", "tlsFailIfNoPeerCert", "tlsCertLoginFrom",
+                                         "amqpsPort", "httpsPort",
+                                         "definitions", "maxMessageSize", "channelMax", "frameMax",
+                                         "maxUnconfirmedBytes"}
   --help, -h                             show this help
 `;
 
@@ -145,6 +232,7 @@ export function parseCommandLine(argv: readonly string[], env: Env, readFile: Re
     case '--help':
     case '-h':
     case 'help':
+      if (rest.length > 0 && first === 'help') return helpFor(rest[0]);
       return { command: 'help', text: helpText };
     case '--version':
     case '-v':
@@ -156,12 +244,30 @@ export function parseCommandLine(argv: readonly string[], env: Env, readFile: Re
       return parsePerfArgs(rest);
     case 'perf-kafka':
       return parseKafkaPerfArgs(rest);
+    case 'definitions':
+      // With --data-dir: offline, on a stopped broker's data dir (cli/definitions.ts); else over the HTTP API.
+      if (rest.some((a) => a === '--data-dir' || a.startsWith('--data-dir='))) return { command: 'definitions', argv: rest };
+      return { command: 'admin', verb: first, args: rest };
     default:
+      if (adminVerbs.has(first)) return { command: 'admin', verb: first, args: rest };
       throw new UsageError(
         first.startsWith('-')
           ? `unknown option '${first}'; try 'wharf --help'`
           : `unknown command '${first}'; try 'wharf --help'`,
       );
+  }
+}
+
+/** `wharf help VERB`: the same text as `wharf VERB --help`. */
+function helpFor(verb: string): Command {
+  switch (verb) {
+    case 'serve':
+    case 'perf':
+    case 'perf-kafka':
+      return parseCommandLine([verb, '--help'], {}, () => '');
+    default:
+      if (adminVerbs.has(verb)) return { command: 'admin', verb, args: ['--help'] };
+      throw new UsageError(`unknown command '${verb}'; try 'wharf --help'`);
   }
 }
 
@@ -172,15 +278,31 @@ const serveFlags = {
   'kafka-port': { type: 'string' },
   'kafka-advertised-host': { type: 'string' },
   'kafka-auto-create-topics': { type: 'string' },
+  'kafka-sasl-mechanisms': { type: 'string' },
+  'kafka-tls-port': { type: 'string' },
   bind: { type: 'string' },
   fsync: { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   user: { type: 'string', multiple: true },
   'memory-high-watermark': { type: 'string' },
   'consumer-timeout': { type: 'string' },
   'disk-free-limit': { type: 'string' },
   'stream-cleaner-interval': { type: 'string' },
   'latency-trace': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-verify-peer': { type: 'boolean' },
+  'tls-fail-if-no-peer-cert': { type: 'boolean' },
+  'tls-cert-login-from': { type: 'string' },
+  'amqps-port': { type: 'string' },
+  'https-port': { type: 'string' },
+  definitions: { type: 'string' },
+  'max-message-size': { type: 'string' },
+  'channel-max': { type: 'string' },
+  'frame-max': { type: 'string' },
+  'max-unconfirmed-bytes': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -199,7 +321,7 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
   const fileSource = (key: string): string => `${key} in config file '${configPath}'`;
 
   // One option's value from the first source that sets it, parsed with that source named in errors.
-  const resolve = <T>(flag: string, envName: string, fileKey: keyof ServeOptions, parse: Parser<T>, dflt: T): T => {
+  const resolve = <T>(flag: string, envName: string, fileKey: ConfigKey, parse: Parser<T>, dflt: T): T => {
     const fromFlag = (values as Record<string, unknown>)[flag];
     if (fromFlag !== undefined) return parse(fromFlag, `--${flag}`);
     const fromEnv = envValue(env, envName);
@@ -215,9 +337,12 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
     kafkaPort: resolve('kafka-port', 'WHARF_KAFKA_PORT', 'kafkaPort', parsePort, serveDefaults.kafkaPort),
     kafkaAutoCreateTopics: resolve('kafka-auto-create-topics', 'WHARF_KAFKA_AUTO_CREATE_TOPICS', 'kafkaAutoCreateTopics', parseBool,
       serveDefaults.kafkaAutoCreateTopics),
+    kafkaSaslMechanisms: resolve('kafka-sasl-mechanisms', 'WHARF_KAFKA_SASL_MECHANISMS', 'kafkaSaslMechanisms', parseSaslMechanisms,
+      serveDefaults.kafkaSaslMechanisms),
     bind: resolve('bind', 'WHARF_BIND', 'bind', parseBind, serveDefaults.bind),
     fsync: resolve('fsync', 'WHARF_FSYNC', 'fsync', parseFsync, serveDefaults.fsync),
     logLevel: resolve('log-level', 'WHARF_LOG_LEVEL', 'logLevel', parseLevel, serveDefaults.logLevel),
+    logFormat: resolve('log-format', 'WHARF_LOG_FORMAT', 'logFormat', parseFormat, serveDefaults.logFormat),
     users: resolveUsers(values.user, env, file.users, fileSource('users')),
     memoryHighWatermark: resolve('memory-high-watermark', 'WHARF_MEMORY_HIGH_WATERMARK', 'memoryHighWatermark',
       parseMemoryHighWatermark, serveDefaults.memoryHighWatermark),
@@ -230,9 +355,58 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
   };
   const advertised = resolve('kafka-advertised-host', 'WHARF_KAFKA_ADVERTISED_HOST', 'kafkaAdvertisedHost', parseHost, undefined);
   if (advertised !== undefined) options.kafkaAdvertisedHost = advertised;
+  const kafkaTlsPort = resolve('kafka-tls-port', 'WHARF_KAFKA_TLS_PORT', 'kafkaTlsPort', parsePort, undefined);
+  if (kafkaTlsPort !== undefined) options.kafkaTlsPort = kafkaTlsPort;
   const cleanerMs = resolve('stream-cleaner-interval', 'WHARF_STREAM_CLEANER_INTERVAL', 'streamCleanerIntervalMs', parseMillis, undefined);
   if (cleanerMs !== undefined) options.streamCleanerIntervalMs = Math.max(1, cleanerMs);
+  resolveTls(options, resolve);
+  if (options.kafkaTlsPort !== undefined && options.tls === undefined) throw new UsageError('--kafka-tls-port needs --tls-cert and --tls-key');
+  const definitions = resolve('definitions', 'WHARF_DEFINITIONS', 'definitions', parsePath, undefined);
+  if (definitions !== undefined) options.definitions = definitions;
+  const maxMessageSize = resolve('max-message-size', 'WHARF_MAX_MESSAGE_SIZE', 'maxMessageSize', parseMaxMessageSize, undefined);
+  if (maxMessageSize !== undefined) options.maxMessageSize = maxMessageSize;
+  const channelMax = resolve('channel-max', 'WHARF_CHANNEL_MAX', 'channelMax', parseChannelMax, undefined);
+  if (channelMax !== undefined) options.channelMax = channelMax;
+  const frameMax = resolve('frame-max', 'WHARF_FRAME_MAX', 'frameMax', parseFrameMax, undefined);
+  if (frameMax !== undefined) options.frameMax = frameMax;
+  const unconfirmed = resolve('max-unconfirmed-bytes', 'WHARF_MAX_UNCONFIRMED_BYTES', 'maxUnconfirmedBytes', parseUnconfirmed, undefined);
+  if (unconfirmed !== undefined) options.maxUnconfirmedBytes = unconfirmed;
   return { command: 'serve', options };
+}
+
+type Resolve = <T>(flag: string, envName: string, fileKey: ConfigKey, parse: Parser<T>, dflt: T) => T;
+
+/**
+ * TLS is on when a certificate and its key are given; the TLS-only options
+ * without them are a mistake worth stopping for (a broker the operator
+ * believes is encrypted but is not).
+ */
+function resolveTls(options: ServeOptions, resolve: Resolve): void {
+  const certFile = resolve('tls-cert', 'WHARF_TLS_CERT', 'tlsCert', parseFile, undefined);
+  const keyFile = resolve('tls-key', 'WHARF_TLS_KEY', 'tlsKey', parseFile, undefined);
+  const caFile = resolve('tls-ca', 'WHARF_TLS_CA', 'tlsCa', parseFile, undefined);
+  const verifyPeer = resolve('tls-verify-peer', 'WHARF_TLS_VERIFY_PEER', 'tlsVerifyPeer', parseBool, false);
+  const failIfNoPeerCert = resolve('tls-fail-if-no-peer-cert', 'WHARF_TLS_FAIL_IF_NO_PEER_CERT', 'tlsFailIfNoPeerCert', parseBool, false);
+  const certLoginFrom = resolve('tls-cert-login-from', 'WHARF_TLS_CERT_LOGIN_FROM', 'tlsCertLoginFrom', parseCertLoginFrom, undefined);
+  const amqpsPort = resolve('amqps-port', 'WHARF_AMQPS_PORT', 'amqpsPort', parsePort, undefined);
+  const httpsPort = resolve('https-port', 'WHARF_HTTPS_PORT', 'httpsPort', parsePort, undefined);
+  if (certFile === undefined || keyFile === undefined) {
+    if (certFile !== undefined) throw new UsageError('--tls-cert needs --tls-key (the private key of the certificate)');
+    if (keyFile !== undefined) throw new UsageError('--tls-key needs --tls-cert');
+    const stray = [
+      caFile !== undefined && '--tls-ca', verifyPeer && '--tls-verify-peer', failIfNoPeerCert && '--tls-fail-if-no-peer-cert',
+      certLoginFrom !== undefined && '--tls-cert-login-from', amqpsPort !== undefined && '--amqps-port', httpsPort !== undefined && '--https-port',
+    ].filter((s) => s !== false);
+    if (stray.length > 0) {
+      throw new UsageError(`${stray.join(', ')} ${stray.length === 1 ? 'needs' : 'need'} TLS: give --tls-cert and --tls-key`);
+    }
+    return;
+  }
+  if (failIfNoPeerCert && !verifyPeer) throw new UsageError('--tls-fail-if-no-peer-cert needs --tls-verify-peer');
+  options.tls = { certFile, keyFile, ...(caFile !== undefined ? { caFile } : {}), verifyPeer, failIfNoPeerCert };
+  options.amqpsPort = amqpsPort ?? 5671;
+  if (httpsPort !== undefined) options.httpsPort = httpsPort;
+  if (certLoginFrom !== undefined) options.certLoginFrom = certLoginFrom;
 }
 
 /** An unset or empty variable counts as absent, so `WHARF_BIND= wharf serve` uses the default. */
@@ -264,9 +438,29 @@ const parseSeconds: Parser<number> = (raw, source) => {
   return n;
 };
 
+const parseFile: Parser<string> = (raw, source) => {
+  if (typeof raw !== 'string' || raw.trim() === '') throw invalid(source, raw, 'a file path');
+  return raw;
+};
+
+const parseCertLoginFrom: Parser<CertLoginFrom> = (raw, source) => {
+  if (typeof raw !== 'string' || !(certLoginFroms as readonly string[]).includes(raw)) {
+    throw invalid(source, raw, certLoginFroms.join(' or '));
+  }
+  return raw as CertLoginFrom;
+};
+
 const parsePath: Parser<string> = (raw, source) => {
   if (typeof raw !== 'string' || raw.trim() === '') throw invalid(source, raw, 'a directory path');
   return raw;
+};
+
+/** A comma-separated list (or, in the config file, an array) of Kafka SASL mechanism names. */
+const parseSaslMechanisms: Parser<string[]> = (raw, source) => {
+  const names = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((n) => n.trim()).filter((n) => n !== '') : undefined;
+  const expected = `a comma-separated list of ${kafkaSaslMechanismNames.join(', ')}`;
+  if (names === undefined || !names.every((n) => typeof n === 'string' && kafkaSaslMechanismNames.includes(n))) throw invalid(source, raw, expected);
+  return [...new Set(names as string[])];
 };
 
 const parseBool: Parser<boolean> = (raw, source) => {
@@ -301,6 +495,40 @@ const parseLevel: Parser<LogLevel> = (raw, source) => {
     }
   }
   throw invalid(source, raw, logLevels.join(', '));
+};
+
+const parseFormat: Parser<LogFormat> = (raw, source) => {
+  if (typeof raw === 'string') {
+    try {
+      return parseLogFormat(raw);
+    } catch {
+      // fall through to the uniform message
+    }
+  }
+  throw invalid(source, raw, logFormats.join(', '));
+};
+
+/** RabbitMQ refuses a max_message_size above 512 MiB. */
+export const MAX_MESSAGE_SIZE_LIMIT = 512 * 2 ** 20;
+
+/** A size in bytes (a plain number, or with a unit) from `min` to `max`. */
+function sizeParser(min: number, max: number, expected: string): Parser<number> {
+  return (raw, source) => {
+    const bytes = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseSize(raw) : undefined;
+    if (bytes === undefined || !Number.isSafeInteger(bytes) || bytes < min || bytes > max) throw invalid(source, raw, expected);
+    return bytes;
+  };
+}
+
+const parseMaxMessageSize = sizeParser(1, MAX_MESSAGE_SIZE_LIMIT, 'a size from 1 byte to 512MiB like 16MiB');
+// AMQP 0-9-1 §4.2.3: frame-max is at least 4096 (frame-min-size); RabbitMQ's own ceiling is far below 1 GiB.
+const parseFrameMax = sizeParser(4096, 2 ** 30, 'a size from 4096 bytes to 1GiB');
+const parseUnconfirmed = sizeParser(64 * 1024, 2 ** 40, 'a size of at least 64KiB like 64MiB');
+
+const parseChannelMax: Parser<number> = (raw, source) => {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw invalid(source, raw, 'a number of channels from 1 to 65535');
+  return n;
 };
 
 /** Units of sizes, lower-cased: RabbitMQ's spellings (MB = 1000², Mi/MiB = 1024²; a bare k/m/g/t is binary too). */
@@ -394,13 +622,18 @@ function checkUnique(users: UserSpec[], source: string): UserSpec[] {
   return users;
 }
 
-const configKeys: readonly (keyof ServeOptions)[] = [
-  'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'bind', 'fsync', 'logLevel', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
-  'streamCleanerIntervalMs', 'latencyTraceSec',
+/** The config file's keys: the options' names, with the TLS settings flat ("tlsCert", not "tls": {...}). */
+type ConfigKey = Exclude<keyof ServeOptions, 'tls' | 'certLoginFrom'>
+  | 'tlsCert' | 'tlsKey' | 'tlsCa' | 'tlsVerifyPeer' | 'tlsFailIfNoPeerCert' | 'tlsCertLoginFrom';
+
+const configKeys: readonly ConfigKey[] = [
+  'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'kafkaSaslMechanisms', 'kafkaTlsPort', 'bind', 'fsync', 'logLevel', 'logFormat', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
+  'streamCleanerIntervalMs', 'latencyTraceSec', 'tlsCert', 'tlsKey', 'tlsCa', 'tlsVerifyPeer', 'tlsFailIfNoPeerCert', 'tlsCertLoginFrom',
+  'amqpsPort', 'httpsPort', 'definitions', 'maxMessageSize', 'channelMax', 'frameMax', 'maxUnconfirmedBytes',
 ];
 
 /** The config file's top-level object; unknown keys are refused so typos do not pass silently. */
-function loadConfigFile(path: string, readFile: ReadFile): Partial<Record<keyof ServeOptions, unknown>> {
+function loadConfigFile(path: string, readFile: ReadFile): Partial<Record<ConfigKey, unknown>> {
   let text: string;
   try {
     text = readFile(path);
@@ -422,14 +655,25 @@ function loadConfigFile(path: string, readFile: ReadFile): Partial<Record<keyof 
       throw new UsageError(`unknown key '${key}' in config file '${path}' (expected ${configKeys.join(', ')})`);
     }
   }
-  return parsed as Partial<Record<keyof ServeOptions, unknown>>;
+  return parsed as Partial<Record<ConfigKey, unknown>>;
 }
 
 /** The one line `serve` prints on stdout once both listeners are up. */
-export function listeningLine(where: { host: string; amqpPort: number; httpPort: number; kafkaPort: number }): string {
+export function listeningLine(where: {
+  host: string;
+  amqpPort: number;
+  httpPort: number;
+  kafkaPort: number;
+  amqpsPort?: number | undefined;
+  httpsPort?: number | undefined;
+  kafkaTlsPort?: number | undefined;
+}): string {
   return (
     `wharf listening amqp=${hostPort(where.host, where.amqpPort)} http=${hostPort(where.host, where.httpPort)}` +
-    ` kafka=${hostPort(where.host, where.kafkaPort)}`
+    ` kafka=${hostPort(where.host, where.kafkaPort)}` +
+    (where.amqpsPort !== undefined ? ` amqps=${hostPort(where.host, where.amqpsPort)}` : '') +
+    (where.httpsPort !== undefined ? ` https=${hostPort(where.host, where.httpsPort)}` : '') +
+    (where.kafkaTlsPort !== undefined ? ` kafka-tls=${hostPort(where.host, where.kafkaTlsPort)}` : '')
   );
 }
 

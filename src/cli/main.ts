@@ -10,7 +10,20 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '../util/logger.js';
 import { listeningLine, parseCommandLine, UsageError, type Command, type ServeOptions } from './config.js';
 
+/** Verbs over the management API that config.ts does not parse (dead-letter browse and replay). */
+async function apiVerb(argv: readonly string[]): Promise<number | undefined> {
+  const io = { env: process.env, stdout: (t: string) => void process.stdout.write(t), stderr: (t: string) => void process.stderr.write(t) };
+  if (argv[0] === 'move') return (await import('./move.js')).runMove(argv.slice(1), io);
+  if (argv[0] === 'dead-letters') return (await import('./move.js')).runDeadLetters(argv.slice(1), io);
+  return undefined;
+}
+
 async function main(argv: readonly string[]): Promise<void> {
+  const code = await apiVerb(argv);
+  if (code !== undefined) {
+    process.exitCode = code;
+    return;
+  }
   let cmd: Command;
   try {
     cmd = parseCommandLine(argv, process.env, (path) => readFileSync(path, 'utf8'));
@@ -39,7 +52,36 @@ async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = await kafkaPerfMain(cmd.options);
       return;
     }
+    case 'admin': {
+      const { runAdmin } = await import('./admin/run.js');
+      process.exitCode = await runAdmin(cmd.verb, cmd.args, { env: process.env });
+      return;
+    }
+    case 'definitions': {
+      const { runDefinitions } = await import('./definitions.js');
+      process.exitCode = await runDefinitions(cmd.argv, {
+        stdout: (t) => process.stdout.write(t),
+        stderr: (t) => process.stderr.write(t),
+        stdin: readStdin,
+        env: process.env,
+      }).catch((err: unknown) => {
+        if (err instanceof UsageError) {
+          process.stderr.write(`wharf: ${err.message}\n`);
+          return 2;
+        }
+        // The data dir is locked by a running broker, unreadable, of a newer format...
+        process.stderr.write(`wharf: ${err instanceof Error ? err.message : String(err)}\n`);
+        return 1;
+      });
+      return;
+    }
   }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The version in the package.json above this file (dist/src/cli or src/cli under tsx). */
@@ -59,7 +101,7 @@ function readVersion(): string {
 }
 
 async function serve(options: ServeOptions): Promise<void> {
-  const logger = createLogger(options.logLevel);
+  const logger = createLogger(options.logLevel, undefined, options.logFormat);
   // Loaded here so that --help and --version do not pay for the broker.
   const { startBroker } = await import('../index.js');
   const started = startBroker({ ...options, logger });
@@ -86,6 +128,13 @@ async function serve(options: ServeOptions): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP: new TLS certificate files for new connections (open ones keep theirs),
+  // so a renewed certificate needs no restart; a bad one is logged and ignored.
+  // Registered now so that an early SIGHUP does not kill the process (its default).
+  process.on('SIGHUP', () => {
+    if (options.tls === undefined) logger.info('SIGHUP ignored: no TLS configured');
+    else void started.then((handle) => handle.reloadTls(), () => undefined);
+  });
 
   let handle;
   try {

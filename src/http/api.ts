@@ -6,9 +6,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticate, type ApiUser } from './auth.js';
 import type { ManagementContext } from './context.js';
-import { badRequest, methodNotAllowed, objectNotFound, toHttpError } from './errors.js';
+import { HttpError, badRequest, methodNotAllowed, notAuthorised, objectNotFound, toHttpError } from './errors.js';
 import type { Query } from './paging.js';
 import type { Vhost } from '../broker/vhost.js';
+import { AccessGrant } from '../broker/access/index.js';
+import { BrokerError } from '../broker/errors.js';
 
 export interface ApiRequest {
   readonly params: Readonly<Record<string, string>>;
@@ -71,7 +73,11 @@ export function send(reply: FastifyReply, result: unknown): void {
 export function sendError(reply: FastifyReply, err: unknown): void {
   const e = toHttpError(err);
   reply.code(e.status);
-  if (e.status === 401) reply.header('www-authenticate', 'Basic realm="RabbitMQ Management"');
+  // The dashboard marks its requests X-Requested-With: a Basic challenge would make the
+  // browser pop its own login box over the dashboard's.
+  if (e.status === 401 && reply.request.headers['x-requested-with'] !== 'XMLHttpRequest') {
+    reply.header('www-authenticate', 'Basic realm="RabbitMQ Management"');
+  }
   if (!e.hasBody) return void reply.send();
   reply.header('content-type', 'application/json').send(JSON.stringify({ error: e.error, reason: e.reason }));
 }
@@ -85,6 +91,25 @@ export function vhostOf(ctx: ManagementContext, name: string | undefined): Vhost
   const v = name === undefined ? undefined : ctx.broker.vhost(name);
   if (!v) throw objectNotFound();
   return v;
+}
+
+/**
+ * The API user's permission checks in a vhost (the same grant as an AMQP connection's,
+ * not counted against connection limits). No permissions there at all: RabbitMQ's 401.
+ */
+export function grantFor(ctx: ManagementContext, r: ApiRequest, vhost: string): AccessGrant {
+  if (!ctx.broker.access.permission(r.user.name, vhost)) throw notAuthorised('User not authorised to access virtual host');
+  return new AccessGrant(ctx.broker.access, { user: r.user.name, vhost, clientId: '' });
+}
+
+/** Runs a permission check, turning its refusal into the HTTP error a route gives (RabbitMQ's differ per route). */
+export function checked(check: () => void, refusal: (text: string) => HttpError): void {
+  try {
+    check();
+  } catch (err) {
+    if (err instanceof BrokerError && err.kind === 'access-refused') throw refusal(`ACCESS_REFUSED - ${err.message}`);
+    throw err;
+  }
 }
 
 /** A JSON object body (RabbitMQ: an empty body is an empty object). */

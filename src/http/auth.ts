@@ -1,10 +1,10 @@
 // HTTP basic auth against the broker's users, and RabbitMQ's user tags
 // (https://www.rabbitmq.com/management.html#permissions): management <
-// policymaker, management < monitoring < administrator. Every user is an
-// administrator until users get tags (the tenancy issue); routes state the tag
-// they need, so tags plug in here without touching them.
+// policymaker, management < monitoring < administrator. Tags come from the
+// broker's access model (src/broker/access); routes state the tag they need.
 
 import { isIP } from 'node:net';
+import { logAuthFailure } from '../broker/audit.js';
 import type { Broker } from '../broker/broker.js';
 import { HttpError, notAuthorised } from './errors.js';
 
@@ -30,8 +30,9 @@ const NOT_TAGGED: Record<UserTag, string> = {
   administrator: 'Not administrator user',
 };
 
-export function userTags(_broker: Broker, _user: string): string[] {
-  return ['administrator'];
+/** The user's tags from the access model (any string is kept; only RabbitMQ's known ones grant anything). */
+export function userTags(broker: Broker, user: string): string[] {
+  return [...(broker.access.user(user)?.tags ?? [])];
 }
 
 export function hasTag(user: ApiUser, tag: UserTag): boolean {
@@ -42,9 +43,12 @@ export function requireTag(user: ApiUser, tag: UserTag): void {
   if (!hasTag(user, tag)) throw notAuthorised(NOT_TAGGED[tag]);
 }
 
-/** The vhosts a user may see; every user has every vhost until permissions exist. */
-export function mayAccessVhost(_broker: Broker, _user: ApiUser, _vhost: string): boolean {
-  return true;
+/**
+ * The vhosts a user may see (RabbitMQ's list_visible_vhosts): monitoring users (and
+ * administrators) see every vhost, others only those they have permissions in.
+ */
+export function mayAccessVhost(broker: Broker, user: ApiUser, vhost: string): boolean {
+  return hasTag(user, 'monitoring') || broker.access.permission(user.name, vhost) !== undefined;
 }
 
 /**
@@ -55,6 +59,7 @@ export function authenticate(broker: Broker, header: string | undefined, remoteA
   const creds = parseBasic(header);
   if (!creds) throw new HttpError(401, '', '');
   if (!broker.authenticate(creds.user, creds.password, isLoopback(remoteAddress ?? ''))) {
+    logAuthFailure(broker.logger, { protocol: 'http', user: creds.user, peer: remoteAddress });
     throw new HttpError(401, 'not_authorized', 'Login failed');
   }
   const tags = userTags(broker, creds.user);

@@ -21,4 +21,6 @@ export interface ManagementContext {
   readonly rates: RateSampler;
   /** Connections blocked by a resource alarm. */
   readonly blockedConnections: () => number;
+  /** max_message_size: larger payloads on the publish route are refused as RabbitMQ does. */
+  readonly maxMessageBytes: number;
 }

@@ -8,9 +8,10 @@ export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly error: string,
-    readonly reason: string,
+    /** A string, or an Erlang term RabbitMQ reports as a JSON list (["no_such_user", "u"]). */
+    readonly reason: string | readonly unknown[],
   ) {
-    super(reason);
+    super(typeof reason === 'string' ? reason : JSON.stringify(reason));
   }
 
   /** RabbitMQ sends some errors (405, 400 for a malformed URL) with no body. */
@@ -21,7 +22,7 @@ export class HttpError extends Error {
 
 /** RabbitMQ's 404 for a missing object, route or vhost in a path. */
 export const objectNotFound = (): HttpError => new HttpError(404, 'Object Not Found', 'Not Found');
-export const badRequest = (reason: string): HttpError => new HttpError(400, 'bad_request', reason);
+export const badRequest = (reason: string | readonly unknown[]): HttpError => new HttpError(400, 'bad_request', reason);
 export const notAuthorised = (reason: string): HttpError => new HttpError(401, 'not_authorised', reason);
 export const methodNotAllowed = (): HttpError => new HttpError(405, '', '');
 

@@ -8,7 +8,7 @@ import type { Stream } from '../broker/stream/stream.js';
 import type { Vhost } from '../broker/vhost.js';
 import type { ManagementContext } from './context.js';
 import { argsToJson } from './json.js';
-import { depthJson, exchangeMessageStats, queueDepth, queueMessageStats } from './stats-json.js';
+import { depthJson, exchangeMessageStats, queueDepth, queueMessageStats, queueStatsColumn } from './stats-json.js';
 
 type Json = Record<string, unknown>;
 
@@ -22,7 +22,7 @@ export function queueJson(ctx: ManagementContext, q: Queue): Json {
     consumer_utilisation: consumers > 0 ? 1 : 0,
     consumers,
     durable: q.durable,
-    effective_policy_definition: {},
+    effective_policy_definition: q.policies.definition,
     exclusive: q.exclusiveOwner !== undefined,
     exclusive_consumer_tag: null,
     head_message_timestamp: null,
@@ -33,13 +33,44 @@ export function queueJson(ctx: ManagementContext, q: Queue): Json {
     messages_ready_ram: ready,
     name: q.name,
     node: ctx.nodeName,
-    operator_policy: null,
-    policy: null,
+    operator_policy: q.policies.operatorPolicy?.name ?? null,
+    policy: q.policies.policy?.name ?? null,
     single_active_consumer_tag: null,
     state: 'running',
     type: q.config.queueType === 'quorum' ? 'quorum' : 'classic',
     vhost: q.vhost,
   };
+}
+
+/** queueJson's plain fields that sort a list without rendering each queue (paging.ts). */
+const QUEUE_COLUMNS: Record<string, (q: Queue, ctx: ManagementContext) => unknown> = {
+  auto_delete: (q) => q.autoDelete,
+  consumer_capacity: (q) => (q.consumerCount > 0 ? 1 : 0),
+  consumer_utilisation: (q) => (q.consumerCount > 0 ? 1 : 0),
+  consumers: (q) => q.consumerCount,
+  durable: (q) => q.durable,
+  exclusive: (q) => q.exclusiveOwner !== undefined,
+  message_bytes: (q) => q.readyBodyBytes,
+  message_bytes_ready: (q) => q.readyBodyBytes,
+  messages: (q) => q.messageCount + q.unacked,
+  messages_ready: (q) => q.messageCount,
+  messages_ready_ram: (q) => q.messageCount,
+  messages_unacknowledged: (q) => q.unacked,
+  name: (q) => q.name,
+  node: (_q, ctx) => ctx.nodeName,
+  state: () => 'running',
+  type: (q) => (q.config.queueType === 'quorum' ? 'quorum' : 'classic'),
+  vhost: (q) => q.vhost,
+};
+
+/**
+ * A reader of one (dotted) path of queueJson(ctx, q) that does not build it, or
+ * undefined for paths only the JSON has (they are rare sort keys: arguments.*).
+ */
+export function queueColumn(ctx: ManagementContext, path: string): ((q: Queue) => unknown) | undefined {
+  const plain = Object.hasOwn(QUEUE_COLUMNS, path) ? QUEUE_COLUMNS[path] : undefined;
+  if (plain) return (q) => plain(q, ctx);
+  return queueStatsColumn(path, ctx.rates);
 }
 
 /** A stream (Kafka topic, AMQP stream queue) as RabbitMQ shows a stream queue; messages = retained records. */
@@ -56,6 +87,7 @@ export function streamQueueJson(ctx: ManagementContext, v: Vhost, s: Stream): Js
     auto_delete: false,
     consumers: 0,
     durable: true,
+    effective_policy_definition: s.policies.definition,
     exclusive: false,
     message_bytes: bytes,
     messages,
@@ -66,8 +98,9 @@ export function streamQueueJson(ctx: ManagementContext, v: Vhost, s: Stream): Js
     messages_unacknowledged_details: { rate: 0 },
     name: s.name,
     node: ctx.nodeName,
+    operator_policy: s.policies.operatorPolicy?.name ?? null,
     partitions: s.partitions.length,
-    policy: null,
+    policy: s.policies.policy?.name ?? null,
     state: 'running',
     type: 'stream',
     vhost: v.name,
@@ -75,6 +108,8 @@ export function streamQueueJson(ctx: ManagementContext, v: Vhost, s: Stream): Js
 }
 
 export function exchangeJson(ctx: ManagementContext, vhost: string, x: Exchange): Json {
+  // RabbitMQ shows an exchange's policy only when it has one.
+  const policy = x.policies.policy?.name;
   return {
     arguments: argsToJson(x.args),
     auto_delete: x.autoDelete,
@@ -82,6 +117,7 @@ export function exchangeJson(ctx: ManagementContext, vhost: string, x: Exchange)
     internal: x.internal,
     message_stats: exchangeMessageStats(x, ctx.rates),
     name: x.isDefault ? '' : x.name,
+    ...(policy === undefined ? {} : { policy }),
     type: x.type,
     user_who_performed_action: 'rmq-internal',
     vhost,
@@ -150,16 +186,17 @@ export function connectionJson(ctx: ManagementContext, c: ClientConnection, info
     host: c.host,
     name: c.name,
     node: ctx.nodeName,
-    peer_cert_issuer: null,
-    peer_cert_subject: null,
-    peer_cert_validity: null,
+    peer_cert_issuer: info.tls?.peerCertIssuer ?? null,
+    peer_cert_subject: info.tls?.peerCertSubject ?? null,
+    peer_cert_validity: info.tls?.peerCertValidity ?? null,
     peer_host: c.peerHost,
     peer_port: c.peerPort,
     port: c.port,
     protocol: info.protocol,
     recv_oct: info.bytesReceived,
     send_oct: info.bytesSent,
-    ssl: false,
+    ssl: info.tls !== undefined,
+    ...(info.tls ? { ssl_protocol: info.tls.protocol, ssl_cipher: info.tls.cipher } : {}),
     state: info.state,
     timeout: info.heartbeatSec,
     type: 'network',

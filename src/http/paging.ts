@@ -3,8 +3,15 @@
 // pagination (page, page_size up to 500, name filter with use_regex) answered in
 // RabbitMQ's paged shape {filtered_count, item_count, items, page, page_count,
 // page_size, total_count}. Without `page` the answer is the plain array.
+//
+// A page costs O(n) cheap reads plus O(page) rendering: the name filter and the sort
+// keys are read once per item (straight off the broker object where the list says
+// how), the page is picked by a partial sort (select.ts), and only its items are
+// rendered to JSON. A sort key the list cannot read cheaply renders each item once
+// to read it, as RabbitMQ would.
 
 import { HttpError, badRequest } from './errors.js';
+import { sortedRange } from './select.js';
 
 export type Query = Record<string, string | string[] | undefined>;
 type Item = Record<string, unknown>;
@@ -13,39 +20,64 @@ const PAGE_SIZE_DEFAULT = 100;
 const PAGE_SIZE_MAX = 500;
 
 /**
- * A list whose items are cheap to sort and filter by name and vhost and costly to
- * render (a queue with its stats): only the requested page is rendered when the
- * sort is by those fields (the default), so one page of 10,000 queues costs one
- * page. Any other sort key renders everything first.
+ * A list whose items are costly to render (a queue with its stats). `column` gives,
+ * for the columns it knows, a reader that returns exactly what the rendered item
+ * has at that (dotted) path, without rendering it; undefined for the others.
  */
 export interface LazyList<T> {
   readonly items: readonly T[];
-  readonly key: (t: T) => { readonly name: string; readonly vhost?: string };
+  readonly column?: (path: string) => ((t: T) => unknown) | undefined;
   readonly render: (t: T) => Item;
 }
 
-const CHEAP_KEYS = new Set(['name', 'vhost']);
-
-export function lazyListResponse<T>(list: LazyList<T>, query: Query, defaultSort: readonly string[] = ['vhost', 'name']): unknown {
-  const sort = first(query.sort);
-  const keys = sort !== undefined && sort !== '' ? [sort] : defaultSort;
-  if (!keys.every((k) => CHEAP_KEYS.has(k))) return listResponse(list.items.map(list.render), query, defaultSort);
-  const keyed = list.items.map((t) => ({ ...list.key(t), t }));
-  const shaped = listResponse(keyed as unknown as Item[], { ...query, columns: undefined }, defaultSort) as Item[] | { items: Item[] };
-  const render = (rows: Item[]): Item[] => {
-    const columns = first(query.columns);
-    const out = rows.map((r) => list.render((r as unknown as { t: T }).t));
-    return columns ? out.map((i) => pick(i, columns)) : out;
-  };
-  if (Array.isArray(shaped)) return render(shaped);
-  return { ...shaped, items: render(shaped.items) };
-}
-
-function first(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
+interface Params {
+  readonly paged: boolean;
+  readonly page: number;
+  readonly pageSize: number;
+  readonly name: string | undefined;
+  readonly regex: boolean;
+  readonly sort: readonly string[];
+  readonly reverse: boolean;
+  readonly columns: string | undefined;
 }
 
 export function listResponse(items: Item[], query: Query, defaultSort: readonly string[] = ['vhost', 'name']): unknown {
+  return lazyListResponse({ items, render: (i) => i }, query, defaultSort);
+}
+
+export function lazyListResponse<T>(list: LazyList<T>, query: Query, defaultSort: readonly string[] = ['vhost', 'name']): unknown {
+  const p = params(query, defaultSort);
+  const items = list.items;
+  let idx = items.map((_, i) => i);
+  if (p.paged && p.name !== undefined && p.name !== '') {
+    const test = nameFilter(p.name, p.regex);
+    const nameOf = reader(list, 'name');
+    idx = idx.filter((i) => test(String(nameOf(items[i]) ?? '')));
+  }
+  const order = ordering(list, idx, p.sort, p.reverse);
+  const render = (i: number): Item => (p.columns ? pick(list.render(items[i]), p.columns) : list.render(items[i]));
+  if (!p.paged) return (order ? idx.sort(order) : idx).map(render);
+  const filtered = idx.length;
+  const pageCount = Math.ceil(filtered / p.pageSize);
+  if (p.page > 1 && p.page > pageCount) {
+    throw new HttpError(400, 'page_out_of_range', `Page out of range, page: ${p.page} page size: ${p.pageSize}, len: ${filtered}`);
+  }
+  const start = (p.page - 1) * p.pageSize;
+  const end = p.page * p.pageSize;
+  const pageIdx = order ? sortedRange(idx, order, start, end) : idx.slice(start, end);
+  const pageItems = pageIdx.map(render);
+  return {
+    filtered_count: filtered,
+    item_count: pageItems.length,
+    items: pageItems,
+    page: p.page,
+    page_count: pageCount,
+    page_size: p.pageSize,
+    total_count: items.length,
+  };
+}
+
+function params(query: Query, defaultSort: readonly string[]): Params {
   const q = (k: string): string | undefined => {
     const v = query[k];
     return Array.isArray(v) ? v[0] : v;
@@ -66,36 +98,90 @@ export function listResponse(items: Item[], query: Query, defaultSort: readonly 
       );
     }
   }
-  const total = items.length;
-  let list = items;
-  const name = q('name');
-  if (paged && name !== undefined && name !== '') list = list.filter(nameFilter(name, q('use_regex') === 'true'));
-  const sortKey = q('sort');
-  sortItems(list, sortKey !== undefined && sortKey !== '' ? [sortKey] : defaultSort, q('sort_reverse') === 'true');
-  const columns = q('columns');
-  if (!paged) return columns ? list.map((i) => pick(i, columns)) : list;
-  const pageCount = Math.ceil(list.length / pageSize);
-  if (page > 1 && page > pageCount) {
-    throw new HttpError(400, 'page_out_of_range', `Page out of range, page: ${page} page size: ${pageSize}, len: ${list.length}`);
-  }
-  let pageItems = list.slice((page - 1) * pageSize, page * pageSize);
-  if (columns) pageItems = pageItems.map((i) => pick(i, columns));
+  const sort = q('sort');
   return {
-    filtered_count: list.length,
-    item_count: pageItems.length,
-    items: pageItems,
+    paged,
     page,
-    page_count: pageCount,
-    page_size: pageSize,
-    total_count: total,
+    pageSize,
+    name: q('name'),
+    regex: q('use_regex') === 'true',
+    sort: sort !== undefined && sort !== '' ? [sort] : defaultSort,
+    reverse: q('sort_reverse') === 'true',
+    columns: q('columns'),
   };
+}
+
+/** Reads `path` of an item: cheaply where the list knows how, else from its rendering. */
+function reader<T>(list: LazyList<T>, path: string): (t: T) => unknown {
+  const cheap = list.column?.(path);
+  if (cheap) return cheap;
+  const parts = path.split('.');
+  return (t) => valueAt(list.render(t), parts);
+}
+
+/**
+ * The comparison of item indices for `keys`, each key read once per item (items
+ * the list cannot read cheaply are rendered once for all their keys). Ties keep
+ * the items' order, as RabbitMQ's (and Array.prototype.sort's) stable sort does,
+ * and sort_reverse does not reverse ties. Undefined when there is nothing to sort by.
+ */
+function ordering<T>(list: LazyList<T>, idx: readonly number[], keys: readonly string[], reverse: boolean): ((a: number, b: number) => number) | undefined {
+  if (keys.length === 0) return undefined;
+  const items = list.items;
+  const values = keys.map(() => new Array<unknown>(items.length));
+  const cheap = keys.map((k) => list.column?.(k));
+  const paths = keys.map((k) => k.split('.'));
+  for (const i of idx) {
+    let rendered: Item | undefined;
+    for (let k = 0; k < keys.length; k++) {
+      const read = cheap[k];
+      values[k][i] = read ? read(items[i]) : valueAt((rendered ??= list.render(items[i])), paths[k]);
+    }
+  }
+  const sign = reverse ? -1 : 1;
+  const compares = values.map((v) => comparatorFor(v, idx));
+  if (compares.length === 1) {
+    const [c0] = compares;
+    return (a, b) => sign * c0(a, b) || a - b;
+  }
+  return (a, b) => {
+    for (const c of compares) {
+      const r = c(a, b);
+      if (r !== 0) return sign * r;
+    }
+    return a - b;
+  };
+}
+
+/**
+ * compare() over one key's values, specialised when they are all strings or all
+ * numbers (the usual case: names, depths, rates), which gives the same order faster.
+ */
+function comparatorFor(v: unknown[], idx: readonly number[]): (a: number, b: number) => number {
+  let strings = true;
+  let numbers = true;
+  for (const i of idx) {
+    const x = v[i];
+    if (typeof x !== 'string') strings = false;
+    if (typeof x !== 'number' || Number.isNaN(x)) numbers = false;
+    if (!strings && !numbers) break;
+  }
+  if (strings) {
+    const s = v as string[];
+    return (a, b) => (s[a] < s[b] ? -1 : s[a] > s[b] ? 1 : 0);
+  }
+  if (numbers) {
+    const n = v as number[];
+    return (a, b) => n[a] - n[b];
+  }
+  return (a, b) => compare(v[a], v[b]);
 }
 
 function integer(text: string): number {
   return /^\d{1,9}$/.test(text) ? Number(text) : NaN;
 }
 
-function nameFilter(name: string, regex: boolean): (i: Item) => boolean {
+function nameFilter(name: string, regex: boolean): (name: string) => boolean {
   if (regex) {
     let re: RegExp;
     try {
@@ -103,13 +189,13 @@ function nameFilter(name: string, regex: boolean): (i: Item) => boolean {
     } catch {
       throw badRequest(`invalid regular expression: ${name}`);
     }
-    return (i) => re.test(String(i.name ?? ''));
+    return (n) => re.test(n);
   }
   const lower = name.toLowerCase();
-  return (i) => String(i.name ?? '').toLowerCase().includes(lower);
+  return (n) => n.toLowerCase().includes(lower);
 }
 
-function valueAt(item: Item, path: readonly string[]): unknown {
+export function valueAt(item: Item, path: readonly string[]): unknown {
   let v: unknown = item;
   for (const p of path) {
     if (v === null || typeof v !== 'object') return undefined;
@@ -118,19 +204,10 @@ function valueAt(item: Item, path: readonly string[]): unknown {
   return v;
 }
 
-function sortItems(items: Item[], keys: readonly string[], reverse: boolean): void {
-  const paths = keys.map((k) => k.split('.'));
-  items.sort((a, b) => {
-    for (const p of paths) {
-      const c = compare(valueAt(a, p), valueAt(b, p));
-      if (c !== 0) return reverse ? -c : c;
-    }
-    return 0;
-  });
-}
-
 function compare(a: unknown, b: unknown): number {
   if (a === b) return 0;
+  // Missing values sort first; two missing ones are equal (a consistent order).
+  if ((a === undefined || a === null) && (b === undefined || b === null)) return 0;
   if (a === undefined || a === null) return -1;
   if (b === undefined || b === null) return 1;
   if (typeof a === 'number' && typeof b === 'number') return a - b;

@@ -1,14 +1,23 @@
 // The HTTP side of the broker, on fastify: a health endpoint for load balancers
 // (GET /api/health, no credentials), the RabbitMQ-compatible management API
 // (routes/, basic auth) and Prometheus metrics (GET /metrics, no credentials, as
-// RabbitMQ's prometheus plugin). Errors use RabbitMQ's shape and codes:
+// RabbitMQ's prometheus plugin) and the dashboard at / (dashboard.ts). Errors use RabbitMQ's shape and codes:
 // {"error": "...", "reason": "..."} (errors.ts).
+//
+// HTTPS is a second server (node:https) over the same fastify app: the same
+// routes, rate sampler and state behind both ports, and the TLS policy of
+// src/util/tls.ts. The plain HTTP port stays, as RabbitMQ's management listener
+// and its TLS one are two listeners.
 
 import Fastify, { type FastifyInstance } from 'fastify';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { hostname } from 'node:os';
+import type { Socket } from 'node:net';
+import type { TLSSocket, TlsOptions } from 'node:tls';
 import type { Broker } from '../broker/broker.js';
 import type { ResourceMonitor } from '../broker/resource-monitor.js';
 import { send, sendError } from './api.js';
+import { dashboardRoutes } from './dashboard.js';
 import type { ListenerInfo, ManagementContext } from './context.js';
 import { HttpError, objectNotFound } from './errors.js';
 import { renderMetrics } from './metrics.js';
@@ -18,7 +27,9 @@ import { definitionRoutes } from './routes/definitions.js';
 import { exchangeRoutes } from './routes/exchanges.js';
 import { nodeRoutes } from './routes/node.js';
 import { queueRoutes } from './routes/queues.js';
+import { policyRoutes } from './routes/policies.js';
 import { wharfRoutes } from './routes/wharf.js';
+import { deadLetterRoutes } from './routes/dead-letters.js';
 import { sampleAll } from './stats-json.js';
 
 export interface ManagementOptions {
@@ -31,6 +42,8 @@ export interface ManagementOptions {
   readonly statsIntervalMs?: number;
   /** Per-queue metric series up to this many queues (default 1000), the aggregate above. */
   readonly metricsQueueSeriesMax?: number;
+  /** Largest message body the publish route accepts (max_message_size; default 128 MiB). */
+  readonly maxMessageBytes?: number;
 }
 
 export interface HttpServerOptions {
@@ -40,10 +53,19 @@ export interface HttpServerOptions {
   health: () => Record<string, unknown>;
   /** The management API and metrics; without it only /api/health is served. */
   management?: ManagementOptions;
+  /**
+   * Also serve the same API over TLS on this port (0 picks a free one). `refuse`
+   * drops a connection right after its handshake (a client certificate that did not verify).
+   */
+  https?: { readonly port: number; readonly options: TlsOptions; readonly refuse?: (socket: TLSSocket) => boolean };
 }
 
 export interface HttpServerHandle {
   readonly port: number;
+  /** undefined without HTTPS. */
+  readonly httpsPort: number | undefined;
+  /** New certificate material for new HTTPS connections (SIGHUP reload); a no-op without HTTPS. */
+  setSecureContext(options: TlsOptions): void;
   close(): Promise<void>;
 }
 
@@ -65,11 +87,16 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   });
   installParsing(app);
   let listenPort = 0;
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: '/',
-    handler: (_req, reply) => reply.type('text/plain; charset=utf-8').send('Wharf, an AMQP 0-9-1 message broker. Health: GET /api/health\n'),
-  });
+  let httpsPort: number | undefined;
+  // The dashboard at / needs the management API; without it (or without the built
+  // assets) / answers a line of text.
+  if (!opts.management || !dashboardRoutes(app)) {
+    app.route({
+      method: ['GET', 'HEAD'],
+      url: '/',
+      handler: (_req, reply) => reply.type('text/plain; charset=utf-8').send('Wharf, an AMQP 0-9-1 message broker. Health: GET /api/health\n'),
+    });
+  }
   app.route({
     method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'],
     url: '/api/health',
@@ -88,17 +115,24 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     const ctx: ManagementContext = {
       broker: m.broker,
       resources: m.resources,
-      listeners: () => [...m.listeners(), { protocol: 'http', ip: opts.host, port: listenPort }],
+      listeners: () => [
+        ...m.listeners(),
+        { protocol: 'http', ip: opts.host, port: listenPort },
+        ...(httpsPort !== undefined ? [{ protocol: 'https', ip: opts.host, port: httpsPort }] : []),
+      ],
       nodeName: `wharf@${hostname()}`,
       rates,
       blockedConnections: m.blockedConnections ?? (() => 0),
+      maxMessageBytes: m.maxMessageBytes ?? 128 * 1024 * 1024,
     };
     nodeRoutes(app, ctx);
     queueRoutes(app, ctx);
     exchangeRoutes(app, ctx);
     connectionRoutes(app, ctx);
     definitionRoutes(app, ctx);
+    policyRoutes(app, ctx);
     wharfRoutes(app, ctx);
+    deadLetterRoutes(app, ctx);
     for (const [url, perObject] of [['/metrics', false], ['/metrics/per-object', true]] as const) {
       app.get(url, async (_req, reply) => {
         const text = await renderMetrics(ctx, { perObject, queueSeriesMax: m.metricsQueueSeriesMax });
@@ -119,15 +153,69 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   }
   const addr = app.server.address();
   listenPort = addr && typeof addr === 'object' ? addr.port : opts.port;
+  let https: HttpsListener | undefined;
+  if (opts.https) {
+    try {
+      https = await listenHttps(app, opts.host, opts.https);
+    } catch (err) {
+      rates?.stop();
+      await app.close().catch(() => {});
+      throw err;
+    }
+    const a = https.server.address();
+    httpsPort = a && typeof a === 'object' ? a.port : opts.https.port;
+  }
   let closing: Promise<void> | undefined;
   return {
     port: listenPort,
+    httpsPort,
+    setSecureContext: (options) => https?.server.setSecureContext(options),
     close: () =>
       (closing ??= (async () => {
         rates?.stop();
+        await https?.close();
         await app.close();
       })()),
   };
+}
+
+interface HttpsListener {
+  readonly server: HttpsServer;
+  close(): Promise<void>;
+}
+
+/** An HTTPS server whose requests go to the fastify app's router. */
+function listenHttps(
+  app: FastifyInstance,
+  host: string,
+  { port, options, refuse }: NonNullable<HttpServerOptions['https']>,
+): Promise<HttpsListener> {
+  const server = createHttpsServer(options, (req, res) => app.routing(req, res));
+  if (refuse) {
+    server.on('secureConnection', (s: TLSSocket) => {
+      if (refuse(s)) s.destroy();
+    });
+  }
+  // Sockets still in their TLS handshake are not HTTP connections yet: closeAllConnections misses them.
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  // As fastify's forceCloseConnections: keep-alive clients do not hold shutdown up.
+  const close = (): Promise<void> => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    for (const s of sockets) s.destroy();
+    return closed;
+  };
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host }, () => {
+      server.off('error', reject);
+      resolve({ server, close });
+    });
+  });
 }
 
 /**

@@ -147,3 +147,31 @@ export function exchangeMessageStats(x: Exchange, rates: RateSampler): Record<st
     publish_out_details: { rate: rates.rate(x, 2, 1) },
   };
 }
+
+type Reader<T> = (o: T) => unknown;
+
+/**
+ * A reader of one dotted path of queueJson's stats (message_stats.*, messages*_details.rate)
+ * straight from the counters and the sampler, for sorting without rendering; undefined
+ * for a path that is not a stats path. Must give what queueJson shows at that path.
+ */
+export function queueStatsColumn(path: string, rates: RateSampler): Reader<Queue> | undefined {
+  const depthRate = /^(messages|messages_ready|messages_unacknowledged)_details\.rate$/.exec(path);
+  if (depthRate) {
+    const index = depthRate[1] === 'messages' ? MESSAGES : depthRate[1] === 'messages_ready' ? READY : UNACKED;
+    return (q) => rates.rate(q, SAMPLE_WIDTH, index);
+  }
+  const m = /^message_stats\.([a-z_]+?)(_details\.rate)?$/.exec(path);
+  if (!m) return undefined;
+  const [, snake, details] = m;
+  if (snake === 'deliver_get') {
+    const parts = ['deliver', 'deliverNoAck', 'get', 'getNoAck'] as const;
+    if (!details) return (q) => parts.reduce((sum, f) => sum + q.stats[f], 0);
+    return (q) => Math.round(parts.reduce((sum, f) => sum + rates.rate(q, SAMPLE_WIDTH, COUNTER_FIELDS.indexOf(f)), 0) * 10) / 10;
+  }
+  const field = QUEUE_FIELDS.find((f) => SNAKE[f] === snake);
+  if (!field) return () => undefined;
+  if (!details) return (q) => q.stats[field];
+  const index = COUNTER_FIELDS.indexOf(field);
+  return (q) => rates.rate(q, SAMPLE_WIDTH, index);
+}

@@ -323,10 +323,6 @@ export class SegmentedLog implements Log {
       this.dropWrittenBuffers();
       const run = this.nextWriteRun(target);
       if (!run) throw new Error(`internal: nothing buffered at byte ${this.writtenGlobal} of ${target}`);
-      // An older segment's unsynced tail is made durable before a newer segment gets records:
-      // a power loss then tears only the newest segment, and recovery finds a clean prefix.
-      // (Costs one extra fdatasync per segment roll.)
-      if (this.policy !== 'never' && this.hasDirtyBefore(run.seg)) await this.fsyncDirty();
       const file = await this.files.get(run.seg);
       const t0 = latencyTrace ? traceNow() : 0;
       await file.writev(run.chunks, run.position);
@@ -338,11 +334,6 @@ export class SegmentedLog implements Log {
       this.dirty.add(run.seg);
     }
     this.dropWrittenBuffers();
-  }
-
-  private hasDirtyBefore(seg: Segment): boolean {
-    for (const d of this.dirty) if (d.id < seg.id) return true;
-    return false;
   }
 
   /** Buffers that no longer take appends and are fully written go back to the pool. */

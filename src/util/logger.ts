@@ -1,7 +1,9 @@
-// A small structured logger: one line per event, logfmt-ish, to stderr.
-//   2026-11-22T06:00:00.000Z warn connection closed conn=7 reason="missed heartbeats"
-// Lines are meant for people first and grep second; anything that would break
-// the one-line-per-event rule (newlines, quotes, spaces in values) is quoted.
+// A small structured logger: one line per event, to stderr, in one of two formats.
+//   text (default), logfmt-ish, for people first and grep second; anything that would
+//   break the one-line-per-event rule (newlines, quotes, spaces in values) is quoted:
+//     2026-11-22T06:00:00.000Z warn connection closed conn=7 reason="missed heartbeats"
+//   json, one object per line for log shippers (Vector, Fluent Bit, Loki, Elastic):
+//     {"time":"2026-11-22T06:00:00.000Z","level":"warn","msg":"connection closed","conn":7,"reason":"missed heartbeats"}
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -16,6 +18,10 @@ export interface Logger {
 
 export const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
+export type LogFormat = 'text' | 'json';
+
+export const logFormats: readonly LogFormat[] = ['text', 'json'];
+
 const severity: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: Infinity };
 
 export function parseLogLevel(s: string): LogLevel {
@@ -24,25 +30,33 @@ export function parseLogLevel(s: string): LogLevel {
   throw new Error(`invalid log level '${s}' (expected ${logLevels.join(', ')})`);
 }
 
+export function parseLogFormat(s: string): LogFormat {
+  const format = s.trim().toLowerCase();
+  if ((logFormats as readonly string[]).includes(format)) return format as LogFormat;
+  throw new Error(`invalid log format '${s}' (expected ${logFormats.join(', ')})`);
+}
+
 const writeStderr = (line: string): void => {
   process.stderr.write(line + '\n');
 };
 
-export function createLogger(level: LogLevel, sink: (line: string) => void = writeStderr): Logger {
-  return makeLogger(severity[level], sink, {});
+type Formatter = (time: Date, level: string, msg: string, fields: object) => string;
+
+export function createLogger(level: LogLevel, sink: (line: string) => void = writeStderr, format: LogFormat = 'text'): Logger {
+  return makeLogger(severity[level], sink, format === 'json' ? formatJsonLine : formatLine, {});
 }
 
-function makeLogger(threshold: number, sink: (line: string) => void, base: object): Logger {
+function makeLogger(threshold: number, sink: (line: string) => void, format: Formatter, base: object): Logger {
   const log = (level: Exclude<LogLevel, 'silent'>, msg: string, fields?: object): void => {
     if (severity[level] < threshold) return;
-    sink(formatLine(new Date(), level, msg, fields ? { ...base, ...fields } : base));
+    sink(format(new Date(), level, msg, fields ? { ...base, ...fields } : base));
   };
   return {
     debug: (msg, fields) => log('debug', msg, fields),
     info: (msg, fields) => log('info', msg, fields),
     warn: (msg, fields) => log('warn', msg, fields),
     error: (msg, fields) => log('error', msg, fields),
-    child: (fields) => makeLogger(threshold, sink, { ...base, ...fields }),
+    child: (fields) => makeLogger(threshold, sink, format, { ...base, ...fields }),
   };
 }
 
@@ -53,6 +67,27 @@ export function formatLine(time: Date, level: string, msg: string, fields: objec
     line += ` ${formatKey(key)}=${formatValue(value)}`;
   }
   return line;
+}
+
+const RESERVED_JSON_KEYS = new Set(['time', 'level', 'msg']);
+
+/**
+ * One JSON object per line: time, level and msg first, then the fields. A field
+ * named like one of those three is written as field_<name> so it cannot hide them;
+ * errors become their text, bigints strings (JSON has no 64-bit integers).
+ */
+export function formatJsonLine(time: Date, level: string, msg: string, fields: object): string {
+  const out: Record<string, unknown> = { time: time.toISOString(), level, msg };
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    out[RESERVED_JSON_KEYS.has(key) ? `field_${key}` : key] = value instanceof Error ? errorText(value) : value;
+  }
+  try {
+    return JSON.stringify(out, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Error ? errorText(v) : v));
+  } catch {
+    // A circular field: keep the line, lose the field's structure.
+    return JSON.stringify({ time: out.time, level, msg, fields: String(fields) });
+  }
 }
 
 /** Bare when it cannot be mistaken for syntax, JSON-quoted otherwise. */

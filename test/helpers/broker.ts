@@ -121,6 +121,9 @@ export interface SpawnedBroker {
   readonly port: number;
   readonly httpPort: number;
   readonly kafkaPort: number;
+  /** With --tls-cert: the AMQPS port, and the HTTPS one with --https-port. */
+  readonly amqpsPort: number | undefined;
+  readonly httpsPort: number | undefined;
   /** host:port for Kafka clients. */
   readonly kafkaBootstrap: string;
   readonly process: ChildProcess;
@@ -133,7 +136,7 @@ export interface SpawnedBroker {
 }
 
 const cliPath = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const LISTENING_LINE = /^wharf listening amqp=(\S+):(\d+) http=(\S+):(\d+) kafka=(\S+):(\d+)\s*$/m;
+const LISTENING_LINE = /^wharf listening amqp=(\S+):(\d+) http=(\S+):(\d+) kafka=(\S+):(\d+)(?: amqps=\S+:(\d+))?(?: https=\S+:(\d+))?(?: kafka-tls=\S+:\d+)?\s*$/m;
 
 /**
  * Runs `wharf serve` as a child process on free loopback ports (for kill -9
@@ -181,6 +184,8 @@ export async function spawnBroker(dataDir: string, extraArgs: string[] = []): Pr
     port,
     httpPort: Number(match[4]),
     kafkaPort: Number(match[6]),
+    amqpsPort: match[7] === undefined ? undefined : Number(match[7]),
+    httpsPort: match[8] === undefined ? undefined : Number(match[8]),
     kafkaBootstrap: `127.0.0.1:${Number(match[6])}`,
     process: child,
     exited,

@@ -210,6 +210,11 @@ export class RawAmqp {
   private readonly frames: Frame[] = [];
   private waiter: (() => void) | undefined;
   private ended = false;
+
+  /** True once the server has closed the socket. */
+  get isClosed(): boolean {
+    return this.ended;
+  }
   /** Socket error, if any (EPIPE/ECONNRESET after the server hung up). */
   socketError: Error | undefined;
   /** Resolves when the socket is fully closed. */

@@ -10,6 +10,7 @@ import { DELAYED_EXCHANGE_TYPE, delayedRouterType } from './delayed.js';
 import { createRouter } from './index.js';
 import type { Router } from './router.js';
 import { ExchangeCounters } from '../stats.js';
+import { NO_POLICIES, type AppliedPolicies } from '../policy/effective.js';
 
 /** The exchange argument naming an alternate exchange (https://www.rabbitmq.com/docs/ae). */
 export const ALTERNATE_EXCHANGE_ARG = 'alternate-exchange';
@@ -44,6 +45,10 @@ export class Exchange {
   deleted = false;
   /** The alternate-exchange argument as declared. */
   private readonly declaredAlternate: string | undefined;
+  /** The alternate exchange its policies name (policy/effective.ts); the argument wins over it. */
+  private policyAlternate: string | undefined;
+  /** The policies applied to it, for the management API. */
+  policies: AppliedPolicies = NO_POLICIES;
 
   constructor(opts: ExchangeOptions) {
     this.name = opts.name;
@@ -60,11 +65,17 @@ export class Exchange {
 
   /**
    * The exchange a message goes to when this one's bindings match nothing. Routing reads
-   * it only here, so a policy layer can later supply one (RabbitMQ: a declared argument
-   * wins over a policy's alternate-exchange).
+   * it only here (RabbitMQ: a declared argument wins over a policy's alternate-exchange).
    */
   get alternateExchange(): string | undefined {
-    return this.declaredAlternate;
+    return this.declaredAlternate ?? this.policyAlternate;
+  }
+
+  /** Its policies changed (set, changed, cleared): routing uses their alternate exchange from the next message. */
+  applyPolicies(policies: AppliedPolicies): void {
+    this.policies = policies;
+    const ae = policies.definition['alternate-exchange'];
+    this.policyAlternate = typeof ae === 'string' ? ae : undefined;
   }
 
   /** An x-delayed-message exchange: holds messages with a positive x-delay (src/broker/delayed/). */

@@ -111,6 +111,24 @@ export class Lanes {
     }
   }
 
+  /**
+   * Entries in delivery order (what shift() would return one by one), without taking
+   * them: per lane, the requeued ones (sorted by id; usually few) merged with the FIFO.
+   */
+  *ordered(): IterableIterator<QueueEntry> {
+    for (let p = this.top; p >= 0; p--) {
+      const lane = this.lanes[p];
+      if (!lane || lane.length === 0) continue;
+      const back = [...lane.requeued].sort((a, b) => a.msg.id - b.msg.id);
+      let i = 0;
+      for (const e of lane.ready) {
+        while (i < back.length && back[i].msg.id < e.msg.id) yield back[i++];
+        yield e;
+      }
+      while (i < back.length) yield back[i++];
+    }
+  }
+
   /** Takes everything out (purge, delete). */
   drain(): QueueEntry[] {
     const out: QueueEntry[] = [];

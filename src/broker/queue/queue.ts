@@ -11,6 +11,7 @@ import type { Args, MessageContent, StoredMessage } from '../message.js';
 import { QueueEntry } from '../message.js';
 import type { MessageStore } from '../message-store.js';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from './args.js';
+import { NO_POLICIES, type AppliedPolicies } from '../policy/effective.js';
 import { Lanes } from './lanes.js';
 import { DedupCache } from './dedup.js';
 import { MessageCounters } from '../stats.js';
@@ -78,7 +79,12 @@ export class Queue {
   readonly exclusiveOwner: string | undefined;
   readonly args: Args;
   readonly vhost: string;
-  readonly config: QueueConfig;
+  /** The settings its arguments give (parseQueueArgs). */
+  readonly declared: QueueConfig;
+  /** The settings in force: `declared` with its policies applied (policy/effective.ts); see reconfigure(). */
+  private current: QueueConfig;
+  /** The policies applied to it, for the management API. */
+  policies: AppliedPolicies = NO_POLICIES;
   /** The de-duplication window (x-message-deduplication), if enabled. */
   readonly dedup: DedupCache | undefined;
 
@@ -126,11 +132,37 @@ export class Queue {
     this.exclusiveOwner = opts.exclusiveOwner;
     this.args = opts.args;
     this.vhost = opts.vhost;
-    this.config = opts.config ?? DEFAULT_QUEUE_CONFIG;
+    this.declared = this.current = opts.config ?? DEFAULT_QUEUE_CONFIG;
     this.lanes = new Lanes(this.config.maxPriority);
     this.expiring = this.config.messageTtl !== undefined;
     this.touch();
     this.dedup = this.config.dedup && new DedupCache(this.config.dedup);
+  }
+
+  get config(): QueueConfig {
+    return this.current;
+  }
+
+  /**
+   * New effective settings (a policy was set, changed or cleared), applied at once as
+   * RabbitMQ's process_args_policy does: the x-expires countdown restarts with the new
+   * value, a lower length limit drops (or dead-letters) the oldest messages, a dead-letter
+   * exchange or delivery limit counts from the next message it concerns. A new message TTL
+   * applies to messages enqueued from now on: those already in the queue keep the expiry
+   * they got on arrival (RabbitMQ stores it per message too).
+   */
+  reconfigure(config: QueueConfig, policies: AppliedPolicies): void {
+    this.policies = policies;
+    if (config === this.current) return;
+    const expiresChanged = config.expires !== this.current.expires;
+    this.current = config;
+    if (config.messageTtl !== undefined) this.expiring = true;
+    if (expiresChanged && !this.deleted) {
+      if (this.idleTimer) clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+      this.touch();
+    }
+    this.enforceLimits();
   }
 
   get messageCount(): number {
@@ -404,6 +436,42 @@ export class Queue {
       this.draining = false;
     }
     if (delivered) this.openFlowGate();
+  }
+
+  /**
+   * Up to `count` ready entries from delivery position `from` on, without taking them
+   * (the management API's peek). Unacked messages are not in the ready list.
+   */
+  peek(from: number, count: number): QueueEntry[] {
+    const out: QueueEntry[] = [];
+    let i = 0;
+    for (const e of this.lanes.ordered()) {
+      if (out.length >= count) break;
+      if (i++ >= from) out.push(e);
+    }
+    return out;
+  }
+
+  /**
+   * Takes up to `max` ready entries from the head for a move (expired ones are
+   * dead-lettered on the way, as for a delivery). They count as unacked until the
+   * move settles them (moved) or requeues them (left), like a basic.get.
+   */
+  takeReady(max: number): QueueEntry[] {
+    const out: QueueEntry[] = [];
+    const now = this.expiring ? Date.now() : 0;
+    while (out.length < max && this.peekReady(now)) {
+      const e = this.popReady() as QueueEntry;
+      this.unacked++;
+      out.push(e);
+    }
+    return out;
+  }
+
+  /** Gives an entry taken with takeReady back to its place, not counted as a redelivery. */
+  putBack(entry: QueueEntry): void {
+    this.requeue(entry, false);
+    this.drain();
   }
 
   /** Drop all ready messages (queue.purge); returns how many. */

@@ -121,7 +121,7 @@ export function streamConfigsOf(d: StreamQueueDeclare): Record<string, string> {
 }
 
 /** RabbitMQ takes any segment size, 0 included; a log segment must hold its header and a record. */
-const SEGMENT_BYTES_MIN = SEGMENT_HEADER_BYTES + RECORD_BYTES_MIN;
+export const SEGMENT_BYTES_MIN = SEGMENT_HEADER_BYTES + RECORD_BYTES_MIN;
 
 function maxAgeOf(raw: unknown, bad: (why: string) => Error): number | undefined {
   if (raw === undefined) return undefined;

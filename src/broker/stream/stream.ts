@@ -10,6 +10,7 @@ import type { FsyncPolicy, Logger } from '../../store/index.js';
 import { StreamError } from './errors.js';
 import { Partition } from './partition.js';
 import { partitionConfigOf, validateTopicConfig, validateTopicConfigs } from './topic-config.js';
+import { NO_POLICIES, type AppliedPolicies } from '../policy/effective.js';
 
 export interface StreamDef {
   readonly name: string;
@@ -61,6 +62,11 @@ export function collisionKey(name: string): string {
 export const PARTITIONS_MAX = 10_000;
 
 export class Stream {
+  /** Topic configs its policies set over the declared ones (a stream queue's max-age and the like; policy/apply.ts). */
+  private policyConfigs: Readonly<Record<string, string>> = {};
+  /** The policies applied to it (stream queues), for the management API. */
+  policies: AppliedPolicies = NO_POLICIES;
+
   private constructor(
     private def: StreamDef,
     readonly partitions: Partition[],
@@ -123,7 +129,21 @@ export class Stream {
     for (const [k, v] of Object.entries(configs)) clean[k] = validateTopicConfig(k, v);
     validateTopicConfigs(clean);
     this.def = { ...this.def, configs: clean };
-    const config = partitionConfigOf(clean);
+    const config = partitionConfigOf({ ...clean, ...this.policyConfigs });
+    for (const p of this.partitions) p.setConfig(config);
+  }
+
+  /**
+   * Its policies changed: `configs` (validated topic configs) take precedence over the declared
+   * ones, as a policy's max-age, max-length-bytes and segment size do over a RabbitMQ stream's
+   * arguments. Not persisted with the stream: the policies are, and recovery applies them again.
+   */
+  applyPolicies(policies: AppliedPolicies, configs: Readonly<Record<string, string>>): void {
+    this.policies = policies;
+    const same = Object.keys(configs).length === Object.keys(this.policyConfigs).length && Object.entries(configs).every(([k, v]) => this.policyConfigs[k] === v);
+    if (same) return;
+    this.policyConfigs = configs;
+    const config = partitionConfigOf({ ...this.def.configs, ...configs });
     for (const p of this.partitions) p.setConfig(config);
   }
 

@@ -7,17 +7,17 @@ import type { Exchange } from '../../broker/exchange/exchange.js';
 import type { PublishInput } from '../../broker/message.js';
 import type { Vhost } from '../../broker/vhost.js';
 import { encodeProperties, type BasicProperties } from '../../protocol/amqp/index.js';
-import { Status, boolField, objectBody, route, sendError, stringField, vhostOf, type ApiRequest } from '../api.js';
+import { Status, boolField, checked, grantFor, objectBody, route, sendError, stringField, vhostOf, type ApiRequest } from '../api.js';
 import { mayAccessVhost, requireTag } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { HttpError, badRequest, objectNotFound } from '../errors.js';
 import { bindingJson, exchangeJson, propertiesKey, vhostBindings, type BindingView } from '../format.js';
 import { argsFromJson } from '../json.js';
-import { listResponse } from '../paging.js';
+import { lazyListResponse, type LazyList } from '../paging.js';
 
 export function exchangeRoutes(app: FastifyInstance, ctx: ManagementContext): void {
-  route(app, ctx, '/api/exchanges', { GET: (r) => listResponse(exchangesOf(ctx, r, ctx.broker.vhostList()), r.query) });
-  route(app, ctx, '/api/exchanges/:vhost', { GET: (r) => listResponse(exchangesOf(ctx, r, [vhostOf(ctx, r.params.vhost)]), r.query) });
+  route(app, ctx, '/api/exchanges', { GET: (r) => lazyListResponse(exchangesOf(ctx, r, ctx.broker.vhostList()), r.query) });
+  route(app, ctx, '/api/exchanges/:vhost', { GET: (r) => lazyListResponse(exchangesOf(ctx, r, [vhostOf(ctx, r.params.vhost)]), r.query) });
   route(app, ctx, '/api/exchanges/:vhost/:name', {
     GET: (r) => {
       const v = vhostOf(ctx, r.params.vhost);
@@ -26,6 +26,7 @@ export function exchangeRoutes(app: FastifyInstance, ctx: ManagementContext): vo
     PUT: (r) => declareExchange(ctx, r),
     DELETE: async (r) => {
       const v = vhostOf(ctx, r.params.vhost);
+      grantFor(ctx, r, v.name).exchangeDelete(r.params.name);
       const x = findExchange(v, r.params.name);
       v.deleteExchange(x.name, r.query['if-unused'] === 'true');
       await ctx.broker.topologySaved();
@@ -52,13 +53,29 @@ export function exchangeRoutes(app: FastifyInstance, ctx: ManagementContext): vo
   bindingRoutes(app, ctx);
 }
 
-function exchangesOf(ctx: ManagementContext, r: ApiRequest, vhosts: readonly Vhost[]): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
+type ListedExchange = { readonly vhost: string; readonly x: Exchange };
+
+/** exchangeJson's plain fields, read without rendering for sorting and filtering a page. */
+const EXCHANGE_COLUMNS: Record<string, (i: ListedExchange) => unknown> = {
+  auto_delete: (i) => i.x.autoDelete,
+  durable: (i) => i.x.durable,
+  internal: (i) => i.x.internal,
+  name: (i) => (i.x.isDefault ? '' : i.x.name),
+  type: (i) => i.x.type,
+  vhost: (i) => i.vhost,
+};
+
+function exchangesOf(ctx: ManagementContext, r: ApiRequest, vhosts: readonly Vhost[]): LazyList<ListedExchange> {
+  const items: ListedExchange[] = [];
   for (const v of vhosts) {
     if (!mayAccessVhost(ctx.broker, r.user, v.name)) continue;
-    for (const x of v.exchanges.values()) out.push(exchangeJson(ctx, v.name, x));
+    for (const x of v.exchanges.values()) items.push({ vhost: v.name, x });
   }
-  return out;
+  return {
+    items,
+    column: (path) => (Object.hasOwn(EXCHANGE_COLUMNS, path) ? EXCHANGE_COLUMNS[path] : undefined),
+    render: (i) => exchangeJson(ctx, i.vhost, i.x),
+  };
 }
 
 /** RabbitMQ names the default exchange amq.default in paths. */
@@ -81,6 +98,7 @@ async function declareExchange(ctx: ManagementContext, r: ApiRequest): Promise<S
   } catch (err) {
     throw badRequest((err as Error).message);
   }
+  grantFor(ctx, r, v.name).exchangeDeclare(name, false, args['alternate-exchange'], existed);
   v.declareExchange(name, stringField(body, 'type'), {
     passive: false,
     durable: boolField(body, 'durable', true),
@@ -115,6 +133,9 @@ async function publish(ctx: ManagementContext, r: ApiRequest): Promise<unknown> 
   const x = findExchange(v, r.params.name);
   const body = objectBody(r);
   const routingKey = stringField(body, 'routing_key');
+  const grant = grantFor(ctx, r, v.name);
+  // RabbitMQ answers this refusal with a 400 carrying the AMQP code and text.
+  checked(() => grant.publish(x.name, routingKey, () => x.type === 'topic'), (text) => badRequest(`403 ${text}`));
   const payloadText = stringField(body, 'payload');
   const encoding = stringField(body, 'payload_encoding');
   if (encoding !== 'string' && encoding !== 'base64') throw badRequest(`payload_encoding must be string or base64`);
@@ -123,6 +144,10 @@ async function publish(ctx: ManagementContext, r: ApiRequest): Promise<unknown> 
     throw badRequest(`user_id property set to '${props.userId}' but authenticated user was '${r.user.name}'`);
   }
   const payload = Buffer.from(payloadText, encoding === 'base64' ? 'base64' : 'utf8');
+  if (payload.length > ctx.maxMessageBytes) {
+    // RabbitMQ publishes through a channel, and reports that channel's 406 as a 400.
+    throw badRequest(`406 PRECONDITION_FAILED - message size ${payload.length} is larger than configured max size ${ctx.maxMessageBytes}`);
+  }
   if (props.expiration !== undefined && !/^\d{1,15}$/.test(props.expiration)) throw badRequest(`invalid expiration '${props.expiration}'`);
   const input: PublishInput = {
     exchange: x.name,
@@ -161,10 +186,10 @@ function propertiesFromJson(raw: unknown): BasicProperties {
 
 function bindingRoutes(app: FastifyInstance, ctx: ManagementContext): void {
   route(app, ctx, '/api/bindings', {
-    GET: (r) => listResponse(allBindings(ctx, r, ctx.broker.vhostList()), r.query, []),
+    GET: (r) => lazyListResponse(allBindings(ctx, r, ctx.broker.vhostList()), r.query, []),
   });
   route(app, ctx, '/api/bindings/:vhost', {
-    GET: (r) => listResponse(allBindings(ctx, r, [vhostOf(ctx, r.params.vhost)]), r.query, []),
+    GET: (r) => lazyListResponse(allBindings(ctx, r, [vhostOf(ctx, r.params.vhost)]), r.query, []),
   });
   for (const kind of ['q', 'e'] as const) {
     const base = `/api/bindings/:vhost/e/:source/${kind}/:destination`;
@@ -177,6 +202,7 @@ function bindingRoutes(app: FastifyInstance, ctx: ManagementContext): void {
       DELETE: async (r) => {
         const b = oneBinding(ctx, r, kind);
         const v = vhostOf(ctx, r.params.vhost);
+        checkBind(ctx, r, v, kind, b.destination, b.source, b.routingKey);
         if (kind === 'q') v.unbindQueue(b.destination, b.source, b.routingKey, b.args, 'management-api');
         else v.unbindExchange(b.destination, b.source, b.routingKey, b.args);
         await ctx.broker.topologySaved();
@@ -186,13 +212,30 @@ function bindingRoutes(app: FastifyInstance, ctx: ManagementContext): void {
   }
 }
 
-function allBindings(ctx: ManagementContext, r: ApiRequest, vhosts: readonly Vhost[]): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
+type ListedBinding = { readonly vhost: string; readonly b: BindingView };
+
+/** bindingJson's plain fields, read without rendering (properties_key hashes the arguments). */
+const BINDING_COLUMNS: Record<string, (i: ListedBinding) => unknown> = {
+  destination: (i) => i.b.destination,
+  destination_type: (i) => i.b.destinationType,
+  routing_key: (i) => i.b.routingKey,
+  source: (i) => i.b.source,
+  vhost: (i) => i.vhost,
+  // Bindings have no name: RabbitMQ's name filter sees none.
+  name: () => undefined,
+};
+
+function allBindings(ctx: ManagementContext, r: ApiRequest, vhosts: readonly Vhost[]): LazyList<ListedBinding> {
+  const items: ListedBinding[] = [];
   for (const v of vhosts) {
     if (!mayAccessVhost(ctx.broker, r.user, v.name)) continue;
-    for (const b of vhostBindings(v)) out.push(bindingJson(v.name, b));
+    for (const b of vhostBindings(v)) items.push({ vhost: v.name, b });
   }
-  return out;
+  return {
+    items,
+    column: (path) => (Object.hasOwn(BINDING_COLUMNS, path) ? BINDING_COLUMNS[path] : undefined),
+    render: (i) => bindingJson(i.vhost, i.b),
+  };
 }
 
 function pairBindings(ctx: ManagementContext, r: ApiRequest, kind: 'q' | 'e'): BindingView[] {
@@ -224,6 +267,14 @@ function safeDecode(s: string): string {
   }
 }
 
+/** Binding and unbinding: write on the destination, read on the source (and topic read), as over AMQP. */
+function checkBind(ctx: ManagementContext, r: ApiRequest, v: Vhost, kind: 'q' | 'e', destination: string, source: string, routingKey: string): void {
+  const grant = grantFor(ctx, r, v.name);
+  const topic = v.exchanges.get(source)?.type === 'topic';
+  if (kind === 'q') grant.queueBind(destination, source, routingKey, topic);
+  else grant.exchangeBind(destination, source, routingKey, topic);
+}
+
 async function createBinding(ctx: ManagementContext, r: ApiRequest, kind: 'q' | 'e'): Promise<Status> {
   const v = vhostOf(ctx, r.params.vhost);
   const body = objectBody(r);
@@ -235,6 +286,7 @@ async function createBinding(ctx: ManagementContext, r: ApiRequest, kind: 'q' | 
     throw badRequest((err as Error).message);
   }
   const source = r.params.source === 'amq.default' ? '' : r.params.source;
+  checkBind(ctx, r, v, kind, r.params.destination, source, routingKey);
   if (kind === 'q') v.bindQueue(r.params.destination, source, routingKey, args, 'management-api');
   else v.bindExchange(r.params.destination, source, routingKey, args);
   await ctx.broker.topologySaved();

@@ -3,11 +3,11 @@
 // /api/aliveness-test.
 
 import { Queue } from '../../broker/queue/queue.js';
-import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { cpus, totalmem } from 'node:os';
 import { Status, route, vhostOf, type ApiRequest } from '../api.js';
-import { mayAccessVhost, requireTag, userTags } from '../auth.js';
+import { mayAccessVhost, requireTag } from '../auth.js';
+import { accessRoutes } from './access.js';
 import type { ManagementContext } from '../context.js';
 import { objectNotFound } from '../errors.js';
 import { listResponse } from '../paging.js';
@@ -42,40 +42,8 @@ export function nodeRoutes(app: FastifyInstance, ctx: ManagementContext): void {
     },
   });
   route(app, ctx, '/api/vhosts', { GET: (r) => listResponse(vhostsOf(ctx, r), r.query, ['name']) });
-  route(app, ctx, '/api/vhosts/:vhost', {
-    GET: (r) => {
-      const v = vhostOf(ctx, r.params.vhost);
-      if (!mayAccessVhost(ctx.broker, r.user, v.name)) throw objectNotFound();
-      return vhostJson(ctx, v.name);
-    },
-  });
-  route(app, ctx, '/api/vhosts/:vhost/permissions', {
-    GET: (r) => {
-      requireTag(r.user, 'administrator');
-      const v = vhostOf(ctx, r.params.vhost);
-      return ctx.broker.userNames().map((u) => permissionJson(u, v.name));
-    },
-  });
-  route(app, ctx, '/api/users', {
-    GET: (r) => {
-      requireTag(r.user, 'administrator');
-      return listResponse(ctx.broker.userNames().map((u) => userJson(ctx, u)), r.query, ['name']);
-    },
-  });
-  route(app, ctx, '/api/users/:name', {
-    GET: (r) => {
-      requireTag(r.user, 'administrator');
-      if (!ctx.broker.userNames().includes(r.params.name)) throw objectNotFound();
-      return userJson(ctx, r.params.name);
-    },
-  });
+  accessRoutes(app, ctx, (name) => vhostJson(ctx, name));
   route(app, ctx, '/api/whoami', { GET: (r) => ({ name: r.user.name, tags: r.user.tags }) });
-  route(app, ctx, '/api/permissions', {
-    GET: (r) => {
-      requireTag(r.user, 'administrator');
-      return ctx.broker.vhostList().flatMap((v) => ctx.broker.userNames().map((u) => permissionJson(u, v.name)));
-    },
-  });
   healthRoutes(app, ctx);
 }
 
@@ -168,6 +136,9 @@ function vhostsOf(ctx: ManagementContext, r: ApiRequest): Record<string, unknown
 
 function vhostJson(ctx: ManagementContext, name: string): Record<string, unknown> {
   const v = vhostOf(ctx, name);
+  const record = ctx.broker.access.vhost(name);
+  const description = record?.description ?? '';
+  const tags = record?.tags ?? [];
   let recv = 0;
   let send = 0;
   for (const c of ctx.broker.connections.values()) {
@@ -178,37 +149,17 @@ function vhostJson(ctx: ManagementContext, name: string): Record<string, unknown
   }
   return {
     cluster_state: { [ctx.nodeName]: 'running' },
-    default_queue_type: 'undefined',
-    description: name === '/' ? 'Default virtual host' : '',
+    default_queue_type: record?.default_queue_type ?? 'undefined',
+    description,
     message_stats: vhostMessageStats(v, v.stats, ctx.rates),
     ...depthJson(v, vhostDepth(v), ctx.rates),
-    metadata: { description: name === '/' ? 'Default virtual host' : '', tags: [] },
+    metadata: { description, tags },
     name,
     recv_oct: recv,
     send_oct: send,
-    tags: [],
+    tags,
     tracing: false,
   };
-}
-
-/** RabbitMQ's rabbit_password_hashing_sha256 format (salted): Wharf keeps passwords in its config, not this. */
-function passwordHash(password: string): string {
-  const salt = randomBytes(4);
-  return Buffer.concat([salt, createHash('sha256').update(salt).update(password).digest()]).toString('base64');
-}
-
-function userJson(ctx: ManagementContext, name: string): Record<string, unknown> {
-  return {
-    name,
-    password_hash: passwordHash(name),
-    hashing_algorithm: 'rabbit_password_hashing_sha256',
-    tags: userTags(ctx.broker, name),
-    limits: {},
-  };
-}
-
-function permissionJson(user: string, vhost: string): Record<string, unknown> {
-  return { user, vhost, configure: '.*', write: '.*', read: '.*' };
 }
 
 function healthRoutes(app: FastifyInstance, ctx: ManagementContext): void {

@@ -6,13 +6,13 @@ import type { Queue } from '../../broker/queue/queue.js';
 import type { Vhost } from '../../broker/vhost.js';
 import { Session, type DeliverySink } from '../../broker/session.js';
 import { decodeProperties } from '../../protocol/amqp/index.js';
-import { Status, boolField, objectBody, route, sendError, stringField, vhostOf, type ApiRequest } from '../api.js';
+import { Status, boolField, checked, grantFor, objectBody, route, sendError, stringField, vhostOf, type ApiRequest } from '../api.js';
 import { mayAccessVhost, requireTag } from '../auth.js';
 import type { ManagementContext } from '../context.js';
 import { HttpError, badRequest, objectNotFound } from '../errors.js';
-import { allConsumers, queueJson, streamQueueJson } from '../format.js';
+import { allConsumers, queueColumn, queueJson, streamQueueJson } from '../format.js';
 import { argsFromJson, fieldToJson } from '../json.js';
-import { lazyListResponse, type LazyList } from '../paging.js';
+import { lazyListResponse, valueAt, type LazyList } from '../paging.js';
 import type { Stream } from '../../broker/stream/stream.js';
 
 /** The connection id the API acts as (exclusive queues of clients are still theirs). */
@@ -48,10 +48,19 @@ function queuesOf(ctx: ManagementContext, r: ApiRequest, vhosts: readonly Vhost[
     for (const q of v.queues.values()) items.push({ v, q });
     for (const s of v.streams.list()) items.push({ v, s });
   }
+  const render = (i: Listed): Record<string, unknown> => (i.q ? queueJson(ctx, i.q) : streamQueueJson(ctx, i.v, i.s));
   return {
     items,
-    key: (i) => ({ name: i.q ? i.q.name : i.s.name, vhost: i.v.name }),
-    render: (i) => (i.q ? queueJson(ctx, i.q) : streamQueueJson(ctx, i.v, i.s)),
+    // Queues are read straight from the broker's objects; streams (few) from their JSON.
+    column: (path) => {
+      if (path === 'name') return (i) => (i.q ? i.q.name : i.s.name);
+      if (path === 'vhost') return (i) => i.v.name;
+      const read = queueColumn(ctx, path);
+      if (!read) return undefined;
+      const parts = path.split('.');
+      return (i) => (i.q ? read(i.q) : valueAt(render(i), parts));
+    },
+    render,
   };
 }
 
@@ -83,6 +92,7 @@ async function declareQueue(ctx: ManagementContext, r: ApiRequest): Promise<Stat
     throw badRequest((err as Error).message);
   }
   const existed = v.queues.has(name) || v.streams.has(name);
+  grantFor(ctx, r, v.name).queueDeclare(name, false, args['x-dead-letter-exchange']);
   v.declareQueue(
     name,
     { passive: false, durable: boolField(body, 'durable', true), exclusive: false, autoDelete: boolField(body, 'auto_delete', false), args },
@@ -94,6 +104,7 @@ async function declareQueue(ctx: ManagementContext, r: ApiRequest): Promise<Stat
 
 async function deleteQueue(ctx: ManagementContext, r: ApiRequest): Promise<Status> {
   const v = vhostOf(ctx, r.params.vhost);
+  grantFor(ctx, r, v.name).queueDelete(r.params.name);
   if (v.streams.has(r.params.name)) {
     await v.streams.delete(r.params.name);
     return new Status(204);
@@ -110,6 +121,7 @@ async function deleteQueue(ctx: ManagementContext, r: ApiRequest): Promise<Statu
 
 function purgeQueue(ctx: ManagementContext, r: ApiRequest): Status {
   const v = vhostOf(ctx, r.params.vhost);
+  grantFor(ctx, r, v.name).purge(r.params.name);
   findQueue(v, r.params.name).purge();
   return new Status(204);
 }
@@ -145,6 +157,9 @@ const NO_SINK: DeliverySink = {
  */
 async function getMessages(ctx: ManagementContext, r: ApiRequest): Promise<unknown[]> {
   const v = vhostOf(ctx, r.params.vhost);
+  const grant = grantFor(ctx, r, v.name);
+  // RabbitMQ answers this refusal with a 401 carrying the AMQP text.
+  checked(() => grant.get(r.params.name), (text) => new HttpError(401, 'not_authorised', text));
   const q = findQueue(v, r.params.name);
   const body = objectBody(r);
   const ackmode = stringField(body, 'ackmode') as AckMode;
@@ -204,7 +219,7 @@ function messageJson(c: Content, redelivered: boolean, messageCount: number, enc
   };
 }
 
-function isUtf8(b: Buffer): boolean {
+export function isUtf8(b: Buffer): boolean {
   try {
     new TextDecoder('utf-8', { fatal: true }).decode(b);
     return true;

@@ -71,6 +71,8 @@ export class CommandAssembler {
   private readonly slots = new Map<number, PendingContent>();
   /** Channels with content in progress. */
   private pendingCount = 0;
+  /** Body bytes kept for content in progress on all channels (for the connection's publish budget). */
+  private keptBytes = 0;
 
   /** `maxBodyBytes`: larger bodies are refused with 406 PRECONDITION_FAILED; 0 = no limit. */
   constructor(
@@ -94,6 +96,11 @@ export class CommandAssembler {
     }
   }
 
+  /** Body bytes of messages not complete yet, kept until their last body frame. */
+  get bufferedBodyBytes(): number {
+    return this.keptBytes;
+  }
+
   /** Drops partial content on a channel that is closing. */
   resetChannel(channel: number): void {
     this.finish(this.slots.get(channel));
@@ -110,6 +117,7 @@ export class CommandAssembler {
   /** Ends the content in progress (complete, or abandoned after an error). */
   private finish(p: PendingContent | undefined): void {
     if (p?.method === undefined) return;
+    if (!p.discard) this.keptBytes -= p.receivedBytes;
     p.method = undefined;
     p.header = undefined;
     p.first = undefined;
@@ -208,6 +216,7 @@ export class CommandAssembler {
       throw this.error(ReplyCode.FRAME_ERROR, text, p, channel);
     }
     p.receivedBytes = received;
+    if (!p.discard) this.keptBytes += chunk.length;
     if (!p.discard && chunk.length > 0) {
       if (p.first === undefined) p.first = chunk;
       else (p.rest ??= []).push(chunk);

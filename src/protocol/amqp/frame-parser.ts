@@ -212,11 +212,10 @@ export class FrameParser {
     }
     const frameBytes = size + FRAME_OVERHEAD_BYTES;
     if (this.frameMaxBytes > 0 && frameBytes > this.frameMaxBytes) {
+      // RabbitMQ's text: the payload size and the largest payload frame_max allows.
+      const payloadMax = this.frameMaxBytes - FRAME_OVERHEAD_BYTES;
       this.fail(
-        new AmqpProtocolError(
-          ReplyCode.FRAME_ERROR,
-          `frame of ${frameBytes} bytes (payload ${size} + ${FRAME_OVERHEAD_BYTES}) on channel ${channel} is larger than frame_max ${this.frameMaxBytes}`,
-        ),
+        new AmqpProtocolError(ReplyCode.FRAME_ERROR, `type ${type}, all octets = <<>>: {frame_too_large,${size},${payloadMax}}`),
       );
       return false;
     }

@@ -20,6 +20,7 @@ import {
 } from '../../protocol/amqp/index.js';
 import { latencyTrace } from '../../util/latency-trace.js';
 import type { AmqpConnection } from './connection.js';
+import type { AccessGrant } from '../../broker/access/index.js';
 
 let flowKeys = 0;
 
@@ -29,6 +30,8 @@ const BACKLOG_PAUSE_COMMANDS = 10_000;
 export class AmqpChannel implements DeliverySink {
   private readonly session: Session;
   private readonly vhost: Vhost;
+  /** The permission checks (RabbitMQ's table), made before each broker call they guard. */
+  private readonly grant: AccessGrant;
   private busy = false;
   private readonly backlog: Command[] = [];
   private released = false;
@@ -52,12 +55,17 @@ export class AmqpChannel implements DeliverySink {
   /** Reading paused for publisher flow control (waitForFlow), under its own key. */
   private flowPaused = false;
   private readonly flowKey: string;
+  /** Body bytes of publishes in the backlog, held in the connection's publish budget. */
+  private backlogBytes = 0;
+  /** Body bytes of this batch's confirm-mode publishes: held until their confirm is sent. */
+  private batchHeldBytes = 0;
 
   constructor(
     readonly id: number,
     private readonly conn: AmqpConnection,
   ) {
     this.vhost = conn.vhost as Vhost;
+    this.grant = conn.grant as AccessGrant;
     // Unique per channel object: a late resume from a closed channel cannot resume a reopened one.
     this.flowKey = `flow-${id}-${++flowKeys}`;
     this.session = new Session(this.vhost, conn.broker.store, conn.id, this);
@@ -69,6 +77,11 @@ export class AmqpChannel implements DeliverySink {
     if (this.released) return;
     if (this.busy) {
       this.backlog.push(cmd);
+      const bytes = cmd.body?.length ?? 0;
+      if (bytes > 0) {
+        this.backlogBytes += bytes;
+        this.conn.publishBudget.hold(bytes);
+      }
       // Backpressure: stop reading the socket while commands pile up behind a slow one.
       if (this.backlog.length === BACKLOG_PAUSE_COMMANDS) this.conn.pauseReading(this.id);
       return;
@@ -78,7 +91,12 @@ export class AmqpChannel implements DeliverySink {
 
   /** End of one socket read: schedule confirms for the publishes it carried. */
   endOfBatch(): void {
-    if (!this.confirmMode || this.publishSeq === this.scheduledSeq) return;
+    const held = this.batchHeldBytes;
+    this.batchHeldBytes = 0;
+    if (!this.confirmMode || this.publishSeq === this.scheduledSeq) {
+      this.conn.publishBudget.release(held);
+      return;
+    }
     const upTo = this.publishSeq;
     // A queue declared a moment ago may still be on its way into meta.json: a confirm
     // waits for that too, or a crash could drop the queue and its confirmed messages.
@@ -98,10 +116,12 @@ export class AmqpChannel implements DeliverySink {
         () => {
           if (readStartMs) latencyTrace?.since('confirm', readStartMs, upTo - from + 1);
           this.sendConfirms(from, upTo, rejected);
+          this.conn.publishBudget.release(held);
         },
         (err: unknown) => {
           this.conn.log.error('message store write failed, nacking publishes', { error: String(err) });
           this.sendIfOpen({ name: 'basic.nack', deliveryTag: upTo, multiple: true, requeue: false });
+          this.conn.publishBudget.release(held);
         },
       );
   }
@@ -146,9 +166,12 @@ export class AmqpChannel implements DeliverySink {
     if (this.released) return;
     this.released = true;
     this.backlog.length = 0;
+    this.conn.publishBudget.release(this.backlogBytes);
+    this.backlogBytes = 0;
     this.conn.resumeReading(this.id);
     this.conn.resumeReading(this.flowKey);
     this.session.close();
+    this.grant.channelClosed();
   }
 
   // --- DeliverySink --------------------------------------------------------
@@ -222,7 +245,15 @@ export class AmqpChannel implements DeliverySink {
   private resumeBacklog(): void {
     this.busy = false;
     this.sendHeldCancels();
-    while (!this.busy && !this.released && this.backlog.length > 0) this.run(this.backlog.shift() as Command);
+    while (!this.busy && !this.released && this.backlog.length > 0) {
+      const cmd = this.backlog.shift() as Command;
+      const bytes = cmd.body?.length ?? 0;
+      if (bytes > 0) {
+        this.backlogBytes -= bytes;
+        this.conn.publishBudget.release(bytes);
+      }
+      this.run(cmd);
+    }
     if (this.backlog.length < BACKLOG_PAUSE_COMMANDS) this.conn.resumeReading(this.id);
     if (!this.busy) this.endOfBatch();
   }
@@ -276,28 +307,35 @@ export class AmqpChannel implements DeliverySink {
       case 'exchange.declare':
         return this.exchangeDeclare(m);
       case 'exchange.delete':
+        this.grant.exchangeDelete(m.exchange);
         this.vhost.deleteExchange(m.exchange, m.ifUnused);
         return this.afterTopology(m.nowait, { name: 'exchange.delete-ok' });
       case 'exchange.bind':
+        this.grant.exchangeBind(m.destination, m.source, m.routingKey, this.isTopic(m.source));
         this.vhost.bindExchange(m.destination, m.source, m.routingKey, m.arguments);
         return this.afterTopology(m.nowait, { name: 'exchange.bind-ok' });
       case 'exchange.unbind':
+        this.grant.exchangeBind(m.destination, m.source, m.routingKey, this.isTopic(m.source));
         this.vhost.unbindExchange(m.destination, m.source, m.routingKey, m.arguments);
         return this.afterTopology(m.nowait, { name: 'exchange.unbind-ok' });
       case 'queue.declare':
         return this.queueDeclare(m);
       case 'queue.bind':
+        this.grant.queueBind(this.queueName(m.queue), m.exchange, m.routingKey, this.isTopic(m.exchange));
         this.vhost.bindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id);
         return this.afterTopology(m.nowait, { name: 'queue.bind-ok' });
       case 'queue.unbind':
+        this.grant.queueBind(this.queueName(m.queue), m.exchange, m.routingKey, this.isTopic(m.exchange));
         this.vhost.unbindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id);
         return this.afterTopology(false, { name: 'queue.unbind-ok' });
       case 'queue.purge': {
+        this.grant.purge(this.queueName(m.queue));
         const messageCount = this.vhost.purgeQueue(this.queueName(m.queue), this.conn.id);
         if (!m.nowait) this.send({ name: 'queue.purge-ok', messageCount });
         return;
       }
       case 'queue.delete': {
+        this.grant.queueDelete(this.queueName(m.queue));
         const deleted = this.vhost.deleteQueue(
           this.queueName(m.queue),
           { ifUnused: m.ifUnused, ifEmpty: m.ifEmpty },
@@ -332,6 +370,11 @@ export class AmqpChannel implements DeliverySink {
 
   private send(m: Method): void {
     this.conn.sendMethod(this.id, m);
+  }
+
+  /** Topic permissions apply to topic exchanges only. */
+  private isTopic(exchange: string): boolean {
+    return this.vhost.exchanges.get(exchange)?.type === 'topic';
   }
 
   private queueName(name: string): string {
@@ -374,9 +417,15 @@ export class AmqpChannel implements DeliverySink {
       messageId: props.messageId,
     };
     if (this.confirmMode) this.publishSeq++;
+    this.grant.publish(m.exchange, m.routingKey, () => this.isTopic(m.exchange));
     const out = this.session.publish(input);
     if (latencyTrace?.readStartMs) latencyTrace.since('publish.route', latencyTrace.readStartMs);
     if (!out) return; // buffered in a transaction
+    if (this.confirmMode) {
+      // Held until its confirm is sent (endOfBatch): the publish budget counts it meanwhile.
+      this.batchHeldBytes += input.body.length;
+      this.conn.publishBudget.hold(input.body.length);
+    }
     if (out.needsSync) this.batchNeedsSync = true;
     // Publishes of one batch into one stream share one promise: keep it once.
     if (out.streamWrite && this.confirmMode && this.batchStreamWrites[this.batchStreamWrites.length - 1] !== out.streamWrite) {
@@ -415,6 +464,7 @@ export class AmqpChannel implements DeliverySink {
   }
 
   private consume(m: MethodOf<'basic.consume'>): void {
+    this.grant.consume(this.queueName(m.queue));
     const { tag, start } = this.session.consume(this.queueName(m.queue), m.consumerTag, {
       noAck: m.noAck,
       exclusive: m.exclusive,
@@ -425,6 +475,7 @@ export class AmqpChannel implements DeliverySink {
   }
 
   private async get(m: MethodOf<'basic.get'>): Promise<void> {
+    this.grant.get(this.queueName(m.queue));
     const r = await this.session.get(this.queueName(m.queue), m.noAck);
     if (this.released) return;
     if (!r) {
@@ -447,6 +498,7 @@ export class AmqpChannel implements DeliverySink {
   }
 
   private exchangeDeclare(m: MethodOf<'exchange.declare'>): void | Promise<void> {
+    this.grant.exchangeDeclare(m.exchange, m.passive, m.arguments['alternate-exchange'], this.vhost.exchanges.has(m.exchange));
     this.vhost.declareExchange(m.exchange, m.type, {
       passive: m.passive,
       durable: m.durable,
@@ -462,6 +514,8 @@ export class AmqpChannel implements DeliverySink {
       m.queue,
       { passive: m.passive, durable: m.durable, exclusive: m.exclusive, autoDelete: m.autoDelete, args: m.arguments as FieldTable },
       this.conn.id,
+      // Checked on the generated name for a server-named queue, as RabbitMQ does.
+      (name) => this.grant.queueDeclare(name, m.passive, m.arguments['x-dead-letter-exchange']),
     );
     if (declared instanceof Promise) return declared.then((q) => this.declared(m, q));
     return this.declared(m, declared);

@@ -2,7 +2,8 @@
 // API lists, inspects and closes connections through this, protocol-neutrally).
 
 import type { Socket } from 'node:net';
-import { bare, connectionName, type ClientConnection, type ConnectionInfo } from '../../broker/connections.js';
+import { TLSSocket, type PeerCertificate } from 'node:tls';
+import { bare, connectionName, type ClientConnection, type ConnectionInfo, type TlsInfo } from '../../broker/connections.js';
 import { ReplyCode } from '../../protocol/amqp/index.js';
 import type { AmqpConnection } from './connection.js';
 
@@ -40,6 +41,7 @@ export class AmqpConnectionView implements ClientConnection {
       bytesReceived: this.socket.bytesRead,
       bytesSent: this.socket.bytesWritten,
       channels: d.channels,
+      ...(this.socket instanceof TLSSocket ? { tls: tlsInfo(this.socket) } : {}),
     };
   }
 
@@ -48,4 +50,25 @@ export class AmqpConnectionView implements ClientConnection {
     if (this.conn.isOpen) this.conn.close(ReplyCode.CONNECTION_FORCED, reason);
     else this.conn.destroy(reason);
   }
+}
+
+function tlsInfo(socket: TLSSocket): TlsInfo {
+  const cert: Partial<PeerCertificate> = socket.getPeerCertificate();
+  const has = cert.subject !== undefined;
+  return {
+    protocol: socket.getProtocol() ?? '',
+    cipher: socket.getCipher()?.name ?? '',
+    peerCertSubject: has ? distinguishedName(cert.subject) : null,
+    peerCertIssuer: has ? distinguishedName(cert.issuer) : null,
+    peerCertValidity: has ? `${cert.valid_from} - ${cert.valid_to}` : null,
+  };
+}
+
+/** "CN=alice,O=Example": RFC 4514 order (most specific first). */
+function distinguishedName(name: Readonly<Record<string, string | string[] | undefined>> | undefined): string {
+  if (!name) return '';
+  return Object.entries(name)
+    .reverse()
+    .flatMap(([k, v]) => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((x) => `${k}=${x}`)))
+    .join(',');
 }

@@ -4,10 +4,13 @@
 // (RabbitMQ's connection.blocked / connection.unblocked).
 
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { Broker } from '../../broker/broker.js';
 import type { ChannelInfo } from '../../broker/connections.js';
 import type { ResourceAlarm } from '../../broker/resource-monitor.js';
 import type { Vhost } from '../../broker/vhost.js';
+import { logAuthFailure } from '../../broker/audit.js';
+import type { AccessGrant } from '../../broker/access/index.js';
 import {
   AmqpProtocolError,
   CommandAssembler,
@@ -27,7 +30,9 @@ import {
 } from '../../protocol/amqp/index.js';
 import { latencyTrace, traceNow, type LatencyTrace } from '../../util/latency-trace.js';
 import type { Logger } from '../../util/logger.js';
+import { certLoginName, type CertLoginFrom } from '../../util/tls.js';
 import { AmqpChannel } from './channel.js';
+import { PublishBudget } from './publish-budget.js';
 import { toAmqpFailure } from './errors.js';
 import { serverProperties } from './properties.js';
 
@@ -35,6 +40,14 @@ export interface ConnectionLimits {
   readonly channelMax: number;
   readonly frameMax: number;
   readonly heartbeatSec: number;
+  /** Time from accept (TLS: from the end of the TLS handshake) to connection.open (RabbitMQ's handshake_timeout, 10 s). */
+  readonly handshakeTimeoutMs?: number;
+  /** Where EXTERNAL takes the user name from (RabbitMQ's ssl_cert_login_from, default common_name). */
+  readonly certLoginFrom?: CertLoginFrom;
+  /** Larger message bodies close their channel with 406 (RabbitMQ's max_message_size); 0 = no limit. */
+  readonly maxMessageBytes?: number;
+  /** The connection's publish budget (publish-budget.ts); 0 = no limit. */
+  readonly maxUnconfirmedBytes?: number;
 }
 
 type State = 'header' | 'start' | 'tune' | 'open' | 'running' | 'closing' | 'closed';
@@ -90,6 +103,8 @@ export class AmqpConnection {
   private authMechanism = '';
   user = '';
   vhost: Vhost | undefined;
+  /** What this connection's user may do in its vhost (set by connection.open). */
+  grant: AccessGrant | undefined;
   clientProperties: Record<string, unknown> = {};
   readonly log: Logger;
   private inChunk = false;
@@ -100,6 +115,12 @@ export class AmqpConnection {
   private deliveriesQueuedAt: number[] | undefined;
   /** Set by the listener during shutdown. */
   onGone: (() => void) | undefined;
+  /** Reached 'running': only such connections get the "connection closed" line (one per opened connection). */
+  private opened = false;
+  /** Why the connection ends, for that line: the first of the server's close text, the client's close, a destroy reason. */
+  private closeReason: string | undefined;
+  /** Publish data this connection makes the broker hold; above its limit the socket is not read. */
+  readonly publishBudget: PublishBudget;
 
   constructor(
     private readonly socket: Socket,
@@ -112,7 +133,8 @@ export class AmqpConnection {
     this.channelMax = limits.channelMax;
     this.frameMax = limits.frameMax;
     this.writer = new FrameWriter(FRAME_MIN_SIZE);
-    this.assembler = new CommandAssembler((c) => this.dispatch(c));
+    this.assembler = new CommandAssembler((c) => this.dispatch(c), limits.maxMessageBytes);
+    this.publishBudget = new PublishBudget(this, limits.maxUnconfirmedBytes ?? 0);
     this.parser = new FrameParser(
       {
         onProtocolHeader: (ok) => this.onProtocolHeader(ok),
@@ -128,7 +150,7 @@ export class AmqpConnection {
     socket.on('close', () => this.cleanup());
     this.handshakeTimer = setTimeout(() => {
       if (this.state !== 'running') this.destroy('handshake timeout');
-    }, HANDSHAKE_TIMEOUT_MS);
+    }, limits.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
   }
 
   /** For the management API (src/server/amqp/connection-view.ts): read on demand, never per frame. */
@@ -180,13 +202,15 @@ export class AmqpConnection {
   close(code: number, text: string, classId = 0, methodId = 0): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     const replyText = `${replyCodeName(code)} - ${text}`;
-    this.log.info('closing connection', { code, text: replyText });
+    this.log.debug('closing connection', { code, text: replyText });
+    this.closeReason ??= replyText;
     this.sendMethod(0, { name: 'connection.close', replyCode: code, replyText, classId, methodId });
     this.state = 'closing';
     this.closeChannels();
     this.flush();
     // A blocked connection must be read again to see close-ok (in 'closing', only that matters).
     this.unblock();
+    this.publishBudget.close();
     setTimeout(() => this.destroy('close-ok timeout'), CLOSE_OK_TIMEOUT_MS).unref();
   }
 
@@ -263,6 +287,7 @@ export class AmqpConnection {
     }
     for (const ch of this.channels.values()) ch.endOfBatch();
     this.flush();
+    this.publishBudget.afterRead(this.assembler.bufferedBodyBytes, this.writer.length + this.socket.writableLength);
     if (batchDepth === 0) flushOutputDuringBatch();
     if (trace) {
       trace.since('read.handle', trace.readStartMs);
@@ -283,7 +308,7 @@ export class AmqpConnection {
       versionMajor: 0,
       versionMinor: 9,
       serverProperties: serverProperties(),
-      mechanisms: Buffer.from('PLAIN AMQPLAIN'),
+      mechanisms: Buffer.from(this.mechanisms().join(' ')),
       locales: Buffer.from('en_US'),
     });
   }
@@ -329,20 +354,15 @@ export class AmqpConnection {
       if (m.name !== 'channel.open') {
         throw new AmqpProtocolError(ReplyCode.CHANNEL_ERROR, `expected 'channel.open'`, ...ids(m));
       }
-      if (this.channels.size >= this.channelMax) {
+      if (this.channelMax > 0 && this.channels.size >= this.channelMax) {
         throw new AmqpProtocolError(
           ReplyCode.NOT_ALLOWED,
           `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`,
           ...ids(m),
         );
       }
-      if (cmd.channel > this.channelMax) {
-        throw new AmqpProtocolError(
-          ReplyCode.CHANNEL_ERROR,
-          `channel number ${cmd.channel} exceeds the negotiated channel_max ${this.channelMax}`,
-          ...ids(m),
-        );
-      }
+      // RabbitMQ counts channels against channel_max; it does not refuse a high channel number.
+      this.openChannelGrant(m);
       const channel = new AmqpChannel(cmd.channel, this);
       this.channels.set(cmd.channel, channel);
       this.sendMethod(cmd.channel, { name: 'channel.open-ok', channelId: '' });
@@ -389,6 +409,7 @@ export class AmqpConnection {
         return this.onOpen(m);
       case 'running':
         if (m.name === 'connection.close') {
+          this.closeReason ??= 'client closed the connection';
           this.sendMethod(0, { name: 'connection.close-ok' });
           this.flush();
           this.state = 'closed';
@@ -417,27 +438,78 @@ export class AmqpConnection {
     throw new AmqpProtocolError(code, `unexpected method '${m.name}' on channel 0 in state '${this.state}'`, ...ids(m));
   }
 
+  /**
+   * PLAIN and AMQPLAIN always; EXTERNAL on TLS connections, as RabbitMQ 3.10's
+   * rabbitmq_auth_mechanism_ssl offers it (whether or not the client sent a
+   * certificate: without one, the login is refused). Last, so that clients
+   * taking the first mechanism offered keep using PLAIN.
+   */
+  private mechanisms(): string[] {
+    return this.socket instanceof TLSSocket ? ['PLAIN', 'AMQPLAIN', 'EXTERNAL'] : ['PLAIN', 'AMQPLAIN'];
+  }
+
+  private verifiedPeerCertificate(): boolean {
+    return this.socket instanceof TLSSocket && this.socket.authorized && Object.keys(this.socket.getPeerCertificate()).length > 0;
+  }
+
   private onStartOk(m: MethodOf<'connection.start-ok'>): void {
     this.clientProperties = m.clientProperties as Record<string, unknown>;
     this.authMechanism = m.mechanism;
+    if (m.mechanism === 'EXTERNAL') {
+      this.onExternalLogin(m);
+      return;
+    }
     const creds = parseCredentials(m.mechanism, m.response);
     const loopback = isLoopback(this.socket.remoteAddress ?? '');
     if (!creds || !this.broker.authenticate(creds.user, creds.password, loopback)) {
-      this.log.warn('login refused', { mechanism: m.mechanism, user: creds?.user });
-      const caps = this.clientProperties.capabilities as Record<string, unknown> | undefined;
-      if (caps?.authentication_failure_close !== true) {
-        // AMQP 0-9-1 §2.2.4: without the capability the server just closes the socket.
-        this.destroy('login refused');
-        return;
-      }
-      // RabbitMQ with authentication_failure_close: a connection.close 403.
-      this.close(
-        ReplyCode.ACCESS_REFUSED,
-        `Login was refused using authentication mechanism ${m.mechanism}. For details see the broker logfile.`,
-      );
+      this.refuseLogin(m.mechanism, creds?.user);
       return;
     }
-    this.user = creds.user;
+    this.loggedIn(creds.user);
+  }
+
+  /**
+   * EXTERNAL (RFC 4422 appendix A): the identity is the client certificate's,
+   * and the response (normally empty) is ignored, as RabbitMQ does. The user
+   * must exist; no password is checked.
+   */
+  private onExternalLogin(m: MethodOf<'connection.start-ok'>): void {
+    if (!(this.socket instanceof TLSSocket)) {
+      // Not offered here. RabbitMQ treats it as a protocol error before the connection is
+      // tuned: logged, and the socket closed without a connection.close.
+      this.log.warn("invalid authentication mechanism 'EXTERNAL'");
+      this.destroy('invalid authentication mechanism');
+      return;
+    }
+    const user = this.verifiedPeerCertificate()
+      ? certLoginName(this.socket.getPeerCertificate(), this.limits.certLoginFrom ?? 'common_name')
+      : undefined;
+    // guest stays loopback-only whatever the mechanism (RabbitMQ's loopback_users).
+    const guestFromAfar = user === 'guest' && !isLoopback(this.socket.remoteAddress ?? '');
+    if (user === undefined || !this.broker.userExists(user) || guestFromAfar) {
+      this.refuseLogin(m.mechanism, user);
+      return;
+    }
+    this.loggedIn(user);
+  }
+
+  private refuseLogin(mechanism: string, user: string | undefined): void {
+    logAuthFailure(this.log, { protocol: 'amqp', mechanism, user });
+    const caps = this.clientProperties.capabilities as Record<string, unknown> | undefined;
+    if (caps?.authentication_failure_close !== true) {
+      // AMQP 0-9-1 §2.2.4: without the capability the server just closes the socket.
+      this.destroy('login refused');
+      return;
+    }
+    // RabbitMQ with authentication_failure_close: a connection.close 403.
+    this.close(
+      ReplyCode.ACCESS_REFUSED,
+      `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
+    );
+  }
+
+  private loggedIn(user: string): void {
+    this.user = user;
     this.state = 'tune';
     this.sendMethod(0, {
       name: 'connection.tune',
@@ -448,17 +520,18 @@ export class AmqpConnection {
   }
 
   private onTuneOk(m: MethodOf<'connection.tune-ok'>): void {
-    const frameMax = m.frameMax === 0 ? this.limits.frameMax : m.frameMax;
-    if (frameMax < FRAME_MIN_SIZE) {
-      throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `frame_max=${m.frameMax} < ${FRAME_MIN_SIZE} min size`, ...ids(m));
+    const refused =
+      tuneRefusal('frame_max', m.frameMax, FRAME_MIN_SIZE, this.limits.frameMax) ??
+      tuneRefusal('channel_max', m.channelMax, 1, this.limits.channelMax);
+    if (refused !== undefined) {
+      // RabbitMQ 3.10 logs this NOT_ALLOWED and closes the socket without connection.close
+      // (a handshake error: the client is not trusted yet).
+      this.log.warn('handshake refused', { reason: `NOT_ALLOWED - ${refused}` });
+      this.destroy('tune-ok out of range');
+      return;
     }
-    if (frameMax > this.limits.frameMax) {
-      throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `frame_max=${m.frameMax} > ${this.limits.frameMax} max size`, ...ids(m));
-    }
-    const channelMax = m.channelMax === 0 ? this.limits.channelMax : m.channelMax;
-    if (channelMax > this.limits.channelMax) {
-      throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `channel_max=${m.channelMax} > ${this.limits.channelMax} max`, ...ids(m));
-    }
+    const channelMax = m.channelMax;
+    const frameMax = m.frameMax;
     this.channelMax = channelMax;
     this.frameMax = frameMax;
     this.parser.setFrameMax(frameMax);
@@ -469,16 +542,39 @@ export class AmqpConnection {
     this.state = 'open';
   }
 
+  /** The user's max-channels limit: a connection error naming channel.open, as RabbitMQ's. */
+  private openChannelGrant(m: Method): void {
+    try {
+      (this.grant as AccessGrant).channelOpened();
+    } catch (err) {
+      const f = toAmqpFailure(err);
+      throw new AmqpProtocolError(f.code, f.text, ...ids(m));
+    }
+  }
+
   private onOpen(m: MethodOf<'connection.open'>): void {
+    // Vhost existence, connection limits and permission: a 530 connection error each, as RabbitMQ's.
+    let grant: AccessGrant;
+    try {
+      grant = this.broker.connect({ user: this.user, vhost: m.virtualHost, clientId: '' });
+    } catch (err) {
+      // The close names connection.open (class 10, method 40), as RabbitMQ's does.
+      const f = toAmqpFailure(err);
+      throw new AmqpProtocolError(f.code, f.text, ...ids(m));
+    }
     const vhost = this.broker.vhost(m.virtualHost);
     if (!vhost) {
+      grant.release();
       throw new AmqpProtocolError(ReplyCode.NOT_ALLOWED, `vhost ${m.virtualHost} not found`, ...ids(m));
     }
+    this.grant = grant;
     this.vhost = vhost;
     this.state = 'running';
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.sendMethod(0, { name: 'connection.open-ok', knownHosts: '' });
-    this.log.debug('connection open', { user: this.user, vhost: m.virtualHost });
+    this.opened = true;
+    const product = this.clientProperties.product;
+    this.log.info('connection opened', { user: this.user, vhost: m.virtualHost, client: typeof product === 'string' ? product : undefined });
   }
 
   /** Channels whose backlog asked to stop reading (or an alarm); reading resumes when none is left. */
@@ -615,6 +711,7 @@ export class AmqpConnection {
 
   private onDrain(): void {
     this.backedUpSince = 0;
+    this.publishBudget.outputChanged(this.writer.length + this.socket.writableLength);
     if (!this.blockedChannels) return;
     this.blockedChannels = false;
     for (const ch of this.channels.values()) ch.resume();
@@ -647,6 +744,7 @@ export class AmqpConnection {
 
   destroy(reason: string): void {
     if (this.state !== 'closed') this.log.debug('connection destroyed', { reason });
+    this.closeReason ??= reason;
     this.state = 'closed';
     this.socket.destroy();
     this.cleanup();
@@ -656,12 +754,14 @@ export class AmqpConnection {
   private cleanup(): void {
     if (this.cleanupDone) return;
     this.cleanupDone = true;
+    if (this.opened) this.log.info('connection closed', { user: this.user, vhost: this.vhost?.name, reason: this.closeReason ?? 'the client went away without connection.close' });
     this.state = 'closed';
     this.heldFrames = undefined;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.closeChannels();
     this.vhost?.connectionClosed(this.id);
+    this.grant?.release();
     this.onClosed(this);
   }
 }
@@ -671,6 +771,19 @@ function flushOutputDuringBatch(): void {
   // A flush runs other code (a drain resumes deliveries), which may queue more: take the list first.
   const conns = outputDuringBatch.splice(0);
   for (const c of conns) c.flushIfScheduled();
+}
+
+/**
+ * RabbitMQ's validate_negotiated_integer_value: a tune-ok value below the minimum, or
+ * 0 (no limit) or above the server's value when the server has one, is refused.
+ */
+function tuneRefusal(field: string, client: number, min: number, server: number): string | undefined {
+  if (client !== 0 && client < min) return `negotiated ${field} = ${client} is lower than the minimum allowed value (${min})`;
+  if (server !== 0 && (client === 0 || client > server)) {
+    const detail = client === 0 ? ' (no limit)' : '';
+    return `negotiated ${field} = ${client}${detail} is higher than the maximum allowed value (${server})`;
+  }
+  return undefined;
 }
 
 function ids(m: Method): [number, number] {

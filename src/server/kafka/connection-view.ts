@@ -16,7 +16,6 @@ export class KafkaConnectionView implements ClientConnection {
   constructor(
     private readonly conn: KafkaConnection,
     private readonly socket: Socket,
-    private readonly vhost: string,
   ) {
     this.peerHost = bare(socket.remoteAddress ?? '');
     this.peerPort = socket.remotePort ?? 0;
@@ -29,10 +28,10 @@ export class KafkaConnectionView implements ClientConnection {
     const clientId = this.conn.clientIdSeen;
     return {
       protocol: 'Kafka',
-      user: '',
-      vhost: this.vhost,
+      user: this.conn.user ?? '',
+      vhost: this.conn.vhostName,
       state: 'running',
-      authMechanism: 'none',
+      authMechanism: this.conn.authMechanism ?? 'none',
       clientProperties: clientId === null ? {} : { client_id: clientId },
       channelMax: 0,
       frameMax: 0,

@@ -11,6 +11,9 @@
 // read them, nor a Fetch whose max bytes could take the output past that while other Fetches
 // are in flight. Frames read past those limits wait in a backlog and the socket stops reading,
 // so a backlog is at most one read's worth plus one request.
+//
+// On a listener with SASL mechanisms, frames go to the SASL authenticator until the client has
+// authenticated (sasl/authenticator.ts); the login then picks the vhost the connection works in.
 
 import type { Socket } from 'node:net';
 import {
@@ -29,6 +32,9 @@ import { errorResponse } from './error-responses.js';
 import { fetchResponseBytesMax } from './handlers/fetch.js';
 import { failureOf } from './errors.js';
 import { SUPPORTED_VERSIONS, isSupported } from './versions.js';
+import { KafkaSaslAuthenticator, type SaslStep } from './sasl/authenticator.js';
+import { saslBackend } from './sasl/backend.js';
+import type { SaslIdentity } from './sasl/mechanism.js';
 
 const API_VERSIONS = 18;
 const FETCH = 1;
@@ -36,6 +42,8 @@ const FETCH = 1;
 export const PENDING_MAX = 256;
 /** Response bytes queued in the socket before the connection stops starting requests and reading. */
 export const OUTPUT_BYTES_MAX = 16 * 1024 * 1024;
+/** Kafka's sasl.server.max.receive.size: the biggest frame read before authentication. */
+export const SASL_RECEIVE_BYTES_MAX = 524_288;
 /** KIP-511's pattern for ApiVersions v3+ client software names and versions. */
 const SOFTWARE_NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
 
@@ -57,6 +65,9 @@ interface Decoded {
   readonly reserve: number;
   readonly frameBytes: number;
 }
+
+/** A frame the SASL authenticator answered itself: nothing to start. */
+const ANSWERED = Symbol('answered');
 
 export type HandlerTable = ReadonlyMap<number, Handler<ApiKeyNumber>>;
 
@@ -87,14 +98,28 @@ export class KafkaConnection {
   private flushScheduled = false;
   private clientId: string | null = null;
   private readonly gone = new AbortController();
+  /** Set while the client has yet to authenticate on a SASL listener. */
+  private sasl: KafkaSaslAuthenticator | undefined;
+  private identity: SaslIdentity | undefined;
+  /** A last response is being written before the connection closes: read and start nothing more. */
+  private draining = false;
+  /** The listener's context, with the vhost the connection's login selected. */
+  private ctx: KafkaContext;
 
   constructor(
     private readonly socket: Socket,
-    private readonly ctx: KafkaContext,
+    listenerCtx: KafkaContext,
     private readonly handlers: HandlerTable,
     private readonly connectionId: string,
     private readonly onClose: (c: KafkaConnection) => void,
   ) {
+    this.ctx = listenerCtx;
+    const { saslMechanisms } = listenerCtx.config;
+    if (saslMechanisms.length > 0) {
+      const note = (reason: string): void =>
+        listenerCtx.logger.warn('kafka SASL authentication refused', { client: socket.remoteAddress, reason });
+      this.sasl = new KafkaSaslAuthenticator(saslMechanisms, saslBackend(listenerCtx.broker, socket.remoteAddress ?? ''), note);
+    }
     this.parser = new KafkaFrameParser(
       {
         onFrame: (frame) => {
@@ -103,8 +128,10 @@ export class KafkaConnection {
         },
         onError: (err: KafkaProtocolError) => this.fail('unreadable request size', err),
       },
-      ctx.config.requestBytesMax,
+      listenerCtx.config.requestBytesMax,
     );
+    // Before authentication a stranger may only send small frames, as in Kafka.
+    if (this.sasl !== undefined) this.parser.setMaxFrameBytes(Math.min(SASL_RECEIVE_BYTES_MAX, listenerCtx.config.requestBytesMax));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       this.parser.push(chunk);
@@ -128,6 +155,21 @@ export class KafkaConnection {
       outputBytes: this.socket.writableLength,
       paused: this.paused,
     };
+  }
+
+  /** The authenticated user, or undefined (no SASL on this listener, or not yet authenticated). */
+  get user(): string | undefined {
+    return this.identity?.user;
+  }
+
+  /** The SASL mechanism the client authenticated with, or undefined. */
+  get authMechanism(): string | undefined {
+    return this.identity?.mechanism;
+  }
+
+  /** The vhost the connection works in. */
+  get vhostName(): string {
+    return this.ctx.vhost.name;
   }
 
   /** The client.id of the last request (for the management API's connection list). */
@@ -156,10 +198,15 @@ export class KafkaConnection {
     this.pumping = true;
     let blocked = false;
     try {
-      while (!this.closed && this.backlog.length > 0) {
+      while (!this.closed && !this.draining && this.backlog.length > 0) {
         const head = this.backlog[0];
         const req = Buffer.isBuffer(head) ? this.decode(head) : head;
         if (!req) return; // closed
+        if (req === ANSWERED) {
+          this.backlog.shift();
+          this.backlogBytes -= (head as Buffer).length;
+          continue;
+        }
         this.backlog[0] = req;
         if (!this.mayStart(req.reserve)) {
           blocked = true;
@@ -173,6 +220,10 @@ export class KafkaConnection {
       this.pumping = false;
     }
     if (this.closed) return;
+    if (this.draining) {
+      this.socket.pause();
+      return;
+    }
     const hold = blocked || this.backlog.length > 0 || !this.mayStart(0);
     if (hold && !this.paused) {
       this.paused = true;
@@ -183,8 +234,20 @@ export class KafkaConnection {
     }
   }
 
-  /** A frame's header and body, or undefined once the connection is closed for it (as Kafka does). */
-  private decode(frame: Buffer): Decoded | undefined {
+  /**
+   * A frame's header and body; ANSWERED when the SASL authenticator answered it; undefined once
+   * the connection is closed for it (as Kafka does).
+   */
+  private decode(frame: Buffer): Decoded | typeof ANSWERED | undefined {
+    if (this.sasl !== undefined) {
+      const step = this.sasl.receive(frame);
+      if (step.kind === 'close') {
+        this.fail(`SASL: ${step.reason}`);
+        return undefined;
+      }
+      if (step.kind === 'reply') return this.saslReply(step);
+      // ApiVersions before the handshake: served as usual below.
+    }
     let header: DecodedRequestHeader;
     try {
       header = decodeRequestHeader(frame);
@@ -257,6 +320,29 @@ export class KafkaConnection {
     }
   }
 
+  /** Queues the authenticator's answer; then closes, or switches to the login's vhost once authenticated. */
+  private saslReply(step: Extract<SaslStep, { kind: 'reply' }>): typeof ANSWERED | undefined {
+    const slot: Slot = { frames: step.frames, done: true, reserve: 0 };
+    if (step.close !== undefined) {
+      const why = step.close;
+      this.draining = true;
+      slot.afterWrite = () => this.end(`SASL: ${why}`);
+    } else if (step.identity !== undefined) {
+      const vhost = this.ctx.broker.vhost(step.identity.vhost);
+      if (vhost === undefined) {
+        this.fail(`vhost '${step.identity.vhost}' is gone`);
+        return undefined;
+      }
+      this.ctx = { ...this.ctx, vhost };
+      this.identity = step.identity;
+      this.sasl = undefined;
+      this.parser.setMaxFrameBytes(this.ctx.config.requestBytesMax);
+    }
+    this.queue.push(slot);
+    this.scheduleFlush();
+    return ANSWERED;
+  }
+
   /** ApiVersions at a version Wharf reads: v3+ names its client software, which KIP-511 constrains. */
   private readonly apiVersionsHandler = (_ctx: KafkaContext, req: { clientSoftwareName?: string; clientSoftwareVersion?: string }, v: number): unknown => {
     if (v >= 3 && !(SOFTWARE_NAME.test(req.clientSoftwareName ?? '') && SOFTWARE_NAME.test(req.clientSoftwareVersion ?? ''))) {
@@ -319,6 +405,17 @@ export class KafkaConnection {
     this.closed = true;
     this.backlog.length = 0;
     this.socket.destroy();
+  }
+
+  /** Closes after what was written so far reaches the client (a refusal must arrive before the FIN). */
+  private end(why: string): void {
+    if (this.closed) return;
+    this.ctx.logger.warn('closing kafka connection', { client: this.socket.remoteAddress, clientId: this.clientId, reason: why });
+    this.closed = true;
+    this.backlog.length = 0;
+    this.socket.end();
+    // A client that never closes its side must not keep the socket forever.
+    setTimeout(() => this.socket.destroy(), 5_000).unref();
   }
 
   close(): void {

@@ -1,11 +1,12 @@
-// What every Kafka request handler gets: the broker, the vhost the listener serves, the
-// listener's settings, and the handler signature.
+// What every Kafka request handler gets: the broker, the vhost the connection works in (`/`,
+// or the one its SASL login named), the listener's settings, and the handler signature.
 
 import type { Broker } from '../../broker/broker.js';
 import type { Stream } from '../../broker/stream/stream.js';
 import type { Vhost } from '../../broker/vhost.js';
 import type { ApiKeyNumber, Input, RequestOf, ResponseOf } from '../../protocol/kafka/index.js';
 import type { Logger } from '../../util/logger.js';
+import type { SaslMechanismName } from './sasl/mechanism.js';
 
 export interface KafkaServerConfig {
   /** The host clients are told to connect to (Metadata's broker list). */
@@ -18,6 +19,8 @@ export interface KafkaServerConfig {
   readonly defaultPartitions: number;
   /** Kafka's socket.request.max.bytes: bigger requests close the connection. */
   readonly requestBytesMax: number;
+  /** Kafka's sasl.enabled.mechanisms; empty: no authentication, every connection works in `/`. */
+  readonly saslMechanisms: readonly SaslMechanismName[];
 }
 
 /** This node's id in Metadata; Wharf is a one-node cluster until replication lands. */

@@ -109,6 +109,7 @@ const BUILDERS: ReadonlyMap<number, Builder> = new Map<number, Builder>([
     groups: req.groups.map((groupId) => ({ errorCode, groupId, groupState: '', protocolType: '', protocolData: '', members: [] })),
   })],
   [16, (_req, _v, errorCode) => ({ throttleTimeMs: 0, errorCode, groups: [] })],
+  [17, (_req, _v, errorCode) => ({ errorCode, mechanisms: [] })],
   [19, (req: { topics: { name: string }[] }, _v, errorCode, errorMessage) => ({
     throttleTimeMs: 0,
     topics: req.topics.map((t) => ({ name: t.name, errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: null })),
@@ -151,6 +152,7 @@ const BUILDERS: ReadonlyMap<number, Builder> = new Map<number, Builder>([
     throttleTimeMs: 0,
     responses: req.resources.map((r) => ({ errorCode, errorMessage, resourceType: r.resourceType, resourceName: r.resourceName })),
   })],
+  [36, (_req, _v, errorCode, errorMessage) => ({ errorCode, errorMessage, authBytes: Buffer.alloc(0), sessionLifetimeMs: 0n })],
   [37, (req: { topics: { name: string }[] }, _v, errorCode, errorMessage) => ({
     throttleTimeMs: 0,
     results: req.topics.map((t) => ({ name: t.name, errorCode, errorMessage })),

@@ -1,6 +1,9 @@
-// Accepts Kafka client sockets for one vhost and tracks them for shutdown.
+// Accepts Kafka client sockets, plain or TLS, and tracks them for shutdown. Like one of Kafka's
+// `listeners`: its security.protocol is PLAINTEXT or SSL without SASL mechanisms, SASL_PLAINTEXT
+// or SASL_SSL with them. Connections start in `vhost`; a SASL login may pick another.
 
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Broker } from '../../broker/broker.js';
 import type { Vhost } from '../../broker/vhost.js';
 import type { Logger } from '../../util/logger.js';
@@ -8,6 +11,33 @@ import type { KafkaContext, KafkaServerConfig } from './context.js';
 import { KafkaConnection, type KafkaConnectionStats } from './connection.js';
 import { HANDLERS } from './handlers/index.js';
 import { KafkaConnectionView } from './connection-view.js';
+import type { SaslMechanismName } from './sasl/mechanism.js';
+
+/** PEM certificate chain and key for a TLS listener. */
+export interface KafkaTlsOptions {
+  readonly cert: Buffer | string;
+  readonly key: Buffer | string;
+  readonly ca?: Buffer | string;
+}
+
+/**
+ * Forward-secret suites only (issue 13: Node's defaults still allow static-RSA key exchange):
+ * TLS 1.3's, and ECDHE with AEAD for TLS 1.2. Branch tls may define the broker-wide list.
+ */
+export const TLS_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+].join(':');
+
+/** A TLS handshake not done in this time is dropped (Node's default would wait two minutes). */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface KafkaListenerOptions {
   readonly port: number;
@@ -17,6 +47,10 @@ export interface KafkaListenerOptions {
   readonly autoCreateTopics: boolean;
   readonly defaultPartitions?: number;
   readonly requestBytesMax?: number;
+  /** Kafka's sasl.enabled.mechanisms; empty or absent: no authentication. */
+  readonly saslMechanisms?: readonly SaslMechanismName[];
+  /** Serve TLS (SSL / SASL_SSL) with these files instead of plain TCP. */
+  readonly tls?: KafkaTlsOptions;
 }
 
 /** Kafka's socket.request.max.bytes default. */
@@ -35,9 +69,25 @@ export class KafkaListener {
       autoCreateTopics: opts.autoCreateTopics,
       defaultPartitions: opts.defaultPartitions ?? 1,
       requestBytesMax: opts.requestBytesMax ?? REQUEST_BYTES_MAX_DEFAULT,
+      saslMechanisms: opts.saslMechanisms ?? [],
     };
     this.ctx = { broker, vhost, config, logger };
-    this.server = createServer((socket: Socket) => this.accept(socket));
+    this.server = opts.tls
+      ? createTlsServer(
+          {
+            cert: opts.tls.cert,
+            key: opts.tls.key,
+            ...(opts.tls.ca !== undefined ? { ca: opts.tls.ca } : {}),
+            minVersion: 'TLSv1.2',
+            ciphers: TLS_CIPHERS,
+            honorCipherOrder: true,
+            handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+          },
+          (socket: Socket) => this.accept(socket),
+        )
+      : createServer((socket: Socket) => this.accept(socket));
+    // A client that fails its TLS handshake (plaintext on the TLS port) only loses its socket.
+    this.server.on('tlsClientError', (err: Error) => logger.debug('kafka TLS handshake failed', { error: err.message }));
   }
 
   get connectionCount(): number {
@@ -71,7 +121,7 @@ export class KafkaListener {
     });
     this.connections.add(c);
     if (socket.remoteAddress !== undefined && !socket.destroyed) {
-      view = new KafkaConnectionView(c, socket, this.ctx.vhost.name);
+      view = new KafkaConnectionView(c, socket);
       this.ctx.broker.connections.add(view);
     }
   }

@@ -22,6 +22,7 @@ export const SUPPORTED_VERSIONS: ReadonlyMap<number, VersionRange> = new Map([
   [14, { min: 0, max: 5 }], // SyncGroup
   [15, { min: 0, max: 5 }], // DescribeGroups
   [16, { min: 0, max: 5 }], // ListGroups
+  [17, { min: 0, max: 1 }], // SaslHandshake: v0 = raw SASL tokens follow, v1 = SaslAuthenticate requests
   [18, { min: 0, max: 4 }], // ApiVersions
   [19, { min: 0, max: 7 }], // CreateTopics
   [20, { min: 0, max: 6 }], // DeleteTopics
@@ -34,6 +35,7 @@ export const SUPPORTED_VERSIONS: ReadonlyMap<number, VersionRange> = new Map([
   [28, { min: 0, max: 4 }], // TxnOffsetCommit
   [32, { min: 0, max: 4 }], // DescribeConfigs
   [33, { min: 0, max: 2 }], // AlterConfigs
+  [36, { min: 0, max: 2 }], // SaslAuthenticate
   [37, { min: 0, max: 3 }], // CreatePartitions
   [42, { min: 0, max: 2 }], // DeleteGroups
   [44, { min: 0, max: 1 }], // IncrementalAlterConfigs

@@ -27,7 +27,7 @@ describe('kafka: failing handlers', () => {
       [0, (async () => Promise.reject(new Error('produce exploded'))) as unknown as Handler<ApiKeyNumber>],
       [60, (() => ({ brokers: [null] })) as unknown as Handler<ApiKeyNumber>],
     ]);
-    const ctx = { logger: createLogger('silent'), config: { requestBytesMax: 1 << 20 } } as unknown as KafkaContext;
+    const ctx = { logger: createLogger('silent'), config: { requestBytesMax: 1 << 20, saslMechanisms: [] } } as unknown as KafkaContext;
     server = createServer((s) => new KafkaConnection(s, ctx, handlers, 'c', () => {}));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as { port: number }).port;

@@ -9,7 +9,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { uniqueName } from '../../helpers/async.js';
+import { connect } from 'amqplib';
+import { uniqueName, waitUntil, WAIT_MS } from '../../helpers/async.js';
 import { skipWithoutReferenceManagement, useManagement } from '../../helpers/management.js';
 
 const OPTS = { timeout: 60_000 } as const;
@@ -75,5 +76,70 @@ describe('rabbitmqadmin', { skip: skipWithoutReferenceManagement }, () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('lists connections, channels, consumers, users, vhosts, permissions; deletes a binding; closes a connection', OPTS, async () => {
+    const q = ctx.clients.deleteLater(uniqueName('adm-list'));
+    const conn = await connect(ctx.broker.url, { clientProperties: { connection_name: 'rabbitmqadmin-suite' } });
+    const closed = new Promise<Error | undefined>((resolve) => conn.on('close', resolve));
+    conn.on('error', () => {}); // the close below is the point of the test
+    const ch = await conn.createChannel();
+    await ch.assertQueue(q);
+    await ch.bindQueue(q, 'amq.direct', 'adm-rk');
+    await ch.prefetch(3);
+    const { consumerTag } = await ch.consume(q, () => {});
+
+    // RabbitMQ lists connections, channels and consumers from statistics that lag up to 5 s.
+    type Row = Record<string, unknown>;
+    let conns: Row[] = [];
+    await waitUntil(async () => {
+      conns = await admin('list', 'connections', 'name', 'user', 'channels', 'client_properties') as Row[];
+      return conns.some((c) => (c.client_properties as Row | undefined)?.connection_name === 'rabbitmqadmin-suite' && c.channels === 1);
+    }, 'the connection in list connections', WAIT_MS * 2);
+    await waitUntil(async () => (await admin('list', 'consumers') as Row[]).some((c) => c.consumer_tag === consumerTag), 'list consumers', WAIT_MS * 2);
+    await waitUntil(async () => (await admin('list', 'channels', 'name', 'prefetch_count') as Row[]).some((c) => c.prefetch_count === 3), 'list channels', WAIT_MS * 2);
+    assert.ok((await admin('list', 'users', 'name') as Row[]).some((u) => u.name === 'guest'));
+    assert.ok((await admin('list', 'vhosts', 'name') as Row[]).some((v) => v.name === '/'));
+    assert.ok((await admin('list', 'permissions', 'user', 'vhost', 'configure') as Row[]).some((p) => p.user === 'guest' && p.vhost === '/' && p.configure === '.*'));
+
+    const binding = (await admin('list', 'bindings', 'source', 'destination', 'properties_key') as Row[]).find((b) => b.source === 'amq.direct' && b.destination === q);
+    assert.equal(binding?.properties_key, 'adm-rk');
+    await admin('delete', 'binding', 'source=amq.direct', `destination=${q}`, 'destination_type=queue', 'properties_key=adm-rk');
+    assert.ok(!(await admin('list', 'bindings', 'source', 'destination') as Row[]).some((b) => b.source === 'amq.direct' && b.destination === q));
+
+    await admin('publish', 'routing_key=' + q, 'payload=with properties', 'properties={"message_id":"adm-1","headers":{"h":1}}');
+    await ch.cancel(consumerTag);
+    await admin('publish', 'routing_key=' + q, 'payload=second');
+    const got = await admin('get', `queue=${q}`, 'count=5', 'ackmode=ack_requeue_true') as Row[];
+    assert.ok(got.some((m) => m.payload === 'second'));
+
+    const mine = conns.find((c) => (c.client_properties as Row | undefined)?.connection_name === 'rabbitmqadmin-suite');
+    assert.match(String(await admin('close', 'connection', `name=${String(mine?.name)}`)), /^connection closed$/i);
+    const err = await closed;
+    assert.match(String(err?.message), /CONNECTION_FORCED/);
+  });
+
+  it('declares, lists and deletes policies and operator policies', OPTS, async () => {
+    const name = uniqueName('adm-pol');
+    const q = ctx.clients.deleteLater(uniqueName('adm-pol-q'));
+    try {
+      assert.match(String(await admin('declare', 'policy', `name=${name}`, `pattern=^${q}$`, 'definition={"max-length":2}', 'priority=1', 'apply-to=queues')), /policy declared/);
+      assert.match(String(await admin('declare', 'operator_policy', `name=${name}`, `pattern=^${q}$`, 'definition={"max-length":1}')), /operator_policy declared/);
+      const policies = (await admin('list', 'policies')) as Record<string, unknown>[];
+      assert.deepEqual(policies.find((p) => p.name === name), {
+        vhost: '/', name, pattern: `^${q}$`, 'apply-to': 'queues', definition: { 'max-length': 2 }, priority: 1,
+      });
+      const ops = (await admin('list', 'operator_policies')) as Record<string, unknown>[];
+      assert.deepEqual(ops.find((p) => p.name === name)?.definition, { 'max-length': 1 });
+      const ch = await ctx.clients.channel();
+      await ch.assertQueue(q, { durable: false });
+      for (let i = 0; i < 3; i++) ch.sendToQueue(q, Buffer.from('x'));
+      // The operator policy's 1 is lower than the policy's 2 (RabbitMQ applies them asynchronously).
+      await waitUntil(async () => (await ch.checkQueue(q)).messageCount === 1, 'the queue capped at 1');
+    } finally {
+      await admin('delete', 'policy', `name=${name}`).catch(() => undefined);
+      await admin('delete', 'operator_policy', `name=${name}`).catch(() => undefined);
+    }
+    assert.equal(((await admin('list', 'policies')) as Record<string, unknown>[]).some((p) => p.name === name), false);
   });
 });

@@ -47,6 +47,16 @@ describe('cli: commands', () => {
     for (const a of ['--version', '-v', 'version']) assert.deepEqual(parseCommandLine([a], {}, noFiles), { command: 'version' });
     assert.deepEqual(parseCommandLine(['serve', '--help'], {}, noFiles), { command: 'help', text: serveHelpText });
     assert.deepEqual(parseCommandLine(['serve', '-h', '--amqp-port', 'bad'], {}, noFiles), { command: 'help', text: serveHelpText });
+    assert.deepEqual(parseCommandLine(['help', 'serve'], {}, noFiles), { command: 'help', text: serveHelpText });
+  });
+
+  it('operator verbs go to src/cli/admin with their arguments; help VERB is VERB --help', () => {
+    assert.deepEqual(parseCommandLine(['queues', '--json'], {}, noFiles), { command: 'admin', verb: 'queues', args: ['--json'] });
+    assert.deepEqual(parseCommandLine(['help', 'publish'], {}, noFiles), { command: 'admin', verb: 'publish', args: ['--help'] });
+    usageError(['help', 'frobnicate'], {}, noFiles, "unknown command 'frobnicate'; try 'wharf --help'");
+    for (const verb of ['status', 'queues', 'publish', 'get', 'consume', 'definitions', 'policies', 'users', 'vhosts']) {
+      assert.ok(helpText.includes(`  ${verb} `), verb);
+    }
   });
 
   it('help mentions every serve flag and its variable', () => {
@@ -54,7 +64,11 @@ describe('cli: commands', () => {
       '--bind', 'WHARF_BIND', '--fsync', 'WHARF_FSYNC', '--log-level', 'WHARF_LOG_LEVEL', '--user', 'WHARF_USERS', '--config',
       '--memory-high-watermark', 'WHARF_MEMORY_HIGH_WATERMARK', '--disk-free-limit', 'WHARF_DISK_FREE_LIMIT',
       '--consumer-timeout', 'WHARF_CONSUMER_TIMEOUT', '--kafka-port', 'WHARF_KAFKA_PORT', '--kafka-advertised-host',
-      'WHARF_KAFKA_ADVERTISED_HOST', '--kafka-auto-create-topics', 'WHARF_KAFKA_AUTO_CREATE_TOPICS', '--latency-trace', 'WHARF_LATENCY_TRACE']) {
+      'WHARF_KAFKA_ADVERTISED_HOST', '--kafka-auto-create-topics', 'WHARF_KAFKA_AUTO_CREATE_TOPICS', '--latency-trace', 'WHARF_LATENCY_TRACE',
+      '--log-format', 'WHARF_LOG_FORMAT',
+      '--tls-cert', 'WHARF_TLS_CERT', '--tls-key', 'WHARF_TLS_KEY', '--tls-ca', 'WHARF_TLS_CA', '--tls-verify-peer', 'WHARF_TLS_VERIFY_PEER',
+      '--tls-fail-if-no-peer-cert', 'WHARF_TLS_FAIL_IF_NO_PEER_CERT', '--tls-cert-login-from', 'WHARF_TLS_CERT_LOGIN_FROM',
+      '--amqps-port', 'WHARF_AMQPS_PORT', '--https-port', 'WHARF_HTTPS_PORT', '"tlsCert"', '"amqpsPort"', '"httpsPort"']) {
       assert.ok(serveHelpText.includes(s), s);
     }
   });
@@ -69,8 +83,8 @@ describe('cli: commands', () => {
 describe('cli: serve options', () => {
   it('defaults', () => {
     assert.deepEqual(serve([]), {
-      dataDir: './data', amqpPort: 5672, httpPort: 15672, kafkaPort: 9092, kafkaAutoCreateTopics: true, bind: '::',
-      fsync: 'batch', logLevel: 'info', users: [],
+      dataDir: './data', amqpPort: 5672, httpPort: 15672, kafkaPort: 9092, kafkaAutoCreateTopics: true, kafkaSaslMechanisms: [], bind: '::',
+      fsync: 'batch', logLevel: 'info', logFormat: 'text', users: [],
       memoryHighWatermark: { relative: 0.4 }, diskFreeLimit: { bytes: 50_000_000 }, consumerTimeoutMs: 1_800_000,
       latencyTraceSec: 0,
     });
@@ -80,12 +94,12 @@ describe('cli: serve options', () => {
   it('flags, in both --flag value and --flag=value forms', () => {
     assert.deepEqual(
       serve(['--data-dir', '/var/lib/wharf', '--amqp-port=5673', '--http-port', '0', '--bind', '127.0.0.1',
-        '--fsync', 'always', '--log-level=debug', '--user', 'alice:secret', '--user', 'bob:pa:ss',
+        '--fsync', 'always', '--log-level=debug', '--log-format', 'json', '--user', 'alice:secret', '--user', 'bob:pa:ss',
         '--memory-high-watermark', '0.6', '--disk-free-limit=2GB', '--consumer-timeout', '0',
         '--kafka-port', '9093', '--kafka-advertised-host', 'kafka.example', '--kafka-auto-create-topics=false', '--latency-trace', '10']),
       {
         dataDir: '/var/lib/wharf', amqpPort: 5673, httpPort: 0, kafkaPort: 9093, kafkaAdvertisedHost: 'kafka.example',
-        kafkaAutoCreateTopics: false, bind: '127.0.0.1', fsync: 'always', logLevel: 'debug',
+        kafkaAutoCreateTopics: false, kafkaSaslMechanisms: [], bind: '127.0.0.1', fsync: 'always', logLevel: 'debug', logFormat: 'json',
         users: [{ name: 'alice', password: 'secret' }, { name: 'bob', password: 'pa:ss' }],
         memoryHighWatermark: { relative: 0.6 }, diskFreeLimit: { bytes: 2_000_000_000 }, consumerTimeoutMs: 0,
         latencyTraceSec: 10,
@@ -96,13 +110,13 @@ describe('cli: serve options', () => {
   it('environment variables', () => {
     const env = {
       WHARF_DATA_DIR: 'd', WHARF_AMQP_PORT: '0', WHARF_HTTP_PORT: '8080', WHARF_BIND: '::1', WHARF_FSYNC: 'never',
-      WHARF_LOG_LEVEL: 'WARN', WHARF_USERS: 'alice:a, bob:b ,,',
+      WHARF_LOG_LEVEL: 'WARN', WHARF_LOG_FORMAT: 'JSON', WHARF_USERS: 'alice:a, bob:b ,,',
       WHARF_MEMORY_HIGH_WATERMARK: '512MiB', WHARF_DISK_FREE_LIMIT: 'mem_relative:1.5', WHARF_CONSUMER_TIMEOUT: '60000',
       WHARF_KAFKA_PORT: '0', WHARF_KAFKA_AUTO_CREATE_TOPICS: 'true',
       WHARF_LATENCY_TRACE: '5',
     };
     assert.deepEqual(serve([], env), {
-      dataDir: 'd', amqpPort: 0, httpPort: 8080, kafkaPort: 0, kafkaAutoCreateTopics: true, bind: '::1', fsync: 'never', logLevel: 'warn',
+      dataDir: 'd', amqpPort: 0, httpPort: 8080, kafkaPort: 0, kafkaAutoCreateTopics: true, kafkaSaslMechanisms: [], bind: '::1', fsync: 'never', logLevel: 'warn', logFormat: 'json',
       users: [{ name: 'alice', password: 'a' }, { name: 'bob', password: 'b' }],
       memoryHighWatermark: { bytes: 512 * 2 ** 20 }, diskFreeLimit: { memRelative: 1.5 }, consumerTimeoutMs: 60_000,
       latencyTraceSec: 5,
@@ -115,14 +129,14 @@ describe('cli: serve options', () => {
 
   it('config file', () => {
     const file = JSON.stringify({
-      dataDir: '/srv/wharf', amqpPort: 1234, httpPort: '4321', bind: '0.0.0.0', fsync: 'never', logLevel: 'error',
+      dataDir: '/srv/wharf', amqpPort: 1234, httpPort: '4321', bind: '0.0.0.0', fsync: 'never', logLevel: 'error', logFormat: 'text',
       users: [{ name: 'carol', password: 'c' }], memoryHighWatermark: 0.5, diskFreeLimit: 1_000_000, consumerTimeoutMs: 900_000,
       kafkaPort: 19092, kafkaAdvertisedHost: 'h', kafkaAutoCreateTopics: false,
       latencyTraceSec: 30,
     });
     assert.deepEqual(serve(['--config', 'w.json'], {}, files({ 'w.json': file })), {
       dataDir: '/srv/wharf', amqpPort: 1234, httpPort: 4321, kafkaPort: 19092, kafkaAdvertisedHost: 'h', kafkaAutoCreateTopics: false,
-      bind: '0.0.0.0', fsync: 'never', logLevel: 'error',
+      kafkaSaslMechanisms: [], bind: '0.0.0.0', fsync: 'never', logLevel: 'error', logFormat: 'text',
       users: [{ name: 'carol', password: 'c' }], memoryHighWatermark: { relative: 0.5 }, diskFreeLimit: { bytes: 1_000_000 },
       consumerTimeoutMs: 900_000, latencyTraceSec: 30,
     });
@@ -181,9 +195,49 @@ describe('cli: serve options', () => {
     for (const [text, bytes] of cases) assert.equal(parseSize(text), bytes, text);
   });
 
+  it('Kafka SASL mechanisms and the Kafka TLS listener, from flags, environment and config file', () => {
+    const o = serve(['--kafka-sasl-mechanisms', 'PLAIN, SCRAM-SHA-512,PLAIN', '--kafka-tls-port', '9093', '--tls-cert', 'c.pem', '--tls-key=k.pem']);
+    assert.deepEqual(o.kafkaSaslMechanisms, ['PLAIN', 'SCRAM-SHA-512']);
+    assert.equal(o.kafkaTlsPort, 9093);
+    assert.equal(o.tls?.certFile, 'c.pem');
+    assert.equal(o.tls?.keyFile, 'k.pem');
+    assert.equal(o.tls?.caFile, undefined);
+    const env = { WHARF_KAFKA_SASL_MECHANISMS: 'SCRAM-SHA-256', WHARF_KAFKA_TLS_PORT: '0', WHARF_TLS_CERT: 'a', WHARF_TLS_KEY: 'b', WHARF_TLS_CA: 'ca' };
+    const fromEnv = serve([], env);
+    assert.deepEqual([fromEnv.kafkaSaslMechanisms, fromEnv.kafkaTlsPort, fromEnv.tls?.certFile, fromEnv.tls?.keyFile, fromEnv.tls?.caFile], [['SCRAM-SHA-256'], 0, 'a', 'b', 'ca']);
+    assert.throws(() => serve(['--kafka-tls-port', '9093']), /--kafka-tls-port needs --tls-cert and --tls-key/);
+    const file = JSON.stringify({ kafkaSaslMechanisms: ['PLAIN'], kafkaTlsPort: 19093, tlsCert: 'x', tlsKey: 'y' });
+    const fromFile = serve(['--config', 'w.json'], {}, files({ 'w.json': file }));
+    assert.deepEqual([fromFile.kafkaSaslMechanisms, fromFile.kafkaTlsPort], [['PLAIN'], 19093]);
+  });
+
   it('port bounds', () => {
     assert.equal(serve(['--amqp-port', '65535']).amqpPort, 65535);
     assert.equal(serve(['--amqp-port', '0']).amqpPort, 0);
+  });
+
+  it('limits: --max-message-size, --channel-max, --frame-max, --max-unconfirmed-bytes from each source', () => {
+    const o = serve(['--max-message-size', '16MiB', '--channel-max=100', '--frame-max', '65536', '--max-unconfirmed-bytes', '8MiB']);
+    assert.deepEqual(
+      [o.maxMessageSize, o.channelMax, o.frameMax, o.maxUnconfirmedBytes],
+      [16 * 2 ** 20, 100, 65536, 8 * 2 ** 20],
+    );
+    const env = { WHARF_MAX_MESSAGE_SIZE: '1024', WHARF_CHANNEL_MAX: '10', WHARF_FRAME_MAX: '4096', WHARF_MAX_UNCONFIRMED_BYTES: '1MB' };
+    const e = serve([], env);
+    assert.deepEqual([e.maxMessageSize, e.channelMax, e.frameMax, e.maxUnconfirmedBytes], [1024, 10, 4096, 1_000_000]);
+    const file = JSON.stringify({ maxMessageSize: 536870912, channelMax: 65535, frameMax: '1MiB', maxUnconfirmedBytes: 65536 });
+    const f = serve(['--config', 'l.json'], {}, files({ 'l.json': file }));
+    assert.deepEqual([f.maxMessageSize, f.channelMax, f.frameMax, f.maxUnconfirmedBytes], [536870912, 65535, 2 ** 20, 65536]);
+    assert.equal(serve([]).maxMessageSize, undefined, 'unset: the broker default (128 MiB)');
+  });
+
+  it('limits: out-of-range values are refused (RabbitMQ caps max_message_size at 512 MiB)', () => {
+    usageError(['serve', '--max-message-size', '513MiB'], {}, noFiles, /invalid --max-message-size: "513MiB" \(expected a size from 1 byte to 512MiB/);
+    usageError(['serve', '--max-message-size', '0'], {}, noFiles, /invalid --max-message-size/);
+    usageError(['serve', '--channel-max', '0'], {}, noFiles, /invalid --channel-max: "0" \(expected a number of channels from 1 to 65535\)/);
+    usageError(['serve', '--channel-max', '65536'], {}, noFiles, /invalid --channel-max/);
+    usageError(['serve', '--frame-max', '4095'], {}, noFiles, /invalid --frame-max: "4095" \(expected a size from 4096 bytes to 1GiB\)/);
+    usageError(['serve'], { WHARF_MAX_UNCONFIRMED_BYTES: '1k' }, noFiles, /invalid WHARF_MAX_UNCONFIRMED_BYTES/);
   });
 });
 
@@ -202,6 +256,7 @@ describe('cli: bad values are one-line usage errors', () => {
     ['fsync', ['--fsync', 'sometimes'], {}, 'invalid --fsync: "sometimes" (expected always, batch, never)'],
     ['env fsync', [], { WHARF_FSYNC: 'ALWAYS' }, /^invalid WHARF_FSYNC/],
     ['log level', ['--log-level', 'trace'], {}, 'invalid --log-level: "trace" (expected debug, info, warn, error, silent)'],
+    ['log format', ['--log-format', 'xml'], {}, 'invalid --log-format: "xml" (expected text, json)'],
     ['bind with a space', ['--bind', 'a b'], {}, /^invalid --bind/],
     ['empty data dir', ['--data-dir', ''], {}, /^invalid --data-dir/],
     ['user without colon', ['--user', 'alice'], {}, "invalid --user: 'alice' (expected name:password)"],
@@ -254,6 +309,13 @@ describe('cli: bad values are one-line usage errors', () => {
     it(`config file: ${name}`, () => usageError(['serve', '--config', 'c.json'], {}, files({ 'c.json': content }), message));
   }
 
+  it('Kafka SASL mechanisms must be known; the Kafka TLS port needs a certificate and key', () => {
+    usageError(['serve', '--kafka-sasl-mechanisms', 'PLAIN,GSSAPI'], {}, noFiles, /invalid --kafka-sasl-mechanisms: "PLAIN,GSSAPI" \(expected a comma-separated list of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512\)/);
+    usageError(['serve', '--kafka-sasl-mechanisms', 'plain'], {}, noFiles, /invalid --kafka-sasl-mechanisms/);
+    usageError(['serve', '--kafka-tls-port', '9093'], {}, noFiles, '--kafka-tls-port needs --tls-cert and --tls-key');
+    usageError(['serve', '--kafka-tls-port', '9093', '--tls-cert', 'c.pem'], {}, noFiles, '--tls-cert needs --tls-key (the private key of the certificate)');
+  });
+
   it('a bad value in a lower-precedence source is not looked at when a higher one wins', () => {
     const read = files({ 'c.json': '{"amqpPort": "bad"}' });
     assert.equal(serve(['--config', 'c.json', '--amqp-port', '1'], { WHARF_AMQP_PORT: 'also bad' }, read).amqpPort, 1);
@@ -276,5 +338,73 @@ describe('cli: listening line', () => {
       'wharf listening amqp=[::]:5672 http=[::]:15672 kafka=[::]:9092',
     );
     assert.equal(listeningLine({ host: '0.0.0.0', amqpPort: 1, httpPort: 2, kafkaPort: 3 }), 'wharf listening amqp=0.0.0.0:1 http=0.0.0.0:2 kafka=0.0.0.0:3');
+    assert.equal(
+      listeningLine({ host: '0.0.0.0', amqpPort: 1, httpPort: 2, kafkaPort: 3, kafkaTlsPort: 4 }),
+      'wharf listening amqp=0.0.0.0:1 http=0.0.0.0:2 kafka=0.0.0.0:3 kafka-tls=0.0.0.0:4',
+    );
+  });
+
+  it('adds amqps= and https= when those listeners exist', () => {
+    assert.equal(
+      listeningLine({ host: '::', amqpPort: 5672, httpPort: 15672, kafkaPort: 9092, amqpsPort: 5671, httpsPort: 15671 }),
+      'wharf listening amqp=[::]:5672 http=[::]:15672 kafka=[::]:9092 amqps=[::]:5671 https=[::]:15671',
+    );
+    assert.equal(
+      listeningLine({ host: 'h', amqpPort: 1, httpPort: 2, kafkaPort: 3, amqpsPort: 4, httpsPort: undefined }),
+      'wharf listening amqp=h:1 http=h:2 kafka=h:3 amqps=h:4',
+    );
   });
 });
+
+describe('cli: TLS options', () => {
+  it('no TLS unless a certificate and key are given', () => {
+    const o = serve([]);
+    assert.equal(o.tls, undefined);
+    assert.equal(o.amqpsPort, undefined);
+    assert.equal(o.httpsPort, undefined);
+  });
+
+  it('flags: AMQPS on 5671 by default, HTTPS only when asked', () => {
+    assert.deepEqual(pickTls(serve(['--tls-cert', 'c.pem', '--tls-key', 'k.pem'])), {
+      tls: { certFile: 'c.pem', keyFile: 'k.pem', verifyPeer: false, failIfNoPeerCert: false }, amqpsPort: 5671,
+    });
+    assert.deepEqual(
+      pickTls(serve(['--tls-cert', 'c.pem', '--tls-key=k.pem', '--tls-ca', 'ca.pem', '--tls-verify-peer', '--tls-fail-if-no-peer-cert',
+        '--amqps-port', '0', '--https-port', '15671', '--tls-cert-login-from', 'subject_alternative_name'])),
+      {
+        tls: { certFile: 'c.pem', keyFile: 'k.pem', caFile: 'ca.pem', verifyPeer: true, failIfNoPeerCert: true },
+        amqpsPort: 0, httpsPort: 15671, certLoginFrom: 'subject_alternative_name',
+      },
+    );
+  });
+
+  it('environment variables and config file keys, flags first', () => {
+    const env = { WHARF_TLS_CERT: 'env.pem', WHARF_TLS_KEY: 'env.key', WHARF_TLS_VERIFY_PEER: 'true', WHARF_AMQPS_PORT: '6671' };
+    assert.deepEqual(pickTls(serve([], env)), {
+      tls: { certFile: 'env.pem', keyFile: 'env.key', verifyPeer: true, failIfNoPeerCert: false }, amqpsPort: 6671,
+    });
+    const file = JSON.stringify({ tlsCert: 'f.pem', tlsKey: 'f.key', tlsCa: 'fca.pem', tlsVerifyPeer: true, tlsFailIfNoPeerCert: true,
+      tlsCertLoginFrom: 'common_name', amqpsPort: 7671, httpsPort: 17671 });
+    assert.deepEqual(pickTls(serve(['--tls-cert', 'flag.pem'], { WHARF_CONFIG: 'w.json' }, files({ 'w.json': file }))), {
+      tls: { certFile: 'flag.pem', keyFile: 'f.key', caFile: 'fca.pem', verifyPeer: true, failIfNoPeerCert: true },
+      amqpsPort: 7671, httpsPort: 17671, certLoginFrom: 'common_name',
+    });
+  });
+
+  it('refuses half a TLS setup and TLS options without TLS', () => {
+    usageError(['serve', '--tls-cert', 'c.pem'], {}, noFiles, '--tls-cert needs --tls-key (the private key of the certificate)');
+    usageError(['serve', '--tls-key', 'k.pem'], {}, noFiles, '--tls-key needs --tls-cert');
+    usageError(['serve', '--amqps-port', '5671', '--tls-verify-peer'], {}, noFiles, '--tls-verify-peer, --amqps-port need TLS: give --tls-cert and --tls-key');
+    usageError(['serve', '--tls-cert', 'c', '--tls-key', 'k', '--tls-fail-if-no-peer-cert'], {}, noFiles,
+      '--tls-fail-if-no-peer-cert needs --tls-verify-peer');
+    usageError(['serve', '--tls-cert', 'c', '--tls-key', 'k', '--tls-cert-login-from', 'cn'], {}, noFiles,
+      'invalid --tls-cert-login-from: "cn" (expected common_name or subject_alternative_name)');
+    usageError(['serve', '--tls-cert', 'c', '--tls-key', 'k', '--https-port', '70000'], {}, noFiles, /invalid --https-port/);
+    usageError(['serve'], { WHARF_TLS_CERT: 'c', WHARF_TLS_KEY: 'k', WHARF_TLS_VERIFY_PEER: 'yes' }, noFiles, /invalid WHARF_TLS_VERIFY_PEER/);
+  });
+});
+
+function pickTls(o: ServeOptions): Partial<ServeOptions> {
+  const { tls, amqpsPort, httpsPort, certLoginFrom } = o;
+  return Object.fromEntries(Object.entries({ tls, amqpsPort, httpsPort, certLoginFrom }).filter(([, v]) => v !== undefined));
+}

@@ -211,3 +211,23 @@ test('heartbeats are ignored and unknown frame types refused', () => {
   assert.equal(commands.length, 0);
   assert.equal(protocolError(() => asm.handleFrame({ type: 4, channel: 0, payload: Buffer.alloc(0) })).replyCode, ReplyCode.FRAME_ERROR);
 });
+
+test('bufferedBodyBytes counts bodies kept until complete, not refused ones, and drops with a reset', () => {
+  const { asm, commands } = assembler(8);
+  asm.handleFrame(methodFrame(1, PUBLISH));
+  asm.handleFrame(headerFrame(1, 6));
+  asm.handleFrame(bodyFrame(1, 'abc'));
+  asm.handleFrame(methodFrame(2, PUBLISH));
+  asm.handleFrame(headerFrame(2, 5));
+  asm.handleFrame(bodyFrame(2, 'xy'));
+  assert.equal(asm.bufferedBodyBytes, 5);
+  asm.handleFrame(bodyFrame(1, 'def'));
+  assert.equal(asm.bufferedBodyBytes, 2, 'channel 1 complete: its body is passed on');
+  asm.resetChannel(2);
+  assert.equal(asm.bufferedBodyBytes, 0);
+  asm.handleFrame(methodFrame(3, PUBLISH));
+  protocolError(() => asm.handleFrame(headerFrame(3, 100)));
+  asm.handleFrame(bodyFrame(3, Buffer.alloc(50)));
+  assert.equal(asm.bufferedBodyBytes, 0, 'a refused body is skipped, not kept');
+  assert.deepEqual(commands.map((c) => c.body?.toString()), ['abcdef']);
+});

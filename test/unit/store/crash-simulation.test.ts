@@ -2,11 +2,7 @@
 // injected write/fsync failures, segment deletions, clean restarts and power losses (clean or
 // torn) against the real log code on a MemoryDisk. After every restart:
 //   - what the log holds is a subsequence of what was appended, in order, at the same positions;
-//   - every record a resolved sync() vouched for is there;
-//   - it is a prefix: a record is missing with a later one present only if a failure was
-//     injected after it was appended, or it was appended while one was pending (a failed write
-//     or fsync cuts the unsynced tail and appends go on; the loss is reported to the next
-//     sync(), which may never come), or its segment was deleted.
+//   - every record a resolved sync() vouched for is there.
 // A sync() vouches for the records appended before the call, unless some sync() or flush()
 // rejected in between (a failure is reported to callers, not necessarily to this one).
 // A failing run prints its seed and path; rerun with them to replay it exactly.
@@ -50,8 +46,6 @@ interface Rec {
   acked: boolean;
   /** Its segment was deleted: it may come back (crash before the directory fsync) or not. */
   deleted: boolean;
-  /** A write or fsync failure was injected after (or pending when) it was appended: it may be gone with later records kept. */
-  mayVanish?: boolean;
 }
 
 function payload(id: number, bytes: number): Buffer {
@@ -70,8 +64,6 @@ class Simulation {
   /** Bumped on every restart so callbacks of the old log's promises are ignored. */
   private generation = 0;
   private nextId = 0;
-  /** An injected write or fsync failure may still be pending. */
-  private faultArmed = false;
 
   constructor(
     private readonly fsync: FsyncPolicy,
@@ -94,7 +86,7 @@ class Simulation {
         for (let i = 0; i < op.count; i++) {
           const id = this.nextId++;
           const pos = log.append(id & 0xff, payload(id, op.bytes));
-          this.history.push({ id, pos, bytes: op.bytes, appendedAt: this.clock++, acked: false, deleted: false, mayVanish: this.faultArmed });
+          this.history.push({ id, pos, bytes: op.bytes, appendedAt: this.clock++, acked: false, deleted: false });
         }
         return;
       case 'sync':
@@ -107,10 +99,8 @@ class Simulation {
       case 'tick':
         return new Promise((resolve) => setImmediate(resolve));
       case 'failFsync':
-        this.armFault();
         return log.disk.failNextFsync();
       case 'failWrite':
-        this.armFault();
         return log.disk.failNextWrite();
       case 'deleteOldest': {
         const segs = log.segments();
@@ -136,7 +126,6 @@ class Simulation {
         await log.close().catch(() => this.rejected(gen));
         this.generation++;
         log.disk.clearPendingFaults(); // a planned fault belongs to the process that exited
-        this.faultArmed = false;
         this.log = await reopenMemoryLog(log.disk, opts);
         return this.check();
       }
@@ -162,15 +151,8 @@ class Simulation {
     );
   }
 
-  private armFault(): void {
-    this.faultArmed = true;
-    for (const r of this.history) r.mayVanish = true;
-  }
-
   private rejected(gen: number): void {
-    if (gen !== this.generation) return;
-    this.lastRejectionAt = this.clock++;
-    for (const r of this.history) r.mayVanish = true;
+    if (gen === this.generation) this.lastRejectionAt = this.clock++;
   }
 
   /** After a restart: the log holds an ordered subsequence of history including every acked record. */
@@ -181,9 +163,7 @@ class Simulation {
     for (const r of found) {
       const id = r.payload.readUInt32BE(0);
       while (h < this.history.length && this.history[h].id !== id) {
-        const gone = this.history[h];
-        assert.ok(!gone.acked, `record ${gone.id} was synced but is gone`);
-        assert.ok(gone.deleted || gone.mayVanish, `record ${gone.id} is gone but the later record ${id} is back: not a prefix`);
+        assert.ok(!this.history[h].acked, `record ${this.history[h].id} was synced but is gone`);
         h++;
       }
       const want = this.history[h];
@@ -196,10 +176,7 @@ class Simulation {
     }
     for (; h < this.history.length; h++) assert.ok(!this.history[h].acked, `record ${this.history[h].id} was synced but is gone`);
     // What recovery found is durable now.
-    for (const r of kept) {
-      r.acked = !r.deleted;
-      r.mayVanish = false;
-    }
+    for (const r of kept) r.acked = !r.deleted;
     this.history = kept;
     this.lastRejectionAt = this.clock++;
   }

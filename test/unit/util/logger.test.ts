@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createLogger, formatLine, parseLogLevel } from '../../../src/util/logger.js';
+import { createLogger, formatJsonLine, formatLine, parseLogFormat, parseLogLevel } from '../../../src/util/logger.js';
 
 function capture(level: Parameters<typeof createLogger>[0]) {
   const lines: string[] = [];
@@ -107,5 +107,43 @@ describe('parseLogLevel', () => {
     for (const bad of ['', 'warning', 'trace', 'verbose', 'none']) {
       assert.throws(() => parseLogLevel(bad), { message: `invalid log level '${bad}' (expected debug, info, warn, error, silent)` });
     }
+  });
+});
+
+describe('logger, json format', () => {
+  it('writes one JSON object per line: time, level, msg, then the fields', () => {
+    const lines: string[] = [];
+    const log = createLogger('info', (l) => lines.push(l), 'json').child({ conn: 7 });
+    log.info('connection opened', { user: 'guest', vhost: '/', skipped: undefined });
+    log.debug('not shown');
+    log.warn('multi\nline "quoted"', { err: new Error('boom'), big: 2n ** 70n, nested: { a: [1] } });
+    assert.equal(lines.length, 2);
+    const first = JSON.parse(lines[0]) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(first), ['time', 'level', 'msg', 'conn', 'user', 'vhost']);
+    assert.match(first.time as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.deepEqual({ ...first, time: 0 }, { time: 0, level: 'info', msg: 'connection opened', conn: 7, user: 'guest', vhost: '/' });
+    assert.ok(!lines[1].includes('\n'));
+    assert.deepEqual(JSON.parse(lines[1]), {
+      time: (JSON.parse(lines[1]) as { time: string }).time,
+      level: 'warn', msg: 'multi\nline "quoted"', conn: 7, err: 'boom', big: (2n ** 70n).toString(), nested: { a: [1] },
+    });
+  });
+
+  it('a field named time, level or msg cannot hide the line\'s own', () => {
+    const line = JSON.parse(formatJsonLine(new Date(0), 'info', 'm', { time: 1, level: 'x', msg: 'y' })) as Record<string, unknown>;
+    assert.deepEqual(line, { time: '1970-01-01T00:00:00.000Z', level: 'info', msg: 'm', field_time: 1, field_level: 'x', field_msg: 'y' });
+  });
+
+  it('a circular field still gives a parsable line', () => {
+    const o: Record<string, unknown> = {};
+    o.self = o;
+    const line = JSON.parse(formatJsonLine(new Date(0), 'error', 'm', { o })) as Record<string, unknown>;
+    assert.equal(line.msg, 'm');
+  });
+
+  it('parseLogFormat accepts text and json, any case', () => {
+    assert.equal(parseLogFormat(' JSON '), 'json');
+    assert.equal(parseLogFormat('text'), 'text');
+    assert.throws(() => parseLogFormat('xml'), { message: "invalid log format 'xml' (expected text, json)" });
   });
 });

@@ -10,6 +10,7 @@ import { deleteGroups, describeGroups, heartbeat, joinGroup, leaveGroup, listGro
 import { describeCluster, findCoordinator, metadata } from './metadata.js';
 import { deleteRecords, listOffsets, offsetForLeaderEpoch } from './offsets.js';
 import { produce } from './produce.js';
+import { saslAuthenticate, saslHandshake } from './sasl.js';
 import { addOffsetsToTxn, addPartitionsToTxn, describeTransactions, endTxn, initProducerId, listTransactions, txnOffsetCommit } from './transactions.js';
 
 /** Handlers stored side by side; each is called only with its own api key's request. */
@@ -29,6 +30,7 @@ const table: [number, AnyHandler][] = [
   [14, syncGroup as unknown as AnyHandler],
   [15, describeGroups as unknown as AnyHandler],
   [16, listGroups as unknown as AnyHandler],
+  [17, saslHandshake as unknown as AnyHandler],
   [19, createTopics as unknown as AnyHandler],
   [20, deleteTopics as unknown as AnyHandler],
   [21, deleteRecords as unknown as AnyHandler],
@@ -40,6 +42,7 @@ const table: [number, AnyHandler][] = [
   [28, txnOffsetCommit as unknown as AnyHandler],
   [32, describeConfigs as unknown as AnyHandler],
   [33, alterConfigs as unknown as AnyHandler],
+  [36, saslAuthenticate as unknown as AnyHandler],
   [37, createPartitions as unknown as AnyHandler],
   [42, deleteGroups as unknown as AnyHandler],
   [44, incrementalAlterConfigs as unknown as AnyHandler],

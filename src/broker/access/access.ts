@@ -1,0 +1,278 @@
+// The broker's access model (users, vhost records, permissions, topic
+// permissions, limits), persisted crash-safely in access.json. Every change bumps
+// `generation`, which is how connections' grants (grant.ts) know to recompile
+// their patterns and drop cached decisions: one integer compare on the hot path.
+
+import { randomBytes } from 'node:crypto';
+import { readFileIfExists, writeFileAtomic } from '../../store/index.js';
+import { deriveScramCredentials, SCRAM_ITERATIONS_DEFAULT, type ScramHash } from '../scram-credentials.js';
+import { hashPassword, isHashingAlgorithm, SHA256, verifyPassword } from './hashing.js';
+import {
+  type AccessFile,
+  type PermissionRecord,
+  type StoredScram,
+  type TopicPermissionRecord,
+  type UserLimitName,
+  type UserRecord,
+  type VhostLimitName,
+  type VhostRecord,
+} from './model.js';
+
+/** A user as a `--user NAME:PASSWORD` flag or the config file gives it. */
+export interface BootUser {
+  readonly name: string;
+  readonly password: string;
+}
+
+export const GUEST = 'guest';
+/** RabbitMQ's loopback_users default: guest may only connect from the host itself. */
+const LOOPBACK_USERS: ReadonlySet<string> = new Set([GUEST]);
+const FULL = '.*';
+
+export class Access {
+  private readonly users = new Map<string, UserRecord>();
+  private readonly vhosts = new Map<string, VhostRecord>();
+  /** user -> vhost -> permission. */
+  private readonly perms = new Map<string, Map<string, PermissionRecord>>();
+  /** user -> vhost -> exchange -> topic permission. */
+  private readonly topicPerms = new Map<string, Map<string, Map<string, TopicPermissionRecord>>>();
+  /** Bumped by every change: grants compare it before trusting their caches. */
+  generation = 0;
+  private saving: Promise<void> = Promise.resolve();
+  /** Open connections per user and per vhost, and open channels per user, for the limits. */
+  readonly userConnections = new Map<string, number>();
+  readonly vhostConnections = new Map<string, number>();
+  readonly userChannels = new Map<string, number>();
+
+  private constructor(private readonly path: string) {}
+
+  /**
+   * Loads access.json; a data dir without one (first start, or one from before
+   * the access model) gets what RabbitMQ creates on first boot: vhost `/` and
+   * `guest` (administrator, full permissions on `/`), plus `existingVhosts`.
+   */
+  static async open(path: string, existingVhosts: readonly string[]): Promise<{ access: Access; created: boolean }> {
+    const a = new Access(path);
+    const raw = await readFileIfExists(path);
+    if (raw) {
+      a.load(JSON.parse(raw.toString('utf8')) as AccessFile);
+      return { access: a, created: false };
+    }
+    for (const v of new Set(['/', ...existingVhosts])) a.vhosts.set(v, vhostRecord(v, { description: v === '/' ? 'Default virtual host' : '' }));
+    a.users.set(GUEST, { name: GUEST, password_hash: hashPassword(GUEST), hashing_algorithm: SHA256, tags: ['administrator'], limits: {}, scram: scramFor(GUEST) });
+    a.putPermission({ user: GUEST, vhost: '/', configure: FULL, write: FULL, read: FULL });
+    return { access: a, created: true };
+  }
+
+  private load(f: AccessFile): void {
+    for (const u of f.users) this.users.set(u.name, u);
+    for (const v of f.vhosts) this.vhosts.set(v.name, v);
+    for (const p of f.permissions) this.putPermission(p);
+    for (const t of f.topic_permissions) this.putTopicPermission(t);
+  }
+
+  /** The whole model as access.json holds it (and a definitions export will). */
+  snapshot(): AccessFile {
+    const permissions: PermissionRecord[] = [];
+    for (const byVhost of this.perms.values()) permissions.push(...byVhost.values());
+    const topic: TopicPermissionRecord[] = [];
+    for (const byVhost of this.topicPerms.values()) for (const byEx of byVhost.values()) topic.push(...byEx.values());
+    return { version: 1, users: [...this.users.values()], vhosts: [...this.vhosts.values()], permissions, topic_permissions: topic };
+  }
+
+  /** Persists the model; resolves once this change (and those before it) is on disk. */
+  save(): Promise<void> {
+    this.generation++;
+    const data = JSON.stringify(this.snapshot(), null, 1);
+    // Writes are chained so an older snapshot never lands after a newer one.
+    const next = this.saving.catch(() => undefined).then(() => writeFileAtomic(this.path, data));
+    this.saving = next;
+    return next;
+  }
+
+  /**
+   * `--user NAME:PASSWORD` users at each start: created, or updated when the password
+   * changed, with the administrator tag and full permissions on `/` (as RabbitMQ's
+   * default user on first boot). Other changes made to them through the API stay.
+   */
+  applyBootUsers(users: readonly BootUser[]): boolean {
+    let changed = false;
+    for (const u of users) {
+      const existing = this.users.get(u.name);
+      if (!existing || !verifyPassword(u.password, existing.password_hash, existing.hashing_algorithm)) {
+        const tags = existing ? [...new Set([...existing.tags, 'administrator'])] : ['administrator'];
+        this.users.set(u.name, { name: u.name, password_hash: hashPassword(u.password), hashing_algorithm: SHA256, tags, limits: existing?.limits ?? {}, scram: scramFor(u.password) });
+        changed = true;
+      }
+      if (!this.permission(u.name, '/') && this.vhosts.has('/')) {
+        this.putPermission({ user: u.name, vhost: '/', configure: FULL, write: FULL, read: FULL });
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  // --- authentication -------------------------------------------------------
+
+  /** The user when `password` is theirs (and, for loopback-only users, the peer is local). */
+  authenticate(name: string, password: string, fromLoopback: boolean): UserRecord | undefined {
+    const u = this.users.get(name);
+    if (!u || !verifyPassword(password, u.password_hash, u.hashing_algorithm)) return undefined;
+    if (LOOPBACK_USERS.has(name) && !fromLoopback) return undefined;
+    return u;
+  }
+
+  // --- users ------------------------------------------------------------------
+
+  user(name: string): UserRecord | undefined {
+    return this.users.get(name);
+  }
+
+  userList(): UserRecord[] {
+    return [...this.users.values()];
+  }
+
+  /** Creates or replaces a user; `password` is hashed here and forgotten. Limits survive a replace. */
+  putUser(name: string, o: { password?: string; passwordHash?: string; hashingAlgorithm?: string; tags: readonly string[] }): Promise<void> {
+    const algorithm = o.hashingAlgorithm ?? SHA256;
+    if (!isHashingAlgorithm(algorithm)) throw new Error(`unknown hashing algorithm '${algorithm}'`);
+    const hash = o.password !== undefined ? hashPassword(o.password, algorithm) : (o.passwordHash ?? '');
+    const old = this.users.get(name);
+    const limits = old?.limits ?? {};
+    // SCRAM needs the password: derived now, or kept when the same hash comes back (a tags-only update).
+    const scram = o.password !== undefined ? scramFor(o.password) : old?.password_hash === hash ? old.scram : undefined;
+    this.users.set(name, { name, password_hash: hash, hashing_algorithm: algorithm, tags: [...o.tags], limits, ...(scram ? { scram } : {}) });
+    return this.save();
+  }
+
+  deleteUsers(names: readonly string[]): Promise<void> {
+    for (const n of names) {
+      this.users.delete(n);
+      this.perms.delete(n);
+      this.topicPerms.delete(n);
+    }
+    return this.save();
+  }
+
+  setUserLimit(name: string, limit: UserLimitName, value: number | undefined): Promise<void> {
+    const u = this.users.get(name);
+    if (!u) return Promise.resolve();
+    const limits = { ...u.limits };
+    if (value === undefined) delete limits[limit];
+    else limits[limit] = value;
+    this.users.set(name, { ...u, limits });
+    return this.save();
+  }
+
+  // --- vhosts -----------------------------------------------------------------
+
+  vhost(name: string): VhostRecord | undefined {
+    return this.vhosts.get(name);
+  }
+
+  vhostList(): VhostRecord[] {
+    return [...this.vhosts.values()];
+  }
+
+  /** Records a vhost (the broker creates its topology); an update replaces its metadata (as RabbitMQ's PUT) and keeps its limits. */
+  putVhost(name: string, o: { description?: string; tags?: readonly string[]; defaultQueueType?: string }): Promise<void> {
+    const old = this.vhosts.get(name);
+    this.vhosts.set(
+      name,
+      vhostRecord(name, { description: o.description, tags: o.tags, defaultQueueType: o.defaultQueueType, limits: old?.limits }),
+    );
+    return this.save();
+  }
+
+  /** Forgets a vhost with its permissions, topic permissions and limits. */
+  deleteVhost(name: string): Promise<void> {
+    this.vhosts.delete(name);
+    for (const byVhost of this.perms.values()) byVhost.delete(name);
+    for (const byVhost of this.topicPerms.values()) byVhost.delete(name);
+    return this.save();
+  }
+
+  setVhostLimit(name: string, limit: VhostLimitName, value: number | undefined): Promise<void> {
+    const v = this.vhosts.get(name);
+    if (!v) return Promise.resolve();
+    const limits = { ...v.limits };
+    if (value === undefined) delete limits[limit];
+    else limits[limit] = value;
+    this.vhosts.set(name, { ...v, limits });
+    return this.save();
+  }
+
+  // --- permissions --------------------------------------------------------------
+
+  permission(user: string, vhost: string): PermissionRecord | undefined {
+    return this.perms.get(user)?.get(vhost);
+  }
+
+  permissionList(): PermissionRecord[] {
+    return this.snapshot().permissions;
+  }
+
+  setPermission(p: PermissionRecord): Promise<void> {
+    this.putPermission(p);
+    return this.save();
+  }
+
+  clearPermission(user: string, vhost: string): Promise<void> {
+    this.perms.get(user)?.delete(vhost);
+    return this.save();
+  }
+
+  private putPermission(p: PermissionRecord): void {
+    let byVhost = this.perms.get(p.user);
+    if (!byVhost) this.perms.set(p.user, (byVhost = new Map()));
+    byVhost.set(p.vhost, { user: p.user, vhost: p.vhost, configure: p.configure, write: p.write, read: p.read });
+  }
+
+  /** Topic permissions of a user in a vhost, by exchange. */
+  topicPermissions(user: string, vhost: string): ReadonlyMap<string, TopicPermissionRecord> | undefined {
+    return this.topicPerms.get(user)?.get(vhost);
+  }
+
+  topicPermissionList(): TopicPermissionRecord[] {
+    return this.snapshot().topic_permissions;
+  }
+
+  setTopicPermission(t: TopicPermissionRecord): Promise<void> {
+    this.putTopicPermission(t);
+    return this.save();
+  }
+
+  /** One exchange's topic permission, or (no exchange) all of the user's in the vhost. */
+  clearTopicPermissions(user: string, vhost: string, exchange?: string): Promise<void> {
+    const byVhost = this.topicPerms.get(user);
+    if (exchange === undefined) byVhost?.delete(vhost);
+    else byVhost?.get(vhost)?.delete(exchange);
+    if (byVhost?.get(vhost)?.size === 0) byVhost.delete(vhost);
+    return this.save();
+  }
+
+  private putTopicPermission(t: TopicPermissionRecord): void {
+    let byVhost = this.topicPerms.get(t.user);
+    if (!byVhost) this.topicPerms.set(t.user, (byVhost = new Map()));
+    let byEx = byVhost.get(t.vhost);
+    if (!byEx) byVhost.set(t.vhost, (byEx = new Map()));
+    byEx.set(t.exchange, { user: t.user, vhost: t.vhost, exchange: t.exchange, write: t.write, read: t.read });
+  }
+}
+
+function vhostRecord(
+  name: string,
+  o: { description?: string; tags?: readonly string[]; defaultQueueType?: string | undefined; limits?: VhostRecord['limits'] | undefined },
+): VhostRecord {
+  return { name, description: o.description ?? '', tags: [...(o.tags ?? [])], default_queue_type: o.defaultQueueType ?? 'undefined', limits: o.limits ?? {} };
+}
+
+/** SCRAM-SHA-256 and -512 credentials for a password (Kafka's 4096 iterations, a random salt each). */
+function scramFor(password: string): Partial<Record<ScramHash, StoredScram>> {
+  const out: Partial<Record<ScramHash, StoredScram>> = {};
+  for (const hash of ['SHA-256', 'SHA-512'] as const) {
+    const c = deriveScramCredentials(password, hash, randomBytes(32), SCRAM_ITERATIONS_DEFAULT);
+    out[hash] = { salt: c.salt.toString('base64'), iterations: c.iterations, storedKey: c.storedKey.toString('base64'), serverKey: c.serverKey.toString('base64') };
+  }
+  return out;
+}

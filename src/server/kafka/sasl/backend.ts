@@ -1,0 +1,18 @@
+// The broker's users as one connection's SASL mechanisms see them: RabbitMQ's loopback rule
+// (guest only from loopback) applied for every mechanism, not just PLAIN.
+
+import type { Broker } from '../../../broker/broker.js';
+import type { SaslBackend } from './mechanism.js';
+
+export function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+export function saslBackend(broker: Broker, remoteAddress: string): SaslBackend {
+  const loopback = isLoopback(remoteAddress);
+  return {
+    authenticate: (user, password) => broker.authenticate(user, password, loopback),
+    scramCredentials: (user, hash) => (broker.mayConnectFrom(user, loopback) ? broker.scramCredentials(user, hash) : undefined),
+    vhostExists: (name) => broker.vhost(name) !== undefined,
+  };
+}
