@@ -48,7 +48,7 @@ interface Broker {
 function startWharf(dataDir: string): Promise<Broker> {
   const proc = spawn(
     process.execPath,
-    [cli, 'serve', '--data-dir', dataDir, '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn', '--stream-cleaner-interval', '200'],
+    [cli, 'serve', '--data-dir', dataDir, '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--aws-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn', '--stream-cleaner-interval', '200'],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   return new Promise((resolve, reject) => {

@@ -48,7 +48,7 @@ interface Sample {
 
 async function run(name: string): Promise<Sample> {
   const dir = mkdtempSync(join(tmpdir(), 'wharf-bench-'));
-  const broker = spawn(process.execPath, [cli, 'serve', '--data-dir', dir, '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const broker = spawn(process.execPath, [cli, 'serve', '--data-dir', dir, '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--aws-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       let out = '';

@@ -18,6 +18,7 @@ import { startHttpServer } from './http/server.js';
 import type { TLSSocket } from 'node:tls';
 import { AmqpListener, type PublishBudgetReport } from './server/amqp/listener.js';
 import { KafkaListener, type KafkaTlsOptions } from './server/kafka/listener.js';
+import { AwsListener, DEFAULT_AWS_ACCOUNT, DEFAULT_AWS_CREDENTIALS, DEFAULT_AWS_REGION, type AwsCredential } from './server/aws/listener.js';
 import { isSaslMechanism, SASL_MECHANISMS, type SaslMechanismName } from './server/kafka/sasl/mechanism.js';
 import { kafkaSubscriptions } from './server/kafka/handlers/groups.js';
 import { DEFAULT_VHOST } from './broker/broker.js';
@@ -56,6 +57,10 @@ export interface BrokerOptions {
   kafkaSaslMechanisms?: string[];
   /** A second Kafka listener, with TLS (SSL, or SASL_SSL with mechanisms), on `tls`'s certificate; needs `tls`. */
   kafkaTlsPort?: number;
+  /** The AWS APIs' port (SQS; `wharf serve` defaults to 4566, as LocalStack; absent here: no listener). */
+  awsPort?: number;
+  /** Access keys for the AWS APIs, each on a vhost (default: test/test on `/`, loopback only). */
+  awsCredentials?: readonly AwsCredential[];
   /** How often stream retention runs, in ms (default 60 s). */
   retentionCheckMs?: number;
   /** How often the stream cleaner looks for compacted partitions worth cleaning, in ms (default 15 s). */
@@ -127,6 +132,8 @@ export interface BrokerHandle {
   readonly httpsPort: number | undefined;
   /** The Kafka TLS listener's port, when kafkaTlsPort was given. */
   readonly kafkaTlsPort?: number;
+  /** The AWS APIs' port, when awsPort was given. */
+  readonly awsPort?: number;
   readonly host: string;
   readonly amqpUrl: string;
   /** amqps://guest:guest@HOST:PORT, undefined without TLS. */
@@ -305,6 +312,23 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     await unwind();
     throw err;
   }
+  let awsAddr: { host: string; port: number } | undefined;
+  let aws: AwsListener | undefined;
+  if (opts.awsPort !== undefined) {
+    const listener = new AwsListener(
+      broker,
+      { port: opts.awsPort, host: bind, region: DEFAULT_AWS_REGION, account: DEFAULT_AWS_ACCOUNT, credentials: opts.awsCredentials ?? DEFAULT_AWS_CREDENTIALS },
+      logger,
+    );
+    aws = listener;
+    try {
+      awsAddr = await listener.listen();
+      started.push(() => listener.close());
+    } catch (err) {
+      await unwind();
+      throw err;
+    }
+  }
   let http;
   try {
     http = await startHttpServer({
@@ -322,6 +346,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
           ...(amqpsAddr ? [{ protocol: 'amqp/ssl', ip: amqpsAddr.host, port: amqpsAddr.port }] : []),
           { protocol: 'kafka', ip: kafkaAddr.host, port: kafkaAddr.port },
           ...(kafkaTlsAddr !== undefined ? [{ protocol: 'kafka/ssl', ip: kafkaTlsAddr.host, port: kafkaTlsAddr.port }] : []),
+          ...(awsAddr !== undefined ? [{ protocol: 'aws', ip: awsAddr.host, port: awsAddr.port }] : []),
         ],
         blockedConnections,
         maxMessageBytes: opts.maxMessageSize ?? DEFAULTS.maxMessageSize,
@@ -362,6 +387,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     host,
     kafkaPort: kafkaAddr.port,
     ...(kafkaTlsAddr !== undefined ? { kafkaTlsPort: kafkaTlsAddr.port } : {}),
+    ...(awsAddr !== undefined ? { awsPort: awsAddr.port } : {}),
     amqpUrl: `amqp://guest:guest@${urlHost}:${amqpAddr.port}`,
     amqpsUrl: amqpsAddr ? `amqps://guest:guest@${urlHost}:${amqpsAddr.port}` : undefined,
     kafkaBootstrap: `${urlHost}:${kafkaAddr.port}`,
@@ -395,6 +421,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
         await amqps?.close();
         await kafka.close();
         await kafkaTlsListener?.close();
+        await aws?.close();
         await httpHandle.close();
         await broker.close();
         if (tracing) stopLatencyTrace(logger);

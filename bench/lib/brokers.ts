@@ -136,7 +136,7 @@ async function startNodeChild(kind: BrokerKind, args: string[], dir: string | un
 
 function startWharf(baseDir: string, cli: string): Promise<RunningBroker> {
   const dir = mkdtempSync(join(baseDir, 'wharf-'));
-  const args = [cli, 'serve', '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--data-dir', dir, '--bind', '127.0.0.1', '--log-level', 'warn'];
+  const args = [cli, 'serve', '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--aws-port', '0', '--data-dir', dir, '--bind', '127.0.0.1', '--log-level', 'warn'];
   // m[2] is the HTTP port (management API, /metrics), m[3] Kafka's.
   return startNodeChild('wharf', args, dir, /wharf listening amqp=\S*:(\d+) http=\S*:(\d+) kafka=\S*:(\d+)/, (m) => ({
     url: `amqp://guest:guest@127.0.0.1:${m[1]}`,

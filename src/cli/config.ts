@@ -17,6 +17,13 @@ import { parsePerfArgs, type PerfOptions } from './perf/options.js';
 
 export type FsyncMode = 'always' | 'batch' | 'never';
 
+/** An AWS access key as `--aws-credentials KEY:SECRET[:VHOST]` gives it. */
+export interface AwsCredentialSpec {
+  accessKey: string;
+  secret: string;
+  vhost: string;
+}
+
 export interface UserSpec {
   name: string;
   password: string;
@@ -36,6 +43,10 @@ export interface ServeOptions {
   kafkaSaslMechanisms: string[];
   /** A Kafka TLS listener's port (SSL, or SASL_SSL with mechanisms), on the TLS certificate; needs --tls-cert and --tls-key. */
   kafkaTlsPort?: number;
+  /** The AWS APIs' port (SQS); 0 picks one. */
+  awsPort: number;
+  /** AWS access keys, each on a vhost; empty: the default test:test on /, loopback only. */
+  awsCredentials: AwsCredentialSpec[];
   bind: string;
   fsync: FsyncMode;
   logLevel: LogLevel;
@@ -100,6 +111,8 @@ export const serveDefaults: Readonly<ServeOptions> = {
   kafkaPort: 9092,
   kafkaAutoCreateTopics: true,
   kafkaSaslMechanisms: [],
+  awsPort: 4566,
+  awsCredentials: [],
   bind: '::',
   fsync: 'batch',
   logLevel: 'info',
@@ -155,6 +168,11 @@ Options (flag > environment variable > config file > default):
   --kafka-tls-port PORT WHARF_KAFKA_TLS_PORT
                                          also serve Kafka over TLS on PORT (needs --tls-cert and
                                          --tls-key) (off)
+  --aws-port PORT       WHARF_AWS_PORT   the AWS APIs (SQS, AWS JSON 1.0 with SigV4), 0 picks a free one (4566)
+  --aws-credentials KEY:SECRET[:VHOST]
+                        WHARF_AWS_CREDENTIALS
+                                         an access key for the AWS APIs, on VHOST (/); repeat the flag,
+                                         or separate keys with commas (test:test on /, loopback only)
   --bind ADDRESS        WHARF_BIND       address to listen on; :: means IPv6 and IPv4 (::)
   --fsync MODE          WHARF_FSYNC      always | batch | never (batch)
   --log-level LEVEL     WHARF_LOG_LEVEL  ${logLevels.join(' | ')} (info)
@@ -214,7 +232,8 @@ Options (flag > environment variable > config file > default):
                                          confirmed is not read until some is (64MiB; docs/limits.md)
   --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "kafkaPort", "kafkaAdvertisedHost",
-                                         "kafkaAutoCreateTopics", "kafkaSaslMechanisms", "kafkaTlsPort", "bind", "fsync", "logLevel", "logFormat",
+                                         "kafkaAutoCreateTopics", "kafkaSaslMechanisms", "kafkaTlsPort", "awsPort",
+                                         "awsCredentials", "bind", "fsync", "logLevel", "logFormat",
                                          "memoryHighWatermark", "diskFreeLimit", "consumerTimeoutMs",
                                          "streamCleanerIntervalMs", "latencyTraceSec", "tlsCert", "tlsKey",
                                          "tlsCa", "tlsVerifyPeer", "tlsFailIfNoPeerCert", "tlsCertLoginFrom",
@@ -280,6 +299,8 @@ const serveFlags = {
   'kafka-auto-create-topics': { type: 'string' },
   'kafka-sasl-mechanisms': { type: 'string' },
   'kafka-tls-port': { type: 'string' },
+  'aws-port': { type: 'string' },
+  'aws-credentials': { type: 'string', multiple: true },
   bind: { type: 'string' },
   fsync: { type: 'string' },
   'log-level': { type: 'string' },
@@ -335,6 +356,8 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
     amqpPort: resolve('amqp-port', 'WHARF_AMQP_PORT', 'amqpPort', parsePort, serveDefaults.amqpPort),
     httpPort: resolve('http-port', 'WHARF_HTTP_PORT', 'httpPort', parsePort, serveDefaults.httpPort),
     kafkaPort: resolve('kafka-port', 'WHARF_KAFKA_PORT', 'kafkaPort', parsePort, serveDefaults.kafkaPort),
+    awsPort: resolve('aws-port', 'WHARF_AWS_PORT', 'awsPort', parsePort, serveDefaults.awsPort),
+    awsCredentials: resolve('aws-credentials', 'WHARF_AWS_CREDENTIALS', 'awsCredentials', parseAwsCredentials, serveDefaults.awsCredentials),
     kafkaAutoCreateTopics: resolve('kafka-auto-create-topics', 'WHARF_KAFKA_AUTO_CREATE_TOPICS', 'kafkaAutoCreateTopics', parseBool,
       serveDefaults.kafkaAutoCreateTopics),
     kafkaSaslMechanisms: resolve('kafka-sasl-mechanisms', 'WHARF_KAFKA_SASL_MECHANISMS', 'kafkaSaslMechanisms', parseSaslMechanisms,
@@ -453,6 +476,18 @@ const parseCertLoginFrom: Parser<CertLoginFrom> = (raw, source) => {
 const parsePath: Parser<string> = (raw, source) => {
   if (typeof raw !== 'string' || raw.trim() === '') throw invalid(source, raw, 'a directory path');
   return raw;
+};
+
+/** KEY:SECRET[:VHOST] entries: flags (repeated), comma-separated in the environment, an array of strings in the config file. */
+const parseAwsCredentials: Parser<AwsCredentialSpec[]> = (raw, source) => {
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+  if (!items) throw invalid(source, raw, 'KEY:SECRET[:VHOST] entries');
+  return items.map((item) => {
+    const parts = typeof item === 'string' ? item.trim().split(':') : [];
+    const [accessKey, secret, ...rest] = parts;
+    if (!accessKey || !secret) throw new UsageError(`invalid ${source}: '${String(item)}' (expected KEY:SECRET or KEY:SECRET:VHOST)`);
+    return { accessKey, secret, vhost: rest.length > 0 ? rest.join(':') : '/' };
+  });
 };
 
 /** A comma-separated list (or, in the config file, an array) of Kafka SASL mechanism names. */
@@ -627,7 +662,7 @@ type ConfigKey = Exclude<keyof ServeOptions, 'tls' | 'certLoginFrom'>
   | 'tlsCert' | 'tlsKey' | 'tlsCa' | 'tlsVerifyPeer' | 'tlsFailIfNoPeerCert' | 'tlsCertLoginFrom';
 
 const configKeys: readonly ConfigKey[] = [
-  'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'kafkaSaslMechanisms', 'kafkaTlsPort', 'bind', 'fsync', 'logLevel', 'logFormat', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
+  'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'kafkaSaslMechanisms', 'kafkaTlsPort', 'awsPort', 'awsCredentials', 'bind', 'fsync', 'logLevel', 'logFormat', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
   'streamCleanerIntervalMs', 'latencyTraceSec', 'tlsCert', 'tlsKey', 'tlsCa', 'tlsVerifyPeer', 'tlsFailIfNoPeerCert', 'tlsCertLoginFrom',
   'amqpsPort', 'httpsPort', 'definitions', 'maxMessageSize', 'channelMax', 'frameMax', 'maxUnconfirmedBytes',
 ];
@@ -667,13 +702,15 @@ export function listeningLine(where: {
   amqpsPort?: number | undefined;
   httpsPort?: number | undefined;
   kafkaTlsPort?: number | undefined;
+  awsPort?: number | undefined;
 }): string {
   return (
     `wharf listening amqp=${hostPort(where.host, where.amqpPort)} http=${hostPort(where.host, where.httpPort)}` +
     ` kafka=${hostPort(where.host, where.kafkaPort)}` +
     (where.amqpsPort !== undefined ? ` amqps=${hostPort(where.host, where.amqpsPort)}` : '') +
     (where.httpsPort !== undefined ? ` https=${hostPort(where.host, where.httpsPort)}` : '') +
-    (where.kafkaTlsPort !== undefined ? ` kafka-tls=${hostPort(where.host, where.kafkaTlsPort)}` : '')
+    (where.kafkaTlsPort !== undefined ? ` kafka-tls=${hostPort(where.host, where.kafkaTlsPort)}` : '') +
+    (where.awsPort !== undefined ? ` aws=${hostPort(where.host, where.awsPort)}` : '')
   );
 }
 

@@ -104,7 +104,10 @@ async function serve(options: ServeOptions): Promise<void> {
   const logger = createLogger(options.logLevel, undefined, options.logFormat);
   // Loaded here so that --help and --version do not pay for the broker.
   const { startBroker } = await import('../index.js');
-  const started = startBroker({ ...options, logger });
+  // Keys given on the command line work from anywhere; the default test:test only from loopback (as guest).
+  const { awsCredentials: keys, ...rest } = options;
+  const awsCredentials = keys.length > 0 ? keys.map((c) => ({ ...c, loopbackOnly: false })) : undefined;
+  const started = startBroker({ ...rest, logger, ...(awsCredentials ? { awsCredentials } : {}) });
 
   // First SIGTERM/SIGINT: graceful close (clients get connection.close 320, the
   // log is synced), then exit 0. A second one: give up waiting, exit 1.

@@ -3,8 +3,8 @@
 // policymaker, management < monitoring < administrator. Tags come from the
 // broker's access model (src/broker/access); routes state the tag they need.
 
-import { isIP } from 'node:net';
 import { logAuthFailure } from '../broker/audit.js';
+import { isLoopback } from '../util/loopback.js';
 import type { Broker } from '../broker/broker.js';
 import { HttpError, notAuthorised } from './errors.js';
 
@@ -78,8 +78,4 @@ function parseBasic(header: string | undefined): { user: string; password: strin
   return { user: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
-export function isLoopback(address: string): boolean {
-  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (a === '::1') return true;
-  return isIP(a) === 4 && a.startsWith('127.');
-}
+export { isLoopback };

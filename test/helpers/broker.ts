@@ -136,7 +136,7 @@ export interface SpawnedBroker {
 }
 
 const cliPath = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const LISTENING_LINE = /^wharf listening amqp=(\S+):(\d+) http=(\S+):(\d+) kafka=(\S+):(\d+)(?: amqps=\S+:(\d+))?(?: https=\S+:(\d+))?(?: kafka-tls=\S+:\d+)?\s*$/m;
+const LISTENING_LINE = /^wharf listening amqp=(\S+):(\d+) http=(\S+):(\d+) kafka=(\S+):(\d+)(?: amqps=\S+:(\d+))?(?: https=\S+:(\d+))?(?: kafka-tls=\S+:\d+)?(?: aws=\S+:(\d+))?\s*$/m;
 
 /**
  * Runs `wharf serve` as a child process on free loopback ports (for kill -9
@@ -150,6 +150,7 @@ export async function spawnBroker(dataDir: string, extraArgs: string[] = []): Pr
     '--amqp-port', '0',
     '--http-port', '0',
     '--kafka-port', '0',
+    '--aws-port', '0',
     '--bind', '127.0.0.1',
     '--log-level', 'warn',
     ...extraArgs,

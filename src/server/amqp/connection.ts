@@ -10,6 +10,7 @@ import type { ChannelInfo } from '../../broker/connections.js';
 import type { ResourceAlarm } from '../../broker/resource-monitor.js';
 import type { Vhost } from '../../broker/vhost.js';
 import { logAuthFailure } from '../../broker/audit.js';
+import { isLoopback } from '../../util/loopback.js';
 import type { AccessGrant } from '../../broker/access/index.js';
 import {
   AmqpProtocolError,
@@ -813,6 +814,3 @@ function parseCredentials(mechanism: string, response: Buffer): { user: string; 
   return undefined;
 }
 
-function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
-}

@@ -83,7 +83,7 @@ describe('cli: commands', () => {
 describe('cli: serve options', () => {
   it('defaults', () => {
     assert.deepEqual(serve([]), {
-      dataDir: './data', amqpPort: 5672, httpPort: 15672, kafkaPort: 9092, kafkaAutoCreateTopics: true, kafkaSaslMechanisms: [], bind: '::',
+      dataDir: './data', amqpPort: 5672, httpPort: 15672, kafkaPort: 9092, kafkaAutoCreateTopics: true, kafkaSaslMechanisms: [], awsPort: 4566, awsCredentials: [], bind: '::',
       fsync: 'batch', logLevel: 'info', logFormat: 'text', users: [],
       memoryHighWatermark: { relative: 0.4 }, diskFreeLimit: { bytes: 50_000_000 }, consumerTimeoutMs: 1_800_000,
       latencyTraceSec: 0,
@@ -99,7 +99,7 @@ describe('cli: serve options', () => {
         '--kafka-port', '9093', '--kafka-advertised-host', 'kafka.example', '--kafka-auto-create-topics=false', '--latency-trace', '10']),
       {
         dataDir: '/var/lib/wharf', amqpPort: 5673, httpPort: 0, kafkaPort: 9093, kafkaAdvertisedHost: 'kafka.example',
-        kafkaAutoCreateTopics: false, kafkaSaslMechanisms: [], bind: '127.0.0.1', fsync: 'always', logLevel: 'debug', logFormat: 'json',
+        kafkaAutoCreateTopics: false, kafkaSaslMechanisms: [], awsPort: 4566, awsCredentials: [], bind: '127.0.0.1', fsync: 'always', logLevel: 'debug', logFormat: 'json',
         users: [{ name: 'alice', password: 'secret' }, { name: 'bob', password: 'pa:ss' }],
         memoryHighWatermark: { relative: 0.6 }, diskFreeLimit: { bytes: 2_000_000_000 }, consumerTimeoutMs: 0,
         latencyTraceSec: 10,
@@ -116,7 +116,7 @@ describe('cli: serve options', () => {
       WHARF_LATENCY_TRACE: '5',
     };
     assert.deepEqual(serve([], env), {
-      dataDir: 'd', amqpPort: 0, httpPort: 8080, kafkaPort: 0, kafkaAutoCreateTopics: true, kafkaSaslMechanisms: [], bind: '::1', fsync: 'never', logLevel: 'warn', logFormat: 'json',
+      dataDir: 'd', amqpPort: 0, httpPort: 8080, kafkaPort: 0, kafkaAutoCreateTopics: true, kafkaSaslMechanisms: [], awsPort: 4566, awsCredentials: [], bind: '::1', fsync: 'never', logLevel: 'warn', logFormat: 'json',
       users: [{ name: 'alice', password: 'a' }, { name: 'bob', password: 'b' }],
       memoryHighWatermark: { bytes: 512 * 2 ** 20 }, diskFreeLimit: { memRelative: 1.5 }, consumerTimeoutMs: 60_000,
       latencyTraceSec: 5,
@@ -136,7 +136,7 @@ describe('cli: serve options', () => {
     });
     assert.deepEqual(serve(['--config', 'w.json'], {}, files({ 'w.json': file })), {
       dataDir: '/srv/wharf', amqpPort: 1234, httpPort: 4321, kafkaPort: 19092, kafkaAdvertisedHost: 'h', kafkaAutoCreateTopics: false,
-      kafkaSaslMechanisms: [], bind: '0.0.0.0', fsync: 'never', logLevel: 'error', logFormat: 'text',
+      kafkaSaslMechanisms: [], awsPort: 4566, awsCredentials: [], bind: '0.0.0.0', fsync: 'never', logLevel: 'error', logFormat: 'text',
       users: [{ name: 'carol', password: 'c' }], memoryHighWatermark: { relative: 0.5 }, diskFreeLimit: { bytes: 1_000_000 },
       consumerTimeoutMs: 900_000, latencyTraceSec: 30,
     });
@@ -209,6 +209,16 @@ describe('cli: serve options', () => {
     const file = JSON.stringify({ kafkaSaslMechanisms: ['PLAIN'], kafkaTlsPort: 19093, tlsCert: 'x', tlsKey: 'y' });
     const fromFile = serve(['--config', 'w.json'], {}, files({ 'w.json': file }));
     assert.deepEqual([fromFile.kafkaSaslMechanisms, fromFile.kafkaTlsPort], [['PLAIN'], 19093]);
+  });
+
+  it('AWS port and access keys, from flags, environment and config file', () => {
+    const o = serve(['--aws-port', '0', '--aws-credentials', 'AK:SK:team', '--aws-credentials', 'B:C']);
+    assert.equal(o.awsPort, 0);
+    assert.deepEqual(o.awsCredentials, [{ accessKey: 'AK', secret: 'SK', vhost: 'team' }, { accessKey: 'B', secret: 'C', vhost: '/' }]);
+    assert.deepEqual(serve([], { WHARF_AWS_CREDENTIALS: 'x:y,z:w:v' }).awsCredentials, [{ accessKey: 'x', secret: 'y', vhost: '/' }, { accessKey: 'z', secret: 'w', vhost: 'v' }]);
+    const fromFile = serve(['--config', 'w.json'], {}, files({ 'w.json': JSON.stringify({ awsPort: 14566, awsCredentials: ['k:s'] }) }));
+    assert.deepEqual([fromFile.awsPort, fromFile.awsCredentials], [14566, [{ accessKey: 'k', secret: 's', vhost: '/' }]]);
+    assert.throws(() => serve(['--aws-credentials', 'only-a-key']), /expected KEY:SECRET or KEY:SECRET:VHOST/);
   });
 
   it('port bounds', () => {

@@ -57,7 +57,7 @@ describe('wharf command', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'wharf-cli-'));
     const child = spawn(
       process.execPath,
-      [mainJs, 'serve', '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'warn'],
+      [mainJs, 'serve', '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--aws-port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'warn'],
       { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
@@ -67,7 +67,7 @@ describe('wharf command', () => {
         createInterface({ input: child.stdout }).once('line', resolve);
         child.once('exit', (code) => reject(new Error(`exited ${code} before listening: ${stderr}`)));
       });
-      const m = /^wharf listening amqp=127\.0\.0\.1:(\d+) http=127\.0\.0\.1:(\d+) kafka=127\.0\.0\.1:(\d+)$/.exec(line);
+      const m = /^wharf listening amqp=127\.0\.0\.1:(\d+) http=127\.0\.0\.1:(\d+) kafka=127\.0\.0\.1:(\d+) aws=127\.0\.0\.1:\d+$/.exec(line);
       assert.ok(m, line);
       const health = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         get({ host: '127.0.0.1', port: Number(m[2]), path: '/api/health' }, (res) => {

@@ -4,9 +4,9 @@
 import type { Broker } from '../../../broker/broker.js';
 import type { SaslBackend } from './mechanism.js';
 
-export function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
-}
+import { isLoopback } from '../../../util/loopback.js';
+
+export { isLoopback };
 
 export function saslBackend(broker: Broker, remoteAddress: string): SaslBackend {
   const loopback = isLoopback(remoteAddress);

@@ -1,0 +1,163 @@
+// The AWS APIs' HTTP listener (--aws-port, 4566 as LocalStack): every request is
+// SigV4-verified against the configured credentials, each of which maps to a vhost,
+// then dispatched by protocol. This slice speaks SQS's AWS JSON 1.0 protocol
+// (X-Amz-Target: AmazonSQS.<Action>, what AWS SDK v3 sends); the query protocol and
+// SNS come next. Errors are AWS's: {"__type", "message"} plus x-amzn-query-error.
+
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Broker } from '../../broker/broker.js';
+import { BrokerError } from '../../broker/errors.js';
+import type { Logger } from '../../store/index.js';
+import { isLoopback } from '../../util/loopback.js';
+import { AwsError } from './errors.js';
+import { verifySignature, type Credential } from './sigv4.js';
+import { SqsService, type SqsContext } from './sqs/service.js';
+
+/** An access key: its secret, the vhost it works in, and whether only loopback peers may use it. */
+export interface AwsCredential extends Credential {
+  readonly vhost: string;
+  readonly loopbackOnly: boolean;
+}
+
+export interface AwsListenerOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly region: string;
+  readonly account: string;
+  readonly credentials: readonly AwsCredential[];
+}
+
+/** `test:test` on vhost `/`, loopback only: what LocalStack users point their SDKs at (as RabbitMQ's guest). */
+export const DEFAULT_AWS_CREDENTIALS: readonly AwsCredential[] = [{ accessKey: 'test', secret: 'test', vhost: '/', loopbackOnly: true }];
+export const DEFAULT_AWS_REGION = 'us-east-1';
+export const DEFAULT_AWS_ACCOUNT = '000000000000';
+
+/** Larger request bodies are refused (a 1 MiB message, base64 attributes and JSON around it fit). */
+const BODY_BYTES_MAX = 4 * 1024 * 1024;
+const JSON_TYPE = 'application/x-amz-json-1.0';
+
+type Handler = (svc: SqsService, params: Record<string, unknown>) => unknown;
+
+/** The SQS actions this slice serves, by X-Amz-Target suffix. */
+const SQS_ACTIONS: Readonly<Record<string, Handler>> = {
+  CreateQueue: (s, p) => s.CreateQueue(p),
+  GetQueueUrl: (s, p) => s.GetQueueUrl(p),
+  ListQueues: (s, p) => s.ListQueues(p),
+  DeleteQueue: (s, p) => s.DeleteQueue(p),
+  GetQueueAttributes: (s, p) => s.GetQueueAttributes(p),
+  PurgeQueue: (s, p) => s.PurgeQueue(p),
+  SendMessage: (s, p) => s.SendMessage(p),
+  SendMessageBatch: (s, p) => s.SendMessageBatch(p),
+};
+
+export class AwsListener {
+  private readonly server: Server;
+  private readonly byKey: Map<string, AwsCredential>;
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly opts: AwsListenerOptions,
+    private readonly logger: Logger,
+  ) {
+    this.byKey = new Map(opts.credentials.map((c) => [c.accessKey, c]));
+    this.server = createServer({ keepAlive: true }, (req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 60_000;
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    const a = this.server.address() as AddressInfo;
+    return { host: a.address, port: a.port };
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    try {
+      const body = await readBody(req);
+      const result = await this.dispatch(req, body);
+      send(res, 200, requestId, JSON.stringify(result ?? {}));
+    } catch (err) {
+      const e = toAwsError(err);
+      if (e.status >= 500) this.logger.error('AWS API request failed', { error: String(err), requestId });
+      const out: Record<string, string> = { __type: `com.amazonaws.sqs#${e.code}`, message: e.message };
+      send(res, e.status, requestId, JSON.stringify(out), { 'x-amzn-query-error': `${e.queryCode ?? e.code};${e.fault}` });
+    }
+  }
+
+  private async dispatch(req: IncomingMessage, body: Buffer): Promise<unknown> {
+    const [path = '/', query = ''] = (req.url ?? '/').split('?', 2);
+    const lookup = (key: string): Credential | undefined => this.byKey.get(key);
+    const signed = verifySignature({ method: req.method ?? 'POST', path, query, headers: req.headers, body }, lookup);
+    const cred = this.byKey.get(signed.accessKey) as AwsCredential;
+    if (cred.loopbackOnly && !isLoopback(req.socket.remoteAddress ?? '')) {
+      throw new AwsError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
+    }
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const [service, action] = target.split('.', 2);
+    if (service !== 'AmazonSQS' || action === undefined || !Object.hasOwn(SQS_ACTIONS, action)) {
+      throw new AwsError('UnknownOperationException', `Unknown operation ${target}`, 400);
+    }
+    let params: unknown;
+    try {
+      params = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new AwsError('SerializationException', 'Start of structure or map found where not expected.', 400);
+    }
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+      throw new AwsError('SerializationException', 'Start of structure or map found where not expected.', 400);
+    }
+    const vhost = this.broker.vhost(cred.vhost);
+    if (!vhost) throw new AwsError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
+    const ctx: SqsContext = {
+      broker: this.broker,
+      vhost,
+      endpoint: `http://${String(req.headers.host ?? `${this.opts.host}:${this.opts.port}`)}`,
+      region: signed.region,
+      account: this.opts.account,
+    };
+    return SQS_ACTIONS[action](new SqsService(ctx), params as Record<string, unknown>);
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > BODY_BYTES_MAX) {
+        reject(new AwsError('RequestEntityTooLarge', `Request bodies are limited to ${BODY_BYTES_MAX} bytes.`, 413));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function toAwsError(err: unknown): AwsError {
+  if (err instanceof AwsError) return err;
+  if (err instanceof BrokerError) {
+    // The broker refused (a queue's arguments, a limit): the client's fault, with the broker's text.
+    return new AwsError('InvalidParameterValue', err.message, 400);
+  }
+  return new AwsError('InternalError', 'We encountered an internal error. Please try again.', 500);
+}
+
+function send(res: ServerResponse, status: number, requestId: string, body: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': JSON_TYPE, 'x-amzn-requestid': requestId, 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}

@@ -1,0 +1,313 @@
+// Amazon SQS actions over Wharf's queues, protocol-neutral (json.ts speaks AWS JSON
+// 1.0 to them). An SQS queue IS an AMQP queue of the same name in the vhost the
+// access key maps to: SendMessage publishes a persistent message through the
+// default exchange, so AMQP consumers receive what SQS producers send
+// (docs/aws.md has the mapping). The answer to a send waits until the message is
+// on disk, like a publisher confirm.
+//
+// This first slice serves the producer side and queue management: CreateQueue,
+// GetQueueUrl, ListQueues, DeleteQueue, GetQueueAttributes, PurgeQueue,
+// SendMessage, SendMessageBatch. ReceiveMessage and the rest come next.
+
+import { randomUUID } from 'node:crypto';
+import type { Broker } from '../../../broker/broker.js';
+import type { PublishInput } from '../../../broker/message.js';
+import type { Queue } from '../../../broker/queue/queue.js';
+import type { Vhost } from '../../../broker/vhost.js';
+import { encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
+import { AwsError } from '../errors.js';
+import { md5Hex, md5OfAttributes, type MessageAttributeValue } from './md5.js';
+
+/** AWS's current default and maximum message size (1 MiB since 2025). */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+const CONNECTION = 'aws-sqs';
+/** Where an SQS queue's attributes live on the AMQP queue (a JSON object as a queue argument). */
+export const SQS_ATTRIBUTES_ARG = 'x-sqs-attributes';
+
+const DEFAULT_ATTRIBUTES: Readonly<Record<string, string>> = {
+  VisibilityTimeout: '30',
+  MaximumMessageSize: String(MAX_MESSAGE_BYTES),
+  MessageRetentionPeriod: '345600',
+  DelaySeconds: '0',
+  ReceiveMessageWaitTimeSeconds: '0',
+};
+
+/** Attributes CreateQueue takes, with AWS's ranges. */
+const SETTABLE: Readonly<Record<string, readonly [number, number]>> = {
+  VisibilityTimeout: [0, 43200],
+  MaximumMessageSize: [1024, MAX_MESSAGE_BYTES],
+  MessageRetentionPeriod: [60, 1209600],
+  DelaySeconds: [0, 900],
+  ReceiveMessageWaitTimeSeconds: [0, 20],
+};
+
+export interface SqsContext {
+  readonly broker: Broker;
+  readonly vhost: Vhost;
+  /** http://host:port, the base of queue URLs. */
+  readonly endpoint: string;
+  readonly region: string;
+  readonly account: string;
+}
+
+type Params = Record<string, unknown>;
+
+export const queueDoesNotExist = (): AwsError =>
+  new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 400, 'AWS.SimpleQueueService.NonExistentQueue');
+
+export class SqsService {
+  constructor(private readonly ctx: SqsContext) {}
+
+  queueUrl(name: string): string {
+    return `${this.ctx.endpoint}/${this.ctx.account}/${name}`;
+  }
+
+  async CreateQueue(p: Params): Promise<Params> {
+    const name = requiredString(p, 'QueueName');
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
+      throw new AwsError('InvalidParameterValue', 'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length');
+    }
+    const attributes = validateAttributes(optionalMap(p, 'Attributes'));
+    const existing = this.ctx.vhost.queues.get(name);
+    if (existing) {
+      const current = storedAttributes(existing);
+      const differs = Object.keys(attributes).filter((k) => (current[k] ?? DEFAULT_ATTRIBUTES[k]) !== attributes[k]);
+      if (differs.length > 0) {
+        throw new AwsError('QueueNameExists', `A queue already exists with the same name and a different value for attribute ${differs[0]}`, 400, 'QueueAlreadyExists');
+      }
+      return { QueueUrl: this.queueUrl(name) };
+    }
+    const args = Object.keys(attributes).length > 0 ? { [SQS_ATTRIBUTES_ARG]: JSON.stringify(attributes) } : {};
+    await this.ctx.vhost.declareQueue(name, { passive: false, durable: true, exclusive: false, autoDelete: false, args }, CONNECTION);
+    await this.ctx.broker.topologySaved();
+    return { QueueUrl: this.queueUrl(name) };
+  }
+
+  GetQueueUrl(p: Params): Params {
+    const name = requiredString(p, 'QueueName');
+    if (!this.ctx.vhost.queues.has(name)) throw queueDoesNotExist();
+    return { QueueUrl: this.queueUrl(name) };
+  }
+
+  ListQueues(p: Params): Params {
+    const prefix = typeof p.QueueNamePrefix === 'string' ? p.QueueNamePrefix : '';
+    const max = p.MaxResults === undefined ? undefined : Number(p.MaxResults);
+    if (max !== undefined && !(Number.isInteger(max) && max >= 1 && max <= 1000)) {
+      throw new AwsError('InvalidParameterValue', 'Value for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.');
+    }
+    const names = [...this.ctx.vhost.queues.values()].filter((q) => q.exclusiveOwner === undefined && q.name.startsWith(prefix)).map((q) => q.name).sort();
+    const after = typeof p.NextToken === 'string' ? Buffer.from(p.NextToken, 'base64url').toString('utf8') : undefined;
+    const from = after === undefined ? names : names.filter((n) => n > after);
+    // Without MaxResults AWS returns up to 1,000 and no token.
+    const page = from.slice(0, max ?? 1000);
+    const out: Params = { QueueUrls: page.map((n) => this.queueUrl(n)) };
+    if (max !== undefined && from.length > page.length) out.NextToken = Buffer.from(page[page.length - 1], 'utf8').toString('base64url');
+    return out;
+  }
+
+  async DeleteQueue(p: Params): Promise<Params> {
+    const q = this.queueOf(p);
+    await this.ctx.vhost.deleteQueue(q.name, { ifUnused: false, ifEmpty: false }, CONNECTION);
+    await this.ctx.broker.topologySaved();
+    return {};
+  }
+
+  PurgeQueue(p: Params): Params {
+    const q = this.queueOf(p);
+    this.ctx.vhost.purgeQueue(q.name, CONNECTION);
+    return {};
+  }
+
+  GetQueueAttributes(p: Params): Params {
+    const q = this.queueOf(p);
+    const wanted = Array.isArray(p.AttributeNames) ? (p.AttributeNames as unknown[]).map(String) : [];
+    const all = this.attributesOf(q);
+    const names = wanted.includes('All') ? Object.keys(all) : wanted;
+    const out: Record<string, string> = {};
+    for (const n of names) {
+      if (!(n in all)) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${n}.`);
+      out[n] = all[n];
+    }
+    return Object.keys(out).length > 0 ? { Attributes: out } : {};
+  }
+
+  async SendMessage(p: Params): Promise<Params> {
+    const q = this.queueOf(p);
+    const sent = this.publish(q, p);
+    await this.ctx.broker.store.sync();
+    return sent;
+  }
+
+  async SendMessageBatch(p: Params): Promise<Params> {
+    const q = this.queueOf(p);
+    const entries = checkBatch(p.Entries);
+    const total = entries.reduce((sum, e) => sum + Buffer.byteLength(typeof e.MessageBody === 'string' ? e.MessageBody : ''), 0);
+    if (total > maxMessageBytes(q, this)) {
+      throw new AwsError('BatchRequestTooLong', `Batch requests cannot be longer than ${maxMessageBytes(q, this)} bytes. You have sent ${total} bytes.`, 400, 'AWS.SimpleQueueService.BatchRequestTooLong');
+    }
+    const Successful: Params[] = [];
+    const Failed: Params[] = [];
+    for (const e of entries) {
+      try {
+        Successful.push({ Id: e.Id, ...this.publish(q, e) });
+      } catch (err) {
+        if (!(err instanceof AwsError)) throw err;
+        Failed.push({ Id: e.Id, SenderFault: err.fault === 'Sender', Code: err.code, Message: err.message });
+      }
+    }
+    if (Successful.length > 0) await this.ctx.broker.store.sync();
+    return { Successful, Failed };
+  }
+
+  /** The queue a request's QueueUrl names (in this account and vhost). */
+  private queueOf(p: Params): Queue {
+    const url = requiredString(p, 'QueueUrl');
+    const m = /\/([^/]+)\/([^/?]+)\/?$/.exec(url);
+    const q = m && m[1] === this.ctx.account ? this.ctx.vhost.queues.get(decodeURIComponent(m[2])) : undefined;
+    if (!q) throw queueDoesNotExist();
+    return q;
+  }
+
+  attributesOf(q: Queue): Record<string, string> {
+    const created = String(Math.floor(this.ctx.broker.startedAt / 1000));
+    return {
+      ...DEFAULT_ATTRIBUTES,
+      ...storedAttributes(q),
+      ApproximateNumberOfMessages: String(q.messageCount),
+      ApproximateNumberOfMessagesNotVisible: String(q.unacked),
+      ApproximateNumberOfMessagesDelayed: '0',
+      CreatedTimestamp: created,
+      LastModifiedTimestamp: created,
+      QueueArn: `arn:aws:sqs:${this.ctx.region}:${this.ctx.account}:${q.name}`,
+    };
+  }
+
+  /** One message into the queue through the default exchange, persistent; its SQS reply fields. */
+  private publish(q: Queue, p: Params): Params {
+    const body = p.MessageBody;
+    if (typeof body !== 'string' || body === '') throw new AwsError('MissingParameter', 'The request must contain the parameter MessageBody.');
+    const limit = maxMessageBytes(q, this);
+    const attrs = messageAttributes(p.MessageAttributes);
+    const size = Buffer.byteLength(body) + attributesSize(attrs);
+    if (size > limit) {
+      throw new AwsError('InvalidParameterValue', `One or more parameters are invalid. Reason: Message must be shorter than ${limit} bytes.`);
+    }
+    if (p.DelaySeconds !== undefined && Number(p.DelaySeconds) !== 0) {
+      throw new AwsError('InvalidParameterValue', 'Value for parameter DelaySeconds is invalid. Reason: delayed messages are not supported by Wharf yet.');
+    }
+    const messageId = randomUUID();
+    const headers: FieldTable = {};
+    for (const [name, a] of Object.entries(attrs)) headers[name] = a.BinaryValue ?? a.StringValue ?? '';
+    const properties = { deliveryMode: 2, messageId, timestamp: Math.floor(Date.now() / 1000), ...(Object.keys(headers).length > 0 ? { headers } : {}) };
+    const input: PublishInput = {
+      exchange: '',
+      routingKey: q.name,
+      mandatory: false,
+      properties: encodeProperties(properties),
+      body: Buffer.from(body, 'utf8'),
+      persistent: true,
+      headers: Object.keys(headers).length > 0 ? headers : undefined,
+      priority: 0,
+      expiration: -1,
+      messageId,
+    };
+    this.ctx.vhost.publish(input);
+    const out: Params = { MessageId: messageId, MD5OfMessageBody: md5Hex(body) };
+    if (Object.keys(attrs).length > 0) out.MD5OfMessageAttributes = md5OfAttributes(attrs);
+    return out;
+  }
+}
+
+function requiredString(p: Params, key: string): string {
+  const v = p[key];
+  if (typeof v !== 'string' || v === '') throw new AwsError('MissingParameter', `The request must contain the parameter ${key}.`);
+  return v;
+}
+
+function optionalMap(p: Params, key: string): Record<string, unknown> {
+  const v = p[key];
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new AwsError('InvalidParameterValue', `Value for parameter ${key} is invalid.`);
+  return v as Record<string, unknown>;
+}
+
+function validateAttributes(raw: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const range = SETTABLE[k];
+    if (!range) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${k}.`);
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < range[0] || n > range[1]) {
+      throw new AwsError('InvalidAttributeValue', `Invalid value for the parameter ${k}.`);
+    }
+    out[k] = String(n);
+  }
+  return out;
+}
+
+function storedAttributes(q: Queue): Record<string, string> {
+  const raw = q.args[SQS_ATTRIBUTES_ARG];
+  if (typeof raw !== 'string') return {};
+  try {
+    return JSON.parse(raw) as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+
+function maxMessageBytes(q: Queue, s: SqsService): number {
+  return Number(s.attributesOf(q).MaximumMessageSize);
+}
+
+/** MessageAttributes as sent (BinaryValue base64 in JSON), checked as SQS checks them. */
+function messageAttributes(raw: unknown): Record<string, MessageAttributeValue> {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new AwsError('InvalidParameterValue', 'Value for parameter MessageAttributes is invalid.');
+  const entries = Object.entries(raw as Record<string, unknown>);
+  if (entries.length > 10) throw new AwsError('InvalidParameterValue', 'Number of message attributes [' + entries.length + '] exceeds the allowed maximum [10].');
+  const out: Record<string, MessageAttributeValue> = {};
+  for (const [name, v] of entries) {
+    const a = v as { DataType?: unknown; StringValue?: unknown; BinaryValue?: unknown };
+    if (typeof a.DataType !== 'string' || !/^(String|Number|Binary)(\..+)?$/.test(a.DataType)) {
+      throw new AwsError('InvalidParameterValue', `The message attribute '${name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.`);
+    }
+    if (a.DataType.startsWith('Binary')) {
+      if (typeof a.BinaryValue !== 'string') throw new AwsError('InvalidParameterValue', `The message attribute '${name}' must contain non-empty message attribute value for message attribute type '${a.DataType}'.`);
+      out[name] = { DataType: a.DataType, BinaryValue: Buffer.from(a.BinaryValue, 'base64') };
+    } else {
+      if (typeof a.StringValue !== 'string' || a.StringValue === '') {
+        throw new AwsError('InvalidParameterValue', `The message attribute '${name}' must contain non-empty message attribute value for message attribute type '${a.DataType}'.`);
+      }
+      if (a.DataType.startsWith('Number') && !Number.isFinite(Number(a.StringValue))) {
+        throw new AwsError('InvalidParameterValue', `Can't cast the value of message attribute '${name}' to a number.`);
+      }
+      out[name] = { DataType: a.DataType, StringValue: a.StringValue };
+    }
+  }
+  return out;
+}
+
+function attributesSize(attrs: Readonly<Record<string, MessageAttributeValue>>): number {
+  let n = 0;
+  for (const [name, a] of Object.entries(attrs)) n += Buffer.byteLength(name) + Buffer.byteLength(a.DataType) + (a.BinaryValue?.length ?? Buffer.byteLength(a.StringValue ?? ''));
+  return n;
+}
+
+interface BatchEntry extends Params {
+  readonly Id: string;
+}
+
+function checkBatch(raw: unknown): BatchEntry[] {
+  if (!Array.isArray(raw) || raw.length === 0) throw new AwsError('EmptyBatchRequest', 'There should be at least one SendMessageBatchRequestEntry in the request.', 400, 'AWS.SimpleQueueService.EmptyBatchRequest');
+  if (raw.length > 10) throw new AwsError('TooManyEntriesInBatchRequest', `Maximum number of entries per request are 10. You have sent ${raw.length}.`, 400, 'AWS.SimpleQueueService.TooManyEntriesInBatchRequest');
+  const ids = new Set<string>();
+  for (const e of raw as Params[]) {
+    const id = e?.Id;
+    if (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,80}$/.test(id)) {
+      throw new AwsError('InvalidBatchEntryId', 'A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.', 400, 'AWS.SimpleQueueService.InvalidBatchEntryId');
+    }
+    if (ids.has(id)) throw new AwsError('BatchEntryIdsNotDistinct', `Id ${id} repeated.`, 400, 'AWS.SimpleQueueService.BatchEntryIdsNotDistinct');
+    ids.add(id);
+  }
+  return raw as BatchEntry[];
+}

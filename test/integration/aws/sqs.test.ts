@@ -1,0 +1,99 @@
+// The SQS API (first slice: queue management and sending) through AWS SDK v3
+// (@aws-sdk/client-sqs, AWS JSON 1.0 with SigV4): an SQS queue is an AMQP queue of the
+// same name, so what the SDK sends an amqplib consumer receives, attributes as headers.
+// The SDK checks the MD5 digests Wharf returns. Errors carry AWS's codes.
+
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ListQueuesCommand,
+  PurgeQueueCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { TEST_OPTS, uniqueName } from '../../helpers/async.js';
+import { drainBodies, useBroker } from '../../helpers/amqplib.js';
+import { skipUnderReference } from '../../helpers/broker.js';
+
+function client(port: number, secret = 'test', accessKeyId = 'test'): SQSClient {
+  return new SQSClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey: secret }, maxAttempts: 1 });
+}
+
+async function errorName(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    return (err as { name: string }).name;
+  }
+  return 'no error';
+}
+
+describe('SQS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
+  const ctx = useBroker({ awsPort: 0 });
+  const sqs = (): SQSClient => client(ctx.broker.handle.awsPort ?? 0);
+
+  it('creates a queue (twice is fine), finds its URL, lists it by prefix, deletes it', TEST_OPTS, async () => {
+    const name = uniqueName('sqs-q').replace(/\./g, '-');
+    const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: '45' } }));
+    assert.match(QueueUrl ?? '', new RegExp(`/000000000000/${name}$`));
+    assert.equal((await sqs().send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: '45' } }))).QueueUrl, QueueUrl);
+    assert.equal(await errorName(sqs().send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: '10' } }))), 'QueueNameExists');
+    assert.equal((await sqs().send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl, QueueUrl);
+    assert.deepEqual((await sqs().send(new ListQueuesCommand({ QueueNamePrefix: name }))).QueueUrls, [QueueUrl]);
+    const attrs = await sqs().send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] }));
+    assert.equal(attrs.Attributes?.VisibilityTimeout, '45');
+    assert.equal(attrs.Attributes?.QueueArn, `arn:aws:sqs:us-east-1:000000000000:${name}`);
+    await sqs().send(new DeleteQueueCommand({ QueueUrl }));
+    assert.equal(await errorName(sqs().send(new GetQueueUrlCommand({ QueueName: name }))), 'QueueDoesNotExist');
+    assert.equal(await errorName(sqs().send(new CreateQueueCommand({ QueueName: 'bad name!' }))), 'InvalidParameterValue');
+  });
+
+  it('what the SDK sends (with attributes) an amqplib consumer receives; the SDK verifies the MD5s', TEST_OPTS, async () => {
+    const name = uniqueName('sqs-send').replace(/\./g, '-');
+    const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: name }));
+    const sent = await sqs().send(new SendMessageCommand({
+      QueueUrl,
+      MessageBody: '{"order": 7}',
+      MessageAttributes: { tier: { DataType: 'String', StringValue: 'gold' }, amount: { DataType: 'Number', StringValue: '750' } },
+    }));
+    assert.match(sent.MessageId ?? '', /^[0-9a-f-]{36}$/);
+    const batch = await sqs().send(new SendMessageBatchCommand({
+      QueueUrl,
+      Entries: [{ Id: 'a', MessageBody: 'second' }, { Id: 'b', MessageBody: '' }, { Id: 'c', MessageBody: 'third' }],
+    }));
+    assert.deepEqual(batch.Successful?.map((e) => e.Id), ['a', 'c']);
+    assert.deepEqual(batch.Failed?.map((e) => [e.Id, e.Code, e.SenderFault]), [['b', 'MissingParameter', true]]);
+    const attrs = await sqs().send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    assert.equal(attrs.Attributes?.ApproximateNumberOfMessages, '3');
+
+    const ch = await ctx.clients.channel();
+    const first = await ch.get(name, { noAck: true });
+    assert.ok(first);
+    assert.equal(first.content.toString(), '{"order": 7}');
+    assert.deepEqual(first.properties.headers, { tier: 'gold', amount: '750' });
+    assert.equal(first.properties.messageId, sent.MessageId);
+    assert.equal(first.properties.deliveryMode, 2);
+    assert.deepEqual(await drainBodies(ch, name), ['second', 'third']);
+
+    await sqs().send(new SendMessageCommand({ QueueUrl, MessageBody: 'to purge' }));
+    await sqs().send(new PurgeQueueCommand({ QueueUrl }));
+    assert.equal((await ch.checkQueue(name)).messageCount, 0);
+  });
+
+  it("refuses wrong signatures, unknown keys and unknown queues with AWS's codes", TEST_OPTS, async () => {
+    const port = ctx.broker.handle.awsPort ?? 0;
+    assert.equal(await errorName(client(port, 'wrong').send(new ListQueuesCommand({}))), 'SignatureDoesNotMatch');
+    assert.equal(await errorName(client(port, 'test', 'nobody').send(new ListQueuesCommand({}))), 'InvalidClientTokenId');
+    const url = `http://127.0.0.1:${port}/000000000000/no-such-queue`;
+    assert.equal(await errorName(sqs().send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x' }))), 'QueueDoesNotExist');
+    const big = 'x'.repeat(1024 * 1024 + 1);
+    const name = uniqueName('sqs-big').replace(/\./g, '-');
+    const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: name }));
+    assert.equal(await errorName(sqs().send(new SendMessageCommand({ QueueUrl, MessageBody: big }))), 'InvalidParameterValue');
+  });
+});
