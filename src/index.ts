@@ -405,6 +405,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
         const options = await loadContextOptions(tls);
         amqps.setSecureContext(options);
         httpHandle.setSecureContext(options);
+        kafkaTlsListener?.setSecureContext(options);
         logger.info('TLS certificate reloaded', { cert: tls.certFile });
         return true;
       } catch (err) {

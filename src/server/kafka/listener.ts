@@ -3,7 +3,7 @@
 // or SASL_SSL with them. Connections start in `vhost`; a SASL login may pick another.
 
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, Server as TlsServer, type SecureContextOptions } from 'node:tls';
 import type { Broker } from '../../broker/broker.js';
 import type { Vhost } from '../../broker/vhost.js';
 import type { Logger } from '../../util/logger.js';
@@ -12,6 +12,7 @@ import { KafkaConnection, type KafkaConnectionStats } from './connection.js';
 import { HANDLERS } from './handlers/index.js';
 import { KafkaConnectionView } from './connection-view.js';
 import type { SaslMechanismName } from './sasl/mechanism.js';
+import { TLS_CIPHERS } from '../../util/tls.js';
 
 /** PEM certificate chain and key for a TLS listener. */
 export interface KafkaTlsOptions {
@@ -19,22 +20,6 @@ export interface KafkaTlsOptions {
   readonly key: Buffer | string;
   readonly ca?: Buffer | string;
 }
-
-/**
- * Forward-secret suites only (issue 13: Node's defaults still allow static-RSA key exchange):
- * TLS 1.3's, and ECDHE with AEAD for TLS 1.2. Branch tls may define the broker-wide list.
- */
-export const TLS_CIPHERS = [
-  'TLS_AES_256_GCM_SHA384',
-  'TLS_CHACHA20_POLY1305_SHA256',
-  'TLS_AES_128_GCM_SHA256',
-  'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384',
-  'ECDHE-ECDSA-CHACHA20-POLY1305',
-  'ECDHE-RSA-CHACHA20-POLY1305',
-  'ECDHE-ECDSA-AES128-GCM-SHA256',
-  'ECDHE-RSA-AES128-GCM-SHA256',
-].join(':');
 
 /** A TLS handshake not done in this time is dropped (Node's default would wait two minutes). */
 const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -92,6 +77,11 @@ export class KafkaListener {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** New TLS connections get these (SIGHUP reload); connections already open keep theirs. No-op without TLS. */
+  setSecureContext(options: SecureContextOptions): void {
+    if (this.server instanceof TlsServer) this.server.setSecureContext(options);
   }
 
   /** What each open connection holds (in-flight requests, backlog, unsent output). */
