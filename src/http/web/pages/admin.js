@@ -1,7 +1,7 @@
 // Virtual hosts, users, permissions and policies: server-paged lists, with
-// create and delete forms. Those write routes come with the tenancy work; on a
-// broker without them the action answers 405 and the toast says so, and a list
-// route that is missing (404) shows a "not available" state.
+// create and delete forms. On a broker without the write routes the action answers
+// 405 and the toast says so, and a list route that is missing (404) shows a "not
+// available" state.
 
 import { api, describe } from '../api.js';
 import { badge, bytes, confirmDialog, enc, field, h, jsonText, num, rate, get, toast } from '../dom.js';
