@@ -13,6 +13,7 @@ import type { Logger } from '../../store/index.js';
 import { isLoopback } from '../../util/loopback.js';
 import { AwsError } from './errors.js';
 import { verifySignature, type Credential } from './sigv4.js';
+import { SqsReceiver } from './sqs/receiver.js';
 import { SqsService, type SqsContext } from './sqs/service.js';
 
 /** An access key: its secret, the vhost it works in, and whether only loopback peers may use it. */
@@ -50,11 +51,17 @@ const SQS_ACTIONS: Readonly<Record<string, Handler>> = {
   PurgeQueue: (s, p) => s.PurgeQueue(p),
   SendMessage: (s, p) => s.SendMessage(p),
   SendMessageBatch: (s, p) => s.SendMessageBatch(p),
+  ReceiveMessage: (s, p) => s.ReceiveMessage(p),
+  DeleteMessage: (s, p) => s.DeleteMessage(p),
+  DeleteMessageBatch: (s, p) => s.DeleteMessageBatch(p),
+  ChangeMessageVisibility: (s, p) => s.ChangeMessageVisibility(p),
 };
 
 export class AwsListener {
   private readonly server: Server;
   private readonly byKey: Map<string, AwsCredential>;
+  /** One receiver (the leases of received messages) per vhost, for the listener's life. */
+  private readonly receivers = new Map<string, SqsReceiver>();
 
   constructor(
     private readonly broker: Broker,
@@ -76,6 +83,8 @@ export class AwsListener {
   }
 
   close(): Promise<void> {
+    for (const r of this.receivers.values()) r.close();
+    this.receivers.clear();
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
@@ -118,9 +127,12 @@ export class AwsListener {
     }
     const vhost = this.broker.vhost(cred.vhost);
     if (!vhost) throw new AwsError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
+    let receiver = this.receivers.get(vhost.name);
+    if (!receiver) this.receivers.set(vhost.name, (receiver = new SqsReceiver(vhost, this.broker.store)));
     const ctx: SqsContext = {
       broker: this.broker,
       vhost,
+      receiver,
       endpoint: `http://${String(req.headers.host ?? `${this.opts.host}:${this.opts.port}`)}`,
       region: signed.region,
       account: this.opts.account,

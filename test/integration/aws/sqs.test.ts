@@ -13,6 +13,10 @@ import {
   SendMessageBatchCommand,
   SendMessageCommand,
   SQSClient,
+  ReceiveMessageCommand,
+  DeleteMessageCommand,
+  DeleteMessageBatchCommand,
+  ChangeMessageVisibilityCommand,
 } from '@aws-sdk/client-sqs';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -75,7 +79,7 @@ describe('SQS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
     const first = await ch.get(name, { noAck: true });
     assert.ok(first);
     assert.equal(first.content.toString(), '{"order": 7}');
-    assert.deepEqual(first.properties.headers, { tier: 'gold', amount: '750' });
+    assert.deepEqual(first.properties.headers, { tier: 'gold', amount: '750', 'x-sqs-attribute-types': JSON.stringify({ tier: 'String', amount: 'Number' }) });
     assert.equal(first.properties.messageId, sent.MessageId);
     assert.equal(first.properties.deliveryMode, 2);
     assert.deepEqual(await drainBodies(ch, name), ['second', 'third']);
@@ -95,5 +99,48 @@ describe('SQS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
     const name = uniqueName('sqs-big').replace(/\./g, '-');
     const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: name }));
     assert.equal(await errorName(sqs().send(new SendMessageCommand({ QueueUrl, MessageBody: big }))), 'InvalidParameterValue');
+  });
+
+  it('receives with leases: invisible while leased, back after ChangeMessageVisibility 0 or the timeout, gone once deleted', TEST_OPTS, async () => {
+    const name = uniqueName('sqs-recv').replace(/\./g, '-');
+    const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: name }));
+    for (const body of ['one', 'two', 'three']) {
+      await sqs().send(new SendMessageCommand({ QueueUrl, MessageBody: body, MessageAttributes: { n: { DataType: 'Number', StringValue: '5' }, raw: { DataType: 'Binary', BinaryValue: Buffer.from([1, 2]) } } }));
+    }
+    // The SDK checks MD5OfBody and MD5OfMessageAttributes of what it receives.
+    const first = await sqs().send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
+    assert.deepEqual(first.Messages?.map((m) => m.Body), ['one', 'two', 'three']);
+    assert.deepEqual(first.Messages?.[0].MessageAttributes?.n, { DataType: 'Number', StringValue: '5' });
+    assert.deepEqual([...(first.Messages?.[0].MessageAttributes?.raw.BinaryValue ?? [])], [1, 2]);
+    assert.equal(first.Messages?.[0].Attributes?.ApproximateReceiveCount, '1');
+    assert.equal((await sqs().send(new ReceiveMessageCommand({ QueueUrl }))).Messages, undefined, 'all three are leased');
+    const ch = await ctx.clients.channel();
+    assert.equal((await ch.checkQueue(name)).messageCount, 0, 'leased messages are not ready for AMQP consumers either');
+
+    const [m1, m2, m3] = first.Messages ?? [];
+    const del = await sqs().send(new DeleteMessageBatchCommand({ QueueUrl, Entries: [{ Id: 'a', ReceiptHandle: m1.ReceiptHandle }, { Id: 'b', ReceiptHandle: m2.ReceiptHandle }, { Id: 'c', ReceiptHandle: 'forged.handle' }] }));
+    assert.deepEqual(del.Successful?.map((e) => e.Id), ['a', 'b']);
+    assert.deepEqual(del.Failed?.map((e) => e.Code), ['ReceiptHandleIsInvalid']);
+    await sqs().send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: m3.ReceiptHandle, VisibilityTimeout: 0 }));
+    const again = await sqs().send(new ReceiveMessageCommand({ QueueUrl, VisibilityTimeout: 1, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
+    assert.equal(again.Messages?.[0].Body, 'three');
+    assert.equal(again.Messages?.[0].Attributes?.ApproximateReceiveCount, '2');
+    // Its 1 s lease runs out while this long poll waits; it comes back a third time.
+    const third = await sqs().send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 10, MessageSystemAttributeNames: ['All'] }));
+    assert.equal(third.Messages?.[0].Body, 'three');
+    assert.equal(third.Messages?.[0].Attributes?.ApproximateReceiveCount, '3');
+    await sqs().send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: third.Messages?.[0].ReceiptHandle }));
+    assert.equal((await ch.checkQueue(name)).messageCount, 0);
+    assert.equal(await errorName(sqs().send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: 'not-a-handle' }))), 'ReceiptHandleIsInvalid');
+  });
+
+  it('a long poll is woken by a send, from SQS or from AMQP', TEST_OPTS, async () => {
+    const name = uniqueName('sqs-poll').replace(/\./g, '-');
+    const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: name }));
+    const waiting = sqs().send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 20 }));
+    const ch = await ctx.clients.channel();
+    ch.sendToQueue(name, Buffer.from('from amqp'));
+    const got = await waiting;
+    assert.equal(got.Messages?.[0].Body, 'from amqp');
   });
 });

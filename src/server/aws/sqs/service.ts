@@ -5,18 +5,25 @@
 // (docs/aws.md has the mapping). The answer to a send waits until the message is
 // on disk, like a publisher confirm.
 //
-// This first slice serves the producer side and queue management: CreateQueue,
-// GetQueueUrl, ListQueues, DeleteQueue, GetQueueAttributes, PurgeQueue,
-// SendMessage, SendMessageBatch. ReceiveMessage and the rest come next.
+// Served: CreateQueue, GetQueueUrl, ListQueues, DeleteQueue, GetQueueAttributes,
+// PurgeQueue, SendMessage(Batch), ReceiveMessage (leases: receiver.ts),
+// DeleteMessage(Batch), ChangeMessageVisibility.
 
 import { randomUUID } from 'node:crypto';
 import type { Broker } from '../../../broker/broker.js';
 import type { PublishInput } from '../../../broker/message.js';
 import type { Queue } from '../../../broker/queue/queue.js';
 import type { Vhost } from '../../../broker/vhost.js';
-import { encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
+import type { GetResult } from '../../../broker/session.js';
+import { decodeProperties, encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
 import { AwsError } from '../errors.js';
 import { md5Hex, md5OfAttributes, type MessageAttributeValue } from './md5.js';
+import { SqsReceiver, VISIBILITY_MAX_S } from './receiver.js';
+
+/** The header that keeps SQS attributes' data types for the way back (AMQP headers have no "Number" type). */
+export const ATTRIBUTE_TYPES_HEADER = 'x-sqs-attribute-types';
+/** How often a long poll looks again while it waits (ms). */
+const LONG_POLL_STEP_MS = 50;
 
 /** AWS's current default and maximum message size (1 MiB since 2025). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -44,6 +51,8 @@ const SETTABLE: Readonly<Record<string, readonly [number, number]>> = {
 export interface SqsContext {
   readonly broker: Broker;
   readonly vhost: Vhost;
+  /** The vhost's long-lived receiver (leases of received messages). */
+  readonly receiver: SqsReceiver;
   /** http://host:port, the base of queue URLs. */
   readonly endpoint: string;
   readonly region: string;
@@ -140,7 +149,7 @@ export class SqsService {
 
   async SendMessageBatch(p: Params): Promise<Params> {
     const q = this.queueOf(p);
-    const entries = checkBatch(p.Entries);
+    const entries = checkBatch(p.Entries, 'SendMessageBatchRequestEntry');
     const total = entries.reduce((sum, e) => sum + Buffer.byteLength(typeof e.MessageBody === 'string' ? e.MessageBody : ''), 0);
     if (total > maxMessageBytes(q, this)) {
       throw new AwsError('BatchRequestTooLong', `Batch requests cannot be longer than ${maxMessageBytes(q, this)} bytes. You have sent ${total} bytes.`, 400, 'AWS.SimpleQueueService.BatchRequestTooLong');
@@ -156,6 +165,60 @@ export class SqsService {
       }
     }
     if (Successful.length > 0) await this.ctx.broker.store.sync();
+    return { Successful, Failed };
+  }
+
+  async ReceiveMessage(p: Params): Promise<Params> {
+    const q = this.queueOf(p);
+    const attrs = this.attributesOf(q);
+    const max = intParam(p, 'MaxNumberOfMessages', 1, 1, 10);
+    const visibility = intParam(p, 'VisibilityTimeout', Number(attrs.VisibilityTimeout), 0, VISIBILITY_MAX_S);
+    const waitS = intParam(p, 'WaitTimeSeconds', Number(attrs.ReceiveMessageWaitTimeSeconds), 0, 20);
+    const deadline = Date.now() + waitS * 1000;
+    let got = await this.ctx.receiver.receive(q.name, max, visibility);
+    while (got.length === 0 && Date.now() < deadline && this.ctx.vhost.queues.get(q.name) === q) {
+      await new Promise((r) => setTimeout(r, Math.min(LONG_POLL_STEP_MS, deadline - Date.now())));
+      got = await this.ctx.receiver.receive(q.name, max, visibility);
+    }
+    if (got.length === 0) return {};
+    const systemNames = names(p.AttributeNames, p.MessageSystemAttributeNames);
+    const attributeNames = names(p.MessageAttributeNames);
+    return { Messages: got.map((g) => receivedJson(g.result, g.receiptHandle, systemNames, attributeNames)) };
+  }
+
+  DeleteMessage(p: Params): Params {
+    const q = this.queueOf(p);
+    this.ctx.receiver.delete(q.name, requiredString(p, 'ReceiptHandle'));
+    return {};
+  }
+
+  DeleteMessageBatch(p: Params): Params {
+    const q = this.queueOf(p);
+    return this.batch(p.Entries, 'DeleteMessageBatchRequestEntry', (e) => this.ctx.receiver.delete(q.name, requiredString(e, 'ReceiptHandle')));
+  }
+
+  ChangeMessageVisibility(p: Params): Params {
+    const q = this.queueOf(p);
+    const timeout = intParam(p, 'VisibilityTimeout', -1, 0, VISIBILITY_MAX_S);
+    if (timeout < 0) throw new AwsError('MissingParameter', 'The request must contain the parameter VisibilityTimeout.');
+    this.ctx.receiver.changeVisibility(q.name, requiredString(p, 'ReceiptHandle'), timeout);
+    return {};
+  }
+
+  /** A batch of per-entry actions: Successful by Id, Failed with each entry's error. */
+  private batch(raw: unknown, what: string, each: (e: Params) => void): Params {
+    const entries = checkBatch(raw, what);
+    const Successful: Params[] = [];
+    const Failed: Params[] = [];
+    for (const e of entries) {
+      try {
+        each(e);
+        Successful.push({ Id: e.Id });
+      } catch (err) {
+        if (!(err instanceof AwsError)) throw err;
+        Failed.push({ Id: e.Id, SenderFault: err.fault === 'Sender', Code: err.code, Message: err.message });
+      }
+    }
     return { Successful, Failed };
   }
 
@@ -198,6 +261,7 @@ export class SqsService {
     const messageId = randomUUID();
     const headers: FieldTable = {};
     for (const [name, a] of Object.entries(attrs)) headers[name] = a.BinaryValue ?? a.StringValue ?? '';
+    if (Object.keys(attrs).length > 0) headers[ATTRIBUTE_TYPES_HEADER] = JSON.stringify(Object.fromEntries(Object.entries(attrs).map(([n, a]) => [n, a.DataType])));
     const properties = { deliveryMode: 2, messageId, timestamp: Math.floor(Date.now() / 1000), ...(Object.keys(headers).length > 0 ? { headers } : {}) };
     const input: PublishInput = {
       exchange: '',
@@ -297,8 +361,8 @@ interface BatchEntry extends Params {
   readonly Id: string;
 }
 
-function checkBatch(raw: unknown): BatchEntry[] {
-  if (!Array.isArray(raw) || raw.length === 0) throw new AwsError('EmptyBatchRequest', 'There should be at least one SendMessageBatchRequestEntry in the request.', 400, 'AWS.SimpleQueueService.EmptyBatchRequest');
+function checkBatch(raw: unknown, what: string): BatchEntry[] {
+  if (!Array.isArray(raw) || raw.length === 0) throw new AwsError('EmptyBatchRequest', `There should be at least one ${what} in the request.`, 400, 'AWS.SimpleQueueService.EmptyBatchRequest');
   if (raw.length > 10) throw new AwsError('TooManyEntriesInBatchRequest', `Maximum number of entries per request are 10. You have sent ${raw.length}.`, 400, 'AWS.SimpleQueueService.TooManyEntriesInBatchRequest');
   const ids = new Set<string>();
   for (const e of raw as Params[]) {
@@ -310,4 +374,66 @@ function checkBatch(raw: unknown): BatchEntry[] {
     ids.add(id);
   }
   return raw as BatchEntry[];
+}
+
+function intParam(p: Params, key: string, dflt: number, min: number, max: number): number {
+  const v = p[key];
+  if (v === undefined || v === null) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new AwsError('InvalidParameterValue', `Value ${String(v)} for parameter ${key} is invalid. Reason: must be between ${min} and ${max}.`);
+  }
+  return n;
+}
+
+/** Requested attribute names ("All", ".*", a name, or "prefix.*"), from any of the given lists. */
+function names(...lists: unknown[]): string[] {
+  return lists.flatMap((l) => (Array.isArray(l) ? l.map(String) : []));
+}
+
+function wanted(list: readonly string[], name: string): boolean {
+  return list.some((w) => w === 'All' || w === '.*' || w === name || (w.endsWith('.*') && name.startsWith(w.slice(0, -1))));
+}
+
+/** A received message in SQS's shape: the body, the requested system and message attributes, their MD5s. */
+function receivedJson(g: GetResult, receiptHandle: string, systemNames: readonly string[], attributeNames: readonly string[]): Params {
+  const props = decodeProperties(g.content.properties);
+  const body = g.content.body.toString('utf8');
+  const out: Params = { MessageId: props.messageId ?? '', ReceiptHandle: receiptHandle, MD5OfBody: md5Hex(body), Body: body };
+  const sentMs = props.timestamp !== undefined ? Number(props.timestamp) * 1000 : 0;
+  const system: Record<string, string> = {
+    ApproximateReceiveCount: String(g.entry.returns + 1),
+    SentTimestamp: String(sentMs),
+    ApproximateFirstReceiveTimestamp: String(Date.now()),
+    SenderId: '000000000000',
+  };
+  const attrs = Object.fromEntries(Object.entries(system).filter(([n]) => wanted(systemNames, n)));
+  if (Object.keys(attrs).length > 0) out.Attributes = attrs;
+  const headers = (props.headers ?? {}) as Record<string, unknown>;
+  const types = parseTypes(headers[ATTRIBUTE_TYPES_HEADER]);
+  const messageAttrs: Record<string, MessageAttributeValue> = {};
+  for (const [name, v] of Object.entries(headers)) {
+    if (name === ATTRIBUTE_TYPES_HEADER || !wanted(attributeNames, name)) continue;
+    if (Buffer.isBuffer(v)) messageAttrs[name] = { DataType: types[name] ?? 'Binary', BinaryValue: v };
+    else if (typeof v === 'string') messageAttrs[name] = { DataType: types[name] ?? 'String', StringValue: v };
+    else if (typeof v === 'number' || typeof v === 'bigint') messageAttrs[name] = { DataType: types[name] ?? 'Number', StringValue: String(v) };
+  }
+  if (Object.keys(messageAttrs).length > 0) {
+    out.MessageAttributes = Object.fromEntries(
+      Object.entries(messageAttrs).map(([n, a]) => [n, a.BinaryValue !== undefined ? { DataType: a.DataType, BinaryValue: a.BinaryValue.toString('base64') } : { DataType: a.DataType, StringValue: a.StringValue }]),
+    );
+    out.MD5OfMessageAttributes = md5OfAttributes(messageAttrs);
+  }
+  return out;
+}
+
+function parseTypes(raw: unknown): Record<string, string> {
+  const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : raw;
+  if (typeof text !== 'string') return {};
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null ? (v as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
 }

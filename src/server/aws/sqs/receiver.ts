@@ -1,0 +1,132 @@
+// SQS receiving over a broker Session: ReceiveMessage takes messages as unacked
+// deliveries of one long-lived session per vhost, each with a lease (its visibility
+// timeout) that requeues it when it runs out, as an unacked AMQP delivery comes back
+// when its channel closes. DeleteMessage acks, ChangeMessageVisibility moves the
+// deadline (0: back now). Receipt handles name the delivery and carry an HMAC with a
+// per-process key, so they cannot be forged, and die with the process (the leased
+// messages come back to their queues then anyway).
+
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { MessageStore } from '../../../broker/message-store.js';
+import type { GetResult } from '../../../broker/session.js';
+import { Session, type DeliverySink } from '../../../broker/session.js';
+import type { Vhost } from '../../../broker/vhost.js';
+import { AwsError } from '../errors.js';
+
+const NO_SINK: DeliverySink = {
+  deliver: () => {},
+  writable: () => true,
+  stalled: () => false,
+  consumerCancelled: () => {},
+  // Leases have their own deadlines (visibility timeouts up to 12 h): the consumer timeout does not apply.
+  timedOut: () => {},
+};
+
+/** AWS's bounds on a visibility timeout (s). */
+export const VISIBILITY_MAX_S = 43_200;
+
+interface Lease {
+  readonly tag: number;
+  readonly queue: string;
+  timer: NodeJS.Timeout;
+}
+
+export interface Received {
+  readonly result: GetResult;
+  readonly receiptHandle: string;
+}
+
+export const invalidReceiptHandle = (handle: string): AwsError =>
+  new AwsError('ReceiptHandleIsInvalid', `The input receipt handle "${handle}" is not a valid receipt handle.`, 400);
+
+export class SqsReceiver {
+  private readonly session: Session;
+  private readonly leases = new Map<number, Lease>();
+  private readonly key = randomBytes(32);
+
+  constructor(
+    private readonly vhost: Vhost,
+    store: MessageStore,
+  ) {
+    this.session = new Session(vhost, store, 'aws-sqs-receiver', NO_SINK);
+  }
+
+  /** Up to `max` ready messages of the queue, each leased for `visibilityS` seconds. */
+  async receive(queue: string, max: number, visibilityS: number): Promise<Received[]> {
+    const out: Received[] = [];
+    for (let i = 0; i < max; i++) {
+      const result = await this.session.get(queue, false);
+      if (!result) break;
+      const tag = result.deliveryTag;
+      this.leases.set(tag, { tag, queue, timer: this.arm(tag, visibilityS) });
+      out.push({ result, receiptHandle: this.handleFor(queue, tag) });
+    }
+    return out;
+  }
+
+  /** DeleteMessage: the delivery is acked. A well-formed handle whose lease has ended (the message went back) succeeds, as in SQS. */
+  delete(queue: string, handle: string): void {
+    const tag = this.tagOf(queue, handle);
+    const lease = this.leases.get(tag);
+    if (!lease) return;
+    clearTimeout(lease.timer);
+    this.leases.delete(tag);
+    this.session.ack(tag, false);
+  }
+
+  /** ChangeMessageVisibility: a new deadline from now; 0 makes the message visible at once. */
+  changeVisibility(queue: string, handle: string, visibilityS: number): void {
+    const tag = this.tagOf(queue, handle);
+    const lease = this.leases.get(tag);
+    if (!lease) {
+      throw new AwsError('MessageNotInflight', 'The message referred to is not in flight.', 400, 'AWS.SimpleQueueService.MessageNotInflight');
+    }
+    clearTimeout(lease.timer);
+    if (visibilityS === 0) this.release(tag);
+    else lease.timer = this.arm(tag, visibilityS);
+  }
+
+  /** Every leased message goes back to its queue (the listener closes). */
+  close(): void {
+    for (const l of this.leases.values()) clearTimeout(l.timer);
+    this.leases.clear();
+    this.session.close();
+  }
+
+  get inFlight(): number {
+    return this.leases.size;
+  }
+
+  private arm(tag: number, visibilityS: number): NodeJS.Timeout {
+    const t = setTimeout(() => this.release(tag), visibilityS * 1000);
+    t.unref();
+    return t;
+  }
+
+  /** The lease ran out: the message is visible again, marked redelivered, its receive count up. */
+  private release(tag: number): void {
+    if (!this.leases.delete(tag)) return;
+    this.session.nack(tag, false, true);
+  }
+
+  private handleFor(queue: string, tag: number): string {
+    const body = `${this.vhost.name}\u0000${queue}\u0000${tag}`;
+    return `${Buffer.from(body, 'utf8').toString('base64url')}.${this.mac(body)}`;
+  }
+
+  private tagOf(queue: string, handle: string): number {
+    const [body64, mac] = handle.split('.', 2);
+    const body = Buffer.from(body64 ?? '', 'base64url').toString('utf8');
+    const expected = this.mac(body);
+    if (mac === undefined || mac.length !== expected.length || !timingSafeEqual(Buffer.from(mac), Buffer.from(expected))) {
+      throw invalidReceiptHandle(handle);
+    }
+    const [vhost, q, tag] = body.split('\u0000');
+    if (vhost !== this.vhost.name || q !== queue || !/^\d+$/.test(tag ?? '')) throw invalidReceiptHandle(handle);
+    return Number(tag);
+  }
+
+  private mac(body: string): string {
+    return createHmac('sha256', this.key).update(body).digest('base64url');
+  }
+}
