@@ -30,6 +30,19 @@ export interface DeliverySink {
   timedOut(timeoutMs: number): void;
 }
 
+/**
+ * A sink for sessions that only get and settle (no consumers): the management API's
+ * "get messages", SQS's receiver. Nothing is ever delivered to it, and a consumer
+ * timeout has no channel to close (SQS leases keep deadlines of their own).
+ */
+export const NO_SINK: DeliverySink = {
+  deliver: () => {},
+  writable: () => true,
+  stalled: () => false,
+  consumerCancelled: () => {},
+  timedOut: () => {},
+};
+
 export interface GetResult {
   readonly deliveryTag: number;
   readonly entry: QueueEntry;

@@ -135,8 +135,6 @@ Commands:
   perf            load-test an AMQP 0-9-1 broker (wharf perf --help)
   perf-kafka      load-test a Kafka broker (wharf perf-kafka --help)
 ${adminHelpSummary()}
-  move            move or replay a queue's messages (dead letters) with progress (wharf move --help)
-  dead-letters    list a queue's messages and why each died, without consuming (wharf dead-letters --help)
   help VERB       help for one command (also: wharf VERB --help)
   --help, -h      show this help (wharf serve --help for the broker's options)
   --version, -v   print the version

@@ -10,20 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '../util/logger.js';
 import { listeningLine, parseCommandLine, UsageError, type Command, type ServeOptions } from './config.js';
 
-/** Verbs over the management API that config.ts does not parse (dead-letter browse and replay). */
-async function apiVerb(argv: readonly string[]): Promise<number | undefined> {
-  const io = { env: process.env, stdout: (t: string) => void process.stdout.write(t), stderr: (t: string) => void process.stderr.write(t) };
-  if (argv[0] === 'move') return (await import('./move.js')).runMove(argv.slice(1), io);
-  if (argv[0] === 'dead-letters') return (await import('./move.js')).runDeadLetters(argv.slice(1), io);
-  return undefined;
-}
-
 async function main(argv: readonly string[]): Promise<void> {
-  const code = await apiVerb(argv);
-  if (code !== undefined) {
-    process.exitCode = code;
-    return;
-  }
   let cmd: Command;
   try {
     cmd = parseCommandLine(argv, process.env, (path) => readFileSync(path, 'utf8'));

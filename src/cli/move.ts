@@ -3,24 +3,14 @@
 // dead-letters` (why each message of a queue died, without consuming it), over
 // the management API's /api/wharf routes (docs/management.md, "Dead letters").
 //
-// Exit codes: 0 done, 1 the server refused or the move failed or was cancelled, 2 bad command line.
+// They are operator verbs like the others (admin/run.ts runs them): the same flags,
+// HTTP client and exit codes (0 done, 1 the server refused or the move failed or was
+// cancelled, 2 bad command line).
 
-import { parseArgs } from 'node:util';
+import { UsageError } from './config.js';
+import { DEFAULT_URL, parseVerb, seg, VerbFailure, type AdminIo, type FlagSpecs } from './admin/options.js';
+import type { Verb } from './admin/run.js';
 
-export type Env = Readonly<Record<string, string | undefined>>;
-
-/** Where the verbs write; the CLI's dispatcher passes the process's streams. */
-export interface MoveIo {
-  readonly env: Env;
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-  /** Draw a progress bar (a terminal) rather than a line per update; default: whether stdout is one. */
-  readonly isTTY?: boolean;
-  /** Milliseconds between polls of the move's state (tests may shorten it). */
-  readonly pollMs?: number;
-}
-
-export const DEFAULT_URL = 'http://localhost:15672';
 const POLL_MS = 250;
 const BAR_WIDTH = 30;
 
@@ -57,77 +47,59 @@ Lists the ready messages of QUEUE without consuming them: position, why each die
   --json        the API's JSON as is
 `;
 
-class UsageFailure extends Error {}
-class ApiFailure extends Error {}
+const MOVE_FLAGS: FlagSpecs = {
+  'to-queue': { type: 'string' },
+  'to-exchange': { type: 'string' },
+  'routing-key': { type: 'string' },
+  'to-origin': { type: 'boolean' },
+  count: { type: 'string' },
+  positions: { type: 'string' },
+  'strip-x-death': { type: 'boolean' },
+  'batch-size': { type: 'string' },
+  'no-wait': { type: 'boolean' },
+};
 
-interface Conn {
-  readonly url: string;
-  readonly auth: string;
-  readonly vhost: string;
-}
-
-const connFlags = {
-  url: { type: 'string' },
-  user: { type: 'string' },
-  password: { type: 'string' },
-  vhost: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-/** `wharf move ...`: resolves with the exit code. */
-export async function runMove(argv: readonly string[], io: MoveIo): Promise<number> {
-  return guarded('move', io, async () => {
-    const { values, positionals } = parse(argv, {
-      ...connFlags,
-      'to-queue': { type: 'string' },
-      'to-exchange': { type: 'string' },
-      'routing-key': { type: 'string' },
-      'to-origin': { type: 'boolean' },
-      count: { type: 'string' },
-      positions: { type: 'string' },
-      'strip-x-death': { type: 'boolean' },
-      'batch-size': { type: 'string' },
-      'no-wait': { type: 'boolean' },
-    });
-    if (values.help) return void io.stdout(MOVE_HELP);
-    if (positionals.length !== 1) throw new UsageFailure('move: give one SOURCE queue');
-    const body: Record<string, unknown> = { destination: destinationOf(values), strip_x_death: values['strip-x-death'] === true };
-    if (values.count !== undefined) body.count = whole('count', values.count);
-    if (values['batch-size'] !== undefined) body.batch_size = whole('batch-size', values['batch-size']);
-    if (values.positions !== undefined) body.positions = String(values.positions).split(',').map((p) => whole('positions', p.trim()));
-    const conn = connOf(values, io.env);
-    const path = `/api/wharf/queues/${encodeURIComponent(conn.vhost)}/${encodeURIComponent(positionals[0])}/move`;
-    let job = await call(conn, 'POST', path, body);
-    if (values['no-wait']) return void io.stdout(values.json ? `${JSON.stringify(job)}\n` : `${String(job.id)}\n`);
-    const progress = new Progress(io, io.isTTY ?? process.stdout.isTTY === true);
-    while (job.state === 'running') {
-      progress.show(job);
-      await new Promise((r) => setTimeout(r, io.pollMs ?? POLL_MS));
-      job = await call(conn, 'GET', `/api/wharf/moves/${String(job.id)}`);
-    }
+/** `wharf move ...`. */
+async function move(argv: readonly string[], io: AdminIo): Promise<void> {
+  const p = parseVerb('move', argv, MOVE_FLAGS, io.env);
+  if (p.positionals.length !== 1) throw new UsageError('move: give one SOURCE queue');
+  const f = p.flags;
+  const body: Record<string, unknown> = { destination: destinationOf(f.string('to-queue'), f.string('to-exchange'), f.string('routing-key'), f.bool('to-origin')), strip_x_death: f.bool('strip-x-death') };
+  if (f.string('count') !== undefined) body.count = f.int('move', 'count', 0);
+  if (f.string('batch-size') !== undefined) body.batch_size = f.int('move', 'batch-size', 0);
+  const positions = f.string('positions');
+  if (positions !== undefined) body.positions = positions.split(',').map((x) => whole('positions', x.trim()));
+  const client = p.client();
+  let job = (await client.post(`/api/wharf/queues/${seg(p.vhost)}/${seg(p.positionals[0])}/move`, body)).body as Record<string, unknown>;
+  if (f.bool('no-wait')) return void io.stdout(p.json ? `${JSON.stringify(job)}\n` : `${String(job.id)}\n`);
+  const progress = new Progress(io, io.isTTY ?? process.stdout.isTTY === true);
+  while (job.state === 'running') {
     progress.show(job);
-    progress.end();
-    if (values.json) io.stdout(`${JSON.stringify(job)}\n`);
-    else io.stdout(`${String(job.state)}: moved ${num(job.moved)} of ${num(job.total)}${num(job.skipped) > 0 ? `, ${num(job.skipped)} left in the source (nowhere to go)` : ''}\n`);
-    if (job.state !== 'done') throw new ApiFailure(`move ${String(job.id)} ${String(job.state)}${job.error ? `: ${String(job.error)}` : ''}`);
-  });
+    await new Promise((r) => setTimeout(r, io.pollMs ?? POLL_MS));
+    job = await client.get<Record<string, unknown>>(`/api/wharf/moves/${String(job.id)}`);
+  }
+  progress.show(job);
+  progress.end();
+  if (p.json) io.stdout(`${JSON.stringify(job)}\n`);
+  else io.stdout(`${String(job.state)}: moved ${num(job.moved)} of ${num(job.total)}${num(job.skipped) > 0 ? `, ${num(job.skipped)} left in the source (nowhere to go)` : ''}\n`);
+  if (job.state !== 'done') throw new VerbFailure(`move ${String(job.id)} ${String(job.state)}${job.error ? `: ${String(job.error)}` : ''}`);
 }
 
-/** `wharf dead-letters QUEUE ...`: resolves with the exit code. */
-export async function runDeadLetters(argv: readonly string[], io: MoveIo): Promise<number> {
-  return guarded('dead-letters', io, async () => {
-    const { values, positionals } = parse(argv, { ...connFlags, from: { type: 'string' }, count: { type: 'string' } });
-    if (values.help) return void io.stdout(DEAD_LETTERS_HELP);
-    if (positionals.length !== 1) throw new UsageFailure('dead-letters: give one QUEUE');
-    const from = values.from === undefined ? 0 : whole('from', values.from);
-    const count = values.count === undefined ? 50 : whole('count', values.count);
-    const conn = connOf(values, io.env);
-    const page = await call(conn, 'GET', `/api/wharf/queues/${encodeURIComponent(conn.vhost)}/${encodeURIComponent(positionals[0])}/messages?from=${from}&count=${count}&truncate=200`);
-    if (values.json) return void io.stdout(`${JSON.stringify(page)}\n`);
-    io.stdout(deadLetterTable(page));
-  });
+/** `wharf dead-letters QUEUE ...`. */
+async function deadLetters(argv: readonly string[], io: AdminIo): Promise<void> {
+  const p = parseVerb('dead-letters', argv, { from: { type: 'string' }, count: { type: 'string' } }, io.env);
+  if (p.positionals.length !== 1) throw new UsageError('dead-letters: give one QUEUE');
+  const from = p.flags.int('dead-letters', 'from', 0);
+  const count = p.flags.int('dead-letters', 'count', 50);
+  const page = await p.client().get<Record<string, unknown>>(`/api/wharf/queues/${seg(p.vhost)}/${seg(p.positionals[0])}/messages?from=${from}&count=${count}&truncate=200`);
+  if (p.json) return void io.stdout(`${JSON.stringify(page)}\n`);
+  io.stdout(deadLetterTable(page));
 }
+
+export const moveVerbs: Readonly<Record<string, Verb>> = {
+  move: { help: MOVE_HELP, run: move },
+  'dead-letters': { help: DEAD_LETTERS_HELP, run: deadLetters },
+};
 
 interface Death {
   readonly reason?: string;
@@ -170,7 +142,7 @@ class Progress {
   private drawn = false;
 
   constructor(
-    private readonly io: MoveIo,
+    private readonly io: AdminIo,
     private readonly tty: boolean,
   ) {}
 
@@ -194,82 +166,19 @@ class Progress {
   }
 }
 
-function destinationOf(v: Record<string, unknown>): unknown {
-  const chosen = [v['to-queue'], v['to-exchange'], v['to-origin']].filter((x) => x !== undefined && x !== false);
-  if (chosen.length !== 1) throw new UsageFailure('move: give exactly one of --to-queue, --to-exchange, --to-origin');
-  if (v['routing-key'] !== undefined && v['to-exchange'] === undefined) throw new UsageFailure('move: --routing-key goes with --to-exchange');
-  if (typeof v['to-queue'] === 'string') return { queue: v['to-queue'] };
-  if (typeof v['to-exchange'] === 'string') {
-    return v['routing-key'] === undefined ? { exchange: v['to-exchange'] } : { exchange: v['to-exchange'], routing_key: v['routing-key'] };
+function destinationOf(toQueue: string | undefined, toExchange: string | undefined, routingKey: string | undefined, toOrigin: boolean): unknown {
+  if ([toQueue !== undefined, toExchange !== undefined, toOrigin].filter(Boolean).length !== 1) {
+    throw new UsageError('move: give exactly one of --to-queue, --to-exchange, --to-origin');
   }
+  if (routingKey !== undefined && toExchange === undefined) throw new UsageError('move: --routing-key goes with --to-exchange');
+  if (toQueue !== undefined) return { queue: toQueue };
+  if (toExchange !== undefined) return routingKey === undefined ? { exchange: toExchange } : { exchange: toExchange, routing_key: routingKey };
   return 'origin';
 }
 
-type Specs = Record<string, { type: 'string' | 'boolean'; short?: string }>;
-
-function parse(argv: readonly string[], options: Specs): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  try {
-    const r = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
-    return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
-  } catch (err) {
-    throw new UsageFailure(err instanceof Error ? err.message : String(err));
-  }
-}
-
-function connOf(v: Record<string, unknown>, env: Env): Conn {
-  const str = (k: string): string | undefined => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
-  const url = (str('url') ?? env.WHARF_URL ?? DEFAULT_URL).replace(/\/+$/, '');
-  const user = str('user') ?? env.WHARF_USER ?? 'guest';
-  const password = str('password') ?? env.WHARF_PASSWORD ?? 'guest';
-  return { url, auth: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`, vhost: str('vhost') ?? '/' };
-}
-
-function whole(name: string, raw: unknown): number {
-  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new UsageFailure(`--${name} must be a whole number (got '${String(raw)}')`);
+function whole(name: string, raw: string): number {
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new UsageError(`move: --${name} must be a whole number (got '${raw}')`);
   return Number(raw);
-}
-
-async function call(conn: Conn, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  let res: Response;
-  try {
-    res = await fetch(conn.url + path, {
-      method,
-      headers: { authorization: conn.auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message;
-    throw new ApiFailure(`cannot reach ${conn.url}: ${cause ?? (err instanceof Error ? err.message : String(err))}`);
-  }
-  const text = await res.text();
-  if (!res.ok) {
-    let reason = text;
-    try {
-      const e = JSON.parse(text) as { error?: string; reason?: string };
-      reason = [e.error, e.reason].filter(Boolean).join(': ');
-    } catch {
-      // not JSON: the text as is
-    }
-    throw new ApiFailure(`${method} ${path}: ${res.status}${reason ? ` ${reason}` : ''}`);
-  }
-  return JSON.parse(text) as Record<string, unknown>;
-}
-
-async function guarded(verb: string, io: MoveIo, run: () => Promise<void>): Promise<number> {
-  try {
-    await run();
-    return 0;
-  } catch (err) {
-    if (err instanceof UsageFailure) {
-      io.stderr(`wharf ${verb}: ${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof ApiFailure) {
-      io.stderr(`wharf ${verb}: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
 }
 
 function num(v: unknown): number {

@@ -15,6 +15,10 @@ export interface AdminIo {
   readonly stderr: (text: string) => void;
   /** The whole of standard input (for `publish` without a body argument, `definitions import -`). */
   readonly readStdin: () => Promise<Buffer>;
+  /** `move`: draw a progress bar (a terminal) rather than a line per update; default: whether stdout is one. */
+  readonly isTTY?: boolean;
+  /** `move`: milliseconds between polls of the move's state (tests may shorten it). */
+  readonly pollMs?: number;
 }
 
 export const DEFAULT_URL = 'http://localhost:15672';

@@ -12,20 +12,15 @@ import { objectVerbs } from './objects.js';
 import { policyVerbs } from './policies.js';
 import { VerbFailure, type AdminIo } from './options.js';
 import { statusVerbs } from './status.js';
+import { moveVerbs } from '../move.js';
 
 export interface Verb {
   /** `wharf help VERB`: usage, options and an example. */
   readonly help: string;
-  /**
-   * Does the work; throws UsageError, ApiError or ReachError on failure. A verb
-   * that manages its own exit codes (e.g. `move`'s runMove) resolves with one.
-   */
-  run(args: readonly string[], io: AdminIo): Promise<void | number>;
+  /** Does the work; throws UsageError, ApiError, ReachError or VerbFailure on failure. */
+  run(args: readonly string[], io: AdminIo): Promise<void>;
 }
 
-// `move` and `dead-letters` (src/cli/move.ts, the dead-letter work) register here as
-//   move: { help: MOVE_HELP, run: (args, io) => runMove(args, io) },
-// plus a line each in verbs.ts; runMove's io (env, stdout, stderr) is a subset of AdminIo.
 const verbs: Readonly<Record<string, Verb>> = {
   ...statusVerbs,
   ...listVerbs,
@@ -34,6 +29,7 @@ const verbs: Readonly<Record<string, Verb>> = {
   ...definitionVerbs,
   ...policyVerbs,
   ...accessVerbs,
+  ...moveVerbs,
 };
 
 /** The process's own streams, for main. */
@@ -63,8 +59,8 @@ export async function runAdmin(verb: string, args: readonly string[], opts: { en
     return 0;
   }
   try {
-    const code = await v.run(args, io);
-    return typeof code === 'number' ? code : 0;
+    await v.run(args, io);
+    return 0;
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr(`wharf: ${err.message}\n`);

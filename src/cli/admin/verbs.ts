@@ -20,6 +20,8 @@ export const adminVerbSummaries: readonly (readonly [string, string])[] = [
   ['policies', 'list, set or clear policies'],
   ['users', 'list, add or delete users; set their tags and permissions'],
   ['vhosts', 'list, add or delete virtual hosts'],
+  ['move', "move or replay a queue's messages (dead letters) with progress"],
+  ['dead-letters', "list a queue's messages and why each died, without consuming"],
 ];
 
 export const adminVerbs: ReadonlySet<string> = new Set(adminVerbSummaries.map(([name]) => name));

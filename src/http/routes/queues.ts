@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Queue } from '../../broker/queue/queue.js';
 import type { Vhost } from '../../broker/vhost.js';
-import { Session, type DeliverySink } from '../../broker/session.js';
+import { NO_SINK, Session } from '../../broker/session.js';
 import { decodeProperties } from '../../protocol/amqp/index.js';
 import { Status, boolField, checked, grantFor, objectBody, route, sendError, stringField, vhostOf, type ApiRequest } from '../api.js';
 import { mayAccessVhost, requireTag } from '../auth.js';
@@ -143,13 +143,6 @@ const ACK_MODES = ['ack_requeue_true', 'ack_requeue_false', 'reject_requeue_true
 type AckMode = (typeof ACK_MODES)[number];
 
 /** A sink for the API's own get-only session: it never has consumers. */
-const NO_SINK: DeliverySink = {
-  deliver: () => {},
-  writable: () => true,
-  stalled: () => false,
-  consumerCancelled: () => {},
-  timedOut: () => {},
-};
 
 /**
  * RabbitMQ's "Get messages": basic.get `count` times on a private channel, then

@@ -129,7 +129,7 @@ describe('wharf move on a terminal', { skip: isReference ? 'the CLI drives Wharf
   const ctx = useManagement();
 
   it('redraws one progress bar in place', TEST_OPTS, async () => {
-    const { runMove } = await import('../../../src/cli/move.js');
+    const { runAdmin } = await import('../../../src/cli/admin/run.js');
     const ch = await ctx.clients.confirmChannel();
     const src = ctx.clients.deleteLater(uniqueName('cli-tty'));
     const dst = ctx.clients.deleteLater(uniqueName('cli-tty-dst'));
@@ -138,12 +138,17 @@ describe('wharf move on a terminal', { skip: isReference ? 'the CLI drives Wharf
     for (let i = 0; i < 2000; i++) ch.sendToQueue(src, Buffer.from(`m-${i}`), { persistent: true });
     await ch.waitForConfirms();
     let out = '';
-    const code = await runMove([src, '--to-queue', dst, '--batch-size', '10', '--url', `http://127.0.0.1:${ctx.broker.handle.httpPort}`], {
+    const args = [src, '--to-queue', dst, '--batch-size', '10', '--url', `http://127.0.0.1:${ctx.broker.handle.httpPort}`];
+    const code = await runAdmin('move', args, {
       env: {},
-      stdout: (t) => (out += t),
-      stderr: (t) => (out += t),
-      isTTY: true,
-      pollMs: 5,
+      io: {
+        env: {},
+        stdout: (t) => (out += t),
+        stderr: (t) => (out += t),
+        readStdin: () => Promise.resolve(Buffer.alloc(0)),
+        isTTY: true,
+        pollMs: 5,
+      },
     });
     assert.equal(code, 0, out);
     const [bar, summary] = out.split('\n');

@@ -8,19 +8,9 @@
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { MessageStore } from '../../../broker/message-store.js';
-import type { GetResult } from '../../../broker/session.js';
-import { Session, type DeliverySink } from '../../../broker/session.js';
+import { NO_SINK, Session, type GetResult } from '../../../broker/session.js';
 import type { Vhost } from '../../../broker/vhost.js';
 import { AwsError } from '../errors.js';
-
-const NO_SINK: DeliverySink = {
-  deliver: () => {},
-  writable: () => true,
-  stalled: () => false,
-  consumerCancelled: () => {},
-  // Leases have their own deadlines (visibility timeouts up to 12 h): the consumer timeout does not apply.
-  timedOut: () => {},
-};
 
 /** AWS's bounds on a visibility timeout (s). */
 export const VISIBILITY_MAX_S = 43_200;
