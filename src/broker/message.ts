@@ -23,6 +23,8 @@ export interface PublishInput {
   readonly expiration: number;
   /** The `message-id` property, for de-duplication. */
   readonly messageId: string | undefined;
+  /** Ready this many ms from now: held by the delayed store until then, whatever the exchange (SQS's DelaySeconds). */
+  readonly delayMs?: number;
 }
 
 export interface MessageContent {

@@ -7,7 +7,7 @@
 // their batch is written, so a crash before that leaves them in the source.
 
 import { randomBytes } from 'node:crypto';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { decodeProperties, type FieldTable } from '../protocol/amqp/content.js';
 import { withHeaders } from './content.js';
 import { deathsOf, withoutDeathHeaders } from './dead-letter.js';
@@ -35,6 +35,8 @@ export interface MoveRequest {
   readonly stripXDeath: boolean;
   /** Messages per Batch record (and per fsync). */
   readonly batchMessages?: number;
+  /** At most this many messages a second (SQS's MaxNumberOfMessagesPerSecond); unlimited when absent. */
+  readonly messagesPerSecond?: number;
 }
 
 export type MoveState = 'running' | 'done' | 'failed' | 'cancelled';
@@ -169,7 +171,9 @@ export function checkBatchSize(n: number | undefined): void {
 
 /** The move's loop: a batch per turn of the event loop, each one atomic in the log and synced. */
 async function runMove(job: MoveJob, req: MoveRequest, q: Queue, store: MessageStore): Promise<void> {
-  const batchMessages = req.batchMessages ?? MOVE_BATCH_MESSAGES;
+  const rate = req.messagesPerSecond;
+  // A rate-limited move takes a second's worth at most per batch, and syncs each one.
+  const batchMessages = Math.min(req.batchMessages ?? MOVE_BATCH_MESSAGES, rate ?? Infinity);
   const selected = req.positions ? selectIds(q, req.positions) : undefined;
   job.total = selected ? selected.size : Math.min(req.count ?? q.messageCount, q.messageCount);
   // Entries taken but not moved (skipped, or not selected): back to their places at the end.
@@ -201,7 +205,10 @@ async function runMove(job: MoveJob, req: MoveRequest, q: Queue, store: MessageS
       unsynced.skipped += done.skipped;
       // One fsync per MOVE_SYNC_MESSAGES (group-committed with everyone else's); small batches
       // in between keep each synchronous step short.
-      if (unsynced.moved + unsynced.skipped >= MOVE_SYNC_MESSAGES) await syncProgress(job, store, unsynced);
+      if (rate !== undefined) {
+        await syncProgress(job, store, unsynced);
+        await paced(job, rate);
+      } else if (unsynced.moved + unsynced.skipped >= MOVE_SYNC_MESSAGES) await syncProgress(job, store, unsynced);
       else await nextTurn();
     }
     await syncProgress(job, store, unsynced);
@@ -212,6 +219,16 @@ async function runMove(job: MoveJob, req: MoveRequest, q: Queue, store: MessageS
     job.finish('failed', err instanceof Error ? err.message : String(err));
   } finally {
     for (const e of left) q.putBack(e);
+  }
+}
+
+/** Waits until the moved count is within the rate since the start (checking for a cancel every 100 ms). */
+async function paced(job: MoveJob, perSecond: number): Promise<void> {
+  for (;;) {
+    const earliestMs = job.startedAt + ((job.moved + job.skipped) * 1000) / perSecond;
+    const waitMs = earliestMs - Date.now();
+    if (waitMs <= 0 || job.cancelRequested) return;
+    await sleep(Math.min(waitMs, 100));
   }
 }
 

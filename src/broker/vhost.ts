@@ -284,6 +284,25 @@ export class Vhost {
     return q;
   }
 
+  /**
+   * Replaces a queue's arguments in place (what SQS's SetQueueAttributes needs; AMQP's
+   * queue.declare cannot), validated as a declare's, in force at once as a policy change
+   * is (Queue.reconfigure), and saved with the topology. The arguments fixed at creation
+   * (x-queue-type, x-max-priority, x-message-deduplication) must not change.
+   */
+  setQueueArgs(name: string, args: Args): Queue {
+    const q = this.queues.get(name);
+    if (!q) throw notFound('queue', name, this.name);
+    for (const fixed of ['x-queue-type', 'x-max-priority', 'x-message-deduplication']) {
+      if (!sameArgValue(args[fixed], q.args[fixed])) throw preconditionFailed(`cannot change arg '${fixed}' of queue '${name}' in vhost '${this.name}'`);
+    }
+    const config = parseQueueArgs(args, { queue: name, vhost: this.name }, { durable: q.durable, exclusive: q.exclusiveOwner !== undefined });
+    q.redeclare(args, config);
+    applyToQueue(this.ctx.policies, q);
+    if (q.persistsMessages) this.ctx.topologyChanged();
+    return q;
+  }
+
   /** RabbitMQ's max-queues vhost limit: 406 on the declare that would pass it. */
   private checkQueueLimit(name: string): void {
     const max = this.ctx.queueLimit?.();
@@ -426,6 +445,8 @@ export class Vhost {
     if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${ex.name}' in vhost '${this.name}'`);
     this.stats.publish++;
     ex.stats.publishIn++;
+    // Ready later: held (on disk, per the fsync policy) and published to the exchange as it is when due.
+    if (input.delayMs !== undefined && input.delayMs > 0) return this.ctx.delayed.holdLater(this, ex, input, input.delayMs);
     // Sender-selected distribution costs nothing for a publish without headers.
     const ccKeys = input.headers === undefined ? undefined : senderSelectedKeys(input.headers);
     if (ex.isDefault && input.routingKey.startsWith('amq.rabbitmq.reply-to.')) return this.publishDirectReply(input);
@@ -787,7 +808,8 @@ export class Vhost {
   private removeExchange(ex: Exchange): void {
     this.exchanges.delete(ex.name);
     ex.deleted = true;
-    if (ex.delayed) this.ctx.delayed.dropExchange(ex);
+    // Delayed exchanges' messages, and those published to it with a delay of their own (PublishInput.delayMs).
+    this.ctx.delayed.dropExchange(ex);
     for (const other of this.exchanges.values()) {
       if (other.router.unbindAll(ex) > 0) this.maybeAutoDeleteExchange(other);
     }
@@ -814,4 +836,8 @@ function splitTargets(targets: readonly RouteTarget[]): { queues: readonly Queue
   for (const t of targets) if (t instanceof Stream) (streams ??= []).push(t);
   if (!streams) return { queues: targets as readonly Queue[], streams };
   return { queues: targets.filter((t): t is Queue => t instanceof Queue), streams };
+}
+
+function sameArgValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) === JSON.stringify(b, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }

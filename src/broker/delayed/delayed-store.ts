@@ -1,5 +1,7 @@
 // Held messages of x-delayed-message exchanges (docs/architecture.md, "Delayed
-// messages"). Content lives in a log of its own (data/delayed/, records in
+// messages"), and messages published to any exchange with a delay of their own
+// (PublishInput.delayMs: "ready at time T", what SQS's DelaySeconds needs), counted
+// per exchange and routing key while they wait. Content lives in a log of its own (data/delayed/, records in
 // src/store/delayed-log.ts); memory holds 24 bytes per message in a typed-array
 // heap. One timer, for the earliest due time, releases messages in bounded
 // batches: read from disk, route through the exchange's bindings as they are
@@ -43,6 +45,10 @@ export interface PropertiesCodec {
 export interface DelayedMessages {
   /** Holds the message if it asks for a delay; undefined means route it now. */
   hold(vhost: Vhost, ex: Exchange, input: PublishInput): PublishOutcome | undefined;
+  /** Holds a message for `delayMs`, then publishes it to `ex` (any type) as it is. */
+  holdLater(vhost: Vhost, ex: Exchange, input: PublishInput, delayMs: number): PublishOutcome;
+  /** Messages held by holdLater for this exchange and routing key. */
+  pending(vhost: string, exchange: string, routingKey: string): number;
   /** The exchange was deleted: its held messages go, with their storage. */
   dropExchange(ex: Exchange): void;
   /** Resolves once every message held so far is durable (per the fsync policy). */
@@ -86,6 +92,9 @@ export class DelayedStore implements DelayedMessages {
   private releasing: Promise<void> | undefined;
   private closed = false;
   private readonly scratch: HeldEntry = { dueMs: 0, segment: 0, offset: 0, size: 0, exchange: 0 };
+  /** holdLater's messages: their count per vhost, exchange and routing key, and that key per log position. */
+  private readonly pendingCounts = new Map<string, number>();
+  private readonly pendingKeys = new Map<string, string>();
 
   constructor(private readonly opts: DelayedStoreOptions) {
     this.segments = new LiveSegments(opts.log);
@@ -99,6 +108,22 @@ export class DelayedStore implements DelayedMessages {
   hold(vhost: Vhost, ex: Exchange, input: PublishInput): PublishOutcome | undefined {
     const delayMs = delayOf(input.headers);
     if (delayMs === undefined) return undefined;
+    return this.holdFor(vhost, ex, input, delayMs);
+  }
+
+  holdLater(vhost: Vhost, ex: Exchange, input: PublishInput, delayMs: number): PublishOutcome {
+    const out = this.holdFor(vhost, ex, input, delayMs);
+    this.countPending(this.lastPosition, pendingKey(vhost.name, ex.name, input.routingKey));
+    return out;
+  }
+
+  pending(vhost: string, exchange: string, routingKey: string): number {
+    return this.pendingCounts.get(pendingKey(vhost, exchange, routingKey)) ?? 0;
+  }
+
+  private lastPosition = '';
+
+  private holdFor(vhost: Vhost, ex: Exchange, input: PublishInput, delayMs: number): PublishOutcome {
     const dueMs = Date.now() + delayMs;
     // A transient message, or one on a transient exchange, is written too (memory stays
     // bounded) but marked so that recovery skips it.
@@ -115,6 +140,7 @@ export class DelayedStore implements DelayedMessages {
       body: input.body,
     });
     const pos = this.append(rec);
+    this.lastPosition = positionKey(pos.segment, pos.offset);
     const e = this.scratch;
     e.dueMs = dueMs;
     e.segment = pos.segment;
@@ -136,7 +162,11 @@ export class DelayedStore implements DelayedMessages {
     const e = this.scratch;
     this.heap.retain(
       (i) => this.heap.exchangeAt(i) !== idx,
-      (i) => this.segments.settle(this.heap.read(i, e).segment),
+      (i) => {
+        const gone = this.heap.read(i, e);
+        this.segments.settle(gone.segment);
+        this.uncountPending(gone.segment, gone.offset);
+      },
     );
     this.heap.heapify();
     // Recovery voids the exchange's earlier Held records, so a redeclared exchange starts empty.
@@ -162,6 +192,8 @@ export class DelayedStore implements DelayedMessages {
     // Consecutive records mostly name the same exchange: compare bytes rather than decode.
     let lastNames: Buffer | undefined;
     let lastIdx = VOID;
+    // holdLater's messages (their exchange is not a delayed one): the routing key they wait for.
+    const later = new Map<string, string>();
     await this.opts.log.scan((r) => {
       records++;
       try {
@@ -177,6 +209,10 @@ export class DelayedStore implements DelayedMessages {
           if (idx === VOID) {
             orphaned++; // its exchange is gone
             return;
+          }
+          const ref = this.refs[idx];
+          if (ref && !ref.exchange.delayed) {
+            later.set(positionKey(r.pos.segment, r.pos.offset), pendingKey(ref.vhost.name, ref.exchange.name, decodeHeld(r.payload).routingKey));
           }
           e.dueMs = h.dueMs;
           e.segment = r.pos.segment;
@@ -202,7 +238,12 @@ export class DelayedStore implements DelayedMessages {
       }
     });
     heap.retain((i) => heap.exchangeAt(i) !== VOID, () => undefined);
-    for (let i = 0; i < heap.length; i++) this.segments.count(heap.read(i, e).segment);
+    for (let i = 0; i < heap.length; i++) {
+      const held = heap.read(i, e);
+      this.segments.count(held.segment);
+      const key = later.size > 0 ? later.get(positionKey(held.segment, held.offset)) : undefined;
+      if (key !== undefined) this.countPending(positionKey(held.segment, held.offset), key);
+    }
     heap.heapify();
     this.segments.reclaim();
     this.arm();
@@ -285,12 +326,13 @@ export class DelayedStore implements DelayedMessages {
       if (i > 0 && i % RELEASE_SLICE_MESSAGES === 0) await yieldToEventLoop();
       const ref = this.refs[batch[i].exchange];
       const r = records[i];
+      this.uncountPending(batch[i].segment, batch[i].offset);
       // A deleted exchange's messages are void (its Dropped record says so); unreadable ones were logged.
       if (!ref || !r) continue;
       let h: HeldRecord;
       try {
         h = decodeHeld(r.payload);
-        const out = ref.vhost.publish(this.releasedInput(h));
+        const out = ref.vhost.publish(ref.exchange.delayed ? this.releasedInput(h) : this.laterInput(h));
         if (out.needsSync) needsDurable = true;
       } catch (err) {
         this.opts.logger.error('delayed message could not be released, dropping it', { exchange: ref.exchange.name, error: String(err) });
@@ -340,6 +382,28 @@ export class DelayedStore implements DelayedMessages {
     };
   }
 
+  /** What a holdLater message publishes when due: the message as it was sent. */
+  private laterInput(h: HeldRecord): PublishInput {
+    const fields = this.opts.codec.publishFields(h.properties);
+    return { ...fields, exchange: h.exchange, routingKey: h.routingKey, mandatory: false, properties: h.properties, body: Buffer.from(h.body), persistent: h.persistent };
+  }
+
+  private countPending(position: string, key: string): void {
+    this.pendingKeys.set(position, key);
+    this.pendingCounts.set(key, (this.pendingCounts.get(key) ?? 0) + 1);
+  }
+
+  private uncountPending(segment: number, offset: number): void {
+    if (this.pendingKeys.size === 0) return;
+    const position = positionKey(segment, offset);
+    const key = this.pendingKeys.get(position);
+    if (key === undefined) return;
+    this.pendingKeys.delete(position);
+    const n = (this.pendingCounts.get(key) ?? 1) - 1;
+    if (n > 0) this.pendingCounts.set(key, n);
+    else this.pendingCounts.delete(key);
+  }
+
   /** Records in batch order; undefined for one that cannot be read back (logged). */
   private async read(batch: readonly HeldEntry[]): Promise<(LogRecord | undefined)[]> {
     const positions = batch.map((e) => ({ segment: e.segment, offset: e.offset }));
@@ -384,7 +448,8 @@ export class DelayedStore implements DelayedMessages {
     if (idx === undefined) {
       const vhost = this.opts.vhost(vhostName);
       const ex = vhost?.exchanges.get(exchange);
-      idx = vhost && ex && ex.delayed && ex.durable ? this.refFor(vhost, ex) : VOID;
+      // Any durable exchange: a delayed one's own messages, or holdLater's for another.
+      idx = vhost && ex && ex.durable ? this.refFor(vhost, ex) : VOID;
       cache.set(key, idx);
     }
     return idx;
@@ -393,6 +458,14 @@ export class DelayedStore implements DelayedMessages {
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+function positionKey(segment: number, offset: number): string {
+  return `${segment}:${offset}`;
+}
+
+function pendingKey(vhost: string, exchange: string, routingKey: string): string {
+  return `${vhost}\u0000${exchange}\u0000${routingKey}`;
 }
 
 function nameKey(vhost: string, exchange: string): string {

@@ -4,6 +4,7 @@
 
 import { preconditionFailed } from '../errors.js';
 import type { Args } from '../message.js';
+import type { DeathReason } from './queue.js';
 import { parseDedupArgs, type DedupConfig } from './dedup.js';
 import { fieldTypeName } from '../field-types.js';
 import { TypedNumber } from '../../protocol/amqp/content.js';
@@ -24,6 +25,8 @@ export interface QueueConfig {
   readonly overflow: Overflow;
   readonly deadLetterExchange: string | undefined;
   readonly deadLetterRoutingKey: string | undefined;
+  /** x-dead-letter-reasons (a Wharf extension): only these deaths are dead-lettered, the others dropped; undefined for all. */
+  readonly deadLetterReasons: readonly DeathReason[] | undefined;
   /** x-max-priority: 0 means a plain FIFO queue. */
   readonly maxPriority: number;
   /** x-delivery-limit: returns allowed before a message is dead-lettered. */
@@ -45,6 +48,7 @@ export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
   overflow: 'drop-head',
   deadLetterExchange: undefined,
   deadLetterRoutingKey: undefined,
+  deadLetterReasons: undefined,
   maxPriority: 0,
   deliveryLimit: undefined,
   singleActiveConsumer: false,
@@ -127,6 +131,7 @@ export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; 
   if (deadLetterRoutingKey !== undefined && deadLetterExchange === undefined) {
     throw bad('x-dead-letter-routing-key', '{routing_key_but_no_dlx_defined}');
   }
+  const deadLetterReasons = reasonsOf(str('x-dead-letter-reasons'), bad);
   // Accepted for compatibility; every Wharf queue pages to disk as a lazy queue would.
   oneOf('x-queue-mode', ['default', 'lazy'] as const, 'default');
   return {
@@ -138,6 +143,7 @@ export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; 
     overflow: oneOf('x-overflow', ['drop-head', 'reject-publish', 'reject-publish-dlx'] as const, 'drop-head'),
     deadLetterExchange,
     deadLetterRoutingKey,
+    deadLetterReasons,
     maxPriority: int('x-max-priority', 0, MAX_PRIORITY_LIMIT) ?? 0,
     deliveryLimit: int('x-delivery-limit', 0),
     singleActiveConsumer: bool('x-single-active-consumer'),
@@ -145,6 +151,18 @@ export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; 
     consumerTimeoutMode: oneOf('x-consumer-timeout-mode', ['close-channel', 'requeue'] as const, 'close-channel'),
     dedup: parseDedupArgs(args, `queue '${where.queue}' in vhost '${where.vhost}'`),
   };
+}
+
+const DEATH_REASONS: readonly DeathReason[] = ['rejected', 'expired', 'maxlen', 'delivery_limit'];
+
+/** x-dead-letter-reasons: a comma-separated list of death reasons (SQS's redrive dead-letters delivery_limit only). */
+function reasonsOf(s: string | undefined, bad: (name: string, why: string) => Error): readonly DeathReason[] | undefined {
+  if (s === undefined) return undefined;
+  const list = s.split(',').map((r) => r.trim());
+  for (const r of list) {
+    if (!(DEATH_REASONS as readonly string[]).includes(r)) throw bad('x-dead-letter-reasons', `{unacceptable_value,<<"${r}">>} (expected some of ${DEATH_REASONS.join(', ')})`);
+  }
+  return list as DeathReason[];
 }
 
 /**

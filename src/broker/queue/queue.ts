@@ -77,10 +77,11 @@ export class Queue {
   readonly durable: boolean;
   readonly autoDelete: boolean;
   readonly exclusiveOwner: string | undefined;
-  readonly args: Args;
+  /** Its arguments: as declared, or as last changed by Vhost.setQueueArgs. */
+  args: Args;
   readonly vhost: string;
   /** The settings its arguments give (parseQueueArgs). */
-  readonly declared: QueueConfig;
+  declared: QueueConfig;
   /** The settings in force: `declared` with its policies applied (policy/effective.ts); see reconfigure(). */
   private current: QueueConfig;
   /** The policies applied to it, for the management API. */
@@ -163,6 +164,17 @@ export class Queue {
       this.touch();
     }
     this.enforceLimits();
+  }
+
+  /**
+   * New arguments for the queue (Vhost.setQueueArgs), in force at once as a policy change is
+   * (reconfigure). Settings fixed at creation (queue type, priorities, de-duplication) are the
+   * caller's to keep unchanged.
+   */
+  redeclare(args: Args, config: QueueConfig): void {
+    this.args = args;
+    this.declared = config;
+    this.reconfigure(config, this.policies);
   }
 
   get messageCount(): number {
@@ -640,7 +652,10 @@ export class Queue {
 
   /** Entries leaving the queue for good: to the dead-letter exchange if there is one, else dropped. */
   private discard(entries: QueueEntry[], reason: DeathReason): void {
-    if (this.config.deadLetterExchange !== undefined && this.onDeadLetter) this.onDeadLetter(this, entries, reason);
+    const c = this.config;
+    if (c.deadLetterExchange !== undefined && this.onDeadLetter && (c.deadLetterReasons === undefined || c.deadLetterReasons.includes(reason))) {
+      this.onDeadLetter(this, entries, reason);
+    }
     else for (const e of entries) this.release(e, true);
   }
 

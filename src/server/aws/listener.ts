@@ -15,6 +15,7 @@ import { AwsError } from './errors.js';
 import { verifySignature, type Credential } from './sigv4.js';
 import { SqsReceiver } from './sqs/receiver.js';
 import { SqsService, type SqsContext } from './sqs/service.js';
+import { cancelMessageMoveTask, listDeadLetterSourceQueues, listMessageMoveTasks, listQueueTags, startMessageMoveTask, tagQueue, untagQueue } from './sqs/redrive.js';
 
 /** An access key: its secret, the vhost it works in, and whether only loopback peers may use it. */
 export interface AwsCredential extends Credential {
@@ -55,6 +56,15 @@ const SQS_ACTIONS: Readonly<Record<string, Handler>> = {
   DeleteMessage: (s, p) => s.DeleteMessage(p),
   DeleteMessageBatch: (s, p) => s.DeleteMessageBatch(p),
   ChangeMessageVisibility: (s, p) => s.ChangeMessageVisibility(p),
+  ChangeMessageVisibilityBatch: (s, p) => s.ChangeMessageVisibilityBatch(p),
+  SetQueueAttributes: (s, p) => s.SetQueueAttributes(p),
+  TagQueue: (s, p) => tagQueue(s, p),
+  UntagQueue: (s, p) => untagQueue(s, p),
+  ListQueueTags: (s, p) => listQueueTags(s, p),
+  ListDeadLetterSourceQueues: (s, p) => listDeadLetterSourceQueues(s, p),
+  StartMessageMoveTask: (s, p) => startMessageMoveTask(s, p),
+  ListMessageMoveTasks: (s, p) => listMessageMoveTasks(s, p),
+  CancelMessageMoveTask: (s, p) => cancelMessageMoveTask(s, p),
 };
 
 export class AwsListener {

@@ -39,7 +39,7 @@ function setup(): { vhost: Vhost; session: Session; sink: RecordingSink; save: (
   let ids = 1;
   const vhost = new Vhost('/', {
     store,
-    delayed: { hold: () => undefined, dropExchange: () => {}, sync: () => Promise.resolve() },
+    delayed: { hold: () => undefined, holdLater: () => ({ queues: 0, needsSync: false, rejected: false }), pending: () => 0, dropExchange: () => {}, sync: () => Promise.resolve() },
     dedup: { record: () => {} },
     nextMessageId: () => ids++,
     nextQueueId: () => ids++,

@@ -5,9 +5,11 @@
 // (docs/aws.md has the mapping). The answer to a send waits until the message is
 // on disk, like a publisher confirm.
 //
-// Served: CreateQueue, GetQueueUrl, ListQueues, DeleteQueue, GetQueueAttributes,
-// PurgeQueue, SendMessage(Batch), ReceiveMessage (leases: receiver.ts),
-// DeleteMessage(Batch), ChangeMessageVisibility.
+// Served: CreateQueue, GetQueueUrl, ListQueues, DeleteQueue, Get/SetQueueAttributes
+// (attributes.ts), PurgeQueue, SendMessage(Batch) (DelaySeconds: held by the broker's
+// delayed store), ReceiveMessage (leases: receiver.ts), DeleteMessage(Batch),
+// ChangeMessageVisibility(Batch); tags, ListDeadLetterSourceQueues and message move
+// tasks in redrive.ts.
 
 import { randomUUID } from 'node:crypto';
 import type { Broker } from '../../../broker/broker.js';
@@ -18,35 +20,31 @@ import type { GetResult } from '../../../broker/session.js';
 import { decodeProperties, encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
 import { AwsError } from '../errors.js';
 import { md5Hex, md5OfAttributes, type MessageAttributeValue } from './md5.js';
-import { SqsReceiver, VISIBILITY_MAX_S } from './receiver.js';
+import { withoutDeathHeaders } from '../../../broker/dead-letter.js';
+import { SqsReceiver } from './receiver.js';
+import {
+  COMPUTED_ATTRIBUTES,
+  DEFAULT_ATTRIBUTES,
+  DELAY_MAX_S,
+  KNOWN_ATTRIBUTES,
+  MAX_MESSAGE_BYTES,
+  SQS_ATTRIBUTES_ARG,
+  VISIBILITY_MAX_S,
+  nameFromArn,
+  queueArgs,
+  storedAttributes,
+  storedTags,
+  validateAttributes,
+} from './attributes.js';
+import { checkTags } from './redrive.js';
+
+export { MAX_MESSAGE_BYTES, SQS_ATTRIBUTES_ARG };
 
 /** The header that keeps SQS attributes' data types for the way back (AMQP headers have no "Number" type). */
 export const ATTRIBUTE_TYPES_HEADER = 'x-sqs-attribute-types';
 /** How often a long poll looks again while it waits (ms). */
 const LONG_POLL_STEP_MS = 50;
-
-/** AWS's current default and maximum message size (1 MiB since 2025). */
-export const MAX_MESSAGE_BYTES = 1024 * 1024;
 const CONNECTION = 'aws-sqs';
-/** Where an SQS queue's attributes live on the AMQP queue (a JSON object as a queue argument). */
-export const SQS_ATTRIBUTES_ARG = 'x-sqs-attributes';
-
-const DEFAULT_ATTRIBUTES: Readonly<Record<string, string>> = {
-  VisibilityTimeout: '30',
-  MaximumMessageSize: String(MAX_MESSAGE_BYTES),
-  MessageRetentionPeriod: '345600',
-  DelaySeconds: '0',
-  ReceiveMessageWaitTimeSeconds: '0',
-};
-
-/** Attributes CreateQueue takes, with AWS's ranges. */
-const SETTABLE: Readonly<Record<string, readonly [number, number]>> = {
-  VisibilityTimeout: [0, 43200],
-  MaximumMessageSize: [1024, MAX_MESSAGE_BYTES],
-  MessageRetentionPeriod: [60, 1209600],
-  DelaySeconds: [0, 900],
-  ReceiveMessageWaitTimeSeconds: [0, 20],
-};
 
 export interface SqsContext {
   readonly broker: Broker;
@@ -65,7 +63,7 @@ export const queueDoesNotExist = (): AwsError =>
   new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 400, 'AWS.SimpleQueueService.NonExistentQueue');
 
 export class SqsService {
-  constructor(private readonly ctx: SqsContext) {}
+  constructor(readonly ctx: SqsContext) {}
 
   queueUrl(name: string): string {
     return `${this.ctx.endpoint}/${this.ctx.account}/${name}`;
@@ -76,17 +74,20 @@ export class SqsService {
     if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
       throw new AwsError('InvalidParameterValue', 'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length');
     }
-    const attributes = validateAttributes(optionalMap(p, 'Attributes'));
+    const attributes = validateAttributes(optionalMap(p, 'Attributes'), this.redriveEnv(name));
+    const tags = p.tags === undefined || p.tags === null ? {} : checkTags(p.tags, name);
     const existing = this.ctx.vhost.queues.get(name);
     if (existing) {
       const current = storedAttributes(existing);
-      const differs = Object.keys(attributes).filter((k) => (current[k] ?? DEFAULT_ATTRIBUTES[k]) !== attributes[k]);
+      const differs = Object.keys(attributes).filter((k) => (current[k] ?? DEFAULT_ATTRIBUTES[k] ?? '') !== attributes[k]);
       if (differs.length > 0) {
         throw new AwsError('QueueNameExists', `A queue already exists with the same name and a different value for attribute ${differs[0]}`, 400, 'QueueAlreadyExists');
       }
       return { QueueUrl: this.queueUrl(name) };
     }
-    const args = Object.keys(attributes).length > 0 ? { [SQS_ATTRIBUTES_ARG]: JSON.stringify(attributes) } : {};
+    const now = String(Math.floor(Date.now() / 1000));
+    const stored = withSse({ ...nonEmpty(attributes), CreatedTimestamp: now, LastModifiedTimestamp: now });
+    const args = queueArgs({}, stored, tags, this.dlqNameOf(stored));
     await this.ctx.vhost.declareQueue(name, { passive: false, durable: true, exclusive: false, autoDelete: false, args }, CONNECTION);
     await this.ctx.broker.topologySaved();
     return { QueueUrl: this.queueUrl(name) };
@@ -134,10 +135,58 @@ export class SqsService {
     const names = wanted.includes('All') ? Object.keys(all) : wanted;
     const out: Record<string, string> = {};
     for (const n of names) {
-      if (!(n in all)) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${n}.`);
-      out[n] = all[n];
+      if (!KNOWN_ATTRIBUTES.has(n)) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${n}.`);
+      // Known but not set on this queue (RedrivePolicy, Policy, KMS...): left out, as AWS does.
+      if (n in all) out[n] = all[n];
     }
     return Object.keys(out).length > 0 ? { Attributes: out } : {};
+  }
+
+  /** SetQueueAttributes: checked as AWS checks them, in force at once (broker arguments), saved with the topology. */
+  async SetQueueAttributes(p: Params): Promise<Params> {
+    const q = this.queueOf(p);
+    const raw = optionalMap(p, 'Attributes');
+    for (const name of Object.keys(raw)) {
+      if (COMPUTED_ATTRIBUTES.includes(name)) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+    }
+    const changes = validateAttributes(raw, this.redriveEnv(q.name));
+    const attrs: Record<string, string> = { ...storedAttributes(q), ...changes };
+    for (const [k, v] of Object.entries(changes)) if (v === '') delete attrs[k];
+    if (changes.KmsMasterKeyId && changes.SqsManagedSseEnabled === undefined) attrs.SqsManagedSseEnabled = 'false';
+    attrs.LastModifiedTimestamp = String(Math.floor(Date.now() / 1000));
+    await this.updateQueue(q, attrs, undefined);
+    return {};
+  }
+
+  /** New SQS attributes and/or tags for a queue: its broker arguments follow, then the topology is saved. */
+  async updateQueue(q: Queue, attrs: Record<string, string> | undefined, tags: Record<string, string> | undefined): Promise<void> {
+    const a = attrs ?? storedAttributes(q);
+    this.ctx.vhost.setQueueArgs(q.name, queueArgs(q.args, a, tags ?? storedTags(q), this.dlqNameOf(a)));
+    await this.ctx.broker.topologySaved();
+  }
+
+  arnOf(name: string): string {
+    return `arn:aws:sqs:${this.ctx.region}:${this.ctx.account}:${name}`;
+  }
+
+  /** The queue an SQS ARN names in this account and vhost. */
+  queueByArn(arn: string): Queue | undefined {
+    const name = nameFromArn(arn, this.ctx.account);
+    return name === undefined ? undefined : this.ctx.vhost.queues.get(name);
+  }
+
+  private redriveEnv(queueName: string): { queueName: string; arnOf: (n: string) => string; queueByArn: (a: string) => Queue | undefined } {
+    return { queueName, arnOf: (n) => this.arnOf(n), queueByArn: (a) => this.queueByArn(a) };
+  }
+
+  private dlqNameOf(attrs: Readonly<Record<string, string>>): string | undefined {
+    if (!attrs.RedrivePolicy) return undefined;
+    try {
+      const arn = (JSON.parse(attrs.RedrivePolicy) as { deadLetterTargetArn?: unknown }).deadLetterTargetArn;
+      return typeof arn === 'string' ? nameFromArn(arn, this.ctx.account) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async SendMessage(p: Params): Promise<Params> {
@@ -199,10 +248,19 @@ export class SqsService {
 
   ChangeMessageVisibility(p: Params): Params {
     const q = this.queueOf(p);
+    this.changeVisibility(q, p);
+    return {};
+  }
+
+  ChangeMessageVisibilityBatch(p: Params): Params {
+    const q = this.queueOf(p);
+    return this.batch(p.Entries, 'ChangeMessageVisibilityBatchRequestEntry', (e) => this.changeVisibility(q, e));
+  }
+
+  private changeVisibility(q: Queue, p: Params): void {
     const timeout = intParam(p, 'VisibilityTimeout', -1, 0, VISIBILITY_MAX_S);
     if (timeout < 0) throw new AwsError('MissingParameter', 'The request must contain the parameter VisibilityTimeout.');
     this.ctx.receiver.changeVisibility(q.name, requiredString(p, 'ReceiptHandle'), timeout);
-    return {};
   }
 
   /** A batch of per-entry actions: Successful by Id, Failed with each entry's error. */
@@ -223,7 +281,7 @@ export class SqsService {
   }
 
   /** The queue a request's QueueUrl names (in this account and vhost). */
-  private queueOf(p: Params): Queue {
+  queueOf(p: Params): Queue {
     const url = requiredString(p, 'QueueUrl');
     const m = /\/([^/]+)\/([^/?]+)\/?$/.exec(url);
     const q = m && m[1] === this.ctx.account ? this.ctx.vhost.queues.get(decodeURIComponent(m[2])) : undefined;
@@ -232,16 +290,18 @@ export class SqsService {
   }
 
   attributesOf(q: Queue): Record<string, string> {
-    const created = String(Math.floor(this.ctx.broker.startedAt / 1000));
+    // A queue declared through AMQP has no SQS timestamps: the broker's start stands in.
+    const started = String(Math.floor(this.ctx.broker.startedAt / 1000));
+    const stored = storedAttributes(q);
     return {
       ...DEFAULT_ATTRIBUTES,
-      ...storedAttributes(q),
+      ...stored,
       ApproximateNumberOfMessages: String(q.messageCount),
       ApproximateNumberOfMessagesNotVisible: String(q.unacked),
-      ApproximateNumberOfMessagesDelayed: '0',
-      CreatedTimestamp: created,
-      LastModifiedTimestamp: created,
-      QueueArn: `arn:aws:sqs:${this.ctx.region}:${this.ctx.account}:${q.name}`,
+      ApproximateNumberOfMessagesDelayed: String(this.ctx.broker.delayed.pending(this.ctx.vhost.name, '', q.name)),
+      CreatedTimestamp: stored.CreatedTimestamp ?? started,
+      LastModifiedTimestamp: stored.LastModifiedTimestamp ?? stored.CreatedTimestamp ?? started,
+      QueueArn: this.arnOf(q.name),
     };
   }
 
@@ -255,9 +315,7 @@ export class SqsService {
     if (size > limit) {
       throw new AwsError('InvalidParameterValue', `One or more parameters are invalid. Reason: Message must be shorter than ${limit} bytes.`);
     }
-    if (p.DelaySeconds !== undefined && Number(p.DelaySeconds) !== 0) {
-      throw new AwsError('InvalidParameterValue', 'Value for parameter DelaySeconds is invalid. Reason: delayed messages are not supported by Wharf yet.');
-    }
+    const delayS = intParam(p, 'DelaySeconds', Number(this.attributesOf(q).DelaySeconds), 0, DELAY_MAX_S);
     const messageId = randomUUID();
     const headers: FieldTable = {};
     for (const [name, a] of Object.entries(attrs)) headers[name] = a.BinaryValue ?? a.StringValue ?? '';
@@ -274,6 +332,8 @@ export class SqsService {
       priority: 0,
       expiration: -1,
       messageId,
+      // Invisible until due: held by the broker's delayed store (on disk, survives a restart).
+      ...(delayS > 0 ? { delayMs: delayS * 1000 } : {}),
     };
     this.ctx.vhost.publish(input);
     const out: Params = { MessageId: messageId, MD5OfMessageBody: md5Hex(body) };
@@ -295,28 +355,15 @@ function optionalMap(p: Params, key: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-function validateAttributes(raw: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    const range = SETTABLE[k];
-    if (!range) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${k}.`);
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < range[0] || n > range[1]) {
-      throw new AwsError('InvalidAttributeValue', `Invalid value for the parameter ${k}.`);
-    }
-    out[k] = String(n);
-  }
-  return out;
+/** Attributes without those cleared by "". */
+function nonEmpty(attrs: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== ''));
 }
 
-function storedAttributes(q: Queue): Record<string, string> {
-  const raw = q.args[SQS_ATTRIBUTES_ARG];
-  if (typeof raw !== 'string') return {};
-  try {
-    return JSON.parse(raw) as Record<string, string>;
-  } catch {
-    return {};
-  }
+/** A queue with its own KMS key is not also SSE-SQS encrypted (unless the request said so). */
+function withSse(attrs: Record<string, string>): Record<string, string> {
+  if (attrs.KmsMasterKeyId && attrs.SqsManagedSseEnabled === undefined) attrs.SqsManagedSseEnabled = 'false';
+  return attrs;
 }
 
 function maxMessageBytes(q: Queue, s: SqsService): number {
@@ -409,7 +456,8 @@ function receivedJson(g: GetResult, receiptHandle: string, systemNames: readonly
   };
   const attrs = Object.fromEntries(Object.entries(system).filter(([n]) => wanted(systemNames, n)));
   if (Object.keys(attrs).length > 0) out.Attributes = attrs;
-  const headers = (props.headers ?? {}) as Record<string, unknown>;
+  // A dead-lettered message's x-death history is AMQP's, not one of its SQS attributes.
+  const headers = withoutDeathHeaders(props.headers ?? {}) as Record<string, unknown>;
   const types = parseTypes(headers[ATTRIBUTE_TYPES_HEADER]);
   const messageAttrs: Record<string, MessageAttributeValue> = {};
   for (const [name, v] of Object.entries(headers)) {
