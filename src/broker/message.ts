@@ -96,7 +96,7 @@ export class QueueEntry {
   redelivered = false;
   constructor(
     readonly msg: StoredMessage,
-    /** Wall-clock ms after which it expires in this queue; 0 for never. */
-    readonly expiresAt = 0,
+    /** Wall-clock ms after which it expires in this queue; 0 for never (Queue.retimeReady may change it). */
+    public expiresAt = 0,
   ) {}
 }

@@ -177,6 +177,29 @@ export class Queue {
     this.reconfigure(config, this.policies);
   }
 
+  /**
+   * The queue's x-message-ttl for the messages already ready in it too, counted from
+   * each one's publish (SQS: a new MessageRetentionPeriod applies to the messages in the
+   * queue; AMQP's TTL changes apply only to new ones, as RabbitMQ's). Those now past it
+   * expire at once. A message's own expiration still applies.
+   */
+  retimeReady(): void {
+    const ttl = this.config.messageTtl;
+    let soonest = 0;
+    for (const e of this.lanes) {
+      const own = e.msg.expiration >= 0 ? e.msg.publishedAt + e.msg.expiration : 0;
+      const byTtl = ttl === undefined ? 0 : e.msg.publishedAt + ttl;
+      e.expiresAt = own === 0 ? byTtl : byTtl === 0 ? own : Math.min(own, byTtl);
+      if (e.expiresAt !== 0 && (soonest === 0 || e.expiresAt < soonest)) soonest = e.expiresAt;
+    }
+    if (soonest === 0) return;
+    this.expiring = true;
+    // Re-armed from scratch: the soonest may be later than a timer set for a shorter TTL.
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.armExpiry(soonest);
+  }
+
   get messageCount(): number {
     return this.lanes.length;
   }

@@ -155,6 +155,8 @@ export class SqsService {
     if (changes.KmsMasterKeyId && changes.SqsManagedSseEnabled === undefined) attrs.SqsManagedSseEnabled = 'false';
     attrs.LastModifiedTimestamp = String(Math.floor(Date.now() / 1000));
     await this.updateQueue(q, attrs, undefined);
+    // AWS: a new retention period applies to the messages already in the queue too.
+    if (changes.MessageRetentionPeriod !== undefined) q.retimeReady();
     return {};
   }
 
