@@ -59,9 +59,11 @@ describe('SQS dead-letter redrive (AWS SDK v3)', { skip: skipUnderReference }, (
 
   /** Receives the one message and makes it visible again at once (a failed processing). */
   async function receiveAndFail(QueueUrl: string): Promise<string | undefined> {
-    const got = await sqs().send(new ReceiveMessageCommand({ QueueUrl, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
+    const got = await sqs().send(new ReceiveMessageCommand({ QueueUrl, MessageSystemAttributeNames: ['ApproximateReceiveCount'], MessageAttributeNames: ['All'] }));
     const m = got.Messages?.[0];
     if (!m) return undefined;
+    // Only what was sent: a redelivery's x-delivery-count header is the broker's, not an attribute.
+    assert.ok(!Object.keys(m.MessageAttributes ?? {}).some((k) => k.startsWith('x-')), `attributes ${Object.keys(m.MessageAttributes ?? {}).join()}`);
     await sqs().send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
     return m.Attributes?.ApproximateReceiveCount;
   }

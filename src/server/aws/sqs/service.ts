@@ -42,6 +42,8 @@ export { MAX_MESSAGE_BYTES, SQS_ATTRIBUTES_ARG };
 
 /** The header that keeps SQS attributes' data types for the way back (AMQP headers have no "Number" type). */
 export const ATTRIBUTE_TYPES_HEADER = 'x-sqs-attribute-types';
+/** The header the broker adds to a redelivered message (broker/dead-letter.ts: withDeliveryCount). */
+const DELIVERY_COUNT_HEADER = 'x-delivery-count';
 /** How often a long poll looks again while it waits (ms). */
 const LONG_POLL_STEP_MS = 50;
 const CONNECTION = 'aws-sqs';
@@ -458,8 +460,9 @@ function receivedJson(g: GetResult, receiptHandle: string, systemNames: readonly
   };
   const attrs = Object.fromEntries(Object.entries(system).filter(([n]) => wanted(systemNames, n)));
   if (Object.keys(attrs).length > 0) out.Attributes = attrs;
-  // A dead-lettered message's x-death history is AMQP's, not one of its SQS attributes.
-  const headers = withoutDeathHeaders(props.headers ?? {}) as Record<string, unknown>;
+  // The broker's own headers (a dead-lettered message's x-death history, a redelivery's
+  // x-delivery-count) are AMQP's, not SQS message attributes (ApproximateReceiveCount says it).
+  const { [DELIVERY_COUNT_HEADER]: _count, ...headers } = withoutDeathHeaders(props.headers ?? {}) as Record<string, unknown>;
   const types = parseTypes(headers[ATTRIBUTE_TYPES_HEADER]);
   const messageAttrs: Record<string, MessageAttributeValue> = {};
   for (const [name, v] of Object.entries(headers)) {
