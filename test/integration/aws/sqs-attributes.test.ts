@@ -137,7 +137,7 @@ describe('SQS queue attributes (AWS SDK v3)', { skip: skipUnderReference }, () =
     await sqs().send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { DelaySeconds: '1' } }));
     const batch = await sqs().send(new SendMessageBatchCommand({ QueueUrl, Entries: [{ Id: 'a', MessageBody: 'queue-delay' }, { Id: 'b', MessageBody: 'now', DelaySeconds: 0 }, { Id: 'c', MessageBody: 'bad', DelaySeconds: 901 }] }));
     assert.deepEqual(batch.Successful?.map((e) => e.Id), ['a', 'b']);
-    assert.deepEqual(batch.Failed?.map((e) => [e.Id, e.Code]), [['c', 'InvalidParameterValue']]);
+    assert.deepEqual(batch.Failed?.map((e) => [e.Id, e.Code, e.Message]), [['c', 'InvalidParameterValue', 'Value 901 for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.']]);
     const immediate = await sqs().send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
     assert.deepEqual(immediate.Messages?.map((m) => m.Body), ['now']);
     const delayed = await sqs().send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 10 }));

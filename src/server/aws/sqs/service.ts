@@ -319,7 +319,7 @@ export class SqsService {
     if (size > limit) {
       throw new AwsError('InvalidParameterValue', `One or more parameters are invalid. Reason: Message must be shorter than ${limit} bytes.`);
     }
-    const delayS = intParam(p, 'DelaySeconds', Number(this.attributesOf(q).DelaySeconds), 0, DELAY_MAX_S);
+    const delayS = delaySecondsOf(p, Number(this.attributesOf(q).DelaySeconds));
     const messageId = randomUUID();
     const headers: FieldTable = {};
     for (const [name, a] of Object.entries(attrs)) headers[name] = a.BinaryValue ?? a.StringValue ?? '';
@@ -357,6 +357,17 @@ function optionalMap(p: Params, key: string): Record<string, unknown> {
   if (v === undefined || v === null) return {};
   if (typeof v !== 'object' || Array.isArray(v)) throw new AwsError('InvalidParameterValue', `Value for parameter ${key} is invalid.`);
   return v as Record<string, unknown>;
+}
+
+/** A message's DelaySeconds (the queue's when absent), with AWS's text for a bad one. */
+function delaySecondsOf(p: Params, queueDefault: number): number {
+  const v = p.DelaySeconds;
+  if (v === undefined || v === null) return queueDefault;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > DELAY_MAX_S) {
+    throw new AwsError('InvalidParameterValue', `Value ${String(v)} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= ${DELAY_MAX_S}.`);
+  }
+  return n;
 }
 
 /** Attributes without those cleared by "". */
