@@ -58,6 +58,9 @@ describe('SQS queue attributes (AWS SDK v3)', { skip: skipUnderReference }, () =
     assert.ok(created >= before && created <= Math.ceil(Date.now() / 1000), `CreatedTimestamp ${created} is the creation time`);
 
     const policy = '{"Version":"2012-10-17","Statement":[]}';
+    await sqs().send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { KmsMasterKeyId: 'alias/aws/sqs' } }));
+    const kms = await attrs(QueueUrl, ['KmsDataKeyReusePeriodSeconds', 'SqsManagedSseEnabled']);
+    assert.deepEqual(kms, { KmsDataKeyReusePeriodSeconds: '300', SqsManagedSseEnabled: 'false' });
     await sqs().send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { VisibilityTimeout: '5', MaximumMessageSize: '1024', Policy: policy, KmsMasterKeyId: 'alias/aws/sqs', KmsDataKeyReusePeriodSeconds: '600' } }));
     const set = await attrs(QueueUrl);
     assert.equal(set.VisibilityTimeout, '5');
@@ -89,6 +92,10 @@ describe('SQS queue attributes (AWS SDK v3)', { skip: skipUnderReference }, () =
     assert.equal((await set({ VisibilityTimeout: 'ten' })).name, 'InvalidAttributeValue');
     assert.equal((await set({ ReceiveMessageWaitTimeSeconds: '21' })).name, 'InvalidAttributeValue');
     assert.equal((await set({ Policy: 'not json' })).name, 'InvalidParameterValue');
+    assert.deepEqual(await set({ SqsManagedSseEnabled: 'true', KmsMasterKeyId: 'alias/aws/sqs' }), {
+      name: 'InvalidAttributeValue',
+      message: 'You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.',
+    });
     const get = await failure(sqs().send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['Nope' as never] })));
     assert.deepEqual(get, { name: 'InvalidAttributeName', message: 'Unknown Attribute Nope.' });
     // Nothing changed.

@@ -118,15 +118,33 @@ describe('SQS dead-letter redrive (AWS SDK v3)', { skip: skipUnderReference }, (
     const zero = JSON.stringify({ deadLetterTargetArn: arn(dlq), maxReceiveCount: 0 });
     assert.deepEqual(await set(zero), { name: 'InvalidParameterValue', message: `Value ${zero} for parameter RedrivePolicy is invalid. Reason: Invalid value for maxReceiveCount: 0, valid values are from 1 to 1000 both inclusive.` });
     assert.equal((await set('{"maxReceiveCount":3}')).message, 'Value {"maxReceiveCount":3} for parameter RedrivePolicy is invalid. Reason: Redrive policy does not contain mandatory attribute: deadLetterTargetArn.');
-    assert.equal((await set('nope')).name, 'InvalidParameterValue');
+    assert.equal((await set('{}')).message, 'Value {} for parameter RedrivePolicy is invalid. Reason: Redrive policy does not contain mandatory attribute: maxReceiveCount.');
+    assert.deepEqual(await set('nope'), { name: 'InvalidAttributeValue', message: 'Invalid value for the parameter RedrivePolicy. Reason: Redrive policy is not a valid JSON map.' });
+    const sns = JSON.stringify({ deadLetterTargetArn: 'arn:aws:sns:us-east-1:000000000000:topic', maxReceiveCount: 5 });
+    assert.equal((await set(sns)).message, `Value ${sns} for parameter RedrivePolicy is invalid. Reason: Only SQS queues are valid resources for deadLetterTargetArn.`);
+    const extra = JSON.stringify({ deadLetterTargetArn: arn(dlq), maxReceiveCount: 5, colour: 'red' });
+    assert.equal((await set(extra)).message, `Value ${extra} for parameter RedrivePolicy is invalid. Reason: Only following attributes are supported: [maxReceiveCount, deadLetterTargetArn].`);
+    const fifo = JSON.stringify({ deadLetterTargetArn: arn('some.fifo'), maxReceiveCount: 5 });
+    assert.equal((await set(fifo)).message, `Value ${fifo} for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be same type of queue as the source..`);
     const ok = JSON.stringify({ deadLetterTargetArn: arn(dlq), maxReceiveCount: '4' });
     const denied = await set(ok);
     assert.equal(denied.name, 'InvalidParameterValue');
     assert.match(denied.message, /does not allow this queue to use it as a dead-letter queue/);
     await sqs().send(new SetQueueAttributesCommand({ QueueUrl: dlqUrl, Attributes: { RedriveAllowPolicy: JSON.stringify({ redrivePermission: 'byQueue', sourceQueueArns: [arn(source)] }) } }));
     assert.equal((await set(ok)).name, 'no error');
-    const bad = await failure(sqs().send(new SetQueueAttributesCommand({ QueueUrl: dlqUrl, Attributes: { RedriveAllowPolicy: '{"redrivePermission":"byQueue"}' } })));
-    assert.equal(bad.name, 'InvalidParameterValue');
+    const allow = (policy: string): Promise<{ name: string; message: string }> => failure(sqs().send(new SetQueueAttributesCommand({ QueueUrl: dlqUrl, Attributes: { RedriveAllowPolicy: policy } })));
+    assert.deepEqual(await allow('{"redrivePermission":"byQueue"}'), {
+      name: 'InvalidParameterValue',
+      message: 'Value {"redrivePermission":"byQueue"} for parameter RedriveAllowPolicy is invalid. Reason: Amazon SQS can\'t create the redrive allow policy. When you specify the byQueue permission type, you must also specify one or more sourceQueueArns values.',
+    });
+    const withArns = JSON.stringify({ redrivePermission: 'allowAll', sourceQueueArns: [arn(source)] });
+    assert.equal((await allow(withArns)).message, `Value ${withArns} for parameter RedriveAllowPolicy is invalid. Reason: Amazon SQS can't create the redrive allow policy. To specify one or more source queue ARNs, you must set redrivePermission to byQueue.`);
+    const eleven = JSON.stringify({ redrivePermission: 'byQueue', sourceQueueArns: Array.from({ length: 11 }, (_, i) => arn(`q${i}`)) });
+    assert.equal((await allow(eleven)).message, `Value ${eleven} for parameter RedriveAllowPolicy is invalid. Reason: Amazon SQS can't create the redrive allow policy. The maximum number of source queue ARNs you can specify is 10.`);
+    assert.deepEqual(await allow('{"redrivePermission":"sometimes"}'), { name: 'InvalidAttributeValue', message: 'Invalid value for the parameter RedriveAllowPolicy. Reason: Amazon SQS can\'t create the redrive allow policy, as it\u2019s in an unsupported format.' });
+    // Stored as given.
+    const stored = await sqs().send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['RedriveAllowPolicy'] }));
+    assert.deepEqual(JSON.parse(stored.Attributes?.RedriveAllowPolicy ?? ''), { redrivePermission: 'byQueue', sourceQueueArns: [arn(source)] });
   });
 
   it('ListDeadLetterSourceQueues pages through the queues redriving to a DLQ', TEST_OPTS, async () => {

@@ -85,6 +85,10 @@ export interface RedrivePolicy {
 const invalidValue = (name: string): AwsError => new AwsError('InvalidAttributeValue', `Invalid value for the parameter ${name}.`);
 const invalidPolicy = (name: string, raw: string, reason: string): AwsError =>
   new AwsError('InvalidParameterValue', `Value ${raw} for parameter ${name} is invalid. Reason: ${reason}`);
+/** AWS's answer to a policy that is not even of the right shape (no "Value ..." prefix). */
+const malformed = (name: string, reason: string): AwsError => new AwsError('InvalidAttributeValue', `Invalid value for the parameter ${name}. Reason: ${reason}`);
+// (AWS's text, with its typographic apostrophe in "it’s".)
+const UNSUPPORTED_ALLOW_POLICY = "Amazon SQS can't create the redrive allow policy, as it\u2019s in an unsupported format.";
 
 /** Attributes as CreateQueue and SetQueueAttributes take them, checked and normalized; "" clears a text attribute. */
 export function validateAttributes(raw: Record<string, unknown>, env: RedriveEnv): Record<string, string> {
@@ -106,6 +110,9 @@ export function validateAttributes(raw: Record<string, unknown>, env: RedriveEnv
     } else {
       throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
     }
+  }
+  if (out.SqsManagedSseEnabled === 'true' && out.KmsMasterKeyId) {
+    throw new AwsError('InvalidAttributeValue', 'You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.');
   }
   return out;
 }
@@ -132,25 +139,26 @@ function checkText(name: string, value: string, env: RedriveEnv): string {
 /** A RedrivePolicy's JSON, checked as AWS does, its DLQ existing and allowing this queue. */
 export function parseRedrivePolicy(raw: string, env: RedriveEnv): RedrivePolicy {
   const v = parseJson(raw);
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidPolicy('RedrivePolicy', raw, 'Redrive policy is not a valid JSON map.');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw malformed('RedrivePolicy', 'Redrive policy is not a valid JSON map.');
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (k !== 'deadLetterTargetArn' && k !== 'maxReceiveCount') throw invalidPolicy('RedrivePolicy', raw, `Only following attributes are supported: [deadLetterTargetArn, maxReceiveCount].`);
-  }
-  if (o.deadLetterTargetArn === undefined) throw invalidPolicy('RedrivePolicy', raw, 'Redrive policy does not contain mandatory attribute: deadLetterTargetArn.');
+  // AWS's order of checks (and texts): maxReceiveCount, then deadLetterTargetArn.
   if (o.maxReceiveCount === undefined) throw invalidPolicy('RedrivePolicy', raw, 'Redrive policy does not contain mandatory attribute: maxReceiveCount.');
+  if (o.deadLetterTargetArn === undefined) throw invalidPolicy('RedrivePolicy', raw, 'Redrive policy does not contain mandatory attribute: deadLetterTargetArn.');
   const count = typeof o.maxReceiveCount === 'number' || typeof o.maxReceiveCount === 'string' ? Number(o.maxReceiveCount) : NaN;
   if (!Number.isInteger(count) || count < 1 || count > 1000) {
     throw invalidPolicy('RedrivePolicy', raw, `Invalid value for maxReceiveCount: ${String(o.maxReceiveCount)}, valid values are from 1 to 1000 both inclusive.`);
   }
   const arn = o.deadLetterTargetArn;
-  if (typeof arn !== 'string' || !/^arn:aws:sqs:[^:]*:\d{12}:[^:]+$/.test(arn)) throw invalidPolicy('RedrivePolicy', raw, 'Invalid value for deadLetterTargetArn.');
+  if (typeof arn !== 'string' || !/^arn:aws:sqs:[^:]*:\d{12}:[^:]+$/.test(arn)) throw invalidPolicy('RedrivePolicy', raw, 'Only SQS queues are valid resources for deadLetterTargetArn.');
+  for (const k of Object.keys(o)) {
+    if (k !== 'deadLetterTargetArn' && k !== 'maxReceiveCount') throw invalidPolicy('RedrivePolicy', raw, 'Only following attributes are supported: [maxReceiveCount, deadLetterTargetArn].');
+  }
+  // (AWS's text, its two full stops included.)
+  if (arn.endsWith('.fifo') !== env.queueName.endsWith('.fifo')) throw invalidPolicy('RedrivePolicy', raw, 'Dead-letter queue must be same type of queue as the source..');
   const dlq = env.queueByArn(arn);
   if (!dlq) throw invalidPolicy('RedrivePolicy', raw, 'Dead letter target does not exist.');
+  // The broker drops a message dead-lettered into the queue it died in (RabbitMQ's cycle rule).
   if (dlq.name === env.queueName) throw invalidPolicy('RedrivePolicy', raw, 'Dead-letter target cannot be the source queue itself.');
-  if (dlq.name.endsWith('.fifo') !== env.queueName.endsWith('.fifo')) {
-    throw invalidPolicy('RedrivePolicy', raw, 'Dead-letter queue must be same type of queue as the source.');
-  }
   const allow = storedAttributes(dlq).RedriveAllowPolicy;
   if (allow && !allows(allow, env.arnOf(env.queueName))) {
     throw invalidPolicy('RedrivePolicy', raw, `Queue ${arn} does not allow this queue to use it as a dead-letter queue.`);
@@ -160,21 +168,22 @@ export function parseRedrivePolicy(raw: string, env: RedriveEnv): RedrivePolicy 
 
 /** RedriveAllowPolicy: {"redrivePermission": "allowAll" | "denyAll" | "byQueue", "sourceQueueArns": [1-10 ARNs] with byQueue only}. */
 function checkRedriveAllowPolicy(raw: string): string {
-  const bad = (reason: string): AwsError => invalidPolicy('RedriveAllowPolicy', raw, reason);
+  const bad = (reason: string): AwsError => invalidPolicy('RedriveAllowPolicy', raw, `Amazon SQS can't create the redrive allow policy. ${reason}`);
+  const unsupported = malformed('RedriveAllowPolicy', UNSUPPORTED_ALLOW_POLICY);
   const v = parseJson(raw);
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('Redrive allow policy is not a valid JSON map.');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw unsupported;
   const o = v as Record<string, unknown>;
   const permission = o.redrivePermission;
-  if (permission !== 'allowAll' && permission !== 'denyAll' && permission !== 'byQueue') throw bad('Invalid value for redrivePermission. Valid values are allowAll, denyAll and byQueue.');
+  if (permission !== 'allowAll' && permission !== 'denyAll' && permission !== 'byQueue') throw unsupported;
+  if (Object.keys(o).some((k) => k !== 'redrivePermission' && k !== 'sourceQueueArns')) throw unsupported;
   const arns = o.sourceQueueArns;
-  if (permission === 'byQueue') {
-    if (!Array.isArray(arns) || arns.length === 0 || arns.length > 10 || !arns.every((a) => typeof a === 'string')) {
-      throw bad('sourceQueueArns must be a list of 1 to 10 queue ARNs when redrivePermission is byQueue.');
-    }
-  } else if (arns !== undefined) {
-    throw bad(`sourceQueueArns can only be specified when redrivePermission is byQueue.`);
-  }
-  return JSON.stringify(permission === 'byQueue' ? { redrivePermission: permission, sourceQueueArns: arns } : { redrivePermission: permission });
+  if (arns !== undefined && (!Array.isArray(arns) || !arns.every((a) => typeof a === 'string'))) throw unsupported;
+  const count = arns === undefined ? 0 : (arns as string[]).length;
+  if (permission === 'byQueue' && count === 0) throw bad('When you specify the byQueue permission type, you must also specify one or more sourceQueueArns values.');
+  if (permission !== 'byQueue' && count > 0) throw bad('To specify one or more source queue ARNs, you must set redrivePermission to byQueue.');
+  if (count > 10) throw bad('The maximum number of source queue ARNs you can specify is 10.');
+  // Returned as given (AWS keeps the text).
+  return raw;
 }
 
 /** Whether a DLQ's RedriveAllowPolicy lets the queue with this ARN use it. */

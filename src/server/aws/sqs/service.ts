@@ -154,7 +154,12 @@ export class SqsService {
     const changes = validateAttributes(raw, this.redriveEnv(q.name));
     const attrs: Record<string, string> = { ...storedAttributes(q), ...changes };
     for (const [k, v] of Object.entries(changes)) if (v === '') delete attrs[k];
+    // One kind of SSE at a time: turning one on turns the other off.
     if (changes.KmsMasterKeyId && changes.SqsManagedSseEnabled === undefined) attrs.SqsManagedSseEnabled = 'false';
+    if (changes.SqsManagedSseEnabled === 'true') {
+      delete attrs.KmsMasterKeyId;
+      delete attrs.KmsDataKeyReusePeriodSeconds;
+    }
     attrs.LastModifiedTimestamp = String(Math.floor(Date.now() / 1000));
     await this.updateQueue(q, attrs, undefined);
     // AWS: a new retention period applies to the messages already in the queue too.
@@ -299,6 +304,8 @@ export class SqsService {
     const stored = storedAttributes(q);
     return {
       ...DEFAULT_ATTRIBUTES,
+      // AWS's default reuse period for a KMS key (s).
+      ...(stored.KmsMasterKeyId ? { KmsDataKeyReusePeriodSeconds: '300' } : {}),
       ...stored,
       ApproximateNumberOfMessages: String(q.messageCount),
       ApproximateNumberOfMessagesNotVisible: String(q.unacked),
