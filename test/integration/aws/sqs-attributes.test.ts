@@ -7,6 +7,7 @@
 import {
   ChangeMessageVisibilityBatchCommand,
   CreateQueueCommand,
+  DeleteMessageCommand,
   GetQueueAttributesCommand,
   ListQueueTagsCommand,
   ReceiveMessageCommand,
@@ -82,6 +83,7 @@ describe('SQS queue attributes (AWS SDK v3)', { skip: skipUnderReference }, () =
   it('refuses unknown names, read-only attributes and values out of AWS ranges with its codes', TEST_OPTS, async () => {
     const { QueueUrl = '' } = await sqs().send(new CreateQueueCommand({ QueueName: qname('sqs-attrs-bad') }));
     const set = (a: Record<string, string>): Promise<{ name: string; message: string }> => failure(sqs().send(new SetQueueAttributesCommand({ QueueUrl, Attributes: a })));
+    assert.equal((await failure(sqs().send(new SetQueueAttributesCommand({ QueueUrl } as never)))).name, 'MissingParameter');
     assert.deepEqual(await set({ Colour: 'blue' }), { name: 'InvalidAttributeName', message: 'Unknown Attribute Colour.' });
     assert.deepEqual(await set({ QueueArn: 'x' }), { name: 'InvalidAttributeName', message: 'Unknown Attribute QueueArn.' });
     assert.deepEqual(await set({ DelaySeconds: '901' }), { name: 'InvalidAttributeValue', message: 'Invalid value for the parameter DelaySeconds.' });
@@ -159,6 +161,10 @@ describe('SQS queue attributes (AWS SDK v3)', { skip: skipUnderReference }, () =
     const got = await sqs().send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 10, MessageAttributeNames: ['All'] }));
     assert.equal(got.Messages?.[0]?.Body, 'survives');
     assert.deepEqual(got.Messages?.[0]?.MessageAttributes, { k: { DataType: 'String', StringValue: 'v' } });
+    await sqs().send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: got.Messages?.[0]?.ReceiptHandle }));
+    // Released (and recorded so): after another restart nothing is delayed or delivered again.
+    await ctx.restart();
+    assert.deepEqual(await attrs(QueueUrl, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesDelayed']), { ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesDelayed: '0' });
   });
 
   it('ChangeMessageVisibilityBatch changes each entry and reports each failure', TEST_OPTS, async () => {

@@ -147,6 +147,7 @@ export class SqsService {
   /** SetQueueAttributes: checked as AWS checks them, in force at once (broker arguments), saved with the topology. */
   async SetQueueAttributes(p: Params): Promise<Params> {
     const q = this.queueOf(p);
+    if (p.Attributes === undefined || p.Attributes === null) throw new AwsError('MissingParameter', 'The request must contain the parameter Attributes.');
     const raw = optionalMap(p, 'Attributes');
     for (const name of Object.keys(raw)) {
       if (COMPUTED_ATTRIBUTES.includes(name)) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
