@@ -41,7 +41,7 @@ export async function openSnsWorld(dataDir?: string): Promise<SnsWorld> {
     broker,
     vhost,
     topics,
-    sns: new SnsService({ ...common, topics, signingKey }),
+    sns: new SnsService({ ...common, topics, signingKey: () => Promise.resolve(signingKey) }),
     sqs: new SqsService({ ...common, receiver }),
     certPem: signingKey.certPem,
     receiver,

@@ -19,6 +19,8 @@ import { QueryProtocolError, SNS_MODEL, SQS_MODEL, decodeQuery, encodeQueryError
 import { AwsError } from './errors.js';
 import { AWS_SERVICES, type AwsContext, type AwsService } from './services.js';
 import { verifySignature, type Credential } from './sigv4.js';
+import { snsLink, type LinkReply } from './sns/links.js';
+import { SnsRegistry } from './sns/registry.js';
 import { SqsReceiver } from './sqs/receiver.js';
 
 /** An access key: its secret, the vhost it works in, and whether only loopback peers may use it. */
@@ -33,6 +35,8 @@ export interface AwsListenerOptions {
   readonly region: string;
   readonly account: string;
   readonly credentials: readonly AwsCredential[];
+  /** The broker's data dir: SNS keeps its signing key there. */
+  readonly dataDir: string;
 }
 
 /** `test:test` on vhost `/`, loopback only: what LocalStack users point their SDKs at (as RabbitMQ's guest). */
@@ -58,6 +62,8 @@ export class AwsListener {
   private readonly byKey: Map<string, AwsCredential>;
   /** One receiver (the leases of received messages) per vhost, for the listener's life. */
   private readonly receivers = new Map<string, SqsReceiver>();
+  /** SNS's topics per vhost, signing key, and the subscriptions hook (the HTTP push worker's). */
+  readonly sns: SnsRegistry;
 
   constructor(
     private readonly broker: Broker,
@@ -65,6 +71,7 @@ export class AwsListener {
     private readonly logger: Logger,
   ) {
     this.byKey = new Map(opts.credentials.map((c) => [c.accessKey, c]));
+    this.sns = new SnsRegistry(opts.dataDir);
     this.server = createServer({ keepAlive: true }, (req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 60_000;
   }
@@ -90,6 +97,11 @@ export class AwsListener {
     const ex: Exchange = { wire: isJsonRequest(req) ? 'json' : 'query' };
     try {
       const body = await readBody(req);
+      const link = await this.snsLink(req, requestId);
+      if (link) {
+        send(res, link.status, requestId, link.contentType, link.body);
+        return;
+      }
       const result = await this.dispatch(req, body, ex);
       if (ex.wire === 'json') send(res, 200, requestId, JSON_TYPE, JSON.stringify(result ?? {}));
       else send(res, 200, requestId, XML_TYPE, encodeQueryResponse((ex.service as AwsService).model, ex.action as string, result, requestId));
@@ -104,6 +116,18 @@ export class AwsListener {
         send(res, e.status, requestId, XML_TYPE, encodeQueryError(ex.service?.model ?? modelBySigningName(req), reply, requestId));
       }
     }
+  }
+
+  /** SNS's certificate and the Subscribe/Unsubscribe links, answered unsigned (sns/links.ts). */
+  private snsLink(req: IncomingMessage, requestId: string): Promise<LinkReply | undefined> {
+    const [path = '/', query = ''] = (req.url ?? '/').split('?', 2);
+    const signed = req.headers.authorization !== undefined || /(^|&)X-Amz-Signature=/i.test(query);
+    const r = { method: req.method ?? 'GET', path, query, signed, endpoint: this.endpointOf(req), requestId };
+    return snsLink(r, this.sns, this.broker, [...new Set(this.opts.credentials.map((c) => c.vhost))], this.opts.account);
+  }
+
+  private endpointOf(req: IncomingMessage): string {
+    return `http://${String(req.headers.host ?? `${this.opts.host}:${this.opts.port}`)}`;
   }
 
   private async dispatch(req: IncomingMessage, body: Buffer, ex: Exchange): Promise<unknown> {
@@ -122,9 +146,11 @@ export class AwsListener {
       broker: this.broker,
       vhost,
       receiver,
-      endpoint: `http://${String(req.headers.host ?? `${this.opts.host}:${this.opts.port}`)}`,
+      endpoint: this.endpointOf(req),
       region: signed.region,
       account: this.opts.account,
+      topics: this.sns.topics(vhost),
+      signingKey: () => this.sns.signingKey(),
     };
     if (ex.wire === 'json') return this.dispatchJson(req, body, ex, ctx);
     // The query protocol: the form in a POST body, or in the query string (GET, or beside a POST body).

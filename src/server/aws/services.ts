@@ -3,16 +3,15 @@
 // AWS JSON's X-Amz-Target prefix and error namespace, the SigV4 signing name the
 // query protocol goes by, and the botocore model the query codec walks.
 //
-// SNS plugs in here: an entry like SQS's below over src/server/aws/sns/service.ts's
-// SnsService, added to AWS_SERVICES.
 
-import { SQS_MODEL, type ServiceModel } from '../../protocol/aws/index.js';
+import { SNS_MODEL, SQS_MODEL, type ServiceModel } from '../../protocol/aws/index.js';
+import { SnsService, type SnsContext } from './sns/service.js';
 import { SqsService, type SqsContext } from './sqs/service.js';
 
 export type Params = Record<string, unknown>;
 
 /** What a request gives a service: the broker and vhost of the access key, the endpoint, region and account. */
-export type AwsContext = SqsContext;
+export type AwsContext = SqsContext & SnsContext;
 
 export interface AwsServiceDefinition<S> {
   /** The SigV4 credential scope's service name (sqs, sns). */
@@ -69,8 +68,31 @@ export const SQS_SERVICE = defineService<SqsService>({
   },
 });
 
+export const SNS_SERVICE = defineService<SnsService>({
+  signingName: 'sns',
+  jsonErrorPrefix: 'com.amazonaws.sns#',
+  model: SNS_MODEL,
+  create: (ctx) => new SnsService(ctx),
+  actions: {
+    CreateTopic: (s, p) => s.CreateTopic(p),
+    DeleteTopic: (s, p) => s.DeleteTopic(p),
+    ListTopics: (s, p) => s.ListTopics(p),
+    GetTopicAttributes: (s, p) => s.GetTopicAttributes(p),
+    SetTopicAttributes: (s, p) => s.SetTopicAttributes(p),
+    Subscribe: (s, p) => s.Subscribe(p),
+    ConfirmSubscription: (s, p) => s.ConfirmSubscription(p),
+    Unsubscribe: (s, p) => s.Unsubscribe(p),
+    ListSubscriptions: (s, p) => s.ListSubscriptions(p),
+    ListSubscriptionsByTopic: (s, p) => s.ListSubscriptionsByTopic(p),
+    GetSubscriptionAttributes: (s, p) => s.GetSubscriptionAttributes(p),
+    SetSubscriptionAttributes: (s, p) => s.SetSubscriptionAttributes(p),
+    Publish: (s, p) => s.Publish(p),
+    PublishBatch: (s, p) => s.PublishBatch(p),
+    TagResource: (s, p) => s.TagResource(p),
+    UntagResource: (s, p) => s.UntagResource(p),
+    ListTagsForResource: (s, p) => s.ListTagsForResource(p),
+  },
+});
+
 /** Every service the listener dispatches to, SQS first (the fallback when nothing names a service). */
-export const AWS_SERVICES: readonly AwsService[] = [
-  SQS_SERVICE,
-  // SNS: defineService<SnsService>({ signingName: 'sns', jsonErrorPrefix: 'com.amazonaws.sns#', model: SNS_MODEL, create, actions }) goes here.
-];
+export const AWS_SERVICES: readonly AwsService[] = [SQS_SERVICE, SNS_SERVICE];

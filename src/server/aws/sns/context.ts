@@ -12,7 +12,8 @@ export interface SnsContext {
   readonly vhost: Vhost;
   /** The vhost's topics and subscriptions (one for the listener's life). */
   readonly topics: SnsTopics;
-  readonly signingKey: SnsSigningKey;
+  /** The key messages are signed with (made on first use). */
+  readonly signingKey: () => Promise<SnsSigningKey>;
   /** http://host:port of the AWS listener: SigningCertURL, UnsubscribeURL, SubscribeURL. */
   readonly endpoint: string;
   readonly region: string;

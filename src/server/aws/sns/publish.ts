@@ -32,16 +32,16 @@ export function matchingSubscriptions(ctx: SnsContext, topic: Exchange, m: Check
 }
 
 /** Enqueues the message for every matching subscription; returns how many copies were enqueued. */
-export function deliver(ctx: SnsContext, topic: Exchange, m: CheckedMessage, messageId: string, sequenceNumber?: string): number {
+export function deliver(ctx: SnsContext, key: SnsSigningKey, topic: Exchange, m: CheckedMessage, messageId: string, sequenceNumber?: string): number {
   const matched = matchingSubscriptions(ctx, topic, m);
   if (matched.size === 0) return 0;
   const version = topicAttributes(topic).SignatureVersion === '2' ? '2' : '1';
   const timestamp = new Date().toISOString();
   const attributes = envelopeAttributes(m.attributes);
   const arn = `arn:aws:sns:${ctx.region}:${ctx.account}:${topic.name}`;
-  const signingCertUrl = ctx.endpoint + ctx.signingKey.certPath;
+  const signingCertUrl = ctx.endpoint + key.certPath;
   // The signature covers neither the subscription nor its UnsubscribeURL: one per message text.
-  const signer = memoSigner(ctx.signingKey);
+  const signer = memoSigner(key);
   let n = 0;
   for (const sub of matched) {
     const protocol = sub.attributes.Protocol ?? 'sqs';
@@ -75,7 +75,7 @@ export function deliver(ctx: SnsContext, topic: Exchange, m: CheckedMessage, mes
 }
 
 /** The SubscriptionConfirmation an HTTP/S subscription's queue gets at Subscribe. */
-export function enqueueConfirmation(ctx: SnsContext, topic: Exchange, sub: { queue: Queue; token: string }): void {
+export function enqueueConfirmation(ctx: SnsContext, key: SnsSigningKey, topic: Exchange, sub: { queue: Queue; token: string }): void {
   const arn = `arn:aws:sns:${ctx.region}:${ctx.account}:${topic.name}`;
   const messageId = randomUUID();
   const version = topicAttributes(topic).SignatureVersion === '2' ? '2' : '1';
@@ -87,9 +87,9 @@ export function enqueueConfirmation(ctx: SnsContext, topic: Exchange, sub: { que
       subscribeUrl: `${ctx.endpoint}/?Action=ConfirmSubscription&TopicArn=${arn}&Token=${sub.token}`,
       timestamp: new Date().toISOString(),
       signatureVersion: version,
-      signingCertUrl: ctx.endpoint + ctx.signingKey.certPath,
+      signingCertUrl: ctx.endpoint + key.certPath,
     },
-    ctx.signingKey,
+    key,
   );
   enqueue(ctx, topic.name, sub.queue, body, httpHeaders('SubscriptionConfirmation', messageId, arn, undefined, false));
 }

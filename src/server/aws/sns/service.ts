@@ -11,6 +11,7 @@ import { AwsError } from '../errors.js';
 import { invalidParameter, page, requiredString, stringMap, topicArn, topicNameOf, topicOf, type Params, type SnsContext } from './context.js';
 import { checkMessage, MESSAGE_BYTES_MAX, type CheckedMessage } from './message.js';
 import { deliver } from './publish.js';
+import type { SnsSigningKey } from './signing.js';
 import {
   confirmSubscription,
   DEFAULT_HTTP_DELIVERY_POLICY,
@@ -167,7 +168,7 @@ export class SnsService {
     }
     const topic = topicOf(this.ctx, p, hasTopic ? 'TopicArn' : 'TargetArn');
     const m = checkMessage(p);
-    const out = this.publishOne(topic, m);
+    const out = this.publishOne(topic, m, await this.ctx.signingKey());
     await this.ctx.broker.store.sync();
     return out;
   }
@@ -177,11 +178,12 @@ export class SnsService {
     const entries = checkBatch(p.PublishBatchRequestEntries);
     const total = entries.reduce((n, e) => n + (typeof e.Message === 'string' ? Buffer.byteLength(e.Message) : 0), 0);
     if (total > MESSAGE_BYTES_MAX) throw new AwsError('BatchRequestTooLong', 'The length of all the messages put together is more than the limit.');
+    const key = await this.ctx.signingKey();
     const Successful: Params[] = [];
     const Failed: Params[] = [];
     for (const e of entries) {
       try {
-        Successful.push({ Id: e.Id, ...this.publishOne(topic, checkMessage(e)) });
+        Successful.push({ Id: e.Id, ...this.publishOne(topic, checkMessage(e), key) });
       } catch (err) {
         if (!(err instanceof AwsError)) throw err;
         Failed.push({ Id: e.Id, Code: err.code, Message: err.message, SenderFault: err.fault === 'Sender' });
@@ -191,7 +193,7 @@ export class SnsService {
     return { Successful, Failed };
   }
 
-  private publishOne(topic: Exchange, m: CheckedMessage): Params {
+  private publishOne(topic: Exchange, m: CheckedMessage, key: SnsSigningKey): Params {
     const attrs = topicAttributes(topic);
     const fifo = attrs.FifoTopic === 'true';
     let sequenceNumber: string | undefined;
@@ -205,7 +207,7 @@ export class SnsService {
       throw invalidParameter('MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type');
     }
     const messageId = randomUUID();
-    deliver(this.ctx, topic, m, messageId, sequenceNumber);
+    deliver(this.ctx, key, topic, m, messageId, sequenceNumber);
     return sequenceNumber === undefined ? { MessageId: messageId } : { MessageId: messageId, SequenceNumber: sequenceNumber };
   }
 

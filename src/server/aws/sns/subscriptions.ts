@@ -72,7 +72,7 @@ export async function subscribe(ctx: SnsContext, p: Params): Promise<Params> {
     attributes.Token = randomBytes(64).toString('hex');
   }
   ctx.vhost.bindQueue(queue.name, topic.name, '', bindingArgs(id, attributes), SNS_CONNECTION);
-  if (attributes.Token !== undefined) enqueueConfirmation(ctx, topic, { queue, token: attributes.Token });
+  if (attributes.Token !== undefined) enqueueConfirmation(ctx, await ctx.signingKey(), topic, { queue, token: attributes.Token });
   ctx.topics.changed(topic.name);
   await Promise.all([ctx.broker.topologySaved(), ctx.broker.store.sync()]);
   const pending = attributes.PendingConfirmation === 'true';

@@ -55,10 +55,12 @@ export type SubscriptionsListener = (change: SubscriptionsChange) => void;
 /** The SNS view of one vhost's topology. */
 export class SnsTopics {
   private readonly cache = new Map<string, { stamp: number; subs: TopicSubscriptions }>();
-  /** Called after any subscription of this vhost is made, changed, confirmed or removed (and after a topic is deleted). */
-  readonly onSubscriptionsChanged = new Set<SubscriptionsListener>();
 
-  constructor(readonly vhost: Vhost) {}
+  constructor(
+    readonly vhost: Vhost,
+    /** Called after any subscription of this vhost is made, changed, confirmed or removed (and after a topic is deleted). */
+    private readonly notify?: SubscriptionsListener,
+  ) {}
 
   /** The topic exchange of that name, if it is one. */
   topic(name: string): Exchange | undefined {
@@ -82,7 +84,7 @@ export class SnsTopics {
   /** Forget the cached view of a topic (after an SNS change), and tell the listeners. */
   changed(topic: string): void {
     this.cache.delete(topic);
-    for (const l of this.onSubscriptionsChanged) l({ vhost: this.vhost.name, topic });
+    this.notify?.({ vhost: this.vhost.name, topic });
   }
 
   /** Every subscription of every topic (ListSubscriptions, the push worker's start). */
