@@ -1,0 +1,155 @@
+// Publish's delivery: the topic's matching subscriptions (FilterIndex: only the
+// policies filed under the message's values are evaluated), and for each one its own
+// body, enqueued persistently straight onto the subscription's queue:
+// - sqs, not raw: the signed Notification envelope as the SQS message body;
+// - sqs, raw: the message itself, its attributes as SQS message attributes (AMQP
+//   headers plus x-sqs-attribute-types, as SendMessage stores them);
+// - http/https: the envelope (or the raw message) as the HTTP body to POST, the HTTP
+//   headers to send as AMQP headers (x-amz-sns-message-type, -message-id, -topic-arn,
+//   -subscription-arn, and x-amz-sns-rawdelivery for raw), for the push worker.
+// The caller answers once store.sync() resolves: the copies are on disk.
+
+import { randomUUID } from 'node:crypto';
+import type { Exchange } from '../../../broker/exchange/exchange.js';
+import { jsonBodyInput } from '../../../broker/filter/index.js';
+import type { Args, PublishInput } from '../../../broker/message.js';
+import type { Queue } from '../../../broker/queue/queue.js';
+import { encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
+import { ATTRIBUTE_TYPES_HEADER } from '../sqs/service.js';
+import { subscriptionArn, type SnsContext } from './context.js';
+import { confirmationJson, notificationJson } from './envelope.js';
+import type { SnsSigningKey } from './signing.js';
+import { envelopeAttributes, filterInput, messageFor, type CheckedMessage } from './message.js';
+import { topicAttributes, type Subscription } from './topics.js';
+
+/** The subscriptions a message goes to: unfiltered ones, and those whose policy matches. */
+export function matchingSubscriptions(ctx: SnsContext, topic: Exchange, m: CheckedMessage): Set<Subscription> {
+  const subs = ctx.topics.subscriptions(topic);
+  const out = new Set<Subscription>(subs.unfiltered);
+  if (subs.index.MessageAttributes.size > 0) subs.index.MessageAttributes.match(filterInput(m), out);
+  if (subs.index.MessageBody.size > 0) subs.index.MessageBody.match(jsonBodyInput(parseJson(m.message)), out);
+  return out;
+}
+
+/** Enqueues the message for every matching subscription; returns how many copies were enqueued. */
+export function deliver(ctx: SnsContext, key: SnsSigningKey, topic: Exchange, m: CheckedMessage, messageId: string, sequenceNumber?: string): number {
+  const matched = matchingSubscriptions(ctx, topic, m);
+  if (matched.size === 0) return 0;
+  const version = topicAttributes(topic).SignatureVersion === '2' ? '2' : '1';
+  const timestamp = new Date().toISOString();
+  const attributes = envelopeAttributes(m.attributes);
+  const arn = `arn:aws:sns:${ctx.region}:${ctx.account}:${topic.name}`;
+  const signingCertUrl = ctx.endpoint + key.certPath;
+  // The signature covers neither the subscription nor its UnsubscribeURL: one per message text.
+  const signer = memoSigner(key);
+  let n = 0;
+  for (const sub of matched) {
+    const protocol = sub.attributes.Protocol ?? 'sqs';
+    const message = messageFor(m, protocol);
+    const raw = sub.attributes.RawMessageDelivery === 'true';
+    const subArn = subscriptionArn(ctx, topic.name, sub.id);
+    const body = raw
+      ? message
+      : notificationJson(
+          {
+            messageId,
+            topicArn: arn,
+            subject: m.subject,
+            message,
+            timestamp,
+            signatureVersion: version,
+            sequenceNumber,
+            unsubscribeUrl: `${ctx.endpoint}/?Action=Unsubscribe&SubscriptionArn=${subArn}`,
+            signingCertUrl,
+            attributes,
+          },
+          signer,
+        );
+    let headers: FieldTable | undefined;
+    if (protocol === 'http' || protocol === 'https') headers = httpHeaders('Notification', messageId, arn, subArn, raw);
+    else if (raw) headers = sqsAttributeHeaders(m);
+    enqueue(ctx, topic.name, sub.queue, body, headers);
+    n++;
+  }
+  return n;
+}
+
+/** The SubscriptionConfirmation an HTTP/S subscription's queue gets at Subscribe. */
+export function enqueueConfirmation(ctx: SnsContext, key: SnsSigningKey, topic: Exchange, sub: { queue: Queue; token: string }): void {
+  const arn = `arn:aws:sns:${ctx.region}:${ctx.account}:${topic.name}`;
+  const messageId = randomUUID();
+  const version = topicAttributes(topic).SignatureVersion === '2' ? '2' : '1';
+  const body = confirmationJson(
+    {
+      messageId,
+      topicArn: arn,
+      token: sub.token,
+      subscribeUrl: `${ctx.endpoint}/?Action=ConfirmSubscription&TopicArn=${arn}&Token=${sub.token}`,
+      timestamp: new Date().toISOString(),
+      signatureVersion: version,
+      signingCertUrl: ctx.endpoint + key.certPath,
+    },
+    key,
+  );
+  enqueue(ctx, topic.name, sub.queue, body, httpHeaders('SubscriptionConfirmation', messageId, arn, undefined, false));
+}
+
+function httpHeaders(type: string, messageId: string, topicArn: string, subArn: string | undefined, raw: boolean): FieldTable {
+  const h: FieldTable = { 'x-amz-sns-message-type': type, 'x-amz-sns-message-id': messageId, 'x-amz-sns-topic-arn': topicArn };
+  if (subArn !== undefined) h['x-amz-sns-subscription-arn'] = subArn;
+  if (raw) h['x-amz-sns-rawdelivery'] = 'true';
+  return h;
+}
+
+/** Raw delivery to SQS: SNS attributes become SQS message attributes (String.Array as String... kept as its type). */
+function sqsAttributeHeaders(m: CheckedMessage): FieldTable | undefined {
+  const names = Object.keys(m.attributes);
+  if (names.length === 0) return undefined;
+  const h: FieldTable = {};
+  const types: Record<string, string> = {};
+  for (const [name, a] of Object.entries(m.attributes)) {
+    h[name] = a.BinaryValue ?? a.StringValue ?? '';
+    types[name] = a.DataType;
+  }
+  h[ATTRIBUTE_TYPES_HEADER] = JSON.stringify(types);
+  return h;
+}
+
+function enqueue(ctx: SnsContext, exchange: string, queue: Queue, body: string, headers: FieldTable | undefined): void {
+  const messageId = randomUUID();
+  const properties = { deliveryMode: 2, messageId, timestamp: Math.floor(Date.now() / 1000), ...(headers ? { headers } : {}) };
+  const input: PublishInput = {
+    exchange,
+    routingKey: '',
+    mandatory: false,
+    properties: encodeProperties(properties),
+    body: Buffer.from(body, 'utf8'),
+    persistent: true,
+    headers: headers as Args | undefined,
+    priority: 0,
+    expiration: -1,
+    messageId,
+  };
+  ctx.vhost.publishTo(input, [queue]);
+}
+
+function memoSigner(key: SnsSigningKey): SnsSigningKey {
+  const done = new Map<string, string>();
+  return {
+    certPem: key.certPem,
+    certPath: key.certPath,
+    sign(text, version) {
+      let sig = done.get(version + text);
+      if (sig === undefined) done.set(version + text, (sig = key.sign(text, version)));
+      return sig;
+    },
+  };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
