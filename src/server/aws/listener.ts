@@ -20,6 +20,7 @@ import { AwsError } from './errors.js';
 import { AWS_SERVICES, type AwsContext, type AwsService } from './services.js';
 import { verifySignature, type Credential } from './sigv4.js';
 import { snsLink, type LinkReply } from './sns/links.js';
+import { SnsPushWorker } from './sns/push-worker.js';
 import { SnsRegistry } from './sns/registry.js';
 import { SqsReceiver } from './sqs/receiver.js';
 
@@ -64,6 +65,8 @@ export class AwsListener {
   private readonly receivers = new Map<string, SqsReceiver>();
   /** SNS's topics per vhost, signing key, and the subscriptions hook (the HTTP push worker's). */
   readonly sns: SnsRegistry;
+  /** Pushes http/https subscriptions' messages to their endpoints (sns/http-push.ts). */
+  readonly snsPushes: SnsPushWorker;
 
   constructor(
     private readonly broker: Broker,
@@ -72,6 +75,8 @@ export class AwsListener {
   ) {
     this.byKey = new Map(opts.credentials.map((c) => [c.accessKey, c]));
     this.sns = new SnsRegistry(opts.dataDir);
+    const vhosts = [...new Set(opts.credentials.map((c) => c.vhost))];
+    this.snsPushes = new SnsPushWorker(broker, this.sns, logger, { region: opts.region, account: opts.account, vhosts });
     this.server = createServer({ keepAlive: true }, (req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 60_000;
   }
@@ -82,10 +87,13 @@ export class AwsListener {
       this.server.listen(this.opts.port, this.opts.host, () => resolve());
     });
     const a = this.server.address() as AddressInfo;
+    // Subscriptions recovered from disk are pushed again (their unacked messages came back to their queues).
+    this.snsPushes.start();
     return { host: a.address, port: a.port };
   }
 
   close(): Promise<void> {
+    this.snsPushes.close();
     for (const r of this.receivers.values()) r.close();
     this.receivers.clear();
     this.server.closeAllConnections();

@@ -10,6 +10,7 @@ import type { Exchange } from '../../../broker/exchange/exchange.js';
 import { AwsError } from '../errors.js';
 import { invalidParameter, page, requiredString, stringMap, topicArn, topicNameOf, topicOf, type Params, type SnsContext } from './context.js';
 import { checkMessage, MESSAGE_BYTES_MAX, type CheckedMessage } from './message.js';
+import { validateTopicDeliveryPolicy } from './delivery-policy.js';
 import { deliver } from './publish.js';
 import type { SnsSigningKey } from './signing.js';
 import {
@@ -123,6 +124,8 @@ export class SnsService {
     const next = { ...current, [name]: value };
     if (value === '' && name !== 'DisplayName') delete next[name];
     this.ctx.vhost.setExchangeArgument(topic.name, TOPIC_ATTRIBUTES_ARG, JSON.stringify(next));
+    // The push worker reads the topic's DeliveryPolicy afresh.
+    if (name === 'DeliveryPolicy') this.ctx.topics.changed(topic.name);
     await this.ctx.broker.topologySaved();
     return {};
   }
@@ -266,6 +269,7 @@ function checkTopicAttribute(name: string, value: string, fifo: boolean): void {
     } catch {
       throw invalidParameter(`${name}: failed to parse JSON.`);
     }
+    if (name === 'DeliveryPolicy') validateTopicDeliveryPolicy(value);
   }
 }
 

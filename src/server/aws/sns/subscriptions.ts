@@ -25,6 +25,7 @@ import {
   type Params,
   type SnsContext,
 } from './context.js';
+import { validateSubscriptionDeliveryPolicy } from './delivery-policy.js';
 import { enqueueConfirmation } from './publish.js';
 import { HTTP_QUEUE_PREFIX, SUBSCRIPTION_ARG, SUBSCRIPTION_ATTRIBUTES_ARG, type Subscription } from './topics.js';
 
@@ -181,6 +182,7 @@ function checkSettable(attrs: Record<string, string>, current: Readonly<Record<s
       throw invalidParameter(`${k}: failed to parse JSON.`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalidParameter(`${k}: failed to parse JSON.`);
+    if (k === 'DeliveryPolicy') validateSubscriptionDeliveryPolicy(v);
     if (k === 'RedrivePolicy') {
       const target = (parsed as { deadLetterTargetArn?: unknown }).deadLetterTargetArn;
       if (typeof target !== 'string' || !/^arn:aws:sqs:[^:]*:\d{12}:[^:]+$/.test(target)) throw invalidParameter('RedrivePolicy: deadLetterTargetArn is an invalid arn');

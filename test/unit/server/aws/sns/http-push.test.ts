@@ -7,8 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -18,49 +17,7 @@ import { encodeProperties, type FieldTable } from '../../../../../src/protocol/a
 import { HttpPusher, type HttpPusherOptions, type PushResult, type PushTarget } from '../../../../../src/server/aws/sns/http-push.js';
 import { createLogger } from '../../../../../src/util/logger.js';
 import { Collector, SETTLE_MS, sleep, TEST_OPTS, uniqueName, waitUntil } from '../../../../helpers/async.js';
-
-interface Hit {
-  readonly headers: IncomingMessage['headers'];
-  readonly body: string;
-}
-
-type Answer = (hit: Hit, n: number, res: ServerResponse) => void;
-
-/** A local endpoint whose answer to the n-th request (from 0) the test decides. */
-class Endpoint {
-  readonly hits = new Collector<Hit>();
-  answer: Answer = (_h, _n, res) => res.writeHead(200).end();
-  private readonly server: Server;
-  url = '';
-  open = 0;
-  openMax = 0;
-
-  constructor() {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const hit = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
-        const n = this.hits.length;
-        this.open++;
-        this.openMax = Math.max(this.openMax, this.open);
-        res.on('close', () => this.open--);
-        this.hits.push(hit);
-        this.answer(hit, n, res);
-      });
-    });
-  }
-
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/sns`;
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
+import { HttpEndpoint as Endpoint } from '../../../../helpers/http-endpoint.js';
 
 const logger = createLogger('silent');
 const FAST: HttpPusherOptions = { secondMs: 2, jitter: 0 };
@@ -94,8 +51,7 @@ describe('SNS HTTP/S pusher', () => {
   });
 
   async function setUp(opts: HttpPusherOptions = FAST): Promise<HttpPusher> {
-    endpoint = new Endpoint();
-    await endpoint.listen();
+    endpoint = await new Endpoint().listen();
     pusher = new HttpPusher(vhost, broker.store, logger, opts);
     pusher.onResult = (arn, result, detail) => results.push({ arn, result, detail });
     return pusher;
@@ -265,8 +221,7 @@ describe('SNS HTTP/S pusher', () => {
     const dlq = await queue('sns-dlq');
     const closed = endpoint.url;
     await endpoint.close();
-    endpoint = new Endpoint();
-    await endpoint.listen();
+    endpoint = await new Endpoint().listen();
     enqueue(q, 'x');
     p.start(target(q, { endpoint: closed, deliveryPolicy: THREE_RETRIES, deadLetterQueue: dlq }));
     const [r] = await results.waitFor(1);
@@ -345,8 +300,7 @@ describe('SNS HTTP/S pusher', () => {
 describe('SNS HTTP/S pusher across a broker restart', () => {
   it('a message waiting for a retry when the broker stops is pushed after it starts again (at least once)', TEST_OPTS, async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'wharf-snspush-'));
-    const endpoint = new Endpoint();
-    await endpoint.listen();
+    const endpoint = await new Endpoint().listen();
     try {
       let broker = await Broker.open({ dataDir, fsync: 'batch', logger });
       let vhost = broker.vhost(DEFAULT_VHOST) as Vhost;
