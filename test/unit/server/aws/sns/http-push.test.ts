@@ -8,6 +8,8 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -18,6 +20,7 @@ import { HttpPusher, type HttpPusherOptions, type PushResult, type PushTarget } 
 import { createLogger } from '../../../../../src/util/logger.js';
 import { Collector, SETTLE_MS, sleep, TEST_OPTS, uniqueName, waitUntil } from '../../../../helpers/async.js';
 import { HttpEndpoint as Endpoint } from '../../../../helpers/http-endpoint.js';
+import { makeTlsFixture } from '../../../../helpers/tls.js';
 
 const logger = createLogger('silent');
 const FAST: HttpPusherOptions = { secondMs: 2, jitter: 0 };
@@ -350,6 +353,63 @@ describe('SNS HTTP/S pusher across a broker restart', () => {
     } finally {
       await endpoint.close();
       await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SNS HTTPS pusher', () => {
+  it('pushes over TLS to an endpoint whose CA it trusts, and never to one it does not (as SNS)', TEST_OPTS, async () => {
+    const tls = await makeTlsFixture();
+    const dataDir = await mkdtemp(join(tmpdir(), 'wharf-snspush-'));
+    const bodies: string[] = [];
+    const server = createHttpsServer({ cert: tls.server.cert, key: tls.server.key }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push(Buffer.concat(chunks).toString());
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `https://localhost:${(server.address() as AddressInfo).port}/hook`;
+    const broker = await Broker.open({ dataDir, fsync: 'batch', logger });
+    const pushers: HttpPusher[] = [];
+    try {
+      const vhost = broker.vhost(DEFAULT_VHOST) as Vhost;
+      const results = new Collector<[PushResult, string]>();
+      for (const [name, opts] of [['sns-tls-trusted', { tls: { ca: tls.ca } }], ['sns-tls-untrusted', {}]] as const) {
+        await vhost.declareQueue(name, { passive: false, durable: true, exclusive: false, autoDelete: false, args: {} }, 'test');
+        const h: FieldTable = { 'x-amz-sns-message-type': 'Notification', 'x-amz-sns-message-id': name };
+        vhost.publish({
+          exchange: '',
+          routingKey: name,
+          mandatory: false,
+          properties: encodeProperties({ deliveryMode: 2, headers: h }),
+          body: Buffer.from(name),
+          persistent: true,
+          headers: h,
+          priority: 0,
+          expiration: -1,
+          messageId: undefined,
+        });
+        const p = new HttpPusher(vhost, broker.store, logger, { ...FAST, ...opts });
+        pushers.push(p);
+        p.onResult = (_arn, r, detail) => results.push([r, detail]);
+        p.start({ subscriptionArn: name, endpoint: url, queue: name, deliveryPolicy: { healthyRetryPolicy: { numRetries: 1, numNoDelayRetries: 1 } } });
+        await results.waitFor(pushers.length);
+      }
+      const [trusted, untrusted] = results.items;
+      assert.equal(trusted[0], 'delivered');
+      assert.equal(untrusted[0], 'dropped');
+      assert.match(untrusted[1], /certificate/);
+      assert.deepEqual(bodies, ['sns-tls-trusted']);
+    } finally {
+      for (const p of pushers) p.close();
+      await broker.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await rm(dataDir, { recursive: true, force: true });
+      await tls.remove();
     }
   });
 });
