@@ -4,9 +4,11 @@
 // raw message) and its x-amz-sns-* AMQP headers are the HTTP headers to send. The SNS
 // service puts the SubscriptionConfirmation in the same queue.
 //
-// Each subscription's queue is consumed through its own broker Session, with a
-// prefetch that bounds its concurrent pushes; a SocketBudget bounds them across all
-// subscriptions. A message is acked only once it is delivered, dead-lettered (written
+// Each subscription's queue is consumed through its own broker Session. Its requests
+// in flight are bounded (concurrency), and so are those across all subscriptions (a
+// SocketBudget); a message waiting for a retry holds no request slot, only a place in
+// the session's prefetch (heldMax), so a failing endpoint's retries run side by side
+// as in SNS rather than one batch after another. A message is acked only once it is delivered, dead-lettered (written
 // to the subscription's SQS dead-letter queue and synced) or dropped; while it waits
 // for a retry it stays an unacked delivery, so a crash or a restart delivers it again
 // (at least once). Publishers never wait on any of this: they only enqueue, and a slow
@@ -36,8 +38,10 @@ export interface PushTarget {
 }
 
 export interface HttpPusherOptions {
-  /** Concurrent pushes per subscription (its prefetch). */
+  /** Requests in flight per subscription. */
   readonly concurrency?: number;
+  /** Messages a subscription holds unacked, in flight or waiting for a retry (its session's prefetch). */
+  readonly heldMax?: number;
   /** Concurrent pushes across all subscriptions (sockets). */
   readonly socketsMax?: number;
   /** Per-request timeout (AWS: 15 s). */
@@ -53,7 +57,7 @@ export interface HttpPusherOptions {
 /** What a pusher reports per message, for logs and tests. */
 export type PushResult = 'delivered' | 'dead-lettered' | 'dropped';
 
-const DEFAULTS = { concurrency: 10, socketsMax: 256, secondMs: 1000, jitter: 0.1 };
+const DEFAULTS = { concurrency: 10, heldMax: 1000, socketsMax: 256, secondMs: 1000, jitter: 0.1 };
 const SNS_HEADER_PREFIX = 'x-amz-sns-';
 const CONNECTION_PREFIX = 'aws-sns-push';
 
@@ -74,6 +78,7 @@ export class HttpPusher {
   ) {
     this.o = {
       concurrency: opts.concurrency ?? DEFAULTS.concurrency,
+      heldMax: opts.heldMax ?? DEFAULTS.heldMax,
       socketsMax: opts.socketsMax ?? DEFAULTS.socketsMax,
       requestTimeoutMs: opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
       secondMs: opts.secondMs ?? DEFAULTS.secondMs,
@@ -147,6 +152,8 @@ class SubscriptionPusher implements DeliverySink {
   private policy: EffectiveDeliveryPolicy;
   private readonly abort = new AbortController();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** This subscription's requests in flight; a message waiting for a retry holds none. */
+  private readonly slots: SocketBudget;
   private closed = false;
   /** Throttle (maxReceivesPerSecond): the earliest time the next push may start. */
   private nextStartAt = 0;
@@ -156,13 +163,14 @@ class SubscriptionPusher implements DeliverySink {
     public target: PushTarget,
   ) {
     this.queue = target.queue;
+    this.slots = new SocketBudget(ctx.o.concurrency, () => this.resume());
     this.policy = effectiveDeliveryPolicy(target.topicDeliveryPolicy, target.deliveryPolicy);
     this.session = new Session(ctx.vhost, ctx.store, `${CONNECTION_PREFIX}:${target.subscriptionArn}`, this);
   }
 
   start(): void {
     try {
-      this.session.qos(this.ctx.o.concurrency, false);
+      this.session.qos(this.ctx.o.heldMax, false);
       const c = this.session.consume(this.queue, '', { noAck: false, exclusive: false, args: {} });
       c.start();
     } catch (err) {
@@ -194,11 +202,13 @@ class SubscriptionPusher implements DeliverySink {
   // --- DeliverySink ---------------------------------------------------------
 
   deliver(_consumerTag: string, deliveryTag: number, _redelivered: boolean, content: MessageContent): void {
-    void this.push(deliveryTag, content);
+    // The first attempt's slot is taken now, so that writable() counts it before the queue offers the next message.
+    void this.push(deliveryTag, content, this.slots.take());
   }
 
+  /** Take another message only with a request slot free here and across subscriptions. */
   writable(): boolean {
-    return this.ctx.budget.available;
+    return this.slots.available && this.ctx.budget.available;
   }
 
   stalled(): boolean {
@@ -217,19 +227,25 @@ class SubscriptionPusher implements DeliverySink {
 
   // --- one message ------------------------------------------------------------
 
-  private async push(tag: number, content: MessageContent): Promise<void> {
+  private async push(tag: number, content: MessageContent, holdsSlot: boolean): Promise<void> {
     const req = { endpoint: this.target.endpoint, headers: this.headersOf(content), body: content.body };
     const schedule = retrySchedule(this.policy.healthyRetryPolicy);
     let outcome: PushOutcome = { kind: 'retry', reason: 'not attempted' };
     for (let attempt = 0; attempt <= schedule.length; attempt++) {
       if (attempt > 0 && !(await this.wait(schedule[attempt - 1] * this.ctx.o.secondMs * (1 - Math.random() * this.ctx.o.jitter)))) return;
-      if (!(await this.throttle())) return;
+      if (!holdsSlot) await this.slots.acquire();
+      holdsSlot = false;
+      if (!(await this.throttle())) {
+        this.slots.release();
+        return;
+      }
       await this.ctx.budget.acquire();
       try {
         if (this.closed) return;
         outcome = await postOnce({ ...req, endpoint: this.target.endpoint }, this.ctx.agents, this.ctx.o.requestTimeoutMs, this.abort.signal);
       } finally {
         this.ctx.budget.release();
+        this.slots.release();
       }
       if (this.closed) return;
       if (outcome.kind !== 'retry') break;

@@ -61,6 +61,13 @@ export class SocketBudget {
     return this.inFlight + this.waiters.length < this.max;
   }
 
+  /** Takes a slot now if one is free (no waiting). */
+  take(): boolean {
+    if (this.inFlight >= this.max) return false;
+    this.inFlight++;
+    return true;
+  }
+
   acquire(): Promise<void> {
     if (this.inFlight < this.max) {
       this.inFlight++;

@@ -250,6 +250,19 @@ describe('SNS HTTP/S pusher', () => {
     assert.deepEqual(counts(q), { ready: 0, unacked: 0 });
   });
 
+  it('messages waiting for their retries hold no request slot: every message gets its first attempt', TEST_OPTS, async () => {
+    const p = await setUp({ secondMs: 1000, jitter: 0, concurrency: 2 });
+    const q = await queue();
+    endpoint.answer = (_h, _n, res) => res.writeHead(500).end();
+    for (let i = 0; i < 5; i++) enqueue(q, `m${i}`);
+    p.start(target(q, { deliveryPolicy: { healthyRetryPolicy: { numRetries: 1, minDelayTarget: 600, maxDelayTarget: 600 } } }));
+    const hits = await endpoint.hits.waitFor(5);
+    assert.deepEqual(hits.map((h) => h.body).sort(), ['m0', 'm1', 'm2', 'm3', 'm4']);
+    await waitUntil(() => endpoint.open === 0, 'every attempt is answered');
+    assert.deepEqual(counts(q), { ready: 0, unacked: 5 });
+    assert.equal(results.length, 0);
+  });
+
   it('stop(): a message waiting for its retry goes back to the queue, unacked by no one', TEST_OPTS, async () => {
     const p = await setUp({ secondMs: 1000, jitter: 0 });
     const q = await queue();
