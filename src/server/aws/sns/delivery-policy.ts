@@ -228,3 +228,28 @@ function curve(f: BackoffFunction, t: number): number {
       return (2 ** (10 * t) - 1) / (2 ** 10 - 1);
   }
 }
+
+/**
+ * A subscription's EffectiveDeliveryPolicy attribute, in the shape SNS shows it: every
+ * healthyRetryPolicy field, sicklyRetryPolicy null, the throttle policy or null, the
+ * request policy when a content type is set, and guaranteed false.
+ */
+export function effectiveDeliveryPolicyJson(topicPolicy: unknown, subscriptionPolicy: unknown): string {
+  const p = effectiveDeliveryPolicy(topicPolicy, subscriptionPolicy);
+  const r = p.healthyRetryPolicy;
+  return JSON.stringify({
+    healthyRetryPolicy: {
+      minDelayTarget: r.minDelayTarget,
+      maxDelayTarget: r.maxDelayTarget,
+      numRetries: r.numRetries,
+      numMaxDelayRetries: r.numMaxDelayRetries,
+      numNoDelayRetries: r.numNoDelayRetries,
+      numMinDelayRetries: r.numMinDelayRetries,
+      backoffFunction: r.backoffFunction,
+    },
+    sicklyRetryPolicy: null,
+    throttlePolicy: p.maxReceivesPerSecond === undefined ? null : { maxReceivesPerSecond: p.maxReceivesPerSecond },
+    ...(p.headerContentType !== DEFAULT_CONTENT_TYPE ? { requestPolicy: { headerContentType: p.headerContentType } } : {}),
+    guaranteed: false,
+  });
+}

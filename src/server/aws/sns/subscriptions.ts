@@ -25,9 +25,9 @@ import {
   type Params,
   type SnsContext,
 } from './context.js';
-import { validateSubscriptionDeliveryPolicy } from './delivery-policy.js';
+import { effectiveDeliveryPolicyJson, validateSubscriptionDeliveryPolicy } from './delivery-policy.js';
 import { enqueueConfirmation } from './publish.js';
-import { HTTP_QUEUE_PREFIX, SUBSCRIPTION_ARG, SUBSCRIPTION_ATTRIBUTES_ARG, type Subscription } from './topics.js';
+import { HTTP_QUEUE_PREFIX, SUBSCRIPTION_ARG, SUBSCRIPTION_ATTRIBUTES_ARG, topicAttributes, type Subscription } from './topics.js';
 
 const PAGE_SIZE = 100;
 const PROTOCOLS = new Set(['sqs', 'http', 'https']);
@@ -132,7 +132,7 @@ export function getSubscriptionAttributes(ctx: SnsContext, p: Params): Params {
   };
   for (const [k, v] of Object.entries(a)) if (!HIDDEN.has(k)) out[k] = v;
   if (a.FilterPolicy !== undefined && a.FilterPolicyScope === undefined) out.FilterPolicyScope = 'MessageAttributes';
-  if (a.Protocol === 'http' || a.Protocol === 'https') out.EffectiveDeliveryPolicy = a.DeliveryPolicy ?? DEFAULT_HTTP_DELIVERY_POLICY;
+  if (a.Protocol === 'http' || a.Protocol === 'https') out.EffectiveDeliveryPolicy = effectiveDeliveryPolicyJson(topicAttributes(topic).DeliveryPolicy, a.DeliveryPolicy);
   return { Attributes: out };
 }
 

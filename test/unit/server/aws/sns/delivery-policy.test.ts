@@ -9,11 +9,13 @@ import {
   DEFAULT_CONTENT_TYPE,
   DEFAULT_RETRY_POLICY,
   effectiveDeliveryPolicy,
+  effectiveDeliveryPolicyJson,
   retrySchedule,
   validateSubscriptionDeliveryPolicy,
   validateTopicDeliveryPolicy,
 } from '../../../../../src/server/aws/sns/delivery-policy.js';
 import { AwsError } from '../../../../../src/server/aws/errors.js';
+import { DEFAULT_HTTP_DELIVERY_POLICY } from '../../../../../src/server/aws/sns/subscriptions.js';
 
 /** AWS's sample policy (sns-message-delivery-retries): 3 immediate, 2 at 1 s, 10 backing off 1-60 s, 35 at 60 s. */
 const AWS_SAMPLE = {
@@ -107,5 +109,17 @@ describe('SNS delivery policy', () => {
     assert.match(invalidParameter(() => validateSubscriptionDeliveryPolicy('{"unknown":1}')), /unknown/);
     assert.match(invalidParameter(() => validateTopicDeliveryPolicy('{"http":{"disableSubscriptionOverrides":"yes"}}')), /disableSubscriptionOverrides/);
     assert.throws(() => checkRetryPolicy({ ...DEFAULT_RETRY_POLICY, numRetries: 1.5 }), AwsError);
+  });
+
+  it('EffectiveDeliveryPolicy in SNS\'s shape: the default as SNS shows it, the merged fields otherwise', () => {
+    assert.equal(effectiveDeliveryPolicyJson(undefined, undefined), DEFAULT_HTTP_DELIVERY_POLICY);
+    const merged = JSON.parse(effectiveDeliveryPolicyJson({ http: { defaultThrottlePolicy: { maxReceivesPerSecond: 5 } } }, { healthyRetryPolicy: { numRetries: 7 }, requestPolicy: { headerContentType: 'application/json' } })) as Record<string, unknown>;
+    assert.deepEqual(merged, {
+      healthyRetryPolicy: { minDelayTarget: 20, maxDelayTarget: 20, numRetries: 7, numMaxDelayRetries: 0, numNoDelayRetries: 0, numMinDelayRetries: 0, backoffFunction: 'linear' },
+      sicklyRetryPolicy: null,
+      throttlePolicy: { maxReceivesPerSecond: 5 },
+      requestPolicy: { headerContentType: 'application/json' },
+      guaranteed: false,
+    });
   });
 });
