@@ -14,6 +14,7 @@
 // (at least once). Publishers never wait on any of this: they only enqueue, and a slow
 // or dead endpoint only fills its own queue.
 
+import { setMaxListeners } from 'node:events';
 import type { MessageStore } from '../../../broker/message-store.js';
 import type { MessageContent, PublishInput } from '../../../broker/message.js';
 import { Session, type DeliverySink } from '../../../broker/session.js';
@@ -164,6 +165,8 @@ class SubscriptionPusher implements DeliverySink {
   ) {
     this.queue = target.queue;
     this.slots = new SocketBudget(ctx.o.concurrency, () => this.resume());
+    // Every request in flight listens on the one abort signal: more than Node's default 10 is expected.
+    setMaxListeners(ctx.o.concurrency + 1, this.abort.signal);
     this.policy = effectiveDeliveryPolicy(target.topicDeliveryPolicy, target.deliveryPolicy);
     this.session = new Session(ctx.vhost, ctx.store, `${CONNECTION_PREFIX}:${target.subscriptionArn}`, this);
   }
