@@ -6,10 +6,21 @@
 // SubscriptionConfirmation, and nothing else until it is confirmed.
 
 import type { Broker } from '../../../broker/broker.js';
+import type { Exchange } from '../../../broker/exchange/exchange.js';
+import { Queue } from '../../../broker/queue/queue.js';
 import type { Logger } from '../../../store/index.js';
 import { HttpPusher, type HttpPusherOptions, type PushTarget } from './http-push.js';
 import type { SnsRegistry } from './registry.js';
-import { isTopic, topicAttributes, type Subscription, type SubscriptionsChange } from './topics.js';
+import {
+  HTTP_QUEUE_PREFIX,
+  isTopic,
+  parseStringMap,
+  SUBSCRIPTION_ARG,
+  SUBSCRIPTION_ATTRIBUTES_ARG,
+  topicAttributes,
+  type Subscription,
+  type SubscriptionsChange,
+} from './topics.js';
 
 export interface SnsPushWorkerOptions {
   readonly region: string;
@@ -63,7 +74,7 @@ export class SnsPushWorker {
       const wanted = new Map<string, PushTarget>();
       if (vhost && topic && isTopic(topic)) {
         const topicPolicy = topicAttributes(topic).DeliveryPolicy;
-        for (const sub of this.registry.topics(vhost).subscriptions(topic).byId.values()) {
+        for (const sub of httpSubscriptions(topic)) {
           const t = this.targetOf(sub, topicPolicy);
           if (t) wanted.set(t.subscriptionArn, t);
         }
@@ -101,6 +112,22 @@ export class SnsPushWorker {
       ...(topicPolicy !== undefined ? { topicDeliveryPolicy: topicPolicy } : {}),
       ...(dlq !== undefined ? { deadLetterQueue: dlq } : {}),
     };
+  }
+}
+
+/**
+ * The topic's http/https subscriptions, read from its bindings to amq.sns.* queues only:
+ * not through SnsTopics.subscriptions(), which would compile every filter policy of the
+ * topic again after each change (quadratic over 10,000 Subscribe calls).
+ */
+function* httpSubscriptions(topic: Exchange): Iterable<Subscription> {
+  for (const b of topic.router.bindings()) {
+    const queue = b.destination;
+    if (!(queue instanceof Queue) || !queue.name.startsWith(HTTP_QUEUE_PREFIX)) continue;
+    const rawId = b.args[SUBSCRIPTION_ARG];
+    const id = Buffer.isBuffer(rawId) ? rawId.toString('utf8') : rawId;
+    if (typeof id !== 'string') continue;
+    yield { id, topic: topic.name, queue, args: b.args, attributes: parseStringMap(b.args[SUBSCRIPTION_ATTRIBUTES_ARG]) };
   }
 }
 
