@@ -17,7 +17,7 @@ import type { Queue } from '../../../broker/queue/queue.js';
 import { encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
 import { ATTRIBUTE_TYPES_HEADER } from '../sqs/service.js';
 import { subscriptionArn, type SnsContext } from './context.js';
-import { confirmationJson, notificationJson } from './envelope.js';
+import { confirmationJson, notificationJson, notificationStringToSign } from './envelope.js';
 import type { SnsSigningKey } from './signing.js';
 import { envelopeAttributes, filterInput, messageFor, type CheckedMessage } from './message.js';
 import { topicAttributes, type Subscription } from './topics.js';
@@ -31,17 +31,29 @@ export function matchingSubscriptions(ctx: SnsContext, topic: Exchange, m: Check
   return out;
 }
 
-/** Enqueues the message for every matching subscription; returns how many copies were enqueued. */
-export function deliver(ctx: SnsContext, key: SnsSigningKey, topic: Exchange, m: CheckedMessage, messageId: string, sequenceNumber?: string): number {
+/**
+ * Enqueues the message for every matching subscription; resolves to how many copies were
+ * enqueued. The signatures (one per distinct message text: they cover neither the
+ * subscription nor its UnsubscribeURL) are made first, off the event loop unless `inOrder`
+ * (a FIFO topic, whose deliveries must keep the order of its publishes).
+ */
+export async function deliver(ctx: SnsContext, key: SnsSigningKey, topic: Exchange, m: CheckedMessage, messageId: string, sequenceNumber?: string, inOrder = false): Promise<number> {
   const matched = matchingSubscriptions(ctx, topic, m);
   if (matched.size === 0) return 0;
   const version = topicAttributes(topic).SignatureVersion === '2' ? '2' : '1';
   const timestamp = new Date().toISOString();
-  const attributes = envelopeAttributes(m.attributes);
   const arn = `arn:aws:sns:${ctx.region}:${ctx.account}:${topic.name}`;
+  const signatures = new Map<string, string | Promise<string>>();
+  for (const sub of matched) {
+    if (sub.attributes.RawMessageDelivery === 'true') continue;
+    const message = messageFor(m, sub.attributes.Protocol ?? 'sqs');
+    if (signatures.has(message)) continue;
+    const text = notificationStringToSign({ message, messageId, subject: m.subject, timestamp, topicArn: arn });
+    signatures.set(message, inOrder ? key.signSync(text, version) : key.sign(text, version));
+  }
+  for (const [message, sig] of signatures) signatures.set(message, await sig);
+  const attributes = envelopeAttributes(m.attributes);
   const signingCertUrl = ctx.endpoint + key.certPath;
-  // The signature covers neither the subscription nor its UnsubscribeURL: one per message text.
-  const signer = memoSigner(key);
   let n = 0;
   for (const sub of matched) {
     const protocol = sub.attributes.Protocol ?? 'sqs';
@@ -63,7 +75,7 @@ export function deliver(ctx: SnsContext, key: SnsSigningKey, topic: Exchange, m:
             signingCertUrl,
             attributes,
           },
-          signer,
+          signatures.get(message) as string,
         );
     let headers: FieldTable | undefined;
     if (protocol === 'http' || protocol === 'https') headers = httpHeaders('Notification', messageId, arn, subArn, raw);
@@ -131,19 +143,6 @@ function enqueue(ctx: SnsContext, exchange: string, queue: Queue, body: string, 
     messageId,
   };
   ctx.vhost.publishTo(input, [queue]);
-}
-
-function memoSigner(key: SnsSigningKey): SnsSigningKey {
-  const done = new Map<string, string>();
-  return {
-    certPem: key.certPem,
-    certPath: key.certPath,
-    sign(text, version) {
-      let sig = done.get(version + text);
-      if (sig === undefined) done.set(version + text, (sig = key.sign(text, version)));
-      return sig;
-    },
-  };
 }
 
 function parseJson(text: string): unknown {

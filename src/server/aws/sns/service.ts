@@ -168,7 +168,7 @@ export class SnsService {
     }
     const topic = topicOf(this.ctx, p, hasTopic ? 'TopicArn' : 'TargetArn');
     const m = checkMessage(p);
-    const out = this.publishOne(topic, m, await this.ctx.signingKey());
+    const out = await this.publishOne(topic, m, await this.ctx.signingKey());
     await this.ctx.broker.store.sync();
     return out;
   }
@@ -183,7 +183,7 @@ export class SnsService {
     const Failed: Params[] = [];
     for (const e of entries) {
       try {
-        Successful.push({ Id: e.Id, ...this.publishOne(topic, checkMessage(e), key) });
+        Successful.push({ Id: e.Id, ...(await this.publishOne(topic, checkMessage(e), key)) });
       } catch (err) {
         if (!(err instanceof AwsError)) throw err;
         Failed.push({ Id: e.Id, Code: err.code, Message: err.message, SenderFault: err.fault === 'Sender' });
@@ -193,7 +193,7 @@ export class SnsService {
     return { Successful, Failed };
   }
 
-  private publishOne(topic: Exchange, m: CheckedMessage, key: SnsSigningKey): Params {
+  private async publishOne(topic: Exchange, m: CheckedMessage, key: SnsSigningKey): Promise<Params> {
     const attrs = topicAttributes(topic);
     const fifo = attrs.FifoTopic === 'true';
     let sequenceNumber: string | undefined;
@@ -207,7 +207,7 @@ export class SnsService {
       throw invalidParameter('MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type');
     }
     const messageId = randomUUID();
-    deliver(this.ctx, key, topic, m, messageId, sequenceNumber);
+    await deliver(this.ctx, key, topic, m, messageId, sequenceNumber, fifo);
     return sequenceNumber === undefined ? { MessageId: messageId } : { MessageId: messageId, SequenceNumber: sequenceNumber };
   }
 

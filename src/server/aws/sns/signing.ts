@@ -4,7 +4,7 @@
 // Wharf serves the certificate on the AWS listener at the SigningCertURL each message
 // names (/SimpleNotificationService-<hash>.pem, AWS's form of the URL).
 
-import { createHash, createPrivateKey, createSign, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createSign, sign, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
@@ -14,8 +14,10 @@ export interface SnsSigningKey {
   readonly certPem: string;
   /** The path it is served at: /SimpleNotificationService-<32 hex>.pem. */
   readonly certPath: string;
-  /** base64 signature of `text`: SignatureVersion 1 is SHA1withRSA, 2 is SHA256withRSA. */
-  sign(text: string, version: '1' | '2'): string;
+  /** base64 signature of `text`: SignatureVersion 1 is SHA1withRSA, 2 is SHA256withRSA; on libuv's thread pool. */
+  sign(text: string, version: '1' | '2'): Promise<string>;
+  /** The same, on the calling thread (where the order of deliveries must be kept: FIFO topics). */
+  signSync(text: string, version: '1' | '2'): string;
 }
 
 const FILE = 'sns-signing.pem';
@@ -54,6 +56,12 @@ function fromPem(pem: string): SnsSigningKey {
     certPem,
     certPath: `/SimpleNotificationService-${hash}.pem`,
     sign(text, version) {
+      // An RSA signature costs about a millisecond of CPU: off the event loop, a busy broker signs on every core.
+      return new Promise((resolve, reject) => {
+        sign(version === '2' ? 'sha256' : 'sha1', Buffer.from(text, 'utf8'), key, (err, sig) => (err ? reject(err) : resolve(sig.toString('base64'))));
+      });
+    },
+    signSync(text, version) {
       return createSign(version === '2' ? 'RSA-SHA256' : 'RSA-SHA1').update(text, 'utf8').sign(key, 'base64');
     },
   };
