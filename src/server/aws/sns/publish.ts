@@ -129,7 +129,14 @@ function sqsAttributeHeaders(m: CheckedMessage): FieldTable | undefined {
 
 function enqueue(ctx: SnsContext, exchange: string, queue: Queue, body: string, headers: FieldTable | undefined): void {
   const messageId = randomUUID();
-  const properties = { deliveryMode: 2, messageId, timestamp: Math.floor(Date.now() / 1000), ...(headers ? { headers } : {}) };
+  const properties = {
+    // What SNS sends HTTP/S endpoints as Content-Type, for the push worker.
+    ...(headers?.['x-amz-sns-message-type'] !== undefined ? { contentType: 'text/plain; charset=UTF-8' } : {}),
+    deliveryMode: 2,
+    messageId,
+    timestamp: Math.floor(Date.now() / 1000),
+    ...(headers ? { headers } : {}),
+  };
   const input: PublishInput = {
     exchange,
     routingKey: '',

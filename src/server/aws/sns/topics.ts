@@ -87,6 +87,14 @@ export class SnsTopics {
     this.notify?.({ vhost: this.vhost.name, topic });
   }
 
+  /**
+   * The http/https subscriptions (pending ones too: their queue holds the
+   * SubscriptionConfirmation to POST): what the push worker drains, queue by queue.
+   */
+  *httpSubscriptions(): Iterable<Subscription> {
+    for (const s of this.allSubscriptions()) if (s.attributes.Protocol === 'http' || s.attributes.Protocol === 'https') yield s;
+  }
+
   /** Every subscription of every topic (ListSubscriptions, the push worker's start). */
   *allSubscriptions(): Iterable<Subscription> {
     for (const t of this.topics()) yield* this.subscriptions(t).byId.values();

@@ -174,7 +174,10 @@ describe('SnsService (in-process)', () => {
     assert.equal(confirmation.Token, token);
     assert.equal(confirmation.SubscribeURL, `${ENDPOINT}/?Action=ConfirmSubscription&TopicArn=${TopicArn}&Token=${token}`);
     assert.ok(verify(confirmation, w.certPem));
-    const headers = decodeProperties(got[1].properties).headers ?? {};
+    const props = decodeProperties(got[1].properties);
+    assert.equal(props.contentType, 'text/plain; charset=UTF-8');
+    assert.deepEqual([...w.topics.httpSubscriptions()].map((s) => s.queue.name), [q.name]);
+    const headers = props.headers ?? {};
     assert.equal(String(headers['x-amz-sns-message-type']), 'Notification');
     assert.equal(String(headers['x-amz-sns-subscription-arn']), SubscriptionArn);
     for (const r of got) assert.ok(r.body.length > 0);
