@@ -2,8 +2,12 @@
 // by the clients that speak it: Debian's boto3 1.26 (botocore 1.29) and AWS CLI 2.9, run
 // by absolute path with no user configuration (helpers/aws-query.ts). Raw requests are
 // signed with botocore's own SigV4Auth to reach what the SDKs never send: unknown and
-// missing actions, requests posted to a queue's URL, GET, bad signatures.
+// missing actions, requests posted to a queue's URL, GET, bad signatures. AWS SDK v3's
+// SQS client, switched onto its query protocol (AwsQueryProtocol from @aws-sdk/core, which
+// @aws-sdk/client-sqs depends on), checks the MD5s of what it sends and receives.
 
+import { AwsQueryProtocol } from '@aws-sdk/core/protocols';
+import * as sqs from '@aws-sdk/client-sqs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
@@ -251,6 +255,39 @@ describe('SQS over the query protocol (boto3 1.26, AWS CLI 2.9)', { skip: skipUn
     error(out.noQueue, 400, 'AWS.SimpleQueueService.NonExistentQueue', 'The specified queue does not exist.');
     error(out.badSignature, 403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
     error(out.unsigned, 403, 'MissingAuthenticationToken', 'Request is missing Authentication Token');
+  });
+
+  it('AWS SDK v3 on the query protocol: create, send with attributes, receive (the SDK checks the MD5s), errors as exception classes', OPTS, async () => {
+    const client = new sqs.SQSClient({
+      endpoint: endpoint(),
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+      protocol: AwsQueryProtocol,
+      protocolSettings: { defaultNamespace: 'com.amazonaws.sqs', xmlNamespace: 'http://queue.amazonaws.com/doc/2012-11-05/', version: '2012-11-05', errorTypeRegistries: sqs.errorTypeRegistries },
+    });
+    const bodies: string[] = [];
+    client.middlewareStack.add((next) => async (args) => {
+      bodies.push(String((args.request as { body?: unknown }).body));
+      return next(args);
+    }, { step: 'finalizeRequest' });
+    const name = queueName('v3-query');
+    const { QueueUrl } = await client.send(new sqs.CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: '31' } }));
+    assert.equal(QueueUrl, `${endpoint()}/000000000000/${name}`);
+    assert.match(bodies[0], /^Action=CreateQueue&Version=2012-11-05&QueueName=[^&]+&Attribute\.1\.Name=VisibilityTimeout&Attribute\.1\.Value=31$/, 'the client spoke the query protocol');
+    const attributes = { s: { DataType: 'String', StringValue: 'x' }, b: { DataType: 'Binary', BinaryValue: new Uint8Array([0, 1, 255]) } };
+    const sent = await client.send(new sqs.SendMessageCommand({ QueueUrl, MessageBody: 'v3 <query> \r\n', MessageAttributes: attributes }));
+    const got = await client.send(new sqs.ReceiveMessageCommand({ QueueUrl, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }));
+    const [m] = got.Messages ?? [];
+    assert.equal(m.MessageId, sent.MessageId);
+    assert.equal(m.Body, 'v3 <query> \r\n');
+    assert.equal(m.MD5OfMessageAttributes, sent.MD5OfMessageAttributes);
+    assert.deepEqual(Buffer.from(m.MessageAttributes?.b.BinaryValue ?? []), Buffer.from([0, 1, 255]));
+    assert.equal(m.Attributes?.ApproximateReceiveCount, '1');
+    const batch = await client.send(new sqs.DeleteMessageBatchCommand({ QueueUrl, Entries: [{ Id: 'a', ReceiptHandle: m.ReceiptHandle }, { Id: 'b', ReceiptHandle: 'forged' }] }));
+    assert.deepEqual(batch.Successful, [{ Id: 'a' }]);
+    assert.deepEqual(batch.Failed?.map((f) => [f.Id, f.Code, f.SenderFault]), [['b', 'ReceiptHandleIsInvalid', true]]);
+    await assert.rejects(client.send(new sqs.GetQueueUrlCommand({ QueueName: `${name}-nope` })), (err: Error) => err instanceof sqs.QueueDoesNotExist);
   });
 
   it('the AWS CLI: create-queue, send-message with attributes, receive-message, delete-message, attributes, list; errors exit 254 with AWS\'s code', OPTS, async () => {
