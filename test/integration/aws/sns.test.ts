@@ -196,6 +196,15 @@ describe('SNS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
     const pushed = await ch.get(httpQueue, { noAck: true });
     assert.ok(pushed);
     assert.equal(String(pushed.properties.headers?.['x-amz-sns-message-type']), 'Notification');
-    assert.equal((JSON.parse(pushed.content.toString()) as { Message: string }).Message, 'to the hook');
+    const note = JSON.parse(pushed.content.toString()) as { Message: string; UnsubscribeURL: string };
+    assert.equal(note.Message, 'to the hook');
+    // The UnsubscribeURL works unsigned for a subscription confirmed without AuthenticateOnUnsubscribe, not for an sqs one.
+    const sqsSub = after.find((s) => s.Protocol === 'sqs')?.SubscriptionArn ?? '';
+    const refused = await fetch(`${endpoint()}/?Action=Unsubscribe&SubscriptionArn=${sqsSub}`);
+    assert.equal(refused.status, 403);
+    assert.match(await refused.text(), /<Code>AuthorizationError<\/Code>/);
+    assert.equal((await fetch(note.UnsubscribeURL)).status, 200);
+    const left = (await sns().send(new ListSubscriptionsByTopicCommand({ TopicArn }))).Subscriptions ?? [];
+    assert.deepEqual(left.map((s) => s.Protocol), ['sqs']);
   });
 });

@@ -186,6 +186,19 @@ describe('SnsService (in-process)', () => {
     assert.equal(w.vhost.exchanges.has('hooks'), false);
   });
 
+  it('lists subscriptions 100 a page', OPTS, async () => {
+    const { TopicArn } = (await w.sns.CreateTopic({ Name: 'many' })) as { TopicArn: string };
+    for (let i = 0; i < 101; i++) await w.sns.Subscribe({ TopicArn, Protocol: 'http', Endpoint: `http://127.0.0.1:9/${i}` });
+    const first = w.sns.ListSubscriptionsByTopic({ TopicArn }) as { Subscriptions: { Endpoint: string }[]; NextToken?: string };
+    assert.equal(first.Subscriptions.length, 100);
+    const second = w.sns.ListSubscriptionsByTopic({ TopicArn, NextToken: first.NextToken }) as { Subscriptions: { Endpoint: string }[]; NextToken?: string };
+    assert.equal(second.Subscriptions.length, 1);
+    assert.equal(second.NextToken, undefined);
+    assert.equal(new Set([...first.Subscriptions, ...second.Subscriptions].map((s) => s.Endpoint)).size, 101);
+    await w.sns.DeleteTopic({ TopicArn });
+    assert.equal([...w.vhost.queues.keys()].filter((n) => n.startsWith('amq.sns.')).length, 0);
+  });
+
   it('checks Publish as SNS does: message structure, subject, attributes, batch rules, FIFO fields', OPTS, async () => {
     const { TopicArn } = (await w.sns.CreateTopic({ Name: 'checks' })) as { TopicArn: string };
     assert.equal(await codeOf(w.sns.Publish({ TopicArn, Message: '' })), 'InvalidParameter: Invalid parameter: Empty message');
