@@ -8,6 +8,7 @@ import { createHash, createPrivateKey, createSign, sign, type KeyObject } from '
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
+import { fsyncDir } from '../../../store/disk.js';
 
 export interface SnsSigningKey {
   /** The certificate, PEM. */
@@ -22,7 +23,7 @@ export interface SnsSigningKey {
 
 const FILE = 'sns-signing.pem';
 
-/** The data dir's signing key, made (and written, fsync'd by rename) if it has none. */
+/** The data dir's signing key, made (and written durably) if it has none. */
 export async function loadSigningKey(dataDir: string): Promise<SnsSigningKey> {
   const dir = join(dataDir, 'aws');
   const path = join(dir, FILE);
@@ -33,8 +34,10 @@ export async function loadSigningKey(dataDir: string): Promise<SnsSigningKey> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     pem = await makeKey();
     await mkdir(dir, { recursive: true });
+    // Private: mode 0600 (so not writeFileAtomic's 0644), then the same temp file, rename and directory fsync.
     await writeFile(`${path}.tmp`, pem, { mode: 0o600, flush: true });
     await rename(`${path}.tmp`, path);
+    await fsyncDir(dir);
   }
   return fromPem(pem);
 }
