@@ -230,8 +230,20 @@ describe('SnsService (in-process)', () => {
     assert.deepEqual((await receive(q.url)).map((m) => m.Body).sort(), ['one', 'two']);
     const fifo = (await w.sns.CreateTopic({ Name: 'checks.fifo', Attributes: { FifoTopic: 'true' } })) as { TopicArn: string };
     assert.equal(await codeOf(w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'm' })), 'InvalidParameter: Invalid parameter: The MessageGroupId parameter is required for FIFO topics');
-    const out = (await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'm', MessageGroupId: 'g', MessageDeduplicationId: 'd' })) as { SequenceNumber: string };
+    const out = (await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'm', MessageGroupId: 'g', MessageDeduplicationId: 'd' })) as { MessageId: string; SequenceNumber: string };
     assert.match(out.SequenceNumber, /^\d{20}$/);
+    const fq = await queue('checks-fifo-q');
+    await w.sns.Subscribe({ TopicArn: fifo.TopicArn, Protocol: 'sqs', Endpoint: fq.arn, Attributes: { RawMessageDelivery: 'true' } });
+    await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'once', MessageGroupId: 'g', MessageDeduplicationId: 'd2' });
+    const again = (await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'once more', MessageGroupId: 'g', MessageDeduplicationId: 'd2' })) as { MessageId: string };
+    const first = (await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'm', MessageGroupId: 'g', MessageDeduplicationId: 'd' })) as { MessageId: string };
+    assert.equal(first.MessageId, out.MessageId);
+    assert.match(again.MessageId, /^[0-9a-f-]{36}$/);
+    assert.deepEqual((await receive(fq.url)).map((m) => m.Body), ['once']);
+    await w.sns.SetTopicAttributes({ TopicArn: fifo.TopicArn, AttributeName: 'ContentBasedDeduplication', AttributeValue: 'true' });
+    await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'by content', MessageGroupId: 'g' });
+    await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'by content', MessageGroupId: 'g' });
+    assert.deepEqual((await receive(fq.url)).map((m) => m.Body), ['by content']);
   });
 
   it('tags topics; an AMQP publish to the topic exchange reaches subscribed queues raw', OPTS, async () => {
