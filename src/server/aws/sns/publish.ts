@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { Exchange } from '../../../broker/exchange/exchange.js';
 import { jsonBodyInput } from '../../../broker/filter/index.js';
 import type { Args, PublishInput } from '../../../broker/message.js';
+import { DEDUP_HEADER } from '../../../broker/queue/dedup.js';
 import type { Queue } from '../../../broker/queue/queue.js';
 import { encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
 import { ATTRIBUTE_TYPES_HEADER } from '../sqs/service.js';
@@ -21,6 +22,16 @@ import { confirmationJson, notificationJson, notificationStringToSign } from './
 import type { SnsSigningKey } from './signing.js';
 import { envelopeAttributes, filterInput, messageFor, type CheckedMessage } from './message.js';
 import { topicAttributes, type Subscription } from './topics.js';
+
+/** The headers SQS FIFO queues read (src/server/aws/sqs/fifo.ts on the sqsfifo branch: the same names). */
+export const GROUP_HEADER = 'x-message-group-id';
+export const DEDUP_ID_HEADER = 'x-sqs-deduplication-id';
+
+export interface FifoDelivery {
+  readonly groupId: string;
+  readonly dedupId: string;
+  readonly sequenceNumber: string;
+}
 
 /** The subscriptions a message goes to: unfiltered ones, and those whose policy matches. */
 export function matchingSubscriptions(ctx: SnsContext, topic: Exchange, m: CheckedMessage): Set<Subscription> {
@@ -37,7 +48,9 @@ export function matchingSubscriptions(ctx: SnsContext, topic: Exchange, m: Check
  * subscription nor its UnsubscribeURL) are made first, off the event loop unless `inOrder`
  * (a FIFO topic, whose deliveries must keep the order of its publishes).
  */
-export async function deliver(ctx: SnsContext, key: SnsSigningKey, topic: Exchange, m: CheckedMessage, messageId: string, sequenceNumber?: string, inOrder = false): Promise<number> {
+export async function deliver(ctx: SnsContext, key: SnsSigningKey, topic: Exchange, m: CheckedMessage, messageId: string, fifo?: FifoDelivery): Promise<number> {
+  const sequenceNumber = fifo?.sequenceNumber;
+  const inOrder = fifo !== undefined;
   const matched = matchingSubscriptions(ctx, topic, m);
   if (matched.size === 0) return 0;
   const version = topicAttributes(topic).SignatureVersion === '2' ? '2' : '1';
@@ -80,6 +93,9 @@ export async function deliver(ctx: SnsContext, key: SnsSigningKey, topic: Exchan
     let headers: FieldTable | undefined;
     if (protocol === 'http' || protocol === 'https') headers = httpHeaders('Notification', messageId, arn, subArn, raw);
     else if (raw) headers = sqsAttributeHeaders(m);
+    // A FIFO topic's copy for an SQS queue names its group and de-duplication id as SendMessage does,
+    // so a FIFO queue keeps the group's order and drops a repeat.
+    if (fifo && protocol === 'sqs') headers = { ...headers, [GROUP_HEADER]: fifo.groupId, [DEDUP_ID_HEADER]: fifo.dedupId, [DEDUP_HEADER]: fifo.dedupId };
     enqueue(ctx, topic.name, sub.queue, body, headers);
     n++;
   }

@@ -207,7 +207,7 @@ export class SnsService {
       const messageId = randomUUID();
       const sequenceNumber = String(++SnsService.sequence).padStart(20, '0');
       this.ctx.topics.fifoRemember(topic.name, dedupKey, { messageId, sequenceNumber });
-      await deliver(this.ctx, key, topic, m, messageId, sequenceNumber, true);
+      await deliver(this.ctx, key, topic, m, messageId, { groupId: m.groupId, dedupId: dedupKey, sequenceNumber });
       return { MessageId: messageId, SequenceNumber: sequenceNumber };
     }
     if (m.dedupId !== undefined) {

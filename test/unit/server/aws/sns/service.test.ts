@@ -244,6 +244,11 @@ describe('SnsService (in-process)', () => {
     await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'by content', MessageGroupId: 'g' });
     await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'by content', MessageGroupId: 'g' });
     assert.deepEqual((await receive(fq.url)).map((m) => m.Body), ['by content']);
+    // Copies for SQS name the group and de-duplication id as SQS FIFO sends do.
+    await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'grouped', MessageGroupId: 'g7', MessageDeduplicationId: 'x7' });
+    const [copy] = await w.receiver.receive('checks-fifo-q', 1, 30);
+    const h = decodeProperties(copy.result.content.properties).headers ?? {};
+    assert.deepEqual([String(h['x-message-group-id']), String(h['x-sqs-deduplication-id']), String(h['x-deduplication-header'])], ['g7', 'x7', 'x7']);
   });
 
   it('tags topics; an AMQP publish to the topic exchange reaches subscribed queues raw', OPTS, async () => {
