@@ -11,6 +11,7 @@
 import {
   ConfirmSubscriptionCommand,
   CreateTopicCommand,
+  ListSubscriptionsByTopicCommand,
   PublishCommand,
   SetSubscriptionAttributesCommand,
   SetTopicAttributesCommand,
@@ -142,6 +143,12 @@ describe('SNS HTTP/S push subscriptions (AWS SDK v3 and a local endpoint)', { sk
     assert.ok(await verifies(doc), 'the notification\'s signature verifies');
     await sleep(SETTLE_MS);
     assert.deepEqual(hook.ofType('Notification').map((h) => (JSON.parse(h.body) as Envelope).Message), ['hello endpoint']);
+    // The UnsubscribeURL, GET unsigned, removes a subscription confirmed without AuthenticateOnUnsubscribe.
+    assert.equal((await fetch(doc.UnsubscribeURL ?? '')).status, 200);
+    assert.deepEqual((await sns().send(new ListSubscriptionsByTopicCommand({ TopicArn }))).Subscriptions, []);
+    await sns().send(new PublishCommand({ TopicArn, Message: 'after unsubscribing' }));
+    await sleep(SETTLE_MS);
+    assert.equal(hook.ofType('Notification').length, 1);
   });
 
   it('an endpoint that GETs the SubscribeURL is confirmed; raw delivery sends the bare message', TEST_OPTS, async () => {

@@ -179,5 +179,10 @@ describe('SNS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
     // The push worker POSTs its SubscriptionConfirmation (to nowhere here); sns-http.test.ts has
     // the confirmation through the SubscribeURL and the pushes, against a local endpoint.
     assert.equal(await failure(sns().send(new ConfirmSubscriptionCommand({ TopicArn, Token: 'bogus' }))), 'InvalidParameterException: Invalid parameter: Token');
+    // An sqs subscription cannot be removed by an unsigned UnsubscribeURL (sns-http.test.ts has an HTTP one's, which can).
+    const sqsSub = listed.find((s) => s.Protocol === 'sqs')?.SubscriptionArn ?? '';
+    const refused = await fetch(`${endpoint()}/?Action=Unsubscribe&SubscriptionArn=${sqsSub}`);
+    assert.equal(refused.status, 403);
+    assert.match(await refused.text(), /<Code>AuthorizationError<\/Code>/);
   });
 });

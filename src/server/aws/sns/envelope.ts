@@ -47,8 +47,14 @@ export function signedFields(type: string): readonly string[] {
   return type === 'Notification' ? NOTIFICATION_SIGNED : CONFIRMATION_SIGNED;
 }
 
-/** A Notification, signed, as the JSON text SNS delivers. */
-export function notificationJson(f: NotificationFields, key: SnsSigningKey): string {
+/** The string a Notification's Signature signs. */
+export function notificationStringToSign(f: Pick<NotificationFields, 'message' | 'messageId' | 'subject' | 'timestamp' | 'topicArn'>): string {
+  const doc = { Message: f.message, MessageId: f.messageId, Subject: f.subject, Timestamp: f.timestamp, TopicArn: f.topicArn, Type: 'Notification' };
+  return canonicalString(doc, NOTIFICATION_SIGNED);
+}
+
+/** A Notification with its signature (of notificationStringToSign(f)), as the JSON text SNS delivers. */
+export function notificationJson(f: NotificationFields, signature: string): string {
   const doc: Record<string, unknown> = { Type: 'Notification', MessageId: f.messageId };
   if (f.sequenceNumber !== undefined) doc.SequenceNumber = f.sequenceNumber;
   doc.TopicArn = f.topicArn;
@@ -56,7 +62,7 @@ export function notificationJson(f: NotificationFields, key: SnsSigningKey): str
   doc.Message = f.message;
   doc.Timestamp = f.timestamp;
   doc.SignatureVersion = f.signatureVersion;
-  doc.Signature = key.sign(canonicalString(doc, NOTIFICATION_SIGNED), f.signatureVersion);
+  doc.Signature = signature;
   doc.SigningCertURL = f.signingCertUrl;
   doc.UnsubscribeURL = f.unsubscribeUrl;
   if (Object.keys(f.attributes).length > 0) doc.MessageAttributes = f.attributes;
@@ -85,7 +91,7 @@ export function confirmationJson(f: ConfirmationFields, key: SnsSigningKey): str
     Timestamp: f.timestamp,
     SignatureVersion: f.signatureVersion,
   };
-  doc.Signature = key.sign(canonicalString(doc, CONFIRMATION_SIGNED), f.signatureVersion);
+  doc.Signature = key.signSync(canonicalString(doc, CONFIRMATION_SIGNED), f.signatureVersion);
   doc.SigningCertURL = f.signingCertUrl;
   return layout(doc);
 }

@@ -13,14 +13,25 @@ import { randomUUID } from 'node:crypto';
 import type { Exchange } from '../../../broker/exchange/exchange.js';
 import { jsonBodyInput } from '../../../broker/filter/index.js';
 import type { Args, PublishInput } from '../../../broker/message.js';
+import { DEDUP_HEADER } from '../../../broker/queue/dedup.js';
 import type { Queue } from '../../../broker/queue/queue.js';
 import { encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
 import { ATTRIBUTE_TYPES_HEADER } from '../sqs/service.js';
 import { subscriptionArn, type SnsContext } from './context.js';
-import { confirmationJson, notificationJson } from './envelope.js';
+import { confirmationJson, notificationJson, notificationStringToSign } from './envelope.js';
 import type { SnsSigningKey } from './signing.js';
 import { envelopeAttributes, filterInput, messageFor, type CheckedMessage } from './message.js';
 import { topicAttributes, type Subscription } from './topics.js';
+
+/** The headers SQS FIFO queues read (src/server/aws/sqs/fifo.ts on the sqsfifo branch: the same names). */
+export const GROUP_HEADER = 'x-message-group-id';
+export const DEDUP_ID_HEADER = 'x-sqs-deduplication-id';
+
+export interface FifoDelivery {
+  readonly groupId: string;
+  readonly dedupId: string;
+  readonly sequenceNumber: string;
+}
 
 /** The subscriptions a message goes to: unfiltered ones, and those whose policy matches. */
 export function matchingSubscriptions(ctx: SnsContext, topic: Exchange, m: CheckedMessage): Set<Subscription> {
@@ -31,17 +42,31 @@ export function matchingSubscriptions(ctx: SnsContext, topic: Exchange, m: Check
   return out;
 }
 
-/** Enqueues the message for every matching subscription; returns how many copies were enqueued. */
-export function deliver(ctx: SnsContext, key: SnsSigningKey, topic: Exchange, m: CheckedMessage, messageId: string, sequenceNumber?: string): number {
+/**
+ * Enqueues the message for every matching subscription; resolves to how many copies were
+ * enqueued. The signatures (one per distinct message text: they cover neither the
+ * subscription nor its UnsubscribeURL) are made first, off the event loop unless `inOrder`
+ * (a FIFO topic, whose deliveries must keep the order of its publishes).
+ */
+export async function deliver(ctx: SnsContext, key: SnsSigningKey, topic: Exchange, m: CheckedMessage, messageId: string, fifo?: FifoDelivery): Promise<number> {
+  const sequenceNumber = fifo?.sequenceNumber;
+  const inOrder = fifo !== undefined;
   const matched = matchingSubscriptions(ctx, topic, m);
   if (matched.size === 0) return 0;
   const version = topicAttributes(topic).SignatureVersion === '2' ? '2' : '1';
   const timestamp = new Date().toISOString();
-  const attributes = envelopeAttributes(m.attributes);
   const arn = `arn:aws:sns:${ctx.region}:${ctx.account}:${topic.name}`;
+  const signatures = new Map<string, string | Promise<string>>();
+  for (const sub of matched) {
+    if (sub.attributes.RawMessageDelivery === 'true') continue;
+    const message = messageFor(m, sub.attributes.Protocol ?? 'sqs');
+    if (signatures.has(message)) continue;
+    const text = notificationStringToSign({ message, messageId, subject: m.subject, timestamp, topicArn: arn });
+    signatures.set(message, inOrder ? key.signSync(text, version) : key.sign(text, version));
+  }
+  for (const [message, sig] of signatures) signatures.set(message, await sig);
+  const attributes = envelopeAttributes(m.attributes);
   const signingCertUrl = ctx.endpoint + key.certPath;
-  // The signature covers neither the subscription nor its UnsubscribeURL: one per message text.
-  const signer = memoSigner(key);
   let n = 0;
   for (const sub of matched) {
     const protocol = sub.attributes.Protocol ?? 'sqs';
@@ -63,11 +88,14 @@ export function deliver(ctx: SnsContext, key: SnsSigningKey, topic: Exchange, m:
             signingCertUrl,
             attributes,
           },
-          signer,
+          signatures.get(message) as string,
         );
     let headers: FieldTable | undefined;
     if (protocol === 'http' || protocol === 'https') headers = httpHeaders('Notification', messageId, arn, subArn, raw);
     else if (raw) headers = sqsAttributeHeaders(m);
+    // A FIFO topic's copy for an SQS queue names its group and de-duplication id as SendMessage does,
+    // so a FIFO queue keeps the group's order and drops a repeat.
+    if (fifo && protocol === 'sqs') headers = { ...headers, [GROUP_HEADER]: fifo.groupId, [DEDUP_ID_HEADER]: fifo.dedupId, [DEDUP_HEADER]: fifo.dedupId };
     enqueue(ctx, topic.name, sub.queue, body, headers);
     n++;
   }
@@ -117,7 +145,14 @@ function sqsAttributeHeaders(m: CheckedMessage): FieldTable | undefined {
 
 function enqueue(ctx: SnsContext, exchange: string, queue: Queue, body: string, headers: FieldTable | undefined): void {
   const messageId = randomUUID();
-  const properties = { deliveryMode: 2, messageId, timestamp: Math.floor(Date.now() / 1000), ...(headers ? { headers } : {}) };
+  const properties = {
+    // What SNS sends HTTP/S endpoints as Content-Type, for the push worker.
+    ...(headers?.['x-amz-sns-message-type'] !== undefined ? { contentType: 'text/plain; charset=UTF-8' } : {}),
+    deliveryMode: 2,
+    messageId,
+    timestamp: Math.floor(Date.now() / 1000),
+    ...(headers ? { headers } : {}),
+  };
   const input: PublishInput = {
     exchange,
     routingKey: '',
@@ -131,19 +166,6 @@ function enqueue(ctx: SnsContext, exchange: string, queue: Queue, body: string, 
     messageId,
   };
   ctx.vhost.publishTo(input, [queue]);
-}
-
-function memoSigner(key: SnsSigningKey): SnsSigningKey {
-  const done = new Map<string, string>();
-  return {
-    certPem: key.certPem,
-    certPath: key.certPath,
-    sign(text, version) {
-      let sig = done.get(version + text);
-      if (sig === undefined) done.set(version + text, (sig = key.sign(text, version)));
-      return sig;
-    },
-  };
 }
 
 function parseJson(text: string): unknown {

@@ -5,7 +5,7 @@
 // Publish enqueues each matching subscription's copy persistently and answers once
 // it is on disk. docs/aws.md has the mapping and the differences from AWS.
 
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Exchange } from '../../../broker/exchange/exchange.js';
 import { AwsError } from '../errors.js';
 import { invalidParameter, page, requiredString, stringMap, topicArn, topicNameOf, topicOf, type Params, type SnsContext } from './context.js';
@@ -171,7 +171,7 @@ export class SnsService {
     }
     const topic = topicOf(this.ctx, p, hasTopic ? 'TopicArn' : 'TargetArn');
     const m = checkMessage(p);
-    const out = this.publishOne(topic, m, await this.ctx.signingKey());
+    const out = await this.publishOne(topic, m, await this.ctx.signingKey());
     await this.ctx.broker.store.sync();
     return out;
   }
@@ -186,7 +186,7 @@ export class SnsService {
     const Failed: Params[] = [];
     for (const e of entries) {
       try {
-        Successful.push({ Id: e.Id, ...this.publishOne(topic, checkMessage(e), key) });
+        Successful.push({ Id: e.Id, ...(await this.publishOne(topic, checkMessage(e), key)) });
       } catch (err) {
         if (!(err instanceof AwsError)) throw err;
         Failed.push({ Id: e.Id, Code: err.code, Message: err.message, SenderFault: err.fault === 'Sender' });
@@ -196,22 +196,29 @@ export class SnsService {
     return { Successful, Failed };
   }
 
-  private publishOne(topic: Exchange, m: CheckedMessage, key: SnsSigningKey): Params {
+  private async publishOne(topic: Exchange, m: CheckedMessage, key: SnsSigningKey): Promise<Params> {
     const attrs = topicAttributes(topic);
-    const fifo = attrs.FifoTopic === 'true';
-    let sequenceNumber: string | undefined;
-    if (fifo) {
+    if (attrs.FifoTopic === 'true') {
       if (m.groupId === undefined) throw invalidParameter('The MessageGroupId parameter is required for FIFO topics');
       if (m.dedupId === undefined && attrs.ContentBasedDeduplication !== 'true') {
         throw invalidParameter('The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
       }
-      sequenceNumber = String(++SnsService.sequence).padStart(20, '0');
-    } else if (m.dedupId !== undefined) {
+      // SNS's 5-minute de-duplication window: a repeat is accepted, answered as the first, not delivered.
+      const dedupKey = m.dedupId ?? createHash('sha256').update(m.message).digest('hex');
+      const seen = this.ctx.topics.fifoDuplicate(topic.name, dedupKey);
+      if (seen) return { MessageId: seen.messageId, SequenceNumber: seen.sequenceNumber };
+      const messageId = randomUUID();
+      const sequenceNumber = String(++SnsService.sequence).padStart(20, '0');
+      this.ctx.topics.fifoRemember(topic.name, dedupKey, { messageId, sequenceNumber });
+      await deliver(this.ctx, key, topic, m, messageId, { groupId: m.groupId, dedupId: dedupKey, sequenceNumber });
+      return { MessageId: messageId, SequenceNumber: sequenceNumber };
+    }
+    if (m.dedupId !== undefined) {
       throw invalidParameter('MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type');
     }
     const messageId = randomUUID();
-    deliver(this.ctx, key, topic, m, messageId, sequenceNumber);
-    return sequenceNumber === undefined ? { MessageId: messageId } : { MessageId: messageId, SequenceNumber: sequenceNumber };
+    await deliver(this.ctx, key, topic, m, messageId);
+    return { MessageId: messageId };
   }
 
   // --- tags ----------------------------------------------------------------

@@ -204,7 +204,7 @@ async function rebind(ctx: SnsContext, topic: Exchange, sub: Subscription, attri
 }
 
 /** The binding arguments of a subscription: its id, attributes, and a filter the AMQP router also applies. */
-function bindingArgs(id: string, attributes: Record<string, string>): Args {
+export function bindingArgs(id: string, attributes: Record<string, string>): Args {
   const args: Record<string, unknown> = { [SUBSCRIPTION_ARG]: id, [SUBSCRIPTION_ATTRIBUTES_ARG]: JSON.stringify(attributes) };
   // A pending subscription's filter is not applied by AMQP routing either way; confirmed ones filter alike.
   if (attributes.FilterPolicy !== undefined && attributes.FilterPolicy !== '') {

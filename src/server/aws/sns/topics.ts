@@ -50,11 +50,22 @@ export interface SubscriptionsChange {
   readonly topic: string;
 }
 
+/** SNS's de-duplication interval for FIFO topics. */
+export const FIFO_DEDUP_WINDOW_MS = 5 * 60 * 1000;
+
+export interface FifoPublished {
+  readonly messageId: string;
+  readonly sequenceNumber: string;
+  readonly expiresMs: number;
+}
+
 export type SubscriptionsListener = (change: SubscriptionsChange) => void;
 
 /** The SNS view of one vhost's topology. */
 export class SnsTopics {
   private readonly cache = new Map<string, { stamp: number; subs: TopicSubscriptions }>();
+  /** FIFO topics' de-duplication windows, in memory (a restart forgets them): key -> what it was answered. */
+  private readonly dedup = new Map<string, Map<string, FifoPublished>>();
 
   constructor(
     readonly vhost: Vhost,
@@ -73,6 +84,25 @@ export class SnsTopics {
     return [...this.vhost.exchanges.values()].filter(isTopic).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** A FIFO topic's publish already answered under this de-duplication key in the last 5 minutes. */
+  fifoDuplicate(topic: string, key: string): FifoPublished | undefined {
+    const window = this.dedup.get(topic);
+    if (!window) return undefined;
+    const now = Date.now();
+    // Insertion order is expiry order: drop the expired head.
+    for (const [k, v] of window) {
+      if (v.expiresMs > now) break;
+      window.delete(k);
+    }
+    return window.get(key);
+  }
+
+  fifoRemember(topic: string, key: string, published: Omit<FifoPublished, 'expiresMs'>): void {
+    let window = this.dedup.get(topic);
+    if (!window) this.dedup.set(topic, (window = new Map()));
+    window.set(key, { ...published, expiresMs: Date.now() + FIFO_DEDUP_WINDOW_MS });
+  }
+
   subscriptions(topic: Exchange): TopicSubscriptions {
     const hit = this.cache.get(topic.name);
     if (hit && hit.subs.exchange === topic && hit.stamp === topic.router.size) return hit.subs;
@@ -84,7 +114,16 @@ export class SnsTopics {
   /** Forget the cached view of a topic (after an SNS change), and tell the listeners. */
   changed(topic: string): void {
     this.cache.delete(topic);
+    if (!this.vhost.exchanges.has(topic)) this.dedup.delete(topic);
     this.notify?.({ vhost: this.vhost.name, topic });
+  }
+
+  /**
+   * The http/https subscriptions (pending ones too: their queue holds the
+   * SubscriptionConfirmation to POST): what the push worker drains, queue by queue.
+   */
+  *httpSubscriptions(): Iterable<Subscription> {
+    for (const s of this.allSubscriptions()) if (s.attributes.Protocol === 'http' || s.attributes.Protocol === 'https') yield s;
   }
 
   /** Every subscription of every topic (ListSubscriptions, the push worker's start). */

@@ -174,13 +174,29 @@ describe('SnsService (in-process)', () => {
     assert.equal(confirmation.Token, token);
     assert.equal(confirmation.SubscribeURL, `${ENDPOINT}/?Action=ConfirmSubscription&TopicArn=${TopicArn}&Token=${token}`);
     assert.ok(verify(confirmation, w.certPem));
-    const headers = decodeProperties(got[1].properties).headers ?? {};
+    const props = decodeProperties(got[1].properties);
+    assert.equal(props.contentType, 'text/plain; charset=UTF-8');
+    assert.deepEqual([...w.topics.httpSubscriptions()].map((s) => s.queue.name), [q.name]);
+    const headers = props.headers ?? {};
     assert.equal(String(headers['x-amz-sns-message-type']), 'Notification');
     assert.equal(String(headers['x-amz-sns-subscription-arn']), SubscriptionArn);
     for (const r of got) assert.ok(r.body.length > 0);
     await w.sns.DeleteTopic({ TopicArn });
     assert.equal(w.vhost.queues.has(q.name), false);
     assert.equal(w.vhost.exchanges.has('hooks'), false);
+  });
+
+  it('lists subscriptions 100 a page', OPTS, async () => {
+    const { TopicArn } = (await w.sns.CreateTopic({ Name: 'many' })) as { TopicArn: string };
+    for (let i = 0; i < 101; i++) await w.sns.Subscribe({ TopicArn, Protocol: 'http', Endpoint: `http://127.0.0.1:9/${i}` });
+    const first = w.sns.ListSubscriptionsByTopic({ TopicArn }) as { Subscriptions: { Endpoint: string }[]; NextToken?: string };
+    assert.equal(first.Subscriptions.length, 100);
+    const second = w.sns.ListSubscriptionsByTopic({ TopicArn, NextToken: first.NextToken }) as { Subscriptions: { Endpoint: string }[]; NextToken?: string };
+    assert.equal(second.Subscriptions.length, 1);
+    assert.equal(second.NextToken, undefined);
+    assert.equal(new Set([...first.Subscriptions, ...second.Subscriptions].map((s) => s.Endpoint)).size, 101);
+    await w.sns.DeleteTopic({ TopicArn });
+    assert.equal([...w.vhost.queues.keys()].filter((n) => n.startsWith('amq.sns.')).length, 0);
   });
 
   it('checks Publish as SNS does: message structure, subject, attributes, batch rules, FIFO fields', OPTS, async () => {
@@ -214,8 +230,25 @@ describe('SnsService (in-process)', () => {
     assert.deepEqual((await receive(q.url)).map((m) => m.Body).sort(), ['one', 'two']);
     const fifo = (await w.sns.CreateTopic({ Name: 'checks.fifo', Attributes: { FifoTopic: 'true' } })) as { TopicArn: string };
     assert.equal(await codeOf(w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'm' })), 'InvalidParameter: Invalid parameter: The MessageGroupId parameter is required for FIFO topics');
-    const out = (await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'm', MessageGroupId: 'g', MessageDeduplicationId: 'd' })) as { SequenceNumber: string };
+    const out = (await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'm', MessageGroupId: 'g', MessageDeduplicationId: 'd' })) as { MessageId: string; SequenceNumber: string };
     assert.match(out.SequenceNumber, /^\d{20}$/);
+    const fq = await queue('checks-fifo-q');
+    await w.sns.Subscribe({ TopicArn: fifo.TopicArn, Protocol: 'sqs', Endpoint: fq.arn, Attributes: { RawMessageDelivery: 'true' } });
+    await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'once', MessageGroupId: 'g', MessageDeduplicationId: 'd2' });
+    const again = (await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'once more', MessageGroupId: 'g', MessageDeduplicationId: 'd2' })) as { MessageId: string };
+    const first = (await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'm', MessageGroupId: 'g', MessageDeduplicationId: 'd' })) as { MessageId: string };
+    assert.equal(first.MessageId, out.MessageId);
+    assert.match(again.MessageId, /^[0-9a-f-]{36}$/);
+    assert.deepEqual((await receive(fq.url)).map((m) => m.Body), ['once']);
+    await w.sns.SetTopicAttributes({ TopicArn: fifo.TopicArn, AttributeName: 'ContentBasedDeduplication', AttributeValue: 'true' });
+    await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'by content', MessageGroupId: 'g' });
+    await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'by content', MessageGroupId: 'g' });
+    assert.deepEqual((await receive(fq.url)).map((m) => m.Body), ['by content']);
+    // Copies for SQS name the group and de-duplication id as SQS FIFO sends do.
+    await w.sns.Publish({ TopicArn: fifo.TopicArn, Message: 'grouped', MessageGroupId: 'g7', MessageDeduplicationId: 'x7' });
+    const [copy] = await w.receiver.receive('checks-fifo-q', 1, 30);
+    const h = decodeProperties(copy.result.content.properties).headers ?? {};
+    assert.deepEqual([String(h['x-message-group-id']), String(h['x-sqs-deduplication-id']), String(h['x-deduplication-header'])], ['g7', 'x7', 'x7']);
   });
 
   it('tags topics; an AMQP publish to the topic exchange reaches subscribed queues raw', OPTS, async () => {
