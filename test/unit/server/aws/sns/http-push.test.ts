@@ -263,6 +263,19 @@ describe('SNS HTTP/S pusher', () => {
     assert.equal(results.length, 0);
   });
 
+  it('throttlePolicy.maxReceivesPerSecond spaces a subscription\'s requests', TEST_OPTS, async () => {
+    const p = await setUp();
+    const q = await queue();
+    for (let i = 0; i < 3; i++) enqueue(q, `m${i}`);
+    p.start(target(q, { deliveryPolicy: { throttlePolicy: { maxReceivesPerSecond: 1 } } }));
+    await endpoint.hits.waitFor(1);
+    await sleep(SETTLE_MS);
+    assert.equal(endpoint.hits.length, 1, 'the next request waits for its turn');
+    const hits = await endpoint.hits.waitFor(3);
+    assert.deepEqual(hits.map((h) => h.body).sort(), ['m0', 'm1', 'm2']);
+    assert.equal((await results.waitFor(3)).every((r) => r.result === 'delivered'), true);
+  });
+
   it('stop(): a message waiting for its retry goes back to the queue, unacked by no one', TEST_OPTS, async () => {
     const p = await setUp({ secondMs: 1000, jitter: 0 });
     const q = await queue();
