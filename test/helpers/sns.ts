@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker } from '../../src/broker/broker.js';
 import type { Vhost } from '../../src/broker/vhost.js';
-import { loadSigningKey } from '../../src/server/aws/sns/signing.js';
+import { SnsRegistry } from '../../src/server/aws/sns/registry.js';
 import { SnsService } from '../../src/server/aws/sns/service.js';
-import { SnsTopics } from '../../src/server/aws/sns/topics.js';
+import type { SnsTopics } from '../../src/server/aws/sns/topics.js';
 import { SqsReceiver } from '../../src/server/aws/sqs/receiver.js';
 import { SqsService } from '../../src/server/aws/sqs/service.js';
 import { createLogger } from '../../src/util/logger.js';
@@ -19,6 +19,8 @@ export interface SnsWorld {
   readonly broker: Broker;
   readonly vhost: Vhost;
   readonly topics: SnsTopics;
+  /** The listener's SNS state, as the unsigned links (sns/links.ts) use it. */
+  readonly registry: SnsRegistry;
   readonly sns: SnsService;
   readonly sqs: SqsService;
   readonly certPem: string;
@@ -33,14 +35,16 @@ export async function openSnsWorld(dataDir?: string): Promise<SnsWorld> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'wharf-sns-')));
   const broker = await Broker.open({ dataDir: dir, fsync: 'batch', logger: createLogger('silent') });
   const vhost = broker.vhost('/') as Vhost;
-  const topics = new SnsTopics(vhost);
-  const signingKey = await loadSigningKey(dir);
+  const registry = new SnsRegistry(dir);
+  const topics = registry.topics(vhost);
+  const signingKey = await registry.signingKey();
   const receiver = new SqsReceiver(vhost, broker.store);
   const common = { broker, vhost, endpoint: ENDPOINT, region: 'us-east-1', account: '000000000000' };
   return {
     broker,
     vhost,
     topics,
+    registry,
     sns: new SnsService({ ...common, topics, signingKey: () => Promise.resolve(signingKey) }),
     sqs: new SqsService({ ...common, receiver }),
     certPem: signingKey.certPem,

@@ -105,6 +105,10 @@ describe('SNS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
     const ok = createVerify('RSA-SHA1').update(canonicalString(doc, signedFields('Notification'))).verify(cert.publicKey, doc.Signature, 'base64');
     assert.ok(ok, 'the signature verifies');
     assert.equal((await fetch(`${endpoint()}/SimpleNotificationService-00000000000000000000000000000000.pem`)).status, 404);
+    // An sqs subscription's UnsubscribeURL needs a signed request, as in AWS.
+    const refused = await fetch(doc.UnsubscribeURL);
+    assert.equal(refused.status, 403);
+    assert.match(await refused.text(), /<Code>AuthorizationError<\/Code>/);
     await sns().send(new UnsubscribeCommand({ SubscriptionArn }));
     await sns().send(new PublishCommand({ TopicArn, Message: 'after unsubscribe' }));
     assert.deepEqual(await receiveBodies(q.url), []);

@@ -7,6 +7,7 @@ import { createVerify, X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decodeProperties, encodeProperties } from '../../../../../src/protocol/amqp/index.js';
 import { canonicalString, signedFields } from '../../../../../src/server/aws/sns/envelope.js';
+import { snsLink } from '../../../../../src/server/aws/sns/links.js';
 import { codeOf, ENDPOINT, openSnsWorld, type SnsWorld } from '../../../../helpers/sns.js';
 
 const OPTS = { timeout: 30_000 } as const;
@@ -181,8 +182,17 @@ describe('SnsService (in-process)', () => {
     assert.equal(String(headers['x-amz-sns-message-type']), 'Notification');
     assert.equal(String(headers['x-amz-sns-subscription-arn']), SubscriptionArn);
     for (const r of got) assert.ok(r.body.length > 0);
-    await w.sns.DeleteTopic({ TopicArn });
+    // The UnsubscribeURL, GET unsigned as a browser would (sns/links.ts): done for this HTTP subscription.
+    const link = (path: string, query: string): ReturnType<typeof snsLink> =>
+      snsLink({ method: 'GET', path, query, signed: false, endpoint: ENDPOINT, requestId: 'r' }, w.registry, w.broker, ['/'], '000000000000');
+    const cert = await link(new URL((JSON.parse(got[1].body.toString()) as { SigningCertURL: string }).SigningCertURL).pathname, '');
+    assert.equal(cert?.body, w.certPem);
+    assert.equal(await link('/', 'Action=ListTopics'), undefined);
+    const unsubscribed = await link('/', `Action=Unsubscribe&SubscriptionArn=${encodeURIComponent(SubscriptionArn)}`);
+    assert.equal(unsubscribed?.status, 200);
+    assert.match(unsubscribed?.body ?? '', /<UnsubscribeResponse/);
     assert.equal(w.vhost.queues.has(q.name), false);
+    await w.sns.DeleteTopic({ TopicArn });
     assert.equal(w.vhost.exchanges.has('hooks'), false);
   });
 
