@@ -317,7 +317,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   if (opts.awsPort !== undefined) {
     const listener = new AwsListener(
       broker,
-      { port: opts.awsPort, host: bind, region: DEFAULT_AWS_REGION, account: DEFAULT_AWS_ACCOUNT, credentials: opts.awsCredentials ?? DEFAULT_AWS_CREDENTIALS },
+      { port: opts.awsPort, host: bind, region: DEFAULT_AWS_REGION, account: DEFAULT_AWS_ACCOUNT, credentials: opts.awsCredentials ?? DEFAULT_AWS_CREDENTIALS, dataDir },
       logger,
     );
     aws = listener;

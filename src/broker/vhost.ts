@@ -217,6 +217,20 @@ export class Vhost {
     this.removeExchange(ex);
   }
 
+  /**
+   * Sets (or, with undefined, removes) one argument of an exchange: metadata an adapter keeps
+   * on it (SNS topic attributes and tags), persisted with the topology. Not for arguments that
+   * routing reads when the exchange is made (alternate-exchange, x-delayed-type).
+   */
+  setExchangeArgument(name: string, key: string, value: unknown): void {
+    const ex = this.getExchange(name);
+    const args: Record<string, unknown> = { ...ex.args };
+    if (value === undefined) delete args[key];
+    else args[key] = value;
+    ex.args = args;
+    if (ex.durable) this.ctx.topologyChanged();
+  }
+
   getExchange(name: string): Exchange {
     const ex = this.exchanges.get(name);
     if (!ex) throw notFound('exchange', name, this.name);
@@ -228,7 +242,7 @@ export class Vhost {
   /** queue.declare; a stream queue's (new, or a name a stream holds) resolves once it is on disk. */
   declareQueue(
     requestedName: string,
-    o: { passive: boolean; durable: boolean; exclusive: boolean; autoDelete: boolean; args: Args },
+    o: { passive: boolean; durable: boolean; exclusive: boolean; autoDelete: boolean; args: Args; reserved?: boolean },
     connectionId: string,
     authorize?: (name: string) => void,
   ): DeclaredQueue | Promise<DeclaredQueue> {
@@ -241,7 +255,8 @@ export class Vhost {
       throw preconditionFailed('Cannot declare a server-named queue for type rabbit_stream_queue');
     }
     const name = requestedName === '' ? `amq.gen-${randomBytes(16).toString('base64url').slice(0, 22)}` : requestedName;
-    if (requestedName.startsWith('amq.')) {
+    // `reserved`: an adapter's own queue (SNS's HTTP subscriptions), never a client's declare.
+    if (requestedName.startsWith('amq.') && o.reserved !== true) {
       throw accessRefused(`queue name '${requestedName}' contains reserved prefix 'amq.*'`);
     }
     // The caller's permission check, on the generated name for a server-named queue (RabbitMQ's order).
@@ -472,6 +487,21 @@ export class Vhost {
       out = { ...enqueued, queues: enqueued.queues + streams.length, streamWrite: this.streamQueues.publish(streams, stored) };
     }
     return held.length === 0 ? out : { ...out, queues: out.queues + held.length, needsSync: out.needsSync || heldSync };
+  }
+
+  /**
+   * One message straight onto the given queues, no routing: for an adapter that picks the
+   * destinations itself (an SNS publish, one body per subscription). `input.exchange` is
+   * recorded as the message's exchange; the outcome is as for publish().
+   */
+  publishTo(input: PublishInput, queues: readonly Queue[]): PublishOutcome {
+    this.stats.publish++;
+    const ex = this.exchanges.get(input.exchange);
+    if (ex) ex.stats.publishIn++;
+    const live = queues.filter((q) => this.queues.get(q.name) === q);
+    if (live.length === 0) return NOT_ROUTED;
+    if (ex) ex.stats.publishOut++;
+    return this.enqueue(input, live, Date.now());
   }
 
   /** Checks a publish buffered by a transaction, so it fails now rather than at the commit (as RabbitMQ). */

@@ -166,7 +166,7 @@ Options (flag > environment variable > config file > default):
   --kafka-tls-port PORT WHARF_KAFKA_TLS_PORT
                                          also serve Kafka over TLS on PORT (needs --tls-cert and
                                          --tls-key) (off)
-  --aws-port PORT       WHARF_AWS_PORT   the AWS APIs (SQS, AWS JSON 1.0 with SigV4), 0 picks a free one (4566)
+  --aws-port PORT       WHARF_AWS_PORT   the AWS APIs (SQS and SNS, with SigV4), 0 picks a free one (4566)
   --aws-credentials KEY:SECRET[:VHOST]
                         WHARF_AWS_CREDENTIALS
                                          an access key for the AWS APIs, on VHOST (/); repeat the flag,

@@ -39,7 +39,8 @@ export class Exchange {
   readonly durable: boolean;
   readonly autoDelete: boolean;
   readonly internal: boolean;
-  readonly args: Args;
+  /** As declared; an adapter may replace its own metadata arguments (Vhost.setExchangeArgument). */
+  args: Args;
   readonly vhost: string;
   readonly router: Router<Destination>;
   deleted = false;

@@ -1,0 +1,101 @@
+// SNS through boto3 and the AWS CLI (Debian's python3-boto3 and awscli, both the
+// AWS query protocol): topics, an SQS subscription with a filter, Publish with every
+// attribute type, PublishBatch, and SNS's error codes as botocore reads them.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { TEST_OPTS, uniqueName, withTimeout } from '../../helpers/async.js';
+import { useBroker } from '../../helpers/amqplib.js';
+import { skipUnderReference } from '../../helpers/broker.js';
+
+// Debian's packages install for /usr/bin/python3 (not a pyenv python first on PATH).
+const PYTHON = '/usr/bin/python3';
+const AWS_CLI = '/usr/bin/aws';
+
+const SCRIPT = `
+import base64, json, sys, boto3, botocore
+endpoint, name = sys.argv[1], sys.argv[2]
+kw = dict(endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
+sns, sqs = boto3.client('sns', **kw), boto3.client('sqs', **kw)
+out = {}
+arn = sns.create_topic(Name=name, Attributes={'DisplayName': 'boto'})['TopicArn']
+out['arn'] = arn
+url = sqs.create_queue(QueueName=name + '-q')['QueueUrl']
+qarn = 'arn:aws:sqs:us-east-1:000000000000:' + name + '-q'
+sub = sns.subscribe(TopicArn=arn, Protocol='sqs', Endpoint=qarn, Attributes={'FilterPolicy': json.dumps({'n': [{'numeric': ['>', 1]}]})}, ReturnSubscriptionArn=True)
+out['sub'] = sub['SubscriptionArn']
+attrs = {'n': {'DataType': 'Number', 'StringValue': '5'}, 's': {'DataType': 'String', 'StringValue': 'x'}, 'b': {'DataType': 'Binary', 'BinaryValue': b'\\x00\\x01'}, 'a': {'DataType': 'String.Array', 'StringValue': '["p","q"]'}}
+out['id'] = sns.publish(TopicArn=arn, Message='boto hello', MessageAttributes=attrs)['MessageId']
+sns.publish(TopicArn=arn, Message='filtered out', MessageAttributes={'n': {'DataType': 'Number', 'StringValue': '0'}})
+batch = sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[{'Id': 'a', 'Message': 'batched', 'MessageAttributes': {'n': {'DataType': 'Number', 'StringValue': '2'}}}, {'Id': 'b', 'Message': ''}])
+out['batch'] = [[s['Id'] for s in batch['Successful']], [[f['Id'], f['Code']] for f in batch['Failed']]]
+msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)['Messages']
+out['bodies'] = sorted(json.loads(m['Body'])['Message'] for m in msgs)
+out['attributes'] = [json.loads(m['Body']).get('MessageAttributes') for m in msgs if json.loads(m['Body'])['Message'] == 'boto hello'][0]
+out['topic_attrs'] = sns.get_topic_attributes(TopicArn=arn)['Attributes']
+out['subs'] = [s['SubscriptionArn'] for s in sns.list_subscriptions_by_topic(TopicArn=arn)['Subscriptions']]
+def code(f):
+    try:
+        f()
+        return 'no error'
+    except botocore.exceptions.ClientError as e:
+        return e.response['Error']['Code'] + ': ' + e.response['Error']['Message']
+out['missing'] = code(lambda: sns.get_topic_attributes(TopicArn=arn + '-missing'))
+out['bad_protocol'] = code(lambda: sns.subscribe(TopicArn=arn, Protocol='smoke-signal', Endpoint='x'))
+out['bad_policy'] = code(lambda: sns.set_subscription_attributes(SubscriptionArn=sub['SubscriptionArn'], AttributeName='FilterPolicy', AttributeValue='[1]'))
+print(json.dumps(out))
+`;
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return withTimeout(
+    new Promise<string>((resolve, reject) => {
+      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${err}`))));
+    }),
+    25_000,
+    cmd,
+  );
+}
+
+describe('SNS API (boto3, AWS CLI)', { skip: skipUnderReference }, () => {
+  const ctx = useBroker({ awsPort: 0 });
+  const endpoint = (): string => `http://127.0.0.1:${ctx.broker.handle.awsPort ?? 0}`;
+
+  it('boto3: topics, a filtered SQS subscription, every attribute type, PublishBatch, error codes', TEST_OPTS, async () => {
+    const name = uniqueName('boto-sns').replace(/\./g, '-');
+    const out = JSON.parse(await run(PYTHON, ['-c', SCRIPT, endpoint(), name])) as Record<string, unknown>;
+    assert.equal(out.arn, `arn:aws:sns:us-east-1:000000000000:${name}`);
+    assert.deepEqual(out.bodies, ['batched', 'boto hello']);
+    assert.deepEqual(out.attributes, {
+      n: { Type: 'Number', Value: '5' },
+      s: { Type: 'String', Value: 'x' },
+      b: { Type: 'Binary', Value: 'AAE=' },
+      a: { Type: 'String.Array', Value: '["p","q"]' },
+    });
+    assert.deepEqual(out.batch, [['a'], [['b', 'InvalidParameter']]]);
+    assert.equal((out.topic_attrs as Record<string, string>).DisplayName, 'boto');
+    assert.equal((out.topic_attrs as Record<string, string>).SubscriptionsConfirmed, '1');
+    assert.deepEqual(out.subs, [out.sub]);
+    assert.equal(out.missing, 'NotFound: Topic does not exist');
+    assert.equal(out.bad_protocol, 'InvalidParameter: Invalid parameter: Amazon SNS does not support this protocol string: smoke-signal');
+    assert.equal(out.bad_policy, 'InvalidParameter: Invalid parameter: FilterPolicy: Filter policy must be a JSON object');
+  });
+
+  it('the AWS CLI: create-topic, list-topics, publish', TEST_OPTS, async () => {
+    const name = uniqueName('cli-sns').replace(/\./g, '-');
+    const env = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' };
+    const cli = (...args: string[]): Promise<unknown> => run(AWS_CLI, ['--endpoint-url', endpoint(), '--output', 'json', 'sns', ...args], env).then((s) => JSON.parse(s) as unknown);
+    const { TopicArn } = (await cli('create-topic', '--name', name)) as { TopicArn: string };
+    assert.equal(TopicArn, `arn:aws:sns:us-east-1:000000000000:${name}`);
+    const { Topics } = (await cli('list-topics')) as { Topics: { TopicArn: string }[] };
+    assert.ok(Topics.some((t) => t.TopicArn === TopicArn));
+    const { MessageId } = (await cli('publish', '--topic-arn', TopicArn, '--message', 'from the CLI')) as { MessageId: string };
+    assert.match(MessageId, /^[0-9a-f-]{36}$/);
+  });
+});
