@@ -52,32 +52,51 @@ export function decodeQuery(model: ServiceModel, action: string, params: Readonl
   return new Decoder(model).structure(root, shapeOf(model, op.input), '');
 }
 
+interface MemberKeys {
+  readonly name: string;
+  readonly ref: ShapeRef;
+  readonly segments: readonly string[];
+}
+
+/** Per structure shape of a model (the models are constants), its members' key segments. */
+const memberKeysCache = new WeakMap<Shape, readonly MemberKeys[]>();
+
 class Decoder {
   constructor(private readonly model: ServiceModel) {}
 
   structure(node: Node, shape: Shape, path: string): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const [name, ref] of Object.entries(shape.members ?? {})) {
-      const found = this.member(node, name, ref);
-      if (found === undefined) continue;
-      const [segment, child] = found;
-      const value = this.value(child, ref, path === '' ? segment : `${path}.${segment}`);
-      if (value !== undefined) out[name] = value;
+    if (node.children === undefined) return out;
+    for (const { name, ref, segments } of this.membersOf(shape)) {
+      for (const segment of segments) {
+        const child = node.children.get(segment);
+        if (child === undefined) continue;
+        const value = this.value(child, ref, path === '' ? segment : `${path}.${segment}`);
+        if (value !== undefined) out[name] = value;
+        break;
+      }
     }
     return out;
   }
 
-  /** A member's node: under its serialized name first (as botocore's _serialize_type_structure/_list), then its other names. */
-  private member(node: Node, name: string, ref: ShapeRef): [string, Node] | undefined {
-    const shape = shapeOf(this.model, ref);
-    const candidates: string[] = [];
-    if (shape.type === 'list' && isFlattened(ref, shape) && shape.member?.locationName !== undefined) candidates.push(shape.member.locationName);
-    candidates.push(ref.locationName ?? name, name);
-    for (const c of candidates) {
-      const child = node.children?.get(c);
-      if (child !== undefined) return [c, child];
+  /**
+   * A structure's members with the key segments each may come under: its serialized name
+   * first (as botocore's _serialize_type_structure and _serialize_type_list write it: a
+   * flattened list is renamed to its member's locationName), then its other names.
+   */
+  private membersOf(shape: Shape): readonly MemberKeys[] {
+    let members = memberKeysCache.get(shape);
+    if (members === undefined) {
+      members = Object.entries(shape.members ?? {}).map(([name, ref]) => {
+        const target = shapeOf(this.model, ref);
+        const segments: string[] = [];
+        if (target.type === 'list' && isFlattened(ref, target) && target.member?.locationName !== undefined) segments.push(target.member.locationName);
+        segments.push(ref.locationName ?? name, name);
+        return { name, ref, segments: [...new Set(segments)] };
+      });
+      memberKeysCache.set(shape, members);
     }
-    return undefined;
+    return members;
   }
 
   private value(node: Node, ref: ShapeRef, path: string): unknown {

@@ -124,6 +124,9 @@ function scalar(shape: Shape, value: unknown): string {
 // eslint-disable-next-line no-control-regex -- control characters are what this matches
 const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+// eslint-disable-next-line no-control-regex -- control characters are what this matches
+const NEEDS_ESCAPE = /[&<>"'\u0000-\u0008\u000B-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/;
+
 /**
  * XML text: markup characters as entities, and CR as a character reference, since an
  * XML parser would otherwise turn "\r\n" into "\n" and change a message body (and its
@@ -131,6 +134,7 @@ const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD8
  * them in what it is sent; an AMQP publisher may not) become U+FFFD.
  */
 export function escapeXml(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s;
   return s.replace(NOT_XML_CHAR, '\uFFFD').replace(/[&<>"'\r]/g, (c) => XML_ENTITIES[c]);
 }
 

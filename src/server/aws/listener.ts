@@ -52,7 +52,7 @@ const JSON_TYPE = 'application/x-amz-json-1.0';
 const XML_TYPE = 'text/xml';
 
 /** How a request came, so its reply and errors go back the same way. */
-interface Exchange {
+interface Call {
   readonly wire: 'json' | 'query';
   service?: AwsService;
   action?: string;
@@ -102,7 +102,7 @@ export class AwsListener {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
-    const ex: Exchange = { wire: isJsonRequest(req) ? 'json' : 'query' };
+    const ex: Call = { wire: isJsonRequest(req) ? 'json' : 'query' };
     try {
       const body = await readBody(req);
       const link = await this.snsLink(req, requestId);
@@ -138,7 +138,7 @@ export class AwsListener {
     return `http://${String(req.headers.host ?? `${this.opts.host}:${this.opts.port}`)}`;
   }
 
-  private async dispatch(req: IncomingMessage, body: Buffer, ex: Exchange): Promise<unknown> {
+  private async dispatch(req: IncomingMessage, body: Buffer, ex: Call): Promise<unknown> {
     const [path = '/', query = ''] = (req.url ?? '/').split('?', 2);
     const lookup = (key: string): Credential | undefined => this.byKey.get(key);
     const signed = verifySignature({ method: req.method ?? 'POST', path, query, headers: req.headers, body }, lookup);
@@ -181,7 +181,7 @@ export class AwsListener {
     return service.invoke(ctx, action, input);
   }
 
-  private dispatchJson(req: IncomingMessage, body: Buffer, ex: Exchange, ctx: AwsContext): unknown {
+  private dispatchJson(req: IncomingMessage, body: Buffer, ex: Call, ctx: AwsContext): unknown {
     const target = String(req.headers['x-amz-target'] ?? '');
     const dot = target.indexOf('.');
     const [prefix, action] = dot < 0 ? [target, ''] : [target.slice(0, dot), target.slice(dot + 1)];

@@ -3,15 +3,11 @@
 // attribute type, PublishBatch, and SNS's error codes as botocore reads them.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { TEST_OPTS, uniqueName, withTimeout } from '../../helpers/async.js';
+import { TEST_OPTS, uniqueName } from '../../helpers/async.js';
+import { awsCli, boto3 } from '../../helpers/aws-query.js';
 import { useBroker } from '../../helpers/amqplib.js';
 import { skipUnderReference } from '../../helpers/broker.js';
-
-// Debian's packages install for /usr/bin/python3 (not a pyenv python first on PATH).
-const PYTHON = '/usr/bin/python3';
-const AWS_CLI = '/usr/bin/aws';
 
 const SCRIPT = `
 import base64, json, sys, boto3, botocore
@@ -47,29 +43,13 @@ out['bad_policy'] = code(lambda: sns.set_subscription_attributes(SubscriptionArn
 print(json.dumps(out))
 `;
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  return withTimeout(
-    new Promise<string>((resolve, reject) => {
-      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${err}`))));
-    }),
-    25_000,
-    cmd,
-  );
-}
-
 describe('SNS API (boto3, AWS CLI)', { skip: skipUnderReference }, () => {
   const ctx = useBroker({ awsPort: 0 });
   const endpoint = (): string => `http://127.0.0.1:${ctx.broker.handle.awsPort ?? 0}`;
 
   it('boto3: topics, a filtered SQS subscription, every attribute type, PublishBatch, error codes', TEST_OPTS, async () => {
     const name = uniqueName('boto-sns').replace(/\./g, '-');
-    const out = JSON.parse(await run(PYTHON, ['-c', SCRIPT, endpoint(), name])) as Record<string, unknown>;
+    const out = await boto3(SCRIPT, [endpoint(), name]);
     assert.equal(out.arn, `arn:aws:sns:us-east-1:000000000000:${name}`);
     assert.deepEqual(out.bodies, ['batched', 'boto hello']);
     assert.deepEqual(out.attributes, {
@@ -89,8 +69,11 @@ describe('SNS API (boto3, AWS CLI)', { skip: skipUnderReference }, () => {
 
   it('the AWS CLI: create-topic, list-topics, publish', TEST_OPTS, async () => {
     const name = uniqueName('cli-sns').replace(/\./g, '-');
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' };
-    const cli = (...args: string[]): Promise<unknown> => run(AWS_CLI, ['--endpoint-url', endpoint(), '--output', 'json', 'sns', ...args], env).then((s) => JSON.parse(s) as unknown);
+    const cli = async (...args: string[]): Promise<unknown> => {
+      const r = await awsCli(endpoint(), ['sns', ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as unknown;
+    };
     const { TopicArn } = (await cli('create-topic', '--name', name)) as { TopicArn: string };
     assert.equal(TopicArn, `arn:aws:sns:us-east-1:000000000000:${name}`);
     const { Topics } = (await cli('list-topics')) as { Topics: { TopicArn: string }[] };
