@@ -17,7 +17,7 @@
 // Older clients write lists both ways (X.N for X.member.N and back), so both are read.
 
 import { QueryProtocolError, invalidValue } from './errors.js';
-import { isFlattened, shapeOf, type ServiceModel, type Shape, type ShapeRef } from './model.js';
+import { isFlattened, locationNameOf, shapeOf, type ServiceModel, type Shape, type ShapeRef } from './model.js';
 
 /** A form's keys as a tree of their dotted segments. */
 interface Node {
@@ -90,8 +90,9 @@ class Decoder {
       members = Object.entries(shape.members ?? {}).map(([name, ref]) => {
         const target = shapeOf(this.model, ref);
         const segments: string[] = [];
-        if (target.type === 'list' && isFlattened(ref, target) && target.member?.locationName !== undefined) segments.push(target.member.locationName);
-        segments.push(ref.locationName ?? name, name);
+        const itemName = target.type === 'list' && isFlattened(ref, target) ? locationNameOf(this.model, target.member as ShapeRef) : undefined;
+        if (itemName !== undefined) segments.push(itemName);
+        segments.push(locationNameOf(this.model, ref) ?? name, name);
         return { name, ref, segments: [...new Set(segments)] };
       });
       memberKeysCache.set(shape, members);
@@ -118,7 +119,7 @@ class Decoder {
     let container: Node | undefined = node;
     let prefix = path;
     if (!isFlattened(ref, shape)) {
-      const wrapper = member.locationName ?? 'member';
+      const wrapper = locationNameOf(this.model, member) ?? 'member';
       const inner = node.children?.get(wrapper);
       // X.member.N as the model says; X.N from clients that flatten every list.
       if (inner !== undefined) [container, prefix] = [inner, `${path}.${wrapper}`];
@@ -131,8 +132,8 @@ class Decoder {
   private map(node: Node, ref: ShapeRef, shape: Shape, path: string): Record<string, unknown> {
     const keyRef = shape.key as ShapeRef;
     const valueRef = shape.value as ShapeRef;
-    const keyName = keyRef.locationName ?? 'key';
-    const valueName = valueRef.locationName ?? 'value';
+    const keyName = locationNameOf(this.model, keyRef) ?? 'key';
+    const valueName = locationNameOf(this.model, valueRef) ?? 'value';
     let container = node;
     let prefix = path;
     const entry = node.children?.get('entry');
