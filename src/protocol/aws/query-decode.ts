@@ -25,6 +25,9 @@ interface Node {
   children?: Map<string, Node>;
 }
 
+/** More dotted segments than any key of SQS's or SNS's models has (7 at most: X.1.MessageAttribute.1.Value.StringListValue.1). */
+const KEY_SEGMENTS_MAX = 16;
+
 /** The parameters of a form body or query string (`+` is a space; a malformed escape is kept as it is). */
 export function parseForm(form: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -40,8 +43,11 @@ export function decodeQuery(model: ServiceModel, action: string, params: Readonl
   const root: Node = {};
   for (const [key, value] of params) {
     if (key === 'Action' || key === 'Version') continue;
+    const segments = key.split('.', KEY_SEGMENTS_MAX + 1);
+    // No model goes this deep: such a key names nothing, and a tree of it would only cost memory.
+    if (segments.length > KEY_SEGMENTS_MAX) continue;
     let node = root;
-    for (const segment of key.split('.')) {
+    for (const segment of segments) {
       node.children ??= new Map();
       let next = node.children.get(segment);
       if (next === undefined) node.children.set(segment, (next = {}));

@@ -142,6 +142,10 @@ describe('query decoding: bad input', () => {
     assert.equal(({} as Record<string, unknown>).x, undefined);
   });
 
+  it('keys deeper than any model are ignored', () => {
+    assert.deepEqual(decodeQuery(SQS_MODEL, 'GetQueueUrl', form({ QueueName: 'q', [`QueueName${'.x'.repeat(100_000)}`]: 'deep' })), { QueueName: 'q' });
+  });
+
   it('parseForm reads + as a space and keeps malformed escapes', () => {
     assert.deepEqual([...parseForm('Action=SendMessage&MessageBody=a+b%26c%zz&Empty=')], [['Action', 'SendMessage'], ['MessageBody', 'a b&c%zz'], ['Empty', '']]);
   });
