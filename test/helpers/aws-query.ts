@@ -5,7 +5,7 @@
 // another python without boto3.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -34,8 +34,10 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
+/** Runs a command with awsEnv(extra), its temporary HOME removed afterwards. */
+export function run(cmd: string, args: string[], extra: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunResult> {
+  const env = awsEnv(extra);
+  return new Promise<RunResult>((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -47,17 +49,17 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeout
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
-  });
+  }).finally(() => rmSync(String(env.HOME), { recursive: true, force: true }));
 }
 
 /** Runs a boto3 script with its arguments (the endpoint URL first, by convention); its last stdout line is JSON. */
 export async function boto3(script: string, args: string[], env: Record<string, string> = {}): Promise<Record<string, unknown>> {
-  const r = await run(PYTHON, ['-c', script, ...args], awsEnv(env));
+  const r = await run(PYTHON, ['-c', script, ...args], env);
   if (r.code !== 0) throw new Error(`python exited ${r.code}:\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
 }
 
 /** Runs `aws --endpoint-url <endpoint> --output json <args>`. */
 export function awsCli(endpoint: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  return run(AWS_CLI, ['--endpoint-url', endpoint, '--output', 'json', ...args], awsEnv(env));
+  return run(AWS_CLI, ['--endpoint-url', endpoint, '--output', 'json', ...args], env);
 }

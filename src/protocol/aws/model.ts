@@ -60,6 +60,15 @@ export function shapeOf(model: ServiceModel, ref: ShapeRef): Shape {
   return s;
 }
 
+/**
+ * The name a reference goes by on the wire: its own locationName, else its shape's (as
+ * botocore merges a shape's traits under the reference's: SQS's TagQueue Tags is "Tag"
+ * through the TagMap shape), else none (the member name, or member/key/value, applies).
+ */
+export function locationNameOf(model: ServiceModel, ref: ShapeRef): string | undefined {
+  return ref.locationName ?? model.shapes[ref.shape]?.locationName;
+}
+
 /** Whether a list or map is flattened: the reference's trait wins over the shape's. */
 export function isFlattened(ref: ShapeRef, shape: Shape): boolean {
   return ref.flattened ?? shape.flattened ?? false;

@@ -17,13 +17,16 @@
 // Older clients write lists both ways (X.N for X.member.N and back), so both are read.
 
 import { QueryProtocolError, invalidValue } from './errors.js';
-import { isFlattened, shapeOf, type ServiceModel, type Shape, type ShapeRef } from './model.js';
+import { isFlattened, locationNameOf, shapeOf, type ServiceModel, type Shape, type ShapeRef } from './model.js';
 
 /** A form's keys as a tree of their dotted segments. */
 interface Node {
   value?: string;
   children?: Map<string, Node>;
 }
+
+/** More dotted segments than any key of SQS's or SNS's models has (7 at most: X.1.MessageAttribute.1.Value.StringListValue.1). */
+const KEY_SEGMENTS_MAX = 16;
 
 /** The parameters of a form body or query string (`+` is a space; a malformed escape is kept as it is). */
 export function parseForm(form: string): Map<string, string> {
@@ -40,8 +43,11 @@ export function decodeQuery(model: ServiceModel, action: string, params: Readonl
   const root: Node = {};
   for (const [key, value] of params) {
     if (key === 'Action' || key === 'Version') continue;
+    const segments = key.split('.', KEY_SEGMENTS_MAX + 1);
+    // No model goes this deep: such a key names nothing, and a tree of it would only cost memory.
+    if (segments.length > KEY_SEGMENTS_MAX) continue;
     let node = root;
-    for (const segment of key.split('.')) {
+    for (const segment of segments) {
       node.children ??= new Map();
       let next = node.children.get(segment);
       if (next === undefined) node.children.set(segment, (next = {}));
@@ -90,8 +96,9 @@ class Decoder {
       members = Object.entries(shape.members ?? {}).map(([name, ref]) => {
         const target = shapeOf(this.model, ref);
         const segments: string[] = [];
-        if (target.type === 'list' && isFlattened(ref, target) && target.member?.locationName !== undefined) segments.push(target.member.locationName);
-        segments.push(ref.locationName ?? name, name);
+        const itemName = target.type === 'list' && isFlattened(ref, target) ? locationNameOf(this.model, target.member as ShapeRef) : undefined;
+        if (itemName !== undefined) segments.push(itemName);
+        segments.push(locationNameOf(this.model, ref) ?? name, name);
         return { name, ref, segments: [...new Set(segments)] };
       });
       memberKeysCache.set(shape, members);
@@ -118,7 +125,7 @@ class Decoder {
     let container: Node | undefined = node;
     let prefix = path;
     if (!isFlattened(ref, shape)) {
-      const wrapper = member.locationName ?? 'member';
+      const wrapper = locationNameOf(this.model, member) ?? 'member';
       const inner = node.children?.get(wrapper);
       // X.member.N as the model says; X.N from clients that flatten every list.
       if (inner !== undefined) [container, prefix] = [inner, `${path}.${wrapper}`];
@@ -131,8 +138,8 @@ class Decoder {
   private map(node: Node, ref: ShapeRef, shape: Shape, path: string): Record<string, unknown> {
     const keyRef = shape.key as ShapeRef;
     const valueRef = shape.value as ShapeRef;
-    const keyName = keyRef.locationName ?? 'key';
-    const valueName = valueRef.locationName ?? 'value';
+    const keyName = locationNameOf(this.model, keyRef) ?? 'key';
+    const valueName = locationNameOf(this.model, valueRef) ?? 'value';
     let container = node;
     let prefix = path;
     const entry = node.children?.get('entry');

@@ -13,7 +13,7 @@
 // a map <Name><entry><key/><value/></entry></Name>, or flattened
 // <Name><Key/><Value/></Name> per entry. Errors are an ErrorResponse.
 
-import { isFlattened, shapeOf, type ServiceModel, type Shape, type ShapeRef } from './model.js';
+import { isFlattened, locationNameOf, shapeOf, type ServiceModel, type Shape, type ShapeRef } from './model.js';
 
 const XML_DECLARATION = '<?xml version="1.0"?>';
 
@@ -61,7 +61,7 @@ class Encoder {
     let out = '';
     for (const [name, ref] of Object.entries(shape.members ?? {})) {
       if (!Object.hasOwn(value, name)) continue;
-      out += this.element(ref.locationName ?? name, ref, value[name]);
+      out += this.element(locationNameOf(this.model, ref) ?? name, ref, value[name]);
     }
     return out;
   }
@@ -85,10 +85,10 @@ class Encoder {
     if (!Array.isArray(value)) return '';
     const member = shape.member as ShapeRef;
     if (isFlattened(ref, shape)) {
-      const itemName = member.locationName ?? name;
+      const itemName = locationNameOf(this.model, member) ?? name;
       return value.map((v) => this.element(itemName, member, v)).join('');
     }
-    const itemName = member.locationName ?? 'member';
+    const itemName = locationNameOf(this.model, member) ?? 'member';
     return `<${name}>${value.map((v) => this.element(itemName, member, v)).join('')}</${name}>`;
   }
 
@@ -96,8 +96,8 @@ class Encoder {
     if (typeof value !== 'object' || value === null) return '';
     const keyRef = shape.key as ShapeRef;
     const valueRef = shape.value as ShapeRef;
-    const keyName = keyRef.locationName ?? 'key';
-    const valueName = valueRef.locationName ?? 'value';
+    const keyName = locationNameOf(this.model, keyRef) ?? 'key';
+    const valueName = locationNameOf(this.model, valueRef) ?? 'value';
     const entries = Object.entries(value).map(([k, v]) => `<${keyName}>${escapeXml(k)}</${keyName}>${this.element(valueName, valueRef, v)}`);
     if (isFlattened(ref, shape)) return entries.map((e) => `<${name}>${e}</${name}>`).join('');
     return `<${name}>${entries.map((e) => `<entry>${e}</entry>`).join('')}</${name}>`;

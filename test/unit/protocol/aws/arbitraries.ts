@@ -40,6 +40,8 @@ export function shapeValue(model: ServiceModel, ref: ShapeRef, depth = 0): fc.Ar
 }
 
 const flattened = (ref: ShapeRef, shape: Shape): boolean => ref.flattened ?? shape.flattened ?? false;
+/** botocore's serialization name: the reference's locationName over its shape's. */
+const nameOf = (model: ServiceModel, ref: ShapeRef): string | undefined => ref.locationName ?? model.shapes[ref.shape].locationName;
 
 /** botocore's QuerySerializer._serialize, for one input shape. */
 export function queryForm(model: ServiceModel, ref: ShapeRef, value: unknown, prefix = '', out: [string, string][] = []): [string, string][] {
@@ -49,7 +51,7 @@ export function queryForm(model: ServiceModel, ref: ShapeRef, value: unknown, pr
       for (const [n, r] of Object.entries(shape.members ?? {})) {
         const v = (value as Record<string, unknown>)[n];
         if (v === undefined) continue;
-        const key = r.locationName ?? n;
+        const key = nameOf(model, r) ?? n;
         queryForm(model, r, v, prefix === '' ? key : `${prefix}.${key}`, out);
       }
       break;
@@ -62,9 +64,10 @@ export function queryForm(model: ServiceModel, ref: ShapeRef, value: unknown, pr
       const member = shape.member as ShapeRef;
       let listPrefix: string;
       if (flattened(ref, shape)) {
-        listPrefix = member.locationName === undefined ? prefix : [...prefix.split('.').slice(0, -1), member.locationName].join('.');
+        const itemName = nameOf(model, member);
+        listPrefix = itemName === undefined ? prefix : [...prefix.split('.').slice(0, -1), itemName].join('.');
       } else {
-        listPrefix = `${prefix}.${member.locationName ?? 'member'}`;
+        listPrefix = `${prefix}.${nameOf(model, member) ?? 'member'}`;
       }
       items.forEach((item, i) => queryForm(model, member, item, `${listPrefix}.${i + 1}`, out));
       break;
@@ -74,8 +77,8 @@ export function queryForm(model: ServiceModel, ref: ShapeRef, value: unknown, pr
       const keyRef = shape.key as ShapeRef;
       const valueRef = shape.value as ShapeRef;
       Object.entries(value as Record<string, unknown>).forEach(([k, v], i) => {
-        queryForm(model, keyRef, k, `${full}.${i + 1}.${keyRef.locationName ?? 'key'}`, out);
-        queryForm(model, valueRef, v, `${full}.${i + 1}.${valueRef.locationName ?? 'value'}`, out);
+        queryForm(model, keyRef, k, `${full}.${i + 1}.${nameOf(model, keyRef) ?? 'key'}`, out);
+        queryForm(model, valueRef, v, `${full}.${i + 1}.${nameOf(model, valueRef) ?? 'value'}`, out);
       });
       break;
     }

@@ -1,10 +1,13 @@
 // The query codec's request side: the forms botocore's QuerySerializer writes (the
 // fixtures below are its output for these calls, botocore 1.29) decode into the
 // params AWS JSON carries; lists written either way, empty lists, maps, typed scalars;
-// bad values are the query protocol's errors, and nothing else ever escapes.
+// bad values are the query protocol's errors, and nothing else ever escapes. Random
+// params of every action, serialized by botocore itself (Debian's /usr/bin/python3),
+// decode back to what they were.
 
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { QueryProtocolError, SNS_MODEL, SQS_MODEL, decodeQuery, parseForm, type ServiceModel } from '../../../../src/protocol/aws/index.js';
 import { queryForm, shapeValue } from './arbitraries.js';
@@ -65,6 +68,10 @@ describe('query decoding (SQS, as botocore serializes)', () => {
         { Id: '10', MessageBody: 'z' },
       ],
     });
+  });
+
+  it('TagQueue: the map named by its shape\'s locationName (Tag.N.Key/Value)', () => {
+    assert.deepEqual(decodeQuery(SQS_MODEL, 'TagQueue', form({ QueueUrl: 'u', 'Tag.1.Key': 'a', 'Tag.1.Value': 'b' })), { QueueUrl: 'u', Tags: { a: 'b' } });
   });
 
   it('an empty list is the bare key with an empty value (UntagQueue TagKeys=)', () => {
@@ -135,9 +142,52 @@ describe('query decoding: bad input', () => {
     assert.equal(({} as Record<string, unknown>).x, undefined);
   });
 
+  it('keys deeper than any model are ignored', () => {
+    assert.deepEqual(decodeQuery(SQS_MODEL, 'GetQueueUrl', form({ QueueName: 'q', [`QueueName${'.x'.repeat(100_000)}`]: 'deep' })), { QueueName: 'q' });
+  });
+
   it('parseForm reads + as a space and keeps malformed escapes', () => {
     assert.deepEqual([...parseForm('Action=SendMessage&MessageBody=a+b%26c%zz&Empty=')], [['Action', 'SendMessage'], ['MessageBody', 'a b&c%zz'], ['Empty', '']]);
   });
+});
+
+/** botocore's QuerySerializer over JSON-shaped params (blobs from base64 to bytes first); prints each form as pairs. */
+const SERIALIZE = `
+import json, sys, base64
+import botocore.session
+from botocore import serialize
+session = botocore.session.get_session()
+def native(shape, v):
+    t = shape.type_name
+    if t == 'structure': return {k: native(shape.members[k], x) for k, x in v.items()}
+    if t == 'list': return [native(shape.member, x) for x in v]
+    if t == 'map': return {k: native(shape.value, x) for k, x in v.items()}
+    if t == 'blob': return base64.b64decode(v)
+    return v
+out = []
+for case in json.load(sys.stdin):
+    model = session.get_service_model(case['service'])
+    op = model.operation_model(case['action'])
+    body = serialize.create_serializer('query', include_validation=False).serialize_to_request(native(op.input_shape, case['params']), op)['body']
+    out.append([[k, v if isinstance(v, str) else json.dumps(v) if isinstance(v, bool) else str(v)] for k, v in body.items()])
+print(json.dumps(out))
+`;
+
+describe('query decoding: what botocore itself serializes', () => {
+  const models: [string, ServiceModel][] = [['sqs', SQS_MODEL], ['sns', SNS_MODEL]];
+  for (const [service, model] of models) {
+    it(`${service}: random params of every action, serialized by botocore's QuerySerializer, decode back`, () => {
+      const actions = Object.keys(model.operations).filter((a) => model.operations[a].input !== undefined);
+      const cases = fc.sample(fc.constantFrom(...actions).chain((action) => shapeValue(model, model.operations[action].input!).map((params) => ({ action, params }))), { numRuns: 200, seed: 15 });
+      const run = spawnSync('/usr/bin/python3', ['-c', SERIALIZE], { input: JSON.stringify(cases.map((c) => ({ service, ...c }))), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      assert.equal(run.status, 0, run.stderr);
+      const forms = JSON.parse(run.stdout) as [string, string][][];
+      assert.equal(forms.length, cases.length);
+      cases.forEach((c, i) => {
+        assert.deepEqual(decodeQuery(model, c.action, new Map(forms[i])), c.params, `${c.action}: ${JSON.stringify(forms[i])}`);
+      });
+    });
+  }
 });
 
 describe('query decoding: properties', () => {
