@@ -34,6 +34,11 @@ export interface QueueConfig {
   readonly consumerTimeoutMode: ConsumerTimeoutMode;
   /** x-message-deduplication with its window and cache size (dedup.ts); undefined when off. */
   readonly dedup: DedupConfig | undefined;
+  /**
+   * x-message-group-header: the message header naming a message's group (groups.ts); a
+   * group's messages are delivered in order, one delivery in flight at a time. Undefined: off.
+   */
+  readonly groupHeader: string | undefined;
 }
 
 export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
@@ -51,6 +56,7 @@ export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
   consumerTimeout: undefined,
   consumerTimeoutMode: 'close-channel',
   dedup: undefined,
+  groupHeader: undefined,
 };
 
 /** RabbitMQ caps x-max-priority at 255. */
@@ -127,6 +133,11 @@ export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; 
   if (deadLetterRoutingKey !== undefined && deadLetterExchange === undefined) {
     throw bad('x-dead-letter-routing-key', '{routing_key_but_no_dlx_defined}');
   }
+  const groupHeader = str('x-message-group-header');
+  if (groupHeader === '') throw bad('x-message-group-header', '{value_empty,<<"">>}');
+  const maxPriority = int('x-max-priority', 0, MAX_PRIORITY_LIMIT) ?? 0;
+  // A group's order is its publish order; priorities would reorder it.
+  if (groupHeader !== undefined && maxPriority > 0) throw bad('x-message-group-header', '{incompatible_with,x-max-priority}');
   // Accepted for compatibility; every Wharf queue pages to disk as a lazy queue would.
   oneOf('x-queue-mode', ['default', 'lazy'] as const, 'default');
   return {
@@ -138,12 +149,13 @@ export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; 
     overflow: oneOf('x-overflow', ['drop-head', 'reject-publish', 'reject-publish-dlx'] as const, 'drop-head'),
     deadLetterExchange,
     deadLetterRoutingKey,
-    maxPriority: int('x-max-priority', 0, MAX_PRIORITY_LIMIT) ?? 0,
+    maxPriority,
     deliveryLimit: int('x-delivery-limit', 0),
     singleActiveConsumer: bool('x-single-active-consumer'),
     consumerTimeout: int('x-consumer-timeout', 1),
     consumerTimeoutMode: oneOf('x-consumer-timeout-mode', ['close-channel', 'requeue'] as const, 'close-channel'),
     dedup: parseDedupArgs(args, `queue '${where.queue}' in vhost '${where.vhost}'`),
+    groupHeader,
   };
 }
 
