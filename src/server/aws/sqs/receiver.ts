@@ -45,7 +45,8 @@ export class SqsReceiver {
   async receive(queue: string, max: number, visibilityS: number): Promise<Received[]> {
     const out: Received[] = [];
     for (let i = 0; i < max; i++) {
-      const result = await this.session.get(queue, false);
+      // In a FIFO queue, as many of one group as the receive asks for, in order (AWS), then other groups.
+      const result = await this.session.get(queue, false, out[out.length - 1]?.result.entry);
       if (!result) break;
       const tag = result.deliveryTag;
       this.leases.set(tag, { tag, queue, timer: this.arm(tag, visibilityS) });

@@ -19,6 +19,7 @@ import { decodeProperties, encodeProperties, type FieldTable } from '../../../pr
 import { AwsError } from '../errors.js';
 import { md5Hex, md5OfAttributes, type MessageAttributeValue } from './md5.js';
 import { SqsReceiver, VISIBILITY_MAX_S } from './receiver.js';
+import { FIFO_DEFAULTS, FIFO_QUEUE_ARGS, FifoSequencer, INTERNAL_HEADERS, SEQUENCE_HEADER, checkReceiveAttempt, checkStandardSend, fifoAttributes, fifoSend, fifoSystemAttributes, isFifo } from './fifo.js';
 
 /** The header that keeps SQS attributes' data types for the way back (AMQP headers have no "Number" type). */
 export const ATTRIBUTE_TYPES_HEADER = 'x-sqs-attribute-types';
@@ -65,6 +66,8 @@ export const queueDoesNotExist = (): AwsError =>
   new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 400, 'AWS.SimpleQueueService.NonExistentQueue');
 
 export class SqsService {
+  private readonly fifo = new FifoSequencer();
+
   constructor(private readonly ctx: SqsContext) {}
 
   queueUrl(name: string): string {
@@ -73,20 +76,18 @@ export class SqsService {
 
   async CreateQueue(p: Params): Promise<Params> {
     const name = requiredString(p, 'QueueName');
-    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
-      throw new AwsError('InvalidParameterValue', 'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length');
-    }
-    const attributes = validateAttributes(optionalMap(p, 'Attributes'));
+    const { fifo, rest } = fifoAttributes(name, optionalMap(p, 'Attributes'));
+    const attributes = { ...validateAttributes(rest), ...fifo };
     const existing = this.ctx.vhost.queues.get(name);
     if (existing) {
       const current = storedAttributes(existing);
-      const differs = Object.keys(attributes).filter((k) => (current[k] ?? DEFAULT_ATTRIBUTES[k]) !== attributes[k]);
+      const differs = Object.keys(attributes).filter((k) => (current[k] ?? DEFAULT_ATTRIBUTES[k] ?? FIFO_DEFAULTS[k]) !== attributes[k]);
       if (differs.length > 0) {
         throw new AwsError('QueueNameExists', `A queue already exists with the same name and a different value for attribute ${differs[0]}`, 400, 'QueueAlreadyExists');
       }
       return { QueueUrl: this.queueUrl(name) };
     }
-    const args = Object.keys(attributes).length > 0 ? { [SQS_ATTRIBUTES_ARG]: JSON.stringify(attributes) } : {};
+    const args = { ...(Object.keys(attributes).length > 0 ? { [SQS_ATTRIBUTES_ARG]: JSON.stringify(attributes) } : {}), ...(fifo ? FIFO_QUEUE_ARGS : {}) };
     await this.ctx.vhost.declareQueue(name, { passive: false, durable: true, exclusive: false, autoDelete: false, args }, CONNECTION);
     await this.ctx.broker.topologySaved();
     return { QueueUrl: this.queueUrl(name) };
@@ -174,6 +175,7 @@ export class SqsService {
     const max = intParam(p, 'MaxNumberOfMessages', 1, 1, 10);
     const visibility = intParam(p, 'VisibilityTimeout', Number(attrs.VisibilityTimeout), 0, VISIBILITY_MAX_S);
     const waitS = intParam(p, 'WaitTimeSeconds', Number(attrs.ReceiveMessageWaitTimeSeconds), 0, 20);
+    checkReceiveAttempt(p.ReceiveRequestAttemptId);
     const deadline = Date.now() + waitS * 1000;
     let got = await this.ctx.receiver.receive(q.name, max, visibility);
     while (got.length === 0 && Date.now() < deadline && this.ctx.vhost.queues.get(q.name) === q) {
@@ -233,9 +235,11 @@ export class SqsService {
 
   attributesOf(q: Queue): Record<string, string> {
     const created = String(Math.floor(this.ctx.broker.startedAt / 1000));
+    const stored = storedAttributes(q);
     return {
       ...DEFAULT_ATTRIBUTES,
-      ...storedAttributes(q),
+      ...(isFifo(stored) ? FIFO_DEFAULTS : {}),
+      ...stored,
       ApproximateNumberOfMessages: String(q.messageCount),
       ApproximateNumberOfMessagesNotVisible: String(q.unacked),
       ApproximateNumberOfMessagesDelayed: '0',
@@ -255,6 +259,13 @@ export class SqsService {
     if (size > limit) {
       throw new AwsError('InvalidParameterValue', `One or more parameters are invalid. Reason: Message must be shorter than ${limit} bytes.`);
     }
+    const queueAttrs = storedAttributes(q);
+    const fifo = isFifo(queueAttrs) ? fifoSend(p, body, queueAttrs) : checkStandardSend(p);
+    const original = fifo && this.fifo.duplicateOf(q, fifo.key);
+    if (original) {
+      // Accepted, not enqueued again: the first copy's ids (AWS).
+      return { ...original, MD5OfMessageBody: md5Hex(body), ...(Object.keys(attrs).length > 0 ? { MD5OfMessageAttributes: md5OfAttributes(attrs) } : {}) };
+    }
     if (p.DelaySeconds !== undefined && Number(p.DelaySeconds) !== 0) {
       throw new AwsError('InvalidParameterValue', 'Value for parameter DelaySeconds is invalid. Reason: delayed messages are not supported by Wharf yet.');
     }
@@ -262,6 +273,8 @@ export class SqsService {
     const headers: FieldTable = {};
     for (const [name, a] of Object.entries(attrs)) headers[name] = a.BinaryValue ?? a.StringValue ?? '';
     if (Object.keys(attrs).length > 0) headers[ATTRIBUTE_TYPES_HEADER] = JSON.stringify(Object.fromEntries(Object.entries(attrs).map(([n, a]) => [n, a.DataType])));
+    const sequenceNumber = fifo && this.fifo.next();
+    if (fifo) Object.assign(headers, fifo.headers, { [SEQUENCE_HEADER]: sequenceNumber });
     const properties = { deliveryMode: 2, messageId, timestamp: Math.floor(Date.now() / 1000), ...(Object.keys(headers).length > 0 ? { headers } : {}) };
     const input: PublishInput = {
       exchange: '',
@@ -277,6 +290,10 @@ export class SqsService {
     };
     this.ctx.vhost.publish(input);
     const out: Params = { MessageId: messageId, MD5OfMessageBody: md5Hex(body) };
+    if (fifo && sequenceNumber) {
+      this.fifo.accepted(q, fifo.key, messageId, sequenceNumber);
+      out.SequenceNumber = sequenceNumber;
+    }
     if (Object.keys(attrs).length > 0) out.MD5OfMessageAttributes = md5OfAttributes(attrs);
     return out;
   }
@@ -406,6 +423,7 @@ function receivedJson(g: GetResult, receiptHandle: string, systemNames: readonly
     SentTimestamp: String(sentMs),
     ApproximateFirstReceiveTimestamp: String(Date.now()),
     SenderId: '000000000000',
+    ...fifoSystemAttributes((props.headers ?? {}) as Record<string, unknown>),
   };
   const attrs = Object.fromEntries(Object.entries(system).filter(([n]) => wanted(systemNames, n)));
   if (Object.keys(attrs).length > 0) out.Attributes = attrs;
@@ -413,7 +431,7 @@ function receivedJson(g: GetResult, receiptHandle: string, systemNames: readonly
   const types = parseTypes(headers[ATTRIBUTE_TYPES_HEADER]);
   const messageAttrs: Record<string, MessageAttributeValue> = {};
   for (const [name, v] of Object.entries(headers)) {
-    if (name === ATTRIBUTE_TYPES_HEADER || !wanted(attributeNames, name)) continue;
+    if (name === ATTRIBUTE_TYPES_HEADER || INTERNAL_HEADERS.has(name) || !wanted(attributeNames, name)) continue;
     if (Buffer.isBuffer(v)) messageAttrs[name] = { DataType: types[name] ?? 'Binary', BinaryValue: v };
     else if (typeof v === 'string') messageAttrs[name] = { DataType: types[name] ?? 'String', StringValue: v };
     else if (typeof v === 'number' || typeof v === 'bigint') messageAttrs[name] = { DataType: types[name] ?? 'Number', StringValue: String(v) };
