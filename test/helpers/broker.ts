@@ -124,6 +124,8 @@ export interface SpawnedBroker {
   /** With --tls-cert: the AMQPS port, and the HTTPS one with --https-port. */
   readonly amqpsPort: number | undefined;
   readonly httpsPort: number | undefined;
+  /** The AWS (SQS/SNS) port. */
+  readonly awsPort: number | undefined;
   /** host:port for Kafka clients. */
   readonly kafkaBootstrap: string;
   readonly process: ChildProcess;
@@ -187,6 +189,7 @@ export async function spawnBroker(dataDir: string, extraArgs: string[] = []): Pr
     kafkaPort: Number(match[6]),
     amqpsPort: match[7] === undefined ? undefined : Number(match[7]),
     httpsPort: match[8] === undefined ? undefined : Number(match[8]),
+    awsPort: match[9] === undefined ? undefined : Number(match[9]),
     kafkaBootstrap: `127.0.0.1:${Number(match[6])}`,
     process: child,
     exited,

@@ -186,6 +186,9 @@ export class FifoSequencer {
   }
 }
 
+/** One per process (services live for one request): originals are kept per Queue object, so brokers never share them. */
+export const FIFO_SEQUENCER = new FifoSequencer();
+
 /** The FIFO system attributes of a received message, from its headers. */
 export function fifoSystemAttributes(headers: Readonly<Record<string, unknown>>): Record<string, string> {
   const out: Record<string, string> = {};

@@ -19,7 +19,7 @@ import { decodeProperties, encodeProperties, type FieldTable } from '../../../pr
 import { AwsError } from '../errors.js';
 import { md5Hex, md5OfAttributes, type MessageAttributeValue } from './md5.js';
 import { SqsReceiver, VISIBILITY_MAX_S } from './receiver.js';
-import { FIFO_DEFAULTS, FIFO_QUEUE_ARGS, FifoSequencer, INTERNAL_HEADERS, SEQUENCE_HEADER, checkReceiveAttempt, checkStandardSend, fifoAttributes, fifoSend, fifoSystemAttributes, isFifo } from './fifo.js';
+import { FIFO_DEFAULTS, FIFO_QUEUE_ARGS, FIFO_SEQUENCER, INTERNAL_HEADERS, SEQUENCE_HEADER, checkReceiveAttempt, checkStandardSend, fifoAttributes, fifoSend, fifoSystemAttributes, isFifo } from './fifo.js';
 
 /** The header that keeps SQS attributes' data types for the way back (AMQP headers have no "Number" type). */
 export const ATTRIBUTE_TYPES_HEADER = 'x-sqs-attribute-types';
@@ -66,7 +66,7 @@ export const queueDoesNotExist = (): AwsError =>
   new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 400, 'AWS.SimpleQueueService.NonExistentQueue');
 
 export class SqsService {
-  private readonly fifo = new FifoSequencer();
+  private readonly fifo = FIFO_SEQUENCER;
 
   constructor(private readonly ctx: SqsContext) {}
 
