@@ -34,9 +34,13 @@ interface Slot {
   readonly id: number;
 }
 
+const byId = (e: QueueEntry): number => e.msg.id;
+
 class Group {
-  readonly ready = new Deque<QueueEntry>();
-  readonly requeued = new MinHeap<QueueEntry>((e) => e.msg.id);
+  /** Small to start with: a queue may hold a great many groups of a few messages each. */
+  readonly ready = new Deque<QueueEntry>(4);
+  /** Made on the first requeue. */
+  private back: MinHeap<QueueEntry> | undefined;
   /** Delivered and not yet settled. */
   inFlight = 0;
   /** Its live place in the ready-groups heap, if any. */
@@ -48,7 +52,11 @@ class Group {
   ) {}
 
   get length(): number {
-    return this.ready.length + this.requeued.length;
+    return this.ready.length + (this.back?.length ?? 0);
+  }
+
+  get requeued(): MinHeap<QueueEntry> {
+    return (this.back ??= new MinHeap<QueueEntry>(byId));
   }
 
   get blocked(): boolean {
@@ -56,7 +64,7 @@ class Group {
   }
 
   head(): QueueEntry | undefined {
-    const a = this.requeued.peek();
+    const a = this.back?.peek();
     const b = this.ready.peek();
     if (!a) return b;
     if (!b) return a;
@@ -64,7 +72,7 @@ class Group {
   }
 
   shift(): QueueEntry | undefined {
-    const a = this.requeued.peek();
+    const a = this.back?.peek();
     const b = this.ready.peek();
     return a && (!b || a.msg.id < b.msg.id) ? this.requeued.pop() : this.ready.shift();
   }
