@@ -56,6 +56,8 @@ describe('SQS FIFO queues (AWS SDK v3)', { skip: skipUnderReference }, () => {
     assert.deepEqual(fifoOnly, { name: 'InvalidAttributeName', message: 'Unknown Attribute ContentBasedDeduplication.' });
     const badScope = await failure(sqs().send(new CreateQueueCommand({ QueueName: fifoName('scope'), Attributes: { FifoQueue: 'true', DeduplicationScope: 'everything' } })));
     assert.deepEqual(badScope, { name: 'InvalidAttributeValue', message: 'Invalid value for the parameter DeduplicationScope.' });
+    const badLimit = await failure(sqs().send(new CreateQueueCommand({ QueueName: fifoName('limit'), Attributes: { FifoQueue: 'true', FifoThroughputLimit: 'perMessageGroupId' } })));
+    assert.deepEqual(badLimit, { name: 'InvalidAttributeValue', message: 'Invalid value for the parameter FifoThroughputLimit.' }, 'perMessageGroupId needs DeduplicationScope messageGroup');
 
     const url = await fifoQueue('fifo-ht', { DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId', ContentBasedDeduplication: 'true' });
     assert.match(url, /\.fifo$/);

@@ -41,8 +41,7 @@ export const FIFO_QUEUE_ARGS: Args = { 'x-message-group-header': GROUP_HEADER, '
 const ID_PATTERN = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;
 
 const invalid = (text: string): AwsError => new AwsError('InvalidParameterValue', text);
-const invalidAttribute = (name: string, reason?: string): AwsError =>
-  new AwsError('InvalidAttributeValue', `Invalid value for the parameter ${name}.${reason ? ` Reason: ${reason}` : ''}`);
+const invalidAttribute = (name: string): AwsError => new AwsError('InvalidAttributeValue', `Invalid value for the parameter ${name}.`);
 const notForQueueType = (name: string, v: unknown): AwsError =>
   invalid(`Value ${String(v)} for parameter ${name} is invalid. Reason: The request include parameter that is not valid for this queue type.`);
 
@@ -80,9 +79,8 @@ export function fifoAttributes(name: string, raw: Readonly<Record<string, unknow
   for (const [k, allowed] of Object.entries(FIFO_VALUES)) {
     if (given[k] !== undefined && !allowed.includes(given[k])) throw invalidAttribute(k);
   }
-  if (given.FifoThroughputLimit === 'perMessageGroupId' && given.DeduplicationScope === 'queue') {
-    throw invalidAttribute('FifoThroughputLimit', 'Throughput limit perMessageGroupId can be set only when DeduplicationScope is messageGroup.');
-  }
+  // AWS: "The perMessageGroupId value is allowed only when the value for DeduplicationScope is messageGroup."
+  if (given.FifoThroughputLimit === 'perMessageGroupId' && given.DeduplicationScope !== 'messageGroup') throw invalidAttribute('FifoThroughputLimit');
   return { fifo: given, rest };
 }
 
