@@ -160,6 +160,21 @@ describe('SQS FIFO queues (AWS SDK v3)', { skip: skipUnderReference }, () => {
     assert.deepEqual((await receive(10)).map((m) => m.Body), ['a2']);
   });
 
+  it('a receive retried with the same ReceiveRequestAttemptId returns the same messages and handles until one is changed', TEST_OPTS, async () => {
+    const QueueUrl = await fifoQueue('fifo-attempt', { ContentBasedDeduplication: 'true' });
+    for (const body of ['m1', 'm2', 'm3']) await sqs().send(new SendMessageCommand({ QueueUrl, MessageBody: body, MessageGroupId: body === 'm3' ? 'h' : 'g' }));
+    const ask = (id: string, max = 2): Promise<Message[]> =>
+      sqs().send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: max, VisibilityTimeout: 60, ReceiveRequestAttemptId: id })).then((r) => r.Messages ?? []);
+    const first = await ask('try-1');
+    assert.deepEqual(first.map((m) => m.Body), ['m1', 'm2']);
+    const retry = await ask('try-1');
+    assert.deepEqual(retry.map((m) => [m.Body, m.ReceiptHandle]), first.map((m) => [m.Body, m.ReceiptHandle]));
+    assert.deepEqual((await ask('try-2')).map((m) => m.Body), ['m3'], 'another attempt id is a new receive');
+    await sqs().send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: first[0].ReceiptHandle }));
+    assert.deepEqual(await ask('try-1'), [], 'after a delete the retry is a new receive (g is still held by m2)');
+    assert.equal((await failure(ask('bad id with spaces'))).name, 'InvalidParameterValue');
+  });
+
   it('an AMQP consumer sees the group, the de-duplication id and the sequence number as headers', TEST_OPTS, async () => {
     const QueueUrl = await fifoQueue('fifo-amqp');
     const sent = await sqs().send(new SendMessageCommand({ QueueUrl, MessageBody: 'hello', MessageGroupId: 'orders-7', MessageDeduplicationId: 'd-1' }));

@@ -187,6 +187,63 @@ export class FifoSequencer {
 /** One per process (services live for one request): originals are kept per Queue object, so brokers never share them. */
 export const FIFO_SEQUENCER = new FifoSequencer();
 
+/** What a replayed receive needs of the receiver's leases. */
+export interface Leases {
+  leased(queue: string, handle: string): boolean;
+  changeVisibility(queue: string, handle: string, visibilityS: number): void;
+}
+
+/** AWS keeps a ReceiveRequestAttemptId for the de-duplication interval. */
+const ATTEMPT_WINDOW_MS = 5 * 60_000;
+
+interface Attempt {
+  readonly reply: Readonly<Record<string, unknown>>;
+  readonly handles: readonly string[];
+  readonly expiresAt: number;
+}
+
+/**
+ * ReceiveRequestAttemptId (FIFO queues): a receive retried with the same id within 5
+ * minutes, while none of the messages it returned was deleted or made visible again,
+ * returns the same messages and receipt handles, their visibility timeout restarted
+ * (AWS). Otherwise the retry is a new receive.
+ */
+export class ReceiveAttempts {
+  private readonly byQueue = new WeakMap<Queue, Map<string, Attempt>>();
+
+  replay(q: Queue, id: unknown, leases: Leases, visibilityS: number, now = Date.now()): Readonly<Record<string, unknown>> | undefined {
+    if (typeof id !== 'string' || visibilityS === 0) return undefined;
+    const map = this.live(q, now);
+    const a = map.get(id);
+    if (!a) return undefined;
+    if (!a.handles.every((h) => leases.leased(q.name, h))) {
+      map.delete(id);
+      return undefined;
+    }
+    for (const h of a.handles) leases.changeVisibility(q.name, h, visibilityS);
+    return a.reply;
+  }
+
+  remember(q: Queue, id: unknown, reply: Readonly<Record<string, unknown>>, handles: readonly string[], now = Date.now()): void {
+    if (typeof id !== 'string' || handles.length === 0) return;
+    const map = this.live(q, now);
+    map.delete(id);
+    map.set(id, { reply, handles, expiresAt: now + ATTEMPT_WINDOW_MS });
+  }
+
+  private live(q: Queue, now: number): Map<string, Attempt> {
+    let map = this.byQueue.get(q);
+    if (!map) this.byQueue.set(q, (map = new Map()));
+    for (const [k, a] of map) {
+      if (a.expiresAt > now) break;
+      map.delete(k);
+    }
+    return map;
+  }
+}
+
+export const RECEIVE_ATTEMPTS = new ReceiveAttempts();
+
 /** The FIFO system attributes of a received message, from its headers. */
 export function fifoSystemAttributes(headers: Readonly<Record<string, unknown>>): Record<string, string> {
   const out: Record<string, string> = {};

@@ -77,6 +77,15 @@ export class SqsReceiver {
     else lease.timer = this.arm(tag, visibilityS);
   }
 
+  /** The handle names a delivery that is still leased (neither deleted nor visible again). */
+  leased(queue: string, handle: string): boolean {
+    try {
+      return this.leases.has(this.tagOf(queue, handle));
+    } catch {
+      return false;
+    }
+  }
+
   /** Every leased message goes back to its queue (the listener closes). */
   close(): void {
     for (const l of this.leases.values()) clearTimeout(l.timer);

@@ -19,7 +19,7 @@ import { decodeProperties, encodeProperties, type FieldTable } from '../../../pr
 import { AwsError } from '../errors.js';
 import { md5Hex, md5OfAttributes, type MessageAttributeValue } from './md5.js';
 import { SqsReceiver, VISIBILITY_MAX_S } from './receiver.js';
-import { FIFO_DEFAULTS, FIFO_QUEUE_ARGS, FIFO_SEQUENCER, INTERNAL_HEADERS, SEQUENCE_HEADER, checkReceiveAttempt, checkStandardSend, fifoAttributes, fifoSend, fifoSystemAttributes, isFifo } from './fifo.js';
+import { FIFO_DEFAULTS, FIFO_QUEUE_ARGS, FIFO_SEQUENCER, INTERNAL_HEADERS, RECEIVE_ATTEMPTS, SEQUENCE_HEADER, checkReceiveAttempt, checkStandardSend, fifoAttributes, fifoSend, fifoSystemAttributes, isFifo } from './fifo.js';
 
 /** The header that keeps SQS attributes' data types for the way back (AMQP headers have no "Number" type). */
 export const ATTRIBUTE_TYPES_HEADER = 'x-sqs-attribute-types';
@@ -176,6 +176,9 @@ export class SqsService {
     const visibility = intParam(p, 'VisibilityTimeout', Number(attrs.VisibilityTimeout), 0, VISIBILITY_MAX_S);
     const waitS = intParam(p, 'WaitTimeSeconds', Number(attrs.ReceiveMessageWaitTimeSeconds), 0, 20);
     checkReceiveAttempt(p.ReceiveRequestAttemptId);
+    const attempt = isFifo(attrs) ? p.ReceiveRequestAttemptId : undefined;
+    const replayed = RECEIVE_ATTEMPTS.replay(q, attempt, this.ctx.receiver, visibility);
+    if (replayed) return replayed;
     const deadline = Date.now() + waitS * 1000;
     let got = await this.ctx.receiver.receive(q.name, max, visibility);
     while (got.length === 0 && Date.now() < deadline && this.ctx.vhost.queues.get(q.name) === q) {
@@ -185,7 +188,9 @@ export class SqsService {
     if (got.length === 0) return {};
     const systemNames = names(p.AttributeNames, p.MessageSystemAttributeNames);
     const attributeNames = names(p.MessageAttributeNames);
-    return { Messages: got.map((g) => receivedJson(g.result, g.receiptHandle, systemNames, attributeNames)) };
+    const reply = { Messages: got.map((g) => receivedJson(g.result, g.receiptHandle, systemNames, attributeNames)) };
+    RECEIVE_ATTEMPTS.remember(q, attempt, reply, got.map((g) => g.receiptHandle));
+    return reply;
   }
 
   DeleteMessage(p: Params): Params {
