@@ -7,6 +7,7 @@
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
+  DeleteMessageBatchCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
@@ -150,6 +151,13 @@ describe('SQS FIFO queues (AWS SDK v3)', { skip: skipUnderReference }, () => {
     assert.deepEqual(rest.map((m) => m.Body), ['a2', 'a3']);
     // b1 back (visibility 0): it, not b2, comes next, its receive count up.
     await sqs().send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: b1.ReceiptHandle, VisibilityTimeout: 0 }));
+    // FIFO: a handle whose lease ended cannot delete (AWS), in both shapes.
+    assert.deepEqual(await failure(sqs().send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: b1.ReceiptHandle }))), {
+      name: 'InvalidParameterValue',
+      message: `Value ${b1.ReceiptHandle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.`,
+    });
+    const batchDelete = await sqs().send(new DeleteMessageBatchCommand({ QueueUrl, Entries: [{ Id: 'old', ReceiptHandle: b1.ReceiptHandle }] }));
+    assert.deepEqual(batchDelete.Failed?.map((f) => [f.Code, f.Message, f.SenderFault]), [['ReceiptHandleIsInvalid', 'The receipt handle has expired', true]]);
     const bs = await receive(10);
     assert.deepEqual(bs.map((m) => m.Body), ['b1', 'b2']);
     assert.equal(bs[0].Attributes?.ApproximateReceiveCount, '2');

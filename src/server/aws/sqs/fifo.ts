@@ -124,6 +124,12 @@ export function fifoSend(p: Readonly<Record<string, unknown>>, body: string, att
   return { headers: { [GROUP_HEADER]: group, [DEDUP_ID_HEADER]: id, [DEDUP_HEADER]: key }, key };
 }
 
+/** DeleteMessage(Batch) on a FIFO queue with a handle whose visibility timeout ended: AWS's two shapes. */
+export function expiredHandle(handle: string, inBatch: boolean): AwsError {
+  if (inBatch) return new AwsError('ReceiptHandleIsInvalid', 'The receipt handle has expired');
+  return invalid(`Value ${handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.`);
+}
+
 /** ReceiveRequestAttemptId: accepted (1-128 alphanumeric and punctuation characters). */
 export function checkReceiveAttempt(v: unknown): void {
   if (v === undefined || v === null) return;

@@ -19,7 +19,7 @@ import { decodeProperties, encodeProperties, type FieldTable } from '../../../pr
 import { AwsError } from '../errors.js';
 import { md5Hex, md5OfAttributes, type MessageAttributeValue } from './md5.js';
 import { SqsReceiver, VISIBILITY_MAX_S } from './receiver.js';
-import { FIFO_DEFAULTS, FIFO_QUEUE_ARGS, FIFO_SEQUENCER, INTERNAL_HEADERS, RECEIVE_ATTEMPTS, SEQUENCE_HEADER, checkReceiveAttempt, checkStandardSend, fifoAttributes, fifoSend, fifoSystemAttributes, isFifo } from './fifo.js';
+import { FIFO_DEFAULTS, FIFO_QUEUE_ARGS, FIFO_SEQUENCER, expiredHandle, INTERNAL_HEADERS, RECEIVE_ATTEMPTS, SEQUENCE_HEADER, checkReceiveAttempt, checkStandardSend, fifoAttributes, fifoSend, fifoSystemAttributes, isFifo } from './fifo.js';
 
 /** The header that keeps SQS attributes' data types for the way back (AMQP headers have no "Number" type). */
 export const ATTRIBUTE_TYPES_HEADER = 'x-sqs-attribute-types';
@@ -195,13 +195,21 @@ export class SqsService {
 
   DeleteMessage(p: Params): Params {
     const q = this.queueOf(p);
-    this.ctx.receiver.delete(q.name, requiredString(p, 'ReceiptHandle'));
+    this.deleteMessage(q, requiredString(p, 'ReceiptHandle'), false);
     return {};
   }
 
   DeleteMessageBatch(p: Params): Params {
     const q = this.queueOf(p);
-    return this.batch(p.Entries, 'DeleteMessageBatchRequestEntry', (e) => this.ctx.receiver.delete(q.name, requiredString(e, 'ReceiptHandle')));
+    return this.batch(p.Entries, 'DeleteMessageBatchRequestEntry', (e) => this.deleteMessage(q, requiredString(e, 'ReceiptHandle'), true));
+  }
+
+  /** A FIFO queue refuses a handle whose lease has ended (AWS); a standard queue accepts it. */
+  private deleteMessage(q: Queue, handle: string, inBatch: boolean): void {
+    const expired = isFifo(storedAttributes(q)) && !this.ctx.receiver.leased(q.name, handle);
+    // A forged handle is ReceiptHandleIsInvalid before it can be an expired one.
+    this.ctx.receiver.delete(q.name, handle);
+    if (expired) throw expiredHandle(handle, inBatch);
   }
 
   ChangeMessageVisibility(p: Params): Params {
