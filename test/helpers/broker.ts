@@ -124,10 +124,10 @@ export interface SpawnedBroker {
   /** With --tls-cert: the AMQPS port, and the HTTPS one with --https-port. */
   readonly amqpsPort: number | undefined;
   readonly httpsPort: number | undefined;
-  /** The AWS (SQS/SNS) port. */
-  readonly awsPort: number | undefined;
   /** host:port for Kafka clients. */
   readonly kafkaBootstrap: string;
+  /** The AWS APIs' port (SQS, SNS). */
+  readonly awsPort: number;
   readonly process: ChildProcess;
   /** Sends the signal; resolves with the exit code (null when killed by a signal). */
   kill(signal?: NodeJS.Signals): Promise<number | null>;
@@ -189,8 +189,8 @@ export async function spawnBroker(dataDir: string, extraArgs: string[] = []): Pr
     kafkaPort: Number(match[6]),
     amqpsPort: match[7] === undefined ? undefined : Number(match[7]),
     httpsPort: match[8] === undefined ? undefined : Number(match[8]),
-    awsPort: match[9] === undefined ? undefined : Number(match[9]),
     kafkaBootstrap: `127.0.0.1:${Number(match[6])}`,
+    awsPort: Number(match[9]),
     process: child,
     exited,
     stderr: () => stderr,
