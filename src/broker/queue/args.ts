@@ -133,11 +133,6 @@ export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; 
   if (deadLetterRoutingKey !== undefined && deadLetterExchange === undefined) {
     throw bad('x-dead-letter-routing-key', '{routing_key_but_no_dlx_defined}');
   }
-  const groupHeader = str('x-message-group-header');
-  if (groupHeader === '') throw bad('x-message-group-header', '{value_empty,<<"">>}');
-  const maxPriority = int('x-max-priority', 0, MAX_PRIORITY_LIMIT) ?? 0;
-  // A group's order is its publish order; priorities would reorder it.
-  if (groupHeader !== undefined && maxPriority > 0) throw bad('x-message-group-header', '{incompatible_with,x-max-priority}');
   // Accepted for compatibility; every Wharf queue pages to disk as a lazy queue would.
   oneOf('x-queue-mode', ['default', 'lazy'] as const, 'default');
   return {
@@ -149,14 +144,21 @@ export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; 
     overflow: oneOf('x-overflow', ['drop-head', 'reject-publish', 'reject-publish-dlx'] as const, 'drop-head'),
     deadLetterExchange,
     deadLetterRoutingKey,
-    maxPriority,
+    maxPriority: int('x-max-priority', 0, MAX_PRIORITY_LIMIT) ?? 0,
     deliveryLimit: int('x-delivery-limit', 0),
     singleActiveConsumer: bool('x-single-active-consumer'),
     consumerTimeout: int('x-consumer-timeout', 1),
     consumerTimeoutMode: oneOf('x-consumer-timeout-mode', ['close-channel', 'requeue'] as const, 'close-channel'),
     dedup: parseDedupArgs(args, `queue '${where.queue}' in vhost '${where.vhost}'`),
-    groupHeader,
+    groupHeader: groupHeaderOf(str('x-message-group-header'), argNumber(args['x-max-priority']) ?? 0, bad),
   };
+}
+
+/** x-message-group-header: a header name; a group's order is its publish order, so not with priorities. */
+function groupHeaderOf(header: string | undefined, maxPriority: number, bad: (name: string, why: string) => Error): string | undefined {
+  if (header === '') throw bad('x-message-group-header', '{value_empty,<<"">>}');
+  if (header !== undefined && maxPriority > 0) throw bad('x-message-group-header', '{incompatible_with,x-max-priority}');
+  return header;
 }
 
 /**
