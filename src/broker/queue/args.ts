@@ -154,13 +154,6 @@ export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; 
   };
 }
 
-/** x-message-group-header: a header name; a group's order is its publish order, so not with priorities. */
-function groupHeaderOf(header: string | undefined, maxPriority: number, bad: (name: string, why: string) => Error): string | undefined {
-  if (header === '') throw bad('x-message-group-header', '{value_empty,<<"">>}');
-  if (header !== undefined && maxPriority > 0) throw bad('x-message-group-header', '{incompatible_with,x-max-priority}');
-  return header;
-}
-
 /**
  * x-queue-type of a classic or quorum queue, with RabbitMQ's texts. Stream queues never get here
  * (Vhost.declareQueue hands them to broker/stream/).
@@ -205,4 +198,11 @@ export function amqpTypeName(v: unknown): string {
     }
   }
   return fieldTypeName(v);
+}
+
+/** x-message-group-header: a header name; a group's order is its publish order, so not with priorities. */
+function groupHeaderOf(header: string | undefined, maxPriority: number, bad: (name: string, why: string) => Error): string | undefined {
+  if (header === '') throw bad('x-message-group-header', '{value_empty,<<"">>}');
+  if (header !== undefined && maxPriority > 0) throw bad('x-message-group-header', '{incompatible_with,x-max-priority}');
+  return header;
 }
