@@ -50,10 +50,44 @@ export function isFifo(attributes: Readonly<Record<string, string>>): boolean {
 }
 
 /**
- * CreateQueue's name and FIFO attributes, checked as AWS checks them: a `.fifo` name
- * needs FifoQueue=true and FifoQueue=true needs a `.fifo` name; the FIFO-only attributes
- * need a FIFO queue. Returns the FIFO attributes to store (undefined: a standard queue)
- * and the other attributes for the common checks.
+ * A queue name for CreateQueue: standard names are 1-80 letters, digits, `-`, `_`; with
+ * FifoQueue=true the name must end in `.fifo` (80 characters in all). So a `.fifo`
+ * name without FifoQueue=true gets the standard text, as at AWS.
+ */
+export function checkQueueName(name: string, fifoFlag: unknown): void {
+  if (String(fifoFlag) !== 'true') {
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) throw invalid('Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length');
+  } else if (!/^[A-Za-z0-9_-]{1,75}\.fifo$/.test(name)) {
+    throw invalid('The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.');
+  }
+}
+
+/**
+ * One FIFO attribute's value for a queue of that name, checked (the shape of the
+ * attribute-validation hook): FifoQueue `true`/`false`; the others only on a FIFO
+ * queue (else "Unknown Attribute", as AWS answers for a standard queue) and from
+ * their value sets.
+ */
+export function validateFifoAttribute(name: string, value: string, queueName: string): string {
+  if (name === 'FifoQueue') {
+    if (value !== 'true' && value !== 'false') throw invalidAttribute(name);
+    return value;
+  }
+  if (!queueName.endsWith('.fifo')) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+  if (!FIFO_VALUES[name]?.includes(value)) throw invalidAttribute(name);
+  return value;
+}
+
+/** Rules across FIFO attributes, on the attributes a FIFO queue will have. */
+export function checkFifoCombination(attributes: Readonly<Record<string, string>>): void {
+  // AWS: "The perMessageGroupId value is allowed only when the value for DeduplicationScope is messageGroup."
+  if (attributes.FifoThroughputLimit === 'perMessageGroupId' && attributes.DeduplicationScope !== 'messageGroup') throw invalidAttribute('FifoThroughputLimit');
+}
+
+/**
+ * CreateQueue's name and FIFO attributes (checkQueueName, validateFifoAttribute,
+ * checkFifoCombination). Returns the FIFO attributes to store (undefined: a standard
+ * queue) and the other attributes for the common checks.
  */
 export function fifoAttributes(name: string, raw: Readonly<Record<string, unknown>>): { fifo: Record<string, string> | undefined; rest: Record<string, unknown> } {
   const rest: Record<string, unknown> = {};
@@ -62,25 +96,11 @@ export function fifoAttributes(name: string, raw: Readonly<Record<string, unknow
     if (k === 'FifoQueue' || k in FIFO_VALUES) given[k] = String(v);
     else rest[k] = v;
   }
-  const fifoFlag = given.FifoQueue;
-  if (fifoFlag !== undefined && fifoFlag !== 'true' && fifoFlag !== 'false') throw invalidAttribute('FifoQueue');
-  const fifo = fifoFlag === 'true';
-  if (!fifo) {
-    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
-      throw invalid('Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length');
-    }
-    const fifoOnly = Object.keys(given).find((k) => k !== 'FifoQueue');
-    if (fifoOnly) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${fifoOnly}.`);
-    return { fifo: undefined, rest };
-  }
-  if (!/^[A-Za-z0-9_-]{1,75}\.fifo$/.test(name)) {
-    throw invalid('The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.');
-  }
-  for (const [k, allowed] of Object.entries(FIFO_VALUES)) {
-    if (given[k] !== undefined && !allowed.includes(given[k])) throw invalidAttribute(k);
-  }
-  // AWS: "The perMessageGroupId value is allowed only when the value for DeduplicationScope is messageGroup."
-  if (given.FifoThroughputLimit === 'perMessageGroupId' && given.DeduplicationScope !== 'messageGroup') throw invalidAttribute('FifoThroughputLimit');
+  if (given.FifoQueue !== undefined) validateFifoAttribute('FifoQueue', given.FifoQueue, name);
+  checkQueueName(name, given.FifoQueue);
+  for (const [k, v] of Object.entries(given)) validateFifoAttribute(k, v, name);
+  if (given.FifoQueue !== 'true') return { fifo: undefined, rest };
+  checkFifoCombination(given);
   return { fifo: given, rest };
 }
 
