@@ -497,6 +497,7 @@ export class Broker {
         messages++;
       }
     }
+    for (const q of byId.values()) await q.restoreGroups();
     for (const q of byId.values()) q.recovered();
     const dedupKeys = await this.dedup.recover((queueId, key, expiresAt) => byId.get(queueId)?.dedup?.restore(key, expiresAt));
     // After the queues: overdue delayed messages are released into them.

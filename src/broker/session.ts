@@ -253,10 +253,11 @@ export class Session {
     return true;
   }
 
-  async get(queueName: string, noAck: boolean): Promise<GetResult | undefined> {
+  /** basic.get; `follow`: an unsettled get of this session, whose message group may continue (Queue.take). */
+  async get(queueName: string, noAck: boolean, follow?: QueueEntry): Promise<GetResult | undefined> {
     const queue = this.vhost.getQueueOrStream(queueName, this.connectionId);
     if (queue instanceof Stream) throw notSupported('basic.get', queue.name, this.vhost.name);
-    const entry = await queue.take();
+    const entry = await queue.take(follow);
     if (!entry) {
       queue.stats.getEmpty++;
       this.vhost.stats.getEmpty++;

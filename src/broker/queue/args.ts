@@ -37,6 +37,11 @@ export interface QueueConfig {
   readonly consumerTimeoutMode: ConsumerTimeoutMode;
   /** x-message-deduplication with its window and cache size (dedup.ts); undefined when off. */
   readonly dedup: DedupConfig | undefined;
+  /**
+   * x-message-group-header: the message header naming a message's group (groups.ts); a
+   * group's messages are delivered in order, one delivery in flight at a time. Undefined: off.
+   */
+  readonly groupHeader: string | undefined;
 }
 
 export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
@@ -55,6 +60,7 @@ export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
   consumerTimeout: undefined,
   consumerTimeoutMode: 'close-channel',
   dedup: undefined,
+  groupHeader: undefined,
 };
 
 /** RabbitMQ caps x-max-priority at 255. */
@@ -150,6 +156,7 @@ export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; 
     consumerTimeout: int('x-consumer-timeout', 1),
     consumerTimeoutMode: oneOf('x-consumer-timeout-mode', ['close-channel', 'requeue'] as const, 'close-channel'),
     dedup: parseDedupArgs(args, `queue '${where.queue}' in vhost '${where.vhost}'`),
+    groupHeader: groupHeaderOf(str('x-message-group-header'), argNumber(args['x-max-priority']) ?? 0, bad),
   };
 }
 
@@ -209,4 +216,11 @@ export function amqpTypeName(v: unknown): string {
     }
   }
   return fieldTypeName(v);
+}
+
+/** x-message-group-header: a header name; a group's order is its publish order, so not with priorities. */
+function groupHeaderOf(header: string | undefined, maxPriority: number, bad: (name: string, why: string) => Error): string | undefined {
+  if (header === '') throw bad('x-message-group-header', '{value_empty,<<"">>}');
+  if (header !== undefined && maxPriority > 0) throw bad('x-message-group-header', '{incompatible_with,x-max-priority}');
+  return header;
 }

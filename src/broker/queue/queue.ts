@@ -13,6 +13,7 @@ import type { MessageStore } from '../message-store.js';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from './args.js';
 import { NO_POLICIES, type AppliedPolicies } from '../policy/effective.js';
 import { Lanes } from './lanes.js';
+import { GroupedLanes, groupKeyOf } from './groups.js';
 import { DedupCache } from './dedup.js';
 import { MessageCounters } from '../stats.js';
 
@@ -89,7 +90,11 @@ export class Queue {
   /** The de-duplication window (x-message-deduplication), if enabled. */
   readonly dedup: DedupCache | undefined;
 
-  private readonly lanes: Lanes;
+  private readonly lanes: Lanes | GroupedLanes;
+  /** The same object as `lanes` when messages are grouped (x-message-group-header). */
+  private readonly groups: GroupedLanes | undefined;
+  /** Recovered entries of a grouped queue, waiting for their group keys (restoreGroups). */
+  private unkeyed: QueueEntry[] | undefined;
   private readyBytes = 0;
   private consumers: Consumer[] = [];
   private nextConsumer = 0;
@@ -134,7 +139,8 @@ export class Queue {
     this.args = opts.args;
     this.vhost = opts.vhost;
     this.declared = this.current = opts.config ?? DEFAULT_QUEUE_CONFIG;
-    this.lanes = new Lanes(this.config.maxPriority);
+    this.groups = this.declared.groupHeader === undefined ? undefined : new GroupedLanes();
+    this.lanes = this.groups ?? new Lanes(this.config.maxPriority);
     this.expiring = this.config.messageTtl !== undefined;
     this.touch();
     this.dedup = this.config.dedup && new DedupCache(this.config.dedup);
@@ -241,6 +247,7 @@ export class Queue {
     const entry = new QueueEntry(msg, this.expiryOf(msg, now));
     msg.refs++;
     this.stats.publish++;
+    const key = this.groups && groupKeyOf(msg, this.declared.groupHeader);
     if (
       msg.content &&
       (this.lanes.length >= QUEUE_MEMORY_MESSAGES_MAX || this.readyBytes >= QUEUE_MEMORY_BYTES_MAX)
@@ -248,7 +255,7 @@ export class Queue {
       // Deep queue: keep only the position. Transient messages are written first.
       this.store.pageOut(msg);
     }
-    this.lanes.push(entry);
+    this.pushReady(entry, key);
     this.readyBytes += msg.bodySize;
     if (entry.expiresAt !== 0) this.expiring = true;
     // Same clock as the expiry: with TTL 0 a later millisecond would expire it before a waiting consumer sees it.
@@ -271,11 +278,32 @@ export class Queue {
     entry.returns = returns;
     // We do not log deliveries, so a recovered message may have been seen before.
     entry.redelivered = true;
-    this.lanes.push(entry);
+    // A grouped queue needs each message's group key, in its content on disk: restoreGroups() reads them.
+    if (this.groups) (this.unkeyed ??= []).push(entry);
+    else if (this.lanes instanceof Lanes) this.lanes.push(entry);
     this.readyBytes += msg.bodySize;
     if (entry.expiresAt !== 0) {
       this.expiring = true;
       this.armExpiry(entry.expiresAt);
+    }
+  }
+
+  /**
+   * After restore(), for a grouped queue: reads recovered content in batches to learn each
+   * message's group (a header), keeping as much in memory as a live queue would. Restores
+   * come in id order, so each group's order holds; deliveries in flight at a crash are ready.
+   */
+  async restoreGroups(): Promise<void> {
+    const entries = this.unkeyed;
+    this.unkeyed = undefined;
+    if (!entries || !this.groups) return;
+    for (let i = 0; i < entries.length; i += LOAD_BATCH_MESSAGES) {
+      const batch = entries.slice(i, i + LOAD_BATCH_MESSAGES);
+      await this.store.load(batch.map((e) => e.msg));
+      for (const e of batch) {
+        this.groups.push(e, groupKeyOf(e.msg, this.declared.groupHeader));
+        if (this.groups.length > QUEUE_MEMORY_MESSAGES_MAX) this.store.pageOut(e.msg);
+      }
     }
   }
 
@@ -292,6 +320,7 @@ export class Queue {
   requeue(entry: QueueEntry, counted = true): void {
     this.unacked--;
     if (this.deleted) {
+      this.groups?.done(entry);
       this.release(entry, false);
       return;
     }
@@ -301,6 +330,7 @@ export class Queue {
     }
     const limit = this.config.deliveryLimit;
     if (limit !== undefined && entry.returns > limit) {
+      this.groups?.done(entry);
       this.discard([entry], 'delivery_limit');
       return;
     }
@@ -315,12 +345,14 @@ export class Queue {
   /** A delivered entry is done with (acked, or rejected without requeue and no dead-letter exchange). */
   settle(entry: QueueEntry): void {
     this.unacked--;
+    this.groups?.done(entry);
     this.release(entry, !this.deleted);
   }
 
   /** basic.reject/nack with requeue=false: dead-lettered with reason 'rejected' (or dropped). */
   reject(entry: QueueEntry): void {
     this.unacked--;
+    this.groups?.done(entry);
     if (this.deleted) this.release(entry, false);
     else this.discard([entry], 'rejected');
   }
@@ -380,15 +412,23 @@ export class Queue {
     }
   }
 
-  /** Take the next message for basic.get; undefined when empty. Content may need loading first. */
-  async take(): Promise<QueueEntry | undefined> {
+  /**
+   * Take the next message for basic.get; undefined when empty. Content may need loading first.
+   * `follow`: a delivery of this taker not yet settled; in a grouped queue the next message
+   * of its group comes first (one batch of one taker may hold several of a group).
+   */
+  async take(follow?: QueueEntry): Promise<QueueEntry | undefined> {
     this.touch();
+    if (follow && this.groups) {
+      const next = await this.takeFollowing(follow, this.groups);
+      if (next) return next;
+    }
     let failures = 0;
     for (;;) {
       const entry = this.peekReady(this.expiring ? Date.now() : 0);
       if (!entry) return undefined;
       if (entry.msg.content) {
-        this.popReady();
+        this.popReady(true);
         this.unacked++;
         return entry;
       }
@@ -462,7 +502,7 @@ export class Queue {
           this.starved = this.loading !== undefined;
           break;
         }
-        this.popReady();
+        this.popReady(true);
         this.unacked++;
         delivered = true;
         consumer.deliver(this, entry, content);
@@ -496,7 +536,7 @@ export class Queue {
     const out: QueueEntry[] = [];
     const now = this.expiring ? Date.now() : 0;
     while (out.length < max && this.peekReady(now)) {
-      const e = this.popReady() as QueueEntry;
+      const e = this.popReady(true) as QueueEntry;
       this.unacked++;
       out.push(e);
     }
@@ -588,8 +628,9 @@ export class Queue {
     return e;
   }
 
-  private popReady(): QueueEntry | undefined {
-    const entry = this.lanes.shift();
+  /** Takes the head; `deliver`: to a consumer or taker (a grouped queue then holds its group back). */
+  private popReady(deliver = false): QueueEntry | undefined {
+    const entry = this.groups ? this.groups.shift(deliver) : this.lanes.shift();
     if (!entry) return undefined;
     this.readyBytes -= entry.msg.bodySize;
     if (this.expiring) {
@@ -598,6 +639,25 @@ export class Queue {
       if (head && head.expiresAt !== 0) this.armExpiry(head.expiresAt);
     }
     return entry;
+  }
+
+  /** The next message of follow's group, if it may go with follow (see take). */
+  private async takeFollowing(follow: QueueEntry, groups: GroupedLanes): Promise<QueueEntry | undefined> {
+    const e = groups.following(follow);
+    if (!e || e.msg.unreadable || (e.expiresAt !== 0 && Date.now() > e.expiresAt)) return undefined;
+    if (!e.msg.content) {
+      await this.store.load([e.msg]);
+      if (this.deleted || !e.msg.content || groups.following(follow) !== e) return undefined;
+    }
+    groups.shiftFollowing(follow);
+    this.readyBytes -= e.msg.bodySize;
+    this.unacked++;
+    return e;
+  }
+
+  private pushReady(entry: QueueEntry, key: string | undefined): void {
+    if (this.groups) this.groups.push(entry, key);
+    else if (this.lanes instanceof Lanes) this.lanes.push(entry);
   }
 
   /** When an entry expires in this queue: the sooner of x-message-ttl and its own expiration. */

@@ -45,7 +45,8 @@ export class SqsReceiver {
   async receive(queue: string, max: number, visibilityS: number): Promise<Received[]> {
     const out: Received[] = [];
     for (let i = 0; i < max; i++) {
-      const result = await this.session.get(queue, false);
+      // In a FIFO queue, as many of one group as the receive asks for, in order (AWS), then other groups.
+      const result = await this.session.get(queue, false, out[out.length - 1]?.result.entry);
       if (!result) break;
       const tag = result.deliveryTag;
       this.leases.set(tag, { tag, queue, timer: this.arm(tag, visibilityS) });
@@ -74,6 +75,15 @@ export class SqsReceiver {
     clearTimeout(lease.timer);
     if (visibilityS === 0) this.release(tag);
     else lease.timer = this.arm(tag, visibilityS);
+  }
+
+  /** The handle names a delivery that is still leased (neither deleted nor visible again). */
+  leased(queue: string, handle: string): boolean {
+    try {
+      return this.leases.has(this.tagOf(queue, handle));
+    } catch {
+      return false;
+    }
   }
 
   /** Every leased message goes back to its queue (the listener closes). */

@@ -39,6 +39,10 @@ import {
 import { checkTags } from './redrive.js';
 
 export { MAX_MESSAGE_BYTES, SQS_ATTRIBUTES_ARG };
+import { FIFO_DEFAULTS, FIFO_QUEUE_ARGS, FIFO_SEQUENCER, expiredHandle, INTERNAL_HEADERS, RECEIVE_ATTEMPTS, SEQUENCE_HEADER, checkFifoCombination, checkQueueName, checkReceiveAttempt, checkStandardSend, fifoSend, fifoSystemAttributes, isFifo, validateFifoAttribute } from './fifo.js';
+import { fifoAttributes as fifoAttributeHook } from './attributes.js';
+
+fifoAttributeHook.validate = validateFifoAttribute;
 
 /** The header that keeps SQS attributes' data types for the way back (AMQP headers have no "Number" type). */
 export const ATTRIBUTE_TYPES_HEADER = 'x-sqs-attribute-types';
@@ -65,6 +69,8 @@ export const queueDoesNotExist = (): AwsError =>
   new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 400, 'AWS.SimpleQueueService.NonExistentQueue');
 
 export class SqsService {
+  private readonly fifo = FIFO_SEQUENCER;
+
   constructor(readonly ctx: SqsContext) {}
 
   queueUrl(name: string): string {
@@ -73,15 +79,17 @@ export class SqsService {
 
   async CreateQueue(p: Params): Promise<Params> {
     const name = requiredString(p, 'QueueName');
-    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
-      throw new AwsError('InvalidParameterValue', 'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length');
-    }
+    checkQueueName(name, optionalMap(p, 'Attributes').FifoQueue);
     const attributes = validateAttributes(optionalMap(p, 'Attributes'), this.redriveEnv(name));
+    // FifoQueue=false is a standard queue, stored as one.
+    if (attributes.FifoQueue === 'false') delete attributes.FifoQueue;
+    const fifo = isFifo(attributes);
+    if (fifo) checkFifoCombination(attributes);
     const tags = p.tags === undefined || p.tags === null ? {} : checkTags(p.tags, name);
     const existing = this.ctx.vhost.queues.get(name);
     if (existing) {
       const current = storedAttributes(existing);
-      const differs = Object.keys(attributes).filter((k) => (current[k] ?? DEFAULT_ATTRIBUTES[k] ?? '') !== attributes[k]);
+      const differs = Object.keys(attributes).filter((k) => (current[k] ?? DEFAULT_ATTRIBUTES[k] ?? FIFO_DEFAULTS[k] ?? '') !== attributes[k]);
       if (differs.length > 0) {
         throw new AwsError('QueueNameExists', `A queue already exists with the same name and a different value for attribute ${differs[0]}`, 400, 'QueueAlreadyExists');
       }
@@ -89,7 +97,7 @@ export class SqsService {
     }
     const now = String(Math.floor(Date.now() / 1000));
     const stored = withSse({ ...nonEmpty(attributes), CreatedTimestamp: now, LastModifiedTimestamp: now });
-    const args = queueArgs({}, stored, tags, this.dlqNameOf(stored));
+    const args = queueArgs(fifo ? FIFO_QUEUE_ARGS : {}, stored, tags, this.dlqNameOf(stored));
     await this.ctx.vhost.declareQueue(name, { passive: false, durable: true, exclusive: false, autoDelete: false, args }, CONNECTION);
     await this.ctx.broker.topologySaved();
     return { QueueUrl: this.queueUrl(name) };
@@ -233,6 +241,10 @@ export class SqsService {
     const max = intParam(p, 'MaxNumberOfMessages', 1, 1, 10);
     const visibility = intParam(p, 'VisibilityTimeout', Number(attrs.VisibilityTimeout), 0, VISIBILITY_MAX_S);
     const waitS = intParam(p, 'WaitTimeSeconds', Number(attrs.ReceiveMessageWaitTimeSeconds), 0, 20);
+    checkReceiveAttempt(p.ReceiveRequestAttemptId);
+    const attempt = isFifo(attrs) ? p.ReceiveRequestAttemptId : undefined;
+    const replayed = RECEIVE_ATTEMPTS.replay(q, attempt, this.ctx.receiver, visibility);
+    if (replayed) return replayed;
     const deadline = Date.now() + waitS * 1000;
     let got = await this.ctx.receiver.receive(q.name, max, visibility);
     while (got.length === 0 && Date.now() < deadline && this.ctx.vhost.queues.get(q.name) === q) {
@@ -242,18 +254,28 @@ export class SqsService {
     if (got.length === 0) return {};
     const systemNames = names(p.AttributeNames, p.MessageSystemAttributeNames);
     const attributeNames = names(p.MessageAttributeNames);
-    return { Messages: got.map((g) => receivedJson(g.result, g.receiptHandle, systemNames, attributeNames)) };
+    const reply = { Messages: got.map((g) => receivedJson(g.result, g.receiptHandle, systemNames, attributeNames)) };
+    RECEIVE_ATTEMPTS.remember(q, attempt, reply, got.map((g) => g.receiptHandle));
+    return reply;
   }
 
   DeleteMessage(p: Params): Params {
     const q = this.queueOf(p);
-    this.ctx.receiver.delete(q.name, requiredString(p, 'ReceiptHandle'));
+    this.deleteMessage(q, requiredString(p, 'ReceiptHandle'), false);
     return {};
   }
 
   DeleteMessageBatch(p: Params): Params {
     const q = this.queueOf(p);
-    return this.batch(p.Entries, 'DeleteMessageBatchRequestEntry', (e) => this.ctx.receiver.delete(q.name, requiredString(e, 'ReceiptHandle')));
+    return this.batch(p.Entries, 'DeleteMessageBatchRequestEntry', (e) => this.deleteMessage(q, requiredString(e, 'ReceiptHandle'), true));
+  }
+
+  /** A FIFO queue refuses a handle whose lease has ended (AWS); a standard queue accepts it. */
+  private deleteMessage(q: Queue, handle: string, inBatch: boolean): void {
+    const expired = isFifo(storedAttributes(q)) && !this.ctx.receiver.leased(q.name, handle);
+    // A forged handle is ReceiptHandleIsInvalid before it can be an expired one.
+    this.ctx.receiver.delete(q.name, handle);
+    if (expired) throw expiredHandle(handle, inBatch);
   }
 
   ChangeMessageVisibility(p: Params): Params {
@@ -307,6 +329,7 @@ export class SqsService {
       ...DEFAULT_ATTRIBUTES,
       // AWS's default reuse period for a KMS key (s).
       ...(stored.KmsMasterKeyId ? { KmsDataKeyReusePeriodSeconds: '300' } : {}),
+      ...(isFifo(stored) ? FIFO_DEFAULTS : {}),
       ...stored,
       ApproximateNumberOfMessages: String(q.messageCount),
       ApproximateNumberOfMessagesNotVisible: String(q.unacked),
@@ -327,11 +350,20 @@ export class SqsService {
     if (size > limit) {
       throw new AwsError('InvalidParameterValue', `One or more parameters are invalid. Reason: Message must be shorter than ${limit} bytes.`);
     }
+    const queueAttrs = storedAttributes(q);
+    const fifo = isFifo(queueAttrs) ? fifoSend(p, body, queueAttrs) : checkStandardSend(p);
+    const original = fifo && this.fifo.duplicateOf(q, fifo.key);
+    if (original) {
+      // Accepted, not enqueued again: the first copy's ids (AWS).
+      return { ...original, MD5OfMessageBody: md5Hex(body), ...(Object.keys(attrs).length > 0 ? { MD5OfMessageAttributes: md5OfAttributes(attrs) } : {}) };
+    }
     const delayS = delaySecondsOf(p, Number(this.attributesOf(q).DelaySeconds));
     const messageId = randomUUID();
     const headers: FieldTable = {};
     for (const [name, a] of Object.entries(attrs)) headers[name] = a.BinaryValue ?? a.StringValue ?? '';
     if (Object.keys(attrs).length > 0) headers[ATTRIBUTE_TYPES_HEADER] = JSON.stringify(Object.fromEntries(Object.entries(attrs).map(([n, a]) => [n, a.DataType])));
+    const sequenceNumber = fifo && this.fifo.next();
+    if (fifo) Object.assign(headers, fifo.headers, { [SEQUENCE_HEADER]: sequenceNumber });
     const properties = { deliveryMode: 2, messageId, timestamp: Math.floor(Date.now() / 1000), ...(Object.keys(headers).length > 0 ? { headers } : {}) };
     const input: PublishInput = {
       exchange: '',
@@ -349,6 +381,10 @@ export class SqsService {
     };
     this.ctx.vhost.publish(input);
     const out: Params = { MessageId: messageId, MD5OfMessageBody: md5Hex(body) };
+    if (fifo && sequenceNumber) {
+      this.fifo.accepted(q, fifo.key, messageId, sequenceNumber);
+      out.SequenceNumber = sequenceNumber;
+    }
     if (Object.keys(attrs).length > 0) out.MD5OfMessageAttributes = md5OfAttributes(attrs);
     return out;
   }
@@ -476,6 +512,7 @@ function receivedJson(g: GetResult, receiptHandle: string, systemNames: readonly
     SentTimestamp: String(sentMs),
     ApproximateFirstReceiveTimestamp: String(Date.now()),
     SenderId: '000000000000',
+    ...fifoSystemAttributes((props.headers ?? {}) as Record<string, unknown>),
   };
   const attrs = Object.fromEntries(Object.entries(system).filter(([n]) => wanted(systemNames, n)));
   if (Object.keys(attrs).length > 0) out.Attributes = attrs;
@@ -485,7 +522,7 @@ function receivedJson(g: GetResult, receiptHandle: string, systemNames: readonly
   const types = parseTypes(headers[ATTRIBUTE_TYPES_HEADER]);
   const messageAttrs: Record<string, MessageAttributeValue> = {};
   for (const [name, v] of Object.entries(headers)) {
-    if (name === ATTRIBUTE_TYPES_HEADER || !wanted(attributeNames, name)) continue;
+    if (name === ATTRIBUTE_TYPES_HEADER || INTERNAL_HEADERS.has(name) || !wanted(attributeNames, name)) continue;
     if (Buffer.isBuffer(v)) messageAttrs[name] = { DataType: types[name] ?? 'Binary', BinaryValue: v };
     else if (typeof v === 'string') messageAttrs[name] = { DataType: types[name] ?? 'String', StringValue: v };
     else if (typeof v === 'number' || typeof v === 'bigint') messageAttrs[name] = { DataType: types[name] ?? 'Number', StringValue: String(v) };
