@@ -82,6 +82,13 @@ export class AwsListener {
     return { host: a.address, port: a.port };
   }
 
+  /** ReceiveMessage calls waiting (long polls), across vhosts. */
+  get waiting(): number {
+    let n = 0;
+    for (const r of this.receivers.values()) n += r.waiters.size;
+    return n;
+  }
+
   close(): Promise<void> {
     for (const r of this.receivers.values()) r.close();
     this.receivers.clear();
@@ -93,7 +100,7 @@ export class AwsListener {
     const requestId = randomUUID();
     try {
       const body = await readBody(req);
-      const result = await this.dispatch(req, body);
+      const result = await this.dispatch(req, body, res);
       send(res, 200, requestId, JSON.stringify(result ?? {}));
     } catch (err) {
       const e = toAwsError(err);
@@ -103,7 +110,7 @@ export class AwsListener {
     }
   }
 
-  private async dispatch(req: IncomingMessage, body: Buffer): Promise<unknown> {
+  private async dispatch(req: IncomingMessage, body: Buffer, res: ServerResponse): Promise<unknown> {
     const [path = '/', query = ''] = (req.url ?? '/').split('?', 2);
     const lookup = (key: string): Credential | undefined => this.byKey.get(key);
     const signed = verifySignature({ method: req.method ?? 'POST', path, query, headers: req.headers, body }, lookup);
@@ -136,8 +143,25 @@ export class AwsListener {
       endpoint: `http://${String(req.headers.host ?? `${this.opts.host}:${this.opts.port}`)}`,
       region: signed.region,
       account: this.opts.account,
+      life: new ResponseLife(res),
     };
     return SQS_ACTIONS[action](new SqsService(ctx), params as Record<string, unknown>);
+  }
+}
+
+/** A request is gone when its connection closed before the answer was written (a long poll's client gave up). */
+class ResponseLife {
+  constructor(private readonly res: ServerResponse) {}
+
+  gone(): boolean {
+    const socket = this.res.socket;
+    return this.res.destroyed || socket === null || socket.destroyed;
+  }
+
+  onGone(fn: () => void): void {
+    this.res.once('close', () => {
+      if (!this.res.writableFinished) fn();
+    });
   }
 }
 

@@ -18,12 +18,11 @@ import type { GetResult } from '../../../broker/session.js';
 import { decodeProperties, encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
 import { AwsError } from '../errors.js';
 import { md5Hex, md5OfAttributes, type MessageAttributeValue } from './md5.js';
-import { SqsReceiver, VISIBILITY_MAX_S } from './receiver.js';
+import { queueDoesNotExist, SqsReceiver, VISIBILITY_MAX_S } from './receiver.js';
+import type { RequestLife } from './waiters.js';
 
 /** The header that keeps SQS attributes' data types for the way back (AMQP headers have no "Number" type). */
 export const ATTRIBUTE_TYPES_HEADER = 'x-sqs-attribute-types';
-/** How often a long poll looks again while it waits (ms). */
-const LONG_POLL_STEP_MS = 50;
 
 /** AWS's current default and maximum message size (1 MiB since 2025). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -57,12 +56,13 @@ export interface SqsContext {
   readonly endpoint: string;
   readonly region: string;
   readonly account: string;
+  /** The HTTP request being served: a long poll ends early when its client goes away. */
+  readonly life?: RequestLife;
 }
 
 type Params = Record<string, unknown>;
 
-export const queueDoesNotExist = (): AwsError =>
-  new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 400, 'AWS.SimpleQueueService.NonExistentQueue');
+export { queueDoesNotExist };
 
 export class SqsService {
   constructor(private readonly ctx: SqsContext) {}
@@ -174,27 +174,26 @@ export class SqsService {
     const max = intParam(p, 'MaxNumberOfMessages', 1, 1, 10);
     const visibility = intParam(p, 'VisibilityTimeout', Number(attrs.VisibilityTimeout), 0, VISIBILITY_MAX_S);
     const waitS = intParam(p, 'WaitTimeSeconds', Number(attrs.ReceiveMessageWaitTimeSeconds), 0, 20);
-    const deadline = Date.now() + waitS * 1000;
-    let got = await this.ctx.receiver.receive(q.name, max, visibility);
-    while (got.length === 0 && Date.now() < deadline && this.ctx.vhost.queues.get(q.name) === q) {
-      await new Promise((r) => setTimeout(r, Math.min(LONG_POLL_STEP_MS, deadline - Date.now())));
-      got = await this.ctx.receiver.receive(q.name, max, visibility);
-    }
+    const got = await this.ctx.receiver.receiveWaiting(q, max, visibility, waitS, this.ctx.life);
     if (got.length === 0) return {};
     const systemNames = names(p.AttributeNames, p.MessageSystemAttributeNames);
     const attributeNames = names(p.MessageAttributeNames);
     return { Messages: got.map((g) => receivedJson(g.result, g.receiptHandle, systemNames, attributeNames)) };
   }
 
-  DeleteMessage(p: Params): Params {
+  /** Answered once the ack is on disk: a deleted message never comes back after a crash. */
+  async DeleteMessage(p: Params): Promise<Params> {
     const q = this.queueOf(p);
     this.ctx.receiver.delete(q.name, requiredString(p, 'ReceiptHandle'));
+    await this.ctx.broker.store.sync();
     return {};
   }
 
-  DeleteMessageBatch(p: Params): Params {
+  async DeleteMessageBatch(p: Params): Promise<Params> {
     const q = this.queueOf(p);
-    return this.batch(p.Entries, 'DeleteMessageBatchRequestEntry', (e) => this.ctx.receiver.delete(q.name, requiredString(e, 'ReceiptHandle')));
+    const out = this.batch(p.Entries, 'DeleteMessageBatchRequestEntry', (e) => this.ctx.receiver.delete(q.name, requiredString(e, 'ReceiptHandle')));
+    await this.ctx.broker.store.sync();
+    return out;
   }
 
   ChangeMessageVisibility(p: Params): Params {
