@@ -126,6 +126,8 @@ export interface SpawnedBroker {
   readonly httpsPort: number | undefined;
   /** host:port for Kafka clients. */
   readonly kafkaBootstrap: string;
+  /** The AWS APIs' port (SQS, SNS). */
+  readonly awsPort: number | undefined;
   readonly process: ChildProcess;
   /** Sends the signal; resolves with the exit code (null when killed by a signal). */
   kill(signal?: NodeJS.Signals): Promise<number | null>;
@@ -188,6 +190,7 @@ export async function spawnBroker(dataDir: string, extraArgs: string[] = []): Pr
     amqpsPort: match[7] === undefined ? undefined : Number(match[7]),
     httpsPort: match[8] === undefined ? undefined : Number(match[8]),
     kafkaBootstrap: `127.0.0.1:${Number(match[6])}`,
+    awsPort: match[9] === undefined ? undefined : Number(match[9]),
     process: child,
     exited,
     stderr: () => stderr,
