@@ -97,12 +97,12 @@ export class AwsListener {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const requestId = randomUUID();
+    // The request id is made when answering: a long poll keeps this frame for up to 20 s.
     try {
-      const body = await readBody(req);
-      const result = await this.dispatch(req, body, res);
-      send(res, 200, requestId, JSON.stringify(result ?? {}));
+      const result = await this.dispatch(req, await readBody(req), res);
+      send(res, 200, randomUUID(), JSON.stringify(result ?? {}));
     } catch (err) {
+      const requestId = randomUUID();
       const e = toAwsError(err);
       if (e.status >= 500) this.logger.error('AWS API request failed', { error: String(err), requestId });
       const out: Record<string, string> = { __type: `com.amazonaws.sqs#${e.code}`, message: e.message };
@@ -169,7 +169,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer): void => {
       size += c.length;
       if (size > BODY_BYTES_MAX) {
         reject(new AwsError('RequestEntityTooLarge', `Request bodies are limited to ${BODY_BYTES_MAX} bytes.`, 413));
@@ -177,8 +177,16 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
         return;
       }
       chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    };
+    const onEnd = (): void => {
+      // These listeners go (the error one stays, so a late error is never unhandled): a
+      // waiting request (a long poll) would keep them, and the chunks, alive until answered.
+      req.off('data', onData);
+      req.off('end', onEnd);
+      resolve(Buffer.concat(chunks));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
     req.on('error', reject);
   });
 }

@@ -23,6 +23,13 @@ interface Lease {
   timer: NodeJS.Timeout;
 }
 
+/** ReceiveMessage's MaxNumberOfMessages, VisibilityTimeout and WaitTimeSeconds, checked. */
+export interface ReceiveOptions {
+  readonly max: number;
+  readonly visibilityS: number;
+  readonly waitS: number;
+}
+
 export interface Received {
   readonly result: GetResult;
   readonly receiptHandle: string;
@@ -65,10 +72,10 @@ export class SqsReceiver {
    * ReceiveMessage: what is ready now, else (waitS > 0) the first messages to arrive
    * within waitS seconds, taken in the order the calls came (a long poll).
    */
-  async receiveWaiting(queue: Queue, max: number, visibilityS: number, waitS: number, life?: RequestLife): Promise<Received[]> {
-    const got = await this.receive(queue.name, max, visibilityS);
-    if (got.length > 0 || waitS === 0) return got;
-    return this.waiters.wait(queue, max, visibilityS, waitS * 1000, life);
+  async receiveWaiting(queue: Queue, o: ReceiveOptions, life?: RequestLife): Promise<Received[]> {
+    const got = await this.receive(queue.name, o.max, o.visibilityS);
+    if (got.length > 0 || o.waitS === 0) return got;
+    return this.waiters.wait(queue, o.max, o.visibilityS, o.waitS * 1000, life);
   }
 
   /** Messages taken for a call that went away go back to their places unseen (not a receive). */

@@ -18,7 +18,7 @@ import type { GetResult } from '../../../broker/session.js';
 import { decodeProperties, encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
 import { AwsError } from '../errors.js';
 import { md5Hex, md5OfAttributes, type MessageAttributeValue } from './md5.js';
-import { queueDoesNotExist, SqsReceiver, VISIBILITY_MAX_S } from './receiver.js';
+import { queueDoesNotExist, SqsReceiver, VISIBILITY_MAX_S, type ReceiveOptions } from './receiver.js';
 import type { RequestLife } from './waiters.js';
 
 /** The header that keeps SQS attributes' data types for the way back (AMQP headers have no "Number" type). */
@@ -170,15 +170,21 @@ export class SqsService {
 
   async ReceiveMessage(p: Params): Promise<Params> {
     const q = this.queueOf(p);
-    const attrs = this.attributesOf(q);
-    const max = intParam(p, 'MaxNumberOfMessages', 1, 1, 10);
-    const visibility = intParam(p, 'VisibilityTimeout', Number(attrs.VisibilityTimeout), 0, VISIBILITY_MAX_S);
-    const waitS = intParam(p, 'WaitTimeSeconds', Number(attrs.ReceiveMessageWaitTimeSeconds), 0, 20);
-    const got = await this.ctx.receiver.receiveWaiting(q, max, visibility, waitS, this.ctx.life);
+    // Only what the answer needs stays in this frame while a long poll waits.
+    const got = await this.ctx.receiver.receiveWaiting(q, this.receiveOptions(q, p), this.ctx.life);
     if (got.length === 0) return {};
     const systemNames = names(p.AttributeNames, p.MessageSystemAttributeNames);
     const attributeNames = names(p.MessageAttributeNames);
     return { Messages: got.map((g) => receivedJson(g.result, g.receiptHandle, systemNames, attributeNames)) };
+  }
+
+  private receiveOptions(q: Queue, p: Params): ReceiveOptions {
+    const attrs = this.attributesOf(q);
+    return {
+      max: intParam(p, 'MaxNumberOfMessages', 1, 1, 10),
+      visibilityS: intParam(p, 'VisibilityTimeout', Number(attrs.VisibilityTimeout), 0, VISIBILITY_MAX_S),
+      waitS: intParam(p, 'WaitTimeSeconds', Number(attrs.ReceiveMessageWaitTimeSeconds), 0, 20),
+    };
   }
 
   /** Answered once the ack is on disk: a deleted message never comes back after a crash. */
