@@ -3,7 +3,9 @@
 //
 // 1. throughput: --workers loops, each SendMessageBatch (10) -> ReceiveMessage (10) ->
 //    DeleteMessageBatch, over keep-alive connections, for --seconds; messages deleted/s
-//    end to end (every one was fsync'd on send and its ack fsync'd on delete).
+//    end to end (every one was fsync'd on send and its ack fsync'd on delete), and the
+//    broker's CPU per message. Once with the SDK, once with raw signed HTTP (cheaper for
+//    the client, which on a small machine is what limits the SDK run).
 // 2. the client's ceiling: the same SDK calls against a do-nothing HTTP server (a child
 //    process answering canned replies with the right MD5s), so the SDK's own cost is known.
 // 3. long polls: --waiters concurrent ReceiveMessage calls (WaitTimeSeconds 20, raw HTTP
@@ -110,6 +112,34 @@ async function throughput(port: number, queueUrl: string): Promise<{ rate: numbe
   clearTimeout(timer);
   const elapsedS = (performance.now() - started) / 1000;
   sqs.destroy();
+  agent.destroy();
+  return { rate: deleted / elapsedS, calls: calls / elapsedS };
+}
+
+/** The same loops over raw signed HTTP (bench/lib/sigv4-sign.ts): far less client CPU than the SDK, so more of the broker shows. */
+async function throughputRaw(port: number, queueUrl: string): Promise<{ rate: number; calls: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: workers * 2 });
+  const Entries = Array.from({ length: 10 }, (_, i) => ({ Id: `e${i}`, MessageBody: body }));
+  let deleted = 0;
+  let calls = 0;
+  let stop = false;
+  const loop = async (): Promise<void> => {
+    while (!stop) {
+      await call(port, agent, 'SendMessageBatch', { QueueUrl: queueUrl, Entries }).done;
+      const r = await call(port, agent, 'ReceiveMessage', { QueueUrl: queueUrl, MaxNumberOfMessages: 10 }).done;
+      calls += 2;
+      const msgs = (r.Messages ?? []) as { ReceiptHandle: string }[];
+      if (msgs.length === 0) continue;
+      await call(port, agent, 'DeleteMessageBatch', { QueueUrl: queueUrl, Entries: msgs.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle })) }).done;
+      calls++;
+      deleted += msgs.length;
+    }
+  };
+  const started = performance.now();
+  const timer = setTimeout(() => (stop = true), seconds * 1000);
+  await Promise.all(Array.from({ length: workers }, loop));
+  clearTimeout(timer);
+  const elapsedS = (performance.now() - started) / 1000;
   agent.destroy();
   return { rate: deleted / elapsedS, calls: calls / elapsedS };
 }
@@ -228,8 +258,12 @@ async function main(): Promise<void> {
     const b = await startWharf(dataDir, nodeArgs);
     try {
       const url = await createQueue(b.awsPort, 'bench-sqs');
-      const t = await throughput(b.awsPort, url);
-      console.log(`wharf:   ${Math.round(t.rate)} msg/s end to end (${Math.round(t.calls)} calls/s), broker RSS ${rssMb(b).rss} MB`);
+      for (const [client, run] of [['SDK', throughput], ['raw HTTP', throughputRaw]] as const) {
+        const cpu0 = cpuMs(b.proc.pid ?? 0) ?? 0;
+        const t = await run(b.awsPort, url);
+        const perMsgUs = (((cpuMs(b.proc.pid ?? 0) ?? 0) - cpu0) * 1000) / (t.rate * seconds);
+        console.log(`wharf (${client}): ${Math.round(t.rate)} msg/s end to end (${Math.round(t.calls)} calls/s), broker CPU ${perMsgUs.toFixed(0)} µs/msg (${Math.round(1e6 / perMsgUs)} msg/s per core at most), broker RSS ${rssMb(b).rss} MB`);
+      }
     } finally {
       await stopWharf(b, 'SIGTERM');
       await rm(dataDir, { recursive: true, force: true });

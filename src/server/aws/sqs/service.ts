@@ -179,7 +179,7 @@ export class SqsService {
   }
 
   private receiveOptions(q: Queue, p: Params): ReceiveOptions {
-    const attrs = this.attributesOf(q);
+    const attrs = { ...DEFAULT_ATTRIBUTES, ...storedAttributes(q) };
     return {
       max: intParam(p, 'MaxNumberOfMessages', 1, 1, 10),
       visibilityS: intParam(p, 'VisibilityTimeout', Number(attrs.VisibilityTimeout), 0, VISIBILITY_MAX_S),
@@ -314,18 +314,28 @@ function validateAttributes(raw: Record<string, unknown>): Record<string, string
   return out;
 }
 
-function storedAttributes(q: Queue): Record<string, string> {
+/** Parsed x-sqs-attributes by the argument's text: every send reads them, the text rarely changes. */
+const parsedAttributes = new Map<string, Readonly<Record<string, string>>>();
+const PARSED_ATTRIBUTES_MAX = 1024;
+
+function storedAttributes(q: Queue): Readonly<Record<string, string>> {
   const raw = q.args[SQS_ATTRIBUTES_ARG];
   if (typeof raw !== 'string') return {};
-  try {
-    return JSON.parse(raw) as Record<string, string>;
-  } catch {
-    return {};
+  let parsed = parsedAttributes.get(raw);
+  if (parsed === undefined) {
+    try {
+      parsed = Object.freeze(JSON.parse(raw) as Record<string, string>);
+    } catch {
+      parsed = {};
+    }
+    if (parsedAttributes.size >= PARSED_ATTRIBUTES_MAX) parsedAttributes.clear();
+    parsedAttributes.set(raw, parsed);
   }
+  return parsed;
 }
 
-function maxMessageBytes(q: Queue, s: SqsService): number {
-  return Number(s.attributesOf(q).MaximumMessageSize);
+function maxMessageBytes(q: Queue, _s: SqsService): number {
+  return Number(storedAttributes(q).MaximumMessageSize ?? DEFAULT_ATTRIBUTES.MaximumMessageSize);
 }
 
 /** MessageAttributes as sent (BinaryValue base64 in JSON), checked as SQS checks them. */
