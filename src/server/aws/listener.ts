@@ -154,8 +154,8 @@ class ResponseLife {
   constructor(private readonly res: ServerResponse) {}
 
   gone(): boolean {
-    const socket = this.res.socket;
-    return this.res.destroyed || socket === null || socket.destroyed;
+    // The request's socket, not the response's: a pipelined response has none until its turn.
+    return this.res.destroyed || this.res.req.socket.destroyed;
   }
 
   onGone(fn: () => void): void {
