@@ -6,6 +6,7 @@
 import {
   CreateQueueCommand,
   DeleteQueueCommand,
+  ChangeMessageVisibilityCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
@@ -83,6 +84,37 @@ describe('SQS long polling (AWS SDK v3)', { skip: skipUnderReference }, () => {
     await sqs().send(new DeleteQueueCommand({ QueueUrl }));
     assert.deepEqual(await Promise.all(calls), ['QueueDoesNotExist', 'QueueDoesNotExist', 'QueueDoesNotExist']);
     assert.equal(waiting(), 0);
+  });
+
+  it('what comes back to the queue wakes waiters: ChangeMessageVisibility 0, an AMQP nack, a delayed message released', TEST_OPTS, async () => {
+    const QueueUrl = await queue('sqs-back-wait');
+    const name = QueueUrl.split('/').pop() ?? '';
+    await sqs().send(new SendMessageCommand({ QueueUrl, MessageBody: 'lease' }));
+    const leased = await sqs().send(new ReceiveMessageCommand({ QueueUrl }));
+    const waiter = (): Promise<{ body?: string; count?: string }> =>
+      sqs().send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 20, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }))
+        .then((r) => ({ body: r.Messages?.[0]?.Body, count: r.Messages?.[0]?.Attributes?.ApproximateReceiveCount }));
+    let w = waiter();
+    await waitUntil(() => waiting() === 1, 'waiter in line');
+    await sqs().send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: leased.Messages?.[0]?.ReceiptHandle, VisibilityTimeout: 0 }));
+    assert.deepEqual(await w, { body: 'lease', count: '2' });
+
+    const ch = await ctx.clients.channel();
+    ch.sendToQueue(name, Buffer.from('nacked'));
+    const got = await ch.get(name, { noAck: false });
+    assert.ok(got);
+    w = waiter();
+    await waitUntil(() => waiting() === 1, 'waiter in line');
+    ch.nack(got, false, true);
+    assert.deepEqual(await w, { body: 'nacked', count: '2' });
+
+    const exchange = `${name}-delayed`;
+    await ch.assertExchange(exchange, 'x-delayed-message', { arguments: { 'x-delayed-type': 'direct' } });
+    await ch.bindQueue(name, exchange, 'k');
+    w = waiter();
+    await waitUntil(() => waiting() === 1, 'waiter in line');
+    ch.publish(exchange, 'k', Buffer.from('delayed'), { headers: { 'x-delay': 300 } });
+    assert.deepEqual(await w, { body: 'delayed', count: '1' });
   });
 
   it('a wait that times out answers with no messages and leaves nothing behind', TEST_OPTS, async () => {
