@@ -110,7 +110,8 @@ export class AwsListener {
     }
   }
 
-  private async dispatch(req: IncomingMessage, body: Buffer, res: ServerResponse): Promise<unknown> {
+  /** The action's answer, or a promise of it (not async itself: a long poll holds one promise fewer). */
+  private dispatch(req: IncomingMessage, body: Buffer, res: ServerResponse): unknown {
     const [path = '/', query = ''] = (req.url ?? '/').split('?', 2);
     const lookup = (key: string): Credential | undefined => this.byKey.get(key);
     const signed = verifySignature({ method: req.method ?? 'POST', path, query, headers: req.headers, body }, lookup);
@@ -159,9 +160,8 @@ class ResponseLife {
   }
 
   onGone(fn: () => void): void {
-    this.res.once('close', () => {
-      if (!this.res.writableFinished) fn();
-    });
+    // Also after the answer (`close` ends every response); the waiter is done by then, so it is a no-op.
+    this.res.on('close', fn);
   }
 }
 

@@ -16,7 +16,7 @@ import type { Received } from './receiver.js';
 /** The HTTP request behind a waiting call: gone once its client disconnected. */
 export interface RequestLife {
   gone(): boolean;
-  /** `fn` runs once if the request goes away before it is answered. */
+  /** `fn` runs when the request's connection closes; once it was answered, a call must do nothing. */
   onGone(fn: () => void): void;
 }
 
@@ -66,10 +66,12 @@ export class SqsWaiters {
     const line = this.lineOf(queue);
     return new Promise<Received[]>((resolve, reject) => {
       const w: Waiter = { max, visibilityS, line, life, resolve, reject, timer: undefined, done: false };
-      w.timer = setTimeout(() => this.finish(w, []), waitMs);
+      // One closure for both ends: the wait is over, or the client is gone.
+      const end = (): void => this.finish(w, []);
+      w.timer = setTimeout(end, waitMs);
       line.waiters.add(w);
       this.waiting++;
-      life?.onGone(() => this.finish(w, []));
+      life?.onGone(end);
       // A message may have arrived between the caller's empty receive and now.
       if (queue.messageCount > 0) this.wake(line);
     });
