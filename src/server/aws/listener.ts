@@ -69,7 +69,7 @@ export class AwsListener {
     private readonly logger: Logger,
   ) {
     this.byKey = new Map(opts.credentials.map((c) => [c.accessKey, c]));
-    this.server = createServer({ keepAlive: true }, (req, res) => void this.handle(req, res));
+    this.server = createServer({ keepAlive: true }, (req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = 60_000;
   }
 
@@ -96,18 +96,21 @@ export class AwsListener {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // The request id is made when answering: a long poll keeps this frame for up to 20 s.
-    try {
-      const result = await this.dispatch(req, await readBody(req), res);
-      send(res, 200, randomUUID(), JSON.stringify(result ?? {}));
-    } catch (err) {
-      const requestId = randomUUID();
-      const e = toAwsError(err);
-      if (e.status >= 500) this.logger.error('AWS API request failed', { error: String(err), requestId });
-      const out: Record<string, string> = { __type: `com.amazonaws.sqs#${e.code}`, message: e.message };
-      send(res, e.status, requestId, JSON.stringify(out), { 'x-amzn-query-error': `${e.queryCode ?? e.code};${e.fault}` });
-    }
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    // Continuations rather than an async frame, and the request id made when answering:
+    // a long poll keeps all this for up to 20 s.
+    readBody(req)
+      .then((body) => this.dispatch(req, body, res))
+      .then((result) => send(res, 200, randomUUID(), JSON.stringify(result ?? {})))
+      .catch((err: unknown) => this.fail(res, err));
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    const requestId = randomUUID();
+    const e = toAwsError(err);
+    if (e.status >= 500) this.logger.error('AWS API request failed', { error: String(err), requestId });
+    const out: Record<string, string> = { __type: `com.amazonaws.sqs#${e.code}`, message: e.message };
+    send(res, e.status, requestId, JSON.stringify(out), { 'x-amzn-query-error': `${e.queryCode ?? e.code};${e.fault}` });
   }
 
   /** The action's answer, or a promise of it (not async itself: a long poll holds one promise fewer). */

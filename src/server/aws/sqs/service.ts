@@ -168,14 +168,15 @@ export class SqsService {
     return { Successful, Failed };
   }
 
-  async ReceiveMessage(p: Params): Promise<Params> {
+  ReceiveMessage(p: Params): Promise<Params> {
     const q = this.queueOf(p);
-    // Only what the answer needs stays in this frame while a long poll waits.
-    const got = await this.ctx.receiver.receiveWaiting(q, this.receiveOptions(q, p), this.ctx.life);
-    if (got.length === 0) return {};
+    const options = this.receiveOptions(q, p);
     const systemNames = names(p.AttributeNames, p.MessageSystemAttributeNames);
     const attributeNames = names(p.MessageAttributeNames);
-    return { Messages: got.map((g) => receivedJson(g.result, g.receiptHandle, systemNames, attributeNames)) };
+    // A continuation, not an async frame: only what the answer needs is kept while a long poll waits.
+    return this.ctx.receiver.receiveWaiting(q, options, this.ctx.life).then((got) =>
+      got.length === 0 ? {} : { Messages: got.map((g) => receivedJson(g.result, g.receiptHandle, systemNames, attributeNames)) },
+    );
   }
 
   private receiveOptions(q: Queue, p: Params): ReceiveOptions {
