@@ -162,6 +162,10 @@ class ResponseLife {
     return this.res.destroyed || this.res.req.socket.destroyed;
   }
 
+  answered(): boolean {
+    return this.res.writableFinished;
+  }
+
   onGone(fn: () => void): void {
     // Also after the answer (`close` ends every response); the waiter is done by then, so it is a no-op.
     this.res.on('close', fn);

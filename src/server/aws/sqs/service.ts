@@ -18,7 +18,7 @@ import type { GetResult } from '../../../broker/session.js';
 import { decodeProperties, encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
 import { AwsError } from '../errors.js';
 import { md5Hex, md5OfAttributes, type MessageAttributeValue } from './md5.js';
-import { queueDoesNotExist, SqsReceiver, VISIBILITY_MAX_S, type ReceiveOptions } from './receiver.js';
+import { queueDoesNotExist, SqsReceiver, VISIBILITY_MAX_S, type ReceiveOptions, type Received } from './receiver.js';
 import type { RequestLife } from './waiters.js';
 
 /** The header that keeps SQS attributes' data types for the way back (AMQP headers have no "Number" type). */
@@ -174,9 +174,24 @@ export class SqsService {
     const systemNames = names(p.AttributeNames, p.MessageSystemAttributeNames);
     const attributeNames = names(p.MessageAttributeNames);
     // A continuation, not an async frame: only what the answer needs is kept while a long poll waits.
-    return this.ctx.receiver.receiveWaiting(q, options, this.ctx.life).then((got) =>
-      got.length === 0 ? {} : { Messages: got.map((g) => receivedJson(g.result, g.receiptHandle, systemNames, attributeNames)) },
-    );
+    return this.ctx.receiver.receiveWaiting(q, options, this.ctx.life).then((got) => {
+      if (got.length === 0) return {};
+      this.returnIfUndelivered(got);
+      return { Messages: got.map((g) => receivedJson(g.result, g.receiptHandle, systemNames, attributeNames)) };
+    });
+  }
+
+  /**
+   * Messages whose answer never reaches the connection (the client went away before it
+   * was written) go straight back, unseen, instead of staying leased until their
+   * visibility timeout.
+   */
+  private returnIfUndelivered(got: readonly Received[]): void {
+    const life = this.ctx.life;
+    if (!life) return;
+    life.onGone(() => {
+      if (!life.answered()) this.ctx.receiver.giveBack(got);
+    });
   }
 
   private receiveOptions(q: Queue, p: Params): ReceiveOptions {

@@ -18,6 +18,8 @@ export interface RequestLife {
   gone(): boolean;
   /** `fn` runs when the request's connection closes; once it was answered, a call must do nothing. */
   onGone(fn: () => void): void;
+  /** The whole answer was handed to the connection. */
+  answered(): boolean;
 }
 
 /** What the waiters need of the receiver: taking with leases, and giving back unseen. */

@@ -54,6 +54,9 @@ class Life implements RequestLife {
   onGone(fn: () => void): void {
     this.fn = fn;
   }
+  answered(): boolean {
+    return false;
+  }
   leave(): void {
     this.isGone = true;
     this.fn?.();
