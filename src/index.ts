@@ -134,6 +134,8 @@ export interface BrokerHandle {
   readonly kafkaTlsPort?: number;
   /** The AWS APIs' port, when awsPort was given. */
   readonly awsPort?: number;
+  /** SQS ReceiveMessage calls waiting for messages now (long polls), across vhosts. */
+  sqsWaiting(): number;
   readonly host: string;
   readonly amqpUrl: string;
   /** amqps://guest:guest@HOST:PORT, undefined without TLS. */
@@ -388,6 +390,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     kafkaPort: kafkaAddr.port,
     ...(kafkaTlsAddr !== undefined ? { kafkaTlsPort: kafkaTlsAddr.port } : {}),
     ...(awsAddr !== undefined ? { awsPort: awsAddr.port } : {}),
+    sqsWaiting: () => aws?.waiting ?? 0,
     amqpUrl: `amqp://guest:guest@${urlHost}:${amqpAddr.port}`,
     amqpsUrl: amqpsAddr ? `amqps://guest:guest@${urlHost}:${amqpsAddr.port}` : undefined,
     kafkaBootstrap: `${urlHost}:${kafkaAddr.port}`,

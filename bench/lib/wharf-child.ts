@@ -18,6 +18,8 @@ export interface WharfChild {
   amqpsUrl?: string;
   /** Port of its management API. */
   httpPort: number;
+  /** Port of its AWS APIs (SQS, SNS). */
+  awsPort: number;
   /** From spawn to the AMQP listener being up: includes recovery of `dataDir`. */
   startMs: number;
 }
@@ -35,9 +37,10 @@ export function startWharf(dataDir: string, nodeArgs: readonly string[] = [], se
       const k = /kafka=\S*:(\d+)/.exec(line);
       const s = /amqps=\S*:(\d+)/.exec(line);
       const h = /http=\S*:(\d+)/.exec(line);
+      const a = / aws=\S*:(\d+)/.exec(line);
       if (m) {
         resolve({
-          proc, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, kafkaBootstrap: `127.0.0.1:${k?.[1] ?? 0}`, httpPort: Number(h?.[1] ?? 0), startMs: Date.now() - t0,
+          proc, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, kafkaBootstrap: `127.0.0.1:${k?.[1] ?? 0}`, httpPort: Number(h?.[1] ?? 0), awsPort: Number(a?.[1] ?? 0), startMs: Date.now() - t0,
           ...(s ? { amqpsUrl: `amqps://guest:guest@127.0.0.1:${s[1]}` } : {}),
         });
       }

@@ -299,6 +299,18 @@ export class Session {
     this.afterSettle(settled);
   }
 
+  /**
+   * A basic.get delivery goes back to its place unseen (its taker went away before it
+   * could be handed on): not a return, so no redelivered flag and no delivery count.
+   */
+  giveBack(deliveryTag: number): void {
+    const u = this.unacked.get(deliveryTag);
+    if (!u || u.consumer) return;
+    this.unacked.delete(deliveryTag);
+    u.queue.requeue(u.entry, false);
+    u.queue.drain();
+  }
+
   /** basic.recover requeue=true: every unacked delivery goes back to its queue. */
   recover(): void {
     this.streams.checkRecover();

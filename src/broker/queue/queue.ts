@@ -33,6 +33,13 @@ export interface Consumer {
   cancelledByBroker(queue: Queue): void;
 }
 
+/**
+ * Told when a queue may have ready messages (an enqueue, a requeue, a give-back) or was
+ * deleted: pollers that take with get() (SQS long polls) wait on this instead of polling.
+ * Called synchronously inside the queue's own call; a watcher should only schedule work.
+ */
+export type ReadyWatcher = (queue: Queue) => void;
+
 /** Why a message left a queue for its dead-letter exchange (the x-death reason). */
 export type DeathReason = 'rejected' | 'expired' | 'maxlen' | 'delivery_limit';
 
@@ -97,6 +104,7 @@ export class Queue {
   private unkeyed: QueueEntry[] | undefined;
   private readyBytes = 0;
   private consumers: Consumer[] = [];
+  private readonly readyWatchers = new Set<ReadyWatcher>();
   private nextConsumer = 0;
   private draining = false;
   private mixedPriorities = false;
@@ -270,6 +278,7 @@ export class Queue {
       }
     }
     this.enforceLimits();
+    this.notifyReady();
   }
 
   /** Recovered messages (content on disk; refs already counted by recovery). */
@@ -340,6 +349,7 @@ export class Queue {
     if (entry.expiresAt !== 0) this.armExpiry(entry.expiresAt);
     // RabbitMQ drops the head after a requeue too (requeue_and_run: maybe_drop_head).
     this.enforceLimits();
+    this.notifyReady();
   }
 
   /** A delivered entry is done with (acked, or rejected without requeue and no dead-letter exchange). */
@@ -395,6 +405,20 @@ export class Queue {
     if (this.consumers.length === 0 && this.autoDelete && this.hadConsumer && !this.deleted) this.onUnused?.(this);
     // With a single active consumer, the next one in line takes over now.
     else if (this.config.singleActiveConsumer && i === 0) this.drain();
+  }
+
+  /** Calls `w` whenever the queue may have ready messages, and once when it is deleted (see ReadyWatcher). */
+  watchReady(w: ReadyWatcher): void {
+    this.readyWatchers.add(w);
+  }
+
+  unwatchReady(w: ReadyWatcher): void {
+    this.readyWatchers.delete(w);
+  }
+
+  private notifyReady(): void {
+    if (this.readyWatchers.size === 0 || this.lanes.length === 0) return;
+    for (const w of this.readyWatchers) w(this);
   }
 
   /** Queue was used (declare, get, consume): restarts the x-expires countdown. */
@@ -565,6 +589,9 @@ export class Queue {
     const consumers = this.consumers;
     this.consumers = [];
     for (const c of consumers) c.cancelledByBroker(this);
+    const watchers = [...this.readyWatchers];
+    this.readyWatchers.clear();
+    for (const w of watchers) w(this);
     // No Ack records: the queue's id leaves meta.json, so replay ignores its messages.
     const all = this.lanes.drain();
     for (const e of all) this.release(e, false);

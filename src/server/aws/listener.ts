@@ -92,6 +92,13 @@ export class AwsListener {
     return { host: a.address, port: a.port };
   }
 
+  /** ReceiveMessage calls waiting (long polls), across vhosts. */
+  get waiting(): number {
+    let n = 0;
+    for (const r of this.receivers.values()) n += r.waiters.size;
+    return n;
+  }
+
   close(): Promise<void> {
     this.snsPushes.close();
     for (const r of this.receivers.values()) r.close();
@@ -110,7 +117,7 @@ export class AwsListener {
         send(res, link.status, requestId, link.contentType, link.body);
         return;
       }
-      const result = await this.dispatch(req, body, ex);
+      const result = await this.dispatch(req, res, body, ex);
       if (ex.wire === 'json') send(res, 200, requestId, JSON_TYPE, JSON.stringify(result ?? {}));
       else send(res, 200, requestId, XML_TYPE, encodeQueryResponse((ex.service as AwsService).model, ex.action as string, result, requestId));
     } catch (err) {
@@ -138,7 +145,7 @@ export class AwsListener {
     return `http://${String(req.headers.host ?? `${this.opts.host}:${this.opts.port}`)}`;
   }
 
-  private async dispatch(req: IncomingMessage, body: Buffer, ex: Call): Promise<unknown> {
+  private async dispatch(req: IncomingMessage, res: ServerResponse, body: Buffer, ex: Call): Promise<unknown> {
     const [path = '/', query = ''] = (req.url ?? '/').split('?', 2);
     const lookup = (key: string): Credential | undefined => this.byKey.get(key);
     const signed = verifySignature({ method: req.method ?? 'POST', path, query, headers: req.headers, body }, lookup);
@@ -159,6 +166,7 @@ export class AwsListener {
       account: this.opts.account,
       topics: this.sns.topics(vhost),
       signingKey: () => this.sns.signingKey(),
+      life: new ResponseLife(res),
     };
     if (ex.wire === 'json') return this.dispatchJson(req, body, ex, ctx);
     // The query protocol: the form in a POST body, or in the query string (GET, or beside a POST body).
@@ -217,11 +225,30 @@ function modelBySigningName(req: IncomingMessage): ServiceModel {
   return m?.[1] === 'sns' ? SNS_MODEL : SQS_MODEL;
 }
 
+/** A request is gone when its connection closed before the answer was written (a long poll's client gave up). */
+class ResponseLife {
+  constructor(private readonly res: ServerResponse) {}
+
+  gone(): boolean {
+    // The request's socket, not the response's: a pipelined response has none until its turn.
+    return this.res.destroyed || this.res.req.socket.destroyed;
+  }
+
+  answered(): boolean {
+    return this.res.writableFinished;
+  }
+
+  onGone(fn: () => void): void {
+    // Also after the answer (`close` ends every response); the waiter is done by then, so it is a no-op.
+    this.res.on('close', fn);
+  }
+}
+
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer): void => {
       size += c.length;
       if (size > BODY_BYTES_MAX) {
         reject(new AwsError('RequestEntityTooLarge', `Request bodies are limited to ${BODY_BYTES_MAX} bytes.`, 413));
@@ -229,8 +256,16 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
         return;
       }
       chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    };
+    const onEnd = (): void => {
+      // These listeners go (the error one stays, so a late error is never unhandled): a
+      // waiting request (a long poll) would keep them, and the chunks, alive until answered.
+      req.off('data', onData);
+      req.off('end', onEnd);
+      resolve(Buffer.concat(chunks));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
     req.on('error', reject);
   });
 }

@@ -60,11 +60,7 @@ export function verifySignature(req: SignedRequest, lookup: (accessKey: string) 
   ].join('\n');
   const scope = `${date}/${region}/${service}/aws4_request`;
   const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${sha256(canonical)}`;
-  let key = hmac(`AWS4${cred.secret}`, date);
-  key = hmac(key, region);
-  key = hmac(key, service);
-  key = hmac(key, 'aws4_request');
-  const expected = hmac(key, toSign);
+  const expected = hmac(signingKey(cred.secret, date, region, service), toSign);
   if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) {
     throw new AwsError(
       'SignatureDoesNotMatch',
@@ -73,6 +69,22 @@ export function verifySignature(req: SignedRequest, lookup: (accessKey: string) 
     );
   }
   return { accessKey, region, service };
+}
+
+/** Derived signing keys by secret, day, region and service: four HMACs each, the same all day. */
+const signingKeys = new Map<string, Buffer>();
+/** A handful of credentials x regions x services; past this the cache starts over. */
+const SIGNING_KEYS_MAX = 256;
+
+function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+  const id = `${date}\u0000${region}\u0000${service}\u0000${secret}`;
+  let key = signingKeys.get(id);
+  if (key === undefined) {
+    key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+    if (signingKeys.size >= SIGNING_KEYS_MAX) signingKeys.clear();
+    signingKeys.set(id, key);
+  }
+  return key;
 }
 
 function single(v: string | string[] | undefined): string | undefined {

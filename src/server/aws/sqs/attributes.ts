@@ -195,8 +195,21 @@ function allows(policy: string, sourceArn: string): boolean {
 }
 
 /** A queue's stored SQS attributes (and timestamps); {} for a queue declared through AMQP. */
+/** Parsed x-sqs-attributes by the argument's text: every send and receive reads them, the text rarely changes. */
+const parsedAttributes = new Map<string, Readonly<Record<string, string>>>();
+const PARSED_ATTRIBUTES_MAX = 1024;
+
 export function storedAttributes(q: Queue): Record<string, string> {
-  return jsonArg(q.args[SQS_ATTRIBUTES_ARG]);
+  const raw = q.args[SQS_ATTRIBUTES_ARG];
+  if (typeof raw !== 'string') return {};
+  let parsed = parsedAttributes.get(raw);
+  if (parsed === undefined) {
+    parsed = Object.freeze(jsonArg(raw));
+    if (parsedAttributes.size >= PARSED_ATTRIBUTES_MAX) parsedAttributes.clear();
+    parsedAttributes.set(raw, parsed);
+  }
+  // A copy: callers add to what they get.
+  return { ...parsed };
 }
 
 export function storedTags(q: Queue): Record<string, string> {

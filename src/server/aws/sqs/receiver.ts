@@ -10,7 +10,9 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { MessageStore } from '../../../broker/message-store.js';
 import { NO_SINK, Session, type GetResult } from '../../../broker/session.js';
 import type { Vhost } from '../../../broker/vhost.js';
+import type { Queue } from '../../../broker/queue/queue.js';
 import { AwsError } from '../errors.js';
+import { SqsWaiters, type RequestLife } from './waiters.js';
 
 /** AWS's bounds on a visibility timeout (s). */
 export const VISIBILITY_MAX_S = 43_200;
@@ -21,10 +23,20 @@ interface Lease {
   timer: NodeJS.Timeout;
 }
 
+/** ReceiveMessage's MaxNumberOfMessages, VisibilityTimeout and WaitTimeSeconds, checked. */
+export interface ReceiveOptions {
+  readonly max: number;
+  readonly visibilityS: number;
+  readonly waitS: number;
+}
+
 export interface Received {
   readonly result: GetResult;
   readonly receiptHandle: string;
 }
+
+export const queueDoesNotExist = (): AwsError =>
+  new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 400, 'AWS.SimpleQueueService.NonExistentQueue');
 
 export const invalidReceiptHandle = (handle: string): AwsError =>
   new AwsError('ReceiptHandleIsInvalid', `The input receipt handle "${handle}" is not a valid receipt handle.`, 400);
@@ -33,6 +45,8 @@ export class SqsReceiver {
   private readonly session: Session;
   private readonly leases = new Map<number, Lease>();
   private readonly key = randomBytes(32);
+  /** Long polls waiting for their queues (waiters.ts). */
+  readonly waiters = new SqsWaiters(this, queueDoesNotExist);
 
   constructor(
     private readonly vhost: Vhost,
@@ -53,6 +67,27 @@ export class SqsReceiver {
       out.push({ result, receiptHandle: this.handleFor(queue, tag) });
     }
     return out;
+  }
+
+  /**
+   * ReceiveMessage: what is ready now, else (waitS > 0) the first messages to arrive
+   * within waitS seconds, taken in the order the calls came (a long poll).
+   */
+  async receiveWaiting(queue: Queue, o: ReceiveOptions, life?: RequestLife): Promise<Received[]> {
+    const got = await this.receive(queue.name, o.max, o.visibilityS);
+    if (got.length > 0 || o.waitS === 0) return got;
+    return this.waiters.wait(queue, o.max, o.visibilityS, o.waitS * 1000, life);
+  }
+
+  /** Messages taken for a call that went away go back to their places unseen (not a receive). */
+  giveBack(got: readonly Received[]): void {
+    for (const g of got) {
+      const lease = this.leases.get(g.result.deliveryTag);
+      if (!lease) continue;
+      clearTimeout(lease.timer);
+      this.leases.delete(lease.tag);
+      this.session.giveBack(lease.tag);
+    }
   }
 
   /** DeleteMessage: the delivery is acked. A well-formed handle whose lease has ended (the message went back) succeeds, as in SQS. */
@@ -88,6 +123,7 @@ export class SqsReceiver {
 
   /** Every leased message goes back to its queue (the listener closes). */
   close(): void {
+    this.waiters.close();
     for (const l of this.leases.values()) clearTimeout(l.timer);
     this.leases.clear();
     this.session.close();

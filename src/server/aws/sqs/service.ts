@@ -21,7 +21,8 @@ import { decodeProperties, encodeProperties, type FieldTable } from '../../../pr
 import { AwsError } from '../errors.js';
 import { md5Hex, md5OfAttributes, type MessageAttributeValue } from './md5.js';
 import { withoutDeathHeaders } from '../../../broker/dead-letter.js';
-import { SqsReceiver } from './receiver.js';
+import { queueDoesNotExist, SqsReceiver, type ReceiveOptions, type Received } from './receiver.js';
+import type { RequestLife } from './waiters.js';
 import {
   COMPUTED_ATTRIBUTES,
   DEFAULT_ATTRIBUTES,
@@ -48,8 +49,6 @@ fifoAttributeHook.validate = validateFifoAttribute;
 export const ATTRIBUTE_TYPES_HEADER = 'x-sqs-attribute-types';
 /** The header the broker adds to a redelivered message (broker/dead-letter.ts: withDeliveryCount). */
 const DELIVERY_COUNT_HEADER = 'x-delivery-count';
-/** How often a long poll looks again while it waits (ms). */
-const LONG_POLL_STEP_MS = 50;
 const CONNECTION = 'aws-sqs';
 
 export interface SqsContext {
@@ -61,12 +60,13 @@ export interface SqsContext {
   readonly endpoint: string;
   readonly region: string;
   readonly account: string;
+  /** The HTTP request being served: a long poll ends early when its client goes away. */
+  readonly life?: RequestLife;
 }
 
 type Params = Record<string, unknown>;
 
-export const queueDoesNotExist = (): AwsError =>
-  new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 400, 'AWS.SimpleQueueService.NonExistentQueue');
+export { queueDoesNotExist };
 
 export class SqsService {
   private readonly fifo = FIFO_SEQUENCER;
@@ -235,39 +235,60 @@ export class SqsService {
     return { Successful, Failed };
   }
 
-  async ReceiveMessage(p: Params): Promise<Params> {
+  ReceiveMessage(p: Params): Promise<Params> {
     const q = this.queueOf(p);
-    const attrs = this.attributesOf(q);
-    const max = intParam(p, 'MaxNumberOfMessages', 1, 1, 10);
-    const visibility = intParam(p, 'VisibilityTimeout', Number(attrs.VisibilityTimeout), 0, VISIBILITY_MAX_S);
-    const waitS = intParam(p, 'WaitTimeSeconds', Number(attrs.ReceiveMessageWaitTimeSeconds), 0, 20);
+    const options = this.receiveOptions(q, p);
     checkReceiveAttempt(p.ReceiveRequestAttemptId);
-    const attempt = isFifo(attrs) ? p.ReceiveRequestAttemptId : undefined;
-    const replayed = RECEIVE_ATTEMPTS.replay(q, attempt, this.ctx.receiver, visibility);
-    if (replayed) return replayed;
-    const deadline = Date.now() + waitS * 1000;
-    let got = await this.ctx.receiver.receive(q.name, max, visibility);
-    while (got.length === 0 && Date.now() < deadline && this.ctx.vhost.queues.get(q.name) === q) {
-      await new Promise((r) => setTimeout(r, Math.min(LONG_POLL_STEP_MS, deadline - Date.now())));
-      got = await this.ctx.receiver.receive(q.name, max, visibility);
-    }
-    if (got.length === 0) return {};
+    const attempt = isFifo(storedAttributes(q)) ? p.ReceiveRequestAttemptId : undefined;
+    const replayed = RECEIVE_ATTEMPTS.replay(q, attempt, this.ctx.receiver, options.visibilityS);
+    if (replayed) return Promise.resolve(replayed);
     const systemNames = names(p.AttributeNames, p.MessageSystemAttributeNames);
     const attributeNames = names(p.MessageAttributeNames);
-    const reply = { Messages: got.map((g) => receivedJson(g.result, g.receiptHandle, systemNames, attributeNames)) };
-    RECEIVE_ATTEMPTS.remember(q, attempt, reply, got.map((g) => g.receiptHandle));
-    return reply;
+    // A continuation, not an async frame: only what the answer needs is kept while a long poll waits.
+    return this.ctx.receiver.receiveWaiting(q, options, this.ctx.life).then((got) => {
+      if (got.length === 0) return {};
+      this.returnIfUndelivered(got);
+      const reply = { Messages: got.map((g) => receivedJson(g.result, g.receiptHandle, systemNames, attributeNames)) };
+      RECEIVE_ATTEMPTS.remember(q, attempt, reply, got.map((g) => g.receiptHandle));
+      return reply;
+    });
   }
 
-  DeleteMessage(p: Params): Params {
+  /**
+   * Messages whose answer never reaches the connection (the client went away before it
+   * was written) go straight back, unseen, instead of staying leased until their
+   * visibility timeout.
+   */
+  private returnIfUndelivered(got: readonly Received[]): void {
+    const life = this.ctx.life;
+    if (!life) return;
+    life.onGone(() => {
+      if (!life.answered()) this.ctx.receiver.giveBack(got);
+    });
+  }
+
+  private receiveOptions(q: Queue, p: Params): ReceiveOptions {
+    const attrs = { ...DEFAULT_ATTRIBUTES, ...storedAttributes(q) };
+    return {
+      max: intParam(p, 'MaxNumberOfMessages', 1, 1, 10),
+      visibilityS: intParam(p, 'VisibilityTimeout', Number(attrs.VisibilityTimeout), 0, VISIBILITY_MAX_S),
+      waitS: intParam(p, 'WaitTimeSeconds', Number(attrs.ReceiveMessageWaitTimeSeconds), 0, 20),
+    };
+  }
+
+  /** Answered once the ack is on disk: a deleted message never comes back after a crash. */
+  async DeleteMessage(p: Params): Promise<Params> {
     const q = this.queueOf(p);
     this.deleteMessage(q, requiredString(p, 'ReceiptHandle'), false);
+    await this.ctx.broker.store.sync();
     return {};
   }
 
-  DeleteMessageBatch(p: Params): Params {
+  async DeleteMessageBatch(p: Params): Promise<Params> {
     const q = this.queueOf(p);
-    return this.batch(p.Entries, 'DeleteMessageBatchRequestEntry', (e) => this.deleteMessage(q, requiredString(e, 'ReceiptHandle'), true));
+    const out = this.batch(p.Entries, 'DeleteMessageBatchRequestEntry', (e) => this.deleteMessage(q, requiredString(e, 'ReceiptHandle'), true));
+    await this.ctx.broker.store.sync();
+    return out;
   }
 
   /** A FIFO queue refuses a handle whose lease has ended (AWS); a standard queue accepts it. */
@@ -425,8 +446,8 @@ function withSse(attrs: Record<string, string>): Record<string, string> {
   return attrs;
 }
 
-function maxMessageBytes(q: Queue, s: SqsService): number {
-  return Number(s.attributesOf(q).MaximumMessageSize);
+function maxMessageBytes(q: Queue, _s: SqsService): number {
+  return Number(storedAttributes(q).MaximumMessageSize ?? DEFAULT_ATTRIBUTES.MaximumMessageSize);
 }
 
 /** MessageAttributes as sent (BinaryValue base64 in JSON), checked as SQS checks them. */
