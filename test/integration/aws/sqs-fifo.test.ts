@@ -5,6 +5,7 @@
 // and an AMQP consumer seeing the group as a header.
 
 import {
+  SetQueueAttributesCommand,
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   DeleteMessageBatchCommand,
@@ -73,6 +74,19 @@ describe('SQS FIFO queues (AWS SDK v3)', { skip: skipUnderReference }, () => {
     const std = await sqs().send(new CreateQueueCommand({ QueueName: uniqueName('std').replace(/\./g, '-') }));
     const stdAttrs = (await sqs().send(new GetQueueAttributesCommand({ QueueUrl: std.QueueUrl, AttributeNames: ['All'] }))).Attributes ?? {};
     assert.equal(stdAttrs.FifoQueue, undefined, 'a standard queue has no FIFO attributes');
+
+    // SetQueueAttributes: FifoQueue is CreateQueue's only; the FIFO rules hold on the merged attributes.
+    assert.deepEqual(await failure(sqs().send(new SetQueueAttributesCommand({ QueueUrl: plain, Attributes: { FifoQueue: 'false' } }))), {
+      name: 'InvalidAttributeName',
+      message: 'Unknown Attribute FifoQueue.',
+    });
+    assert.deepEqual(await failure(sqs().send(new SetQueueAttributesCommand({ QueueUrl: plain, Attributes: { FifoThroughputLimit: 'perMessageGroupId' } }))), {
+      name: 'InvalidAttributeValue',
+      message: 'Invalid value for the parameter FifoThroughputLimit.',
+    });
+    await sqs().send(new SetQueueAttributesCommand({ QueueUrl: plain, Attributes: { DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId', ContentBasedDeduplication: 'true' } }));
+    const changed = (await sqs().send(new GetQueueAttributesCommand({ QueueUrl: plain, AttributeNames: ['All'] }))).Attributes ?? {};
+    assert.deepEqual([changed.FifoQueue, changed.ContentBasedDeduplication, changed.DeduplicationScope, changed.FifoThroughputLimit], ['true', 'true', 'messageGroup', 'perMessageGroupId']);
   });
 
   it("checks sends as AWS does: MessageGroupId required, a de-duplication id or content-based de-duplication, no per-message delay", TEST_OPTS, async () => {

@@ -158,10 +158,12 @@ export class SqsService {
     if (p.Attributes === undefined || p.Attributes === null) throw new AwsError('MissingParameter', 'The request must contain the parameter Attributes.');
     const raw = optionalMap(p, 'Attributes');
     for (const name of Object.keys(raw)) {
-      if (COMPUTED_ATTRIBUTES.includes(name)) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+      // FifoQueue is CreateQueue's only: SetQueueAttributes does not list it (AWS).
+      if (COMPUTED_ATTRIBUTES.includes(name) || name === 'FifoQueue') throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
     }
     const changes = validateAttributes(raw, this.redriveEnv(q.name));
     const attrs: Record<string, string> = { ...storedAttributes(q), ...changes };
+    if (isFifo(attrs)) checkFifoCombination({ ...FIFO_DEFAULTS, ...attrs });
     for (const [k, v] of Object.entries(changes)) if (v === '') delete attrs[k];
     // One kind of SSE at a time: turning one on turns the other off.
     if (changes.KmsMasterKeyId && changes.SqsManagedSseEnabled === undefined) attrs.SqsManagedSseEnabled = 'false';
