@@ -22,7 +22,7 @@ import {
   TagResourceCommand,
   UnsubscribeCommand,
 } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import assert from 'node:assert/strict';
 import { createVerify, X509Certificate } from 'node:crypto';
 import { describe, it } from 'node:test';
@@ -188,5 +188,29 @@ describe('SNS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
     const refused = await fetch(`${endpoint()}/?Action=Unsubscribe&SubscriptionArn=${sqsSub}`);
     assert.equal(refused.status, 403);
     assert.match(await refused.text(), /<Code>AuthorizationError<\/Code>/);
+  });
+
+  it('a FIFO topic delivers to a FIFO queue in order per group, its duplicates dropped, with the FIFO system attributes', TEST_OPTS, async () => {
+    const { TopicArn } = await sns().send(new CreateTopicCommand({ Name: `${safeName('sns-fifo')}.fifo`, Attributes: { FifoTopic: 'true' } }));
+    const qName = `${safeName('sns-fifo-q')}.fifo`;
+    const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: qName, Attributes: { FifoQueue: 'true' } }));
+    await sns().send(
+      new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: `arn:aws:sqs:us-east-1:000000000000:${qName}`, Attributes: { RawMessageDelivery: 'true' } }),
+    );
+    const sends: [string, string, string][] = [['a', 'a1', 'd1'], ['b', 'b1', 'd2'], ['a', 'a2', 'd3'], ['a', 'a2-again', 'd3'], ['b', 'b2', 'd4']];
+    for (const [group, body, dedup] of sends) {
+      await sns().send(new PublishCommand({ TopicArn, Message: body, MessageGroupId: group, MessageDeduplicationId: dedup }));
+    }
+    const got: { body: string; group: string; seq: string }[] = [];
+    for (let i = 0; i < 10 && got.length < 4; i++) {
+      const r = await sqs().send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'] }));
+      for (const m of r.Messages ?? []) {
+        got.push({ body: m.Body ?? '', group: m.Attributes?.MessageGroupId ?? '', seq: m.Attributes?.SequenceNumber ?? '' });
+        await sqs().send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle }));
+      }
+    }
+    assert.deepEqual(got.filter((g) => g.group === 'a').map((g) => g.body), ['a1', 'a2'], "group a in order, the repeated de-duplication id dropped");
+    assert.deepEqual(got.filter((g) => g.group === 'b').map((g) => g.body), ['b1', 'b2']);
+    assert.ok(got.every((g) => /^\d{20}$/.test(g.seq)), 'each copy has the queue\'s 20-digit SequenceNumber');
   });
 });

@@ -16,6 +16,8 @@ import type { Args, PublishInput } from '../../../broker/message.js';
 import { DEDUP_HEADER } from '../../../broker/queue/dedup.js';
 import type { Queue } from '../../../broker/queue/queue.js';
 import { encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
+import { storedAttributes } from '../sqs/attributes.js';
+import { DEDUP_ID_HEADER, FIFO_SEQUENCER, GROUP_HEADER, SEQUENCE_HEADER } from '../sqs/fifo.js';
 import { ATTRIBUTE_TYPES_HEADER } from '../sqs/service.js';
 import { subscriptionArn, type SnsContext } from './context.js';
 import { confirmationJson, notificationJson, notificationStringToSign } from './envelope.js';
@@ -23,9 +25,6 @@ import type { SnsSigningKey } from './signing.js';
 import { envelopeAttributes, filterInput, messageFor, type CheckedMessage } from './message.js';
 import { topicAttributes, type Subscription } from './topics.js';
 
-/** The headers SQS FIFO queues read (src/server/aws/sqs/fifo.ts on the sqsfifo branch: the same names). */
-export const GROUP_HEADER = 'x-message-group-id';
-export const DEDUP_ID_HEADER = 'x-sqs-deduplication-id';
 
 export interface FifoDelivery {
   readonly groupId: string;
@@ -95,7 +94,7 @@ export async function deliver(ctx: SnsContext, key: SnsSigningKey, topic: Exchan
     else if (raw) headers = sqsAttributeHeaders(m);
     // A FIFO topic's copy for an SQS queue names its group and de-duplication id as SendMessage does,
     // so a FIFO queue keeps the group's order and drops a repeat.
-    if (fifo && protocol === 'sqs') headers = { ...headers, [GROUP_HEADER]: fifo.groupId, [DEDUP_ID_HEADER]: fifo.dedupId, [DEDUP_HEADER]: fifo.dedupId };
+    if (fifo && protocol === 'sqs') headers = { ...headers, ...fifoQueueHeaders(sub.queue, fifo) };
     enqueue(ctx, topic.name, sub.queue, body, headers);
     n++;
   }
@@ -120,6 +119,12 @@ export function enqueueConfirmation(ctx: SnsContext, key: SnsSigningKey, topic: 
     key,
   );
   enqueue(ctx, topic.name, sub.queue, body, httpHeaders('SubscriptionConfirmation', messageId, arn, undefined, false));
+}
+
+/** What SendMessage would give the FIFO queue: the group, the de-duplication key in the queue's scope, the queue's next SequenceNumber. */
+function fifoQueueHeaders(queue: Queue, fifo: FifoDelivery): FieldTable {
+  const key = storedAttributes(queue).DeduplicationScope === 'messageGroup' ? `${fifo.groupId}\u0000${fifo.dedupId}` : fifo.dedupId;
+  return { [GROUP_HEADER]: fifo.groupId, [DEDUP_ID_HEADER]: fifo.dedupId, [DEDUP_HEADER]: key, [SEQUENCE_HEADER]: FIFO_SEQUENCER.next() };
 }
 
 function httpHeaders(type: string, messageId: string, topicArn: string, subArn: string | undefined, raw: boolean): FieldTable {
