@@ -79,7 +79,9 @@ describe('SQS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
     const first = await ch.get(name, { noAck: true });
     assert.ok(first);
     assert.equal(first.content.toString(), '{"order": 7}');
-    assert.deepEqual(first.properties.headers, { tier: 'gold', amount: '750', 'x-sqs-attribute-types': JSON.stringify({ tier: 'String', amount: 'Number' }) });
+    const { 'x-sqs-sent-timestamp': sentMs, ...headers } = first.properties.headers ?? {};
+    assert.deepEqual(headers, { tier: 'gold', amount: '750', 'x-sqs-attribute-types': JSON.stringify({ tier: 'String', amount: 'Number' }) });
+    assert.equal(typeof sentMs, 'number', 'the send time in ms rides along for SentTimestamp');
     assert.equal(first.properties.messageId, sent.MessageId);
     assert.equal(first.properties.deliveryMode, 2);
     assert.deepEqual(await drainBodies(ch, name), ['second', 'third']);
@@ -104,11 +106,17 @@ describe('SQS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
   it('receives with leases: invisible while leased, back after ChangeMessageVisibility 0 or the timeout, gone once deleted', TEST_OPTS, async () => {
     const name = uniqueName('sqs-recv').replace(/\./g, '-');
     const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: name }));
+    const sentFrom = Date.now();
     for (const body of ['one', 'two', 'three']) {
       await sqs().send(new SendMessageCommand({ QueueUrl, MessageBody: body, MessageAttributes: { n: { DataType: 'Number', StringValue: '5' }, raw: { DataType: 'Binary', BinaryValue: Buffer.from([1, 2]) } } }));
     }
     // The SDK checks MD5OfBody and MD5OfMessageAttributes of what it receives.
-    const first = await sqs().send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
+    const sentTo = Date.now();
+    const first = await sqs().send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }));
+    const firstAttrs = first.Messages?.[2].Attributes ?? {};
+    const sent = Number(firstAttrs.SentTimestamp);
+    assert.ok(sent >= sentFrom && sent <= sentTo, `SentTimestamp ${sent} is the send's time in ms, within [${sentFrom}, ${sentTo}]`);
+    assert.ok(Number(firstAttrs.ApproximateFirstReceiveTimestamp) >= sent);
     assert.deepEqual(first.Messages?.map((m) => m.Body), ['one', 'two', 'three']);
     assert.deepEqual(first.Messages?.[0].MessageAttributes?.n, { DataType: 'Number', StringValue: '5' });
     assert.deepEqual([...(first.Messages?.[0].MessageAttributes?.raw.BinaryValue ?? [])], [1, 2]);
@@ -129,6 +137,8 @@ describe('SQS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
     const third = await sqs().send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 10, MessageSystemAttributeNames: ['All'] }));
     assert.equal(third.Messages?.[0].Body, 'three');
     assert.equal(third.Messages?.[0].Attributes?.ApproximateReceiveCount, '3');
+    assert.equal(third.Messages?.[0].Attributes?.ApproximateFirstReceiveTimestamp, firstAttrs.ApproximateFirstReceiveTimestamp, 'the first receive stays the first');
+    assert.equal(third.Messages?.[0].Attributes?.SentTimestamp, firstAttrs.SentTimestamp);
     await sqs().send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: third.Messages?.[0].ReceiptHandle }));
     assert.equal((await ch.checkQueue(name)).messageCount, 0);
     assert.equal(await errorName(sqs().send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: 'not-a-handle' }))), 'ReceiptHandleIsInvalid');

@@ -16,7 +16,7 @@ import type { Args, PublishInput } from '../../../broker/message.js';
 import { DEDUP_HEADER } from '../../../broker/queue/dedup.js';
 import type { Queue } from '../../../broker/queue/queue.js';
 import { encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
-import { storedAttributes } from '../sqs/attributes.js';
+import { SENT_TIMESTAMP_HEADER, storedAttributes } from '../sqs/attributes.js';
 import { DEDUP_ID_HEADER, FIFO_SEQUENCER, GROUP_HEADER, SEQUENCE_HEADER } from '../sqs/fifo.js';
 import { ATTRIBUTE_TYPES_HEADER } from '../sqs/service.js';
 import { subscriptionArn, type SnsContext } from './context.js';
@@ -92,6 +92,8 @@ export async function deliver(ctx: SnsContext, key: SnsSigningKey, topic: Exchan
     let headers: FieldTable | undefined;
     if (protocol === 'http' || protocol === 'https') headers = httpHeaders('Notification', messageId, arn, subArn, raw);
     else if (raw) headers = sqsAttributeHeaders(m);
+    // SQS's SentTimestamp to the ms (the AMQP timestamp property has seconds).
+    if (protocol === 'sqs') headers = { ...headers, [SENT_TIMESTAMP_HEADER]: Date.now() };
     // A FIFO topic's copy for an SQS queue names its group and de-duplication id as SendMessage does,
     // so a FIFO queue keeps the group's order and drops a repeat.
     if (fifo && protocol === 'sqs') headers = { ...headers, ...fifoQueueHeaders(sub.queue, fifo) };

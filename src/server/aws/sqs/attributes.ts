@@ -195,6 +195,9 @@ function allows(policy: string, sourceArn: string): boolean {
 }
 
 /** A queue's stored SQS attributes (and timestamps); {} for a queue declared through AMQP. */
+/** The header holding a message's send time in ms (SentTimestamp; AMQP's timestamp property has seconds only). */
+export const SENT_TIMESTAMP_HEADER = 'x-sqs-sent-timestamp';
+
 /** Parsed x-sqs-attributes by the argument's text: every send and receive reads them, the text rarely changes. */
 const parsedAttributes = new Map<string, Readonly<Record<string, string>>>();
 const PARSED_ATTRIBUTES_MAX = 1024;

@@ -20,6 +20,8 @@ export const VISIBILITY_MAX_S = 43_200;
 interface Lease {
   readonly tag: number;
   readonly queue: string;
+  /** The stored message's id (its first-receive time is kept by it). */
+  readonly msgId: number;
   timer: NodeJS.Timeout;
 }
 
@@ -33,7 +35,12 @@ export interface ReceiveOptions {
 export interface Received {
   readonly result: GetResult;
   readonly receiptHandle: string;
+  /** When the message was first received (ms): ApproximateFirstReceiveTimestamp. */
+  readonly firstReceivedAt: number;
 }
+
+/** First-receive times kept for messages received and not yet deleted; the oldest are forgotten beyond this. */
+const FIRST_RECEIVES_MAX = 100_000;
 
 export const queueDoesNotExist = (): AwsError =>
   new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 400, 'AWS.SimpleQueueService.NonExistentQueue');
@@ -45,6 +52,8 @@ export class SqsReceiver {
   private readonly session: Session;
   private readonly leases = new Map<number, Lease>();
   private readonly key = randomBytes(32);
+  /** First receive time by stored message id, for ApproximateFirstReceiveTimestamp (insertion order: oldest first). */
+  private readonly firstReceives = new Map<number, number>();
   /** Long polls waiting for their queues (waiters.ts). */
   readonly waiters = new SqsWaiters(this, queueDoesNotExist);
 
@@ -63,10 +72,19 @@ export class SqsReceiver {
       const result = await this.session.get(queue, false, out[out.length - 1]?.result.entry);
       if (!result) break;
       const tag = result.deliveryTag;
-      this.leases.set(tag, { tag, queue, timer: this.arm(tag, visibilityS) });
-      out.push({ result, receiptHandle: this.handleFor(queue, tag) });
+      this.leases.set(tag, { tag, queue, msgId: result.entry.msg.id, timer: this.arm(tag, visibilityS) });
+      out.push({ result, receiptHandle: this.handleFor(queue, tag), firstReceivedAt: this.firstReceived(result.entry.msg.id) });
     }
     return out;
+  }
+
+  private firstReceived(id: number): number {
+    const known = this.firstReceives.get(id);
+    if (known !== undefined) return known;
+    const now = Date.now();
+    if (this.firstReceives.size >= FIRST_RECEIVES_MAX) this.firstReceives.delete(this.firstReceives.keys().next().value as number);
+    this.firstReceives.set(id, now);
+    return now;
   }
 
   /**
@@ -97,6 +115,7 @@ export class SqsReceiver {
     if (!lease) return;
     clearTimeout(lease.timer);
     this.leases.delete(tag);
+    this.firstReceives.delete(lease.msgId);
     this.session.ack(tag, false);
   }
 

@@ -16,7 +16,6 @@ import type { Broker } from '../../../broker/broker.js';
 import type { PublishInput } from '../../../broker/message.js';
 import type { Queue } from '../../../broker/queue/queue.js';
 import type { Vhost } from '../../../broker/vhost.js';
-import type { GetResult } from '../../../broker/session.js';
 import { decodeProperties, encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
 import { AwsError } from '../errors.js';
 import { md5Hex, md5OfAttributes, type MessageAttributeValue } from './md5.js';
@@ -29,6 +28,7 @@ import {
   DELAY_MAX_S,
   KNOWN_ATTRIBUTES,
   MAX_MESSAGE_BYTES,
+  SENT_TIMESTAMP_HEADER,
   SQS_ATTRIBUTES_ARG,
   VISIBILITY_MAX_S,
   nameFromArn,
@@ -250,7 +250,7 @@ export class SqsService {
     return this.ctx.receiver.receiveWaiting(q, options, this.ctx.life).then((got) => {
       if (got.length === 0) return {};
       this.returnIfUndelivered(got);
-      const reply = { Messages: got.map((g) => receivedJson(g.result, g.receiptHandle, systemNames, attributeNames)) };
+      const reply = { Messages: got.map((g) => receivedJson(g, systemNames, attributeNames)) };
       RECEIVE_ATTEMPTS.remember(q, attempt, reply, got.map((g) => g.receiptHandle));
       return reply;
     });
@@ -387,7 +387,9 @@ export class SqsService {
     if (Object.keys(attrs).length > 0) headers[ATTRIBUTE_TYPES_HEADER] = JSON.stringify(Object.fromEntries(Object.entries(attrs).map(([n, a]) => [n, a.DataType])));
     const sequenceNumber = fifo && this.fifo.next();
     if (fifo) Object.assign(headers, fifo.headers, { [SEQUENCE_HEADER]: sequenceNumber });
-    const properties = { deliveryMode: 2, messageId, timestamp: Math.floor(Date.now() / 1000), ...(Object.keys(headers).length > 0 ? { headers } : {}) };
+    const now = Date.now();
+    headers[SENT_TIMESTAMP_HEADER] = now;
+    const properties = { deliveryMode: 2, messageId, timestamp: Math.floor(now / 1000), headers };
     const input: PublishInput = {
       exchange: '',
       routingKey: q.name,
@@ -395,7 +397,7 @@ export class SqsService {
       properties: encodeProperties(properties),
       body: Buffer.from(body, 'utf8'),
       persistent: true,
-      headers: Object.keys(headers).length > 0 ? headers : undefined,
+      headers,
       priority: 0,
       expiration: -1,
       messageId,
@@ -525,15 +527,18 @@ function wanted(list: readonly string[], name: string): boolean {
 }
 
 /** A received message in SQS's shape: the body, the requested system and message attributes, their MD5s. */
-function receivedJson(g: GetResult, receiptHandle: string, systemNames: readonly string[], attributeNames: readonly string[]): Params {
+function receivedJson(r: Received, systemNames: readonly string[], attributeNames: readonly string[]): Params {
+  const { result: g, receiptHandle } = r;
   const props = decodeProperties(g.content.properties);
   const body = g.content.body.toString('utf8');
   const out: Params = { MessageId: props.messageId ?? '', ReceiptHandle: receiptHandle, MD5OfBody: md5Hex(body), Body: body };
-  const sentMs = props.timestamp !== undefined ? Number(props.timestamp) * 1000 : 0;
+  const sent = props.headers?.[SENT_TIMESTAMP_HEADER];
+  // Sent through SQS or SNS: the send's ms; through AMQP: the timestamp property (s), else unknown.
+  const sentMs = typeof sent === 'number' || typeof sent === 'bigint' ? Number(sent) : props.timestamp !== undefined ? Number(props.timestamp) * 1000 : 0;
   const system: Record<string, string> = {
     ApproximateReceiveCount: String(g.entry.returns + 1),
     SentTimestamp: String(sentMs),
-    ApproximateFirstReceiveTimestamp: String(Date.now()),
+    ApproximateFirstReceiveTimestamp: String(r.firstReceivedAt),
     SenderId: '000000000000',
     ...fifoSystemAttributes((props.headers ?? {}) as Record<string, unknown>),
   };
