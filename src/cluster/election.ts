@@ -49,6 +49,11 @@ export class Term extends EventEmitter {
     return resourcePath(this.resource);
   }
 
+  /** The lease the leader key is on (what fenced writes compare besides the epoch). */
+  get leaseId(): string {
+    return this.candidate.lease.id;
+  }
+
   /** True until the term ends and while the lease is within its local deadline. */
   get active(): boolean {
     return this.endedWith === undefined && this.candidate.lease.valid;
@@ -65,12 +70,7 @@ export class Term extends EventEmitter {
       this.end('the node lease is past its deadline');
       throw new ClusterError('no-lease', `not the leader of ${this.path}: this node's etcd lease is past its deadline`);
     }
-    const res = await this.client
-      .if(this.keys.epoch(this.resource), 'Value', '==', String(this.epoch))
-      .and(this.keys.leader(this.resource), 'Lease', '==', this.candidate.lease.id)
-      .then(this.client.put(this.keys.state(this.resource, name)).value(value))
-      .commit();
-    if (!res.succeeded) {
+    if (!(await fencedWrite(this.client, this.keys, this.resource, this.epoch, this.candidate.lease.id, name, value))) {
       this.end('fenced: a newer epoch leads');
       throw new ClusterError('fenced', `not the leader of ${this.path}: epoch ${this.epoch} has been superseded`);
     }
@@ -93,6 +93,27 @@ export class Term extends EventEmitter {
     this.endedWith = reason;
     this.emit('ended', reason);
   }
+}
+
+/**
+ * The one transaction every leader write goes through: it commits only while the
+ * resource's epoch is `epoch` and its leader key is on lease `leaseId`. False: fenced.
+ */
+export async function fencedWrite(
+  client: Etcd3,
+  keys: ClusterKeys,
+  resource: Resource,
+  epoch: number,
+  leaseId: string,
+  name: string,
+  value: string,
+): Promise<boolean> {
+  const res = await client
+    .if(keys.epoch(resource), 'Value', '==', String(epoch))
+    .and(keys.leader(resource), 'Lease', '==', leaseId)
+    .then(client.put(keys.state(resource, name)).value(value))
+    .commit();
+  return res.succeeded;
 }
 
 /** One attempt to become the resource's leader: the new Term, or undefined if someone leads it. */
