@@ -56,6 +56,8 @@ export default tseslint.config(
   },
   layer(['src/store/**'], ['**/broker/**', '**/server/**', '**/http/**', '**/cli/**', '**/protocol/**', '**/client/**'],
     'src/store is the bottom layer'),
+  layer(['src/cluster/**'], ['**/server/**', '**/http/**', '**/cli/**', '**/client/**', '**/protocol/**'],
+    'src/cluster is the protocol-neutral control plane: server, http and cli import it, never the reverse'),
   layer(['src/client/**'], ['**/broker/**', '**/store/**', '**/server/**', '**/http/**', '**/cli/**', '**/util/**'],
     'src/client holds Wharf\'s AMQP and Kafka clients, on src/protocol (amqp, kafka) only'),
   layer(['src/server/**', 'src/http/**', 'src/util/**', 'src/index.ts'], ['**/client/**'],

@@ -4,6 +4,7 @@
 //   await broker.close();
 
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { importDefinitions, importFailure } from './definitions/index.js';
 import { Broker } from './broker/broker.js';
 import {
@@ -15,6 +16,9 @@ import {
   type ResourceStatus,
 } from './broker/resource-monitor.js';
 import { startHttpServer } from './http/server.js';
+import type { ClusterInfo } from './http/context.js';
+import { WHARF_VERSION } from './http/version.js';
+import type { ControlPlane } from './cluster/index.js';
 import type { TLSSocket } from 'node:tls';
 import { AmqpListener, type PublishBudgetReport } from './server/amqp/listener.js';
 import { KafkaListener, type KafkaTlsOptions } from './server/kafka/listener.js';
@@ -115,6 +119,23 @@ export interface BrokerOptions {
   tlsHandshakeTimeoutMs?: number;
   /** RabbitMQ's handshake_timeout (default 10000 ms): an AMQP handshake not done by then is dropped. */
   amqpHandshakeTimeoutMs?: number;
+  /** Join a cluster through etcd (docs/cluster.md); absent: a single node, and etcd is never touched. */
+  cluster?: ClusterOptions;
+}
+
+export interface ClusterOptions {
+  /** etcd client URLs. */
+  readonly endpoints: readonly string[];
+  /** This node's name, unique in the cluster. */
+  readonly nodeName: string;
+  /** The cluster's name: its prefix in etcd (default wharf). */
+  readonly clusterName?: string;
+  /** The host other nodes and clients reach this node at (default: the bind address; the host name when binding to all). */
+  readonly advertiseHost?: string;
+  /** The node lease's TTL in seconds (default 10). */
+  readonly leaseTtlSec?: number;
+  /** How long to wait for etcd at start (default 5000 ms). */
+  readonly connectTimeoutMs?: number;
 }
 
 export interface ResourceReport extends ResourceStatus {
@@ -161,6 +182,8 @@ export interface BrokerHandle {
    * that does not match, is logged and the old material stays: resolves false.
    */
   reloadTls(): Promise<boolean>;
+  /** The cluster's control plane, when started with `cluster`. */
+  readonly cluster: ControlPlane | undefined;
   close(): Promise<void>;
 }
 
@@ -331,6 +354,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       throw err;
     }
   }
+  let plane: ControlPlane | undefined;
+  const clusterInfo = (): ClusterInfo | undefined => plane;
   let http;
   try {
     http = await startHttpServer({
@@ -352,6 +377,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
         ],
         blockedConnections,
         maxMessageBytes: opts.maxMessageSize ?? DEFAULTS.maxMessageSize,
+        ...(opts.cluster !== undefined ? { nodeName: opts.cluster.nodeName, cluster: clusterInfo } : {}),
         ...(opts.statsIntervalMs !== undefined ? { statsIntervalMs: opts.statsIntervalMs } : {}),
         ...(opts.metricsQueueSeriesMax !== undefined ? { metricsQueueSeriesMax: opts.metricsQueueSeriesMax } : {}),
       },
@@ -362,6 +388,22 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   }
   const host = amqpAddr.host;
   const urlHost = host === '::' || host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  if (opts.cluster !== undefined) {
+    const httpPort = http.port;
+    started.push(() => http.close());
+    try {
+      plane = await joinCluster(opts.cluster, bind, logger, {
+        amqp: amqpAddr.port,
+        ...(amqpsAddr !== undefined ? { amqps: amqpsAddr.port } : {}),
+        kafka: kafkaAddr.port,
+        http: httpPort,
+        ...(awsAddr !== undefined ? { aws: awsAddr.port } : {}),
+      });
+    } catch (err) {
+      await unwind();
+      throw err;
+    }
+  }
   const tracing = (opts.latencyTraceSec ?? 0) > 0;
   if (tracing) startLatencyTrace(logger, opts.latencyTraceSec);
   const httpHandle = http;
@@ -418,8 +460,13 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
         return false;
       }
     },
+    get cluster() {
+      return plane;
+    },
     close() {
       closing ??= (async () => {
+        // Leave the cluster first: the leaderships move at once instead of after a lease TTL.
+        await plane?.close();
         resources.stop();
         await amqp.close();
         await amqps?.close();
@@ -440,6 +487,34 @@ export type { LogFormat, LogLevel, Logger } from './util/logger.js';
 export type { PublishBudgetReport } from './server/amqp/listener.js';
 export type { FsyncPolicy } from './store/index.js';
 export type { DiskFreeLimit, MemoryHighWatermark, ResourceAlarm, ResourceLimits, ResourceStatus } from './broker/resource-monitor.js';
+
+/**
+ * Joins the cluster (loaded only then: a single node never loads the etcd client).
+ * Every listener is up by now, so the addresses published are ones that answer.
+ */
+async function joinCluster(
+  cluster: ClusterOptions,
+  bind: string,
+  logger: Logger,
+  ports: Readonly<Record<string, number>>,
+): Promise<ControlPlane> {
+  const { ControlPlane, CONTROLLER } = await import('./cluster/index.js');
+  const host = cluster.advertiseHost ?? (bind === '::' || bind === '0.0.0.0' ? hostname() : bind);
+  const at = host.includes(':') ? `[${host}]` : host;
+  const plane = await ControlPlane.start({
+    endpoints: cluster.endpoints,
+    node: cluster.nodeName,
+    addresses: Object.fromEntries(Object.entries(ports).map(([protocol, port]) => [protocol, `${at}:${port}`])),
+    version: WHARF_VERSION,
+    logger,
+    ...(cluster.clusterName !== undefined ? { cluster: cluster.clusterName } : {}),
+    ...(cluster.leaseTtlSec !== undefined ? { leaseTtlSec: cluster.leaseTtlSec } : {}),
+    ...(cluster.connectTimeoutMs !== undefined ? { connectTimeoutMs: cluster.connectTimeoutMs } : {}),
+  });
+  // The controller (docs/cluster.md) will place replicas; for now every node stands for it.
+  plane.lead(CONTROLLER);
+  return plane;
+}
 
 /** Applies a definitions file at start; a file that is missing, not JSON or refused stops the start. */
 async function loadDefinitionsFile(broker: Broker, path: string): Promise<void> {

@@ -12,6 +12,7 @@ import type { DiskFreeLimit, MemoryHighWatermark } from '../broker/resource-moni
 import { logFormats, logLevels, parseLogFormat, parseLogLevel, type LogFormat, type LogLevel } from '../util/logger.js';
 import { certLoginFroms, type CertLoginFrom, type TlsSettings } from '../util/tls.js';
 import { adminVerbs, adminHelpSummary } from './admin/verbs.js';
+import { clusterConfigKeys, clusterFlags, clusterHelpText, resolveCluster, type ClusterSpec } from './cluster-options.js';
 import { parseKafkaPerfArgs, type KafkaPerfOptions } from './perf/kafka-options.js';
 import { parsePerfArgs, type PerfOptions } from './perf/options.js';
 
@@ -79,6 +80,8 @@ export interface ServeOptions {
   frameMax?: number;
   /** Publish data a connection may have in flight (received, not yet durable/confirmed) before it is not read (64 MiB). */
   maxUnconfirmedBytes?: number;
+  /** Join a cluster through etcd (docs/cluster.md); absent: a single node. */
+  cluster?: ClusterSpec;
 }
 
 export type Command =
@@ -228,7 +231,7 @@ Options (flag > environment variable > config file > default):
                         WHARF_MAX_UNCONFIRMED_BYTES
                                          a connection with this much publish data not yet durable or
                                          confirmed is not read until some is (64MiB; docs/limits.md)
-  --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
+${clusterHelpText}  --config FILE         WHARF_CONFIG     JSON file: {"users": [{"name": "...", "password": "..."}],
                                          "dataDir", "amqpPort", "httpPort", "kafkaPort", "kafkaAdvertisedHost",
                                          "kafkaAutoCreateTopics", "kafkaSaslMechanisms", "kafkaTlsPort", "awsPort",
                                          "awsCredentials", "bind", "fsync", "logLevel", "logFormat",
@@ -237,7 +240,8 @@ Options (flag > environment variable > config file > default):
                                          "tlsCa", "tlsVerifyPeer", "tlsFailIfNoPeerCert", "tlsCertLoginFrom",
                                          "amqpsPort", "httpsPort",
                                          "definitions", "maxMessageSize", "channelMax", "frameMax",
-                                         "maxUnconfirmedBytes"}
+                                         "maxUnconfirmedBytes", "cluster", "nodeName", "advertiseHost",
+                                         "clusterName", "clusterLeaseTtlSec"}
   --help, -h                             show this help
 `;
 
@@ -322,6 +326,7 @@ const serveFlags = {
   'channel-max': { type: 'string' },
   'frame-max': { type: 'string' },
   'max-unconfirmed-bytes': { type: 'string' },
+  ...clusterFlags,
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -392,10 +397,12 @@ function parseServe(args: readonly string[], env: Env, readFile: ReadFile): Comm
   if (frameMax !== undefined) options.frameMax = frameMax;
   const unconfirmed = resolve('max-unconfirmed-bytes', 'WHARF_MAX_UNCONFIRMED_BYTES', 'maxUnconfirmedBytes', parseUnconfirmed, undefined);
   if (unconfirmed !== undefined) options.maxUnconfirmedBytes = unconfirmed;
+  const cluster = resolveCluster(resolve);
+  if (cluster !== undefined) options.cluster = cluster;
   return { command: 'serve', options };
 }
 
-type Resolve = <T>(flag: string, envName: string, fileKey: ConfigKey, parse: Parser<T>, dflt: T) => T;
+export type Resolve = <T>(flag: string, envName: string, fileKey: ConfigKey, parse: Parser<T>, dflt: T) => T;
 
 /**
  * TLS is on when a certificate and its key are given; the TLS-only options
@@ -656,13 +663,15 @@ function checkUnique(users: UserSpec[], source: string): UserSpec[] {
 }
 
 /** The config file's keys: the options' names, with the TLS settings flat ("tlsCert", not "tls": {...}). */
-type ConfigKey = Exclude<keyof ServeOptions, 'tls' | 'certLoginFrom'>
+type ConfigKey = Exclude<keyof ServeOptions, 'tls' | 'certLoginFrom' | 'cluster'>
+  | (typeof clusterConfigKeys)[number]
   | 'tlsCert' | 'tlsKey' | 'tlsCa' | 'tlsVerifyPeer' | 'tlsFailIfNoPeerCert' | 'tlsCertLoginFrom';
 
 const configKeys: readonly ConfigKey[] = [
   'dataDir', 'amqpPort', 'httpPort', 'kafkaPort', 'kafkaAdvertisedHost', 'kafkaAutoCreateTopics', 'kafkaSaslMechanisms', 'kafkaTlsPort', 'awsPort', 'awsCredentials', 'bind', 'fsync', 'logLevel', 'logFormat', 'users', 'memoryHighWatermark', 'diskFreeLimit', 'consumerTimeoutMs',
   'streamCleanerIntervalMs', 'latencyTraceSec', 'tlsCert', 'tlsKey', 'tlsCa', 'tlsVerifyPeer', 'tlsFailIfNoPeerCert', 'tlsCertLoginFrom',
   'amqpsPort', 'httpsPort', 'definitions', 'maxMessageSize', 'channelMax', 'frameMax', 'maxUnconfirmedBytes',
+  ...clusterConfigKeys,
 ];
 
 /** The config file's top-level object; unknown keys are refused so typos do not pass silently. */

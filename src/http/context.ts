@@ -4,6 +4,14 @@
 import type { Broker } from '../broker/broker.js';
 import type { ResourceMonitor } from '../broker/resource-monitor.js';
 import type { RateSampler } from './rates.js';
+import type { ClusterNodeInfo } from '../cluster/index.js';
+
+/** What the management API shows of the cluster this node is in (docs/cluster.md). */
+export interface ClusterInfo {
+  readonly clusterName: string;
+  /** Every member, up or down, with its addresses and the leaderships it holds. */
+  nodes(): ClusterNodeInfo[];
+}
 
 export interface ListenerInfo {
   readonly protocol: string;
@@ -16,8 +24,10 @@ export interface ManagementContext {
   readonly resources: ResourceMonitor | undefined;
   /** The broker's listeners (AMQP, Kafka, HTTP), for /api/overview and the port-listener check. */
   readonly listeners: () => readonly ListenerInfo[];
-  /** RabbitMQ's node name ("wharf@host"). */
+  /** RabbitMQ's node name ("wharf@host"); in a cluster, the --node-name. */
   readonly nodeName: string;
+  /** The cluster, when the node runs with --cluster (read on each request: it joins after the HTTP server starts). */
+  readonly cluster: () => ClusterInfo | undefined;
   readonly rates: RateSampler;
   /** Connections blocked by a resource alarm. */
   readonly blockedConnections: () => number;

@@ -18,7 +18,7 @@ import type { Broker } from '../broker/broker.js';
 import type { ResourceMonitor } from '../broker/resource-monitor.js';
 import { send, sendError } from './api.js';
 import { dashboardRoutes } from './dashboard.js';
-import type { ListenerInfo, ManagementContext } from './context.js';
+import type { ClusterInfo, ListenerInfo, ManagementContext } from './context.js';
 import { HttpError, objectNotFound } from './errors.js';
 import { renderMetrics } from './metrics.js';
 import { RateSampler } from './rates.js';
@@ -44,6 +44,10 @@ export interface ManagementOptions {
   readonly metricsQueueSeriesMax?: number;
   /** Largest message body the publish route accepts (max_message_size; default 128 MiB). */
   readonly maxMessageBytes?: number;
+  /** The node's name in the API (default wharf@<hostname>). */
+  readonly nodeName?: string;
+  /** The cluster this node is in, once it has joined; absent or undefined: a single node. */
+  readonly cluster?: () => ClusterInfo | undefined;
 }
 
 export interface HttpServerOptions {
@@ -120,7 +124,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
         { protocol: 'http', ip: opts.host, port: listenPort },
         ...(httpsPort !== undefined ? [{ protocol: 'https', ip: opts.host, port: httpsPort }] : []),
       ],
-      nodeName: `wharf@${hostname()}`,
+      nodeName: m.nodeName ?? `wharf@${hostname()}`,
+      cluster: m.cluster ?? (() => undefined),
       rates,
       blockedConnections: m.blockedConnections ?? (() => 0),
       maxMessageBytes: m.maxMessageBytes ?? 128 * 1024 * 1024,

@@ -12,6 +12,7 @@ import { objectVerbs } from './objects.js';
 import { policyVerbs } from './policies.js';
 import { VerbFailure, type AdminIo } from './options.js';
 import { statusVerbs } from './status.js';
+import { clusterVerbs } from './cluster.js';
 import { moveVerbs } from '../move.js';
 
 export interface Verb {
@@ -30,6 +31,7 @@ const verbs: Readonly<Record<string, Verb>> = {
   ...policyVerbs,
   ...accessVerbs,
   ...moveVerbs,
+  ...clusterVerbs,
 };
 
 /** The process's own streams, for main. */

@@ -22,6 +22,7 @@ export const adminVerbSummaries: readonly (readonly [string, string])[] = [
   ['vhosts', 'list, add or delete virtual hosts'],
   ['move', "move or replay a queue's messages (dead letters) with progress"],
   ['dead-letters', "list a queue's messages and why each died, without consuming"],
+  ['cluster', 'cluster status: every node, up or down, and its leaders; cluster dev: a local cluster'],
 ];
 
 export const adminVerbs: ReadonlySet<string> = new Set(adminVerbSummaries.map(([name]) => name));

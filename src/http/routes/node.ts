@@ -27,18 +27,19 @@ const EXCHANGE_TYPES = [
 
 export function nodeRoutes(app: FastifyInstance, ctx: ManagementContext): void {
   route(app, ctx, '/api/overview', { GET: (r) => overview(ctx, r) });
-  route(app, ctx, '/api/cluster-name', { GET: () => ({ name: ctx.nodeName }) });
+  route(app, ctx, '/api/cluster-name', { GET: () => ({ name: ctx.cluster()?.clusterName ?? ctx.nodeName }) });
   route(app, ctx, '/api/nodes', {
     GET: (r) => {
       requireTag(r.user, 'monitoring');
-      return [nodeJson(ctx)];
+      return nodesJson(ctx);
     },
   });
   route(app, ctx, '/api/nodes/:name', {
     GET: (r) => {
       requireTag(r.user, 'monitoring');
-      if (r.params.name !== ctx.nodeName) throw objectNotFound();
-      return nodeJson(ctx);
+      const node = nodesJson(ctx).find((n) => n.name === r.params.name);
+      if (node === undefined) throw objectNotFound();
+      return node;
     },
   });
   route(app, ctx, '/api/vhosts', { GET: (r) => listResponse(vhostsOf(ctx, r), r.query, ['name']) });
@@ -72,7 +73,7 @@ function overview(ctx: ManagementContext, _r: ApiRequest): unknown {
     product_version: WHARF_VERSION,
     product_name: 'Wharf',
     rabbitmq_version: RABBITMQ_COMPAT_VERSION,
-    cluster_name: ctx.nodeName,
+    cluster_name: ctx.cluster()?.clusterName ?? ctx.nodeName,
     erlang_version: process.version,
     erlang_full_version: `Node.js ${process.version}`,
     disable_stats: false,
@@ -93,6 +94,35 @@ function overview(ctx: ManagementContext, _r: ApiRequest): unknown {
 
 function listenerPort(ctx: ManagementContext, protocol: string): number {
   return ctx.listeners().find((l) => l.protocol === protocol)?.port ?? 0;
+}
+
+/**
+ * Every node: this one with its own figures; in a cluster, the others with what etcd
+ * holds of them (RabbitMQ lists stopped members too, running: false). Wharf adds
+ * `addresses` (how clients reach each node) and `leaders` (the resources it leads,
+ * with their epochs): docs/cluster.md.
+ */
+function nodesJson(ctx: ManagementContext): Record<string, unknown>[] {
+  const cluster = ctx.cluster();
+  if (cluster === undefined) {
+    const addresses = Object.fromEntries(ctx.listeners().map((l) => [l.protocol, hostPort(l.ip, l.port)]));
+    return [{ ...nodeJson(ctx), addresses, leaders: [] }];
+  }
+  return cluster.nodes().map((n) => {
+    const own = n.self ? nodeJson(ctx) : { name: n.name, type: 'disc', running: n.up, being_drained: false, partitions: [] };
+    return {
+      ...own,
+      running: n.up,
+      ...(n.startedAt !== undefined && !n.self ? { uptime: Math.max(0, Date.now() - n.startedAt) } : {}),
+      ...(n.version !== undefined ? { applications: [{ name: 'wharf', description: 'Wharf', version: n.version }] } : {}),
+      addresses: n.addresses,
+      leaders: n.leaders,
+    };
+  });
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function nodeJson(ctx: ManagementContext): Record<string, unknown> {

@@ -418,3 +418,33 @@ function pickTls(o: ServeOptions): Partial<ServeOptions> {
   const { tls, amqpsPort, httpsPort, certLoginFrom } = o;
   return Object.fromEntries(Object.entries({ tls, amqpsPort, httpsPort, certLoginFrom }).filter(([, v]) => v !== undefined));
 }
+
+describe('serve: cluster options', () => {
+  it('none: a single node', () => {
+    assert.equal(serve([]).cluster, undefined);
+  });
+
+  it('--cluster with --node-name and the rest; the environment and the config file too', () => {
+    assert.deepEqual(
+      serve(['--cluster', 'http://127.0.0.1:2379,http://127.0.0.1:22379', '--node-name', 'n1', '--advertise-host', 'h1',
+        '--cluster-name', 'prod', '--cluster-lease-ttl', '5']).cluster,
+      { endpoints: ['http://127.0.0.1:2379', 'http://127.0.0.1:22379'], nodeName: 'n1', advertiseHost: 'h1', clusterName: 'prod', leaseTtlSec: 5 },
+    );
+    assert.deepEqual(serve([], { WHARF_CLUSTER: 'http://e:2379', WHARF_NODE_NAME: 'n2' }).cluster, { endpoints: ['http://e:2379'], nodeName: 'n2' });
+    const file = files({ '/c.json': JSON.stringify({ cluster: ['http://e:2379'], nodeName: 'n3', clusterLeaseTtlSec: 3 }) });
+    assert.deepEqual(serve(['--config', '/c.json'], {}, file).cluster, { endpoints: ['http://e:2379'], nodeName: 'n3', leaseTtlSec: 3 });
+  });
+
+  it('refuses a cluster without a node name, cluster options without --cluster, and bad values', () => {
+    usageError(['serve', '--cluster', 'http://e:2379'], {}, noFiles, "--cluster needs --node-name (this node's name, unique in the cluster)");
+    usageError(['serve', '--node-name', 'n1', '--advertise-host', 'h'], {}, noFiles, '--node-name, --advertise-host need --cluster (etcd\'s URLs)');
+    usageError(['serve', '--cluster', 'etcd:2379', '--node-name', 'n1'], {}, noFiles, /^invalid --cluster: "etcd:2379" \(expected etcd client URLs/);
+    usageError(['serve', '--cluster', 'http://e:2379', '--node-name', 'a/b'], {}, noFiles, /^invalid --node-name: "a\/b"/);
+    usageError(['serve', '--cluster', 'http://e:2379', '--node-name', 'n1', '--cluster-lease-ttl', '0'], {}, noFiles,
+      /^invalid --cluster-lease-ttl: "0" \(expected a whole number of seconds from 1 to 3600\)/);
+  });
+
+  it('documents every cluster option in serve --help', () => {
+    for (const flag of ['--cluster', '--node-name', '--advertise-host', '--cluster-name', '--cluster-lease-ttl']) assert.ok(serveHelpText.includes(flag), flag);
+  });
+});

@@ -1,0 +1,21 @@
+// The control plane's typed errors: the CLI prints their message, tests check their kind.
+
+export type ClusterErrorKind =
+  /** etcd did not answer at start. */
+  | 'unreachable'
+  /** Another live process is registered under this node name. */
+  | 'duplicate-node'
+  /** A write under an epoch that is no longer the resource's (a deposed leader). */
+  | 'fenced'
+  /** The node's lease is past its local deadline: it may not act as a leader. */
+  | 'no-lease';
+
+export class ClusterError extends Error {
+  constructor(
+    readonly kind: ClusterErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ClusterError';
+  }
+}
