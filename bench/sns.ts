@@ -7,12 +7,14 @@
 //   - in-process: SnsService.Publish called directly (the ceiling: no HTTP, no SigV4);
 //   - SDK: @aws-sdk/client-sns over HTTP keep-alive (query protocol + SigV4) against
 //     `wharf serve` on the same data dir, in its own process;
+//   - raw HTTP: the same requests signed by hand (bench/lib/sigv4-sign.ts), without the
+//     SDK's own CPU;
 // each for the signed envelope and for raw delivery. Numbers, never assertions.
 //   node dist/bench/sns.js [--subscriptions 10000] [--seconds 3] [--concurrency 64]
 
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { Agent } from 'node:http';
+import { Agent, request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +25,7 @@ import { SnsService } from '../src/server/aws/sns/service.js';
 import { bindingArgs } from '../src/server/aws/sns/subscriptions.js';
 import { SnsTopics } from '../src/server/aws/sns/topics.js';
 import { createLogger } from '../src/util/logger.js';
+import { signedFormHeaders } from './lib/sigv4-sign.js';
 import { spawnBroker } from '../test/helpers/broker.js';
 
 const { values } = parseArgs({
@@ -41,6 +44,32 @@ function params(topic: string, i: number): Record<string, unknown> {
     Message: `{"order":${i},"note":"an order of about a hundred bytes, as JSON"}`,
     MessageAttributes: { customer: { DataType: 'String', StringValue: `c${(i * 7919) % N}` }, amount: { DataType: 'Number', StringValue: String(50 + (i % 50)) } },
   };
+}
+
+/** Publish i as the query protocol's form (what the SDK sends), for the raw HTTP client. */
+function form(topic: string, i: number): string {
+  const p = params(topic, i) as { TopicArn: string; Message: string; MessageAttributes: Record<string, { DataType: string; StringValue: string }> };
+  const f = new URLSearchParams({ Action: 'Publish', Version: '2010-03-31', TopicArn: p.TopicArn, Message: p.Message });
+  Object.entries(p.MessageAttributes).forEach(([name, a], k) => {
+    f.set(`MessageAttributes.entry.${k + 1}.Name`, name);
+    f.set(`MessageAttributes.entry.${k + 1}.Value.DataType`, a.DataType);
+    f.set(`MessageAttributes.entry.${k + 1}.Value.StringValue`, a.StringValue);
+  });
+  return f.toString();
+}
+
+/** One signed query-protocol POST over a keep-alive agent; rejects on a non-200 answer. */
+function rawPublish(agent: Agent, port: number, body: string): Promise<void> {
+  const host = `127.0.0.1:${port}`;
+  const headers = signedFormHeaders({ accessKey: 'test', secret: 'test', region: 'us-east-1', service: 'sns' }, host, body);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/', headers, agent }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Topics with N subscriptions each, made straight on the vhost and saved once (Subscribe saves the topology per call). */
@@ -116,6 +145,11 @@ try {
       console.log(`SDK (HTTP) ${kind.padEnd(7)} ${fmt(rate)} publishes/s`);
     }
     client.destroy();
+    // The same requests without the SDK (a form signed with SigV4 by hand): the broker's share.
+    for (const [kind, topic] of Object.entries(TOPICS)) {
+      const rate = await measure((i) => rawPublish(agent, child.awsPort ?? 0, form(topic, i)));
+      console.log(`raw HTTP   ${kind.padEnd(7)} ${fmt(rate)} publishes/s`);
+    }
     agent.destroy();
   } finally {
     await child.kill();

@@ -36,6 +36,30 @@ export function signedJsonHeaders(key: SigningKey, host: string, target: string,
   };
 }
 
+const FORM_TYPE = 'application/x-www-form-urlencoded; charset=utf-8';
+
+/** Headers for a query-protocol POST / (a form body: Action=...&...) to `host`, signed at `now`. */
+export function signedFormHeaders(key: SigningKey, host: string, body: string, now = new Date()): Record<string, string> {
+  const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const date = amzDate.slice(0, 8);
+  const signedHeaders = 'content-type;host;x-amz-date';
+  const canonical = ['POST', '/', '', `content-type:${FORM_TYPE}\nhost:${host}\nx-amz-date:${amzDate}\n`, signedHeaders, sha256(body)].join('\n');
+  const scope = `${date}/${key.region}/${key.service}/aws4_request`;
+  const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${sha256(canonical)}`;
+  let k = hmac(`AWS4${key.secret}`, date);
+  k = hmac(k, key.region);
+  k = hmac(k, key.service);
+  k = hmac(k, 'aws4_request');
+  const signature = hmac(k, toSign).toString('hex');
+  return {
+    'content-type': FORM_TYPE,
+    host,
+    'x-amz-date': amzDate,
+    'content-length': String(Buffer.byteLength(body)),
+    authorization: `AWS4-HMAC-SHA256 Credential=${key.accessKey}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`,
+  };
+}
+
 function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
