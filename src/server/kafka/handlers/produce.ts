@@ -7,6 +7,7 @@
 // (Kafka's KIP-890 verification): the partition must be in the producer's ongoing transaction.
 
 import { isTransactionalBatch } from '../../../broker/stream/batch-attributes.js';
+import { LAST_OFFSET_DELTA_AT } from '../../../broker/stream/batch-header.js';
 import { StreamError } from '../../../broker/stream/errors.js';
 import {
   Compression,
@@ -73,6 +74,8 @@ export const produce: Handler<0> = async (ctx, req, v) => {
   const txnUnauthorized = req.transactionalId === null && req.topicData.some((t) => t.partitionData.some((p) => hasTransactionalRecords(p.records)));
   const waits: Promise<void>[] = [];
   let failed = false;
+  // In a cluster (docs/cluster.md); undefined on a single node, where nothing below changes.
+  const replication = ctx.broker.replication;
   const responses = req.topicData.map((t) => {
     const stream = ctx.vhost.streams.get(t.name);
     const partitionResponses = t.partitionData.map((p): PartitionOut => {
@@ -93,10 +96,24 @@ export const produce: Handler<0> = async (ctx, req, v) => {
         return refused(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `Produce v${v} may not carry zstd-compressed batches`);
       }
       try {
+        const role = replication?.role(ctx.vhost.name, t.name, index);
+        if (role !== undefined && !role.leader) return refused(index, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+        // Kafka checks the ISR against min.insync.replicas before appending (Partition.appendRecordsToLeader).
+        if (role !== undefined && req.acks === -1) replication?.checkInSync(ctx.vhost.name, t.name, index);
         const verify = req.transactionalId === null ? undefined : verifier(ctx, req.transactionalId, t.name, index, v);
         const r = partition.append(records, Date.now(), checkCompressed, verify);
         const out: PartitionOut = { index, errorCode: ErrorCode.NONE, baseOffset: BigInt(r.baseOffset), logAppendTimeMs: -1n, logStartOffset: BigInt(r.logStartOffset) };
-        if (req.acks === -1) {
+        if (role !== undefined && replication !== undefined && req.acks !== 0) {
+          // acks=1: on the leader's disk; acks=all: below the high watermark (on every in-sync replica's disk).
+          const last = r.baseOffset + records.readInt32BE(LAST_OFFSET_DELTA_AT);
+          const settled = req.acks === -1 ? r.durable.then(() => replication.committed(ctx.vhost.name, t.name, index, last, req.timeoutMs)) : r.durable;
+          waits.push(
+            settled.catch((err: unknown) => {
+              const f = failureOf(err);
+              Object.assign(out, { errorCode: f.code, errorMessage: f.message, baseOffset: -1n });
+            }),
+          );
+        } else if (req.acks === -1) {
           waits.push(
             r.durable.catch((err: unknown) => {
               const f = failureOf(err);

@@ -1,0 +1,61 @@
+// What a protocol adapter asks of stream replication (docs/cluster.md, "Streams: the data
+// plane"). Protocol-neutral: roles, offsets and node ids, never wire bytes. A single node has
+// no replication (Broker.replication is undefined) and none of this is consulted.
+
+/** A cluster member as clients of a stream protocol reach it. */
+export interface ReplicaNode {
+  /** A stable number per node name (Kafka's broker id). */
+  readonly id: number;
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** One replicated partition as this node sees it now. */
+export interface PartitionRole {
+  /** This node leads it (and its lease is within its deadline). */
+  readonly leader: boolean;
+  /** The leader's node id, or -1 while there is none. */
+  readonly leaderId: number;
+  /** The leader's epoch (0 while there is none). */
+  readonly epoch: number;
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+}
+
+/** Why a replicated write or read was refused; the adapter maps it to its protocol's code. */
+export type ReplicationRefusal = 'not-leader' | 'not-enough-replicas' | 'fenced-epoch' | 'unknown-epoch' | 'timeout';
+
+export class ReplicationError extends Error {
+  constructor(
+    readonly kind: ReplicationRefusal,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ReplicationError';
+  }
+}
+
+export interface StreamReplication {
+  /** This node's id. */
+  readonly selfId: number;
+  /** Every live member, with the address of the stream protocol's listener. */
+  nodes(): ReplicaNode[];
+  /** The partition's role, or undefined when the stream is not replicated (it is this node's own). */
+  role(vhost: string, stream: string, partition: number): PartitionRole | undefined;
+  /**
+   * A stream was created here: place its partitions' replicas and publish it to the cluster.
+   * replicationFactor -1: the default, min(3, live nodes).
+   */
+  created(vhost: string, stream: string, partitions: number, replicationFactor: number): Promise<void>;
+  /** Checks a replication factor a client asked for before anything is created. */
+  checkReplicationFactor(replicationFactor: number): void;
+  /** The high watermark: offsets below it are on disk on every in-sync replica. */
+  highWatermark(vhost: string, stream: string, partition: number): number;
+  /** Refuses a write all in-sync replicas must take when there are too few of them. */
+  checkInSync(vhost: string, stream: string, partition: number): void;
+  /** Resolves once the high watermark passes `offset` (ReplicationError 'timeout' after timeoutMs, 'not-leader' if deposed). */
+  committed(vhost: string, stream: string, partition: number, offset: number, timeoutMs: number): Promise<void>;
+  /** A follower fetched from `fetchOffset`: everything below it is on its disk. */
+  followerFetched(vhost: string, stream: string, partition: number, replicaId: number, fetchOffset: number): void;
+}

@@ -1,0 +1,244 @@
+// Stream replication on one node (docs/cluster.md, "Streams: the data plane"): it learns every
+// replicated stream's placement from etcd (meta/streams/...), creates the stream here, campaigns
+// for the partitions it holds a replica of (among the in-sync replicas only, once an ISR is
+// written), leads them (high watermark over the ISR) or follows their leader (fetching its log).
+// The broker sees it through StreamReplication; it knows no protocol.
+
+import { Etcd3, type IKeyValue, type Watcher } from 'etcd3';
+import type { Broker } from '../../broker/broker.js';
+import { StreamError } from '../../broker/stream/errors.js';
+import { ReplicationError, type PartitionRole, type ReplicaNode, type StreamReplication } from '../../broker/stream/replication.js';
+import type { Logger } from '../../util/logger.js';
+import type { ControlPlane } from '../control-plane.js';
+import { resourcePath, type Resource } from '../keys.js';
+import type { ReplicaSessionFactory } from './fetcher.js';
+import { PartitionReplica } from './partition-replica.js';
+import { DEFAULT_REPLICATION_FACTOR, nodeId, parseIsr, parsePlacement, place, placementKey, type StreamPlacement } from './placement.js';
+
+const TICK_MS = 250;
+
+export interface StreamReplicasOptions {
+  readonly plane: ControlPlane;
+  readonly endpoints: readonly string[];
+  readonly broker: Broker;
+  /** The protocol followers fetch with (its address key in node records, e.g. "kafka"). */
+  readonly protocol: string;
+  readonly sessions: ReplicaSessionFactory;
+  /** Kafka's replica.lag.time.max.ms: a follower this far behind leaves the ISR. */
+  readonly lagMs: number;
+  readonly logger: Logger;
+}
+
+export class StreamReplicas implements StreamReplication {
+  readonly selfId: number;
+  private readonly placements = new Map<string, StreamPlacement>();
+  private readonly parts = new Map<string, PartitionReplica>();
+  private readonly campaigning = new Set<string>();
+  private readonly client: Etcd3;
+  private watcher: Watcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly logger: Logger;
+
+  private constructor(private readonly o: StreamReplicasOptions) {
+    this.selfId = nodeId(o.plane.nodeName);
+    this.client = new Etcd3({ hosts: [...o.endpoints] });
+    this.logger = o.logger.child({ component: 'stream-replication' });
+  }
+
+  static async start(o: StreamReplicasOptions): Promise<StreamReplicas> {
+    const r = new StreamReplicas(o);
+    const prefix = `${o.plane.keys.root}meta/streams/`;
+    const res = await r.client.getAll().prefix(prefix).exec();
+    for (const kv of res.kvs) await r.applyKv(kv);
+    r.watcher = await r.client.watch().prefix(prefix).startRevision((BigInt(res.header.revision) + 1n).toString()).create();
+    r.watcher.on('put', (kv) => void r.applyKv(kv));
+    o.plane.view.on('change', () => r.reconcile());
+    r.timer = setInterval(() => r.reconcile(), TICK_MS);
+    r.reconcile();
+    return r;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    for (const p of this.parts.values()) p.close();
+    await this.watcher?.cancel().catch(() => undefined);
+    this.client.close();
+  }
+
+  nodes(): ReplicaNode[] {
+    const out: ReplicaNode[] = [];
+    for (const [name, rec] of this.o.plane.view.live) {
+      const at = splitAddress(rec.addresses[this.o.protocol]);
+      if (at !== undefined) out.push({ id: nodeId(name), name, ...at });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  role(vhost: string, stream: string, partition: number): PartitionRole | undefined {
+    const p = this.parts.get(pathOf(vhost, stream, partition));
+    if (p === undefined) return undefined;
+    const leader = this.leaderOf(p.path);
+    return {
+      leader: p.leading,
+      leaderId: p.leading ? this.selfId : leader !== undefined ? nodeId(leader.node) : -1,
+      epoch: p.leading && p.term ? p.term.epoch : (leader?.epoch ?? 0),
+      replicas: p.replicas.map(nodeId),
+      isr: p.isr.map(nodeId),
+    };
+  }
+
+  checkReplicationFactor(factor: number): void {
+    const live = this.o.plane.view.live.size;
+    if (factor === -1) return;
+    if (factor < 1 || factor > live) {
+      throw new ReplicationError(
+        'not-enough-replicas',
+        `Unable to replicate the partition ${factor} time(s): The target replication factor of ${factor} cannot be reached because only ${live} broker(s) are registered.`,
+      );
+    }
+  }
+
+  async created(vhost: string, stream: string, partitions: number, factor: number): Promise<void> {
+    const live = [...this.o.plane.view.live.keys()];
+    const rf = factor === -1 ? Math.min(DEFAULT_REPLICATION_FACTOR, live.length) : factor;
+    const placement = place(vhost, stream, partitions, rf, live);
+    const key = placementKey(this.o.plane.keys.root, vhost, stream);
+    const res = await this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(JSON.stringify(placement))).else(this.client.get(key)).commit();
+    const kv = res.succeeded ? undefined : res.responses[0]?.response_range?.kvs[0];
+    const chosen = kv === undefined ? placement : parsePlacement(kv.value.toString());
+    if (chosen !== undefined) await this.apply(chosen);
+    this.reconcile();
+  }
+
+  highWatermark(vhost: string, stream: string, partition: number): number {
+    return this.part(vhost, stream, partition).hw;
+  }
+
+  checkInSync(vhost: string, stream: string, partition: number): void {
+    this.part(vhost, stream, partition).checkInSync();
+  }
+
+  committed(vhost: string, stream: string, partition: number, offset: number, timeoutMs: number): Promise<void> {
+    return this.part(vhost, stream, partition).committed(offset, timeoutMs);
+  }
+
+  followerFetched(vhost: string, stream: string, partition: number, replicaId: number, fetchOffset: number): void {
+    const p = this.parts.get(pathOf(vhost, stream, partition));
+    const node = p?.replicas.find((r) => nodeId(r) === replicaId);
+    if (p !== undefined && node !== undefined) p.followerFetched(node, fetchOffset);
+  }
+
+  private part(vhost: string, stream: string, partition: number): PartitionReplica {
+    const p = this.parts.get(pathOf(vhost, stream, partition));
+    if (p === undefined) throw new ReplicationError('not-leader', `${stream}-${partition} is not a replicated partition`);
+    return p;
+  }
+
+  private async applyKv(kv: IKeyValue): Promise<void> {
+    const placement = parsePlacement(kv.value.toString());
+    if (placement === undefined) {
+      this.logger.warn('ignoring a stream placement this version cannot read', { key: kv.key.toString() });
+      return;
+    }
+    await this.apply(placement).catch((err: unknown) =>
+      this.logger.error('cannot create a replicated stream here', { stream: placement.name, error: (err as Error).message }),
+    );
+  }
+
+  /** Creates the stream here if needed (every node knows every stream) and tracks its partitions. */
+  private async apply(placement: StreamPlacement): Promise<void> {
+    const id = `${placement.vhost}\0${placement.name}`;
+    if (this.placements.has(id)) return;
+    const vhost = this.o.broker.vhost(placement.vhost);
+    if (vhost === undefined) throw new Error(`no vhost '${placement.vhost}' on this node`);
+    await vhost.streams.creation(placement.name);
+    if (vhost.streams.get(placement.name) === undefined) {
+      try {
+        await vhost.streams.create(placement.name, { partitions: placement.partitions, kafkaName: true });
+      } catch (err) {
+        if (!(err instanceof StreamError && err.kind === 'exists')) throw err;
+      }
+    }
+    if (this.placements.has(id)) return;
+    this.placements.set(id, placement);
+    const self = this.o.plane.nodeName;
+    for (let i = 0; i < placement.partitions; i++) {
+      const path = pathOf(placement.vhost, placement.name, i);
+      const get = (): ReturnType<NonNullable<ReturnType<typeof vhost.streams.get>>['partition']> => vhost.streams.get(placement.name)?.partition(i);
+      this.parts.set(path, new PartitionReplica(self, path, placement.name, i, placement.replicas[i], get, this.logger));
+    }
+    this.logger.info('replicated stream known', { stream: placement.name, partitions: placement.partitions, replicas: placement.replicas });
+  }
+
+  /** Leads, follows or campaigns for every partition this node holds a replica of. */
+  private reconcile(): void {
+    if (this.closed) return;
+    const view = this.o.plane.view;
+    const live = new Set(view.live.keys());
+    const self = this.o.plane.nodeName;
+    for (const p of this.parts.values()) {
+      if (!p.replicas.includes(self)) continue;
+      if (p.leading) {
+        p.maintainIsr(live, this.o.lagMs);
+        p.advance();
+        continue;
+      }
+      const leader = this.leaderOf(p.path);
+      if (leader === undefined) {
+        p.stopFollowing();
+        this.campaign(p);
+        continue;
+      }
+      if (leader.node === self) continue; // a term of this node that is ending
+      const at = splitAddress(view.live.get(leader.node)?.addresses[this.o.protocol]);
+      if (at === undefined) continue;
+      p.follow({ node: leader.node, epoch: leader.epoch, ...at }, this.o.sessions, this.selfId);
+    }
+  }
+
+  /** The live leader of a resource (its node up with the instance that won). */
+  private leaderOf(path: string): { node: string; epoch: number } | undefined {
+    const l = this.o.plane.view.leaders.get(path);
+    if (l === undefined) return undefined;
+    const node = this.o.plane.view.live.get(l.node);
+    return node !== undefined && node.instance === l.instance ? l : undefined;
+  }
+
+  /** Campaigns if this replica may lead: it is in the ISR etcd holds (any replica before the first ISR). */
+  private campaign(p: PartitionReplica): void {
+    if (this.campaigning.has(p.path)) return;
+    this.campaigning.add(p.path);
+    const resource = resourceOf(p);
+    void (async () => {
+      const isrKv = await this.client.get(this.o.plane.keys.state(resource, 'isr')).exec();
+      const text = isrKv.kvs[0]?.value.toString();
+      const isr = text === undefined ? undefined : parseIsr(text);
+      if (isr !== undefined && !isr.includes(this.o.plane.nodeName)) return; // Kafka's clean leader election
+      const term = await this.o.plane.campaign(resource);
+      if (term === undefined) return;
+      // The written ISR; the first tick drops the replicas whose nodes are down, in etcd first.
+      p.becomeLeader(term, isr);
+      this.logger.info('leading a stream partition', { partition: p.path, epoch: term.epoch, isr: p.isr, highWatermark: p.hw });
+      this.reconcile();
+    })()
+      .catch((err: unknown) => this.logger.warn('partition campaign failed', { partition: p.path, error: (err as Error).message }))
+      .finally(() => this.campaigning.delete(p.path));
+  }
+}
+
+function resourceOf(p: PartitionReplica): Resource {
+  const [, vhost] = p.path.split('/');
+  return { kind: 'stream', vhost: decodeURIComponent(vhost), name: p.stream, partition: p.index };
+}
+
+function pathOf(vhost: string, stream: string, partition: number): string {
+  return resourcePath({ kind: 'stream', vhost, name: stream, partition });
+}
+
+function splitAddress(address: string | undefined): { host: string; port: number } | undefined {
+  if (address === undefined) return undefined;
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
+  return m === null ? undefined : { host: m[1], port: Number(m[2]) };
+}
