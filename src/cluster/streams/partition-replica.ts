@@ -25,6 +25,16 @@ interface FollowerProgress {
   caughtUpMs: number;
 }
 
+/** What a replica needs of the node around it. */
+export interface ReplicaHost {
+  /** The local partition (a new object after reset()). */
+  partition(): Partition | undefined;
+  /** Empties the local partition (its files go); it fetches everything again. */
+  reset(): Promise<void>;
+  /** The partition's leader epochs and the offset each began at, oldest first (state/<resource>/epochs). */
+  history(): Promise<readonly (readonly [number, number])[]>;
+}
+
 export interface LeaderLink {
   readonly node: string;
   readonly host: string;
@@ -33,6 +43,8 @@ export interface LeaderLink {
 }
 
 const FOLLOWER_WAIT_MS = 500;
+/** Where a v2 record batch holds the epoch of the leader that appended it (Kafka's partitionLeaderEpoch). */
+export const PARTITION_LEADER_EPOCH_AT = 12;
 const FOLLOWER_RETRY_MS = 200;
 
 export class PartitionReplica {
@@ -58,7 +70,7 @@ export class PartitionReplica {
     readonly stream: string,
     readonly index: number,
     readonly replicas: readonly string[],
-    private readonly partition: () => Partition | undefined,
+    private readonly host: ReplicaHost,
     private readonly logger: Logger,
   ) {
     this.isr = [...replicas];
@@ -91,7 +103,7 @@ export class PartitionReplica {
 
   /** A follower fetched from `offset` (leader side). */
   followerFetched(node: string, offset: number): void {
-    const p = this.partition();
+    const p = this.host.partition();
     if (!this.leading || p === undefined) return;
     const leo = p.highWatermark; // the leader's log end on disk
     const prev = this.progress.get(node) ?? { leo: 0, leaderLeoAtFetch: 0, caughtUpMs: 0 };
@@ -106,7 +118,7 @@ export class PartitionReplica {
 
   /** Recomputes the high watermark over the ISR (leader side) and wakes what waited for it. */
   advance(): void {
-    const p = this.partition();
+    const p = this.host.partition();
     if (!this.leading || p === undefined) return;
     let low = p.highWatermark;
     for (const r of this.isr) {
@@ -153,7 +165,7 @@ export class PartitionReplica {
    * so a new leader is always chosen among replicas that had every committed record.
    */
   maintainIsr(live: ReadonlySet<string>, lagMs: number): void {
-    const p = this.partition();
+    const p = this.host.partition();
     const term = this.term;
     if (!this.leading || term === undefined || p === undefined || this.isrWriting) return;
     const now = Date.now();
@@ -203,10 +215,39 @@ export class PartitionReplica {
     this.failWaiters(new ReplicationError('not-leader', `${this.path} is closing`));
   }
 
+  /**
+   * Kafka's follower truncation (OffsetsForLeaderEpoch): the epoch of this log's last batch ended,
+   * in the leader's lineage, where the next epoch began; records at or past that offset here were
+   * never committed. Wharf cannot cut a log's tail yet, so such a log is emptied and fetched again.
+   */
+  private async truncateDiverged(force: boolean): Promise<void> {
+    const p = this.host.partition();
+    if (p === undefined || p.logEndOffset === 0) return;
+    let end = Number.POSITIVE_INFINITY;
+    if (force) {
+      end = 0;
+    } else {
+      const lastBase = await p.lastBatchOffset('uncommitted');
+      const last = (await p.read(lastBase, 1)).batches[0];
+      const epoch = last === undefined ? -1 : last.readInt32BE(PARTITION_LEADER_EPOCH_AT);
+      const next = (await this.host.history()).find(([e]) => e > epoch);
+      if (epoch < 0) end = 0; // not written under a replicated leader: nothing to match it against
+      else if (next !== undefined) end = next[1];
+    }
+    if (p.logEndOffset <= end) return;
+    this.logger.warn('this replica\'s log diverged from the leader\'s; fetching it again', { partition: this.path, logEnd: p.logEndOffset, divergedAt: end });
+    await this.host.reset();
+  }
+
   private async fetchLoop(leader: LeaderLink, session: ReplicaSession, replicaId: number): Promise<void> {
     let reported: string | undefined;
+    try {
+      await this.truncateDiverged(false);
+    } catch (err) {
+      this.logger.error('cannot check this replica against the leader\'s epochs', { partition: this.path, error: (err as Error).message });
+    }
     while (this.following === leader && !this.closed) {
-      const p = this.partition();
+      const p = this.host.partition();
       if (p === undefined) return;
       const res = await session.fetch({
         host: leader.host,
@@ -219,6 +260,11 @@ export class PartitionReplica {
         maxWaitMs: FOLLOWER_WAIT_MS,
       });
       if (this.following !== leader) return;
+      if (!res.ok && res.error === 'OFFSET_OUT_OF_RANGE' && p.logEndOffset > 0) {
+        // Longer than the leader's log: a tail the leader never had.
+        await this.truncateDiverged(true).catch((err: unknown) => this.logger.error('cannot reset the replica', { partition: this.path, error: (err as Error).message }));
+        continue;
+      }
       if (!res.ok) {
         if (reported !== res.error) this.logger.warn('replica fetch failed; retrying', { partition: this.path, leader: leader.node, error: res.error });
         reported = res.error;

@@ -12,7 +12,7 @@ import type { Logger } from '../../util/logger.js';
 import type { ControlPlane } from '../control-plane.js';
 import { resourcePath, type Resource } from '../keys.js';
 import type { ReplicaSessionFactory } from './fetcher.js';
-import { PartitionReplica } from './partition-replica.js';
+import { PartitionReplica, type ReplicaHost } from './partition-replica.js';
 import { DEFAULT_REPLICATION_FACTOR, nodeId, parseIsr, parsePlacement, place, placementKey, type StreamPlacement } from './placement.js';
 
 const TICK_MS = 250;
@@ -36,6 +36,9 @@ export class StreamReplicas implements StreamReplication {
   private readonly campaigning = new Set<string>();
   private readonly client: Etcd3;
   private watcher: Watcher | undefined;
+  private stateWatcher: Watcher | undefined;
+  /** ISRs read from etcd before their stream's placement was applied. */
+  private readonly pendingIsr = new Map<string, string[]>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly logger: Logger;
@@ -53,6 +56,12 @@ export class StreamReplicas implements StreamReplication {
     for (const kv of res.kvs) await r.applyKv(kv);
     r.watcher = await r.client.watch().prefix(prefix).startRevision((BigInt(res.header.revision) + 1n).toString()).create();
     r.watcher.on('put', (kv) => void r.applyKv(kv));
+    // Followers learn each partition's ISR as its leader writes it (Metadata's isr_nodes on every node).
+    const states = `${o.plane.keys.root}state/stream/`;
+    const isrs = await r.client.getAll().prefix(states).exec();
+    for (const kv of isrs.kvs) r.applyState(kv);
+    r.stateWatcher = await r.client.watch().prefix(states).startRevision((BigInt(isrs.header.revision) + 1n).toString()).create();
+    r.stateWatcher.on('put', (kv) => r.applyState(kv));
     o.plane.view.on('change', () => r.reconcile());
     r.timer = setInterval(() => r.reconcile(), TICK_MS);
     r.reconcile();
@@ -64,6 +73,7 @@ export class StreamReplicas implements StreamReplication {
     clearInterval(this.timer);
     for (const p of this.parts.values()) p.close();
     await this.watcher?.cancel().catch(() => undefined);
+    await this.stateWatcher?.cancel().catch(() => undefined);
     this.client.close();
   }
 
@@ -136,6 +146,19 @@ export class StreamReplicas implements StreamReplication {
     return p;
   }
 
+  /** state/stream/<vhost>/<stream>/<partition>/isr: what the leader last wrote. */
+  private applyState(kv: IKeyValue): void {
+    const key = kv.key.toString();
+    const prefix = `${this.o.plane.keys.root}state/`;
+    if (!key.endsWith('/isr')) return;
+    const path = key.slice(prefix.length, -'/isr'.length);
+    const isr = parseIsr(kv.value.toString());
+    if (isr === undefined) return;
+    const p = this.parts.get(path);
+    if (p === undefined) this.pendingIsr.set(path, isr);
+    else if (!p.leading) p.isr = isr;
+  }
+
   private async applyKv(kv: IKeyValue): Promise<void> {
     const placement = parsePlacement(kv.value.toString());
     if (placement === undefined) {
@@ -166,8 +189,19 @@ export class StreamReplicas implements StreamReplication {
     const self = this.o.plane.nodeName;
     for (let i = 0; i < placement.partitions; i++) {
       const path = pathOf(placement.vhost, placement.name, i);
-      const get = (): ReturnType<NonNullable<ReturnType<typeof vhost.streams.get>>['partition']> => vhost.streams.get(placement.name)?.partition(i);
-      this.parts.set(path, new PartitionReplica(self, path, placement.name, i, placement.replicas[i], get, this.logger));
+      const resource: Resource = { kind: 'stream', vhost: placement.vhost, name: placement.name, partition: i };
+      const host: ReplicaHost = {
+        partition: () => vhost.streams.get(placement.name)?.partition(i),
+        reset: async () => {
+          await vhost.streams.get(placement.name)?.resetPartition(i);
+        },
+        history: () => this.history(resource),
+      };
+      const replica = new PartitionReplica(self, path, placement.name, i, placement.replicas[i], host, this.logger);
+      const isr = this.pendingIsr.get(path);
+      if (isr !== undefined) replica.isr = isr;
+      this.pendingIsr.delete(path);
+      this.parts.set(path, replica);
     }
     this.logger.info('replicated stream known', { stream: placement.name, partitions: placement.partitions, replicas: placement.replicas });
   }
@@ -206,6 +240,12 @@ export class StreamReplicas implements StreamReplication {
     return node !== undefined && node.instance === l.instance ? l : undefined;
   }
 
+  /** The partition's leader epochs with their start offsets, as its leaders wrote them. */
+  private async history(resource: Resource): Promise<(readonly [number, number])[]> {
+    const res = await this.client.get(this.o.plane.keys.state(resource, 'epochs')).exec();
+    return parseHistory(res.kvs[0]?.value.toString());
+  }
+
   /** Campaigns if this replica may lead: it is in the ISR etcd holds (any replica before the first ISR). */
   private campaign(p: PartitionReplica): void {
     if (this.campaigning.has(p.path)) return;
@@ -218,6 +258,11 @@ export class StreamReplicas implements StreamReplication {
       if (isr !== undefined && !isr.includes(this.o.plane.nodeName)) return; // Kafka's clean leader election
       const term = await this.o.plane.campaign(resource);
       if (term === undefined) return;
+      // Before it takes a write: where this epoch begins, fenced, for followers to truncate against.
+      const log = this.o.broker.vhost(resource.vhost)?.streams.get(p.stream)?.partition(p.index);
+      if (log === undefined) return void term.resign();
+      const history = [...(await this.history(resource)), [term.epoch, log.logEndOffset] as const];
+      await term.write('epochs', JSON.stringify(history));
       // The written ISR; the first tick drops the replicas whose nodes are down, in etcd first.
       p.becomeLeader(term, isr);
       this.logger.info('leading a stream partition', { partition: p.path, epoch: term.epoch, isr: p.isr, highWatermark: p.hw });
@@ -228,7 +273,18 @@ export class StreamReplicas implements StreamReplication {
   }
 }
 
-function resourceOf(p: PartitionReplica): Resource {
+function parseHistory(text: string | undefined): (readonly [number, number])[] {
+  if (text === undefined) return [];
+  try {
+    const v: unknown = JSON.parse(text);
+    if (!Array.isArray(v)) return [];
+    return v.filter((e): e is [number, number] => Array.isArray(e) && e.length === 2 && e.every((n) => Number.isSafeInteger(n)));
+  } catch {
+    return [];
+  }
+}
+
+function resourceOf(p: PartitionReplica): Extract<Resource, { kind: 'stream' }> {
   const [, vhost] = p.path.split('/');
   return { kind: 'stream', vhost: decodeURIComponent(vhost), name: p.stream, partition: p.index };
 }

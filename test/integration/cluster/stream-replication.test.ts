@@ -111,15 +111,16 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
     return epochs.length === 1 ? epochs[0] : -1;
   }
 
+  const clusterArgs = (name: string): string[] => [
+    '--cluster', etcd.endpoint, '--node-name', name, '--advertise-host', '127.0.0.1', '--cluster-lease-ttl', String(TEST_LEASE_TTL_SEC),
+  ];
+
   before(async () => {
     etcd = await startTestEtcd();
     for (const name of NAMES) {
       const dir = await makeDataDir();
       dirs.set(name, dir);
-      nodes.set(
-        name,
-        await spawnBroker(dir, ['--cluster', etcd.endpoint, '--node-name', name, '--advertise-host', '127.0.0.1', '--cluster-lease-ttl', String(TEST_LEASE_TTL_SEC)]),
-      );
+      nodes.set(name, await spawnBroker(dir, clusterArgs(name)));
     }
   });
   after(async () => {
@@ -201,7 +202,7 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
     }
   });
 
-  it('kill -9 of the leader while producing with acks=all: every acknowledged record at its offset, replicas agree', LONG, async () => {
+  it('kill -9 of the leader while producing with acks=all: every acknowledged record at its offset; the old leader rejoins; replicas agree', LONG, async () => {
     const topic = topicName('failover');
     const admin = kafka(bootstrapOf(NAMES)).admin();
     await admin.connect();
@@ -211,38 +212,39 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
     const before = await metadataVia('n1', topic);
     const oldLeader = nameOf(before?.partitions[0]?.leader ?? -1);
     const oldEpoch = await leaderEpochVia('n1', topic);
-    assert.ok(oldLeader !== undefined);
+    assert.ok(oldLeader !== undefined && oldEpoch > 0);
     const survivors = NAMES.filter((n) => n !== oldLeader);
 
+    // Three producers at once, so the kill lands with sends in flight.
     const producer = kafka(bootstrapOf(NAMES)).producer({ allowAutoTopicCreation: false });
     await producer.connect();
     const acked = new Map<number, string>();
     let failures = 0;
-    let killed = false;
-    let i = 0;
+    let killed: Promise<unknown> | undefined;
     const deadline = Date.now() + 60_000;
-    while (acked.size < 150 && Date.now() < deadline) {
-      const value = `v${i++}`;
-      try {
-        const [meta] = await producer.send({ topic, acks: -1, timeout: 5_000, messages: [{ value }] });
-        if (meta.errorCode === 0) acked.set(Number(meta.baseOffset), value);
-      } catch {
-        failures++;
-        await sleep(100);
+    const worker = async (w: number): Promise<void> => {
+      for (let i = 0; acked.size < 150 && Date.now() < deadline; i++) {
+        const value = `w${w}-${i}`;
+        try {
+          const [meta] = await producer.send({ topic, acks: -1, timeout: 5_000, messages: [{ value }] });
+          if (meta.errorCode === 0) acked.set(Number(meta.baseOffset), value);
+        } catch {
+          failures++;
+          await sleep(100);
+        }
+        if (killed === undefined && acked.size >= 50) killed = nodes.get(oldLeader)?.kill('SIGKILL') ?? Promise.resolve();
       }
-      if (!killed && acked.size >= 50) {
-        killed = true;
-        await nodes.get(oldLeader)?.kill('SIGKILL');
-      }
-    }
-    await producer.disconnect().catch(() => undefined);
-    assert.ok(killed, 'the leader was killed');
+    };
+    await Promise.all([0, 1, 2].map(worker));
+    await killed;
+    assert.ok(killed !== undefined, 'the leader was killed');
     assert.ok(acked.size >= 150, `150 records acknowledged (${acked.size}, ${failures} failed sends)`);
 
     const after = await metadataVia(survivors[0], topic);
     const newLeader = nameOf(after?.partitions[0]?.leader ?? -1);
     assert.ok(newLeader !== undefined && survivors.includes(newLeader), `a survivor leads (${newLeader})`);
     assert.ok((await leaderEpochVia(survivors[0], topic)) > oldEpoch, 'with a higher epoch');
+    await waitUntil(async () => (await metadataVia(survivors[0], topic))?.partitions[0]?.isr.length === 2, 'the dead node leaves the ISR', 20_000);
 
     const consumer = kafka(bootstrapOf(survivors)).consumer({ groupId: `g-${topic}` });
     await consumer.connect();
@@ -254,13 +256,24 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
     await consumer.disconnect();
     for (const [offset, value] of acked) assert.equal(seen.get(offset), value, `acknowledged ${value} at offset ${offset}`);
 
-    // The survivors' logs on disk: the same records at the same offsets up to the committed end.
-    for (const n of survivors) await nodes.get(n)?.kill('SIGKILL');
-    const logs = await Promise.all(survivors.map((n) => recordsOnDisk(dirs.get(n) ?? '', topic, 0)));
-    const committed = maxAcked + 1;
-    const prefixes = logs.map((l) => l.filter(([o]) => o < committed));
-    assert.equal(prefixes[0].length, committed, 'the committed prefix is whole on the first survivor');
-    assert.deepEqual(prefixes[1], prefixes[0], 'both survivors hold the same committed prefix');
+    // The old leader comes back on its data dir: it drops any tail it alone had, catches up and rejoins the ISR.
+    nodes.set(oldLeader, await spawnBroker(dirs.get(oldLeader) ?? '', clusterArgs(oldLeader)));
+    await waitUntil(async () => (await metadataVia(survivors[0], topic))?.partitions[0]?.isr.length === 3, 'the restarted node is in sync again', 30_000);
+    const more = kafka(bootstrapOf(survivors)).producer({ allowAutoTopicCreation: false });
+    await more.connect();
+    for (let i = 0; i < 10; i++) {
+      const [meta] = await more.send({ topic, acks: -1, messages: [{ value: `after-${i}` }] });
+      acked.set(Number(meta.baseOffset), `after-${i}`);
+    }
+    await more.disconnect();
+
+    // Every replica's log on disk: the same records at the same offsets up to the committed end.
+    for (const n of NAMES) await nodes.get(n)?.kill('SIGKILL');
+    const committed = Math.max(...acked.keys()) + 1;
+    const prefixes = await Promise.all(NAMES.map(async (n) => (await recordsOnDisk(dirs.get(n) ?? '', topic, 0)).filter(([o]) => o < committed)));
+    assert.equal(prefixes[0].length, committed, 'the committed prefix is whole');
+    assert.deepEqual(prefixes[1], prefixes[0], 'the replicas hold the same committed prefix');
+    assert.deepEqual(prefixes[2], prefixes[0], 'the replicas hold the same committed prefix');
     for (const [offset, value] of acked) assert.deepEqual(prefixes[0][offset], [offset, value]);
   });
 });

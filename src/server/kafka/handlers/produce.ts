@@ -27,6 +27,8 @@ const ZSTD_MIN_VERSION = 7;
 const COMPRESSION_AT = 22;
 const BATCH_HEADER_BYTES = 61;
 const MAGIC_AT = 16;
+/** Kafka's partitionLeaderEpoch field of a v2 batch. */
+const PARTITION_LEADER_EPOCH_AT = 12;
 
 /** The records of a compressed batch must decompress and parse (Kafka's LogValidator reads them all). */
 function checkCompressed(batch: Buffer): void {
@@ -100,6 +102,8 @@ export const produce: Handler<0> = async (ctx, req, v) => {
         if (role !== undefined && !role.leader) return refused(index, ErrorCode.NOT_LEADER_OR_FOLLOWER);
         // Kafka checks the ISR against min.insync.replicas before appending (Partition.appendRecordsToLeader).
         if (role !== undefined && req.acks === -1) replication?.checkInSync(ctx.vhost.name, t.name, index);
+        // A replicated partition's leader stamps its epoch on the batch, as Kafka's does (outside the CRC).
+        if (role !== undefined && records.length >= PARTITION_LEADER_EPOCH_AT + 4) records.writeInt32BE(role.epoch, PARTITION_LEADER_EPOCH_AT);
         const verify = req.transactionalId === null ? undefined : verifier(ctx, req.transactionalId, t.name, index, v);
         const r = partition.append(records, Date.now(), checkCompressed, verify);
         const out: PartitionOut = { index, errorCode: ErrorCode.NONE, baseOffset: BigInt(r.baseOffset), logAppendTimeMs: -1n, logStartOffset: BigInt(r.logStartOffset) };
