@@ -224,18 +224,19 @@ export class PartitionReplica {
     const p = this.host.partition();
     if (p === undefined || p.logEndOffset === 0) return;
     let end = Number.POSITIVE_INFINITY;
+    let epoch = -1;
     if (force) {
       end = 0;
     } else {
       const lastBase = await p.lastBatchOffset('uncommitted');
       const last = (await p.read(lastBase, 1)).batches[0];
-      const epoch = last === undefined ? -1 : last.readInt32BE(PARTITION_LEADER_EPOCH_AT);
+      epoch = last === undefined ? -1 : last.readInt32BE(PARTITION_LEADER_EPOCH_AT);
       const next = (await this.host.history()).find(([e]) => e > epoch);
       if (epoch < 0) end = 0; // not written under a replicated leader: nothing to match it against
       else if (next !== undefined) end = next[1];
     }
     if (p.logEndOffset <= end) return;
-    this.logger.warn('this replica\'s log diverged from the leader\'s; fetching it again', { partition: this.path, logEnd: p.logEndOffset, divergedAt: end });
+    this.logger.warn('this replica\'s log diverged from the leader\'s; fetching it again', { partition: this.path, logEnd: p.logEndOffset, lastEpoch: epoch, divergedAt: end });
     await this.host.reset();
   }
 

@@ -50,6 +50,7 @@ async function recordsOnDisk(dataDir: string, topic: string, partition: number):
       if (r.batches.length === 0) break;
       for (const b of r.batches) {
         const base = Number(b.readBigInt64BE(0));
+        assert.ok(b.readInt32BE(12) >= 1, `the batch at ${base} carries the epoch of the leader that appended it`);
         for (const rec of decodeRecords(b)) out.push([base + rec.offsetDelta, rec.value?.toString() ?? '']);
         at = base + b.readInt32BE(23) + 1;
       }
