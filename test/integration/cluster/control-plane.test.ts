@@ -145,6 +145,37 @@ describe('cluster control plane on etcd', () => {
     assert.equal(b.term(s)?.epoch, epoch + 1);
   });
 
+  it('a leader cut off from etcd steps down on its own, and rejoins as a follower once etcd is back', TEST_OPTS, async () => {
+    const cluster = freshCluster();
+    const a = await join(cluster, 'a');
+    const b = await join(cluster, 'b');
+    const q: Resource = { kind: 'queue', vhost: 'v', name: 'cut-off' };
+    a.lead(q);
+    await waitUntil(() => a.term(q) !== undefined, 'a leads');
+    const term = a.term(q);
+    assert.ok(term);
+    b.lead(q);
+    const ended = new Promise<string>((resolve) => term.once('ended', resolve));
+    const rejoined = new Promise<void>((resolve) => a.once('rejoined', () => resolve()));
+    // etcd stops answering (SIGSTOP): no keep-alive succeeds, so a must give up at its local deadline.
+    process.kill(etcd.pid, 'SIGSTOP');
+    let reason: string;
+    try {
+      reason = await ended;
+      assert.equal(term.active, false);
+      assert.equal(a.term(q), undefined, 'a no longer claims the lead while etcd is away');
+    } finally {
+      process.kill(etcd.pid, 'SIGCONT');
+    }
+    assert.match(reason, /lease lost: no keep-alive answered before the local deadline/);
+    await rejoined;
+    await waitUntil(() => b.term(q) !== undefined || a.term(q) !== undefined, 'someone leads again');
+    const next = b.term(q) ?? a.term(q);
+    assert.ok(next);
+    assert.ok(next.epoch > term.epoch, 'under a higher epoch');
+    await assert.rejects(term.write('x', 'y'), ClusterError);
+  });
+
   it('etcd unreachable at start: a clear error', TEST_OPTS, async () => {
     const port = await freePort();
     await assert.rejects(
