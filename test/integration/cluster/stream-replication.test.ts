@@ -203,6 +203,61 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
     }
   });
 
+  it('Fetch checks the leader epoch as Kafka does; acks=all with too few in-sync replicas is NOT_ENOUGH_REPLICAS, acks=1 still answers', LONG, async () => {
+    const { KafkaConnection } = await import('../../../src/client/kafka/index.js');
+    const { KafkaClient } = await import('../../../src/client/kafka/client.js');
+    const { ErrorCode } = await import('../../../src/protocol/kafka/index.js');
+    const { testBatch, values } = await import('../../helpers/kafka-batch.js');
+    const topic = topicName('epochs');
+    const admin = kafka(bootstrapOf(['n1'])).admin();
+    await admin.connect();
+    admins.push(admin);
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 2 }], waitForLeaders: false });
+    await waitUntil(async () => (await metadataVia('n1', topic))?.partitions[0]?.isr.length === 2, 'two in-sync replicas', 20_000);
+    const md = await metadataVia('n1', topic);
+    const leader = nameOf(md?.partitions[0]?.leader ?? -1) ?? '';
+    const follower = nameOf(md?.partitions[0]?.replicas.find((id) => id !== md?.partitions[0]?.leader) ?? -1) ?? '';
+    const epoch = await leaderEpochVia('n1', topic);
+    assert.ok(leader !== '' && follower !== '' && epoch > 0);
+
+    const fetchAt = async (name: string, currentLeaderEpoch: number): Promise<number> => {
+      const [host, port] = bootstrapOf([name])[0].split(':');
+      const conn = await KafkaConnection.open(host, Number(port));
+      try {
+        const res = await conn.request(1, 12, {
+          replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+          topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+          forgottenTopicsData: [], rackId: '',
+        });
+        return res.responses[0]?.partitions[0]?.errorCode ?? -1;
+      } finally {
+        await conn.close();
+      }
+    };
+    assert.equal(await fetchAt(leader, epoch), ErrorCode.NONE);
+    assert.equal(await fetchAt(leader, -1), ErrorCode.NONE, '-1: no epoch check');
+    assert.equal(await fetchAt(leader, epoch - 1), ErrorCode.FENCED_LEADER_EPOCH);
+    assert.equal(await fetchAt(leader, epoch + 1), ErrorCode.UNKNOWN_LEADER_EPOCH);
+    assert.equal(await fetchAt(follower, epoch), ErrorCode.NOT_LEADER_OR_FOLLOWER);
+
+    // The follower's node dies: the ISR shrinks to the leader alone, below min.insync.replicas (2).
+    await nodes.get(follower)?.kill('SIGKILL');
+    await waitUntil(async () => (await metadataVia(leader, topic))?.partitions[0]?.isr.length === 1, 'the ISR shrinks to the leader', 20_000);
+    const client = await KafkaClient.connect(bootstrapOf([leader])[0]);
+    try {
+      const [all] = (await KafkaClient.produce(client.any, { topic, acks: -1, partitions: [{ partition: 0, records: testBatch(values(1)) }] })) ?? [];
+      assert.equal(all?.errorCode, ErrorCode.NOT_ENOUGH_REPLICAS);
+      assert.match(all?.errorMessage ?? '', /The size of the current ISR 1 is insufficient to satisfy the min.isr requirement of 2/);
+      const [one] = (await KafkaClient.produce(client.any, { topic, acks: 1, partitions: [{ partition: 0, records: testBatch(values(1)) }] })) ?? [];
+      assert.equal(one?.errorCode, ErrorCode.NONE, 'acks=1 needs only the leader');
+    } finally {
+      await client.close();
+    }
+    // Back for the next test: the node restarts and catches up.
+    nodes.set(follower, await spawnBroker(dirs.get(follower) ?? '', clusterArgs(follower)));
+    await waitUntil(async () => (await metadataVia(leader, topic))?.partitions[0]?.isr.length === 2, 'the restarted follower is in sync again', 30_000);
+  });
+
   it('kill -9 of the leader while producing with acks=all: every acknowledged record at its offset; the old leader rejoins; replicas agree', LONG, async () => {
     const topic = topicName('failover');
     const admin = kafka(bootstrapOf(NAMES)).admin();
