@@ -258,7 +258,7 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
     await waitUntil(async () => (await metadataVia(leader, topic))?.partitions[0]?.isr.length === 2, 'the restarted follower is in sync again', 30_000);
   });
 
-  it('kill -9 of the leader while producing with acks=all: every acknowledged record at its offset; the old leader rejoins; replicas agree', LONG, async () => {
+  it('kill -9 of the leader while producing with acks=all: every acknowledged record at its offset; the old leader rejoins; replicas agree', LONG, async (t) => {
     const topic = topicName('failover');
     const admin = kafka(bootstrapOf(NAMES)).admin();
     await admin.connect();
@@ -291,8 +291,17 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
         if (killed === undefined && acked.size >= 50) killed = nodes.get(oldLeader)?.kill('SIGKILL') ?? Promise.resolve();
       }
     };
+    // How long from the kill to a new leader (a diagnostic, never asserted).
+    const failover = (async (): Promise<number> => {
+      await waitUntil(() => killed !== undefined, 'the kill', 60_000);
+      await killed;
+      const t0 = Date.now();
+      await waitUntil(async () => (await leaderEpochVia(survivors[0], topic)) > oldEpoch, 'a new leader', 30_000);
+      return Date.now() - t0;
+    })();
     await Promise.all([0, 1, 2].map(worker));
     await killed;
+    t.diagnostic(`leader elected ${await failover} ms after the kill (lease TTL ${TEST_LEASE_TTL_SEC} s); ${acked.size} acknowledged, ${failures} sends failed`);
     assert.ok(killed !== undefined, 'the leader was killed');
     assert.ok(acked.size >= 150, `150 records acknowledged (${acked.size}, ${failures} failed sends)`);
 
