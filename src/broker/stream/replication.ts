@@ -48,6 +48,8 @@ export interface StreamReplication {
    * replicationFactor -1: the default, min(3, live nodes).
    */
   created(vhost: string, stream: string, partitions: number, replicationFactor: number): Promise<void>;
+  /** A stream was deleted here: every node deletes it and its replication state goes from the cluster. */
+  deleted(vhost: string, stream: string): Promise<void>;
   /** Checks a replication factor a client asked for before anything is created. */
   checkReplicationFactor(replicationFactor: number): void;
   /** The high watermark: offsets below it are on disk on every in-sync replica. */

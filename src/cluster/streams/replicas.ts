@@ -56,6 +56,7 @@ export class StreamReplicas implements StreamReplication {
     for (const kv of res.kvs) await r.applyKv(kv);
     r.watcher = await r.client.watch().prefix(prefix).startRevision((BigInt(res.header.revision) + 1n).toString()).create();
     r.watcher.on('put', (kv) => void r.applyKv(kv));
+    r.watcher.on('delete', (kv) => void r.forget(kv.key.toString()));
     // Followers learn each partition's ISR as its leader writes it (Metadata's isr_nodes on every node).
     const states = `${o.plane.keys.root}state/stream/`;
     const isrs = await r.client.getAll().prefix(states).exec();
@@ -120,6 +121,38 @@ export class StreamReplicas implements StreamReplication {
     const chosen = kv === undefined ? placement : parsePlacement(kv.value.toString());
     if (chosen !== undefined) await this.apply(chosen);
     this.reconcile();
+  }
+
+  async deleted(vhost: string, stream: string): Promise<void> {
+    const key = placementKey(this.o.plane.keys.root, vhost, stream);
+    const state = `${this.o.plane.keys.root}state/${pathOf(vhost, stream, 0).replace(/\/0$/, '/')}`;
+    // The placement and the partitions' ISR and epoch history go; epochs/<resource> stays, so a
+    // topic created again under the name starts above every epoch the old one used.
+    await this.client.delete().key(key).exec();
+    await this.client.delete().prefix(state).exec();
+    await this.forget(key);
+  }
+
+  /** A placement was deleted (by any node): the stream goes here too. */
+  private async forget(key: string): Promise<void> {
+    const [vhost, name] = key.slice(`${this.o.plane.keys.root}meta/streams/`.length).split('/').map(decodeURIComponent);
+    const id = `${vhost}\0${name}`;
+    const placement = this.placements.get(id);
+    if (placement === undefined) return;
+    this.placements.delete(id);
+    for (let i = 0; i < placement.partitions; i++) {
+      const path = pathOf(vhost, name, i);
+      const p = this.parts.get(path);
+      this.parts.delete(path);
+      if (p === undefined) continue;
+      const term = p.term;
+      p.close();
+      await term?.resign().catch(() => undefined);
+    }
+    await this.o.broker.vhost(vhost)?.streams.delete(name).catch((err: unknown) =>
+      this.logger.warn('cannot delete a replicated stream here', { stream: name, error: (err as Error).message }),
+    );
+    this.logger.info('replicated stream deleted', { stream: name });
   }
 
   highWatermark(vhost: string, stream: string, partition: number): number {
@@ -258,6 +291,7 @@ export class StreamReplicas implements StreamReplication {
       if (isr !== undefined && !isr.includes(this.o.plane.nodeName)) return; // Kafka's clean leader election
       const term = await this.o.plane.campaign(resource);
       if (term === undefined) return;
+      if (this.parts.get(p.path) !== p) return void term.resign(); // deleted while campaigning
       // Before it takes a write: where this epoch begins, fenced, for followers to truncate against.
       const log = this.o.broker.vhost(resource.vhost)?.streams.get(p.stream)?.partition(p.index);
       if (log === undefined) return void term.resign();

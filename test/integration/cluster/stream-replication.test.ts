@@ -131,7 +131,7 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
     for (const d of dirs.values()) await rm(d, { recursive: true, force: true });
   });
 
-  it('a topic created on one node has three replicas and one leader on every node; Metadata lists all three brokers', LONG, async () => {
+  it('a topic created on one node has three replicas and one leader on every node; Metadata lists all three brokers; deleted on another, it goes everywhere', LONG, async () => {
     const topic = topicName('repl');
     const admin = kafka(bootstrapOf(['n1'])).admin();
     await admin.connect();
@@ -152,6 +152,17 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
     const cluster = await admin.describeCluster();
     assert.deepEqual(cluster.brokers.map((b) => b.nodeId).sort(), NAMES.map(nodeId).sort());
     for (const b of cluster.brokers) assert.equal(`${b.host}:${b.port}`, nodes.get(nameOf(b.nodeId) ?? '')?.kafkaBootstrap);
+    // DeleteTopics on another node deletes it everywhere.
+    const other = kafka(bootstrapOf(['n2'])).admin();
+    await other.connect();
+    admins.push(other);
+    await other.deleteTopics({ topics: [topic] });
+    for (const name of NAMES) {
+      const lister = kafka(bootstrapOf([name])).admin();
+      await lister.connect();
+      admins.push(lister);
+      await waitUntil(async () => !(await lister.listTopics()).includes(topic), `${name} no longer lists ${topic}`, 20_000);
+    }
     // A replication factor above the live nodes is refused as Kafka refuses it.
     await assert.rejects(admin.createTopics({ topics: [{ topic: topicName('rf4'), numPartitions: 1, replicationFactor: 4 }] }), (err: Error & { errors?: { type?: string }[] }) => {
       assert.match(JSON.stringify(err.errors ?? err.message), /INVALID_REPLICATION_FACTOR|replication factor/i);

@@ -99,6 +99,7 @@ export const deleteTopics: Handler<20> = async (ctx, req, v) => {
     }
     try {
       await ctx.vhost.streams.delete(stream.name);
+      await ctx.broker.replication?.deleted(ctx.vhost.name, stream.name);
       responses.push({ name: stream.name, topicId: stream.topicId, errorCode: ErrorCode.NONE, errorMessage: null });
     } catch (err) {
       responses.push({ name: stream.name, topicId: stream.topicId, ...failure(err) });
