@@ -36,6 +36,14 @@ export class ReplicationError extends Error {
   }
 }
 
+/** What every node needs to create a replicated stream as its creator did. */
+export interface StreamShape {
+  readonly name: string;
+  readonly topicId: string;
+  readonly partitions: number;
+  readonly configs: Readonly<Record<string, string>>;
+}
+
 export interface StreamReplication {
   /** This node's id. */
   readonly selfId: number;
@@ -44,10 +52,11 @@ export interface StreamReplication {
   /** The partition's role, or undefined when the stream is not replicated (it is this node's own). */
   role(vhost: string, stream: string, partition: number): PartitionRole | undefined;
   /**
-   * A stream was created here: place its partitions' replicas and publish it to the cluster.
+   * A stream was created here: place its partitions' replicas and publish it to the cluster
+   * (with its topic id and configs, so every node creates it alike).
    * replicationFactor -1: the default, min(3, live nodes).
    */
-  created(vhost: string, stream: string, partitions: number, replicationFactor: number): Promise<void>;
+  created(vhost: string, stream: StreamShape, replicationFactor: number): Promise<void>;
   /** A stream was deleted here: every node deletes it and its replication state goes from the cluster. */
   deleted(vhost: string, stream: string): Promise<void>;
   /** Checks a replication factor a client asked for before anything is created. */

@@ -7,7 +7,7 @@
 import { Etcd3, type IKeyValue, type Watcher } from 'etcd3';
 import type { Broker } from '../../broker/broker.js';
 import { StreamError } from '../../broker/stream/errors.js';
-import { ReplicationError, type PartitionRole, type ReplicaNode, type StreamReplication } from '../../broker/stream/replication.js';
+import { ReplicationError, type PartitionRole, type ReplicaNode, type StreamReplication, type StreamShape } from '../../broker/stream/replication.js';
 import type { Logger } from '../../util/logger.js';
 import type { ControlPlane } from '../control-plane.js';
 import { resourcePath, type Resource } from '../keys.js';
@@ -111,11 +111,11 @@ export class StreamReplicas implements StreamReplication {
     }
   }
 
-  async created(vhost: string, stream: string, partitions: number, factor: number): Promise<void> {
+  async created(vhost: string, stream: StreamShape, factor: number): Promise<void> {
     const live = [...this.o.plane.view.live.keys()];
     const rf = factor === -1 ? Math.min(DEFAULT_REPLICATION_FACTOR, live.length) : factor;
-    const placement = place(vhost, stream, partitions, rf, live);
-    const key = placementKey(this.o.plane.keys.root, vhost, stream);
+    const placement = place(vhost, stream, rf, live);
+    const key = placementKey(this.o.plane.keys.root, vhost, stream.name);
     const res = await this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(JSON.stringify(placement))).else(this.client.get(key)).commit();
     const kv = res.succeeded ? undefined : res.responses[0]?.response_range?.kvs[0];
     const chosen = kv === undefined ? placement : parsePlacement(kv.value.toString());
@@ -212,7 +212,7 @@ export class StreamReplicas implements StreamReplication {
     await vhost.streams.creation(placement.name);
     if (vhost.streams.get(placement.name) === undefined) {
       try {
-        await vhost.streams.create(placement.name, { partitions: placement.partitions, kafkaName: true });
+        await vhost.streams.create(placement.name, { partitions: placement.partitions, kafkaName: true, topicId: placement.topicId, configs: { ...placement.configs } });
       } catch (err) {
         if (!(err instanceof StreamError && err.kind === 'exists')) throw err;
       }

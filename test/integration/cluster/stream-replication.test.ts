@@ -136,7 +136,10 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
     const admin = kafka(bootstrapOf(['n1'])).admin();
     await admin.connect();
     admins.push(admin);
-    assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 3 }], waitForLeaders: false }), true);
+    assert.equal(
+      await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 3, configEntries: [{ name: 'retention.ms', value: '123456789' }] }], waitForLeaders: false }),
+      true,
+    );
     for (const name of NAMES) {
       await waitUntil(async () => {
         const t = await metadataVia(name, topic);
@@ -149,6 +152,23 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
         assert.ok(nameOf(p.leader) !== undefined, 'the leader is a member');
       }
     }
+    // One topic id and the same configs on every node.
+    const { KafkaClient } = await import('../../../src/client/kafka/client.js');
+    const ids = new Set<string>();
+    for (const name of NAMES) {
+      const c = await KafkaClient.connect(bootstrapOf([name])[0]);
+      try {
+        ids.add((await c.topic(topic)).topicId);
+      } finally {
+        await c.close();
+      }
+      const configAdmin = kafka(bootstrapOf([name])).admin();
+      await configAdmin.connect();
+      admins.push(configAdmin);
+      const described = await configAdmin.describeConfigs({ resources: [{ type: 2, name: topic, configNames: ['retention.ms'] }], includeSynonyms: false });
+      assert.equal(described.resources[0]?.configEntries.find((e) => e.configName === 'retention.ms')?.configValue, '123456789', `${name} has the topic's configs`);
+    }
+    assert.equal(ids.size, 1, 'one topic id on every node');
     const cluster = await admin.describeCluster();
     assert.deepEqual(cluster.brokers.map((b) => b.nodeId).sort(), NAMES.map(nodeId).sort());
     for (const b of cluster.brokers) assert.equal(`${b.host}:${b.port}`, nodes.get(nameOf(b.nodeId) ?? '')?.kafkaBootstrap);

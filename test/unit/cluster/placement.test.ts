@@ -2,7 +2,10 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nodeId, parseIsr, parsePlacement, place, placementKey } from '../../../src/cluster/streams/placement.js';
+import { nodeId, parseIsr, parsePlacement, place as placeShape, placementKey } from '../../../src/cluster/streams/placement.js';
+
+const place = (vhost: string, name: string, partitions: number, factor: number, live: string[]): ReturnType<typeof placeShape> =>
+  placeShape(vhost, { name, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions, configs: { 'retention.ms': '1000' } }, factor, live);
 
 describe('stream placement', () => {
   it('gives each partition `factor` distinct live nodes, starting one node further per partition', () => {
@@ -36,7 +39,8 @@ describe('stream placement', () => {
   it('placement records round-trip; malformed ones are refused', () => {
     const p = place('v/1', 'a/b', 2, 1, ['x']);
     assert.deepEqual(parsePlacement(JSON.stringify(p)), p);
-    assert.equal(parsePlacement('{"vhost":"/","name":"t","partitions":2,"replicas":[["a"]]}'), undefined);
+    assert.equal(parsePlacement('{"vhost":"/","name":"t","topicId":"x","partitions":2,"replicas":[["a"]]}'), undefined);
+    assert.equal(parsePlacement('{"vhost":"/","name":"t","partitions":1,"replicas":[["a"]]}'), undefined, 'no topic id');
     assert.equal(parsePlacement('not json'), undefined);
     assert.equal(placementKey('/wharf/c/', 'v/1', 'a/b'), '/wharf/c/meta/streams/v%2F1/a%2Fb');
   });

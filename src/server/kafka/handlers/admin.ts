@@ -70,7 +70,7 @@ export const createTopics: Handler<19> = async (ctx, req, v) => {
       const partitions = t.assignments.length > 0 ? t.assignments.length : t.numPartitions === -1 ? ctx.config.defaultPartitions : t.numPartitions;
       const stream = await ctx.vhost.streams.create(t.name, { partitions, configs, kafkaName: true, validateOnly: req.validateOnly });
       const factor = t.assignments.length > 0 ? (t.assignments[0]?.brokerIds.length ?? -1) : t.replicationFactor;
-      if (stream !== undefined) await replication?.created(ctx.vhost.name, t.name, partitions, factor);
+      if (stream !== undefined) await replication?.created(ctx.vhost.name, { name: t.name, topicId: stream.topicId, partitions, configs: stream.configs }, factor);
       const effective = stream?.configs ?? configs;
       topics.push({
         name: t.name,

@@ -63,7 +63,7 @@ function topicError(name: string | null, topicId: string, errorCode: number): To
 export async function autoCreate(ctx: KafkaContext, name: string): Promise<Stream | number> {
   try {
     const s = (await ctx.vhost.streams.create(name, { partitions: ctx.config.defaultPartitions, kafkaName: true })) as Stream;
-    await ctx.broker.replication?.created(ctx.vhost.name, name, s.partitions.length, -1);
+    await ctx.broker.replication?.created(ctx.vhost.name, { name, topicId: s.topicId, partitions: s.partitions.length, configs: s.configs }, -1);
     return s;
   } catch (err) {
     // A concurrent request created it first.
