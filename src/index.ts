@@ -20,6 +20,9 @@ import type { ClusterInfo } from './http/context.js';
 import { WHARF_VERSION } from './http/version.js';
 import type { ControlPlane } from './cluster/index.js';
 import type { StreamReplicas } from './cluster/streams/replicas.js';
+// Pure functions: importing them does not load the etcd client.
+import { nodeId } from './cluster/streams/placement.js';
+import { JoiningReplication } from './broker/stream/replication.js';
 import type { TLSSocket } from 'node:tls';
 import { AmqpListener, type PublishBudgetReport } from './server/amqp/listener.js';
 import { KafkaListener, type KafkaTlsOptions } from './server/kafka/listener.js';
@@ -242,6 +245,9 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       ...(opts.kafkaTransactionAbortCheckMs !== undefined ? { abortCheckIntervalMs: opts.kafkaTransactionAbortCheckMs } : {}),
     },
   });
+  // Until the cluster's stream replication is running, a cluster node leads no stream: the
+  // listeners open before it joins, and must not take writes replication never sees.
+  if (opts.cluster !== undefined) broker.replication = new JoiningReplication(nodeId(opts.cluster.nodeName));
   if (opts.definitions !== undefined) {
     try {
       await loadDefinitionsFile(broker, opts.definitions);

@@ -70,3 +70,48 @@ export interface StreamReplication {
   /** A follower fetched from `fetchOffset`: everything below it is on its disk. */
   followerFetched(vhost: string, stream: string, partition: number, replicaId: number, fetchOffset: number): void;
 }
+
+const JOINING = 'this node is joining the cluster';
+
+/**
+ * A cluster node's replication until it has read the placements from etcd: it leads nothing
+ * and creates nothing, so no write is taken (and acknowledged) outside replication while the
+ * listeners are already up. Clients get retriable errors and come back.
+ */
+export class JoiningReplication implements StreamReplication {
+  constructor(readonly selfId: number) {}
+
+  nodes(): ReplicaNode[] {
+    return [];
+  }
+
+  role(): PartitionRole {
+    return { leader: false, leaderId: -1, epoch: 0, replicas: [], isr: [] };
+  }
+
+  created(): Promise<void> {
+    return Promise.reject(new ReplicationError('not-leader', JOINING));
+  }
+
+  deleted(): Promise<void> {
+    return Promise.reject(new ReplicationError('not-leader', JOINING));
+  }
+
+  checkReplicationFactor(): void {
+    throw new ReplicationError('not-leader', JOINING);
+  }
+
+  highWatermark(): number {
+    return 0;
+  }
+
+  checkInSync(): void {
+    throw new ReplicationError('not-leader', JOINING);
+  }
+
+  committed(): Promise<void> {
+    return Promise.reject(new ReplicationError('not-leader', JOINING));
+  }
+
+  followerFetched(): void {}
+}

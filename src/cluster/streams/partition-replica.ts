@@ -149,6 +149,8 @@ export class PartitionReplica {
   /** Resolves once the high watermark is past `offset`. */
   committed(offset: number, timeoutMs: number): Promise<void> {
     if (!this.leading) return Promise.reject(new ReplicationError('not-leader', `this node does not lead ${this.path}`));
+    // The batch is on the leader's disk by now: with an ISR of the leader alone that commits it.
+    this.advance();
     if (this.hw > offset) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

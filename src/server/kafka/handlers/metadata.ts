@@ -62,6 +62,8 @@ function topicError(name: string | null, topicId: string, errorCode: number): To
 /** Creates a topic a client asked about, where auto-creation is allowed; its error code otherwise. */
 export async function autoCreate(ctx: KafkaContext, name: string): Promise<Stream | number> {
   try {
+    // In a cluster, only a node that can place the topic creates it.
+    ctx.broker.replication?.checkReplicationFactor(-1);
     const s = (await ctx.vhost.streams.create(name, { partitions: ctx.config.defaultPartitions, kafkaName: true })) as Stream;
     await ctx.broker.replication?.created(ctx.vhost.name, { name, topicId: s.topicId, partitions: s.partitions.length, configs: s.configs }, -1);
     return s;
