@@ -1,7 +1,7 @@
 // Topic administration: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs,
 // AlterConfigs, IncrementalAlterConfigs.
 
-import type { StreamReplication } from '../../../broker/stream/replication.js';
+import { ReplicationError, type StreamReplication } from '../../../broker/stream/replication.js';
 import { StreamError } from '../../../broker/stream/errors.js';
 import { TOPIC_CONFIGS, topicConfigValue, validateTopicConfig, validateTopicConfigs } from '../../../broker/stream/topic-config.js';
 import { ErrorCode, ZERO_UUID } from '../../../protocol/kafka/index.js';
@@ -39,6 +39,8 @@ function checkClusterReplication(r: StreamReplication, factor: number, assignmen
   try {
     r.checkReplicationFactor(wanted);
   } catch (err) {
+    // A node still joining cannot place a topic: Kafka's answer from a broker that is not the controller (retriable).
+    if (err instanceof ReplicationError && err.kind === 'not-leader') throw new KafkaAdminError(ErrorCode.NOT_CONTROLLER, err.message);
     throw new KafkaAdminError(ErrorCode.INVALID_REPLICATION_FACTOR, (err as Error).message);
   }
 }
