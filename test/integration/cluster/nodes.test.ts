@@ -119,6 +119,17 @@ describe('wharf serve --cluster', () => {
     await waitUntil(async () => (await nodesOf(survivors[0].httpPort)).filter((n) => n.running).length === 3, 'the restarted node is up');
   });
 
+  it('a node restarted at once after kill -9 waits for its old record to lapse instead of calling its name taken', LONG, async () => {
+    const victim = nodes.get('n2');
+    assert.ok(victim);
+    await victim.kill('SIGKILL');
+    // Its record (and lease) are still in etcd now; the new process waits them out.
+    const again = await startNode('n2');
+    const list = await nodesOf(again.httpPort);
+    assert.equal(list.find((n) => n.name === 'n2')?.running, true);
+    assert.equal(list.find((n) => n.name === 'n2')?.addresses.amqp, `127.0.0.1:${again.port}`);
+  });
+
   it('a second node with a name in use refuses to start, saying why', LONG, async () => {
     const dir = await makeDataDir();
     dirs.push(dir);
