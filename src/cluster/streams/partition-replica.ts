@@ -108,7 +108,11 @@ export class PartitionReplica {
     const leo = p.highWatermark; // the leader's log end on disk
     const prev = this.progress.get(node) ?? { leo: 0, leaderLeoAtFetch: 0, caughtUpMs: 0 };
     const now = Date.now();
-    if (offset >= leo) prev.caughtUpMs = now;
+    if (offset < prev.leo) {
+      // Its log went backwards (a wiped or replaced data dir): out of the ISR at the next tick.
+      this.logger.warn('a follower\'s log end went backwards; it leaves the in-sync replicas', { partition: this.path, follower: node, was: prev.leo, now: offset });
+      prev.caughtUpMs = Number.NEGATIVE_INFINITY;
+    } else if (offset >= leo) prev.caughtUpMs = now;
     else if (offset >= prev.leaderLeoAtFetch) prev.caughtUpMs = Math.max(prev.caughtUpMs, now);
     prev.leo = offset;
     prev.leaderLeoAtFetch = leo;
@@ -269,7 +273,9 @@ export class PartitionReplica {
         continue;
       }
       if (!res.ok) {
-        if (reported !== res.error) this.logger.warn('replica fetch failed; retrying', { partition: this.path, leader: leader.node, error: res.error });
+        // A leader that is still taking over answers NOT_LEADER_OR_FOLLOWER for a moment: expected.
+        const log = res.error === 'NOT_LEADER_OR_FOLLOWER' ? this.logger.debug.bind(this.logger) : this.logger.warn.bind(this.logger);
+        if (reported !== res.error) log('replica fetch failed; retrying', { partition: this.path, leader: leader.node, error: res.error });
         reported = res.error;
         await new Promise((r) => setTimeout(r, FOLLOWER_RETRY_MS));
         continue;
