@@ -67,6 +67,12 @@ export interface StreamReplication {
   checkInSync(vhost: string, stream: string, partition: number): void;
   /** Resolves once the high watermark passes `offset` (ReplicationError 'timeout' after timeoutMs, 'not-leader' if deposed). */
   committed(vhost: string, stream: string, partition: number, offset: number, timeoutMs: number): Promise<void>;
+  /**
+   * Kafka's OffsetsForLeaderEpoch on the leader: the largest epoch <= `epoch` in the partition's
+   * history and the offset it ended at (the log end for the current epoch); -1, -1 for an epoch
+   * older than the history.
+   */
+  epochEnd(vhost: string, stream: string, partition: number, epoch: number): { readonly epoch: number; readonly endOffset: number };
   /** A follower fetched from `fetchOffset`: everything below it is on its disk. */
   followerFetched(vhost: string, stream: string, partition: number, replicaId: number, fetchOffset: number): void;
 }
@@ -111,6 +117,10 @@ export class JoiningReplication implements StreamReplication {
 
   committed(): Promise<void> {
     return Promise.reject(new ReplicationError('not-leader', JOINING));
+  }
+
+  epochEnd(): { epoch: number; endOffset: number } {
+    return { epoch: -1, endOffset: -1 };
   }
 
   followerFetched(): void {}

@@ -84,10 +84,14 @@ export class PartitionReplica {
     return this.term?.active === true;
   }
 
+  /** As leader: the partition's epochs and their start offsets, this term's last. */
+  private history: readonly (readonly [number, number])[] = [];
+
   /** This node became leader: start from the high watermark it knew, with the ISR etcd holds. */
-  becomeLeader(term: Term, isr: readonly string[] | undefined): void {
+  becomeLeader(term: Term, isr: readonly string[] | undefined, history: readonly (readonly [number, number])[]): void {
     this.stopFollowing();
     this.term = term;
+    this.history = history;
     this.isr = isr !== undefined ? [...isr] : [...this.replicas];
     this.isrWritten = isr !== undefined;
     this.progress.clear();
@@ -138,6 +142,16 @@ export class PartitionReplica {
       return false;
     });
     p.wake();
+  }
+
+  /** Kafka's OffsetsForLeaderEpoch answer (leader side). */
+  epochEnd(epoch: number): { epoch: number; endOffset: number } {
+    const p = this.host.partition();
+    let found = -1;
+    for (let i = 0; i < this.history.length; i++) if (this.history[i][0] <= epoch) found = i;
+    if (found < 0 || p === undefined) return { epoch: -1, endOffset: -1 };
+    const next = this.history[found + 1];
+    return { epoch: this.history[found][0], endOffset: next === undefined ? p.logEndOffset : next[1] };
   }
 
   checkInSync(): void {

@@ -167,6 +167,10 @@ export class StreamReplicas implements StreamReplication {
     return this.part(vhost, stream, partition).committed(offset, timeoutMs);
   }
 
+  epochEnd(vhost: string, stream: string, partition: number, epoch: number): { epoch: number; endOffset: number } {
+    return this.part(vhost, stream, partition).epochEnd(epoch);
+  }
+
   followerFetched(vhost: string, stream: string, partition: number, replicaId: number, fetchOffset: number): void {
     const p = this.parts.get(pathOf(vhost, stream, partition));
     const node = p?.replicas.find((r) => nodeId(r) === replicaId);
@@ -297,8 +301,9 @@ export class StreamReplicas implements StreamReplication {
       if (log === undefined) return void term.resign();
       const history = [...(await this.history(resource)), [term.epoch, log.logEndOffset] as const];
       await term.write('epochs', JSON.stringify(history));
+      if (this.parts.get(p.path) !== p) return void term.resign();
       // The written ISR; the first tick drops the replicas whose nodes are down, in etcd first.
-      p.becomeLeader(term, isr);
+      p.becomeLeader(term, isr, history);
       this.logger.info('leading a stream partition', { partition: p.path, epoch: term.epoch, isr: p.isr, highWatermark: p.hw });
       this.reconcile();
     })()

@@ -234,7 +234,7 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
     }
   });
 
-  it('Fetch checks the leader epoch as Kafka does; acks=all with too few in-sync replicas is NOT_ENOUGH_REPLICAS, acks=1 still answers', LONG, async () => {
+  it('Fetch checks the leader epoch as Kafka does; ListOffsets and OffsetForLeaderEpoch on the leader; acks=all with too few in-sync replicas is NOT_ENOUGH_REPLICAS, acks=1 still answers', LONG, async () => {
     const { KafkaConnection } = await import('../../../src/client/kafka/index.js');
     const { KafkaClient } = await import('../../../src/client/kafka/client.js');
     const { ErrorCode } = await import('../../../src/protocol/kafka/index.js');
@@ -270,6 +270,34 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
     assert.equal(await fetchAt(leader, epoch - 1), ErrorCode.FENCED_LEADER_EPOCH);
     assert.equal(await fetchAt(leader, epoch + 1), ErrorCode.UNKNOWN_LEADER_EPOCH);
     assert.equal(await fetchAt(follower, epoch), ErrorCode.NOT_LEADER_OR_FOLLOWER);
+
+    // ListOffsets (latest: the high watermark) and OffsetForLeaderEpoch answer on the leader only.
+    const produced = kafka(bootstrapOf([leader])).producer({ allowAutoTopicCreation: false });
+    await produced.connect();
+    await produced.send({ topic, acks: -1, messages: [{ value: 'a' }, { value: 'b' }, { value: 'c' }] });
+    await produced.disconnect();
+    const offsetsAt = async (name: string): Promise<{ latest: number; latestCode: number; end: number; endEpoch: number; endCode: number }> => {
+      const [host, port] = bootstrapOf([name])[0].split(':');
+      const conn = await KafkaConnection.open(host, Number(port));
+      try {
+        const lo = await conn.request(2, 4, {
+          replicaId: -1, isolationLevel: 0, timeoutMs: 0,
+          topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }],
+        });
+        const oe = await conn.request(23, 3, {
+          replicaId: -1, topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: epoch, leaderEpoch: epoch }] }],
+        });
+        const l = lo.topics[0]?.partitions[0];
+        const e = oe.topics[0]?.partitions[0];
+        return { latest: Number(l?.offset ?? -2n), latestCode: l?.errorCode ?? -1, end: Number(e?.endOffset ?? -2n), endEpoch: e?.leaderEpoch ?? -2, endCode: e?.errorCode ?? -1 };
+      } finally {
+        await conn.close();
+      }
+    };
+    assert.deepEqual(await offsetsAt(leader), { latest: 3, latestCode: ErrorCode.NONE, end: 3, endEpoch: epoch, endCode: ErrorCode.NONE });
+    const onFollower = await offsetsAt(follower);
+    assert.equal(onFollower.latestCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    assert.equal(onFollower.endCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
 
     // The follower's node dies: the ISR shrinks to the leader alone, below min.insync.replicas (2).
     await nodes.get(follower)?.kill('SIGKILL');
