@@ -172,6 +172,11 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
     const cluster = await admin.describeCluster();
     assert.deepEqual(cluster.brokers.map((b) => b.nodeId).sort(), NAMES.map(nodeId).sort());
     for (const b of cluster.brokers) assert.equal(`${b.host}:${b.port}`, nodes.get(nameOf(b.nodeId) ?? '')?.kafkaBootstrap);
+    // Placement is once, at creation: adding partitions is refused rather than done on one node.
+    await assert.rejects(admin.createPartitions({ topicPartitions: [{ topic, count: 3 }] }), (err: Error & { type?: string }) => {
+      assert.equal(err.type, 'INVALID_REQUEST');
+      return true;
+    });
     // DeleteTopics on another node deletes it everywhere.
     const other = kafka(bootstrapOf(['n2'])).admin();
     await other.connect();

@@ -116,6 +116,11 @@ export const createPartitions: Handler<37> = async (ctx, req) => {
     const stream = ctx.vhost.streams.get(t.name);
     try {
       if (!stream) throw new KafkaAdminError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`);
+      // A replicated topic's partitions are placed once, at creation (docs/cluster.md): adding
+      // some on one node only would leave the others without them.
+      if (ctx.broker.replication?.role(ctx.vhost.name, t.name, 0) !== undefined) {
+        throw new KafkaAdminError(ErrorCode.INVALID_REQUEST, `Adding partitions to the replicated topic '${t.name}' is not supported by this cluster yet.`);
+      }
       checkReplication(1, t.assignments ?? []);
       if (t.count <= stream.partitions.length) {
         throw new KafkaAdminError(ErrorCode.INVALID_PARTITIONS, `Topic currently has ${stream.partitions.length} partitions, which is higher than the requested ${t.count}.`);
