@@ -19,6 +19,10 @@ import { startHttpServer } from './http/server.js';
 import type { ClusterInfo } from './http/context.js';
 import { WHARF_VERSION } from './http/version.js';
 import type { ControlPlane } from './cluster/index.js';
+import type { StreamReplicas } from './cluster/streams/replicas.js';
+// Pure functions: importing them does not load the etcd client.
+import { nodeId } from './cluster/streams/placement.js';
+import { JoiningReplication } from './broker/stream/replication.js';
 import type { TLSSocket } from 'node:tls';
 import { AmqpListener, type PublishBudgetReport } from './server/amqp/listener.js';
 import { KafkaListener, type KafkaTlsOptions } from './server/kafka/listener.js';
@@ -243,6 +247,9 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       ...(opts.kafkaTransactionAbortCheckMs !== undefined ? { abortCheckIntervalMs: opts.kafkaTransactionAbortCheckMs } : {}),
     },
   });
+  // Until the cluster's stream replication is running, a cluster node leads no stream: the
+  // listeners open before it joins, and must not take writes replication never sees.
+  if (opts.cluster !== undefined) broker.replication = new JoiningReplication(nodeId(opts.cluster.nodeName));
   if (opts.definitions !== undefined) {
     try {
       await loadDefinitionsFile(broker, opts.definitions);
@@ -355,6 +362,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     }
   }
   let plane: ControlPlane | undefined;
+  let replicas: StreamReplicas | undefined;
   const clusterInfo = (): ClusterInfo | undefined => plane;
   let http;
   try {
@@ -399,6 +407,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
         http: httpPort,
         ...(awsAddr !== undefined ? { aws: awsAddr.port } : {}),
       });
+      replicas = await replicateStreams(opts.cluster, plane, broker, logger);
+      broker.replication = replicas;
     } catch (err) {
       await unwind();
       throw err;
@@ -466,6 +476,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     close() {
       closing ??= (async () => {
         // Leave the cluster first: the leaderships move at once instead of after a lease TTL.
+        broker.replication = undefined;
+        await replicas?.close();
         await plane?.close();
         resources.stop();
         await amqp.close();
@@ -514,6 +526,28 @@ async function joinCluster(
   // The controller (docs/cluster.md) will place replicas; for now every node stands for it.
   plane.lead(CONTROLLER);
   return plane;
+}
+
+/** The control plane's DEFAULT_LEASE_TTL_SEC, not imported: a single node never loads src/cluster. */
+const CLUSTER_LEASE_TTL_DEFAULT_SEC = 10;
+
+/**
+ * Stream replication over the control plane (docs/cluster.md, "Streams: the data plane"):
+ * followers fetch with Kafka's follower Fetch on the leader's Kafka listener.
+ */
+async function replicateStreams(cluster: ClusterOptions, plane: ControlPlane, broker: Broker, logger: Logger): Promise<StreamReplicas> {
+  const { StreamReplicas } = await import('./cluster/streams/replicas.js');
+  const { KafkaReplicaSession } = await import('./server/kafka/replica-fetcher.js');
+  return StreamReplicas.start({
+    plane,
+    endpoints: cluster.endpoints,
+    broker,
+    protocol: 'kafka',
+    sessions: () => new KafkaReplicaSession(),
+    // Kafka's replica.lag.time.max.ms, tied to the lease TTL: a follower as late as a dead node's lease leaves the ISR.
+    lagMs: (cluster.leaseTtlSec ?? CLUSTER_LEASE_TTL_DEFAULT_SEC) * 1000,
+    logger,
+  });
 }
 
 /** Applies a definitions file at start; a file that is missing, not JSON or refused stops the start. */

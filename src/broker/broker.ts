@@ -2,6 +2,7 @@
 // vhosts and users. Protocol adapters talk to it and to its sessions.
 
 
+import type { StreamReplication } from './stream/replication.js';
 import {
   openDataDir,
   openFileLog,
@@ -101,6 +102,8 @@ export class Broker {
   private retentionTimer: NodeJS.Timeout | undefined;
   /** Compaction of streams with cleanup.policy compact (stream/compaction/). */
   cleaner: StreamCleaner | undefined;
+  /** Stream replication in a cluster (docs/cluster.md); undefined on a single node. */
+  replication: StreamReplication | undefined;
   private nextProducerId = 0;
   private producerIdsUsedBelow = 0;
   private producerIdBlock: Promise<void> | undefined;

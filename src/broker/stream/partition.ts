@@ -237,6 +237,33 @@ export class Partition {
     return { offset, durable: this.syncSoon() };
   }
 
+  /**
+   * A follower's append (docs/cluster.md, "Streams: the data plane"): a batch the leader sent,
+   * stored with its offsets unchanged, so it must start at this log's end. A control batch
+   * (a transaction marker) ends its producer's transaction here as it did on the leader.
+   * Resolves once it is on disk.
+   */
+  appendReplica(batch: Buffer, nowMs = Date.now()): { lastOffset: number; durable: Promise<void> } {
+    this.assertOpen();
+    const h = readBatchHeader(batch);
+    if (h.baseOffset !== this.next) {
+      throw new StreamError('offset-out-of-range', `a replicated batch starts at ${h.baseOffset}, this log ends at ${this.next}`);
+    }
+    let marker: MarkerSpec | undefined;
+    if (isControlBatch(batch)) {
+      const record = decodeRecords(batch)[0];
+      const m = decodeTransactionMarker(record);
+      marker = { producerId: h.producerId, producerEpoch: h.producerEpoch, commit: m.type === ControlRecordType.COMMIT, coordinatorEpoch: m.coordinatorEpoch };
+    }
+    this.appendBatch(batch, h, nowMs, marker);
+    return { lastOffset: h.baseOffset + h.lastOffsetDelta, durable: this.syncNow() };
+  }
+
+  /** Wakes the long polls waiting on this partition (a replicated high watermark moved). */
+  wake(): void {
+    for (const w of [...this.watchers]) w();
+  }
+
   setConfig(config: PartitionConfig): void {
     this.config = config;
   }

@@ -30,6 +30,8 @@ export interface CreateStreamOptions {
   /** Kafka's rules for the name (CreateTopics); AMQP stream queues take any queue name. */
   readonly kafkaName?: boolean;
   readonly amqpArgs?: Record<string, unknown>;
+  /** The topic id to keep (a replicated stream has one id on every node); a new random one otherwise. */
+  readonly topicId?: string;
   /** CreateTopics' validate_only: check, create nothing. */
   readonly validateOnly?: boolean;
 }
@@ -76,7 +78,8 @@ export class StreamRegistry {
         if (collisionKey(other) === key) throw new StreamError('invalid-name', `Topic '${name}' collides with existing topic: ${other}`);
       }
     }
-    const def = Stream.define(name, 0, o.partitions, o.configs ?? {}, o.amqpArgs);
+    const defined = Stream.define(name, 0, o.partitions, o.configs ?? {}, o.amqpArgs);
+    const def = o.topicId !== undefined ? { ...defined, topicId: o.topicId } : defined;
     if (o.validateOnly) return undefined;
     const opening = this.open(name, def);
     this.creating.set(name, opening);

@@ -171,6 +171,19 @@ export class Stream {
     for (const p of this.partitions) await p.close();
   }
 
+  /**
+   * Empties partition i: its files go and it reopens with no records, from offset 0. For a
+   * follower whose log diverged from its new leader's (docs/cluster.md): it fetches it all again.
+   */
+  async resetPartition(i: number): Promise<Partition> {
+    const old = this.partitions[i];
+    await old.destroy();
+    const config = partitionConfigOf({ ...this.def.configs, ...this.policyConfigs });
+    const fresh = await Partition.open({ dir: partitionDir(this.env.dir, this.def.id, i), fsync: this.env.fsync, logger: this.env.logger, config });
+    this.partitions[i] = fresh;
+    return fresh;
+  }
+
   /** Closes and removes every partition's files. */
   async destroy(): Promise<void> {
     for (const p of this.partitions) await p.destroy();

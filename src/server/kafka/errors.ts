@@ -2,6 +2,7 @@
 // failure with the code (and message, where the response has one) Kafka would.
 
 import { StreamError, type StreamErrorKind } from '../../broker/stream/errors.js';
+import { ReplicationError, type ReplicationRefusal } from '../../broker/stream/replication.js';
 import { ErrorCode } from '../../protocol/kafka/index.js';
 
 const STREAM_CODES: Readonly<Record<StreamErrorKind, number>> = {
@@ -21,6 +22,14 @@ const STREAM_CODES: Readonly<Record<StreamErrorKind, number>> = {
   'invalid-partitions': ErrorCode.INVALID_PARTITIONS,
 };
 
+const REPLICATION_CODES: Readonly<Record<ReplicationRefusal, number>> = {
+  'not-leader': ErrorCode.NOT_LEADER_OR_FOLLOWER,
+  'not-enough-replicas': ErrorCode.NOT_ENOUGH_REPLICAS,
+  'fenced-epoch': ErrorCode.FENCED_LEADER_EPOCH,
+  'unknown-epoch': ErrorCode.UNKNOWN_LEADER_EPOCH,
+  timeout: ErrorCode.REQUEST_TIMED_OUT,
+};
+
 export interface KafkaFailure {
   readonly code: number;
   readonly message: string | null;
@@ -29,6 +38,7 @@ export interface KafkaFailure {
 /** The Kafka error code for anything a handler caught; unexpected errors are UNKNOWN_SERVER_ERROR. */
 export function failureOf(err: unknown): KafkaFailure {
   if (err instanceof StreamError) return { code: STREAM_CODES[err.kind], message: err.message };
+  if (err instanceof ReplicationError) return { code: REPLICATION_CODES[err.kind], message: err.message };
   return { code: ErrorCode.UNKNOWN_SERVER_ERROR, message: err instanceof Error ? err.message : String(err) };
 }
 

@@ -1,6 +1,7 @@
 // Topic administration: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs,
 // AlterConfigs, IncrementalAlterConfigs.
 
+import { ReplicationError, type StreamReplication } from '../../../broker/stream/replication.js';
 import { StreamError } from '../../../broker/stream/errors.js';
 import { TOPIC_CONFIGS, topicConfigValue, validateTopicConfig, validateTopicConfigs } from '../../../broker/stream/topic-config.js';
 import { ErrorCode, ZERO_UUID } from '../../../protocol/kafka/index.js';
@@ -29,6 +30,21 @@ function checkReplication(factor: number, assignments: readonly { brokerIds: rea
   }
 }
 
+/**
+ * In a cluster: a replication factor up to the live nodes (-1: the default, min(3, live)).
+ * Explicit assignments are taken as a replication factor; replicas are placed by the cluster.
+ */
+function checkClusterReplication(r: StreamReplication, factor: number, assignments: readonly { brokerIds: readonly number[] }[]): void {
+  const wanted = assignments.length > 0 ? (assignments[0]?.brokerIds.length ?? 0) : factor;
+  try {
+    r.checkReplicationFactor(wanted);
+  } catch (err) {
+    // A node still joining cannot place a topic: Kafka's answer from a broker that is not the controller (retriable).
+    if (err instanceof ReplicationError && err.kind === 'not-leader') throw new KafkaAdminError(ErrorCode.NOT_CONTROLLER, err.message);
+    throw new KafkaAdminError(ErrorCode.INVALID_REPLICATION_FACTOR, (err as Error).message);
+  }
+}
+
 class KafkaAdminError extends Error {
   constructor(
     readonly code: number,
@@ -48,11 +64,15 @@ export const createTopics: Handler<19> = async (ctx, req, v) => {
   const topics = [];
   for (const t of req.topics) {
     try {
-      checkReplication(t.replicationFactor, t.assignments);
+      const replication = ctx.broker.replication;
+      if (replication === undefined) checkReplication(t.replicationFactor, t.assignments);
+      else checkClusterReplication(replication, t.replicationFactor, t.assignments);
       const configs: Record<string, string> = {};
       for (const c of t.configs) configs[c.name] = c.value as string;
       const partitions = t.assignments.length > 0 ? t.assignments.length : t.numPartitions === -1 ? ctx.config.defaultPartitions : t.numPartitions;
       const stream = await ctx.vhost.streams.create(t.name, { partitions, configs, kafkaName: true, validateOnly: req.validateOnly });
+      const factor = t.assignments.length > 0 ? (t.assignments[0]?.brokerIds.length ?? -1) : t.replicationFactor;
+      if (stream !== undefined) await replication?.created(ctx.vhost.name, { name: t.name, topicId: stream.topicId, partitions, configs: stream.configs }, factor);
       const effective = stream?.configs ?? configs;
       topics.push({
         name: t.name,
@@ -60,7 +80,7 @@ export const createTopics: Handler<19> = async (ctx, req, v) => {
         errorCode: ErrorCode.NONE,
         errorMessage: null,
         numPartitions: partitions,
-        replicationFactor: 1,
+        replicationFactor: stream !== undefined ? (replication?.role(ctx.vhost.name, t.name, 0)?.replicas.length ?? 1) : Math.max(factor, 1),
         configs: v >= 5 ? describeTopicConfigs(effective, null, false).map((c) => ({ name: c.name, value: c.value, readOnly: false, configSource: c.configSource, isSensitive: false })) : null,
       });
     } catch (err) {
@@ -81,6 +101,7 @@ export const deleteTopics: Handler<20> = async (ctx, req, v) => {
     }
     try {
       await ctx.vhost.streams.delete(stream.name);
+      await ctx.broker.replication?.deleted(ctx.vhost.name, stream.name);
       responses.push({ name: stream.name, topicId: stream.topicId, errorCode: ErrorCode.NONE, errorMessage: null });
     } catch (err) {
       responses.push({ name: stream.name, topicId: stream.topicId, ...failure(err) });
@@ -95,6 +116,11 @@ export const createPartitions: Handler<37> = async (ctx, req) => {
     const stream = ctx.vhost.streams.get(t.name);
     try {
       if (!stream) throw new KafkaAdminError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`);
+      // A replicated topic's partitions are placed once, at creation (docs/cluster.md): adding
+      // some on one node only would leave the others without them.
+      if (ctx.broker.replication?.role(ctx.vhost.name, t.name, 0) !== undefined) {
+        throw new KafkaAdminError(ErrorCode.INVALID_REQUEST, `Adding partitions to the replicated topic '${t.name}' is not supported by this cluster yet.`);
+      }
       checkReplication(1, t.assignments ?? []);
       if (t.count <= stream.partitions.length) {
         throw new KafkaAdminError(ErrorCode.INVALID_PARTITIONS, `Topic currently has ${stream.partitions.length} partitions, which is higher than the requested ${t.count}.`);

@@ -7,6 +7,7 @@
 
 import { LAST_OFFSET_DELTA_AT } from '../../../broker/stream/batch-header.js';
 import type { Partition } from '../../../broker/stream/partition.js';
+import { ReplicationError } from '../../../broker/stream/replication.js';
 import type { Stream } from '../../../broker/stream/stream.js';
 import {
   ErrorCode,
@@ -48,12 +49,33 @@ function resolve(ctx: KafkaContext, topics: readonly { topic: string; topicId: s
   return out;
 }
 
+/**
+ * In a cluster, a replicated partition is read on its leader only, at the leader's epoch
+ * (Kafka's Partition.fetchRecords: NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH for an older
+ * current_leader_epoch, UNKNOWN_LEADER_EPOCH for a newer one). A follower's fetch (replica id
+ * set) reports its log end and reads up to the leader's log end; a consumer reads below the high
+ * watermark. Undefined: not replicated, read as on a single node.
+ */
+function replicaLimit(ctx: KafkaContext, w: Wanted, replicaId: number): number | ReplicationError | undefined {
+  const r = ctx.broker.replication;
+  const role = r?.role(ctx.vhost.name, w.topic, w.req.partition);
+  if (r === undefined || role === undefined) return undefined;
+  if (!role.leader) return new ReplicationError('not-leader', `this node does not lead ${w.topic}-${w.req.partition}`);
+  const asked = w.req.currentLeaderEpoch;
+  if (asked >= 0 && asked < role.epoch) return new ReplicationError('fenced-epoch', `leader epoch ${asked} is older than ${role.epoch}`);
+  if (asked > role.epoch) return new ReplicationError('unknown-epoch', `leader epoch ${asked} is newer than ${role.epoch}`);
+  if (replicaId >= 0) r.followerFetched(ctx.vhost.name, w.topic, w.req.partition, replicaId, Number(w.req.fetchOffset));
+  return r.highWatermark(ctx.vhost.name, w.topic, w.req.partition);
+}
+
 async function readOnce(
+  ctx: KafkaContext,
   wanted: readonly Wanted[],
   maxBytes: number,
   readCommitted: boolean,
   unknownCode: number,
   alloc: (bytes: number) => Buffer,
+  replicaId: number,
 ): Promise<{ parts: PartitionOut[]; bytes: number; failed: boolean }> {
   const parts: PartitionOut[] = [];
   let bytes = 0;
@@ -68,12 +90,23 @@ async function readOnce(
     const base = { partitionIndex: w.req.partition, preferredReadReplica: -1 };
     const budget = Math.min(w.req.partitionMaxBytes, maxBytes - bytes);
     try {
+      const limit = replicaLimit(ctx, w, replicaId);
+      if (limit instanceof ReplicationError) throw limit;
       // KIP-74: the first partition with data returns at least one batch even past the limits.
       const fetchOffset = Number(w.req.fetchOffset);
       const r = budget > 0 || bytes === 0 ? await p.read(fetchOffset, Math.max(budget, 1), readCommitted ? 'committed' : 'uncommitted', alloc) : undefined;
-      const hw = BigInt(r?.highWatermark ?? p.highWatermark);
-      const batches = r?.batches ?? [];
-      bytes += r?.bytes ?? 0;
+      let hw = BigInt(r?.highWatermark ?? p.highWatermark);
+      let batches = r?.batches ?? [];
+      let readBytes = r?.bytes ?? 0;
+      if (limit !== undefined) {
+        hw = BigInt(Math.min(limit, Number(hw)));
+        // A consumer sees only what every in-sync replica has; a follower reads on to the log end.
+        if (replicaId < 0) {
+          batches = batches.filter((b) => Number(b.readBigInt64BE(0)) < limit);
+          readBytes = batches.reduce((n, b) => n + b.length, 0);
+        }
+      }
+      bytes += readBytes;
       parts.push({
         ...base,
         abortedTransactions: readCommitted ? abortedIn(p, fetchOffset, batches) : null,
@@ -90,7 +123,7 @@ async function readOnce(
         ...base,
         abortedTransactions: readCommitted ? [] : null,
         errorCode: failureOf(err).code,
-        highWatermark: BigInt(p.highWatermark),
+        highWatermark: err instanceof ReplicationError ? -1n : BigInt(p.highWatermark),
         lastStableOffset: BigInt(p.lastStableOffset),
         logStartOffset: BigInt(p.logStartOffset),
         records: null,
@@ -138,7 +171,8 @@ export const fetch: Handler<1> = async (ctx, req, v, source) => {
   const deadline = Date.now() + Math.max(0, req.maxWaitMs);
   // The batches are views of pooled read buffers, given back once the response is written.
   let lease = readBuffers.lease();
-  let result = await readOnce(wanted, maxBytes, readCommitted, unknownCode, lease.alloc);
+  const replicaId = v <= 14 ? req.replicaId : req.replicaState.replicaId;
+  let result = await readOnce(ctx, wanted, maxBytes, readCommitted, unknownCode, lease.alloc, replicaId);
   const live = wanted.map((w) => w.partition).filter((p): p is Partition => p !== undefined);
   while (result.bytes < req.minBytes && !result.failed && live.length > 0 && !source.signal.aborted) {
     const left = deadline - Date.now();
@@ -146,7 +180,7 @@ export const fetch: Handler<1> = async (ctx, req, v, source) => {
     await waitForData(live, left, source.signal);
     lease.release(); // the short result is dropped
     lease = readBuffers.lease();
-    result = await readOnce(wanted, maxBytes, readCommitted, unknownCode, lease.alloc);
+    result = await readOnce(ctx, wanted, maxBytes, readCommitted, unknownCode, lease.alloc, replicaId);
   }
   // Group the partitions back under their topics, in request order.
   const topics: { topic: string; topicId: string; partitions: PartitionOut[] }[] = [];

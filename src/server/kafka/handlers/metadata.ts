@@ -1,5 +1,7 @@
-// Metadata, DescribeCluster, FindCoordinator: what this one-node cluster looks like. Every
-// partition's leader is this node, with leader epoch 0 and itself as the only replica.
+// Metadata, DescribeCluster, FindCoordinator. On a single node every partition's leader is this
+// node, with leader epoch 0 and itself as the only replica. In a cluster (docs/cluster.md) the
+// brokers are the live members and a replicated partition names its leader, epoch, replicas and
+// ISR; group and transaction coordinators stay the node asked.
 
 import { StreamError } from '../../../broker/stream/errors.js';
 import type { Stream } from '../../../broker/stream/stream.js';
@@ -10,25 +12,45 @@ import { failureOf } from '../errors.js';
 
 type TopicOut = Input<MetadataResponseMetadataResponseTopic>;
 
-export function brokerList(ctx: KafkaContext): { nodeId: number; host: string; port: number; rack: null }[] {
-  return [{ nodeId: NODE_ID, host: ctx.config.advertisedHost, port: ctx.config.port, rack: null }];
+/** This node's broker id: 0 on a single node, its cluster id in a cluster. */
+export function selfId(ctx: KafkaContext): number {
+  return ctx.broker.replication?.selfId ?? NODE_ID;
 }
 
-export function describeTopic(s: Stream): TopicOut {
+/** This node, or in a cluster every live member (docs/cluster.md). */
+export function brokerList(ctx: KafkaContext): { nodeId: number; host: string; port: number; rack: null }[] {
+  const self = { nodeId: selfId(ctx), host: ctx.config.advertisedHost, port: ctx.config.port, rack: null };
+  const r = ctx.broker.replication;
+  if (r === undefined) return [self];
+  const others = r.nodes().filter((n) => n.id !== self.nodeId).map((n) => ({ nodeId: n.id, host: n.host, port: n.port, rack: null }));
+  return [self, ...others].sort((a, b) => a.nodeId - b.nodeId);
+}
+
+export function describeTopic(ctx: KafkaContext, s: Stream): TopicOut {
+  const r = ctx.broker.replication;
+  const self = selfId(ctx);
+  const live = r === undefined ? undefined : new Set(r.nodes().map((n) => n.id));
   return {
     errorCode: ErrorCode.NONE,
     name: s.name,
     topicId: s.topicId,
     isInternal: false,
-    partitions: s.partitions.map((_, i) => ({
-      errorCode: ErrorCode.NONE,
-      partitionIndex: i,
-      leaderId: NODE_ID,
-      leaderEpoch: 0,
-      replicaNodes: [NODE_ID],
-      isrNodes: [NODE_ID],
-      offlineReplicas: [],
-    })),
+    partitions: s.partitions.map((_, i) => {
+      const role = r?.role(ctx.vhost.name, s.name, i);
+      if (role === undefined) {
+        return { errorCode: ErrorCode.NONE, partitionIndex: i, leaderId: self, leaderEpoch: 0, replicaNodes: [self], isrNodes: [self], offlineReplicas: [] };
+      }
+      return {
+        // Kafka answers LEADER_NOT_AVAILABLE while a partition elects its leader.
+        errorCode: role.leaderId === -1 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
+        partitionIndex: i,
+        leaderId: role.leaderId,
+        leaderEpoch: role.epoch,
+        replicaNodes: [...role.replicas],
+        isrNodes: [...role.isr],
+        offlineReplicas: role.replicas.filter((id) => live?.has(id) !== true),
+      };
+    }),
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
   };
 }
@@ -40,8 +62,11 @@ function topicError(name: string | null, topicId: string, errorCode: number): To
 /** Creates a topic a client asked about, where auto-creation is allowed; its error code otherwise. */
 export async function autoCreate(ctx: KafkaContext, name: string): Promise<Stream | number> {
   try {
-    const s = await ctx.vhost.streams.create(name, { partitions: ctx.config.defaultPartitions, kafkaName: true });
-    return s as Stream;
+    // In a cluster, only a node that can place the topic creates it.
+    ctx.broker.replication?.checkReplicationFactor(-1);
+    const s = (await ctx.vhost.streams.create(name, { partitions: ctx.config.defaultPartitions, kafkaName: true })) as Stream;
+    await ctx.broker.replication?.created(ctx.vhost.name, { name, topicId: s.topicId, partitions: s.partitions.length, configs: s.configs }, -1);
+    return s;
   } catch (err) {
     // A concurrent request created it first.
     if (err instanceof StreamError && err.kind === 'exists') return ctx.vhost.streams.get(name) ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
@@ -54,23 +79,23 @@ export const metadata: Handler<3> = async (ctx, req, v) => {
   // v0: an empty list means every topic; v1+: null does.
   const all = req.topics === null || (v === 0 && req.topics.length === 0);
   if (all) {
-    for (const s of ctx.vhost.streams.list()) if (topicNameProblem(s.name) === undefined) topics.push(describeTopic(s));
+    for (const s of ctx.vhost.streams.list()) if (topicNameProblem(s.name) === undefined) topics.push(describeTopic(ctx, s));
   } else {
     const allowAuto = ctx.config.autoCreateTopics && (v < 4 || req.allowAutoTopicCreation);
     for (const t of req.topics ?? []) {
       if (t.name === null) {
         const s = t.topicId !== ZERO_UUID ? streamById(ctx.vhost, t.topicId) : undefined;
-        topics.push(s ? describeTopic(s) : topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
+        topics.push(s ? describeTopic(ctx, s) : topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
         continue;
       }
       const existing = ctx.vhost.streams.get(t.name);
       if (existing) {
-        topics.push(describeTopic(existing));
+        topics.push(describeTopic(ctx, existing));
       } else if (topicNameProblem(t.name) !== undefined) {
         topics.push(topicError(t.name, ZERO_UUID, ErrorCode.INVALID_TOPIC_EXCEPTION));
       } else if (allowAuto) {
         const made = await autoCreate(ctx, t.name);
-        topics.push(typeof made === 'number' ? topicError(t.name, ZERO_UUID, made) : describeTopic(made));
+        topics.push(typeof made === 'number' ? topicError(t.name, ZERO_UUID, made) : describeTopic(ctx, made));
       } else {
         topics.push(topicError(t.name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
       }
@@ -80,7 +105,7 @@ export const metadata: Handler<3> = async (ctx, req, v) => {
     throttleTimeMs: 0,
     brokers: brokerList(ctx),
     clusterId: ctx.broker.clusterId,
-    controllerId: NODE_ID,
+    controllerId: selfId(ctx),
     topics,
     clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
   };
@@ -93,14 +118,14 @@ export const describeCluster: Handler<60> = (ctx) => ({
   errorMessage: null,
   endpointType: 1,
   clusterId: ctx.broker.clusterId,
-  controllerId: NODE_ID,
+  controllerId: selfId(ctx),
   brokers: brokerList(ctx).map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: null })),
   clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
 });
 
 /** Group and transaction coordinators are this node. */
 export const findCoordinator: Handler<10> = (ctx, req, v) => {
-  const node = { nodeId: NODE_ID, host: ctx.config.advertisedHost, port: ctx.config.port };
+  const node = { nodeId: selfId(ctx), host: ctx.config.advertisedHost, port: ctx.config.port };
   if (v < 4) return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, ...node };
   return {
     throttleTimeMs: 0,

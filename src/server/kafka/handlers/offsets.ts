@@ -9,6 +9,7 @@
 
 import { LAST_OFFSET_DELTA_AT } from '../../../broker/stream/batch-header.js';
 import type { Partition } from '../../../broker/stream/partition.js';
+import { ReplicationError } from '../../../broker/stream/replication.js';
 import { ErrorCode, decodeRecords } from '../../../protocol/kafka/index.js';
 import type { Handler, KafkaContext } from '../context.js';
 import { failureOf } from '../errors.js';
@@ -75,8 +76,16 @@ export const listOffsets: Handler<2> = async (ctx, req, v) => {
         continue;
       }
       try {
-        const r = await lookUpIsolated(p, q.timestamp, v >= 2 && req.isolationLevel === READ_COMMITTED);
-        partitions.push({ partitionIndex: q.partitionIndex, errorCode: ErrorCode.NONE, timestamp: BigInt(r.timestamp), offset: BigInt(r.offset), ...epoch(0) });
+        const role = ctx.broker.replication?.role(ctx.vhost.name, t.name, q.partitionIndex);
+        let r = await lookUpIsolated(p, q.timestamp, v >= 2 && req.isolationLevel === READ_COMMITTED);
+        if (role !== undefined) {
+          // In a cluster: the leader answers, and only below the high watermark (Kafka's fetchOffsetForTimestamp).
+          if (!role.leader) throw new ReplicationError('not-leader', `this node does not lead ${t.name}-${q.partitionIndex}`);
+          const hw = ctx.broker.replication?.highWatermark(ctx.vhost.name, t.name, q.partitionIndex) ?? 0;
+          if (q.timestamp === LATEST || q.timestamp === LATEST_TIERED) r = { offset: Math.min(r.offset, hw), timestamp: -1 };
+          else if (r.offset >= hw && q.timestamp !== EARLIEST && q.timestamp !== EARLIEST_LOCAL) r = { offset: -1, timestamp: -1 };
+        }
+        partitions.push({ partitionIndex: q.partitionIndex, errorCode: ErrorCode.NONE, timestamp: BigInt(r.timestamp), offset: BigInt(r.offset), ...epoch(role?.epoch ?? 0) });
       } catch (err) {
         partitions.push({ partitionIndex: q.partitionIndex, errorCode: failureOf(err).code, timestamp: -1n, offset: -1n, ...epoch(-1) });
       }
@@ -86,7 +95,7 @@ export const listOffsets: Handler<2> = async (ctx, req, v) => {
   return { throttleTimeMs: 0, topics };
 };
 
-/** Every record on this node was written in leader epoch 0: that epoch ends at the log end. */
+/** On a single node every record was written in leader epoch 0: that epoch ends at the log end. */
 export const offsetForLeaderEpoch: Handler<23> = (ctx, req, v) => {
   // leader_epoch is a v1+ response field.
   const answer = (partition: number, errorCode: number, leaderEpoch: number, endOffset: number) => ({
@@ -102,6 +111,16 @@ export const offsetForLeaderEpoch: Handler<23> = (ctx, req, v) => {
       partitions: t.partitions.map((q) => {
         const p = partitionOf(ctx, t.topic, q.partition);
         if (!p) return answer(q.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1);
+        const r = ctx.broker.replication;
+        const role = r?.role(ctx.vhost.name, t.topic, q.partition);
+        if (r !== undefined && role !== undefined) {
+          // A replicated partition: its leader answers from the epochs its leaders recorded (docs/cluster.md).
+          if (!role.leader) return answer(q.partition, ErrorCode.NOT_LEADER_OR_FOLLOWER, -1, -1);
+          if (q.currentLeaderEpoch >= 0 && q.currentLeaderEpoch < role.epoch) return answer(q.partition, ErrorCode.FENCED_LEADER_EPOCH, -1, -1);
+          if (q.currentLeaderEpoch > role.epoch) return answer(q.partition, ErrorCode.UNKNOWN_LEADER_EPOCH, -1, -1);
+          const end = r.epochEnd(ctx.vhost.name, t.topic, q.partition, q.leaderEpoch);
+          return answer(q.partition, ErrorCode.NONE, end.epoch, end.endOffset);
+        }
         if (q.currentLeaderEpoch > 0) return answer(q.partition, ErrorCode.UNKNOWN_LEADER_EPOCH, -1, -1);
         if (q.leaderEpoch > 0) return answer(q.partition, ErrorCode.NONE, -1, -1);
         return answer(q.partition, ErrorCode.NONE, 0, p.logEndOffset);

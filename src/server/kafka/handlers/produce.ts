@@ -7,6 +7,7 @@
 // (Kafka's KIP-890 verification): the partition must be in the producer's ongoing transaction.
 
 import { isTransactionalBatch } from '../../../broker/stream/batch-attributes.js';
+import { LAST_OFFSET_DELTA_AT } from '../../../broker/stream/batch-header.js';
 import { StreamError } from '../../../broker/stream/errors.js';
 import {
   Compression,
@@ -26,6 +27,8 @@ const ZSTD_MIN_VERSION = 7;
 const COMPRESSION_AT = 22;
 const BATCH_HEADER_BYTES = 61;
 const MAGIC_AT = 16;
+/** Kafka's partitionLeaderEpoch field of a v2 batch. */
+const PARTITION_LEADER_EPOCH_AT = 12;
 
 /** The records of a compressed batch must decompress and parse (Kafka's LogValidator reads them all). */
 function checkCompressed(batch: Buffer): void {
@@ -73,6 +76,8 @@ export const produce: Handler<0> = async (ctx, req, v) => {
   const txnUnauthorized = req.transactionalId === null && req.topicData.some((t) => t.partitionData.some((p) => hasTransactionalRecords(p.records)));
   const waits: Promise<void>[] = [];
   let failed = false;
+  // In a cluster (docs/cluster.md); undefined on a single node, where nothing below changes.
+  const replication = ctx.broker.replication;
   const responses = req.topicData.map((t) => {
     const stream = ctx.vhost.streams.get(t.name);
     const partitionResponses = t.partitionData.map((p): PartitionOut => {
@@ -93,10 +98,26 @@ export const produce: Handler<0> = async (ctx, req, v) => {
         return refused(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `Produce v${v} may not carry zstd-compressed batches`);
       }
       try {
+        const role = replication?.role(ctx.vhost.name, t.name, index);
+        if (role !== undefined && !role.leader) return refused(index, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+        // Kafka checks the ISR against min.insync.replicas before appending (Partition.appendRecordsToLeader).
+        if (role !== undefined && req.acks === -1) replication?.checkInSync(ctx.vhost.name, t.name, index);
+        // A replicated partition's leader stamps its epoch on the batch, as Kafka's does (outside the CRC).
+        if (role !== undefined && records.length >= PARTITION_LEADER_EPOCH_AT + 4) records.writeInt32BE(role.epoch, PARTITION_LEADER_EPOCH_AT);
         const verify = req.transactionalId === null ? undefined : verifier(ctx, req.transactionalId, t.name, index, v);
         const r = partition.append(records, Date.now(), checkCompressed, verify);
         const out: PartitionOut = { index, errorCode: ErrorCode.NONE, baseOffset: BigInt(r.baseOffset), logAppendTimeMs: -1n, logStartOffset: BigInt(r.logStartOffset) };
-        if (req.acks === -1) {
+        if (role !== undefined && replication !== undefined && req.acks !== 0) {
+          // acks=1: on the leader's disk; acks=all: below the high watermark (on every in-sync replica's disk).
+          const last = r.baseOffset + records.readInt32BE(LAST_OFFSET_DELTA_AT);
+          const settled = req.acks === -1 ? r.durable.then(() => replication.committed(ctx.vhost.name, t.name, index, last, req.timeoutMs)) : r.durable;
+          waits.push(
+            settled.catch((err: unknown) => {
+              const f = failureOf(err);
+              Object.assign(out, { errorCode: f.code, errorMessage: f.message, baseOffset: -1n });
+            }),
+          );
+        } else if (req.acks === -1) {
           waits.push(
             r.durable.catch((err: unknown) => {
               const f = failureOf(err);

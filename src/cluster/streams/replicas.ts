@@ -1,0 +1,339 @@
+// Stream replication on one node (docs/cluster.md, "Streams: the data plane"): it learns every
+// replicated stream's placement from etcd (meta/streams/...), creates the stream here, campaigns
+// for the partitions it holds a replica of (among the in-sync replicas only, once an ISR is
+// written), leads them (high watermark over the ISR) or follows their leader (fetching its log).
+// The broker sees it through StreamReplication; it knows no protocol.
+
+import { Etcd3, type IKeyValue, type Watcher } from 'etcd3';
+import type { Broker } from '../../broker/broker.js';
+import { StreamError } from '../../broker/stream/errors.js';
+import { ReplicationError, type PartitionRole, type ReplicaNode, type StreamReplication, type StreamShape } from '../../broker/stream/replication.js';
+import type { Logger } from '../../util/logger.js';
+import type { ControlPlane } from '../control-plane.js';
+import { resourcePath, type Resource } from '../keys.js';
+import type { ReplicaSessionFactory } from './fetcher.js';
+import { PartitionReplica, type ReplicaHost } from './partition-replica.js';
+import { DEFAULT_REPLICATION_FACTOR, nodeId, parseIsr, parsePlacement, place, placementKey, type StreamPlacement } from './placement.js';
+
+const TICK_MS = 250;
+
+export interface StreamReplicasOptions {
+  readonly plane: ControlPlane;
+  readonly endpoints: readonly string[];
+  readonly broker: Broker;
+  /** The protocol followers fetch with (its address key in node records, e.g. "kafka"). */
+  readonly protocol: string;
+  readonly sessions: ReplicaSessionFactory;
+  /** Kafka's replica.lag.time.max.ms: a follower this far behind leaves the ISR. */
+  readonly lagMs: number;
+  readonly logger: Logger;
+}
+
+export class StreamReplicas implements StreamReplication {
+  readonly selfId: number;
+  private readonly placements = new Map<string, StreamPlacement>();
+  private readonly parts = new Map<string, PartitionReplica>();
+  private readonly campaigning = new Set<string>();
+  private readonly client: Etcd3;
+  private watcher: Watcher | undefined;
+  private stateWatcher: Watcher | undefined;
+  /** ISRs read from etcd before their stream's placement was applied. */
+  private readonly pendingIsr = new Map<string, string[]>();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly logger: Logger;
+
+  private constructor(private readonly o: StreamReplicasOptions) {
+    this.selfId = nodeId(o.plane.nodeName);
+    this.client = new Etcd3({ hosts: [...o.endpoints] });
+    this.logger = o.logger.child({ component: 'stream-replication' });
+  }
+
+  static async start(o: StreamReplicasOptions): Promise<StreamReplicas> {
+    const r = new StreamReplicas(o);
+    const prefix = `${o.plane.keys.root}meta/streams/`;
+    const res = await r.client.getAll().prefix(prefix).exec();
+    for (const kv of res.kvs) await r.applyKv(kv);
+    r.watcher = await r.client.watch().prefix(prefix).startRevision((BigInt(res.header.revision) + 1n).toString()).create();
+    r.watcher.on('put', (kv) => void r.applyKv(kv));
+    r.watcher.on('delete', (kv) => void r.forget(kv.key.toString()));
+    // Followers learn each partition's ISR as its leader writes it (Metadata's isr_nodes on every node).
+    const states = `${o.plane.keys.root}state/stream/`;
+    const isrs = await r.client.getAll().prefix(states).exec();
+    for (const kv of isrs.kvs) r.applyState(kv);
+    r.stateWatcher = await r.client.watch().prefix(states).startRevision((BigInt(isrs.header.revision) + 1n).toString()).create();
+    r.stateWatcher.on('put', (kv) => r.applyState(kv));
+    o.plane.view.on('change', () => r.reconcile());
+    r.timer = setInterval(() => r.reconcile(), TICK_MS);
+    r.reconcile();
+    return r;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    for (const p of this.parts.values()) p.close();
+    await this.watcher?.cancel().catch(() => undefined);
+    await this.stateWatcher?.cancel().catch(() => undefined);
+    this.client.close();
+  }
+
+  nodes(): ReplicaNode[] {
+    const out: ReplicaNode[] = [];
+    for (const [name, rec] of this.o.plane.view.live) {
+      const at = splitAddress(rec.addresses[this.o.protocol]);
+      if (at !== undefined) out.push({ id: nodeId(name), name, ...at });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  role(vhost: string, stream: string, partition: number): PartitionRole | undefined {
+    const p = this.parts.get(pathOf(vhost, stream, partition));
+    if (p === undefined) return undefined;
+    const leader = this.leaderOf(p.path);
+    return {
+      leader: p.leading,
+      leaderId: p.leading ? this.selfId : leader !== undefined ? nodeId(leader.node) : -1,
+      epoch: p.leading && p.term ? p.term.epoch : (leader?.epoch ?? 0),
+      replicas: p.replicas.map(nodeId),
+      isr: p.isr.map(nodeId),
+    };
+  }
+
+  checkReplicationFactor(factor: number): void {
+    const live = this.o.plane.view.live.size;
+    if (factor === -1) return;
+    if (factor < 1 || factor > live) {
+      throw new ReplicationError(
+        'not-enough-replicas',
+        `Unable to replicate the partition ${factor} time(s): The target replication factor of ${factor} cannot be reached because only ${live} broker(s) are registered.`,
+      );
+    }
+  }
+
+  async created(vhost: string, stream: StreamShape, factor: number): Promise<void> {
+    const live = [...this.o.plane.view.live.keys()];
+    const rf = factor === -1 ? Math.min(DEFAULT_REPLICATION_FACTOR, live.length) : factor;
+    const placement = place(vhost, stream, rf, live);
+    const key = placementKey(this.o.plane.keys.root, vhost, stream.name);
+    const res = await this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(JSON.stringify(placement))).else(this.client.get(key)).commit();
+    const kv = res.succeeded ? undefined : res.responses[0]?.response_range?.kvs[0];
+    const chosen = kv === undefined ? placement : parsePlacement(kv.value.toString());
+    if (chosen !== undefined) await this.apply(chosen);
+    this.reconcile();
+  }
+
+  async deleted(vhost: string, stream: string): Promise<void> {
+    const key = placementKey(this.o.plane.keys.root, vhost, stream);
+    const state = `${this.o.plane.keys.root}state/${pathOf(vhost, stream, 0).replace(/\/0$/, '/')}`;
+    // The placement and the partitions' ISR and epoch history go; epochs/<resource> stays, so a
+    // topic created again under the name starts above every epoch the old one used.
+    await this.client.delete().key(key).exec();
+    await this.client.delete().prefix(state).exec();
+    await this.forget(key);
+  }
+
+  /** A placement was deleted (by any node): the stream goes here too. */
+  private async forget(key: string): Promise<void> {
+    const [vhost, name] = key.slice(`${this.o.plane.keys.root}meta/streams/`.length).split('/').map(decodeURIComponent);
+    const id = `${vhost}\0${name}`;
+    const placement = this.placements.get(id);
+    if (placement === undefined) return;
+    this.placements.delete(id);
+    for (let i = 0; i < placement.partitions; i++) {
+      const path = pathOf(vhost, name, i);
+      const p = this.parts.get(path);
+      this.parts.delete(path);
+      if (p === undefined) continue;
+      const term = p.term;
+      p.close();
+      await term?.resign().catch(() => undefined);
+    }
+    await this.o.broker.vhost(vhost)?.streams.delete(name).catch((err: unknown) =>
+      this.logger.warn('cannot delete a replicated stream here', { stream: name, error: (err as Error).message }),
+    );
+    this.logger.info('replicated stream deleted', { stream: name });
+  }
+
+  highWatermark(vhost: string, stream: string, partition: number): number {
+    return this.part(vhost, stream, partition).hw;
+  }
+
+  checkInSync(vhost: string, stream: string, partition: number): void {
+    this.part(vhost, stream, partition).checkInSync();
+  }
+
+  committed(vhost: string, stream: string, partition: number, offset: number, timeoutMs: number): Promise<void> {
+    return this.part(vhost, stream, partition).committed(offset, timeoutMs);
+  }
+
+  epochEnd(vhost: string, stream: string, partition: number, epoch: number): { epoch: number; endOffset: number } {
+    return this.part(vhost, stream, partition).epochEnd(epoch);
+  }
+
+  followerFetched(vhost: string, stream: string, partition: number, replicaId: number, fetchOffset: number): void {
+    const p = this.parts.get(pathOf(vhost, stream, partition));
+    const node = p?.replicas.find((r) => nodeId(r) === replicaId);
+    if (p !== undefined && node !== undefined) p.followerFetched(node, fetchOffset);
+  }
+
+  private part(vhost: string, stream: string, partition: number): PartitionReplica {
+    const p = this.parts.get(pathOf(vhost, stream, partition));
+    if (p === undefined) throw new ReplicationError('not-leader', `${stream}-${partition} is not a replicated partition`);
+    return p;
+  }
+
+  /** state/stream/<vhost>/<stream>/<partition>/isr: what the leader last wrote. */
+  private applyState(kv: IKeyValue): void {
+    const key = kv.key.toString();
+    const prefix = `${this.o.plane.keys.root}state/`;
+    if (!key.endsWith('/isr')) return;
+    const path = key.slice(prefix.length, -'/isr'.length);
+    const isr = parseIsr(kv.value.toString());
+    if (isr === undefined) return;
+    const p = this.parts.get(path);
+    if (p === undefined) this.pendingIsr.set(path, isr);
+    else if (!p.leading) p.isr = isr;
+  }
+
+  private async applyKv(kv: IKeyValue): Promise<void> {
+    const placement = parsePlacement(kv.value.toString());
+    if (placement === undefined) {
+      this.logger.warn('ignoring a stream placement this version cannot read', { key: kv.key.toString() });
+      return;
+    }
+    await this.apply(placement).catch((err: unknown) =>
+      this.logger.error('cannot create a replicated stream here', { stream: placement.name, error: (err as Error).message }),
+    );
+  }
+
+  /** Creates the stream here if needed (every node knows every stream) and tracks its partitions. */
+  private async apply(placement: StreamPlacement): Promise<void> {
+    const id = `${placement.vhost}\0${placement.name}`;
+    if (this.placements.has(id)) return;
+    const vhost = this.o.broker.vhost(placement.vhost);
+    if (vhost === undefined) throw new Error(`no vhost '${placement.vhost}' on this node`);
+    await vhost.streams.creation(placement.name);
+    if (vhost.streams.get(placement.name) === undefined) {
+      try {
+        await vhost.streams.create(placement.name, { partitions: placement.partitions, kafkaName: true, topicId: placement.topicId, configs: { ...placement.configs } });
+      } catch (err) {
+        if (!(err instanceof StreamError && err.kind === 'exists')) throw err;
+      }
+    }
+    if (this.placements.has(id)) return;
+    this.placements.set(id, placement);
+    const self = this.o.plane.nodeName;
+    for (let i = 0; i < placement.partitions; i++) {
+      const path = pathOf(placement.vhost, placement.name, i);
+      const resource: Resource = { kind: 'stream', vhost: placement.vhost, name: placement.name, partition: i };
+      const host: ReplicaHost = {
+        partition: () => vhost.streams.get(placement.name)?.partition(i),
+        reset: async () => {
+          await vhost.streams.get(placement.name)?.resetPartition(i);
+        },
+        history: () => this.history(resource),
+      };
+      const replica = new PartitionReplica(self, path, placement.name, i, placement.replicas[i], host, this.logger);
+      const isr = this.pendingIsr.get(path);
+      if (isr !== undefined) replica.isr = isr;
+      this.pendingIsr.delete(path);
+      this.parts.set(path, replica);
+    }
+    this.logger.info('replicated stream known', { stream: placement.name, partitions: placement.partitions, replicas: placement.replicas });
+  }
+
+  /** Leads, follows or campaigns for every partition this node holds a replica of. */
+  private reconcile(): void {
+    if (this.closed) return;
+    const view = this.o.plane.view;
+    const live = new Set(view.live.keys());
+    const self = this.o.plane.nodeName;
+    for (const p of this.parts.values()) {
+      if (!p.replicas.includes(self)) continue;
+      if (p.leading) {
+        p.maintainIsr(live, this.o.lagMs);
+        p.advance();
+        continue;
+      }
+      const leader = this.leaderOf(p.path);
+      if (leader === undefined) {
+        p.stopFollowing();
+        this.campaign(p);
+        continue;
+      }
+      if (leader.node === self) continue; // a term of this node that is ending
+      const at = splitAddress(view.live.get(leader.node)?.addresses[this.o.protocol]);
+      if (at === undefined) continue;
+      p.follow({ node: leader.node, epoch: leader.epoch, ...at }, this.o.sessions, this.selfId);
+    }
+  }
+
+  /** The live leader of a resource (its node up with the instance that won). */
+  private leaderOf(path: string): { node: string; epoch: number } | undefined {
+    const l = this.o.plane.view.leaders.get(path);
+    if (l === undefined) return undefined;
+    const node = this.o.plane.view.live.get(l.node);
+    return node !== undefined && node.instance === l.instance ? l : undefined;
+  }
+
+  /** The partition's leader epochs with their start offsets, as its leaders wrote them. */
+  private async history(resource: Resource): Promise<(readonly [number, number])[]> {
+    const res = await this.client.get(this.o.plane.keys.state(resource, 'epochs')).exec();
+    return parseHistory(res.kvs[0]?.value.toString());
+  }
+
+  /** Campaigns if this replica may lead: it is in the ISR etcd holds (any replica before the first ISR). */
+  private campaign(p: PartitionReplica): void {
+    if (this.campaigning.has(p.path)) return;
+    this.campaigning.add(p.path);
+    const resource = resourceOf(p);
+    void (async () => {
+      const isrKv = await this.client.get(this.o.plane.keys.state(resource, 'isr')).exec();
+      const text = isrKv.kvs[0]?.value.toString();
+      const isr = text === undefined ? undefined : parseIsr(text);
+      if (isr !== undefined && !isr.includes(this.o.plane.nodeName)) return; // Kafka's clean leader election
+      const term = await this.o.plane.campaign(resource);
+      if (term === undefined) return;
+      if (this.parts.get(p.path) !== p) return void term.resign(); // deleted while campaigning
+      // Before it takes a write: where this epoch begins, fenced, for followers to truncate against.
+      const log = this.o.broker.vhost(resource.vhost)?.streams.get(p.stream)?.partition(p.index);
+      if (log === undefined) return void term.resign();
+      const history = [...(await this.history(resource)), [term.epoch, log.logEndOffset] as const];
+      await term.write('epochs', JSON.stringify(history));
+      if (this.parts.get(p.path) !== p) return void term.resign();
+      // The written ISR; the first tick drops the replicas whose nodes are down, in etcd first.
+      p.becomeLeader(term, isr, history);
+      this.logger.info('leading a stream partition', { partition: p.path, epoch: term.epoch, isr: p.isr, highWatermark: p.hw });
+      this.reconcile();
+    })()
+      .catch((err: unknown) => this.logger.warn('partition campaign failed', { partition: p.path, error: (err as Error).message }))
+      .finally(() => this.campaigning.delete(p.path));
+  }
+}
+
+function parseHistory(text: string | undefined): (readonly [number, number])[] {
+  if (text === undefined) return [];
+  try {
+    const v: unknown = JSON.parse(text);
+    if (!Array.isArray(v)) return [];
+    return v.filter((e): e is [number, number] => Array.isArray(e) && e.length === 2 && e.every((n) => Number.isSafeInteger(n)));
+  } catch {
+    return [];
+  }
+}
+
+function resourceOf(p: PartitionReplica): Extract<Resource, { kind: 'stream' }> {
+  const [, vhost] = p.path.split('/');
+  return { kind: 'stream', vhost: decodeURIComponent(vhost), name: p.stream, partition: p.index };
+}
+
+function pathOf(vhost: string, stream: string, partition: number): string {
+  return resourcePath({ kind: 'stream', vhost, name: stream, partition });
+}
+
+function splitAddress(address: string | undefined): { host: string; port: number } | undefined {
+  if (address === undefined) return undefined;
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
+  return m === null ? undefined : { host: m[1], port: Number(m[2]) };
+}

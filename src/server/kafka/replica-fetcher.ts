@@ -1,0 +1,123 @@
+// A follower's fetch session to its leader, in Kafka's own terms (docs/cluster.md, "Streams:
+// the data plane"): Fetch v12 with replica_id set to the follower's broker id and
+// current_leader_epoch set to the epoch it follows, one request at a time on one connection.
+// The leader reads its log below its log end (not the high watermark) for a replica, and its
+// answer's high watermark is what the follower learns of the commit point.
+
+import { connect as netConnect, type Socket } from 'node:net';
+import type { ReplicaFetchRequest, ReplicaFetchResult, ReplicaSession } from '../../cluster/streams/fetcher.js';
+import { BATCH_LOG_OVERHEAD_BYTES } from '../../broker/stream/batch-header.js';
+import { ErrorCode, KafkaFrameParser, decodeResponse, encodeRequest, errorCodeName } from '../../protocol/kafka/index.js';
+
+const FETCH = 1;
+const FETCH_VERSION = 12;
+const FETCH_BYTES_MAX = 8 * 1024 * 1024;
+const CONNECT_TIMEOUT_MS = 5_000;
+
+export class KafkaReplicaSession implements ReplicaSession {
+  private socket: Socket | undefined;
+  private where = '';
+  private pending: { correlationId: number; resolve: (frame: Buffer) => void; reject: (err: Error) => void } | undefined;
+  private nextCorrelationId = 1;
+  private closed = false;
+
+  async fetch(req: ReplicaFetchRequest): Promise<ReplicaFetchResult> {
+    try {
+      const socket = await this.connect(req.host, req.port);
+      const correlationId = this.nextCorrelationId++;
+      const frame = encodeRequest(FETCH, FETCH_VERSION, correlationId, 'wharf-replica', {
+        replicaId: req.replicaId,
+        maxWaitMs: req.maxWaitMs,
+        minBytes: 1,
+        maxBytes: FETCH_BYTES_MAX,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [{
+          topic: req.stream,
+          partitions: [{ partition: req.partition, currentLeaderEpoch: req.epoch, fetchOffset: BigInt(req.offset), lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: FETCH_BYTES_MAX }],
+        }],
+        forgottenTopicsData: [],
+        rackId: '',
+      });
+      const answer = new Promise<Buffer>((resolve, reject) => (this.pending = { correlationId, resolve, reject }));
+      for (const chunk of frame) socket.write(chunk);
+      const body = decodeResponse(FETCH, FETCH_VERSION, await answer).body;
+      if (body.errorCode !== ErrorCode.NONE) return { ok: false, error: errorCodeName(body.errorCode) };
+      const p = body.responses[0]?.partitions[0];
+      if (p === undefined) return { ok: false, error: 'the leader answered no partition' };
+      if (p.errorCode !== ErrorCode.NONE) return { ok: false, error: errorCodeName(p.errorCode) };
+      return { ok: true, batches: wholeBatches(p.records), highWatermark: Number(p.highWatermark) };
+    } catch (err) {
+      this.drop();
+      return { ok: false, error: (err as Error).message };
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.drop();
+  }
+
+  private drop(): void {
+    this.socket?.destroy();
+    this.socket = undefined;
+    const p = this.pending;
+    this.pending = undefined;
+    p?.reject(new Error(`connection to ${this.where} closed`));
+  }
+
+  private connect(host: string, port: number): Promise<Socket> {
+    if (this.closed) return Promise.reject(new Error('the replica session is closed'));
+    if (this.socket !== undefined) return Promise.resolve(this.socket);
+    this.where = `${host}:${port}`;
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host, port, noDelay: true });
+      const timer = setTimeout(() => socket.destroy(new Error(`no connection to ${this.where} within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
+      const parser = new KafkaFrameParser({
+        onFrame: (frame) => {
+          const p = this.pending;
+          this.pending = undefined;
+          if (p !== undefined && frame.readInt32BE(0) === p.correlationId) p.resolve(frame);
+          else p?.reject(new Error(`unexpected response from ${this.where}`));
+        },
+        onError: (e) => this.fail(socket, e),
+      });
+      socket.on('data', (chunk: Buffer) => parser.push(chunk));
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        this.socket = socket;
+        resolve(socket);
+      });
+      socket.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+        this.fail(socket, err);
+      });
+      socket.on('close', () => this.fail(socket, new Error(`connection to ${this.where} lost`)));
+    });
+  }
+
+  private fail(socket: Socket, err: Error): void {
+    if (this.socket !== socket && this.socket !== undefined) return;
+    this.socket = undefined;
+    socket.destroy();
+    const p = this.pending;
+    this.pending = undefined;
+    p?.reject(err);
+  }
+}
+
+/** The whole batches of a records field (a size limit may cut the last one short). */
+function wholeBatches(records: Buffer | null): Buffer[] {
+  const out: Buffer[] = [];
+  if (records === null) return out;
+  let at = 0;
+  while (at + BATCH_LOG_OVERHEAD_BYTES <= records.length) {
+    const size = records.readInt32BE(at + 8) + BATCH_LOG_OVERHEAD_BYTES;
+    if (at + size > records.length) break;
+    out.push(records.subarray(at, at + size));
+    at += size;
+  }
+  return out;
+}
