@@ -5,19 +5,16 @@
 // XML, a result or an ErrorResponse, with a status below 500, and the broker keeps serving.
 
 import * as sns from '@aws-sdk/client-sns';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SNS_MODEL } from '../../src/protocol/aws/index.js';
 import { SNS_SERVICE } from '../../src/server/aws/services.js';
+import { snsClient, sqsArn, sqsClient } from '../helpers/aws.js';
 import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { fuzzSignedForms } from './aws-fuzz-core.js';
 import { queryForm, shapeValue } from '../unit/protocol/aws/arbitraries.js';
-
-class Answer extends Error {
-  constructor(readonly status: number, readonly contentType: string, readonly body: string) {
-    super('answer');
-  }
-}
 
 const ACTIONS = Object.keys(SNS_MODEL.operations).filter((a) => SNS_SERVICE.has(a));
 const ARN_KEYS = new Set(['TopicArn', 'TargetArn', 'ResourceArn', 'SubscriptionArn', 'Endpoint']);
@@ -54,41 +51,14 @@ describe('SNS query protocol fuzzing', { skip: skipUnderReference }, () => {
   });
 
   it('random signed SNS forms get XML answers below 500, and the broker keeps serving', { timeout: 300_000 }, async () => {
-    const endpoint = `http://127.0.0.1:${broker.handle.awsPort ?? 0}`;
-    const config = { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 };
-    const plain = new sns.SNSClient(config);
-    const { SQSClient, CreateQueueCommand } = await import('@aws-sdk/client-sqs');
-    await new SQSClient(config).send(new CreateQueueCommand({ QueueName: 'fuzz-sns-q' }));
-    const queue = 'arn:aws:sqs:us-east-1:000000000000:fuzz-sns-q';
+    const port = broker.handle.awsPort ?? 0;
+    const plain = snsClient(port);
+    await sqsClient(port).send(new CreateQueueCommand({ QueueName: 'fuzz-sns-q' }));
+    const queue = sqsArn('fuzz-sns-q');
     const { TopicArn } = await plain.send(new sns.CreateTopicCommand({ Name: 'fuzz-sns' }));
     const { SubscriptionArn } = await plain.send(new sns.SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: queue }));
-    const client = new sns.SNSClient(config);
-    let form = '';
-    client.middlewareStack.add((next) => (args) => {
-      const request = args.request as { body: string; headers: Record<string, string> };
-      request.body = form;
-      request.headers['content-length'] = String(Buffer.byteLength(form));
-      return next(args);
-    }, { step: 'build', priority: 'low' });
-    client.middlewareStack.add((next) => async (args) => {
-      const { response } = (await next(args)) as unknown as { response: { statusCode: number; headers: Record<string, string>; body: AsyncIterable<Uint8Array> } };
-      const chunks: Buffer[] = [];
-      for await (const c of response.body) chunks.push(Buffer.from(c));
-      throw new Answer(response.statusCode, response.headers['content-type'] ?? '', Buffer.concat(chunks).toString('utf8'));
-    }, { step: 'deserialize', priority: 'low' });
-    const statuses = new Map<number, number>();
-    await fc.assert(
-      fc.asyncProperty(formFor({ topic: String(TopicArn), subscription: String(SubscriptionArn), queue }), async (f) => {
-        form = f;
-        const answer = await client.send(new sns.ListTopicsCommand({})).then(() => undefined, (err: unknown) => err);
-        assert.ok(answer instanceof Answer, `no raw answer: ${String(answer)}`);
-        statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
-        assert.ok(answer.status < 500, `${answer.status} for ${f}: ${answer.body}`);
-        assert.equal(answer.contentType, 'text/xml');
-        assert.match(answer.body, answer.status === 200 ? /^<\?xml version="1\.0"\?><\w+Response xmlns="http:\/\/sns\.amazonaws\.com\/doc\/2010-03-31\/">/ : /^<\?xml version="1\.0"\?><ErrorResponse xmlns="http:\/\/sns\.amazonaws\.com\/doc\/2010-03-31\/"><Error><Type>Sender<\/Type><Code>[\w.]+<\/Code>/);
-      }),
-      { numRuns: 300, seed: 15 },
-    );
+    const client = snsClient(port);
+    const statuses = await fuzzSignedForms(client, () => client.send(new sns.ListTopicsCommand({})), formFor({ topic: String(TopicArn), subscription: String(SubscriptionArn), queue }), 'http://sns.amazonaws.com/doc/2010-03-31/');
     // (A fuzzed DeleteTopic may have deleted the topic: creating it is the check.)
     assert.equal((await plain.send(new sns.CreateTopicCommand({ Name: 'fuzz-sns' }))).TopicArn, TopicArn, 'the broker still serves');
     assert.ok((statuses.get(200) ?? 0) > 0 && [...statuses.keys()].some((s) => s === 400), `statuses: ${JSON.stringify([...statuses])}`);
