@@ -11,28 +11,25 @@ import { after, before, describe, it } from 'node:test';
 import { SQS_MODEL } from '../../src/protocol/aws/index.js';
 import { awsEndpoint, sqsClient, sqsQueryClient } from '../helpers/aws.js';
 import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { fuzzSignedForms } from './aws-fuzz-core.js';
-import { queryForm, shapeValue } from '../unit/protocol/aws/arbitraries.js';
+import { fuzzSignedForms, queryForms } from './aws-fuzz-core.js';
 
 const ACTIONS = Object.keys(SQS_MODEL.operations);
 const QUEUE = 'fuzz-query-q';
 
 function formFor(queueUrl: string): fc.Arbitrary<string> {
-  const junkKey = fc.array(fc.constantFrom('member', 'entry', 'Name', 'Value', '1', '2', '0', '', 'Attribute', 'MessageAttribute', 'QueueUrl', 'Entries', '__proto__', 'x'.repeat(300)), { minLength: 1, maxLength: 5 }).map((s) => s.join('.'));
-  const junkValue = fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('true', '-1', '99999999999999999999', 'AA==', '%zz', '', queueUrl));
-  const modelled = fc.constantFrom(...ACTIONS).chain((action) => {
-    const input = SQS_MODEL.operations[action].input;
-    const params = input === undefined ? fc.constant<[string, string][]>([]) : shapeValue(SQS_MODEL, input).map((v) => queryForm(SQS_MODEL, input, v));
-    return fc.tuple(fc.constant(action), params, fc.boolean(), fc.array(fc.tuple(junkKey, junkValue), { maxLength: 4 }));
-  }).map(([action, params, realQueue, junk]) => {
+  return queryForms({
+    model: SQS_MODEL,
+    actions: ACTIONS,
+    version: '2012-11-05',
+    junkFormVersion: false,
+    junkKeys: ['member', 'entry', 'Name', 'Value', '1', '2', '0', '', 'Attribute', 'MessageAttribute', 'QueueUrl', 'Entries', '__proto__', 'x'.repeat(300)],
+    junkValues: ['true', '-1', '99999999999999999999', 'AA==', '%zz', '', queueUrl],
     // Long polls would only make the run slow; the queue is mostly a real one so requests get past the lookup.
-    const pairs = params.filter(([k]) => !k.endsWith('WaitTimeSeconds')).map(([k, v]): [string, string] => [k, k === 'QueueUrl' && realQueue ? queueUrl : v]);
-    return new URLSearchParams([['Action', action], ['Version', '2012-11-05'], ...pairs, ...junk.filter(([k]) => !k.endsWith('WaitTimeSeconds'))]).toString();
+    pairs: (params, realQueue, junk) => [
+      ...params.filter(([k]) => !k.endsWith('WaitTimeSeconds')).map(([k, v]): [string, string] => [k, k === 'QueueUrl' && realQueue ? queueUrl : v]),
+      ...junk.filter(([k]) => !k.endsWith('WaitTimeSeconds')),
+    ],
   });
-  const junkForm = fc.tuple(fc.constantFrom(...ACTIONS, 'Nope', ''), fc.array(fc.tuple(junkKey, junkValue), { maxLength: 8 }))
-    .map(([action, pairs]) => new URLSearchParams([['Action', action], ...pairs]).toString());
-  const junkBody = fc.oneof(fc.string({ maxLength: 60 }), fc.uint8Array({ maxLength: 60 }).map((b) => Buffer.from(b).toString('latin1')));
-  return fc.oneof({ weight: 6, arbitrary: modelled }, { weight: 2, arbitrary: junkForm }, { weight: 1, arbitrary: junkBody });
 }
 
 describe('AWS query protocol fuzzing', { skip: skipUnderReference }, () => {

@@ -13,32 +13,29 @@ import { SNS_MODEL } from '../../src/protocol/aws/index.js';
 import { SNS_SERVICE } from '../../src/server/aws/services.js';
 import { snsClient, sqsArn, sqsClient } from '../helpers/aws.js';
 import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { fuzzSignedForms } from './aws-fuzz-core.js';
-import { queryForm, shapeValue } from '../unit/protocol/aws/arbitraries.js';
+import { fuzzSignedForms, queryForms } from './aws-fuzz-core.js';
 
 const ACTIONS = Object.keys(SNS_MODEL.operations).filter((a) => SNS_SERVICE.has(a));
 const ARN_KEYS = new Set(['TopicArn', 'TargetArn', 'ResourceArn', 'SubscriptionArn', 'Endpoint']);
 
 function formFor(arns: { topic: string; subscription: string; queue: string }): fc.Arbitrary<string> {
-  const junkKey = fc.array(fc.constantFrom('member', 'entry', 'key', 'value', '1', '2', '0', '', 'Attributes', 'MessageAttributes', 'TopicArn', 'Tags', '__proto__', 'x'.repeat(300)), { minLength: 1, maxLength: 5 }).map((s) => s.join('.'));
-  const junkValue = fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('true', '-1', '{"a":["b"]}', '[1]', 'AA==', '%zz', '', arns.topic, arns.subscription, 'sqs', 'http'));
-  const modelled = fc.constantFrom(...ACTIONS).chain((action) => {
-    const input = SNS_MODEL.operations[action].input;
-    const params = input === undefined ? fc.constant<[string, string][]>([]) : shapeValue(SNS_MODEL, input).map((v) => queryForm(SNS_MODEL, input, v));
-    return fc.tuple(fc.constant(action), params, fc.boolean(), fc.array(fc.tuple(junkKey, junkValue), { maxLength: 4 }));
-  }).map(([action, params, real, junk]) => {
-    const pairs = params.map(([k, v]): [string, string] => {
-      if (!real || !ARN_KEYS.has(k)) return [k, v];
-      if (k === 'SubscriptionArn') return [k, arns.subscription];
-      if (k === 'Endpoint') return [k, arns.queue];
-      return [k, arns.topic];
-    });
-    return new URLSearchParams([['Action', action], ['Version', '2010-03-31'], ...pairs, ...junk]).toString();
+  return queryForms({
+    model: SNS_MODEL,
+    actions: ACTIONS,
+    version: '2010-03-31',
+    junkFormVersion: true,
+    junkKeys: ['member', 'entry', 'key', 'value', '1', '2', '0', '', 'Attributes', 'MessageAttributes', 'TopicArn', 'Tags', '__proto__', 'x'.repeat(300)],
+    junkValues: ['true', '-1', '{"a":["b"]}', '[1]', 'AA==', '%zz', '', arns.topic, arns.subscription, 'sqs', 'http'],
+    pairs: (params, real, junk) => [
+      ...params.map(([k, v]): [string, string] => {
+        if (!real || !ARN_KEYS.has(k)) return [k, v];
+        if (k === 'SubscriptionArn') return [k, arns.subscription];
+        if (k === 'Endpoint') return [k, arns.queue];
+        return [k, arns.topic];
+      }),
+      ...junk,
+    ],
   });
-  const junkForm = fc.tuple(fc.constantFrom(...ACTIONS, 'Nope', ''), fc.array(fc.tuple(junkKey, junkValue), { maxLength: 8 }))
-    .map(([action, pairs]) => new URLSearchParams([['Action', action], ['Version', '2010-03-31'], ...pairs]).toString());
-  const junkBody = fc.oneof(fc.string({ maxLength: 60 }), fc.uint8Array({ maxLength: 60 }).map((b) => Buffer.from(b).toString('latin1')));
-  return fc.oneof({ weight: 6, arbitrary: modelled }, { weight: 2, arbitrary: junkForm }, { weight: 1, arbitrary: junkBody });
 }
 
 describe('SNS query protocol fuzzing', { skip: skipUnderReference }, () => {
