@@ -86,22 +86,25 @@ function call(port: number, agent: Agent, action: string, params: object): { don
   return { done, abort: () => req.destroy() };
 }
 
-/** SendMessageBatch -> ReceiveMessage -> DeleteMessageBatch loops; messages deleted per second. */
-async function throughput(port: number, queueUrl: string): Promise<{ rate: number; calls: number }> {
-  const agent = new Agent({ keepAlive: true, maxSockets: workers * 2 });
-  const sqs = sqsClient(port, agent);
-  const Entries = Array.from({ length: 10 }, (_, i) => ({ Id: `e${i}`, MessageBody: body }));
+/** One worker's three calls, over the SDK or raw signed HTTP. */
+interface LoopCalls {
+  send(): Promise<unknown>;
+  receive(): Promise<{ ReceiptHandle?: string }[]>;
+  remove(entries: { Id: string; ReceiptHandle: string | undefined }[]): Promise<unknown>;
+}
+
+/** --workers SendMessageBatch -> ReceiveMessage -> DeleteMessageBatch loops for --seconds; messages deleted and calls per second. */
+async function runLoops(c: LoopCalls): Promise<{ rate: number; calls: number }> {
   let deleted = 0;
   let calls = 0;
   let stop = false;
   const loop = async (): Promise<void> => {
     while (!stop) {
-      await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries }));
-      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }));
+      await c.send();
+      const msgs = await c.receive();
       calls += 2;
-      const msgs = r.Messages ?? [];
       if (msgs.length === 0) continue;
-      await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: msgs.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle })) }));
+      await c.remove(msgs.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle })));
       calls++;
       deleted += msgs.length;
     }
@@ -111,37 +114,35 @@ async function throughput(port: number, queueUrl: string): Promise<{ rate: numbe
   await Promise.all(Array.from({ length: workers }, loop));
   clearTimeout(timer);
   const elapsedS = (performance.now() - started) / 1000;
+  return { rate: deleted / elapsedS, calls: calls / elapsedS };
+}
+
+/** The loops through AWS SDK v3. */
+async function throughput(port: number, queueUrl: string): Promise<{ rate: number; calls: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: workers * 2 });
+  const sqs = sqsClient(port, agent);
+  const Entries = Array.from({ length: 10 }, (_, i) => ({ Id: `e${i}`, MessageBody: body }));
+  const result = await runLoops({
+    send: () => sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries })),
+    receive: async () => (await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }))).Messages ?? [],
+    remove: (entries) => sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries })),
+  });
   sqs.destroy();
   agent.destroy();
-  return { rate: deleted / elapsedS, calls: calls / elapsedS };
+  return result;
 }
 
 /** The same loops over raw signed HTTP (bench/lib/sigv4-sign.ts): far less client CPU than the SDK, so more of the broker shows. */
 async function throughputRaw(port: number, queueUrl: string): Promise<{ rate: number; calls: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: workers * 2 });
   const Entries = Array.from({ length: 10 }, (_, i) => ({ Id: `e${i}`, MessageBody: body }));
-  let deleted = 0;
-  let calls = 0;
-  let stop = false;
-  const loop = async (): Promise<void> => {
-    while (!stop) {
-      await call(port, agent, 'SendMessageBatch', { QueueUrl: queueUrl, Entries }).done;
-      const r = await call(port, agent, 'ReceiveMessage', { QueueUrl: queueUrl, MaxNumberOfMessages: 10 }).done;
-      calls += 2;
-      const msgs = (r.Messages ?? []) as { ReceiptHandle: string }[];
-      if (msgs.length === 0) continue;
-      await call(port, agent, 'DeleteMessageBatch', { QueueUrl: queueUrl, Entries: msgs.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle })) }).done;
-      calls++;
-      deleted += msgs.length;
-    }
-  };
-  const started = performance.now();
-  const timer = setTimeout(() => (stop = true), seconds * 1000);
-  await Promise.all(Array.from({ length: workers }, loop));
-  clearTimeout(timer);
-  const elapsedS = (performance.now() - started) / 1000;
+  const result = await runLoops({
+    send: () => call(port, agent, 'SendMessageBatch', { QueueUrl: queueUrl, Entries }).done,
+    receive: async () => ((await call(port, agent, 'ReceiveMessage', { QueueUrl: queueUrl, MaxNumberOfMessages: 10 }).done).Messages ?? []) as { ReceiptHandle: string }[],
+    remove: (entries) => call(port, agent, 'DeleteMessageBatch', { QueueUrl: queueUrl, Entries: entries }).done,
+  });
   agent.destroy();
-  return { rate: deleted / elapsedS, calls: calls / elapsedS };
+  return result;
 }
 
 /** The do-nothing SQS endpoint (child process mode): canned replies by X-Amz-Target, MD5s right for `body`. */

@@ -9,13 +9,12 @@ import amqp from 'amqplib';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { test } from 'node:test';
+import { awsEndpoint, snsClient, sqsClient } from '../helpers/aws.js';
 import { makeDataDir, skipUnderReference, spawnBroker, type SpawnedBroker } from '../helpers/broker.js';
 
-const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
 const clients = (b: SpawnedBroker): { sns: SNSClient; sqs: SQSClient; endpoint: string } => {
-  const endpoint = `http://127.0.0.1:${b.awsPort ?? 0}`;
-  const cfg = { endpoint, region: 'us-east-1', credentials: creds, maxAttempts: 1 };
-  return { sns: new SNSClient(cfg), sqs: new SQSClient(cfg), endpoint };
+  const endpoint = awsEndpoint(b.awsPort ?? 0);
+  return { sns: snsClient(endpoint), sqs: sqsClient(endpoint), endpoint };
 };
 
 async function drain(url: string, queue: string): Promise<string[]> {

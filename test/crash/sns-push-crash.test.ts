@@ -11,18 +11,12 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { test } from 'node:test';
 import { waitUntil } from '../helpers/async.js';
+import { snsClient, sqsClient } from '../helpers/aws.js';
 import { makeDataDir, skipUnderReference, spawnBroker, type SpawnedBroker } from '../helpers/broker.js';
 import { HttpEndpoint } from '../helpers/http-endpoint.js';
 
 const MESSAGES = 200;
-const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
-const clients = (b: SpawnedBroker): { sns: SNSClient; sqs: SQSClient } => {
-  const endpoint = `http://127.0.0.1:${b.awsPort ?? 0}`;
-  return {
-    sns: new SNSClient({ endpoint, region: 'us-east-1', credentials: creds, maxAttempts: 1 }),
-    sqs: new SQSClient({ endpoint, region: 'us-east-1', credentials: creds, maxAttempts: 1 }),
-  };
-};
+const clients = (b: SpawnedBroker): { sns: SNSClient; sqs: SQSClient } => ({ sns: snsClient(b.awsPort ?? 0), sqs: sqsClient(b.awsPort ?? 0) });
 
 const isNotification = (h: { headers: Record<string, unknown> }): boolean => h.headers['x-amz-sns-message-type'] === 'Notification';
 const messageOf = (body: string): string => (JSON.parse(body) as { Message: string }).Message;

@@ -15,18 +15,12 @@ import {
   ReceiveMessageCommand,
   SendMessageCommand,
   SetQueueAttributesCommand,
-  SQSClient,
 } from '@aws-sdk/client-sqs';
+import { sqsArn as arn, sqsClient as client } from '../helpers/aws.js';
 import { makeDataDir, skipUnderReference, spawnBroker } from '../helpers/broker.js';
 import { waitUntil } from '../helpers/async.js';
 
 const DELAYED = 50;
-
-function client(port: number): SQSClient {
-  return new SQSClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
-}
-
-const arn = (name: string): string => `arn:aws:sqs:us-east-1:000000000000:${name}`;
 
 test('kill -9: delayed sends, attributes, tags and a redriven message survive', { skip: skipUnderReference, timeout: 60_000 }, async () => {
   const dataDir = await makeDataDir();

@@ -10,6 +10,7 @@ import { rm } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import { test } from 'node:test';
 import { waitUntil } from '../helpers/async.js';
+import { sqsClient } from '../helpers/aws.js';
 import { makeDataDir, skipUnderReference, spawnBroker } from '../helpers/broker.js';
 
 const QUEUE = 'sqs-crash-q';
@@ -19,15 +20,7 @@ const CONSUMERS = 2;
 const SENT_BEFORE_KILL = 1500;
 const DELETED_BEFORE_KILL = 300;
 
-function client(port: number, agent: Agent): SQSClient {
-  return new SQSClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    maxAttempts: 1,
-    requestHandler: { httpAgent: agent },
-  });
-}
+const client = (port: number, agent: Agent): SQSClient => sqsClient(port, { httpAgent: agent });
 
 test('answered sends survive kill -9, answered deletes stay deleted', { skip: skipUnderReference, timeout: 120_000 }, async () => {
   const dataDir = await makeDataDir();

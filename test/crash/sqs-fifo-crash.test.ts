@@ -7,14 +7,11 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { test } from 'node:test';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { sqsClient as client } from '../helpers/aws.js';
 import { makeDataDir, skipUnderReference, spawnBroker } from '../helpers/broker.js';
 
 const GROUPS = ['a', 'b', 'c'];
 const PER_GROUP = 30;
-
-function client(port: number): SQSClient {
-  return new SQSClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
-}
 
 async function receive(sqs: SQSClient, QueueUrl: string): Promise<Message[]> {
   const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 600, MessageSystemAttributeNames: ['MessageGroupId'] }));

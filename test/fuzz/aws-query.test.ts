@@ -4,40 +4,32 @@
 // keys and junk bodies. Every answer is XML, a result or an ErrorResponse, with a
 // status below 500, and the broker keeps serving.
 
-import { AwsQueryProtocol } from '@aws-sdk/core/protocols';
 import * as sqs from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SQS_MODEL } from '../../src/protocol/aws/index.js';
+import { awsEndpoint, sqsClient, sqsQueryClient } from '../helpers/aws.js';
 import { skipUnderReference, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { queryForm, shapeValue } from '../unit/protocol/aws/arbitraries.js';
-
-class Answer extends Error {
-  constructor(readonly status: number, readonly contentType: string, readonly body: string) {
-    super('answer');
-  }
-}
+import { fuzzSignedForms, queryForms } from './aws-fuzz-core.js';
 
 const ACTIONS = Object.keys(SQS_MODEL.operations);
 const QUEUE = 'fuzz-query-q';
 
 function formFor(queueUrl: string): fc.Arbitrary<string> {
-  const junkKey = fc.array(fc.constantFrom('member', 'entry', 'Name', 'Value', '1', '2', '0', '', 'Attribute', 'MessageAttribute', 'QueueUrl', 'Entries', '__proto__', 'x'.repeat(300)), { minLength: 1, maxLength: 5 }).map((s) => s.join('.'));
-  const junkValue = fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('true', '-1', '99999999999999999999', 'AA==', '%zz', '', queueUrl));
-  const modelled = fc.constantFrom(...ACTIONS).chain((action) => {
-    const input = SQS_MODEL.operations[action].input;
-    const params = input === undefined ? fc.constant<[string, string][]>([]) : shapeValue(SQS_MODEL, input).map((v) => queryForm(SQS_MODEL, input, v));
-    return fc.tuple(fc.constant(action), params, fc.boolean(), fc.array(fc.tuple(junkKey, junkValue), { maxLength: 4 }));
-  }).map(([action, params, realQueue, junk]) => {
+  return queryForms({
+    model: SQS_MODEL,
+    actions: ACTIONS,
+    version: '2012-11-05',
+    junkFormVersion: false,
+    junkKeys: ['member', 'entry', 'Name', 'Value', '1', '2', '0', '', 'Attribute', 'MessageAttribute', 'QueueUrl', 'Entries', '__proto__', 'x'.repeat(300)],
+    junkValues: ['true', '-1', '99999999999999999999', 'AA==', '%zz', '', queueUrl],
     // Long polls would only make the run slow; the queue is mostly a real one so requests get past the lookup.
-    const pairs = params.filter(([k]) => !k.endsWith('WaitTimeSeconds')).map(([k, v]): [string, string] => [k, k === 'QueueUrl' && realQueue ? queueUrl : v]);
-    return new URLSearchParams([['Action', action], ['Version', '2012-11-05'], ...pairs, ...junk.filter(([k]) => !k.endsWith('WaitTimeSeconds'))]).toString();
+    pairs: (params, realQueue, junk) => [
+      ...params.filter(([k]) => !k.endsWith('WaitTimeSeconds')).map(([k, v]): [string, string] => [k, k === 'QueueUrl' && realQueue ? queueUrl : v]),
+      ...junk.filter(([k]) => !k.endsWith('WaitTimeSeconds')),
+    ],
   });
-  const junkForm = fc.tuple(fc.constantFrom(...ACTIONS, 'Nope', ''), fc.array(fc.tuple(junkKey, junkValue), { maxLength: 8 }))
-    .map(([action, pairs]) => new URLSearchParams([['Action', action], ...pairs]).toString());
-  const junkBody = fc.oneof(fc.string({ maxLength: 60 }), fc.uint8Array({ maxLength: 60 }).map((b) => Buffer.from(b).toString('latin1')));
-  return fc.oneof({ weight: 6, arbitrary: modelled }, { weight: 2, arbitrary: junkForm }, { weight: 1, arbitrary: junkBody });
 }
 
 describe('AWS query protocol fuzzing', { skip: skipUnderReference }, () => {
@@ -50,44 +42,11 @@ describe('AWS query protocol fuzzing', { skip: skipUnderReference }, () => {
   });
 
   it('random signed forms get XML answers below 500, and the broker keeps serving', { timeout: 300_000 }, async () => {
-    const endpoint = `http://127.0.0.1:${broker.handle.awsPort ?? 0}`;
-    const client = new sqs.SQSClient({
-      endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      maxAttempts: 1,
-      protocol: AwsQueryProtocol,
-      protocolSettings: { defaultNamespace: 'com.amazonaws.sqs', xmlNamespace: 'http://queue.amazonaws.com/doc/2012-11-05/', version: '2012-11-05', errorTypeRegistries: sqs.errorTypeRegistries },
-    });
+    const endpoint = awsEndpoint(broker.handle.awsPort ?? 0);
+    const client = sqsQueryClient(endpoint);
     const { QueueUrl } = await client.send(new sqs.CreateQueueCommand({ QueueName: QUEUE }));
-    let form = '';
-    client.middlewareStack.add((next) => (args) => {
-      const request = args.request as { body: string; headers: Record<string, string> };
-      request.body = form;
-      request.headers['content-length'] = String(Buffer.byteLength(form));
-      return next(args);
-    }, { step: 'build', priority: 'low' });
-    client.middlewareStack.add((next) => async (args) => {
-      // The raw HTTP answer, before the SDK parses it for the action it thinks it sent.
-      const { response } = (await next(args)) as unknown as { response: { statusCode: number; headers: Record<string, string>; body: AsyncIterable<Uint8Array> } };
-      const chunks: Buffer[] = [];
-      for await (const c of response.body) chunks.push(Buffer.from(c));
-      throw new Answer(response.statusCode, response.headers['content-type'] ?? '', Buffer.concat(chunks).toString('utf8'));
-    }, { step: 'deserialize', priority: 'low' });
-    const statuses = new Map<number, number>();
-    await fc.assert(
-      fc.asyncProperty(formFor(String(QueueUrl)), async (f) => {
-        form = f;
-        const answer = await client.send(new sqs.ListQueuesCommand({})).then(() => undefined, (err: unknown) => err);
-        assert.ok(answer instanceof Answer, `no raw answer: ${String(answer)}`);
-        statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
-        assert.ok(answer.status < 500, `${answer.status} for ${f}: ${answer.body}`);
-        assert.equal(answer.contentType, 'text/xml');
-        assert.match(answer.body, answer.status === 200 ? /^<\?xml version="1\.0"\?><\w+Response xmlns="http:\/\/queue\.amazonaws\.com\/doc\/2012-11-05\/">/ : /^<\?xml version="1\.0"\?><ErrorResponse xmlns="http:\/\/queue\.amazonaws\.com\/doc\/2012-11-05\/"><Error><Type>Sender<\/Type><Code>[\w.]+<\/Code>/);
-      }),
-      { numRuns: 300, seed: 15 },
-    );
-    const plain = new sqs.SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+    const statuses = await fuzzSignedForms(client, () => client.send(new sqs.ListQueuesCommand({})), formFor(String(QueueUrl)), 'http://queue.amazonaws.com/doc/2012-11-05/');
+    const plain = sqsClient(endpoint);
     // (A fuzzed DeleteQueue may have deleted the queue: creating it is the check.)
     assert.equal((await plain.send(new sqs.CreateQueueCommand({ QueueName: QUEUE }))).QueueUrl, QueueUrl, 'the broker still serves');
     assert.ok((statuses.get(200) ?? 0) > 0 && [...statuses.keys()].some((s) => s === 400), `statuses: ${JSON.stringify([...statuses])}`);

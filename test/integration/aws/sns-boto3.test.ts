@@ -4,7 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TEST_OPTS, uniqueName } from '../../helpers/async.js';
+import { TEST_OPTS } from '../../helpers/async.js';
+import { safeName } from '../../helpers/aws.js';
 import { awsCli, boto3 } from '../../helpers/aws-query.js';
 import { useBroker } from '../../helpers/amqplib.js';
 import { skipUnderReference } from '../../helpers/broker.js';
@@ -48,7 +49,7 @@ describe('SNS API (boto3, AWS CLI)', { skip: skipUnderReference }, () => {
   const endpoint = (): string => `http://127.0.0.1:${ctx.broker.handle.awsPort ?? 0}`;
 
   it('boto3: topics, a filtered SQS subscription, every attribute type, PublishBatch, error codes', TEST_OPTS, async () => {
-    const name = uniqueName('boto-sns').replace(/\./g, '-');
+    const name = safeName('boto-sns');
     const out = await boto3(SCRIPT, [endpoint(), name]);
     assert.equal(out.arn, `arn:aws:sns:us-east-1:000000000000:${name}`);
     assert.deepEqual(out.bodies, ['batched', 'boto hello']);
@@ -68,7 +69,7 @@ describe('SNS API (boto3, AWS CLI)', { skip: skipUnderReference }, () => {
   });
 
   it('the AWS CLI: create-topic, list-topics, publish', TEST_OPTS, async () => {
-    const name = uniqueName('cli-sns').replace(/\./g, '-');
+    const name = safeName('cli-sns');
     const cli = async (...args: string[]): Promise<unknown> => {
       const r = await awsCli(endpoint(), ['sns', ...args]);
       assert.equal(r.code, 0, r.stderr);

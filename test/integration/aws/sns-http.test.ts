@@ -23,13 +23,12 @@ import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/c
 import assert from 'node:assert/strict';
 import { createVerify, X509Certificate } from 'node:crypto';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { SETTLE_MS, sleep, TEST_OPTS, uniqueName, waitUntil } from '../../helpers/async.js';
+import { SETTLE_MS, sleep, TEST_OPTS, waitUntil } from '../../helpers/async.js';
+import { failureText as failure, safeName, snsClient, sqsArn, sqsClient } from '../../helpers/aws.js';
 import { skipUnderReference, startTestBroker, type TestBroker } from '../../helpers/broker.js';
 import { HttpEndpoint, type Hit } from '../../helpers/http-endpoint.js';
 import { canonicalString, signedFields } from '../../../src/server/aws/sns/envelope.js';
 
-const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
-const safeName = (prefix: string): string => uniqueName(prefix).replace(/\./g, '-');
 
 interface Envelope {
   Type: string;
@@ -49,15 +48,6 @@ interface Envelope {
 /** Immediate retries only, so a test never waits on a retry delay. */
 const QUICK_RETRIES = (n: number): string => JSON.stringify({ healthyRetryPolicy: { numRetries: n, numNoDelayRetries: n, minDelayTarget: 1, maxDelayTarget: 1 } });
 
-async function failure(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return `${(err as { name: string }).name}: ${(err as Error).message}`;
-  }
-  return 'no error';
-}
-
 async function verifies(doc: Envelope): Promise<boolean> {
   const pem = await (await fetch(doc.SigningCertURL)).text();
   const verify = createVerify(doc.SignatureVersion === '2' ? 'RSA-SHA256' : 'RSA-SHA1');
@@ -69,8 +59,8 @@ describe('SNS HTTP/S push subscriptions (AWS SDK v3 and a local endpoint)', { sk
   let broker: TestBroker;
   let hook: HttpEndpoint;
   const aws = (): string => `http://127.0.0.1:${broker.handle.awsPort ?? 0}`;
-  const sns = (): SNSClient => new SNSClient({ endpoint: aws(), region: 'us-east-1', credentials: creds, maxAttempts: 1 });
-  const sqs = (): SQSClient => new SQSClient({ endpoint: aws(), region: 'us-east-1', credentials: creds, maxAttempts: 1 });
+  const sns = (): SNSClient => snsClient(aws());
+  const sqs = (): SQSClient => sqsClient(aws());
 
   before(async () => {
     broker = await startTestBroker({ awsPort: 0 });
@@ -185,7 +175,7 @@ describe('SNS HTTP/S push subscriptions (AWS SDK v3 and a local endpoint)', { sk
   it('after the last retry the notification goes to the subscription\'s dead-letter queue (SQS SDK)', TEST_OPTS, async () => {
     const dlqName = safeName('sns-http-dlq');
     const { QueueUrl = '' } = await sqs().send(new CreateQueueCommand({ QueueName: dlqName }));
-    const redrive = JSON.stringify({ deadLetterTargetArn: `arn:aws:sqs:us-east-1:000000000000:${dlqName}` });
+    const redrive = JSON.stringify({ deadLetterTargetArn: sqsArn(dlqName) });
     const { TopicArn, SubscriptionArn } = await subscribed({ RedrivePolicy: redrive });
     await sns().send(new SetSubscriptionAttributesCommand({ SubscriptionArn, AttributeName: 'DeliveryPolicy', AttributeValue: QUICK_RETRIES(2) }));
     hook.answer = (h, _n, res) => res.writeHead(h.headers['x-amz-sns-message-type'] === 'Notification' ? 503 : 200).end();

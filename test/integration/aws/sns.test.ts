@@ -26,34 +26,22 @@ import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSCli
 import assert from 'node:assert/strict';
 import { createVerify, X509Certificate } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { TEST_OPTS, uniqueName } from '../../helpers/async.js';
+import { TEST_OPTS } from '../../helpers/async.js';
 import { drainBodies, useBroker } from '../../helpers/amqplib.js';
+import { failureText as failure, safeName, snsClient, sqsArn, sqsClient } from '../../helpers/aws.js';
 import { skipUnderReference } from '../../helpers/broker.js';
 import { canonicalString, signedFields } from '../../../src/server/aws/sns/envelope.js';
-
-const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
-
-async function failure(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return `${(err as { name: string }).name}: ${(err as Error).message}`;
-  }
-  return 'no error';
-}
-
-const safeName = (prefix: string): string => uniqueName(prefix).replace(/\./g, '-');
 
 describe('SNS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
   const ctx = useBroker({ awsPort: 0 });
   const endpoint = (): string => `http://127.0.0.1:${ctx.broker.handle.awsPort ?? 0}`;
-  const sns = (): SNSClient => new SNSClient({ endpoint: endpoint(), region: 'us-east-1', credentials: creds, maxAttempts: 1 });
-  const sqs = (): SQSClient => new SQSClient({ endpoint: endpoint(), region: 'us-east-1', credentials: creds, maxAttempts: 1 });
+  const sns = (): SNSClient => snsClient(endpoint());
+  const sqs = (): SQSClient => sqsClient(endpoint());
 
   async function sqsQueue(prefix: string): Promise<{ name: string; url: string; arn: string }> {
     const name = safeName(prefix);
     const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: name }));
-    return { name, url: QueueUrl ?? '', arn: `arn:aws:sqs:us-east-1:000000000000:${name}` };
+    return { name, url: QueueUrl ?? '', arn: sqsArn(name) };
   }
 
   async function receiveBodies(url: string): Promise<string[]> {
@@ -195,7 +183,7 @@ describe('SNS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
     const qName = `${safeName('sns-fifo-q')}.fifo`;
     const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: qName, Attributes: { FifoQueue: 'true' } }));
     await sns().send(
-      new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: `arn:aws:sqs:us-east-1:000000000000:${qName}`, Attributes: { RawMessageDelivery: 'true' } }),
+      new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: sqsArn(qName), Attributes: { RawMessageDelivery: 'true' } }),
     );
     const sends: [string, string, string][] = [['a', 'a1', 'd1'], ['b', 'b1', 'd2'], ['a', 'a2', 'd3'], ['a', 'a2-again', 'd3'], ['b', 'b2', 'd4']];
     for (const [group, body, dedup] of sends) {

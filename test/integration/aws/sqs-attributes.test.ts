@@ -20,24 +20,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TEST_OPTS, uniqueName } from '../../helpers/async.js';
+import { TEST_OPTS } from '../../helpers/async.js';
 import { useBroker } from '../../helpers/amqplib.js';
+import { failure, safeName as qname, sqsClient as client, type Failure } from '../../helpers/aws.js';
 import { skipUnderReference } from '../../helpers/broker.js';
-
-function client(port: number): SQSClient {
-  return new SQSClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
-}
-
-async function failure(p: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return { name: (err as Error).name, message: (err as Error).message };
-  }
-  return { name: 'no error', message: '' };
-}
-
-const qname = (prefix: string): string => uniqueName(prefix).replace(/\./g, '-');
 
 describe('SQS queue attributes (AWS SDK v3)', { skip: skipUnderReference }, () => {
   const ctx = useBroker({ awsPort: 0 });
@@ -82,7 +68,7 @@ describe('SQS queue attributes (AWS SDK v3)', { skip: skipUnderReference }, () =
 
   it('refuses unknown names, read-only attributes and values out of AWS ranges with its codes', TEST_OPTS, async () => {
     const { QueueUrl = '' } = await sqs().send(new CreateQueueCommand({ QueueName: qname('sqs-attrs-bad') }));
-    const set = (a: Record<string, string>): Promise<{ name: string; message: string }> => failure(sqs().send(new SetQueueAttributesCommand({ QueueUrl, Attributes: a })));
+    const set = (a: Record<string, string>): Promise<Failure> => failure(sqs().send(new SetQueueAttributesCommand({ QueueUrl, Attributes: a })));
     assert.equal((await failure(sqs().send(new SetQueueAttributesCommand({ QueueUrl } as never)))).name, 'MissingParameter');
     assert.deepEqual(await set({ Colour: 'blue' }), { name: 'InvalidAttributeName', message: 'Unknown Attribute Colour.' });
     assert.deepEqual(await set({ QueueArn: 'x' }), { name: 'InvalidAttributeName', message: 'Unknown Attribute QueueArn.' });

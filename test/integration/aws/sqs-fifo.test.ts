@@ -20,25 +20,12 @@ import {
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { TEST_OPTS, uniqueName } from '../../helpers/async.js';
+import { TEST_OPTS } from '../../helpers/async.js';
 import { useBroker } from '../../helpers/amqplib.js';
+import { failure, safeName, sqsClient as client } from '../../helpers/aws.js';
 import { skipUnderReference } from '../../helpers/broker.js';
 
-function client(port: number): SQSClient {
-  return new SQSClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
-}
-
-async function failure(p: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { name: string; message: string };
-    return { name: e.name, message: e.message };
-  }
-  return { name: 'no error', message: '' };
-}
-
-const fifoName = (prefix: string): string => `${uniqueName(prefix).replace(/\./g, '-')}.fifo`;
+const fifoName = (prefix: string): string => `${safeName(prefix)}.fifo`;
 
 describe('SQS FIFO queues (AWS SDK v3)', { skip: skipUnderReference }, () => {
   const ctx = useBroker({ awsPort: 0 });
@@ -71,7 +58,7 @@ describe('SQS FIFO queues (AWS SDK v3)', { skip: skipUnderReference }, () => {
     const plain = await fifoQueue('fifo-defaults');
     const defaults = (await sqs().send(new GetQueueAttributesCommand({ QueueUrl: plain, AttributeNames: ['All'] }))).Attributes ?? {};
     assert.deepEqual([defaults.FifoQueue, defaults.ContentBasedDeduplication, defaults.DeduplicationScope, defaults.FifoThroughputLimit], ['true', 'false', 'queue', 'perQueue']);
-    const std = await sqs().send(new CreateQueueCommand({ QueueName: uniqueName('std').replace(/\./g, '-') }));
+    const std = await sqs().send(new CreateQueueCommand({ QueueName: safeName('std') }));
     const stdAttrs = (await sqs().send(new GetQueueAttributesCommand({ QueueUrl: std.QueueUrl, AttributeNames: ['All'] }))).Attributes ?? {};
     assert.equal(stdAttrs.FifoQueue, undefined, 'a standard queue has no FIFO attributes');
 
@@ -103,7 +90,7 @@ describe('SQS FIFO queues (AWS SDK v3)', { skip: skipUnderReference }, () => {
       name: 'InvalidParameterValue',
       message: 'Value 5 for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.',
     });
-    const std = await sqs().send(new CreateQueueCommand({ QueueName: uniqueName('std-dedup').replace(/\./g, '-') }));
+    const std = await sqs().send(new CreateQueueCommand({ QueueName: safeName('std-dedup') }));
     assert.deepEqual(await failure(sqs().send(new SendMessageCommand({ QueueUrl: std.QueueUrl, MessageBody: 'x', MessageDeduplicationId: 'd' }))), {
       name: 'InvalidParameterValue',
       message: 'Value d for parameter MessageDeduplicationId is invalid. Reason: The request include parameter that is not valid for this queue type.',

@@ -15,27 +15,18 @@ import {
 import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
 import { describe, it } from 'node:test';
-import { TEST_OPTS, uniqueName, waitUntil } from '../../helpers/async.js';
+import { TEST_OPTS, waitUntil } from '../../helpers/async.js';
 import { useBroker } from '../../helpers/amqplib.js';
+import { safeName, sqsClient } from '../../helpers/aws.js';
 import { skipUnderReference } from '../../helpers/broker.js';
-
-function client(port: number, httpAgent?: Agent): SQSClient {
-  return new SQSClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    maxAttempts: 1,
-    ...(httpAgent ? { requestHandler: { httpAgent } } : {}),
-  });
-}
 
 describe('SQS long polling (AWS SDK v3)', { skip: skipUnderReference }, () => {
   const ctx = useBroker({ awsPort: 0 });
-  const sqs = (): SQSClient => client(ctx.broker.handle.awsPort ?? 0);
+  const sqs = (): SQSClient => sqsClient(ctx.broker.handle.awsPort ?? 0);
   const waiting = (): number => ctx.broker.handle.sqsWaiting();
 
   async function queue(prefix: string): Promise<string> {
-    const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: uniqueName(prefix).replace(/\./g, '-') }));
+    const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: safeName(prefix) }));
     return QueueUrl ?? '';
   }
 
@@ -128,7 +119,7 @@ describe('SQS long polling (AWS SDK v3)', { skip: skipUnderReference }, () => {
     const QueueUrl = await queue('sqs-many-wait');
     const n = 200;
     const agent = new Agent({ keepAlive: true, maxSockets: n + 10 });
-    const c = client(ctx.broker.handle.awsPort ?? 0, agent);
+    const c = sqsClient(ctx.broker.handle.awsPort ?? 0, { httpAgent: agent });
     const calls = Array.from({ length: n }, () => c.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 20 })).then((r) => r.Messages?.map((m) => m.Body) ?? []));
     await waitUntil(() => waiting() === n, `${n} waiters in line`);
     for (let i = 0; i < n; i += 10) {

@@ -6,18 +6,16 @@
 // SQS client, switched onto its query protocol (AwsQueryProtocol from @aws-sdk/core, which
 // @aws-sdk/client-sqs depends on), checks the MD5s of what it sends and receives.
 
-import { AwsQueryProtocol } from '@aws-sdk/core/protocols';
 import * as sqs from '@aws-sdk/client-sqs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { uniqueName } from '../../helpers/async.js';
 import { useBroker } from '../../helpers/amqplib.js';
+import { safeName as queueName, sqsQueryClient } from '../../helpers/aws.js';
 import { awsCli, boto3 } from '../../helpers/aws-query.js';
 import { skipUnderReference } from '../../helpers/broker.js';
 
 const OPTS = { timeout: 120_000 } as const;
-const queueName = (prefix: string): string => uniqueName(prefix).replace(/\./g, '-');
 
 const QUEUES = `
 import boto3, json, sys
@@ -258,14 +256,7 @@ describe('SQS over the query protocol (boto3 1.26, AWS CLI 2.9)', { skip: skipUn
   });
 
   it('AWS SDK v3 on the query protocol: create, send with attributes, receive (the SDK checks the MD5s), errors as exception classes', OPTS, async () => {
-    const client = new sqs.SQSClient({
-      endpoint: endpoint(),
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      maxAttempts: 1,
-      protocol: AwsQueryProtocol,
-      protocolSettings: { defaultNamespace: 'com.amazonaws.sqs', xmlNamespace: 'http://queue.amazonaws.com/doc/2012-11-05/', version: '2012-11-05', errorTypeRegistries: sqs.errorTypeRegistries },
-    });
+    const client = sqsQueryClient(endpoint());
     const bodies: string[] = [];
     client.middlewareStack.add((next) => async (args) => {
       bodies.push(String((args.request as { body?: unknown }).body));

@@ -21,25 +21,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TEST_OPTS, uniqueName, waitUntil } from '../../helpers/async.js';
+import { TEST_OPTS, waitUntil } from '../../helpers/async.js';
 import { useBroker } from '../../helpers/amqplib.js';
+import { failure, safeName as qname, sqsArn as arn, sqsClient as client } from '../../helpers/aws.js';
 import { skipUnderReference } from '../../helpers/broker.js';
-
-function client(port: number): SQSClient {
-  return new SQSClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
-}
-
-async function failure(p: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return { name: (err as Error).name, message: (err as Error).message };
-  }
-  return { name: 'no error', message: '' };
-}
-
-const qname = (prefix: string): string => uniqueName(prefix).replace(/\./g, '-');
-const arn = (name: string): string => `arn:aws:sqs:us-east-1:000000000000:${name}`;
 
 describe('SQS dead-letter redrive (AWS SDK v3)', { skip: skipUnderReference }, () => {
   const ctx = useBroker({ awsPort: 0 });

@@ -20,29 +20,17 @@ import {
 } from '@aws-sdk/client-sqs';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TEST_OPTS, uniqueName } from '../../helpers/async.js';
+import { TEST_OPTS } from '../../helpers/async.js';
 import { drainBodies, useBroker } from '../../helpers/amqplib.js';
+import { errorName, safeName, sqsClient } from '../../helpers/aws.js';
 import { skipUnderReference } from '../../helpers/broker.js';
-
-function client(port: number, secret = 'test', accessKeyId = 'test'): SQSClient {
-  return new SQSClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey: secret }, maxAttempts: 1 });
-}
-
-async function errorName(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as { name: string }).name;
-  }
-  return 'no error';
-}
 
 describe('SQS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
   const ctx = useBroker({ awsPort: 0 });
-  const sqs = (): SQSClient => client(ctx.broker.handle.awsPort ?? 0);
+  const sqs = (): SQSClient => sqsClient(ctx.broker.handle.awsPort ?? 0);
 
   it('creates a queue (twice is fine), finds its URL, lists it by prefix, deletes it', TEST_OPTS, async () => {
-    const name = uniqueName('sqs-q').replace(/\./g, '-');
+    const name = safeName('sqs-q');
     const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: '45' } }));
     assert.match(QueueUrl ?? '', new RegExp(`/000000000000/${name}$`));
     assert.equal((await sqs().send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: '45' } }))).QueueUrl, QueueUrl);
@@ -58,7 +46,7 @@ describe('SQS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
   });
 
   it('what the SDK sends (with attributes) an amqplib consumer receives; the SDK verifies the MD5s', TEST_OPTS, async () => {
-    const name = uniqueName('sqs-send').replace(/\./g, '-');
+    const name = safeName('sqs-send');
     const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: name }));
     const sent = await sqs().send(new SendMessageCommand({
       QueueUrl,
@@ -93,18 +81,18 @@ describe('SQS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
 
   it("refuses wrong signatures, unknown keys and unknown queues with AWS's codes", TEST_OPTS, async () => {
     const port = ctx.broker.handle.awsPort ?? 0;
-    assert.equal(await errorName(client(port, 'wrong').send(new ListQueuesCommand({}))), 'SignatureDoesNotMatch');
-    assert.equal(await errorName(client(port, 'test', 'nobody').send(new ListQueuesCommand({}))), 'InvalidClientTokenId');
+    assert.equal(await errorName(sqsClient(port, { secretAccessKey: 'wrong' }).send(new ListQueuesCommand({}))), 'SignatureDoesNotMatch');
+    assert.equal(await errorName(sqsClient(port, { accessKeyId: 'nobody' }).send(new ListQueuesCommand({}))), 'InvalidClientTokenId');
     const url = `http://127.0.0.1:${port}/000000000000/no-such-queue`;
     assert.equal(await errorName(sqs().send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x' }))), 'QueueDoesNotExist');
     const big = 'x'.repeat(1024 * 1024 + 1);
-    const name = uniqueName('sqs-big').replace(/\./g, '-');
+    const name = safeName('sqs-big');
     const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: name }));
     assert.equal(await errorName(sqs().send(new SendMessageCommand({ QueueUrl, MessageBody: big }))), 'InvalidParameterValue');
   });
 
   it('receives with leases: invisible while leased, back after ChangeMessageVisibility 0 or the timeout, gone once deleted', TEST_OPTS, async () => {
-    const name = uniqueName('sqs-recv').replace(/\./g, '-');
+    const name = safeName('sqs-recv');
     const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: name }));
     const sentFrom = Date.now();
     for (const body of ['one', 'two', 'three']) {
@@ -145,7 +133,7 @@ describe('SQS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
   });
 
   it('a long poll is woken by a send, from SQS or from AMQP', TEST_OPTS, async () => {
-    const name = uniqueName('sqs-poll').replace(/\./g, '-');
+    const name = safeName('sqs-poll');
     const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: name }));
     const waiting = sqs().send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 20 }));
     const ch = await ctx.clients.channel();
