@@ -12,7 +12,7 @@
 
 import { hostname } from 'node:os';
 import type { Broker } from '../broker/broker.js';
-import { flowControl } from '../broker/queue/queue.js';
+import { flowControl } from '../broker/queue/flow.js';
 import { FSYNC_BUCKETS_SECONDS, fsyncLatency } from '../store/fsync-latency.js';
 import type { ManagementContext } from './context.js';
 import { totals } from './stats-json.js';

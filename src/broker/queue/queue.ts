@@ -5,8 +5,7 @@
 // with one timer, length limits with their overflow modes, and dead-lettering
 // (handed to the vhost, which routes the copies).
 
-import { performance } from 'node:perf_hooks';
-import { BrokerError, accessRefused, preconditionFailed } from '../errors.js';
+import { BrokerError, accessRefused } from '../errors.js';
 import type { Args, MessageContent, StoredMessage } from '../message.js';
 import { QueueEntry } from '../message.js';
 import type { MessageStore } from '../message-store.js';
@@ -15,6 +14,8 @@ import { NO_POLICIES, type AppliedPolicies } from '../policy/effective.js';
 import { Lanes } from './lanes.js';
 import { GroupedLanes, groupKeyOf } from './groups.js';
 import { DedupCache } from './dedup.js';
+import { checkEquivalent } from './equivalence.js';
+import { eventLoopBusy, FlowGate } from './flow.js';
 import { MessageCounters } from '../stats.js';
 
 /** The broker side of a consumer: implemented by a channel session. */
@@ -58,8 +59,6 @@ export interface QueueOptions {
 }
 
 /** How much message content a queue keeps in memory ahead of its consumers. */
-/** Process-wide count of publisher flow-control pauses (a queue's gate closing), for the metrics endpoint. */
-export const flowControl = { pauses: 0 };
 
 export const QUEUE_MEMORY_MESSAGES_MAX = 4096;
 export const QUEUE_MEMORY_BYTES_MAX = 16 * 1024 * 1024;
@@ -69,13 +68,9 @@ const LOAD_BATCH_BYTES = 4 * 1024 * 1024;
 /**
  * Publisher flow control (flowWait): a queue this deep whose consumers want more than their
  * connections carry holds its publishers back, below the depth where content is paged out,
- * while the event loop is this busy (the broker, not a slow client, is what falls behind).
+ * while the event loop is busy (flow.ts).
  */
 const FLOW_READY_MESSAGES = QUEUE_MEMORY_MESSAGES_MAX / 2;
-const FLOW_BUSY_UTILIZATION = 0.9;
-const FLOW_BUSY_WINDOW_MS = 100;
-/** A publisher held back by flow control reads again after this long at most, whatever the queue does. */
-const FLOW_WAIT_MAX_MS = 100;
 /** Expired messages removed per turn of the event loop; the rest follow on the next. */
 const EXPIRE_BATCH_MESSAGES = 10_000;
 
@@ -113,7 +108,7 @@ export class Queue {
   /** A consumer that could take a message waits for this load: publishers into the queue wait too (flowWait). */
   private starved = false;
   /** Publishers wait on this while the queue is in flow control; opened by the next delivering drain(). */
-  private flowGate: { readonly promise: Promise<void>; readonly open: () => void; readonly timer: NodeJS.Timeout } | undefined;
+  private readonly flowGate = new FlowGate();
   private loadFailures = 0;
   private hadConsumer = false;
   /** Some entry may carry an expiry (x-message-ttl, or a message's expiration). */
@@ -399,7 +394,7 @@ export class Queue {
     this.consumers.splice(i, 1);
     this.updatePriorities();
     if (this.consumers.length === 0) this.starved = false;
-    this.openFlowGate();
+    this.flowGate.open();
     if (this.nextConsumer > i) this.nextConsumer--;
     this.touch();
     if (this.consumers.length === 0 && this.autoDelete && this.hadConsumer && !this.deleted) this.onUnused?.(this);
@@ -480,15 +475,10 @@ export class Queue {
    * behind megabytes of publishes, and the consumer got 1-2k msg/s.
    */
   flowWait(): Promise<void> | undefined {
-    if (this.flowGate) return this.flowGate.promise;
+    const closed = this.flowGate.waiting;
+    if (closed) return closed;
     if (!this.starved && !this.outputBound()) return undefined;
-    let open!: () => void;
-    const promise = new Promise<void>((resolve) => (open = resolve));
-    const timer = setTimeout(() => this.openFlowGate(), FLOW_WAIT_MAX_MS);
-    timer.unref();
-    this.flowGate = { promise, open, timer };
-    flowControl.pauses++;
-    return promise;
+    return this.flowGate.close();
   }
 
   /** Deep, a consumer it could deliver to waits on its connection's output, and the broker is busy. */
@@ -498,14 +488,6 @@ export class Queue {
       ? this.consumers[0].waitsOnConnection()
       : this.consumers.some((c) => c.waitsOnConnection());
     return waiting && eventLoopBusy();
-  }
-
-  private openFlowGate(): void {
-    const gate = this.flowGate;
-    if (!gate) return;
-    this.flowGate = undefined;
-    clearTimeout(gate.timer);
-    gate.open();
   }
 
   /** Deliver to consumers while there are messages and consumers with credit (`at`: the time to expire by). */
@@ -534,7 +516,7 @@ export class Queue {
     } finally {
       this.draining = false;
     }
-    if (delivered) this.openFlowGate();
+    if (delivered) this.flowGate.open();
   }
 
   /**
@@ -605,36 +587,13 @@ export class Queue {
    */
   stop(): void {
     this.deleted = true;
-    this.openFlowGate();
+    this.flowGate.open();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
   }
 
   checkEquivalent(durable: boolean, autoDelete: boolean, exclusive: boolean, args: Args): void {
-    const where = `queue '${this.name}' in vhost '${this.vhost}'`;
-    if (durable !== this.durable) {
-      throw preconditionFailed(
-        `inequivalent arg 'durable' for ${where}: received '${durable}' but current is '${this.durable}'`,
-      );
-    }
-    if (autoDelete !== this.autoDelete) {
-      throw preconditionFailed(
-        `inequivalent arg 'auto_delete' for ${where}: received '${autoDelete}' but current is '${this.autoDelete}'`,
-      );
-    }
-    if (exclusive !== (this.exclusiveOwner !== undefined)) {
-      throw preconditionFailed(
-        `inequivalent arg 'exclusive' for ${where}: received '${exclusive}' but current is '${!exclusive}'`,
-      );
-    }
-    for (const key of new Set([...Object.keys(args), ...Object.keys(this.args)])) {
-      if (!key.startsWith('x-')) continue;
-      if (!sameArg(args[key], this.args[key])) {
-        throw preconditionFailed(
-          `inequivalent arg '${key}' for ${where}: received ${describeArg(args[key])} but current is ${describeArg(this.args[key])}`,
-        );
-      }
-    }
+    checkEquivalent(this, { durable, autoDelete, exclusive, args });
   }
 
   private peekReady(now: number): QueueEntry | undefined {
@@ -837,40 +796,4 @@ export class Queue {
       msg.content = undefined;
     }
   }
-}
-
-function sameArg(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a === undefined || b === undefined || a === null || b === null) return false;
-  if (typeof a === 'object' && typeof b === 'object') return toJson(a) === toJson(b);
-  return Number(a) === Number(b) && typeof a !== 'string' && typeof b !== 'string';
-}
-
-function describeArg(v: unknown): string {
-  if (v === undefined) return 'none';
-  if (typeof v === 'string') return `the value '${v}' of type 'longstr'`;
-  if (typeof v === 'number' || typeof v === 'bigint') return `the value '${v}' of type 'long'`;
-  if (typeof v === 'boolean') return `the value '${v}' of type 'bool'`;
-  return `the value '${toJson(v)}'`;
-}
-
-/** JSON for comparing and printing argument values; JSON.stringify alone throws on bigint. */
-function toJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
-}
-
-/** Event-loop utilization over the last FLOW_BUSY_WINDOW_MS or more, sampled when asked (no timer). */
-let eluMark = performance.eventLoopUtilization();
-let eluCheckedAt = 0;
-let eluBusy = false;
-
-function eventLoopBusy(): boolean {
-  const now = Date.now();
-  if (now - eluCheckedAt >= FLOW_BUSY_WINDOW_MS) {
-    const mark = performance.eventLoopUtilization();
-    eluBusy = performance.eventLoopUtilization(mark, eluMark).utilization >= FLOW_BUSY_UTILIZATION;
-    eluMark = mark;
-    eluCheckedAt = now;
-  }
-  return eluBusy;
 }
