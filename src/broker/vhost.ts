@@ -3,57 +3,28 @@
 
 import { deadLetterContent, isDeadLetterCycle } from './dead-letter.js';
 import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
-import { Exchange, type Destination, type ExchangeType, type RouteTarget } from './exchange/exchange.js';
+import { Exchange, type ExchangeType, type RouteTarget } from './exchange/exchange.js';
 import { routeMessage, type RouteTopology } from './exchange/route.js';
 import { senderSelectedKeys, withoutBcc } from './exchange/sender-selected.js';
 import { StoredMessage, type Args, type MessageContent, type PublishInput, type QueueEntry } from './message.js';
 import type { MessageStore } from './message-store.js';
 import type { DelayedMessages } from './delayed/delayed-store.js';
-import { DEFAULT_QUEUE_CONFIG, parseQueueArgs } from './queue/args.js';
+import { parseQueueArgs } from './queue/args.js';
 import { Queue, type DeathReason } from './queue/queue.js';
 import { dropDuplicates, type KeyRecorder } from './queue/dedup.js';
 import { randomBytes } from 'node:crypto';
 import { StreamRegistry } from './stream/registry.js';
 import type { GroupCoordinator } from './stream/groups/index.js';
 import type { TransactionCoordinator } from './stream/txn/index.js';
-import { Stream, type StreamDef, type StreamEnv } from './stream/stream.js';
+import { Stream, type StreamEnv } from './stream/stream.js';
 import { declaresStream } from './stream/queue-args.js';
 import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
 import { notSupported } from './session-streams.js';
 import { MessageCounters } from './stats.js';
 import { applyToExchange, applyToQueue, applyToStream, type PolicyLookup } from './policy/apply.js';
+import { PREDECLARED, persists, restoreTopology, snapshotTopology, type VhostSnapshot } from './vhost-topology.js';
 
-export interface ExchangeDef {
-  name: string;
-  type: ExchangeType;
-  durable: boolean;
-  autoDelete: boolean;
-  internal: boolean;
-  args: Args;
-}
-
-export interface QueueDef {
-  name: string;
-  id: number;
-  durable: boolean;
-  autoDelete: boolean;
-  args: Args;
-}
-
-export interface BindingDef {
-  source: string;
-  destination: string;
-  destinationKind: 'queue' | 'exchange';
-  routingKey: string;
-  args: Args;
-}
-
-export interface VhostSnapshot {
-  exchanges: ExchangeDef[];
-  queues: QueueDef[];
-  bindings: BindingDef[];
-  streams?: StreamDef[];
-}
+export type { BindingDef, ExchangeDef, QueueDef, VhostSnapshot } from './vhost-topology.js';
 
 /** What the vhost needs from the broker around it. */
 export interface VhostContext {
@@ -114,14 +85,6 @@ const NO_COPIES: DeadLetterCopies = { written: false, heldSync: false, holdFaile
 
 const EXCHANGE_TYPES: ReadonlySet<string> = new Set(['direct', 'fanout', 'topic', 'headers', 'x-delayed-message']);
 
-const PREDECLARED: readonly [string, ExchangeType][] = [
-  ['', 'direct'],
-  ['amq.direct', 'direct'],
-  ['amq.fanout', 'fanout'],
-  ['amq.topic', 'topic'],
-  ['amq.headers', 'headers'],
-  ['amq.match', 'headers'],
-];
 
 export class Vhost {
   readonly exchanges = new Map<string, Exchange>();
@@ -740,31 +703,7 @@ export class Vhost {
   // --- persistence -------------------------------------------------------
 
   snapshot(): VhostSnapshot {
-    const exchanges: ExchangeDef[] = [];
-    const bindings: BindingDef[] = [];
-    for (const ex of this.exchanges.values()) {
-      if (!ex.durable || ex.isDefault) continue;
-      if (!ex.name.startsWith('amq.')) {
-        exchanges.push({ name: ex.name, type: ex.type, durable: true, autoDelete: ex.autoDelete, internal: ex.internal, args: ex.args });
-      }
-      for (const b of ex.router.bindings()) {
-        const d = b.destination;
-        if (!persists(d)) continue;
-        bindings.push({
-          source: ex.name,
-          destination: d.name,
-          // A stream queue is a queue to AMQP (and its name is in the queues' namespace).
-          destinationKind: d instanceof Exchange ? 'exchange' : 'queue',
-          routingKey: b.routingKey,
-          args: b.args,
-        });
-      }
-    }
-    const queues: QueueDef[] = [];
-    for (const q of this.queues.values()) {
-      if (q.persistsMessages) queues.push({ name: q.name, id: q.id, durable: true, autoDelete: q.autoDelete, args: q.args });
-    }
-    return { exchanges, queues, bindings, streams: this.streams.snapshot() };
+    return snapshotTopology(this);
   }
 
   /**
@@ -772,31 +711,7 @@ export class Vhost {
    * are restored first (streams.restore), so bindings to stream queues find them.
    */
   restore(s: VhostSnapshot): void {
-    for (const e of s.exchanges) {
-      const x = new Exchange({ ...e, vhost: this.name });
-      applyToExchange(this.ctx.policies, x);
-      this.exchanges.set(e.name, x);
-    }
-    // The predeclared amq.* exchanges and the streams too: policies are loaded before the topology.
-    for (const [n] of PREDECLARED) applyToExchange(this.ctx.policies, this.getExchange(n));
-    for (const st of this.streams.list()) applyToStream(this.ctx.policies, this.name, st);
-    for (const d of s.queues) {
-      let config = DEFAULT_QUEUE_CONFIG;
-      try {
-        config = parseQueueArgs(d.args, { queue: d.name, vhost: this.name }, { durable: true, exclusive: false });
-      } catch (err) {
-        this.ctx.queueError(d.name, err);
-      }
-      const q = new Queue({ name: d.name, id: d.id, durable: true, autoDelete: d.autoDelete, exclusiveOwner: undefined, args: d.args, vhost: this.name, config }, this.ctx.store);
-      // Before its messages are restored: recovered() then enforces the effective limits.
-      applyToQueue(this.ctx.policies, q);
-      this.addQueue(q);
-    }
-    for (const b of s.bindings) {
-      const src = this.exchanges.get(b.source);
-      const dest = b.destinationKind === 'queue' ? (this.queues.get(b.destination) ?? this.streamQueues.get(b.destination)) : this.exchanges.get(b.destination);
-      if (src && dest) src.router.bind(dest, b.routingKey, b.args);
-    }
+    restoreTopology(this, s, this.ctx);
   }
 
   // --- helpers -----------------------------------------------------------
@@ -853,12 +768,6 @@ export class Vhost {
 }
 
 
-/** Bindings to it are persisted: durable queues, stream queues (always durable), durable exchanges. */
-function persists(d: Destination): boolean {
-  if (d instanceof Queue) return d.persistsMessages;
-  if (d instanceof Exchange) return d.durable;
-  return true;
-}
 
 /** Routed destinations by kind; no copy in the common case of classic queues only. */
 function splitTargets(targets: readonly RouteTarget[]): { queues: readonly Queue[]; streams: Stream[] | undefined } {
