@@ -3,7 +3,7 @@
 // (kill -9 and SIGSTOP of partition leaders) and checker. Prints its progress and its figures;
 // exits 1 if an acknowledged record was lost, replicas diverged or an ISR did not recover.
 //
-//   npm run build && node dist/scripts/cluster-soak.js --seconds 300 --seed 7 [--producers 4] [--partitions 2]
+//   npm run build && node dist/scripts/cluster-soak.js --seconds 300 --seed 7 [--producers 4] [--partitions 2] [--overlap]
 
 import { parseArgs } from 'node:util';
 import { jepsenRun, summary } from '../test/helpers/jepsen/run.js';
@@ -14,6 +14,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: String(Date.now() % 1_000_000) },
     producers: { type: 'string', default: '4' },
     partitions: { type: 'string', default: '2' },
+    overlap: { type: 'boolean', default: false },
   },
 });
 const started = Date.now();
@@ -23,6 +24,7 @@ const result = await jepsenRun({
   seconds: Number(args.seconds),
   producers: Number(args.producers),
   partitions: Number(args.partitions),
+  overlap: args.overlap,
   log,
 });
 for (const line of summary(result)) console.log(line);

@@ -24,6 +24,8 @@ export interface RunOptions {
   readonly seconds: number;
   readonly producers?: number;
   readonly partitions?: number;
+  /** Do not wait for the ISR to recover between faults: the next one may hit a replica still catching up. */
+  readonly overlap?: boolean;
   /** Progress lines (the soak prints them; the test passes them to t.diagnostic). */
   readonly log?: (line: string) => void;
 }
@@ -277,8 +279,8 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
       const event: NemesisEvent = { kind, node: target, partition: leader === undefined ? -1 : partition, downMs, failoverMs };
       events.push(event);
       log(`nemesis: ${kind} ${target} (leader of ${topic}-${partition}${leader === undefined ? ': none' : ` epoch ${leader.epoch}`}) for ${downMs} ms; new leader after ${failoverMs ?? '-'} ms`);
-      // Let the ISR recover before the next fault, so each one hits a whole cluster.
-      await waitFor(full, 20_000);
+      // Unless faults overlap, let the ISR recover first, so each one hits a whole cluster.
+      if (o.overlap !== true) await waitFor(full, 20_000);
     }
     running = false;
     await Promise.all(workers);
