@@ -6,9 +6,29 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { check } from '../../helpers/jepsen/checker.js';
 import { jepsenRun, summary } from '../../helpers/jepsen/run.js';
 
 describe('Jepsen-style check of replicated stream partitions', () => {
+  it('the checker counts a lost acknowledged record, a divergent offset, a gap in the prefix and duplicates', () => {
+    const log = (...values: string[]): Map<number, string> => new Map(values.map((v, o) => [o, v]));
+    const whole = check([[log('a', 'b', 'c'), log('a', 'b', 'c'), log('a', 'b', 'c')]], [{ partition: 0, offset: 1, value: 'b' }], new Set(['c']), () => false);
+    assert.deepEqual([whole.lost, whole.divergent, whole.prefixGaps, whole.duplicates, whole.unackedPresent], [0, 0, 0, 0, 1]);
+    const gap = log('a', 'b', 'c');
+    gap.delete(1);
+    const bad = check(
+      [[log('a', 'b', 'c', 'a'), log('a', 'x', 'c'), gap]],
+      [{ partition: 0, offset: 1, value: 'b' }, { partition: 0, offset: 2, value: 'c' }],
+      new Set(),
+      (v) => v === 'a',
+    );
+    assert.equal(bad.lost, 1, 'b is not at offset 1 on two replicas');
+    assert.equal(bad.divergent, 1, 'offset 1 holds b and x');
+    assert.equal(bad.prefixGaps, 1, 'a replica lacks offset 1');
+    assert.deepEqual([bad.duplicates, bad.idempotentDuplicates], [1, 1]);
+    assert.deepEqual(bad.logEnds, { 0: [4, 3, 3] });
+  });
+
   it('kill -9 and SIGSTOP of leaders under acks=all producers: nothing acknowledged is lost, no replica diverges, every ISR recovers', { timeout: 150_000 }, async (t) => {
     const result = await jepsenRun({ seed: 16, seconds: 18, producers: 4, partitions: 2 });
     for (const line of summary(result)) t.diagnostic(line);
