@@ -2,10 +2,11 @@
 // etcd and three `wharf serve --cluster` processes on loopback, a topic with replication factor
 // 3, kafkajs producers with acks=all (idempotence off and on) that record every acknowledged
 // (partition, offset, value) and every send left without an answer, and a seeded nemesis that
-// kills a partition's leader with kill -9 (restarting it later) or pauses it with SIGSTOP (and
-// SIGCONT). Then it heals, waits for every ISR to hold all three replicas, stops the nodes and
-// hands every replica's logs on disk to the checker. The same run serves the short seeded test
-// (test/integration/cluster/jepsen.test.ts) and the soak (scripts/cluster-soak.ts).
+// kills a partition's leader with kill -9 (restarting it later), pauses it with SIGSTOP (and
+// SIGCONT), or kills it together with another node (a majority down). Then it heals, waits for
+// every ISR to hold all three replicas, stops the nodes and hands every replica's logs on disk to
+// the checker. The same run serves the short seeded test (test/integration/cluster/jepsen.test.ts)
+// and the soak (scripts/cluster-soak.ts).
 //
 // No network partitions: this machine has no iptables or nft, and the nodes share one loopback
 // interface, so SIGSTOP (a node that stops answering everyone, etcd included) stands in for a
@@ -30,8 +31,16 @@ export interface RunOptions {
   readonly log?: (line: string) => void;
 }
 
+/**
+ * kill: kill -9 of a leader, restarted later. pause: SIGSTOP of a leader, then SIGCONT. kill-two:
+ * kill -9 of a leader and one other node at once (a majority down), both restarted later: the lone
+ * survivor may lead only if it is in the ISR, and acks=all waits for a second in-sync replica.
+ */
+export type Fault = 'kill' | 'pause' | 'kill-two';
+
 export interface NemesisEvent {
-  readonly kind: 'kill' | 'pause';
+  readonly kind: Fault;
+  /** The node hit ("n1+n3" for kill-two: the leader and another). */
   readonly node: string;
   /** The partition whose leader it hit (-1: no leader at the time; a random node). */
   readonly partition: number;
@@ -240,10 +249,11 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
     // The nemesis: a seeded order of faults, each on the leader of a seeded partition.
     const events: NemesisEvent[] = [];
     const until = Date.now() + o.seconds * 1000;
-    const kinds: ('kill' | 'pause')[] = [];
+    const kinds: Fault[] = [];
     while (Date.now() < until) {
       await sleep(between(500, 2000));
-      if (kinds.length === 0) kinds.push(...(rand() < 0.5 ? ['kill', 'pause'] as const : ['pause', 'kill'] as const));
+      // Each round has every fault once, in a seeded order.
+      if (kinds.length === 0) kinds.push(...(['kill', 'pause', 'kill-two'] as const).map((k) => [rand(), k] as const).sort((a, b) => a[0] - b[0]).map(([, k]) => k));
       const kind = kinds.shift() ?? 'kill';
       const partition = Math.floor(rand() * partitions);
       const leaders = await cluster.leaders(topic);
@@ -252,7 +262,9 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
       // Long enough, often, for the lease to lapse (a failover); sometimes shorter than the TTL.
       const downMs = between(TTL_MS / 4, TTL_MS * 2.5);
       const node = cluster.nodes.get(target);
-      if (node === undefined || !cluster.up(target)) continue;
+      const others = NAMES.filter((n) => n !== target && cluster.up(n));
+      const second = others[Math.floor(rand() * others.length)];
+      if (node === undefined || !cluster.up(target) || (kind === 'kill-two' && second === undefined)) continue;
       const t0 = Date.now();
       let failoverMs: number | undefined;
       const watchFailover = (async () => {
@@ -268,6 +280,12 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
         await sleep(downMs);
         await Promise.race([watchFailover, sleep(TTL_MS * 2)]);
         await cluster.spawn(target);
+      } else if (kind === 'kill-two') {
+        await Promise.all([node.kill('SIGKILL'), cluster.nodes.get(second)?.kill('SIGKILL')]);
+        await sleep(downMs);
+        await Promise.race([watchFailover, sleep(TTL_MS * 2)]);
+        await cluster.spawn(target);
+        await cluster.spawn(second);
       } else {
         node.process.kill('SIGSTOP');
         cluster.paused.add(target);
@@ -276,9 +294,9 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
         cluster.paused.delete(target);
       }
       await watchFailover;
-      const event: NemesisEvent = { kind, node: target, partition: leader === undefined ? -1 : partition, downMs, failoverMs };
+      const event: NemesisEvent = { kind, node: kind === 'kill-two' ? `${target}+${second}` : target, partition: leader === undefined ? -1 : partition, downMs, failoverMs };
       events.push(event);
-      log(`nemesis: ${kind} ${target} (leader of ${topic}-${partition}${leader === undefined ? ': none' : ` epoch ${leader.epoch}`}) for ${downMs} ms; new leader after ${failoverMs ?? '-'} ms`);
+      log(`nemesis: ${kind} ${event.node} (leader of ${topic}-${partition}${leader === undefined ? ': none' : ` epoch ${leader.epoch}`}) for ${downMs} ms; new leader after ${failoverMs ?? '-'} ms`);
       // Unless faults overlap, let the ISR recover first, so each one hits a whole cluster.
       if (o.overlap !== true) await waitFor(full, 20_000);
     }
@@ -309,11 +327,11 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
 export function summary(r: RunResult): string[] {
   const failovers = r.events.map((e) => e.failoverMs).filter((m): m is number => m !== undefined).sort((a, b) => a - b);
   const pct = (q: number): string => (failovers.length === 0 ? '-' : `${failovers[Math.min(failovers.length - 1, Math.floor(q * failovers.length))]} ms`);
-  const kills = r.events.filter((e) => e.kind === 'kill').length;
+  const count = (k: Fault): number => r.events.filter((e) => e.kind === k).length;
   return [
     `seed ${r.seed}, topic ${r.topic}`,
     `operations ${r.operations}, acknowledged ${r.acknowledged}, unacknowledged ${r.unacknowledged}`,
-    `nemesis events ${r.events.length} (kill -9 ${kills}, SIGSTOP ${r.events.length - kills}), failovers ${failovers.length}: min ${pct(0)}, median ${pct(0.5)}, max ${pct(1)}`,
+    `nemesis events ${r.events.length} (kill -9 ${count('kill')}, kill -9 of two ${count('kill-two')}, SIGSTOP ${count('pause')}), failovers ${failovers.length}: min ${pct(0)}, median ${pct(0.5)}, max ${pct(1)}`,
     `lost ${r.check.lost}, divergent ${r.check.divergent}, prefix gaps ${r.check.prefixGaps}, ISR recovered ${r.isrRecovered} (${r.healMs} ms after the heal)`,
     `duplicates ${r.check.duplicates} (idempotent producers' ${r.check.idempotentDuplicates}), unacknowledged sends present ${r.check.unackedPresent}, log ends ${JSON.stringify(r.check.logEnds)}`,
     ...r.check.problems.map((p) => `problem: ${p}`),
