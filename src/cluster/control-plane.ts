@@ -210,10 +210,16 @@ export class ControlPlane extends EventEmitter {
   }
 
   private watchLease(): void {
-    this.lease.once('expired', (reason: string) => {
+    const lease = this.lease;
+    lease.once('expired', (reason: string) => {
       if (this.closed) return;
       this.logger.error('etcd lease lost: stepping down from every leadership and rejoining', { reason });
       for (const t of [...this.terms.values()]) t.end(`lease lost: ${reason}`);
+      // Stepped down, so its leader keys free nothing it still uses: revoke the lease (best
+      // effort) rather than leave them until etcd expires it. After a pause past the local
+      // deadline (SIGSTOP, a long GC) etcd may still hold the lease for most of a TTL, and every
+      // partition it led would have no leader that long.
+      void lease.revoke();
       this.rejoinSoon(0);
     });
   }

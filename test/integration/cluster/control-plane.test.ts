@@ -4,7 +4,7 @@
 // for with a deadline.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { Etcd3 } from 'etcd3';
@@ -174,6 +174,35 @@ describe('cluster control plane on etcd', () => {
     assert.ok(next);
     assert.ok(next.epoch > term.epoch, 'under a higher epoch');
     await assert.rejects(term.write('x', 'y'), ClusterError);
+  });
+
+  it('a leader paused past its local deadline revokes its lease on resuming: its leader keys go at once, not when etcd would expire them', TEST_OPTS, async () => {
+    const cluster = freshCluster();
+    const a = await join(cluster, 'a');
+    const q: Resource = { kind: 'queue', vhost: 'v', name: 'paused' };
+    a.lead(q);
+    await waitUntil(() => a.term(q) !== undefined, 'a leads');
+    const term = a.term(q);
+    assert.ok(term);
+    const key = a.keys.leader(q);
+    // Another process keeps a's lease alive at etcd, so only a revoke can remove its keys.
+    const keeper = spawn('/usr/bin/etcdctl', ['--endpoints', etcd.endpoint, 'lease', 'keep-alive', BigInt(term.leaseId).toString(16)], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+      stdio: 'ignore',
+    });
+    const keeperExited = new Promise<void>((resolve) => keeper.once('exit', () => resolve()));
+    try {
+      const ended = new Promise<string>((resolve) => term.once('ended', resolve));
+      // The whole process stops for longer than the TTL, as under SIGSTOP or a long GC pause.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TEST_LEASE_TTL_SEC * 1000 + 500);
+      assert.match(await ended, /lease lost: no keep-alive answered before the local deadline/);
+      await waitUntil(async () => (await admin.get(key).string()) === null, 'the paused leader\'s key is gone');
+      await keeperExited; // etcdctl's keep-alive ends once the lease is revoked
+    } finally {
+      keeper.kill();
+    }
+    await waitUntil(() => a.term(q) !== undefined, 'a, rejoined under a new lease, leads again');
+    assert.ok((a.term(q)?.epoch ?? 0) > term.epoch, 'under a higher epoch');
   });
 
   it('etcd unreachable at start: a clear error', TEST_OPTS, async () => {

@@ -1,0 +1,339 @@
+// A Jepsen-style run against replicated Kafka topics (docs/cluster.md, "Proving it"): a private
+// etcd and three `wharf serve --cluster` processes on loopback, a topic with replication factor
+// 3, kafkajs producers with acks=all (idempotence off and on) that record every acknowledged
+// (partition, offset, value) and every send left without an answer, and a seeded nemesis that
+// kills a partition's leader with kill -9 (restarting it later), pauses it with SIGSTOP (and
+// SIGCONT), or kills it together with another node (a majority down). Then it heals, waits for
+// every ISR to hold all three replicas, stops the nodes and hands every replica's logs on disk to
+// the checker. The same run serves the short seeded test (test/integration/cluster/jepsen.test.ts)
+// and the soak (scripts/cluster-soak.ts).
+//
+// No network partitions: this machine has no iptables or nft, and the nodes share one loopback
+// interface, so SIGSTOP (a node that stops answering everyone, etcd included) stands in for a
+// leader cut off from the majority.
+
+import { rm } from 'node:fs/promises';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { sleep } from '../async.js';
+import { makeDataDir, spawnBroker, type SpawnedBroker } from '../broker.js';
+import { startTestEtcd, TEST_LEASE_TTL_SEC, type EtcdProcess } from '../etcd.js';
+import { check, recordsOnDisk, type Acked, type CheckResult } from './checker.js';
+
+export interface RunOptions {
+  readonly seed: number;
+  /** How long the producers and the nemesis run. */
+  readonly seconds: number;
+  readonly producers?: number;
+  readonly partitions?: number;
+  /** Do not wait for the ISR to recover between faults: the next one may hit a replica still catching up. */
+  readonly overlap?: boolean;
+  /** Progress lines (the soak prints them; the test passes them to t.diagnostic). */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * kill: kill -9 of a leader, restarted later. pause: SIGSTOP of a leader, then SIGCONT. kill-two:
+ * kill -9 of a leader and one other node at once (a majority down), both restarted later: the lone
+ * survivor may lead only if it is in the ISR, and acks=all waits for a second in-sync replica.
+ */
+export type Fault = 'kill' | 'pause' | 'kill-two';
+
+export interface NemesisEvent {
+  readonly kind: Fault;
+  /** The node hit ("n1+n3" for kill-two: the leader and another). */
+  readonly node: string;
+  /** The partition whose leader it hit (-1: no leader at the time; a random node). */
+  readonly partition: number;
+  /** How long the node was down or paused. */
+  readonly downMs: number;
+  /** From the fault to a new leader of that partition under a higher epoch (undefined: none within the wait). */
+  readonly failoverMs: number | undefined;
+}
+
+export interface RunResult {
+  readonly seed: number;
+  readonly topic: string;
+  readonly operations: number;
+  readonly acknowledged: number;
+  readonly unacknowledged: number;
+  readonly events: readonly NemesisEvent[];
+  /** Whether every ISR held all three replicas again after the heal. */
+  readonly isrRecovered: boolean;
+  readonly healMs: number;
+  readonly check: CheckResult;
+}
+
+const NAMES = ['n1', 'n2', 'n3'];
+const TTL_MS = TEST_LEASE_TTL_SEC * 1000;
+
+/** mulberry32: a small seeded generator, so a run's faults can be replayed from its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+class Cluster {
+  etcd!: EtcdProcess;
+  readonly nodes = new Map<string, SpawnedBroker>();
+  readonly dirs = new Map<string, string>();
+  readonly paused = new Set<string>();
+
+  async start(): Promise<void> {
+    this.etcd = await startTestEtcd();
+    for (const name of NAMES) {
+      this.dirs.set(name, await makeDataDir());
+      await this.spawn(name);
+    }
+  }
+
+  async spawn(name: string): Promise<void> {
+    const args = ['--cluster', this.etcd.endpoint, '--node-name', name, '--advertise-host', '127.0.0.1', '--cluster-lease-ttl', String(TEST_LEASE_TTL_SEC)];
+    this.nodes.set(name, await spawnBroker(this.dirs.get(name) ?? '', args));
+  }
+
+  up(name: string): boolean {
+    const n = this.nodes.get(name);
+    return n !== undefined && n.process.exitCode === null && n.process.signalCode === null && !this.paused.has(name);
+  }
+
+  bootstrap(): string[] {
+    return NAMES.filter((n) => this.up(n)).map((n) => this.nodes.get(n)?.kafkaBootstrap ?? '');
+  }
+
+  /** Each partition's leader and epoch, as a running node's /api/nodes shows them. */
+  async leaders(topic: string): Promise<Map<number, { node: string; epoch: number }>> {
+    const out = new Map<number, { node: string; epoch: number }>();
+    const asked = NAMES.find((n) => this.up(n));
+    if (asked === undefined) return out;
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.nodes.get(asked)?.httpPort}/api/nodes`, {
+        headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
+        signal: AbortSignal.timeout(2000),
+      });
+      const list = (await res.json()) as { name: string; running: boolean; leaders?: { resource: string; epoch: number }[] }[];
+      const prefix = `stream/%2F/${encodeURIComponent(topic)}/`;
+      for (const n of list) {
+        if (!n.running) continue;
+        for (const l of n.leaders ?? []) if (l.resource.startsWith(prefix)) out.set(Number(l.resource.slice(prefix.length)), { node: n.name, epoch: l.epoch });
+      }
+    } catch {
+      // A node going down under the question: the caller asks again.
+    }
+    return out;
+  }
+
+  /** The ISR size of every partition, from Metadata on a running node (undefined when it cannot say). */
+  async isrSizes(topic: string): Promise<number[] | undefined> {
+    const admin = kafkaOf(this.bootstrap()).admin();
+    try {
+      await admin.connect();
+      const md = await admin.fetchTopicMetadata({ topics: [topic] });
+      return md.topics[0]?.partitions.sort((a, b) => a.partitionId - b.partitionId).map((p) => (p.leader >= 0 ? p.isr.length : 0));
+    } catch {
+      return undefined;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  /** Every node running and unpaused again. */
+  async heal(): Promise<void> {
+    for (const name of NAMES) {
+      const n = this.nodes.get(name);
+      if (this.paused.has(name)) {
+        n?.process.kill('SIGCONT');
+        this.paused.delete(name);
+      }
+      if (n !== undefined && (n.process.exitCode !== null || n.process.signalCode !== null)) await this.spawn(name);
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const [name, n] of this.nodes) {
+      if (this.paused.has(name)) n.process.kill('SIGCONT');
+      await n.kill('SIGKILL').catch(() => undefined);
+    }
+    this.paused.clear();
+    await this.etcd?.stop();
+  }
+
+  async removeData(): Promise<void> {
+    for (const d of this.dirs.values()) await rm(d, { recursive: true, force: true });
+  }
+}
+
+function kafkaOf(bootstrap: readonly string[]): Kafka {
+  return new Kafka({
+    clientId: 'wharf-jepsen',
+    brokers: [...bootstrap],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    requestTimeout: 5000,
+    retry: { retries: 6, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
+}
+
+async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await cond()) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
+/** Runs the whole thing: cluster, topic, producers, nemesis, heal, checker. Always tears down. */
+export async function jepsenRun(o: RunOptions): Promise<RunResult> {
+  const log = o.log ?? (() => undefined);
+  const rand = seededRandom(o.seed);
+  const between = (lo: number, hi: number): number => Math.round(lo + rand() * (hi - lo));
+  const partitions = o.partitions ?? 2;
+  const producerCount = o.producers ?? 4;
+  const topic = `jepsen-${o.seed}-${Date.now().toString(36)}`;
+  const cluster = new Cluster();
+  try {
+    await cluster.start();
+    const admin = kafkaOf(cluster.bootstrap()).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 3 }], waitForLeaders: false });
+    await admin.disconnect();
+    const full = async (): Promise<boolean> => {
+      const sizes = await cluster.isrSizes(topic);
+      return sizes !== undefined && sizes.length === partitions && sizes.every((s) => s === 3);
+    };
+    if (!(await waitFor(full, 30_000))) throw new Error(`${topic}: no leader with three in-sync replicas within 30 s`);
+    log(`topic ${topic}: ${partitions} partitions, replication factor 3, all in sync; seed ${o.seed}`);
+
+    // The workload: each producer sends one record at a time to a seeded partition, acks=all.
+    const acked: Acked[] = [];
+    const unacked = new Set<string>();
+    let operations = 0;
+    let running = true;
+    const producerRand = seededRandom(o.seed ^ 0x5eed);
+    const idempotentOf = (w: number): boolean => w % 2 === 1;
+    const worker = async (w: number): Promise<void> => {
+      const idempotent = idempotentOf(w);
+      const make = async (): Promise<Producer> => {
+        const p = kafkaOf(cluster.bootstrap()).producer({ allowAutoTopicCreation: false, idempotent, ...(idempotent ? { maxInFlightRequests: 1 } : {}) });
+        await p.connect();
+        return p;
+      };
+      let producer: Producer | undefined;
+      for (let i = 0; running; i++) {
+        const value = `p${w}-${i}`;
+        const partition = Math.floor(producerRand() * partitions);
+        operations++;
+        try {
+          producer ??= await make();
+          const [meta] = await producer.send({ topic, acks: -1, timeout: 5000, messages: [{ value, partition }] });
+          if (meta === undefined || meta.errorCode !== 0) throw new Error(`error code ${meta?.errorCode}`);
+          acked.push({ partition: meta.partition, offset: Number(meta.baseOffset), value });
+        } catch {
+          unacked.add(value);
+          // A producer whose node died may hold stale connections (and, idempotent, a fenced id): a new one.
+          await producer?.disconnect().catch(() => undefined);
+          producer = undefined;
+          await sleep(100);
+        }
+      }
+      await producer?.disconnect().catch(() => undefined);
+    };
+    const workers = Array.from({ length: producerCount }, (_, w) => worker(w));
+
+    // The nemesis: a seeded order of faults, each on the leader of a seeded partition.
+    const events: NemesisEvent[] = [];
+    const until = Date.now() + o.seconds * 1000;
+    const kinds: Fault[] = [];
+    while (Date.now() < until) {
+      await sleep(between(500, 2000));
+      // Each round has every fault once, in a seeded order.
+      if (kinds.length === 0) kinds.push(...(['kill', 'pause', 'kill-two'] as const).map((k) => [rand(), k] as const).sort((a, b) => a[0] - b[0]).map(([, k]) => k));
+      const kind = kinds.shift() ?? 'kill';
+      const partition = Math.floor(rand() * partitions);
+      const leaders = await cluster.leaders(topic);
+      const leader = leaders.get(partition);
+      const target = leader?.node ?? NAMES[Math.floor(rand() * NAMES.length)];
+      // Long enough, often, for the lease to lapse (a failover); sometimes shorter than the TTL.
+      const downMs = between(TTL_MS / 4, TTL_MS * 2.5);
+      const node = cluster.nodes.get(target);
+      const others = NAMES.filter((n) => n !== target && cluster.up(n));
+      const second = others[Math.floor(rand() * others.length)];
+      if (node === undefined || !cluster.up(target) || (kind === 'kill-two' && second === undefined)) continue;
+      const t0 = Date.now();
+      let failoverMs: number | undefined;
+      const watchFailover = (async () => {
+        if (leader === undefined) return;
+        const moved = await waitFor(async () => {
+          const now = (await cluster.leaders(topic)).get(partition);
+          return now !== undefined && now.epoch > leader.epoch;
+        }, downMs + TTL_MS * 3);
+        if (moved) failoverMs = Date.now() - t0;
+      })();
+      if (kind === 'kill') {
+        await node.kill('SIGKILL');
+        await sleep(downMs);
+        await Promise.race([watchFailover, sleep(TTL_MS * 2)]);
+        await cluster.spawn(target);
+      } else if (kind === 'kill-two') {
+        await Promise.all([node.kill('SIGKILL'), cluster.nodes.get(second)?.kill('SIGKILL')]);
+        await sleep(downMs);
+        await Promise.race([watchFailover, sleep(TTL_MS * 2)]);
+        await cluster.spawn(target);
+        await cluster.spawn(second);
+      } else {
+        node.process.kill('SIGSTOP');
+        cluster.paused.add(target);
+        await sleep(downMs);
+        node.process.kill('SIGCONT');
+        cluster.paused.delete(target);
+      }
+      await watchFailover;
+      const event: NemesisEvent = { kind, node: kind === 'kill-two' ? `${target}+${second}` : target, partition: leader === undefined ? -1 : partition, downMs, failoverMs };
+      events.push(event);
+      log(`nemesis: ${kind} ${event.node} (leader of ${topic}-${partition}${leader === undefined ? ': none' : ` epoch ${leader.epoch}`}) for ${downMs} ms; new leader after ${failoverMs ?? '-'} ms`);
+      // Unless faults overlap, let the ISR recover first, so each one hits a whole cluster.
+      if (o.overlap !== true) await waitFor(full, 20_000);
+    }
+    running = false;
+    await Promise.all(workers);
+
+    // Heal, then wait for every partition's ISR to hold all three replicas.
+    const h0 = Date.now();
+    await cluster.heal();
+    const isrRecovered = await waitFor(full, 30_000);
+    const healMs = Date.now() - h0;
+    log(`healed: ISR ${isrRecovered ? 'recovered' : 'NOT recovered'} after ${healMs} ms`);
+    // The nodes stop (kill -9: what is acknowledged is on disk) and the checker reads their logs.
+    await cluster.stop();
+    const replicas: Map<number, string>[][] = [];
+    for (let p = 0; p < partitions; p++) {
+      replicas.push(await Promise.all(NAMES.map((n) => recordsOnDisk(cluster.dirs.get(n) ?? '', topic, p))));
+    }
+    const result = check(replicas, acked, unacked, (v) => idempotentOf(Number(/^p(\d+)-/.exec(v)?.[1] ?? -1)));
+    return { seed: o.seed, topic, operations, acknowledged: acked.length, unacknowledged: unacked.size, events, isrRecovered, healMs, check: result };
+  } finally {
+    await cluster.stop().catch(() => undefined);
+    await cluster.removeData();
+  }
+}
+
+/** The run's figures, one line each. */
+export function summary(r: RunResult): string[] {
+  const failovers = r.events.map((e) => e.failoverMs).filter((m): m is number => m !== undefined).sort((a, b) => a - b);
+  const pct = (q: number): string => (failovers.length === 0 ? '-' : `${failovers[Math.min(failovers.length - 1, Math.floor(q * failovers.length))]} ms`);
+  const count = (k: Fault): number => r.events.filter((e) => e.kind === k).length;
+  return [
+    `seed ${r.seed}, topic ${r.topic}`,
+    `operations ${r.operations}, acknowledged ${r.acknowledged}, unacknowledged ${r.unacknowledged}`,
+    `nemesis events ${r.events.length} (kill -9 ${count('kill')}, kill -9 of two ${count('kill-two')}, SIGSTOP ${count('pause')}), failovers ${failovers.length}: min ${pct(0)}, median ${pct(0.5)}, max ${pct(1)}`,
+    `lost ${r.check.lost}, divergent ${r.check.divergent}, prefix gaps ${r.check.prefixGaps}, ISR recovered ${r.isrRecovered} (${r.healMs} ms after the heal)`,
+    `duplicates ${r.check.duplicates} (idempotent producers' ${r.check.idempotentDuplicates}), unacknowledged sends present ${r.check.unackedPresent}, log ends ${JSON.stringify(r.check.logEnds)}`,
+    ...r.check.problems.map((p) => `problem: ${p}`),
+  ];
+}
