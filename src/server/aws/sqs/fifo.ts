@@ -74,7 +74,11 @@ export function validateFifoAttribute(name: string, value: string, queueName: st
     if (value !== 'true' && value !== 'false') throw invalidAttribute(name);
     return value;
   }
-  if (!queueName.endsWith('.fifo')) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+  if (!queueName.endsWith('.fifo')) {
+    // AWS's two texts for a standard queue (LocalStack's snapshots of AWS).
+    if (name === 'DeduplicationScope' || name === 'FifoThroughputLimit') throw new AwsError('InvalidAttributeName', `You can specify the ${name} only when FifoQueue is set to true.`);
+    throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+  }
   if (!FIFO_VALUES[name]?.includes(value)) throw invalidAttribute(name);
   return value;
 }
@@ -97,6 +101,8 @@ export function fifoAttributes(name: string, raw: Readonly<Record<string, unknow
     if (k === 'FifoQueue' || k in FIFO_VALUES) given[k] = String(v);
     else rest[k] = v;
   }
+  // AWS: FifoQueue=false on a standard queue's name is not a way to say "standard", it is an unknown attribute.
+  if (given.FifoQueue === 'false' && !name.endsWith('.fifo')) throw new AwsError('InvalidAttributeName', 'Unknown Attribute FifoQueue.');
   if (given.FifoQueue !== undefined) validateFifoAttribute('FifoQueue', given.FifoQueue, name);
   checkQueueName(name, given.FifoQueue);
   for (const [k, v] of Object.entries(given)) validateFifoAttribute(k, v, name);
@@ -114,11 +120,17 @@ export interface FifoSend {
 
 /**
  * A send to a standard queue: MessageDeduplicationId is refused as AWS refuses it;
- * MessageGroupId is accepted (AWS's fair queues) and has no effect on order here.
+ * MessageGroupId is accepted (AWS's fair queues), checked as on a FIFO queue, and has
+ * no effect on order here.
  */
 export function checkStandardSend(p: Readonly<Record<string, unknown>>): void {
   if (p.MessageDeduplicationId !== undefined) throw notForQueueType('MessageDeduplicationId', p.MessageDeduplicationId);
+  const group = p.MessageGroupId;
+  if (group !== undefined && group !== null && (typeof group !== 'string' || !ID_PATTERN.test(group))) throw invalidGroupId(group);
 }
+
+const invalidGroupId = (group: unknown): AwsError =>
+  invalid(`Value ${String(group)} for parameter MessageGroupId is invalid. Reason: MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.`);
 
 /** A send to a FIFO queue, checked in AWS's order; `attributes`: the queue's. */
 export function fifoSend(p: Readonly<Record<string, unknown>>, body: string, attributes: Readonly<Record<string, string>>): FifoSend {
@@ -127,9 +139,7 @@ export function fifoSend(p: Readonly<Record<string, unknown>>, body: string, att
   if (group === undefined || group === null || group === '') {
     throw new AwsError('MissingParameter', 'The request must contain the parameter MessageGroupId.');
   }
-  if (typeof group !== 'string' || !ID_PATTERN.test(group)) {
-    throw invalid(`Value ${String(group)} for parameter MessageGroupId is invalid. Reason: MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.`);
-  }
+  if (typeof group !== 'string' || !ID_PATTERN.test(group)) throw invalidGroupId(group);
   let dedupId = p.MessageDeduplicationId;
   if (dedupId === undefined || dedupId === null || dedupId === '') {
     if (attributes.ContentBasedDeduplication !== 'true') {

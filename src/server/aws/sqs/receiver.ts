@@ -42,8 +42,9 @@ export interface Received {
 /** First-receive times kept for messages received and not yet deleted; the oldest are forgotten beyond this. */
 const FIRST_RECEIVES_MAX = 100_000;
 
+// AWS words it differently in the query protocol (LocalStack's snapshots of AWS show both).
 export const queueDoesNotExist = (): AwsError =>
-  new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 400, 'AWS.SimpleQueueService.NonExistentQueue');
+  new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 400, 'AWS.SimpleQueueService.NonExistentQueue', 'Sender', 'The specified queue does not exist for this wsdl version.');
 
 export const invalidReceiptHandle = (handle: string): AwsError =>
   new AwsError('ReceiptHandleIsInvalid', `The input receipt handle "${handle}" is not a valid receipt handle.`, 400);

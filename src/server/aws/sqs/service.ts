@@ -134,7 +134,14 @@ export class SqsService {
 
   PurgeQueue(p: Params): Params {
     const q = this.queueOf(p);
+    // AWS allows one purge a minute per queue (403 PurgeQueueInProgress); a queue deleted and made again starts afresh.
+    const last = LAST_PURGES.get(q);
+    const now = Date.now();
+    if (last !== undefined && now - last < PURGE_INTERVAL_MS) {
+      throw new AwsError('PurgeQueueInProgress', `Only one PurgeQueue operation on ${q.name} is allowed every 60 seconds.`, 403, 'AWS.SimpleQueueService.PurgeQueueInProgress');
+    }
     this.ctx.vhost.purgeQueue(q.name, CONNECTION);
+    LAST_PURGES.set(q, now);
     return {};
   }
 
@@ -158,10 +165,9 @@ export class SqsService {
     if (p.Attributes === undefined || p.Attributes === null) throw new AwsError('MissingParameter', 'The request must contain the parameter Attributes.');
     const raw = optionalMap(p, 'Attributes');
     for (const name of Object.keys(raw)) {
-      // FifoQueue is CreateQueue's only: SetQueueAttributes does not list it (AWS).
-      if (COMPUTED_ATTRIBUTES.includes(name) || name === 'FifoQueue') throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+      if (COMPUTED_ATTRIBUTES.includes(name)) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
     }
-    const changes = validateAttributes(raw, this.redriveEnv(q.name));
+    const changes = validateAttributes(withoutFifoFlag(raw, q.name), this.redriveEnv(q.name));
     const attrs: Record<string, string> = { ...storedAttributes(q), ...changes };
     if (isFifo(attrs)) checkFifoCombination({ ...FIFO_DEFAULTS, ...attrs });
     for (const [k, v] of Object.entries(changes)) if (v === '') delete attrs[k];
@@ -272,9 +278,9 @@ export class SqsService {
   private receiveOptions(q: Queue, p: Params): ReceiveOptions {
     const attrs = { ...DEFAULT_ATTRIBUTES, ...storedAttributes(q) };
     return {
-      max: intParam(p, 'MaxNumberOfMessages', 1, 1, 10),
+      max: intParam(p, 'MaxNumberOfMessages', 1, 1, 10, 'Must be between 1 and 10, if provided.'),
       visibilityS: intParam(p, 'VisibilityTimeout', Number(attrs.VisibilityTimeout), 0, VISIBILITY_MAX_S),
-      waitS: intParam(p, 'WaitTimeSeconds', Number(attrs.ReceiveMessageWaitTimeSeconds), 0, 20),
+      waitS: intParam(p, 'WaitTimeSeconds', Number(attrs.ReceiveMessageWaitTimeSeconds), 0, 20, 'Must be >= 0 and <= 20, if provided.'),
     };
   }
 
@@ -415,6 +421,24 @@ export class SqsService {
   }
 }
 
+/**
+ * SetQueueAttributes' FifoQueue (AWS): unknown on a standard queue; on a FIFO queue
+ * `true` changes nothing and anything else is refused (the type cannot change).
+ */
+function withoutFifoFlag(raw: Record<string, unknown>, queueName: string): Record<string, unknown> {
+  if (raw.FifoQueue === undefined) return raw;
+  if (!queueName.endsWith('.fifo')) throw new AwsError('InvalidAttributeName', 'Unknown Attribute FifoQueue.');
+  if (String(raw.FifoQueue).toLowerCase() !== 'true') {
+    throw new AwsError('InvalidAttributeValue', 'Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.');
+  }
+  const { FifoQueue: _flag, ...rest } = raw;
+  return rest;
+}
+
+/** When each queue was last purged through SQS (AWS: one PurgeQueue a minute). */
+const LAST_PURGES = new WeakMap<Queue, number>();
+const PURGE_INTERVAL_MS = 60_000;
+
 function requiredString(p: Params, key: string): string {
   const v = p[key];
   if (typeof v !== 'string' || v === '') throw new AwsError('MissingParameter', `The request must contain the parameter ${key}.`);
@@ -470,6 +494,9 @@ function messageAttributes(raw: unknown): Record<string, MessageAttributeValue> 
       if (typeof a.BinaryValue !== 'string') throw new AwsError('InvalidParameterValue', `The message attribute '${name}' must contain non-empty message attribute value for message attribute type '${a.DataType}'.`);
       out[name] = { DataType: a.DataType, BinaryValue: Buffer.from(a.BinaryValue, 'base64') };
     } else {
+      if (a.DataType.startsWith('String') && (typeof a.StringValue !== 'string' || a.StringValue === '')) {
+        throw new AwsError('InvalidParameterValue', `Message (user) attribute '${name}' must contain a non-empty value of type '${a.DataType}'.`);
+      }
       if (typeof a.StringValue !== 'string' || a.StringValue === '') {
         throw new AwsError('InvalidParameterValue', `The message attribute '${name}' must contain non-empty message attribute value for message attribute type '${a.DataType}'.`);
       }
@@ -507,12 +534,13 @@ function checkBatch(raw: unknown, what: string): BatchEntry[] {
   return raw as BatchEntry[];
 }
 
-function intParam(p: Params, key: string, dflt: number, min: number, max: number): number {
+/** An integer parameter in [min, max]; `reason`: AWS's own words where known (ReceiveMessage's). */
+function intParam(p: Params, key: string, dflt: number, min: number, max: number, reason = `must be between ${min} and ${max}.`): number {
   const v = p[key];
   if (v === undefined || v === null) return dflt;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new AwsError('InvalidParameterValue', `Value ${String(v)} for parameter ${key} is invalid. Reason: must be between ${min} and ${max}.`);
+    throw new AwsError('InvalidParameterValue', `Value ${String(v)} for parameter ${key} is invalid. Reason: ${reason}`);
   }
   return n;
 }
