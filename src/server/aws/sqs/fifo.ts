@@ -65,13 +65,15 @@ export function checkQueueName(name: string, fifoFlag: unknown): void {
 
 /**
  * One FIFO attribute's value for a queue of that name, checked (the shape of the
- * attribute-validation hook): FifoQueue `true`/`false`; the others only on a FIFO
+ * attribute-validation hook): FifoQueue `true` (`false` only where the name refuses it); the others only on a FIFO
  * queue (else "Unknown Attribute", as AWS answers for a standard queue) and from
  * their value sets.
  */
 export function validateFifoAttribute(name: string, value: string, queueName: string): string {
   if (name === 'FifoQueue') {
     if (value !== 'true' && value !== 'false') throw invalidAttribute(name);
+    // AWS: FifoQueue=false does not make a standard queue, it is an unknown attribute of one.
+    if (value === 'false' && !queueName.endsWith('.fifo')) throw new AwsError('InvalidAttributeName', 'Unknown Attribute FifoQueue.');
     return value;
   }
   if (!queueName.endsWith('.fifo')) {
@@ -101,8 +103,6 @@ export function fifoAttributes(name: string, raw: Readonly<Record<string, unknow
     if (k === 'FifoQueue' || k in FIFO_VALUES) given[k] = String(v);
     else rest[k] = v;
   }
-  // AWS: FifoQueue=false on a standard queue's name is not a way to say "standard", it is an unknown attribute.
-  if (given.FifoQueue === 'false' && !name.endsWith('.fifo')) throw new AwsError('InvalidAttributeName', 'Unknown Attribute FifoQueue.');
   if (given.FifoQueue !== undefined) validateFifoAttribute('FifoQueue', given.FifoQueue, name);
   checkQueueName(name, given.FifoQueue);
   for (const [k, v] of Object.entries(given)) validateFifoAttribute(k, v, name);
@@ -153,6 +153,19 @@ export function fifoSend(p: Readonly<Record<string, unknown>>, body: string, att
   const id = dedupId as string;
   const key = attributes.DeduplicationScope === 'messageGroup' ? `${group}\u0000${id}` : id;
   return { headers: { [GROUP_HEADER]: group, [DEDUP_ID_HEADER]: id, [DEDUP_HEADER]: key }, key };
+}
+
+/**
+ * SendMessageBatch to a FIFO queue: an entry without MessageGroupId, or without a
+ * de-duplication id where the queue needs one, fails the whole request (AWS, where the
+ * other checks give the entry a Failed result), as InvalidParameterValue both.
+ */
+export function checkFifoBatchEntry(e: Readonly<Record<string, unknown>>, attributes: Readonly<Record<string, string>>): void {
+  const missing = (v: unknown): boolean => v === undefined || v === null || v === '';
+  if (missing(e.MessageGroupId)) throw invalid('The request must contain the parameter MessageGroupId.');
+  if (missing(e.MessageDeduplicationId) && attributes.ContentBasedDeduplication !== 'true') {
+    throw invalid('The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+  }
 }
 
 /** DeleteMessage(Batch) on a FIFO queue with a handle whose visibility timeout ended: AWS's two shapes. */

@@ -40,7 +40,7 @@ import {
 import { checkTags } from './redrive.js';
 
 export { MAX_MESSAGE_BYTES, SQS_ATTRIBUTES_ARG };
-import { FIFO_DEFAULTS, FIFO_QUEUE_ARGS, FIFO_SEQUENCER, expiredHandle, INTERNAL_HEADERS, RECEIVE_ATTEMPTS, SEQUENCE_HEADER, checkFifoCombination, checkQueueName, checkReceiveAttempt, checkStandardSend, fifoSend, fifoSystemAttributes, isFifo, validateFifoAttribute } from './fifo.js';
+import { FIFO_DEFAULTS, FIFO_QUEUE_ARGS, FIFO_SEQUENCER, expiredHandle, INTERNAL_HEADERS, RECEIVE_ATTEMPTS, SEQUENCE_HEADER, checkFifoCombination, checkQueueName, checkFifoBatchEntry, checkReceiveAttempt, checkStandardSend, fifoSend, fifoSystemAttributes, isFifo, validateFifoAttribute } from './fifo.js';
 import { fifoAttributes as fifoAttributeHook } from './attributes.js';
 
 fifoAttributeHook.validate = validateFifoAttribute;
@@ -81,8 +81,6 @@ export class SqsService {
     const name = requiredString(p, 'QueueName');
     checkQueueName(name, optionalMap(p, 'Attributes').FifoQueue);
     const attributes = validateAttributes(optionalMap(p, 'Attributes'), this.redriveEnv(name));
-    // FifoQueue=false is a standard queue, stored as one.
-    if (attributes.FifoQueue === 'false') delete attributes.FifoQueue;
     const fifo = isFifo(attributes);
     if (fifo) checkFifoCombination(attributes);
     const tags = p.tags === undefined || p.tags === null ? {} : checkTags(p.tags, name);
@@ -225,15 +223,18 @@ export class SqsService {
   async SendMessageBatch(p: Params): Promise<Params> {
     const q = this.queueOf(p);
     const entries = checkBatch(p.Entries, 'SendMessageBatchRequestEntry');
-    const total = entries.reduce((sum, e) => sum + Buffer.byteLength(typeof e.MessageBody === 'string' ? e.MessageBody : ''), 0);
-    if (total > maxMessageBytes(q, this)) {
-      throw new AwsError('BatchRequestTooLong', `Batch requests cannot be longer than ${maxMessageBytes(q, this)} bytes. You have sent ${total} bytes.`, 400, 'AWS.SimpleQueueService.BatchRequestTooLong');
+    // AWS: the whole batch (bodies and attributes) within 1 MiB whatever the queue's MaximumMessageSize, which each entry is held to.
+    const total = entries.reduce((sum, e) => sum + entrySize(e), 0);
+    if (total > BATCH_BYTES_MAX) {
+      throw new AwsError('BatchRequestTooLong', `Batch requests cannot be longer than ${BATCH_BYTES_MAX} bytes. You have sent ${total} bytes.`, 400, 'AWS.SimpleQueueService.BatchRequestTooLong');
     }
+    const queueAttrs = storedAttributes(q);
+    if (isFifo(queueAttrs)) for (const e of entries) checkFifoBatchEntry(e, queueAttrs);
     const Successful: Params[] = [];
     const Failed: Params[] = [];
     for (const e of entries) {
       try {
-        Successful.push({ Id: e.Id, ...this.publish(q, e) });
+        Successful.push({ Id: e.Id, ...this.publish(q, e, true) });
       } catch (err) {
         if (!(err instanceof AwsError)) throw err;
         Failed.push({ Id: e.Id, SenderFault: err.fault === 'Sender', Code: err.code, Message: err.message });
@@ -370,14 +371,15 @@ export class SqsService {
   }
 
   /** One message into the queue through the default exchange, persistent; its SQS reply fields. */
-  private publish(q: Queue, p: Params): Params {
+  private publish(q: Queue, p: Params, inBatch = false): Params {
     const body = p.MessageBody;
     if (typeof body !== 'string' || body === '') throw new AwsError('MissingParameter', 'The request must contain the parameter MessageBody.');
     const limit = maxMessageBytes(q, this);
     const attrs = messageAttributes(p.MessageAttributes);
     const size = Buffer.byteLength(body) + attributesSize(attrs);
     if (size > limit) {
-      throw new AwsError('InvalidParameterValue', `One or more parameters are invalid. Reason: Message must be shorter than ${limit} bytes.`);
+      // AWS words it differently in a batch's Failed entry.
+      throw new AwsError('InvalidParameterValue', `One or more parameters ${inBatch ? 'cannot be validated' : 'are invalid'}. Reason: Message must be shorter than ${limit} bytes.`);
     }
     const queueAttrs = storedAttributes(q);
     const fifo = isFifo(queueAttrs) ? fifoSend(p, body, queueAttrs) : checkStandardSend(p);
@@ -434,6 +436,9 @@ function withoutFifoFlag(raw: Record<string, unknown>, queueName: string): Recor
   const { FifoQueue: _flag, ...rest } = raw;
   return rest;
 }
+
+/** SendMessageBatch's total limit (AWS: 1 MiB, whatever the queue's MaximumMessageSize). */
+const BATCH_BYTES_MAX = 1_048_576;
 
 /** When each queue was last purged through SQS (AWS: one PurgeQueue a minute). */
 const LAST_PURGES = new WeakMap<Queue, number>();
@@ -507,6 +512,17 @@ function messageAttributes(raw: unknown): Record<string, MessageAttributeValue> 
     }
   }
   return out;
+}
+
+/** A batch entry's size as AWS counts it for BatchRequestTooLong: body, attribute names, types and values. */
+function entrySize(e: Params): number {
+  let attrs: Record<string, MessageAttributeValue> = {};
+  try {
+    attrs = messageAttributes(e.MessageAttributes);
+  } catch {
+    // A bad entry fails on its own (its Failed entry), not the batch.
+  }
+  return Buffer.byteLength(typeof e.MessageBody === 'string' ? e.MessageBody : '') + attributesSize(attrs);
 }
 
 function attributesSize(attrs: Readonly<Record<string, MessageAttributeValue>>): number {
