@@ -16,6 +16,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { TEST_OPTS } from '../../helpers/async.js';
 import { useBroker } from '../../helpers/amqplib.js';
@@ -31,6 +32,16 @@ async function jsonError(p: Promise<unknown>): Promise<{ name: string; type: str
     return { name: e.name, type: e.__type ?? '', message: e.message, status: e.$metadata?.httpStatusCode ?? 0 };
   }
   return { name: 'no error', type: '', message: '', status: 0 };
+}
+
+/** The MD5 of one String system attribute named AWSTraceHeader, as SQS computes attribute MD5s (length-prefixed name, type, 1, value). */
+function md5OfTrace(value: string): string {
+  const part = (b: Buffer): Buffer => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(b.length);
+    return Buffer.concat([length, b]);
+  };
+  return createHash('md5').update(Buffer.concat([part(Buffer.from('AWSTraceHeader')), part(Buffer.from('String')), Buffer.from([1]), part(Buffer.from(value))])).digest('hex');
 }
 
 const GROUP_REASON = 'Reason: MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.';
@@ -110,6 +121,25 @@ describe('SQS as AWS answers (LocalStack snapshots of AWS)', { skip: skipUnderRe
     assert.match(sent.MessageId ?? '', /^[0-9a-f-]{36}$/);
     const sse = await failure(sqs().send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { KmsMasterKeyId: 'testKeyId', SqsManagedSseEnabled: 'true' } })));
     assert.deepEqual(sse, { name: 'InvalidAttributeName', message: 'You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.' });
+  });
+
+  it('AWSTraceHeader: sent as a system attribute (its MD5 in the reply), received as one; KMS reuse period shown only with a key', TEST_OPTS, async () => {
+    const QueueUrl = await create('compat-trace');
+    const header = 'Root=1-3152b799-8954dae64eda91bc9a23a7e8;Parent=7fa8c0f79203be72;Sampled=1';
+    const sent = await sqs().send(new SendMessageCommand({ QueueUrl, MessageBody: 'test', MessageSystemAttributes: { AWSTraceHeader: { DataType: 'String', StringValue: header } } }));
+    assert.equal(sent.MD5OfMessageSystemAttributes, md5OfTrace(header));
+    const got = await sqs().send(new ReceiveMessageCommand({ QueueUrl, MessageSystemAttributeNames: ['AWSTraceHeader', 'SentTimestamp'], MessageAttributeNames: ['All'] }));
+    const m = got.Messages?.[0];
+    assert.deepEqual(Object.keys(m?.Attributes ?? {}).sort(), ['AWSTraceHeader', 'SentTimestamp']);
+    assert.equal(m?.Attributes?.AWSTraceHeader, header);
+    assert.equal(m?.MessageAttributes, undefined, 'the trace header is no message attribute');
+
+    await sqs().send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { KmsMasterKeyId: 'testKeyId', KmsDataKeyReusePeriodSeconds: '6000' } }));
+    const keyed = (await sqs().send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] }))).Attributes ?? {};
+    assert.deepEqual([keyed.KmsMasterKeyId, keyed.KmsDataKeyReusePeriodSeconds, keyed.SqsManagedSseEnabled], ['testKeyId', '6000', 'false']);
+    await sqs().send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { KmsMasterKeyId: '', KmsDataKeyReusePeriodSeconds: '300' } }));
+    const back = (await sqs().send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] }))).Attributes ?? {};
+    assert.deepEqual([back.KmsMasterKeyId, back.KmsDataKeyReusePeriodSeconds, back.SqsManagedSseEnabled], [undefined, undefined, 'false']);
   });
 
   it("SendMessageBatch: 1 MiB in all whatever the queue's maximum, which fails an entry on its own, with AWS's texts", TEST_OPTS, async () => {

@@ -12,6 +12,7 @@ import { SENT_TIMESTAMP_HEADER } from './attributes.js';
 import type { Queue } from '../../../broker/queue/queue.js';
 import type { FieldTable } from '../../../protocol/amqp/index.js';
 import { AwsError } from '../errors.js';
+import { TRACE_HEADER } from './trace.js';
 
 /** The header naming a message's group: also what an AMQP publisher sets to join a group. */
 export const GROUP_HEADER = 'x-message-group-id';
@@ -19,7 +20,7 @@ export const GROUP_HEADER = 'x-message-group-id';
 export const DEDUP_ID_HEADER = 'x-sqs-deduplication-id';
 export const SEQUENCE_HEADER = 'x-sqs-sequence-number';
 /** Headers that carry SQS's own fields, never shown as message attributes. */
-export const INTERNAL_HEADERS: ReadonlySet<string> = new Set([GROUP_HEADER, DEDUP_ID_HEADER, SEQUENCE_HEADER, DEDUP_HEADER, SENT_TIMESTAMP_HEADER, 'x-delivery-count']);
+export const INTERNAL_HEADERS: ReadonlySet<string> = new Set([GROUP_HEADER, DEDUP_ID_HEADER, SEQUENCE_HEADER, DEDUP_HEADER, SENT_TIMESTAMP_HEADER, TRACE_HEADER, 'x-delivery-count']);
 
 /** What GetQueueAttributes shows for a FIFO queue unless set otherwise. */
 export const FIFO_DEFAULTS: Readonly<Record<string, string>> = {

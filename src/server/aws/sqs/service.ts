@@ -42,6 +42,7 @@ import { checkTags } from './redrive.js';
 export { MAX_MESSAGE_BYTES, SQS_ATTRIBUTES_ARG };
 import { FIFO_DEFAULTS, FIFO_QUEUE_ARGS, FIFO_SEQUENCER, expiredHandle, INTERNAL_HEADERS, RECEIVE_ATTEMPTS, SEQUENCE_HEADER, checkFifoCombination, checkQueueName, checkFifoBatchEntry, checkReceiveAttempt, checkStandardSend, fifoSend, fifoSystemAttributes, isFifo, validateFifoAttribute } from './fifo.js';
 import { fifoAttributes as fifoAttributeHook } from './attributes.js';
+import { TRACE_HEADER, traceHeaderOf, traceSystemAttribute } from './trace.js';
 
 fifoAttributeHook.validate = validateFifoAttribute;
 
@@ -355,7 +356,7 @@ export class SqsService {
     // A queue declared through AMQP has no SQS timestamps: the broker's start stands in.
     const started = String(Math.floor(this.ctx.broker.startedAt / 1000));
     const stored = storedAttributes(q);
-    return {
+    const out: Record<string, string> = {
       ...DEFAULT_ATTRIBUTES,
       // AWS's default reuse period for a KMS key (s).
       ...(stored.KmsMasterKeyId ? { KmsDataKeyReusePeriodSeconds: '300' } : {}),
@@ -368,6 +369,9 @@ export class SqsService {
       LastModifiedTimestamp: stored.LastModifiedTimestamp ?? stored.CreatedTimestamp ?? started,
       QueueArn: this.arnOf(q.name),
     };
+    // AWS shows the reuse period only with a KMS key (the key set back to "", it goes whatever the period).
+    if (!stored.KmsMasterKeyId) delete out.KmsDataKeyReusePeriodSeconds;
+    return out;
   }
 
   /** One message into the queue through the default exchange, persistent; its SQS reply fields. */
@@ -383,11 +387,15 @@ export class SqsService {
     }
     const queueAttrs = storedAttributes(q);
     const fifo = isFifo(queueAttrs) ? fifoSend(p, body, queueAttrs) : checkStandardSend(p);
+    const trace = traceHeaderOf(p.MessageSystemAttributes);
+    const md5s: Params = {
+      MD5OfMessageBody: md5Hex(body),
+      ...(Object.keys(attrs).length > 0 ? { MD5OfMessageAttributes: md5OfAttributes(attrs) } : {}),
+      ...(trace ? { MD5OfMessageSystemAttributes: trace.md5 } : {}),
+    };
     const original = fifo && this.fifo.duplicateOf(q, fifo.key);
-    if (original) {
-      // Accepted, not enqueued again: the first copy's ids (AWS).
-      return { ...original, MD5OfMessageBody: md5Hex(body), ...(Object.keys(attrs).length > 0 ? { MD5OfMessageAttributes: md5OfAttributes(attrs) } : {}) };
-    }
+    // Accepted, not enqueued again: the first copy's ids (AWS).
+    if (original) return { ...original, ...md5s };
     const delayS = delaySecondsOf(p, Number(this.attributesOf(q).DelaySeconds));
     const messageId = randomUUID();
     const headers: FieldTable = {};
@@ -395,6 +403,7 @@ export class SqsService {
     if (Object.keys(attrs).length > 0) headers[ATTRIBUTE_TYPES_HEADER] = JSON.stringify(Object.fromEntries(Object.entries(attrs).map(([n, a]) => [n, a.DataType])));
     const sequenceNumber = fifo && this.fifo.next();
     if (fifo) Object.assign(headers, fifo.headers, { [SEQUENCE_HEADER]: sequenceNumber });
+    if (trace) headers[TRACE_HEADER] = trace.value;
     const now = Date.now();
     headers[SENT_TIMESTAMP_HEADER] = now;
     const properties = { deliveryMode: 2, messageId, timestamp: Math.floor(now / 1000), headers };
@@ -413,12 +422,11 @@ export class SqsService {
       ...(delayS > 0 ? { delayMs: delayS * 1000 } : {}),
     };
     this.ctx.vhost.publish(input);
-    const out: Params = { MessageId: messageId, MD5OfMessageBody: md5Hex(body) };
+    const out: Params = { MessageId: messageId, ...md5s };
     if (fifo && sequenceNumber) {
       this.fifo.accepted(q, fifo.key, messageId, sequenceNumber);
       out.SequenceNumber = sequenceNumber;
     }
-    if (Object.keys(attrs).length > 0) out.MD5OfMessageAttributes = md5OfAttributes(attrs);
     return out;
   }
 }
@@ -585,6 +593,7 @@ function receivedJson(r: Received, systemNames: readonly string[], attributeName
     ApproximateFirstReceiveTimestamp: String(r.firstReceivedAt),
     SenderId: '000000000000',
     ...fifoSystemAttributes((props.headers ?? {}) as Record<string, unknown>),
+    ...traceSystemAttribute((props.headers ?? {}) as Record<string, unknown>),
   };
   const attrs = Object.fromEntries(Object.entries(system).filter(([n]) => wanted(systemNames, n)));
   if (Object.keys(attrs).length > 0) out.Attributes = attrs;
