@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { TEST_OPTS } from '../../helpers/async.js';
 import { useBroker } from '../../helpers/amqplib.js';
-import { failure, safeName, sqsClient, sqsQueryClient } from '../../helpers/aws.js';
+import { failure, safeName, sqsArn, sqsClient, sqsQueryClient } from '../../helpers/aws.js';
 import { skipUnderReference } from '../../helpers/broker.js';
 
 /** A rejected call as AWS JSON carried it: the SDK's name (its modelled error, else x-amzn-query-error's code), __type, message, HTTP status. */
@@ -140,6 +140,20 @@ describe('SQS as AWS answers (LocalStack snapshots of AWS)', { skip: skipUnderRe
     await sqs().send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { KmsMasterKeyId: '', KmsDataKeyReusePeriodSeconds: '300' } }));
     const back = (await sqs().send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] }))).Attributes ?? {};
     assert.deepEqual([back.KmsMasterKeyId, back.KmsDataKeyReusePeriodSeconds, back.SqsManagedSseEnabled], [undefined, undefined, 'false']);
+  });
+
+  it('a dead-lettered message carries DeadLetterQueueSourceArn among its system attributes', TEST_OPTS, async () => {
+    const dlqName = safeName('compat-dlq');
+    const dlq = (await sqs().send(new CreateQueueCommand({ QueueName: dlqName }))).QueueUrl ?? '';
+    const sourceName = safeName('compat-src');
+    const RedrivePolicy = JSON.stringify({ deadLetterTargetArn: sqsArn(dlqName), maxReceiveCount: 1 });
+    const source = (await sqs().send(new CreateQueueCommand({ QueueName: sourceName, Attributes: { RedrivePolicy } }))).QueueUrl ?? '';
+    await sqs().send(new SendMessageCommand({ QueueUrl: source, MessageBody: 'message-1' }));
+    const first = await sqs().send(new ReceiveMessageCommand({ QueueUrl: source, VisibilityTimeout: 0, MessageSystemAttributeNames: ['All'] }));
+    assert.equal(first.Messages?.[0].Attributes?.DeadLetterQueueSourceArn, undefined, 'not dead-lettered yet');
+    const got = await sqs().send(new ReceiveMessageCommand({ QueueUrl: dlq, WaitTimeSeconds: 5, MessageSystemAttributeNames: ['All'] }));
+    assert.equal(got.Messages?.[0].Body, 'message-1');
+    assert.equal(got.Messages?.[0].Attributes?.DeadLetterQueueSourceArn, sqsArn(sourceName));
   });
 
   it("SendMessageBatch: 1 MiB in all whatever the queue's maximum, which fails an entry on its own, with AWS's texts", TEST_OPTS, async () => {

@@ -19,7 +19,7 @@ import type { Vhost } from '../../../broker/vhost.js';
 import { decodeProperties, encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
 import { AwsError } from '../errors.js';
 import { md5Hex, md5OfAttributes, type MessageAttributeValue } from './md5.js';
-import { withoutDeathHeaders } from '../../../broker/dead-letter.js';
+import { deathsOf, withoutDeathHeaders } from '../../../broker/dead-letter.js';
 import { queueDoesNotExist, SqsReceiver, type ReceiveOptions, type Received } from './receiver.js';
 import type { RequestLife } from './waiters.js';
 import {
@@ -258,7 +258,7 @@ export class SqsService {
     return this.ctx.receiver.receiveWaiting(q, options, this.ctx.life).then((got) => {
       if (got.length === 0) return {};
       this.returnIfUndelivered(got);
-      const reply = { Messages: got.map((g) => receivedJson(g, systemNames, attributeNames)) };
+      const reply = { Messages: got.map((g) => receivedJson(g, systemNames, attributeNames, (name) => this.arnOf(name))) };
       RECEIVE_ATTEMPTS.remember(q, attempt, reply, got.map((g) => g.receiptHandle));
       return reply;
     });
@@ -579,7 +579,7 @@ function wanted(list: readonly string[], name: string): boolean {
 }
 
 /** A received message in SQS's shape: the body, the requested system and message attributes, their MD5s. */
-function receivedJson(r: Received, systemNames: readonly string[], attributeNames: readonly string[]): Params {
+function receivedJson(r: Received, systemNames: readonly string[], attributeNames: readonly string[], arnOf: (queue: string) => string): Params {
   const { result: g, receiptHandle } = r;
   const props = decodeProperties(g.content.properties);
   const body = g.content.body.toString('utf8');
@@ -594,6 +594,7 @@ function receivedJson(r: Received, systemNames: readonly string[], attributeName
     SenderId: '000000000000',
     ...fifoSystemAttributes((props.headers ?? {}) as Record<string, unknown>),
     ...traceSystemAttribute((props.headers ?? {}) as Record<string, unknown>),
+    ...deadLetterSource(props.headers, arnOf),
   };
   const attrs = Object.fromEntries(Object.entries(system).filter(([n]) => wanted(systemNames, n)));
   if (Object.keys(attrs).length > 0) out.Attributes = attrs;
@@ -615,6 +616,12 @@ function receivedJson(r: Received, systemNames: readonly string[], attributeName
     out.MD5OfMessageAttributes = md5OfAttributes(messageAttrs);
   }
   return out;
+}
+
+/** A dead-lettered message's DeadLetterQueueSourceArn (AWS): the queue of its newest x-death. */
+function deadLetterSource(headers: FieldTable | undefined, arnOf: (queue: string) => string): Record<string, string> {
+  const source = deathsOf(headers)[0]?.queue;
+  return source === undefined ? {} : { DeadLetterQueueSourceArn: arnOf(source) };
 }
 
 function parseTypes(raw: unknown): Record<string, string> {
