@@ -6,6 +6,7 @@
 // SendMessageBatch's size rules and whole-request FIFO failures. Through AWS SDK v3.
 
 import {
+  CancelMessageMoveTaskCommand,
   CreateQueueCommand,
   GetQueueAttributesCommand,
   PurgeQueueCommand,
@@ -14,6 +15,7 @@ import {
   SendMessageCommand,
   SetQueueAttributesCommand,
   SQSClient,
+  StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -154,6 +156,26 @@ describe('SQS as AWS answers (LocalStack snapshots of AWS)', { skip: skipUnderRe
     const got = await sqs().send(new ReceiveMessageCommand({ QueueUrl: dlq, WaitTimeSeconds: 5, MessageSystemAttributeNames: ['All'] }));
     assert.equal(got.Messages?.[0].Body, 'message-1');
     assert.equal(got.Messages?.[0].Attributes?.DeadLetterQueueSourceArn, sqsArn(sourceName));
+  });
+
+  it("message move tasks: AWS's texts for a bad handle, a handle's missing source, an unknown task, a missing destination", TEST_OPTS, async () => {
+    const handle = (taskId: string, sourceArn: string): string => Buffer.from(JSON.stringify({ taskId, sourceArn })).toString('base64');
+    assert.deepEqual(await failure(sqs().send(new CancelMessageMoveTaskCommand({ TaskHandle: 'foobared' }))), { name: 'InvalidParameterValue', message: 'Value for parameter TaskHandle is invalid.' });
+    const missing = await jsonError(sqs().send(new CancelMessageMoveTaskCommand({ TaskHandle: handle('10f57157-fc38-4da9-a113-4de7e12d05dd', sqsArn(safeName('compat-none'))) })));
+    assert.deepEqual(missing, {
+      name: 'ResourceNotFoundException',
+      type: 'com.amazonaws.sqs#ResourceNotFoundException',
+      message: "The resource that you specified for the SourceArn parameter doesn't exist.",
+      status: 404,
+    });
+    const dlqName = safeName('compat-move-dlq');
+    await sqs().send(new CreateQueueCommand({ QueueName: dlqName }));
+    const RedrivePolicy = JSON.stringify({ deadLetterTargetArn: sqsArn(dlqName), maxReceiveCount: 1 });
+    await create('compat-move-src', { RedrivePolicy });
+    const unknown = await failure(sqs().send(new CancelMessageMoveTaskCommand({ TaskHandle: handle('10f57157-fc38-4da9-a113-4de7e12d05aa', sqsArn(dlqName)) })));
+    assert.deepEqual(unknown, { name: 'ResourceNotFoundException', message: 'Task does not exist.' });
+    const noDestination = await failure(sqs().send(new StartMessageMoveTaskCommand({ SourceArn: sqsArn(dlqName), DestinationArn: sqsArn(safeName('compat-nowhere')) })));
+    assert.deepEqual(noDestination, { name: 'ResourceNotFoundException', message: "The resource that you specified for the DestinationArn parameter doesn't exist." });
   });
 
   it("SendMessageBatch: 1 MiB in all whatever the queue's maximum, which fails an entry on its own, with AWS's texts", TEST_OPTS, async () => {
