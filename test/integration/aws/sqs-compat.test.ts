@@ -208,6 +208,10 @@ describe('SQS as AWS answers (LocalStack snapshots of AWS)', { skip: skipUnderRe
     assert.deepEqual(noDedup, { name: 'InvalidParameterValue', message: 'The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly' });
     const { Attributes = {} } = await sqs().send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
     assert.equal(Attributes.ApproximateNumberOfMessages, '0', 'nothing of a refused batch was sent');
+    const delayed = (await sqs().send(new CreateQueueCommand({ QueueName: `${safeName('compat-fifo-delay')}.fifo`, Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'true', DelaySeconds: '600' } }))).QueueUrl ?? '';
+    await sqs().send(new SendMessageCommand({ QueueUrl: delayed, MessageBody: 'message-1', MessageGroupId: '1', DelaySeconds: 0 }));
+    const held = (await sqs().send(new GetQueueAttributesCommand({ QueueUrl: delayed, AttributeNames: ['ApproximateNumberOfMessagesDelayed', 'ApproximateNumberOfMessages'] }))).Attributes ?? {};
+    assert.deepEqual([held.ApproximateNumberOfMessagesDelayed, held.ApproximateNumberOfMessages], ['1', '0'], "DelaySeconds 0 on a FIFO queue means the queue's delay");
     const flag = await failure(sqs().send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { FifoQueue: 'false' } })));
     assert.deepEqual(flag, { name: 'InvalidAttributeValue', message: 'Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.' });
   });

@@ -396,7 +396,9 @@ export class SqsService {
     const original = fifo && this.fifo.duplicateOf(q, fifo.key);
     // Accepted, not enqueued again: the first copy's ids (AWS).
     if (original) return { ...original, ...md5s };
-    const delayS = delaySecondsOf(p, Number(this.attributesOf(q).DelaySeconds));
+    // A FIFO queue has no per-message delay (fifoSend refuses any but 0): its own DelaySeconds holds, even with 0 given (AWS).
+    const queueDelayS = Number(this.attributesOf(q).DelaySeconds);
+    const delayS = fifo ? queueDelayS : delaySecondsOf(p, queueDelayS);
     const messageId = randomUUID();
     const headers: FieldTable = {};
     for (const [name, a] of Object.entries(attrs)) headers[name] = a.BinaryValue ?? a.StringValue ?? '';
