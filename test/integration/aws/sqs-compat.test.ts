@@ -7,6 +7,7 @@
 
 import {
   CancelMessageMoveTaskCommand,
+  ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   GetQueueAttributesCommand,
   PurgeQueueCommand,
@@ -86,6 +87,16 @@ describe('SQS as AWS answers (LocalStack snapshots of AWS)', { skip: skipUnderRe
     assert.equal(e.message, 'The specified queue does not exist for this wsdl version.');
     const bad = await failure(query.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 11 })));
     assert.equal(bad.message, 'Value 11 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.');
+  });
+
+  it('ChangeMessageVisibility with a handle whose lease has ended succeeds (AWS: 200)', TEST_OPTS, async () => {
+    const QueueUrl = await create('compat-visibility');
+    await sqs().send(new SendMessageCommand({ QueueUrl, MessageBody: 'test' }));
+    const { Messages = [] } = await sqs().send(new ReceiveMessageCommand({ QueueUrl }));
+    const ReceiptHandle = Messages[0]?.ReceiptHandle ?? '';
+    await sqs().send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle, VisibilityTimeout: 0 }));
+    const again = await sqs().send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle, VisibilityTimeout: 2 }));
+    assert.equal(again.$metadata.httpStatusCode, 200);
   });
 
   it('PurgeQueue: a second within 60 seconds is PurgeQueueInProgress (403)', TEST_OPTS, async () => {
