@@ -12,6 +12,8 @@ export class AwsError extends Error {
     readonly queryCode?: string,
     /** Sender (the client's fault) or Receiver. */
     readonly fault: 'Sender' | 'Receiver' = status >= 500 ? 'Receiver' : 'Sender',
+    /** The query protocol's message, when it differs (SQS's missing queue: "... for this wsdl version."). */
+    readonly queryMessage?: string,
   ) {
     super(message);
     this.name = 'AwsError';

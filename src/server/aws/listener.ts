@@ -124,10 +124,11 @@ export class AwsListener {
       const e = toAwsError(err);
       if (e.status >= 500) this.logger.error('AWS API request failed', { error: String(err), requestId });
       if (ex.wire === 'json') {
-        const out: Record<string, string> = { __type: `${ex.service?.jsonErrorPrefix ?? 'com.amazonaws.sqs#'}${e.code}`, message: e.message };
+        const type = (e.queryCode === undefined ? ex.service?.jsonErrorCodes?.[e.code] : undefined) ?? e.code;
+        const out: Record<string, string> = { __type: `${ex.service?.jsonErrorPrefix ?? 'com.amazonaws.sqs#'}${type}`, message: e.message };
         send(res, e.status, requestId, JSON_TYPE, JSON.stringify(out), { 'x-amzn-query-error': `${e.queryCode ?? e.code};${e.fault}` });
       } else {
-        const reply = { code: e.queryCode ?? e.code, message: e.message, fault: e.fault };
+        const reply = { code: e.queryCode ?? e.code, message: e.queryMessage ?? e.message, fault: e.fault };
         send(res, e.status, requestId, XML_TYPE, encodeQueryError(ex.service?.model ?? modelBySigningName(req), reply, requestId));
       }
     }

@@ -21,6 +21,8 @@ export interface AwsServiceDefinition<S> {
   readonly jsonTargetPrefix?: string;
   /** AWS JSON's error __type namespace (com.amazonaws.sqs#). */
   readonly jsonErrorPrefix: string;
+  /** AWS JSON's __type for query codes it names otherwise (SQS: InvalidParameterValue is InvalidParameterValueException). */
+  readonly jsonErrorCodes?: Readonly<Record<string, string>>;
   readonly model: ServiceModel;
   readonly create: (ctx: AwsContext) => S;
   readonly actions: Readonly<Record<string, (svc: S, params: Params) => unknown>>;
@@ -31,6 +33,7 @@ export interface AwsService {
   readonly signingName: string;
   readonly jsonTargetPrefix?: string;
   readonly jsonErrorPrefix: string;
+  readonly jsonErrorCodes?: Readonly<Record<string, string>>;
   readonly model: ServiceModel;
   has(action: string): boolean;
   invoke(ctx: AwsContext, action: string, params: Params): unknown;
@@ -41,6 +44,7 @@ export function defineService<S>(def: AwsServiceDefinition<S>): AwsService {
     signingName: def.signingName,
     jsonTargetPrefix: def.jsonTargetPrefix,
     jsonErrorPrefix: def.jsonErrorPrefix,
+    jsonErrorCodes: def.jsonErrorCodes,
     model: def.model,
     has: (action) => Object.hasOwn(def.actions, action),
     invoke: (ctx, action, params) => def.actions[action](def.create(ctx), params),
@@ -51,6 +55,8 @@ export const SQS_SERVICE = defineService<SqsService>({
   signingName: 'sqs',
   jsonTargetPrefix: 'AmazonSQS',
   jsonErrorPrefix: 'com.amazonaws.sqs#',
+  // AWS's JSON __type for these two (x-amzn-query-error keeps the query code, which the SDKs report).
+  jsonErrorCodes: { InvalidParameterValue: 'InvalidParameterValueException', MissingParameter: 'MissingRequiredParameterException' },
   model: SQS_MODEL,
   create: (ctx) => new SqsService(ctx),
   actions: {

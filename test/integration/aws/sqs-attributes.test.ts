@@ -80,8 +80,9 @@ describe('SQS queue attributes (AWS SDK v3)', { skip: skipUnderReference }, () =
     assert.equal((await set({ VisibilityTimeout: 'ten' })).name, 'InvalidAttributeValue');
     assert.equal((await set({ ReceiveMessageWaitTimeSeconds: '21' })).name, 'InvalidAttributeValue');
     assert.equal((await set({ Policy: 'not json' })).name, 'InvalidParameterValue');
+    // AWS's code for this one is InvalidAttributeName (LocalStack's snapshot of AWS).
     assert.deepEqual(await set({ SqsManagedSseEnabled: 'true', KmsMasterKeyId: 'alias/aws/sqs' }), {
-      name: 'InvalidAttributeValue',
+      name: 'InvalidAttributeName',
       message: 'You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.',
     });
     const get = await failure(sqs().send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['Nope' as never] })));

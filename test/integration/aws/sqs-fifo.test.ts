@@ -62,10 +62,12 @@ describe('SQS FIFO queues (AWS SDK v3)', { skip: skipUnderReference }, () => {
     const stdAttrs = (await sqs().send(new GetQueueAttributesCommand({ QueueUrl: std.QueueUrl, AttributeNames: ['All'] }))).Attributes ?? {};
     assert.equal(stdAttrs.FifoQueue, undefined, 'a standard queue has no FIFO attributes');
 
-    // SetQueueAttributes: FifoQueue is CreateQueue's only; the FIFO rules hold on the merged attributes.
+    // SetQueueAttributes: FifoQueue=true changes nothing, anything else would change the type (AWS refuses);
+    // the FIFO rules hold on the merged attributes.
+    await sqs().send(new SetQueueAttributesCommand({ QueueUrl: plain, Attributes: { FifoQueue: 'true' } }));
     assert.deepEqual(await failure(sqs().send(new SetQueueAttributesCommand({ QueueUrl: plain, Attributes: { FifoQueue: 'false' } }))), {
-      name: 'InvalidAttributeName',
-      message: 'Unknown Attribute FifoQueue.',
+      name: 'InvalidAttributeValue',
+      message: 'Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.',
     });
     assert.deepEqual(await failure(sqs().send(new SetQueueAttributesCommand({ QueueUrl: plain, Attributes: { FifoThroughputLimit: 'perMessageGroupId' } }))), {
       name: 'InvalidAttributeValue',
@@ -95,16 +97,25 @@ describe('SQS FIFO queues (AWS SDK v3)', { skip: skipUnderReference }, () => {
       name: 'InvalidParameterValue',
       message: 'Value d for parameter MessageDeduplicationId is invalid. Reason: The request include parameter that is not valid for this queue type.',
     });
-    const batch = await sqs().send(new SendMessageBatchCommand({
+    // AWS: an entry without its group fails the whole batch; other checks fail the entry alone.
+    const noGroup = await failure(sqs().send(new SendMessageBatchCommand({
       QueueUrl,
       Entries: [
         { Id: 'ok', MessageBody: 'a', MessageGroupId: 'g', MessageDeduplicationId: 'a' },
         { Id: 'nogroup', MessageBody: 'b', MessageDeduplicationId: 'b' },
       ],
+    })));
+    assert.deepEqual(noGroup, { name: 'InvalidParameterValue', message: 'The request must contain the parameter MessageGroupId.' });
+    const batch = await sqs().send(new SendMessageBatchCommand({
+      QueueUrl,
+      Entries: [
+        { Id: 'ok', MessageBody: 'a', MessageGroupId: 'g', MessageDeduplicationId: 'a' },
+        { Id: 'badgroup', MessageBody: 'b', MessageGroupId: 'g h', MessageDeduplicationId: 'b' },
+      ],
     }));
     assert.deepEqual(batch.Successful?.map((e) => e.Id), ['ok']);
     assert.match(batch.Successful?.[0].SequenceNumber ?? '', /^\d{20}$/);
-    assert.deepEqual(batch.Failed?.map((e) => [e.Id, e.Code, e.SenderFault]), [['nogroup', 'MissingParameter', true]]);
+    assert.deepEqual(batch.Failed?.map((e) => [e.Id, e.Code, e.SenderFault]), [['badgroup', 'InvalidParameterValue', true]]);
   });
 
   it('a duplicate within the window is accepted, not enqueued, and answered with the first MessageId and SequenceNumber', TEST_OPTS, async () => {

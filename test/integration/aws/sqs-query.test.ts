@@ -194,7 +194,8 @@ describe('SQS over the query protocol (boto3 1.26, AWS CLI 2.9)', { skip: skipUn
     assert.deepEqual(out.pages, [[p(0), p(1)], [p(2)], false]);
     assert.deepEqual(out.paginated, [p(0), p(1), p(2)]);
     assert.equal(out.none, false);
-    assert.deepEqual(out.gone, ['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue', 'Sender', 'The specified queue does not exist.', 400]);
+    // AWS's query protocol words it so (AWS JSON: "The specified queue does not exist.").
+    assert.deepEqual(out.gone, ['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue', 'Sender', 'The specified queue does not exist for this wsdl version.', 400]);
     assert.equal(out.badName, 'InvalidParameterValue');
   });
 
@@ -250,7 +251,7 @@ describe('SQS over the query protocol (boto3 1.26, AWS CLI 2.9)', { skip: skipUn
     error(out.unknown, 400, 'InvalidAction', 'The action Frobnicate is not valid for this endpoint.');
     error(out.missing, 400, 'MissingAction', 'The request must contain the parameter Action.');
     error(out.badInt, 400, 'InvalidParameterValue', 'Value ten for parameter MaxNumberOfMessages is invalid. Reason: must be an integer.');
-    error(out.noQueue, 400, 'AWS.SimpleQueueService.NonExistentQueue', 'The specified queue does not exist.');
+    error(out.noQueue, 400, 'AWS.SimpleQueueService.NonExistentQueue', 'The specified queue does not exist for this wsdl version.');
     error(out.badSignature, 403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
     error(out.unsigned, 403, 'MissingAuthenticationToken', 'Request is missing Authentication Token');
   });
@@ -308,7 +309,7 @@ describe('SQS over the query protocol (boto3 1.26, AWS CLI 2.9)', { skip: skipUn
     await cli('delete-queue', '--queue-url', String(url));
     const missing = await awsCli(ep, ['sqs', 'get-queue-url', '--queue-name', name]);
     assert.equal(missing.code, 254);
-    assert.match(missing.stderr, /An error occurred \(AWS\.SimpleQueueService\.NonExistentQueue\) when calling the GetQueueUrl operation: The specified queue does not exist\./);
+    assert.match(missing.stderr, /An error occurred \(AWS\.SimpleQueueService\.NonExistentQueue\) when calling the GetQueueUrl operation: The specified queue does not exist for this wsdl version\./);
     const badKey = await awsCli(ep, ['sqs', 'list-queues'], { AWS_SECRET_ACCESS_KEY: 'wrong' });
     assert.equal(badKey.code, 254);
     assert.match(badKey.stderr, /An error occurred \(SignatureDoesNotMatch\) when calling the ListQueues operation/);

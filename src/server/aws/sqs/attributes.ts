@@ -112,7 +112,8 @@ export function validateAttributes(raw: Record<string, unknown>, env: RedriveEnv
     }
   }
   if (out.SqsManagedSseEnabled === 'true' && out.KmsMasterKeyId) {
-    throw new AwsError('InvalidAttributeValue', 'You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.');
+    // AWS's code here is InvalidAttributeName (LocalStack's snapshot of AWS).
+    throw new AwsError('InvalidAttributeName', 'You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.');
   }
   return out;
 }

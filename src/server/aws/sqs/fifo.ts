@@ -12,6 +12,7 @@ import { SENT_TIMESTAMP_HEADER } from './attributes.js';
 import type { Queue } from '../../../broker/queue/queue.js';
 import type { FieldTable } from '../../../protocol/amqp/index.js';
 import { AwsError } from '../errors.js';
+import { TRACE_HEADER } from './trace.js';
 
 /** The header naming a message's group: also what an AMQP publisher sets to join a group. */
 export const GROUP_HEADER = 'x-message-group-id';
@@ -19,7 +20,7 @@ export const GROUP_HEADER = 'x-message-group-id';
 export const DEDUP_ID_HEADER = 'x-sqs-deduplication-id';
 export const SEQUENCE_HEADER = 'x-sqs-sequence-number';
 /** Headers that carry SQS's own fields, never shown as message attributes. */
-export const INTERNAL_HEADERS: ReadonlySet<string> = new Set([GROUP_HEADER, DEDUP_ID_HEADER, SEQUENCE_HEADER, DEDUP_HEADER, SENT_TIMESTAMP_HEADER, 'x-delivery-count']);
+export const INTERNAL_HEADERS: ReadonlySet<string> = new Set([GROUP_HEADER, DEDUP_ID_HEADER, SEQUENCE_HEADER, DEDUP_HEADER, SENT_TIMESTAMP_HEADER, TRACE_HEADER, 'x-delivery-count']);
 
 /** What GetQueueAttributes shows for a FIFO queue unless set otherwise. */
 export const FIFO_DEFAULTS: Readonly<Record<string, string>> = {
@@ -65,16 +66,22 @@ export function checkQueueName(name: string, fifoFlag: unknown): void {
 
 /**
  * One FIFO attribute's value for a queue of that name, checked (the shape of the
- * attribute-validation hook): FifoQueue `true`/`false`; the others only on a FIFO
+ * attribute-validation hook): FifoQueue `true` (`false` only where the name refuses it); the others only on a FIFO
  * queue (else "Unknown Attribute", as AWS answers for a standard queue) and from
  * their value sets.
  */
 export function validateFifoAttribute(name: string, value: string, queueName: string): string {
   if (name === 'FifoQueue') {
     if (value !== 'true' && value !== 'false') throw invalidAttribute(name);
+    // AWS: FifoQueue=false does not make a standard queue, it is an unknown attribute of one.
+    if (value === 'false' && !queueName.endsWith('.fifo')) throw new AwsError('InvalidAttributeName', 'Unknown Attribute FifoQueue.');
     return value;
   }
-  if (!queueName.endsWith('.fifo')) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+  if (!queueName.endsWith('.fifo')) {
+    // AWS's two texts for a standard queue (LocalStack's snapshots of AWS).
+    if (name === 'DeduplicationScope' || name === 'FifoThroughputLimit') throw new AwsError('InvalidAttributeName', `You can specify the ${name} only when FifoQueue is set to true.`);
+    throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+  }
   if (!FIFO_VALUES[name]?.includes(value)) throw invalidAttribute(name);
   return value;
 }
@@ -114,11 +121,17 @@ export interface FifoSend {
 
 /**
  * A send to a standard queue: MessageDeduplicationId is refused as AWS refuses it;
- * MessageGroupId is accepted (AWS's fair queues) and has no effect on order here.
+ * MessageGroupId is accepted (AWS's fair queues), checked as on a FIFO queue, and has
+ * no effect on order here.
  */
 export function checkStandardSend(p: Readonly<Record<string, unknown>>): void {
   if (p.MessageDeduplicationId !== undefined) throw notForQueueType('MessageDeduplicationId', p.MessageDeduplicationId);
+  const group = p.MessageGroupId;
+  if (group !== undefined && group !== null && (typeof group !== 'string' || !ID_PATTERN.test(group))) throw invalidGroupId(group);
 }
+
+const invalidGroupId = (group: unknown): AwsError =>
+  invalid(`Value ${String(group)} for parameter MessageGroupId is invalid. Reason: MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.`);
 
 /** A send to a FIFO queue, checked in AWS's order; `attributes`: the queue's. */
 export function fifoSend(p: Readonly<Record<string, unknown>>, body: string, attributes: Readonly<Record<string, string>>): FifoSend {
@@ -127,9 +140,7 @@ export function fifoSend(p: Readonly<Record<string, unknown>>, body: string, att
   if (group === undefined || group === null || group === '') {
     throw new AwsError('MissingParameter', 'The request must contain the parameter MessageGroupId.');
   }
-  if (typeof group !== 'string' || !ID_PATTERN.test(group)) {
-    throw invalid(`Value ${String(group)} for parameter MessageGroupId is invalid. Reason: MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.`);
-  }
+  if (typeof group !== 'string' || !ID_PATTERN.test(group)) throw invalidGroupId(group);
   let dedupId = p.MessageDeduplicationId;
   if (dedupId === undefined || dedupId === null || dedupId === '') {
     if (attributes.ContentBasedDeduplication !== 'true') {
@@ -143,6 +154,19 @@ export function fifoSend(p: Readonly<Record<string, unknown>>, body: string, att
   const id = dedupId as string;
   const key = attributes.DeduplicationScope === 'messageGroup' ? `${group}\u0000${id}` : id;
   return { headers: { [GROUP_HEADER]: group, [DEDUP_ID_HEADER]: id, [DEDUP_HEADER]: key }, key };
+}
+
+/**
+ * SendMessageBatch to a FIFO queue: an entry without MessageGroupId, or without a
+ * de-duplication id where the queue needs one, fails the whole request (AWS, where the
+ * other checks give the entry a Failed result), as InvalidParameterValue both.
+ */
+export function checkFifoBatchEntry(e: Readonly<Record<string, unknown>>, attributes: Readonly<Record<string, string>>): void {
+  const missing = (v: unknown): boolean => v === undefined || v === null || v === '';
+  if (missing(e.MessageGroupId)) throw invalid('The request must contain the parameter MessageGroupId.');
+  if (missing(e.MessageDeduplicationId) && attributes.ContentBasedDeduplication !== 'true') {
+    throw invalid('The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+  }
 }
 
 /** DeleteMessage(Batch) on a FIFO queue with a handle whose visibility timeout ended: AWS's two shapes. */

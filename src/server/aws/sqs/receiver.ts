@@ -42,8 +42,9 @@ export interface Received {
 /** First-receive times kept for messages received and not yet deleted; the oldest are forgotten beyond this. */
 const FIRST_RECEIVES_MAX = 100_000;
 
+// AWS words it differently in the query protocol (LocalStack's snapshots of AWS show both).
 export const queueDoesNotExist = (): AwsError =>
-  new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 400, 'AWS.SimpleQueueService.NonExistentQueue');
+  new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 400, 'AWS.SimpleQueueService.NonExistentQueue', 'Sender', 'The specified queue does not exist for this wsdl version.');
 
 export const invalidReceiptHandle = (handle: string): AwsError =>
   new AwsError('ReceiptHandleIsInvalid', `The input receipt handle "${handle}" is not a valid receipt handle.`, 400);
@@ -119,13 +120,15 @@ export class SqsReceiver {
     this.session.ack(tag, false);
   }
 
-  /** ChangeMessageVisibility: a new deadline from now; 0 makes the message visible at once. */
+  /**
+   * ChangeMessageVisibility: a new deadline from now; 0 makes the message visible at once.
+   * A well-formed handle whose lease has ended succeeds and changes nothing (AWS answers
+   * 200 there too, per LocalStack's snapshot of AWS; the message stays visible here).
+   */
   changeVisibility(queue: string, handle: string, visibilityS: number): void {
     const tag = this.tagOf(queue, handle);
     const lease = this.leases.get(tag);
-    if (!lease) {
-      throw new AwsError('MessageNotInflight', 'The message referred to is not in flight.', 400, 'AWS.SimpleQueueService.MessageNotInflight');
-    }
+    if (!lease) return;
     clearTimeout(lease.timer);
     if (visibilityS === 0) this.release(tag);
     else lease.timer = this.arm(tag, visibilityS);

@@ -103,7 +103,7 @@ function tasksOf(broker: Broker): MoveTask[] {
 }
 
 const notFoundArn = (param: string): AwsError =>
-  new AwsError('ResourceNotFoundException', `The resource that you specified for the ${param} parameter does not exist.`, 404);
+  new AwsError('ResourceNotFoundException', `The resource that you specified for the ${param} parameter doesn't exist.`, 404);
 
 export function startMessageMoveTask(svc: SqsService, p: Params): Params {
   const sourceArn = requiredString(p, 'SourceArn');
@@ -149,6 +149,10 @@ export function listMessageMoveTasks(svc: SqsService, p: Params): Params {
 
 export function cancelMessageMoveTask(svc: SqsService, p: Params): Params {
   const handle = requiredString(p, 'TaskHandle');
+  // AWS reads the handle (base64 JSON: taskId, sourceArn) before looking for the task.
+  const sourceArn = sourceArnOfHandle(handle);
+  if (sourceArn === undefined) throw new AwsError('InvalidParameterValue', 'Value for parameter TaskHandle is invalid.');
+  if (!svc.queueByArn(sourceArn)) throw notFoundArn('SourceArn');
   const task = tasksOf(svc.ctx.broker).find((t) => t.handle === handle);
   if (!task) throw new AwsError('ResourceNotFoundException', 'Task does not exist.', 404);
   if (task.job.state !== 'running' || task.job.cancelRequested) {
@@ -156,6 +160,17 @@ export function cancelMessageMoveTask(svc: SqsService, p: Params): Params {
   }
   task.job.cancel();
   return { ApproximateNumberOfMessagesMoved: task.job.moved };
+}
+
+/** The SourceArn a task handle names, or undefined when it is no handle at all. */
+function sourceArnOfHandle(handle: string): string | undefined {
+  try {
+    const doc: unknown = JSON.parse(Buffer.from(handle, 'base64').toString('utf8'));
+    const { taskId, sourceArn } = (doc ?? {}) as { taskId?: unknown; sourceArn?: unknown };
+    return typeof taskId === 'string' && typeof sourceArn === 'string' ? sourceArn : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A task as ListMessageMoveTasks shows it; the handle only while it runs (as AWS). */

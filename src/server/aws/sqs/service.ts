@@ -19,7 +19,7 @@ import type { Vhost } from '../../../broker/vhost.js';
 import { decodeProperties, encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
 import { AwsError } from '../errors.js';
 import { md5Hex, md5OfAttributes, type MessageAttributeValue } from './md5.js';
-import { withoutDeathHeaders } from '../../../broker/dead-letter.js';
+import { deathsOf, withoutDeathHeaders } from '../../../broker/dead-letter.js';
 import { queueDoesNotExist, SqsReceiver, type ReceiveOptions, type Received } from './receiver.js';
 import type { RequestLife } from './waiters.js';
 import {
@@ -40,8 +40,9 @@ import {
 import { checkTags } from './redrive.js';
 
 export { MAX_MESSAGE_BYTES, SQS_ATTRIBUTES_ARG };
-import { FIFO_DEFAULTS, FIFO_QUEUE_ARGS, FIFO_SEQUENCER, expiredHandle, INTERNAL_HEADERS, RECEIVE_ATTEMPTS, SEQUENCE_HEADER, checkFifoCombination, checkQueueName, checkReceiveAttempt, checkStandardSend, fifoSend, fifoSystemAttributes, isFifo, validateFifoAttribute } from './fifo.js';
+import { FIFO_DEFAULTS, FIFO_QUEUE_ARGS, FIFO_SEQUENCER, expiredHandle, INTERNAL_HEADERS, RECEIVE_ATTEMPTS, SEQUENCE_HEADER, checkFifoCombination, checkQueueName, checkFifoBatchEntry, checkReceiveAttempt, checkStandardSend, fifoSend, fifoSystemAttributes, isFifo, validateFifoAttribute } from './fifo.js';
 import { fifoAttributes as fifoAttributeHook } from './attributes.js';
+import { TRACE_HEADER, traceHeaderOf, traceSystemAttribute } from './trace.js';
 
 fifoAttributeHook.validate = validateFifoAttribute;
 
@@ -81,8 +82,6 @@ export class SqsService {
     const name = requiredString(p, 'QueueName');
     checkQueueName(name, optionalMap(p, 'Attributes').FifoQueue);
     const attributes = validateAttributes(optionalMap(p, 'Attributes'), this.redriveEnv(name));
-    // FifoQueue=false is a standard queue, stored as one.
-    if (attributes.FifoQueue === 'false') delete attributes.FifoQueue;
     const fifo = isFifo(attributes);
     if (fifo) checkFifoCombination(attributes);
     const tags = p.tags === undefined || p.tags === null ? {} : checkTags(p.tags, name);
@@ -134,7 +133,14 @@ export class SqsService {
 
   PurgeQueue(p: Params): Params {
     const q = this.queueOf(p);
+    // AWS allows one purge a minute per queue (403 PurgeQueueInProgress); a queue deleted and made again starts afresh.
+    const last = LAST_PURGES.get(q);
+    const now = Date.now();
+    if (last !== undefined && now - last < PURGE_INTERVAL_MS) {
+      throw new AwsError('PurgeQueueInProgress', `Only one PurgeQueue operation on ${q.name} is allowed every 60 seconds.`, 403, 'AWS.SimpleQueueService.PurgeQueueInProgress');
+    }
     this.ctx.vhost.purgeQueue(q.name, CONNECTION);
+    LAST_PURGES.set(q, now);
     return {};
   }
 
@@ -158,10 +164,9 @@ export class SqsService {
     if (p.Attributes === undefined || p.Attributes === null) throw new AwsError('MissingParameter', 'The request must contain the parameter Attributes.');
     const raw = optionalMap(p, 'Attributes');
     for (const name of Object.keys(raw)) {
-      // FifoQueue is CreateQueue's only: SetQueueAttributes does not list it (AWS).
-      if (COMPUTED_ATTRIBUTES.includes(name) || name === 'FifoQueue') throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+      if (COMPUTED_ATTRIBUTES.includes(name)) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
     }
-    const changes = validateAttributes(raw, this.redriveEnv(q.name));
+    const changes = validateAttributes(withoutFifoFlag(raw, q.name), this.redriveEnv(q.name));
     const attrs: Record<string, string> = { ...storedAttributes(q), ...changes };
     if (isFifo(attrs)) checkFifoCombination({ ...FIFO_DEFAULTS, ...attrs });
     for (const [k, v] of Object.entries(changes)) if (v === '') delete attrs[k];
@@ -219,15 +224,18 @@ export class SqsService {
   async SendMessageBatch(p: Params): Promise<Params> {
     const q = this.queueOf(p);
     const entries = checkBatch(p.Entries, 'SendMessageBatchRequestEntry');
-    const total = entries.reduce((sum, e) => sum + Buffer.byteLength(typeof e.MessageBody === 'string' ? e.MessageBody : ''), 0);
-    if (total > maxMessageBytes(q, this)) {
-      throw new AwsError('BatchRequestTooLong', `Batch requests cannot be longer than ${maxMessageBytes(q, this)} bytes. You have sent ${total} bytes.`, 400, 'AWS.SimpleQueueService.BatchRequestTooLong');
+    // AWS: the whole batch (bodies and attributes) within 1 MiB whatever the queue's MaximumMessageSize, which each entry is held to.
+    const total = entries.reduce((sum, e) => sum + entrySize(e), 0);
+    if (total > BATCH_BYTES_MAX) {
+      throw new AwsError('BatchRequestTooLong', `Batch requests cannot be longer than ${BATCH_BYTES_MAX} bytes. You have sent ${total} bytes.`, 400, 'AWS.SimpleQueueService.BatchRequestTooLong');
     }
+    const queueAttrs = storedAttributes(q);
+    if (isFifo(queueAttrs)) for (const e of entries) checkFifoBatchEntry(e, queueAttrs);
     const Successful: Params[] = [];
     const Failed: Params[] = [];
     for (const e of entries) {
       try {
-        Successful.push({ Id: e.Id, ...this.publish(q, e) });
+        Successful.push({ Id: e.Id, ...this.publish(q, e, true) });
       } catch (err) {
         if (!(err instanceof AwsError)) throw err;
         Failed.push({ Id: e.Id, SenderFault: err.fault === 'Sender', Code: err.code, Message: err.message });
@@ -250,7 +258,7 @@ export class SqsService {
     return this.ctx.receiver.receiveWaiting(q, options, this.ctx.life).then((got) => {
       if (got.length === 0) return {};
       this.returnIfUndelivered(got);
-      const reply = { Messages: got.map((g) => receivedJson(g, systemNames, attributeNames)) };
+      const reply = { Messages: got.map((g) => receivedJson(g, systemNames, attributeNames, (name) => this.arnOf(name))) };
       RECEIVE_ATTEMPTS.remember(q, attempt, reply, got.map((g) => g.receiptHandle));
       return reply;
     });
@@ -272,9 +280,9 @@ export class SqsService {
   private receiveOptions(q: Queue, p: Params): ReceiveOptions {
     const attrs = { ...DEFAULT_ATTRIBUTES, ...storedAttributes(q) };
     return {
-      max: intParam(p, 'MaxNumberOfMessages', 1, 1, 10),
+      max: intParam(p, 'MaxNumberOfMessages', 1, 1, 10, 'Must be between 1 and 10, if provided.'),
       visibilityS: intParam(p, 'VisibilityTimeout', Number(attrs.VisibilityTimeout), 0, VISIBILITY_MAX_S),
-      waitS: intParam(p, 'WaitTimeSeconds', Number(attrs.ReceiveMessageWaitTimeSeconds), 0, 20),
+      waitS: intParam(p, 'WaitTimeSeconds', Number(attrs.ReceiveMessageWaitTimeSeconds), 0, 20, 'Must be >= 0 and <= 20, if provided.'),
     };
   }
 
@@ -348,7 +356,7 @@ export class SqsService {
     // A queue declared through AMQP has no SQS timestamps: the broker's start stands in.
     const started = String(Math.floor(this.ctx.broker.startedAt / 1000));
     const stored = storedAttributes(q);
-    return {
+    const out: Record<string, string> = {
       ...DEFAULT_ATTRIBUTES,
       // AWS's default reuse period for a KMS key (s).
       ...(stored.KmsMasterKeyId ? { KmsDataKeyReusePeriodSeconds: '300' } : {}),
@@ -361,32 +369,43 @@ export class SqsService {
       LastModifiedTimestamp: stored.LastModifiedTimestamp ?? stored.CreatedTimestamp ?? started,
       QueueArn: this.arnOf(q.name),
     };
+    // AWS shows the reuse period only with a KMS key (the key set back to "", it goes whatever the period).
+    if (!stored.KmsMasterKeyId) delete out.KmsDataKeyReusePeriodSeconds;
+    return out;
   }
 
   /** One message into the queue through the default exchange, persistent; its SQS reply fields. */
-  private publish(q: Queue, p: Params): Params {
+  private publish(q: Queue, p: Params, inBatch = false): Params {
     const body = p.MessageBody;
     if (typeof body !== 'string' || body === '') throw new AwsError('MissingParameter', 'The request must contain the parameter MessageBody.');
     const limit = maxMessageBytes(q, this);
     const attrs = messageAttributes(p.MessageAttributes);
     const size = Buffer.byteLength(body) + attributesSize(attrs);
     if (size > limit) {
-      throw new AwsError('InvalidParameterValue', `One or more parameters are invalid. Reason: Message must be shorter than ${limit} bytes.`);
+      // AWS words it differently in a batch's Failed entry.
+      throw new AwsError('InvalidParameterValue', `One or more parameters ${inBatch ? 'cannot be validated' : 'are invalid'}. Reason: Message must be shorter than ${limit} bytes.`);
     }
     const queueAttrs = storedAttributes(q);
     const fifo = isFifo(queueAttrs) ? fifoSend(p, body, queueAttrs) : checkStandardSend(p);
+    const trace = traceHeaderOf(p.MessageSystemAttributes);
+    const md5s: Params = {
+      MD5OfMessageBody: md5Hex(body),
+      ...(Object.keys(attrs).length > 0 ? { MD5OfMessageAttributes: md5OfAttributes(attrs) } : {}),
+      ...(trace ? { MD5OfMessageSystemAttributes: trace.md5 } : {}),
+    };
     const original = fifo && this.fifo.duplicateOf(q, fifo.key);
-    if (original) {
-      // Accepted, not enqueued again: the first copy's ids (AWS).
-      return { ...original, MD5OfMessageBody: md5Hex(body), ...(Object.keys(attrs).length > 0 ? { MD5OfMessageAttributes: md5OfAttributes(attrs) } : {}) };
-    }
-    const delayS = delaySecondsOf(p, Number(this.attributesOf(q).DelaySeconds));
+    // Accepted, not enqueued again: the first copy's ids (AWS).
+    if (original) return { ...original, ...md5s };
+    // A FIFO queue has no per-message delay (fifoSend refuses any but 0): its own DelaySeconds holds, even with 0 given (AWS).
+    const queueDelayS = Number(this.attributesOf(q).DelaySeconds);
+    const delayS = fifo ? queueDelayS : delaySecondsOf(p, queueDelayS);
     const messageId = randomUUID();
     const headers: FieldTable = {};
     for (const [name, a] of Object.entries(attrs)) headers[name] = a.BinaryValue ?? a.StringValue ?? '';
     if (Object.keys(attrs).length > 0) headers[ATTRIBUTE_TYPES_HEADER] = JSON.stringify(Object.fromEntries(Object.entries(attrs).map(([n, a]) => [n, a.DataType])));
     const sequenceNumber = fifo && this.fifo.next();
     if (fifo) Object.assign(headers, fifo.headers, { [SEQUENCE_HEADER]: sequenceNumber });
+    if (trace) headers[TRACE_HEADER] = trace.value;
     const now = Date.now();
     headers[SENT_TIMESTAMP_HEADER] = now;
     const properties = { deliveryMode: 2, messageId, timestamp: Math.floor(now / 1000), headers };
@@ -405,15 +424,35 @@ export class SqsService {
       ...(delayS > 0 ? { delayMs: delayS * 1000 } : {}),
     };
     this.ctx.vhost.publish(input);
-    const out: Params = { MessageId: messageId, MD5OfMessageBody: md5Hex(body) };
+    const out: Params = { MessageId: messageId, ...md5s };
     if (fifo && sequenceNumber) {
       this.fifo.accepted(q, fifo.key, messageId, sequenceNumber);
       out.SequenceNumber = sequenceNumber;
     }
-    if (Object.keys(attrs).length > 0) out.MD5OfMessageAttributes = md5OfAttributes(attrs);
     return out;
   }
 }
+
+/**
+ * SetQueueAttributes' FifoQueue (AWS): unknown on a standard queue; on a FIFO queue
+ * `true` changes nothing and anything else is refused (the type cannot change).
+ */
+function withoutFifoFlag(raw: Record<string, unknown>, queueName: string): Record<string, unknown> {
+  if (raw.FifoQueue === undefined) return raw;
+  if (!queueName.endsWith('.fifo')) throw new AwsError('InvalidAttributeName', 'Unknown Attribute FifoQueue.');
+  if (String(raw.FifoQueue).toLowerCase() !== 'true') {
+    throw new AwsError('InvalidAttributeValue', 'Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.');
+  }
+  const { FifoQueue: _flag, ...rest } = raw;
+  return rest;
+}
+
+/** SendMessageBatch's total limit (AWS: 1 MiB, whatever the queue's MaximumMessageSize). */
+const BATCH_BYTES_MAX = 1_048_576;
+
+/** When each queue was last purged through SQS (AWS: one PurgeQueue a minute). */
+const LAST_PURGES = new WeakMap<Queue, number>();
+const PURGE_INTERVAL_MS = 60_000;
 
 function requiredString(p: Params, key: string): string {
   const v = p[key];
@@ -470,6 +509,9 @@ function messageAttributes(raw: unknown): Record<string, MessageAttributeValue> 
       if (typeof a.BinaryValue !== 'string') throw new AwsError('InvalidParameterValue', `The message attribute '${name}' must contain non-empty message attribute value for message attribute type '${a.DataType}'.`);
       out[name] = { DataType: a.DataType, BinaryValue: Buffer.from(a.BinaryValue, 'base64') };
     } else {
+      if (a.DataType.startsWith('String') && (typeof a.StringValue !== 'string' || a.StringValue === '')) {
+        throw new AwsError('InvalidParameterValue', `Message (user) attribute '${name}' must contain a non-empty value of type '${a.DataType}'.`);
+      }
       if (typeof a.StringValue !== 'string' || a.StringValue === '') {
         throw new AwsError('InvalidParameterValue', `The message attribute '${name}' must contain non-empty message attribute value for message attribute type '${a.DataType}'.`);
       }
@@ -480,6 +522,17 @@ function messageAttributes(raw: unknown): Record<string, MessageAttributeValue> 
     }
   }
   return out;
+}
+
+/** A batch entry's size as AWS counts it for BatchRequestTooLong: body, attribute names, types and values. */
+function entrySize(e: Params): number {
+  let attrs: Record<string, MessageAttributeValue> = {};
+  try {
+    attrs = messageAttributes(e.MessageAttributes);
+  } catch {
+    // A bad entry fails on its own (its Failed entry), not the batch.
+  }
+  return Buffer.byteLength(typeof e.MessageBody === 'string' ? e.MessageBody : '') + attributesSize(attrs);
 }
 
 function attributesSize(attrs: Readonly<Record<string, MessageAttributeValue>>): number {
@@ -507,12 +560,13 @@ function checkBatch(raw: unknown, what: string): BatchEntry[] {
   return raw as BatchEntry[];
 }
 
-function intParam(p: Params, key: string, dflt: number, min: number, max: number): number {
+/** An integer parameter in [min, max]; `reason`: AWS's own words where known (ReceiveMessage's). */
+function intParam(p: Params, key: string, dflt: number, min: number, max: number, reason = `must be between ${min} and ${max}.`): number {
   const v = p[key];
   if (v === undefined || v === null) return dflt;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new AwsError('InvalidParameterValue', `Value ${String(v)} for parameter ${key} is invalid. Reason: must be between ${min} and ${max}.`);
+    throw new AwsError('InvalidParameterValue', `Value ${String(v)} for parameter ${key} is invalid. Reason: ${reason}`);
   }
   return n;
 }
@@ -527,7 +581,7 @@ function wanted(list: readonly string[], name: string): boolean {
 }
 
 /** A received message in SQS's shape: the body, the requested system and message attributes, their MD5s. */
-function receivedJson(r: Received, systemNames: readonly string[], attributeNames: readonly string[]): Params {
+function receivedJson(r: Received, systemNames: readonly string[], attributeNames: readonly string[], arnOf: (queue: string) => string): Params {
   const { result: g, receiptHandle } = r;
   const props = decodeProperties(g.content.properties);
   const body = g.content.body.toString('utf8');
@@ -541,6 +595,8 @@ function receivedJson(r: Received, systemNames: readonly string[], attributeName
     ApproximateFirstReceiveTimestamp: String(r.firstReceivedAt),
     SenderId: '000000000000',
     ...fifoSystemAttributes((props.headers ?? {}) as Record<string, unknown>),
+    ...traceSystemAttribute((props.headers ?? {}) as Record<string, unknown>),
+    ...deadLetterSource(props.headers, arnOf),
   };
   const attrs = Object.fromEntries(Object.entries(system).filter(([n]) => wanted(systemNames, n)));
   if (Object.keys(attrs).length > 0) out.Attributes = attrs;
@@ -562,6 +618,12 @@ function receivedJson(r: Received, systemNames: readonly string[], attributeName
     out.MD5OfMessageAttributes = md5OfAttributes(messageAttrs);
   }
   return out;
+}
+
+/** A dead-lettered message's DeadLetterQueueSourceArn (AWS): the queue of its newest x-death. */
+function deadLetterSource(headers: FieldTable | undefined, arnOf: (queue: string) => string): Record<string, string> {
+  const source = deathsOf(headers)[0]?.queue;
+  return source === undefined ? {} : { DeadLetterQueueSourceArn: arnOf(source) };
 }
 
 function parseTypes(raw: unknown): Record<string, string> {

@@ -20,7 +20,9 @@ const code = (f: () => unknown): string => {
 
 test('CreateQueue: .fifo names need FifoQueue=true and the reverse; FIFO attributes need a FIFO queue', () => {
   assert.deepEqual(fifoAttributes('q.fifo', { FifoQueue: 'true', VisibilityTimeout: '5' }), { fifo: { FifoQueue: 'true' }, rest: { VisibilityTimeout: '5' } });
-  assert.deepEqual(fifoAttributes('q', { FifoQueue: 'false' }), { fifo: undefined, rest: {} });
+  assert.deepEqual(fifoAttributes('q', { VisibilityTimeout: '5' }), { fifo: undefined, rest: { VisibilityTimeout: '5' } });
+  // AWS: FifoQueue=false does not name a standard queue, it is an unknown attribute of one.
+  assert.equal(code(() => fifoAttributes('q', { FifoQueue: 'false' })), 'InvalidAttributeName');
   assert.equal(code(() => fifoAttributes('q.fifo', {})), 'InvalidParameterValue');
   assert.equal(code(() => fifoAttributes('q.fifo', { FifoQueue: 'false' })), 'InvalidParameterValue');
   assert.equal(code(() => fifoAttributes('q', { FifoQueue: 'true' })), 'InvalidParameterValue');
