@@ -145,7 +145,7 @@ describe('metadata replication (three nodes, management API, amqplib)', () => {
       assert.equal(await status(name, '/api/permissions/doomed/alice'), 404);
       assert.equal(await status(name, '/api/queues/doomed/inside'), 404);
     }
-    await assert.rejects(login('n1', 'alice', 's3cret', 'doomed'), /NOT_ALLOWED|530|ACCESS_REFUSED/);
+    await assert.rejects(login('n1', 'alice', 's3cret', 'doomed'), /got <ConnectionClose/);
   });
 
   it('a definitions import on n2 reaches n1', LONG, async () => {
@@ -194,8 +194,8 @@ describe('metadata replication (three nodes, management API, amqplib)', () => {
     }
     // Each logs in on a node other than the one it was created through.
     const c = await login('n3', 'racer3', 'racer3', '/').catch((err: Error) => err);
-    // racer3 has no permission on '/': authenticated, then refused the vhost (not a bad password).
-    assert.match(String(c), /NOT_ALLOWED|530|ACCESS_REFUSED/);
+    // racer3 has no permission on '/': authenticated, then refused at connection.open (amqplib's words for 530 NOT_ALLOWED).
+    assert.match(String(c), /got <ConnectionClose/);
     assert.equal((await n2.put('/api/permissions/%2F/racer3', { configure: '.*', write: '.*', read: '.*' })).status, 201);
     await waitUntil(async () => (await status('n3', '/api/permissions/%2F/racer3')) === 200, 'n3 has racer3 on /');
     const ch = await (await login('n3', 'racer3', 'racer3', '/')).createChannel();
