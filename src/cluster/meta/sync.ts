@@ -39,6 +39,8 @@ interface Write {
 
 /** A change that keeps losing its compare-and-swap this often has a writer racing it without end. */
 const ATTEMPTS_MAX = 20;
+/** How long a change waits for etcd before it is refused (and undone here). */
+const WRITE_TIMEOUT_MS = 5_000;
 /** etcd's default --max-txn-ops is 128: seed a node's records in transactions this size. */
 const SEED_CHUNK = 100;
 
@@ -199,13 +201,13 @@ export class MetadataSync {
         let won: boolean;
         try {
           won = await this.write(writes);
+          // Another node changed one of these objects first: take its version and run the change again on it.
+          if (!won) await this.refresh(writes.map((w) => w.key));
         } catch (err) {
           this.revert(writes);
           throw new ClusterError('unreachable', `cannot write the change to etcd, so it was not made: ${(err as Error).message.replace(/\s*Resolution note:.*$/s, '')}`);
         }
         if (won) return this.saveAll();
-        // Another node changed one of these objects first: take its version and run the change again on it.
-        await this.refresh(writes.map((w) => w.key));
         if (attempt >= ATTEMPTS_MAX) {
           await this.saveAll();
           throw new ClusterError('conflict', `the change lost ${ATTEMPTS_MAX} compare-and-swap attempts to other nodes' changes; not made`);
@@ -239,7 +241,9 @@ export class MetadataSync {
     let cmp = this.client.if(first.key, 'Mod', '==', first.mod.toString());
     for (const w of rest) cmp = cmp.and(w.key, 'Mod', '==', w.mod.toString());
     const ops = writes.map((w) => (w.value === undefined ? this.client.delete().key(w.key) : this.client.put(w.key).value(w.value)));
-    const res = await cmp.then(...ops).commit();
+    // Bounded: etcd down must refuse the change, not hang it. If etcd took it after all, this
+    // node's watch brings it back, so no node is left without a change etcd holds.
+    const res = await within(cmp.then(...ops).options({ deadline: new Date(Date.now() + WRITE_TIMEOUT_MS) }).commit(), WRITE_TIMEOUT_MS);
     if (!res.succeeded) return false;
     const revision = BigInt(res.header.revision);
     for (const w of writes) {
@@ -252,7 +256,7 @@ export class MetadataSync {
   /** Reads these keys' current values from etcd into `known` and the local model. */
   private async refresh(keys: readonly string[]): Promise<void> {
     for (const key of keys) {
-      const kv = (await this.client.get(key).exec()).kvs[0];
+      const kv = (await within(this.client.get(key).exec(), WRITE_TIMEOUT_MS)).kvs[0];
       const s = this.storeOf(key);
       if (s === undefined) continue;
       const known = this.known.get(key);
@@ -282,5 +286,18 @@ export class MetadataSync {
 
   private storeOf(key: string): { readonly prefix: string; readonly store: RecordStore } | undefined {
     return this.stores.find((s) => key.startsWith(s.prefix));
+  }
+}
+
+/** The promise, or a rejection after `ms`. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`etcd did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -3,8 +3,8 @@
 // management API (or a definitions import) are the same on every node: amqplib logs in on the
 // others with a user created on one, a policy set on one applies to a queue declared on
 // another, a vhost deleted on one is gone everywhere (its connections elsewhere closed), a node
-// started later gets everything, and changes made at once through two nodes (to different
-// objects and to the same user) all survive.
+// started later gets everything, changes made at once through two nodes (to different
+// objects and to the same user) all survive, and with etcd gone a change is refused, not made.
 
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
@@ -217,5 +217,15 @@ describe('metadata replication (three nodes, management API, amqplib)', () => {
     // Its vhosts have their topology here: alice logs in on n4 and declares a queue.
     const conn = await login('n4', 'alice', 's3cret', 'sales');
     assert.equal((await (await conn.createChannel()).assertQueue('alice.late')).queue, 'alice.late');
+  });
+
+  it('with etcd gone, a change is refused with the reason and not made; what a node has it still serves', LONG, async () => {
+    await etcd.stop();
+    const r = await api('n1').put('/api/users/offline', { password: 'x', tags: '' });
+    assert.equal(r.status, 500);
+    assert.match(r.text, /cannot write the change to etcd, so it was not made/);
+    assert.equal(await status('n1', '/api/users/offline'), 404, 'undone on the node asked');
+    const conn = await login('n1', 'alice', 's3cret', 'sales');
+    assert.equal((await (await conn.createChannel()).assertQueue('alice.offline')).queue, 'alice.offline');
   });
 });
