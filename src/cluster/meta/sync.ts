@@ -45,9 +45,10 @@ const WRITE_TIMEOUT_MS = 5_000;
 const SEED_CHUNK = 100;
 
 export interface MetadataSyncOptions {
-  readonly plane: ControlPlane;
+  readonly plane: Pick<ControlPlane, 'keys' | 'nodeName'>;
   readonly endpoints: readonly string[];
-  readonly broker: Broker;
+  /** What it keeps in step: the broker's access model and policies, and what it calls after applying others' changes. */
+  readonly broker: Pick<Broker, 'access' | 'policies' | 'metadataChanged'>;
   /** `--user NAME:PASSWORD` users: applied (through etcd) once this node has the cluster's records. */
   readonly bootUsers: readonly { readonly name: string; readonly password: string }[];
   readonly logger: Logger;
@@ -63,6 +64,8 @@ export class MetadataSync {
   private readonly metaPrefix: string;
   private readonly logger: Logger;
   private closed = false;
+  /** Changes whose compare-and-swap another node's change beat (each was run again). */
+  conflicts = 0;
 
   private constructor(private readonly o: MetadataSyncOptions) {
     this.client = new Etcd3({ hosts: [...o.endpoints] });
@@ -202,7 +205,10 @@ export class MetadataSync {
         try {
           won = await this.write(writes);
           // Another node changed one of these objects first: take its version and run the change again on it.
-          if (!won) await this.refresh(writes.map((w) => w.key));
+          if (!won) {
+            this.conflicts++;
+            await this.refresh(writes.map((w) => w.key));
+          }
         } catch (err) {
           this.revert(writes);
           throw new ClusterError('unreachable', `cannot write the change to etcd, so it was not made: ${(err as Error).message.replace(/\s*Resolution note:.*$/s, '')}`);
