@@ -57,6 +57,8 @@ export interface MetadataSyncOptions {
 export class MetadataSync {
   /** What this node knows etcd holds, by full key. */
   private readonly known = new Map<string, Known>();
+  /** Keys of kinds this version cannot read (a newer node's): kept in etcd, never diffed away. */
+  private readonly unreadable = new Set<string>();
   private readonly client: Etcd3;
   private watcher: Watcher | undefined;
   private chain: Promise<void> = Promise.resolve();
@@ -156,8 +158,8 @@ export class MetadataSync {
         if (!full.startsWith(prefix)) continue;
         const key = full.slice(prefix.length);
         if (local.get(key) === k.value) continue;
-        if (store.applyRecord(key, k.value)) changed++;
-        else this.logger.warn('ignoring a metadata key this version cannot read', { key: full });
+        if (readable(store, key, k.value)) changed++;
+        else this.ignore(full);
       }
       await store.save();
     }
@@ -175,6 +177,7 @@ export class MetadataSync {
       const mod = BigInt(ev.kv.mod_revision);
       const known = this.known.get(key);
       if (String(ev.type).toLowerCase() === 'delete') {
+        this.unreadable.delete(key);
         if (known === undefined) continue;
         this.known.delete(key);
         s.store.applyRecord(key.slice(s.prefix.length), undefined);
@@ -182,8 +185,8 @@ export class MetadataSync {
         if (known !== undefined && known.mod >= mod) continue;
         const value = ev.kv.value.toString();
         this.known.set(key, { value, mod });
-        if (!s.store.applyRecord(key.slice(s.prefix.length), value)) {
-          this.logger.warn('ignoring a metadata key this version cannot read', { key });
+        if (!readable(s.store, key.slice(s.prefix.length), value)) {
+          this.ignore(key);
           continue;
         }
       }
@@ -235,7 +238,8 @@ export class MetadataSync {
         if (known?.value !== value) out.push({ key: prefix + k, value, mod: known?.mod ?? 0n });
       }
       for (const [full, known] of this.known) {
-        if (full.startsWith(prefix) && !local.has(full.slice(prefix.length))) out.push({ key: full, value: undefined, mod: known.mod });
+        if (!full.startsWith(prefix) || this.unreadable.has(full)) continue;
+        if (!local.has(full.slice(prefix.length))) out.push({ key: full, value: undefined, mod: known.mod });
       }
     }
     return out;
@@ -271,9 +275,9 @@ export class MetadataSync {
         s.store.applyRecord(key.slice(s.prefix.length), undefined);
       } else if (known === undefined || known.mod < BigInt(kv.mod_revision)) {
         this.known.set(key, { value: kv.value.toString(), mod: BigInt(kv.mod_revision) });
-        s.store.applyRecord(key.slice(s.prefix.length), kv.value.toString());
+        if (!readable(s.store, key.slice(s.prefix.length), kv.value.toString())) this.ignore(key);
       } else {
-        s.store.applyRecord(key.slice(s.prefix.length), known.value);
+        readable(s.store, key.slice(s.prefix.length), known.value);
       }
     }
   }
@@ -282,8 +286,16 @@ export class MetadataSync {
   private revert(writes: readonly Write[]): void {
     for (const w of writes) {
       const s = this.storeOf(w.key);
-      s?.store.applyRecord(w.key.slice(s.prefix.length), this.known.get(w.key)?.value);
+      const before = this.known.get(w.key)?.value;
+      if (s === undefined) continue;
+      if (before === undefined) s.store.applyRecord(w.key.slice(s.prefix.length), undefined);
+      else readable(s.store, w.key.slice(s.prefix.length), before);
     }
+  }
+
+  private ignore(key: string): void {
+    if (!this.unreadable.has(key)) this.logger.warn('ignoring a metadata key this version cannot read', { key });
+    this.unreadable.add(key);
   }
 
   private async saveAll(): Promise<void> {
@@ -292,6 +304,15 @@ export class MetadataSync {
 
   private storeOf(key: string): { readonly prefix: string; readonly store: RecordStore } | undefined {
     return this.stores.find((s) => key.startsWith(s.prefix));
+  }
+}
+
+/** Applies a record; false (never a throw) for a key or a value this version cannot read. */
+function readable(store: RecordStore, key: string, value: string): boolean {
+  try {
+    return store.applyRecord(key, value);
+  } catch {
+    return false;
   }
 }
 

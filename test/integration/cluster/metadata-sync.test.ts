@@ -81,6 +81,15 @@ describe('metadata sync on etcd (in process)', () => {
       }
     }
     assert.ok(b.applied > 0, 'b applied a\'s changes and told its broker');
+    // Keys a newer version might write, and a damaged value: ignored, never deleted by a later change.
+    await admin.put('/wharf/m1/meta/access/exchanges/x').value('{}');
+    await admin.put('/wharf/m1/meta/access/users/broken').value('not json');
+    await a.access.putUser('carol', { password: 'pw', tags: [] });
+    await waitUntil(() => b.access.user('carol') !== undefined, 'b has carol');
+    await b.access.deleteUsers(['carol']);
+    assert.equal(await admin.get('/wharf/m1/meta/access/exchanges/x').string(), '{}');
+    assert.equal(await admin.get('/wharf/m1/meta/access/users/broken').string(), 'not json');
+    assert.equal(await admin.get('/wharf/m1/meta/access/users/carol').string(), null);
   });
 
   it('policies set at once on two nodes both survive; a delete on one applies on the other', async () => {
