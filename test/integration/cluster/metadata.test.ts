@@ -70,6 +70,7 @@ describe('metadata replication (three nodes, management API, amqplib)', () => {
     assert.equal((await n1.put('/api/permissions/sales/alice', { configure: '^alice\\.', write: '.*', read: '.*' })).status, 201);
     assert.equal((await n1.put('/api/vhost-limits/sales/max-queues', { value: 50 })).status, 204);
     assert.equal((await n1.put('/api/user-limits/alice/max-channels', { value: 7 })).status, 204);
+    assert.equal((await n1.put('/api/topic-permissions/sales/alice', { exchange: 'amq.topic', write: '^alice\\.', read: '.*' })).status, 201);
     const onN1 = await n1.getJson<UserJson>('/api/users/alice');
     for (const name of ['n2', 'n3']) {
       await waitUntil(async () => (await status(name, '/api/permissions/sales/alice')) === 200, `${name} has alice's permissions`);
@@ -82,6 +83,12 @@ describe('metadata replication (three nodes, management API, amqplib)', () => {
         const limits = await api(name).getJson<{ value: Record<string, number> }[]>('/api/vhost-limits/sales');
         return limits[0]?.value['max-queues'] === 50;
       }, `${name} has the vhost limit`);
+      await waitUntil(async () => {
+        const r = await api(name).get('/api/topic-permissions/sales/alice');
+        if (r.status !== 200) return false;
+        const topic = r.json<{ exchange: string; write: string }[]>();
+        return topic.length === 1 && topic[0].exchange === 'amq.topic' && topic[0].write === '^alice\\.';
+      }, `${name} has the topic permission`);
       await waitUntil(async () => {
         const limits = await api(name).getJson<{ value: Record<string, number> }[]>('/api/user-limits/alice');
         return limits[0]?.value['max-channels'] === 7;
