@@ -41,8 +41,8 @@ interface Write {
 const ATTEMPTS_MAX = 20;
 /** How long a change waits for etcd before it is refused (and undone here). */
 const WRITE_TIMEOUT_MS = 5_000;
-/** etcd's default --max-txn-ops is 128: seed a node's records in transactions this size. */
-const SEED_CHUNK = 100;
+/** etcd's default --max-txn-ops is 128: the seed's first transaction (with the marker) holds at most this many records. */
+const SEED_TXN_MAX = 100;
 
 export interface MetadataSyncOptions {
   readonly plane: Pick<ControlPlane, 'keys' | 'nodeName'>;
@@ -87,7 +87,11 @@ export class MetadataSync {
     const sync = new MetadataSync(o);
     try {
       let revision = await sync.load();
-      if (sync.known.size === 0 && (await sync.seed())) revision = await sync.load();
+      if (sync.known.size === 0) {
+        // Seeded by this node or, racing it, by another: read again either way.
+        await sync.seed();
+        revision = await sync.load();
+      }
       await sync.adopt();
       sync.watcher = await sync.client.watch().prefix(sync.metaPrefix).startRevision((revision + 1n).toString()).create();
       sync.watcher.on('data', (res) => sync.applyEvents(res.events));
@@ -125,23 +129,19 @@ export class MetadataSync {
    * The cluster has no records yet: writes this node's, behind a marker key only one
    * node can create (two first nodes starting at once: one seeds, the other adopts).
    */
-  private async seed(): Promise<boolean> {
+  private async seed(): Promise<void> {
     const writes: [string, string][] = [];
     for (const { prefix, store } of this.stores) for (const [k, v] of store.records()) writes.push([prefix + k, v]);
     const marker = `${this.metaPrefix}seeded`;
-    const first = writes.slice(0, SEED_CHUNK);
+    const first = writes.slice(0, SEED_TXN_MAX);
     const res = await this.client
       .if(marker, 'Create', '==', 0)
       .then(this.client.put(marker).value(this.o.plane.nodeName), ...first.map(([k, v]) => this.client.put(k).value(v)))
       .commit();
-    if (!res.succeeded) return false;
-    for (let i = SEED_CHUNK; i < writes.length; i += SEED_CHUNK) {
-      const chunk = writes.slice(i, i + SEED_CHUNK);
-      // Each only if still absent: a change another node made meanwhile wins over the seed.
-      for (const [k, v] of chunk) await this.client.if(k, 'Create', '==', 0).then(this.client.put(k).value(v)).commit();
-    }
+    if (!res.succeeded) return;
+    // The rest one by one, each only if still absent: a change another node made meanwhile wins over the seed.
+    for (const [k, v] of writes.slice(SEED_TXN_MAX)) await this.client.if(k, 'Create', '==', 0).then(this.client.put(k).value(v)).commit();
     this.logger.info('seeded the cluster with this node\'s users, vhosts, permissions and policies', { records: writes.length });
-    return true;
   }
 
   /** Makes the local model what etcd holds: records it lacks added, others replaced, extra ones dropped. */
