@@ -19,6 +19,7 @@ import { startHttpServer } from './http/server.js';
 import type { ClusterInfo } from './http/context.js';
 import { WHARF_VERSION } from './http/version.js';
 import type { ControlPlane } from './cluster/index.js';
+import type { MetadataSync } from './cluster/meta/sync.js';
 import type { StreamReplicas } from './cluster/streams/replicas.js';
 // Pure functions: importing them does not load the etcd client.
 import { nodeId } from './cluster/streams/placement.js';
@@ -363,6 +364,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   }
   let plane: ControlPlane | undefined;
   let replicas: StreamReplicas | undefined;
+  let metadata: MetadataSync | undefined;
   const clusterInfo = (): ClusterInfo | undefined => plane;
   let http;
   try {
@@ -407,6 +409,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
         http: httpPort,
         ...(awsAddr !== undefined ? { aws: awsAddr.port } : {}),
       });
+      metadata = await replicateMetadata(opts.cluster, plane, broker, opts.users ?? [], logger);
       replicas = await replicateStreams(opts.cluster, plane, broker, logger);
       broker.replication = replicas;
     } catch (err) {
@@ -478,6 +481,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
         // Leave the cluster first: the leaderships move at once instead of after a lease TTL.
         broker.replication = undefined;
         await replicas?.close();
+        await metadata?.close();
         await plane?.close();
         resources.stop();
         await amqp.close();
@@ -530,6 +534,21 @@ async function joinCluster(
 
 /** The control plane's DEFAULT_LEASE_TTL_SEC, not imported: a single node never loads src/cluster. */
 const CLUSTER_LEASE_TTL_DEFAULT_SEC = 10;
+
+/**
+ * Users, vhosts, permissions, limits and policies the same on every node (docs/cluster.md,
+ * "Metadata"): this node takes the cluster's records, and its changes go through etcd.
+ */
+async function replicateMetadata(
+  cluster: ClusterOptions,
+  plane: ControlPlane,
+  broker: Broker,
+  bootUsers: readonly { name: string; password: string }[],
+  logger: Logger,
+): Promise<MetadataSync> {
+  const { MetadataSync } = await import('./cluster/meta/sync.js');
+  return MetadataSync.start({ plane, endpoints: cluster.endpoints, broker, bootUsers, logger });
+}
 
 /**
  * Stream replication over the control plane (docs/cluster.md, "Streams: the data plane"):

@@ -111,6 +111,7 @@ export class Broker {
   clusterId = '';
   private saving: Promise<void> | undefined;
   private saveAgain = false;
+  private metadataApplying: Promise<void> = Promise.resolve();
   private dirty = false;
   private closed = false;
   readonly startedAt = Date.now();
@@ -262,7 +263,8 @@ export class Broker {
     const created = !this.vhosts.has(name);
     // The record first: after a crash, access.json decides which vhosts exist.
     await this.access.putVhost(name, meta);
-    if (!created) return false;
+    // In a cluster another node's create of the same name may have been applied meanwhile.
+    if (!created || this.vhosts.has(name)) return created;
     const v = this.createVhost(name);
     await this.openCoordinators(name, v);
     this.dirty = true;
@@ -276,10 +278,39 @@ export class Broker {
    * transactions, and its permissions and limits. Resolves once durable; false if none.
    */
   async deleteVhost(name: string): Promise<boolean> {
-    const v = this.vhosts.get(name);
-    if (!v) return false;
+    if (!this.vhosts.has(name)) return false;
     await this.access.deleteVhost(name);
     await this.policies.dropVhost(name);
+    await this.removeVhostTopology(name);
+    return true;
+  }
+
+  /**
+   * In a cluster, after records from another node were applied to the access model and
+   * the policies (docs/cluster.md, "Metadata"): vhosts created there get their topology
+   * here, vhosts deleted there lose theirs (their connections here closed), and every
+   * vhost applies the policies again. Calls are serialised.
+   */
+  metadataChanged(): Promise<void> {
+    const run = async (): Promise<void> => {
+      for (const rec of this.access.vhostList()) {
+        if (this.vhosts.has(rec.name)) continue;
+        const v = this.createVhost(rec.name);
+        await this.openCoordinators(rec.name, v);
+        this.dirty = true;
+      }
+      for (const name of [...this.vhosts.keys()]) if (!this.access.vhost(name)) await this.removeVhostTopology(name);
+      for (const v of this.vhosts.values()) v.applyPolicies();
+      await this.topologySaved();
+    };
+    this.metadataApplying = this.metadataApplying.then(run, run);
+    return this.metadataApplying;
+  }
+
+  /** The node-local part of deleting a vhost: its connections, queues, streams, exchanges, groups and transactions. */
+  private async removeVhostTopology(name: string): Promise<void> {
+    const v = this.vhosts.get(name);
+    if (!v) return;
     for (const c of [...this.connections.values()]) {
       if (c.info().vhost === name) c.forceClose(`vhost '${name}' is deleted`);
     }
@@ -297,7 +328,6 @@ export class Broker {
     const dir = encodeURIComponent(name);
     await rm(join(this.groupsDir, dir), { recursive: true, force: true });
     await rm(join(this.transactionsDir, dir), { recursive: true, force: true });
-    return true;
   }
 
 

@@ -8,7 +8,9 @@ export type ClusterErrorKind =
   /** A write under an epoch that is no longer the resource's (a deposed leader). */
   | 'fenced'
   /** The node's lease is past its local deadline: it may not act as a leader. */
-  | 'no-lease';
+  | 'no-lease'
+  /** A metadata change kept losing its compare-and-swap to other nodes' changes. */
+  | 'conflict';
 
 export class ClusterError extends Error {
   constructor(

@@ -39,6 +39,11 @@ export class Access {
   /** Bumped by every change: grants compare it before trusting their caches. */
   generation = 0;
   private saving: Promise<void> = Promise.resolve();
+  /**
+   * In a cluster, every change goes through this (src/cluster/meta/): it runs the change,
+   * writes what it changed to etcd and saves; undefined on a single node (run it and save).
+   */
+  committer: ((change: () => void) => Promise<void>) | undefined;
   /** Open connections per user and per vhost, and open channels per user, for the limits. */
   readonly userConnections = new Map<string, number>();
   readonly vhostConnections = new Map<string, number>();
@@ -112,6 +117,18 @@ export class Access {
     return changed;
   }
 
+  /** Runs a change to the model and persists it (in a cluster, through etcd first). */
+  private change(fn: () => void): Promise<void> {
+    if (this.committer !== undefined) return this.committer(fn);
+    fn();
+    return this.save();
+  }
+
+  /** A change from outside the model's own methods (the boot users at a cluster join): committed like the others. */
+  changeWith(fn: () => void): Promise<void> {
+    return this.change(fn);
+  }
+
   // --- authentication -------------------------------------------------------
 
   /** The user when `password` is theirs (and, for loopback-only users, the peer is local). */
@@ -137,31 +154,36 @@ export class Access {
     const algorithm = o.hashingAlgorithm ?? SHA256;
     if (!isHashingAlgorithm(algorithm)) throw new Error(`unknown hashing algorithm '${algorithm}'`);
     const hash = o.password !== undefined ? hashPassword(o.password, algorithm) : (o.passwordHash ?? '');
-    const old = this.users.get(name);
-    const limits = old?.limits ?? {};
-    // SCRAM needs the password: derived now, or kept when the same hash comes back (a tags-only update).
-    const scram = o.password !== undefined ? scramFor(o.password) : old?.password_hash === hash ? old.scram : undefined;
-    this.users.set(name, { name, password_hash: hash, hashing_algorithm: algorithm, tags: [...o.tags], limits, ...(scram ? { scram } : {}) });
-    return this.save();
+    const derived = o.password !== undefined ? scramFor(o.password) : undefined;
+    return this.change(() => {
+      const old = this.users.get(name);
+      const limits = old?.limits ?? {};
+      // SCRAM needs the password: derived now, or kept when the same hash comes back (a tags-only update).
+      const scram = derived ?? (old?.password_hash === hash ? old.scram : undefined);
+      this.users.set(name, { name, password_hash: hash, hashing_algorithm: algorithm, tags: [...o.tags], limits, ...(scram ? { scram } : {}) });
+    });
   }
 
   deleteUsers(names: readonly string[]): Promise<void> {
-    for (const n of names) {
-      this.users.delete(n);
-      this.perms.delete(n);
-      this.topicPerms.delete(n);
-    }
-    return this.save();
+    return this.change(() => {
+      for (const n of names) {
+        this.users.delete(n);
+        this.perms.delete(n);
+        this.topicPerms.delete(n);
+      }
+    });
   }
 
   setUserLimit(name: string, limit: UserLimitName, value: number | undefined): Promise<void> {
-    const u = this.users.get(name);
-    if (!u) return Promise.resolve();
-    const limits = { ...u.limits };
-    if (value === undefined) delete limits[limit];
-    else limits[limit] = value;
-    this.users.set(name, { ...u, limits });
-    return this.save();
+    if (!this.users.has(name)) return Promise.resolve();
+    return this.change(() => {
+      const u = this.users.get(name);
+      if (!u) return;
+      const limits = { ...u.limits };
+      if (value === undefined) delete limits[limit];
+      else limits[limit] = value;
+      this.users.set(name, { ...u, limits });
+    });
   }
 
   // --- vhosts -----------------------------------------------------------------
@@ -176,30 +198,36 @@ export class Access {
 
   /** Records a vhost (the broker creates its topology); an update replaces its metadata (as RabbitMQ's PUT) and keeps its limits. */
   putVhost(name: string, o: { description?: string; tags?: readonly string[]; defaultQueueType?: string }): Promise<void> {
-    const old = this.vhosts.get(name);
-    this.vhosts.set(
-      name,
-      vhostRecord(name, { description: o.description, tags: o.tags, defaultQueueType: o.defaultQueueType, limits: old?.limits }),
-    );
-    return this.save();
+    return this.change(() => {
+      const old = this.vhosts.get(name);
+      this.vhosts.set(
+        name,
+        vhostRecord(name, { description: o.description, tags: o.tags, defaultQueueType: o.defaultQueueType, limits: old?.limits }),
+      );
+    });
   }
 
   /** Forgets a vhost with its permissions, topic permissions and limits. */
   deleteVhost(name: string): Promise<void> {
+    return this.change(() => this.forgetVhost(name));
+  }
+
+  private forgetVhost(name: string): void {
     this.vhosts.delete(name);
     for (const byVhost of this.perms.values()) byVhost.delete(name);
     for (const byVhost of this.topicPerms.values()) byVhost.delete(name);
-    return this.save();
   }
 
   setVhostLimit(name: string, limit: VhostLimitName, value: number | undefined): Promise<void> {
-    const v = this.vhosts.get(name);
-    if (!v) return Promise.resolve();
-    const limits = { ...v.limits };
-    if (value === undefined) delete limits[limit];
-    else limits[limit] = value;
-    this.vhosts.set(name, { ...v, limits });
-    return this.save();
+    if (!this.vhosts.has(name)) return Promise.resolve();
+    return this.change(() => {
+      const v = this.vhosts.get(name);
+      if (!v) return;
+      const limits = { ...v.limits };
+      if (value === undefined) delete limits[limit];
+      else limits[limit] = value;
+      this.vhosts.set(name, { ...v, limits });
+    });
   }
 
   // --- permissions --------------------------------------------------------------
@@ -213,13 +241,11 @@ export class Access {
   }
 
   setPermission(p: PermissionRecord): Promise<void> {
-    this.putPermission(p);
-    return this.save();
+    return this.change(() => this.putPermission(p));
   }
 
   clearPermission(user: string, vhost: string): Promise<void> {
-    this.perms.get(user)?.delete(vhost);
-    return this.save();
+    return this.change(() => void this.perms.get(user)?.delete(vhost));
   }
 
   private putPermission(p: PermissionRecord): void {
@@ -238,17 +264,63 @@ export class Access {
   }
 
   setTopicPermission(t: TopicPermissionRecord): Promise<void> {
-    this.putTopicPermission(t);
-    return this.save();
+    return this.change(() => this.putTopicPermission(t));
   }
 
   /** One exchange's topic permission, or (no exchange) all of the user's in the vhost. */
   clearTopicPermissions(user: string, vhost: string, exchange?: string): Promise<void> {
-    const byVhost = this.topicPerms.get(user);
-    if (exchange === undefined) byVhost?.delete(vhost);
-    else byVhost?.get(vhost)?.delete(exchange);
-    if (byVhost?.get(vhost)?.size === 0) byVhost.delete(vhost);
-    return this.save();
+    return this.change(() => {
+      const byVhost = this.topicPerms.get(user);
+      if (exchange === undefined) byVhost?.delete(vhost);
+      else byVhost?.get(vhost)?.delete(exchange);
+      if (byVhost?.get(vhost)?.size === 0) byVhost.delete(vhost);
+    });
+  }
+
+  // --- records: one per object, for a cluster's etcd (docs/cluster.md, "Metadata") ------
+
+  /** Every object as a record: key (metadataKey) -> JSON. */
+  records(): Map<string, string> {
+    const out = new Map<string, string>();
+    const snap = this.snapshot();
+    for (const u of snap.users) out.set(metadataKey('users', u.name), JSON.stringify(u));
+    for (const v of snap.vhosts) out.set(metadataKey('vhosts', v.name), JSON.stringify(v));
+    for (const p of snap.permissions) out.set(metadataKey('permissions', p.user, p.vhost), JSON.stringify(p));
+    for (const t of snap.topic_permissions) out.set(metadataKey('topic-permissions', t.user, t.vhost, t.exchange), JSON.stringify(t));
+    return out;
+  }
+
+  /**
+   * Applies one record as another node wrote it (value undefined: deleted), without
+   * committing it anywhere; the caller saves. False for a key this version cannot read.
+   */
+  applyRecord(key: string, value: string | undefined): boolean {
+    const parts = parseMetadataKey(key);
+    if (parts === undefined) return false;
+    const [kind, ...names] = parts;
+    const rec = value === undefined ? undefined : (JSON.parse(value) as unknown);
+    switch (kind) {
+      case 'users':
+        if (rec === undefined) this.users.delete(names[0]);
+        else this.users.set(names[0], rec as UserRecord);
+        return names.length === 1;
+      case 'vhosts':
+        if (rec === undefined) this.vhosts.delete(names[0]);
+        else this.vhosts.set(names[0], rec as VhostRecord);
+        return names.length === 1;
+      case 'permissions':
+        if (names.length !== 2) return false;
+        if (rec === undefined) this.perms.get(names[0])?.delete(names[1]);
+        else this.putPermission(rec as PermissionRecord);
+        return true;
+      case 'topic-permissions':
+        if (names.length !== 3) return false;
+        if (rec === undefined) this.topicPerms.get(names[0])?.get(names[1])?.delete(names[2]);
+        else this.putTopicPermission(rec as TopicPermissionRecord);
+        return true;
+      default:
+        return false;
+    }
   }
 
   private putTopicPermission(t: TopicPermissionRecord): void {
@@ -257,6 +329,22 @@ export class Access {
     let byEx = byVhost.get(t.vhost);
     if (!byEx) byVhost.set(t.vhost, (byEx = new Map()));
     byEx.set(t.exchange, { user: t.user, vhost: t.vhost, exchange: t.exchange, write: t.write, read: t.read });
+  }
+}
+
+type RecordKind = 'users' | 'vhosts' | 'permissions' | 'topic-permissions';
+
+/** `users/<name>`, `permissions/<user>/<vhost>`...: names percent-encoded, so a '/' in one cannot alias another key. */
+function metadataKey(kind: RecordKind, ...names: string[]): string {
+  return [kind, ...names.map(encodeURIComponent)].join('/');
+}
+
+function parseMetadataKey(key: string): [string, ...string[]] | undefined {
+  const [kind, ...rest] = key.split('/');
+  try {
+    return [kind, ...rest.map(decodeURIComponent)];
+  } catch {
+    return undefined;
   }
 }
 

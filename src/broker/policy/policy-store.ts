@@ -45,6 +45,8 @@ const UNSUPPORTED: Readonly<Record<'classic' | 'quorum' | 'stream', ReadonlySet<
 export class PolicyStore {
   private readonly sets: Record<PolicyKind, Map<string, Map<string, Compiled>>> = { policy: new Map(), operator: new Map() };
   private saving: Promise<void> = Promise.resolve();
+  /** In a cluster, every change goes through this (src/cluster/meta/), as Access.committer. */
+  committer: ((change: () => void) => Promise<void>) | undefined;
 
   private constructor(private readonly path: string) {}
 
@@ -79,25 +81,69 @@ export class PolicyStore {
 
   /** Adds or replaces a validated policy; resolves once on disk. True if it is new. */
   async put(kind: PolicyKind, def: PolicyDef): Promise<boolean> {
-    const isNew = this.get(kind, def.vhost, def.name) === undefined;
-    this.add(kind, def);
-    await this.save();
+    let isNew = false;
+    await this.change(() => {
+      isNew = this.get(kind, def.vhost, def.name) === undefined;
+      this.add(kind, def);
+    });
     return isNew;
   }
 
   /** Removes a policy; resolves once on disk. False if there was none. */
   async delete(kind: PolicyKind, vhost: string, name: string): Promise<boolean> {
-    const set = this.sets[kind].get(vhost);
-    if (!set?.delete(name)) return false;
-    if (set.size === 0) this.sets[kind].delete(vhost);
-    await this.save();
-    return true;
+    if (this.get(kind, vhost, name) === undefined) return false;
+    let had = false;
+    await this.change(() => {
+      had = this.remove(kind, vhost, name);
+    });
+    return had;
   }
 
   /** A vhost was deleted: its policies go with it. */
   async dropVhost(vhost: string): Promise<void> {
-    const had = this.sets.policy.delete(vhost);
-    if (this.sets.operator.delete(vhost) || had) await this.save();
+    if (!this.sets.policy.has(vhost) && !this.sets.operator.has(vhost)) return;
+    await this.change(() => {
+      this.sets.policy.delete(vhost);
+      this.sets.operator.delete(vhost);
+    });
+  }
+
+  /** Every policy as a record: `<kind>/<vhost>/<name>` (percent-encoded) -> its definition's JSON. */
+  records(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const kind of ['policy', 'operator'] as const) {
+      for (const def of this.list(kind)) out.set([kind, def.vhost, def.name].map(encodeURIComponent).join('/'), JSON.stringify(def));
+    }
+    return out;
+  }
+
+  /** Applies a record another node wrote (undefined: deleted); the caller saves. False for a key this version cannot read. */
+  applyRecord(key: string, value: string | undefined): boolean {
+    const parts = key.split('/');
+    if (parts.length !== 3 || (parts[0] !== 'policy' && parts[0] !== 'operator')) return false;
+    const kind: PolicyKind = parts[0];
+    let vhost: string, name: string;
+    try {
+      [vhost, name] = [decodeURIComponent(parts[1]), decodeURIComponent(parts[2])];
+    } catch {
+      return false;
+    }
+    if (value === undefined) this.remove(kind, vhost, name);
+    else this.add(kind, JSON.parse(value) as PolicyDef);
+    return true;
+  }
+
+  private remove(kind: PolicyKind, vhost: string, name: string): boolean {
+    const set = this.sets[kind].get(vhost);
+    if (!set?.delete(name)) return false;
+    if (set.size === 0) this.sets[kind].delete(vhost);
+    return true;
+  }
+
+  private change(fn: () => void): Promise<void> {
+    if (this.committer !== undefined) return this.committer(fn);
+    fn();
+    return this.save();
   }
 
   /**
@@ -124,7 +170,7 @@ export class PolicyStore {
   }
 
   /** Saves are chained: each writes the whole current set, in order. */
-  private save(): Promise<void> {
+  save(): Promise<void> {
     const run = (): Promise<void> => {
       const file: PoliciesFile = { version: 1, policies: this.list('policy'), operator_policies: this.list('operator') };
       return writeFileAtomic(this.path, JSON.stringify(file, null, 1));
