@@ -21,6 +21,7 @@ import {
   subscriptionArn,
   subscriptionNotFound,
   topicArn,
+  topicNameOf,
   topicOf,
   type Params,
   type SnsContext,
@@ -44,7 +45,7 @@ export async function subscribe(ctx: SnsContext, p: Params): Promise<Params> {
   if (!KNOWN_PROTOCOLS.has(protocol)) throw invalidParameter(`Amazon SNS does not support this protocol string: ${protocol}`);
   if (!PROTOCOLS.has(protocol)) throw invalidParameter(`Wharf does not deliver to protocol ${protocol}; it delivers to sqs, http and https`);
   const endpoint = typeof p.Endpoint === 'string' ? p.Endpoint : '';
-  const requested = checkSettable(stringMap(p, 'Attributes'), {});
+  const requested = checkSettable(stringMap(p, 'Attributes'), {}, 'Attributes Reason: ');
   const returnArn = p.ReturnSubscriptionArn === true || p.ReturnSubscriptionArn === 'true';
   const existing = [...ctx.topics.subscriptions(topic).byId.values()].find((s) => s.attributes.Protocol === protocol && s.attributes.Endpoint === endpoint);
   if (existing) {
@@ -81,10 +82,14 @@ export async function subscribe(ctx: SnsContext, p: Params): Promise<Params> {
 }
 
 export async function confirmSubscription(ctx: SnsContext, p: Params): Promise<Params> {
-  const topic = topicOf(ctx, p);
   const token = requiredString(p, 'Token');
-  const sub = [...ctx.topics.subscriptions(topic).byId.values()].find((s) => s.attributes.Token === token);
-  if (!sub) throw invalidParameter('Token');
+  // AWS: a token not of a token's form is "Invalid token"; one of a topic that does not exist, or no
+  // subscription's, is "Invalid parameter: Token" (not NotFound).
+  if (!/^[0-9a-f]+$/i.test(token)) throw new AwsError('InvalidParameter', 'Invalid token');
+  const name = topicNameOf(ctx, requiredString(p, 'TopicArn'));
+  const topic = ctx.topics.topic(name);
+  const sub = topic ? [...ctx.topics.subscriptions(topic).byId.values()].find((s) => s.attributes.Token === token) : undefined;
+  if (!topic || !sub) throw invalidParameter('Token');
   if (sub.attributes.PendingConfirmation === 'true') {
     const authenticated = p.AuthenticateOnUnsubscribe === true || p.AuthenticateOnUnsubscribe === 'true';
     await rebind(ctx, topic, sub, { ...sub.attributes, PendingConfirmation: 'false', ConfirmationWasAuthenticated: String(authenticated) });
@@ -140,7 +145,7 @@ export async function setSubscriptionAttributes(ctx: SnsContext, p: Params): Pro
   const { topic, sub } = findSubscription(ctx, requiredString(p, 'SubscriptionArn'), true) as { topic: Exchange; sub: Subscription };
   const name = requiredString(p, 'AttributeName');
   const value = p.AttributeValue === undefined || p.AttributeValue === null ? '' : String(p.AttributeValue);
-  const changed = checkSettable({ [name]: value }, sub.attributes);
+  const changed = checkSettable({ [name]: value }, sub.attributes, '');
   const next: Record<string, string> = { ...sub.attributes };
   for (const [k, v] of Object.entries(changed)) {
     if (v === '' && (k === 'FilterPolicy' || k === 'RedrivePolicy' || k === 'DeliveryPolicy')) delete next[k];
@@ -151,12 +156,13 @@ export async function setSubscriptionAttributes(ctx: SnsContext, p: Params): Pro
 }
 
 /** The attributes checked as SNS checks them (given the subscription's current ones). */
-function checkSettable(attrs: Record<string, string>, current: Readonly<Record<string, string>>): Record<string, string> {
+/** `reason` prefixes the RawMessageDelivery text as AWS does: `Attributes Reason: ` for Subscribe, nothing for SetSubscriptionAttributes. */
+function checkSettable(attrs: Record<string, string>, current: Readonly<Record<string, string>>, reason: string): Record<string, string> {
   for (const k of Object.keys(attrs)) if (!SETTABLE.has(k)) throw invalidParameter('AttributeName');
   const out: Record<string, string> = { ...attrs };
   if (out.RawMessageDelivery !== undefined) {
     const v = out.RawMessageDelivery.toLowerCase();
-    if (v !== 'true' && v !== 'false') throw invalidParameter(`Attributes Reason: RawMessageDelivery: Invalid value [${out.RawMessageDelivery}]. Must be true or false.`);
+    if (v !== 'true' && v !== 'false') throw invalidParameter(`${reason}RawMessageDelivery: Invalid value [${out.RawMessageDelivery}]. Must be true or false.`);
     out.RawMessageDelivery = v;
   }
   if (out.FilterPolicyScope !== undefined && out.FilterPolicyScope !== 'MessageAttributes' && out.FilterPolicyScope !== 'MessageBody') {
@@ -225,6 +231,9 @@ function sqsQueueOf(ctx: SnsContext, endpoint: string): Queue {
 /** The subscription an ARN names; undefined (or NotFound when `required`) if there is none. */
 function findSubscription(ctx: SnsContext, arn: string, required: boolean): { topic: Exchange; sub: Subscription } | undefined {
   const parts = arn.split(':');
+  // AWS's texts: too few parts, then a topic ARN without the subscription's id.
+  if (parts.length < 6) throw invalidParameter(`SubscriptionArn Reason: An ARN must have at least 6 elements, not ${parts.length}`);
+  if (parts.length === 6) throw invalidParameter('SubscriptionId');
   if (parts.length !== 7 || parts[0] !== 'arn' || parts[2] !== 'sns') throw invalidParameter('SubscriptionArn');
   const topic = parts[4] === ctx.account ? ctx.topics.topic(parts[5]) : undefined;
   const sub = topic ? ctx.topics.subscriptions(topic).byId.get(parts[6]) : undefined;
