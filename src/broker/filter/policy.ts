@@ -24,7 +24,7 @@ export type Condition =
   | { readonly kind: 'equals'; readonly value: string | number | boolean | null }
   | { readonly kind: 'prefix' | 'suffix' | 'equals-ignore-case'; readonly value: string }
   | { readonly kind: 'anything-but'; readonly values: readonly (string | number | boolean | null)[] }
-  | { readonly kind: 'anything-but-prefix' | 'anything-but-suffix' | 'anything-but-equals-ignore-case'; readonly value: string }
+  | { readonly kind: 'anything-but-prefix' | 'anything-but-equals-ignore-case'; readonly value: string }
   | { readonly kind: 'numeric'; readonly terms: readonly (readonly [NumericOp, number])[] }
   | { readonly kind: 'exists'; readonly value: boolean }
   | { readonly kind: 'cidr'; readonly network: Cidr };
@@ -38,7 +38,8 @@ export interface Cidr {
 
 /** One alternative of a policy: every key must match one of its conditions. */
 export interface Branch {
-  readonly keys: readonly { readonly path: string; readonly conditions: readonly Condition[] }[];
+  /** `nested`: the key is inside an object (a MessageBody-scope path such as "a.b"). */
+  readonly keys: readonly { readonly path: string; readonly conditions: readonly Condition[]; readonly nested: boolean }[];
 }
 
 export interface CompiledPolicy {
@@ -67,8 +68,13 @@ export function compileFilterPolicy(policy: string | object, scope: FilterScope 
   }
   if (!isObject(obj)) throw new FilterPolicyError('FilterPolicy: Filter policy must be a JSON object');
   if (Object.keys(obj).length > MAX_KEYS) throw new FilterPolicyError('FilterPolicy: Filter policy can not have more than 5 keys');
-  if (combinations(obj, 1, scope) > MAX_COMBINATIONS) throw new FilterPolicyError('FilterPolicy: Filter policy is too complex');
-  return { scope, source, branches: expand(obj, '', scope) };
+  if (combinations(obj, 1) > MAX_COMBINATIONS) throw new FilterPolicyError('FilterPolicy: Filter policy is too complex');
+  const branches = expand(obj, '');
+  // SNS checks the policy's form first, then whether its scope allows nesting.
+  if (scope === 'MessageAttributes' && branches.some((b) => b.keys.some((k) => k.nested))) {
+    throw new FilterPolicyError('Filter policy scope MessageAttributes does not support nested filter policy');
+  }
+  return { scope, source, branches };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -79,18 +85,17 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * SNS's complexity measure: the product, over the arrays of conditions, of their
  * length times their nesting depth; `$or` adds up its alternatives.
  */
-function combinations(obj: Record<string, unknown>, depth: number, scope: FilterScope): number {
+function combinations(obj: Record<string, unknown>, depth: number): number {
   let total = 1;
   for (const [key, v] of Object.entries(obj)) {
     if (key === '$or' && Array.isArray(v)) {
       if (v.length < 2 || !v.every(isObject)) throw new FilterPolicyError('FilterPolicy: "$or" must be an array of at least two objects');
-      total *= v.reduce((sum: number, alt) => sum + combinations(alt as Record<string, unknown>, depth, scope), 0);
+      total *= v.reduce((sum: number, alt) => sum + combinations(alt as Record<string, unknown>, depth), 0);
     } else if (Array.isArray(v)) {
       if (v.length === 0) throw new FilterPolicyError('FilterPolicy: Empty arrays are not allowed');
       total *= v.length * depth;
     } else if (isObject(v)) {
-      if (scope === 'MessageAttributes') throw new FilterPolicyError('Filter policy scope MessageAttributes does not support nested filter policy');
-      total *= combinations(v, depth + 1, scope);
+      total *= combinations(v, depth + 1);
     } else {
       throw new FilterPolicyError(`FilterPolicy: "${key}" must be an object or an array`);
     }
@@ -99,17 +104,17 @@ function combinations(obj: Record<string, unknown>, depth: number, scope: Filter
 }
 
 /** The policy as branches with flat key paths ("a.b.c"), `$or` multiplied out. */
-function expand(obj: Record<string, unknown>, prefix: string, scope: FilterScope): Branch[] {
+function expand(obj: Record<string, unknown>, prefix: string): Branch[] {
   let branches: Branch[] = [{ keys: [] }];
   for (const [key, v] of Object.entries(obj)) {
     if (key === '$or' && Array.isArray(v)) {
-      const alts = (v as Record<string, unknown>[]).flatMap((alt) => expand(alt, prefix, scope));
+      const alts = (v as Record<string, unknown>[]).flatMap((alt) => expand(alt, prefix));
       branches = branches.flatMap((b) => alts.map((a) => ({ keys: [...b.keys, ...a.keys] })));
     } else if (Array.isArray(v)) {
-      const entry = { path: prefix + key, conditions: v.map(parseCondition) };
+      const entry = { path: prefix + key, conditions: v.map(parseCondition), nested: prefix !== '' };
       branches = branches.map((b) => ({ keys: [...b.keys, entry] }));
     } else {
-      const nested = expand(v as Record<string, unknown>, `${prefix}${key}.`, scope);
+      const nested = expand(v as Record<string, unknown>, `${prefix}${key}.`);
       branches = branches.flatMap((b) => nested.map((n) => ({ keys: [...b.keys, ...n.keys] })));
     }
   }
@@ -159,7 +164,8 @@ function anythingBut(value: unknown): Condition {
     const entries = Object.entries(value);
     if (entries.length !== 1) throw new FilterPolicyError('FilterPolicy: Only one key allowed in match expression');
     const [inner, v] = entries[0];
-    if (inner !== 'prefix' && inner !== 'suffix' && inner !== 'equals-ignore-case') {
+    // SNS (unlike EventBridge) refuses anything-but suffix: "Unsupported anything-but pattern: suffix".
+    if (inner !== 'prefix' && inner !== 'equals-ignore-case') {
       throw new FilterPolicyError(`FilterPolicy: Unsupported anything-but pattern: ${inner}`);
     }
     if (typeof v !== 'string') throw new FilterPolicyError(`FilterPolicy: ${inner} match pattern must be a string`);

@@ -189,15 +189,18 @@ export class SnsService {
     // AWS counts the entries' message attributes in the batch's size too.
     const total = entries.reduce((n, e) => n + (typeof e.Message === 'string' ? Buffer.byteLength(e.Message) : 0) + rawAttributesBytes(e.MessageAttributes), 0);
     if (total > MESSAGE_BYTES_MAX) throw new AwsError('BatchRequestTooLong', 'The length of all the messages put together is more than the limit.');
+    // AWS checks every entry first: a bad one fails the whole request (its error, not a Failed entry).
+    const attrs = topicAttributes(topic);
+    const checked = entries.map((e) => ({ id: e.Id, m: checkFifo(checkMessage(e), attrs.FifoTopic === 'true', attrs) }));
     const key = await this.ctx.signingKey();
     const Successful: Params[] = [];
     const Failed: Params[] = [];
-    for (const e of entries) {
+    for (const { id, m } of checked) {
       try {
-        Successful.push({ Id: e.Id, ...(await this.publishOne(topic, checkMessage(e), key)) });
+        Successful.push({ Id: id, ...(await this.publishOne(topic, m, key)) });
       } catch (err) {
         if (!(err instanceof AwsError)) throw err;
-        Failed.push({ Id: e.Id, Code: err.code, Message: err.message, SenderFault: err.fault === 'Sender' });
+        Failed.push({ Id: id, Code: err.code, Message: err.message, SenderFault: err.fault === 'Sender' });
       }
     }
     if (Successful.length > 0) await this.ctx.broker.store.sync();
@@ -206,11 +209,9 @@ export class SnsService {
 
   private async publishOne(topic: Exchange, m: CheckedMessage, key: SnsSigningKey): Promise<Params> {
     const attrs = topicAttributes(topic);
-    if (attrs.FifoTopic === 'true') {
-      if (m.groupId === undefined) throw invalidParameter('The MessageGroupId parameter is required for FIFO topics');
-      if (m.dedupId === undefined && attrs.ContentBasedDeduplication !== 'true') {
-        throw invalidParameter('The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
-      }
+    const fifo = attrs.FifoTopic === 'true';
+    checkFifo(m, fifo, attrs);
+    if (fifo && m.groupId !== undefined) {
       // SNS's 5-minute de-duplication window: a repeat is accepted, answered as the first, not delivered.
       const dedupKey = m.dedupId ?? createHash('sha256').update(m.message).digest('hex');
       const seen = this.ctx.topics.fifoDuplicate(topic.name, dedupKey);
@@ -220,9 +221,6 @@ export class SnsService {
       this.ctx.topics.fifoRemember(topic.name, dedupKey, { messageId, sequenceNumber });
       await deliver(this.ctx, key, topic, m, messageId, { groupId: m.groupId, dedupId: dedupKey, sequenceNumber });
       return { MessageId: messageId, SequenceNumber: sequenceNumber };
-    }
-    if (m.dedupId !== undefined) {
-      throw invalidParameter('MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type');
     }
     const messageId = randomUUID();
     await deliver(this.ctx, key, topic, m, messageId);
@@ -264,6 +262,19 @@ export class SnsService {
       throw err;
     }
   }
+}
+
+/** A message's FIFO members checked against its topic's kind; returns the message. */
+function checkFifo(m: CheckedMessage, fifo: boolean, attrs: Readonly<Record<string, string>>): CheckedMessage {
+  if (fifo) {
+    if (m.groupId === undefined) throw invalidParameter('The MessageGroupId parameter is required for FIFO topics');
+    if (m.dedupId === undefined && attrs.ContentBasedDeduplication !== 'true') {
+      throw invalidParameter('The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+    }
+  } else if (m.dedupId !== undefined) {
+    throw invalidParameter('MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type');
+  }
+  return m;
 }
 
 function defaultTopicAttribute(k: string): string | undefined {

@@ -59,6 +59,11 @@ export async function subscribe(ctx: SnsContext, p: Params): Promise<Params> {
   const attributes: Record<string, string> = { Protocol: protocol, Endpoint: endpoint, ...requested };
   if (protocol === 'sqs') {
     queue = sqsQueueOf(ctx, endpoint);
+    // AWS's text, "Invalid parameter:" twice included.
+    if (queue.name.endsWith('.fifo') && topicAttributes(topic).FifoTopic !== 'true') {
+      throw invalidParameter('Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics');
+    }
+    checkFifoDeadLetter(topic, attributes);
     attributes.PendingConfirmation = 'false';
     attributes.ConfirmationWasAuthenticated = 'true';
   } else {
@@ -136,7 +141,9 @@ export function getSubscriptionAttributes(ctx: SnsContext, p: Params): Params {
     SubscriptionPrincipal: `arn:aws:iam::${ctx.account}:user/wharf`,
   };
   for (const [k, v] of Object.entries(a)) if (!HIDDEN.has(k)) out[k] = v;
+  // AWS shows FilterPolicyScope only alongside a FilterPolicy (a scope set alone is kept, not shown).
   if (a.FilterPolicy !== undefined && a.FilterPolicyScope === undefined) out.FilterPolicyScope = 'MessageAttributes';
+  if (a.FilterPolicy === undefined) delete out.FilterPolicyScope;
   if (a.Protocol === 'http' || a.Protocol === 'https') out.EffectiveDeliveryPolicy = effectiveDeliveryPolicyJson(topicAttributes(topic).DeliveryPolicy, a.DeliveryPolicy);
   return { Attributes: out };
 }
@@ -146,6 +153,7 @@ export async function setSubscriptionAttributes(ctx: SnsContext, p: Params): Pro
   const name = requiredString(p, 'AttributeName');
   const value = p.AttributeValue === undefined || p.AttributeValue === null ? '' : String(p.AttributeValue);
   const changed = checkSettable({ [name]: value }, sub.attributes, '');
+  checkFifoDeadLetter(topic, { ...sub.attributes, ...changed });
   const next: Record<string, string> = { ...sub.attributes };
   for (const [k, v] of Object.entries(changed)) {
     if (v === '' && (k === 'FilterPolicy' || k === 'RedrivePolicy' || k === 'DeliveryPolicy')) delete next[k];
@@ -174,7 +182,8 @@ function checkSettable(attrs: Record<string, string>, current: Readonly<Record<s
     try {
       compileFilterPolicy(policy, scope);
     } catch (err) {
-      if (err instanceof FilterPolicyError) throw new AwsError('InvalidParameter', err.message);
+      // AWS: Subscribe's texts read "Attributes Reason: FilterPolicy: ...", SetSubscriptionAttributes' "FilterPolicy: ...".
+      if (err instanceof FilterPolicyError) throw invalidParameter(err.detail.startsWith('FilterPolicy:') ? reason + err.detail : err.detail);
       throw err;
     }
   }
@@ -195,6 +204,14 @@ function checkSettable(attrs: Record<string, string>, current: Readonly<Record<s
     }
   }
   return out;
+}
+
+/** AWS: an SQS FIFO queue's subscription to a FIFO topic needs a FIFO dead-letter queue. */
+function checkFifoDeadLetter(topic: Exchange, attributes: Readonly<Record<string, string>>): void {
+  if (topicAttributes(topic).FifoTopic !== 'true' || attributes.Protocol !== 'sqs' || !attributes.Endpoint.endsWith('.fifo')) return;
+  if (attributes.RedrivePolicy === undefined || attributes.RedrivePolicy === '') return;
+  const target = (JSON.parse(attributes.RedrivePolicy) as { deadLetterTargetArn: string }).deadLetterTargetArn;
+  if (!target.endsWith('.fifo')) throw invalidParameter('RedrivePolicy: must use a FIFO queue as DLQ for a FIFO Subscription to a FIFO Topic.');
 }
 
 function defaultOf(k: string): string | undefined {

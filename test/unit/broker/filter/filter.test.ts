@@ -63,7 +63,6 @@ describe('filter policies: matching', () => {
     assert.ok(!attrs({ gone: [{ 'anything-but': 'x' }] }, order), 'anything-but needs the key');
     assert.ok(attrs({ price_usd: [{ 'anything-but': [100, 200] }] }, order));
     assert.ok(!attrs({ store: [{ 'anything-but': { prefix: 'example' } }] }, order));
-    assert.ok(attrs({ store: [{ 'anything-but': { suffix: 'inc' } }] }, order));
     assert.ok(attrs({ event: [{ prefix: 'order_' }] }, order));
     assert.ok(attrs({ event: [{ suffix: '_placed' }] }, order));
     assert.ok(attrs({ store: [{ 'equals-ignore-case': 'EXAMPLE_Corp' }] }, order));
@@ -108,6 +107,9 @@ describe('filter policies: validation with SNS texts', () => {
     refused({ a: [] }, 'FilterPolicy: Empty arrays are not allowed');
     refused({ a: 'x' }, 'FilterPolicy: "a" must be an object or an array');
     refused({ a: { b: ['x'] } }, 'Filter policy scope MessageAttributes does not support nested filter policy');
+    // AWS (LocalStack's snapshots): the form is checked before the scope, and anything-but takes no suffix.
+    refused({ key: { suffix: 'value' } }, 'FilterPolicy: "suffix" must be an object or an array');
+    refused({ a: [{ 'anything-but': { suffix: 'inc' } }] }, 'FilterPolicy: Unsupported anything-but pattern: suffix');
     refused({ a: [{ prefix: 'x', suffix: 'y' }] }, 'FilterPolicy: Only one key allowed in match expression');
     refused({ a: [{ prefix: 1 }] }, 'FilterPolicy: prefix match pattern must be a string');
     refused({ a: [{ foo: 1 }] }, 'FilterPolicy: Unrecognized match type foo');
