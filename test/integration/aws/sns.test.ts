@@ -138,7 +138,7 @@ describe('SNS API (AWS SDK v3)', { skip: skipUnderReference }, () => {
     assert.deepEqual(enveloped, [JSON.stringify({ item: { tags: ['pen', 'book'] } })]);
     assert.equal(
       await failure(sns().send(new SetSubscriptionAttributesCommand({ SubscriptionArn, AttributeName: 'FilterPolicy', AttributeValue: '{"a": [{"numeric": ["<"]}]}' }))),
-      'InvalidParameterException: Invalid parameter: FilterPolicy: Value of < must be numeric',
+      'InvalidParameterException: Invalid parameter: FilterPolicy: Value of < must be numeric\n at [Source: (String)"{"a":[{"numeric":["<"]}]}"; line: 1, column: 23]',
     );
   });
 

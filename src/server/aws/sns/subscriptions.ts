@@ -183,7 +183,7 @@ function checkSettable(attrs: Record<string, string>, current: Readonly<Record<s
       compileFilterPolicy(policy, scope);
     } catch (err) {
       // AWS: Subscribe's texts read "Attributes Reason: FilterPolicy: ...", SetSubscriptionAttributes' "FilterPolicy: ...".
-      if (err instanceof FilterPolicyError) throw invalidParameter(err.detail.startsWith('FilterPolicy:') ? reason + err.detail : err.detail);
+      if (err instanceof FilterPolicyError) throw invalidParameter((err.detail.startsWith('FilterPolicy:') ? reason + err.detail : err.detail) + err.location);
       throw err;
     }
   }

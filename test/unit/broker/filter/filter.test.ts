@@ -128,6 +128,25 @@ describe('filter policies: validation with SNS texts', () => {
     refused({ a: [{ cidr: '10.0.0.300/8' }] }, 'FilterPolicy: Nonstandard IP address: 10.0.0.300');
   });
 
+  it('locates errors in a policy given as text as SNS (Jackson) does', () => {
+    const text = (policy: object): string => {
+      try {
+        compileFilterPolicy(JSON.stringify(policy, null, 1));
+      } catch (err) {
+        return (err as FilterPolicyError).detail + (err as FilterPolicyError).location;
+      }
+      return 'accepted';
+    };
+    // LocalStack's snapshots of AWS (test_sns_filter_policy.snapshot.json), from a policy sent with spaces.
+    assert.equal(text({ key: [] }), 'FilterPolicy: Empty arrays are not allowed\n at [Source: (String)"{"key":[]}"; line: 1, column: 10]');
+    assert.equal(text({ key: [{ suffix: 100 }] }), 'FilterPolicy: suffix match pattern must be a string\n at [Source: (String)"{"key":[{"suffix":100}]}"; line: 1, column: 22]');
+    assert.equal(text({ key: [{ numeric: ['operator'] }] }), 'FilterPolicy: Unrecognized numeric range operator: operator\n at [Source: (String)"{"key":[{"numeric":["operator"]}]}"; line: 1, column: 32]');
+    assert.equal(text({ key: [{ numeric: ['<', 100, '>', 10] }] }), 'FilterPolicy: Too many elements in numeric expression\n at [Source: (String)"{"key":[{"numeric":["<",100,">",10]}]}"; line: 1, column: 30]');
+    assert.equal(text({ key: [{ numeric: ['>', 20, '<', 30, '<', 50] }] }), 'FilterPolicy: Too many terms in numeric range expression\n at [Source: (String)"{"key":[{"numeric":[">",20,"<",30,"<",50]}]}"; line: 1, column: 36]');
+    assert.equal(text({ key: [{ exists: null }] }), 'FilterPolicy: exists match pattern must be either true or false.\n at [Source: (String)"{"key":[{"exists":null}]}"; line: 1, column: 23]');
+    assert.equal(text({ key: [{ cidr: 'bad-filter' }] }), "FilterPolicy: Malformed CIDR, one '/' required");
+  });
+
   it('counts complexity as SNS does: values times nesting depth, $or adding up', () => {
     // 3 x 4 x 2 x 3 = 72 (AWS's example), accepted; one more array of 3 makes 216.
     const ok = { a: { b: { c: ['1', '2', '3', '4'] } }, d: { e: ['1', '2', '3'] } };

@@ -133,7 +133,7 @@ describe('SnsService (in-process)', () => {
     const bindings = [...(w.vhost.exchanges.get('attrs')?.router.bindings() ?? [])];
     assert.equal(bindings.length, 1);
     assert.equal(bindings[0].args['x-filter-policy'], '{"a":["b"]}');
-    assert.equal(await codeOf(w.sns.SetSubscriptionAttributes({ SubscriptionArn, AttributeName: 'FilterPolicy', AttributeValue: '{"a":"b"}' })), 'InvalidParameter: Invalid parameter: FilterPolicy: "a" must be an object or an array');
+    assert.equal(await codeOf(w.sns.SetSubscriptionAttributes({ SubscriptionArn, AttributeName: 'FilterPolicy', AttributeValue: '{"a":"b"}' })), 'InvalidParameter: Invalid parameter: FilterPolicy: "a" must be an object or an array\n at [Source: (String)"{"a":"b"}"; line: 1, column: 7]');
     assert.equal(await codeOf(w.sns.SetSubscriptionAttributes({ SubscriptionArn, AttributeName: 'Bogus', AttributeValue: 'x' })), 'InvalidParameter: Invalid parameter: AttributeName');
     assert.match(await codeOf(w.sns.SetSubscriptionAttributes({ SubscriptionArn, AttributeName: 'RawMessageDelivery', AttributeValue: 'maybe' })), /RawMessageDelivery: Invalid value \[maybe\]/);
     assert.equal(await codeOf(w.sns.Subscribe({ TopicArn, Protocol: 'sqs', Endpoint: q.arn, Attributes: { RawMessageDelivery: 'true' } })), 'InvalidParameter: Invalid parameter: Attributes Reason: Subscription already exists with different attributes');
