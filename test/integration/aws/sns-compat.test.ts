@@ -131,6 +131,11 @@ describe('SNS matches AWS (LocalStack snapshots)', { skip: skipUnderReference },
     assert.equal(await failure(sns().send(new ConfirmSubscriptionCommand({ TopicArn: arn, Token: token }))), bad('Token'));
     assert.equal(await failure(sns().send(new ConfirmSubscriptionCommand({ TopicArn: `${arn}-gone`, Token: token }))), bad('Token'));
 
+    // The SubscribeURL's unsigned GET with a broken TopicArn (test_subscribe_external_http_endpoint).
+    const link = await fetch(`${endpoint()}/?Action=ConfirmSubscription&TopicArn=not-an-arn&Token=${token}`);
+    assert.equal(link.status, 400);
+    assert.match(await link.text(), /<Code>InvalidParameter<\/Code><Message>Invalid parameter: Topic<\/Message>/);
+
     const fifoTopic = await topic('compat-sub', { FifoTopic: 'true' });
     const fifoQueue = await queue('compat-sub-q', true);
     assert.equal(
