@@ -88,12 +88,13 @@ export async function subscribe(ctx: SnsContext, p: Params): Promise<Params> {
 
 export async function confirmSubscription(ctx: SnsContext, p: Params): Promise<Params> {
   const token = requiredString(p, 'Token');
-  // AWS: a token not of a token's form is "Invalid token"; one of a topic that does not exist, or no
-  // subscription's, is "Invalid parameter: Token" (not NotFound).
+  // AWS: a token not of a token's form is "Invalid token"; one no subscription has is "Invalid
+  // parameter: Token" (not NotFound). The token names the subscription: a well-formed TopicArn of
+  // another (even missing) topic still confirms it.
   if (!/^[0-9a-f]+$/i.test(token)) throw new AwsError('InvalidParameter', 'Invalid token');
-  const name = topicNameOf(ctx, requiredString(p, 'TopicArn'));
-  const topic = ctx.topics.topic(name);
-  const sub = topic ? [...ctx.topics.subscriptions(topic).byId.values()].find((s) => s.attributes.Token === token) : undefined;
+  topicNameOf(ctx, requiredString(p, 'TopicArn'));
+  const sub = [...ctx.topics.allSubscriptions()].find((s) => s.attributes.Token === token);
+  const topic = sub ? ctx.topics.topic(sub.topic) : undefined;
   if (!topic || !sub) throw invalidParameter('Token');
   if (sub.attributes.PendingConfirmation === 'true') {
     const authenticated = p.AuthenticateOnUnsubscribe === true || p.AuthenticateOnUnsubscribe === 'true';
