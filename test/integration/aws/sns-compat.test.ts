@@ -173,6 +173,29 @@ describe('SNS matches AWS (LocalStack snapshots)', { skip: skipUnderReference },
     );
   });
 
+  it('message attributes: names, types and fields with AWS texts (test_empty_or_wrong_message_attributes, test_message_attributes_prefixes)', TEST_OPTS, async () => {
+    const arn = await topic('compat-attrs');
+    const publish = (MessageAttributes: Record<string, { DataType: string; StringValue?: string; BinaryValue?: Uint8Array }>): Promise<string> =>
+      failure(sns().send(new PublishCommand({ TopicArn: arn, Message: 'm', MessageAttributes })));
+    // SDK v3 names the ParameterValueInvalid code InvalidParameterValueException.
+    const invalid = (text: string): string => `InvalidParameterValueException: ${text}`;
+    assert.equal(await publish({ attr1: { DataType: 'String', BinaryValue: Buffer.from('123') } }), invalid("The message attribute 'attr1' with type 'String' must use field 'String'."));
+    assert.equal(await publish({ attr1: { DataType: 'Number', BinaryValue: Buffer.from('123') } }), invalid("The message attribute 'attr1' with type 'Number' must use field 'String'."));
+    assert.equal(await publish({ attr1: { DataType: 'Binary', StringValue: '123' } }), invalid("The message attribute 'attr1' with type 'Binary' must use field 'Binary'."));
+    assert.equal(await publish({ ['a'.repeat(257)]: { DataType: 'String', StringValue: '1' } }), invalid('Length of message attribute name must be less than 256 bytes.'));
+    assert.equal(
+      await publish({ 'a^*?': { DataType: 'String', StringValue: '1' } }),
+      invalid("Invalid non-alphanumeric character '#x5E' was found in the message attribute name. Can only include alphanumeric characters, hyphens, underscores, or dots."),
+    );
+    assert.equal(await publish({ '.abc': { DataType: 'String', StringValue: '1' } }), invalid("Invalid message attribute name starting with character '.' was found."));
+    assert.equal(await publish({ 'abc.': { DataType: 'String', StringValue: '1' } }), invalid("Invalid message attribute name ending with character '.' was found."));
+    assert.equal(await publish({ 'a..bc': { DataType: 'String', StringValue: '1' } }), invalid("Message attribute name can not have successive '.' character."));
+    const prefixes = 'The message attribute \'attr1\' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.';
+    assert.equal(await publish({ attr1: { DataType: 'String.', StringValue: 'p' } }), invalid(prefixes));
+    assert.equal(await publish({ attr1: { DataType: 'Stringprefixed', StringValue: 'p' } }), invalid(prefixes));
+    assert.equal(await publish({ attr1: { DataType: 'String.  prefixed.', StringValue: 'p' } }), 'no error');
+  });
+
   it('a standard topic passes MessageGroupId to its SQS copies (test_publish_message_group_id)', TEST_OPTS, async () => {
     const arn = await topic('compat-group');
     const q = await queue('compat-group-q');
