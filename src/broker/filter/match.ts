@@ -50,8 +50,6 @@ function matchesValue(c: Exclude<Condition, { kind: 'exists' }>, v: FilterValue)
       return v !== null && !c.values.some((x) => sameValue(x, v));
     case 'anything-but-prefix':
       return typeof v === 'string' && !v.startsWith(c.value);
-    case 'anything-but-suffix':
-      return typeof v === 'string' && !v.endsWith(c.value);
     case 'anything-but-equals-ignore-case':
       return typeof v === 'string' && v.toLowerCase() !== c.value.toLowerCase();
     case 'numeric':

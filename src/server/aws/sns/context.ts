@@ -46,7 +46,11 @@ export function requiredString(p: Params, key: string): string {
 /** The topic name an ARN names, checked for form (InvalidParameter) and account. */
 export function topicNameOf(ctx: SnsContext, arn: string, what = 'TopicArn'): string {
   const parts = arn.split(':');
+  // AWS's text for an ARN with too few parts (arn:partition:service:region:account:resource).
+  if (parts.length < 6) throw invalidParameter(`${what} Reason: An ARN must have at least 6 elements, not ${parts.length}`);
   if (parts.length !== 6 || parts[0] !== 'arn' || parts[2] !== 'sns' || parts[5] === '') throw invalidParameter(what);
+  // AWS: a topic is reached only from its own region.
+  if (parts[3] !== ctx.region) throw invalidParameter(what);
   if (parts[4] !== ctx.account) throw topicNotFound();
   return parts[5];
 }

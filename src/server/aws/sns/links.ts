@@ -42,8 +42,13 @@ export async function snsLink(r: LinkRequest, sns: SnsRegistry, broker: Broker, 
   try {
     const arn = action === 'ConfirmSubscription' ? (params.get('TopicArn') ?? '') : (params.get('SubscriptionArn') ?? '');
     const parts = arn.split(':');
-    if (parts.length < 6 || parts[0] !== 'arn' || parts[2] !== 'sns') throw invalidParameter(action === 'ConfirmSubscription' ? 'TopicArn' : 'SubscriptionArn');
-    const vhost = vhostNames.map((n) => broker.vhost(n)).find((v): v is Vhost => v !== undefined && sns.topics(v).topic(parts[5]) !== undefined);
+    // AWS's text for a SubscribeURL with a malformed TopicArn is "Invalid parameter: Topic".
+    if (parts.length < 6 || parts[0] !== 'arn' || parts[2] !== 'sns') throw invalidParameter(action === 'ConfirmSubscription' ? 'Topic' : 'SubscriptionArn');
+    // A confirmation finds its subscription by the token (AWS confirms it whatever topic the URL names).
+    const token = params.get('Token') ?? '';
+    const holds = (v: Vhost): boolean =>
+      sns.topics(v).topic(parts[5]) !== undefined || (action === 'ConfirmSubscription' && token !== '' && [...sns.topics(v).allSubscriptions()].some((s) => s.attributes.Token === token));
+    const vhost = vhostNames.map((n) => broker.vhost(n)).find((v): v is Vhost => v !== undefined && holds(v));
     if (!vhost) throw new AwsError('NotFound', action === 'ConfirmSubscription' ? 'Topic does not exist' : 'Subscription does not exist', 404);
     const ctx: SnsContext = { broker, vhost, topics: sns.topics(vhost), signingKey: () => sns.signingKey(), endpoint: r.endpoint, region: parts[3], account };
     const svc = new SnsService(ctx);

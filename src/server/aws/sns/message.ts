@@ -92,14 +92,18 @@ function checkAttributes(raw: unknown): Record<string, SnsAttribute> {
   if (typeof raw !== 'object' || Array.isArray(raw)) throw invalidParameter('MessageAttributes');
   const out: Record<string, SnsAttribute> = {};
   for (const [name, v] of Object.entries(raw as Record<string, unknown>)) {
-    if (name === '' || name.length > 256 || !/^[A-Za-z0-9_.-]+$/.test(name) || name.startsWith('.') || name.endsWith('.') || name.includes('..') || /^(aws|amazon)\./i.test(name)) {
-      throw invalidParameter(`MessageAttributes: Invalid attribute name: ${name}`);
-    }
+    checkAttributeName(name);
     const a = (v ?? {}) as { DataType?: unknown; StringValue?: unknown; BinaryValue?: unknown };
     const type = typeof a.DataType === 'string' ? a.DataType : '';
     const base = type.split('.')[0];
-    if (!['String', 'Number', 'Binary'].includes(base)) {
+    // A custom type is the base, a dot and at least one character ("String." is refused, as AWS).
+    if (!/^(String|Number|Binary)(\..+)?$/s.test(type)) {
       throw invalidValue(`The message attribute '${name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.`);
+    }
+    const field = base === 'Binary' ? 'Binary' : 'String';
+    const given = (x: unknown): boolean => x !== undefined && x !== null;
+    if (field === 'Binary' ? !given(a.BinaryValue) && given(a.StringValue) : !given(a.StringValue) && given(a.BinaryValue)) {
+      throw invalidValue(`The message attribute '${name}' with type '${base}' must use field '${field}'.`);
     }
     const empty = (): AwsError => invalidValue(`The message attribute '${name}' must contain non-empty message attribute value for message attribute type '${type}'.`);
     if (base === 'Binary') {
@@ -116,6 +120,20 @@ function checkAttributes(raw: unknown): Record<string, SnsAttribute> {
     out[name] = { DataType: type, StringValue: a.StringValue };
   }
   return out;
+}
+
+/** A message attribute's name, with AWS's texts (ParameterValueInvalid). */
+function checkAttributeName(name: string): void {
+  if (name.length > 256) throw invalidValue('Length of message attribute name must be less than 256 bytes.');
+  const bad = /[^A-Za-z0-9_.-]/.exec(name);
+  if (bad) {
+    const hex = (bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase();
+    throw invalidValue(`Invalid non-alphanumeric character '#x${hex}' was found in the message attribute name. Can only include alphanumeric characters, hyphens, underscores, or dots.`);
+  }
+  if (name.startsWith('.')) throw invalidValue("Invalid message attribute name starting with character '.' was found.");
+  if (name.endsWith('.')) throw invalidValue("Invalid message attribute name ending with character '.' was found.");
+  if (name.includes('..')) throw invalidValue("Message attribute name can not have successive '.' character.");
+  if (name === '' || /^(aws|amazon)\./i.test(name)) throw invalidParameter(`MessageAttributes: Invalid attribute name: ${name}`);
 }
 
 function isSnsNumber(s: string): boolean {

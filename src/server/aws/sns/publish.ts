@@ -97,6 +97,9 @@ export async function deliver(ctx: SnsContext, key: SnsSigningKey, topic: Exchan
     // A FIFO topic's copy for an SQS queue names its group and de-duplication id as SendMessage does,
     // so a FIFO queue keeps the group's order and drops a repeat.
     if (fifo && protocol === 'sqs') headers = { ...headers, ...fifoQueueHeaders(sub.queue, fifo) };
+    // A standard topic's MessageGroupId reaches the (standard) queue as AWS's fair queues keep it:
+    // ReceiveMessage shows it among the system attributes; it does not order anything.
+    else if (m.groupId !== undefined && protocol === 'sqs') headers = { ...headers, [GROUP_HEADER]: m.groupId };
     enqueue(ctx, topic.name, sub.queue, body, headers);
     n++;
   }

@@ -32,8 +32,6 @@ const PAGE_SIZE = 100;
 const TAGS_MAX = 50;
 const NAME = /^[A-Za-z0-9_-]{1,256}$/;
 const FIFO_NAME = /^[A-Za-z0-9_-]{1,251}\.fifo$/;
-const FIFO_NAME_TEXT =
-  'Fifo Topic names must end with .fifo and must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long.';
 const FEEDBACK = /^(HTTP|SQS|Lambda|Firehose|Application)(Success|Failure)Feedback(RoleArn|SampleRate)$/;
 /** Attributes SetTopicAttributes takes (FifoTopic only at CreateTopic). */
 const SETTABLE = new Set(['DisplayName', 'Policy', 'DeliveryPolicy', 'SignatureVersion', 'TracingConfig', 'KmsMasterKeyId', 'ContentBasedDeduplication', 'ArchivePolicy', 'DataProtectionPolicy', 'FifoThroughputScope']);
@@ -50,8 +48,11 @@ export class SnsService {
     const name = typeof p.Name === 'string' ? p.Name : '';
     const attributes = stringMap(p, 'Attributes');
     const fifo = attributes.FifoTopic?.toLowerCase() === 'true';
-    if (fifo ? !FIFO_NAME.test(name) : !NAME.test(name)) throw invalidParameter(fifo || name.endsWith('.fifo') ? FIFO_NAME_TEXT : 'Topic Name');
-    if (attributes.FifoTopic !== undefined) attributes.FifoTopic = String(fifo);
+    // AWS answers every bad name (a `.fifo` one without FifoTopic too) with the same text.
+    if (fifo ? !FIFO_NAME.test(name) : !NAME.test(name)) throw invalidParameter('Topic Name');
+    // FifoTopic=false is the default: AWS keeps (and shows) nothing for it.
+    if (fifo) attributes.FifoTopic = 'true';
+    else delete attributes.FifoTopic;
     for (const [k, v] of Object.entries(attributes)) if (k !== 'FifoTopic') checkTopicAttribute(k, v, fifo);
     const tags = tagsOf(p.Tags);
     const existing = this.ctx.vhost.exchanges.get(name);
@@ -108,9 +109,9 @@ export class SnsService {
       SubscriptionsPending: String(pending),
       SubscriptionsDeleted: '0',
       EffectiveDeliveryPolicy: JSON.stringify({ http: { defaultHealthyRetryPolicy: JSON.parse(DEFAULT_HTTP_DELIVERY_POLICY).healthyRetryPolicy, disableSubscriptionOverrides: false, defaultRequestPolicy: { headerContentType: 'text/plain; charset=UTF-8' } } }),
-      SignatureVersion: '1',
       ...stored,
     };
+    if (out.FifoTopic === 'false') delete out.FifoTopic; // kept by older versions
     if (stored.FifoTopic === 'true') out.ContentBasedDeduplication = stored.ContentBasedDeduplication ?? 'false';
     return { Attributes: out };
   }
@@ -163,11 +164,17 @@ export class SnsService {
   // --- publishing ---------------------------------------------------------
 
   async Publish(p: Params): Promise<Params> {
-    const hasTopic = typeof p.TopicArn === 'string' && p.TopicArn !== '';
+    // An empty TopicArn is a TopicArn (AWS: "An ARN must have at least 6 elements, not 1").
     const hasTarget = typeof p.TargetArn === 'string' && p.TargetArn !== '';
+    const hasTopic = typeof p.TopicArn === 'string' && (p.TopicArn !== '' || !hasTarget);
     if (hasTopic === hasTarget) {
       if (typeof p.PhoneNumber === 'string' && p.PhoneNumber !== '') throw invalidParameter('PhoneNumber Reason: Wharf does not send SMS');
       throw invalidParameter(hasTopic ? 'TopicArn Reason: Only one of TopicArn or TargetArn may be specified' : 'TopicArn or TargetArn Reason: no value for required parameter');
+    }
+    if (hasTopic && p.TopicArn === '') throw invalidParameter('TopicArn Reason: An ARN must have at least 6 elements, not 1');
+    // A TargetArn of a mobile endpoint (…:endpoint/APNS/app/id): Wharf has none.
+    if (!hasTopic && /^arn:[^:]*:sns:[^:]*:[^:]*:endpoint\//.test(p.TargetArn as string)) {
+      throw invalidParameter('TargetArn Reason: No endpoint found for the target arn specified');
     }
     const topic = topicOf(this.ctx, p, hasTopic ? 'TopicArn' : 'TargetArn');
     const m = checkMessage(p);
@@ -179,17 +186,21 @@ export class SnsService {
   async PublishBatch(p: Params): Promise<Params> {
     const topic = topicOf(this.ctx, p);
     const entries = checkBatch(p.PublishBatchRequestEntries);
-    const total = entries.reduce((n, e) => n + (typeof e.Message === 'string' ? Buffer.byteLength(e.Message) : 0), 0);
+    // AWS counts the entries' message attributes in the batch's size too.
+    const total = entries.reduce((n, e) => n + (typeof e.Message === 'string' ? Buffer.byteLength(e.Message) : 0) + rawAttributesBytes(e.MessageAttributes), 0);
     if (total > MESSAGE_BYTES_MAX) throw new AwsError('BatchRequestTooLong', 'The length of all the messages put together is more than the limit.');
+    // AWS checks every entry first: a bad one fails the whole request (its error, not a Failed entry).
+    const attrs = topicAttributes(topic);
+    const checked = entries.map((e) => ({ id: e.Id, m: checkFifo(checkMessage(e), attrs.FifoTopic === 'true', attrs) }));
     const key = await this.ctx.signingKey();
     const Successful: Params[] = [];
     const Failed: Params[] = [];
-    for (const e of entries) {
+    for (const { id, m } of checked) {
       try {
-        Successful.push({ Id: e.Id, ...(await this.publishOne(topic, checkMessage(e), key)) });
+        Successful.push({ Id: id, ...(await this.publishOne(topic, m, key)) });
       } catch (err) {
         if (!(err instanceof AwsError)) throw err;
-        Failed.push({ Id: e.Id, Code: err.code, Message: err.message, SenderFault: err.fault === 'Sender' });
+        Failed.push({ Id: id, Code: err.code, Message: err.message, SenderFault: err.fault === 'Sender' });
       }
     }
     if (Successful.length > 0) await this.ctx.broker.store.sync();
@@ -198,11 +209,9 @@ export class SnsService {
 
   private async publishOne(topic: Exchange, m: CheckedMessage, key: SnsSigningKey): Promise<Params> {
     const attrs = topicAttributes(topic);
-    if (attrs.FifoTopic === 'true') {
-      if (m.groupId === undefined) throw invalidParameter('The MessageGroupId parameter is required for FIFO topics');
-      if (m.dedupId === undefined && attrs.ContentBasedDeduplication !== 'true') {
-        throw invalidParameter('The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
-      }
+    const fifo = attrs.FifoTopic === 'true';
+    checkFifo(m, fifo, attrs);
+    if (fifo && m.groupId !== undefined) {
       // SNS's 5-minute de-duplication window: a repeat is accepted, answered as the first, not delivered.
       const dedupKey = m.dedupId ?? createHash('sha256').update(m.message).digest('hex');
       const seen = this.ctx.topics.fifoDuplicate(topic.name, dedupKey);
@@ -212,9 +221,6 @@ export class SnsService {
       this.ctx.topics.fifoRemember(topic.name, dedupKey, { messageId, sequenceNumber });
       await deliver(this.ctx, key, topic, m, messageId, { groupId: m.groupId, dedupId: dedupKey, sequenceNumber });
       return { MessageId: messageId, SequenceNumber: sequenceNumber };
-    }
-    if (m.dedupId !== undefined) {
-      throw invalidParameter('MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type');
     }
     const messageId = randomUUID();
     await deliver(this.ctx, key, topic, m, messageId);
@@ -258,6 +264,19 @@ export class SnsService {
   }
 }
 
+/** A message's FIFO members checked against its topic's kind; returns the message. */
+function checkFifo(m: CheckedMessage, fifo: boolean, attrs: Readonly<Record<string, string>>): CheckedMessage {
+  if (fifo) {
+    if (m.groupId === undefined) throw invalidParameter('The MessageGroupId parameter is required for FIFO topics');
+    if (m.dedupId === undefined && attrs.ContentBasedDeduplication !== 'true') {
+      throw invalidParameter('The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+    }
+  } else if (m.dedupId !== undefined) {
+    throw invalidParameter('MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type');
+  }
+  return m;
+}
+
 function defaultTopicAttribute(k: string): string | undefined {
   return k === 'SignatureVersion' ? '1' : k === 'FifoTopic' || k === 'ContentBasedDeduplication' ? 'false' : k === 'DisplayName' ? '' : undefined;
 }
@@ -287,12 +306,27 @@ function tagsOf(raw: unknown): Record<string, string> | undefined {
   const out: Record<string, string> = {};
   for (const t of raw as { Key?: unknown; Value?: unknown }[]) {
     if (typeof t?.Key !== 'string' || t.Key === '' || t.Key.length > 128) throw invalidParameter('Tags Reason: Tag keys must be between 1 and 128 characters');
+    if (Object.hasOwn(out, t.Key)) throw invalidParameter('Duplicated keys are not allowed.');
     const value = typeof t.Value === 'string' ? t.Value : '';
     if (value.length > 256) throw invalidParameter('Tags Reason: Tag values must be at most 256 characters');
     out[t.Key] = value;
   }
   if (Object.keys(out).length > TAGS_MAX) throw new AwsError('TagLimitExceeded', 'Could not complete request: tag quota of per resource exceeded');
   return out;
+}
+
+/** The bytes of an entry's MessageAttributes as sent (name, DataType, value), before they are checked. */
+function rawAttributesBytes(raw: unknown): number {
+  if (typeof raw !== 'object' || raw === null) return 0;
+  let n = 0;
+  for (const [name, a] of Object.entries(raw as Record<string, { DataType?: unknown; StringValue?: unknown; BinaryValue?: unknown }>)) {
+    n += Buffer.byteLength(name);
+    if (typeof a?.DataType === 'string') n += Buffer.byteLength(a.DataType);
+    if (typeof a?.StringValue === 'string') n += Buffer.byteLength(a.StringValue);
+    else if (a?.BinaryValue instanceof Uint8Array) n += a.BinaryValue.length;
+    else if (typeof a?.BinaryValue === 'string') n += Buffer.from(a.BinaryValue, 'base64').length;
+  }
+  return n;
 }
 
 interface BatchEntry extends Params {
@@ -305,7 +339,9 @@ function checkBatch(raw: unknown): BatchEntry[] {
   const ids = new Set<string>();
   for (const e of raw as Params[]) {
     const id = e?.Id;
-    if (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,80}$/.test(id)) throw new AwsError('InvalidBatchEntryId', "The Id of a batch entry in a batch request doesn't abide by the specification.");
+    if (typeof id !== 'string' || id === '') throw new AwsError('InvalidBatchEntryId', "The Id of a batch entry in a batch request doesn't abide by the specification.");
+    if (id.length > 80) throw new AwsError('InvalidBatchEntryId', `The Id of a batch entry in the batch request is too long: ${id}`);
+    if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new AwsError('InvalidBatchEntryId', `The Id of a batch entry in the batch request contains an impermissible character: ${id}`);
     if (ids.has(id)) throw new AwsError('BatchEntryIdsNotDistinct', 'Two or more batch entries in the request have the same Id.');
     ids.add(id);
   }

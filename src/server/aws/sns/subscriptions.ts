@@ -21,6 +21,7 @@ import {
   subscriptionArn,
   subscriptionNotFound,
   topicArn,
+  topicNameOf,
   topicOf,
   type Params,
   type SnsContext,
@@ -44,7 +45,7 @@ export async function subscribe(ctx: SnsContext, p: Params): Promise<Params> {
   if (!KNOWN_PROTOCOLS.has(protocol)) throw invalidParameter(`Amazon SNS does not support this protocol string: ${protocol}`);
   if (!PROTOCOLS.has(protocol)) throw invalidParameter(`Wharf does not deliver to protocol ${protocol}; it delivers to sqs, http and https`);
   const endpoint = typeof p.Endpoint === 'string' ? p.Endpoint : '';
-  const requested = checkSettable(stringMap(p, 'Attributes'), {});
+  const requested = checkSettable(stringMap(p, 'Attributes'), {}, 'Attributes Reason: ');
   const returnArn = p.ReturnSubscriptionArn === true || p.ReturnSubscriptionArn === 'true';
   const existing = [...ctx.topics.subscriptions(topic).byId.values()].find((s) => s.attributes.Protocol === protocol && s.attributes.Endpoint === endpoint);
   if (existing) {
@@ -58,6 +59,11 @@ export async function subscribe(ctx: SnsContext, p: Params): Promise<Params> {
   const attributes: Record<string, string> = { Protocol: protocol, Endpoint: endpoint, ...requested };
   if (protocol === 'sqs') {
     queue = sqsQueueOf(ctx, endpoint);
+    // AWS's text, "Invalid parameter:" twice included.
+    if (queue.name.endsWith('.fifo') && topicAttributes(topic).FifoTopic !== 'true') {
+      throw invalidParameter('Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics');
+    }
+    checkFifoDeadLetter(topic, attributes);
     attributes.PendingConfirmation = 'false';
     attributes.ConfirmationWasAuthenticated = 'true';
   } else {
@@ -81,10 +87,15 @@ export async function subscribe(ctx: SnsContext, p: Params): Promise<Params> {
 }
 
 export async function confirmSubscription(ctx: SnsContext, p: Params): Promise<Params> {
-  const topic = topicOf(ctx, p);
   const token = requiredString(p, 'Token');
-  const sub = [...ctx.topics.subscriptions(topic).byId.values()].find((s) => s.attributes.Token === token);
-  if (!sub) throw invalidParameter('Token');
+  // AWS: a token not of a token's form is "Invalid token"; one no subscription has is "Invalid
+  // parameter: Token" (not NotFound). The token names the subscription: a well-formed TopicArn of
+  // another (even missing) topic still confirms it.
+  if (!/^[0-9a-f]+$/i.test(token)) throw new AwsError('InvalidParameter', 'Invalid token');
+  topicNameOf(ctx, requiredString(p, 'TopicArn'));
+  const sub = [...ctx.topics.allSubscriptions()].find((s) => s.attributes.Token === token);
+  const topic = sub ? ctx.topics.topic(sub.topic) : undefined;
+  if (!topic || !sub) throw invalidParameter('Token');
   if (sub.attributes.PendingConfirmation === 'true') {
     const authenticated = p.AuthenticateOnUnsubscribe === true || p.AuthenticateOnUnsubscribe === 'true';
     await rebind(ctx, topic, sub, { ...sub.attributes, PendingConfirmation: 'false', ConfirmationWasAuthenticated: String(authenticated) });
@@ -131,7 +142,9 @@ export function getSubscriptionAttributes(ctx: SnsContext, p: Params): Params {
     SubscriptionPrincipal: `arn:aws:iam::${ctx.account}:user/wharf`,
   };
   for (const [k, v] of Object.entries(a)) if (!HIDDEN.has(k)) out[k] = v;
+  // AWS shows FilterPolicyScope only alongside a FilterPolicy (a scope set alone is kept, not shown).
   if (a.FilterPolicy !== undefined && a.FilterPolicyScope === undefined) out.FilterPolicyScope = 'MessageAttributes';
+  if (a.FilterPolicy === undefined) delete out.FilterPolicyScope;
   if (a.Protocol === 'http' || a.Protocol === 'https') out.EffectiveDeliveryPolicy = effectiveDeliveryPolicyJson(topicAttributes(topic).DeliveryPolicy, a.DeliveryPolicy);
   return { Attributes: out };
 }
@@ -140,7 +153,8 @@ export async function setSubscriptionAttributes(ctx: SnsContext, p: Params): Pro
   const { topic, sub } = findSubscription(ctx, requiredString(p, 'SubscriptionArn'), true) as { topic: Exchange; sub: Subscription };
   const name = requiredString(p, 'AttributeName');
   const value = p.AttributeValue === undefined || p.AttributeValue === null ? '' : String(p.AttributeValue);
-  const changed = checkSettable({ [name]: value }, sub.attributes);
+  const changed = checkSettable({ [name]: value }, sub.attributes, '');
+  checkFifoDeadLetter(topic, { ...sub.attributes, ...changed });
   const next: Record<string, string> = { ...sub.attributes };
   for (const [k, v] of Object.entries(changed)) {
     if (v === '' && (k === 'FilterPolicy' || k === 'RedrivePolicy' || k === 'DeliveryPolicy')) delete next[k];
@@ -151,12 +165,13 @@ export async function setSubscriptionAttributes(ctx: SnsContext, p: Params): Pro
 }
 
 /** The attributes checked as SNS checks them (given the subscription's current ones). */
-function checkSettable(attrs: Record<string, string>, current: Readonly<Record<string, string>>): Record<string, string> {
+/** `reason` prefixes the RawMessageDelivery text as AWS does: `Attributes Reason: ` for Subscribe, nothing for SetSubscriptionAttributes. */
+function checkSettable(attrs: Record<string, string>, current: Readonly<Record<string, string>>, reason: string): Record<string, string> {
   for (const k of Object.keys(attrs)) if (!SETTABLE.has(k)) throw invalidParameter('AttributeName');
   const out: Record<string, string> = { ...attrs };
   if (out.RawMessageDelivery !== undefined) {
     const v = out.RawMessageDelivery.toLowerCase();
-    if (v !== 'true' && v !== 'false') throw invalidParameter(`Attributes Reason: RawMessageDelivery: Invalid value [${out.RawMessageDelivery}]. Must be true or false.`);
+    if (v !== 'true' && v !== 'false') throw invalidParameter(`${reason}RawMessageDelivery: Invalid value [${out.RawMessageDelivery}]. Must be true or false.`);
     out.RawMessageDelivery = v;
   }
   if (out.FilterPolicyScope !== undefined && out.FilterPolicyScope !== 'MessageAttributes' && out.FilterPolicyScope !== 'MessageBody') {
@@ -168,7 +183,8 @@ function checkSettable(attrs: Record<string, string>, current: Readonly<Record<s
     try {
       compileFilterPolicy(policy, scope);
     } catch (err) {
-      if (err instanceof FilterPolicyError) throw new AwsError('InvalidParameter', err.message);
+      // AWS: Subscribe's texts read "Attributes Reason: FilterPolicy: ...", SetSubscriptionAttributes' "FilterPolicy: ...".
+      if (err instanceof FilterPolicyError) throw invalidParameter((err.detail.startsWith('FilterPolicy:') ? reason + err.detail : err.detail) + err.location);
       throw err;
     }
   }
@@ -189,6 +205,14 @@ function checkSettable(attrs: Record<string, string>, current: Readonly<Record<s
     }
   }
   return out;
+}
+
+/** AWS: an SQS FIFO queue's subscription to a FIFO topic needs a FIFO dead-letter queue. */
+function checkFifoDeadLetter(topic: Exchange, attributes: Readonly<Record<string, string>>): void {
+  if (topicAttributes(topic).FifoTopic !== 'true' || attributes.Protocol !== 'sqs' || !attributes.Endpoint.endsWith('.fifo')) return;
+  if (attributes.RedrivePolicy === undefined || attributes.RedrivePolicy === '') return;
+  const target = (JSON.parse(attributes.RedrivePolicy) as { deadLetterTargetArn: string }).deadLetterTargetArn;
+  if (!target.endsWith('.fifo')) throw invalidParameter('RedrivePolicy: must use a FIFO queue as DLQ for a FIFO Subscription to a FIFO Topic.');
 }
 
 function defaultOf(k: string): string | undefined {
@@ -225,6 +249,9 @@ function sqsQueueOf(ctx: SnsContext, endpoint: string): Queue {
 /** The subscription an ARN names; undefined (or NotFound when `required`) if there is none. */
 function findSubscription(ctx: SnsContext, arn: string, required: boolean): { topic: Exchange; sub: Subscription } | undefined {
   const parts = arn.split(':');
+  // AWS's texts: too few parts, then a topic ARN without the subscription's id.
+  if (parts.length < 6) throw invalidParameter(`SubscriptionArn Reason: An ARN must have at least 6 elements, not ${parts.length}`);
+  if (parts.length === 6) throw invalidParameter('SubscriptionId');
   if (parts.length !== 7 || parts[0] !== 'arn' || parts[2] !== 'sns') throw invalidParameter('SubscriptionArn');
   const topic = parts[4] === ctx.account ? ctx.topics.topic(parts[5]) : undefined;
   const sub = topic ? ctx.topics.subscriptions(topic).byId.get(parts[6]) : undefined;
