@@ -5,6 +5,7 @@
 // Every operation completes after a setImmediate so concurrent callers really interleave.
 
 import type { LogDisk, LogFile } from './disk.js';
+import { seededRandom as rng } from '../util/random.js';
 
 export interface FaultPlan {
   /** 1-based numbers of datasync calls (counted over the disk's life) that fail with ENOSPC. */
@@ -69,18 +70,6 @@ function fault(code: string, syscall: string): NodeJS.ErrnoException {
 }
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** mulberry32: small, seedable, good enough to pick crash outcomes. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class MemoryDisk {
   private files = new Map<string, MemFile>();

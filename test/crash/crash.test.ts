@@ -9,21 +9,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import amqp from 'amqplib';
 import { makeDataDir, skipUnderReference, spawnBroker } from '../helpers/broker.js';
+import { seededRandom as rng } from '../../src/util/random.js';
 
 const ROUNDS = 6;
 const QUEUE = 'crash-q';
-
-/** A small seeded PRNG so a failing run can be replayed (seed printed on failure). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function publishUntilKilled(url: string, prefix: string, confirmed: Set<string>): Promise<void> {
   let conn;

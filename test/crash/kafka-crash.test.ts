@@ -16,22 +16,12 @@ import { makeDataDir, spawnBroker, type SpawnedBroker } from '../helpers/broker.
 import { kafkaClient, skipKafkaUnderReference } from '../helpers/kafka.js';
 import { testBatch, values } from '../helpers/kafka-batch.js';
 import { RawKafka } from '../helpers/raw-kafka.js';
+import { seededRandom as rng } from '../../src/util/random.js';
 
 const ROUNDS = 5;
 const TOPIC = 'kcrash';
 const PARTITIONS = 3;
 const GROWN = 'kcrash-grown';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** partition -> offset -> value, for every record a producer got an acknowledgement for. */
 type Acked = Map<number, Map<number, string>>;

@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
+import { seededRandom } from '../../src/util/random.js';
 import {
   METHOD_FIELDS,
   encodeMethod,
@@ -59,16 +60,12 @@ export interface FuzzStats {
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same campaign. */
 export class Rng {
-  private s: number;
+  private readonly random: () => number;
   constructor(seed: number) {
-    this.s = seed >>> 0;
+    this.random = seededRandom(seed);
   }
   next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.random();
   }
   int(n: number): number {
     return Math.floor(this.next() * n);

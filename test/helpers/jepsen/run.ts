@@ -18,6 +18,7 @@ import { sleep } from '../async.js';
 import { makeDataDir, spawnBroker, type SpawnedBroker } from '../broker.js';
 import { startTestEtcd, TEST_LEASE_TTL_SEC, type EtcdProcess } from '../etcd.js';
 import { check, recordsOnDisk, type Acked, type CheckResult } from './checker.js';
+import { seededRandom } from '../../../src/util/random.js';
 
 export interface RunOptions {
   readonly seed: number;
@@ -65,18 +66,6 @@ export interface RunResult {
 
 const NAMES = ['n1', 'n2', 'n3'];
 const TTL_MS = TEST_LEASE_TTL_SEC * 1000;
-
-/** mulberry32: a small seeded generator, so a run's faults can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Cluster {
   etcd!: EtcdProcess;

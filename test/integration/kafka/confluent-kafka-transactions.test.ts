@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { startTestBroker, type TestBroker } from '../../helpers/broker.js';
 import { kafkaClient, skipKafkaUnderReference, topicName } from '../../helpers/kafka.js';
 import { readTopic, runPython, spawnPython } from '../../helpers/python-kafka.js';
+import { seededRandom as prng } from '../../../src/util/random.js';
 
 const TRANSACTIONS = `
 import json, sys
@@ -78,18 +79,6 @@ while True:
 c.close()
 print(json.dumps({'done': True}))
 `;
-
-/** A small seeded PRNG (mulberry32): a failing run names its seed, so it can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('python3-confluent-kafka (librdkafka): transactions', { skip: skipKafkaUnderReference }, () => {
   let broker: TestBroker;

@@ -10,6 +10,7 @@ import { OffsetStore } from '../../../../../src/broker/stream/groups/offset-stor
 import type { OffsetEntry, StoredGroupMeta, TopicPartitionRef } from '../../../../../src/broker/stream/groups/records.js';
 import { type MemoryLog, openMemoryLog, reopenMemoryLog, silentLogger } from '../../../../../src/store/index.js';
 import { settle } from '../../../../helpers/manual-scheduler.js';
+import { seededRandom as rng } from '../../../../../src/util/random.js';
 
 type Op =
   | { kind: 'commit'; groupId: string; entries: OffsetEntry[] }
@@ -18,17 +19,6 @@ type Op =
   | { kind: 'meta'; groupId: string; meta: StoredGroupMeta };
 
 type Model = Map<string, { meta: StoredGroupMeta | undefined; offsets: Map<string, OffsetEntry> }>;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomOp(rand: () => number, n: number): Op {
   const groupId = `g${Math.floor(rand() * 4)}`;
