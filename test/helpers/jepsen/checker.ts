@@ -36,8 +36,13 @@ export interface CheckResult {
   readonly problems: string[];
 }
 
-/** Every record of one partition's log on disk: its value by offset. */
-export async function recordsOnDisk(dataDir: string, topic: string, partition: number): Promise<Map<number, string>> {
+/** Every record of one partition's log on disk: its value by offset. `eachBatch` sees every stored batch with its base offset. */
+export async function recordsOnDisk(
+  dataDir: string,
+  topic: string,
+  partition: number,
+  eachBatch?: (base: number, batch: Buffer) => void,
+): Promise<Map<number, string>> {
   const id = streamIdIn(JSON.parse(await readFile(path.join(dataDir, 'meta.json'), 'utf8')), topic);
   if (id === undefined) throw new Error(`no stream ${topic} in ${dataDir}/meta.json`);
   const p = await Partition.open({
@@ -54,6 +59,7 @@ export async function recordsOnDisk(dataDir: string, topic: string, partition: n
       if (r.batches.length === 0) break;
       for (const b of r.batches) {
         const base = Number(b.readBigInt64BE(0));
+        eachBatch?.(base, b);
         for (const rec of decodeRecords(b)) out.set(base + rec.offsetDelta, rec.value?.toString() ?? '');
         at = base + b.readInt32BE(23) + 1;
       }

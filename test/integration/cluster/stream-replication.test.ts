@@ -7,17 +7,15 @@
 // committed prefix, byte for byte.
 
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
-import * as path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { Kafka, logLevel, type Admin, type ITopicMetadata } from 'kafkajs';
-import { Partition } from '../../../src/broker/stream/partition.js';
 import { nodeId } from '../../../src/cluster/streams/placement.js';
-import { silentLogger } from '../../../src/store/index.js';
 import { sleep, waitUntil } from '../../helpers/async.js';
 import { makeDataDir, spawnBroker, type SpawnedBroker } from '../../helpers/broker.js';
 import { startTestEtcd, TEST_LEASE_TTL_SEC, type EtcdProcess } from '../../helpers/etcd.js';
 import { topicName } from '../../helpers/kafka.js';
+import { recordsOnDisk as diskRecords } from '../../helpers/jepsen/checker.js';
 
 const LONG = { timeout: 120_000 } as const;
 const NAMES = ['n1', 'n2', 'n3'];
@@ -31,51 +29,12 @@ function kafka(bootstrap: readonly string[]): Kafka {
   });
 }
 
-/** Decodes one partition's log on disk: [offset, value] of every record, in order. */
+/** Decodes one partition's log on disk: [offset, value] of every record, in order; every batch carries its leader's epoch. */
 async function recordsOnDisk(dataDir: string, topic: string, partition: number): Promise<[number, string][]> {
-  const id = streamIdIn(JSON.parse(await readFile(path.join(dataDir, 'meta.json'), 'utf8')), topic);
-  assert.ok(id !== undefined, `stream ${topic} in ${dataDir}/meta.json`);
-  const p = await Partition.open({
-    dir: path.join(dataDir, 'streams', String(id), String(partition)),
-    fsync: 'batch',
-    logger: silentLogger,
-    config: { segmentBytesMax: 1 << 30, retentionBytes: -1, retentionMs: -1, maxMessageBytes: 1 << 20 },
+  const records = await diskRecords(dataDir, topic, partition, (base, b) => {
+    assert.ok(b.readInt32BE(12) >= 1, `the batch at ${base} carries the epoch of the leader that appended it`);
   });
-  try {
-    const { decodeRecords } = await import('../../../src/protocol/kafka/record-batch.js');
-    const out: [number, string][] = [];
-    let at = p.logStartOffset;
-    while (at < p.logEndOffset) {
-      const r = await p.read(at, 1 << 20);
-      if (r.batches.length === 0) break;
-      for (const b of r.batches) {
-        const base = Number(b.readBigInt64BE(0));
-        assert.ok(b.readInt32BE(12) >= 1, `the batch at ${base} carries the epoch of the leader that appended it`);
-        for (const rec of decodeRecords(b)) out.push([base + rec.offsetDelta, rec.value?.toString() ?? '']);
-        at = base + b.readInt32BE(23) + 1;
-      }
-    }
-    return out;
-  } finally {
-    await p.close();
-  }
-}
-
-function streamIdIn(v: unknown, topic: string): number | undefined {
-  if (Array.isArray(v)) {
-    for (const x of v) {
-      const id = streamIdIn(x, topic);
-      if (id !== undefined) return id;
-    }
-  } else if (typeof v === 'object' && v !== null) {
-    const o = v as Record<string, unknown>;
-    if (o.name === topic && typeof o.id === 'number' && 'partitions' in o) return o.id;
-    for (const x of Object.values(o)) {
-      const id = streamIdIn(x, topic);
-      if (id !== undefined) return id;
-    }
-  }
-  return undefined;
+  return [...records];
 }
 
 describe('replicated stream partitions (three nodes, kafkajs)', () => {
