@@ -11,7 +11,15 @@
 import assert from 'node:assert/strict';
 import { AMQPClient } from '@cloudamqp/amqp-client';
 import { uniqueName, withTimeout, WAIT_MS } from './async.js';
-import { enc, type ManagementApi } from './management.js';
+import { after } from 'node:test';
+import { enc, type ManagementApi, type ManagementScope } from './management.js';
+
+/** The suite's Tenancy over its management scope: what the tests make is deleted after them. */
+export function useTenancy(ctx: ManagementScope): Tenancy {
+  const t = new Tenancy(() => ctx.api, () => ctx.broker.url);
+  after(() => t.cleanup());
+  return t;
+}
 
 export class Tenancy {
   private readonly users = new Set<string>();

@@ -7,25 +7,24 @@
 // Run in reference mode too (see test/helpers/access.ts).
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { connect as amqpConnect, type ChannelModel } from 'amqplib';
 import { TEST_OPTS } from '../../helpers/async.js';
 import { assertRejectsWith, assertReply, serverClose } from '../../helpers/amqplib.js';
-import { Tenancy } from '../../helpers/access.js';
+import { useTenancy } from '../../helpers/access.js';
 import { skipWithoutReferenceManagement, useManagement } from '../../helpers/management.js';
 
 const ACCESS_REFUSED = 403;
 
 describe('permissions', { skip: skipWithoutReferenceManagement }, () => {
   const ctx = useManagement();
-  let t: Tenancy;
+  const t = useTenancy(ctx);
   let vhost = '';
   let user = { name: '', password: '' };
   const refused = (kind: string, name: string): string =>
     `ACCESS_REFUSED - access to ${kind} '${name}' in vhost '${vhost}' refused for user '${user.name}'`;
 
   before(async () => {
-    t = new Tenancy(() => ctx.api, () => ctx.broker.url);
     vhost = await t.vhost('acc-perm');
     user = await t.user('acc-perm');
     // configure: names starting "c"; write: "w" and the default exchange; read: "r" and "cr".
@@ -36,9 +35,6 @@ describe('permissions', { skip: skipWithoutReferenceManagement }, () => {
     for (const q of ['x-q', 'w-q', 'r-q', 'c-q']) await ch.assertQueue(q);
     for (const x of ['x-ex', 'w-ex', 'r-ex']) await ch.assertExchange(x, 'direct');
     await admin.close();
-  });
-  after(async () => {
-    await t.cleanup();
   });
 
   const connect = (): Promise<ChannelModel> => ctx.clients.connect(undefined, t.url(user.name, user.password, vhost));

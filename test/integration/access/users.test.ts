@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { TEST_OPTS, WAIT_MS, uniqueName, withTimeout } from '../../helpers/async.js';
-import { Tenancy, openRefusal } from '../../helpers/access.js';
+import { useTenancy, openRefusal } from '../../helpers/access.js';
 import { enc, skipWithoutReferenceManagement, useManagement } from '../../helpers/management.js';
 
 /** RabbitMQ's stored form, computed here independently of Wharf's code. */
@@ -21,13 +21,7 @@ const python = ['/usr/bin/python3', 'python3'].find((exe) => spawnSync(exe, ['-c
 
 describe('users and the tenancy API', { skip: skipWithoutReferenceManagement }, () => {
   const ctx = useManagement();
-  let t: Tenancy;
-  before(() => {
-    t = new Tenancy(() => ctx.api, () => ctx.broker.url);
-  });
-  after(async () => {
-    await t.cleanup();
-  });
+  const t = useTenancy(ctx);
 
   it('password_hash in sha256, sha512 and md5 form logs in with its password', TEST_OPTS, async () => {
     const v = await t.vhost('acc-hash');

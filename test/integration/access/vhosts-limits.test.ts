@@ -5,21 +5,15 @@
 // vhost and user limits with RabbitMQ's codes and texts.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { TEST_OPTS, once } from '../../helpers/async.js';
 import { assertRejectsWith, serverClose, type AmqpError } from '../../helpers/amqplib.js';
-import { Tenancy, openRefusal } from '../../helpers/access.js';
+import { useTenancy, openRefusal } from '../../helpers/access.js';
 import { enc, skipWithoutReferenceManagement, useManagement } from '../../helpers/management.js';
 
 describe('vhosts and limits', { skip: skipWithoutReferenceManagement }, () => {
   const ctx = useManagement();
-  let t: Tenancy;
-  before(() => {
-    t = new Tenancy(() => ctx.api, () => ctx.broker.url);
-  });
-  after(async () => {
-    await t.cleanup();
-  });
+  const t = useTenancy(ctx);
 
   describe('connection.open', () => {
     it('an unknown vhost is 530 "vhost X not found"', TEST_OPTS, async () => {
