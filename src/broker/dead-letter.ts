@@ -106,9 +106,12 @@ export function isDeadLetterCycle(headers: FieldTable, reason: DeathReason, targ
   return false;
 }
 
+/** The header a redelivery carries: how often the message came back (RabbitMQ quorum queues). */
+export const DELIVERY_COUNT_HEADER = 'x-delivery-count';
+
 /** A redelivery carries how often the message came back (RabbitMQ quorum queues: x-delivery-count). */
 export function withDeliveryCount(content: MessageContent, count: number): MessageContent {
-  return { ...content, properties: withHeaders(content.properties, (h) => ({ ...h, 'x-delivery-count': BigInt(count) })) };
+  return { ...content, properties: withHeaders(content.properties, (h) => ({ ...h, [DELIVERY_COUNT_HEADER]: BigInt(count) })) };
 }
 
 /** One x-death entry, read back for browsing dead letters. */

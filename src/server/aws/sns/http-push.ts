@@ -15,6 +15,7 @@
 // or dead endpoint only fills its own queue.
 
 import { setMaxListeners } from 'node:events';
+import { DELIVERY_COUNT_HEADER } from '../../../broker/dead-letter.js';
 import type { MessageStore } from '../../../broker/message-store.js';
 import type { MessageContent, PublishInput } from '../../../broker/message.js';
 import { Session, type DeliverySink } from '../../../broker/session.js';
@@ -341,7 +342,7 @@ function deadLetterInput(queue: string, content: MessageContent): PublishInput {
   const props = content.properties.length > 0 ? decodeProperties(content.properties) : {};
   const headers: FieldTable = {};
   for (const [k, v] of Object.entries(props.headers ?? {})) {
-    if (!k.toLowerCase().startsWith(SNS_HEADER_PREFIX) && k !== 'x-delivery-count') headers[k] = v;
+    if (!k.toLowerCase().startsWith(SNS_HEADER_PREFIX) && k !== DELIVERY_COUNT_HEADER) headers[k] = v;
   }
   const snsId = props.headers?.[`${SNS_HEADER_PREFIX}message-id`];
   const messageId = typeof snsId === 'string' ? snsId : props.messageId;

@@ -48,8 +48,6 @@ fifoAttributeHook.validate = validateFifoAttribute;
 
 /** The header that keeps SQS attributes' data types for the way back (AMQP headers have no "Number" type). */
 export const ATTRIBUTE_TYPES_HEADER = 'x-sqs-attribute-types';
-/** The header the broker adds to a redelivered message (broker/dead-letter.ts: withDeliveryCount). */
-const DELIVERY_COUNT_HEADER = 'x-delivery-count';
 const CONNECTION = 'aws-sqs';
 
 export interface SqsContext {
@@ -601,8 +599,9 @@ function receivedJson(r: Received, systemNames: readonly string[], attributeName
   const attrs = Object.fromEntries(Object.entries(system).filter(([n]) => wanted(systemNames, n)));
   if (Object.keys(attrs).length > 0) out.Attributes = attrs;
   // The broker's own headers (a dead-lettered message's x-death history, a redelivery's
-  // x-delivery-count) are AMQP's, not SQS message attributes (ApproximateReceiveCount says it).
-  const { [DELIVERY_COUNT_HEADER]: _count, ...headers } = withoutDeathHeaders(props.headers ?? {}) as Record<string, unknown>;
+  // x-delivery-count, in INTERNAL_HEADERS) are AMQP's, not SQS message attributes
+  // (ApproximateReceiveCount says it).
+  const headers = withoutDeathHeaders(props.headers ?? {}) as Record<string, unknown>;
   const types = parseTypes(headers[ATTRIBUTE_TYPES_HEADER]);
   const messageAttrs: Record<string, MessageAttributeValue> = {};
   for (const [name, v] of Object.entries(headers)) {
