@@ -7,21 +7,16 @@
 
 import { createHash } from 'node:crypto';
 import type { Args } from '../../../broker/message.js';
-import { DELIVERY_COUNT_HEADER } from '../../../broker/dead-letter.js';
 import { DEDUP_HEADER } from '../../../broker/queue/dedup.js';
-import { SENT_TIMESTAMP_HEADER } from './attributes.js';
 import type { Queue } from '../../../broker/queue/queue.js';
 import type { FieldTable } from '../../../protocol/amqp/index.js';
 import { AwsError } from '../errors.js';
-import { TRACE_HEADER } from './trace.js';
 
 /** The header naming a message's group: also what an AMQP publisher sets to join a group. */
 export const GROUP_HEADER = 'x-message-group-id';
 /** The MessageDeduplicationId as sent (or the body's SHA-256 with ContentBasedDeduplication). */
 export const DEDUP_ID_HEADER = 'x-sqs-deduplication-id';
 export const SEQUENCE_HEADER = 'x-sqs-sequence-number';
-/** Headers that carry SQS's own fields, never shown as message attributes. */
-export const INTERNAL_HEADERS: ReadonlySet<string> = new Set([GROUP_HEADER, DEDUP_ID_HEADER, SEQUENCE_HEADER, DEDUP_HEADER, SENT_TIMESTAMP_HEADER, TRACE_HEADER, DELIVERY_COUNT_HEADER]);
 
 /** What GetQueueAttributes shows for a FIFO queue unless set otherwise. */
 export const FIFO_DEFAULTS: Readonly<Record<string, string>> = {

@@ -19,7 +19,8 @@ import type { Vhost } from '../../../broker/vhost.js';
 import { decodeProperties, encodeProperties, type FieldTable } from '../../../protocol/amqp/index.js';
 import { AwsError } from '../errors.js';
 import { md5Hex, md5OfAttributes, type MessageAttributeValue } from './md5.js';
-import { deathsOf, withoutDeathHeaders } from '../../../broker/dead-letter.js';
+import { DELIVERY_COUNT_HEADER, deathsOf, withoutDeathHeaders } from '../../../broker/dead-letter.js';
+import { DEDUP_HEADER } from '../../../broker/queue/dedup.js';
 import { queueDoesNotExist, SqsReceiver, type ReceiveOptions, type Received } from './receiver.js';
 import type { RequestLife } from './waiters.js';
 import {
@@ -40,7 +41,7 @@ import {
 import { checkTags } from './redrive.js';
 
 export { MAX_MESSAGE_BYTES, SQS_ATTRIBUTES_ARG };
-import { FIFO_DEFAULTS, FIFO_QUEUE_ARGS, FIFO_SEQUENCER, expiredHandle, INTERNAL_HEADERS, RECEIVE_ATTEMPTS, SEQUENCE_HEADER, checkFifoCombination, checkQueueName, checkFifoBatchEntry, checkReceiveAttempt, checkStandardSend, fifoSend, fifoSystemAttributes, isFifo, validateFifoAttribute } from './fifo.js';
+import { FIFO_DEFAULTS, FIFO_QUEUE_ARGS, FIFO_SEQUENCER, DEDUP_ID_HEADER, GROUP_HEADER, expiredHandle, RECEIVE_ATTEMPTS, SEQUENCE_HEADER, checkFifoCombination, checkQueueName, checkFifoBatchEntry, checkReceiveAttempt, checkStandardSend, fifoSend, fifoSystemAttributes, isFifo, validateFifoAttribute } from './fifo.js';
 import { fifoAttributes as fifoAttributeHook } from './attributes.js';
 import { TRACE_HEADER, traceHeaderOf, traceSystemAttribute } from './trace.js';
 
@@ -48,6 +49,17 @@ fifoAttributeHook.validate = validateFifoAttribute;
 
 /** The header that keeps SQS attributes' data types for the way back (AMQP headers have no "Number" type). */
 export const ATTRIBUTE_TYPES_HEADER = 'x-sqs-attribute-types';
+/** Headers that carry SQS's own fields or the broker's, never shown as message attributes. */
+const INTERNAL_HEADERS: ReadonlySet<string> = new Set([
+  ATTRIBUTE_TYPES_HEADER,
+  GROUP_HEADER,
+  DEDUP_ID_HEADER,
+  SEQUENCE_HEADER,
+  DEDUP_HEADER,
+  SENT_TIMESTAMP_HEADER,
+  TRACE_HEADER,
+  DELIVERY_COUNT_HEADER,
+]);
 const CONNECTION = 'aws-sqs';
 
 export interface SqsContext {
@@ -605,7 +617,7 @@ function receivedJson(r: Received, systemNames: readonly string[], attributeName
   const types = parseTypes(headers[ATTRIBUTE_TYPES_HEADER]);
   const messageAttrs: Record<string, MessageAttributeValue> = {};
   for (const [name, v] of Object.entries(headers)) {
-    if (name === ATTRIBUTE_TYPES_HEADER || INTERNAL_HEADERS.has(name) || !wanted(attributeNames, name)) continue;
+    if (INTERNAL_HEADERS.has(name) || !wanted(attributeNames, name)) continue;
     if (Buffer.isBuffer(v)) messageAttrs[name] = { DataType: types[name] ?? 'Binary', BinaryValue: v };
     else if (typeof v === 'string') messageAttrs[name] = { DataType: types[name] ?? 'String', StringValue: v };
     else if (typeof v === 'number' || typeof v === 'bigint') messageAttrs[name] = { DataType: types[name] ?? 'Number', StringValue: String(v) };
