@@ -145,6 +145,8 @@ export interface SpawnOptions {
   readonly host?: string;
   /** A command it runs under, e.g. `ip netns exec NS` (none). */
   readonly wrap?: readonly string[];
+  /** How long it may take to print its listening line (10 s). */
+  readonly startTimeoutMs?: number;
 }
 
 /**
@@ -186,7 +188,7 @@ export async function spawnBroker(dataDir: string, extraArgs: string[] = [], opt
   });
   let match: RegExpExecArray;
   try {
-    match = await withTimeout(listening, BROKER_START_TIMEOUT_MS, 'wharf listening line');
+    match = await withTimeout(listening, options.startTimeoutMs ?? BROKER_START_TIMEOUT_MS, 'wharf listening line');
   } catch (err) {
     child.kill('SIGKILL');
     throw err;

@@ -101,6 +101,8 @@ export interface RunResult {
 const NAMES = ['n1', 'n2', 'n3'];
 const ETCD = 'etcd';
 const TTL_MS = TEST_LEASE_TTL_SEC * 1000;
+/** A node restarted under a loaded machine (three nodes, etcd and the producers on two shared cores) may take a while. */
+const NODE_START_TIMEOUT_MS = 60_000;
 
 /** Where the cluster's hosts (the nodes and etcd) run, and how to reach them. */
 interface Hosts {
@@ -158,7 +160,7 @@ class Cluster {
   async spawn(name: string): Promise<void> {
     const host = this.hosts.address(name);
     const args = ['--cluster', this.etcd.endpoint, '--node-name', name, '--advertise-host', host, '--cluster-lease-ttl', String(TEST_LEASE_TTL_SEC), ...this.hosts.nodeArgs];
-    this.nodes.set(name, await spawnBroker(this.dirs.get(name) ?? '', args, { host, wrap: this.hosts.wrap(name) }));
+    this.nodes.set(name, await spawnBroker(this.dirs.get(name) ?? '', args, { host, wrap: this.hosts.wrap(name), startTimeoutMs: NODE_START_TIMEOUT_MS }));
   }
 
   up(name: string): boolean {
@@ -447,6 +449,7 @@ async function networkFault(cluster: Cluster, f: NetworkFault): Promise<{ isrMin
     if (stepDownMs === undefined && (f.node.stderr().match(LEASE_LOST_LINE)?.length ?? 0) > stepDownsBefore) stepDownMs = Date.now() - t0;
     await sleep(200);
   }
+  if (stepDownMs === undefined && (f.node.stderr().match(LEASE_LOST_LINE)?.length ?? 0) > stepDownsBefore) stepDownMs = Date.now() - t0;
   net.mend(f.target);
   cluster.isolated.delete(f.target);
   return { ...(isrMin !== undefined ? { isrMin } : {}), ...(stepDownMs !== undefined ? { stepDownMs } : {}), ...(how !== undefined ? { how } : {}) };
