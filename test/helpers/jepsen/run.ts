@@ -384,7 +384,11 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
       ].filter((d) => d !== undefined).map((d) => `; ${d}`).join('');
       log(`nemesis: ${kind} ${event.node} (leader of ${topic}-${partition}${leader === undefined ? ': none' : ` epoch ${leader.epoch}`}) for ${downMs} ms; new leader after ${failoverMs ?? '-'} ms${detail}`);
       // Unless faults overlap, let the ISR recover first, so each one hits a whole cluster.
-      if (o.overlap !== true) await waitFor(full, 20_000);
+      if (o.overlap !== true) {
+        const w0 = Date.now();
+        const whole = await waitFor(full, 20_000);
+        log(`  every ISR whole again ${whole ? `${Date.now() - w0} ms after the fault ended` : 'NOT within 20 s'}`);
+      }
     }
     running = false;
     await Promise.all(workers);
@@ -420,15 +424,21 @@ interface NetworkFault {
   readonly downMs: number;
 }
 
-const LEASE_LOST_LINE = /etcd lease lost/g;
+/** The node's log line (its own timestamp first) when its lease lapsed and it stepped down. */
+const LEASE_LOST_LINE = /^(\S+) error etcd lease lost/gm;
+
+/** When the node last logged a step-down after its `before`th, as ms since the epoch. */
+function steppedDownAt(node: SpawnedBroker, before: number): number | undefined {
+  const lines = [...node.stderr().matchAll(LEASE_LOST_LINE)];
+  return lines.length > before ? Date.parse(lines[before]?.[1] ?? '') : undefined;
+}
 
 /** Cuts or slows the target's network for downMs, watching its partition's ISR (and its step-down), then mends it. */
 async function networkFault(cluster: Cluster, f: NetworkFault): Promise<{ isrMin?: number; stepDownMs?: number; how?: string }> {
   const net = cluster.hosts.net;
   if (net === undefined) throw new Error(`${f.kind} needs network: 'netns'`);
   const others = NAMES.filter((n) => n !== f.target);
-  const stepDownsBefore = f.node.stderr().match(LEASE_LOST_LINE)?.length ?? 0;
-  const t0 = Date.now();
+  const stepDownsBefore = [...f.node.stderr().matchAll(LEASE_LOST_LINE)].length;
   let how: string | undefined;
   if (f.kind === 'partition') {
     net.cut(f.target, [...others, ETCD]);
@@ -440,17 +450,18 @@ async function networkFault(cluster: Cluster, f: NetworkFault): Promise<{ isrMin
   } else {
     how = net.degrade(f.target, { delayMs: 100, jitterMs: 50, loss: 0.05 });
   }
+  // From the last rule in place (each is an iptables run in the namespace, slow on a loaded machine).
+  const t0 = Date.now();
   let isrMin: number | undefined;
-  let stepDownMs: number | undefined;
   const until = t0 + f.downMs;
   while (Date.now() < until) {
     const size = (await cluster.isrSizes(f.topic))?.[f.partition];
     if (size !== undefined && size > 0) isrMin = Math.min(isrMin ?? size, size);
-    if (stepDownMs === undefined && (f.node.stderr().match(LEASE_LOST_LINE)?.length ?? 0) > stepDownsBefore) stepDownMs = Date.now() - t0;
     await sleep(200);
   }
-  if (stepDownMs === undefined && (f.node.stderr().match(LEASE_LOST_LINE)?.length ?? 0) > stepDownsBefore) stepDownMs = Date.now() - t0;
   net.mend(f.target);
+  const at = steppedDownAt(f.node, stepDownsBefore);
+  const stepDownMs = at === undefined || Number.isNaN(at) ? undefined : at - t0;
   cluster.isolated.delete(f.target);
   return { ...(isrMin !== undefined ? { isrMin } : {}), ...(stepDownMs !== undefined ? { stepDownMs } : {}), ...(how !== undefined ? { how } : {}) };
 }

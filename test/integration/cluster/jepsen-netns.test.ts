@@ -15,6 +15,14 @@ describe('Jepsen-style check of replicated stream partitions under network parti
     const result = await jepsenRun({ seed: 16, seconds: 25, producers: 4, partitions: 2, network: 'netns', faults: NETWORK_FAULTS, log: (l) => t.diagnostic(l) });
     for (const line of summary(result)) t.diagnostic(line);
     for (const kind of NETWORK_FAULTS) assert.ok(result.events.some((e) => e.kind === kind), `the nemesis ran ${kind}`);
+    // Long enough that etcd expires the lease of a leader cut off from it, and that the lag limit
+    // (the 2 s TTL) drops followers that cannot fetch.
+    for (const e of result.events.filter((e) => e.kind === 'partition' && e.downMs >= 3000)) {
+      assert.notEqual(e.stepDownMs, undefined, `the leader cut off from etcd for ${e.downMs} ms stepped down`);
+    }
+    for (const e of result.events.filter((e) => e.kind === 'partition-peers' && e.downMs >= 3000)) {
+      assert.ok(e.isrMin !== undefined && e.isrMin < 3, `the ISR shrank while its leader's followers could not fetch for ${e.downMs} ms (smallest seen: ${e.isrMin})`);
+    }
     assert.ok(result.acknowledged > 0, 'records were acknowledged');
     assert.equal(result.check.lost, 0, `no acknowledged record lost: ${result.check.problems.join('; ')}`);
     assert.equal(result.check.divergent, 0, `no offset holds two values: ${result.check.problems.join('; ')}`);
