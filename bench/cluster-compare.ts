@@ -35,6 +35,7 @@ const HELP = `Usage: npm run bench:cluster -- [options]
   --no-stream           leave out the stream-queue row (x-queue-type stream, 1 KiB, publish only)
   --failover-window N   the failover publisher's window (100)
   --failover-before S   seconds of publishing before the kill (3)
+  --confirm-timeout S   the failover publisher gives a connection up after S seconds without a confirm (5)
   --lease-ttl S         Wharf's --cluster-lease-ttl (10, its default)
   --data-dir-base DIR   where the nodes' data dirs go (the OS temp dir)
   --results-dir DIR     where the JSON goes (bench/results)
@@ -56,6 +57,7 @@ interface Options {
   stream: boolean;
   failoverWindow: number;
   failoverBeforeSecs: number;
+  confirmTimeoutSecs: number;
   leaseTtlSecs: number;
   dataDirBase: string;
   resultsDir: string;
@@ -74,6 +76,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'no-stream': { type: 'boolean', default: false },
       'failover-window': { type: 'string', default: '100' },
       'failover-before': { type: 'string', default: '3' },
+      'confirm-timeout': { type: 'string', default: '5' },
       'lease-ttl': { type: 'string', default: '10' },
       'data-dir-base': { type: 'string', default: tmpdir() },
       'results-dir': { type: 'string', default: DEFAULT_RESULTS_DIR },
@@ -98,6 +101,7 @@ function parseOptions(argv: string[]): Options | undefined {
     stream: !values['no-stream'],
     failoverWindow: whole('failover-window', values['failover-window'], 1),
     failoverBeforeSecs: whole('failover-before', values['failover-before'], 1),
+    confirmTimeoutSecs: whole('confirm-timeout', values['confirm-timeout'], 1),
     leaseTtlSecs: whole('lease-ttl', values['lease-ttl'], 2),
     dataDirBase: values['data-dir-base'],
     resultsDir: values['results-dir'],
@@ -113,6 +117,8 @@ interface Cluster {
   leaderOf(queue: string, alive: readonly FailoverNode[]): Promise<string | undefined>;
   kill(name: string): void;
   stop(): Promise<void>;
+  /** Learnt from the first queue: whether the system names a queue's leader at all. */
+  namesLeaders?: boolean;
 }
 
 async function getJson(port: number, path: string): Promise<unknown> {
@@ -216,10 +222,27 @@ async function deleteQueue(url: string, queue: string): Promise<void> {
   }
 }
 
+const LEADER_WAIT_MS = 5_000;
+
+/**
+ * The queue's leader, asked until the system names one (a replicated queue may elect its
+ * first leader just after declare-ok); a system that named none the first time is asked
+ * once after that, and the queue is taken to live on node 1, where it was declared.
+ */
 async function leaderFor(c: Cluster, queue: string): Promise<{ leader: FailoverNode; named: boolean }> {
-  const name = await c.leaderOf(queue, c.nodes);
-  const leader = c.nodes.find((n) => n.name === name);
-  return leader === undefined ? { leader: c.nodes[0], named: false } : { leader, named: true };
+  const deadline = Date.now() + (c.namesLeaders === false ? 0 : LEADER_WAIT_MS);
+  for (;;) {
+    const name = await c.leaderOf(queue, c.nodes);
+    const leader = c.nodes.find((n) => n.name === name);
+    if (leader !== undefined) {
+      c.namesLeaders = true;
+      return { leader, named: true };
+    }
+    if (Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  c.namesLeaders = false;
+  return { leader: c.nodes[0], named: false };
 }
 
 async function throughputRow(c: Cluster, o: Options, type: 'quorum' | 'stream', sizeBytes: number): Promise<Row> {
@@ -257,6 +280,7 @@ async function failover(c: Cluster, o: Options): Promise<NonNullable<SystemResul
     window: o.failoverWindow,
     beforeKillMs: o.failoverBeforeSecs * 1000,
     afterRecoveryMs: 2000,
+    confirmTimeoutMs: o.confirmTimeoutSecs * 1000,
     deadlineMs: Math.max(60_000, o.leaseTtlSecs * 3000),
     kill: () => c.kill(leader.name),
     leaderNow: (alive) => c.leaderOf(queue, alive),
@@ -317,7 +341,8 @@ function renderSystem(r: SystemResult): string {
   const f = r.failover;
   if (f !== undefined) {
     lines.push(
-      `kill -9 of the leader ${f.leader}: reconnected to ${f.survivor ?? '-'} after ${ms(f.reconnectMs)} ms, first confirm after ${ms(f.firstConfirmMs)} ms, ` +
+      `kill -9 of the leader ${f.leader}: reconnected after ${ms(f.reconnectMs)} ms, first confirm (on ${f.survivor ?? '-'}) after ${ms(f.firstConfirmMs)} ms` +
+        `${f.confirmTimeouts > 0 ? ` (${f.confirmTimeouts} confirm timeout(s) first)` : ''}, ` +
         `new leader ${f.leaderNamed ? `${f.newLeader ?? 'none'} after ${ms(f.newLeaderMs)} ms` : 'n/a (not replicated)'}; ` +
         `${f.confirmedTotal} confirmed, ${f.lostConfirmed} of them lost (drained ${f.drained})`,
     );

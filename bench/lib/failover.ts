@@ -3,7 +3,8 @@
 // carrying a sequence number) runs on a connection to the queue's leader; the
 // leader's process is killed with SIGKILL; the publisher reconnects as a client
 // with the three addresses would (the next address, then the next, 100 ms apart),
-// declares the queue again, re-sends what was unconfirmed and goes on. Measured
+// declares the queue again, re-sends what was unconfirmed and goes on; a link with
+// no confirm for a while is given up the same way (a confirm timeout). Measured
 // from the kill: the first confirm on the new connection, and (where the system
 // names one) the queue's new leader. Then a consumer on the surviving node drains
 // the queue and counts the confirmed sequence numbers that did not come back.
@@ -27,6 +28,8 @@ export interface FailoverOptions {
   readonly beforeKillMs: number;
   /** Publishing after the first confirm on the new connection. */
   readonly afterRecoveryMs: number;
+  /** A link with messages outstanding and no confirm for this long is closed and replaced. */
+  readonly confirmTimeoutMs: number;
   /** Give up waiting for a confirm or a leader after this long from the kill. */
   readonly deadlineMs: number;
   /** kill -9 of `leader`'s process. */
@@ -52,6 +55,8 @@ export interface FailoverResult {
   /** Confirmed messages (distinct sequence numbers) the drain on the survivor did not return. */
   readonly lostConfirmed: number;
   readonly drained: number;
+  /** Links given up for want of a confirm (confirmTimeoutMs). */
+  readonly confirmTimeouts: number;
 }
 
 const RECONNECT_PAUSE_MS = 100;
@@ -73,6 +78,8 @@ interface Link {
   readonly ch: ConfirmChannel;
   readonly generation: number;
   down: boolean;
+  /** The first error the connection or channel reported. */
+  why?: unknown;
 }
 
 class Publisher {
@@ -89,8 +96,23 @@ class Publisher {
   /** performance.now() of the first confirm on a link of generation >= firstConfirmGeneration. */
   firstConfirmAt: number | undefined;
   firstConfirmGeneration = Number.MAX_SAFE_INTEGER;
+  /** When the current link opened or last had a publish confirmed. */
+  private progressAt = 0;
+  confirmTimeouts = 0;
 
   constructor(private readonly o: FailoverOptions) {}
+
+  /**
+   * A link with messages outstanding and no confirm for confirmTimeoutMs is given up
+   * (closed; its unconfirmed messages are sent again on the next), as a client with a
+   * confirm timeout does (RabbitMQ's PerfTest has --confirm-timeout).
+   */
+  checkConfirmTimeout(): void {
+    const link = this.link;
+    if (link === undefined || this.unconfirmed.size === 0 || now() - this.progressAt < this.o.confirmTimeoutMs) return;
+    this.confirmTimeouts++;
+    this.linkDown(link, new Error(`no confirm for ${this.o.confirmTimeoutMs} ms with ${this.unconfirmed.size} outstanding`));
+  }
 
   get current(): Link | undefined {
     return this.link;
@@ -104,10 +126,13 @@ class Publisher {
       ch.on('error', () => undefined);
       await withTimeout(ch.assertQueue(this.o.queue, { durable: true, arguments: this.o.queueArguments }), OPEN_TIMEOUT_MS, 'queue.declare');
       const link: Link = { node, conn, ch, generation: ++this.generation, down: false };
-      const onDown = (): void => this.linkDown(link);
+      const onDown = (err?: unknown): void => this.linkDown(link, err);
       conn.once('close', onDown);
       ch.once('close', onDown);
+      conn.on('error', (err: unknown) => (link.why ??= err));
+      ch.on('error', (err: unknown) => (link.why ??= err));
       this.link = link;
+      this.progressAt = now();
       this.pokePump();
       return link;
     } catch (err) {
@@ -116,9 +141,11 @@ class Publisher {
     }
   }
 
-  private linkDown(link: Link): void {
+  private linkDown(link: Link, err: unknown): void {
     if (link.down) return;
     link.down = true;
+    const why = link.why ?? err;
+    if (!this.stopped) this.o.log(`  link to ${link.node.name} down${why instanceof Error ? `: ${why.message}` : ''}`);
     if (this.link === link) this.link = undefined;
     for (const s of this.unconfirmed) this.resend.push(s);
     this.unconfirmed.clear();
@@ -159,6 +186,7 @@ class Publisher {
     if (link.down || !this.unconfirmed.delete(seq)) return;
     if (err) this.resend.push(seq);
     else {
+      this.progressAt = now();
       this.confirmed.add(seq);
       if (this.firstConfirmAt === undefined && link.generation >= this.firstConfirmGeneration) this.firstConfirmAt = now();
     }
@@ -175,18 +203,27 @@ class Publisher {
   }
 }
 
-/** Reconnects to the nodes after `from`, in turn, until one opens a channel and declares the queue, or the deadline. */
-async function reconnect(p: Publisher, o: FailoverOptions, from: string, deadline: number): Promise<Link | undefined> {
+/**
+ * Keeps the publisher connected until it stops: whenever its link is down, opens the
+ * node after the last one tried, 100 ms apart. Resolves with the kill-relative time of
+ * the first link opened after the kill (read through `openedAt`).
+ */
+async function keepConnected(p: Publisher, o: FailoverOptions, from: string, deadline: number, onOpen: (link: Link) => void): Promise<void> {
   let i = o.nodes.findIndex((n) => n.name === from);
-  while (now() < deadline) {
+  while (!p.stopped && now() < deadline) {
+    if (p.current !== undefined) {
+      await sleep(50);
+      p.checkConfirmTimeout();
+      continue;
+    }
     i = (i + 1) % o.nodes.length;
     try {
-      return await p.open(o.nodes[i]);
-    } catch {
+      onOpen(await p.open(o.nodes[i]));
+    } catch (err) {
+      o.log(`  reconnect to ${o.nodes[i].name} failed: ${(err as Error).message.split('\n')[0]}`);
       await sleep(RECONNECT_PAUSE_MS);
     }
   }
-  return undefined;
 }
 
 async function pollLeader(o: FailoverOptions, alive: readonly FailoverNode[], killedAt: number, deadline: number): Promise<{ ms: number; leader: string } | undefined> {
@@ -239,15 +276,20 @@ export async function measureFailover(o: FailoverOptions): Promise<FailoverResul
   const leaderPoll = o.namesLeader ? pollLeader(o, alive, killedAt, deadline) : Promise.resolve(undefined);
   // The client notices the dead connection (its socket closes with the process), then reconnects.
   while (p.current !== undefined && p.current === killedLink && now() < deadline) await sleep(10);
-  const link = await reconnect(p, o, o.leader, deadline);
-  const reconnectMs = link === undefined ? undefined : now() - killedAt;
+  let link: Link | undefined;
+  let reconnectMs: number | undefined;
+  const connected = keepConnected(p, o, o.leader, deadline, (l) => {
+    if (link === undefined) reconnectMs = now() - killedAt;
+    else o.log(`  link to ${link.node.name} went down; reconnected to ${l.node.name}`);
+    link = l;
+  });
   while (p.firstConfirmAt === undefined && now() < deadline) await sleep(10);
   const firstConfirmMs = p.firstConfirmAt === undefined ? undefined : p.firstConfirmAt - killedAt;
   if (firstConfirmMs !== undefined) await sleep(o.afterRecoveryMs);
   const leader = await leaderPoll;
   await p.stop();
-  await pumping;
-  const survivor = p.current?.node ?? link?.node ?? alive[0];
+  await Promise.all([pumping, connected]);
+  const survivor = p.current?.node ?? (link as Link | undefined)?.node ?? alive[0];
   const seen = await drain(survivor, o.queue);
   let lost = 0;
   for (const s of p.confirmed) if (!seen.has(s)) lost++;
@@ -261,5 +303,6 @@ export async function measureFailover(o: FailoverOptions): Promise<FailoverResul
     confirmedTotal: p.confirmed.size,
     lostConfirmed: lost,
     drained: seen.size,
+    confirmTimeouts: p.confirmTimeouts,
   };
 }
