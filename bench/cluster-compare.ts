@@ -37,6 +37,7 @@ const HELP = `Usage: npm run bench:cluster -- [options]
   --failover-before S   seconds of publishing before the kill (3)
   --confirm-timeout S   the failover publisher gives a connection up after S seconds without a confirm (5)
   --lease-ttl S         Wharf's --cluster-lease-ttl (10, its default)
+  --wharf-cli PATH      run another build's dist/src/cli/main.js as the Wharf nodes (this build's by default)
   --data-dir-base DIR   where the nodes' data dirs go (the OS temp dir)
   --results-dir DIR     where the JSON goes (bench/results)
 `;
@@ -59,6 +60,7 @@ interface Options {
   failoverBeforeSecs: number;
   confirmTimeoutSecs: number;
   leaseTtlSecs: number;
+  wharfCli: string | undefined;
   dataDirBase: string;
   resultsDir: string;
 }
@@ -78,6 +80,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'failover-before': { type: 'string', default: '3' },
       'confirm-timeout': { type: 'string', default: '5' },
       'lease-ttl': { type: 'string', default: '10' },
+      'wharf-cli': { type: 'string' },
       'data-dir-base': { type: 'string', default: tmpdir() },
       'results-dir': { type: 'string', default: DEFAULT_RESULTS_DIR },
       help: { type: 'boolean', short: 'h', default: false },
@@ -103,6 +106,7 @@ function parseOptions(argv: string[]): Options | undefined {
     failoverBeforeSecs: whole('failover-before', values['failover-before'], 1),
     confirmTimeoutSecs: whole('confirm-timeout', values['confirm-timeout'], 1),
     leaseTtlSecs: whole('lease-ttl', values['lease-ttl'], 2),
+    wharfCli: values['wharf-cli'],
     dataDirBase: values['data-dir-base'],
     resultsDir: values['results-dir'],
   };
@@ -117,8 +121,8 @@ interface Cluster {
   leaderOf(queue: string, alive: readonly FailoverNode[]): Promise<string | undefined>;
   kill(name: string): void;
   stop(): Promise<void>;
-  /** Learnt from the first queue: whether the system names a queue's leader at all. */
-  namesLeaders?: boolean;
+  /** Learnt from the first queue of each type: whether the system names its leader at all. */
+  readonly namesLeaders: Map<'quorum' | 'stream', boolean>;
 }
 
 async function getJson(port: number, path: string): Promise<unknown> {
@@ -152,16 +156,17 @@ async function rabbitCluster(o: Options): Promise<Cluster> {
         return typeof q?.leader === 'string' ? q.leader : undefined;
       }),
     kill: (name) => rc.kill(name),
+    namesLeaders: new Map(),
     stop: () => rc.stop(),
   };
   return c;
 }
 
 async function wharfCluster(o: Options): Promise<Cluster> {
-  const wc = await startWharfCluster(o.dataDirBase, o.nodes, o.leaseTtlSecs);
+  const wc = await startWharfCluster(o.dataDirBase, o.nodes, o.leaseTtlSecs, o.wharfCli);
   const c: Cluster = {
     id: 'wharf',
-    label: `Wharf (lease TTL ${o.leaseTtlSecs} s)`,
+    label: `Wharf ${o.wharfCli === undefined ? 'this build' : o.wharfCli} (lease TTL ${o.leaseTtlSecs} s)`,
     nodes: wc.nodes.map((n) => ({ name: n.name, url: n.child.url, httpPort: n.child.httpPort })),
     // The queue object's `leader` where replicated queues name one; else the node whose /api/nodes
     // entry leads queue/<vhost>/<queue>; else none (queues are each node's own).
@@ -169,11 +174,13 @@ async function wharfCluster(o: Options): Promise<Cluster> {
       firstAnswer(c, alive, async (port) => {
         const q = (await getJson(port, `/api/queues/%2F/${encodeURIComponent(queue)}`)) as { leader?: unknown } | undefined;
         if (typeof q?.leader === 'string') return q.leader;
-        const resource = `queue/%2F/${encodeURIComponent(queue)}`;
+        // A quorum queue's resource, or a stream queue's (a stream of one partition).
+        const resources = [`queue/%2F/${encodeURIComponent(queue)}`, `stream/%2F/${encodeURIComponent(queue)}/0`];
         const nodes = (await getJson(port, '/api/nodes')) as { name: string; running?: boolean; leaders?: { resource: string }[] }[] | undefined;
-        return nodes?.find((n) => n.running !== false && n.leaders?.some((l) => l.resource === resource))?.name;
+        return nodes?.find((n) => n.running !== false && n.leaders?.some((l) => resources.includes(l.resource)))?.name;
       }),
     kill: (name) => wc.kill(name),
+    namesLeaders: new Map(),
     stop: () => wc.stop(),
   };
   return c;
@@ -226,22 +233,22 @@ const LEADER_WAIT_MS = 5_000;
 
 /**
  * The queue's leader, asked until the system names one (a replicated queue may elect its
- * first leader just after declare-ok); a system that named none the first time is asked
+ * first leader just after declare-ok); a system that named none for the type's first queue is asked
  * once after that, and the queue is taken to live on node 1, where it was declared.
  */
-async function leaderFor(c: Cluster, queue: string): Promise<{ leader: FailoverNode; named: boolean }> {
-  const deadline = Date.now() + (c.namesLeaders === false ? 0 : LEADER_WAIT_MS);
+async function leaderFor(c: Cluster, queue: string, type: 'quorum' | 'stream'): Promise<{ leader: FailoverNode; named: boolean }> {
+  const deadline = Date.now() + (c.namesLeaders.get(type) === false ? 0 : LEADER_WAIT_MS);
   for (;;) {
     const name = await c.leaderOf(queue, c.nodes);
     const leader = c.nodes.find((n) => n.name === name);
     if (leader !== undefined) {
-      c.namesLeaders = true;
+      c.namesLeaders.set(type, true);
       return { leader, named: true };
     }
     if (Date.now() >= deadline) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  c.namesLeaders = false;
+  c.namesLeaders.set(type, false);
   return { leader: c.nodes[0], named: false };
 }
 
@@ -251,7 +258,7 @@ async function throughputRow(c: Cluster, o: Options, type: 'quorum' | 'stream', 
   const queue = `${prefix}-1`; // wharf perf's name for queue 1 of PREFIX
   const driver = driverCommand('perf').argv;
   await declare(c.nodes[0].url, queue, type);
-  const { leader, named } = await leaderFor(c, queue);
+  const { leader, named } = await leaderFor(c, queue, type);
   const base = ['--queues', '1', '--queue-prefix', prefix, '--no-declare', '--no-cleanup'];
   const timeoutMs = (o.durationSecs + o.warmupSecs + 180) * 1000;
   try {
@@ -269,7 +276,7 @@ async function throughputRow(c: Cluster, o: Options, type: 'quorum' | 'stream', 
 async function failover(c: Cluster, o: Options): Promise<NonNullable<SystemResult['failover']>> {
   const queue = 'cc-failover';
   await declare(c.nodes[0].url, queue, 'quorum');
-  const { leader, named } = await leaderFor(c, queue);
+  const { leader, named } = await leaderFor(c, queue, 'quorum');
   log(`  failover: leader ${leader.name}${named ? '' : ' (not named by the system: the node the queue was declared on)'}`);
   const r = await measureFailover({
     nodes: c.nodes,
@@ -327,7 +334,7 @@ const ms = (x: number | undefined): string => (x === undefined ? '-' : formatNum
 const pad = (cells: string[], widths: number[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
 
 function renderSystem(r: SystemResult): string {
-  const lines = [`${r.label}, ${r.rows[0]?.leaderNamed === false ? 'queue unreplicated (the system names no leader)' : 'quorum queue with 3 replicas'}${r.error ? `: ${r.error}` : ''}`];
+  const lines = [`${r.label}${r.error ? `: ${r.error}` : ''}`];
   const widths = [16, 18, 12, 10, 10, 10, 12];
   lines.push(pad(['row', 'leader', 'confirmed/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'drain/s'], widths));
   for (const row of r.rows) {
@@ -335,9 +342,10 @@ function renderSystem(r: SystemResult): string {
     lines.push(
       row.error !== undefined
         ? `${row.label.padEnd(widths[0])}  failed: ${row.error}`
-        : pad([row.label, row.leader, ms(row.publish?.confirmRate), ms(l?.p50), ms(l?.p99), ms(l?.p999), row.drain ? ms(row.drain.consumeRate) : '-'], widths),
+        : pad([row.label, `${row.leader}${row.leaderNamed ? '' : '*'}`, ms(row.publish?.confirmRate), ms(l?.p50), ms(l?.p99), ms(l?.p999), row.drain ? ms(row.drain.consumeRate) : '-'], widths),
     );
   }
+  if (r.rows.some((row) => !row.leaderNamed)) lines.push('* the system names no leader for this queue: it lives on the node it was declared on, unreplicated');
   const f = r.failover;
   if (f !== undefined) {
     lines.push(

@@ -26,7 +26,8 @@ export interface WharfCluster {
   stop(): Promise<void>;
 }
 
-export async function startWharfCluster(baseDir: string, count: number, leaseTtlSec: number): Promise<WharfCluster> {
+/** `cliPath`: another build's dist/src/cli/main.js instead of this one's (undefined: this one). */
+export async function startWharfCluster(baseDir: string, count: number, leaseTtlSec: number, cliPath?: string): Promise<WharfCluster> {
   const etcd = await startEtcd();
   const nodes: WharfNode[] = [];
   const dirs: string[] = [];
@@ -59,7 +60,7 @@ export async function startWharfCluster(baseDir: string, count: number, leaseTtl
       const dataDir = mkdtempSync(join(baseDir, `wharf-cluster-${name}-`));
       dirs.push(dataDir);
       const serveArgs = ['--cluster', etcd.endpoint, '--node-name', name, '--advertise-host', '127.0.0.1', '--cluster-lease-ttl', String(leaseTtlSec)];
-      const child = await startWharf(dataDir, [], serveArgs);
+      const child = await startWharf(dataDir, [], serveArgs, cliPath);
       nodes.push({ name, child, dataDir, killed: false });
     }
   } catch (err) {
