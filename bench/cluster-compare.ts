@@ -149,11 +149,13 @@ async function rabbitCluster(o: Options): Promise<Cluster> {
     id: 'rabbitmq',
     label: `RabbitMQ ${rabbitmqVersion()}`,
     nodes: rc.nodes.map((n) => ({ name: n.name, url: n.url, httpPort: n.httpPort })),
-    // The management API's queue object names a quorum queue's leader (and its members).
+    // The management API's queue object names a quorum queue's leader (and its members); a
+    // stream queue's object has no `leader` in 3.10, but its `node` is the stream's leader.
     leaderOf: (queue, alive) =>
       firstAnswer(c, alive, async (port) => {
-        const q = (await getJson(port, `/api/queues/%2F/${encodeURIComponent(queue)}`)) as { leader?: unknown } | undefined;
-        return typeof q?.leader === 'string' ? q.leader : undefined;
+        const q = (await getJson(port, `/api/queues/%2F/${encodeURIComponent(queue)}`)) as { leader?: unknown; node?: unknown; type?: unknown } | undefined;
+        if (typeof q?.leader === 'string') return q.leader;
+        return q?.type === 'stream' && typeof q.node === 'string' ? q.node : undefined;
       }),
     kill: (name) => rc.kill(name),
     namesLeaders: new Map(),

@@ -10,6 +10,7 @@
 // the queue and counts the confirmed sequence numbers that did not come back.
 
 import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import { sleep, withTimeout } from '../../test/helpers/async.js';
 
 export interface FailoverNode {
   readonly name: string;
@@ -63,14 +64,7 @@ const RECONNECT_PAUSE_MS = 100;
 const OPEN_TIMEOUT_MS = 5_000;
 const DRAIN_IDLE_MS = 2_000;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const now = (): number => performance.now();
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)));
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
 
 interface Link {
   readonly node: FailoverNode;
@@ -119,7 +113,7 @@ class Publisher {
   }
 
   async open(node: FailoverNode): Promise<Link> {
-    const conn = await withTimeout(amqp.connect(node.url), OPEN_TIMEOUT_MS, `connect to ${node.name}`);
+    const conn = await withTimeout(amqp.connect(node.url), OPEN_TIMEOUT_MS, `a connection to ${node.name}`);
     conn.on('error', () => undefined);
     try {
       const ch = await withTimeout(conn.createConfirmChannel(), OPEN_TIMEOUT_MS, 'channel.open');
@@ -198,7 +192,7 @@ class Publisher {
     this.pokePump();
     const link = this.link;
     if (link === undefined) return;
-    await withTimeout(link.ch.waitForConfirms(), 30_000, 'waiting for the last confirms').catch(() => undefined);
+    await withTimeout(link.ch.waitForConfirms(), 30_000, 'the last confirms').catch(() => undefined);
     await link.conn.close().catch(() => undefined);
   }
 }
