@@ -490,6 +490,7 @@ export class Broker {
       nextStreamId: () => this.nextStreamId++,
       policies: this.policies,
       queueLimit: () => this.access.vhost(name)?.limits['max-queues'],
+      replication: () => this.replication,
     });
     this.vhosts.set(name, v);
     return v;

@@ -19,6 +19,7 @@ import type { TransactionCoordinator } from './stream/txn/index.js';
 import { Stream, type StreamEnv } from './stream/stream.js';
 import { declaresStream } from './stream/queue-args.js';
 import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
+import type { StreamReplication } from './stream/replication.js';
 import { notSupported } from './session-streams.js';
 import { MessageCounters } from './stats.js';
 import { applyToExchange, applyToQueue, applyToStream, type PolicyLookup } from './policy/apply.js';
@@ -49,6 +50,8 @@ export interface VhostContext {
   readonly policies?: PolicyLookup;
   /** The vhost's max-queues limit, if it has one. */
   queueLimit?(): number | undefined;
+  /** The cluster's stream replication (docs/cluster.md); undefined on a single node. */
+  replication?(): StreamReplication | undefined;
 }
 
 export interface PublishOutcome {
@@ -124,7 +127,7 @@ export class Vhost {
         return ctx.topologySaved();
       },
     });
-    this.streamQueues = new StreamQueues(name, this.streams);
+    this.streamQueues = new StreamQueues(name, this.streams, () => ctx.replication?.());
     for (const [n, type] of PREDECLARED) {
       this.exchanges.set(n, new Exchange({ name: n, type, durable: true, autoDelete: false, internal: false, args: {}, vhost: name }));
     }

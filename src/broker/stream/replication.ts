@@ -42,6 +42,8 @@ export interface StreamShape {
   readonly topicId: string;
   readonly partitions: number;
   readonly configs: Readonly<Record<string, string>>;
+  /** An AMQP stream queue's declare arguments (undefined for a Kafka topic): every node creates it as a stream queue. */
+  readonly amqpArgs?: Readonly<Record<string, unknown>>;
 }
 
 export interface StreamReplication {

@@ -20,7 +20,11 @@ interface Group {
 export class StreamAppender {
   private group: Group | undefined;
 
-  constructor(private readonly partition: Partition) {}
+  constructor(
+    private readonly partition: Partition,
+    /** Once a batch is durable here, what else it waits for (a replicated stream's high watermark); its last offset. */
+    private readonly commit: (lastOffset: number) => Promise<void> | undefined = () => undefined,
+  ) {}
 
   /** Queues a record; resolves once it is durable, rejects if it could not be written. */
   append(rec: RecordSpec, bytes: number): Promise<void> {
@@ -57,7 +61,9 @@ export class StreamAppender {
     this.group = undefined;
     try {
       const batch = buildRecordBatchSync({ records: g.records, baseTimestamp: BigInt(Date.now()) });
-      g.settle(this.partition.appendOwn(batch).durable);
+      const { baseOffset, durable } = this.partition.appendOwn(batch);
+      const last = baseOffset + g.records.length - 1;
+      g.settle(durable.then(() => this.commit(last)));
     } catch (err) {
       g.settle(Promise.reject(err));
     }

@@ -216,7 +216,8 @@ export class StreamReplicas implements StreamReplication {
     await vhost.streams.creation(placement.name);
     if (vhost.streams.get(placement.name) === undefined) {
       try {
-        await vhost.streams.create(placement.name, { partitions: placement.partitions, kafkaName: true, topicId: placement.topicId, configs: { ...placement.configs } });
+        const amqp = placement.amqpArgs === undefined ? { kafkaName: true } : { amqpArgs: { ...placement.amqpArgs } };
+        await vhost.streams.create(placement.name, { partitions: placement.partitions, ...amqp, topicId: placement.topicId, configs: { ...placement.configs } });
       } catch (err) {
         if (!(err instanceof StreamError && err.kind === 'exists')) throw err;
       }

@@ -12,11 +12,10 @@
 // interface, so SIGSTOP (a node that stops answering everyone, etcd included) stands in for a
 // leader cut off from the majority.
 
-import { rm } from 'node:fs/promises';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { sleep } from '../async.js';
-import { makeDataDir, spawnBroker, type SpawnedBroker } from '../broker.js';
-import { startTestEtcd, TEST_LEASE_TTL_SEC, type EtcdProcess } from '../etcd.js';
+import { NODE_NAMES as NAMES, TestCluster } from '../cluster.js';
+import { TEST_LEASE_TTL_SEC } from '../etcd.js';
 import { check, recordsOnDisk, type Acked, type CheckResult } from './checker.js';
 import { seededRandom } from '../../../src/util/random.js';
 
@@ -64,96 +63,19 @@ export interface RunResult {
   readonly check: CheckResult;
 }
 
-const NAMES = ['n1', 'n2', 'n3'];
 const TTL_MS = TEST_LEASE_TTL_SEC * 1000;
 
-class Cluster {
-  etcd!: EtcdProcess;
-  readonly nodes = new Map<string, SpawnedBroker>();
-  readonly dirs = new Map<string, string>();
-  readonly paused = new Set<string>();
-
-  async start(): Promise<void> {
-    this.etcd = await startTestEtcd();
-    for (const name of NAMES) {
-      this.dirs.set(name, await makeDataDir());
-      await this.spawn(name);
-    }
-  }
-
-  async spawn(name: string): Promise<void> {
-    const args = ['--cluster', this.etcd.endpoint, '--node-name', name, '--advertise-host', '127.0.0.1', '--cluster-lease-ttl', String(TEST_LEASE_TTL_SEC)];
-    this.nodes.set(name, await spawnBroker(this.dirs.get(name) ?? '', args));
-  }
-
-  up(name: string): boolean {
-    const n = this.nodes.get(name);
-    return n !== undefined && n.process.exitCode === null && n.process.signalCode === null && !this.paused.has(name);
-  }
-
-  bootstrap(): string[] {
-    return NAMES.filter((n) => this.up(n)).map((n) => this.nodes.get(n)?.kafkaBootstrap ?? '');
-  }
-
-  /** Each partition's leader and epoch, as a running node's /api/nodes shows them. */
-  async leaders(topic: string): Promise<Map<number, { node: string; epoch: number }>> {
-    const out = new Map<number, { node: string; epoch: number }>();
-    const asked = NAMES.find((n) => this.up(n));
-    if (asked === undefined) return out;
-    try {
-      const res = await fetch(`http://127.0.0.1:${this.nodes.get(asked)?.httpPort}/api/nodes`, {
-        headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
-        signal: AbortSignal.timeout(2000),
-      });
-      const list = (await res.json()) as { name: string; running: boolean; leaders?: { resource: string; epoch: number }[] }[];
-      const prefix = `stream/%2F/${encodeURIComponent(topic)}/`;
-      for (const n of list) {
-        if (!n.running) continue;
-        for (const l of n.leaders ?? []) if (l.resource.startsWith(prefix)) out.set(Number(l.resource.slice(prefix.length)), { node: n.name, epoch: l.epoch });
-      }
-    } catch {
-      // A node going down under the question: the caller asks again.
-    }
-    return out;
-  }
-
-  /** The ISR size of every partition, from Metadata on a running node (undefined when it cannot say). */
-  async isrSizes(topic: string): Promise<number[] | undefined> {
-    const admin = kafkaOf(this.bootstrap()).admin();
-    try {
-      await admin.connect();
-      const md = await admin.fetchTopicMetadata({ topics: [topic] });
-      return md.topics[0]?.partitions.sort((a, b) => a.partitionId - b.partitionId).map((p) => (p.leader >= 0 ? p.isr.length : 0));
-    } catch {
-      return undefined;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
-  }
-
-  /** Every node running and unpaused again. */
-  async heal(): Promise<void> {
-    for (const name of NAMES) {
-      const n = this.nodes.get(name);
-      if (this.paused.has(name)) {
-        n?.process.kill('SIGCONT');
-        this.paused.delete(name);
-      }
-      if (n !== undefined && (n.process.exitCode !== null || n.process.signalCode !== null)) await this.spawn(name);
-    }
-  }
-
-  async stop(): Promise<void> {
-    for (const [name, n] of this.nodes) {
-      if (this.paused.has(name)) n.process.kill('SIGCONT');
-      await n.kill('SIGKILL').catch(() => undefined);
-    }
-    this.paused.clear();
-    await this.etcd?.stop();
-  }
-
-  async removeData(): Promise<void> {
-    for (const d of this.dirs.values()) await rm(d, { recursive: true, force: true });
+/** The ISR size of every partition, from Metadata on a running node (undefined when it cannot say). */
+async function isrSizes(cluster: TestCluster, topic: string): Promise<number[] | undefined> {
+  const admin = kafkaOf(cluster.bootstrap()).admin();
+  try {
+    await admin.connect();
+    const md = await admin.fetchTopicMetadata({ topics: [topic] });
+    return md.topics[0]?.partitions.sort((a, b) => a.partitionId - b.partitionId).map((p) => (p.leader >= 0 ? p.isr.length : 0));
+  } catch {
+    return undefined;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
   }
 }
 
@@ -185,7 +107,7 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
   const partitions = o.partitions ?? 2;
   const producerCount = o.producers ?? 4;
   const topic = `jepsen-${o.seed}-${Date.now().toString(36)}`;
-  const cluster = new Cluster();
+  const cluster = new TestCluster();
   try {
     await cluster.start();
     const admin = kafkaOf(cluster.bootstrap()).admin();
@@ -193,7 +115,7 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
     await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 3 }], waitForLeaders: false });
     await admin.disconnect();
     const full = async (): Promise<boolean> => {
-      const sizes = await cluster.isrSizes(topic);
+      const sizes = await isrSizes(cluster, topic);
       return sizes !== undefined && sizes.length === partitions && sizes.every((s) => s === 3);
     };
     if (!(await waitFor(full, 30_000))) throw new Error(`${topic}: no leader with three in-sync replicas within 30 s`);
