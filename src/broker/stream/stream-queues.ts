@@ -9,7 +9,7 @@ import type { Args, PublishInput } from '../message.js';
 import { StreamError } from './errors.js';
 import { checkStreamEquivalent, streamConfigsOf, STREAM_QUEUE_TYPE, type StreamQueueDeclare } from './queue-args.js';
 import type { StreamRegistry } from './registry.js';
-import { ReplicationError, type StreamReplication } from './replication.js';
+import { ReplicationError, replicatedCommit, type StreamReplication } from './replication.js';
 import type { Stream } from './stream.js';
 import { StreamAppender } from './stream-appender.js';
 import { recordOf } from './stream-message.js';
@@ -33,9 +33,6 @@ const KAFKA_CREATED_ARGS: Args = { 'x-queue-type': STREAM_QUEUE_TYPE };
 
 /** Per-record overhead on top of body and properties, for sizing batches. */
 const RECORD_OVERHEAD_BYTES = 64;
-
-/** How long a publish into a replicated stream queue waits for the in-sync replicas before it is nacked. */
-const COMMIT_TIMEOUT_MS = 30_000;
 
 export class StreamQueues {
   private readonly appenders = new Map<Stream, StreamAppender>();
@@ -143,7 +140,7 @@ export class StreamQueues {
   private checkLeader(s: Stream): void {
     const role = this.replication()?.role(this.vhost, s.name, 0);
     if (role === undefined || role.leader) return;
-    const leader = this.replication()?.nodes().find((n) => n.id === role.leaderId)?.name;
+    const leader = role.leaderName;
     throw new BrokerError(
       'not-found',
       leader === undefined
@@ -153,10 +150,7 @@ export class StreamQueues {
   }
 
   private committed(s: Stream, lastOffset: number): Promise<void> | undefined {
-    const r = this.replication();
-    if (r?.role(this.vhost, s.name, 0) === undefined) return undefined;
-    r.checkInSync(this.vhost, s.name, 0);
-    return r.committed(this.vhost, s.name, 0, lastOffset, COMMIT_TIMEOUT_MS);
+    return replicatedCommit(this.replication(), this.vhost, s.name, lastOffset);
   }
 
   /** Registers a consumer of `s`; returns the function that forgets it. */
