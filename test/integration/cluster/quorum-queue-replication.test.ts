@@ -119,12 +119,23 @@ describe('replicated quorum queues (three nodes, amqplib)', () => {
     await Promise.all(publishTracked(pub, q, ['b0'], confirmed));
     assert.ok(confirmed.has('b0'));
 
-    // Mid-stream: 200 more publishes in flight, then kill -9 of the leader.
-    const inFlight = publishTracked(pub, q, Array.from({ length: 200 }, (_, i) => `c${i}`), confirmed);
-    await sleep(20);
+    // Mid-stream: a publisher keeps ten publishes in flight; once 50 of them are confirmed, kill -9 of the leader.
+    let publishing = true;
+    const confirmedC = (): number => [...confirmed].filter((b) => b.startsWith('c')).length;
+    const publisher = (async () => {
+      for (let i = 0; publishing; i += 10) {
+        const batch = Array.from({ length: 10 }, (_, k) => `c${i + k}`);
+        const answers = publishTracked(pub, q, batch, confirmed);
+        // Answers stop with the connection: the batch in flight at the kill gets none.
+        await Promise.race([Promise.all(answers), sleep(3000)]);
+        if (!batch.every((b) => confirmed.has(b))) return;
+      }
+    })();
+    await waitUntil(() => confirmedC() >= 50, '50 publishes confirmed before the kill', 20_000);
     const killedAt = Date.now();
     await cluster.node(leader).kill('SIGKILL');
-    await Promise.race([Promise.all(inFlight), sleep(5000)]);
+    publishing = false;
+    await publisher;
 
     // A survivor leads within a few seconds.
     let next = '';
@@ -164,7 +175,7 @@ describe('replicated quorum queues (three nodes, amqplib)', () => {
     // Acked ones (their Settles were committed before b0's confirm) do not come back.
     assert.equal(byBody.has('a1'), false);
     assert.equal(byBody.has('a2'), false);
-    console.log(`# confirmed ${confirmed.size} (${[...confirmed].filter((b) => b.startsWith('c')).length} of 200 in flight at the kill), delivered after failover ${got.length}`);
+    console.log(`# confirmed ${confirmed.size} (${confirmedC()} while the publisher ran into the kill), delivered after failover ${got.length}`);
 
     // The old leader restarts on its data dir and rejoins the log's in-sync replicas.
     await cluster.spawn(leader);
