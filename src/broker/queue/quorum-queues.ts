@@ -86,6 +86,8 @@ export function logNameOf(queue: string): string {
 export class QuorumQueues extends EventEmitter implements QueueReplication {
   private readonly states = new Map<string, QuorumState>();
   private readonly byQueue = new WeakMap<Queue, QuorumState>();
+  /** Queues being deleted from this node: their logs are still here for a moment, the queues must not come back. */
+  private readonly deleting = new Set<string>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
 
@@ -143,9 +145,15 @@ export class QuorumQueues extends EventEmitter implements QueueReplication {
   }
 
   async deleted(vhost: Vhost, name: string): Promise<void> {
-    const st = this.states.get(keyOf(vhost.name, name));
+    const key = keyOf(vhost.name, name);
+    const st = this.states.get(key);
     if (st !== undefined) this.forget(st);
-    await this.ctx.replication()?.deleted(vhost.name, logNameOf(name));
+    this.deleting.add(key);
+    try {
+      await this.ctx.replication()?.deleted(vhost.name, logNameOf(name));
+    } finally {
+      this.deleting.delete(key);
+    }
   }
 
   checkServing(q: Queue): void {
@@ -209,6 +217,7 @@ export class QuorumQueues extends EventEmitter implements QueueReplication {
     if (!isInternalStream(stream.name)) return undefined;
     const name = stream.name.slice(INTERNAL_STREAM_PREFIX.length);
     const key = keyOf(vhost.name, name);
+    if (this.deleting.has(key)) return undefined;
     const known = this.states.get(key);
     if (known !== undefined && vhost.queues.get(name) === known.queue) return known;
     let q = vhost.queues.get(name);
