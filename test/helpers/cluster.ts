@@ -3,6 +3,8 @@
 // SIGSTOP them, and read who leads what from /api/nodes.
 
 import { rm } from 'node:fs/promises';
+import { after, before } from 'node:test';
+import { Clients } from './amqplib.js';
 import { makeDataDir, spawnBroker, type SpawnedBroker } from './broker.js';
 import { startTestEtcd, TEST_LEASE_TTL_SEC, type EtcdProcess } from './etcd.js';
 
@@ -108,4 +110,27 @@ export class TestCluster {
   async removeData(): Promise<void> {
     for (const d of this.dirs.values()) await rm(d, { recursive: true, force: true });
   }
+}
+
+/**
+ * A describe block's cluster, started before its tests and stopped (its data removed) after,
+ * with amqplib clients per node (`clientsOf`) closed first.
+ */
+export function useCluster(): { readonly cluster: TestCluster; clientsOf(name: string): Clients } {
+  const cluster = new TestCluster();
+  const clients: Clients[] = [];
+  before(() => cluster.start());
+  after(async () => {
+    for (const c of clients) await c.closeAll().catch(() => undefined);
+    await cluster.stop();
+    await cluster.removeData();
+  });
+  return {
+    cluster,
+    clientsOf(name: string): Clients {
+      const c = new Clients(cluster.node(name).url);
+      clients.push(c);
+      return c;
+    },
+  };
 }

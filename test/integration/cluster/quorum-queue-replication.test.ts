@@ -7,11 +7,11 @@
 // catches up: its log holds what the new leader's does.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { sleep, waitUntil } from '../../helpers/async.js';
-import { assertReply, Clients, consumeInto, serverClose } from '../../helpers/amqplib.js';
-import { NODE_NAMES, TestCluster } from '../../helpers/cluster.js';
+import { assertReply, consumeInto, serverClose } from '../../helpers/amqplib.js';
+import { NODE_NAMES, useCluster } from '../../helpers/cluster.js';
 import { etcdClient } from '../../helpers/etcd.js';
 import { recordsOnDisk } from '../../helpers/jepsen/checker.js';
 import { deliveryCount } from '../../helpers/reliable.js';
@@ -27,13 +27,7 @@ interface QueueView {
 }
 
 describe('replicated quorum queues (three nodes, amqplib)', () => {
-  const cluster = new TestCluster();
-  const clients: Clients[] = [];
-  const clientsOf = (name: string): Clients => {
-    const c = new Clients(cluster.node(name).url);
-    clients.push(c);
-    return c;
-  };
+  const { cluster, clientsOf } = useCluster();
 
   async function queueVia(name: string, q: string): Promise<QueueView | undefined> {
     try {
@@ -60,13 +54,6 @@ describe('replicated quorum queues (three nodes, amqplib)', () => {
         }),
     );
   }
-
-  before(() => cluster.start());
-  after(async () => {
-    for (const c of clients) await c.closeAll().catch(() => undefined);
-    await cluster.stop();
-    await cluster.removeData();
-  });
 
   it('declare, confirms from a majority, kill -9 of the leader mid-stream: every confirmed message is consumed, deliveries out come back redelivered, the old leader catches up', LONG, async () => {
     const q = 'qq-failover';

@@ -5,29 +5,16 @@
 // refused with the leader's name, and every replica's log on disk holds the same records.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { waitUntil } from '../../helpers/async.js';
-import { assertReply, bodies, Clients, consumeInto, serverClose } from '../../helpers/amqplib.js';
-import { NODE_NAMES, TestCluster } from '../../helpers/cluster.js';
+import { assertReply, bodies, consumeInto, serverClose } from '../../helpers/amqplib.js';
+import { NODE_NAMES, useCluster } from '../../helpers/cluster.js';
 import { recordsOnDisk } from '../../helpers/jepsen/checker.js';
 
 const LONG = { timeout: 120_000 } as const;
 
 describe('replicated AMQP stream queues (three nodes, amqplib)', () => {
-  const cluster = new TestCluster();
-  const clients: Clients[] = [];
-  const clientsOf = (name: string): Clients => {
-    const c = new Clients(cluster.node(name).url);
-    clients.push(c);
-    return c;
-  };
-
-  before(() => cluster.start());
-  after(async () => {
-    for (const c of clients) await c.closeAll().catch(() => undefined);
-    await cluster.stop();
-    await cluster.removeData();
-  });
+  const { cluster, clientsOf } = useCluster();
 
   it('declared on one node: three replicas, one leader, confirms after the in-sync replicas, the same records on every disk', LONG, async () => {
     const q = 'sq-repl';
