@@ -412,6 +412,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       metadata = await replicateMetadata(opts.cluster, plane, broker, opts.users ?? [], logger);
       replicas = await replicateStreams(opts.cluster, plane, broker, logger);
       broker.replication = replicas;
+      broker.startQuorumQueues();
     } catch (err) {
       await unwind();
       throw err;

@@ -3,6 +3,7 @@
 
 
 import type { StreamReplication } from './stream/replication.js';
+import { QuorumQueues } from './queue/quorum-queues.js';
 import {
   openDataDir,
   openFileLog,
@@ -112,6 +113,8 @@ export class Broker {
   cleaner: StreamCleaner | undefined;
   /** Stream replication in a cluster (docs/cluster.md); undefined on a single node. */
   replication: StreamReplication | undefined;
+  /** Quorum queues replicated through it (startQuorumQueues, in a cluster); undefined on a single node. */
+  quorum: QuorumQueues | undefined;
   private nextProducerId = 0;
   private producerIdsUsedBelow = 0;
   private producerIdBlock: Promise<void> | undefined;
@@ -456,9 +459,26 @@ export class Broker {
     for (const v of this.vhosts.values()) await v.streams.enforceRetention(nowMs);
   }
 
+  /**
+   * In a cluster, once stream replication runs: quorum queues become replicated (docs/cluster.md,
+   * "Quorum queues"). Those declared from now on, and those whose logs the cluster already has.
+   */
+  startQuorumQueues(): QuorumQueues {
+    this.quorum ??= new QuorumQueues({
+      vhosts: () => this.vhosts.values(),
+      replication: () => this.replication,
+      nextMessageId: () => this.nextMsgId++,
+      store: this.store,
+      policies: this.policies,
+      logger: this.logger,
+    });
+    return this.quorum;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.quorum?.close();
     clearInterval(this.retentionTimer);
     await this.cleaner?.stop();
     await this.moves.close();
@@ -500,6 +520,8 @@ export class Broker {
       nextStreamId: () => this.nextStreamId++,
       policies: this.policies,
       queueLimit: () => this.access.vhost(name)?.limits['max-queues'],
+      replication: () => this.replication,
+      quorum: () => this.quorum,
     });
     this.vhosts.set(name, v);
     return v;

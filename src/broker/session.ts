@@ -198,6 +198,7 @@ export class Session {
     if (queueName === DIRECT_REPLY_TO) return this.consumeDirectReply(tag, o.noAck);
     const queue = this.vhost.getQueueOrStream(queueName, this.connectionId);
     if (queue instanceof Stream) return this.streams.consume(queue, tag, o, this.prefetchPerConsumer);
+    this.vhost.checkServing(queue);
     queue.checkConsumable(o.exclusive);
     const c = new SessionConsumer(this, tag, queue, o.noAck, o.exclusive, this.prefetchPerConsumer, o.args, consumerPriority(o.args));
     this.consumers.set(tag, c);
@@ -257,6 +258,7 @@ export class Session {
   async get(queueName: string, noAck: boolean, follow?: QueueEntry): Promise<GetResult | undefined> {
     const queue = this.vhost.getQueueOrStream(queueName, this.connectionId);
     if (queue instanceof Stream) throw notSupported('basic.get', queue.name, this.vhost.name);
+    this.vhost.checkServing(queue);
     const entry = await queue.take(follow);
     if (!entry) {
       queue.stats.getEmpty++;

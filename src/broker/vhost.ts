@@ -2,7 +2,7 @@
 // (route, write once to the log for durable queues, enqueue everywhere).
 
 import { deadLetterContent, isDeadLetterCycle } from './dead-letter.js';
-import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
+import { accessRefused, BrokerError, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import { Exchange, type ExchangeType, type RouteTarget } from './exchange/exchange.js';
 import { routeMessage, type RouteTopology } from './exchange/route.js';
 import { senderSelectedKeys, withoutBcc } from './exchange/sender-selected.js';
@@ -19,6 +19,8 @@ import type { TransactionCoordinator } from './stream/txn/index.js';
 import { Stream, type StreamEnv } from './stream/stream.js';
 import { declaresStream } from './stream/queue-args.js';
 import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
+import type { StreamReplication } from './stream/replication.js';
+import type { QueueReplication } from './queue/quorum-queues.js';
 import { notSupported } from './session-streams.js';
 import { MessageCounters } from './stats.js';
 import { applyToExchange, applyToQueue, applyToStream, type PolicyLookup } from './policy/apply.js';
@@ -49,6 +51,10 @@ export interface VhostContext {
   readonly policies?: PolicyLookup;
   /** The vhost's max-queues limit, if it has one. */
   queueLimit?(): number | undefined;
+  /** The cluster's stream replication (docs/cluster.md); undefined on a single node. */
+  replication?(): StreamReplication | undefined;
+  /** The cluster's quorum queue replication (docs/cluster.md); undefined on a single node. */
+  quorum?(): QueueReplication | undefined;
 }
 
 export interface PublishOutcome {
@@ -124,7 +130,7 @@ export class Vhost {
         return ctx.topologySaved();
       },
     });
-    this.streamQueues = new StreamQueues(name, this.streams);
+    this.streamQueues = new StreamQueues(name, this.streams, () => ctx.replication?.());
     for (const [n, type] of PREDECLARED) {
       this.exchanges.set(n, new Exchange({ name: n, type, durable: true, autoDelete: false, internal: false, args: {}, vhost: name }));
     }
@@ -241,8 +247,11 @@ export class Vhost {
       existing.touch();
       return existing;
     }
+    // In a cluster a quorum queue's messages live in its replicated log (quorum-queues.ts), not
+    // in this node's message log and topology: id 0.
+    const quorum = config.queueType === 'quorum' ? this.ctx.quorum?.() : undefined;
     // Exclusive queues die with their connection: they are never persisted.
-    const persisted = o.durable && !o.exclusive;
+    const persisted = o.durable && !o.exclusive && quorum === undefined;
     const q = new Queue(
       {
         name,
@@ -259,7 +268,21 @@ export class Vhost {
     applyToQueue(this.ctx.policies, q);
     this.addQueue(q);
     if (persisted) this.ctx.topologyChanged();
+    if (quorum !== undefined) {
+      return quorum.declared(this, q).then(
+        () => q,
+        (err: unknown) => {
+          this.removeQueue(q);
+          throw err instanceof BrokerError ? err : new BrokerError('internal-error', `cannot replicate queue '${name}' in vhost '${this.name}': ${(err as Error).message}`, true);
+        },
+      );
+    }
     return q;
+  }
+
+  /** Throws unless this node may serve consumers of `q` now (a quorum queue in a cluster: its leader). */
+  checkServing(q: Queue): void {
+    if (q.journal !== undefined) this.ctx.quorum?.()?.checkServing(q);
   }
 
   /**
@@ -332,6 +355,7 @@ export class Vhost {
   purgeQueue(name: string, connectionId: string): number {
     const q = this.getQueueOrStream(name, connectionId);
     if (q instanceof Stream) throw notSupported('queue.purge', q.name, this.name);
+    this.checkServing(q);
     return q.purge();
   }
 
@@ -349,6 +373,11 @@ export class Vhost {
     this.checkExclusive(q, connectionId);
     if (o.ifUnused && q.consumerCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' in use`);
     if (o.ifEmpty && q.messageCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' not empty`);
+    const quorum = q.journal !== undefined ? this.ctx.quorum?.() : undefined;
+    if (quorum !== undefined) {
+      const count = this.removeQueue(q);
+      return quorum.deleted(this, name).then(() => count);
+    }
     return this.removeQueue(q);
   }
 
@@ -441,7 +470,7 @@ export class Vhost {
     }
     ex.stats.publishOut++;
     // Routing names queues and stream queues alike; each kind is written its own way.
-    const { queues, streams } = splitTargets(targets);
+    const { queues, streams, replicated } = splitTargets(targets);
     let out: PublishOutcome;
     if (!streams) out = this.enqueue(stored, queues, Date.now());
     else if (queues.length === 0) out = { queues: streams.length, needsSync: false, rejected: false, streamWrite: this.streamQueues.publish(streams, stored) };
@@ -449,6 +478,7 @@ export class Vhost {
       const enqueued = this.enqueue(stored, queues, Date.now());
       out = { ...enqueued, queues: enqueued.queues + streams.length, streamWrite: this.streamQueues.publish(streams, stored) };
     }
+    if (replicated) out = this.publishReplicated(stored, replicated, out);
     return held.length === 0 ? out : { ...out, queues: out.queues + held.length, needsSync: out.needsSync || heldSync };
   }
 
@@ -512,6 +542,26 @@ export class Vhost {
       rejected: refused !== undefined,
       flow,
     };
+  }
+
+  /**
+   * Quorum queues in a cluster (Queue.journal set): the message goes to each one's replicated log
+   * and into the queue once committed; the confirm waits for that as for a stream write. A full
+   * queue with x-overflow reject-publish refuses it first. Throws (a channel error) when this node
+   * does not lead one of them: no forwarding yet.
+   */
+  private publishReplicated(input: PublishInput, queues: readonly Queue[], out: PublishOutcome): PublishOutcome {
+    const quorum = this.ctx.quorum?.();
+    if (quorum === undefined) return this.enqueue(input, queues, Date.now());
+    const writes: Promise<void>[] = out.streamWrite ? [out.streamWrite] : [];
+    let rejected = out.rejected;
+    for (const q of queues) {
+      if (q.refuses(input.body.length)) rejected = true;
+      else writes.push(quorum.publish(q, input));
+    }
+    const streamWrite = writes.length === 1 ? writes[0] : writes.length > 1 ? Promise.all(writes).then(() => undefined) : undefined;
+    streamWrite?.catch(() => {});
+    return { ...out, queues: out.queues + queues.length, rejected, ...(streamWrite ? { streamWrite } : {}) };
   }
 
   /** Delayed exchanges met on the way hold the message; true if a confirm must wait for the delayed log. */
@@ -770,11 +820,15 @@ export class Vhost {
 
 
 /** Routed destinations by kind; no copy in the common case of classic queues only. */
-function splitTargets(targets: readonly RouteTarget[]): { queues: readonly Queue[]; streams: Stream[] | undefined } {
+function splitTargets(targets: readonly RouteTarget[]): { queues: readonly Queue[]; streams: Stream[] | undefined; replicated: Queue[] | undefined } {
   let streams: Stream[] | undefined;
-  for (const t of targets) if (t instanceof Stream) (streams ??= []).push(t);
-  if (!streams) return { queues: targets as readonly Queue[], streams };
-  return { queues: targets.filter((t): t is Queue => t instanceof Queue), streams };
+  let replicated: Queue[] | undefined;
+  for (const t of targets) {
+    if (t instanceof Stream) (streams ??= []).push(t);
+    else if (t.journal !== undefined) (replicated ??= []).push(t);
+  }
+  if (!streams && !replicated) return { queues: targets as readonly Queue[], streams, replicated };
+  return { queues: targets.filter((t): t is Queue => t instanceof Queue && t.journal === undefined), streams, replicated };
 }
 
 function sameArgValue(a: unknown, b: unknown): boolean {

@@ -39,7 +39,15 @@ export function queueJson(ctx: ManagementContext, q: Queue): Json {
     state: 'running',
     type: q.config.queueType === 'quorum' ? 'quorum' : 'classic',
     vhost: q.vhost,
+    ...quorumMembersJson(ctx, q),
   };
+}
+
+/** RabbitMQ's leader, members and online (node names) of a quorum queue replicated in a cluster; node is the leader. */
+function quorumMembersJson(ctx: ManagementContext, q: Queue): Json {
+  const m = q.journal === undefined ? undefined : ctx.broker.quorum?.members(q.vhost, q.name);
+  if (m === undefined) return {};
+  return { leader: m.leader ?? null, members: m.members, online: m.online, ...(m.leader !== undefined ? { node: m.leader } : {}) };
 }
 
 /** queueJson's plain fields that sort a list without rendering each queue (paging.ts). */

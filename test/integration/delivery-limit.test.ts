@@ -166,6 +166,30 @@ describe('delivery counting and x-delivery-limit', () => {
     });
   }
 
+  // RabbitMQ 4.0: a quorum queue that sets no limit gets 20; x-delivery-limit -1 is unlimited.
+  for (const { name, args, deliveries } of [
+    { name: 'no x-delivery-limit: the default 20', args: {}, deliveries: 21 },
+    { name: 'x-delivery-limit -1: unlimited', args: { 'x-delivery-limit': -1 }, deliveries: 30 },
+  ]) {
+    // RabbitMQ 3.x (the reference run) has no default limit.
+    it(`quorum, ${name}`, { ...TEST_OPTS, skip: skipUnderReference }, async () => {
+      const q = await filledQueue({ 'x-queue-type': 'quorum', ...args }, ['poison', 'next']);
+      const ch = await ctx.clients.channel();
+      for (let i = 0; i < deliveries; i++) {
+        const m = await ch.get(q, { noAck: false });
+        assert.ok(m);
+        assert.equal(m.content.toString(), 'poison', `delivery ${i + 1}`);
+        assert.equal(deliveryCount(m), i);
+        ch.nack(m, false, true);
+      }
+      const m = await ch.get(q, { noAck: false });
+      assert.ok(m);
+      // Over the default limit the poison message is dropped (no dead-letter exchange); unlimited keeps it.
+      assert.equal(m.content.toString(), deliveries === 21 ? 'next' : 'poison');
+      ch.ack(m);
+    });
+  }
+
   it('quorum: delivery counts survive a restart, and the limit still applies', { ...TEST_OPTS, skip: skipUnderReference }, async () => {
     // Nothing is registered for deletion before the restart: the broker's URL changes with it.
     const pre = new Clients(ctx.broker.url);

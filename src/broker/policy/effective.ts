@@ -15,7 +15,7 @@
 // - Exchanges: an alternate-exchange argument wins over the policy's (rabbit_policy:get_arg).
 
 import type { Args } from '../message.js';
-import type { Overflow, QueueConfig } from '../queue/args.js';
+import { argNumber, quorumDeliveryLimit, type Overflow, type QueueConfig } from '../queue/args.js';
 import { MIN_MERGED_KEYS, type PolicyDef } from './definition.js';
 
 /** The policies an object got, and what they add up to. */
@@ -78,7 +78,7 @@ export function effectiveQueueConfig(declared: QueueConfig, args: Args, def: Rea
     overflow: str<Overflow>('overflow', overflowArg, quorum ? 'policy' : 'argument') ?? 'drop-head',
     deadLetterExchange,
     deadLetterRoutingKey: str('dead-letter-routing-key', declared.deadLetterRoutingKey, 'argument'),
-    deliveryLimit: num('delivery-limit', declared.deliveryLimit, 'min'),
+    deliveryLimit: quorum ? quorumDeliveryLimit(argNumber(args['x-delivery-limit']), typeof def['delivery-limit'] === 'number' ? def['delivery-limit'] : undefined) : num('delivery-limit', declared.deliveryLimit, 'min'),
     consumerTimeout: num('consumer-timeout', declared.consumerTimeout, 'min'),
   };
 }

@@ -151,13 +151,30 @@ export function parseQueueArgs(args: Args, where: Where, o: { durable: boolean; 
     deadLetterRoutingKey,
     deadLetterReasons,
     maxPriority: int('x-max-priority', 0, MAX_PRIORITY_LIMIT) ?? 0,
-    deliveryLimit: int('x-delivery-limit', 0),
+    deliveryLimit: queueType === 'quorum' ? quorumDeliveryLimit(int('x-delivery-limit', -1), undefined) : int('x-delivery-limit', 0),
     singleActiveConsumer: bool('x-single-active-consumer'),
     consumerTimeout: int('x-consumer-timeout', 1),
     consumerTimeoutMode: oneOf('x-consumer-timeout-mode', ['close-channel', 'requeue'] as const, 'close-channel'),
     dedup: parseDedupArgs(args, `queue '${where.queue}' in vhost '${where.vhost}'`),
     groupHeader: groupHeaderOf(str('x-message-group-header'), argNumber(args['x-max-priority']) ?? 0, bad),
   };
+}
+
+/** RabbitMQ 4.0's delivery limit for a quorum queue that sets none (rabbit_quorum_queue). */
+export const QUORUM_DEFAULT_DELIVERY_LIMIT = 20;
+
+/**
+ * A quorum queue's delivery limit from its x-delivery-limit and its policies' delivery-limit, as
+ * RabbitMQ 4 resolves them (rabbit_quorum_queue:resolve_delivery_limit): neither set is the
+ * default of 20; a negative one on either side makes the larger win, so -1 means unlimited
+ * (undefined here); otherwise the lower wins.
+ */
+export function quorumDeliveryLimit(arg: number | undefined, policy: number | undefined): number | undefined {
+  let limit: number;
+  if (arg === undefined && policy === undefined) limit = QUORUM_DEFAULT_DELIVERY_LIMIT;
+  else if (arg === undefined || policy === undefined) limit = (arg ?? policy) as number;
+  else limit = arg < 0 || policy < 0 ? Math.max(arg, policy) : Math.min(arg, policy);
+  return limit < 0 ? undefined : limit;
 }
 
 const DEATH_REASONS: readonly DeathReason[] = ['rejected', 'expired', 'maxlen', 'delivery_limit'];

@@ -44,6 +44,20 @@ export type ReadyWatcher = (queue: Queue) => void;
 /** Why a message left a queue for its dead-letter exchange (the x-death reason). */
 export type DeathReason = 'rejected' | 'expired' | 'maxlen' | 'delivery_limit';
 
+/**
+ * A replicated queue's record of what happens to its messages (a quorum queue in a cluster:
+ * src/broker/queue/quorum-queues.ts): instead of the broker's message log, it writes Settle and
+ * Return records to the queue's own replicated log.
+ */
+export interface QueueJournal {
+  /** The entry belongs to this journal's current term (false: a delivery from before a leader change). */
+  owns(entry: QueueEntry): boolean;
+  /** The entry left the queue for good (acked, dropped, dead-lettered, expired, purged). */
+  removed(entry: QueueEntry): void;
+  /** The entry came back unsuccessfully; entry.returns is its new count. */
+  returned(entry: QueueEntry): void;
+}
+
 export interface QueueOptions {
   readonly name: string;
   /** Durable queues have an id in the message log; 0 for transient ones. */
@@ -121,6 +135,8 @@ export class Queue {
   /** Message counters for the management API (message_stats). */
   readonly stats = new MessageCounters();
   deleted = false;
+  /** A replicated queue's journal (instead of the message log); undefined for others. */
+  journal: QueueJournal | undefined;
   /** Called when an auto-delete queue loses its last consumer. */
   onUnused: ((q: Queue) => void) | undefined;
   /** Called when x-expires passes with the queue unused. */
@@ -323,7 +339,7 @@ export class Queue {
    */
   requeue(entry: QueueEntry, counted = true): void {
     this.unacked--;
-    if (this.deleted) {
+    if (this.deleted || this.foreign(entry)) {
       this.groups?.done(entry);
       this.release(entry, false);
       return;
@@ -339,6 +355,7 @@ export class Queue {
       return;
     }
     if (this.logsReturns && entry.msg.persistent) this.store.returned(this.id, entry.msg.id, entry.returns);
+    if (counted) this.journal?.returned(entry);
     this.lanes.requeue(entry);
     this.readyBytes += entry.msg.bodySize;
     if (entry.expiresAt !== 0) this.armExpiry(entry.expiresAt);
@@ -351,14 +368,14 @@ export class Queue {
   settle(entry: QueueEntry): void {
     this.unacked--;
     this.groups?.done(entry);
-    this.release(entry, !this.deleted);
+    this.release(entry, !this.deleted && !this.foreign(entry));
   }
 
   /** basic.reject/nack with requeue=false: dead-lettered with reason 'rejected' (or dropped). */
   reject(entry: QueueEntry): void {
     this.unacked--;
     this.groups?.done(entry);
-    if (this.deleted) this.release(entry, false);
+    if (this.deleted || this.foreign(entry)) this.release(entry, false);
     else this.discard([entry], 'rejected');
   }
 
@@ -582,6 +599,29 @@ export class Queue {
   }
 
   /**
+   * This node stopped leading the replicated queue (its journal's term ended): consumers are
+   * cancelled (basic.cancel), ready messages forgotten without a record, and deliveries still
+   * out are forgotten when they come back (the journal no longer owns them). The queue object
+   * stays, with its bindings, empty until this node leads it again and replays its log.
+   */
+  abandon(): void {
+    const consumers = this.consumers;
+    this.consumers = [];
+    for (const c of consumers) c.cancelledByBroker(this);
+    const all = this.lanes.drain();
+    for (const e of all) this.release(e, false);
+    this.readyBytes = 0;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.expiryAt = 0;
+  }
+
+  /** A delivery made before a leader change of a replicated queue: no longer this queue's to record. */
+  private foreign(entry: QueueEntry): boolean {
+    return this.journal !== undefined && !this.journal.owns(entry);
+  }
+
+  /**
    * The broker is closing (or, from delete(), the queue goes): its timers must not fire into
    * a closed log (or a restarted broker's data dir), and publishers waiting on it read again.
    */
@@ -790,6 +830,7 @@ export class Queue {
   private release(entry: QueueEntry, logAck = true): void {
     const msg = entry.msg;
     if (logAck && this.persistsMessages && msg.persistent) this.store.ack(this.id, msg.id);
+    if (logAck) this.journal?.removed(entry);
     msg.refs--;
     if (msg.refs === 0) {
       this.store.release(msg);

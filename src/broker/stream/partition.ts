@@ -106,6 +106,8 @@ export class Partition {
   private start: number;
   private next: number;
   private hw: number;
+  /** The cluster's high watermark for this partition (setReplicatedHighWatermark); unbounded on a single node. */
+  private replicatedHw = Number.POSITIVE_INFINITY;
   private readonly watchers = new Set<() => void>();
   private syncing: Promise<void> | undefined;
   private closed = false;
@@ -201,7 +203,19 @@ export class Partition {
    */
   get lastStableOffset(): number {
     const first = this.producers.firstUnstableOffset();
-    return first === undefined ? this.hw : Math.min(first, this.hw);
+    const hw = Math.min(this.hw, this.replicatedHw);
+    return first === undefined ? hw : Math.min(first, hw);
+  }
+
+  /**
+   * In a cluster, the replicated high watermark (docs/cluster.md, "Streams: the data plane"):
+   * records below it are on every in-sync replica's disk. Committed reads (AMQP stream
+   * consumers, Kafka's read_committed) stop there; wakes the readers waiting for it.
+   */
+  setReplicatedHighWatermark(offset: number): void {
+    if (offset === this.replicatedHw) return;
+    this.replicatedHw = offset;
+    this.wake();
   }
 
   /** Where the producer's open transaction on this partition starts (undefined: none open). */

@@ -36,6 +36,17 @@ export interface CreateStreamOptions {
   readonly validateOnly?: boolean;
 }
 
+/**
+ * Quorum queues' command logs in a cluster (docs/cluster.md, "Quorum queues") are streams named
+ * with this prefix: neither AMQP ("amq." is reserved for queue names) nor Kafka ('/' is not a
+ * legal topic character) can create or name one, and no listing shows them.
+ */
+export const INTERNAL_STREAM_PREFIX = 'amq.qlog/';
+
+export function isInternalStream(name: string): boolean {
+  return name.startsWith(INTERNAL_STREAM_PREFIX);
+}
+
 export class StreamRegistry {
   private readonly streams = new Map<string, Stream>();
   /** Creations in progress, so two racing creates of one name do not both succeed. */
@@ -43,8 +54,19 @@ export class StreamRegistry {
 
   constructor(private readonly ctx: StreamRegistryContext) {}
 
+  /** A stream clients may see: a Kafka topic or a stream queue (not a quorum queue's log). */
   get(name: string): Stream | undefined {
+    return isInternalStream(name) ? undefined : this.streams.get(name);
+  }
+
+  /** Any stream, the internal ones (quorum queues' logs) included: for replication only. */
+  getAny(name: string): Stream | undefined {
     return this.streams.get(name);
+  }
+
+  /** The internal streams (quorum queues' logs). */
+  *internal(): IterableIterator<Stream> {
+    for (const s of this.streams.values()) if (isInternalStream(s.name)) yield s;
   }
 
   has(name: string): boolean {
@@ -61,8 +83,9 @@ export class StreamRegistry {
     return this.streams.size;
   }
 
-  list(): IterableIterator<Stream> {
-    return this.streams.values();
+  /** The streams clients may see (not the quorum queues' logs). */
+  *list(): IterableIterator<Stream> {
+    for (const s of this.streams.values()) if (!isInternalStream(s.name)) yield s;
   }
 
   /** Creates a stream and persists it; resolves once it exists on disk. */

@@ -21,6 +21,24 @@ export interface PartitionRole {
   readonly epoch: number;
   readonly replicas: readonly number[];
   readonly isr: readonly number[];
+  /** The replicas' node names (down ones included), the preferred leader first. */
+  readonly replicaNames: readonly string[];
+  /** The leader's node name, undefined while there is none. */
+  readonly leaderName: string | undefined;
+}
+
+/** How long a publish into a replicated stream waits for its in-sync replicas before it fails. */
+export const COMMIT_TIMEOUT_MS = 30_000;
+
+/**
+ * What an append to a replicated stream waits for once it is on the leader's disk (an AMQP
+ * confirm, as Kafka's acks=all): too few in-sync replicas refuse it, otherwise the high
+ * watermark must pass `lastOffset`. Undefined when the stream is not replicated.
+ */
+export function replicatedCommit(r: StreamReplication | undefined, vhost: string, stream: string, lastOffset: number): Promise<void> | undefined {
+  if (r?.role(vhost, stream, 0) === undefined) return undefined;
+  r.checkInSync(vhost, stream, 0);
+  return r.committed(vhost, stream, 0, lastOffset, COMMIT_TIMEOUT_MS);
 }
 
 /** Why a replicated write or read was refused; the adapter maps it to its protocol's code. */
@@ -42,6 +60,8 @@ export interface StreamShape {
   readonly topicId: string;
   readonly partitions: number;
   readonly configs: Readonly<Record<string, string>>;
+  /** An AMQP stream queue's declare arguments (undefined for a Kafka topic): every node creates it as a stream queue. */
+  readonly amqpArgs?: Readonly<Record<string, unknown>>;
 }
 
 export interface StreamReplication {
@@ -92,7 +112,7 @@ export class JoiningReplication implements StreamReplication {
   }
 
   role(): PartitionRole {
-    return { leader: false, leaderId: -1, epoch: 0, replicas: [], isr: [] };
+    return { leader: false, leaderId: -1, epoch: 0, replicas: [], isr: [], replicaNames: [], leaderName: undefined };
   }
 
   created(): Promise<void> {

@@ -12,6 +12,8 @@ const BATCH_BYTES_MAX = 1024 * 1024;
 
 interface Group {
   readonly records: RecordSpec[];
+  /** Told each record's offset once the batch is in the log: [index in records, callback]. */
+  placed: [number, (offset: number) => void][] | undefined;
   bytes: number;
   readonly durable: Promise<void>;
   readonly settle: (p: Promise<void>) => void;
@@ -20,10 +22,17 @@ interface Group {
 export class StreamAppender {
   private group: Group | undefined;
 
-  constructor(private readonly partition: Partition) {}
+  constructor(
+    private readonly partition: Partition,
+    /** Once a batch is durable here, what else it waits for (a replicated stream's high watermark); its last offset. */
+    private readonly commit: (lastOffset: number) => Promise<void> | undefined = () => undefined,
+  ) {}
 
-  /** Queues a record; resolves once it is durable, rejects if it could not be written. */
-  append(rec: RecordSpec, bytes: number): Promise<void> {
+  /**
+   * Queues a record; resolves once it is durable, rejects if it could not be written.
+   * `placed` learns the record's offset when its batch is appended (before it is durable).
+   */
+  append(rec: RecordSpec, bytes: number, placed?: (offset: number) => void): Promise<void> {
     let g = this.group;
     if (g && g.bytes + bytes > BATCH_BYTES_MAX && g.records.length > 0) {
       this.flush();
@@ -33,6 +42,7 @@ export class StreamAppender {
       g = this.open();
       queueMicrotask(() => this.flush());
     }
+    if (placed !== undefined) (g.placed ??= []).push([g.records.length, placed]);
     g.records.push(rec);
     g.bytes += bytes;
     return g.durable;
@@ -45,7 +55,7 @@ export class StreamAppender {
     });
     // Publishers outside confirm mode never look at it: a failure must not become an unhandled rejection.
     durable.catch(() => {});
-    const g: Group = { records: [], bytes: 0, durable, settle };
+    const g: Group = { records: [], placed: undefined, bytes: 0, durable, settle };
     this.group = g;
     return g;
   }
@@ -57,7 +67,10 @@ export class StreamAppender {
     this.group = undefined;
     try {
       const batch = buildRecordBatchSync({ records: g.records, baseTimestamp: BigInt(Date.now()) });
-      g.settle(this.partition.appendOwn(batch).durable);
+      const { baseOffset, durable } = this.partition.appendOwn(batch);
+      const last = baseOffset + g.records.length - 1;
+      if (g.placed !== undefined) for (const [i, placed] of g.placed) placed(baseOffset + i);
+      g.settle(durable.then(() => this.commit(last)));
     } catch (err) {
       g.settle(Promise.reject(err));
     }

@@ -4,10 +4,12 @@
 // consumers, which are cancelled when the stream is deleted by any protocol.
 
 import { BrokerError, preconditionFailed } from '../errors.js';
+import { argNumber } from '../queue/args.js';
 import type { Args, PublishInput } from '../message.js';
 import { StreamError } from './errors.js';
 import { checkStreamEquivalent, streamConfigsOf, STREAM_QUEUE_TYPE, type StreamQueueDeclare } from './queue-args.js';
 import type { StreamRegistry } from './registry.js';
+import { ReplicationError, replicatedCommit, type StreamReplication } from './replication.js';
 import type { Stream } from './stream.js';
 import { StreamAppender } from './stream-appender.js';
 import { recordOf } from './stream-message.js';
@@ -39,6 +41,8 @@ export class StreamQueues {
   constructor(
     private readonly vhost: string,
     private readonly registry: StreamRegistry,
+    /** The cluster's stream replication (docs/cluster.md); undefined on a single node. */
+    private readonly replication: () => StreamReplication | undefined = () => undefined,
   ) {}
 
   /** The stream queue `name`: a stream with one partition. */
@@ -83,9 +87,17 @@ export class StreamQueues {
       return this.info(existing);
     }
     const configs = streamConfigsOf(d);
+    const replication = this.replication();
     try {
-      const s = await this.registry.create(d.queue, { partitions: 1, configs, amqpArgs: d.args });
-      return this.info(s as Stream);
+      // A node still joining the cluster creates nothing replication would not know of.
+      replication?.checkReplicationFactor(-1);
+      const s = (await this.registry.create(d.queue, { partitions: 1, configs, amqpArgs: d.args })) as Stream;
+      // In a cluster every node creates it (docs/cluster.md): RabbitMQ's x-initial-cluster-size
+      // replicas, at most the live nodes (RabbitMQ takes what there is), min(3, live) by default.
+      const size = argNumber(d.args['x-initial-cluster-size']);
+      const factor = size === undefined ? -1 : Math.min(size, replication?.nodes().length ?? 1);
+      await replication?.created(this.vhost, { name: s.name, topicId: s.topicId, partitions: 1, configs: s.configs, amqpArgs: d.args }, factor);
+      return this.info(s);
     } catch (err) {
       throw asBrokerError(err);
     }
@@ -95,6 +107,7 @@ export class StreamQueues {
   async delete(s: Stream): Promise<number> {
     try {
       await this.registry.delete(s.name);
+      if (this.replication()?.role(this.vhost, s.name, 0) !== undefined) await this.replication()?.deleted(this.vhost, s.name);
     } catch (err) {
       throw asBrokerError(err);
     }
@@ -103,6 +116,7 @@ export class StreamQueues {
 
   /** Appends a routed publish to each stream; resolves once it is durable in all of them. */
   publish(streams: readonly Stream[], input: PublishInput): Promise<void> {
+    for (const s of streams) this.checkLeader(s);
     const rec = recordOf(input);
     const bytes = input.body.length + input.properties.length + RECORD_OVERHEAD_BYTES;
     if (streams.length === 1) return this.appenderOf(streams[0]).append(rec, bytes);
@@ -115,10 +129,28 @@ export class StreamQueues {
     let a = this.appenders.get(s);
     if (!a) {
       // Several partitions (grown by Kafka's CreatePartitions after AMQP bound it): partition 0.
-      a = new StreamAppender(s.partitions[0]);
+      // Replicated: a batch counts (for confirms) once the high watermark passes it, as acks=all.
+      a = new StreamAppender(s.partitions[0], (last) => this.committed(s, last));
       this.appenders.set(s, a);
     }
     return a;
+  }
+
+  /** In a cluster, only the leader of a replicated stream queue takes publishes (no forwarding yet). */
+  private checkLeader(s: Stream): void {
+    const role = this.replication()?.role(this.vhost, s.name, 0);
+    if (role === undefined || role.leader) return;
+    const leader = role.leaderName;
+    throw new BrokerError(
+      'not-found',
+      leader === undefined
+        ? `queue '${s.name}' in vhost '${this.vhost}' has no leader at the moment; retry shortly`
+        : `queue '${s.name}' in vhost '${this.vhost}' is led by node ${leader}; publish to that node`,
+    );
+  }
+
+  private committed(s: Stream, lastOffset: number): Promise<void> | undefined {
+    return replicatedCommit(this.replication(), this.vhost, s.name, lastOffset);
   }
 
   /** Registers a consumer of `s`; returns the function that forgets it. */
@@ -155,6 +187,7 @@ function multiPartition(s: Stream, vhost: string): BrokerError {
 }
 
 function asBrokerError(err: unknown): unknown {
+  if (err instanceof ReplicationError) return new BrokerError('internal-error', `cannot replicate the stream queue: ${err.message}`, true);
   if (!(err instanceof StreamError)) return err;
   if (err.kind === 'invalid-config') return preconditionFailed(err.message);
   return new BrokerError('internal-error', err.message, true);

@@ -74,6 +74,8 @@ export class PartitionReplica {
     private readonly logger: Logger,
   ) {
     this.isr = [...replicas];
+    // Until this replica learns the high watermark, its committed reads see nothing.
+    host.partition()?.setReplicatedHighWatermark(0);
   }
 
   get minInsync(): number {
@@ -135,13 +137,13 @@ export class PartitionReplica {
     }
     if (low <= this.hw) return;
     this.hw = low;
+    p.setReplicatedHighWatermark(low);
     this.waiters = this.waiters.filter((w) => {
       if (w.offset >= this.hw) return true;
       clearTimeout(w.timer);
       w.resolve();
       return false;
     });
-    p.wake();
   }
 
   /** Kafka's OffsetsForLeaderEpoch answer (leader side). */
@@ -270,6 +272,8 @@ export class PartitionReplica {
     while (this.following === leader && !this.closed) {
       const p = this.host.partition();
       if (p === undefined) return;
+      // A new or emptied replica's committed reads wait for the leader's high watermark.
+      p.setReplicatedHighWatermark(Math.min(this.hw, p.logEndOffset));
       const res = await session.fetch({
         host: leader.host,
         port: leader.port,
@@ -304,6 +308,7 @@ export class PartitionReplica {
         // The next fetch's offset tells the leader these are on disk: only after the fsync.
         if (durable !== undefined) await durable;
         this.hw = Math.max(this.hw, Math.min(res.highWatermark, p.highWatermark));
+        p.setReplicatedHighWatermark(this.hw);
       } catch (err) {
         this.logger.error('cannot append the leader\'s batches; retrying', { partition: this.path, error: (err as Error).message });
         await new Promise((r) => setTimeout(r, FOLLOWER_RETRY_MS));

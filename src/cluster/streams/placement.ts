@@ -20,6 +20,8 @@ export interface StreamPlacement {
   readonly partitions: number;
   /** Node names per partition; the first is the preferred leader. */
   readonly replicas: readonly (readonly string[])[];
+  /** An AMQP stream queue's declare arguments; absent for a Kafka topic. */
+  readonly amqpArgs?: Readonly<Record<string, unknown>>;
 }
 
 /** Kafka's broker id for a node name: FNV-1a, 31 bits, so it is the same on every node and every run. */
@@ -38,7 +40,13 @@ export function nodeId(name: string): number {
  */
 export function place(
   vhost: string,
-  stream: { readonly name: string; readonly topicId: string; readonly partitions: number; readonly configs: Readonly<Record<string, string>> },
+  stream: {
+    readonly name: string;
+    readonly topicId: string;
+    readonly partitions: number;
+    readonly configs: Readonly<Record<string, string>>;
+    readonly amqpArgs?: Readonly<Record<string, unknown>>;
+  },
   factor: number,
   live: readonly string[],
 ): StreamPlacement {
@@ -52,7 +60,8 @@ export function place(
     for (let k = 0; k < factor; k++) r.push(nodes[(start + p + k) % nodes.length]);
     replicas.push(r);
   }
-  return { vhost, name, topicId: stream.topicId, configs: { ...stream.configs }, partitions, replicas };
+  const amqpArgs = stream.amqpArgs === undefined ? {} : { amqpArgs: { ...stream.amqpArgs } };
+  return { vhost, name, topicId: stream.topicId, configs: { ...stream.configs }, partitions, replicas, ...amqpArgs };
 }
 
 export function placementKey(root: string, vhost: string, name: string): string {
@@ -68,7 +77,8 @@ export function parsePlacement(text: string): StreamPlacement | undefined {
     if (replicas.length !== v.partitions) return undefined;
     const configs: Record<string, string> = {};
     if (typeof v.configs === 'object' && v.configs !== null) for (const [k, c] of Object.entries(v.configs)) if (typeof c === 'string') configs[k] = c;
-    return { vhost: v.vhost, name: v.name, topicId: v.topicId, configs, partitions: v.partitions as number, replicas };
+    const amqpArgs = typeof v.amqpArgs === 'object' && v.amqpArgs !== null && !Array.isArray(v.amqpArgs) ? { amqpArgs: v.amqpArgs } : {};
+    return { vhost: v.vhost, name: v.name, topicId: v.topicId, configs, partitions: v.partitions as number, replicas, ...amqpArgs };
   } catch {
     return undefined;
   }

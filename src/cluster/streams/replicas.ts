@@ -97,6 +97,8 @@ export class StreamReplicas implements StreamReplication {
       epoch: p.leading && p.term ? p.term.epoch : (leader?.epoch ?? 0),
       replicas: p.replicas.map(nodeId),
       isr: p.isr.map(nodeId),
+      replicaNames: p.replicas,
+      leaderName: p.leading ? this.o.plane.nodeName : leader?.node,
     };
   }
 
@@ -214,9 +216,10 @@ export class StreamReplicas implements StreamReplication {
     const vhost = this.o.broker.vhost(placement.vhost);
     if (vhost === undefined) throw new Error(`no vhost '${placement.vhost}' on this node`);
     await vhost.streams.creation(placement.name);
-    if (vhost.streams.get(placement.name) === undefined) {
+    if (vhost.streams.getAny(placement.name) === undefined) {
       try {
-        await vhost.streams.create(placement.name, { partitions: placement.partitions, kafkaName: true, topicId: placement.topicId, configs: { ...placement.configs } });
+        const amqp = placement.amqpArgs === undefined ? { kafkaName: true } : { amqpArgs: { ...placement.amqpArgs } };
+        await vhost.streams.create(placement.name, { partitions: placement.partitions, ...amqp, topicId: placement.topicId, configs: { ...placement.configs } });
       } catch (err) {
         if (!(err instanceof StreamError && err.kind === 'exists')) throw err;
       }
@@ -228,9 +231,9 @@ export class StreamReplicas implements StreamReplication {
       const path = pathOf(placement.vhost, placement.name, i);
       const resource: Resource = { kind: 'stream', vhost: placement.vhost, name: placement.name, partition: i };
       const host: ReplicaHost = {
-        partition: () => vhost.streams.get(placement.name)?.partition(i),
+        partition: () => vhost.streams.getAny(placement.name)?.partition(i),
         reset: async () => {
-          await vhost.streams.get(placement.name)?.resetPartition(i);
+          await vhost.streams.getAny(placement.name)?.resetPartition(i);
         },
         history: () => this.history(resource),
       };
@@ -297,7 +300,7 @@ export class StreamReplicas implements StreamReplication {
       if (term === undefined) return;
       if (this.parts.get(p.path) !== p) return void term.resign(); // deleted while campaigning
       // Before it takes a write: where this epoch begins, fenced, for followers to truncate against.
-      const log = this.o.broker.vhost(resource.vhost)?.streams.get(p.stream)?.partition(p.index);
+      const log = this.o.broker.vhost(resource.vhost)?.streams.getAny(p.stream)?.partition(p.index);
       if (log === undefined) return void term.resign();
       const history = [...(await this.history(resource)), [term.epoch, log.logEndOffset] as const];
       await term.write('epochs', JSON.stringify(history));

@@ -13,17 +13,13 @@
 // the leader cut off from the other nodes and etcd, from the other nodes only, from one follower
 // one way, and a degraded link.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { sleep } from '../async.js';
-import { makeDataDir, spawnBroker, type SpawnedBroker } from '../broker.js';
-import { startTestEtcd, TEST_LEASE_TTL_SEC, type EtcdProcess } from '../etcd.js';
+import type { SpawnedBroker } from '../broker.js';
+import { ETCD_HOST, loopbackHosts, netnsHosts, NODE_NAMES as NAMES, TestCluster } from '../cluster.js';
+import { TEST_LEASE_TTL_SEC } from '../etcd.js';
 import { kafkaErrorTypes } from '../kafka.js';
 import { check, recordsOnDisk, type Acked, type CheckResult } from './checker.js';
-import { createNetwork, type NetnsNetwork } from './netns.js';
 import { seededRandom } from '../../../src/util/random.js';
 
 export interface RunOptions {
@@ -98,142 +94,18 @@ export interface RunResult {
   readonly check: CheckResult;
 }
 
-const NAMES = ['n1', 'n2', 'n3'];
-const ETCD = 'etcd';
 const TTL_MS = TEST_LEASE_TTL_SEC * 1000;
-/** A node restarted under a loaded machine (three nodes, etcd and the producers on two shared cores) may take a while. */
-const NODE_START_TIMEOUT_MS = 60_000;
-
-/** Where the cluster's hosts (the nodes and etcd) run, and how to reach them. */
-interface Hosts {
-  address(host: string): string;
-  /** The command prefix that runs a program on the host. */
-  wrap(host: string): string[];
-  /** The private network, for network faults (undefined on loopback). */
-  readonly net: NetnsNetwork | undefined;
-  /** user:password for the management API (guest only logs in from loopback, as in RabbitMQ). */
-  readonly login: string;
-  /** More arguments for each node. */
-  readonly nodeArgs: readonly string[];
-  destroy(): void;
-}
-
-const loopbackHosts: Hosts = { address: () => '127.0.0.1', wrap: () => [], net: undefined, login: 'guest:guest', nodeArgs: [], destroy: () => undefined };
-
-function netnsHosts(): Hosts {
-  const net = createNetwork([...NAMES, ETCD]);
-  // The test process reaches the nodes from the bridge's address, not loopback: a user of its own.
-  const dir = mkdtempSync(join(tmpdir(), 'wharf-jepsen-'));
-  const definitions = join(dir, 'definitions.json');
-  writeFileSync(definitions, JSON.stringify({ users: [{ name: 'jepsen', password: 'jepsen', tags: 'administrator' }] }));
-  return {
-    address: (h) => net.address(h),
-    wrap: (h) => net.wrap(h),
-    net,
-    login: 'jepsen:jepsen',
-    nodeArgs: ['--definitions', definitions],
-    destroy: () => {
-      net.destroy();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-class Cluster {
-  etcd!: EtcdProcess;
-  readonly nodes = new Map<string, SpawnedBroker>();
-  readonly dirs = new Map<string, string>();
-  readonly paused = new Set<string>();
-  /** Nodes cut off from etcd: their own view is stale, so nobody asks them. */
-  readonly isolated = new Set<string>();
-
-  constructor(readonly hosts: Hosts) {}
-
-  async start(): Promise<void> {
-    this.etcd = await startTestEtcd({ host: this.hosts.address(ETCD), wrap: this.hosts.wrap(ETCD) });
-    for (const name of NAMES) {
-      this.dirs.set(name, await makeDataDir());
-      await this.spawn(name);
-    }
-  }
-
-  async spawn(name: string): Promise<void> {
-    const host = this.hosts.address(name);
-    const args = ['--cluster', this.etcd.endpoint, '--node-name', name, '--advertise-host', host, '--cluster-lease-ttl', String(TEST_LEASE_TTL_SEC), ...this.hosts.nodeArgs];
-    this.nodes.set(name, await spawnBroker(this.dirs.get(name) ?? '', args, { host, wrap: this.hosts.wrap(name), startTimeoutMs: NODE_START_TIMEOUT_MS }));
-  }
-
-  up(name: string): boolean {
-    const n = this.nodes.get(name);
-    return n !== undefined && n.process.exitCode === null && n.process.signalCode === null && !this.paused.has(name) && !this.isolated.has(name);
-  }
-
-  bootstrap(): string[] {
-    return NAMES.filter((n) => this.up(n)).map((n) => this.nodes.get(n)?.kafkaBootstrap ?? '');
-  }
-
-  /** Each partition's leader and epoch, as a running node's /api/nodes shows them. */
-  async leaders(topic: string): Promise<Map<number, { node: string; epoch: number }>> {
-    const out = new Map<number, { node: string; epoch: number }>();
-    const asked = NAMES.find((n) => this.up(n));
-    if (asked === undefined) return out;
-    try {
-      const res = await fetch(`http://${this.hosts.address(asked)}:${this.nodes.get(asked)?.httpPort}/api/nodes`, {
-        headers: { authorization: `Basic ${Buffer.from(this.hosts.login).toString('base64')}` },
-        signal: AbortSignal.timeout(2000),
-      });
-      const list = (await res.json()) as { name: string; running: boolean; leaders?: { resource: string; epoch: number }[] }[];
-      const prefix = `stream/%2F/${encodeURIComponent(topic)}/`;
-      for (const n of list) {
-        if (!n.running) continue;
-        for (const l of n.leaders ?? []) if (l.resource.startsWith(prefix)) out.set(Number(l.resource.slice(prefix.length)), { node: n.name, epoch: l.epoch });
-      }
-    } catch {
-      // A node going down under the question: the caller asks again.
-    }
-    return out;
-  }
-
-  /** The ISR size of every partition, from Metadata on a running node (undefined when it cannot say). */
-  async isrSizes(topic: string): Promise<number[] | undefined> {
-    const admin = kafkaOf(this.bootstrap()).admin();
-    try {
-      await admin.connect();
-      const md = await admin.fetchTopicMetadata({ topics: [topic] });
-      return md.topics[0]?.partitions.sort((a, b) => a.partitionId - b.partitionId).map((p) => (p.leader >= 0 ? p.isr.length : 0));
-    } catch {
-      return undefined;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
-  }
-
-  /** Every node running, unpaused and reachable again. */
-  async heal(): Promise<void> {
-    for (const name of NAMES) {
-      this.hosts.net?.mend(name);
-      this.isolated.delete(name);
-      const n = this.nodes.get(name);
-      if (this.paused.has(name)) {
-        n?.process.kill('SIGCONT');
-        this.paused.delete(name);
-      }
-      if (n !== undefined && (n.process.exitCode !== null || n.process.signalCode !== null)) await this.spawn(name);
-    }
-  }
-
-  async stop(): Promise<void> {
-    for (const [name, n] of this.nodes) {
-      if (this.paused.has(name)) n.process.kill('SIGCONT');
-      await n.kill('SIGKILL').catch(() => undefined);
-    }
-    this.paused.clear();
-    await this.etcd?.stop();
-    this.hosts.destroy();
-  }
-
-  async removeData(): Promise<void> {
-    for (const d of this.dirs.values()) await rm(d, { recursive: true, force: true });
+/** The ISR size of every partition, from Metadata on a running node (undefined when it cannot say). */
+async function isrSizes(cluster: TestCluster, topic: string): Promise<number[] | undefined> {
+  const admin = kafkaOf(cluster.bootstrap()).admin();
+  try {
+    await admin.connect();
+    const md = await admin.fetchTopicMetadata({ topics: [topic] });
+    return md.topics[0]?.partitions.sort((a, b) => a.partitionId - b.partitionId).map((p) => (p.leader >= 0 ? p.isr.length : 0));
+  } catch {
+    return undefined;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
   }
 }
 
@@ -267,7 +139,7 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
   const topic = `jepsen-${o.seed}-${Date.now().toString(36)}`;
   const faults = o.faults ?? (o.network === 'netns' ? [...PROCESS_FAULTS, ...NETWORK_FAULTS] : PROCESS_FAULTS);
   if (o.network !== 'netns' && faults.some((f) => NETWORK_FAULTS.includes(f))) throw new Error(`network faults (${NETWORK_FAULTS.join(', ')}) need network: 'netns'`);
-  const cluster = new Cluster(o.network === 'netns' ? netnsHosts() : loopbackHosts);
+  const cluster = new TestCluster(NAMES, o.network === 'netns' ? netnsHosts(NAMES) : loopbackHosts);
   try {
     await cluster.start();
     const admin = kafkaOf(cluster.bootstrap()).admin();
@@ -275,7 +147,7 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
     await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 3 }], waitForLeaders: false });
     await admin.disconnect();
     const full = async (): Promise<boolean> => {
-      const sizes = await cluster.isrSizes(topic);
+      const sizes = await isrSizes(cluster, topic);
       return sizes !== undefined && sizes.length === partitions && sizes.every((s) => s === 3);
     };
     if (!(await waitFor(full, 30_000))) throw new Error(`${topic}: no leader with three in-sync replicas within 30 s`);
@@ -434,14 +306,14 @@ function steppedDownAt(node: SpawnedBroker, before: number): number | undefined 
 }
 
 /** Cuts or slows the target's network for downMs, watching its partition's ISR (and its step-down), then mends it. */
-async function networkFault(cluster: Cluster, f: NetworkFault): Promise<{ isrMin?: number; stepDownMs?: number; how?: string }> {
+async function networkFault(cluster: TestCluster, f: NetworkFault): Promise<{ isrMin?: number; stepDownMs?: number; how?: string }> {
   const net = cluster.hosts.net;
   if (net === undefined) throw new Error(`${f.kind} needs network: 'netns'`);
   const others = NAMES.filter((n) => n !== f.target);
   const stepDownsBefore = [...f.node.stderr().matchAll(LEASE_LOST_LINE)].length;
   let how: string | undefined;
   if (f.kind === 'partition') {
-    net.cut(f.target, [...others, ETCD]);
+    net.cut(f.target, [...others, ETCD_HOST]);
     cluster.isolated.add(f.target);
   } else if (f.kind === 'partition-peers') {
     net.cut(f.target, others);
@@ -455,7 +327,7 @@ async function networkFault(cluster: Cluster, f: NetworkFault): Promise<{ isrMin
   let isrMin: number | undefined;
   const until = t0 + f.downMs;
   while (Date.now() < until) {
-    const size = (await cluster.isrSizes(f.topic))?.[f.partition];
+    const size = (await isrSizes(cluster, f.topic))?.[f.partition];
     if (size !== undefined && size > 0) isrMin = Math.min(isrMin ?? size, size);
     await sleep(200);
   }

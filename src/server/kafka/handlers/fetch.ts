@@ -38,10 +38,17 @@ const READ_COMMITTED = 1;
 /** Kafka's fetch.max.bytes broker default: no response is bigger, whatever the client asks. */
 const FETCH_BYTES_MAX = 55 * 1024 * 1024;
 
-function resolve(ctx: KafkaContext, topics: readonly { topic: string; topicId: string; partitions: readonly FetchRequestFetchPartition[] }[], byId: boolean): Wanted[] {
+function resolve(
+  ctx: KafkaContext,
+  topics: readonly { topic: string; topicId: string; partitions: readonly FetchRequestFetchPartition[] }[],
+  byId: boolean,
+  replica: boolean,
+): Wanted[] {
   const out: Wanted[] = [];
   for (const t of topics) {
-    const stream = byId ? (t.topicId !== ZERO_UUID ? streamById(ctx.vhost, t.topicId) : undefined) : ctx.vhost.streams.get(t.topic);
+    // A follower also fetches the logs of quorum queues, which no client can name.
+    const byName = replica ? ctx.vhost.streams.getAny(t.topic) : ctx.vhost.streams.get(t.topic);
+    const stream = byId ? (t.topicId !== ZERO_UUID ? streamById(ctx.vhost, t.topicId) : undefined) : byName;
     for (const p of t.partitions) {
       out.push({ topic: stream?.name ?? t.topic, topicId: stream?.topicId ?? t.topicId, stream, req: p, partition: stream?.partition(p.partition) });
     }
@@ -165,13 +172,13 @@ export function fetchResponseBytesMax(req: FetchRequest, v: number): number {
 export const fetch: Handler<1> = async (ctx, req, v, source) => {
   const byId = v >= 13;
   const unknownCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-  const wanted = resolve(ctx, req.topics, byId);
+  const replicaId = v <= 14 ? req.replicaId : req.replicaState.replicaId;
+  const wanted = resolve(ctx, req.topics, byId, replicaId >= 0);
   const maxBytes = Math.min(v >= 3 ? req.maxBytes : 0x7fffffff, FETCH_BYTES_MAX);
   const readCommitted = req.isolationLevel === READ_COMMITTED;
   const deadline = Date.now() + Math.max(0, req.maxWaitMs);
   // The batches are views of pooled read buffers, given back once the response is written.
   let lease = readBuffers.lease();
-  const replicaId = v <= 14 ? req.replicaId : req.replicaState.replicaId;
   let result = await readOnce(ctx, wanted, maxBytes, readCommitted, unknownCode, lease.alloc, replicaId);
   const live = wanted.map((w) => w.partition).filter((p): p is Partition => p !== undefined);
   while (result.bytes < req.minBytes && !result.failed && live.length > 0 && !source.signal.aborted) {
