@@ -26,6 +26,11 @@ export interface RunOptions {
   readonly seed: number;
   /** How long the producers and the nemesis run. */
   readonly seconds: number;
+  /**
+   * Run on past `seconds` until every fault has happened this many times (a loaded machine fits
+   * fewer faults in the time), up to four times `seconds`.
+   */
+  readonly minRounds?: number;
   readonly producers?: number;
   readonly partitions?: number;
   /** Do not wait for the ISR to recover between faults: the next one may hit a replica still catching up. */
@@ -195,8 +200,10 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
     // The nemesis: a seeded order of faults, each on the leader of a seeded partition.
     const events: NemesisEvent[] = [];
     const until = Date.now() + o.seconds * 1000;
+    const hardUntil = Date.now() + o.seconds * 4000;
+    const wanted = (o.minRounds ?? 0) * faults.length;
     const kinds: Fault[] = [];
-    while (Date.now() < until) {
+    while (Date.now() < until || (events.length < wanted && Date.now() < hardUntil)) {
       await sleep(between(500, 2000));
       // Each round has every fault once, in a seeded order.
       if (kinds.length === 0) kinds.push(...faults.map((k) => [rand(), k] as const).sort((a, b) => a[0] - b[0]).map(([, k]) => k));
