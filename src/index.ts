@@ -547,6 +547,7 @@ async function replicateMetadata(
   logger: Logger,
 ): Promise<MetadataSync> {
   const { MetadataSync } = await import('./cluster/meta/sync.js');
+  broker.nodeName = cluster.nodeName;
   return MetadataSync.start({ plane, endpoints: cluster.endpoints, broker, bootUsers, logger });
 }
 

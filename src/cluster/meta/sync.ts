@@ -48,7 +48,7 @@ export interface MetadataSyncOptions {
   readonly plane: Pick<ControlPlane, 'keys' | 'nodeName'>;
   readonly endpoints: readonly string[];
   /** What it keeps in step: the broker's access model and policies, and what it calls after applying others' changes. */
-  readonly broker: Pick<Broker, 'access' | 'policies' | 'metadataChanged'>;
+  readonly broker: Pick<Broker, 'access' | 'policies' | 'metadataChanged'> & Partial<Pick<Broker, 'topology'>>;
   /** `--user NAME:PASSWORD` users: applied (through etcd) once this node has the cluster's records. */
   readonly bootUsers: readonly { readonly name: string; readonly password: string }[];
   readonly logger: Logger;
@@ -75,6 +75,7 @@ export class MetadataSync {
     this.stores = [
       { prefix: `${this.metaPrefix}access/`, store: o.broker.access },
       { prefix: `${this.metaPrefix}policies/`, store: o.broker.policies },
+      ...(o.broker.topology !== undefined ? [{ prefix: `${this.metaPrefix}topology/`, store: o.broker.topology }] : []),
     ];
     this.logger = o.logger.child({ component: 'metadata' });
   }

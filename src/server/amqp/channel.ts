@@ -308,26 +308,21 @@ export class AmqpChannel implements DeliverySink {
         return this.exchangeDeclare(m);
       case 'exchange.delete':
         this.grant.exchangeDelete(m.exchange);
-        this.vhost.deleteExchange(m.exchange, m.ifUnused);
-        return this.afterTopology(m.nowait, { name: 'exchange.delete-ok' });
+        return this.topology(() => this.vhost.deleteExchange(m.exchange, m.ifUnused), () => this.afterTopology(m.nowait, { name: 'exchange.delete-ok' }));
       case 'exchange.bind':
         this.grant.exchangeBind(m.destination, m.source, m.routingKey, this.isTopic(m.source));
-        this.vhost.bindExchange(m.destination, m.source, m.routingKey, m.arguments);
-        return this.afterTopology(m.nowait, { name: 'exchange.bind-ok' });
+        return this.topology(() => this.vhost.bindExchange(m.destination, m.source, m.routingKey, m.arguments), () => this.afterTopology(m.nowait, { name: 'exchange.bind-ok' }));
       case 'exchange.unbind':
         this.grant.exchangeBind(m.destination, m.source, m.routingKey, this.isTopic(m.source));
-        this.vhost.unbindExchange(m.destination, m.source, m.routingKey, m.arguments);
-        return this.afterTopology(m.nowait, { name: 'exchange.unbind-ok' });
+        return this.topology(() => this.vhost.unbindExchange(m.destination, m.source, m.routingKey, m.arguments), () => this.afterTopology(m.nowait, { name: 'exchange.unbind-ok' }));
       case 'queue.declare':
         return this.queueDeclare(m);
       case 'queue.bind':
         this.grant.queueBind(this.queueName(m.queue), m.exchange, m.routingKey, this.isTopic(m.exchange));
-        this.vhost.bindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id);
-        return this.afterTopology(m.nowait, { name: 'queue.bind-ok' });
+        return this.topology(() => this.vhost.bindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id), () => this.afterTopology(m.nowait, { name: 'queue.bind-ok' }));
       case 'queue.unbind':
         this.grant.queueBind(this.queueName(m.queue), m.exchange, m.routingKey, this.isTopic(m.exchange));
-        this.vhost.unbindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id);
-        return this.afterTopology(false, { name: 'queue.unbind-ok' });
+        return this.topology(() => this.vhost.unbindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id), () => this.afterTopology(false, { name: 'queue.unbind-ok' }));
       case 'queue.purge': {
         this.grant.purge(this.queueName(m.queue));
         const messageCount = this.vhost.purgeQueue(this.queueName(m.queue), this.conn.id);
@@ -336,13 +331,14 @@ export class AmqpChannel implements DeliverySink {
       }
       case 'queue.delete': {
         this.grant.queueDelete(this.queueName(m.queue));
-        const deleted = this.vhost.deleteQueue(
-          this.queueName(m.queue),
-          { ifUnused: m.ifUnused, ifEmpty: m.ifEmpty },
-          this.conn.id,
+        const name = this.queueName(m.queue);
+        return this.topology(
+          () => this.vhost.deleteQueue(name, { ifUnused: m.ifUnused, ifEmpty: m.ifEmpty }, this.conn.id),
+          (deleted) => {
+            if (typeof deleted === 'number') return this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount: deleted });
+            return deleted.then((messageCount) => this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount }));
+          },
         );
-        if (typeof deleted === 'number') return this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount: deleted });
-        return deleted.then((messageCount) => this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount }));
       }
       case 'tx.select':
         if (this.confirmMode) throw preconditionFailed('cannot switch from confirm to tx mode');
@@ -381,6 +377,12 @@ export class AmqpChannel implements DeliverySink {
     if (name !== '') return name;
     if (this.lastQueue === '') throw new BrokerError('not-found', 'no previously declared queue');
     return this.lastQueue;
+  }
+
+  /** A topology change: in a cluster it goes to etcd before `then` replies (Broker.changeTopology). */
+  private topology<T>(change: () => T, then: (result: T) => void | Promise<void>): void | Promise<void> {
+    const r = this.conn.broker.changeTopology(change);
+    return r instanceof Promise ? r.then(then) : then(r);
   }
 
   /** Durable topology changes are on disk before the reply (§: declare-ok means it exists). */
@@ -499,26 +501,39 @@ export class AmqpChannel implements DeliverySink {
 
   private exchangeDeclare(m: MethodOf<'exchange.declare'>): void | Promise<void> {
     this.grant.exchangeDeclare(m.exchange, m.passive, m.arguments['alternate-exchange'], this.vhost.exchanges.has(m.exchange));
-    this.vhost.declareExchange(m.exchange, m.type, {
+    const declare = (): unknown => this.vhost.declareExchange(m.exchange, m.type, {
       passive: m.passive,
       durable: m.durable,
       autoDelete: m.autoDelete,
       internal: m.internal,
       args: m.arguments,
     });
-    return this.afterTopology(m.nowait, { name: 'exchange.declare-ok' });
+    const reply = (): void | Promise<void> => this.afterTopology(m.nowait, { name: 'exchange.declare-ok' });
+    if (m.passive) {
+      declare();
+      return reply();
+    }
+    return this.topology(declare, reply);
   }
 
   private queueDeclare(m: MethodOf<'queue.declare'>): void | Promise<void> {
-    const declared = this.vhost.declareQueue(
-      m.queue,
+    let requested = m.queue;
+    const declare = (): DeclaredQueue | Promise<DeclaredQueue> => this.vhost.declareQueue(
+      requested,
       { passive: m.passive, durable: m.durable, exclusive: m.exclusive, autoDelete: m.autoDelete, args: m.arguments as FieldTable },
       this.conn.id,
       // Checked on the generated name for a server-named queue, as RabbitMQ does.
-      (name) => this.grant.queueDeclare(name, m.passive, m.arguments['x-dead-letter-exchange']),
+      (name) => {
+        this.grant.queueDeclare(name, m.passive, m.arguments['x-dead-letter-exchange']);
+        // A declare run again (a cluster's compare-and-swap lost) keeps the name it generated.
+        requested = name;
+      },
     );
-    if (declared instanceof Promise) return declared.then((q) => this.declared(m, q));
-    return this.declared(m, declared);
+    const reply = (declared: DeclaredQueue | Promise<DeclaredQueue>): void | Promise<void> =>
+      declared instanceof Promise ? declared.then((q) => this.declared(m, q)) : this.declared(m, declared);
+    // Exclusive and passive declares change nothing the cluster holds.
+    if (m.passive || m.exclusive) return reply(declare());
+    return this.topology(declare, reply);
   }
 
   private declared(m: MethodOf<'queue.declare'>, q: DeclaredQueue): void | Promise<void> {
