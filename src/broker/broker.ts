@@ -37,6 +37,7 @@ import { Access, openGrant, type AccessGrant, type Identity } from './access/ind
 import { BrokerError } from './errors.js';
 import { replaceArgs, reviveArgs } from './args-json.js';
 import { TopologyRecords } from './topology-records.js';
+import type { RemoteQueues } from './remote-queues.js';
 import type { ScramCredentials, ScramHash } from './scram-credentials.js';
 
 export interface User {
@@ -132,6 +133,8 @@ export class Broker {
   nodeName = '';
   /** Each queue's home node in a cluster (the node holding its messages), by vhost and queue. */
   private readonly homes = new Map<string, string>();
+  /** In a cluster: the links that forward to queues homed on other nodes (docs/cluster.md, "Forwarding"). */
+  remote: RemoteQueues | undefined;
   /** The last commit of topology changes to the cluster, while it runs. */
   private topologyCommit: Promise<void> | undefined;
   private topologyCommitQueued = false;
@@ -542,6 +545,8 @@ export class Broker {
   }
 
   private createVhost(name: string): Vhost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the context's getter reads the broker's link, set after the vhosts exist
+    const broker = this;
     const v = new Vhost(name, {
       store: this.store,
       delayed: this.delayed,
@@ -565,6 +570,10 @@ export class Broker {
       nextStreamId: () => this.nextStreamId++,
       policies: this.policies,
       queueLimit: () => this.access.vhost(name)?.limits['max-queues'],
+      remoteHome: (vhost, queue) => (this.remote !== undefined && this.isRemote(vhost, queue) ? this.queueHome(vhost, queue) : undefined),
+      get remote() {
+        return broker.remote;
+      },
     });
     this.vhosts.set(name, v);
     return v;

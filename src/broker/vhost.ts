@@ -21,6 +21,7 @@ import { declaresStream } from './stream/queue-args.js';
 import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
 import { notSupported } from './session-streams.js';
 import { MessageCounters } from './stats.js';
+import type { RemoteQueues } from './remote-queues.js';
 import { applyToExchange, applyToQueue, applyToStream, type PolicyLookup } from './policy/apply.js';
 import { PREDECLARED, persists, restoreTopology, snapshotTopology, type VhostSnapshot } from './vhost-topology.js';
 
@@ -49,6 +50,10 @@ export interface VhostContext {
   readonly policies?: PolicyLookup;
   /** The vhost's max-queues limit, if it has one. */
   queueLimit?(): number | undefined;
+  /** In a cluster: the home of a queue homed on another node (undefined: its messages are here). */
+  remoteHome?(vhost: string, queue: string): string | undefined;
+  /** Forwards copies to queues homed elsewhere (set with remoteHome). */
+  readonly remote?: RemoteQueues;
 }
 
 export interface PublishOutcome {
@@ -441,15 +446,41 @@ export class Vhost {
     }
     ex.stats.publishOut++;
     // Routing names queues and stream queues alike; each kind is written its own way.
-    const { queues, streams } = splitTargets(targets);
+    const { queues: routed, streams } = splitTargets(targets);
+    const { queues, forwarded } = this.forward(routed, stored);
     let out: PublishOutcome;
-    if (!streams) out = this.enqueue(stored, queues, Date.now());
+    if (forwarded) out = queues.length === 0 ? { queues: 0, needsSync: false, rejected: false } : this.enqueue(stored, queues, Date.now());
+    else if (!streams) out = this.enqueue(stored, queues, Date.now());
     else if (queues.length === 0) out = { queues: streams.length, needsSync: false, rejected: false, streamWrite: this.streamQueues.publish(streams, stored) };
     else {
       const enqueued = this.enqueue(stored, queues, Date.now());
       out = { ...enqueued, queues: enqueued.queues + streams.length, streamWrite: this.streamQueues.publish(streams, stored) };
     }
+    if (forwarded) {
+      // Routed to a queue homed elsewhere counts as routed; the confirm waits for the home's (and for a stream's write).
+      const streamWrite = streams ? Promise.all([forwarded.write, this.streamQueues.publish(streams, stored)]).then(() => undefined) : forwarded.write;
+      out = { ...out, queues: out.queues + forwarded.count + (streams?.length ?? 0), streamWrite };
+    }
     return held.length === 0 ? out : { ...out, queues: out.queues + held.length, needsSync: out.needsSync || heldSync };
+  }
+
+  /** In a cluster: copies for queues homed on other nodes go there; the rest stay to be enqueued here. */
+  private forward(routed: readonly Queue[], input: PublishInput): { queues: readonly Queue[]; forwarded?: { count: number; write: Promise<void> } } {
+    const home = this.ctx.remoteHome;
+    const remote = this.ctx.remote;
+    if (home === undefined || remote === undefined) return { queues: routed };
+    const here: Queue[] = [];
+    const writes: Promise<void>[] = [];
+    for (const q of routed) {
+      const node = home(this.name, q.name);
+      if (node === undefined) here.push(q);
+      else writes.push(remote.publish(node, this.name, q.name, input));
+    }
+    if (writes.length === 0) return { queues: routed };
+    const write = Promise.all(writes).then(() => undefined);
+    // Handled here too: a publish outside confirm mode has no one waiting for it.
+    write.catch(() => undefined);
+    return { queues: here, forwarded: { count: writes.length, write } };
   }
 
   /**
