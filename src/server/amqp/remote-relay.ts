@@ -35,6 +35,8 @@ export class RemoteRelay {
   /** Consumer tag -> home. */
   private readonly consumers = new Map<string, string>();
   private prefetch = 0;
+  /** Tags of relayed deliveries whose home went away: settling them is moot, not an error. */
+  private readonly gone = new Set<number>();
 
   constructor(private readonly host: RelayHost) {}
 
@@ -82,6 +84,7 @@ export class RemoteRelay {
 
   /** basic.ack / basic.nack / basic.reject of relayed deliveries; false if none of them is relayed. */
   settle(tag: number, multiple: boolean, how: 'ack' | 'requeue' | 'reject'): boolean {
+    if (!multiple && this.gone.delete(tag)) return true;
     const tags = multiple ? [...this.deliveries.keys()].filter((t) => tag === 0 || t <= tag) : this.deliveries.has(tag) ? [tag] : [];
     for (const t of tags) {
       const d = this.deliveries.get(t) as Delivery;
@@ -124,6 +127,7 @@ export class RemoteRelay {
     for (const link of this.links.values()) void link.channel.then((ch) => ch.close()).catch(() => undefined);
     this.links.clear();
     this.deliveries.clear();
+    this.gone.clear();
     this.consumers.clear();
   }
 
@@ -147,7 +151,11 @@ export class RemoteRelay {
   /** The link channel closed (the home died, or refused something): its consumers are cancelled. */
   private lost(home: string, link: Link): void {
     if (this.links.get(home) === link) this.links.delete(home);
-    for (const [t, d] of this.deliveries) if (d.home === home) this.deliveries.delete(t);
+    for (const [t, d] of this.deliveries) {
+      if (d.home !== home) continue;
+      this.deliveries.delete(t);
+      this.gone.add(t);
+    }
     for (const tag of link.consumers) this.cancelledByHome(tag);
     link.consumers.clear();
   }
