@@ -3,12 +3,13 @@
 // n2 and n3 as if it were theirs: a publish on n2 through a topic exchange is confirmed once
 // n1 has it and reaches a consumer on n3 with the original exchange and routing key; acks from
 // n3 remove it on n1; basic.get, a passive declare, a purge and a delete through other nodes
-// act on n1; when n1 is killed, the consumer on n3 gets basic.cancel.
+// act on n1; when n1 is killed, the consumer on n3 gets basic.cancel, and n1 restarted keeps
+// its queue's messages, which a get through n2 reaches.
 
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type GetMessage } from 'amqplib';
 import { waitUntil } from '../../helpers/async.js';
 import { makeDataDir, spawnBroker, type SpawnedBroker } from '../../helpers/broker.js';
 import { startTestEtcd, TEST_LEASE_TTL_SEC, type EtcdProcess } from '../../helpers/etcd.js';
@@ -27,6 +28,9 @@ describe('forwarding to a queue\'s home node (three nodes, amqplib)', () => {
   const dirs: string[] = [];
   const connections: ChannelModel[] = [];
 
+  const clusterArgs = (name: string): string[] => [
+    '--cluster', etcd.endpoint, '--node-name', name, '--advertise-host', '127.0.0.1', '--cluster-lease-ttl', String(TEST_LEASE_TTL_SEC),
+  ];
   const api = (name: string): ManagementApi => new ManagementApi(`http://127.0.0.1:${nodes.get(name)?.httpPort}`);
 
   async function open(node: string): Promise<ChannelModel> {
@@ -64,7 +68,7 @@ describe('forwarding to a queue\'s home node (three nodes, amqplib)', () => {
     for (const name of ['n1', 'n2', 'n3']) {
       const dir = await makeDataDir();
       dirs.push(dir);
-      nodes.set(name, await spawnBroker(dir, ['--cluster', etcd.endpoint, '--node-name', name, '--advertise-host', '127.0.0.1', '--cluster-lease-ttl', String(TEST_LEASE_TTL_SEC)]));
+      nodes.set(name, await spawnBroker(dir, clusterArgs(name)));
     }
   });
   after(async () => {
@@ -148,7 +152,7 @@ describe('forwarding to a queue\'s home node (three nodes, amqplib)', () => {
     }
   });
 
-  it('the home node killed: the consumer on n3 gets basic.cancel', LONG, async () => {
+  it('the home node killed: the consumer on n3 gets basic.cancel; restarted, it keeps its messages', LONG, async () => {
     const n1 = await channel('n1');
     await n1.assertQueue('fragile', { durable: true });
     await everywhere('fragile');
@@ -161,7 +165,24 @@ describe('forwarding to a queue\'s home node (three nodes, amqplib)', () => {
     }, { noAck: true });
     n1.sendToQueue('fragile', Buffer.from('before'));
     await waitUntil(() => seen.length === 1, 'delivered before the kill');
+    await n1.assertQueue('keeper', { durable: true });
+    await everywhere('keeper');
+    const confirming = await confirmChannel('n1');
+    confirming.sendToQueue('keeper', Buffer.from('kept'), { persistent: true });
+    await confirming.waitForConfirms();
     await nodes.get('n1')?.kill('SIGKILL');
     await waitUntil(() => cancelled, 'n3\'s consumer was cancelled');
+
+    // The home restarted on its data dir keeps its queue and messages; the others reach them again.
+    nodes.set('n1', await spawnBroker(dirs[0] as string, clusterArgs('n1')));
+    await waitUntil(async () => (await messagesOnHome('keeper')) === 1, 'n1 kept keeper\'s message');
+    const got: GetMessage[] = [];
+    await waitUntil(async () => {
+      // Until n2's view has n1's new address, its link cannot connect (the attempt fails with 541).
+      const m = await (await channel('n2')).get('keeper', { noAck: true }).catch(() => false as const);
+      if (m !== false) got.push(m);
+      return got.length > 0;
+    }, 'a get via n2 reaches the restarted home');
+    assert.equal(got[0]?.content.toString(), 'kept');
   });
 });
