@@ -117,6 +117,12 @@ describe('forwarding to a queue\'s home node (three nodes, amqplib)', () => {
     assert.equal(returned.length, 0, 'routed to a queue homed elsewhere counts as routed');
   });
 
+  it('the link user is no user: not listed, and no login without the cluster secret', LONG, async () => {
+    const users = await api('n2').getJson<{ name: string }[]>('/api/users');
+    assert.deepEqual(users.map((u) => u.name), ['guest']);
+    await assert.rejects(connect(`amqp://wharf-cluster-link:guess@127.0.0.1:${nodes.get('n2')?.port}`), /ACCESS_REFUSED|403/);
+  });
+
   it('basic.get, a passive declare, a purge and a delete through other nodes act on the home', LONG, async () => {
     const n1 = await channel('n1');
     await n1.assertQueue('gq', { durable: true });
