@@ -21,7 +21,7 @@ import { declaresStream } from './stream/queue-args.js';
 import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
 import { notSupported } from './session-streams.js';
 import { MessageCounters } from './stats.js';
-import type { RemoteQueues } from './remote-queues.js';
+import { forwardRemote, type RemoteQueues } from './remote-queues.js';
 import { applyToExchange, applyToQueue, applyToStream, type PolicyLookup } from './policy/apply.js';
 import { PREDECLARED, persists, restoreTopology, snapshotTopology, type VhostSnapshot } from './vhost-topology.js';
 
@@ -447,7 +447,7 @@ export class Vhost {
     ex.stats.publishOut++;
     // Routing names queues and stream queues alike; each kind is written its own way.
     const { queues: routed, streams } = splitTargets(targets);
-    const { queues, forwarded } = this.forward(routed, stored);
+    const { queues, forwarded } = forwardRemote(this.name, routed, stored, this.ctx);
     let out: PublishOutcome;
     if (forwarded) out = queues.length === 0 ? { queues: 0, needsSync: false, rejected: false } : this.enqueue(stored, queues, Date.now());
     else if (!streams) out = this.enqueue(stored, queues, Date.now());
@@ -462,25 +462,6 @@ export class Vhost {
       out = { ...out, queues: out.queues + forwarded.count + (streams?.length ?? 0), streamWrite };
     }
     return held.length === 0 ? out : { ...out, queues: out.queues + held.length, needsSync: out.needsSync || heldSync };
-  }
-
-  /** In a cluster: copies for queues homed on other nodes go there; the rest stay to be enqueued here. */
-  private forward(routed: readonly Queue[], input: PublishInput): { queues: readonly Queue[]; forwarded?: { count: number; write: Promise<void> } } {
-    const home = this.ctx.remoteHome;
-    const remote = this.ctx.remote;
-    if (home === undefined || remote === undefined) return { queues: routed };
-    const here: Queue[] = [];
-    const writes: Promise<void>[] = [];
-    for (const q of routed) {
-      const node = home(this.name, q.name);
-      if (node === undefined) here.push(q);
-      else writes.push(remote.publish(node, this.name, q.name, input));
-    }
-    if (writes.length === 0) return { queues: routed };
-    const write = Promise.all(writes).then(() => undefined);
-    // Handled here too: a publish outside confirm mode has no one waiting for it.
-    write.catch(() => undefined);
-    return { queues: here, forwarded: { count: writes.length, write } };
   }
 
   /**
