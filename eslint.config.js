@@ -62,4 +62,7 @@ export default tseslint.config(
     'src/client holds Wharf\'s AMQP and Kafka clients, on src/protocol (amqp, kafka) only'),
   layer(['src/server/**', 'src/http/**', 'src/util/**', 'src/index.ts'], ['**/client/**'],
     'only the CLI, benchmarks and tests use src/client'),
+  // A cluster's node-to-node links (docs/cluster.md, "Forwarding") are Wharf's own AMQP client.
+  layer(['src/server/amqp/cluster-links.ts', 'src/server/amqp/remote-relay.ts', 'src/server/amqp/channel.ts'], ['**/client/kafka/**', '**/http/**', '**/cli/**'],
+    'the AMQP adapter uses only the AMQP client, for its cluster links'),
 );

@@ -26,6 +26,7 @@ import { nodeId } from './cluster/streams/placement.js';
 import { JoiningReplication } from './broker/stream/replication.js';
 import type { TLSSocket } from 'node:tls';
 import { AmqpListener, type PublishBudgetReport } from './server/amqp/listener.js';
+import { ClusterLinks } from './server/amqp/cluster-links.js';
 import { KafkaListener, type KafkaTlsOptions } from './server/kafka/listener.js';
 import { AwsListener, DEFAULT_AWS_ACCOUNT, DEFAULT_AWS_CREDENTIALS, DEFAULT_AWS_REGION, type AwsCredential } from './server/aws/listener.js';
 import { isSaslMechanism, SASL_MECHANISMS, type SaslMechanismName } from './server/kafka/sasl/mechanism.js';
@@ -410,6 +411,14 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
         ...(awsAddr !== undefined ? { aws: awsAddr.port } : {}),
       });
       metadata = await replicateMetadata(opts.cluster, plane, broker, opts.users ?? [], logger);
+      const view = plane;
+      const links = new ClusterLinks({
+        address: (node) => view.nodes().find((n) => n.name === node && n.up)?.addresses.amqp,
+        secret: () => broker.access.clusterSecret,
+        logger,
+      });
+      broker.remote = links;
+      started.push(() => links.close());
       replicas = await replicateStreams(opts.cluster, plane, broker, logger);
       broker.replication = replicas;
       broker.startQuorumQueues();
@@ -548,6 +557,7 @@ async function replicateMetadata(
   logger: Logger,
 ): Promise<MetadataSync> {
   const { MetadataSync } = await import('./cluster/meta/sync.js');
+  broker.nodeName = cluster.nodeName;
   return MetadataSync.start({ plane, endpoints: cluster.endpoints, broker, bootUsers, logger });
 }
 

@@ -36,6 +36,9 @@ import { logPolicyChange } from './audit.js';
 import type { PolicyDef, PolicyKind } from './policy/definition.js';
 import { Access, openGrant, type AccessGrant, type Identity } from './access/index.js';
 import { BrokerError } from './errors.js';
+import { replaceArgs, reviveArgs } from './args-json.js';
+import { TopologyRecords } from './topology-records.js';
+import type { RemoteQueues } from './remote-queues.js';
 import type { ScramCredentials, ScramHash } from './scram-credentials.js';
 
 export interface User {
@@ -135,6 +138,17 @@ export class Broker {
   policies!: PolicyStore;
   /** Moves (replays) of messages between queues, for the management API. */
   readonly moves: Moves;
+  /** The topology as records, for a cluster's etcd (src/cluster/meta/sync.ts); its committer is set only in a cluster. */
+  readonly topology: TopologyRecords = new TopologyRecords(this);
+  /** This node's --node-name in a cluster; '' on a single node. */
+  nodeName = '';
+  /** Each queue's home node in a cluster (the node holding its messages), by vhost and queue. */
+  private readonly homes = new Map<string, string>();
+  /** In a cluster: the links that forward to queues homed on other nodes (docs/cluster.md, "Forwarding"). */
+  remote: RemoteQueues | undefined;
+  /** The last commit of topology changes to the cluster, while it runs. */
+  private topologyCommit: Promise<void> | undefined;
+  private topologyCommitQueued = false;
 
   private constructor(
     readonly store: MessageStore,
@@ -312,6 +326,8 @@ export class Broker {
       }
       for (const name of [...this.vhosts.keys()]) if (!this.access.vhost(name)) await this.removeVhostTopology(name);
       for (const v of this.vhosts.values()) v.applyPolicies();
+      // Topology records that waited for a vhost created just now.
+      this.topology.retryPending();
       await this.topologySaved();
     };
     this.metadataApplying = this.metadataApplying.then(run, run);
@@ -357,12 +373,80 @@ export class Broker {
     return { salt: Buffer.from(c.salt, 'base64'), iterations: c.iterations, storedKey: Buffer.from(c.storedKey, 'base64'), serverKey: Buffer.from(c.serverKey, 'base64') };
   }
 
-  /** Resolves once durable topology changes made so far are on disk. */
+  /**
+   * The node a queue's messages live on (docs/cluster.md, "Forwarding"): undefined on a single
+   * node and for a queue the cluster does not know. A classic queue's home is the node it was
+   * declared on; a replicated queue's is its leader, which moves on failover (setQueueHome).
+   */
+  queueHome(vhost: string, queue: string): string | undefined {
+    // A quorum queue's home is its leader (none while it has none: the queue then refuses here).
+    if (this.quorum?.has(vhost, queue)) return this.quorum.quorumLeader(vhost, queue);
+    return this.declaredHome(vhost, queue);
+  }
+
+  /** The node a queue was declared on, as its topology record says. */
+  declaredHome(vhost: string, queue: string): string | undefined {
+    return this.homes.get(homeKey(vhost, queue));
+  }
+
+  /** Sets (undefined: forgets) a queue's home. */
+  setQueueHome(vhost: string, queue: string, node: string | undefined): void {
+    if (node === undefined) this.homes.delete(homeKey(vhost, queue));
+    else this.homes.set(homeKey(vhost, queue), node);
+  }
+
+  /** A queue whose messages live on another node of the cluster: operations on it are forwarded there. */
+  isRemote(vhost: string, queue: string): boolean {
+    const home = this.queueHome(vhost, queue);
+    return home !== undefined && home !== this.nodeName;
+  }
+
+  /**
+   * A topology change (declare, delete, bind, unbind) from a client. On a single node it runs
+   * now. In a cluster it runs and goes to etcd in one compare-and-swap; if another node changed
+   * the same object first, it runs again on that node's version, so a declare inequivalent to
+   * the winner's throws as it would on one node.
+   */
+  changeTopology<T>(change: () => T): T | Promise<T> {
+    const commit = this.topology.committer;
+    if (commit === undefined) return change();
+    let result: T;
+    return commit(() => {
+      result = change();
+    }).then(() => result);
+  }
+
+  /** Durable topology changed here without a client's changeTopology (auto-delete, the management API): to the cluster. */
+  private topologyToCluster(): void {
+    const commit = this.topology.committer;
+    if (commit === undefined || this.topology.applying || this.topologyCommitQueued) return;
+    this.topologyCommitQueued = true;
+    const p = commit(() => {
+      this.topologyCommitQueued = false;
+    });
+    this.topologyCommit = p;
+    const done = (): void => {
+      if (this.topologyCommit === p) this.topologyCommit = undefined;
+    };
+    p.then(done, (err: unknown) => {
+      this.topologyCommitQueued = false;
+      done();
+      this.logger.error('writing a topology change to the cluster failed', { error: String(err) });
+    });
+  }
+
+  /** Resolves once durable topology changes made so far are on disk (and, in a cluster, in etcd). */
   topologySaved(): Promise<void> {
+    const commit = this.topologyCommit;
+    const saved = this.topologySavedHere();
+    return commit === undefined ? saved : Promise.all([saved, commit]).then(() => undefined);
+  }
+
+  private topologySavedHere(): Promise<void> {
     if (!this.dirty && !this.saving) return Promise.resolve();
     if (this.saving) {
       if (this.dirty) this.saveAgain = true;
-      return this.saving.then(() => this.topologySaved());
+      return this.saving.then(() => this.topologySavedHere());
     }
     this.dirty = false;
     this.saving = this.saveMetadata()
@@ -498,6 +582,8 @@ export class Broker {
   }
 
   private createVhost(name: string): Vhost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the context's getter reads the broker's link, set after the vhosts exist
+    const broker = this;
     const v = new Vhost(name, {
       store: this.store,
       delayed: this.delayed,
@@ -506,6 +592,7 @@ export class Broker {
       nextQueueId: () => this.nextQueueId++,
       topologyChanged: () => {
         this.dirty = true;
+        this.topologyToCluster();
         // Changes with no client waiting (auto-delete, exclusive queues going) are saved too.
         setImmediate(() => {
           this.topologySaved().catch((err: unknown) => this.logger.error('saving metadata failed', { error: String(err) }));
@@ -522,6 +609,10 @@ export class Broker {
       queueLimit: () => this.access.vhost(name)?.limits['max-queues'],
       replication: () => this.replication,
       quorum: () => this.quorum,
+      remoteHome: (vhost, queue) => (this.remote !== undefined && this.isRemote(vhost, queue) ? this.queueHome(vhost, queue) : undefined),
+      get remote() {
+        return broker.remote;
+      },
     });
     this.vhosts.set(name, v);
     return v;
@@ -615,22 +706,6 @@ export class Broker {
   }
 }
 
-/** Field-table values JSON cannot hold natively. */
-function replaceArgs(_key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return { $bigint: value.toString() };
-  if (value && typeof value === 'object' && (value as { type?: string }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
-    return { $buffer: Buffer.from((value as { data: number[] }).data).toString('base64') };
-  }
-  return value;
+function homeKey(vhost: string, queue: string): string {
+  return `${vhost}\0${queue}`;
 }
-
-function reviveArgs(_key: string, value: unknown): unknown {
-  if (value && typeof value === 'object') {
-    const o = value as { $bigint?: string; $buffer?: string };
-    if (typeof o.$bigint === 'string') return BigInt(o.$bigint);
-    if (typeof o.$buffer === 'string') return Buffer.from(o.$buffer, 'base64');
-  }
-  return value;
-}
-
-

@@ -280,23 +280,31 @@ export class Session {
     return { deliveryTag: tag, entry, content, messageCount: queue.messageCount };
   }
 
-  /** basic.ack; a stream delivery's ack only returns its consumer's credit (in a transaction, at the commit). */
-  ack(deliveryTag: number, multiple: boolean): void {
+  /** The next delivery tag of this channel, for a delivery made elsewhere (a relayed one from a queue's home node). */
+  allocateTag(): number {
+    return this.nextTag++;
+  }
+
+  /**
+   * basic.ack; a stream delivery's ack only returns its consumer's credit (in a transaction, at the commit).
+   * `settledElsewhere`: a multiple ack that also settled relayed deliveries, so none here is no error.
+   */
+  ack(deliveryTag: number, multiple: boolean, settledElsewhere = false): void {
     const streamed = this.streams.take(deliveryTag, multiple);
     if (streamed.length > 0) {
       if (this.tx) this.tx.streamAcks.push(...streamed);
       else this.streams.credit(streamed);
       if (!multiple) return;
     }
-    const settled = this.takeUnacked(deliveryTag, multiple, streamed.length > 0);
+    const settled = this.takeUnacked(deliveryTag, multiple, streamed.length > 0 || settledElsewhere);
     for (const u of settled) this.settle(u, 'ack');
     this.afterSettle(settled);
   }
 
   /** basic.nack / basic.reject: requeue, or dead-letter (reason 'rejected') / drop. */
-  nack(deliveryTag: number, multiple: boolean, requeue: boolean): void {
+  nack(deliveryTag: number, multiple: boolean, requeue: boolean, settledElsewhere = false): void {
     this.streams.checkNack(deliveryTag, multiple);
-    const settled = this.takeUnacked(deliveryTag, multiple);
+    const settled = this.takeUnacked(deliveryTag, multiple, settledElsewhere);
     for (const u of settled) this.settle(u, requeue ? 'requeue' : 'reject');
     this.afterSettle(settled);
   }

@@ -23,6 +23,7 @@ import type { StreamReplication } from './stream/replication.js';
 import type { QueueReplication } from './queue/quorum-queues.js';
 import { notSupported } from './session-streams.js';
 import { MessageCounters } from './stats.js';
+import { forwardRemote, type RemoteQueues } from './remote-queues.js';
 import { applyToExchange, applyToQueue, applyToStream, type PolicyLookup } from './policy/apply.js';
 import { PREDECLARED, persists, restoreTopology, snapshotTopology, type VhostSnapshot } from './vhost-topology.js';
 
@@ -55,6 +56,10 @@ export interface VhostContext {
   replication?(): StreamReplication | undefined;
   /** The cluster's quorum queue replication (docs/cluster.md); undefined on a single node. */
   quorum?(): QueueReplication | undefined;
+  /** In a cluster: the home of a queue homed on another node (undefined: its messages are here). */
+  remoteHome?(vhost: string, queue: string): string | undefined;
+  /** Forwards copies to queues homed elsewhere (set with remoteHome). */
+  readonly remote?: RemoteQueues;
 }
 
 export interface PublishOutcome {
@@ -470,15 +475,27 @@ export class Vhost {
     }
     ex.stats.publishOut++;
     // Routing names queues and stream queues alike; each kind is written its own way.
-    const { queues, streams, replicated } = splitTargets(targets);
+    const split = splitTargets(targets);
+    const streams = split.streams;
+    // Copies for queues homed on other nodes (a classic queue's home, a quorum queue's leader) go there.
+    const local = forwardRemote(this.name, split.replicated ? [...split.queues, ...split.replicated] : split.queues, stored, this.ctx);
+    const forwarded = local.forwarded;
+    const queues = split.replicated ? local.queues.filter((q) => q.journal === undefined) : local.queues;
+    const ledHere = split.replicated ? local.queues.filter((q) => q.journal !== undefined) : [];
     let out: PublishOutcome;
-    if (!streams) out = this.enqueue(stored, queues, Date.now());
+    if (forwarded) out = queues.length === 0 ? { queues: 0, needsSync: false, rejected: false } : this.enqueue(stored, queues, Date.now());
+    else if (!streams) out = this.enqueue(stored, queues, Date.now());
     else if (queues.length === 0) out = { queues: streams.length, needsSync: false, rejected: false, streamWrite: this.streamQueues.publish(streams, stored) };
     else {
       const enqueued = this.enqueue(stored, queues, Date.now());
       out = { ...enqueued, queues: enqueued.queues + streams.length, streamWrite: this.streamQueues.publish(streams, stored) };
     }
-    if (replicated) out = this.publishReplicated(stored, replicated, out);
+    if (forwarded) {
+      // Routed to a queue homed elsewhere counts as routed; the confirm waits for the home's (and for a stream's write).
+      const streamWrite = streams ? Promise.all([forwarded.write, this.streamQueues.publish(streams, stored)]).then(() => undefined) : forwarded.write;
+      out = { ...out, queues: out.queues + forwarded.count + (streams?.length ?? 0), streamWrite };
+    }
+    if (ledHere.length > 0) out = this.publishReplicated(stored, ledHere, out);
     return held.length === 0 ? out : { ...out, queues: out.queues + held.length, needsSync: out.needsSync || heldSync };
   }
 

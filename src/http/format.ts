@@ -32,7 +32,7 @@ export function queueJson(ctx: ManagementContext, q: Queue): Json {
     ...depthJson(q, queueDepth(q), ctx.rates),
     messages_ready_ram: ready,
     name: q.name,
-    node: ctx.nodeName,
+    node: queueNode(q, ctx),
     operator_policy: q.policies.operatorPolicy?.name ?? null,
     policy: q.policies.policy?.name ?? null,
     single_active_consumer_tag: null,
@@ -51,6 +51,11 @@ function quorumMembersJson(ctx: ManagementContext, q: Queue): Json {
 }
 
 /** queueJson's plain fields that sort a list without rendering each queue (paging.ts). */
+/** In a cluster, the queue's home (the node holding its messages), whichever node is asked. */
+function queueNode(q: Queue, ctx: ManagementContext): string {
+  return ctx.broker.queueHome(q.vhost, q.name) ?? ctx.nodeName;
+}
+
 const QUEUE_COLUMNS: Record<string, (q: Queue, ctx: ManagementContext) => unknown> = {
   auto_delete: (q) => q.autoDelete,
   consumer_capacity: (q) => (q.consumerCount > 0 ? 1 : 0),
@@ -65,7 +70,7 @@ const QUEUE_COLUMNS: Record<string, (q: Queue, ctx: ManagementContext) => unknow
   messages_ready_ram: (q) => q.messageCount,
   messages_unacknowledged: (q) => q.unacked,
   name: (q) => q.name,
-  node: (_q, ctx) => ctx.nodeName,
+  node: (q, ctx) => queueNode(q, ctx),
   state: () => 'running',
   type: (q) => (q.config.queueType === 'quorum' ? 'quorum' : 'classic'),
   vhost: (q) => q.vhost,

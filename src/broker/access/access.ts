@@ -3,7 +3,7 @@
 // `generation`, which is how connections' grants (grant.ts) know to recompile
 // their patterns and drop cached decisions: one integer compare on the hot path.
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileIfExists, writeFileAtomic } from '../../store/index.js';
 import { deriveScramCredentials, SCRAM_ITERATIONS_DEFAULT, type ScramHash } from '../scram-credentials.js';
 import { hashPassword, isHashingAlgorithm, SHA256, verifyPassword } from './hashing.js';
@@ -27,6 +27,13 @@ export interface BootUser {
 export const GUEST = 'guest';
 /** RabbitMQ's loopback_users default: guest may only connect from the host itself. */
 const LOOPBACK_USERS: ReadonlySet<string> = new Set([GUEST]);
+/**
+ * The user a cluster's nodes log in to each other with (docs/cluster.md, "Forwarding"): its
+ * password is the cluster's secret (meta/cookie in etcd, like Erlang's cookie). It is no user
+ * of the model: not listed, not exported, and without the secret (a single node) no login.
+ */
+export const CLUSTER_LINK_USER = 'wharf-cluster-link';
+const LINK_PERMISSION = { configure: '.*', write: '.*', read: '.*' } as const;
 const FULL = '.*';
 
 export class Access {
@@ -133,6 +140,7 @@ export class Access {
 
   /** The user when `password` is theirs (and, for loopback-only users, the peer is local). */
   authenticate(name: string, password: string, fromLoopback: boolean): UserRecord | undefined {
+    if (name === CLUSTER_LINK_USER) return this.linkUser(password);
     const u = this.users.get(name);
     if (!u || !verifyPassword(password, u.password_hash, u.hashing_algorithm)) return undefined;
     if (LOOPBACK_USERS.has(name) && !fromLoopback) return undefined;
@@ -232,7 +240,20 @@ export class Access {
 
   // --- permissions --------------------------------------------------------------
 
+  /** The cluster's secret, in a cluster: what the link user's password must be. */
+  clusterSecret: string | undefined;
+
+  private linkUser(password: string): UserRecord | undefined {
+    const secret = this.clusterSecret;
+    if (secret === undefined) return undefined;
+    const a = Buffer.from(password);
+    const b = Buffer.from(secret);
+    if (a.length !== b.length || !timingSafeEqual(a, b)) return undefined;
+    return { name: CLUSTER_LINK_USER, password_hash: '', hashing_algorithm: SHA256, tags: [], limits: {} };
+  }
+
   permission(user: string, vhost: string): PermissionRecord | undefined {
+    if (user === CLUSTER_LINK_USER && this.clusterSecret !== undefined && this.vhosts.has(vhost)) return { user, vhost, ...LINK_PERMISSION };
     return this.perms.get(user)?.get(vhost);
   }
 

@@ -107,6 +107,11 @@ export class QuorumQueues extends EventEmitter implements QueueReplication {
     return this.states.get(keyOf(vhost, queue))?.leader;
   }
 
+  /** A replicated quorum queue the cluster knows (its leader may be none for now). */
+  has(vhost: string, queue: string): boolean {
+    return this.states.has(keyOf(vhost, queue));
+  }
+
   /** Subscribes to leader changes: (vhost, queue, leader node name or undefined). */
   onLeaderChange(cb: (vhost: string, queue: string, leader: string | undefined) => void): void {
     this.on('leader', cb);

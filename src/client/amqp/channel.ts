@@ -14,6 +14,7 @@ import {
   encodeProperties,
   ReplyCode,
   type BasicDeliver,
+  type BasicGetOk,
   type BasicProperties,
   type BasicPublish,
   type Command,
@@ -73,6 +74,8 @@ export class Channel extends EventEmitter {
   onConfirm: ((ok: boolean, count: number) => void) | undefined;
   /** Called after each chunk read from the socket has been handled (a good moment for batched acks). */
   onReadEnd: (() => void) | undefined;
+  /** The content of the basic.get-ok being answered. */
+  private getContent: { header: ContentHeader; body: Buffer } | undefined;
   /** Messages published in confirm mode and not yet acked or nacked. */
   unconfirmed = 0;
 
@@ -168,6 +171,20 @@ export class Channel extends EventEmitter {
     return ok.name === 'basic.consume-ok' ? ok.consumerTag : unreachable(ok);
   }
 
+  /** basic.get: one message, or undefined when the queue is empty. */
+  async get(queue: string, noAck = false): Promise<{ method: BasicGetOk; header: ContentHeader; body: Buffer } | undefined> {
+    const m = await this.rpc({ name: 'basic.get', ticket: 0, queue, noAck }, 'basic.get-ok');
+    if (m.name !== 'basic.get-ok') return undefined;
+    const content = this.getContent;
+    this.getContent = undefined;
+    return content === undefined ? undefined : { method: m, ...content };
+  }
+
+  /** basic.recover (requeue): the channel's unacked deliveries go back to their queues. */
+  async recover(): Promise<void> {
+    await this.rpc({ name: 'basic.recover', requeue: true }, 'basic.recover-ok');
+  }
+
   async cancel(consumerTag: string): Promise<void> {
     await this.rpc({ name: 'basic.cancel', consumerTag, nowait: false }, 'basic.cancel-ok');
     this.consumers.delete(consumerTag);
@@ -231,6 +248,9 @@ export class Channel extends EventEmitter {
       case 'basic.return':
         this.emit('return', m, c.body, c.header);
         return;
+      case 'basic.get-ok':
+        this.getContent = { header: c.header as ContentHeader, body: c.body as Buffer };
+        return this.onReply(m);
       case 'basic.cancel':
         // RabbitMQ's consumer cancel notification (queue deleted, ...).
         this.consumers.delete(m.consumerTag);
@@ -262,7 +282,8 @@ export class Channel extends EventEmitter {
 
   private onReply(m: Method): void {
     const rpc = this.rpcs.shift();
-    if (rpc === undefined || rpc.expect !== m.name) {
+    // basic.get is answered by get-ok or get-empty.
+    if (rpc === undefined || (rpc.expect !== m.name && !(rpc.expect === 'basic.get-ok' && m.name === 'basic.get-empty'))) {
       const why = rpc === undefined ? `unexpected ${m.name}` : `expected ${rpc.expect}, got ${m.name}`;
       this.finish(new AmqpClientError(`channel ${this.id}: ${why} from the broker`, ReplyCode.UNEXPECTED_FRAME, false));
       return;

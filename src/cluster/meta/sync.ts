@@ -10,6 +10,7 @@
 // Every node applies what its watch shows to its local model, then saves access.json
 // and policies.json as before (a cache of etcd, read at start).
 
+import { randomBytes } from 'node:crypto';
 import { Etcd3, type IKeyValue, type Watcher } from 'etcd3';
 import type { Broker } from '../../broker/broker.js';
 import type { Logger } from '../../util/logger.js';
@@ -48,7 +49,7 @@ export interface MetadataSyncOptions {
   readonly plane: Pick<ControlPlane, 'keys' | 'nodeName'>;
   readonly endpoints: readonly string[];
   /** What it keeps in step: the broker's access model and policies, and what it calls after applying others' changes. */
-  readonly broker: Pick<Broker, 'access' | 'policies' | 'metadataChanged'>;
+  readonly broker: Pick<Broker, 'access' | 'policies' | 'metadataChanged'> & Partial<Pick<Broker, 'topology'>>;
   /** `--user NAME:PASSWORD` users: applied (through etcd) once this node has the cluster's records. */
   readonly bootUsers: readonly { readonly name: string; readonly password: string }[];
   readonly logger: Logger;
@@ -75,6 +76,7 @@ export class MetadataSync {
     this.stores = [
       { prefix: `${this.metaPrefix}access/`, store: o.broker.access },
       { prefix: `${this.metaPrefix}policies/`, store: o.broker.policies },
+      ...(o.broker.topology !== undefined ? [{ prefix: `${this.metaPrefix}topology/`, store: o.broker.topology }] : []),
     ];
     this.logger = o.logger.child({ component: 'metadata' });
   }
@@ -93,6 +95,7 @@ export class MetadataSync {
         revision = await sync.load();
       }
       await sync.adopt();
+      o.broker.access.clusterSecret = await sync.secret();
       sync.watcher = await sync.client.watch().prefix(sync.metaPrefix).startRevision((revision + 1n).toString()).create();
       sync.watcher.on('data', (res) => sync.applyEvents(res.events));
       sync.watcher.on('error', (err) => sync.logger.warn('metadata watch error', { error: err.message }));
@@ -112,6 +115,18 @@ export class MetadataSync {
     for (const { store } of this.stores) store.committer = undefined;
     await this.watcher?.cancel().catch(() => undefined);
     this.client.close();
+  }
+
+  /**
+   * The cluster's secret (meta/cookie): made once by the first node to ask, then read by every
+   * node. Nodes log in to each other's AMQP listeners with it (docs/cluster.md, "Forwarding").
+   */
+  private async secret(): Promise<string> {
+    const key = `${this.metaPrefix}cookie`;
+    await this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(randomBytes(32).toString('base64url'))).commit();
+    const value = await this.client.get(key).string();
+    if (value === null) throw new ClusterError('unreachable', 'the cluster secret (meta/cookie) cannot be read');
+    return value;
   }
 
   /** Reads every record into `known`; returns the revision of the read. */

@@ -6,13 +6,14 @@
 import type { MessageContent, PublishInput } from '../../broker/message.js';
 import { DIRECT_REPLY_TO, Session, type DeliverySink } from '../../broker/session.js';
 import { BrokerError, preconditionFailed } from '../../broker/errors.js';
-import type { DeclaredQueue, Vhost } from '../../broker/vhost.js';
+import type { DeclaredQueue, PublishOutcome, Vhost } from '../../broker/vhost.js';
 import type { ChannelInfo } from '../../broker/connections.js';
 import {
   AmqpProtocolError,
   ReplyCode,
   decodeProperties,
   encodeProperties,
+  type BasicProperties,
   type Command,
   type FieldTable,
   type Method,
@@ -20,7 +21,11 @@ import {
 } from '../../protocol/amqp/index.js';
 import { latencyTrace } from '../../util/latency-trace.js';
 import type { AmqpConnection } from './connection.js';
-import type { AccessGrant } from '../../broker/access/index.js';
+import { CLUSTER_LINK_USER, type AccessGrant } from '../../broker/access/index.js';
+import { AmqpClientError, type Channel } from '../../client/amqp/index.js';
+import { randomBytes } from 'node:crypto';
+import { ClusterLinks, FORWARD_EXCHANGE_HEADER, FORWARD_ROUTING_KEY_HEADER } from './cluster-links.js';
+import { RemoteRelay } from './remote-relay.js';
 
 let flowKeys = 0;
 
@@ -48,6 +53,8 @@ export class AmqpChannel implements DeliverySink {
   private confirmChain: Promise<void> = Promise.resolve();
   /** RabbitMQ: an empty queue name means the last queue declared on this channel. */
   private lastQueue = '';
+  /** Operations on queues homed on other nodes, once this channel has one. */
+  private relay: RemoteRelay | undefined;
   /** The client asked for basic.cancel when the broker cancels its consumer (RabbitMQ's capability). */
   private readonly notifiesCancel: boolean;
   /** basic.cancel notices that came while a command was unfinished: sent after its reply. */
@@ -171,6 +178,7 @@ export class AmqpChannel implements DeliverySink {
     this.conn.resumeReading(this.id);
     this.conn.resumeReading(this.flowKey);
     this.session.close();
+    this.relay?.close();
     this.grant.channelClosed();
   }
 
@@ -272,17 +280,29 @@ export class AmqpChannel implements DeliverySink {
     switch (m.name) {
       case 'basic.publish':
         return this.publish(m, cmd);
-      case 'basic.ack':
-        return this.session.ack(m.deliveryTag, m.multiple);
-      case 'basic.nack':
-        return this.session.nack(m.deliveryTag, m.multiple, m.requeue);
+      case 'basic.ack': {
+        const relayed = this.relay?.settle(m.deliveryTag, m.multiple, 'ack') ?? false;
+        if (relayed && !m.multiple) return;
+        return this.session.ack(m.deliveryTag, m.multiple, relayed);
+      }
+      case 'basic.nack': {
+        const relayed = this.relay?.settle(m.deliveryTag, m.multiple, m.requeue ? 'requeue' : 'reject') ?? false;
+        if (relayed && !m.multiple) return;
+        return this.session.nack(m.deliveryTag, m.multiple, m.requeue, relayed);
+      }
       case 'basic.reject':
+        if (this.relay?.settle(m.deliveryTag, false, m.requeue ? 'requeue' : 'reject')) return;
         return this.session.nack(m.deliveryTag, false, m.requeue);
       case 'basic.qos':
         return this.qos(m);
       case 'basic.consume':
         return this.consume(m);
       case 'basic.cancel':
+        if (this.relay?.hasConsumer(m.consumerTag)) {
+          return this.relay.cancel(m.consumerTag).then(() => {
+            if (!m.nowait) this.sendIfOpen({ name: 'basic.cancel-ok', consumerTag: m.consumerTag });
+          });
+        }
         this.session.cancel(m.consumerTag);
         if (!m.nowait) this.send({ name: 'basic.cancel-ok', consumerTag: m.consumerTag });
         return;
@@ -292,6 +312,11 @@ export class AmqpChannel implements DeliverySink {
       case 'basic.recover-async':
         if (!m.requeue) throw new AmqpProtocolError(ReplyCode.NOT_IMPLEMENTED, 'requeue=false');
         this.session.recover();
+        if (this.relay !== undefined) {
+          return this.relay.recover().then(() => {
+            if (m.name === 'basic.recover') this.sendIfOpen({ name: 'basic.recover-ok' });
+          });
+        }
         if (m.name === 'basic.recover') this.send({ name: 'basic.recover-ok' });
         return;
       case 'channel.close':
@@ -308,41 +333,49 @@ export class AmqpChannel implements DeliverySink {
         return this.exchangeDeclare(m);
       case 'exchange.delete':
         this.grant.exchangeDelete(m.exchange);
-        this.vhost.deleteExchange(m.exchange, m.ifUnused);
-        return this.afterTopology(m.nowait, { name: 'exchange.delete-ok' });
+        return this.topology(() => this.vhost.deleteExchange(m.exchange, m.ifUnused), () => this.afterTopology(m.nowait, { name: 'exchange.delete-ok' }));
       case 'exchange.bind':
         this.grant.exchangeBind(m.destination, m.source, m.routingKey, this.isTopic(m.source));
-        this.vhost.bindExchange(m.destination, m.source, m.routingKey, m.arguments);
-        return this.afterTopology(m.nowait, { name: 'exchange.bind-ok' });
+        return this.topology(() => this.vhost.bindExchange(m.destination, m.source, m.routingKey, m.arguments), () => this.afterTopology(m.nowait, { name: 'exchange.bind-ok' }));
       case 'exchange.unbind':
         this.grant.exchangeBind(m.destination, m.source, m.routingKey, this.isTopic(m.source));
-        this.vhost.unbindExchange(m.destination, m.source, m.routingKey, m.arguments);
-        return this.afterTopology(m.nowait, { name: 'exchange.unbind-ok' });
+        return this.topology(() => this.vhost.unbindExchange(m.destination, m.source, m.routingKey, m.arguments), () => this.afterTopology(m.nowait, { name: 'exchange.unbind-ok' }));
       case 'queue.declare':
         return this.queueDeclare(m);
       case 'queue.bind':
         this.grant.queueBind(this.queueName(m.queue), m.exchange, m.routingKey, this.isTopic(m.exchange));
-        this.vhost.bindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id);
-        return this.afterTopology(m.nowait, { name: 'queue.bind-ok' });
+        return this.topology(() => this.vhost.bindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id), () => this.afterTopology(m.nowait, { name: 'queue.bind-ok' }));
       case 'queue.unbind':
         this.grant.queueBind(this.queueName(m.queue), m.exchange, m.routingKey, this.isTopic(m.exchange));
-        this.vhost.unbindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id);
-        return this.afterTopology(false, { name: 'queue.unbind-ok' });
+        return this.topology(() => this.vhost.unbindQueue(this.queueName(m.queue), m.exchange, m.routingKey, m.arguments, this.conn.id), () => this.afterTopology(false, { name: 'queue.unbind-ok' }));
       case 'queue.purge': {
         this.grant.purge(this.queueName(m.queue));
+        const purgeHome = this.remoteHome(this.queueName(m.queue));
+        if (purgeHome !== undefined) {
+          return this.atHome(purgeHome, (ch) => ch.queuePurge(this.queueName(m.queue))).then((messageCount) => {
+            if (!m.nowait) this.sendIfOpen({ name: 'queue.purge-ok', messageCount });
+          });
+        }
         const messageCount = this.vhost.purgeQueue(this.queueName(m.queue), this.conn.id);
         if (!m.nowait) this.send({ name: 'queue.purge-ok', messageCount });
         return;
       }
       case 'queue.delete': {
         this.grant.queueDelete(this.queueName(m.queue));
-        const deleted = this.vhost.deleteQueue(
-          this.queueName(m.queue),
-          { ifUnused: m.ifUnused, ifEmpty: m.ifEmpty },
-          this.conn.id,
+        const name = this.queueName(m.queue);
+        const home = this.remoteHome(name);
+        // On the home: if-unused and if-empty are its to check; its delete reaches every node through etcd.
+        if (home !== undefined) {
+          return this.atHome(home, (ch) => ch.queueDelete(name, { ifUnused: m.ifUnused, ifEmpty: m.ifEmpty }))
+            .then((messageCount) => this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount }));
+        }
+        return this.topology(
+          () => this.vhost.deleteQueue(name, { ifUnused: m.ifUnused, ifEmpty: m.ifEmpty }, this.conn.id),
+          (deleted) => {
+            if (typeof deleted === 'number') return this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount: deleted });
+            return deleted.then((messageCount) => this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount }));
+          },
         );
-        if (typeof deleted === 'number') return this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount: deleted });
-        return deleted.then((messageCount) => this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount }));
       }
       case 'tx.select':
         if (this.confirmMode) throw preconditionFailed('cannot switch from confirm to tx mode');
@@ -383,6 +416,12 @@ export class AmqpChannel implements DeliverySink {
     return this.lastQueue;
   }
 
+  /** A topology change: in a cluster it goes to etcd before `then` replies (Broker.changeTopology). */
+  private topology<T>(change: () => T, then: (result: T) => void | Promise<void>): void | Promise<void> {
+    const r = this.conn.broker.changeTopology(change);
+    return r instanceof Promise ? r.then(then) : then(r);
+  }
+
   /** Durable topology changes are on disk before the reply (§: declare-ok means it exists). */
   private afterTopology(nowait: boolean, reply: Method): void | Promise<void> {
     const saved = this.conn.broker.topologySaved();
@@ -418,7 +457,7 @@ export class AmqpChannel implements DeliverySink {
     };
     if (this.confirmMode) this.publishSeq++;
     this.grant.publish(m.exchange, m.routingKey, () => this.isTopic(m.exchange));
-    const out = this.session.publish(input);
+    const out = this.conn.user === CLUSTER_LINK_USER ? this.publishForwarded(input, props, m.routingKey) : this.session.publish(input);
     if (latencyTrace?.readStartMs) latencyTrace.since('publish.route', latencyTrace.readStartMs);
     if (!out) return; // buffered in a transaction
     if (this.confirmMode) {
@@ -434,6 +473,23 @@ export class AmqpChannel implements DeliverySink {
     if (out.flow) this.waitForFlow(out.flow);
     if (out.rejected && this.confirmMode) this.batchRejected.push(this.publishSeq);
     if (out.queues === 0 && m.mandatory) this.returnUnroutable(input, out.properties);
+  }
+
+  /**
+   * A copy another node routed to a queue homed here: it goes to that queue only, with the
+   * exchange and routing key it was published with (carried in headers, removed here).
+   */
+  private publishForwarded(input: PublishInput, props: BasicProperties, queue: string): PublishOutcome | undefined {
+    const headers = { ...(props.headers ?? {}) };
+    const exchange = headers[FORWARD_EXCHANGE_HEADER];
+    const routingKey = headers[FORWARD_ROUTING_KEY_HEADER];
+    if (exchange === undefined || routingKey === undefined) return this.session.publish(input);
+    delete headers[FORWARD_EXCHANGE_HEADER];
+    delete headers[FORWARD_ROUTING_KEY_HEADER];
+    const properties = encodeProperties({ ...props, headers: Object.keys(headers).length > 0 ? headers : undefined });
+    const q = this.vhost.queues.get(queue);
+    const original = { ...input, exchange: String(exchange), routingKey: String(routingKey), properties, headers };
+    return q === undefined ? { queues: 0, needsSync: false, rejected: false } : this.vhost.publishTo(original, [q]);
   }
 
   /** Publisher flow control: stop reading the connection until the queue has served its waiting consumers. */
@@ -457,14 +513,17 @@ export class AmqpChannel implements DeliverySink {
     );
   }
 
-  private qos(m: MethodOf<'basic.qos'>): void {
+  private qos(m: MethodOf<'basic.qos'>): void | Promise<void> {
     if (m.prefetchSize !== 0) throw new AmqpProtocolError(ReplyCode.NOT_IMPLEMENTED, `prefetch_size!=0 (${m.prefetchSize})`);
     this.session.qos(m.prefetchCount, m.global);
+    if (this.relay !== undefined) return this.relay.qos(m.prefetchCount).then(() => this.sendIfOpen({ name: 'basic.qos-ok' }));
     this.send({ name: 'basic.qos-ok' });
   }
 
-  private consume(m: MethodOf<'basic.consume'>): void {
+  private consume(m: MethodOf<'basic.consume'>): void | Promise<void> {
     this.grant.consume(this.queueName(m.queue));
+    const home = this.remoteHome(this.queueName(m.queue));
+    if (home !== undefined) return this.consumeAt(home, m);
     const { tag, start } = this.session.consume(this.queueName(m.queue), m.consumerTag, {
       noAck: m.noAck,
       exclusive: m.exclusive,
@@ -476,6 +535,8 @@ export class AmqpChannel implements DeliverySink {
 
   private async get(m: MethodOf<'basic.get'>): Promise<void> {
     this.grant.get(this.queueName(m.queue));
+    const home = this.remoteHome(this.queueName(m.queue));
+    if (home !== undefined) return this.getAt(home, m);
     const r = await this.session.get(this.queueName(m.queue), m.noAck);
     if (this.released) return;
     if (!r) {
@@ -499,26 +560,48 @@ export class AmqpChannel implements DeliverySink {
 
   private exchangeDeclare(m: MethodOf<'exchange.declare'>): void | Promise<void> {
     this.grant.exchangeDeclare(m.exchange, m.passive, m.arguments['alternate-exchange'], this.vhost.exchanges.has(m.exchange));
-    this.vhost.declareExchange(m.exchange, m.type, {
+    const declare = (): unknown => this.vhost.declareExchange(m.exchange, m.type, {
       passive: m.passive,
       durable: m.durable,
       autoDelete: m.autoDelete,
       internal: m.internal,
       args: m.arguments,
     });
-    return this.afterTopology(m.nowait, { name: 'exchange.declare-ok' });
+    const reply = (): void | Promise<void> => this.afterTopology(m.nowait, { name: 'exchange.declare-ok' });
+    if (m.passive) {
+      declare();
+      return reply();
+    }
+    return this.topology(declare, reply);
   }
 
   private queueDeclare(m: MethodOf<'queue.declare'>): void | Promise<void> {
-    const declared = this.vhost.declareQueue(
-      m.queue,
+    const home = m.queue === '' ? undefined : this.remoteHome(m.queue);
+    // A passive declare of a queue homed elsewhere answers the home's counts.
+    if (home !== undefined && m.passive) {
+      this.grant.queueDeclare(m.queue, true, undefined);
+      return this.atHome(home, (ch) => ch.queueDeclare(m.queue, { passive: true })).then((q) => {
+        this.lastQueue = q.queue;
+        if (!m.nowait) this.sendIfOpen({ name: 'queue.declare-ok', queue: q.queue, messageCount: q.messageCount, consumerCount: q.consumerCount });
+      });
+    }
+    let requested = m.queue;
+    const declare = (): DeclaredQueue | Promise<DeclaredQueue> => this.vhost.declareQueue(
+      requested,
       { passive: m.passive, durable: m.durable, exclusive: m.exclusive, autoDelete: m.autoDelete, args: m.arguments as FieldTable },
       this.conn.id,
       // Checked on the generated name for a server-named queue, as RabbitMQ does.
-      (name) => this.grant.queueDeclare(name, m.passive, m.arguments['x-dead-letter-exchange']),
+      (name) => {
+        this.grant.queueDeclare(name, m.passive, m.arguments['x-dead-letter-exchange']);
+        // A declare run again (a cluster's compare-and-swap lost) keeps the name it generated.
+        requested = name;
+      },
     );
-    if (declared instanceof Promise) return declared.then((q) => this.declared(m, q));
-    return this.declared(m, declared);
+    const reply = (declared: DeclaredQueue | Promise<DeclaredQueue>): void | Promise<void> =>
+      declared instanceof Promise ? declared.then((q) => this.declared(m, q)) : this.declared(m, declared);
+    // Exclusive and passive declares change nothing the cluster holds.
+    if (m.passive || m.exclusive) return reply(declare());
+    return this.topology(declare, reply);
   }
 
   private declared(m: MethodOf<'queue.declare'>, q: DeclaredQueue): void | Promise<void> {
@@ -531,10 +614,78 @@ export class AmqpChannel implements DeliverySink {
     });
   }
 
+  // --- queues homed on other nodes (docs/cluster.md, "Forwarding") ---------
+
+  /** The home of a queue homed on another node of the cluster; undefined on a single node and for a queue here. */
+  private remoteHome(queue: string): string | undefined {
+    const b = this.conn.broker;
+    return b.remote instanceof ClusterLinks && b.isRemote(this.vhost.name, queue) ? b.queueHome(this.vhost.name, queue) : undefined;
+  }
+
+  private get relayed(): RemoteRelay {
+    this.relay ??= new RemoteRelay({
+      links: this.conn.broker.remote as ClusterLinks,
+      vhost: this.vhost.name,
+      nextTag: () => this.session.allocateTag(),
+      deliver: (consumerTag, deliveryTag, d, header, body) => {
+        if (this.released) return;
+        const method: Method = { name: 'basic.deliver', consumerTag, deliveryTag, redelivered: d.redelivered, exchange: d.exchange, routingKey: d.routingKey };
+        this.conn.sendContent(this.id, method, header.rawProperties, body);
+      },
+      cancelled: (tag) => this.consumerCancelled(tag),
+    });
+    return this.relay;
+  }
+
+  private async consumeAt(home: string, m: MethodOf<'basic.consume'>): Promise<void> {
+    const tag = m.consumerTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url').slice(0, 22)}` : m.consumerTag;
+    if (this.relayed.hasConsumer(tag) || this.session.info().consumers.some((c) => c.tag === tag)) {
+      throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${tag}'`, true);
+    }
+    // consume-ok before the first delivery: the relay starts delivering once the home has answered.
+    await this.relay?.qos(this.session.info().prefetchCount);
+    await fromHome(this.relayed.consume(home, this.queueName(m.queue), tag, { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments }));
+    if (!m.nowait) this.sendIfOpen({ name: 'basic.consume-ok', consumerTag: tag });
+  }
+
+  private async getAt(home: string, m: MethodOf<'basic.get'>): Promise<void> {
+    const r = await fromHome(this.relayed.get(home, this.queueName(m.queue), m.noAck));
+    if (this.released) return;
+    if (r === undefined) {
+      this.send({ name: 'basic.get-empty', clusterId: '' });
+      return;
+    }
+    const { header, body, ...ok } = r;
+    this.conn.sendContent(this.id, { name: 'basic.get-ok', ...ok }, header.rawProperties, body);
+  }
+
+  /** One operation on a channel of its own to the home (a failure there closes only that channel). */
+  private async atHome<T>(home: string, op: (ch: Channel) => Promise<T>): Promise<T> {
+    const ch = await fromHome(this.relayed.channelTo(home));
+    try {
+      return await fromHome(op(ch));
+    } finally {
+      void ch.close().catch(() => undefined);
+    }
+  }
+
   private async txCommit(): Promise<void> {
     const { unroutable } = await this.session.txCommit();
     for (const u of unroutable) this.returnUnroutable(u.input, u.properties);
     this.sendIfOpen({ name: 'tx.commit-ok' });
+  }
+}
+
+/** The home's refusal as this node's own (the same reply code and text); a lost link is 541. */
+async function fromHome<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof AmqpClientError && err.replyCode !== 0 && !err.connectionLevel) {
+      const text = err.message.slice(err.message.indexOf(`${err.replyCode} `) + String(err.replyCode).length + 1);
+      throw new AmqpProtocolError(err.replyCode, text.replace(/^[A-Z_]+ - /, ''));
+    }
+    throw new BrokerError('internal-error', `the queue's home node cannot be reached: ${(err as Error).message}`);
   }
 }
 

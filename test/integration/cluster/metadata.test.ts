@@ -4,7 +4,8 @@
 // others with a user created on one, a policy set on one applies to a queue declared on
 // another, a vhost deleted on one is gone everywhere (its connections elsewhere closed), a node
 // started later gets everything, changes made at once through two nodes (to different
-// objects and to the same user) all survive, and with etcd gone a change is refused, not made.
+// objects and to the same user) all survive, and with etcd gone a change is refused, not made
+// (a durable queue's declare too: the topology is the cluster's, test/integration/cluster/topology.test.ts).
 
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
@@ -233,6 +234,13 @@ describe('metadata replication (three nodes, management API, amqplib)', () => {
     assert.match(r.text, /cannot write the change to etcd, so it was not made/);
     assert.equal(await status('n1', '/api/users/offline'), 404, 'undone on the node asked');
     const conn = await login('n1', 'alice', 's3cret', 'sales');
-    assert.equal((await (await conn.createChannel()).assertQueue('alice.offline')).queue, 'alice.offline');
+    // A transient queue is this node's alone: declared without etcd. A durable one is the cluster's: refused.
+    assert.equal((await (await conn.createChannel()).assertQueue('alice.offline', { durable: false })).queue, 'alice.offline');
+    const durable = await login('n1', 'alice', 's3cret', 'sales');
+    const closed = new Promise<Error>((resolve) => durable.once('error', resolve));
+    const ch = await durable.createChannel();
+    ch.on('error', () => undefined);
+    await assert.rejects(ch.assertQueue('alice.offline-durable', { durable: true }));
+    assert.match((await closed).message, /INTERNAL_ERROR - internal error: cannot write the change to etcd, so it was not made/);
   });
 });
