@@ -229,9 +229,6 @@ export class StreamReplicas implements StreamReplication {
       const resource: Resource = { kind: 'stream', vhost: placement.vhost, name: placement.name, partition: i };
       const host: ReplicaHost = {
         partition: () => vhost.streams.get(placement.name)?.partition(i),
-        reset: async () => {
-          await vhost.streams.get(placement.name)?.resetPartition(i);
-        },
         history: () => this.history(resource),
       };
       const replica = new PartitionReplica(self, path, placement.name, i, placement.replicas[i], host, this.logger);
