@@ -61,17 +61,34 @@ export class PartitionReplica {
   private following: LeaderLink | undefined;
   private session: ReplicaSession | undefined;
   private closed = false;
+  /** The nodes that hold this partition; the first is the preferred leader (a reassignment changes them). */
+  replicas: readonly string[];
 
   constructor(
     readonly self: string,
     readonly path: string,
     readonly stream: string,
     readonly index: number,
-    readonly replicas: readonly string[],
+    replicas: readonly string[],
     private readonly host: ReplicaHost,
     private readonly logger: Logger,
   ) {
+    this.replicas = [...replicas];
     this.isr = [...replicas];
+  }
+
+  /**
+   * A reassignment changed the replicas (docs/cluster.md, "Reassignment"). As leader: a new
+   * replica is tracked from its first fetch and joins the ISR once it has everything; a removed
+   * one leaves the ISR at the next check (written to etcd first, as any ISR change).
+   */
+  setReplicas(replicas: readonly string[]): void {
+    for (const r of replicas) {
+      if (r !== this.self && !this.progress.has(r) && this.leading) this.progress.set(r, { leo: 0, leaderLeoAtFetch: 0, caughtUpMs: Number.NEGATIVE_INFINITY });
+    }
+    for (const r of this.replicas) if (!replicas.includes(r)) this.progress.delete(r);
+    this.replicas = [...replicas];
+    if (!this.leading) this.isr = this.isr.filter((r) => replicas.includes(r));
   }
 
   get minInsync(): number {
@@ -128,7 +145,8 @@ export class PartitionReplica {
     if (!this.leading || p === undefined) return;
     let low = p.highWatermark;
     for (const r of this.isr) {
-      if (r === this.self) continue;
+      // A replica a reassignment removed no longer counts (it never campaigns again).
+      if (r === this.self || !this.replicas.includes(r)) continue;
       low = Math.min(low, this.progress.get(r)?.leo ?? 0);
     }
     if (low <= this.hw) return;
