@@ -16,6 +16,13 @@ const LIST_OFFSETS = 2 as const;
 const LIST_OFFSETS_VERSION = 4;
 const FETCH_BYTES_MAX = 8 * 1024 * 1024;
 const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * How long past its long-poll wait an answer may take before the connection is given up (Kafka's
+ * replica.socket.timeout.ms, 30 s there): across a network partition that drops packets, a
+ * request or its answer is lost without the connection closing, and TCP alone would retry it for
+ * minutes after the partition healed.
+ */
+const ANSWER_GRACE_MS = 5_000;
 
 export class KafkaReplicaSession implements ReplicaSession {
   private socket: Socket | undefined;
@@ -40,7 +47,7 @@ export class KafkaReplicaSession implements ReplicaSession {
         }],
         forgottenTopicsData: [],
         rackId: '',
-      });
+      }, req.maxWaitMs);
       if (body.errorCode !== ErrorCode.NONE) return { ok: false, error: errorCodeName(body.errorCode) };
       const p = body.responses[0]?.partitions[0];
       if (p === undefined) return { ok: false, error: 'the leader answered no partition' };
@@ -63,7 +70,7 @@ export class KafkaReplicaSession implements ReplicaSession {
         isolationLevel: 0,
         topics: [{ name: req.stream, partitions: [{ partitionIndex: req.partition, currentLeaderEpoch: req.epoch, timestamp: req.which === 'earliest' ? -2n : -1n, maxNumOffsets: 1 }] }],
         timeoutMs: 0,
-      });
+      }, 0);
       const p = body.topics[0]?.partitions[0];
       if (p === undefined) return { ok: false, error: 'the leader answered no partition' };
       if (p.errorCode !== ErrorCode.NONE) return { ok: false, error: errorCodeName(p.errorCode) };
@@ -74,14 +81,19 @@ export class KafkaReplicaSession implements ReplicaSession {
     }
   }
 
-  /** One request on this session's connection, its answer decoded. */
-  private async request<K extends ApiKeyNumber>(apiKey: K, version: number, at: { host: string; port: number }, body: Input<RequestOf<K>>): Promise<ResponseOf<K>> {
+  /** One request on this session's connection, its answer decoded; given up `waitMs` + ANSWER_GRACE_MS after. */
+  private async request<K extends ApiKeyNumber>(apiKey: K, version: number, at: { host: string; port: number }, body: Input<RequestOf<K>>, waitMs: number): Promise<ResponseOf<K>> {
     const socket = await this.connect(at.host, at.port);
     const correlationId = this.nextCorrelationId++;
     const frame = encodeRequest(apiKey, version, correlationId, 'wharf-replica', body);
     const answer = new Promise<Buffer>((resolve, reject) => (this.pending = { correlationId, resolve, reject }));
     for (const chunk of frame) socket.write(chunk);
-    return decodeResponse(apiKey, version, await answer).body;
+    const ms = waitMs + ANSWER_GRACE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer from ${this.where} within ${ms} ms`)), ms);
+    });
+    return decodeResponse(apiKey, version, await Promise.race([answer, late]).finally(() => clearTimeout(timer))).body;
   }
 
   close(): void {
