@@ -113,7 +113,7 @@ describe('replica truncation and catch-up (two nodes, kafkajs)', () => {
 
     await start(leader);
     await waitUntil(async () => (await metadataVia(follower, topic))?.partitions[0]?.isr.length === 2, 'the old leader is in sync again', 30_000);
-    assert.match(nodes.get(leader)?.stderr() ?? '', /truncating it to the leader's epoch end/);
+    await waitUntil(() => /truncating it to the leader's epoch end/.test(nodes.get(leader)?.stderr() ?? ''), 'the old leader logs its truncation', 10_000);
     assert.equal((await stat(sentinel)).isFile(), true, 'the partition directory stayed');
     assert.equal((await stat(segment)).ino, inode, 'the segment file stayed');
     for (const n of NAMES) await nodes.get(n)?.kill('SIGKILL');
@@ -142,7 +142,7 @@ describe('replica truncation and catch-up (two nodes, kafkajs)', () => {
     dirs.set(follower, await makeDataDir());
     await start(follower);
     await waitUntil(async () => (await metadataVia(leader, topic))?.partitions[0]?.isr.length === 2, 'the wiped replica is in sync again', 30_000);
-    assert.match(nodes.get(follower)?.stderr() ?? '', /starting its log at the leader's log start/);
+    await waitUntil(() => /starting its log at the leader's log start/.test(nodes.get(follower)?.stderr() ?? ''), 'the follower logs where its log starts', 10_000);
     await produce(leader, topic, ['after'], -1);
     for (const n of NAMES) await nodes.get(n)?.kill('SIGKILL');
     const expected = [...Array.from({ length: 5 }, (_, i) => [15 + i, `v${15 + i}`]), [20, 'after']];
