@@ -366,7 +366,19 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   let plane: ControlPlane | undefined;
   let replicas: StreamReplicas | undefined;
   let metadata: MetadataSync | undefined;
-  const clusterInfo = (): ClusterInfo | undefined => plane;
+  const clusterInfo = (): ClusterInfo | undefined => {
+    const cp = plane;
+    if (cp === undefined) return undefined;
+    return {
+      clusterName: cp.clusterName,
+      nodes: () => cp.nodes(),
+      forget: (node) => cp.forget(node),
+      rebalance: (timeoutMs) => {
+        if (replicas === undefined) return Promise.reject(new Error('this node has not joined the cluster yet'));
+        return replicas.rebalance(timeoutMs);
+      },
+    };
+  };
   let http;
   try {
     http = await startHttpServer({

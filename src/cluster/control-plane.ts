@@ -112,6 +112,25 @@ export class ControlPlane extends EventEmitter {
     return this.keys.cluster;
   }
 
+  /**
+   * RabbitMQ's forget_cluster_node: removes a stopped member's members/<node> record, in one
+   * transaction that holds only while the node is down (no nodes/<node> key). 'not-found' for a
+   * name that never joined, 'running' for a node that is up.
+   */
+  async forget(node: string): Promise<'forgotten' | 'not-found' | 'running'> {
+    const res = await this.client
+      .if(this.keys.node(node), 'Create', '==', 0)
+      .and(this.keys.member(node), 'Create', '>', 0)
+      .then(this.client.delete().key(this.keys.member(node)))
+      .else(this.client.get(this.keys.node(node)))
+      .commit();
+    if (res.succeeded) {
+      this.logger.info('forgot a cluster member', { node });
+      return 'forgotten';
+    }
+    return (res.responses[0]?.response_range?.kvs.length ?? 0) > 0 ? 'running' : 'not-found';
+  }
+
   /** Every node that ever joined, up or down, with the leaders each holds (sorted by name). */
   nodes(): ClusterNodeInfo[] {
     const names = new Set([...this.view.members.keys(), ...this.view.live.keys()]);

@@ -11,6 +11,20 @@ export interface ClusterInfo {
   readonly clusterName: string;
   /** Every member, up or down, with its addresses and the leaderships it holds. */
   nodes(): ClusterNodeInfo[];
+  /** Moves replicated streams' replicas over the live nodes (docs/cluster.md, "Reassignment"). */
+  rebalance?(timeoutMs: number): Promise<RebalanceMove[]>;
+  /** Removes a stopped member's record (RabbitMQ's forget_cluster_node). */
+  forget?(node: string): Promise<'forgotten' | 'not-found' | 'running'>;
+}
+
+/** One partition a rebalance moved (done) or started to move (its new replicas not in sync yet). */
+export interface RebalanceMove {
+  readonly vhost: string;
+  readonly stream: string;
+  readonly partition: number;
+  readonly from: readonly string[];
+  readonly to: readonly string[];
+  readonly done: boolean;
 }
 
 export interface ListenerInfo {

@@ -121,6 +121,13 @@ export interface Log {
    * inside the replaced segments mean nothing afterwards. Throws if the range is not replaceable.
    */
   replaceSegments(first: number, last: number): SegmentRewriter;
+  /**
+   * Cuts the log at `at` (a record start, or a segment's end): the segments after `at`'s go
+   * (newest first), `at`'s segment is truncated there, fsync'd, and takes later appends. A crash
+   * at any point leaves a prefix of the log from before, at least as long as the cut.
+   * Everything appended before the cut is written and fsync'd first.
+   */
+  truncate(at: LogPosition): Promise<void>;
   /** Bytes the segments occupy (buffered bytes included), for metrics and retention. */
   sizeBytes(): number;
   readonly stats: LogStats;

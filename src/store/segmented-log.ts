@@ -542,6 +542,49 @@ export class SegmentedLog implements Log {
     });
   }
 
+  truncate(at: LogPosition): Promise<void> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    return this.runIo(async () => {
+      await this.replacing;
+      await this.finishCutBack();
+      const k = this.segs.findIndex((s) => s.id === at.segment);
+      const seg = this.segs[k];
+      if (seg === undefined || at.offset < SEGMENT_HEADER_BYTES || at.offset > seg.end) throw new RangeError(`position ${at.segment}:${at.offset} is not in the log`);
+      try {
+        // What stays must be durable before anything goes: a crash then leaves a prefix.
+        await this.writeUpTo(this.appendedGlobal);
+        if (this.dirty.size > 0) await this.fsyncDirty();
+      } catch (err) {
+        await this.failWrites(toError(err));
+        throw err;
+      }
+      const victims = this.segs.splice(k + 1).reverse();
+      for (const s of victims) {
+        s.live = false;
+        this.dirty.delete(s);
+      }
+      for (const buf of this.bufs) this.recycle(buf.data);
+      this.bufs.length = 0;
+      this.cur = undefined;
+      this.refreshIds();
+      // Newest first, each removal durable before the next: every crash leaves a prefix.
+      for (const s of victims) {
+        await this.files.close(s);
+        if (!s.created) continue;
+        await this.storage.remove(s.name).catch(ignoreMissing);
+        await this.storage.syncDir();
+      }
+      const file = await this.files.get(seg);
+      await file.truncate(at.offset);
+      await file.datasync();
+      this.stats.fsyncs++;
+      seg.end = seg.written = seg.durable = at.offset;
+      this.dirty.delete(seg);
+      this.logger.debug('truncated the log', { segment: at.segment, offset: at.offset, deleted: victims.map((s) => s.id) });
+    });
+  }
+
   // ---- replacing segments (segment-rewrite.ts; docs/storage-format.md) ----
 
   replaceSegments(first: number, last: number): SegmentRewriter {

@@ -4,7 +4,7 @@
 
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { type Log, readFileIfExists } from '../../store/index.js';
+import { type Log, type LogPosition, readFileIfExists } from '../../store/index.js';
 import { SEGMENT_HEADER_BYTES, segmentFileName } from '../../store/record-format.js';
 import { ControlRecordType, decodeTransactionMarker } from '../../protocol/kafka/control-records.js';
 import { decodeRecords } from '../../protocol/kafka/record-batch.js';
@@ -172,5 +172,24 @@ async function usableIndex(
     return { index: f.index, state: decodeSegmentState(f.producers) };
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Where a truncation to `offset` cuts the log: the first batch (from `seg`, the segment holding
+ * `offset`, on) with an offset at or past it. Undefined when no batch reaches it.
+ */
+export async function cutPosition(log: Log, seg: SegmentIndex, offset: number): Promise<{ pos: LogPosition; baseOffset: number } | undefined> {
+  let at: LogPosition = { segment: seg.segment, offset: seg.positionFor(offset, SEGMENT_HEADER_BYTES) };
+  for (;;) {
+    const records = await log.readFrom(at, 256 * 1024);
+    if (records.length === 0) return undefined;
+    for (const r of records) {
+      if (r.type !== STREAM_RECORD_BATCH) continue;
+      const h = readBatchHeader(r.payload);
+      if (h.baseOffset + h.lastOffsetDelta >= offset) return { pos: r.pos, baseOffset: h.baseOffset };
+    }
+    const last = records[records.length - 1];
+    at = { segment: last.pos.segment, offset: last.pos.offset + last.size };
   }
 }

@@ -10,7 +10,7 @@
 
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { type FsyncPolicy, HandleBudget, type Log, type Logger, openFileLog, writeFileAtomic } from '../../store/index.js';
+import { type FsyncPolicy, HandleBudget, type Log, type LogPosition, type Logger, openFileLog, writeFileAtomic } from '../../store/index.js';
 import { SEGMENT_HEADER_BYTES } from '../../store/record-format.js';
 import { ControlRecordType, buildMarkerBatch, decodeTransactionMarker } from '../../protocol/kafka/control-records.js';
 import { decodeRecords } from '../../protocol/kafka/record-batch.js';
@@ -23,7 +23,7 @@ import { requireKeys } from './compaction/keys.js';
 import { StreamError } from './errors.js';
 import { ProducerStateTable, lastSequence } from './producer-state.js';
 import { SegmentIndex, indexFileName } from './segment-index.js';
-import { META_FILE, STREAM_RECORD_BATCH, type PartitionMeta, abortedEntry, readIndexFiles, readMeta, recoverIndexes, removeStaleIndexes, segmentStateOf, stableAfter } from './partition-recovery.js';
+import { META_FILE, STREAM_RECORD_BATCH, type PartitionMeta, abortedEntry, cutPosition, readIndexFiles, readMeta, recoverIndexes, removeStaleIndexes, segmentStateOf, stableAfter } from './partition-recovery.js';
 
 export { STREAM_RECORD_BATCH };
 
@@ -102,7 +102,7 @@ const READ_ATTEMPTS_MAX = 5;
 export class Partition {
   private readonly segs: SegmentIndex[];
   private producers: ProducerStateTable;
-  private readonly aborted: AbortedTxnIndex;
+  private aborted: AbortedTxnIndex;
   private start: number;
   private next: number;
   private hw: number;
@@ -119,6 +119,8 @@ export class Partition {
   private layout = 0;
   /** Changes of the segment list (retention, DeleteRecords, compaction swaps), one at a time. */
   private segmentOps: Promise<unknown> = Promise.resolve();
+  /** A truncation is running: appends are refused until it ends. */
+  private truncating = false;
 
   private constructor(
     private readonly log: Log,
@@ -319,6 +321,7 @@ export class Partition {
   }
 
   private appendBatch(batch: Buffer, h: BatchHeader, nowMs: number, marker?: MarkerSpec): number {
+    if (this.truncating) throw new StreamError('storage', 'the stream partition is being truncated');
     const transactional = isTransactionalBatch(batch);
     if (!marker) this.producers.checkTxn(h.producerId, transactional);
     const baseOffset = this.next;
@@ -593,6 +596,76 @@ export class Partition {
     await this.saveMeta();
     await this.dropSegments((s, i) => i < this.segs.length - 1 && s.nextOffset <= this.start);
     return this.start;
+  }
+
+  /**
+   * Kafka's truncateTo, for a follower whose log diverged from its leader's: removes every batch
+   * holding an offset at or past `offset` (whole batches, so the log may end below it), on disk
+   * first (docs/cluster.md, "Truncation"), then rebuilds the indexes and the producer state
+   * (sequences, open transactions, aborted ones) as recovery would. A crash part way leaves a
+   * prefix of the old log that recovery accepts. An offset below the log start empties the log
+   * and starts it there (truncateFullyAndStartAt). Returns the new log end.
+   */
+  truncateTo(offset: number): Promise<number> {
+    if (offset < this.start) return this.truncateFullyAndStartAt(offset);
+    return this.exclusive(async () => {
+      this.assertOpen();
+      if (offset >= this.next) return this.next;
+      const cut = await this.stable(() => cutPosition(this.log, this.segmentFor(offset), offset));
+      if (cut === undefined) return this.next;
+      return this.cutAt(cut.pos, Math.min(offset, cut.baseOffset), this.start);
+    });
+  }
+
+  /**
+   * Empties the log and starts it at `offset` (Kafka's truncateFullyAndStartAt): for a follower
+   * that needs records its leader no longer has (past retention or DeleteRecords), which then
+   * fetches from the leader's log start. Durable when it resolves.
+   */
+  truncateFullyAndStartAt(offset: number): Promise<number> {
+    return this.exclusive(async () => {
+      this.assertOpen();
+      if (!Number.isSafeInteger(offset) || offset < 0) throw new StreamError('offset-out-of-range', `cannot start the log at ${offset}`);
+      return this.cutAt({ segment: this.segs[0].segment, offset: SEGMENT_HEADER_BYTES }, offset, offset);
+    });
+  }
+
+  /**
+   * Cuts the log at `pos` so it ends at `end` and starts at `start`: the meta file first (where
+   * an emptied log continues), then the index files of the segments that change, then the log
+   * itself (the store removes the later segments newest first and truncates the file at `pos`,
+   * fsync'd). Every crash point leaves a prefix that recovery indexes again.
+   */
+  private async cutAt(pos: LogPosition, end: number, start: number): Promise<number> {
+    this.truncating = true;
+    try {
+      await this.log.sync();
+      await this.indexWrites;
+      const meta: PartitionMeta = { logStartOffset: start, nextOffset: end };
+      await writeFileAtomic(path.join(this.dir, META_FILE), JSON.stringify(meta));
+      for (const s of this.segs) {
+        if (s.segment < pos.segment) continue;
+        this.unindexed.delete(s.segment);
+        await fs.rm(path.join(this.dir, indexFileName(s.segment)), { force: true });
+      }
+      await this.log.truncate(pos);
+      const found = await readIndexFiles(this.dir);
+      const r = await recoverIndexes(this.log, this.dir, found, meta, this.indexIntervalBytes);
+      this.segs.splice(0, this.segs.length, ...r.segs);
+      this.producers = r.producers;
+      this.aborted = r.aborted;
+      this.layout++;
+      this.next = this.segs[this.segs.length - 1].nextOffset;
+      this.start = Math.min(Math.max(start, this.firstOffset()), this.next);
+      this.hw = this.next; // what is left was fsync'd before the cut
+      this.producers.markStable(this.hw);
+      for (const [id, file] of r.rebuilt) this.unindexed.set(id, file);
+      this.indexWrites = this.indexWrites.then(() => this.writeIndexes());
+      this.logger.info('stream partition truncated', { dir: this.dir, logStartOffset: this.start, logEndOffset: this.next });
+      return this.next;
+    } finally {
+      this.truncating = false;
+    }
   }
 
   /** Deletes whole segments past the retention limits (never the active one). */

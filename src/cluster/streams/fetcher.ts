@@ -21,9 +21,25 @@ export type ReplicaFetchResult =
   | { readonly ok: true; readonly batches: readonly Buffer[]; readonly highWatermark: number }
   | { readonly ok: false; readonly error: string };
 
+/** Which end of the leader's log a follower asks for. */
+export interface ReplicaOffsetRequest {
+  readonly host: string;
+  readonly port: number;
+  readonly stream: string;
+  readonly partition: number;
+  readonly epoch: number;
+  readonly replicaId: number;
+  /** The log start ('earliest') or the log end ('latest'). */
+  readonly which: 'earliest' | 'latest';
+}
+
+export type ReplicaOffsetResult = { readonly ok: true; readonly offset: number } | { readonly ok: false; readonly error: string };
+
 /** One fetch session to one leader's partition. */
 export interface ReplicaSession {
   fetch(req: ReplicaFetchRequest): Promise<ReplicaFetchResult>;
+  /** The leader's log start or end, for a follower whose fetch offset is out of its range. */
+  listOffset(req: ReplicaOffsetRequest): Promise<ReplicaOffsetResult>;
   close(): void;
 }
 

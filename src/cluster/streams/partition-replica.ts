@@ -27,10 +27,8 @@ interface FollowerProgress {
 
 /** What a replica needs of the node around it. */
 export interface ReplicaHost {
-  /** The local partition (a new object after reset()). */
+  /** The local partition. */
   partition(): Partition | undefined;
-  /** Empties the local partition (its files go); it fetches everything again. */
-  reset(): Promise<void>;
   /** The partition's leader epochs and the offset each began at, oldest first (state/<resource>/epochs). */
   history(): Promise<readonly (readonly [number, number])[]>;
 }
@@ -63,19 +61,36 @@ export class PartitionReplica {
   private following: LeaderLink | undefined;
   private session: ReplicaSession | undefined;
   private closed = false;
+  /** The nodes that hold this partition; the first is the preferred leader (a reassignment changes them). */
+  replicas: readonly string[];
 
   constructor(
     readonly self: string,
     readonly path: string,
     readonly stream: string,
     readonly index: number,
-    readonly replicas: readonly string[],
+    replicas: readonly string[],
     private readonly host: ReplicaHost,
     private readonly logger: Logger,
   ) {
+    this.replicas = [...replicas];
     this.isr = [...replicas];
     // Until this replica learns the high watermark, its committed reads see nothing.
     host.partition()?.setReplicatedHighWatermark(0);
+  }
+
+  /**
+   * A reassignment changed the replicas (docs/cluster.md, "Reassignment"). As leader: a new
+   * replica is tracked from its first fetch and joins the ISR once it has everything; a removed
+   * one leaves the ISR at the next check (written to etcd first, as any ISR change).
+   */
+  setReplicas(replicas: readonly string[]): void {
+    for (const r of replicas) {
+      if (r !== this.self && !this.progress.has(r) && this.leading) this.progress.set(r, { leo: 0, leaderLeoAtFetch: 0, caughtUpMs: Number.NEGATIVE_INFINITY });
+    }
+    for (const r of this.replicas) if (!replicas.includes(r)) this.progress.delete(r);
+    this.replicas = [...replicas];
+    if (!this.leading) this.isr = this.isr.filter((r) => replicas.includes(r));
   }
 
   get minInsync(): number {
@@ -132,7 +147,8 @@ export class PartitionReplica {
     if (!this.leading || p === undefined) return;
     let low = p.highWatermark;
     for (const r of this.isr) {
-      if (r === this.self) continue;
+      // A replica a reassignment removed no longer counts (it never campaigns again).
+      if (r === this.self || !this.replicas.includes(r)) continue;
       low = Math.min(low, this.progress.get(r)?.leo ?? 0);
     }
     if (low <= this.hw) return;
@@ -240,32 +256,49 @@ export class PartitionReplica {
   /**
    * Kafka's follower truncation (OffsetsForLeaderEpoch): the epoch of this log's last batch ended,
    * in the leader's lineage, where the next epoch began; records at or past that offset here were
-   * never committed. Wharf cannot cut a log's tail yet, so such a log is emptied and fetched again.
+   * never committed, and the log is cut there (Partition.truncateTo), keeping the prefix.
    */
-  private async truncateDiverged(force: boolean): Promise<void> {
+  private async truncateDiverged(): Promise<void> {
     const p = this.host.partition();
-    if (p === undefined || p.logEndOffset === 0) return;
-    let end = Number.POSITIVE_INFINITY;
-    let epoch = -1;
-    if (force) {
-      end = 0;
-    } else {
-      const lastBase = await p.lastBatchOffset('uncommitted');
-      const last = (await p.read(lastBase, 1)).batches[0];
-      epoch = last === undefined ? -1 : last.readInt32BE(PARTITION_LEADER_EPOCH_AT);
-      const next = (await this.host.history()).find(([e]) => e > epoch);
-      if (epoch < 0) end = 0; // not written under a replicated leader: nothing to match it against
-      else if (next !== undefined) end = next[1];
-    }
+    if (p === undefined || p.logEndOffset === p.logStartOffset) return;
+    const lastBase = await p.lastBatchOffset('uncommitted');
+    const last = lastBase < p.logEndOffset ? (await p.read(lastBase, 1)).batches[0] : undefined;
+    const epoch = last === undefined ? -1 : last.readInt32BE(PARTITION_LEADER_EPOCH_AT);
+    const next = (await this.host.history()).find(([e]) => e > epoch);
+    // Not written under a replicated leader: nothing to match it against, so none of it is kept.
+    const end = epoch < 0 ? p.logStartOffset : (next?.[1] ?? Number.POSITIVE_INFINITY);
     if (p.logEndOffset <= end) return;
-    this.logger.warn('this replica\'s log diverged from the leader\'s; fetching it again', { partition: this.path, logEnd: p.logEndOffset, lastEpoch: epoch, divergedAt: end });
-    await this.host.reset();
+    this.logger.warn('this replica\'s log diverged from the leader\'s; truncating it to the leader\'s epoch end', { partition: this.path, logEnd: p.logEndOffset, lastEpoch: epoch, divergedAt: end });
+    await p.truncateTo(end);
+  }
+
+  /**
+   * Kafka's follower on OFFSET_OUT_OF_RANGE (AbstractFetcherThread.fetchOffsetAndTruncate): a
+   * leader whose log ends below this one's gets this log cut to its end; one whose log starts
+   * above this one's end (retention, DeleteRecords) gets this log emptied and started at its
+   * log start, from where the follower fetches.
+   */
+  private async outOfRange(leader: LeaderLink, session: ReplicaSession, replicaId: number, p: Partition): Promise<void> {
+    const ask = { host: leader.host, port: leader.port, stream: this.stream, partition: this.index, epoch: leader.epoch, replicaId };
+    const end = await session.listOffset({ ...ask, which: 'latest' });
+    if (!end.ok) throw new Error(`the leader's log end: ${end.error}`);
+    if (end.offset < p.logEndOffset) {
+      this.logger.warn('this replica\'s log is longer than the leader\'s; truncating it to the leader\'s log end', { partition: this.path, logEnd: p.logEndOffset, leaderLogEnd: end.offset });
+      await p.truncateTo(end.offset);
+      return;
+    }
+    const start = await session.listOffset({ ...ask, which: 'earliest' });
+    if (!start.ok) throw new Error(`the leader's log start: ${start.error}`);
+    if (start.offset > p.logEndOffset) {
+      this.logger.warn('the leader no longer has the records this replica needs; starting its log at the leader\'s log start', { partition: this.path, logEnd: p.logEndOffset, leaderLogStart: start.offset });
+      await p.truncateFullyAndStartAt(start.offset);
+    }
   }
 
   private async fetchLoop(leader: LeaderLink, session: ReplicaSession, replicaId: number): Promise<void> {
     let reported: string | undefined;
     try {
-      await this.truncateDiverged(false);
+      await this.truncateDiverged();
     } catch (err) {
       this.logger.error('cannot check this replica against the leader\'s epochs', { partition: this.path, error: (err as Error).message });
     }
@@ -285,9 +318,13 @@ export class PartitionReplica {
         maxWaitMs: FOLLOWER_WAIT_MS,
       });
       if (this.following !== leader) return;
-      if (!res.ok && res.error === 'OFFSET_OUT_OF_RANGE' && p.logEndOffset > 0) {
-        // Longer than the leader's log: a tail the leader never had.
-        await this.truncateDiverged(true).catch((err: unknown) => this.logger.error('cannot reset the replica', { partition: this.path, error: (err as Error).message }));
+      if (!res.ok && res.error === 'OFFSET_OUT_OF_RANGE') {
+        try {
+          await this.outOfRange(leader, session, replicaId, p);
+        } catch (err) {
+          this.logger.warn('cannot bring this replica into the leader\'s range; retrying', { partition: this.path, error: (err as Error).message });
+          await new Promise((r) => setTimeout(r, FOLLOWER_RETRY_MS));
+        }
         continue;
       }
       if (!res.ok) {

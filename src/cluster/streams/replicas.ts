@@ -14,6 +14,7 @@ import { resourcePath, type Resource } from '../keys.js';
 import type { ReplicaSessionFactory } from './fetcher.js';
 import { PartitionReplica, type ReplicaHost } from './partition-replica.js';
 import { DEFAULT_REPLICATION_FACTOR, nodeId, parseIsr, parsePlacement, place, placementKey, type StreamPlacement } from './placement.js';
+import { planMoves, type ReplicaMove, widened, withReplicas } from './reassign.js';
 
 const TICK_MS = 250;
 
@@ -212,7 +213,8 @@ export class StreamReplicas implements StreamReplication {
   /** Creates the stream here if needed (every node knows every stream) and tracks its partitions. */
   private async apply(placement: StreamPlacement): Promise<void> {
     const id = `${placement.vhost}\0${placement.name}`;
-    if (this.placements.has(id)) return;
+    const known = this.placements.get(id);
+    if (known !== undefined) return this.reassigned(known, placement);
     const vhost = this.o.broker.vhost(placement.vhost);
     if (vhost === undefined) throw new Error(`no vhost '${placement.vhost}' on this node`);
     await vhost.streams.creation(placement.name);
@@ -232,9 +234,6 @@ export class StreamReplicas implements StreamReplication {
       const resource: Resource = { kind: 'stream', vhost: placement.vhost, name: placement.name, partition: i };
       const host: ReplicaHost = {
         partition: () => vhost.streams.getAny(placement.name)?.partition(i),
-        reset: async () => {
-          await vhost.streams.getAny(placement.name)?.resetPartition(i);
-        },
         history: () => this.history(resource),
       };
       const replica = new PartitionReplica(self, path, placement.name, i, placement.replicas[i], host, this.logger);
@@ -244,6 +243,95 @@ export class StreamReplicas implements StreamReplication {
       this.parts.set(path, replica);
     }
     this.logger.info('replicated stream known', { stream: placement.name, partitions: placement.partitions, replicas: placement.replicas });
+    // A copy left from before a reassignment that happened while this node was down.
+    for (let i = 0; i < placement.partitions; i++) {
+      if (!placement.replicas[i].includes(self)) await this.dropCopy(placement.vhost, placement.name, i);
+    }
+  }
+
+  /** A reassignment changed a known stream's replicas (docs/cluster.md, "Reassignment"). */
+  private async reassigned(known: StreamPlacement, placement: StreamPlacement): Promise<void> {
+    if (known.topicId !== placement.topicId || known.partitions !== placement.partitions) return;
+    this.placements.set(`${placement.vhost}\0${placement.name}`, placement);
+    const self = this.o.plane.nodeName;
+    for (let i = 0; i < placement.partitions; i++) {
+      const p = this.parts.get(pathOf(placement.vhost, placement.name, i));
+      const next = placement.replicas[i];
+      if (p === undefined || (p.replicas.length === next.length && p.replicas.every((n, k) => n === next[k]))) continue;
+      const had = p.replicas.includes(self);
+      p.setReplicas(next);
+      this.logger.info('partition replicas reassigned', { partition: p.path, replicas: next });
+      if (!had || next.includes(self)) continue;
+      // Removed here: stop following or leading (an in-sync new replica takes over), then the copy goes.
+      p.stopFollowing();
+      const term = p.term;
+      if (term !== undefined) await term.resign().catch(() => undefined);
+      await this.dropCopy(placement.vhost, placement.name, i);
+    }
+    this.reconcile();
+  }
+
+  /** Deletes this node's copy of a partition it no longer holds a replica of. */
+  private async dropCopy(vhost: string, stream: string, partition: number): Promise<void> {
+    const local = this.o.broker.vhost(vhost)?.streams.getAny(stream)?.partition(partition);
+    if (local === undefined || local.logEndOffset === 0) return;
+    await local.truncateFullyAndStartAt(0).then(
+      () => this.logger.info('this node no longer holds a replica of the partition; its copy is deleted', { stream, partition }),
+      (err: unknown) => this.logger.warn('cannot delete the copy of a partition this node no longer holds', { stream, partition, error: (err as Error).message }),
+    );
+  }
+
+  /**
+   * `wharf cluster rebalance`: places every replicated stream over the live nodes (placement.ts)
+   * and moves the partitions whose replicas change, as Kafka's reassignment: the placement first
+   * lists old and new replicas (compare-and-swap on its revision), then, once every new replica
+   * is in the ISR etcd holds (or `timeoutMs` passed), only the new ones. A partition not in sync
+   * by then keeps both; running the rebalance again finishes it.
+   */
+  async rebalance(timeoutMs: number): Promise<(ReplicaMove & { done: boolean })[]> {
+    const live = [...this.o.plane.view.live.keys()];
+    const prefix = `${this.o.plane.keys.root}meta/streams/`;
+    const res = await this.client.getAll().prefix(prefix).exec();
+    const moves: ReplicaMove[] = [];
+    for (const kv of res.kvs) {
+      const current = parsePlacement(kv.value.toString());
+      if (current === undefined) continue;
+      const planned = planMoves(current, live);
+      if (planned.length === 0) continue;
+      const wide = withReplicas(current, new Map(planned.map((m) => [m.partition, widened(m.from, m.to)])));
+      await this.swapPlacement(kv.key.toString(), kv.mod_revision, wide);
+      moves.push(...planned);
+      this.logger.info('reassigning partitions: new replicas first', { stream: current.name, moves: planned.map((m) => ({ partition: m.partition, from: m.from, to: m.to })) });
+    }
+    const done = new Set<ReplicaMove>();
+    const deadline = Date.now() + timeoutMs;
+    while (done.size < moves.length && Date.now() < deadline) {
+      for (const m of moves) {
+        if (done.has(m)) continue;
+        const resource: Resource = { kind: 'stream', vhost: m.vhost, name: m.stream, partition: m.partition };
+        const isr = parseIsr((await this.client.get(this.o.plane.keys.state(resource, 'isr')).exec()).kvs[0]?.value.toString() ?? '[]') ?? [];
+        if (m.to.every((n) => isr.includes(n))) done.add(m);
+      }
+      if (done.size < moves.length) await new Promise((r) => setTimeout(r, TICK_MS));
+    }
+    // The second step, stream by stream: only the new replicas of the partitions in sync.
+    for (const key of new Set([...done].map((m) => placementKey(this.o.plane.keys.root, m.vhost, m.stream)))) {
+      for (;;) {
+        const kv = (await this.client.get(key).exec()).kvs[0];
+        const current = kv === undefined ? undefined : parsePlacement(kv.value.toString());
+        if (kv === undefined || current === undefined) break;
+        const final = new Map([...done].filter((m) => m.vhost === current.vhost && m.stream === current.name).map((m) => [m.partition, m.to]));
+        if (await this.swapPlacement(key, kv.mod_revision, withReplicas(current, final), false)) break;
+      }
+    }
+    return moves.map((m) => ({ ...m, done: done.has(m) }));
+  }
+
+  /** Writes a placement if its key is still at `revision`; throws (or returns false) if not. */
+  private async swapPlacement(key: string, revision: string, placement: StreamPlacement, throwOnConflict = true): Promise<boolean> {
+    const res = await this.client.if(key, 'Mod', '==', revision).then(this.client.put(key).value(JSON.stringify(placement))).commit();
+    if (!res.succeeded && throwOnConflict) throw new Error(`the placement of ${placement.name} changed meanwhile; run the rebalance again`);
+    return res.succeeded;
   }
 
   /** Leads, follows or campaigns for every partition this node holds a replica of. */

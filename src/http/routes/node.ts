@@ -9,7 +9,7 @@ import { Status, route, vhostOf, type ApiRequest } from '../api.js';
 import { mayAccessVhost, requireTag } from '../auth.js';
 import { accessRoutes } from './access.js';
 import type { ManagementContext } from '../context.js';
-import { objectNotFound } from '../errors.js';
+import { badRequest, objectNotFound } from '../errors.js';
 import { listResponse } from '../paging.js';
 import { depthJson, totals, vhostDepth, vhostMessageStats } from '../stats-json.js';
 import { WHARF_VERSION } from '../version.js';
@@ -42,6 +42,7 @@ export function nodeRoutes(app: FastifyInstance, ctx: ManagementContext): void {
       return node;
     },
   });
+  clusterRoutes(app, ctx);
   route(app, ctx, '/api/vhosts', { GET: (r) => listResponse(vhostsOf(ctx, r), r.query, ['name']) });
   accessRoutes(app, ctx, (name) => vhostJson(ctx, name));
   route(app, ctx, '/api/whoami', { GET: (r) => ({ name: r.user.name, tags: r.user.tags }) });
@@ -247,4 +248,33 @@ async function aliveness(ctx: ManagementContext, r: ApiRequest): Promise<unknown
   if (!got) return new Status(503, { status: 'failed', reason: 'aliveness-test message not received' });
   q.settle(got);
   return { status: 'ok' };
+}
+
+/** How long POST /api/cluster/rebalance waits for new replicas to be in sync (the CLI waits 30 s). */
+const REBALANCE_WAIT_MS = 20_000;
+
+/** Wharf's cluster operations (docs/cluster.md, "Reassignment"): rebalance and forget. */
+function clusterRoutes(app: FastifyInstance, ctx: ManagementContext): void {
+  route(app, ctx, '/api/cluster/rebalance', {
+    POST: async (r) => {
+      requireTag(r.user, 'administrator');
+      const cluster = ctx.cluster();
+      if (cluster?.rebalance === undefined) throw badRequest('this node is not in a cluster');
+      const body = (r.body ?? {}) as { timeout_ms?: unknown };
+      const wait = typeof body.timeout_ms === 'number' && body.timeout_ms >= 0 ? Math.min(body.timeout_ms, REBALANCE_WAIT_MS) : REBALANCE_WAIT_MS;
+      return { moves: await cluster.rebalance(wait) };
+    },
+  });
+  route(app, ctx, '/api/cluster/members/:name', {
+    DELETE: async (r) => {
+      requireTag(r.user, 'administrator');
+      const cluster = ctx.cluster();
+      if (cluster?.forget === undefined) throw badRequest('this node is not in a cluster');
+      const name = r.params.name;
+      const result = await cluster.forget(name);
+      if (result === 'not-found') throw objectNotFound();
+      if (result === 'running') throw badRequest(`node '${name}' is running: stop it before forgetting it`);
+      return new Status(204);
+    },
+  });
 }

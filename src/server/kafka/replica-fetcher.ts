@@ -5,12 +5,15 @@
 // answer's high watermark is what the follower learns of the commit point.
 
 import { connect as netConnect, type Socket } from 'node:net';
-import type { ReplicaFetchRequest, ReplicaFetchResult, ReplicaSession } from '../../cluster/streams/fetcher.js';
+import type { ReplicaFetchRequest, ReplicaFetchResult, ReplicaOffsetRequest, ReplicaOffsetResult, ReplicaSession } from '../../cluster/streams/fetcher.js';
 import { BATCH_LOG_OVERHEAD_BYTES } from '../../broker/stream/batch-header.js';
-import { ErrorCode, KafkaFrameParser, decodeResponse, encodeRequest, errorCodeName } from '../../protocol/kafka/index.js';
+import { type ApiKeyNumber, ErrorCode, type Input, KafkaFrameParser, type RequestOf, type ResponseOf, decodeResponse, encodeRequest, errorCodeName } from '../../protocol/kafka/index.js';
 
-const FETCH = 1;
+const FETCH = 1 as const;
 const FETCH_VERSION = 12;
+const LIST_OFFSETS = 2 as const;
+/** v4: current_leader_epoch, so a stale leader answers FENCED_LEADER_EPOCH. */
+const LIST_OFFSETS_VERSION = 4;
 const FETCH_BYTES_MAX = 8 * 1024 * 1024;
 const CONNECT_TIMEOUT_MS = 5_000;
 /**
@@ -30,9 +33,7 @@ export class KafkaReplicaSession implements ReplicaSession {
 
   async fetch(req: ReplicaFetchRequest): Promise<ReplicaFetchResult> {
     try {
-      const socket = await this.connect(req.host, req.port);
-      const correlationId = this.nextCorrelationId++;
-      const frame = encodeRequest(FETCH, FETCH_VERSION, correlationId, 'wharf-replica', {
+      const body = await this.request(FETCH, FETCH_VERSION, req, {
         replicaId: req.replicaId,
         maxWaitMs: req.maxWaitMs,
         minBytes: 1,
@@ -46,15 +47,7 @@ export class KafkaReplicaSession implements ReplicaSession {
         }],
         forgottenTopicsData: [],
         rackId: '',
-      });
-      const answer = new Promise<Buffer>((resolve, reject) => (this.pending = { correlationId, resolve, reject }));
-      for (const chunk of frame) socket.write(chunk);
-      const ms = req.maxWaitMs + ANSWER_GRACE_MS;
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer from ${this.where} within ${ms} ms`)), ms);
-      });
-      const body = decodeResponse(FETCH, FETCH_VERSION, await Promise.race([answer, late]).finally(() => clearTimeout(timer))).body;
+      }, req.maxWaitMs);
       if (body.errorCode !== ErrorCode.NONE) return { ok: false, error: errorCodeName(body.errorCode) };
       const p = body.responses[0]?.partitions[0];
       if (p === undefined) return { ok: false, error: 'the leader answered no partition' };
@@ -64,6 +57,43 @@ export class KafkaReplicaSession implements ReplicaSession {
       this.drop();
       return { ok: false, error: (err as Error).message };
     }
+  }
+
+  /**
+   * Kafka's follower asks its leader for its log start or end (ListOffsets with the replica id,
+   * earliest -2 or latest -1): what it needs after OFFSET_OUT_OF_RANGE.
+   */
+  async listOffset(req: ReplicaOffsetRequest): Promise<ReplicaOffsetResult> {
+    try {
+      const body = await this.request(LIST_OFFSETS, LIST_OFFSETS_VERSION, req, {
+        replicaId: req.replicaId,
+        isolationLevel: 0,
+        topics: [{ name: req.stream, partitions: [{ partitionIndex: req.partition, currentLeaderEpoch: req.epoch, timestamp: req.which === 'earliest' ? -2n : -1n, maxNumOffsets: 1 }] }],
+        timeoutMs: 0,
+      }, 0);
+      const p = body.topics[0]?.partitions[0];
+      if (p === undefined) return { ok: false, error: 'the leader answered no partition' };
+      if (p.errorCode !== ErrorCode.NONE) return { ok: false, error: errorCodeName(p.errorCode) };
+      return { ok: true, offset: Number(p.offset) };
+    } catch (err) {
+      this.drop();
+      return { ok: false, error: (err as Error).message };
+    }
+  }
+
+  /** One request on this session's connection, its answer decoded; given up `waitMs` + ANSWER_GRACE_MS after. */
+  private async request<K extends ApiKeyNumber>(apiKey: K, version: number, at: { host: string; port: number }, body: Input<RequestOf<K>>, waitMs: number): Promise<ResponseOf<K>> {
+    const socket = await this.connect(at.host, at.port);
+    const correlationId = this.nextCorrelationId++;
+    const frame = encodeRequest(apiKey, version, correlationId, 'wharf-replica', body);
+    const answer = new Promise<Buffer>((resolve, reject) => (this.pending = { correlationId, resolve, reject }));
+    for (const chunk of frame) socket.write(chunk);
+    const ms = waitMs + ANSWER_GRACE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer from ${this.where} within ${ms} ms`)), ms);
+    });
+    return decodeResponse(apiKey, version, await Promise.race([answer, late]).finally(() => clearTimeout(timer))).body;
   }
 
   close(): void {

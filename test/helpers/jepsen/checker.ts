@@ -36,6 +36,13 @@ export interface CheckResult {
   readonly problems: string[];
 }
 
+/** Where a node's data dir keeps a topic's partition. */
+export async function partitionDirIn(dataDir: string, topic: string, partition: number): Promise<string> {
+  const id = streamIdIn(JSON.parse(await readFile(path.join(dataDir, 'meta.json'), 'utf8')), topic);
+  if (id === undefined) throw new Error(`no stream ${topic} in ${dataDir}/meta.json`);
+  return path.join(dataDir, 'streams', String(id), String(partition));
+}
+
 /** Every record of one partition's log on disk: its value by offset. `eachBatch` sees every stored batch with its base offset. */
 export async function recordsOnDisk(
   dataDir: string,
@@ -43,10 +50,8 @@ export async function recordsOnDisk(
   partition: number,
   eachBatch?: (base: number, batch: Buffer) => void,
 ): Promise<Map<number, string>> {
-  const id = streamIdIn(JSON.parse(await readFile(path.join(dataDir, 'meta.json'), 'utf8')), topic);
-  if (id === undefined) throw new Error(`no stream ${topic} in ${dataDir}/meta.json`);
   const p = await Partition.open({
-    dir: path.join(dataDir, 'streams', String(id), String(partition)),
+    dir: await partitionDirIn(dataDir, topic, partition),
     fsync: 'batch',
     logger: silentLogger,
     config: { segmentBytesMax: 1 << 30, retentionBytes: -1, retentionMs: -1, maxMessageBytes: 1 << 20 },

@@ -7,7 +7,8 @@
 // committed prefix, byte for byte.
 
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Kafka, logLevel, type Admin, type ITopicMetadata } from 'kafkajs';
 import { nodeId } from '../../../src/cluster/streams/placement.js';
@@ -17,7 +18,7 @@ import { makeDataDir, spawnBroker, type SpawnedBroker } from '../../helpers/brok
 import { RawKafka } from '../../helpers/kafka-raw.js';
 import { startTestEtcd, TEST_LEASE_TTL_SEC, type EtcdProcess } from '../../helpers/etcd.js';
 import { topicName } from '../../helpers/kafka.js';
-import { recordsOnDisk as diskRecords } from '../../helpers/jepsen/checker.js';
+import { recordsOnDisk as diskRecords, partitionDirIn } from '../../helpers/jepsen/checker.js';
 
 const LONG = { timeout: 120_000 } as const;
 const NAMES = ['n1', 'n2', 'n3'];
@@ -364,9 +365,18 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
     await consumer.disconnect();
     for (const [offset, value] of acked) assert.equal(seen.get(offset), value, `acknowledged ${value} at offset ${offset}`);
 
-    // The old leader comes back on its data dir: it drops any tail it alone had, catches up and rejoins the ISR.
+    // The old leader comes back on its data dir: it drops any tail it alone had (cutting its log,
+    // not refetching it: the partition's directory and first segment file stay), catches up and
+    // rejoins the ISR.
+    const oldDir = await partitionDirIn(dirs.get(oldLeader) ?? '', topic, 0);
+    const sentinel = path.join(oldDir, 'kept-by-truncation');
+    await writeFile(sentinel, 'the partition directory was not recreated');
+    const firstSegment = path.join(oldDir, '00000000000000000000.log');
+    const inodeBefore = (await stat(firstSegment)).ino;
     nodes.set(oldLeader, await spawnBroker(dirs.get(oldLeader) ?? '', clusterArgs(oldLeader)));
     await waitUntil(async () => (await metadataVia(survivors[0], topic))?.partitions[0]?.isr.length === 3, 'the restarted node is in sync again', 30_000);
+    assert.equal((await stat(sentinel)).isFile(), true, 'the old leader kept its partition directory');
+    assert.equal((await stat(firstSegment)).ino, inodeBefore, 'the old leader kept its first segment file');
     const more = kafka(bootstrapOf(survivors)).producer({ allowAutoTopicCreation: false });
     await more.connect();
     for (let i = 0; i < 10; i++) {

@@ -79,8 +79,13 @@ export const listOffsets: Handler<2> = async (ctx, req, v) => {
         const role = ctx.broker.replication?.role(ctx.vhost.name, t.name, q.partitionIndex);
         let r = await lookUpIsolated(p, q.timestamp, v >= 2 && req.isolationLevel === READ_COMMITTED);
         if (role !== undefined) {
-          // In a cluster: the leader answers, and only below the high watermark (Kafka's fetchOffsetForTimestamp).
+          // In a cluster: the leader answers, at the epoch asked (v4+), as Kafka's fetchOffsetForTimestamp.
           if (!role.leader) throw new ReplicationError('not-leader', `this node does not lead ${t.name}-${q.partitionIndex}`);
+          if (v >= 4 && q.currentLeaderEpoch >= 0 && q.currentLeaderEpoch < role.epoch) throw new ReplicationError('fenced-epoch', `leader epoch ${q.currentLeaderEpoch} is older than ${role.epoch}`);
+          if (v >= 4 && q.currentLeaderEpoch > role.epoch) throw new ReplicationError('unknown-epoch', `leader epoch ${q.currentLeaderEpoch} is newer than ${role.epoch}`);
+        }
+        if (role !== undefined && req.replicaId < 0) {
+          // A consumer only below the high watermark; a follower (replica id >= 0) from the whole log.
           const hw = ctx.broker.replication?.highWatermark(ctx.vhost.name, t.name, q.partitionIndex) ?? 0;
           if (q.timestamp === LATEST || q.timestamp === LATEST_TIERED) r = { offset: Math.min(r.offset, hw), timestamp: -1 };
           else if (r.offset >= hw && q.timestamp !== EARLIEST && q.timestamp !== EARLIEST_LOCAL) r = { offset: -1, timestamp: -1 };
