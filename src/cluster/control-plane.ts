@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { Etcd3 } from 'etcd3';
+import { monotonicNow } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { campaign, Term, type Candidate } from './election.js';
 import { ClusterError } from './errors.js';
@@ -280,7 +281,7 @@ async function reachable(client: Etcd3, options: ControlPlaneOptions): Promise<v
 async function register(client: Etcd3, keys: ClusterKeys, lease: NodeLease, self: NodeRecord, logger: Logger): Promise<void> {
   const key = keys.node(self.name);
   const value = JSON.stringify(self);
-  const giveUpAt = Date.now() + lease.ttlSec * 1000 + 1000;
+  const giveUpAt = monotonicNow() + lease.ttlSec * 1000 + 1000;
   let waitLogged = false;
   for (;;) {
     const res = await client
@@ -299,7 +300,7 @@ async function register(client: Etcd3, keys: ClusterKeys, lease: NodeLease, self
       if (replaced.succeeded) return;
       continue;
     }
-    if (Date.now() > giveUpAt) {
+    if (monotonicNow() > giveUpAt) {
       const where = holder?.addresses.amqp !== undefined ? ` (amqp ${holder.addresses.amqp})` : '';
       throw new ClusterError(
         'duplicate-node',

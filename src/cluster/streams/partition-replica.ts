@@ -5,6 +5,7 @@
 
 import type { Partition } from '../../broker/stream/partition.js';
 import { ReplicationError } from '../../broker/stream/replication.js';
+import { monotonicNow } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import type { Term } from '../election.js';
 import type { ReplicaSession } from './fetcher.js';
@@ -95,7 +96,7 @@ export class PartitionReplica {
     this.isr = isr !== undefined ? [...isr] : [...this.replicas];
     this.isrWritten = isr !== undefined;
     this.progress.clear();
-    const now = Date.now();
+    const now = monotonicNow();
     // Followers count as caught up from the start of the term until they show otherwise.
     for (const r of this.replicas) if (r !== this.self) this.progress.set(r, { leo: 0, leaderLeoAtFetch: 0, caughtUpMs: now });
     term.once('ended', () => {
@@ -111,7 +112,7 @@ export class PartitionReplica {
     if (!this.leading || p === undefined) return;
     const leo = p.highWatermark; // the leader's log end on disk
     const prev = this.progress.get(node) ?? { leo: 0, leaderLeoAtFetch: 0, caughtUpMs: 0 };
-    const now = Date.now();
+    const now = monotonicNow();
     if (offset < prev.leo) {
       // Its log went backwards (a wiped or replaced data dir): out of the ISR at the next tick.
       this.logger.warn('a follower\'s log end went backwards; it leaves the in-sync replicas', { partition: this.path, follower: node, was: prev.leo, now: offset });
@@ -188,7 +189,7 @@ export class PartitionReplica {
     const p = this.host.partition();
     const term = this.term;
     if (!this.leading || term === undefined || p === undefined || this.isrWriting) return;
-    const now = Date.now();
+    const now = monotonicNow();
     const next = this.replicas.filter((r) => {
       if (r === this.self) return true;
       const f = this.progress.get(r);
