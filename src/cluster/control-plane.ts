@@ -10,6 +10,7 @@ import { monotonicNow } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { campaign, Term, type Candidate } from './election.js';
 import { ClusterError } from './errors.js';
+import { DataDirIdentity } from './identity.js';
 import { ClusterKeys, resourcePath, validName, type Resource } from './keys.js';
 import { NodeLease } from './lease.js';
 import { parseNodeRecord, type NodeRecord } from './records.js';
@@ -30,6 +31,11 @@ export interface ControlPlaneOptions {
   readonly addresses: Readonly<Record<string, string>>;
   readonly version: string;
   readonly leaseTtlSec?: number;
+  /**
+   * The node's data dir: its cluster.json says which cluster and which life of the node it is
+   * (src/cluster/identity.ts). Without it, no identity is kept (in-process tests).
+   */
+  readonly dataDir?: string;
   /** How long to wait for etcd at start before refusing to start (default 5 s). */
   readonly connectTimeoutMs?: number;
   readonly logger: Logger;
@@ -68,6 +74,8 @@ export class ControlPlane extends EventEmitter {
     private readonly logger: Logger,
     /** A random id for this process: tells its records from an earlier run's. */
     readonly instance: string,
+    /** The data dir's identity (undefined without a data dir). */
+    readonly identity: DataDirIdentity | undefined,
   ) {
     super();
     this.watchLease();
@@ -93,9 +101,13 @@ export class ControlPlane extends EventEmitter {
       const ttlSec = options.leaseTtlSec ?? DEFAULT_LEASE_TTL_SEC;
       lease = await NodeLease.grant(client, { ttlSec }, logger);
       const instance = randomUUID();
-      await register(client, keys, lease, record(options, instance), logger);
+      const identity = options.dataDir === undefined ? undefined : await checkIdentity(client, keys, options);
+      await register(client, keys, lease, record(options, instance, identity?.incarnation), logger);
+      // Written once registered: a start that fails before leaves no identity the cluster never saw.
+      await identity?.save();
+      if (identity?.notice !== undefined) logger.warn(identity.notice, { dataDir: options.dataDir, incarnation: identity.incarnation });
       const view = await ClusterView.open(client, keys, logger);
-      const plane = new ControlPlane(client, keys, options, lease, view, logger, instance);
+      const plane = new ControlPlane(client, keys, options, lease, view, logger, instance, identity);
       logger.info('joined the cluster', { lease: lease.id, ttlSec: lease.ttlSec, members: view.members.size, up: view.live.size });
       return plane;
     } catch (err) {
@@ -234,7 +246,7 @@ export class ControlPlane extends EventEmitter {
     let lease: NodeLease | undefined;
     try {
       lease = await NodeLease.grant(this.client, { ttlSec: this.lease.ttlSec }, this.logger);
-      await register(this.client, this.keys, lease, record(this.options, this.instance), this.logger);
+      await register(this.client, this.keys, lease, record(this.options, this.instance, this.identity?.incarnation), this.logger);
     } catch (err) {
       await lease?.revoke();
       if (this.closed) return;
@@ -250,8 +262,33 @@ export class ControlPlane extends EventEmitter {
   }
 }
 
-function record(options: ControlPlaneOptions, instance: string): NodeRecord {
-  return { name: options.node, instance, addresses: { ...options.addresses }, version: options.version, startedAt: Date.now() };
+function record(options: ControlPlaneOptions, instance: string, incarnation: string | undefined): NodeRecord {
+  return {
+    name: options.node,
+    instance,
+    addresses: { ...options.addresses },
+    version: options.version,
+    startedAt: Date.now(),
+    ...(incarnation !== undefined ? { incarnation } : {}),
+  };
+}
+
+/** The cluster's id (made by the first node to ask) and what members/<node> says, against the data dir's cluster.json. */
+async function checkIdentity(client: Etcd3, keys: ClusterKeys, options: ControlPlaneOptions): Promise<DataDirIdentity> {
+  const made = randomUUID();
+  const res = await client.if(keys.clusterId, 'Create', '==', 0).then(client.put(keys.clusterId).value(made)).else(client.get(keys.clusterId)).commit();
+  const clusterId = res.succeeded ? made : (res.responses[0]?.response_range?.kvs[0]?.value.toString() ?? made);
+  const memberText = await client.get(keys.member(options.node)).string();
+  const member = memberText === null ? undefined : parseNodeRecord(memberText);
+  return DataDirIdentity.check({
+    dataDir: options.dataDir ?? '',
+    cluster: keys.cluster,
+    clusterId,
+    node: options.node,
+    memberIncarnation: member?.incarnation,
+    wasMember: memberText !== null,
+    etcd: options.endpoints.join(', '),
+  });
 }
 
 /** One cheap call that needs a working etcd, bounded by the connect timeout. */

@@ -34,6 +34,8 @@ export interface ReplicaHost {
   reset(): Promise<void>;
   /** The partition's leader epochs and the offset each began at, oldest first (state/<resource>/epochs). */
   history(): Promise<readonly (readonly [number, number])[]>;
+  /** Follower side: this copy holds everything its leader had committed when it answered. */
+  caughtUp(): void;
 }
 
 export interface LeaderLink {
@@ -305,6 +307,7 @@ export class PartitionReplica {
         // The next fetch's offset tells the leader these are on disk: only after the fsync.
         if (durable !== undefined) await durable;
         this.hw = Math.max(this.hw, Math.min(res.highWatermark, p.highWatermark));
+        if (p.highWatermark >= res.highWatermark) this.host.caughtUp();
       } catch (err) {
         this.logger.error('cannot append the leader\'s batches; retrying', { partition: this.path, error: (err as Error).message });
         await new Promise((r) => setTimeout(r, FOLLOWER_RETRY_MS));
