@@ -64,6 +64,8 @@ export class ControlPlane extends EventEmitter {
   private readonly campaigning = new Set<string>();
   private closed = false;
   private rejoinTimer: NodeJS.Timeout | undefined;
+  /** Failed attempts to rejoin since the lease was lost (only the first is logged above debug). */
+  private rejoinFailures = 0;
 
   private constructor(
     private readonly client: Etcd3,
@@ -119,6 +121,11 @@ export class ControlPlane extends EventEmitter {
 
   get nodeName(): string {
     return this.options.node;
+  }
+
+  /** This node holds a lease within its local deadline: it can reach etcd and may act as a leader. */
+  get connected(): boolean {
+    return this.lease.valid;
   }
 
   get clusterName(): string {
@@ -226,7 +233,7 @@ export class ControlPlane extends EventEmitter {
     const lease = this.lease;
     lease.once('expired', (reason: string) => {
       if (this.closed) return;
-      this.logger.error('etcd lease lost: stepping down from every leadership and rejoining', { reason });
+      this.logger.error(`lost etcd: ${reason}; leading nothing until it answers again`, { lease: lease.id });
       for (const t of [...this.terms.values()]) t.end(`lease lost: ${reason}`);
       // Stepped down, so its leader keys free nothing it still uses: revoke the lease (best
       // effort) rather than leave them until etcd expires it. After a pause past the local
@@ -250,13 +257,16 @@ export class ControlPlane extends EventEmitter {
     } catch (err) {
       await lease?.revoke();
       if (this.closed) return;
-      this.logger.warn('rejoining the cluster failed; retrying', { error: (err as Error).message });
+      // One line per outage, not one per attempt.
+      const log = this.rejoinFailures++ === 0 ? this.logger.warn.bind(this.logger) : this.logger.debug.bind(this.logger);
+      log('cannot rejoin the cluster yet; retrying every second', { error: (err as Error).message.replace(/\s*Resolution note:.*$/s, '') });
       return this.rejoinSoon(REJOIN_RETRY_MS);
     }
     if (this.closed) return void lease.revoke();
     this.lease = lease;
     this.watchLease();
-    this.logger.info('rejoined the cluster', { lease: lease.id });
+    this.logger.warn('etcd is back: rejoined the cluster', { lease: lease.id, attempts: this.rejoinFailures + 1 });
+    this.rejoinFailures = 0;
     this.emit('rejoined');
     this.reconcile();
   }

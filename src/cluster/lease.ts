@@ -44,6 +44,7 @@ export class NodeLease extends EventEmitter {
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private ended = false;
+  private keepAliveFailures = 0;
   private readonly now: () => number;
 
   private constructor(
@@ -125,6 +126,7 @@ export class NodeLease extends EventEmitter {
       if (this.ended) return;
       const ttl = Number(res.TTL);
       if (ttl <= 0) return this.expire('etcd says the lease has expired');
+      this.keepAliveFailures = 0;
       const next = localDeadline(sentAt, Math.min(ttl, this.ttlSec));
       // Never move the deadline back (an old answer arriving late).
       if (next > this.deadlineAt && this.valid) {
@@ -134,7 +136,9 @@ export class NodeLease extends EventEmitter {
     } catch (err) {
       if (this.ended) return;
       if ((err as Error).name === 'EtcdLeaseInvalidError') return this.expire('etcd says the lease has expired');
-      this.logger.warn('etcd keep-alive failed; retrying until the lease deadline', {
+      // The first failure of a run says etcd may be going; the rest would repeat it.
+      const log = this.keepAliveFailures++ === 0 ? this.logger.warn.bind(this.logger) : this.logger.debug.bind(this.logger);
+      log('etcd keep-alive failed; retrying until the lease deadline', {
         error: err instanceof Error ? err.message : String(err),
         deadlineInMs: this.deadlineAt - this.now(),
       });

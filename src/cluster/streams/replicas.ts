@@ -92,7 +92,8 @@ export class StreamReplicas implements StreamReplication {
   role(vhost: string, stream: string, partition: number): PartitionRole | undefined {
     const p = this.parts.get(pathOf(vhost, stream, partition));
     if (p === undefined) return undefined;
-    const leader = this.leaderOf(p.path);
+    // Without etcd this node cannot tell who leads (its view is frozen at the outage): nobody, for clients.
+    const leader = this.o.plane.connected ? this.leaderOf(p.path) : undefined;
     return {
       leader: p.leading,
       leaderId: p.leading ? this.selfId : leader !== undefined ? nodeId(leader.node) : -1,
