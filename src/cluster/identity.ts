@@ -51,6 +51,8 @@ export interface IdentityCheck {
 export class DataDirIdentity {
   private record: IdentityRecord;
   private saving: Promise<void> = Promise.resolve();
+  /** The last save() has not succeeded (yet): a repeated mark writes the file again. */
+  private unsaved = false;
   /** What the node logs once it has registered (a new replica of a known member), if anything. */
   notice: string | undefined;
 
@@ -112,8 +114,13 @@ export class DataDirIdentity {
   /** Writes cluster.json (atomically); later changes are written in order. */
   save(): Promise<void> {
     const text = `${JSON.stringify(this.record, null, 2)}\n`;
-    this.saving = this.saving.catch(() => undefined).then(() => writeFileAtomic(this.file, text));
-    return this.saving;
+    this.unsaved = true;
+    const saving = this.saving.catch(() => undefined).then(() => writeFileAtomic(this.file, text));
+    this.saving = saving;
+    void saving.then(() => {
+      if (this.saving === saving) this.unsaved = false;
+    }, () => undefined);
+    return saving;
   }
 
   /**
@@ -127,14 +134,14 @@ export class DataDirIdentity {
 
   /** The partition's copy is about to be emptied: on disk first, so no restart forgets it. */
   markBehind(path: string): Promise<void> {
-    if (this.record.behind.includes(path)) return this.saving;
+    if (this.record.behind.includes(path)) return this.unsaved ? this.save() : this.saving;
     this.record = { ...this.record, behind: [...this.record.behind, path], caughtUp: this.record.caughtUp.filter((p) => p !== path) };
     return this.save();
   }
 
   /** This replica has everything its leader had committed when it answered. */
   markCaughtUp(path: string): Promise<void> {
-    if (this.mayLead(path)) return this.saving;
+    if (this.mayLead(path)) return this.unsaved ? this.save() : this.saving;
     this.record = {
       ...this.record,
       behind: this.record.behind.filter((p) => p !== path),
