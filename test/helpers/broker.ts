@@ -144,7 +144,7 @@ const LISTENING_LINE = /^wharf listening amqp=(\S+):(\d+) http=(\S+):(\d+) kafka
  * Runs `wharf serve` as a child process on free loopback ports (for kill -9
  * crash tests) and resolves once it prints its listening line.
  */
-export async function spawnBroker(dataDir: string, extraArgs: string[] = []): Promise<SpawnedBroker> {
+export async function spawnBroker(dataDir: string, extraArgs: string[] = [], options: { startTimeoutMs?: number } = {}): Promise<SpawnedBroker> {
   if (isReference) throw new Error('spawnBroker runs Wharf itself; skip with skipUnderReference');
   const args = [
     cliPath, 'serve',
@@ -176,7 +176,7 @@ export async function spawnBroker(dataDir: string, extraArgs: string[] = []): Pr
   });
   let match: RegExpExecArray;
   try {
-    match = await withTimeout(listening, BROKER_START_TIMEOUT_MS, 'wharf listening line');
+    match = await withTimeout(listening, options.startTimeoutMs ?? BROKER_START_TIMEOUT_MS, 'wharf listening line');
   } catch (err) {
     child.kill('SIGKILL');
     throw err;

@@ -5,6 +5,7 @@
 
 import { mkdir, rm } from 'node:fs/promises';
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import { freePort } from '../../src/cluster/etcd-process.js';
 import { nodeId } from '../../src/cluster/streams/placement.js';
 import { makeDataDir, spawnBroker, type SpawnedBroker } from './broker.js';
 import { waitUntil } from './async.js';
@@ -28,6 +29,9 @@ export class TestCluster {
     readonly names: readonly string[],
   ) {}
 
+  /** Each node's Kafka port, the same across its restarts (clients keep their bootstrap list, as in production). */
+  private readonly kafkaPorts = new Map<string, number>();
+
   args(node: string): string[] {
     return [
       '--cluster', this.etcd.endpoint, '--cluster-name', this.name, '--node-name', node,
@@ -48,7 +52,13 @@ export class TestCluster {
       d = await makeDataDir();
       this.dirs.set(node, d);
     }
-    const b = await spawnBroker(d, this.args(node));
+    // A node may wait up to a TTL for its previous record, on a machine shared with other suites.
+    let port = this.kafkaPorts.get(node);
+    if (port === undefined) {
+      port = await freePort();
+      this.kafkaPorts.set(node, port);
+    }
+    const b = await spawnBroker(d, [...this.args(node), '--kafka-port', String(port)], { startTimeoutMs: 60_000 });
     this.keepStderr(node);
     this.nodes.set(node, b);
     return b;
