@@ -12,7 +12,7 @@ import type { Producer } from 'kafkajs';
 import { waitUntil } from '../../helpers/async.js';
 import { TestCluster } from '../../helpers/cluster.js';
 import { etcdClient, startTestEtcd, type EtcdProcess } from '../../helpers/etcd.js';
-import { topicName } from '../../helpers/kafka.js';
+import { kafkaErrorTypes, topicName } from '../../helpers/kafka.js';
 
 const PARTITIONS = 2;
 
@@ -44,6 +44,7 @@ describe('faults: a rolling restart', () => {
 
     const acked = new Map<string, string>(); // "partition/offset" -> value
     let failed = 0;
+    const errors = new Map<string, number>();
     let longestStallMs = 0;
     let running = true;
     const producerLoop = async (w: number): Promise<void> => {
@@ -57,8 +58,9 @@ describe('faults: a rolling restart', () => {
           const [meta] = await producer.send({ topic, acks: -1, messages: [{ value, partition: i % PARTITIONS }] });
           acked.set(`${meta.partition}/${meta.baseOffset}`, value);
           longestStallMs = Math.max(longestStallMs, performance.now() - t0);
-        } catch {
+        } catch (err) {
           failed++;
+          errors.set(`p${w}: ${kafkaErrorTypes(err).join(',') || (err as Error).message}`, (errors.get(`p${w}: ${kafkaErrorTypes(err).join(',') || (err as Error).message}`) ?? 0) + 1);
         }
       }
       await producer.disconnect();
@@ -95,7 +97,7 @@ describe('faults: a rolling restart', () => {
     await waitUntil(() => [...acked.keys()].every((k) => consumed.has(k)), 'the group consumed every acknowledged record', 60_000);
     await consumer.disconnect();
     for (const [k, v] of acked) assert.equal(consumed.get(k), v, `record at ${k}`);
-    assert.equal(failed, 0, 'no send failed for good');
+    assert.equal(failed, 0, `no send failed for good: ${JSON.stringify([...errors])}`);
     t.diagnostic(`acknowledged ${acked.size}, failed 0, longest produce stall ${Math.round(longestStallMs)} ms`);
   });
 });
