@@ -8,7 +8,6 @@
 //
 //   npm run bench:compare -- --workloads a,b --rounds 3 --duration 10
 
-import { spawnSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { COMPARE_HELP, parseCompareArgs, type CompareOptions } from './lib/args.js';
@@ -16,7 +15,7 @@ import { startBroker, type BrokerKind } from './lib/brokers.js';
 import { cleanupAll, wasInterrupted } from './lib/cleanup.js';
 import { driverCommand, runDriver, type DriverResult } from './lib/driver.js';
 import { ResourceSampler } from './lib/proc.js';
-import { ensureRabbitmqInstalled } from './lib/rabbitmq-install.js';
+import { ensureRabbitmqInstalled, rabbitmqVersion } from './lib/rabbitmq-install.js';
 import { makeRealtime, realtimePrefix } from './lib/realtime.js';
 import { buildTable, formatNumber, renderText, writeResults, type ResultsFile, type RunRecord } from './lib/report.js';
 import { WORKLOADS, type Workload, type WorkloadOptions } from './lib/workloads.js';
@@ -25,11 +24,6 @@ import { formatDisk, measureDisk } from './fsync.js';
 const DEFAULT_RESULTS_DIR = fileURLToPath(new URL('../../bench/results', import.meta.url));
 
 const log = (line: string): void => void process.stdout.write(line + '\n');
-
-function rabbitmqVersion(): string {
-  const r = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'rabbitmq-server'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : 'unknown';
-}
 
 /** Time allowed for one driver step before it is killed. */
 function stepTimeoutMs(o: WorkloadOptions): number {

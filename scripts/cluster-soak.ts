@@ -2,11 +2,14 @@
 // test/integration/cluster/jepsen.test.ts for as long as --seconds says, with its seeded nemesis
 // (kill -9 and SIGSTOP of partition leaders) and checker. Prints its progress and its figures;
 // exits 1 if an acknowledged record was lost, replicas diverged or an ISR did not recover.
+// --netns puts each node and etcd in a network namespace of its own (root, iproute2 and iptables)
+// and adds the network faults: partitions of a leader and a slow link. --faults picks the faults
+// (comma-separated kinds, e.g. partition,partition-peers,one-way,slow).
 //
-//   npm run build && node dist/scripts/cluster-soak.js --seconds 300 --seed 7 [--producers 4] [--partitions 2] [--overlap]
+//   npm run build && node dist/scripts/cluster-soak.js --seconds 300 --seed 7 [--producers 4] [--partitions 2] [--overlap] [--netns] [--faults K,K]
 
 import { parseArgs } from 'node:util';
-import { jepsenRun, summary } from '../test/helpers/jepsen/run.js';
+import { jepsenRun, NETWORK_FAULTS, PROCESS_FAULTS, summary, type Fault } from '../test/helpers/jepsen/run.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -15,8 +18,17 @@ const { values: args } = parseArgs({
     producers: { type: 'string', default: '4' },
     partitions: { type: 'string', default: '2' },
     overlap: { type: 'boolean', default: false },
+    netns: { type: 'boolean', default: false },
+    faults: { type: 'string' },
   },
 });
+const known: readonly string[] = [...PROCESS_FAULTS, ...NETWORK_FAULTS];
+const faults = args.faults?.split(',').map((f) => f.trim());
+const unknown = faults?.filter((f) => !known.includes(f)) ?? [];
+if (unknown.length > 0) {
+  console.error(`unknown fault ${unknown.join(', ')}; the faults are ${known.join(', ')}`);
+  process.exit(2);
+}
 const started = Date.now();
 const log = (line: string): void => console.log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${line}`);
 const result = await jepsenRun({
@@ -25,6 +37,8 @@ const result = await jepsenRun({
   producers: Number(args.producers),
   partitions: Number(args.partitions),
   overlap: args.overlap,
+  network: args.netns ? 'netns' : 'loopback',
+  ...(faults !== undefined ? { faults: faults as Fault[] } : {}),
   log,
 });
 for (const line of summary(result)) console.log(line);

@@ -156,10 +156,10 @@ function startKafkaCeiling(): Promise<RunningBroker> {
 }
 
 /** The environment that puts every RabbitMQ file and port under our control. */
-export function rabbitmqEnv(dir: string, ports: { amqp: number; dist: number; epmd: number }): Record<string, string> {
+export function rabbitmqEnv(dir: string, ports: { amqp: number; dist: number; epmd: number }, nodeName = 'wharfbench@localhost'): Record<string, string> {
   return {
     HOME: dir,
-    RABBITMQ_NODENAME: 'wharfbench@localhost',
+    RABBITMQ_NODENAME: nodeName,
     RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
     RABBITMQ_NODE_PORT: String(ports.amqp),
     RABBITMQ_DIST_PORT: String(ports.dist),
@@ -174,7 +174,8 @@ export function rabbitmqEnv(dir: string, ports: { amqp: number; dist: number; ep
   };
 }
 
-function killEpmd(env: Record<string, string>): void {
+/** Stops the epmd on `env`'s ERL_EPMD_PORT. */
+export function killEpmd(env: Record<string, string>): void {
   spawnSync('epmd', ['-kill'], { stdio: 'ignore', env: { ...process.env, ...env } });
 }
 
@@ -237,7 +238,7 @@ async function startRabbitmq(baseDir: string, management: boolean): Promise<Runn
 }
 
 /** Polls until the port answers the AMQP protocol header with connection.start (a method frame). */
-async function waitForAmqp(port: number, child: ChildProcess, logPath: string): Promise<void> {
+export async function waitForAmqp(port: number, child: ChildProcess, logPath: string): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`rabbitmq-server exited with ${child.exitCode}:\n${readFileSync(logPath, 'utf8').slice(-2000)}`);

@@ -26,6 +26,12 @@ function run(cmd: string, args: string[], log: (line: string) => void): number {
   return r.status ?? 1;
 }
 
+/** The installed rabbitmq-server package's version (dpkg), or 'unknown'. */
+export function rabbitmqVersion(): string {
+  const r = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'rabbitmq-server'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : 'unknown';
+}
+
 /** True when an epmd answers on its standard port. */
 function epmdRunning(): boolean {
   return hasCommand('epmd') && spawnSync('epmd', ['-names'], { stdio: 'ignore', env: { ...process.env, ERL_EPMD_PORT: '4369' } }).status === 0;

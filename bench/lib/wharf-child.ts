@@ -24,10 +24,13 @@ export interface WharfChild {
   startMs: number;
 }
 
-/** Starts `wharf serve` on `dataDir` (with `serveArgs` added); resolves once it prints its AMQP address. */
-export function startWharf(dataDir: string, nodeArgs: readonly string[] = [], serveArgs: readonly string[] = []): Promise<WharfChild> {
+/**
+ * Starts `wharf serve` on `dataDir` (with `serveArgs` added); resolves once it prints its
+ * AMQP address. `cliPath`: another build's dist/src/cli/main.js (A/B against another commit).
+ */
+export function startWharf(dataDir: string, nodeArgs: readonly string[] = [], serveArgs: readonly string[] = [], cliPath = cli): Promise<WharfChild> {
   const t0 = Date.now();
-  const proc = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--data-dir', dataDir, '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--aws-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn', ...serveArgs], {
+  const proc = spawn(process.execPath, [...nodeArgs, cliPath, 'serve', '--data-dir', dataDir, '--amqp-port', '0', '--http-port', '0', '--kafka-port', '0', '--aws-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn', ...serveArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

@@ -263,6 +263,13 @@ export class ControlPlane extends EventEmitter {
       return this.rejoinSoon(REJOIN_RETRY_MS);
     }
     if (this.closed) return void lease.revoke();
+    if (!lease.valid) {
+      // Its local deadline passed while registering (a slow or partitioned etcd): its 'expired'
+      // fired before anyone listened, and it keeps nothing alive any more. Grant another.
+      await lease.revoke();
+      this.logger.warn('the new lease lapsed while rejoining; retrying');
+      return this.rejoinSoon(REJOIN_RETRY_MS);
+    }
     this.lease = lease;
     this.watchLease();
     this.logger.warn('etcd is back: rejoined the cluster', { lease: lease.id, attempts: this.rejoinFailures + 1 });

@@ -1,5 +1,6 @@
 // A private etcd for `wharf cluster dev` and the tests: Debian's /usr/bin/etcd on
-// free loopback ports with a temporary data dir, removed when it stops.
+// free loopback ports with a temporary data dir, removed when it stops. The Jepsen-style
+// runner starts it on another address inside a network namespace of its own (`wrap`).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,7 +12,7 @@ export const ETCD_BINARY = process.env.WHARF_ETCD_BINARY ?? '/usr/bin/etcd';
 const START_TIMEOUT_MS = 20_000;
 
 export interface EtcdProcess {
-  /** The client URL, http://127.0.0.1:PORT. */
+  /** The client URL, http://HOST:PORT (127.0.0.1 unless started on another host). */
   readonly endpoint: string;
   readonly dataDir: string;
   readonly pid: number;
@@ -34,16 +35,27 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface EtcdStartOptions {
+  /** The address etcd listens on (127.0.0.1). */
+  readonly host?: string;
+  /** A command etcd runs under, e.g. `ip netns exec NS` (none). */
+  readonly wrap?: readonly string[];
+}
+
 /** Starts etcd and resolves once its /health answers; throws with etcd's log if it does not start. */
-export async function startEtcd(): Promise<EtcdProcess> {
+export async function startEtcd(options: EtcdStartOptions = {}): Promise<EtcdProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'wharf-etcd-'));
+  const host = options.host ?? '127.0.0.1';
+  // Free on loopback here; on another address, free in a namespace of its own as well.
   const clientPort = await freePort();
   const peerPort = await freePort();
-  const client = `http://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
+  const client = `http://${host}:${clientPort}`;
+  const peer = `http://${host}:${peerPort}`;
+  const [command, ...prefix] = [...(options.wrap ?? []), ETCD_BINARY];
   const child = spawn(
-    ETCD_BINARY,
+    command ?? ETCD_BINARY,
     [
+      ...prefix,
       '--name', 'wharf-dev',
       '--data-dir', dataDir,
       '--listen-client-urls', client,

@@ -68,9 +68,11 @@ export class NodeLease extends EventEmitter {
     const lease = client.lease(options.ttlSec, { autoKeepAlive: false });
     // Swallowed here: grant() below rejects with the same error for the caller.
     lease.on('lost', () => undefined);
-    const sentAt = now();
     const id = await lease.grant();
-    // The granted TTL may be etcd's minimum rather than the one asked for: ask once.
+    // The granted TTL may be etcd's minimum rather than the one asked for: ask once. The deadline
+    // counts from this keep-alive, not the grant: a grant sent into a network partition reaches
+    // etcd (and starts the lease's TTL) only once the partition heals, however long ago it was sent.
+    const sentAt = now();
     const res = await lease.keepaliveOnce();
     return new NodeLease(lease, id, Math.min(Number(res.TTL), options.ttlSec), sentAt, now, logger);
   }

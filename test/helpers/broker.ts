@@ -140,24 +140,36 @@ export interface SpawnedBroker {
 const cliPath = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const LISTENING_LINE = /^wharf listening amqp=(\S+):(\d+) http=(\S+):(\d+) kafka=(\S+):(\d+)(?: amqps=\S+:(\d+))?(?: https=\S+:(\d+))?(?: kafka-tls=\S+:\d+)?(?: aws=\S+:(\d+))?\s*$/m;
 
+export interface SpawnOptions {
+  /** The address it binds and clients use (127.0.0.1). */
+  readonly host?: string;
+  /** A command it runs under, e.g. `ip netns exec NS` (none). */
+  readonly wrap?: readonly string[];
+  /** How long it may take to print its listening line (10 s). */
+  readonly startTimeoutMs?: number;
+}
+
 /**
  * Runs `wharf serve` as a child process on free loopback ports (for kill -9
  * crash tests) and resolves once it prints its listening line.
  */
-export async function spawnBroker(dataDir: string, extraArgs: string[] = [], options: { startTimeoutMs?: number } = {}): Promise<SpawnedBroker> {
+export async function spawnBroker(dataDir: string, extraArgs: string[] = [], options: SpawnOptions = {}): Promise<SpawnedBroker> {
   if (isReference) throw new Error('spawnBroker runs Wharf itself; skip with skipUnderReference');
-  const args = [
+  const host = options.host ?? '127.0.0.1';
+  const [file = process.execPath, ...args] = [
+    ...(options.wrap ?? []),
+    process.execPath,
     cliPath, 'serve',
     '--data-dir', dataDir,
     '--amqp-port', '0',
     '--http-port', '0',
     '--kafka-port', '0',
     '--aws-port', '0',
-    '--bind', '127.0.0.1',
+    '--bind', host,
     '--log-level', 'warn',
     ...extraArgs,
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
@@ -183,13 +195,13 @@ export async function spawnBroker(dataDir: string, extraArgs: string[] = [], opt
   }
   const port = Number(match[2]);
   return {
-    url: `amqp://guest:guest@127.0.0.1:${port}`,
+    url: `amqp://guest:guest@${host}:${port}`,
     port,
     httpPort: Number(match[4]),
     kafkaPort: Number(match[6]),
     amqpsPort: match[7] === undefined ? undefined : Number(match[7]),
     httpsPort: match[8] === undefined ? undefined : Number(match[8]),
-    kafkaBootstrap: `127.0.0.1:${Number(match[6])}`,
+    kafkaBootstrap: `${host}:${Number(match[6])}`,
     awsPort: Number(match[9]),
     process: child,
     exited,

@@ -3,13 +3,13 @@
 // by stop(). Never a shared or system etcd.
 
 import { Etcd3 } from 'etcd3';
-import { startEtcd, type EtcdProcess } from '../../src/cluster/etcd-process.js';
+import { startEtcd, type EtcdProcess, type EtcdStartOptions } from '../../src/cluster/etcd-process.js';
 import { createLogger, type Logger } from '../../src/util/logger.js';
 
 export type { EtcdProcess };
 
-export function startTestEtcd(): Promise<EtcdProcess> {
-  return startEtcd();
+export function startTestEtcd(options: EtcdStartOptions = {}): Promise<EtcdProcess> {
+  return startEtcd(options);
 }
 
 /** A client of our own, for what a test does behind the nodes' backs (revoking a lease as etcd's expiry would). */

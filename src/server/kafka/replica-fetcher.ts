@@ -13,6 +13,13 @@ const FETCH = 1;
 const FETCH_VERSION = 12;
 const FETCH_BYTES_MAX = 8 * 1024 * 1024;
 const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * How long past its long-poll wait an answer may take before the connection is given up (Kafka's
+ * replica.socket.timeout.ms, 30 s there): across a network partition that drops packets, a
+ * request or its answer is lost without the connection closing, and TCP alone would retry it for
+ * minutes after the partition healed.
+ */
+const ANSWER_GRACE_MS = 5_000;
 
 export class KafkaReplicaSession implements ReplicaSession {
   private socket: Socket | undefined;
@@ -42,7 +49,12 @@ export class KafkaReplicaSession implements ReplicaSession {
       });
       const answer = new Promise<Buffer>((resolve, reject) => (this.pending = { correlationId, resolve, reject }));
       for (const chunk of frame) socket.write(chunk);
-      const body = decodeResponse(FETCH, FETCH_VERSION, await answer).body;
+      const ms = req.maxWaitMs + ANSWER_GRACE_MS;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer from ${this.where} within ${ms} ms`)), ms);
+      });
+      const body = decodeResponse(FETCH, FETCH_VERSION, await Promise.race([answer, late]).finally(() => clearTimeout(timer))).body;
       if (body.errorCode !== ErrorCode.NONE) return { ok: false, error: errorCodeName(body.errorCode) };
       const p = body.responses[0]?.partitions[0];
       if (p === undefined) return { ok: false, error: 'the leader answered no partition' };

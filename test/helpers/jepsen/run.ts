@@ -5,19 +5,25 @@
 // kills a partition's leader with kill -9 (restarting it later), pauses it with SIGSTOP (and
 // SIGCONT), or kills it together with another node (a majority down). Then it heals, waits for
 // every ISR to hold all three replicas, stops the nodes and hands every replica's logs on disk to
-// the checker. The same run serves the short seeded test (test/integration/cluster/jepsen.test.ts)
-// and the soak (scripts/cluster-soak.ts).
+// the checker. The same run serves the short seeded tests (test/integration/cluster/jepsen.test.ts,
+// jepsen-netns.test.ts) and the soak (scripts/cluster-soak.ts).
 //
-// No network partitions: this machine has no iptables or nft, and the nodes share one loopback
-// interface, so SIGSTOP (a node that stops answering everyone, etcd included) stands in for a
-// leader cut off from the majority.
+// Where the hosts run is pluggable: all on loopback, or (network: 'netns') each node and etcd in
+// a network namespace of its own on a private bridge (netns.ts), which adds the network faults:
+// the leader cut off from the other nodes and etcd, from the other nodes only, from one follower
+// one way, and a degraded link.
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { sleep } from '../async.js';
 import { makeDataDir, spawnBroker, type SpawnedBroker } from '../broker.js';
 import { startTestEtcd, TEST_LEASE_TTL_SEC, type EtcdProcess } from '../etcd.js';
+import { kafkaErrorTypes } from '../kafka.js';
 import { check, recordsOnDisk, type Acked, type CheckResult } from './checker.js';
+import { createNetwork, type NetnsNetwork } from './netns.js';
 import { seededRandom } from '../../../src/util/random.js';
 
 export interface RunOptions {
@@ -30,14 +36,34 @@ export interface RunOptions {
   readonly overlap?: boolean;
   /** Progress lines (the soak prints them; the test passes them to t.diagnostic). */
   readonly log?: (line: string) => void;
+  /** Where the hosts run: all on loopback (the default), or each in a network namespace of its own. */
+  readonly network?: 'loopback' | 'netns';
+  /** The faults of each round (the default: the process faults, and on netns the network ones too). */
+  readonly faults?: readonly Fault[];
 }
 
 /**
  * kill: kill -9 of a leader, restarted later. pause: SIGSTOP of a leader, then SIGCONT. kill-two:
  * kill -9 of a leader and one other node at once (a majority down), both restarted later: the lone
  * survivor may lead only if it is in the ISR, and acks=all waits for a second in-sync replica.
+ * Network faults (netns only), each healed later: partition: the leader cut off from the other
+ * nodes and etcd, both ways (it steps down at its local deadline, a follower leads); partition-
+ * peers: from the other nodes only (it keeps its lease, its followers cannot fetch: the ISR
+ * shrinks); one-way: the leader receives nothing from one follower but can still send to it;
+ * slow: the leader's link delayed (or rate-limited) and lossy.
  */
-export type Fault = 'kill' | 'pause' | 'kill-two';
+export type Fault = 'kill' | 'pause' | 'kill-two' | 'partition' | 'partition-peers' | 'one-way' | 'slow';
+export const PROCESS_FAULTS: readonly Fault[] = ['kill', 'pause', 'kill-two'];
+export const NETWORK_FAULTS: readonly Fault[] = ['partition', 'partition-peers', 'one-way', 'slow'];
+const FAULT_NAMES: Record<Fault, string> = {
+  kill: 'kill -9',
+  'kill-two': 'kill -9 of two',
+  pause: 'SIGSTOP',
+  partition: 'partition from nodes and etcd',
+  'partition-peers': 'partition from nodes',
+  'one-way': 'one-way cut',
+  slow: 'slow link',
+};
 
 export interface NemesisEvent {
   readonly kind: Fault;
@@ -49,6 +75,12 @@ export interface NemesisEvent {
   readonly downMs: number;
   /** From the fault to a new leader of that partition under a higher epoch (undefined: none within the wait). */
   readonly failoverMs: number | undefined;
+  /** Network faults: the smallest ISR of the partition seen during the fault. */
+  readonly isrMin?: number;
+  /** partition: from the cut to the leader logging that it lost its lease and stepped down. */
+  readonly stepDownMs?: number;
+  /** slow: what was done to the link. */
+  readonly how?: string;
 }
 
 export interface RunResult {
@@ -57,6 +89,8 @@ export interface RunResult {
   readonly operations: number;
   readonly acknowledged: number;
   readonly unacknowledged: number;
+  /** Sends that failed for good, by the Kafka error (or kafkajs error name) they ended with. */
+  readonly failures: Readonly<Record<string, number>>;
   readonly events: readonly NemesisEvent[];
   /** Whether every ISR held all three replicas again after the heal. */
   readonly isrRecovered: boolean;
@@ -65,16 +99,58 @@ export interface RunResult {
 }
 
 const NAMES = ['n1', 'n2', 'n3'];
+const ETCD = 'etcd';
 const TTL_MS = TEST_LEASE_TTL_SEC * 1000;
+/** A node restarted under a loaded machine (three nodes, etcd and the producers on two shared cores) may take a while. */
+const NODE_START_TIMEOUT_MS = 60_000;
+
+/** Where the cluster's hosts (the nodes and etcd) run, and how to reach them. */
+interface Hosts {
+  address(host: string): string;
+  /** The command prefix that runs a program on the host. */
+  wrap(host: string): string[];
+  /** The private network, for network faults (undefined on loopback). */
+  readonly net: NetnsNetwork | undefined;
+  /** user:password for the management API (guest only logs in from loopback, as in RabbitMQ). */
+  readonly login: string;
+  /** More arguments for each node. */
+  readonly nodeArgs: readonly string[];
+  destroy(): void;
+}
+
+const loopbackHosts: Hosts = { address: () => '127.0.0.1', wrap: () => [], net: undefined, login: 'guest:guest', nodeArgs: [], destroy: () => undefined };
+
+function netnsHosts(): Hosts {
+  const net = createNetwork([...NAMES, ETCD]);
+  // The test process reaches the nodes from the bridge's address, not loopback: a user of its own.
+  const dir = mkdtempSync(join(tmpdir(), 'wharf-jepsen-'));
+  const definitions = join(dir, 'definitions.json');
+  writeFileSync(definitions, JSON.stringify({ users: [{ name: 'jepsen', password: 'jepsen', tags: 'administrator' }] }));
+  return {
+    address: (h) => net.address(h),
+    wrap: (h) => net.wrap(h),
+    net,
+    login: 'jepsen:jepsen',
+    nodeArgs: ['--definitions', definitions],
+    destroy: () => {
+      net.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
 class Cluster {
   etcd!: EtcdProcess;
   readonly nodes = new Map<string, SpawnedBroker>();
   readonly dirs = new Map<string, string>();
   readonly paused = new Set<string>();
+  /** Nodes cut off from etcd: their own view is stale, so nobody asks them. */
+  readonly isolated = new Set<string>();
+
+  constructor(readonly hosts: Hosts) {}
 
   async start(): Promise<void> {
-    this.etcd = await startTestEtcd();
+    this.etcd = await startTestEtcd({ host: this.hosts.address(ETCD), wrap: this.hosts.wrap(ETCD) });
     for (const name of NAMES) {
       this.dirs.set(name, await makeDataDir());
       await this.spawn(name);
@@ -82,13 +158,14 @@ class Cluster {
   }
 
   async spawn(name: string): Promise<void> {
-    const args = ['--cluster', this.etcd.endpoint, '--node-name', name, '--advertise-host', '127.0.0.1', '--cluster-lease-ttl', String(TEST_LEASE_TTL_SEC)];
-    this.nodes.set(name, await spawnBroker(this.dirs.get(name) ?? '', args));
+    const host = this.hosts.address(name);
+    const args = ['--cluster', this.etcd.endpoint, '--node-name', name, '--advertise-host', host, '--cluster-lease-ttl', String(TEST_LEASE_TTL_SEC), ...this.hosts.nodeArgs];
+    this.nodes.set(name, await spawnBroker(this.dirs.get(name) ?? '', args, { host, wrap: this.hosts.wrap(name), startTimeoutMs: NODE_START_TIMEOUT_MS }));
   }
 
   up(name: string): boolean {
     const n = this.nodes.get(name);
-    return n !== undefined && n.process.exitCode === null && n.process.signalCode === null && !this.paused.has(name);
+    return n !== undefined && n.process.exitCode === null && n.process.signalCode === null && !this.paused.has(name) && !this.isolated.has(name);
   }
 
   bootstrap(): string[] {
@@ -101,8 +178,8 @@ class Cluster {
     const asked = NAMES.find((n) => this.up(n));
     if (asked === undefined) return out;
     try {
-      const res = await fetch(`http://127.0.0.1:${this.nodes.get(asked)?.httpPort}/api/nodes`, {
-        headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
+      const res = await fetch(`http://${this.hosts.address(asked)}:${this.nodes.get(asked)?.httpPort}/api/nodes`, {
+        headers: { authorization: `Basic ${Buffer.from(this.hosts.login).toString('base64')}` },
         signal: AbortSignal.timeout(2000),
       });
       const list = (await res.json()) as { name: string; running: boolean; leaders?: { resource: string; epoch: number }[] }[];
@@ -131,9 +208,11 @@ class Cluster {
     }
   }
 
-  /** Every node running and unpaused again. */
+  /** Every node running, unpaused and reachable again. */
   async heal(): Promise<void> {
     for (const name of NAMES) {
+      this.hosts.net?.mend(name);
+      this.isolated.delete(name);
       const n = this.nodes.get(name);
       if (this.paused.has(name)) {
         n?.process.kill('SIGCONT');
@@ -150,6 +229,7 @@ class Cluster {
     }
     this.paused.clear();
     await this.etcd?.stop();
+    this.hosts.destroy();
   }
 
   async removeData(): Promise<void> {
@@ -185,7 +265,9 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
   const partitions = o.partitions ?? 2;
   const producerCount = o.producers ?? 4;
   const topic = `jepsen-${o.seed}-${Date.now().toString(36)}`;
-  const cluster = new Cluster();
+  const faults = o.faults ?? (o.network === 'netns' ? [...PROCESS_FAULTS, ...NETWORK_FAULTS] : PROCESS_FAULTS);
+  if (o.network !== 'netns' && faults.some((f) => NETWORK_FAULTS.includes(f))) throw new Error(`network faults (${NETWORK_FAULTS.join(', ')}) need network: 'netns'`);
+  const cluster = new Cluster(o.network === 'netns' ? netnsHosts() : loopbackHosts);
   try {
     await cluster.start();
     const admin = kafkaOf(cluster.bootstrap()).admin();
@@ -202,6 +284,7 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
     // The workload: each producer sends one record at a time to a seeded partition, acks=all.
     const acked: Acked[] = [];
     const unacked = new Set<string>();
+    const failures: Record<string, number> = {};
     let operations = 0;
     let running = true;
     const producerRand = seededRandom(o.seed ^ 0x5eed);
@@ -223,8 +306,10 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
           const [meta] = await producer.send({ topic, acks: -1, timeout: 5000, messages: [{ value, partition }] });
           if (meta === undefined || meta.errorCode !== 0) throw new Error(`error code ${meta?.errorCode}`);
           acked.push({ partition: meta.partition, offset: Number(meta.baseOffset), value });
-        } catch {
+        } catch (err) {
           unacked.add(value);
+          const why = kafkaErrorTypes(err).at(-1) ?? (err as Error).name;
+          failures[why] = (failures[why] ?? 0) + 1;
           // A producer whose node died may hold stale connections (and, idempotent, a fenced id): a new one.
           await producer?.disconnect().catch(() => undefined);
           producer = undefined;
@@ -242,28 +327,33 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
     while (Date.now() < until) {
       await sleep(between(500, 2000));
       // Each round has every fault once, in a seeded order.
-      if (kinds.length === 0) kinds.push(...(['kill', 'pause', 'kill-two'] as const).map((k) => [rand(), k] as const).sort((a, b) => a[0] - b[0]).map(([, k]) => k));
+      if (kinds.length === 0) kinds.push(...faults.map((k) => [rand(), k] as const).sort((a, b) => a[0] - b[0]).map(([, k]) => k));
       const kind = kinds.shift() ?? 'kill';
       const partition = Math.floor(rand() * partitions);
       const leaders = await cluster.leaders(topic);
       const leader = leaders.get(partition);
       const target = leader?.node ?? NAMES[Math.floor(rand() * NAMES.length)];
       // Long enough, often, for the lease to lapse (a failover); sometimes shorter than the TTL.
-      const downMs = between(TTL_MS / 4, TTL_MS * 2.5);
+      // Network faults last past the lag limit (the TTL) often enough to shrink an ISR.
+      const downMs = NETWORK_FAULTS.includes(kind) ? between(TTL_MS / 2, TTL_MS * 3) : between(TTL_MS / 4, TTL_MS * 2.5);
       const node = cluster.nodes.get(target);
       const others = NAMES.filter((n) => n !== target && cluster.up(n));
       const second = others[Math.floor(rand() * others.length)];
-      if (node === undefined || !cluster.up(target) || (kind === 'kill-two' && second === undefined)) continue;
+      if (node === undefined || !cluster.up(target) || ((kind === 'kill-two' || kind === 'one-way') && second === undefined)) continue;
       const t0 = Date.now();
       let failoverMs: number | undefined;
+      // A leader that keeps its lease (cut from its peers only, one way, slow) is not expected to
+      // fail over: watch for one during the fault only.
+      const keepsLease = kind === 'partition-peers' || kind === 'one-way' || kind === 'slow';
       const watchFailover = (async () => {
         if (leader === undefined) return;
         const moved = await waitFor(async () => {
           const now = (await cluster.leaders(topic)).get(partition);
           return now !== undefined && now.epoch > leader.epoch;
-        }, downMs + TTL_MS * 3);
+        }, keepsLease ? downMs : downMs + TTL_MS * 3);
         if (moved) failoverMs = Date.now() - t0;
       })();
+      let network: { isrMin?: number; stepDownMs?: number; how?: string } = {};
       if (kind === 'kill') {
         await node.kill('SIGKILL');
         await sleep(downMs);
@@ -275,19 +365,30 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
         await Promise.race([watchFailover, sleep(TTL_MS * 2)]);
         await cluster.spawn(target);
         await cluster.spawn(second);
-      } else {
+      } else if (kind === 'pause') {
         node.process.kill('SIGSTOP');
         cluster.paused.add(target);
         await sleep(downMs);
         node.process.kill('SIGCONT');
         cluster.paused.delete(target);
+      } else {
+        network = await networkFault(cluster, { kind, target, second: second ?? '', node, topic, partition, downMs });
       }
       await watchFailover;
-      const event: NemesisEvent = { kind, node: kind === 'kill-two' ? `${target}+${second}` : target, partition: leader === undefined ? -1 : partition, downMs, failoverMs };
+      const event: NemesisEvent = { kind, node: kind === 'kill-two' || kind === 'one-way' ? `${target}${kind === 'one-way' ? '<-' : '+'}${second}` : target, partition: leader === undefined ? -1 : partition, downMs, failoverMs, ...network };
       events.push(event);
-      log(`nemesis: ${kind} ${event.node} (leader of ${topic}-${partition}${leader === undefined ? ': none' : ` epoch ${leader.epoch}`}) for ${downMs} ms; new leader after ${failoverMs ?? '-'} ms`);
+      const detail = [
+        network.how,
+        network.stepDownMs !== undefined ? `stepped down after ${network.stepDownMs} ms` : undefined,
+        network.isrMin !== undefined ? `ISR down to ${network.isrMin}` : undefined,
+      ].filter((d) => d !== undefined).map((d) => `; ${d}`).join('');
+      log(`nemesis: ${kind} ${event.node} (leader of ${topic}-${partition}${leader === undefined ? ': none' : ` epoch ${leader.epoch}`}) for ${downMs} ms; new leader after ${failoverMs ?? '-'} ms${detail}`);
       // Unless faults overlap, let the ISR recover first, so each one hits a whole cluster.
-      if (o.overlap !== true) await waitFor(full, 20_000);
+      if (o.overlap !== true) {
+        const w0 = Date.now();
+        const whole = await waitFor(full, 20_000);
+        log(`  every ISR whole again ${whole ? `${Date.now() - w0} ms after the fault ended` : 'NOT within 20 s'}`);
+      }
     }
     running = false;
     await Promise.all(workers);
@@ -305,22 +406,80 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
       replicas.push(await Promise.all(NAMES.map((n) => recordsOnDisk(cluster.dirs.get(n) ?? '', topic, p))));
     }
     const result = check(replicas, acked, unacked, (v) => idempotentOf(Number(/^p(\d+)-/.exec(v)?.[1] ?? -1)));
-    return { seed: o.seed, topic, operations, acknowledged: acked.length, unacknowledged: unacked.size, events, isrRecovered, healMs, check: result };
+    return { seed: o.seed, topic, operations, acknowledged: acked.length, unacknowledged: unacked.size, failures, events, isrRecovered, healMs, check: result };
   } finally {
     await cluster.stop().catch(() => undefined);
     await cluster.removeData();
   }
 }
 
+interface NetworkFault {
+  readonly kind: Fault;
+  readonly target: string;
+  /** The follower of a one-way cut. */
+  readonly second: string;
+  readonly node: SpawnedBroker;
+  readonly topic: string;
+  readonly partition: number;
+  readonly downMs: number;
+}
+
+/** The node's log line (its own timestamp first) when its lease lapsed and it stepped down. */
+const LEASE_LOST_LINE = /^(\S+) error lost etcd: /gm;
+
+/** When the node last logged a step-down after its `before`th, as ms since the epoch. */
+function steppedDownAt(node: SpawnedBroker, before: number): number | undefined {
+  const lines = [...node.stderr().matchAll(LEASE_LOST_LINE)];
+  return lines.length > before ? Date.parse(lines[before]?.[1] ?? '') : undefined;
+}
+
+/** Cuts or slows the target's network for downMs, watching its partition's ISR (and its step-down), then mends it. */
+async function networkFault(cluster: Cluster, f: NetworkFault): Promise<{ isrMin?: number; stepDownMs?: number; how?: string }> {
+  const net = cluster.hosts.net;
+  if (net === undefined) throw new Error(`${f.kind} needs network: 'netns'`);
+  const others = NAMES.filter((n) => n !== f.target);
+  const stepDownsBefore = [...f.node.stderr().matchAll(LEASE_LOST_LINE)].length;
+  let how: string | undefined;
+  if (f.kind === 'partition') {
+    net.cut(f.target, [...others, ETCD]);
+    cluster.isolated.add(f.target);
+  } else if (f.kind === 'partition-peers') {
+    net.cut(f.target, others);
+  } else if (f.kind === 'one-way') {
+    net.cut(f.target, [f.second], true);
+  } else {
+    how = net.degrade(f.target, { delayMs: 100, jitterMs: 50, loss: 0.05 });
+  }
+  // From the last rule in place (each is an iptables run in the namespace, slow on a loaded machine).
+  const t0 = Date.now();
+  let isrMin: number | undefined;
+  const until = t0 + f.downMs;
+  while (Date.now() < until) {
+    const size = (await cluster.isrSizes(f.topic))?.[f.partition];
+    if (size !== undefined && size > 0) isrMin = Math.min(isrMin ?? size, size);
+    await sleep(200);
+  }
+  net.mend(f.target);
+  const at = steppedDownAt(f.node, stepDownsBefore);
+  const stepDownMs = at === undefined || Number.isNaN(at) ? undefined : at - t0;
+  cluster.isolated.delete(f.target);
+  return { ...(isrMin !== undefined ? { isrMin } : {}), ...(stepDownMs !== undefined ? { stepDownMs } : {}), ...(how !== undefined ? { how } : {}) };
+}
+
 /** The run's figures, one line each. */
 export function summary(r: RunResult): string[] {
   const failovers = r.events.map((e) => e.failoverMs).filter((m): m is number => m !== undefined).sort((a, b) => a - b);
   const pct = (q: number): string => (failovers.length === 0 ? '-' : `${failovers[Math.min(failovers.length - 1, Math.floor(q * failovers.length))]} ms`);
-  const count = (k: Fault): number => r.events.filter((e) => e.kind === k).length;
+  const counts = Object.entries(FAULT_NAMES).map(([k, name]) => [name, r.events.filter((e) => e.kind === k).length] as const).filter(([, n]) => n > 0);
+  const stepDowns = r.events.map((e) => e.stepDownMs).filter((m): m is number => m !== undefined);
+  const isrMins = r.events.filter((e) => e.isrMin !== undefined).map((e) => `${e.kind} ${e.isrMin}`);
   return [
     `seed ${r.seed}, topic ${r.topic}`,
     `operations ${r.operations}, acknowledged ${r.acknowledged}, unacknowledged ${r.unacknowledged}`,
-    `nemesis events ${r.events.length} (kill -9 ${count('kill')}, kill -9 of two ${count('kill-two')}, SIGSTOP ${count('pause')}), failovers ${failovers.length}: min ${pct(0)}, median ${pct(0.5)}, max ${pct(1)}`,
+    `nemesis events ${r.events.length} (${counts.map(([name, n]) => `${name} ${n}`).join(', ')}), failovers ${failovers.length}: min ${pct(0)}, median ${pct(0.5)}, max ${pct(1)}`,
+    ...(stepDowns.length > 0 ? [`partitioned leaders stepped down after ${stepDowns.join(', ')} ms`] : []),
+    ...(isrMins.length > 0 ? [`smallest ISR during network faults: ${isrMins.join(', ')}`] : []),
+    `sends failed for good, by error: ${JSON.stringify(r.failures)}`,
     `lost ${r.check.lost}, divergent ${r.check.divergent}, prefix gaps ${r.check.prefixGaps}, ISR recovered ${r.isrRecovered} (${r.healMs} ms after the heal)`,
     `duplicates ${r.check.duplicates} (idempotent producers' ${r.check.idempotentDuplicates}), unacknowledged sends present ${r.check.unackedPresent}, log ends ${JSON.stringify(r.check.logEnds)}`,
     ...r.check.problems.map((p) => `problem: ${p}`),
