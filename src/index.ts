@@ -415,7 +415,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     const httpPort = http.port;
     started.push(() => http.close());
     try {
-      plane = await joinCluster(opts.cluster, bind, logger, {
+      plane = await joinCluster(opts.cluster, bind, dataDir, logger, {
         amqp: amqpAddr.port,
         ...(amqpsAddr !== undefined ? { amqps: amqpsAddr.port } : {}),
         kafka: kafkaAddr.port,
@@ -533,6 +533,7 @@ export type { DiskFreeLimit, MemoryHighWatermark, ResourceAlarm, ResourceLimits,
 async function joinCluster(
   cluster: ClusterOptions,
   bind: string,
+  dataDir: string,
   logger: Logger,
   ports: Readonly<Record<string, number>>,
 ): Promise<ControlPlane> {
@@ -544,6 +545,7 @@ async function joinCluster(
     node: cluster.nodeName,
     addresses: Object.fromEntries(Object.entries(ports).map(([protocol, port]) => [protocol, `${at}:${port}`])),
     version: WHARF_VERSION,
+    dataDir,
     logger,
     ...(cluster.clusterName !== undefined ? { cluster: cluster.clusterName } : {}),
     ...(cluster.leaseTtlSec !== undefined ? { leaseTtlSec: cluster.leaseTtlSec } : {}),

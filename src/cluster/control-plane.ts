@@ -6,9 +6,11 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { Etcd3 } from 'etcd3';
+import { monotonicNow } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { campaign, Term, type Candidate } from './election.js';
 import { ClusterError } from './errors.js';
+import { DataDirIdentity } from './identity.js';
 import { ClusterKeys, resourcePath, validName, type Resource } from './keys.js';
 import { NodeLease } from './lease.js';
 import { parseNodeRecord, type NodeRecord } from './records.js';
@@ -29,6 +31,11 @@ export interface ControlPlaneOptions {
   readonly addresses: Readonly<Record<string, string>>;
   readonly version: string;
   readonly leaseTtlSec?: number;
+  /**
+   * The node's data dir: its cluster.json says which cluster and which life of the node it is
+   * (src/cluster/identity.ts). Without it, no identity is kept (in-process tests).
+   */
+  readonly dataDir?: string;
   /** How long to wait for etcd at start before refusing to start (default 5 s). */
   readonly connectTimeoutMs?: number;
   readonly logger: Logger;
@@ -57,6 +64,8 @@ export class ControlPlane extends EventEmitter {
   private readonly campaigning = new Set<string>();
   private closed = false;
   private rejoinTimer: NodeJS.Timeout | undefined;
+  /** Failed attempts to rejoin since the lease was lost (only the first is logged above debug). */
+  private rejoinFailures = 0;
 
   private constructor(
     private readonly client: Etcd3,
@@ -67,6 +76,8 @@ export class ControlPlane extends EventEmitter {
     private readonly logger: Logger,
     /** A random id for this process: tells its records from an earlier run's. */
     readonly instance: string,
+    /** The data dir's identity (undefined without a data dir). */
+    readonly identity: DataDirIdentity | undefined,
   ) {
     super();
     this.watchLease();
@@ -92,9 +103,13 @@ export class ControlPlane extends EventEmitter {
       const ttlSec = options.leaseTtlSec ?? DEFAULT_LEASE_TTL_SEC;
       lease = await NodeLease.grant(client, { ttlSec }, logger);
       const instance = randomUUID();
-      await register(client, keys, lease, record(options, instance), logger);
+      const identity = options.dataDir === undefined ? undefined : await checkIdentity(client, keys, options);
+      await register(client, keys, lease, record(options, instance, identity?.incarnation), logger);
+      // Written once registered: a start that fails before leaves no identity the cluster never saw.
+      await identity?.save();
+      if (identity?.notice !== undefined) logger.warn(identity.notice, { dataDir: options.dataDir, incarnation: identity.incarnation });
       const view = await ClusterView.open(client, keys, logger);
-      const plane = new ControlPlane(client, keys, options, lease, view, logger, instance);
+      const plane = new ControlPlane(client, keys, options, lease, view, logger, instance, identity);
       logger.info('joined the cluster', { lease: lease.id, ttlSec: lease.ttlSec, members: view.members.size, up: view.live.size });
       return plane;
     } catch (err) {
@@ -106,6 +121,11 @@ export class ControlPlane extends EventEmitter {
 
   get nodeName(): string {
     return this.options.node;
+  }
+
+  /** This node holds a lease within its local deadline: it can reach etcd and may act as a leader. */
+  get connected(): boolean {
+    return this.lease.valid;
   }
 
   get clusterName(): string {
@@ -232,7 +252,7 @@ export class ControlPlane extends EventEmitter {
     const lease = this.lease;
     lease.once('expired', (reason: string) => {
       if (this.closed) return;
-      this.logger.error('etcd lease lost: stepping down from every leadership and rejoining', { reason });
+      this.logger.error(`lost etcd: ${reason}; leading nothing until it answers again`, { lease: lease.id });
       for (const t of [...this.terms.values()]) t.end(`lease lost: ${reason}`);
       // Stepped down, so its leader keys free nothing it still uses: revoke the lease (best
       // effort) rather than leave them until etcd expires it. After a pause past the local
@@ -252,11 +272,13 @@ export class ControlPlane extends EventEmitter {
     let lease: NodeLease | undefined;
     try {
       lease = await NodeLease.grant(this.client, { ttlSec: this.lease.ttlSec }, this.logger);
-      await register(this.client, this.keys, lease, record(this.options, this.instance), this.logger);
+      await register(this.client, this.keys, lease, record(this.options, this.instance, this.identity?.incarnation), this.logger);
     } catch (err) {
       await lease?.revoke();
       if (this.closed) return;
-      this.logger.warn('rejoining the cluster failed; retrying', { error: (err as Error).message });
+      // One line per outage, not one per attempt.
+      const log = this.rejoinFailures++ === 0 ? this.logger.warn.bind(this.logger) : this.logger.debug.bind(this.logger);
+      log('cannot rejoin the cluster yet; retrying every second', { error: (err as Error).message.replace(/\s*Resolution note:.*$/s, '') });
       return this.rejoinSoon(REJOIN_RETRY_MS);
     }
     if (this.closed) return void lease.revoke();
@@ -269,14 +291,40 @@ export class ControlPlane extends EventEmitter {
     }
     this.lease = lease;
     this.watchLease();
-    this.logger.info('rejoined the cluster', { lease: lease.id });
+    this.logger.warn('etcd is back: rejoined the cluster', { lease: lease.id, attempts: this.rejoinFailures + 1 });
+    this.rejoinFailures = 0;
     this.emit('rejoined');
     this.reconcile();
   }
 }
 
-function record(options: ControlPlaneOptions, instance: string): NodeRecord {
-  return { name: options.node, instance, addresses: { ...options.addresses }, version: options.version, startedAt: Date.now() };
+function record(options: ControlPlaneOptions, instance: string, incarnation: string | undefined): NodeRecord {
+  return {
+    name: options.node,
+    instance,
+    addresses: { ...options.addresses },
+    version: options.version,
+    startedAt: Date.now(),
+    ...(incarnation !== undefined ? { incarnation } : {}),
+  };
+}
+
+/** The cluster's id (made by the first node to ask) and what members/<node> says, against the data dir's cluster.json. */
+async function checkIdentity(client: Etcd3, keys: ClusterKeys, options: ControlPlaneOptions): Promise<DataDirIdentity> {
+  const made = randomUUID();
+  const res = await client.if(keys.clusterId, 'Create', '==', 0).then(client.put(keys.clusterId).value(made)).else(client.get(keys.clusterId)).commit();
+  const clusterId = res.succeeded ? made : (res.responses[0]?.response_range?.kvs[0]?.value.toString() ?? made);
+  const memberText = await client.get(keys.member(options.node)).string();
+  const member = memberText === null ? undefined : parseNodeRecord(memberText);
+  return DataDirIdentity.check({
+    dataDir: options.dataDir ?? '',
+    cluster: keys.cluster,
+    clusterId,
+    node: options.node,
+    memberIncarnation: member?.incarnation,
+    wasMember: memberText !== null,
+    etcd: options.endpoints.join(', '),
+  });
 }
 
 /** One cheap call that needs a working etcd, bounded by the connect timeout. */
@@ -306,7 +354,7 @@ async function reachable(client: Etcd3, options: ControlPlaneOptions): Promise<v
 async function register(client: Etcd3, keys: ClusterKeys, lease: NodeLease, self: NodeRecord, logger: Logger): Promise<void> {
   const key = keys.node(self.name);
   const value = JSON.stringify(self);
-  const giveUpAt = Date.now() + lease.ttlSec * 1000 + 1000;
+  const giveUpAt = monotonicNow() + lease.ttlSec * 1000 + 1000;
   let waitLogged = false;
   for (;;) {
     const res = await client
@@ -325,7 +373,7 @@ async function register(client: Etcd3, keys: ClusterKeys, lease: NodeLease, self
       if (replaced.succeeded) return;
       continue;
     }
-    if (Date.now() > giveUpAt) {
+    if (monotonicNow() > giveUpAt) {
       const where = holder?.addresses.amqp !== undefined ? ` (amqp ${holder.addresses.amqp})` : '';
       throw new ClusterError(
         'duplicate-node',

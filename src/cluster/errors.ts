@@ -3,6 +3,8 @@
 export type ClusterErrorKind =
   /** etcd did not answer at start. */
   | 'unreachable'
+  /** The data dir belongs to another cluster or another node (its cluster.json says so). */
+  | 'foreign-data-dir'
   /** Another live process is registered under this node name. */
   | 'duplicate-node'
   /** A write under an epoch that is no longer the resource's (a deposed leader). */

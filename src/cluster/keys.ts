@@ -1,6 +1,7 @@
 // The control plane's key layout in etcd (docs/cluster.md, "What etcd holds").
 // Pure functions, so the layout is tested without an etcd.
 //
+//   /wharf/<cluster>/cluster-id                            the cluster's random id (made once)
 //   /wharf/<cluster>/members/<node>                        every node that ever joined (no lease)
 //   /wharf/<cluster>/nodes/<node>                          a node's record, on its lease: it is up
 //   /wharf/<cluster>/leaders/<resource>                    the leader of a resource, on its lease
@@ -31,6 +32,11 @@ export class ClusterKeys {
   constructor(readonly cluster: string) {
     if (!validName(cluster)) throw new Error(`invalid cluster name '${cluster}' (letters, digits, '.', '_', '@', '-'; up to 128)`);
     this.root = `/wharf/${cluster}/`;
+  }
+
+  /** The cluster's random id, made once by its first node: what a data dir's cluster.json names. */
+  get clusterId(): string {
+    return `${this.root}cluster-id`;
   }
 
   get nodesPrefix(): string {

@@ -11,12 +11,16 @@
 
 import { EventEmitter } from 'node:events';
 import type { Etcd3, Lease } from 'etcd3';
+import { monotonicNow } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 
 export interface LeaseOptions {
   /** The lease's TTL in seconds (etcd raises anything below its minimum, 2 s by default with a 100 ms heartbeat). */
   readonly ttlSec: number;
-  /** The clock (ms); tests may pass their own. */
+  /**
+   * The clock deadlines are measured on (ms): monotonic, so a step of the wall clock neither
+   * extends nor ends the lease. Tests may pass their own.
+   */
   readonly now?: () => number;
 }
 
@@ -40,6 +44,7 @@ export class NodeLease extends EventEmitter {
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private ended = false;
+  private keepAliveFailures = 0;
   private readonly now: () => number;
 
   private constructor(
@@ -59,7 +64,7 @@ export class NodeLease extends EventEmitter {
 
   /** Grants a lease (one etcd round trip) and starts keeping it alive. */
   static async grant(client: Etcd3, options: LeaseOptions, logger: Logger): Promise<NodeLease> {
-    const now = options.now ?? Date.now;
+    const now = options.now ?? monotonicNow;
     const lease = client.lease(options.ttlSec, { autoKeepAlive: false });
     // Swallowed here: grant() below rejects with the same error for the caller.
     lease.on('lost', () => undefined);
@@ -117,11 +122,13 @@ export class NodeLease extends EventEmitter {
     if (this.ended) return;
     const sentAt = this.now();
     try {
-      // A keep-alive that takes longer than a TTL is no use: give up on it then.
-      const res = await this.lease.keepaliveOnce({ deadline: new Date(sentAt + this.ttlSec * 1000) });
+      // A keep-alive that takes longer than a TTL is no use: give up on it then. (gRPC takes a
+      // wall-clock Date; a step of the wall clock only shortens or lengthens this one call.)
+      const res = await this.lease.keepaliveOnce({ deadline: new Date(Date.now() + this.ttlSec * 1000) });
       if (this.ended) return;
       const ttl = Number(res.TTL);
       if (ttl <= 0) return this.expire('etcd says the lease has expired');
+      this.keepAliveFailures = 0;
       const next = localDeadline(sentAt, Math.min(ttl, this.ttlSec));
       // Never move the deadline back (an old answer arriving late).
       if (next > this.deadlineAt && this.valid) {
@@ -131,7 +138,9 @@ export class NodeLease extends EventEmitter {
     } catch (err) {
       if (this.ended) return;
       if ((err as Error).name === 'EtcdLeaseInvalidError') return this.expire('etcd says the lease has expired');
-      this.logger.warn('etcd keep-alive failed; retrying until the lease deadline', {
+      // The first failure of a run says etcd may be going; the rest would repeat it.
+      const log = this.keepAliveFailures++ === 0 ? this.logger.warn.bind(this.logger) : this.logger.debug.bind(this.logger);
+      log('etcd keep-alive failed; retrying until the lease deadline', {
         error: err instanceof Error ? err.message : String(err),
         deadlineInMs: this.deadlineAt - this.now(),
       });

@@ -10,6 +10,8 @@ export interface NodeRecord {
   readonly version: string;
   /** ms since the epoch, when this process joined. */
   readonly startedAt: number;
+  /** The data dir's incarnation (its cluster.json): which life of the node this is. */
+  readonly incarnation?: string;
 }
 
 /** leaders/<resource> (on the leader's lease). */
@@ -34,6 +36,7 @@ export function parseNodeRecord(text: string): NodeRecord | undefined {
     addresses,
     version: typeof v.version === 'string' ? v.version : 'unknown',
     startedAt: typeof v.startedAt === 'number' ? v.startedAt : 0,
+    ...(typeof v.incarnation === 'string' ? { incarnation: v.incarnation } : {}),
   };
 }
 

@@ -177,3 +177,25 @@ async function createUnique(dir: string, name: string): Promise<{ fh: fs.FileHan
     }
   }
 }
+
+/**
+ * Whether the filesystem of `dir` takes `bytes` more now: writes, fsyncs and removes a probe file.
+ * False on ENOSPC/EDQUOT (a full disk or quota); other errors are thrown.
+ */
+export async function takesWrites(dir: string, bytes: number): Promise<boolean> {
+  const probe = path.join(dir, `.wharf-space-probe-${process.pid}`);
+  let fh: fs.FileHandle | undefined;
+  try {
+    fh = await fs.open(probe, 'w', 0o600);
+    await fh.write(Buffer.alloc(bytes));
+    await fh.sync();
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return false;
+    throw err;
+  } finally {
+    await fh?.close().catch(() => undefined);
+    await fs.unlink(probe).catch(() => undefined);
+  }
+}

@@ -3,8 +3,12 @@
 // before it counts) and the high watermark; as follower it fetches the leader's log, appends
 // the batches with their offsets unchanged and fsyncs before its next fetch reports them.
 
+import { dirname } from 'node:path';
+import { StreamError } from '../../broker/stream/errors.js';
 import type { Partition } from '../../broker/stream/partition.js';
 import { ReplicationError } from '../../broker/stream/replication.js';
+import { takesWrites } from '../../store/disk.js';
+import { monotonicNow } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import type { Term } from '../election.js';
 import type { ReplicaSession } from './fetcher.js';
@@ -27,10 +31,14 @@ interface FollowerProgress {
 
 /** What a replica needs of the node around it. */
 export interface ReplicaHost {
-  /** The local partition. */
+  /** The local partition (a new object after reset()). */
   partition(): Partition | undefined;
+  /** Empties the local partition (its files go), marked behind first; it fetches everything again. */
+  reset(): Promise<void>;
   /** The partition's leader epochs and the offset each began at, oldest first (state/<resource>/epochs). */
   history(): Promise<readonly (readonly [number, number])[]>;
+  /** Follower side: this copy holds everything its leader had committed when it answered. */
+  caughtUp(): void;
 }
 
 export interface LeaderLink {
@@ -44,6 +52,10 @@ const FOLLOWER_WAIT_MS = 500;
 /** Where a v2 record batch holds the epoch of the leader that appended it (Kafka's partitionLeaderEpoch). */
 export const PARTITION_LEADER_EPOCH_AT = 12;
 const FOLLOWER_RETRY_MS = 200;
+/** How often a replica whose disk filled up checks whether it takes writes again. */
+const DISK_RETRY_MS = 1000;
+/** What "takes writes again" means: this much more, written and fsync'd. */
+const DISK_PROBE_BYTES = 1 << 20;
 
 export class PartitionReplica {
   /** As leader: the term; undefined as follower. */
@@ -112,7 +124,7 @@ export class PartitionReplica {
     this.isr = isr !== undefined ? [...isr] : [...this.replicas];
     this.isrWritten = isr !== undefined;
     this.progress.clear();
-    const now = Date.now();
+    const now = monotonicNow();
     // Followers count as caught up from the start of the term until they show otherwise.
     for (const r of this.replicas) if (r !== this.self) this.progress.set(r, { leo: 0, leaderLeoAtFetch: 0, caughtUpMs: now });
     term.once('ended', () => {
@@ -128,7 +140,7 @@ export class PartitionReplica {
     if (!this.leading || p === undefined) return;
     const leo = p.highWatermark; // the leader's log end on disk
     const prev = this.progress.get(node) ?? { leo: 0, leaderLeoAtFetch: 0, caughtUpMs: 0 };
-    const now = Date.now();
+    const now = monotonicNow();
     if (offset < prev.leo) {
       // Its log went backwards (a wiped or replaced data dir): out of the ISR at the next tick.
       this.logger.warn('a follower\'s log end went backwards; it leaves the in-sync replicas', { partition: this.path, follower: node, was: prev.leo, now: offset });
@@ -206,7 +218,7 @@ export class PartitionReplica {
     const p = this.host.partition();
     const term = this.term;
     if (!this.leading || term === undefined || p === undefined || this.isrWriting) return;
-    const now = Date.now();
+    const now = monotonicNow();
     const next = this.replicas.filter((r) => {
       if (r === this.self) return true;
       const f = this.progress.get(r);
@@ -346,10 +358,46 @@ export class PartitionReplica {
         if (durable !== undefined) await durable;
         this.hw = Math.max(this.hw, Math.min(res.highWatermark, p.highWatermark));
         p.setReplicatedHighWatermark(this.hw);
+        if (p.highWatermark >= res.highWatermark) this.host.caughtUp();
       } catch (err) {
+        if (err instanceof StreamError && err.kind === 'storage') {
+          await this.recoverFromStorageFailure(leader, p, err);
+          continue;
+        }
         this.logger.error('cannot append the leader\'s batches; retrying', { partition: this.path, error: (err as Error).message });
         await new Promise((r) => setTimeout(r, FOLLOWER_RETRY_MS));
       }
+    }
+  }
+
+  /**
+   * A write to this replica's disk failed (a full disk, an I/O error). The log dropped what was not
+   * durable, but the partition's offsets past it are no longer backed by records, so this copy
+   * cannot go on from its log end: it stops fetching (the leader drops it from the ISR for lag),
+   * empties its copy (marked behind first: it may not lead until caught up), waits until the disk
+   * takes writes again and then fetches the partition from the start. Logged once each way.
+   */
+  private async recoverFromStorageFailure(leader: LeaderLink, p: Partition, err: Error): Promise<void> {
+    this.logger.error(
+      'cannot write the leader\'s records to this replica\'s disk: it stops fetching (and leaves the in-sync replicas), empties its copy and fetches again once the disk takes writes',
+      { partition: this.path, error: err.message },
+    );
+    const dir = dirname(p.dir);
+    let emptied = false;
+    while (this.following === leader && !this.closed) {
+      try {
+        if (!emptied) {
+          await this.host.reset();
+          emptied = true;
+        }
+        if (await takesWrites(dir, DISK_PROBE_BYTES)) {
+          this.logger.warn('this replica\'s disk takes writes again: fetching the partition from the leader', { partition: this.path });
+          return;
+        }
+      } catch (e) {
+        this.logger.debug('still cannot write to this replica\'s disk', { partition: this.path, error: (e as Error).message });
+      }
+      await new Promise((r) => setTimeout(r, DISK_RETRY_MS));
     }
   }
 

@@ -35,6 +35,8 @@ export class StreamReplicas implements StreamReplication {
   private readonly placements = new Map<string, StreamPlacement>();
   private readonly parts = new Map<string, PartitionReplica>();
   private readonly campaigning = new Set<string>();
+  /** Partitions this node did not stand for because it is catching up (logged once each). */
+  private readonly waitingToCatchUp = new Set<string>();
   private readonly client: Etcd3;
   private watcher: Watcher | undefined;
   private stateWatcher: Watcher | undefined;
@@ -91,7 +93,8 @@ export class StreamReplicas implements StreamReplication {
   role(vhost: string, stream: string, partition: number): PartitionRole | undefined {
     const p = this.parts.get(pathOf(vhost, stream, partition));
     if (p === undefined) return undefined;
-    const leader = this.leaderOf(p.path);
+    // Without etcd this node cannot tell who leads (its view is frozen at the outage): nobody, for clients.
+    const leader = this.o.plane.connected ? this.leaderOf(p.path) : undefined;
     return {
       leader: p.leading,
       leaderId: p.leading ? this.selfId : leader !== undefined ? nodeId(leader.node) : -1,
@@ -234,6 +237,19 @@ export class StreamReplicas implements StreamReplication {
       const resource: Resource = { kind: 'stream', vhost: placement.vhost, name: placement.name, partition: i };
       const host: ReplicaHost = {
         partition: () => vhost.streams.getAny(placement.name)?.partition(i),
+        reset: async () => {
+          // Behind on disk first: a restart between the two must not make an emptied copy a candidate.
+          await this.o.plane.identity?.markBehind(path);
+          await vhost.streams.getAny(placement.name)?.resetPartition(i);
+        },
+        caughtUp: () => {
+          if (this.o.plane.identity?.mayLead(path) !== false) return;
+          this.waitingToCatchUp.delete(path);
+          this.o.plane.identity.markCaughtUp(path).then(
+            () => this.logger.info('caught up with the leader: this replica may stand for leader again', { partition: path }),
+            (err: unknown) => this.logger.error('cannot record that this replica caught up', { partition: path, error: (err as Error).message }),
+          );
+        },
         history: () => this.history(resource),
       };
       const replica = new PartitionReplica(self, path, placement.name, i, placement.replicas[i], host, this.logger);
@@ -384,6 +400,15 @@ export class StreamReplicas implements StreamReplication {
       const text = isrKv.kvs[0]?.value.toString();
       const isr = text === undefined ? undefined : parseIsr(text);
       if (isr !== undefined && !isr.includes(this.o.plane.nodeName)) return; // Kafka's clean leader election
+      // A written ISR may still name this node while its copy lacks what was committed (a wiped data
+      // dir, an emptied partition): it stands only once it has caught up (docs/cluster.md, "Faults").
+      if (isr !== undefined && this.o.plane.identity?.mayLead(p.path) === false) {
+        if (!this.waitingToCatchUp.has(p.path)) {
+          this.waitingToCatchUp.add(p.path);
+          this.logger.warn('not standing for leader: this replica has not caught up since its copy was new or emptied', { partition: p.path, isr });
+        }
+        return;
+      }
       const term = await this.o.plane.campaign(resource);
       if (term === undefined) return;
       if (this.parts.get(p.path) !== p) return void term.resign(); // deleted while campaigning

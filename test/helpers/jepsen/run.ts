@@ -304,7 +304,7 @@ interface NetworkFault {
 }
 
 /** The node's log line (its own timestamp first) when its lease lapsed and it stepped down. */
-const LEASE_LOST_LINE = /^(\S+) error etcd lease lost/gm;
+const LEASE_LOST_LINE = /^(\S+) error lost etcd: /gm;
 
 /** When the node last logged a step-down after its `before`th, as ms since the epoch. */
 function steppedDownAt(node: SpawnedBroker, before: number): number | undefined {

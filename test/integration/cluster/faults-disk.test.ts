@@ -1,0 +1,128 @@
+// A full disk (docs/cluster.md, "Faults: a full disk"): three `wharf serve --cluster` processes,
+// each on its own small tmpfs (mounted here; the suite runs as root, as .ci/run does), kafkajs
+// producing with acks=all. A follower whose disk fills up does not crash: it says so once, stops
+// fetching and leaves the ISR, acks=all goes on with the other two (min ISR 2), and once space
+// returns it fetches the partition again, rejoins the ISR and holds every acknowledged record.
+// A leader whose disk is full answers produce with KAFKA_STORAGE_ERROR, never an acknowledgement.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { KafkaClient } from '../../../src/client/kafka/client.js';
+import { ErrorCode } from '../../../src/protocol/kafka/index.js';
+import { waitUntil } from '../../helpers/async.js';
+import { makeDataDir } from '../../helpers/broker.js';
+import { FaultCluster } from '../../helpers/fault-cluster.js';
+import { startTestEtcd, type EtcdProcess } from '../../helpers/etcd.js';
+import { recordsOnDisk } from '../../helpers/jepsen/checker.js';
+import { testBatch, values } from '../../helpers/kafka-batch.js';
+import { topicName } from '../../helpers/kafka.js';
+
+const run = promisify(execFile);
+const LONG = { timeout: 180_000 } as const;
+const NAMES = ['n1', 'n2', 'n3'];
+
+/** Fills the filesystem of `dir` with one file until it takes no more. */
+async function fill(dir: string): Promise<string> {
+  const file = join(dir, 'ballast');
+  const fh = await open(file, 'w');
+  try {
+    // Big chunks, then small ones: at most a page is left.
+    for (const size of [256 * 1024, 4096]) {
+      const chunk = Buffer.alloc(size, 1);
+      try {
+        for (;;) await fh.write(chunk);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      }
+    }
+  } finally {
+    await fh.close();
+  }
+  return file;
+}
+
+describe('faults: a full disk', () => {
+  let etcd: EtcdProcess;
+  let c: FaultCluster;
+  const mounts: string[] = [];
+
+  before(async () => {
+    etcd = await startTestEtcd();
+    c = new FaultCluster(etcd, 'wharf', NAMES);
+    for (const n of NAMES) {
+      const dir = await makeDataDir();
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', dir]);
+      mounts.push(dir);
+      await c.startNode(n, dir);
+    }
+  });
+  after(async () => {
+    for (const n of NAMES) await c.stopNode(n, 'SIGKILL').catch(() => undefined);
+    for (const m of mounts) await run('umount', [m]).catch(() => undefined);
+    await c.destroy();
+    await etcd.stop();
+  });
+
+  /** A new topic (one partition, three replicas) and its leader. */
+  async function topicWithLeader(): Promise<{ topic: string; leader: string }> {
+    const topic = topicName('disk');
+    const admin = c.kafka().admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3 }], waitForLeaders: false });
+    await admin.disconnect();
+    await waitUntil(async () => (await c.isr(topic, 0))?.length === 3, 'three in-sync replicas', 30_000);
+    const leader = await c.leader(topic, 0);
+    assert.ok(leader !== undefined);
+    return { topic, leader: leader.node };
+  }
+
+  it('a follower whose disk fills leaves the ISR without crashing; acks=all goes on; with space back it catches up and rejoins', LONG, async () => {
+    const { topic, leader } = await topicWithLeader();
+    const follower = NAMES.find((n) => n !== leader) ?? '';
+    const producer = c.kafka().producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    const acked = new Map<number, string>();
+    const send = async (i: number): Promise<void> => {
+      const [meta] = await producer.send({ topic, acks: -1, messages: [{ value: `v${i}-${'x'.repeat(1000)}` }] });
+      acked.set(Number(meta.baseOffset), `v${i}-${'x'.repeat(1000)}`);
+    };
+    for (let i = 0; i < 20; i++) await send(i);
+
+    const ballast = await fill(c.dirs.get(follower) ?? '');
+    for (let i = 20; i < 60; i++) await send(i); // each acknowledged: by all three, then by the other two
+    await waitUntil(() => /cannot write the leader's records to this replica's disk/.test(c.stderr(follower)), `${follower} says its disk is full`, 30_000);
+    await waitUntil(async () => (await c.isr(topic, 0))?.includes(follower) === false, `${follower} out of the ISR`, 30_000);
+    for (let i = 60; i < 80; i++) await send(i);
+    assert.ok(c.up(follower), 'the follower is still running');
+    assert.equal((c.stderr(follower).match(/cannot write the leader's records/g) ?? []).length, 1, 'said once');
+
+    await rm(ballast);
+    await waitUntil(() => /disk takes writes again/.test(c.stderr(follower)), `${follower} sees space again`, 30_000);
+    await waitUntil(async () => (await c.isr(topic, 0))?.length === 3, `${follower} back in the ISR`, 60_000);
+    await producer.disconnect();
+    await c.stopNode(follower, 'SIGKILL');
+    const onDisk = await recordsOnDisk(c.dirs.get(follower) ?? '', topic, 0);
+    for (const [offset, value] of acked) assert.equal(onDisk.get(offset), value, `offset ${offset} on ${follower}`);
+    await c.gone(follower);
+    await c.startNode(follower);
+  });
+
+  it('a leader whose disk is full answers produce with KAFKA_STORAGE_ERROR, not an acknowledgement', LONG, async () => {
+    const { topic, leader } = await topicWithLeader();
+    const ballast = await fill(c.dirs.get(leader) ?? '');
+    const client = await KafkaClient.connect(c.bootstrap([leader])[0]);
+    try {
+      const big = testBatch(values(8, 0, 16 * 1024));
+      const [res] = (await KafkaClient.produce(client.any, { topic, acks: -1, timeoutMs: 5000, partitions: [{ partition: 0, records: big }] })) ?? [];
+      assert.equal(res?.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+      assert.ok(c.up(leader), 'the leader is still running');
+    } finally {
+      await client.close();
+      await rm(ballast);
+    }
+  });
+});
