@@ -107,6 +107,8 @@ export class Broker {
   private nextProducerId = 0;
   private producerIdsUsedBelow = 0;
   private producerIdBlock: Promise<void> | undefined;
+  /** In a cluster, where blocks of producer ids come from (etcd); undefined: this node's metadata file. */
+  private producerIdBlocks: (() => Promise<{ readonly first: number; readonly end: number }>) | undefined;
   /** Kafka's cluster id (22 characters of base64url, as Kafka makes them). */
   clusterId = '';
   private saving: Promise<void> | undefined;
@@ -424,16 +426,36 @@ export class Broker {
    */
   async allocateProducerId(): Promise<number> {
     while (this.nextProducerId >= this.producerIdsUsedBelow) {
-      this.producerIdBlock ??= (async () => {
-        this.producerIdsUsedBelow = this.nextProducerId + PRODUCER_ID_BLOCK;
-        this.dirty = true;
-        await this.topologySaved();
-      })().finally(() => {
+      this.producerIdBlock ??= this.reserveProducerIds().finally(() => {
         this.producerIdBlock = undefined;
       });
       await this.producerIdBlock;
     }
     return this.nextProducerId++;
+  }
+
+  /**
+   * In a cluster, producer ids come in blocks from `source` (an etcd counter, so they are unique
+   * across nodes): what is left of the node's own block is dropped. A rejected block fails the
+   * allocation (the Kafka adapter answers a retriable error).
+   */
+  useProducerIdBlocks(source: () => Promise<{ readonly first: number; readonly end: number }>): void {
+    this.producerIdBlocks = source;
+    this.nextProducerId = this.producerIdsUsedBelow;
+  }
+
+  private async reserveProducerIds(): Promise<void> {
+    const source = this.producerIdBlocks;
+    if (source !== undefined) {
+      const block = await source();
+      if (this.producerIdBlocks !== source) return; // replaced meanwhile: the loop takes the next one
+      this.nextProducerId = block.first;
+      this.producerIdsUsedBelow = block.end;
+      return;
+    }
+    this.producerIdsUsedBelow = this.nextProducerId + PRODUCER_ID_BLOCK;
+    this.dirty = true;
+    await this.topologySaved();
   }
 
   private *cleanerHosts(): Iterable<CleanerHost> {
