@@ -27,7 +27,7 @@ import { Vhost, type VhostSnapshot } from './vhost.js';
 import { removeOrphanStreams } from './stream/registry.js';
 import { StreamCleaner } from './stream/compaction/stream-cleaner.js';
 import type { CleanerHost } from './stream/compaction/cleaner.js';
-import { GroupCoordinator, type GroupConfig, type SubscriptionDecoder } from './stream/groups/index.js';
+import { GroupCoordinator, ReplicatedGroups, type GroupConfig, type SubscriptionDecoder } from './stream/groups/index.js';
 import { TransactionCoordinator, type TxnConfig } from './stream/txn/index.js';
 import type { StreamEnv } from './stream/stream.js';
 import { PolicyStore } from './policy/policy-store.js';
@@ -326,6 +326,7 @@ export class Broker {
     await this.topologySaved();
     await v.transactions?.close();
     await v.groups?.close();
+    await v.clusterGroups?.close();
     await v.streams.close();
     const dir = encodeURIComponent(name);
     await rm(join(this.groupsDir, dir), { recursive: true, force: true });
@@ -405,6 +406,27 @@ export class Broker {
     });
   }
 
+  /**
+   * In a cluster, the vhost's consumer groups as Kafka places them (docs/cluster.md, "Consumer
+   * groups"): on partitions of a replicated offsets topic, each coordinated by its leader.
+   * Undefined on a single node, where `v.groups` holds them.
+   */
+  clusterGroups(v: Vhost): ReplicatedGroups | undefined {
+    if (this.replication === undefined) return undefined;
+    const opts = this.coordinatorOptions as BrokerCoreOptions;
+    v.clusterGroups ??= new ReplicatedGroups({
+      vhost: v.name,
+      streams: v.streams,
+      replication: () => this.replication,
+      coordinator: {
+        ...(opts.groups ? { config: opts.groups } : {}),
+        ...(opts.groupSubscriptions ? { subscriptions: opts.groupSubscriptions } : {}),
+      },
+      logger: this.logger,
+    });
+    return v.clusterGroups;
+  }
+
   /** Every stream of every vhost, oldest segments past their retention deleted, on one timer. */
   private startRetention(everyMs: number): void {
     let running = false;
@@ -481,6 +503,7 @@ export class Broker {
       // Transactions first: markers still being written need the partitions and groups open.
       await v.transactions?.close();
       await v.groups?.close();
+      await v.clusterGroups?.close();
       await v.streams.close();
     }
     await this.store.sync().catch(() => undefined);
