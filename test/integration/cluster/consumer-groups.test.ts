@@ -232,5 +232,13 @@ describe('consumer groups across a cluster (three nodes, kafkajs)', () => {
     await waitUntil(() => resumed.length >= 8, 'the resumed group reads the new records', 60_000);
     await again.stop();
     assert.deepEqual(resumed.sort(), Array.from({ length: 8 }, (_, i) => `after-${i}`).sort(), 'the group resumed at the committed offsets');
+
+    // The old coordinator, restarted on its data dir, is a follower of the offsets partition now:
+    // it names the new coordinator and answers the group's requests with NOT_COORDINATOR.
+    nodes.set(coordinator, await spawnBroker(dirs.get(coordinator) ?? '', clusterArgs(coordinator)));
+    assert.equal(await agreedCoordinator(NAMES, groupId), next, 'every node, the restarted one too, names the new coordinator');
+    const old = await raw(coordinator);
+    const fetched = await old.call(9, 5, { groupId, topics: [{ name: topic, partitionIndexes: [0] }], requireStable: false, groups: [] });
+    assert.equal(fetched.errorCode, ErrorCode.NOT_COORDINATOR, 'the deposed coordinator no longer answers for the group');
   });
 });
