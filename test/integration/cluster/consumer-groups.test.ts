@@ -7,16 +7,14 @@
 // there), and producer ids are unique across nodes.
 
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS_DEFAULT, offsetsPartitionFor } from '../../../src/broker/stream/groups/replicated.js';
 import { nodeId } from '../../../src/cluster/streams/placement.js';
 import { ErrorCode } from '../../../src/protocol/kafka/index.js';
 import { waitUntil } from '../../helpers/async.js';
-import { makeDataDir, spawnBroker, type SpawnedBroker } from '../../helpers/broker.js';
-import { startTestEtcd, TEST_LEASE_TTL_SEC, type EtcdProcess } from '../../helpers/etcd.js';
-import { topicName } from '../../helpers/kafka.js';
+import { ClusterNodes } from '../../helpers/cluster-nodes.js';
+import { kcat, topicName } from '../../helpers/kafka.js';
 import { RawKafka } from '../../helpers/raw-kafka.js';
 
 const LONG = { timeout: 180_000 } as const;
@@ -32,20 +30,15 @@ function kafka(bootstrap: readonly string[]): Kafka {
 }
 
 describe('consumer groups across a cluster (three nodes, kafkajs)', () => {
-  let etcd: EtcdProcess;
-  const nodes = new Map<string, SpawnedBroker>();
-  const dirs = new Map<string, string>();
+  let cluster: ClusterNodes;
   const raws: RawKafka[] = [];
   const clients: (Consumer | Producer)[] = [];
 
-  const bootstrapOf = (names: readonly string[]): string[] => names.map((n) => nodes.get(n)?.kafkaBootstrap ?? '');
+  const bootstrapOf = (names: readonly string[]): string[] => cluster.bootstrapOf(names);
   const nameOf = (id: number): string => NAMES.find((n) => nodeId(n) === id) ?? `unknown node ${id}`;
-  const clusterArgs = (name: string): string[] => [
-    '--cluster', etcd.endpoint, '--node-name', name, '--advertise-host', '127.0.0.1', '--cluster-lease-ttl', String(TEST_LEASE_TTL_SEC),
-  ];
 
   async function raw(name: string): Promise<RawKafka> {
-    const r = await RawKafka.open(nodes.get(name)?.kafkaPort ?? 0);
+    const r = await RawKafka.open(cluster.node(name).kafkaPort);
     raws.push(r);
     return r;
   }
@@ -70,26 +63,19 @@ describe('consumer groups across a cluster (three nodes, kafkajs)', () => {
       const ids = new Set(answers.map((a) => a.nodeId));
       if (ids.size !== 1) return false;
       found = nameOf(answers[0].nodeId);
-      assert.equal(answers[0].port, nodes.get(found)?.kafkaPort, 'the coordinator is named with its advertised Kafka address');
+      assert.equal(answers[0].port, cluster.node(found).kafkaPort, 'the coordinator is named with its advertised Kafka address');
       return found !== not;
     }, `every node names one coordinator for ${groupId}`, 40_000);
     return found;
   }
 
   before(async () => {
-    etcd = await startTestEtcd();
-    for (const name of NAMES) {
-      const dir = await makeDataDir();
-      dirs.set(name, dir);
-      nodes.set(name, await spawnBroker(dir, clusterArgs(name)));
-    }
+    cluster = await ClusterNodes.start(NAMES);
   });
   after(async () => {
     for (const c of clients) await c.disconnect().catch(() => undefined);
     for (const r of raws) r.destroy();
-    for (const n of nodes.values()) await n.kill('SIGKILL').catch(() => undefined);
-    await etcd.stop();
-    for (const d of dirs.values()) await rm(d, { recursive: true, force: true });
+    await cluster.stop();
   });
 
   it('FindCoordinator names the leader of the group\'s offsets partition on every node; the others answer NOT_COORDINATOR; ListGroups lists a group on its coordinator only', LONG, async () => {
@@ -135,6 +121,31 @@ describe('consumer groups across a cluster (three nodes, kafkajs)', () => {
         assert.equal(fetched.errorCode, ErrorCode.NOT_COORDINATOR);
         assert.ok(!listed.groups.some((g) => g.groupId === groupId), `${name} does not list a group it does not coordinate`);
       }
+    }
+  });
+
+  it('librdkafka (kcat -G) bootstrapping on a node that is not the coordinator finds it, consumes and commits there', LONG, async () => {
+    const groupId = topicName('g-rdkafka');
+    const topic = topicName('g-rdkafka-t');
+    const coordinator = await agreedCoordinator(NAMES, groupId);
+    const elsewhere = NAMES.find((n) => n !== coordinator) ?? '';
+    const producer = kafka(bootstrapOf(NAMES)).producer();
+    clients.push(producer);
+    await producer.connect();
+    await producer.send({ topic, acks: -1, messages: Array.from({ length: 12 }, (_, i) => ({ value: `v${i}` })) });
+    const c = await kcat([
+      '-b', bootstrapOf([elsewhere])[0], '-G', groupId, topic, '-o', 'beginning', '-e', '-f', '%s\\n',
+      '-X', 'enable.auto.commit=true', '-X', 'auto.commit.interval.ms=100',
+    ]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.deepEqual(c.stdout.trim().split('\n').sort(), Array.from({ length: 12 }, (_, i) => `v${i}`).sort());
+    const admin = kafka(bootstrapOf([elsewhere])).admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
+      assert.deepEqual(offsets[0]?.partitions.map((p) => p.offset), ['12'], 'librdkafka committed its position at the coordinator');
+    } finally {
+      await admin.disconnect();
     }
   });
 
@@ -200,9 +211,7 @@ describe('consumer groups across a cluster (three nodes, kafkajs)', () => {
     assert.deepEqual(before[0]?.partitions.map((p) => p.offset).sort(), ['10', '10', '10', '10'], 'the members committed every record they read');
 
     // kill -9 the coordinator: a survivor leads the offsets partition, loads it and answers for the group.
-    const victim = nodes.get(coordinator);
-    assert.ok(victim);
-    await victim.kill('SIGKILL');
+    await cluster.node(coordinator).kill('SIGKILL');
     const survivors = NAMES.filter((n) => n !== coordinator);
     const next = await agreedCoordinator(survivors, groupId, coordinator);
     assert.notEqual(next, coordinator);
@@ -235,7 +244,7 @@ describe('consumer groups across a cluster (three nodes, kafkajs)', () => {
 
     // The old coordinator, restarted on its data dir, is a follower of the offsets partition now:
     // it names the new coordinator and answers the group's requests with NOT_COORDINATOR.
-    nodes.set(coordinator, await spawnBroker(dirs.get(coordinator) ?? '', clusterArgs(coordinator)));
+    await cluster.restart(coordinator);
     assert.equal(await agreedCoordinator(NAMES, groupId), next, 'every node, the restarted one too, names the new coordinator');
     const old = await raw(coordinator);
     const fetched = await old.call(9, 5, { groupId, topics: [{ name: topic, partitionIndexes: [0] }], requireStable: false, groups: [] });
