@@ -63,18 +63,26 @@ export function offsetsPartitionFor(groupId: string, partitions: number): number
 }
 
 export class ReplicatedGroups {
-  readonly partitions: number;
+  private readonly partitionsDefault: number;
   private readonly loaded = new Map<number, Loaded>();
   private creating: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
 
   constructor(private readonly o: ReplicatedGroupsOptions) {
-    this.partitions = o.partitions ?? OFFSETS_TOPIC_PARTITIONS_DEFAULT;
+    this.partitionsDefault = o.partitions ?? OFFSETS_TOPIC_PARTITIONS_DEFAULT;
     // Loads the partitions this node comes to lead before a client asks, and closes the
     // coordinators of those it no longer leads (a deposed coordinator stops answering).
     this.timer = setInterval(() => this.check(), CHECK_MS);
     this.timer.unref();
+  }
+
+  /**
+   * The offsets topic's partition count: the topic's own once it exists (Kafka reads it the same
+   * way, so a topic made another way still places every group), the default before.
+   */
+  get partitions(): number {
+    return this.o.streams.get(OFFSETS_TOPIC)?.partitions.length ?? this.partitionsDefault;
   }
 
   partitionOf(groupId: string): number {
@@ -86,7 +94,7 @@ export class ReplicatedGroups {
     const role = this.o.replication()?.role(this.o.vhost, OFFSETS_TOPIC, this.partitionOf(groupId));
     if (role === undefined) {
       // Kafka creates the offsets topic on the first FindCoordinator.
-      this.ensureTopic();
+      this.createTopic();
       return { error: 'coordinator-not-available' };
     }
     return role.leaderId < 0 ? { error: 'coordinator-not-available' } : { nodeId: role.leaderId };
@@ -177,8 +185,12 @@ export class ReplicatedGroups {
     await c.close().catch((err: unknown) => this.o.logger.warn('closing a group coordinator failed', { error: String(err) }));
   }
 
-  /** Places the offsets topic in the cluster once (every node creates it from the placement). */
-  private ensureTopic(): void {
+  /**
+   * Places the offsets topic in the cluster, with its partition count and configs, unless it
+   * exists (every node creates it from the placement). The first FindCoordinator calls it, and
+   * Metadata auto-creating the topic, as Kafka's AutoTopicCreationManager does for its internal topics.
+   */
+  createTopic(): void {
     const replication = this.o.replication();
     if (this.creating !== undefined || replication === undefined || this.o.streams.get(OFFSETS_TOPIC) !== undefined) return;
     const shape = { name: OFFSETS_TOPIC, topicId: randomUUID(), partitions: this.partitions, configs: { ...OFFSETS_TOPIC_CONFIGS } };

@@ -64,6 +64,12 @@ function topicError(name: string | null, topicId: string, errorCode: number): To
 
 /** Creates a topic a client asked about, where auto-creation is allowed; its error code otherwise. */
 export async function autoCreate(ctx: KafkaContext, name: string): Promise<Stream | number> {
+  const groups = name === OFFSETS_TOPIC ? ctx.broker.clusterGroups(ctx.vhost) : undefined;
+  if (groups !== undefined) {
+    // The group coordinators' topic is made with their partition count and configs, not a client's defaults.
+    groups.createTopic();
+    return ErrorCode.LEADER_NOT_AVAILABLE;
+  }
   try {
     // In a cluster, only a node that can place the topic creates it.
     ctx.broker.replication?.checkReplicationFactor(-1);
