@@ -252,6 +252,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   // Until the cluster's stream replication is running, a cluster node leads no stream: the
   // listeners open before it joins, and must not take writes replication never sees.
   if (opts.cluster !== undefined) {
+    broker.clustered = true;
     broker.replication = new JoiningReplication(nodeId(opts.cluster.nodeName));
     // Producer ids come from the cluster's counter once joined; none is handed out before.
     broker.useProducerIdBlocks(() => Promise.reject(new Error('this node is joining the cluster')));

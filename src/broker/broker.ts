@@ -104,6 +104,12 @@ export class Broker {
   cleaner: StreamCleaner | undefined;
   /** Stream replication in a cluster (docs/cluster.md); undefined on a single node. */
   replication: StreamReplication | undefined;
+  /**
+   * The node runs in a cluster (set before it joins, never unset): its consumer groups are the
+   * cluster's even while `replication` is not running yet or any more, so it never answers a
+   * group request from its single-node state.
+   */
+  clustered = false;
   private nextProducerId = 0;
   private producerIdsUsedBelow = 0;
   private producerIdBlock: Promise<void> | undefined;
@@ -412,7 +418,7 @@ export class Broker {
    * Undefined on a single node, where `v.groups` holds them.
    */
   clusterGroups(v: Vhost): ReplicatedGroups | undefined {
-    if (this.replication === undefined) return undefined;
+    if (!this.clustered) return undefined;
     const opts = this.coordinatorOptions as BrokerCoreOptions;
     v.clusterGroups ??= new ReplicatedGroups({
       vhost: v.name,

@@ -1,5 +1,7 @@
 // Consumer groups (Kafka's classic protocol) and committed offsets: each API maps 1:1 onto the
 // vhost's GroupCoordinator (src/broker/stream/groups/), whose error kinds become Kafka codes here.
+// In a cluster the coordinator is the one of the group's offsets partition, on its leader only
+// (docs/cluster.md, "Consumer groups and producer ids"); other nodes answer NOT_COORDINATOR.
 
 import type { CoordinatorRefusal, GroupCoordinator, GroupErrorKind, SubscriptionDecoder } from '../../../broker/stream/groups/index.js';
 import { ErrorCode, decodeSubscription } from '../../../protocol/kafka/index.js';
