@@ -21,6 +21,7 @@ import { WHARF_VERSION } from './http/version.js';
 import type { ControlPlane } from './cluster/index.js';
 import type { MetadataSync } from './cluster/meta/sync.js';
 import type { StreamReplicas } from './cluster/streams/replicas.js';
+import type { ProducerIdBlocks } from './cluster/producer-ids.js';
 // Pure functions: importing them does not load the etcd client.
 import { nodeId } from './cluster/streams/placement.js';
 import { JoiningReplication } from './broker/stream/replication.js';
@@ -251,7 +252,12 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   });
   // Until the cluster's stream replication is running, a cluster node leads no stream: the
   // listeners open before it joins, and must not take writes replication never sees.
-  if (opts.cluster !== undefined) broker.replication = new JoiningReplication(nodeId(opts.cluster.nodeName));
+  if (opts.cluster !== undefined) {
+    broker.clustered = true;
+    broker.replication = new JoiningReplication(nodeId(opts.cluster.nodeName));
+    // Producer ids come from the cluster's counter once joined; none is handed out before.
+    broker.useProducerIdBlocks(() => Promise.reject(new Error('this node is joining the cluster')));
+  }
   if (opts.definitions !== undefined) {
     try {
       await loadDefinitionsFile(broker, opts.definitions);
@@ -366,6 +372,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
   let plane: ControlPlane | undefined;
   let replicas: StreamReplicas | undefined;
   let metadata: MetadataSync | undefined;
+  let producerIds: ProducerIdBlocks | undefined;
   const clusterInfo = (): ClusterInfo | undefined => {
     const cp = plane;
     if (cp === undefined) return undefined;
@@ -434,6 +441,9 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       replicas = await replicateStreams(opts.cluster, plane, broker, logger);
       broker.replication = replicas;
       broker.startQuorumQueues();
+      producerIds = await producerIdBlocks(opts.cluster, plane);
+      const blocks = producerIds;
+      broker.useProducerIdBlocks(() => blocks.take());
     } catch (err) {
       await unwind();
       throw err;
@@ -503,6 +513,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
         // Leave the cluster first: the leaderships move at once instead of after a lease TTL.
         broker.replication = undefined;
         await replicas?.close();
+        producerIds?.close();
         await metadata?.close();
         await plane?.close();
         resources.stop();
@@ -592,6 +603,12 @@ async function replicateStreams(cluster: ClusterOptions, plane: ControlPlane, br
     lagMs: (cluster.leaseTtlSec ?? CLUSTER_LEASE_TTL_DEFAULT_SEC) * 1000,
     logger,
   });
+}
+
+/** Blocks of producer ids from the cluster's etcd counter, unique across nodes (KIP-730's job for Kafka's controller). */
+async function producerIdBlocks(cluster: ClusterOptions, plane: ControlPlane): Promise<ProducerIdBlocks> {
+  const { ProducerIdBlocks } = await import('./cluster/producer-ids.js');
+  return new ProducerIdBlocks(cluster.endpoints, plane.keys.root);
 }
 
 /** Applies a definitions file at start; a file that is missing, not JSON or refused stops the start. */

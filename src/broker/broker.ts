@@ -28,7 +28,7 @@ import { Vhost, type VhostSnapshot } from './vhost.js';
 import { removeOrphanStreams } from './stream/registry.js';
 import { StreamCleaner } from './stream/compaction/stream-cleaner.js';
 import type { CleanerHost } from './stream/compaction/cleaner.js';
-import { GroupCoordinator, type GroupConfig, type SubscriptionDecoder } from './stream/groups/index.js';
+import { GroupCoordinator, ReplicatedGroups, type GroupConfig, type SubscriptionDecoder } from './stream/groups/index.js';
 import { TransactionCoordinator, type TxnConfig } from './stream/txn/index.js';
 import type { StreamEnv } from './stream/stream.js';
 import { PolicyStore } from './policy/policy-store.js';
@@ -72,14 +72,6 @@ export const DEFAULT_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000;
 /** How often streams delete segments past their retention (Kafka's log.retention.check.interval.ms is 5 min). */
 export const RETENTION_CHECK_MS = 60_000;
 const PRODUCER_ID_BLOCK = 1000;
-/**
- * In a cluster each node hands out producer ids from a range of its own, `selfId * 2^22` onwards
- * (a 31-bit node id and a 22-bit count stay within a safe integer): two nodes' counters give the
- * same numbers, and a new producer whose id another node had already given out would have its
- * first batches taken for that producer's duplicates after a failover, acknowledged at the other
- * producer's offsets and never written (found by the network-partition runs, docs/cluster.md).
- */
-const PRODUCER_IDS_PER_NODE = 2 ** 22;
 
 interface MetadataFile {
   version: 1;
@@ -118,9 +110,17 @@ export class Broker {
   replication: StreamReplication | undefined;
   /** Quorum queues replicated through it (startQuorumQueues, in a cluster); undefined on a single node. */
   quorum: QuorumQueues | undefined;
+  /**
+   * The node runs in a cluster (set before it joins, never unset): its consumer groups are the
+   * cluster's even while `replication` is not running yet or any more, so it never answers a
+   * group request from its single-node state.
+   */
+  clustered = false;
   private nextProducerId = 0;
   private producerIdsUsedBelow = 0;
   private producerIdBlock: Promise<void> | undefined;
+  /** In a cluster, where blocks of producer ids come from (etcd); undefined: this node's metadata file. */
+  private producerIdBlocks: (() => Promise<{ readonly first: number; readonly end: number }>) | undefined;
   /** Kafka's cluster id (22 characters of base64url, as Kafka makes them). */
   clusterId = '';
   private saving: Promise<void> | undefined;
@@ -351,6 +351,7 @@ export class Broker {
     await this.topologySaved();
     await v.transactions?.close();
     await v.groups?.close();
+    await v.clusterGroups?.close();
     await v.streams.close();
     const dir = encodeURIComponent(name);
     await rm(join(this.groupsDir, dir), { recursive: true, force: true });
@@ -498,6 +499,27 @@ export class Broker {
     });
   }
 
+  /**
+   * In a cluster, the vhost's consumer groups as Kafka places them (docs/cluster.md, "Consumer
+   * groups"): on partitions of a replicated offsets topic, each coordinated by its leader.
+   * Undefined on a single node, where `v.groups` holds them.
+   */
+  clusterGroups(v: Vhost): ReplicatedGroups | undefined {
+    if (!this.clustered) return undefined;
+    const opts = this.coordinatorOptions as BrokerCoreOptions;
+    v.clusterGroups ??= new ReplicatedGroups({
+      vhost: v.name,
+      streams: v.streams,
+      replication: () => this.replication,
+      coordinator: {
+        ...(opts.groups ? { config: opts.groups } : {}),
+        ...(opts.groupSubscriptions ? { subscriptions: opts.groupSubscriptions } : {}),
+      },
+      logger: this.logger,
+    });
+    return v.clusterGroups;
+  }
+
   /** Every stream of every vhost, oldest segments past their retention deleted, on one timer. */
   private startRetention(everyMs: number): void {
     let running = false;
@@ -519,18 +541,38 @@ export class Broker {
    */
   async allocateProducerId(): Promise<number> {
     while (this.nextProducerId >= this.producerIdsUsedBelow) {
-      this.producerIdBlock ??= (async () => {
-        this.producerIdsUsedBelow = this.nextProducerId + PRODUCER_ID_BLOCK;
-        this.dirty = true;
-        await this.topologySaved();
-      })().finally(() => {
+      this.producerIdBlock ??= this.reserveProducerIds().finally(() => {
         this.producerIdBlock = undefined;
       });
       await this.producerIdBlock;
     }
-    if (this.replication === undefined) return this.nextProducerId++;
-    if (this.nextProducerId >= PRODUCER_IDS_PER_NODE) throw new Error(`this node has handed out all its ${PRODUCER_IDS_PER_NODE} producer ids`);
-    return this.replication.selfId * PRODUCER_IDS_PER_NODE + this.nextProducerId++;
+    return this.nextProducerId++;
+  }
+
+  /**
+   * In a cluster, producer ids come in blocks from `source` (an etcd counter, so they are unique
+   * across nodes: two nodes handing out the same id made a new idempotent producer's first
+   * batches look like another's duplicates after a failover, acknowledged and never written,
+   * as the network-partition runs found, docs/cluster.md): what is left of the node's own block is dropped. A rejected block fails the
+   * allocation (the Kafka adapter answers a retriable error).
+   */
+  useProducerIdBlocks(source: () => Promise<{ readonly first: number; readonly end: number }>): void {
+    this.producerIdBlocks = source;
+    this.nextProducerId = this.producerIdsUsedBelow;
+  }
+
+  private async reserveProducerIds(): Promise<void> {
+    const source = this.producerIdBlocks;
+    if (source !== undefined) {
+      const block = await source();
+      if (this.producerIdBlocks !== source) return; // replaced meanwhile: the loop takes the next one
+      this.nextProducerId = block.first;
+      this.producerIdsUsedBelow = block.end;
+      return;
+    }
+    this.producerIdsUsedBelow = this.nextProducerId + PRODUCER_ID_BLOCK;
+    this.dirty = true;
+    await this.topologySaved();
   }
 
   private *cleanerHosts(): Iterable<CleanerHost> {
@@ -573,6 +615,7 @@ export class Broker {
       // Transactions first: markers still being written need the partitions and groups open.
       await v.transactions?.close();
       await v.groups?.close();
+      await v.clusterGroups?.close();
       await v.streams.close();
     }
     await this.store.sync().catch(() => undefined);

@@ -14,7 +14,7 @@ import { Queue, type DeathReason } from './queue/queue.js';
 import { dropDuplicates, type KeyRecorder } from './queue/dedup.js';
 import { randomBytes } from 'node:crypto';
 import { StreamRegistry } from './stream/registry.js';
-import type { GroupCoordinator } from './stream/groups/index.js';
+import type { GroupCoordinator, ReplicatedGroups } from './stream/groups/index.js';
 import type { TransactionCoordinator } from './stream/txn/index.js';
 import { Stream, type StreamEnv } from './stream/stream.js';
 import { declaresStream } from './stream/queue-args.js';
@@ -108,6 +108,8 @@ export class Vhost {
   readonly streamQueues: StreamQueues;
   /** Consumer groups over the streams (set by the broker once their offsets log is open). */
   groups: GroupCoordinator | undefined;
+  /** In a cluster, the groups this node coordinates (Broker.clusterGroups makes it on first use). */
+  clusterGroups: ReplicatedGroups | undefined;
   /** Transactions over the streams (set by the broker once their log is open, after the groups). */
   transactions: TransactionCoordinator | undefined;
   /** Message counters for the management API and metrics (message_stats). */
@@ -129,7 +131,10 @@ export class Vhost {
       nextStreamId: () => ctx.nextStreamId(),
       queueExists: (n) => this.queues.has(n),
       streamRemoved: (stream) => this.streamRemoved(stream),
-      streamDeleted: (n) => this.groups?.onTopicDeleted(n) ?? Promise.resolve(),
+      streamDeleted: async (n) => {
+        await this.groups?.onTopicDeleted(n);
+        await this.clusterGroups?.onTopicDeleted(n);
+      },
       topologyChanged: () => {
         ctx.topologyChanged();
         return ctx.topologySaved();

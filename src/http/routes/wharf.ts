@@ -68,29 +68,33 @@ export interface GroupLag {
   readonly lag: number;
 }
 
-/** Each group of a vhost with its members and, per committed partition, lag = high watermark - committed offset. */
+/**
+ * Each group of a vhost with its members and, per committed partition, lag = high watermark - committed offset.
+ * In a cluster, the groups this node coordinates (as Kafka's ListGroups on one broker).
+ */
 export async function groupsOf(v: Vhost): Promise<(Record<string, unknown> & { group_id: string; offsets: GroupLag[] })[]> {
-  const coordinator = v.groups;
-  if (!coordinator) return [];
-  const listed = await coordinator.list();
-  const described = await coordinator.describe(listed.groups.map((g) => g.groupId));
+  const coordinators = v.clusterGroups !== undefined ? v.clusterGroups.coordinators() : v.groups !== undefined ? [v.groups] : [];
   const out: (Record<string, unknown> & { group_id: string; offsets: GroupLag[] })[] = [];
-  for (const g of described) {
-    const fetched = await coordinator.fetch(g.groupId, null);
-    const offsets: GroupLag[] = fetched.partitions.map((p) => {
-      const hw = v.streams.get(p.topic)?.partition(p.partition)?.highWatermark ?? 0;
-      return { topic: p.topic, partition: p.partition, committed_offset: p.offset, high_watermark: hw, lag: Math.max(0, hw - p.offset) };
-    });
-    out.push({
-      group_id: g.groupId,
-      vhost: v.name,
-      state: g.state,
-      protocol_type: g.protocolType,
-      protocol: g.protocolData,
-      members: g.members.map((m) => ({ member_id: m.memberId, client_id: m.clientId, client_host: m.clientHost, group_instance_id: m.groupInstanceId })),
-      offsets,
-      lag: offsets.reduce((n, o) => n + o.lag, 0),
-    });
+  for (const coordinator of coordinators) {
+    const listed = await coordinator.list();
+    const described = await coordinator.describe(listed.groups.map((g) => g.groupId));
+    for (const g of described) {
+      const fetched = await coordinator.fetch(g.groupId, null);
+      const offsets: GroupLag[] = fetched.partitions.map((p) => {
+        const hw = v.streams.get(p.topic)?.partition(p.partition)?.highWatermark ?? 0;
+        return { topic: p.topic, partition: p.partition, committed_offset: p.offset, high_watermark: hw, lag: Math.max(0, hw - p.offset) };
+      });
+      out.push({
+        group_id: g.groupId,
+        vhost: v.name,
+        state: g.state,
+        protocol_type: g.protocolType,
+        protocol: g.protocolData,
+        members: g.members.map((m) => ({ member_id: m.memberId, client_id: m.clientId, client_host: m.clientHost, group_instance_id: m.groupInstanceId })),
+        offsets,
+        lag: offsets.reduce((n, o) => n + o.lag, 0),
+      });
+    }
   }
   return out;
 }

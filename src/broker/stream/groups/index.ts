@@ -7,3 +7,4 @@ export type { GroupState } from './group.js';
 export { GroupCoordinator, type GroupCoordinatorFileOptions, type GroupCoordinatorOptions } from './coordinator.js';
 export { OffsetStore, type OffsetStoreFileOptions, type OffsetStoreOptions, type OffsetStoreStats } from './offset-store.js';
 export { realScheduler, type Scheduler, type TimerHandle } from './scheduler.js';
+export { OFFSETS_TOPIC, ReplicatedGroups, offsetsPartitionFor, type CoordinatorLookup, type CoordinatorRefusal } from './replicated.js';

@@ -1,7 +1,9 @@
 // Consumer groups (Kafka's classic protocol) and committed offsets: each API maps 1:1 onto the
 // vhost's GroupCoordinator (src/broker/stream/groups/), whose error kinds become Kafka codes here.
+// In a cluster the coordinator is the one of the group's offsets partition, on its leader only
+// (docs/cluster.md, "Consumer groups and producer ids"); other nodes answer NOT_COORDINATOR.
 
-import type { GroupErrorKind, SubscriptionDecoder } from '../../../broker/stream/groups/index.js';
+import type { CoordinatorRefusal, GroupCoordinator, GroupErrorKind, SubscriptionDecoder } from '../../../broker/stream/groups/index.js';
 import { ErrorCode, decodeSubscription } from '../../../protocol/kafka/index.js';
 import type { Handler, KafkaContext } from '../context.js';
 
@@ -35,14 +37,41 @@ export const kafkaSubscriptions: SubscriptionDecoder = {
   topics: (_protocolName, metadata) => decodeSubscription(metadata).data.topics,
 };
 
-function coordinator(ctx: KafkaContext) {
+const REFUSAL_CODES: Readonly<Record<CoordinatorRefusal, number>> = {
+  'not-coordinator': ErrorCode.NOT_COORDINATOR,
+  'coordinator-load-in-progress': ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+  'coordinator-not-available': ErrorCode.COORDINATOR_NOT_AVAILABLE,
+};
+
+/**
+ * The group's coordinator on this node, or the Kafka error code saying why this node does not
+ * answer for the group: in a cluster, only the leader of the group's offsets partition does
+ * (NOT_COORDINATOR elsewhere, so clients ask FindCoordinator again).
+ */
+function coordinator(ctx: KafkaContext, groupId: string): GroupCoordinator | number {
+  const cluster = ctx.broker.clusterGroups(ctx.vhost);
+  if (cluster !== undefined) {
+    const found = cluster.lookup(groupId);
+    return 'coordinator' in found ? found.coordinator : REFUSAL_CODES[found.error];
+  }
   const g = ctx.vhost.groups;
   if (!g) throw new Error('this vhost has no group coordinator');
   return g;
 }
 
+/** The coordinators whose groups this node lists (ListGroups: in a cluster, those it coordinates). */
+function localCoordinators(ctx: KafkaContext): GroupCoordinator[] {
+  const cluster = ctx.broker.clusterGroups(ctx.vhost);
+  if (cluster !== undefined) return cluster.coordinators();
+  return ctx.vhost.groups ? [ctx.vhost.groups] : [];
+}
+
 export const joinGroup: Handler<11> = async (ctx, req, v, source) => {
-  const r = await coordinator(ctx).join({
+  const c = coordinator(ctx, req.groupId);
+  if (typeof c === 'number') {
+    return { throttleTimeMs: 0, errorCode: c, generationId: -1, protocolType: null, protocolName: v >= 7 ? null : '', leader: '', skipAssignment: false, memberId: req.memberId, members: [] };
+  }
+  const r = await c.join({
     groupId: req.groupId,
     memberId: req.memberId,
     groupInstanceId: v >= 5 ? req.groupInstanceId : null,
@@ -71,7 +100,9 @@ export const joinGroup: Handler<11> = async (ctx, req, v, source) => {
 };
 
 export const syncGroup: Handler<14> = async (ctx, req, v) => {
-  const r = await coordinator(ctx).sync({
+  const c = coordinator(ctx, req.groupId);
+  if (typeof c === 'number') return { throttleTimeMs: 0, errorCode: c, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) };
+  const r = await c.sync({
     groupId: req.groupId,
     generationId: req.generationId,
     memberId: req.memberId,
@@ -90,7 +121,9 @@ export const syncGroup: Handler<14> = async (ctx, req, v) => {
 };
 
 export const heartbeat: Handler<12> = async (ctx, req, v) => {
-  const r = await coordinator(ctx).heartbeat({
+  const c = coordinator(ctx, req.groupId);
+  if (typeof c === 'number') return { throttleTimeMs: 0, errorCode: c };
+  const r = await c.heartbeat({
     groupId: req.groupId,
     generationId: req.generationId,
     memberId: req.memberId,
@@ -102,7 +135,9 @@ export const heartbeat: Handler<12> = async (ctx, req, v) => {
 export const leaveGroup: Handler<13> = async (ctx, req, v) => {
   // v0-v2 name one member; v3+ (KIP-345) a batch, possibly by instance id.
   const members = v >= 3 ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, reason: v >= 5 ? m.reason : null })) : [{ memberId: req.memberId }];
-  const r = await coordinator(ctx).leave({ groupId: req.groupId, members });
+  const c = coordinator(ctx, req.groupId);
+  if (typeof c === 'number') return { throttleTimeMs: 0, errorCode: c, members: [] };
+  const r = await c.leave({ groupId: req.groupId, members });
   if (v < 3) {
     return { throttleTimeMs: 0, errorCode: groupErrorCode(r.error ?? r.members[0]?.error) };
   }
@@ -114,11 +149,17 @@ export const leaveGroup: Handler<13> = async (ctx, req, v) => {
 };
 
 export const describeGroups: Handler<15> = async (ctx, req, v) => {
-  const groups = await coordinator(ctx).describe(req.groups);
+  const groups = [];
+  for (const groupId of req.groups) {
+    const c = coordinator(ctx, groupId);
+    // Kafka answers a group this node does not coordinate with the error and the group Dead.
+    if (typeof c === 'number') groups.push({ groupId, errorCode: c, state: 'Dead', protocolType: '', protocolData: '', members: [] });
+    else groups.push(...(await c.describe([groupId])).map((g) => ({ ...g, errorCode: groupErrorCode(g.error) })));
+  }
   return {
     throttleTimeMs: 0,
     groups: groups.map((g) => ({
-      errorCode: groupErrorCode(g.error),
+      errorCode: g.errorCode,
       groupId: g.groupId,
       groupState: g.state,
       protocolType: g.protocolType,
@@ -136,17 +177,22 @@ export const describeGroups: Handler<15> = async (ctx, req, v) => {
 };
 
 export const listGroups: Handler<16> = async (ctx, req, v) => {
-  const r = await coordinator(ctx).list(v >= 4 ? req.statesFilter : [], v >= 5 ? req.typesFilter : []);
+  const lists = await Promise.all(localCoordinators(ctx).map((c) => c.list(v >= 4 ? req.statesFilter : [], v >= 5 ? req.typesFilter : [])));
   return {
     throttleTimeMs: 0,
-    errorCode: groupErrorCode(r.error),
-    groups: r.groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: g.groupType })),
+    errorCode: groupErrorCode(lists.find((r) => r.error !== undefined)?.error),
+    groups: lists.flatMap((r) => r.groups).map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: g.groupType })),
   };
 };
 
 export const deleteGroups: Handler<42> = async (ctx, req) => {
-  const results = await coordinator(ctx).delete(req.groupsNames);
-  return { throttleTimeMs: 0, results: results.map((r) => ({ groupId: r.groupId, errorCode: groupErrorCode(r.error) })) };
+  const results = [];
+  for (const groupId of req.groupsNames) {
+    const c = coordinator(ctx, groupId);
+    if (typeof c === 'number') results.push({ groupId, errorCode: c });
+    else results.push(...(await c.delete([groupId])).map((r) => ({ groupId: r.groupId, errorCode: groupErrorCode(r.error) })));
+  }
+  return { throttleTimeMs: 0, results };
 };
 
 export const offsetCommit: Handler<8> = async (ctx, req, v) => {
@@ -168,7 +214,8 @@ export const offsetCommit: Handler<8> = async (ctx, req, v) => {
       });
     }
   }
-  const results = await coordinator(ctx).commit({
+  const c = coordinator(ctx, req.groupId);
+  const results = typeof c === 'number' ? [] : await c.commit({
     groupId: req.groupId,
     generationId: req.generationIdOrMemberEpoch,
     memberId: req.memberId,
@@ -186,13 +233,23 @@ export const offsetCommit: Handler<8> = async (ctx, req, v) => {
     byTopic.set(topic, list);
   };
   for (const r of results) add(r.topic, r.partition, codeOf(r.error));
-  for (const u of unknown) add(u.topic, u.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  // Not the coordinator: every partition gets the error (Kafka checks the coordinator first).
+  if (typeof c === 'number') for (const o of offsets) add(o.topic, o.partition, c);
+  for (const u of unknown) add(u.topic, u.partition, typeof c === 'number' ? c : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   return { throttleTimeMs: 0, topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })) };
 };
 
 async function fetchOffsets(ctx: KafkaContext, groupId: string, topics: readonly { name: string; partitionIndexes: readonly number[] }[] | null, requireStable: boolean) {
   const wanted = topics === null ? null : topics.flatMap((t) => t.partitionIndexes.map((partition) => ({ topic: t.name, partition })));
-  const r = await coordinator(ctx).fetch(groupId, wanted, requireStable);
+  const c = coordinator(ctx, groupId);
+  if (typeof c === 'number') {
+    const topicsOut = (topics ?? []).map((t) => ({
+      name: t.name,
+      partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, committedOffset: -1n, committedLeaderEpoch: -1, metadata: '', errorCode: c })),
+    }));
+    return { errorCode: c, topics: topicsOut };
+  }
+  const r = await c.fetch(groupId, wanted, requireStable);
   const byTopic = new Map<string, { partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; metadata: string; errorCode: number }[]>();
   for (const p of r.partitions) {
     const list = byTopic.get(p.topic) ?? [];
@@ -222,7 +279,9 @@ export const offsetFetch: Handler<9> = async (ctx, req, v) => {
 
 export const offsetDelete: Handler<47> = async (ctx, req) => {
   const wanted = req.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex })));
-  const r = await coordinator(ctx).deleteOffsets(req.groupId, wanted);
+  const c = coordinator(ctx, req.groupId);
+  if (typeof c === 'number') return { errorCode: c, throttleTimeMs: 0, topics: [] };
+  const r = await c.deleteOffsets(req.groupId, wanted);
   const byTopic = new Map<string, { partitionIndex: number; errorCode: number }[]>();
   for (const p of r.partitions) {
     const list = byTopic.get(p.topic) ?? [];

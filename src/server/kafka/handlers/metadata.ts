@@ -1,9 +1,11 @@
 // Metadata, DescribeCluster, FindCoordinator. On a single node every partition's leader is this
 // node, with leader epoch 0 and itself as the only replica. In a cluster (docs/cluster.md) the
 // brokers are the live members and a replicated partition names its leader, epoch, replicas and
-// ISR; group and transaction coordinators stay the node asked.
+// ISR; a consumer group's coordinator is the leader of its offsets partition, the transaction
+// coordinator stays the node asked.
 
 import { StreamError } from '../../../broker/stream/errors.js';
+import { OFFSETS_TOPIC } from '../../../broker/stream/groups/index.js';
 import type { Stream } from '../../../broker/stream/stream.js';
 import { topicNameProblem } from '../../../broker/stream/stream.js';
 import { ErrorCode, ZERO_UUID, type Input, type MetadataResponse, type MetadataResponseMetadataResponseTopic } from '../../../protocol/kafka/index.js';
@@ -34,7 +36,8 @@ export function describeTopic(ctx: KafkaContext, s: Stream): TopicOut {
     errorCode: ErrorCode.NONE,
     name: s.name,
     topicId: s.topicId,
-    isInternal: false,
+    // In a cluster the offsets topic is the group coordinators' (Kafka marks it internal).
+    isInternal: r !== undefined && s.name === OFFSETS_TOPIC,
     partitions: s.partitions.map((_, i) => {
       const role = r?.role(ctx.vhost.name, s.name, i);
       if (role === undefined) {
@@ -61,6 +64,12 @@ function topicError(name: string | null, topicId: string, errorCode: number): To
 
 /** Creates a topic a client asked about, where auto-creation is allowed; its error code otherwise. */
 export async function autoCreate(ctx: KafkaContext, name: string): Promise<Stream | number> {
+  const groups = name === OFFSETS_TOPIC ? ctx.broker.clusterGroups(ctx.vhost) : undefined;
+  if (groups !== undefined) {
+    // The group coordinators' topic is made with their partition count and configs, not a client's defaults.
+    groups.createTopic();
+    return ErrorCode.LEADER_NOT_AVAILABLE;
+  }
   try {
     // In a cluster, only a node that can place the topic creates it.
     ctx.broker.replication?.checkReplicationFactor(-1);
@@ -123,12 +132,38 @@ export const describeCluster: Handler<60> = (ctx) => ({
   clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
 });
 
-/** Group and transaction coordinators are this node. */
+/** FindCoordinator's key types (KIP-98). */
+const KEY_TYPE_GROUP = 0;
+
+interface CoordinatorOut {
+  readonly errorCode: number;
+  readonly errorMessage: string | null;
+  readonly nodeId: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * A consumer group's coordinator. In a cluster, the leader of the group's offsets partition
+ * (docs/cluster.md, "Consumer groups"), COORDINATOR_NOT_AVAILABLE while it has none; the
+ * transaction coordinator, and every coordinator on a single node, is the node asked.
+ */
+function coordinatorOf(ctx: KafkaContext, keyType: number, key: string): CoordinatorOut {
+  const self = { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: selfId(ctx), host: ctx.config.advertisedHost, port: ctx.config.port };
+  const cluster = keyType === KEY_TYPE_GROUP ? ctx.broker.clusterGroups(ctx.vhost) : undefined;
+  if (cluster === undefined) return self;
+  const unavailable = { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'The coordinator is not available.', nodeId: -1, host: '', port: -1 };
+  const found = cluster.coordinatorId(key);
+  if ('error' in found) return unavailable;
+  if (found.nodeId === self.nodeId) return self;
+  const node = ctx.broker.replication?.nodes().find((n) => n.id === found.nodeId);
+  return node === undefined ? unavailable : { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: node.id, host: node.host, port: node.port };
+}
+
 export const findCoordinator: Handler<10> = (ctx, req, v) => {
-  const node = { nodeId: selfId(ctx), host: ctx.config.advertisedHost, port: ctx.config.port };
-  if (v < 4) return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, ...node };
+  if (v < 4) return { throttleTimeMs: 0, ...coordinatorOf(ctx, v >= 1 ? req.keyType : KEY_TYPE_GROUP, req.key) };
   return {
     throttleTimeMs: 0,
-    coordinators: req.coordinatorKeys.map((key) => ({ key, ...node, errorCode: ErrorCode.NONE, errorMessage: null })),
+    coordinators: req.coordinatorKeys.map((key) => ({ key, ...coordinatorOf(ctx, req.keyType, key) })),
   };
 };

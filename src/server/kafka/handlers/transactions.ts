@@ -63,7 +63,16 @@ export const initProducerId: Handler<22> = async (ctx, req, v) => {
   if (req.producerId >= 0n && req.producerEpoch >= 0 && req.producerEpoch < EPOCH_MAX - 1) {
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: req.producerId, producerEpoch: req.producerEpoch + 1 };
   }
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: BigInt(await ctx.broker.allocateProducerId()), producerEpoch: 0 };
+  let producerId: number;
+  try {
+    producerId = await ctx.broker.allocateProducerId();
+  } catch (err) {
+    // Kafka's RPCProducerIdManager answers this, retriable, while it has no block of ids (in a
+    // cluster: the node is joining or cannot reach etcd).
+    ctx.logger.warn('kafka: allocating a producer id failed', { error: err instanceof Error ? err.message : String(err) });
+    return fail(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+  }
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: BigInt(producerId), producerEpoch: 0 };
 };
 
 interface TopicPartitions {
