@@ -678,7 +678,8 @@ export class Broker {
       const v = this.createVhost(name);
       // Streams first: bindings to stream queues name them.
       await v.streams.restore(snap.streams ?? []);
-      for (const s of v.streams.list()) streamIds.add(s.id);
+      // Quorum queues' logs too: their directories are no orphans (a restart must keep them).
+      for (const s of [...v.streams.list(), ...v.streams.internal()]) streamIds.add(s.id);
       v.restore(snap);
       for (const q of v.queues.values()) byId.set(q.id, q);
     }

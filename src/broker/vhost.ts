@@ -516,7 +516,11 @@ export class Vhost {
     const live = queues.filter((q) => this.queues.get(q.name) === q);
     if (live.length === 0) return NOT_ROUTED;
     if (ex) ex.stats.publishOut++;
-    return this.enqueue(input, live, Date.now());
+    // A replicated quorum queue takes it through its log (a forwarded copy, an SNS delivery), never straight in.
+    if (!live.some((q) => q.journal !== undefined)) return this.enqueue(input, live, Date.now());
+    const plain = live.filter((q) => q.journal === undefined);
+    const out = plain.length > 0 ? this.enqueue(input, plain, Date.now()) : { queues: 0, needsSync: false, rejected: false };
+    return this.publishReplicated(input, live.filter((q) => q.journal !== undefined), out);
   }
 
   /** Checks a publish buffered by a transaction, so it fails now rather than at the commit (as RabbitMQ). */

@@ -304,7 +304,11 @@ export class QuorumQueues extends EventEmitter implements QueueReplication {
         st.queue.restore(msg, m.returns);
       }
       st.queue.recovered();
-      st.appender = new StreamAppender(p, (last) => replicatedCommit(this.ctx.replication(), st.vhost.name, st.log, last));
+      st.appender = new StreamAppender(
+        p,
+        (last) => replicatedCommit(this.ctx.replication(), st.vhost.name, st.log, last),
+        () => this.ctx.replication()?.role(st.vhost.name, st.log, 0)?.epoch,
+      );
       st.phase = 'leading';
       this.ctx.logger.info('leading a quorum queue', { queue: st.queue.name, vhost: st.vhost.name, messages: live.length, logEnd: end });
     } catch (err) {

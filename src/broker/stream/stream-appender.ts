@@ -7,6 +7,8 @@
 import { buildRecordBatchSync, type RecordSpec } from '../../protocol/kafka/record-batch.js';
 import type { Partition } from './partition.js';
 
+/** Where a batch holds its partitionLeaderEpoch (outside the CRC, as Kafka's leader stamps it). */
+const PARTITION_LEADER_EPOCH_AT = 12;
 /** A batch is closed at about this size; later publishes of the same turn start another one. */
 const BATCH_BYTES_MAX = 1024 * 1024;
 
@@ -26,6 +28,11 @@ export class StreamAppender {
     private readonly partition: Partition,
     /** Once a batch is durable here, what else it waits for (a replicated stream's high watermark); its last offset. */
     private readonly commit: (lastOffset: number) => Promise<void> | undefined = () => undefined,
+    /**
+     * A replicated partition's leader epoch, stamped on each batch as the Kafka adapter's leader
+     * does: a follower's truncation matches its log against the leader's epochs by it.
+     */
+    private readonly epoch: () => number | undefined = () => undefined,
   ) {}
 
   /**
@@ -67,6 +74,8 @@ export class StreamAppender {
     this.group = undefined;
     try {
       const batch = buildRecordBatchSync({ records: g.records, baseTimestamp: BigInt(Date.now()) });
+      const epoch = this.epoch();
+      if (epoch !== undefined) batch.writeInt32BE(epoch, PARTITION_LEADER_EPOCH_AT);
       const { baseOffset, durable } = this.partition.appendOwn(batch);
       const last = baseOffset + g.records.length - 1;
       if (g.placed !== undefined) for (const [i, placed] of g.placed) placed(baseOffset + i);

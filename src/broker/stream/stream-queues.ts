@@ -130,7 +130,11 @@ export class StreamQueues {
     if (!a) {
       // Several partitions (grown by Kafka's CreatePartitions after AMQP bound it): partition 0.
       // Replicated: a batch counts (for confirms) once the high watermark passes it, as acks=all.
-      a = new StreamAppender(s.partitions[0], (last) => this.committed(s, last));
+      a = new StreamAppender(
+        s.partitions[0],
+        (last) => this.committed(s, last),
+        () => this.replication()?.role(this.vhost, s.name, 0)?.epoch,
+      );
       this.appenders.set(s, a);
     }
     return a;

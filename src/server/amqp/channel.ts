@@ -642,10 +642,11 @@ export class AmqpChannel implements DeliverySink {
     if (this.relayed.hasConsumer(tag) || this.session.info().consumers.some((c) => c.tag === tag)) {
       throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${tag}'`, true);
     }
-    // consume-ok before the first delivery: the relay starts delivering once the home has answered.
+    // consume-ok before the first delivery: the relay holds deliveries until start().
     await this.relay?.qos(this.session.info().prefetchCount);
-    await fromHome(this.relayed.consume(home, this.queueName(m.queue), tag, { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments }));
+    const start = await fromHome(this.relayed.consume(home, this.queueName(m.queue), tag, { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments }));
     if (!m.nowait) this.sendIfOpen({ name: 'basic.consume-ok', consumerTag: tag });
+    start();
   }
 
   private async getAt(home: string, m: MethodOf<'basic.get'>): Promise<void> {

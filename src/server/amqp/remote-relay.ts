@@ -40,18 +40,29 @@ export class RemoteRelay {
 
   constructor(private readonly host: RelayHost) {}
 
-  /** basic.consume on a queue homed on `home`, under the client's tag. */
-  async consume(home: string, queue: string, tag: string, o: { noAck: boolean; exclusive: boolean; args: FieldTable }): Promise<void> {
+  /**
+   * basic.consume on a queue homed on `home`, under the client's tag. Resolves with `start`, to be
+   * called once the client has its consume-ok: the home may deliver ready messages in the same
+   * read as its own consume-ok, and a client must never see a delivery for a tag it does not know.
+   */
+  async consume(home: string, queue: string, tag: string, o: { noAck: boolean; exclusive: boolean; args: FieldTable }): Promise<() => void> {
     const link = this.link(home);
     const ch = await link.channel;
     this.consumers.set(tag, home);
     link.consumers.add(tag);
+    let held: (() => void)[] | undefined = [];
     try {
       await ch.consume(queue, (d, body, header) => {
         const local = this.host.nextTag();
         if (!o.noAck) this.deliveries.set(local, { home, remoteTag: d.deliveryTag });
-        this.host.deliver(tag, local, d, header, body);
+        if (held !== undefined) held.push(() => this.host.deliver(tag, local, d, header, body));
+        else this.host.deliver(tag, local, d, header, body);
       }, { noAck: o.noAck, exclusive: o.exclusive, consumerTag: tag, arguments: o.args });
+      return () => {
+        const out = held ?? [];
+        held = undefined;
+        for (const deliver of out) deliver();
+      };
     } catch (err) {
       this.consumers.delete(tag);
       link.consumers.delete(tag);

@@ -12,10 +12,8 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Kafka, logLevel, type Admin, type ITopicMetadata } from 'kafkajs';
 import { nodeId } from '../../../src/cluster/streams/placement.js';
-import { ErrorCode } from '../../../src/protocol/kafka/index.js';
 import { sleep, waitUntil } from '../../helpers/async.js';
 import { makeDataDir, spawnBroker, type SpawnedBroker } from '../../helpers/broker.js';
-import { RawKafka } from '../../helpers/kafka-raw.js';
 import { startTestEtcd, TEST_LEASE_TTL_SEC, type EtcdProcess } from '../../helpers/etcd.js';
 import { topicName } from '../../helpers/kafka.js';
 import { recordsOnDisk as diskRecords, partitionDirIn } from '../../helpers/jepsen/checker.js';
@@ -155,24 +153,6 @@ describe('replicated stream partitions (three nodes, kafkajs)', () => {
       assert.match(JSON.stringify(err.errors ?? err.message), /INVALID_REPLICATION_FACTOR|replication factor/i);
       return true;
     });
-  });
-
-  it('InitProducerId hands out producer ids from each node\'s own range, so no two nodes give a producer the same id', LONG, async () => {
-    const ids: bigint[] = [];
-    for (const name of NAMES) {
-      const raw = await RawKafka.connect(nodes.get(name)?.kafkaBootstrap ?? '');
-      try {
-        for (let i = 0; i < 2; i++) {
-          const res = await raw.request(22, 4, { transactionalId: null, transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 });
-          assert.equal(res.errorCode, ErrorCode.NONE);
-          assert.equal(res.producerId / 2n ** 22n, BigInt(nodeId(name)), `${name}'s producer id ${res.producerId} is in its range`);
-          ids.push(res.producerId);
-        }
-      } finally {
-        raw.close();
-      }
-    }
-    assert.equal(new Set(ids).size, ids.length, `all different: ${ids.join(', ')}`);
   });
 
   it('acks=all produce through one node, consumed from another; non-leaders answer NOT_LEADER_OR_FOLLOWER', LONG, async () => {
