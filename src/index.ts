@@ -568,7 +568,7 @@ async function joinCluster(
 }
 
 /** The control plane's DEFAULT_LEASE_TTL_SEC, not imported: a single node never loads src/cluster. */
-const CLUSTER_LEASE_TTL_DEFAULT_SEC = 10;
+const CLUSTER_LEASE_TTL_DEFAULT_SEC = 4;
 
 /**
  * Users, vhosts, permissions, limits and policies the same on every node (docs/cluster.md,

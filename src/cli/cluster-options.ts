@@ -34,7 +34,7 @@ export const clusterHelpText = `  --cluster URLS        WHARF_CLUSTER    join a 
   --cluster-lease-ttl SECONDS
                         WHARF_CLUSTER_LEASE_TTL
                                          with --cluster: the node lease's TTL; a dead node's leaderships
-                                         move after at most this long (10)
+                                         move after at most this long (4)
 `;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;

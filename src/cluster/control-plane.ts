@@ -18,7 +18,7 @@ import { ClusterView } from './view.js';
 
 export const DEFAULT_CLUSTER_NAME = 'wharf';
 /** The node lease's TTL: a dead node's leaderships move after at most this long. */
-export const DEFAULT_LEASE_TTL_SEC = 10;
+export const DEFAULT_LEASE_TTL_SEC = 4;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const REJOIN_RETRY_MS = 1_000;
 
