@@ -16,11 +16,12 @@
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { sleep } from '../async.js';
 import type { SpawnedBroker } from '../broker.js';
-import { ETCD_HOST, loopbackHosts, netnsHosts, NODE_NAMES as NAMES, TestCluster } from '../cluster.js';
+import { ETCD_HOST, loopbackHosts, netnsHosts, NODE_NAMES as NAMES, TestCluster, type LeaderSeen } from '../cluster.js';
 import { TEST_LEASE_TTL_SEC } from '../etcd.js';
 import { kafkaErrorTypes } from '../kafka.js';
 import { check, recordsOnDisk, type Acked, type CheckResult } from './checker.js';
 import { seededRandom } from '../../../src/util/random.js';
+import { amqpRun, type AmqpRunResult } from './amqp.js';
 
 export interface RunOptions {
   readonly seed: number;
@@ -41,6 +42,8 @@ export interface RunOptions {
   readonly network?: 'loopback' | 'netns';
   /** The faults of each round (the default: the process faults, and on netns the network ones too). */
   readonly faults?: readonly Fault[];
+  /** Kafka producers on a replicated topic (the default), or amqplib publishers on a quorum queue (amqp.ts). */
+  readonly workload?: 'kafka' | 'amqp';
 }
 
 /**
@@ -125,7 +128,7 @@ function kafkaOf(bootstrap: readonly string[]): Kafka {
   });
 }
 
-async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
+export async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (await cond()) return true;
@@ -134,11 +137,16 @@ async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<boolea
   return false;
 }
 
-/** Runs the whole thing: cluster, topic, producers, nemesis, heal, checker. Always tears down. */
-export async function jepsenRun(o: RunOptions): Promise<RunResult> {
+/** Runs the whole thing: cluster, topic (or queue), producers, nemesis, heal, checker. Always tears down. */
+export async function jepsenRun(o: RunOptions & { readonly workload: 'amqp' }): Promise<AmqpRunResult>;
+export async function jepsenRun(o: RunOptions & { readonly workload?: 'kafka' }): Promise<RunResult>;
+export async function jepsenRun(o: RunOptions): Promise<RunResult | AmqpRunResult> {
+  return o.workload === 'amqp' ? amqpRun(o) : kafkaRun(o);
+}
+
+async function kafkaRun(o: RunOptions): Promise<RunResult> {
   const log = o.log ?? (() => undefined);
   const rand = seededRandom(o.seed);
-  const between = (lo: number, hi: number): number => Math.round(lo + rand() * (hi - lo));
   const partitions = o.partitions ?? 2;
   const producerCount = o.producers ?? 4;
   const topic = `jepsen-${o.seed}-${Date.now().toString(36)}`;
@@ -198,77 +206,19 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
     const workers = Array.from({ length: producerCount }, (_, w) => worker(w));
 
     // The nemesis: a seeded order of faults, each on the leader of a seeded partition.
-    const events: NemesisEvent[] = [];
-    const until = Date.now() + o.seconds * 1000;
-    const hardUntil = Date.now() + o.seconds * 4000;
-    const wanted = (o.minRounds ?? 0) * faults.length;
-    const kinds: Fault[] = [];
-    while (Date.now() < until || (events.length < wanted && Date.now() < hardUntil)) {
-      await sleep(between(500, 2000));
-      // Each round has every fault once, in a seeded order.
-      if (kinds.length === 0) kinds.push(...faults.map((k) => [rand(), k] as const).sort((a, b) => a[0] - b[0]).map(([, k]) => k));
-      const kind = kinds.shift() ?? 'kill';
-      const partition = Math.floor(rand() * partitions);
-      const leaders = await cluster.leaders(topic);
-      const leader = leaders.get(partition);
-      const target = leader?.node ?? NAMES[Math.floor(rand() * NAMES.length)];
-      // Long enough, often, for the lease to lapse (a failover); sometimes shorter than the TTL.
-      // Network faults last past the lag limit (the TTL) often enough to shrink an ISR.
-      const downMs = NETWORK_FAULTS.includes(kind) ? between(TTL_MS / 2, TTL_MS * 3) : between(TTL_MS / 4, TTL_MS * 2.5);
-      const node = cluster.nodes.get(target);
-      const others = NAMES.filter((n) => n !== target && cluster.up(n));
-      const second = others[Math.floor(rand() * others.length)];
-      if (node === undefined || !cluster.up(target) || ((kind === 'kill-two' || kind === 'one-way') && second === undefined)) continue;
-      const t0 = Date.now();
-      let failoverMs: number | undefined;
-      // A leader that keeps its lease (cut from its peers only, one way, slow) is not expected to
-      // fail over: watch for one during the fault only.
-      const keepsLease = kind === 'partition-peers' || kind === 'one-way' || kind === 'slow';
-      const watchFailover = (async () => {
-        if (leader === undefined) return;
-        const moved = await waitFor(async () => {
-          const now = (await cluster.leaders(topic)).get(partition);
-          return now !== undefined && now.epoch > leader.epoch;
-        }, keepsLease ? downMs : downMs + TTL_MS * 3);
-        if (moved) failoverMs = Date.now() - t0;
-      })();
-      let network: { isrMin?: number; stepDownMs?: number; how?: string } = {};
-      if (kind === 'kill') {
-        await node.kill('SIGKILL');
-        await sleep(downMs);
-        await Promise.race([watchFailover, sleep(TTL_MS * 2)]);
-        await cluster.spawn(target);
-      } else if (kind === 'kill-two') {
-        await Promise.all([node.kill('SIGKILL'), cluster.nodes.get(second)?.kill('SIGKILL')]);
-        await sleep(downMs);
-        await Promise.race([watchFailover, sleep(TTL_MS * 2)]);
-        await cluster.spawn(target);
-        await cluster.spawn(second);
-      } else if (kind === 'pause') {
-        node.process.kill('SIGSTOP');
-        cluster.paused.add(target);
-        await sleep(downMs);
-        node.process.kill('SIGCONT');
-        cluster.paused.delete(target);
-      } else {
-        network = await networkFault(cluster, { kind, target, second: second ?? '', node, topic, partition, downMs });
-      }
-      await watchFailover;
-      const event: NemesisEvent = { kind, node: kind === 'kill-two' || kind === 'one-way' ? `${target}${kind === 'one-way' ? '<-' : '+'}${second}` : target, partition: leader === undefined ? -1 : partition, downMs, failoverMs, ...network };
-      events.push(event);
-      const detail = [
-        network.how,
-        network.stepDownMs !== undefined ? `stepped down after ${network.stepDownMs} ms` : undefined,
-        network.isrMin !== undefined ? `ISR down to ${network.isrMin}` : undefined,
-      ].filter((d) => d !== undefined).map((d) => `; ${d}`).join('');
-      log(`nemesis: ${kind} ${event.node} (leader of ${topic}-${partition}${leader === undefined ? ': none' : ` epoch ${leader.epoch}`}) for ${downMs} ms; new leader after ${failoverMs ?? '-'} ms${detail}`);
-      // Unless faults overlap, let the ISR recover first, so each one hits a whole cluster.
-      if (o.overlap !== true) {
-        const w0 = Date.now();
-        const whole = await waitFor(full, 20_000);
-        log(`  every ISR whole again ${whole ? `${Date.now() - w0} ms after the fault ended` : 'NOT within 20 s'}`);
-      }
-    }
+    const partitionTarget: NemesisTarget = {
+      resources: partitions,
+      label: (p) => `${topic}-${p}`,
+      leader: async (p) => (await cluster.leaders(topic)).get(p),
+      moved: async (p, was) => {
+        const now = (await cluster.leaders(topic)).get(p);
+        return now !== undefined && now.epoch > was.epoch;
+      },
+      whole: full,
+      wholeName: 'every ISR',
+      topic,
+    };
+    const events = await nemesis(cluster, o, rand, faults, partitionTarget);
     running = false;
     await Promise.all(workers);
 
@@ -290,6 +240,98 @@ export async function jepsenRun(o: RunOptions): Promise<RunResult> {
     await cluster.stop().catch(() => undefined);
     await cluster.removeData();
   }
+}
+
+/** What the nemesis aims at: a topic's partitions (their leaders), or a quorum queue (one resource). */
+export interface NemesisTarget {
+  /** How many resources to pick from (a topic's partitions; 1 for a queue). */
+  readonly resources: number;
+  /** A resource's name in the progress lines. */
+  label(i: number): string;
+  /** Its leader now (undefined: none, or nobody could say). */
+  leader(i: number): Promise<LeaderSeen | undefined>;
+  /** Whether a leader other than `was` leads it now. */
+  moved(i: number, was: LeaderSeen): Promise<boolean>;
+  /** Whether every replica is back (waited for between faults unless they overlap). */
+  whole(): Promise<boolean>;
+  /** What whole() waits for, in the progress lines. */
+  readonly wholeName: string;
+  /** The topic the network faults watch the ISR of. */
+  readonly topic: string;
+}
+
+/** The seeded nemesis: faults in a seeded order, each on the leader of a seeded resource, until the run's time is up. */
+export async function nemesis(cluster: TestCluster, o: RunOptions, rand: () => number, faults: readonly Fault[], aim: NemesisTarget): Promise<NemesisEvent[]> {
+  const log = o.log ?? (() => undefined);
+  const between = (lo: number, hi: number): number => Math.round(lo + rand() * (hi - lo));
+  const events: NemesisEvent[] = [];
+  const until = Date.now() + o.seconds * 1000;
+  const hardUntil = Date.now() + o.seconds * 4000;
+  const wanted = (o.minRounds ?? 0) * faults.length;
+  const kinds: Fault[] = [];
+  while (Date.now() < until || (events.length < wanted && Date.now() < hardUntil)) {
+    await sleep(between(500, 2000));
+    // Each round has every fault once, in a seeded order.
+    if (kinds.length === 0) kinds.push(...faults.map((k) => [rand(), k] as const).sort((a, b) => a[0] - b[0]).map(([, k]) => k));
+    const kind = kinds.shift() ?? 'kill';
+    const partition = Math.floor(rand() * aim.resources);
+    const leader = await aim.leader(partition);
+    const target = leader?.node ?? NAMES[Math.floor(rand() * NAMES.length)];
+    // Long enough, often, for the lease to lapse (a failover); sometimes shorter than the TTL.
+    // Network faults last past the lag limit (the TTL) often enough to shrink an ISR.
+    const downMs = NETWORK_FAULTS.includes(kind) ? between(TTL_MS / 2, TTL_MS * 3) : between(TTL_MS / 4, TTL_MS * 2.5);
+    const node = cluster.nodes.get(target);
+    const others = NAMES.filter((n) => n !== target && cluster.up(n));
+    const second = others[Math.floor(rand() * others.length)];
+    if (node === undefined || !cluster.up(target) || ((kind === 'kill-two' || kind === 'one-way') && second === undefined)) continue;
+    const t0 = Date.now();
+    let failoverMs: number | undefined;
+    // A leader that keeps its lease (cut from its peers only, one way, slow) is not expected to
+    // fail over: watch for one during the fault only.
+    const keepsLease = kind === 'partition-peers' || kind === 'one-way' || kind === 'slow';
+    const watchFailover = (async () => {
+      if (leader === undefined) return;
+      const moved = await waitFor(() => aim.moved(partition, leader), keepsLease ? downMs : downMs + TTL_MS * 3);
+      if (moved) failoverMs = Date.now() - t0;
+    })();
+    let network: { isrMin?: number; stepDownMs?: number; how?: string } = {};
+    if (kind === 'kill') {
+      await node.kill('SIGKILL');
+      await sleep(downMs);
+      await Promise.race([watchFailover, sleep(TTL_MS * 2)]);
+      await cluster.spawn(target);
+    } else if (kind === 'kill-two') {
+      await Promise.all([node.kill('SIGKILL'), cluster.nodes.get(second)?.kill('SIGKILL')]);
+      await sleep(downMs);
+      await Promise.race([watchFailover, sleep(TTL_MS * 2)]);
+      await cluster.spawn(target);
+      await cluster.spawn(second);
+    } else if (kind === 'pause') {
+      node.process.kill('SIGSTOP');
+      cluster.paused.add(target);
+      await sleep(downMs);
+      node.process.kill('SIGCONT');
+      cluster.paused.delete(target);
+    } else {
+      network = await networkFault(cluster, { kind, target, second: second ?? '', node, topic: aim.topic, partition, downMs });
+    }
+    await watchFailover;
+    const event: NemesisEvent = { kind, node: kind === 'kill-two' || kind === 'one-way' ? `${target}${kind === 'one-way' ? '<-' : '+'}${second}` : target, partition: leader === undefined ? -1 : partition, downMs, failoverMs, ...network };
+    events.push(event);
+    const detail = [
+      network.how,
+      network.stepDownMs !== undefined ? `stepped down after ${network.stepDownMs} ms` : undefined,
+      network.isrMin !== undefined ? `ISR down to ${network.isrMin}` : undefined,
+    ].filter((d) => d !== undefined).map((d) => `; ${d}`).join('');
+    log(`nemesis: ${kind} ${event.node} (leader of ${aim.label(partition)}${leader === undefined ? ': none' : ` epoch ${leader.epoch}`}) for ${downMs} ms; new leader after ${failoverMs ?? '-'} ms${detail}`);
+    // Unless faults overlap, let every replica recover first, so each one hits a whole cluster.
+    if (o.overlap !== true) {
+      const w0 = Date.now();
+      const whole = await waitFor(() => aim.whole(), 20_000);
+      log(`  ${aim.wholeName} whole again ${whole ? `${Date.now() - w0} ms after the fault ended` : 'NOT within 20 s'}`);
+    }
+  }
+  return events;
 }
 
 interface NetworkFault {
@@ -347,15 +389,12 @@ async function networkFault(cluster: TestCluster, f: NetworkFault): Promise<{ is
 
 /** The run's figures, one line each. */
 export function summary(r: RunResult): string[] {
-  const failovers = r.events.map((e) => e.failoverMs).filter((m): m is number => m !== undefined).sort((a, b) => a - b);
-  const pct = (q: number): string => (failovers.length === 0 ? '-' : `${failovers[Math.min(failovers.length - 1, Math.floor(q * failovers.length))]} ms`);
-  const counts = Object.entries(FAULT_NAMES).map(([k, name]) => [name, r.events.filter((e) => e.kind === k).length] as const).filter(([, n]) => n > 0);
   const stepDowns = r.events.map((e) => e.stepDownMs).filter((m): m is number => m !== undefined);
   const isrMins = r.events.filter((e) => e.isrMin !== undefined).map((e) => `${e.kind} ${e.isrMin}`);
   return [
     `seed ${r.seed}, topic ${r.topic}`,
     `operations ${r.operations}, acknowledged ${r.acknowledged}, unacknowledged ${r.unacknowledged}`,
-    `nemesis events ${r.events.length} (${counts.map(([name, n]) => `${name} ${n}`).join(', ')}), failovers ${failovers.length}: min ${pct(0)}, median ${pct(0.5)}, max ${pct(1)}`,
+    nemesisLine(r.events),
     ...(stepDowns.length > 0 ? [`partitioned leaders stepped down after ${stepDowns.join(', ')} ms`] : []),
     ...(isrMins.length > 0 ? [`smallest ISR during network faults: ${isrMins.join(', ')}`] : []),
     `sends failed for good, by error: ${JSON.stringify(r.failures)}`,
@@ -363,4 +402,12 @@ export function summary(r: RunResult): string[] {
     `duplicates ${r.check.duplicates} (idempotent producers' ${r.check.idempotentDuplicates}), unacknowledged sends present ${r.check.unackedPresent}, log ends ${JSON.stringify(r.check.logEnds)}`,
     ...r.check.problems.map((p) => `problem: ${p}`),
   ];
+}
+
+/** The nemesis events by kind, and the failover times. */
+export function nemesisLine(events: readonly NemesisEvent[]): string {
+  const failovers = events.map((e) => e.failoverMs).filter((m): m is number => m !== undefined).sort((a, b) => a - b);
+  const pct = (q: number): string => (failovers.length === 0 ? '-' : `${failovers[Math.min(failovers.length - 1, Math.floor(q * failovers.length))]} ms`);
+  const counts = Object.entries(FAULT_NAMES).map(([k, name]) => [name, events.filter((e) => e.kind === k).length] as const).filter(([, n]) => n > 0);
+  return `nemesis events ${events.length} (${counts.map(([name, n]) => `${name} ${n}`).join(', ')}), failovers ${failovers.length}: min ${pct(0)}, median ${pct(0.5)}, max ${pct(1)}`;
 }
