@@ -183,7 +183,7 @@ export async function amqpRun(o: RunOptions): Promise<AmqpRunResult> {
     // The nemesis, on the queue's leader as /api/queues names it.
     const leaderOf = async (): Promise<LeaderSeen | undefined> => {
       const l = (await queueView(cluster, queue))?.leader;
-      return l === null || l === undefined ? undefined : { node: l, epoch: 0 };
+      return l === null || l === undefined ? undefined : { node: l, epoch: -1 };
     };
     const events = await nemesis(cluster, o, rand, faults, {
       resources: 1,

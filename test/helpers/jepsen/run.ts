@@ -215,7 +215,7 @@ async function kafkaRun(o: RunOptions): Promise<RunResult> {
         return now !== undefined && now.epoch > was.epoch;
       },
       whole: full,
-      wholeName: 'every ISR',
+      wholeName: 'every ISR whole',
       topic,
     };
     const events = await nemesis(cluster, o, rand, faults, partitionTarget);
@@ -248,7 +248,7 @@ export interface NemesisTarget {
   readonly resources: number;
   /** A resource's name in the progress lines. */
   label(i: number): string;
-  /** Its leader now (undefined: none, or nobody could say). */
+  /** Its leader now (undefined: none, or nobody could say; epoch -1: not known). */
   leader(i: number): Promise<LeaderSeen | undefined>;
   /** Whether a leader other than `was` leads it now. */
   moved(i: number, was: LeaderSeen): Promise<boolean>;
@@ -323,12 +323,12 @@ export async function nemesis(cluster: TestCluster, o: RunOptions, rand: () => n
       network.stepDownMs !== undefined ? `stepped down after ${network.stepDownMs} ms` : undefined,
       network.isrMin !== undefined ? `ISR down to ${network.isrMin}` : undefined,
     ].filter((d) => d !== undefined).map((d) => `; ${d}`).join('');
-    log(`nemesis: ${kind} ${event.node} (leader of ${aim.label(partition)}${leader === undefined ? ': none' : ` epoch ${leader.epoch}`}) for ${downMs} ms; new leader after ${failoverMs ?? '-'} ms${detail}`);
+    log(`nemesis: ${kind} ${event.node} (leader of ${aim.label(partition)}${leader === undefined ? ': none' : leader.epoch >= 0 ? ` epoch ${leader.epoch}` : ''}) for ${downMs} ms; new leader after ${failoverMs ?? '-'} ms${detail}`);
     // Unless faults overlap, let every replica recover first, so each one hits a whole cluster.
     if (o.overlap !== true) {
       const w0 = Date.now();
       const whole = await waitFor(() => aim.whole(), 20_000);
-      log(`  ${aim.wholeName} whole again ${whole ? `${Date.now() - w0} ms after the fault ended` : 'NOT within 20 s'}`);
+      log(`  ${aim.wholeName} again ${whole ? `${Date.now() - w0} ms after the fault ended` : 'NOT within 20 s'}`);
     }
   }
   return events;
