@@ -352,7 +352,7 @@ export class AmqpChannel implements DeliverySink {
         this.grant.purge(this.queueName(m.queue));
         const purgeHome = this.remoteHome(this.queueName(m.queue));
         if (purgeHome !== undefined) {
-          return this.atHome(purgeHome, (ch) => ch.queuePurge(this.queueName(m.queue))).then((messageCount) => {
+          return this.atHome(purgeHome, this.queueName(m.queue), (ch) => ch.queuePurge(this.queueName(m.queue))).then((messageCount) => {
             if (!m.nowait) this.sendIfOpen({ name: 'queue.purge-ok', messageCount });
           });
         }
@@ -366,7 +366,7 @@ export class AmqpChannel implements DeliverySink {
         const home = this.remoteHome(name);
         // On the home: if-unused and if-empty are its to check; its delete reaches every node through etcd.
         if (home !== undefined) {
-          return this.atHome(home, (ch) => ch.queueDelete(name, { ifUnused: m.ifUnused, ifEmpty: m.ifEmpty }))
+          return this.atHome(home, name, (ch) => ch.queueDelete(name, { ifUnused: m.ifUnused, ifEmpty: m.ifEmpty }))
             .then((messageCount) => this.afterTopology(m.nowait, { name: 'queue.delete-ok', messageCount }));
         }
         return this.topology(
@@ -580,7 +580,7 @@ export class AmqpChannel implements DeliverySink {
     // A passive declare of a queue homed elsewhere answers the home's counts.
     if (home !== undefined && m.passive) {
       this.grant.queueDeclare(m.queue, true, undefined);
-      return this.atHome(home, (ch) => ch.queueDeclare(m.queue, { passive: true })).then((q) => {
+      return this.atHome(home, m.queue, (ch) => ch.queueDeclare(m.queue, { passive: true })).then((q) => {
         this.lastQueue = q.queue;
         if (!m.nowait) this.sendIfOpen({ name: 'queue.declare-ok', queue: q.queue, messageCount: q.messageCount, consumerCount: q.consumerCount });
       });
@@ -644,13 +644,15 @@ export class AmqpChannel implements DeliverySink {
     }
     // consume-ok before the first delivery: the relay holds deliveries until start().
     await this.relay?.qos(this.session.info().prefetchCount);
-    const start = await fromHome(this.relayed.consume(home, this.queueName(m.queue), tag, { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments }));
+    const queue = this.queueName(m.queue);
+    const start = await fromHome(this.relayed.consume(home, queue, tag, { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments }), { home, queue, vhost: this.vhost.name });
     if (!m.nowait) this.sendIfOpen({ name: 'basic.consume-ok', consumerTag: tag });
     start();
   }
 
   private async getAt(home: string, m: MethodOf<'basic.get'>): Promise<void> {
-    const r = await fromHome(this.relayed.get(home, this.queueName(m.queue), m.noAck));
+    const queue = this.queueName(m.queue);
+    const r = await fromHome(this.relayed.get(home, queue, m.noAck), { home, queue, vhost: this.vhost.name });
     if (this.released) return;
     if (r === undefined) {
       this.send({ name: 'basic.get-empty', clusterId: '' });
@@ -661,10 +663,11 @@ export class AmqpChannel implements DeliverySink {
   }
 
   /** One operation on a channel of its own to the home (a failure there closes only that channel). */
-  private async atHome<T>(home: string, op: (ch: Channel) => Promise<T>): Promise<T> {
-    const ch = await fromHome(this.relayed.channelTo(home));
+  private async atHome<T>(home: string, queue: string, op: (ch: Channel) => Promise<T>): Promise<T> {
+    const where = { home, queue, vhost: this.vhost.name };
+    const ch = await fromHome(this.relayed.channelTo(home), where);
     try {
-      return await fromHome(op(ch));
+      return await fromHome(op(ch), where);
     } finally {
       void ch.close().catch(() => undefined);
     }
@@ -678,7 +681,7 @@ export class AmqpChannel implements DeliverySink {
 }
 
 /** The home's refusal as this node's own (the same reply code and text); a lost link is 541. */
-async function fromHome<T>(p: Promise<T>): Promise<T> {
+async function fromHome<T>(p: Promise<T>, where: { home: string; queue: string; vhost: string }): Promise<T> {
   try {
     return await p;
   } catch (err) {
@@ -686,7 +689,8 @@ async function fromHome<T>(p: Promise<T>): Promise<T> {
       const text = err.message.slice(err.message.indexOf(`${err.replyCode} `) + String(err.replyCode).length + 1);
       throw new AmqpProtocolError(err.replyCode, text.replace(/^[A-Z_]+ - /, ''));
     }
-    throw new BrokerError('internal-error', `the queue's home node cannot be reached: ${(err as Error).message}`);
+    // RabbitMQ's answer for a queue whose node is down: a channel error, not a connection one.
+    throw new BrokerError('not-found', `home node '${where.home}' of durable queue '${where.queue}' in vhost '${where.vhost}' is down or inaccessible (${(err as Error).message})`);
   }
 }
 
