@@ -36,7 +36,7 @@ const HELP = `Usage: npm run bench:cluster -- [options]
   --failover-window N   the failover publisher's window (100)
   --failover-before S   seconds of publishing before the kill (3)
   --confirm-timeout S   the failover publisher gives a connection up after S seconds without a confirm (5)
-  --lease-ttl S         Wharf's --cluster-lease-ttl (10, its default)
+  --lease-ttl S         Wharf's --cluster-lease-ttl (4, its default)
   --wharf-cli PATH      run another build's dist/src/cli/main.js as the Wharf nodes (this build's by default)
   --data-dir-base DIR   where the nodes' data dirs go (the OS temp dir)
   --results-dir DIR     where the JSON goes (bench/results)
@@ -79,7 +79,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'failover-window': { type: 'string', default: '100' },
       'failover-before': { type: 'string', default: '3' },
       'confirm-timeout': { type: 'string', default: '5' },
-      'lease-ttl': { type: 'string', default: '10' },
+      'lease-ttl': { type: 'string', default: '4' },
       'wharf-cli': { type: 'string' },
       'data-dir-base': { type: 'string', default: tmpdir() },
       'results-dir': { type: 'string', default: DEFAULT_RESULTS_DIR },
