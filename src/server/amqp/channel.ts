@@ -126,7 +126,7 @@ export class AmqpChannel implements DeliverySink {
           this.conn.publishBudget.release(held);
         },
         (err: unknown) => {
-          this.conn.log.error('message store write failed, nacking publishes', { error: String(err) });
+          this.conn.log.error('cannot make publishes durable (the message store, the replication or the home node of a queue), nacking them', { error: String(err) });
           this.sendIfOpen({ name: 'basic.nack', deliveryTag: upTo, multiple: true, requeue: false });
           this.conn.publishBudget.release(held);
         },
