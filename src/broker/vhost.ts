@@ -480,13 +480,11 @@ export class Vhost {
     }
     ex.stats.publishOut++;
     // Routing names queues and stream queues alike; each kind is written its own way.
-    const split = splitTargets(targets);
-    const streams = split.streams;
+    const { queues: routed, streams } = splitTargets(targets);
     // Copies for queues homed on other nodes (a classic queue's home, a quorum queue's leader) go there.
-    const local = forwardRemote(this.name, split.replicated ? [...split.queues, ...split.replicated] : split.queues, stored, this.ctx);
+    const local = forwardRemote(this.name, routed, stored, this.ctx);
     const forwarded = local.forwarded;
-    const queues = split.replicated ? local.queues.filter((q) => q.journal === undefined) : local.queues;
-    const ledHere = split.replicated ? local.queues.filter((q) => q.journal !== undefined) : [];
+    const { plain: queues, replicated } = byJournal(local.queues);
     let out: PublishOutcome;
     if (forwarded) out = queues.length === 0 ? { queues: 0, needsSync: false, rejected: false } : this.enqueue(stored, queues, Date.now());
     else if (!streams) out = this.enqueue(stored, queues, Date.now());
@@ -500,7 +498,7 @@ export class Vhost {
       const streamWrite = streams ? Promise.all([forwarded.write, this.streamQueues.publish(streams, stored)]).then(() => undefined) : forwarded.write;
       out = { ...out, queues: out.queues + forwarded.count + (streams?.length ?? 0), streamWrite };
     }
-    if (ledHere.length > 0) out = this.publishReplicated(stored, ledHere, out);
+    if (replicated) out = this.publishReplicated(stored, replicated, out);
     return held.length === 0 ? out : { ...out, queues: out.queues + held.length, needsSync: out.needsSync || heldSync };
   }
 
@@ -517,10 +515,10 @@ export class Vhost {
     if (live.length === 0) return NOT_ROUTED;
     if (ex) ex.stats.publishOut++;
     // A replicated quorum queue takes it through its log (a forwarded copy, an SNS delivery), never straight in.
-    if (!live.some((q) => q.journal !== undefined)) return this.enqueue(input, live, Date.now());
-    const plain = live.filter((q) => q.journal === undefined);
+    const { plain, replicated } = byJournal(live);
+    if (!replicated) return this.enqueue(input, live, Date.now());
     const out = plain.length > 0 ? this.enqueue(input, plain, Date.now()) : { queues: 0, needsSync: false, rejected: false };
-    return this.publishReplicated(input, live.filter((q) => q.journal !== undefined), out);
+    return this.publishReplicated(input, replicated, out);
   }
 
   /** Checks a publish buffered by a transaction, so it fails now rather than at the commit (as RabbitMQ). */
@@ -574,7 +572,7 @@ export class Vhost {
    * Quorum queues in a cluster (Queue.journal set): the message goes to each one's replicated log
    * and into the queue once committed; the confirm waits for that as for a stream write. A full
    * queue with x-overflow reject-publish refuses it first. Throws (a channel error) when this node
-   * does not lead one of them: no forwarding yet.
+   * does not lead one of them (forwardRemote sends copies for a queue led elsewhere to its leader).
    */
   private publishReplicated(input: PublishInput, queues: readonly Queue[], out: PublishOutcome): PublishOutcome {
     const quorum = this.ctx.quorum?.();
@@ -845,16 +843,18 @@ export class Vhost {
 
 
 
-/** Routed destinations by kind; no copy in the common case of classic queues only. */
-function splitTargets(targets: readonly RouteTarget[]): { queues: readonly Queue[]; streams: Stream[] | undefined; replicated: Queue[] | undefined } {
+/** Routed destinations by kind; no copy in the common case of queues only. */
+function splitTargets(targets: readonly RouteTarget[]): { queues: readonly Queue[]; streams: Stream[] | undefined } {
   let streams: Stream[] | undefined;
-  let replicated: Queue[] | undefined;
-  for (const t of targets) {
-    if (t instanceof Stream) (streams ??= []).push(t);
-    else if (t.journal !== undefined) (replicated ??= []).push(t);
-  }
-  if (!streams && !replicated) return { queues: targets as readonly Queue[], streams, replicated };
-  return { queues: targets.filter((t): t is Queue => t instanceof Queue && t.journal === undefined), streams, replicated };
+  for (const t of targets) if (t instanceof Stream) (streams ??= []).push(t);
+  if (!streams) return { queues: targets as readonly Queue[], streams };
+  return { queues: targets.filter((t): t is Queue => t instanceof Queue), streams };
+}
+
+/** Queues held here: quorum queues of a cluster (Queue.journal set) apart; no copy when there are none. */
+function byJournal(queues: readonly Queue[]): { plain: readonly Queue[]; replicated: Queue[] | undefined } {
+  if (!queues.some((q) => q.journal !== undefined)) return { plain: queues, replicated: undefined };
+  return { plain: queues.filter((q) => q.journal === undefined), replicated: queues.filter((q) => q.journal !== undefined) };
 }
 
 function sameArgValue(a: unknown, b: unknown): boolean {

@@ -40,7 +40,7 @@ export interface QueueReplication {
   declared(vhost: Vhost, q: Queue): Promise<void>;
   /** queue.delete on this node: the log goes, and the queue with it on every node. */
   deleted(vhost: Vhost, name: string): Promise<void>;
-  /** Throws unless this node leads the queue and has replayed its log (no forwarding yet). */
+  /** Throws unless this node leads the queue and has replayed its log (clients elsewhere are forwarded to it). */
   checkServing(q: Queue): void;
   /** A publish routed to the queue: resolves once committed and in the queue (a confirm waits for it). */
   publish(q: Queue, input: PublishInput): Promise<void>;
