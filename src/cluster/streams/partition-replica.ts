@@ -79,6 +79,7 @@ export class PartitionReplica {
   constructor(
     readonly self: string,
     readonly path: string,
+    readonly vhost: string,
     readonly stream: string,
     readonly index: number,
     replicas: readonly string[],

@@ -256,7 +256,7 @@ export class StreamReplicas implements StreamReplication {
         },
         history: () => this.history(resource),
       };
-      const replica = new PartitionReplica(self, path, placement.name, i, placement.replicas[i], host, this.logger);
+      const replica = new PartitionReplica(self, path, placement.vhost, placement.name, i, placement.replicas[i], host, this.logger);
       const isr = this.pendingIsr.get(path);
       if (isr !== undefined) replica.isr = isr;
       this.pendingIsr.delete(path);
@@ -377,7 +377,7 @@ export class StreamReplicas implements StreamReplication {
       if (leader.node === self) continue; // a term of this node that is ending
       const at = splitAddress(view.live.get(leader.node)?.addresses[this.o.protocol]);
       if (at === undefined) continue;
-      p.follow({ node: leader.node, epoch: leader.epoch, ...at }, this.o.sessions, this.selfId);
+      p.follow({ node: leader.node, epoch: leader.epoch, ...at }, () => this.o.sessions(p.vhost), this.selfId);
     }
   }
 
