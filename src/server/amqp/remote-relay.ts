@@ -22,11 +22,23 @@ export interface RelayHost {
 interface Link {
   readonly channel: Promise<Channel>;
   readonly consumers: Set<string>;
+  /** tx.select on this link channel, once the client channel's first commit needed it. */
+  tx?: Promise<void>;
 }
 
 interface Delivery {
   readonly home: string;
   readonly remoteTag: number;
+  /** A stream queue's delivery (a relayed stream consumer): its name. */
+  readonly stream?: string;
+}
+
+/** A settlement a transaction holds: sent to the home, in a transaction there, at the client's tx.commit. */
+interface TxSettle {
+  readonly tag: number;
+  readonly d: Delivery;
+  readonly how: 'ack' | 'requeue' | 'reject';
+  readonly link: Link | undefined;
 }
 
 export class RemoteRelay {
@@ -37,6 +49,8 @@ export class RemoteRelay {
   private prefetch = 0;
   /** Tags of relayed deliveries whose home went away: settling them is moot, not an error. */
   private readonly gone = new Set<number>();
+  /** A transactional client channel (tx.select): settlements held until txCommit, with the link they belong to. */
+  private tx: TxSettle[] | undefined;
 
   constructor(private readonly host: RelayHost) {}
 
@@ -45,7 +59,7 @@ export class RemoteRelay {
    * called once the client has its consume-ok: the home may deliver ready messages in the same
    * read as its own consume-ok, and a client must never see a delivery for a tag it does not know.
    */
-  async consume(home: string, queue: string, tag: string, o: { noAck: boolean; exclusive: boolean; args: FieldTable }): Promise<() => void> {
+  async consume(home: string, queue: string, tag: string, o: { noAck: boolean; exclusive: boolean; args: FieldTable; stream?: boolean }): Promise<() => void> {
     const link = this.link(home);
     const ch = await link.channel;
     this.consumers.set(tag, home);
@@ -54,7 +68,7 @@ export class RemoteRelay {
     try {
       await ch.consume(queue, (d, body, header) => {
         const local = this.host.nextTag();
-        if (!o.noAck) this.deliveries.set(local, { home, remoteTag: d.deliveryTag });
+        if (!o.noAck) this.deliveries.set(local, o.stream === true ? { home, remoteTag: d.deliveryTag, stream: queue } : { home, remoteTag: d.deliveryTag });
         if (held !== undefined) held.push(() => this.host.deliver(tag, local, d, header, body));
         else this.host.deliver(tag, local, d, header, body);
       }, { noAck: o.noAck, exclusive: o.exclusive, consumerTag: tag, arguments: o.args });
@@ -93,6 +107,13 @@ export class RemoteRelay {
     return false;
   }
 
+  /** The stream queue of a relayed stream delivery this tag names (or, with `multiple`, one at or below it). */
+  streamOf(tag: number, multiple: boolean): string | undefined {
+    if (!multiple) return this.deliveries.get(tag)?.stream;
+    for (const [t, d] of this.deliveries) if ((tag === 0 || t <= tag) && d.stream !== undefined) return d.stream;
+    return undefined;
+  }
+
   /** basic.ack / basic.nack / basic.reject of relayed deliveries; false if none of them is relayed. */
   settle(tag: number, multiple: boolean, how: 'ack' | 'requeue' | 'reject'): boolean {
     if (!multiple && this.gone.delete(tag)) return true;
@@ -100,6 +121,10 @@ export class RemoteRelay {
     for (const t of tags) {
       const d = this.deliveries.get(t) as Delivery;
       this.deliveries.delete(t);
+      if (this.tx !== undefined) {
+        this.tx.push({ tag: t, d, how, link: this.links.get(d.home) });
+        continue;
+      }
       void this.links.get(d.home)?.channel.then((ch) => {
         if (how === 'ack') ch.ack(d.remoteTag);
         else ch.nack(d.remoteTag, false, how === 'requeue');
@@ -126,6 +151,7 @@ export class RemoteRelay {
   /** basic.recover: unacked relayed deliveries go back to their queues (redelivered). */
   async recover(): Promise<void> {
     this.deliveries.clear();
+    if (this.tx !== undefined) this.tx = [];
     for (const link of this.links.values()) await link.channel.then((ch) => ch.recover()).catch(() => undefined);
   }
 
@@ -140,6 +166,54 @@ export class RemoteRelay {
     this.deliveries.clear();
     this.gone.clear();
     this.consumers.clear();
+    if (this.tx !== undefined) this.tx = [];
+  }
+
+  // --- transactions (docs/cluster.md, "Transactions across nodes") ---------
+
+  /** The client channel is transactional: settlements wait for txCommit. */
+  txSelect(): void {
+    this.tx ??= [];
+  }
+
+  /**
+   * tx.commit: each home gets the settlements of its deliveries in a transaction of its own, on
+   * the link channel they came on (tx.select once, the acks, tx.commit); resolves once every home
+   * answered commit-ok. Rejects when a home is gone or refused (its deliveries stay unacked there,
+   * and it redelivers them); the other homes' commits stand: nothing is atomic across nodes.
+   */
+  async txCommit(): Promise<void> {
+    const held = this.tx ?? [];
+    if (this.tx !== undefined) this.tx = [];
+    const byLink = new Map<Link | undefined, TxSettle[]>();
+    for (const s of held) {
+      const list = byLink.get(s.link) ?? [];
+      list.push(s);
+      byLink.set(s.link, list);
+    }
+    const commits = [...byLink].map(async ([link, list]) => {
+      const home = list[0].d.home;
+      // A link lost since: its channel's deliveries are redelivered by the home, and another channel knows none of its tags.
+      if (link === undefined || this.links.get(home) !== link) throw new Error(`the link to node '${home}' closed before the commit`);
+      const ch = await link.channel;
+      link.tx ??= ch.txSelect();
+      await link.tx;
+      for (const s of list) {
+        if (s.how === 'ack') ch.ack(s.d.remoteTag);
+        else ch.nack(s.d.remoteTag, false, s.how === 'requeue');
+      }
+      await ch.txCommit();
+    });
+    const results = await Promise.allSettled(commits);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  }
+
+  /** tx.rollback: the held settlements are dropped; their deliveries are unacked again, under their tags. */
+  txRollback(): void {
+    const held = this.tx ?? [];
+    if (this.tx !== undefined) this.tx = [];
+    for (const s of held) if (this.links.get(s.d.home) === s.link) this.deliveries.set(s.tag, s.d);
   }
 
   private link(home: string): Link {
