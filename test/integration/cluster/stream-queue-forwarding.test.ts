@@ -189,6 +189,16 @@ describe('stream queues and transactions across nodes (three nodes)', () => {
     const text = (m: AMQPMessage): string => m.bodyToString() ?? '';
     assert.deepEqual((await got.waitFor(40)).map(text), first);
 
+    // On the other follower, where consumers start: an offset, the last chunk, the next message.
+    const starts = await clientsOf(publisher).channel();
+    await starts.prefetch(1000);
+    const { collector: fromOffset } = await consumeInto(starts, q, { arguments: { 'x-stream-offset': 30 } });
+    assert.deepEqual(bodies(await fromOffset.waitFor(10)), first.slice(30));
+    const { collector: fromLast } = await consumeInto(starts, q, { arguments: { 'x-stream-offset': 'last' } });
+    const lastChunk = bodies(await fromLast.waitFor(1));
+    assert.ok(first.includes(lastChunk[0]));
+    const { collector: fromNext } = await consumeInto(starts, q, { arguments: { 'x-stream-offset': 'next' } });
+
     await cluster.node(leader).kill('SIGKILL');
     const next = await leaderOf(q, leader);
     assert.ok(next === publisher || next === reader);
@@ -215,6 +225,10 @@ describe('stream queues and transactions across nodes (three nodes)', () => {
     assert.ok(all.includes(probes[probes.length - 1]), 'the confirmed probe was delivered');
     const offsets = got.items.map((m) => Number(m.properties.headers?.['x-stream-offset']));
     assert.ok(offsets.every((o, i) => i === 0 || o > offsets[i - 1]), 'offsets increase');
+
+    await waitUntil(() => fromNext.items.some((m) => m.content.toString() === 'b39'), 'the next-offset consumer has the second round', 30_000);
+    assert.ok(bodies(fromNext.items).every((b) => !b.startsWith('a')), '"next" starts after what was there');
+    assert.deepEqual(bodies(fromLast.items).slice(0, 40 - first.indexOf(lastChunk[0])), first.slice(first.indexOf(lastChunk[0])), '"last" starts at the last chunk');
 
     // A transaction publishing to a queue whose home is down: RabbitMQ's 406 "partial tx completion".
     const txch = await clientsOf(publisher).channel();
