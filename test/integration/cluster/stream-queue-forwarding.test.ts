@@ -4,7 +4,7 @@
 //
 // - A node holding no replica of a stream queue relays its consumers (and passive declares) to the
 //   leader and forwards its publishes there: confirmed, read from the first offset in order; what
-//   RabbitMQ refuses on a stream (nack, no prefetch) is refused the same way.
+//   RabbitMQ refuses on a stream (nack, no prefetch) is refused the same way; pika does the same.
 // - Transactions through a node that is not the queue's home: publishes land at tx.commit (and not
 //   at a rollback), acks of relayed deliveries are committed on the home (rolled back ones are not),
 //   a transactional publish into a stream led elsewhere is committed there.
@@ -22,8 +22,32 @@ import { assertReply, bodies, consumeInto, serverClose, tx } from '../../helpers
 import { NODE_NAMES, useCluster } from '../../helpers/cluster.js';
 import { etcdClient } from '../../helpers/etcd.js';
 import { ManagementApi } from '../../helpers/management.js';
+import { runPython } from '../../helpers/python-kafka.js';
 
 const LONG = { timeout: 180_000 } as const;
+
+/** pika: five publishes with confirms (a nack raises), then a consumer from the first offset, an ack each, until n. */
+const PIKA_STREAM = `
+import json, sys, pika
+url, q, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+conn = pika.BlockingConnection(pika.URLParameters(url))
+ch = conn.channel()
+ch.confirm_delivery()
+for i in range(5):
+    ch.basic_publish('', q, ('p%d' % i).encode(), pika.BasicProperties(delivery_mode=2))
+ch.basic_qos(prefetch_count=5)
+got = []
+for method, props, body in ch.consume(q, arguments={'x-stream-offset': 'first'}, inactivity_timeout=30):
+    if method is None:
+        break
+    got.append([body.decode(), props.headers.get('x-stream-offset')])
+    ch.basic_ack(method.delivery_tag)
+    if len(got) == n:
+        break
+ch.cancel()
+conn.close()
+print(json.dumps({'got': got}))
+`;
 const STREAM = { durable: true, arguments: { 'x-queue-type': 'stream' } } as const;
 
 describe('stream queues and transactions across nodes (three nodes)', () => {
@@ -105,6 +129,10 @@ describe('stream queues and transactions across nodes (three nodes)', () => {
     const closed = serverClose(conn);
     ch.nack(last);
     assertReply(await closed, 540, /basic.nack and basic.reject not supported by stream queues/);
+
+    // Python's pika (Debian's python3-pika) on the same node: publishes confirmed, a consumer from the first offset.
+    const r = await runPython(PIKA_STREAM, [cluster.node(outsider).url, q, '26']);
+    assert.deepEqual(r.got, [...sent, 'o20', 'p0', 'p1', 'p2', 'p3', 'p4'].map((b, i) => [b, i]));
   });
 
   it('transactions through a node that is not the home: publishes land at commit, relayed acks are committed on the home', LONG, async () => {
