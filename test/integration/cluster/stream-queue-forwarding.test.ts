@@ -87,7 +87,7 @@ describe('stream queues and transactions across nodes (three nodes)', () => {
   it('a node with no replica: consumers relayed to the leader, publishes forwarded and confirmed, RabbitMQ\'s refusals kept', LONG, async () => {
     const q = 'sq-outside';
     await (await clientsOf('n1').channel()).assertQueue(q, { ...STREAM, arguments: { ...STREAM.arguments, 'x-initial-cluster-size': 2 } });
-    const leader = await leaderOf(q);
+    await leaderOf(q);
     const etcd = etcdClient(cluster.etcd);
     const placement = JSON.parse((await etcd.get(`/wharf/wharf/meta/streams/%2F/${q}`).string()) ?? '{}') as { replicas: string[][] };
     etcd.close();
@@ -122,10 +122,17 @@ describe('stream queues and transactions across nodes (three nodes)', () => {
     assert.deepEqual(got.map((m) => Number(m.properties.headers?.['x-stream-offset'])), sent.map((_, i) => i));
     assert.ok(got.every((m) => m.fields.routingKey === q));
 
-    // A stream delivery cannot be nacked (RabbitMQ: 540, a connection error), relayed or not.
-    await confirmed(await clientsOf(leader).confirmChannel(), q, ['o20']);
+    // Routed by an exchange on the outsider (a binding there): forwarded with its exchange and routing key.
+    const viaExchange = await clientsOf(outsider).confirmChannel();
+    await viaExchange.bindQueue(q, 'amq.topic', 'sq.#');
+    viaExchange.publish('amq.topic', 'sq.x', Buffer.from('o20'), { persistent: true });
+    await viaExchange.waitForConfirms();
     const last = (await collector.waitFor(21))[20];
     assert.equal(last.content.toString(), 'o20');
+    assert.equal(last.fields.exchange, 'amq.topic');
+    assert.equal(last.fields.routingKey, 'sq.x');
+
+    // A stream delivery cannot be nacked (RabbitMQ: 540, a connection error), relayed or not.
     const closed = serverClose(conn);
     ch.nack(last);
     assertReply(await closed, 540, /basic.nack and basic.reject not supported by stream queues/);
