@@ -183,6 +183,36 @@ describe('stream queues and transactions across nodes (three nodes)', () => {
     assert.ok(four.every((m) => m.fields.redelivered));
     for (const m of four) again.ack(m);
 
+    // A quorum queue: a transaction on a node that does not lead it publishes three (each committed
+    // by the queue's log before commit-ok) and, on another such node, acks them.
+    const qq = 'tx-quorum';
+    await (await clientsOf('n1').channel()).assertQueue(qq, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    let qLeader = '';
+    await waitUntil(async () => {
+      const r = await api('n1').get(`/api/queues/%2F/${qq}`);
+      qLeader = r.status === 200 ? (r.json<{ leader: string | null }>().leader ?? '') : '';
+      return qLeader !== '';
+    }, `${qq} has a leader`, 30_000);
+    const [qpub, qcons] = NODE_NAMES.filter((n) => n !== qLeader);
+    await knownOn(qpub, qq);
+    await knownOn(qcons, qq);
+    const qch = await clientsOf(qpub).channel();
+    await tx.select(qch);
+    for (let i = 0; i < 3; i++) qch.sendToQueue(qq, Buffer.from(`q${i}`), { persistent: true });
+    await tx.commit(qch);
+    const onLeader = await clientsOf(qLeader).channel();
+    assert.equal((await onLeader.checkQueue(qq)).messageCount, 3);
+    const qack = await clientsOf(qcons).channel();
+    await qack.prefetch(10);
+    await tx.select(qack);
+    const { collector: qgot } = await consumeInto(qack, qq);
+    const three = await qgot.waitFor(3);
+    assert.deepEqual(bodies(three), ['q0', 'q1', 'q2']);
+    qack.ack(three[2], true);
+    await tx.commit(qack);
+    const onLeaderApi = (await api(qLeader).get(`/api/queues/%2F/${qq}`)).json<{ messages: number }>();
+    assert.equal(onLeaderApi.messages, 0, 'commit-ok comes once the acks removed them on the leader (ready and unacked)');
+
     // @cloudamqp/amqp-client: a transactional publish into a stream queue led by another node.
     const sq = 'sq-tx';
     await (await clientsOf('n1').channel()).assertQueue(sq, STREAM);
