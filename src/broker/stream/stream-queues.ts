@@ -146,7 +146,8 @@ export class StreamQueues {
   readerElsewhere(name: string): string | undefined {
     const r = this.replication();
     const role = this.get(name) === undefined ? undefined : r?.role(this.vhost, name, 0);
-    if (r === undefined || role === undefined || role.replicas.includes(r.selfId)) return undefined;
+    // No replicas known (a node still joining): it reads here once it knows the high watermark, as before it joined.
+    if (r === undefined || role === undefined || role.replicas.length === 0 || role.replicas.includes(r.selfId)) return undefined;
     if (role.leaderName === undefined || role.leaderId === r.selfId) throw noLeader(name, this.vhost);
     return role.leaderName;
   }
