@@ -37,10 +37,14 @@ export const loopbackHosts: Hosts = { address: () => '127.0.0.1', wrap: () => []
 /** Each node and etcd in a network namespace of its own on a private bridge (jepsen/netns.ts). */
 export function netnsHosts(nodes: readonly string[]): Hosts {
   const net = createNetwork([...nodes, ETCD_HOST]);
-  // The test process reaches the nodes from the bridge's address, not loopback: a user of its own.
+  // The test process reaches the nodes from the bridge's address, not loopback: a user of its own,
+  // with every permission on the default vhost (the AMQP workload publishes and consumes there).
   const dir = mkdtempSync(join(tmpdir(), 'wharf-jepsen-'));
   const definitions = join(dir, 'definitions.json');
-  writeFileSync(definitions, JSON.stringify({ users: [{ name: 'jepsen', password: 'jepsen', tags: 'administrator' }] }));
+  writeFileSync(definitions, JSON.stringify({
+    users: [{ name: 'jepsen', password: 'jepsen', tags: 'administrator' }],
+    permissions: [{ user: 'jepsen', vhost: '/', configure: '.*', write: '.*', read: '.*' }],
+  }));
   return {
     address: (h) => net.address(h),
     wrap: (h) => net.wrap(h),
@@ -91,6 +95,11 @@ export class TestCluster {
     const n = this.nodes.get(name);
     if (n === undefined) throw new Error(`no node ${name}`);
     return n;
+  }
+
+  /** An AMQP URL of the node, with the login the hosts take (guest only from loopback). */
+  amqpUrl(name: string): string {
+    return `amqp://${this.hosts.login}@${this.hosts.address(name)}:${this.node(name).port}`;
   }
 
   up(name: string): boolean {
