@@ -276,6 +276,7 @@ export async function amqpRun(o: RunOptions): Promise<AmqpRunResult> {
     log(`drained ${deliveries} deliveries in ${drainMs} ms`);
     const check = checkQueue(confirmed, unconfirmed, delivered);
     const quorumless = quorumlessAcks(events, timed);
+    if (check.lost > 0 || check.phantoms > 0 || quorumless.count > 0) log(`the check failed: the nodes' and etcd's logs are in ${await cluster.saveLogs(`amqp-${o.seed}`)}`);
     return { seed: o.seed, queue, operations, confirmed: confirmed.size, unconfirmed: unconfirmed.size, failures, events, delivered: deliveries, drainMs, check, quorumless };
   } finally {
     await cluster.stop().catch(() => undefined);

@@ -189,13 +189,14 @@ async function kafkaRun(o: RunOptions): Promise<RunResult> {
     const healMs = Date.now() - h0;
     log(`healed: ISR ${isrRecovered ? 'recovered' : 'NOT recovered'} after ${healMs} ms`);
     // The nodes stop (kill -9: what is acknowledged is on disk) and the checker reads their logs.
-    await cluster.stop();
+    await cluster.killAll();
     const replicas: Map<number, string>[][] = [];
     for (let p = 0; p < partitions; p++) {
       replicas.push(await Promise.all(NAMES.map((n) => recordsOnDisk(cluster.dirs.get(n) ?? '', topic, p))));
     }
     const result = check(replicas, acked, unacked, (v) => idempotentOf(Number(/^p(\d+)-/.exec(v)?.[1] ?? -1)));
     const quorumless = quorumlessAcks(events, timed);
+    if (result.lost > 0 || result.divergent > 0 || result.prefixGaps > 0 || quorumless.count > 0) log(`the check failed: the nodes' and etcd's logs are in ${await cluster.saveLogs(`kafka-${o.seed}`)}`);
     return { seed: o.seed, topic, operations, acknowledged: acked.length, unacknowledged: unacked.size, failures, events, isrRecovered, healMs, check: result, quorumless };
   } finally {
     await cluster.stop().catch(() => undefined);
