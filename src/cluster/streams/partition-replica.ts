@@ -272,11 +272,19 @@ export class PartitionReplica {
    */
   private async truncateDiverged(): Promise<void> {
     const p = this.host.partition();
-    if (p === undefined || p.logEndOffset === p.logStartOffset) return;
-    const lastBase = await p.lastBatchOffset('uncommitted');
-    const last = lastBase < p.logEndOffset ? (await p.read(lastBase, 1)).batches[0] : undefined;
-    const epoch = last === undefined ? -1 : last.readInt32BE(PARTITION_LEADER_EPOCH_AT);
-    const next = (await this.host.history()).find(([e]) => e > epoch);
+    if (p === undefined) return;
+    const history = await this.host.history();
+    let { epoch, base } = await lastEpochOf(p);
+    // An epoch the history no longer lists lost its leadership before any of its records was
+    // committed (withEpoch): its records here go, batch by batch, down to an epoch of the lineage
+    // (Kafka's follower truncates to its own end of the leader's epoch when the two differ).
+    while (epoch >= 0 && history.length > 0 && !history.some(([e]) => e === epoch)) {
+      this.logger.warn('this replica\'s last records are of a leader epoch that lost its leadership; truncating them', { partition: this.path, logEnd: p.logEndOffset, epoch, truncatedTo: base });
+      await p.truncateTo(base);
+      ({ epoch, base } = await lastEpochOf(p));
+    }
+    if (p.logEndOffset === p.logStartOffset) return;
+    const next = history.find(([e]) => e > epoch);
     // Not written under a replicated leader: nothing to match it against, so none of it is kept.
     const end = epoch < 0 ? p.logStartOffset : (next?.[1] ?? Number.POSITIVE_INFINITY);
     if (p.logEndOffset <= end) return;
@@ -408,4 +416,12 @@ export class PartitionReplica {
     }
     this.waiters = [];
   }
+}
+
+/** The leader epoch of the log's last batch and that batch's base offset (-1 and the log end: an empty log). */
+export async function lastEpochOf(p: Partition): Promise<{ epoch: number; base: number }> {
+  if (p.logEndOffset === p.logStartOffset) return { epoch: -1, base: p.logEndOffset };
+  const base = await p.lastBatchOffset('uncommitted');
+  const last = base < p.logEndOffset ? (await p.read(base, 1)).batches[0] : undefined;
+  return { epoch: last === undefined ? -1 : last.readInt32BE(PARTITION_LEADER_EPOCH_AT), base };
 }

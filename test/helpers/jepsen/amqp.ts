@@ -1,7 +1,8 @@
 // The AMQP workload of the Jepsen-style runs (docs/cluster.md, "Proving it"): a durable quorum
 // queue on three `wharf serve --cluster` nodes, amqplib publishers on confirm channels (one per
-// node to start with, each reconnecting to any live node after losing its connection) that record
-// every confirmed body and every publish left without a confirm, and the seeded nemesis
+// node to start with, each reconnecting to any live node after losing its connection), publishing
+// with `mandatory` (a body returned unroutable is not a confirmed one), that record every confirmed
+// body and every publish left without a confirm, and the seeded nemesis
 // (nemesis.ts) on the queue's leader, its log's leader: kill -9, SIGSTOP, etcd's kill -9 and
 // SIGSTOP and, with network: 'netns' (the clients in the root namespace reach the nodes over the
 // bridge, as the Kafka workload's do), the network faults, etcd cut off and the splits. After the
@@ -90,9 +91,9 @@ interface QueueView {
   readonly online: readonly string[];
 }
 
-/** The queue as /api/queues on a running node shows it (undefined when none can say). */
-async function queueView(cluster: TestCluster, queue: string): Promise<QueueView | undefined> {
-  const asked = cluster.names.find((n) => cluster.up(n));
+/** The queue as /api/queues on a node (the first running one unless named) shows it (undefined when it cannot say, or does not know the queue). */
+async function queueView(cluster: TestCluster, queue: string, on?: string): Promise<QueueView | undefined> {
+  const asked = on ?? cluster.names.find((n) => cluster.up(n));
   if (asked === undefined) return undefined;
   try {
     const res = await fetch(`http://${cluster.hosts.address(asked)}:${cluster.node(asked).httpPort}/api/queues/%2F/${encodeURIComponent(queue)}`, {
@@ -143,8 +144,13 @@ async function connectAny(cluster: TestCluster, from: number): Promise<{ conn: C
   throw new Error('no node took the connection');
 }
 
-/** Publishes one persistent body and waits for its confirm; the error says why not. */
-function publishOne(ch: ConfirmChannel, queue: string, body: string, lost: Promise<void>): Promise<string | undefined> {
+/**
+ * Publishes one persistent body, mandatory, and waits for its confirm; the error says why not. A
+ * body the node returned (basic.return: no queue of that name there, e.g. one whose declare has not
+ * reached it yet) is confirmed too, as RabbitMQ does, but it reached no queue: `returned` holds it
+ * (the return comes before the confirm, AMQP 0-9-1 and RabbitMQ's confirms).
+ */
+function publishOne(ch: ConfirmChannel, queue: string, body: string, lost: Promise<void>, returned: ReadonlySet<string>): Promise<string | undefined> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve('confirm timeout'), CONFIRM_WAIT_MS);
     const done = (why: string | undefined): void => {
@@ -153,7 +159,7 @@ function publishOne(ch: ConfirmChannel, queue: string, body: string, lost: Promi
     };
     void lost.then(() => done('connection lost'));
     try {
-      ch.sendToQueue(queue, Buffer.from(body), { persistent: true }, (err) => done(err === null || err === undefined ? undefined : 'nack'));
+      ch.sendToQueue(queue, Buffer.from(body), { persistent: true, mandatory: true }, (err) => done(err !== null && err !== undefined ? 'nack' : returned.has(body) ? 'returned (unroutable)' : undefined));
     } catch (err) {
       done((err as Error).name);
     }
@@ -174,9 +180,11 @@ export async function amqpRun(o: RunOptions): Promise<AmqpRunResult> {
     const ch = await first.conn.createChannel();
     await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     await first.conn.close();
+    // Every node knows the queue and its leader (a publish to a node that does not know it yet is returned), all in sync.
     const whole = async (): Promise<boolean> => {
-      const v = await queueView(cluster, queue);
-      return v !== undefined && v.leader !== null && v.online.length === NAMES.length && (await qlogIsr(cluster, queue)) === NAMES.length;
+      const views = await Promise.all(NAMES.map((n) => (cluster.up(n) ? queueView(cluster, queue, n) : undefined)));
+      const leader = views[0]?.leader;
+      return views.every((v) => v !== undefined && v.leader === leader && leader !== null && v.online.length === NAMES.length) && (await qlogIsr(cluster, queue)) === NAMES.length;
     };
     if (!(await waitFor(whole, 30_000))) throw new Error(`${queue}: no leader with three members online and in sync within 30 s`);
     log(`quorum queue ${queue}: three members online and in sync, leader ${(await queueView(cluster, queue))?.leader}; seed ${o.seed}`);
@@ -185,6 +193,7 @@ export async function amqpRun(o: RunOptions): Promise<AmqpRunResult> {
     const confirmed = new Set<string>();
     const timed: TimedAck[] = [];
     const unconfirmed = new Set<string>();
+    const returned = new Set<string>();
     const failures: Record<string, number> = {};
     let operations = 0;
     let running = true;
@@ -200,10 +209,11 @@ export async function amqpRun(o: RunOptions): Promise<AmqpRunResult> {
             const c = await connectAny(cluster, from);
             const confirmCh = await c.conn.createConfirmChannel();
             confirmCh.on('error', () => undefined);
+            confirmCh.on('return', (m: { content: Buffer }) => returned.add(m.content.toString()));
             link = { ...c, ch: confirmCh };
           }
           const startedAt = Date.now();
-          why = await publishOne(link.ch, queue, body, link.lost);
+          why = await publishOne(link.ch, queue, body, link.lost, returned);
           if (why === undefined) timed.push({ resource: 0, startedAt, ackedAt: Date.now(), what: body });
         } catch (err) {
           why = (err as Error).message;
