@@ -72,6 +72,10 @@ export class PartitionReplica {
   /** The follower loop's leader, while one runs. */
   private following: LeaderLink | undefined;
   private session: ReplicaSession | undefined;
+  /** The running fetch loop (it may still append or truncate after stopFollowing() until it ends). */
+  private fetching: Promise<void> | undefined;
+  /** Between winning an election and leading: follow() starts no fetch loop. */
+  private takingOver = false;
   private closed = false;
   /** The nodes that hold this partition; the first is the preferred leader (a reassignment changes them). */
   replicas: readonly string[];
@@ -119,6 +123,7 @@ export class PartitionReplica {
   /** This node became leader: start from the high watermark it knew, with the ISR etcd holds. */
   becomeLeader(term: Term, isr: readonly string[] | undefined, history: readonly (readonly [number, number])[]): void {
     this.stopFollowing();
+    this.takingOver = false;
     this.term = term;
     this.history = history;
     this.isr = isr !== undefined ? [...isr] : [...this.replicas];
@@ -244,19 +249,40 @@ export class PartitionReplica {
 
   /** Follower side: fetch from this leader until it changes (idempotent for the same leader). */
   follow(leader: LeaderLink, session: () => ReplicaSession, replicaId: number): void {
-    if (this.closed || this.leading) return;
+    if (this.closed || this.leading || this.takingOver) return;
     const f = this.following;
     if (f !== undefined && f.node === leader.node && f.epoch === leader.epoch && f.port === leader.port) return;
     this.stopFollowing();
     this.following = leader;
     this.session = session();
-    void this.fetchLoop(leader, this.session, replicaId);
+    const loop = this.fetchLoop(leader, this.session, replicaId).finally(() => {
+      if (this.fetching === loop) this.fetching = undefined;
+    });
+    this.fetching = loop;
   }
 
   stopFollowing(): void {
     this.following = undefined;
     this.session?.close();
     this.session = undefined;
+  }
+
+  /**
+   * Stops following and waits until the fetch loop has ended, so that the log is still when a new
+   * leader reads where its epoch begins: a fetch answer appended, or a truncation made, after that
+   * would leave the epoch's recorded start off its log (found by the Jepsen-style run: a replica
+   * that won an election while its fetch loop still truncated led with a log ending below its
+   * epoch's start, and a follower holding another leader's records there kept them).
+   */
+  async stopFollowingAndSettle(): Promise<void> {
+    this.takingOver = true;
+    this.stopFollowing();
+    await this.fetching?.catch(() => undefined);
+  }
+
+  /** The election this node won did not make it leader after all (resigned, failed): it may follow again. */
+  takeOverEnded(): void {
+    this.takingOver = false;
   }
 
   close(): void {

@@ -412,7 +412,9 @@ export class StreamReplicas implements StreamReplication {
       const term = await this.o.plane.campaign(resource);
       if (term === undefined) return;
       if (this.parts.get(p.path) !== p) return void term.resign(); // deleted while campaigning
-      // Before it takes a write: where this epoch begins, fenced, for followers to truncate against.
+      // Before it takes a write: where this epoch begins, fenced, for followers to truncate against,
+      // read once its own fetching (appends, truncations) has stopped.
+      await p.stopFollowingAndSettle();
       const log = this.o.broker.vhost(resource.vhost)?.streams.getAny(p.stream)?.partition(p.index);
       if (log === undefined) return void term.resign();
       const history = withEpoch(await this.history(resource), term.epoch, log.logEndOffset, (await lastEpochOf(log)).epoch);
@@ -424,7 +426,10 @@ export class StreamReplicas implements StreamReplication {
       this.reconcile();
     })()
       .catch((err: unknown) => this.logger.warn('partition campaign failed', { partition: p.path, error: (err as Error).message }))
-      .finally(() => this.campaigning.delete(p.path));
+      .finally(() => {
+        this.campaigning.delete(p.path);
+        p.takeOverEnded();
+      });
   }
 }
 

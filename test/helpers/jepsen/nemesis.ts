@@ -90,6 +90,8 @@ export interface NemesisEvent {
   readonly stepDownMs?: number;
   /** slow: what was done to the link; partition-kill: which node was killed. */
   readonly how?: string;
+  /** etcd's faults and network faults: how long the fault really held (past downMs when watching it was slow). */
+  readonly heldMs?: number;
   /**
    * A window (test-process clock) in which no acknowledgement may be given for a send started
    * inside it: from when the ISR was seen to hold the leader alone (LEADER_ALONE), or every node
@@ -221,6 +223,7 @@ export async function nemesis(cluster: TestCluster, o: NemesisOptions, rand: () 
     const event: NemesisEvent = { kind, node: who, partition: leader === undefined ? -1 : partition, downMs, failoverMs, ...seen };
     events.push(event);
     const detail = [
+      seen.heldMs !== undefined && seen.heldMs > downMs + 1000 ? `held ${seen.heldMs} ms` : undefined,
       seen.how,
       seen.stepDownMs !== undefined ? `stepped down after ${seen.stepDownMs} ms` : undefined,
       seen.isrMin !== undefined ? `ISR down to ${seen.isrMin}` : undefined,
@@ -238,7 +241,7 @@ export async function nemesis(cluster: TestCluster, o: NemesisOptions, rand: () 
 }
 
 /** What a fault of etcd's or of the network saw while it lasted. */
-type Seen = Pick<NemesisEvent, 'isrMin' | 'stepDownMs' | 'how' | 'quiet'>;
+type Seen = Pick<NemesisEvent, 'isrMin' | 'stepDownMs' | 'how' | 'quiet' | 'heldMs'>;
 
 interface HostFault {
   readonly kind: Fault;
@@ -332,7 +335,7 @@ async function hostFault(cluster: TestCluster, aim: NemesisTarget, f: HostFault)
     allResources: NO_LEASE_ANYWHERE.includes(f.kind),
     why: NO_LEASE_ANYWHERE.includes(f.kind) ? 'every node had lost its lease' : `the ISR held ${f.target} alone`,
   };
-  return { ...(isrMin !== undefined ? { isrMin } : {}), ...(stepDownMs !== undefined ? { stepDownMs } : {}), ...(how !== undefined ? { how } : {}), ...(quiet !== undefined ? { quiet } : {}) };
+  return { heldMs: healAt - t0, ...(isrMin !== undefined ? { isrMin } : {}), ...(stepDownMs !== undefined ? { stepDownMs } : {}), ...(how !== undefined ? { how } : {}), ...(quiet !== undefined ? { quiet } : {}) };
 }
 
 /** One acknowledgement (an acks=all produce response, a publisher confirm) and when its send began and ended. */
