@@ -298,18 +298,9 @@ export class PartitionReplica {
    */
   private async truncateDiverged(): Promise<void> {
     const p = this.host.partition();
-    if (p === undefined) return;
+    if (p === undefined || p.logEndOffset === p.logStartOffset) return;
+    const { epoch } = await lastEpochOf(p);
     const history = await this.host.history();
-    let { epoch, base } = await lastEpochOf(p);
-    // An epoch the history no longer lists lost its leadership before any of its records was
-    // committed (withEpoch): its records here go, batch by batch, down to an epoch of the lineage
-    // (Kafka's follower truncates to its own end of the leader's epoch when the two differ).
-    while (epoch >= 0 && history.length > 0 && !history.some(([e]) => e === epoch)) {
-      this.logger.warn('this replica\'s last records are of a leader epoch that lost its leadership; truncating them', { partition: this.path, logEnd: p.logEndOffset, epoch, truncatedTo: base });
-      await p.truncateTo(base);
-      ({ epoch, base } = await lastEpochOf(p));
-    }
-    if (p.logEndOffset === p.logStartOffset) return;
     const next = history.find(([e]) => e > epoch);
     // Not written under a replicated leader: nothing to match it against, so none of it is kept.
     const end = epoch < 0 ? p.logStartOffset : (next?.[1] ?? Number.POSITIVE_INFINITY);
@@ -445,7 +436,7 @@ export class PartitionReplica {
 }
 
 /** The leader epoch of the log's last batch and that batch's base offset (-1 and the log end: an empty log). */
-export async function lastEpochOf(p: Partition): Promise<{ epoch: number; base: number }> {
+async function lastEpochOf(p: Partition): Promise<{ epoch: number; base: number }> {
   if (p.logEndOffset === p.logStartOffset) return { epoch: -1, base: p.logEndOffset };
   const base = await p.lastBatchOffset('uncommitted');
   const last = base < p.logEndOffset ? (await p.read(base, 1)).batches[0] : undefined;

@@ -12,7 +12,7 @@ import type { Logger } from '../../util/logger.js';
 import type { ControlPlane } from '../control-plane.js';
 import { resourcePath, type Resource } from '../keys.js';
 import type { ReplicaSessionFactory } from './fetcher.js';
-import { lastEpochOf, PartitionReplica, type ReplicaHost } from './partition-replica.js';
+import { PartitionReplica, type ReplicaHost } from './partition-replica.js';
 import { DEFAULT_REPLICATION_FACTOR, nodeId, parseIsr, parsePlacement, place, placementKey, withEpoch, type StreamPlacement } from './placement.js';
 import { planMoves, type ReplicaMove, widened, withReplicas } from './reassign.js';
 
@@ -417,7 +417,7 @@ export class StreamReplicas implements StreamReplication {
       await p.stopFollowingAndSettle();
       const log = this.o.broker.vhost(resource.vhost)?.streams.getAny(p.stream)?.partition(p.index);
       if (log === undefined) return void term.resign();
-      const history = withEpoch(await this.history(resource), term.epoch, log.logEndOffset, (await lastEpochOf(log)).epoch);
+      const history = withEpoch(await this.history(resource), term.epoch, log.logEndOffset);
       await term.write('epochs', JSON.stringify(history));
       if (this.parts.get(p.path) !== p) return void term.resign();
       // The written ISR; the first tick drops the replicas whose nodes are down, in etcd first.
