@@ -72,10 +72,6 @@ export class PartitionReplica {
   /** The follower loop's leader, while one runs. */
   private following: LeaderLink | undefined;
   private session: ReplicaSession | undefined;
-  /** The running fetch loop (it may still append or truncate after stopFollowing() until it ends). */
-  private fetching: Promise<void> | undefined;
-  /** Between winning an election and leading: follow() starts no fetch loop. */
-  private takingOver = false;
   private closed = false;
   /** The nodes that hold this partition; the first is the preferred leader (a reassignment changes them). */
   replicas: readonly string[];
@@ -123,7 +119,6 @@ export class PartitionReplica {
   /** This node became leader: start from the high watermark it knew, with the ISR etcd holds. */
   becomeLeader(term: Term, isr: readonly string[] | undefined, history: readonly (readonly [number, number])[]): void {
     this.stopFollowing();
-    this.takingOver = false;
     this.term = term;
     this.history = history;
     this.isr = isr !== undefined ? [...isr] : [...this.replicas];
@@ -249,40 +244,19 @@ export class PartitionReplica {
 
   /** Follower side: fetch from this leader until it changes (idempotent for the same leader). */
   follow(leader: LeaderLink, session: () => ReplicaSession, replicaId: number): void {
-    if (this.closed || this.leading || this.takingOver) return;
+    if (this.closed || this.leading) return;
     const f = this.following;
     if (f !== undefined && f.node === leader.node && f.epoch === leader.epoch && f.port === leader.port) return;
     this.stopFollowing();
     this.following = leader;
     this.session = session();
-    const loop = this.fetchLoop(leader, this.session, replicaId).finally(() => {
-      if (this.fetching === loop) this.fetching = undefined;
-    });
-    this.fetching = loop;
+    void this.fetchLoop(leader, this.session, replicaId);
   }
 
   stopFollowing(): void {
     this.following = undefined;
     this.session?.close();
     this.session = undefined;
-  }
-
-  /**
-   * Stops following and waits until the fetch loop has ended, so that the log is still when a new
-   * leader reads where its epoch begins: a fetch answer appended, or a truncation made, after that
-   * would leave the epoch's recorded start off its log (found by the Jepsen-style run: a replica
-   * that won an election while its fetch loop still truncated led with a log ending below its
-   * epoch's start, and a follower holding another leader's records there kept them).
-   */
-  async stopFollowingAndSettle(): Promise<void> {
-    this.takingOver = true;
-    this.stopFollowing();
-    await this.fetching?.catch(() => undefined);
-  }
-
-  /** The election this node won did not make it leader after all (resigned, failed): it may follow again. */
-  takeOverEnded(): void {
-    this.takingOver = false;
   }
 
   close(): void {
@@ -299,9 +273,10 @@ export class PartitionReplica {
   private async truncateDiverged(): Promise<void> {
     const p = this.host.partition();
     if (p === undefined || p.logEndOffset === p.logStartOffset) return;
-    const { epoch } = await lastEpochOf(p);
-    const history = await this.host.history();
-    const next = history.find(([e]) => e > epoch);
+    const lastBase = await p.lastBatchOffset('uncommitted');
+    const last = lastBase < p.logEndOffset ? (await p.read(lastBase, 1)).batches[0] : undefined;
+    const epoch = last === undefined ? -1 : last.readInt32BE(PARTITION_LEADER_EPOCH_AT);
+    const next = (await this.host.history()).find(([e]) => e > epoch);
     // Not written under a replicated leader: nothing to match it against, so none of it is kept.
     const end = epoch < 0 ? p.logStartOffset : (next?.[1] ?? Number.POSITIVE_INFINITY);
     if (p.logEndOffset <= end) return;
@@ -433,12 +408,4 @@ export class PartitionReplica {
     }
     this.waiters = [];
   }
-}
-
-/** The leader epoch of the log's last batch and that batch's base offset (-1 and the log end: an empty log). */
-async function lastEpochOf(p: Partition): Promise<{ epoch: number; base: number }> {
-  if (p.logEndOffset === p.logStartOffset) return { epoch: -1, base: p.logEndOffset };
-  const base = await p.lastBatchOffset('uncommitted');
-  const last = base < p.logEndOffset ? (await p.read(base, 1)).batches[0] : undefined;
-  return { epoch: last === undefined ? -1 : last.readInt32BE(PARTITION_LEADER_EPOCH_AT), base };
 }

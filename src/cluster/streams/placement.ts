@@ -93,15 +93,3 @@ export function parseIsr(text: string): string[] | undefined {
     return undefined;
   }
 }
-
-/**
- * The leader epochs of a partition with their start offsets (state/<resource>/epochs) once a new
- * leader has taken `epoch` with its log ending at `start`: Kafka's LeaderEpochFileCache.assign,
- * which drops the entries at or past the new one's start. Such an entry is an epoch whose records
- * this leader never got (its leader lost the leadership before any was committed: a committed
- * record is on every in-sync replica, this one too); kept, it would tell a follower holding that
- * lost tail that its last epoch ends past the tail, and the tail would stay.
- */
-export function withEpoch(history: readonly (readonly [number, number])[], epoch: number, start: number): (readonly [number, number])[] {
-  return [...history.filter(([e, s]) => e < epoch && s < start), [epoch, start] as const];
-}

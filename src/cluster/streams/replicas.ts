@@ -13,7 +13,7 @@ import type { ControlPlane } from '../control-plane.js';
 import { resourcePath, type Resource } from '../keys.js';
 import type { ReplicaSessionFactory } from './fetcher.js';
 import { PartitionReplica, type ReplicaHost } from './partition-replica.js';
-import { DEFAULT_REPLICATION_FACTOR, nodeId, parseIsr, parsePlacement, place, placementKey, withEpoch, type StreamPlacement } from './placement.js';
+import { DEFAULT_REPLICATION_FACTOR, nodeId, parseIsr, parsePlacement, place, placementKey, type StreamPlacement } from './placement.js';
 import { planMoves, type ReplicaMove, widened, withReplicas } from './reassign.js';
 
 const TICK_MS = 250;
@@ -412,12 +412,10 @@ export class StreamReplicas implements StreamReplication {
       const term = await this.o.plane.campaign(resource);
       if (term === undefined) return;
       if (this.parts.get(p.path) !== p) return void term.resign(); // deleted while campaigning
-      // Before it takes a write: where this epoch begins, fenced, for followers to truncate against,
-      // read once its own fetching (appends, truncations) has stopped.
-      await p.stopFollowingAndSettle();
+      // Before it takes a write: where this epoch begins, fenced, for followers to truncate against.
       const log = this.o.broker.vhost(resource.vhost)?.streams.getAny(p.stream)?.partition(p.index);
       if (log === undefined) return void term.resign();
-      const history = withEpoch(await this.history(resource), term.epoch, log.logEndOffset);
+      const history = [...(await this.history(resource)), [term.epoch, log.logEndOffset] as const];
       await term.write('epochs', JSON.stringify(history));
       if (this.parts.get(p.path) !== p) return void term.resign();
       // The written ISR; the first tick drops the replicas whose nodes are down, in etcd first.
@@ -426,10 +424,7 @@ export class StreamReplicas implements StreamReplication {
       this.reconcile();
     })()
       .catch((err: unknown) => this.logger.warn('partition campaign failed', { partition: p.path, error: (err as Error).message }))
-      .finally(() => {
-        this.campaigning.delete(p.path);
-        p.takeOverEnded();
-      });
+      .finally(() => this.campaigning.delete(p.path));
   }
 }
 

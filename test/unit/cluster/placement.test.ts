@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nodeId, parseIsr, parsePlacement, place as placeShape, placementKey, withEpoch } from '../../../src/cluster/streams/placement.js';
+import { nodeId, parseIsr, parsePlacement, place as placeShape, placementKey } from '../../../src/cluster/streams/placement.js';
 
 const place = (vhost: string, name: string, partitions: number, factor: number, live: string[]): ReturnType<typeof placeShape> =>
   placeShape(vhost, { name, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions, configs: { 'retention.ms': '1000' } }, factor, live);
@@ -49,15 +49,5 @@ describe('stream placement', () => {
     assert.deepEqual(parseIsr('["n1","n2"]'), ['n1', 'n2']);
     assert.equal(parseIsr('[1]'), undefined);
     assert.equal(parseIsr('{'), undefined);
-  });
-
-  it("a new leader's epoch history keeps only its own lineage (Kafka's LeaderEpochFileCache.assign)", () => {
-    // Epoch 18's leader began at 2223 (it had epoch 17's record at 2222) and lost the leadership;
-    // epoch 19's began at 2222 without it: epoch 17 ends at 2222 in the surviving lineage.
-    assert.deepEqual(withEpoch([[16, 2000], [17, 2100], [18, 2223]], 19, 2222), [[16, 2000], [17, 2100], [19, 2222]]);
-    // An epoch that began exactly where this one begins has no record in it.
-    assert.deepEqual(withEpoch([[1, 0], [2, 50]], 3, 50), [[1, 0], [3, 50]]);
-    assert.deepEqual(withEpoch([], 1, 0), [[1, 0]]);
-    assert.deepEqual(withEpoch([[1, 0], [2, 50]], 3, 80), [[1, 0], [2, 50], [3, 80]]);
   });
 });
