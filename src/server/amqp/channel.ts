@@ -24,8 +24,9 @@ import type { AmqpConnection } from './connection.js';
 import { CLUSTER_LINK_USER, type AccessGrant } from '../../broker/access/index.js';
 import { AmqpClientError, type Channel } from '../../client/amqp/index.js';
 import { randomBytes } from 'node:crypto';
-import { ClusterLinks, FORWARD_EXCHANGE_HEADER, FORWARD_ROUTING_KEY_HEADER } from './cluster-links.js';
-import { RemoteRelay } from './remote-relay.js';
+import { ClusterLinks, FORWARD_EXCHANGE_HEADER, FORWARD_ROUTING_KEY_HEADER, ForwardRefused } from './cluster-links.js';
+import { ReplicationError } from '../../broker/stream/replication.js';
+import { HERE, RemoteRelay, type ConsumeOptions } from './remote-relay.js';
 
 let flowKeys = 0;
 
@@ -55,6 +56,8 @@ export class AmqpChannel implements DeliverySink {
   private lastQueue = '';
   /** Operations on queues homed on other nodes, once this channel has one. */
   private relay: RemoteRelay | undefined;
+  /** This channel's consumers of quorum queues led here: if this node stops leading, they follow the new leader. */
+  private readonly quorumConsumers = new Map<string, { queue: string } & ConsumeOptions>();
   /** The client asked for basic.cancel when the broker cancels its consumer (RabbitMQ's capability). */
   private readonly notifiesCancel: boolean;
   /** basic.cancel notices that came while a command was unfinished: sent after its reply. */
@@ -126,7 +129,9 @@ export class AmqpChannel implements DeliverySink {
           this.conn.publishBudget.release(held);
         },
         (err: unknown) => {
-          this.conn.log.error('cannot make publishes durable (the message store, the replication or the home node of a queue), nacking them', { error: String(err) });
+          // A leader moving or replaying its log refuses publishes for a moment (expected in a failover): a warning.
+          const log = isFailoverRefusal(err) ? this.conn.log.warn : this.conn.log.error;
+          log.call(this.conn.log, 'cannot make publishes durable (the message store, the replication or the home node of a queue), nacking them', { error: String(err) });
           this.sendIfOpen({ name: 'basic.nack', deliveryTag: upTo, multiple: true, requeue: false });
           this.conn.publishBudget.release(held);
         },
@@ -216,6 +221,22 @@ export class AmqpChannel implements DeliverySink {
    * command's reply: a client that closes the channel on the cancel still gets its delete-ok.
    */
   consumerCancelled(consumerTag: string): void {
+    if (this.released) return;
+    const q = this.quorumConsumers.get(consumerTag);
+    if (q !== undefined) {
+      this.quorumConsumers.delete(consumerTag);
+      // This node stopped leading the quorum queue: its consumer goes on from the new leader (RabbitMQ's do).
+      const { queue, ...o } = q;
+      if (this.conn.broker.quorum?.has(this.vhost.name, queue) === true && this.conn.broker.remote instanceof ClusterLinks) {
+        this.relayed.follow(consumerTag, queue, o);
+        return;
+      }
+    }
+    this.notifyCancel(consumerTag);
+  }
+
+  /** basic.cancel to a client that asked for it (consumer_cancel_notify). */
+  private notifyCancel(consumerTag: string): void {
     if (this.released || !this.notifiesCancel) return;
     if (this.busy) this.heldCancels.push(consumerTag);
     else this.conn.sendMethod(this.id, { name: 'basic.cancel', consumerTag, nowait: true });
@@ -303,6 +324,7 @@ export class AmqpChannel implements DeliverySink {
             if (!m.nowait) this.sendIfOpen({ name: 'basic.cancel-ok', consumerTag: m.consumerTag });
           });
         }
+        this.quorumConsumers.delete(m.consumerTag);
         this.session.cancel(m.consumerTag);
         if (!m.nowait) this.send({ name: 'basic.cancel-ok', consumerTag: m.consumerTag });
         return;
@@ -513,10 +535,10 @@ export class AmqpChannel implements DeliverySink {
     );
   }
 
-  private qos(m: MethodOf<'basic.qos'>): void | Promise<void> {
+  private qos(m: MethodOf<'basic.qos'>): void {
     if (m.prefetchSize !== 0) throw new AmqpProtocolError(ReplyCode.NOT_IMPLEMENTED, `prefetch_size!=0 (${m.prefetchSize})`);
+    // Relayed consumers take the per-consumer prefetch at their basic.consume, as local ones do.
     this.session.qos(m.prefetchCount, m.global);
-    if (this.relay !== undefined) return this.relay.qos(m.prefetchCount).then(() => this.sendIfOpen({ name: 'basic.qos-ok' }));
     this.send({ name: 'basic.qos-ok' });
   }
 
@@ -524,12 +546,20 @@ export class AmqpChannel implements DeliverySink {
     this.grant.consume(this.queueName(m.queue));
     const home = this.remoteHome(this.queueName(m.queue));
     if (home !== undefined) return this.consumeAt(home, m);
-    const { tag, start } = this.session.consume(this.queueName(m.queue), m.consumerTag, {
-      noAck: m.noAck,
-      exclusive: m.exclusive,
-      args: m.arguments,
-    });
+    if (this.relay?.hasConsumer(m.consumerTag)) throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${m.consumerTag}'`, true);
+    const queue = this.queueName(m.queue);
+    const o = { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments, prefetch: this.session.info().prefetchCount };
+    const { tag, start } = this.session.consume(queue, m.consumerTag, o);
+    if (this.conn.broker.quorum?.has(this.vhost.name, queue) === true) this.quorumConsumers.set(tag, { queue, ...o });
     if (!m.nowait) this.send({ name: 'basic.consume-ok', consumerTag: tag });
+    start();
+  }
+
+  /** A quorum queue consumer that followed the queue's leader to this node: it consumes here under its tag. */
+  private consumeHere(tag: string, queue: string, o: ConsumeOptions): void {
+    if (this.released) return;
+    const { start } = this.session.consume(queue, tag, o);
+    this.quorumConsumers.set(tag, { queue, ...o });
     start();
   }
 
@@ -632,7 +662,13 @@ export class AmqpChannel implements DeliverySink {
         const method: Method = { name: 'basic.deliver', consumerTag, deliveryTag, redelivered: d.redelivered, exchange: d.exchange, routingKey: d.routingKey };
         this.conn.sendContent(this.id, method, header.rawProperties, body);
       },
-      cancelled: (tag) => this.consumerCancelled(tag),
+      cancelled: (tag) => this.notifyCancel(tag),
+      follows: (queue) => this.conn.broker.quorum?.has(this.vhost.name, queue) === true,
+      homeOf: (queue) => {
+        const node = this.conn.broker.queueHome(this.vhost.name, queue);
+        return node === this.conn.broker.nodeName ? HERE : node;
+      },
+      consumeHere: (tag, queue, o) => this.consumeHere(tag, queue, o),
     });
     return this.relay;
   }
@@ -643,9 +679,9 @@ export class AmqpChannel implements DeliverySink {
       throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${tag}'`, true);
     }
     // consume-ok before the first delivery: the relay holds deliveries until start().
-    await this.relay?.qos(this.session.info().prefetchCount);
     const queue = this.queueName(m.queue);
-    const start = await fromHome(this.relayed.consume(home, queue, tag, { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments }), { home, queue, vhost: this.vhost.name });
+    const o = { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments, prefetch: this.session.info().prefetchCount };
+    const start = await fromHome(this.relayed.consume(home, queue, tag, o), { home, queue, vhost: this.vhost.name });
     if (!m.nowait) this.sendIfOpen({ name: 'basic.consume-ok', consumerTag: tag });
     start();
   }
@@ -692,6 +728,18 @@ async function fromHome<T>(p: Promise<T>, where: { home: string; queue: string; 
     // RabbitMQ's answer for a queue whose node is down: a channel error, not a connection one.
     throw new BrokerError('not-found', `home node '${where.home}' of durable queue '${where.queue}' in vhost '${where.vhost}' is down or inaccessible (${(err as Error).message})`);
   }
+}
+
+/**
+ * A refusal a failover causes, not a fault: a queue's home refused a forwarded copy or went away
+ * (it logs its own cause), a replicated queue's leader moved, was fenced, or lost in-sync replicas
+ * with a node; or the queue is between leaders (none yet, or the new one replaying its log). A
+ * commit that timed out (30 s without a majority) is none of these.
+ */
+function isFailoverRefusal(err: unknown): boolean {
+  if (err instanceof ForwardRefused) return true;
+  if (err instanceof ReplicationError) return err.kind !== 'timeout';
+  return err instanceof BrokerError && err.kind === 'not-found';
 }
 
 /** RabbitMQ: expiration is a string holding a non-negative integer of ms; anything else is 406. */
