@@ -636,6 +636,14 @@ export class AmqpChannel implements DeliverySink {
 
   private declared(m: MethodOf<'queue.declare'>, q: DeclaredQueue): void | Promise<void> {
     this.lastQueue = q.name;
+    const home = m.nowait ? undefined : this.remoteHome(q.name);
+    if (home !== undefined) {
+      // Declared through a node that is not the queue's home: declare-ok counts the home's messages
+      // and consumers (RabbitMQ answers the queue's own counts on every node).
+      return this.conn.broker.topologySaved()
+        .then(() => this.atHome(home, q.name, (ch) => ch.queueDeclare(q.name, { passive: true })))
+        .then((r) => this.sendIfOpen({ name: 'queue.declare-ok', queue: q.name, messageCount: r.messageCount, consumerCount: r.consumerCount }));
+    }
     return this.afterTopology(m.nowait, {
       name: 'queue.declare-ok',
       queue: q.name,
