@@ -59,6 +59,11 @@ describe('replicated quorum queues (three nodes, amqplib)', () => {
     );
   }
 
+  async function countVia(name: string, q: string): Promise<number | undefined> {
+    const res = await fetch(`http://127.0.0.1:${cluster.node(name).httpPort}/api/queues/%2F/${encodeURIComponent(q)}`, { headers: AUTH, signal: AbortSignal.timeout(5000) });
+    return res.ok ? ((await res.json()) as { messages: number }).messages : undefined;
+  }
+
   /** The node leading `q` as `via` sees it, once it differs from `not` (a new leader). */
   async function leaderOf(q: string, via: string, not = ''): Promise<string> {
     let leader = '';
@@ -93,6 +98,10 @@ describe('replicated quorum queues (three nodes, amqplib)', () => {
     const [f1, f2] = NODE_NAMES.filter((n) => n !== leader) as [string, string];
     const confirmed = new Set<string>();
     await publishConfirmed(f2, q, Array.from({ length: 20 }, (_, i) => `p${i}`), confirmed);
+    // A follower's declare-ok and API count the leader's messages.
+    const declared = await (await clientsOf(f1).channel()).assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    assert.equal(declared.messageCount, 20, `declare-ok on ${f1} counts ${leader}'s messages`);
+    await waitUntil(async () => (await countVia(f2, q)) === 20, `${f2}'s API counts ${leader}'s messages`);
 
     // amqplib on f1 and @cloudamqp/amqp-client on f2, prefetch 3 each, manual acks held back for now.
     const a = await clientsOf(f1).channel();
