@@ -15,7 +15,7 @@ import { AMQPClient, type AMQPMessage } from '@cloudamqp/amqp-client';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { sleep, waitUntil } from '../../helpers/async.js';
 import { consumeInto } from '../../helpers/amqplib.js';
-import { NODE_NAMES, useCluster } from '../../helpers/cluster.js';
+import { NODE_NAMES, useCluster, type TestCluster } from '../../helpers/cluster.js';
 import { etcdClient } from '../../helpers/etcd.js';
 import { recordsOnDisk } from '../../helpers/jepsen/checker.js';
 import { deliveryCount } from '../../helpers/reliable.js';
@@ -28,41 +28,179 @@ interface QueueView {
   readonly members: string[];
   readonly online: string[];
   readonly type: string;
+  readonly messages: number;
+}
+
+
+/** The queue as node `name`'s API shows it (undefined while it cannot answer). */
+async function queueOn(cluster: TestCluster, name: string, q: string): Promise<QueueView | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${cluster.node(name).httpPort}/api/queues/%2F/${encodeURIComponent(q)}`, { headers: AUTH, signal: AbortSignal.timeout(5000) });
+    return res.ok ? ((await res.json()) as QueueView) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Publishes `bodies` persistent; resolves with those the broker confirmed (the rest were nacked or lost with the connection). */
+function publishTracked(ch: ConfirmChannel, q: string, bodies: string[], confirmed: Set<string>): Promise<void>[] {
+  return bodies.map(
+    (b) =>
+      new Promise<void>((resolve) => {
+        try {
+          ch.sendToQueue(q, Buffer.from(b), { persistent: true }, (err) => {
+            if (err === null || err === undefined) confirmed.add(b);
+            resolve();
+          });
+        } catch {
+          resolve();
+        }
+      }),
+  );
 }
 
 describe('replicated quorum queues (three nodes, amqplib)', () => {
   const { cluster, clientsOf } = useCluster();
+  const queueVia = (name: string, q: string): Promise<QueueView | undefined> => queueOn(cluster, name, q);
 
-  async function queueVia(name: string, q: string): Promise<QueueView | undefined> {
-    try {
-      const res = await fetch(`http://127.0.0.1:${cluster.node(name).httpPort}/api/queues/%2F/${encodeURIComponent(q)}`, { headers: AUTH, signal: AbortSignal.timeout(2000) });
-      return res.ok ? ((await res.json()) as QueueView) : undefined;
-    } catch {
-      return undefined;
+
+  it('declare, confirms from a majority, kill -9 of the leader mid-stream: every confirmed message is consumed, deliveries out come back redelivered, the old leader catches up', LONG, async () => {
+    const q = 'qq-failover';
+    const declaring = await clientsOf('n1').channel();
+    await declaring.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+
+    // Every node knows it, with the same leader and three members, all online.
+    let leader = '';
+    for (const name of NODE_NAMES) {
+      await waitUntil(async () => {
+        const v = await queueVia(name, q);
+        return v !== undefined && v.leader !== null && v.online.length === 3;
+      }, `${name} shows ${q} with a leader and three members online`, 20_000);
+      const v = await queueVia(name, q);
+      assert.ok(v);
+      assert.equal(v.type, 'quorum');
+      assert.deepEqual([...v.members].sort(), NODE_NAMES);
+      leader ||= v.leader ?? '';
+      assert.equal(v.leader, leader, `${name} names the same leader`);
     }
-  }
+    const followers = NODE_NAMES.filter((n) => n !== leader);
 
-  /** Publishes `bodies` persistent; resolves with those the broker confirmed (the rest were nacked or lost with the connection). */
-  function publishTracked(ch: ConfirmChannel, q: string, bodies: string[], confirmed: Set<string>): Promise<void>[] {
-    return bodies.map(
-      (b) =>
-        new Promise<void>((resolve) => {
-          try {
-            ch.sendToQueue(q, Buffer.from(b), { persistent: true }, (err) => {
-              if (err === null || err === undefined) confirmed.add(b);
-              resolve();
-            });
-          } catch {
-            resolve();
-          }
-        }),
-    );
-  }
+    // 100 confirmed publishes on the leader.
+    const leaderClients = clientsOf(leader);
+    const pub = await leaderClients.confirmChannel();
+    const confirmed = new Set<string>();
+    await Promise.all(publishTracked(pub, q, Array.from({ length: 100 }, (_, i) => `a${i}`), confirmed));
+    assert.equal(confirmed.size, 100);
 
-  async function countVia(name: string, q: string): Promise<number | undefined> {
-    const res = await fetch(`http://127.0.0.1:${cluster.node(name).httpPort}/api/queues/%2F/${encodeURIComponent(q)}`, { headers: AUTH, signal: AbortSignal.timeout(5000) });
-    return res.ok ? ((await res.json()) as { messages: number }).messages : undefined;
-  }
+    // A consumer on the leader: a0 returned once (a Return record), then five deliveries out, two acked.
+    const cons = await leaderClients.channel();
+    const first = await cons.get(q, { noAck: false });
+    assert.ok(first);
+    assert.equal(first.content.toString(), 'a0');
+    cons.nack(first, false, true);
+    await cons.prefetch(5);
+    const { collector } = await consumeInto(cons, q, { noAck: false });
+    const out = await collector.waitFor(5);
+    assert.deepEqual(out.map((m) => m.content.toString()), ['a0', 'a1', 'a2', 'a3', 'a4']);
+    assert.equal(deliveryCount(out[0]), 1);
+    cons.ack(out[1]);
+    cons.ack(out[2]);
+    // One more confirmed publish: its commit means the Return and Settle records before it are committed too.
+    await Promise.all(publishTracked(pub, q, ['b0'], confirmed));
+    assert.ok(confirmed.has('b0'));
+    // A follower forwards a publish to the leader, and confirms it once the leader has.
+    const viaFollower = await clientsOf(followers[0]).confirmChannel();
+    await Promise.all(publishTracked(viaFollower, q, ['f0'], confirmed));
+    assert.ok(confirmed.has('f0'), 'a publish through a follower is confirmed');
+
+    // Mid-stream: a publisher keeps ten publishes in flight; once 50 of them are confirmed, kill -9 of the leader.
+    let publishing = true;
+    const confirmedC = (): number => [...confirmed].filter((b) => b.startsWith('c')).length;
+    const publisher = (async () => {
+      for (let i = 0; publishing; i += 10) {
+        const batch = Array.from({ length: 10 }, (_, k) => `c${i + k}`);
+        const answers = publishTracked(pub, q, batch, confirmed);
+        // Answers stop with the connection: the batch in flight at the kill gets none.
+        await Promise.race([Promise.all(answers), sleep(3000)]);
+        if (!batch.every((b) => confirmed.has(b))) return;
+      }
+    })();
+    await waitUntil(() => confirmedC() >= 50, '50 publishes confirmed before the kill', 20_000);
+    const killedAt = Date.now();
+    await cluster.node(leader).kill('SIGKILL');
+    publishing = false;
+    await publisher;
+
+    // A survivor leads within a few seconds.
+    let next = '';
+    await waitUntil(async () => {
+      const v = await queueVia(followers[0], q);
+      next = v?.leader ?? '';
+      return next !== '' && next !== leader;
+    }, 'a new leader', 15_000);
+    const failoverMs = Date.now() - killedAt;
+    console.log(`# quorum queue failover: a new leader (${next}) ${failoverMs} ms after kill -9 of ${leader}`);
+    assert.ok(followers.includes(next));
+
+    // Drain everything through the survivor that does not lead (forwarded to the new leader, which
+    // may still be replaying: retry until it serves).
+    const through = followers.find((n) => n !== next) ?? next;
+    let drain: Awaited<ReturnType<typeof consumeInto>> | undefined;
+    await waitUntil(async () => {
+      try {
+        const ch = await clientsOf(through).channel();
+        await ch.prefetch(1000);
+        drain = await consumeInto(ch, q, { noAck: true });
+        return true;
+      } catch {
+        return false;
+      }
+    }, `consuming through ${through} from ${next}`, 20_000);
+    const got = drain?.collector.items ?? [];
+    const missing = (): string[] => {
+      const seen = new Set(got.map((m) => m.content.toString()));
+      return [...confirmed].filter((b) => !seen.has(b) && b !== 'a1' && b !== 'a2');
+    };
+    await waitUntil(() => missing().length === 0, 'every confirmed message not acked delivered by the new leader', 20_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}: ${got.length} delivered, missing ${missing().length}: ${missing().slice(0, 10).join(' ')}`);
+    });
+    const byBody = new Map(got.map((m) => [m.content.toString(), m]));
+    // Unacked deliveries of the dead leader's consumer come back redelivered; a0 keeps its count.
+    for (const b of ['a0', 'a3', 'a4']) assert.equal(byBody.get(b)?.fields.redelivered, true, `${b} redelivered`);
+    assert.equal(deliveryCount(byBody.get('a0') as ConsumeMessage), 1, 'a0 keeps its delivery count across the failover');
+    // Acked ones (their Settles were committed before b0's confirm) do not come back.
+    assert.equal(byBody.has('a1'), false);
+    assert.equal(byBody.has('a2'), false);
+    console.log(`# confirmed ${confirmed.size} (${confirmedC()} while the publisher ran into the kill), delivered after failover ${got.length}`);
+
+    // The old leader restarts on its data dir and rejoins the log's in-sync replicas.
+    await cluster.spawn(leader);
+    const etcd = etcdClient(cluster.etcd);
+    try {
+      const key = `/wharf/wharf/state/stream/%2F/${encodeURIComponent(`amq.qlog/${q}`)}/0/isr`;
+      await waitUntil(async () => {
+        const isr = await etcd.get(key).string();
+        return isr !== null && (JSON.parse(isr) as string[]).includes(leader);
+      }, `${leader} back in the in-sync replicas`, 30_000);
+    } finally {
+      etcd.close();
+    }
+    // It kept its log through the restart: no directory taken for an orphan, and at most a tail it
+    // alone had is cut, never the whole log (every batch carries its leader's epoch).
+    assert.doesNotMatch(cluster.node(leader).stderr(), /removed stream directories no stream owns|divergedAt=0\b/);
+    // Its log holds what the new leader's does, offset for offset.
+    await cluster.killAll();
+    const logs = await Promise.all([leader, next].map((n) => recordsOnDisk(cluster.dirs.get(n) ?? '', `amq.qlog/${q}`, 0)));
+    assert.ok(logs[0].size >= 101, `the restarted node has at least every record committed before the kill: ${logs[0].size} records (first offset ${[...logs[0].keys()][0]}), the new leader ${logs[1].size}`);
+    assert.deepEqual([...logs[0].entries()], [...logs[1].entries()].slice(0, logs[0].size), 'the same records at the same offsets');
+  });
+});
+
+// A cluster of its own: this test kills, restarts and pauses nodes too.
+describe('quorum queue consumers across a leader change (three nodes, amqplib and @cloudamqp/amqp-client)', () => {
+  const { cluster, clientsOf } = useCluster();
+  const queueVia = (name: string, q: string): Promise<QueueView | undefined> => queueOn(cluster, name, q);
+  const countVia = async (name: string, q: string): Promise<number | undefined> => (await queueOn(cluster, name, q))?.messages;
 
   /** The node leading `q` as `via` sees it, once it differs from `not` (a new leader). */
   async function leaderOf(q: string, via: string, not = ''): Promise<string> {
@@ -206,136 +344,5 @@ describe('replicated quorum queues (three nodes, amqplib)', () => {
     assert.equal((await onLeader.checkQueue(q)).queue, q, 'acks of the old tags did not close the channel');
     assert.equal(onLeaderCancelled, false, 'no basic.cancel to the consumer on the old leader');
     for (const s of outThen) assert.ok(got.items.slice(2).some((m) => m.content.toString() === s && m.fields.redelivered), `${s} redelivered by ${after}`);
-  });
-
-  it('declare, confirms from a majority, kill -9 of the leader mid-stream: every confirmed message is consumed, deliveries out come back redelivered, the old leader catches up', LONG, async () => {
-    const q = 'qq-failover';
-    const declaring = await clientsOf('n1').channel();
-    await declaring.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-
-    // Every node knows it, with the same leader and three members, all online.
-    let leader = '';
-    for (const name of NODE_NAMES) {
-      await waitUntil(async () => {
-        const v = await queueVia(name, q);
-        return v !== undefined && v.leader !== null && v.online.length === 3;
-      }, `${name} shows ${q} with a leader and three members online`, 20_000);
-      const v = await queueVia(name, q);
-      assert.ok(v);
-      assert.equal(v.type, 'quorum');
-      assert.deepEqual([...v.members].sort(), NODE_NAMES);
-      leader ||= v.leader ?? '';
-      assert.equal(v.leader, leader, `${name} names the same leader`);
-    }
-    const followers = NODE_NAMES.filter((n) => n !== leader);
-
-    // 100 confirmed publishes on the leader.
-    const leaderClients = clientsOf(leader);
-    const pub = await leaderClients.confirmChannel();
-    const confirmed = new Set<string>();
-    await Promise.all(publishTracked(pub, q, Array.from({ length: 100 }, (_, i) => `a${i}`), confirmed));
-    assert.equal(confirmed.size, 100);
-
-    // A consumer on the leader: a0 returned once (a Return record), then five deliveries out, two acked.
-    const cons = await leaderClients.channel();
-    const first = await cons.get(q, { noAck: false });
-    assert.ok(first);
-    assert.equal(first.content.toString(), 'a0');
-    cons.nack(first, false, true);
-    await cons.prefetch(5);
-    const { collector } = await consumeInto(cons, q, { noAck: false });
-    const out = await collector.waitFor(5);
-    assert.deepEqual(out.map((m) => m.content.toString()), ['a0', 'a1', 'a2', 'a3', 'a4']);
-    assert.equal(deliveryCount(out[0]), 1);
-    cons.ack(out[1]);
-    cons.ack(out[2]);
-    // One more confirmed publish: its commit means the Return and Settle records before it are committed too.
-    await Promise.all(publishTracked(pub, q, ['b0'], confirmed));
-    assert.ok(confirmed.has('b0'));
-    // A follower forwards a publish to the leader, and confirms it once the leader has.
-    const viaFollower = await clientsOf(followers[0]).confirmChannel();
-    await Promise.all(publishTracked(viaFollower, q, ['f0'], confirmed));
-    assert.ok(confirmed.has('f0'), 'a publish through a follower is confirmed');
-
-    // Mid-stream: a publisher keeps ten publishes in flight; once 50 of them are confirmed, kill -9 of the leader.
-    let publishing = true;
-    const confirmedC = (): number => [...confirmed].filter((b) => b.startsWith('c')).length;
-    const publisher = (async () => {
-      for (let i = 0; publishing; i += 10) {
-        const batch = Array.from({ length: 10 }, (_, k) => `c${i + k}`);
-        const answers = publishTracked(pub, q, batch, confirmed);
-        // Answers stop with the connection: the batch in flight at the kill gets none.
-        await Promise.race([Promise.all(answers), sleep(3000)]);
-        if (!batch.every((b) => confirmed.has(b))) return;
-      }
-    })();
-    await waitUntil(() => confirmedC() >= 50, '50 publishes confirmed before the kill', 20_000);
-    const killedAt = Date.now();
-    await cluster.node(leader).kill('SIGKILL');
-    publishing = false;
-    await publisher;
-
-    // A survivor leads within a few seconds.
-    let next = '';
-    await waitUntil(async () => {
-      const v = await queueVia(followers[0], q);
-      next = v?.leader ?? '';
-      return next !== '' && next !== leader;
-    }, 'a new leader', 15_000);
-    const failoverMs = Date.now() - killedAt;
-    console.log(`# quorum queue failover: a new leader (${next}) ${failoverMs} ms after kill -9 of ${leader}`);
-    assert.ok(followers.includes(next));
-
-    // Drain everything through the survivor that does not lead (forwarded to the new leader, which
-    // may still be replaying: retry until it serves).
-    const through = followers.find((n) => n !== next) ?? next;
-    let drain: Awaited<ReturnType<typeof consumeInto>> | undefined;
-    await waitUntil(async () => {
-      try {
-        const ch = await clientsOf(through).channel();
-        await ch.prefetch(1000);
-        drain = await consumeInto(ch, q, { noAck: true });
-        return true;
-      } catch {
-        return false;
-      }
-    }, `consuming through ${through} from ${next}`, 20_000);
-    const got = drain?.collector.items ?? [];
-    const missing = (): string[] => {
-      const seen = new Set(got.map((m) => m.content.toString()));
-      return [...confirmed].filter((b) => !seen.has(b) && b !== 'a1' && b !== 'a2');
-    };
-    await waitUntil(() => missing().length === 0, 'every confirmed message not acked delivered by the new leader', 20_000).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}: ${got.length} delivered, missing ${missing().length}: ${missing().slice(0, 10).join(' ')}`);
-    });
-    const byBody = new Map(got.map((m) => [m.content.toString(), m]));
-    // Unacked deliveries of the dead leader's consumer come back redelivered; a0 keeps its count.
-    for (const b of ['a0', 'a3', 'a4']) assert.equal(byBody.get(b)?.fields.redelivered, true, `${b} redelivered`);
-    assert.equal(deliveryCount(byBody.get('a0') as ConsumeMessage), 1, 'a0 keeps its delivery count across the failover');
-    // Acked ones (their Settles were committed before b0's confirm) do not come back.
-    assert.equal(byBody.has('a1'), false);
-    assert.equal(byBody.has('a2'), false);
-    console.log(`# confirmed ${confirmed.size} (${confirmedC()} while the publisher ran into the kill), delivered after failover ${got.length}`);
-
-    // The old leader restarts on its data dir and rejoins the log's in-sync replicas.
-    await cluster.spawn(leader);
-    const etcd = etcdClient(cluster.etcd);
-    try {
-      const key = `/wharf/wharf/state/stream/%2F/${encodeURIComponent(`amq.qlog/${q}`)}/0/isr`;
-      await waitUntil(async () => {
-        const isr = await etcd.get(key).string();
-        return isr !== null && (JSON.parse(isr) as string[]).includes(leader);
-      }, `${leader} back in the in-sync replicas`, 30_000);
-    } finally {
-      etcd.close();
-    }
-    // It kept its log through the restart: no directory taken for an orphan, and at most a tail it
-    // alone had is cut, never the whole log (every batch carries its leader's epoch).
-    assert.doesNotMatch(cluster.node(leader).stderr(), /removed stream directories no stream owns|divergedAt=0\b/);
-    // Its log holds what the new leader's does, offset for offset.
-    await cluster.killAll();
-    const logs = await Promise.all([leader, next].map((n) => recordsOnDisk(cluster.dirs.get(n) ?? '', `amq.qlog/${q}`, 0)));
-    assert.ok(logs[0].size >= 101, `the restarted node has at least every record committed before the kill: ${logs[0].size} records (first offset ${[...logs[0].keys()][0]}), the new leader ${logs[1].size}`);
-    assert.deepEqual([...logs[0].entries()], [...logs[1].entries()].slice(0, logs[0].size), 'the same records at the same offsets');
   });
 });
