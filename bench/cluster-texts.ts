@@ -40,10 +40,12 @@ async function attempt(url: string, op: (conn: ChannelModel) => Promise<string>)
     return r === 'timeout' ? `no answer in ${OP_TIMEOUT_MS / 1000} s` : r;
   } catch (err) {
     const e = err as { code?: number; message: string };
-    const m = /Channel closed by server: (\d+) \(([A-Z_-]+)\) with message "(.*)"$/s.exec(e.message) ?? /Connection closed: (\d+) \(([A-Z_-]+)\) with message "(.*)"$/s.exec(e.message);
-    return m ? `${m[1]} ${m[2]} - ${m[3]}` : `error: ${e.message}`;
+    // amqplib: 'Operation failed: QueueDeclare; 404 (NOT-FOUND) with message "NOT_FOUND - ..."'.
+    const m = /(\d{3}) \([A-Z_-]+\) with message "(.*)"$/s.exec(e.message);
+    return m ? `${m[1]} ${m[2]}` : `error: ${e.message}`;
   } finally {
-    await conn?.close().catch(() => undefined);
+    // A broker stuck on the operation may never answer the close either.
+    if (conn !== undefined) await withTimeout(conn.close().catch(() => undefined));
   }
 }
 
@@ -142,7 +144,9 @@ for (const start of targets) {
   const t = await start();
   try {
     console.error(`${t.name}: running the cases`);
-    results.set(t.name, new Map(await scenario(t)));
+    const rows = await scenario(t);
+    for (const [c, o] of rows) console.error(`${t.name} | ${c} | ${o}`);
+    results.set(t.name, new Map(rows));
   } finally {
     await t.stop();
   }

@@ -20,6 +20,7 @@ import {
   type MethodOf,
 } from '../../protocol/amqp/index.js';
 import { latencyTrace } from '../../util/latency-trace.js';
+import type { Logger } from '../../util/logger.js';
 import type { AmqpConnection } from './connection.js';
 import { CLUSTER_LINK_USER, type AccessGrant } from '../../broker/access/index.js';
 import { AmqpClientError, type Channel } from '../../client/amqp/index.js';
@@ -689,14 +690,14 @@ export class AmqpChannel implements DeliverySink {
     // consume-ok before the first delivery: the relay holds deliveries until start().
     const queue = this.queueName(m.queue);
     const o = { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments, prefetch: this.session.info().prefetchCount };
-    const start = await fromHome(this.relayed.consume(home, queue, tag, o), { home, queue, vhost: this.vhost.name });
+    const start = await fromHome(this.relayed.consume(home, queue, tag, o), { home, queue, vhost: this.vhost.name, log: this.conn.log });
     if (!m.nowait) this.sendIfOpen({ name: 'basic.consume-ok', consumerTag: tag });
     start();
   }
 
   private async getAt(home: string, m: MethodOf<'basic.get'>): Promise<void> {
     const queue = this.queueName(m.queue);
-    const r = await fromHome(this.relayed.get(home, queue, m.noAck), { home, queue, vhost: this.vhost.name });
+    const r = await fromHome(this.relayed.get(home, queue, m.noAck), { home, queue, vhost: this.vhost.name, log: this.conn.log });
     if (this.released) return;
     if (r === undefined) {
       this.send({ name: 'basic.get-empty', clusterId: '' });
@@ -708,7 +709,7 @@ export class AmqpChannel implements DeliverySink {
 
   /** One operation on a channel of its own to the home (a failure there closes only that channel). */
   private async atHome<T>(home: string, queue: string, op: (ch: Channel) => Promise<T>): Promise<T> {
-    const where = { home, queue, vhost: this.vhost.name };
+    const where = { home, queue, vhost: this.vhost.name, log: this.conn.log };
     const ch = await fromHome(this.relayed.channelTo(home), where);
     try {
       return await fromHome(op(ch), where);
@@ -725,7 +726,7 @@ export class AmqpChannel implements DeliverySink {
 }
 
 /** The home's refusal as this node's own (the same reply code and text); a lost link is 541. */
-async function fromHome<T>(p: Promise<T>, where: { home: string; queue: string; vhost: string }): Promise<T> {
+async function fromHome<T>(p: Promise<T>, where: { home: string; queue: string; vhost: string; log: Logger }): Promise<T> {
   try {
     return await p;
   } catch (err) {
@@ -733,8 +734,10 @@ async function fromHome<T>(p: Promise<T>, where: { home: string; queue: string; 
       const text = err.message.slice(err.message.indexOf(`${err.replyCode} `) + String(err.replyCode).length + 1);
       throw new AmqpProtocolError(err.replyCode, text.replace(/^[A-Z_]+ - /, ''));
     }
-    // RabbitMQ's answer for a queue whose node is down: a channel error, not a connection one.
-    throw new BrokerError('not-found', `home node '${where.home}' of durable queue '${where.queue}' in vhost '${where.vhost}' is down or inaccessible (${(err as Error).message})`);
+    // RabbitMQ's answer for a queue whose node is down, word for word (bench/cluster-texts.ts): a
+    // channel error, not a connection one. Why the link failed goes to the log.
+    where.log.debug('cannot reach the home node of a queue', { node: where.home, queue: where.queue, vhost: where.vhost, error: (err as Error).message });
+    throw new BrokerError('not-found', `home node '${where.home}' of durable queue '${where.queue}' in vhost '${where.vhost}' is down or inaccessible`);
   }
 }
 
