@@ -21,12 +21,14 @@ import {
   type MethodOf,
 } from '../../protocol/amqp/index.js';
 import { latencyTrace } from '../../util/latency-trace.js';
+import type { Logger } from '../../util/logger.js';
 import type { AmqpConnection } from './connection.js';
 import { CLUSTER_LINK_USER, type AccessGrant } from '../../broker/access/index.js';
 import { AmqpClientError, type Channel } from '../../client/amqp/index.js';
 import { randomBytes } from 'node:crypto';
-import { ClusterLinks, FORWARD_EXCHANGE_HEADER, FORWARD_ROUTING_KEY_HEADER } from './cluster-links.js';
-import { RemoteRelay } from './remote-relay.js';
+import { ClusterLinks, FORWARD_EXCHANGE_HEADER, FORWARD_ROUTING_KEY_HEADER, ForwardRefused } from './cluster-links.js';
+import { ReplicationError } from '../../broker/stream/replication.js';
+import { HERE, RemoteRelay, type ConsumeOptions } from './remote-relay.js';
 
 let flowKeys = 0;
 
@@ -56,6 +58,8 @@ export class AmqpChannel implements DeliverySink {
   private lastQueue = '';
   /** Operations on queues homed on other nodes, once this channel has one. */
   private relay: RemoteRelay | undefined;
+  /** This channel's consumers of quorum queues led here: if this node stops leading, they follow the new leader. */
+  private readonly quorumConsumers = new Map<string, { queue: string } & ConsumeOptions>();
   /** The client asked for basic.cancel when the broker cancels its consumer (RabbitMQ's capability). */
   private readonly notifiesCancel: boolean;
   /** basic.cancel notices that came while a command was unfinished: sent after its reply. */
@@ -127,7 +131,9 @@ export class AmqpChannel implements DeliverySink {
           this.conn.publishBudget.release(held);
         },
         (err: unknown) => {
-          this.conn.log.error('cannot make publishes durable (the message store, the replication or the home node of a queue), nacking them', { error: String(err) });
+          // A leader moving or replaying its log refuses publishes for a moment (expected in a failover): a warning.
+          const log = isFailoverRefusal(err) ? this.conn.log.warn : this.conn.log.error;
+          log.call(this.conn.log, 'cannot make publishes durable (the message store, the replication or the home node of a queue), nacking them', { error: String(err) });
           this.sendIfOpen({ name: 'basic.nack', deliveryTag: upTo, multiple: true, requeue: false });
           this.conn.publishBudget.release(held);
         },
@@ -217,6 +223,22 @@ export class AmqpChannel implements DeliverySink {
    * command's reply: a client that closes the channel on the cancel still gets its delete-ok.
    */
   consumerCancelled(consumerTag: string): void {
+    if (this.released) return;
+    const q = this.quorumConsumers.get(consumerTag);
+    if (q !== undefined) {
+      this.quorumConsumers.delete(consumerTag);
+      // This node stopped leading the quorum queue: its consumer goes on from the new leader (RabbitMQ's do).
+      const { queue, ...o } = q;
+      if (this.conn.broker.quorum?.has(this.vhost.name, queue) === true && this.conn.broker.remote instanceof ClusterLinks) {
+        this.relayed.follow(consumerTag, queue, o);
+        return;
+      }
+    }
+    this.notifyCancel(consumerTag);
+  }
+
+  /** basic.cancel to a client that asked for it (consumer_cancel_notify). */
+  private notifyCancel(consumerTag: string): void {
     if (this.released || !this.notifiesCancel) return;
     if (this.busy) this.heldCancels.push(consumerTag);
     else this.conn.sendMethod(this.id, { name: 'basic.cancel', consumerTag, nowait: true });
@@ -306,6 +328,7 @@ export class AmqpChannel implements DeliverySink {
             if (!m.nowait) this.sendIfOpen({ name: 'basic.cancel-ok', consumerTag: m.consumerTag });
           });
         }
+        this.quorumConsumers.delete(m.consumerTag);
         this.session.cancel(m.consumerTag);
         if (!m.nowait) this.send({ name: 'basic.cancel-ok', consumerTag: m.consumerTag });
         return;
@@ -522,10 +545,10 @@ export class AmqpChannel implements DeliverySink {
     );
   }
 
-  private qos(m: MethodOf<'basic.qos'>): void | Promise<void> {
+  private qos(m: MethodOf<'basic.qos'>): void {
     if (m.prefetchSize !== 0) throw new AmqpProtocolError(ReplyCode.NOT_IMPLEMENTED, `prefetch_size!=0 (${m.prefetchSize})`);
+    // Relayed consumers take the per-consumer prefetch at their basic.consume, as local ones do.
     this.session.qos(m.prefetchCount, m.global);
-    if (this.relay !== undefined) return this.relay.qos(m.prefetchCount).then(() => this.sendIfOpen({ name: 'basic.qos-ok' }));
     this.send({ name: 'basic.qos-ok' });
   }
 
@@ -538,12 +561,20 @@ export class AmqpChannel implements DeliverySink {
       checkStreamConsume(this.queueName(m.queue), this.vhost.name, { noAck: m.noAck, args: m.arguments }, this.session.info().prefetchCount);
       return this.consumeAt(reader, m, true);
     }
-    const { tag, start } = this.session.consume(this.queueName(m.queue), m.consumerTag, {
-      noAck: m.noAck,
-      exclusive: m.exclusive,
-      args: m.arguments,
-    });
+    if (this.relay?.hasConsumer(m.consumerTag)) throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${m.consumerTag}'`, true);
+    const queue = this.queueName(m.queue);
+    const o = { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments, prefetch: this.session.info().prefetchCount };
+    const { tag, start } = this.session.consume(queue, m.consumerTag, o);
+    if (this.conn.broker.quorum?.has(this.vhost.name, queue) === true) this.quorumConsumers.set(tag, { queue, ...o });
     if (!m.nowait) this.send({ name: 'basic.consume-ok', consumerTag: tag });
+    start();
+  }
+
+  /** A quorum queue consumer that followed the queue's leader to this node: it consumes here under its tag. */
+  private consumeHere(tag: string, queue: string, o: ConsumeOptions): void {
+    if (this.released) return;
+    const { start } = this.session.consume(queue, tag, o);
+    this.quorumConsumers.set(tag, { queue, ...o });
     start();
   }
 
@@ -620,6 +651,14 @@ export class AmqpChannel implements DeliverySink {
 
   private declared(m: MethodOf<'queue.declare'>, q: DeclaredQueue): void | Promise<void> {
     this.lastQueue = q.name;
+    const home = m.nowait ? undefined : this.remoteHome(q.name);
+    if (home !== undefined) {
+      // Declared through a node that is not the queue's home: declare-ok counts the home's messages
+      // and consumers (RabbitMQ answers the queue's own counts on every node).
+      return this.conn.broker.topologySaved()
+        .then(() => this.atHome(home, q.name, (ch) => ch.queueDeclare(q.name, { passive: true })))
+        .then((r) => this.sendIfOpen({ name: 'queue.declare-ok', queue: q.name, messageCount: r.messageCount, consumerCount: r.consumerCount }));
+    }
     return this.afterTopology(m.nowait, {
       name: 'queue.declare-ok',
       queue: q.name,
@@ -660,7 +699,13 @@ export class AmqpChannel implements DeliverySink {
         const method: Method = { name: 'basic.deliver', consumerTag, deliveryTag, redelivered: d.redelivered, exchange: d.exchange, routingKey: d.routingKey };
         this.conn.sendContent(this.id, method, header.rawProperties, body);
       },
-      cancelled: (tag) => this.consumerCancelled(tag),
+      cancelled: (tag) => this.notifyCancel(tag),
+      follows: (queue) => this.conn.broker.quorum?.has(this.vhost.name, queue) === true,
+      homeOf: (queue) => {
+        const node = this.conn.broker.queueHome(this.vhost.name, queue);
+        return node === this.conn.broker.nodeName ? HERE : node;
+      },
+      consumeHere: (tag, queue, o) => this.consumeHere(tag, queue, o),
     });
     if (this.session.inTx) this.relay.txSelect();
     return this.relay;
@@ -672,16 +717,16 @@ export class AmqpChannel implements DeliverySink {
       throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${tag}'`, true);
     }
     // consume-ok before the first delivery: the relay holds deliveries until start().
-    await this.relayed.qos(this.session.info().prefetchCount);
     const queue = this.queueName(m.queue);
-    const start = await fromHome(this.relayed.consume(home, queue, tag, { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments, stream }), { home, queue, vhost: this.vhost.name });
+    const o = { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments, prefetch: this.session.info().prefetchCount, stream };
+    const start = await fromHome(this.relayed.consume(home, queue, tag, o), { home, queue, vhost: this.vhost.name, log: this.conn.log });
     if (!m.nowait) this.sendIfOpen({ name: 'basic.consume-ok', consumerTag: tag });
     start();
   }
 
   private async getAt(home: string, m: MethodOf<'basic.get'>): Promise<void> {
     const queue = this.queueName(m.queue);
-    const r = await fromHome(this.relayed.get(home, queue, m.noAck), { home, queue, vhost: this.vhost.name });
+    const r = await fromHome(this.relayed.get(home, queue, m.noAck), { home, queue, vhost: this.vhost.name, log: this.conn.log });
     if (this.released) return;
     if (r === undefined) {
       this.send({ name: 'basic.get-empty', clusterId: '' });
@@ -693,7 +738,7 @@ export class AmqpChannel implements DeliverySink {
 
   /** One operation on a channel of its own to the home (a failure there closes only that channel). */
   private async atHome<T>(home: string, queue: string, op: (ch: Channel) => Promise<T>): Promise<T> {
-    const where = { home, queue, vhost: this.vhost.name };
+    const where = { home, queue, vhost: this.vhost.name, log: this.conn.log };
     const ch = await fromHome(this.relayed.channelTo(home), where);
     try {
       return await fromHome(op(ch), where);
@@ -730,7 +775,7 @@ export class AmqpChannel implements DeliverySink {
 }
 
 /** The home's refusal as this node's own (the same reply code and text); a lost link is 541. */
-async function fromHome<T>(p: Promise<T>, where: { home: string; queue: string; vhost: string }): Promise<T> {
+async function fromHome<T>(p: Promise<T>, where: { home: string; queue: string; vhost: string; log: Logger }): Promise<T> {
   try {
     return await p;
   } catch (err) {
@@ -738,9 +783,23 @@ async function fromHome<T>(p: Promise<T>, where: { home: string; queue: string; 
       const text = err.message.slice(err.message.indexOf(`${err.replyCode} `) + String(err.replyCode).length + 1);
       throw new AmqpProtocolError(err.replyCode, text.replace(/^[A-Z_]+ - /, ''));
     }
-    // RabbitMQ's answer for a queue whose node is down: a channel error, not a connection one.
-    throw new BrokerError('not-found', `home node '${where.home}' of durable queue '${where.queue}' in vhost '${where.vhost}' is down or inaccessible (${(err as Error).message})`);
+    // RabbitMQ's answer for a queue whose node is down, word for word (bench/cluster-texts.ts): a
+    // channel error, not a connection one. Why the link failed goes to the log.
+    where.log.debug('cannot reach the home node of a queue', { node: where.home, queue: where.queue, vhost: where.vhost, error: (err as Error).message });
+    throw new BrokerError('not-found', `home node '${where.home}' of durable queue '${where.queue}' in vhost '${where.vhost}' is down or inaccessible`);
   }
+}
+
+/**
+ * A refusal a failover causes, not a fault: a queue's home refused a forwarded copy or went away
+ * (it logs its own cause), a replicated queue's leader moved, was fenced, or lost in-sync replicas
+ * with a node; or the queue is between leaders (none yet, or the new one replaying its log). A
+ * commit that timed out (30 s without a majority) is none of these.
+ */
+function isFailoverRefusal(err: unknown): boolean {
+  if (err instanceof ForwardRefused) return true;
+  if (err instanceof ReplicationError) return err.kind !== 'timeout';
+  return err instanceof BrokerError && err.kind === 'not-found';
 }
 
 /** RabbitMQ: expiration is a string holding a non-negative integer of ms; anything else is 406. */
