@@ -672,7 +672,8 @@ export class AmqpChannel implements DeliverySink {
       throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${tag}'`, true);
     }
     // consume-ok before the first delivery: the relay holds deliveries until start().
-    await this.relayed.qos(this.session.info().prefetchCount);
+    // A stream consumer needs its prefetch on the leader too (RabbitMQ refuses one without), also on the relay's first link.
+    await (stream ? this.relayed : this.relay)?.qos(this.session.info().prefetchCount);
     const queue = this.queueName(m.queue);
     const start = await fromHome(this.relayed.consume(home, queue, tag, { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments, stream }), { home, queue, vhost: this.vhost.name });
     if (!m.nowait) this.sendIfOpen({ name: 'basic.consume-ok', consumerTag: tag });
