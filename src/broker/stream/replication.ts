@@ -33,10 +33,13 @@ export const COMMIT_TIMEOUT_MS = 30_000;
 /**
  * What an append to a replicated stream waits for once it is on the leader's disk (an AMQP
  * confirm, as Kafka's acks=all): too few in-sync replicas refuse it, otherwise the high
- * watermark must pass `lastOffset`. Undefined when the stream is not replicated.
+ * watermark must pass `lastOffset`. Undefined when the stream is not replicated (no cluster). In a
+ * cluster a stream whose replica this node does not know (not yet, or not while its view of etcd
+ * is rebuilt) is refused: never confirmed unreplicated.
  */
 export function replicatedCommit(r: StreamReplication | undefined, vhost: string, stream: string, lastOffset: number): Promise<void> | undefined {
-  if (r?.role(vhost, stream, 0) === undefined) return undefined;
+  if (r === undefined) return undefined;
+  if (r.role(vhost, stream, 0) === undefined) return Promise.reject(new ReplicationError('not-leader', `this node does not know the replicas of ${stream} at the moment; retry shortly`));
   r.checkInSync(vhost, stream, 0);
   return r.committed(vhost, stream, 0, lastOffset, COMMIT_TIMEOUT_MS);
 }

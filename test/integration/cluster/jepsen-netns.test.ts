@@ -6,8 +6,8 @@
 // only, each once. Then the same network with a quorum queue (amqplib publishers with confirms in
 // the root namespace): its leader cut off from the nodes and etcd, from the nodes only, the split
 // {leader, etcd} | {others}, and a kill -9 of the node that took over during a partition. (etcd
-// down, paused or cut off from every node is in the soak only: with Kafka it finds a divergence
-// not fixed yet, docs/cluster.md "Proving it".) Needs root, iproute2 and iptables (.ci/run installs them); where namespaces
+// killed, paused or cut off from every node is in the soak only: every node loses its lease and a
+// failover takes 5-12 s, too long for npm test; docs/cluster.md "Proving it".) Needs root, iproute2 and iptables (.ci/run installs them); where namespaces
 // cannot be made it fails, saying why. The long runs are `node dist/scripts/cluster-soak.js --netns
 // [--workload amqp] --seconds 300 --seed N`.
 

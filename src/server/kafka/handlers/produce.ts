@@ -99,6 +99,11 @@ export const produce: Handler<0> = async (ctx, req, v) => {
       }
       try {
         const role = replication?.role(ctx.vhost.name, t.name, index);
+        // In a cluster every topic is replicated: a partition whose replica this node does not know
+        // (not yet, or not while its view of etcd is rebuilt after an outage) is refused, never
+        // written unreplicated and unfenced (the Jepsen-style soak's etcd kill -9 found such writes
+        // acknowledged, and replicas diverging at their offsets).
+        if (replication !== undefined && role === undefined) return refused(index, ErrorCode.NOT_LEADER_OR_FOLLOWER);
         if (role !== undefined && !role.leader) return refused(index, ErrorCode.NOT_LEADER_OR_FOLLOWER);
         // Kafka checks the ISR against min.insync.replicas before appending (Partition.appendRecordsToLeader).
         if (role !== undefined && req.acks === -1) replication?.checkInSync(ctx.vhost.name, t.name, index);
