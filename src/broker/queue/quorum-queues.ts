@@ -304,10 +304,15 @@ export class QuorumQueues extends EventEmitter implements QueueReplication {
         st.queue.restore(msg, m.returns);
       }
       st.queue.recovered();
+      // Every batch of this leadership carries its epoch (a follower's truncation goes by it): taken
+      // once, here, not asked at each append, where a moment without a known role left batches unstamped.
+      const role = r?.role(st.vhost.name, st.log, 0);
+      if (role === undefined || !role.leader) throw new ReplicationError('not-leader', `this node stopped leading queue '${st.queue.name}' while it replayed its log`);
+      const epoch = role.epoch;
       st.appender = new StreamAppender(
         p,
         (last) => replicatedCommit(this.ctx.replication(), st.vhost.name, st.log, last),
-        () => this.ctx.replication()?.role(st.vhost.name, st.log, 0)?.epoch,
+        () => epoch,
       );
       st.phase = 'leading';
       this.ctx.logger.info('leading a quorum queue', { queue: st.queue.name, vhost: st.vhost.name, messages: live.length, logEnd: end });

@@ -30,7 +30,8 @@ export class StreamAppender {
     private readonly commit: (lastOffset: number) => Promise<void> | undefined = () => undefined,
     /**
      * A replicated partition's leader epoch, stamped on each batch as the Kafka adapter's leader
-     * does: a follower's truncation matches its log against the leader's epochs by it.
+     * does: a follower's truncation matches its log against the leader's epochs by it. It throws
+     * to refuse the batch (no known leadership): its records' promises reject.
      */
     private readonly epoch: () => number | undefined = () => undefined,
   ) {}

@@ -173,7 +173,14 @@ export class StreamQueues {
       a = new StreamAppender(
         s.partitions[0],
         (last) => this.committed(s, last),
-        () => this.replication()?.role(this.vhost, s.name, 0)?.epoch,
+        () => {
+          // In a cluster a batch is written only under a known leadership, stamped with its epoch.
+          const r = this.replication();
+          if (r === undefined) return undefined;
+          const role = r.role(this.vhost, s.name, 0);
+          if (role === undefined || !role.leader) throw new ReplicationError('not-leader', `this node does not lead stream queue '${s.name}' at the moment; retry shortly`);
+          return role.epoch;
+        },
       );
       this.appenders.set(s, a);
     }

@@ -39,6 +39,8 @@ export interface ReplicaHost {
   history(): Promise<readonly (readonly [number, number])[]>;
   /** Follower side: this copy holds everything its leader had committed when it answered. */
   caughtUp(): void;
+  /** This copy may lack committed records: it stands for leader nowhere until caughtUp() (on disk first). */
+  markBehind(): Promise<void>;
 }
 
 export interface LeaderLink {
@@ -283,10 +285,13 @@ export class PartitionReplica {
     const last = lastBase < p.logEndOffset ? (await p.read(lastBase, 1)).batches[0] : undefined;
     const epoch = last === undefined ? -1 : last.readInt32BE(PARTITION_LEADER_EPOCH_AT);
     const next = (await this.host.history()).find(([e]) => e > epoch);
-    // Not written under a replicated leader: nothing to match it against, so none of it is kept.
-    const end = epoch < 0 ? p.logStartOffset : (next?.[1] ?? Number.POSITIVE_INFINITY);
+    // Not written under a replicated leader: nothing to match it against, so none of it is kept,
+    // but never below what this replica knows is committed (Kafka falls back to its high watermark).
+    const end = epoch < 0 ? Math.min(Math.max(p.logStartOffset, this.hw), p.logEndOffset) : (next?.[1] ?? Number.POSITIVE_INFINITY);
     if (p.logEndOffset <= end) return;
     this.logger.warn('this replica\'s log diverged from the leader\'s; truncating it to the leader\'s epoch end', { partition: this.path, logEnd: p.logEndOffset, lastEpoch: epoch, divergedAt: end });
+    // A cut with no epoch to go by may take committed records: this copy leads nowhere until it caught up again.
+    if (epoch < 0) await this.host.markBehind();
     await p.truncateTo(end);
   }
 

@@ -255,6 +255,9 @@ export class StreamReplicas implements StreamReplication {
           );
         },
         history: () => this.history(resource),
+        markBehind: async () => {
+          await this.o.plane.identity?.markBehind(path);
+        },
       };
       const replica = new PartitionReplica(self, path, placement.vhost, placement.name, i, placement.replicas[i], host, this.logger);
       const isr = this.pendingIsr.get(path);
