@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { withDeliveryCount } from './dead-letter.js';
-import { BrokerError, preconditionFailed } from './errors.js';
+import { BrokerError, PartialTxCompletion, preconditionFailed } from './errors.js';
 import { argNumber } from './queue/args.js';
 import type { Args, MessageContent, PublishInput, QueueEntry } from './message.js';
 import type { Consumer, Queue } from './queue/queue.js';
@@ -392,7 +392,8 @@ export class Session {
     this.afterSettle(tx.settles.map((s) => s.u));
     this.streams.credit(tx.streamAcks);
     if (needsSync) await this.store.sync();
-    if (streamWrites.length > 0) await Promise.all(streamWrites);
+    // Applied already: a write that fails now (a stream's, a copy for another node) leaves the commit partial.
+    if (streamWrites.length > 0) await Promise.all(streamWrites).catch((err: unknown) => Promise.reject(new PartialTxCompletion(err)));
     return { unroutable };
   }
 

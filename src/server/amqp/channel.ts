@@ -4,8 +4,9 @@
 // paged-out content) holds back the ones after it on this channel only.
 
 import type { MessageContent, PublishInput } from '../../broker/message.js';
-import { DIRECT_REPLY_TO, Session, type DeliverySink } from '../../broker/session.js';
-import { BrokerError, preconditionFailed } from '../../broker/errors.js';
+import { DIRECT_REPLY_TO, Session, type DeliverySink, type Unroutable } from '../../broker/session.js';
+import { checkStreamConsume, notSupported } from '../../broker/session-streams.js';
+import { BrokerError, PartialTxCompletion, preconditionFailed } from '../../broker/errors.js';
 import type { DeclaredQueue, PublishOutcome, Vhost } from '../../broker/vhost.js';
 import type { ChannelInfo } from '../../broker/connections.js';
 import {
@@ -308,11 +309,13 @@ export class AmqpChannel implements DeliverySink {
         return this.session.ack(m.deliveryTag, m.multiple, relayed);
       }
       case 'basic.nack': {
+        this.checkRelayedStream('basic.nack and basic.reject', m.deliveryTag, m.multiple);
         const relayed = this.relay?.settle(m.deliveryTag, m.multiple, m.requeue ? 'requeue' : 'reject') ?? false;
         if (relayed && !m.multiple) return;
         return this.session.nack(m.deliveryTag, m.multiple, m.requeue, relayed);
       }
       case 'basic.reject':
+        this.checkRelayedStream('basic.nack and basic.reject', m.deliveryTag, false);
         if (this.relay?.settle(m.deliveryTag, false, m.requeue ? 'requeue' : 'reject')) return;
         return this.session.nack(m.deliveryTag, false, m.requeue);
       case 'basic.qos':
@@ -334,6 +337,7 @@ export class AmqpChannel implements DeliverySink {
       case 'basic.recover':
       case 'basic.recover-async':
         if (!m.requeue) throw new AmqpProtocolError(ReplyCode.NOT_IMPLEMENTED, 'requeue=false');
+        this.checkRelayedStream('basic.recover', 0, true);
         this.session.recover();
         if (this.relay !== undefined) {
           return this.relay.recover().then(() => {
@@ -403,12 +407,14 @@ export class AmqpChannel implements DeliverySink {
       case 'tx.select':
         if (this.confirmMode) throw preconditionFailed('cannot switch from confirm to tx mode');
         this.session.txSelect();
+        this.relay?.txSelect();
         this.send({ name: 'tx.select-ok' });
         return;
       case 'tx.commit':
         return this.txCommit();
       case 'tx.rollback':
         this.session.txRollback();
+        this.relay?.txRollback();
         this.send({ name: 'tx.rollback-ok' });
         return;
       case 'confirm.select':
@@ -512,7 +518,10 @@ export class AmqpChannel implements DeliverySink {
     const properties = encodeProperties({ ...props, headers: Object.keys(headers).length > 0 ? headers : undefined });
     const q = this.vhost.queues.get(queue);
     const original = { ...input, exchange: String(exchange), routingKey: String(routingKey), properties, headers };
-    return q === undefined ? { queues: 0, needsSync: false, rejected: false } : this.vhost.publishTo(original, [q]);
+    if (q !== undefined) return this.vhost.publishTo(original, [q]);
+    const stream = this.vhost.streamQueues.get(queue);
+    // A copy for a queue that is not here (deleted meanwhile) is dropped, as a publish routed to nothing.
+    return stream === undefined ? { queues: 0, needsSync: false, rejected: false } : this.vhost.publishToStream(original, stream);
   }
 
   /** Publisher flow control: stop reading the connection until the queue has served its waiting consumers. */
@@ -547,6 +556,11 @@ export class AmqpChannel implements DeliverySink {
     this.grant.consume(this.queueName(m.queue));
     const home = this.remoteHome(this.queueName(m.queue));
     if (home !== undefined) return this.consumeAt(home, m);
+    const reader = this.streamReader(this.queueName(m.queue));
+    if (reader !== undefined) {
+      checkStreamConsume(this.queueName(m.queue), this.vhost.name, { noAck: m.noAck, args: m.arguments }, this.session.info().prefetchCount);
+      return this.consumeAt(reader, m, true);
+    }
     if (this.relay?.hasConsumer(m.consumerTag)) throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${m.consumerTag}'`, true);
     const queue = this.queueName(m.queue);
     const o = { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments, prefetch: this.session.info().prefetchCount };
@@ -607,8 +621,8 @@ export class AmqpChannel implements DeliverySink {
   }
 
   private queueDeclare(m: MethodOf<'queue.declare'>): void | Promise<void> {
-    const home = m.queue === '' ? undefined : this.remoteHome(m.queue);
-    // A passive declare of a queue homed elsewhere answers the home's counts.
+    const home = m.queue === '' ? undefined : (this.remoteHome(m.queue) ?? (m.passive ? this.streamReader(m.queue) : undefined));
+    // A passive declare of a queue homed elsewhere (a stream queue with no replica here) answers the home's counts.
     if (home !== undefined && m.passive) {
       this.grant.queueDeclare(m.queue, true, undefined);
       return this.atHome(home, m.queue, (ch) => ch.queueDeclare(m.queue, { passive: true })).then((q) => {
@@ -655,6 +669,20 @@ export class AmqpChannel implements DeliverySink {
 
   // --- queues homed on other nodes (docs/cluster.md, "Forwarding") ---------
 
+  /**
+   * Refused here, as for a local stream consumer (540, a connection error): relayed, the home's
+   * refusal would close the link that every channel of this node shares with it.
+   */
+  private checkRelayedStream(what: string, tag: number, multiple: boolean): void {
+    const stream = this.relay?.streamOf(tag, multiple);
+    if (stream !== undefined) throw notSupported(what, stream, this.vhost.name);
+  }
+
+  /** The node a stream queue's consumers read on when this node holds no replica of it (its leader). */
+  private streamReader(queue: string): string | undefined {
+    return this.conn.broker.remote instanceof ClusterLinks ? this.vhost.streamQueues.readerElsewhere(queue) : undefined;
+  }
+
   /** The home of a queue homed on another node of the cluster; undefined on a single node and for a queue here. */
   private remoteHome(queue: string): string | undefined {
     const b = this.conn.broker;
@@ -679,17 +707,18 @@ export class AmqpChannel implements DeliverySink {
       },
       consumeHere: (tag, queue, o) => this.consumeHere(tag, queue, o),
     });
+    if (this.session.inTx) this.relay.txSelect();
     return this.relay;
   }
 
-  private async consumeAt(home: string, m: MethodOf<'basic.consume'>): Promise<void> {
+  private async consumeAt(home: string, m: MethodOf<'basic.consume'>, stream = false): Promise<void> {
     const tag = m.consumerTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url').slice(0, 22)}` : m.consumerTag;
     if (this.relayed.hasConsumer(tag) || this.session.info().consumers.some((c) => c.tag === tag)) {
       throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${tag}'`, true);
     }
     // consume-ok before the first delivery: the relay holds deliveries until start().
     const queue = this.queueName(m.queue);
-    const o = { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments, prefetch: this.session.info().prefetchCount };
+    const o = { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments, prefetch: this.session.info().prefetchCount, stream };
     const start = await fromHome(this.relayed.consume(home, queue, tag, o), { home, queue, vhost: this.vhost.name, log: this.conn.log });
     if (!m.nowait) this.sendIfOpen({ name: 'basic.consume-ok', consumerTag: tag });
     start();
@@ -718,9 +747,29 @@ export class AmqpChannel implements DeliverySink {
     }
   }
 
+  /**
+   * tx.commit (docs/cluster.md, "Transactions across nodes"): this node's publishes and acks, copies
+   * of publishes for queues homed elsewhere (each confirmed by its home) and acks of relayed
+   * deliveries (committed in a transaction on each home); commit-ok once all of them landed. A part
+   * that failed after others were applied is RabbitMQ's 406 "partial tx completion".
+   */
   private async txCommit(): Promise<void> {
-    const { unroutable } = await this.session.txCommit();
+    let unroutable: readonly Unroutable[] = [];
+    let partial: PartialTxCompletion | undefined;
+    try {
+      ({ unroutable } = await this.session.txCommit());
+    } catch (err) {
+      if (!(err instanceof PartialTxCompletion)) throw err; // refused before anything was applied
+      partial = err;
+    }
+    await this.relay?.txCommit().catch((err: unknown) => {
+      partial ??= new PartialTxCompletion(err);
+    });
     for (const u of unroutable) this.returnUnroutable(u.input, u.properties);
+    if (partial !== undefined) {
+      this.conn.log.warn('a transaction was committed in part', { channel: this.id, error: String(partial.reason) });
+      throw partial;
+    }
     this.sendIfOpen({ name: 'tx.commit-ok' });
   }
 }

@@ -31,6 +31,8 @@ export interface ConsumeOptions {
   readonly args: FieldTable;
   /** The consumer's prefetch (basic.qos before its basic.consume), 0 for none. */
   readonly prefetch: number;
+  /** A stream queue's consumer: its deliveries name the stream (settling them acks nothing on the home). */
+  readonly stream?: boolean;
 }
 
 export interface RelayHost {
@@ -60,6 +62,8 @@ interface Link {
   unacked: number;
   /** No consumer uses it any more: it closes once its last delivery is settled. */
   retired: boolean;
+  /** tx.select on this link channel, once the client channel's first commit needed it. */
+  tx?: Promise<void>;
 }
 
 interface RelayedConsumer {
@@ -73,6 +77,15 @@ interface RelayedConsumer {
 interface Delivery {
   readonly link: Link;
   readonly remoteTag: number;
+  /** A stream queue's delivery (a relayed stream consumer): its name. */
+  readonly stream?: string;
+}
+
+/** A settlement a transaction holds: sent to the home, in a transaction there, at the client's tx.commit. */
+interface TxSettle {
+  readonly tag: number;
+  readonly d: Delivery;
+  readonly how: 'ack' | 'requeue' | 'reject';
 }
 
 export class RemoteRelay {
@@ -84,6 +97,8 @@ export class RemoteRelay {
   /** Tags of relayed deliveries whose home went away: settling them is moot, not an error. */
   private readonly gone = new Set<number>();
   private closed = false;
+  /** A transactional client channel (tx.select): settlements held until txCommit. */
+  private tx: TxSettle[] | undefined;
 
   constructor(private readonly host: RelayHost) {}
 
@@ -134,6 +149,13 @@ export class RemoteRelay {
     return this.consumers.has(tag);
   }
 
+  /** The stream queue of a relayed stream delivery this tag names (or, with `multiple`, one at or below it). */
+  streamOf(tag: number, multiple: boolean): string | undefined {
+    if (!multiple) return this.deliveries.get(tag)?.stream;
+    for (const [t, d] of this.deliveries) if ((tag === 0 || t <= tag) && d.stream !== undefined) return d.stream;
+    return undefined;
+  }
+
   /** basic.ack / basic.nack / basic.reject of relayed deliveries; false if none of them is relayed (or dead). */
   settle(tag: number, multiple: boolean, how: 'ack' | 'requeue' | 'reject'): boolean {
     let dead = false;
@@ -150,6 +172,10 @@ export class RemoteRelay {
     for (const t of tags) {
       const d = this.deliveries.get(t) as Delivery;
       this.deliveries.delete(t);
+      if (this.tx !== undefined) {
+        this.tx.push({ tag: t, d, how });
+        continue;
+      }
       d.link.unacked--;
       if (d.link.closed) continue;
       void d.link.channel
@@ -177,8 +203,9 @@ export class RemoteRelay {
 
   /** basic.recover: unacked relayed deliveries go back to their queues (redelivered). */
   async recover(): Promise<void> {
-    const links = new Set([...this.deliveries.values()].map((d) => d.link));
+    const links = new Set([...this.deliveries.values(), ...(this.tx ?? []).map((s) => s.d)].map((d) => d.link));
     this.deliveries.clear();
+    if (this.tx !== undefined) this.tx = [];
     for (const link of links) {
       link.unacked = 0;
       if (!link.closed) await link.channel.then((ch) => ch.recover()).catch(() => undefined);
@@ -199,6 +226,55 @@ export class RemoteRelay {
     this.deliveries.clear();
     this.gone.clear();
     this.consumers.clear();
+    if (this.tx !== undefined) this.tx = [];
+  }
+
+  // --- transactions (docs/cluster.md, "Transactions across nodes") ---------
+
+  /** The client channel is transactional: settlements wait for txCommit. */
+  txSelect(): void {
+    this.tx ??= [];
+  }
+
+  /**
+   * tx.commit: each home gets the settlements of its deliveries in a transaction of its own, on
+   * the link channel they came on (tx.select once, the acks, tx.commit); resolves once every home
+   * answered commit-ok. Rejects when a home is gone or refused (its deliveries stay unacked there,
+   * and it redelivers them); the other homes' commits stand: nothing is atomic across nodes.
+   */
+  async txCommit(): Promise<void> {
+    const held = this.tx ?? [];
+    if (this.tx !== undefined) this.tx = [];
+    const byLink = new Map<Link, TxSettle[]>();
+    for (const s of held) {
+      const list = byLink.get(s.d.link) ?? [];
+      list.push(s);
+      byLink.set(s.d.link, list);
+    }
+    const commits = [...byLink].map(async ([link, list]) => {
+      link.unacked -= list.length;
+      // A link lost since: the home redelivers its channel's deliveries, and another channel knows none of its tags.
+      if (link.closed) throw new Error(`the link to node '${link.home}' closed before the commit`);
+      const ch = await link.channel;
+      link.tx ??= ch.txSelect();
+      await link.tx;
+      for (const s of list) {
+        if (s.how === 'ack') ch.ack(s.d.remoteTag);
+        else ch.nack(s.d.remoteTag, false, s.how === 'requeue');
+      }
+      await ch.txCommit();
+      if (link.retired && link.unacked === 0) this.retire(link);
+    });
+    const results = await Promise.allSettled(commits);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  }
+
+  /** tx.rollback: the held settlements are dropped; their deliveries are unacked again, under their tags. */
+  txRollback(): void {
+    const held = this.tx ?? [];
+    if (this.tx !== undefined) this.tx = [];
+    for (const s of held) if (!s.d.link.closed) this.deliveries.set(s.tag, s.d);
   }
 
   /** Opens a link channel for `c` on `home` and consumes there; resolves with `start` (see consume()). */
@@ -213,7 +289,7 @@ export class RemoteRelay {
       });
       await ch.consume(c.queue, (d, body, header) => {
         const local = this.host.nextTag();
-        if (!c.o.noAck) this.track(local, link, d.deliveryTag);
+        if (!c.o.noAck) this.track(local, link, d.deliveryTag, c.o.stream === true ? c.queue : undefined);
         if (held !== undefined) held.push(() => this.host.deliver(c.tag, local, d, header, body));
         else this.host.deliver(c.tag, local, d, header, body);
       }, { noAck: c.o.noAck, exclusive: c.o.exclusive, consumerTag: c.tag, arguments: c.o.args });
@@ -248,8 +324,8 @@ export class RemoteRelay {
     return link;
   }
 
-  private track(local: number, link: Link, remoteTag: number): void {
-    this.deliveries.set(local, { link, remoteTag });
+  private track(local: number, link: Link, remoteTag: number, stream?: string): void {
+    this.deliveries.set(local, stream === undefined ? { link, remoteTag } : { link, remoteTag, stream });
     link.unacked++;
   }
 
