@@ -32,11 +32,13 @@ interface QueueView {
 }
 
 
-/** The queue as node `name`'s API shows it (undefined while it cannot answer). */
+/** The quorum queue as node `name`'s API shows it (undefined while it cannot answer, or knows no members yet). */
 async function queueOn(cluster: TestCluster, name: string, q: string): Promise<QueueView | undefined> {
   try {
     const res = await fetch(`http://127.0.0.1:${cluster.node(name).httpPort}/api/queues/%2F/${encodeURIComponent(q)}`, { headers: AUTH, signal: AbortSignal.timeout(5000) });
-    return res.ok ? ((await res.json()) as QueueView) : undefined;
+    const v = res.ok ? ((await res.json()) as QueueView) : undefined;
+    // A node that has the queue but not yet its log's placement shows no members.
+    return Array.isArray(v?.online) ? v : undefined;
   } catch {
     return undefined;
   }
