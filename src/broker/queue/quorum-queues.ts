@@ -39,7 +39,7 @@ const RECORD_OVERHEAD_BYTES = 64;
  */
 const LOG_CONFIGS: Record<string, string> = { 'retention.ms': '-1', 'retention.bytes': '-1', 'segment.bytes': String(8 * 1024 * 1024) };
 /** The leader cuts its log once this many records below the cut point are garbage (and checks at most every CUT_CHECK_MS). */
-const CUT_RECORDS_MIN = 4096;
+export const CUT_RECORDS_MIN = 4096;
 const CUT_CHECK_MS = 1000;
 
 /** What the vhost asks of quorum queue replication (Queue.journal set: the queue is replicated). */
