@@ -49,4 +49,5 @@ export interface ReplicaSession {
   close(): void;
 }
 
-export type ReplicaSessionFactory = () => ReplicaSession;
+/** A session for one partition of `vhost` (the leader serves it in that vhost). */
+export type ReplicaSessionFactory = (vhost: string) => ReplicaSession;

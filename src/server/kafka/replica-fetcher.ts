@@ -2,10 +2,13 @@
 // the data plane"): Fetch v12 with replica_id set to the follower's broker id and
 // current_leader_epoch set to the epoch it follows, one request at a time on one connection.
 // The leader reads its log below its log end (not the high watermark) for a replica, and its
-// answer's high watermark is what the follower learns of the commit point.
+// answer's high watermark is what the follower learns of the commit point. Each connection first
+// logs in (SASL PLAIN as the cluster's link user, its password the cluster's secret) in the
+// partition's vhost: the leader serves a replica's fetch only to that user, on any listener.
 
 import { connect as netConnect, type Socket } from 'node:net';
 import type { ReplicaFetchRequest, ReplicaFetchResult, ReplicaOffsetRequest, ReplicaOffsetResult, ReplicaSession } from '../../cluster/streams/fetcher.js';
+import { CLUSTER_LINK_USER } from '../../broker/access/access.js';
 import { BATCH_LOG_OVERHEAD_BYTES } from '../../broker/stream/batch-header.js';
 import { type ApiKeyNumber, ErrorCode, type Input, KafkaFrameParser, type RequestOf, type ResponseOf, decodeResponse, encodeRequest, errorCodeName } from '../../protocol/kafka/index.js';
 
@@ -14,6 +17,8 @@ const FETCH_VERSION = 12;
 const LIST_OFFSETS = 2 as const;
 /** v4: current_leader_epoch, so a stale leader answers FENCED_LEADER_EPOCH. */
 const LIST_OFFSETS_VERSION = 4;
+const SASL_HANDSHAKE = 17 as const;
+const SASL_AUTHENTICATE = 36 as const;
 const FETCH_BYTES_MAX = 8 * 1024 * 1024;
 const CONNECT_TIMEOUT_MS = 5_000;
 /**
@@ -30,6 +35,12 @@ export class KafkaReplicaSession implements ReplicaSession {
   private pending: { correlationId: number; resolve: (frame: Buffer) => void; reject: (err: Error) => void } | undefined;
   private nextCorrelationId = 1;
   private closed = false;
+
+  constructor(
+    private readonly vhost: string,
+    /** The cluster's secret (the link user's password); undefined until the node has read it. */
+    private readonly secret: () => string | undefined,
+  ) {}
 
   async fetch(req: ReplicaFetchRequest): Promise<ReplicaFetchResult> {
     try {
@@ -83,7 +94,32 @@ export class KafkaReplicaSession implements ReplicaSession {
 
   /** One request on this session's connection, its answer decoded; given up `waitMs` + ANSWER_GRACE_MS after. */
   private async request<K extends ApiKeyNumber>(apiKey: K, version: number, at: { host: string; port: number }, body: Input<RequestOf<K>>, waitMs: number): Promise<ResponseOf<K>> {
-    const socket = await this.connect(at.host, at.port);
+    let socket = this.socket;
+    if (socket === undefined) {
+      socket = await this.connect(at.host, at.port);
+      try {
+        await this.login(socket);
+      } catch (err) {
+        this.drop();
+        throw err;
+      }
+    }
+    return this.send(socket, apiKey, version, body, waitMs);
+  }
+
+  /** SaslHandshake v1 + SaslAuthenticate: PLAIN as the link user in this session's vhost. */
+  private async login(socket: Socket): Promise<void> {
+    const secret = this.secret();
+    if (secret === undefined) throw new Error('the cluster secret is not known yet');
+    const hs = await this.send(socket, SASL_HANDSHAKE, 1, { mechanism: 'PLAIN' }, 0);
+    if (hs.errorCode !== ErrorCode.NONE) throw new Error(`the leader refused SASL PLAIN: ${errorCodeName(hs.errorCode)}`);
+    const login = this.vhost === '/' ? CLUSTER_LINK_USER : `${this.vhost}:${CLUSTER_LINK_USER}`;
+    const authBytes = Buffer.from(`\u0000${login}\u0000${secret}`, 'utf8');
+    const auth = await this.send(socket, SASL_AUTHENTICATE, 1, { authBytes }, 0);
+    if (auth.errorCode !== ErrorCode.NONE) throw new Error(`the leader refused the cluster login in vhost '${this.vhost}': ${auth.errorMessage ?? errorCodeName(auth.errorCode)}`);
+  }
+
+  private async send<K extends ApiKeyNumber>(socket: Socket, apiKey: K, version: number, body: Input<RequestOf<K>>, waitMs: number): Promise<ResponseOf<K>> {
     const correlationId = this.nextCorrelationId++;
     const frame = encodeRequest(apiKey, version, correlationId, 'wharf-replica', body);
     const answer = new Promise<Buffer>((resolve, reject) => (this.pending = { correlationId, resolve, reject }));
