@@ -9,11 +9,10 @@
 // StreamReplication; on a single node none of this exists.
 
 import { EventEmitter } from 'node:events';
-import { decodeRecords, readBatchHeader } from '../../protocol/kafka/record-batch.js';
+import { decodeRecords, readBatchHeader, type KafkaRecord } from '../../protocol/kafka/record-batch.js';
 import type { Logger } from '../../util/logger.js';
 import { BrokerError } from '../errors.js';
 import { StoredMessage, type PublishInput, type QueueEntry } from '../message.js';
-import type { KafkaRecord } from '../../protocol/kafka/record-batch.js';
 import type { Partition } from '../stream/partition.js';
 import type { MessageStore } from '../message-store.js';
 import { applyToQueue, type PolicyLookup } from '../policy/apply.js';
@@ -37,7 +36,8 @@ const RECORD_OVERHEAD_BYTES = 64;
  * The log is never deleted by age or size: the leader cuts the prefix no live message needs
  * (maybeCut), and whole segments below the cut go, so segments are small (docs/cluster.md).
  */
-const LOG_CONFIGS: Record<string, string> = { 'retention.ms': '-1', 'retention.bytes': '-1', 'segment.bytes': String(8 * 1024 * 1024) };
+export const LOG_SEGMENT_BYTES = 8 * 1024 * 1024;
+const LOG_CONFIGS: Record<string, string> = { 'retention.ms': '-1', 'retention.bytes': '-1', 'segment.bytes': String(LOG_SEGMENT_BYTES) };
 /** The leader cuts its log once this many records below the cut point are garbage (and checks at most every CUT_CHECK_MS). */
 export const CUT_RECORDS_MIN = 4096;
 const CUT_CHECK_MS = 1000;
