@@ -3,7 +3,8 @@
 // replay that turns a log into the queue's live messages, and where the log may be cut.
 //
 //   key "E"  Enqueue  value: the body; headers x (exchange), k (routing key), p (the AMQP
-//                     properties, raw), m (JSON [persistent 0|1, expiration ms, priority, publishedAt ms])
+//                     properties, raw), m (JSON [persistent 0|1, expiration ms, priority, publishedAt ms]),
+//                     r (its delivery count, decimal; only on a message moved to the tail, see moveOf)
 //   key "S"  Settle   value: JSON [offset, ...]: those Enqueues left the queue for good
 //   key "R"  Return   value: JSON [[offset, returns], ...]: those came back, with their delivery count
 
@@ -14,18 +15,20 @@ const ENQUEUE = Buffer.from('E');
 const SETTLE = Buffer.from('S');
 const RETURN = Buffer.from('R');
 
-export function enqueueRecord(input: PublishInput, publishedAt: number): RecordSpec {
+/** What an Enqueue record holds of a message. */
+export type EnqueueInput = Pick<PublishInput, 'exchange' | 'routingKey' | 'properties' | 'body' | 'persistent' | 'expiration' | 'priority'>;
+
+/** An Enqueue; `returns` > 0 only for a message re-appended at the tail with the delivery count it had. */
+export function enqueueRecord(input: EnqueueInput, publishedAt: number, returns = 0): RecordSpec {
   const meta = [input.persistent ? 1 : 0, input.expiration, input.priority, publishedAt];
-  return {
-    key: ENQUEUE,
-    value: input.body,
-    headers: [
-      { key: 'x', value: Buffer.from(input.exchange, 'utf8') },
-      { key: 'k', value: Buffer.from(input.routingKey, 'utf8') },
-      { key: 'p', value: input.properties },
-      { key: 'm', value: Buffer.from(JSON.stringify(meta)) },
-    ],
-  };
+  const headers = [
+    { key: 'x', value: Buffer.from(input.exchange, 'utf8') },
+    { key: 'k', value: Buffer.from(input.routingKey, 'utf8') },
+    { key: 'p', value: input.properties },
+    { key: 'm', value: Buffer.from(JSON.stringify(meta)) },
+  ];
+  if (returns > 0) headers.push({ key: 'r', value: Buffer.from(String(returns)) });
+  return { key: ENQUEUE, value: input.body, headers };
 }
 
 export function settleRecord(offsets: readonly number[]): RecordSpec {
@@ -60,7 +63,7 @@ export class QuorumLiveSet {
 
   apply(rec: KafkaRecord): void {
     const kind = rec.key?.toString('latin1');
-    if (kind === 'E') this.live.set(Number(rec.offset), 0);
+    if (kind === 'E') this.live.set(Number(rec.offset), Number(rec.headers.find((h) => h.key === 'r')?.value?.toString() ?? 0) || 0);
     else if (kind === 'S') {
       const v = parseJson(rec.value);
       if (Array.isArray(v)) for (const o of v) this.live.delete(Number(o));

@@ -41,6 +41,13 @@ const LOG_CONFIGS: Record<string, string> = { 'retention.ms': '-1', 'retention.b
 /** The leader cuts its log once this many records below the cut point are garbage (and checks at most every CUT_CHECK_MS). */
 export const CUT_RECORDS_MIN = 4096;
 const CUT_CHECK_MS = 1000;
+/**
+ * A cut held back by a few old messages (one a consumer keeps unacked): once this many records
+ * are behind the log start, and at most MOVE_MESSAGES_MAX live messages are in the older half of
+ * the log, those are re-appended at the tail (moveOld) so the log can be cut past them.
+ */
+export const MOVE_RECORDS_MIN = 8 * CUT_RECORDS_MIN;
+const MOVE_MESSAGES_MAX = 256;
 
 /** What the vhost asks of quorum queue replication (Queue.journal set: the queue is replicated). */
 export interface QueueReplication {
@@ -87,6 +94,10 @@ interface QuorumState extends QueueJournal {
   /** A cut of the log's prefix is under way; when the cut point was last computed. */
   cutting: boolean;
   cutCheckedMs: number;
+  /** Old messages are being re-appended at the tail (moveOld). */
+  moving: boolean;
+  /** The delivery count of each message returned at least once (what a Return record last said). */
+  returnCounts: Map<StoredMessage, number>;
   appender: StreamAppender | undefined;
   settles: number[];
   returns: [number, number][];
@@ -276,6 +287,8 @@ export class QuorumQueues extends EventEmitter implements QueueReplication {
       settling: new Set(),
       cutting: false,
       cutCheckedMs: 0,
+      moving: false,
+      returnCounts: new Map(),
       appender: undefined,
       settles: [],
       returns: [],
@@ -326,6 +339,7 @@ export class QuorumQueues extends EventEmitter implements QueueReplication {
         const msg = new StoredMessage(this.ctx.nextMessageId(), m.persistent, m.content.body.length, m.content, undefined, m.publishedAt, m.expiration, m.priority);
         msg.refs++;
         st.offsets.set(msg, m.offset);
+        if (m.returns > 0) st.returnCounts.set(msg, m.returns);
         // Marked redelivered: it may have been out to a consumer of the old leader (RabbitMQ redelivers those).
         st.queue.restore(msg, m.returns);
         restored++;
@@ -380,7 +394,10 @@ export class QuorumQueues extends EventEmitter implements QueueReplication {
     if (now - st.cutCheckedMs < CUT_CHECK_MS) return;
     st.cutCheckedMs = now;
     const cut = cutPoint(neededOffsets(st), hw);
-    if (cut - p.logStartOffset < CUT_RECORDS_MIN) return;
+    if (cut - p.logStartOffset < CUT_RECORDS_MIN) {
+      if (hw - p.logStartOffset >= MOVE_RECORDS_MIN && !st.moving) void this.moveOld(st, p.logStartOffset + Math.floor((hw - p.logStartOffset) / 2));
+      return;
+    }
     st.cutting = true;
     const from = p.logStartOffset;
     p.deleteRecordsBefore(cut)
@@ -391,6 +408,67 @@ export class QuorumQueues extends EventEmitter implements QueueReplication {
       });
   }
 
+  /**
+   * The few live messages below `below` pin the log (RabbitMQ's quorum queues have the same
+   * problem: rabbitmq-server#3776): each is appended again at the tail, a new Enqueue carrying its
+   * delivery count, and once that is committed it is the message's offset and the old one is
+   * settled, so the next cut passes it. The queue's order here does not change; after a failover a
+   * moved message comes after those published before its move (docs/cluster.md).
+   */
+  private async moveOld(st: QuorumState, below: number): Promise<void> {
+    const old: [StoredMessage, number][] = [];
+    for (const [msg, o] of st.offsets) {
+      if (o >= below) continue;
+      old.push([msg, o]);
+      if (old.length > MOVE_MESSAGES_MAX) return; // not a few old messages: a backlog, nothing to gain
+    }
+    const appender = st.appender;
+    if (old.length === 0 || appender === undefined) return;
+    st.moving = true;
+    const term = st.term;
+    try {
+      old.sort((a, b) => a[1] - b[1]);
+      await this.ctx.store.load(old.map(([m]) => m));
+      if (st.term !== term) return;
+      const moves = old.map(async ([msg, from]) => {
+        const content = msg.content;
+        if (content === undefined) return; // unreadable: it stays where it is
+        const returns = st.returnCounts.get(msg) ?? 0;
+        const input = { ...content, persistent: msg.persistent, expiration: msg.expiration, priority: msg.priority };
+        let to = -1;
+        const pending = st.pending;
+        await appender
+          .append(enqueueRecord(input, msg.publishedAt, returns), content.body.length + content.properties.length + RECORD_OVERHEAD_BYTES, (o) => {
+            to = o;
+            pending.add(o);
+          })
+          .finally(() => pending.delete(to));
+        if (st.term !== term) return;
+        if (st.offsets.get(msg) === from) {
+          st.offsets.set(msg, to);
+          this.settleLater(st, from);
+          // A Return recorded while the copy was on its way named the old offset.
+          const now = st.returnCounts.get(msg) ?? 0;
+          if (now !== returns) st.returns.push([to, now]);
+        } else this.settleLater(st, to); // settled meanwhile: the copy is garbage
+      });
+      const results = await Promise.allSettled(moves);
+      const failed = results.filter((r) => r.status === 'rejected').length;
+      if (failed > 0) this.ctx.logger.debug('old quorum queue messages not moved; the log stays pinned for now', { queue: st.queue.name, failed });
+      else this.ctx.logger.debug('old quorum queue messages moved to the log\'s tail', { queue: st.queue.name, messages: old.length });
+      if (st.term === term && !st.flushing) this.flush(st);
+    } catch (err) {
+      this.ctx.logger.warn('cannot move old quorum queue messages', { queue: st.queue.name, error: (err as Error).message });
+    } finally {
+      if (st.term === term) st.moving = false;
+    }
+  }
+
+  private settleLater(st: QuorumState, offset: number): void {
+    st.settles.push(offset);
+    st.settling.add(offset);
+  }
+
   /** Forgets the work of a term: its messages' offsets, what it had not appended yet. */
   private clearTerm(st: QuorumState): void {
     st.offsets = new Map();
@@ -398,6 +476,8 @@ export class QuorumQueues extends EventEmitter implements QueueReplication {
     st.settling = new Set();
     st.settles = [];
     st.returns = [];
+    st.returnCounts = new Map();
+    st.moving = false;
   }
 
   private stepDown(st: QuorumState, why: string): void {
@@ -416,9 +496,12 @@ export class QuorumQueues extends EventEmitter implements QueueReplication {
     if (offset === undefined || st.phase === 'follower') return;
     if (kind === 'settle') {
       st.offsets.delete(entry.msg);
-      st.settles.push(offset);
-      st.settling.add(offset);
-    } else st.returns.push([offset, entry.returns]);
+      st.returnCounts.delete(entry.msg);
+      this.settleLater(st, offset);
+    } else {
+      st.returns.push([offset, entry.returns]);
+      st.returnCounts.set(entry.msg, entry.returns);
+    }
     if (st.flushing) return;
     st.flushing = true;
     queueMicrotask(() => this.flush(st));

@@ -78,6 +78,11 @@ describe('quorum queue log replay', () => {
     assert.equal(all.live.size, 0);
   });
 
+  it('a message moved to the tail carries its delivery count; the old copy, settled, is gone', () => {
+    const { messages } = replay(decoded([enqueueRecord(input('old'), 1), returnRecord([[0, 2]]), enqueueRecord(input('old'), 1, 2), settleRecord([0])]));
+    assert.deepEqual(messages.map((m) => [m.offset, m.content.body.toString(), m.returns, m.publishedAt]), [[2, 'old', 2, 1]]);
+  });
+
   it('the cut point: the lowest needed offset, at most the high watermark; the log end when nothing is needed', () => {
     assert.equal(cutPoint([], 40), 40);
     assert.equal(cutPoint([17, 9, 30], 40), 9);
