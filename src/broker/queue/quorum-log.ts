@@ -4,7 +4,7 @@
 //
 //   key "E"  Enqueue  value: the body; headers x (exchange), k (routing key), p (the AMQP
 //                     properties, raw), m (JSON [persistent 0|1, expiration ms, priority, publishedAt ms]),
-//                     r (its delivery count, decimal; only on a message moved to the tail, see moveOf)
+//                     r (its delivery count, decimal; only on a message moved to the tail, QuorumQueues.moveOld)
 //   key "S"  Settle   value: JSON [offset, ...]: those Enqueues left the queue for good
 //   key "R"  Return   value: JSON [[offset, returns], ...]: those came back, with their delivery count
 
