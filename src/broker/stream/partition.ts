@@ -390,8 +390,12 @@ export class Partition {
         this.syncing = undefined;
         const upTo = this.next;
         this.log.sync().then(() => {
-          this.synced(upTo);
-          resolve();
+          try {
+            this.synced(upTo);
+            resolve();
+          } catch (err) {
+            reject(err as Error); // a sync after a failed one: not durable in order (see `failure`)
+          }
         }, (err: unknown) => {
           reject(this.writeFailed(err));
         });
