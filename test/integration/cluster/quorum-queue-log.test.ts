@@ -48,6 +48,21 @@ async function leaderVia(cluster: TestCluster, via: string, queue: string): Prom
   }
 }
 
+/** After the kill of `old`: the queue's new leader, as node `via` sees it. */
+async function newLeader(cluster: TestCluster, via: string, queue: string, old: string): Promise<string> {
+  let next = '';
+  await waitUntil(async () => {
+    try {
+      const res = await fetch(`http://127.0.0.1:${cluster.node(via).httpPort}/api/queues/%2F/${queue}`, { headers: AUTH, signal: AbortSignal.timeout(2000) });
+      next = ((await res.json()) as { leader: string | null }).leader ?? '';
+    } catch {
+      next = '';
+    }
+    return next !== '' && next !== old;
+  }, `a new leader of ${queue}`, 20_000);
+  return next;
+}
+
 /** The queue's messages (ready and unacked) as its leader `name` counts them. */
 async function messagesVia(cluster: TestCluster, name: string, queue: string): Promise<number | undefined> {
   try {
@@ -178,16 +193,7 @@ describe('quorum queue log cut (three nodes, amqplib)', () => {
     // kill -9 of the leader: a survivor leads, replaying only from the cut.
     const followers = NODE_NAMES.filter((n) => n !== leader);
     await cluster.node(leader).kill('SIGKILL');
-    let next = '';
-    await waitUntil(async () => {
-      try {
-        const res = await fetch(`http://127.0.0.1:${cluster.node(followers[0]).httpPort}/api/queues/%2F/${Q}`, { headers: AUTH, signal: AbortSignal.timeout(2000) });
-        next = ((await res.json()) as { leader: string | null }).leader ?? '';
-      } catch {
-        next = '';
-      }
-      return next !== '' && next !== leader;
-    }, 'a new leader', 20_000);
+    const next = await newLeader(cluster, followers[0], Q, leader);
 
     // Exactly the unacked messages and the tail, in order, redelivered, the returned one with its count.
     const got = await getAll(clientsOf(next), next, Q);
@@ -298,16 +304,7 @@ describe('quorum queue log pinned by an old unacked message (three nodes, amqpli
     // kill -9 of the leader: the new one serves the pin, redelivered, with its count, then the tail, and nothing else.
     await cluster.node(leader).kill('SIGKILL');
     const survivor = NODE_NAMES.find((n) => n !== leader) ?? '';
-    let next = '';
-    await waitUntil(async () => {
-      try {
-        const res = await fetch(`http://127.0.0.1:${cluster.node(survivor).httpPort}/api/queues/%2F/${PIN}`, { headers: AUTH, signal: AbortSignal.timeout(2000) });
-        next = ((await res.json()) as { leader: string | null }).leader ?? '';
-      } catch {
-        next = '';
-      }
-      return next !== '' && next !== leader;
-    }, 'a new leader', 20_000);
+    const next = await newLeader(cluster, survivor, PIN, leader);
     const got = await getAll(clientsOf(next), next, PIN);
     assert.deepEqual(got.map((m) => m.content.toString()), ['pin', 'tail']);
     assert.equal(got[0].fields.redelivered, true);
