@@ -267,13 +267,8 @@ export class Queue {
     msg.refs++;
     this.stats.publish++;
     const key = this.groups && groupKeyOf(msg, this.declared.groupHeader);
-    if (
-      msg.content &&
-      (this.lanes.length >= QUEUE_MEMORY_MESSAGES_MAX || this.readyBytes >= QUEUE_MEMORY_BYTES_MAX)
-    ) {
-      // Deep queue: keep only the position. Transient messages are written first.
-      this.store.pageOut(msg);
-    }
+    // Deep queue: keep only the position. Transient messages are written first.
+    if (msg.content && this.deep()) this.store.pageOut(msg);
     this.pushReady(entry, key);
     this.readyBytes += msg.bodySize;
     if (entry.expiresAt !== 0) this.expiring = true;
@@ -292,7 +287,14 @@ export class Queue {
     this.notifyReady();
   }
 
-  /** Recovered messages (content on disk; refs already counted by recovery). */
+  private deep(): boolean {
+    return this.lanes.length >= QUEUE_MEMORY_MESSAGES_MAX || this.readyBytes >= QUEUE_MEMORY_BYTES_MAX;
+  }
+
+  /**
+   * Recovered messages (refs already counted by recovery): content on disk, or in memory (a
+   * replicated queue's replay), then paged out as enqueue() does once the queue is deep.
+   */
   restore(msg: StoredMessage, returns: number): void {
     const entry = new QueueEntry(msg, this.expiryOf(msg, msg.publishedAt || Date.now()));
     entry.returns = returns;
@@ -300,7 +302,10 @@ export class Queue {
     entry.redelivered = true;
     // A grouped queue needs each message's group key, in its content on disk: restoreGroups() reads them.
     if (this.groups) (this.unkeyed ??= []).push(entry);
-    else if (this.lanes instanceof Lanes) this.lanes.push(entry);
+    else if (this.lanes instanceof Lanes) {
+      if (msg.content && this.deep()) this.store.pageOut(msg);
+      this.lanes.push(entry);
+    }
     this.readyBytes += msg.bodySize;
     if (entry.expiresAt !== 0) {
       this.expiring = true;

@@ -18,7 +18,13 @@ export interface ReplicaFetchRequest {
 }
 
 export type ReplicaFetchResult =
-  | { readonly ok: true; readonly batches: readonly Buffer[]; readonly highWatermark: number }
+  | {
+      readonly ok: true;
+      readonly batches: readonly Buffer[];
+      readonly highWatermark: number;
+      /** The leader's log start offset (it moves up with DeleteRecords and retention): the follower's follows it. */
+      readonly logStartOffset: number;
+    }
   | { readonly ok: false; readonly error: string };
 
 /** Which end of the leader's log a follower asks for. */

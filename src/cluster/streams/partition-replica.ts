@@ -369,6 +369,7 @@ export class PartitionReplica {
         if (durable !== undefined) await durable;
         this.hw = Math.max(this.hw, Math.min(res.highWatermark, p.highWatermark));
         p.setReplicatedHighWatermark(this.hw);
+        await this.followLogStart(p, res.logStartOffset);
         if (p.highWatermark >= res.highWatermark) this.host.caughtUp();
       } catch (err) {
         if (err instanceof StreamError && err.kind === 'storage') {
@@ -378,6 +379,22 @@ export class PartitionReplica {
         this.logger.error('cannot append the leader\'s batches; retrying', { partition: this.path, error: (err as Error).message });
         await new Promise((r) => setTimeout(r, FOLLOWER_RETRY_MS));
       }
+    }
+  }
+
+  /**
+   * Kafka's follower takes the leader's log start offset from each fetch answer
+   * (maybeIncrementLogStartOffset, LeaderOffsetIncremented): records the leader deleted (DeleteRecords,
+   * a quorum queue's cut of its settled prefix) go here too, up to what this copy has committed.
+   */
+  private async followLogStart(p: Partition, leaderLogStart: number): Promise<void> {
+    const start = Math.min(leaderLogStart, this.hw, p.highWatermark);
+    if (start <= p.logStartOffset) return;
+    try {
+      await p.deleteRecordsBefore(start);
+    } catch (err) {
+      // A compact-only topic refuses it; its leader's log start does not move by DeleteRecords either.
+      this.logger.debug('cannot move this replica\'s log start to the leader\'s', { partition: this.path, logStart: start, error: (err as Error).message });
     }
   }
 

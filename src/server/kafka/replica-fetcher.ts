@@ -63,7 +63,7 @@ export class KafkaReplicaSession implements ReplicaSession {
       const p = body.responses[0]?.partitions[0];
       if (p === undefined) return { ok: false, error: 'the leader answered no partition' };
       if (p.errorCode !== ErrorCode.NONE) return { ok: false, error: errorCodeName(p.errorCode) };
-      return { ok: true, batches: wholeBatches(p.records), highWatermark: Number(p.highWatermark) };
+      return { ok: true, batches: wholeBatches(p.records), highWatermark: Number(p.highWatermark), logStartOffset: Number(p.logStartOffset) };
     } catch (err) {
       this.drop();
       return { ok: false, error: (err as Error).message };

@@ -22,8 +22,9 @@ const EARLIEST_LOCAL = -4n;
 const LATEST_TIERED = -5n;
 const READ_COMMITTED = 1;
 
-function partitionOf(ctx: KafkaContext, topic: string, index: number): Partition | undefined {
-  return ctx.vhost.streams.get(topic)?.partition(index);
+/** `replica`: a follower asks, which also reads the logs of quorum queues no client can name (as Fetch). */
+function partitionOf(ctx: KafkaContext, topic: string, index: number, replica = false): Partition | undefined {
+  return (replica ? ctx.vhost.streams.getAny(topic) : ctx.vhost.streams.get(topic))?.partition(index);
 }
 
 /** The offset and timestamp ListOffsets answers for one partition. */
@@ -70,7 +71,7 @@ export const listOffsets: Handler<2> = async (ctx, req, v) => {
   for (const t of req.topics) {
     const partitions = [];
     for (const q of t.partitions) {
-      const p = partitionOf(ctx, t.name, q.partitionIndex);
+      const p = partitionOf(ctx, t.name, q.partitionIndex, req.replicaId >= 0);
       if (!p) {
         partitions.push({ partitionIndex: q.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestamp: -1n, offset: -1n, ...epoch(-1) });
         continue;
