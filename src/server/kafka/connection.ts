@@ -33,10 +33,11 @@ import { fetchResponseBytesMax } from './handlers/fetch.js';
 import { failureOf } from './errors.js';
 import { SUPPORTED_VERSIONS, isSupported } from './versions.js';
 import { KafkaSaslAuthenticator, type SaslStep } from './sasl/authenticator.js';
-import { saslBackend } from './sasl/backend.js';
+import { clusterLinkBackend, saslBackend } from './sasl/backend.js';
 import type { SaslIdentity } from './sasl/mechanism.js';
 
 const API_VERSIONS = 18;
+const SASL_HANDSHAKE = 17;
 const FETCH = 1;
 /** Requests in flight (parsed, not yet answered) before the connection stops reading. */
 export const PENDING_MAX = 256;
@@ -178,7 +179,7 @@ export class KafkaConnection {
   }
 
   private source(): RequestSource {
-    return { clientId: this.clientId, clientHost: this.socket.remoteAddress ?? '', connectionId: this.connectionId, signal: this.gone.signal };
+    return { clientId: this.clientId, clientHost: this.socket.remoteAddress ?? '', connectionId: this.connectionId, user: this.identity?.user, signal: this.gone.signal };
   }
 
   /**
@@ -239,6 +240,12 @@ export class KafkaConnection {
    * the connection is closed for it (as Kafka does).
    */
   private decode(frame: Buffer): Decoded | typeof ANSWERED | undefined {
+    if (this.sasl === undefined && this.identity === undefined && this.ctx.broker.clustered && frame.length >= 2 && frame.readInt16BE(0) === SASL_HANDSHAKE) {
+      // A cluster node's listener without SASL still lets another node log in as the cluster's
+      // link user (PLAIN, the cluster's secret), for the cluster-internal WriteTxnMarkers.
+      const note = (reason: string): void => this.ctx.logger.warn('kafka cluster link login refused', { client: this.socket.remoteAddress, reason });
+      this.sasl = new KafkaSaslAuthenticator(['PLAIN'], clusterLinkBackend(this.ctx.broker, this.socket.remoteAddress ?? ''), note);
+    }
     if (this.sasl !== undefined) {
       const step = this.sasl.receive(frame);
       if (step.kind === 'close') {
