@@ -240,7 +240,7 @@ export class KafkaConnection {
    * the connection is closed for it (as Kafka does).
    */
   private decode(frame: Buffer): Decoded | typeof ANSWERED | undefined {
-    if (this.sasl === undefined && this.identity === undefined && this.ctx.broker.clustered && frame.length >= 2 && frame.readInt16BE(0) === SASL_HANDSHAKE) {
+    if (this.sasl === undefined && this.identity === undefined && frame.length >= 2 && frame.readInt16BE(0) === SASL_HANDSHAKE && this.ctx.broker.clustered) {
       // A cluster node's listener without SASL still lets another node log in as the cluster's
       // link user (PLAIN, the cluster's secret), for the cluster-internal WriteTxnMarkers.
       const note = (reason: string): void => this.ctx.logger.warn('kafka cluster link login refused', { client: this.socket.remoteAddress, reason });

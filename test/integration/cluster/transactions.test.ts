@@ -1,37 +1,58 @@
 // Kafka transactions across a cluster (docs/cluster.md, "Transactions"): three `wharf serve
 // --cluster` processes on a private etcd, kafkajs and raw requests. A transactional id's
 // coordinator is the leader of its __transaction_state partition (every node names it, the others
-// answer NOT_COORDINATOR); commit and abort markers reach every partition of a topic whose
-// partitions other nodes lead (read_committed readers see the committed transactions only, which
-// needs each partition's markers); transactional offsets reach a group coordinator on another node;
+// answer NOT_COORDINATOR); commit and abort markers reach every partition of a transaction whose
+// partitions different nodes lead (read_committed readers see the committed transactions only,
+// which needs each partition's markers); transactional offsets reach a group coordinator on another node;
 // a zombie producer is fenced; after kill -9 of the coordinator in the middle of a transaction, the
 // new coordinator aborts it (nothing of it is read committed) and the producer re-inits and goes
-// on; WriteTxnMarkers from an ordinary client is refused.
+// on; WriteTxnMarkers from an ordinary client is refused; librdkafka's transactions work too.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
-import { nodeId } from '../../../src/cluster/streams/placement.js';
+import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { ErrorCode } from '../../../src/protocol/kafka/index.js';
 import { waitUntil } from '../../helpers/async.js';
-import { ClusterNodes } from '../../helpers/cluster-nodes.js';
-import { kafkaErrorTypes, topicName } from '../../helpers/kafka.js';
+import { ClusterNodes, KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION } from '../../helpers/cluster-nodes.js';
+import { kafkaClient, kafkaErrorTypes, topicName } from '../../helpers/kafka.js';
+import { runPython } from '../../helpers/python-kafka.js';
 import { RawKafka } from '../../helpers/raw-kafka.js';
 
 const LONG = { timeout: 240_000 } as const;
 const NAMES = ['n1', 'n2', 'n3'];
-const KEY_TYPE_GROUP = 0;
-const KEY_TYPE_TRANSACTION = 1;
 const END = 'END';
 
 function kafka(bootstrap: readonly string[]): Kafka {
-  return new Kafka({
-    clientId: 'wharf-cluster-txn-test',
-    brokers: [...bootstrap],
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 15, initialRetryTime: 100, maxRetryTime: 1000 },
-  });
+  return kafkaClient(bootstrap[0], { brokers: [...bootstrap], retry: { retries: 15, initialRetryTime: 100, maxRetryTime: 1000 } });
 }
+
+/** librdkafka's transactional producer: commit, abort, commit, one record per topic each, each with the group's offset of `source`. */
+const LIBRDKAFKA_TRANSACTIONS = `
+import json, sys
+from confluent_kafka import Consumer, Producer, TopicPartition
+bootstrap, topics, source, group, txid = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+p = Producer({'bootstrap.servers': bootstrap, 'transactional.id': txid, 'linger.ms': 5})
+p.init_transactions(60)
+c = Consumer({'bootstrap.servers': bootstrap, 'group.id': group, 'enable.auto.commit': False})
+
+def txn(value, offset, commit):
+    p.begin_transaction()
+    for i, t in enumerate(topics):
+        p.produce(t, value=('%s-%d' % (value, i)).encode(), partition=0)
+    p.send_offsets_to_transaction([TopicPartition(source, 0, offset)], c.consumer_group_metadata(), 60)
+    if commit:
+        p.commit_transaction(60)
+    else:
+        p.flush(60)  # delivered first: abort_transaction drops what is still queued
+        p.abort_transaction(60)
+
+txn('c1', 10, True)
+txn('a2', 20, False)
+txn('c3', 30, True)
+committed = c.committed([TopicPartition(source, 0)], 60)
+c.close()
+print(json.dumps({'committed': committed[0].offset}))
+`;
 
 describe('Kafka transactions across a cluster (three nodes, kafkajs)', () => {
   let cluster: ClusterNodes;
@@ -39,7 +60,7 @@ describe('Kafka transactions across a cluster (three nodes, kafkajs)', () => {
   const clients: (Consumer | Producer)[] = [];
 
   const bootstrapOf = (names: readonly string[]): string[] => cluster.bootstrapOf(names);
-  const nameOf = (id: number): string => NAMES.find((n) => nodeId(n) === id) ?? `unknown node ${id}`;
+  const nameOf = (id: number): string => cluster.nameOf(id);
 
   async function raw(name: string): Promise<RawKafka> {
     const r = await RawKafka.open(cluster.node(name).kafkaPort);
@@ -47,29 +68,8 @@ describe('Kafka transactions across a cluster (three nodes, kafkajs)', () => {
     return r;
   }
 
-  async function findCoordinator(via: string, key: string, keyType: number): Promise<{ errorCode: number; nodeId: number; port: number }> {
-    const r = await raw(via);
-    try {
-      const res = await r.call(10, 3, { key, keyType, coordinatorKeys: [] });
-      return { errorCode: res.errorCode, nodeId: res.nodeId, port: res.port };
-    } finally {
-      r.destroy();
-    }
-  }
-
-  /** Waits until every node in `via` names one coordinator for the key (other than `not`); returns its name. */
-  async function agreedCoordinator(via: readonly string[], key: string, keyType: number, not?: string): Promise<string> {
-    let found = '';
-    await waitUntil(async () => {
-      const answers = await Promise.all(via.map((n) => findCoordinator(n, key, keyType)));
-      if (answers.some((a) => a.errorCode !== ErrorCode.NONE)) return false;
-      if (new Set(answers.map((a) => a.nodeId)).size !== 1) return false;
-      found = nameOf(answers[0].nodeId);
-      assert.equal(answers[0].port, cluster.node(found).kafkaPort, 'the coordinator is named with its advertised Kafka address');
-      return found !== not;
-    }, `every node names one coordinator for ${key}`, 60_000);
-    return found;
-  }
+  const findCoordinator = (via: string, key: string, keyType: number) => cluster.findCoordinator(via, key, keyType);
+  const agreedCoordinator = (via: readonly string[], key: string, keyType: number, not?: string): Promise<string> => cluster.agreedCoordinator(via, key, keyType, not);
 
   /**
    * One topic per node, each created on that node (three replicas; its creator campaigns first,
@@ -272,6 +272,21 @@ describe('Kafka transactions across a cluster (three nodes, kafkajs)', () => {
     }
     assert.ok(errors.some((e) => e === 'PRODUCER_FENCED' || e === 'INVALID_PRODUCER_EPOCH'), `the zombie's commit is fenced: ${errors.join(', ')}`);
     assert.deepEqual(await readAll(NAMES, topics, false), expected(['fresh'], topics));
+  });
+
+  it('librdkafka (confluent_kafka) commits and aborts across the nodes, with send_offsets_to_transaction to a group coordinator on another node', LONG, async () => {
+    const { topics } = await spreadTopics('tx-rdkafka', NAMES);
+    const transactionalId = topicName('tx-rdkafka-id');
+    const txnCoordinator = await agreedCoordinator(NAMES, transactionalId, KEY_TYPE_TRANSACTION);
+    let groupId = '';
+    for (let i = 0; groupId === '' || (await agreedCoordinator(NAMES, groupId, KEY_TYPE_GROUP)) === txnCoordinator; i++) {
+      assert.ok(i < 50, 'a group whose coordinator is another node');
+      groupId = topicName(`tx-rdkafka-g${i}`);
+    }
+    const source = topics[0];
+    const r = await runPython(LIBRDKAFKA_TRANSACTIONS, [bootstrapOf(NAMES).join(','), JSON.stringify(topics), source, groupId, transactionalId], 120_000);
+    assert.equal(r.committed, 30, 'the committed transactions\' offset; the aborted one\'s was dropped');
+    assert.deepEqual(await readAll(NAMES, topics, false), expected(['c1', 'c3'], topics), 'read_committed: the committed transactions on every partition');
   });
 
   it('kill -9 of the transaction coordinator mid-transaction: the new coordinator aborts it on its timeout; the producer re-inits and commits', LONG, async () => {
