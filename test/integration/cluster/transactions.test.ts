@@ -11,6 +11,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { OFFSETS_TOPIC } from '../../../src/broker/stream/groups/replicated.js';
+import { internalPartitionFor } from '../../../src/broker/stream/replicated-coordinators.js';
+import { TXN_TOPIC } from '../../../src/broker/stream/txn/replicated.js';
 import { ErrorCode } from '../../../src/protocol/kafka/index.js';
 import { waitUntil } from '../../helpers/async.js';
 import { ClusterNodes, KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION } from '../../helpers/cluster-nodes.js';
@@ -99,6 +102,57 @@ describe('Kafka transactions across a cluster (three nodes, kafkajs)', () => {
     return { topics, leaders };
   }
 
+  /** Each partition's leader of an internal topic, once every partition has one. */
+  async function leadersOf(topic: string): Promise<string[]> {
+    const admin = kafka(bootstrapOf(NAMES)).admin();
+    await admin.connect();
+    try {
+      let leaders: string[] = [];
+      await waitUntil(async () => {
+        const md = await admin.fetchTopicMetadata({ topics: [topic] });
+        leaders = [...(md.topics[0]?.partitions ?? [])].sort((a, b) => a.partitionId - b.partitionId).map((p) => nameOf(p.leader));
+        return leaders.length > 0 && leaders.every((l) => NAMES.includes(l));
+      }, `every partition of ${topic} has a leader`, 60_000);
+      return leaders;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** A key named `prefix-...` that belongs to partition `p` of `partitions`. */
+  function keyFor(prefix: string, p: number, partitions: number): string {
+    for (;;) {
+      const key = topicName(prefix);
+      if (internalPartitionFor(key, partitions) === p) return key;
+    }
+  }
+
+  /**
+   * A transactional id and a group whose coordinators are different nodes. Whichever node wins a
+   * partition's campaign leads it; if one node leads every partition of both internal topics, a
+   * kill -9 and restart of that node hands them to the two others.
+   */
+  async function coordinatorsApart(prefix: string): Promise<{ transactionalId: string; groupId: string; txnCoordinator: string; groupCoordinator: string }> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const txn = await leadersOf(TXN_TOPIC);
+      const groups = await leadersOf(OFFSETS_TOPIC);
+      for (let tp = 0; tp < txn.length; tp++) {
+        const gp = groups.findIndex((l) => l !== txn[tp]);
+        if (gp < 0) continue;
+        const transactionalId = keyFor(`${prefix}-id`, tp, txn.length);
+        const groupId = keyFor(`${prefix}-g`, gp, groups.length);
+        const txnCoordinator = await agreedCoordinator(NAMES, transactionalId, KEY_TYPE_TRANSACTION);
+        const groupCoordinator = await agreedCoordinator(NAMES, groupId, KEY_TYPE_GROUP);
+        if (txnCoordinator !== groupCoordinator) return { transactionalId, groupId, txnCoordinator, groupCoordinator };
+      }
+      const only = txn[0];
+      await cluster.node(only).kill('SIGKILL');
+      await agreedCoordinator(NAMES.filter((n) => n !== only), topicName('tx-moved'), KEY_TYPE_TRANSACTION, only);
+      await cluster.restart(only);
+    }
+    throw new Error('no transactional id and group with coordinators on different nodes');
+  }
+
   async function transactional(bootstrap: readonly string[], transactionalId: string, transactionTimeout = 60_000): Promise<Producer> {
     const p = kafka(bootstrap).producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout });
     clients.push(p);
@@ -156,9 +210,8 @@ describe('Kafka transactions across a cluster (three nodes, kafkajs)', () => {
 
   before(async () => {
     cluster = await ClusterNodes.start(NAMES);
-    // The node asked first creates an internal topic and, campaigning first, leads its partitions:
-    // the transaction state topic from n1 and the offsets topic from n2 put the transaction
-    // coordinators and the group coordinators on different nodes.
+    // Both internal topics exist before the tests, created from different nodes (whose
+    // campaigns often win their partitions; coordinatorsApart() makes sure where it matters).
     await waitUntil(async () => (await findCoordinator('n1', topicName('tx-setup'), KEY_TYPE_TRANSACTION)).errorCode === ErrorCode.NONE, 'the transaction state topic exists', 60_000);
     await waitUntil(async () => (await findCoordinator('n2', topicName('g-setup'), KEY_TYPE_GROUP)).errorCode === ErrorCode.NONE, 'the offsets topic exists', 60_000);
   });
@@ -203,15 +256,7 @@ describe('Kafka transactions across a cluster (three nodes, kafkajs)', () => {
   });
 
   it('transactional offsets (sendOffsets) reach the group\'s coordinator on another node: committed with the transaction, dropped with an abort', LONG, async () => {
-    const transactionalId = topicName('tx-offsets-id');
-    const txnCoordinator = await agreedCoordinator(NAMES, transactionalId, KEY_TYPE_TRANSACTION);
-    let groupId = '';
-    let groupCoordinator = txnCoordinator;
-    for (let i = 0; groupCoordinator === txnCoordinator; i++) {
-      assert.ok(i < 50, 'a group whose coordinator is another node');
-      groupId = topicName(`tx-offsets-g${i}`);
-      groupCoordinator = await agreedCoordinator(NAMES, groupId, KEY_TYPE_GROUP);
-    }
+    const { transactionalId, groupId } = await coordinatorsApart('tx-offsets');
     const input = topicName('tx-offsets-in');
     const { topics: output } = await spreadTopics('tx-offsets-out', NAMES);
     const plain = kafka(bootstrapOf(NAMES)).producer();
@@ -276,13 +321,7 @@ describe('Kafka transactions across a cluster (three nodes, kafkajs)', () => {
 
   it('librdkafka (confluent_kafka) commits and aborts across the nodes, with send_offsets_to_transaction to a group coordinator on another node', LONG, async () => {
     const { topics } = await spreadTopics('tx-rdkafka', NAMES);
-    const transactionalId = topicName('tx-rdkafka-id');
-    const txnCoordinator = await agreedCoordinator(NAMES, transactionalId, KEY_TYPE_TRANSACTION);
-    let groupId = '';
-    for (let i = 0; groupId === '' || (await agreedCoordinator(NAMES, groupId, KEY_TYPE_GROUP)) === txnCoordinator; i++) {
-      assert.ok(i < 50, 'a group whose coordinator is another node');
-      groupId = topicName(`tx-rdkafka-g${i}`);
-    }
+    const { transactionalId, groupId } = await coordinatorsApart('tx-rdkafka');
     const source = topics[0];
     const r = await runPython(LIBRDKAFKA_TRANSACTIONS, [bootstrapOf(NAMES).join(','), JSON.stringify(topics), source, groupId, transactionalId], 120_000);
     assert.equal(r.committed, 30, 'the committed transactions\' offset; the aborted one\'s was dropped');
@@ -294,7 +333,7 @@ describe('Kafka transactions across a cluster (three nodes, kafkajs)', () => {
     const transactionalId = topicName('tx-kill-id');
     const coordinator = await agreedCoordinator(NAMES, transactionalId, KEY_TYPE_TRANSACTION);
     const survivors = NAMES.filter((n) => n !== coordinator);
-    assert.ok(leaders.includes(coordinator) && leaders.some((l) => l !== coordinator), `the transaction spans partitions the coordinator leads and others: ${leaders.join(', ')}`);
+    assert.ok(leaders.some((l) => l !== coordinator), `the transaction spans partitions other nodes lead: ${leaders.join(', ')}`);
     const first = await transactional(bootstrapOf(NAMES), transactionalId, 5_000);
     const open = await first.transaction();
     await open.sendBatch(onEveryTopic(topics, 'lost'));
