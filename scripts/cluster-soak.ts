@@ -2,17 +2,20 @@
 // test/integration/cluster/jepsen.test.ts for as long as --seconds says, with its seeded nemesis
 // (kill -9 and SIGSTOP of partition leaders) and checker. Prints its progress and its figures;
 // exits 1 if an acknowledged record was lost, replicas diverged or an ISR did not recover.
+// The default faults are kill -9, SIGSTOP, kill -9 of two and etcd's kill -9 and SIGSTOP.
 // --netns puts each node and etcd in a network namespace of its own (root, iproute2 and iptables)
-// and adds the network faults: partitions of a leader and a slow link. --faults picks the faults
-// (comma-separated kinds, e.g. partition,partition-peers,one-way,slow). --workload amqp runs
-// amqplib publishers with confirms on a quorum queue instead (kill and pause of its leader, then a
-// drain); it exits 1 if a confirmed message was never delivered.
+// and adds the network faults: partitions of a leader, a slow link, etcd cut off from one node or
+// all, two-way splits and a kill during a partition. --faults picks the faults (comma-separated
+// kinds, e.g. partition,partition-peers,one-way,slow). --workload amqp runs amqplib publishers
+// with confirms on a quorum queue instead (the same faults but kill -9 of two, then a drain); it
+// exits 1 if a confirmed message was never delivered or a body never published was. Both exit 1
+// if anything was acknowledged while no node could (the leader alone in its ISR, no lease anywhere).
 //
 //   npm run build && node dist/scripts/cluster-soak.js --seconds 300 --seed 7 [--producers 4] [--partitions 2] [--overlap] [--netns] [--faults K,K] [--workload kafka|amqp]
 
 import { parseArgs } from 'node:util';
 import { amqpSummary } from '../test/helpers/jepsen/amqp.js';
-import { jepsenRun, NETWORK_FAULTS, PROCESS_FAULTS, summary, type Fault } from '../test/helpers/jepsen/run.js';
+import { ALL_FAULTS, jepsenRun, summary, type Fault } from '../test/helpers/jepsen/run.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,7 +29,7 @@ const { values: args } = parseArgs({
     workload: { type: 'string', default: 'kafka' },
   },
 });
-const known: readonly string[] = [...PROCESS_FAULTS, ...NETWORK_FAULTS];
+const known: readonly string[] = ALL_FAULTS;
 const faults = args.faults?.split(',').map((f) => f.trim());
 const unknown = faults?.filter((f) => !known.includes(f)) ?? [];
 if (unknown.length > 0) {
@@ -46,12 +49,14 @@ if (args.workload === 'amqp') {
     seconds: Number(args.seconds),
     producers: Number(args.producers),
     overlap: args.overlap,
+    network: args.netns ? 'netns' : 'loopback',
     ...(faults !== undefined ? { faults: faults as Fault[] } : {}),
     log,
   });
   for (const line of amqpSummary(r)) console.log(line);
-  console.log(r.check.lost === 0 ? 'OK: every confirmed message was delivered' : 'FAILED');
-  process.exit(r.check.lost === 0 ? 0 : 1);
+  const ok = r.check.lost === 0 && r.check.phantoms === 0 && r.quorumless.count === 0;
+  console.log(ok ? 'OK: every confirmed message was delivered, nothing else, and nothing was confirmed without a quorum' : 'FAILED');
+  process.exit(ok ? 0 : 1);
 }
 const result = await jepsenRun({
   seed: Number(args.seed),
@@ -64,6 +69,6 @@ const result = await jepsenRun({
   log,
 });
 for (const line of summary(result)) console.log(line);
-const ok = result.check.lost === 0 && result.check.divergent === 0 && result.check.prefixGaps === 0 && result.isrRecovered;
+const ok = result.check.lost === 0 && result.check.divergent === 0 && result.check.prefixGaps === 0 && result.isrRecovered && result.quorumless.count === 0;
 console.log(ok ? 'OK: nothing acknowledged was lost and the replicas agree' : 'FAILED');
 process.exit(ok ? 0 : 1);

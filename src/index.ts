@@ -600,7 +600,8 @@ async function replicateStreams(cluster: ClusterOptions, plane: ControlPlane, br
     endpoints: cluster.endpoints,
     broker,
     protocol: 'kafka',
-    sessions: () => new KafkaReplicaSession(),
+    // Each follower logs in as the cluster's link user, in its partition's vhost.
+    sessions: (vhost) => new KafkaReplicaSession(vhost, () => broker.access.clusterSecret),
     // Kafka's replica.lag.time.max.ms, tied to the lease TTL: a follower as late as a dead node's lease leaves the ISR.
     lagMs: (cluster.leaseTtlSec ?? CLUSTER_LEASE_TTL_DEFAULT_SEC) * 1000,
     logger,

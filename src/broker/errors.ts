@@ -26,6 +26,17 @@ export class BrokerError extends Error {
   }
 }
 
+/**
+ * tx.commit applied a transaction's work and a write it waited for failed (a home node or the
+ * replication refused a publish, a home node was gone for acks): RabbitMQ's 406 "partial tx
+ * completion". `reason` is the failure, for the log.
+ */
+export class PartialTxCompletion extends BrokerError {
+  constructor(readonly reason: unknown) {
+    super('precondition-failed', 'partial tx completion');
+  }
+}
+
 export const notFound = (what: string, name: string, vhost: string): BrokerError =>
   new BrokerError('not-found', `no ${what} '${name}' in vhost '${vhost}'`);
 

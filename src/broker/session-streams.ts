@@ -8,7 +8,7 @@ import { BrokerError, preconditionFailed } from './errors.js';
 import type { Args, MessageContent } from './message.js';
 import { streamStartOf } from './stream/queue-args.js';
 import type { Stream } from './stream/stream.js';
-import { StreamConsumer, type StreamConsumerOwner } from './stream/stream-consumer.js';
+import { StreamConsumer, type StreamConsumerOwner, type StreamStart } from './stream/stream-consumer.js';
 import type { StreamSubscription } from './stream/stream-queues.js';
 import type { Vhost } from './vhost.js';
 
@@ -63,6 +63,19 @@ class ChannelStreamConsumer implements StreamConsumerOwner, StreamSubscription {
   }
 }
 
+/**
+ * RabbitMQ 3.10's checks of a basic.consume on a stream queue, in its order: consume arguments
+ * (x-priority refused, x-stream-offset parsed), a per-consumer prefetch, then no automatic acks.
+ * Also made before a consume is relayed to the stream's leader, so the refusal is this node's own.
+ */
+export function checkStreamConsume(stream: string, vhost: string, o: { noAck: boolean; args: Args }, prefetch: number): StreamStart {
+  const where = `queue '${stream}' in vhost '${vhost}'`;
+  const start = streamStartOf(o.args, where, Date.now());
+  if (prefetch === 0) throw preconditionFailed(`consumer prefetch count is not set for '${where}'`);
+  if (o.noAck) throw new BrokerError('not-implemented', `automatic acknowledgement not supported by stream queues ${where}`, true);
+  return start;
+}
+
 export class SessionStreams {
   private readonly consumers = new Map<string, ChannelStreamConsumer>();
   /** Unacked deliveries by tag (insertion order is tag order): whose credit an ack returns. */
@@ -75,14 +88,10 @@ export class SessionStreams {
   }
 
   /**
-   * basic.consume on a stream queue, with RabbitMQ 3.10's checks in its order: consume arguments
-   * (x-priority refused, x-stream-offset parsed), a per-consumer prefetch, then no automatic acks.
+   * basic.consume on a stream queue (checkStreamConsume first).
    */
   consume(stream: Stream, tag: string, o: { noAck: boolean; args: Args }, prefetch: number): { tag: string; start: () => void } {
-    const where = `queue '${stream.name}' in vhost '${this.host.vhost.name}'`;
-    const start = streamStartOf(o.args, where, Date.now());
-    if (prefetch === 0) throw preconditionFailed(`consumer prefetch count is not set for '${where}'`);
-    if (o.noAck) throw new BrokerError('not-implemented', `automatic acknowledgement not supported by stream queues ${where}`, true);
+    const start = checkStreamConsume(stream.name, this.host.vhost.name, o, prefetch);
     const c = new ChannelStreamConsumer(this, stream, tag, prefetch);
     this.consumers.set(tag, c);
     return {

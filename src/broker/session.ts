@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { withDeliveryCount } from './dead-letter.js';
-import { BrokerError, preconditionFailed } from './errors.js';
+import { BrokerError, PartialTxCompletion, preconditionFailed } from './errors.js';
 import { argNumber } from './queue/args.js';
 import type { Args, MessageContent, PublishInput, QueueEntry } from './message.js';
 import type { Consumer, Queue } from './queue/queue.js';
@@ -189,7 +189,7 @@ export class Session {
   consume(
     queueName: string,
     requestedTag: string,
-    o: { noAck: boolean; exclusive: boolean; args: Args },
+    o: { noAck: boolean; exclusive: boolean; args: Args; prefetch?: number },
   ): { tag: string; start: () => void } {
     const tag = requestedTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url').slice(0, 22)}` : requestedTag;
     if (this.consumers.has(tag) || this.directReply?.tag === tag || this.streams.hasConsumer(tag)) {
@@ -200,7 +200,8 @@ export class Session {
     if (queue instanceof Stream) return this.streams.consume(queue, tag, o, this.prefetchPerConsumer);
     this.vhost.checkServing(queue);
     queue.checkConsumable(o.exclusive);
-    const c = new SessionConsumer(this, tag, queue, o.noAck, o.exclusive, this.prefetchPerConsumer, o.args, consumerPriority(o.args));
+    // `prefetch`: a consumer that moves here keeps the prefetch it was started with (a quorum queue's new leader).
+    const c = new SessionConsumer(this, tag, queue, o.noAck, o.exclusive, o.prefetch ?? this.prefetchPerConsumer, o.args, consumerPriority(o.args));
     this.consumers.set(tag, c);
     return {
       tag,
@@ -391,7 +392,8 @@ export class Session {
     this.afterSettle(tx.settles.map((s) => s.u));
     this.streams.credit(tx.streamAcks);
     if (needsSync) await this.store.sync();
-    if (streamWrites.length > 0) await Promise.all(streamWrites);
+    // Applied already: a write that fails now (a stream's, a copy for another node) leaves the commit partial.
+    if (streamWrites.length > 0) await Promise.all(streamWrites).catch((err: unknown) => Promise.reject(new PartialTxCompletion(err)));
     return { unroutable };
   }
 

@@ -142,7 +142,7 @@ export class Vhost {
         return ctx.topologySaved();
       },
     });
-    this.streamQueues = new StreamQueues(name, this.streams, () => ctx.replication?.());
+    this.streamQueues = new StreamQueues(name, this.streams, () => ctx.replication?.(), () => ctx.remote);
     for (const [n, type] of PREDECLARED) {
       this.exchanges.set(n, new Exchange({ name: n, type, durable: true, autoDelete: false, internal: false, args: {}, vhost: name }));
     }
@@ -521,6 +521,17 @@ export class Vhost {
     if (!replicated) return this.enqueue(input, live, Date.now());
     const out = plain.length > 0 ? this.enqueue(input, plain, Date.now()) : { queues: 0, needsSync: false, rejected: false };
     return this.publishReplicated(input, replicated, out);
+  }
+
+  /**
+   * A copy another node routed to stream queue `s`, led here (docs/cluster.md, "Stream queues"):
+   * appended and committed here, never forwarded again; refused (a basic.nack to the node that
+   * sent it) when this node no longer leads it, so a copy never travels between two stale views.
+   */
+  publishToStream(input: PublishInput, s: Stream): PublishOutcome {
+    this.stats.publish++;
+    if (!this.streamQueues.leadsHere(s)) return { queues: 1, needsSync: false, rejected: true };
+    return { queues: 1, needsSync: false, rejected: false, streamWrite: this.streamQueues.publish([s], input) };
   }
 
   /** Checks a publish buffered by a transaction, so it fails now rather than at the commit (as RabbitMQ). */

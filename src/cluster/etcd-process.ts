@@ -1,6 +1,7 @@
 // A private etcd for `wharf cluster dev` and the tests: Debian's /usr/bin/etcd on
 // free loopback ports with a temporary data dir, removed when it stops. The Jepsen-style
-// runner starts it on another address inside a network namespace of its own (`wrap`).
+// runner starts it on another address inside a network namespace of its own (`wrap`), and its
+// nemesis crashes it (kill -9) and starts it again on the same data dir and ports (`restart`).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,9 +16,14 @@ export interface EtcdProcess {
   /** The client URL, http://HOST:PORT (127.0.0.1 unless started on another host). */
   readonly endpoint: string;
   readonly dataDir: string;
+  /** The running process's id (a new one after restart()). */
   readonly pid: number;
   /** Everything etcd wrote to stderr (its log), for failure messages. */
   log(): string;
+  /** kill -9 (a crash): the data dir stays, for restart(). */
+  crash(): Promise<void>;
+  /** Starts it again on the same data dir and ports (after crash()); resolves once /health answers. */
+  restart(): Promise<void>;
   /** Kills etcd (SIGTERM, then SIGKILL) and removes its data dir. */
   stop(): Promise<void>;
 }
@@ -52,38 +58,59 @@ export async function startEtcd(options: EtcdStartOptions = {}): Promise<EtcdPro
   const client = `http://${host}:${clientPort}`;
   const peer = `http://${host}:${peerPort}`;
   const [command, ...prefix] = [...(options.wrap ?? []), ETCD_BINARY];
-  const child = spawn(
-    command ?? ETCD_BINARY,
-    [
-      ...prefix,
-      '--name', 'wharf-dev',
-      '--data-dir', dataDir,
-      '--listen-client-urls', client,
-      '--advertise-client-urls', client,
-      '--listen-peer-urls', peer,
-      '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', `wharf-dev=${peer}`,
-      '--logger', 'zap',
-      '--log-level', 'warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' } },
-  );
+  const args = [
+    ...prefix,
+    '--name', 'wharf-dev',
+    '--data-dir', dataDir,
+    '--listen-client-urls', client,
+    '--advertise-client-urls', client,
+    '--listen-peer-urls', peer,
+    '--initial-advertise-peer-urls', peer,
+    '--initial-cluster', `wharf-dev=${peer}`,
+    '--logger', 'zap',
+    '--log-level', 'warn',
+  ];
   let log = '';
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-    log = (log + s).slice(-20_000);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const launch = (): { child: ChildProcess; exited: Promise<void> } => {
+    const child = spawn(command ?? ETCD_BINARY, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' },
+    });
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+      log = (log + s).slice(-20_000);
+    });
+    return { child, exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) };
+  };
+  let run = launch();
   const stop = async (): Promise<void> => {
-    await kill(child, exited);
+    await kill(run.child, run.exited);
     await rm(dataDir, { recursive: true, force: true });
   };
   try {
-    await waitHealthy(client, child, () => log);
+    await waitHealthy(client, run.child, () => log);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { endpoint: client, dataDir, pid: child.pid ?? 0, log: () => log, stop };
+  return {
+    endpoint: client,
+    dataDir,
+    get pid() {
+      return run.child.pid ?? 0;
+    },
+    log: () => log,
+    crash: async () => {
+      if (run.child.exitCode !== null || run.child.signalCode !== null) return;
+      run.child.kill('SIGKILL');
+      await run.exited;
+    },
+    restart: async () => {
+      if (run.child.exitCode === null && run.child.signalCode === null) throw new Error(`etcd at ${client} is still running; crash() it first`);
+      run = launch();
+      await waitHealthy(client, run.child, () => log);
+    },
+    stop,
+  };
 }
 
 async function waitHealthy(url: string, child: ChildProcess, log: () => string): Promise<void> {

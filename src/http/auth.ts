@@ -68,7 +68,7 @@ export function authenticate(broker: Broker, header: string | undefined, remoteA
   return { name: creds.user, tags };
 }
 
-function parseBasic(header: string | undefined): { user: string; password: string } | undefined {
+export function parseBasic(header: string | undefined): { user: string; password: string } | undefined {
   if (!header) return undefined;
   const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
   if (!m) return undefined;

@@ -8,13 +8,15 @@ import type { Stream } from '../broker/stream/stream.js';
 import type { Vhost } from '../broker/vhost.js';
 import type { ManagementContext } from './context.js';
 import { argsToJson } from './json.js';
-import { depthJson, exchangeMessageStats, queueDepth, queueMessageStats, queueStatsColumn } from './stats-json.js';
+import { depthJson, exchangeMessageStats, queueMessageStats, queueStatsColumn } from './stats-json.js';
+import { localCounts, type QueueCounts } from './remote-counts.js';
 
 type Json = Record<string, unknown>;
 
-export function queueJson(ctx: ManagementContext, q: Queue): Json {
-  const ready = q.messageCount;
-  const consumers = q.consumerCount;
+/** `counts`: the queue's own, or, for a queue homed on another node of a cluster, its home's (remote-counts.ts). */
+export function queueJson(ctx: ManagementContext, q: Queue, counts: QueueCounts = localCounts(q)): Json {
+  const ready = counts.ready;
+  const consumers = counts.consumers;
   return {
     arguments: argsToJson(q.args),
     auto_delete: q.autoDelete,
@@ -26,10 +28,10 @@ export function queueJson(ctx: ManagementContext, q: Queue): Json {
     exclusive: q.exclusiveOwner !== undefined,
     exclusive_consumer_tag: null,
     head_message_timestamp: null,
-    message_bytes: q.readyBodyBytes,
-    message_bytes_ready: q.readyBodyBytes,
+    message_bytes: counts.readyBytes,
+    message_bytes_ready: counts.readyBytes,
     message_stats: queueMessageStats(q, ctx.rates),
-    ...depthJson(q, queueDepth(q), ctx.rates),
+    ...depthJson(q, { messages: ready + counts.unacked, ready, unacked: counts.unacked }, ctx.rates),
     messages_ready_ram: ready,
     name: q.name,
     node: queueNode(q, ctx),
@@ -56,19 +58,19 @@ function queueNode(q: Queue, ctx: ManagementContext): string {
   return ctx.broker.queueHome(q.vhost, q.name) ?? ctx.nodeName;
 }
 
-const QUEUE_COLUMNS: Record<string, (q: Queue, ctx: ManagementContext) => unknown> = {
+const QUEUE_COLUMNS: Record<string, (q: Queue, ctx: ManagementContext, c: () => QueueCounts) => unknown> = {
   auto_delete: (q) => q.autoDelete,
-  consumer_capacity: (q) => (q.consumerCount > 0 ? 1 : 0),
-  consumer_utilisation: (q) => (q.consumerCount > 0 ? 1 : 0),
-  consumers: (q) => q.consumerCount,
+  consumer_capacity: (_q, _ctx, c) => (c().consumers > 0 ? 1 : 0),
+  consumer_utilisation: (_q, _ctx, c) => (c().consumers > 0 ? 1 : 0),
+  consumers: (_q, _ctx, c) => c().consumers,
   durable: (q) => q.durable,
   exclusive: (q) => q.exclusiveOwner !== undefined,
-  message_bytes: (q) => q.readyBodyBytes,
-  message_bytes_ready: (q) => q.readyBodyBytes,
-  messages: (q) => q.messageCount + q.unacked,
-  messages_ready: (q) => q.messageCount,
-  messages_ready_ram: (q) => q.messageCount,
-  messages_unacknowledged: (q) => q.unacked,
+  message_bytes: (_q, _ctx, c) => c().readyBytes,
+  message_bytes_ready: (_q, _ctx, c) => c().readyBytes,
+  messages: (_q, _ctx, c) => c().ready + c().unacked,
+  messages_ready: (_q, _ctx, c) => c().ready,
+  messages_ready_ram: (_q, _ctx, c) => c().ready,
+  messages_unacknowledged: (_q, _ctx, c) => c().unacked,
   name: (q) => q.name,
   node: (q, ctx) => queueNode(q, ctx),
   state: () => 'running',
@@ -80,9 +82,9 @@ const QUEUE_COLUMNS: Record<string, (q: Queue, ctx: ManagementContext) => unknow
  * A reader of one (dotted) path of queueJson(ctx, q) that does not build it, or
  * undefined for paths only the JSON has (they are rare sort keys: arguments.*).
  */
-export function queueColumn(ctx: ManagementContext, path: string): ((q: Queue) => unknown) | undefined {
+export function queueColumn(ctx: ManagementContext, path: string, counts: (q: Queue) => QueueCounts = localCounts): ((q: Queue) => unknown) | undefined {
   const plain = Object.hasOwn(QUEUE_COLUMNS, path) ? QUEUE_COLUMNS[path] : undefined;
-  if (plain) return (q) => plain(q, ctx);
+  if (plain) return (q) => plain(q, ctx, () => counts(q));
   return queueStatsColumn(path, ctx.rates);
 }
 

@@ -3,7 +3,7 @@
 // SIGSTOP them, and read who leads what from /api/nodes.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
@@ -37,10 +37,14 @@ export const loopbackHosts: Hosts = { address: () => '127.0.0.1', wrap: () => []
 /** Each node and etcd in a network namespace of its own on a private bridge (jepsen/netns.ts). */
 export function netnsHosts(nodes: readonly string[]): Hosts {
   const net = createNetwork([...nodes, ETCD_HOST]);
-  // The test process reaches the nodes from the bridge's address, not loopback: a user of its own.
+  // The test process reaches the nodes from the bridge's address, not loopback: a user of its own,
+  // with every permission on the default vhost (the AMQP workload publishes and consumes there).
   const dir = mkdtempSync(join(tmpdir(), 'wharf-jepsen-'));
   const definitions = join(dir, 'definitions.json');
-  writeFileSync(definitions, JSON.stringify({ users: [{ name: 'jepsen', password: 'jepsen', tags: 'administrator' }] }));
+  writeFileSync(definitions, JSON.stringify({
+    users: [{ name: 'jepsen', password: 'jepsen', tags: 'administrator' }],
+    permissions: [{ user: 'jepsen', vhost: '/', configure: '.*', write: '.*', read: '.*' }],
+  }));
   return {
     address: (h) => net.address(h),
     wrap: (h) => net.wrap(h),
@@ -66,6 +70,8 @@ export class TestCluster {
   readonly paused = new Set<string>();
   /** Nodes cut off from etcd: their own view is stale, so nobody asks them. */
   readonly isolated = new Set<string>();
+  /** The logs (stderr) of each node's earlier processes, killed and restarted since. */
+  private readonly pastLogs = new Map<string, string[]>();
 
   constructor(
     readonly names: readonly string[] = NODE_NAMES,
@@ -82,6 +88,8 @@ export class TestCluster {
 
   /** Starts (or restarts, on its data dir) a node. */
   async spawn(name: string): Promise<void> {
+    const before = this.nodes.get(name);
+    if (before !== undefined) this.pastLogs.set(name, [...(this.pastLogs.get(name) ?? []), before.stderr()]);
     const host = this.hosts.address(name);
     const args = ['--cluster', this.etcd.endpoint, '--node-name', name, '--advertise-host', host, '--cluster-lease-ttl', String(TEST_LEASE_TTL_SEC), ...this.hosts.nodeArgs];
     this.nodes.set(name, await spawnBroker(this.dirs.get(name) ?? '', args, { host, wrap: this.hosts.wrap(name), startTimeoutMs: NODE_START_TIMEOUT_MS }));
@@ -91,6 +99,11 @@ export class TestCluster {
     const n = this.nodes.get(name);
     if (n === undefined) throw new Error(`no node ${name}`);
     return n;
+  }
+
+  /** An AMQP URL of the node, with the login the hosts take (guest only from loopback). */
+  amqpUrl(name: string): string {
+    return `amqp://${this.hosts.login}@${this.hosts.address(name)}:${this.node(name).port}`;
   }
 
   up(name: string): boolean {
@@ -143,6 +156,18 @@ export class TestCluster {
       }
       if (n !== undefined && (n.process.exitCode !== null || n.process.signalCode !== null)) await this.spawn(name);
     }
+  }
+
+  /** Writes every node's log (each process of it, in order) and etcd's to files in a new directory under the temp dir; returns it. */
+  async saveLogs(tag: string): Promise<string> {
+    const dir = join(tmpdir(), `wharf-jepsen-logs-${tag}-${Date.now().toString(36)}`);
+    await mkdir(dir, { recursive: true });
+    for (const name of this.names) {
+      const logs = [...(this.pastLogs.get(name) ?? []), this.nodes.get(name)?.stderr() ?? ''];
+      await writeFile(join(dir, `${name}.log`), logs.map((l, i) => `==== ${name}, process ${i + 1} of ${logs.length}\n${l}`).join('\n'));
+    }
+    await writeFile(join(dir, 'etcd.log'), this.etcd?.log() ?? '');
+    return dir;
   }
 
   /** kill -9 of every node (so their logs on disk can be read), then etcd. */

@@ -121,6 +121,15 @@ export class Partition {
   private segmentOps: Promise<unknown> = Promise.resolve();
   /** A truncation is running: appends are refused until it ends. */
   private truncating = false;
+  /**
+   * A write or fsync failed (a full disk, an I/O error): the log dropped what was not durable, so
+   * the offsets, index entries and producer sequences given since are not backed by records. Until
+   * recover() has rebuilt the partition from the disk and cut it at `durableEnd`, appends are
+   * refused (retriable) and nothing past `durableEnd` becomes visible.
+   */
+  private failure: { readonly error: string; readonly durableEnd: number; recovering: Promise<void> | undefined } | undefined;
+  /** Told once per failure of a write to this partition's disk (a cluster leader gives up leading). */
+  onWriteFailure: ((err: Error) => void) | undefined;
 
   private constructor(
     private readonly log: Log,
@@ -236,7 +245,7 @@ export class Partition {
    * aborted. A marker of an older producer epoch is refused ('producer-fenced'), of an older coordinator epoch ('coordinator-fenced').
    */
   appendMarker(m: MarkerSpec, nowMs = Date.now()): { offset: number; durable: Promise<void> } {
-    this.assertOpen();
+    this.assertWritable();
     this.producers.checkMarker(m.producerId, m.producerEpoch, m.coordinatorEpoch);
     const batch = buildMarkerBatch({
       producerId: BigInt(m.producerId),
@@ -255,7 +264,7 @@ export class Partition {
    * Resolves once it is on disk.
    */
   appendReplica(batch: Buffer, nowMs = Date.now()): { lastOffset: number; durable: Promise<void> } {
-    this.assertOpen();
+    this.assertWritable();
     const h = readBatchHeader(batch);
     if (h.baseOffset !== this.next) {
       throw new StreamError('offset-out-of-range', `a replicated batch starts at ${h.baseOffset}, this log ends at ${this.next}`);
@@ -296,7 +305,7 @@ export class Partition {
     checkCompressed?: (batch: Buffer) => void,
     verifyTxn?: (producerId: number, producerEpoch: number) => void,
   ): AppendResult {
-    this.assertOpen();
+    this.assertWritable();
     const batch = clientBatch(records, this.config.maxMessageBytes);
     if (this.config.cleanup?.compact) requireKeys(batch);
     const h = readBatchHeader(batch);
@@ -314,7 +323,7 @@ export class Partition {
    * batch whose base offset will be overwritten. Returns its base offset.
    */
   appendOwn(batch: Buffer, nowMs = Date.now()): { baseOffset: number; durable: Promise<void> } {
-    this.assertOpen();
+    this.assertWritable();
     const h = readBatchHeader(batch);
     if (this.config.cleanup?.compact) requireKeys(batch);
     return { baseOffset: this.appendBatch(batch, h, nowMs), durable: this.syncNow() };
@@ -364,9 +373,9 @@ export class Partition {
   private syncNow(): Promise<void> {
     const upTo = this.next;
     const p = this.log.sync().then(
-      () => this.advance(upTo),
+      () => this.synced(upTo),
       (err: unknown) => {
-        throw new StreamError('storage', `writing the stream failed: ${String(err)}`);
+        throw this.writeFailed(err);
       },
     );
     p.catch(() => {});
@@ -381,16 +390,43 @@ export class Partition {
         this.syncing = undefined;
         const upTo = this.next;
         this.log.sync().then(() => {
-          this.advance(upTo);
-          resolve();
+          try {
+            this.synced(upTo);
+            resolve();
+          } catch (err) {
+            reject(err as Error); // a sync after a failed one: not durable in order (see `failure`)
+          }
         }, (err: unknown) => {
-          reject(new StreamError('storage', `writing the stream failed: ${String(err)}`));
+          reject(this.writeFailed(err));
         });
       });
     });
     p.catch(() => {}); // callers that do not wait (acks=0) must not crash the process
     this.syncing = p;
     return p;
+  }
+
+  /** A sync covering every append below `upTo` succeeded; after a failed one, that is not enough (see `failure`). */
+  private synced(upTo: number): void {
+    if (this.failure !== undefined) throw new StreamError('storage', `writing the stream failed: ${this.failure.error}`);
+    this.advance(upTo);
+  }
+
+  /**
+   * A write or fsync of this partition failed: the first failure freezes what is durable and visible
+   * at the high watermark (later syncs may succeed, but the offsets between are not backed by records).
+   */
+  private writeFailed(err: unknown): StreamError {
+    if (this.failure === undefined) {
+      this.failure = { error: String(err), durableEnd: this.hw, recovering: undefined };
+      this.logger.error('writing a stream partition failed: it takes no appends until it is rebuilt from its disk', { dir: this.dir, durableEnd: this.hw, error: String(err) });
+      try {
+        this.onWriteFailure?.(err instanceof Error ? err : new Error(String(err)));
+      } catch (e) {
+        this.logger.warn('a write failure listener threw', { error: String(e) });
+      }
+    }
+    return new StreamError('storage', `writing the stream failed: ${this.failure.error}`);
   }
 
   private advance(upTo: number): void {
@@ -613,7 +649,7 @@ export class Partition {
       if (offset >= this.next) return this.next;
       const cut = await this.stable(() => cutPosition(this.log, this.segmentFor(offset), offset));
       if (cut === undefined) return this.next;
-      return this.cutAt(cut.pos, Math.min(offset, cut.baseOffset), this.start);
+      return this.cutAt(cut.pos, Math.min(offset, cut.baseOffset), this.start, cut.pos.segment);
     });
   }
 
@@ -626,17 +662,19 @@ export class Partition {
     return this.exclusive(async () => {
       this.assertOpen();
       if (!Number.isSafeInteger(offset) || offset < 0) throw new StreamError('offset-out-of-range', `cannot start the log at ${offset}`);
-      return this.cutAt({ segment: this.segs[0].segment, offset: SEGMENT_HEADER_BYTES }, offset, offset);
+      return this.cutAt({ segment: this.segs[0].segment, offset: SEGMENT_HEADER_BYTES }, offset, offset, this.segs[0].segment);
     });
   }
 
   /**
    * Cuts the log at `pos` so it ends at `end` and starts at `start`: the meta file first (where
-   * an emptied log continues), then the index files of the segments that change, then the log
-   * itself (the store removes the later segments newest first and truncates the file at `pos`,
-   * fsync'd). Every crash point leaves a prefix that recovery indexes again.
+   * an emptied log continues), then the index files of the segments that change (from segment
+   * `changed` on), then the log itself (the store removes the later segments newest first and
+   * truncates the file at `pos`, fsync'd). Every crash point leaves a prefix that recovery indexes
+   * again. Without `pos` the log is kept as it is and only indexed again (after a failed write), and
+   * nothing past `visibleEnd` becomes visible.
    */
-  private async cutAt(pos: LogPosition, end: number, start: number): Promise<number> {
+  private async cutAt(pos: LogPosition | undefined, end: number, start: number, changed: number, visibleEnd = Number.POSITIVE_INFINITY): Promise<number> {
     this.truncating = true;
     try {
       await this.log.sync();
@@ -644,11 +682,11 @@ export class Partition {
       const meta: PartitionMeta = { logStartOffset: start, nextOffset: end };
       await writeFileAtomic(path.join(this.dir, META_FILE), JSON.stringify(meta));
       for (const s of this.segs) {
-        if (s.segment < pos.segment) continue;
+        if (s.segment < changed) continue;
         this.unindexed.delete(s.segment);
         await fs.rm(path.join(this.dir, indexFileName(s.segment)), { force: true });
       }
-      await this.log.truncate(pos);
+      if (pos !== undefined) await this.log.truncate(pos);
       const found = await readIndexFiles(this.dir);
       const r = await recoverIndexes(this.log, this.dir, found, meta, this.indexIntervalBytes);
       this.segs.splice(0, this.segs.length, ...r.segs);
@@ -657,7 +695,7 @@ export class Partition {
       this.layout++;
       this.next = this.segs[this.segs.length - 1].nextOffset;
       this.start = Math.min(Math.max(start, this.firstOffset()), this.next);
-      this.hw = this.next; // what is left was fsync'd before the cut
+      this.hw = Math.min(this.next, visibleEnd); // what is left was fsync'd before the cut
       this.producers.markStable(this.hw);
       for (const [id, file] of r.rebuilt) this.unindexed.set(id, file);
       this.indexWrites = this.indexWrites.then(() => this.writeIndexes());
@@ -807,6 +845,37 @@ export class Partition {
 
   private assertOpen(): void {
     if (this.closed) throw new StreamError('unknown-partition', 'the stream partition is closed');
+  }
+
+  /** Appends are refused (retriable, KAFKA_STORAGE_ERROR) while a failed write is not recovered; the first refusal starts the recovery. */
+  private assertWritable(): void {
+    this.assertOpen();
+    const f = this.failure;
+    if (f === undefined) return;
+    f.recovering ??= this.recover(f).finally(() => (f.recovering = undefined));
+    throw new StreamError('storage', `the stream partition is recovering from a failed write (${f.error}); retry`);
+  }
+
+  /**
+   * After a failed write: the indexes and producer state are rebuilt from what the disk holds (the
+   * log dropped what was not durable), then anything past the durable end is cut, so the partition
+   * is as if the lost appends had never been made: their offsets are given again and an idempotent
+   * producer's retry of a lost batch is written, not taken for a duplicate. Fails (and is tried again
+   * at the next append) while the disk still takes no writes.
+   */
+  private recover(f: NonNullable<Partition['failure']>): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.closed || this.failure !== f) return;
+      await this.cutAt(undefined, f.durableEnd, this.start, this.segmentFor(f.durableEnd).segment, f.durableEnd);
+      if (this.next > f.durableEnd) {
+        const cut = await cutPosition(this.log, this.segmentFor(f.durableEnd), f.durableEnd);
+        if (cut !== undefined) await this.cutAt(cut.pos, Math.min(f.durableEnd, cut.baseOffset), this.start, cut.pos.segment);
+      }
+      this.failure = undefined;
+      this.logger.warn('the stream partition is rebuilt from its disk after a failed write and takes appends again', { dir: this.dir, logEndOffset: this.next });
+    }).catch((err: unknown) => {
+      this.logger.debug('the stream partition cannot recover from a failed write yet', { dir: this.dir, error: String(err) });
+    });
   }
 
   private async saveMeta(): Promise<void> {

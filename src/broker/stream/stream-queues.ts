@@ -6,6 +6,7 @@
 import { BrokerError, preconditionFailed } from '../errors.js';
 import { argNumber } from '../queue/args.js';
 import type { Args, PublishInput } from '../message.js';
+import type { RemoteQueues } from '../remote-queues.js';
 import { StreamError } from './errors.js';
 import { checkStreamEquivalent, streamConfigsOf, STREAM_QUEUE_TYPE, type StreamQueueDeclare } from './queue-args.js';
 import type { StreamRegistry } from './registry.js';
@@ -43,6 +44,8 @@ export class StreamQueues {
     private readonly registry: StreamRegistry,
     /** The cluster's stream replication (docs/cluster.md); undefined on a single node. */
     private readonly replication: () => StreamReplication | undefined = () => undefined,
+    /** The links to other nodes, for publishes into streams led elsewhere; undefined on a single node. */
+    private readonly remote: () => RemoteQueues | undefined = () => undefined,
   ) {}
 
   /** The stream queue `name`: a stream with one partition. */
@@ -114,15 +117,52 @@ export class StreamQueues {
     return 0;
   }
 
-  /** Appends a routed publish to each stream; resolves once it is durable in all of them. */
+  /**
+   * Appends a routed publish to each stream; resolves once it is durable in all of them (in a
+   * cluster: committed, the high watermark past it). A replicated stream led by another node gets
+   * it through the link to its leader (docs/cluster.md, "Stream queues"), confirmed once the leader
+   * has committed it; with no leader at the moment the write fails (a basic.nack).
+   */
   publish(streams: readonly Stream[], input: PublishInput): Promise<void> {
-    for (const s of streams) this.checkLeader(s);
     const rec = recordOf(input);
     const bytes = input.body.length + input.properties.length + RECORD_OVERHEAD_BYTES;
-    if (streams.length === 1) return this.appenderOf(streams[0]).append(rec, bytes);
-    const all = Promise.all(streams.map((s) => this.appenderOf(s).append(rec, bytes))).then(() => undefined);
+    if (streams.length === 1) return this.writeTo(streams[0], input, () => this.appenderOf(streams[0]).append(rec, bytes));
+    const all = Promise.all(streams.map((s) => this.writeTo(s, input, () => this.appenderOf(s).append(rec, bytes)))).then(() => undefined);
     all.catch(() => {}); // as StreamAppender: only confirms look at it
     return all;
+  }
+
+  /** Whether this node takes writes into `s` itself: it leads it, or it is not replicated. */
+  leadsHere(s: Stream): boolean {
+    const role = this.replication()?.role(this.vhost, s.name, 0);
+    return role === undefined || role.leader;
+  }
+
+  /**
+   * The node a consumer of stream queue `name` on this node reads from, when not this one: a node
+   * holding a replica reads its own copy (up to the high watermark it knows, leader or follower);
+   * one holding none relays to the leader, as RabbitMQ reads from a local member if there is one.
+   */
+  readerElsewhere(name: string): string | undefined {
+    const r = this.replication();
+    const role = this.get(name) === undefined ? undefined : r?.role(this.vhost, name, 0);
+    // No replicas known (a node still joining): it reads here once it knows the high watermark, as before it joined.
+    if (r === undefined || role === undefined || role.replicas.length === 0 || role.replicas.includes(r.selfId)) return undefined;
+    if (role.leaderName === undefined || role.leaderId === r.selfId) throw noLeader(name, this.vhost);
+    return role.leaderName;
+  }
+
+  /** Here (`append`) when this node leads `s`; otherwise forwarded to its leader. */
+  private writeTo(s: Stream, input: PublishInput, append: () => Promise<void>): Promise<void> {
+    const r = this.replication();
+    const role = r?.role(this.vhost, s.name, 0);
+    if (role === undefined || role.leader) return append();
+    const remote = this.remote();
+    // A leader this node's view names but that is not serving yet (or is stepping down) is no one to forward to.
+    const leader = role.leaderId === r?.selfId ? undefined : role.leaderName;
+    const write = leader === undefined || remote === undefined ? Promise.reject(noLeader(s.name, this.vhost)) : remote.publish(leader, this.vhost, s.name, input);
+    write.catch(() => {}); // a publish outside confirm mode has no one waiting for it
+    return write;
   }
 
   private appenderOf(s: Stream): StreamAppender {
@@ -138,19 +178,6 @@ export class StreamQueues {
       this.appenders.set(s, a);
     }
     return a;
-  }
-
-  /** In a cluster, only the leader of a replicated stream queue takes publishes (no forwarding yet). */
-  private checkLeader(s: Stream): void {
-    const role = this.replication()?.role(this.vhost, s.name, 0);
-    if (role === undefined || role.leader) return;
-    const leader = role.leaderName;
-    throw new BrokerError(
-      'not-found',
-      leader === undefined
-        ? `queue '${s.name}' in vhost '${this.vhost}' has no leader at the moment; retry shortly`
-        : `queue '${s.name}' in vhost '${this.vhost}' is led by node ${leader}; publish to that node`,
-    );
   }
 
   private committed(s: Stream, lastOffset: number): Promise<void> | undefined {
@@ -188,6 +215,10 @@ function multiPartition(s: Stream, vhost: string): BrokerError {
     `queue '${s.name}' in vhost '${vhost}' is a stream with ${s.partitions.length} partitions; ` +
       'only a stream of one partition is a stream queue (docs/streams.md)',
   );
+}
+
+function noLeader(name: string, vhost: string): BrokerError {
+  return new BrokerError('not-found', `stream queue '${name}' in vhost '${vhost}' has no leader at the moment; retry shortly`);
 }
 
 function asBrokerError(err: unknown): unknown {

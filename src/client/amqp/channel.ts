@@ -150,6 +150,20 @@ export class Channel extends EventEmitter {
     this.confirming = true;
   }
 
+  /** tx.select: from now on, publishes and acks on this channel take effect at txCommit. */
+  async txSelect(): Promise<void> {
+    await this.rpc({ name: 'tx.select' }, 'tx.select-ok');
+  }
+
+  /** tx.commit: resolves once the broker has applied what the transaction holds. */
+  async txCommit(): Promise<void> {
+    await this.rpc({ name: 'tx.commit' }, 'tx.commit-ok');
+  }
+
+  async txRollback(): Promise<void> {
+    await this.rpc({ name: 'tx.rollback' }, 'tx.rollback-ok');
+  }
+
   /** Starts a consumer; returns its tag (the broker's, when `consumerTag` is empty). */
   async consume(queue: string, onDelivery: DeliveryHandler, o: { noAck?: boolean; exclusive?: boolean; consumerTag?: string; arguments?: FieldTable } = {}): Promise<string> {
     const requested = o.consumerTag ?? '';

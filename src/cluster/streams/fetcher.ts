@@ -43,4 +43,5 @@ export interface ReplicaSession {
   close(): void;
 }
 
-export type ReplicaSessionFactory = () => ReplicaSession;
+/** A session for one partition of `vhost` (the leader serves it in that vhost). */
+export type ReplicaSessionFactory = (vhost: string) => ReplicaSession;

@@ -53,9 +53,9 @@ const FOLLOWER_WAIT_MS = 500;
 export const PARTITION_LEADER_EPOCH_AT = 12;
 const FOLLOWER_RETRY_MS = 200;
 /** How often a replica whose disk filled up checks whether it takes writes again. */
-const DISK_RETRY_MS = 1000;
+export const DISK_RETRY_MS = 1000;
 /** What "takes writes again" means: this much more, written and fsync'd. */
-const DISK_PROBE_BYTES = 1 << 20;
+export const DISK_PROBE_BYTES = 1 << 20;
 
 export class PartitionReplica {
   /** As leader: the term; undefined as follower. */
@@ -79,6 +79,7 @@ export class PartitionReplica {
   constructor(
     readonly self: string,
     readonly path: string,
+    readonly vhost: string,
     readonly stream: string,
     readonly index: number,
     replicas: readonly string[],
@@ -103,6 +104,11 @@ export class PartitionReplica {
     for (const r of this.replicas) if (!replicas.includes(r)) this.progress.delete(r);
     this.replicas = [...replicas];
     if (!this.leading) this.isr = this.isr.filter((r) => replicas.includes(r));
+  }
+
+  /** This node's copy of the partition (a new object after a reset). */
+  local(): Partition | undefined {
+    return this.host.partition();
   }
 
   get minInsync(): number {

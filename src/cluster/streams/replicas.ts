@@ -4,15 +4,17 @@
 // written), leads them (high watermark over the ISR) or follows their leader (fetching its log).
 // The broker sees it through StreamReplication; it knows no protocol.
 
+import { dirname } from 'node:path';
 import { Etcd3, type IKeyValue, type Watcher } from 'etcd3';
 import type { Broker } from '../../broker/broker.js';
 import { StreamError } from '../../broker/stream/errors.js';
 import { ReplicationError, type PartitionRole, type ReplicaNode, type StreamReplication, type StreamShape } from '../../broker/stream/replication.js';
+import { takesWrites } from '../../store/disk.js';
 import type { Logger } from '../../util/logger.js';
 import type { ControlPlane } from '../control-plane.js';
 import { resourcePath, type Resource } from '../keys.js';
 import type { ReplicaSessionFactory } from './fetcher.js';
-import { PartitionReplica, type ReplicaHost } from './partition-replica.js';
+import { DISK_PROBE_BYTES, DISK_RETRY_MS, PartitionReplica, type ReplicaHost } from './partition-replica.js';
 import { DEFAULT_REPLICATION_FACTOR, nodeId, parseIsr, parsePlacement, place, placementKey, type StreamPlacement } from './placement.js';
 import { planMoves, type ReplicaMove, widened, withReplicas } from './reassign.js';
 
@@ -45,6 +47,8 @@ export class StreamReplicas implements StreamReplication {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly logger: Logger;
+  /** Set while this node's disk takes no writes: it leads nothing until a probe writes again (docs/cluster.md, "Faults"). */
+  private diskFailure: Promise<void> | undefined;
 
   private constructor(private readonly o: StreamReplicasOptions) {
     this.selfId = nodeId(o.plane.nodeName);
@@ -252,7 +256,7 @@ export class StreamReplicas implements StreamReplication {
         },
         history: () => this.history(resource),
       };
-      const replica = new PartitionReplica(self, path, placement.name, i, placement.replicas[i], host, this.logger);
+      const replica = new PartitionReplica(self, path, placement.vhost, placement.name, i, placement.replicas[i], host, this.logger);
       const isr = this.pendingIsr.get(path);
       if (isr !== undefined) replica.isr = isr;
       this.pendingIsr.delete(path);
@@ -358,6 +362,7 @@ export class StreamReplicas implements StreamReplication {
     const self = this.o.plane.nodeName;
     for (const p of this.parts.values()) {
       if (!p.replicas.includes(self)) continue;
+      this.watchWrites(p);
       if (p.leading) {
         p.maintainIsr(live, this.o.lagMs);
         p.advance();
@@ -372,8 +377,43 @@ export class StreamReplicas implements StreamReplication {
       if (leader.node === self) continue; // a term of this node that is ending
       const at = splitAddress(view.live.get(leader.node)?.addresses[this.o.protocol]);
       if (at === undefined) continue;
-      p.follow({ node: leader.node, epoch: leader.epoch, ...at }, this.o.sessions, this.selfId);
+      p.follow({ node: leader.node, epoch: leader.epoch, ...at }, () => this.o.sessions(p.vhost), this.selfId);
     }
+  }
+
+  /** Hears of a failed write to the local copy (a new Partition object after a reset is hooked at the next tick). */
+  private watchWrites(p: PartitionReplica): void {
+    const local = p.local();
+    if (local === undefined || local.onWriteFailure !== undefined) return;
+    local.onWriteFailure = (err) => this.writeFailed(p, dirname(local.dir), err);
+  }
+
+  /**
+   * A write to this node's disk failed (a full disk, an I/O error), as Kafka takes a log directory
+   * offline: this node gives up leading every partition (an in-sync replica elsewhere takes over,
+   * and clients follow it) and stands for none until its disk takes writes again. Followers go on
+   * as partition-replica.ts says (stop fetching, empty the copy, fetch again).
+   */
+  private writeFailed(p: PartitionReplica, dir: string, err: Error): void {
+    if (this.diskFailure !== undefined || this.closed) return;
+    const leading = [...this.parts.values()].filter((q) => q.leading);
+    this.logger.error("a write to this node's disk failed: it gives up leading its partitions (in-sync replicas on other nodes take over) and leads none until the disk takes writes again", {
+      partition: p.path,
+      leading: leading.length,
+      error: err.message,
+    });
+    this.diskFailure = (async () => {
+      for (const q of leading) await q.term?.resign().catch(() => undefined);
+      for (;;) {
+        await new Promise((r) => setTimeout(r, DISK_RETRY_MS));
+        if (this.closed) return;
+        if (await takesWrites(dir, DISK_PROBE_BYTES).catch(() => false)) break;
+      }
+      this.logger.warn("this node's disk takes writes again: it may lead partitions again");
+    })().finally(() => {
+      this.diskFailure = undefined;
+      this.reconcile();
+    });
   }
 
   /** The live leader of a resource (its node up with the instance that won). */
@@ -392,7 +432,7 @@ export class StreamReplicas implements StreamReplication {
 
   /** Campaigns if this replica may lead: it is in the ISR etcd holds (any replica before the first ISR). */
   private campaign(p: PartitionReplica): void {
-    if (this.campaigning.has(p.path)) return;
+    if (this.campaigning.has(p.path) || this.diskFailure !== undefined) return;
     this.campaigning.add(p.path);
     const resource = resourceOf(p);
     void (async () => {

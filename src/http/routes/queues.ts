@@ -13,16 +13,27 @@ import { HttpError, badRequest, objectNotFound } from '../errors.js';
 import { allConsumers, queueColumn, queueJson, streamQueueJson } from '../format.js';
 import { argsFromJson, fieldToJson } from '../json.js';
 import { lazyListResponse, valueAt, type LazyList } from '../paging.js';
+import { localCounts, queueCountsRoute, RemoteCounts, type QueueCounts } from '../remote-counts.js';
 import type { Stream } from '../../broker/stream/stream.js';
 
 /** The connection id the API acts as (exclusive queues of clients are still theirs). */
 const API_CONNECTION = 'management-api';
 
 export function queueRoutes(app: FastifyInstance, ctx: ManagementContext): void {
-  route(app, ctx, '/api/queues', { GET: (r) => lazyListResponse(queuesOf(ctx, r, ctx.broker.vhostList()), r.query) });
-  route(app, ctx, '/api/queues/:vhost', { GET: (r) => lazyListResponse(queuesOf(ctx, r, [vhostOf(ctx, r.params.vhost)]), r.query) });
+  // In a cluster, a queue homed on another node shows that node's counts (remote-counts.ts).
+  const remote = new RemoteCounts(ctx);
+  queueCountsRoute(app, ctx);
+  const list = async (r: ApiRequest, vhosts: readonly Vhost[]): Promise<unknown> => {
+    const visible = vhosts.filter((v) => mayAccessVhost(ctx.broker, r.user, v.name));
+    return lazyListResponse(queuesOf(ctx, visible, await remote.lookup(visible.flatMap((v) => [...v.queues.values()]))), r.query);
+  };
+  route(app, ctx, '/api/queues', { GET: (r) => list(r, ctx.broker.vhostList()) });
+  route(app, ctx, '/api/queues/:vhost', { GET: (r) => list(r, [vhostOf(ctx, r.params.vhost)]) });
   route(app, ctx, '/api/queues/:vhost/:name', {
-    GET: (r) => getQueue(ctx, r),
+    GET: async (r) => {
+      const q = vhostOf(ctx, r.params.vhost).queues.get(r.params.name);
+      return getQueue(ctx, r, await remote.lookup(q === undefined ? [] : [q]));
+    },
     PUT: (r) => declareQueue(ctx, r),
     DELETE: (r) => deleteQueue(ctx, r),
   });
@@ -41,21 +52,21 @@ export function queueRoutes(app: FastifyInstance, ctx: ManagementContext): void 
 
 type Listed = { readonly v: Vhost; readonly q: Queue; readonly s?: undefined } | { readonly v: Vhost; readonly s: Stream; readonly q?: undefined };
 
-function queuesOf(ctx: ManagementContext, r: ApiRequest, vhosts: readonly Vhost[]): LazyList<Listed> {
+/** `vhosts`: those the user may see. */
+function queuesOf(ctx: ManagementContext, vhosts: readonly Vhost[], counts: (q: Queue) => QueueCounts): LazyList<Listed> {
   const items: Listed[] = [];
   for (const v of vhosts) {
-    if (!mayAccessVhost(ctx.broker, r.user, v.name)) continue;
     for (const q of v.queues.values()) items.push({ v, q });
     for (const s of v.streams.list()) items.push({ v, s });
   }
-  const render = (i: Listed): Record<string, unknown> => (i.q ? queueJson(ctx, i.q) : streamQueueJson(ctx, i.v, i.s));
+  const render = (i: Listed): Record<string, unknown> => (i.q ? queueJson(ctx, i.q, counts(i.q)) : streamQueueJson(ctx, i.v, i.s));
   return {
     items,
     // Queues are read straight from the broker's objects; streams (few) from their JSON.
     column: (path) => {
       if (path === 'name') return (i) => (i.q ? i.q.name : i.s.name);
       if (path === 'vhost') return (i) => i.v.name;
-      const read = queueColumn(ctx, path);
+      const read = queueColumn(ctx, path, counts);
       if (!read) return undefined;
       const parts = path.split('.');
       return (i) => (i.q ? read(i.q) : valueAt(render(i), parts));
@@ -70,13 +81,13 @@ function findQueue(v: Vhost, name: string | undefined): Queue {
   return q;
 }
 
-function getQueue(ctx: ManagementContext, r: ApiRequest): unknown {
+function getQueue(ctx: ManagementContext, r: ApiRequest, counts: (q: Queue) => QueueCounts = localCounts): unknown {
   const v = vhostOf(ctx, r.params.vhost);
   const stream = v.streams.get(r.params.name);
   if (stream) return streamQueueJson(ctx, v, stream);
   const q = findQueue(v, r.params.name);
   const consumers = allConsumers(ctx).filter((c) => c.vhost === v.name && c.queue === q.name).map((c) => c.json);
-  return { ...queueJson(ctx, q), consumer_details: consumers, deliveries: [], incoming: [] };
+  return { ...queueJson(ctx, q, counts(q)), consumer_details: consumers, deliveries: [], incoming: [] };
 }
 
 async function declareQueue(ctx: ManagementContext, r: ApiRequest): Promise<Status> {

@@ -4,8 +4,9 @@
 // paged-out content) holds back the ones after it on this channel only.
 
 import type { MessageContent, PublishInput } from '../../broker/message.js';
-import { DIRECT_REPLY_TO, Session, type DeliverySink } from '../../broker/session.js';
-import { BrokerError, preconditionFailed } from '../../broker/errors.js';
+import { DIRECT_REPLY_TO, Session, type DeliverySink, type Unroutable } from '../../broker/session.js';
+import { checkStreamConsume, notSupported } from '../../broker/session-streams.js';
+import { BrokerError, PartialTxCompletion, preconditionFailed } from '../../broker/errors.js';
 import type { DeclaredQueue, PublishOutcome, Vhost } from '../../broker/vhost.js';
 import type { ChannelInfo } from '../../broker/connections.js';
 import {
@@ -20,12 +21,14 @@ import {
   type MethodOf,
 } from '../../protocol/amqp/index.js';
 import { latencyTrace } from '../../util/latency-trace.js';
+import type { Logger } from '../../util/logger.js';
 import type { AmqpConnection } from './connection.js';
 import { CLUSTER_LINK_USER, type AccessGrant } from '../../broker/access/index.js';
 import { AmqpClientError, type Channel } from '../../client/amqp/index.js';
 import { randomBytes } from 'node:crypto';
-import { ClusterLinks, FORWARD_EXCHANGE_HEADER, FORWARD_ROUTING_KEY_HEADER } from './cluster-links.js';
-import { RemoteRelay } from './remote-relay.js';
+import { ClusterLinks, FORWARD_EXCHANGE_HEADER, FORWARD_ROUTING_KEY_HEADER, ForwardRefused } from './cluster-links.js';
+import { ReplicationError } from '../../broker/stream/replication.js';
+import { HERE, RemoteRelay, type ConsumeOptions } from './remote-relay.js';
 
 let flowKeys = 0;
 
@@ -55,6 +58,8 @@ export class AmqpChannel implements DeliverySink {
   private lastQueue = '';
   /** Operations on queues homed on other nodes, once this channel has one. */
   private relay: RemoteRelay | undefined;
+  /** This channel's consumers of quorum queues led here: if this node stops leading, they follow the new leader. */
+  private readonly quorumConsumers = new Map<string, { queue: string } & ConsumeOptions>();
   /** The client asked for basic.cancel when the broker cancels its consumer (RabbitMQ's capability). */
   private readonly notifiesCancel: boolean;
   /** basic.cancel notices that came while a command was unfinished: sent after its reply. */
@@ -126,7 +131,9 @@ export class AmqpChannel implements DeliverySink {
           this.conn.publishBudget.release(held);
         },
         (err: unknown) => {
-          this.conn.log.error('cannot make publishes durable (the message store, the replication or the home node of a queue), nacking them', { error: String(err) });
+          // A leader moving or replaying its log refuses publishes for a moment (expected in a failover): a warning.
+          const log = isFailoverRefusal(err) ? this.conn.log.warn : this.conn.log.error;
+          log.call(this.conn.log, 'cannot make publishes durable (the message store, the replication or the home node of a queue), nacking them', { error: String(err) });
           this.sendIfOpen({ name: 'basic.nack', deliveryTag: upTo, multiple: true, requeue: false });
           this.conn.publishBudget.release(held);
         },
@@ -216,6 +223,22 @@ export class AmqpChannel implements DeliverySink {
    * command's reply: a client that closes the channel on the cancel still gets its delete-ok.
    */
   consumerCancelled(consumerTag: string): void {
+    if (this.released) return;
+    const q = this.quorumConsumers.get(consumerTag);
+    if (q !== undefined) {
+      this.quorumConsumers.delete(consumerTag);
+      // This node stopped leading the quorum queue: its consumer goes on from the new leader (RabbitMQ's do).
+      const { queue, ...o } = q;
+      if (this.conn.broker.quorum?.has(this.vhost.name, queue) === true && this.conn.broker.remote instanceof ClusterLinks) {
+        this.relayed.follow(consumerTag, queue, o);
+        return;
+      }
+    }
+    this.notifyCancel(consumerTag);
+  }
+
+  /** basic.cancel to a client that asked for it (consumer_cancel_notify). */
+  private notifyCancel(consumerTag: string): void {
     if (this.released || !this.notifiesCancel) return;
     if (this.busy) this.heldCancels.push(consumerTag);
     else this.conn.sendMethod(this.id, { name: 'basic.cancel', consumerTag, nowait: true });
@@ -286,11 +309,13 @@ export class AmqpChannel implements DeliverySink {
         return this.session.ack(m.deliveryTag, m.multiple, relayed);
       }
       case 'basic.nack': {
+        this.checkRelayedStream('basic.nack and basic.reject', m.deliveryTag, m.multiple);
         const relayed = this.relay?.settle(m.deliveryTag, m.multiple, m.requeue ? 'requeue' : 'reject') ?? false;
         if (relayed && !m.multiple) return;
         return this.session.nack(m.deliveryTag, m.multiple, m.requeue, relayed);
       }
       case 'basic.reject':
+        this.checkRelayedStream('basic.nack and basic.reject', m.deliveryTag, false);
         if (this.relay?.settle(m.deliveryTag, false, m.requeue ? 'requeue' : 'reject')) return;
         return this.session.nack(m.deliveryTag, false, m.requeue);
       case 'basic.qos':
@@ -303,6 +328,7 @@ export class AmqpChannel implements DeliverySink {
             if (!m.nowait) this.sendIfOpen({ name: 'basic.cancel-ok', consumerTag: m.consumerTag });
           });
         }
+        this.quorumConsumers.delete(m.consumerTag);
         this.session.cancel(m.consumerTag);
         if (!m.nowait) this.send({ name: 'basic.cancel-ok', consumerTag: m.consumerTag });
         return;
@@ -311,6 +337,7 @@ export class AmqpChannel implements DeliverySink {
       case 'basic.recover':
       case 'basic.recover-async':
         if (!m.requeue) throw new AmqpProtocolError(ReplyCode.NOT_IMPLEMENTED, 'requeue=false');
+        this.checkRelayedStream('basic.recover', 0, true);
         this.session.recover();
         if (this.relay !== undefined) {
           return this.relay.recover().then(() => {
@@ -380,12 +407,14 @@ export class AmqpChannel implements DeliverySink {
       case 'tx.select':
         if (this.confirmMode) throw preconditionFailed('cannot switch from confirm to tx mode');
         this.session.txSelect();
+        this.relay?.txSelect();
         this.send({ name: 'tx.select-ok' });
         return;
       case 'tx.commit':
         return this.txCommit();
       case 'tx.rollback':
         this.session.txRollback();
+        this.relay?.txRollback();
         this.send({ name: 'tx.rollback-ok' });
         return;
       case 'confirm.select':
@@ -489,7 +518,10 @@ export class AmqpChannel implements DeliverySink {
     const properties = encodeProperties({ ...props, headers: Object.keys(headers).length > 0 ? headers : undefined });
     const q = this.vhost.queues.get(queue);
     const original = { ...input, exchange: String(exchange), routingKey: String(routingKey), properties, headers };
-    return q === undefined ? { queues: 0, needsSync: false, rejected: false } : this.vhost.publishTo(original, [q]);
+    if (q !== undefined) return this.vhost.publishTo(original, [q]);
+    const stream = this.vhost.streamQueues.get(queue);
+    // A copy for a queue that is not here (deleted meanwhile) is dropped, as a publish routed to nothing.
+    return stream === undefined ? { queues: 0, needsSync: false, rejected: false } : this.vhost.publishToStream(original, stream);
   }
 
   /** Publisher flow control: stop reading the connection until the queue has served its waiting consumers. */
@@ -513,10 +545,10 @@ export class AmqpChannel implements DeliverySink {
     );
   }
 
-  private qos(m: MethodOf<'basic.qos'>): void | Promise<void> {
+  private qos(m: MethodOf<'basic.qos'>): void {
     if (m.prefetchSize !== 0) throw new AmqpProtocolError(ReplyCode.NOT_IMPLEMENTED, `prefetch_size!=0 (${m.prefetchSize})`);
+    // Relayed consumers take the per-consumer prefetch at their basic.consume, as local ones do.
     this.session.qos(m.prefetchCount, m.global);
-    if (this.relay !== undefined) return this.relay.qos(m.prefetchCount).then(() => this.sendIfOpen({ name: 'basic.qos-ok' }));
     this.send({ name: 'basic.qos-ok' });
   }
 
@@ -524,12 +556,25 @@ export class AmqpChannel implements DeliverySink {
     this.grant.consume(this.queueName(m.queue));
     const home = this.remoteHome(this.queueName(m.queue));
     if (home !== undefined) return this.consumeAt(home, m);
-    const { tag, start } = this.session.consume(this.queueName(m.queue), m.consumerTag, {
-      noAck: m.noAck,
-      exclusive: m.exclusive,
-      args: m.arguments,
-    });
+    const reader = this.streamReader(this.queueName(m.queue));
+    if (reader !== undefined) {
+      checkStreamConsume(this.queueName(m.queue), this.vhost.name, { noAck: m.noAck, args: m.arguments }, this.session.info().prefetchCount);
+      return this.consumeAt(reader, m, true);
+    }
+    if (this.relay?.hasConsumer(m.consumerTag)) throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${m.consumerTag}'`, true);
+    const queue = this.queueName(m.queue);
+    const o = { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments, prefetch: this.session.info().prefetchCount };
+    const { tag, start } = this.session.consume(queue, m.consumerTag, o);
+    if (this.conn.broker.quorum?.has(this.vhost.name, queue) === true) this.quorumConsumers.set(tag, { queue, ...o });
     if (!m.nowait) this.send({ name: 'basic.consume-ok', consumerTag: tag });
+    start();
+  }
+
+  /** A quorum queue consumer that followed the queue's leader to this node: it consumes here under its tag. */
+  private consumeHere(tag: string, queue: string, o: ConsumeOptions): void {
+    if (this.released) return;
+    const { start } = this.session.consume(queue, tag, o);
+    this.quorumConsumers.set(tag, { queue, ...o });
     start();
   }
 
@@ -576,8 +621,8 @@ export class AmqpChannel implements DeliverySink {
   }
 
   private queueDeclare(m: MethodOf<'queue.declare'>): void | Promise<void> {
-    const home = m.queue === '' ? undefined : this.remoteHome(m.queue);
-    // A passive declare of a queue homed elsewhere answers the home's counts.
+    const home = m.queue === '' ? undefined : (this.remoteHome(m.queue) ?? (m.passive ? this.streamReader(m.queue) : undefined));
+    // A passive declare of a queue homed elsewhere (a stream queue with no replica here) answers the home's counts.
     if (home !== undefined && m.passive) {
       this.grant.queueDeclare(m.queue, true, undefined);
       return this.atHome(home, m.queue, (ch) => ch.queueDeclare(m.queue, { passive: true })).then((q) => {
@@ -606,6 +651,14 @@ export class AmqpChannel implements DeliverySink {
 
   private declared(m: MethodOf<'queue.declare'>, q: DeclaredQueue): void | Promise<void> {
     this.lastQueue = q.name;
+    const home = m.nowait ? undefined : this.remoteHome(q.name);
+    if (home !== undefined) {
+      // Declared through a node that is not the queue's home: declare-ok counts the home's messages
+      // and consumers (RabbitMQ answers the queue's own counts on every node).
+      return this.conn.broker.topologySaved()
+        .then(() => this.atHome(home, q.name, (ch) => ch.queueDeclare(q.name, { passive: true })))
+        .then((r) => this.sendIfOpen({ name: 'queue.declare-ok', queue: q.name, messageCount: r.messageCount, consumerCount: r.consumerCount }));
+    }
     return this.afterTopology(m.nowait, {
       name: 'queue.declare-ok',
       queue: q.name,
@@ -615,6 +668,20 @@ export class AmqpChannel implements DeliverySink {
   }
 
   // --- queues homed on other nodes (docs/cluster.md, "Forwarding") ---------
+
+  /**
+   * Refused here, as for a local stream consumer (540, a connection error): relayed, the home's
+   * refusal would close the link that every channel of this node shares with it.
+   */
+  private checkRelayedStream(what: string, tag: number, multiple: boolean): void {
+    const stream = this.relay?.streamOf(tag, multiple);
+    if (stream !== undefined) throw notSupported(what, stream, this.vhost.name);
+  }
+
+  /** The node a stream queue's consumers read on when this node holds no replica of it (its leader). */
+  private streamReader(queue: string): string | undefined {
+    return this.conn.broker.remote instanceof ClusterLinks ? this.vhost.streamQueues.readerElsewhere(queue) : undefined;
+  }
 
   /** The home of a queue homed on another node of the cluster; undefined on a single node and for a queue here. */
   private remoteHome(queue: string): string | undefined {
@@ -632,27 +699,34 @@ export class AmqpChannel implements DeliverySink {
         const method: Method = { name: 'basic.deliver', consumerTag, deliveryTag, redelivered: d.redelivered, exchange: d.exchange, routingKey: d.routingKey };
         this.conn.sendContent(this.id, method, header.rawProperties, body);
       },
-      cancelled: (tag) => this.consumerCancelled(tag),
+      cancelled: (tag) => this.notifyCancel(tag),
+      follows: (queue) => this.conn.broker.quorum?.has(this.vhost.name, queue) === true,
+      homeOf: (queue) => {
+        const node = this.conn.broker.queueHome(this.vhost.name, queue);
+        return node === this.conn.broker.nodeName ? HERE : node;
+      },
+      consumeHere: (tag, queue, o) => this.consumeHere(tag, queue, o),
     });
+    if (this.session.inTx) this.relay.txSelect();
     return this.relay;
   }
 
-  private async consumeAt(home: string, m: MethodOf<'basic.consume'>): Promise<void> {
+  private async consumeAt(home: string, m: MethodOf<'basic.consume'>, stream = false): Promise<void> {
     const tag = m.consumerTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url').slice(0, 22)}` : m.consumerTag;
     if (this.relayed.hasConsumer(tag) || this.session.info().consumers.some((c) => c.tag === tag)) {
       throw new BrokerError('not-allowed', `attempt to reuse consumer tag '${tag}'`, true);
     }
     // consume-ok before the first delivery: the relay holds deliveries until start().
-    await this.relay?.qos(this.session.info().prefetchCount);
     const queue = this.queueName(m.queue);
-    const start = await fromHome(this.relayed.consume(home, queue, tag, { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments }), { home, queue, vhost: this.vhost.name });
+    const o = { noAck: m.noAck, exclusive: m.exclusive, args: m.arguments, prefetch: this.session.info().prefetchCount, stream };
+    const start = await fromHome(this.relayed.consume(home, queue, tag, o), { home, queue, vhost: this.vhost.name, log: this.conn.log });
     if (!m.nowait) this.sendIfOpen({ name: 'basic.consume-ok', consumerTag: tag });
     start();
   }
 
   private async getAt(home: string, m: MethodOf<'basic.get'>): Promise<void> {
     const queue = this.queueName(m.queue);
-    const r = await fromHome(this.relayed.get(home, queue, m.noAck), { home, queue, vhost: this.vhost.name });
+    const r = await fromHome(this.relayed.get(home, queue, m.noAck), { home, queue, vhost: this.vhost.name, log: this.conn.log });
     if (this.released) return;
     if (r === undefined) {
       this.send({ name: 'basic.get-empty', clusterId: '' });
@@ -664,7 +738,7 @@ export class AmqpChannel implements DeliverySink {
 
   /** One operation on a channel of its own to the home (a failure there closes only that channel). */
   private async atHome<T>(home: string, queue: string, op: (ch: Channel) => Promise<T>): Promise<T> {
-    const where = { home, queue, vhost: this.vhost.name };
+    const where = { home, queue, vhost: this.vhost.name, log: this.conn.log };
     const ch = await fromHome(this.relayed.channelTo(home), where);
     try {
       return await fromHome(op(ch), where);
@@ -673,15 +747,35 @@ export class AmqpChannel implements DeliverySink {
     }
   }
 
+  /**
+   * tx.commit (docs/cluster.md, "Transactions across nodes"): this node's publishes and acks, copies
+   * of publishes for queues homed elsewhere (each confirmed by its home) and acks of relayed
+   * deliveries (committed in a transaction on each home); commit-ok once all of them landed. A part
+   * that failed after others were applied is RabbitMQ's 406 "partial tx completion".
+   */
   private async txCommit(): Promise<void> {
-    const { unroutable } = await this.session.txCommit();
+    let unroutable: readonly Unroutable[] = [];
+    let partial: PartialTxCompletion | undefined;
+    try {
+      ({ unroutable } = await this.session.txCommit());
+    } catch (err) {
+      if (!(err instanceof PartialTxCompletion)) throw err; // refused before anything was applied
+      partial = err;
+    }
+    await this.relay?.txCommit().catch((err: unknown) => {
+      partial ??= new PartialTxCompletion(err);
+    });
     for (const u of unroutable) this.returnUnroutable(u.input, u.properties);
+    if (partial !== undefined) {
+      this.conn.log.warn('a transaction was committed in part', { channel: this.id, error: String(partial.reason) });
+      throw partial;
+    }
     this.sendIfOpen({ name: 'tx.commit-ok' });
   }
 }
 
 /** The home's refusal as this node's own (the same reply code and text); a lost link is 541. */
-async function fromHome<T>(p: Promise<T>, where: { home: string; queue: string; vhost: string }): Promise<T> {
+async function fromHome<T>(p: Promise<T>, where: { home: string; queue: string; vhost: string; log: Logger }): Promise<T> {
   try {
     return await p;
   } catch (err) {
@@ -689,9 +783,23 @@ async function fromHome<T>(p: Promise<T>, where: { home: string; queue: string; 
       const text = err.message.slice(err.message.indexOf(`${err.replyCode} `) + String(err.replyCode).length + 1);
       throw new AmqpProtocolError(err.replyCode, text.replace(/^[A-Z_]+ - /, ''));
     }
-    // RabbitMQ's answer for a queue whose node is down: a channel error, not a connection one.
-    throw new BrokerError('not-found', `home node '${where.home}' of durable queue '${where.queue}' in vhost '${where.vhost}' is down or inaccessible (${(err as Error).message})`);
+    // RabbitMQ's answer for a queue whose node is down, word for word (bench/cluster-texts.ts): a
+    // channel error, not a connection one. Why the link failed goes to the log.
+    where.log.debug('cannot reach the home node of a queue', { node: where.home, queue: where.queue, vhost: where.vhost, error: (err as Error).message });
+    throw new BrokerError('not-found', `home node '${where.home}' of durable queue '${where.queue}' in vhost '${where.vhost}' is down or inaccessible`);
   }
+}
+
+/**
+ * A refusal a failover causes, not a fault: a queue's home refused a forwarded copy or went away
+ * (it logs its own cause), a replicated queue's leader moved, was fenced, or lost in-sync replicas
+ * with a node; or the queue is between leaders (none yet, or the new one replaying its log). A
+ * commit that timed out (30 s without a majority) is none of these.
+ */
+function isFailoverRefusal(err: unknown): boolean {
+  if (err instanceof ForwardRefused) return true;
+  if (err instanceof ReplicationError) return err.kind !== 'timeout';
+  return err instanceof BrokerError && err.kind === 'not-found';
 }
 
 /** RabbitMQ: expiration is a string holding a non-negative integer of ms; anything else is 406. */

@@ -15,6 +15,17 @@ import type { Logger } from '../../util/logger.js';
 export const FORWARD_EXCHANGE_HEADER = 'x-wharf-forward-exchange';
 export const FORWARD_ROUTING_KEY_HEADER = 'x-wharf-forward-routing-key';
 
+/**
+ * A forwarded copy the home refused (basic.nack) or could not take (the link closed): during a
+ * failover an expected refusal (the home logs its own cause), which the publisher gets as a nack.
+ */
+export class ForwardRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForwardRefused';
+  }
+}
+
 export interface ClusterLinksOptions {
   /** A node's advertised AMQP address (`host:port`), undefined while it is down or unknown. */
   address(node: string): string | undefined;
@@ -87,12 +98,12 @@ export class ClusterLinks implements RemoteQueues {
     channel.onConfirm = (ok, count) => {
       for (const w of p.waiting.splice(0, count)) {
         if (ok) w.resolve();
-        else w.reject(new Error(`node '${home}' refused a forwarded message (basic.nack)`));
+        else w.reject(new ForwardRefused(`node '${home}' refused a forwarded message (basic.nack)`));
       }
     };
     channel.on('close', (err?: Error) => {
       if (this.publishers.get(linkKey(home, vhost)) !== undefined) this.publishers.delete(linkKey(home, vhost));
-      const why = new Error(`the link to node '${home}' closed${err ? `: ${err.message}` : ''}`);
+      const why = new ForwardRefused(`the link to node '${home}' closed${err ? `: ${err.message}` : ''}`);
       for (const w of p.waiting.splice(0)) w.reject(why);
     });
     return p;

@@ -33,12 +33,12 @@ import { fetchResponseBytesMax } from './handlers/fetch.js';
 import { failureOf } from './errors.js';
 import { SUPPORTED_VERSIONS, isSupported } from './versions.js';
 import { KafkaSaslAuthenticator, type SaslStep } from './sasl/authenticator.js';
-import { clusterLinkBackend, saslBackend } from './sasl/backend.js';
+import { linkBackend, saslBackend } from './sasl/backend.js';
 import type { SaslIdentity } from './sasl/mechanism.js';
 
 const API_VERSIONS = 18;
-const SASL_HANDSHAKE = 17;
 const FETCH = 1;
+const SASL_HANDSHAKE = 17;
 /** Requests in flight (parsed, not yet answered) before the connection stops reading. */
 export const PENDING_MAX = 256;
 /** Response bytes queued in the socket before the connection stops starting requests and reading. */
@@ -102,6 +102,8 @@ export class KafkaConnection {
   /** Set while the client has yet to authenticate on a SASL listener. */
   private sasl: KafkaSaslAuthenticator | undefined;
   private identity: SaslIdentity | undefined;
+  /** A request other than ApiVersions was served: too late for a login. */
+  private served = false;
   /** A last response is being written before the connection closes: read and start nothing more. */
   private draining = false;
   /** The listener's context, with the vhost the connection's login selected. */
@@ -119,7 +121,7 @@ export class KafkaConnection {
     if (saslMechanisms.length > 0) {
       const note = (reason: string): void =>
         listenerCtx.logger.warn('kafka SASL authentication refused', { client: socket.remoteAddress, reason });
-      this.sasl = new KafkaSaslAuthenticator(saslMechanisms, saslBackend(listenerCtx.broker, socket.remoteAddress ?? ''), note);
+      this.sasl = new KafkaSaslAuthenticator(saslMechanisms, saslBackend(listenerCtx.broker, socket.remoteAddress ?? ''), note, () => linkBackend(listenerCtx.broker));
     }
     this.parser = new KafkaFrameParser(
       {
@@ -179,7 +181,7 @@ export class KafkaConnection {
   }
 
   private source(): RequestSource {
-    return { clientId: this.clientId, clientHost: this.socket.remoteAddress ?? '', connectionId: this.connectionId, user: this.identity?.user, signal: this.gone.signal };
+    return { clientId: this.clientId, clientHost: this.socket.remoteAddress ?? '', connectionId: this.connectionId, signal: this.gone.signal, user: this.identity?.user };
   }
 
   /**
@@ -240,11 +242,14 @@ export class KafkaConnection {
    * the connection is closed for it (as Kafka does).
    */
   private decode(frame: Buffer): Decoded | typeof ANSWERED | undefined {
-    if (this.sasl === undefined && this.identity === undefined && frame.length >= 2 && frame.readInt16BE(0) === SASL_HANDSHAKE && this.ctx.broker.clustered) {
-      // A cluster node's listener without SASL still lets another node log in as the cluster's
-      // link user (PLAIN, the cluster's secret), for the cluster-internal WriteTxnMarkers.
-      const note = (reason: string): void => this.ctx.logger.warn('kafka cluster link login refused', { client: this.socket.remoteAddress, reason });
-      this.sasl = new KafkaSaslAuthenticator(['PLAIN'], clusterLinkBackend(this.ctx.broker, this.socket.remoteAddress ?? ''), note);
+    if (this.sasl === undefined && this.identity === undefined && !this.served && frame.length >= 2 && frame.readInt16BE(0) === SASL_HANDSHAKE) {
+      // A listener without SASL: in a cluster the other nodes still log in (PLAIN, as the link
+      // user) to fetch a vhost's partitions (docs/cluster.md); other mechanisms get Kafka's refusal.
+      const link = handshakeMechanism(frame) === 'PLAIN' ? linkBackend(this.ctx.broker) : undefined;
+      if (link !== undefined) {
+        const note = (reason: string): void => this.ctx.logger.warn('kafka SASL authentication refused', { client: this.socket.remoteAddress, reason });
+        this.sasl = new KafkaSaslAuthenticator([], link, note, () => link);
+      }
     }
     if (this.sasl !== undefined) {
       const step = this.sasl.receive(frame);
@@ -288,6 +293,7 @@ export class KafkaConnection {
     const { apiKey, apiVersion, correlationId } = header;
     if (!handler) return this.push(correlationId, API_VERSIONS, 0, this.apiVersions(ErrorCode.UNSUPPORTED_VERSION));
     this.clientId = header.clientId;
+    if (apiKey !== API_VERSIONS) this.served = true;
     const slot: Slot = { frames: undefined, done: false, reserve };
     this.reserved += reserve;
     this.queue.push(slot);
@@ -428,5 +434,14 @@ export class KafkaConnection {
   close(): void {
     this.closed = true;
     this.socket.destroy();
+  }
+}
+
+/** The mechanism a SaslHandshake request names, or undefined if it does not decode. */
+function handshakeMechanism(frame: Buffer): string | undefined {
+  try {
+    return (decodeRequest(frame, decodeRequestHeader(frame)).body as { mechanism?: string }).mechanism;
+  } catch {
+    return undefined;
   }
 }

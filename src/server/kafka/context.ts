@@ -38,8 +38,8 @@ export interface RequestSource {
   readonly clientId: string | null;
   readonly clientHost: string;
   readonly connectionId: string;
-  /** The user the connection logged in as (SASL), undefined without a login. */
-  readonly user: string | undefined;
+  /** The authenticated user (undefined without SASL). */
+  readonly user?: string;
   /** Aborted when the connection closes: a long poll stops waiting and lets go of its watchers. */
   readonly signal: AbortSignal;
 }

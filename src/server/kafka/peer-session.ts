@@ -5,6 +5,7 @@
 // connections authenticate on their listener.
 
 import { connect as netConnect, type Socket } from 'node:net';
+import { CLUSTER_LINK_USER } from '../../broker/access/index.js';
 import { type ApiKeyNumber, ErrorCode, type Input, KafkaFrameParser, type RequestOf, type ResponseOf, decodeResponse, encodeRequest, errorCodeName } from '../../protocol/kafka/index.js';
 
 const SASL_HANDSHAKE = 17 as const;
@@ -25,6 +26,16 @@ const ANSWER_GRACE_MS = 5_000;
 export interface PeerLogin {
   readonly login: string;
   readonly password: string;
+}
+
+/** The cluster link user's login in `vhost` (its password the cluster's secret); throws while the secret is unknown. */
+export function linkLogin(vhost: string, secret: () => string | undefined): () => PeerLogin {
+  const login = vhost === '/' ? CLUSTER_LINK_USER : `${vhost}:${CLUSTER_LINK_USER}`;
+  return () => {
+    const password = secret();
+    if (password === undefined) throw new Error('the cluster secret is not known yet');
+    return { login, password };
+  };
 }
 
 export class KafkaPeerSession {

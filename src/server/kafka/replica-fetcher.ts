@@ -2,12 +2,14 @@
 // the data plane"): Fetch v12 with replica_id set to the follower's broker id and
 // current_leader_epoch set to the epoch it follows, one request at a time on one connection.
 // The leader reads its log below its log end (not the high watermark) for a replica, and its
-// answer's high watermark is what the follower learns of the commit point.
+// answer's high watermark is what the follower learns of the commit point. Each connection first
+// logs in (SASL PLAIN as the cluster's link user, its password the cluster's secret) in the
+// partition's vhost: the leader serves a replica's fetch only to that user, on any listener.
 
 import type { ReplicaFetchRequest, ReplicaFetchResult, ReplicaOffsetRequest, ReplicaOffsetResult, ReplicaSession } from '../../cluster/streams/fetcher.js';
 import { BATCH_LOG_OVERHEAD_BYTES } from '../../broker/stream/batch-header.js';
 import { ErrorCode, errorCodeName } from '../../protocol/kafka/index.js';
-import { KafkaPeerSession } from './peer-session.js';
+import { KafkaPeerSession, linkLogin } from './peer-session.js';
 
 const FETCH = 1 as const;
 const FETCH_VERSION = 12;
@@ -17,7 +19,12 @@ const LIST_OFFSETS_VERSION = 4;
 const FETCH_BYTES_MAX = 8 * 1024 * 1024;
 
 export class KafkaReplicaSession implements ReplicaSession {
-  private readonly peer = new KafkaPeerSession('wharf-replica');
+  private readonly peer: KafkaPeerSession;
+
+  /** `secret`: the cluster's secret (the link user's password); undefined until the node has read it. */
+  constructor(vhost: string, secret: () => string | undefined) {
+    this.peer = new KafkaPeerSession('wharf-replica', linkLogin(vhost, secret));
+  }
 
   async fetch(req: ReplicaFetchRequest): Promise<ReplicaFetchResult> {
     try {

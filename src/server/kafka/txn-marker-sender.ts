@@ -5,12 +5,10 @@
 // is fenced), so a failure here is an exception with the leader's error, and a fence is the
 // StreamError the coordinator stops on.
 
-import { CLUSTER_LINK_USER } from '../../broker/access/index.js';
 import { StreamError } from '../../broker/stream/errors.js';
 import type { TxnMarker } from '../../broker/stream/txn/api.js';
 import { ErrorCode, errorCodeName } from '../../protocol/kafka/index.js';
-import { KafkaPeerSession } from './peer-session.js';
-import { LOGIN_DEFAULT_VHOST } from './sasl/mechanism.js';
+import { KafkaPeerSession, linkLogin } from './peer-session.js';
 
 const WRITE_TXN_MARKERS = 27 as const;
 const WRITE_TXN_MARKERS_VERSION = 1;
@@ -58,12 +56,7 @@ export class KafkaTxnMarkerSender {
     const key = `${nodeId}\u0000${vhost}`;
     let l = this.links.get(key);
     if (l === undefined) {
-      const login = vhost === LOGIN_DEFAULT_VHOST ? CLUSTER_LINK_USER : `${vhost}:${CLUSTER_LINK_USER}`;
-      const session = new KafkaPeerSession('wharf-txn-markers', () => {
-        const password = this.o.secret();
-        if (password === undefined) throw new Error('the cluster secret is not known yet');
-        return { login, password };
-      });
+      const session = new KafkaPeerSession('wharf-txn-markers', linkLogin(vhost, () => this.o.secret()));
       l = { session, tail: Promise.resolve() };
       this.links.set(key, l);
     }

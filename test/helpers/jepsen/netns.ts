@@ -7,8 +7,10 @@
 // netem delay when the kernel has it, else a tbf rate limit, with iptables' statistic match for
 // random loss). Needs root, iproute2 and iptables.
 //
-// Everything is named wj<pid>-...: the namespaces wj<pid>-<host>, the bridge wj<pid>br and the
-// root ends of the veth pairs wj<pid><host>. destroy() kills what runs in the namespaces and
+// Everything is named wj<pid><n>-...: the namespaces wj<pid><n>-<host>, the bridge wj<pid><n>br
+// and the root ends of the veth pairs wj<pid><n><host>, <n> a letter per network of the process
+// (the kernel removes a deleted namespace's links a moment later: the next network must not
+// collide with them). destroy() kills what runs in the namespaces and
 // removes them and the bridge; it runs at exit and on SIGINT/SIGTERM as well, and every new
 // network first sweeps what runs whose process is gone (kill -9) left behind.
 
@@ -17,6 +19,8 @@ import { randomInt } from 'node:crypto';
 
 const PREFIX = 'wj';
 const NAME_MAX = 15; // IFNAMSIZ - 1
+/** Networks made by this process so far (each gets the next letter in its names). */
+let networksMade = 0;
 
 /** Faults that need more than the iptables and tc commands below. */
 export class NetnsError extends Error {}
@@ -99,12 +103,12 @@ export function sweepStale(): void {
   const owner = new RegExp(`^${PREFIX}(\\d+)`);
   for (const ns of namespaces()) {
     const pid = Number(owner.exec(ns)?.[1] ?? NaN);
-    if (Number.isInteger(pid) && /^wj\d+-/.test(ns) && !alive(pid)) removeNamespace(ns);
+    if (Number.isInteger(pid) && /^wj\d+[a-z]?-/.test(ns) && !alive(pid)) removeNamespace(ns);
   }
   for (const line of run(['ip', '-o', 'link', 'show']).split('\n')) {
     const link = /^\d+: ([^:@]+)/.exec(line)?.[1];
     const pid = Number(owner.exec(link ?? '')?.[1] ?? NaN);
-    if (link !== undefined && /^wj\d+br$/.test(link) && !alive(pid)) tryRun(['ip', 'link', 'del', link]);
+    if (link !== undefined && /^wj\d+[a-z]?br$/.test(link) && !alive(pid)) tryRun(['ip', 'link', 'del', link]);
   }
 }
 
@@ -143,7 +147,7 @@ function inNs(ns: string, args: readonly string[]): string[] {
  * namespaces cannot be made here (not root, no iproute2, no iptables).
  */
 export function createNetwork(hosts: readonly string[]): NetnsNetwork {
-  const tag = `${PREFIX}${process.pid}`;
+  const tag = `${PREFIX}${process.pid}${String.fromCharCode(97 + (networksMade++ % 26))}`;
   if (`${tag}br`.length > NAME_MAX || hosts.some((h) => `${tag}${h}`.length > NAME_MAX)) throw new NetnsError(`host names too long for interface names: ${hosts.join(', ')}`);
   for (const tool of [['ip', '-V'], ['iptables', '-V']]) {
     if (!tryRun(tool)) throw new NetnsError(`\`${tool[0]}\` is not installed or does not run: the network-namespace run needs iproute2 and iptables (apt-get install iproute2 iptables)`);

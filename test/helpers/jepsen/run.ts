@@ -1,9 +1,8 @@
 // A Jepsen-style run against replicated Kafka topics (docs/cluster.md, "Proving it"): a private
 // etcd and three `wharf serve --cluster` processes on loopback, a topic with replication factor
 // 3, kafkajs producers with acks=all (idempotence off and on) that record every acknowledged
-// (partition, offset, value) and every send left without an answer, and a seeded nemesis that
-// kills a partition's leader with kill -9 (restarting it later), pauses it with SIGSTOP (and
-// SIGCONT), or kills it together with another node (a majority down). Then it heals, waits for
+// (partition, offset, value) and every send left without an answer, and the seeded nemesis
+// (nemesis.ts: kill -9, SIGSTOP, kill -9 of two, etcd's kill -9 and SIGSTOP). Then it heals, waits for
 // every ISR to hold all three replicas, stops the nodes and hands every replica's logs on disk to
 // the checker. The same run serves the short seeded tests (test/integration/cluster/jepsen.test.ts,
 // jepsen-netns.test.ts) and the soak (scripts/cluster-soak.ts).
@@ -11,17 +10,24 @@
 // Where the hosts run is pluggable: all on loopback, or (network: 'netns') each node and etcd in
 // a network namespace of its own on a private bridge (netns.ts), which adds the network faults:
 // the leader cut off from the other nodes and etcd, from the other nodes only, from one follower
-// one way, and a degraded link.
+// one way, a degraded link, etcd cut off from one node or all, two-way splits, a kill during a
+// partition.
 
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { sleep } from '../async.js';
-import type { SpawnedBroker } from '../broker.js';
-import { ETCD_HOST, loopbackHosts, netnsHosts, NODE_NAMES as NAMES, TestCluster, type LeaderSeen } from '../cluster.js';
-import { TEST_LEASE_TTL_SEC } from '../etcd.js';
+import { loopbackHosts, netnsHosts, NODE_NAMES as NAMES, TestCluster } from '../cluster.js';
 import { kafkaErrorTypes } from '../kafka.js';
 import { check, recordsOnDisk, type Acked, type CheckResult } from './checker.js';
 import { seededRandom } from '../../../src/util/random.js';
 import { amqpRun, type AmqpRunResult } from './amqp.js';
+import {
+  ALL_FAULTS, checkFaults, defaultFaults, faultLines, nemesis, nemesisLine, quorumlessAcks, waitFor,
+  type Fault, type NemesisEvent, type NemesisTarget, type TimedAck,
+} from './nemesis.js';
+
+export { ALL_FAULTS, ETCD_FAULTS, ETCD_NETWORK_FAULTS, NETNS_FAULTS, NETWORK_FAULTS, PROCESS_FAULTS, SPLIT_FAULTS, type Fault } from './nemesis.js';
+/** The Kafka workload's faults: all of them. */
+export const KAFKA_FAULTS: readonly Fault[] = ALL_FAULTS;
 
 export interface RunOptions {
   readonly seed: number;
@@ -40,51 +46,10 @@ export interface RunOptions {
   readonly log?: (line: string) => void;
   /** Where the hosts run: all on loopback (the default), or each in a network namespace of its own. */
   readonly network?: 'loopback' | 'netns';
-  /** The faults of each round (the default: the process faults, and on netns the network ones too). */
+  /** The faults of each round (the default: every fault of the workload that the network can make). */
   readonly faults?: readonly Fault[];
   /** Kafka producers on a replicated topic (the default), or amqplib publishers on a quorum queue (amqp.ts). */
   readonly workload?: 'kafka' | 'amqp';
-}
-
-/**
- * kill: kill -9 of a leader, restarted later. pause: SIGSTOP of a leader, then SIGCONT. kill-two:
- * kill -9 of a leader and one other node at once (a majority down), both restarted later: the lone
- * survivor may lead only if it is in the ISR, and acks=all waits for a second in-sync replica.
- * Network faults (netns only), each healed later: partition: the leader cut off from the other
- * nodes and etcd, both ways (it steps down at its local deadline, a follower leads); partition-
- * peers: from the other nodes only (it keeps its lease, its followers cannot fetch: the ISR
- * shrinks); one-way: the leader receives nothing from one follower but can still send to it;
- * slow: the leader's link delayed (or rate-limited) and lossy.
- */
-export type Fault = 'kill' | 'pause' | 'kill-two' | 'partition' | 'partition-peers' | 'one-way' | 'slow';
-export const PROCESS_FAULTS: readonly Fault[] = ['kill', 'pause', 'kill-two'];
-export const NETWORK_FAULTS: readonly Fault[] = ['partition', 'partition-peers', 'one-way', 'slow'];
-const FAULT_NAMES: Record<Fault, string> = {
-  kill: 'kill -9',
-  'kill-two': 'kill -9 of two',
-  pause: 'SIGSTOP',
-  partition: 'partition from nodes and etcd',
-  'partition-peers': 'partition from nodes',
-  'one-way': 'one-way cut',
-  slow: 'slow link',
-};
-
-export interface NemesisEvent {
-  readonly kind: Fault;
-  /** The node hit ("n1+n3" for kill-two: the leader and another). */
-  readonly node: string;
-  /** The partition whose leader it hit (-1: no leader at the time; a random node). */
-  readonly partition: number;
-  /** How long the node was down or paused. */
-  readonly downMs: number;
-  /** From the fault to a new leader of that partition under a higher epoch (undefined: none within the wait). */
-  readonly failoverMs: number | undefined;
-  /** Network faults: the smallest ISR of the partition seen during the fault. */
-  readonly isrMin?: number;
-  /** partition: from the cut to the leader logging that it lost its lease and stepped down. */
-  readonly stepDownMs?: number;
-  /** slow: what was done to the link. */
-  readonly how?: string;
 }
 
 export interface RunResult {
@@ -100,9 +65,10 @@ export interface RunResult {
   readonly isrRecovered: boolean;
   readonly healMs: number;
   readonly check: CheckResult;
+  /** Acknowledgements given when no node could rightly give them (quorumlessAcks): none may be. */
+  readonly quorumless: { readonly count: number; readonly problems: readonly string[] };
 }
 
-const TTL_MS = TEST_LEASE_TTL_SEC * 1000;
 /** The ISR size of every partition, from Metadata on a running node (undefined when it cannot say). */
 async function isrSizes(cluster: TestCluster, topic: string): Promise<number[] | undefined> {
   const admin = kafkaOf(cluster.bootstrap()).admin();
@@ -128,15 +94,6 @@ function kafkaOf(bootstrap: readonly string[]): Kafka {
   });
 }
 
-export async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await cond()) return true;
-    await sleep(100);
-  }
-  return false;
-}
-
 /** Runs the whole thing: cluster, topic (or queue), producers, nemesis, heal, checker. Always tears down. */
 export async function jepsenRun(o: RunOptions & { readonly workload: 'amqp' }): Promise<AmqpRunResult>;
 export async function jepsenRun(o: RunOptions & { readonly workload?: 'kafka' }): Promise<RunResult>;
@@ -150,8 +107,8 @@ async function kafkaRun(o: RunOptions): Promise<RunResult> {
   const partitions = o.partitions ?? 2;
   const producerCount = o.producers ?? 4;
   const topic = `jepsen-${o.seed}-${Date.now().toString(36)}`;
-  const faults = o.faults ?? (o.network === 'netns' ? [...PROCESS_FAULTS, ...NETWORK_FAULTS] : PROCESS_FAULTS);
-  if (o.network !== 'netns' && faults.some((f) => NETWORK_FAULTS.includes(f))) throw new Error(`network faults (${NETWORK_FAULTS.join(', ')}) need network: 'netns'`);
+  const faults = o.faults ?? defaultFaults(KAFKA_FAULTS, o.network);
+  checkFaults(faults, KAFKA_FAULTS, o.network, 'kafka');
   const cluster = new TestCluster(NAMES, o.network === 'netns' ? netnsHosts(NAMES) : loopbackHosts);
   try {
     await cluster.start();
@@ -168,6 +125,7 @@ async function kafkaRun(o: RunOptions): Promise<RunResult> {
 
     // The workload: each producer sends one record at a time to a seeded partition, acks=all.
     const acked: Acked[] = [];
+    const timed: TimedAck[] = [];
     const unacked = new Set<string>();
     const failures: Record<string, number> = {};
     let operations = 0;
@@ -188,9 +146,11 @@ async function kafkaRun(o: RunOptions): Promise<RunResult> {
         operations++;
         try {
           producer ??= await make();
+          const startedAt = Date.now();
           const [meta] = await producer.send({ topic, acks: -1, timeout: 5000, messages: [{ value, partition }] });
           if (meta === undefined || meta.errorCode !== 0) throw new Error(`error code ${meta?.errorCode}`);
           acked.push({ partition: meta.partition, offset: Number(meta.baseOffset), value });
+          timed.push({ resource: meta.partition, startedAt, ackedAt: Date.now(), what: `${value} (partition ${meta.partition} offset ${meta.baseOffset})` });
         } catch (err) {
           unacked.add(value);
           const why = kafkaErrorTypes(err).at(-1) ?? (err as Error).name;
@@ -214,9 +174,9 @@ async function kafkaRun(o: RunOptions): Promise<RunResult> {
         const now = (await cluster.leaders(topic)).get(p);
         return now !== undefined && now.epoch > was.epoch;
       },
+      isr: async (p) => (await isrSizes(cluster, topic))?.[p],
       whole: full,
       wholeName: 'every ISR whole',
-      topic,
     };
     const events = await nemesis(cluster, o, rand, faults, partitionTarget);
     running = false;
@@ -229,185 +189,33 @@ async function kafkaRun(o: RunOptions): Promise<RunResult> {
     const healMs = Date.now() - h0;
     log(`healed: ISR ${isrRecovered ? 'recovered' : 'NOT recovered'} after ${healMs} ms`);
     // The nodes stop (kill -9: what is acknowledged is on disk) and the checker reads their logs.
-    await cluster.stop();
+    await cluster.killAll();
     const replicas: Map<number, string>[][] = [];
     for (let p = 0; p < partitions; p++) {
       replicas.push(await Promise.all(NAMES.map((n) => recordsOnDisk(cluster.dirs.get(n) ?? '', topic, p))));
     }
     const result = check(replicas, acked, unacked, (v) => idempotentOf(Number(/^p(\d+)-/.exec(v)?.[1] ?? -1)));
-    return { seed: o.seed, topic, operations, acknowledged: acked.length, unacknowledged: unacked.size, failures, events, isrRecovered, healMs, check: result };
+    const quorumless = quorumlessAcks(events, timed);
+    if (result.lost > 0 || result.divergent > 0 || result.prefixGaps > 0 || quorumless.count > 0) log(`the check failed: the nodes' and etcd's logs are in ${await cluster.saveLogs(`kafka-${o.seed}`)}`);
+    return { seed: o.seed, topic, operations, acknowledged: acked.length, unacknowledged: unacked.size, failures, events, isrRecovered, healMs, check: result, quorumless };
   } finally {
     await cluster.stop().catch(() => undefined);
     await cluster.removeData();
   }
 }
 
-/** What the nemesis aims at: a topic's partitions (their leaders), or a quorum queue (one resource). */
-export interface NemesisTarget {
-  /** How many resources to pick from (a topic's partitions; 1 for a queue). */
-  readonly resources: number;
-  /** A resource's name in the progress lines. */
-  label(i: number): string;
-  /** Its leader now (undefined: none, or nobody could say; epoch -1: not known). */
-  leader(i: number): Promise<LeaderSeen | undefined>;
-  /** Whether a leader other than `was` leads it now. */
-  moved(i: number, was: LeaderSeen): Promise<boolean>;
-  /** Whether every replica is back (waited for between faults unless they overlap). */
-  whole(): Promise<boolean>;
-  /** What whole() waits for, in the progress lines. */
-  readonly wholeName: string;
-  /** The topic the network faults watch the ISR of. */
-  readonly topic: string;
-}
-
-/** The seeded nemesis: faults in a seeded order, each on the leader of a seeded resource, until the run's time is up. */
-export async function nemesis(cluster: TestCluster, o: RunOptions, rand: () => number, faults: readonly Fault[], aim: NemesisTarget): Promise<NemesisEvent[]> {
-  const log = o.log ?? (() => undefined);
-  const between = (lo: number, hi: number): number => Math.round(lo + rand() * (hi - lo));
-  const events: NemesisEvent[] = [];
-  const until = Date.now() + o.seconds * 1000;
-  const hardUntil = Date.now() + o.seconds * 4000;
-  const wanted = (o.minRounds ?? 0) * faults.length;
-  const kinds: Fault[] = [];
-  while (Date.now() < until || (events.length < wanted && Date.now() < hardUntil)) {
-    await sleep(between(500, 2000));
-    // Each round has every fault once, in a seeded order.
-    if (kinds.length === 0) kinds.push(...faults.map((k) => [rand(), k] as const).sort((a, b) => a[0] - b[0]).map(([, k]) => k));
-    const kind = kinds.shift() ?? 'kill';
-    const partition = Math.floor(rand() * aim.resources);
-    const leader = await aim.leader(partition);
-    const target = leader?.node ?? NAMES[Math.floor(rand() * NAMES.length)];
-    // Long enough, often, for the lease to lapse (a failover); sometimes shorter than the TTL.
-    // Network faults last past the lag limit (the TTL) often enough to shrink an ISR.
-    const downMs = NETWORK_FAULTS.includes(kind) ? between(TTL_MS / 2, TTL_MS * 3) : between(TTL_MS / 4, TTL_MS * 2.5);
-    const node = cluster.nodes.get(target);
-    const others = NAMES.filter((n) => n !== target && cluster.up(n));
-    const second = others[Math.floor(rand() * others.length)];
-    if (node === undefined || !cluster.up(target) || ((kind === 'kill-two' || kind === 'one-way') && second === undefined)) continue;
-    const t0 = Date.now();
-    let failoverMs: number | undefined;
-    // A leader that keeps its lease (cut from its peers only, one way, slow) is not expected to
-    // fail over: watch for one during the fault only.
-    const keepsLease = kind === 'partition-peers' || kind === 'one-way' || kind === 'slow';
-    const watchFailover = (async () => {
-      if (leader === undefined) return;
-      const moved = await waitFor(() => aim.moved(partition, leader), keepsLease ? downMs : downMs + TTL_MS * 3);
-      if (moved) failoverMs = Date.now() - t0;
-    })();
-    let network: { isrMin?: number; stepDownMs?: number; how?: string } = {};
-    if (kind === 'kill') {
-      await node.kill('SIGKILL');
-      await sleep(downMs);
-      await Promise.race([watchFailover, sleep(TTL_MS * 2)]);
-      await cluster.spawn(target);
-    } else if (kind === 'kill-two') {
-      await Promise.all([node.kill('SIGKILL'), cluster.nodes.get(second)?.kill('SIGKILL')]);
-      await sleep(downMs);
-      await Promise.race([watchFailover, sleep(TTL_MS * 2)]);
-      await cluster.spawn(target);
-      await cluster.spawn(second);
-    } else if (kind === 'pause') {
-      node.process.kill('SIGSTOP');
-      cluster.paused.add(target);
-      await sleep(downMs);
-      node.process.kill('SIGCONT');
-      cluster.paused.delete(target);
-    } else {
-      network = await networkFault(cluster, { kind, target, second: second ?? '', node, topic: aim.topic, partition, downMs });
-    }
-    await watchFailover;
-    const event: NemesisEvent = { kind, node: kind === 'kill-two' || kind === 'one-way' ? `${target}${kind === 'one-way' ? '<-' : '+'}${second}` : target, partition: leader === undefined ? -1 : partition, downMs, failoverMs, ...network };
-    events.push(event);
-    const detail = [
-      network.how,
-      network.stepDownMs !== undefined ? `stepped down after ${network.stepDownMs} ms` : undefined,
-      network.isrMin !== undefined ? `ISR down to ${network.isrMin}` : undefined,
-    ].filter((d) => d !== undefined).map((d) => `; ${d}`).join('');
-    log(`nemesis: ${kind} ${event.node} (leader of ${aim.label(partition)}${leader === undefined ? ': none' : leader.epoch >= 0 ? ` epoch ${leader.epoch}` : ''}) for ${downMs} ms; new leader after ${failoverMs ?? '-'} ms${detail}`);
-    // Unless faults overlap, let every replica recover first, so each one hits a whole cluster.
-    if (o.overlap !== true) {
-      const w0 = Date.now();
-      const whole = await waitFor(() => aim.whole(), 20_000);
-      log(`  ${aim.wholeName} again ${whole ? `${Date.now() - w0} ms after the fault ended` : 'NOT within 20 s'}`);
-    }
-  }
-  return events;
-}
-
-interface NetworkFault {
-  readonly kind: Fault;
-  readonly target: string;
-  /** The follower of a one-way cut. */
-  readonly second: string;
-  readonly node: SpawnedBroker;
-  readonly topic: string;
-  readonly partition: number;
-  readonly downMs: number;
-}
-
-/** The node's log line (its own timestamp first) when its lease lapsed and it stepped down. */
-const LEASE_LOST_LINE = /^(\S+) error lost etcd: /gm;
-
-/** When the node last logged a step-down after its `before`th, as ms since the epoch. */
-function steppedDownAt(node: SpawnedBroker, before: number): number | undefined {
-  const lines = [...node.stderr().matchAll(LEASE_LOST_LINE)];
-  return lines.length > before ? Date.parse(lines[before]?.[1] ?? '') : undefined;
-}
-
-/** Cuts or slows the target's network for downMs, watching its partition's ISR (and its step-down), then mends it. */
-async function networkFault(cluster: TestCluster, f: NetworkFault): Promise<{ isrMin?: number; stepDownMs?: number; how?: string }> {
-  const net = cluster.hosts.net;
-  if (net === undefined) throw new Error(`${f.kind} needs network: 'netns'`);
-  const others = NAMES.filter((n) => n !== f.target);
-  const stepDownsBefore = [...f.node.stderr().matchAll(LEASE_LOST_LINE)].length;
-  let how: string | undefined;
-  if (f.kind === 'partition') {
-    net.cut(f.target, [...others, ETCD_HOST]);
-    cluster.isolated.add(f.target);
-  } else if (f.kind === 'partition-peers') {
-    net.cut(f.target, others);
-  } else if (f.kind === 'one-way') {
-    net.cut(f.target, [f.second], true);
-  } else {
-    how = net.degrade(f.target, { delayMs: 100, jitterMs: 50, loss: 0.05 });
-  }
-  // From the last rule in place (each is an iptables run in the namespace, slow on a loaded machine).
-  const t0 = Date.now();
-  let isrMin: number | undefined;
-  const until = t0 + f.downMs;
-  while (Date.now() < until) {
-    const size = (await isrSizes(cluster, f.topic))?.[f.partition];
-    if (size !== undefined && size > 0) isrMin = Math.min(isrMin ?? size, size);
-    await sleep(200);
-  }
-  net.mend(f.target);
-  const at = steppedDownAt(f.node, stepDownsBefore);
-  const stepDownMs = at === undefined || Number.isNaN(at) ? undefined : at - t0;
-  cluster.isolated.delete(f.target);
-  return { ...(isrMin !== undefined ? { isrMin } : {}), ...(stepDownMs !== undefined ? { stepDownMs } : {}), ...(how !== undefined ? { how } : {}) };
-}
-
 /** The run's figures, one line each. */
 export function summary(r: RunResult): string[] {
-  const stepDowns = r.events.map((e) => e.stepDownMs).filter((m): m is number => m !== undefined);
-  const isrMins = r.events.filter((e) => e.isrMin !== undefined).map((e) => `${e.kind} ${e.isrMin}`);
   return [
     `seed ${r.seed}, topic ${r.topic}`,
     `operations ${r.operations}, acknowledged ${r.acknowledged}, unacknowledged ${r.unacknowledged}`,
     nemesisLine(r.events),
-    ...(stepDowns.length > 0 ? [`partitioned leaders stepped down after ${stepDowns.join(', ')} ms`] : []),
-    ...(isrMins.length > 0 ? [`smallest ISR during network faults: ${isrMins.join(', ')}`] : []),
+    ...faultLines(r.events),
     `sends failed for good, by error: ${JSON.stringify(r.failures)}`,
     `lost ${r.check.lost}, divergent ${r.check.divergent}, prefix gaps ${r.check.prefixGaps}, ISR recovered ${r.isrRecovered} (${r.healMs} ms after the heal)`,
     `duplicates ${r.check.duplicates} (idempotent producers' ${r.check.idempotentDuplicates}), unacknowledged sends present ${r.check.unackedPresent}, log ends ${JSON.stringify(r.check.logEnds)}`,
+    `acknowledged without a quorum (sent while the leader held the ISR alone, or no node held a lease): ${r.quorumless.count}`,
     ...r.check.problems.map((p) => `problem: ${p}`),
+    ...r.quorumless.problems.map((p) => `problem: ${p}`),
   ];
-}
-
-/** The nemesis events by kind, and the failover times. */
-export function nemesisLine(events: readonly NemesisEvent[]): string {
-  const failovers = events.map((e) => e.failoverMs).filter((m): m is number => m !== undefined).sort((a, b) => a - b);
-  const pct = (q: number): string => (failovers.length === 0 ? '-' : `${failovers[Math.min(failovers.length - 1, Math.floor(q * failovers.length))]} ms`);
-  const counts = Object.entries(FAULT_NAMES).map(([k, name]) => [name, events.filter((e) => e.kind === k).length] as const).filter(([, n]) => n > 0);
-  return `nemesis events ${events.length} (${counts.map(([name, n]) => `${name} ${n}`).join(', ')}), failovers ${failovers.length}: min ${pct(0)}, median ${pct(0.5)}, max ${pct(1)}`;
 }

@@ -3,7 +3,9 @@
 // producing with acks=all. A follower whose disk fills up does not crash: it says so once, stops
 // fetching and leaves the ISR, acks=all goes on with the other two (min ISR 2), and once space
 // returns it fetches the partition again, rejoins the ISR and holds every acknowledged record.
-// A leader whose disk is full answers produce with KAFKA_STORAGE_ERROR, never an acknowledgement.
+// A leader whose disk is full answers produce with KAFKA_STORAGE_ERROR, never an acknowledgement,
+// and gives up leading every partition (as Kafka takes a log directory offline): an in-sync replica
+// takes over, the producer follows it, and the node leads again once its disk takes writes.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -111,18 +113,45 @@ describe('faults: a full disk', () => {
     await c.startNode(follower);
   });
 
-  it('a leader whose disk is full answers produce with KAFKA_STORAGE_ERROR, not an acknowledgement', LONG, async () => {
+  it('a leader whose disk is full answers KAFKA_STORAGE_ERROR, never an acknowledgement, and gives up leading: an in-sync replica takes over and acks=all goes on there', LONG, async () => {
     const { topic, leader } = await topicWithLeader();
+    const producer = c.kafka().producer({ allowAutoTopicCreation: false, idempotent: true });
+    await producer.connect();
+    const acked = new Map<number, string>();
+    const send = async (i: number): Promise<void> => {
+      const value = `v${i}-${'y'.repeat(1000)}`;
+      const [meta] = await producer.send({ topic, acks: -1, messages: [{ value }] });
+      acked.set(Number(meta.baseOffset), value);
+    };
+    for (let i = 0; i < 10; i++) await send(i);
     const ballast = await fill(c.dirs.get(leader) ?? '');
     const client = await KafkaClient.connect(c.bootstrap([leader])[0]);
     try {
       const big = testBatch(values(8, 0, 16 * 1024));
       const [res] = (await KafkaClient.produce(client.any, { topic, acks: -1, timeoutMs: 5000, partitions: [{ partition: 0, records: big }] })) ?? [];
-      assert.equal(res?.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
-      assert.ok(c.up(leader), 'the leader is still running');
+      // The write fails on the full disk, or (once the node gave up leading) it is no longer the leader: never an acknowledgement.
+      assert.ok(res?.errorCode === ErrorCode.KAFKA_STORAGE_ERROR || res?.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER, `error code ${res?.errorCode}`);
     } finally {
       await client.close();
-      await rm(ballast);
     }
+    await waitUntil(() => /a write to this node's disk failed: it gives up leading/.test(c.stderr(leader)), `${leader} says it gives up leading`, 30_000);
+    await waitUntil(async () => {
+      const now = await c.leader(topic, 0);
+      return now !== undefined && now.node !== leader;
+    }, 'another node leads', 30_000);
+    // The producer follows the new leader (kafkajs retries NOT_LEADER_OR_FOLLOWER / KAFKA_STORAGE_ERROR).
+    for (let i = 10; i < 30; i++) await send(i);
+    assert.ok(c.up(leader), 'the old leader is still running');
+
+    await rm(ballast);
+    await waitUntil(() => /disk takes writes again: it may lead partitions again/.test(c.stderr(leader)), `${leader} sees space again`, 30_000);
+    await waitUntil(async () => (await c.isr(topic, 0))?.length === 3, `${leader} back in the ISR`, 60_000);
+    await producer.disconnect();
+    const now = (await c.leader(topic, 0))?.node ?? '';
+    await c.stopNode(now, 'SIGKILL');
+    const onDisk = await recordsOnDisk(c.dirs.get(now) ?? '', topic, 0);
+    for (const [offset, value] of acked) assert.equal(onDisk.get(offset), value, `acknowledged offset ${offset} on ${now}`);
+    await c.gone(now);
+    await c.startNode(now);
   });
 });

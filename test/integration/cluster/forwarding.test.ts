@@ -18,8 +18,11 @@ import { ManagementApi } from '../../helpers/management.js';
 const LONG = { timeout: 120_000 } as const;
 
 interface QueueJson {
+  name: string;
   node: string;
   messages: number;
+  messages_ready: number;
+  consumers: number;
 }
 
 describe('forwarding to a queue\'s home node (three nodes, amqplib)', () => {
@@ -115,6 +118,13 @@ describe('forwarding to a queue\'s home node (three nodes, amqplib)', () => {
     mandatory.publish('fx', 'orders.us', Buffer.from('routed'), { mandatory: true });
     await waitUntil(() => received.length === count + 1, 'the mandatory publish was delivered');
     assert.equal(returned.length, 0, 'routed to a queue homed elsewhere counts as routed');
+    // n3's relayed consumer is a consumer on the home: every node's API counts it, as n1's does
+    // (counts from the home are up to a second old, as RabbitMQ's are a few seconds old).
+    const onHome = await api('n1').getJson<QueueJson>('/api/queues/%2F/fq');
+    assert.equal(onHome.consumers, 1);
+    for (const name of ['n2', 'n3']) {
+      await waitUntil(async () => (await api(name).getJson<QueueJson>('/api/queues/%2F/fq')).consumers === onHome.consumers, `${name} shows the home's consumer count`);
+    }
   });
 
   it('the link user is no user: not listed, and no login without the cluster secret', LONG, async () => {
@@ -132,6 +142,21 @@ describe('forwarding to a queue\'s home node (three nodes, amqplib)', () => {
 
     const n2 = await channel('n2');
     assert.equal((await n2.checkQueue('gq')).messageCount, 3, 'a passive declare on n2 counts the home\'s messages');
+    assert.equal((await n2.assertQueue('gq', { durable: true })).messageCount, 3, 'so does a declare on n2');
+    // The API of every node shows the home's counts, for the queue and in the lists.
+    for (const name of ['n2', 'n3']) {
+      let one: QueueJson | undefined;
+      await waitUntil(async () => {
+        one = await api(name).getJson<QueueJson>('/api/queues/%2F/gq');
+        return one.messages === 3;
+      }, `${name}: /api/queues/%2F/gq counts the home's messages`);
+      assert.deepEqual([one?.messages, one?.messages_ready, one?.consumers, one?.node], [3, 3, 0, 'n1'], `${name}: /api/queues/%2F/gq`);
+      for (const path of ['/api/queues', '/api/queues/%2F', '/api/queues?sort=messages&reverse=true&page=1&page_size=100']) {
+        const body = await api(name).getJson<QueueJson[] | { items: QueueJson[] }>(path);
+        const listed = (Array.isArray(body) ? body : body.items).find((q) => q.name === 'gq');
+        assert.equal(listed?.messages, 3, `${name}: ${path}`);
+      }
+    }
     const got = await n2.get('gq', { noAck: false });
     assert.ok(got !== false);
     assert.equal(got.content.toString(), 'g0');

@@ -38,5 +38,6 @@ describe('Jepsen-style check of replicated stream partitions', () => {
     assert.equal(result.check.divergent, 0, `no offset holds two values: ${result.check.problems.join('; ')}`);
     assert.equal(result.check.prefixGaps, 0, `every replica holds the acknowledged prefix: ${result.check.problems.join('; ')}`);
     assert.equal(result.isrRecovered, true, 'every ISR holds all three replicas after the heal');
+    assert.equal(result.quorumless.count, 0, `nothing acknowledged while no node could: ${result.quorumless.problems.join('; ')}`);
   });
 });

@@ -4,14 +4,18 @@
 // naming the leader; publishes are confirmed once a majority has them; after kill -9 of the leader
 // mid-stream, a survivor leads within seconds, every confirmed message is consumed, the deliveries
 // that were out come back redelivered (with their delivery count), and the old node, restarted,
-// catches up: its log holds what the new leader's does.
+// catches up: its log holds what the new leader's does. Consumers through the other nodes (amqplib
+// and @cloudamqp/amqp-client) carry on across kill -9 of the leader, as RabbitMQ's quorum queue
+// consumers do: no basic.cancel, the unacked ones redelivered, acks of the old tags harmless; and a
+// consumer on the leader itself goes on from the new leader when its node stops leading (SIGSTOP).
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { AMQPClient, type AMQPMessage } from '@cloudamqp/amqp-client';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { sleep, waitUntil } from '../../helpers/async.js';
 import { consumeInto } from '../../helpers/amqplib.js';
-import { NODE_NAMES, useCluster } from '../../helpers/cluster.js';
+import { NODE_NAMES, useCluster, type TestCluster } from '../../helpers/cluster.js';
 import { etcdClient } from '../../helpers/etcd.js';
 import { recordsOnDisk } from '../../helpers/jepsen/checker.js';
 import { deliveryCount } from '../../helpers/reliable.js';
@@ -24,36 +28,41 @@ interface QueueView {
   readonly members: string[];
   readonly online: string[];
   readonly type: string;
+  readonly messages: number;
+}
+
+
+/** The queue as node `name`'s API shows it (undefined while it cannot answer). */
+async function queueOn(cluster: TestCluster, name: string, q: string): Promise<QueueView | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${cluster.node(name).httpPort}/api/queues/%2F/${encodeURIComponent(q)}`, { headers: AUTH, signal: AbortSignal.timeout(5000) });
+    return res.ok ? ((await res.json()) as QueueView) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Publishes `bodies` persistent; resolves with those the broker confirmed (the rest were nacked or lost with the connection). */
+function publishTracked(ch: ConfirmChannel, q: string, bodies: string[], confirmed: Set<string>): Promise<void>[] {
+  return bodies.map(
+    (b) =>
+      new Promise<void>((resolve) => {
+        try {
+          ch.sendToQueue(q, Buffer.from(b), { persistent: true }, (err) => {
+            if (err === null || err === undefined) confirmed.add(b);
+            resolve();
+          });
+        } catch {
+          resolve();
+        }
+      }),
+  );
 }
 
 describe('replicated quorum queues (three nodes, amqplib)', () => {
   const { cluster, clientsOf } = useCluster();
+  const queueVia = (name: string, q: string): Promise<QueueView | undefined> => queueOn(cluster, name, q);
 
-  async function queueVia(name: string, q: string): Promise<QueueView | undefined> {
-    try {
-      const res = await fetch(`http://127.0.0.1:${cluster.node(name).httpPort}/api/queues/%2F/${encodeURIComponent(q)}`, { headers: AUTH, signal: AbortSignal.timeout(2000) });
-      return res.ok ? ((await res.json()) as QueueView) : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** Publishes `bodies` persistent; resolves with those the broker confirmed (the rest were nacked or lost with the connection). */
-  function publishTracked(ch: ConfirmChannel, q: string, bodies: string[], confirmed: Set<string>): Promise<void>[] {
-    return bodies.map(
-      (b) =>
-        new Promise<void>((resolve) => {
-          try {
-            ch.sendToQueue(q, Buffer.from(b), { persistent: true }, (err) => {
-              if (err === null || err === undefined) confirmed.add(b);
-              resolve();
-            });
-          } catch {
-            resolve();
-          }
-        }),
-    );
-  }
 
   it('declare, confirms from a majority, kill -9 of the leader mid-stream: every confirmed message is consumed, deliveries out come back redelivered, the old leader catches up', LONG, async () => {
     const q = 'qq-failover';
@@ -184,5 +193,156 @@ describe('replicated quorum queues (three nodes, amqplib)', () => {
     const logs = await Promise.all([leader, next].map((n) => recordsOnDisk(cluster.dirs.get(n) ?? '', `amq.qlog/${q}`, 0)));
     assert.ok(logs[0].size >= 101, `the restarted node has at least every record committed before the kill: ${logs[0].size} records (first offset ${[...logs[0].keys()][0]}), the new leader ${logs[1].size}`);
     assert.deepEqual([...logs[0].entries()], [...logs[1].entries()].slice(0, logs[0].size), 'the same records at the same offsets');
+  });
+});
+
+// A cluster of its own: this test kills, restarts and pauses nodes too.
+describe('quorum queue consumers across a leader change (three nodes, amqplib and @cloudamqp/amqp-client)', () => {
+  const { cluster, clientsOf } = useCluster();
+  const queueVia = (name: string, q: string): Promise<QueueView | undefined> => queueOn(cluster, name, q);
+  const countVia = async (name: string, q: string): Promise<number | undefined> => (await queueOn(cluster, name, q))?.messages;
+
+  /** The node leading `q` as `via` sees it, once it differs from `not` (a new leader). */
+  async function leaderOf(q: string, via: string, not = ''): Promise<string> {
+    let leader = '';
+    await waitUntil(async () => {
+      const v = await queueVia(via, q);
+      leader = v?.leader ?? '';
+      return leader !== '' && leader !== not && v?.online.includes(leader) === true;
+    }, `${via} names a leader of ${q}${not === '' ? '' : ` other than ${not}`}`, 30_000);
+    return leader;
+  }
+
+  /** Publishes `bodies` through `node` until each is confirmed (a failover nacks some for a moment). */
+  async function publishConfirmed(node: string, q: string, bodies: string[], confirmed: Set<string>): Promise<void> {
+    let left = bodies;
+    await waitUntil(async () => {
+      try {
+        const ch = await clientsOf(node).confirmChannel();
+        await Promise.race([Promise.all(publishTracked(ch, q, left, confirmed)), sleep(5000)]);
+        await ch.close().catch(() => undefined);
+      } catch {
+        // The channel closed under the publish: publish again what is not confirmed.
+      }
+      left = left.filter((b) => !confirmed.has(b));
+      return left.length === 0;
+    }, `${bodies.length} publishes confirmed through ${node}`, 60_000);
+  }
+
+  it('consumers through other nodes carry on across kill -9 of the leader: no cancel, unacked ones redelivered, old tags acked harmlessly, nothing confirmed lost; a consumer on a leader that stops leading goes on too', LONG, async () => {
+    const q = 'qq-follow';
+    await (await clientsOf('n1').channel()).assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    const leader = await leaderOf(q, 'n1');
+    const [f1, f2] = NODE_NAMES.filter((n) => n !== leader) as [string, string];
+    const confirmed = new Set<string>();
+    await publishConfirmed(f2, q, Array.from({ length: 20 }, (_, i) => `p${i}`), confirmed);
+    // A follower's declare-ok and API count the leader's messages.
+    const declared = await (await clientsOf(f1).channel()).assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    assert.equal(declared.messageCount, 20, `declare-ok on ${f1} counts ${leader}'s messages`);
+    await waitUntil(async () => (await countVia(f2, q)) === 20, `${f2}'s API counts ${leader}'s messages`);
+
+    // amqplib on f1 and @cloudamqp/amqp-client on f2, prefetch 3 each, manual acks held back for now.
+    const a = await clientsOf(f1).channel();
+    let aClosed = false;
+    a.on('close', () => (aClosed = true));
+    await a.prefetch(3);
+    const { collector: aGot, cancelled: aCancel, consumerTag: aTag } = await consumeInto(a, q, { noAck: false });
+    let aCancelled = false;
+    void aCancel.then(() => (aCancelled = true));
+    const client = new AMQPClient(`amqp://guest:guest@127.0.0.1:${cluster.node(f2).port}`);
+    const conn = await client.connect();
+    try {
+      const b = await conn.channel();
+      await b.basicQos(3);
+      const bGot: AMQPMessage[] = [];
+      const consumer = await b.basicConsume(q, { noAck: false }, (m) => void bGot.push(m));
+      let bCancelled = false;
+      consumer.wait().then(() => (bCancelled = true), () => (bCancelled = true));
+      await waitUntil(() => aGot.items.length === 3 && bGot.length === 3, 'three unacked deliveries on each consumer');
+      const before = [...aGot.items.map((m) => m.content.toString()), ...bGot.map((m) => m.bodyString() ?? '')];
+      const oldA = [...aGot.items];
+      const oldB = [...bGot];
+
+      await cluster.node(leader).kill('SIGKILL');
+      const next = await leaderOf(q, f1, leader);
+      // The new leader redelivers what was out: each consumer gets deliveries again, under new tags.
+      await waitUntil(() => aGot.items.length > 3 && bGot.length > 3, 'both consumers receive from the new leader');
+      assert.equal(aCancelled, false, 'no basic.cancel to the amqplib consumer');
+      assert.equal(bCancelled, false, 'no basic.cancel to the amqp-client consumer');
+      // Acks of the old leader's deliveries are dead tags: ignored, the channels stay open.
+      for (const m of oldA) a.ack(m);
+      for (const m of oldB) await m.ack();
+      assert.equal((await a.checkQueue(q)).queue, q, 'the amqplib channel still answers after acking old tags');
+      assert.equal(b.closed, false, 'the amqp-client channel is still open after acking old tags');
+      assert.equal(aClosed, false);
+
+      // From now on both ack everything; 20 more publishes confirmed through the new leader's followers.
+      const seen = new Map<string, boolean>();
+      const ackA = (m: ConsumeMessage): void => {
+        seen.set(m.content.toString(), seen.get(m.content.toString()) === true || m.fields.redelivered);
+        a.ack(m);
+      };
+      aGot.items.slice(3).forEach(ackA);
+      const drainedA = aGot.items.length;
+      for (const m of bGot.slice(3)) {
+        seen.set(m.bodyString() ?? '', seen.get(m.bodyString() ?? '') === true || m.redelivered);
+        await m.ack();
+      }
+      let ackedB = bGot.length;
+      let ackedA = drainedA;
+      const pump = async (): Promise<void> => {
+        for (; ackedA < aGot.items.length; ackedA++) ackA(aGot.items[ackedA] as ConsumeMessage);
+        for (; ackedB < bGot.length; ackedB++) {
+          const m = bGot[ackedB] as AMQPMessage;
+          seen.set(m.bodyString() ?? '', seen.get(m.bodyString() ?? '') === true || m.redelivered);
+          await m.ack();
+        }
+      };
+      const through = NODE_NAMES.find((n) => n !== leader && n !== next) ?? next;
+      await publishConfirmed(through, q, Array.from({ length: 20 }, (_, i) => `r${i}`), confirmed);
+      await waitUntil(async () => {
+        await pump();
+        return [...confirmed].every((body) => seen.has(body));
+      }, 'every confirmed message delivered to the consumers after the failover', 30_000).catch((err: unknown) => {
+        throw new Error(`${(err as Error).message}: missing ${[...confirmed].filter((body) => !seen.has(body)).join(' ')}`);
+      });
+      for (const body of before) assert.equal(seen.get(body), true, `${body}, out when the leader died, came back redelivered`);
+      assert.equal(aCancelled || bCancelled || aClosed || b.closed, false, 'both consumers went on without a cancel or a close');
+      console.log(`# consumers followed ${q} from ${leader} to ${next}: ${seen.size} distinct messages after the failover, ${confirmed.size} confirmed`);
+      await a.cancel(aTag);
+    } finally {
+      await conn.close().catch(() => undefined);
+    }
+
+    // The killed node comes back; then a consumer on the leader itself, whose node stops leading
+    // (SIGSTOP past the lease, another node takes over, SIGCONT), goes on from the new leader.
+    await cluster.spawn(leader);
+    const now = await leaderOf(q, f1);
+    const onLeader = await clientsOf(now).channel();
+    let onLeaderCancelled = false;
+    await onLeader.prefetch(2);
+    const { collector: got, cancelled } = await consumeInto(onLeader, q, { noAck: false });
+    void cancelled.then(() => (onLeaderCancelled = true));
+    await publishConfirmed(now, q, ['s0', 's1', 's2'], confirmed);
+    await waitUntil(() => got.items.length === 2, 'two unacked deliveries on the leader');
+    const outThen = got.items.map((m) => m.content.toString());
+    cluster.node(now).process.kill('SIGSTOP');
+    let after: string;
+    try {
+      after = await leaderOf(q, NODE_NAMES.find((n) => n !== now) as string, now);
+    } finally {
+      cluster.node(now).process.kill('SIGCONT');
+    }
+    // Each new delivery acked once (its tag is a new one: the old two are dead).
+    let acked = 2;
+    await waitUntil(() => {
+      for (; acked < got.items.length; acked++) onLeader.ack(got.items[acked] as ConsumeMessage);
+      const bodies = new Set(got.items.slice(2).map((m) => m.content.toString()));
+      return ['s0', 's1', 's2'].every((s) => bodies.has(s));
+    }, `the consumer on ${now} receives from ${after}`, 30_000);
+    for (const m of got.items.slice(0, 2)) onLeader.ack(m);
+    assert.equal((await onLeader.checkQueue(q)).queue, q, 'acks of the old tags did not close the channel');
+    assert.equal(onLeaderCancelled, false, 'no basic.cancel to the consumer on the old leader');
+    for (const s of outThen) assert.ok(got.items.slice(2).some((m) => m.content.toString() === s && m.fields.redelivered), `${s} redelivered by ${after}`);
   });
 });

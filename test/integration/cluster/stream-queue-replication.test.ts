@@ -1,13 +1,14 @@
 // AMQP stream queues in a cluster (docs/cluster.md, "Stream queues"): a stream queue declared
 // over AMQP on one node is a replicated stream of one partition, like a Kafka topic: every node
 // knows it, each of three replicas holds it, a publish with confirms is confirmed once the high
-// watermark passes it, consumers on the leader get every record, a publish on a follower is
-// refused with the leader's name, and every replica's log on disk holds the same records.
+// watermark passes it, a publish on a follower is forwarded to the leader (confirmed once
+// committed there), consumers on the leader get every record, and every replica's log on disk
+// holds the same records.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { waitUntil } from '../../helpers/async.js';
-import { assertReply, bodies, consumeInto, serverClose } from '../../helpers/amqplib.js';
+import { bodies, consumeInto } from '../../helpers/amqplib.js';
 import { NODE_NAMES, useCluster } from '../../helpers/cluster.js';
 import { recordsOnDisk } from '../../helpers/jepsen/checker.js';
 
@@ -16,7 +17,7 @@ const LONG = { timeout: 120_000 } as const;
 describe('replicated AMQP stream queues (three nodes, amqplib)', () => {
   const { cluster, clientsOf } = useCluster();
 
-  it('declared on one node: three replicas, one leader, confirms after the in-sync replicas, the same records on every disk', LONG, async () => {
+  it('declared on one node: three replicas, one leader, confirms after the in-sync replicas, publishes on a follower forwarded, the same records on every disk', LONG, async () => {
     const q = 'sq-repl';
     const declaring = await clientsOf('n1').channel();
     const ok = await declaring.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'stream' } });
@@ -47,27 +48,27 @@ describe('replicated AMQP stream queues (three nodes, amqplib)', () => {
     for (const s of sent) pub.sendToQueue(q, Buffer.from(s), { persistent: true });
     await pub.waitForConfirms();
 
-    // A follower refuses the publish and names the leader (no forwarding yet).
+    // A follower forwards its publishes to the leader: confirmed once committed there.
     const follower = NODE_NAMES.find((n) => n !== leader) ?? '';
-    const refused = await clientsOf(follower).channel();
-    const closed = serverClose(refused);
-    refused.sendToQueue(q, Buffer.from('refused'));
-    assertReply(await closed, 404, new RegExp(`is led by node ${leader}`));
+    const forwarded = await clientsOf(follower).confirmChannel();
+    const more = Array.from({ length: 10 }, (_, i) => `f${i}`);
+    for (const s of more) forwarded.sendToQueue(q, Buffer.from(s), { persistent: true });
+    await forwarded.waitForConfirms();
 
     const consumer = await clientsOf(leader).channel();
     await consumer.prefetch(100);
     const { collector } = await consumeInto(consumer, q, { noAck: false, arguments: { 'x-stream-offset': 'first' } });
-    assert.deepEqual(bodies(await collector.waitFor(50)), sent);
+    assert.deepEqual(bodies(await collector.waitFor(60)), [...sent, ...more]);
 
-    // Every replica has all 50 on disk, at the same offsets.
+    // Every replica has all 60 on disk, at the same offsets.
     for (const name of NODE_NAMES) {
       const ch = await clientsOf(name).channel();
-      await waitUntil(async () => (await ch.checkQueue(q)).messageCount === 50, `${name} holds the 50 records`, 20_000);
+      await waitUntil(async () => (await ch.checkQueue(q)).messageCount === 60, `${name} holds the 60 records`, 20_000);
     }
     await cluster.killAll();
     const logs = await Promise.all(NODE_NAMES.map((n) => recordsOnDisk(cluster.dirs.get(n) ?? '', q, 0)));
     for (const [i, log] of logs.entries()) {
-      assert.equal(log.size, 50, `${NODE_NAMES[i]} has 50 records`);
+      assert.equal(log.size, 60, `${NODE_NAMES[i]} has 60 records`);
       assert.deepEqual([...log.entries()], [...logs[0].entries()], `${NODE_NAMES[i]} has the same records at the same offsets`);
     }
   });

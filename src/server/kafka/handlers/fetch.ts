@@ -5,6 +5,7 @@
 // watermarks to move and answers as soon as enough data is there, when max_wait_ms has passed,
 // or when the client goes away.
 
+import { CLUSTER_LINK_USER } from '../../../broker/access/access.js';
 import { LAST_OFFSET_DELTA_AT } from '../../../broker/stream/batch-header.js';
 import type { Partition } from '../../../broker/stream/partition.js';
 import { ReplicationError } from '../../../broker/stream/replication.js';
@@ -173,6 +174,24 @@ export const fetch: Handler<1> = async (ctx, req, v, source) => {
   const byId = v >= 13;
   const unknownCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   const replicaId = v <= 14 ? req.replicaId : req.replicaState.replicaId;
+  // A follower's fetch moves the high watermark: in a cluster only the nodes (logged in as the
+  // link user) may send one, as Kafka asks ClusterAction of it (TOPIC_AUTHORIZATION_FAILED).
+  if (replicaId >= 0 && ctx.broker.replication !== undefined && source.user !== CLUSTER_LINK_USER) {
+    const refused = (partitionIndex: number): PartitionOut => ({
+      partitionIndex,
+      errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+      highWatermark: -1n,
+      lastStableOffset: -1n,
+      logStartOffset: -1n,
+      records: null,
+    });
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      sessionId: 0,
+      responses: req.topics.map((t) => ({ topic: t.topic, topicId: t.topicId, partitions: t.partitions.map((p) => refused(p.partition)) })),
+    };
+  }
   const wanted = resolve(ctx, req.topics, byId, replicaId >= 0);
   const maxBytes = Math.min(v >= 3 ? req.maxBytes : 0x7fffffff, FETCH_BYTES_MAX);
   const readCommitted = req.isolationLevel === READ_COMMITTED;

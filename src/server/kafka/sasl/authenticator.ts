@@ -60,6 +60,12 @@ export class KafkaSaslAuthenticator {
     private readonly backend: SaslBackend,
     /** Logs why a login was refused (never sent to the client). */
     private readonly note: (reason: string) => void,
+    /**
+     * In a cluster: the backend the nodes' own PLAIN login as the link user is checked with, also
+     * where the listener offers no PLAIN (docs/cluster.md, "Streams: the data plane"). Undefined
+     * (a single node): a mechanism the listener does not offer is refused as Kafka refuses it.
+     */
+    private readonly link: () => SaslBackend | undefined = () => undefined,
   ) {}
 
   get complete(): boolean {
@@ -89,6 +95,14 @@ export class KafkaSaslAuthenticator {
     const answer = (errorCode: number): Buffer[] =>
       encodeResponse(SASL_HANDSHAKE, apiVersion, header.correlationId, { errorCode, mechanisms: [...this.mechanisms] });
     const chosen = this.mechanisms.find((m) => m === req.mechanism);
+    const link = chosen === undefined && req.mechanism === 'PLAIN' ? this.link() : undefined;
+    if (link !== undefined) {
+      this.mechanism = 'PLAIN';
+      this.server = new PlainServer(link, this.note);
+      this.framedTokens = apiVersion >= 1;
+      this.state = 'authenticate';
+      return { kind: 'reply', frames: answer(ErrorCode.NONE) };
+    }
     if (chosen === undefined) {
       this.state = 'failed';
       return { kind: 'reply', frames: answer(ErrorCode.UNSUPPORTED_SASL_MECHANISM), close: `Unsupported SASL mechanism ${req.mechanism}` };

@@ -1,9 +1,9 @@
 // The broker's users as one connection's SASL mechanisms see them: RabbitMQ's loopback rule
 // (guest only from loopback) applied for every mechanism, not just PLAIN.
 
+import { CLUSTER_LINK_USER } from '../../../broker/access/access.js';
 import type { Broker } from '../../../broker/broker.js';
 import type { SaslBackend } from './mechanism.js';
-import { CLUSTER_LINK_USER } from '../../../broker/access/index.js';
 
 import { isLoopback } from '../../../util/loopback.js';
 
@@ -19,15 +19,14 @@ export function saslBackend(broker: Broker, remoteAddress: string): SaslBackend 
 }
 
 /**
- * On a cluster node's listener without SASL, the one login there is: the cluster's link user with
- * the cluster's secret, over PLAIN, which other nodes' transaction coordinators use for
- * WriteTxnMarkers (docs/cluster.md, "Transactions"). Nobody else logs in there.
+ * The cluster link user alone (its password is the cluster's secret), for the nodes' own logins
+ * to each other's Kafka listeners (follower fetches); undefined outside a cluster.
  */
-export function clusterLinkBackend(broker: Broker, remoteAddress: string): SaslBackend {
-  const all = saslBackend(broker, remoteAddress);
+export function linkBackend(broker: Broker): SaslBackend | undefined {
+  if (broker.access.clusterSecret === undefined) return undefined;
   return {
-    authenticate: (user, password) => user === CLUSTER_LINK_USER && all.authenticate(user, password),
+    authenticate: (user, password) => user === CLUSTER_LINK_USER && broker.authenticate(user, password, false),
     scramCredentials: () => undefined,
-    vhostExists: all.vhostExists,
+    vhostExists: (name) => broker.vhost(name) !== undefined,
   };
 }

@@ -1,0 +1,130 @@
+// Replication in a vhost other than `/` (docs/cluster.md, "Streams: the data plane"): followers
+// fetch each partition logged in (SASL PLAIN as the cluster's link user) in the partition's vhost,
+// on a Kafka listener without SASL too. A quorum queue in vhost `v1` on three nodes confirms
+// publishes (a majority has them) and keeps every confirmed message across a kill -9 of its
+// leader. A follower's fetch (replica id set) from an ordinary client is refused as Kafka refuses
+// it without ClusterAction (TOPIC_AUTHORIZATION_FAILED), and the link login takes no other user.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ConfirmChannel } from 'amqplib';
+import { KafkaClient } from '../../../src/client/kafka/client.js';
+import { ErrorCode } from '../../../src/protocol/kafka/index.js';
+import { waitUntil } from '../../helpers/async.js';
+import { NODE_NAMES, useCluster } from '../../helpers/cluster.js';
+import { topicName } from '../../helpers/kafka.js';
+
+const LONG = { timeout: 180_000 } as const;
+const AUTH = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };
+const VHOST = 'v1';
+
+describe('replication in a vhost other than / (three nodes)', () => {
+  const { cluster, clientsOf } = useCluster();
+
+  async function api(node: string, method: string, path: string, body?: unknown): Promise<Response> {
+    return fetch(`http://127.0.0.1:${cluster.node(node).httpPort}${path}`, { method, headers: AUTH, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(5000) });
+  }
+
+  async function leaderOf(node: string, q: string): Promise<string | undefined> {
+    try {
+      const res = await api(node, 'GET', `/api/queues/${VHOST}/${q}`);
+      if (!res.ok) return undefined;
+      const v = (await res.json()) as { leader: string | null; online: string[] };
+      return v.leader !== null && v.online.length === 3 ? v.leader : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  it('a quorum queue in vhost v1 confirms from a majority and keeps every confirmed message across a kill -9 of its leader', LONG, async () => {
+    assert.equal((await api('n1', 'PUT', `/api/vhosts/${VHOST}`)).status, 201);
+    assert.ok((await api('n1', 'PUT', `/api/permissions/${VHOST}/guest`, { configure: '.*', write: '.*', read: '.*' })).ok);
+    const q = 'qq-in-v1';
+    await waitUntil(async () => {
+      try {
+        const conn = await clientsOf('n2').connect(undefined, `${cluster.node('n2').url}/${VHOST}`);
+        const ch = await conn.createChannel();
+        await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+        return true;
+      } catch {
+        return false; // the vhost or the permission has not reached n2 yet
+      }
+    }, `${q} declared in ${VHOST}`, 20_000);
+    let leader: string | undefined;
+    await waitUntil(async () => (leader = await leaderOf('n1', q)) !== undefined, 'a leader and three members online', 20_000);
+    assert.ok(leader);
+
+    const conn = await clientsOf(leader).connect(undefined, `${cluster.node(leader).url}/${VHOST}`);
+    const ch: ConfirmChannel = await conn.createConfirmChannel();
+    for (let i = 0; i < 50; i++) ch.sendToQueue(q, Buffer.from(`m${i}`), { persistent: true });
+    await ch.waitForConfirms(); // rejects if any was nacked: without the followers' fetches none commits
+    await conn.close();
+
+    await cluster.node(leader).kill('SIGKILL');
+    const survivor = NODE_NAMES.find((n) => n !== leader) ?? '';
+    let next: string | undefined;
+    await waitUntil(async () => {
+      next = await leaderOf(survivor, q).catch(() => undefined);
+      if (next === undefined) {
+        // Two members online is enough now.
+        const res = await api(survivor, 'GET', `/api/queues/${VHOST}/${q}`).catch(() => undefined);
+        const v = res?.ok ? ((await res.json()) as { leader: string | null }) : undefined;
+        next = v?.leader ?? undefined;
+      }
+      return next !== undefined && next !== leader;
+    }, 'a new leader', 30_000);
+    assert.ok(next);
+    const got = new Set<string>();
+    await waitUntil(async () => {
+      try {
+        const c = await clientsOf(next ?? '').connect(undefined, `${cluster.node(next ?? '').url}/${VHOST}`);
+        const cch = await c.createChannel();
+        for (;;) {
+          const m = await cch.get(q, { noAck: true });
+          if (m === false) break;
+          got.add(m.content.toString());
+        }
+        await c.close();
+      } catch {
+        return false; // still replaying
+      }
+      return got.size === 50;
+    }, 'all 50 confirmed messages on the new leader', 30_000);
+    assert.deepEqual([...got].sort(), Array.from({ length: 50 }, (_, i) => `m${i}`).sort());
+    await cluster.spawn(leader);
+  });
+
+  it("an ordinary client's follower fetch is refused (TOPIC_AUTHORIZATION_FAILED), and the link login takes no other user", LONG, async () => {
+    const topic = topicName('forged');
+    const node = cluster.node('n1');
+    const admin = await KafkaClient.connect(node.kafkaBootstrap);
+    try {
+      await admin.createTopic(topic, 1);
+      const res = await admin.any.request(1, 12, {
+        replicaId: 2,
+        maxWaitMs: 0,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 1000n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+        forgottenTopicsData: [],
+        rackId: '',
+      });
+      assert.equal(res.responses[0]?.partitions[0]?.errorCode, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    } finally {
+      await admin.close();
+    }
+    // A PLAIN login on this listener (no SASL of its own) is for the link user only: guest is refused.
+    const guest = await KafkaClient.connect(node.kafkaBootstrap);
+    try {
+      const hs = await guest.any.request(17, 1, { mechanism: 'PLAIN' });
+      assert.equal(hs.errorCode, ErrorCode.NONE);
+      const auth = await guest.any.request(36, 1, { authBytes: Buffer.from('\u0000guest\u0000guest') });
+      assert.equal(auth.errorCode, ErrorCode.SASL_AUTHENTICATION_FAILED);
+    } finally {
+      await guest.close().catch(() => undefined);
+    }
+  });
+});
