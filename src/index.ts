@@ -21,6 +21,7 @@ import { WHARF_VERSION } from './http/version.js';
 import type { ControlPlane } from './cluster/index.js';
 import type { MetadataSync } from './cluster/meta/sync.js';
 import type { StreamReplicas } from './cluster/streams/replicas.js';
+import type { TxnMarkerSender } from './broker/stream/txn/markers.js';
 import type { ProducerIdBlocks } from './cluster/producer-ids.js';
 // Pure functions: importing them does not load the etcd client.
 import { nodeId } from './cluster/streams/placement.js';
@@ -440,6 +441,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       started.push(() => links.close());
       replicas = await replicateStreams(opts.cluster, plane, broker, logger);
       broker.replication = replicas;
+      broker.txnMarkerSender = await txnMarkerSender(replicas, broker, started);
       broker.startQuorumQueues();
       producerIds = await producerIdBlocks(opts.cluster, plane);
       const blocks = producerIds;
@@ -604,6 +606,17 @@ async function replicateStreams(cluster: ClusterOptions, plane: ControlPlane, br
     lagMs: (cluster.leaseTtlSec ?? CLUSTER_LEASE_TTL_DEFAULT_SEC) * 1000,
     logger,
   });
+}
+
+/** Transaction markers to partitions other nodes lead: Kafka's WriteTxnMarkers on their Kafka listeners (docs/cluster.md, "Transactions"). */
+async function txnMarkerSender(replicas: StreamReplicas, broker: Broker, started: (() => Promise<void> | void)[]): Promise<TxnMarkerSender> {
+  const { KafkaTxnMarkerSender } = await import('./server/kafka/txn-marker-sender.js');
+  const sender = new KafkaTxnMarkerSender({
+    address: (nodeId) => replicas.nodes().find((n) => n.id === nodeId),
+    secret: () => broker.access.clusterSecret,
+  });
+  started.push(() => sender.close());
+  return (vhost, nodeId, topic, partition, marker) => sender.send(vhost, nodeId, topic, partition, marker);
 }
 
 /** Blocks of producer ids from the cluster's etcd counter, unique across nodes (KIP-730's job for Kafka's controller). */

@@ -29,7 +29,8 @@ import { removeOrphanStreams } from './stream/registry.js';
 import { StreamCleaner } from './stream/compaction/stream-cleaner.js';
 import type { CleanerHost } from './stream/compaction/cleaner.js';
 import { GroupCoordinator, ReplicatedGroups, type GroupConfig, type SubscriptionDecoder } from './stream/groups/index.js';
-import { TransactionCoordinator, type TxnConfig } from './stream/txn/index.js';
+import { ReplicatedTransactions, TransactionCoordinator, type TxnConfig } from './stream/txn/index.js';
+import { type TxnMarkerHost, type TxnMarkerSender, writeTxnMarker } from './stream/txn/markers.js';
 import type { StreamEnv } from './stream/stream.js';
 import { PolicyStore } from './policy/policy-store.js';
 import { logPolicyChange } from './audit.js';
@@ -116,6 +117,8 @@ export class Broker {
    * group request from its single-node state.
    */
   clustered = false;
+  /** In a cluster, how transaction markers reach other nodes' partitions (Kafka's WriteTxnMarkers, set by the adapter). */
+  txnMarkerSender: TxnMarkerSender | undefined;
   private nextProducerId = 0;
   private producerIdsUsedBelow = 0;
   private producerIdBlock: Promise<void> | undefined;
@@ -350,6 +353,7 @@ export class Broker {
     this.dirty = true;
     await this.topologySaved();
     await v.transactions?.close();
+    await v.clusterTransactions?.close();
     await v.groups?.close();
     await v.clusterGroups?.close();
     await v.streams.close();
@@ -520,6 +524,42 @@ export class Broker {
     return v.clusterGroups;
   }
 
+  /**
+   * In a cluster, the vhost's transactions as Kafka places them (docs/cluster.md, "Transactions"):
+   * on partitions of a replicated transaction state topic, each coordinated by its leader, whose
+   * markers go to each partition's leader. Undefined on a single node, where `v.transactions` holds them.
+   */
+  clusterTransactions(v: Vhost): ReplicatedTransactions | undefined {
+    if (!this.clustered) return undefined;
+    const opts = this.coordinatorOptions as BrokerCoreOptions;
+    const markers = this.txnMarkerHost(v);
+    v.clusterTransactions ??= new ReplicatedTransactions({
+      vhost: v.name,
+      streams: v.streams,
+      replication: () => this.replication,
+      participants: () => ({
+        partition: (topic, index) => v.streams.get(topic)?.partition(index),
+        groups: () => undefined,
+        allocateProducerId: () => this.allocateProducerId(),
+        writeMarker: (target, marker) => writeTxnMarker(markers, target, marker),
+      }),
+      logger: this.logger,
+      ...(opts.transactions ? { config: opts.transactions } : {}),
+    });
+    return v.clusterTransactions;
+  }
+
+  /** Where a vhost's transaction markers go in a cluster (stream/txn/markers.ts). */
+  txnMarkerHost(v: Vhost): TxnMarkerHost {
+    return {
+      vhost: v.name,
+      streams: v.streams,
+      replication: () => this.replication,
+      groups: () => this.clusterGroups(v),
+      sender: () => this.txnMarkerSender,
+    };
+  }
+
   /** Every stream of every vhost, oldest segments past their retention deleted, on one timer. */
   private startRetention(everyMs: number): void {
     let running = false;
@@ -614,6 +654,7 @@ export class Broker {
     for (const v of this.vhosts.values()) {
       // Transactions first: markers still being written need the partitions and groups open.
       await v.transactions?.close();
+      await v.clusterTransactions?.close();
       await v.groups?.close();
       await v.clusterGroups?.close();
       await v.streams.close();

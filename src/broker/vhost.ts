@@ -15,7 +15,7 @@ import { dropDuplicates, type KeyRecorder } from './queue/dedup.js';
 import { randomBytes } from 'node:crypto';
 import { StreamRegistry } from './stream/registry.js';
 import type { GroupCoordinator, ReplicatedGroups } from './stream/groups/index.js';
-import type { TransactionCoordinator } from './stream/txn/index.js';
+import type { ReplicatedTransactions, TransactionCoordinator } from './stream/txn/index.js';
 import { Stream, type StreamEnv } from './stream/stream.js';
 import { declaresStream } from './stream/queue-args.js';
 import { StreamQueues, type StreamQueueInfo } from './stream/stream-queues.js';
@@ -112,6 +112,8 @@ export class Vhost {
   clusterGroups: ReplicatedGroups | undefined;
   /** Transactions over the streams (set by the broker once their log is open, after the groups). */
   transactions: TransactionCoordinator | undefined;
+  /** In a cluster, the transactions this node coordinates (Broker.clusterTransactions makes it on first use). */
+  clusterTransactions: ReplicatedTransactions | undefined;
   /** Message counters for the management API and metrics (message_stats). */
   readonly stats = new MessageCounters();
   private closed = false;

@@ -3,9 +3,18 @@
 // its own data dir after a kill. stop() kills every node with SIGKILL, stops etcd and removes
 // the data.
 
+import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
+import { nodeId } from '../../src/cluster/streams/placement.js';
+import { ErrorCode } from '../../src/protocol/kafka/index.js';
+import { waitUntil } from './async.js';
 import { makeDataDir, spawnBroker, type SpawnedBroker } from './broker.js';
 import { startTestEtcd, TEST_LEASE_TTL_SEC, type EtcdProcess } from './etcd.js';
+import { RawKafka } from './raw-kafka.js';
+
+/** FindCoordinator's key types (KIP-98). */
+export const KEY_TYPE_GROUP = 0;
+export const KEY_TYPE_TRANSACTION = 1;
 
 export class ClusterNodes {
   readonly nodes = new Map<string, SpawnedBroker>();
@@ -38,6 +47,36 @@ export class ClusterNodes {
   /** Kafka bootstrap addresses of the named nodes. */
   bootstrapOf(names: readonly string[]): string[] {
     return names.map((n) => this.node(n).kafkaBootstrap);
+  }
+
+  /** The name of the node with this Kafka broker id. */
+  nameOf(id: number): string {
+    return [...this.nodes.keys()].find((n) => nodeId(n) === id) ?? `unknown node ${id}`;
+  }
+
+  /** FindCoordinator (v3) for a group or a transactional id, asked of node `via`: the node it names, or the error code. */
+  async findCoordinator(via: string, key: string, keyType = KEY_TYPE_GROUP): Promise<{ errorCode: number; nodeId: number; port: number }> {
+    const r = await RawKafka.open(this.node(via).kafkaPort);
+    try {
+      const res = await r.call(10, 3, { key, keyType, coordinatorKeys: [] });
+      return { errorCode: res.errorCode, nodeId: res.nodeId, port: res.port };
+    } finally {
+      r.destroy();
+    }
+  }
+
+  /** Waits until every node in `via` names one coordinator for the key (other than `not`), with its advertised Kafka port; returns its name. */
+  async agreedCoordinator(via: readonly string[], key: string, keyType = KEY_TYPE_GROUP, not?: string): Promise<string> {
+    let found = '';
+    await waitUntil(async () => {
+      const answers = await Promise.all(via.map((n) => this.findCoordinator(n, key, keyType)));
+      if (answers.some((a) => a.errorCode !== ErrorCode.NONE)) return false;
+      if (new Set(answers.map((a) => a.nodeId)).size !== 1) return false;
+      found = this.nameOf(answers[0].nodeId);
+      assert.equal(answers[0].port, this.node(found).kafkaPort, 'the coordinator is named with its advertised Kafka address');
+      return found !== not;
+    }, `every node names one coordinator for ${key}`, 60_000);
+    return found;
   }
 
   /** Starts a node again on its data dir (after a kill). */

@@ -16,6 +16,8 @@ export type StreamErrorKind =
   | 'out-of-order-sequence'
   /** A producer epoch older than the one the stream knows: INVALID_PRODUCER_EPOCH / PRODUCER_FENCED. */
   | 'producer-fenced'
+  /** A transaction marker from a coordinator epoch older than the partition has seen (a stale coordinator): TRANSACTION_COORDINATOR_FENCED. */
+  | 'coordinator-fenced'
   /** A producer with an open transaction on the partition wrote a non-transactional batch: INVALID_TXN_STATE. */
   | 'invalid-txn-state'
   /** The stream or partition is gone or was never there: UNKNOWN_TOPIC_OR_PARTITION. */

@@ -242,7 +242,7 @@ export class Partition {
   /**
    * Appends a transaction marker (a control batch, as Kafka's WriteTxnMarkers does on a leader):
    * it ends the producer's open transaction here, if any, and an ABORT marker indexes it as
-   * aborted. A marker of an older producer or coordinator epoch is refused ('producer-fenced').
+   * aborted. A marker of an older producer epoch is refused ('producer-fenced'), of an older coordinator epoch ('coordinator-fenced').
    */
   appendMarker(m: MarkerSpec, nowMs = Date.now()): { offset: number; durable: Promise<void> } {
     this.assertWritable();

@@ -145,14 +145,14 @@ export class ProducerStateTable {
   /**
    * Checks a transaction marker before it is appended (Kafka's ProducerAppendInfo.appendEndTxnMarker):
    * an epoch older than the producer's is fenced, a coordinator epoch older than the last marker's
-   * is a zombie coordinator. Throws StreamError.
+   * is a zombie coordinator ('coordinator-fenced'). Throws StreamError.
    */
   checkMarker(pid: number, epoch: number, coordinatorEpoch: number): void {
     const e = this.producers.get(pid);
     if (!e) return;
     if (epoch < e.epoch) throw new StreamError('producer-fenced', `marker of producer ${pid} epoch ${epoch} is older than the current epoch ${e.epoch}`);
     if (coordinatorEpoch < e.coordinatorEpoch) {
-      throw new StreamError('producer-fenced', `marker of producer ${pid} from coordinator epoch ${coordinatorEpoch}, older than ${e.coordinatorEpoch}`);
+      throw new StreamError('coordinator-fenced', `marker of producer ${pid} from coordinator epoch ${coordinatorEpoch}, older than ${e.coordinatorEpoch}`);
     }
   }
 

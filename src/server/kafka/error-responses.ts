@@ -5,7 +5,8 @@
 // the mapped code) for exactly what it asked about, and the connection and its other requests
 // carry on. An API without a builder here is answered by closing the connection.
 
-import type { ApiKeyNumber } from '../../protocol/kafka/index.js';
+import type { ApiKeyNumber, WriteTxnMarkersRequest } from '../../protocol/kafka/index.js';
+import { markersAnswered } from './handlers/txn-markers.js';
 
 /** The error response to a decoded request body: (request, version, error code, message). */
 type Builder = (req: never, v: number, code: number, message: string | null) => unknown;
@@ -140,6 +141,7 @@ const BUILDERS: ReadonlyMap<number, Builder> = new Map<number, Builder>([
   }],
   [25, (_req, _v, errorCode) => ({ throttleTimeMs: 0, errorCode })],
   [26, (_req, _v, errorCode) => ({ throttleTimeMs: 0, errorCode, producerId: -1n, producerEpoch: -1 })],
+  [27, (req: WriteTxnMarkersRequest, _v, errorCode) => ({ markers: markersAnswered(req.markers, () => errorCode) })],
   [28, (req: OffsetCommitReq, _v, errorCode) => ({
     throttleTimeMs: 0,
     topics: perPartition(req.topics, (p) => ({ partitionIndex: p.partitionIndex, errorCode })),

@@ -13,6 +13,7 @@ const STREAM_CODES: Readonly<Record<StreamErrorKind, number>> = {
   'offset-out-of-range': ErrorCode.OFFSET_OUT_OF_RANGE,
   'out-of-order-sequence': ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
   'producer-fenced': ErrorCode.INVALID_PRODUCER_EPOCH,
+  'coordinator-fenced': ErrorCode.TRANSACTION_COORDINATOR_FENCED,
   'invalid-txn-state': ErrorCode.INVALID_TXN_STATE,
   'unknown-partition': ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
   storage: ErrorCode.KAFKA_STORAGE_ERROR,

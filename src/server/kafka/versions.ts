@@ -32,6 +32,7 @@ export const SUPPORTED_VERSIONS: ReadonlyMap<number, VersionRange> = new Map([
   [24, { min: 0, max: 5 }], // AddPartitionsToTxn: v0-3 from producers, v4-5 the batched broker form
   [25, { min: 0, max: 4 }], // AddOffsetsToTxn
   [26, { min: 0, max: 4 }], // EndTxn: v5 (epoch bump per transaction, KIP-890 part 2) is unstable
+  [27, { min: 0, max: 1 }], // WriteTxnMarkers: cluster-internal (a coordinator to a partition's leader)
   [28, { min: 0, max: 4 }], // TxnOffsetCommit
   [32, { min: 0, max: 4 }], // DescribeConfigs
   [33, { min: 0, max: 2 }], // AlterConfigs

@@ -10,10 +10,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS_DEFAULT, offsetsPartitionFor } from '../../../src/broker/stream/groups/replicated.js';
-import { nodeId } from '../../../src/cluster/streams/placement.js';
 import { ErrorCode } from '../../../src/protocol/kafka/index.js';
 import { waitUntil } from '../../helpers/async.js';
-import { ClusterNodes } from '../../helpers/cluster-nodes.js';
+import { ClusterNodes, KEY_TYPE_GROUP } from '../../helpers/cluster-nodes.js';
 import { kcat, topicName } from '../../helpers/kafka.js';
 import { RawKafka } from '../../helpers/raw-kafka.js';
 
@@ -35,7 +34,7 @@ describe('consumer groups across a cluster (three nodes, kafkajs)', () => {
   const clients: (Consumer | Producer)[] = [];
 
   const bootstrapOf = (names: readonly string[]): string[] => cluster.bootstrapOf(names);
-  const nameOf = (id: number): string => NAMES.find((n) => nodeId(n) === id) ?? `unknown node ${id}`;
+  const nameOf = (id: number): string => cluster.nameOf(id);
 
   async function raw(name: string): Promise<RawKafka> {
     const r = await RawKafka.open(cluster.node(name).kafkaPort);
@@ -43,31 +42,7 @@ describe('consumer groups across a cluster (three nodes, kafkajs)', () => {
     return r;
   }
 
-  /** FindCoordinator(group) on `via`: the node it names, or the error code. */
-  async function findCoordinator(via: string, groupId: string): Promise<{ errorCode: number; nodeId: number; port: number }> {
-    const r = await raw(via);
-    try {
-      const res = await r.call(10, 3, { key: groupId, keyType: 0, coordinatorKeys: [] });
-      return { errorCode: res.errorCode, nodeId: res.nodeId, port: res.port };
-    } finally {
-      r.destroy();
-    }
-  }
-
-  /** Waits until every running node in `via` names one coordinator for the group; returns its name. */
-  async function agreedCoordinator(via: readonly string[], groupId: string, not?: string): Promise<string> {
-    let found = '';
-    await waitUntil(async () => {
-      const answers = await Promise.all(via.map((n) => findCoordinator(n, groupId)));
-      if (answers.some((a) => a.errorCode !== ErrorCode.NONE)) return false;
-      const ids = new Set(answers.map((a) => a.nodeId));
-      if (ids.size !== 1) return false;
-      found = nameOf(answers[0].nodeId);
-      assert.equal(answers[0].port, cluster.node(found).kafkaPort, 'the coordinator is named with its advertised Kafka address');
-      return found !== not;
-    }, `every node names one coordinator for ${groupId}`, 40_000);
-    return found;
-  }
+  const agreedCoordinator = (via: readonly string[], groupId: string, not?: string): Promise<string> => cluster.agreedCoordinator(via, groupId, KEY_TYPE_GROUP, not);
 
   before(async () => {
     cluster = await ClusterNodes.start(NAMES);

@@ -6,12 +6,15 @@
 // runs the same through real nodes and failures; here each transition is driven on purpose:
 // not leading -> NOT_COORDINATOR; leading -> COORDINATOR_LOAD_IN_PROGRESS, then answers; a
 // commit is answered only once its batch is committed; a new epoch reloads what was committed;
-// deposed -> NOT_COORDINATOR again.
+// deposed -> NOT_COORDINATOR again. The transaction coordinator does the same with its
+// __transaction_state partition (docs/cluster.md, "Transactions").
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { OFFSETS_TOPIC, offsetsPartitionFor } from '../../../src/broker/stream/groups/replicated.js';
 import type { PartitionRole, ReplicaNode, StreamReplication, StreamShape } from '../../../src/broker/stream/replication.js';
+import { internalPartitionFor } from '../../../src/broker/stream/replicated-coordinators.js';
+import { TXN_TOPIC } from '../../../src/broker/stream/txn/replicated.js';
 import { decodeResponse, ErrorCode } from '../../../src/protocol/kafka/index.js';
 import { waitUntil } from '../../helpers/async.js';
 import { RawKafka, startKafkaServer, type KafkaServer } from '../../helpers/raw-kafka.js';
@@ -23,6 +26,8 @@ const OTHER = 8;
 class ScriptedReplication implements StreamReplication {
   readonly selfId = SELF;
   readonly leading = new Map<number, number>();
+  /** The same for the transaction state topic's partitions. */
+  readonly leadingTxn = new Map<number, number>();
   readonly shapes: StreamShape[] = [];
   /** Commits waiting for release(), by offset. */
   readonly waiting: { offset: number; release: () => void }[] = [];
@@ -38,8 +43,8 @@ class ScriptedReplication implements StreamReplication {
   }
 
   role(_vhost: string, stream: string, partition: number): PartitionRole | undefined {
-    if (stream !== OFFSETS_TOPIC || this.server().vhost.streams.get(stream) === undefined) return undefined;
-    const epoch = this.leading.get(partition);
+    if ((stream !== OFFSETS_TOPIC && stream !== TXN_TOPIC) || this.server().vhost.streams.get(stream) === undefined) return undefined;
+    const epoch = (stream === TXN_TOPIC ? this.leadingTxn : this.leading).get(partition);
     const replicaNames = ['self', 'other'];
     if (epoch !== undefined) return { leader: true, leaderId: SELF, leaderName: 'self', epoch, replicas: [SELF, OTHER], replicaNames, isr: [SELF, OTHER] };
     return { leader: false, leaderId: OTHER, leaderName: 'other', epoch: 1, replicas: [SELF, OTHER], replicaNames, isr: [SELF, OTHER] };
@@ -158,5 +163,41 @@ describe('a group coordinator follows the leadership of its offsets partition', 
     assert.equal((await raw.call(8, 2, commitBody(43n))).topics[0]?.partitions[0]?.errorCode, ErrorCode.NOT_COORDINATOR);
     const listed = await raw.call(16, 3, { statesFilter: [], typesFilter: [] });
     assert.ok(!listed.groups.some((g) => g.groupId === groupId));
+  });
+
+  it('a transaction coordinator: not leading, loading, answering, replaying under a new epoch, deposed', { timeout: 60_000 }, async () => {
+    const transactionalId = 'roles-txn';
+    const init = async (): Promise<{ errorCode: number; producerId: bigint; producerEpoch: number }> =>
+      raw.call(22, 2, { transactionalId, transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 });
+    // No transaction state topic yet: FindCoordinator (key type 1) creates it.
+    const first = await raw.call(10, 3, { key: transactionalId, keyType: 1, coordinatorKeys: [] });
+    assert.equal(first.errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    await waitUntil(() => server.vhost.streams.get(TXN_TOPIC) !== undefined, 'the transaction state topic is created');
+    const shape = replication.shapes.find((x) => x.name === TXN_TOPIC);
+    assert.equal(shape?.partitions, 10);
+    assert.deepEqual(shape?.configs, { 'retention.ms': '-1', 'retention.bytes': '-1' });
+    const p = internalPartitionFor(transactionalId, 10);
+
+    // Another node leads the id's partition: FindCoordinator names it, this node refuses the id.
+    const found = await raw.call(10, 3, { key: transactionalId, keyType: 1, coordinatorKeys: [] });
+    assert.deepEqual([found.errorCode, found.nodeId, found.host, found.port], [ErrorCode.NONE, OTHER, 'other.example', 19092]);
+    assert.equal((await init()).errorCode, ErrorCode.NOT_COORDINATOR);
+
+    // This node leads: loading first, then the coordinator answers.
+    replication.leadingTxn.set(p, 1);
+    assert.equal((await init()).errorCode, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+    let r = await init();
+    await waitUntil(async () => (r = await init()).errorCode === ErrorCode.NONE, 'the transaction coordinator answers once loaded');
+    const { producerId, producerEpoch } = r;
+
+    // A new epoch: a fresh coordinator replays the partition, so the id keeps its producer id and the epoch goes on.
+    replication.leadingTxn.set(p, 2);
+    await waitUntil(async () => (r = await init()).errorCode === ErrorCode.NONE, 'the coordinator of the new epoch answers');
+    assert.equal(r.producerId, producerId, 'the replayed state has the producer id');
+    assert.ok(r.producerEpoch > producerEpoch, 'and its epoch, which InitProducerId bumps again');
+
+    // Deposed: NOT_COORDINATOR.
+    replication.leadingTxn.delete(p);
+    assert.equal((await init()).errorCode, ErrorCode.NOT_COORDINATOR);
   });
 });

@@ -312,6 +312,20 @@ export class GroupCoordinator {
   }
 
   /**
+   * A transaction marker reached this coordinator's offsets partition (Kafka's
+   * GroupCoordinator.scheduleHandleTxnCompletion): every group holding offsets of producer
+   * `producerId`'s transaction has them committed (or dropped). Resolves once that is durable.
+   */
+  async completeTxnOfProducer(producerId: number, commit: boolean): Promise<void> {
+    await Promise.all([...this.groups.keys()].map((groupId) => this.completeTxn(groupId, producerId, commit)));
+  }
+
+  /** How many groups it holds (for log lines). */
+  groupCount(): number {
+    return this.groups.size;
+  }
+
+  /**
    * OffsetFetch: `partitions` null asks for every offset the group committed. A partition without
    * a committed offset answers offset -1 (and so does every partition of an unknown group). With
    * `requireStable` (OffsetFetch v7+), a partition an open transaction committed an offset for

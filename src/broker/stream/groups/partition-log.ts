@@ -1,13 +1,14 @@
-// The offsets log of a cluster's group coordinator: the Log an OffsetStore writes and replays,
-// kept in one partition of the replicated offsets topic (Kafka's __consumer_offsets) instead of
-// its own files. Each log record is one Kafka record, key = [record type], value = the
-// OffsetStore's payload (records.ts), so the store's replay and its records are the same as on a
-// single node. sync() appends what was buffered as one batch stamped with the leader's epoch and
-// resolves once the batch is committed (the high watermark passed it: on a majority's disk), so
-// an OffsetCommit is answered only then (docs/cluster.md, "Consumer groups").
+// The log of a cluster's group or transaction coordinator: the Log an OffsetStore (or a TxnStore)
+// writes and replays, kept in one partition of a replicated internal topic (Kafka's
+// __consumer_offsets, __transaction_state) instead of its own files. Each log record is one
+// Kafka record, key = [record type], value = the store's payload (records.ts), so the store's
+// replay and its records are the same as on a single node. sync() appends what was buffered as
+// one batch stamped with the leader's epoch and resolves once the batch is committed (the high
+// watermark passed it: on a majority's disk), so an OffsetCommit or a transaction's state change
+// is answered only then (docs/cluster.md, "Consumer groups", "Transactions").
 //
-// Only what an OffsetStore without snapshots needs is here: a replicated partition is not cut
-// into files the store could drop, so the cluster's stores never compact (compactBytesMin is
+// Only what a store without snapshots needs is here: a replicated partition is not cut into
+// files the store could drop, so the cluster's stores never compact (compactBytesMin is
 // infinite) and the segment calls are inert.
 
 import { buildRecordBatchSync, decodeRecords } from '../../../protocol/kafka/record-batch.js';
@@ -43,7 +44,7 @@ export class PartitionLog implements Log {
   constructor(private readonly host: PartitionLogHost) {}
 
   append(type: number, payload: Buffer | readonly Buffer[]): LogPosition {
-    if (this.closed) throw new Error('the offsets partition log is closed');
+    if (this.closed) throw new Error('the internal partition log is closed');
     if (!Number.isInteger(type) || type < 0 || type > 255) throw new RangeError(`record type ${type} is not 0..255`);
     const bytes = Buffer.isBuffer(payload) ? payload : Buffer.concat(payload);
     this.buffered.push({ type, payload: bytes });
@@ -103,15 +104,15 @@ export class PartitionLog implements Log {
   }
 
   read(): Promise<LogRecord> {
-    return Promise.reject(new Error('the offsets partition log is read by scan() only'));
+    return Promise.reject(new Error('the internal partition log is read by scan() only'));
   }
 
   readBatch(): Promise<LogRecord[]> {
-    return Promise.reject(new Error('the offsets partition log is read by scan() only'));
+    return Promise.reject(new Error('the internal partition log is read by scan() only'));
   }
 
   readFrom(): Promise<LogRecord[]> {
-    return Promise.reject(new Error('the offsets partition log is read by scan() only'));
+    return Promise.reject(new Error('the internal partition log is read by scan() only'));
   }
 
   segments(): readonly number[] {
@@ -128,12 +129,12 @@ export class PartitionLog implements Log {
   }
 
   replaceSegments(): SegmentRewriter {
-    throw new Error('the offsets partition log cannot replace segments');
+    throw new Error('the internal partition log cannot replace segments');
   }
 
-  /** The replication cuts the partition itself (a diverged follower); the offsets store never does. */
+  /** The replication cuts the partition itself (a diverged follower); the stores never do. */
   truncate(): Promise<void> {
-    return Promise.reject(new Error('the offsets partition log cannot be cut through the offsets store'));
+    return Promise.reject(new Error('the internal partition log cannot be cut through its store'));
   }
 
   sizeBytes(): number {

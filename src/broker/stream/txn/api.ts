@@ -12,6 +12,17 @@ import type { TxnState, TxnTopicPartition } from './metadata.js';
 export type { TxnErrorKind } from './errors.js';
 export type { TxnState, TxnTopicPartition } from './metadata.js';
 
+/** Something a transaction's marker goes to: a partition, or a group's transactional offsets. */
+export type TxnMarkerTarget = { readonly kind: 'partition'; readonly topic: string; readonly partition: number } | { readonly kind: 'group'; readonly groupId: string };
+
+/** A COMMIT or ABORT marker of a producer's transaction, from a coordinator epoch. */
+export interface TxnMarker {
+  readonly producerId: number;
+  readonly producerEpoch: number;
+  readonly commit: boolean;
+  readonly coordinatorEpoch: number;
+}
+
 /** Where a transaction's markers and offsets go: the vhost's streams and group coordinator. */
 export interface TxnParticipants {
   /** The partition, if the topic and partition exist. */
@@ -19,6 +30,14 @@ export interface TxnParticipants {
   groups(): Pick<GroupCoordinator, 'txnCommit' | 'completeTxn'> | undefined;
   /** A producer id never handed out before (shared with idempotent producers). */
   allocateProducerId(): Promise<number>;
+  /**
+   * In a cluster: writes a marker wherever its target's leader is (this node or another, Kafka's
+   * WriteTxnMarkers) and resolves once the leader has it on its in-sync replicas. Throws
+   * StreamError 'unknown-partition', 'producer-fenced' or 'coordinator-fenced' for a marker that
+   * must not be retried; anything else is retried. Without it, markers go to `partition()` and
+   * `groups()` on this node (a single node).
+   */
+  writeMarker?(target: TxnMarkerTarget, marker: TxnMarker): Promise<void>;
 }
 
 export interface ProducerIdAndEpoch {

@@ -26,6 +26,7 @@ import type {
   ProducerIdAndEpoch,
   TxnOffsetCommitRequest,
   TxnOffsetCommitResult,
+  TxnMarkerTarget,
   TxnParticipants,
   TxnPartitionResult,
 } from './api.js';
@@ -48,6 +49,11 @@ export const COORDINATOR_EPOCH = 0;
 
 export interface TransactionCoordinatorOptions {
   readonly participants: TxnParticipants;
+  /**
+   * The epoch its markers carry, so partitions refuse a stale coordinator's (Kafka's coordinator
+   * epoch: the leader epoch of its transaction state partition). COORDINATOR_EPOCH on a single node.
+   */
+  readonly coordinatorEpoch?: number;
   readonly config?: Partial<TxnConfig>;
   readonly scheduler?: Scheduler;
   readonly logger?: Logger;
@@ -58,7 +64,7 @@ export interface TransactionCoordinatorFileOptions extends TransactionCoordinato
 }
 
 /** Something a marker goes to: a partition, or a group's transactional offsets. */
-type Participant = { readonly kind: 'partition'; readonly topic: string; readonly partition: number } | { readonly kind: 'group'; readonly groupId: string };
+type Participant = TxnMarkerTarget;
 
 const ERROR = (error: TxnErrorKind): InitProducerIdResult => ({ error, producerId: NO_PRODUCER_ID, producerEpoch: NO_PRODUCER_EPOCH });
 
@@ -70,6 +76,7 @@ export class TransactionCoordinator {
   private readonly scheduler: Scheduler;
   private readonly participants: TxnParticipants;
   private readonly logger: Logger;
+  private readonly coordinatorEpoch: number;
   /** The periodic checks' next timers, by name. */
   private readonly timers = new Map<string, TimerHandle>();
   /** Marker retries waiting for their delay (woken early by close()). */
@@ -85,6 +92,7 @@ export class TransactionCoordinator {
     this.scheduler = opts.scheduler ?? realScheduler;
     this.participants = opts.participants;
     this.logger = opts.logger ?? stderrLogger;
+    this.coordinatorEpoch = opts.coordinatorEpoch ?? COORDINATOR_EPOCH;
     for (const r of store.records()) this.txns.set(r.transactionalId, new TransactionMetadata(r));
     for (const meta of this.txns.values()) {
       if (meta.state === 'PrepareCommit' || meta.state === 'PrepareAbort') void this.finish(meta);
@@ -335,11 +343,14 @@ export class TransactionCoordinator {
 
   /** Writes the markers (and ends the transactional offsets); returns the participants that failed. */
   private async writeMarkers(r: TxnRecord, commit: boolean, targets: readonly Participant[]): Promise<Participant[]> {
-    const marker = { producerId: r.producerId, producerEpoch: r.producerEpoch, commit, coordinatorEpoch: COORDINATOR_EPOCH };
+    const marker = { producerId: r.producerId, producerEpoch: r.producerEpoch, commit, coordinatorEpoch: this.coordinatorEpoch };
+    const { writeMarker } = this.participants;
     const results = await Promise.all(
       targets.map(async (t): Promise<Participant | undefined> => {
         try {
-          if (t.kind === 'partition') {
+          if (writeMarker !== undefined) {
+            await writeMarker.call(this.participants, t, marker);
+          } else if (t.kind === 'partition') {
             // A partition deleted since is skipped, as Kafka drops markers for partitions that are gone.
             const p = this.participants.partition(t.topic, t.partition);
             if (p) await p.appendMarker(marker, this.scheduler.now()).durable;
@@ -349,7 +360,9 @@ export class TransactionCoordinator {
           return undefined;
         } catch (err) {
           if (err instanceof StreamError && err.kind === 'unknown-partition') return undefined; // deleted while we wrote
-          if (err instanceof StreamError && err.kind === 'producer-fenced') {
+          // Kafka's TransactionMarkerRequestCompletionHandler stops sending a marker that is fenced:
+          // the producer moved on, or a newer coordinator has the transaction.
+          if (err instanceof StreamError && (err.kind === 'producer-fenced' || err.kind === 'coordinator-fenced')) {
             this.logger.error('transactions: a partition refused a marker; skipped', { transactionalId: r.transactionalId, ...t, err: err.message });
             return undefined;
           }

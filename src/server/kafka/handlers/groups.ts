@@ -37,7 +37,7 @@ export const kafkaSubscriptions: SubscriptionDecoder = {
   topics: (_protocolName, metadata) => decodeSubscription(metadata).data.topics,
 };
 
-const REFUSAL_CODES: Readonly<Record<CoordinatorRefusal, number>> = {
+export const REFUSAL_CODES: Readonly<Record<CoordinatorRefusal, number>> = {
   'not-coordinator': ErrorCode.NOT_COORDINATOR,
   'coordinator-load-in-progress': ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
   'coordinator-not-available': ErrorCode.COORDINATOR_NOT_AVAILABLE,
@@ -48,7 +48,7 @@ const REFUSAL_CODES: Readonly<Record<CoordinatorRefusal, number>> = {
  * answer for the group: in a cluster, only the leader of the group's offsets partition does
  * (NOT_COORDINATOR elsewhere, so clients ask FindCoordinator again).
  */
-function coordinator(ctx: KafkaContext, groupId: string): GroupCoordinator | number {
+export function coordinator(ctx: KafkaContext, groupId: string): GroupCoordinator | number {
   const cluster = ctx.broker.clusterGroups(ctx.vhost);
   if (cluster !== undefined) {
     const found = cluster.lookup(groupId);

@@ -11,6 +11,7 @@ import { describeCluster, findCoordinator, metadata } from './metadata.js';
 import { deleteRecords, listOffsets, offsetForLeaderEpoch } from './offsets.js';
 import { produce } from './produce.js';
 import { saslAuthenticate, saslHandshake } from './sasl.js';
+import { writeTxnMarkers } from './txn-markers.js';
 import { addOffsetsToTxn, addPartitionsToTxn, describeTransactions, endTxn, initProducerId, listTransactions, txnOffsetCommit } from './transactions.js';
 
 /** Handlers stored side by side; each is called only with its own api key's request. */
@@ -39,6 +40,7 @@ const table: [number, AnyHandler][] = [
   [24, addPartitionsToTxn as unknown as AnyHandler],
   [25, addOffsetsToTxn as unknown as AnyHandler],
   [26, endTxn as unknown as AnyHandler],
+  [27, writeTxnMarkers as unknown as AnyHandler],
   [28, txnOffsetCommit as unknown as AnyHandler],
   [32, describeConfigs as unknown as AnyHandler],
   [33, alterConfigs as unknown as AnyHandler],

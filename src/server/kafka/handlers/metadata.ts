@@ -6,6 +6,7 @@
 
 import { StreamError } from '../../../broker/stream/errors.js';
 import { OFFSETS_TOPIC } from '../../../broker/stream/groups/index.js';
+import { TXN_TOPIC } from '../../../broker/stream/txn/index.js';
 import type { Stream } from '../../../broker/stream/stream.js';
 import { topicNameProblem } from '../../../broker/stream/stream.js';
 import { ErrorCode, ZERO_UUID, type Input, type MetadataResponse, type MetadataResponseMetadataResponseTopic } from '../../../protocol/kafka/index.js';
@@ -37,7 +38,7 @@ export function describeTopic(ctx: KafkaContext, s: Stream): TopicOut {
     name: s.name,
     topicId: s.topicId,
     // In a cluster the offsets topic is the group coordinators' (Kafka marks it internal).
-    isInternal: r !== undefined && s.name === OFFSETS_TOPIC,
+    isInternal: r !== undefined && (s.name === OFFSETS_TOPIC || s.name === TXN_TOPIC),
     partitions: s.partitions.map((_, i) => {
       const role = r?.role(ctx.vhost.name, s.name, i);
       if (role === undefined) {
@@ -64,10 +65,10 @@ function topicError(name: string | null, topicId: string, errorCode: number): To
 
 /** Creates a topic a client asked about, where auto-creation is allowed; its error code otherwise. */
 export async function autoCreate(ctx: KafkaContext, name: string): Promise<Stream | number> {
-  const groups = name === OFFSETS_TOPIC ? ctx.broker.clusterGroups(ctx.vhost) : undefined;
-  if (groups !== undefined) {
-    // The group coordinators' topic is made with their partition count and configs, not a client's defaults.
-    groups.createTopic();
+  const internal = name === OFFSETS_TOPIC ? ctx.broker.clusterGroups(ctx.vhost) : name === TXN_TOPIC ? ctx.broker.clusterTransactions(ctx.vhost) : undefined;
+  if (internal !== undefined) {
+    // The coordinators' topics are made with their partition count and configs, not a client's defaults.
+    internal.createTopic();
     return ErrorCode.LEADER_NOT_AVAILABLE;
   }
   try {
@@ -134,6 +135,7 @@ export const describeCluster: Handler<60> = (ctx) => ({
 
 /** FindCoordinator's key types (KIP-98). */
 const KEY_TYPE_GROUP = 0;
+const KEY_TYPE_TRANSACTION = 1;
 
 interface CoordinatorOut {
   readonly errorCode: number;
@@ -144,13 +146,14 @@ interface CoordinatorOut {
 }
 
 /**
- * A consumer group's coordinator. In a cluster, the leader of the group's offsets partition
- * (docs/cluster.md, "Consumer groups"), COORDINATOR_NOT_AVAILABLE while it has none; the
- * transaction coordinator, and every coordinator on a single node, is the node asked.
+ * A consumer group's or a transactional id's coordinator. In a cluster, the leader of the key's
+ * partition of the offsets topic or the transaction state topic (docs/cluster.md, "Consumer
+ * groups", "Transactions"), COORDINATOR_NOT_AVAILABLE while it has none; on a single node, the
+ * node asked.
  */
 function coordinatorOf(ctx: KafkaContext, keyType: number, key: string): CoordinatorOut {
   const self = { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: selfId(ctx), host: ctx.config.advertisedHost, port: ctx.config.port };
-  const cluster = keyType === KEY_TYPE_GROUP ? ctx.broker.clusterGroups(ctx.vhost) : undefined;
+  const cluster = keyType === KEY_TYPE_GROUP ? ctx.broker.clusterGroups(ctx.vhost) : keyType === KEY_TYPE_TRANSACTION ? ctx.broker.clusterTransactions(ctx.vhost) : undefined;
   if (cluster === undefined) return self;
   const unavailable = { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'The coordinator is not available.', nodeId: -1, host: '', port: -1 };
   const found = cluster.coordinatorId(key);

@@ -60,9 +60,15 @@ class Unverified extends Error {
  * batch that would open its producer's transaction there: throws Unverified if the coordinator
  * does not have the partition in that producer's ongoing transaction.
  */
-function verifier(ctx: KafkaContext, transactionalId: string, topic: string, index: number, v: number): (producerId: number, producerEpoch: number) => void {
+function verifier(ctx: KafkaContext, transactionalId: string, topic: string, index: number, v: number): ((producerId: number, producerEpoch: number) => void) | undefined {
+  const cluster = ctx.broker.clusterTransactions(ctx.vhost);
+  // In a cluster the leader checks nothing when the id's coordinator is another node (Kafka with
+  // transaction.partition.verification.enable=false, as before 3.6): the producer added the
+  // partition there first. When this node coordinates the id, it verifies as a single node does.
+  const local = cluster?.lookup(transactionalId);
+  if (local !== undefined && !('coordinator' in local)) return undefined;
   return (producerId, producerEpoch) => {
-    const coordinator = ctx.vhost.transactions;
+    const coordinator = local !== undefined && 'coordinator' in local ? local.coordinator : ctx.vhost.transactions;
     if (!coordinator) throw new Unverified(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     const error = coordinator.verifyPartition(transactionalId, producerId, producerEpoch, topic, index);
     if (error !== undefined) throw new Unverified(txnErrorCode(error, { fencedAsEpoch: true, abortableAsTxnState: v <= 10 }));

@@ -3,10 +3,11 @@
 // DescribeTransactions and ListTransactions. The coordinator answers in error kinds; this file
 // maps them to Kafka's codes, older versions getting the older code where Kafka does so.
 
-import type { TransactionCoordinator, TxnErrorKind, TxnTopicPartition } from '../../../broker/stream/txn/index.js';
+import type { DescribedTransaction, TransactionCoordinator, TxnErrorKind, TxnOffsetCommitRequest, TxnOffsetCommitResult, TxnTopicPartition } from '../../../broker/stream/txn/index.js';
+import { TXN_STATES as TXN_STATE_NAMES } from '../../../broker/stream/txn/metadata.js';
 import { ErrorCode } from '../../../protocol/kafka/index.js';
 import type { Handler, KafkaContext } from '../context.js';
-import { groupErrorCode } from './groups.js';
+import { REFUSAL_CODES, coordinator as groupCoordinator, groupErrorCode } from './groups.js';
 
 const TXN_CODES: Readonly<Record<TxnErrorKind, number>> = {
   'invalid-request': ErrorCode.INVALID_REQUEST,
@@ -37,10 +38,27 @@ export function txnErrorCode(kind: TxnErrorKind | undefined, rules: TxnCodeRules
   return TXN_CODES[kind];
 }
 
-function transactions(ctx: KafkaContext): TransactionCoordinator {
+/**
+ * The transactional id's coordinator on this node, or the Kafka error code saying why this node
+ * does not answer for it: in a cluster, only the leader of the id's transaction state partition
+ * does (NOT_COORDINATOR elsewhere, COORDINATOR_LOAD_IN_PROGRESS while it replays the partition).
+ */
+function transactions(ctx: KafkaContext, transactionalId: string): TransactionCoordinator | number {
+  const cluster = ctx.broker.clusterTransactions(ctx.vhost);
+  if (cluster !== undefined) {
+    const found = cluster.lookup(transactionalId);
+    return 'coordinator' in found ? found.coordinator : REFUSAL_CODES[found.error];
+  }
   const t = ctx.vhost.transactions;
   if (!t) throw new Error('this vhost has no transaction coordinator');
   return t;
+}
+
+/** The coordinators whose transactions this node lists (ListTransactions: in a cluster, those it coordinates). */
+function localCoordinators(ctx: KafkaContext): TransactionCoordinator[] {
+  const cluster = ctx.broker.clusterTransactions(ctx.vhost);
+  if (cluster !== undefined) return cluster.coordinators();
+  return ctx.vhost.transactions ? [ctx.vhost.transactions] : [];
 }
 
 const NO_PRODUCER_ID = -1n;
@@ -56,7 +74,9 @@ export const initProducerId: Handler<22> = async (ctx, req, v) => {
   if ((req.producerId === NO_PRODUCER_ID) !== (req.producerEpoch === -1)) return fail(ErrorCode.INVALID_REQUEST);
   if (req.transactionalId !== null) {
     const expected = req.producerId === NO_PRODUCER_ID ? undefined : { producerId: Number(req.producerId), producerEpoch: req.producerEpoch };
-    const r = await transactions(ctx).initProducerId(req.transactionalId, req.transactionTimeoutMs, expected);
+    const c = transactions(ctx, req.transactionalId);
+    if (typeof c === 'number') return fail(c);
+    const r = await c.initProducerId(req.transactionalId, req.transactionTimeoutMs, expected);
     if (r.error) return fail(txnErrorCode(r.error, { fencedAsEpoch: v < 4 }));
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: BigInt(r.producerId), producerEpoch: r.producerEpoch };
   }
@@ -103,8 +123,9 @@ interface OneTxn {
 }
 
 async function addOrVerify(ctx: KafkaContext, t: OneTxn, v: number) {
-  const coordinator = transactions(ctx);
+  const coordinator = transactions(ctx, t.transactionalId);
   const partitions = flatten(t.topics);
+  if (typeof coordinator === 'number') return byTopic(partitions.map((p) => ({ ...p, code: coordinator })));
   const pid = Number(t.producerId);
   const results = t.verifyOnly
     ? partitions.map((p) => ({ ...p, error: coordinator.verifyPartition(t.transactionalId, pid, t.producerEpoch, p.topic, p.partition) }))
@@ -124,12 +145,16 @@ export const addPartitionsToTxn: Handler<24> = async (ctx, req, v) => {
 };
 
 export const addOffsetsToTxn: Handler<25> = async (ctx, req, v) => {
-  const error = await transactions(ctx).addOffsets(req.transactionalId, Number(req.producerId), req.producerEpoch, req.groupId);
+  const c = transactions(ctx, req.transactionalId);
+  if (typeof c === 'number') return { throttleTimeMs: 0, errorCode: c };
+  const error = await c.addOffsets(req.transactionalId, Number(req.producerId), req.producerEpoch, req.groupId);
   return { throttleTimeMs: 0, errorCode: txnErrorCode(error, { fencedAsEpoch: v < 2 }) };
 };
 
 export const endTxn: Handler<26> = async (ctx, req, v) => {
-  const r = await transactions(ctx).endTxn(req.transactionalId, Number(req.producerId), req.producerEpoch, req.committed);
+  const c = transactions(ctx, req.transactionalId);
+  if (typeof c === 'number') return { throttleTimeMs: 0, errorCode: c, ...(v >= 5 ? { producerId: -1n, producerEpoch: -1 } : {}) };
+  const r = await c.endTxn(req.transactionalId, Number(req.producerId), req.producerEpoch, req.committed);
   const errorCode = txnErrorCode(r.error, { fencedAsEpoch: v < 2 });
   // Producer id and epoch are v5+ fields (KIP-890 part 2).
   return { throttleTimeMs: 0, errorCode, ...(v >= 5 ? { producerId: BigInt(r.producerId), producerEpoch: r.producerEpoch } : {}) };
@@ -147,7 +172,7 @@ export const txnOffsetCommit: Handler<28> = async (ctx, req, v) => {
   }
   const codes: { topic: string; partition: number; code: number }[] = unknown.map((u) => ({ ...u, code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }));
   if (offsets.length > 0) {
-    const r = await transactions(ctx).commitOffsets({
+    const commit = {
       transactionalId: req.transactionalId,
       groupId: req.groupId,
       producerId: Number(req.producerId),
@@ -156,9 +181,11 @@ export const txnOffsetCommit: Handler<28> = async (ctx, req, v) => {
       memberId: v >= 3 ? req.memberId : '',
       groupInstanceId: v >= 3 ? req.groupInstanceId : null,
       offsets,
-    });
+    };
+    const r = ctx.broker.clusterGroups(ctx.vhost) !== undefined ? await clusterTxnCommit(ctx, commit) : await singleNodeTxnCommit(ctx, commit);
     // Verification failures read as Kafka's produce path reports them: fenced is INVALID_PRODUCER_EPOCH.
-    if ('error' in r) for (const o of offsets) codes.push({ topic: o.topic, partition: o.partition, code: txnErrorCode(r.error, { fencedAsEpoch: true, abortableAsTxnState: v < 4 }) });
+    if ('code' in r) for (const o of offsets) codes.push({ topic: o.topic, partition: o.partition, code: r.code });
+    else if ('error' in r) for (const o of offsets) codes.push({ topic: o.topic, partition: o.partition, code: txnErrorCode(r.error, { fencedAsEpoch: true, abortableAsTxnState: v < 4 }) });
     else for (const o of r.results) codes.push({ topic: o.topic, partition: o.partition, code: groupErrorCode(o.error) });
   }
   const topics = new Map<string, { partitionIndex: number; errorCode: number }[]>();
@@ -170,9 +197,39 @@ export const txnOffsetCommit: Handler<28> = async (ctx, req, v) => {
   return { throttleTimeMs: 0, topics: [...topics].map(([name, partitions]) => ({ name, partitions })) };
 };
 
+/** On a single node, the transaction coordinator checks the producer's transaction, then hands the offsets to the group coordinator. */
+function singleNodeTxnCommit(ctx: KafkaContext, req: TxnOffsetCommitRequest): Promise<TxnOffsetCommitResult> {
+  const c = transactions(ctx, req.transactionalId);
+  if (typeof c === 'number') return Promise.resolve({ error: 'coordinator-not-available' });
+  return c.commitOffsets(req);
+}
+
+/**
+ * In a cluster, TxnOffsetCommit goes to the group's coordinator (clients send it there), which
+ * may not be the transaction's: as Kafka's GroupCoordinator without transaction verification
+ * (transaction.partition.verification.enable=false), it holds the offsets for the producer id
+ * until the transaction's marker reaches the group's offsets partition (WriteTxnMarkers).
+ */
+async function clusterTxnCommit(ctx: KafkaContext, req: TxnOffsetCommitRequest): Promise<TxnOffsetCommitResult | { code: number }> {
+  const g = groupCoordinator(ctx, req.groupId);
+  if (typeof g === 'number') return { code: g };
+  return { results: await g.txnCommit(req) };
+}
+
+/** Each id from its coordinator; NOT_COORDINATOR (or load in progress) for the ids this node does not coordinate. */
+function describeOne(ctx: KafkaContext, transactionalId: string): DescribedTransaction | { transactionalId: string; code: number } {
+  const c = transactions(ctx, transactionalId);
+  if (typeof c === 'number') return { transactionalId, code: c };
+  const [d] = c.describe([transactionalId]);
+  return d;
+}
+
 export const describeTransactions: Handler<65> = (ctx, req) => ({
   throttleTimeMs: 0,
-  transactionStates: transactions(ctx).describe(req.transactionalIds).map((t) => {
+  transactionStates: req.transactionalIds.map((id) => describeOne(ctx, id)).map((t) => {
+    if ('code' in t) {
+      return { errorCode: t.code, transactionalId: t.transactionalId, transactionState: '', transactionTimeoutMs: 0, transactionStartTimeMs: -1n, producerId: -1n, producerEpoch: -1, topics: [] };
+    }
     const topics = new Map<string, number[]>();
     for (const p of t.partitions) topics.set(p.topic, [...(topics.get(p.topic) ?? []), p.partition]);
     return {
@@ -189,11 +246,15 @@ export const describeTransactions: Handler<65> = (ctx, req) => ({
 });
 
 export const listTransactions: Handler<66> = (ctx, req, v) => {
-  const r = transactions(ctx).list(req.stateFilters, req.producerIdFilters.map(Number), v >= 1 ? Number(req.durationFilter) : -1);
+  const pids = req.producerIdFilters.map(Number);
+  const durationMs = v >= 1 ? Number(req.durationFilter) : -1;
+  // Kafka's ListTransactions asks each broker for the transactions it coordinates.
+  const lists = localCoordinators(ctx).map((c) => c.list(req.stateFilters, pids, durationMs));
+  const unknownStates = lists[0]?.unknownStates ?? req.stateFilters.filter((s) => !(TXN_STATE_NAMES as readonly string[]).includes(s));
   return {
     throttleTimeMs: 0,
-    errorCode: txnErrorCode(r.error),
-    unknownStateFilters: [...r.unknownStates],
-    transactionStates: r.transactions.map((t) => ({ transactionalId: t.transactionalId, producerId: BigInt(t.producerId), transactionState: t.state })),
+    errorCode: txnErrorCode(lists.find((r) => r.error !== undefined)?.error),
+    unknownStateFilters: [...unknownStates],
+    transactionStates: lists.flatMap((r) => r.transactions.map((t) => ({ transactionalId: t.transactionalId, producerId: BigInt(t.producerId), transactionState: t.state }))),
   };
 };

@@ -87,6 +87,19 @@ describe('stream partition transactions', () => {
     await p.close();
   });
 
+  test('a marker from an older coordinator epoch (a deposed transaction coordinator) is refused as coordinator-fenced', async () => {
+    const p = await open();
+    p.append(txn(7, 0, 1));
+    // The coordinator of the transaction state partition's leader epoch 3 ended the transaction.
+    await p.appendMarker({ producerId: 7, producerEpoch: 0, commit: true, coordinatorEpoch: 3 }).durable;
+    assert.throws(() => p.appendMarker({ producerId: 7, producerEpoch: 0, commit: false, coordinatorEpoch: 2 }), isKind('coordinator-fenced'));
+    // The same or a newer coordinator epoch is taken (a retried marker, a later coordinator).
+    await p.appendMarker({ producerId: 7, producerEpoch: 0, commit: true, coordinatorEpoch: 3 }).durable;
+    await p.appendMarker({ producerId: 7, producerEpoch: 0, commit: true, coordinatorEpoch: 4 }).durable;
+    assert.equal(p.logEndOffset, 4, 'the refused marker appended nothing');
+    await p.close();
+  });
+
   test('open and aborted transactions survive a restart, from the active segment and from sealed index files', async () => {
     let p = await open({ segmentBytesMax: 1024 });
     // Producer 7: aborted, spread over several segments.
