@@ -521,8 +521,10 @@ export class Partition {
         bytes += r.payload.length;
       }
       // A read shorter than its budget ended at the log's end or before a batch too big for the
-      // rest of the budget: reading on would fetch that batch only to leave it out.
-      if (bytes >= bytesMax || readBytes < budget) break;
+      // rest of the budget: reading on would fetch that batch only to leave it out, unless nothing
+      // is out yet (the records read were all before `offset`): the first batch goes out whatever
+      // its size (KIP-74), so the read goes on to it.
+      if (out.length > 0 && (bytes >= bytesMax || readBytes < budget)) break;
       const lastRec = records[records.length - 1];
       at = { segment: lastRec.pos.segment, offset: lastRec.pos.offset + lastRec.size };
     }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { readBatchHeader } from '../../../../src/broker/stream/batch-header.js';
 import { StreamError } from '../../../../src/broker/stream/errors.js';
@@ -56,6 +57,34 @@ describe('stream partition', () => {
     assert.deepEqual((await p.read(5, 100)).batches, []);
     await assert.rejects(p.read(6, 100), (e: unknown) => e instanceof StreamError && e.kind === 'offset-out-of-range');
     await p.close();
+  });
+
+  test('a read returns the batch at its offset whatever its size, also when batches before it fill the budget (KIP-74)', async () => {
+    // A read starts at the index entry before its offset and skips the batches before it; a batch
+    // bigger than what they left of the budget used to end the read empty (a consumer stuck, a
+    // follower's truncation taking its last batch for one with no epoch).
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 9000 })), { minLength: 2, maxLength: 60 }), async (batches) => {
+        const q = await Partition.open({ dir: path.join(dir, `kip74-${run++}`), fsync: 'batch', logger: silentLogger, config: { ...CONFIG, segmentBytesMax: 1 << 20, indexIntervalBytes: 4096 } });
+        try {
+          const bases: number[] = [];
+          for (const [count, size] of batches) {
+            const r = q.append(testBatch(values(count, bases.length, size)));
+            bases.push(r.baseOffset);
+            await r.durable;
+          }
+          for (const base of bases) {
+            const r = await q.read(base, 1);
+            assert.equal(r.batches.length, 1, `a batch at ${base}`);
+            assert.equal(readBatchHeader(r.batches[0]).baseOffset, base);
+          }
+        } finally {
+          await q.close();
+        }
+      }),
+      { numRuns: 25 },
+    );
   });
 
   test('the stored bytes are the producer\'s, with only the base offset rewritten', async () => {
