@@ -8,44 +8,22 @@
 // takes over, the producer follows it, and the node leads again once its disk takes writes.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { open, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { KafkaClient } from '../../../src/client/kafka/client.js';
 import { ErrorCode } from '../../../src/protocol/kafka/index.js';
 import { waitUntil } from '../../helpers/async.js';
 import { makeDataDir } from '../../helpers/broker.js';
+import { fill, mountTmpfs, unmount } from '../../helpers/disk.js';
 import { FaultCluster } from '../../helpers/fault-cluster.js';
 import { startTestEtcd, type EtcdProcess } from '../../helpers/etcd.js';
 import { recordsOnDisk } from '../../helpers/jepsen/checker.js';
 import { testBatch, values } from '../../helpers/kafka-batch.js';
 import { topicName } from '../../helpers/kafka.js';
 
-const run = promisify(execFile);
 const LONG = { timeout: 180_000 } as const;
 const NAMES = ['n1', 'n2', 'n3'];
 
-/** Fills the filesystem of `dir` with one file until it takes no more. */
-async function fill(dir: string): Promise<string> {
-  const file = join(dir, 'ballast');
-  const fh = await open(file, 'w');
-  try {
-    // Big chunks, then small ones: at most a page is left.
-    for (const size of [256 * 1024, 4096]) {
-      const chunk = Buffer.alloc(size, 1);
-      try {
-        for (;;) await fh.write(chunk);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-      }
-    }
-  } finally {
-    await fh.close();
-  }
-  return file;
-}
 
 describe('faults: a full disk', () => {
   let etcd: EtcdProcess;
@@ -57,14 +35,14 @@ describe('faults: a full disk', () => {
     c = new FaultCluster(etcd, 'wharf', NAMES);
     for (const n of NAMES) {
       const dir = await makeDataDir();
-      await run('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', dir]);
+      await mountTmpfs(dir, '16m');
       mounts.push(dir);
       await c.startNode(n, dir);
     }
   });
   after(async () => {
     for (const n of NAMES) await c.stopNode(n, 'SIGKILL').catch(() => undefined);
-    for (const m of mounts) await run('umount', [m]).catch(() => undefined);
+    for (const m of mounts) await unmount(m);
     await c.destroy();
     await etcd.stop();
   });

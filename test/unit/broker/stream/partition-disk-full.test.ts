@@ -5,40 +5,20 @@
 // The partition lives on a small tmpfs mounted here (root, as CI runs).
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { Partition, type PartitionConfig } from '../../../../src/broker/stream/partition.js';
 import { StreamError } from '../../../../src/broker/stream/errors.js';
 import { decodeRecords } from '../../../../src/protocol/kafka/record-batch.js';
 import { silentLogger } from '../../../../src/store/index.js';
+import { fill, mountTmpfs, unmount } from '../../../helpers/disk.js';
 import { testBatch, values } from '../../../helpers/kafka-batch.js';
 
-const run = promisify(execFile);
 const CONFIG: PartitionConfig = { segmentBytesMax: 1 << 20, retentionBytes: -1, retentionMs: -1, maxMessageBytes: 1 << 20 };
 const PRODUCER = 9;
 
-/** Fills the filesystem of `dir` with one file until it takes no more; returns the file. */
-async function fill(dir: string): Promise<string> {
-  const file = path.join(dir, 'ballast');
-  const fh = await fs.open(file, 'w');
-  try {
-    for (const size of [256 * 1024, 4096, 512]) {
-      const chunk = Buffer.alloc(size, 1);
-      try {
-        for (;;) await fh.write(chunk);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-      }
-    }
-  } finally {
-    await fh.close();
-  }
-  return file;
-}
 
 /** Every record's [offset, value] from the log start to the high watermark. */
 async function contents(p: Partition): Promise<[number, string][]> {
@@ -59,10 +39,10 @@ describe('a stream partition on a full disk', () => {
   let mount: string;
   before(async () => {
     mount = await fs.mkdtemp(path.join(os.tmpdir(), 'wharf-diskfull-'));
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount]);
+    await mountTmpfs(mount, '4m');
   });
   after(async () => {
-    await run('umount', ['-l', mount]).catch(() => undefined);
+    await unmount(mount);
     await fs.rm(mount, { recursive: true, force: true });
   });
 
