@@ -345,6 +345,9 @@ export class QuorumQueues extends EventEmitter implements QueueReplication {
         restored++;
       });
       if (st.term !== term) return;
+      // A grouped queue (x-message-group-header) files the restored messages by group, as a restart does.
+      await st.queue.restoreGroups();
+      if (st.term !== term) return;
       st.queue.recovered();
       // Every batch of this leadership carries its epoch (a follower's truncation goes by it): taken
       // once, here, not asked at each append, where a moment without a known role left batches unstamped.
