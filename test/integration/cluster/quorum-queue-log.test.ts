@@ -16,6 +16,7 @@ import { NODE_NAMES, useCluster, type TestCluster } from '../../helpers/cluster.
 import type { Clients } from '../../helpers/amqplib.js';
 import { etcdClient } from '../../helpers/etcd.js';
 import { partitionDirIn, recordsOnDisk } from '../../helpers/jepsen/checker.js';
+import { leaderVia, newLeader } from '../../helpers/quorum.js';
 import { deliveryCount } from '../../helpers/reliable.js';
 import { CUT_RECORDS_MIN, LOG_SEGMENT_BYTES, MOVE_RECORDS_MIN } from '../../../src/broker/queue/quorum-queues.js';
 
@@ -35,32 +36,6 @@ async function logOnDisk(dataDir: string, queue = Q): Promise<{ logStart: number
   let bytes = 0;
   for (const f of await readdir(dir)) if (f.endsWith('.log')) bytes += (await stat(path.join(dir, f)).catch(() => ({ size: 0 }))).size;
   return { logStart: meta.logStartOffset ?? 0, bytes };
-}
-
-/** The leader of `queue` as node `via` sees it once all three members are online. */
-async function leaderVia(cluster: TestCluster, via: string, queue: string): Promise<string | undefined> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${cluster.node(via).httpPort}/api/queues/%2F/${queue}`, { headers: AUTH, signal: AbortSignal.timeout(2000) });
-    const v = res.ok ? ((await res.json()) as { leader: string | null; online: string[] }) : undefined;
-    return v?.leader !== null && v?.online.length === 3 ? v?.leader : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** After the kill of `old`: the queue's new leader, as node `via` sees it. */
-async function newLeader(cluster: TestCluster, via: string, queue: string, old: string): Promise<string> {
-  let next = '';
-  await waitUntil(async () => {
-    try {
-      const res = await fetch(`http://127.0.0.1:${cluster.node(via).httpPort}/api/queues/%2F/${queue}`, { headers: AUTH, signal: AbortSignal.timeout(2000) });
-      next = ((await res.json()) as { leader: string | null }).leader ?? '';
-    } catch {
-      next = '';
-    }
-    return next !== '' && next !== old;
-  }, `a new leader of ${queue}`, 20_000);
-  return next;
 }
 
 /** The queue's messages (ready and unacked) as its leader `name` counts them. */

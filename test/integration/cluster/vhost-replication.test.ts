@@ -14,6 +14,7 @@ import { ErrorCode } from '../../../src/protocol/kafka/index.js';
 import { waitUntil } from '../../helpers/async.js';
 import { NODE_NAMES, useCluster } from '../../helpers/cluster.js';
 import { topicName } from '../../helpers/kafka.js';
+import { leaderVia, newLeader } from '../../helpers/quorum.js';
 
 const LONG = { timeout: 180_000 } as const;
 const AUTH = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };
@@ -26,15 +27,25 @@ describe('replication in a vhost other than / (three nodes)', () => {
     return fetch(`http://127.0.0.1:${cluster.node(node).httpPort}${path}`, { method, headers: AUTH, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(5000) });
   }
 
-  async function leaderOf(node: string, q: string): Promise<string | undefined> {
-    try {
-      const res = await api(node, 'GET', `/api/queues/${VHOST}/${q}`);
-      if (!res.ok) return undefined;
-      const v = (await res.json()) as { leader: string | null; online: string[] };
-      return v.leader !== null && v.online.length === 3 ? v.leader : undefined;
-    } catch {
-      return undefined;
-    }
+  /** The bodies `basic.get` gives from `q` in the vhost on `node` until there are `count` (retrying while the new leader replays its log). */
+  async function drain(node: string, q: string, count: number): Promise<string[]> {
+    const got: string[] = [];
+    await waitUntil(async () => {
+      try {
+        const c = await clientsOf(node).connect(undefined, `${cluster.node(node).url}/${VHOST}`);
+        const ch = await c.createChannel();
+        for (;;) {
+          const m = await ch.get(q, { noAck: true });
+          if (m === false) break;
+          got.push(m.content.toString());
+        }
+        await c.close();
+      } catch {
+        return false; // still replaying
+      }
+      return got.length === count;
+    }, `all ${count} confirmed messages of ${q} on ${node}`, 30_000);
+    return got;
   }
 
   it('a quorum queue in vhost v1 confirms from a majority and keeps every confirmed message across a kill -9 of its leader', LONG, async () => {
@@ -52,7 +63,7 @@ describe('replication in a vhost other than / (three nodes)', () => {
       }
     }, `${q} declared in ${VHOST}`, 20_000);
     let leader: string | undefined;
-    await waitUntil(async () => (leader = await leaderOf('n1', q)) !== undefined, 'a leader and three members online', 20_000);
+    await waitUntil(async () => (leader = await leaderVia(cluster, 'n1', q, VHOST)) !== undefined, 'a leader and three members online', 20_000);
     assert.ok(leader);
 
     const conn = await clientsOf(leader).connect(undefined, `${cluster.node(leader).url}/${VHOST}`);
@@ -63,35 +74,9 @@ describe('replication in a vhost other than / (three nodes)', () => {
 
     await cluster.node(leader).kill('SIGKILL');
     const survivor = NODE_NAMES.find((n) => n !== leader) ?? '';
-    let next: string | undefined;
-    await waitUntil(async () => {
-      next = await leaderOf(survivor, q).catch(() => undefined);
-      if (next === undefined) {
-        // Two members online is enough now.
-        const res = await api(survivor, 'GET', `/api/queues/${VHOST}/${q}`).catch(() => undefined);
-        const v = res?.ok ? ((await res.json()) as { leader: string | null }) : undefined;
-        next = v?.leader ?? undefined;
-      }
-      return next !== undefined && next !== leader;
-    }, 'a new leader', 30_000);
-    assert.ok(next);
-    const got = new Set<string>();
-    await waitUntil(async () => {
-      try {
-        const c = await clientsOf(next ?? '').connect(undefined, `${cluster.node(next ?? '').url}/${VHOST}`);
-        const cch = await c.createChannel();
-        for (;;) {
-          const m = await cch.get(q, { noAck: true });
-          if (m === false) break;
-          got.add(m.content.toString());
-        }
-        await c.close();
-      } catch {
-        return false; // still replaying
-      }
-      return got.size === 50;
-    }, 'all 50 confirmed messages on the new leader', 30_000);
-    assert.deepEqual([...got].sort(), Array.from({ length: 50 }, (_, i) => `m${i}`).sort());
+    const next = await newLeader(cluster, survivor, q, leader, VHOST);
+    const got = await drain(next, q, 50);
+    assert.deepEqual(got.sort(), Array.from({ length: 50 }, (_, i) => `m${i}`).sort());
     await cluster.spawn(leader);
   });
 
@@ -110,7 +95,7 @@ describe('replication in a vhost other than / (three nodes)', () => {
       }
     }, `${q} declared`, 20_000);
     let leader: string | undefined;
-    await waitUntil(async () => (leader = await leaderOf('n1', q)) !== undefined, 'a leader and three members online', 20_000);
+    await waitUntil(async () => (leader = await leaderVia(cluster, 'n1', q, VHOST)) !== undefined, 'a leader and three members online', 20_000);
     assert.ok(leader);
     const conn = await clientsOf(leader).connect(undefined, urlOf(leader));
     const ch: ConfirmChannel = await conn.createConfirmChannel();
@@ -121,29 +106,8 @@ describe('replication in a vhost other than / (three nodes)', () => {
 
     await cluster.node(leader).kill('SIGKILL');
     const survivor = NODE_NAMES.find((n) => n !== leader) ?? '';
-    let next: string | undefined;
-    await waitUntil(async () => {
-      const res = await api(survivor, 'GET', `/api/queues/${VHOST}/${q}`).catch(() => undefined);
-      const v = res?.ok ? ((await res.json()) as { leader: string | null }) : undefined;
-      next = v?.leader ?? undefined;
-      return next !== undefined && next !== leader;
-    }, 'a new leader', 30_000);
-    const got: string[] = [];
-    await waitUntil(async () => {
-      try {
-        const c = await clientsOf(next ?? '').connect(undefined, urlOf(next ?? ''));
-        const cch = await c.createChannel();
-        for (;;) {
-          const m = await cch.get(q, { noAck: true });
-          if (m === false) break;
-          got.push(m.content.toString());
-        }
-        await c.close();
-      } catch {
-        return false; // still replaying
-      }
-      return got.length === sent.length;
-    }, 'every confirmed message on the new leader', 30_000);
+    const next = await newLeader(cluster, survivor, q, leader, VHOST);
+    const got = await drain(next, q, sent.length);
     assert.deepEqual(got.filter((b) => b.startsWith('a')), ['a1', 'a2', 'a3']);
     assert.deepEqual(got.filter((b) => b.startsWith('b')), ['b1', 'b2']);
     await cluster.spawn(leader);

@@ -35,6 +35,11 @@ interface Wanted {
 
 type PartitionOut = Input<FetchResponsePartitionData>;
 
+/** A partition answered with an error and no data. */
+function refusedPartition(partitionIndex: number, errorCode: number): PartitionOut {
+  return { partitionIndex, errorCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: null };
+}
+
 const READ_COMMITTED = 1;
 /** Kafka's fetch.max.bytes broker default: no response is bigger, whatever the client asks. */
 const FETCH_BYTES_MAX = 55 * 1024 * 1024;
@@ -92,7 +97,7 @@ async function readOnce(
     const p = w.partition;
     if (!p) {
       failed = true;
-      parts.push({ partitionIndex: w.req.partition, errorCode: w.stream ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : unknownCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: null });
+      parts.push(refusedPartition(w.req.partition, w.stream ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : unknownCode));
       continue;
     }
     const base = { partitionIndex: w.req.partition, preferredReadReplica: -1 };
@@ -177,19 +182,11 @@ export const fetch: Handler<1> = async (ctx, req, v, source) => {
   // A follower's fetch moves the high watermark: in a cluster only the nodes (logged in as the
   // link user) may send one, as Kafka asks ClusterAction of it (TOPIC_AUTHORIZATION_FAILED).
   if (replicaId >= 0 && ctx.broker.replication !== undefined && source.user !== CLUSTER_LINK_USER) {
-    const refused = (partitionIndex: number): PartitionOut => ({
-      partitionIndex,
-      errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
-      highWatermark: -1n,
-      lastStableOffset: -1n,
-      logStartOffset: -1n,
-      records: null,
-    });
     return {
       throttleTimeMs: 0,
       errorCode: ErrorCode.NONE,
       sessionId: 0,
-      responses: req.topics.map((t) => ({ topic: t.topic, topicId: t.topicId, partitions: t.partitions.map((p) => refused(p.partition)) })),
+      responses: req.topics.map((t) => ({ topic: t.topic, topicId: t.topicId, partitions: t.partitions.map((p) => refusedPartition(p.partition, ErrorCode.TOPIC_AUTHORIZATION_FAILED)) })),
     };
   }
   const wanted = resolve(ctx, req.topics, byId, replicaId >= 0);
