@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
+import { after, before } from 'node:test';
 import { nodeId } from '../../src/cluster/streams/placement.js';
 import { ErrorCode } from '../../src/protocol/kafka/index.js';
 import { waitUntil } from './async.js';
@@ -93,4 +94,47 @@ export class ClusterNodes {
     await this.etcd.stop();
     for (const d of this.dirs.values()) await rm(d, { recursive: true, force: true });
   }
+}
+
+/** What useClusterNodes() gives a describe block. */
+export interface UsedClusterNodes {
+  /** The started cluster (from the first test on). */
+  readonly cluster: ClusterNodes;
+  /** kafkajs clients (or anything with disconnect()) to close after the tests. */
+  readonly clients: { disconnect(): Promise<void> }[];
+  /** A raw Kafka connection to node `name`, closed after the tests. */
+  raw(name: string): Promise<RawKafka>;
+}
+
+/**
+ * A describe block's ClusterNodes, started before its tests and stopped after them, with the
+ * raw connections and the clients it handed out closed first.
+ */
+export function useClusterNodes(names: readonly string[]): UsedClusterNodes {
+  let started: ClusterNodes | undefined;
+  const raws: RawKafka[] = [];
+  const clients: { disconnect(): Promise<void> }[] = [];
+  const cluster = (): ClusterNodes => {
+    if (started === undefined) throw new Error('the cluster has not started yet');
+    return started;
+  };
+  before(async () => {
+    started = await ClusterNodes.start(names);
+  });
+  after(async () => {
+    for (const c of clients) await c.disconnect().catch(() => undefined);
+    for (const r of raws) r.destroy();
+    await started?.stop();
+  });
+  return {
+    get cluster() {
+      return cluster();
+    },
+    clients,
+    async raw(name: string): Promise<RawKafka> {
+      const r = await RawKafka.open(cluster().node(name).kafkaPort);
+      raws.push(r);
+      return r;
+    },
+  };
 }

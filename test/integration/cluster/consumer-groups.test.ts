@@ -7,14 +7,13 @@
 // there), and producer ids are unique across nodes.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
+import { describe, it } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
 import { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS_DEFAULT, offsetsPartitionFor } from '../../../src/broker/stream/groups/replicated.js';
 import { ErrorCode } from '../../../src/protocol/kafka/index.js';
 import { waitUntil } from '../../helpers/async.js';
-import { ClusterNodes, KEY_TYPE_GROUP } from '../../helpers/cluster-nodes.js';
+import { KEY_TYPE_GROUP, useClusterNodes } from '../../helpers/cluster-nodes.js';
 import { kcat, topicName } from '../../helpers/kafka.js';
-import { RawKafka } from '../../helpers/raw-kafka.js';
 
 const LONG = { timeout: 180_000 } as const;
 const NAMES = ['n1', 'n2', 'n3'];
@@ -29,29 +28,13 @@ function kafka(bootstrap: readonly string[]): Kafka {
 }
 
 describe('consumer groups across a cluster (three nodes, kafkajs)', () => {
-  let cluster: ClusterNodes;
-  const raws: RawKafka[] = [];
-  const clients: (Consumer | Producer)[] = [];
+  const nodes = useClusterNodes(NAMES);
+  const { clients, raw } = nodes;
 
-  const bootstrapOf = (names: readonly string[]): string[] => cluster.bootstrapOf(names);
-  const nameOf = (id: number): string => cluster.nameOf(id);
+  const bootstrapOf = (names: readonly string[]): string[] => nodes.cluster.bootstrapOf(names);
+  const nameOf = (id: number): string => nodes.cluster.nameOf(id);
 
-  async function raw(name: string): Promise<RawKafka> {
-    const r = await RawKafka.open(cluster.node(name).kafkaPort);
-    raws.push(r);
-    return r;
-  }
-
-  const agreedCoordinator = (via: readonly string[], groupId: string, not?: string): Promise<string> => cluster.agreedCoordinator(via, groupId, KEY_TYPE_GROUP, not);
-
-  before(async () => {
-    cluster = await ClusterNodes.start(NAMES);
-  });
-  after(async () => {
-    for (const c of clients) await c.disconnect().catch(() => undefined);
-    for (const r of raws) r.destroy();
-    await cluster.stop();
-  });
+  const agreedCoordinator = (via: readonly string[], groupId: string, not?: string): Promise<string> => nodes.cluster.agreedCoordinator(via, groupId, KEY_TYPE_GROUP, not);
 
   it('FindCoordinator names the leader of the group\'s offsets partition on every node; the others answer NOT_COORDINATOR; ListGroups lists a group on its coordinator only', LONG, async () => {
     const groupId = topicName('g-find');
@@ -186,7 +169,7 @@ describe('consumer groups across a cluster (three nodes, kafkajs)', () => {
     assert.deepEqual(before[0]?.partitions.map((p) => p.offset).sort(), ['10', '10', '10', '10'], 'the members committed every record they read');
 
     // kill -9 the coordinator: a survivor leads the offsets partition, loads it and answers for the group.
-    await cluster.node(coordinator).kill('SIGKILL');
+    await nodes.cluster.node(coordinator).kill('SIGKILL');
     const survivors = NAMES.filter((n) => n !== coordinator);
     const next = await agreedCoordinator(survivors, groupId, coordinator);
     assert.notEqual(next, coordinator);
@@ -219,7 +202,7 @@ describe('consumer groups across a cluster (three nodes, kafkajs)', () => {
 
     // The old coordinator, restarted on its data dir, is a follower of the offsets partition now:
     // it names the new coordinator and answers the group's requests with NOT_COORDINATOR.
-    await cluster.restart(coordinator);
+    await nodes.cluster.restart(coordinator);
     assert.equal(await agreedCoordinator(NAMES, groupId), next, 'every node, the restarted one too, names the new coordinator');
     const old = await raw(coordinator);
     const fetched = await old.call(9, 5, { groupId, topics: [{ name: topic, partitionIndexes: [0] }], requireStable: false, groups: [] });

@@ -9,17 +9,16 @@
 // on; WriteTxnMarkers from an ordinary client is refused; librdkafka's transactions work too.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { before, describe, it } from 'node:test';
+import type { Kafka, Producer } from 'kafkajs';
 import { OFFSETS_TOPIC } from '../../../src/broker/stream/groups/replicated.js';
 import { internalPartitionFor } from '../../../src/broker/stream/replicated-coordinators.js';
 import { TXN_TOPIC } from '../../../src/broker/stream/txn/replicated.js';
 import { ErrorCode } from '../../../src/protocol/kafka/index.js';
 import { waitUntil } from '../../helpers/async.js';
-import { ClusterNodes, KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION } from '../../helpers/cluster-nodes.js';
+import { KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION, useClusterNodes } from '../../helpers/cluster-nodes.js';
 import { kafkaClient, kafkaErrorTypes, topicName } from '../../helpers/kafka.js';
 import { runPython } from '../../helpers/python-kafka.js';
-import { RawKafka } from '../../helpers/raw-kafka.js';
 
 const LONG = { timeout: 240_000 } as const;
 const NAMES = ['n1', 'n2', 'n3'];
@@ -58,21 +57,14 @@ print(json.dumps({'committed': committed[0].offset}))
 `;
 
 describe('Kafka transactions across a cluster (three nodes, kafkajs)', () => {
-  let cluster: ClusterNodes;
-  const raws: RawKafka[] = [];
-  const clients: (Consumer | Producer)[] = [];
+  const nodes = useClusterNodes(NAMES);
+  const { clients, raw } = nodes;
 
-  const bootstrapOf = (names: readonly string[]): string[] => cluster.bootstrapOf(names);
-  const nameOf = (id: number): string => cluster.nameOf(id);
+  const bootstrapOf = (names: readonly string[]): string[] => nodes.cluster.bootstrapOf(names);
+  const nameOf = (id: number): string => nodes.cluster.nameOf(id);
 
-  async function raw(name: string): Promise<RawKafka> {
-    const r = await RawKafka.open(cluster.node(name).kafkaPort);
-    raws.push(r);
-    return r;
-  }
-
-  const findCoordinator = (via: string, key: string, keyType: number) => cluster.findCoordinator(via, key, keyType);
-  const agreedCoordinator = (via: readonly string[], key: string, keyType: number, not?: string): Promise<string> => cluster.agreedCoordinator(via, key, keyType, not);
+  const findCoordinator = (via: string, key: string, keyType: number) => nodes.cluster.findCoordinator(via, key, keyType);
+  const agreedCoordinator = (via: readonly string[], key: string, keyType: number, not?: string): Promise<string> => nodes.cluster.agreedCoordinator(via, key, keyType, not);
 
   /**
    * One topic per node, each created on that node (three replicas; its creator campaigns first,
@@ -146,9 +138,9 @@ describe('Kafka transactions across a cluster (three nodes, kafkajs)', () => {
         if (txnCoordinator !== groupCoordinator) return { transactionalId, groupId, txnCoordinator, groupCoordinator };
       }
       const only = txn[0];
-      await cluster.node(only).kill('SIGKILL');
+      await nodes.cluster.node(only).kill('SIGKILL');
       await agreedCoordinator(NAMES.filter((n) => n !== only), topicName('tx-moved'), KEY_TYPE_TRANSACTION, only);
-      await cluster.restart(only);
+      await nodes.cluster.restart(only);
     }
     throw new Error('no transactional id and group with coordinators on different nodes');
   }
@@ -209,16 +201,10 @@ describe('Kafka transactions across a cluster (three nodes, kafkajs)', () => {
   }
 
   before(async () => {
-    cluster = await ClusterNodes.start(NAMES);
     // Both internal topics exist before the tests, created from different nodes (whose
     // campaigns often win their partitions; coordinatorsApart() makes sure where it matters).
     await waitUntil(async () => (await findCoordinator('n1', topicName('tx-setup'), KEY_TYPE_TRANSACTION)).errorCode === ErrorCode.NONE, 'the transaction state topic exists', 60_000);
     await waitUntil(async () => (await findCoordinator('n2', topicName('g-setup'), KEY_TYPE_GROUP)).errorCode === ErrorCode.NONE, 'the offsets topic exists', 60_000);
-  });
-  after(async () => {
-    for (const c of clients) await c.disconnect().catch(() => undefined);
-    for (const r of raws) r.destroy();
-    await cluster.stop();
   });
 
   it('commits and aborts reach every partition, whichever node leads it; other nodes answer NOT_COORDINATOR; WriteTxnMarkers from a client is refused', LONG, async () => {
@@ -339,7 +325,7 @@ describe('Kafka transactions across a cluster (three nodes, kafkajs)', () => {
     await open.sendBatch(onEveryTopic(topics, 'lost'));
     assert.equal((await describeTxn(coordinator, transactionalId)).state, 'Ongoing');
 
-    await cluster.node(coordinator).kill('SIGKILL');
+    await nodes.cluster.node(coordinator).kill('SIGKILL');
     await first.disconnect().catch(() => undefined);
     const next = await agreedCoordinator(survivors, transactionalId, KEY_TYPE_TRANSACTION, coordinator);
     // The new coordinator replays the state partition and aborts the transaction past its timeout.
@@ -358,6 +344,6 @@ describe('Kafka transactions across a cluster (three nodes, kafkajs)', () => {
       expected(['after', 'lost'], topics),
       'its records are in the log, aborted',
     );
-    await cluster.restart(coordinator);
+    await nodes.cluster.restart(coordinator);
   });
 });
