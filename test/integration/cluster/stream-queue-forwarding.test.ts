@@ -22,6 +22,7 @@ import { assertReply, bodies, consumeInto, serverClose, tx } from '../../helpers
 import { NODE_NAMES, useCluster } from '../../helpers/cluster.js';
 import { etcdClient } from '../../helpers/etcd.js';
 import { ManagementApi } from '../../helpers/management.js';
+import { leaderVia } from '../../helpers/quorum.js';
 import { runPython } from '../../helpers/python-kafka.js';
 
 const LONG = { timeout: 180_000 } as const;
@@ -196,6 +197,8 @@ describe('stream queues and transactions across nodes (three nodes)', () => {
     const [qpub, qcons] = NODE_NAMES.filter((n) => n !== qLeader);
     await knownOn(qpub, qq);
     await knownOn(qcons, qq);
+    // Both nodes forward to the leader only once they know it (until then: 404 "has no leader at the moment").
+    for (const n of [qpub, qcons]) await waitUntil(async () => (await leaderVia(cluster, n, qq)) === qLeader, `${n} knows ${qq}'s leader`, 30_000);
     const qch = await clientsOf(qpub).channel();
     await tx.select(qch);
     for (let i = 0; i < 3; i++) qch.sendToQueue(qq, Buffer.from(`q${i}`), { persistent: true });
